@@ -1,0 +1,1 @@
+"""Subcommands of ``bench``: one module each, found automatically; each defines ``register(subparsers)``."""

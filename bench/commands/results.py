@@ -1,0 +1,46 @@
+"""``bench results [RUN]``: list runs, or show one run's table."""
+
+from __future__ import annotations
+
+import argparse
+
+SHOWN = [
+    "case_id",
+    "status",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "throughput_items_per_s",
+    "unstable",
+    "model_size_bytes",
+    "peak_rss_mb",
+    "accuracy",
+    "energy_j_per_item",
+    "error",
+]
+
+
+def results(args: argparse.Namespace, extra: list[str]) -> int:
+    import pandas as pd
+
+    from bench import results as store
+
+    if args.run is None:
+        runs = store.list_runs(args.results)
+        if runs.empty:
+            print(f"no runs under {args.results}/ yet (bench run suites/quick.yaml)")
+            return 0
+        print(runs.to_string(index=False))
+        return 0
+    frame = store.load(args.run, args.results)
+    meta = store.load_meta(args.run, args.results)
+    print(f"run {meta['run_id']} ({meta.get('status')}), {len(frame)} cases")
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
+        print(frame[[c for c in SHOWN if c in frame.columns]].to_string(index=False))
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("results", help="list runs, or show one run")
+    parser.add_argument("run", nargs="?", help="run id, unique prefix, path or 'latest'")
+    parser.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
+    parser.set_defaults(func=results)

@@ -1,0 +1,40 @@
+"""``bench run SUITE...``: the same path as ``pytest --benchmark-only SUITE...`` (it calls pytest)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    command = ["--benchmark-only", *args.suites]
+    if args.results:
+        command += ["--bench-results", args.results]
+    if args.run_id:
+        command += ["--bench-run-id", args.run_id]
+    if args.k:
+        command += ["-k", args.k]
+    return command + [arg for arg in extra if arg != "--"]
+
+
+def run(args: argparse.Namespace, extra: list[str]) -> int:
+    import pytest
+
+    return int(pytest.main(pytest_args(args, extra)))
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run suites (calls pytest --benchmark-only)",
+        description="Run suites through pytest --benchmark-only; arguments after the known options go to pytest.",
+    )
+    parser.add_argument(
+        "suites",
+        nargs="*",
+        default=["suites/quick.yaml"],
+        help="suite files or folders (default: suites/quick.yaml)",
+    )
+    parser.add_argument("--results", metavar="DIR", help="results folder (default: results/)")
+    parser.add_argument("--run-id", metavar="ID", help="run id (default: UTC time + random suffix)")
+    parser.add_argument("-k", metavar="EXPR", help="select cases, as pytest -k")
+    parser.set_defaults(func=run, accepts_extra=True)

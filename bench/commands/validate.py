@@ -1,0 +1,41 @@
+"""``bench validate [PATH...]``: check suites without running them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.errors import SuiteError
+
+
+def validate(args: argparse.Namespace, extra: list[str]) -> int:
+    from bench.suite import discover, load_suite
+
+    try:
+        files = discover(args.paths)
+    except SuiteError as err:
+        print(err, file=sys.stderr)
+        return 1
+    if not files:
+        print(f"no suite files under {', '.join(args.paths)}", file=sys.stderr)
+        return 1
+    failed = 0
+    for path in files:
+        try:
+            suite = load_suite(path)
+        except SuiteError as err:
+            failed += 1
+            print(err, file=sys.stderr)
+            continue
+        print(f"{path}: ok ({suite.name}: {len(suite.cases)} cases)")
+        if args.list:
+            for case in suite.cases:
+                print(f"  {case.full_id}")
+    return 1 if failed else 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("validate", help="check suites without running them")
+    parser.add_argument("paths", nargs="*", default=["suites/"], help="suite files or folders (default: suites/)")
+    parser.add_argument("--list", action="store_true", help="also list every case id")
+    parser.set_defaults(func=validate)

@@ -1,0 +1,47 @@
+"""Compression methods: one module per family, each registered with :func:`register_compression`.
+
+A method is ``apply(bundle, placement, **params) -> Compressed``. It receives the fp32 bundle (never modified:
+methods work on a copy) and returns the model to run plus what it did. Raise :class:`bench.errors.NotApplicable`
+for a combination that cannot work; the case is then skipped with that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.plugins import Entry, import_submodules
+from bench.registry import Registry
+
+COMPRESSIONS: Registry[Entry] = Registry("compression")
+
+
+@dataclass
+class Compressed:
+    """A compressed model ready for an engine.
+
+    input_dtype: floating-point inputs are cast to this dtype (``None`` keeps fp32).
+    info: what the method did, copied into the record: e.g. ``backend``, ``train_time_s``,
+        ``sparse_size_bytes``, ``sparsity``.
+    """
+
+    module: Any
+    input_dtype: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def register_compression(
+    name: str, *, params: dict[str, Any] | None = None, description: str = ""
+) -> Callable[[Callable[..., Compressed]], Callable[..., Compressed]]:
+    """Register ``apply(bundle, placement, **params) -> Compressed`` under ``name``."""
+
+    def decorate(apply: Callable[..., Compressed]) -> Callable[..., Compressed]:
+        doc = description or ((apply.__doc__ or "").strip().splitlines() or [""])[0]
+        COMPRESSIONS.add(name, Entry(name, apply, dict(params or {}), doc))
+        return apply
+
+    return decorate
+
+
+import_submodules(__name__)

@@ -1,0 +1,40 @@
+"""Engines: how a compressed model is executed (eager PyTorch, torch.compile, ONNX Runtime, ...).
+
+An engine is ``prepare(compressed, example_inputs, placement, **params) -> Prepared``; register it with
+:func:`register_engine`. Raise :class:`bench.errors.NotApplicable` for combinations it cannot run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.plugins import Entry, import_submodules
+from bench.registry import Registry
+
+ENGINES: Registry[Entry] = Registry("engine")
+
+
+@dataclass
+class Prepared:
+    """A ready-to-time callable ``call(*inputs) -> outputs`` and what preparing it cost (``compile_time_s``)."""
+
+    call: Callable[..., Any]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def register_engine(
+    name: str, *, params: dict[str, Any] | None = None, description: str = ""
+) -> Callable[[Callable[..., Prepared]], Callable[..., Prepared]]:
+    """Register ``prepare(compressed, example_inputs, placement, **params) -> Prepared`` under ``name``."""
+
+    def decorate(prepare: Callable[..., Prepared]) -> Callable[..., Prepared]:
+        doc = description or ((prepare.__doc__ or "").strip().splitlines() or [""])[0]
+        ENGINES.add(name, Entry(name, prepare, dict(params or {}), doc))
+        return prepare
+
+    return decorate
+
+
+import_submodules(__name__)

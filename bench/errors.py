@@ -1,0 +1,41 @@
+"""Errors a user sees: short, naming the file, the key path and what is allowed, never a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ' Did you mean 'x'?' suffix for a near-miss name, or '' when nothing is close."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+class BenchError(Exception):
+    """Base class of every error the harness reports to a user as a plain message."""
+
+
+class SuiteError(BenchError):
+    """A suite file is invalid: names the file, the key path and the allowed values."""
+
+    def __init__(self, file: str | None, key: str | None, message: str):
+        self.file = file
+        self.key = key
+        self.message = message
+        where = ": ".join(part for part in (file, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UnknownName(BenchError, KeyError):
+    """A registry lookup failed; the message lists what is available."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class NotApplicable(BenchError):
+    """A case cannot run on this combination (hardware absent, engine cannot take this compression, ...).
+
+    The case is recorded as skipped with this reason, never as a crash.
+    """

@@ -1,0 +1,136 @@
+"""Hardware: placement checks, thread control that restores what it changed, and environment metadata."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import platform
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.errors import NotApplicable
+from bench.spec import Placement
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on (respects affinity masks and container CPU sets)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_placement(placement: Placement) -> None:
+    """Raise :class:`NotApplicable` when the case's hardware is absent or would be oversubscribed."""
+    import torch
+
+    if placement.device_type == "cpu":
+        cores = cpu_cores()
+        if placement.threads is not None and placement.threads > cores:
+            raise NotApplicable(
+                f"threads={placement.threads} exceeds the {cores} CPU cores available to this process "
+                "(oversubscribed timings are not comparable)"
+            )
+        return
+    if placement.device_type == "cuda":
+        index = int(placement.device.split(":", 1)[1]) if ":" in placement.device else 0
+        if not torch.cuda.is_available():
+            raise NotApplicable(f"{placement.device} not available (no CUDA device visible to torch)")
+        if index >= torch.cuda.device_count():
+            raise NotApplicable(
+                f"{placement.device} not available (this machine has {torch.cuda.device_count()} CUDA devices)"
+            )
+        return
+    raise NotApplicable(f"device type '{placement.device_type}' is not supported")
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int | None) -> Iterator[None]:
+    """Set torch's intra-op thread count for the block and restore the previous value after it."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def synchronizer(device: str):
+    """A function that waits for queued device work (a no-op on CPU), for use inside timed windows."""
+    import torch
+
+    if device.startswith("cuda"):
+        index = torch.device(device)
+        return lambda: torch.cuda.synchronize(index)
+    return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
+    """HEAD's commit, with ``+dirty`` when tracked files are modified; ``None`` outside a git checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def _nvml_driver_version() -> str | None:
+    from bench.measure import nvml
+
+    return nvml.driver_version()
+
+
+@functools.cache
+def environment(cwd: str | None = None) -> dict[str, Any]:
+    """Facts about this machine and software that decide whether two results are comparable."""
+    import torch
+
+    gpu_names: list[str] = []
+    if torch.cuda.is_available():
+        gpu_names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return {
+        "cpu_model": _cpu_model(),
+        "cpu_cores": cpu_cores(),
+        "gpu_name": ", ".join(gpu_names) or None,
+        "driver_version": _nvml_driver_version() if gpu_names else None,
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda,
+        "python_version": platform.python_version(),
+        "git_commit": git_commit(cwd),
+        "hostname": socket.gethostname(),
+    }
+
+
+def device_environment(env: dict[str, Any], device: str) -> dict[str, Any]:
+    """The environment as seen by one case: on ``cuda:K`` the GPU name is that device's."""
+    if not device.startswith("cuda"):
+        return env
+    import torch
+
+    return {**env, "gpu_name": torch.cuda.get_device_name(torch.device(device))}

@@ -1,0 +1,1 @@
+"""Measurement passes. Each owns its window: latency, memory, energy and accuracy never overlap."""

@@ -1,0 +1,74 @@
+"""Latency statistics derived from raw per-call samples (the samples are always kept beside them)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    latency_p50_ms: float
+    latency_p90_ms: float
+    latency_p95_ms: float
+    latency_p99_ms: float
+    latency_mean_ms: float
+    latency_std_ms: float
+    latency_min_ms: float
+    latency_iqr_ms: float
+    rounds: int
+    unstable: bool
+    throughput_items_per_s: float
+
+    @classmethod
+    def from_samples(
+        cls, samples_ms: Sequence[float], batch_size: int, unstable_iqr_ratio: float = 0.10
+    ) -> LatencyStats:
+        """Percentiles (linear interpolation), mean, sample std, IQR; ``unstable`` when IQR/median is high.
+
+        Throughput is single-stream: ``batch_size / mean latency``.
+        """
+        values = np.asarray(samples_ms, dtype=float)
+        if values.size == 0:
+            raise ValueError("no latency samples")
+        if np.any(values <= 0):
+            raise ValueError("latency samples must be > 0")
+        p25, p50, p75, p90, p95, p99 = np.percentile(values, [25, 50, 75, 90, 95, 99])
+        mean = float(values.mean())
+        iqr = float(p75 - p25)
+        return cls(
+            latency_p50_ms=float(p50),
+            latency_p90_ms=float(p90),
+            latency_p95_ms=float(p95),
+            latency_p99_ms=float(p99),
+            latency_mean_ms=mean,
+            latency_std_ms=float(values.std(ddof=1)) if values.size > 1 else 0.0,
+            latency_min_ms=float(values.min()),
+            latency_iqr_ms=iqr,
+            rounds=int(values.size),
+            unstable=bool(iqr / p50 > unstable_iqr_ratio),
+            throughput_items_per_s=batch_size / (mean / 1000.0),
+        )
+
+
+def warm_up(call: Callable[[], object], seconds: float) -> float:
+    """Call ``call`` untimed until ``seconds`` have passed (at least once); returns seconds per call."""
+    start = time.perf_counter()
+    deadline = start + seconds
+    calls = 0
+    while True:
+        call()
+        calls += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            return (now - start) / calls
+
+
+def rounds_for(seconds_per_call: float, min_time_s: float, min_rounds: int, max_rounds: int) -> int:
+    """Rounds (one call each) so the latency pass lasts ``min_time_s``, within ``[min_rounds, max_rounds]``."""
+    wanted = math.ceil(min_time_s / max(seconds_per_call, 1e-9))
+    return max(min_rounds, min(wanted, max_rounds))

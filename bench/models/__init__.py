@@ -1,0 +1,65 @@
+"""Models: built-in reference models and the user-model interface.
+
+A model is a function returning a :class:`ModelBundle`; register it with :func:`register_model`, or point a suite
+at any ``"package.module:function"`` that returns one (``models: [{factory: "my_pkg.models:build"}]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.plugins import Entry, import_submodules
+from bench.registry import Registry
+
+MODELS: Registry[Entry] = Registry("model")
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """An accuracy figure in [0, 1] (higher is better) and the metric it is."""
+
+    value: float
+    metric: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.value <= 1.0:
+            raise ValueError(f"accuracy {self.metric}={self.value} is outside [0, 1]")
+
+
+@dataclass
+class ModelBundle:
+    """What a model factory returns.
+
+    module: the ``torch.nn.Module`` in fp32, on the CPU, in eval mode.
+    make_inputs: ``batch_size -> tuple of input tensors`` (CPU; the harness moves and casts them).
+    evaluate: optional ``predict -> Accuracy``, where ``predict(*inputs)`` runs the case's compressed model on
+        its device; measured in its own pass on held-out data.
+    calibration: optional ``() -> iterable of input tuples`` for static quantization.
+    task: a short word for reports (``ctr``, ``search``, ``image``).
+    """
+
+    module: Any
+    make_inputs: Callable[[int], tuple]
+    evaluate: Callable[[Callable[..., Any]], Accuracy] | None = None
+    calibration: Callable[[], Iterable[tuple]] | None = None
+    task: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def register_model(
+    name: str, *, params: dict[str, Any] | None = None, description: str = ""
+) -> Callable[[Callable[..., ModelBundle]], Callable[..., ModelBundle]]:
+    """Register ``build(**params) -> ModelBundle`` under ``name``; ``params`` are the YAML keys and defaults."""
+
+    def decorate(build: Callable[..., ModelBundle]) -> Callable[..., ModelBundle]:
+        doc = description or (build.__doc__ or "").strip().splitlines()[0:1]
+        MODELS.add(name, Entry(name, build, dict(params or {}), doc if isinstance(doc, str) else "".join(doc)))
+        return build
+
+    return decorate
+
+
+import_submodules(__name__)

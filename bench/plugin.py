@@ -1,0 +1,176 @@
+"""The pytest plugin: every case of every suite under ``suites/`` becomes a pytest item timed by pytest-benchmark.
+
+Loaded through the ``pytest11`` entry point. It stays light: nothing heavy (torch) is imported unless a suite is
+collected, and YAML files are collected only inside a ``suites/`` folder or when named on the command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.errors import NotApplicable, SuiteError
+from bench.results import DEFAULT_RESULTS_DIR
+from bench.spec import Case, Suite
+from bench.suite import is_suite_file, load_suite
+
+SESSION_KEY = pytest.StashKey["Any"]()
+START_KEY = pytest.StashKey[float]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bench", "bench: compressed-model benchmark suites")
+    group.addoption(
+        "--bench-results",
+        metavar="DIR",
+        default=None,
+        help=f"folder for results (default: $BENCH_RESULTS_DIR or <rootdir>/{DEFAULT_RESULTS_DIR})",
+    )
+    group.addoption("--bench-run-id", metavar="ID", default=None, help="run id (default: UTC time + random suffix)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[START_KEY] = time.perf_counter()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if not is_suite_file(file_path):
+        return None
+    if "suites" in file_path.parent.parts or parent.session.isinitpath(file_path):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+class SuiteFile(pytest.File):
+    """A suite YAML file; a bad one is a collection error with a one-line message, not a traceback."""
+
+    def collect(self):
+        try:
+            suite = load_suite(self.path)
+        except SuiteError as err:
+            raise self.CollectError(str(err)) from None
+        yield SuiteCollector.from_parent(self, name=suite.name, suite=suite)
+
+
+class SuiteCollector(pytest.Collector):
+    def __init__(self, *, suite: Suite, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.suite = suite
+
+    def collect(self):
+        for case in self.suite.cases:
+            item = CaseItem.from_parent(self, name=case.case_id, callobj=_case_test(case))
+            item.case = case
+            # rounds come from the suite's measure: section (see bench.measure.timing.rounds_for)
+            item.add_marker(pytest.mark.benchmark(group=f"{case.suite}::{case.model.label}"))
+            yield item
+
+
+class CaseItem(pytest.Function):
+    case: Case
+
+    def reportinfo(self):
+        return self.path, None, f"{self.case.full_id}"
+
+
+def _case_test(case: Case):
+    def run_case(benchmark, request):
+        session = request.config.stash[SESSION_KEY]
+
+        def time_calls(call, rounds: int) -> list[float]:
+            benchmark.pedantic(call, rounds=rounds, iterations=1, warmup_rounds=0)
+            if benchmark.stats is None:
+                raise NotApplicable("benchmarking is disabled (--benchmark-disable): nothing was timed")
+            return [seconds * 1000.0 for seconds in benchmark.stats.stats.data]
+
+        try:
+            record = session.run_case(case, time_calls)
+        except NotApplicable as reason:
+            pytest.skip(str(reason))
+        benchmark.extra_info.update(
+            suite=case.suite,
+            case_id=case.case_id,
+            model=record.model,
+            compression=record.compression,
+            engine=record.engine,
+            device=record.device,
+            threads=record.threads,
+            batch_size=record.batch_size,
+            model_size_bytes=record.model_size_bytes,
+            peak_rss_mb=record.peak_rss_mb,
+            accuracy=record.accuracy,
+            unstable=record.unstable,
+        )
+
+    return run_case
+
+
+def _results_dir(config: pytest.Config) -> Path:
+    chosen = config.getoption("--bench-results") or os.environ.get("BENCH_RESULTS_DIR")
+    return Path(chosen) if chosen else config.rootpath / DEFAULT_RESULTS_DIR
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    items = [item for item in session.items if isinstance(item, CaseItem)]
+    if not items or session.config.option.collectonly:
+        return
+    from bench.hardware import environment
+    from bench.results import RunWriter, new_run_id
+    from bench.runner import Session
+
+    config = session.config
+    suites = {item.parent.suite.name: item.parent.suite for item in items}
+    env = environment(str(config.rootpath))
+    meta = {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "argv": list(config.invocation_params.args),
+        "suites": [
+            {
+                "name": s.name,
+                "path": s.path,
+                "sha256": hashlib.sha256(Path(s.path).read_bytes()).hexdigest(),
+                "sections": dict(s.sections),
+            }
+            for s in suites.values()
+        ],
+        "cases_selected": len(items),
+        "environment": env,
+    }
+    writer = RunWriter(_results_dir(config), config.getoption("--bench-run-id") or new_run_id(), meta)
+    config.stash[SESSION_KEY] = Session(writer, env)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    bench_session = session.config.stash.get(SESSION_KEY, None)
+    if bench_session is None:
+        return
+    wall = time.perf_counter() - session.config.stash[START_KEY]
+    status = "interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else "finished"
+    bench_session.writer.close(
+        status,
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        wall_time_s=wall,
+        measure_time_s=bench_session.timer.measuring_s,
+    )
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    bench_session = config.stash.get(SESSION_KEY, None)
+    if bench_session is None:
+        return
+    writer = bench_session.writer
+    meta = writer.meta
+    wall = meta.get("wall_time_s") or (time.perf_counter() - config.stash[START_KEY])
+    share = bench_session.timer.measuring_s / wall if wall else 0.0
+    counts = writer.counts
+    terminalreporter.write_sep("-", "bench")
+    terminalreporter.write_line(
+        f"run {writer.run_id}: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped; "
+        f"{share:.0%} of {wall:.1f} s wall time inside measurement windows"
+    )
+    terminalreporter.write_line(f"results: {writer.path}")

@@ -1,0 +1,279 @@
+"""Results: the versioned record schema, an append-only crash-safe store, and loading into pandas.
+
+Layout of one run, ``results/<run_id>/``:
+
+* ``meta.json`` -- the run: id, status (``running`` / ``finished`` / ``interrupted``), suites, environment, argv,
+  wall and measuring time. Rewritten atomically at start and end.
+* ``records.jsonl`` -- one JSON record per case, appended, flushed and fsync'ed as soon as the case finishes, so
+  a crash or a kill keeps every finished case.
+* ``samples.jsonl`` -- per case, the raw latency samples in milliseconds (one per timed round).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+DEFAULT_RESULTS_DIR = "results"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One case's result. ``None`` means "not measured", never zero. Field docs are the column docs."""
+
+    # identity
+    run_id: str
+    suite: str
+    case_id: str
+    model: str
+    compression: str
+    engine: str
+    device: str
+    threads: int | None
+    batch_size: int
+    status: str  # ok | failed | skipped
+    error: str | None = None
+    # latency (from the raw samples) and throughput
+    latency_p50_ms: float | None = None
+    latency_p90_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    latency_mean_ms: float | None = None
+    latency_std_ms: float | None = None
+    latency_min_ms: float | None = None
+    latency_iqr_ms: float | None = None
+    rounds: int | None = None
+    unstable: bool | None = None
+    throughput_items_per_s: float | None = None
+    # memory (own pass)
+    peak_rss_mb: float | None = None
+    cuda_max_allocated_mb: float | None = None
+    # size
+    model_size_bytes: int | None = None
+    sparse_size_bytes: int | None = None
+    params: int | None = None
+    nonzero_params: int | None = None
+    # what compressing / preparing cost
+    compress_time_s: float | None = None
+    compile_time_s: float | None = None
+    train_time_s: float | None = None
+    compress_backend: str | None = None
+    # accuracy (own pass)
+    accuracy: float | None = None
+    accuracy_metric: str | None = None
+    accuracy_drop: float | None = None
+    # energy and power (own pass)
+    energy_j_per_item: float | None = None
+    energy_j_per_batch: float | None = None
+    power_w_avg: float | None = None
+    power_w_peak: float | None = None
+    gpu_util_pct: float | None = None
+    gpu_mem_used_mb: float | None = None
+    sm_clock_mhz: float | None = None
+    gpu_temp_c: float | None = None
+    energy_source: str | None = None
+    energy_window_s: float | None = None
+    # time accounting for the harness itself
+    setup_time_s: float | None = None
+    measure_time_s: float | None = None
+    # environment
+    cpu_model: str | None = None
+    cpu_cores: int | None = None
+    gpu_name: str | None = None
+    driver_version: str | None = None
+    torch_version: str | None = None
+    cuda_version: str | None = None
+    python_version: str | None = None
+    git_commit: str | None = None
+    hostname: str | None = None
+    timestamp: str | None = None
+    schema_version: int = SCHEMA_VERSION
+    # parameters of the axes and anything method-specific
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in ("ok", "failed", "skipped"):
+            raise ValueError(f"status must be ok, failed or skipped, not {self.status!r}")
+        if self.status == "ok" and self.latency_p50_ms is None:
+            raise ValueError(f"{self.case_id}: an ok record needs latency figures")
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Record))
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC start time plus 4 random hex digits, e.g. ``20261122T140501Z-3f2a``."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+class RunWriter:
+    """Appends records and samples for one run; every append is flushed and fsync'ed before returning."""
+
+    def __init__(self, results_dir: str | os.PathLike[str], run_id: str, meta: dict[str, Any]):
+        self.run_id = run_id
+        self.path = Path(results_dir) / run_id
+        self.path.mkdir(parents=True, exist_ok=False)
+        self.meta = {"run_id": run_id, "schema_version": SCHEMA_VERSION, "status": "running", **meta}
+        _write_json_atomic(self.path / "meta.json", self.meta)
+        self._records = open(self.path / "records.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._samples = open(self.path / "samples.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
+
+    def append(self, record: Record, samples_ms: list[float] | None = None) -> None:
+        if samples_ms:
+            self._write_line(
+                self._samples, {"case_id": record.case_id, "suite": record.suite, "samples_ms": samples_ms}
+            )
+        self._write_line(self._records, dataclasses.asdict(record))
+        self.counts[record.status] += 1
+
+    @staticmethod
+    def _write_line(handle, payload: dict[str, Any]) -> None:
+        handle.write(json.dumps(payload, default=str) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+    def close(self, status: str, **extra: Any) -> None:
+        self._records.close()
+        self._samples.close()
+        self.meta.update(status=status, counts=self.counts, **extra)
+        _write_json_atomic(self.path / "meta.json", self.meta)
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if not path.exists():
+        return rows
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # a write cut short by a kill: everything before it is intact
+                warnings.warn(f"{path}: ignoring a truncated last line (the run was killed mid-write)", stacklevel=3)
+            else:
+                raise ValueError(f"{path}:{number}: not valid JSON") from None
+    return rows
+
+
+def run_dirs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR) -> list[Path]:
+    """Run folders under ``results_dir``, oldest first (run ids sort by start time)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / "meta.json").is_file())
+
+
+def resolve_run(
+    run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
+) -> Path:
+    """A run folder from a path, a run id, a unique id prefix, or ``None``/``"latest"`` for the newest run."""
+    if run is not None and Path(run).is_dir() and (Path(run) / "meta.json").is_file():
+        return Path(run)
+    runs = run_dirs(results_dir)
+    if not runs:
+        raise FileNotFoundError(f"no runs under {results_dir}/ (run a suite first: bench run suites/quick.yaml)")
+    if run is None or str(run) == "latest":
+        return runs[-1]
+    matches = [p for p in runs if p.name == str(run)] or [p for p in runs if p.name.startswith(str(run))]
+    if len(matches) != 1:
+        known = ", ".join(p.name for p in runs[-5:])
+        what = "is ambiguous" if matches else "not found"
+        raise FileNotFoundError(f"run '{run}' {what} under {results_dir}/; latest runs: {known}")
+    return matches[0]
+
+
+def load_meta(
+    run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
+) -> dict[str, Any]:
+    return json.loads((resolve_run(run, results_dir) / "meta.json").read_text())
+
+
+def load(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
+    """A run's records as a pandas DataFrame: one row per case, the columns of :class:`Record`.
+
+    ``extra`` (method parameters and method-specific figures) is flattened into ``extra.<key>`` columns.
+    Records of an older schema version load too; columns they lack are empty.
+    """
+    import pandas as pd
+
+    rows = _read_jsonl(resolve_run(run, results_dir) / "records.jsonl")
+    frame = pd.DataFrame(rows)
+    for column in COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    if "extra" in frame.columns and len(frame):
+        extras = pd.json_normalize(frame["extra"].apply(lambda e: e or {}).tolist()).add_prefix("extra.")
+        frame = pd.concat([frame.drop(columns="extra"), extras.set_index(frame.index)], axis=1)
+    else:
+        frame = frame.drop(columns="extra")
+    leading = [c for c in COLUMNS if c in frame.columns]
+    return frame[leading + [c for c in frame.columns if c not in leading]]
+
+
+def load_samples(
+    run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
+) -> dict[str, list[float]]:
+    """Raw latency samples in milliseconds, keyed by ``suite::case_id``."""
+    rows = _read_jsonl(resolve_run(run, results_dir) / "samples.jsonl")
+    return {f"{row['suite']}::{row['case_id']}": row["samples_ms"] for row in rows}
+
+
+def list_runs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
+    """One row per run: id, status, suites, case counts, commit, machine."""
+    import pandas as pd
+
+    rows = []
+    for path in run_dirs(results_dir):
+        meta = json.loads((path / "meta.json").read_text())
+        env = meta.get("environment", {})
+        counts = meta.get("counts") or {}
+        if not counts:  # still running or killed: count what is on disk
+            for record in _read_jsonl(path / "records.jsonl"):
+                counts[record["status"]] = counts.get(record["status"], 0) + 1
+        rows.append(
+            {
+                "run_id": meta["run_id"],
+                "status": meta.get("status"),
+                "suites": ",".join(s["name"] for s in meta.get("suites", [])),
+                "ok": counts.get("ok", 0),
+                "failed": counts.get("failed", 0),
+                "skipped": counts.get("skipped", 0),
+                "git_commit": (env.get("git_commit") or "")[:12],
+                "hostname": env.get("hostname"),
+                "started_at": meta.get("started_at"),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "run_id",
+            "status",
+            "suites",
+            "ok",
+            "failed",
+            "skipped",
+            "git_commit",
+            "hostname",
+            "started_at",
+        ],
+    )

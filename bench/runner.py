@@ -1,0 +1,297 @@
+"""Running one case: build (cached), compress (cached), place, then the measurement passes, into a Record.
+
+The latency pass is timed by whatever ``time_calls`` the caller passes in: under pytest that is the
+pytest-benchmark ``benchmark`` fixture, so its table, JSON, autosave and compare all see the same timings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import importlib
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from bench.errors import NotApplicable
+from bench.results import Record, RunWriter
+from bench.spec import Case, MethodSpec
+
+TimeCalls = Callable[[Callable[[], object], int], list[float]]
+"""Times ``call`` for the given number of rounds (one call each); returns per-call latencies in milliseconds."""
+
+
+class UnstableWarning(UserWarning):
+    """Latency spread (IQR/median) is above the suite's threshold: the figures may not be reproducible."""
+
+
+class _LastOnly:
+    """A cache holding only the most recent key: cases are ordered so each model is built and compressed once,
+    and memory figures are not inflated by every model seen before."""
+
+    def __init__(self) -> None:
+        self.key: Any = object()
+        self.value: Any = None
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key != self.key:
+            self.value = None  # release the old one before building the new one
+            self.value = make()
+            self.key = key
+        return self.value
+
+
+@dataclasses.dataclass
+class Timer:
+    """Seconds spent inside measurement windows (latency, memory, energy, accuracy) vs everything else."""
+
+    measuring_s: float = 0.0
+
+    @contextlib.contextmanager
+    def window(self) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.measuring_s += time.perf_counter() - start
+
+
+def build_model(spec: MethodSpec):
+    """The fp32 ModelBundle of a model spec: a registered model, or a user factory."""
+    from bench.models import MODELS
+
+    if spec.factory:
+        module_name, _, attr = spec.factory.partition(":")
+        build = getattr(importlib.import_module(module_name), attr)
+        return build(**spec.kwargs)
+    entry = MODELS.get(spec.name)
+    return entry.fn(**{**entry.params, **spec.kwargs})
+
+
+def _to_device(inputs: tuple, device: str, dtype) -> tuple:
+    import torch
+
+    def move(tensor):
+        if not isinstance(tensor, torch.Tensor):
+            return tensor
+        if dtype is not None and tensor.is_floating_point():
+            tensor = tensor.to(dtype)
+        return tensor.to(device)
+
+    return tuple(move(t) for t in inputs)
+
+
+class Session:
+    """State shared by the cases of one run: the results writer, the model caches and the time accounting."""
+
+    def __init__(self, writer: RunWriter, environment: dict[str, Any]):
+        self.writer = writer
+        self.environment = environment
+        self.timer = Timer()
+        self._bundles = _LastOnly()
+        self._compressed = _LastOnly()
+        self._prepared = _LastOnly()
+        self._accuracy: dict[Any, Any] = {}
+
+    # -- cached steps -------------------------------------------------------------------------------
+
+    def bundle(self, case: Case):
+        return self._bundles.get(case.model, lambda: build_model(case.model))
+
+    def compressed(self, case: Case):
+        def make():
+            from bench.compress import COMPRESSIONS
+            from bench.measure.size import measure_size
+
+            entry = COMPRESSIONS.get(case.compression.name)
+            start = time.perf_counter()
+            with _one_warning_each():
+                result = entry.fn(self.bundle(case), case.placement, **{**entry.params, **case.compression.kwargs})
+            result.info.setdefault("compress_time_s", time.perf_counter() - start)
+            if case.placement.device != "cpu" and hasattr(result.module, "to"):
+                # never move the cached fp32 bundle itself: other methods still compress it on the CPU
+                module = copy.deepcopy(result.module) if result.module is self.bundle(case).module else result.module
+                result.module = module.to(case.placement.device)
+            return result, measure_size(result.module)
+
+        key = (case.model, case.compression, case.placement.device)
+        return self._compressed.get(key, make)
+
+    def prepared(self, case: Case, compressed, example_inputs):
+        def make():
+            from bench.engines import ENGINES
+
+            entry = ENGINES.get(case.engine.name)
+            start = time.perf_counter()
+            prepared = entry.fn(compressed, example_inputs, case.placement, **{**entry.params, **case.engine.kwargs})
+            prepared.info.setdefault("prepare_time_s", time.perf_counter() - start)
+            return prepared
+
+        key = (case.model, case.compression, case.engine, case.placement.device)
+        return self._prepared.get(key, make)
+
+    # -- one case -------------------------------------------------------------------------------------
+
+    def run_case(self, case: Case, time_calls: TimeCalls) -> Record:
+        """Run every pass of one case and append its record. Skips and failures are recorded too, then re-raised."""
+        started = time.perf_counter()
+        measuring_before = self.timer.measuring_s
+        try:
+            record, samples = self._measure(case, time_calls, started, measuring_before)
+        except NotApplicable as reason:
+            self.writer.append(self._record(case, "skipped", error=str(reason)))
+            raise
+        except BaseException as err:  # record the failure (Ctrl-C included), then let pytest report it
+            message = f"{type(err).__name__}: {err}".strip().rstrip(":")
+            self.writer.append(
+                self._record(
+                    case,
+                    "failed",
+                    error=message or type(err).__name__,
+                    setup_time_s=time.perf_counter() - started - (self.timer.measuring_s - measuring_before),
+                    measure_time_s=self.timer.measuring_s - measuring_before,
+                )
+            )
+            raise
+        self.writer.append(record, samples)
+        return record
+
+    def _measure(self, case: Case, time_calls: TimeCalls, started: float, measuring_before: float):
+        import torch
+
+        from bench.hardware import check_placement, cpu_threads, synchronizer
+        from bench.measure.accuracy import measure_accuracy
+        from bench.measure.energy import measure_energy
+        from bench.measure.memory import measure_memory
+        from bench.measure.timing import LatencyStats, rounds_for, warm_up
+
+        check_placement(case.placement)
+        spec = case.measure
+        with cpu_threads(case.placement.threads), torch.inference_mode():
+            bundle = self.bundle(case)
+            compressed, size = self.compressed(case)
+            inputs = _to_device(bundle.make_inputs(case.batch_size), case.placement.device, compressed.input_dtype)
+            prepared = self.prepared(case, compressed, inputs)
+            call = _timed_callable(prepared.call, inputs, synchronizer(case.placement.device))
+            seconds_per_call = warm_up(call, spec.warmup_s)
+            rounds = rounds_for(seconds_per_call, spec.min_time_s, spec.min_rounds, spec.max_rounds)
+            with self.timer.window():
+                samples_ms = time_calls(call, rounds)
+            stats = LatencyStats.from_samples(samples_ms, case.batch_size, spec.unstable_iqr_ratio)
+            if stats.unstable:
+                warnings.warn(
+                    f"{case.full_id}: latency IQR/median = {stats.latency_iqr_ms / stats.latency_p50_ms:.0%} "
+                    f"> {spec.unstable_iqr_ratio:.0%}; figures may not be reproducible",
+                    UnstableWarning,
+                    stacklevel=2,
+                )
+            with self.timer.window():
+                memory = measure_memory(call, case.placement.device, spec.memory_s)
+            with self.timer.window():
+                energy = measure_energy(call, case.placement.device, case.batch_size, spec)
+            accuracy: dict[str, Any] = {}
+            if spec.accuracy and bundle.evaluate is not None:
+                key = (case.model, case.compression, case.engine, case.placement.device_type)
+                if key not in self._accuracy:
+                    with self.timer.window():
+                        self._accuracy[key] = measure_accuracy(bundle, prepared, compressed, case)
+                accuracy = self._accuracy[key]
+
+        measure_time_s = self.timer.measuring_s - measuring_before
+        info = {**compressed.info, **prepared.info}
+        record = self._record(
+            case,
+            "ok",
+            **dataclasses.asdict(stats),
+            peak_rss_mb=memory.peak_rss_mb,
+            cuda_max_allocated_mb=memory.cuda_max_allocated_mb,
+            model_size_bytes=size.model_size_bytes,
+            params=size.params,
+            nonzero_params=size.nonzero_params,
+            sparse_size_bytes=info.pop("sparse_size_bytes", None),
+            compress_time_s=info.pop("compress_time_s", None),
+            compile_time_s=info.pop("compile_time_s", None),
+            train_time_s=info.pop("train_time_s", None),
+            compress_backend=info.pop("backend", None),
+            setup_time_s=time.perf_counter() - started - measure_time_s,
+            measure_time_s=measure_time_s,
+            **energy,
+            **accuracy,
+            info=info,
+        )
+        return record, samples_ms
+
+    def _record(self, case: Case, status: str, info: dict[str, Any] | None = None, **values: Any) -> Record:
+        from bench.hardware import device_environment
+
+        env = self.environment
+        if status != "skipped":
+            with contextlib.suppress(Exception):  # a broken device must not hide the case's own error
+                env = device_environment(env, case.placement.device)
+        extra = {
+            "model_params": case.model.kwargs,
+            "compression_params": case.compression.kwargs,
+            "engine_params": case.engine.kwargs,
+            **(info or {}),
+        }
+        return Record(
+            run_id=self.writer.run_id,
+            suite=case.suite,
+            case_id=case.case_id,
+            model=case.model.label,
+            compression=case.compression.label,
+            engine=case.engine.label,
+            device=case.placement.device,
+            threads=case.placement.threads,
+            batch_size=case.batch_size,
+            status=status,
+            timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            extra=extra,
+            **{k: v for k, v in env.items() if k in _ENV_FIELDS},
+            **values,
+        )
+
+
+_ENV_FIELDS = (
+    "cpu_model",
+    "cpu_cores",
+    "gpu_name",
+    "driver_version",
+    "torch_version",
+    "cuda_version",
+    "python_version",
+    "git_commit",
+    "hostname",
+)
+
+
+def _timed_callable(call, inputs: tuple, sync) -> Callable[[], object]:
+    """The zero-argument function that is timed: the model call, then a device sync so async work counts."""
+    if sync is None:
+        return lambda: call(*inputs)
+
+    def call_and_sync():
+        out = call(*inputs)
+        sync()
+        return out
+
+    return call_and_sync
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+@contextlib.contextmanager
+def _one_warning_each() -> Iterator[None]:
+    """Let library warnings (deprecations) through once per run, not once per case."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        key = (warning.category.__name__, str(warning.message))
+        if key not in _warned:
+            _warned.add(key)
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)

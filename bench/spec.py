@@ -1,0 +1,140 @@
+"""Frozen, hashable specs: one per sweep axis, composed into a :class:`Case`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Params = tuple[tuple[str, Any], ...]
+
+
+def freeze_params(params: dict[str, Any] | None) -> Params:
+    """Sorted (key, value) pairs, so equal parameter sets hash equally; lists become tuples."""
+
+    def freeze(value: Any) -> Any:
+        if isinstance(value, dict):
+            return tuple((k, freeze(v)) for k, v in sorted(value.items()))
+        if isinstance(value, list):
+            return tuple(freeze(v) for v in value)
+        return value
+
+    return tuple((key, freeze(value)) for key, value in sorted((params or {}).items()))
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method with its parameters: a model, a compression level or an engine.
+
+    ``label`` is what case ids show: the name when there are no parameters, else name and parameter values.
+    ``factory`` is set only for user models given as ``"package.module:function"``.
+    """
+
+    name: str
+    params: Params = ()
+    label: str = ""
+    factory: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", default_label(self.name, self.params))
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {key: (list(value) if isinstance(value, tuple) else value) for key, value in self.params}
+
+
+def default_label(name: str, params: Params) -> str:
+    if not params:
+        return name
+    return name + "-" + "-".join(str(value) for _, value in params)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a case runs: ``cpu`` with a thread count, or ``cuda:K``."""
+
+    device: str
+    threads: int | None = None
+
+    @property
+    def device_type(self) -> str:
+        return self.device.split(":", 1)[0]
+
+    @property
+    def label(self) -> str:
+        if self.device_type == "cpu":
+            return f"cpu-{self.threads}t"
+        return self.device.replace(":", "")
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """How each case is measured. Every field is a key of the suite's ``measure:`` mapping."""
+
+    warmup_s: float = 0.2
+    """Seconds of untimed calls before the latency pass (lets caches, allocators and JITs settle)."""
+    min_time_s: float = 1.0
+    """The latency pass runs at least this long in total..."""
+    min_rounds: int = 20
+    """...and at least this many rounds; one round is one call, so every sample is a per-call latency."""
+    max_rounds: int = 100_000
+    """...and at most this many (bounds the raw-samples file for sub-microsecond calls)."""
+    memory_s: float = 0.2
+    """Length of the separate memory pass, in which a sampler thread records peak RSS."""
+    unstable_iqr_ratio: float = 0.10
+    """A case whose latency IQR/median exceeds this is flagged ``unstable`` and a warning is shown."""
+    energy_min_s: float = 3.0
+    """Minimum length of the energy pass (energy counters update only every 10-100 ms)."""
+    accuracy: bool = True
+    """Run the accuracy pass when the model can evaluate itself."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One point of a suite's sweep matrix."""
+
+    suite: str
+    model: MethodSpec
+    compression: MethodSpec
+    engine: MethodSpec
+    placement: Placement
+    batch_size: int
+    measure: MeasureSpec = field(default_factory=MeasureSpec)
+
+    @property
+    def case_id(self) -> str:
+        """Stable, readable id, e.g. ``dlrm-tiny[bf16-cpu-2t-bs64]``; the engine shows when it is not eager."""
+        parts = [self.compression.label]
+        if self.engine.label != "eager":
+            parts.append(self.engine.label)
+        parts += [self.placement.label, f"bs{self.batch_size}"]
+        return f"{self.model.label}[{'-'.join(parts)}]"
+
+    @property
+    def full_id(self) -> str:
+        return f"{self.suite}::{self.case_id}"
+
+    def axis_values(self) -> dict[str, Any]:
+        """The values that ``exclude`` / ``include`` entries match against."""
+        return {
+            "model": {self.model.label, self.model.name},
+            "compression": {self.compression.label, self.compression.name},
+            "engine": {self.engine.label, self.engine.name},
+            "device": {self.placement.device, self.placement.device_type},
+            "threads": {self.placement.threads},
+            "batch_size": {self.batch_size},
+        }
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite: its cases plus the sections that scoring, cost and gates read."""
+
+    name: str
+    path: str
+    description: str
+    cases: tuple[Case, ...]
+    sections: tuple[tuple[str, Any], ...] = ()
+
+    def section(self, key: str, default: Any = None) -> Any:
+        return dict(self.sections).get(key, default)

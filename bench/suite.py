@@ -1,0 +1,420 @@
+"""Suites: YAML loading (``extends`` with deep merge, cycles rejected), validation, and sweep expansion.
+
+Every error names the file, the key path and what is allowed, e.g.::
+
+    suites/quick.yaml: compression[1]: unknown compression 'bf61'. Did you mean 'bf16'? Allowed: bf16, fp16, fp32
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.errors import SuiteError, UnknownName, did_you_mean
+from bench.plugins import Entry
+from bench.registry import Registry
+from bench.spec import Case, MeasureSpec, MethodSpec, Placement, Suite, freeze_params
+
+SWEEP_KEYS = ("models", "compression", "engines", "hardware", "batch_sizes")
+# Sections validated by the module that reads them (``validate_<key>(value, where)`` if that module has one).
+SECTION_OWNERS = {
+    "scoring": "bench.scoring",
+    "constraints": "bench.scoring",
+    "prices": "bench.cost",
+    "capacity": "bench.cost",
+    "gates": "bench.gate",
+}
+TOP_LEVEL_KEYS = (
+    "suite",
+    "description",
+    "extends",
+    *SWEEP_KEYS,
+    "measure",
+    "exclude",
+    "include",
+    *SECTION_OWNERS,
+)
+AXES = ("model", "compression", "engine", "device", "threads", "batch_size")
+INCLUDE_REQUIRED = ("model", "compression", "device", "batch_size")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def is_suite_file(path: Path) -> bool:
+    """YAML files not starting with ``_`` (``_defaults.yaml`` and the like are for ``extends`` only)."""
+    return path.suffix in (".yaml", ".yml") and not path.name.startswith("_")
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Suite files among ``paths``: files as given, directories searched recursively."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and is_suite_file(p))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SuiteError(str(path), None, "no such file or directory")
+    return found
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SuiteError(str(path), None, f"cannot read: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SuiteError(str(path), where, f"YAML syntax error: {problem}") from None
+    if data is None:
+        raise SuiteError(str(path), None, "the file is empty; a suite needs at least 'suite' and 'models'")
+    if not isinstance(data, dict):
+        raise SuiteError(str(path), None, f"a suite must be a mapping of keys, not a {type(data).__name__}")
+    return data
+
+
+def _deep_merge(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in local.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _resolve_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(p.name for p in (*chain, resolved))
+        raise SuiteError(str(chain[0]), "extends", f"cycle: {cycle}")
+    data = _read_yaml(path)
+    parents = data.pop("extends", None)
+    if parents is None:
+        return data
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise SuiteError(str(path), "extends", "must be a file name or a list of file names (relative to this file)")
+    merged: dict[str, Any] = {}
+    for parent in parents:
+        parent_path = path.parent / parent
+        if not parent_path.is_file():
+            raise SuiteError(str(path), "extends", f"'{parent}' not found (looked for {parent_path})")
+        merged = _deep_merge(merged, _resolve_extends(parent_path, (*chain, resolved)))
+    return _deep_merge(merged, data)
+
+
+def load_suite(path: str | os.PathLike[str]) -> Suite:
+    """Load, validate and expand one suite file."""
+    path = Path(path)
+    return _Validator(str(path), _resolve_extends(path)).suite()
+
+
+def load_suites(paths: Iterable[str | os.PathLike[str]]) -> list[Suite]:
+    suites = [load_suite(p) for p in discover(paths)]
+    seen: dict[str, str] = {}
+    for suite in suites:
+        if suite.name in seen:
+            raise SuiteError(suite.path, "suite", f"name '{suite.name}' is also used by {seen[suite.name]}")
+        seen[suite.name] = suite.path
+    return suites
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "mapping",
+    }.get(type(value), type(value).__name__)
+
+
+class _Validator:
+    def __init__(self, file: str, data: dict[str, Any]):
+        self.file = file
+        self.data = data
+
+    def error(self, key: str | None, message: str) -> SuiteError:
+        return SuiteError(self.file, key, message)
+
+    # -- small typed readers ------------------------------------------------------------------------
+
+    def positive_int(self, value: Any, key: str, minimum: int = 1) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"must be an integer >= {minimum}, got {_type_name(value)} {value!r}")
+        if value < minimum:
+            raise self.error(key, f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    def int_list(self, value: Any, key: str, minimum: int = 1) -> list[int]:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise self.error(key, "must not be empty")
+        return [
+            self.positive_int(v, f"{key}[{i}]" if isinstance(value, list) else key, minimum)
+            for i, v in enumerate(items)
+        ]
+
+    def mapping(self, value: Any, key: str, allowed: Iterable[str]) -> dict[str, Any]:
+        allowed = tuple(allowed)
+        if not isinstance(value, dict):
+            raise self.error(key, f"must be a mapping with keys {', '.join(allowed)}; got {_type_name(value)}")
+        for sub in value:
+            if sub not in allowed:
+                raise self.error(
+                    f"{key}.{sub}" if key else str(sub),
+                    f"unknown key.{did_you_mean(sub, allowed)} Allowed: {', '.join(allowed)}",
+                )
+        return value
+
+    # -- the suite ------------------------------------------------------------------------------------
+
+    def suite(self) -> Suite:
+        data = self.mapping(self.data, "", TOP_LEVEL_KEYS)
+        name = data.get("suite")
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise self.error("suite", "required: a name of letters, digits, '.', '_' or '-' (e.g. recsys-quick)")
+        description = data.get("description", "")
+        if not isinstance(description, str):
+            raise self.error("description", f"must be a string, got {_type_name(description)}")
+        if "models" not in data:
+            raise self.error("models", "required: a list of model names (e.g. [dlrm-tiny])")
+
+        from bench.compress import COMPRESSIONS
+        from bench.engines import ENGINES
+        from bench.models import MODELS
+
+        models = self.methods(data["models"], "models", MODELS, allow_factory=True)
+        compressions = self.methods(data.get("compression", ["fp32"]), "compression", COMPRESSIONS)
+        engines = self.methods(data.get("engines", ["eager"]), "engines", ENGINES)
+        placements = self.placements(data.get("hardware", {"cpu": {"threads": [1]}}))
+        batch_sizes = self.int_list(data.get("batch_sizes", [1]), "batch_sizes")
+        measure = self.measure(data.get("measure", {}))
+
+        by_label = {
+            "model": {m.label: m for m in models},
+            "compression": {c.label: c for c in compressions},
+            "engine": {e.label: e for e in engines},
+        }
+        excludes = [self.axis_filter(e, f"exclude[{i}]") for i, e in enumerate(self.list_of(data, "exclude"))]
+        cases: dict[str, Case] = {}
+        for model, compression, engine, placement, batch in itertools.product(
+            models, compressions, engines, placements, batch_sizes
+        ):
+            case = Case(name, model, compression, engine, placement, batch, measure)
+            if not any(_matches(case, rule) for rule in excludes):
+                cases.setdefault(case.case_id, case)
+        for i, entry in enumerate(self.list_of(data, "include")):
+            case = self.include(entry, f"include[{i}]", name, measure, by_label)
+            cases.setdefault(case.case_id, case)
+        if not cases:
+            total = len(models) * len(compressions) * len(engines) * len(placements) * len(batch_sizes)
+            raise self.error("exclude", f"the sweep is empty: exclude removed all {total} cases")
+
+        sections = tuple((key, self.section(key, data[key])) for key in SECTION_OWNERS if key in data)
+        return Suite(name, self.file, description, tuple(cases.values()), sections)
+
+    def list_of(self, data: dict[str, Any], key: str) -> list[Any]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise self.error(key, f"must be a list of mappings, got {_type_name(value)}")
+        return value
+
+    def methods(self, value: Any, key: str, registry: Registry[Entry], allow_factory: bool = False) -> list[MethodSpec]:
+        if isinstance(value, (str, dict)):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise self.error(key, f"must be a non-empty list; allowed names: {', '.join(registry.names())}")
+        specs = [self.method(item, f"{key}[{i}]", registry, allow_factory) for i, item in enumerate(value)]
+        labels: dict[str, int] = {}
+        for i, spec in enumerate(specs):
+            if spec.label in labels:
+                raise self.error(
+                    f"{key}[{i}]",
+                    f"duplicate '{spec.label}' (same as {key}[{labels[spec.label]}]); give one a 'label'",
+                )
+            labels[spec.label] = i
+        return specs
+
+    def method(self, item: Any, key: str, registry: Registry[Entry], allow_factory: bool) -> MethodSpec:
+        """``name``, ``{name: {params}}``, or ``{name: ..., params: {...}, label: ...}`` (models: ``factory:``)."""
+        explicit = ("name", "params", "label") + (("factory",) if allow_factory else ())
+        if isinstance(item, str):
+            name, params, label, factory = item, {}, "", None
+        elif isinstance(item, dict) and len(item) == 1 and next(iter(item)) not in explicit:
+            name, params = next(iter(item.items()))
+            params = {} if params is None else params
+            label, factory = "", None
+        elif isinstance(item, dict):
+            self.mapping(item, key, explicit)
+            name, params, label = item.get("name"), item.get("params", {}) or {}, item.get("label", "")
+            factory = item.get("factory")
+        else:
+            raise self.error(key, f"must be a name or a mapping, got {_type_name(item)}")
+        if not isinstance(params, dict):
+            raise self.error(f"{key}.params", f"must be a mapping of parameters, got {_type_name(params)}")
+        if label and (not isinstance(label, str) or not NAME_PATTERN.match(label)):
+            raise self.error(f"{key}.label", "must be letters, digits, '.', '_' or '-'")
+        if factory is not None:
+            return self.factory_model(factory, params, label or name, key)
+        if not isinstance(name, str):
+            raise self.error(key, f"needs a {registry.kind} name; allowed: {', '.join(registry.names())}")
+        try:
+            entry = registry.get(name)
+        except UnknownName as err:
+            raise self.error(key, str(err)) from None
+        self.check_params(params, entry, f"{key}.{name}" if not label else f"{key}.params")
+        return MethodSpec(name=name, params=freeze_params(params), label=label)
+
+    def check_params(self, params: dict[str, Any], entry: Entry, key: str) -> None:
+        for param, value in params.items():
+            if param not in entry.params:
+                allowed = ", ".join(entry.params) or "none"
+                raise self.error(
+                    f"{key}.{param}",
+                    f"unknown parameter.{did_you_mean(param, entry.params)} Allowed: {allowed}",
+                )
+            default = entry.params[param]
+            if default is None:
+                continue
+            expected = (int, float) if isinstance(default, float) else type(default)
+            if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, expected):
+                raise self.error(
+                    f"{key}.{param}",
+                    f"must be a {_type_name(default)} (like {default!r}), got {_type_name(value)} {value!r}",
+                )
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                raise self.error(f"{key}.{param}", f"must not be negative, got {value}")
+
+    def factory_model(self, factory: Any, params: dict[str, Any], label: Any, key: str) -> MethodSpec:
+        if not isinstance(factory, str) or not re.match(r"^[\w.]+:[\w.]+$", factory):
+            raise self.error(f"{key}.factory", "must be 'package.module:function'")
+        module_name, _, attr = factory.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise self.error(f"{key}.factory", f"cannot import '{module_name}': {err}") from None
+        if not callable(getattr(module, attr, None)):
+            raise self.error(f"{key}.factory", f"'{module_name}' has no function '{attr}'")
+        if not isinstance(label, str) or not NAME_PATTERN.match(label):
+            raise self.error(f"{key}.name", "a factory model needs a 'name' (letters, digits, '.', '_', '-')")
+        return MethodSpec(name=label, params=freeze_params(params), label=label, factory=factory)
+
+    def placements(self, value: Any) -> list[Placement]:
+        hardware = self.mapping(value, "hardware", ("cpu", "cuda"))
+        if not hardware:
+            raise self.error("hardware", "must name at least one target: cpu or cuda")
+        placements: list[Placement] = []
+        if "cpu" in hardware:
+            cpu = self.mapping(hardware["cpu"] or {}, "hardware.cpu", ("threads",))
+            for threads in self.int_list(cpu.get("threads", [1]), "hardware.cpu.threads"):
+                placements.append(Placement("cpu", threads))
+        if "cuda" in hardware:
+            cuda = self.mapping(hardware["cuda"] or {}, "hardware.cuda", ("devices",))
+            for index in self.int_list(cuda.get("devices", [0]), "hardware.cuda.devices", minimum=0):
+                placements.append(Placement(f"cuda:{index}"))
+        return placements
+
+    def measure(self, value: Any) -> MeasureSpec:
+        spec_fields = {f.name: f for f in fields(MeasureSpec)}
+        given = self.mapping(value, "measure", spec_fields)
+        defaults = MeasureSpec()
+        for key, raw in given.items():
+            default = getattr(defaults, key)
+            if isinstance(default, bool):
+                if not isinstance(raw, bool):
+                    raise self.error(f"measure.{key}", f"must be true or false, got {raw!r}")
+                continue
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                raise self.error(f"measure.{key}", f"must be a number, got {_type_name(raw)} {raw!r}")
+            if isinstance(default, int) and not isinstance(raw, int):
+                raise self.error(f"measure.{key}", f"must be an integer, got {raw!r}")
+            minimum_ok = raw >= 0 if key == "warmup_s" else raw > 0
+            if not minimum_ok:
+                bound = ">= 0" if key == "warmup_s" else "> 0"
+                raise self.error(f"measure.{key}", f"must be {bound}, got {raw}")
+        return MeasureSpec(**given)
+
+    def axis_filter(self, entry: Any, key: str) -> dict[str, set[Any]]:
+        rule = self.mapping(entry, key, AXES)
+        if not rule:
+            raise self.error(key, f"an empty rule would match every case; use keys {', '.join(AXES)}")
+        return {axis: set(v if isinstance(v, list) else [v]) for axis, v in rule.items()}
+
+    def include(
+        self,
+        entry: Any,
+        key: str,
+        suite: str,
+        measure: MeasureSpec,
+        by_label: dict[str, dict[str, MethodSpec]],
+    ) -> Case:
+        from bench.compress import COMPRESSIONS
+        from bench.engines import ENGINES
+        from bench.models import MODELS
+
+        rule = self.mapping(entry, key, AXES)
+        missing = [axis for axis in INCLUDE_REQUIRED if axis not in rule]
+        if missing:
+            raise self.error(key, f"an include entry needs {', '.join(INCLUDE_REQUIRED)}; missing {', '.join(missing)}")
+        specs = {}
+        for axis, registry in (("model", MODELS), ("compression", COMPRESSIONS), ("engine", ENGINES)):
+            value = rule.get(axis, "eager")
+            specs[axis] = by_label[axis].get(value) if isinstance(value, str) else None
+            if specs[axis] is None:
+                specs[axis] = self.method(value, f"{key}.{axis}", registry, allow_factory=axis == "model")
+        device = rule["device"]
+        if device == "cpu":
+            placement = Placement("cpu", self.positive_int(rule.get("threads", 1), f"{key}.threads"))
+        elif isinstance(device, str) and re.match(r"^cuda(:\d+)?$", device):
+            placement = Placement(device if ":" in device else "cuda:0")
+        else:
+            raise self.error(f"{key}.device", f"must be cpu, cuda or cuda:N, got {device!r}")
+        batch = self.positive_int(rule["batch_size"], f"{key}.batch_size")
+        return Case(suite, specs["model"], specs["compression"], specs["engine"], placement, batch, measure)
+
+    def section(self, key: str, value: Any) -> Any:
+        owner = SECTION_OWNERS[key]
+        try:
+            module = importlib.import_module(owner)
+        except ModuleNotFoundError as err:
+            if err.name != owner:
+                raise
+            module = None
+        validate = getattr(module, f"validate_{key}", None)
+        if validate is None:
+            if not isinstance(value, dict):
+                raise self.error(key, f"must be a mapping, got {_type_name(value)}")
+            return value
+        try:
+            return validate(value, f"{key}")
+        except SuiteError as err:
+            raise SuiteError(self.file, err.key or key, err.message) from None
+        except (TypeError, ValueError) as err:
+            raise self.error(key, str(err)) from None
+
+
+def _matches(case: Case, rule: dict[str, set[Any]]) -> bool:
+    values = case.axis_values()
+    return all(values[axis] & wanted for axis, wanted in rule.items())

@@ -1,0 +1,15 @@
+"""Test configuration: warnings are errors in our own tests (not in suite runs, where they are reports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TESTS in Path(item.path).parents:
+            item.add_marker(pytest.mark.filterwarnings("error"), append=False)
