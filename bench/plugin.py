@@ -92,6 +92,11 @@ def _case_test(case: Case):
             record = session.run_case(case, time_calls)
         except NotApplicable as reason:
             pytest.skip(str(reason))
+        except BaseException:
+            # A case that fails before its latency pass never used the fixture; pytest-benchmark would then add a
+            # misleading "fixture was not used" teardown error on top of the real failure. Its only switch is this.
+            benchmark._mode = benchmark._mode or "bench: case failed before timing"
+            raise
         benchmark.extra_info.update(
             suite=case.suite,
             case_id=case.case_id,

@@ -1,0 +1,33 @@
+"""User-factory models for tests: one that counts its builds, one that fails, one that kills its process."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import torch
+
+from bench.models import ModelBundle
+
+BUILDS = {"count": 0}
+
+
+class Linear(torch.nn.Module):
+    def __init__(self, fail_at_batch: int = 0, kill_at_batch: int = 0):
+        super().__init__()
+        self.linear = torch.nn.Linear(8, 4)
+        self.fail_at_batch = fail_at_batch
+        self.kill_at_batch = kill_at_batch
+
+    def forward(self, x):
+        if x.shape[0] == self.fail_at_batch:
+            raise RuntimeError(f"model cannot take batch {x.shape[0]}")
+        if x.shape[0] == self.kill_at_batch:
+            os.kill(os.getpid(), signal.SIGKILL)  # what an out-of-memory kill looks like to the harness
+        return self.linear(x)
+
+
+def build(fail_at_batch: int = 0, kill_at_batch: int = 0) -> ModelBundle:
+    BUILDS["count"] += 1
+    module = Linear(fail_at_batch, kill_at_batch).eval()
+    return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, 8),), task="test")

@@ -1,0 +1,121 @@
+"""End to end: `pytest --benchmark-only suites/` with the plugin, as a user runs it (pytester)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from bench.results import list_runs, load, load_meta, load_samples
+from tests.helpers import TINY_MEASURE
+
+# In-process runs inherit this test's warning filters; a noisy tiny window is a report there, not an error.
+pytestmark = pytest.mark.filterwarnings("default::bench.runner.UnstableWarning")
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_SUITE = (
+    "suite: tiny\nmodels: [dlrm-tiny]\ncompression: [fp32, bf16]\nhardware: {cpu: {threads: [1]}}\n"
+    "batch_sizes: [1, 8]\n" + TINY_MEASURE
+)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".yaml", **{"suites/tiny": TINY_SUITE})
+    return pytester
+
+
+def test_every_case_is_a_benchmarked_item_with_a_readable_id(project):
+    result = project.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*suites/tiny.yaml::tiny::dlrm-tiny[[]fp32-cpu-1t-bs1[]] PASSED*",
+            "*suites/tiny.yaml::tiny::dlrm-tiny[[]bf16-cpu-1t-bs8[]] PASSED*",
+            "*benchmark 'tiny::dlrm-tiny': 4 tests*",  # pytest-benchmark's own table
+            "run *: 4 ok, 0 failed, 0 skipped; *% of * s wall time inside measurement windows",
+        ]
+    )
+    frame = load(results_dir=project.path / "out")
+    assert sorted(frame["case_id"]) == sorted(f"dlrm-tiny[{c}-cpu-1t-bs{b}]" for c in ("fp32", "bf16") for b in (1, 8))
+    assert (frame["status"] == "ok").all() and (frame["rounds"] >= 5).all()
+    assert frame["torch_version"].notna().all() and frame["cpu_model"].notna().all()
+    samples = load_samples(results_dir=project.path / "out")
+    assert {len(v) for v in samples.values()} == set(frame["rounds"])
+    meta = load_meta(results_dir=project.path / "out")
+    assert meta["status"] == "finished" and meta["suites"][0]["name"] == "tiny"
+    assert 0 < meta["measure_time_s"] < meta["wall_time_s"]
+
+
+def test_k_selects_cases_and_benchmark_json_carries_extra_info(project):
+    result = project.runpytest(
+        "--benchmark-only", "suites/", "--bench-results", "out", "-k", "bf16 and bs8", "--benchmark-json", "b.json"
+    )
+    result.assert_outcomes(passed=1, deselected=3)
+    data = json.loads((project.path / "b.json").read_text())
+    (bench,) = data["benchmarks"]
+    assert bench["extra_info"]["case_id"] == "dlrm-tiny[bf16-cpu-1t-bs8]"
+    assert bench["extra_info"]["model_size_bytes"] > 0
+    assert load(results_dir=project.path / "out")["case_id"].tolist() == ["dlrm-tiny[bf16-cpu-1t-bs8]"]
+
+
+def test_absent_hardware_is_skipped_with_reason(project):
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the skip path needs one without")
+    project.makefile(".yaml", **{"suites/gpu": "suite: gpu\nmodels: [noop]\nhardware: {cuda: {devices: [0]}}\n"})
+    result = project.runpytest("--benchmark-only", "suites/gpu.yaml", "--bench-results", "out", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*cuda:0 not available*"])
+    assert load(results_dir=project.path / "out").loc[0, "status"] == "skipped"
+
+
+def test_bad_suite_is_a_one_line_collection_error(project):
+    project.makefile(".yaml", **{"suites/broken": "suite: broken\nmodels: [dlrm-tiniy]\n"})
+    result = project.runpytest("--benchmark-only", "suites/broken.yaml", "--bench-results", "out")
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # collection errors stop the session
+    result.stdout.fnmatch_lines(["*suites/broken.yaml: models[[]0[]]: unknown model 'dlrm-tiniy'. Did you mean*"])
+    assert "Traceback" not in result.stdout.str()
+    assert not (project.path / "out").exists(), "nothing ran, so no run folder"
+
+
+def test_yaml_outside_suites_is_not_collected(pytester):
+    pytester.makefile(".yaml", config="suite: x\nmodels: [noop]\n")
+    result = pytester.runpytest("--benchmark-only")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_failing_case_is_recorded_and_others_still_run(project):
+    project.makefile(
+        ".yaml",
+        **{
+            "suites/flaky": "suite: flaky\nmodels: [{factory: 'tests.fake_models:build', name: lin, "
+            "params: {fail_at_batch: 2}}]\nbatch_sizes: [1, 2, 3]\n" + TINY_MEASURE
+        },
+    )
+    result = project.runpytest("--benchmark-only", "suites/flaky.yaml", "--bench-results", "out")
+    result.assert_outcomes(passed=2, failed=1)
+    frame = load(results_dir=project.path / "out").set_index("case_id")
+    assert frame.loc["lin[fp32-cpu-1t-bs2]", "error"] == "RuntimeError: model cannot take batch 2"
+    assert frame.loc["lin[fp32-cpu-1t-bs3]", "status"] == "ok"
+
+
+def test_killed_run_keeps_every_finished_case(project, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    project.makefile(
+        ".yaml",
+        **{
+            "suites/crash": "suite: crash\nmodels: [{factory: 'tests.fake_models:build', name: lin, "
+            "params: {kill_at_batch: 3}}]\nbatch_sizes: [1, 2, 3, 4]\n" + TINY_MEASURE
+        },
+    )
+    result = project.runpytest_subprocess("--benchmark-only", "suites/crash.yaml", "--bench-results", "out")
+    assert result.ret == -signal.SIGKILL
+    frame = load(results_dir=project.path / "out")
+    assert frame["case_id"].tolist() == ["lin[fp32-cpu-1t-bs1]", "lin[fp32-cpu-1t-bs2]"]
+    assert (frame["status"] == "ok").all()
+    assert list_runs(project.path / "out").loc[0, "status"] == "running"  # never finalised, still readable

@@ -1,0 +1,160 @@
+"""The results store: schema, append-and-flush, loading, and surviving a truncated write."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from bench.results import COLUMNS, SCHEMA_VERSION, Record, RunWriter, list_runs, load, load_meta, load_samples
+
+REQUIRED = [
+    "run_id",
+    "suite",
+    "case_id",
+    "model",
+    "compression",
+    "engine",
+    "device",
+    "threads",
+    "batch_size",
+    "status",
+    "error",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "latency_mean_ms",
+    "latency_std_ms",
+    "latency_min_ms",
+    "latency_iqr_ms",
+    "rounds",
+    "unstable",
+    "throughput_items_per_s",
+    "peak_rss_mb",
+    "cuda_max_allocated_mb",
+    "model_size_bytes",
+    "params",
+    "nonzero_params",
+    "cpu_model",
+    "cpu_cores",
+    "gpu_name",
+    "driver_version",
+    "torch_version",
+    "cuda_version",
+    "python_version",
+    "git_commit",
+    "hostname",
+    "timestamp",
+    "accuracy",
+    "energy_j_per_item",
+    "power_w_avg",
+    "schema_version",
+]
+
+
+def record(case_id: str, status: str = "ok", **values) -> Record:
+    base = dict(
+        run_id="r1",
+        suite="s",
+        case_id=case_id,
+        model="m",
+        compression="fp32",
+        engine="eager",
+        device="cpu",
+        threads=1,
+        batch_size=1,
+        status=status,
+    )
+    if status == "ok":
+        base.update(latency_p50_ms=1.0, rounds=3)
+    return Record(**{**base, **values})
+
+
+def test_schema_has_every_documented_column():
+    missing = [c for c in REQUIRED if c not in COLUMNS]
+    assert not missing
+    assert record("a").schema_version == SCHEMA_VERSION
+
+
+def test_record_validation():
+    with pytest.raises(ValueError, match="status must be"):
+        record("a", status="done")
+    with pytest.raises(ValueError, match="needs latency"):
+        Record(
+            run_id="r",
+            suite="s",
+            case_id="a",
+            model="m",
+            compression="c",
+            engine="e",
+            device="cpu",
+            threads=1,
+            batch_size=1,
+            status="ok",
+        )
+
+
+def test_each_append_is_on_disk_before_the_next(tmp_path):
+    writer = RunWriter(tmp_path, "r1", {"suites": [{"name": "s"}]})
+    writer.append(record("a"), [1.0, 2.0])
+    # Read while the writer is still open: the record must already be there (flushed + fsync'ed).
+    lines = (tmp_path / "r1" / "records.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["case_id"] == "a"
+    assert json.loads((tmp_path / "r1" / "meta.json").read_text())["status"] == "running"
+    writer.append(record("b", status="skipped", error="cuda:0 not available"))
+    writer.close("finished", wall_time_s=1.0)
+    meta = load_meta("r1", tmp_path)
+    assert meta["status"] == "finished" and meta["counts"] == {"ok": 1, "failed": 0, "skipped": 1}
+
+
+def test_load_gives_one_row_per_case_with_all_columns(tmp_path):
+    writer = RunWriter(tmp_path, "20260101T000000Z-aaaa", {})
+    writer.append(record("a", extra={"compression_params": {"amount": 0.5}}), [1.0, 1.5])
+    writer.append(record("b", status="failed", error="RuntimeError: boom"))
+    writer.close("finished")
+    frame = load(results_dir=tmp_path)  # latest
+    assert list(frame["case_id"]) == ["a", "b"]
+    assert set(COLUMNS) - {"extra"} <= set(frame.columns)
+    assert frame.loc[0, "extra.compression_params.amount"] == 0.5
+    assert frame.loc[1, "error"] == "RuntimeError: boom"
+    assert load_samples("20260101", tmp_path) == {"s::a": [1.0, 1.5]}  # unique prefix resolves
+
+
+def test_truncated_last_line_is_ignored_with_a_warning(tmp_path):
+    writer = RunWriter(tmp_path, "r1", {})
+    writer.append(record("a"), [1.0])
+    writer.close("finished")
+    with open(tmp_path / "r1" / "records.jsonl", "a") as handle:
+        handle.write('{"run_id": "r1", "case_id": "b", "sta')  # a kill mid-write
+    with pytest.warns(UserWarning, match="truncated last line"):
+        frame = load("r1", tmp_path)
+    assert list(frame["case_id"]) == ["a"]
+
+
+def test_unknown_run_lists_the_latest(tmp_path):
+    RunWriter(tmp_path, "r1", {}).close("finished")
+    with pytest.raises(FileNotFoundError, match=r"run 'nope' not found.*latest runs: r1"):
+        load("nope", tmp_path)
+    with pytest.raises(FileNotFoundError, match="no runs under"):
+        load(None, tmp_path / "empty")
+
+
+def test_list_runs_counts_records_of_a_killed_run(tmp_path):
+    writer = RunWriter(tmp_path, "r1", {"suites": [{"name": "s"}]})
+    writer.append(record("a"))
+    writer._records.close()  # the process died: files closed by the OS, meta.json never finalised
+    writer._samples.close()
+    runs = list_runs(tmp_path)
+    assert runs.loc[0, "status"] == "running" and runs.loc[0, "ok"] == 1
+
+
+def test_record_round_trips_through_json(tmp_path):
+    original = record("a", unstable=True, peak_rss_mb=12.5)
+    writer = RunWriter(tmp_path, "r1", {})
+    writer.append(original)
+    writer.close("finished")
+    row = json.loads((tmp_path / "r1" / "records.jsonl").read_text())
+    assert Record(**row) == original
+    assert set(row) == {f.name for f in dataclasses.fields(Record)}

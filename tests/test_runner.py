@@ -1,0 +1,124 @@
+"""The runner, driven directly with a stand-in timer: records, skips, failures, caching, restored state."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from bench.errors import NotApplicable
+from bench.hardware import cpu_cores
+from bench.results import RunWriter, load, load_samples
+from bench.runner import Session, UnstableWarning
+from bench.spec import Case, MeasureSpec, MethodSpec, Placement, freeze_params
+from tests import fake_models
+
+# Tiny windows are noisy: the unstable threshold is lifted here and tested on its own with fixed samples.
+TINY = MeasureSpec(
+    warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy_min_s=0.01, unstable_iqr_ratio=1e9
+)
+
+
+def time_calls(call, rounds):
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def case(model="dlrm-tiny", compression="fp32", device="cpu", threads=1, batch=4, factory=None, **params):
+    spec = MethodSpec(model, freeze_params(params), factory=factory)
+    return Case("s", spec, MethodSpec(compression), MethodSpec("eager"), Placement(device, threads), batch, TINY)
+
+
+@pytest.fixture
+def session(tmp_path):
+    writer = RunWriter(tmp_path, "run", {})
+    yield Session(writer, {"cpu_model": "test-cpu", "torch_version": torch.__version__})
+    writer.close("finished")
+
+
+def test_ok_record_has_latency_size_memory_and_environment(session, tmp_path):
+    record = session.run_case(case(), time_calls)
+    assert record.status == "ok" and record.rounds >= 5
+    assert 0 < record.latency_min_ms <= record.latency_p50_ms <= record.latency_p99_ms
+    assert record.model_size_bytes > 0 and record.params == record.nonzero_params > 0
+    assert record.peak_rss_mb > 0 and record.cuda_max_allocated_mb is None
+    assert record.cpu_model == "test-cpu" and record.timestamp
+    assert record.measure_time_s > 0 and record.setup_time_s >= 0
+    assert load("run", tmp_path).loc[0, "case_id"] == "dlrm-tiny[fp32-cpu-1t-bs4]"
+    assert len(load_samples("run", tmp_path)["s::dlrm-tiny[fp32-cpu-1t-bs4]"]) == record.rounds
+
+
+def test_bf16_and_fp16_are_smaller_than_fp32(session):
+    sizes = {c: session.run_case(case(compression=c), time_calls).model_size_bytes for c in ("fp32", "bf16", "fp16")}
+    assert sizes["bf16"] < sizes["fp32"] and sizes["fp16"] < sizes["fp32"]
+    assert sizes["bf16"] == pytest.approx(sizes["fp32"] / 2, rel=0.1)
+
+
+def test_thread_count_is_restored(session):
+    before = torch.get_num_threads()
+    target = 1 if before != 1 else min(2, cpu_cores())
+    session.run_case(case(threads=target), time_calls)
+    assert torch.get_num_threads() == before
+
+
+def test_model_is_built_once_across_threads_and_batch_sizes(session):
+    fake_models.BUILDS["count"] = 0
+    for threads in (1, min(2, cpu_cores())):
+        for batch in (1, 3):
+            session.run_case(case("m", factory="tests.fake_models:build", threads=threads, batch=batch), time_calls)
+    assert fake_models.BUILDS["count"] == 1
+
+
+def test_threads_above_cores_are_skipped_with_reason(session, tmp_path):
+    with pytest.raises(NotApplicable, match=rf"threads={cpu_cores() + 1} exceeds the {cpu_cores()} CPU cores"):
+        session.run_case(case(threads=cpu_cores() + 1), time_calls)
+    row = load("run", tmp_path).iloc[0]
+    assert row["status"] == "skipped" and "exceeds" in row["error"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA; the skip path needs one without")
+def test_absent_cuda_is_skipped_with_reason(session, tmp_path):
+    with pytest.raises(NotApplicable, match=r"cuda:0 not available"):
+        session.run_case(case(device="cuda:0", threads=None), time_calls)
+    assert load("run", tmp_path).iloc[0]["error"].startswith("cuda:0 not available")
+
+
+def test_failing_model_is_recorded_and_the_next_case_still_runs(session, tmp_path):
+    with pytest.raises(RuntimeError, match="cannot take batch 2"):
+        session.run_case(case("m", factory="tests.fake_models:build", batch=2, fail_at_batch=2), time_calls)
+    session.run_case(case("m", factory="tests.fake_models:build", batch=3, fail_at_batch=2), time_calls)
+    frame = load("run", tmp_path)
+    assert list(frame["status"]) == ["failed", "ok"]
+    assert frame.loc[0, "error"] == "RuntimeError: model cannot take batch 2"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_case_reports_gpu_memory(session):
+    record = session.run_case(case(device="cuda:0", threads=None), time_calls)
+    assert record.cuda_max_allocated_mb > 0 and record.gpu_name
+
+
+def test_noisy_latency_is_flagged_unstable_with_a_warning(session):
+    noisy = case()
+    noisy = Case(
+        noisy.suite,
+        noisy.model,
+        noisy.compression,
+        noisy.engine,
+        noisy.placement,
+        4,
+        MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy_min_s=0.01),
+    )
+
+    def fixed_samples(call, rounds):
+        call()
+        return [1.0, 1.5, 0.7, 1.3, 0.8, 1.2]  # IQR/median ~ 40%
+
+    with pytest.warns(UnstableWarning, match=r"IQR/median = \d+% > 10%"):
+        record = session.run_case(noisy, fixed_samples)
+    assert record.unstable is True and record.rounds == 6

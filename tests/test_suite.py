@@ -1,0 +1,145 @@
+"""Suite loading: expansion (product, exclude, include), extends, and every class of bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.errors import SuiteError
+from bench.suite import discover, load_suite, load_suites
+from tests.helpers import write_suite
+
+BASE = """
+suite: recsys-quick
+description: CTR model, quick sweep
+models: [dlrm-tiny]
+compression: [fp32, bf16]
+hardware:
+  cpu: {threads: [1, 2]}
+  cuda: {devices: [0]}
+batch_sizes: [1, 64]
+"""
+
+
+def ids(suite):
+    return [c.case_id for c in suite.cases]
+
+
+def test_product_of_axes(tmp_path):
+    suite = load_suite(write_suite(tmp_path, "s.yaml", BASE))
+    assert len(suite.cases) == 1 * 2 * 1 * 3 * 2  # models x compression x engines x placements x batches
+    assert "dlrm-tiny[bf16-cpu-2t-bs64]" in ids(suite)
+    assert "dlrm-tiny[fp32-cuda0-bs1]" in ids(suite)
+    assert len(set(ids(suite))) == len(ids(suite))
+    assert suite.cases[0].full_id == "recsys-quick::dlrm-tiny[fp32-cpu-1t-bs1]"
+
+
+def test_exclude_removes_matching_points(tmp_path):
+    body = BASE + "exclude:\n  - {compression: bf16, batch_size: 1}\n  - {device: cuda, compression: fp32}\n"
+    suite = load_suite(write_suite(tmp_path, "s.yaml", body))
+    assert not [c for c in suite.cases if c.compression.name == "bf16" and c.batch_size == 1]
+    assert not [c for c in suite.cases if c.placement.device_type == "cuda" and c.compression.name == "fp32"]
+    assert len(suite.cases) == 12 - 3 - 2
+
+
+def test_exclude_list_values_match_any(tmp_path):
+    body = BASE + "exclude:\n  - {threads: [1, 2]}\n"
+    suite = load_suite(write_suite(tmp_path, "s.yaml", body))
+    assert {c.placement.device for c in suite.cases} == {"cuda:0"}
+
+
+def test_include_adds_points_and_dedupes(tmp_path):
+    body = BASE + (
+        "include:\n"
+        "  - {model: dlrm-tiny, compression: fp16, device: cpu, threads: 1, batch_size: 8}\n"
+        "  - {model: dlrm-tiny, compression: fp32, device: cpu, threads: 1, batch_size: 1}\n"  # already there
+    )
+    suite = load_suite(write_suite(tmp_path, "s.yaml", body))
+    assert "dlrm-tiny[fp16-cpu-1t-bs8]" in ids(suite)
+    assert len(suite.cases) == 13
+
+
+def test_method_params_and_labels(tmp_path):
+    body = BASE.replace("[dlrm-tiny]", "[{dlrm-tiny: {rows: 50}}, {name: dlrm-tiny, params: {rows: 20}, label: small}]")
+    suite = load_suite(write_suite(tmp_path, "s.yaml", body))
+    labels = {c.model.label for c in suite.cases}
+    assert labels == {"dlrm-tiny-50", "small"}
+    small = next(c for c in suite.cases if c.model.label == "small")
+    assert small.model.kwargs == {"rows": 20}
+    assert hash(small) == hash(small)  # frozen specs are hashable: they key the caches
+
+
+def test_extends_deep_merges_and_local_wins(tmp_path):
+    write_suite(tmp_path, "_defaults.yaml", "measure: {warmup_s: 0.5, min_rounds: 7}\nbatch_sizes: [4]\n")
+    suite = load_suite(
+        write_suite(tmp_path, "s.yaml", "suite: s\nextends: _defaults.yaml\nmodels: [noop]\nmeasure: {min_rounds: 9}\n")
+    )
+    measure = suite.cases[0].measure
+    assert (measure.warmup_s, measure.min_rounds) == (0.5, 9)
+    assert [c.batch_size for c in suite.cases] == [4]
+
+
+def test_extends_cycle_is_rejected(tmp_path):
+    write_suite(tmp_path, "a.yaml", "suite: a\nextends: b.yaml\nmodels: [noop]\n")
+    write_suite(tmp_path, "b.yaml", "extends: a.yaml\n")
+    with pytest.raises(SuiteError, match=r"extends: cycle: a.yaml -> b.yaml -> a.yaml"):
+        load_suite(tmp_path / "a.yaml")
+
+
+def test_discover_skips_underscore_files(tmp_path):
+    write_suite(tmp_path, "_defaults.yaml", "measure: {}\n")
+    write_suite(tmp_path, "one.yaml", "suite: one\nmodels: [noop]\n")
+    assert [p.name for p in discover([tmp_path])] == ["one.yaml"]
+
+
+def test_duplicate_suite_names_across_files(tmp_path):
+    write_suite(tmp_path, "one.yaml", "suite: same\nmodels: [noop]\n")
+    write_suite(tmp_path, "two.yaml", "suite: same\nmodels: [noop]\n")
+    with pytest.raises(SuiteError, match="name 'same' is also used by"):
+        load_suites([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("suite: x\nmodels: [noop\n", r"s\.yaml: line \d+, column \d+: YAML syntax error"),
+        ("", "the file is empty"),
+        ("- a\n- b\n", "a suite must be a mapping"),
+        ("suite: x\nmodels: [noop]\nbatchsizes: [1]\n", r"batchsizes: unknown key\. Did you mean 'batch_sizes'\?"),
+        ("suite: x\nmodels: [noop]\nmeasure: {min_round: 3}\n", r"measure\.min_round: unknown key.*min_rounds"),
+        ("models: [noop]\n", "suite: required"),
+        ("suite: x\n", "models: required"),
+        ("suite: x\nmodels: [dlrm-tiniy]\n", r"models\[0\]: unknown model 'dlrm-tiniy'\. Did you mean 'dlrm-tiny'\?"),
+        ("suite: x\nmodels: [noop]\ncompression: [fp32, bf61]\n", r"compression\[1\]: unknown compression 'bf61'"),
+        ("suite: x\nmodels: [noop]\nengines: [eagre]\n", r"engines\[0\]: unknown engine 'eagre'.*Allowed: "),
+        ("suite: x\nmodels: [noop]\nbatch_sizes: [0]\n", r"batch_sizes\[0\]: must be an integer >= 1, got 0"),
+        ("suite: x\nmodels: [noop]\nbatch_sizes: [-4]\n", r"batch_sizes\[0\]: must be an integer >= 1, got -4"),
+        ("suite: x\nmodels: [noop]\nbatch_sizes: [two]\n", r"batch_sizes\[0\]: must be an integer >= 1, got string"),
+        ("suite: x\nmodels: [noop]\nhardware: {cpu: {threads: [0]}}\n", r"hardware\.cpu\.threads\[0\]: must be"),
+        ("suite: x\nmodels: [noop]\nhardware: {tpu: {}}\n", r"hardware\.tpu: unknown key\..* Allowed: cpu, cuda"),
+        ("suite: x\nmodels: [noop]\nhardware: {}\n", "hardware: must name at least one target"),
+        ("suite: x\nmodels: [noop]\nmeasure: {min_time_s: 0}\n", r"measure\.min_time_s: must be > 0, got 0"),
+        ("suite: x\nmodels: [noop]\nmeasure: {warmup_s: -1}\n", r"measure\.warmup_s: must be >= 0, got -1"),
+        ("suite: x\nmodels: [noop]\nmeasure: {min_rounds: 2.5}\n", r"measure\.min_rounds: must be an integer"),
+        ("suite: x\nmodels: [noop]\nmeasure: {accuracy: yes please}\n", r"measure\.accuracy: must be true or false"),
+        ("suite: x\nmodels: [noop]\nmeasure: [1]\n", "measure: must be a mapping"),
+        ("suite: x\nmodels: [{dlrm-tiny: {rowz: 5}}]\n", r"models\[0\]\.dlrm-tiny\.rowz: unknown parameter.*'rows'"),
+        ("suite: x\nmodels: [{dlrm-tiny: {rows: ten}}]\n", r"rows: must be a integer \(like 1000\), got string"),
+        ("suite: x\nmodels: [{dlrm-tiny: {rows: -5}}]\n", r"rows: must not be negative"),
+        ("suite: x\nmodels: [noop]\nexclude: [{models: noop}]\n", r"exclude\[0\]\.models: unknown key.*'model'"),
+        ("suite: x\nmodels: [noop]\nexclude: [{}]\n", r"exclude\[0\]: an empty rule would match every case"),
+        ("suite: x\nmodels: [noop]\nexclude: [{model: noop}]\n", "the sweep is empty: exclude removed all 1 cases"),
+        ("suite: x\nmodels: [noop]\ninclude: [{model: noop}]\n", r"include\[0\]: an include entry needs .*missing"),
+        ("suite: x\nmodels: [noop, noop]\n", r"models\[1\]: duplicate 'noop'"),
+        ("suite: x\nmodels: [{factory: 'nope.mod:build', name: m}]\n", r"factory: cannot import 'nope\.mod'"),
+        ("suite: x\nmodels: [{factory: 'not a path', name: m}]\n", r"factory: must be 'package\.module:function'"),
+        ("suite: bad name!\nmodels: [noop]\n", "suite: required: a name of letters"),
+        ("suite: x\nextends: missing.yaml\nmodels: [noop]\n", r"extends: 'missing\.yaml' not found"),
+        ("suite: x\nmodels: [noop]\nscoring: 3\n", "scoring: must be a mapping"),
+    ],
+)
+def test_bad_input_names_file_key_and_allowed_values(tmp_path, body, message):
+    path = write_suite(tmp_path, "s.yaml", body)
+    with pytest.raises(SuiteError, match=message) as info:
+        load_suite(path)
+    assert str(info.value).startswith(str(path)), "every error names the file first"
+    assert "Traceback" not in str(info.value)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+
+from bench.measure.timing import LatencyStats, rounds_for
+
+
+def test_stats_from_known_samples():
+    samples = [1.0, 2.0, 3.0, 4.0, 5.0]
+    stats = LatencyStats.from_samples(samples, batch_size=10)
+    assert stats.latency_p50_ms == 3.0
+    assert stats.latency_min_ms == 1.0
+    assert stats.latency_mean_ms == 3.0
+    assert stats.latency_iqr_ms == pytest.approx(2.0)  # numpy linear: p75=4, p25=2
+    assert stats.latency_std_ms == pytest.approx(1.5811, rel=1e-4)  # sample std (ddof=1)
+    assert stats.rounds == 5
+    assert stats.throughput_items_per_s == pytest.approx(10 / 0.003)
+    assert stats.latency_p50_ms <= stats.latency_p90_ms <= stats.latency_p95_ms <= stats.latency_p99_ms
+
+
+def test_unstable_when_iqr_over_median_exceeds_threshold():
+    steady = [1.0, 1.01, 1.02, 0.99, 1.0, 1.0]
+    noisy = [1.0, 1.5, 0.7, 1.3, 0.8, 1.2]
+    assert not LatencyStats.from_samples(steady, 1).unstable
+    assert LatencyStats.from_samples(noisy, 1).unstable
+    assert not LatencyStats.from_samples(noisy, 1, unstable_iqr_ratio=0.9).unstable
+
+
+@pytest.mark.parametrize("bad", [[], [1.0, 0.0], [-1.0]])
+def test_bad_samples_are_rejected(bad):
+    with pytest.raises(ValueError):
+        LatencyStats.from_samples(bad, 1)
+
+
+def test_rounds_honour_min_time_and_bounds():
+    assert rounds_for(0.001, min_time_s=1.0, min_rounds=20, max_rounds=100_000) == 1000
+    assert rounds_for(0.5, min_time_s=1.0, min_rounds=20, max_rounds=100_000) == 20
+    assert rounds_for(1e-7, min_time_s=1.0, min_rounds=20, max_rounds=5000) == 5000
