@@ -144,7 +144,7 @@ class Session:
         except NotApplicable as reason:
             self.writer.append(self._record(case, "skipped", error=str(reason)))
             raise
-        except BaseException as err:  # record the failure (Ctrl-C included), then let pytest report it
+        except Exception as err:  # record the failure, then let pytest report it (Ctrl-C records nothing half-done)
             message = f"{type(err).__name__}: {err}".strip().rstrip(":")
             self.writer.append(
                 self._record(
