@@ -201,7 +201,7 @@ class Session:
                 accuracy = self._accuracy[key]
 
         measure_time_s = self.timer.measuring_s - measuring_before
-        info = {**compressed.info, **prepared.info}
+        info = {**compressed.info, **prepared.info, **energy.pop("info", {})}
         record = self._record(
             case,
             "ok",

@@ -85,6 +85,10 @@ class MeasureSpec:
     """A case whose latency IQR/median exceeds this is flagged ``unstable`` and a warning is shown."""
     energy_min_s: float = 3.0
     """Minimum length of the energy pass (energy counters update only every 10-100 ms)."""
+    energy: bool = True
+    """Run the energy pass (NVML on GPUs, RAPL on CPUs); false skips it and ``energy_source`` says so."""
+    cpu_tdp_w: float | None = None
+    """Opt-in estimate for CPU cases without a readable RAPL meter: TDP x CPU share, labelled ``estimate-tdp``."""
     accuracy: bool = True
     """Run the accuracy pass when the model can evaluate itself."""
 

@@ -15,6 +15,7 @@ SHOWN = [
     "peak_rss_mb",
     "accuracy",
     "energy_j_per_item",
+    "energy_source",
     "error",
 ]
 
