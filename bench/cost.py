@@ -141,7 +141,7 @@ def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
     throughput = pd.to_numeric(out["throughput_items_per_s"], errors="coerce")
     out["cost_per_1m"] = [
         cost_per_1m(None if math.isnan(p) else p, None if math.isnan(t) else t)
-        for p, t in zip(out["price_per_hour"], throughput)
+        for p, t in zip(out["price_per_hour"], throughput, strict=False)
     ]
     energy = pd.to_numeric(out["energy_j_per_item"], errors="coerce")  # NaN stays NaN: unmeasured is not zero
     out["energy_kwh_per_1m"] = energy * 1e6 / 3.6e6
@@ -202,8 +202,8 @@ def capacity_plan(
 ) -> pd.DataFrame:
     """One row per ok case: whether it meets the SLO, the replicas it needs and their monthly cost.
 
-    ``cheapest`` marks, per group (by default suite, model, device, batch size), the lowest monthly cost among cases that meet the SLO and,
-    when the frame has a ``feasible`` column, the suite's constraints.
+    ``cheapest`` marks, per group (by default suite, model, device, batch size), the lowest monthly cost among
+    cases that meet the SLO and, when the frame has a ``feasible`` column, the suite's constraints.
     """
     ok = frame[frame["status"] == "ok"]
     rows = []

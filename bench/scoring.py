@@ -323,7 +323,7 @@ def score(frame: pd.DataFrame, config: ScoringConfig | None = None) -> pd.DataFr
         key = _reference_key(row, fixed)
         j = by_key.get(key)
         if j is None or out.at[j, "status"] != "ok":
-            wanted = ", ".join(f"{a}={v}" for a, v in zip(REFERENCE_AXES, key))
+            wanted = ", ".join(f"{a}={v}" for a, v in zip(REFERENCE_AXES, key, strict=False))
             found = f"; that case is {out.at[j, 'status']}: {out.at[j, 'error']}" if j is not None else ""
             raise MissingReference(
                 f"suite {row['suite']}: case {row['case_id']} has no reference case ({wanted}){found}. "
@@ -554,7 +554,7 @@ def decide(
     recommendations, robust = [], {}
     group_columns = config.group_columns
     for group_key, group in frame.groupby(group_columns, dropna=False, sort=False):
-        labels = dict(zip(group_columns, group_key))
+        labels = dict(zip(group_columns, group_key, strict=False))
         members = group.index[scored_ok[group.index]]
         main = objectives(frame.loc[members], ("latency_ms", "model_size_bytes", "one_minus_accuracy"))
         if len(members):

@@ -9,13 +9,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from bench.report.tables import Tables  # noqa: E402
+from bench.report.tables import Tables
 
 COLORS = plt.get_cmap("tab10").colors
 TERM_COLORS = {"size": "#4C72B0", "latency": "#DD8452", "accuracy": "#55A868", "train": "#8172B3"}
@@ -80,7 +80,7 @@ def pareto_chart(tables: Tables) -> Chart:
     frame["hardware"] = _hardware(frame)
     colors = _color_map(frame["hardware"])
     size_max = frame["model_size_mb"].max() or 1.0
-    for ax, model in zip(axes[0], models):
+    for ax, model in zip(axes[0], models, strict=False):
         rows = frame[frame["model"] == model]
         for hardware, group in rows.groupby("hardware", sort=False):
             area = 60 + 600 * group["model_size_mb"].fillna(0) / size_max
@@ -150,7 +150,7 @@ def latency_chart(tables: Tables) -> Chart:
     rows = int(np.ceil(len(panels) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.2 * rows), squeeze=False)
     colors = _color_map(frame["hardware"])
-    for ax, ((model, batch), group) in zip(axes.flat, panels):
+    for ax, ((model, batch), group) in zip(axes.flat, panels, strict=False):
         configs = list(dict.fromkeys(group["config"]))
         hardware = list(dict.fromkeys(group["hardware"]))
         width = 0.8 / len(hardware)
@@ -284,7 +284,7 @@ def score_chart(tables: Tables) -> Chart:
         for _, row in ranked.iterrows()
     ]
     ax.set_yticks(np.arange(len(ranked)), labels, fontsize=8)
-    for tick, feasible in zip(ax.get_yticklabels(), ranked["feasible"]):
+    for tick, feasible in zip(ax.get_yticklabels(), ranked["feasible"], strict=False):
         if not feasible:
             tick.set_color("grey")
     for y, value in enumerate(ranked["score"]):

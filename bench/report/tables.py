@@ -147,7 +147,7 @@ def analyse(
         recommendations.append(decision.recommendations)
         plans.append(capacity_plan(decision.cases, capacity, config.group_columns))
         for key, robustness in decision.robustness.items():
-            robust_rows.append(dict(zip(config.group_columns, key)) | robustness.__dict__)
+            robust_rows.append(dict(zip(config.group_columns, key, strict=False)) | robustness.__dict__)
         result.configs[str(suite)] = config
         result.constraints[str(suite)] = constraints
         result.prices[str(suite)] = prices

@@ -211,11 +211,12 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
     cheapest_cost = min(costs) if costs else 0
     cheapest_case = plan.loc[plan["monthly_cost"].idxmin(), "case_id"] if costs else "none meets the SLO"
     cost_range = f"H{FIRST_PLAN_ROW + 1}:H{last + 1}"
+    case_range = f"A{FIRST_PLAN_ROW + 1}:A{last + 1}"
     sheet.write(summary_row, 0, "cheapest plan meeting the SLO", formats["bold"])
     sheet.write_formula(
         summary_row,
         1,
-        f'=IF(COUNT({cost_range})=0,"none meets the SLO",INDEX(A{FIRST_PLAN_ROW + 1}:A{last + 1},MATCH(MIN({cost_range}),{cost_range},0)))',
+        f'=IF(COUNT({cost_range})=0,"none meets the SLO",INDEX({case_range},MATCH(MIN({cost_range}),{cost_range},0)))',
         None,
         cheapest_case,
     )
