@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import math
 
 import pandas as pd
@@ -89,18 +90,20 @@ def test_price_layers_default_then_suite_then_file(tmp_path):
     assert dict(prices.gpu_hour)["B200"] == 9.0 and "H100" in dict(prices.gpu_hour)
     assert prices.source == f"default + suite prices + {path}"
     path.write_text("cpu_core_hours: 0.5\n")
-    with pytest.raises(SuiteError, match=r"prices\.yaml: prices\.cpu_core_hours: unknown key\. Did you mean 'cpu_core_hour'"):
+    with pytest.raises(
+        SuiteError, match=r"prices\.yaml: prices\.cpu_core_hours: unknown key\. Did you mean 'cpu_core_hour'"
+    ):
         load_prices(None, path)
 
 
 def test_validate_prices_and_capacity_errors():
-    with pytest.raises(SuiteError, match="prices.gpu_hour.H100: must be >= 0"):
+    with pytest.raises(SuiteError, match=re.escape("prices.gpu_hour.H100: must be >= 0")):
         validate_prices({"gpu_hour": {"H100": -1}})
-    with pytest.raises(SuiteError, match="capacity.headroom: must be >= 1"):
+    with pytest.raises(SuiteError, match=re.escape("capacity.headroom: must be >= 1")):
         validate_capacity({"headroom": 0.5})
-    with pytest.raises(SuiteError, match="capacity.slo_statistic: unknown 'p98'. Did you mean 'p99'"):
+    with pytest.raises(SuiteError, match=re.escape("capacity.slo_statistic: unknown 'p98'. Did you mean 'p99'")):
         validate_capacity({"slo_statistic": "p98"})
-    with pytest.raises(SuiteError, match="capacity.target_qps: must be > 0"):
+    with pytest.raises(SuiteError, match=re.escape("capacity.target_qps: must be > 0")):
         validate_capacity({"target_qps": 0})
 
 
