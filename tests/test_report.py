@@ -228,3 +228,32 @@ def test_pytest_option_writes_the_report_at_session_end(pytester):
     result.stdout.fnmatch_lines(["*report: *index.html"])
     (folder,) = list(reports.iterdir())
     assert (folder / "index.html").is_file() and (folder / "capacity.xlsx").is_file()
+
+
+def test_a_run_without_records_is_a_clear_error(tmp_path, capsys):
+    RunWriter(tmp_path, "20260101T000000Z-0000", {"suites": []}).close("interrupted")
+    assert main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "reports")]) == 2
+    assert "has no records yet (status interrupted): nothing to report" in capsys.readouterr().err
+
+
+def test_a_run_with_only_skipped_cases_still_writes_a_report(tmp_path):
+    writer = RunWriter(tmp_path / "results", "r", {"suites": [{"name": "s", "sections": {}}]})
+    writer.append(
+        Record(
+            run_id="r",
+            suite="s",
+            case_id="c",
+            model="m",
+            compression="fp32",
+            engine="eager",
+            device="cuda:0",
+            threads=None,
+            batch_size=1,
+            status="skipped",
+            error="no GPU",
+        )
+    )
+    writer.close("finished")
+    folder, result = write_report("r", tmp_path / "results", tmp_path / "reports")
+    assert result.recommendations.iloc[0]["reasons"] == "no case measured (1 skipped): no GPU"
+    assert "Chart skipped: no measured case" in (folder / "index.html").read_text()

@@ -296,3 +296,15 @@ def test_equal_scores_go_to_the_cheaper_case():
     decision = decide(scored)
     assert decision.recommendations.iloc[0]["case_id"] == "m[fp32-cpu1t-bs1]"
     assert "tie lost" in decision.cases.set_index("threads").loc[2, "verdict"]
+
+
+def test_cost_front_is_computed_where_cost_exists():
+    scored = score(frame(*THREE))
+    scored["cost_per_1m"] = [3.0, 3.5, 1.0]  # bf16: dearer and less accurate than fp32
+    decision = decide(scored)
+    assert decision.cases.set_index("compression")["pareto_cost"].to_dict() == {
+        "fp32": True,
+        "bf16": False,
+        "int8": True,  # cheapest
+    }
+    assert decide(score(frame(*THREE))).cases["pareto_cost"].isna().all()  # no cost column: no cost front

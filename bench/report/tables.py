@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench import results as store
 from bench.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
+from bench.errors import BenchError
 from bench.scoring import PROFILES, Robustness, ScoringConfig, decide, score, validate_constraints
 
 SUMMARY_COLUMNS = [
@@ -114,6 +115,10 @@ def tables(
     """
     frame = store.load(run, results_dir)
     meta = store.load_meta(run, results_dir)
+    if frame.empty:
+        raise BenchError(
+            f"run {meta.get('run_id')} has no records yet (status {meta.get('status')}): nothing to report"
+        )
     return analyse(frame, meta, prices_file=prices_file, profile=profile)
 
 
