@@ -156,6 +156,11 @@ def test_workbook_has_live_formulas_and_cached_results(report):
             assert cached[f"H{r}"].value == pytest.approx(expected * row["price_per_hour"] * 730)
     cases = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)["cases"]
     assert [c.value for c in cases[1]][:2] == ["suite", "case_id"] and cases.max_row == 8
+    header = [c.value for c in cases[1]]
+    skipped = [c.value for c in cases[8]]
+    assert skipped[header.index("case_id")] == "m[fp32-cuda0-bs1]"
+    assert skipped[header.index("threads")] is None  # a blank cell, not "<NA>" or 0
+    assert skipped[header.index("score")] is None
 
 
 def test_accuracy_free_run_still_reports_and_says_so(tmp_path):

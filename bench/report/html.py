@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 from typing import Any
 
 import jinja2
@@ -17,7 +16,7 @@ from bench.scoring import CONSTRAINTS, PROFILES
 
 def _num(value: Any, digits: int = 4) -> str:
     """A number with ``digits`` significant digits; blank for a missing value (never a misleading 0)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -30,7 +29,7 @@ def _num(value: Any, digits: int = 4) -> str:
 
 
 def _yes(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return ""
     return "yes" if bool(value) else "no"
 

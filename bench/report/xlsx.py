@@ -39,7 +39,8 @@ FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Exce
 
 
 def _cell_value(value: Any) -> Any:
-    if value is None:
+    """A value openpyxl/Excel can hold: None for a missing value (NaN, pd.NA), plain Python scalars."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
