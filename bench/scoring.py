@@ -392,6 +392,9 @@ def _format(value: float) -> str:
     return f"{value:.4g}"
 
 
+_TOLERANCE = 1e-9  # 0.90 - 0.89 is 0.010000000000000009: a limit met exactly must count as met
+
+
 def violations(row: Mapping[str, Any], constraints: Mapping[str, float]) -> list[str]:
     """Why a case breaks the constraints, one string per broken limit (a value not measured breaks it too)."""
     reasons = []
@@ -402,9 +405,9 @@ def violations(row: Mapping[str, Any], constraints: Mapping[str, float]) -> list
         unit = f" {spec.unit}" if spec.unit and spec.unit != "$" else ""
         if math.isnan(value):
             reasons.append(f"{key}: {spec.column} not measured, cannot check")
-        elif spec.kind == "max" and value > limit:
+        elif spec.kind == "max" and value > limit + _TOLERANCE * max(1.0, abs(limit)):
             reasons.append(f"{spec.column} {_format(value)}{unit} > {_format(limit)}{unit} ({key})")
-        elif spec.kind == "min" and value < limit:
+        elif spec.kind == "min" and value < limit - _TOLERANCE * max(1.0, abs(limit)):
             reasons.append(f"{spec.column} {_format(value)}{unit} < {_format(limit)}{unit} ({key})")
     return reasons
 

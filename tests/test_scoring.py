@@ -308,3 +308,10 @@ def test_cost_front_is_computed_where_cost_exists():
         "int8": True,  # cheapest
     }
     assert decide(score(frame(*THREE))).cases["pareto_cost"].isna().all()  # no cost column: no cost front
+
+
+def test_a_limit_met_exactly_is_met_despite_float_rounding():
+    decision = decide(score(frame(*THREE)), {"accuracy_drop_max": 0.01})  # 0.90 - 0.89 = 0.010000000000000009
+    verdicts = decision.cases.set_index("compression")["verdict"]
+    assert verdicts["bf16"].startswith("recommended")
+    assert verdicts["int8"] == "violates accuracy_drop 0.1 > 0.01 (accuracy_drop_max)"
