@@ -526,6 +526,10 @@ def _tie_break(frame: pd.DataFrame, i: Any) -> tuple[float, float]:
     return (cost, float(frame.at[i, "latency_ms"]))
 
 
+def _preference(frame: pd.DataFrame, i: Any) -> tuple[float, float, float]:
+    return (frame.at[i, "score"], *_tie_break(frame, i))
+
+
 def _explain_domination(frame: pd.DataFrame, i: int, j: int, columns: list[str]) -> str:
     better = [OBJECTIVE_NAMES.get(c, c) for c in columns if frame.at[j, c] < frame.at[i, c]]
     return f"{frame.at[j, 'case_id']} ({', '.join(better)})"
@@ -537,8 +541,9 @@ def decide(
     """Constraints, Pareto fronts, a verdict per case and the best case per group (hardware target, batch size).
 
     Adds ``violations``, ``feasible``, ``pareto`` (front over latency, size, 1-A among the ok cases of the
-    hardware target), ``pareto_cost`` (over cost, energy, 1-A where present), ``dominated_by``, ``verdict`` and
-    ``recommended``.
+    group), ``pareto_cost`` (over cost, energy, 1-A where present), ``dominated_by``, ``verdict`` and
+    ``recommended``, and re-ranks: feasible non-dominated cases by P first (rank 1 is the recommendation), then
+    dominated ones, then those breaking a constraint.
     """
     config = config or ScoringConfig()
     constraints = dict(constraints or {})
@@ -567,16 +572,20 @@ def decide(
             if cost_cols:
                 front, _ = pareto_front(frame.loc[members, [*cost_cols, *main[2:]]].to_numpy(float))
                 frame.loc[members, "pareto_cost"] = list(front)
-        for rank, i in enumerate(sorted(members, key=lambda i: (frame.at[i, "score"], *_tie_break(frame, i))), 1):
-            frame.at[i, "rank"] = rank  # ties broken as for the recommendation
         feasible = [i for i in members if frame.at[i, "feasible"]]
         _, dominators = pareto_front(frame.loc[feasible, main].to_numpy(float)) if feasible else (None, [])
-        ordered = sorted(feasible, key=lambda i: (frame.at[i, "score"], *_tie_break(frame, i)))
+        dominated = {i for i, by in zip(feasible, dominators, strict=True) if by}
+        # A dominated case cannot be the best, even when its own reference makes its P look lower (a slow
+        # 2-thread fp32 reference flatters the 2-thread cases): the winner is the lowest P on the feasible front.
+        ordered = sorted((i for i in feasible if i not in dominated), key=lambda i: _preference(frame, i))
         best = ordered[0] if ordered else None
+        tier = {i: 0 if i in ordered else 1 if i in dominated else 2 for i in members}
+        for rank, i in enumerate(sorted(members, key=lambda i: (tier[i], *_preference(frame, i))), 1):
+            frame.at[i, "rank"] = rank
         for position, i in enumerate(feasible):
             by = [feasible[k] for k in dominators[position]]
             if by:
-                by.sort(key=lambda k: frame.at[k, "score"])
+                by.sort(key=lambda k: _preference(frame, k))
                 frame.at[i, "dominated_by"] = ", ".join(frame.at[k, "case_id"] for k in by)
                 frame.at[i, "verdict"] = "dominated by " + _explain_domination(frame, i, by[0], main)
             elif i != best:
@@ -590,7 +599,7 @@ def decide(
                 frame.at[i, "verdict"] = frame.at[i, "score_note"]
             elif not frame.at[i, "feasible"]:
                 frame.at[i, "verdict"] = "violates " + frame.at[i, "violations"]
-        result = robustness(frame.loc[feasible], config.weights, config.perturbation, config.stable_share)
+        result = robustness(frame.loc[ordered], config.weights, config.perturbation, config.stable_share)
         robust[tuple(str(k) for k in group_key)] = result
         if best is None:
             if len(members):
@@ -604,7 +613,7 @@ def decide(
             continue
         frame.at[best, "recommended"] = True
         runner_up = ordered[1] if len(ordered) > 1 else None
-        reasons = [f"lowest P among {len(ordered)} feasible case(s): {frame.at[best, 'score']:.3f}"]
+        reasons = [f"lowest P among {len(ordered)} feasible non-dominated case(s): {frame.at[best, 'score']:.3f}"]
         if runner_up is not None:
             reasons.append(f"runner-up {frame.at[runner_up, 'case_id']} P {frame.at[runner_up, 'score']:.3f}")
         reasons.append(_terms_text(frame, best, config))

@@ -51,7 +51,7 @@ def test_report_renders_without_console_errors_and_shows_the_charts(tmp_path):
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert console == [], console
     assert dom.stdout.count('<img alt="') == 6
-    assert "deploy <code>m[bf16-cpu-1t-bs1]</code>" in dom.stdout
+    assert "deploy <code>m[bf16-cpu-2t-bs1]</code>" in dom.stdout
 
     shot = tmp_path / "screenshot.png"
     chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,7000", "--hide-scrollbars", url)

@@ -252,7 +252,7 @@ def test_decide_gives_every_excluded_case_a_reason():
     assert verdicts["fp32"].startswith("on the Pareto front, but P 1.010 > ")
     recommendation = decision.recommendations.iloc[0]
     assert recommendation["case_id"] == "m[bf16-cpu1t-bs1]"
-    assert recommendation["runner_up"] == "m[fp16-cpu1t-bs1]"  # by P, although dominated
+    assert recommendation["runner_up"] == "m[fp32-cpu1t-bs1]"  # the next non-dominated case (fp16 is dominated)
     assert "meets accuracy_drop_max, latency_p99_ms_max" in recommendation["reasons"]
     # int8 is on the unconstrained front (fastest, smallest) although it breaks the constraints
     assert decision.cases.set_index("compression")["pareto"].to_dict() == {
@@ -290,7 +290,7 @@ def test_robustness_flags_a_fragile_top_and_a_clear_winner():
 
 
 def test_equal_scores_go_to_the_cheaper_case():
-    records = (record("fp32", threads=1), record("fp32", threads=2, latency_p50_ms=9.0))
+    records = (record("fp32", threads=1), record("fp32", threads=2))  # equal on every objective: neither dominates
     scored = score(frame(*records))
     scored["cost_per_1m"] = [1.0, 2.0]
     decision = decide(scored)
@@ -315,3 +315,24 @@ def test_a_limit_met_exactly_is_met_despite_float_rounding():
     verdicts = decision.cases.set_index("compression")["verdict"]
     assert verdicts["bf16"].startswith("recommended")
     assert verdicts["int8"] == "violates accuracy_drop 0.1 > 0.01 (accuracy_drop_max)"
+
+
+def test_a_dominated_case_is_never_recommended_even_with_a_lower_p():
+    # the 2-thread fp32 reference was slow, which flatters bf16 on 2 threads; bf16 on 1 thread is faster anyway
+    records = (
+        record("fp32", threads=1, latency_p50_ms=3.0),
+        record("bf16", threads=1, latency_p50_ms=3.3, model_size_bytes=500),
+        record("fp32", threads=2, latency_p50_ms=3.5),
+        record("bf16", threads=2, latency_p50_ms=3.4, model_size_bytes=500),
+    )
+    decision = decide(score(frame(*records)))
+    cases = decision.cases.set_index("case_id")
+    assert cases.loc["m[bf16-cpu2t-bs1]", "score"] < cases.loc["m[bf16-cpu1t-bs1]", "score"]
+    assert cases.loc["m[bf16-cpu2t-bs1]", "verdict"] == "dominated by m[bf16-cpu1t-bs1] (faster)"
+    assert decision.recommendations.iloc[0]["case_id"] == "m[bf16-cpu1t-bs1]"
+    assert cases["rank"].to_dict() == {  # front by P, then dominated
+        "m[bf16-cpu1t-bs1]": 1,
+        "m[fp32-cpu1t-bs1]": 2,
+        "m[bf16-cpu2t-bs1]": 3,
+        "m[fp32-cpu2t-bs1]": 4,
+    }
