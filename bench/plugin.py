@@ -20,6 +20,7 @@ from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
 
 SESSION_KEY = pytest.StashKey["Any"]()
+REPORT_KEY = pytest.StashKey[str]()
 START_KEY = pytest.StashKey[float]()
 
 
@@ -32,6 +33,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"folder for results (default: $BENCH_RESULTS_DIR or <rootdir>/{DEFAULT_RESULTS_DIR})",
     )
     group.addoption("--bench-run-id", metavar="ID", default=None, help="run id (default: UTC time + random suffix)")
+    group.addoption(
+        "--bench-report",
+        action="store_true",
+        default=False,
+        help="at the end, score the run and write reports/<run_id>/ (as `bench report`)",
+    )
+    group.addoption(
+        "--bench-reports-dir",
+        metavar="DIR",
+        default=None,
+        help="folder for --bench-report (default: $BENCH_REPORTS_DIR or <rootdir>/reports)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -162,6 +175,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         wall_time_s=wall,
         measure_time_s=bench_session.timer.measuring_s,
     )
+    if session.config.getoption("--bench-report"):
+        session.config.stash[REPORT_KEY] = _write_report(session.config, bench_session.writer)
+
+
+def _write_report(config: pytest.Config, writer) -> str:
+    """Write the run's report; returns the line the terminal summary shows (the path, or why it failed)."""
+    from bench.errors import BenchError
+    from bench.report import write_report
+
+    chosen = config.getoption("--bench-reports-dir") or os.environ.get("BENCH_REPORTS_DIR")
+    reports_dir = Path(chosen) if chosen else config.rootpath / "reports"
+    try:
+        folder, _ = write_report(writer.path, reports_dir=reports_dir)
+    except BenchError as err:  # e.g. a missing reference case: the results are safe, only the report is not
+        return f"report: not written: {err}"
+    return f"report: {folder / 'index.html'}"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -179,3 +208,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         f"{share:.0%} of {wall:.1f} s wall time inside measurement windows"
     )
     terminalreporter.write_line(f"results: {writer.path}")
+    if REPORT_KEY in config.stash:
+        terminalreporter.write_line(config.stash[REPORT_KEY])

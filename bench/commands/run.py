@@ -13,6 +13,8 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
         command += ["--bench-run-id", args.run_id]
     if args.k:
         command += ["-k", args.k]
+    if args.report:
+        command += ["--bench-report"]
     return command + [arg for arg in extra if arg != "--"]
 
 
@@ -37,4 +39,5 @@ def register(subparsers) -> None:
     parser.add_argument("--results", metavar="DIR", help="results folder (default: results/)")
     parser.add_argument("--run-id", metavar="ID", help="run id (default: UTC time + random suffix)")
     parser.add_argument("-k", metavar="EXPR", help="select cases, as pytest -k")
+    parser.add_argument("--report", action="store_true", help="write reports/<run_id>/ at the end (bench report)")
     parser.set_defaults(func=run, accepts_extra=True)

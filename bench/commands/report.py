@@ -1,0 +1,43 @@
+"""``bench report [RUN]``: score a run and write ``reports/<run_id>/`` (HTML, PNG charts, CSV, XLSX)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def report(args: argparse.Namespace, extra: list[str]) -> int:
+    from bench.report import write_report
+
+    folder, result = write_report(args.run, args.results, args.out, prices_file=args.prices, profile=args.profile)
+    print(f"run {result.run_id}: report in {folder}/")
+    for rec in result.recommendations.to_dict("records"):  # one per hardware target (and batch size)
+        where = f"{rec['suite']} · {rec['model']} on {rec['device']}"
+        if "batch_size" in rec:
+            where += f", batch {rec['batch_size']}"
+        if not isinstance(rec.get("case_id"), str):
+            print(f"  {where}: no recommendation ({rec['reasons']})")
+            continue
+        print(f"  {where}: {rec['case_id']}  P={rec['score']:.3f}")
+        print(f"    why: {rec['reasons']}")
+        print(f"    robustness: {rec['robustness']}")
+    print(f"  open {folder / 'index.html'}")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="score a run and write its report (HTML, PNG, CSV, XLSX)",
+        description="Score a run (composite score P, constraints, Pareto front, cost, capacity) and write "
+        "reports/<run_id>/: index.html, PNG charts, summary.csv, capacity.xlsx.",
+    )
+    parser.add_argument("run", nargs="?", help="run id, unique prefix, path or 'latest' (default: latest)")
+    parser.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
+    parser.add_argument("--out", metavar="DIR", default="reports", help="reports folder (default: reports/)")
+    parser.add_argument("--prices", metavar="FILE", help="price table YAML overriding the default and the suite's")
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="scoring profile overriding the suite's (recommendation, search, chat, edge)",
+    )
+    parser.set_defaults(func=report)

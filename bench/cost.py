@@ -1,0 +1,243 @@
+"""Money, energy and capacity: a price table, $/1M inferences, kWh and gCO2 per 1M, and a replica plan.
+
+Formulas (also in ``docs/scoring.md``)::
+
+    price_per_hour   = threads * cpu_core_hour            (CPU case)
+                     = gpu_hour[GPU model]                (CUDA case: the whole GPU)
+    cost_per_1m      = price_per_hour / (throughput_items_per_s * 3600) * 1e6
+    energy_kwh_per_1m = energy_j_per_item * 1e6 / 3.6e6   (empty where energy was not measured, never 0)
+    carbon_g_per_1m  = energy_kwh_per_1m * carbon_g_per_kwh
+    replicas         = ceil(target_qps * headroom / throughput_items_per_s)   for a case whose latency meets the SLO
+    monthly_cost     = replicas * price_per_hour * hours_per_month
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from bench.errors import SuiteError, did_you_mean
+from bench.scoring import LATENCY_STATISTICS, _mapping, _number
+
+PRICE_KEYS = ("currency", "cpu_core_hour", "gpu_hour", "electricity_per_kwh", "carbon_g_per_kwh")
+CAPACITY_KEYS = ("target_qps", "latency_slo_ms", "slo_statistic", "headroom", "hours_per_month")
+HOURS_PER_MONTH = 730.0  # 365 * 24 / 12
+
+
+# -------------------------------------------------------------------------------------------- prices
+
+
+def validate_prices(value: Any, where: str = "prices") -> dict[str, Any]:
+    """Check a ``prices:`` section (or a price file): known keys, non-negative numbers, GPU names to prices."""
+    section = _mapping(value, where, PRICE_KEYS)
+    for key in ("cpu_core_hour", "electricity_per_kwh", "carbon_g_per_kwh"):
+        if key in section:
+            _number(section[key], f"{where}.{key}")
+    if "currency" in section and not isinstance(section["currency"], str):
+        raise SuiteError(None, f"{where}.currency", f"must be a currency name such as USD, got {section['currency']!r}")
+    if "gpu_hour" in section:
+        gpus = section["gpu_hour"]
+        if not isinstance(gpus, dict):
+            raise SuiteError(None, f"{where}.gpu_hour", "must map GPU model names (e.g. H100) to a price per hour")
+        for name, price in gpus.items():
+            _number(price, f"{where}.gpu_hour.{name}")
+    return section
+
+
+@dataclass(frozen=True)
+class Prices:
+    """A validated price table."""
+
+    currency: str
+    cpu_core_hour: float
+    gpu_hour: tuple[tuple[str, float], ...]
+    electricity_per_kwh: float
+    carbon_g_per_kwh: float
+    source: str = "default"
+
+    def hourly(self, device: str, threads: Any, gpu_name: Any) -> tuple[float | None, str]:
+        """Price per hour of what one case occupies, and how it was found (or why there is none)."""
+        if str(device).startswith("cuda"):
+            name = str(gpu_name or "")
+            matches = [(key, price) for key, price in self.gpu_hour if key.lower() in name.lower()]
+            if not name:
+                return None, "no price: the GPU model was not recorded"
+            if not matches:
+                known = ", ".join(key for key, _ in self.gpu_hour)
+                return None, f"no price for GPU '{name}'; add it to prices.gpu_hour (known: {known})"
+            key, price = max(matches, key=lambda m: len(m[0]))
+            return price, f"{key} GPU-hour"
+        try:
+            cores = int(threads)
+        except (TypeError, ValueError):
+            return None, "no price: the thread count was not recorded"
+        return cores * self.cpu_core_hour, f"{cores} core-hour(s)"
+
+
+def _read_price_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SuiteError(str(path), None, f"cannot read price file: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise SuiteError(str(path), None, f"YAML syntax error: {err}") from None
+    try:
+        return validate_prices(data, "prices")
+    except SuiteError as err:
+        raise SuiteError(str(path), err.key, err.message) from None
+
+
+def default_price_table() -> dict[str, Any]:
+    """The price table shipped with bench (``bench/data/prices.yaml``), an example to override."""
+    text = resources.files("bench").joinpath("data/prices.yaml").read_text(encoding="utf-8")
+    return validate_prices(yaml.safe_load(text), "prices")
+
+
+def load_prices(section: Mapping[str, Any] | None = None, file: str | os.PathLike[str] | None = None) -> Prices:
+    """Default table, overridden by a suite's ``prices:`` section, overridden by a price file (``--prices``)."""
+    table = default_price_table()
+    sources = ["default"]
+    for layer, name in ((section, "suite prices"), (_read_price_file(file) if file else None, str(file))):
+        if layer:
+            layer = validate_prices(dict(layer), "prices")
+            gpus = {**table.get("gpu_hour", {}), **layer.get("gpu_hour", {})}
+            table = {**table, **layer, "gpu_hour": gpus}
+            sources.append(name)
+    return Prices(
+        currency=table["currency"],
+        cpu_core_hour=float(table["cpu_core_hour"]),
+        gpu_hour=tuple((str(k), float(v)) for k, v in table["gpu_hour"].items()),
+        electricity_per_kwh=float(table["electricity_per_kwh"]),
+        carbon_g_per_kwh=float(table["carbon_g_per_kwh"]),
+        source=" + ".join(sources),
+    )
+
+
+def cost_per_1m(price_per_hour: float | None, throughput_items_per_s: float | None) -> float:
+    """Compute cost of one million inferences at the measured throughput (NaN when either is unknown)."""
+    if price_per_hour is None or throughput_items_per_s is None or not throughput_items_per_s > 0:
+        return float("nan")
+    return price_per_hour / (throughput_items_per_s * 3600.0) * 1e6
+
+
+def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
+    """Adds ``price_per_hour``, ``price_basis``, ``cost_per_1m`` and, where energy was measured,
+    ``energy_kwh_per_1m``, ``carbon_g_per_1m`` and ``electricity_cost_per_1m`` (empty otherwise, never 0)."""
+    out = frame.copy()
+    hourly = [
+        prices.hourly(row["device"], row["threads"], row.get("gpu_name")) if row["status"] == "ok" else (None, "")
+        for _, row in out.iterrows()
+    ]
+    out["price_per_hour"] = [price if price is not None else float("nan") for price, _ in hourly]
+    out["price_basis"] = [basis for _, basis in hourly]
+    throughput = pd.to_numeric(out["throughput_items_per_s"], errors="coerce")
+    out["cost_per_1m"] = [
+        cost_per_1m(None if math.isnan(p) else p, None if math.isnan(t) else t)
+        for p, t in zip(out["price_per_hour"], throughput, strict=False)
+    ]
+    energy = pd.to_numeric(out["energy_j_per_item"], errors="coerce")  # NaN stays NaN: unmeasured is not zero
+    out["energy_kwh_per_1m"] = energy * 1e6 / 3.6e6
+    out["carbon_g_per_1m"] = out["energy_kwh_per_1m"] * prices.carbon_g_per_kwh
+    out["electricity_cost_per_1m"] = out["energy_kwh_per_1m"] * prices.electricity_per_kwh
+    return out
+
+
+# ------------------------------------------------------------------------------------------ capacity
+
+
+def validate_capacity(value: Any, where: str = "capacity") -> dict[str, Any]:
+    """Check a ``capacity:`` section: target_qps, latency_slo_ms, slo_statistic, headroom, hours_per_month."""
+    section = _mapping(value, where, CAPACITY_KEYS)
+    for key in ("target_qps", "latency_slo_ms", "hours_per_month"):
+        if key in section:
+            _number(section[key], f"{where}.{key}", strict=True)
+    if "headroom" in section and _number(section["headroom"], f"{where}.headroom") < 1:
+        raise SuiteError(None, f"{where}.headroom", f"must be >= 1 (1.5 = 50% spare), got {section['headroom']}")
+    if "slo_statistic" in section and section["slo_statistic"] not in LATENCY_STATISTICS:
+        allowed = [s for s in LATENCY_STATISTICS if s != "per_item"]
+        name = section["slo_statistic"]
+        raise SuiteError(
+            None,
+            f"{where}.slo_statistic",
+            f"unknown {name!r}.{did_you_mean(str(name), allowed)} Allowed: {', '.join(allowed)}",
+        )
+    return section
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Inputs of a capacity plan; the defaults are an example to change in the suite or in the workbook."""
+
+    target_qps: float = 1000.0
+    latency_slo_ms: float = 100.0
+    slo_statistic: str = "p99"
+    headroom: float = 1.5
+    hours_per_month: float = HOURS_PER_MONTH
+    from_suite: bool = False
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any] | None) -> Capacity:
+        if not section:
+            return cls()
+        return cls(**validate_capacity(dict(section), "capacity"), from_suite=True)
+
+
+def replicas_needed(target_qps: float, headroom: float, throughput_items_per_s: float) -> int:
+    """ceil(target_qps * headroom / throughput); one query is one inference (one item)."""
+    if not throughput_items_per_s > 0:
+        raise ValueError(f"throughput must be > 0, got {throughput_items_per_s}")
+    return math.ceil(round(target_qps * headroom / throughput_items_per_s, 9))
+
+
+def capacity_plan(
+    frame: pd.DataFrame, capacity: Capacity, group_columns: Sequence[str] = ("suite", "model", "device", "batch_size")
+) -> pd.DataFrame:
+    """One row per ok case: whether it meets the SLO, the replicas it needs and their monthly cost.
+
+    ``cheapest`` marks, per group (by default suite, model, device, batch size), the lowest monthly cost among
+    cases that meet the SLO and, when the frame has a ``feasible`` column, the suite's constraints.
+    """
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    column = LATENCY_STATISTICS[capacity.slo_statistic]
+    for _, row in ok.iterrows():
+        latency = float(row[column]) if row[column] is not None else float("nan")
+        if capacity.slo_statistic == "per_item":
+            latency /= row["batch_size"]
+        throughput = float(row["throughput_items_per_s"] or float("nan"))
+        meets = latency <= capacity.latency_slo_ms
+        replicas = replicas_needed(capacity.target_qps, capacity.headroom, throughput) if throughput > 0 else None
+        price = row.get("price_per_hour", float("nan"))
+        monthly = replicas * price * capacity.hours_per_month if replicas is not None and meets else float("nan")
+        rows.append(
+            {
+                "suite": row["suite"],
+                "model": row["model"],
+                "device": row["device"],
+                "batch_size": row["batch_size"],
+                "case_id": row["case_id"],
+                f"latency_{capacity.slo_statistic}_ms": latency,
+                "meets_slo": bool(meets),
+                "feasible": bool(row.get("feasible", True)),
+                "throughput_items_per_s": throughput,
+                "replicas": replicas if meets else None,
+                "price_per_hour": price,
+                "monthly_cost": monthly,
+            }
+        )
+    plan = pd.DataFrame(rows)
+    if plan.empty:
+        return plan
+    plan["cheapest"] = False
+    eligible = plan[plan["meets_slo"] & plan["feasible"] & plan["monthly_cost"].notna()]
+    for _, group in eligible.groupby(list(group_columns), sort=False):
+        plan.loc[group["monthly_cost"].idxmin(), "cheapest"] = True
+    return plan

@@ -1,0 +1,36 @@
+"""Writing ``reports/<run_id>/``: index.html, the PNG charts, summary.csv and capacity.xlsx."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench import results as store
+from bench.report.tables import Tables, tables
+
+DEFAULT_REPORTS_DIR = "reports"
+
+
+def write_report(
+    run: str | os.PathLike[str] | None = None,
+    results_dir: str | os.PathLike[str] = store.DEFAULT_RESULTS_DIR,
+    reports_dir: str | os.PathLike[str] = DEFAULT_REPORTS_DIR,
+    *,
+    prices_file: str | os.PathLike[str] | None = None,
+    profile: str | None = None,
+) -> tuple[Path, Tables]:
+    """Score a run and write its report folder; returns the folder and the tables it shows."""
+    from bench.report.charts import make_charts, save_charts
+    from bench.report.html import render_html
+    from bench.report.xlsx import write_workbook
+
+    result = tables(run, results_dir, prices_file=prices_file, profile=profile)
+    folder = Path(reports_dir) / result.run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    charts = make_charts(result)
+    html = render_html(result, charts)  # embeds the figures before they are closed
+    save_charts(charts, folder)
+    (folder / "index.html").write_text(html, encoding="utf-8")
+    result.summary.to_csv(folder / "summary.csv", index=False)
+    write_workbook(result, folder / "capacity.xlsx")
+    return folder, result

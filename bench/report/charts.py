@@ -1,0 +1,378 @@
+"""PNG charts of a report (matplotlib, Agg backend: no display needed). A chart without data is skipped with a note."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from bench.report.tables import Tables
+
+COLORS = plt.get_cmap("tab10").colors
+TERM_COLORS = {"size": "#4C72B0", "latency": "#DD8452", "accuracy": "#55A868", "train": "#8172B3"}
+
+
+@dataclass
+class Chart:
+    """One chart: its file name, title, what it shows, and the figure (``None`` with a note when skipped)."""
+
+    name: str
+    title: str
+    caption: str
+    figure: Figure | None = None
+    note: str = ""
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.png"
+
+
+def _hardware(frame: pd.DataFrame) -> pd.Series:
+    threads = frame["threads"].map(lambda t: "" if pd.isna(t) else f" {int(t)}t")
+    return frame["device"].astype(str) + threads
+
+
+def _config(frame: pd.DataFrame) -> pd.Series:
+    engine = frame["engine"].map(lambda e: "" if e == "eager" else f"+{e}")
+    return frame["compression"].astype(str) + engine
+
+
+def _ok(tables: Tables) -> pd.DataFrame:
+    frame = tables.cases
+    return frame[frame["status"] == "ok"].copy()
+
+
+def _stat(tables: Tables) -> str:
+    stats = {config.latency for config in tables.configs.values()} or {"p50"}
+    return "/".join(sorted(stats))
+
+
+def _color_map(labels) -> dict[str, tuple]:
+    return {label: COLORS[i % len(COLORS)] for i, label in enumerate(dict.fromkeys(labels))}
+
+
+def pareto_chart(tables: Tables) -> Chart:
+    frame = _ok(tables)
+    chart = Chart(
+        "pareto",
+        "Pareto front: accuracy vs latency",
+        "Each marker is a case; marker area is proportional to model size; black-edged markers are on the Pareto "
+        "front (latency, size, 1-A) of their hardware target, joined per target.",
+    )
+    if frame.empty:
+        chart.note = "no measured case"
+        return chart
+    has_accuracy = frame["accuracy"].notna().any()
+    y_column, y_label = ("accuracy", "accuracy") if has_accuracy else ("model_size_mb", "model size (MiB)")
+    if not has_accuracy:
+        chart.title = "Pareto front: model size vs latency (accuracy not measured)"
+    models = list(dict.fromkeys(frame["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 5.2), squeeze=False)
+    frame["hardware"] = _hardware(frame)
+    colors = _color_map(frame["hardware"])
+    size_max = frame["model_size_mb"].max() or 1.0
+    for ax, model in zip(axes[0], models, strict=False):
+        rows = frame[frame["model"] == model]
+        for hardware, group in rows.groupby("hardware", sort=False):
+            area = 60 + 600 * group["model_size_mb"].fillna(0) / size_max
+            ax.scatter(group["latency_ms"], group[y_column], s=area, color=colors[hardware], alpha=0.6, linewidths=0)
+            on_front = group["pareto"].astype(bool).to_numpy()
+            ax.scatter(
+                group["latency_ms"][on_front],
+                group[y_column][on_front],
+                s=area[on_front],
+                facecolors="none",
+                edgecolors="black",
+                linewidths=2,
+            )
+            for _, front in group[on_front].groupby(["batch_size"], sort=False):
+                front = front.sort_values("latency_ms")
+                if len(front) > 1:
+                    ax.plot(front["latency_ms"], front[y_column], color=colors[hardware], linewidth=1, alpha=0.8)
+            for k, (_, row) in enumerate(group.iterrows()):
+                ax.annotate(
+                    f"{_config(row.to_frame().T).iloc[0]} bs{row['batch_size']}",
+                    (row["latency_ms"], row[y_column]),
+                    fontsize=7,
+                    xytext=(6, 5 if k % 2 == 0 else -11),
+                    textcoords="offset points",
+                    color=colors[hardware],
+                )
+        if rows["latency_ms"].max() > 10 * rows["latency_ms"].min():
+            ax.set_xscale("log")
+        ax.set_xlabel(f"latency {_stat(tables)} per call (ms)")
+        ax.set_ylabel(y_label)
+        ax.set_title(model)
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=h) for h, c in colors.items()]
+    handles.append(
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markerfacecolor="white",
+            markeredgecolor="black",
+            label="on the Pareto front",
+        )
+    )
+    axes[0][-1].legend(handles=handles, fontsize=8, loc="best")
+    fig.suptitle(chart.title)
+    fig.tight_layout()
+    chart.figure = fig
+    return chart
+
+
+def latency_chart(tables: Tables) -> Chart:
+    frame = _ok(tables)
+    chart = Chart(
+        "latency_by_compression",
+        "Latency by compression level per hardware target",
+        "Latency of one call (the scoring statistic) per compression level and engine; one bar per hardware target; "
+        "one panel per model and batch size.",
+    )
+    if frame.empty:
+        chart.note = "no measured case"
+        return chart
+    frame["hardware"] = _hardware(frame)
+    frame["config"] = _config(frame)
+    panels = list(frame.groupby(["model", "batch_size"], sort=False))
+    columns = min(len(panels), 3)
+    rows = int(np.ceil(len(panels) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.2 * rows), squeeze=False)
+    colors = _color_map(frame["hardware"])
+    for ax, ((model, batch), group) in zip(axes.flat, panels, strict=False):
+        configs = list(dict.fromkeys(group["config"]))
+        hardware = list(dict.fromkeys(group["hardware"]))
+        width = 0.8 / len(hardware)
+        for k, target in enumerate(hardware):
+            values = [
+                group[(group["config"] == c) & (group["hardware"] == target)]["latency_ms"].mean() for c in configs
+            ]
+            ax.bar(
+                np.arange(len(configs)) + k * width - 0.4 + width / 2, values, width, label=target, color=colors[target]
+            )
+        ax.set_xticks(np.arange(len(configs)), configs, rotation=20)
+        ax.set_ylabel(f"latency {_stat(tables)} (ms)")
+        ax.set_title(f"{model}, batch {batch}")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8, title="hardware", title_fontsize=8)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(chart.title)
+    fig.tight_layout()
+    chart.figure = fig
+    return chart
+
+
+def threads_chart(tables: Tables) -> Chart:
+    frame = _ok(tables)
+    chart = Chart(
+        "throughput_threads",
+        "Throughput scaling with CPU threads",
+        "Measured throughput (items/s, batch size / mean latency) against CPU thread count; one line per model, "
+        "compression and batch size. The dashed line is perfect linear scaling of the 1-thread figure.",
+    )
+    cpu = frame[frame["device"] == "cpu"] if not frame.empty else frame
+    if cpu.empty or cpu["threads"].nunique() < 2:
+        chart.note = "needs CPU cases at two or more thread counts"
+        return chart
+    cpu = cpu.assign(config=_config(cpu))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for k, ((model, config, batch), group) in enumerate(cpu.groupby(["model", "config", "batch_size"], sort=False)):
+        group = group.sort_values("threads")
+        color = COLORS[k % len(COLORS)]
+        ax.plot(
+            group["threads"],
+            group["throughput_items_per_s"],
+            marker="o",
+            color=color,
+            label=f"{model} {config} bs{batch}",
+        )
+        first = group.iloc[0]
+        ax.plot(
+            group["threads"],
+            first["throughput_items_per_s"] * group["threads"] / first["threads"],
+            linestyle="--",
+            color=color,
+            alpha=0.4,
+        )
+    ax.set_yscale("log")
+    ax.set_xticks(sorted(cpu["threads"].dropna().astype(int).unique()))
+    ax.set_xlabel("CPU threads")
+    ax.set_ylabel("throughput (items/s, log scale)")
+    ax.set_title(chart.title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    chart.figure = fig
+    return chart
+
+
+def size_accuracy_chart(tables: Tables) -> Chart:
+    frame = _ok(tables)
+    chart = Chart(
+        "size_accuracy", "Model size vs accuracy", "Serialised model size against held-out accuracy, per model."
+    )
+    if frame.empty or frame["accuracy"].isna().all():
+        chart.note = "accuracy was not measured in this run (the models have no evaluation)"
+        return chart
+    rows = frame[frame["accuracy"].notna()].drop_duplicates(["model", "compression", "engine", "device"])
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    colors = _color_map(rows["model"])
+    for model, group in rows.groupby("model", sort=False):
+        ax.scatter(group["model_size_mb"], group["accuracy"], color=colors[model], s=60, label=model)
+        for _, row in group.iterrows():
+            ax.annotate(
+                row["compression"],
+                (row["model_size_mb"], row["accuracy"]),
+                fontsize=7,
+                xytext=(4, 3),
+                textcoords="offset points",
+            )
+    metrics = ", ".join(str(m) for m in rows["accuracy_metric"].dropna().unique())
+    ax.set_xlabel("model size (MiB)")
+    ax.set_ylabel(f"accuracy ({metrics})" if metrics else "accuracy")
+    ax.set_title(chart.title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    chart.figure = fig
+    return chart
+
+
+def _bar_height(n: int) -> float:
+    return max(3.0, 0.32 * n + 1.5)
+
+
+def score_chart(tables: Tables) -> Chart:
+    ranked = tables.ranking
+    chart = Chart(
+        "score_ranking",
+        "Composite score P (lower is better)",
+        "P per case, split into its weighted terms; ★ marks the recommendation of each hardware target, grey "
+        "labels mark cases that break a constraint.",
+    )
+    if ranked.empty:
+        chart.note = "no scored case"
+        return chart
+    ranked = ranked.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(9, _bar_height(len(ranked))))
+    left = np.zeros(len(ranked))
+    for term, column in (("size", "S"), ("latency", "T"), ("accuracy", "A"), ("train", "Ttrain")):
+        weights = ranked["suite"].map(lambda s, t=term: getattr(tables.configs[s].weights, t))
+        values = ranked[column].astype(float)
+        if term == "accuracy":
+            values = np.where(ranked["accuracy_term"].astype(bool), 1.0 - values, 0.0)
+        contribution = np.nan_to_num(weights.to_numpy(float) * np.asarray(values, float))
+        if contribution.any():
+            ax.barh(np.arange(len(ranked)), contribution, left=left, color=TERM_COLORS[term], label=f"{term} term")
+            left += contribution
+    labels = [
+        ("★ " if row["recommended"] else "")
+        + (f"{row['suite']}::" if tables.cases["suite"].nunique() > 1 else "")
+        + row["case_id"]
+        for _, row in ranked.iterrows()
+    ]
+    ax.set_yticks(np.arange(len(ranked)), labels, fontsize=8)
+    for tick, feasible in zip(ax.get_yticklabels(), ranked["feasible"], strict=False):
+        if not feasible:
+            tick.set_color("grey")
+    for y, value in enumerate(ranked["score"]):
+        ax.text(value, y, f" {value:.3f}", va="center", fontsize=7)
+    ax.set_xlabel("P = ωS·S + ωT·T + ωA·(1−A) + ωTtrain·Ttrain")
+    ax.set_xlim(0, ranked["score"].max() * 1.12)
+    ax.set_title(chart.title)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16 if len(ranked) < 12 else -0.06), ncol=4)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    chart.figure = fig
+    return chart
+
+
+def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> Chart:
+    frame = _ok(tables)
+    rows = frame[pd.to_numeric(frame.get(column), errors="coerce").notna()] if not frame.empty else frame
+    if rows.empty:
+        return chart
+    rows = rows.sort_values(column, ascending=False)
+    fig, ax = plt.subplots(figsize=(9, _bar_height(len(rows))))
+    colors = _color_map(_hardware(rows))
+    ax.barh(np.arange(len(rows)), rows[column], color=[colors[h] for h in _hardware(rows)])
+    ax.set_yticks(np.arange(len(rows)), rows["case_id"], fontsize=8)
+    for y, value in enumerate(rows[column]):
+        ax.text(value, y, f" {value:.3g}", va="center", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(chart.title)
+    ax.legend(
+        handles=[Line2D([], [], marker="s", linestyle="", color=c, label=h) for h, c in colors.items()], fontsize=8
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    chart.figure = fig
+    return chart
+
+
+def cost_chart(tables: Tables) -> Chart:
+    currency = next(iter(tables.prices.values())).currency if tables.prices else "USD"
+    chart = Chart(
+        "cost_per_1m",
+        f"Compute cost per million inferences ({currency})",
+        "price per hour of the resources a case occupies / (throughput × 3600) × 10⁶, at the measured throughput.",
+    )
+    chart = _horizontal_bars(tables, "cost_per_1m", chart, f"{currency} per 1M inferences (log scale)")
+    if chart.figure is None:
+        chart.note = "no case has both a price and a measured throughput"
+    return chart
+
+
+def energy_chart(tables: Tables) -> Chart:
+    chart = Chart(
+        "energy_per_inference", "Energy per inference", "Measured energy per item (J), where a meter was readable."
+    )
+    chart = _horizontal_bars(tables, "energy_j_per_item", chart, "energy per inference (J, log scale)")
+    if chart.figure is None:
+        sources = tables.cases.get("energy_source", pd.Series(dtype=object)).dropna().unique()
+        chart.note = "energy was not measured in this run" + (
+            f" ({'; '.join(map(str, sources))})" if len(sources) else ""
+        )
+    return chart
+
+
+CHARTS: tuple[Callable[[Tables], Chart], ...] = (
+    pareto_chart,
+    latency_chart,
+    threads_chart,
+    size_accuracy_chart,
+    score_chart,
+    cost_chart,
+    energy_chart,
+)
+
+
+def make_charts(tables: Tables) -> list[Chart]:
+    """Every chart of the report (skipped ones carry a note instead of a figure)."""
+    return [make(tables) for make in CHARTS]
+
+
+def save_charts(charts: list[Chart], folder: Path, dpi: int = 110) -> list[Path]:
+    """Write each drawn chart as ``<name>.png`` in ``folder`` and close its figure."""
+    paths = []
+    for chart in charts:
+        if chart.figure is None:
+            continue
+        path = folder / chart.filename
+        chart.figure.savefig(path, dpi=dpi)
+        plt.close(chart.figure)
+        paths.append(path)
+    return paths

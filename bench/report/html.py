@@ -1,0 +1,105 @@
+"""The self-contained HTML page of a report: inline CSS, charts embedded as base64 PNG, no scripts, no network."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from bench.report.charts import Chart
+from bench.report.tables import Tables
+from bench.scoring import CONSTRAINTS, PROFILES
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits; blank for a missing value (never a misleading 0)."""
+    if _missing(value):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)) or hasattr(value, "item"):
+        value = float(value)
+        if value.is_integer() and abs(value) < 1e6:
+            return str(int(value))
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _yes(value: Any) -> str:
+    if _missing(value):
+        return ""
+    return "yes" if bool(value) else "no"
+
+
+def _embed(chart: Chart, dpi: int = 110) -> str:
+    buffer = io.BytesIO()
+    chart.figure.savefig(buffer, format="png", dpi=dpi)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _environment(tables: Tables) -> list[tuple[str, str]]:
+    env = dict(tables.meta.get("environment") or {})
+    rows = [
+        (key, str(value))
+        for key, value in env.items()
+        if value not in (None, "", [], {}) and not isinstance(value, dict)
+    ]
+    for key in ("started_at", "finished_at", "wall_time_s", "measure_time_s", "argv"):
+        if key in tables.meta:
+            rows.append((key, _num(tables.meta[key]) if isinstance(tables.meta[key], float) else str(tables.meta[key])))
+    return rows
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts with missing values as ``None`` (a NaN is truthy in a template)."""
+    if not len(frame):
+        return []
+    return [{k: (None if _missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists, arrays
+        return False
+
+
+def render_html(tables: Tables, charts: list[Chart]) -> str:
+    """The report page as one HTML string."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("bench.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["num"] = _num
+    environment.filters["yes"] = _yes
+    template = environment.get_template("report.html.j2")
+    cases = tables.cases
+    capacity_stat = {suite: cap.slo_statistic for suite, cap in tables.capacity_inputs.items()}
+    return template.render(
+        run_id=tables.run_id,
+        meta=tables.meta,
+        suites=list(tables.configs),
+        configs=tables.configs,
+        constraints=tables.constraints,
+        constraint_specs=CONSTRAINTS,
+        prices=tables.prices,
+        capacity_inputs=tables.capacity_inputs,
+        capacity_stat=capacity_stat,
+        profiles=PROFILES,
+        recommendations=records(tables.recommendations),
+        ranking=records(tables.ranking),
+        others=records(cases[cases["score"].isna()]),
+        capacity=records(tables.capacity),
+        counts=cases["status"].value_counts().to_dict() if len(cases) else {},
+        unstable=int(pd.Series(cases.get("unstable")).fillna(False).astype(bool).sum()) if len(cases) else 0,
+        accuracy_measured=bool(cases["accuracy"].notna().any()) if len(cases) else False,
+        energy_measured=bool(pd.to_numeric(cases.get("energy_j_per_item"), errors="coerce").notna().any()),
+        charts=[{"chart": c, "png": _embed(c) if c.figure is not None else None} for c in charts],
+        environment=_environment(tables),
+    )

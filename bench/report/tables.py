@@ -1,0 +1,168 @@
+"""The tables of a report, as pandas DataFrames: usable from a notebook with :func:`tables`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from bench import results as store
+from bench.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
+from bench.errors import BenchError
+from bench.scoring import PROFILES, Robustness, ScoringConfig, decide, score, validate_constraints
+
+SUMMARY_COLUMNS = [
+    "suite",
+    "case_id",
+    "model",
+    "compression",
+    "engine",
+    "device",
+    "threads",
+    "batch_size",
+    "status",
+    "latency_ms",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "throughput_items_per_s",
+    "model_size_mb",
+    "memory_mb",
+    "accuracy",
+    "accuracy_metric",
+    "accuracy_drop",
+    "reference_case",
+    "S",
+    "T",
+    "A",
+    "Ttrain",
+    "score",
+    "rank",
+    "feasible",
+    "pareto",
+    "pareto_cost",
+    "recommended",
+    "verdict",
+    "price_per_hour",
+    "cost_per_1m",
+    "energy_j_per_item",
+    "energy_kwh_per_1m",
+    "carbon_g_per_1m",
+    "electricity_cost_per_1m",
+    "unstable",
+    "score_note",
+]
+
+
+@dataclass
+class Tables:
+    """Everything a report shows, for one run.
+
+    ``cases``: every record with the score, cost and verdict columns; ``recommendations``: the best case per
+    group (suite, model, device and, by default, batch size); ``capacity``: the replica plan per ok case;
+    ``robustness``: one row per group.
+    """
+
+    run_id: str
+    meta: dict[str, Any]
+    cases: pd.DataFrame
+    recommendations: pd.DataFrame
+    capacity: pd.DataFrame
+    robustness: pd.DataFrame
+    configs: dict[str, ScoringConfig] = field(default_factory=dict)
+    constraints: dict[str, dict[str, float]] = field(default_factory=dict)
+    prices: dict[str, Prices] = field(default_factory=dict)
+    capacity_inputs: dict[str, Capacity] = field(default_factory=dict)
+    robustness_by_group: dict[tuple[str, ...], Robustness] = field(default_factory=dict)
+
+    @property
+    def ranking(self) -> pd.DataFrame:
+        """Scored cases, best first within each suite, model and device."""
+        ranked = self.cases[self.cases["score"].notna()]
+        return ranked.sort_values(["suite", "model", "device", "batch_size", "rank"], kind="stable")
+
+    @property
+    def pareto(self) -> pd.DataFrame:
+        """Cases on the Pareto front (latency, size, 1-A) of their hardware target."""
+        return self.cases[self.cases["pareto"].astype(bool)]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The per-case table written to ``summary.csv``."""
+        columns = [c for c in SUMMARY_COLUMNS if c in self.cases.columns]
+        order = self.cases.assign(_scored=self.cases["score"].isna()).sort_values(
+            ["suite", "model", "device", "batch_size", "_scored", "rank"], kind="stable"
+        )
+        return order[columns].reset_index(drop=True)
+
+
+def _suite_sections(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: dict(entry.get("sections") or {}) for entry in meta.get("suites", [])}
+
+
+def tables(
+    run: str | os.PathLike[str] | None = None,
+    results_dir: str | os.PathLike[str] = store.DEFAULT_RESULTS_DIR,
+    *,
+    prices_file: str | os.PathLike[str] | None = None,
+    profile: str | None = None,
+) -> Tables:
+    """Score, cost and judge one run (default: the latest) and return its tables.
+
+    ``prices_file`` overrides the price table (after the suite's ``prices:``); ``profile`` overrides the suites'
+    scoring profile. Raises :class:`bench.scoring.MissingReference` when a case has no reference case.
+    """
+    frame = store.load(run, results_dir)
+    meta = store.load_meta(run, results_dir)
+    if frame.empty:
+        raise BenchError(
+            f"run {meta.get('run_id')} has no records yet (status {meta.get('status')}): nothing to report"
+        )
+    return analyse(frame, meta, prices_file=prices_file, profile=profile)
+
+
+def analyse(
+    frame: pd.DataFrame,
+    meta: dict[str, Any],
+    *,
+    prices_file: str | os.PathLike[str] | None = None,
+    profile: str | None = None,
+) -> Tables:
+    """:func:`tables` on an already loaded records frame (what tests and notebooks with their own data use)."""
+    sections = _suite_sections(meta)
+    frame = frame.copy()
+    frame["threads"] = pd.to_numeric(frame["threads"], errors="coerce").astype("Int64")
+    parts, recommendations, plans, robust_rows = [], [], [], []
+    result = Tables(meta.get("run_id", ""), meta, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    for suite, records in frame.groupby("suite", sort=False):
+        own = sections.get(str(suite), {})
+        scoring_section = dict(own.get("scoring") or {})
+        if profile:
+            scoring_section = {**scoring_section, "profile": profile}
+            scoring_section.pop("weights", None)
+            scoring_section.pop("latency", None)
+        config = ScoringConfig.from_section(scoring_section)
+        constraints = validate_constraints(dict(own.get("constraints") or {}), "constraints")
+        prices = load_prices(own.get("prices"), prices_file)
+        capacity = Capacity.from_section(own.get("capacity"))
+        costed = add_costs(score(records, config), prices)
+        decision = decide(costed, constraints, config)
+        parts.append(decision.cases)
+        recommendations.append(decision.recommendations)
+        plans.append(capacity_plan(decision.cases, capacity, config.group_columns))
+        for key, robustness in decision.robustness.items():
+            robust_rows.append(dict(zip(config.group_columns, key, strict=False)) | robustness.__dict__)
+        result.configs[str(suite)] = config
+        result.constraints[str(suite)] = constraints
+        result.prices[str(suite)] = prices
+        result.capacity_inputs[str(suite)] = capacity
+        result.robustness_by_group.update(decision.robustness)
+    result.cases = pd.concat(parts, ignore_index=True) if parts else frame
+    result.recommendations = pd.concat(recommendations, ignore_index=True) if recommendations else pd.DataFrame()
+    result.capacity = pd.concat(plans, ignore_index=True) if plans else pd.DataFrame()
+    result.robustness = pd.DataFrame(robust_rows)
+    return result
+
+
+__all__ = ["PROFILES", "Tables", "analyse", "tables"]

@@ -1,0 +1,235 @@
+"""``capacity.xlsx``: summary, every case, the Pareto front and a capacity plan driven by live Excel formulas.
+
+The capacity sheet's input cells (target QPS, latency SLO, headroom, hours per month, and a price per hour on each
+row) are named (``target_qps``, ``latency_slo_ms``, ``headroom``, ``hours_per_month``) and every replica and
+monthly-cost cell is a formula over them, so a planner can change an input and see the plan update. Each formula is
+written with the value bench computed as its cached result, so readers that do not recalculate show the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from bench.cost import replicas_needed
+from bench.report.tables import Tables
+
+CAPACITY_INPUTS = (
+    ("target_qps", "target load (queries/s; one query = one inference)"),
+    ("latency_slo_ms", "latency SLO (ms)"),
+    ("headroom", "headroom factor (1.5 = 50% spare)"),
+    ("hours_per_month", "hours per month"),
+)
+CAPACITY_HEADER = (
+    "case_id",
+    "device",
+    "latency (ms)",
+    "throughput (items/s)",
+    "price per hour",
+    "meets SLO",
+    "replicas",
+    "monthly cost",
+)
+FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Excel row 11)
+
+
+def _cell_value(value: Any) -> Any:
+    """A value openpyxl/Excel can hold: None for a missing value (NaN, pd.NA), plain Python scalars."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _write_table(sheet, frame: pd.DataFrame, formats: dict[str, Any], first_row: int = 0) -> None:
+    for col, name in enumerate(frame.columns):
+        sheet.write(first_row, col, name, formats["header"])
+        width = max([len(str(name))] + [len(str(v)) for v in frame[name].head(200)])
+        sheet.set_column(col, col, min(max(10, width + 2), 60))
+    for row_number, row in enumerate(frame.itertuples(index=False), start=first_row + 1):
+        for col, value in enumerate(row):
+            value = _cell_value(value)
+            if value is None:
+                sheet.write_blank(row_number, col, None)
+            else:
+                sheet.write(row_number, col, value)
+    if len(frame.columns):
+        sheet.autofilter(first_row, 0, first_row + len(frame), len(frame.columns) - 1)
+    sheet.freeze_panes(first_row + 1, 1)
+
+
+def write_workbook(tables: Tables, path: str | Path) -> Path:
+    """Write ``capacity.xlsx`` for a run's tables; returns its path."""
+    path = Path(path)
+    workbook = xlsxwriter.Workbook(str(path))
+    formats = {
+        "header": workbook.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1}),
+        "title": workbook.add_format({"bold": True, "font_size": 14}),
+        "input": workbook.add_format({"bg_color": "#FFF2CC", "border": 1}),
+        "money": workbook.add_format({"num_format": "#,##0.00"}),
+        "input_money": workbook.add_format({"bg_color": "#FFF2CC", "border": 1, "num_format": "0.0000"}),
+        "bold": workbook.add_format({"bold": True}),
+        "wrap": workbook.add_format({"text_wrap": True, "valign": "top"}),
+    }
+    _summary_sheet(workbook.add_worksheet("summary"), tables, formats)
+    _write_table(workbook.add_worksheet("cases"), tables.summary, formats)
+    front = (
+        tables.summary[tables.summary["pareto"].fillna(False).astype(bool)] if len(tables.summary) else tables.summary
+    )
+    _write_table(workbook.add_worksheet("pareto"), front, formats)
+    _capacity_sheet(workbook, workbook.add_worksheet("capacity"), tables, formats)
+    workbook.close()
+    return path
+
+
+def _summary_sheet(sheet, tables: Tables, formats: dict[str, Any]) -> None:
+    sheet.write(0, 0, f"bench report: run {tables.run_id}", formats["title"])
+    rows: list[tuple[str, Any]] = [("run id", tables.run_id), ("run status", tables.meta.get("status"))]
+    for suite, config in tables.configs.items():
+        weights = ", ".join(f"{k}={v:g}" for k, v in config.weights.as_dict().items())
+        rows += [
+            (f"{suite}: profile", config.profile or "custom"),
+            (f"{suite}: weights", weights),
+            (f"{suite}: latency statistic", config.latency),
+            (f"{suite}: reference", config.reference_rule),
+            (f"{suite}: constraints", ", ".join(f"{k}={v:g}" for k, v in tables.constraints[suite].items()) or "none"),
+            (f"{suite}: prices", tables.prices[suite].source),
+        ]
+    for number, (key, value) in enumerate(rows, start=2):
+        sheet.write(number, 0, key, formats["bold"])
+        sheet.write(number, 1, _cell_value(value))
+    sheet.set_column(0, 0, 32)
+    sheet.set_column(1, 1, 60)
+    start = len(rows) + 4
+    sheet.write(start - 1, 0, "Recommendation per hardware target", formats["bold"])
+    columns = [
+        c
+        for c in (
+            "suite",
+            "model",
+            "device",
+            "batch_size",
+            "case_id",
+            "score",
+            "runner_up",
+            "margin",
+            "stays_top_share",
+            "fragile",
+            "reasons",
+        )
+        if c in tables.recommendations.columns
+    ]
+    if columns:
+        _write_table(sheet, tables.recommendations[columns], formats, first_row=start)
+
+
+def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) -> None:
+    capacity = next(iter(tables.capacity_inputs.values()), None)
+    from bench.cost import Capacity
+
+    capacity = capacity or Capacity()
+    currency = next(iter(tables.prices.values())).currency if tables.prices else "USD"
+    sheet.write(
+        0, 0, "Capacity plan (yellow cells are inputs: change them and the plan recalculates)", formats["title"]
+    )
+    sheet.write(
+        1,
+        0,
+        "replicas = ROUNDUP(target_qps * headroom / throughput, 0) for a case whose latency meets the SLO; "
+        "monthly cost = replicas * price per hour * hours_per_month",
+    )
+    values = {
+        "target_qps": capacity.target_qps,
+        "latency_slo_ms": capacity.latency_slo_ms,
+        "headroom": capacity.headroom,
+        "hours_per_month": capacity.hours_per_month,
+    }
+    for offset, (name, label) in enumerate(CAPACITY_INPUTS):
+        row = 3 + offset
+        sheet.write(row, 0, label, formats["bold"])
+        sheet.write_number(row, 1, values[name], formats["input"])
+        workbook.define_name(name, f"=capacity!{xl_rowcol_to_cell(row, 1, row_abs=True, col_abs=True)}")
+    sheet.write(7, 0, "latency statistic compared with the SLO", formats["bold"])
+    sheet.write(7, 1, capacity.slo_statistic)
+    for col, name in enumerate(CAPACITY_HEADER):
+        label = f"{name} ({currency})" if name in ("price per hour", "monthly cost") else name
+        label = f"latency {capacity.slo_statistic} (ms)" if name == "latency (ms)" else label
+        sheet.write(FIRST_PLAN_ROW - 1, col, label, formats["header"])
+    plan = tables.capacity
+    latency_column = f"latency_{capacity.slo_statistic}_ms"
+    last = FIRST_PLAN_ROW + max(len(plan), 1) - 1
+    for offset, row in enumerate(plan.itertuples(index=False)):
+        r = FIRST_PLAN_ROW + offset
+        record = row._asdict()
+        excel_row = r + 1
+        latency = _cell_value(getattr(row, latency_column, None))
+        throughput = _cell_value(record["throughput_items_per_s"])
+        price = _cell_value(record["price_per_hour"])
+        sheet.write(r, 0, record["case_id"])
+        sheet.write(r, 1, record["device"])
+        sheet.write(r, 2, latency) if latency is not None else sheet.write_blank(r, 2, None)
+        sheet.write(r, 3, throughput) if throughput is not None else sheet.write_blank(r, 3, None)
+        if price is None:
+            sheet.write_blank(r, 4, None, formats["input_money"])
+        else:
+            sheet.write_number(r, 4, price, formats["input_money"])
+        meets = latency is not None and latency <= capacity.latency_slo_ms
+        sheet.write_formula(
+            r,
+            5,
+            f'=IF(AND(ISNUMBER(C{excel_row}),C{excel_row}<=latency_slo_ms),"yes","no")',
+            None,
+            "yes" if meets else "no",
+        )
+        replicas = replicas_needed(capacity.target_qps, capacity.headroom, throughput) if meets and throughput else ""
+        sheet.write_formula(
+            r,
+            6,
+            f'=IF(AND(F{excel_row}="yes",N(D{excel_row})>0),ROUNDUP(target_qps*headroom/D{excel_row},0),"")',
+            None,
+            replicas,
+        )
+        monthly = replicas * price * capacity.hours_per_month if replicas != "" and price is not None else ""
+        sheet.write_formula(
+            r,
+            7,
+            f'=IF(AND(ISNUMBER(G{excel_row}),ISNUMBER(E{excel_row})),G{excel_row}*E{excel_row}*hours_per_month,"")',
+            formats["money"],
+            monthly,
+        )
+    summary_row = last + 2
+    costs = [v for v in plan.get("monthly_cost", pd.Series(dtype=float)) if not pd.isna(v)]
+    cheapest_cost = min(costs) if costs else 0
+    cheapest_case = plan.loc[plan["monthly_cost"].idxmin(), "case_id"] if costs else "none meets the SLO"
+    cost_range = f"H{FIRST_PLAN_ROW + 1}:H{last + 1}"
+    case_range = f"A{FIRST_PLAN_ROW + 1}:A{last + 1}"
+    sheet.write(summary_row, 0, "cheapest plan meeting the SLO", formats["bold"])
+    sheet.write_formula(
+        summary_row,
+        1,
+        f'=IF(COUNT({cost_range})=0,"none meets the SLO",INDEX({case_range},MATCH(MIN({cost_range}),{cost_range},0)))',
+        None,
+        cheapest_case,
+    )
+    sheet.write(summary_row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
+    sheet.write_formula(summary_row + 1, 1, f"=MIN({cost_range})", formats["money"], cheapest_cost)
+    sheet.write(
+        summary_row + 3,
+        0,
+        "Throughput is the measured single-process throughput (batch size / mean latency); "
+        "queueing is not modelled, and later work replaces it with the maximum QPS measured under load.",
+    )
+    sheet.set_column(0, 0, 44)
+    sheet.set_column(1, 1, 22)
+    sheet.set_column(2, 7, 16)
+    sheet.freeze_panes(FIRST_PLAN_ROW, 1)

@@ -1,0 +1,135 @@
+"""Price table, $/1M inferences, energy columns (empty, never 0, when unmeasured) and the replica formula."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from bench.cost import (
+    Capacity,
+    add_costs,
+    capacity_plan,
+    cost_per_1m,
+    default_price_table,
+    load_prices,
+    replicas_needed,
+    validate_capacity,
+    validate_prices,
+)
+from bench.errors import SuiteError
+
+
+def cases(**columns) -> pd.DataFrame:
+    base = {
+        "suite": ["s", "s", "s"],
+        "model": ["m", "m", "m"],
+        "case_id": ["cpu1", "cpu4", "gpu"],
+        "status": ["ok", "ok", "ok"],
+        "device": ["cpu", "cpu", "cuda:0"],
+        "threads": [1, 4, None],
+        "batch_size": [1, 1, 1],
+        "gpu_name": [None, None, "NVIDIA H100 80GB HBM3"],
+        "throughput_items_per_s": [100.0, 300.0, 10_000.0],
+        "latency_p50_ms": [10.0, 3.3, 0.1],
+        "latency_p99_ms": [20.0, 8.0, 0.5],
+        "energy_j_per_item": [None, None, 0.36],
+    }
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+def test_default_price_table_is_shipped_and_valid():
+    table = default_price_table()
+    assert table["currency"] == "USD"
+    assert table["cpu_core_hour"] > 0 and "H100" in table["gpu_hour"]
+
+
+def test_cost_per_million_inferences_formula():
+    # $0.36 per hour at 100 items/s: 360,000 items per hour -> $1 per 1M
+    assert cost_per_1m(0.36, 100.0) == pytest.approx(1.0)
+    assert math.isnan(cost_per_1m(None, 100.0)) and math.isnan(cost_per_1m(1.0, 0.0))
+
+
+def test_costs_per_case_cpu_by_core_hour_gpu_by_model():
+    prices = load_prices({"cpu_core_hour": 0.05, "gpu_hour": {"H100": 4.0, "H1": 99.0}})
+    out = add_costs(cases(), prices).set_index("case_id")
+    assert out.loc["cpu1", "price_per_hour"] == pytest.approx(0.05)
+    assert out.loc["cpu4", "price_per_hour"] == pytest.approx(0.20)  # 4 threads = 4 core-hours
+    assert out.loc["gpu", "price_per_hour"] == pytest.approx(4.0)  # the longest matching key wins
+    assert out.loc["gpu", "price_basis"] == "H100 GPU-hour"
+    assert out.loc["cpu1", "cost_per_1m"] == pytest.approx(0.05 / (100 * 3600) * 1e6)
+    assert out.loc["gpu", "cost_per_1m"] == pytest.approx(4.0 / (10_000 * 3600) * 1e6)
+
+
+def test_energy_columns_are_empty_not_zero_when_unmeasured():
+    prices = load_prices({"electricity_per_kwh": 0.2, "carbon_g_per_kwh": 500})
+    out = add_costs(cases(), prices).set_index("case_id")
+    for column in ("energy_kwh_per_1m", "carbon_g_per_1m", "electricity_cost_per_1m"):
+        assert pd.isna(out.loc["cpu1", column])
+    # 0.36 J per item * 1e6 items = 360,000 J = 0.1 kWh
+    assert out.loc["gpu", "energy_kwh_per_1m"] == pytest.approx(0.1)
+    assert out.loc["gpu", "carbon_g_per_1m"] == pytest.approx(50.0)
+    assert out.loc["gpu", "electricity_cost_per_1m"] == pytest.approx(0.02)
+
+
+def test_unknown_gpu_has_no_price_and_says_why():
+    out = add_costs(cases(gpu_name=[None, None, "Mystery GPU 9000"]), load_prices()).set_index("case_id")
+    assert pd.isna(out.loc["gpu", "cost_per_1m"])
+    assert "no price for GPU 'Mystery GPU 9000'; add it to prices.gpu_hour" in out.loc["gpu", "price_basis"]
+
+
+def test_price_layers_default_then_suite_then_file(tmp_path):
+    path = tmp_path / "prices.yaml"
+    path.write_text("cpu_core_hour: 0.5\ngpu_hour: {B200: 9.0}\n")
+    prices = load_prices({"cpu_core_hour": 0.1, "carbon_g_per_kwh": 50}, path)
+    assert prices.cpu_core_hour == 0.5  # the file wins
+    assert prices.carbon_g_per_kwh == 50  # the suite's value survives where the file is silent
+    assert dict(prices.gpu_hour)["B200"] == 9.0 and "H100" in dict(prices.gpu_hour)
+    assert prices.source == f"default + suite prices + {path}"
+    path.write_text("cpu_core_hours: 0.5\n")
+    with pytest.raises(
+        SuiteError, match=r"prices\.yaml: prices\.cpu_core_hours: unknown key\. Did you mean 'cpu_core_hour'"
+    ):
+        load_prices(None, path)
+
+
+def test_validate_prices_and_capacity_errors():
+    with pytest.raises(SuiteError, match=re.escape("prices.gpu_hour.H100: must be >= 0")):
+        validate_prices({"gpu_hour": {"H100": -1}})
+    with pytest.raises(SuiteError, match=re.escape("capacity.headroom: must be >= 1")):
+        validate_capacity({"headroom": 0.5})
+    with pytest.raises(SuiteError, match=re.escape("capacity.slo_statistic: unknown 'p98'. Did you mean 'p99'")):
+        validate_capacity({"slo_statistic": "p98"})
+    with pytest.raises(SuiteError, match=re.escape("capacity.target_qps: must be > 0")):
+        validate_capacity({"target_qps": 0})
+
+
+@pytest.mark.parametrize(
+    ("qps", "headroom", "throughput", "replicas"),
+    [(1000, 1.5, 500, 3), (1000, 1.0, 300, 4), (100, 1.2, 1000, 1), (0.3 * 3, 1.0, 0.3, 3)],
+)
+def test_replicas_formula(qps, headroom, throughput, replicas):
+    assert replicas_needed(qps, headroom, throughput) == replicas
+
+
+def test_capacity_plan_uses_only_cases_meeting_the_slo_and_marks_the_cheapest():
+    costed = add_costs(cases(), load_prices({"cpu_core_hour": 0.05, "gpu_hour": {"H100": 4.0}}))
+    capacity = Capacity(target_qps=1000, latency_slo_ms=10, slo_statistic="p99", headroom=1.5, hours_per_month=730)
+    plan = capacity_plan(costed, capacity).set_index("case_id")
+    assert not plan.loc["cpu1", "meets_slo"] and pd.isna(plan.loc["cpu1", "monthly_cost"])  # p99 20 ms > 10 ms
+    assert plan.loc["cpu4", "replicas"] == 5  # ceil(1000 * 1.5 / 300)
+    assert plan.loc["cpu4", "monthly_cost"] == pytest.approx(5 * 0.20 * 730)
+    assert plan.loc["gpu", "replicas"] == 1
+    assert plan.loc["gpu", "monthly_cost"] == pytest.approx(4.0 * 730)
+    assert plan.loc["cpu4", "cheapest"] and plan.loc["gpu", "cheapest"]  # each the cheapest of its hardware target
+    across = capacity_plan(costed, capacity, group_columns=("suite", "model")).set_index("case_id")
+    assert across.loc["cpu4", "cheapest"] and not across.loc["gpu", "cheapest"]  # 730 < 2920
+
+
+def test_capacity_defaults_and_section():
+    assert Capacity.from_section(None) == Capacity()
+    capacity = Capacity.from_section({"target_qps": 50, "latency_slo_ms": 20})
+    assert capacity.from_suite and capacity.target_qps == 50 and capacity.headroom == 1.5

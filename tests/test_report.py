@@ -1,0 +1,267 @@
+"""`bench report`: tables for notebooks, the report folder, the XLSX formulas, the CLI and the pytest option."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.cost import replicas_needed
+from bench.report import tables, write_report
+from bench.results import Record, RunWriter
+
+SECTIONS = {
+    "scoring": {"profile": "recommendation"},
+    "constraints": {"accuracy_drop_max": 0.02},
+    "capacity": {"target_qps": 2000, "latency_slo_ms": 5, "headroom": 1.5},
+}
+
+
+def make_run(results: Path, run_id: str = "20260101T000000Z-abcd", accuracy: bool = True, sections=None) -> str:
+    """A finished run of model m: fp32/bf16/int8 on 1 and 2 CPU threads, and a skipped CUDA case."""
+    meta = {"suites": [{"name": "s", "path": "s.yaml", "sections": SECTIONS if sections is None else sections}]}
+    writer = RunWriter(results, run_id, meta)
+    figures = {"fp32": (4.0, 4000, 0.90), "bf16": (3.0, 2000, 0.895), "int8": (2.0, 1000, 0.85)}
+    for threads in (1, 2):
+        for compression, (latency, size, acc) in figures.items():
+            latency = latency / (1.6 if threads == 2 else 1)
+            writer.append(
+                Record(
+                    run_id=run_id,
+                    suite="s",
+                    case_id=f"m[{compression}-cpu-{threads}t-bs1]",
+                    model="m",
+                    compression=compression,
+                    engine="eager",
+                    device="cpu",
+                    threads=threads,
+                    batch_size=1,
+                    status="ok",
+                    latency_p50_ms=latency,
+                    latency_p99_ms=latency * 1.5,
+                    latency_mean_ms=latency,
+                    throughput_items_per_s=1000.0 / latency,
+                    model_size_bytes=size,
+                    peak_rss_mb=200.0,
+                    accuracy=acc if accuracy else None,
+                    accuracy_metric="auc" if accuracy else None,
+                    energy_source="unavailable: no energy meter implemented",
+                ),
+                [latency] * 5,
+            )
+    writer.append(
+        Record(
+            run_id=run_id,
+            suite="s",
+            case_id="m[fp32-cuda0-bs1]",
+            model="m",
+            compression="fp32",
+            engine="eager",
+            device="cuda:0",
+            threads=None,
+            batch_size=1,
+            status="skipped",
+            error="cuda:0 not available",
+        )
+    )
+    writer.close("finished")
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    run_id = make_run(root / "results")
+    folder, result = write_report(run_id, root / "results", root / "reports")
+    return folder, result
+
+
+def test_tables_for_notebooks(tmp_path):
+    run_id = make_run(tmp_path)
+    t = tables(run_id, tmp_path)
+    assert list(t.ranking["rank"].head(3)) == [1, 2, 3]
+    assert t.cases["threads"].dtype == "Int64"
+    rec = t.recommendations.set_index("device").loc["cpu"]
+    # int8 breaks accuracy_drop_max 0.02 (0.05 drop); bf16 on 2 threads is faster than on 1 at the same size
+    assert rec["case_id"] == "m[bf16-cpu-2t-bs1]"
+    assert (
+        t.cases.set_index("case_id").loc["m[bf16-cpu-1t-bs1]", "verdict"] == "dominated by m[bf16-cpu-2t-bs1] (faster)"
+    )
+    assert "violates accuracy_drop 0.05 > 0.02" in t.cases.set_index("case_id").loc["m[int8-cpu-1t-bs1]", "verdict"]
+    assert set(t.pareto["compression"]) == {"fp32", "bf16", "int8"}
+    assert t.robustness.iloc[0]["perturbations"] == 27
+    assert t.summary.columns[0] == "suite" and len(t.summary) == 7
+
+
+def test_report_folder_has_every_file_and_charts(report):
+    folder, _ = report
+    names = {p.name for p in folder.iterdir()}
+    assert {"index.html", "summary.csv", "capacity.xlsx"} <= names
+    assert {"pareto.png", "latency_by_compression.png", "throughput_threads.png", "size_accuracy.png"} <= names
+    assert {"score_ranking.png", "cost_per_1m.png"} <= names
+    assert "energy_per_inference.png" not in names  # energy not measured: the chart is skipped with a note
+    for png in folder.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = pd.read_csv(folder / "summary.csv")
+    assert summary["energy_kwh_per_1m"].isna().all()  # empty, never 0
+    assert summary.loc[summary["recommended"].fillna(False).astype(bool), "case_id"].tolist() == ["m[bf16-cpu-2t-bs1]"]
+
+
+def test_html_is_self_contained(report):
+    folder, _ = report
+    html = (folder / "index.html").read_text()
+    sources = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    assert html.count("<img ") == 6
+    assert "Chart skipped: energy was not measured in this run" in html
+    assert "deploy <code>m[bf16-cpu-2t-bs1]</code>" in html
+    assert "P        = ωS·S + ωT·T + ωA·(1 − A)" in html
+
+
+def test_workbook_has_live_formulas_and_cached_results(report):
+    folder, result = report
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    assert book.sheetnames == ["summary", "cases", "pareto", "capacity"]
+    assert {"target_qps", "latency_slo_ms", "headroom", "hours_per_month"} <= set(book.defined_names)
+    assert book.defined_names["target_qps"].attr_text == "capacity!$B$4"
+    sheet = book["capacity"]
+    assert sheet["A4"].value.startswith("target load") and sheet["B4"].value == 2000
+    assert sheet["B5"].value == 5 and sheet["B6"].value == 1.5 and sheet["B7"].value == 730
+    assert [c.value for c in sheet[10]][:8] == [
+        "case_id",
+        "device",
+        "latency p99 (ms)",
+        "throughput (items/s)",
+        "price per hour (USD)",
+        "meets SLO",
+        "replicas",
+        "monthly cost (USD)",
+    ]
+    assert sheet["F11"].value == '=IF(AND(ISNUMBER(C11),C11<=latency_slo_ms),"yes","no")'
+    assert sheet["G11"].value == '=IF(AND(F11="yes",N(D11)>0),ROUNDUP(target_qps*headroom/D11,0),"")'
+    assert sheet["H11"].value == '=IF(AND(ISNUMBER(G11),ISNUMBER(E11)),G11*E11*hours_per_month,"")'
+
+    cached = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)["capacity"]
+    plan = result.capacity.reset_index(drop=True)
+    for offset, row in plan.iterrows():
+        r = 11 + offset
+        assert cached[f"A{r}"].value == row["case_id"]
+        assert cached[f"F{r}"].value == ("yes" if row["meets_slo"] else "no")
+        if row["meets_slo"]:
+            expected = replicas_needed(2000, 1.5, row["throughput_items_per_s"])
+            assert cached[f"G{r}"].value == expected == row["replicas"]
+            assert cached[f"H{r}"].value == pytest.approx(expected * row["price_per_hour"] * 730)
+    cases = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)["cases"]
+    assert [c.value for c in cases[1]][:2] == ["suite", "case_id"] and cases.max_row == 8
+    header = [c.value for c in cases[1]]
+    skipped = [c.value for c in cases[8]]
+    assert skipped[header.index("case_id")] == "m[fp32-cuda0-bs1]"
+    assert skipped[header.index("threads")] is None  # a blank cell, not "<NA>" or 0
+    assert skipped[header.index("score")] is None
+
+
+def test_accuracy_free_run_still_reports_and_says_so(tmp_path):
+    run_id = make_run(tmp_path / "results", accuracy=False, sections={})
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    html = (folder / "index.html").read_text()
+    assert "Accuracy was not measured in this run" in html
+    assert "Chart skipped: accuracy was not measured" in html
+    assert not (folder / "size_accuracy.png").exists() and (folder / "pareto.png").exists()
+    assert result.cases["score"].notna().sum() == 6
+    assert "term left out" in result.recommendations.iloc[0]["reasons"]
+
+
+def test_cli_report_prints_the_recommendation(tmp_path, capsys):
+    run_id = make_run(tmp_path / "results")
+    code = main(["report", run_id[:8], "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "s · m on cpu, batch 1: m[bf16-cpu-2t-bs1]" in out and "robustness:" in out
+    assert (tmp_path / "reports" / run_id / "index.html").is_file()
+
+
+def test_cli_report_profile_and_prices_override(tmp_path, capsys):
+    run_id = make_run(tmp_path / "results", sections={})
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("cpu_core_hour: 1.0\n")
+    args = ["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]
+    assert main([*args, "--profile", "edge", "--prices", str(prices)]) == 0
+    summary = pd.read_csv(tmp_path / "reports" / run_id / "summary.csv").set_index("case_id")
+    assert summary.loc["m[fp32-cpu-1t-bs1]", "price_per_hour"] == 1.0
+    assert summary.loc["m[int8-cpu-1t-bs1]", "score"] == pytest.approx(0.6 * 0.25 + 0.2 * 0.5 + 0.2 * 0.15)
+
+
+def test_cli_missing_reference_is_a_one_line_error(tmp_path, capsys):
+    run_id = make_run(tmp_path / "results", sections={"scoring": {"reference": {"compression": "fp8"}}})
+    code = main(["report", run_id, "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("bench report: error: suite s: case m[fp32-cpu-1t-bs1] has no reference case")
+    assert "compression=fp8" in err and len(err.strip().splitlines()) == 1
+
+
+def test_run_command_passes_report_to_pytest():
+    import argparse
+
+    from bench.commands.run import pytest_args
+
+    args = argparse.Namespace(suites=["suites/quick.yaml"], results=None, run_id=None, k=None, report=True)
+    assert "--bench-report" in pytest_args(args, [])
+
+
+def test_pytest_option_writes_the_report_at_session_end(pytester):
+    suites = pytester.mkdir("suites")
+    (suites / "tiny.yaml").write_text(
+        "suite: tiny\nmodels: [noop]\nhardware: {cpu: {threads: [1]}}\n"
+        "measure: {warmup_s: 0, min_time_s: 0.01, min_rounds: 3, memory_s: 0.01, energy_min_s: 0.01}\n"
+    )
+    reports = Path(tempfile.mkdtemp(dir=pytester.path))
+    result = pytester.runpytest_subprocess(
+        "--benchmark-only",
+        "suites/",
+        "--bench-results",
+        "results",
+        "--bench-report",
+        "--bench-reports-dir",
+        str(reports),
+        "-p",
+        "no:cacheprovider",
+    )
+    result.stdout.fnmatch_lines(["*report: *index.html"])
+    (folder,) = list(reports.iterdir())
+    assert (folder / "index.html").is_file() and (folder / "capacity.xlsx").is_file()
+
+
+def test_a_run_without_records_is_a_clear_error(tmp_path, capsys):
+    RunWriter(tmp_path, "20260101T000000Z-0000", {"suites": []}).close("interrupted")
+    assert main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "reports")]) == 2
+    assert "has no records yet (status interrupted): nothing to report" in capsys.readouterr().err
+
+
+def test_a_run_with_only_skipped_cases_still_writes_a_report(tmp_path):
+    writer = RunWriter(tmp_path / "results", "r", {"suites": [{"name": "s", "sections": {}}]})
+    writer.append(
+        Record(
+            run_id="r",
+            suite="s",
+            case_id="c",
+            model="m",
+            compression="fp32",
+            engine="eager",
+            device="cuda:0",
+            threads=None,
+            batch_size=1,
+            status="skipped",
+            error="no GPU",
+        )
+    )
+    writer.close("finished")
+    folder, result = write_report("r", tmp_path / "results", tmp_path / "reports")
+    assert result.recommendations.iloc[0]["reasons"] == "no case measured (1 skipped): no GPU"
+    assert "Chart skipped: no measured case" in (folder / "index.html").read_text()

@@ -1,0 +1,338 @@
+"""The composite score P, the reference rule, constraints, the Pareto front and robustness, on hand-made records."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.errors import SuiteError
+from bench.results import Record
+from bench.scoring import (
+    PROFILES,
+    MissingReference,
+    ScoringConfig,
+    Weights,
+    decide,
+    pareto_front,
+    robustness,
+    score,
+    validate_constraints,
+    validate_scoring,
+)
+
+
+def record(compression: str = "fp32", **values) -> Record:
+    """An ok record of model m on 1 CPU thread at batch 1, with the given figures."""
+    base = dict(
+        run_id="r",
+        suite="s",
+        case_id="",
+        model="m",
+        compression=compression,
+        engine="eager",
+        device="cpu",
+        threads=1,
+        batch_size=1,
+        status="ok",
+        latency_p50_ms=10.0,
+        latency_p99_ms=20.0,
+        throughput_items_per_s=100.0,
+        model_size_bytes=1000,
+        peak_rss_mb=100.0,
+    )
+    base.update(values)
+    if not base["case_id"]:
+        threads = f"{base['threads']}t" if base["threads"] else ""
+        base["case_id"] = f"{base['model']}[{compression}-{base['device']}{threads}-bs{base['batch_size']}]"
+    return Record(**base)
+
+
+def frame(*records: Record) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        row = dataclasses.asdict(rec)
+        row.pop("extra")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+THREE = (
+    record("fp32", latency_p50_ms=10.0, model_size_bytes=1000, accuracy=0.90),
+    record("bf16", latency_p50_ms=8.0, model_size_bytes=500, accuracy=0.89),
+    record("int8", latency_p50_ms=5.0, model_size_bytes=250, accuracy=0.80),
+)
+
+
+def test_recommendation_profile_has_the_weights_of_the_design_notes():
+    weights = PROFILES["recommendation"].weights
+    assert (weights.size, weights.latency, weights.accuracy, weights.train) == (0.4, 0.6, 0.1, 0.0)
+    assert set(PROFILES) == {"recommendation", "search", "chat", "edge"}
+    assert all(p.reasoning for p in PROFILES.values())
+
+
+def test_score_matches_a_hand_computation():
+    scored = score(frame(*THREE), ScoringConfig())
+    by_case = scored.set_index("compression")
+    # P = 0.4*S + 0.6*T + 0.1*(1-A), S and T relative to fp32 (the worked example of docs/scoring.md)
+    assert by_case.loc["fp32", "score"] == pytest.approx(0.4 * 1 + 0.6 * 1 + 0.1 * 0.10)  # 1.010
+    assert by_case.loc["bf16", "score"] == pytest.approx(0.4 * 0.5 + 0.6 * 0.8 + 0.1 * 0.11)  # 0.691
+    assert by_case.loc["int8", "score"] == pytest.approx(0.4 * 0.25 + 0.6 * 0.5 + 0.1 * 0.20)  # 0.420
+    assert by_case.loc["bf16", "accuracy_drop"] == pytest.approx(0.01)
+    assert list(scored.sort_values("rank")["compression"]) == ["int8", "bf16", "fp32"]
+    assert set(scored["reference_case"]) == {"m[fp32-cpu1t-bs1]"}
+
+
+def test_explicit_weights_and_latency_statistic():
+    config = ScoringConfig.from_section({"weights": {"size": 0, "latency": 1, "accuracy": 0}, "latency": "p99"})
+    scored = score(frame(record("fp32"), record("bf16", latency_p99_ms=30.0)), config)
+    assert scored.set_index("compression").loc["bf16", "score"] == pytest.approx(1.5)
+
+
+def test_profile_sets_weights_and_statistic_and_explicit_weights_override_one_term():
+    config = ScoringConfig.from_section({"profile": "chat", "weights": {"size": 0.5}})
+    assert config.latency == "p99"
+    assert config.weights == Weights(size=0.5, latency=0.7, accuracy=0.2, train=0.0)
+    assert ScoringConfig.from_section({"profile": "real-time"}).weights == PROFILES["chat"].weights
+
+
+def test_each_case_is_normalised_by_its_own_hardware_and_batch_reference():
+    records = [
+        record("fp32", threads=1, latency_p50_ms=10.0),
+        record("bf16", threads=1, latency_p50_ms=5.0),
+        record("fp32", threads=2, latency_p50_ms=6.0),
+        record("bf16", threads=2, latency_p50_ms=6.0),
+        record("fp32", batch_size=64, latency_p50_ms=100.0),
+        record("bf16", batch_size=64, latency_p50_ms=200.0),
+    ]
+    scored = score(frame(*records)).set_index("case_id")
+    assert scored.loc["m[bf16-cpu1t-bs1]", "T"] == pytest.approx(0.5)
+    assert scored.loc["m[bf16-cpu2t-bs1]", "T"] == pytest.approx(1.0)
+    assert scored.loc["m[bf16-cpu1t-bs64]", "T"] == pytest.approx(2.0)
+    assert scored.loc["m[bf16-cpu2t-bs1]", "reference_case"] == "m[fp32-cpu2t-bs1]"
+
+
+def test_reference_can_be_pinned_and_per_item_latency_compares_batch_sizes():
+    records = [
+        record("fp32", latency_p50_ms=1.0),
+        record("fp32", batch_size=64, latency_p50_ms=32.0),
+    ]
+    config = ScoringConfig.from_section(
+        {"reference": {"batch_size": 1}, "latency": "per_item", "across_batch_sizes": True}
+    )
+    scored = score(frame(*records), config).set_index("batch_size")
+    assert scored.loc[64, "T"] == pytest.approx(0.5)  # 32 ms / 64 items vs 1 ms / 1 item
+    assert scored.loc[64, "reference_case"] == "m[fp32-cpu1t-bs1]"
+
+
+def test_missing_reference_is_a_clear_error_not_a_nan():
+    with pytest.raises(MissingReference, match=r"m\[bf16-cpu1t-bs1\] has no reference case .*compression=fp32"):
+        score(frame(record("bf16")))
+
+
+def test_a_failed_reference_is_named_in_the_error():
+    failed = record("fp32", status="failed", latency_p50_ms=None, error="RuntimeError: boom")
+    with pytest.raises(MissingReference, match="that case is failed: RuntimeError: boom"):
+        score(frame(failed, record("bf16")))
+
+
+def test_accuracy_term_is_left_out_and_flagged_when_a_model_has_no_accuracy():
+    scored = score(frame(record("fp32"), record("bf16", latency_p50_ms=5.0, model_size_bytes=500)))
+    bf16 = scored.set_index("compression").loc["bf16"]
+    assert bf16["score"] == pytest.approx(0.4 * 0.5 + 0.6 * 0.5)  # no 0.1*(1-A) term, not treated as A=1 silently
+    assert not bf16["accuracy_term"]
+    assert "accuracy not measured" in bf16["score_note"]
+
+
+def test_a_case_without_accuracy_among_cases_with_it_is_not_scored_and_says_why():
+    scored = score(frame(record("fp32", accuracy=0.9), record("bf16")))
+    bf16 = scored.set_index("compression").loc["bf16"]
+    assert np.isnan(bf16["score"])
+    assert "accuracy missing" in bf16["score_note"]
+
+
+def test_train_time_term_is_normalised_by_the_budget():
+    config = ScoringConfig.from_section(
+        {"weights": {"size": 0, "latency": 0, "accuracy": 0, "train": 1}, "train_budget_s": 100}
+    )
+    scored = score(frame(record("fp32"), record("bf16", train_time_s=50.0)), config).set_index("compression")
+    assert scored.loc["bf16", "score"] == pytest.approx(0.5)
+    assert scored.loc["fp32", "score"] == 0.0  # no training recorded = no training done
+
+
+def test_skipped_cases_are_not_scored_and_keep_their_reason():
+    skipped = record("fp32", device="cuda:0", threads=None, status="skipped", latency_p50_ms=None, error="no GPU")
+    scored = score(frame(*THREE, skipped))
+    note = scored.set_index("device").loc["cuda:0", "score_note"]
+    assert note == "not scored: skipped (no GPU)"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"profil": "edge"}, "scoring.profil: unknown key. Did you mean 'profile'? Allowed: profile"),
+        ({"profile": "edgy"}, "scoring.profile: unknown profile 'edgy'. Did you mean 'edge'? Allowed: recommendation"),
+        ({"weights": {"sise": 1}}, "scoring.weights.sise: unknown key. Did you mean 'size'? Allowed: size, latency"),
+        ({"weights": {"size": -1}}, "scoring.weights.size: must be >= 0"),
+        ({"latency": "p42"}, "scoring.latency: unknown statistic 'p42'. Allowed: p50, p90, p95, p99, mean, per_item"),
+        (
+            {"reference": {"precision": "fp32"}},
+            "scoring.reference.precision: unknown key. Did you mean 'compression'? Allowed: model, compression",
+        ),
+        ({"robustness": {"perturbation": 2}}, "scoring.robustness.perturbation: must be < 1"),
+    ],
+)
+def test_validate_scoring_names_key_and_allowed_values(section, message):
+    with pytest.raises(SuiteError) as caught:
+        validate_scoring(section, "scoring")
+    assert message in str(caught.value)
+
+
+def test_validate_constraints():
+    assert validate_constraints({"latency_p99_ms_max": 50, "accuracy_drop_max": 0.01}) == {
+        "latency_p99_ms_max": 50,
+        "accuracy_drop_max": 0.01,
+    }
+    with pytest.raises(
+        SuiteError, match=re.escape("constraints.latency_p99_max: unknown key. Did you mean 'latency_p99_ms_max'")
+    ):
+        validate_constraints({"latency_p99_max": 50})
+    with pytest.raises(SuiteError, match="accuracy_drop_max: is a fraction of 1"):
+        validate_constraints({"accuracy_drop_max": 5})
+
+
+def test_suite_sections_are_validated_with_the_file_named(tmp_path):
+    from bench.suite import load_suite
+
+    path = tmp_path / "s.yaml"
+    path.write_text("suite: s\nmodels: [noop]\nscoring: {profile: serch}\n")
+    with pytest.raises(
+        SuiteError, match=r"s\.yaml: scoring\.profile: unknown profile 'serch'\. Did you mean 'search'\?"
+    ):
+        load_suite(path)
+    path.write_text("suite: s\nmodels: [noop]\nconstraints: {memory_mb_max: 512}\nscoring: {profile: edge}\n")
+    assert load_suite(path).section("constraints") == {"memory_mb_max": 512}
+
+
+def test_pareto_front_on_a_constructed_example():
+    values = np.array(
+        [
+            [1.0, 4.0],  # A: front (fastest)
+            [2.0, 2.0],  # B: front
+            [4.0, 1.0],  # C: front (smallest)
+            [3.0, 3.0],  # D: dominated by B
+            [2.0, 2.0],  # E: equal to B -> neither dominates the other
+            [5.0, 5.0],  # F: dominated by all but itself
+        ]
+    )
+    front, dominators = pareto_front(values)
+    assert list(front) == [True, True, True, False, True, False]
+    assert dominators[3] == [1, 4]
+    assert sorted(dominators[5]) == [0, 1, 2, 3, 4]
+
+
+def test_decide_gives_every_excluded_case_a_reason():
+    records = (
+        record("fp32", latency_p50_ms=10.0, latency_p99_ms=12.0, model_size_bytes=1000, accuracy=0.90),
+        record("bf16", latency_p50_ms=8.0, latency_p99_ms=9.0, model_size_bytes=500, accuracy=0.895),
+        record("fp16", latency_p50_ms=9.0, latency_p99_ms=11.0, model_size_bytes=500, accuracy=0.895),
+        record("int8", latency_p50_ms=5.0, latency_p99_ms=60.0, model_size_bytes=250, accuracy=0.80),
+    )
+    config = ScoringConfig()
+    constraints = {"accuracy_drop_max": 0.01, "latency_p99_ms_max": 50}
+    decision = decide(score(frame(*records), config), constraints, config)
+    verdicts = decision.cases.set_index("compression")["verdict"]
+    assert verdicts["bf16"].startswith("recommended")
+    assert "accuracy_drop 0.1 > 0.01 (accuracy_drop_max)" in verdicts["int8"]
+    assert "latency_p99_ms 60 ms > 50 ms (latency_p99_ms_max)" in verdicts["int8"]
+    assert verdicts["fp16"] == "dominated by m[bf16-cpu1t-bs1] (faster)"
+    assert verdicts["fp32"].startswith("on the Pareto front, but P 1.010 > ")
+    recommendation = decision.recommendations.iloc[0]
+    assert recommendation["case_id"] == "m[bf16-cpu1t-bs1]"
+    assert recommendation["runner_up"] == "m[fp32-cpu1t-bs1]"  # the next non-dominated case (fp16 is dominated)
+    assert "meets accuracy_drop_max, latency_p99_ms_max" in recommendation["reasons"]
+    # int8 is on the unconstrained front (fastest, smallest) although it breaks the constraints
+    assert decision.cases.set_index("compression")["pareto"].to_dict() == {
+        "fp32": True,
+        "bf16": True,
+        "fp16": False,
+        "int8": True,
+    }
+
+
+def test_an_unmeasured_constrained_value_breaks_the_constraint():
+    decision = decide(score(frame(record("fp32"), record("bf16"))), {"accuracy_drop_max": 0.01})
+    assert decision.cases["verdict"].str.contains("accuracy_drop not measured, cannot check").all()
+    assert decision.recommendations.iloc[0]["reasons"] == "no case meets the constraints"
+
+
+def test_robustness_flags_a_fragile_top_and_a_clear_winner():
+    clear = score(frame(*THREE))
+    result = robustness(clear, PROFILES["recommendation"].weights)
+    assert result.top_case == "m[int8-cpu1t-bs1]"
+    assert result.perturbations == 27  # three non-zero weights, three levels each
+    assert result.stays_top_share == 1.0 and not result.fragile
+    assert result.spearman_mean == pytest.approx(1.0)
+
+    # bf16 is a little smaller, int8 a little faster: which wins depends on the weight ratio
+    close = (
+        record("fp32"),
+        record("bf16", latency_p50_ms=8.0, model_size_bytes=500),
+        record("int8", latency_p50_ms=7.0, model_size_bytes=640),
+    )
+    weights = Weights(size=0.4, latency=0.6, accuracy=0.0)
+    result = robustness(score(frame(*close), ScoringConfig(weights=weights)), weights)
+    assert 0 < result.stays_top_share < 0.8
+    assert result.fragile and "FRAGILE" in result.summary
+
+
+def test_equal_scores_go_to_the_cheaper_case():
+    records = (record("fp32", threads=1), record("fp32", threads=2))  # equal on every objective: neither dominates
+    scored = score(frame(*records))
+    scored["cost_per_1m"] = [1.0, 2.0]
+    decision = decide(scored)
+    assert decision.recommendations.iloc[0]["case_id"] == "m[fp32-cpu1t-bs1]"
+    assert "tie lost" in decision.cases.set_index("threads").loc[2, "verdict"]
+
+
+def test_cost_front_is_computed_where_cost_exists():
+    scored = score(frame(*THREE))
+    scored["cost_per_1m"] = [3.0, 3.5, 1.0]  # bf16: dearer and less accurate than fp32
+    decision = decide(scored)
+    assert decision.cases.set_index("compression")["pareto_cost"].to_dict() == {
+        "fp32": True,
+        "bf16": False,
+        "int8": True,  # cheapest
+    }
+    assert decide(score(frame(*THREE))).cases["pareto_cost"].isna().all()  # no cost column: no cost front
+
+
+def test_a_limit_met_exactly_is_met_despite_float_rounding():
+    decision = decide(score(frame(*THREE)), {"accuracy_drop_max": 0.01})  # 0.90 - 0.89 = 0.010000000000000009
+    verdicts = decision.cases.set_index("compression")["verdict"]
+    assert verdicts["bf16"].startswith("recommended")
+    assert verdicts["int8"] == "violates accuracy_drop 0.1 > 0.01 (accuracy_drop_max)"
+
+
+def test_a_dominated_case_is_never_recommended_even_with_a_lower_p():
+    # the 2-thread fp32 reference was slow, which flatters bf16 on 2 threads; bf16 on 1 thread is faster anyway
+    records = (
+        record("fp32", threads=1, latency_p50_ms=3.0),
+        record("bf16", threads=1, latency_p50_ms=3.3, model_size_bytes=500),
+        record("fp32", threads=2, latency_p50_ms=3.5),
+        record("bf16", threads=2, latency_p50_ms=3.4, model_size_bytes=500),
+    )
+    decision = decide(score(frame(*records)))
+    cases = decision.cases.set_index("case_id")
+    assert cases.loc["m[bf16-cpu2t-bs1]", "score"] < cases.loc["m[bf16-cpu1t-bs1]", "score"]
+    assert cases.loc["m[bf16-cpu2t-bs1]", "verdict"] == "dominated by m[bf16-cpu1t-bs1] (faster)"
+    assert decision.recommendations.iloc[0]["case_id"] == "m[bf16-cpu1t-bs1]"
+    assert cases["rank"].to_dict() == {  # front by P, then dominated
+        "m[bf16-cpu1t-bs1]": 1,
+        "m[fp32-cpu1t-bs1]": 2,
+        "m[bf16-cpu2t-bs1]": 3,
+        "m[fp32-cpu2t-bs1]": 4,
+    }
