@@ -146,19 +146,22 @@ def change_points(
     for _, _, step in sorted(candidates, key=lambda c: (c[0], c[1], c[2].index)):
         if all(abs(step.index - other.index) >= min_size for other in accepted):
             accepted.append(step)
-    return _refine(series, sorted(accepted, key=lambda c: c.index), min_size, window)
+    refined = _refine(series, sorted(accepted, key=lambda c: c.index), min_size, window)
+    return [new if new.p_value < alpha and abs(new.change) > min_change else old for new, old in refined]
 
 
-def _refine(series: np.ndarray, steps: list[ChangePoint], min_size: int, window: int) -> list[ChangePoint]:
+def _refine(series: np.ndarray, steps: list[ChangePoint], min_size: int, window: int):
     """Move each step, by less than ``min_size``, to where two flat levels fit the runs around it best (L1).
 
     A window test can mark a step one run early or late when a window reaches over the next step; the split
     with the least absolute deviation from the two sides' medians, between the neighbouring steps, is the place.
+    Returns (refined, original) pairs; the caller keeps the original when the refined one fails the criteria.
     """
     from scipy.stats import mannwhitneyu
 
-    refined: list[ChangePoint] = []
-    for n, step in enumerate(steps):
+    refined: list[tuple[ChangePoint, ChangePoint]] = []
+    for n, original in enumerate(steps):
+        step = original
         low = max(steps[n - 1].index if n else 0, step.index - window)
         high = min(steps[n + 1].index if n + 1 < len(steps) else len(series), step.index + window)
 
@@ -172,7 +175,7 @@ def _refine(series: np.ndarray, steps: list[ChangePoint], min_size: int, window:
             left, right = series[max(0, best - window) : best], series[best : best + window]
             p = float(mannwhitneyu(left, right, alternative="two-sided").pvalue)
             step = ChangePoint(best, float(np.median(left)), float(np.median(right)), p)
-        refined.append(step)
+        refined.append((step, original))
     return refined
 
 
@@ -219,6 +222,9 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
                         "p_value": step.p_value,
                     }
                 )
+        values = frame[metric].dropna().astype(float)
+        if (values > 0).all() and values.max() / values.min() > 20:  # cases of very different sizes: keep all readable
+            ax.set_yscale("log")
         ax.set_xticks(runs["run_order"].to_numpy(), labels, fontsize=7)
         ax.set_xlabel("run (commit, start time UTC)")
         ax.set_ylabel(metric)

@@ -98,9 +98,14 @@ def rerun(
                 + " ".join(command[2:]),
                 flush=True,
             )
-            done = subprocess.run([*command, *pytest_args, "-q"], cwd=checkout, env=env, check=False)
+            done = subprocess.run(
+                [*command, *pytest_args, "-q"], cwd=checkout, env=env, check=False, capture_output=True, text=True
+            )
             if done.returncode not in (0, 1):  # 1: some cases failed; they become "not comparable"
+                print(done.stdout[-4000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
                 raise GateError(f"re-running the {side} side failed with exit code {done.returncode}")
+            summary = [line for line in done.stdout.splitlines() if line.startswith(f"run {run_id}:")]
+            print("  " + (summary[0] if summary else f"run {run_id}: exit code {done.returncode}"), flush=True)
             return run_id
 
         return run
