@@ -45,7 +45,9 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
 
         commit = rerun.baseline_commit(baseline_meta, args.baseline_ref, repo)
         paths = [_relative(s["path"], repo) for s in current_meta.get("suites", [])]
-        side_a, side_b, folder = rerun.rerun(paths, commit, args.rerun, args.results, repo)
+        argv = current_meta.get("argv") or []
+        selection = ["-k", argv[argv.index("-k") + 1]] if "-k" in argv[:-1] else []  # e.g. the GPU job's -k cuda
+        side_a, side_b, folder = rerun.rerun(paths, commit, args.rerun, args.results, repo, selection)
         result = gating.gate_runs(side_a, side_b, folder, **options)
         result.notes.append(
             f"--rerun {args.rerun}: baseline code ({commit[:12]}) and current code re-measured interleaved "
