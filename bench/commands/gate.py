@@ -73,7 +73,7 @@ def _relative(path: str, repo: Path) -> str:
 
 def _short(result) -> str:
     """The terminal view: counts, then every verdict that is not 'unchanged'."""
-    lines = [result.to_markdown().split("\n### ")[0].rstrip()]
+    lines = [result.to_markdown().split("\n### ")[0].split("\n<details>")[0].rstrip()]
     for verdict in result.verdicts:
         if verdict.verdict != "unchanged":
             change = (
