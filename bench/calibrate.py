@@ -1,0 +1,286 @@
+"""Calibrate the regression gate on this machine: its false-alarm rate and its detection rate.
+
+1. **True re-runs.** ``R`` separate ``bench run`` processes of a small suite (``dlrm-tiny`` at batch 1 and 64,
+   each with the ``eager`` engine and the ``slowdown`` engine that adds ``percent``% per call). Every run is a new
+   process, so process-level noise (memory layout, thread placement, a neighbour's load) is in the data.
+2. **A/A (false alarms).** For every ordered pair of different runs ``(i, j)``, the eager case of run ``i`` is the
+   baseline and the eager case of run ``j`` the candidate: same code twice. A "regressed" verdict is a false alarm.
+3. **A/B (detection).** Eager of run ``i`` against slowdown of run ``j`` (``i != j``): a "regressed" verdict is a
+   detection of the injected slowdown.
+4. **Pool.** Many shorter comparisons: random contiguous halves of the raw samples of two different runs, which
+   adds within-run variation to the run-to-run variation of step 2 and 3.
+
+Every comparison is evaluated for a grid of test levels and effect thresholds (one comparison per case-metric,
+so no multiple-comparison correction), for ``latency_p50_ms`` and ``throughput_items_per_s``. The report gives
+each rate with a 95% Clopper-Pearson interval; pairs share runs, so the effective sample is the runs, not the pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.gate import DEFAULT_ALPHA, METRICS, parse_rule, timed_figures
+
+SUITE = "gate-calibration"
+CALIBRATED_METRICS = ("latency_p50_ms", "throughput_items_per_s")
+TARGET_FALSE_ALARM = 0.01
+TARGET_DETECTION = 0.95
+RERUN_ROUNDS = 3
+KINDS = ("aa_runs", "aa_pool", "aa_rerun", "ab_runs", "ab_pool", "ab_rerun")
+KIND_TITLES = {
+    "aa_runs": "A/A false alarms, one run a side",
+    "aa_pool": "A/A false alarms, half-runs",
+    "aa_rerun": f"A/A false alarms, {RERUN_ROUNDS} runs a side",
+    "ab_runs": "detection, one run a side",
+    "ab_pool": "detection, half-runs",
+    "ab_rerun": f"detection, {RERUN_ROUNDS} runs a side",
+}
+
+
+def suite_yaml(percent: float, threads: Sequence[int], min_time_s: float, batch_sizes: Sequence[int]) -> str:
+    return (
+        f"# Written by bench calibrate: eager against a {percent:g}% slowdown of itself.\n"
+        f"suite: {SUITE}\n"
+        "models: [dlrm-tiny]\n"
+        "compression: [fp32]\n"
+        f"engines: [eager, {{slowdown: {{percent: {float(percent)}}}}}]\n"
+        f"hardware: {{cpu: {{threads: {list(threads)}}}}}\n"
+        f"batch_sizes: {list(batch_sizes)}\n"
+        f"measure: {{warmup_s: 0.2, min_time_s: {min_time_s}, min_rounds: 20, memory_s: 0.01, accuracy: false}}\n"
+    )
+
+
+def measure(out: Path, runs: int, percent: float, threads: Sequence[int], min_time_s: float, batch_sizes) -> Path:
+    """Run the calibration suite ``runs`` times, each in its own process; returns the results folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    suite = out / "gate-calibration.yaml"
+    suite.write_text(suite_yaml(percent, threads, min_time_s, batch_sizes))
+    results = out / "runs"
+    for r in range(runs):
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "bench.cli", "run", str(suite), "--results", str(results)]
+        done = subprocess.run(
+            [*command, "--run-id", f"cal-{r:03d}", "-q", "-p", "no:cacheprovider"],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"calibration run {r} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        print(f"calibration run {r + 1}/{runs}: {time.perf_counter() - started:.1f} s", flush=True)
+    return results
+
+
+@dataclass
+class CaseRuns:
+    """Per run: the raw samples of the eager case (A) and of the slowed case (B) of one case family."""
+
+    name: str
+    batch_size: int
+    eager: list[np.ndarray]
+    slowed: list[np.ndarray]
+
+
+def collect(results: Path) -> list[CaseRuns]:
+    from bench import results as store
+
+    families: dict[str, CaseRuns] = {}
+    for path in store.run_dirs(results):
+        frame = store.load(path)
+        samples = store.load_samples(path)
+        for row in frame[frame["status"] == "ok"].itertuples():
+            family = f"{row.model}[{row.compression}-cpu-{row.threads}t-bs{row.batch_size}]"
+            item = families.setdefault(family, CaseRuns(family, int(row.batch_size), [], []))
+            values = np.asarray(samples[f"{row.suite}::{row.case_id}"], dtype=float)
+            (item.slowed if row.engine.startswith("slowdown") else item.eager).append(values)
+    return list(families.values())
+
+
+def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> dict[str, list[dict[str, Any]]]:
+    """p-value and change per metric for every A/A and A/B comparison (true pairs and pooled halves).
+
+    Exactly what the gate computes for one case-metric: disturbed blocks dropped on each side, then the metric
+    and the Mann-Whitney U test on what is left; ``p`` is ``None`` when the gate would say "not comparable".
+    """
+
+    def one(case: CaseRuns, base, cur) -> dict[str, Any]:
+        row: dict[str, Any] = {"case": case.name}
+        for metric in CALIBRATED_METRICS:
+            figures = timed_figures(metric, base, cur, case.batch_size)
+            rule = parse_rule(metric, METRICS[metric].default_rule)
+            row["p"] = figures.p_value
+            row[metric] = None if figures.reason else rule.change(figures.baseline, figures.current)
+        return row
+
+    def half(values: np.ndarray) -> np.ndarray:
+        size = len(values) // 2
+        start = int(rng.integers(0, len(values) - size + 1))
+        return values[start : start + size]
+
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
+    for case in cases:
+        n = min(len(case.eager), len(case.slowed))
+        for i, j in [(i, j) for i in range(n) for j in range(n) if i != j]:
+            out["aa_runs"].append(one(case, case.eager[i], case.eager[j]))
+            out["ab_runs"].append(one(case, case.eager[i], case.slowed[j]))
+        for _ in range(pool if n > 1 else 0):
+            i, j = rng.choice(n, size=2, replace=False)
+            out["aa_pool"].append(one(case, half(case.eager[i]), half(case.eager[j])))
+            i, j = rng.choice(n, size=2, replace=False)
+            out["ab_pool"].append(one(case, half(case.eager[i]), half(case.slowed[j])))
+        for _ in range(pool // 4 if n >= 2 * RERUN_ROUNDS else 0):  # as `bench gate --rerun 3`: 3 runs a side
+            picked = rng.choice(n, size=2 * RERUN_ROUNDS, replace=False)
+            a, b = picked[:RERUN_ROUNDS], picked[RERUN_ROUNDS:]
+            out["aa_rerun"].append(one(case, [case.eager[i] for i in a], [case.eager[i] for i in b]))
+            out["ab_rerun"].append(one(case, [case.eager[i] for i in a], [case.slowed[i] for i in b]))
+    return out
+
+
+def _rate(hits: int, total: int) -> dict[str, Any]:
+    from scipy.stats import binomtest
+
+    if total == 0:
+        return {"hits": 0, "n": 0, "rate": None, "ci95": [None, None]}
+    ci = binomtest(hits, total).proportion_ci(confidence_level=0.95, method="exact")
+    return {"hits": hits, "n": total, "rate": hits / total, "ci95": [ci.low, ci.high]}
+
+
+def _cells(items: list[dict[str, Any]], metric: str, alpha: float, threshold: float) -> dict[str, Any]:
+    sign = 1.0 if METRICS[metric].better == "lower" else -1.0
+    comparable = [c for c in items if c[metric] is not None]
+    regressed = sum(c["p"] < alpha and sign * c[metric] > threshold for c in comparable)
+    return {**_rate(regressed, len(items)), "not_comparable": _rate(len(items) - len(comparable), len(items))}
+
+
+def evaluate(
+    comparisons: dict[str, list[dict[str, Any]]], alphas: Sequence[float], thresholds: Sequence[float], by_case=False
+):
+    """Rates for every (metric, alpha, threshold): false alarms on A/A, detections on A/B (per case if asked).
+
+    Rates are over all comparisons: a "not comparable" verdict is neither a false alarm nor a detection.
+    """
+    groups = {"all cases": comparisons}
+    if by_case:
+        names = sorted({c["case"] for items in comparisons.values() for c in items})
+        groups = {name: {k: [c for c in v if c["case"] == name] for k, v in comparisons.items()} for name in names}
+    rows = []
+    for group, items in groups.items():
+        for metric in CALIBRATED_METRICS:
+            for alpha in alphas:
+                for threshold in thresholds:
+                    row: dict[str, Any] = {"case": group, "metric": metric, "alpha": alpha, "threshold": threshold}
+                    for key, kind in items.items():
+                        row[key] = _cells(kind, metric, alpha, threshold)
+                    rows.append(row)
+    return rows
+
+
+def meets(row: dict[str, Any], mode: str = "runs") -> bool:
+    """At most 1% false alarms and at least 95% detection, one run a side (``runs``) or three (``rerun``)."""
+    false_alarms, detections = row[f"aa_{mode}"]["rate"], row[f"ab_{mode}"]["rate"]
+    if false_alarms is None or detections is None:
+        return False
+    return false_alarms <= TARGET_FALSE_ALARM and detections >= TARGET_DETECTION
+
+
+def _pct(cell: dict[str, Any]) -> str:
+    if cell["rate"] is None:
+        return "n/a"
+    return f"{cell['rate']:.2%} ({cell['hits']}/{cell['n']}, CI ≤{cell['ci95'][1]:.2%})"
+
+
+def _table(rows: list[dict[str, Any]], first: str) -> list[str]:
+    lines = [
+        f"| {first} | metric | alpha | threshold | "
+        + " | ".join(KIND_TITLES[k] for k in KINDS)
+        + " | not comparable (one run a side, A/A) | meets targets (one run / 3 runs) |",
+        "| --- | --- | ---: | ---: |" + " ---: |" * (len(KINDS) + 1) + " :---: |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['case'] if first == 'case' else 'all'} | {row['metric']} | {row['alpha']:g} | "
+            f"{row['threshold']:.0%} | "
+            + " | ".join(_pct(row[k]) for k in KINDS)
+            + f" | {_pct(row['aa_runs']['not_comparable'])} | "
+            f"{'yes' if meets(row, 'runs') else 'no'} / {'yes' if meets(row, 'rerun') else 'no'} |"
+        )
+    return lines
+
+
+def summarise(cases: list[CaseRuns], rows: list[dict[str, Any]], per_case, setup: dict[str, Any]) -> str:
+    lines = [
+        "# Gate calibration",
+        "",
+        f"- machine: {setup['cpu_model']} ({setup['cpu_cores']} cores, shared with other jobs), {setup['runs']} "
+        f"separate runs, injected slowdown {setup['percent']:g}%, latency pass {setup['min_time_s']:g} s per case, "
+        f"wall time {setup['wall_s']:.0f} s",
+        f"- gate defaults under test: alpha={DEFAULT_ALPHA:g}, latency_p50_ms "
+        f"{METRICS['latency_p50_ms'].default_rule}, throughput_items_per_s "
+        f"{METRICS['throughput_items_per_s'].default_rule}",
+    ]
+    for case in cases:
+        medians = [float(np.median(s)) for s in case.eager]
+        spread = (max(medians) / min(medians) - 1) if medians else float("nan")
+        rounds = int(np.median([len(s) for s in case.eager])) if case.eager else 0
+        lines.append(
+            f"- `{case.name}`: {len(case.eager)} runs, ~{rounds} samples per run, eager p50 "
+            f"{np.median(medians):.4g} ms, max/min of the runs' p50s {spread:+.1%}"
+        )
+    lines += ["", "## Per case at the defaults", "", *_table(per_case, "case")]
+    lines += ["", "## All cases, by test level and effect threshold", "", *_table(rows, "cases")]
+    return "\n".join(lines) + "\n"
+
+
+def calibrate(
+    out: Path,
+    runs: int = 30,
+    percent: float = 10.0,
+    threads: Sequence[int] = (1,),
+    batch_sizes: Sequence[int] = (1, 64),
+    min_time_s: float = 0.5,
+    pool: int = 1000,
+    alphas: Sequence[float] = (0.05, DEFAULT_ALPHA, 0.001),
+    thresholds: Sequence[float] = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08),
+    reuse: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Measure (unless ``reuse``), compare, and write ``calibration.md`` and ``calibration.json`` into ``out``."""
+    from bench.hardware import cpu_cores, environment
+
+    started = time.perf_counter()
+    results = out / "runs"
+    if not reuse:
+        results = measure(out, runs, percent, threads, min_time_s, batch_sizes)
+    cases = collect(results)
+    if not cases:
+        raise FileNotFoundError(f"no calibration runs under {results}")
+    comparisons = _comparisons(cases, pool, np.random.default_rng(seed))
+    rows = evaluate(comparisons, alphas, thresholds)
+    default_threshold = parse_rule("latency_p50_ms", METRICS["latency_p50_ms"].default_rule).limit
+    per_case = evaluate(comparisons, [DEFAULT_ALPHA], [default_threshold], by_case=True)
+    env = environment()
+    setup = {
+        "runs": max(len(c.eager) for c in cases),
+        "percent": percent,
+        "threads": list(threads),
+        "min_time_s": min_time_s,
+        "pool_per_case": pool,
+        "cpu_model": env.get("cpu_model"),
+        "cpu_cores": cpu_cores(),
+        "wall_s": time.perf_counter() - started,
+    }
+    markdown = summarise(cases, rows, per_case, setup)
+    (out / "calibration.md").write_text(markdown)
+    payload = {"setup": setup, "per_case_at_defaults": per_case, "rows": rows}
+    (out / "calibration.json").write_text(json.dumps(payload, indent=2) + "\n")
+    print(markdown)
+    return payload

@@ -1,0 +1,43 @@
+"""``bench baseline set RUN`` / ``bench baseline show``: the runs ``bench gate`` compares with by default."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def baseline(args: argparse.Namespace, extra: list[str]) -> int:
+    from bench import history
+
+    if args.action == "set":
+        for path in history.promote(args.run, args.results, args.suite or None, replace=args.replace):
+            print(f"baseline of suite {path.name}: {path} (from run {args.run})")
+        print("commit results/baseline/ so the nightly job finds it (it is not git-ignored)")
+        return 0
+    found = history.baselines(args.results)
+    if not found:
+        print(f"no baselines under {history.baseline_root(args.results)}/ (bench baseline set RUN)")
+        return 0
+    for suite, meta in found.items():
+        env = meta.get("environment") or {}
+        for entry in meta.get("promotions") or [{"run_id": meta.get("promoted_from"), "cases": []}]:
+            print(
+                f"{suite:24} {len(entry.get('cases', []))} cases from run {entry.get('run_id')} "
+                f"(commit {(entry.get('git_commit') or env.get('git_commit') or '?')[:12]}, "
+                f"{entry.get('hostname') or '?'}), promoted {entry.get('promoted_at')}"
+            )
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("baseline", help="promote a run to the baseline, or show the baselines")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    setter = actions.add_parser("set", help="promote RUN to the baseline of its suites (results/baseline/<suite>/)")
+    setter.add_argument("run", help="run id, unique prefix, path or 'latest'")
+    setter.add_argument("--suite", action="append", help="only this suite of the run (repeatable)")
+    setter.add_argument(
+        "--replace", action="store_true", help="drop the previous baseline's cases this run did not measure"
+    )
+    shower = actions.add_parser("show", help="list the promoted baselines")
+    for sub in (setter, shower):
+        sub.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
+        sub.set_defaults(func=baseline)

@@ -1,0 +1,132 @@
+"""``bench gate``: compare a run with the baseline; exit 1 on regression, 2 on usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from pathlib import Path
+
+from bench.gate import DEFAULT_ALPHA, GateError
+
+
+def _repo_root() -> Path:
+    found = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        raise GateError("--rerun needs a git checkout (it re-runs the baseline's commit)")
+    return Path(found.stdout.strip())
+
+
+def gate(args: argparse.Namespace, extra: list[str]) -> int:
+    from bench import gate as gating
+    from bench import history
+    from bench import results as store
+
+    currents = [store.resolve_run(run, args.results) for run in (args.current or [None])]
+    current_meta = store.load_meta(currents[0])
+    suites = [s["name"] for s in current_meta.get("suites", [])]
+    if args.baseline:
+        baseline_runs: list[str | Path] = [store.resolve_run(run, args.results) for run in args.baseline]
+    else:
+        found, missing = history.baseline_for(suites, args.results)
+        if not found:
+            raise GateError(
+                f"no baseline for suite(s) {', '.join(suites)} under {history.baseline_root(args.results)}/: "
+                "promote one with `bench baseline set RUN`, or pass --baseline RUN"
+            )
+        if missing:
+            print(f"bench gate: no baseline for suite(s) {', '.join(missing)}: their cases are not comparable")
+        baseline_runs = list(found)
+    options = {"force": args.force, "alpha": args.alpha, "correction": args.correction}
+    if args.rerun:
+        repo = _repo_root()
+        baseline_meta = store.load_meta(baseline_runs[0])
+        from bench import rerun
+
+        commit = rerun.baseline_commit(baseline_meta, args.baseline_ref, repo)
+        paths = [_relative(s["path"], repo) for s in current_meta.get("suites", [])]
+        argv = current_meta.get("argv") or []
+        selection = ["-k", argv[argv.index("-k") + 1]] if "-k" in argv[:-1] else []  # e.g. the GPU job's -k cuda
+        side_a, side_b, folder = rerun.rerun(paths, commit, args.rerun, args.results, repo, selection)
+        result = gating.gate_runs(side_a, side_b, folder, **options)
+        result.notes.append(
+            f"--rerun {args.rerun}: baseline code ({commit[:12]}) and current code re-measured interleaved "
+            f"(A B B A ...) in this job; runs in {folder}"
+        )
+    else:
+        result = gating.gate_runs(baseline_runs, currents, args.results, **options)
+    markdown = gating.write_outputs(result, args.summary, args.json, os.environ.get("GITHUB_STEP_SUMMARY"))
+    print(markdown if args.verbose else _short(result))
+    print(f"summary: {args.summary}   verdicts: {args.json}")
+    return result.exit_code
+
+
+def _relative(path: str, repo: Path) -> str:
+    candidate = Path(path)
+    if candidate.is_absolute():
+        try:
+            return str(candidate.resolve().relative_to(repo.resolve()))
+        except ValueError:
+            raise GateError(f"--rerun: suite {path} is outside the repository, so the baseline code lacks it") from None
+    return path
+
+
+def _short(result) -> str:
+    """The terminal view: counts, then every verdict that is not 'unchanged'."""
+    lines = [result.to_markdown().split("\n### ")[0].split("\n<details>")[0].rstrip()]
+    for verdict in result.verdicts:
+        if verdict.verdict != "unchanged":
+            change = (
+                ""
+                if verdict.change is None
+                else f" {verdict.change:+.2%}"
+                if verdict.relative
+                else f" {verdict.change:+.4g}"
+            )
+            reason = f" ({verdict.reason})" if verdict.reason else ""
+            lines.append(f"  {verdict.verdict:>14}  {verdict.case}  {verdict.metric}{change}{reason}")
+    return "\n".join(lines)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "gate",
+        help="compare a run with the baseline (exit 1 on regression)",
+        description=(
+            "Compare the current run with a baseline case by case. Timed metrics need a significant Mann-Whitney U "
+            "test on the raw samples AND an effect beyond the suite's gates: rule; size and accuracy use the rule "
+            "alone. Exit codes: 0 no regression, 1 regression, 2 usage error or runs not comparable."
+        ),
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="RUN",
+        action="append",
+        help="baseline run; repeat to pool several (default: the promoted baseline of each suite)",
+    )
+    parser.add_argument(
+        "--current", metavar="RUN", action="append", help="run to judge; repeat to pool several (default: latest)"
+    )
+    parser.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
+    parser.add_argument("--force", action="store_true", help="compare runs from different environments anyway")
+    parser.add_argument(
+        "--alpha", type=float, default=None, help=f"test level (default: the suite's gates.alpha or {DEFAULT_ALPHA})"
+    )
+    parser.add_argument(
+        "--correction",
+        choices=("holm", "none"),
+        default="holm",
+        help="multiple-comparison correction over the timed comparisons (default: holm)",
+    )
+    parser.add_argument(
+        "--rerun",
+        type=int,
+        metavar="N",
+        default=0,
+        help="re-measure baseline code and current code N times each, interleaved, in this job, and gate those",
+    )
+    parser.add_argument("--baseline-ref", metavar="REF", help="with --rerun: the baseline's code (default: its commit)")
+    parser.add_argument("--summary", default="reports/gate/summary.md", help="Markdown summary file")
+    parser.add_argument("--json", default="reports/gate/verdicts.json", help="JSON verdict file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the whole Markdown summary")
+    parser.set_defaults(func=gate)

@@ -1,0 +1,82 @@
+"""``bench history SUITE``: the runs of a suite in time order, trend charts per metric, detected change points."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def history_command(args: argparse.Namespace, extra: list[str]) -> int:
+    import pandas as pd
+
+    from bench import history
+    from bench.errors import BenchError
+
+    runs = history.index_runs(args.results, args.suite)
+    if args.last:
+        runs = runs[-args.last :]
+    if not runs:
+        known = sorted({s for r in history.index_runs(args.results) for s in r.suites})
+        raise BenchError(
+            f"no runs of suite '{args.suite}' under {args.results}/; suites with runs: {', '.join(known) or 'none'}"
+        )
+    frame = history.history_frame(runs, args.suite)
+    table = pd.DataFrame(
+        [
+            {
+                "run_id": r.run_id,
+                "started_at": r.started_at,
+                "commit": r.commit,
+                "machine": r.machine,
+                "status": r.status,
+                "cases_ok": int((frame["run_id"] == r.run_id).sum()) if not frame.empty else 0,
+                "latency_p50_ms_median": _median(frame, r.run_id, "latency_p50_ms"),
+            }
+            for r in runs
+        ]
+    )
+    print(f"suite {args.suite}: {len(runs)} runs, oldest first")
+    print(table.to_string(index=False))
+    metrics = args.metric or list(history.TREND_METRICS)
+    paths, steps = history.plot_trends(
+        frame,
+        args.suite,
+        args.out,
+        metrics,
+        alpha=args.alpha,
+        min_change=args.min_change,
+        min_size=args.min_size,
+        window=args.window,
+    )
+    if steps:
+        print("\nchange points (Mann-Whitney U between the runs just before and just after):")
+        for s in steps:
+            print(
+                f"  {s['metric']:24} {s['case_id']}: {s['before']:.4g} -> {s['after']:.4g} ({s['change']:+.1%}) "
+                f"from run {s['run_id']} (commit {s['commit'] or '?'}), p={s['p_value']:.2g}"
+            )
+    else:
+        print(f"\nno change points (needs >= {2 * args.min_size} runs and a step > {args.min_change:.0%})")
+    for path in paths:
+        print(f"trend: {path}")
+    return 0
+
+
+def _median(frame, run_id: str, metric: str):
+    if frame.empty or metric not in frame.columns:
+        return None
+    values = frame.loc[frame["run_id"] == run_id, metric].dropna()
+    return round(float(values.median()), 4) if len(values) else None
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("history", help="runs of a suite over time, trend PNGs, change points")
+    parser.add_argument("suite", help="suite name (e.g. recsys-quick)")
+    parser.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
+    parser.add_argument("--out", metavar="DIR", default="reports/history", help="folder for the trend PNGs")
+    parser.add_argument("--metric", action="append", help="metric to chart (repeatable; default: the main ones)")
+    parser.add_argument("--last", type=int, metavar="N", help="only the last N runs")
+    parser.add_argument("--alpha", type=float, default=0.05, help="change point test level (default: 0.05)")
+    parser.add_argument("--min-change", type=float, default=0.05, help="smallest relative step shown (default: 0.05)")
+    parser.add_argument("--min-size", type=int, default=4, help="fewest runs on each side of a step (default: 4)")
+    parser.add_argument("--window", type=int, default=6, help="runs compared on each side of a point (default: 6)")
+    parser.set_defaults(func=history_command)

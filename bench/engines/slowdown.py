@@ -1,0 +1,44 @@
+"""A deliberately slower engine: another engine plus a busy-wait of a chosen percentage of each call's own time.
+
+Used to calibrate the regression gate (``bench calibrate``): a known 10% slowdown must be caught. Each call is
+timed and followed by a busy-wait of ``percent`` of that call's duration, so the whole latency distribution is
+stretched by ``1 + percent/100`` (its noise included), not shifted by a constant.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.engines import ENGINES, Prepared, register_engine
+
+
+@register_engine(
+    "slowdown",
+    params={"percent": 10.0, "inner": "eager"},
+    description="Another engine (inner, default eager) made percent% slower per call by a busy-wait (calibration).",
+)
+def slowdown(compressed, example_inputs, placement, percent: float = 10.0, inner: str = "eager") -> Prepared:
+    if inner == "slowdown":
+        raise ValueError("slowdown cannot wrap itself")
+    entry = ENGINES.get(inner)
+    prepared = entry.fn(compressed, example_inputs, placement, **entry.params)
+    call, factor, clock = prepared.call, percent / 100.0, time.perf_counter
+    sync = None
+    if placement.device_type == "cuda":  # the device's time must be inside the stretched window
+        import torch
+
+        device = torch.device(placement.device)
+        sync = lambda: torch.cuda.synchronize(device)  # noqa: E731
+
+    def slowed(*inputs):
+        start = clock()
+        out = call(*inputs)
+        if sync is not None:
+            sync()
+        end = clock()
+        deadline = end + (end - start) * factor
+        while clock() < deadline:
+            pass
+        return out
+
+    return Prepared(call=slowed, info={**prepared.info, "slowdown_percent": percent, "slowdown_inner": inner})

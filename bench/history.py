@@ -1,0 +1,369 @@
+"""Run history: an index of runs (suite, commit, time, machine), trends per metric, change points, baselines.
+
+Baselines are stored as run folders under ``<results>/baseline/<suite>/`` holding that suite's records and raw
+samples, copied from the promoted run (``bench baseline set RUN``). ``.gitignore`` keeps ``results/baseline/``
+trackable, so a team commits its baseline and the nightly job finds it in the checkout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.errors import BenchError
+
+BASELINE_DIR = "baseline"
+TREND_METRICS = (
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "throughput_items_per_s",
+    "model_size_bytes",
+    "accuracy",
+    "peak_rss_mb",
+    "energy_j_per_item",
+)
+LOWER_IS_BETTER = {"throughput_items_per_s": False, "accuracy": False}
+
+
+# ------------------------------------------------------------------------------------------------ index
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run in the index."""
+
+    run_id: str
+    path: Path
+    started_at: str
+    commit: str
+    machine: str
+    cpu_model: str
+    status: str
+    suites: tuple[str, ...]
+
+
+def index_runs(results_dir: str | Path = "results", suite: str | None = None) -> list[RunInfo]:
+    """Runs under ``results_dir`` (baselines excluded), oldest first by start time, optionally of one suite."""
+    from bench import results as store
+
+    runs = []
+    for path in store.run_dirs(results_dir):
+        if path.name == BASELINE_DIR:
+            continue
+        meta = json.loads((path / "meta.json").read_text())
+        env = meta.get("environment") or {}
+        info = RunInfo(
+            run_id=meta.get("run_id", path.name),
+            path=path,
+            started_at=meta.get("started_at") or "",
+            commit=(env.get("git_commit") or "")[:12],
+            machine=env.get("hostname") or "",
+            cpu_model=env.get("cpu_model") or "",
+            status=meta.get("status") or "",
+            suites=tuple(s.get("name", "") for s in meta.get("suites", [])),
+        )
+        if suite is None or suite in info.suites:
+            runs.append(info)
+    return sorted(runs, key=lambda r: (r.started_at, r.run_id))
+
+
+def history_frame(runs: Sequence[RunInfo], suite: str):
+    """One row per (run, case) of ``suite``, in run order, with the run's commit, time and machine."""
+    import pandas as pd
+
+    from bench import results as store
+
+    frames = []
+    for order, run in enumerate(runs):
+        frame = store.load(run.path)
+        frame = frame[(frame["suite"] == suite) & (frame["status"] == "ok")].copy()
+        frame["run_order"] = order
+        frame["run_id"] = run.run_id
+        frame["started_at"] = run.started_at
+        frame["commit"] = run.commit
+        frame["machine"] = run.machine
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["run_order", "run_id", "case_id"])
+    return pd.concat(frames, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------- change points
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """A step in a series: the first index of the new level, the levels either side and the test behind it."""
+
+    index: int
+    before: float
+    after: float
+    p_value: float
+
+    @property
+    def change(self) -> float:
+        return self.after / self.before - 1.0 if self.before else math.inf
+
+
+def change_points(
+    values: Sequence[float], min_size: int = 4, window: int = 6, alpha: float = 0.05, min_change: float = 0.05
+) -> list[ChangePoint]:
+    """Steps in a series of per-run figures: a rank test between the runs just before and just after each point.
+
+    At every index ``i`` with at least ``min_size`` runs on each side, the ``window`` runs before ``i`` are compared
+    with the ``window`` runs from ``i`` on (fewer at the ends) by a two-sided Mann-Whitney U test. ``i`` is a
+    candidate when ``p < alpha`` **and** the medians of the two windows differ by more than ``min_change``
+    (relative). Candidates are then accepted strongest first (smallest p, then largest change), skipping any within
+    ``min_size`` runs of one already accepted, so one step gives one mark. Each value is one run's figure (e.g.
+    its p50): runs, not raw samples, are the units, because any drift between runs would make samples
+    "significant". Rank-based, so one outlier run is not a step; with ``min_size=4`` a step needs at least four
+    runs on each side (the smallest p of 4 against 4 is 0.029).
+    """
+    from scipy.stats import mannwhitneyu
+
+    series = np.asarray(values, dtype=float)
+    window = max(window, min_size)
+    candidates: list[tuple[float, float, ChangePoint]] = []
+    for i in range(min_size, len(series) - min_size + 1):
+        left, right = series[max(0, i - window) : i], series[i : i + window]
+        if np.all(left == left[0]) and np.all(right == left[0]):
+            continue
+        p = float(mannwhitneyu(left, right, alternative="two-sided").pvalue)
+        step = ChangePoint(i, float(np.median(left)), float(np.median(right)), p)
+        if p < alpha and abs(step.change) > min_change:
+            # ties in p (perfectly separated windows) go to the point whose windows differ most in mean: the
+            # exact step, where neither window holds runs of the other level
+            candidates.append((p, -abs(float(right.mean() - left.mean())), step))
+    accepted: list[ChangePoint] = []
+    for _, _, step in sorted(candidates, key=lambda c: (c[0], c[1], c[2].index)):
+        if all(abs(step.index - other.index) >= min_size for other in accepted):
+            accepted.append(step)
+    refined = _refine(series, sorted(accepted, key=lambda c: c.index), min_size, window)
+    return [new if new.p_value < alpha and abs(new.change) > min_change else old for new, old in refined]
+
+
+def _refine(series: np.ndarray, steps: list[ChangePoint], min_size: int, window: int):
+    """Move each step, by less than ``min_size``, to where two flat levels fit the runs around it best (L1).
+
+    A window test can mark a step one run early or late when a window reaches over the next step; the split
+    with the least absolute deviation from the two sides' medians, between the neighbouring steps, is the place.
+    Returns (refined, original) pairs; the caller keeps the original when the refined one fails the criteria.
+    """
+    from scipy.stats import mannwhitneyu
+
+    refined: list[tuple[ChangePoint, ChangePoint]] = []
+    for n, original in enumerate(steps):
+        step = original
+        low = max(steps[n - 1].index if n else 0, step.index - window)
+        high = min(steps[n + 1].index if n + 1 < len(steps) else len(series), step.index + window)
+
+        def cost(k: int, low: int = low, high: int = high) -> float:
+            left, right = series[low:k], series[k:high]
+            return float(np.abs(left - np.median(left)).sum() + np.abs(right - np.median(right)).sum())
+
+        options = range(max(low + 1, step.index - min_size + 1), min(high, step.index + min_size))
+        best = min(options, key=lambda k: (cost(k), abs(k - step.index)))
+        if best != step.index:
+            left, right = series[max(0, best - window) : best], series[best : best + window]
+            p = float(mannwhitneyu(left, right, alternative="two-sided").pvalue)
+            step = ChangePoint(best, float(np.median(left)), float(np.median(right)), p)
+        refined.append((step, original))
+    return refined
+
+
+# -------------------------------------------------------------------------------------------------- trends
+
+
+def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] = TREND_METRICS, **detect: Any):
+    """One PNG per metric: a line per case across runs, change points marked. Returns (paths, change points)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    steps: list[dict[str, Any]] = []
+    if frame.empty:
+        return paths, steps
+    runs = frame.drop_duplicates("run_order").sort_values("run_order")
+    labels = [f"{r.commit[:7] or '?'}\n{str(r.started_at)[5:16]}" for r in runs.itertuples()]
+    for metric in metrics:
+        if metric not in frame.columns or frame[metric].dropna().empty:
+            continue
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(runs) + 3), 4.5))
+        for case_id, group in frame.dropna(subset=[metric]).groupby("case_id", sort=True):
+            group = group.sort_values("run_order")
+            xs, ys = group["run_order"].to_numpy(), group[metric].astype(float).to_numpy()
+            (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=case_id)
+            for step in change_points(ys, **detect):
+                x = xs[step.index]
+                ax.axvline(x - 0.5, color=line.get_color(), linestyle="--", alpha=0.7)
+                ax.annotate(f"{step.change:+.0%}", (x - 0.5, ys[step.index]), color=line.get_color(), fontsize=8)
+                row = group.iloc[step.index]
+                steps.append(
+                    {
+                        "metric": metric,
+                        "case_id": case_id,
+                        "run_id": row["run_id"],
+                        "commit": row["commit"],
+                        "before": step.before,
+                        "after": step.after,
+                        "change": step.change,
+                        "p_value": step.p_value,
+                    }
+                )
+        values = frame[metric].dropna().astype(float)
+        if (values > 0).all() and values.max() / values.min() > 20:  # cases of very different sizes: keep all readable
+            ax.set_yscale("log")
+        ax.set_xticks(runs["run_order"].to_numpy(), labels, fontsize=7)
+        ax.set_xlabel("run (commit, start time UTC)")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{suite}: {metric} across runs (dashed: detected change point)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+        fig.tight_layout()
+        path = out_dir / f"{suite}-{metric}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths, steps
+
+
+# ------------------------------------------------------------------------------------------------ baselines
+
+
+def baseline_root(results_dir: str | Path = "results") -> Path:
+    return Path(results_dir) / BASELINE_DIR
+
+
+def baseline_path(suite: str, results_dir: str | Path = "results") -> Path:
+    return baseline_root(results_dir) / suite
+
+
+def promote(
+    run: str | Path,
+    results_dir: str | Path = "results",
+    suites: Sequence[str] | None = None,
+    replace: bool = False,
+) -> list[Path]:
+    """Make ``run`` the baseline of each of its suites (or of ``suites``): copy its successful cases and samples.
+
+    Each suite's baseline is a run folder (``meta.json``, ``records.jsonl``, ``samples.jsonl``) of that suite only.
+    The run's successful cases replace the baseline's cases of the same id; cases the run did not measure (a GPU
+    case skipped on a CPU machine, a case deselected with ``-k``) keep their previous baseline, so a CPU job and a
+    GPU job can each promote their half. ``replace=True`` drops the previous baseline of the suite first.
+    ``meta.json`` lists every promotion in ``promotions``; the gate checks environments per case, from the records.
+    """
+    from bench import results as store
+
+    source = store.resolve_run(run, results_dir)
+    meta = json.loads((source / "meta.json").read_text())
+    if meta.get("status") == "running":
+        raise BenchError(f"run {meta['run_id']} is still running (or was killed): promote a finished run")
+    run_suites = [s["name"] for s in meta.get("suites", [])]
+    wanted = list(suites or run_suites)
+    unknown = [s for s in wanted if s not in run_suites]
+    if unknown:
+        raise BenchError(f"run {meta['run_id']} has no suite {', '.join(unknown)}; it has: {', '.join(run_suites)}")
+    written = []
+    for suite in wanted:
+        records = [r for r in _rows_of(source / "records.jsonl", suite) if r.get("status") == "ok"]
+        if not records:
+            raise BenchError(f"run {meta['run_id']} has no successful case of suite {suite}: nothing to promote")
+        promoted = {r["case_id"] for r in records}
+        samples = [r for r in _rows_of(source / "samples.jsonl", suite) if r["case_id"] in promoted]
+        target = baseline_path(suite, results_dir)
+        promotions: list[dict[str, Any]] = []
+        if (target / "meta.json").is_file() and not replace:
+            kept = [r for r in _rows_of(target / "records.jsonl", suite) if r["case_id"] not in promoted]
+            records = kept + records
+            samples = [r for r in _rows_of(target / "samples.jsonl", suite) if r["case_id"] not in promoted] + samples
+            promotions = json.loads((target / "meta.json").read_text()).get("promotions", [])
+            kept_ids = {r["case_id"] for r in kept}
+            for entry in promotions:
+                entry["cases"] = [c for c in entry.get("cases", []) if c in kept_ids]
+            promotions = [p for p in promotions if p["cases"]]
+        promoted_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        promotions.append(
+            {
+                "run_id": meta["run_id"],
+                "promoted_at": promoted_at,
+                "git_commit": (meta.get("environment") or {}).get("git_commit"),
+                "hostname": (meta.get("environment") or {}).get("hostname"),
+                "cases": sorted(promoted),
+            }
+        )
+        staging = target.with_name(f".{suite}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        _write_rows(staging / "records.jsonl", records)
+        _write_rows(staging / "samples.jsonl", samples)
+        suite_meta = {
+            **meta,
+            "status": "finished",
+            "suites": [s for s in meta["suites"] if s["name"] == suite],
+            "promoted_from": meta["run_id"],
+            "promoted_at": promoted_at,
+            "promotions": promotions,
+        }
+        (staging / "meta.json").write_text(json.dumps(suite_meta, indent=2, default=str) + "\n", encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        written.append(target)
+    return written
+
+
+def _rows_of(path: Path, suite: str) -> list[dict[str, Any]]:
+    """The JSON lines of ``suite`` in ``path``; a truncated last line (a kill mid-write) is skipped."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("suite") == suite:
+            rows.append(row)
+    return rows
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(row, default=str) + "\n" for row in rows), encoding="utf-8")
+
+
+def baselines(results_dir: str | Path = "results") -> dict[str, dict[str, Any]]:
+    """The promoted baselines: suite -> its meta (``promoted_from``, ``promoted_at``, environment)."""
+    root = baseline_root(results_dir)
+    if not root.is_dir():
+        return {}
+    found = {}
+    for path in sorted(root.iterdir()):
+        if path.is_dir() and not path.name.startswith(".") and (path / "meta.json").is_file():
+            found[path.name] = json.loads((path / "meta.json").read_text())
+    return found
+
+
+def baseline_for(suites: Sequence[str], results_dir: str | Path = "results") -> tuple[list[Path], list[str]]:
+    """The baseline folders of ``suites`` and the suites that have none."""
+    paths: list[Path] = []
+    missing: list[str] = []
+    for suite in suites:
+        path = baseline_path(suite, results_dir)
+        if (path / "meta.json").is_file():
+            paths.append(path)
+        else:
+            missing.append(suite)
+    return paths, missing

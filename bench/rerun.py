@@ -1,0 +1,117 @@
+"""``bench gate --rerun N``: measure baseline code and current code again, interleaved, in one job (asv style).
+
+A stored baseline was measured hours or weeks ago, maybe on a busier machine; comparing against it reads machine
+drift as a regression. ``--rerun`` removes that: it checks the baseline's commit out into a temporary git worktree
+and runs the same suites alternately with the baseline code (A) and the current working tree (B), in the order
+A B B A A B ... (each pair reversed, so a linear drift of the machine loads both sides equally), then pools each
+side's raw samples and gates B against A. It can only re-run code that still exists: the baseline must have been
+measured on a clean commit (no ``+dirty``) that this clone has (CI: ``actions/checkout`` with ``fetch-depth: 0``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench.gate import GateError
+
+
+def abba(rounds: int, run_a: Callable[[int], str], run_b: Callable[[int], str]) -> tuple[list[str], list[str]]:
+    """Call ``run_a`` and ``run_b`` ``rounds`` times each, in the order A B, B A, A B, ...; returns the run ids."""
+    if rounds < 1:
+        raise GateError(f"--rerun needs at least 1 round, got {rounds}")
+    side_a: list[str] = []
+    side_b: list[str] = []
+    for r in range(rounds):
+        pair = ((run_a, side_a), (run_b, side_b))
+        for run, runs in pair if r % 2 == 0 else pair[::-1]:
+            runs.append(run(r))
+    return side_a, side_b
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=120)
+
+
+def baseline_commit(meta: dict, ref: str | None, repo: Path) -> str:
+    """The commit whose code the baseline was measured with (or ``ref``), checked to exist in this clone."""
+    commit = ref or (meta.get("environment") or {}).get("git_commit")
+    if not commit:
+        raise GateError("the baseline run records no git commit; pass --baseline-ref REF to say which code it was")
+    if commit.endswith("+dirty"):
+        raise GateError(
+            f"the baseline was measured on uncommitted changes ({commit}); its code cannot be re-run. "
+            "Pass --baseline-ref REF, or gate without --rerun"
+        )
+    found = _git(repo, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}")
+    if found.returncode != 0:
+        raise GateError(
+            f"commit {commit[:12]} is not in this clone; fetch the history (actions/checkout: fetch-depth: 0)"
+        )
+    return found.stdout.strip()
+
+
+def rerun(
+    suite_paths: Sequence[str],
+    commit: str,
+    rounds: int,
+    results_dir: str | Path,
+    repo: Path,
+    pytest_args: Sequence[str] = (),
+) -> tuple[list[str], list[str], Path]:
+    """Run the suites ``rounds`` times with the code of ``commit`` (A) and of the working tree (B), interleaved.
+
+    Returns the run ids of each side and the folder holding them (``<results>/reruns/<time>/``).
+    """
+    out = (Path(results_dir) / "reruns" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    source = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "src"
+    added = _git(repo, "worktree", "add", "--detach", str(source), commit)
+    if added.returncode != 0:
+        raise GateError(f"cannot check out {commit[:12]}: {added.stderr.strip()}")
+
+    def run_with(checkout: Path, side: str) -> Callable[[int], str]:
+        def run(round_index: int) -> str:
+            run_id = f"{side}{round_index + 1:02d}"
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")])),
+            }
+            command = [
+                sys.executable,
+                "-m",
+                "bench.cli",
+                "run",
+                *suite_paths,
+                "--results",
+                str(out),
+                "--run-id",
+                run_id,
+            ]
+            print(
+                f"bench gate --rerun: round {round_index + 1}, {'baseline' if side == 'A' else 'current'} code: "
+                + " ".join(command[2:]),
+                flush=True,
+            )
+            done = subprocess.run(
+                [*command, *pytest_args, "-q"], cwd=checkout, env=env, check=False, capture_output=True, text=True
+            )
+            if done.returncode not in (0, 1):  # 1: some cases failed; they become "not comparable"
+                print(done.stdout[-4000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
+                raise GateError(f"re-running the {side} side failed with exit code {done.returncode}")
+            summary = [line for line in done.stdout.splitlines() if line.startswith(f"run {run_id}:")]
+            print("  " + (summary[0] if summary else f"run {run_id}: exit code {done.returncode}"), flush=True)
+            return run_id
+
+        return run
+
+    try:
+        side_a, side_b = abba(rounds, run_with(source, "A"), run_with(repo, "B"))
+    finally:
+        _git(repo, "worktree", "remove", "--force", str(source))
+    return side_a, side_b, out

@@ -1,0 +1,390 @@
+"""The regression gate: rules, statistics with known verdicts, environments, exit codes and the summaries."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from gate_helpers import latencies, make_run
+
+from bench import gate
+from bench.cli import main
+from bench.errors import SuiteError
+from bench.suite import load_suite
+
+# ------------------------------------------------------------------------------------------------ rules
+
+
+@pytest.mark.parametrize(
+    ("metric", "raw", "limit", "relative", "text"),
+    [
+        ("latency_p50_ms", "+5%", 0.05, True, "+5%"),
+        ("latency_p99_ms", "+ 12.5 %", 0.125, True, "+12.5%"),
+        ("throughput_items_per_s", "-5%", 0.05, True, "-5%"),
+        ("accuracy", "-0.005", 0.005, False, "-0.005"),
+        ("accuracy", -0.005, 0.005, False, "-0.005"),
+        ("model_size_bytes", "+1%", 0.01, True, "+1%"),
+        ("model_size_bytes", "+0%", 0.0, True, "+0%"),
+        ("latency_p50_ms", "+0.2", 0.2, False, "+0.2"),
+    ],
+)
+def test_rules_parse(metric, raw, limit, relative, text):
+    rule = gate.parse_rule(metric, raw)
+    assert rule is not None
+    assert math.isclose(rule.limit, limit)
+    assert rule.relative is relative
+    assert rule.text == text
+
+
+@pytest.mark.parametrize("raw", [None, "off", "OFF", False])
+def test_rules_can_be_switched_off(raw):
+    assert gate.parse_rule("latency_p50_ms", raw) is None
+
+
+@pytest.mark.parametrize(
+    ("metric", "raw", "expected"),
+    [
+        ("latency_p50_ms", "-5%", "wrong sign"),
+        ("throughput_items_per_s", "+5%", "wrong sign"),
+        ("accuracy", 0.01, "wrong sign"),
+        ("latency_p50_ms", "5%", "cannot read"),
+        ("latency_p50_ms", "+5 percent", "cannot read"),
+        ("latency_p50_ms", True, "got True"),
+        ("latency_p50_ms", [5], "got a list"),
+    ],
+)
+def test_bad_rules_name_the_key_and_the_allowed_forms(metric, raw, expected):
+    with pytest.raises(SuiteError) as err:
+        gate.parse_rule(metric, raw)
+    message = str(err.value)
+    assert f"gates.{metric}" in message
+    assert expected in message
+    assert "'off'" in message and "%" in message  # the allowed forms are listed
+
+
+def test_unknown_metric_suggests_the_near_miss():
+    with pytest.raises(SuiteError) as err:
+        gate.validate_gates({"latency_p50": "+5%"})
+    assert "gates.latency_p50" in str(err.value)
+    assert "Did you mean 'latency_p50_ms'?" in str(err.value)
+    assert "model_size_bytes" in str(err.value)
+
+
+@pytest.mark.parametrize("alpha", [0, 1, "0.01", True])
+def test_bad_alpha(alpha):
+    with pytest.raises(SuiteError, match=r"gates\.alpha.*between 0 and 1"):
+        gate.validate_gates({"alpha": alpha})
+
+
+def test_suite_gates_section_is_validated_with_file_and_key(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("suite: s\nmodels: [noop]\ngates: {latency_p50_ms: '-5%'}\n")
+    with pytest.raises(SuiteError) as err:
+        load_suite(path)
+    assert str(err.value).startswith(f"{path}: gates.latency_p50_ms: ")
+    path.write_text("suite: s\nmodels: [noop]\ngates: [latency_p50_ms]\n")
+    with pytest.raises(SuiteError, match="gates: must be a mapping of metric to rule"):
+        load_suite(path)
+    path.write_text("suite: s\nmodels: [noop]\ngates: {latency_p50_ms: '+3%', accuracy: -0.01, alpha: 0.001}\n")
+    assert load_suite(path).section("gates") == {"latency_p50_ms": "+3%", "accuracy": -0.01, "alpha": 0.001}
+
+
+def test_suite_rules_override_the_defaults():
+    rules, alpha = gate.rules_for({"latency_p50_ms": "+3%", "model_size_bytes": "off", "alpha": 0.001})
+    assert rules["latency_p50_ms"].limit == pytest.approx(0.03)
+    assert "model_size_bytes" not in rules
+    assert rules["accuracy"].text == "-0.005"  # a default
+    assert alpha == 0.001
+    assert gate.rules_for(None)[1] == gate.DEFAULT_ALPHA
+
+
+# ------------------------------------------------------------------------------------------- statistics
+
+
+def test_holm_adjusts_step_down():
+    assert gate.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert gate.holm([0.5]) == [0.5]
+    assert gate.holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])
+
+
+RULE = gate.Rule("latency_p50_ms", 0.05, relative=True)
+
+
+@pytest.mark.parametrize(
+    ("scale", "expected"),
+    [(1.0, "unchanged"), (1.10, "regressed"), (0.90, "improved"), (1.03, "unchanged"), (0.97, "unchanged")],
+)
+def test_known_samples_give_known_verdicts(scale, expected):
+    verdict, change, p = gate.compare_samples(RULE, latencies(1), latencies(2, scale=scale))
+    assert verdict == expected
+    assert change == pytest.approx(scale - 1, abs=0.01)
+    if expected != "unchanged":
+        assert p < 1e-6
+
+
+def test_a_small_shift_is_significant_but_within_the_rule():
+    verdict, change, p = gate.compare_samples(RULE, latencies(1, n=5000), latencies(2, n=5000, scale=1.03))
+    assert change == pytest.approx(0.03, abs=0.005)
+    assert p < 1e-10  # thousands of samples make any shift "significant" ...
+    assert verdict == "unchanged"  # ... so the effect must also be beyond the rule
+
+
+def test_a_large_effect_on_few_noisy_samples_is_not_significant():
+    base = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    current = [v * 1.2 for v in base]
+    verdict, change, p = gate.compare_samples(RULE, base, current)
+    assert change > 0.05
+    assert p > 0.05
+    assert verdict == "unchanged"
+
+
+def _disturbed(seed: int, blocks: int, factor: float = 2.0) -> list[float]:
+    """1000 calls in 10 blocks; the first ``blocks`` blocks slowed by a neighbour (interference adds time)."""
+    values = latencies(seed, n=1000)
+    return [v * factor if i < blocks * 100 else v for i, v in enumerate(values)]
+
+
+def test_blocks_slowed_by_interference_are_dropped():
+    cleaned = gate.undisturbed([_disturbed(5, 3)])
+    assert (cleaned.blocks, cleaned.dropped) == (10, 3)
+    assert len(cleaned.samples_ms) == 700
+    verdict, change, _ = gate.compare_samples(RULE, latencies(1, n=1000), _disturbed(5, 3))
+    assert verdict == "unchanged" and abs(change) < 0.02  # without cleaning the p50 would move by ~+5%
+    figures = gate.timed_figures("latency_p50_ms", latencies(1, n=1000), _disturbed(5, 3))
+    assert figures.note == "3/10 disturbed blocks dropped in the current run"
+
+
+def test_a_mostly_disturbed_run_is_not_comparable():
+    verdict, change, p = gate.compare_samples(RULE, latencies(1, n=1000), _disturbed(5, 8))
+    assert (verdict, change, p) == ("not comparable", None, None)
+    reason = gate.timed_figures("latency_p50_ms", latencies(1, n=1000), _disturbed(5, 8)).reason
+    assert reason.startswith("current run disturbed: 8 of 10 blocks") and "--rerun" in reason
+
+
+def test_a_real_slowdown_slows_every_block_and_is_kept():
+    slowed = [v * 1.10 for v in _disturbed(5, 2)]
+    verdict, change, _ = gate.compare_samples(RULE, latencies(1, n=1000), slowed)
+    assert verdict == "regressed" and change == pytest.approx(0.10, abs=0.02)
+
+
+def test_pooled_runs_are_cleaned_together():
+    runs = [latencies(7, n=300), [v * 1.5 for v in latencies(8, n=300)], latencies(9, n=300)]
+    cleaned = gate.undisturbed(runs)
+    assert (cleaned.blocks, cleaned.dropped) == (30, 10)  # the whole middle run was on a busy machine
+
+
+def test_throughput_is_judged_in_its_own_direction():
+    rule = gate.parse_rule("throughput_items_per_s", "-5%")
+    verdict, change, _ = gate.compare_samples(rule, latencies(1), latencies(2, scale=1.10))
+    assert verdict == "regressed"
+    assert change == pytest.approx(1 / 1.10 - 1, abs=0.01)
+
+
+def test_deterministic_metrics_use_the_rule_alone():
+    size = gate.parse_rule("model_size_bytes", "+1%")
+    assert gate.decide(size, size.change(1000, 1020)) == "regressed"
+    assert gate.decide(size, size.change(1000, 1005)) == "unchanged"
+    assert gate.decide(size, size.change(1000, 500)) == "improved"
+    accuracy = gate.parse_rule("accuracy", "-0.005")
+    assert gate.decide(accuracy, accuracy.change(0.90, 0.896)) == "unchanged"
+    assert gate.decide(accuracy, accuracy.change(0.90, 0.89)) == "regressed"
+    assert gate.decide(accuracy, accuracy.change(0.90, 0.91)) == "improved"
+
+
+# ------------------------------------------------------------------------------------------- comparison
+
+
+def _pair(tmp_path, current_cases, baseline_cases=None, current_env=None, gates=None):
+    results = tmp_path / "results"
+    baseline_cases = baseline_cases or {
+        "m[a]": {"samples": latencies(1), "model_size_bytes": 1000, "accuracy": 0.9},
+        "m[b]": {"samples": latencies(3), "model_size_bytes": 2000, "accuracy": 0.8},
+    }
+    make_run(results, "base", baseline_cases, gates=gates, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "cur", current_cases, gates=gates, env=current_env, started_at="2026-11-22T00:00:00Z")
+    return results
+
+
+def _verdicts(result):
+    return {(v.case, v.metric): v.verdict for v in result.verdicts}
+
+
+def test_compare_case_by_case(tmp_path):
+    results = _pair(
+        tmp_path,
+        {
+            "m[a]": {"samples": latencies(2, scale=1.12), "model_size_bytes": 1000, "accuracy": 0.9},
+            "m[b]": {"samples": latencies(4), "model_size_bytes": 2000, "accuracy": 0.78},
+            "m[new]": {"samples": latencies(5), "model_size_bytes": 10},
+        },
+    )
+    result = gate.gate_runs(["base"], ["cur"], results)
+    verdicts = _verdicts(result)
+    assert verdicts[("demo::m[a]", "latency_p50_ms")] == "regressed"
+    assert verdicts[("demo::m[a]", "throughput_items_per_s")] == "regressed"
+    assert verdicts[("demo::m[a]", "model_size_bytes")] == "unchanged"
+    assert verdicts[("demo::m[b]", "latency_p50_ms")] == "unchanged"
+    assert verdicts[("demo::m[b]", "accuracy")] == "regressed"
+    assert verdicts[("demo::m[new]", "latency_p50_ms")] == "not comparable"
+    assert ("demo::m[new]", "accuracy") not in verdicts  # measured on neither side: no row
+    assert ("demo::m[a]", "peak_rss_mb") not in verdicts
+    assert result.exit_code == 1
+    assert all(v.p_adjusted is not None for v in result.verdicts if v.metric == "latency_p50_ms" and v.change)
+
+
+def test_missing_and_failed_cases_are_not_comparable(tmp_path):
+    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2), "status": "failed", "error": "boom"}})
+    result = gate.gate_runs(["base"], ["cur"], results)
+    reasons = {v.case: v.reason for v in result.verdicts if v.verdict == "not comparable"}
+    assert "failed in the current run: boom" in reasons["demo::m[a]"]
+    assert "demo::m[b]" not in reasons  # not run: listed once, not as verdicts
+    assert result.not_run == ["demo::m[b]"]
+    assert "1 baseline case(s) not measured in the current run" in result.to_markdown()
+    assert result.exit_code == 0
+
+
+def test_skipped_cases_are_not_run(tmp_path):
+    current = {"m[a]": {"samples": latencies(2)}, "m[b]": {"status": "skipped", "error": "cuda:0 not available"}}
+    result = gate.gate_runs(["base"], ["cur"], _pair(tmp_path, current))
+    assert result.not_run == ["demo::m[b]"]
+    assert {v.case for v in result.verdicts} == {"demo::m[a]"}
+
+
+def test_suite_rules_are_used(tmp_path):
+    current = {"m[a]": {"samples": latencies(2, scale=1.04)}, "m[b]": {"samples": latencies(4)}}
+    results = _pair(tmp_path, current, gates={"latency_p50_ms": "+2%", "throughput_items_per_s": "off"})
+    verdicts = _verdicts(gate.gate_runs(["base"], ["cur"], results))
+    assert verdicts[("demo::m[a]", "latency_p50_ms")] == "regressed"
+    assert ("demo::m[a]", "throughput_items_per_s") not in verdicts
+
+
+@pytest.mark.parametrize(
+    ("env", "differs"),
+    [({"torch_version": "2.14.0"}, "torch_version"), ({"cpu_model": "Other CPU"}, "cpu_model")],
+)
+def test_environment_mismatch_is_refused_unless_forced(tmp_path, env, differs):
+    current = {"m[a]": {"samples": latencies(2, scale=1.2)}, "m[b]": {"samples": latencies(4)}}
+    results = _pair(tmp_path, current, current_env=env)
+    refused = gate.gate_runs(["base"], ["cur"], results)
+    assert {v.verdict for v in refused.verdicts} == {"not comparable"}
+    assert differs in refused.verdicts[0].reason and "--force" in refused.verdicts[0].reason
+    assert refused.exit_code == 2
+    forced = gate.gate_runs(["base"], ["cur"], results, force=True)
+    assert _verdicts(forced)[("demo::m[a]", "latency_p50_ms")] == "regressed"
+    assert forced.exit_code == 1
+    markdown = forced.to_markdown()
+    assert "Environment differs" in markdown and "--force" in markdown and differs in markdown
+
+
+def test_thread_count_and_gpu_of_a_case(tmp_path):
+    current = {"m[a]": {"samples": latencies(2), "threads": 2}, "m[b]": {"samples": latencies(4)}}
+    results = _pair(tmp_path, current, current_env={"gpu_name": "Some GPU"})  # a GPU appeared: CPU cases unaffected
+    result = gate.gate_runs(["base"], ["cur"], results)
+    by_case = {v.case: v for v in result.verdicts if v.metric == "latency_p50_ms"}
+    assert by_case["demo::m[a]"].verdict == "not comparable" and "threads 1 -> 2" in by_case["demo::m[a]"].reason
+    assert by_case["demo::m[b]"].verdict == "unchanged"
+    assert result.exit_code == 0  # something was compared
+    assert gate.environment_differences({"gpu_name": "A"}, {"gpu_name": "B", "device": "cuda:0"}) == [
+        "gpu_name 'A' -> 'B'"
+    ]
+
+
+# ------------------------------------------------------------------------------- CLI, exit codes, outputs
+
+
+def _cli(tmp_path, results, *args):
+    summary, verdicts = tmp_path / "out" / "summary.md", tmp_path / "out" / "verdicts.json"
+    code = main(["gate", "--results", str(results), "--summary", str(summary), "--json", str(verdicts), *args])
+    return code, summary, verdicts
+
+
+def test_cli_exit_codes_and_files(tmp_path, monkeypatch, capsys):
+    step_summary = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    slow = {"m[a]": {"samples": latencies(2, scale=1.2)}, "m[b]": {"samples": latencies(4)}}
+    results = _pair(tmp_path, slow)
+    make_run(results, "same", {"m[a]": {"samples": latencies(7)}, "m[b]": {"samples": latencies(8)}})
+
+    code, summary, verdicts = _cli(tmp_path, results, "--baseline", "base", "--current", "cur")
+    assert code == 1
+    payload = json.loads(verdicts.read_text())
+    assert payload["exit_code"] == 1 and payload["counts"]["regressed"] == 2
+    assert {v["verdict"] for v in payload["verdicts"]} <= set(gate.VERDICTS)
+    text = summary.read_text()
+    assert text.startswith("## bench gate: FAILED: regression")
+    assert "| `demo::m[a]` | latency_p50_ms |" in text and "❌ regressed" in text
+    assert "<details><summary>" in text  # unchanged rows folded away
+    assert step_summary.read_text() == text
+    assert "regressed  demo::m[a]  latency_p50_ms +" in capsys.readouterr().out
+
+    code, _, _ = _cli(tmp_path, results, "--baseline", "base", "--current", "same")
+    assert code == 0
+    assert step_summary.read_text().count("## bench gate") == 2  # appended, not overwritten
+
+
+def test_cli_usage_errors_exit_2(tmp_path, capsys):
+    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2)}})
+    assert _cli(tmp_path, results, "--baseline", "nope")[0] == 2
+    assert "run 'nope' not found" in capsys.readouterr().err
+    assert _cli(tmp_path, results)[0] == 2  # no promoted baseline
+    assert "bench baseline set RUN" in capsys.readouterr().err
+    assert _cli(tmp_path, tmp_path / "empty", "--baseline", "x")[0] == 2
+    with pytest.raises(SystemExit) as exit_info:
+        _cli(tmp_path, results, "--correction", "bonferroni")
+    assert exit_info.value.code == 2
+
+
+def test_markdown_summary_shape(tmp_path):
+    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2, scale=0.8)}, "m[b]": {"samples": latencies(4)}})
+    markdown = gate.gate_runs(["base"], ["cur"], results).to_markdown(max_unchanged=1)
+    lines = markdown.splitlines()
+    assert lines[0] == "## bench gate: passed"
+    assert "0 regressed · 2 improved" in markdown
+    assert "alpha=0.01, correction=holm" in markdown
+    header = "| case | metric | baseline | current | change | rule | p (adj.) | verdict |"
+    assert markdown.count(header) == 2
+    assert "✅ improved" in markdown and "more in the JSON verdict file" in markdown
+    row = next(line for line in lines if "`demo::m[a]` | latency_p50_ms" in line)
+    assert "| -20." in row and "| +5% |" in row
+
+
+def test_json_is_valid_without_nan_or_infinity(tmp_path):
+    results = _pair(
+        tmp_path,
+        {"m[a]": {"samples": latencies(2), "model_size_bytes": 5}},
+        baseline_cases={"m[a]": {"samples": latencies(1), "model_size_bytes": 0}},
+    )
+    result = gate.gate_runs(["base"], ["cur"], results)
+    text = json.dumps(result.to_json(), allow_nan=False)
+    assert '"verdict": "regressed"' in text
+
+
+def test_pooled_sides(tmp_path):
+    results = tmp_path / "results"
+    for i in range(2):
+        make_run(results, f"A{i}", {"m[a]": {"samples": latencies(10 + i, n=50)}})
+        make_run(results, f"B{i}", {"m[a]": {"samples": latencies(20 + i, n=50, scale=1.1)}})
+    side = gate.load_side(["A0", "A1"], results)
+    assert [len(run) for run in side.samples["demo::m[a]"]] == [50, 50]
+    assert side.label == "2 runs pooled"
+    result = gate.gate_runs(["A0", "A1"], ["B0", "B1"], results)
+    assert _verdicts(result)[("demo::m[a]", "latency_p50_ms")] == "regressed"
+    pooled = ("--baseline", "A0", "--baseline", "A1", "--current", "B0", "--current", "B1")
+    code, _, verdicts = _cli(tmp_path, results, *pooled)
+    assert code == 1 and json.loads(verdicts.read_text())["current"] == "2 runs pooled"
+
+
+def test_too_few_samples(tmp_path):
+    results = _pair(
+        tmp_path,
+        {"m[a]": {"samples": [1.0, 1.1, 1.2]}},
+        baseline_cases={"m[a]": {"samples": [1.0, 1.1, 1.2, 1.0]}},
+    )
+    verdict = next(v for v in gate.gate_runs(["base"], ["cur"], results).verdicts if v.metric == "latency_p50_ms")
+    assert verdict.verdict == "not comparable" and "fewer than" in verdict.reason
+
+
+def test_gate_module_has_no_import_of_torch():
+    assert "import torch" not in Path(gate.__file__).read_text()

@@ -1,0 +1,81 @@
+"""Calibration plumbing (no measuring): the slowdown engine with a fake clock, the suite, the rates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gate_helpers import latencies
+
+from bench import calibrate
+from bench.engines import ENGINES
+from bench.spec import Placement
+from bench.suite import load_suite
+
+
+class FakeClock:
+    """perf_counter stand-in: each read advances 1 µs; the model call advances 10 ms."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1e-6
+        return self.now
+
+
+def test_slowdown_engine_stretches_each_call(monkeypatch):
+    import bench.engines.slowdown as slowdown_module
+
+    clock = FakeClock()
+    monkeypatch.setattr(slowdown_module.time, "perf_counter", clock)
+
+    class Compressed:
+        @staticmethod
+        def module(x):
+            clock.now += 0.010
+            return x * 2
+
+    entry = ENGINES.get("slowdown")
+    assert entry.params == {"percent": 10.0, "inner": "eager"}
+    prepared = entry.fn(Compressed, (1,), Placement("cpu", 1), percent=10.0)
+    start = clock.now
+    assert prepared.call(21) == 42
+    assert clock.now - start == pytest.approx(0.011, abs=1e-5)  # 10 ms call + 10% busy-wait
+    assert prepared.info["slowdown_percent"] == 10.0
+    with pytest.raises(ValueError, match="cannot wrap itself"):
+        entry.fn(Compressed, (1,), Placement("cpu", 1), inner="slowdown")
+
+
+def test_calibration_suite_is_valid(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(calibrate.suite_yaml(10.0, [1], 0.5, [1, 64]))
+    suite = load_suite(path)
+    assert [c.case_id for c in suite.cases] == [
+        "dlrm-tiny[fp32-cpu-1t-bs1]",
+        "dlrm-tiny[fp32-cpu-1t-bs64]",
+        "dlrm-tiny[fp32-slowdown-10.0-cpu-1t-bs1]",
+        "dlrm-tiny[fp32-slowdown-10.0-cpu-1t-bs64]",
+    ]
+
+
+def test_rates_on_synthetic_runs():
+    runs = 7
+    case = calibrate.CaseRuns(
+        "m[cpu-1t-bs1]",
+        1,
+        eager=[np.asarray(latencies(i, n=400)) for i in range(runs)],
+        slowed=[np.asarray(latencies(100 + i, n=400, scale=1.10)) for i in range(runs)],
+    )
+    comparisons = calibrate._comparisons([case], pool=40, rng=np.random.default_rng(0))
+    assert len(comparisons["aa_runs"]) == runs * (runs - 1)
+    assert len(comparisons["aa_rerun"]) == 10
+    (row,) = calibrate.evaluate(comparisons, [0.01], [0.05], by_case=False)[:1]
+    assert row["aa_runs"]["rate"] == 0.0 and row["ab_runs"]["rate"] == 1.0
+    assert row["aa_runs"]["ci95"][1] < 0.1
+    assert calibrate.meets(row, "runs") and calibrate.meets(row, "rerun")
+    markdown = calibrate.summarise([case], [row], [row], {**_setup(), "runs": runs})
+    assert "| all | latency_p50_ms | 0.01 | 5% | 0.00% (0/42" in markdown
+
+
+def _setup():
+    return {"percent": 10.0, "min_time_s": 0.5, "wall_s": 1.0, "cpu_model": "cpu", "cpu_cores": 2}

@@ -1,0 +1,162 @@
+"""Run history: ordering, change points, trend charts, and baseline promotion."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from gate_helpers import latencies, make_run
+
+from bench import history
+from bench.cli import main
+from bench.errors import BenchError
+
+# ------------------------------------------------------------------------------------------------ index
+
+
+def test_runs_are_ordered_by_start_time_not_by_id(tmp_path):
+    results = tmp_path / "results"
+    make_run(results, "zzz-oldest", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-01T00:00:00Z")
+    make_run(results, "aaa-newest", {"m[a]": {"samples": latencies(2)}}, started_at="2026-11-03T00:00:00Z")
+    make_run(results, "mmm-middle", {"m[a]": {"samples": latencies(3)}}, started_at="2026-11-02T00:00:00Z")
+    make_run(results, "other", {"x[a]": {"samples": latencies(4)}}, suite="other", started_at="2026-11-02T12:00:00Z")
+    history.promote("zzz-oldest", results)  # a baseline folder is not a run of the history
+    assert [r.run_id for r in history.index_runs(results, "demo")] == ["zzz-oldest", "mmm-middle", "aaa-newest"]
+    assert [r.run_id for r in history.index_runs(results)][2] == "other"
+    run = history.index_runs(results, "demo")[0]
+    assert (run.commit, run.machine, run.suites) == ("a" * 12, "ci-box", ("demo",))
+
+
+# ----------------------------------------------------------------------------------------- change points
+
+
+def test_a_step_is_found_where_it_happens():
+    rng = np.random.default_rng(0)
+    series = np.r_[1.0 + rng.normal(0, 0.01, 8), 1.2 + rng.normal(0, 0.01, 8)]
+    (step,) = history.change_points(series)
+    assert step.index == 8
+    assert step.change == pytest.approx(0.2, abs=0.03)
+    assert step.p_value < 0.05
+
+
+def test_two_steps_are_found_by_binary_segmentation():
+    series = [1.0, 1.01, 0.99, 1.0, 1.02, 1.5, 1.49, 1.51, 1.5, 1.52, 1.0, 0.99, 1.01, 1.0, 1.02]
+    assert [c.index for c in history.change_points(series)] == [5, 10]
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        [1.0] * 12,
+        list(1.0 + np.random.default_rng(1).normal(0, 0.01, 20)),  # noise only
+        [1.0, 1.01, 0.99, 1.0, 3.0, 1.0, 1.01, 0.99, 1.0, 1.0],  # one outlier run is not a step
+        [1.0, 1.0, 1.0, 1.3, 1.3, 1.3],  # too few runs either side to tell
+        [1.0, 1.01, 0.99, 1.0, 1.02, 1.03, 1.02, 1.04, 1.03, 1.02],  # a real but small step (< 5%)
+    ],
+)
+def test_no_false_steps(series):
+    assert history.change_points(series) == []
+
+
+# -------------------------------------------------------------------------------------------------- CLI
+
+
+def _series(tmp_path, values):
+    results = tmp_path / "results"
+    for i, scale in enumerate(values):
+        make_run(
+            results,
+            f"run{i:02d}",
+            {"m[a]": {"samples": latencies(i, n=50, scale=scale), "model_size_bytes": 1000}},
+            started_at=f"2026-11-{i + 1:02d}T03:00:00Z",
+        )
+    return results
+
+
+def test_history_command_prints_the_table_and_writes_trends(tmp_path, capsys):
+    results = _series(tmp_path, [1.0] * 5 + [1.25] * 5)
+    out = tmp_path / "trends"
+    assert main(["history", "demo", "--results", str(results), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert lines[0] == "suite demo: 10 runs, oldest first"
+    assert lines[1].split()[:4] == ["run_id", "started_at", "commit", "machine"]
+    assert [line.split()[0] for line in lines[2:12]] == [f"run{i:02d}" for i in range(10)]
+    assert "latency_p50_ms" in printed and "from run run05" in printed
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert "demo-latency_p50_ms.png" in pngs and "demo-model_size_bytes.png" in pngs
+    assert "demo-accuracy.png" not in pngs  # never measured: no empty chart
+    assert (out / "demo-latency_p50_ms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_history_of_an_unknown_suite(tmp_path, capsys):
+    results = _series(tmp_path, [1.0])
+    assert main(["history", "nope", "--results", str(results)]) == 2
+    assert "suites with runs: demo" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ baselines
+
+
+def test_promote_copies_one_suite_per_folder(tmp_path):
+    results = tmp_path / "results"
+    make_run(
+        results,
+        "r1",
+        {"m[a]": {"samples": latencies(1)}, "x[b]": {"samples": latencies(2), "suite": "other"}},
+        extra_suites=("other",),
+    )
+    paths = history.promote("r1", results)
+    assert [p.name for p in paths] == ["demo", "other"]
+    demo = results / "baseline" / "demo"
+    rows = [json.loads(line) for line in (demo / "records.jsonl").read_text().splitlines()]
+    assert [r["case_id"] for r in rows] == ["m[a]"]
+    samples = [json.loads(line) for line in (demo / "samples.jsonl").read_text().splitlines()]
+    assert [s["case_id"] for s in samples] == ["m[a]"]
+    meta = json.loads((demo / "meta.json").read_text())
+    assert meta["promoted_from"] == "r1" and [s["name"] for s in meta["suites"]] == ["demo"]
+    assert set(history.baselines(results)) == {"demo", "other"}
+
+
+def test_promotion_merges_cases_a_run_did_not_measure(tmp_path):
+    results = tmp_path / "results"
+    make_run(results, "cpu", {"m[cpu]": {"samples": latencies(1)}, "m[gpu]": {"status": "skipped"}})
+    make_run(results, "gpu", {"m[gpu]": {"samples": latencies(2), "device": "cuda:0"}, "m[cpu]": {"status": "skipped"}})
+    history.promote("cpu", results)
+    history.promote("gpu", results)
+    side = history.baseline_path("demo", results)
+    rows = [json.loads(line) for line in (side / "records.jsonl").read_text().splitlines()]
+    assert {(r["case_id"], r["run_id"]) for r in rows} == {("m[cpu]", "cpu"), ("m[gpu]", "gpu")}
+    meta = json.loads((side / "meta.json").read_text())
+    assert [(p["run_id"], p["cases"]) for p in meta["promotions"]] == [("cpu", ["m[cpu]"]), ("gpu", ["m[gpu]"])]
+    history.promote("gpu", results, replace=True)
+    rows = [json.loads(line) for line in (side / "records.jsonl").read_text().splitlines()]
+    assert [r["case_id"] for r in rows] == ["m[gpu]"]
+
+
+def test_promote_refuses_unfinished_or_empty_runs(tmp_path):
+    results = tmp_path / "results"
+    make_run(results, "live", {"m[a]": {"samples": latencies(1)}}, status="running")
+    make_run(results, "broken", {"m[a]": {"status": "failed", "error": "x"}})
+    with pytest.raises(BenchError, match="still running"):
+        history.promote("live", results)
+    with pytest.raises(BenchError, match="no successful case"):
+        history.promote("broken", results)
+    with pytest.raises(BenchError, match="has no suite nope"):
+        history.promote("broken", results, ["nope"])
+
+
+def test_gate_uses_the_promoted_baseline(tmp_path, capsys):
+    results = tmp_path / "results"
+    make_run(results, "r1-old", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-01T00:00:00Z")
+    assert main(["baseline", "set", "r1-old", "--results", str(results)]) == 0
+    assert "baseline of suite demo" in capsys.readouterr().out
+    assert main(["baseline", "show", "--results", str(results)]) == 0
+    assert "1 cases from run r1-old" in capsys.readouterr().out
+    make_run(results, "r2-new", {"m[a]": {"samples": latencies(2, scale=1.3)}}, started_at="2026-11-02T00:00:00Z")
+    out = tmp_path / "gate"
+    args = ["gate", "--results", str(results), "--summary", str(out / "s.md"), "--json", str(out / "v.json")]
+    assert main(args) == 1  # latest run against the promoted baseline
+    payload = json.loads((out / "v.json").read_text())
+    assert payload["baseline"] == "r1-old" and payload["current"] == "r2-new"
