@@ -7,12 +7,12 @@ import math
 from pathlib import Path
 
 import pytest
-from gate_helpers import latencies, make_run
 
 from bench import gate
 from bench.cli import main
 from bench.errors import SuiteError
 from bench.suite import load_suite
+from tests.gate_helpers import latencies, make_run
 
 # ------------------------------------------------------------------------------------------------ rules
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gate_helpers import latencies
 
 from bench import calibrate
 from bench.engines import ENGINES
 from bench.spec import Placement
 from bench.suite import load_suite
+from tests.gate_helpers import latencies
 
 
 class FakeClock:

@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from gate_helpers import latencies, make_run
 
 from bench import history
 from bench.cli import main
 from bench.errors import BenchError
+from tests.gate_helpers import latencies, make_run
 
 # ------------------------------------------------------------------------------------------------ index
 

@@ -41,7 +41,7 @@ def chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_report_renders_without_console_errors_and_shows_the_charts(tmp_path):
-    from test_report import make_run
+    from tests.test_report import make_run
 
     run_id = make_run(tmp_path / "results")
     folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice not install
 
 
 def test_changing_the_inputs_updates_replicas_and_monthly_cost(tmp_path):
-    from test_report import make_run
+    from tests.test_report import make_run
 
     run_id = make_run(tmp_path / "results")
     folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
