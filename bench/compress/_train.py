@@ -36,7 +36,7 @@ def distill(student: nn.Module, teacher: nn.Module, batches: list[tuple], steps:
         return 0.0
     start = time.perf_counter()
     with trainable():
-        batches = [_clone_inputs(b) for b in batches]
+        batches = [_clone_inputs(b) for b in batches[:steps]]  # fewer steps than batches: only those are used
         with torch.no_grad():
             targets = [teacher(*b).detach().float() for b in batches]
         student.train()
