@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from bench.measure.accuracy import measure_accuracy, reference_accuracy
 from bench.models import Accuracy
@@ -69,6 +70,20 @@ def test_without_a_measured_reference_the_eager_fp32_model_is_evaluated():
     result = measure_accuracy(bundle, prepared("int8"), COMPRESSED, case("int8"), reference=None)
     assert result["accuracy_drop"] == pytest.approx(0.15)
     assert result["extra"]["accuracy_reference"] == "fp32/eager/cpu"
+
+
+def test_the_eager_fallback_works_with_a_real_bundle_and_is_computed_once():
+    from tests._zoo import mlp_bundle
+
+    bundle = mlp_bundle()
+    calls = []
+    evaluate = bundle.evaluate
+    bundle.evaluate = lambda predict: calls.append(predict) or evaluate(predict)
+    half = SimpleNamespace(call=lambda x: bundle.module(x) * 0 + torch.arange(4.0))  # always predicts class 3
+    for _ in range(2):
+        result = measure_accuracy(bundle, half, COMPRESSED, case("bf16"))
+        assert result["accuracy_drop"] == pytest.approx(1.0 - result["accuracy"])
+    assert len(calls) == 3  # the case twice, the fp32 reference once
 
 
 def test_an_fp32_with_parameters_is_not_the_reference():

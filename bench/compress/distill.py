@@ -14,7 +14,7 @@ from bench.errors import NotApplicable
 
 @register_compression(
     "distill",
-    params={"fraction": 0.5, "steps": 150, "lr": 0.0005},
+    params={"fraction": 0.5, "steps": 100, "lr": 0.0005},
     description="A smaller student (fewer layers, or narrower) distilled from the fp32 model in bounded steps.",
 )
 def distill_student(bundle, placement, fraction: float, steps: int, lr: float) -> Compressed:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-_EAGER_FP32: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# id(bundle) -> (weak reference to it, its eager fp32 accuracy); bundles are unhashable dataclasses
+_EAGER_FP32: dict[int, tuple[weakref.ref, float]] = {}
 
 
 def is_reference(spec) -> bool:
@@ -21,10 +22,15 @@ def is_reference(spec) -> bool:
 def _eager_fp32(bundle) -> float:
     import torch
 
-    if bundle not in _EAGER_FP32:
-        with torch.inference_mode():
-            _EAGER_FP32[bundle] = bundle.evaluate(bundle.module).value
-    return _EAGER_FP32[bundle]
+    cached = _EAGER_FP32.get(id(bundle))
+    if cached is not None and cached[0]() is bundle:
+        return cached[1]
+    with torch.inference_mode():
+        value = bundle.evaluate(bundle.module).value
+    for key in [k for k, (ref, _) in _EAGER_FP32.items() if ref() is None]:
+        del _EAGER_FP32[key]
+    _EAGER_FP32[id(bundle)] = (weakref.ref(bundle), value)
+    return value
 
 
 def reference_accuracy(measured: dict[Any, dict[str, Any]], case) -> tuple[float, str] | None:
