@@ -178,3 +178,11 @@ def test_a_wrongly_typed_compression_param_is_a_suite_error(tmp_path):
     path.write_text("suite: s\nmodels: [dlrm-tiny]\ncompression: [{prune-l1: {amount: 0.5, sparsity: 1}}]\n")
     with pytest.raises(SuiteError, match="Allowed: amount, finetune_steps, lr"):
         load_suite(path)
+
+
+def test_torchao_quantized_size_is_measured_inside_inference_mode(bundle):
+    # the runner measures size under torch.inference_mode(); torchao tensors must not trip on it
+    result = compress("int8-dynamic", bundle, backend="torchao")
+    with torch.inference_mode():
+        size = measure_size(result.module)
+    assert 0 < size.model_size_bytes < measure_size(bundle.module).model_size_bytes

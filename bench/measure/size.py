@@ -27,6 +27,11 @@ def measure_size(module) -> SizeResult:
         return SizeResult(*onnx_size())
     if not isinstance(module, torch.nn.Module):
         return SizeResult(model_size_bytes=0, params=0, nonzero_params=0)
+    with torch.inference_mode(False):  # torchao tensor subclasses cannot be detached as inference tensors
+        return _measure(module)
+
+
+def _measure(module: torch.nn.Module) -> SizeResult:
     state = module.state_dict()
     buffer = io.BytesIO()
     torch.save(state, buffer)
