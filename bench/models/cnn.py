@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 from torch import nn
 
+from bench.errors import NotApplicable
 from bench.models import Accuracy, ModelBundle, register_model
 
 _CNN_VERSION = 1  # bump when the data preparation or the training recipe changes
@@ -31,6 +34,8 @@ def small_cnn(width: int, classes: int = 10) -> nn.Sequential:
 
 def digits_split(image_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """scikit-learn's 1,797 8x8 digit images, scaled to [0, 1], resized to ``image_size``; an 80/20 split."""
+    if importlib.util.find_spec("sklearn") is None:
+        raise NotApplicable("cnn-products trains on scikit-learn's digits: pip install 'bench[models]'")
     from sklearn.datasets import load_digits
 
     digits = load_digits()

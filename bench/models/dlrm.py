@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 
 import torch
 from torch import nn
 
+from bench.errors import NotApplicable
 from bench.models import Accuracy, ModelBundle, register_model
 
 
@@ -172,6 +174,8 @@ def _train_ctr(module: DLRM, logs: ClickLogs, samples: int, epochs: int, seed: i
 
 
 def _roc_auc(labels: torch.Tensor, scores: torch.Tensor) -> float:
+    if importlib.util.find_spec("sklearn") is None:
+        raise NotApplicable("dlrm-ctr's ROC-AUC uses scikit-learn: pip install 'bench[models]'")
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(labels.numpy(), scores.float().numpy()))

