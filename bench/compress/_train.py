@@ -25,6 +25,14 @@ def calibration_batches(bundle) -> list[tuple]:
     return [bundle.make_inputs(32)]
 
 
+DEFAULT_LR = 0.0005
+
+
+def learning_rate(bundle, lr: float) -> float:
+    """``lr`` when set (> 0), else the model's own recommendation (``bundle.info["finetune_lr"]``), else 5e-4."""
+    return lr if lr > 0 else float(bundle.info.get("finetune_lr", DEFAULT_LR))
+
+
 def _clone_inputs(batch: tuple) -> tuple:
     # inputs made under inference_mode are inference tensors; autograd needs normal ones
     return tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in batch)

@@ -7,14 +7,14 @@ import copy
 import torch
 
 from bench.compress import Compressed, register_compression
-from bench.compress._train import calibration_batches, distill, output_fidelity
+from bench.compress._train import calibration_batches, distill, learning_rate, output_fidelity
 from bench.compress.prune import shrink
 from bench.errors import NotApplicable
 
 
 @register_compression(
     "distill",
-    params={"fraction": 0.5, "steps": 100, "lr": 0.0005},
+    params={"fraction": 0.5, "steps": 100, "lr": 0.0},
     description="A smaller student (fewer layers, or narrower) distilled from the fp32 model in bounded steps.",
 )
 def distill_student(bundle, placement, fraction: float, steps: int, lr: float) -> Compressed:
@@ -37,7 +37,7 @@ def distill_student(bundle, placement, fraction: float, steps: int, lr: float) -
                 raise NotApplicable("distill: this model defines no make_student and has no layers to narrow")
             kind = "narrower layers (structured pruning)"
         before = output_fidelity(student, bundle.module, probe)
-        train_time_s = distill(student, bundle.module, train_batches, steps, lr)
+        train_time_s = distill(student, bundle.module, train_batches, steps, learning_rate(bundle, lr))
         after = output_fidelity(student, bundle.module, probe)
     info = {
         "backend": "bench distillation (MSE to teacher outputs, AdamW)",

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from bench.compress import Compressed, register_compression
-from bench.compress._train import calibration_batches, distill, output_fidelity
+from bench.compress._train import calibration_batches, distill, learning_rate, output_fidelity
 from bench.errors import NotApplicable
 
 _PRUNABLE = (nn.Linear, nn.Conv2d)
@@ -31,7 +31,7 @@ def _check_amount(amount: float, name: str) -> None:
 
 @register_compression(
     "prune-l1",
-    params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0005},
+    params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
     description="Unstructured L1 magnitude pruning of Linear/Conv weights to a sparsity, made permanent.",
 )
 def prune_l1(bundle, placement, amount: float, finetune_steps: int, lr: float) -> Compressed:
@@ -47,7 +47,9 @@ def prune_l1(bundle, placement, amount: float, finetune_steps: int, lr: float) -
         for layer in layers:
             layer.weight = nn.Parameter(layer.weight.detach().clone())
             prune.l1_unstructured(layer, "weight", amount=amount)
-        train_time_s = distill(module, bundle.module, calibration_batches(bundle), finetune_steps, lr)
+        train_time_s = distill(
+            module, bundle.module, calibration_batches(bundle), finetune_steps, learning_rate(bundle, lr)
+        )
         for layer in layers:
             prune.remove(layer, "weight")
     weights = [layer.weight for layer in layers]
@@ -194,7 +196,7 @@ def shrink(module: nn.Module, amount: float, extra_pairs: list[tuple[str, str]] 
 
 @register_compression(
     "prune-structured",
-    params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0005},
+    params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
     description="Structured pruning: removes whole neurons/channels and rebuilds smaller layers.",
 )
 def prune_structured(bundle, placement, amount: float, finetune_steps: int, lr: float) -> Compressed:
@@ -210,13 +212,17 @@ def prune_structured(bundle, placement, amount: float, finetune_steps: int, lr: 
         changes = shrink(module, amount, bundle.info.get("prune_pairs", []))
         if not changes:
             raise NotApplicable("prune-structured found no Linear/Conv2d pairs it can shrink in this model")
-        train_time_s = distill(module, bundle.module, calibration_batches(bundle), finetune_steps, lr)
+        batches = calibration_batches(bundle)
+        before = output_fidelity(module, bundle.module, batches[0])
+        train_time_s = distill(module, bundle.module, batches, finetune_steps, learning_rate(bundle, lr))
     info = {
         "backend": "bench structured L1 (rebuilt nn.Linear/nn.Conv2d)",
         "pruned_pairs": len(changes),
         "widths": {c["producer"]: c["width"] for c in changes},
-        **output_fidelity(module, bundle.module, calibration_batches(bundle)[0]),
+        **output_fidelity(module, bundle.module, batches[0]),
     }
+    if finetune_steps:
+        info |= {f"{k}_before_finetune": v for k, v in before.items()}
     if finetune_steps:
         info |= {"train_time_s": train_time_s, "finetune_steps": finetune_steps}
     return Compressed(module=module, info=info)

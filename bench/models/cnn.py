@@ -100,5 +100,5 @@ def build_cnn_products(image_size: int, width: int, epochs: int, seed: int) -> M
         evaluate=evaluate,
         calibration=calibration,
         task="image",
-        info={"image_size": image_size, "width": width, **info},
+        info={"image_size": image_size, "width": width, "finetune_lr": 0.005, **info},
     )

@@ -245,5 +245,5 @@ def build_dlrm_ctr(preset: str, seed: int, **overrides: int | None) -> ModelBund
         evaluate=evaluate,
         calibration=calibration,
         task="ctr",
-        info={"preset": preset, **config, **info},
+        info={"preset": preset, **config, "finetune_lr": 0.005, **info},
     )
