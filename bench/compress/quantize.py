@@ -39,8 +39,9 @@ def int8_dynamic(bundle, placement, backend: str) -> Compressed:
             info={"backend": "torch.ao.quantization.quantize_dynamic (per-channel int8)"},
             unsupported_engines={
                 "onnxruntime": _NO_ONNX.format(what="a torch.ao quantized model"),
-                "compile": "torch.compile does not lower torch.ao dynamic quantized Linear modules; "
-                "use int8-dynamic with backend: torchao, or int8-static, for the compile engine",
+                "compile": "torch.compile cannot trace torch.ao dynamic quantized Linear (packed-params ScriptObject): "
+                "it graph-breaks around every layer and runs them eagerly; use int8-dynamic with backend: torchao, "
+                "or int8-static, for the compile engine",
             },
         )
     from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
