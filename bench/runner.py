@@ -61,14 +61,17 @@ class Timer:
 
 def build_model(spec: MethodSpec):
     """The fp32 ModelBundle of a model spec: a registered model, or a user factory."""
+    import torch
+
     from bench.models import MODELS
 
-    if spec.factory:
-        module_name, _, attr = spec.factory.partition(":")
-        build = getattr(importlib.import_module(module_name), attr)
-        return build(**spec.kwargs)
-    entry = MODELS.get(spec.name)
-    return entry.fn(**{**entry.params, **spec.kwargs})
+    with torch.inference_mode(False):  # builders may train at first use (reference models, user factories)
+        if spec.factory:
+            module_name, _, attr = spec.factory.partition(":")
+            build = getattr(importlib.import_module(module_name), attr)
+            return build(**spec.kwargs)
+        entry = MODELS.get(spec.name)
+        return entry.fn(**{**entry.params, **spec.kwargs})
 
 
 def _to_device(inputs: tuple, device: str, dtype) -> tuple:
@@ -103,12 +106,14 @@ class Session:
 
     def compressed(self, case: Case):
         def make():
+            import torch
+
             from bench.compress import COMPRESSIONS
             from bench.measure.size import measure_size
 
             entry = COMPRESSIONS.get(case.compression.name)
             start = time.perf_counter()
-            with _one_warning_each():
+            with _one_warning_each(), torch.inference_mode(False):  # some methods train (distill, fine-tuning)
                 result = entry.fn(self.bundle(case), case.placement, **{**entry.params, **case.compression.kwargs})
             result.info.setdefault("compress_time_s", time.perf_counter() - start)
             if case.placement.device != "cpu" and hasattr(result.module, "to"):
@@ -163,7 +168,7 @@ class Session:
         import torch
 
         from bench.hardware import check_placement, cpu_threads, synchronizer
-        from bench.measure.accuracy import measure_accuracy
+        from bench.measure.accuracy import measure_accuracy, reference_accuracy
         from bench.measure.energy import measure_energy
         from bench.measure.memory import measure_memory
         from bench.measure.timing import LatencyStats, rounds_for, warm_up
@@ -197,11 +202,12 @@ class Session:
                 key = (case.model, case.compression, case.engine, case.placement.device_type)
                 if key not in self._accuracy:
                     with self.timer.window():
-                        self._accuracy[key] = measure_accuracy(bundle, prepared, compressed, case)
-                accuracy = self._accuracy[key]
+                        reference = reference_accuracy(self._accuracy, case)
+                        self._accuracy[key] = measure_accuracy(bundle, prepared, compressed, case, reference)
+                accuracy = dict(self._accuracy[key])
 
         measure_time_s = self.timer.measuring_s - measuring_before
-        info = {**compressed.info, **prepared.info, **energy.pop("info", {})}
+        info = {**compressed.info, **prepared.info, **energy.pop("info", {}), **accuracy.pop("extra", {})}
         record = self._record(
             case,
             "ok",

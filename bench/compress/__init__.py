@@ -24,11 +24,21 @@ class Compressed:
     input_dtype: floating-point inputs are cast to this dtype (``None`` keeps fp32).
     info: what the method did, copied into the record: e.g. ``backend``, ``train_time_s``,
         ``sparse_size_bytes``, ``sparsity``.
+    unsupported_engines: engine name -> why this model cannot run there; the engine then raises
+        :class:`bench.errors.NotApplicable` with that reason and the case is recorded as skipped.
     """
 
     module: Any
     input_dtype: Any = None
     info: dict[str, Any] = field(default_factory=dict)
+    unsupported_engines: dict[str, str] = field(default_factory=dict)
+
+    def check_engine(self, engine: str) -> None:
+        """Raise :class:`NotApplicable` when this compressed model cannot run on ``engine``."""
+        from bench.errors import NotApplicable
+
+        if engine in self.unsupported_engines:
+            raise NotApplicable(self.unsupported_engines[engine])
 
 
 def register_compression(

@@ -1,16 +1,64 @@
-"""Accuracy pass: the model's own held-out evaluation, run on the case's compressed model and engine."""
+"""Accuracy pass: the model's own held-out evaluation, run on the case's compressed model and engine.
+
+``accuracy_drop`` is ``reference - accuracy`` where the reference is the fp32 accuracy of the same model on the
+same engine and device type when this run measured it (suites list fp32 first, so it usually has), else the fp32
+model evaluated in eager mode on the CPU. ``extra.accuracy_reference`` names which one was used.
+"""
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
+# id(bundle) -> (weak reference to it, its eager fp32 accuracy); bundles are unhashable dataclasses
+_EAGER_FP32: dict[int, tuple[weakref.ref, float]] = {}
 
-def measure_accuracy(bundle, prepared, compressed, case) -> dict[str, Any]:
-    """``accuracy`` and ``accuracy_metric`` columns from ``bundle.evaluate``; inputs are moved and cast first."""
+
+def is_reference(spec) -> bool:
+    """True for the fp32 compression without parameters: the reference every drop is measured against."""
+    return spec.name == "fp32" and not spec.params
+
+
+def _eager_fp32(bundle) -> float:
+    import torch
+
+    cached = _EAGER_FP32.get(id(bundle))
+    if cached is not None and cached[0]() is bundle:
+        return cached[1]
+    with torch.inference_mode():
+        value = bundle.evaluate(bundle.module).value
+    for key in [k for k, (ref, _) in _EAGER_FP32.items() if ref() is None]:
+        del _EAGER_FP32[key]
+    _EAGER_FP32[id(bundle)] = (weakref.ref(bundle), value)
+    return value
+
+
+def reference_accuracy(measured: dict[Any, dict[str, Any]], case) -> tuple[float, str] | None:
+    """The fp32 accuracy of ``case``'s model on its engine and device type, if this run measured it."""
+    for (model, compression, engine, device_type), result in measured.items():
+        if (model, engine, device_type) == (case.model, case.engine, case.placement.device_type) and is_reference(
+            compression
+        ):
+            return result["accuracy"], f"fp32/{engine.label}/{device_type}"
+    return None
+
+
+def measure_accuracy(bundle, prepared, compressed, case, reference: tuple[float, str] | None = None) -> dict[str, Any]:
+    """``accuracy``, ``accuracy_metric`` and ``accuracy_drop`` columns from ``bundle.evaluate``; inputs are moved
+    and cast first. ``extra`` holds the metric's own extras (e.g. ``mean_cosine_to_fp32``) for the record."""
     from bench.runner import _to_device
 
     def predict(*inputs):
         return prepared.call(*_to_device(inputs, case.placement.device, compressed.input_dtype))
 
     result = bundle.evaluate(predict)
-    return {"accuracy": result.value, "accuracy_metric": result.metric}
+    if is_reference(case.compression):
+        reference = (result.value, f"fp32/{case.engine.label}/{case.placement.device_type}")
+    elif reference is None:
+        reference = (_eager_fp32(bundle), "fp32/eager/cpu")
+    return {
+        "accuracy": result.value,
+        "accuracy_metric": result.metric,
+        "accuracy_drop": reference[0] - result.value,
+        "extra": {**result.extra, "accuracy_reference": reference[1]},
+    }

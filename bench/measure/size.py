@@ -17,12 +17,21 @@ class SizeResult:
 
 def measure_size(module) -> SizeResult:
     """``model_size_bytes`` is ``len(torch.save(module.state_dict()))``: weights plus quantization metadata.
+    For an exported ONNX model (``ort-int8-dynamic``) it is the size of the serialized ONNX file.
 
     ``params`` counts the elements of every floating-point or integer tensor in the state dict (so quantized
     and packed weights count too), ``nonzero_params`` those that are not zero.
     """
+    onnx_size = getattr(module, "onnx_size", None)
+    if onnx_size is not None:
+        return SizeResult(*onnx_size())
     if not isinstance(module, torch.nn.Module):
         return SizeResult(model_size_bytes=0, params=0, nonzero_params=0)
+    with torch.inference_mode(False):  # torchao tensor subclasses cannot be detached as inference tensors
+        return _measure(module)
+
+
+def _measure(module: torch.nn.Module) -> SizeResult:
     state = module.state_dict()
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -36,6 +45,20 @@ def measure_size(module) -> SizeResult:
 def _tensors(state):
     for value in state.values():
         if isinstance(value, torch.Tensor):
-            yield value
+            yield from _plain(value)
         elif isinstance(value, (tuple, list)):  # packed params of torch.ao quantized modules
-            yield from (v for v in value if isinstance(v, torch.Tensor))
+            yield from (t for v in value if isinstance(v, torch.Tensor) for t in _plain(v))
+
+
+def _plain(tensor: torch.Tensor):
+    """The stored tensors behind a tensor: itself, or the inner data of a tensor subclass (torchao's int8
+    tensors hold ``qdata`` and ``scale``), so counts are of what is actually stored."""
+    flatten = getattr(tensor, "__tensor_flatten__", None)
+    if type(tensor) is torch.Tensor or type(tensor) is torch.nn.Parameter or flatten is None:
+        yield tensor
+        return
+    names, _ = flatten()
+    for name in names:
+        inner = getattr(tensor, name)
+        if isinstance(inner, torch.Tensor):
+            yield from _plain(inner)

@@ -37,7 +37,10 @@ class ModelBundle:
     make_inputs: ``batch_size -> tuple of input tensors`` (CPU; the harness moves and casts them).
     evaluate: optional ``predict -> Accuracy``, where ``predict(*inputs)`` runs the case's compressed model on
         its device; measured in its own pass on held-out data.
-    calibration: optional ``() -> iterable of input tuples`` for static quantization.
+    calibration: optional ``() -> iterable of input tuples`` drawn from training data (disjoint from the
+        evaluation data): static quantization calibrates on it, distillation and fine-tuning train on it.
+    make_student: optional ``(fraction) -> smaller nn.Module`` initialised from the fp32 model (e.g. fewer
+        layers), for ``distill``; without it, ``distill`` uses a structurally pruned (narrower) copy.
     task: a short word for reports (``ctr``, ``search``, ``image``).
     """
 
@@ -45,6 +48,7 @@ class ModelBundle:
     make_inputs: Callable[[int], tuple]
     evaluate: Callable[[Callable[..., Any]], Accuracy] | None = None
     calibration: Callable[[], Iterable[tuple]] | None = None
+    make_student: Callable[[float], Any] | None = None
     task: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 
 import torch
 from torch import nn
 
-from bench.models import ModelBundle, register_model
+from bench.errors import NotApplicable
+from bench.models import Accuracy, ModelBundle, register_model
 
 
 def _mlp(sizes: list[int], final_sigmoid: bool = False) -> nn.Sequential:
@@ -73,4 +75,175 @@ def build_dlrm_tiny(tables: int, rows: int, embedding_dim: int, bag_size: int, s
         module=module,
         make_inputs=lambda batch_size: dlrm_inputs(num_dense, table_sizes, bag_size, batch_size, seed),
         task="ctr",
+    )
+
+
+# --------------------------------------------------------------------------------------------- dlrm-ctr
+
+CTR_PRESETS: dict[str, dict[str, int]] = {
+    # CI-sized: trains in a few seconds.
+    "tiny": {
+        "tables": 8,
+        "rows": 1000,
+        "embedding_dim": 16,
+        "bag_size": 2,
+        "train_samples": 20_000,
+        "epochs": 2,
+    },
+    # 8 tables x 100k rows x 64 dims x 4 bytes = 205 MB of embedding tables.
+    "large": {
+        "tables": 8,
+        "rows": 100_000,
+        "embedding_dim": 64,
+        "bag_size": 2,
+        "train_samples": 600_000,
+        "epochs": 2,
+    },
+}
+_CTR_VERSION = 1  # bump when the click-log generator or the training recipe changes: old cache files then miss
+_TEST_SAMPLES = 8192
+_EVAL_BATCH = 1024
+
+
+class ClickLogs:
+    """Click logs drawn from a fixed-seed ground-truth model, so that a CTR model's ROC-AUC means something.
+
+    Each table's ids follow a Zipf-like popularity law (a few hot items, a long tail). The ground truth gives
+    each id a bias and a 4-dim latent vector; the click logit is a linear term on the dense features plus the
+    ids' biases plus the pairwise dot products of their latent vectors (the structure DLRM is built to learn).
+    A click is a Bernoulli draw of ``sigmoid(logit)``, so even the ground truth has an AUC below 1.
+    """
+
+    def __init__(self, num_dense: int, tables: int, rows: int, bag_size: int, seed: int):
+        generator = torch.Generator().manual_seed(10_000 + seed)
+        self.num_dense, self.tables, self.rows, self.bag_size = num_dense, tables, rows, bag_size
+        self.popularity = 1.0 / torch.arange(1, rows + 1, dtype=torch.float64) ** 1.05
+        self.id_of_rank = torch.stack([torch.randperm(rows, generator=generator) for _ in range(tables)])
+        self.dense_weight = torch.randn(num_dense, generator=generator) * 0.3
+        self.bias = torch.randn(tables, rows, generator=generator) * 0.5
+        self.latent = torch.randn(tables, rows, 4, generator=generator) * 0.45
+        self.offset = -1.0
+
+    def sample(self, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``n`` impressions: dense features, sparse ids (n, tables, bag), click labels, true probabilities."""
+        generator = torch.Generator().manual_seed(seed)
+        dense = torch.randn(n, self.num_dense, generator=generator)
+        ranks = torch.multinomial(
+            self.popularity, n * self.tables * self.bag_size, replacement=True, generator=generator
+        )
+        ranks = ranks.view(n, self.tables, self.bag_size)
+        sparse = torch.stack([self.id_of_rank[t][ranks[:, t]] for t in range(self.tables)], dim=1)
+        logit = dense @ self.dense_weight + self.offset
+        vectors = []
+        for t in range(self.tables):
+            logit = logit + self.bias[t][sparse[:, t]].sum(1) / self.bag_size
+            vectors.append(self.latent[t][sparse[:, t]].sum(1))
+        for a, b in itertools.combinations(range(self.tables), 2):
+            logit = logit + (vectors[a] * vectors[b]).sum(1) / self.tables
+        probability = torch.sigmoid(logit.float())
+        clicks = torch.bernoulli(probability, generator=generator)
+        return dense, sparse, clicks, probability
+
+
+def _train_ctr(module: DLRM, logs: ClickLogs, samples: int, epochs: int, seed: int) -> dict[str, float]:
+    dense, sparse, clicks, _ = logs.sample(samples, seed=seed)
+    batch = 512 if logs.rows <= 10_000 else 4096
+    for bag in module.embeddings:
+        bag.sparse = True
+    tables = [p for name, p in module.named_parameters() if name.startswith("embeddings.")]
+    others = [p for name, p in module.named_parameters() if not name.startswith("embeddings.")]
+    optimizers = [torch.optim.SparseAdam(tables, lr=0.02), torch.optim.Adam(others, lr=0.005)]
+    loss_fn = nn.BCELoss()
+    module.train()
+    loss = torch.zeros(())
+    with torch.enable_grad():
+        for _ in range(epochs):
+            order = torch.randperm(samples)
+            for start in range(0, samples, batch):
+                idx = order[start : start + batch]
+                for optimizer in optimizers:
+                    optimizer.zero_grad()
+                loss = loss_fn(module(dense[idx], sparse[idx]).clamp(1e-6, 1 - 1e-6), clicks[idx])
+                loss.backward()
+                for optimizer in optimizers:
+                    optimizer.step()
+    module.eval()
+    for bag in module.embeddings:
+        bag.sparse = False
+    return {"train_samples": samples, "final_train_loss": round(loss.item(), 4)}
+
+
+def _roc_auc(labels: torch.Tensor, scores: torch.Tensor) -> float:
+    if importlib.util.find_spec("sklearn") is None:
+        raise NotApplicable("dlrm-ctr's ROC-AUC uses scikit-learn: pip install 'bench[models]'")
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels.numpy(), scores.float().numpy()))
+
+
+@register_model(
+    "dlrm-ctr",
+    params={
+        "preset": "tiny",
+        "tables": None,
+        "rows": None,
+        "embedding_dim": None,
+        "bag_size": None,
+        "train_samples": None,
+        "epochs": None,
+        "seed": 0,
+    },
+    description="DLRM-style CTR model trained on generated click logs; accuracy = held-out ROC-AUC.",
+)
+def build_dlrm_ctr(preset: str, seed: int, **overrides: int | None) -> ModelBundle:
+    """A DLRM trained at first use (weights cached) on click logs from a fixed-seed ground-truth model.
+
+    ``preset`` is ``tiny`` (CI) or ``large`` (about 200 MB of embedding tables); any other parameter overrides it.
+    """
+    if preset not in CTR_PRESETS:
+        raise ValueError(f"dlrm-ctr: unknown preset '{preset}'; allowed: {', '.join(CTR_PRESETS)}")
+    config = {**CTR_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    num_dense = 13
+    tables, rows, dim, bag_size = config["tables"], config["rows"], config["embedding_dim"], config["bag_size"]
+    logs = ClickLogs(num_dense, tables, rows, bag_size, seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = DLRM(num_dense, [rows] * tables, dim, bottom=[64, 32], top=[64, 32])
+        for bag in module.embeddings:
+            nn.init.normal_(bag.weight, std=0.05)
+    from bench.models._cache import trained
+
+    key = {"model": "dlrm-ctr", "version": _CTR_VERSION, "seed": seed, **config}
+    info = trained(
+        "dlrm-ctr", key, module, lambda m: _train_ctr(m, logs, config["train_samples"], config["epochs"], seed + 1)
+    )
+    module.eval()
+
+    test_dense, test_sparse, test_clicks, test_probability = logs.sample(_TEST_SAMPLES, seed=seed + 2)
+    best_auc = _roc_auc(test_clicks, test_probability)
+
+    def evaluate(predict) -> Accuracy:
+        scores = torch.cat(
+            [
+                predict(test_dense[i : i + _EVAL_BATCH], test_sparse[i : i + _EVAL_BATCH]).float().reshape(-1)
+                for i in range(0, _TEST_SAMPLES, _EVAL_BATCH)
+            ]
+        )
+        return Accuracy(_roc_auc(test_clicks, scores), "roc_auc", {"roc_auc_ground_truth": round(best_auc, 4)})
+
+    def calibration():
+        dense, sparse, _, _ = logs.sample(2048, seed=seed + 3)
+        return [(dense[i : i + 256], sparse[i : i + 256]) for i in range(0, 2048, 256)]
+
+    def make_inputs(batch_size: int):
+        dense, sparse, _, _ = logs.sample(batch_size, seed=seed + 4 + batch_size)
+        return dense, sparse
+
+    return ModelBundle(
+        module=module,
+        make_inputs=make_inputs,
+        evaluate=evaluate,
+        calibration=calibration,
+        task="ctr",
+        info={"preset": preset, **config, "finetune_lr": 0.005, **info},
     )

@@ -1,0 +1,73 @@
+"""Short training loops shared by distillation and pruning fine-tuning: match the teacher's outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+
+@contextlib.contextmanager
+def trainable() -> Iterator[None]:
+    """Gradients on, even inside the runner's ``torch.inference_mode()`` block."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+def calibration_batches(bundle) -> list[tuple]:
+    """The bundle's training-side batches, or ``make_inputs`` batches when it has none."""
+    if bundle.calibration is not None:
+        return [tuple(batch) for batch in bundle.calibration()]
+    return [bundle.make_inputs(32)]
+
+
+DEFAULT_LR = 0.0005
+
+
+def learning_rate(bundle, lr: float) -> float:
+    """``lr`` when set (> 0), else the model's own recommendation (``bundle.info["finetune_lr"]``), else 5e-4."""
+    return lr if lr > 0 else float(bundle.info.get("finetune_lr", DEFAULT_LR))
+
+
+def _clone_inputs(batch: tuple) -> tuple:
+    # inputs made under inference_mode are inference tensors; autograd needs normal ones
+    return tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in batch)
+
+
+def distill(student: nn.Module, teacher: nn.Module, batches: list[tuple], steps: int, lr: float) -> float:
+    """Train ``student`` for ``steps`` steps to reproduce ``teacher``'s outputs (MSE); returns seconds spent."""
+    if steps <= 0:
+        return 0.0
+    start = time.perf_counter()
+    with trainable():
+        batches = [_clone_inputs(b) for b in batches[:steps]]  # fewer steps than batches: only those are used
+        with torch.no_grad():
+            targets = [teacher(*b).detach().float() for b in batches]
+        student.train()
+        optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=lr)
+        for (batch, target), _ in zip(itertools.cycle(zip(batches, targets, strict=True)), range(steps), strict=False):
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(student(*batch).float(), target)
+            loss.backward()
+            optimizer.step()
+        student.eval()
+    return time.perf_counter() - start
+
+
+def output_fidelity(student: nn.Module, teacher: nn.Module, batch: tuple) -> dict[str, float]:
+    """How close a student's outputs are to the teacher's on one batch.
+
+    ``output_cosine_to_teacher`` (mean per-row cosine) for vector outputs such as embeddings or logits,
+    ``output_rel_error`` (relative L2 error) always.
+    """
+    with torch.inference_mode():
+        got = student(*batch).float()
+        want = teacher(*batch).float()
+    result = {"output_rel_error": round(float((got - want).norm() / want.norm().clamp(min=1e-12)), 5)}
+    if got.dim() == 2 and got.shape[1] > 1:
+        result["output_cosine_to_teacher"] = round(float(nn.functional.cosine_similarity(got, want).mean()), 5)
+    return result

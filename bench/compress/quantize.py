@@ -1,0 +1,121 @@
+"""Integer quantization of Linear (and Conv) layers: dynamic int8, and static int8 through the PT2E flow."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from bench.compress import Compressed, register_compression
+from bench.errors import NotApplicable
+
+INT8_DYNAMIC_BACKENDS = ("torch.ao", "torchao")
+_NO_ONNX = "{what} does not export to ONNX; use the ort-int8-dynamic compression for the onnxruntime engine"
+
+
+@register_compression(
+    "int8-dynamic",
+    params={"backend": "torch.ao"},
+    description="Dynamic int8 quantization of Linear layers (weights int8, activations quantized per call).",
+)
+def int8_dynamic(bundle, placement, backend: str) -> Compressed:
+    """``backend: torch.ao`` uses ``torch.ao.quantization.quantize_dynamic`` with per-channel weights (deprecated,
+    but still the fast eager path on CPU); ``backend: torchao`` uses ``torchao.quantization.quantize_`` with
+    ``Int8DynamicActivationInt8WeightConfig`` (pays off under the ``compile`` engine)."""
+    if backend not in INT8_DYNAMIC_BACKENDS:
+        raise ValueError(f"int8-dynamic: unknown backend '{backend}'; allowed: {', '.join(INT8_DYNAMIC_BACKENDS)}")
+    if not any(isinstance(m, nn.Linear) for m in bundle.module.modules()):
+        raise NotApplicable("int8-dynamic quantizes Linear layers and this model has none")
+    module = copy.deepcopy(bundle.module)
+    if backend == "torch.ao":
+        if placement.device_type != "cpu":
+            raise NotApplicable("torch.ao dynamic quantized Linear kernels exist only for the CPU")
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        module = quantize_dynamic(module, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        return Compressed(
+            module=module,
+            info={"backend": "torch.ao.quantization.quantize_dynamic (per-channel int8)"},
+            unsupported_engines={
+                "onnxruntime": _NO_ONNX.format(what="a torch.ao quantized model"),
+                "compile": "torch.compile cannot trace torch.ao dynamic quantized Linear (packed-params ScriptObject): "
+                "it graph-breaks around every layer and runs them eagerly; use int8-dynamic with backend: torchao, "
+                "or int8-static, for the compile engine",
+            },
+        )
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    quantize_(module, Int8DynamicActivationInt8WeightConfig())
+    return Compressed(
+        module=module,
+        info={"backend": "torchao.quantization.quantize_(Int8DynamicActivationInt8WeightConfig)"},
+        unsupported_engines={"onnxruntime": _NO_ONNX.format(what="a torchao quantized model")},
+    )
+
+
+def export_for_quantization(module: nn.Module, example: tuple) -> torch.fx.GraphModule:
+    """``torch.export`` with a dynamic batch dimension, then dead-code elimination (MiniLM's exported graph
+    carries unused nodes that ``prepare_pt2e`` would otherwise annotate)."""
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    shapes = tuple({0: batch} if isinstance(t, torch.Tensor) and t.dim() > 0 else None for t in example)
+    graph_module = torch.export.export(module, example, dynamic_shapes=shapes).module()
+    graph_module.graph.eliminate_dead_code()
+    graph_module.recompile()
+    return graph_module
+
+
+def drop_unused_tensors(graph_module: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """Delete parameters and buffers no graph node reads: ``convert_pt2e`` keeps the fp32 weights beside the
+    folded int8 ones, which would double the shipped size."""
+    used = {node.target for node in graph_module.graph.nodes if node.op == "get_attr"}
+    names = [name for name, _ in graph_module.named_parameters()] + [name for name, _ in graph_module.named_buffers()]
+    for name in names:
+        if name not in used:
+            owner_name, _, attr = name.rpartition(".")
+            owner = graph_module.get_submodule(owner_name) if owner_name else graph_module
+            delattr(owner, attr)
+    return graph_module
+
+
+@register_compression(
+    "int8-static",
+    params={"calibration_batches": 8},
+    description="Static int8 (PT2E, X86InductorQuantizer) calibrated on training data; fast only when compiled.",
+)
+def int8_static(bundle, placement, calibration_batches: int) -> Compressed:
+    """Post-training static quantization: ``torch.export`` -> ``prepare_pt2e`` -> calibrate -> ``convert_pt2e``.
+
+    The result is a graph of quantize/dequantize ops around fp32 kernels: under the ``eager`` engine it runs as
+    that reference graph (slower than fp32; recorded as such), under ``compile`` inductor fuses the patterns
+    into real int8 kernels.
+    """
+    if placement.device_type != "cpu":
+        raise NotApplicable("int8-static uses X86InductorQuantizer, which targets x86 CPUs")
+    if bundle.calibration is None:
+        raise NotApplicable("int8-static needs calibration data and this model provides none")
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
+        X86InductorQuantizer,
+        get_default_x86_inductor_quantization_config,
+    )
+
+    batches = [tuple(b) for b in bundle.calibration()][: max(1, calibration_batches)]
+    quantizer = X86InductorQuantizer()
+    quantizer.set_global(get_default_x86_inductor_quantization_config())
+    with torch.inference_mode(False), torch.no_grad():
+        batches = [tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in b) for b in batches]
+        graph_module = export_for_quantization(copy.deepcopy(bundle.module), batches[0])
+        prepared = prepare_pt2e(graph_module, quantizer)
+        for batch in batches:
+            prepared(*batch)
+        converted = drop_unused_tensors(convert_pt2e(prepared))
+    return Compressed(
+        module=converted,
+        info={
+            "backend": "torchao.quantization.pt2e (X86InductorQuantizer, static int8)",
+            "calibration_batches": len(batches),
+            "eager_runs": "quantize/dequantize reference graph (int8 kernels need the compile engine)",
+        },
+        unsupported_engines={"onnxruntime": _NO_ONNX.format(what="a PT2E quantized graph")},
+    )

@@ -1,0 +1,137 @@
+"""ONNX Runtime: the module is exported to ONNX (``torch.onnx.export``, dynamo exporter) and run by an ORT session
+with the case's thread count."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from bench.engines import Prepared, register_engine
+from bench.errors import NotApplicable
+
+
+@dataclass
+class OnnxModel:
+    """A serialized ONNX model: what ``ort-int8-dynamic`` produces and what the onnxruntime engine runs."""
+
+    model_bytes: bytes
+    info: dict = field(default_factory=dict)
+
+    def onnx_size(self) -> tuple[int, int, int]:
+        """(file bytes, weight elements, nonzero weight elements) of the ONNX file's initializers."""
+        import numpy as np
+        import onnx
+        from onnx import numpy_helper
+
+        proto = onnx.load_from_string(self.model_bytes)
+        params = nonzero = 0
+        for initializer in proto.graph.initializer:
+            array = numpy_helper.to_array(initializer)
+            params += array.size
+            nonzero += int(np.count_nonzero(array))
+        return len(self.model_bytes), params, nonzero
+
+
+def _batch_dynamic_shapes(example_inputs: tuple) -> tuple:
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    return tuple({0: batch} if isinstance(t, torch.Tensor) and t.dim() > 0 else None for t in example_inputs)
+
+
+@contextlib.contextmanager
+def quiet_exporter_logs() -> Iterator[None]:
+    """The exporter's optimiser logs a WARNING per skipped folding; keep them out of the run log, then restore."""
+    loggers = [logging.getLogger(name) for name in ("onnxscript", "onnx_ir", "root")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def export_onnx(module: torch.nn.Module, example_inputs: tuple) -> OnnxModel:
+    """Export with a dynamic batch dimension; weights are embedded in the returned bytes."""
+    start = time.perf_counter()
+    # batch 1 would be specialised by torch.export: export with two rows, the graph stays batch-generic
+    example = tuple(torch.cat([t, t]) if isinstance(t, torch.Tensor) and t.dim() > 0 else t for t in example_inputs)
+    with torch.inference_mode(False), torch.no_grad(), quiet_exporter_logs():
+        example = tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in example)
+        program = torch.onnx.export(
+            module, example, dynamo=True, dynamic_shapes=_batch_dynamic_shapes(example), optimize=True, verbose=False
+        )
+    return OnnxModel(program.model_proto.SerializeToString(), {"export_time_s": time.perf_counter() - start})
+
+
+def check_exportable(compressed, placement) -> None:
+    """Raise :class:`NotApplicable` for what ONNX Runtime's CPU provider cannot take."""
+    import onnxruntime
+
+    compressed.check_engine("onnxruntime")
+    if placement.device_type == "cuda" and "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        raise NotApplicable("this onnxruntime build has no CUDAExecutionProvider")
+    if placement.device_type not in ("cpu", "cuda"):
+        raise NotApplicable(f"the onnxruntime engine does not run on {placement.device}")
+    if compressed.input_dtype in (torch.bfloat16, torch.float16):
+        raise NotApplicable(
+            f"ONNX Runtime's CPU provider has no {compressed.input_dtype} kernels for most ops (MatMul, Gemm, "
+            "LayerNorm); run fp32 or ort-int8-dynamic on onnxruntime"
+        )
+    if not isinstance(compressed.module, (torch.nn.Module, OnnxModel)):
+        raise NotApplicable(f"cannot export {type(compressed.module).__name__} to ONNX")
+
+
+@register_engine(
+    "onnxruntime",
+    params={"optimization": "all"},
+    description="Export to ONNX and run with an ONNX Runtime session using the case's thread count.",
+)
+def onnxruntime_engine(compressed, example_inputs, placement, optimization: str) -> Prepared:
+    """Export (unless the compression already produced ONNX), then one ORT session per thread count.
+
+    ``compile_time_s`` covers export, graph optimisation and session creation. Sessions are made lazily with
+    ``intra_op_num_threads`` = the thread count the runner set for the case (torch.get_num_threads()).
+    """
+    import onnxruntime
+
+    levels = {
+        "none": onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    if optimization not in levels:
+        raise ValueError(f"onnxruntime: unknown optimization '{optimization}'; allowed: {', '.join(levels)}")
+    check_exportable(compressed, placement)
+    start = time.perf_counter()
+    model = compressed.module
+    if not isinstance(model, OnnxModel):
+        model = export_onnx(model, example_inputs)
+    providers = ["CUDAExecutionProvider"] if placement.device_type == "cuda" else ["CPUExecutionProvider"]
+    sessions: dict[int, onnxruntime.InferenceSession] = {}
+
+    def session() -> onnxruntime.InferenceSession:
+        threads = torch.get_num_threads()
+        if threads not in sessions:
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = levels[optimization]
+            sessions[threads] = onnxruntime.InferenceSession(model.model_bytes, options, providers=providers)
+        return sessions[threads]
+
+    names = [i.name for i in session().get_inputs()]
+
+    def call(*inputs):
+        feeds = {name: t.detach().cpu().numpy() for name, t in zip(names, inputs, strict=True)}
+        return torch.from_numpy(session().run(None, feeds)[0])
+
+    call(*example_inputs)
+    info = {"compile_time_s": time.perf_counter() - start, "onnx_size_bytes": len(model.model_bytes), **model.info}
+    return Prepared(call=call, info=info)

@@ -1,0 +1,54 @@
+"""Trained reference weights, cached outside git: one file per model config, keyed by a hash of that config.
+
+The folder is ``$BENCH_CACHE_DIR`` when set, else ``~/.cache/bench``. Delete a file (or the folder) to retrain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CACHE_ENV = "BENCH_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Where trained weights live: ``$BENCH_CACHE_DIR`` or ``~/.cache/bench``."""
+    chosen = os.environ.get(CACHE_ENV)
+    return Path(chosen) if chosen else Path.home() / ".cache" / "bench"
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short stable hash of a JSON-able config (sorted keys)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def trained(
+    kind: str, config: dict[str, Any], module: torch.nn.Module, train: Callable[[torch.nn.Module], dict[str, Any]]
+) -> dict[str, Any]:
+    """Load ``module``'s trained weights from the cache, or train it with ``train(module)`` and cache them.
+
+    Returns what to record: ``weights_cache`` (``hit``/``miss``), the cache file, and on a miss the
+    ``first_use_train_time_s`` plus whatever ``train`` returned. Training runs with a fixed torch seed.
+    """
+    path = cache_dir() / kind / f"{config_hash(config)}.pt"
+    if path.is_file():
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        module.load_state_dict(payload["state_dict"])
+        return {"weights_cache": "hit", "weights_file": str(path), **payload.get("info", {})}
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(config.get("seed", 0)))
+        info = train(module)
+    info = {**info, "first_use_train_time_s": round(time.perf_counter() - start, 3)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save({"config": config, "state_dict": module.state_dict(), "info": info}, tmp)
+    os.replace(tmp, path)  # atomic: a concurrent or killed run never sees half a file
+    return {"weights_cache": "miss", "weights_file": str(path), **info}

@@ -1,0 +1,104 @@
+"""A small convolutional product-image classifier, trained at first use on scikit-learn's digits images."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import torch
+from torch import nn
+
+from bench.errors import NotApplicable
+from bench.models import Accuracy, ModelBundle, register_model
+
+_CNN_VERSION = 1  # bump when the data preparation or the training recipe changes
+
+
+def small_cnn(width: int, classes: int = 10) -> nn.Sequential:
+    """Three 3x3 conv blocks and a two-layer head, as one ``nn.Sequential`` (structured pruning can walk it)."""
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(2 * width, 4 * width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4 * width, 4 * width),
+        nn.ReLU(),
+        nn.Linear(4 * width, classes),
+    )
+
+
+def digits_split(image_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 8x8 digit images, scaled to [0, 1], resized to ``image_size``; an 80/20 split."""
+    if importlib.util.find_spec("sklearn") is None:
+        raise NotApplicable("cnn-products trains on scikit-learn's digits: pip install 'bench[models]'")
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    images = nn.functional.interpolate(images, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    labels = torch.tensor(digits.target, dtype=torch.long)
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    images, labels = images[order], labels[order]
+    cut = int(0.8 * len(labels))
+    return images[:cut], labels[:cut], images[cut:], labels[cut:]
+
+
+def _train(module: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int) -> dict[str, float]:
+    optimizer = torch.optim.Adam(module.parameters(), lr=5e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    module.train()
+    loss = torch.zeros(())
+    with torch.enable_grad():
+        for _ in range(epochs):
+            order = torch.randperm(len(labels))
+            for start in range(0, len(labels), 64):
+                idx = order[start : start + 64]
+                optimizer.zero_grad()
+                loss = loss_fn(module(images[idx]), labels[idx])
+                loss.backward()
+                optimizer.step()
+    module.eval()
+    return {"train_samples": len(labels), "final_train_loss": round(loss.item(), 4)}
+
+
+@register_model(
+    "cnn-products",
+    params={"image_size": 16, "width": 8, "epochs": 20, "seed": 0},
+    description="Small CNN image classifier trained on scikit-learn's digits; accuracy = held-out top-1.",
+)
+def build_cnn_products(image_size: int, width: int, epochs: int, seed: int) -> ModelBundle:
+    """Stands in for product-image classification: real images, a held-out 20% split, top-1 accuracy."""
+    from bench.models._cache import trained
+
+    train_x, train_y, test_x, test_y = digits_split(image_size, seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = small_cnn(width)
+    key = {"model": "cnn-products", "version": _CNN_VERSION, "image_size": image_size, "width": width}
+    key |= {"epochs": epochs, "seed": seed}
+    info = trained("cnn-products", key, module, lambda m: _train(m, train_x, train_y, epochs))
+    module.eval()
+
+    def evaluate(predict) -> Accuracy:
+        predicted = torch.cat([predict(test_x[i : i + 120]).float().argmax(1) for i in range(0, len(test_y), 120)])
+        return Accuracy(float((predicted == test_y).float().mean()), "top1", {"test_images": len(test_y)})
+
+    def calibration():
+        return [(train_x[i : i + 64],) for i in range(0, 512, 64)]
+
+    def make_inputs(batch_size: int):
+        return (test_x[torch.arange(batch_size) % len(test_x)],)
+
+    return ModelBundle(
+        module=module,
+        make_inputs=make_inputs,
+        evaluate=evaluate,
+        calibration=calibration,
+        task="image",
+        info={"image_size": image_size, "width": width, "finetune_lr": 0.005, **info},
+    )

@@ -1,0 +1,188 @@
+"""Compression methods: relations (smaller, sparser, narrower), recorded facts, and clean skips."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from bench.errors import NotApplicable
+from bench.measure.size import measure_size
+from bench.spec import Placement
+from tests._zoo import compress, mlp_bundle, one_thread
+
+TORCH_AO_DEPRECATION = "ignore:torch.quantize_per_tensor:UserWarning"
+TORCH_AO_MODULE_DEPRECATION = "ignore:torch.ao.quantization is deprecated:DeprecationWarning"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    with one_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return mlp_bundle(width=128)
+
+
+@pytest.fixture(scope="module")
+def dlrm_tiny():
+    from bench.models import MODELS
+
+    entry = MODELS.get("dlrm-tiny")
+    return entry.fn(**entry.params)
+
+
+def test_bf16_and_fp16_halve_the_size(bundle):
+    fp32 = measure_size(bundle.module).model_size_bytes
+    for name in ("bf16", "fp16"):
+        assert measure_size(compress(name, bundle).module).model_size_bytes < 0.6 * fp32
+
+
+@pytest.mark.filterwarnings(TORCH_AO_DEPRECATION)
+@pytest.mark.filterwarnings(TORCH_AO_MODULE_DEPRECATION)
+@pytest.mark.parametrize("backend", ["torch.ao", "torchao"])
+def test_int8_dynamic_is_smaller_and_says_which_backend_ran(bundle, backend):
+    result = compress("int8-dynamic", bundle, backend=backend)
+    assert backend in result.info["backend"]
+    assert measure_size(result.module).model_size_bytes < 0.6 * measure_size(bundle.module).model_size_bytes
+    x = bundle.make_inputs(8)[0]
+    with torch.inference_mode():
+        assert torch.allclose(result.module(x), bundle.module(x), atol=0.1)
+
+
+@pytest.mark.filterwarnings(TORCH_AO_DEPRECATION)
+def test_int8_dynamic_torch_ao_surfaces_its_deprecation(bundle):
+    with pytest.warns(DeprecationWarning, match=r"torch\.ao\.quantization is deprecated"):
+        compress("int8-dynamic", bundle, backend="torch.ao")
+
+
+def test_int8_dynamic_rejects_an_unknown_backend(bundle):
+    with pytest.raises(ValueError, match=r"allowed: torch\.ao, torchao"):
+        compress("int8-dynamic", bundle, backend="fbgemm")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script_method, inside the export path
+def test_int8_static_is_smaller_and_keeps_the_answers(bundle):
+    result = compress("int8-static", bundle, calibration_batches=4)
+    assert "X86InductorQuantizer" in result.info["backend"]
+    assert measure_size(result.module).model_size_bytes < 0.5 * measure_size(bundle.module).model_size_bytes
+    with torch.inference_mode():
+        assert bundle.evaluate(result.module).value > 0.8
+    assert "onnxruntime" in result.unsupported_engines
+
+
+@pytest.mark.parametrize("amount", [0.3, 0.7])
+def test_prune_l1_reaches_the_requested_sparsity(bundle, amount):
+    result = compress("prune-l1", bundle, amount=amount)
+    assert result.info["sparsity"] == pytest.approx(amount, abs=0.01)
+    weights = [m.weight for m in result.module.modules() if isinstance(m, nn.Linear)]
+    assert all(not hasattr(m, "weight_mask") for m in result.module.modules())  # made permanent
+    assert sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights) == pytest.approx(
+        amount, abs=0.01
+    )
+    size = measure_size(result.module)
+    assert size.nonzero_params < size.params
+    if amount > 0.5:
+        assert result.info["sparse_size_bytes"] < size.model_size_bytes
+
+
+def test_prune_l1_fine_tuning_records_its_time_and_keeps_the_mask(bundle):
+    result = compress("prune-l1", bundle, amount=0.5, finetune_steps=5)
+    assert result.info["train_time_s"] > 0
+    assert result.info["sparsity"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_prune_l1_rejects_an_amount_outside_0_1(bundle):
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        compress("prune-l1", bundle, amount=1.5)
+
+
+def test_prune_structured_really_shrinks_layer_shapes(bundle):
+    result = compress("prune-structured", bundle, amount=0.5)
+    linears = [m for m in result.module.modules() if isinstance(m, nn.Linear)]
+    assert [tuple(m.weight.shape) for m in linears] == [(64, 32), (64, 64), (4, 64)]
+    x = bundle.make_inputs(8)[0]
+    with torch.inference_mode():
+        assert result.module(x).shape == bundle.module(x).shape
+    assert measure_size(result.module).params < measure_size(bundle.module).params
+
+
+def test_prune_structured_shrinks_conv_channels_through_a_global_pool():
+    from bench.compress.prune import shrink
+    from bench.models.cnn import small_cnn
+
+    model = small_cnn(8)
+    changes = shrink(model, 0.5)
+    assert [c["width"] for c in changes] == [[8, 4], [16, 8], [32, 16], [32, 16]]
+    assert model(torch.randn(2, 1, 16, 16)).shape == (2, 10)
+
+
+def test_distill_builds_a_narrower_student_and_records_train_time(bundle):
+    result = compress("distill", bundle, fraction=0.5, steps=100, lr=0.005)
+    assert result.info["train_time_s"] > 0
+    assert result.info["student_params"] < result.info["teacher_params"]
+    assert result.info["output_rel_error_after"] <= result.info["output_rel_error_before"]
+
+
+def test_row_wise_int8_and_int4_embeddings_shrink_the_tables(dlrm_tiny):
+    fp32 = measure_size(dlrm_tiny.module).model_size_bytes
+    int8 = compress("emb-int8", dlrm_tiny)
+    int4 = compress("emb-int4", dlrm_tiny)
+    assert fp32 > measure_size(int8.module).model_size_bytes > measure_size(int4.module).model_size_bytes
+    # 16-dim rows: 64 bytes fp32 -> 16 + 8 bytes int8, 8 + 4 bytes int4
+    assert int8.info["table_compression_x"] == pytest.approx(64 / 24, rel=0.01)
+    assert int4.info["table_compression_x"] == pytest.approx(64 / 12, rel=0.01)
+    assert int8.info["output_rel_error"] < 0.02
+    assert int8.info["output_rel_error"] < int4.info["output_rel_error"] < 0.2
+
+
+def test_row_wise_embedding_matches_a_plain_embedding_lookup():
+    from bench.compress.embedding import RowwiseQuantizedEmbeddingBag
+
+    table = nn.Embedding(50, 8)
+    quantized = RowwiseQuantizedEmbeddingBag(table, 8)
+    ids = torch.randint(0, 50, (3, 5))
+    assert quantized(ids).shape == (3, 5, 8)
+    assert torch.allclose(quantized(ids), table(ids), atol=0.02)
+
+
+def test_embedding_methods_skip_models_without_tables(bundle):
+    with pytest.raises(NotApplicable, match="no embedding tables"):
+        compress("emb-int8", bundle)
+
+
+def test_cpu_only_methods_skip_on_cuda_with_a_reason(bundle):
+    gpu = Placement("cuda:0")
+    for name in ("int8-static", "emb-int8", "ort-int8-dynamic"):
+        with pytest.raises(NotApplicable):
+            compress(name, bundle, placement=gpu)
+
+
+def test_every_method_declares_typed_defaults_for_yaml_validation():
+    from bench.compress import COMPRESSIONS
+
+    for name in ("int8-dynamic", "int8-static", "prune-l1", "prune-structured", "emb-int8", "emb-int4", "distill"):
+        assert COMPRESSIONS.get(name).params, name
+
+
+def test_a_wrongly_typed_compression_param_is_a_suite_error(tmp_path):
+    from bench.errors import SuiteError
+    from bench.suite import load_suite
+
+    path = tmp_path / "s.yaml"
+    path.write_text("suite: s\nmodels: [dlrm-tiny]\ncompression: [{prune-l1: {amount: lots}}]\n")
+    with pytest.raises(SuiteError, match=r"compression\[0\]\.prune-l1\.amount: must be a number"):
+        load_suite(path)
+    path.write_text("suite: s\nmodels: [dlrm-tiny]\ncompression: [{prune-l1: {amount: 0.5, sparsity: 1}}]\n")
+    with pytest.raises(SuiteError, match="Allowed: amount, finetune_steps, lr"):
+        load_suite(path)
+
+
+def test_torchao_quantized_size_is_measured_inside_inference_mode(bundle):
+    # the runner measures size under torch.inference_mode(); torchao tensors must not trip on it
+    result = compress("int8-dynamic", bundle, backend="torchao")
+    with torch.inference_mode():
+        size = measure_size(result.module)
+    assert 0 < size.model_size_bytes < measure_size(bundle.module).model_size_bytes

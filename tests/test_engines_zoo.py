@@ -1,0 +1,102 @@
+"""Engines: compile and onnxruntime give the eager answers; impossible combinations skip with a reason."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench.errors import NotApplicable
+from bench.spec import Placement
+from tests._zoo import compress, mlp_bundle, one_thread, prepare
+
+# The ONNX exporter and inductor raise library deprecation notices of their own; they are not ours to fix.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore:.*axis name.*:UserWarning"),
+    pytest.mark.filterwarnings("ignore:To copy construct from a tensor:UserWarning"),
+    pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor:UserWarning"),
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    with one_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return mlp_bundle()
+
+
+def test_compile_matches_eager_and_times_compilation_apart(bundle):
+    fp32 = compress("fp32", bundle)
+    x = bundle.make_inputs(8)
+    with torch.inference_mode():
+        prepared = prepare("compile", fp32, x)
+        assert prepared.info["compile_time_s"] > 0
+        assert torch.allclose(prepared.call(*x), bundle.module(*x), atol=1e-5)
+        other = bundle.make_inputs(3)  # a new batch size compiles again and still answers right
+        assert torch.allclose(prepared.call(*other), bundle.module(*other), atol=1e-5)
+
+
+def test_compiled_static_int8_runs_and_keeps_accuracy(bundle):
+    quantized = compress("int8-static", bundle, calibration_batches=4)
+    with torch.inference_mode():
+        prepared = prepare("compile", quantized, bundle.make_inputs(8))
+        assert bundle.evaluate(prepared.call).value > 0.8
+
+
+def test_onnxruntime_matches_eager_at_each_thread_count(bundle):
+    fp32 = compress("fp32", bundle)
+    x = bundle.make_inputs(8)
+    previous = torch.get_num_threads()
+    try:
+        with torch.inference_mode():
+            prepared = prepare("onnxruntime", fp32, x)
+            assert prepared.info["onnx_size_bytes"] > 0
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                assert torch.allclose(prepared.call(*x), bundle.module(*x), atol=1e-4)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_ort_int8_dynamic_is_smaller_and_runs_only_on_onnxruntime(bundle):
+    from bench.measure.size import measure_size
+
+    quantized = compress("ort-int8-dynamic", bundle)
+    assert measure_size(quantized.module).model_size_bytes < 0.5 * quantized.info["fp32_onnx_bytes"]
+    x = bundle.make_inputs(8)
+    with torch.inference_mode():
+        prepared = prepare("onnxruntime", quantized, x)
+        assert bundle.evaluate(prepared.call).value > 0.8
+    for engine in ("eager", "compile"):
+        with pytest.raises(NotApplicable, match="only on the onnxruntime engine"):
+            prepare(engine, quantized, x)
+
+
+@pytest.mark.parametrize(
+    ("compression", "params", "engine", "reason"),
+    [
+        ("bf16", {}, "onnxruntime", "no torch.bfloat16 kernels"),
+        ("fp16", {}, "onnxruntime", "no torch.float16 kernels"),
+        ("int8-dynamic", {"backend": "torch.ao"}, "compile", "cannot trace torch.ao dynamic quantized Linear"),
+        ("int8-dynamic", {"backend": "torch.ao"}, "onnxruntime", "does not export to ONNX"),
+        ("int8-static", {"calibration_batches": 1}, "onnxruntime", "does not export to ONNX"),
+    ],
+)
+def test_impossible_combinations_skip_with_a_reason(bundle, compression, params, engine, reason):
+    compressed = compress(compression, bundle, **params)
+    with pytest.raises(NotApplicable, match=reason):
+        prepare(engine, compressed, bundle.make_inputs(2))
+
+
+def test_onnxruntime_on_cuda_without_the_provider_skips(bundle):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    with pytest.raises(NotApplicable, match="CUDAExecutionProvider"):
+        prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2), placement=Placement("cuda:0"))
