@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench import calibrate
+from bench.compress import Compressed
 from bench.engines import ENGINES
 from bench.spec import Placement
 from bench.suite import load_suite
@@ -29,21 +30,20 @@ def test_slowdown_engine_stretches_each_call(monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(slowdown_module.time, "perf_counter", clock)
 
-    class Compressed:
-        @staticmethod
-        def module(x):
-            clock.now += 0.010
-            return x * 2
+    def ten_ms_model(x):
+        clock.now += 0.010
+        return x * 2
 
+    compressed = Compressed(module=ten_ms_model)
     entry = ENGINES.get("slowdown")
     assert entry.params == {"percent": 10.0, "inner": "eager"}
-    prepared = entry.fn(Compressed, (1,), Placement("cpu", 1), percent=10.0)
+    prepared = entry.fn(compressed, (1,), Placement("cpu", 1), percent=10.0)
     start = clock.now
     assert prepared.call(21) == 42
     assert clock.now - start == pytest.approx(0.011, abs=1e-5)  # 10 ms call + 10% busy-wait
     assert prepared.info["slowdown_percent"] == 10.0
     with pytest.raises(ValueError, match="cannot wrap itself"):
-        entry.fn(Compressed, (1,), Placement("cpu", 1), inner="slowdown")
+        entry.fn(compressed, (1,), Placement("cpu", 1), inner="slowdown")
 
 
 def test_calibration_suite_is_valid(tmp_path):
