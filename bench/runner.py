@@ -24,6 +24,10 @@ TimeCalls = Callable[[Callable[[], object], int], list[float]]
 """Times ``call`` for the given number of rounds (one call each); returns per-call latencies in milliseconds."""
 
 
+CASE_SEED = 0
+"""Seed of torch's global RNG at the start of every case."""
+
+
 class UnstableWarning(UserWarning):
     """Latency spread (IQR/median) is above the suite's threshold: the figures may not be reproducible."""
 
@@ -65,7 +69,9 @@ def build_model(spec: MethodSpec):
 
     from bench.models import MODELS
 
-    with torch.inference_mode(False):  # builders may train at first use (reference models, user factories)
+    # Builders may train at first use (reference models, user factories) and may seed torch's global RNG: the
+    # RNG state is forked so that nothing they do leaks into later cases.
+    with torch.inference_mode(False), torch.random.fork_rng(devices=[]):
         if spec.factory:
             module_name, _, attr = spec.factory.partition(":")
             build = getattr(importlib.import_module(module_name), attr)
@@ -175,7 +181,10 @@ class Session:
 
         check_placement(case.placement)
         spec = case.measure
-        with cpu_threads(case.placement.threads), torch.inference_mode():
+        # The RNG is forked and seeded per case: random inputs are the same whatever the case order, and nothing a
+        # model or input generator draws leaks into the caller's random state.
+        with cpu_threads(case.placement.threads), torch.random.fork_rng(devices=[]), torch.inference_mode():
+            torch.manual_seed(CASE_SEED)
             bundle = self.bundle(case)
             compressed, size = self.compressed(case)
             inputs = _to_device(bundle.make_inputs(case.batch_size), case.placement.device, compressed.input_dtype)

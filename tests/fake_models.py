@@ -31,3 +31,9 @@ def build(fail_at_batch: int = 0, kill_at_batch: int = 0) -> ModelBundle:
     BUILDS["count"] += 1
     module = Linear(fail_at_batch, kill_at_batch).eval()
     return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, 8),), task="test")
+
+
+def build_seeding() -> ModelBundle:
+    """A factory that seeds torch's global RNG, as user code often does."""
+    torch.manual_seed(0)
+    return build()

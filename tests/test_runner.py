@@ -122,3 +122,11 @@ def test_noisy_latency_is_flagged_unstable_with_a_warning(session):
     with pytest.warns(UnstableWarning, match=r"IQR/median = \d+% > 10%"):
         record = session.run_case(noisy, fixed_samples)
     assert record.unstable is True and record.rounds == 6
+
+
+def test_building_a_model_does_not_change_the_global_rng(session):
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    session.run_case(case("m", factory="tests.fake_models:build_seeding"), time_calls)
+    assert torch.equal(torch.rand(3), expected)

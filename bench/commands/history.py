@@ -70,7 +70,7 @@ def _median(frame, run_id: str, metric: str):
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("history", help="runs of a suite over time, trend PNGs, change points")
-    parser.add_argument("suite", help="suite name (e.g. recsys-quick)")
+    parser.add_argument("suite", help="suite name (e.g. ecommerce-quick)")
     parser.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
     parser.add_argument("--out", metavar="DIR", default="reports/history", help="folder for the trend PNGs")
     parser.add_argument("--metric", action="append", help="metric to chart (repeatable; default: the main ones)")
