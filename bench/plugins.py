@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,21 @@ class Entry:
     fn: Callable[..., Any]
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def register_entry(registry: Any, name: str, params: dict[str, Any] | None, description: str) -> Callable[[F], F]:
+    """Decorator adding ``fn`` to ``registry`` as an :class:`Entry`; the description defaults to its docstring's
+    first line."""
+
+    def decorate(fn: F) -> F:
+        doc = description or ((fn.__doc__ or "").strip().splitlines() or [""])[0]
+        registry.add(name, Entry(name, fn, dict(params or {}), doc))
+        return fn
+
+    return decorate
 
 
 def import_submodules(package_name: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.plugins import Entry, import_submodules
+from bench.plugins import Entry, import_submodules, register_entry
 from bench.registry import Registry
 
 COMPRESSIONS: Registry[Entry] = Registry("compression")
@@ -46,12 +46,7 @@ def register_compression(
 ) -> Callable[[Callable[..., Compressed]], Callable[..., Compressed]]:
     """Register ``apply(bundle, placement, **params) -> Compressed`` under ``name``."""
 
-    def decorate(apply: Callable[..., Compressed]) -> Callable[..., Compressed]:
-        doc = description or ((apply.__doc__ or "").strip().splitlines() or [""])[0]
-        COMPRESSIONS.add(name, Entry(name, apply, dict(params or {}), doc))
-        return apply
-
-    return decorate
+    return register_entry(COMPRESSIONS, name, params, description)
 
 
 import_submodules(__name__)

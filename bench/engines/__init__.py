@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.plugins import Entry, import_submodules
+from bench.plugins import Entry, import_submodules, register_entry
 from bench.registry import Registry
 
 ENGINES: Registry[Entry] = Registry("engine")
@@ -29,12 +29,7 @@ def register_engine(
 ) -> Callable[[Callable[..., Prepared]], Callable[..., Prepared]]:
     """Register ``prepare(compressed, example_inputs, placement, **params) -> Prepared`` under ``name``."""
 
-    def decorate(prepare: Callable[..., Prepared]) -> Callable[..., Prepared]:
-        doc = description or ((prepare.__doc__ or "").strip().splitlines() or [""])[0]
-        ENGINES.add(name, Entry(name, prepare, dict(params or {}), doc))
-        return prepare
-
-    return decorate
+    return register_entry(ENGINES, name, params, description)
 
 
 import_submodules(__name__)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.plugins import Entry, import_submodules
+from bench.plugins import Entry, import_submodules, register_entry
 from bench.registry import Registry
 
 MODELS: Registry[Entry] = Registry("model")
@@ -58,12 +58,7 @@ def register_model(
 ) -> Callable[[Callable[..., ModelBundle]], Callable[..., ModelBundle]]:
     """Register ``build(**params) -> ModelBundle`` under ``name``; ``params`` are the YAML keys and defaults."""
 
-    def decorate(build: Callable[..., ModelBundle]) -> Callable[..., ModelBundle]:
-        doc = description or (build.__doc__ or "").strip().splitlines()[0:1]
-        MODELS.add(name, Entry(name, build, dict(params or {}), doc if isinstance(doc, str) else "".join(doc)))
-        return build
-
-    return decorate
+    return register_entry(MODELS, name, params, description)
 
 
 import_submodules(__name__)
