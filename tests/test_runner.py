@@ -130,3 +130,15 @@ def test_building_a_model_does_not_change_the_global_rng(session):
     torch.manual_seed(1234)
     session.run_case(case("m", factory="tests.fake_models:build_seeding"), time_calls)
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's own imports, not ours
+def test_compile_time_is_charged_to_the_case_that_compiled_only(session):
+    pytest.importorskip("torch._inductor")
+    first = Case("s", MethodSpec("dlrm-tiny"), MethodSpec("fp32"), MethodSpec("compile"), Placement("cpu", 1), 2, TINY)
+    second = Case("s", first.model, first.compression, first.engine, first.placement, 4, TINY)
+    compiled = session.run_case(first, time_calls)
+    reused = session.run_case(second, time_calls)
+    assert compiled.compile_time_s > 0
+    assert reused.compile_time_s is None
+    assert reused.extra["first_call_s"] > 0  # its own recompile for the new shape is visible here

@@ -36,3 +36,26 @@ def test_rounds_honour_min_time_and_bounds():
     assert rounds_for(0.001, min_time_s=1.0, min_rounds=20, max_rounds=100_000) == 1000
     assert rounds_for(0.5, min_time_s=1.0, min_rounds=20, max_rounds=100_000) == 20
     assert rounds_for(1e-7, min_time_s=1.0, min_rounds=20, max_rounds=5000) == 5000
+
+
+def test_warm_up_keeps_the_first_call_out_of_the_estimate():
+    from bench.measure.timing import warm_up
+
+    now = [0.0]
+    durations = iter([5.0] + [0.01] * 1000)  # a 5 s first call (a compile), then 10 ms calls
+
+    def call():
+        now[0] += next(durations)
+
+    warm = warm_up(call, seconds=5.2, clock=lambda: now[0])
+    assert warm.first_call_s == 5.0
+    assert warm.seconds_per_call == pytest.approx(0.01)
+    assert warm.calls >= 2
+
+
+def test_warm_up_calls_at_least_twice_with_no_warm_up_time():
+    from bench.measure.timing import warm_up
+
+    calls = []
+    warm = warm_up(lambda: calls.append(1), seconds=0.0)
+    assert len(calls) == 2 and warm.calls == 2

@@ -55,17 +55,29 @@ class LatencyStats:
         )
 
 
-def warm_up(call: Callable[[], object], seconds: float) -> float:
-    """Call ``call`` untimed until ``seconds`` have passed (at least once); returns seconds per call."""
-    start = time.perf_counter()
+@dataclass(frozen=True)
+class WarmUp:
+    first_call_s: float
+    """The first call on this case's inputs, timed alone: it carries one-off work (a recompile for a new shape,
+    an ONNX Runtime session for a new thread count), so it is kept out of the per-call estimate."""
+    seconds_per_call: float
+    """Mean of the calls after the first: sizes the latency pass."""
+    calls: int
+
+
+def warm_up(call: Callable[[], object], seconds: float, clock: Callable[[], float] = time.perf_counter) -> WarmUp:
+    """Call ``call`` untimed for ``seconds`` (at least twice): the first call alone, then the rest."""
+    start = clock()
+    call()
+    first_done = clock()
     deadline = start + seconds
     calls = 0
     while True:
         call()
         calls += 1
-        now = time.perf_counter()
+        now = clock()
         if now >= deadline:
-            return (now - start) / calls
+            return WarmUp(first_call_s=first_done - start, seconds_per_call=(now - first_done) / calls, calls=calls + 1)
 
 
 def rounds_for(seconds_per_call: float, min_time_s: float, min_rounds: int, max_rounds: int) -> int:
