@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from bench.errors import NotApplicable, SuiteError
-from bench.results import DEFAULT_RESULTS_DIR
+from bench.results import DEFAULT_RESULTS_DIR, RUN_ID_PATTERN
 from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
 
@@ -49,6 +50,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[START_KEY] = time.perf_counter()
+    run_id = config.getoption("--bench-run-id", None)
+    if run_id is not None:
+        if not re.match(RUN_ID_PATTERN, run_id) or run_id == "latest":
+            raise pytest.UsageError(
+                f"--bench-run-id {run_id!r}: use letters, digits, '.', '_' or '-' (and not 'latest')"
+            )
+        if (_results_dir(config) / run_id).exists():
+            raise pytest.UsageError(
+                f"--bench-run-id {run_id!r}: {_results_dir(config) / run_id} already exists; runs are never overwritten"
+            )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -142,7 +153,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     from bench.runner import Session
 
     config = session.config
-    suites = {item.parent.suite.name: item.parent.suite for item in items}
+    suites: dict[str, Suite] = {}
+    for item in items:
+        suite = item.parent.suite
+        if suites.setdefault(suite.name, suite).path != suite.path:
+            raise pytest.UsageError(
+                f"{suite.path}: suite: name '{suite.name}' is also used by {suites[suite.name].path}; "
+                "records are keyed by suite name, so names must be unique"
+            )
     env = environment(str(config.rootpath))
     meta = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -21,8 +21,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
+
 SCHEMA_VERSION = 1
 DEFAULT_RESULTS_DIR = "results"
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+def default_results_dir() -> str:
+    """``$BENCH_RESULTS_DIR`` or ``results``: where runs are written and read unless a command is told otherwise."""
+    return os.environ.get("BENCH_RESULTS_DIR") or DEFAULT_RESULTS_DIR
+
+
+def default_reports_dir() -> str:
+    """``$BENCH_REPORTS_DIR`` or ``reports``."""
+    return os.environ.get("BENCH_REPORTS_DIR") or "reports"
+
+
+class ResultsError(BenchError):
+    """A results folder cannot be read as written (a corrupt line, an unreadable meta.json)."""
 
 
 @dataclass(frozen=True)
@@ -171,16 +188,24 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
             if number == len(lines):  # a write cut short by a kill: everything before it is intact
                 warnings.warn(f"{path}: ignoring a truncated last line (the run was killed mid-write)", stacklevel=3)
             else:
-                raise ValueError(f"{path}:{number}: not valid JSON") from None
+                raise ResultsError(f"{path}:{number}: not valid JSON (the file was edited or corrupted)") from None
     return rows
 
 
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / "meta.json").read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ResultsError(f"{path / 'meta.json'}: unreadable ({err})") from None
+
+
 def run_dirs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR) -> list[Path]:
-    """Run folders under ``results_dir``, oldest first (run ids sort by start time)."""
+    """Run folders under ``results_dir``, oldest first: by start time, then by id (custom ids sort in by time)."""
     root = Path(results_dir)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / "meta.json").is_file())
+    runs = [p for p in root.iterdir() if (p / "meta.json").is_file()]
+    return sorted(runs, key=lambda p: (str(_read_meta(p).get("started_at") or ""), p.name))
 
 
 def resolve_run(
@@ -205,7 +230,7 @@ def resolve_run(
 def load_meta(
     run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
 ) -> dict[str, Any]:
-    return json.loads((resolve_run(run, results_dir) / "meta.json").read_text())
+    return _read_meta(resolve_run(run, results_dir))
 
 
 def load(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
@@ -244,7 +269,7 @@ def list_runs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
 
     rows = []
     for path in run_dirs(results_dir):
-        meta = json.loads((path / "meta.json").read_text())
+        meta = _read_meta(path)
         env = meta.get("environment", {})
         counts = meta.get("counts") or {}
         if not counts:  # still running or killed: count what is on disk

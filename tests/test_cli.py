@@ -48,3 +48,16 @@ def test_usage_errors_exit_2():
     with pytest.raises(SystemExit) as info:
         main(["validate", "--bogus"])
     assert info.value.code == 2
+
+
+def test_validate_refuses_two_suites_with_one_name(tmp_path, capsys):
+    write_suite(tmp_path, "a.yaml", "suite: same\nmodels: [noop]\n")
+    write_suite(tmp_path, "b.yaml", "suite: same\nmodels: [noop]\n")
+    assert main(["validate", str(tmp_path)]) == 1
+    assert "b.yaml: suite: name 'same' is also used by" in capsys.readouterr().err
+
+
+def test_results_dir_defaults_to_the_environment(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path / "elsewhere"))
+    assert main(["results"]) == 0
+    assert "elsewhere" in capsys.readouterr().out

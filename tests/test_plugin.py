@@ -119,3 +119,25 @@ def test_killed_run_keeps_every_finished_case(project, monkeypatch):
     assert frame["case_id"].tolist() == ["lin[fp32-cpu-1t-bs1]", "lin[fp32-cpu-1t-bs2]"]
     assert (frame["status"] == "ok").all()
     assert list_runs(project.path / "out").loc[0, "status"] == "running"  # never finalised, still readable
+
+
+@pytest.mark.parametrize("run_id", ["latest", "../escape", "has space"])
+def test_bad_run_ids_are_usage_errors(project, run_id):
+    result = project.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-run-id", run_id)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--bench-run-id*use letters, digits*"])
+
+
+def test_an_existing_run_id_is_never_overwritten(project):
+    (project.path / "out" / "r1").mkdir(parents=True)
+    result = project.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-run-id", "r1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*already exists; runs are never overwritten*"])
+
+
+def test_two_suites_with_one_name_are_refused(project):
+    project.makefile(".yaml", **{"suites/copy": TINY_SUITE})
+    result = project.runpytest("--benchmark-only", "suites/", "--bench-results", "out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*suite: name 'tiny' is also used by*"])
+    assert not (project.path / "out").exists()

@@ -158,3 +158,23 @@ def test_record_round_trips_through_json(tmp_path):
     row = json.loads((tmp_path / "r1" / "records.jsonl").read_text())
     assert Record(**row) == original
     assert set(row) == {f.name for f in dataclasses.fields(Record)}
+
+
+def test_latest_is_the_newest_by_start_time_even_with_custom_ids(tmp_path):
+    RunWriter(tmp_path, "nightly-42", {"started_at": "2026-01-01T00:00:00Z"}).close("finished")
+    RunWriter(tmp_path, "20260102T000000Z-abcd", {"started_at": "2026-01-02T00:00:00Z"}).close("finished")
+    assert load_meta("latest", tmp_path)["run_id"] == "20260102T000000Z-abcd"
+
+
+def test_a_corrupt_line_in_the_middle_is_a_clear_error(tmp_path):
+    from bench.results import ResultsError
+
+    writer = RunWriter(tmp_path, "r1", {})
+    writer.append(record("a"))
+    writer.append(record("b"))
+    writer.close("finished")
+    path = tmp_path / "r1" / "records.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(["{oops", lines[1]]) + "\n")
+    with pytest.raises(ResultsError, match=r"records.jsonl:1: not valid JSON"):
+        load("r1", tmp_path)

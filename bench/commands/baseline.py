@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.results import default_results_dir
+
 
 def baseline(args: argparse.Namespace, extra: list[str]) -> int:
     from bench import history
@@ -39,5 +41,10 @@ def register(subparsers) -> None:
     )
     shower = actions.add_parser("show", help="list the promoted baselines")
     for sub in (setter, shower):
-        sub.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
+        sub.add_argument(
+            "--results",
+            metavar="DIR",
+            default=default_results_dir(),
+            help="results folder (default: $BENCH_RESULTS_DIR or results/)",
+        )
         sub.set_defaults(func=baseline)

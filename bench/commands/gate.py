@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from bench.gate import DEFAULT_ALPHA, GateError
+from bench.results import default_results_dir
 
 
 def _repo_root() -> Path:
@@ -107,7 +108,12 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--current", metavar="RUN", action="append", help="run to judge; repeat to pool several (default: latest)"
     )
-    parser.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
+    parser.add_argument(
+        "--results",
+        metavar="DIR",
+        default=default_results_dir(),
+        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
+    )
     parser.add_argument("--force", action="store_true", help="compare runs from different environments anyway")
     parser.add_argument(
         "--alpha", type=float, default=None, help=f"test level (default: the suite's gates.alpha or {DEFAULT_ALPHA})"

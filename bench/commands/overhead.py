@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from bench.results import default_results_dir
+
 
 def bare_loop_ns(call, calls: int) -> list[int]:
     """Per-call latency of ``call`` in a bare perf_counter_ns loop: the floor any harness is compared with."""
@@ -31,11 +33,14 @@ def overhead(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.runner import build_model
     from bench.spec import MethodSpec
 
-    code = pytest.main(["--benchmark-only", "-q", args.suite, "--bench-results", args.results])
+    run_id = store.new_run_id() + "-overhead"
+    code = pytest.main(
+        ["--benchmark-only", "-q", args.suite, "--bench-results", args.results, "--bench-run-id", run_id]
+    )
     if code != 0:
         return int(code)
-    frame = store.load("latest", args.results)
-    harness_ns = statistics.median(next(iter(store.load_samples("latest", args.results).values()))) * 1e6
+    frame = store.load(run_id, args.results)
+    harness_ns = statistics.median(next(iter(store.load_samples(run_id, args.results).values()))) * 1e6
     bundle = build_model(MethodSpec("noop"))
     inputs = bundle.make_inputs(1)
     module = bundle.module
@@ -51,5 +56,10 @@ def overhead(args: argparse.Namespace, extra: list[str]) -> int:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("overhead", help="measure the harness's own per-call overhead")
     parser.add_argument("--suite", default="suites/harness.yaml", help="the no-op suite (default: suites/harness.yaml)")
-    parser.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
+    parser.add_argument(
+        "--results",
+        metavar="DIR",
+        default=default_results_dir(),
+        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
+    )
     parser.set_defaults(func=overhead)

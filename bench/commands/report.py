@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.results import default_reports_dir, default_results_dir
+
 
 def report(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.report import write_report
@@ -32,8 +34,18 @@ def register(subparsers) -> None:
         "reports/<run_id>/: index.html, PNG charts, summary.csv, capacity.xlsx.",
     )
     parser.add_argument("run", nargs="?", help="run id, unique prefix, path or 'latest' (default: latest)")
-    parser.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
-    parser.add_argument("--out", metavar="DIR", default="reports", help="reports folder (default: reports/)")
+    parser.add_argument(
+        "--results",
+        metavar="DIR",
+        default=default_results_dir(),
+        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default=default_reports_dir(),
+        help="reports folder (default: $BENCH_REPORTS_DIR or reports/)",
+    )
     parser.add_argument("--prices", metavar="FILE", help="price table YAML overriding the default and the suite's")
     parser.add_argument(
         "--profile",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.results import default_results_dir
+
 SHOWN = [
     "case_id",
     "status",
@@ -43,5 +45,10 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("results", help="list runs, or show one run")
     parser.add_argument("run", nargs="?", help="run id, unique prefix, path or 'latest'")
-    parser.add_argument("--results", metavar="DIR", default="results", help="results folder (default: results/)")
+    parser.add_argument(
+        "--results",
+        metavar="DIR",
+        default=default_results_dir(),
+        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
+    )
     parser.set_defaults(func=results)

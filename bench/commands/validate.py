@@ -20,12 +20,17 @@ def validate(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"no suite files under {', '.join(args.paths)}", file=sys.stderr)
         return 1
     failed = 0
+    names: dict[str, str] = {}
     for path in files:
         try:
             suite = load_suite(path)
         except SuiteError as err:
             failed += 1
             print(err, file=sys.stderr)
+            continue
+        if names.setdefault(suite.name, str(path)) != str(path):
+            failed += 1
+            print(f"{path}: suite: name '{suite.name}' is also used by {names[suite.name]}", file=sys.stderr)
             continue
         print(f"{path}: ok ({suite.name}: {len(suite.cases)} cases)")
         if args.list:
