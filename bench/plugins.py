@@ -17,18 +17,23 @@ class Entry:
     fn: Callable[..., Any]
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    check: Callable[..., None] | None = None
+    """Optional ``check(**params)`` raising ValueError for values the types alone do not catch (ranges, choices);
+    run when a suite is validated, so ``bench validate`` reports them before anything runs."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def register_entry(registry: Any, name: str, params: dict[str, Any] | None, description: str) -> Callable[[F], F]:
+def register_entry(
+    registry: Any, name: str, params: dict[str, Any] | None, description: str, check: Callable[..., None] | None = None
+) -> Callable[[F], F]:
     """Decorator adding ``fn`` to ``registry`` as an :class:`Entry`; the description defaults to its docstring's
     first line."""
 
     def decorate(fn: F) -> F:
         doc = description or ((fn.__doc__ or "").strip().splitlines() or [""])[0]
-        registry.add(name, Entry(name, fn, dict(params or {}), doc))
+        registry.add(name, Entry(name, fn, dict(params or {}), doc, check))
         return fn
 
     return decorate

@@ -217,7 +217,17 @@ class _Validator:
             "compression": {c.label: c for c in compressions},
             "engine": {e.label: e for e in engines},
         }
-        excludes = [self.axis_filter(e, f"exclude[{i}]") for i, e in enumerate(self.list_of(data, "exclude"))]
+        sweep_values: dict[str, set[Any]] = {
+            "model": {v for m in models for v in (m.label, m.name)},
+            "compression": {v for c in compressions for v in (c.label, c.name)},
+            "engine": {v for e in engines for v in (e.label, e.name)},
+            "device": {v for p in placements for v in (p.device, p.device_type)},
+            "threads": {p.threads for p in placements if p.threads is not None},
+            "batch_size": set(batch_sizes),
+        }
+        excludes = [
+            self.axis_filter(e, f"exclude[{i}]", sweep_values) for i, e in enumerate(self.list_of(data, "exclude"))
+        ]
         cases: dict[str, Case] = {}
         for model, compression, engine, placement, batch in itertools.product(
             models, compressions, engines, placements, batch_sizes
@@ -306,6 +316,11 @@ class _Validator:
                 )
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise self.error(f"{key}.{param}", f"must not be negative, got {value}")
+        if entry.check is not None:
+            try:
+                entry.check(**{**entry.params, **params})
+            except (ValueError, UnknownName) as err:
+                raise self.error(key, str(err)) from None
 
     def factory_model(self, factory: Any, params: dict[str, Any], label: Any, key: str) -> MethodSpec:
         if not isinstance(factory, str) or not re.match(r"^[\w.]+:[\w.]+$", factory):
@@ -354,13 +369,38 @@ class _Validator:
             if not minimum_ok:
                 bound = ">= 0" if key == "warmup_s" else "> 0"
                 raise self.error(f"measure.{key}", f"must be {bound}, got {raw}")
-        return MeasureSpec(**given)
+        measure = MeasureSpec(**given)
+        if measure.min_rounds > measure.max_rounds:
+            raise self.error(
+                "measure.min_rounds",
+                f"must not exceed measure.max_rounds ({measure.min_rounds} > {measure.max_rounds})",
+            )
+        return measure
 
-    def axis_filter(self, entry: Any, key: str) -> dict[str, set[Any]]:
+    def axis_filter(self, entry: Any, key: str, sweep_values: dict[str, set[Any]]) -> dict[str, set[Any]]:
+        """An exclude rule; every value must occur on its axis of the sweep (a rule that can never match is a typo)."""
         rule = self.mapping(entry, key, AXES)
         if not rule:
             raise self.error(key, f"an empty rule would match every case; use keys {', '.join(AXES)}")
-        return {axis: set(v if isinstance(v, list) else [v]) for axis, v in rule.items()}
+        filters: dict[str, set[Any]] = {}
+        for axis, raw in rule.items():
+            values = raw if isinstance(raw, list) else [raw]
+            known = sweep_values[axis]
+            for value in values:
+                if isinstance(value, (dict, list)) or value is None:
+                    raise self.error(
+                        f"{key}.{axis}",
+                        f"must be a name or number (use a method's label, e.g. 'prune-l1-0.5'), got {value!r}",
+                    )
+                if value not in known:
+                    allowed = ", ".join(sorted(str(v) for v in known))
+                    raise self.error(
+                        f"{key}.{axis}",
+                        f"{value!r} is not in this suite's sweep.{did_you_mean(str(value), map(str, known))} "
+                        f"Allowed: {allowed}",
+                    )
+            filters[axis] = set(values)
+        return filters
 
     def include(
         self,
@@ -388,6 +428,8 @@ class _Validator:
         if device == "cpu":
             placement = Placement("cpu", self.positive_int(rule.get("threads", 1), f"{key}.threads"))
         elif isinstance(device, str) and re.match(r"^cuda(:\d+)?$", device):
+            if "threads" in rule:
+                raise self.error(f"{key}.threads", "applies to device: cpu only (a GPU case has no thread count)")
             placement = Placement(device if ":" in device else "cuda:0")
         else:
             raise self.error(f"{key}.device", f"must be cpu, cuda or cuda:N, got {device!r}")

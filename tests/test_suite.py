@@ -135,6 +135,32 @@ def test_duplicate_suite_names_across_files(tmp_path):
         ("suite: bad name!\nmodels: [noop]\n", "suite: required: a name of letters"),
         ("suite: x\nextends: missing.yaml\nmodels: [noop]\n", r"extends: 'missing\.yaml' not found"),
         ("suite: x\nmodels: [noop]\nscoring: 3\n", "scoring: must be a mapping"),
+        ("suite: x\nmodels: [noop]\ncompression: [{prune-l1: {amount: 1.5}}]\n", r"amount must be in \[0, 1\)"),
+        ("suite: x\nmodels: [noop]\ncompression: [{distill: {fraction: 1.0}}]\n", r"fraction must be in \(0, 1\)"),
+        (
+            "suite: x\nmodels: [noop]\ncompression: [{int8-dynamic: {backend: torchaoo}}]\n",
+            r"compression\[0\]\.int8-dynamic: int8-dynamic: unknown backend 'torchaoo'; allowed: ",
+        ),
+        (
+            "suite: x\nmodels: [noop]\nengines: [{onnxruntime: {optimization: fastest}}]\n",
+            r"unknown optimization 'fastest'; allowed: none, basic, extended, all",
+        ),
+        ("suite: x\nmodels: [noop]\nengines: [{slowdown: {inner: eagre}}]\n", r"unknown engine 'eagre'\. Did you mean"),
+        ("suite: x\nmodels: [noop]\nexclude: [{compression: bf61}]\n", r"exclude\[0\]\.compression: 'bf61' is not in"),
+        ("suite: x\nmodels: [noop]\nexclude: [{batch_size: 128}]\n", r"exclude\[0\]\.batch_size: 128 is not in.*"),
+        (
+            "suite: x\nmodels: [noop]\nexclude: [{compression: {prune-l1: {amount: 0.5}}}]\n",
+            r"exclude\[0\]\.compression: must be a name or number \(use a method's label",
+        ),
+        (
+            "suite: x\nmodels: [noop]\nmeasure: {min_rounds: 50, max_rounds: 10}\n",
+            r"must not exceed measure\.max_rounds",
+        ),
+        (
+            "suite: x\nmodels: [noop]\n"
+            "include: [{model: noop, compression: fp32, device: cuda, threads: 2, batch_size: 1}]\n",
+            r"include\[0\]\.threads: applies to device: cpu only",
+        ),
     ],
 )
 def test_bad_input_names_file_key_and_allowed_values(tmp_path, body, message):

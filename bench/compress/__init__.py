@@ -42,11 +42,15 @@ class Compressed:
 
 
 def register_compression(
-    name: str, *, params: dict[str, Any] | None = None, description: str = ""
+    name: str,
+    *,
+    params: dict[str, Any] | None = None,
+    description: str = "",
+    check: Callable[..., None] | None = None,
 ) -> Callable[[Callable[..., Compressed]], Callable[..., Compressed]]:
     """Register ``apply(bundle, placement, **params) -> Compressed`` under ``name``."""
 
-    return register_entry(COMPRESSIONS, name, params, description)
+    return register_entry(COMPRESSIONS, name, params, description, check)
 
 
 import_submodules(__name__)

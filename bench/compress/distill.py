@@ -12,9 +12,15 @@ from bench.compress.prune import shrink
 from bench.errors import NotApplicable
 
 
+def _check(fraction: float, **_) -> None:
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"distill: fraction must be in (0, 1), got {fraction}")
+
+
 @register_compression(
     "distill",
     params={"fraction": 0.5, "steps": 100, "lr": 0.0},
+    check=_check,
     description="A smaller student (fewer layers, or narrower) distilled from the fp32 model in bounded steps.",
 )
 def distill_student(bundle, placement, fraction: float, steps: int, lr: float) -> Compressed:
@@ -22,8 +28,7 @@ def distill_student(bundle, placement, fraction: float, steps: int, lr: float) -
     (MiniLM: 6 -> 3 transformer layers), else of its widths (structured pruning). It is initialised from the
     teacher, then trained ``steps`` steps (MSE to the teacher's outputs on the model's training-side batches).
     ``train_time_s`` is that training; the record also shows the student's fidelity before and after."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"distill: fraction must be in (0, 1), got {fraction}")
+    _check(fraction)
     batches = calibration_batches(bundle)
     probe = batches[-1]  # reported, not trained on when there is more than one batch
     train_batches = batches[:-1] or batches

@@ -14,17 +14,22 @@ INT8_DYNAMIC_BACKENDS = ("torch.ao", "torchao")
 _NO_ONNX = "{what} does not export to ONNX; use the ort-int8-dynamic compression for the onnxruntime engine"
 
 
+def _check_backend(backend: str) -> None:
+    if backend not in INT8_DYNAMIC_BACKENDS:
+        raise ValueError(f"int8-dynamic: unknown backend '{backend}'; allowed: {', '.join(INT8_DYNAMIC_BACKENDS)}")
+
+
 @register_compression(
     "int8-dynamic",
     params={"backend": "torch.ao"},
+    check=lambda backend, **_: _check_backend(backend),
     description="Dynamic int8 quantization of Linear layers (weights int8, activations quantized per call).",
 )
 def int8_dynamic(bundle, placement, backend: str) -> Compressed:
     """``backend: torch.ao`` uses ``torch.ao.quantization.quantize_dynamic`` with per-channel weights (deprecated,
     but still the fast eager path on CPU); ``backend: torchao`` uses ``torchao.quantization.quantize_`` with
     ``Int8DynamicActivationInt8WeightConfig`` (pays off under the ``compile`` engine)."""
-    if backend not in INT8_DYNAMIC_BACKENDS:
-        raise ValueError(f"int8-dynamic: unknown backend '{backend}'; allowed: {', '.join(INT8_DYNAMIC_BACKENDS)}")
+    _check_backend(backend)
     if not any(isinstance(m, nn.Linear) for m in bundle.module.modules()):
         raise NotApplicable("int8-dynamic quantizes Linear layers and this model has none")
     module = copy.deepcopy(bundle.module)

@@ -25,11 +25,15 @@ class Prepared:
 
 
 def register_engine(
-    name: str, *, params: dict[str, Any] | None = None, description: str = ""
+    name: str,
+    *,
+    params: dict[str, Any] | None = None,
+    description: str = "",
+    check: Callable[..., None] | None = None,
 ) -> Callable[[Callable[..., Prepared]], Callable[..., Prepared]]:
     """Register ``prepare(compressed, example_inputs, placement, **params) -> Prepared`` under ``name``."""
 
-    return register_entry(ENGINES, name, params, description)
+    return register_entry(ENGINES, name, params, description, check)
 
 
 import_submodules(__name__)

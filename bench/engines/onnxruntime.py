@@ -87,9 +87,20 @@ def check_exportable(compressed, placement) -> None:
         raise NotApplicable(f"cannot export {type(compressed.module).__name__} to ONNX")
 
 
+OPTIMIZATION_LEVELS = ("none", "basic", "extended", "all")
+
+
+def _check_optimization(optimization: str, **_) -> None:
+    if optimization not in OPTIMIZATION_LEVELS:
+        raise ValueError(
+            f"onnxruntime: unknown optimization '{optimization}'; allowed: {', '.join(OPTIMIZATION_LEVELS)}"
+        )
+
+
 @register_engine(
     "onnxruntime",
     params={"optimization": "all"},
+    check=_check_optimization,
     description="Export to ONNX and run with an ONNX Runtime session using the case's thread count.",
 )
 def onnxruntime_engine(compressed, example_inputs, placement, optimization: str) -> Prepared:
@@ -106,8 +117,7 @@ def onnxruntime_engine(compressed, example_inputs, placement, optimization: str)
         "extended": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         "all": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }
-    if optimization not in levels:
-        raise ValueError(f"onnxruntime: unknown optimization '{optimization}'; allowed: {', '.join(levels)}")
+    _check_optimization(optimization)
     check_exportable(compressed, placement)
     start = time.perf_counter()
     model = compressed.module

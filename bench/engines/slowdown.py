@@ -12,14 +12,20 @@ import time
 from bench.engines import ENGINES, Prepared, register_engine
 
 
+def _check(percent: float, inner: str, **_) -> None:
+    if inner == "slowdown":
+        raise ValueError("slowdown cannot wrap itself")
+    ENGINES.get(inner)  # unknown names raise with "did you mean"
+
+
 @register_engine(
     "slowdown",
     params={"percent": 10.0, "inner": "eager"},
+    check=_check,
     description="Another engine (inner, default eager) made percent% slower per call by a busy-wait (calibration).",
 )
 def slowdown(compressed, example_inputs, placement, percent: float = 10.0, inner: str = "eager") -> Prepared:
-    if inner == "slowdown":
-        raise ValueError("slowdown cannot wrap itself")
+    _check(percent, inner)
     entry = ENGINES.get(inner)
     prepared = entry.fn(compressed, example_inputs, placement, **entry.params)
     call, factor, clock = prepared.call, percent / 100.0, time.perf_counter

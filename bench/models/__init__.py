@@ -54,11 +54,15 @@ class ModelBundle:
 
 
 def register_model(
-    name: str, *, params: dict[str, Any] | None = None, description: str = ""
+    name: str,
+    *,
+    params: dict[str, Any] | None = None,
+    description: str = "",
+    check: Callable[..., None] | None = None,
 ) -> Callable[[Callable[..., ModelBundle]], Callable[..., ModelBundle]]:
     """Register ``build(**params) -> ModelBundle`` under ``name``; ``params`` are the YAML keys and defaults."""
 
-    return register_entry(MODELS, name, params, description)
+    return register_entry(MODELS, name, params, description, check)
 
 
 import_submodules(__name__)
