@@ -510,6 +510,13 @@ def compare(
             if old is not None and old.get("status") == "ok":
                 result.not_run.append(key)
             continue
+        if old is not None and old.get("status") == "ok" and new.get("status") == "failed":
+            # A case that measured in the baseline and now crashes is the worst regression there is.
+            error = new.get("error") or "no error recorded"
+            result.verdicts.append(
+                Verdict(key, "status", "regressed", reason=f"ok in the baseline, failed now: {error}")
+            )
+            continue
         reason = _not_comparable_reason(old, new)
         if reason is None:
             differences = environment_differences(old, new)

@@ -234,14 +234,24 @@ def test_compare_case_by_case(tmp_path):
     assert all(v.p_adjusted is not None for v in result.verdicts if v.metric == "latency_p50_ms" and v.change)
 
 
-def test_missing_and_failed_cases_are_not_comparable(tmp_path):
+def test_a_case_that_newly_fails_is_a_regression(tmp_path):
     results = _pair(tmp_path, {"m[a]": {"samples": latencies(2), "status": "failed", "error": "boom"}})
     result = gate.gate_runs(["base"], ["cur"], results)
-    reasons = {v.case: v.reason for v in result.verdicts if v.verdict == "not comparable"}
-    assert "failed in the current run: boom" in reasons["demo::m[a]"]
-    assert "demo::m[b]" not in reasons  # not run: listed once, not as verdicts
+    (verdict,) = [v for v in result.verdicts if v.case == "demo::m[a]"]
+    assert (verdict.metric, verdict.verdict) == ("status", "regressed")
+    assert verdict.reason == "ok in the baseline, failed now: boom"
+    assert "demo::m[b]" not in {v.case for v in result.verdicts}  # not run: listed once, not as verdicts
     assert result.not_run == ["demo::m[b]"]
     assert "1 baseline case(s) not measured in the current run" in result.to_markdown()
+    assert result.exit_code == 1
+
+
+def test_a_case_that_failed_in_the_baseline_is_not_comparable(tmp_path):
+    baseline = {"m[a]": {"status": "failed", "error": "old bug"}}
+    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2)}}, baseline_cases=baseline)
+    result = gate.gate_runs(["base"], ["cur"], results)
+    reasons = {v.reason for v in result.verdicts if v.case == "demo::m[a]"}
+    assert reasons == {"failed in the baseline: old bug"}
     assert result.exit_code == 0
 
 
