@@ -65,6 +65,14 @@ class Timer:
             self.measuring_s += time.perf_counter() - start
 
 
+def forked_rng():
+    """``torch.random.fork_rng`` over the CPU and every visible CUDA device (``manual_seed`` seeds them all)."""
+    import torch
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    return torch.random.fork_rng(devices=devices)
+
+
 def build_model(spec: MethodSpec):
     """The fp32 ModelBundle of a model spec: a registered model, or a user factory."""
     import torch
@@ -73,7 +81,7 @@ def build_model(spec: MethodSpec):
 
     # Builders may train at first use (reference models, user factories) and may seed torch's global RNG: the
     # RNG state is forked so that nothing they do leaks into later cases.
-    with torch.inference_mode(False), torch.random.fork_rng(devices=[]):
+    with torch.inference_mode(False), forked_rng():
         if spec.factory:
             module_name, _, attr = spec.factory.partition(":")
             build = getattr(importlib.import_module(module_name), attr)
@@ -186,7 +194,7 @@ class Session:
         spec = case.measure
         # The RNG is forked and seeded per case: random inputs are the same whatever the case order, and nothing a
         # model or input generator draws leaks into the caller's random state.
-        with cpu_threads(case.placement.threads), torch.random.fork_rng(devices=[]), torch.inference_mode():
+        with cpu_threads(case.placement.threads), forked_rng(), torch.inference_mode():
             torch.manual_seed(CASE_SEED)
             bundle = self.bundle(case)
             compressed, size = self.compressed(case)

@@ -13,9 +13,9 @@ BUILDS = {"count": 0}
 
 
 class Linear(torch.nn.Module):
-    def __init__(self, fail_at_batch: int = 0, kill_at_batch: int = 0):
+    def __init__(self, fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8):
         super().__init__()
-        self.linear = torch.nn.Linear(8, 4)
+        self.linear = torch.nn.Linear(width, 4)
         self.fail_at_batch = fail_at_batch
         self.kill_at_batch = kill_at_batch
 
@@ -27,10 +27,10 @@ class Linear(torch.nn.Module):
         return self.linear(x)
 
 
-def build(fail_at_batch: int = 0, kill_at_batch: int = 0) -> ModelBundle:
+def build(fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8) -> ModelBundle:
     BUILDS["count"] += 1
-    module = Linear(fail_at_batch, kill_at_batch).eval()
-    return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, 8),), task="test")
+    module = Linear(fail_at_batch, kill_at_batch, width).eval()
+    return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, width),), task="test")
 
 
 def build_seeding() -> ModelBundle:

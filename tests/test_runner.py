@@ -142,3 +142,13 @@ def test_compile_time_is_charged_to_the_case_that_compiled_only(session):
     assert compiled.compile_time_s > 0
     assert reused.compile_time_s is None
     assert reused.extra["first_call_s"] > 0  # its own recompile for the new shape is visible here
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torchao's import-time notices
+def test_int8_weight_only_is_smaller_than_fp32(session):
+    pytest.importorskip("torchao")
+    model = dict(model="wide", factory="tests.fake_models:build", width=512)
+    fp32 = session.run_case(case(**model), time_calls)
+    int8 = session.run_case(case(compression="int8-weight-only", **model), time_calls)
+    assert int8.status == "ok" and int8.compress_backend.endswith("(Int8WeightOnlyConfig)")
+    assert int8.model_size_bytes < 0.5 * fp32.model_size_bytes

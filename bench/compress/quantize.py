@@ -59,6 +59,26 @@ def int8_dynamic(bundle, placement, backend: str) -> Compressed:
     )
 
 
+@register_compression(
+    "int8-weight-only",
+    description="int8 weights with fp activations (torchao Int8WeightOnlyConfig): the memory-bound GPU favourite.",
+)
+def int8_weight_only(bundle, placement) -> Compressed:
+    """Linear weights stored as int8 with per-channel scales and dequantized in the matmul; activations keep
+    their precision. Halves weight memory traffic, which is what memory-bound (small-batch GPU) inference pays for."""
+    if not any(isinstance(m, nn.Linear) for m in bundle.module.modules()):
+        raise NotApplicable("int8-weight-only quantizes Linear layers and this model has none")
+    from torchao.quantization import Int8WeightOnlyConfig, quantize_
+
+    module = copy.deepcopy(bundle.module)
+    quantize_(module, Int8WeightOnlyConfig())
+    return Compressed(
+        module=module,
+        info={"backend": "torchao.quantization.quantize_(Int8WeightOnlyConfig)"},
+        unsupported_engines={"onnxruntime": _NO_ONNX.format(what="a torchao quantized model")},
+    )
+
+
 def export_for_quantization(module: nn.Module, example: tuple) -> torch.fx.GraphModule:
     """``torch.export`` with a dynamic batch dimension, then dead-code elimination (MiniLM's exported graph
     carries unused nodes that ``prepare_pt2e`` would otherwise annotate)."""
