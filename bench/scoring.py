@@ -238,7 +238,11 @@ CONSTRAINTS: dict[str, Constraint] = {
     c.key: c
     for c in (
         Constraint(
-            "accuracy_drop_max", "accuracy_drop", "max", "", "reference accuracy minus accuracy (0.01 = 1 point)"
+            "accuracy_drop_max",
+            "accuracy_drop",
+            "max",
+            "",
+            "the record's accuracy_drop: fp32 accuracy on the same engine and device minus accuracy (0.01 = 1 point)",
         ),
         Constraint("accuracy_min", "accuracy", "min", "", "accuracy in [0, 1]"),
         Constraint("latency_p50_ms_max", "latency_p50_ms", "max", "ms", "median latency of one call"),
@@ -338,6 +342,7 @@ def score(frame: pd.DataFrame, config: ScoringConfig | None = None) -> pd.DataFr
     notes = [""] * len(out)
     accuracy_term = [False] * len(out)
     accuracy = pd.to_numeric(out["accuracy"], errors="coerce")
+    recorded_drop = pd.to_numeric(out["accuracy_drop"], errors="coerce") if "accuracy_drop" in out else accuracy * nan
     has_accuracy_by_model = accuracy[ok].notna().groupby(out.loc[ok, "model"]).agg(["any", "all"])
     train = pd.to_numeric(out["train_time_s"], errors="coerce").fillna(0.0)  # no training recorded = none done
     train_scale = config.train_budget_s or (train[ok].max() if ok.any() else 0.0)
@@ -353,7 +358,11 @@ def score(frame: pd.DataFrame, config: ScoringConfig | None = None) -> pd.DataFr
         cols["T"][i] = out.at[i, "latency_ms"] / out.at[j, "latency_ms"]
         cols["Ttrain"][i] = train[i] / train_scale if train_scale else 0.0
         cols["A"][i] = accuracy[i]
-        if not math.isnan(accuracy[j]) and not math.isnan(accuracy[i]):
+        # One definition everywhere: the record's own drop (vs fp32 on the same engine and device, as measured);
+        # only records that lack it (older schemas) fall back to the scoring reference.
+        if not math.isnan(recorded_drop[i]):
+            cols["accuracy_drop"][i] = recorded_drop[i]
+        elif not math.isnan(accuracy[j]) and not math.isnan(accuracy[i]):
             cols["accuracy_drop"][i] = accuracy[j] - accuracy[i]
         model_has = has_accuracy_by_model.loc[out.at[i, "model"]]
         value = w.size * cols["S"][i] + w.latency * cols["T"][i] + w.train * cols["Ttrain"][i]
