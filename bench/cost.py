@@ -161,8 +161,8 @@ def validate_capacity(value: Any, where: str = "capacity") -> dict[str, Any]:
             _number(section[key], f"{where}.{key}", strict=True)
     if "headroom" in section and _number(section["headroom"], f"{where}.headroom") < 1:
         raise SuiteError(None, f"{where}.headroom", f"must be >= 1 (1.5 = 50% spare), got {section['headroom']}")
-    if "slo_statistic" in section and section["slo_statistic"] not in LATENCY_STATISTICS:
-        allowed = [s for s in LATENCY_STATISTICS if s != "per_item"]
+    allowed = [s for s in LATENCY_STATISTICS if s != "per_item"]  # an SLO is on a request's latency
+    if "slo_statistic" in section and section["slo_statistic"] not in allowed:
         name = section["slo_statistic"]
         raise SuiteError(
             None,

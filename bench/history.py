@@ -324,20 +324,11 @@ def promote(
 
 
 def _rows_of(path: Path, suite: str) -> list[dict[str, Any]]:
-    """The JSON lines of ``suite`` in ``path``; a truncated last line (a kill mid-write) is skipped."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if row.get("suite") == suite:
-            rows.append(row)
-    return rows
+    """The JSON lines of ``suite`` in ``path``, read as :func:`bench.results.load` reads them (a line cut short by
+    a kill is skipped with a warning; corruption elsewhere is an error, never silently dropped data)."""
+    from bench.results import _read_jsonl
+
+    return [row for row in _read_jsonl(path) if row.get("suite") == suite]
 
 
 def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -133,3 +133,13 @@ def test_capacity_defaults_and_section():
     assert Capacity.from_section(None) == Capacity()
     capacity = Capacity.from_section({"target_qps": 50, "latency_slo_ms": 20})
     assert capacity.from_suite and capacity.target_qps == 50 and capacity.headroom == 1.5
+
+
+def test_an_slo_on_per_item_latency_is_refused():
+    import pytest
+
+    from bench.cost import validate_capacity
+    from bench.errors import SuiteError
+
+    with pytest.raises(SuiteError, match=r"slo_statistic.*unknown 'per_item'.*Allowed: p50"):
+        validate_capacity({"target_qps": 10, "latency_slo_ms": 5, "slo_statistic": "per_item"})
