@@ -61,3 +61,18 @@ def test_results_dir_defaults_to_the_environment(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path / "elsewhere"))
     assert main(["results"]) == 0
     assert "elsewhere" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["gate", "--alpha", "5"], "must be between 0 and 1"),
+        (["history", "demo", "--min-size", "0"], "must be an integer >= 1"),
+        (["history", "demo", "--alpha", "x"], "must be a number between 0 and 1"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from bench.cli import probability
 from bench.gate import DEFAULT_ALPHA, GateError
 from bench.results import default_results_dir
 
@@ -116,7 +117,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--force", action="store_true", help="compare runs from different environments anyway")
     parser.add_argument(
-        "--alpha", type=float, default=None, help=f"test level (default: the suite's gates.alpha or {DEFAULT_ALPHA})"
+        "--alpha",
+        type=probability,
+        default=None,
+        help=f"test level (default: the suite's gates.alpha or {DEFAULT_ALPHA})",
     )
     parser.add_argument(
         "--correction",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bench.cli import positive_int, probability
 from bench.results import default_results_dir
 
 
@@ -82,8 +83,10 @@ def register(subparsers) -> None:
     parser.add_argument("--out", metavar="DIR", default="reports/history", help="folder for the trend PNGs")
     parser.add_argument("--metric", action="append", help="metric to chart (repeatable; default: the main ones)")
     parser.add_argument("--last", type=int, metavar="N", help="only the last N runs")
-    parser.add_argument("--alpha", type=float, default=0.05, help="change point test level (default: 0.05)")
+    parser.add_argument("--alpha", type=probability, default=0.05, help="change point test level (default: 0.05)")
     parser.add_argument("--min-change", type=float, default=0.05, help="smallest relative step shown (default: 0.05)")
-    parser.add_argument("--min-size", type=int, default=4, help="fewest runs on each side of a step (default: 4)")
+    parser.add_argument(
+        "--min-size", type=positive_int, default=4, help="fewest runs on each side of a step (default: 4)"
+    )
     parser.add_argument("--window", type=int, default=6, help="runs compared on each side of a point (default: 6)")
     parser.set_defaults(func=history_command)
