@@ -1,1 +1,13 @@
 """Subcommands of ``bench``: one module each, found automatically; each defines ``register(subparsers)``."""
+
+
+def add_results_option(parser) -> None:
+    """The ``--results DIR`` option every command that reads runs shares."""
+    from bench.results import default_results_dir
+
+    parser.add_argument(
+        "--results",
+        metavar="DIR",
+        default=default_results_dir(),
+        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
+    )

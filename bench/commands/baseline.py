@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.results import default_results_dir
+from bench.commands import add_results_option
 
 
 def baseline(args: argparse.Namespace, extra: list[str]) -> int:
@@ -41,10 +41,5 @@ def register(subparsers) -> None:
     )
     shower = actions.add_parser("show", help="list the promoted baselines")
     for sub in (setter, shower):
-        sub.add_argument(
-            "--results",
-            metavar="DIR",
-            default=default_results_dir(),
-            help="results folder (default: $BENCH_RESULTS_DIR or results/)",
-        )
+        add_results_option(sub)
         sub.set_defaults(func=baseline)

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 from bench.cli import probability
+from bench.commands import add_results_option
 from bench.gate import DEFAULT_ALPHA, GateError
-from bench.results import default_results_dir
 
 
 def _repo_root() -> Path:
@@ -109,12 +109,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--current", metavar="RUN", action="append", help="run to judge; repeat to pool several (default: latest)"
     )
-    parser.add_argument(
-        "--results",
-        metavar="DIR",
-        default=default_results_dir(),
-        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
-    )
+    add_results_option(parser)
     parser.add_argument("--force", action="store_true", help="compare runs from different environments anyway")
     parser.add_argument(
         "--alpha",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.cli import positive_int, probability
-from bench.results import default_results_dir
+from bench.commands import add_results_option
 
 
 def history_command(args: argparse.Namespace, extra: list[str]) -> int:
@@ -74,12 +74,7 @@ def _median(frame, run_id: str, metric: str):
 def register(subparsers) -> None:
     parser = subparsers.add_parser("history", help="runs of a suite over time, trend PNGs, change points")
     parser.add_argument("suite", help="suite name (e.g. ecommerce-quick)")
-    parser.add_argument(
-        "--results",
-        metavar="DIR",
-        default=default_results_dir(),
-        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
-    )
+    add_results_option(parser)
     parser.add_argument("--out", metavar="DIR", default="reports/history", help="folder for the trend PNGs")
     parser.add_argument("--metric", action="append", help="metric to chart (repeatable; default: the main ones)")
     parser.add_argument("--last", type=int, metavar="N", help="only the last N runs")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench.results import default_results_dir
+from bench.commands import add_results_option
 
 
 def bare_loop_ns(call, calls: int) -> list[int]:
@@ -56,10 +56,5 @@ def overhead(args: argparse.Namespace, extra: list[str]) -> int:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("overhead", help="measure the harness's own per-call overhead")
     parser.add_argument("--suite", default="suites/harness.yaml", help="the no-op suite (default: suites/harness.yaml)")
-    parser.add_argument(
-        "--results",
-        metavar="DIR",
-        default=default_results_dir(),
-        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
-    )
+    add_results_option(parser)
     parser.set_defaults(func=overhead)

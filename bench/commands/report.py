@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from bench.results import default_reports_dir, default_results_dir
+from bench.commands import add_results_option
+from bench.results import default_reports_dir
 
 
 def report(args: argparse.Namespace, extra: list[str]) -> int:
@@ -34,12 +35,7 @@ def register(subparsers) -> None:
         "reports/<run_id>/: index.html, PNG charts, summary.csv, capacity.xlsx.",
     )
     parser.add_argument("run", nargs="?", help="run id, unique prefix, path or 'latest' (default: latest)")
-    parser.add_argument(
-        "--results",
-        metavar="DIR",
-        default=default_results_dir(),
-        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
-    )
+    add_results_option(parser)
     parser.add_argument(
         "--out",
         metavar="DIR",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.results import default_results_dir
+from bench.commands import add_results_option
 
 SHOWN = [
     "case_id",
@@ -45,10 +45,5 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("results", help="list runs, or show one run")
     parser.add_argument("run", nargs="?", help="run id, unique prefix, path or 'latest'")
-    parser.add_argument(
-        "--results",
-        metavar="DIR",
-        default=default_results_dir(),
-        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
-    )
+    add_results_option(parser)
     parser.set_defaults(func=results)

@@ -36,7 +36,9 @@ def register(subparsers) -> None:
         default=["suites/quick.yaml"],
         help="suite files or folders (default: suites/quick.yaml)",
     )
-    parser.add_argument("--results", metavar="DIR", help="results folder (default: results/)")
+    parser.add_argument(
+        "--results", metavar="DIR", help="results folder (default: $BENCH_RESULTS_DIR or <rootdir>/results/)"
+    )
     parser.add_argument("--run-id", metavar="ID", help="run id (default: UTC time + random suffix)")
     parser.add_argument("-k", metavar="EXPR", help="select cases, as pytest -k")
     parser.add_argument("--report", action="store_true", help="write reports/<run_id>/ at the end (bench report)")
