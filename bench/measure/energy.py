@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.measure import nvml, rapl
+from bench.measure.sampler import Sampler
 from bench.spec import MeasureSpec
 
 SAMPLE_INTERVAL_S = 0.02
@@ -80,31 +80,6 @@ def measure_energy(
 # ----------------------------------------------------------------------------------------------- window
 
 
-class _Sampler(threading.Thread):
-    """Calls ``read`` every ``interval_s`` until stopped; keeps ``(time, value)`` pairs and the first error."""
-
-    def __init__(self, read: Callable[[], Any], clock: Clock, interval_s: float):
-        super().__init__(daemon=True, name="bench-energy-sampler")
-        self.read = read
-        self.clock = clock
-        self.interval_s = interval_s
-        self.samples: list[tuple[float, Any]] = []
-        self.error: BaseException | None = None
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.interval_s):
-            try:
-                self.samples.append((self.clock(), self.read()))
-            except Exception as err:  # reported by the caller after the window
-                self.error = err
-                return
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-
-
 @dataclass(frozen=True)
 class Window:
     """One energy window: calls made and readings taken, the first at its start and the last at its end."""
@@ -123,7 +98,7 @@ def run_window(
 ) -> Window:
     """Read, run ``call`` until ``min_s`` have passed (at least once), read again; a thread reads in between."""
     samples = [(clock(), read())]
-    sampler = _Sampler(read, clock, interval_s) if interval_s else None
+    sampler = Sampler(read, clock, interval_s) if interval_s else None
     if sampler is not None:
         sampler.start()
     calls = 0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import resource
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from bench.measure.sampler import Sampler
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -29,25 +30,6 @@ class MemoryResult:
     window_s: float
 
 
-class _RssSampler(threading.Thread):
-    def __init__(self, interval_s: float):
-        super().__init__(daemon=True, name="bench-rss-sampler")
-        self.interval_s = interval_s
-        self.peak = current_rss_bytes()
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            self.peak = max(self.peak, current_rss_bytes())
-            self._stop_event.wait(self.interval_s)
-
-    def stop(self) -> int:
-        self._stop_event.set()
-        self.join()
-        self.peak = max(self.peak, current_rss_bytes())
-        return self.peak
-
-
 def measure_memory(call: Callable[[], object], device: str, seconds: float) -> MemoryResult:
     """Run ``call`` for ``seconds`` (at least once) while sampling RSS every millisecond.
 
@@ -59,7 +41,8 @@ def measure_memory(call: Callable[[], object], device: str, seconds: float) -> M
 
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-    sampler = _RssSampler(interval_s=0.001)
+    before = current_rss_bytes()
+    sampler = Sampler(current_rss_bytes, time.perf_counter, interval_s=0.001)
     start = time.perf_counter()
     sampler.start()
     calls = 0
@@ -70,7 +53,10 @@ def measure_memory(call: Callable[[], object], device: str, seconds: float) -> M
             if time.perf_counter() - start >= seconds:
                 break
     finally:
-        peak = sampler.stop()
+        sampler.stop()
+    if sampler.error is not None:
+        raise sampler.error
+    peak = max([before, current_rss_bytes(), *(rss for _, rss in sampler.samples)])
     window = time.perf_counter() - start
     cuda_peak = None
     if cuda:
