@@ -119,6 +119,7 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
             rule = parse_rule(metric, METRICS[metric].default_rule)
             row["p"] = figures.p_value
             row[metric] = None if figures.reason else rule.change(figures.baseline, figures.current)
+            row[f"{metric}_pairs"] = [rule.change(old, new) for old, new in figures.pairs]
         return row
 
     def half(values: np.ndarray) -> np.ndarray:
@@ -157,7 +158,12 @@ def _rate(hits: int, total: int) -> dict[str, Any]:
 def _cells(items: list[dict[str, Any]], metric: str, alpha: float, threshold: float) -> dict[str, Any]:
     sign = 1.0 if METRICS[metric].better == "lower" else -1.0
     comparable = [c for c in items if c[metric] is not None]
-    regressed = sum(c["p"] < alpha and sign * c[metric] > threshold for c in comparable)
+    regressed = sum(  # as bench.gate.decide: pooled beyond the threshold, significant, and the median run pair
+        c["p"] < alpha
+        and sign * c[metric] > threshold
+        and (not c[f"{metric}_pairs"] or sign * float(np.median(c[f"{metric}_pairs"])) > threshold)
+        for c in comparable
+    )
     return {**_rate(regressed, len(items)), "not_comparable": _rate(len(items) - len(comparable), len(items))}
 
 

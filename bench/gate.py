@@ -228,11 +228,17 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def decide(rule: Rule, change: float, significant: bool = True) -> str:
-    """The verdict of one comparison: beyond the rule (and significant, for timed metrics), else unchanged."""
-    if significant and rule.worse(change):
+def decide(rule: Rule, change: float, significant: bool = True, pairs: Sequence[tuple[float, float]] = ()) -> str:
+    """The verdict of one comparison: beyond the rule (and significant, for timed metrics), else unchanged.
+
+    ``pairs`` are the (baseline, current) figures of each interleaved pair of runs (``--rerun N``, N >= 2). Pooled
+    samples treat every call as independent and miss run-to-run variation (a process's memory layout, its cores),
+    so with replicated runs a verdict also needs the median pair to go beyond the rule (2 of 3 with ``--rerun 3``).
+    """
+    typical = float(np.median([rule.change(old, new) for old, new in pairs])) if pairs else change
+    if significant and rule.worse(change) and rule.worse(typical):
         return "regressed"
-    if significant and rule.better_by(change):
+    if significant and rule.better_by(change) and rule.better_by(typical):
         return "improved"
     return "unchanged"
 
@@ -291,6 +297,8 @@ class TimedFigures:
     reason: str = ""
     """Why the metric is not comparable ("" when it is)."""
     note: str = ""
+    pairs: tuple[tuple[float, float], ...] = ()
+    """Per interleaved pair of runs, (baseline, current) figures: set when both sides have the same N >= 2 runs."""
 
 
 def timed_figures(metric: str, baseline: Sequence[float] | Runs, current: Sequence[float] | Runs, batch_size=1):
@@ -313,11 +321,19 @@ def timed_figures(metric: str, baseline: Sequence[float] | Runs, current: Sequen
         for name, side in sides.items()
         if side.dropped
     )
+    old_runs, new_runs = _as_runs(baseline), _as_runs(current)
+    pairs: tuple[tuple[float, float], ...] = ()
+    if len(old_runs) == len(new_runs) >= 2:
+        pairs = tuple(
+            (sample_statistic(metric, a, batch_size), sample_statistic(metric, b, batch_size))
+            for a, b in zip(old_runs, new_runs, strict=True)
+        )
     return TimedFigures(
         sample_statistic(metric, old.samples_ms, batch_size),
         sample_statistic(metric, new.samples_ms, batch_size),
         mann_whitney_p(old.samples_ms, new.samples_ms),
         note=note,
+        pairs=pairs,
     )
 
 
@@ -336,7 +352,7 @@ def compare_samples(
     if figures.reason:
         return "not comparable", None, None
     change = rule.change(figures.baseline, figures.current)
-    return decide(rule, change, figures.p_value < alpha), change, figures.p_value
+    return decide(rule, change, figures.p_value < alpha, figures.pairs), change, figures.p_value
 
 
 # ------------------------------------------------------------------------------------------- comparison
@@ -357,6 +373,7 @@ class Verdict:
     p_value: float | None = None
     p_adjusted: float | None = None
     reason: str = ""
+    pairs: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass
@@ -540,10 +557,14 @@ def compare(
     adjusted = holm(raw_p) if correction == "holm" else raw_p
     for (verdict, rule, level), p_adjusted in zip(timed, adjusted, strict=True):
         verdict.p_adjusted = p_adjusted
-        verdict.verdict = decide(rule, verdict.change, p_adjusted < level)
+        verdict.verdict = decide(rule, verdict.change, p_adjusted < level, verdict.pairs)
         beyond = rule.worse(verdict.change) or rule.better_by(verdict.change)
         if beyond and p_adjusted >= level:
             why = f"beyond the rule but not significant (p={p_adjusted:.2g} >= {level:g})"
+            verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
+        elif beyond and verdict.verdict == "unchanged":  # significant, but the replicated runs disagree
+            changes = ", ".join(f"{rule.change(old, new):+.1%}" for old, new in verdict.pairs)
+            why = f"beyond the rule pooled, but not in the median of the {len(verdict.pairs)} run pairs ({changes})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
     if force and result.environment:
         result.notes.append("--force: cases measured on different environments were compared anyway")
@@ -582,6 +603,7 @@ def _compare_metric(
         verdict.baseline, verdict.current, verdict.p_value = figures.baseline, figures.current, figures.p_value
         verdict.change = rule.change(verdict.baseline, verdict.current)
         verdict.reason = figures.note
+        verdict.pairs = figures.pairs
         verdict.verdict = "unchanged"  # decided after the correction over all timed comparisons
         return verdict
     old_value, new_value = old.get(rule.metric), new.get(rule.metric)

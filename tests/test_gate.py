@@ -398,3 +398,24 @@ def test_too_few_samples(tmp_path):
 
 def test_gate_module_has_no_import_of_torch():
     assert "import torch" not in Path(gate.__file__).read_text()
+
+
+def test_replicated_runs_need_the_median_pair_beyond_the_rule():
+    rule = gate.parse_rule("latency_p50_ms", "+5%")
+    # pooled +10%, but only one of three interleaved pairs moved: one process's bad luck, not the code
+    one_bad_pair = ((1.0, 1.30), (1.0, 1.01), (1.0, 0.99))
+    assert gate.decide(rule, 0.10, True, one_bad_pair) == "unchanged"
+    two_of_three = ((1.0, 1.09), (1.0, 1.11), (1.0, 1.02))
+    assert gate.decide(rule, 0.07, True, two_of_three) == "regressed"
+    assert gate.decide(rule, 0.07, True) == "regressed"  # one run a side: the pooled rule alone
+    assert gate.decide(rule, -0.08, True, ((1.0, 0.9), (1.0, 0.92))) == "improved"
+
+
+def test_timed_figures_pair_runs_in_order_only_when_both_sides_replicate():
+    old = [latencies(1, n=200), latencies(2, n=200)]
+    new = [latencies(3, n=200, scale=1.1), latencies(4, n=200, scale=1.1)]
+    figures = gate.timed_figures("latency_p50_ms", old, new)
+    assert len(figures.pairs) == 2
+    assert all(current > baseline for baseline, current in figures.pairs)
+    assert gate.timed_figures("latency_p50_ms", old, new[:1]).pairs == ()
+    assert gate.timed_figures("latency_p50_ms", old[0], new[0]).pairs == ()
