@@ -36,6 +36,15 @@ class Chart:
         return f"{self.name}.png"
 
 
+def _finish(chart: Chart, fig, suptitle: bool = False) -> Chart:
+    """Lay out ``fig`` (with the chart's title over all panels when asked) and attach it to ``chart``."""
+    if suptitle:
+        fig.suptitle(chart.title)
+    fig.tight_layout()
+    chart.figure = fig
+    return chart
+
+
 def _hardware(frame: pd.DataFrame) -> pd.Series:
     threads = frame["threads"].map(lambda t: "" if pd.isna(t) else f" {int(t)}t")
     return frame["device"].astype(str) + threads
@@ -126,10 +135,7 @@ def pareto_chart(tables: Tables) -> Chart:
         )
     )
     axes[0][-1].legend(handles=handles, fontsize=8, loc="best")
-    fig.suptitle(chart.title)
-    fig.tight_layout()
-    chart.figure = fig
-    return chart
+    return _finish(chart, fig, suptitle=True)
 
 
 def latency_chart(tables: Tables) -> Chart:
@@ -168,10 +174,7 @@ def latency_chart(tables: Tables) -> Chart:
         ax.legend(fontsize=8, title="hardware", title_fontsize=8)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(chart.title)
-    fig.tight_layout()
-    chart.figure = fig
-    return chart
+    return _finish(chart, fig, suptitle=True)
 
 
 def threads_chart(tables: Tables) -> Chart:
@@ -213,9 +216,7 @@ def threads_chart(tables: Tables) -> Chart:
     ax.set_title(chart.title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    chart.figure = fig
-    return chart
+    return _finish(chart, fig)
 
 
 def size_accuracy_chart(tables: Tables) -> Chart:
@@ -245,9 +246,7 @@ def size_accuracy_chart(tables: Tables) -> Chart:
     ax.set_title(chart.title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    chart.figure = fig
-    return chart
+    return _finish(chart, fig)
 
 
 def _bar_height(n: int) -> float:
@@ -294,9 +293,7 @@ def score_chart(tables: Tables) -> Chart:
     ax.set_title(chart.title)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16 if len(ranked) < 12 else -0.06), ncol=4)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    chart.figure = fig
-    return chart
+    return _finish(chart, fig)
 
 
 def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> Chart:
@@ -318,9 +315,7 @@ def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> 
         handles=[Line2D([], [], marker="s", linestyle="", color=c, label=h) for h, c in colors.items()], fontsize=8
     )
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    chart.figure = fig
-    return chart
+    return _finish(chart, fig)
 
 
 def cost_chart(tables: Tables) -> Chart:
