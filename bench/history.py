@@ -51,14 +51,15 @@ class RunInfo:
 
 
 def index_runs(results_dir: str | Path = "results", suite: str | None = None) -> list[RunInfo]:
-    """Runs under ``results_dir`` (baselines excluded), oldest first by start time, optionally of one suite."""
+    """Runs under ``results_dir`` (baselines excluded), oldest first by start time (the order of
+    :func:`bench.results.run_dirs`), optionally of one suite."""
     from bench import results as store
 
     runs = []
     for path in store.run_dirs(results_dir):
         if path.name == BASELINE_DIR:
             continue
-        meta = json.loads((path / "meta.json").read_text())
+        meta = store.read_meta(path)
         env = meta.get("environment") or {}
         info = RunInfo(
             run_id=meta.get("run_id", path.name),
@@ -72,7 +73,7 @@ def index_runs(results_dir: str | Path = "results", suite: str | None = None) ->
         )
         if suite is None or suite in info.suites:
             runs.append(info)
-    return sorted(runs, key=lambda r: (r.started_at, r.run_id))
+    return runs
 
 
 def history_frame(runs: Sequence[RunInfo], suite: str):
@@ -267,7 +268,7 @@ def promote(
     from bench import results as store
 
     source = store.resolve_run(run, results_dir)
-    meta = json.loads((source / "meta.json").read_text())
+    meta = store.read_meta(source)
     if meta.get("status") == "running":
         raise BenchError(f"run {meta['run_id']} is still running (or was killed): promote a finished run")
     run_suites = [s["name"] for s in meta.get("suites", [])]
@@ -288,7 +289,7 @@ def promote(
             kept = [r for r in _rows_of(target / "records.jsonl", suite) if r["case_id"] not in promoted]
             records = kept + records
             samples = [r for r in _rows_of(target / "samples.jsonl", suite) if r["case_id"] not in promoted] + samples
-            promotions = json.loads((target / "meta.json").read_text()).get("promotions", [])
+            promotions = store.read_meta(target).get("promotions", [])
             kept_ids = {r["case_id"] for r in kept}
             for entry in promotions:
                 entry["cases"] = [c for c in entry.get("cases", []) if c in kept_ids]

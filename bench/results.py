@@ -192,7 +192,8 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
+def read_meta(path: Path) -> dict[str, Any]:
+    """A run folder's ``meta.json``; an unreadable one is a :class:`ResultsError` naming the file."""
     try:
         return json.loads((path / "meta.json").read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -205,7 +206,7 @@ def run_dirs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR) -> list[
     if not root.is_dir():
         return []
     runs = [p for p in root.iterdir() if (p / "meta.json").is_file()]
-    return sorted(runs, key=lambda p: (str(_read_meta(p).get("started_at") or ""), p.name))
+    return sorted(runs, key=lambda p: (str(read_meta(p).get("started_at") or ""), p.name))
 
 
 def resolve_run(
@@ -230,7 +231,7 @@ def resolve_run(
 def load_meta(
     run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
 ) -> dict[str, Any]:
-    return _read_meta(resolve_run(run, results_dir))
+    return read_meta(resolve_run(run, results_dir))
 
 
 def load(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
@@ -269,7 +270,7 @@ def list_runs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
 
     rows = []
     for path in run_dirs(results_dir):
-        meta = _read_meta(path)
+        meta = read_meta(path)
         env = meta.get("environment", {})
         counts = meta.get("counts") or {}
         if not counts:  # still running or killed: count what is on disk

@@ -11,9 +11,6 @@ import pytest
 from bench.results import list_runs, load, load_meta, load_samples
 from tests.helpers import TINY_MEASURE
 
-# In-process runs inherit this test's warning filters; a noisy tiny window is a report there, not an error.
-pytestmark = pytest.mark.filterwarnings("default::bench.runner.UnstableWarning")
-
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SUITE = (
     "suite: tiny\nmodels: [dlrm-tiny]\ncompression: [fp32, bf16]\nhardware: {cpu: {threads: [1]}}\n"

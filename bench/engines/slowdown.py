@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from bench.engines import ENGINES, Prepared, register_engine
+from bench.hardware import synchronizer
 
 
 def _check(percent: float, inner: str, **_) -> None:
@@ -29,12 +30,7 @@ def slowdown(compressed, example_inputs, placement, percent: float = 10.0, inner
     entry = ENGINES.get(inner)
     prepared = entry.fn(compressed, example_inputs, placement, **entry.params)
     call, factor, clock = prepared.call, percent / 100.0, time.perf_counter
-    sync = None
-    if placement.device_type == "cuda":  # the device's time must be inside the stretched window
-        import torch
-
-        device = torch.device(placement.device)
-        sync = lambda: torch.cuda.synchronize(device)  # noqa: E731
+    sync = synchronizer(placement.device)  # the device's time must be inside the stretched window (None on CPU)
 
     def slowed(*inputs):
         start = clock()
