@@ -41,6 +41,18 @@ class Compressed:
             raise NotApplicable(self.unsupported_engines[engine])
 
 
+def copy_on_device(bundle, placement):
+    """A deep copy of the bundle's fp32 module, moved to the case's device *before* any rewriting.
+
+    Methods that swap weights for tensor subclasses (torchao's int8 and float8 tensors) must quantize on the
+    device the case runs on: a subclass built on the CPU cannot be moved to CUDA afterwards ("Attempted to set the
+    storage of a tensor on device cuda:0 to a storage on different device cpu"). Plain casts may use it too.
+    """
+    import copy
+
+    return copy.deepcopy(bundle.module).to(placement.device)
+
+
 def register_compression(
     name: str,
     *,

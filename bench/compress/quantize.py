@@ -7,7 +7,7 @@ import copy
 import torch
 from torch import nn
 
-from bench.compress import Compressed, register_compression
+from bench.compress import Compressed, copy_on_device, register_compression
 from bench.errors import NotApplicable
 
 INT8_DYNAMIC_BACKENDS = ("torch.ao", "torchao")
@@ -32,13 +32,12 @@ def int8_dynamic(bundle, placement, backend: str) -> Compressed:
     _check_backend(backend)
     if not any(isinstance(m, nn.Linear) for m in bundle.module.modules()):
         raise NotApplicable("int8-dynamic quantizes Linear layers and this model has none")
-    module = copy.deepcopy(bundle.module)
     if backend == "torch.ao":
         if placement.device_type != "cpu":
             raise NotApplicable("torch.ao dynamic quantized Linear kernels exist only for the CPU")
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        module = quantize_dynamic(module, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        module = quantize_dynamic(copy.deepcopy(bundle.module), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
         return Compressed(
             module=module,
             info={"backend": "torch.ao.quantization.quantize_dynamic (per-channel int8)"},
@@ -51,6 +50,7 @@ def int8_dynamic(bundle, placement, backend: str) -> Compressed:
         )
     from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
 
+    module = copy_on_device(bundle, placement)  # torchao subclasses are built where they run
     quantize_(module, Int8DynamicActivationInt8WeightConfig())
     return Compressed(
         module=module,
@@ -70,7 +70,7 @@ def int8_weight_only(bundle, placement) -> Compressed:
         raise NotApplicable("int8-weight-only quantizes Linear layers and this model has none")
     from torchao.quantization import Int8WeightOnlyConfig, quantize_
 
-    module = copy.deepcopy(bundle.module)
+    module = copy_on_device(bundle, placement)  # torchao subclasses are built where they run
     quantize_(module, Int8WeightOnlyConfig())
     return Compressed(
         module=module,
