@@ -374,6 +374,7 @@ class Verdict:
     p_adjusted: float | None = None
     reason: str = ""
     pairs: tuple[tuple[float, float], ...] = ()
+    between_spread: float | None = None  # the larger between-window spread of the two sides (measure.repeats)
 
 
 @dataclass
@@ -559,6 +560,13 @@ def compare(
         verdict.p_adjusted = p_adjusted
         verdict.verdict = decide(rule, verdict.change, p_adjusted < level, verdict.pairs)
         beyond = rule.worse(verdict.change) or rule.better_by(verdict.change)
+        spread = verdict.between_spread
+        if beyond and verdict.verdict != "unchanged" and spread is not None and abs(verdict.change) <= spread:
+            # independent windows of one run already moved this much: the change is within the run's own noise
+            verdict.verdict = "unchanged"
+            why = f"within the spread between measure.repeats windows ({spread:.1%})"
+            verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
+            continue
         if beyond and p_adjusted >= level:
             why = f"beyond the rule but not significant (p={p_adjusted:.2g} >= {level:g})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
@@ -604,6 +612,8 @@ def _compare_metric(
         verdict.change = rule.change(verdict.baseline, verdict.current)
         verdict.reason = figures.note
         verdict.pairs = figures.pairs
+        spreads = [r.get("latency_between_spread") for r in (old, new) if _present(r.get("latency_between_spread"))]
+        verdict.between_spread = max(spreads) if spreads else None
         verdict.verdict = "unchanged"  # decided after the correction over all timed comparisons
         return verdict
     old_value, new_value = old.get(rule.metric), new.get(rule.metric)

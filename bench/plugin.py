@@ -106,8 +106,9 @@ def _case_test(case: Case):
     def run_case(benchmark, request):
         session = request.config.stash[SESSION_KEY]
 
-        def time_calls(call, rounds: int) -> list[float]:
-            benchmark.pedantic(call, rounds=rounds, iterations=1, warmup_rounds=0)
+        def time_calls(call, rounds: int, before_round=None) -> list[float]:
+            # before_round runs untimed before each round (the re-warm between measure.repeats windows)
+            benchmark.pedantic(call, setup=before_round, rounds=rounds, iterations=1, warmup_rounds=0)
             if benchmark.stats is None:
                 raise NotApplicable("benchmarking is disabled (--benchmark-disable): nothing was timed")
             return [seconds * 1000.0 for seconds in benchmark.stats.stats.data]

@@ -23,7 +23,9 @@ from typing import Any
 
 from bench.errors import BenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``pass_errors``, ``repeats``, ``latency_between_spread`` and ``cuda_weights_mb``; version-1 records read as
+before (the new columns empty)."""
 DEFAULT_RESULTS_DIR = "results"
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -58,6 +60,7 @@ class Record:
     batch_size: int
     status: str  # ok | failed | skipped
     error: str | None = None
+    pass_errors: str | None = None  # "accuracy: RuntimeError: ..."; a failed optional pass, its columns left empty
     # latency (from the raw samples) and throughput
     latency_p50_ms: float | None = None
     latency_p90_ms: float | None = None
@@ -68,11 +71,14 @@ class Record:
     latency_min_ms: float | None = None
     latency_iqr_ms: float | None = None
     rounds: int | None = None
+    repeats: int | None = None  # independent latency windows (measure.repeats)
+    latency_between_spread: float | None = None  # (max - min) / median of the windows' medians
     unstable: bool | None = None
     throughput_items_per_s: float | None = None
     # memory (own pass)
     peak_rss_mb: float | None = None
-    cuda_max_allocated_mb: float | None = None
+    cuda_max_allocated_mb: float | None = None  # the case's own: its weights + its calls' peak above what was resident
+    cuda_weights_mb: float | None = None  # the variant's parameters and buffers on the device
     # size
     model_size_bytes: int | None = None
     sparse_size_bytes: int | None = None

@@ -17,11 +17,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bench.errors import NotApplicable
+from bench.measure.inputs import to_device
 from bench.results import Record, RunWriter
 from bench.spec import Case, MethodSpec
 
-TimeCalls = Callable[[Callable[[], object], int], list[float]]
-"""Times ``call`` for the given number of rounds (one call each); returns per-call latencies in milliseconds."""
+TimeCalls = Callable[..., list[float]]
+"""``time_calls(call, rounds, before_round=None)`` times ``call`` for the given number of rounds (one call each)
+and returns per-call latencies in milliseconds; ``before_round()``, when given, runs untimed before every round."""
 
 
 CASE_SEED = 0
@@ -30,6 +32,16 @@ CASE_SEED = 0
 
 class UnstableWarning(UserWarning):
     """Latency spread (IQR/median) is above the suite's threshold: the figures may not be reproducible."""
+
+
+class PassFailedWarning(UserWarning):
+    """A memory, energy or accuracy pass raised: its columns are empty and ``pass_errors`` says why."""
+
+
+def _one_line(err: BaseException, limit: int = 300) -> str:
+    """``Type: message`` on one line, cut to ``limit`` characters (a C++ stack must not fill a record)."""
+    text = " ".join(f"{type(err).__name__}: {err}".split()).strip().rstrip(":")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _LastOnly:
@@ -90,17 +102,10 @@ def build_model(spec: MethodSpec):
         return entry.fn(**{**entry.params, **spec.kwargs})
 
 
-def _to_device(inputs: tuple, device: str, dtype) -> tuple:
-    import torch
-
-    def move(tensor):
-        if not isinstance(tensor, torch.Tensor):
-            return tensor
-        if dtype is not None and tensor.is_floating_point():
-            tensor = tensor.to(dtype)
-        return tensor.to(device)
-
-    return tuple(move(t) for t in inputs)
+def _on_device(module, case: Case) -> bool:
+    """True when every parameter and buffer is already where the case runs (built there, e.g. by torchao)."""
+    tensors = [*module.parameters(), *module.buffers()] if hasattr(module, "parameters") else []
+    return bool(tensors) and all(t.device.type == case.placement.device_type for t in tensors)
 
 
 class Session:
@@ -132,7 +137,7 @@ class Session:
             with _one_warning_each(), torch.inference_mode(False):  # some methods train (distill, fine-tuning)
                 result = entry.fn(self.bundle(case), case.placement, **{**entry.params, **case.compression.kwargs})
             result.info.setdefault("compress_time_s", time.perf_counter() - start)
-            if case.placement.device != "cpu" and hasattr(result.module, "to"):
+            if case.placement.device != "cpu" and hasattr(result.module, "to") and not _on_device(result.module, case):
                 # never move the cached fp32 bundle itself: other methods still compress it on the CPU
                 module = copy.deepcopy(result.module) if result.module is self.bundle(case).module else result.module
                 result.module = module.to(case.placement.device)
@@ -184,51 +189,33 @@ class Session:
     def _measure(self, case: Case, time_calls: TimeCalls, started: float, measuring_before: float):
         import torch
 
-        from bench.hardware import check_placement, cpu_threads, synchronizer
-        from bench.measure.accuracy import measure_accuracy, reference_accuracy
-        from bench.measure.energy import measure_energy
-        from bench.measure.memory import measure_memory
-        from bench.measure.timing import LatencyStats, rounds_for, warm_up
+        from bench.hardware import check_placement, cpu_threads
+        from bench.hardware import synchronizer as synchronizer_for
 
         check_placement(case.placement)
-        spec = case.measure
         # The RNG is forked and seeded per case: random inputs are the same whatever the case order, and nothing a
         # model or input generator draws leaks into the caller's random state.
         with cpu_threads(case.placement.threads), forked_rng(), torch.inference_mode():
             torch.manual_seed(CASE_SEED)
             bundle = self.bundle(case)
             compressed, size = self.compressed(case)
-            inputs = _to_device(bundle.make_inputs(case.batch_size), case.placement.device, compressed.input_dtype)
+            inputs = to_device(bundle.make_inputs(case.batch_size), case.placement.device, compressed.input_dtype)
             prepared, fresh_engine = self.prepared(case, compressed, inputs)
-            call = _timed_callable(prepared.call, inputs, synchronizer(case.placement.device))
-            warm = warm_up(call, spec.warmup_s)
-            rounds = rounds_for(warm.seconds_per_call, spec.min_time_s, spec.min_rounds, spec.max_rounds)
-            with self.timer.window():
-                samples_ms = time_calls(call, rounds)
-            stats = LatencyStats.from_samples(samples_ms, case.batch_size, spec.unstable_iqr_ratio)
-            if stats.unstable:
-                warnings.warn(
-                    f"{case.full_id}: latency IQR/median = {stats.latency_iqr_ms / stats.latency_p50_ms:.0%} "
-                    f"> {spec.unstable_iqr_ratio:.0%}; figures may not be reproducible",
-                    UnstableWarning,
-                    stacklevel=2,
-                )
-            with self.timer.window():
-                memory = measure_memory(call, case.placement.device, spec.memory_s)
-            with self.timer.window():
-                energy = measure_energy(call, case.placement.device, case.batch_size, spec)
-            accuracy: dict[str, Any] = {}
-            if spec.accuracy and bundle.evaluate is not None:
-                key = (case.model, case.compression, case.engine, case.placement.device_type)
-                if key not in self._accuracy:
-                    with self.timer.window():
-                        reference = reference_accuracy(self._accuracy, case)
-                        self._accuracy[key] = measure_accuracy(bundle, prepared, compressed, case, reference)
-                accuracy = dict(self._accuracy[key])
+            call = _timed_callable(prepared.call, inputs, synchronizer_for(case.placement.device))
+            # latency is the pass every record needs: if it fails, the case fails
+            stats, samples_ms, first_call_s = self._latency(case, call, time_calls)
+            # the other passes are each on their own: one that fails leaves the others' figures in the record
+            errors: dict[str, str] = {}
+            memory = self._guarded(case, "memory", errors, lambda: self._memory(case, call, compressed))
+            energy = self._guarded(case, "energy", errors, lambda: self._energy(case, call))
+            accuracy = self._guarded(
+                case, "accuracy", errors, lambda: self._accuracy_of(case, bundle, prepared, compressed)
+            )
 
         measure_time_s = self.timer.measuring_s - measuring_before
+        energy, accuracy = dict(energy or {}), dict(accuracy or {})
         info = {
-            "first_call_s": warm.first_call_s,
+            "first_call_s": first_call_s,
             **compressed.info,
             **prepared.info,
             **energy.pop("info", {}),
@@ -238,8 +225,9 @@ class Session:
             case,
             "ok",
             **dataclasses.asdict(stats),
-            peak_rss_mb=memory.peak_rss_mb,
-            cuda_max_allocated_mb=memory.cuda_max_allocated_mb,
+            peak_rss_mb=memory.peak_rss_mb if memory else None,
+            cuda_max_allocated_mb=memory.cuda_max_allocated_mb if memory else None,
+            cuda_weights_mb=memory.cuda_weights_mb if memory else None,
             model_size_bytes=size.model_size_bytes,
             params=size.params,
             nonzero_params=size.nonzero_params,
@@ -251,11 +239,95 @@ class Session:
             compress_backend=info.pop("backend", None),
             setup_time_s=time.perf_counter() - started - measure_time_s,
             measure_time_s=measure_time_s,
+            pass_errors="; ".join(f"{name}: {message}" for name, message in errors.items()) or None,
             **energy,
             **accuracy,
             info=info,
         )
         return record, samples_ms
+
+    # -- the passes -----------------------------------------------------------------------------------
+
+    def _latency(self, case: Case, call, time_calls: TimeCalls):
+        """``measure.repeats`` windows, each after an untimed warm-up, timed in one ``time_calls`` (so pytest-benchmark
+        sees every sample); the windows' spread counts towards ``unstable``."""
+        from bench.measure.timing import LatencyStats, rounds_for, warm_up
+
+        spec = case.measure
+        windows = spec.repeats_for(case.placement.device)
+        warm = warm_up(call, spec.warmup_s)
+        rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds)
+        with self.timer.window():
+            if windows == 1:
+                samples_ms = time_calls(call, rounds)
+            else:
+                counter = iter(range(rounds * windows))
+
+                def before_round() -> None:  # untimed: between windows, warm up again
+                    index = next(counter)
+                    if index and index % rounds == 0:
+                        warm_up(call, spec.warmup_s)
+
+                samples_ms = time_calls(call, rounds * windows, before_round=before_round)
+        stats = LatencyStats.from_samples(
+            samples_ms,
+            case.batch_size,
+            spec.unstable_iqr_ratio,
+            windows=windows,
+            max_between_spread=spec.max_between_spread,
+        )
+        if stats.unstable:
+            iqr_ratio = stats.latency_iqr_ms / stats.latency_p50_ms
+            reasons = [f"latency IQR/median = {iqr_ratio:.0%} > {spec.unstable_iqr_ratio:.0%}"] * (
+                iqr_ratio > spec.unstable_iqr_ratio
+            )
+            if (stats.latency_between_spread or 0.0) > spec.max_between_spread:
+                reasons.append(
+                    f"the medians of {windows} windows spread {stats.latency_between_spread:.0%} "
+                    f"> {spec.max_between_spread:.0%}"
+                )
+            warnings.warn(
+                f"{case.full_id}: {'; '.join(reasons)}; figures may not be reproducible", UnstableWarning, stacklevel=3
+            )
+        return stats, samples_ms, warm.first_call_s
+
+    def _memory(self, case: Case, call, compressed):
+        from bench.measure.memory import measure_memory
+        from bench.measure.size import device_bytes
+
+        device = case.placement.device
+        weights = device_bytes(compressed.module, device) if device.startswith("cuda") else None
+        return measure_memory(call, device, case.measure.memory_s, weights_bytes=weights)
+
+    def _energy(self, case: Case, call) -> dict[str, Any]:
+        from bench.measure.energy import measure_energy
+
+        return measure_energy(call, case.placement.device, case.batch_size, case.measure)
+
+    def _accuracy_of(self, case: Case, bundle, prepared, compressed) -> dict[str, Any] | None:
+        from bench.measure.accuracy import measure_accuracy, reference_accuracy
+
+        if not case.measure.accuracy or bundle.evaluate is None:
+            return None
+        key = (case.model, case.compression, case.engine, case.placement.device_type)
+        if key not in self._accuracy:
+            reference = reference_accuracy(self._accuracy, case)
+            self._accuracy[key] = measure_accuracy(bundle, prepared, compressed, case, reference)
+        return dict(self._accuracy[key])
+
+    def _guarded(self, case: Case, name: str, errors: dict[str, str], run: Callable[[], Any]) -> Any:
+        """Run one optional pass in its own timed window; an error is kept in ``errors`` (and warned), not raised."""
+        try:
+            with self.timer.window():
+                return run()
+        except Exception as err:  # a failed pass must not discard what the other passes measured
+            errors[name] = _one_line(err)
+            warnings.warn(
+                f"{case.full_id}: the {name} pass failed ({errors[name]}); the record keeps the other passes' figures",
+                PassFailedWarning,
+                stacklevel=3,
+            )
+            return None
 
     def _record(self, case: Case, status: str, info: dict[str, Any] | None = None, **values: Any) -> Record:
         from bench.hardware import device_environment

@@ -91,6 +91,17 @@ class MeasureSpec:
     """Opt-in estimate for CPU cases without a readable RAPL meter: TDP x CPU share, labelled ``estimate-tdp``."""
     accuracy: bool = True
     """Run the accuracy pass when the model can evaluate itself."""
+    repeats: int | None = None
+    """Independent latency windows per case, each after an untimed re-warm; their spread (``latency_between_spread``)
+    is recorded and counts towards ``unstable``. ``None`` (the default) means 3 on CUDA and 1 on the CPU."""
+    max_between_spread: float = 0.10
+    """A case whose window medians spread by more than this ((max - min) / median) is flagged ``unstable``."""
+
+    def repeats_for(self, device: str) -> int:
+        """The number of latency windows for a case on ``device``."""
+        if self.repeats is not None:
+            return self.repeats
+        return 3 if device.startswith("cuda") else 1
 
 
 @dataclass(frozen=True)

@@ -357,6 +357,10 @@ class _Validator:
         defaults = MeasureSpec()
         for key, raw in given.items():
             default = getattr(defaults, key)
+            if key == "repeats":  # an integer >= 1, or null for the device's default
+                if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw < 1):
+                    raise self.error("measure.repeats", f"must be an integer >= 1 (or null for auto), got {raw!r}")
+                continue
             if isinstance(default, bool):
                 if not isinstance(raw, bool):
                     raise self.error(f"measure.{key}", f"must be true or false, got {raw!r}")

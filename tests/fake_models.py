@@ -37,3 +37,15 @@ def build_seeding() -> ModelBundle:
     """A factory that seeds torch's global RNG, as user code often does."""
     torch.manual_seed(0)
     return build()
+
+
+def build_failing_evaluate() -> ModelBundle:
+    """A model whose accuracy pass raises (as a device mix-up on a GPU did): latency and memory must survive it."""
+    bundle = build()
+
+    def evaluate(predict):
+        predict(torch.randn(4, 8))
+        raise RuntimeError("Expected all tensors to be on the same device,\n but found at least two devices")
+
+    bundle.evaluate = evaluate
+    return bundle

@@ -419,3 +419,21 @@ def test_timed_figures_pair_runs_in_order_only_when_both_sides_replicate():
     assert all(current > baseline for baseline, current in figures.pairs)
     assert gate.timed_figures("latency_p50_ms", old, new[:1]).pairs == ()
     assert gate.timed_figures("latency_p50_ms", old[0], new[0]).pairs == ()
+
+
+def test_a_change_within_the_between_window_spread_is_not_a_regression(tmp_path):
+    """measure.repeats measured how far independent windows of one run land apart: a 12% change is noise for a
+    case whose windows spread 20%, and a regression for one whose windows agree within 1%."""
+    slower = latencies(2, scale=1.12)
+    results = _pair(
+        tmp_path,
+        {
+            "m[a]": {"samples": slower, "latency_between_spread": 0.20},
+            "m[b]": {"samples": latencies(4, scale=1.12), "latency_between_spread": 0.01},
+        },
+    )
+    result = gate.gate_runs(["base"], ["cur"], results)
+    verdicts = {(v.case, v.metric): v for v in result.verdicts}
+    noisy, steady = verdicts[("demo::m[a]", "latency_p50_ms")], verdicts[("demo::m[b]", "latency_p50_ms")]
+    assert noisy.verdict == "unchanged" and "between measure.repeats windows (20.0%)" in noisy.reason
+    assert steady.verdict == "regressed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 from bench.errors import NotApplicable
 from bench.hardware import cpu_cores
 from bench.results import RunWriter, load, load_samples
-from bench.runner import Session, UnstableWarning
+from bench.runner import PassFailedWarning, Session, UnstableWarning
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, freeze_params
 from tests import fake_models
 
@@ -152,3 +153,53 @@ def test_int8_weight_only_is_smaller_than_fp32(session):
     int8 = session.run_case(case(compression="int8-weight-only", **model), time_calls)
     assert int8.status == "ok" and int8.compress_backend.endswith("(Int8WeightOnlyConfig)")
     assert int8.model_size_bytes < 0.5 * fp32.model_size_bytes
+
+
+def test_a_failing_accuracy_pass_keeps_latency_memory_and_energy(session, tmp_path):
+    failing = case("m", factory="tests.fake_models:build_failing_evaluate")
+    with pytest.warns(PassFailedWarning, match="the accuracy pass failed"):
+        record = session.run_case(failing, time_calls)
+    assert record.status == "ok" and record.latency_p50_ms > 0 and record.peak_rss_mb > 0
+    assert record.energy_source is not None
+    assert record.accuracy is None and record.accuracy_drop is None
+    assert record.pass_errors.startswith("accuracy: RuntimeError: Expected all tensors")
+    assert "\n" not in record.pass_errors
+    stored = load("run", tmp_path).iloc[0]
+    assert stored["status"] == "ok" and stored["pass_errors"] == record.pass_errors
+
+
+def test_a_failing_energy_pass_keeps_the_others(session, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("energy counter unreadable")
+
+    monkeypatch.setattr("bench.measure.energy.measure_energy", broken)
+    with pytest.warns(PassFailedWarning, match="energy pass failed"):
+        record = session.run_case(case(), time_calls)
+    assert record.status == "ok" and record.latency_p50_ms > 0 and record.peak_rss_mb > 0
+    assert record.energy_source is None and record.pass_errors == "energy: OSError: energy counter unreadable"
+
+
+def test_repeats_time_independent_windows_and_record_their_spread(session):
+    spec = dataclasses.replace(TINY, repeats=3)
+    repeated = dataclasses.replace(case(), measure=spec)
+    rewarms: list[int] = []
+
+    def windows(call, rounds, before_round=None):
+        samples = []
+        for index in range(rounds):
+            before_round()
+            rewarms.append(index)
+            call()
+            samples.append(1.0 if index < rounds // 3 else 1.5)  # the first window is a third faster
+        return samples
+
+    with pytest.warns(UnstableWarning, match="medians of 3 windows spread 33% > 10%"):
+        record = session.run_case(repeated, windows)
+    assert record.repeats == 3 and record.rounds % 3 == 0 and record.rounds >= 15
+    assert record.latency_between_spread == pytest.approx(0.5 / 1.5) and record.unstable is True
+    assert len(rewarms) == record.rounds
+
+
+def test_repeats_default_on_for_cuda_only():
+    assert MeasureSpec().repeats_for("cpu") == 1 and MeasureSpec().repeats_for("cuda:0") == 3
+    assert MeasureSpec(repeats=2).repeats_for("cpu") == 2

@@ -37,7 +37,9 @@ def int8_dynamic(bundle, placement, backend: str) -> Compressed:
             raise NotApplicable("torch.ao dynamic quantized Linear kernels exist only for the CPU")
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        module = quantize_dynamic(copy.deepcopy(bundle.module), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        module = quantize_dynamic(
+            copy.deepcopy(bundle.module), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+        )
         return Compressed(
             module=module,
             info={"backend": "torch.ao.quantization.quantize_dynamic (per-channel int8)"},

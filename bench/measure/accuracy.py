@@ -44,14 +44,13 @@ def reference_accuracy(measured: dict[Any, dict[str, Any]], case) -> tuple[float
 
 
 def measure_accuracy(bundle, prepared, compressed, case, reference: tuple[float, str] | None = None) -> dict[str, Any]:
-    """``accuracy``, ``accuracy_metric`` and ``accuracy_drop`` columns from ``bundle.evaluate``; inputs are moved
-    and cast first. ``extra`` holds the metric's own extras (e.g. ``mean_cosine_to_fp32``) for the record."""
-    from bench.runner import _to_device
+    """``accuracy``, ``accuracy_metric`` and ``accuracy_drop`` columns from ``bundle.evaluate``.
 
-    def predict(*inputs):
-        return prepared.call(*_to_device(inputs, case.placement.device, compressed.input_dtype))
+    ``evaluate`` sees the CPU only: its ``predict`` moves inputs to the case's device (cast to the compressed
+    model's dtype) and brings outputs back. ``extra`` holds the metric's own extras (e.g. ``mean_cosine_to_fp32``)."""
+    from bench.measure.inputs import device_predict
 
-    result = bundle.evaluate(predict)
+    result = bundle.evaluate(device_predict(prepared.call, case.placement.device, compressed.input_dtype))
     if is_reference(case.compression):
         reference = (result.value, f"fp32/{case.engine.label}/{case.placement.device_type}")
     elif reference is None:

@@ -28,19 +28,53 @@ class MemoryResult:
     cuda_max_allocated_mb: float | None
     calls: int
     window_s: float
+    cuda_weights_mb: float | None = None
 
 
-def measure_memory(call: Callable[[], object], device: str, seconds: float) -> MemoryResult:
-    """Run ``call`` for ``seconds`` (at least once) while sampling RSS every millisecond.
+class CudaMemory:
+    """The CUDA caching allocator's counters for one device (a stand-in with the same methods serves tests)."""
 
-    On CUDA the allocator's peak is reset first, so ``cuda_max_allocated_mb`` is this case's own peak.
-    """
-    cuda = device.startswith("cuda")
-    if cuda:
+    def __init__(self, device: str):
         import torch
 
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
+        self.torch = torch
+        self.device = torch.device(device)
+
+    def settle(self) -> None:
+        self.torch.cuda.synchronize(self.device)
+
+    def reset_peak(self) -> None:
+        self.torch.cuda.reset_peak_memory_stats(self.device)
+
+    def allocated(self) -> int:
+        return self.torch.cuda.memory_allocated(self.device)
+
+    def peak(self) -> int:
+        return self.torch.cuda.max_memory_allocated(self.device)
+
+
+def measure_memory(
+    call: Callable[[], object],
+    device: str,
+    seconds: float,
+    *,
+    weights_bytes: int | None = None,
+    gpu: CudaMemory | None = None,
+) -> MemoryResult:
+    """Run ``call`` for ``seconds`` (at least once) while sampling RSS every millisecond.
+
+    On CUDA the figure is the case's own, whatever ran before it: ``cuda_weights_mb`` is the variant's resident
+    weights (``weights_bytes``, its parameters and buffers on the device), and ``cuda_max_allocated_mb`` is those
+    weights plus the peak the case's calls allocated above what was resident when the pass began (the peak is
+    reset first). Earlier variants still held by caches are therefore never counted.
+    """
+    if gpu is None and device.startswith("cuda"):
+        gpu = CudaMemory(device)
+    resident = 0
+    if gpu is not None:
+        gpu.settle()
+        gpu.reset_peak()
+        resident = gpu.allocated()
     before = current_rss_bytes()
     sampler = Sampler(current_rss_bytes, time.perf_counter, interval_s=0.001)
     start = time.perf_counter()
@@ -58,7 +92,16 @@ def measure_memory(call: Callable[[], object], device: str, seconds: float) -> M
         raise sampler.error
     peak = max([before, current_rss_bytes(), *(rss for _, rss in sampler.samples)])
     window = time.perf_counter() - start
-    cuda_peak = None
-    if cuda:
-        cuda_peak = torch.cuda.max_memory_allocated(device) / 2**20
-    return MemoryResult(peak_rss_mb=peak / 2**20, cuda_max_allocated_mb=cuda_peak, calls=calls, window_s=window)
+    cuda_peak = weights_mb = None
+    if gpu is not None:
+        gpu.settle()
+        weights = weights_bytes or 0
+        weights_mb = weights / 2**20 if weights_bytes is not None else None
+        cuda_peak = (weights + max(0, gpu.peak() - resident)) / 2**20
+    return MemoryResult(
+        peak_rss_mb=peak / 2**20,
+        cuda_max_allocated_mb=cuda_peak,
+        calls=calls,
+        window_s=window,
+        cuda_weights_mb=weights_mb,
+    )

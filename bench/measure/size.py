@@ -62,3 +62,26 @@ def _plain(tensor: torch.Tensor):
         inner = getattr(tensor, name)
         if isinstance(inner, torch.Tensor):
             yield from _plain(inner)
+
+
+def device_bytes(module, device: str) -> int | None:
+    """Bytes of the module's parameters and buffers resident on ``device`` (shared storages counted once, tensor
+    subclasses by what they store); ``None`` for what is not a torch module (an ONNX Runtime session)."""
+    if not isinstance(module, torch.nn.Module):
+        return None
+    target = torch.device(device)
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    with torch.inference_mode(False):
+        for tensor in [*module.parameters(), *module.buffers()]:
+            for plain in _plain(tensor):
+                if plain.device.type != target.type or (
+                    target.index is not None and plain.device.index != target.index
+                ):
+                    continue
+                storage = plain.untyped_storage()
+                key = (storage.data_ptr(), storage.nbytes())
+                if key not in seen:
+                    seen.add(key)
+                    total += storage.nbytes()
+    return total

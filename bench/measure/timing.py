@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -23,14 +24,24 @@ class LatencyStats:
     rounds: int
     unstable: bool
     throughput_items_per_s: float
+    repeats: int = 1
+    latency_between_spread: float | None = None
 
     @classmethod
     def from_samples(
-        cls, samples_ms: Sequence[float], batch_size: int, unstable_iqr_ratio: float = 0.10
+        cls,
+        samples_ms: Sequence[float],
+        batch_size: int,
+        unstable_iqr_ratio: float = 0.10,
+        *,
+        windows: int = 1,
+        max_between_spread: float = 0.10,
     ) -> LatencyStats:
         """Percentiles (linear interpolation), mean, sample std, IQR; ``unstable`` when IQR/median is high.
 
-        Throughput is single-stream: ``batch_size / mean latency``.
+        With ``windows`` > 1 the samples are that many consecutive, equal windows (independent latency passes):
+        ``latency_between_spread`` is (max - min) / median of the window medians, and a spread above
+        ``max_between_spread`` makes the case ``unstable`` too. Throughput is single-stream: ``batch_size / mean``.
         """
         values = np.asarray(samples_ms, dtype=float)
         if values.size == 0:
@@ -40,6 +51,8 @@ class LatencyStats:
         p25, p50, p75, p90, p95, p99 = np.percentile(values, [25, 50, 75, 90, 95, 99])
         mean = float(values.mean())
         iqr = float(p75 - p25)
+        spread = between_spread(values, windows) if windows > 1 else None
+        noisy_between = spread is not None and spread > max_between_spread
         return cls(
             latency_p50_ms=float(p50),
             latency_p90_ms=float(p90),
@@ -50,9 +63,27 @@ class LatencyStats:
             latency_min_ms=float(values.min()),
             latency_iqr_ms=iqr,
             rounds=int(values.size),
-            unstable=bool(iqr / p50 > unstable_iqr_ratio),
+            unstable=bool(iqr / p50 > unstable_iqr_ratio or noisy_between),
             throughput_items_per_s=batch_size / (mean / 1000.0),
+            repeats=windows,
+            latency_between_spread=spread,
         )
+
+
+def window_medians(samples_ms: Sequence[float], windows: int) -> list[float]:
+    """Median of each of ``windows`` consecutive, equal slices of the samples (the last takes any remainder)."""
+    values = np.asarray(samples_ms, dtype=float)
+    if windows < 1 or values.size < windows:
+        raise ValueError(f"cannot split {values.size} samples into {windows} windows")
+    size = values.size // windows
+    bounds = [i * size for i in range(windows)] + [values.size]
+    return [float(np.median(values[a:b])) for a, b in itertools.pairwise(bounds)]
+
+
+def between_spread(samples_ms: Sequence[float], windows: int) -> float:
+    """(max - min) / median of the window medians: how far apart independent latency windows landed."""
+    medians = window_medians(samples_ms, windows)
+    return float((max(medians) - min(medians)) / np.median(medians))
 
 
 @dataclass(frozen=True)

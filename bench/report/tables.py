@@ -51,6 +51,8 @@ SUMMARY_COLUMNS = [
     "carbon_g_per_1m",
     "electricity_cost_per_1m",
     "unstable",
+    "latency_between_spread",
+    "pass_errors",
     "score_note",
 ]
 
