@@ -272,7 +272,8 @@ class _Validator:
 
     def expand(self, item: Any, key: str, registry: Registry[Entry], allow_factory: bool) -> list[MethodSpec]:
         """One spec, or with ``sweep: {param: [v1, v2]}`` one spec per value (per combination for several
-        parameters), labelled ``<label or name>-<value part>`` (see :func:`_sweep_label`): ``minilm-search-seq_len128``."""
+        parameters), labelled ``<label or name>-<value part>`` (:func:`_sweep_label`): ``minilm-search-seq_len128``.
+        """
         if not (isinstance(item, dict) and "sweep" in item):
             return [self.method(item, key, registry, allow_factory)]
         base = {k: v for k, v in item.items() if k != "sweep"}
