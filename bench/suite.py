@@ -7,6 +7,7 @@ Every error names the file, the key path and what is allowed, e.g.::
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import itertools
 import os
@@ -21,7 +22,7 @@ import yaml
 from bench.errors import SuiteError, UnknownName, did_you_mean
 from bench.plugins import Entry
 from bench.registry import Registry
-from bench.spec import Case, MeasureSpec, MethodSpec, Placement, Suite, freeze_params
+from bench.spec import Case, MeasureSpec, MethodSpec, Placement, Suite, default_label, freeze_params
 
 SWEEP_KEYS = ("models", "compression", "engines", "hardware", "batch_sizes")
 # Sections validated by the module that reads them (``validate_<key>(value, where)`` if that module has one).
@@ -256,15 +257,78 @@ class _Validator:
             value = [value]
         if not isinstance(value, list) or not value:
             raise self.error(key, f"must be a non-empty list; allowed names: {', '.join(registry.names())}")
-        specs = [self.method(item, f"{key}[{i}]", registry, allow_factory) for i, item in enumerate(value)]
+        specs: list[MethodSpec] = []
         labels: dict[str, int] = {}
-        for i, spec in enumerate(specs):
-            if spec.label in labels:
-                raise self.error(
-                    f"{key}[{i}]",
-                    f"duplicate '{spec.label}' (same as {key}[{labels[spec.label]}]); give one a 'label'",
-                )
-            labels[spec.label] = i
+        for i, item in enumerate(value):
+            for spec in self.expand(item, f"{key}[{i}]", registry, allow_factory):
+                if spec.label in labels:
+                    raise self.error(
+                        f"{key}[{i}]",
+                        f"duplicate '{spec.label}' (same as {key}[{labels[spec.label]}]); give one a 'label'",
+                    )
+                labels[spec.label] = i
+                specs.append(spec)
+        return specs
+
+    def expand(self, item: Any, key: str, registry: Registry[Entry], allow_factory: bool) -> list[MethodSpec]:
+        """One spec, or with ``sweep: {param: [v1, v2]}`` one spec per value (per combination for several
+        parameters), labelled ``<label or name>-<value part>`` (:func:`_sweep_label`): ``minilm-search-seq_len128``.
+        """
+        if not (isinstance(item, dict) and "sweep" in item):
+            return [self.method(item, key, registry, allow_factory)]
+        base = {k: v for k, v in item.items() if k != "sweep"}
+        self.mapping(base, key, ("name", "params", "label") + (("factory",) if allow_factory else ()))
+        sweep, params = item["sweep"], base.get("params") or {}
+        example = "e.g. sweep: {seq_len: [64, 128]}"
+        if not isinstance(sweep, dict) or not sweep:
+            raise self.error(f"{key}.sweep", f"must be a mapping of parameter -> list of values, {example}")
+        if not isinstance(params, dict):
+            raise self.error(f"{key}.params", f"must be a mapping of parameters, got {_type_name(params)}")
+        name = base.get("name")
+        entry = None
+        if base.get("factory") is None:
+            if not isinstance(name, str):
+                raise self.error(key, f"needs a {registry.kind} name; allowed: {', '.join(registry.names())}")
+            try:
+                entry = registry.get(name)
+            except UnknownName as err:
+                raise self.error(key, str(err)) from None
+        for param, values in sweep.items():
+            where = f"{key}.sweep.{param}"
+            if param in params:
+                raise self.error(where, f"is also set in {key}.params; give it in one place")
+            if entry is not None and param not in entry.params:
+                allowed = ", ".join(entry.params) or "none"
+                raise self.error(where, f"unknown parameter.{did_you_mean(param, entry.params)} Allowed: {allowed}")
+            if not isinstance(values, list) or not values:
+                raise self.error(where, f"must be a non-empty list of values, {example}; got {values!r}")
+            for j, value in enumerate(values):
+                if entry is not None:
+                    try:
+                        self.check_params({param: value}, Entry(entry.name, entry.fn, entry.params), where)
+                    except SuiteError as err:
+                        raise self.error(f"{where}[{j}]", err.message) from None
+                part = _sweep_label(param, value)
+                if not NAME_PATTERN.match(part):
+                    raise self.error(
+                        f"{where}[{j}]",
+                        f"{value!r} cannot be shown in a case id (letters, digits, '.', '_', '-'); "
+                        "give each value its own entry with a 'label'",
+                    )
+                if values.index(value) != j:
+                    raise self.error(f"{where}[{j}]", f"{value!r} is listed twice")
+        prefix = base.get("label") or (
+            default_label(name, freeze_params(params)) if entry is not None else base.get("name")
+        )
+        if not isinstance(prefix, str) or not NAME_PATTERN.match(prefix):
+            raise self.error(f"{key}.label", "must be letters, digits, '.', '_' or '-'")
+        specs = []
+        for combination in itertools.product(*sweep.values()):
+            values = dict(zip(sweep, combination, strict=True))
+            label = "-".join([prefix, *(_sweep_label(p, v) for p, v in values.items())])
+            spec = self.method({**base, "params": {**params, **values}, "label": label}, key, registry, allow_factory)
+            # a user factory's spec is named by its label; swept variants keep the entry's name for exclude rules
+            specs.append(dataclasses.replace(spec, name=name) if spec.factory else spec)
         return specs
 
     def method(self, item: Any, key: str, registry: Registry[Entry], allow_factory: bool) -> MethodSpec:
@@ -459,6 +523,18 @@ class _Validator:
             raise SuiteError(self.file, err.key or key, err.message) from None
         except (TypeError, ValueError) as err:
             raise self.error(key, str(err)) from None
+
+
+def _sweep_label(param: str, value: Any) -> str:
+    """How one swept value shows in a label: ``seq_len128`` for a number (a bare 128 says nothing), the value
+    itself for a string (``reduce-overhead``), ``name-true``/``-false`` for a flag, items joined by ``x`` for a list."""
+    if isinstance(value, list):
+        return param + "x".join(str(v) for v in value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return f"{param}-{str(value).lower()}"
+    return f"{param}{value}"
 
 
 def _matches(case: Case, rule: dict[str, set[Any]]) -> bool:

@@ -1,4 +1,10 @@
-"""torch.compile with the inductor backend; compile time is measured apart from latency."""
+"""torch.compile with the inductor backend; compile time is measured apart from latency.
+
+``mode`` is torch.compile's: ``reduce-overhead`` (and ``max-autotune``) add CUDA graphs, which replay a whole
+captured call as one launch; that is what removes the per-kernel launch cost of small-batch GPU inference.
+CUDA graphs apply only to CUDA devices: on the CPU those modes compile as inductor would anyway, and the record
+says so (``compile_cudagraphs``).
+"""
 
 from __future__ import annotations
 
@@ -9,29 +15,55 @@ import torch
 from bench.engines import Prepared, register_engine
 from bench.errors import NotApplicable
 
+CPU_NOTE = "CUDA graphs apply only to CUDA devices; on {device} this mode compiles without them"
+
+
+def compile_modes() -> list[str]:
+    """torch.compile's modes in the installed torch (``default``, ``reduce-overhead``, ``max-autotune``, ...)."""
+    return list(torch._inductor.list_mode_options())
+
+
+def uses_cudagraphs(mode: str) -> bool:
+    return bool(torch._inductor.list_mode_options().get(mode, {}).get("triton.cudagraphs", False))
+
+
+def _check(mode: str, **_) -> None:
+    modes = compile_modes()
+    if mode not in modes:
+        raise ValueError(f"compile: unknown mode '{mode}'; allowed: {', '.join(modes)}")
+
+
+def _cudagraph_skips() -> int:
+    from torch._dynamo.utils import counters
+
+    return int(counters["inductor"]["cudagraph_skips"])
+
 
 @register_engine(
     "compile",
-    params={"freezing": True, "max_autotune": False},
+    params={"freezing": True, "max_autotune": False, "mode": "default"},
+    check=_check,
     description="torch.compile (inductor); the first call, which compiles, is timed as compile_time_s.",
 )
-def compile_engine(compressed, example_inputs, placement, freezing: bool, max_autotune: bool) -> Prepared:
+def compile_engine(compressed, example_inputs, placement, freezing: bool, max_autotune: bool, mode: str) -> Prepared:
     """Compile the module for static shapes (each batch size gets its own graph, as a deployment would).
 
     ``freezing`` lets inductor constant-fold weights and pre-pack them for oneDNN; static int8 from
-    ``int8-static`` needs it to become real int8 kernels.
+    ``int8-static`` needs it to become real int8 kernels. ``mode: reduce-overhead`` records CUDA graphs on CUDA.
     """
+    _check(mode)
     compressed.check_engine("compile")
     if not isinstance(compressed.module, torch.nn.Module):
         raise NotApplicable(f"torch.compile needs a torch module, not {type(compressed.module).__name__}")
     # A fresh dynamo cache per prepared model: many compressed variants of one model class would otherwise
     # hit the recompile limit and silently fall back to eager.
     torch._dynamo.reset()
-    compiled = torch.compile(compressed.module, dynamic=False)
+    compiled = torch.compile(compressed.module, dynamic=False, mode=None if mode == "default" else mode)
     settings = {"freezing": freezing, "max_autotune": max_autotune}
+    cudagraphs = uses_cudagraphs(mode) and placement.device_type == "cuda"
     seen: set[tuple] = set()
 
-    def call(*inputs):
+    def run(*inputs):
         shapes = tuple(getattr(t, "shape", None) for t in inputs)
         if shapes in seen:
             return compiled(*inputs)
@@ -42,7 +74,27 @@ def compile_engine(compressed, example_inputs, placement, freezing: bool, max_au
         seen.add(shapes)
         return out
 
+    call = run
+    if cudagraphs:
+
+        def call(*inputs):
+            # A CUDA graph writes every replay's outputs into the same static buffers: the next call would
+            # overwrite what the caller still holds (the accuracy pass keeps a list of outputs), so each call
+            # returns a copy. The copy is one small device-to-device transfer of the output, timed with the call.
+            torch.compiler.cudagraph_mark_step_begin()
+            return torch.utils._pytree.tree_map_only(torch.Tensor, torch.clone, run(*inputs))
+
+    skips_before = _cudagraph_skips()
     start = time.perf_counter()
     call(*example_inputs)
     compile_time_s = time.perf_counter() - start
-    return Prepared(call=call, info={"compile_time_s": compile_time_s, "compile_freezing": freezing})
+    info = {"compile_time_s": compile_time_s, "compile_freezing": freezing, "compile_mode": mode}
+    if uses_cudagraphs(mode):
+        skipped = _cudagraph_skips() - skips_before
+        info["compile_cudagraph_skips"] = skipped  # graphs of the first compilation left without a CUDA graph
+        info["compile_cudagraphs"] = cudagraphs and skipped == 0
+        if not cudagraphs:
+            info["compile_cudagraphs_note"] = CPU_NOTE.format(device=placement.device)
+        else:
+            info["compile_outputs"] = "cloned out of the CUDA graph's static buffers on every call"
+    return Prepared(call=call, info=info)

@@ -38,6 +38,8 @@ def _measure(module: torch.nn.Module) -> SizeResult:
     params = nonzero = 0
     for tensor in _tensors(state):
         params += tensor.numel()
+        if tensor.is_floating_point() and tensor.element_size() == 1:  # float8: count_nonzero has no kernel
+            tensor = tensor.float()
         nonzero += int(torch.count_nonzero(tensor.int_repr() if tensor.is_quantized else tensor))
     return SizeResult(model_size_bytes=buffer.tell(), params=params, nonzero_params=nonzero)
 
