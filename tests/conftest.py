@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,24 @@ THIRD_PARTY_NOTICES = ("SyntaxWarning", "DeprecationWarning", "PendingDeprecatio
 # Our modules: bench.* and tests.* by name, or by file path, which is how compile-time warnings name their module.
 # A filter's fields are split on ':', so a ':' in the path (Windows) is written as \x3a.
 OUR_MODULES = r"(bench|tests)(\.|\Z)|" + re.escape(f"{ROOT}{os.sep}").replace(":", r"\x3a")
+
+
+# Optional libraries are imported once here, before any test's filters apply: whatever they say while importing
+# (onnxruntime's "Failed to register bundled CUDA plugin EP" UserWarning on a GPU machine, torchao's escape sequences)
+# is shown once, of any category, and cannot fail the first test that happens to import them.
+OPTIONAL_LIBRARIES = (
+    "torchao",
+    "torchao.quantization",
+    "onnx",
+    "onnxruntime",
+    "onnxruntime.quantization",
+    "transformers",
+)
+with warnings.catch_warnings():
+    warnings.simplefilter("default")
+    for _name in OPTIONAL_LIBRARIES:
+        with contextlib.suppress(Exception):
+            importlib.import_module(_name)
 
 
 def warning_filters() -> tuple[str, ...]:

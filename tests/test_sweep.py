@@ -140,7 +140,8 @@ def test_the_gpu_suites_split_latency_and_throughput_regimes():
     for suite in (latency, throughput):
         assert {c.placement.device for c in suite.cases} == {"cuda:0"}
         assert {c.compression.label for c in suite.cases} >= {"fp32", "bf16", "fp16", "int8-weight-only", "fp8"}
-        assert {"eager", "compile"} <= {c.engine.label for c in suite.cases}
+        assert "eager" in {c.engine.label for c in suite.cases}
+        assert "compile" in {c.engine.name for c in suite.cases}
     assert max(c.batch_size for c in latency.cases) < min(c.batch_size for c in throughput.cases)
     assert max(c.batch_size for c in throughput.cases) >= 256
     assert "compile-reduce-overhead" in {c.engine.label for c in latency.cases}

@@ -32,6 +32,9 @@ class Compressed:
     input_dtype: Any = None
     info: dict[str, Any] = field(default_factory=dict)
     unsupported_engines: dict[str, str] = field(default_factory=dict)
+    inductor_config: dict[str, Any] = field(default_factory=dict)
+    """Inductor settings the ``compile`` engine applies while it compiles this model (e.g. torchao's recommended
+    ones), patched for that compilation only instead of set process-wide."""
 
     def check_engine(self, engine: str) -> None:
         """Raise :class:`NotApplicable` when this compressed model cannot run on ``engine``."""
@@ -51,6 +54,15 @@ def copy_on_device(bundle, placement):
     import copy
 
     return copy.deepcopy(bundle.module).to(placement.device)
+
+
+TORCHAO_INDUCTOR_CONFIG: dict[str, Any] = {
+    "coordinate_descent_tuning": True,
+    "coordinate_descent_check_all_directions": True,
+    "force_fuse_int_mm_with_mul": True,
+}
+"""What torchao's ``set_inductor_config=True`` would set for the whole process (``recommended_inductor_config_setter``);
+our torchao methods pass ``set_inductor_config=False`` and hand these to the compile engine instead."""
 
 
 def register_compression(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.compress import Compressed, copy_on_device, register_compression
+from bench.compress import TORCHAO_INDUCTOR_CONFIG, Compressed, copy_on_device, register_compression
 from bench.errors import NotApplicable
 
 GRANULARITIES = ("per-row", "per-tensor")
@@ -81,7 +81,8 @@ def fp8(bundle, placement, granularity: str) -> Compressed:
     check_float8_matmul(placement)
     from torchao.quantization import Float8DynamicActivationFloat8WeightConfig
 
-    # set_inductor_config=False: torchao would otherwise change inductor's global settings for every later case
+    # set_inductor_config=False: torchao would otherwise change inductor's global settings for every later case;
+    # its recommended settings go to the compile engine, which applies them while compiling this model only
     config = Float8DynamicActivationFloat8WeightConfig(granularity=_granularity(granularity), set_inductor_config=False)
     module, info = _quantize(bundle, placement, config, "fp8")
     backend = f"torchao.quantization.quantize_(Float8DynamicActivationFloat8WeightConfig, {granularity})"
@@ -90,6 +91,7 @@ def fp8(bundle, placement, granularity: str) -> Compressed:
         input_dtype=torch.bfloat16,
         info={"backend": backend, "float8_granularity": granularity, **info},
         unsupported_engines={"onnxruntime": _NO_ONNX},
+        inductor_config=dict(TORCHAO_INDUCTOR_CONFIG),
     )
 
 
@@ -117,4 +119,5 @@ def fp8_weight_only(bundle, placement, granularity: str) -> Compressed:
             **info,
         },
         unsupported_engines={"onnxruntime": _NO_ONNX},
+        inductor_config=dict(TORCHAO_INDUCTOR_CONFIG),
     )

@@ -7,7 +7,7 @@ import copy
 import torch
 from torch import nn
 
-from bench.compress import Compressed, copy_on_device, register_compression
+from bench.compress import TORCHAO_INDUCTOR_CONFIG, Compressed, copy_on_device, register_compression
 from bench.errors import NotApplicable
 
 INT8_DYNAMIC_BACKENDS = ("torch.ao", "torchao")
@@ -53,10 +53,11 @@ def int8_dynamic(bundle, placement, backend: str) -> Compressed:
     from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
 
     module = copy_on_device(bundle, placement)  # torchao subclasses are built where they run
-    quantize_(module, Int8DynamicActivationInt8WeightConfig())
+    quantize_(module, Int8DynamicActivationInt8WeightConfig(set_inductor_config=False))
     return Compressed(
         module=module,
         info={"backend": "torchao.quantization.quantize_(Int8DynamicActivationInt8WeightConfig)"},
+        inductor_config=dict(TORCHAO_INDUCTOR_CONFIG),
         unsupported_engines={"onnxruntime": _NO_ONNX.format(what="a torchao quantized model")},
     )
 
@@ -73,10 +74,11 @@ def int8_weight_only(bundle, placement) -> Compressed:
     from torchao.quantization import Int8WeightOnlyConfig, quantize_
 
     module = copy_on_device(bundle, placement)  # torchao subclasses are built where they run
-    quantize_(module, Int8WeightOnlyConfig())
+    quantize_(module, Int8WeightOnlyConfig(set_inductor_config=False))
     return Compressed(
         module=module,
         info={"backend": "torchao.quantization.quantize_(Int8WeightOnlyConfig)"},
+        inductor_config=dict(TORCHAO_INDUCTOR_CONFIG),
         unsupported_engines={"onnxruntime": _NO_ONNX.format(what="a torchao quantized model")},
     )
 

@@ -59,7 +59,7 @@ def compile_engine(compressed, example_inputs, placement, freezing: bool, max_au
     # hit the recompile limit and silently fall back to eager.
     torch._dynamo.reset()
     compiled = torch.compile(compressed.module, dynamic=False, mode=None if mode == "default" else mode)
-    settings = {"freezing": freezing, "max_autotune": max_autotune}
+    settings = {**compressed.inductor_config, "freezing": freezing, "max_autotune": max_autotune}
     cudagraphs = uses_cudagraphs(mode) and placement.device_type == "cuda"
     seen: set[tuple] = set()
 
