@@ -20,8 +20,7 @@ from typing import Any
 import yaml
 
 from bench.errors import SuiteError, UnknownName, did_you_mean
-from bench.plugins import Entry
-from bench.registry import Registry
+from bench.registry import Entry, Registry
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, Suite, default_label, freeze_params
 
 SWEEP_KEYS = ("models", "compression", "engines", "hardware", "batch_sizes")

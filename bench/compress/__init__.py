@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.plugins import Entry, import_submodules, register_entry
-from bench.registry import Registry
+from bench.registry import Entry, Registry, import_submodules, register_entry
 
 COMPRESSIONS: Registry[Entry] = Registry("compression")
 

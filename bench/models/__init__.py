@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.plugins import Entry, import_submodules, register_entry
-from bench.registry import Registry
+from bench.registry import Entry, Registry, import_submodules, register_entry
 
 MODELS: Registry[Entry] = Registry("model")
 
