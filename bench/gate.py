@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from bench import metrics
 from bench.errors import BenchError, SuiteError, did_you_mean
+from bench.metrics import LOWER, SAMPLED, Metric
 
 DEFAULT_ALPHA = 0.01
 """Level of the Mann-Whitney U test (two-sided), after Holm's correction over the timed comparisons of one gate."""
@@ -42,37 +44,8 @@ MAX_DISTURBED_SHARE = 0.7
 """More than 70% of a side's blocks disturbed: its timed metrics are not comparable (tuned by ``bench calibrate``:
 at 0.5 quiet-enough runs were refused, at 0.8 runs disturbed from start to end slipped through as false alarms)."""
 
-LOWER, HIGHER = "lower", "higher"
-SAMPLED, DETERMINISTIC, SINGLE = "sampled", "deterministic", "single reading"
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A metric the gate knows: which way is better, how it is judged, and its default rule (``None``: off)."""
-
-    name: str
-    better: str
-    kind: str
-    default_rule: str | None
-    unit: str
-
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("latency_p50_ms", LOWER, SAMPLED, "+5%", "ms"),
-        Metric("latency_mean_ms", LOWER, SAMPLED, None, "ms"),
-        Metric("latency_p90_ms", LOWER, SAMPLED, None, "ms"),
-        Metric("latency_p95_ms", LOWER, SAMPLED, None, "ms"),
-        Metric("latency_p99_ms", LOWER, SAMPLED, None, "ms"),
-        Metric("throughput_items_per_s", HIGHER, SAMPLED, "-5%", "items/s"),
-        Metric("accuracy", HIGHER, DETERMINISTIC, "-0.005", ""),
-        Metric("model_size_bytes", LOWER, DETERMINISTIC, "+1%", "bytes"),
-        Metric("peak_rss_mb", LOWER, SINGLE, "+20%", "MB"),
-        Metric("cuda_max_allocated_mb", LOWER, SINGLE, "+5%", "MB"),
-        Metric("energy_j_per_item", LOWER, SINGLE, "+10%", "J"),
-    )
-}
+METRICS: dict[str, Metric] = metrics.gated()
+"""The metrics the gate judges, from the one metric table (:mod:`bench.metrics`): direction, kind, default rule."""
 OPTIONS = ("alpha",)
 """Non-metric keys of ``gates:``: ``alpha`` overrides :data:`DEFAULT_ALPHA` for the suite."""
 VERDICTS = ("regressed", "improved", "unchanged", "not comparable")

@@ -18,19 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from bench import metrics
 from bench.errors import BenchError
 
 BASELINE_DIR = "baseline"
-TREND_METRICS = (
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "throughput_items_per_s",
-    "model_size_bytes",
-    "accuracy",
-    "peak_rss_mb",
-    "energy_j_per_item",
-)
-LOWER_IS_BETTER = {"throughput_items_per_s": False, "accuracy": False}
+TREND_METRICS: tuple[str, ...] = metrics.trends()
+"""The metrics ``bench history`` plots by default (the metric table's ``trend`` column)."""
 
 
 # ------------------------------------------------------------------------------------------------ index

@@ -17,10 +17,11 @@ import os
 import secrets
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from bench import metrics
 from bench.errors import BenchError
 
 SCHEMA_VERSION = 2
@@ -44,89 +45,64 @@ class ResultsError(BenchError):
     """A results folder cannot be read as written (a corrupt line, an unreadable meta.json)."""
 
 
-@dataclass(frozen=True)
-class Record:
-    """One case's result. ``None`` means "not measured", never zero. Field docs are the column docs."""
+IDENTITY_FIELDS: tuple[tuple[str, Any, Any], ...] = (
+    ("run_id", str, dataclasses.MISSING),
+    ("suite", str, dataclasses.MISSING),
+    ("case_id", str, dataclasses.MISSING),
+    ("model", str, dataclasses.MISSING),
+    ("compression", str, dataclasses.MISSING),
+    ("engine", str, dataclasses.MISSING),
+    ("device", str, dataclasses.MISSING),
+    ("threads", int | None, dataclasses.MISSING),  # empty on GPU
+    ("batch_size", int, dataclasses.MISSING),
+    ("status", str, dataclasses.MISSING),  # ok | failed | skipped
+    ("error", str | None, None),  # the exception of a failed case, the reason of a skipped one
+)
+ENVIRONMENT_FIELDS: tuple[str, ...] = (
+    "cpu_model",
+    "cpu_cores",
+    "gpu_name",
+    "driver_version",
+    "torch_version",
+    "cuda_version",
+    "python_version",
+    "git_commit",
+    "hostname",
+)
+"""What decides whether two results are comparable; every record carries it (``git_commit`` ends in ``+dirty``
+when tracked files were modified)."""
 
-    # identity
-    run_id: str
-    suite: str
-    case_id: str
-    model: str
-    compression: str
-    engine: str
-    device: str
-    threads: int | None
-    batch_size: int
-    status: str  # ok | failed | skipped
-    error: str | None = None
-    pass_errors: str | None = None  # "accuracy: RuntimeError: ..."; a failed optional pass, its columns left empty
-    # latency (from the raw samples) and throughput
-    latency_p50_ms: float | None = None
-    latency_p90_ms: float | None = None
-    latency_p95_ms: float | None = None
-    latency_p99_ms: float | None = None
-    latency_mean_ms: float | None = None
-    latency_std_ms: float | None = None
-    latency_min_ms: float | None = None
-    latency_iqr_ms: float | None = None
-    rounds: int | None = None
-    repeats: int | None = None  # independent latency windows (measure.repeats)
-    latency_between_spread: float | None = None  # (max - min) / median of the windows' medians
-    unstable: bool | None = None
-    throughput_items_per_s: float | None = None
-    # memory (own pass)
-    peak_rss_mb: float | None = None
-    cuda_max_allocated_mb: float | None = None  # the case's own: its weights + its calls' peak above what was resident
-    cuda_weights_mb: float | None = None  # the variant's parameters and buffers on the device
-    # size
-    model_size_bytes: int | None = None
-    sparse_size_bytes: int | None = None
-    params: int | None = None
-    nonzero_params: int | None = None
-    # what compressing / preparing cost
-    compress_time_s: float | None = None
-    compile_time_s: float | None = None
-    train_time_s: float | None = None
-    compress_backend: str | None = None
-    # accuracy (own pass)
-    accuracy: float | None = None
-    accuracy_metric: str | None = None
-    accuracy_drop: float | None = None
-    # energy and power (own pass)
-    energy_j_per_item: float | None = None
-    energy_j_per_batch: float | None = None
-    power_w_avg: float | None = None
-    power_w_peak: float | None = None
-    gpu_util_pct: float | None = None
-    gpu_mem_used_mb: float | None = None
-    sm_clock_mhz: float | None = None
-    gpu_temp_c: float | None = None
-    energy_source: str | None = None
-    energy_window_s: float | None = None
-    # time accounting for the harness itself
-    setup_time_s: float | None = None
-    measure_time_s: float | None = None
-    # environment
-    cpu_model: str | None = None
-    cpu_cores: int | None = None
-    gpu_name: str | None = None
-    driver_version: str | None = None
-    torch_version: str | None = None
-    cuda_version: str | None = None
-    python_version: str | None = None
-    git_commit: str | None = None
-    hostname: str | None = None
-    timestamp: str | None = None
-    schema_version: int = SCHEMA_VERSION
-    # parameters of the axes and anything method-specific
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if self.status not in ("ok", "failed", "skipped"):
-            raise ValueError(f"status must be ok, failed or skipped, not {self.status!r}")
-        if self.status == "ok" and self.latency_p50_ms is None:
-            raise ValueError(f"{self.case_id}: an ok record needs latency figures")
+_ENV_TYPES = {"cpu_cores": int | None}
+
+
+def _check_record(self) -> None:
+    if self.status not in ("ok", "failed", "skipped"):
+        raise ValueError(f"status must be ok, failed or skipped, not {self.status!r}")
+    if self.status == "ok" and self.latency_p50_ms is None:
+        raise ValueError(f"{self.case_id}: an ok record needs latency figures")
+
+
+Record = dataclasses.make_dataclass(
+    "Record",
+    [
+        *((name, kind, field(default=default)) for name, kind, default in IDENTITY_FIELDS),
+        # every measured column of the metric table, in its order (bench.metrics: one row per metric)
+        *((m.name, m.type | None, field(default=None)) for m in metrics.recorded()),
+        *((name, _ENV_TYPES.get(name, str | None), field(default=None)) for name in ENVIRONMENT_FIELDS),
+        ("timestamp", str | None, field(default=None)),
+        ("schema_version", int, field(default=SCHEMA_VERSION)),
+        # parameters of the axes and anything method-specific
+        ("extra", dict[str, Any], field(default_factory=dict)),
+    ],
+    frozen=True,
+    namespace={"__post_init__": _check_record, "__module__": __name__},
+)
+Record.__doc__ = """One case's result. ``None`` means "not measured", never zero.
+
+Identity fields, then one field per measured column of :mod:`bench.metrics` (its table documents them), then the
+environment (:data:`ENVIRONMENT_FIELDS`), ``timestamp``, ``schema_version`` and ``extra`` (axis parameters and
+method-specific figures)."""
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Record))

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.errors import NotApplicable
 from bench.measure.inputs import to_device
-from bench.results import Record, RunWriter
+from bench.results import ENVIRONMENT_FIELDS, Record, RunWriter
 from bench.spec import Case, MethodSpec
 
 TimeCalls = Callable[..., list[float]]
@@ -355,22 +355,9 @@ class Session:
             status=status,
             timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             extra=extra,
-            **{k: v for k, v in env.items() if k in _ENV_FIELDS},
+            **{k: v for k, v in env.items() if k in ENVIRONMENT_FIELDS},
             **values,
         )
-
-
-_ENV_FIELDS = (
-    "cpu_model",
-    "cpu_cores",
-    "gpu_name",
-    "driver_version",
-    "torch_version",
-    "cuda_version",
-    "python_version",
-    "git_commit",
-    "hostname",
-)
 
 
 def _timed_callable(call, inputs: tuple, sync) -> Callable[[], object]:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench import metrics
 from bench.errors import BenchError, SuiteError, did_you_mean
 
 # ------------------------------------------------------------------------------------------ weights
@@ -89,14 +90,7 @@ PROFILES: dict[str, Profile] = {
 PROFILE_ALIASES = {"real-time": "chat", "realtime": "chat"}
 DEFAULT_PROFILE = "recommendation"
 
-LATENCY_STATISTICS: dict[str, str] = {
-    "p50": "latency_p50_ms",
-    "p90": "latency_p90_ms",
-    "p95": "latency_p95_ms",
-    "p99": "latency_p99_ms",
-    "mean": "latency_mean_ms",
-    "per_item": "latency_p50_ms",  # divided by batch_size
-}
+LATENCY_STATISTICS: dict[str, str] = metrics.latency_statistics()
 REFERENCE_AXES = ("model", "compression", "engine", "device", "threads", "batch_size")
 DEFAULT_REFERENCE: dict[str, Any] = {"compression": "fp32", "engine": "eager"}
 SCORING_KEYS = ("profile", "weights", "latency", "reference", "train_budget_s", "robustness", "across_batch_sizes")
@@ -235,26 +229,9 @@ class Constraint:
 
 
 CONSTRAINTS: dict[str, Constraint] = {
-    c.key: c
-    for c in (
-        Constraint(
-            "accuracy_drop_max",
-            "accuracy_drop",
-            "max",
-            "",
-            "the record's accuracy_drop: fp32 accuracy on the same engine and device minus accuracy (0.01 = 1 point)",
-        ),
-        Constraint("accuracy_min", "accuracy", "min", "", "accuracy in [0, 1]"),
-        Constraint("latency_p50_ms_max", "latency_p50_ms", "max", "ms", "median latency of one call"),
-        Constraint("latency_p95_ms_max", "latency_p95_ms", "max", "ms", "95th percentile latency of one call"),
-        Constraint("latency_p99_ms_max", "latency_p99_ms", "max", "ms", "99th percentile latency of one call"),
-        Constraint("memory_mb_max", "memory_mb", "max", "MiB", "peak RSS on CPU, peak allocated on CUDA"),
-        Constraint("size_mb_max", "model_size_mb", "max", "MiB", "serialised model size"),
-        Constraint("throughput_min", "throughput_items_per_s", "min", "items/s", "measured throughput"),
-        Constraint("cost_per_1m_max", "cost_per_1m", "max", "$", "compute cost per million inferences"),
-        Constraint("energy_j_per_item_max", "energy_j_per_item", "max", "J", "measured energy per inference"),
-    )
+    key: Constraint(key, m.name, kind, m.unit, m.label) for key, (m, kind) in metrics.limits().items()
 }
+"""The ``constraints:`` keys, from the metric table's ``limit`` column."""
 
 
 def validate_constraints(value: Any, where: str = "constraints") -> dict[str, Any]:
@@ -439,13 +416,7 @@ def pareto_front(values: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
     return np.array([not d for d in dominators], dtype=bool), dominators
 
 
-OBJECTIVE_NAMES = {
-    "latency_ms": "faster",
-    "model_size_bytes": "smaller",
-    "one_minus_accuracy": "more accurate",
-    "cost_per_1m": "cheaper",
-    "energy_j_per_item": "less energy",
-}
+OBJECTIVE_NAMES = metrics.objectives()
 
 
 def objectives(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:

@@ -8,53 +8,17 @@ from typing import Any
 
 import pandas as pd
 
+from bench import metrics
 from bench import results as store
 from bench.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
 from bench.errors import BenchError
 from bench.scoring import PROFILES, Robustness, ScoringConfig, decide, score, validate_constraints
 
 SUMMARY_COLUMNS = [
-    "suite",
-    "case_id",
-    "model",
-    "compression",
-    "engine",
-    "device",
-    "threads",
-    "batch_size",
-    "status",
-    "latency_ms",
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "throughput_items_per_s",
-    "model_size_mb",
-    "memory_mb",
-    "accuracy",
-    "accuracy_metric",
-    "accuracy_drop",
-    "reference_case",
-    "S",
-    "T",
-    "A",
-    "Ttrain",
-    "score",
-    "rank",
-    "feasible",
-    "pareto",
-    "pareto_cost",
-    "recommended",
-    "verdict",
-    "price_per_hour",
-    "cost_per_1m",
-    "energy_j_per_item",
-    "energy_kwh_per_1m",
-    "carbon_g_per_1m",
-    "electricity_cost_per_1m",
-    "unstable",
-    "latency_between_spread",
-    "pass_errors",
-    "score_note",
+    *("suite", "case_id", "model", "compression", "engine", "device", "threads", "batch_size", "status"),
+    *metrics.summary(),
 ]
+"""``summary.csv``'s columns: what ran, then the metric table's summary columns (:mod:`bench.metrics`)."""
 
 
 @dataclass

@@ -1,0 +1,200 @@
+"""The one metric table: every column a case's record or report carries, and everything the harness knows about it.
+
+One row per column: its unit, which way is better, how it is obtained (sampled per call, deterministic, a single
+reading, derived by the judge), the pass that fills it, a label for tables, its default gate rule, and whether
+history trends it, the report's summary shows it, a constraint limits it or the Pareto front optimises it.
+
+Everything reads this table: :class:`bench.results.Record` takes its measured fields from it, the gate its metrics
+and default rules, ``bench history`` its trends, scoring its constraints, objectives and latency statistics, the
+report its summary columns. Adding a metric is one row here plus the pass that measures it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+LOWER, HIGHER = "lower", "higher"
+"""Which way is better."""
+SAMPLED, DETERMINISTIC, SINGLE, INFO, DERIVED, DECISION = (
+    "sampled",
+    "deterministic",
+    "single reading",
+    "info",
+    "derived",
+    "decision",
+)
+"""How a column is obtained: from raw per-call samples (timed, judged with a statistical test); deterministic (size,
+accuracy); one reading of a meter or a peak; a descriptive field; derived from measured columns by the judge; a
+decision of the judge."""
+MEASURED_PASSES = ("latency", "memory", "size", "setup", "accuracy", "energy")
+"""Passes whose columns are stored in every record (the judge's columns are computed when a run is read)."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One column. ``name`` is the record / table column."""
+
+    name: str
+    unit: str
+    better: str | None
+    kind: str
+    source: str
+    """The pass that fills it (``latency``, ``memory``, ``size``, ``setup``, ``accuracy``, ``energy``) or ``judge``."""
+    label: str
+    type: Any = float
+    gate: str | None = None
+    """Default gate rule (``+5%``: 5% worse fails); ``None``: the gate judges it only when a suite's ``gates:`` asks."""
+    gated: bool = False
+    trend: bool = False
+    summary: bool = False
+    limit: tuple[str, str] | None = None
+    """``(constraints key, "max" | "min")`` when a suite's ``constraints:`` may limit this column."""
+    objective: str | None = None
+    """What "better" reads as on the Pareto front (``faster``), when the front optimises this column."""
+    statistic: str | None = None
+    """The name ``scoring.latency`` uses for this latency statistic (``p50``)."""
+
+    @property
+    def default_rule(self) -> str | None:
+        return self.gate
+
+    @property
+    def recorded(self) -> bool:
+        return self.source in MEASURED_PASSES
+
+
+def _m(name: str, unit: str, better: str | None, kind: str, source: str, label: str, **more: Any) -> Metric:
+    return Metric(name, unit, better, kind, source, label, **more)
+
+
+_LAT = "per-call latency of the latency pass"
+TABLE: tuple[Metric, ...] = (
+    # latency pass: raw per-call samples
+    _m("latency_ms", "ms", LOWER, DERIVED, "judge", "the latency statistic the score uses", summary=True,
+       objective="faster"),
+    _m("latency_p50_ms", "ms", LOWER, SAMPLED, "latency", f"median {_LAT}", gate="+5%", gated=True, trend=True,
+       summary=True, limit=("latency_p50_ms_max", "max"), statistic="p50"),
+    _m("latency_p90_ms", "ms", LOWER, SAMPLED, "latency", f"90th percentile {_LAT}", gated=True, statistic="p90"),
+    _m("latency_p95_ms", "ms", LOWER, SAMPLED, "latency", f"95th percentile {_LAT}", gated=True,
+       limit=("latency_p95_ms_max", "max"), statistic="p95"),
+    _m("latency_p99_ms", "ms", LOWER, SAMPLED, "latency", f"99th percentile {_LAT}", gated=True, trend=True,
+       summary=True, limit=("latency_p99_ms_max", "max"), statistic="p99"),
+    _m("latency_mean_ms", "ms", LOWER, SAMPLED, "latency", f"mean {_LAT}", gated=True, statistic="mean"),
+    _m("latency_std_ms", "ms", LOWER, SAMPLED, "latency", f"sample standard deviation of the {_LAT}"),
+    _m("latency_min_ms", "ms", LOWER, SAMPLED, "latency", f"fastest {_LAT}"),
+    _m("latency_iqr_ms", "ms", LOWER, SAMPLED, "latency", f"interquartile range of the {_LAT}"),
+    _m("rounds", "", None, INFO, "latency", "timed calls (samples)", type=int),
+    _m("repeats", "", None, INFO, "latency", "independent latency windows (measure.repeats)", type=int),
+    _m("throughput_items_per_s", "items/s", HIGHER, SAMPLED, "latency", "batch_size / mean latency (single stream)",
+       gate="-5%", gated=True, trend=True, summary=True, limit=("throughput_min", "min")),
+    # size and memory
+    _m("model_size_mb", "MiB", LOWER, DERIVED, "judge", "serialised model size", summary=True,
+       limit=("size_mb_max", "max")),
+    _m("model_size_bytes", "bytes", LOWER, DETERMINISTIC, "size", "serialised state_dict size", type=int, gate="+1%",
+       gated=True, trend=True, objective="smaller"),
+    _m("sparse_size_bytes", "bytes", LOWER, DETERMINISTIC, "size", "size stored sparse (unstructured pruning)",
+       type=int),
+    _m("params", "", None, INFO, "size", "stored elements", type=int),
+    _m("nonzero_params", "", None, INFO, "size", "stored elements that are not zero", type=int),
+    _m("memory_mb", "MiB", LOWER, DERIVED, "judge", "peak RSS on CPU, the case's peak allocated on CUDA",
+       summary=True, limit=("memory_mb_max", "max")),
+    _m("peak_rss_mb", "MB", LOWER, SINGLE, "memory", "process peak RSS during the memory pass", gate="+20%",
+       gated=True, trend=True),
+    _m("cuda_max_allocated_mb", "MB", LOWER, SINGLE, "memory", "the case's weights + its calls' peak allocation",
+       gate="+5%", gated=True),
+    _m("cuda_weights_mb", "MB", LOWER, SINGLE, "memory", "the variant's parameters and buffers on the device"),
+    # accuracy pass
+    _m("accuracy", "", HIGHER, DETERMINISTIC, "accuracy", "the model's own held-out metric in [0, 1]",
+       gate="-0.005", gated=True, trend=True, summary=True, limit=("accuracy_min", "min")),
+    _m("accuracy_metric", "", None, INFO, "accuracy", "which metric accuracy is", type=str, summary=True),
+    _m("accuracy_drop", "", LOWER, DETERMINISTIC, "accuracy", "fp32 accuracy (same engine and device) - accuracy",
+       summary=True, limit=("accuracy_drop_max", "max")),
+    _m("one_minus_accuracy", "", LOWER, DERIVED, "judge", "1 - accuracy", objective="more accurate"),
+    # the judge: score and decision
+    _m("reference_case", "", None, DECISION, "judge", "the case S and T are relative to", type=str, summary=True),
+    _m("S", "", LOWER, DERIVED, "judge", "size relative to the reference", summary=True),
+    _m("T", "", LOWER, DERIVED, "judge", "latency relative to the reference", summary=True),
+    _m("A", "", HIGHER, DERIVED, "judge", "accuracy", summary=True),
+    _m("Ttrain", "", LOWER, DERIVED, "judge", "training time relative to the budget", summary=True),
+    _m("score", "", LOWER, DERIVED, "judge", "P = wS*S + wT*T + wA*(1-A) (+ wTrain*Ttrain)", summary=True),
+    _m("rank", "", None, DECISION, "judge", "rank by P within its decision group", type=int, summary=True),
+    _m("feasible", "", None, DECISION, "judge", "meets every constraint", type=bool, summary=True),
+    _m("pareto", "", None, DECISION, "judge", "on the Pareto front (latency, size, 1-A)", type=bool, summary=True),
+    _m("pareto_cost", "", None, DECISION, "judge", "on the front with $/1M and energy", type=bool, summary=True),
+    _m("recommended", "", None, DECISION, "judge", "the recommendation of its group", type=bool, summary=True),
+    _m("verdict", "", None, DECISION, "judge", "why it is or is not recommended", type=str, summary=True),
+    # cost and energy
+    _m("price_per_hour", "$/h", LOWER, DERIVED, "judge", "price of the hardware it ran on", summary=True),
+    _m("cost_per_1m", "$", LOWER, DERIVED, "judge", "compute cost per million inferences", summary=True,
+       limit=("cost_per_1m_max", "max"), objective="cheaper"),
+    _m("energy_j_per_item", "J", LOWER, SINGLE, "energy", "measured energy per inference", gate="+10%", gated=True,
+       trend=True, summary=True, limit=("energy_j_per_item_max", "max"), objective="less energy"),
+    _m("energy_kwh_per_1m", "kWh", LOWER, DERIVED, "judge", "energy per million inferences", summary=True),
+    _m("carbon_g_per_1m", "g", LOWER, DERIVED, "judge", "CO2 per million inferences", summary=True),
+    _m("electricity_cost_per_1m", "$", LOWER, DERIVED, "judge", "electricity per million inferences", summary=True),
+    _m("energy_j_per_batch", "J", LOWER, SINGLE, "energy", "measured energy per call"),
+    _m("power_w_avg", "W", LOWER, SINGLE, "energy", "mean power during the energy pass"),
+    _m("power_w_peak", "W", LOWER, SINGLE, "energy", "peak power during the energy pass"),
+    _m("gpu_util_pct", "%", None, SINGLE, "energy", "mean GPU utilisation during the energy pass"),
+    _m("gpu_mem_used_mb", "MB", None, SINGLE, "energy", "mean GPU memory used (NVML)"),
+    _m("sm_clock_mhz", "MHz", None, SINGLE, "energy", "mean SM clock"),
+    _m("gpu_temp_c", "C", None, SINGLE, "energy", "mean GPU temperature"),
+    _m("energy_source", "", None, INFO, "energy", "nvml-counter, nvml-power-sampling, rapl, estimate-tdp, or why not",
+       type=str),
+    _m("energy_window_s", "s", None, INFO, "energy", "length of the energy pass"),
+    # what compressing and preparing cost
+    _m("compress_time_s", "s", LOWER, SINGLE, "setup", "time to compress"),
+    _m("compile_time_s", "s", LOWER, SINGLE, "setup", "time to compile, on the case that compiled"),
+    _m("train_time_s", "s", LOWER, SINGLE, "setup", "training time of distillation or fine-tuning"),
+    _m("compress_backend", "", None, INFO, "setup", "the library call that compressed it", type=str),
+    _m("setup_time_s", "s", None, INFO, "setup", "wall time outside measurement windows"),
+    _m("measure_time_s", "s", None, INFO, "setup", "wall time inside measurement windows"),
+    # flags
+    _m("latency_between_spread", "", LOWER, SAMPLED, "latency", "(max - min) / median of the windows' medians",
+       summary=True),
+    _m("unstable", "", None, INFO, "latency", "IQR/median or the between-window spread above its threshold",
+       type=bool, summary=True),
+    _m("pass_errors", "", None, INFO, "setup", "optional passes that failed: 'pass: Error: message'", type=str,
+       summary=True),
+    _m("score_note", "", None, DECISION, "judge", "why a case was not scored", type=str, summary=True),
+)  # fmt: skip
+
+METRICS: dict[str, Metric] = {m.name: m for m in TABLE}
+
+
+def recorded() -> list[Metric]:
+    """The columns every record stores, in table order."""
+    return [m for m in TABLE if m.recorded]
+
+
+def gated() -> dict[str, Metric]:
+    """The metrics the regression gate can judge, by name."""
+    return {m.name: m for m in TABLE if m.gated}
+
+
+def trends() -> tuple[str, ...]:
+    return tuple(m.name for m in TABLE if m.trend)
+
+
+def summary() -> list[str]:
+    return [m.name for m in TABLE if m.summary]
+
+
+def limits() -> dict[str, tuple[Metric, str]]:
+    """``constraints:`` key -> (the metric it limits, ``max`` or ``min``)."""
+    return {m.limit[0]: (m, m.limit[1]) for m in TABLE if m.limit}
+
+
+def objectives() -> dict[str, str]:
+    """Pareto objective column -> what better reads as."""
+    return {m.name: m.objective for m in TABLE if m.objective}
+
+
+def latency_statistics() -> dict[str, str]:
+    """``scoring.latency`` names -> columns; ``per_item`` is the median divided by the batch size."""
+    return {**{m.statistic: m.name for m in TABLE if m.statistic}, "per_item": "latency_p50_ms"}
+
+
+def lower_is_better(name: str) -> bool:
+    return METRICS[name].better != HIGHER
