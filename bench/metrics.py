@@ -151,10 +151,10 @@ TABLE: tuple[Metric, ...] = (
     _m("setup_time_s", "s", None, INFO, "setup", "wall time outside measurement windows"),
     _m("measure_time_s", "s", None, INFO, "setup", "wall time inside measurement windows"),
     # flags
-    _m("latency_between_spread", "", LOWER, SAMPLED, "latency", "(max - min) / median of the windows' medians",
-       summary=True),
     _m("unstable", "", None, INFO, "latency", "IQR/median or the between-window spread above its threshold",
        type=bool, summary=True),
+    _m("latency_between_spread", "", LOWER, SAMPLED, "latency", "(max - min) / median of the windows' medians",
+       summary=True),
     _m("pass_errors", "", None, INFO, "setup", "optional passes that failed: 'pass: Error: message'", type=str,
        summary=True),
     _m("score_note", "", None, DECISION, "judge", "why a case was not scored", type=str, summary=True),
