@@ -76,3 +76,15 @@ def make_run(
         return writer.path
     writer.close(status)
     return writer.path
+
+
+def compare_samples(rule, baseline_ms, current_ms, alpha: float = 0.01, batch_size: int = 1):
+    """Verdict, change and p-value of a timed metric from raw samples: one comparison, no correction (what
+    ``bench.gate.compare`` does for each case, without the Holm step)."""
+    from bench import gate
+
+    figures = gate.timed_figures(rule.metric, baseline_ms, current_ms, batch_size)
+    if figures.reason:
+        return "not comparable", None, None
+    change = rule.change(figures.baseline, figures.current)
+    return gate.verdict_for(rule, change, figures.p_value < alpha, figures.pairs), change, figures.p_value

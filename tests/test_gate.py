@@ -12,7 +12,7 @@ from bench import gate
 from bench.cli import main
 from bench.errors import SuiteError
 from bench.suite import load_suite
-from tests.gate_helpers import latencies, make_run
+from tests.gate_helpers import compare_samples, latencies, make_run
 
 # ------------------------------------------------------------------------------------------------ rules
 
@@ -117,7 +117,7 @@ RULE = gate.Rule("latency_p50_ms", 0.05, relative=True)
     [(1.0, "unchanged"), (1.10, "regressed"), (0.90, "improved"), (1.03, "unchanged"), (0.97, "unchanged")],
 )
 def test_known_samples_give_known_verdicts(scale, expected):
-    verdict, change, p = gate.compare_samples(RULE, latencies(1), latencies(2, scale=scale))
+    verdict, change, p = compare_samples(RULE, latencies(1), latencies(2, scale=scale))
     assert verdict == expected
     assert change == pytest.approx(scale - 1, abs=0.01)
     if expected != "unchanged":
@@ -125,7 +125,7 @@ def test_known_samples_give_known_verdicts(scale, expected):
 
 
 def test_a_small_shift_is_significant_but_within_the_rule():
-    verdict, change, p = gate.compare_samples(RULE, latencies(1, n=5000), latencies(2, n=5000, scale=1.03))
+    verdict, change, p = compare_samples(RULE, latencies(1, n=5000), latencies(2, n=5000, scale=1.03))
     assert change == pytest.approx(0.03, abs=0.005)
     assert p < 1e-10  # thousands of samples make any shift "significant" ...
     assert verdict == "unchanged"  # ... so the effect must also be beyond the rule
@@ -134,7 +134,7 @@ def test_a_small_shift_is_significant_but_within_the_rule():
 def test_a_large_effect_on_few_noisy_samples_is_not_significant():
     base = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
     current = [v * 1.2 for v in base]
-    verdict, change, p = gate.compare_samples(RULE, base, current)
+    verdict, change, p = compare_samples(RULE, base, current)
     assert change > 0.05
     assert p > 0.05
     assert verdict == "unchanged"
@@ -150,14 +150,14 @@ def test_blocks_slowed_by_interference_are_dropped():
     cleaned = gate.undisturbed([_disturbed(5, 3)])
     assert (cleaned.blocks, cleaned.dropped) == (10, 3)
     assert len(cleaned.samples_ms) == 700
-    verdict, change, _ = gate.compare_samples(RULE, latencies(1, n=1000), _disturbed(5, 3))
+    verdict, change, _ = compare_samples(RULE, latencies(1, n=1000), _disturbed(5, 3))
     assert verdict == "unchanged" and abs(change) < 0.02  # without cleaning the p50 would move by ~+5%
     figures = gate.timed_figures("latency_p50_ms", latencies(1, n=1000), _disturbed(5, 3))
     assert figures.note == "3/10 disturbed blocks dropped in the current run"
 
 
 def test_a_mostly_disturbed_run_is_not_comparable():
-    verdict, change, p = gate.compare_samples(RULE, latencies(1, n=1000), _disturbed(5, 8))
+    verdict, change, p = compare_samples(RULE, latencies(1, n=1000), _disturbed(5, 8))
     assert (verdict, change, p) == ("not comparable", None, None)
     reason = gate.timed_figures("latency_p50_ms", latencies(1, n=1000), _disturbed(5, 8)).reason
     assert reason.startswith("current run disturbed: 8 of 10 blocks") and "--rerun" in reason
@@ -165,7 +165,7 @@ def test_a_mostly_disturbed_run_is_not_comparable():
 
 def test_a_real_slowdown_slows_every_block_and_is_kept():
     slowed = [v * 1.10 for v in _disturbed(5, 2)]
-    verdict, change, _ = gate.compare_samples(RULE, latencies(1, n=1000), slowed)
+    verdict, change, _ = compare_samples(RULE, latencies(1, n=1000), slowed)
     assert verdict == "regressed" and change == pytest.approx(0.10, abs=0.02)
 
 
@@ -177,20 +177,20 @@ def test_pooled_runs_are_cleaned_together():
 
 def test_throughput_is_judged_in_its_own_direction():
     rule = gate.parse_rule("throughput_items_per_s", "-5%")
-    verdict, change, _ = gate.compare_samples(rule, latencies(1), latencies(2, scale=1.10))
+    verdict, change, _ = compare_samples(rule, latencies(1), latencies(2, scale=1.10))
     assert verdict == "regressed"
     assert change == pytest.approx(1 / 1.10 - 1, abs=0.01)
 
 
 def test_deterministic_metrics_use_the_rule_alone():
     size = gate.parse_rule("model_size_bytes", "+1%")
-    assert gate.decide(size, size.change(1000, 1020)) == "regressed"
-    assert gate.decide(size, size.change(1000, 1005)) == "unchanged"
-    assert gate.decide(size, size.change(1000, 500)) == "improved"
+    assert gate.verdict_for(size, size.change(1000, 1020)) == "regressed"
+    assert gate.verdict_for(size, size.change(1000, 1005)) == "unchanged"
+    assert gate.verdict_for(size, size.change(1000, 500)) == "improved"
     accuracy = gate.parse_rule("accuracy", "-0.005")
-    assert gate.decide(accuracy, accuracy.change(0.90, 0.896)) == "unchanged"
-    assert gate.decide(accuracy, accuracy.change(0.90, 0.89)) == "regressed"
-    assert gate.decide(accuracy, accuracy.change(0.90, 0.91)) == "improved"
+    assert gate.verdict_for(accuracy, accuracy.change(0.90, 0.896)) == "unchanged"
+    assert gate.verdict_for(accuracy, accuracy.change(0.90, 0.89)) == "regressed"
+    assert gate.verdict_for(accuracy, accuracy.change(0.90, 0.91)) == "improved"
 
 
 # ------------------------------------------------------------------------------------------- comparison
@@ -242,7 +242,7 @@ def test_a_case_that_newly_fails_is_a_regression(tmp_path):
     assert verdict.reason == "ok in the baseline, failed now: boom"
     assert "demo::m[b]" not in {v.case for v in result.verdicts}  # not run: listed once, not as verdicts
     assert result.not_run == ["demo::m[b]"]
-    assert "1 baseline case(s) not measured in the current run" in result.to_markdown()
+    assert "1 baseline case(s) not measured in the current run" in gate.render_markdown(result)
     assert result.exit_code == 1
 
 
@@ -284,7 +284,7 @@ def test_environment_mismatch_is_refused_unless_forced(tmp_path, env, differs):
     forced = gate.gate_runs(["base"], ["cur"], results, force=True)
     assert _verdicts(forced)[("demo::m[a]", "latency_p50_ms")] == "regressed"
     assert forced.exit_code == 1
-    markdown = forced.to_markdown()
+    markdown = gate.render_markdown(forced)
     assert "Environment differs" in markdown and "--force" in markdown and differs in markdown
 
 
@@ -348,7 +348,7 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
 
 def test_markdown_summary_shape(tmp_path):
     results = _pair(tmp_path, {"m[a]": {"samples": latencies(2, scale=0.8)}, "m[b]": {"samples": latencies(4)}})
-    markdown = gate.gate_runs(["base"], ["cur"], results).to_markdown(max_unchanged=1)
+    markdown = gate.render_markdown(gate.gate_runs(["base"], ["cur"], results), max_unchanged=1)
     lines = markdown.splitlines()
     assert lines[0] == "## bench gate: passed"
     assert "0 regressed · 2 improved" in markdown
@@ -404,11 +404,11 @@ def test_replicated_runs_need_the_median_pair_beyond_the_rule():
     rule = gate.parse_rule("latency_p50_ms", "+5%")
     # pooled +10%, but only one of three interleaved pairs moved: one process's bad luck, not the code
     one_bad_pair = ((1.0, 1.30), (1.0, 1.01), (1.0, 0.99))
-    assert gate.decide(rule, 0.10, True, one_bad_pair) == "unchanged"
+    assert gate.verdict_for(rule, 0.10, True, one_bad_pair) == "unchanged"
     two_of_three = ((1.0, 1.09), (1.0, 1.11), (1.0, 1.02))
-    assert gate.decide(rule, 0.07, True, two_of_three) == "regressed"
-    assert gate.decide(rule, 0.07, True) == "regressed"  # one run a side: the pooled rule alone
-    assert gate.decide(rule, -0.08, True, ((1.0, 0.9), (1.0, 0.92))) == "improved"
+    assert gate.verdict_for(rule, 0.07, True, two_of_three) == "regressed"
+    assert gate.verdict_for(rule, 0.07, True) == "regressed"  # one run a side: the pooled rule alone
+    assert gate.verdict_for(rule, -0.08, True, ((1.0, 0.9), (1.0, 0.92))) == "improved"
 
 
 def test_timed_figures_pair_runs_in_order_only_when_both_sides_replicate():

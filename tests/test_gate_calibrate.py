@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import calibrate
 from bench.compress import Compressed
 from bench.engines import ENGINES
+from bench.gate import calibrate
 from bench.spec import Placement
 from bench.suite import load_suite
 from tests.gate_helpers import latencies

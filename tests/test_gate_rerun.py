@@ -6,8 +6,7 @@ import subprocess
 
 import pytest
 
-from bench import rerun
-from bench.gate import GateError
+from bench.gate import GateError, rerun
 
 
 def test_abba_order_balances_drift():

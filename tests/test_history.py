@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from bench import history
 from bench.cli import main
 from bench.errors import BenchError
+from bench.gate import history
 from tests.gate_helpers import latencies, make_run
 
 # ------------------------------------------------------------------------------------------------ index

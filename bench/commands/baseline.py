@@ -8,7 +8,7 @@ from bench.commands import add_results_option
 
 
 def baseline(args: argparse.Namespace, extra: list[str]) -> int:
-    from bench import history
+    from bench.gate import history
 
     if args.action == "set":
         for path in history.promote(args.run, args.results, args.suite or None, replace=args.replace):

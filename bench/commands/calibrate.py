@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def calibrate_command(args: argparse.Namespace, extra: list[str]) -> int:
-    from bench.calibrate import calibrate
+    from bench.gate.calibrate import calibrate
 
     calibrate(
         Path(args.out),

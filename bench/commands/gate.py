@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.cli import probability
 from bench.commands import add_results_option
-from bench.gate import DEFAULT_ALPHA, GateError
+from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
 
 
 def _repo_root() -> Path:
@@ -21,8 +21,8 @@ def _repo_root() -> Path:
 
 def gate(args: argparse.Namespace, extra: list[str]) -> int:
     from bench import gate as gating
-    from bench import history
     from bench import results as store
+    from bench.gate import history
 
     currents = [store.resolve_run(run, args.results) for run in (args.current or [None])]
     current_meta = store.load_meta(currents[0])
@@ -43,7 +43,7 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
     if args.rerun:
         repo = _repo_root()
         baseline_meta = store.load_meta(baseline_runs[0])
-        from bench import rerun
+        from bench.gate import rerun
 
         commit = rerun.baseline_commit(baseline_meta, args.baseline_ref, repo)
         paths = [_relative(s["path"], repo) for s in current_meta.get("suites", [])]
@@ -75,7 +75,7 @@ def _relative(path: str, repo: Path) -> str:
 
 def _short(result) -> str:
     """The terminal view: counts, then every verdict that is not 'unchanged'."""
-    lines = [result.to_markdown().split("\n### ")[0].split("\n<details>")[0].rstrip()]
+    lines = [render_markdown(result).split("\n### ")[0].split("\n<details>")[0].rstrip()]
     for verdict in result.verdicts:
         if verdict.verdict != "unchanged":
             change = (

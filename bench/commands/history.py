@@ -11,8 +11,8 @@ from bench.commands import add_results_option
 def history_command(args: argparse.Namespace, extra: list[str]) -> int:
     import pandas as pd
 
-    from bench import history
     from bench.errors import BenchError
+    from bench.gate import history
 
     runs = history.index_runs(args.results, args.suite)
     if args.last:

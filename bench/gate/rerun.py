@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.gate import GateError
+from bench.gate.rules import GateError
 
 
 def abba(rounds: int, run_a: Callable[[int], str], run_b: Callable[[int], str]) -> tuple[list[str], list[str]]:

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.gate import DEFAULT_ALPHA, METRICS, parse_rule, timed_figures
+from bench.gate.rules import DEFAULT_ALPHA, METRICS, parse_rule
+from bench.gate.stats import timed_figures
 
 SUITE = "gate-calibration"
 CALIBRATED_METRICS = ("latency_p50_ms", "throughput_items_per_s")

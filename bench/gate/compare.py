@@ -1,0 +1,310 @@
+"""Comparing two runs case by case: one verdict per case and metric, after the tests and corrections."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for
+from bench.gate.stats import holm, timed_figures
+from bench.metrics import SAMPLED
+
+
+def verdict_for(rule: Rule, change: float, significant: bool = True, pairs: Sequence[tuple[float, float]] = ()) -> str:
+    """The verdict of one comparison: beyond the rule (and significant, for timed metrics), else unchanged.
+
+    ``pairs`` are the (baseline, current) figures of each interleaved pair of runs (``--rerun N``, N >= 2). Pooled
+    samples treat every call as independent and miss run-to-run variation (a process's memory layout, its cores),
+    so with replicated runs a verdict also needs the median pair to go beyond the rule (2 of 3 with ``--rerun 3``).
+    """
+    typical = float(np.median([rule.change(old, new) for old, new in pairs])) if pairs else change
+    if significant and rule.worse(change) and rule.worse(typical):
+        return "regressed"
+    if significant and rule.better_by(change) and rule.better_by(typical):
+        return "improved"
+    return "unchanged"
+
+
+# ------------------------------------------------------------------------------------------- comparison
+
+
+@dataclass
+class Verdict:
+    """One case and metric: the verdict and the figures behind it."""
+
+    case: str
+    metric: str
+    verdict: str
+    baseline: float | None = None
+    current: float | None = None
+    change: float | None = None
+    rule: str | None = None
+    relative: bool = True
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    reason: str = ""
+    pairs: tuple[tuple[float, float], ...] = ()
+    between_spread: float | None = None  # the larger between-window spread of the two sides (measure.repeats)
+
+
+@dataclass
+class RunSide:
+    """One side of a comparison: records by ``suite::case_id``, raw samples, and the runs it pools."""
+
+    label: str
+    records: dict[str, dict[str, Any]]
+    samples: dict[str, list[list[float]]]
+    """Raw samples per case: one list per run (several when runs are pooled)."""
+    metas: list[dict[str, Any]]
+
+    @property
+    def commit(self) -> str:
+        commits = {(m.get("environment") or {}).get("git_commit") or "?" for m in self.metas}
+        return ", ".join(sorted(c[:12] for c in commits))
+
+
+def load_side(runs: Sequence[str | Path], results_dir: str | Path = "results") -> RunSide:
+    """Load one or more runs as one side; samples of the same case are pooled (used by ``--rerun``)."""
+    from bench import results as store
+
+    if not runs:
+        raise GateError("no run given")
+    records: dict[str, dict[str, Any]] = {}
+    samples: dict[str, list[list[float]]] = {}
+    metas = []
+    for run in runs:
+        path = store.resolve_run(run, results_dir)
+        metas.append(store.load_meta(path))
+        frame = store.load(path)
+        for row in frame.to_dict("records"):
+            records.setdefault(f"{row['suite']}::{row['case_id']}", _clean(row))
+        for key, values in store.load_samples(path).items():
+            samples.setdefault(key, []).append(values)
+    label = metas[0]["run_id"] if len(metas) == 1 else f"{len(metas)} runs pooled"
+    return RunSide(label, records, samples, metas)
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """pandas NaN -> None, so "not measured" is one thing."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def environment_differences(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """What makes two records of one case not comparable: CPU model, torch, thread count, and a GPU case's GPU."""
+    keys = [k for k in ENV_KEYS if k != "gpu_name" or str(current.get("device") or "").startswith("cuda")]
+    found = []
+    for key in keys:
+        old, new = baseline.get(key), current.get(key)
+        if _present(old) and _present(new) and old != new:
+            found.append(f"{key} {old!r} -> {new!r}")
+    return found
+
+
+@dataclass
+class GateResult:
+    """All verdicts of one gate, with what the summary and the JSON file need."""
+
+    baseline: str
+    current: str
+    baseline_commit: str
+    current_commit: str
+    alpha: float
+    correction: str
+    forced: bool
+    verdicts: list[Verdict] = field(default_factory=list)
+    environment: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    not_run: list[str] = field(default_factory=list)
+    """Baseline cases the current run did not measure (deselected, skipped for absent hardware, or removed)."""
+
+    def count(self, verdict: str) -> int:
+        return sum(v.verdict == verdict for v in self.verdicts)
+
+    @property
+    def compared(self) -> int:
+        return sum(v.verdict != "not comparable" for v in self.verdicts)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when anything regressed; 2 when nothing could be compared because environments differ; else 0."""
+        if self.count("regressed"):
+            return 1
+        if self.environment and not self.forced and self.compared == 0:
+            return 2
+        return 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "baseline": self.baseline,
+            "current": self.current,
+            "baseline_commit": self.baseline_commit,
+            "current_commit": self.current_commit,
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "forced": self.forced,
+            "exit_code": self.exit_code,
+            "counts": {v: self.count(v) for v in VERDICTS},
+            "environment_differences": self.environment,
+            "notes": self.notes,
+            "not_run": self.not_run,
+            "verdicts": [_json_safe(asdict(v)) for v in self.verdicts],
+        }
+
+
+def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in payload.items()}
+
+
+def compare(
+    baseline: RunSide,
+    current: RunSide,
+    *,
+    force: bool = False,
+    alpha: float | None = None,
+    correction: str = "holm",
+    rules: Mapping[str, Mapping[str, Any]] | None = None,
+) -> GateResult:
+    """Compare two sides case by case. ``rules`` maps suite name to its ``gates:`` section (default: from meta)."""
+    if correction not in ("holm", "none"):
+        raise GateError(f"--correction must be holm or none, not {correction!r}")
+    if rules is None:
+        rules = {s["name"]: (s.get("sections") or {}).get("gates") or {} for m in current.metas for s in m["suites"]}
+    suites = {key.split("::", 1)[0] for key in current.records} | set(rules)
+    effective = {suite: rules_for(rules.get(suite)) for suite in suites}
+    levels = {a for _, a in effective.values()}
+    result = GateResult(
+        baseline=baseline.label,
+        current=current.label,
+        baseline_commit=baseline.commit,
+        current_commit=current.commit,
+        alpha=alpha if alpha is not None else (levels.pop() if len(levels) == 1 else DEFAULT_ALPHA),
+        correction=correction,
+        forced=force,
+    )
+    timed: list[tuple[Verdict, float]] = []  # verdicts waiting for the corrected test, with their suite's alpha
+    for key in sorted(set(baseline.records) | set(current.records)):
+        suite = key.split("::", 1)[0]
+        suite_rules, suite_alpha = effective.get(suite) or rules_for(None)
+        old, new = baseline.records.get(key), current.records.get(key)
+        if new is None or new.get("status") == "skipped":  # deselected (-k), absent hardware, or removed
+            if old is not None and old.get("status") == "ok":
+                result.not_run.append(key)
+            continue
+        if old is not None and old.get("status") == "ok" and new.get("status") == "failed":
+            # A case that measured in the baseline and now crashes is the worst regression there is.
+            error = new.get("error") or "no error recorded"
+            result.verdicts.append(
+                Verdict(key, "status", "regressed", reason=f"ok in the baseline, failed now: {error}")
+            )
+            continue
+        reason = _not_comparable_reason(old, new)
+        if reason is None:
+            differences = environment_differences(old, new)
+            if differences:
+                result.environment[key] = differences
+                if not force:
+                    reason = "environment differs: " + "; ".join(differences) + " (use --force to compare anyway)"
+        for name, rule in suite_rules.items():
+            if reason is not None:
+                if not any(_present(record.get(name)) for record in (old, new) if record is not None):
+                    continue
+                result.verdicts.append(Verdict(key, name, "not comparable", rule=rule.text, reason=reason))
+                continue
+            verdict = _compare_metric(key, rule, old, new, baseline.samples.get(key), current.samples.get(key))
+            if verdict is None:
+                continue
+            result.verdicts.append(verdict)
+            if verdict.p_value is not None:
+                timed.append((verdict, rule, alpha if alpha is not None else suite_alpha))
+    raw_p = [v.p_value for v, _, _ in timed]
+    adjusted = holm(raw_p) if correction == "holm" else raw_p
+    for (verdict, rule, level), p_adjusted in zip(timed, adjusted, strict=True):
+        verdict.p_adjusted = p_adjusted
+        verdict.verdict = verdict_for(rule, verdict.change, p_adjusted < level, verdict.pairs)
+        beyond = rule.worse(verdict.change) or rule.better_by(verdict.change)
+        spread = verdict.between_spread
+        if beyond and verdict.verdict != "unchanged" and spread is not None and abs(verdict.change) <= spread:
+            # independent windows of one run already moved this much: the change is within the run's own noise
+            verdict.verdict = "unchanged"
+            why = f"within the spread between measure.repeats windows ({spread:.1%})"
+            verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
+            continue
+        if beyond and p_adjusted >= level:
+            why = f"beyond the rule but not significant (p={p_adjusted:.2g} >= {level:g})"
+            verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
+        elif beyond and verdict.verdict == "unchanged":  # significant, but the replicated runs disagree
+            changes = ", ".join(f"{rule.change(old, new):+.1%}" for old, new in verdict.pairs)
+            why = f"beyond the rule pooled, but not in the median of the {len(verdict.pairs)} run pairs ({changes})"
+            verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
+    if force and result.environment:
+        result.notes.append("--force: cases measured on different environments were compared anyway")
+    return result
+
+
+def _not_comparable_reason(old: dict[str, Any] | None, new: dict[str, Any]) -> str | None:
+    if old is None:
+        return "new case: not in the baseline"
+    for side, record in (("baseline", old), ("current run", new)):
+        if record.get("status") != "ok":
+            return f"{record.get('status')} in the {side}: {record.get('error') or 'no reason recorded'}"
+    return None
+
+
+def _compare_metric(
+    key: str,
+    rule: Rule,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    old_samples: list[list[float]] | None,
+    new_samples: list[list[float]] | None,
+) -> Verdict | None:
+    metric = METRICS[rule.metric]
+    verdict = Verdict(key, rule.metric, "not comparable", rule=rule.text, relative=rule.relative)
+    if metric.kind == SAMPLED:
+        if not old_samples and not new_samples:
+            return None
+        if not old_samples or not new_samples:
+            verdict.reason = "no raw samples in the " + ("baseline" if not old_samples else "current run")
+            return verdict
+        figures = timed_figures(rule.metric, old_samples, new_samples, int(new.get("batch_size") or 1))
+        if figures.reason:
+            verdict.reason = figures.reason
+            return verdict
+        verdict.baseline, verdict.current, verdict.p_value = figures.baseline, figures.current, figures.p_value
+        verdict.change = rule.change(verdict.baseline, verdict.current)
+        verdict.reason = figures.note
+        verdict.pairs = figures.pairs
+        spreads = [r.get("latency_between_spread") for r in (old, new) if _present(r.get("latency_between_spread"))]
+        verdict.between_spread = max(spreads) if spreads else None
+        verdict.verdict = "unchanged"  # decided after the correction over all timed comparisons
+        return verdict
+    old_value, new_value = old.get(rule.metric), new.get(rule.metric)
+    if not _present(old_value) and not _present(new_value):
+        return None
+    if not _present(old_value) or not _present(new_value):
+        verdict.reason = "not measured in the " + ("baseline" if not _present(old_value) else "current run")
+        return verdict
+    verdict.baseline, verdict.current = float(old_value), float(new_value)
+    verdict.change = rule.change(verdict.baseline, verdict.current)
+    verdict.verdict = verdict_for(rule, verdict.change)
+    return verdict
+
+
+def gate_runs(
+    baseline_runs: Sequence[str | Path],
+    current_runs: Sequence[str | Path],
+    results_dir: str | Path = "results",
+    **options: Any,
+) -> GateResult:
+    """Load both sides and compare them (see :func:`compare` for the options)."""
+    return compare(load_side(baseline_runs, results_dir), load_side(current_runs, results_dir), **options)

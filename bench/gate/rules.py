@@ -1,0 +1,133 @@
+"""Gate rules: how far each metric may move in its bad direction, parsed from a suite's ``gates:`` section."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bench import metrics
+from bench.errors import BenchError, SuiteError, did_you_mean
+from bench.metrics import LOWER, Metric
+
+DEFAULT_ALPHA = 0.01
+
+METRICS: dict[str, Metric] = metrics.gated()
+"""The metrics the gate judges, from the one metric table (:mod:`bench.metrics`): direction, kind, default rule."""
+OPTIONS = ("alpha",)
+"""Non-metric keys of ``gates:``: ``alpha`` overrides :data:`DEFAULT_ALPHA` for the suite."""
+VERDICTS = ("regressed", "improved", "unchanged", "not comparable")
+ENV_KEYS = ("cpu_model", "gpu_name", "torch_version", "threads")
+
+_RULE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?\s*(%?)\s*$")
+
+
+class GateError(BenchError):
+    """A usage error of the gate (nothing comparable, no baseline, bad option): exit code 2."""
+
+
+# ------------------------------------------------------------------------------------------------ rules
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How far a metric may move in its bad direction: ``+5%`` (relative) or ``-0.005`` (absolute)."""
+
+    metric: str
+    limit: float
+    relative: bool
+
+    @property
+    def better(self) -> str:
+        return METRICS[self.metric].better
+
+    @property
+    def text(self) -> str:
+        sign = "+" if self.better == LOWER else "-"
+        return f"{sign}{self.limit * 100:g}%" if self.relative else f"{sign}{self.limit:g}"
+
+    def change(self, baseline: float, current: float) -> float:
+        """Relative (``current / baseline - 1``) or absolute (``current - baseline``) change."""
+        if not self.relative:
+            return current - baseline
+        if baseline == 0:
+            return 0.0 if current == 0 else math.copysign(math.inf, current)
+        return current / baseline - 1.0
+
+    def worse(self, change: float) -> bool:
+        """The change goes beyond the limit in the bad direction."""
+        return change > self.limit if self.better == LOWER else change < -self.limit
+
+    def better_by(self, change: float) -> bool:
+        """The change goes beyond the limit in the good direction."""
+        return change < -self.limit if self.better == LOWER else change > self.limit
+
+
+def _allowed_forms(metric: Metric) -> str:
+    sign, word = ("+", "grow") if metric.better == LOWER else ("-", "drop")
+    unit = f" {metric.unit}" if metric.unit else ""
+    return (
+        f"{metric.name} is {metric.better}-is-better, so its rule says how much it may {word}: "
+        f"'{sign}N%' (relative, e.g. '{sign}5%'), '{sign}X' (absolute{unit}, e.g. '{sign}0.5'), or 'off'"
+    )
+
+
+def parse_rule(metric_name: str, raw: Any, where: str = "gates") -> Rule | None:
+    """Parse one rule; ``None`` means the metric is not gated. Raises :class:`SuiteError` naming the key."""
+    key = f"{where}.{metric_name}"
+    if metric_name not in METRICS:
+        allowed = ", ".join([*METRICS, *OPTIONS])
+        raise SuiteError(None, key, f"unknown metric.{did_you_mean(metric_name, METRICS)} Allowed: {allowed}")
+    metric = METRICS[metric_name]
+    if raw is None or raw is False or (isinstance(raw, str) and raw.strip().lower() == "off"):
+        return None
+    if isinstance(raw, bool):
+        raise SuiteError(None, key, f"got {raw!r}; {_allowed_forms(metric)}")
+    if isinstance(raw, (int, float)):
+        text = f"{raw:+}"
+    elif isinstance(raw, str):
+        text = raw
+    else:
+        raise SuiteError(None, key, f"got a {type(raw).__name__}; {_allowed_forms(metric)}")
+    match = _RULE.match(text)
+    if not match:
+        raise SuiteError(None, key, f"cannot read {raw!r}; {_allowed_forms(metric)}")
+    sign, number, exponent, percent = match.groups()
+    limit = float(number + (f"e{exponent}" if exponent else ""))
+    wanted = "+" if metric.better == LOWER else "-"
+    if sign != wanted and limit != 0:
+        raise SuiteError(None, key, f"{raw!r} has the wrong sign; {_allowed_forms(metric)}")
+    return Rule(metric_name, limit / 100.0 if percent else limit, relative=bool(percent))
+
+
+def validate_gates(value: Any, where: str = "gates") -> dict[str, Any]:
+    """Validate a suite's ``gates:`` section (called by bench.suite); returns it as given, JSON-ready."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SuiteError(
+            None, where, f"must be a mapping of metric to rule, e.g. {{latency_p50_ms: '+5%'}}; got {value!r}"
+        )
+    for name, raw in value.items():
+        if name == "alpha":
+            _parse_alpha(raw, f"{where}.alpha")
+        else:
+            parse_rule(str(name), raw, where)
+    return {str(k): v for k, v in value.items()}
+
+
+def _parse_alpha(raw: Any, key: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw < 1:
+        raise SuiteError(None, key, f"must be a number between 0 and 1 (the test level, e.g. 0.01); got {raw!r}")
+    return float(raw)
+
+
+def rules_for(section: Mapping[str, Any] | None) -> tuple[dict[str, Rule], float]:
+    """The effective rules of a suite: the defaults of :data:`METRICS`, overridden by its ``gates:`` section."""
+    section = dict(section or {})
+    alpha = _parse_alpha(section.pop("alpha"), "gates.alpha") if "alpha" in section else DEFAULT_ALPHA
+    raw = {name: metric.default_rule for name, metric in METRICS.items()} | section
+    rules = {name: parse_rule(name, value) for name, value in raw.items()}
+    return {name: rule for name, rule in rules.items() if rule is not None}, alpha

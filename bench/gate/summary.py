@@ -1,0 +1,101 @@
+"""The gate's outputs: a Markdown summary (for a CI step summary or a PR comment) and a JSON file."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+from bench.gate.compare import GateResult, Verdict
+from bench.gate.rules import VERDICTS
+
+# ---------------------------------------------------------------------------------------------- outputs
+
+_ICON = {"regressed": "❌", "improved": "✅", "unchanged": "·", "not comparable": "⚠️"}
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    if abs(value) >= 1e5:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def _fmt_change(verdict: Verdict) -> str:
+    if verdict.change is None:
+        return ""
+    if not math.isfinite(verdict.change):
+        return "from 0"
+    return f"{verdict.change:+.2%}" if verdict.relative else f"{verdict.change:+.4g}"
+
+
+def _table(verdicts: Iterable[Verdict]) -> list[str]:
+    lines = [
+        "| case | metric | baseline | current | change | rule | p (adj.) | verdict |",
+        "| --- | --- | ---: | ---: | ---: | :---: | ---: | --- |",
+    ]
+    for v in verdicts:
+        p = "" if v.p_adjusted is None else f"{v.p_adjusted:.2g}"
+        note = f" ({v.reason})" if v.reason else ""
+        lines.append(
+            f"| `{v.case}` | {v.metric} | {_fmt(v.baseline)} | {_fmt(v.current)} | {_fmt_change(v)} | "
+            f"{v.rule or ''} | {p} | {_ICON[v.verdict]} {v.verdict}{note} |"
+        )
+    return lines
+
+
+def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
+    """The summary for ``$GITHUB_STEP_SUMMARY``: counts, warnings, what moved, then what did not."""
+    counts = " · ".join(f"{result.count(v)} {v}" for v in VERDICTS)
+    status = {0: "passed", 1: "FAILED: regression", 2: "refused: runs not comparable"}[result.exit_code]
+    lines = [
+        f"## bench gate: {status}",
+        "",
+        f"{counts}",
+        "",
+        f"- baseline: `{result.baseline}` (commit `{result.baseline_commit}`)",
+        f"- current: `{result.current}` (commit `{result.current_commit}`)",
+        f"- timed metrics: two-sided Mann-Whitney U on raw samples, alpha={result.alpha:g}, "
+        f"correction={result.correction}, and an effect beyond the rule",
+    ]
+    if result.environment:
+        kind = "compared anyway (--force)" if result.forced else "not compared"
+        lines += ["", f"> **Environment differs** on {len(result.environment)} case(s), {kind}:"]
+        shown = dict(list(result.environment.items())[:10])
+        lines += [f"> - `{case}`: {'; '.join(diffs)}" for case, diffs in shown.items()]
+    for note in result.notes:
+        lines += ["", f"> **{note}**"]
+    if result.not_run:
+        shown = ", ".join(f"`{case}`" for case in result.not_run[:5])
+        more = f" and {len(result.not_run) - 5} more" if len(result.not_run) > 5 else ""
+        lines += [
+            "",
+            f"{len(result.not_run)} baseline case(s) not measured in the current run (deselected, skipped or "
+            f"removed): {shown}{more}",
+        ]
+    moved = [v for v in result.verdicts if v.verdict in ("regressed", "improved", "not comparable")]
+    order = {name: i for i, name in enumerate(VERDICTS)}
+    moved.sort(key=lambda v: (order[v.verdict], v.case, v.metric))
+    if moved:
+        lines += ["", "### Regressed, improved and not comparable", "", *_table(moved)]
+    unchanged = [v for v in result.verdicts if v.verdict == "unchanged"]
+    if unchanged:
+        lines += ["", f"<details><summary>{len(unchanged)} unchanged</summary>", "", *_table(unchanged[:max_unchanged])]
+        if len(unchanged) > max_unchanged:
+            lines.append(f"| … {len(unchanged) - max_unchanged} more in the JSON verdict file | | | | | | | |")
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: GateResult, summary_path: str | Path, json_path: str | Path, step_summary: str | None):
+    """Write the Markdown summary and the JSON verdicts; append the summary to ``$GITHUB_STEP_SUMMARY`` if set."""
+    markdown = render_markdown(result)
+    for path, text in ((summary_path, markdown), (json_path, json.dumps(result.to_json(), indent=2) + "\n")):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown)
+    return markdown
