@@ -12,25 +12,30 @@ import importlib
 import itertools
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bench import checks
 from bench.errors import SuiteError, UnknownName, did_you_mean
+from bench.gate.rules import validate_gates
+from bench.judge.cost import validate_capacity, validate_prices
+from bench.judge.decide import validate_constraints
+from bench.judge.scoring import validate_scoring
 from bench.registry import Entry, Registry
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, Suite, default_label, freeze_params
 
 SWEEP_KEYS = ("models", "compression", "engines", "hardware", "batch_sizes")
-# Sections validated by the module that reads them (``validate_<key>(value, where)`` if that module has one).
-SECTION_OWNERS = {
-    "scoring": "bench.scoring",
-    "constraints": "bench.scoring",
-    "prices": "bench.cost",
-    "capacity": "bench.cost",
-    "gates": "bench.gate",
+# Sections validated by the module that reads them: ``validate(value, where)`` returns the checked section.
+SECTION_OWNERS: dict[str, Callable[[Any, str], Any]] = {
+    "scoring": validate_scoring,
+    "constraints": validate_constraints,
+    "prices": validate_prices,
+    "capacity": validate_capacity,
+    "gates": validate_gates,
 }
 TOP_LEVEL_KEYS = (
     "suite",
@@ -126,28 +131,7 @@ def load_suite(path: str | os.PathLike[str]) -> Suite:
     return _Validator(str(path), _resolve_extends(path)).suite()
 
 
-def load_suites(paths: Iterable[str | os.PathLike[str]]) -> list[Suite]:
-    suites = [load_suite(p) for p in discover(paths)]
-    seen: dict[str, str] = {}
-    for suite in suites:
-        if suite.name in seen:
-            raise SuiteError(suite.path, "suite", f"name '{suite.name}' is also used by {seen[suite.name]}")
-        seen[suite.name] = suite.path
-    return suites
-
-
 # ------------------------------------------------------------------------------------------ validation
-
-
-def _type_name(value: Any) -> str:
-    return {
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        str: "string",
-        list: "list",
-        dict: "mapping",
-    }.get(type(value), type(value).__name__)
 
 
 class _Validator:
@@ -162,7 +146,7 @@ class _Validator:
 
     def positive_int(self, value: Any, key: str, minimum: int = 1) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"must be an integer >= {minimum}, got {_type_name(value)} {value!r}")
+            raise self.error(key, f"must be an integer >= {minimum}, got {checks.type_name(value)} {value!r}")
         if value < minimum:
             raise self.error(key, f"must be an integer >= {minimum}, got {value}")
         return value
@@ -177,16 +161,7 @@ class _Validator:
         ]
 
     def mapping(self, value: Any, key: str, allowed: Iterable[str]) -> dict[str, Any]:
-        allowed = tuple(allowed)
-        if not isinstance(value, dict):
-            raise self.error(key, f"must be a mapping with keys {', '.join(allowed)}; got {_type_name(value)}")
-        for sub in value:
-            if sub not in allowed:
-                raise self.error(
-                    f"{key}.{sub}" if key else str(sub),
-                    f"unknown key.{did_you_mean(sub, allowed)} Allowed: {', '.join(allowed)}",
-                )
-        return value
+        return checks.mapping(value, key, allowed, self.file)
 
     # -- the suite ------------------------------------------------------------------------------------
 
@@ -197,7 +172,7 @@ class _Validator:
             raise self.error("suite", "required: a name of letters, digits, '.', '_' or '-' (e.g. recsys-quick)")
         description = data.get("description", "")
         if not isinstance(description, str):
-            raise self.error("description", f"must be a string, got {_type_name(description)}")
+            raise self.error("description", f"must be a string, got {checks.type_name(description)}")
         if "models" not in data:
             raise self.error("models", "required: a list of model names (e.g. [dlrm-tiny])")
 
@@ -248,7 +223,7 @@ class _Validator:
     def list_of(self, data: dict[str, Any], key: str) -> list[Any]:
         value = data.get(key, [])
         if not isinstance(value, list):
-            raise self.error(key, f"must be a list of mappings, got {_type_name(value)}")
+            raise self.error(key, f"must be a list of mappings, got {checks.type_name(value)}")
         return value
 
     def methods(self, value: Any, key: str, registry: Registry[Entry], allow_factory: bool = False) -> list[MethodSpec]:
@@ -282,7 +257,7 @@ class _Validator:
         if not isinstance(sweep, dict) or not sweep:
             raise self.error(f"{key}.sweep", f"must be a mapping of parameter -> list of values, {example}")
         if not isinstance(params, dict):
-            raise self.error(f"{key}.params", f"must be a mapping of parameters, got {_type_name(params)}")
+            raise self.error(f"{key}.params", f"must be a mapping of parameters, got {checks.type_name(params)}")
         name = base.get("name")
         entry = None
         if base.get("factory") is None:
@@ -344,9 +319,9 @@ class _Validator:
             name, params, label = item.get("name"), item.get("params", {}) or {}, item.get("label", "")
             factory = item.get("factory")
         else:
-            raise self.error(key, f"must be a name or a mapping, got {_type_name(item)}")
+            raise self.error(key, f"must be a name or a mapping, got {checks.type_name(item)}")
         if not isinstance(params, dict):
-            raise self.error(f"{key}.params", f"must be a mapping of parameters, got {_type_name(params)}")
+            raise self.error(f"{key}.params", f"must be a mapping of parameters, got {checks.type_name(params)}")
         if label and (not isinstance(label, str) or not NAME_PATTERN.match(label)):
             raise self.error(f"{key}.label", "must be letters, digits, '.', '_' or '-'")
         if factory is not None:
@@ -375,7 +350,8 @@ class _Validator:
             if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, expected):
                 raise self.error(
                     f"{key}.{param}",
-                    f"must be a {_type_name(default)} (like {default!r}), got {_type_name(value)} {value!r}",
+                    f"must be a {checks.type_name(default)} (like {default!r}), "
+                    f"got {checks.type_name(value)} {value!r}",
                 )
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise self.error(f"{key}.{param}", f"must not be negative, got {value}")
@@ -429,7 +405,7 @@ class _Validator:
                     raise self.error(f"measure.{key}", f"must be true or false, got {raw!r}")
                 continue
             if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-                raise self.error(f"measure.{key}", f"must be a number, got {_type_name(raw)} {raw!r}")
+                raise self.error(f"measure.{key}", f"must be a number, got {checks.type_name(raw)} {raw!r}")
             if isinstance(default, int) and not isinstance(raw, int):
                 raise self.error(f"measure.{key}", f"must be an integer, got {raw!r}")
             minimum_ok = raw >= 0 if key == "warmup_s" else raw > 0
@@ -504,18 +480,7 @@ class _Validator:
         return Case(suite, specs["model"], specs["compression"], specs["engine"], placement, batch, measure)
 
     def section(self, key: str, value: Any) -> Any:
-        owner = SECTION_OWNERS[key]
-        try:
-            module = importlib.import_module(owner)
-        except ModuleNotFoundError as err:
-            if err.name != owner:
-                raise
-            module = None
-        validate = getattr(module, f"validate_{key}", None)
-        if validate is None:
-            if not isinstance(value, dict):
-                raise self.error(key, f"must be a mapping, got {_type_name(value)}")
-            return value
+        validate = SECTION_OWNERS[key]
         try:
             return validate(value, f"{key}")
         except SuiteError as err:

@@ -8,7 +8,8 @@ import re
 import pandas as pd
 import pytest
 
-from bench.cost import (
+from bench.errors import SuiteError
+from bench.judge.cost import (
     Capacity,
     add_costs,
     capacity_plan,
@@ -19,7 +20,6 @@ from bench.cost import (
     validate_capacity,
     validate_prices,
 )
-from bench.errors import SuiteError
 
 
 def cases(**columns) -> pd.DataFrame:
@@ -138,8 +138,8 @@ def test_capacity_defaults_and_section():
 def test_an_slo_on_per_item_latency_is_refused():
     import pytest
 
-    from bench.cost import validate_capacity
     from bench.errors import SuiteError
+    from bench.judge.cost import validate_capacity
 
     with pytest.raises(SuiteError, match=r"slo_statistic.*unknown 'per_item'.*Allowed: p50"):
         validate_capacity({"target_qps": 10, "latency_slo_ms": 5, "slo_statistic": "per_item"})

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.cost import replicas_needed
+from bench.judge.cost import replicas_needed
 from bench.report import tables, write_report
 from bench.results import Record, RunWriter
 

@@ -13,7 +13,7 @@ import subprocess
 import openpyxl
 import pytest
 
-from bench.cost import replicas_needed
+from bench.judge.cost import replicas_needed
 from bench.report import write_report
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")

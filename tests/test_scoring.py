@@ -10,19 +10,9 @@ import pandas as pd
 import pytest
 
 from bench.errors import SuiteError
+from bench.judge.decide import decide, pareto_front, robustness, validate_constraints
+from bench.judge.scoring import PROFILES, MissingReference, ScoringConfig, Weights, score, validate_scoring
 from bench.results import Record
-from bench.scoring import (
-    PROFILES,
-    MissingReference,
-    ScoringConfig,
-    Weights,
-    decide,
-    pareto_front,
-    robustness,
-    score,
-    validate_constraints,
-    validate_scoring,
-)
 
 
 def record(compression: str = "fp32", **values) -> Record:

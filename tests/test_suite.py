@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.cli import main
 from bench.errors import SuiteError
-from bench.suite import discover, load_suite, load_suites
+from bench.suite import discover, load_suite
 from tests.helpers import write_suite
 
 BASE = """
@@ -91,11 +92,11 @@ def test_discover_skips_underscore_files(tmp_path):
     assert [p.name for p in discover([tmp_path])] == ["one.yaml"]
 
 
-def test_duplicate_suite_names_across_files(tmp_path):
+def test_duplicate_suite_names_across_files(tmp_path, capsys):
     write_suite(tmp_path, "one.yaml", "suite: same\nmodels: [noop]\n")
     write_suite(tmp_path, "two.yaml", "suite: same\nmodels: [noop]\n")
-    with pytest.raises(SuiteError, match="name 'same' is also used by"):
-        load_suites([tmp_path])
+    assert main(["validate", str(tmp_path)]) != 0
+    assert "name 'same' is also used by" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -159,7 +159,7 @@ def _rate(hits: int, total: int) -> dict[str, Any]:
 def _cells(items: list[dict[str, Any]], metric: str, alpha: float, threshold: float) -> dict[str, Any]:
     sign = 1.0 if METRICS[metric].better == "lower" else -1.0
     comparable = [c for c in items if c[metric] is not None]
-    regressed = sum(  # as bench.gate.decide: pooled beyond the threshold, significant, and the median run pair
+    regressed = sum(  # as bench.gate.verdict_for: pooled beyond the threshold, significant, and the median run pair
         c["p"] < alpha
         and sign * c[metric] > threshold
         and (not c[f"{metric}_pairs"] or sign * float(np.median(c[f"{metric}_pairs"])) > threshold)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench import metrics
+from bench import checks, metrics
 from bench.errors import BenchError, SuiteError, did_you_mean
 from bench.metrics import LOWER, Metric
 
@@ -112,22 +112,16 @@ def validate_gates(value: Any, where: str = "gates") -> dict[str, Any]:
         )
     for name, raw in value.items():
         if name == "alpha":
-            _parse_alpha(raw, f"{where}.alpha")
+            checks.probability(raw, f"{where}.alpha")
         else:
             parse_rule(str(name), raw, where)
     return {str(k): v for k, v in value.items()}
 
 
-def _parse_alpha(raw: Any, key: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw < 1:
-        raise SuiteError(None, key, f"must be a number between 0 and 1 (the test level, e.g. 0.01); got {raw!r}")
-    return float(raw)
-
-
 def rules_for(section: Mapping[str, Any] | None) -> tuple[dict[str, Rule], float]:
     """The effective rules of a suite: the defaults of :data:`METRICS`, overridden by its ``gates:`` section."""
     section = dict(section or {})
-    alpha = _parse_alpha(section.pop("alpha"), "gates.alpha") if "alpha" in section else DEFAULT_ALPHA
+    alpha = checks.probability(section.pop("alpha"), "gates.alpha") if "alpha" in section else DEFAULT_ALPHA
     raw = {name: metric.default_rule for name, metric in METRICS.items()} | section
     rules = {name: parse_rule(name, value) for name, value in raw.items()}
     return {name: rule for name, rule in rules.items() if rule is not None}, alpha

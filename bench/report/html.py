@@ -9,9 +9,10 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from bench.judge.decide import CONSTRAINTS
+from bench.judge.scoring import PROFILES
 from bench.report.charts import Chart
 from bench.report.tables import Tables
-from bench.scoring import CONSTRAINTS, PROFILES
 
 
 def _num(value: Any, digits: int = 4) -> str:

@@ -10,9 +10,10 @@ import pandas as pd
 
 from bench import metrics
 from bench import results as store
-from bench.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
 from bench.errors import BenchError
-from bench.scoring import PROFILES, Robustness, ScoringConfig, decide, score, validate_constraints
+from bench.judge.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
+from bench.judge.decide import Robustness, decide, validate_constraints
+from bench.judge.scoring import PROFILES, ScoringConfig, score
 
 SUMMARY_COLUMNS = [
     *("suite", "case_id", "model", "compression", "engine", "device", "threads", "batch_size", "status"),
@@ -77,7 +78,7 @@ def tables(
     """Score, cost and judge one run (default: the latest) and return its tables.
 
     ``prices_file`` overrides the price table (after the suite's ``prices:``); ``profile`` overrides the suites'
-    scoring profile. Raises :class:`bench.scoring.MissingReference` when a case has no reference case.
+    scoring profile. Raises :class:`bench.judge.scoring.MissingReference` when a case has no reference case.
     """
     frame = store.load(run, results_dir)
     meta = store.load_meta(run, results_dir)

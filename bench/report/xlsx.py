@@ -16,7 +16,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from bench.cost import replicas_needed
+from bench.judge.cost import replicas_needed
 from bench.report.tables import Tables
 
 CAPACITY_INPUTS = (
@@ -135,7 +135,7 @@ def _summary_sheet(sheet, tables: Tables, formats: dict[str, Any]) -> None:
 
 def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) -> None:
     capacity = next(iter(tables.capacity_inputs.values()), None)
-    from bench.cost import Capacity
+    from bench.judge.cost import Capacity
 
     capacity = capacity or Capacity()
     currency = next(iter(tables.prices.values())).currency if tables.prices else "USD"

@@ -24,8 +24,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from bench import checks
 from bench.errors import SuiteError, did_you_mean
-from bench.scoring import LATENCY_STATISTICS, _mapping, _number
+from bench.judge.scoring import LATENCY_STATISTICS
 
 PRICE_KEYS = ("currency", "cpu_core_hour", "gpu_hour", "electricity_per_kwh", "carbon_g_per_kwh")
 CAPACITY_KEYS = ("target_qps", "latency_slo_ms", "slo_statistic", "headroom", "hours_per_month")
@@ -37,10 +38,10 @@ HOURS_PER_MONTH = 730.0  # 365 * 24 / 12
 
 def validate_prices(value: Any, where: str = "prices") -> dict[str, Any]:
     """Check a ``prices:`` section (or a price file): known keys, non-negative numbers, GPU names to prices."""
-    section = _mapping(value, where, PRICE_KEYS)
+    section = checks.mapping(value, where, PRICE_KEYS)
     for key in ("cpu_core_hour", "electricity_per_kwh", "carbon_g_per_kwh"):
         if key in section:
-            _number(section[key], f"{where}.{key}")
+            checks.number(section[key], f"{where}.{key}")
     if "currency" in section and not isinstance(section["currency"], str):
         raise SuiteError(None, f"{where}.currency", f"must be a currency name such as USD, got {section['currency']!r}")
     if "gpu_hour" in section:
@@ -48,7 +49,7 @@ def validate_prices(value: Any, where: str = "prices") -> dict[str, Any]:
         if not isinstance(gpus, dict):
             raise SuiteError(None, f"{where}.gpu_hour", "must map GPU model names (e.g. H100) to a price per hour")
         for name, price in gpus.items():
-            _number(price, f"{where}.gpu_hour.{name}")
+            checks.number(price, f"{where}.gpu_hour.{name}")
     return section
 
 
@@ -155,11 +156,11 @@ def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
 
 def validate_capacity(value: Any, where: str = "capacity") -> dict[str, Any]:
     """Check a ``capacity:`` section: target_qps, latency_slo_ms, slo_statistic, headroom, hours_per_month."""
-    section = _mapping(value, where, CAPACITY_KEYS)
+    section = checks.mapping(value, where, CAPACITY_KEYS)
     for key in ("target_qps", "latency_slo_ms", "hours_per_month"):
         if key in section:
-            _number(section[key], f"{where}.{key}", strict=True)
-    if "headroom" in section and _number(section["headroom"], f"{where}.headroom") < 1:
+            checks.number(section[key], f"{where}.{key}", strict=True)
+    if "headroom" in section and checks.number(section["headroom"], f"{where}.headroom") < 1:
         raise SuiteError(None, f"{where}.headroom", f"must be >= 1 (1.5 = 50% spare), got {section['headroom']}")
     allowed = [s for s in LATENCY_STATISTICS if s != "per_item"]  # an SLO is on a request's latency
     if "slo_statistic" in section and section["slo_statistic"] not in allowed:

@@ -1,0 +1,69 @@
+"""The one checker of suite sections: mappings with known keys and finite numbers in range, as one-line errors.
+
+Every section owner (the suite itself, ``scoring:``, ``constraints:``, ``prices:``, ``capacity:``, ``gates:``) reads
+its values through these, so a bad value reads the same wherever it is: the key path, what was found, what is
+allowed. The errors are :class:`bench.errors.SuiteError`; the suite loader adds the file name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from bench.errors import SuiteError, did_you_mean
+
+
+def type_name(value: Any) -> str:
+    """A YAML reader's name for a value's type (``string``, ``mapping``, ...)."""
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "mapping",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def mapping(value: Any, key: str, allowed: Iterable[str], file: str | None = None) -> dict[str, Any]:
+    """``value`` as a mapping whose keys are all in ``allowed`` (unknown keys get "did you mean")."""
+    allowed = tuple(allowed)
+    if not isinstance(value, dict):
+        raise SuiteError(file, key or None, f"must be a mapping with keys {', '.join(allowed)}; got {type_name(value)}")
+    for sub in value:
+        if sub not in allowed:
+            raise SuiteError(
+                file,
+                f"{key}.{sub}" if key else str(sub),
+                f"unknown key.{did_you_mean(str(sub), allowed)} Allowed: {', '.join(allowed)}",
+            )
+    return value
+
+
+def number(
+    value: Any,
+    key: str,
+    *,
+    minimum: float = 0.0,
+    strict: bool = False,
+    maximum: float | None = None,
+    file: str | None = None,
+) -> float:
+    """A finite number >= ``minimum`` (> with ``strict``) and <= ``maximum``; booleans, NaN and infinities are
+    refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SuiteError(file, key, f"must be a finite number, got {value!r}")
+    if value < minimum or (strict and value == minimum):
+        raise SuiteError(file, key, f"must be {'>' if strict else '>='} {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SuiteError(file, key, f"must be <= {maximum}, got {value}")
+    return float(value)
+
+
+def probability(value: Any, key: str, what: str = "the test level, e.g. 0.01", file: str | None = None) -> float:
+    """A number strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise SuiteError(file, key, f"must be a number between 0 and 1 ({what}); got {value!r}")
+    return float(value)

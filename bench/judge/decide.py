@@ -1,0 +1,312 @@
+"""Deciding from scored cases: constraints, the Pareto front, robustness to the weights, and the recommendation.
+
+It reads what :mod:`bench.judge.scoring` produced and never measures. See ``docs/scoring.md``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench import checks, metrics
+from bench.errors import SuiteError
+from bench.judge.scoring import ScoringConfig, Weights, term_matrix
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One hard limit: ``column`` must stay at or below (``max``) or at or above (``min``) the limit."""
+
+    key: str
+    column: str
+    kind: str  # "max" | "min"
+    unit: str
+    help: str
+
+
+CONSTRAINTS: dict[str, Constraint] = {
+    key: Constraint(key, m.name, kind, m.unit, m.label) for key, (m, kind) in metrics.limits().items()
+}
+"""The ``constraints:`` keys, from the metric table's ``limit`` column."""
+
+
+def validate_constraints(value: Any, where: str = "constraints") -> dict[str, Any]:
+    """Check a suite's ``constraints:`` section: known keys, non-negative numbers."""
+    section = checks.mapping(value, where, tuple(CONSTRAINTS))
+    for key, limit in section.items():
+        checks.number(limit, f"{where}.{key}")
+        if key in ("accuracy_min", "accuracy_drop_max") and limit > 1:
+            raise SuiteError(None, f"{where}.{key}", f"is a fraction of 1 (0.01 = 1 point), got {limit}")
+    return section
+
+
+# -------------------------------------------------------------------------------------- constraints
+
+
+def _format(value: float) -> str:
+    return f"{value:.4g}"
+
+
+_TOLERANCE = 1e-9  # 0.90 - 0.89 is 0.010000000000000009: a limit met exactly must count as met
+
+
+def violations(row: Mapping[str, Any], constraints: Mapping[str, float]) -> list[str]:
+    """Why a case breaks the constraints, one string per broken limit (a value not measured breaks it too)."""
+    reasons = []
+    for key, limit in constraints.items():
+        spec = CONSTRAINTS[key]
+        value = row.get(spec.column)
+        value = float("nan") if value is None else float(value)
+        unit = f" {spec.unit}" if spec.unit and spec.unit != "$" else ""
+        if math.isnan(value):
+            reasons.append(f"{key}: {spec.column} not measured, cannot check")
+        elif spec.kind == "max" and value > limit + _TOLERANCE * max(1.0, abs(limit)):
+            reasons.append(f"{spec.column} {_format(value)}{unit} > {_format(limit)}{unit} ({key})")
+        elif spec.kind == "min" and value < limit - _TOLERANCE * max(1.0, abs(limit)):
+            reasons.append(f"{spec.column} {_format(value)}{unit} < {_format(limit)}{unit} ({key})")
+    return reasons
+
+
+# ----------------------------------------------------------------------------------------- pareto
+
+
+def pareto_front(values: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
+    """Non-dominated rows of ``values`` (rows = cases, columns = objectives to minimise).
+
+    Returns the front mask and, per row, the rows dominating it. A row dominates another when it is no worse in
+    every objective and better in at least one. NaN counts as the worst value.
+    """
+    filled = np.where(np.isnan(values), np.inf, values)
+    n = len(filled)
+    dominators: list[list[int]] = [[] for _ in range(n)]
+    for i, j in itertools.permutations(range(n), 2):
+        if np.all(filled[j] <= filled[i]) and np.any(filled[j] < filled[i]):
+            dominators[i].append(j)
+    return np.array([not d for d in dominators], dtype=bool), dominators
+
+
+OBJECTIVE_NAMES = metrics.objectives()
+
+
+def objectives(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
+    """Objective columns present (not all empty) in ``frame``; ``one_minus_accuracy`` stands for 1-A."""
+    return [c for c in columns if c in frame.columns and pd.to_numeric(frame[c], errors="coerce").notna().any()]
+
+
+# ---------------------------------------------------------------------------------------- robustness
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """How stable the top configuration is when each weight moves by ±perturbation (a 3-point grid per weight)."""
+
+    top_case: str | None
+    candidates: int
+    perturbations: int
+    stays_top_share: float
+    spearman_mean: float
+    spearman_min: float
+    fragile: bool
+    summary: str
+
+
+def robustness(
+    frame: pd.DataFrame, weights: Weights, perturbation: float = 0.2, stable_share: float = 0.8
+) -> Robustness:
+    """Perturb every non-zero weight by -p, 0, +p (all combinations) and re-rank ``frame``'s scored rows."""
+    from scipy.stats import spearmanr
+
+    rows = frame[frame["score"].notna()]
+    rows = rows.loc[sorted(rows.index, key=lambda i: _tie_break(rows, i))]  # argmin keeps the first of equals
+    base = np.array(list(weights.as_dict().values()))
+    if rows.empty:
+        return Robustness(None, 0, 0, float("nan"), float("nan"), float("nan"), False, "no scored configuration")
+    terms = term_matrix(rows)
+    base_scores = terms @ base
+    top = int(np.argmin(base_scores))
+    top_case = str(rows["case_id"].iloc[top])
+    if len(rows) == 1:
+        return Robustness(top_case, 1, 0, 1.0, float("nan"), float("nan"), False, "only one feasible configuration")
+    active = [k for k, weight in enumerate(base) if weight > 0]
+    stays, correlations, count = 0, [], 0
+    for factors in itertools.product((1 - perturbation, 1.0, 1 + perturbation), repeat=len(active)):
+        perturbed = base.copy()
+        perturbed[active] = base[active] * np.array(factors)
+        scores = terms @ perturbed
+        count += 1
+        stays += int(np.argmin(scores) == top)
+        if np.ptp(scores) > 0 and np.ptp(base_scores) > 0:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                correlations.append(float(spearmanr(base_scores, scores).statistic))
+    share = stays / count
+    rho_mean = float(np.mean(correlations)) if correlations else float("nan")
+    rho_min = float(np.min(correlations)) if correlations else float("nan")
+    fragile = share < stable_share
+    pct = f"±{perturbation:.0%}"
+    summary = (
+        f"{top_case} stays top in {share:.0%} of {count} weight perturbations ({pct} on each weight); "
+        f"Spearman rank correlation mean {rho_mean:.2f}, min {rho_min:.2f}. "
+        + (
+            f"FRAGILE: the recommendation changes with small changes of the weights (below {stable_share:.0%})."
+            if fragile
+            else "Robust to the weights."
+        )
+    )
+    return Robustness(top_case, len(rows), count, share, rho_mean, rho_min, fragile, summary)
+
+
+# ---------------------------------------------------------------------------------------- decisions
+
+
+@dataclass
+class Decision:
+    """The verdict of one suite: every case with its verdict, and the recommendation per hardware target."""
+
+    cases: pd.DataFrame
+    recommendations: pd.DataFrame
+    robustness: dict[tuple[str, ...], Robustness] = field(default_factory=dict)
+
+
+def _tie_break(frame: pd.DataFrame, i: Any) -> tuple[float, float]:
+    """Equal scores (e.g. the fp32 references at 1 and 2 threads) go to the cheaper, then the faster case."""
+    cost = frame.at[i, "cost_per_1m"] if "cost_per_1m" in frame.columns else float("nan")
+    cost = float("inf") if pd.isna(cost) else float(cost)
+    return (cost, float(frame.at[i, "latency_ms"]))
+
+
+def _preference(frame: pd.DataFrame, i: Any) -> tuple[float, float, float]:
+    return (frame.at[i, "score"], *_tie_break(frame, i))
+
+
+def _explain_domination(frame: pd.DataFrame, i: int, j: int, columns: list[str]) -> str:
+    better = [OBJECTIVE_NAMES.get(c, c) for c in columns if frame.at[j, c] < frame.at[i, c]]
+    return f"{frame.at[j, 'case_id']} ({', '.join(better)})"
+
+
+def decide(
+    scored: pd.DataFrame, constraints: Mapping[str, float] | None = None, config: ScoringConfig | None = None
+) -> Decision:
+    """Constraints, Pareto fronts, a verdict per case and the best case per group (hardware target, batch size).
+
+    Adds ``violations``, ``feasible``, ``pareto`` (front over latency, size, 1-A among the ok cases of the
+    group), ``pareto_cost`` (over cost, energy, 1-A where present), ``dominated_by``, ``verdict`` and
+    ``recommended``, and re-ranks: feasible non-dominated cases by P first (rank 1 is the recommendation), then
+    dominated ones, then those breaking a constraint.
+    """
+    config = config or ScoringConfig()
+    constraints = dict(constraints or {})
+    frame = scored.copy()
+    frame["one_minus_accuracy"] = 1.0 - pd.to_numeric(frame["A"], errors="coerce")
+    scored_ok = frame["score"].notna()
+    frame["violations"] = [
+        "; ".join(violations(row, constraints)) if scored_ok[i] else "" for i, row in frame.iterrows()
+    ]
+    frame["feasible"] = scored_ok & (frame["violations"] == "")
+    frame["pareto"] = False
+    frame["pareto_cost"] = pd.Series([None] * len(frame), dtype=object)
+    frame["dominated_by"] = ""
+    frame["verdict"] = ""
+    frame["recommended"] = False
+    recommendations, robust = [], {}
+    group_columns = config.group_columns
+    for group_key, group in frame.groupby(group_columns, dropna=False, sort=False):
+        labels = dict(zip(group_columns, group_key, strict=False))
+        members = group.index[scored_ok[group.index]]
+        main = objectives(frame.loc[members], ("latency_ms", "model_size_bytes", "one_minus_accuracy"))
+        if len(members):
+            front, _ = pareto_front(frame.loc[members, main].to_numpy(float))
+            frame.loc[members, "pareto"] = front
+            cost_cols = objectives(frame.loc[members], ("cost_per_1m", "energy_j_per_item"))
+            if cost_cols:
+                front, _ = pareto_front(frame.loc[members, [*cost_cols, *main[2:]]].to_numpy(float))
+                frame.loc[members, "pareto_cost"] = list(front)
+        feasible = [i for i in members if frame.at[i, "feasible"]]
+        _, dominators = pareto_front(frame.loc[feasible, main].to_numpy(float)) if feasible else (None, [])
+        dominated = {i for i, by in zip(feasible, dominators, strict=True) if by}
+        # A dominated case cannot be the best, even when its own reference makes its P look lower (a slow
+        # 2-thread fp32 reference flatters the 2-thread cases): the winner is the lowest P on the feasible front.
+        ordered = sorted((i for i in feasible if i not in dominated), key=lambda i: _preference(frame, i))
+        best = ordered[0] if ordered else None
+        tier = {i: 0 if i in ordered else 1 if i in dominated else 2 for i in members}
+        for rank, i in enumerate(sorted(members, key=lambda i: (tier[i], *_preference(frame, i))), 1):
+            frame.at[i, "rank"] = rank
+        for position, i in enumerate(feasible):
+            by = [feasible[k] for k in dominators[position]]
+            if by:
+                by.sort(key=lambda k: _preference(frame, k))
+                frame.at[i, "dominated_by"] = ", ".join(frame.at[k, "case_id"] for k in by)
+                frame.at[i, "verdict"] = "dominated by " + _explain_domination(frame, i, by[0], main)
+            elif i != best:
+                relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else "= (tie lost on $/1M, latency)"
+                frame.at[i, "verdict"] = (
+                    f"on the Pareto front, but P {frame.at[i, 'score']:.3f} {relation} {frame.at[best, 'score']:.3f} "
+                    f"of {frame.at[best, 'case_id']}"
+                )
+        for i in group.index:
+            if not scored_ok[i]:
+                frame.at[i, "verdict"] = frame.at[i, "score_note"]
+            elif not frame.at[i, "feasible"]:
+                frame.at[i, "verdict"] = "violates " + frame.at[i, "violations"]
+        result = robustness(frame.loc[ordered], config.weights, config.perturbation, config.stable_share)
+        robust[tuple(str(k) for k in group_key)] = result
+        if best is None:
+            if len(members):
+                reason = "no case meets the constraints"
+            else:
+                statuses = group["status"].value_counts().to_dict()
+                first_error = next((e for e in group["error"] if isinstance(e, str) and e), "")
+                reason = "no case measured (" + ", ".join(f"{n} {s}" for s, n in statuses.items()) + ")"
+                reason += f": {first_error}" if first_error else ""
+            recommendations.append({**labels, "case_id": None, "reasons": reason, "robustness": ""})
+            continue
+        frame.at[best, "recommended"] = True
+        runner_up = ordered[1] if len(ordered) > 1 else None
+        reasons = [f"lowest P among {len(ordered)} feasible non-dominated case(s): {frame.at[best, 'score']:.3f}"]
+        if runner_up is not None:
+            reasons.append(f"runner-up {frame.at[runner_up, 'case_id']} P {frame.at[runner_up, 'score']:.3f}")
+        reasons.append(_terms_text(frame, best, config))
+        if constraints:
+            reasons.append(f"meets {', '.join(constraints)}")
+        excluded = len(group) - len(ordered)
+        if excluded:
+            reasons.append(f"{excluded} case(s) excluded (see verdicts)")
+        frame.at[best, "verdict"] = "recommended: " + reasons[0]
+        recommendations.append(
+            {
+                **labels,
+                "case_id": frame.at[best, "case_id"],
+                "score": frame.at[best, "score"],
+                "S": frame.at[best, "S"],
+                "T": frame.at[best, "T"],
+                "A": frame.at[best, "A"],
+                "runner_up": frame.at[runner_up, "case_id"] if runner_up is not None else None,
+                "margin": (frame.at[runner_up, "score"] - frame.at[best, "score"]) if runner_up is not None else None,
+                "stays_top_share": result.stays_top_share,
+                "spearman_mean": result.spearman_mean,
+                "fragile": result.fragile,
+                "robustness": result.summary,
+                "reasons": "; ".join(reasons),
+            }
+        )
+    frame["rank"] = pd.to_numeric(frame["rank"], errors="coerce").astype("Int64")
+    return Decision(frame.drop(columns="one_minus_accuracy"), pd.DataFrame(recommendations), robust)
+
+
+def _terms_text(frame: pd.DataFrame, i: int, config: ScoringConfig) -> str:
+    w = config.weights
+    parts = [f"S={frame.at[i, 'S']:.3f}", f"T={frame.at[i, 'T']:.3f} ({config.latency})"]
+    if frame.at[i, "accuracy_term"]:
+        parts.append(f"A={frame.at[i, 'A']:.4f}")
+    elif w.accuracy:
+        parts.append("accuracy not measured (term left out)")
+    if w.train:
+        parts.append(f"Ttrain={frame.at[i, 'Ttrain']:.3f}")
+    return "size and latency vs reference: " + ", ".join(parts)

@@ -1,0 +1,323 @@
+"""Judging a run: the composite score P, weight profiles, constraints, the Pareto front and the recommendation.
+
+Scoring only reads records (:func:`bench.results.load`); it never measures. The formulas are in ``docs/scoring.md``::
+
+    P = wS*S + wT*T + wA*(1 - A) + wTtrain*Ttrain        (lower is better)
+
+    S = model_size_bytes / reference's     T = latency statistic / reference's     A = accuracy in [0, 1]
+    Ttrain = train_time_s / train_budget_s (or / the largest train_time_s in the suite)
+
+The reference of a case is, by default, the ``fp32`` ``eager`` case of the same model on the same device, thread
+count and batch size (``scoring.reference`` changes it). A case without a reference is an error, never a NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench import checks, metrics
+from bench.errors import BenchError, SuiteError, did_you_mean
+
+# ------------------------------------------------------------------------------------------ weights
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the four terms of P. They need not sum to 1: only their ratios change the ranking."""
+
+    size: float
+    latency: float
+    accuracy: float
+    train: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {"size": self.size, "latency": self.latency, "accuracy": self.accuracy, "train": self.train}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of weights and a latency statistic for one kind of workload, with the reasoning behind it."""
+
+    name: str
+    weights: Weights
+    latency: str
+    reasoning: str
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            "recommendation",
+            Weights(size=0.4, latency=0.6, accuracy=0.1, train=0.0),
+            "p50",
+            "CTR/ranking models score hundreds of candidates per request on CPU fleets with huge embedding tables: "
+            "memory (size) decides how many replicas fit a host and latency decides the candidate budget; "
+            "small AUC changes are tolerated because ranking is re-tuned online, so accuracy weighs least.",
+        ),
+        Profile(
+            "search",
+            Weights(size=0.2, latency=0.4, accuracy=0.4, train=0.0),
+            "p95",
+            "Query embedding for semantic search: a lost relevant product is lost revenue, so recall weighs as much "
+            "as latency; the p95 is used because a query fans out and waits for its slow shards; the model is "
+            "small next to the index, so size weighs least.",
+        ),
+        Profile(
+            "chat",
+            Weights(size=0.1, latency=0.7, accuracy=0.2, train=0.0),
+            "p99",
+            "Chat and other real-time paths: a user waits on every call, so tail latency (p99) dominates; quality "
+            "must not collapse but small drops are acceptable; memory is provisioned per GPU and weighs little.",
+        ),
+        Profile(
+            "edge",
+            Weights(size=0.6, latency=0.2, accuracy=0.2, train=0.0),
+            "p50",
+            "On-device models (phones, kiosks, cameras): download size and RAM are hard limits, so size dominates; "
+            "one user per device makes median latency the relevant figure; accuracy keeps a real weight.",
+        ),
+    )
+}
+PROFILE_ALIASES = {"real-time": "chat", "realtime": "chat"}
+DEFAULT_PROFILE = "recommendation"
+
+LATENCY_STATISTICS: dict[str, str] = metrics.latency_statistics()
+REFERENCE_AXES = ("model", "compression", "engine", "device", "threads", "batch_size")
+DEFAULT_REFERENCE: dict[str, Any] = {"compression": "fp32", "engine": "eager"}
+SCORING_KEYS = ("profile", "weights", "latency", "reference", "train_budget_s", "robustness", "across_batch_sizes")
+WEIGHT_KEYS = ("size", "latency", "accuracy", "train")
+ROBUSTNESS_KEYS = ("perturbation", "stable_share")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """How a suite is scored: weights, latency statistic, reference rule, robustness settings."""
+
+    weights: Weights = PROFILES[DEFAULT_PROFILE].weights
+    profile: str | None = DEFAULT_PROFILE
+    latency: str = "p50"
+    reference: tuple[tuple[str, Any], ...] = tuple(DEFAULT_REFERENCE.items())
+    train_budget_s: float | None = None
+    perturbation: float = 0.2
+    stable_share: float = 0.8
+    across_batch_sizes: bool = False
+
+    @property
+    def group_columns(self) -> list[str]:
+        """Cases compete within these columns: one ranking and one recommendation per group (a hardware target;
+        and a batch size, which is part of the workload -- candidates per request -- unless across_batch_sizes)."""
+        return ["suite", "model", "device"] + ([] if self.across_batch_sizes else ["batch_size"])
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any] | None) -> ScoringConfig:
+        """The config of a suite's ``scoring:`` mapping (validated here too); ``None`` gives the defaults."""
+        section = validate_scoring(dict(section or {}), "scoring")
+        name = PROFILE_ALIASES.get(section.get("profile", ""), section.get("profile"))
+        explicit = section.get("weights")
+        if name is None and explicit is None:
+            name = DEFAULT_PROFILE
+        profile = PROFILES[name] if name else None
+        base = profile.weights.as_dict() if profile else {"size": 0.0, "latency": 0.0, "accuracy": 0.0, "train": 0.0}
+        weights = Weights(**{**base, **(explicit or {})})
+        robustness = section.get("robustness", {})
+        return cls(
+            weights=weights,
+            profile=name if not explicit else (f"{name} (weights overridden)" if name else "custom"),
+            latency=section.get("latency", profile.latency if profile else "p50"),
+            reference=tuple({**DEFAULT_REFERENCE, **(section.get("reference") or {})}.items()),
+            train_budget_s=section.get("train_budget_s"),
+            perturbation=robustness.get("perturbation", 0.2),
+            stable_share=robustness.get("stable_share", 0.8),
+            across_batch_sizes=section.get("across_batch_sizes", False),
+        )
+
+    @property
+    def reference_rule(self) -> str:
+        fixed = dict(self.reference)
+        same = [axis for axis in REFERENCE_AXES if axis not in fixed]
+        return ", ".join(f"{k}={v}" for k, v in fixed.items()) + (f"; same {', '.join(same)}" if same else "")
+
+
+# --------------------------------------------------------------------------------------- validation
+
+
+def validate_scoring(value: Any, where: str = "scoring") -> dict[str, Any]:
+    """Check a suite's ``scoring:`` section; errors name the key and the allowed values."""
+    section = checks.mapping(value, where, SCORING_KEYS)
+    if "profile" in section:
+        name = section["profile"]
+        known = (*PROFILES, *PROFILE_ALIASES)
+        if not isinstance(name, str) or name not in known:
+            raise SuiteError(
+                None,
+                f"{where}.profile",
+                f"unknown profile {name!r}.{did_you_mean(str(name), known)} Allowed: {', '.join(known)}",
+            )
+    if "weights" in section:
+        weights = checks.mapping(section["weights"], f"{where}.weights", WEIGHT_KEYS)
+        for key, weight in weights.items():
+            checks.number(weight, f"{where}.weights.{key}")
+        if "profile" not in section and not any(weights.values()):
+            raise SuiteError(None, f"{where}.weights", "at least one weight must be > 0")
+    if "latency" in section and section["latency"] not in LATENCY_STATISTICS:
+        raise SuiteError(
+            None,
+            f"{where}.latency",
+            f"unknown statistic {section['latency']!r}. Allowed: {', '.join(LATENCY_STATISTICS)}",
+        )
+    if "reference" in section:
+        reference = checks.mapping(section["reference"], f"{where}.reference", REFERENCE_AXES)
+        for key, axis_value in reference.items():
+            if not isinstance(axis_value, (str, int)) or isinstance(axis_value, bool):
+                raise SuiteError(None, f"{where}.reference.{key}", f"must be a name or a number, got {axis_value!r}")
+    if "across_batch_sizes" in section and not isinstance(section["across_batch_sizes"], bool):
+        raise SuiteError(
+            None, f"{where}.across_batch_sizes", f"must be true or false, got {section['across_batch_sizes']!r}"
+        )
+    if "train_budget_s" in section:
+        checks.number(section["train_budget_s"], f"{where}.train_budget_s", strict=True)
+    if "robustness" in section:
+        robustness = checks.mapping(section["robustness"], f"{where}.robustness", ROBUSTNESS_KEYS)
+        if "perturbation" in robustness:
+            share = checks.number(robustness["perturbation"], f"{where}.robustness.perturbation", strict=True)
+            if share >= 1:
+                raise SuiteError(None, f"{where}.robustness.perturbation", f"must be < 1 (0.2 = ±20%), got {share}")
+        if "stable_share" in robustness:
+            share = checks.number(robustness["stable_share"], f"{where}.robustness.stable_share")
+            if share > 1:
+                raise SuiteError(None, f"{where}.robustness.stable_share", f"must be in [0, 1], got {share}")
+    return section
+
+
+# ------------------------------------------------------------------------------------------- scoring
+
+
+class MissingReference(BenchError):
+    """A case has no reference case to be normalised against."""
+
+
+def _axis_value(value: Any) -> Any:
+    """A comparable form of an axis value: None for missing, ints for integral numbers, else str."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return int(value) if float(value).is_integer() else float(value)
+    return str(value)
+
+
+def _reference_key(row: Mapping[str, Any], fixed: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(_axis_value(fixed[a]) if a in fixed else _axis_value(row[a]) for a in REFERENCE_AXES)
+
+
+def _own_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(_axis_value(row[a]) for a in REFERENCE_AXES)
+
+
+def memory_mb(frame: pd.DataFrame) -> pd.Series:
+    """Peak memory per case in MiB: CUDA allocator peak on a GPU, process peak RSS on the CPU."""
+    cuda = pd.to_numeric(frame.get("cuda_max_allocated_mb"), errors="coerce")
+    rss = pd.to_numeric(frame.get("peak_rss_mb"), errors="coerce")
+    on_gpu = frame["device"].astype(str).str.startswith("cuda")
+    return cuda.where(on_gpu & cuda.notna(), rss)
+
+
+def latency_ms(frame: pd.DataFrame, statistic: str) -> pd.Series:
+    values = pd.to_numeric(frame[LATENCY_STATISTICS[statistic]], errors="coerce")
+    if statistic == "per_item":
+        values = values / pd.to_numeric(frame["batch_size"], errors="coerce")
+    return values
+
+
+def score(frame: pd.DataFrame, config: ScoringConfig | None = None) -> pd.DataFrame:
+    """The records of one suite with the score columns added.
+
+    Adds ``latency_ms`` (the chosen statistic), ``reference_case``, ``S``, ``T``, ``A``, ``Ttrain``,
+    ``accuracy_drop``, ``accuracy_term`` (whether 1-A entered P), ``score``, ``score_note`` and ``rank``
+    (1 = best within :attr:`ScoringConfig.group_columns`). Rows that are not ``ok`` keep an empty score and say why.
+    Raises :class:`MissingReference` when an ok case has no ok reference case.
+    """
+    config = config or ScoringConfig()
+    out = frame.copy().reset_index(drop=True)
+    fixed = dict(config.reference)
+    ok = out["status"] == "ok"
+    out["latency_ms"] = latency_ms(out, config.latency)
+    out["memory_mb"] = memory_mb(out)
+    out["model_size_mb"] = pd.to_numeric(out["model_size_bytes"], errors="coerce") / 2**20
+    by_key = {_own_key(row): i for i, row in out.iterrows()}
+    reference_index: dict[int, int] = {}
+    for i, row in out[ok].iterrows():
+        key = _reference_key(row, fixed)
+        j = by_key.get(key)
+        if j is None or out.at[j, "status"] != "ok":
+            wanted = ", ".join(f"{a}={v}" for a, v in zip(REFERENCE_AXES, key, strict=False))
+            found = f"; that case is {out.at[j, 'status']}: {out.at[j, 'error']}" if j is not None else ""
+            raise MissingReference(
+                f"suite {row['suite']}: case {row['case_id']} has no reference case ({wanted}){found}. "
+                f"The reference rule is {config.reference_rule}; add that case to the suite, or set "
+                f"scoring.reference (keys: {', '.join(REFERENCE_AXES)}) to a case that was measured"
+            )
+        reference_index[i] = j
+
+    nan = float("nan")
+    cols = {name: [nan] * len(out) for name in ("S", "T", "A", "accuracy_drop", "Ttrain", "score")}
+    reference_case = [None] * len(out)
+    notes = [""] * len(out)
+    accuracy_term = [False] * len(out)
+    accuracy = pd.to_numeric(out["accuracy"], errors="coerce")
+    recorded_drop = pd.to_numeric(out["accuracy_drop"], errors="coerce") if "accuracy_drop" in out else accuracy * nan
+    has_accuracy_by_model = accuracy[ok].notna().groupby(out.loc[ok, "model"]).agg(["any", "all"])
+    train = pd.to_numeric(out["train_time_s"], errors="coerce").fillna(0.0)  # no training recorded = none done
+    train_scale = config.train_budget_s or (train[ok].max() if ok.any() else 0.0)
+    size = pd.to_numeric(out["model_size_bytes"], errors="coerce")
+    w = config.weights
+    for i in out.index:
+        if not ok[i]:
+            notes[i] = f"not scored: {out.at[i, 'status']}" + (f" ({out.at[i, 'error']})" if out.at[i, "error"] else "")
+            continue
+        j = reference_index[i]
+        reference_case[i] = out.at[j, "case_id"]
+        cols["S"][i] = size[i] / size[j]
+        cols["T"][i] = out.at[i, "latency_ms"] / out.at[j, "latency_ms"]
+        cols["Ttrain"][i] = train[i] / train_scale if train_scale else 0.0
+        cols["A"][i] = accuracy[i]
+        # One definition everywhere: the record's own drop (vs fp32 on the same engine and device, as measured);
+        # only records that lack it (older schemas) fall back to the scoring reference.
+        if not math.isnan(recorded_drop[i]):
+            cols["accuracy_drop"][i] = recorded_drop[i]
+        elif not math.isnan(accuracy[j]) and not math.isnan(accuracy[i]):
+            cols["accuracy_drop"][i] = accuracy[j] - accuracy[i]
+        model_has = has_accuracy_by_model.loc[out.at[i, "model"]]
+        value = w.size * cols["S"][i] + w.latency * cols["T"][i] + w.train * cols["Ttrain"][i]
+        if model_has["all"]:
+            accuracy_term[i] = True
+            value += w.accuracy * (1.0 - accuracy[i])
+        elif model_has["any"]:
+            notes[i] = "not scored: accuracy missing while other cases of this model have it"
+            continue
+        elif w.accuracy:
+            notes[i] = "accuracy not measured for this model: the accuracy term is left out of P"
+        if math.isnan(value):
+            missing = [n for n in ("S", "T") if math.isnan(cols[n][i])]
+            notes[i] = f"not scored: {', '.join(missing)} could not be computed (size or latency missing)"
+            continue
+        cols["score"][i] = value
+    for name, values in cols.items():
+        out[name] = values
+    out["reference_case"] = reference_case
+    out["accuracy_term"] = accuracy_term
+    out["score_note"] = notes
+    out["rank"] = out.groupby(config.group_columns, dropna=False)["score"].rank(method="min")
+    return out
+
+
+def term_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """Per row the four terms (S, T, 1-A or 0 when the accuracy term is left out, Ttrain): P = terms @ weights."""
+    one_minus_a = np.where(frame["accuracy_term"].astype(bool), 1.0 - frame["A"].astype(float), 0.0)
+    return np.column_stack([frame["S"].astype(float), frame["T"].astype(float), one_minus_a, frame["Ttrain"]])
