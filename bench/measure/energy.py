@@ -20,11 +20,10 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from bench.measure import nvml, rapl
-from bench.measure.sampler import Sampler
+from bench.measure.window import Window, run_window
 from bench.spec import MeasureSpec
 
 SAMPLE_INTERVAL_S = 0.02
@@ -75,46 +74,6 @@ def measure_energy(
     if device.startswith("cuda"):
         return _measure_gpu(call, device, batch_size, spec, clock, sample_interval_s)
     return _measure_cpu(call, batch_size, spec, clock, sample_interval_s, rapl_root)
-
-
-# ----------------------------------------------------------------------------------------------- window
-
-
-@dataclass(frozen=True)
-class Window:
-    """One energy window: calls made and readings taken, the first at its start and the last at its end."""
-
-    calls: int
-    samples: list[tuple[float, Any]]
-    error: BaseException | None = None
-
-    @property
-    def seconds(self) -> float:
-        return self.samples[-1][0] - self.samples[0][0]
-
-
-def run_window(
-    call: Callable[[], object], min_s: float, read: Callable[[], Any], clock: Clock, interval_s: float | None
-) -> Window:
-    """Read, run ``call`` until ``min_s`` have passed (at least once), read again; a thread reads in between."""
-    samples = [(clock(), read())]
-    sampler = Sampler(read, clock, interval_s) if interval_s else None
-    if sampler is not None:
-        sampler.start()
-    calls = 0
-    try:
-        while True:
-            call()
-            calls += 1
-            if clock() - samples[0][0] >= min_s:
-                break
-    finally:
-        if sampler is not None:
-            sampler.stop()
-    if sampler is not None:
-        samples += sampler.samples
-    samples.append((clock(), read()))
-    return Window(calls, samples, sampler.error if sampler is not None else None)
 
 
 def trapezoid_j(times_s: list[float], power_w: list[float]) -> float:

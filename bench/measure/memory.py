@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.measure.sampler import Sampler
+from bench.measure.window import run_window
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -75,23 +75,10 @@ def measure_memory(
         gpu.settle()
         gpu.reset_peak()
         resident = gpu.allocated()
-    before = current_rss_bytes()
-    sampler = Sampler(current_rss_bytes, time.perf_counter, interval_s=0.001)
-    start = time.perf_counter()
-    sampler.start()
-    calls = 0
-    try:
-        while True:
-            call()
-            calls += 1
-            if time.perf_counter() - start >= seconds:
-                break
-    finally:
-        sampler.stop()
-    if sampler.error is not None:
-        raise sampler.error
-    peak = max([before, current_rss_bytes(), *(rss for _, rss in sampler.samples)])
-    window = time.perf_counter() - start
+    window = run_window(call, seconds, current_rss_bytes, time.perf_counter, 0.001)
+    if window.error is not None:
+        raise window.error
+    peak = max(rss for _, rss in window.samples)
     cuda_peak = weights_mb = None
     if gpu is not None:
         gpu.settle()
@@ -101,7 +88,7 @@ def measure_memory(
     return MemoryResult(
         peak_rss_mb=peak / 2**20,
         cuda_max_allocated_mb=cuda_peak,
-        calls=calls,
-        window_s=window,
+        calls=window.calls,
+        window_s=window.seconds,
         cuda_weights_mb=weights_mb,
     )
