@@ -9,9 +9,9 @@ import pytest
 
 from bench.measure import energy, nvml
 from bench.measure.energy import FIELDS, EnergyUnavailableWarning, measure_energy, trapezoid_j
-from bench.measure.fake_nvml import FakeGpu, FakeNvml
 from bench.results import COLUMNS, Record
 from bench.spec import MeasureSpec
+from tests.fakes.nvml import FakeGpu, FakeNvml
 
 GPU_FIELDS = ("gpu_util_pct", "gpu_mem_used_mb", "sm_clock_mhz", "gpu_temp_c")
 

@@ -11,11 +11,11 @@ from bench import results
 from bench.errors import SuiteError
 from bench.hardware import environment
 from bench.measure import energy
-from bench.measure.fake_nvml import FakeGpu, FakeNvml
 from bench.results import RunWriter
 from bench.runner import Session
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement
 from bench.suite import load_suite
+from tests.fakes.nvml import FakeGpu, FakeNvml
 
 
 @pytest.fixture(autouse=True)

@@ -90,7 +90,7 @@ def test_failing_case_is_recorded_and_others_still_run(project):
     project.makefile(
         ".yaml",
         **{
-            "suites/flaky": "suite: flaky\nmodels: [{factory: 'tests.fake_models:build', name: lin, "
+            "suites/flaky": "suite: flaky\nmodels: [{factory: 'tests.fakes.models:build', name: lin, "
             "params: {fail_at_batch: 2}}]\nbatch_sizes: [1, 2, 3]\n" + TINY_MEASURE
         },
     )
@@ -106,7 +106,7 @@ def test_killed_run_keeps_every_finished_case(project, monkeypatch):
     project.makefile(
         ".yaml",
         **{
-            "suites/crash": "suite: crash\nmodels: [{factory: 'tests.fake_models:build', name: lin, "
+            "suites/crash": "suite: crash\nmodels: [{factory: 'tests.fakes.models:build', name: lin, "
             "params: {kill_at_batch: 3}}]\nbatch_sizes: [1, 2, 3, 4]\n" + TINY_MEASURE
         },
     )

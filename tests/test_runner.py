@@ -13,7 +13,7 @@ from bench.hardware import cpu_cores
 from bench.results import RunWriter, load, load_samples
 from bench.runner import PassFailedWarning, Session, UnstableWarning
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, freeze_params
-from tests import fake_models
+from tests.fakes import models as fake_models
 
 # Tiny windows are noisy: the unstable threshold is lifted here and tested on its own with fixed samples.
 TINY = MeasureSpec(
@@ -71,7 +71,7 @@ def test_model_is_built_once_across_threads_and_batch_sizes(session):
     fake_models.BUILDS["count"] = 0
     for threads in (1, min(2, cpu_cores())):
         for batch in (1, 3):
-            session.run_case(case("m", factory="tests.fake_models:build", threads=threads, batch=batch), time_calls)
+            session.run_case(case("m", factory="tests.fakes.models:build", threads=threads, batch=batch), time_calls)
     assert fake_models.BUILDS["count"] == 1
 
 
@@ -91,8 +91,8 @@ def test_absent_cuda_is_skipped_with_reason(session, tmp_path):
 
 def test_failing_model_is_recorded_and_the_next_case_still_runs(session, tmp_path):
     with pytest.raises(RuntimeError, match="cannot take batch 2"):
-        session.run_case(case("m", factory="tests.fake_models:build", batch=2, fail_at_batch=2), time_calls)
-    session.run_case(case("m", factory="tests.fake_models:build", batch=3, fail_at_batch=2), time_calls)
+        session.run_case(case("m", factory="tests.fakes.models:build", batch=2, fail_at_batch=2), time_calls)
+    session.run_case(case("m", factory="tests.fakes.models:build", batch=3, fail_at_batch=2), time_calls)
     frame = load("run", tmp_path)
     assert list(frame["status"]) == ["failed", "ok"]
     assert frame.loc[0, "error"] == "RuntimeError: model cannot take batch 2"
@@ -129,7 +129,7 @@ def test_building_a_model_does_not_change_the_global_rng(session):
     torch.manual_seed(1234)
     expected = torch.rand(3)
     torch.manual_seed(1234)
-    session.run_case(case("m", factory="tests.fake_models:build_seeding"), time_calls)
+    session.run_case(case("m", factory="tests.fakes.models:build_seeding"), time_calls)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -148,7 +148,7 @@ def test_compile_time_is_charged_to_the_case_that_compiled_only(session):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torchao's import-time notices
 def test_int8_weight_only_is_smaller_than_fp32(session):
     pytest.importorskip("torchao")
-    model = dict(model="wide", factory="tests.fake_models:build", width=512)
+    model = dict(model="wide", factory="tests.fakes.models:build", width=512)
     fp32 = session.run_case(case(**model), time_calls)
     int8 = session.run_case(case(compression="int8-weight-only", **model), time_calls)
     assert int8.status == "ok" and int8.compress_backend.endswith("(Int8WeightOnlyConfig)")
@@ -156,7 +156,7 @@ def test_int8_weight_only_is_smaller_than_fp32(session):
 
 
 def test_a_failing_accuracy_pass_keeps_latency_memory_and_energy(session, tmp_path):
-    failing = case("m", factory="tests.fake_models:build_failing_evaluate")
+    failing = case("m", factory="tests.fakes.models:build_failing_evaluate")
     with pytest.warns(PassFailedWarning, match="the accuracy pass failed"):
         record = session.run_case(failing, time_calls)
     assert record.status == "ok" and record.latency_p50_ms > 0 and record.peak_rss_mb > 0

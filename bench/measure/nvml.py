@@ -2,7 +2,7 @@
 
 :func:`backend` initialises NVML once per process and returns ``(module, None)`` or ``(None, reason)``; a machine
 without the package, the driver or a GPU just gets the reason (shown in ``energy_source``). Tests swap in
-:class:`bench.measure.fake_nvml.FakeNvml`, which has the same functions, with :func:`use_backend`.
+:class:`tests.fakes.nvml.FakeNvml`, which has the same functions, with :func:`use_backend`.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def backend() -> tuple[Any, str | None]:
 
 @contextlib.contextmanager
 def use_backend(module: Any) -> Iterator[None]:
-    """Use ``module`` (e.g. a :class:`~bench.measure.fake_nvml.FakeNvml`) instead of ``pynvml`` inside the block.
+    """Use ``module`` (e.g. a :class:`~tests.fakes.nvml.FakeNvml`) instead of ``pynvml`` inside the block.
 
     ``nvmlInit`` is called on entry, as for the real library; an init failure gives the same reasons.
     """
