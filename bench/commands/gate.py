@@ -7,8 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from bench.cli import probability
 from bench.commands import add_results_option
+from bench.commands._args import probability
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
 
 

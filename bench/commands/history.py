@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli import positive_int, probability
 from bench.commands import add_results_option
+from bench.commands._args import positive_int, probability
 
 
 def history_command(args: argparse.Namespace, extra: list[str]) -> int:
