@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+from bench import metrics
 from bench.errors import NotApplicable
+from bench.measure import PassResult, one_line
 from bench.measure.inputs import to_device
 from bench.results import ENVIRONMENT_FIELDS, Record, RunWriter
 from bench.spec import Case, MethodSpec
@@ -26,22 +28,14 @@ TimeCalls = Callable[..., list[float]]
 and returns per-call latencies in milliseconds; ``before_round()``, when given, runs untimed before every round."""
 
 
+_RECORDED = {m.name for m in metrics.recorded()}
+
 CASE_SEED = 0
 """Seed of torch's global RNG at the start of every case."""
 
 
-class UnstableWarning(UserWarning):
-    """Latency spread (IQR/median) is above the suite's threshold: the figures may not be reproducible."""
-
-
 class PassFailedWarning(UserWarning):
     """A memory, energy or accuracy pass raised: its columns are empty and ``pass_errors`` says why."""
-
-
-def _one_line(err: BaseException, limit: int = 300) -> str:
-    """``Type: message`` on one line, cut to ``limit`` characters (a C++ stack must not fill a record)."""
-    text = " ".join(f"{type(err).__name__}: {err}".split()).strip().rstrip(":")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _LastOnly:
@@ -100,6 +94,34 @@ def build_model(spec: MethodSpec):
             return build(**spec.kwargs)
         entry = MODELS.get(spec.name)
         return entry.fn(**{**entry.params, **spec.kwargs})
+
+
+def setup_pass(size, compressed_info: dict, prepared_info: dict, fresh_engine: bool) -> PassResult:
+    """What building the case cost and produced: its size, compress / compile / train times, the backend."""
+    info = {**compressed_info, **prepared_info}
+    columns = {
+        "model_size_bytes": size.model_size_bytes,
+        "params": size.params,
+        "nonzero_params": size.nonzero_params,
+        "sparse_size_bytes": info.pop("sparse_size_bytes", None),
+        "compress_time_s": info.pop("compress_time_s", None),
+        # charged to the case that compiled; later shapes' recompiles show in extra.first_call_s
+        "compile_time_s": info.pop("compile_time_s", None) if fresh_engine else None,
+        "train_time_s": info.pop("train_time_s", None),
+        "compress_backend": info.pop("backend", None),
+    }
+    return PassResult("setup", columns=columns, extra=info)
+
+
+def merge_columns(passes: list[PassResult]) -> dict[str, Any]:
+    """Every pass's columns in one mapping; a column no metric row declares, or two passes claim, is a bug."""
+    merged: dict[str, Any] = {}
+    for result in passes:
+        for name, value in result.columns.items():
+            if name not in _RECORDED or name in merged:
+                raise RuntimeError(f"the {result.name} pass wrote {name!r}: unknown in bench.metrics, or written twice")
+            merged[name] = value
+    return merged
 
 
 def _on_device(module, case: Case) -> bool:
@@ -191,143 +213,63 @@ class Session:
 
         from bench.hardware import check_placement, cpu_threads
         from bench.hardware import synchronizer as synchronizer_for
+        from bench.measure.accuracy import accuracy_pass
+        from bench.measure.energy import energy_pass
+        from bench.measure.memory import memory_pass
+        from bench.measure.timing import latency_pass
 
         check_placement(case.placement)
+        device, spec = case.placement.device, case.measure
         # The RNG is forked and seeded per case: random inputs are the same whatever the case order, and nothing a
         # model or input generator draws leaks into the caller's random state.
         with cpu_threads(case.placement.threads), forked_rng(), torch.inference_mode():
             torch.manual_seed(CASE_SEED)
             bundle = self.bundle(case)
             compressed, size = self.compressed(case)
-            inputs = to_device(bundle.make_inputs(case.batch_size), case.placement.device, compressed.input_dtype)
+            inputs = to_device(bundle.make_inputs(case.batch_size), device, compressed.input_dtype)
             prepared, fresh_engine = self.prepared(case, compressed, inputs)
-            call = _timed_callable(prepared.call, inputs, synchronizer_for(case.placement.device))
+            call = _timed_callable(prepared.call, inputs, synchronizer_for(device))
             # latency is the pass every record needs: if it fails, the case fails
-            stats, samples_ms, first_call_s = self._latency(case, call, time_calls)
+            with self.timer.window():
+                latency = latency_pass(call, time_calls, spec, device, case.batch_size, case.full_id)
             # the other passes are each on their own: one that fails leaves the others' figures in the record
-            errors: dict[str, str] = {}
-            memory = self._guarded(case, "memory", errors, lambda: self._memory(case, call, compressed))
-            energy = self._guarded(case, "energy", errors, lambda: self._energy(case, call))
-            accuracy = self._guarded(
-                case, "accuracy", errors, lambda: self._accuracy_of(case, bundle, prepared, compressed)
-            )
-
+            passes = [
+                latency,
+                setup_pass(size, compressed.info, prepared.info, fresh_engine),
+                self._guarded(case, "memory", lambda: memory_pass(call, device, spec.memory_s, compressed.module)),
+                self._guarded(case, "energy", lambda: energy_pass(call, device, case.batch_size, spec)),
+                self._guarded(
+                    case, "accuracy", lambda: accuracy_pass(self._accuracy, bundle, prepared, compressed, case)
+                ),
+            ]
         measure_time_s = self.timer.measuring_s - measuring_before
-        energy, accuracy = dict(energy or {}), dict(accuracy or {})
-        info = {
-            "first_call_s": first_call_s,
-            **compressed.info,
-            **prepared.info,
-            **energy.pop("info", {}),
-            **accuracy.pop("extra", {}),
-        }
+        errors = "; ".join(f"{p.name}: {p.error}" for p in passes if p.error)
         record = self._record(
             case,
             "ok",
-            **dataclasses.asdict(stats),
-            peak_rss_mb=memory.peak_rss_mb if memory else None,
-            cuda_max_allocated_mb=memory.cuda_max_allocated_mb if memory else None,
-            cuda_weights_mb=memory.cuda_weights_mb if memory else None,
-            model_size_bytes=size.model_size_bytes,
-            params=size.params,
-            nonzero_params=size.nonzero_params,
-            sparse_size_bytes=info.pop("sparse_size_bytes", None),
-            compress_time_s=info.pop("compress_time_s", None),
-            # charged to the case that compiled; later shapes' recompiles show in extra.first_call_s
-            compile_time_s=info.pop("compile_time_s", None) if fresh_engine else None,
-            train_time_s=info.pop("train_time_s", None),
-            compress_backend=info.pop("backend", None),
+            **merge_columns(passes),
             setup_time_s=time.perf_counter() - started - measure_time_s,
             measure_time_s=measure_time_s,
-            pass_errors="; ".join(f"{name}: {message}" for name, message in errors.items()) or None,
-            **energy,
-            **accuracy,
-            info=info,
+            pass_errors=errors or None,
+            info={k: v for p in passes for k, v in p.extra.items()},
         )
-        return record, samples_ms
+        return record, latency.samples_ms
 
     # -- the passes -----------------------------------------------------------------------------------
 
-    def _latency(self, case: Case, call, time_calls: TimeCalls):
-        """``measure.repeats`` windows, each after an untimed warm-up, timed in one ``time_calls`` (so pytest-benchmark
-        sees every sample); the windows' spread counts towards ``unstable``."""
-        from bench.measure.timing import LatencyStats, rounds_for, warm_up
-
-        spec = case.measure
-        windows = spec.repeats_for(case.placement.device)
-        warm = warm_up(call, spec.warmup_s)
-        rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds)
-        with self.timer.window():
-            if windows == 1:
-                samples_ms = time_calls(call, rounds)
-            else:
-                counter = iter(range(rounds * windows))
-
-                def before_round() -> None:  # untimed: between windows, warm up again
-                    index = next(counter)
-                    if index and index % rounds == 0:
-                        warm_up(call, spec.warmup_s)
-
-                samples_ms = time_calls(call, rounds * windows, before_round=before_round)
-        stats = LatencyStats.from_samples(
-            samples_ms,
-            case.batch_size,
-            spec.unstable_iqr_ratio,
-            windows=windows,
-            max_between_spread=spec.max_between_spread,
-        )
-        if stats.unstable:
-            iqr_ratio = stats.latency_iqr_ms / stats.latency_p50_ms
-            reasons = [f"latency IQR/median = {iqr_ratio:.0%} > {spec.unstable_iqr_ratio:.0%}"] * (
-                iqr_ratio > spec.unstable_iqr_ratio
-            )
-            if (stats.latency_between_spread or 0.0) > spec.max_between_spread:
-                reasons.append(
-                    f"the medians of {windows} windows spread {stats.latency_between_spread:.0%} "
-                    f"> {spec.max_between_spread:.0%}"
-                )
-            warnings.warn(
-                f"{case.full_id}: {'; '.join(reasons)}; figures may not be reproducible", UnstableWarning, stacklevel=3
-            )
-        return stats, samples_ms, warm.first_call_s
-
-    def _memory(self, case: Case, call, compressed):
-        from bench.measure.memory import measure_memory
-        from bench.measure.size import device_bytes
-
-        device = case.placement.device
-        weights = device_bytes(compressed.module, device) if device.startswith("cuda") else None
-        return measure_memory(call, device, case.measure.memory_s, weights_bytes=weights)
-
-    def _energy(self, case: Case, call) -> dict[str, Any]:
-        from bench.measure.energy import measure_energy
-
-        return measure_energy(call, case.placement.device, case.batch_size, case.measure)
-
-    def _accuracy_of(self, case: Case, bundle, prepared, compressed) -> dict[str, Any] | None:
-        from bench.measure.accuracy import measure_accuracy, reference_accuracy
-
-        if not case.measure.accuracy or bundle.evaluate is None:
-            return None
-        key = (case.model, case.compression, case.engine, case.placement.device_type)
-        if key not in self._accuracy:
-            reference = reference_accuracy(self._accuracy, case)
-            self._accuracy[key] = measure_accuracy(bundle, prepared, compressed, case, reference)
-        return dict(self._accuracy[key])
-
-    def _guarded(self, case: Case, name: str, errors: dict[str, str], run: Callable[[], Any]) -> Any:
-        """Run one optional pass in its own timed window; an error is kept in ``errors`` (and warned), not raised."""
+    def _guarded(self, case: Case, name: str, run: Callable[[], PassResult]) -> PassResult:
+        """Run one optional pass in its own timed window; an error is kept in the result (and warned), not raised."""
         try:
             with self.timer.window():
                 return run()
         except Exception as err:  # a failed pass must not discard what the other passes measured
-            errors[name] = _one_line(err)
+            message = one_line(err)
             warnings.warn(
-                f"{case.full_id}: the {name} pass failed ({errors[name]}); the record keeps the other passes' figures",
+                f"{case.full_id}: the {name} pass failed ({message}); the record keeps the other passes' figures",
                 PassFailedWarning,
                 stacklevel=3,
             )
-            return None
+            return PassResult(name, error=message)
 
     def _record(self, case: Case, status: str, info: dict[str, Any] | None = None, **values: Any) -> Record:
         from bench.hardware import device_environment

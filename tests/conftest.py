@@ -47,7 +47,7 @@ def warning_filters() -> tuple[str, ...]:
     notices = [f for name in THIRD_PARTY_NOTICES for f in (f"default::{name}", f"error::{name}:{OUR_MODULES}")]
     # A noisy timing window on a shared machine is a report (UnstableWarning), not a test failure: tests that
     # check it use pytest.warns, which sees it whatever the filters say.
-    return ("error", *notices, "default::bench.runner.UnstableWarning")
+    return ("error", *notices, "default::bench.measure.timing.UnstableWarning")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,8 +10,9 @@ import torch
 
 from bench.errors import NotApplicable
 from bench.hardware import cpu_cores
+from bench.measure.timing import UnstableWarning
 from bench.results import RunWriter, load, load_samples
-from bench.runner import PassFailedWarning, Session, UnstableWarning
+from bench.runner import PassFailedWarning, Session
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, freeze_params
 from tests.fakes import models as fake_models
 

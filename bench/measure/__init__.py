@@ -1,1 +1,28 @@
-"""Measurement passes. Each owns its window: latency, memory, energy and accuracy never overlap."""
+"""Measurement passes. Each owns its window: latency, memory, energy and accuracy never overlap.
+
+Every pass returns one :class:`PassResult`: the record columns it filled (names from :mod:`bench.metrics`), its
+extras for ``Record.extra``, and its error when it failed, so a failed pass leaves the others' figures intact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class PassResult:
+    """What one measurement pass of one case produced."""
+
+    name: str
+    columns: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    samples_ms: list[float] | None = None
+    """The latency pass's raw per-call samples (kept beside the record)."""
+
+
+def one_line(err: BaseException, limit: int = 300) -> str:
+    """``Type: message`` on one line, cut to ``limit`` characters (a C++ stack must not fill a record)."""
+    text = " ".join(f"{type(err).__name__}: {err}".split()).strip().rstrip(":")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

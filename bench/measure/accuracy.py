@@ -10,6 +10,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from bench.measure import PassResult
+
 # id(bundle) -> (weak reference to it, its eager fp32 accuracy); bundles are unhashable dataclasses
 _EAGER_FP32: dict[int, tuple[weakref.ref, float]] = {}
 
@@ -61,3 +63,16 @@ def measure_accuracy(bundle, prepared, compressed, case, reference: tuple[float,
         "accuracy_drop": reference[0] - result.value,
         "extra": {**result.extra, "accuracy_reference": reference[1]},
     }
+
+
+def accuracy_pass(measured: dict[Any, dict[str, Any]], bundle, prepared, compressed, case) -> PassResult:
+    """The accuracy pass of one case, measured once per (model, compression, engine, device type) and kept in
+    ``measured``, which also supplies the fp32 reference of the same engine and device type."""
+    if not case.measure.accuracy or bundle.evaluate is None:
+        return PassResult("accuracy")
+    key = (case.model, case.compression, case.engine, case.placement.device_type)
+    if key not in measured:
+        measured[key] = measure_accuracy(bundle, prepared, compressed, case, reference_accuracy(measured, case))
+    columns = dict(measured[key])
+    extra = columns.pop("extra", {})
+    return PassResult("accuracy", columns=columns, extra=extra)

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from bench.measure import nvml, rapl
+from bench.measure import PassResult, nvml, rapl
 from bench.measure.window import Window, run_window
 from bench.spec import MeasureSpec
 
@@ -300,3 +300,10 @@ def estimate_tdp(
         f"(no meter: {reason})",
     }
     return _result("estimate-tdp", **_per_call(energy_j, window, batch_size), info=info)
+
+
+def energy_pass(call: Callable[[], object], device: str, batch_size: int, spec: MeasureSpec) -> PassResult:
+    """The energy pass of one case as a :class:`~bench.measure.PassResult`."""
+    result = measure_energy(call, device, batch_size, spec)
+    extra = result.pop("info", {})
+    return PassResult("energy", columns=result, extra=extra)

@@ -7,7 +7,10 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from bench.measure import PassResult
+from bench.measure.size import device_bytes
 from bench.measure.window import run_window
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -91,4 +94,18 @@ def measure_memory(
         calls=window.calls,
         window_s=window.seconds,
         cuda_weights_mb=weights_mb,
+    )
+
+
+def memory_pass(call: Callable[[], object], device: str, seconds: float, module: Any = None) -> PassResult:
+    """The memory pass of one case: :func:`measure_memory`, with the variant's resident weights on CUDA."""
+    weights = device_bytes(module, device) if device.startswith("cuda") and module is not None else None
+    result = measure_memory(call, device, seconds, weights_bytes=weights)
+    return PassResult(
+        "memory",
+        columns={
+            "peak_rss_mb": result.peak_rss_mb,
+            "cuda_max_allocated_mb": result.cuda_max_allocated_mb,
+            "cuda_weights_mb": result.cuda_weights_mb,
+        },
     )

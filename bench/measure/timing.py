@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from bench.measure import PassResult
+from bench.spec import MeasureSpec
+
+
+class UnstableWarning(UserWarning):
+    """Latency spread (IQR/median, or between windows) is above the suite's threshold: figures may not reproduce."""
 
 
 @dataclass(frozen=True)
@@ -115,3 +124,52 @@ def rounds_for(seconds_per_call: float, min_time_s: float, min_rounds: int, max_
     """Rounds (one call each) so the latency pass lasts ``min_time_s``, within ``[min_rounds, max_rounds]``."""
     wanted = math.ceil(min_time_s / max(seconds_per_call, 1e-9))
     return max(min_rounds, min(wanted, max_rounds))
+
+
+def latency_pass(
+    call: Callable[[], object],
+    time_calls: Callable[..., list[float]],
+    spec: MeasureSpec,
+    device: str,
+    batch_size: int,
+    case_id: str,
+) -> PassResult:
+    """The latency pass: ``measure.repeats`` windows, each after an untimed warm-up, timed in one ``time_calls``
+    (so pytest-benchmark sees every sample); the windows' spread counts towards ``unstable``."""
+    windows = spec.repeats_for(device)
+    warm = warm_up(call, spec.warmup_s)
+    rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds)
+    if windows == 1:
+        samples_ms = time_calls(call, rounds)
+    else:
+        counter = iter(range(rounds * windows))
+
+        def before_round() -> None:  # untimed: between windows, warm up again
+            index = next(counter)
+            if index and index % rounds == 0:
+                warm_up(call, spec.warmup_s)
+
+        samples_ms = time_calls(call, rounds * windows, before_round=before_round)
+    stats = LatencyStats.from_samples(
+        samples_ms,
+        batch_size,
+        spec.unstable_iqr_ratio,
+        windows=windows,
+        max_between_spread=spec.max_between_spread,
+    )
+    if stats.unstable:
+        iqr_ratio = stats.latency_iqr_ms / stats.latency_p50_ms
+        reasons = [f"latency IQR/median = {iqr_ratio:.0%} > {spec.unstable_iqr_ratio:.0%}"] * (
+            iqr_ratio > spec.unstable_iqr_ratio
+        )
+        if (stats.latency_between_spread or 0.0) > spec.max_between_spread:
+            reasons.append(
+                f"the medians of {windows} windows spread {stats.latency_between_spread:.0%} "
+                f"> {spec.max_between_spread:.0%}"
+            )
+        warnings.warn(
+            f"{case_id}: {'; '.join(reasons)}; figures may not be reproducible", UnstableWarning, stacklevel=3
+        )
+    return PassResult(
+        "latency", columns=dataclasses.asdict(stats), extra={"first_call_s": warm.first_call_s}, samples_ms=samples_ms
+    )
