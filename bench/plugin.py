@@ -171,6 +171,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 "name": s.name,
                 "path": s.path,
                 "sha256": hashlib.sha256(Path(s.path).read_bytes()).hexdigest(),
+                "files": {f: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in s.files or (s.path,)},
+                "measure": s.measure_settings(),
                 "sections": dict(s.sections),
             }
             for s in suites.values()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 Params = tuple[tuple[str, Any], ...]
@@ -150,6 +150,15 @@ class Suite:
     description: str
     cases: tuple[Case, ...]
     sections: tuple[tuple[str, Any], ...] = ()
+    files: tuple[str, ...] = ()
+    """Every file that went into the suite: its own, then its ``extends`` parents (each hashed into the run's meta)."""
 
     def section(self, key: str, default: Any = None) -> Any:
         return dict(self.sections).get(key, default)
+
+    def measure_settings(self) -> dict[str, Any]:
+        """The effective ``measure:`` settings of the suite's cases (one mapping: ``include`` points share them)."""
+        specs = {case.measure for case in self.cases}
+        if len(specs) != 1:
+            return {"per_case": sorted(str(s) for s in specs)}
+        return asdict(specs.pop())

@@ -103,12 +103,15 @@ def _deep_merge(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _resolve_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _resolve_extends(path: Path, chain: tuple[Path, ...] = (), files: list[Path] | None = None) -> dict[str, Any]:
+    """The suite file merged over its ``extends`` parents (depth first); ``files`` collects every file read."""
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(p.name for p in (*chain, resolved))
         raise SuiteError(str(chain[0]), "extends", f"cycle: {cycle}")
     data = _read_yaml(path)
+    if files is not None:
+        files.append(path)
     parents = data.pop("extends", None)
     if parents is None:
         return data
@@ -121,14 +124,16 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]
         parent_path = path.parent / parent
         if not parent_path.is_file():
             raise SuiteError(str(path), "extends", f"'{parent}' not found (looked for {parent_path})")
-        merged = _deep_merge(merged, _resolve_extends(parent_path, (*chain, resolved)))
+        merged = _deep_merge(merged, _resolve_extends(parent_path, (*chain, resolved), files))
     return _deep_merge(merged, data)
 
 
 def load_suite(path: str | os.PathLike[str]) -> Suite:
     """Load, validate and expand one suite file."""
     path = Path(path)
-    return _Validator(str(path), _resolve_extends(path)).suite()
+    files: list[Path] = []
+    suite = _Validator(str(path), _resolve_extends(path, files=files)).suite()
+    return dataclasses.replace(suite, files=tuple(str(f) for f in files))
 
 
 # ------------------------------------------------------------------------------------------ validation

@@ -40,6 +40,7 @@ def make_run(
     started_at: str = "2026-11-22T10:00:00Z",
     status: str = "finished",
     extra_suites: tuple[str, ...] = (),
+    measure: dict[str, Any] | None = None,
 ) -> Path:
     """A run folder with one record (and raw samples) per case.
 
@@ -48,6 +49,8 @@ def make_run(
     """
     env = {**ENV, **(env or {})}
     suites = [{"name": suite, "path": f"suites/{suite}.yaml", "sections": {"gates": gates} if gates else {}}]
+    if measure is not None:
+        suites[0]["measure"] = measure
     suites += [{"name": s, "path": f"suites/{s}.yaml", "sections": {}} for s in extra_suites]
     writer = RunWriter(results, run_id, {"started_at": started_at, "suites": suites, "environment": env})
     for case_id, fields in cases.items():

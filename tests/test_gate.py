@@ -437,3 +437,23 @@ def test_a_change_within_the_between_window_spread_is_not_a_regression(tmp_path)
     noisy, steady = verdicts[("demo::m[a]", "latency_p50_ms")], verdicts[("demo::m[b]", "latency_p50_ms")]
     assert noisy.verdict == "unchanged" and "between measure.repeats windows (20.0%)" in noisy.reason
     assert steady.verdict == "regressed"
+
+
+def test_runs_measured_under_different_settings_are_refused_unless_forced(tmp_path):
+    results = tmp_path / "results"
+    settings = {"min_time_s": 1.0, "min_rounds": 20, "warmup_s": 0.2}
+    make_run(results, "base", {"m[a]": {"samples": latencies(1)}}, measure=settings, started_at="2026-11-21T00:00:00Z")
+    make_run(
+        results,
+        "cur",
+        {"m[a]": {"samples": latencies(2, scale=1.3)}},
+        measure={**settings, "min_time_s": 0.1},
+        started_at="2026-11-22T00:00:00Z",
+    )
+    refused = gate.gate_runs(["base"], ["cur"], results)
+    (verdict,) = [v for v in refused.verdicts if v.metric == "latency_p50_ms"]
+    assert verdict.verdict == "not comparable" and "min_time_s: 1.0 -> 0.1" in verdict.reason
+    assert refused.exit_code != 0 and "measure settings differ" in gate.render_markdown(refused)
+    forced = gate.gate_runs(["base"], ["cur"], results, force=True)
+    (verdict,) = [v for v in forced.verdicts if v.metric == "latency_p50_ms"]
+    assert verdict.verdict == "regressed"

@@ -138,3 +138,18 @@ def test_two_suites_with_one_name_are_refused(project):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*suite: name 'tiny' is also used by*"])
     assert not (project.path / "out").exists()
+
+
+def test_meta_stores_the_measure_settings_and_every_suite_file_hash(pytester: pytest.Pytester):
+    """What the gate needs to refuse two runs measured differently: the effective settings, and the hash of every
+    file that went into the suite (its extends parents too)."""
+    pytester.makefile(".yaml", **{"suites/_base": TINY_MEASURE.replace("min_rounds: 5", "min_rounds: 6")})
+    pytester.makefile(
+        ".yaml", **{"suites/tiny": "suite: tiny\nextends: _base.yaml\nmodels: [noop]\nbatch_sizes: [1]\n"}
+    )
+    result = pytester.runpytest("--benchmark-only", "suites/tiny.yaml", "--bench-results", "out")
+    result.assert_outcomes(passed=1)
+    (suite,) = load_meta(results_dir=pytester.path / "out")["suites"]
+    assert suite["measure"]["min_rounds"] == 6 and suite["measure"]["warmup_s"] >= 0
+    assert {Path(f).name for f in suite["files"]} == {"tiny.yaml", "_base.yaml"}
+    assert all(len(digest) == 64 for digest in suite["files"].values())

@@ -125,6 +125,8 @@ class GateResult:
     notes: list[str] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)
     """Baseline cases the current run did not measure (deselected, skipped for absent hardware, or removed)."""
+    settings: dict[str, list[str]] = field(default_factory=dict)
+    """Suite -> the ``measure:`` settings that differ between the two sides."""
 
     def count(self, verdict: str) -> int:
         return sum(v.verdict == verdict for v in self.verdicts)
@@ -135,10 +137,11 @@ class GateResult:
 
     @property
     def exit_code(self) -> int:
-        """1 when anything regressed; 2 when nothing could be compared because environments differ; else 0."""
+        """1 when anything regressed; 2 when nothing could be compared because environments or measure settings
+        differ; else 0."""
         if self.count("regressed"):
             return 1
-        if self.environment and not self.forced and self.compared == 0:
+        if (self.environment or self.settings) and not self.forced and self.compared == 0:
             return 2
         return 0
 
@@ -191,41 +194,61 @@ def compare(
         correction=correction,
         forced=force,
     )
-    timed: list[tuple[Verdict, float]] = []  # verdicts waiting for the corrected test, with their suite's alpha
+    settings = result.settings = settings_differences(baseline, current)
+    for suite, differences in settings.items():
+        result.notes.append(
+            f"{suite}: measure settings differ ({'; '.join(differences)})"
+            + ("; compared anyway (--force)" if force else "; its cases are not comparable (use --force)")
+        )
+    timed: list[tuple[Verdict, Rule, float]] = []  # verdicts waiting for the corrected test, with their level
     for key in sorted(set(baseline.records) | set(current.records)):
         suite = key.split("::", 1)[0]
         suite_rules, suite_alpha = effective.get(suite) or rules_for(None)
-        old, new = baseline.records.get(key), current.records.get(key)
-        if new is None or new.get("status") == "skipped":  # deselected (-k), absent hardware, or removed
-            if old is not None and old.get("status") == "ok":
-                result.not_run.append(key)
-            continue
-        if old is not None and old.get("status") == "ok" and new.get("status") == "failed":
-            # A case that measured in the baseline and now crashes is the worst regression there is.
-            error = new.get("error") or "no error recorded"
-            result.verdicts.append(
-                Verdict(key, "status", "regressed", reason=f"ok in the baseline, failed now: {error}")
-            )
-            continue
-        reason = _not_comparable_reason(old, new)
-        if reason is None:
-            differences = environment_differences(old, new)
-            if differences:
-                result.environment[key] = differences
-                if not force:
-                    reason = "environment differs: " + "; ".join(differences) + " (use --force to compare anyway)"
-        for name, rule in suite_rules.items():
-            if reason is not None:
-                if not any(_present(record.get(name)) for record in (old, new) if record is not None):
-                    continue
-                result.verdicts.append(Verdict(key, name, "not comparable", rule=rule.text, reason=reason))
-                continue
-            verdict = _compare_metric(key, rule, old, new, baseline.samples.get(key), current.samples.get(key))
-            if verdict is None:
-                continue
+        refused = None
+        if suite in settings and not force:
+            refused = f"measure settings differ: {'; '.join(settings[suite])} (use --force to compare anyway)"
+        for verdict, rule in _case_verdicts(key, baseline, current, suite_rules, result, force, refused):
             result.verdicts.append(verdict)
             if verdict.p_value is not None:
                 timed.append((verdict, rule, alpha if alpha is not None else suite_alpha))
+    _decide_timed(timed, correction)
+    if force and result.environment:
+        result.notes.append("--force: cases measured on different environments were compared anyway")
+    return result
+
+
+def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result: GateResult, force: bool, refused):
+    """One case's (verdict, rule) pairs; a case not run now but ok in the baseline is noted in ``result``."""
+    old, new = baseline.records.get(key), current.records.get(key)
+    if new is None or new.get("status") == "skipped":  # deselected (-k), absent hardware, or removed
+        if old is not None and old.get("status") == "ok":
+            result.not_run.append(key)
+        return []
+    if old is not None and old.get("status") == "ok" and new.get("status") == "failed":
+        # A case that measured in the baseline and now crashes is the worst regression there is.
+        error = new.get("error") or "no error recorded"
+        return [(Verdict(key, "status", "regressed", reason=f"ok in the baseline, failed now: {error}"), None)]
+    reason = refused or _not_comparable_reason(old, new)
+    if reason is None:
+        differences = environment_differences(old, new)
+        if differences:
+            result.environment[key] = differences
+            if not force:
+                reason = "environment differs: " + "; ".join(differences) + " (use --force to compare anyway)"
+    verdicts = []
+    for name, rule in suite_rules.items():
+        if reason is not None:
+            if any(_present(record.get(name)) for record in (old, new) if record is not None):
+                verdicts.append((Verdict(key, name, "not comparable", rule=rule.text, reason=reason), rule))
+            continue
+        verdict = _compare_metric(key, rule, old, new, baseline.samples.get(key), current.samples.get(key))
+        if verdict is not None:
+            verdicts.append((verdict, rule))
+    return verdicts
+
+
+def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> None:
+    """The timed verdicts, once every test of the gate is known: Holm's correction, then the rule and the noise."""
     raw_p = [v.p_value for v, _, _ in timed]
     adjusted = holm(raw_p) if correction == "holm" else raw_p
     for (verdict, rule, level), p_adjusted in zip(timed, adjusted, strict=True):
@@ -246,9 +269,30 @@ def compare(
             changes = ", ".join(f"{rule.change(old, new):+.1%}" for old, new in verdict.pairs)
             why = f"beyond the rule pooled, but not in the median of the {len(verdict.pairs)} run pairs ({changes})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
-    if force and result.environment:
-        result.notes.append("--force: cases measured on different environments were compared anyway")
-    return result
+
+
+def measure_settings(side: RunSide) -> dict[str, dict[str, Any]]:
+    """Suite name -> the effective ``measure:`` settings its runs recorded (runs from before 0.2 recorded none)."""
+    settings: dict[str, dict[str, Any]] = {}
+    for meta in side.metas:
+        for suite in meta.get("suites") or []:
+            if isinstance(suite, dict) and isinstance(suite.get("measure"), dict):
+                settings.setdefault(str(suite.get("name")), suite["measure"])
+    return settings
+
+
+def settings_differences(baseline: RunSide, current: RunSide) -> dict[str, list[str]]:
+    """Suite name -> ``key: baseline -> current`` for every measure setting that differs between the two sides."""
+    old_settings, new_settings = measure_settings(baseline), measure_settings(current)
+    found: dict[str, list[str]] = {}
+    for suite in sorted(set(old_settings) & set(new_settings)):
+        old, new = old_settings[suite], new_settings[suite]
+        differences = [
+            f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+        ]
+        if differences:
+            found[suite] = differences
+    return found
 
 
 def _not_comparable_reason(old: dict[str, Any] | None, new: dict[str, Any]) -> str | None:
