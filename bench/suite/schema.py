@@ -1,23 +1,15 @@
-"""Suites: YAML loading (``extends`` with deep merge, cycles rejected), validation, and sweep expansion.
-
-Every error names the file, the key path and what is allowed, e.g.::
-
-    suites/quick.yaml: compression[1]: unknown compression 'bf61'. Did you mean 'bf16'? Allowed: bf16, fp16, fp32
-"""
+"""Suite validation and sweep expansion: every key checked, every error one line naming the file, the key path and
+what is allowed, then the sweep matrix expanded into :class:`~bench.spec.Case` objects."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
 import itertools
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from bench import checks
 from bench.errors import SuiteError, UnknownName, did_you_mean
@@ -52,94 +44,9 @@ INCLUDE_REQUIRED = ("model", "compression", "device", "batch_size")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-# --------------------------------------------------------------------------------------------- loading
+class Validator:
+    """Checks one suite's merged mapping and expands it; ``suite()`` returns the :class:`~bench.spec.Suite`."""
 
-
-def is_suite_file(path: Path) -> bool:
-    """YAML files not starting with ``_`` (``_defaults.yaml`` and the like are for ``extends`` only)."""
-    return path.suffix in (".yaml", ".yml") and not path.name.startswith("_")
-
-
-def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Suite files among ``paths``: files as given, directories searched recursively."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and is_suite_file(p))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise SuiteError(str(path), None, "no such file or directory")
-    return found
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SuiteError(str(path), None, f"cannot read: {err.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise SuiteError(str(path), where, f"YAML syntax error: {problem}") from None
-    if data is None:
-        raise SuiteError(str(path), None, "the file is empty; a suite needs at least 'suite' and 'models'")
-    if not isinstance(data, dict):
-        raise SuiteError(str(path), None, f"a suite must be a mapping of keys, not a {type(data).__name__}")
-    return data
-
-
-def _deep_merge(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in local.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _resolve_extends(path: Path, chain: tuple[Path, ...] = (), files: list[Path] | None = None) -> dict[str, Any]:
-    """The suite file merged over its ``extends`` parents (depth first); ``files`` collects every file read."""
-    resolved = path.resolve()
-    if resolved in chain:
-        cycle = " -> ".join(p.name for p in (*chain, resolved))
-        raise SuiteError(str(chain[0]), "extends", f"cycle: {cycle}")
-    data = _read_yaml(path)
-    if files is not None:
-        files.append(path)
-    parents = data.pop("extends", None)
-    if parents is None:
-        return data
-    if isinstance(parents, str):
-        parents = [parents]
-    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
-        raise SuiteError(str(path), "extends", "must be a file name or a list of file names (relative to this file)")
-    merged: dict[str, Any] = {}
-    for parent in parents:
-        parent_path = path.parent / parent
-        if not parent_path.is_file():
-            raise SuiteError(str(path), "extends", f"'{parent}' not found (looked for {parent_path})")
-        merged = _deep_merge(merged, _resolve_extends(parent_path, (*chain, resolved), files))
-    return _deep_merge(merged, data)
-
-
-def load_suite(path: str | os.PathLike[str]) -> Suite:
-    """Load, validate and expand one suite file."""
-    path = Path(path)
-    files: list[Path] = []
-    suite = _Validator(str(path), _resolve_extends(path, files=files)).suite()
-    return dataclasses.replace(suite, files=tuple(str(f) for f in files))
-
-
-# ------------------------------------------------------------------------------------------ validation
-
-
-class _Validator:
     def __init__(self, file: str, data: dict[str, Any]):
         self.file = file
         self.data = data

@@ -1,0 +1,85 @@
+"""Suite files: finding them, reading YAML safely, and merging ``extends`` parents (deep merge, cycles rejected)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.errors import SuiteError
+
+
+def is_suite_file(path: Path) -> bool:
+    """YAML files not starting with ``_`` (``_defaults.yaml`` and the like are for ``extends`` only)."""
+    return path.suffix in (".yaml", ".yml") and not path.name.startswith("_")
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Suite files among ``paths``: files as given, directories searched recursively."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and is_suite_file(p))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SuiteError(str(path), None, "no such file or directory")
+    return found
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SuiteError(str(path), None, f"cannot read: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SuiteError(str(path), where, f"YAML syntax error: {problem}") from None
+    if data is None:
+        raise SuiteError(str(path), None, "the file is empty; a suite needs at least 'suite' and 'models'")
+    if not isinstance(data, dict):
+        raise SuiteError(str(path), None, f"a suite must be a mapping of keys, not a {type(data).__name__}")
+    return data
+
+
+def _deep_merge(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in local.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def resolve_extends(path: Path, chain: tuple[Path, ...] = (), files: list[Path] | None = None) -> dict[str, Any]:
+    """The suite file merged over its ``extends`` parents (depth first); ``files`` collects every file read."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(p.name for p in (*chain, resolved))
+        raise SuiteError(str(chain[0]), "extends", f"cycle: {cycle}")
+    data = _read_yaml(path)
+    if files is not None:
+        files.append(path)
+    parents = data.pop("extends", None)
+    if parents is None:
+        return data
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise SuiteError(str(path), "extends", "must be a file name or a list of file names (relative to this file)")
+    merged: dict[str, Any] = {}
+    for parent in parents:
+        parent_path = path.parent / parent
+        if not parent_path.is_file():
+            raise SuiteError(str(path), "extends", f"'{parent}' not found (looked for {parent_path})")
+        merged = _deep_merge(merged, resolve_extends(parent_path, (*chain, resolved), files))
+    return _deep_merge(merged, data)
