@@ -220,36 +220,8 @@ def decide(
     for group_key, group in frame.groupby(group_columns, dropna=False, sort=False):
         labels = dict(zip(group_columns, group_key, strict=False))
         members = group.index[scored_ok[group.index]]
-        main = objectives(frame.loc[members], ("latency_ms", "model_size_bytes", "one_minus_accuracy"))
-        if len(members):
-            front, _ = pareto_front(frame.loc[members, main].to_numpy(float))
-            frame.loc[members, "pareto"] = front
-            cost_cols = objectives(frame.loc[members], ("cost_per_1m", "energy_j_per_item"))
-            if cost_cols:
-                front, _ = pareto_front(frame.loc[members, [*cost_cols, *main[2:]]].to_numpy(float))
-                frame.loc[members, "pareto_cost"] = list(front)
-        feasible = [i for i in members if frame.at[i, "feasible"]]
-        _, dominators = pareto_front(frame.loc[feasible, main].to_numpy(float)) if feasible else (None, [])
-        dominated = {i for i, by in zip(feasible, dominators, strict=True) if by}
-        # A dominated case cannot be the best, even when its own reference makes its P look lower (a slow
-        # 2-thread fp32 reference flatters the 2-thread cases): the winner is the lowest P on the feasible front.
-        ordered = sorted((i for i in feasible if i not in dominated), key=lambda i: _preference(frame, i))
-        best = ordered[0] if ordered else None
-        tier = {i: 0 if i in ordered else 1 if i in dominated else 2 for i in members}
-        for rank, i in enumerate(sorted(members, key=lambda i: (tier[i], *_preference(frame, i))), 1):
-            frame.at[i, "rank"] = rank
-        for position, i in enumerate(feasible):
-            by = [feasible[k] for k in dominators[position]]
-            if by:
-                by.sort(key=lambda k: _preference(frame, k))
-                frame.at[i, "dominated_by"] = ", ".join(frame.at[k, "case_id"] for k in by)
-                frame.at[i, "verdict"] = "dominated by " + _explain_domination(frame, i, by[0], main)
-            elif i != best:
-                relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else "= (tie lost on $/1M, latency)"
-                frame.at[i, "verdict"] = (
-                    f"on the Pareto front, but P {frame.at[i, 'score']:.3f} {relation} {frame.at[best, 'score']:.3f} "
-                    f"of {frame.at[best, 'case_id']}"
-                )
+        main = _mark_fronts(frame, members)
+        ordered = _rank_group(frame, members, main)
         for i in group.index:
             if not scored_ok[i]:
                 frame.at[i, "verdict"] = frame.at[i, "score_note"]
@@ -257,47 +229,91 @@ def decide(
                 frame.at[i, "verdict"] = "violates " + frame.at[i, "violations"]
         result = robustness(frame.loc[ordered], config.weights, config.perturbation, config.stable_share)
         robust[tuple(str(k) for k in group_key)] = result
-        if best is None:
-            if len(members):
-                reason = "no case meets the constraints"
-            else:
-                statuses = group["status"].value_counts().to_dict()
-                first_error = next((e for e in group["error"] if isinstance(e, str) and e), "")
-                reason = "no case measured (" + ", ".join(f"{n} {s}" for s, n in statuses.items()) + ")"
-                reason += f": {first_error}" if first_error else ""
-            recommendations.append({**labels, "case_id": None, "reasons": reason, "robustness": ""})
-            continue
-        frame.at[best, "recommended"] = True
-        runner_up = ordered[1] if len(ordered) > 1 else None
-        reasons = [f"lowest P among {len(ordered)} feasible non-dominated case(s): {frame.at[best, 'score']:.3f}"]
-        if runner_up is not None:
-            reasons.append(f"runner-up {frame.at[runner_up, 'case_id']} P {frame.at[runner_up, 'score']:.3f}")
-        reasons.append(_terms_text(frame, best, config))
-        if constraints:
-            reasons.append(f"meets {', '.join(constraints)}")
-        excluded = len(group) - len(ordered)
-        if excluded:
-            reasons.append(f"{excluded} case(s) excluded (see verdicts)")
-        frame.at[best, "verdict"] = "recommended: " + reasons[0]
-        recommendations.append(
-            {
-                **labels,
-                "case_id": frame.at[best, "case_id"],
-                "score": frame.at[best, "score"],
-                "S": frame.at[best, "S"],
-                "T": frame.at[best, "T"],
-                "A": frame.at[best, "A"],
-                "runner_up": frame.at[runner_up, "case_id"] if runner_up is not None else None,
-                "margin": (frame.at[runner_up, "score"] - frame.at[best, "score"]) if runner_up is not None else None,
-                "stays_top_share": result.stays_top_share,
-                "spearman_mean": result.spearman_mean,
-                "fragile": result.fragile,
-                "robustness": result.summary,
-                "reasons": "; ".join(reasons),
-            }
-        )
+        recommendations.append(_recommend(frame, group, members, ordered, result, labels, constraints, config))
     frame["rank"] = pd.to_numeric(frame["rank"], errors="coerce").astype("Int64")
     return Decision(frame.drop(columns="one_minus_accuracy"), pd.DataFrame(recommendations), robust)
+
+
+def _mark_fronts(frame: pd.DataFrame, members: pd.Index) -> list[str]:
+    """Mark the group's Pareto fronts (latency, size, 1-A; and cost, energy, 1-A); returns the main objectives."""
+    main = objectives(frame.loc[members], ("latency_ms", "model_size_bytes", "one_minus_accuracy"))
+    if len(members):
+        front, _ = pareto_front(frame.loc[members, main].to_numpy(float))
+        frame.loc[members, "pareto"] = front
+        cost_cols = objectives(frame.loc[members], ("cost_per_1m", "energy_j_per_item"))
+        if cost_cols:
+            front, _ = pareto_front(frame.loc[members, [*cost_cols, *main[2:]]].to_numpy(float))
+            frame.loc[members, "pareto_cost"] = list(front)
+    return main
+
+
+def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str]) -> list[Any]:
+    """Rank the group's scored cases and give the feasible ones their verdicts; returns the feasible
+    non-dominated cases, best first."""
+    feasible = [i for i in members if frame.at[i, "feasible"]]
+    _, dominators = pareto_front(frame.loc[feasible, main].to_numpy(float)) if feasible else (None, [])
+    dominated = {i for i, by in zip(feasible, dominators, strict=True) if by}
+    # A dominated case cannot be the best, even when its own reference makes its P look lower (a slow
+    # 2-thread fp32 reference flatters the 2-thread cases): the winner is the lowest P on the feasible front.
+    ordered = sorted((i for i in feasible if i not in dominated), key=lambda i: _preference(frame, i))
+    best = ordered[0] if ordered else None
+    tier = {i: 0 if i in ordered else 1 if i in dominated else 2 for i in members}
+    for rank, i in enumerate(sorted(members, key=lambda i: (tier[i], *_preference(frame, i))), 1):
+        frame.at[i, "rank"] = rank
+    for position, i in enumerate(feasible):
+        by = [feasible[k] for k in dominators[position]]
+        if by:
+            by.sort(key=lambda k: _preference(frame, k))
+            frame.at[i, "dominated_by"] = ", ".join(frame.at[k, "case_id"] for k in by)
+            frame.at[i, "verdict"] = "dominated by " + _explain_domination(frame, i, by[0], main)
+        elif i != best:
+            relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else "= (tie lost on $/1M, latency)"
+            frame.at[i, "verdict"] = (
+                f"on the Pareto front, but P {frame.at[i, 'score']:.3f} {relation} {frame.at[best, 'score']:.3f} "
+                f"of {frame.at[best, 'case_id']}"
+            )
+    return ordered
+
+
+def _recommend(frame, group, members, ordered, result, labels, constraints, config) -> dict[str, Any]:
+    """The group's recommendation row (and the best case's verdict), or why there is none."""
+    if not ordered:
+        if len(members):
+            reason = "no case meets the constraints"
+        else:
+            statuses = group["status"].value_counts().to_dict()
+            first_error = next((e for e in group["error"] if isinstance(e, str) and e), "")
+            reason = "no case measured (" + ", ".join(f"{n} {s}" for s, n in statuses.items()) + ")"
+            reason += f": {first_error}" if first_error else ""
+        return {**labels, "case_id": None, "reasons": reason, "robustness": ""}
+    best = ordered[0]
+    frame.at[best, "recommended"] = True
+    runner_up = ordered[1] if len(ordered) > 1 else None
+    reasons = [f"lowest P among {len(ordered)} feasible non-dominated case(s): {frame.at[best, 'score']:.3f}"]
+    if runner_up is not None:
+        reasons.append(f"runner-up {frame.at[runner_up, 'case_id']} P {frame.at[runner_up, 'score']:.3f}")
+    reasons.append(_terms_text(frame, best, config))
+    if constraints:
+        reasons.append(f"meets {', '.join(constraints)}")
+    excluded = len(group) - len(ordered)
+    if excluded:
+        reasons.append(f"{excluded} case(s) excluded (see verdicts)")
+    frame.at[best, "verdict"] = "recommended: " + reasons[0]
+    return {
+        **labels,
+        "case_id": frame.at[best, "case_id"],
+        "score": frame.at[best, "score"],
+        "S": frame.at[best, "S"],
+        "T": frame.at[best, "T"],
+        "A": frame.at[best, "A"],
+        "runner_up": frame.at[runner_up, "case_id"] if runner_up is not None else None,
+        "margin": (frame.at[runner_up, "score"] - frame.at[best, "score"]) if runner_up is not None else None,
+        "stays_top_share": result.stays_top_share,
+        "spearman_mean": result.spearman_mean,
+        "fragile": result.fragile,
+        "robustness": result.summary,
+        "reasons": "; ".join(reasons),
+    }
 
 
 def _terms_text(frame: pd.DataFrame, i: int, config: ScoringConfig) -> str:
