@@ -132,29 +132,9 @@ def recall_at_k(reference: torch.Tensor, candidate: torch.Tensor, k: int) -> flo
     return sum(hits) / (k * len(hits))
 
 
-@register_model(
-    "minilm-search",
-    params={"seq_len": 32, "catalogue": 256, "queries": 32, "seed": 0},
-    description="all-MiniLM-L6-v2 sentence encoder for product search; accuracy = recall@10 vs fp32 rankings.",
-)
-def build_minilm_search(seq_len: int, catalogue: int, queries: int, seed: int) -> ModelBundle:
-    """The real pretrained encoder; inputs are product titles tokenized (padded/truncated) to ``seq_len``."""
-    path = model_dir()
-    if importlib.util.find_spec("transformers") is None:
-        raise NotApplicable("minilm-search needs transformers: pip install 'bench[models]'")
-    from transformers import AutoModel, AutoTokenizer
-
-    with _offline():
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        bert = AutoModel.from_pretrained(path, local_files_only=True)
-    module = SentenceEncoder(bert).eval()
-
-    def tokenize(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = tokenizer(texts, padding="max_length", truncation=True, max_length=seq_len, return_tensors="pt")
-        return batch["input_ids"], batch["attention_mask"]
-
-    catalogue_inputs = tokenize(product_titles(catalogue, seed))
-    query_inputs = tokenize(search_queries(queries, seed + 1))
+def _retrieval_evaluator(module: nn.Module, catalogue_inputs: tuple, query_inputs: tuple):
+    """``evaluate(predict)``: recall@10 of the case's product rankings against the fp32 module's, on fixed
+    tokenized catalogue and query sets (the fp32 reference is computed once, by ``module`` itself)."""
     eval_batch = 64
 
     def encode(predict, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -180,6 +160,33 @@ def build_minilm_search(seq_len: int, catalogue: int, queries: int, seed: int) -
         cosine = torch.cat([(products * ref["catalogue"]).sum(1), (asked * ref["queries"]).sum(1)]).mean()
         recall = recall_at_k(ref["scores"], scores, 10)
         return Accuracy(min(1.0, recall), "recall@10_vs_fp32", {"mean_cosine_to_fp32": round(float(cosine), 5)})
+
+    return evaluate
+
+
+@register_model(
+    "minilm-search",
+    params={"seq_len": 32, "catalogue": 256, "queries": 32, "seed": 0},
+    description="all-MiniLM-L6-v2 sentence encoder for product search; accuracy = recall@10 vs fp32 rankings.",
+)
+def build_minilm_search(seq_len: int, catalogue: int, queries: int, seed: int) -> ModelBundle:
+    """The real pretrained encoder; inputs are product titles tokenized (padded/truncated) to ``seq_len``."""
+    path = model_dir()
+    if importlib.util.find_spec("transformers") is None:
+        raise NotApplicable("minilm-search needs transformers: pip install 'bench[models]'")
+    from transformers import AutoModel, AutoTokenizer
+
+    with _offline():
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        bert = AutoModel.from_pretrained(path, local_files_only=True)
+    module = SentenceEncoder(bert).eval()
+
+    def tokenize(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = tokenizer(texts, padding="max_length", truncation=True, max_length=seq_len, return_tensors="pt")
+        return batch["input_ids"], batch["attention_mask"]
+
+    catalogue_inputs = tokenize(product_titles(catalogue, seed))
+    evaluate = _retrieval_evaluator(module, catalogue_inputs, tokenize(search_queries(queries, seed + 1)))
 
     def make_inputs(batch_size: int):
         index = torch.arange(batch_size) % catalogue
