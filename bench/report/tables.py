@@ -45,9 +45,13 @@ class Tables:
 
     @property
     def ranking(self) -> pd.DataFrame:
-        """Scored cases, best first within each suite, model and device."""
+        """Scored cases, group after group (suite, model, device and, by default, batch size), each in P order."""
         ranked = self.cases[self.cases["score"].notna()]
-        return ranked.sort_values(["suite", "model", "device", "batch_size", "rank"], kind="stable")
+        parts = []
+        for suite, cases in ranked.groupby("suite", sort=True):
+            config = self.configs.get(str(suite)) or ScoringConfig()
+            parts.append(cases.sort_values([*config.group_columns, "rank"], kind="stable"))
+        return pd.concat(parts) if parts else ranked
 
     @property
     def pareto(self) -> pd.DataFrame:
