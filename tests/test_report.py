@@ -287,3 +287,5 @@ def test_the_ranking_and_its_chart_are_in_p_order_with_the_recommendation_marked
     html = (write_report(t.run_id, tmp_path, tmp_path / "reports")[0] / "index.html").read_text()
     assert f"★ {recommended}" in html and "S and T relative to <code>m[fp32-cpu-1t-bs1]</code>" in html
     assert "one reference per group" in html
+    assert "Confidence from the measurements: ★" not in html
+    assert f"Confidence from the measurements: {recommended} is best in 100% of 1000 resamples" in html
