@@ -75,9 +75,7 @@ def test_a_latency_constraint_is_rechecked_in_every_resample():
     limit = float(np.percentile(BASE, 99))  # b's p99 sits exactly at the limit: feasible in about half the resamples
     slower = BASE * 1.25
     constraints = {"latency_p99_ms_max": limit * 1.0001}
-    _, confidence = decided(
-        float(np.percentile(slower, 50)), float(np.percentile(BASE, 50)), slower, BASE, constraints
-    )
+    _, confidence = decided(float(np.percentile(slower, 50)), float(np.percentile(BASE, 50)), slower, BASE, constraints)
     # a (slower, p99 far above the limit) is never feasible; b is best only where its resampled p99 meets the limit
     assert set(confidence.shares) <= {"m[bf16-cpu2t-bs1]"}
     assert 0.2 < confidence.shares.get("m[bf16-cpu2t-bs1]", 0.0) < 0.95
