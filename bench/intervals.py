@@ -46,31 +46,39 @@ class MedianCI:
         return self.bounded and self.half_width <= precision
 
 
-def order_statistic_ranks(n: int, confidence: float = CONFIDENCE) -> tuple[int, int] | None:
-    """The 1-based ranks ``(l, n - l + 1)`` of the median's interval for ``n`` samples, or None if n is too small."""
+def order_statistic_ranks(n: int, confidence: float = CONFIDENCE, q: float = 0.5) -> tuple[int, int] | None:
+    """The 1-based ranks ``(l, u)`` of the ``q``-quantile's interval for ``n`` samples (``(l, n - l + 1)`` for the
+    median), or None if ``n`` is too small for that confidence. With B ~ Binomial(n, q) the number of samples below
+    the true quantile, ``P(x(l) <= quantile <= x(u)) >= 1 - P(B <= l - 1) - P(B >= u)``."""
     if n < 1:
         return None
     tail = (1.0 - confidence) / 2.0
     # the largest l with P(B <= l - 1) <= tail: binom.ppf gives the smallest k with cdf(k) >= tail
-    k = int(stats.binom.ppf(tail, n, 0.5))
-    lower = k if stats.binom.cdf(k, n, 0.5) <= tail else k - 1
-    lower += 1  # P(B <= lower - 1) <= tail
-    if lower < 1:
+    k = int(stats.binom.ppf(tail, n, q))
+    lower = (k if stats.binom.cdf(k, n, q) <= tail else k - 1) + 1
+    # the smallest u with P(B >= u) <= tail, i.e. cdf(u - 1) >= 1 - tail
+    upper = int(stats.binom.ppf(1.0 - tail, n, q)) + 1
+    if lower < 1 or upper > n:
         return None
-    return lower, n - lower + 1
+    return lower, upper
+
+
+def quantile_ci(samples: Sequence[float], q: float = 0.5, confidence: float = CONFIDENCE) -> MedianCI:
+    """The ``q``-quantile of ``samples`` (linear interpolation) and its distribution-free interval."""
+    values = np.sort(np.asarray(samples, dtype=float))
+    if values.size == 0:
+        raise ValueError("no samples")
+    value = float(np.percentile(values, 100 * q))
+    ranks = order_statistic_ranks(values.size, confidence, q)
+    if ranks is None:
+        return MedianCI(value, float(values[0]), float(values[-1]), int(values.size), confidence, bounded=False)
+    low, high = ranks
+    return MedianCI(value, float(values[low - 1]), float(values[high - 1]), int(values.size), confidence)
 
 
 def median_ci(samples: Sequence[float], confidence: float = CONFIDENCE) -> MedianCI:
     """The median of ``samples`` and its distribution-free ``confidence`` interval (order statistics)."""
-    values = np.sort(np.asarray(samples, dtype=float))
-    if values.size == 0:
-        raise ValueError("no samples")
-    median = float(np.percentile(values, 50))
-    ranks = order_statistic_ranks(values.size, confidence)
-    if ranks is None:
-        return MedianCI(median, float(values[0]), float(values[-1]), int(values.size), confidence, bounded=False)
-    low, high = ranks
-    return MedianCI(median, float(values[low - 1]), float(values[high - 1]), int(values.size), confidence)
+    return quantile_ci(samples, 0.5, confidence)
 
 
 def samples_needed(ci: MedianCI, precision: float, safety: float = 1.2) -> int:
