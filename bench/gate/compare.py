@@ -292,19 +292,11 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
 
 def _inconclusive_reason(rule: Rule, verdict: Verdict) -> str:
     """What the data would need to decide: the precision (the distance from the change to the rule) and a --rerun."""
-    unit = (lambda x: f"{x:.1%}") if rule.relative else (lambda x: f"{x:.4g}")
+    form = ".1%" if rule.relative else ".4g"
     needed = abs(verdict.change) - rule.limit
-    text = (
-        f"cannot decide at the rule {rule.text}: {verdict.change:+.1%} ± {unit(verdict.precision)} (95%)"
-        if rule.relative
-        else f"cannot decide at the rule {rule.text}: {verdict.change:+.4g} ± {unit(verdict.precision)} (95%)"
-    )
-    text += f"; deciding needs ± {unit(needed)} or better"
-    if verdict.rerun_hint is not None:
-        text += f": about --rerun {verdict.rerun_hint}"
-    else:
-        text += ": longer latency windows (measure.precision, min_time_s), not more runs"
-    return text
+    text = f"cannot decide at the rule {rule.text}: {verdict.change:+{form}} ± {verdict.precision:{form}} (95%)"
+    more = f"about --rerun {verdict.rerun_hint}" if verdict.rerun_hint else "longer latency windows, not more runs"
+    return f"{text}; deciding needs ± {needed:{form}} or better: {more}"
 
 
 def measure_settings(side: RunSide) -> dict[str, dict[str, Any]]:
