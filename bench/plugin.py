@@ -234,6 +234,7 @@ def _write_report(config: pytest.Config, writer) -> str:
     return f"report: {folder / 'index.html'}"
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's table, whatever order the plugins were registered in
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     bench_session = config.stash.get(SESSION_KEY, None)
     if bench_session is None:
