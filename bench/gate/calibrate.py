@@ -56,7 +56,9 @@ def suite_yaml(percent: float, threads: Sequence[int], min_time_s: float, batch_
         f"engines: [eager, {{slowdown: {{percent: {float(percent)}}}}}]\n"
         f"hardware: {{cpu: {{threads: {list(threads)}}}}}\n"
         f"batch_sizes: {list(batch_sizes)}\n"
-        f"measure: {{warmup_s: 0.2, min_time_s: {min_time_s}, min_rounds: 20, memory_s: 0.01, accuracy: false}}\n"
+        # fixed-length windows (no precision target): every run of a case has the same number of samples
+        f"measure: {{warmup_s: 0.2, min_time_s: {min_time_s}, min_rounds: 20, memory_s: 0.01, accuracy: false, "
+        "precision: null}\n"
     )
 
 
