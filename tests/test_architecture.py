@@ -17,11 +17,11 @@ LAYERS: dict[str, int] = {
     # 0: vocabulary every layer may use
     "bench": 0,
     "bench.errors": 0,
+    "bench.intervals": 0,
     "bench.spec": 0,
     "bench.metrics": 0,
     "bench.registry": 0,
     "bench.checks": 0,
-    "bench.intervals": 0,
     # 1: records and the things that run or judge one case
     "bench.results": 1,
     "bench.hardware": 1,

@@ -79,7 +79,8 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
             f"{len(result.not_run)} baseline case(s) not measured in the current run (deselected, skipped or "
             f"removed): {shown}{more}",
         ]
-    moved = [v for v in result.verdicts if v.verdict in ("regressed", "improved", "inconclusive", "not comparable")]
+    moved = [v for v in result.verdicts if v.verdict in ("regressed", "improved", "not comparable")]
+    moved += [v for v in result.verdicts if v.verdict == "inconclusive"]
     order = {name: i for i, name in enumerate(VERDICTS)}
     moved.sort(key=lambda v: (order[v.verdict], v.case, v.metric))
     if moved:
