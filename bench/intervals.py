@@ -11,6 +11,7 @@ distribution (skewed, heavy-tailed, bimodal), only independent samples; its cove
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class MedianCI:
         return self.bounded and self.half_width <= precision
 
 
+@functools.lru_cache(maxsize=4096)  # the gate asks for the same few block sizes thousands of times
 def order_statistic_ranks(n: int, confidence: float = CONFIDENCE, q: float = 0.5) -> tuple[int, int] | None:
     """The 1-based ranks ``(l, u)`` of the ``q``-quantile's interval for ``n`` samples (``(l, n - l + 1)`` for the
     median), or None if ``n`` is too small for that confidence. With B ~ Binomial(n, q) the number of samples below
