@@ -96,12 +96,23 @@ class MeasureSpec:
     is recorded and counts towards ``unstable``. ``None`` (the default) means 3 on CUDA and 1 on the CPU."""
     max_between_spread: float = 0.10
     """A case whose window medians spread by more than this ((max - min) / median) is flagged ``unstable``."""
+    precision: float | None = 0.01
+    """Keep timing until the 95% confidence interval of the p50 is within ±this (relative; 0.01 = ±1%), after
+    ``min_time_s`` and ``min_rounds`` and until ``max_time_s``; ``None`` times exactly ``min_time_s``."""
+    max_time_s: float | None = None
+    """The latency pass stops here even when ``precision`` was not reached (the case is then flagged); ``None``
+    means 5 x ``min_time_s``."""
 
     def repeats_for(self, device: str) -> int:
         """The number of latency windows for a case on ``device``."""
         if self.repeats is not None:
             return self.repeats
         return 3 if device.startswith("cuda") else 1
+
+    @property
+    def time_limit_s(self) -> float:
+        """Where the latency pass stops at the latest: ``max_time_s``, by default 5 x ``min_time_s``."""
+        return self.max_time_s if self.max_time_s is not None else 5.0 * self.min_time_s
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     # 0: vocabulary every layer may use
     "bench": 0,
     "bench.errors": 0,
+    "bench.intervals": 0,
     "bench.spec": 0,
     "bench.metrics": 0,
     "bench.registry": 0,

@@ -220,7 +220,7 @@ def test_compare_case_by_case(tmp_path):
             "m[new]": {"samples": latencies(5), "model_size_bytes": 10},
         },
     )
-    result = gate.gate_runs(["base"], ["cur"], results)
+    result = gate.gate_runs(["base"], ["cur"], results, run_noise=0.0)  # synthetic runs: no run-to-run noise
     verdicts = _verdicts(result)
     assert verdicts[("demo::m[a]", "latency_p50_ms")] == "regressed"
     assert verdicts[("demo::m[a]", "throughput_items_per_s")] == "regressed"
@@ -264,7 +264,8 @@ def test_skipped_cases_are_not_run(tmp_path):
 
 def test_suite_rules_are_used(tmp_path):
     current = {"m[a]": {"samples": latencies(2, scale=1.04)}, "m[b]": {"samples": latencies(4)}}
-    results = _pair(tmp_path, current, gates={"latency_p50_ms": "+2%", "throughput_items_per_s": "off"})
+    gates = {"latency_p50_ms": "+2%", "throughput_items_per_s": "off", "run_noise": "0%"}
+    results = _pair(tmp_path, current, gates=gates)
     verdicts = _verdicts(gate.gate_runs(["base"], ["cur"], results))
     assert verdicts[("demo::m[a]", "latency_p50_ms")] == "regressed"
     assert ("demo::m[a]", "throughput_items_per_s") not in verdicts
@@ -432,7 +433,7 @@ def test_a_change_within_the_between_window_spread_is_not_a_regression(tmp_path)
             "m[b]": {"samples": latencies(4, scale=1.12), "latency_between_spread": 0.01},
         },
     )
-    result = gate.gate_runs(["base"], ["cur"], results)
+    result = gate.gate_runs(["base"], ["cur"], results, run_noise=0.0)
     verdicts = {(v.case, v.metric): v for v in result.verdicts}
     noisy, steady = verdicts[("demo::m[a]", "latency_p50_ms")], verdicts[("demo::m[b]", "latency_p50_ms")]
     assert noisy.verdict == "unchanged" and "between measure.repeats windows (20.0%)" in noisy.reason

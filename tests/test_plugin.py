@@ -153,3 +153,24 @@ def test_meta_stores_the_measure_settings_and_every_suite_file_hash(pytester: py
     assert suite["measure"]["min_rounds"] == 6 and suite["measure"]["warmup_s"] >= 0
     assert {Path(f).name for f in suite["files"]} == {"tiny.yaml", "_base.yaml"}
     assert all(len(digest) == 64 for digest in suite["files"].values())
+
+
+def test_rounds_timed_after_the_first_for_precision_reach_pytest_benchmark_too(pytester: pytest.Pytester):
+    """The fixture can be used once; the rounds the precision rule adds later still land in its statistics."""
+    measure = "measure: {warmup_s: 0.0, min_time_s: 0.001, min_rounds: 5, max_time_s: 0.3, precision: 0.0001"
+    pytester.makefile(
+        ".yaml",
+        **{
+            "suites/tiny": TINY_SUITE.split("measure:")[0] + measure + ", memory_s: 0.01, "
+            "energy: false, accuracy: false}\n"
+        },
+    )
+    result = pytester.runpytest(
+        "--benchmark-only", "suites/", "--bench-results", "out", "--benchmark-json", "b.json", "-k", "fp32 and bs1"
+    )
+    result.assert_outcomes(passed=1, deselected=3)
+    record = load(results_dir=pytester.path / "out").iloc[0]
+    assert record["precision_reached"] in (False, True) and record["rounds"] > 5  # topped up beyond min_rounds
+    (bench,) = json.loads((pytester.path / "b.json").read_text())["benchmarks"]
+    assert bench["stats"]["rounds"] == record["rounds"]
+    assert bench["stats"]["median"] * 1000 == pytest.approx(record["latency_p50_ms"])

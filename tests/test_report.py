@@ -265,3 +265,27 @@ def test_a_run_with_only_skipped_cases_still_writes_a_report(tmp_path):
     folder, result = write_report("r", tmp_path / "results", tmp_path / "reports")
     assert result.recommendations.iloc[0]["reasons"] == "no case measured (1 skipped): no GPU"
     assert "Chart skipped: no measured case" in (folder / "index.html").read_text()
+
+
+def test_the_ranking_and_its_chart_are_in_p_order_with_the_recommendation_marked_alike(tmp_path):
+    from bench.report.charts import RECOMMENDED_COLOR, score_chart
+
+    t = tables(make_run(tmp_path), tmp_path)
+    ranking = t.ranking
+    assert list(ranking["score"]) == sorted(ranking["score"])  # one group: the whole ranking is the P order
+    assert list(ranking["rank"]) == list(range(1, len(ranking) + 1))
+    assert set(ranking["reference_case"]) == {"m[fp32-cpu-1t-bs1]"}  # one reference for the group
+    recommended = ranking.loc[ranking["recommended"].astype(bool), "case_id"].item()
+    assert not ranking.loc[
+        ranking["rank"] < ranking["rank"][ranking["recommended"].astype(bool)].item(), "feasible"
+    ].any()
+    axis = score_chart(t).figure.axes[0]
+    labels = [tick.get_text() for tick in axis.get_yticklabels()][::-1]  # top to bottom
+    assert labels == [("★ " if case == recommended else "") + case for case in ranking["case_id"]]
+    marked = [tick for tick in axis.get_yticklabels() if tick.get_text().startswith("★")]
+    assert len(marked) == 1 and marked[0].get_color() == RECOMMENDED_COLOR
+    html = (write_report(t.run_id, tmp_path, tmp_path / "reports")[0] / "index.html").read_text()
+    assert f"★ {recommended}" in html and "S and T relative to <code>m[fp32-cpu-1t-bs1]</code>" in html
+    assert "one reference per group" in html
+    assert "Confidence from the measurements: ★" not in html
+    assert f"Confidence from the measurements: {recommended} is best in 100% of 1000 resamples" in html

@@ -114,7 +114,7 @@ def test_noisy_latency_is_flagged_unstable_with_a_warning(session):
         noisy.engine,
         noisy.placement,
         4,
-        MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy_min_s=0.01),
+        MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy_min_s=0.01, precision=None),
     )
 
     def fixed_samples(call, rounds):

@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.errors import SuiteError
 from bench.judge.decide import decide, pareto_front, robustness, validate_constraints
@@ -89,20 +91,39 @@ def test_profile_sets_weights_and_statistic_and_explicit_weights_override_one_te
     assert ScoringConfig.from_section({"profile": "real-time"}).weights == PROFILES["chat"].weights
 
 
-def test_each_case_is_normalised_by_its_own_hardware_and_batch_reference():
-    records = [
-        record("fp32", threads=1, latency_p50_ms=10.0),
-        record("bf16", threads=1, latency_p50_ms=5.0),
-        record("fp32", threads=2, latency_p50_ms=6.0),
-        record("bf16", threads=2, latency_p50_ms=6.0),
-        record("fp32", batch_size=64, latency_p50_ms=100.0),
-        record("bf16", batch_size=64, latency_p50_ms=200.0),
-    ]
-    scored = score(frame(*records)).set_index("case_id")
+THREADS_AND_BATCHES = (
+    record("fp32", threads=1, latency_p50_ms=10.0),
+    record("bf16", threads=1, latency_p50_ms=5.0),
+    record("fp32", threads=2, latency_p50_ms=6.0),
+    record("bf16", threads=2, latency_p50_ms=6.0),
+    record("fp32", batch_size=64, latency_p50_ms=100.0),
+    record("bf16", batch_size=64, latency_p50_ms=200.0),
+)
+
+
+def test_one_reference_per_decision_group_fp32_eager_at_its_first_thread_count():
+    scored = score(frame(*THREADS_AND_BATCHES)).set_index("case_id")
     assert scored.loc["m[bf16-cpu1t-bs1]", "T"] == pytest.approx(0.5)
-    assert scored.loc["m[bf16-cpu2t-bs1]", "T"] == pytest.approx(1.0)
-    assert scored.loc["m[bf16-cpu1t-bs64]", "T"] == pytest.approx(2.0)
-    assert scored.loc["m[bf16-cpu2t-bs1]", "reference_case"] == "m[fp32-cpu2t-bs1]"
+    assert scored.loc["m[bf16-cpu2t-bs1]", "T"] == pytest.approx(0.6)  # 6 ms against the 1-thread fp32's 10 ms
+    assert scored.loc["m[fp32-cpu2t-bs1]", "T"] == pytest.approx(0.6)  # 2 threads beating 1 now shows in P
+    assert scored.loc["m[bf16-cpu1t-bs64]", "T"] == pytest.approx(2.0)  # the batch size is its own group
+    group = scored[scored["batch_size"] == 1]
+    assert set(group["reference_case"]) == {"m[fp32-cpu1t-bs1]"}
+    assert set(scored.loc[scored["batch_size"] == 64, "reference_case"]) == {"m[fp32-cpu1t-bs64]"}
+
+
+def test_the_reference_thread_count_can_be_pinned():
+    config = ScoringConfig.from_section({"reference": {"threads": 2}})
+    scored = score(frame(*THREADS_AND_BATCHES[:4]), config).set_index("case_id")
+    assert set(scored["reference_case"]) == {"m[fp32-cpu2t-bs1]"}
+    assert scored.loc["m[fp32-cpu1t-bs1]", "T"] == pytest.approx(10 / 6)
+    assert "threads=2" in config.reference_rule and "one reference per group" in config.reference_rule
+    assert "threads=the group's first" in ScoringConfig().reference_rule
+
+
+def test_first_is_allowed_for_threads_and_batch_size_only():
+    with pytest.raises(SuiteError, match=r"scoring\.reference\.compression: 'first' is allowed for threads and"):
+        validate_scoring({"reference": {"compression": "first"}})
 
 
 def test_reference_can_be_pinned_and_per_item_latency_compares_batch_sizes():
@@ -307,8 +328,9 @@ def test_a_limit_met_exactly_is_met_despite_float_rounding():
     assert verdicts["int8"] == "violates accuracy_drop 0.1 > 0.01 (accuracy_drop_max)"
 
 
-def test_a_dominated_case_is_never_recommended_even_with_a_lower_p():
-    # the 2-thread fp32 reference was slow, which flatters bf16 on 2 threads; bf16 on 1 thread is faster anyway
+def test_a_dominated_case_has_a_higher_p_than_its_dominator_and_the_rank_is_the_p_order():
+    # the issue's case: with a reference per thread count, a slow 2-thread fp32 reference flattered bf16 on 2
+    # threads (a lower P than the recommendation while "dominated"); with one reference per group it cannot
     records = (
         record("fp32", threads=1, latency_p50_ms=3.0),
         record("bf16", threads=1, latency_p50_ms=3.3, model_size_bytes=500),
@@ -317,12 +339,74 @@ def test_a_dominated_case_is_never_recommended_even_with_a_lower_p():
     )
     decision = decide(score(frame(*records)))
     cases = decision.cases.set_index("case_id")
-    assert cases.loc["m[bf16-cpu2t-bs1]", "score"] < cases.loc["m[bf16-cpu1t-bs1]", "score"]
+    assert cases.loc["m[bf16-cpu2t-bs1]", "score"] > cases.loc["m[bf16-cpu1t-bs1]", "score"]
     assert cases.loc["m[bf16-cpu2t-bs1]", "verdict"] == "dominated by m[bf16-cpu1t-bs1] (faster)"
     assert decision.recommendations.iloc[0]["case_id"] == "m[bf16-cpu1t-bs1]"
-    assert cases["rank"].to_dict() == {  # front by P, then dominated
-        "m[bf16-cpu1t-bs1]": 1,
-        "m[fp32-cpu1t-bs1]": 2,
-        "m[bf16-cpu2t-bs1]": 3,
-        "m[fp32-cpu2t-bs1]": 4,
+    assert list(cases.sort_values("rank").index) == list(cases.sort_values("score", kind="stable").index)
+    assert cases["rank"].to_dict() == {
+        "m[bf16-cpu1t-bs1]": 1,  # P 0.2 + 0.6 * 3.3 / 3 = 0.86
+        "m[bf16-cpu2t-bs1]": 2,  # 0.88, dominated: the verdict says by which case
+        "m[fp32-cpu1t-bs1]": 3,  # 1.0
+        "m[fp32-cpu2t-bs1]": 4,  # 1.1
     }
+
+
+def test_an_infeasible_case_keeps_its_p_rank_above_the_recommendation_and_says_why():
+    decision = decide(score(frame(*THREE)), {"accuracy_drop_max": 0.01})
+    cases = decision.cases.set_index("compression")
+    assert cases["rank"].to_dict() == {"int8": 1, "bf16": 2, "fp32": 3}  # P order, int8 included
+    assert cases.loc["int8", "verdict"].startswith("violates accuracy_drop")
+    assert cases.loc["bf16", "recommended"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cases=st.lists(
+        st.tuples(
+            st.sampled_from(["bf16", "int8", "prune", "emb-int8"]),
+            st.sampled_from([1, 2, 4]),
+            st.floats(0.5, 20.0),
+            st.integers(100, 2000),
+            st.floats(0.5, 1.0),
+            st.floats(0.0, 30.0),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    drop_limit=st.none() | st.floats(0.0, 0.3),
+    train_weight=st.sampled_from([0.0, 0.2]),
+)
+def test_no_case_with_a_lower_p_than_the_recommendation_is_feasible(cases, drop_limit, train_weight):
+    rows = [record("fp32", threads=t, latency_p50_ms=10.0, accuracy=0.9) for t in (1, 2, 4)]
+    seen = set()
+    for compression, threads, latency, size, accuracy, train in cases:
+        if (compression, threads) in seen:
+            continue
+        seen.add((compression, threads))
+        rows.append(
+            record(
+                compression,
+                threads=threads,
+                latency_p50_ms=latency,
+                model_size_bytes=size,
+                accuracy=accuracy,
+                accuracy_drop=0.9 - accuracy,
+                train_time_s=train,
+            )
+        )
+    config = ScoringConfig.from_section(
+        {"weights": {"size": 0.4, "latency": 0.6, "accuracy": 0.1, "train": train_weight}}
+    )
+    constraints = {} if drop_limit is None else {"accuracy_drop_max": drop_limit}
+    decision = decide(score(frame(*rows), config), constraints, config)
+    cases_ = decision.cases.sort_values("rank")
+    assert list(cases_["score"]) == sorted(cases_["score"])  # the rank is the P order
+    best = cases_[cases_["recommended"]]
+    if best.empty:
+        assert not cases_["feasible"].any()
+        return
+    above = cases_[cases_["score"] < best["score"].iloc[0] - 1e-12]
+    assert not above["feasible"].any()  # every case with a lower P breaks a constraint...
+    assert above["verdict"].str.startswith("violates").all()  # ...and says which
+    assert (cases_["rank"] < best["rank"].iloc[0]).sum() == len(cases_[cases_["rank"] < best["rank"].iloc[0]])
+    assert not cases_.loc[cases_["rank"] < best["rank"].iloc[0], "feasible"].any()

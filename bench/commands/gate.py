@@ -39,7 +39,7 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
         if missing:
             print(f"bench gate: no baseline for suite(s) {', '.join(missing)}: their cases are not comparable")
         baseline_runs = list(found)
-    options = {"force": args.force, "alpha": args.alpha, "correction": args.correction}
+    options = {"force": args.force, "alpha": args.alpha, "correction": args.correction, "run_noise": args.run_noise}
     if args.rerun:
         repo = _repo_root()
         baseline_meta = store.load_meta(baseline_runs[0])
@@ -61,6 +61,17 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
     print(markdown if args.verbose else _short(result))
     print(f"summary: {args.summary}   verdicts: {args.json}")
     return result.exit_code
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a number in [0, 1) (0 trusts each run's own samples alone)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1) (e.g. 0.04 for 4%), got {text}")
+    return value
 
 
 def _relative(path: str, repo: Path) -> str:
@@ -122,6 +133,14 @@ def register(subparsers) -> None:
         choices=("holm", "none"),
         default="holm",
         help="multiple-comparison correction over the timed comparisons (default: holm)",
+    )
+    parser.add_argument(
+        "--run-noise",
+        type=_fraction,
+        default=None,
+        metavar="FRACTION",
+        help="one run's relative standard deviation between runs here, used with one run a side (default: the "
+        "suite's gates.run_noise or 0.04; bench calibrate measures it)",
     )
     parser.add_argument(
         "--rerun",

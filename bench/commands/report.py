@@ -22,6 +22,7 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
             continue
         print(f"  {where}: {rec['case_id']}  P={rec['score']:.3f}")
         print(f"    why: {rec['reasons']}")
+        print(f"    confidence: {rec.get('confidence', '')}")
         print(f"    robustness: {rec['robustness']}")
     print(f"  open {folder / 'index.html'}")
     return 0

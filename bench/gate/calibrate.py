@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, parse_rule
-from bench.gate.stats import timed_figures
+from bench.gate.stats import RUN_NOISE, timed_figures, undisturbed
 
 SUITE = "gate-calibration"
 CALIBRATED_METRICS = ("latency_p50_ms", "throughput_items_per_s")
@@ -56,7 +56,9 @@ def suite_yaml(percent: float, threads: Sequence[int], min_time_s: float, batch_
         f"engines: [eager, {{slowdown: {{percent: {float(percent)}}}}}]\n"
         f"hardware: {{cpu: {{threads: {list(threads)}}}}}\n"
         f"batch_sizes: {list(batch_sizes)}\n"
-        f"measure: {{warmup_s: 0.2, min_time_s: {min_time_s}, min_rounds: 20, memory_s: 0.01, accuracy: false}}\n"
+        # fixed-length windows (no precision target): every run of a case has the same number of samples
+        f"measure: {{warmup_s: 0.2, min_time_s: {min_time_s}, min_rounds: 20, memory_s: 0.01, accuracy: false, "
+        "precision: null}\n"
     )
 
 
@@ -121,6 +123,7 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
             row["p"] = figures.p_value
             row[metric] = None if figures.reason else rule.change(figures.baseline, figures.current)
             row[f"{metric}_pairs"] = [rule.change(old, new) for old, new in figures.pairs]
+            row[f"{metric}_precision"] = figures.precision.half_width if figures.precision else None
         return row
 
     def half(values: np.ndarray) -> np.ndarray:
@@ -147,6 +150,13 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
     return out
 
 
+def run_noise(runs: Sequence[np.ndarray]) -> float:
+    """One run's relative standard deviation of the p50 between runs of the same code, after the gate's cleaning of
+    disturbed blocks: what ``gates.run_noise`` should be on this machine."""
+    figures = [float(np.median(undisturbed([run]).samples_ms)) for run in runs if len(run)]
+    return float(np.std(figures, ddof=1) / np.mean(figures)) if len(figures) >= 2 else float("nan")
+
+
 def _rate(hits: int, total: int) -> dict[str, Any]:
     from scipy.stats import binomtest
 
@@ -159,13 +169,20 @@ def _rate(hits: int, total: int) -> dict[str, Any]:
 def _cells(items: list[dict[str, Any]], metric: str, alpha: float, threshold: float) -> dict[str, Any]:
     sign = 1.0 if METRICS[metric].better == "lower" else -1.0
     comparable = [c for c in items if c[metric] is not None]
-    regressed = sum(  # as bench.gate.verdict_for: pooled beyond the threshold, significant, and the median run pair
-        c["p"] < alpha
+    beyond = [  # as bench.gate.verdict_for: pooled beyond the threshold, significant, and the median run pair ...
+        c
+        for c in comparable
+        if c["p"] < alpha
         and sign * c[metric] > threshold
         and (not c[f"{metric}_pairs"] or sign * float(np.median(c[f"{metric}_pairs"])) > threshold)
-        for c in comparable
-    )
-    return {**_rate(regressed, len(items)), "not_comparable": _rate(len(items) - len(comparable), len(items))}
+    ]
+    # ... and decided at the rule: the change's 95% interval does not reach back inside it (else "inconclusive")
+    regressed = sum(sign * c[metric] - (c.get(f"{metric}_precision") or 0.0) > threshold for c in beyond)
+    return {
+        **_rate(regressed, len(items)),
+        "not_comparable": _rate(len(items) - len(comparable), len(items)),
+        "inconclusive": _rate(len(beyond) - regressed, len(items)),
+    }
 
 
 def evaluate(
@@ -209,8 +226,9 @@ def _table(rows: list[dict[str, Any]], first: str) -> list[str]:
     lines = [
         f"| {first} | metric | alpha | threshold | "
         + " | ".join(KIND_TITLES[k] for k in KINDS)
-        + " | not comparable (one run a side, A/A) | meets targets (one run / 3 runs) |",
-        "| --- | --- | ---: | ---: |" + " ---: |" * (len(KINDS) + 1) + " :---: |",
+        + " | not comparable (one run a side, A/A) | inconclusive (one run / 3 runs a side, A/B) "
+        "| meets targets (one run / 3 runs) |",
+        "| --- | --- | ---: | ---: |" + " ---: |" * (len(KINDS) + 2) + " :---: |",
     ]
     for row in rows:
         lines.append(
@@ -218,6 +236,7 @@ def _table(rows: list[dict[str, Any]], first: str) -> list[str]:
             f"{row['threshold']:.0%} | "
             + " | ".join(_pct(row[k]) for k in KINDS)
             + f" | {_pct(row['aa_runs']['not_comparable'])} | "
+            f"{_pct(row['ab_runs']['inconclusive'])} / {_pct(row['ab_rerun']['inconclusive'])} | "
             f"{'yes' if meets(row, 'runs') else 'no'} / {'yes' if meets(row, 'rerun') else 'no'} |"
         )
     return lines
@@ -237,10 +256,12 @@ def summarise(cases: list[CaseRuns], rows: list[dict[str, Any]], per_case, setup
     for case in cases:
         medians = [float(np.median(s)) for s in case.eager]
         spread = (max(medians) / min(medians) - 1) if medians else float("nan")
+        noise = run_noise(case.eager)
         rounds = int(np.median([len(s) for s in case.eager])) if case.eager else 0
         lines.append(
             f"- `{case.name}`: {len(case.eager)} runs, ~{rounds} samples per run, eager p50 "
-            f"{np.median(medians):.4g} ms, max/min of the runs' p50s {spread:+.1%}"
+            f"{np.median(medians):.4g} ms, max/min of the runs' p50s {spread:+.1%}, run-to-run standard deviation "
+            f"of the cleaned p50 {noise:.1%} (the gate's `gates.run_noise`; default {RUN_NOISE:.0%})"
         )
     lines += ["", "## Per case at the defaults", "", *_table(per_case, "case")]
     lines += ["", "## All cases, by test level and effect threshold", "", *_table(rows, "cases")]

@@ -10,23 +10,33 @@ from typing import Any
 
 import numpy as np
 
-from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for
-from bench.gate.stats import holm, timed_figures
+from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for, run_noise_for
+from bench.gate.stats import RUN_NOISE, Precision, holm, timed_figures
 from bench.metrics import SAMPLED
 
 
-def verdict_for(rule: Rule, change: float, significant: bool = True, pairs: Sequence[tuple[float, float]] = ()) -> str:
+def verdict_for(
+    rule: Rule,
+    change: float,
+    significant: bool = True,
+    pairs: Sequence[tuple[float, float]] = (),
+    precision: float = 0.0,
+) -> str:
     """The verdict of one comparison: beyond the rule (and significant, for timed metrics), else unchanged.
 
     ``pairs`` are the (baseline, current) figures of each interleaved pair of runs (``--rerun N``, N >= 2). Pooled
     samples treat every call as independent and miss run-to-run variation (a process's memory layout, its cores),
     so with replicated runs a verdict also needs the median pair to go beyond the rule (2 of 3 with ``--rerun 3``).
+    ``precision`` is the half-width of the change's 95% interval, in the rule's unit: a change beyond the rule
+    whose interval reaches back inside it cannot be decided at the rule and is ``inconclusive``, never
+    ``regressed``.
     """
     typical = float(np.median([rule.change(old, new) for old, new in pairs])) if pairs else change
+    nearest = change - math.copysign(precision, change)  # the end of the interval nearest to no change
     if significant and rule.worse(change) and rule.worse(typical):
-        return "regressed"
+        return "regressed" if rule.worse(nearest) else "inconclusive"
     if significant and rule.better_by(change) and rule.better_by(typical):
-        return "improved"
+        return "improved" if rule.better_by(nearest) else "inconclusive"
     return "unchanged"
 
 
@@ -50,6 +60,10 @@ class Verdict:
     reason: str = ""
     pairs: tuple[tuple[float, float], ...] = ()
     between_spread: float | None = None  # the larger between-window spread of the two sides (measure.repeats)
+    precision: float | None = None
+    """Timed metrics: the half-width of the change's 95% interval, in the rule's unit (relative or absolute)."""
+    rerun_hint: int | None = None
+    """An inconclusive verdict: the ``--rerun N`` that would reach the precision needed (None: longer windows)."""
 
 
 @dataclass
@@ -176,8 +190,10 @@ def compare(
     alpha: float | None = None,
     correction: str = "holm",
     rules: Mapping[str, Mapping[str, Any]] | None = None,
+    run_noise: float | None = None,
 ) -> GateResult:
-    """Compare two sides case by case. ``rules`` maps suite name to its ``gates:`` section (default: from meta)."""
+    """Compare two sides case by case. ``rules`` maps suite name to its ``gates:`` section (default: from meta).
+    ``run_noise`` overrides every suite's ``gates.run_noise`` (default :data:`bench.gate.stats.RUN_NOISE`)."""
     if correction not in ("holm", "none"):
         raise GateError(f"--correction must be holm or none, not {correction!r}")
     if rules is None:
@@ -207,7 +223,8 @@ def compare(
         refused = None
         if suite in settings and not force:
             refused = f"measure settings differ: {'; '.join(settings[suite])} (use --force to compare anyway)"
-        for verdict, rule in _case_verdicts(key, baseline, current, suite_rules, result, force, refused):
+        noise = next(n for n in (run_noise, run_noise_for(rules.get(suite)), RUN_NOISE) if n is not None)
+        for verdict, rule in _case_verdicts(key, baseline, current, suite_rules, result, force, refused, noise):
             result.verdicts.append(verdict)
             if verdict.p_value is not None:
                 timed.append((verdict, rule, alpha if alpha is not None else suite_alpha))
@@ -217,7 +234,7 @@ def compare(
     return result
 
 
-def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result: GateResult, force: bool, refused):
+def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result, force, refused, run_noise):
     """One case's (verdict, rule) pairs; a case not run now but ok in the baseline is noted in ``result``."""
     old, new = baseline.records.get(key), current.records.get(key)
     if new is None or new.get("status") == "skipped":  # deselected (-k), absent hardware, or removed
@@ -241,7 +258,7 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
             if any(_present(record.get(name)) for record in (old, new) if record is not None):
                 verdicts.append((Verdict(key, name, "not comparable", rule=rule.text, reason=reason), rule))
             continue
-        verdict = _compare_metric(key, rule, old, new, baseline.samples.get(key), current.samples.get(key))
+        verdict = _compare_metric(key, rule, old, new, baseline.samples.get(key), current.samples.get(key), run_noise)
         if verdict is not None:
             verdicts.append((verdict, rule))
     return verdicts
@@ -253,7 +270,7 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
     adjusted = holm(raw_p) if correction == "holm" else raw_p
     for (verdict, rule, level), p_adjusted in zip(timed, adjusted, strict=True):
         verdict.p_adjusted = p_adjusted
-        verdict.verdict = verdict_for(rule, verdict.change, p_adjusted < level, verdict.pairs)
+        verdict.verdict = verdict_for(rule, verdict.change, p_adjusted < level, verdict.pairs, verdict.precision or 0)
         beyond = rule.worse(verdict.change) or rule.better_by(verdict.change)
         spread = verdict.between_spread
         if beyond and verdict.verdict != "unchanged" and spread is not None and abs(verdict.change) <= spread:
@@ -262,13 +279,24 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
             why = f"within the spread between measure.repeats windows ({spread:.1%})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
             continue
-        if beyond and p_adjusted >= level:
+        if verdict.verdict == "inconclusive":
+            verdict.reason = "; ".join(filter(None, [_inconclusive_reason(rule, verdict), verdict.reason]))
+        elif beyond and p_adjusted >= level:
             why = f"beyond the rule but not significant (p={p_adjusted:.2g} >= {level:g})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
         elif beyond and verdict.verdict == "unchanged":  # significant, but the replicated runs disagree
             changes = ", ".join(f"{rule.change(old, new):+.1%}" for old, new in verdict.pairs)
             why = f"beyond the rule pooled, but not in the median of the {len(verdict.pairs)} run pairs ({changes})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
+
+
+def _inconclusive_reason(rule: Rule, verdict: Verdict) -> str:
+    """What the data would need to decide: the precision (the distance from the change to the rule) and a --rerun."""
+    form = ".1%" if rule.relative else ".4g"
+    needed = abs(verdict.change) - rule.limit
+    text = f"cannot decide at the rule {rule.text}: {verdict.change:+{form}} ± {verdict.precision:{form}} (95%)"
+    more = f"about --rerun {verdict.rerun_hint}" if verdict.rerun_hint else "longer latency windows, not more runs"
+    return f"{text}; deciding needs ± {needed:{form}} or better: {more}"
 
 
 def measure_settings(side: RunSide) -> dict[str, dict[str, Any]]:
@@ -311,6 +339,7 @@ def _compare_metric(
     new: dict[str, Any],
     old_samples: list[list[float]] | None,
     new_samples: list[list[float]] | None,
+    run_noise: float = RUN_NOISE,
 ) -> Verdict | None:
     metric = METRICS[rule.metric]
     verdict = Verdict(key, rule.metric, "not comparable", rule=rule.text, relative=rule.relative)
@@ -320,7 +349,7 @@ def _compare_metric(
         if not old_samples or not new_samples:
             verdict.reason = "no raw samples in the " + ("baseline" if not old_samples else "current run")
             return verdict
-        figures = timed_figures(rule.metric, old_samples, new_samples, int(new.get("batch_size") or 1))
+        figures = timed_figures(rule.metric, old_samples, new_samples, int(new.get("batch_size") or 1), run_noise)
         if figures.reason:
             verdict.reason = figures.reason
             return verdict
@@ -328,6 +357,7 @@ def _compare_metric(
         verdict.change = rule.change(verdict.baseline, verdict.current)
         verdict.reason = figures.note
         verdict.pairs = figures.pairs
+        _set_precision(verdict, rule, figures.precision)
         spreads = [r.get("latency_between_spread") for r in (old, new) if _present(r.get("latency_between_spread"))]
         verdict.between_spread = max(spreads) if spreads else None
         verdict.verdict = "unchanged"  # decided after the correction over all timed comparisons
@@ -342,6 +372,16 @@ def _compare_metric(
     verdict.change = rule.change(verdict.baseline, verdict.current)
     verdict.verdict = verdict_for(rule, verdict.change)
     return verdict
+
+
+def _set_precision(verdict: Verdict, rule: Rule, precision: Precision | None) -> None:
+    """The comparison's precision in the rule's unit, and the --rerun that would decide a change beyond the rule."""
+    if precision is None:
+        return
+    scale = 1.0 if rule.relative else abs(verdict.baseline or 0.0)
+    verdict.precision = precision.half_width * scale
+    needed = (abs(verdict.change) - rule.limit) / scale if scale else 0.0
+    verdict.rerun_hint = precision.reruns_for(needed) if needed > 0 else None
 
 
 def gate_runs(

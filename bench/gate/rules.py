@@ -16,9 +16,10 @@ DEFAULT_ALPHA = 0.01
 
 METRICS: dict[str, Metric] = metrics.gated()
 """The metrics the gate judges, from the one metric table (:mod:`bench.metrics`): direction, kind, default rule."""
-OPTIONS = ("alpha",)
-"""Non-metric keys of ``gates:``: ``alpha`` overrides :data:`DEFAULT_ALPHA` for the suite."""
-VERDICTS = ("regressed", "improved", "unchanged", "not comparable")
+OPTIONS = ("alpha", "run_noise")
+"""Non-metric keys of ``gates:``: ``alpha`` overrides :data:`DEFAULT_ALPHA` for the suite; ``run_noise`` (e.g.
+``"2%"``) is one run's relative standard deviation between runs on the gating machine (:func:`run_noise_for`)."""
+VERDICTS = ("regressed", "improved", "inconclusive", "unchanged", "not comparable")
 ENV_KEYS = ("cpu_model", "gpu_name", "torch_version", "threads")
 
 _RULE = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?\s*(%?)\s*$")
@@ -113,6 +114,8 @@ def validate_gates(value: Any, where: str = "gates") -> dict[str, Any]:
     for name, raw in value.items():
         if name == "alpha":
             checks.probability(raw, f"{where}.alpha")
+        elif name == "run_noise":
+            run_noise_for({name: raw}, where)
         else:
             parse_rule(str(name), raw, where)
     return {str(k): v for k, v in value.items()}
@@ -121,7 +124,24 @@ def validate_gates(value: Any, where: str = "gates") -> dict[str, Any]:
 def rules_for(section: Mapping[str, Any] | None) -> tuple[dict[str, Rule], float]:
     """The effective rules of a suite: the defaults of :data:`METRICS`, overridden by its ``gates:`` section."""
     section = dict(section or {})
+    section.pop("run_noise", None)  # not a metric: see run_noise_for
     alpha = checks.probability(section.pop("alpha"), "gates.alpha") if "alpha" in section else DEFAULT_ALPHA
     raw = {name: metric.default_rule for name, metric in METRICS.items()} | section
     rules = {name: parse_rule(name, value) for name, value in raw.items()}
     return {name: rule for name, rule in rules.items() if rule is not None}, alpha
+
+
+def run_noise_for(section: Mapping[str, Any] | None, where: str = "gates") -> float | None:
+    """A suite's ``gates.run_noise`` as a fraction (``"2%"`` or ``0.02``), or None when it does not set one."""
+    raw = (section or {}).get("run_noise")
+    if raw is None:
+        return None
+    text = raw.strip() if isinstance(raw, str) else raw
+    if isinstance(text, str) and text.endswith("%"):
+        try:
+            value = float(text[:-1]) / 100.0
+        except ValueError:
+            value = math.nan
+    else:
+        value = text
+    return checks.number(value, f"{where}.run_noise", maximum=1.0)

@@ -3,10 +3,13 @@ blocks of calls that a burst of interference slowed."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from bench.intervals import quantile_ci
 
 Runs = Sequence[Sequence[float]]
 """Raw samples of one side, one list per run, in the order they were taken."""
@@ -15,7 +18,28 @@ MIN_SAMPLES = 8
 BLOCKS_PER_RUN = 10
 """Each run's samples are cut into this many blocks of consecutive calls to find bursts of interference."""
 DISTURBED_RATIO = 1.10
-"""A block whose median is more than 10% above the side's fastest block median was disturbed: it is dropped."""
+"""A block whose median is more than 10% above the side's quiet level (see :data:`QUIET_SHARE`) was disturbed: it
+is dropped; more than :data:`NOISE_MULTIPLIER` times the side's own quiet spread, when that is larger."""
+QUIET_SHARE = 0.2
+"""The quiet level of a side is the median of the block at 20% of the way up from the fastest (the 2nd of 10 blocks,
+the 6th of 30): one unusually fast block (the machine briefly idle) must not make every ordinary block look slow.
+It stays quiet as long as at most 80% of the blocks are disturbed, beyond :data:`MAX_DISTURBED_SHARE`."""
+NOISE_MULTIPLIER = 5.0
+"""The quiet spread is (quiet level / fastest block median) - 1: the ordinary block-to-block noise of the case. A
+block is disturbed only beyond 5x that (or 10%): a sub-millisecond case whose block medians wander by several percent
+is not a busy machine, while bursts of interference (blocks 1.5-3x slower beside quiet ones) still stand out.
+Calibrated on synthetic samples (tests/test_gate_precision.py)."""
+SAMPLING_MULTIPLIER = 4.0
+"""Nor is a block disturbed within 4 standard errors of a block median (from the blocks' own calls): with 20 calls a
+block and 30% per-call noise, block medians differ by 10% by chance alone."""
+RUN_NOISE = 0.04
+"""Relative standard deviation of one run's figure between runs of the same code on this machine (the process's
+memory layout, its cores, the machine's load): one run cannot show it, so with a single run a side the gate takes
+this value (``gates: {run_noise: ...}``, ``bench gate --run-noise``); with N >= 2 interleaved runs a side it is
+measured from the run pairs. 4% reproduces the A/A check of the default suite on the development machine, where two
+runs of one commit differed by up to +13% at one thread."""
+Z95 = 1.959963984540054
+"""The two-sided 95% normal quantile: a comparison's precision is the half-width of the change's 95% interval."""
 MAX_DISTURBED_SHARE = 0.7
 """More than 70% of a side's blocks disturbed: its timed metrics are not comparable (tuned by ``bench calibrate``:
 at 0.5 quiet-enough runs were refused, at 0.8 runs disturbed from start to end slipped through as false alarms)."""
@@ -64,6 +88,10 @@ class Undisturbed:
     samples_ms: np.ndarray
     blocks: int
     dropped: int
+    threshold: float = DISTURBED_RATIO - 1
+    """How far above the quiet level a block had to be to be dropped (relative)."""
+    drift: float = 0.0
+    """Relative standard deviation of the kept blocks' medians: how much the case moved within the run."""
 
     @property
     def dropped_share(self) -> float:
@@ -73,10 +101,11 @@ class Undisturbed:
 def undisturbed(runs: Runs, blocks_per_run: int = BLOCKS_PER_RUN, ratio: float = DISTURBED_RATIO) -> Undisturbed:
     """Split each run's samples into consecutive blocks and drop the blocks a neighbour disturbed.
 
-    Interference only ever adds time, and it comes in bursts: a disturbed block's median sits far above the
-    side's fastest block median, while blocks of a quiet run agree within 1-2%. Blocks whose median exceeds the
-    fastest block median of the side by more than ``ratio`` are dropped. A real slowdown of the code slows every
-    block alike, so it is kept (both sides are cleaned separately).
+    Interference only ever adds time, and it comes in bursts: a disturbed block's median sits far above the side's
+    quiet blocks, while blocks of a quiet run agree within their ordinary noise. Blocks whose median exceeds the
+    side's quiet level (:func:`quiet_level`) by more than ``ratio`` - 1, or by more than :data:`NOISE_MULTIPLIER`
+    times the quiet spread when that is larger, are dropped. A real slowdown of the code slows every block alike, so
+    it is kept (both sides are cleaned separately).
     """
     blocks: list[np.ndarray] = []
     for run in runs:
@@ -86,9 +115,32 @@ def undisturbed(runs: Runs, blocks_per_run: int = BLOCKS_PER_RUN, ratio: float =
     if not blocks:
         return Undisturbed(np.asarray([], dtype=float), 0, 0)
     medians = np.asarray([np.median(b) for b in blocks])
-    keep = medians <= medians.min() * ratio
+    level, spread = quiet_level(medians)
+    threshold = max(ratio - 1.0, NOISE_MULTIPLIER * spread, SAMPLING_MULTIPLIER * block_median_se(blocks))
+    keep = medians <= level * (1.0 + threshold)
     kept = [b for b, k in zip(blocks, keep, strict=True) if k]
-    return Undisturbed(np.concatenate(kept), len(blocks), int((~keep).sum()))
+    kept_medians = medians[keep]
+    drift = float(kept_medians.std(ddof=1) / kept_medians.mean()) if kept_medians.size >= 3 else 0.0
+    return Undisturbed(np.concatenate(kept), len(blocks), int((~keep).sum()), threshold, drift)
+
+
+def block_median_se(blocks: Sequence[np.ndarray]) -> float:
+    """The typical relative standard error of a block's median from its own calls (the median over blocks of their
+    order-statistic intervals / (2 x 1.96)): how far apart block medians land by sampling alone."""
+    widths = []
+    for block in blocks:
+        ci = quantile_ci(block, 0.5)
+        if ci.bounded and ci.median > 0:
+            widths.append((ci.high - ci.low) / (2 * Z95) / ci.median)
+    return float(np.median(widths)) if widths else 0.0
+
+
+def quiet_level(block_medians: np.ndarray) -> tuple[float, float]:
+    """A side's quiet level (the block median at :data:`QUIET_SHARE` of the way up from the fastest) and its quiet
+    spread (how far that sits above the fastest block, relative): the ordinary block-to-block noise of the case."""
+    ordered = np.sort(np.asarray(block_medians, dtype=float))
+    level = float(ordered[math.ceil(QUIET_SHARE * ordered.size) - 1])
+    return level, (level / float(ordered[0]) - 1.0) if ordered[0] > 0 else 0.0
 
 
 def _as_runs(samples: Sequence[float] | Runs) -> Runs:
@@ -109,10 +161,84 @@ class TimedFigures:
     note: str = ""
     pairs: tuple[tuple[float, float], ...] = ()
     """Per interleaved pair of runs, (baseline, current) figures: set when both sides have the same N >= 2 runs."""
+    precision: Precision | None = None
+    """How precisely the data fix the relative change (the half-width of its 95% interval) and what it is made of."""
 
 
-def timed_figures(metric: str, baseline: Sequence[float] | Runs, current: Sequence[float] | Runs, batch_size=1):
-    """Clean both sides (:func:`undisturbed`), then the metric on each and the Mann-Whitney U p-value."""
+@dataclass(frozen=True)
+class Precision:
+    """The precision of one timed comparison: the half-width of the 95% interval of the relative change,
+    ``Z95 * sqrt(within_old^2 + within_new^2 + between^2)``."""
+
+    half_width: float
+    within: float
+    """Standard error from the samples of both sides (their statistics' order-statistic intervals), relative."""
+    between: float
+    """Standard error of the change from run-to-run variation, relative."""
+    run_noise: float
+    """One run's relative standard deviation: measured from the run pairs, or the prior (:data:`RUN_NOISE`)."""
+    measured: bool
+    """Whether ``run_noise`` was measured (N >= 2 runs a side) or assumed."""
+    runs: int
+    """Runs a side (the smaller side)."""
+
+    def reruns_for(self, needed: float) -> int | None:
+        """Interleaved runs a side (``--rerun N``) that would bring the half-width to ``needed``; ``None`` when the
+        samples of a run, not the number of runs, limit the precision (longer windows would help instead)."""
+        room = (needed / Z95) ** 2 - self.within**2
+        if needed <= 0 or room <= 0:
+            return None
+        return max(2, math.ceil(2 * self.run_noise**2 / room))
+
+
+def within_run_se(metric: str, samples_ms: Sequence[float]) -> float:
+    """Relative standard error of a side's figure from its samples alone: for a percentile (and throughput, judged
+    on the median) its distribution-free order-statistic interval / (2 x 1.96); for the mean s / sqrt(n)."""
+    values = np.asarray(samples_ms, dtype=float)
+    if metric == "latency_mean_ms":
+        return float(values.std(ddof=1) / math.sqrt(values.size) / values.mean()) if values.size > 1 else math.inf
+    q = 0.5 if metric == "throughput_items_per_s" else int(metric.removeprefix("latency_p").removesuffix("_ms")) / 100
+    ci = quantile_ci(values, q)
+    if not ci.bounded or ci.median <= 0:
+        return math.inf
+    return float((ci.high - ci.low) / (2 * Z95) / ci.median)
+
+
+def comparison_precision(
+    metric: str,
+    old: Undisturbed,
+    new: Undisturbed,
+    runs: tuple[int, int],
+    pairs: Sequence[tuple[float, float]],
+    run_noise: float = RUN_NOISE,
+) -> Precision:
+    """The precision of a timed comparison: the samples' own uncertainty, plus the variation between runs.
+
+    With N >= 2 interleaved run pairs the variation between runs is measured: the standard deviation of the pairs'
+    relative changes / sqrt(N). Otherwise one run's variation is taken as ``run_noise``, or as the drift of the
+    side's blocks within the run when that is larger (a case that moved by 10% between blocks of one run will move
+    at least as much between two runs at different times)."""
+    within = math.hypot(within_run_se(metric, old.samples_ms), within_run_se(metric, new.samples_ms))
+    if len(pairs) >= 2:
+        changes = np.array([b / a - 1.0 for a, b in pairs if a > 0])
+        spread = float(changes.std(ddof=1)) if changes.size >= 2 else math.inf
+        noise, measured, between = spread / math.sqrt(2), True, spread / math.sqrt(changes.size)
+    else:
+        noise_old, noise_new = max(run_noise, old.drift), max(run_noise, new.drift)
+        noise, measured = max(noise_old, noise_new), False
+        between = math.sqrt(noise_old**2 / runs[0] + noise_new**2 / runs[1])
+    return Precision(Z95 * math.hypot(within, between), within, between, noise, measured, min(runs))
+
+
+def timed_figures(
+    metric: str,
+    baseline: Sequence[float] | Runs,
+    current: Sequence[float] | Runs,
+    batch_size=1,
+    run_noise: float = RUN_NOISE,
+):
+    """Clean both sides (:func:`undisturbed`), then the metric on each, the Mann-Whitney U p-value and the
+    precision of the change (:func:`comparison_precision`)."""
     sides = {"baseline": undisturbed(_as_runs(baseline)), "current run": undisturbed(_as_runs(current))}
     for name, side in sides.items():
         if side.dropped_share > MAX_DISTURBED_SHARE:
@@ -121,7 +247,7 @@ def timed_figures(metric: str, baseline: Sequence[float] | Runs, current: Sequen
                 None,
                 None,
                 reason=f"{name} disturbed: {side.dropped} of {side.blocks} blocks of calls ran more than "
-                f"{DISTURBED_RATIO - 1:.0%} slower than its fastest block (a busy machine); re-run, or use --rerun",
+                f"{side.threshold:.0%} slower than its quiet blocks (a busy machine); re-run, or use --rerun",
             )
         if len(side.samples_ms) < MIN_SAMPLES:
             return TimedFigures(None, None, None, reason=f"fewer than {MIN_SAMPLES} raw samples in the {name}")
@@ -144,4 +270,5 @@ def timed_figures(metric: str, baseline: Sequence[float] | Runs, current: Sequen
         mann_whitney_p(old.samples_ms, new.samples_ms),
         note=note,
         pairs=pairs,
+        precision=comparison_precision(metric, old, new, (len(old_runs), len(new_runs)), pairs, run_noise),
     )

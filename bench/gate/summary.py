@@ -12,7 +12,7 @@ from bench.gate.rules import VERDICTS
 
 # ---------------------------------------------------------------------------------------------- outputs
 
-_ICON = {"regressed": "❌", "improved": "✅", "unchanged": "·", "not comparable": "⚠️"}
+_ICON = {"regressed": "❌", "improved": "✅", "inconclusive": "❔", "unchanged": "·", "not comparable": "⚠️"}
 
 
 def _fmt(value: float | None) -> str:
@@ -28,7 +28,10 @@ def _fmt_change(verdict: Verdict) -> str:
         return ""
     if not math.isfinite(verdict.change):
         return "from 0"
-    return f"{verdict.change:+.2%}" if verdict.relative else f"{verdict.change:+.4g}"
+    text = f"{verdict.change:+.2%}" if verdict.relative else f"{verdict.change:+.4g}"
+    if verdict.precision is not None and math.isfinite(verdict.precision):  # the change's 95% interval
+        text += f" ± {verdict.precision:.1%}" if verdict.relative else f" ± {verdict.precision:.4g}"
+    return text
 
 
 def _table(verdicts: Iterable[Verdict]) -> list[str]:
@@ -58,7 +61,8 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
         f"- baseline: `{result.baseline}` (commit `{result.baseline_commit}`)",
         f"- current: `{result.current}` (commit `{result.current_commit}`)",
         f"- timed metrics: two-sided Mann-Whitney U on raw samples, alpha={result.alpha:g}, "
-        f"correction={result.correction}, and an effect beyond the rule",
+        f"correction={result.correction}, and an effect beyond the rule that the change's 95% interval "
+        f"(± precision: the samples' own and the run-to-run variation) does not reach back across",
     ]
     if result.environment:
         kind = "compared anyway (--force)" if result.forced else "not compared"
@@ -76,10 +80,11 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
             f"removed): {shown}{more}",
         ]
     moved = [v for v in result.verdicts if v.verdict in ("regressed", "improved", "not comparable")]
+    moved += [v for v in result.verdicts if v.verdict == "inconclusive"]
     order = {name: i for i, name in enumerate(VERDICTS)}
     moved.sort(key=lambda v: (order[v.verdict], v.case, v.metric))
     if moved:
-        lines += ["", "### Regressed, improved and not comparable", "", *_table(moved)]
+        lines += ["", "### Regressed, improved, inconclusive and not comparable", "", *_table(moved)]
     unchanged = [v for v in result.verdicts if v.verdict == "unchanged"]
     if unchanged:
         lines += ["", f"<details><summary>{len(unchanged)} unchanged</summary>", "", *_table(unchanged[:max_unchanged])]

@@ -198,8 +198,8 @@ def decide(
 
     Adds ``violations``, ``feasible``, ``pareto`` (front over latency, size, 1-A among the ok cases of the
     group), ``pareto_cost`` (over cost, energy, 1-A where present), ``dominated_by``, ``verdict`` and
-    ``recommended``, and re-ranks: feasible non-dominated cases by P first (rank 1 is the recommendation), then
-    dominated ones, then those breaking a constraint.
+    ``recommended``, and ranks every scored case of a group by P (ties: non-dominated, cheaper, faster first).
+    The recommendation is the first feasible case in that order; every case above it breaks a constraint.
     """
     config = config or ScoringConfig()
     constraints = dict(constraints or {})
@@ -220,7 +220,7 @@ def decide(
     for group_key, group in frame.groupby(group_columns, dropna=False, sort=False):
         labels = dict(zip(group_columns, group_key, strict=False))
         members = group.index[scored_ok[group.index]]
-        main = _mark_fronts(frame, members)
+        main = _mark_fronts(frame, members, config)
         ordered = _rank_group(frame, members, main)
         for i in group.index:
             if not scored_ok[i]:
@@ -234,9 +234,13 @@ def decide(
     return Decision(frame.drop(columns="one_minus_accuracy"), pd.DataFrame(recommendations), robust)
 
 
-def _mark_fronts(frame: pd.DataFrame, members: pd.Index) -> list[str]:
-    """Mark the group's Pareto fronts (latency, size, 1-A; and cost, energy, 1-A); returns the main objectives."""
-    main = objectives(frame.loc[members], ("latency_ms", "model_size_bytes", "one_minus_accuracy"))
+def _mark_fronts(frame: pd.DataFrame, members: pd.Index, config: ScoringConfig) -> list[str]:
+    """Mark the group's Pareto fronts (latency, size, 1-A; and cost, energy, 1-A); returns the main objectives.
+
+    With a training weight, training time (``Ttrain``) is an objective too, so that a case that another dominates
+    never has the lower P: P is then monotone in every objective of the front."""
+    train = ("Ttrain",) if config.weights.train > 0 else ()
+    main = objectives(frame.loc[members], ("latency_ms", "model_size_bytes", "one_minus_accuracy", *train))
     if len(members):
         front, _ = pareto_front(frame.loc[members, main].to_numpy(float))
         frame.loc[members, "pareto"] = front
@@ -253,12 +257,13 @@ def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str]) -> list
     feasible = [i for i in members if frame.at[i, "feasible"]]
     _, dominators = pareto_front(frame.loc[feasible, main].to_numpy(float)) if feasible else (None, [])
     dominated = {i for i, by in zip(feasible, dominators, strict=True) if by}
-    # A dominated case cannot be the best, even when its own reference makes its P look lower (a slow
-    # 2-thread fp32 reference flatters the 2-thread cases): the winner is the lowest P on the feasible front.
+    # One reference per group makes P monotone in every objective of the front: a dominated case never has a lower
+    # P than the case dominating it, so the lowest P among the feasible cases is on the front (on equal P the
+    # non-dominated case goes first). The rank is the P order over every scored case of the group.
     ordered = sorted((i for i in feasible if i not in dominated), key=lambda i: _preference(frame, i))
     best = ordered[0] if ordered else None
-    tier = {i: 0 if i in ordered else 1 if i in dominated else 2 for i in members}
-    for rank, i in enumerate(sorted(members, key=lambda i: (tier[i], *_preference(frame, i))), 1):
+    by_p = sorted(members, key=lambda i: (frame.at[i, "score"], i in dominated, *_tie_break(frame, i)))
+    for rank, i in enumerate(by_p, 1):
         frame.at[i, "rank"] = rank
     for position, i in enumerate(feasible):
         by = [feasible[k] for k in dominators[position]]
@@ -306,6 +311,7 @@ def _recommend(frame, group, members, ordered, result, labels, constraints, conf
         "S": frame.at[best, "S"],
         "T": frame.at[best, "T"],
         "A": frame.at[best, "A"],
+        "reference_case": frame.at[best, "reference_case"],
         "runner_up": frame.at[runner_up, "case_id"] if runner_up is not None else None,
         "margin": (frame.at[runner_up, "score"] - frame.at[best, "score"]) if runner_up is not None else None,
         "stays_top_share": result.stays_top_share,
@@ -325,4 +331,4 @@ def _terms_text(frame: pd.DataFrame, i: int, config: ScoringConfig) -> str:
         parts.append("accuracy not measured (term left out)")
     if w.train:
         parts.append(f"Ttrain={frame.at[i, 'Ttrain']:.3f}")
-    return "size and latency vs reference: " + ", ".join(parts)
+    return f"size and latency vs reference {frame.at[i, 'reference_case']}: " + ", ".join(parts)

@@ -7,8 +7,10 @@ Scoring only reads records (:func:`bench.results.load`); it never measures. The 
     S = model_size_bytes / reference's     T = latency statistic / reference's     A = accuracy in [0, 1]
     Ttrain = train_time_s / train_budget_s (or / the largest train_time_s in the suite)
 
-The reference of a case is, by default, the ``fp32`` ``eager`` case of the same model on the same device, thread
-count and batch size (``scoring.reference`` changes it). A case without a reference is an error, never a NaN.
+The reference is one case per decision group (the cases one ranking and one Pareto front compare), by default the
+``fp32`` ``eager`` case of the group's model and device at the group's first (smallest) thread count and batch size,
+so P means the same thing on every row it ranks (``scoring.reference`` changes the rule). A case without a
+reference is an error, never a NaN.
 """
 
 from __future__ import annotations
@@ -90,7 +92,10 @@ DEFAULT_PROFILE = "recommendation"
 
 LATENCY_STATISTICS: dict[str, str] = metrics.latency_statistics()
 REFERENCE_AXES = ("model", "compression", "engine", "device", "threads", "batch_size")
-DEFAULT_REFERENCE: dict[str, Any] = {"compression": "fp32", "engine": "eager"}
+FIRST = "first"
+"""A ``scoring.reference`` value for ``threads`` and ``batch_size``: the smallest value in the decision group."""
+FIRST_AXES = ("threads", "batch_size")
+DEFAULT_REFERENCE: dict[str, Any] = {"compression": "fp32", "engine": "eager", "threads": FIRST, "batch_size": FIRST}
 SCORING_KEYS = ("profile", "weights", "latency", "reference", "train_budget_s", "robustness", "across_batch_sizes")
 WEIGHT_KEYS = ("size", "latency", "accuracy", "train")
 ROBUSTNESS_KEYS = ("perturbation", "stable_share")
@@ -142,7 +147,8 @@ class ScoringConfig:
     def reference_rule(self) -> str:
         fixed = dict(self.reference)
         same = [axis for axis in REFERENCE_AXES if axis not in fixed]
-        return ", ".join(f"{k}={v}" for k, v in fixed.items()) + (f"; same {', '.join(same)}" if same else "")
+        named = [f"{k}=the group's first" if v == FIRST else f"{k}={v}" for k, v in fixed.items()]
+        return ", ".join(named) + (f"; same {', '.join(same)}" if same else "") + " (one reference per group)"
 
 
 # --------------------------------------------------------------------------------------- validation
@@ -177,6 +183,10 @@ def validate_scoring(value: Any, where: str = "scoring") -> dict[str, Any]:
         for key, axis_value in reference.items():
             if not isinstance(axis_value, (str, int)) or isinstance(axis_value, bool):
                 raise SuiteError(None, f"{where}.reference.{key}", f"must be a name or a number, got {axis_value!r}")
+            if axis_value == FIRST and key not in FIRST_AXES:
+                raise SuiteError(
+                    None, f"{where}.reference.{key}", f"'{FIRST}' is allowed for {' and '.join(FIRST_AXES)} only"
+                )
     if "across_batch_sizes" in section and not isinstance(section["across_batch_sizes"], bool):
         raise SuiteError(
             None, f"{where}.across_batch_sizes", f"must be true or false, got {section['across_batch_sizes']!r}"
@@ -212,8 +222,44 @@ def _axis_value(value: Any) -> Any:
     return str(value)
 
 
-def _reference_key(row: Mapping[str, Any], fixed: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(_axis_value(fixed[a]) if a in fixed else _axis_value(row[a]) for a in REFERENCE_AXES)
+def _reference_key(row: Mapping[str, Any], fixed: Mapping[str, Any], firsts: Mapping[str, Any]) -> tuple[Any, ...]:
+    def value(axis: str) -> Any:
+        if axis not in fixed:
+            return _axis_value(row[axis])
+        return _axis_value(firsts[axis] if fixed[axis] == FIRST else fixed[axis])
+
+    return tuple(value(a) for a in REFERENCE_AXES)
+
+
+def _group_firsts(frame: pd.DataFrame, config: ScoringConfig) -> dict[Any, dict[str, Any]]:
+    """Row index -> the smallest ``threads`` and ``batch_size`` of its decision group (all its rows, whatever
+    their status: the rule must not depend on which cases failed)."""
+    firsts: dict[Any, dict[str, Any]] = {}
+    for _, group in frame.groupby(config.group_columns, dropna=False, sort=False):
+        smallest = {a: pd.to_numeric(group[a], errors="coerce").min() for a in FIRST_AXES}
+        firsts.update({i: smallest for i in group.index})
+    return firsts
+
+
+def reference_indices(frame: pd.DataFrame, config: ScoringConfig) -> dict[Any, Any]:
+    """Ok row index -> its reference row index; :class:`MissingReference` when an ok case has no ok reference."""
+    fixed = dict(config.reference)
+    firsts = _group_firsts(frame, config)
+    by_key = {_own_key(row): i for i, row in frame.iterrows()}
+    found: dict[Any, Any] = {}
+    for i, row in frame[frame["status"] == "ok"].iterrows():
+        key = _reference_key(row, fixed, firsts[i])
+        j = by_key.get(key)
+        if j is None or frame.at[j, "status"] != "ok":
+            wanted = ", ".join(f"{a}={v}" for a, v in zip(REFERENCE_AXES, key, strict=False))
+            status = f"; that case is {frame.at[j, 'status']}: {frame.at[j, 'error']}" if j is not None else ""
+            raise MissingReference(
+                f"suite {row['suite']}: case {row['case_id']} has no reference case ({wanted}){status}. "
+                f"The reference rule is {config.reference_rule}; add that case to the suite, or set "
+                f"scoring.reference (keys: {', '.join(REFERENCE_AXES)}) to a case that was measured"
+            )
+        found[i] = j
+    return found
 
 
 def _own_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -245,26 +291,17 @@ def score(frame: pd.DataFrame, config: ScoringConfig | None = None) -> pd.DataFr
     """
     config = config or ScoringConfig()
     out = frame.copy().reset_index(drop=True)
-    fixed = dict(config.reference)
-    ok = out["status"] == "ok"
     out["latency_ms"] = latency_ms(out, config.latency)
     out["memory_mb"] = memory_mb(out)
     out["model_size_mb"] = pd.to_numeric(out["model_size_bytes"], errors="coerce") / 2**20
-    by_key = {_own_key(row): i for i, row in out.iterrows()}
-    reference_index: dict[int, int] = {}
-    for i, row in out[ok].iterrows():
-        key = _reference_key(row, fixed)
-        j = by_key.get(key)
-        if j is None or out.at[j, "status"] != "ok":
-            wanted = ", ".join(f"{a}={v}" for a, v in zip(REFERENCE_AXES, key, strict=False))
-            found = f"; that case is {out.at[j, 'status']}: {out.at[j, 'error']}" if j is not None else ""
-            raise MissingReference(
-                f"suite {row['suite']}: case {row['case_id']} has no reference case ({wanted}){found}. "
-                f"The reference rule is {config.reference_rule}; add that case to the suite, or set "
-                f"scoring.reference (keys: {', '.join(REFERENCE_AXES)}) to a case that was measured"
-            )
-        reference_index[i] = j
+    _add_terms(out, reference_indices(out, config), config)
+    out["rank"] = out.groupby(config.group_columns, dropna=False)["score"].rank(method="min")
+    return out
 
+
+def _add_terms(out: pd.DataFrame, reference_index: dict[Any, Any], config: ScoringConfig) -> None:
+    """S, T, A, Ttrain, accuracy_drop, the score and its note per row, in place (rows that are not ok keep NaN)."""
+    ok = out["status"] == "ok"
     nan = float("nan")
     cols = {name: [nan] * len(out) for name in ("S", "T", "A", "accuracy_drop", "Ttrain", "score")}
     reference_case = [None] * len(out)
@@ -313,8 +350,6 @@ def score(frame: pd.DataFrame, config: ScoringConfig | None = None) -> pd.DataFr
     out["reference_case"] = reference_case
     out["accuracy_term"] = accuracy_term
     out["score_note"] = notes
-    out["rank"] = out.groupby(config.group_columns, dropna=False)["score"].rank(method="min")
-    return out
 
 
 def term_matrix(frame: pd.DataFrame) -> np.ndarray:

@@ -12,12 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.intervals import MedianCI, median_ci, samples_needed
 from bench.measure import PassResult
 from bench.spec import MeasureSpec
 
 
 class UnstableWarning(UserWarning):
     """Latency spread (IQR/median, or between windows) is above the suite's threshold: figures may not reproduce."""
+
+
+class ImpreciseWarning(UserWarning):
+    """The latency pass stopped at ``max_time_s`` (or ``max_rounds``) before the p50 reached ``measure.precision``."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,87 @@ def rounds_for(seconds_per_call: float, min_time_s: float, min_rounds: int, max_
     return max(min_rounds, min(wanted, max_rounds))
 
 
+@dataclass(frozen=True)
+class Timed:
+    """The latency pass's samples, window by window, and how precisely they fix the median."""
+
+    windows: list[list[float]]
+    ci: MedianCI
+    elapsed_s: float
+    reached: bool | None
+    """Whether the p50's interval came within ``measure.precision``; ``None`` when no precision was asked for."""
+    stopped_by: str = ""
+    """``max_time_s`` or ``max_rounds`` when the precision was not reached."""
+
+    @property
+    def samples_ms(self) -> list[float]:
+        """Window after window (within a window, in the order timed)."""
+        return [value for window in self.windows for value in window]
+
+
+def time_chunk(
+    call: Callable[[], object],
+    time_calls: Callable[..., list[float]],
+    windows: int,
+    rounds: int,
+    rewarm: Callable[[], object],
+    rewarm_first: bool = False,
+) -> list[list[float]]:
+    """``rounds`` more calls for each of ``windows`` windows in one ``time_calls``; ``rewarm`` runs untimed before
+    each window's share but the first (that one too with ``rewarm_first``), so windows stay independent. One window
+    needs no re-warm: its calls simply continue."""
+    if windows == 1:
+        return [time_calls(call, rounds)]
+    counter = iter(range(rounds * windows))
+
+    def before_round() -> None:
+        index = next(counter)
+        if index % rounds == 0 and (index or rewarm_first):
+            rewarm()
+
+    samples = time_calls(call, rounds * windows, before_round=before_round)
+    size = len(samples) // windows
+    return [samples[i * size : (i + 1) * size] for i in range(windows)]
+
+
+def time_until_precise(
+    call: Callable[[], object],
+    time_calls: Callable[..., list[float]],
+    spec: MeasureSpec,
+    windows: int,
+    rounds: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Timed:
+    """Time ``rounds`` calls per window, then, while the p50's 95% interval (:func:`bench.intervals.median_ci`) is
+    wider than ±``spec.precision``, time more: as many as the interval's 1/sqrt(n) scaling says are missing (at
+    least 10% more), within ``spec.time_limit_s`` (counted from the first timed call) and ``spec.max_rounds``."""
+    per_window: list[list[float]] = [[] for _ in range(windows)]
+    start, chunk = clock(), rounds
+
+    def rewarm() -> None:
+        warm_up(call, spec.warmup_s, clock)
+
+    while True:
+        # the first window follows the pass's own warm-up; every later window share is re-warmed
+        chunks = time_chunk(call, time_calls, windows, chunk, rewarm, rewarm_first=bool(per_window[0]))
+        for window, more in zip(per_window, chunks, strict=True):
+            window.extend(more)
+        pooled = [v for w in per_window for v in w]
+        ci = median_ci(pooled)
+        elapsed = clock() - start
+        if spec.precision is None or ci.within(spec.precision):
+            return Timed(per_window, ci, elapsed, None if spec.precision is None else True)
+        done = len(per_window[0])
+        wanted = max(math.ceil(samples_needed(ci, spec.precision) / windows) - done, math.ceil(0.1 * done), 1)
+        rewarm_s = spec.warmup_s * windows if windows > 1 else 0.0
+        seconds_per_round = float(np.mean(pooled)) / 1000.0 * windows  # the mean: slow calls spend the budget too
+        affordable = math.floor((spec.time_limit_s - elapsed - rewarm_s) / max(seconds_per_round, 1e-9))
+        chunk = min(wanted, affordable, spec.max_rounds - done)
+        if chunk < 1:
+            stopped_by = "max_rounds" if done >= spec.max_rounds else "max_time_s"
+            return Timed(per_window, ci, elapsed, False, stopped_by)
+
+
 def latency_pass(
     call: Callable[[], object],
     time_calls: Callable[..., list[float]],
@@ -133,23 +219,15 @@ def latency_pass(
     device: str,
     batch_size: int,
     case_id: str,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> PassResult:
-    """The latency pass: ``measure.repeats`` windows, each after an untimed warm-up, timed in one ``time_calls``
-    (so pytest-benchmark sees every sample); the windows' spread counts towards ``unstable``."""
+    """The latency pass: ``measure.repeats`` windows, each after an untimed warm-up, timed until the p50 is known
+    to ``measure.precision`` (:func:`time_until_precise`); the windows' spread counts towards ``unstable``."""
     windows = spec.repeats_for(device)
-    warm = warm_up(call, spec.warmup_s)
+    warm = warm_up(call, spec.warmup_s, clock)
     rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds)
-    if windows == 1:
-        samples_ms = time_calls(call, rounds)
-    else:
-        counter = iter(range(rounds * windows))
-
-        def before_round() -> None:  # untimed: between windows, warm up again
-            index = next(counter)
-            if index and index % rounds == 0:
-                warm_up(call, spec.warmup_s)
-
-        samples_ms = time_calls(call, rounds * windows, before_round=before_round)
+    timed = time_until_precise(call, time_calls, spec, windows, rounds, clock)
+    samples_ms = timed.samples_ms
     stats = LatencyStats.from_samples(
         samples_ms,
         batch_size,
@@ -158,18 +236,36 @@ def latency_pass(
         max_between_spread=spec.max_between_spread,
     )
     if stats.unstable:
-        iqr_ratio = stats.latency_iqr_ms / stats.latency_p50_ms
-        reasons = [f"latency IQR/median = {iqr_ratio:.0%} > {spec.unstable_iqr_ratio:.0%}"] * (
-            iqr_ratio > spec.unstable_iqr_ratio
-        )
-        if (stats.latency_between_spread or 0.0) > spec.max_between_spread:
-            reasons.append(
-                f"the medians of {windows} windows spread {stats.latency_between_spread:.0%} "
-                f"> {spec.max_between_spread:.0%}"
-            )
+        _warn_unstable(stats, spec, windows, case_id)
+    if timed.reached is False:
         warnings.warn(
-            f"{case_id}: {'; '.join(reasons)}; figures may not be reproducible", UnstableWarning, stacklevel=3
+            f"{case_id}: the p50's 95% interval is ±{timed.ci.half_width:.1%} after {len(samples_ms)} calls in "
+            f"{timed.elapsed_s:.2f} s, wider than measure.precision ±{spec.precision:.1%}: stopped by "
+            f"{timed.stopped_by} ({_limit(spec, timed.stopped_by)})",
+            ImpreciseWarning,
+            stacklevel=3,
         )
-    return PassResult(
-        "latency", columns=dataclasses.asdict(stats), extra={"first_call_s": warm.first_call_s}, samples_ms=samples_ms
+    columns = {
+        **dataclasses.asdict(stats),
+        "latency_p50_ci_low_ms": timed.ci.low,
+        "latency_p50_ci_high_ms": timed.ci.high,
+        "precision_reached": timed.reached,
+    }
+    return PassResult("latency", columns=columns, extra={"first_call_s": warm.first_call_s}, samples_ms=samples_ms)
+
+
+def _limit(spec: MeasureSpec, stopped_by: str) -> str:
+    return f"{spec.max_rounds} rounds" if stopped_by == "max_rounds" else f"{spec.time_limit_s:g} s"
+
+
+def _warn_unstable(stats: LatencyStats, spec: MeasureSpec, windows: int, case_id: str) -> None:
+    iqr_ratio = stats.latency_iqr_ms / stats.latency_p50_ms
+    reasons = [f"latency IQR/median = {iqr_ratio:.0%} > {spec.unstable_iqr_ratio:.0%}"] * (
+        iqr_ratio > spec.unstable_iqr_ratio
     )
+    if (stats.latency_between_spread or 0.0) > spec.max_between_spread:
+        reasons.append(
+            f"the medians of {windows} windows spread {stats.latency_between_spread:.0%} "
+            f"> {spec.max_between_spread:.0%}"
+        )
+    warnings.warn(f"{case_id}: {'; '.join(reasons)}; figures may not be reproducible", UnstableWarning, stacklevel=4)

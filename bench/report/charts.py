@@ -19,6 +19,8 @@ from bench.report.tables import Tables
 
 COLORS = plt.get_cmap("tab10").colors
 TERM_COLORS = {"size": "#4C72B0", "latency": "#DD8452", "accuracy": "#55A868", "train": "#8172B3"}
+RECOMMENDED_COLOR = "#067647"
+"""The recommendation's mark, the same green as the report's recommended rows."""
 
 
 @dataclass
@@ -258,13 +260,14 @@ def score_chart(tables: Tables) -> Chart:
     chart = Chart(
         "score_ranking",
         "Composite score P (lower is better)",
-        "P per case, split into its weighted terms; ★ marks the recommendation of each hardware target, grey "
-        "labels mark cases that break a constraint.",
+        "P per case, split into its weighted terms, in P order within each group (lines separate groups: P is "
+        "relative to the group's one reference case); ★ in green marks the recommendation of each group, as in the "
+        "ranking table; grey labels mark cases that break a constraint.",
     )
     if ranked.empty:
         chart.note = "no scored case"
         return chart
-    ranked = ranked.iloc[::-1]
+    ranked = ranked.iloc[::-1]  # barh draws bottom-up: the lowest P of each group at its top
     fig, ax = plt.subplots(figsize=(9, _bar_height(len(ranked))))
     left = np.zeros(len(ranked))
     for term, column in (("size", "S"), ("latency", "T"), ("accuracy", "A"), ("train", "Ttrain")):
@@ -283,9 +286,19 @@ def score_chart(tables: Tables) -> Chart:
         for _, row in ranked.iterrows()
     ]
     ax.set_yticks(np.arange(len(ranked)), labels, fontsize=8)
-    for tick, feasible in zip(ax.get_yticklabels(), ranked["feasible"], strict=False):
-        if not feasible:
+    for tick, feasible, recommended in zip(
+        ax.get_yticklabels(), ranked["feasible"], ranked["recommended"], strict=False
+    ):
+        if recommended:  # as in the ranking table: ★ and the recommended row's green
+            tick.set_color(RECOMMENDED_COLOR)
+            tick.set_fontweight("bold")
+        elif not feasible:
             tick.set_color("grey")
+    groups = np.array(
+        ["|".join(str(row[c]) for c in tables.configs[row["suite"]].group_columns) for _, row in ranked.iterrows()]
+    )
+    for y in np.flatnonzero(groups[1:] != groups[:-1]):
+        ax.axhline(y + 0.5, color="#9ca3af", linewidth=0.8)  # P compares only within a group
     for y, value in enumerate(ranked["score"]):
         ax.text(value, y, f" {value:.3f}", va="center", fontsize=7)
     ax.set_xlabel("P = ωS·S + ωT·T + ωA·(1−A) + ωTtrain·Ttrain")

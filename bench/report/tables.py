@@ -11,6 +11,7 @@ import pandas as pd
 from bench import metrics
 from bench import results as store
 from bench.errors import BenchError
+from bench.judge.confidence import Confidence, apply_confidence
 from bench.judge.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
 from bench.judge.decide import Robustness, decide, validate_constraints
 from bench.judge.scoring import PROFILES, ScoringConfig, score
@@ -42,12 +43,17 @@ class Tables:
     prices: dict[str, Prices] = field(default_factory=dict)
     capacity_inputs: dict[str, Capacity] = field(default_factory=dict)
     robustness_by_group: dict[tuple[str, ...], Robustness] = field(default_factory=dict)
+    confidence_by_group: dict[tuple[str, ...], Confidence] = field(default_factory=dict)
 
     @property
     def ranking(self) -> pd.DataFrame:
-        """Scored cases, best first within each suite, model and device."""
+        """Scored cases, group after group (suite, model, device and, by default, batch size), each in P order."""
         ranked = self.cases[self.cases["score"].notna()]
-        return ranked.sort_values(["suite", "model", "device", "batch_size", "rank"], kind="stable")
+        parts = []
+        for suite, cases in ranked.groupby("suite", sort=True):
+            config = self.configs.get(str(suite)) or ScoringConfig()
+            parts.append(cases.sort_values([*config.group_columns, "rank"], kind="stable"))
+        return pd.concat(parts) if parts else ranked
 
     @property
     def pareto(self) -> pd.DataFrame:
@@ -86,7 +92,11 @@ def tables(
         raise BenchError(
             f"run {meta.get('run_id')} has no records yet (status {meta.get('status')}): nothing to report"
         )
-    return analyse(frame, meta, prices_file=prices_file, profile=profile)
+    try:
+        samples = store.load_samples(run, results_dir)
+    except (OSError, BenchError):  # no or unreadable raw samples: the report says the confidence was not computed
+        samples = {}
+    return analyse(frame, meta, prices_file=prices_file, profile=profile, samples=samples)
 
 
 def analyse(
@@ -95,8 +105,12 @@ def analyse(
     *,
     prices_file: str | os.PathLike[str] | None = None,
     profile: str | None = None,
+    samples: dict[str, list[float]] | None = None,
 ) -> Tables:
-    """:func:`tables` on an already loaded records frame (what tests and notebooks with their own data use)."""
+    """:func:`tables` on an already loaded records frame (what tests and notebooks with their own data use).
+
+    ``samples`` (``suite::case_id`` -> raw latencies, :func:`bench.results.load_samples`) gives each recommendation
+    its confidence from the measurements (:mod:`bench.judge.confidence`)."""
     sections = _suite_sections(meta)
     frame = frame.copy()
     frame["threads"] = pd.to_numeric(frame["threads"], errors="coerce").astype("Int64")
@@ -115,6 +129,7 @@ def analyse(
         capacity = Capacity.from_section(own.get("capacity"))
         costed = add_costs(score(records, config), prices)
         decision = decide(costed, constraints, config)
+        result.confidence_by_group.update(apply_confidence(decision, samples, config, constraints))
         parts.append(decision.cases)
         recommendations.append(decision.recommendations)
         plans.append(capacity_plan(decision.cases, capacity, config.group_columns))

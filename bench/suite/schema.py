@@ -312,6 +312,8 @@ class Validator:
                 if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw < 1):
                     raise self.error("measure.repeats", f"must be an integer >= 1 (or null for auto), got {raw!r}")
                 continue
+            if key in ("precision", "max_time_s") and raw is None:  # null: no precision target / 5 x min_time_s
+                continue
             if isinstance(default, bool):
                 if not isinstance(raw, bool):
                     raise self.error(f"measure.{key}", f"must be true or false, got {raw!r}")
@@ -325,6 +327,13 @@ class Validator:
                 bound = ">= 0" if key == "warmup_s" else "> 0"
                 raise self.error(f"measure.{key}", f"must be {bound}, got {raw}")
         measure = MeasureSpec(**given)
+        if measure.precision is not None and measure.precision >= 1:
+            raise self.error("measure.precision", f"must be a fraction below 1 (0.01 = ±1%), got {measure.precision}")
+        if measure.time_limit_s < measure.min_time_s:
+            raise self.error(
+                "measure.max_time_s",
+                f"must not be below measure.min_time_s ({measure.time_limit_s} < {measure.min_time_s})",
+            )
         if measure.min_rounds > measure.max_rounds:
             raise self.error(
                 "measure.min_rounds",

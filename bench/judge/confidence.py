@@ -1,0 +1,228 @@
+"""Confidence from the measurements: how often the recommendation stays best when the raw samples are resampled.
+
+The weight perturbation of :func:`bench.judge.decide.robustness` asks whether the recommendation depends on the
+weights; this asks whether it depends on measurement noise. Each case's raw latency samples are resampled with
+replacement (the bootstrap: same size, drawn from the case's own samples), its latency statistic is recomputed, and
+with it T (against the group's reference case, resampled too), P and the latency constraints; the best feasible case
+of every resample is counted. Size, accuracy, memory, cost and energy are taken as measured.
+
+A **near tie** is a recommendation that stays best in fewer than ``confident_share`` of the resamples (default 90%)
+while another case is best in at least ``rival_share`` of them (default 10%): the data cannot tell them apart, so
+among those contenders the cheaper ($/1M), then the smaller (model size), then the lower-P configuration is
+recommended, and the verdicts say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.judge.decide import CONSTRAINTS, Decision, violations
+from bench.judge.scoring import LATENCY_STATISTICS, ScoringConfig
+
+RESAMPLES = 1000
+CONFIDENT_SHARE = 0.9
+RIVAL_SHARE = 0.1
+TIE_RULE = "in a near tie the cheaper ($/1M), then the smaller, then the lower-P configuration is recommended"
+_PERCENTILE = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "per_item": 50}
+_CHUNK = 4_000_000  # resampled values drawn at once (memory bound: 32 MB of indices)
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How often each case of a group was best over the resamples, and what that means for the recommendation."""
+
+    best_case: str | None
+    """The lowest-P feasible case of the measured data."""
+    share: float
+    """Share of resamples in which ``best_case`` stays best."""
+    resamples: int
+    shares: dict[str, float] = field(default_factory=dict)
+    """Case -> share of resamples in which it was best, largest first."""
+    near_tie: bool = False
+    recommended: str | None = None
+    """The recommendation after the near-tie rule (``best_case`` when there is no near tie)."""
+    summary: str = ""
+
+
+def resampled_statistic(
+    samples_ms: np.ndarray, statistic: str, batch_size: int, resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The latency statistic (``scoring.latency``) of ``resamples`` bootstrap resamples of one case's samples."""
+    values = np.asarray(samples_ms, dtype=float)
+    out = np.empty(resamples)
+    step = max(1, _CHUNK // max(values.size, 1))
+    for start in range(0, resamples, step):
+        count = min(step, resamples - start)
+        drawn = values[rng.integers(0, values.size, size=(count, values.size))]
+        if statistic == "mean":
+            out[start : start + count] = drawn.mean(axis=1)
+        else:
+            out[start : start + count] = np.percentile(drawn, _PERCENTILE[statistic], axis=1)
+    return out / batch_size if statistic == "per_item" else out
+
+
+def _latency_limits(constraints: Mapping[str, float]) -> dict[str, tuple[int, float]]:
+    """The constraints on a latency percentile: key -> (percentile, limit); they are re-checked per resample."""
+    limits = {}
+    for key, limit in constraints.items():
+        column = CONSTRAINTS[key].column
+        name = next((s for s, c in LATENCY_STATISTICS.items() if c == column and s in _PERCENTILE), None)
+        if name and CONSTRAINTS[key].kind == "max":
+            limits[key] = (_PERCENTILE[name], float(limit))
+    return limits
+
+
+def group_confidence(
+    group: pd.DataFrame,
+    suite_cases: pd.DataFrame,
+    samples: Mapping[str, list[float]],
+    config: ScoringConfig,
+    constraints: Mapping[str, float] | None = None,
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> Confidence | None:
+    """Bootstrap the decision of one group (decided rows of one suite); ``None`` when a case lacks raw samples."""
+    constraints = dict(constraints or {})
+    latency_limits = _latency_limits(constraints)
+    fixed = {k: v for k, v in constraints.items() if k not in latency_limits}
+    rows = group[group["score"].notna()]
+    rows = rows[[not violations(row, fixed) for _, row in rows.iterrows()]]
+    if rows.empty or not rows["recommended"].astype(bool).any():
+        return None
+    rng = np.random.default_rng(seed)
+    by_case = suite_cases.set_index("case_id")
+    drawn: dict[str, np.ndarray] = {}
+
+    def statistic(case: str, percentile: int | None = None) -> np.ndarray | None:
+        key = f"{case}@{percentile}"
+        if key not in drawn:
+            values = samples.get(f"{by_case.at[case, 'suite']}::{case}")
+            if not values:
+                return None
+            name = config.latency if percentile is None else f"p{percentile}"
+            batch = int(by_case.at[case, "batch_size"])
+            drawn[key] = resampled_statistic(np.asarray(values), name, batch, resamples, rng)
+        return drawn[key]
+
+    scores, allowed = [], []
+    for _, row in rows.iterrows():
+        own, reference = statistic(row["case_id"]), statistic(row["reference_case"])
+        if own is None or reference is None:
+            return None
+        scores.append(row["score"] + config.weights.latency * (own / reference - row["T"]))
+        ok = np.ones(resamples, dtype=bool)
+        for percentile, limit in latency_limits.values():
+            ok &= statistic(row["case_id"], percentile) <= limit
+        allowed.append(ok)
+    return _count(rows, np.array(scores), np.array(allowed), resamples)
+
+
+def _count(rows: pd.DataFrame, scores: np.ndarray, allowed: np.ndarray, resamples: int) -> Confidence:
+    """Who is best in each resample (ties go to the earlier row: the decision's own order), and the tie rule."""
+    order = np.argsort(rows["rank"].to_numpy(float), kind="stable")
+    rows, scores, allowed = rows.iloc[order], scores[order], allowed[order]
+    masked = np.where(allowed, scores, np.inf)
+    winners = np.argmin(masked, axis=0)
+    feasible_somewhere = np.isfinite(masked.min(axis=0))
+    cases = rows["case_id"].tolist()
+    counts = np.bincount(winners[feasible_somewhere], minlength=len(cases))
+    shares = {cases[i]: counts[i] / resamples for i in np.argsort(-counts, kind="stable") if counts[i]}
+    best = rows.loc[rows["recommended"].astype(bool), "case_id"].iloc[0]
+    share = shares.get(best, 0.0)
+    rivals = [c for c, s in shares.items() if c != best and s >= RIVAL_SHARE]
+    near_tie = share < CONFIDENT_SHARE and bool(rivals)
+    recommended = best
+    if near_tie:
+        contenders = rows[rows["case_id"].isin([best, *rivals])]
+        recommended = min(contenders.index, key=lambda i: _cheaper(contenders, i))
+        recommended = contenders.at[recommended, "case_id"]
+    summary = _summary(best, share, shares, resamples, near_tie, recommended)
+    return Confidence(best, share, resamples, shares, near_tie, recommended, summary)
+
+
+def _cheaper(frame: pd.DataFrame, i: Any) -> tuple[float, float, float]:
+    cost = frame.at[i, "cost_per_1m"] if "cost_per_1m" in frame.columns else np.nan
+    size = frame.at[i, "model_size_bytes"]
+    return (np.inf if pd.isna(cost) else float(cost), np.inf if pd.isna(size) else float(size), frame.at[i, "score"])
+
+
+def _summary(best, share, shares, resamples, near_tie, recommended) -> str:
+    if not near_tie:
+        return f"{best} is best in {share:.0%} of {resamples} resamples of the measured latencies."
+    split = "/".join(f"{s:.0%}".rstrip("%") for s in shares.values() if s >= RIVAL_SHARE)
+    names = ", ".join(c for c, s in shares.items() if s >= RIVAL_SHARE)
+    return (
+        f"NEAR TIE: {names} at {split} of {resamples} resamples of the measured latencies: the data cannot tell "
+        f"them apart; {TIE_RULE}: {recommended}."
+    )
+
+
+def apply_confidence(
+    decision: Decision,
+    samples: Mapping[str, list[float]] | None,
+    config: ScoringConfig,
+    constraints: Mapping[str, float] | None = None,
+    *,
+    resamples: int = RESAMPLES,
+) -> dict[tuple[str, ...], Confidence]:
+    """Bootstrap every group of a decided suite, in place: the recommendation rows get ``confidence`` (text),
+    ``confidence_share`` and ``near_tie``; a near tie moves the recommendation to the cheaper contender, with
+    both verdicts saying why. Without raw samples the columns say so."""
+    frame, found = decision.cases, {}
+    group_columns = config.group_columns
+    texts, share_col, tie_col = [], [], []
+    for _, rec in decision.recommendations.iterrows():
+        mask = np.logical_and.reduce([_same(frame[c], rec[c]) for c in group_columns])
+        group = frame[mask]
+        result = None
+        if samples and rec.get("case_id"):
+            result = group_confidence(group, frame, samples, config, constraints, resamples=resamples)
+        if result is None:
+            texts.append("not computed (no raw samples)" if rec.get("case_id") else "")
+            share_col.append(np.nan)
+            tie_col.append(False)
+            continue
+        found[tuple(str(rec[c]) for c in group_columns)] = result
+        texts.append(result.summary)
+        share_col.append(result.share)
+        tie_col.append(result.near_tie)
+        if result.near_tie and result.recommended != result.best_case:
+            _move_recommendation(decision, group, rec.name, result)
+    decision.recommendations["confidence"] = texts
+    decision.recommendations["confidence_share"] = share_col
+    decision.recommendations["near_tie"] = tie_col
+    return found
+
+
+def _same(column: pd.Series, value: Any) -> pd.Series:
+    return column.isna() if pd.isna(value) else column == value
+
+
+def _move_recommendation(decision: Decision, group: pd.DataFrame, rec_index: Any, result: Confidence) -> None:
+    frame = decision.cases
+    old = group.index[group["case_id"] == result.best_case][0]
+    new = group.index[group["case_id"] == result.recommended][0]
+    frame.at[old, "recommended"], frame.at[new, "recommended"] = False, True
+    frame.at[new, "verdict"] = (
+        f"recommended: near tie with {result.best_case} (P {frame.at[old, 'score']:.3f} vs "
+        f"{frame.at[new, 'score']:.3f}, not separable by the measurements); {TIE_RULE}"
+    )
+    frame.at[old, "verdict"] = (
+        f"lowest P ({frame.at[old, 'score']:.3f}) but a near tie with {result.recommended}: {TIE_RULE}"
+    )
+    recs = decision.recommendations
+    split = ", ".join(f"{case} {share:.0%}" for case, share in result.shares.items() if share >= RIVAL_SHARE)
+    recs.at[rec_index, "reasons"] = (
+        f"near tie ({split} of {result.resamples} resamples): {TIE_RULE}; P {frame.at[new, 'score']:.3f} against "
+        f"the lowest, {frame.at[old, 'score']:.3f} of {result.best_case}"
+    )
+    for column in ("score", "S", "T", "A", "reference_case"):
+        if column in recs.columns:
+            recs.at[rec_index, column] = frame.at[new, column]
+    recs.at[rec_index, "case_id"] = result.recommended

@@ -1,0 +1,102 @@
+"""Confidence from the measurements: the decision recomputed on bootstrap resamples of the raw samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.judge.confidence import TIE_RULE, apply_confidence, resampled_statistic
+from bench.judge.decide import decide
+from bench.judge.scoring import ScoringConfig, score
+from tests.test_scoring import frame, record
+
+RNG = np.random.default_rng(7)
+BASE = RNG.lognormal(np.log(10.0), 0.15, 400)  # a noisy 10 ms case
+
+
+def p99(values) -> float:
+    return float(np.percentile(values, 99))
+
+
+def decided(latency_a, latency_b, samples_a, samples_b, constraints=None):
+    """fp32 on 1 thread (the reference), bf16 on 1 thread (a, cheaper) and bf16 on 2 threads (b, dearer)."""
+    rows = frame(
+        record("fp32", threads=1, latency_p50_ms=float(np.percentile(BASE * 1.5, 50))),
+        record("bf16", threads=1, latency_p50_ms=latency_a, latency_p99_ms=p99(samples_a), model_size_bytes=500),
+        record("bf16", threads=2, latency_p50_ms=latency_b, latency_p99_ms=p99(samples_b), model_size_bytes=500),
+    )
+    config = ScoringConfig()
+    scored = score(rows, config)
+    scored["cost_per_1m"] = [3.0, 1.0, 2.0]
+    decision = decide(scored, constraints, config)
+    samples = {
+        "s::m[fp32-cpu1t-bs1]": list(BASE * 1.5),
+        "s::m[bf16-cpu1t-bs1]": list(samples_a),
+        "s::m[bf16-cpu2t-bs1]": list(samples_b),
+    }
+    found = apply_confidence(decision, samples, config, constraints)
+    (confidence,) = found.values()
+    return decision, confidence
+
+
+def test_two_identical_cases_are_each_best_in_about_half_of_the_resamples_and_called_a_near_tie():
+    p50 = float(np.percentile(BASE, 50))
+    decision, confidence = decided(p50, p50, BASE, BASE)
+    assert set(confidence.shares) == {"m[bf16-cpu1t-bs1]", "m[bf16-cpu2t-bs1]"}
+    assert all(0.4 <= share <= 0.6 for share in confidence.shares.values())
+    assert confidence.near_tie and "NEAR TIE" in confidence.summary and TIE_RULE in confidence.summary
+    rec = decision.recommendations.iloc[0]
+    assert rec["case_id"] == "m[bf16-cpu1t-bs1]" and rec["near_tie"]  # the cheaper one
+
+
+def test_a_case_20_percent_faster_is_best_in_nearly_every_resample():
+    slower = BASE * 1.25  # the other is 20% faster
+    decision, confidence = decided(float(np.percentile(slower, 50)), float(np.percentile(BASE, 50)), slower, BASE)
+    assert confidence.best_case == "m[bf16-cpu2t-bs1]"
+    assert confidence.share >= 0.99 and not confidence.near_tie
+    assert confidence.summary.startswith("m[bf16-cpu2t-bs1] is best in 1")  # 99% or 100%
+    assert decision.recommendations.iloc[0]["confidence_share"] == confidence.share
+
+
+def test_a_near_tie_recommends_the_cheaper_case_even_at_a_slightly_higher_p_and_both_verdicts_say_why():
+    a = BASE * 1.003  # the cheap 1-thread case is a hair slower, well within the noise
+    decision, confidence = decided(float(np.percentile(a, 50)), float(np.percentile(BASE, 50)), a, BASE)
+    cases = decision.cases.set_index("case_id")
+    assert confidence.best_case == "m[bf16-cpu2t-bs1]" and confidence.near_tie
+    assert cases.loc["m[bf16-cpu2t-bs1]", "score"] < cases.loc["m[bf16-cpu1t-bs1]", "score"]
+    assert cases.loc["m[bf16-cpu1t-bs1]", "recommended"] and not cases.loc["m[bf16-cpu2t-bs1]", "recommended"]
+    assert cases.loc["m[bf16-cpu1t-bs1]", "verdict"].startswith("recommended: near tie with m[bf16-cpu2t-bs1]")
+    assert "near tie with m[bf16-cpu1t-bs1]" in cases.loc["m[bf16-cpu2t-bs1]", "verdict"]
+    rec = decision.recommendations.iloc[0]
+    assert rec["case_id"] == "m[bf16-cpu1t-bs1]" and rec["reasons"].startswith("near tie (")
+
+
+def test_a_latency_constraint_is_rechecked_in_every_resample():
+    limit = float(np.percentile(BASE, 99))  # b's p99 sits exactly at the limit: feasible in about half the resamples
+    slower = BASE * 1.25
+    constraints = {"latency_p99_ms_max": limit * 1.0001}
+    _, confidence = decided(float(np.percentile(slower, 50)), float(np.percentile(BASE, 50)), slower, BASE, constraints)
+    # a (slower, p99 far above the limit) is never feasible; b is best only where its resampled p99 meets the limit
+    assert set(confidence.shares) <= {"m[bf16-cpu2t-bs1]"}
+    assert 0.2 < confidence.shares.get("m[bf16-cpu2t-bs1]", 0.0) < 0.95
+
+
+def test_without_raw_samples_the_confidence_says_it_was_not_computed():
+    rows = frame(record("fp32"), record("bf16", latency_p50_ms=5.0))
+    config = ScoringConfig()
+    decision = decide(score(rows, config), None, config)
+    assert apply_confidence(decision, {}, config) == {}
+    assert decision.recommendations.iloc[0]["confidence"] == "not computed (no raw samples)"
+
+
+@pytest.mark.parametrize("statistic", ["p50", "p99", "mean", "per_item"])
+def test_resampled_statistics_centre_on_the_statistic_of_the_samples(statistic):
+    rng = np.random.default_rng(1)
+    values = resampled_statistic(BASE, statistic, 4, 500, rng)
+    direct = {
+        "p50": np.percentile(BASE, 50),
+        "p99": np.percentile(BASE, 99),
+        "mean": BASE.mean(),
+        "per_item": np.percentile(BASE, 50) / 4,
+    }[statistic]
+    assert values.shape == (500,) and np.median(values) == pytest.approx(direct, rel=0.03)

@@ -1,0 +1,140 @@
+"""Gate verdicts at a stated precision, and the disturbed-block detector, on synthetic samples."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from bench import gate
+from bench.gate.stats import RUN_NOISE, undisturbed
+from bench.intervals import quantile_ci
+from tests.gate_helpers import latencies
+
+RULE = gate.Rule("latency_p50_ms", 0.05, relative=True)
+
+
+def verdict(baseline, current, run_noise=RUN_NOISE, alpha=0.01):
+    """One timed comparison as the gate makes it (without the Holm step), with its precision."""
+    figures = gate.timed_figures(RULE.metric, baseline, current, 1, run_noise)
+    if figures.reason:
+        return "not comparable", figures
+    change = RULE.change(figures.baseline, figures.current)
+    precision = figures.precision.half_width
+    return gate.verdict_for(RULE, change, figures.p_value < alpha, figures.pairs, precision), figures
+
+
+def sub_ms(rng, n=200, sigma=0.3, median=0.4):
+    """A sub-millisecond case with heavy ordinary per-call noise (no interference)."""
+    return median * rng.lognormal(0.0, sigma, n)
+
+
+# --------------------------------------------------------------------------------------- disturbed blocks
+
+
+def test_ordinary_sub_millisecond_noise_is_not_a_busy_machine():
+    rng = np.random.default_rng(0)
+    refused = dropped = 0
+    for _ in range(300):
+        cleaned = undisturbed([sub_ms(rng)])
+        dropped += cleaned.dropped
+        refused += cleaned.dropped_share > gate.MAX_DISTURBED_SHARE
+    assert refused == 0  # the fastest-block 10% rule refused most of these
+    assert dropped / 300 < 1.0  # fewer than one block in ten dropped on average
+
+
+def test_one_unusually_fast_block_does_not_make_the_others_disturbed():
+    rng = np.random.default_rng(1)
+    values = 0.5 * rng.lognormal(0.0, 0.05, 1000)
+    values[:100] *= 0.8  # the machine was briefly idle during the first block
+    cleaned = undisturbed([values])
+    assert cleaned.dropped <= 1
+
+
+@pytest.mark.parametrize("disturbed", [2, 5, 7])
+def test_bursts_of_a_competing_process_are_found_beside_quiet_blocks(disturbed):
+    rng = np.random.default_rng(disturbed)
+    values = sub_ms(rng, n=1000, sigma=0.1)
+    for block in rng.choice(10, size=disturbed, replace=False):
+        part = slice(block * 100, (block + 1) * 100)
+        values[part] *= 1.0 + rng.uniform(0.6, 2.0)  # a neighbour on the same core: 1.6-3x slower for a while
+    cleaned = undisturbed([values])
+    assert cleaned.dropped == disturbed
+
+
+def test_a_machine_busy_most_of_the_run_makes_the_side_not_comparable():
+    rng = np.random.default_rng(3)
+    values = sub_ms(rng, n=1000, sigma=0.1)
+    values[200:] *= 1.8  # 8 of 10 blocks
+    result, figures = verdict(sub_ms(rng, n=1000, sigma=0.1), values)
+    assert result == "not comparable" and figures.reason.startswith("current run disturbed: 8 of 10 blocks")
+
+
+# -------------------------------------------------------------------------------------------- precision
+
+
+def test_a_run_to_run_difference_with_one_run_a_side_is_inconclusive_never_regressed():
+    """A/A: two runs of the same code whose whole figure moved by run-to-run noise (sd 4% per run)."""
+    rng = np.random.default_rng(4)
+    verdicts = []
+    for i in range(600):
+        shift_a, shift_b = 1 + rng.normal(0, 0.04, 2)
+        verdicts.append(verdict(latencies(i, n=200, scale=shift_a), latencies(1000 + i, n=200, scale=shift_b))[0])
+    assert verdicts.count("regressed") <= 6  # at most 1% false alarms (0.2% expected: a 2.8 sigma move)
+    assert "inconclusive" in verdicts  # the bigger moves are reported as undecidable at the rule, not hidden
+    plain = [
+        verdict(latencies(i, scale=1 + d), latencies(1000 + i, scale=1 + e), run_noise=0.0)[0]
+        for i, (d, e) in enumerate(np.random.default_rng(4).normal(0, 0.04, (200, 2)))
+    ]
+    assert plain.count("regressed") > 20  # judged on the samples alone, the same data gives many false alarms
+
+
+def test_the_inconclusive_reason_states_the_precision_needed_and_a_rerun_count():
+    result, figures = verdict(latencies(1), latencies(2, scale=1.12))
+    assert result == "inconclusive"
+    verdicts = gate.compare(
+        *(_side(label, samples) for label, samples in (("a", latencies(1)), ("b", latencies(2, scale=1.12)))),
+        rules={"demo": {"throughput_items_per_s": "off"}},
+    ).verdicts
+    (latency,) = [v for v in verdicts if v.metric == "latency_p50_ms"]
+    assert latency.verdict == "inconclusive" and latency.precision == pytest.approx(figures.precision.half_width)
+    assert re.search(r"cannot decide at the rule \+5%: \+1\d\.\d% ± 11\.\d% \(95%\)", latency.reason)
+    assert re.search(r"deciding needs ± \d\.\d% or better: about --rerun \d+$", latency.reason)
+    assert 2 <= latency.rerun_hint <= 10
+
+
+def test_a_large_slowdown_is_regressed_even_with_one_run_a_side():
+    assert verdict(latencies(1), latencies(2, scale=1.4))[0] == "regressed"
+    assert verdict(latencies(1), latencies(2, scale=0.6))[0] == "improved"
+
+
+def test_interleaved_runs_measure_the_run_to_run_noise_and_decide():
+    rng = np.random.default_rng(5)
+    steady_a = [latencies(10 + i, scale=1 + rng.normal(0, 0.01)) for i in range(3)]
+    steady_b = [latencies(20 + i, scale=1.10 * (1 + rng.normal(0, 0.01))) for i in range(3)]
+    result, figures = verdict(steady_a, steady_b)
+    assert result == "regressed" and figures.precision.measured and figures.precision.runs == 3
+    # the same 10% on runs that disagree by 15% pair to pair cannot be decided: more runs are suggested
+    shaky_b = [latencies(30 + i, scale=1.10 * s) for i, s in enumerate((0.92, 1.14, 1.0))]
+    result, figures = verdict(steady_a, shaky_b)
+    assert result == "inconclusive"
+    assert figures.precision.reruns_for(0.05) > 3
+
+
+def test_the_median_quantile_intervals_of_a_p90_cover_too():
+    rng = np.random.default_rng(6)
+    true_p90 = float(np.exp(0.5 * 1.2815515655446004))  # lognormal(0, 0.5)
+    covered = sum(
+        ci.low <= true_p90 <= ci.high for ci in (quantile_ci(rng.lognormal(0, 0.5, 200), 0.9) for _ in range(400))
+    )
+    assert covered / 400 >= 0.93
+
+
+def _side(label, samples):
+    return gate.RunSide(
+        label,
+        {"demo::m[a]": {"status": "ok", "batch_size": 1, "latency_p50_ms": float(np.median(samples))}},
+        {"demo::m[a]": [samples]},
+        [{"run_id": label, "suites": [{"name": "demo"}]}],
+    )

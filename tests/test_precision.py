@@ -1,0 +1,189 @@
+"""Precision-driven latency: the median's order-statistic interval and the rule that stops timing."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bench.intervals import median_ci, order_statistic_ranks, samples_needed
+from bench.measure.timing import ImpreciseWarning, latency_pass
+from bench.spec import MeasureSpec
+
+DISTRIBUTIONS = {
+    # name: (sampler, true median)
+    "normal": (lambda rng, n: rng.normal(10.0, 1.0, n), 10.0),
+    "lognormal": (lambda rng, n: rng.lognormal(0.0, 0.6, n), 1.0),
+    "exponential": (lambda rng, n: 0.5 + rng.exponential(1.0, n), 0.5 + np.log(2.0)),
+    "pareto": (lambda rng, n: 1.0 + rng.pareto(2.5, n), 2.0 ** (1 / 2.5)),  # heavy right tail, like latencies
+}
+
+
+@pytest.mark.parametrize("name", DISTRIBUTIONS)
+@pytest.mark.parametrize("n", [20, 57, 300])
+def test_the_median_interval_covers_the_true_median_at_least_93_percent_of_the_time(name, n):
+    sampler, true_median = DISTRIBUTIONS[name]
+    rng = np.random.default_rng(12)
+    trials = 400
+    covered = sum(ci.low <= true_median <= ci.high for ci in (median_ci(sampler(rng, n)) for _ in range(trials)))
+    assert covered / trials >= 0.93
+
+
+def test_the_ranks_are_the_binomial_ones():
+    # n = 20 at 95%: P(B <= 5) = 0.021 <= 0.025 < P(B <= 6) = 0.058, so the 6th and 15th order statistics
+    assert order_statistic_ranks(20) == (6, 15)
+    for n in (6, 20, 101, 1000):
+        low, high = order_statistic_ranks(n)
+        assert high == n - low + 1
+        assert 1 - 2 * stats.binom.cdf(low - 1, n, 0.5) >= 0.95 > 1 - 2 * stats.binom.cdf(low, n, 0.5)
+    assert order_statistic_ranks(5) is None  # 1 - 2 / 32 < 95%: no interval from five samples
+
+
+def test_too_few_samples_give_an_unbounded_interval_that_never_meets_a_precision():
+    ci = median_ci([1.0, 1.0, 1.0])
+    assert not ci.bounded and not ci.within(0.5)
+
+
+def test_the_interval_narrows_like_one_over_root_n_and_projects_the_samples_needed():
+    rng = np.random.default_rng(3)
+    small, large = median_ci(rng.lognormal(0, 0.3, 100)), median_ci(rng.lognormal(0, 0.3, 10_000))
+    assert 5 < small.half_width / large.half_width < 20  # sqrt(100) = 10
+    needed = samples_needed(small, small.half_width / 4, safety=1.0)
+    assert 14 * 100 <= needed <= 17 * 100  # (4x narrower) -> 16x the samples
+    assert samples_needed(small, 1.0) == small.n  # already there
+
+
+class FakeClock:
+    """A clock that moves only when the fake model is called: each call takes the next drawn duration."""
+
+    def __init__(self, durations_ms):
+        self.now = 0.0
+        self.durations = iter(durations_ms)
+        self.calls = 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def call(self) -> None:
+        self.now += next(self.durations) / 1000.0
+        self.calls += 1
+
+    def time_calls(self, call, rounds, before_round=None):
+        samples = []
+        for _ in range(rounds):
+            if before_round is not None:
+                before_round()
+            start = self.now
+            call()
+            samples.append((self.now - start) * 1000.0)
+        return samples
+
+
+SPEC = MeasureSpec(warmup_s=0.01, min_time_s=0.1, min_rounds=20, max_time_s=5.0, precision=0.01, energy=False)
+
+
+def run(durations_ms, spec=SPEC, device="cpu"):
+    clock = FakeClock(durations_ms)
+    result = latency_pass(clock.call, clock.time_calls, spec, device, 1, "s::m[fp32-cpu-1t-bs1]", clock=clock)
+    return result, clock
+
+
+def test_a_steady_case_stops_at_the_minimum_and_a_noisy_one_keeps_timing():
+    rng = np.random.default_rng(0)
+    steady, steady_clock = run(1.0 + rng.normal(0, 0.005, 1_000_000).clip(-0.5, 0.5))
+    noisy, noisy_clock = run(1.0 * rng.lognormal(0, 0.25, 1_000_000))
+    assert steady.columns["precision_reached"] is True and noisy.columns["precision_reached"] is True
+    assert steady.columns["rounds"] == 100  # min_time_s / 1 ms: enough already
+    assert noisy.columns["rounds"] > 5 * steady.columns["rounds"]
+    assert steady_clock.now < noisy_clock.now
+    for result in (steady, noisy):
+        columns = result.columns
+        assert columns["latency_p50_ci_low_ms"] <= columns["latency_p50_ms"] <= columns["latency_p50_ci_high_ms"]
+        half = max(
+            columns["latency_p50_ms"] - columns["latency_p50_ci_low_ms"],
+            columns["latency_p50_ci_high_ms"] - columns["latency_p50_ms"],
+        )
+        assert half <= 0.01 * columns["latency_p50_ms"]
+        assert len(result.samples_ms) == columns["rounds"]
+
+
+def test_a_case_that_hits_max_time_first_is_flagged_with_a_warning():
+    rng = np.random.default_rng(1)
+    spec = dataclasses.replace(SPEC, max_time_s=0.3)
+    with pytest.warns(ImpreciseWarning, match=r"wider than measure.precision ±1.0%: stopped by max_time_s \(0.3 s\)"):
+        result, clock = run(rng.lognormal(0, 1.0, 1_000_000), spec)
+    assert result.columns["precision_reached"] is False
+    assert 0.25 <= clock.now <= 0.3 + 0.05  # it used the time it had and stopped there
+
+
+def test_max_rounds_bounds_the_pass_too():
+    rng = np.random.default_rng(2)
+    spec = dataclasses.replace(SPEC, max_rounds=150)
+    with pytest.warns(ImpreciseWarning, match="stopped by max_rounds"):
+        result, _ = run(rng.lognormal(0, 1.0, 1_000_000), spec)
+    assert result.columns["rounds"] == 150
+
+
+def test_without_a_precision_the_pass_is_exactly_min_time_s():
+    rng = np.random.default_rng(4)
+    clock = FakeClock(rng.lognormal(0, 1.0, 1_000_000))
+    chunks = []
+
+    def time_calls(call, rounds, before_round=None):
+        chunks.append(rounds)
+        return clock.time_calls(call, rounds, before_round)
+
+    spec = dataclasses.replace(SPEC, precision=None)
+    result = latency_pass(clock.call, time_calls, spec, "cpu", 1, "s::m", clock=clock)
+    assert len(chunks) == 1 and result.columns["rounds"] == chunks[0]  # one window of min_time_s, as before
+    assert result.columns["precision_reached"] is None
+    assert result.columns["latency_p50_ci_low_ms"] < result.columns["latency_p50_ci_high_ms"]
+
+
+def test_repeats_grow_every_window_alike_and_rewarm_before_each_share():
+    rng = np.random.default_rng(5)
+    spec = dataclasses.replace(SPEC, repeats=3)
+    clock = FakeClock(rng.lognormal(0, 0.25, 1_000_000))
+    rewarms = []
+    original = clock.time_calls
+
+    def time_calls(call, rounds, before_round=None):
+        counted = None if before_round is None else (lambda: (rewarms.append(clock.calls), before_round()))
+        return original(call, rounds, counted)
+
+    result = latency_pass(clock.call, time_calls, spec, "cpu", 1, "s::m", clock=clock)
+    columns = result.columns
+    assert columns["precision_reached"] is True and columns["repeats"] == 3
+    assert columns["rounds"] % 3 == 0 and columns["rounds"] > 3 * 34  # topped up beyond min_time_s / 3 per window
+    assert columns["latency_between_spread"] is not None
+    assert len(rewarms) == columns["rounds"]  # before_round runs before every round
+
+
+@pytest.mark.parametrize(
+    "measure, message",
+    [
+        ({"precision": 1.5}, "measure.precision: must be a fraction below 1"),
+        ({"precision": 0}, "measure.precision: must be > 0"),
+        ({"max_time_s": 0.5, "min_time_s": 1.0}, r"measure.max_time_s: must not be below measure.min_time_s"),
+    ],
+)
+def test_bad_precision_settings_are_suite_errors(tmp_path, measure, message):
+    import yaml
+
+    from bench.errors import SuiteError
+    from bench.suite import load_suite
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"suite": "s", "models": ["noop"], "measure": measure}))
+    with pytest.raises(SuiteError, match=message):
+        load_suite(path)
+
+
+def test_precision_null_switches_the_rule_off(tmp_path):
+    from bench.suite import load_suite
+
+    path = tmp_path / "s.yaml"
+    path.write_text("suite: s\nmodels: [noop]\nmeasure: {precision: null, max_time_s: null}\n")
+    assert load_suite(path).cases[0].measure.precision is None
