@@ -154,6 +154,16 @@ def test_find_peak_halves_doubles_and_bisects_on_a_monotone_system():
     assert [r.target_qps for r in runs] == [100, 200, 400, 800] and peak.target_qps == 800  # the run budget holds
 
 
+def test_find_peak_stops_halving_at_its_floor():
+    def never(qps):  # the SLO is below the model's own latency: no rate meets it
+        return LoadgenRun("Server", qps, "INVALID", False, True, True, p99_ms=30.0)
+
+    peak, runs = find_peak(never, 1600, precision=0.05, max_runs=12)
+    assert peak is None and [r.target_qps for r in runs] == [1600, 800, 400, 200, 100]  # 1/16 of the start
+    peak, runs = find_peak(never, 1600, precision=0.05, max_runs=12, min_qps=500)
+    assert peak is None and [r.target_qps for r in runs] == [1600, 800]
+
+
 # ------------------------------------------------------------------------------------ the SUT itself
 
 

@@ -14,7 +14,9 @@ also asks for early stopping: with a 1% tail and 99% confidence LoadGen wants at
 so short runs at low rates can meet the SLO and still be INVALID (the reason is recorded).
 
 The search: start at half the rate estimated from the warm-up calls (or the Offline throughput), halve until a rate
-passes, double until one fails, then bisect (geometric midpoints) until ``upper / lower ≤ 1 + precision`` or
+passes (giving up below 1/16 of the start, where the server is nearly idle and a p99 over the SLO is the model's
+own latency tail, or below the rate at which ``min_queries`` take 8 × ``min_duration_s`` to issue), double until one
+fails, then bisect (geometric midpoints) until ``upper / lower ≤ 1 + precision`` or
 ``max_runs`` runs were made. A Server run whose backlog exceeds ``20 × capacity × SLO`` queries (capacity: the
 requests/s the warm-up calls suggest; at least 64) is cut short by LoadGen (``server_max_async_queries``): the last
 of them would wait about 20 SLOs, so the rate cannot meet the SLO, and the drain after a rate far beyond capacity
@@ -177,25 +179,36 @@ class Runner:
             expected_qps = result.samples_per_s * 1.2
         return result
 
-    def server(self, qps: float) -> LoadgenRun:
+    def server_settings(self, qps: float):
         settings = self.settings("server")
         settings.server_target_qps = qps
         settings.server_target_latency_ns = int(self.spec.slo_p99_ms * 1e6)
         settings.server_target_latency_percentile = 0.99
         backlog = BACKLOG_SLO_FACTOR * self.capacity_qps * self.spec.slo_p99_ms / 1000.0
         settings.server_max_async_queries = max(64, math.ceil(backlog))
-        run = self.sut.run(settings, self.log_dir / "server" / f"qps-{qps:.6g}")
+        return settings
+
+    def server(self, qps: float) -> LoadgenRun:
+        run = self.sut.run(self.server_settings(qps), self.log_dir / "server" / f"qps-{qps:.6g}")
         if run.target_qps is None:
             run.target_qps = qps
         return run
 
 
-def find_peak(run_at: Callable[[float], LoadgenRun], start_qps: float, precision: float, max_runs: int):
+def find_peak(
+    run_at: Callable[[float], LoadgenRun],
+    start_qps: float,
+    precision: float,
+    max_runs: int,
+    min_qps: float | None = None,
+):
     """The highest rate whose run meets the SLO (``LoadgenRun.meets_slo``), by halving, doubling and bisection.
 
-    Returns ``(peak run or None, every run in the order made)``.
+    Halving stops above ``min_qps`` (default: 1/16 of the start, where the server is nearly idle and a failing p99 is
+    the service time's own tail). Returns ``(peak run or None, every run in the order made)``.
     """
     runs: list[LoadgenRun] = []
+    floor = start_qps / 16 if min_qps is None else min_qps
 
     def attempt(qps: float) -> LoadgenRun:
         runs.append(run_at(qps))
@@ -208,6 +221,8 @@ def find_peak(run_at: Callable[[float], LoadgenRun], start_qps: float, precision
         result = attempt(qps)
         if result.meets_slo:
             lower = result
+        elif qps / 2 < floor:
+            break
         else:
             upper, qps = result, qps / 2
     if lower is None:
@@ -274,7 +289,9 @@ def load_pass(
 
 
 def _server(runner: Runner, spec: LoadSpec, start_qps: float, extra: dict[str, Any]) -> dict[str, Any]:
-    peak, runs = find_peak(runner.server, start_qps, spec.precision, spec.max_runs)
+    # no rate below 1/16 of the start, nor one whose min_queries would take more than 8 x min_duration_s to issue
+    floor = max(start_qps / 16, spec.min_queries / (8 * spec.min_duration_s))
+    peak, runs = find_peak(runner.server, start_qps, spec.precision, spec.max_runs, min(floor, start_qps))
     extra["load_curve"] = sorted((r.point() for r in runs), key=lambda p: p["qps"])
     extra["server_runs"] = len(runs)
     columns: dict[str, Any] = {"server_slo_ms": spec.slo_p99_ms}

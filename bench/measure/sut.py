@@ -290,8 +290,9 @@ def read_logs(log_dir: Path) -> LoadgenRun:
     )
     reason = detail.get("result_invalid_reason")
     if detail.get("early_stopping_met") is False:
-        early = " ".join(str(detail.get("early_stopping_result", "")).split())
-        reason = f"{reason or ''} early stopping not met:{early.replace('* Run unsuccessful.', '')}".strip()
+        early = str(detail.get("early_stopping_result", "")).replace("* Run unsuccessful.", "").split("*")
+        early_text = "; ".join(" ".join(part.split()).rstrip(".") for part in early if part.strip())
+        reason = f"{reason or ''} early stopping not met: {early_text}".strip()
     return LoadgenRun(
         scenario=scenario,
         target_qps=float(rate) if isinstance(rate, (int, float)) else None,
