@@ -56,6 +56,24 @@ def test_the_plan_uses_the_server_peak_when_present_and_the_old_formula_otherwis
     assert plan["cheapest"].tolist() == [False, True, False]  # looser-slo and no-load tie at 9; the first wins
 
 
+def test_a_load_test_that_found_no_rate_refutes_the_slo_and_its_verdict_is_shown():
+    frame = records(
+        case_id=["invalid-peak", "none-at-looser", "none-at-stricter"],
+        server_max_qps=[300.0, None, None],
+        server_slo_ms=[10.0, 20.0, 5.0],
+        server_validity=["INVALID", "INVALID", "INVALID"],
+    )
+    plan = capacity_plan(add_costs(frame, load_prices()), CAPACITY).set_index("case_id")
+    assert plan.loc["invalid-peak", "replicas"] == 15
+    assert plan.loc["invalid-peak", "plan_basis"].endswith("(LoadGen: INVALID, see server_validity)")
+    # nothing met p99 <= 20 ms under load: the single-stream p99 of 3 ms does not make the plan's 20 ms reachable
+    assert not plan.loc["none-at-looser", "meets_slo"] and pd.isna(plan.loc["none-at-looser", "replicas"])
+    assert plan.loc["none-at-looser", "plan_basis"].startswith("load: no rate met p99 <= 20 ms")
+    # nothing met a stricter 5 ms: the plan's 20 ms may still be met, by the single-stream formula, labelled
+    assert plan.loc["none-at-stricter", "replicas"] == 9
+    assert "stricter p99 <= 5 ms" in plan.loc["none-at-stricter", "plan_basis"]
+
+
 def test_a_load_peak_meets_the_slo_even_when_the_single_stream_latency_alone_would_not():
     # batching: one call is slower than the SLO's statistic would allow, but the loaded p99 met it
     plan = capacity_plan(add_costs(records(latency_p99_ms=[30.0] * 3), load_prices()), CAPACITY).set_index("case_id")

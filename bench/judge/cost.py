@@ -227,6 +227,29 @@ def _replicas(capacity: Capacity, items_per_s: float, usable: bool) -> int | Non
     return replicas_needed(capacity.target_qps, capacity.headroom, items_per_s) if usable and items_per_s > 0 else None
 
 
+def _load_plan(row: pd.Series, capacity: Capacity) -> tuple[int | None, str, bool]:
+    """Replicas under load (or None), the plan's basis, and whether the load test proved the SLO cannot be met."""
+    peak, slo = float(row.get("server_max_qps") or float("nan")), float(row.get("server_slo_ms") or float("nan"))
+    validity = row.get("server_validity")
+    under_load = _replicas(capacity, peak * row["batch_size"], slo <= capacity.latency_slo_ms)
+    if under_load is not None:
+        verdict = (
+            f" (LoadGen: {validity}, see server_validity)" if isinstance(validity, str) and validity != "VALID" else ""
+        )
+        return under_load, f"load: LoadGen Server peak at p99 <= {slo:g} ms{verdict}", False
+    if peak > 0:
+        return None, f"single-stream formula (the load peak's p99 SLO {slo:g} ms is looser than the plan's)", False
+    if isinstance(validity, str) and slo >= capacity.latency_slo_ms:
+        return (
+            None,
+            f"load: no rate met p99 <= {slo:g} ms, so none meets the plan's {capacity.latency_slo_ms:g} ms",
+            True,
+        )
+    if isinstance(validity, str):
+        return None, f"single-stream formula (no rate met the load test's stricter p99 <= {slo:g} ms)", False
+    return None, "single-stream formula (no load test)", False
+
+
 def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]:
     """One case's plan: the single-stream formula and, where a Server peak fits the SLO, the plan under load."""
     latency = float(row[column]) if row[column] is not None else float("nan")
@@ -236,16 +259,8 @@ def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]
     price = row.get("price_per_hour", float("nan"))
     meets = latency <= capacity.latency_slo_ms
     single = _replicas(capacity, throughput, meets)
-    peak, slo = float(row.get("server_max_qps") or float("nan")), float(row.get("server_slo_ms") or float("nan"))
-    loaded = peak * row["batch_size"]
-    under_load = _replicas(capacity, loaded, slo <= capacity.latency_slo_ms)
-    if under_load is not None:
-        basis = f"load: LoadGen Server peak at p99 <= {slo:g} ms"
-    elif peak > 0:
-        basis = f"single-stream formula (the load peak's p99 SLO {slo:g} ms is looser than the plan's)"
-    else:
-        basis = "single-stream formula (no load test)"
-    replicas = under_load if under_load is not None else single
+    under_load, basis, refuted = _load_plan(row, capacity)
+    replicas = under_load if under_load is not None else (None if refuted else single)
     monthly = replicas * price * capacity.hours_per_month if replicas is not None else float("nan")
     return {
         "suite": row["suite"],
@@ -254,14 +269,14 @@ def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]
         "batch_size": row["batch_size"],
         "case_id": row["case_id"],
         f"latency_{capacity.slo_statistic}_ms": latency,
-        "meets_slo": bool(meets or under_load is not None),
+        "meets_slo": bool(under_load is not None or (meets and not refuted)),
         "feasible": bool(row.get("feasible", True)),
         "throughput_items_per_s": throughput,
         "replicas_single_stream": single,
         "monthly_cost_single_stream": single * price * capacity.hours_per_month if single else float("nan"),
-        "server_max_qps": peak,
-        "server_slo_ms": slo,
-        "loaded_items_per_s": loaded,
+        "server_max_qps": float(row.get("server_max_qps") or float("nan")),
+        "server_slo_ms": float(row.get("server_slo_ms") or float("nan")),
+        "server_validity": row.get("server_validity"),
         "replicas_load": under_load,
         "plan_basis": basis,
         "replicas": replicas,

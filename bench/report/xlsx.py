@@ -272,11 +272,16 @@ def _load_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, Any]
     sheet.write_formula(
         r, 13, f'=IF(AND(ISNUMBER(M{n}),ISNUMBER(E{n})),M{n}*E{n}*hours_per_month,"")', formats["money"], monthly
     )
+    # a load test that found no rate at an SLO at least as loose as the plan's proves the plan's SLO unreachable
+    refuted = f"AND(NOT(ISNUMBER(J{n})),ISNUMBER(K{n}),N(K{n})>=latency_slo_ms)"
+    basis = "load" if usable else "single stream"
+    if not usable and str(record.get("plan_basis", "")).startswith("load: no rate"):
+        basis = "load: none meets the SLO"
     sheet.write_formula(
-        r, 14, f'=IF(ISNUMBER(M{n}),"load","single stream")', None, "load" if usable else "single stream"
+        r, 14, f'=IF(ISNUMBER(M{n}),"load",IF({refuted},"load: none meets the SLO","single stream"))', None, basis
     )
-    single = _cell_value(record.get("replicas_single_stream"))
-    single_cost = _cell_value(record.get("monthly_cost_single_stream"))
-    sheet.write_formula(r, 15, f"=IF(ISNUMBER(M{n}),M{n},G{n})", None, replicas if usable else (single or ""))
-    plan_cost = monthly if usable else (single_cost if single_cost is not None else "")
-    sheet.write_formula(r, 16, f"=IF(ISNUMBER(M{n}),N{n},H{n})", formats["money"], plan_cost)
+    plan_replicas, plan_cost = _cell_value(record.get("replicas")), _cell_value(record.get("monthly_cost"))
+    sheet.write_formula(r, 15, f'=IF(ISNUMBER(M{n}),M{n},IF({refuted},"",G{n}))', None, plan_replicas or "")
+    sheet.write_formula(
+        r, 16, f'=IF(ISNUMBER(M{n}),N{n},IF({refuted},"",H{n}))', formats["money"], plan_cost if plan_cost else ""
+    )
