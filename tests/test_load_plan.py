@@ -121,7 +121,9 @@ def test_a_run_with_a_load_section_records_logs_and_reports_both_plans(tmp_path)
     capacity = {"target_qps": 100_000, "latency_slo_ms": 20, "headroom": 1.5}
     writer = RunWriter(tmp_path / "results", "run", {"suites": [{"name": "s", "sections": {"capacity": capacity}}]})
     spec = LoadSpec(scenarios=("server",), slo_p99_ms=20, min_duration_s=0.3, min_queries=100, max_runs=3)
-    measure = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False)
+    measure = MeasureSpec(
+        warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False, unstable_iqr_ratio=1e9
+    )
     case = Case("s", MethodSpec("noop"), MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 1, measure)
     record = Session(writer, {}).run_case(dataclasses.replace(case, load=spec), _time_calls)
     writer.close("finished")
