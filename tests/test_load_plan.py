@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
-import time
 
 import pandas as pd
 import pytest
@@ -117,6 +116,7 @@ def test_a_run_with_a_load_section_records_logs_and_reports_both_plans(tmp_path)
     from bench.results import RunWriter
     from bench.runner import Session
     from bench.spec import Case, MeasureSpec, MethodSpec, Placement
+    from tests.test_runner import time_calls
 
     capacity = {"target_qps": 100_000, "latency_slo_ms": 20, "headroom": 1.5}
     writer = RunWriter(tmp_path / "results", "run", {"suites": [{"name": "s", "sections": {"capacity": capacity}}]})
@@ -125,7 +125,7 @@ def test_a_run_with_a_load_section_records_logs_and_reports_both_plans(tmp_path)
         warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False, unstable_iqr_ratio=1e9
     )
     case = Case("s", MethodSpec("noop"), MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 1, measure)
-    record = Session(writer, {}).run_case(dataclasses.replace(case, load=spec), _time_calls)
+    record = Session(writer, {}).run_case(dataclasses.replace(case, load=spec), time_calls)
     writer.close("finished")
 
     assert record.pass_errors is None and record.server_validity in ("VALID", "INVALID")
@@ -146,12 +146,3 @@ def test_a_run_with_a_load_section_records_logs_and_reports_both_plans(tmp_path)
     header = [c.value for c in sheet[10]]
     assert header[12] == "replicas under load" and sheet["M11"].value == plan["replicas_load"]
     assert sheet["O11"].value == "load" and sheet["P11"].value == plan["replicas"]
-
-
-def _time_calls(call, rounds):
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
