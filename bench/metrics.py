@@ -27,7 +27,7 @@ SAMPLED, DETERMINISTIC, SINGLE, INFO, DERIVED, DECISION = (
 """How a column is obtained: from raw per-call samples (timed, judged with a statistical test); deterministic (size,
 accuracy); one reading of a meter or a peak; a descriptive field; derived from measured columns by the judge; a
 decision of the judge."""
-MEASURED_PASSES = ("latency", "memory", "size", "setup", "accuracy", "energy")
+MEASURED_PASSES = ("latency", "memory", "size", "setup", "accuracy", "energy", "load")
 """Passes whose columns are stored in every record (the judge's columns are computed when a run is read)."""
 
 
@@ -40,7 +40,8 @@ class Metric:
     better: str | None
     kind: str
     source: str
-    """The pass that fills it (``latency``, ``memory``, ``size``, ``setup``, ``accuracy``, ``energy``) or ``judge``."""
+    """The pass that fills it (``latency``, ``memory``, ``size``, ``setup``, ``accuracy``, ``energy``, ``load``) or
+    ``judge``."""
     label: str
     type: Any = float
     gate: str | None = None
@@ -149,6 +150,24 @@ TABLE: tuple[Metric, ...] = (
     _m("energy_source", "", None, INFO, "energy", "nvml-counter, nvml-power-sampling, rapl, estimate-tdp, or why not",
        type=str),
     _m("energy_window_s", "s", None, INFO, "energy", "length of the energy pass"),
+    # load pass (MLPerf LoadGen, suites with a load: section): one request = one call's batch_size items
+    _m("server_max_qps", "queries/s", HIGHER, SINGLE, "load", "highest Server (Poisson) rate whose p99 met load.slo",
+       gated=True, trend=True, summary=True),
+    _m("server_p50_ms", "ms", LOWER, SINGLE, "load", "median latency under load at server_max_qps", gated=True),
+    _m("server_p90_ms", "ms", LOWER, SINGLE, "load", "90th percentile latency under load at server_max_qps"),
+    _m("server_p99_ms", "ms", LOWER, SINGLE, "load", "99th percentile latency under load at server_max_qps",
+       gated=True, summary=True),
+    _m("server_slo_ms", "ms", None, INFO, "load", "the p99 target the Server peak was searched at (load.slo.p99_ms)"),
+    _m("server_validity", "", None, INFO, "load", "LoadGen's verdict at server_max_qps: VALID or INVALID", type=str,
+       summary=True),
+    _m("offline_items_per_s", "items/s", HIGHER, SINGLE, "load", "LoadGen Offline throughput (samples/s x batch)",
+       gated=True, summary=True),
+    _m("offline_validity", "", None, INFO, "load", "LoadGen's Offline verdict", type=str),
+    _m("single_stream_p90_ms", "ms", LOWER, SINGLE, "load", "LoadGen SingleStream 90th percentile latency",
+       gated=True),
+    _m("single_stream_validity", "", None, INFO, "load", "LoadGen's SingleStream verdict", type=str),
+    _m("loaded_items_per_s", "items/s", HIGHER, DERIVED, "judge",
+       "server_max_qps x batch_size where measured, else throughput_items_per_s: what $/1M uses", summary=True),
     # what compressing and preparing cost
     _m("compress_time_s", "s", LOWER, SINGLE, "setup", "time to compress"),
     _m("compile_time_s", "s", LOWER, SINGLE, "setup", "time to compile, on the case that compiled"),

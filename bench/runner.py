@@ -244,6 +244,8 @@ class Session:
                     case, "accuracy", lambda: accuracy_pass(self._accuracy, bundle, prepared, compressed, case)
                 ),
             ]
+            if case.load is not None:  # the suite has a load: section
+                passes.append(self._guarded(case, "load", lambda: self._load(case, bundle, compressed, prepared)))
         measure_time_s = self.timer.measuring_s - measuring_before
         errors = "; ".join(f"{p.name}: {p.error}" for p in passes if p.error)
         record = self._record(
@@ -258,6 +260,22 @@ class Session:
         return record, latency.samples_ms
 
     # -- the passes -----------------------------------------------------------------------------------
+
+    def _load(self, case: Case, bundle, compressed, prepared) -> PassResult:
+        """LoadGen's scenarios on this case: a batch of ``n`` requests is one call on ``n × batch_size`` items."""
+        import torch
+
+        from bench.hardware import synchronizer as synchronizer_for
+        from bench.measure.load import case_log_dir, load_pass
+
+        device, sync = case.placement.device, synchronizer_for(case.placement.device)
+
+        def call_for(requests: int):
+            inputs = to_device(bundle.make_inputs(requests * case.batch_size), device, compressed.input_dtype)
+            return _timed_callable(prepared.call, inputs, sync)
+
+        log_dir = case_log_dir(self.writer.path, case.full_id)
+        return load_pass(call_for, case.load, case.batch_size, log_dir, thread_context=torch.inference_mode)
 
     def _guarded(self, case: Case, name: str, run: Callable[[], PassResult]) -> PassResult:
         """Run one optional pass in its own timed window; an error is kept in the result (and warned), not raised."""

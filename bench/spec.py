@@ -126,6 +126,8 @@ class Case:
     placement: Placement
     batch_size: int
     measure: MeasureSpec = field(default_factory=MeasureSpec)
+    load: Any = None
+    """The suite's ``load:`` settings (a frozen ``bench.measure.load.LoadSpec``), or ``None``: no load pass."""
 
     @property
     def case_id(self) -> str:

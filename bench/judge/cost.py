@@ -4,10 +4,14 @@ Formulas (also in ``docs/scoring.md``)::
 
     price_per_hour   = threads * cpu_core_hour            (CPU case)
                      = gpu_hour[GPU model]                (CUDA case: the whole GPU)
-    cost_per_1m      = price_per_hour / (throughput_items_per_s * 3600) * 1e6
+    loaded_items_per_s = server_max_qps * batch_size   (a LoadGen Server peak; else throughput_items_per_s)
+    cost_per_1m      = price_per_hour / (loaded_items_per_s * 3600) * 1e6
     energy_kwh_per_1m = energy_j_per_item * 1e6 / 3.6e6   (empty where energy was not measured, never 0)
+                      (under load: power_w_avg / loaded_items_per_s in place of energy_j_per_item)
     carbon_g_per_1m  = energy_kwh_per_1m * carbon_g_per_kwh
-    replicas         = ceil(target_qps * headroom / throughput_items_per_s)   for a case whose latency meets the SLO
+    replicas         = ceil(target_qps * headroom / (server_max_qps * batch_size))   when the Server peak was found at
+                       a p99 SLO no looser than the plan's; otherwise (single-stream formula, labelled as such)
+                     = ceil(target_qps * headroom / throughput_items_per_s)   for a case whose latency meets the SLO
     monthly_cost     = replicas * price_per_hour * hours_per_month
 """
 
@@ -129,9 +133,27 @@ def cost_per_1m(price_per_hour: float | None, throughput_items_per_s: float | No
     return price_per_hour / (throughput_items_per_s * 3600.0) * 1e6
 
 
+def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as floats (NaN where missing); records without it (no load pass) read as all NaN."""
+    if column not in frame.columns:
+        return pd.Series(float("nan"), index=frame.index)
+    return pd.to_numeric(frame[column], errors="coerce").astype(float)
+
+
+def loaded_throughput(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Items/s under load (``server_max_qps × batch_size``) where a LoadGen Server peak was measured, else the
+    single-stream ``throughput_items_per_s``; and which one each row uses (``load`` or ``single-stream``)."""
+    served = _numbers(frame, "server_max_qps") * _numbers(frame, "batch_size")
+    loaded = served.where(served > 0, _numbers(frame, "throughput_items_per_s"))
+    basis = pd.Series(["load" if v > 0 else "single-stream" for v in served.fillna(0)], index=frame.index)
+    return loaded, basis
+
+
 def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
-    """Adds ``price_per_hour``, ``price_basis``, ``cost_per_1m`` and, where energy was measured,
-    ``energy_kwh_per_1m``, ``carbon_g_per_1m`` and ``electricity_cost_per_1m`` (empty otherwise, never 0)."""
+    """Adds ``price_per_hour``, ``price_basis``, ``loaded_items_per_s`` and ``throughput_basis``, ``cost_per_1m`` and,
+    where energy was measured, ``energy_kwh_per_1m``, ``carbon_g_per_1m`` and ``electricity_cost_per_1m`` (empty
+    otherwise, never 0). Where a LoadGen Server peak exists, $/1M and energy per 1M use the loaded throughput (energy:
+    the energy pass's mean power over it)."""
     out = frame.copy()
     hourly = [
         prices.hourly(row["device"], row["threads"], row.get("gpu_name")) if row["status"] == "ok" else (None, "")
@@ -139,12 +161,15 @@ def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
     ]
     out["price_per_hour"] = [price if price is not None else float("nan") for price, _ in hourly]
     out["price_basis"] = [basis for _, basis in hourly]
-    throughput = pd.to_numeric(out["throughput_items_per_s"], errors="coerce")
+    throughput, out["throughput_basis"] = loaded_throughput(out)
+    out["loaded_items_per_s"] = throughput
     out["cost_per_1m"] = [
         cost_per_1m(None if math.isnan(p) else p, None if math.isnan(t) else t)
         for p, t in zip(out["price_per_hour"], throughput, strict=False)
     ]
-    energy = pd.to_numeric(out["energy_j_per_item"], errors="coerce")  # NaN stays NaN: unmeasured is not zero
+    energy = _numbers(out, "energy_j_per_item")  # NaN stays NaN: unmeasured is not zero
+    under_load = _numbers(out, "power_w_avg") / throughput
+    energy = energy.where(~((out["throughput_basis"] == "load") & energy.notna() & under_load.notna()), under_load)
     out["energy_kwh_per_1m"] = energy * 1e6 / 3.6e6
     out["carbon_g_per_1m"] = out["energy_kwh_per_1m"] * prices.carbon_g_per_kwh
     out["electricity_cost_per_1m"] = out["energy_kwh_per_1m"] * prices.electricity_per_kwh
@@ -198,43 +223,82 @@ def replicas_needed(target_qps: float, headroom: float, throughput_items_per_s: 
     return math.ceil(round(target_qps * headroom / throughput_items_per_s, 9))
 
 
+def _replicas(capacity: Capacity, items_per_s: float, usable: bool) -> int | None:
+    return replicas_needed(capacity.target_qps, capacity.headroom, items_per_s) if usable and items_per_s > 0 else None
+
+
+def _load_plan(row: pd.Series, capacity: Capacity) -> tuple[int | None, str, bool]:
+    """Replicas under load (or None), the plan's basis, and whether the load test proved the SLO cannot be met."""
+    peak, slo = float(row.get("server_max_qps") or float("nan")), float(row.get("server_slo_ms") or float("nan"))
+    validity = row.get("server_validity")
+    under_load = _replicas(capacity, peak * row["batch_size"], slo <= capacity.latency_slo_ms)
+    if under_load is not None:
+        verdict = (
+            f" (LoadGen: {validity}, see server_validity)" if isinstance(validity, str) and validity != "VALID" else ""
+        )
+        return under_load, f"load: LoadGen Server peak at p99 <= {slo:g} ms{verdict}", False
+    if peak > 0:
+        return None, f"single-stream formula (the load peak's p99 SLO {slo:g} ms is looser than the plan's)", False
+    if isinstance(validity, str) and slo >= capacity.latency_slo_ms:
+        return (
+            None,
+            f"load: no rate met p99 <= {slo:g} ms, so none meets the plan's {capacity.latency_slo_ms:g} ms",
+            True,
+        )
+    if isinstance(validity, str):
+        return None, f"single-stream formula (no rate met the load test's stricter p99 <= {slo:g} ms)", False
+    return None, "single-stream formula (no load test)", False
+
+
+def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]:
+    """One case's plan: the single-stream formula and, where a Server peak fits the SLO, the plan under load."""
+    latency = float(row[column]) if row[column] is not None else float("nan")
+    if capacity.slo_statistic == "per_item":
+        latency /= row["batch_size"]
+    throughput = float(row["throughput_items_per_s"] or float("nan"))
+    price = row.get("price_per_hour", float("nan"))
+    meets = latency <= capacity.latency_slo_ms
+    single = _replicas(capacity, throughput, meets)
+    under_load, basis, refuted = _load_plan(row, capacity)
+    replicas = under_load if under_load is not None else (None if refuted else single)
+    monthly = replicas * price * capacity.hours_per_month if replicas is not None else float("nan")
+    return {
+        "suite": row["suite"],
+        "model": row["model"],
+        "device": row["device"],
+        "batch_size": row["batch_size"],
+        "case_id": row["case_id"],
+        f"latency_{capacity.slo_statistic}_ms": latency,
+        "meets_slo": bool(under_load is not None or (meets and not refuted)),
+        "feasible": bool(row.get("feasible", True)),
+        "throughput_items_per_s": throughput,
+        "replicas_single_stream": single,
+        "monthly_cost_single_stream": single * price * capacity.hours_per_month if single else float("nan"),
+        "server_max_qps": float(row.get("server_max_qps") or float("nan")),
+        "server_slo_ms": float(row.get("server_slo_ms") or float("nan")),
+        "server_validity": row.get("server_validity"),
+        "replicas_load": under_load,
+        "plan_basis": basis,
+        "replicas": replicas,
+        "price_per_hour": price,
+        "monthly_cost": monthly,
+    }
+
+
 def capacity_plan(
     frame: pd.DataFrame, capacity: Capacity, group_columns: Sequence[str] = ("suite", "model", "device", "batch_size")
 ) -> pd.DataFrame:
     """One row per ok case: whether it meets the SLO, the replicas it needs and their monthly cost.
 
-    ``cheapest`` marks, per group (by default suite, model, device, batch size), the lowest monthly cost among
-    cases that meet the SLO and, when the frame has a ``feasible`` column, the suite's constraints.
+    The plan uses the LoadGen Server peak (``server_max_qps × batch_size`` items/s) when the case has one found at a
+    p99 SLO no looser than ``latency_slo_ms``; otherwise the single-stream formula (``plan_basis`` says which, and
+    ``replicas_single_stream`` / ``monthly_cost_single_stream`` keep the single-stream plan beside it). ``cheapest``
+    marks, per group (by default suite, model, device, batch size), the lowest monthly cost among cases that meet
+    the SLO and, when the frame has a ``feasible`` column, the suite's constraints.
     """
     ok = frame[frame["status"] == "ok"]
-    rows = []
     column = LATENCY_STATISTICS[capacity.slo_statistic]
-    for _, row in ok.iterrows():
-        latency = float(row[column]) if row[column] is not None else float("nan")
-        if capacity.slo_statistic == "per_item":
-            latency /= row["batch_size"]
-        throughput = float(row["throughput_items_per_s"] or float("nan"))
-        meets = latency <= capacity.latency_slo_ms
-        replicas = replicas_needed(capacity.target_qps, capacity.headroom, throughput) if throughput > 0 else None
-        price = row.get("price_per_hour", float("nan"))
-        monthly = replicas * price * capacity.hours_per_month if replicas is not None and meets else float("nan")
-        rows.append(
-            {
-                "suite": row["suite"],
-                "model": row["model"],
-                "device": row["device"],
-                "batch_size": row["batch_size"],
-                "case_id": row["case_id"],
-                f"latency_{capacity.slo_statistic}_ms": latency,
-                "meets_slo": bool(meets),
-                "feasible": bool(row.get("feasible", True)),
-                "throughput_items_per_s": throughput,
-                "replicas": replicas if meets else None,
-                "price_per_hour": price,
-                "monthly_cost": monthly,
-            }
-        )
-    plan = pd.DataFrame(rows)
+    plan = pd.DataFrame([_plan_row(row, capacity, column) for _, row in ok.iterrows()])
     if plan.empty:
         return plan
     plan["cheapest"] = False

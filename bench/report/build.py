@@ -22,12 +22,13 @@ def write_report(
     """Score a run and write its report folder; returns the folder and the tables it shows."""
     from bench.report.charts import make_charts, save_charts
     from bench.report.html import render_html
+    from bench.report.load_chart import load_curve_chart
     from bench.report.xlsx import write_workbook
 
     result = tables(run, results_dir, prices_file=prices_file, profile=profile)
     folder = Path(reports_dir) / result.run_id
     folder.mkdir(parents=True, exist_ok=True)
-    charts = make_charts(result)
+    charts = [*make_charts(result), load_curve_chart(result)]
     html = render_html(result, charts)  # embeds the figures before they are closed
     save_charts(charts, folder)
     (folder / "index.html").write_text(html, encoding="utf-8")

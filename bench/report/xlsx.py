@@ -35,6 +35,18 @@ CAPACITY_HEADER = (
     "replicas",
     "monthly cost",
 )
+LOAD_HEADER = (
+    "batch size",
+    "Server peak (queries/s)",
+    "its p99 SLO (ms)",
+    "items/s under load",
+    "replicas under load",
+    "monthly cost under load",
+    "plan basis",
+    "plan replicas",
+    "plan monthly cost",
+)
+"""Columns I-Q: the plan under load (LoadGen Server peak) beside the single-stream plan, and the plan that is used."""
 FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Excel row 11)
 
 
@@ -161,8 +173,8 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         workbook.define_name(name, f"=capacity!{xl_rowcol_to_cell(row, 1, row_abs=True, col_abs=True)}")
     sheet.write(7, 0, "latency statistic compared with the SLO", formats["bold"])
     sheet.write(7, 1, capacity.slo_statistic)
-    for col, name in enumerate(CAPACITY_HEADER):
-        label = f"{name} ({currency})" if name in ("price per hour", "monthly cost") else name
+    for col, name in enumerate(CAPACITY_HEADER + LOAD_HEADER):
+        label = f"{name} ({currency})" if "cost" in name or name == "price per hour" else name
         label = f"latency {capacity.slo_statistic} (ms)" if name == "latency (ms)" else label
         sheet.write(FIRST_PLAN_ROW - 1, col, label, formats["header"])
     plan = tables.capacity
@@ -207,11 +219,12 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
             formats["money"],
             monthly,
         )
+        _load_columns(sheet, r, record, formats, capacity)
     summary_row = last + 2
     costs = [v for v in plan.get("monthly_cost", pd.Series(dtype=float)) if not pd.isna(v)]
     cheapest_cost = min(costs) if costs else 0
     cheapest_case = plan.loc[plan["monthly_cost"].idxmin(), "case_id"] if costs else "none meets the SLO"
-    cost_range = f"H{FIRST_PLAN_ROW + 1}:H{last + 1}"
+    cost_range = f"Q{FIRST_PLAN_ROW + 1}:Q{last + 1}"
     case_range = f"A{FIRST_PLAN_ROW + 1}:A{last + 1}"
     sheet.write(summary_row, 0, "cheapest plan meeting the SLO", formats["bold"])
     sheet.write_formula(
@@ -226,10 +239,49 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
     sheet.write(
         summary_row + 3,
         0,
-        "Throughput is the measured single-process throughput (batch size / mean latency); "
-        "queueing is not modelled, and later work replaces it with the maximum QPS measured under load.",
+        "Columns D, G, H: single-stream throughput (batch size / mean latency), queueing not modelled. Columns J-N: "
+        "the highest LoadGen Server (Poisson) rate whose p99 met its SLO; the plan (O-Q) uses it where that SLO is no "
+        "looser than latency_slo_ms.",
     )
     sheet.set_column(0, 0, 44)
     sheet.set_column(1, 1, 22)
-    sheet.set_column(2, 7, 16)
+    sheet.set_column(2, 16, 16)
     sheet.freeze_panes(FIRST_PLAN_ROW, 1)
+
+
+def _load_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, Any], capacity) -> None:
+    """Columns I-Q of one plan row: the plan under load beside the single-stream one (G, H), then the plan used."""
+    n = r + 1
+    batch, peak, slo = (_cell_value(record.get(k)) for k in ("batch_size", "server_max_qps", "server_slo_ms"))
+    for col, value in ((8, batch), (9, peak), (10, slo)):
+        sheet.write(r, col, value) if value is not None else sheet.write_blank(r, col, None)
+    loaded = batch * peak if batch is not None and peak is not None else ""
+    sheet.write_formula(r, 11, f'=IF(AND(ISNUMBER(I{n}),ISNUMBER(J{n})),I{n}*J{n},"")', None, loaded)
+    usable = loaded != "" and loaded > 0 and slo is not None and slo <= capacity.latency_slo_ms
+    replicas = replicas_needed(capacity.target_qps, capacity.headroom, loaded) if usable else ""
+    sheet.write_formula(
+        r,
+        12,
+        f"=IF(AND(ISNUMBER(L{n}),N(L{n})>0,ISNUMBER(K{n}),N(K{n})<=latency_slo_ms),"
+        f'ROUNDUP(target_qps*headroom/L{n},0),"")',
+        None,
+        replicas,
+    )
+    price = _cell_value(record.get("price_per_hour"))
+    monthly = replicas * price * capacity.hours_per_month if replicas != "" and price is not None else ""
+    sheet.write_formula(
+        r, 13, f'=IF(AND(ISNUMBER(M{n}),ISNUMBER(E{n})),M{n}*E{n}*hours_per_month,"")', formats["money"], monthly
+    )
+    # a load test that found no rate at an SLO at least as loose as the plan's proves the plan's SLO unreachable
+    refuted = f"AND(NOT(ISNUMBER(J{n})),ISNUMBER(K{n}),N(K{n})>=latency_slo_ms)"
+    basis = "load" if usable else "single stream"
+    if not usable and str(record.get("plan_basis", "")).startswith("load: no rate"):
+        basis = "load: none meets the SLO"
+    sheet.write_formula(
+        r, 14, f'=IF(ISNUMBER(M{n}),"load",IF({refuted},"load: none meets the SLO","single stream"))', None, basis
+    )
+    plan_replicas, plan_cost = _cell_value(record.get("replicas")), _cell_value(record.get("monthly_cost"))
+    sheet.write_formula(r, 15, f'=IF(ISNUMBER(M{n}),M{n},IF({refuted},"",G{n}))', None, plan_replicas or "")
+    sheet.write_formula(
+        r, 16, f'=IF(ISNUMBER(M{n}),N{n},IF({refuted},"",H{n}))', formats["money"], plan_cost if plan_cost else ""
+    )

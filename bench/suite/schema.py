@@ -17,6 +17,7 @@ from bench.gate.rules import validate_gates
 from bench.judge.cost import validate_capacity, validate_prices
 from bench.judge.decide import validate_constraints
 from bench.judge.scoring import validate_scoring
+from bench.measure.load import LoadSpec, validate_load
 from bench.registry import Entry, Registry
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, Suite, default_label, freeze_params
 
@@ -28,6 +29,7 @@ SECTION_OWNERS: dict[str, Callable[[Any, str], Any]] = {
     "prices": validate_prices,
     "capacity": validate_capacity,
     "gates": validate_gates,
+    "load": validate_load,
 }
 TOP_LEVEL_KEYS = (
     "suite",
@@ -130,6 +132,9 @@ class Validator:
             raise self.error("exclude", f"the sweep is empty: exclude removed all {total} cases")
 
         sections = tuple((key, self.section(key, data[key])) for key in SECTION_OWNERS if key in data)
+        if "load" in data:  # every case of the suite gets the load pass
+            load = LoadSpec.from_section(dict(sections)["load"])
+            cases = {key: dataclasses.replace(case, load=load) for key, case in cases.items()}
         return Suite(name, self.file, description, tuple(cases.values()), sections)
 
     def list_of(self, data: dict[str, Any], key: str) -> list[Any]:

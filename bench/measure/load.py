@@ -1,0 +1,325 @@
+"""The load pass: MLPerf LoadGen's SingleStream, Offline and Server scenarios against the case's callable.
+
+A suite opts in with a ``load:`` section (validated by :func:`validate_load`); without one nothing here runs.
+
+**Server peak search.** The peak is the highest Poisson arrival rate whose LoadGen run meets the p99 SLO. It is found
+by a bisection over short LoadGen ``PerformanceOnly`` runs, not by LoadGen's ``FindPeakPerformance`` mode, because
+every rate tried must be a point of the load curve (p50/p90/p99 and the verdict per offered rate, which
+FindPeakPerformance keeps to itself), the search must stop at a relative precision within a bounded number of runs
+(FindPeakPerformance bisects to an absolute 10^-d QPS and needs a lower bound known to pass), and every run stays a
+plain performance run whose logs read the same whatever the rate. A rate passes on the criterion
+FindPeakPerformance uses, LoadGen's performance constraint (the run's p99 ≤ the SLO), and only if the run was not
+cut short (min duration and min query count met). ``server_validity`` is LoadGen's full verdict at the peak, which
+also asks for early stopping: with a 1% tail and 99% confidence LoadGen wants at least ~460 queries under the SLO,
+so short runs at low rates can meet the SLO and still be INVALID (the reason is recorded).
+
+The search: start at half the rate estimated from the warm-up calls (or the Offline throughput), halve until a rate
+passes (giving up below 1/16 of the start, where the server is nearly idle and a p99 over the SLO is the model's
+own latency tail, or below the rate at which ``min_queries`` take 8 × ``min_duration_s`` to issue), double until one
+fails, then bisect (geometric midpoints) until ``upper / lower ≤ 1 + precision`` or
+``max_runs`` runs were made. A Server run whose backlog exceeds ``20 × capacity × SLO`` queries (capacity: the
+requests/s the warm-up calls suggest; at least 64) is cut short by LoadGen (``server_max_async_queries``): the last
+of them would wait about 20 SLOs, so the rate cannot meet the SLO, and the drain after a rate far beyond capacity
+stays about 20 SLOs long.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import checks
+from bench.errors import NotApplicable, SuiteError, did_you_mean
+from bench.measure import PassResult
+from bench.measure.sut import SCENARIOS, BatchingSUT, CallFor, LoadgenRun, loadgen
+
+LOAD_KEYS = ("scenarios", "slo", "batching", "min_duration_s", "min_queries", "search")
+SEARCH_KEYS = ("precision", "max_runs", "start_qps")
+BACKLOG_SLO_FACTOR = 20
+SUT_COST_S = 10e-6
+"""What the SUT adds per request, roughly (queue, worker wake-up, completion): only sizes LoadGen's pre-generation."""
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """The ``load:`` section with its defaults (every field documented in README "Latency under load")."""
+
+    scenarios: tuple[str, ...] = ("single-stream", "server", "offline")
+    slo_p99_ms: float = 100.0
+    """Server: the p99 latency (ms) the peak rate must meet (LoadGen's default target is 100 ms)."""
+    max_batch: int = 1
+    """Dynamic batching: the most requests one call serves (1 = off)."""
+    max_wait_ms: float = 0.0
+    """Dynamic batching: how long the worker waits after a batch's first request for more (Server only)."""
+    min_duration_s: float = 2.0
+    """LoadGen's min_duration for every run (each Server search step is one run)."""
+    min_queries: int = 100
+    """LoadGen's min_query_count (Offline: its minimum sample count)."""
+    precision: float = 0.05
+    max_runs: int = 12
+    start_qps: float | None = None
+
+    @classmethod
+    def from_section(cls, section: dict[str, Any]) -> LoadSpec:
+        """A spec from a section :func:`validate_load` returned."""
+        slo, batching, search = section["slo"], section["batching"], section["search"]
+        return cls(
+            scenarios=tuple(section["scenarios"]),
+            slo_p99_ms=slo["p99_ms"],
+            max_batch=batching["max_batch"],
+            max_wait_ms=batching["max_wait_ms"],
+            min_duration_s=section["min_duration_s"],
+            min_queries=section["min_queries"],
+            precision=search["precision"],
+            max_runs=search["max_runs"],
+            start_qps=search.get("start_qps"),
+        )
+
+
+def _integer(value: Any, key: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SuiteError(None, key, f"must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
+    """Check a ``load:`` section and return it with every default filled in."""
+    default = LoadSpec()
+    section = checks.mapping(value, where, LOAD_KEYS)
+    scenarios = section.get("scenarios", list(default.scenarios))
+    if isinstance(scenarios, str):
+        scenarios = [scenarios]
+    if not isinstance(scenarios, list) or not scenarios:
+        raise SuiteError(None, f"{where}.scenarios", f"must be a non-empty list of {', '.join(SCENARIOS)}")
+    for i, name in enumerate(scenarios):
+        if name not in SCENARIOS:
+            raise SuiteError(
+                None,
+                f"{where}.scenarios[{i}]",
+                f"unknown scenario {name!r}.{did_you_mean(str(name), SCENARIOS)} Allowed: {', '.join(SCENARIOS)}",
+            )
+        if scenarios.index(name) != i:
+            raise SuiteError(None, f"{where}.scenarios[{i}]", f"{name!r} is listed twice")
+    slo = checks.mapping(section.get("slo", {}), f"{where}.slo", ("p99_ms",))
+    batching = checks.mapping(section.get("batching", {}), f"{where}.batching", ("max_batch", "max_wait_ms"))
+    search = checks.mapping(section.get("search", {}), f"{where}.search", SEARCH_KEYS)
+    out = {
+        "scenarios": list(scenarios),
+        "slo": {"p99_ms": checks.number(slo.get("p99_ms", default.slo_p99_ms), f"{where}.slo.p99_ms", strict=True)},
+        "batching": {
+            "max_batch": _integer(batching.get("max_batch", default.max_batch), f"{where}.batching.max_batch", 1),
+            "max_wait_ms": checks.number(
+                batching.get("max_wait_ms", default.max_wait_ms), f"{where}.batching.max_wait_ms"
+            ),
+        },
+        "min_duration_s": checks.number(
+            section.get("min_duration_s", default.min_duration_s), f"{where}.min_duration_s", strict=True
+        ),
+        "min_queries": _integer(section.get("min_queries", default.min_queries), f"{where}.min_queries", 1),
+        "search": {
+            "precision": checks.number(
+                search.get("precision", default.precision), f"{where}.search.precision", strict=True, maximum=1.0
+            ),
+            "max_runs": _integer(search.get("max_runs", default.max_runs), f"{where}.search.max_runs", 2),
+        },
+    }
+    if "start_qps" in search:
+        out["search"]["start_qps"] = checks.number(search["start_qps"], f"{where}.search.start_qps", strict=True)
+    if out["batching"]["max_batch"] == 1 and out["batching"]["max_wait_ms"] > 0:
+        raise SuiteError(
+            None, f"{where}.batching.max_wait_ms", "has no effect with max_batch: 1 (batching off); raise max_batch"
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ one case
+
+
+class Runner:
+    """The LoadGen runs of one case: settings per scenario, one log folder per run."""
+
+    def __init__(self, sut: BatchingSUT, spec: LoadSpec, log_dir: Path, capacity_qps: float):
+        self.sut, self.spec, self.log_dir, self.lg = sut, spec, log_dir, sut.lg
+        self.capacity_qps = capacity_qps
+        """Requests/s the SUT can serve, estimated from the warm-up calls: bounds a Server run's backlog."""
+
+    def settings(self, scenario: str):
+        lg = self.lg
+        settings = lg.TestSettings()
+        settings.scenario = getattr(lg.TestScenario, SCENARIOS[scenario])
+        settings.mode = lg.TestMode.PerformanceOnly
+        settings.min_duration_ms = max(1, round(self.spec.min_duration_s * 1000))
+        settings.min_query_count = self.spec.min_queries
+        return settings
+
+    def single_stream(self, expected_qps: float) -> LoadgenRun:
+        return self._retried("single-stream", expected_qps)
+
+    def offline(self, expected_qps: float) -> LoadgenRun:
+        return self._retried("offline", expected_qps)
+
+    def _retried(self, scenario: str, expected_qps: float) -> LoadgenRun:
+        """SingleStream and Offline pre-generate their queries from an expected rate: a guess too high only makes
+        more than are issued, one too low makes too short a run, which is retried once at the rate it measured."""
+        result = None
+        for attempt in (1, 2):
+            settings = self.settings(scenario)
+            if scenario == "offline":
+                settings.offline_expected_qps = expected_qps
+            else:
+                settings.single_stream_expected_latency_ns = max(1, int(1e9 / expected_qps))
+            result = self.sut.run(settings, self.log_dir / f"{scenario}-{attempt}", wait_ms=0.0)
+            if result.min_duration_met is not False or not result.samples_per_s:
+                break
+            expected_qps = result.samples_per_s * 1.2
+        return result
+
+    def server_settings(self, qps: float):
+        settings = self.settings("server")
+        settings.server_target_qps = qps
+        settings.server_target_latency_ns = int(self.spec.slo_p99_ms * 1e6)
+        settings.server_target_latency_percentile = 0.99
+        backlog = BACKLOG_SLO_FACTOR * self.capacity_qps * self.spec.slo_p99_ms / 1000.0
+        settings.server_max_async_queries = max(64, math.ceil(backlog))
+        return settings
+
+    def server(self, qps: float) -> LoadgenRun:
+        run = self.sut.run(self.server_settings(qps), self.log_dir / "server" / f"qps-{qps:.6g}")
+        if run.target_qps is None:
+            run.target_qps = qps
+        return run
+
+
+def find_peak(
+    run_at: Callable[[float], LoadgenRun],
+    start_qps: float,
+    precision: float,
+    max_runs: int,
+    min_qps: float | None = None,
+):
+    """The highest rate whose run meets the SLO (``LoadgenRun.meets_slo``), by halving, doubling and bisection.
+
+    Halving stops above ``min_qps`` (default: 1/16 of the start, where the server is nearly idle and a failing p99 is
+    the service time's own tail). Returns ``(peak run or None, every run in the order made)``.
+    """
+    runs: list[LoadgenRun] = []
+    floor = start_qps / 16 if min_qps is None else min_qps
+
+    def attempt(qps: float) -> LoadgenRun:
+        runs.append(run_at(qps))
+        return runs[-1]
+
+    lower: LoadgenRun | None = None
+    upper: LoadgenRun | None = None
+    qps = start_qps
+    while len(runs) < max_runs and lower is None:  # halve until a rate passes
+        result = attempt(qps)
+        if result.meets_slo:
+            lower = result
+        elif qps / 2 < floor:
+            break
+        else:
+            upper, qps = result, qps / 2
+    if lower is None:
+        return None, runs
+    while len(runs) < max_runs and upper is None:  # double until one fails
+        result = attempt(lower.target_qps * 2)
+        if result.meets_slo:
+            lower = result
+        else:
+            upper = result
+    while len(runs) < max_runs and upper is not None and upper.target_qps / lower.target_qps > 1 + precision:
+        result = attempt(math.sqrt(lower.target_qps * upper.target_qps))
+        if result.meets_slo:
+            lower = result
+        else:
+            upper = result
+    return lower, runs
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "case"
+
+
+def case_log_dir(results_path: Path, full_id: str) -> Path:
+    """``results/<run>/loadgen/<suite>__<case>/``: where one case's LoadGen logs are kept."""
+    return Path(results_path) / "loadgen" / _safe(full_id.replace("::", "__"))
+
+
+def load_pass(
+    call_for: CallFor,
+    spec: LoadSpec,
+    batch_size: int,
+    log_dir: Path,
+    thread_context: Callable[[], Any] | None = None,
+) -> PassResult:
+    """Run the suite's load scenarios on one case; without LoadGen installed, the pass says why and records nothing."""
+    try:
+        lg = loadgen()
+    except NotApplicable as reason:
+        return PassResult("load", extra={"load_skipped": str(reason)})
+    columns: dict[str, Any] = {}
+    extra: dict[str, Any] = {"load": asdict(spec), "load_log_dir": str(log_dir), "loadgen_version": _version(lg)}
+    sut = BatchingSUT(call_for, spec.max_batch, spec.max_wait_ms, thread_context or contextlib.nullcontext)
+    call_s = sut.warm()
+    # rates the SUT could reach: a call per batch plus the SUT's own cost per request (what LoadGen pre-generates)
+    single_qps = 1 / (call_s[1] + SUT_COST_S)
+    estimate_qps = spec.max_batch / (call_s[spec.max_batch] + spec.max_batch * SUT_COST_S)
+    with sut:
+        runner = Runner(sut, spec, log_dir, estimate_qps)
+        if "single-stream" in spec.scenarios:
+            single = runner.single_stream(single_qps)
+            columns |= {"single_stream_p90_ms": single.p90_ms, "single_stream_validity": single.validity}
+            extra["single_stream_invalid_reason"] = single.invalid_reason
+        if "offline" in spec.scenarios:
+            offline = runner.offline(estimate_qps)
+            if offline.samples_per_s:  # the Offline rate is the best capacity estimate the Server search can start from
+                columns["offline_items_per_s"] = offline.samples_per_s * batch_size
+                estimate_qps = runner.capacity_qps = offline.samples_per_s
+            columns["offline_validity"] = offline.validity
+            extra |= {"offline_invalid_reason": offline.invalid_reason, "offline_mean_batch": offline.mean_batch}
+        if "server" in spec.scenarios:
+            columns |= _server(runner, spec, spec.start_qps or estimate_qps / 2, extra)
+    return PassResult("load", columns=columns, extra={k: v for k, v in extra.items() if v is not None})
+
+
+def _server(runner: Runner, spec: LoadSpec, start_qps: float, extra: dict[str, Any]) -> dict[str, Any]:
+    # no rate below 1/16 of the start, nor one whose min_queries would take more than 8 x min_duration_s to issue
+    floor = max(start_qps / 16, spec.min_queries / (8 * spec.min_duration_s))
+    peak, runs = find_peak(runner.server, start_qps, spec.precision, spec.max_runs, min(floor, start_qps))
+    extra["load_curve"] = sorted((r.point() for r in runs), key=lambda p: p["qps"])
+    extra["server_runs"] = len(runs)
+    columns: dict[str, Any] = {"server_slo_ms": spec.slo_p99_ms}
+    if peak is None:
+        lowest = min(runs, key=lambda r: r.target_qps)
+        extra["server_invalid_reason"] = (
+            f"no rate met p99 <= {spec.slo_p99_ms:g} ms; the lowest tried, {lowest.target_qps:.4g} QPS, had p99 "
+            f"{_fmt(lowest.p99_ms)} ms ({lowest.invalid_reason or lowest.validity})"
+        )
+        return columns | {"server_validity": "INVALID"}
+    extra |= {"server_invalid_reason": peak.invalid_reason, "server_mean_batch": peak.mean_batch}
+    return columns | {
+        "server_max_qps": peak.target_qps,
+        "server_p50_ms": peak.p50_ms,
+        "server_p90_ms": peak.p90_ms,
+        "server_p99_ms": peak.p99_ms,
+        "server_validity": peak.validity,
+    }
+
+
+def _fmt(value: float | None) -> str:
+    return "?" if value is None else f"{value:.3g}"
+
+
+def _version(lg) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("mlcommons-loadgen")
+    except Exception:
+        return getattr(lg, "__version__", None)

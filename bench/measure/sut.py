@@ -1,0 +1,314 @@
+"""The system under test that MLPerf LoadGen drives: an in-process queue feeding a case's callable.
+
+LoadGen (``mlcommons-loadgen``, imported as ``mlperf_loadgen``) owns the arrivals: Poisson in Server, one after the
+other in SingleStream, everything at once in Offline. Its issue callback here only enqueues the sample ids. One worker
+thread takes the queued samples in arrival order, up to ``max_batch`` at a time (waiting at most ``max_wait_ms`` after
+the first for more to arrive: dynamic batching), makes one call for the batch and completes its samples with
+``QuerySamplesComplete``. One LoadGen sample is one request of the case's ``batch_size`` items; a batch of ``k``
+requests is one call on ``k × batch_size`` items, padded up to the next prepared bucket (powers of two up to
+``max_batch``, and ``max_batch`` itself), so the model only ever sees shapes it was warmed up on.
+
+Every LoadGen run writes its summary and detail logs into its own folder; :func:`read_logs` reads the verdict
+(the summary's ``Result is : VALID`` / ``INVALID``) and the figures (the detail log's ``result_*`` entries).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import queue
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import NotApplicable
+
+CallFor = Callable[[int], Callable[[], object]]
+"""``call_for(n)`` -> a zero-argument callable that serves ``n`` requests in one call (its inputs built once)."""
+
+_STOP = object()
+SCENARIOS = {"single-stream": "SingleStream", "server": "Server", "offline": "Offline"}
+
+
+def loadgen():
+    """The ``mlperf_loadgen`` module, or :class:`NotApplicable` naming the package to install."""
+    try:
+        import mlperf_loadgen
+    except ImportError as err:
+        raise NotApplicable(
+            f"MLPerf LoadGen is not installed ({err}); pip install 'bench[load]' (mlcommons-loadgen) to run load "
+            "scenarios"
+        ) from None
+    return mlperf_loadgen
+
+
+def buckets(max_batch: int) -> tuple[int, ...]:
+    """The batch sizes (in requests) the worker calls with: powers of two below ``max_batch``, and ``max_batch``."""
+    sizes = {2**i for i in range(int(math.log2(max_batch)) + 1) if 2**i < max_batch}
+    return tuple(sorted(sizes | {max_batch}))
+
+
+@dataclass
+class LoadgenRun:
+    """One LoadGen run, as its logs report it."""
+
+    scenario: str
+    target_qps: float | None
+    validity: str
+    """``VALID`` or ``INVALID``: LoadGen's verdict (its summary's ``Result is :`` line)."""
+    perf_constraints_met: bool | None = None
+    min_duration_met: bool | None = None
+    min_queries_met: bool | None = None
+    early_stopping_met: bool | None = None
+    invalid_reason: str | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    mean_ms: float | None = None
+    samples_per_s: float | None = None
+    """Server: completed samples/s; Offline: samples/s; SingleStream: 1 / mean latency."""
+    queries: int | None = None
+    overlatency: int | None = None
+    errors: list[str] = field(default_factory=list)
+    log_dir: str = ""
+    mean_batch: float | None = None
+    """Mean number of requests per model call in this run (1 without batching)."""
+
+    @property
+    def valid(self) -> bool:
+        return self.validity == "VALID"
+
+    @property
+    def meets_slo(self) -> bool:
+        """The p99 met the target and the run was not cut short: what the Server peak search asks of a rate (the
+        criterion of LoadGen's own FindPeakPerformance mode, plus a complete run)."""
+        return bool(self.perf_constraints_met and self.min_duration_met and self.min_queries_met)
+
+    def point(self) -> dict[str, Any]:
+        """The run as one point of a load curve (stored in ``Record.extra``)."""
+        return {
+            "qps": self.target_qps,
+            "p50_ms": self.p50_ms,
+            "p90_ms": self.p90_ms,
+            "p99_ms": self.p99_ms,
+            "completed_qps": self.samples_per_s,
+            "validity": self.validity,
+            "meets_slo": self.meets_slo,
+            "mean_batch": self.mean_batch,
+        }
+
+
+class BatchingSUT:
+    """The in-process system under test: LoadGen's issue callback enqueues, one worker batches, calls, completes.
+
+    ``thread_context`` is entered by the worker thread around its whole life (e.g. ``torch.inference_mode``, which
+    is per thread). A call that raises still completes its samples, so LoadGen never waits forever; the error is
+    re-raised by :meth:`run` after LoadGen returns.
+    """
+
+    def __init__(
+        self,
+        call_for: CallFor,
+        max_batch: int = 1,
+        max_wait_ms: float = 0.0,
+        thread_context: Callable[[], Any] = contextlib.nullcontext,
+    ):
+        self.lg = loadgen()
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_ms / 1000.0
+        self.thread_context = thread_context
+        self.calls = {size: call_for(size) for size in buckets(max_batch)}
+        self._bucket_of = [min(b for b in self.calls if b >= k) if k else 0 for k in range(max_batch + 1)]
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._wait_s = self.max_wait_s
+        self.error: BaseException | None = None
+        self.batches = 0
+        self.served = 0
+        self.busy_s = 0.0
+        """Seconds the worker spent serving (call and completion), summed over batches: the in-situ service time."""
+
+    # -- timing the calls before LoadGen starts -----------------------------------------------------
+
+    def warm(self, rounds: int = 5) -> dict[int, float]:
+        """Call every bucket ``rounds`` times (first calls compile, allocate, ...); the median seconds per call."""
+        seconds: dict[int, float] = {}
+        for size, call in self.calls.items():
+            times = []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - start)
+            seconds[size] = statistics.median(times[1:] if rounds > 1 else times)
+        return seconds
+
+    # -- the worker -------------------------------------------------------------------------------
+
+    def __enter__(self) -> BatchingSUT:
+        self._worker = threading.Thread(target=self._serve, name="bench-sut", daemon=True)
+        self._worker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._queue.put(_STOP)
+        if self._worker is not None:
+            self._worker.join()
+
+    def issue(self, samples) -> None:
+        """LoadGen's issue callback: enqueue only."""
+        put = self._queue.put
+        for sample in samples:
+            put(sample.id)
+
+    def flush(self) -> None:
+        """LoadGen's flush callback: nothing is held back (a partial batch leaves after ``max_wait_ms``)."""
+
+    def _take(self, first: int) -> tuple[list[int], bool]:
+        """The batch that starts with ``first``: what is queued, then what arrives within the wait, up to the max."""
+        batch, get = [first], self._queue.get
+        deadline = time.perf_counter() + self._wait_s
+        while len(batch) < self.max_batch:
+            try:
+                item = get(block=False)
+            except queue.Empty:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    item = get(timeout=remaining)
+                except queue.Empty:
+                    break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _serve(self) -> None:
+        lg, get, calls, bucket_of, clock = self.lg, self._queue.get, self.calls, self._bucket_of, time.perf_counter
+        with self.thread_context():
+            stop = False
+            while not stop:
+                first = get()
+                if first is _STOP:
+                    return
+                batch, stop = self._take(first) if self.max_batch > 1 else ([first], False)
+                start = clock()
+                try:
+                    calls[bucket_of[len(batch)]]()
+                except BaseException as err:  # complete anyway: LoadGen must not wait forever
+                    self.error = self.error or err
+                lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in batch])
+                self.busy_s += clock() - start
+                self.batches += 1
+                self.served += len(batch)
+
+    # -- one LoadGen run --------------------------------------------------------------------------
+
+    def run(self, settings, log_dir: Path, wait_ms: float | None = None) -> LoadgenRun:
+        """One LoadGen test with these ``TestSettings``; logs go to ``log_dir``. ``wait_ms`` overrides the batching
+        wait for this run (SingleStream never has a second request to wait for)."""
+        lg = self.lg
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_settings = lg.LogSettings()
+        log_settings.log_output.outdir = str(log_dir)
+        log_settings.log_output.copy_summary_to_stdout = False
+        log_settings.enable_trace = False
+        self._wait_s = self.max_wait_s if wait_ms is None else wait_ms / 1000.0
+        batches, served = self.batches, self.served
+        sut = lg.ConstructSUT(self.issue, self.flush)
+        qsl = lg.ConstructQSL(1024, 1024, _no_samples, _no_samples)
+        try:
+            # an absent audit file: LoadGen would otherwise read ./audit.config if one happened to exist
+            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, str(log_dir / "no-audit.config"))
+        finally:
+            lg.DestroyQSL(qsl)
+            lg.DestroySUT(sut)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        for name in ("mlperf_log_trace.json", "mlperf_log_accuracy.json"):  # empty in performance mode
+            (log_dir / name).unlink(missing_ok=True)
+        result = read_logs(log_dir)
+        calls = self.batches - batches
+        result.mean_batch = (self.served - served) / calls if calls else None
+        return result
+
+
+def _no_samples(indices) -> None:
+    """QSL load/unload callbacks: the inputs are prepared once per bucket, not per sample."""
+
+
+# ------------------------------------------------------------------------------------------- the logs
+
+
+def _detail(path: Path) -> dict[str, Any]:
+    """The detail log's ``:::MLLOG {json}`` entries by key (errors collected under ``error_runtime`` etc.)."""
+    entries: dict[str, Any] = {"_errors": []}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.startswith(":::MLLOG "):
+            continue
+        try:
+            entry = json.loads(line[len(":::MLLOG ") :])
+        except json.JSONDecodeError:
+            continue
+        key, value = entry.get("key"), entry.get("value")
+        if (entry.get("metadata") or {}).get("is_error"):
+            entries["_errors"].append(f"{key}: {value}")
+        entries[key] = value
+    return entries
+
+
+def _ms(value: Any) -> float | None:
+    return float(value) / 1e6 if isinstance(value, (int, float)) else None
+
+
+def read_logs(log_dir: Path) -> LoadgenRun:
+    """The verdict and figures of the run whose logs are in ``log_dir``."""
+    summary = (log_dir / "mlperf_log_summary.txt").read_text(encoding="utf-8", errors="replace")
+    detail = _detail(log_dir / "mlperf_log_detail.txt")
+    verdict = next(
+        (line.split(":", 1)[1].strip() for line in summary.splitlines() if line.startswith("Result is")), None
+    )
+    scenario = str(detail.get("requested_scenario") or "")
+    rate = detail.get("requested_server_target_qps") if scenario == "Server" else None
+    per_s = next(
+        (
+            detail[key]
+            for key in (
+                "result_completed_samples_per_sec",
+                "result_samples_per_second",
+                "result_qps_without_loadgen_overhead",
+            )
+            if isinstance(detail.get(key), (int, float))
+        ),
+        None,
+    )
+    reason = detail.get("result_invalid_reason")
+    if detail.get("early_stopping_met") is False:
+        early = str(detail.get("early_stopping_result", "")).replace("* Run unsuccessful.", "").split("*")
+        early_text = "; ".join(" ".join(part.split()).rstrip(".") for part in early if part.strip())
+        reason = f"{reason or ''} early stopping not met: {early_text}".strip()
+    return LoadgenRun(
+        scenario=scenario,
+        target_qps=float(rate) if isinstance(rate, (int, float)) else None,
+        validity=verdict or str(detail.get("result_validity") or "INVALID"),
+        perf_constraints_met=detail.get("result_perf_constraints_met"),
+        min_duration_met=detail.get("result_min_duration_met"),
+        min_queries_met=detail.get("result_min_queries_met"),
+        early_stopping_met=detail.get("early_stopping_met"),
+        invalid_reason=" ".join(str(reason).split()) if reason else None,
+        p50_ms=_ms(detail.get("result_50.00_percentile_latency_ns")),
+        p90_ms=_ms(detail.get("result_90.00_percentile_latency_ns")),
+        p99_ms=_ms(detail.get("result_99.00_percentile_latency_ns")),
+        mean_ms=_ms(detail.get("result_mean_latency_ns")),
+        samples_per_s=float(per_s) if per_s is not None else None,
+        queries=detail.get("result_query_count"),
+        overlatency=detail.get("result_overlatency_query_count"),
+        errors=detail["_errors"],
+        log_dir=str(log_dir),
+    )

@@ -1,0 +1,84 @@
+"""The load-curve chart: p99 latency against the offered LoadGen Server rate, one line per configuration, with the
+SLO drawn. Its points are the Server search's runs (``extra.load_curve`` of each record)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FormatStrFormatter
+
+from bench.report.charts import Chart, _color_map, _finish, _ok
+from bench.report.tables import Tables
+
+
+def _curves(frame: pd.DataFrame) -> list[tuple[pd.Series, list[dict[str, Any]]]]:
+    """(record, its load-curve points sorted by offered rate) for every ok case that ran the Server search."""
+    if "extra.load_curve" not in frame.columns:
+        return []
+    out = []
+    for _, row in frame.iterrows():
+        points = row["extra.load_curve"]
+        if isinstance(points, list) and points:
+            usable = [p for p in points if p.get("qps") and p.get("p99_ms")]
+            if usable:
+                out.append((row, sorted(usable, key=lambda p: p["qps"])))
+    return out
+
+
+def load_curve_chart(tables: Tables) -> Chart:
+    chart = Chart(
+        "load_curve",
+        "Latency under load: p99 against offered QPS (LoadGen Server)",
+        "Each line is one configuration: the p99 latency LoadGen measured at each Poisson arrival rate the peak search "
+        "tried (filled: the run met the SLO; hollow: it did not; star: server_max_qps). The dashed line is the p99 "
+        "SLO; one panel per model and batch size.",
+    )
+    curves = _curves(_ok(tables))
+    if not curves:
+        chart.note = "no case ran the LoadGen Server scenario (add a load: section to a suite)"
+        return chart
+    panels: dict[tuple[str, Any], list] = {}
+    for row, points in curves:
+        panels.setdefault((row["model"], row["batch_size"]), []).append((row, points))
+    columns = min(len(panels), 2)
+    rows = int(np.ceil(len(panels) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(6.5 * columns, 4.4 * rows), squeeze=False)
+    colors = _color_map(row["case_id"] for row, _ in curves)
+    for ax, ((model, batch), lines) in zip(axes.flat, panels.items(), strict=False):
+        for row, points in lines:
+            _draw(ax, row, points, colors[row["case_id"]])
+        for slo in sorted({float(row["server_slo_ms"]) for row, _ in lines if pd.notna(row.get("server_slo_ms"))}):
+            ax.axhline(slo, color="black", linestyle="--", linewidth=1, label=f"SLO p99 ≤ {slo:g} ms")
+        ax.set_yscale("log")  # latency explodes near capacity; rates tried span a factor of a few: linear
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.set_xlim(left=0)
+        ax.set_xlabel("offered load (queries/s, Poisson)")
+        ax.set_ylabel("p99 latency (ms)")
+        ax.set_title(f"{model}, batch {batch}")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    return _finish(chart, fig, suptitle=True)
+
+
+def _draw(ax, row: pd.Series, points: list[dict[str, Any]], color) -> None:
+    qps = [p["qps"] for p in points]
+    p99 = [p["p99_ms"] for p in points]
+    label = f"{row['compression']}" + (f"+{row['engine']}" if row["engine"] != "eager" else "")
+    label += f" {row['device']}" + (f" {int(row['threads'])}t" if pd.notna(row.get("threads")) else "")
+    ax.plot(qps, p99, color=color, linewidth=1.2, label=label)
+    met = [p for p in points if p.get("meets_slo")]
+    missed = [p for p in points if not p.get("meets_slo")]
+    ax.scatter([p["qps"] for p in met], [p["p99_ms"] for p in met], color=color, s=22, zorder=3)
+    ax.scatter(
+        [p["qps"] for p in missed], [p["p99_ms"] for p in missed], facecolors="none", edgecolors=color, s=22, zorder=3
+    )
+    peak = row.get("server_max_qps")
+    if pd.notna(peak):
+        at = next((p for p in points if p["qps"] == peak), None)
+        if at is not None:
+            ax.scatter([peak], [at["p99_ms"]], marker="*", s=140, color=color, edgecolors="black", zorder=4)
