@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from bench.errors import NotApplicable, SuiteError
-from bench.results import DEFAULT_RESULTS_DIR, RUN_ID_PATTERN
+from bench.results import DEFAULT_RESULTS_DIR, run_id_problem
 from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
 
@@ -50,12 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[START_KEY] = time.perf_counter()
+    results_dir = _results_dir(config)
+    if results_dir.exists() and not results_dir.is_dir():
+        raise pytest.UsageError(f"--bench-results {results_dir}: is a file, not a folder")
     run_id = config.getoption("--bench-run-id", None)
     if run_id is not None:
-        if not re.match(RUN_ID_PATTERN, run_id) or run_id == "latest":
-            raise pytest.UsageError(
-                f"--bench-run-id {run_id!r}: use letters, digits, '.', '_' or '-' (and not 'latest')"
-            )
+        problem = run_id_problem(run_id)
+        if problem:
+            raise pytest.UsageError(f"--bench-run-id {problem}")
         if (_results_dir(config) / run_id).exists():
             raise pytest.UsageError(
                 f"--bench-run-id {run_id!r}: {_results_dir(config) / run_id} already exists; runs are never overwritten"
@@ -180,7 +181,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         "cases_selected": len(items),
         "environment": env,
     }
-    writer = RunWriter(_results_dir(config), config.getoption("--bench-run-id") or new_run_id(), meta)
+    run_id = config.getoption("--bench-run-id") or new_run_id()
+    try:
+        writer = RunWriter(_results_dir(config), run_id, meta)
+    except FileExistsError:  # another run took the id since pytest_configure checked it
+        raise pytest.UsageError(f"--bench-run-id {run_id!r}: already taken; runs are never overwritten") from None
+    except OSError as err:
+        raise pytest.UsageError(f"--bench-results {_results_dir(config)}: cannot write a run there ({err})") from None
     config.stash[SESSION_KEY] = Session(writer, env)
 
 
@@ -214,6 +221,7 @@ def _write_report(config: pytest.Config, writer) -> str:
     return f"report: {folder / 'index.html'}"
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's table, whatever order the plugins were registered in
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     bench_session = config.stash.get(SESSION_KEY, None)
     if bench_session is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import secrets
 import time
 import warnings
@@ -29,6 +30,19 @@ SCHEMA_VERSION = 2
 before (the new columns empty)."""
 DEFAULT_RESULTS_DIR = "results"
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+RESERVED_RUN_IDS = ("latest", "baseline")
+"""``latest`` names the newest run; ``baseline`` is the folder of the promoted baselines."""
+MAX_RUN_ID = 128
+
+
+def run_id_problem(run_id: str) -> str | None:
+    """Why ``run_id`` cannot name a new run (letters, digits, ``.``, ``_``, ``-``; not reserved), or ``None``."""
+    if not re.fullmatch(RUN_ID_PATTERN, run_id) or len(run_id) > MAX_RUN_ID or run_id in RESERVED_RUN_IDS:
+        return (
+            f"{run_id!r}: use letters, digits, '.', '_' or '-' (at most {MAX_RUN_ID}, starting with a letter or "
+            f"digit; not {' or '.join(map(repr, RESERVED_RUN_IDS))})"
+        )
+    return None
 
 
 def default_results_dir() -> str:

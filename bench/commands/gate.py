@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from bench.commands import add_results_option
-from bench.commands._args import probability
+from bench.commands._args import non_negative_int, output_file, probability
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
 
 
@@ -125,13 +125,13 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--rerun",
-        type=int,
+        type=non_negative_int,
         metavar="N",
         default=0,
-        help="re-measure baseline code and current code N times each, interleaved, in this job, and gate those",
+        help="re-measure baseline code and current code N times each (0 to 100), interleaved, and gate those",
     )
     parser.add_argument("--baseline-ref", metavar="REF", help="with --rerun: the baseline's code (default: its commit)")
-    parser.add_argument("--summary", default="reports/gate/summary.md", help="Markdown summary file")
-    parser.add_argument("--json", default="reports/gate/verdicts.json", help="JSON verdict file")
+    parser.add_argument("--summary", type=output_file, default="reports/gate/summary.md", help="Markdown summary file")
+    parser.add_argument("--json", type=output_file, default="reports/gate/verdicts.json", help="JSON verdict file")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the whole Markdown summary")
     parser.set_defaults(func=gate)

@@ -49,3 +49,9 @@ def build_failing_evaluate() -> ModelBundle:
 
     bundle.evaluate = evaluate
     return bundle
+
+
+def build_cpp_error() -> ModelBundle:
+    """A factory failing the way a huge allocation fails deep in C++: a first line, then a 40-line native stack."""
+    stack = "".join(f"frame #{i}: 0x{i:012x} in libtorch_cpu.so (c10::alloc + {i})\n" for i in range(40))
+    raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate 4e12 bytes.\n{stack}")
