@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from bench.suite import is_suite_file, load_suite
 SESSION_KEY = pytest.StashKey["Any"]()
 REPORT_KEY = pytest.StashKey[str]()
 START_KEY = pytest.StashKey[float]()
+STOPPED_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -189,6 +192,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     except OSError as err:
         raise pytest.UsageError(f"--bench-results {_results_dir(config)}: cannot write a run there ({err})") from None
     config.stash[SESSION_KEY] = Session(writer, env)
+    _stop_on_sigterm(config)
+
+
+def _stop_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout, ``kill``) stops the run like Ctrl-C: finished cases are kept and meta.json says
+    ``interrupted`` (``stopped_by: SIGTERM``) instead of ``running`` forever."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum, frame):
+        config.stash[STOPPED_KEY] = signal.Signals(signum).name
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -197,8 +215,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     wall = time.perf_counter() - session.config.stash[START_KEY]
     status = "interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else "finished"
+    stopped = {"stopped_by": session.config.stash[STOPPED_KEY]} if STOPPED_KEY in session.config.stash else {}
     bench_session.writer.close(
         status,
+        **stopped,
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         wall_time_s=wall,
         measure_time_s=bench_session.timer.measuring_s,
