@@ -1,4 +1,5 @@
-"""``bench gate``: compare a run with the baseline; exit 1 on regression, 2 on usage errors."""
+"""``bench gate``: compare a run with the baseline; exit 1 on regression, 2 on usage errors, 3 when a guarded case
+was not compared."""
 
 from __future__ import annotations
 
@@ -97,7 +98,8 @@ def register(subparsers) -> None:
         description=(
             "Compare the current run with a baseline case by case. Timed metrics need a significant Mann-Whitney U "
             "test on the raw samples AND an effect beyond the suite's gates: rule; size and accuracy use the rule "
-            "alone. Exit codes: 0 no regression, 1 regression, 2 usage error or runs not comparable."
+            "alone. Exit codes: 0 no regression, 1 regression, 2 usage error or runs not comparable, 3 a guarded case "
+            "(ok in the baseline, selected now) not compared, or nothing compared at all."
         ),
     )
     parser.add_argument(
