@@ -135,18 +135,31 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
 
 
 class RunWriter:
-    """Appends records and samples for one run; every append is flushed and fsync'ed before returning."""
+    """Appends records and samples for one run; every append is flushed and fsync'ed before returning.
 
-    def __init__(self, results_dir: str | os.PathLike[str], run_id: str, meta: dict[str, Any]):
+    ``resume=True`` reopens a stopped run (``bench run --resume``): a line its kill cut short is dropped, ``meta``
+    updates its metadata, and counts and times carry on from what the run already holds."""
+
+    def __init__(self, results_dir: str | os.PathLike[str], run_id: str, meta: dict[str, Any], resume: bool = False):
         self.run_id = run_id
         self.path = Path(results_dir) / run_id
-        self.path.mkdir(parents=True, exist_ok=False)
-        self.meta = {"run_id": run_id, "schema_version": SCHEMA_VERSION, "status": "running", **meta}
+        self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
+        self._carried: dict[str, float] = {}
+        if resume:
+            previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
+            for name in ("records.jsonl", "samples.jsonl"):
+                _drop_partial_line(self.path / name)
+            for row in _read_jsonl(self.path / "records.jsonl"):
+                self.counts[row["status"]] = self.counts.get(row["status"], 0) + 1
+            self._carried = {k: previous[k] for k in ("wall_time_s", "measure_time_s") if k in previous}
+            meta = {**{k: v for k, v in previous.items() if k not in self._carried}, **meta}
+        else:
+            self.path.mkdir(parents=True, exist_ok=False)
+        self.meta = {"run_id": run_id, "schema_version": SCHEMA_VERSION, **meta, "status": "running"}
         self.meta["process"] = this_process()  # a reader seeing 'running' checks that this process still exists
         _write_json_atomic(self.path / "meta.json", self.meta)
         self._records = open(self.path / "records.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._samples = open(self.path / "samples.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
 
     def append(self, record: Record, samples_ms: list[float] | None = None) -> None:
         if samples_ms:
@@ -165,8 +178,18 @@ class RunWriter:
     def close(self, status: str, **extra: Any) -> None:
         self._records.close()
         self._samples.close()
-        self.meta.update(status=status, counts=self.counts, **extra)
+        carried = {k: extra[k] + self._carried[k] for k in self._carried if isinstance(extra.get(k), (int, float))}
+        self.meta.update(status=status, counts=self.counts, **{**extra, **carried})
         _write_json_atomic(self.path / "meta.json", self.meta)
+
+
+def _drop_partial_line(path: Path) -> None:
+    """Cut what follows the last newline of ``path``: a line a kill cut short, which an append would corrupt."""
+    if path.is_file():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with open(path, "r+b") as handle:
+                handle.truncate(data.rfind(b"\n") + 1)
 
 
 # ----------------------------------------------------------------------------------------------- reading

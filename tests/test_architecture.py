@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "bench.judge": 1,
     # 2: a case through its passes; suites; reading runs back
     "bench.runner": 2,
+    "bench.resume": 2,
     "bench.suite": 2,
     "bench.gate": 2,
     "bench.report": 2,

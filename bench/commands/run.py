@@ -13,6 +13,8 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
         command += ["--bench-results", args.results]
     if args.run_id:
         command += ["--bench-run-id", args.run_id]
+    if args.resume:
+        command += ["--bench-resume", args.resume]
     if args.k:
         command += ["-k", args.k]
     if args.report:
@@ -44,7 +46,13 @@ def register(subparsers) -> None:
         type=folder,
         help="results folder (default: $BENCH_RESULTS_DIR or <rootdir>/results/)",
     )
-    parser.add_argument("--run-id", metavar="ID", type=run_id, help="run id (default: UTC time + random suffix)")
+    ids = parser.add_mutually_exclusive_group()
+    ids.add_argument("--run-id", metavar="ID", type=run_id, help="run id (default: UTC time + random suffix)")
+    ids.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="resume a stopped run: run only its cases without a record, appending to the same run",
+    )
     parser.add_argument("-k", metavar="EXPR", help="select cases, as pytest -k")
     parser.add_argument("--report", action="store_true", help="write reports/<run_id>/ at the end (bench report)")
     parser.set_defaults(func=run, accepts_extra=True)
