@@ -50,6 +50,7 @@ def billion_laughs(levels: int = 12) -> str:
         (S + "measure: {min_rounds: " + "9" * 5000 + "}\n", r"unreadable value: Exceeds the limit"),
         (S + "# " + "x" * (1024 * 1024) + "\n", r"larger than 1024 KiB"),
         (S.encode() + b"description: caf\xe9\n", r"not UTF-8 text \(byte 0xe9 at offset 40\)"),
+        ('suite: s\nmodels: ["no\\nop"]\n', r"unknown model 'no\\nop'"),  # a line break in a value, escaped
     ],
 )
 def test_hostile_yaml_is_one_line(tmp_path, body, message):
