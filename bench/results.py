@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import secrets
@@ -171,7 +172,11 @@ class RunWriter:
 
     @staticmethod
     def _write_line(handle, payload: dict[str, Any]) -> None:
-        handle.write(json.dumps(payload, default=str) + "\n")
+        try:
+            line = json.dumps(payload, default=str, allow_nan=False)
+        except ValueError:  # NaN or an infinity is not JSON: written as null, "not measured"
+            line = json.dumps(_finite(payload), default=str)
+        handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -181,6 +186,14 @@ class RunWriter:
         carried = {k: extra[k] + self._carried[k] for k in self._carried if isinstance(extra.get(k), (int, float))}
         self.meta.update(status=status, counts=self.counts, **{**extra, **carried})
         _write_json_atomic(self.path / "meta.json", self.meta)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return {k: _finite(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
 def _drop_partial_line(path: Path) -> None:

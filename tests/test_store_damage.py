@@ -130,3 +130,19 @@ def test_sigterm_marks_the_run_interrupted(tmp_path):
     meta = load_meta("t1", tmp_path / "out")
     assert meta["status"] == "interrupted" and meta["stopped_by"] == "SIGTERM"
     assert 1 <= len(load("t1", tmp_path / "out")) < 6
+
+
+def test_non_finite_figures_are_written_as_strict_json(tmp_path):
+    """NaN and infinities are not JSON: a record never carries them (they read back as not measured)."""
+    writer = RunWriter(tmp_path, "r1", {})
+    writer.append(record("a", energy_j_per_item=float("inf"), extra={"ratio": float("nan")}), [1.0, float("inf")])
+    writer.close("finished")
+
+    def strict(name):
+        raise ValueError(f"{name} is not JSON")
+
+    for name in ("records.jsonl", "samples.jsonl"):
+        for line in (tmp_path / "r1" / name).read_text().splitlines():
+            json.loads(line, parse_constant=strict)
+    frame = load("r1", tmp_path)
+    assert frame.loc[0, "energy_j_per_item"] is None or frame["energy_j_per_item"].isna().all()
