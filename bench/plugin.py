@@ -231,14 +231,14 @@ def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: lis
     from bench.results import RunWriter, new_run_id
 
     if resume is not None:
-        from bench.resume import check_same, resumed_meta
+        from bench.resume import check_same, reopen, resumed_meta
 
         try:
             check_same(resume, meta["suites"], meta["environment"])
         except BenchError as err:
             raise pytest.UsageError(str(err)) from None
         update = resumed_meta(resume, meta["cases"], len(items), meta["argv"])
-        return RunWriter(resume.path.parent, resume.path.name, update, resume=True)
+        return reopen(resume, update)
     run_id = config.getoption("--bench-run-id") or new_run_id()
     try:
         return RunWriter(_results_dir(config), run_id, meta)

@@ -138,8 +138,8 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
 class RunWriter:
     """Appends records and samples for one run; every append is flushed and fsync'ed before returning.
 
-    ``resume=True`` reopens a stopped run (``bench run --resume``): a line its kill cut short is dropped, ``meta``
-    updates its metadata, and counts and times carry on from what the run already holds."""
+    ``resume=True`` reopens a stopped run (``bench run --resume``, after :func:`bench.resume.reopen` dropped a line
+    its kill cut short): ``meta`` updates its metadata; counts and times carry on from what the run holds."""
 
     def __init__(self, results_dir: str | os.PathLike[str], run_id: str, meta: dict[str, Any], resume: bool = False):
         self.run_id = run_id
@@ -148,8 +148,6 @@ class RunWriter:
         self._carried: dict[str, float] = {}
         if resume:
             previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
-            for name in ("records.jsonl", "samples.jsonl"):
-                _drop_partial_line(self.path / name)
             for row in _read_jsonl(self.path / "records.jsonl"):
                 self.counts[row["status"]] = self.counts.get(row["status"], 0) + 1
             self._carried = {k: previous[k] for k in ("wall_time_s", "measure_time_s") if k in previous}
@@ -194,15 +192,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return {k: _finite(v) for k, v in value.items()} if isinstance(value, dict) else value
-
-
-def _drop_partial_line(path: Path) -> None:
-    """Cut what follows the last newline of ``path``: a line a kill cut short, which an append would corrupt."""
-    if path.is_file():
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with open(path, "r+b") as handle:
-                handle.truncate(data.rfind(b"\n") + 1)
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -366,12 +355,12 @@ def load_samples(
     return {f"{row['suite']}::{row['case_id']}": row["samples_ms"] for row in rows}
 
 
-def run_damage(path: Path, samples: bool = True) -> list[str]:
+def run_damage(path: Path) -> list[str]:
     """What could not be read of a run (``meta.json``, damaged lines of its records and samples), without warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResultsWarning)
         problems = list(read_meta(path).get("damage", []))
-        for name in ("records.jsonl", "samples.jsonl") if samples else ("records.jsonl",):
+        for name in ("records.jsonl", "samples.jsonl"):
             _read_jsonl(path / name, problems)
     return problems
 

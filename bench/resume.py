@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.results import ResultsWarning, load, read_meta
+from bench.results import ResultsWarning, RunWriter, load, read_meta
 
 SAME_MACHINE = ("hostname", "cpu_model", "torch_version")
 """Environment keys a resumed run must share with the run it continues (its records must stay comparable)."""
@@ -83,3 +83,15 @@ def resumed_meta(run: Resumable, selected: list[str], remaining: int, argv: list
     }
     cases = sorted(set(run.meta.get("cases") or []) | set(selected))
     return {"cases": cases, "resumed": [*(run.meta.get("resumed") or []), entry]}
+
+
+def reopen(run: Resumable, update: dict[str, Any]) -> RunWriter:
+    """The run's writer, appending after what it holds; a line its kill cut short (no newline at the end of the
+    file) is dropped first, since an append would glue a record to it."""
+    for name in ("records.jsonl", "samples.jsonl"):
+        path = run.path / name
+        data = path.read_bytes() if path.is_file() else b""
+        if data and not data.endswith(b"\n"):
+            with open(path, "r+b") as handle:
+                handle.truncate(data.rfind(b"\n") + 1)
+    return RunWriter(run.path.parent, run.path.name, update, resume=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.results import load, load_meta, load_samples
+from bench.results import load, load_meta, load_samples, run_damage
 from tests.helpers import TINY_MEASURE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,12 +95,15 @@ def stopped(stopped_run: Path, pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_resume_runs_only_the_cases_without_a_record(stopped):
+    with open(stopped.path / "out" / "r" / "records.jsonl", "ab") as handle:
+        handle.write(b'{"run_id": "r", "suite": "t", "case_id": "noop[fp32-cp')  # the kill cut this record short
     result = stopped.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-resume", "r")
     result.assert_outcomes(passed=2, deselected=2)
     frame = load(stopped.path / "out" / "r")
     assert sorted(frame["batch_size"]) == [1, 2, 3, 4]
     meta = load_meta(stopped.path / "out" / "r")
     assert meta["status"] == "finished" and meta["counts"]["ok"] == 4 and len(meta["cases"]) == 4
+    assert run_damage(stopped.path / "out" / "r") == []  # the cut line was dropped, not glued to a new record
     again = stopped.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-resume", "r")
     again.assert_outcomes(deselected=4)  # nothing left: nothing measured twice
     assert len(load(stopped.path / "out" / "r")) == 4
