@@ -110,6 +110,22 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def answered(counts: Counter, expected: tuple[type[BaseException], ...]):
+    """Within :data:`LIMIT_S`; a hang, or an exception other than the ``expected`` answers, is counted and fails."""
+    try:
+        with time_limit(LIMIT_S):
+            yield
+    except expected:
+        raise
+    except TimeoutError:
+        counts["hangs"] += 1
+        raise
+    except Exception:
+        counts["tracebacks"] += 1
+        raise
+
+
 def report(kind: str, counts: Counter) -> None:
     line = f"{kind}: tried {counts['tried']}, " + ", ".join(
         f"{k} {v}" for k, v in sorted(counts.items()) if k != "tried"
@@ -140,18 +156,12 @@ def test_generated_suites_validate_or_fail_in_one_line(tmp_path, capsys):
         path.write_bytes(body)
         counts["tried"] += 1
         try:
-            with time_limit(LIMIT_S):
+            with answered(counts, (SuiteError,)):
                 load_suite(path)
         except SuiteError as err:
             message = str(err)
             assert "\n" not in message and message.startswith(str(path)), message
             counts["rejected cleanly"] += 1
-        except TimeoutError:
-            counts["hangs"] += 1
-            raise
-        except Exception:
-            counts["tracebacks"] += 1
-            raise
         else:
             counts["valid"] += 1
 
@@ -227,7 +237,7 @@ def test_generated_command_lines_end_in_an_exit_code_never_a_traceback(cli_world
             argv += ["--results", "results"]
         counts["tried"] += 1
         try:
-            with time_limit(LIMIT_S):
+            with answered(counts, (SystemExit,)):
                 if command in PARSE_ONLY:
                     build_parser().parse_known_args(argv)
                     code = 0
@@ -236,12 +246,6 @@ def test_generated_command_lines_end_in_an_exit_code_never_a_traceback(cli_world
         except SystemExit as done:  # argparse: a usage error is exit 2 with one error line
             code = done.code
             assert code in (0, 2), argv
-        except TimeoutError:
-            counts["hangs"] += 1
-            raise
-        except Exception:
-            counts["tracebacks"] += 1
-            raise
         err = capsys.readouterr().err
         assert "Traceback" not in err, argv
         assert code in (0, 1, 2, 3), (argv, code)

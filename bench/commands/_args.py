@@ -57,12 +57,14 @@ def number_type(minimum: float, maximum: float, strict: bool = True):
     return number
 
 
-def _blocking_ancestor(path: Path) -> Path | None:
-    """The nearest existing ancestor of ``path`` when it is not a folder (nothing can be created below it)."""
-    for parent in path.parents:
+def _creatable(text: str) -> str:
+    """``text``, unless its nearest existing ancestor is a file (nothing can be created below it)."""
+    for parent in Path(text).parents:
         if parent.exists():
-            return None if parent.is_dir() else parent
-    return None
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{text!r}: {str(parent)!r} is a file, not a folder")
+            break
+    return text
 
 
 def folder(text: str) -> str:
@@ -72,21 +74,14 @@ def folder(text: str) -> str:
         raise argparse.ArgumentTypeError("must be a folder, got an empty path")
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
-    blocking = _blocking_ancestor(path)
-    if blocking is not None:
-        raise argparse.ArgumentTypeError(f"{text!r}: {str(blocking)!r} is a file, not a folder")
-    return text
+    return _creatable(text)
 
 
 def output_file(text: str) -> str:
     """argparse type: a file to write, existing or not; a folder (or a file on the way) is refused."""
-    path = Path(text)
-    if not text or path.is_dir() or text.endswith(("/", "\\")):
+    if not text or Path(text).is_dir() or text.endswith(("/", "\\")):
         raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
-    blocking = _blocking_ancestor(path)
-    if blocking is not None:
-        raise argparse.ArgumentTypeError(f"{text!r}: {str(blocking)!r} is a file, not a folder")
-    return text
+    return _creatable(text)
 
 
 def run_id(text: str) -> str:

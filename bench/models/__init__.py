@@ -75,4 +75,15 @@ def check_int(name: str, value: Any, low: int, high: int) -> None:
         raise ValueError(f"{name} must be an integer from {low} to {high}, got {short(value)}")
 
 
+def int_ranges(**ranges: tuple[int, int]) -> Callable[..., None]:
+    """A model's ``check`` from ``param=(low, high)`` ranges (a ``seed`` from 0 to :data:`MAX_SEED` is added)."""
+    ranges = {"seed": (0, MAX_SEED), **ranges}
+
+    def check(**params: Any) -> None:
+        for name, (low, high) in ranges.items():
+            check_int(name, params[name], low, high)
+
+    return check
+
+
 import_submodules(__name__)

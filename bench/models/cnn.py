@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from bench.errors import NotApplicable
-from bench.models import MAX_SEED, Accuracy, ModelBundle, check_int, register_model
+from bench.models import Accuracy, ModelBundle, int_ranges, register_model
 
 _CNN_VERSION = 1  # bump when the data preparation or the training recipe changes
 
@@ -66,19 +66,11 @@ def _train(module: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs
     return {"train_samples": len(labels), "final_train_loss": round(loss.item(), 4)}
 
 
-def _check(image_size: int, width: int, epochs: int, seed: int) -> None:
-    """The parameters' ranges, checked when a suite is validated."""
-    check_int("image_size", image_size, 4, 512)  # two 2x2 poolings need at least 4 pixels a side
-    check_int("width", width, 1, 1024)
-    check_int("epochs", epochs, 0, 10_000)
-    check_int("seed", seed, 0, MAX_SEED)
-
-
 @register_model(
     "cnn-products",
     params={"image_size": 16, "width": 8, "epochs": 20, "seed": 0},
     description="Small CNN image classifier trained on scikit-learn's digits; accuracy = held-out top-1.",
-    check=_check,
+    check=int_ranges(image_size=(4, 512), width=(1, 1024), epochs=(0, 10_000)),  # image_size: two 2x2 poolings
 )
 def build_cnn_products(image_size: int, width: int, epochs: int, seed: int) -> ModelBundle:
     """Stands in for product-image classification: real images, a held-out 20% split, top-1 accuracy."""

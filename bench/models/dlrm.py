@@ -10,18 +10,19 @@ from torch import nn
 
 from bench.checks import short
 from bench.errors import NotApplicable
-from bench.models import MAX_SEED, Accuracy, ModelBundle, check_int, register_model
+from bench.models import Accuracy, ModelBundle, check_int, int_ranges, register_model
 
 DLRM_LIMITS = {"tables": 64, "rows": 10_000_000, "embedding_dim": 1024, "bag_size": 1024}
 """Largest value of each DLRM size parameter (all from 1); the tables together stay within :data:`MAX_TABLE_BYTES`."""
 MAX_TABLE_BYTES = 8 * 1024**3
 
 
-def _check_dlrm(seed: int, **sizes: int) -> None:
+_check_sizes = int_ranges(**{name: (1, high) for name, high in DLRM_LIMITS.items()})
+
+
+def _check_dlrm(**sizes: int) -> None:
     """A DLRM's parameters: sizes in range, tables x rows x embedding_dim x 4 bytes <= 8 GiB, a seed in range."""
-    check_int("seed", seed, 0, MAX_SEED)
-    for name, high in DLRM_LIMITS.items():
-        check_int(name, sizes[name], 1, high)
+    _check_sizes(**sizes)
     table_bytes = sizes["tables"] * sizes["rows"] * sizes["embedding_dim"] * 4
     if table_bytes > MAX_TABLE_BYTES:
         raise ValueError(f"tables x rows x embedding_dim x 4 bytes = {table_bytes / 1024**3:.1f} GiB; at most 8 GiB")
@@ -125,7 +126,7 @@ def _check_ctr(preset: str, seed: int, **overrides: int | None) -> None:
     config = {**CTR_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
     check_int("train_samples", config.pop("train_samples"), 1, 10_000_000)
     check_int("epochs", config.pop("epochs"), 0, 1000)
-    _check_dlrm(seed, **config)
+    _check_dlrm(seed=seed, **config)
 
 
 _CTR_VERSION = 1  # bump when the click-log generator or the training recipe changes: old cache files then miss

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from bench.errors import NotApplicable
-from bench.models import MAX_SEED, Accuracy, ModelBundle, check_int, register_model
+from bench.models import Accuracy, ModelBundle, int_ranges, register_model
 
 _BRANDS = ["Acme", "Nordwind", "Lumo", "Vertex", "Kiba", "Solace", "Trailhead", "Orbit", "Maison", "Pixel"]
 _COLOURS = ["black", "white", "red", "navy", "olive", "grey", "pink", "beige", "teal", "yellow"]
@@ -132,19 +132,12 @@ def recall_at_k(reference: torch.Tensor, candidate: torch.Tensor, k: int) -> flo
     return sum(hits) / (k * len(hits))
 
 
-def _check(seq_len: int, catalogue: int, queries: int, seed: int) -> None:
-    """The parameters' ranges, checked when a suite is validated."""
-    check_int("seq_len", seq_len, 1, 512)  # the encoder's position embeddings
-    check_int("catalogue", catalogue, 10, 1_000_000)  # recall@10 ranks at least 10 products
-    check_int("queries", queries, 1, 100_000)
-    check_int("seed", seed, 0, MAX_SEED)
-
-
 @register_model(
     "minilm-search",
     params={"seq_len": 32, "catalogue": 256, "queries": 32, "seed": 0},
     description="all-MiniLM-L6-v2 sentence encoder for product search; accuracy = recall@10 vs fp32 rankings.",
-    check=_check,
+    # seq_len: the encoder's 512 positions; catalogue: recall@10 ranks at least 10 products
+    check=int_ranges(seq_len=(1, 512), catalogue=(10, 1_000_000), queries=(1, 100_000)),
 )
 def build_minilm_search(seq_len: int, catalogue: int, queries: int, seed: int) -> ModelBundle:
     """The real pretrained encoder; inputs are product titles tokenized (padded/truncated) to ``seq_len``."""
