@@ -13,7 +13,7 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
         command += ["--bench-results", args.results]
     if args.run_id:
         command += ["--bench-run-id", args.run_id]
-    if args.resume:
+    if getattr(args, "resume", None):
         command += ["--bench-resume", args.resume]
     if args.k:
         command += ["-k", args.k]
