@@ -13,10 +13,8 @@ import pytest
 
 from bench.cli import main
 from bench.results import ResultsWarning, RunWriter, list_runs, load, load_meta, load_samples, read_meta
-from tests.helpers import TINY_MEASURE
+from tests.helpers import TINY_MEASURE, write_suite
 from tests.test_results import record
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def three_cases(root: Path, run_id: str = "r1", started: str = "2026-01-01T00:00:00Z") -> Path:
@@ -107,14 +105,10 @@ def test_a_running_run_whose_process_is_gone_reads_as_killed(tmp_path):
     assert read_meta(writer.path)["status"] == "running"
 
 
-def test_sigterm_marks_the_run_interrupted(pytester, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    pytester.makefile(
-        ".yaml",
-        **{
-            "suites/term": "suite: term\nmodels: [{factory: 'tests.fakes.models:build', name: lin, "
-            "params: {term_at_batch: 2}}]\nbatch_sizes: [1, 2, 3]\n" + TINY_MEASURE
-        },
+def test_sigterm_marks_the_run_interrupted(pytester):
+    lin = "{factory: 'tests.fakes.models:build', name: lin, params: {term_at_batch: 2}}"  # sends SIGTERM at batch 2
+    write_suite(
+        pytester.path, "suites/term.yaml", f"suite: term\nmodels: [{lin}]\nbatch_sizes: [1, 2, 3]\n{TINY_MEASURE}"
     )
     args = ["--benchmark-only", "suites/term.yaml", "--bench-results", "out", "--bench-run-id", "t1"]
     result = pytester.runpytest(*args, no_reraise_ctrlc=True)  # the inner run's Ctrl-C stays there
