@@ -53,13 +53,29 @@ def number(
 ) -> float:
     """A finite number >= ``minimum`` (> with ``strict``) and <= ``maximum``; booleans, NaN and infinities are
     refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SuiteError(file, key, f"must be a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+        raise SuiteError(file, key, f"must be a finite number, got {short(value)}")
     if value < minimum or (strict and value == minimum):
         raise SuiteError(file, key, f"must be {'>' if strict else '>='} {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise SuiteError(file, key, f"must be <= {maximum}, got {value}")
     return float(value)
+
+
+def _finite(value: int | float) -> bool:
+    """True for a float that is not NaN or infinite, and for an int a float can hold (10**400 cannot)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error about a huge value stays one short line."""
+    if isinstance(value, int) and value.bit_length() > 4 * limit:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def probability(value: Any, key: str, what: str = "the test level, e.g. 0.01", file: str | None = None) -> float:

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 from collections.abc import Sequence
 
 from bench.errors import BenchError
@@ -32,8 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return int(args.func(args, extra) or 0)
-    except (BenchError, FileNotFoundError) as err:
+        with warnings.catch_warnings():  # a warning is one line too (a damaged neighbour run, an unstable case)
+            warnings.showwarning = lambda message, *_, **__: print(
+                f"bench {args.command}: warning: {message}", file=sys.stderr
+            )
+            return int(args.func(args, extra) or 0)
+    except (BenchError, OSError, UnicodeError) as err:  # a bad input or path: one line, never a traceback
         print(f"bench {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,6 +12,11 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+def _one_line(text: str | None) -> str | None:
+    """Line breaks a user's value may carry (a name, a key) shown escaped, so an error stays one line."""
+    return text if text is None else text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class BenchError(Exception):
     """Base class of every error the harness reports to a user as a plain message."""
 
@@ -21,8 +26,8 @@ class SuiteError(BenchError):
 
     def __init__(self, file: str | None, key: str | None, message: str):
         self.file = file
-        self.key = key
-        self.message = message
+        self.key = key = _one_line(key)
+        self.message = message = _one_line(message)
         where = ": ".join(part for part in (file, key) if part)
         super().__init__(f"{where}: {message}" if where else message)
 

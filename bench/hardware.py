@@ -134,3 +134,37 @@ def device_environment(env: dict[str, Any], device: str) -> dict[str, Any]:
     import torch
 
     return {**env, "gpu_name": torch.cuda.get_device_name(torch.device(device))}
+
+
+def this_process() -> dict[str, Any]:
+    """This process, as a run's ``meta.json`` records it: pid, host, and its start time where the OS tells."""
+    stat = _proc_stat(os.getpid())
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": stat[1] if stat else None}
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks) of a process from ``/proc/<pid>/stat``; ``None`` where unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return fields[0], fields[19]
+    except (OSError, IndexError):
+        return None
+
+
+def process_gone(process: Any) -> bool:
+    """True when the process that wrote a run is known to be gone: on this host, no process has its pid, or it is a
+    zombie, or another process (a later start time) holds the pid now. Unknown (another host, no process
+    information, not POSIX) is False: such a run keeps the status it has."""
+    if os.name != "posix" or not isinstance(process, dict) or process.get("host") != socket.gethostname():
+        return False
+    pid = process.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: it exists, run by another user
+        pass
+    stat, started = _proc_stat(pid), process.get("started")
+    return stat is not None and (stat[0] == "Z" or (started is not None and stat[1] != started))

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.errors import NotApplicable, SuiteError
-from bench.results import DEFAULT_RESULTS_DIR, RUN_ID_PATTERN
+from bench.errors import BenchError, NotApplicable, SuiteError
+from bench.results import DEFAULT_RESULTS_DIR, run_id_problem
 from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
 
 SESSION_KEY = pytest.StashKey["Any"]()
 REPORT_KEY = pytest.StashKey[str]()
 START_KEY = pytest.StashKey[float]()
+STOPPED_KEY = pytest.StashKey[str]()
+RESUME_KEY = pytest.StashKey["Any"]()
+SELECTED_KEY = pytest.StashKey["Any"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"folder for results (default: $BENCH_RESULTS_DIR or <rootdir>/{DEFAULT_RESULTS_DIR})",
     )
     group.addoption("--bench-run-id", metavar="ID", default=None, help="run id (default: UTC time + random suffix)")
+    group.addoption(
+        "--bench-resume",
+        metavar="ID",
+        default=None,
+        help="resume a stopped run: run only its cases without a record, appending to it",
+    )
     group.addoption(
         "--bench-report",
         action="store_true",
@@ -50,16 +60,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[START_KEY] = time.perf_counter()
+    results_dir = _results_dir(config)
+    if results_dir.exists() and not results_dir.is_dir():
+        raise pytest.UsageError(f"--bench-results {results_dir}: is a file, not a folder")
     run_id = config.getoption("--bench-run-id", None)
     if run_id is not None:
-        if not re.match(RUN_ID_PATTERN, run_id) or run_id == "latest":
-            raise pytest.UsageError(
-                f"--bench-run-id {run_id!r}: use letters, digits, '.', '_' or '-' (and not 'latest')"
-            )
+        problem = run_id_problem(run_id)
+        if problem:
+            raise pytest.UsageError(f"--bench-run-id {problem}")
         if (_results_dir(config) / run_id).exists():
             raise pytest.UsageError(
                 f"--bench-run-id {run_id!r}: {_results_dir(config) / run_id} already exists; runs are never overwritten"
             )
+    resume = config.getoption("--bench-resume", None)
+    if resume is not None and not config.option.collectonly:
+        from bench.resume import resumable
+
+        if run_id is not None:
+            raise pytest.UsageError("--bench-resume keeps the run's id: drop --bench-run-id")
+        try:
+            config.stash[RESUME_KEY] = resumable(results_dir, resume)
+        except BenchError as err:
+            raise pytest.UsageError(str(err)) from None
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected what they do
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under --bench-resume: deselect the cases the run already has a record of."""
+    run = config.stash.get(RESUME_KEY, None)
+    if run is None:
+        return
+    cases = [item for item in items if isinstance(item, CaseItem)]
+    config.stash[SELECTED_KEY] = cases
+    done = [item for item in cases if item.case.full_id in run.done]
+    if done:
+        config.hook.pytest_deselected(items=done)
+        items[:] = [item for item in items if not (isinstance(item, CaseItem) and item.case.full_id in run.done)]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -167,13 +203,22 @@ def _results_dir(config: pytest.Config) -> Path:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     items = [item for item in session.items if isinstance(item, CaseItem)]
-    if not items or session.config.option.collectonly:
+    config = session.config
+    resume = config.stash.get(RESUME_KEY, None)
+    if config.option.collectonly or not (items or resume):
         return
     from bench.hardware import environment
-    from bench.results import RunWriter, new_run_id
     from bench.runner import Session
 
-    config = session.config
+    meta = _run_meta(config, config.stash.get(SELECTED_KEY, items), environment(str(config.rootpath)))
+    meta["cases_selected"] = len(items)
+    writer = _open_writer(config, meta, resume, items)
+    config.stash[SESSION_KEY] = Session(writer, meta["environment"])
+    _stop_on_sigterm(config)
+
+
+def _run_meta(config: pytest.Config, items: list[CaseItem], env: dict[str, Any]) -> dict[str, Any]:
+    """A new run's meta.json: start time, argv, every suite (files and their hashes, settings), cases, environment."""
     suites: dict[str, Suite] = {}
     for item in items:
         suite = item.parent.suite
@@ -182,8 +227,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 f"{suite.path}: suite: name '{suite.name}' is also used by {suites[suite.name].path}; "
                 "records are keyed by suite name, so names must be unique"
             )
-    env = environment(str(config.rootpath))
-    meta = {
+    return {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "argv": list(config.invocation_params.args),
         "suites": [
@@ -197,11 +241,45 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             }
             for s in suites.values()
         ],
-        "cases_selected": len(items),
+        "cases": [item.case.full_id for item in items],  # what the gate may expect this run to have measured
         "environment": env,
     }
-    writer = RunWriter(_results_dir(config), config.getoption("--bench-run-id") or new_run_id(), meta)
-    config.stash[SESSION_KEY] = Session(writer, env)
+
+
+def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: list[CaseItem]):
+    """A new run's writer, or under --bench-resume the stopped run's, reopened after checking it may continue."""
+    from bench.results import RunWriter, new_run_id
+
+    if resume is not None:
+        from bench.resume import check_same, reopen, resumed_meta
+
+        try:
+            check_same(resume, meta["suites"], meta["environment"])
+        except BenchError as err:
+            raise pytest.UsageError(str(err)) from None
+        update = resumed_meta(resume, meta["cases"], len(items), meta["argv"])
+        return reopen(resume, update)
+    run_id = config.getoption("--bench-run-id") or new_run_id()
+    try:
+        return RunWriter(_results_dir(config), run_id, meta)
+    except FileExistsError:  # another run took the id since pytest_configure checked it
+        raise pytest.UsageError(f"--bench-run-id {run_id!r}: already taken; runs are never overwritten") from None
+    except OSError as err:
+        raise pytest.UsageError(f"--bench-results {_results_dir(config)}: cannot write a run there ({err})") from None
+
+
+def _stop_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout, ``kill``) stops the run like Ctrl-C: finished cases are kept and meta.json says
+    ``interrupted`` (``stopped_by: SIGTERM``) instead of ``running`` forever."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum, frame):
+        config.stash[STOPPED_KEY] = signal.Signals(signum).name
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -210,8 +288,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     wall = time.perf_counter() - session.config.stash[START_KEY]
     status = "interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else "finished"
+    stopped = {"stopped_by": session.config.stash[STOPPED_KEY]} if STOPPED_KEY in session.config.stash else {}
     bench_session.writer.close(
         status,
+        **stopped,
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         wall_time_s=wall,
         measure_time_s=bench_session.timer.measuring_s,
@@ -242,7 +322,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     writer = bench_session.writer
     meta = writer.meta
     wall = meta.get("wall_time_s") or (time.perf_counter() - config.stash[START_KEY])
-    share = bench_session.timer.measuring_s / wall if wall else 0.0
+    share = (meta.get("measure_time_s") or bench_session.timer.measuring_s) / wall if wall else 0.0
     counts = writer.counts
     terminalreporter.write_sep("-", "bench")
     terminalreporter.write_line(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -93,3 +94,34 @@ def import_submodules(package_name: str) -> None:
     for info in pkgutil.iter_modules(package.__path__):
         if not info.name.startswith("_"):
             importlib.import_module(f"{package_name}.{info.name}")
+
+
+def find_module(name: str) -> bool:
+    """Whether module ``name`` can be imported, found *without importing* it or its parent packages.
+
+    ``importlib.util.find_spec("pkg.mod")`` would import ``pkg`` (running its ``__init__``); this asks the import
+    system's finders for each part in turn, so locating a suite's user factory executes none of the user's code.
+    """
+    if name in sys.modules:
+        return True
+    path = None
+    parts = name.split(".")
+    for i in range(len(parts)):
+        fullname = ".".join(parts[: i + 1])
+        loaded = sys.modules.get(fullname)
+        spec = getattr(loaded, "__spec__", None) if loaded is not None else _find_spec(fullname, path)
+        if spec is None and loaded is None:
+            return False
+        path = getattr(loaded, "__path__", None) if loaded is not None else spec.submodule_search_locations
+        if i < len(parts) - 1 and path is None:  # a module, not a package: it has no submodules
+            return False
+    return True
+
+
+def _find_spec(fullname: str, path: Any) -> Any:
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        spec = find(fullname, path) if find is not None else None
+        if spec is not None:
+            return spec
+    return None

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
 import secrets
 import time
 import warnings
@@ -23,12 +25,26 @@ from typing import Any
 
 from bench import metrics
 from bench.errors import BenchError
+from bench.hardware import process_gone, this_process
 
 SCHEMA_VERSION = 2
 """2 added ``pass_errors``, ``repeats``, ``latency_between_spread`` and ``cuda_weights_mb``; version-1 records read as
 before (the new columns empty)."""
 DEFAULT_RESULTS_DIR = "results"
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+RESERVED_RUN_IDS = ("latest", "baseline")
+"""``latest`` names the newest run; ``baseline`` is the folder of the promoted baselines."""
+MAX_RUN_ID = 128
+
+
+def run_id_problem(run_id: str) -> str | None:
+    """Why ``run_id`` cannot name a new run (letters, digits, ``.``, ``_``, ``-``; not reserved), or ``None``."""
+    if not re.fullmatch(RUN_ID_PATTERN, run_id) or len(run_id) > MAX_RUN_ID or run_id in RESERVED_RUN_IDS:
+        return (
+            f"{run_id!r}: use letters, digits, '.', '_' or '-' (at most {MAX_RUN_ID}, starting with a letter or "
+            f"digit; not {' or '.join(map(repr, RESERVED_RUN_IDS))})"
+        )
+    return None
 
 
 def default_results_dir() -> str:
@@ -120,17 +136,29 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
 
 
 class RunWriter:
-    """Appends records and samples for one run; every append is flushed and fsync'ed before returning."""
+    """Appends records and samples for one run; every append is flushed and fsync'ed before returning.
 
-    def __init__(self, results_dir: str | os.PathLike[str], run_id: str, meta: dict[str, Any]):
+    ``resume=True`` reopens a stopped run (``bench run --resume``, after :func:`bench.resume.reopen` dropped a line
+    its kill cut short): ``meta`` updates its metadata; counts and times carry on from what the run holds."""
+
+    def __init__(self, results_dir: str | os.PathLike[str], run_id: str, meta: dict[str, Any], resume: bool = False):
         self.run_id = run_id
         self.path = Path(results_dir) / run_id
-        self.path.mkdir(parents=True, exist_ok=False)
-        self.meta = {"run_id": run_id, "schema_version": SCHEMA_VERSION, "status": "running", **meta}
+        self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
+        self._carried: dict[str, float] = {}
+        if resume:
+            previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
+            for row in _read_jsonl(self.path / "records.jsonl"):
+                self.counts[row["status"]] = self.counts.get(row["status"], 0) + 1
+            self._carried = {k: previous[k] for k in ("wall_time_s", "measure_time_s") if k in previous}
+            meta = {**{k: v for k, v in previous.items() if k not in self._carried}, **meta}
+        else:
+            self.path.mkdir(parents=True, exist_ok=False)
+        self.meta = {"run_id": run_id, "schema_version": SCHEMA_VERSION, **meta, "status": "running"}
+        self.meta["process"] = this_process()  # a reader seeing 'running' checks that this process still exists
         _write_json_atomic(self.path / "meta.json", self.meta)
         self._records = open(self.path / "records.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._samples = open(self.path / "samples.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
 
     def append(self, record: Record, samples_ms: list[float] | None = None) -> None:
         if samples_ms:
@@ -142,60 +170,140 @@ class RunWriter:
 
     @staticmethod
     def _write_line(handle, payload: dict[str, Any]) -> None:
-        handle.write(json.dumps(payload, default=str) + "\n")
+        try:
+            line = json.dumps(payload, default=str, allow_nan=False)
+        except ValueError:  # NaN or an infinity is not JSON: written as null, "not measured"
+            line = json.dumps(_finite(payload), default=str)
+        handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
     def close(self, status: str, **extra: Any) -> None:
         self._records.close()
         self._samples.close()
-        self.meta.update(status=status, counts=self.counts, **extra)
+        carried = {k: extra[k] + self._carried[k] for k in self._carried if isinstance(extra.get(k), (int, float))}
+        self.meta.update(status=status, counts=self.counts, **{**extra, **carried})
         _write_json_atomic(self.path / "meta.json", self.meta)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return {k: _finite(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
 # ----------------------------------------------------------------------------------------------- reading
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+class ResultsWarning(UserWarning):
+    """Part of a run could not be read (a damaged line, an unreadable ``meta.json``): the rest is read anyway."""
+
+
+REQUIRED_KEYS = {"records.jsonl": ("suite", "case_id", "status"), "samples.jsonl": ("suite", "case_id", "samples_ms")}
+
+
+def _warn(problems: list[str], message: str) -> None:
+    problems.append(message)
+    warnings.warn(message, ResultsWarning, stacklevel=4)
+
+
+def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """The JSON objects of a ``.jsonl`` file, read as far as it is intact: a damaged line (not JSON, not UTF-8, not
+    an object, lacking its keys) is skipped with a :class:`ResultsWarning` and noted in ``problems``."""
+    problems = [] if problems is None else problems
     rows: list[dict[str, Any]] = []
     if not path.exists():
         return rows
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        _warn(problems, f"{path}: unreadable ({err.strerror or err}); nothing read from it")
+        return rows
+    lines = data.split(b"\n")
+    required = REQUIRED_KEYS.get(path.name, ())
+    skipped: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines):  # a write cut short by a kill: everything before it is intact
-                warnings.warn(f"{path}: ignoring a truncated last line (the run was killed mid-write)", stacklevel=3)
+            row = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            if number == len(lines):  # no newline after it: a write cut short by a kill
+                _warn(problems, f"{path}: ignoring a truncated last line (the run was killed mid-write)")
             else:
-                raise ResultsError(f"{path}:{number}: not valid JSON (the file was edited or corrupted)") from None
+                skipped.append(f"{number} (not JSON)")
+            continue
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), (str, list)) for k in required):
+            skipped.append(f"{number} ({'not an object' if not isinstance(row, dict) else 'keys missing'})")
+            continue
+        rows.append(row)
+    if skipped:
+        _warn(problems, f"{path}: {len(skipped)} damaged line(s) skipped: {', '.join(skipped[:5])}")
     return rows
 
 
+def _is_run_dir(path: Path) -> bool:
+    return (path / "meta.json").is_file() or (path / "records.jsonl").is_file()
+
+
 def read_meta(path: Path) -> dict[str, Any]:
-    """A run folder's ``meta.json``; an unreadable one is a :class:`ResultsError` naming the file."""
+    """A run folder's ``meta.json``, read as far as it is intact.
+
+    A missing or unreadable one (or one without a ``run_id``) gives what the folder itself tells: its name as the
+    run id, status ``damaged``, the suites of its records, and ``damage`` saying what is wrong (warned as well).
+    A ``running`` run whose process is gone reads as ``killed`` (:func:`process_gone`)."""
+    problems: list[str] = []
     try:
-        return json.loads((path / "meta.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ResultsError(f"{path / 'meta.json'}: unreadable ({err})") from None
+        meta = json.loads((path / "meta.json").read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        meta = None
+        _warn(problems, f"{path / 'meta.json'}: missing; the run is read from its records")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        meta = None
+        _warn(problems, f"{path / 'meta.json'}: unreadable ({' '.join(str(err).split())[:120]})")
+    if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("run_id"), str)):
+        _warn(problems, f"{path / 'meta.json'}: not a run's metadata (no run_id)")
+        meta = None
+    if meta is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResultsWarning)
+            suites = sorted({str(r["suite"]) for r in _read_jsonl(path / "records.jsonl")})
+        meta = {"run_id": path.name, "status": "damaged", "suites": [{"name": n} for n in suites]}
+    suites = meta.get("suites", [])
+    if not isinstance(suites, list) or not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in suites):
+        suites = suites if isinstance(suites, list) else []
+        meta["suites"] = [s for s in suites if isinstance(s, dict) and isinstance(s.get("name"), str)]
+        _warn(problems, f"{path / 'meta.json'}: its list of suites is damaged")
+    for key in ("environment", "counts"):
+        if not isinstance(meta.get(key, {}), dict):
+            meta[key] = {}
+    if problems:
+        meta["damage"] = problems
+    if meta.get("status") == "running" and process_gone(meta.get("process")):
+        meta["status"] = "killed"
+    return meta
 
 
 def run_dirs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR) -> list[Path]:
-    """Run folders under ``results_dir``, oldest first: by start time, then by id (custom ids sort in by time)."""
+    """Run folders under ``results_dir``, oldest first: by start time, then by id (custom ids sort in by time).
+
+    A folder with a damaged ``meta.json`` is listed too (read as far as it is intact, with a warning)."""
     root = Path(results_dir)
     if not root.is_dir():
         return []
-    runs = [p for p in root.iterdir() if (p / "meta.json").is_file()]
-    return sorted(runs, key=lambda p: (str(read_meta(p).get("started_at") or ""), p.name))
+    runs = [p for p in root.iterdir() if p.is_dir() and _is_run_dir(p)]
+    with warnings.catch_warnings():  # only sorting: whoever reads a damaged run warns about it
+        warnings.simplefilter("ignore", ResultsWarning)
+        return sorted(runs, key=lambda p: (str(read_meta(p).get("started_at") or ""), p.name))
 
 
 def resolve_run(
     run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
 ) -> Path:
     """A run folder from a path, a run id, a unique id prefix, or ``None``/``"latest"`` for the newest run."""
-    if run is not None and Path(run).is_dir() and (Path(run) / "meta.json").is_file():
+    if run is not None and Path(run).is_dir() and _is_run_dir(Path(run)):
         return Path(run)
     runs = run_dirs(results_dir)
     if not runs:
@@ -230,7 +338,8 @@ def load(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLi
         if column not in frame.columns:
             frame[column] = None
     if "extra" in frame.columns and len(frame):
-        extras = pd.json_normalize(frame["extra"].apply(lambda e: e or {}).tolist()).add_prefix("extra.")
+        extras = pd.json_normalize(frame["extra"].apply(lambda e: e if isinstance(e, dict) else {}).tolist())
+        extras = extras.add_prefix("extra.")
         frame = pd.concat([frame.drop(columns="extra"), extras.set_index(frame.index)], axis=1)
     else:
         frame = frame.drop(columns="extra")
@@ -246,18 +355,32 @@ def load_samples(
     return {f"{row['suite']}::{row['case_id']}": row["samples_ms"] for row in rows}
 
 
+def run_damage(path: Path) -> list[str]:
+    """What could not be read of a run (``meta.json``, damaged lines of its records and samples), without warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResultsWarning)
+        problems = list(read_meta(path).get("damage", []))
+        for name in ("records.jsonl", "samples.jsonl"):
+            _read_jsonl(path / name, problems)
+    return problems
+
+
 def list_runs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
-    """One row per run: id, status, suites, case counts, commit, machine."""
+    """One row per run: id, status, suites, case counts (of the records on disk), commit, machine, and ``damage``:
+    what of the run could not be read (empty for an intact run)."""
     import pandas as pd
 
     rows = []
     for path in run_dirs(results_dir):
-        meta = read_meta(path)
+        with warnings.catch_warnings():  # reported in the damage column instead
+            warnings.simplefilter("ignore", ResultsWarning)
+            meta = read_meta(path)
+            problems = list(meta.get("damage", []))
+            records = _read_jsonl(path / "records.jsonl", problems)
         env = meta.get("environment", {})
-        counts = meta.get("counts") or {}
-        if not counts:  # still running or killed: count what is on disk
-            for record in _read_jsonl(path / "records.jsonl"):
-                counts[record["status"]] = counts.get(record["status"], 0) + 1
+        counts: dict[str, int] = {}
+        for record in records:
+            counts[record["status"]] = counts.get(record["status"], 0) + 1
         rows.append(
             {
                 "run_id": meta["run_id"],
@@ -269,6 +392,7 @@ def list_runs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
                 "git_commit": (env.get("git_commit") or "")[:12],
                 "hostname": env.get("hostname"),
                 "started_at": meta.get("started_at"),
+                "damage": "; ".join(problems),
             }
         )
     return pd.DataFrame(
@@ -283,5 +407,6 @@ def list_runs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
             "git_commit",
             "hostname",
             "started_at",
+            "damage",
         ],
     )

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bench import metrics
-from bench.errors import NotApplicable
+from bench.errors import BenchError, NotApplicable
 from bench.measure import PassResult, one_line
 from bench.measure.inputs import to_device
 from bench.results import ENVIRONMENT_FIELDS, Record, RunWriter
@@ -52,7 +52,7 @@ class _LastOnly:
     def get(self, key: Any, make: Callable[[], Any]) -> Any:
         self.fresh = key != self.key
         if self.fresh:
-            self.value = None  # release the old one before building the new one
+            self.key, self.value = object(), None  # release the old one first; a failed make() leaves no key
             self.value = make()
             self.key = key
         return self.value
@@ -92,7 +92,9 @@ def build_model(spec: MethodSpec):
     with torch.inference_mode(False), forked_rng():
         if spec.factory:
             module_name, _, attr = spec.factory.partition(":")
-            build = getattr(importlib.import_module(module_name), attr)
+            build = getattr(importlib.import_module(module_name), attr, None)
+            if not callable(build):
+                raise BenchError(f"factory '{spec.factory}': module '{module_name}' has no function '{attr}'")
             return build(**spec.kwargs)
         entry = MODELS.get(spec.name)
         return entry.fn(**{**entry.params, **spec.kwargs})
@@ -196,12 +198,11 @@ class Session:
             self.writer.append(self._record(case, "skipped", error=str(reason)))
             raise
         except Exception as err:  # record the failure, then let pytest report it (Ctrl-C records nothing half-done)
-            message = f"{type(err).__name__}: {err}".strip().rstrip(":")
             self.writer.append(
                 self._record(
                     case,
                     "failed",
-                    error=message or type(err).__name__,
+                    error=one_line(err),
                     setup_time_s=time.perf_counter() - started - (self.timer.measuring_s - measuring_before),
                     measure_time_s=self.timer.measuring_s - measuring_before,
                 )

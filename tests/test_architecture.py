@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "bench.metrics": 0,
     "bench.registry": 0,
     "bench.checks": 0,
+    "bench.safe_yaml": 0,
     # 1: records and the things that run or judge one case
     "bench.results": 1,
     "bench.hardware": 1,
@@ -32,6 +33,7 @@ LAYERS: dict[str, int] = {
     "bench.judge": 1,
     # 2: a case through its passes; suites; reading runs back
     "bench.runner": 2,
+    "bench.resume": 2,
     "bench.suite": 2,
     "bench.gate": 2,
     "bench.report": 2,

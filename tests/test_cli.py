@@ -69,10 +69,46 @@ def test_results_dir_defaults_to_the_environment(tmp_path, capsys, monkeypatch):
         (["gate", "--alpha", "5"], "must be between 0 and 1"),
         (["history", "demo", "--min-size", "0"], "must be an integer >= 1"),
         (["history", "demo", "--alpha", "x"], "must be a number between 0 and 1"),
+        (["history", "demo", "--window", "0"], "--window: must be an integer >= 1, got 0"),
+        (["history", "demo", "--last", "-1"], "--last: must be an integer >= 1, got -1"),
+        (["history", "demo", "--metric", "latency_p5O_ms"], "unknown metric 'latency_p5O_ms'. Did you mean"),
+        (["history", "demo", "--min-change", "nan"], "--min-change: must be a number >= 0"),
+        (["gate", "--rerun", "-1"], "--rerun: must be an integer from 0 to 100, got -1"),
+        (["calibrate", "--threads", "0"], "--threads: must be an integer >= 1, got 0"),
+        (["calibrate", "--batch-sizes", "1", "0"], "--batch-sizes: must be an integer >= 1, got 0"),
+        (["calibrate", "--min-time-s", "inf"], "--min-time-s: must be a number > 0 and <= 3600"),
+        (["calibrate", "--runs", "0"], "--runs: must be an integer >= 1"),
     ],
 )
 def test_out_of_range_options_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("option", "kind"),
+    [
+        (["gate", "--summary"], "folder"),
+        (["gate", "--json"], "folder"),
+        (["gate", "--summary"], "below a file"),
+        (["history", "demo", "--out"], "file"),
+        (["report", "--out"], "file"),
+        (["calibrate", "--out"], "file"),
+        (["results", "--results"], "file"),
+        (["run", "--results"], "file"),
+        (["report", "--out"], "below a file"),
+    ],
+)
+def test_paths_of_the_wrong_kind_are_usage_errors(tmp_path, capsys, option, kind):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    path = {"folder": tmp_path, "file": a_file, "below a file": a_file / "sub" / "x.md"}[kind]
+    with pytest.raises(SystemExit) as info:
+        main([*option, str(path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert ("is a folder" if kind == "folder" else "is a file, not a folder") in err
+    assert err.strip().splitlines()[-1].startswith("bench ") and "Traceback" not in err  # usage, then one error line

@@ -77,3 +77,11 @@ def test_the_gate_step_fails_the_job():
     assert "continue-on-error" not in gate and "|| true" not in gate["run"]
     upload = next(s for s in steps if "upload-artifact" in s.get("uses", ""))
     assert "cancelled()" in upload["if"]  # artifacts are uploaded even when the gate fails
+
+
+def test_the_gate_step_reports_exit_3():
+    """Exit 3 (a guarded case not compared) fails the job like a regression and is named in the log."""
+    for job in _workflow()["jobs"].values():
+        gate = next(s for s in job["steps"] if "bench gate" in s.get("run", ""))
+        assert "status=$?" in gate["run"] and 'exit "$status"' in gate["run"]
+        assert '"$status" -eq 3' in gate["run"]

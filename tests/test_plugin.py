@@ -115,7 +115,9 @@ def test_killed_run_keeps_every_finished_case(project, monkeypatch):
     frame = load(results_dir=project.path / "out")
     assert frame["case_id"].tolist() == ["lin[fp32-cpu-1t-bs1]", "lin[fp32-cpu-1t-bs2]"]
     assert (frame["status"] == "ok").all()
-    assert list_runs(project.path / "out").loc[0, "status"] == "running"  # never finalised, still readable
+    # never finalised, still readable; its process is gone, so it reads as killed rather than running forever
+    assert list_runs(project.path / "out").loc[0, "status"] == "killed"
+    assert load_meta(results_dir=project.path / "out")["process"]["pid"] > 0
 
 
 @pytest.mark.parametrize("run_id", ["latest", "../escape", "has space"])

@@ -134,7 +134,10 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         ("suite: x\nmodels: [noop]\nexclude: [{model: noop}]\n", "the sweep is empty: exclude removed all 1 cases"),
         ("suite: x\nmodels: [noop]\ninclude: [{model: noop}]\n", r"include\[0\]: an include entry needs .*missing"),
         ("suite: x\nmodels: [noop, noop]\n", r"models\[1\]: duplicate 'noop'"),
-        ("suite: x\nmodels: [{factory: 'nope.mod:build', name: m}]\n", r"factory: cannot import 'nope\.mod'"),
+        (
+            "suite: x\nmodels: [{factory: 'nope.mod:build', name: m}]\n",
+            r"factory: no module 'nope\.mod' on the import path",
+        ),
         ("suite: x\nmodels: [{factory: 'not a path', name: m}]\n", r"factory: must be 'package\.module:function'"),
         ("suite: bad name!\nmodels: [noop]\n", "suite: required: a name of letters"),
         ("suite: x\nextends: missing.yaml\nmodels: [noop]\n", r"extends: 'missing\.yaml' not found"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def probability(text: str) -> float:
@@ -25,3 +26,69 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
     return value
+
+
+def non_negative_int(text: str, maximum: int = 100) -> int:
+    """argparse type: an integer from 0 to ``maximum`` (0 switches the option off)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {maximum}, got {text!r}") from None
+    if not 0 <= value <= maximum:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {maximum}, got {value}")
+    return value
+
+
+def number_type(minimum: float, maximum: float, strict: bool = True):
+    """An argparse type: a finite number above ``minimum`` (or equal to it, with ``strict=False``) up to
+    ``maximum``."""
+    bounds = f"{'>' if strict else '>='} {minimum:g} and <= {maximum:g}"
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number {bounds}, got {text!r}") from None
+        if not (minimum < value if strict else minimum <= value) or not value <= maximum:  # NaN fails both
+            raise argparse.ArgumentTypeError(f"must be a number {bounds}, got {text}")
+        return value
+
+    number.__name__ = "number"
+    return number
+
+
+def _creatable(text: str) -> str:
+    """``text``, unless its nearest existing ancestor is a file (nothing can be created below it)."""
+    for parent in Path(text).parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{text!r}: {str(parent)!r} is a file, not a folder")
+            break
+    return text
+
+
+def folder(text: str) -> str:
+    """argparse type: a folder, existing or not yet created; an existing file (or a file on the way) is refused."""
+    path = Path(text)
+    if not text:
+        raise argparse.ArgumentTypeError("must be a folder, got an empty path")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    return _creatable(text)
+
+
+def output_file(text: str) -> str:
+    """argparse type: a file to write, existing or not; a folder (or a file on the way) is refused."""
+    if not text or Path(text).is_dir() or text.endswith(("/", "\\")):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
+    return _creatable(text)
+
+
+def run_id(text: str) -> str:
+    """argparse type: a run id a new run may take (see :func:`bench.results.run_id_problem`)."""
+    from bench.results import run_id_problem
+
+    problem = run_id_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text

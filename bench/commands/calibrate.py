@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.commands._args import folder, number_type, positive_int
+
 
 def calibrate_command(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.gate.calibrate import calibrate
@@ -28,12 +30,18 @@ def register(subparsers) -> None:
         "calibrate",
         help="measure the gate's false-alarm rate (A/A) and detection rate (injected slowdown) on this machine",
     )
-    parser.add_argument("--out", default="reports/calibration", help="folder for runs and the report")
-    parser.add_argument("--runs", type=int, default=30, help="separate runs of the calibration suite (default: 30)")
-    parser.add_argument("--percent", type=float, default=10.0, help="injected slowdown in percent (default: 10)")
-    parser.add_argument("--threads", type=int, nargs="+", default=[1], help="CPU thread counts (default: 1)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64], help="batch sizes (default: 1 64)")
-    parser.add_argument("--min-time-s", type=float, default=0.5, help="latency pass length per case (default: 0.5)")
-    parser.add_argument("--pool", type=int, default=1000, help="pooled comparisons per case and kind (default: 1000)")
+    parser.add_argument("--out", type=folder, default="reports/calibration", help="folder for runs and the report")
+    parser.add_argument("--runs", type=positive_int, default=30, help="separate runs of the suite (default: 30)")
+    parser.add_argument(
+        "--percent", type=number_type(0, 1000), default=10.0, help="injected slowdown in percent (default: 10)"
+    )
+    parser.add_argument("--threads", type=positive_int, nargs="+", default=[1], help="CPU thread counts (default: 1)")
+    parser.add_argument(
+        "--batch-sizes", type=positive_int, nargs="+", default=[1, 64], help="batch sizes (default: 1 64)"
+    )
+    parser.add_argument(
+        "--min-time-s", type=number_type(0, 3600), default=0.5, help="latency pass length per case (default: 0.5)"
+    )
+    parser.add_argument("--pool", type=positive_int, default=1000, help="pooled comparisons per case (default: 1000)")
     parser.add_argument("--reuse", action="store_true", help="re-evaluate the runs already in --out/runs")
     parser.set_defaults(func=calibrate_command)

@@ -1,4 +1,5 @@
-"""``bench gate``: compare a run with the baseline; exit 1 on regression, 2 on usage errors."""
+"""``bench gate``: compare a run with the baseline; exit 1 on regression, 2 on usage errors, 3 when a guarded case
+was not compared."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from bench.commands import add_results_option
-from bench.commands._args import probability
+from bench.commands._args import non_negative_int, output_file, probability
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
 
 
@@ -108,7 +109,8 @@ def register(subparsers) -> None:
         description=(
             "Compare the current run with a baseline case by case. Timed metrics need a significant Mann-Whitney U "
             "test on the raw samples AND an effect beyond the suite's gates: rule; size and accuracy use the rule "
-            "alone. Exit codes: 0 no regression, 1 regression, 2 usage error or runs not comparable."
+            "alone. Exit codes: 0 no regression, 1 regression, 2 usage error or runs not comparable, 3 a guarded case "
+            "(ok in the baseline, selected now) not compared, or nothing compared at all."
         ),
     )
     parser.add_argument(
@@ -144,13 +146,13 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--rerun",
-        type=int,
+        type=non_negative_int,
         metavar="N",
         default=0,
-        help="re-measure baseline code and current code N times each, interleaved, in this job, and gate those",
+        help="re-measure baseline code and current code N times each (0 to 100), interleaved, and gate those",
     )
     parser.add_argument("--baseline-ref", metavar="REF", help="with --rerun: the baseline's code (default: its commit)")
-    parser.add_argument("--summary", default="reports/gate/summary.md", help="Markdown summary file")
-    parser.add_argument("--json", default="reports/gate/verdicts.json", help="JSON verdict file")
+    parser.add_argument("--summary", type=output_file, default="reports/gate/summary.md", help="Markdown summary file")
+    parser.add_argument("--json", type=output_file, default="reports/gate/verdicts.json", help="JSON verdict file")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the whole Markdown summary")
     parser.set_defaults(func=gate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.commands import add_results_option
-from bench.commands._args import positive_int, probability
+from bench.commands._args import folder, number_type, positive_int, probability
 
 
 def history_command(args: argparse.Namespace, extra: list[str]) -> int:
@@ -71,17 +71,36 @@ def _median(frame, run_id: str, metric: str):
     return round(float(values.median()), 4) if len(values) else None
 
 
+def _metric(text: str) -> str:
+    """argparse type: a numeric column of the metric table."""
+    from bench import metrics
+    from bench.errors import did_you_mean
+
+    known = [m.name for m in metrics.recorded() if m.type in (float, int)]
+    if text not in known:
+        raise argparse.ArgumentTypeError(
+            f"unknown metric {text!r}.{did_you_mean(text, known)} Allowed: {', '.join(known)}"
+        )
+    return text
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("history", help="runs of a suite over time, trend PNGs, change points")
     parser.add_argument("suite", help="suite name (e.g. ecommerce-quick)")
     add_results_option(parser)
-    parser.add_argument("--out", metavar="DIR", default="reports/history", help="folder for the trend PNGs")
-    parser.add_argument("--metric", action="append", help="metric to chart (repeatable; default: the main ones)")
-    parser.add_argument("--last", type=int, metavar="N", help="only the last N runs")
+    parser.add_argument("--out", metavar="DIR", type=folder, default="reports/history", help="folder for the PNGs")
+    parser.add_argument(
+        "--metric", type=_metric, action="append", help="metric to chart (repeatable; default: the main ones)"
+    )
+    parser.add_argument("--last", type=positive_int, metavar="N", help="only the last N runs")
     parser.add_argument("--alpha", type=probability, default=0.05, help="change point test level (default: 0.05)")
-    parser.add_argument("--min-change", type=float, default=0.05, help="smallest relative step shown (default: 0.05)")
+    parser.add_argument(
+        "--min-change", type=number_type(0, 100, strict=False), default=0.05, help="smallest relative step (0.05)"
+    )
     parser.add_argument(
         "--min-size", type=positive_int, default=4, help="fewest runs on each side of a step (default: 4)"
     )
-    parser.add_argument("--window", type=int, default=6, help="runs compared on each side of a point (default: 6)")
+    parser.add_argument(
+        "--window", type=positive_int, default=6, help="runs compared on each side of a point (default: 6)"
+    )
     parser.set_defaults(func=history_command)

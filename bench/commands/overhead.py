@@ -10,6 +10,7 @@ import argparse
 import time
 
 from bench.commands import add_results_option
+from bench.errors import BenchError
 
 
 def bare_loop_ns(call, calls: int) -> list[int]:
@@ -40,7 +41,11 @@ def overhead(args: argparse.Namespace, extra: list[str]) -> int:
     if code != 0:
         return int(code)
     frame = store.load(run_id, args.results)
-    harness_ns = statistics.median(next(iter(store.load_samples(run_id, args.results).values()))) * 1e6
+    samples = list(store.load_samples(run_id, args.results).values())
+    if not samples or not (frame["status"] == "ok").any():
+        why = "; ".join(f"{r.case_id}: {r.status} ({r.error})" for r in frame.itertuples()) or "no case ran"
+        raise BenchError(f"{args.suite}: no case was measured, so there is no overhead to compare ({why})")
+    harness_ns = statistics.median(samples[0]) * 1e6
     bundle = build_model(MethodSpec("noop"))
     inputs = bundle.make_inputs(1)
     module = bundle.module

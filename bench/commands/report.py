@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.commands import add_results_option
+from bench.commands._args import folder
 from bench.results import default_reports_dir
 
 
@@ -40,6 +41,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--out",
         metavar="DIR",
+        type=folder,
         default=default_reports_dir(),
         help="reports folder (default: $BENCH_REPORTS_DIR or reports/)",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from bench.commands import add_results_option
 
@@ -32,13 +33,20 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
         if runs.empty:
             print(f"no runs under {args.results}/ yet (bench run suites/quick.yaml)")
             return 0
-        print(runs.to_string(index=False))
+        print(runs.drop(columns="damage").to_string(index=False))
+        for run in runs[runs["damage"] != ""].itertuples():
+            print(f"damaged: {run.run_id}: {run.ok + run.failed + run.skipped} records read; not read: {run.damage}")
         return 0
-    frame = store.load(args.run, args.results)
-    meta = store.load_meta(args.run, args.results)
+    path = store.resolve_run(args.run, args.results)
+    with warnings.catch_warnings():  # shown below, with what was read
+        warnings.simplefilter("ignore", store.ResultsWarning)
+        frame = store.load(path)
+        meta = store.read_meta(path)
     print(f"run {meta['run_id']} ({meta.get('status')}), {len(frame)} cases")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
         print(frame[[c for c in SHOWN if c in frame.columns]].to_string(index=False))
+    for problem in store.run_damage(path):
+        print(f"not read: {problem}")
     return 0
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.commands._args import folder, run_id
+
 
 def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
     command = ["--benchmark-only", *args.suites]
@@ -11,6 +13,8 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
         command += ["--bench-results", args.results]
     if args.run_id:
         command += ["--bench-run-id", args.run_id]
+    if getattr(args, "resume", None):
+        command += ["--bench-resume", args.resume]
     if args.k:
         command += ["-k", args.k]
     if args.report:
@@ -37,9 +41,18 @@ def register(subparsers) -> None:
         help="suite files or folders (default: suites/quick.yaml)",
     )
     parser.add_argument(
-        "--results", metavar="DIR", help="results folder (default: $BENCH_RESULTS_DIR or <rootdir>/results/)"
+        "--results",
+        metavar="DIR",
+        type=folder,
+        help="results folder (default: $BENCH_RESULTS_DIR or <rootdir>/results/)",
     )
-    parser.add_argument("--run-id", metavar="ID", help="run id (default: UTC time + random suffix)")
+    ids = parser.add_mutually_exclusive_group()
+    ids.add_argument("--run-id", metavar="ID", type=run_id, help="run id (default: UTC time + random suffix)")
+    ids.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="resume a stopped run: run only its cases without a record, appending to the same run",
+    )
     parser.add_argument("-k", metavar="EXPR", help="select cases, as pytest -k")
     parser.add_argument("--report", action="store_true", help="write reports/<run_id>/ at the end (bench report)")
     parser.set_defaults(func=run, accepts_extra=True)

@@ -23,6 +23,7 @@ detection rates on this machine).
 """
 
 from bench.gate.compare import (
+    NOT_COMPARED,
     GateResult,
     RunSide,
     Verdict,
@@ -68,6 +69,7 @@ __all__ = [
     "MAX_DISTURBED_SHARE",
     "METRICS",
     "MIN_SAMPLES",
+    "NOT_COMPARED",
     "OPTIONS",
     "VERDICTS",
     "GateError",

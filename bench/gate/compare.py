@@ -14,6 +14,9 @@ from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateErr
 from bench.gate.stats import RUN_NOISE, Precision, holm, timed_figures
 from bench.metrics import SAMPLED
 
+NOT_COMPARED = 3
+"""``bench gate``'s exit code when it compared nothing, or a case it was asked to guard was not compared."""
+
 
 def verdict_for(
     rule: Rule,
@@ -81,6 +84,14 @@ class RunSide:
         commits = {(m.get("environment") or {}).get("git_commit") or "?" for m in self.metas}
         return ", ".join(sorted(c[:12] for c in commits))
 
+    def set_out_to_measure(self, key: str) -> bool:
+        """Whether these runs set out to measure case ``key``: it is among the cases they selected (``cases`` in
+        meta.json), or, for runs that did not record their selection, one of them did not finish."""
+        selections = [m.get("cases") for m in self.metas]
+        if all(isinstance(cases, list) for cases in selections):
+            return any(key in cases for cases in selections)
+        return any(m.get("status") != "finished" for m in self.metas)
+
 
 def load_side(runs: Sequence[str | Path], results_dir: str | Path = "results") -> RunSide:
     """Load one or more runs as one side; samples of the same case are pooled (used by ``--rerun``)."""
@@ -141,6 +152,9 @@ class GateResult:
     """Baseline cases the current run did not measure (deselected, skipped for absent hardware, or removed)."""
     settings: dict[str, list[str]] = field(default_factory=dict)
     """Suite -> the ``measure:`` settings that differ between the two sides."""
+    uncompared: list[str] = field(default_factory=list)
+    """Cases the gate was asked to guard (ok in the baseline, selected now) but could not compare: the current run
+    never measured them (killed, interrupted) or measured no figure comparable with the baseline's."""
 
     def count(self, verdict: str) -> int:
         return sum(v.verdict == verdict for v in self.verdicts)
@@ -152,11 +166,14 @@ class GateResult:
     @property
     def exit_code(self) -> int:
         """1 when anything regressed; 2 when nothing could be compared because environments or measure settings
-        differ; else 0."""
+        differ; :data:`NOT_COMPARED` (3) when nothing was compared at all or a guarded case was not compared;
+        else 0."""
         if self.count("regressed"):
             return 1
         if (self.environment or self.settings) and not self.forced and self.compared == 0:
             return 2
+        if self.uncompared or self.compared == 0:
+            return NOT_COMPARED
         return 0
 
     def to_json(self) -> dict[str, Any]:
@@ -174,6 +191,7 @@ class GateResult:
             "environment_differences": self.environment,
             "notes": self.notes,
             "not_run": self.not_run,
+            "uncompared": self.uncompared,
             "verdicts": [_json_safe(asdict(v)) for v in self.verdicts],
         }
 
@@ -237,9 +255,10 @@ def compare(
 def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result, force, refused, run_noise):
     """One case's (verdict, rule) pairs; a case not run now but ok in the baseline is noted in ``result``."""
     old, new = baseline.records.get(key), current.records.get(key)
-    if new is None or new.get("status") == "skipped":  # deselected (-k), absent hardware, or removed
+    if new is None or new.get("status") == "skipped":  # deselected (-k), absent hardware, removed, or never reached
         if old is not None and old.get("status") == "ok":
-            result.not_run.append(key)
+            unmeasured = new is None and current.set_out_to_measure(key)
+            (result.uncompared if unmeasured else result.not_run).append(key)
         return []
     if old is not None and old.get("status") == "ok" and new.get("status") == "failed":
         # A case that measured in the baseline and now crashes is the worst regression there is.
@@ -261,6 +280,8 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
         verdict = _compare_metric(key, rule, old, new, baseline.samples.get(key), current.samples.get(key), run_noise)
         if verdict is not None:
             verdicts.append((verdict, rule))
+    if reason is None and suite_rules and not any(verdict.verdict != "not comparable" for verdict, _ in verdicts):
+        result.uncompared.append(key)  # ok on both sides, yet no figure could be compared (e.g. samples lost)
     return verdicts
 
 

@@ -262,8 +262,9 @@ def promote(
 
     source = store.resolve_run(run, results_dir)
     meta = store.read_meta(source)
-    if meta.get("status") == "running":
-        raise BenchError(f"run {meta['run_id']} is still running (or was killed): promote a finished run")
+    if meta.get("status") in ("running", "killed", "damaged"):
+        state = "still running" if meta["status"] == "running" else meta["status"]
+        raise BenchError(f"run {meta['run_id']} is {state}: promote a finished run")
     run_suites = [s["name"] for s in meta.get("suites", [])]
     wanted = list(suites or run_suites)
     unknown = [s for s in wanted if s not in run_suites]
@@ -318,8 +319,8 @@ def promote(
 
 
 def _rows_of(path: Path, suite: str) -> list[dict[str, Any]]:
-    """The JSON lines of ``suite`` in ``path``, read as :func:`bench.results.load` reads them (a line cut short by
-    a kill is skipped with a warning; corruption elsewhere is an error, never silently dropped data)."""
+    """The JSON lines of ``suite`` in ``path``, read as :func:`bench.results.load` reads them (a damaged line is
+    skipped with a warning naming it, never silently)."""
     from bench.results import _read_jsonl
 
     return [row for row in _read_jsonl(path) if row.get("suite") == suite]

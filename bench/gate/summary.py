@@ -52,7 +52,12 @@ def _table(verdicts: Iterable[Verdict]) -> list[str]:
 def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
     """The summary for ``$GITHUB_STEP_SUMMARY``: counts, warnings, what moved, then what did not."""
     counts = " · ".join(f"{result.count(v)} {v}" for v in VERDICTS)
-    status = {0: "passed", 1: "FAILED: regression", 2: "refused: runs not comparable"}[result.exit_code]
+    status = {
+        0: "passed",
+        1: "FAILED: regression",
+        2: "refused: runs not comparable",
+        3: "FAILED: asked to guard what it could not compare",
+    }[result.exit_code]
     lines = [
         f"## bench gate: {status}",
         "",
@@ -79,6 +84,16 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
             f"{len(result.not_run)} baseline case(s) not measured in the current run (deselected, skipped or "
             f"removed): {shown}{more}",
         ]
+    if result.uncompared or result.compared == 0:
+        shown = ", ".join(f"`{case}`" for case in result.uncompared[:5])
+        more = f" and {len(result.uncompared) - 5} more" if len(result.uncompared) > 5 else ""
+        what = (
+            f"{len(result.uncompared)} case(s) ok in the baseline and selected now were not compared (never "
+            f"measured: the run was killed or interrupted; or no comparable figure): {shown}{more}"
+            if result.uncompared
+            else "nothing was compared: no case is ok in both runs (another suite, no overlap, or an empty run)"
+        )
+        lines += ["", f"> **{what}**"]
     moved = [v for v in result.verdicts if v.verdict in ("regressed", "improved", "not comparable")]
     moved += [v for v in result.verdicts if v.verdict == "inconclusive"]
     order = {name: i for i, name in enumerate(VERDICTS)}

@@ -22,13 +22,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from bench import checks
+from bench import checks, safe_yaml
 from bench.errors import SuiteError, did_you_mean
 from bench.judge.scoring import LATENCY_STATISTICS
 
@@ -88,12 +87,7 @@ class Prices:
 
 
 def _read_price_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise SuiteError(str(path), None, f"cannot read price file: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        raise SuiteError(str(path), None, f"YAML syntax error: {err}") from None
+    data = safe_yaml.load(path, "price file")
     try:
         return validate_prices(data, "prices")
     except SuiteError as err:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.checks import short
 from bench.registry import Entry, Registry, import_submodules, register_entry
 
 MODELS: Registry[Entry] = Registry("model")
@@ -62,6 +63,27 @@ def register_model(
     """Register ``build(**params) -> ModelBundle`` under ``name``; ``params`` are the YAML keys and defaults."""
 
     return register_entry(MODELS, name, params, description, check)
+
+
+MAX_SEED = 2**32 - 1
+"""Largest ``seed`` a reference model takes (numpy's and Python's generators all accept it)."""
+
+
+def check_int(name: str, value: Any, low: int, high: int) -> None:
+    """For a model's ``check``: raise ValueError unless ``value`` is an integer from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, got {short(value)}")
+
+
+def int_ranges(**ranges: tuple[int, int]) -> Callable[..., None]:
+    """A model's ``check`` from ``param=(low, high)`` ranges (a ``seed`` from 0 to :data:`MAX_SEED` is added)."""
+    ranges = {"seed": (0, MAX_SEED), **ranges}
+
+    def check(**params: Any) -> None:
+        for name, (low, high) in ranges.items():
+            check_int(name, params[name], low, high)
+
+    return check
 
 
 import_submodules(__name__)

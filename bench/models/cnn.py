@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from bench.errors import NotApplicable
-from bench.models import Accuracy, ModelBundle, register_model
+from bench.models import Accuracy, ModelBundle, int_ranges, register_model
 
 _CNN_VERSION = 1  # bump when the data preparation or the training recipe changes
 
@@ -70,6 +70,7 @@ def _train(module: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs
     "cnn-products",
     params={"image_size": 16, "width": 8, "epochs": 20, "seed": 0},
     description="Small CNN image classifier trained on scikit-learn's digits; accuracy = held-out top-1.",
+    check=int_ranges(image_size=(4, 512), width=(1, 1024), epochs=(0, 10_000)),  # image_size: two 2x2 poolings
 )
 def build_cnn_products(image_size: int, width: int, epochs: int, seed: int) -> ModelBundle:
     """Stands in for product-image classification: real images, a held-out 20% split, top-1 accuracy."""

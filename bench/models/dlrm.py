@@ -8,8 +8,24 @@ import itertools
 import torch
 from torch import nn
 
+from bench.checks import short
 from bench.errors import NotApplicable
-from bench.models import Accuracy, ModelBundle, register_model
+from bench.models import Accuracy, ModelBundle, check_int, int_ranges, register_model
+
+DLRM_LIMITS = {"tables": 64, "rows": 10_000_000, "embedding_dim": 1024, "bag_size": 1024}
+"""Largest value of each DLRM size parameter (all from 1); the tables together stay within :data:`MAX_TABLE_BYTES`."""
+MAX_TABLE_BYTES = 8 * 1024**3
+
+
+_check_sizes = int_ranges(**{name: (1, high) for name, high in DLRM_LIMITS.items()})
+
+
+def _check_dlrm(**sizes: int) -> None:
+    """A DLRM's parameters: sizes in range, tables x rows x embedding_dim x 4 bytes <= 8 GiB, a seed in range."""
+    _check_sizes(**sizes)
+    table_bytes = sizes["tables"] * sizes["rows"] * sizes["embedding_dim"] * 4
+    if table_bytes > MAX_TABLE_BYTES:
+        raise ValueError(f"tables x rows x embedding_dim x 4 bytes = {table_bytes / 1024**3:.1f} GiB; at most 8 GiB")
 
 
 def _mlp(sizes: list[int], final_sigmoid: bool = False) -> nn.Sequential:
@@ -64,6 +80,7 @@ def dlrm_inputs(num_dense: int, table_sizes: list[int], bag_size: int, batch_siz
     "dlrm-tiny",
     params={"tables": 8, "rows": 1000, "embedding_dim": 16, "bag_size": 2, "seed": 0},
     description="A tiny DLRM-style CTR model with random weights, for fast smoke runs.",
+    check=_check_dlrm,
 )
 def build_dlrm_tiny(tables: int, rows: int, embedding_dim: int, bag_size: int, seed: int) -> ModelBundle:
     num_dense = 13
@@ -100,6 +117,18 @@ CTR_PRESETS: dict[str, dict[str, int]] = {
         "epochs": 2,
     },
 }
+
+
+def _check_ctr(preset: str, seed: int, **overrides: int | None) -> None:
+    """``preset`` is a known one; each override, where given, is in range (see :func:`_check_dlrm`)."""
+    if preset not in CTR_PRESETS:
+        raise ValueError(f"unknown preset {short(preset)}; allowed: {', '.join(CTR_PRESETS)}")
+    config = {**CTR_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    check_int("train_samples", config.pop("train_samples"), 1, 10_000_000)
+    check_int("epochs", config.pop("epochs"), 0, 1000)
+    _check_dlrm(seed=seed, **config)
+
+
 _CTR_VERSION = 1  # bump when the click-log generator or the training recipe changes: old cache files then miss
 _TEST_SAMPLES = 8192
 _EVAL_BATCH = 1024
@@ -194,6 +223,7 @@ def _roc_auc(labels: torch.Tensor, scores: torch.Tensor) -> float:
         "seed": 0,
     },
     description="DLRM-style CTR model trained on generated click logs; accuracy = held-out ROC-AUC.",
+    check=_check_ctr,
 )
 def build_dlrm_ctr(preset: str, seed: int, **overrides: int | None) -> ModelBundle:
     """A DLRM trained at first use (weights cached) on click logs from a fixed-seed ground-truth model.

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from bench.errors import NotApplicable
-from bench.models import Accuracy, ModelBundle, register_model
+from bench.models import Accuracy, ModelBundle, int_ranges, register_model
 
 _BRANDS = ["Acme", "Nordwind", "Lumo", "Vertex", "Kiba", "Solace", "Trailhead", "Orbit", "Maison", "Pixel"]
 _COLOURS = ["black", "white", "red", "navy", "olive", "grey", "pink", "beige", "teal", "yellow"]
@@ -168,6 +168,8 @@ def _retrieval_evaluator(module: nn.Module, catalogue_inputs: tuple, query_input
     "minilm-search",
     params={"seq_len": 32, "catalogue": 256, "queries": 32, "seed": 0},
     description="all-MiniLM-L6-v2 sentence encoder for product search; accuracy = recall@10 vs fp32 rankings.",
+    # seq_len: the encoder's 512 positions; catalogue: recall@10 ranks at least 10 products
+    check=int_ranges(seq_len=(1, 512), catalogue=(10, 1_000_000), queries=(1, 100_000)),
 )
 def build_minilm_search(seq_len: int, catalogue: int, queries: int, seed: int) -> ModelBundle:
     """The real pretrained encoder; inputs are product titles tokenized (padded/truncated) to ``seq_len``."""

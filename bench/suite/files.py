@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bench import safe_yaml
 from bench.errors import SuiteError
+
+MAX_EXTENDS = 32
+"""Most files one suite may be built from (itself and its ``extends`` parents)."""
 
 
 def is_suite_file(path: Path) -> bool:
@@ -32,17 +34,7 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SuiteError(str(path), None, f"cannot read: {err.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise SuiteError(str(path), where, f"YAML syntax error: {problem}") from None
+    data = safe_yaml.load(path, "suite file")
     if data is None:
         raise SuiteError(str(path), None, "the file is empty; a suite needs at least 'suite' and 'models'")
     if not isinstance(data, dict):
@@ -66,6 +58,8 @@ def resolve_extends(path: Path, chain: tuple[Path, ...] = (), files: list[Path] 
     if resolved in chain:
         cycle = " -> ".join(p.name for p in (*chain, resolved))
         raise SuiteError(str(chain[0]), "extends", f"cycle: {cycle}")
+    if len(chain) >= MAX_EXTENDS or (files is not None and len(files) >= MAX_EXTENDS):
+        raise SuiteError(str((*chain, path)[0]), "extends", f"more than {MAX_EXTENDS} files in the chain of parents")
     data = _read_yaml(path)
     if files is not None:
         files.append(path)

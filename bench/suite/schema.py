@@ -4,8 +4,8 @@ what is allowed, then the sweep matrix expanded into :class:`~bench.spec.Case` o
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import fields
@@ -18,7 +18,7 @@ from bench.judge.cost import validate_capacity, validate_prices
 from bench.judge.decide import validate_constraints
 from bench.judge.scoring import validate_scoring
 from bench.measure.load import LoadSpec, validate_load
-from bench.registry import Entry, Registry
+from bench.registry import Entry, Registry, find_module
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, Suite, default_label, freeze_params
 
 SWEEP_KEYS = ("models", "compression", "engines", "hardware", "batch_sizes")
@@ -44,6 +44,13 @@ TOP_LEVEL_KEYS = (
 AXES = ("model", "compression", "engine", "device", "threads", "batch_size")
 INCLUDE_REQUIRED = ("model", "compression", "device", "batch_size")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_COUNT = 1 << 20
+"""Largest batch size, thread count or device index a suite may name (1048576)."""
+MEASURE_LIMITS = {"warmup_s": 3600, "min_time_s": 3600, "memory_s": 3600, "energy_min_s": 3600, "cpu_tdp_w": 10_000}
+MEASURE_LIMITS |= {"min_rounds": 1_000_000, "max_rounds": 1_000_000, "repeats": 1000}
+"""Largest value of each ``measure:`` key: an hour per pass, a million rounds (every other number must be finite)."""
+MAX_PARAM = 2**63 - 1
+"""Largest number a method parameter may take (a 64-bit integer; each method's ``check`` narrows it)."""
 
 
 class Validator:
@@ -62,7 +69,9 @@ class Validator:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"must be an integer >= {minimum}, got {checks.type_name(value)} {value!r}")
         if value < minimum:
-            raise self.error(key, f"must be an integer >= {minimum}, got {value}")
+            raise self.error(key, f"must be an integer >= {minimum}, got {checks.short(value)}")
+        if value > MAX_COUNT:
+            raise self.error(key, f"must be an integer <= {MAX_COUNT}, got {checks.short(value)}")
         return value
 
     def int_list(self, value: Any, key: str, minimum: int = 1) -> list[int]:
@@ -272,22 +281,20 @@ class Validator:
                 )
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise self.error(f"{key}.{param}", f"must not be negative, got {value}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                checks.number(value, f"{key}.{param}", maximum=MAX_PARAM, file=self.file)
         if entry.check is not None:
             try:
                 entry.check(**{**entry.params, **params})
-            except (ValueError, UnknownName) as err:
+            except (ValueError, TypeError, UnknownName) as err:
                 raise self.error(key, str(err)) from None
 
     def factory_model(self, factory: Any, params: dict[str, Any], label: Any, key: str) -> MethodSpec:
         if not isinstance(factory, str) or not re.match(r"^[\w.]+:[\w.]+$", factory):
             raise self.error(f"{key}.factory", "must be 'package.module:function'")
-        module_name, _, attr = factory.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as err:
-            raise self.error(f"{key}.factory", f"cannot import '{module_name}': {err}") from None
-        if not callable(getattr(module, attr, None)):
-            raise self.error(f"{key}.factory", f"'{module_name}' has no function '{attr}'")
+        module_name = factory.partition(":")[0]
+        if not find_module(module_name):  # found, not imported: validating a suite runs none of its code
+            raise self.error(f"{key}.factory", f"no module '{module_name}' on the import path (sys.path)")
         if not isinstance(label, str) or not NAME_PATTERN.match(label):
             raise self.error(f"{key}.name", "a factory model needs a 'name' (letters, digits, '.', '_', '-')")
         return MethodSpec(name=label, params=freeze_params(params), label=label, factory=factory)
@@ -316,6 +323,7 @@ class Validator:
             if key == "repeats":  # an integer >= 1, or null for the device's default
                 if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw < 1):
                     raise self.error("measure.repeats", f"must be an integer >= 1 (or null for auto), got {raw!r}")
+                checks.number(raw or 1, "measure.repeats", maximum=MEASURE_LIMITS["repeats"], file=self.file)
                 continue
             if key in ("precision", "max_time_s") and raw is None:  # null: no precision target / 5 x min_time_s
                 continue
@@ -325,6 +333,7 @@ class Validator:
                 continue
             if isinstance(raw, bool) or not isinstance(raw, (int, float)):
                 raise self.error(f"measure.{key}", f"must be a number, got {checks.type_name(raw)} {raw!r}")
+            checks.number(raw, f"measure.{key}", minimum=-math.inf, maximum=MEASURE_LIMITS.get(key), file=self.file)
             if isinstance(default, int) and not isinstance(raw, int):
                 raise self.error(f"measure.{key}", f"must be an integer, got {raw!r}")
             minimum_ok = raw >= 0 if key == "warmup_s" else raw > 0

@@ -13,23 +13,26 @@ BUILDS = {"count": 0}
 
 
 class Linear(torch.nn.Module):
-    def __init__(self, fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8):
+    def __init__(self, fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8, term_at_batch: int = 0):
         super().__init__()
         self.linear = torch.nn.Linear(width, 4)
         self.fail_at_batch = fail_at_batch
         self.kill_at_batch = kill_at_batch
+        self.term_at_batch = term_at_batch
 
     def forward(self, x):
         if x.shape[0] == self.fail_at_batch:
             raise RuntimeError(f"model cannot take batch {x.shape[0]}")
         if x.shape[0] == self.kill_at_batch:
             os.kill(os.getpid(), signal.SIGKILL)  # what an out-of-memory kill looks like to the harness
+        if x.shape[0] == self.term_at_batch:
+            os.kill(os.getpid(), signal.SIGTERM)  # what a CI timeout looks like
         return self.linear(x)
 
 
-def build(fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8) -> ModelBundle:
+def build(fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8, term_at_batch: int = 0) -> ModelBundle:
     BUILDS["count"] += 1
-    module = Linear(fail_at_batch, kill_at_batch, width).eval()
+    module = Linear(fail_at_batch, kill_at_batch, width, term_at_batch).eval()
     return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, width),), task="test")
 
 
@@ -49,3 +52,9 @@ def build_failing_evaluate() -> ModelBundle:
 
     bundle.evaluate = evaluate
     return bundle
+
+
+def build_cpp_error() -> ModelBundle:
+    """A factory failing the way a huge allocation fails deep in C++: a first line, then a 40-line native stack."""
+    stack = "".join(f"frame #{i}: 0x{i:012x} in libtorch_cpu.so (c10::alloc + {i})\n" for i in range(40))
+    raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate 4e12 bytes.\n{stack}")

@@ -1,0 +1,165 @@
+"""Reading a user's YAML file (a suite, a price table) within fixed bounds, every refusal one line.
+
+A suite is configuration, not data, so the reader refuses what no suite needs and what would hang or exhaust
+memory: files over :data:`MAX_BYTES`, text that is not UTF-8, nesting deeper than :data:`MAX_DEPTH`, documents
+that expand (through YAML aliases, "billion laughs") to more than :data:`MAX_VALUES` values, recursive aliases,
+and duplicate keys (YAML would silently keep the last). The errors are :class:`bench.errors.SuiteError` naming
+the file and, where known, the line and column.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
+
+from bench.errors import SuiteError
+
+MAX_BYTES = 1024 * 1024
+"""Largest file read (1 MiB; the shipped suites are a few KB)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists, aliases expanded."""
+MAX_VALUES = 100_000
+"""Most values (scalars, lists, mappings) in one document, aliases expanded."""
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_TOO_MANY = f"expands to more than {MAX_VALUES} values (aliases included)"
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A document the reader refuses on purpose (not a syntax error)."""
+
+
+try:
+    from yaml._yaml import CParser
+
+    class _Events(CParser):
+        """libyaml's parser (C): events come many times faster than from the pure-Python parser."""
+
+except ImportError:  # PyYAML built without libyaml
+
+    class _Events(Reader, Scanner, Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str):
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+
+
+class _BoundedLoader(Composer, SafeConstructor, Resolver, _Events):
+    """PyYAML's safe loader, composed in Python so that the limits apply while the tree is built: a nesting limit
+    and a node budget, duplicate keys refused, and the expanded size of the document (aliases included) checked
+    before anything is constructed from it."""
+
+    def __init__(self, stream: str):
+        _Events.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._depth = 0
+        self._composed = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        self._depth += 1
+        self._composed += 1
+        try:
+            if self._depth > MAX_DEPTH or self._composed > MAX_VALUES:
+                limit = f"nested deeper than {MAX_DEPTH} levels" if self._depth > MAX_DEPTH else _TOO_MANY
+                raise _Refused(problem=limit, problem_mark=self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: str | None) -> MappingNode:
+        node = super().compose_mapping_node(anchor)
+        seen: dict[tuple[str, str], Any] = {}
+        for key, _ in node.value:
+            if isinstance(key, ScalarNode) and key.tag != _MERGE_TAG:
+                first = seen.setdefault((key.tag, key.value), key.start_mark)
+                if first is not key.start_mark:
+                    problem = f"duplicate key {key.value!r} (first at line {first.line + 1}); give each key once"
+                    raise _Refused(problem=problem, problem_mark=key.start_mark)
+        return node
+
+    def get_single_node(self) -> Node | None:
+        node = super().get_single_node()
+        if node is not None:
+            _expanded_size(node, 1, {}, set())
+        return node
+
+
+def _expanded_size(node: Node, depth: int, memo: dict[int, tuple[int, int]], active: set[int]) -> tuple[int, int]:
+    """(values, height) of ``node`` with aliases expanded; refuses cycles, depth and size beyond the limits.
+
+    Memoized by node, so a document of N distinct nodes costs O(N) however large its expansion is."""
+    key = id(node)
+    if key in active:
+        raise _Refused(problem="a recursive alias (a value that contains itself)", problem_mark=node.start_mark)
+    if key not in memo:
+        if depth > MAX_DEPTH:
+            raise _Refused(problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=node.start_mark)
+        children: list[Node] = []
+        if isinstance(node, SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        active.add(key)
+        size, height = 1, 1
+        for child in children:
+            child_size, child_height = _expanded_size(child, depth + 1, memo, active)
+            size, height = size + child_size, max(height, child_height + 1)
+            if size > MAX_VALUES:
+                raise _Refused(problem=_TOO_MANY, problem_mark=node.start_mark)
+        active.discard(key)
+        memo[key] = (size, height)
+    size, height = memo[key]
+    if depth + height - 1 > MAX_DEPTH:
+        raise _Refused(problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=node.start_mark)
+    return size, height
+
+
+def _where(err: yaml.YAMLError) -> str | None:
+    mark = getattr(err, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+
+
+def parse(text: str, file: str) -> Any:
+    """The YAML document in ``text``, within the bounds; any refusal is a one-line :class:`SuiteError`."""
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
+    except _Refused as err:
+        raise SuiteError(file, _where(err), str(err.problem)) from None
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SuiteError(file, _where(err), f"YAML syntax error: {problem}") from None
+    except (ValueError, OverflowError, RecursionError, MemoryError) as err:  # e.g. an integer of 5000 digits
+        message = " ".join(str(err).split())[:200] or type(err).__name__
+        raise SuiteError(file, None, f"unreadable value: {message}") from None
+
+
+def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
+    """The file's text: at most :data:`MAX_BYTES`, strict UTF-8; an unreadable file is a one-line error."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as err:
+        raise SuiteError(str(path), None, f"cannot read {what}: {err.strerror or err}") from None
+    if len(data) > MAX_BYTES:
+        raise SuiteError(str(path), None, f"larger than {MAX_BYTES // 1024} KiB; a {what} is a small text file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        byte = data[err.start : err.start + 1].hex()
+        raise SuiteError(str(path), None, f"not UTF-8 text (byte 0x{byte} at offset {err.start})") from None
+
+
+def load(path: str | os.PathLike[str], what: str = "file") -> Any:
+    """Read and parse one YAML file within the bounds (see the module's docstring)."""
+    return parse(read_text(Path(path), what), str(path))

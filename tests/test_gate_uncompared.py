@@ -1,0 +1,90 @@
+"""The gate fails with its own exit code (3) when it compared nothing, or a case it was asked to guard was not
+compared: another suite, no overlap, an empty side, a killed run with unmeasured cases, lost samples."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import gate
+from bench.cli import main
+from tests.gate_helpers import latencies, make_run
+
+EIGHT = {f"m[{i}]": {"samples": latencies(i), "model_size_bytes": 1000} for i in range(8)}
+
+
+def selected(run, cases, status=None):
+    """Record in meta.json which cases the run set out to measure (as the plugin does), and its status."""
+    meta = json.loads((run / "meta.json").read_text())
+    meta["cases"] = [f"demo::{case}" for case in cases]
+    if status:
+        meta["status"] = status
+    (run / "meta.json").write_text(json.dumps(meta))
+
+
+@pytest.fixture
+def results(tmp_path):
+    results = tmp_path / "results"
+    make_run(results, "base", EIGHT, started_at="2026-11-21T00:00:00Z")
+    return results
+
+
+def test_a_killed_run_with_unmeasured_cases_fails_with_exit_3(results):
+    measured = {k: {**v, "samples": latencies(10 + i)} for i, (k, v) in enumerate(list(EIGHT.items())[:3])}
+    selected(make_run(results, "cur", measured, status="running"), EIGHT, status="interrupted")
+    result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.count("regressed") == 0 and result.compared > 0
+    assert result.uncompared == [f"demo::m[{i}]" for i in range(3, 8)] and result.not_run == []
+    assert result.exit_code == gate.NOT_COMPARED == 3
+    assert "5 case(s) ok in the baseline and selected now were not compared" in gate.render_markdown(result)
+
+
+def test_cases_deselected_on_purpose_are_not_guarded(results):
+    selected(make_run(results, "cur", dict(list(EIGHT.items())[:3])), list(EIGHT)[:3])  # like -k
+    result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.uncompared == [] and len(result.not_run) == 5
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("baseline", "current"),
+    [
+        (EIGHT, {}),  # the current run is empty
+        ({}, EIGHT),  # the baseline is empty
+        ({"m[0]": EIGHT["m[0]"]}, {"m[1]": EIGHT["m[1]"]}),  # no case overlaps
+    ],
+    ids=["empty-current", "empty-baseline", "no-overlap"],
+)
+def test_comparing_nothing_is_exit_3(tmp_path, baseline, current):
+    results = tmp_path / "results"
+    make_run(results, "b", baseline, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "c", current)
+    result = gate.gate_runs(["b"], ["c"], results)
+    assert result.compared == 0 and result.exit_code == gate.NOT_COMPARED
+    assert "nothing was compared" in gate.render_markdown(result) or result.uncompared
+
+
+def test_a_baseline_of_another_suite_is_exit_3_through_the_cli(results, tmp_path, capsys):
+    make_run(results, "other", EIGHT, suite="elsewhere")
+    out = tmp_path / "out"
+    code = main(["gate", "--results", str(results), "--baseline", "base", "--current", "other",
+                 "--summary", str(out / "s.md"), "--json", str(out / "v.json")])  # fmt: skip
+    assert code == 3
+    payload = json.loads((out / "v.json").read_text())
+    assert payload["exit_code"] == 3 and payload["counts"]["regressed"] == 0
+    assert (out / "s.md").read_text().startswith("## bench gate: FAILED: asked to guard what it could not compare")
+
+
+def test_a_case_whose_samples_were_lost_is_not_compared(results):
+    run = make_run(results, "cur", EIGHT)
+    (run / "samples.jsonl").write_text("")  # ok records, but no raw samples to test
+    result = gate.gate_runs(["base"], ["cur"], results, rules={"demo": {"model_size_bytes": "off"}})
+    assert len(result.uncompared) == 8 and result.exit_code == gate.NOT_COMPARED
+
+
+def test_a_regression_still_wins(results):
+    slow = {**EIGHT, "m[0]": {"samples": latencies(0, scale=1.3), "model_size_bytes": 1000}}
+    selected(make_run(results, "cur", dict(list(slow.items())[:4])), EIGHT, status="interrupted")
+    result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.uncompared and result.exit_code == 1

@@ -1,0 +1,223 @@
+"""Hostile input: every bad suite, number, path or run id is one line naming the file, the key and what is allowed
+(never a traceback, a hang or unbounded memory), and a failed case's error is one line too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tracemalloc
+
+import pytest
+import torch
+
+from bench.cli import main
+from bench.errors import SuiteError
+from bench.results import RunWriter, run_id_problem
+from bench.runner import Session, _LastOnly
+from bench.spec import Case, MeasureSpec, MethodSpec, Placement
+from bench.suite import load_suite
+from tests.helpers import TINY_MEASURE, write_suite
+
+S = "suite: s\nmodels: [noop]\n"
+
+
+def refused(tmp_path, body: str | bytes, name: str = "s.yaml") -> str:
+    """The one-line error a suite file gets."""
+    path = tmp_path / name
+    path.write_bytes(body if isinstance(body, bytes) else body.encode())
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and "\n" not in message and len(message) < 400
+    return message
+
+
+def billion_laughs(levels: int = 12) -> str:
+    text = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    for i in range(1, levels):
+        text += f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n"
+    return "suite: s\n" + text + f"models: [{{dlrm-tiny: {{rows: *a{levels - 1}}}}}]\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (S + "suite: t\n", r"line 3, column 1: duplicate key 'suite' \(first at line 1\)"),
+        (S + "measure: {min_rounds: 5, min_rounds: 6}\n", r"duplicate key 'min_rounds'"),
+        (S + "x: " + "[" * 20_000 + "]" * 20_000 + "\n", r"nested deeper than 64 levels"),
+        (S + "x: &x [*x]\n", r"a recursive alias"),
+        (billion_laughs(), r"expands to more than 100000 values"),
+        (S + "measure: {min_rounds: " + "9" * 5000 + "}\n", r"unreadable value: Exceeds the limit"),
+        (S + "# " + "x" * (1024 * 1024) + "\n", r"larger than 1024 KiB"),
+        (S.encode() + b"description: caf\xe9\n", r"not UTF-8 text \(byte 0xe9 at offset 40\)"),
+        ('suite: s\nmodels: ["no\\nop"]\n', r"unknown model 'no\\nop'"),  # a line break in a value, escaped
+    ],
+)
+def test_hostile_yaml_is_one_line(tmp_path, body, message):
+    import re
+
+    tracemalloc.start()
+    try:
+        found = refused(tmp_path, body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert re.search(message, found), found
+    assert peak < 200 * 1024 * 1024  # bounded: the aliases are never expanded
+
+
+def test_merge_keys_are_not_duplicates(tmp_path):
+    suite = load_suite(
+        write_suite(
+            tmp_path,
+            "s.yaml",
+            "suite: s\nmodels:\n  - {dlrm-tiny: &p {rows: 10, tables: 2}}\n"
+            "  - {name: dlrm-tiny, label: other, params: {<<: *p, rows: 20}}\n",
+        )
+    )
+    assert [c.model.kwargs["rows"] for c in suite.cases] == [10, 20]
+
+
+def test_a_long_extends_chain_is_refused(tmp_path):
+    for i in range(40):
+        write_suite(tmp_path, f"_p{i}.yaml", f"extends: _p{i + 1}.yaml\n")
+    write_suite(tmp_path, "_p40.yaml", "models: [noop]\n")
+    assert "more than 32 files" in refused(tmp_path, "suite: s\nextends: _p0.yaml\n")
+
+
+@pytest.mark.parametrize("key", ["warmup_s", "min_time_s", "memory_s", "energy_min_s", "cpu_tdp_w", "min_rounds"])
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1e300", "1000000000000"])
+def test_measure_numbers_are_finite_and_bounded(tmp_path, key, value):
+    message = refused(tmp_path, S + f"measure: {{{key}: {value}}}\n")
+    assert f"measure.{key}: must" in message
+
+
+def test_measure_caps_are_documented_values(tmp_path):
+    assert "measure.max_rounds: must be <= 1000000" in refused(tmp_path, S + "measure: {max_rounds: 10000000}\n")
+    assert "measure.repeats: must be <= 1000" in refused(tmp_path, S + "measure: {repeats: 100000}\n")
+    ok = load_suite(write_suite(tmp_path, "ok.yaml", S + "measure: {min_rounds: 1000000, max_rounds: 1000000}\n"))
+    assert ok.cases[0].measure.max_rounds == 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("{dlrm-ctr: {preset: huge}}", r"models\[0\]\.dlrm-ctr: unknown preset 'huge'; allowed: tiny, large"),
+        ("{dlrm-ctr: {rows: -5.5}}", r"rows must be an integer from 1 to 10000000, got -5.5"),
+        ("{dlrm-ctr: {rows: 100000000000}}", r"rows must be an integer from 1 to 10000000"),
+        ("{dlrm-ctr: {rows: 5000000, tables: 64, embedding_dim: 64}}", r"GiB; at most 8 GiB"),
+        ("{dlrm-tiny: {bag_size: 0}}", r"bag_size must be an integer from 1"),
+        ("{minilm-search: {seq_len: 4096}}", r"seq_len must be an integer from 1 to 512"),
+        ("{minilm-search: {catalogue: 5}}", r"catalogue must be an integer from 10"),
+        ("{cnn-products: {image_size: 2}}", r"image_size must be an integer from 4 to 512"),
+        ("{cnn-products: {seed: 100000000000000000000}}", r"must be <= 9223372036854775807"),
+        ("{name: minilm-search, sweep: {seq_len: [64, 1024]}}", r"models\[0\]\.params: seq_len must be an integer"),
+    ],
+)
+def test_model_params_are_checked_at_validation(tmp_path, model, message):
+    import re
+
+    assert re.search(message, refused(tmp_path, f"suite: s\nmodels: [{model}]\n"))
+
+
+def test_non_finite_method_params_and_huge_counts_are_refused(tmp_path):
+    assert "prune-l1.amount: must be a finite number, got nan" in refused(
+        tmp_path, S + "compression: [{prune-l1: {amount: .nan}}]\n"
+    )
+    assert "batch_sizes[0]: must be an integer <= 1048576" in refused(tmp_path, S + "batch_sizes: [100000000000]\n")
+    assert "hardware.cpu.threads[0]: must be an integer <= 1048576" in refused(
+        tmp_path, S + "hardware: {cpu: {threads: [99999999]}}\n"
+    )
+
+
+def test_validate_locates_a_factory_without_running_it(tmp_path, monkeypatch, capsys):
+    package = tmp_path / "userpkg"
+    package.mkdir()
+    for name in ("__init__.py", "models.py"):  # import-time side effects in the package and in the module
+        (package / name).write_text(f"open({str(tmp_path / name)!r} + '.ran', 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    suite = write_suite(tmp_path, "s.yaml", "suite: s\nmodels: [{factory: 'userpkg.models:build', name: m}]\n")
+    assert main(["validate", str(suite)]) == 0
+    assert not list(tmp_path.glob("*.ran")), "validation executed the factory's module"
+    missing = write_suite(tmp_path, "m.yaml", "suite: m\nmodels: [{factory: 'userpkg.nothing:build', name: m}]\n")
+    assert main(["validate", str(missing)]) == 1
+    assert "factory: no module 'userpkg.nothing' on the import path" in capsys.readouterr().err
+
+
+def test_a_failed_build_does_not_leave_the_cache_keyed_on_it():
+    cache = _LastOnly()
+    assert cache.get("a", lambda: "A") == "A"
+    with pytest.raises(RuntimeError):
+        cache.get("b", lambda: (_ for _ in ()).throw(RuntimeError("build failed")))
+    assert cache.get("a", lambda: "A again") == "A again"  # rebuilt, not the None left by the failed build
+
+
+def test_a_failing_case_between_two_of_another_model_and_a_cpp_stack_in_one_line(tmp_path):
+    spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False, accuracy=False)
+
+    def case(model: MethodSpec) -> Case:
+        return Case("s", model, MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 2, spec)
+
+    noop = MethodSpec("noop")
+    broken = MethodSpec("broken", label="broken", factory="tests.fakes.models:build_cpp_error")
+    writer = RunWriter(tmp_path, "r", {})
+    session = Session(writer, {"torch_version": torch.__version__})
+    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
+    session.run_case(case(noop), timer)
+    with pytest.raises(RuntimeError):
+        session.run_case(case(broken), timer)
+    assert session.run_case(case(noop), timer).status == "ok"
+    writer.close("finished")
+    failed = [line for line in (tmp_path / "r" / "records.jsonl").read_text().splitlines() if '"failed"' in line]
+    import json
+
+    error = json.loads(failed[0])["error"]
+    assert error.startswith("RuntimeError: DefaultCPUAllocator: can't allocate memory") and "\n" not in error
+    assert len(error) <= 300
+
+
+@pytest.mark.parametrize("run_id", ["r1\n", "baseline", "latest", "x" * 200, "-x"])
+def test_bad_run_ids(run_id, capsys):
+    assert run_id_problem(run_id)
+    with pytest.raises(SystemExit) as info:
+        main(["run", "suites/quick.yaml", "--run-id", run_id])
+    assert info.value.code == 2 and "--run-id" in capsys.readouterr().err
+    assert run_id_problem("nightly-42.1_a") is None
+
+
+def test_two_runs_taking_one_run_id_is_a_usage_error(pytester):
+    """The id is free when pytest starts, taken by the time the run folder is created (a concurrent run)."""
+    pytester.makefile(".yaml", **{"suites/n": S + TINY_MEASURE})
+    pytester.makeconftest(
+        "import os\ndef pytest_collection_modifyitems(config, items):\n    os.makedirs('out/r1', exist_ok=True)\n"
+    )
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-run-id", "r1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--bench-run-id 'r1': already taken; runs are never overwritten*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_bench_overhead_on_a_suite_with_only_skipped_cases(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA, where the cuda case is skipped")
+    suite = write_suite(tmp_path, "suites/gpu.yaml", S + "hardware: {cuda: {devices: [0]}}\n" + TINY_MEASURE)
+    assert main(["overhead", "--suite", str(suite), "--results", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "bench overhead: error:" in err and "no case was measured" in err and "Traceback" not in err
+
+
+def test_the_cli_turns_a_bad_path_into_one_line(tmp_path):
+    """Through a real process: no traceback for an unreadable --prices (a folder) or a non-UTF-8 one."""
+    binary = tmp_path / "prices.yaml"
+    binary.write_bytes(b"cpu_core_hour: \xff\n")
+    from bench.judge.cost import load_prices
+
+    with pytest.raises(SuiteError, match=r"prices.yaml: not UTF-8 text"):
+        load_prices(None, binary)
+    with pytest.raises(SuiteError, match=r"cannot read price file"):
+        load_prices(None, tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "results", "--results", str(binary)], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "is a file, not a folder" in done.stderr

@@ -1,0 +1,149 @@
+"""`bench run --resume RUN_ID` / `pytest --bench-resume RUN_ID`: a killed run finishes with every case recorded
+exactly once, whatever point the kills hit."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.results import load, load_meta, load_samples, run_damage
+from tests.helpers import TINY_MEASURE
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = 10
+SUITE = (
+    "suite: rs\nmodels: [noop]\nbatch_sizes: [" + ", ".join(str(b) for b in range(1, CASES + 1)) + "]\n"
+    "measure: {warmup_s: 0.0, min_time_s: 0.08, min_rounds: 5, memory_s: 0.01, energy: false}\n"
+)
+
+
+def records(run: Path) -> int:
+    path = run / "records.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_at_five_points_records_every_case_once(tmp_path):
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "rs.yaml").write_text(SUITE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--benchmark-only", "suites/rs.yaml"]
+    base += ["--bench-results", "out"]
+    run = tmp_path / "out" / "r"
+    command, jitter, before_kill = [*base, "--bench-run-id", "r"], random.Random(11), []
+    for _ in range(5):  # five SIGKILLs, each at a random moment after the process appended its first record
+        target = records(run) + 1
+        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while records(run) < target and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        time.sleep(jitter.uniform(0.0, 0.1))  # mid-case, mid-write or between cases
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        process.stderr.close()
+        before_kill.append(records(run))
+        assert load_meta(run)["status"] == "killed"
+        command = [*base, "--bench-resume", "r"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    frame = load(run)
+    assert sorted(frame["batch_size"]) == list(range(1, CASES + 1))  # every case, each exactly once
+    assert frame["case_id"].is_unique and (frame["status"] == "ok").all()
+    assert set(load_samples(run)) == {f"rs::{c}" for c in frame["case_id"]}
+    meta = load_meta(run)
+    assert meta["status"] == "finished" and meta["counts"]["ok"] == CASES
+    resumed = meta["resumed"]
+    assert len(resumed) == 5 and [r["status_before"] for r in resumed] == ["killed"] * 5
+    assert [r["records_before"] for r in resumed] == before_kill  # a line cut short by a kill is not a record
+    assert all(r["records_before"] + r["cases_remaining"] == CASES for r in resumed)
+    print(f"\nresume demo: records at each kill {before_kill}; after the last resume {len(frame)}; measured twice: 0")
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory) -> Path:
+    """A folder with suites/t.yaml (4 cases) and a run 'r' of it: 2 cases recorded, then stopped (interrupted)."""
+    root = tmp_path_factory.mktemp("stopped")
+    (root / "suites").mkdir()
+    (root / "suites" / "t.yaml").write_text("suite: t\nmodels: [noop]\nbatch_sizes: [1, 2, 3, 4]\n" + TINY_MEASURE)
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        assert main(["run", "suites/t.yaml", "--results", "out", "--run-id", "r", "-k", "bs1 or bs2", "-q"]) == 0
+    finally:
+        os.chdir(cwd)
+    meta = json.loads((root / "out" / "r" / "meta.json").read_text())
+    (root / "out" / "r" / "meta.json").write_text(json.dumps({**meta, "status": "interrupted"}))
+    return root
+
+
+@pytest.fixture
+def stopped(stopped_run: Path, pytester: pytest.Pytester) -> pytest.Pytester:
+    for name in ("suites", "out"):
+        shutil.copytree(stopped_run / name, pytester.path / name)
+    return pytester
+
+
+def test_resume_runs_only_the_cases_without_a_record(stopped):
+    with open(stopped.path / "out" / "r" / "records.jsonl", "ab") as handle:
+        handle.write(b'{"run_id": "r", "suite": "t", "case_id": "noop[fp32-cp')  # the kill cut this record short
+    result = stopped.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-resume", "r")
+    result.assert_outcomes(passed=2, deselected=2)
+    frame = load(stopped.path / "out" / "r")
+    assert sorted(frame["batch_size"]) == [1, 2, 3, 4]
+    meta = load_meta(stopped.path / "out" / "r")
+    assert meta["status"] == "finished" and meta["counts"]["ok"] == 4 and len(meta["cases"]) == 4
+    assert run_damage(stopped.path / "out" / "r") == []  # the cut line was dropped, not glued to a new record
+    again = stopped.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-resume", "r")
+    again.assert_outcomes(deselected=4)  # nothing left: nothing measured twice
+    assert len(load(stopped.path / "out" / "r")) == 4
+    assert len(load_meta(stopped.path / "out" / "r")["resumed"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("missing", "*--resume 'nope': no run*"),
+        ("running", "*the run is still running (pid*stop it first*"),
+        ("edited", "*suites/t.yaml (or a file it extends) changed since the run started*"),
+        ("other-suite", "*suite 'u' is not part of it (it has: t)*"),
+        ("run-id", "*--bench-resume keeps the run's id*"),
+    ],
+)
+def test_resume_refusals_are_one_line_usage_errors(stopped, change, message):
+    run, args = stopped.path / "out" / "r", ["--benchmark-only", "--bench-results", "out", "--bench-resume", "r"]
+    suites = ["suites/t.yaml"]
+    if change == "missing":
+        args[-1] = "nope"
+    elif change == "running":
+        meta = json.loads((run / "meta.json").read_text())
+        (run / "meta.json").write_text(json.dumps({**meta, "status": "running"}))  # its process: this one, alive
+    elif change == "edited":
+        (stopped.path / "suites" / "t.yaml").write_text(
+            "suite: t\nmodels: [noop]\nbatch_sizes: [1, 2, 3, 4, 5]\n" + TINY_MEASURE
+        )
+    elif change == "other-suite":
+        stopped.makefile(".yaml", **{"suites/u": "suite: u\nmodels: [noop]\n" + TINY_MEASURE})
+        suites = ["suites/u.yaml"]
+    else:
+        args += ["--bench-run-id", "r2"]
+    result = stopped.runpytest(*suites, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert len(load(run)) == 2
+
+
+def test_bench_run_resume_and_run_id_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "suites/quick.yaml", "--run-id", "a", "--resume", "b"])
+    assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

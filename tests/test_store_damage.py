@@ -1,0 +1,135 @@
+"""A damaged run is read as far as it is intact; a damaged neighbour only warns; a killed run does not claim to be
+running; `bench results` says what could not be read."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.results import ResultsWarning, RunWriter, list_runs, load, load_meta, load_samples, read_meta
+from tests.helpers import TINY_MEASURE, write_suite
+from tests.test_results import record
+
+
+def three_cases(root: Path, run_id: str = "r1", started: str = "2026-01-01T00:00:00Z") -> Path:
+    writer = RunWriter(root, run_id, {"started_at": started, "suites": [{"name": "s"}]})
+    for name in ("a", "b", "c"):
+        writer.append(record(name, run_id=run_id), [1.0, 1.1])
+    writer.close("finished")
+    return root / run_id
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [None, b"[1, 2]", b'{"status": "finished"}', b"{not json", b'{"run_id": "r1", "suites": 5}', b"\xff\xfe"],
+    ids=["missing", "a-list", "no-run-id", "garbage", "suites-not-a-list", "not-utf8"],
+)
+def test_a_damaged_meta_leaves_the_records_readable_and_the_neighbour_only_warns(tmp_path, meta):
+    damaged = three_cases(tmp_path, "r1")
+    three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    if meta is None:
+        (damaged / "meta.json").unlink()
+    else:
+        (damaged / "meta.json").write_bytes(meta)
+    runs = list_runs(tmp_path).set_index("run_id")
+    assert runs.loc["r2", "ok"] == 3 and runs.loc["r2", "damage"] == ""
+    assert runs.loc["r1", "ok"] == 3 and "meta.json" in runs.loc["r1", "damage"]
+    with pytest.warns(ResultsWarning, match="meta.json"):
+        assert load("r1", tmp_path)["case_id"].tolist() == ["a", "b", "c"]
+        assert read_meta(damaged)["run_id"] == "r1"
+    assert load_meta("latest", tmp_path)["run_id"] == "r2"  # the neighbour is unaffected
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"{oops", "not JSON"),
+        (b"[1, 2]", "not an object"),
+        (b'{"case_id": 1}', "keys missing"),
+        (b"\xff\xff", "not JSON"),
+    ],
+)
+def test_a_damaged_line_mid_file_is_skipped_and_named(tmp_path, line, why):
+    path = three_cases(tmp_path) / "records.jsonl"
+    lines = path.read_bytes().splitlines()
+    path.write_bytes(b"\n".join([lines[0], line, *lines[1:]]) + b"\n")
+    with pytest.warns(ResultsWarning, match=rf"records.jsonl: 1 damaged line\(s\) skipped: 2 \({why}\)"):
+        assert load("r1", tmp_path)["case_id"].tolist() == ["a", "b", "c"]
+
+
+def test_samples_that_are_a_folder_cost_only_the_samples(tmp_path):
+    run = three_cases(tmp_path)
+    (run / "samples.jsonl").unlink()
+    (run / "samples.jsonl").mkdir()
+    with pytest.warns(ResultsWarning, match="samples.jsonl: unreadable"):
+        assert load_samples("r1", tmp_path) == {}
+    assert len(load("r1", tmp_path)) == 3
+
+
+def test_bench_results_shows_what_was_read_and_why_not_the_rest(tmp_path, capsys):
+    run = three_cases(tmp_path)
+    three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    (run / "meta.json").unlink()
+    with open(run / "records.jsonl", "ab") as handle:
+        handle.write(
+            b"garbage\n" + json.dumps(json.loads((run / "records.jsonl").read_text().splitlines()[0])).encode()
+        )
+    assert main(["results", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "r2" in out and "damaged: r1: 4 records read; not read:" in out and "meta.json: missing" in out
+    assert main(["results", "r1", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "run r1 (damaged), 4 cases" in out
+    assert "not read: " in out and "records.jsonl: 1 damaged line(s) skipped: 4 (not JSON)" in out
+
+
+def test_a_running_run_whose_process_is_gone_reads_as_killed(tmp_path):
+    writer = RunWriter(tmp_path, "r1", {})
+    writer._records.close()  # only meta.json matters here
+    writer._samples.close()
+    assert read_meta(writer.path)["status"] == "running"  # this process is alive
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    meta = json.loads((writer.path / "meta.json").read_text())
+    meta["process"]["pid"] = gone.pid
+    (writer.path / "meta.json").write_text(json.dumps(meta))
+    assert read_meta(writer.path)["status"] == "killed"
+    meta["process"]["host"] = "another-machine"  # cannot be checked from here: keeps its status
+    (writer.path / "meta.json").write_text(json.dumps(meta))
+    assert read_meta(writer.path)["status"] == "running"
+
+
+def test_sigterm_marks_the_run_interrupted(pytester):
+    lin = "{factory: 'tests.fakes.models:build', name: lin, params: {term_at_batch: 2}}"  # sends SIGTERM at batch 2
+    write_suite(
+        pytester.path, "suites/term.yaml", f"suite: term\nmodels: [{lin}]\nbatch_sizes: [1, 2, 3]\n{TINY_MEASURE}"
+    )
+    args = ["--benchmark-only", "suites/term.yaml", "--bench-results", "out", "--bench-run-id", "t1"]
+    result = pytester.runpytest(*args, no_reraise_ctrlc=True)  # the inner run's Ctrl-C stays there
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    meta = load_meta("t1", pytester.path / "out")
+    assert meta["status"] == "interrupted" and meta["stopped_by"] == "SIGTERM"
+    assert load("t1", pytester.path / "out")["batch_size"].tolist() == [1]  # the finished case is kept
+    assert getattr(signal.getsignal(signal.SIGTERM), "__name__", "") != "stop"  # the run's handler is gone again
+
+
+def test_non_finite_figures_are_written_as_strict_json(tmp_path):
+    """NaN and infinities are not JSON: a record never carries them (they read back as not measured)."""
+    writer = RunWriter(tmp_path, "r1", {})
+    writer.append(record("a", energy_j_per_item=float("inf"), extra={"ratio": float("nan")}), [1.0, float("inf")])
+    writer.close("finished")
+
+    def strict(name):
+        raise ValueError(f"{name} is not JSON")
+
+    for name in ("records.jsonl", "samples.jsonl"):
+        for line in (tmp_path / "r1" / name).read_text().splitlines():
+            json.loads(line, parse_constant=strict)
+    frame = load("r1", tmp_path)
+    assert frame.loc[0, "energy_j_per_item"] is None or frame["energy_j_per_item"].isna().all()
