@@ -44,7 +44,7 @@ class Metric:
     ``judge``."""
     label: str
     type: Any = float
-    gate: str | None = None
+    default_rule: str | None = None
     """Default gate rule (``+5%``: 5% worse fails); ``None``: the gate judges it only when a suite's ``gates:`` asks."""
     gated: bool = False
     trend: bool = False
@@ -55,10 +55,6 @@ class Metric:
     """What "better" reads as on the Pareto front (``faster``), when the front optimises this column."""
     statistic: str | None = None
     """The name ``scoring.latency`` uses for this latency statistic (``p50``)."""
-
-    @property
-    def default_rule(self) -> str | None:
-        return self.gate
 
     @property
     def recorded(self) -> bool:
@@ -74,7 +70,7 @@ TABLE: tuple[Metric, ...] = (
     # latency pass: raw per-call samples
     _m("latency_ms", "ms", LOWER, DERIVED, "judge", "the latency statistic the score uses", summary=True,
        objective="faster"),
-    _m("latency_p50_ms", "ms", LOWER, SAMPLED, "latency", f"median {_LAT}", gate="+5%", gated=True, trend=True,
+    _m("latency_p50_ms", "ms", LOWER, SAMPLED, "latency", f"median {_LAT}", default_rule="+5%", gated=True, trend=True,
        summary=True, limit=("latency_p50_ms_max", "max"), statistic="p50"),
     _m("latency_p90_ms", "ms", LOWER, SAMPLED, "latency", f"90th percentile {_LAT}", gated=True, statistic="p90"),
     _m("latency_p95_ms", "ms", LOWER, SAMPLED, "latency", f"95th percentile {_LAT}", gated=True,
@@ -94,26 +90,26 @@ TABLE: tuple[Metric, ...] = (
     _m("rounds", "", None, INFO, "latency", "timed calls (samples)", type=int),
     _m("repeats", "", None, INFO, "latency", "independent latency windows (measure.repeats)", type=int),
     _m("throughput_items_per_s", "items/s", HIGHER, SAMPLED, "latency", "batch_size / mean latency (single stream)",
-       gate="-5%", gated=True, trend=True, summary=True, limit=("throughput_min", "min")),
+       default_rule="-5%", gated=True, trend=True, summary=True, limit=("throughput_min", "min")),
     # size and memory
     _m("model_size_mb", "MiB", LOWER, DERIVED, "judge", "serialised model size", summary=True,
        limit=("size_mb_max", "max")),
-    _m("model_size_bytes", "bytes", LOWER, DETERMINISTIC, "size", "serialised state_dict size", type=int, gate="+1%",
-       gated=True, trend=True, objective="smaller"),
+    _m("model_size_bytes", "bytes", LOWER, DETERMINISTIC, "size", "serialised state_dict size", type=int,
+       default_rule="+1%", gated=True, trend=True, objective="smaller"),
     _m("sparse_size_bytes", "bytes", LOWER, DETERMINISTIC, "size", "size stored sparse (unstructured pruning)",
        type=int),
     _m("params", "", None, INFO, "size", "stored elements", type=int),
     _m("nonzero_params", "", None, INFO, "size", "stored elements that are not zero", type=int),
     _m("memory_mb", "MiB", LOWER, DERIVED, "judge", "peak RSS on CPU, the case's peak allocated on CUDA",
        summary=True, limit=("memory_mb_max", "max")),
-    _m("peak_rss_mb", "MB", LOWER, SINGLE, "memory", "process peak RSS during the memory pass", gate="+20%",
+    _m("peak_rss_mb", "MB", LOWER, SINGLE, "memory", "process peak RSS during the memory pass", default_rule="+20%",
        gated=True, trend=True),
     _m("cuda_max_allocated_mb", "MB", LOWER, SINGLE, "memory", "the case's weights + its calls' peak allocation",
-       gate="+5%", gated=True),
+       default_rule="+5%", gated=True),
     _m("cuda_weights_mb", "MB", LOWER, SINGLE, "memory", "the variant's parameters and buffers on the device"),
     # accuracy pass
     _m("accuracy", "", HIGHER, DETERMINISTIC, "accuracy", "the model's own held-out metric in [0, 1]",
-       gate="-0.005", gated=True, trend=True, summary=True, limit=("accuracy_min", "min")),
+       default_rule="-0.005", gated=True, trend=True, summary=True, limit=("accuracy_min", "min")),
     _m("accuracy_metric", "", None, INFO, "accuracy", "which metric accuracy is", type=str, summary=True),
     _m("accuracy_drop", "", LOWER, DETERMINISTIC, "accuracy", "fp32 accuracy (same engine and device) - accuracy",
        summary=True, limit=("accuracy_drop_max", "max")),
@@ -135,8 +131,8 @@ TABLE: tuple[Metric, ...] = (
     _m("price_per_hour", "$/h", LOWER, DERIVED, "judge", "price of the hardware it ran on", summary=True),
     _m("cost_per_1m", "$", LOWER, DERIVED, "judge", "compute cost per million inferences", summary=True,
        limit=("cost_per_1m_max", "max"), objective="cheaper"),
-    _m("energy_j_per_item", "J", LOWER, SINGLE, "energy", "measured energy per inference", gate="+10%", gated=True,
-       trend=True, summary=True, limit=("energy_j_per_item_max", "max"), objective="less energy"),
+    _m("energy_j_per_item", "J", LOWER, SINGLE, "energy", "measured energy per inference", default_rule="+10%",
+       gated=True, trend=True, summary=True, limit=("energy_j_per_item_max", "max"), objective="less energy"),
     _m("energy_kwh_per_1m", "kWh", LOWER, DERIVED, "judge", "energy per million inferences", summary=True),
     _m("carbon_g_per_1m", "g", LOWER, DERIVED, "judge", "CO2 per million inferences", summary=True),
     _m("electricity_cost_per_1m", "$", LOWER, DERIVED, "judge", "electricity per million inferences", summary=True),
@@ -219,7 +215,3 @@ def objectives() -> dict[str, str]:
 def latency_statistics() -> dict[str, str]:
     """``scoring.latency`` names -> columns; ``per_item`` is the median divided by the batch size."""
     return {**{m.statistic: m.name for m in TABLE if m.statistic}, "per_item": "latency_p50_ms"}
-
-
-def lower_is_better(name: str) -> bool:
-    return METRICS[name].better != HIGHER

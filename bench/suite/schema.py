@@ -187,12 +187,7 @@ class Validator:
         name = base.get("name")
         entry = None
         if base.get("factory") is None:
-            if not isinstance(name, str):
-                raise self.error(key, f"needs a {registry.kind} name; allowed: {', '.join(registry.names())}")
-            try:
-                entry = registry.get(name)
-            except UnknownName as err:
-                raise self.error(key, str(err)) from None
+            entry = self.registered(name, registry, key)
         for param, values in sweep.items():
             where = f"{key}.sweep.{param}"
             if param in params:
@@ -252,14 +247,18 @@ class Validator:
             raise self.error(f"{key}.label", "must be letters, digits, '.', '_' or '-'")
         if factory is not None:
             return self.factory_model(factory, params, label or name, key)
+        entry = self.registered(name, registry, key)
+        self.check_params(params, entry, f"{key}.{name}" if not label else f"{key}.params")
+        return MethodSpec(name=name, params=freeze_params(params), label=label)
+
+    def registered(self, name: Any, registry: Registry[Entry], key: str) -> Entry:
+        """The registry's entry for ``name``; a missing or unknown name is an error at ``key``."""
         if not isinstance(name, str):
             raise self.error(key, f"needs a {registry.kind} name; allowed: {', '.join(registry.names())}")
         try:
-            entry = registry.get(name)
+            return registry.get(name)
         except UnknownName as err:
             raise self.error(key, str(err)) from None
-        self.check_params(params, entry, f"{key}.{name}" if not label else f"{key}.params")
-        return MethodSpec(name=name, params=freeze_params(params), label=label)
 
     def check_params(self, params: dict[str, Any], entry: Entry, key: str) -> None:
         for param, value in params.items():
