@@ -173,7 +173,7 @@ class RunWriter:
         try:
             line = json.dumps(payload, default=str, allow_nan=False)
         except ValueError:  # NaN or an infinity is not JSON: written as null, "not measured"
-            line = json.dumps(_finite(payload), default=str)
+            line = json.dumps(json_safe(payload), default=str)
         handle.write(line + "\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -186,12 +186,13 @@ class RunWriter:
         _write_json_atomic(self.path / "meta.json", self.meta)
 
 
-def _finite(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity (nested in lists and dicts too) as ``None``: strict JSON, "not measured"."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return {k: _finite(v) for k, v in value.items()} if isinstance(value, dict) else value
+        return [json_safe(v) for v in value]
+    return {k: json_safe(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
 # ----------------------------------------------------------------------------------------------- reading

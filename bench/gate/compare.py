@@ -13,6 +13,7 @@ import numpy as np
 from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for, run_noise_for
 from bench.gate.stats import RUN_NOISE, Precision, holm, timed_figures
 from bench.metrics import SAMPLED
+from bench.results import json_safe
 
 NOT_COMPARED = 3
 """``bench gate``'s exit code when it compared nothing, or a case it was asked to guard was not compared."""
@@ -192,12 +193,8 @@ class GateResult:
             "notes": self.notes,
             "not_run": self.not_run,
             "uncompared": self.uncompared,
-            "verdicts": [_json_safe(asdict(v)) for v in self.verdicts],
+            "verdicts": [json_safe(asdict(v)) for v in self.verdicts],
         }
-
-
-def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in payload.items()}
 
 
 def compare(
