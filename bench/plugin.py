@@ -196,6 +196,20 @@ def _case_test(case: Case):
     return run_case
 
 
+def _suite_meta(suite: Suite) -> dict[str, Any]:
+    """A suite as ``meta.json`` records it: every file that went into it hashed once (its own first), its effective
+    measure settings and its judging sections."""
+    files = {f: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in suite.files or (suite.path,)}
+    return {
+        "name": suite.name,
+        "path": suite.path,
+        "sha256": files.get(suite.path) or hashlib.sha256(Path(suite.path).read_bytes()).hexdigest(),
+        "files": files,
+        "measure": suite.measure_settings(),
+        "sections": dict(suite.sections),
+    }
+
+
 def _results_dir(config: pytest.Config) -> Path:
     chosen = config.getoption("--bench-results") or os.environ.get("BENCH_RESULTS_DIR")
     return Path(chosen) if chosen else config.rootpath / DEFAULT_RESULTS_DIR
@@ -230,17 +244,7 @@ def _run_meta(config: pytest.Config, items: list[CaseItem], env: dict[str, Any])
     return {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "argv": list(config.invocation_params.args),
-        "suites": [
-            {
-                "name": s.name,
-                "path": s.path,
-                "sha256": hashlib.sha256(Path(s.path).read_bytes()).hexdigest(),
-                "files": {f: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in s.files or (s.path,)},
-                "measure": s.measure_settings(),
-                "sections": dict(s.sections),
-            }
-            for s in suites.values()
-        ],
+        "suites": [_suite_meta(s) for s in suites.values()],
         "cases": [item.case.full_id for item in items],  # what the gate may expect this run to have measured
         "environment": env,
     }
