@@ -69,20 +69,28 @@ class Entry:
     check: Callable[..., None] | None = None
     """Optional ``check(**params)`` raising ValueError for values the types alone do not catch (ranges, choices);
     run when a suite is validated, so ``bench validate`` reports them before anything runs."""
+    cached: Callable[..., bool] | None = None
+    """Optional ``cached(**params)``: True when the result is worth keeping across processes (it trains or
+    calibrates); the runner then stores it with :mod:`bench.artefacts`, keyed by content."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def register_entry(
-    registry: Any, name: str, params: dict[str, Any] | None, description: str, check: Callable[..., None] | None = None
+    registry: Any,
+    name: str,
+    params: dict[str, Any] | None,
+    description: str,
+    check: Callable[..., None] | None = None,
+    cached: Callable[..., bool] | None = None,
 ) -> Callable[[F], F]:
     """Decorator adding ``fn`` to ``registry`` as an :class:`Entry`; the description defaults to its docstring's
     first line."""
 
     def decorate(fn: F) -> F:
         doc = description or ((fn.__doc__ or "").strip().splitlines() or [""])[0]
-        registry.add(name, Entry(name, fn, dict(params or {}), doc, check))
+        registry.add(name, Entry(name, fn, dict(params or {}), doc, check, cached))
         return fn
 
     return decorate

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from bench import metrics
+from bench import artefacts, metrics
 from bench.errors import BenchError, NotApplicable
 from bench.measure import PassResult, one_line
 from bench.measure.inputs import to_device
@@ -100,6 +100,20 @@ def build_model(spec: MethodSpec):
         return entry.fn(**{**entry.params, **spec.kwargs})
 
 
+def _sources(model: MethodSpec) -> tuple[str, ...]:
+    """The source files a compressed variant of ``model`` is made by: every compression method's module, and the
+    module that builds the model (a registered reference model or the user's factory)."""
+    from pathlib import Path
+
+    import bench.compress
+    from bench.models import MODELS
+
+    package = Path(bench.compress.__file__).parent
+    builder = model.factory.partition(":")[0] if model.factory else MODELS.get(model.name).fn.__module__
+    builder_file = getattr(importlib.import_module(builder), "__file__", None)
+    return tuple(sorted(str(p) for p in package.glob("*.py"))) + ((builder_file,) if builder_file else ())
+
+
 def setup_pass(size, compressed_info: dict, prepared_info: dict, fresh_engine: bool) -> PassResult:
     """What building the case cost and produced: its size, compress / compile / train times, the backend."""
     info = {**compressed_info, **prepared_info}
@@ -145,6 +159,7 @@ class Session:
         self._compressed = _LastOnly()
         self._prepared = _LastOnly()
         self._accuracy: dict[Any, Any] = {}
+        self._digests: dict[Any, str] = {}  # the current model's content digest (artefact cache keys)
 
     # -- cached steps -------------------------------------------------------------------------------
 
@@ -159,9 +174,19 @@ class Session:
             from bench.measure.size import measure_size
 
             entry = COMPRESSIONS.get(case.compression.name)
+            params = {**entry.params, **case.compression.kwargs}
+
+            def apply():
+                with _one_warning_each(), torch.inference_mode(False):  # some methods train (distill, fine-tuning)
+                    return entry.fn(self.bundle(case), case.placement, **params)
+
             start = time.perf_counter()
-            with _one_warning_each(), torch.inference_mode(False):  # some methods train (distill, fine-tuning)
-                result = entry.fn(self.bundle(case), case.placement, **{**entry.params, **case.compression.kwargs})
+            if entry.cached is not None and entry.cached(**params):
+                key = self._variant_key(case, entry, params)
+                result, cache_info = artefacts.load_or_make(f"compressed-{entry.name}", key, apply)
+                result.info.update(cache_info)
+            else:
+                result = apply()
             result.info.setdefault("compress_time_s", time.perf_counter() - start)
             if case.placement.device != "cpu" and hasattr(result.module, "to") and not _on_device(result.module, case):
                 # never move the cached fp32 bundle itself: other methods still compress it on the CPU
@@ -171,6 +196,20 @@ class Session:
 
         key = (case.model, case.compression, case.placement.device)
         return self._compressed.get(key, make)
+
+    def _variant_key(self, case: Case, entry, params: dict[str, Any]) -> dict[str, Any]:
+        """What a cached compressed variant depends on (:mod:`bench.artefacts`): the fp32 model's content, the
+        method and its parameters, the device type, and the source of the compression methods and of the model
+        builder (its calibration and training data come from there)."""
+        if case.model not in self._digests:
+            self._digests = {case.model: artefacts.module_digest(self.bundle(case).module)}
+        return {
+            "model": self._digests[case.model],
+            "method": entry.name,
+            "params": params,
+            "device_type": case.placement.device_type,
+            "source": artefacts.source_digest(*_sources(case.model)),
+        }
 
     def prepared(self, case: Case, compressed, example_inputs):
         def make():

@@ -60,3 +60,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if TESTS in Path(item.path).parents:
             # before the test's own filterwarnings marks, which therefore still win
             item.add_marker(pytest.mark.filterwarnings(*warning_filters()), append=False)
+
+
+@pytest.fixture(autouse=True)
+def _artefact_cache_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their variants afresh (and runs they start inherit this): what an earlier test run left in the
+    cross-process artefact cache must not decide a test. tests/test_artefacts.py switches it on in a temporary
+    folder."""
+    monkeypatch.setenv("BENCH_ARTEFACT_CACHE", "0")

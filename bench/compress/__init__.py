@@ -70,10 +70,15 @@ def register_compression(
     params: dict[str, Any] | None = None,
     description: str = "",
     check: Callable[..., None] | None = None,
+    cached: Callable[..., bool] | None = None,
 ) -> Callable[[Callable[..., Compressed]], Callable[..., Compressed]]:
-    """Register ``apply(bundle, placement, **params) -> Compressed`` under ``name``."""
+    """Register ``apply(bundle, placement, **params) -> Compressed`` under ``name``.
 
-    return register_entry(COMPRESSIONS, name, params, description, check)
+    ``cached(**params)`` says when the result is worth keeping across processes (:mod:`bench.artefacts`): methods
+    that train or calibrate. The whole :class:`Compressed` is stored, keyed by the fp32 model's content, the
+    method, its parameters, the device type, the library versions and the method's source file."""
+
+    return register_entry(COMPRESSIONS, name, params, description, check, cached)
 
 
 import_submodules(__name__)

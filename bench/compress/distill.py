@@ -19,6 +19,7 @@ def _check(fraction: float, **_) -> None:
 
 @register_compression(
     "distill",
+    cached=lambda **_: True,
     params={"fraction": 0.5, "steps": 100, "lr": 0.0},
     check=_check,
     description="A smaller student (fewer layers, or narrower) distilled from the fp32 model in bounded steps.",

@@ -13,6 +13,7 @@ from bench.errors import NotApplicable
 
 @register_compression(
     "ort-int8-dynamic",
+    cached=lambda **_: True,
     params={"per_channel": True},
     description="ONNX export + onnxruntime.quantization.quantize_dynamic (int8 MatMul/Gemm); onnxruntime engine only.",
 )

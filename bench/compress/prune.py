@@ -31,6 +31,7 @@ def _check_amount(amount: float, name: str) -> None:
 
 @register_compression(
     "prune-l1",
+    cached=lambda finetune_steps, **_: finetune_steps > 0,
     check=lambda amount, **_: _check_amount(amount, "prune-l1"),
     params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
     description="Unstructured L1 magnitude pruning of Linear/Conv weights to a sparsity, made permanent.",
@@ -197,6 +198,7 @@ def shrink(module: nn.Module, amount: float, extra_pairs: list[tuple[str, str]] 
 
 @register_compression(
     "prune-structured",
+    cached=lambda finetune_steps, **_: finetune_steps > 0,
     check=lambda amount, **_: _check_amount(amount, "prune-structured"),
     params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
     description="Structured pruning: removes whole neurons/channels and rebuilds smaller layers.",

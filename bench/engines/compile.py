@@ -39,6 +39,20 @@ def _cudagraph_skips() -> int:
     return int(counters["inductor"]["cudagraph_skips"])
 
 
+def _cache_counts() -> dict[str, int]:
+    """inductor's FX graph cache and AOTAutograd's cache (both across processes, on disk): hits, misses, bypasses."""
+    from torch._dynamo.utils import counters
+
+    return {
+        f"{cache}_{outcome}": int(counters[group][f"{key}_{outcome}"])
+        for cache, group, key in (
+            ("fxgraph_cache", "inductor", "fxgraph_cache"),
+            ("autograd_cache", "aot_autograd", "autograd_cache"),
+        )
+        for outcome in ("hit", "miss", "bypass")
+    }
+
+
 @register_engine(
     "compile",
     params={"freezing": True, "max_autotune": False, "mode": "default"},
@@ -84,11 +98,13 @@ def compile_engine(compressed, example_inputs, placement, freezing: bool, max_au
             torch.compiler.cudagraph_mark_step_begin()
             return torch.utils._pytree.tree_map_only(torch.Tensor, torch.clone, run(*inputs))
 
-    skips_before = _cudagraph_skips()
+    skips_before, caches_before = _cudagraph_skips(), _cache_counts()
     start = time.perf_counter()
     call(*example_inputs)
     compile_time_s = time.perf_counter() - start
     info = {"compile_time_s": compile_time_s, "compile_freezing": freezing, "compile_mode": mode}
+    # what the first compilation found in torch's own caches across processes (on disk, keyed by graph content)
+    info["compile_cache"] = {k: v - caches_before[k] for k, v in _cache_counts().items() if v - caches_before[k]}
     if uses_cudagraphs(mode):
         skipped = _cudagraph_skips() - skips_before
         info["compile_cudagraph_skips"] = skipped  # graphs of the first compilation left without a CUDA graph

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from bench import artefacts
 from bench.engines import Prepared, register_engine
 from bench.errors import NotApplicable
 
@@ -57,7 +58,22 @@ def quiet_exporter_logs() -> Iterator[None]:
 
 
 def export_onnx(module: torch.nn.Module, example_inputs: tuple) -> OnnxModel:
-    """Export with a dynamic batch dimension; weights are embedded in the returned bytes."""
+    """Export with a dynamic batch dimension; weights are embedded in the returned bytes.
+
+    The export is kept across processes (:mod:`bench.artefacts`), keyed by the module's content, the inputs'
+    shapes past the batch dimension and dtypes, the library versions and this file."""
+    key = {
+        "model": artefacts.module_digest(module),
+        "inputs": [
+            (tuple(t.shape[1:]), str(t.dtype)) if isinstance(t, torch.Tensor) else repr(t) for t in example_inputs
+        ],
+        "source": artefacts.source_digest(__file__),
+    }
+    model, cache_info = artefacts.load_or_make("onnx-export", key, lambda: _export(module, example_inputs))
+    return OnnxModel(model.model_bytes, {**model.info, "export_cache": cache_info["artefact_cache"]})
+
+
+def _export(module: torch.nn.Module, example_inputs: tuple) -> OnnxModel:
     start = time.perf_counter()
     # batch 1 would be specialised by torch.export: export with two rows, the graph stays batch-generic
     example = tuple(torch.cat([t, t]) if isinstance(t, torch.Tensor) and t.dim() > 0 else t for t in example_inputs)

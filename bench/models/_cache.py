@@ -5,28 +5,14 @@ The folder is ``$BENCH_CACHE_DIR`` when set, else ``~/.cache/bench``. Delete a f
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 
-CACHE_ENV = "BENCH_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """Where trained weights live: ``$BENCH_CACHE_DIR`` or ``~/.cache/bench``."""
-    chosen = os.environ.get(CACHE_ENV)
-    return Path(chosen) if chosen else Path.home() / ".cache" / "bench"
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """A short stable hash of a JSON-able config (sorted keys)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+from bench.artefacts import cache_dir, config_hash
 
 
 def trained(

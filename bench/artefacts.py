@@ -1,0 +1,147 @@
+"""Set-up artefacts cached across processes, keyed by content: what a case costs to build is paid once per machine.
+
+A compressed variant that takes seconds to make (a distilled student, a fine-tuned pruned model, a calibrated int8
+model, an ONNX export and its int8 quantization) is stored under ``$BENCH_CACHE_DIR/artefacts/<kind>/`` (default
+``~/.cache/bench``) and loaded by the next process that asks for the same thing. "The same thing" is a hash of
+everything the result depends on:
+
+- the **content** of the input model: every tensor of its ``state_dict`` (names, dtypes, shapes and bytes) and its
+  class, so retrained reference weights or a user's edited factory never hit a stale entry;
+- the method's name and parameters, the device type, and example input shapes where they shape the result;
+- the versions of torch, torchao, onnx, onnxruntime and onnxscript, and a digest of the bench source file that
+  makes the artefact, so an upgrade or a code change misses instead of loading something built differently.
+
+torch.compile's own artefacts are cached by inductor itself (its FX graph and AOTAutograd caches, on by default);
+the compile engine records their hits and misses per case. Entries are written atomically (a killed run never
+leaves half a file); an unreadable entry is removed and rebuilt. ``BENCH_ARTEFACT_CACHE=0`` turns this cache off.
+Entries are pickles of our own objects, read back with ``weights_only=False``: the folder must be yours alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+CACHE_ENV = "BENCH_CACHE_DIR"
+SWITCH_ENV = "BENCH_ARTEFACT_CACHE"
+T = TypeVar("T")
+
+
+def cache_dir() -> Path:
+    """Where trained weights and artefacts live: ``$BENCH_CACHE_DIR`` or ``~/.cache/bench``."""
+    chosen = os.environ.get(CACHE_ENV)
+    return Path(chosen) if chosen else Path.home() / ".cache" / "bench"
+
+
+def enabled() -> bool:
+    return os.environ.get(SWITCH_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def config_hash(config: Any) -> str:
+    """A short stable hash of a JSON-able config (sorted keys; anything else by ``str``)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def module_digest(module: Any) -> str:
+    """The content of a model: its class and every tensor of its ``state_dict`` (name, dtype, shape, bytes).
+
+    Objects without a ``state_dict`` (an ONNX model) are hashed by their ``model_bytes``."""
+    import torch
+
+    digest = hashlib.sha256(f"{type(module).__module__}.{type(module).__qualname__}".encode())
+    digest.update(_code_of(module).encode())
+    if hasattr(module, "model_bytes"):
+        digest.update(module.model_bytes)
+        return digest.hexdigest()[:16]
+    for name, value in module.state_dict().items():
+        digest.update(name.encode())
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().to("cpu").contiguous()
+            digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+            # dtypes numpy lacks (bf16, fp8) are hashed through their raw bytes
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        else:
+            digest.update(repr(value).encode())
+    return digest.hexdigest()[:16]
+
+
+def _code_of(module: Any) -> str:
+    """What decides a model's forward besides its tensors: a traced graph's code, else the digest of the file that
+    defines its class and of every submodule's class (a user's edited ``forward`` misses the cache)."""
+    import inspect
+
+    if isinstance(getattr(module, "code", None), str):  # torch.fx GraphModule
+        return module.code
+    classes = {type(m) for m in module.modules()} if hasattr(module, "modules") else {type(module)}
+    files = set()
+    for cls in classes:
+        try:
+            files.add(inspect.getsourcefile(cls) or "")
+        except TypeError:  # built-in
+            continue
+    return source_digest(*sorted(f for f in files if f))
+
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that build artefacts (absent ones are ``-``)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in ("torch", "torchao", "onnx", "onnxruntime", "onnxscript"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "-"
+    return versions
+
+
+@functools.lru_cache(maxsize=64)
+def source_digest(*paths: str) -> str:
+    """A digest of the source files that make an artefact."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_or_make(kind: str, key: dict[str, Any], make: Callable[[], T]) -> tuple[T, dict[str, Any]]:
+    """``make()``'s result for ``key``, from ``$BENCH_CACHE_DIR/artefacts/<kind>/`` when an earlier process made it.
+
+    Returns the value and what to record: ``artefact_cache`` (``hit``, ``miss`` or ``off``), the file, and the
+    seconds loading or making took."""
+    import torch
+
+    if not enabled():
+        return make(), {"artefact_cache": "off"}
+    full_key = {**key, "versions": library_versions()}
+    path = cache_dir() / "artefacts" / kind / f"{config_hash(full_key)}.pt"
+    start = time.perf_counter()
+    if path.is_file():
+        try:
+            value = torch.load(path, map_location="cpu", weights_only=False)
+            return value, {
+                "artefact_cache": "hit",
+                "artefact_file": str(path),
+                "artefact_load_s": time.perf_counter() - start,
+            }
+        except Exception:  # a damaged or incompatible entry is rebuilt, never trusted
+            path.unlink(missing_ok=True)
+    value = make()
+    made_s = time.perf_counter() - start
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(value, tmp)
+        os.replace(tmp, path)  # atomic: a concurrent or killed run never sees half a file
+        stored = str(path)
+    except Exception as err:  # an unpicklable artefact or a full disk costs the cache, not the case
+        tmp.unlink(missing_ok=True)
+        stored = f"not stored: {type(err).__name__}: {err}".splitlines()[0]
+    return value, {"artefact_cache": "miss", "artefact_file": stored, "artefact_make_s": made_s}
