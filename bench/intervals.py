@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 
@@ -54,6 +53,8 @@ def order_statistic_ranks(n: int, confidence: float = CONFIDENCE, q: float = 0.5
     the true quantile, ``P(x(l) <= quantile <= x(u)) >= 1 - P(B <= l - 1) - P(B >= u)``."""
     if n < 1:
         return None
+    from scipy import stats  # here, not at import: scipy.stats costs a second of every pytest start-up
+
     tail = (1.0 - confidence) / 2.0
     # the largest l with P(B <= l - 1) <= tail: binom.ppf gives the smallest k with cdf(k) >= tail
     k = int(stats.binom.ppf(tail, n, q))

@@ -13,24 +13,31 @@ from typing import Any
 
 from bench import checks
 from bench.errors import SuiteError, UnknownName, did_you_mean
-from bench.gate.rules import validate_gates
-from bench.judge.cost import validate_capacity, validate_prices
-from bench.judge.decide import validate_constraints
-from bench.judge.scoring import validate_scoring
-from bench.measure.load import LoadSpec, validate_load
+from bench.measure.load import LoadSpec
 from bench.registry import Entry, Registry, find_module
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, Suite, default_label, freeze_params
 
 SWEEP_KEYS = ("models", "compression", "engines", "hardware", "batch_sizes")
-# Sections validated by the module that reads them: ``validate(value, where)`` returns the checked section.
-SECTION_OWNERS: dict[str, Callable[[Any, str], Any]] = {
-    "scoring": validate_scoring,
-    "constraints": validate_constraints,
-    "prices": validate_prices,
-    "capacity": validate_capacity,
-    "gates": validate_gates,
-    "load": validate_load,
+# Sections validated by the module that reads them: ``validate(value, where)`` returns the checked section. They
+# are imported when a suite has the section: the judge's pandas and the gate's scipy stay out of start-up.
+SECTION_OWNERS: dict[str, str] = {
+    "scoring": "bench.judge.scoring:validate_scoring",
+    "constraints": "bench.judge.decide:validate_constraints",
+    "prices": "bench.judge.cost:validate_prices",
+    "capacity": "bench.judge.cost:validate_capacity",
+    "gates": "bench.gate.rules:validate_gates",
+    "load": "bench.measure.load:validate_load",
 }
+
+
+def section_validator(key: str) -> Callable[[Any, str], Any]:
+    """The ``validate(value, where)`` of a section named in :data:`SECTION_OWNERS`."""
+    import importlib
+
+    module, _, name = SECTION_OWNERS[key].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 TOP_LEVEL_KEYS = (
     "suite",
     "description",
@@ -414,7 +421,7 @@ class Validator:
         return Case(suite, specs["model"], specs["compression"], specs["engine"], placement, batch, measure)
 
     def section(self, key: str, value: Any) -> Any:
-        validate = SECTION_OWNERS[key]
+        validate = section_validator(key)
         try:
             return validate(value, f"{key}")
         except SuiteError as err:
