@@ -21,6 +21,10 @@ class Prepared:
 
     call: Callable[..., Any]
     info: dict[str, Any] = field(default_factory=dict)
+    static_shapes: bool = False
+    """True when every new input shape costs a compilation (``compile`` with ``dynamic=False``, TensorRT): the
+    accuracy pass then feeds ``call`` the case's own batch shape, on the case's thread count, so it evaluates the
+    very graph that was timed and compiles nothing more."""
 
 
 def register_engine(

@@ -113,4 +113,4 @@ def compile_engine(compressed, example_inputs, placement, freezing: bool, max_au
             info["compile_cudagraphs_note"] = CPU_NOTE.format(device=placement.device)
         else:
             info["compile_outputs"] = "cloned out of the CUDA graph's static buffers on every call"
-    return Prepared(call=call, info=info)
+    return Prepared(call=call, info=info, static_shapes=True)

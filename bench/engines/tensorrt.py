@@ -146,4 +146,5 @@ def tensorrt_engine(compressed, example_inputs, placement, min_block_size: int) 
             "tensorrt_min_block_size": min_block_size,
             **summary,
         },
+        static_shapes=True,
     )

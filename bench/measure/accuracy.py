@@ -49,10 +49,13 @@ def measure_accuracy(bundle, prepared, compressed, case, reference: tuple[float,
     """``accuracy``, ``accuracy_metric`` and ``accuracy_drop`` columns from ``bundle.evaluate``.
 
     ``evaluate`` sees the CPU only: its ``predict`` moves inputs to the case's device (cast to the compressed
-    model's dtype) and brings outputs back. ``extra`` holds the metric's own extras (e.g. ``mean_cosine_to_fp32``)."""
+    model's dtype) and brings outputs back. An engine with static shapes (``prepared.static_shapes``) is fed the
+    case's batch size only, so the accuracy is that of the graph that was timed. ``extra`` holds the metric's own
+    extras (e.g. ``mean_cosine_to_fp32``)."""
     from bench.measure.inputs import device_predict
 
-    result = bundle.evaluate(device_predict(prepared.call, case.placement.device, compressed.input_dtype))
+    batch = case.batch_size if getattr(prepared, "static_shapes", False) else None
+    result = bundle.evaluate(device_predict(prepared.call, case.placement.device, compressed.input_dtype, batch))
     if is_reference(case.compression):
         reference = (result.value, f"fp32/{case.engine.label}/{case.placement.device_type}")
     elif reference is None:

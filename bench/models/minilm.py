@@ -138,8 +138,13 @@ def _retrieval_evaluator(module: nn.Module, catalogue_inputs: tuple, query_input
     eval_batch = 64
 
     def encode(predict, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        # Every call gets exactly eval_batch rows (the last chunk is padded by repeating rows, whose outputs are
+        # dropped; rows are independent): a model compiled for static shapes compiles one more shape, not two.
         ids, mask = inputs
-        parts = [predict(ids[i : i + eval_batch], mask[i : i + eval_batch]) for i in range(0, len(ids), eval_batch)]
+        parts = []
+        for i in range(0, len(ids), eval_batch):
+            rows = torch.arange(i, i + eval_batch).clamp(max=len(ids) - 1)
+            parts.append(predict(ids[rows], mask[rows])[: min(eval_batch, len(ids) - i)])
         return nn.functional.normalize(torch.cat(parts).float(), dim=-1)
 
     reference: dict[str, torch.Tensor] = {}
