@@ -1,7 +1,7 @@
 """Set-up artefacts cached across processes, keyed by content: what a case costs to build is paid once per machine.
 
-A compressed variant that takes seconds to make (a distilled student, a fine-tuned pruned model, a calibrated int8
-model, an ONNX export and its int8 quantization) is stored under ``$BENCH_CACHE_DIR/artefacts/<kind>/`` (default
+A compressed variant that takes seconds to make (a distilled student, a fine-tuned pruned model, an ONNX export and
+its int8 quantization) is stored under ``$BENCH_CACHE_DIR/artefacts/<kind>/`` (default
 ``~/.cache/bench``) and loaded by the next process that asks for the same thing. "The same thing" is a hash of
 everything the result depends on:
 
@@ -12,7 +12,8 @@ everything the result depends on:
   makes the artefact, so an upgrade or a code change misses instead of loading something built differently.
 
 torch.compile's own artefacts are cached by inductor itself (its FX graph and AOTAutograd caches, on by default);
-the compile engine records their hits and misses per case. Entries are written atomically (a killed run never
+the compile engine records their hits, misses and bypasses per case (frozen graphs, the engine's default, bypass
+them). A PT2E ``int8-static`` graph module does not pickle, so it is calibrated again in each process. Entries are written atomically (a killed run never
 leaves half a file); an unreadable entry is removed and rebuilt. ``BENCH_ARTEFACT_CACHE=0`` turns this cache off.
 Entries are pickles of our own objects, read back with ``weights_only=False``: the folder must be yours alone.
 """

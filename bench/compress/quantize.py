@@ -109,7 +109,6 @@ def drop_unused_tensors(graph_module: torch.fx.GraphModule) -> torch.fx.GraphMod
 
 @register_compression(
     "int8-static",
-    cached=lambda **_: True,
     params={"calibration_batches": 8},
     description="Static int8 (PT2E, X86InductorQuantizer) calibrated on training data; fast only when compiled.",
 )
