@@ -276,7 +276,7 @@ def test_suite_rules_are_used(tmp_path):
     [({"torch_version": "2.14.0"}, "torch_version"), ({"cpu_model": "Other CPU"}, "cpu_model")],
 )
 def test_environment_mismatch_is_refused_unless_forced(tmp_path, env, differs):
-    current = {"m[a]": {"samples": latencies(2, scale=1.2)}, "m[b]": {"samples": latencies(4)}}
+    current = {"m[a]": {"samples": latencies(2, scale=3.0)}, "m[b]": {"samples": latencies(4)}}
     results = _pair(tmp_path, current, current_env=env)
     refused = gate.gate_runs(["base"], ["cur"], results)
     assert {v.verdict for v in refused.verdicts} == {"not comparable"}
@@ -314,11 +314,12 @@ def _cli(tmp_path, results, *args):
 def test_cli_exit_codes_and_files(tmp_path, monkeypatch, capsys):
     step_summary = tmp_path / "step_summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
-    slow = {"m[a]": {"samples": latencies(2, scale=1.2)}, "m[b]": {"samples": latencies(4)}}
+    slow = {"m[a]": {"samples": latencies(2, scale=3.0)}, "m[b]": {"samples": latencies(4)}}
     results = _pair(tmp_path, slow)
     make_run(results, "same", {"m[a]": {"samples": latencies(7)}, "m[b]": {"samples": latencies(8)}})
 
-    code, summary, verdicts = _cli(tmp_path, results, "--baseline", "base", "--current", "cur")
+    # a machine with 4% run-to-run noise: +200% latency (-67% throughput) is decided on both metrics
+    code, summary, verdicts = _cli(tmp_path, results, "--baseline", "base", "--current", "cur", "--run-noise", "0.04")
     assert code == 1
     payload = json.loads(verdicts.read_text())
     assert payload["exit_code"] == 1 and payload["counts"]["regressed"] == 2
@@ -349,7 +350,7 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
 
 def test_markdown_summary_shape(tmp_path):
     results = _pair(tmp_path, {"m[a]": {"samples": latencies(2, scale=0.8)}, "m[b]": {"samples": latencies(4)}})
-    markdown = gate.render_markdown(gate.gate_runs(["base"], ["cur"], results), max_unchanged=1)
+    markdown = gate.render_markdown(gate.gate_runs(["base"], ["cur"], results, run_noise=0.04), max_unchanged=1)
     lines = markdown.splitlines()
     assert lines[0] == "## bench gate: passed"
     assert "0 regressed · 2 improved" in markdown
@@ -376,7 +377,7 @@ def test_pooled_sides(tmp_path):
     results = tmp_path / "results"
     for i in range(2):
         make_run(results, f"A{i}", {"m[a]": {"samples": latencies(10 + i, n=50)}})
-        make_run(results, f"B{i}", {"m[a]": {"samples": latencies(20 + i, n=50, scale=1.1)}})
+        make_run(results, f"B{i}", {"m[a]": {"samples": latencies(20 + i, n=50, scale=1.5)}})
     side = gate.load_side(["A0", "A1"], results)
     assert [len(run) for run in side.samples["demo::m[a]"]] == [50, 50]
     assert side.label == "2 runs pooled"
@@ -447,7 +448,7 @@ def test_runs_measured_under_different_settings_are_refused_unless_forced(tmp_pa
     make_run(
         results,
         "cur",
-        {"m[a]": {"samples": latencies(2, scale=1.3)}},
+        {"m[a]": {"samples": latencies(2, scale=3.0)}},
         measure={**settings, "min_time_s": 0.1},
         started_at="2026-11-22T00:00:00Z",
     )

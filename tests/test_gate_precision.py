@@ -91,11 +91,13 @@ def test_a_run_to_run_difference_with_one_run_a_side_is_inconclusive_never_regre
 
 
 def test_the_inconclusive_reason_states_the_precision_needed_and_a_rerun_count():
-    result, figures = verdict(latencies(1), latencies(2, scale=1.12))
+    # a machine whose runs differ by 4% (sd): 12% is beyond the rule, but one run a side cannot tell
+    result, figures = verdict(latencies(1), latencies(2, scale=1.12), run_noise=0.04)
     assert result == "inconclusive"
     verdicts = gate.compare(
         *(_side(label, samples) for label, samples in (("a", latencies(1)), ("b", latencies(2, scale=1.12)))),
         rules={"demo": {"throughput_items_per_s": "off"}},
+        run_noise=0.04,
     ).verdicts
     (latency,) = [v for v in verdicts if v.metric == "latency_p50_ms"]
     assert latency.verdict == "inconclusive" and latency.precision == pytest.approx(figures.precision.half_width)
@@ -105,8 +107,21 @@ def test_the_inconclusive_reason_states_the_precision_needed_and_a_rerun_count()
 
 
 def test_a_large_slowdown_is_regressed_even_with_one_run_a_side():
-    assert verdict(latencies(1), latencies(2, scale=1.4))[0] == "regressed"
-    assert verdict(latencies(1), latencies(2, scale=0.6))[0] == "improved"
+    assert verdict(latencies(1), latencies(2, scale=1.4), run_noise=0.04)[0] == "regressed"
+    assert verdict(latencies(1), latencies(2, scale=0.6), run_noise=0.04)[0] == "improved"
+    # at the default run noise (a shared machine) only a change beyond it is decided
+    assert verdict(latencies(1), latencies(2, scale=1.4))[0] == "inconclusive"
+    assert verdict(latencies(1), latencies(2, scale=2.5))[0] == "regressed"
+
+
+def test_a_noise_measured_from_few_run_pairs_is_not_trusted_like_a_known_one():
+    """Three pairs estimate the run-to-run spread poorly: the interval uses Student's t (2 degrees of freedom)."""
+    rng = np.random.default_rng(8)
+    a = [latencies(40 + i, scale=1 + rng.normal(0, 0.05)) for i in range(3)]
+    b = [latencies(50 + i, scale=1.15 * (1 + rng.normal(0, 0.05))) for i in range(3)]
+    figures = verdict(a, b)[1]
+    normal = 1.959963984540054 * np.hypot(figures.precision.within, figures.precision.between)
+    assert figures.precision.measured and figures.precision.half_width > 2 * normal
 
 
 def test_interleaved_runs_measure_the_run_to_run_noise_and_decide():

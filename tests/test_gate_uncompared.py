@@ -84,7 +84,7 @@ def test_a_case_whose_samples_were_lost_is_not_compared(results):
 
 
 def test_a_regression_still_wins(results):
-    slow = {**EIGHT, "m[0]": {"samples": latencies(0, scale=1.3), "model_size_bytes": 1000}}
+    slow = {**EIGHT, "m[0]": {"samples": latencies(0, scale=3.0), "model_size_bytes": 1000}}
     selected(make_run(results, "cur", dict(list(slow.items())[:4])), EIGHT, status="interrupted")
     result = gate.gate_runs(["base"], ["cur"], results)
     assert result.uncompared and result.exit_code == 1

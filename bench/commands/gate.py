@@ -142,7 +142,7 @@ def register(subparsers) -> None:
         default=None,
         metavar="FRACTION",
         help="one run's relative standard deviation between runs here, used with one run a side (default: the "
-        "suite's gates.run_noise or 0.04; bench calibrate measures it)",
+        "suite's gates.run_noise or 0.30; bench calibrate measures it)",
     )
     parser.add_argument(
         "--rerun",

@@ -32,12 +32,15 @@ Calibrated on synthetic samples (tests/test_gate_precision.py)."""
 SAMPLING_MULTIPLIER = 4.0
 """Nor is a block disturbed within 4 standard errors of a block median (from the blocks' own calls): with 20 calls a
 block and 30% per-call noise, block medians differ by 10% by chance alone."""
-RUN_NOISE = 0.04
+RUN_NOISE = 0.30
 """Relative standard deviation of one run's figure between runs of the same code on this machine (the process's
 memory layout, its cores, the machine's load): one run cannot show it, so with a single run a side the gate takes
 this value (``gates: {run_noise: ...}``, ``bench gate --run-noise``); with N >= 2 interleaved runs a side it is
-measured from the run pairs. 4% reproduces the A/A check of the default suite on the development machine, where two
-runs of one commit differed by up to +13% at one thread."""
+measured from the run pairs. 30% is what ``bench calibrate`` measured on the development machine, a 2-core VM on a
+shared host, quiet as far as this VM could tell: the cleaned p50 of the same code had a run-to-run standard
+deviation of 24.8% (batch 1) and 29.3% (batch 64) over 30 runs, and an A/A pair of default-suite runs differed by
+up to +79%. With it one run a side decides only changes beyond about 90%, and says *inconclusive* below that; a
+dedicated runner should set what ``bench calibrate`` measures there."""
 Z95 = 1.959963984540054
 """The two-sided 95% normal quantile: a comparison's precision is the half-width of the change's 95% interval."""
 MAX_DISTURBED_SHARE = 0.7
@@ -168,7 +171,8 @@ class TimedFigures:
 @dataclass(frozen=True)
 class Precision:
     """The precision of one timed comparison: the half-width of the 95% interval of the relative change,
-    ``Z95 * sqrt(within_old^2 + within_new^2 + between^2)``."""
+    ``sqrt((Z95 * within)^2 + (q * between)^2)`` with ``q`` = Z95 for an assumed run noise and Student's t with N - 1
+    degrees of freedom for one measured from N run pairs."""
 
     half_width: float
     within: float
@@ -185,10 +189,13 @@ class Precision:
     def reruns_for(self, needed: float) -> int | None:
         """Interleaved runs a side (``--rerun N``) that would bring the half-width to ``needed``; ``None`` when the
         samples of a run, not the number of runs, limit the precision (longer windows would help instead)."""
-        room = (needed / Z95) ** 2 - self.within**2
-        if needed <= 0 or room <= 0:
+        if needed <= 0 or Z95 * self.within >= needed:
             return None
-        return max(2, math.ceil(2 * self.run_noise**2 / room))
+        # N pairs measure the run-to-run noise, at Student's t with N - 1 degrees of freedom
+        for runs in range(2, 1000):
+            if math.hypot(Z95 * self.within, t95(runs - 1) * self.run_noise * math.sqrt(2 / runs)) <= needed:
+                return runs
+        return 1000
 
 
 def within_run_se(metric: str, samples_ms: Sequence[float]) -> float:
@@ -223,11 +230,22 @@ def comparison_precision(
         changes = np.array([b / a - 1.0 for a, b in pairs if a > 0])
         spread = float(changes.std(ddof=1)) if changes.size >= 2 else math.inf
         noise, measured, between = spread / math.sqrt(2), True, spread / math.sqrt(changes.size)
+        # a standard deviation estimated from N pairs is itself uncertain: its term takes Student's t with N - 1
+        # degrees of freedom (4.30 for 3 pairs, 12.7 for 2), not the normal 1.96
+        multiplier = t95(changes.size - 1) if changes.size >= 2 else math.inf
     else:
         noise_old, noise_new = max(run_noise, old.drift), max(run_noise, new.drift)
         noise, measured = max(noise_old, noise_new), False
         between = math.sqrt(noise_old**2 / runs[0] + noise_new**2 / runs[1])
-    return Precision(Z95 * math.hypot(within, between), within, between, noise, measured, min(runs))
+        multiplier = Z95
+    return Precision(math.hypot(Z95 * within, multiplier * between), within, between, noise, measured, min(runs))
+
+
+def t95(dof: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, dof))
 
 
 def timed_figures(
