@@ -1,0 +1,51 @@
+"""The A/A check: two real runs of the default suite from the same code, one a side, gated at the defaults.
+
+Same code both sides, so any *regressed* verdict is a false alarm. What the data cannot decide at the rule is
+*inconclusive* (run-to-run noise is part of each comparison's precision), never *regressed*. About two minutes:
+two runs of ``suites/quick.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_aa_gate_of_two_default_suite_runs_flags_no_regression(tmp_path):
+    results = str(tmp_path / "results")
+    for run_id in ("a", "b"):
+        done = _bench(
+            "run", str(ROOT / "suites" / "quick.yaml"), "--results", results, "--run-id", run_id, "-q", cwd=tmp_path
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    gate = _bench(
+        "gate",
+        "--baseline",
+        "a",
+        "--current",
+        "b",
+        "--results",
+        results,
+        "--summary",
+        "g.md",
+        "--json",
+        "g.json",
+        cwd=tmp_path,
+    )
+    verdicts = json.loads((tmp_path / "g.json").read_text())["verdicts"]
+    regressed = [f"{v['case']} {v['metric']} {v['change']}" for v in verdicts if v["verdict"] == "regressed"]
+    assert not regressed, (tmp_path / "g.md").read_text()
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    compared = {v["case"] for v in verdicts if v["metric"] == "latency_p50_ms" and v["verdict"] != "not comparable"}
+    assert len(compared) >= 20, "the A/A check must actually compare the suite's cases"  # 28 cases
