@@ -13,9 +13,10 @@ everything the result depends on:
 
 torch.compile's own artefacts are cached by inductor itself (its FX graph and AOTAutograd caches, on by default);
 the compile engine records their hits, misses and bypasses per case (frozen graphs, the engine's default, bypass
-them). A PT2E ``int8-static`` graph module does not pickle, so it is calibrated again in each process. Entries are written atomically (a killed run never
-leaves half a file); an unreadable entry is removed and rebuilt. ``BENCH_ARTEFACT_CACHE=0`` turns this cache off.
-Entries are pickles of our own objects, read back with ``weights_only=False``: the folder must be yours alone.
+them). A PT2E ``int8-static`` graph module does not pickle, so it is calibrated again in each process. Entries are
+written atomically (a killed run never leaves half a file); an unreadable entry is removed and rebuilt.
+``BENCH_ARTEFACT_CACHE=0`` turns this cache off. Entries are pickles of our own objects, read back with
+``weights_only=False``: the folder must be yours alone.
 """
 
 from __future__ import annotations
