@@ -154,7 +154,7 @@ def test_gate_uses_the_promoted_baseline(tmp_path, capsys):
     assert "baseline of suite demo" in capsys.readouterr().out
     assert main(["baseline", "show", "--results", str(results)]) == 0
     assert "1 cases from run r1-old" in capsys.readouterr().out
-    make_run(results, "r2-new", {"m[a]": {"samples": latencies(2, scale=1.3)}}, started_at="2026-11-02T00:00:00Z")
+    make_run(results, "r2-new", {"m[a]": {"samples": latencies(2, scale=3.0)}}, started_at="2026-11-02T00:00:00Z")
     out = tmp_path / "gate"
     args = ["gate", "--results", str(results), "--summary", str(out / "s.md"), "--json", str(out / "v.json")]
     assert main(args) == 1  # latest run against the promoted baseline
