@@ -26,7 +26,7 @@ def test_run_promote_gate_history(tmp_path):
     (tmp_path / "slow").mkdir()
     (tmp_path / "fast" / "s.yaml").write_text(SUITE.format(engine="eager"))
     # the slowdown engine labelled "eager" keeps the case id, so the gate matches it with the eager case
-    slowed = "{name: slowdown, params: {percent: 100.0}, label: eager}"
+    slowed = "{name: slowdown, params: {percent: 400.0}, label: eager}"
     (tmp_path / "slow" / "s.yaml").write_text(SUITE.format(engine=slowed))
     results = str(tmp_path / "results")
     for run_id, folder in (("r1", "fast"), ("r2", "slow")):

@@ -33,15 +33,31 @@ def verdict_for(
     so with replicated runs a verdict also needs the median pair to go beyond the rule (2 of 3 with ``--rerun 3``).
     ``precision`` is the half-width of the change's 95% interval, in the rule's unit: a change beyond the rule
     whose interval reaches back inside it cannot be decided at the rule and is ``inconclusive``, never
-    ``regressed``.
+    ``regressed``. For a relative rule the interval is multiplicative (run-to-run noise scales a run's figures):
+    the ratio current / baseline times ``exp(±precision)``, so a run twice as slow and one twice as fast are
+    equally far from no change.
     """
     typical = float(np.median([rule.change(old, new) for old, new in pairs])) if pairs else change
-    nearest = change - math.copysign(precision, change)  # the end of the interval nearest to no change
+    nearest = _nearest_end(rule, change, precision)
     if significant and rule.worse(change) and rule.worse(typical):
         return "regressed" if rule.worse(nearest) else "inconclusive"
     if significant and rule.better_by(change) and rule.better_by(typical):
         return "improved" if rule.better_by(nearest) else "inconclusive"
     return "unchanged"
+
+
+def _nearest_end(rule: Rule, change: float, precision: float) -> float:
+    """The end of the change's 95% interval nearest to no change (multiplicative for a relative rule)."""
+    if rule.relative and change > -1.0:
+        return math.expm1(math.log1p(change) - math.copysign(precision, change))
+    return change - math.copysign(precision, change)
+
+
+def _distance_to_rule(rule: Rule, change: float) -> float:
+    """How far a change lies beyond the rule, in the unit the precision is in (log-ratio for a relative rule)."""
+    if rule.relative and change > -1.0 and rule.limit < 1.0:
+        return abs(math.log1p(change)) - abs(math.log1p(math.copysign(rule.limit, change)))
+    return abs(change) - rule.limit
 
 
 # ------------------------------------------------------------------------------------------- comparison
@@ -398,7 +414,7 @@ def _set_precision(verdict: Verdict, rule: Rule, precision: Precision | None) ->
         return
     scale = 1.0 if rule.relative else abs(verdict.baseline or 0.0)
     verdict.precision = precision.half_width * scale
-    needed = (abs(verdict.change) - rule.limit) / scale if scale else 0.0
+    needed = _distance_to_rule(rule, verdict.change) / scale if scale else 0.0
     verdict.rerun_hint = precision.reruns_for(needed) if needed > 0 else None
 
 
