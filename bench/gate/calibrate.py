@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.gate.rules import DEFAULT_ALPHA, METRICS, parse_rule
+from bench.gate.compare import nearest_end
+from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
 from bench.gate.stats import RUN_NOISE, timed_figures, undisturbed
 
 SUITE = "gate-calibration"
@@ -177,7 +178,8 @@ def _cells(items: list[dict[str, Any]], metric: str, alpha: float, threshold: fl
         and (not c[f"{metric}_pairs"] or sign * float(np.median(c[f"{metric}_pairs"])) > threshold)
     ]
     # ... and decided at the rule: the change's 95% interval does not reach back inside it (else "inconclusive")
-    regressed = sum(sign * c[metric] - (c.get(f"{metric}_precision") or 0.0) > threshold for c in beyond)
+    rule = Rule(metric, threshold, relative=True)
+    regressed = sum(rule.worse(nearest_end(rule, c[metric], c.get(f"{metric}_precision") or 0.0)) for c in beyond)
     return {
         **_rate(regressed, len(items)),
         "not_comparable": _rate(len(items) - len(comparable), len(items)),
