@@ -42,6 +42,17 @@ def mapping(value: Any, key: str, allowed: Iterable[str], file: str | None = Non
     return value
 
 
+def choice(value: Any, key: str, allowed: Iterable[str], what: str = "", file: str | None = None) -> Any:
+    """``value`` when it is one of ``allowed``; else "unknown <what> 'x'. Did you mean ...? Allowed: ..."."""
+    allowed = tuple(allowed)
+    if isinstance(value, str) and value in allowed:
+        return value
+    named = f"{what} " if what else ""
+    raise SuiteError(
+        file, key, f"unknown {named}{value!r}.{did_you_mean(str(value), allowed)} Allowed: {', '.join(allowed)}"
+    )
+
+
 def number(
     value: Any,
     key: str,

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bench import checks, metrics
-from bench.errors import BenchError, SuiteError, did_you_mean
+from bench.errors import BenchError, SuiteError
 
 # ------------------------------------------------------------------------------------------ weights
 
@@ -158,26 +158,15 @@ def validate_scoring(value: Any, where: str = "scoring") -> dict[str, Any]:
     """Check a suite's ``scoring:`` section; errors name the key and the allowed values."""
     section = checks.mapping(value, where, SCORING_KEYS)
     if "profile" in section:
-        name = section["profile"]
-        known = (*PROFILES, *PROFILE_ALIASES)
-        if not isinstance(name, str) or name not in known:
-            raise SuiteError(
-                None,
-                f"{where}.profile",
-                f"unknown profile {name!r}.{did_you_mean(str(name), known)} Allowed: {', '.join(known)}",
-            )
+        checks.choice(section["profile"], f"{where}.profile", (*PROFILES, *PROFILE_ALIASES), "profile")
     if "weights" in section:
         weights = checks.mapping(section["weights"], f"{where}.weights", WEIGHT_KEYS)
         for key, weight in weights.items():
             checks.number(weight, f"{where}.weights.{key}")
         if "profile" not in section and not any(weights.values()):
             raise SuiteError(None, f"{where}.weights", "at least one weight must be > 0")
-    if "latency" in section and section["latency"] not in LATENCY_STATISTICS:
-        raise SuiteError(
-            None,
-            f"{where}.latency",
-            f"unknown statistic {section['latency']!r}. Allowed: {', '.join(LATENCY_STATISTICS)}",
-        )
+    if "latency" in section:
+        checks.choice(section["latency"], f"{where}.latency", LATENCY_STATISTICS, "statistic")
     if "reference" in section:
         reference = checks.mapping(section["reference"], f"{where}.reference", REFERENCE_AXES)
         for key, axis_value in reference.items():

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import checks
-from bench.errors import NotApplicable, SuiteError, did_you_mean
+from bench.errors import NotApplicable, SuiteError
 from bench.measure import PassResult
 from bench.measure.sut import SCENARIOS, BatchingSUT, CallFor, LoadgenRun, loadgen
 
@@ -97,12 +97,7 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
     if not isinstance(scenarios, list) or not scenarios:
         raise SuiteError(None, f"{where}.scenarios", f"must be a non-empty list of {', '.join(SCENARIOS)}")
     for i, name in enumerate(scenarios):
-        if name not in SCENARIOS:
-            raise SuiteError(
-                None,
-                f"{where}.scenarios[{i}]",
-                f"unknown scenario {name!r}.{did_you_mean(str(name), SCENARIOS)} Allowed: {', '.join(SCENARIOS)}",
-            )
+        checks.choice(name, f"{where}.scenarios[{i}]", SCENARIOS, "scenario")
         if scenarios.index(name) != i:
             raise SuiteError(None, f"{where}.scenarios[{i}]", f"{name!r} is listed twice")
     slo = checks.mapping(section.get("slo", {}), f"{where}.slo", ("p99_ms",))
