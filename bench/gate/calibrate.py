@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.gate.compare import nearest_end
+from bench.gate.compare import verdict_for
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
 from bench.gate.stats import RUN_NOISE, timed_figures, undisturbed
 
@@ -123,7 +123,7 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
             rule = parse_rule(metric, METRICS[metric].default_rule)
             row["p"] = figures.p_value
             row[metric] = None if figures.reason else rule.change(figures.baseline, figures.current)
-            row[f"{metric}_pairs"] = [rule.change(old, new) for old, new in figures.pairs]
+            row[f"{metric}_pairs"] = figures.pairs
             row[f"{metric}_precision"] = figures.precision.half_width if figures.precision else None
         return row
 
@@ -168,22 +168,18 @@ def _rate(hits: int, total: int) -> dict[str, Any]:
 
 
 def _cells(items: list[dict[str, Any]], metric: str, alpha: float, threshold: float) -> dict[str, Any]:
-    sign = 1.0 if METRICS[metric].better == "lower" else -1.0
-    comparable = [c for c in items if c[metric] is not None]
-    beyond = [  # as bench.gate.verdict_for: pooled beyond the threshold, significant, and the median run pair ...
-        c
-        for c in comparable
-        if c["p"] < alpha
-        and sign * c[metric] > threshold
-        and (not c[f"{metric}_pairs"] or sign * float(np.median(c[f"{metric}_pairs"])) > threshold)
-    ]
-    # ... and decided at the rule: the change's 95% interval does not reach back inside it (else "inconclusive")
+    """Rates of one metric at one test level and threshold, each comparison judged by :func:`bench.gate.verdict_for`
+    itself; *inconclusive* counts only changes in the bad direction (what a false alarm or a detection would be)."""
     rule = Rule(metric, threshold, relative=True)
-    regressed = sum(rule.worse(nearest_end(rule, c[metric], c.get(f"{metric}_precision") or 0.0)) for c in beyond)
+    comparable = [c for c in items if c[metric] is not None]
+    verdicts = [
+        (c, verdict_for(rule, c[metric], c["p"] < alpha, c[f"{metric}_pairs"], c[f"{metric}_precision"] or 0.0))
+        for c in comparable
+    ]
     return {
-        **_rate(regressed, len(items)),
+        **_rate(sum(v == "regressed" for _, v in verdicts), len(items)),
         "not_comparable": _rate(len(items) - len(comparable), len(items)),
-        "inconclusive": _rate(len(beyond) - regressed, len(items)),
+        "inconclusive": _rate(sum(v == "inconclusive" and rule.worse(c[metric]) for c, v in verdicts), len(items)),
     }
 
 

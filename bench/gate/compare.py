@@ -38,7 +38,7 @@ def verdict_for(
     equally far from no change.
     """
     typical = float(np.median([rule.change(old, new) for old, new in pairs])) if pairs else change
-    nearest = nearest_end(rule, change, precision)
+    nearest = _nearest_end(rule, change, precision)
     if significant and rule.worse(change) and rule.worse(typical):
         return "regressed" if rule.worse(nearest) else "inconclusive"
     if significant and rule.better_by(change) and rule.better_by(typical):
@@ -46,7 +46,7 @@ def verdict_for(
     return "unchanged"
 
 
-def nearest_end(rule: Rule, change: float, precision: float) -> float:
+def _nearest_end(rule: Rule, change: float, precision: float) -> float:
     """The end of the change's 95% interval nearest to no change (multiplicative for a relative rule)."""
     if rule.relative and change > -1.0:
         return math.expm1(math.log1p(change) - math.copysign(precision, change))
