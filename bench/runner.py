@@ -255,6 +255,7 @@ class Session:
 
         from bench.hardware import check_placement, cpu_threads
         from bench.hardware import synchronizer as synchronizer_for
+        from bench.measure.accuracy import accuracy_pass
         from bench.measure.energy import energy_pass
         from bench.measure.memory import memory_pass
         from bench.measure.timing import latency_pass
@@ -279,7 +280,9 @@ class Session:
                 setup_pass(size, compressed.info, prepared.info, fresh_engine),
                 self._guarded(case, "memory", lambda: memory_pass(call, device, spec.memory_s, compressed.module)),
                 self._guarded(case, "energy", lambda: energy_pass(call, device, case.batch_size, spec)),
-                self._guarded(case, "accuracy", lambda: self._accuracy_pass(case, bundle, prepared, compressed)),
+                self._guarded(
+                    case, "accuracy", lambda: accuracy_pass(self._accuracy, bundle, prepared, compressed, case)
+                ),
             ]
             if case.load is not None:  # the suite has a load: section
                 passes.append(self._guarded(case, "load", lambda: self._load(case, bundle, compressed, prepared)))
@@ -313,18 +316,6 @@ class Session:
 
         log_dir = case_log_dir(self.writer.path, case.full_id)
         return load_pass(call_for, case.load, case.batch_size, log_dir, thread_context=torch.inference_mode)
-
-    def _accuracy_pass(self, case: Case, bundle, prepared, compressed) -> PassResult:
-        """The accuracy pass, on every core this process may use when the case runs on the CPU: nothing in it is
-        timed, and the figure is the variant's (measured once per model, compression, engine and device type,
-        whatever thread count the case that measures it has). An engine with static shapes keeps the case's
-        thread count and batch shape instead: another of either would compile another graph."""
-        from bench.hardware import cpu_cores, cpu_threads
-        from bench.measure.accuracy import accuracy_pass
-
-        all_cores = case.placement.device_type == "cpu" and not prepared.static_shapes
-        with cpu_threads(cpu_cores() if all_cores else None):
-            return accuracy_pass(self._accuracy, bundle, prepared, compressed, case)
 
     def _guarded(self, case: Case, name: str, run: Callable[[], PassResult]) -> PassResult:
         """Run one optional pass in its own timed window; an error is kept in the result (and warned), not raised."""

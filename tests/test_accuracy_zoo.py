@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from bench.engines import Prepared
 from bench.measure.accuracy import measure_accuracy, reference_accuracy
 from bench.models import Accuracy
 from bench.spec import Case, MethodSpec, Placement
@@ -41,7 +42,7 @@ fake_bundle = FakeBundle
 
 
 def prepared(name: str):
-    return SimpleNamespace(call=lambda *_: name)
+    return Prepared(call=lambda *_: name)
 
 
 COMPRESSED = SimpleNamespace(input_dtype=None)
@@ -79,7 +80,7 @@ def test_the_eager_fallback_works_with_a_real_bundle_and_is_computed_once():
     calls = []
     evaluate = bundle.evaluate
     bundle.evaluate = lambda predict: calls.append(predict) or evaluate(predict)
-    half = SimpleNamespace(call=lambda x: bundle.module(x) * 0 + torch.arange(4.0))  # always predicts class 3
+    half = Prepared(call=lambda x: bundle.module(x) * 0 + torch.arange(4.0))  # always predicts class 3
     for _ in range(2):
         result = measure_accuracy(bundle, half, COMPRESSED, case("bf16"))
         assert result["accuracy_drop"] == pytest.approx(1.0 - result["accuracy"])

@@ -54,7 +54,7 @@ def measure_accuracy(bundle, prepared, compressed, case, reference: tuple[float,
     extras (e.g. ``mean_cosine_to_fp32``)."""
     from bench.measure.inputs import device_predict
 
-    batch = case.batch_size if getattr(prepared, "static_shapes", False) else None
+    batch = case.batch_size if prepared.static_shapes else None
     result = bundle.evaluate(device_predict(prepared.call, case.placement.device, compressed.input_dtype, batch))
     if is_reference(case.compression):
         reference = (result.value, f"fp32/{case.engine.label}/{case.placement.device_type}")
@@ -70,12 +70,20 @@ def measure_accuracy(bundle, prepared, compressed, case, reference: tuple[float,
 
 def accuracy_pass(measured: dict[Any, dict[str, Any]], bundle, prepared, compressed, case) -> PassResult:
     """The accuracy pass of one case, measured once per (model, compression, engine, device type) and kept in
-    ``measured``, which also supplies the fp32 reference of the same engine and device type."""
+    ``measured``, which also supplies the fp32 reference of the same engine and device type.
+
+    Nothing in it is timed, so a CPU case evaluates on every core this process may use (the figure is the
+    variant's, whatever thread count the case that measures it has). An engine with static shapes keeps the
+    case's thread count, as it keeps its batch shape: another of either would compile another graph."""
+    from bench.hardware import cpu_cores, cpu_threads
+
     if not case.measure.accuracy or bundle.evaluate is None:
         return PassResult("accuracy")
     key = (case.model, case.compression, case.engine, case.placement.device_type)
     if key not in measured:
-        measured[key] = measure_accuracy(bundle, prepared, compressed, case, reference_accuracy(measured, case))
+        all_cores = case.placement.device_type == "cpu" and not prepared.static_shapes
+        with cpu_threads(cpu_cores() if all_cores else None):
+            measured[key] = measure_accuracy(bundle, prepared, compressed, case, reference_accuracy(measured, case))
     columns = dict(measured[key])
     extra = columns.pop("extra", {})
     return PassResult("accuracy", columns=columns, extra=extra)
