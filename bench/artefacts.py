@@ -137,13 +137,23 @@ def load_or_make(kind: str, key: dict[str, Any], make: Callable[[], T]) -> tuple
             path.unlink(missing_ok=True)
     value = make()
     made_s = time.perf_counter() - start
+    try:
+        save_atomic(value, path)
+        stored = str(path)
+    except Exception as err:  # an unpicklable artefact or a full disk costs the cache, not the case
+        stored = f"not stored: {type(err).__name__}: {err}".splitlines()[0]
+    return value, {"artefact_cache": "miss", "artefact_file": stored, "artefact_make_s": made_s}
+
+
+def save_atomic(value: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: a concurrent or killed run never sees half
+    a file, and a failed save leaves nothing behind."""
+    import torch
+
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(value, tmp)
-        os.replace(tmp, path)  # atomic: a concurrent or killed run never sees half a file
-        stored = str(path)
-    except Exception as err:  # an unpicklable artefact or a full disk costs the cache, not the case
+        os.replace(tmp, path)
+    finally:
         tmp.unlink(missing_ok=True)
-        stored = f"not stored: {type(err).__name__}: {err}".splitlines()[0]
-    return value, {"artefact_cache": "miss", "artefact_file": stored, "artefact_make_s": made_s}

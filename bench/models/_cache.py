@@ -5,14 +5,13 @@ The folder is ``$BENCH_CACHE_DIR`` when set, else ``~/.cache/bench``. Delete a f
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from bench.artefacts import cache_dir, config_hash
+from bench.artefacts import cache_dir, config_hash, save_atomic
 
 
 def trained(
@@ -33,8 +32,5 @@ def trained(
         torch.manual_seed(int(config.get("seed", 0)))
         info = train(module)
     info = {**info, "first_use_train_time_s": round(time.perf_counter() - start, 3)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"config": config, "state_dict": module.state_dict(), "info": info}, tmp)
-    os.replace(tmp, path)  # atomic: a concurrent or killed run never sees half a file
+    save_atomic({"config": config, "state_dict": module.state_dict(), "info": info}, path)
     return {"weights_cache": "miss", "weights_file": str(path), **info}
