@@ -112,23 +112,58 @@ def test_the_md1_formula_matches_known_values():
     assert md1_wait_cdf(0.0, 0.5, 1.0) == pytest.approx(0.5)  # P(W = 0) = 1 - ρ
 
 
+def simulated_md1(rate: float, service: float, seconds: float, seed: int) -> float:
+    """The p99 response time of a simulated FIFO M/D/1 queue: Poisson arrivals at ``rate``, service ``service``
+    (Lindley's recursion W' = max(0, W + S - A)). Seeded, so the same rate always gives the same run."""
+    import numpy as np
+
+    gaps = np.random.default_rng(seed).exponential(1 / rate, size=max(100, int(rate * seconds)))
+    wait, responses = 0.0, np.empty(len(gaps))
+    for i, gap in enumerate(gaps):
+        responses[i] = wait + service
+        wait = max(0.0, wait + service - gap)
+    return float(np.quantile(responses, 0.99))
+
+
+def test_the_peak_search_on_a_simulated_md1_queue_lands_on_the_formula():
+    """The search itself, without wall-clock noise: each 'run' is a 3-s simulated M/D/1 queue (S = 1 ms, SLO
+    p99 <= 8 S, where the formula allows rho ~ 0.72). The peak must land within 15% of the formula, every passing
+    rate must lie at or below it and every failing rate above it."""
+    service, target = 0.001, 0.008
+
+    def run_at(qps):
+        p99 = simulated_md1(qps, service, 3.0, seed=int(qps))
+        meets = p99 <= target
+        return LoadgenRun("Server", qps, "VALID" if meets else "INVALID", meets, True, True)
+
+    peak, runs = find_peak(run_at, 0.5 / service, precision=0.05, max_runs=8)
+    expected = md1_peak_rate(target, service)
+    assert abs(peak.target_qps - expected) / expected <= 0.15, (peak.target_qps, expected)
+    assert max(r.target_qps for r in runs if r.meets_slo) == peak.target_qps
+    assert all(r.target_qps > peak.target_qps for r in runs if not r.meets_slo)
+
+
 @needs_loadgen
 @pytest.mark.slow
-def test_the_peak_search_without_batching_lands_on_the_md1_rate(tmp_path):
-    """One worker, batching off, a fixed service time S: an M/D/1 queue under LoadGen's Poisson arrivals.
+def test_the_peak_search_through_loadgen_on_a_real_queue_is_near_the_md1_rate(tmp_path):
+    """One worker, batching off, a fixed service time S, real LoadGen Poisson arrivals on the wall clock.
 
     S is what the queue really saw: the worker's mean time per request (the sleep, which overshoots a little, and
-    the completion call). The SLO is p99 <= 8 S (M/D/1 allows ρ ≈ 0.72 there). Runs are 3 s, about 2700 S: a run's
-    p99 is itself a random variable, and in a simulation of this search 1-s runs put ~10% of peaks more than 15%
-    off the formula, 3-s runs ~2%, and S = 1 ms keeps a 9 ms SLO clear of scheduler hiccups on a shared machine.
+    the completion call). The SLO is p99 <= 8 S (M/D/1 allows rho ~ 0.72 there); runs are 3 s, about 2700 S.
+    The exact landing is tested on the simulated queue above. Here the wall clock is shared with everything else on
+    the machine: interference from outside the queue inflates a run's p99 and can only stop the search low, so the
+    bound is one-sided-loose (within -35% / +15%). It still fails if the runner mis-times requests, drops them, or
+    reports a latency that is not the queue's.
     """
-    # A burst of interference from outside the queue (another process on the 2 shared cores) inflates one run's p99
-    # and stops the search low; such a search is done again, once. The model of the queue is what is tested.
     for attempt in range(2):
         peak, expected, runs = _md1_search(tmp_path / str(attempt))
         if abs(peak.target_qps - expected) / expected <= 0.15:
             break
-    assert abs(peak.target_qps - expected) / expected <= 0.15, (peak.target_qps, expected, [r.point() for r in runs])
+    assert -0.35 <= (peak.target_qps - expected) / expected <= 0.15, (
+        peak.target_qps,
+        expected,
+        [r.point() for r in runs],
+    )
     passed = [r.target_qps for r in runs if r.meets_slo]
     assert max(passed) == peak.target_qps
     assert all(r.target_qps > peak.target_qps for r in runs if not r.meets_slo)
