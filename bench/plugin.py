@@ -299,6 +299,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         wall_time_s=wall,
         measure_time_s=bench_session.timer.measuring_s,
+        phase_time_s={k: round(v, 3) for k, v in bench_session.timer.seconds.items()},
     )
     if session.config.getoption("--bench-report"):
         session.config.stash[REPORT_KEY] = _write_report(session.config, bench_session.writer)
@@ -318,6 +319,17 @@ def _write_report(config: pytest.Config, writer) -> str:
     return f"report: {folder / 'index.html'}"
 
 
+def time_breakdown(phases: dict[str, float], wall: float) -> str:
+    """Where a run's wall time went, as shares: the timed calls first, then each other measuring phase that took
+    time, then set-up (everything else: model builds, compression, engine preparation, pytest itself)."""
+    if wall <= 0:
+        return "no time measured"
+    parts = [f"{phases.get('timed calls', 0.0) / wall:.0%} in timed calls"]
+    parts += [f"{s / wall:.0%} {phase}" for phase, s in phases.items() if phase != "timed calls" and s]
+    parts.append(f"{max(0.0, wall - sum(phases.values())) / wall:.0%} set-up")
+    return ", ".join(parts)
+
+
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's table, whatever order the plugins were registered in
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     bench_session = config.stash.get(SESSION_KEY, None)
@@ -326,12 +338,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     writer = bench_session.writer
     meta = writer.meta
     wall = meta.get("wall_time_s") or (time.perf_counter() - config.stash[START_KEY])
-    share = (meta.get("measure_time_s") or bench_session.timer.measuring_s) / wall if wall else 0.0
     counts = writer.counts
     terminalreporter.write_sep("-", "bench")
     terminalreporter.write_line(
         f"run {writer.run_id}: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped; "
-        f"{share:.0%} of {wall:.1f} s wall time inside measurement windows"
+        f"{wall:.1f} s wall time: {time_breakdown(meta.get('phase_time_s') or bench_session.timer.seconds, wall)}"
     )
     terminalreporter.write_line(f"results: {writer.path}")
     if REPORT_KEY in config.stash:

@@ -145,12 +145,13 @@ class RunWriter:
         self.run_id = run_id
         self.path = Path(results_dir) / run_id
         self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
-        self._carried: dict[str, float] = {}
+        self._carried: dict[str, Any] = {}
         if resume:
             previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
             for row in _read_jsonl(self.path / "records.jsonl"):
                 self.counts[row["status"]] = self.counts.get(row["status"], 0) + 1
-            self._carried = {k: previous[k] for k in ("wall_time_s", "measure_time_s") if k in previous}
+            carry = ("wall_time_s", "measure_time_s", "phase_time_s")
+            self._carried = {k: previous[k] for k in carry if k in previous}
             meta = {**{k: v for k, v in previous.items() if k not in self._carried}, **meta}
         else:
             self.path.mkdir(parents=True, exist_ok=False)
@@ -181,9 +182,18 @@ class RunWriter:
     def close(self, status: str, **extra: Any) -> None:
         self._records.close()
         self._samples.close()
-        carried = {k: extra[k] + self._carried[k] for k in self._carried if isinstance(extra.get(k), (int, float))}
+        carried = {k: _add(extra[k], self._carried[k]) for k in self._carried if k in extra}
         self.meta.update(status=status, counts=self.counts, **{**extra, **carried})
         _write_json_atomic(self.path / "meta.json", self.meta)
+
+
+def _add(new: Any, old: Any) -> Any:
+    """A resumed run's totals: numbers add up, and so do mappings of numbers (seconds per phase), key by key."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        return {k: _add(new.get(k, 0.0), old.get(k, 0.0)) for k in {**old, **new}}
+    if isinstance(new, (int, float)) and isinstance(old, (int, float)):
+        return new + old
+    return new
 
 
 def json_safe(value: Any) -> Any:

@@ -58,19 +58,39 @@ class _LastOnly:
         return self.value
 
 
+PHASES = ("timed calls", "warm-up", "memory", "energy", "accuracy", "load")
+"""Where measuring time goes: the timed calls of the latency windows, the untimed calls around them (warm-up,
+re-warms between repeats, and the first call on a new shape or thread count, which may recompile), then each
+optional pass. Everything else in a run (model builds, compression, engine preparation, pytest) is set-up."""
+
+
 @dataclasses.dataclass
 class Timer:
-    """Seconds spent inside measurement windows (latency, memory, energy, accuracy) vs everything else."""
+    """Seconds spent in each measuring phase (:data:`PHASES`) vs everything else."""
 
-    measuring_s: float = 0.0
+    seconds: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
+
+    @property
+    def measuring_s(self) -> float:
+        return sum(self.seconds.values())
 
     @contextlib.contextmanager
-    def window(self) -> Iterator[None]:
+    def window(self, phase: str) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
         finally:
-            self.measuring_s += time.perf_counter() - start
+            self.seconds[phase] += time.perf_counter() - start
+
+    def split(self, phase: str, part: str, seconds: float) -> None:
+        """Move ``seconds`` already counted under ``phase`` to ``part`` (the timed calls inside a latency window)."""
+        seconds = min(max(seconds, 0.0), self.seconds[phase])
+        self.seconds[phase] -= seconds
+        self.seconds[part] += seconds
+
+    def since(self, before: dict[str, float]) -> dict[str, float]:
+        """Seconds per phase since the snapshot ``before`` (``dict(timer.seconds)``), phases that took time only."""
+        return {k: round(v - before.get(k, 0.0), 4) for k, v in self.seconds.items() if v - before.get(k, 0.0) > 0}
 
 
 def forked_rng():
@@ -232,7 +252,7 @@ class Session:
         started = time.perf_counter()
         measuring_before = self.timer.measuring_s
         try:
-            record, samples = self._measure(case, time_calls, started, measuring_before)
+            record, samples = self._measure(case, time_calls, started, measuring_before, dict(self.timer.seconds))
         except NotApplicable as reason:
             self.writer.append(self._record(case, "skipped", error=str(reason)))
             raise
@@ -250,7 +270,7 @@ class Session:
         self.writer.append(record, samples)
         return record
 
-    def _measure(self, case: Case, time_calls: TimeCalls, started: float, measuring_before: float):
+    def _measure(self, case: Case, time_calls: TimeCalls, started: float, measuring_before: float, phases_before):
         import torch
 
         from bench.hardware import check_placement, cpu_threads
@@ -272,8 +292,10 @@ class Session:
             prepared, fresh_engine = self.prepared(case, compressed, inputs)
             call = _timed_callable(prepared.call, inputs, synchronizer_for(device))
             # latency is the pass every record needs: if it fails, the case fails
-            with self.timer.window():
+            with self.timer.window("warm-up"):
                 latency = latency_pass(call, time_calls, spec, device, case.batch_size, case.full_id)
+            # the timed calls themselves; the rest of the window was warm-up, re-warms and the first call
+            self.timer.split("warm-up", "timed calls", sum(latency.samples_ms or ()) / 1000.0)
             # the other passes are each on their own: one that fails leaves the others' figures in the record
             passes = [
                 latency,
@@ -295,7 +317,7 @@ class Session:
             setup_time_s=time.perf_counter() - started - measure_time_s,
             measure_time_s=measure_time_s,
             pass_errors=errors or None,
-            info={k: v for p in passes for k, v in p.extra.items()},
+            info={k: v for p in passes for k, v in p.extra.items()} | {"phase_time_s": self.timer.since(phases_before)},
         )
         return record, latency.samples_ms
 
@@ -320,7 +342,7 @@ class Session:
     def _guarded(self, case: Case, name: str, run: Callable[[], PassResult]) -> PassResult:
         """Run one optional pass in its own timed window; an error is kept in the result (and warned), not raised."""
         try:
-            with self.timer.window():
+            with self.timer.window(name):
                 return run()
         except Exception as err:  # a failed pass must not discard what the other passes measured
             message = one_line(err)

@@ -32,7 +32,7 @@ def test_every_case_is_a_benchmarked_item_with_a_readable_id(project):
             "*suites/tiny.yaml::tiny::dlrm-tiny[[]fp32-cpu-1t-bs1[]] PASSED*",
             "*suites/tiny.yaml::tiny::dlrm-tiny[[]bf16-cpu-1t-bs8[]] PASSED*",
             "*benchmark 'tiny::dlrm-tiny': 4 tests*",  # pytest-benchmark's own table
-            "run *: 4 ok, 0 failed, 0 skipped; *% of * s wall time inside measurement windows",
+            "run *: 4 ok, 0 failed, 0 skipped; * s wall time: *% in timed calls, *% warm-up, *% memory, *% set-up",
         ]
     )
     frame = load(results_dir=project.path / "out")
@@ -44,6 +44,8 @@ def test_every_case_is_a_benchmarked_item_with_a_readable_id(project):
     meta = load_meta(results_dir=project.path / "out")
     assert meta["status"] == "finished" and meta["suites"][0]["name"] == "tiny"
     assert 0 < meta["measure_time_s"] < meta["wall_time_s"]
+    assert 0 < meta["phase_time_s"]["timed calls"] < meta["measure_time_s"]
+    assert sum(meta["phase_time_s"].values()) == pytest.approx(meta["measure_time_s"], abs=0.01)
 
 
 def test_k_selects_cases_and_benchmark_json_carries_extra_info(project):

@@ -109,6 +109,16 @@ def test_each_append_is_on_disk_before_the_next(tmp_path):
     assert meta["status"] == "finished" and meta["counts"] == {"ok": 1, "failed": 0, "skipped": 1}
 
 
+def test_a_resumed_run_adds_its_time_to_the_stopped_part(tmp_path):
+    writer = RunWriter(tmp_path, "r1", {})
+    writer.close("interrupted", wall_time_s=10.0, measure_time_s=6.0, phase_time_s={"timed calls": 4.0, "memory": 2.0})
+    writer = RunWriter(tmp_path, "r1", {}, resume=True)
+    writer.close("finished", wall_time_s=5.0, measure_time_s=3.0, phase_time_s={"timed calls": 1.0, "accuracy": 2.0})
+    meta = load_meta("r1", tmp_path)
+    assert (meta["wall_time_s"], meta["measure_time_s"]) == (15.0, 9.0)
+    assert meta["phase_time_s"] == {"timed calls": 5.0, "memory": 2.0, "accuracy": 2.0}
+
+
 def test_load_gives_one_row_per_case_with_all_columns(tmp_path):
     writer = RunWriter(tmp_path, "20260101T000000Z-aaaa", {})
     writer.append(record("a", extra={"compression_params": {"amount": 0.5}}), [1.0, 1.5])

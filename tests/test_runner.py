@@ -12,7 +12,7 @@ from bench.errors import NotApplicable
 from bench.hardware import cpu_cores
 from bench.measure.timing import UnstableWarning
 from bench.results import RunWriter, load, load_samples
-from bench.runner import PassFailedWarning, Session
+from bench.runner import PHASES, PassFailedWarning, Session
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, freeze_params
 from tests.fakes import models as fake_models
 
@@ -51,6 +51,13 @@ def test_ok_record_has_latency_size_memory_and_environment(session, tmp_path):
     assert record.peak_rss_mb > 0 and record.cuda_max_allocated_mb is None
     assert record.cpu_model == "test-cpu" and record.timestamp
     assert record.measure_time_s > 0 and record.setup_time_s >= 0
+    # where the case's measuring time went: the timed calls are the samples themselves, the rest of the latency
+    # window is warm-up; every phase together is measure_time_s
+    phases = record.extra["phase_time_s"]
+    samples = load_samples("run", tmp_path)["s::dlrm-tiny[fp32-cpu-1t-bs4]"]
+    assert phases["timed calls"] == pytest.approx(sum(samples) / 1000, abs=1e-3)
+    assert phases["warm-up"] > 0 and {"memory", "accuracy"} <= set(phases) <= set(PHASES)
+    assert sum(phases.values()) == pytest.approx(record.measure_time_s, abs=1e-3)
     assert load("run", tmp_path).loc[0, "case_id"] == "dlrm-tiny[fp32-cpu-1t-bs4]"
     assert len(load_samples("run", tmp_path)["s::dlrm-tiny[fp32-cpu-1t-bs4]"]) == record.rounds
 
