@@ -78,6 +78,7 @@ def test_results_dir_defaults_to_the_environment(tmp_path, capsys, monkeypatch):
         (["calibrate", "--batch-sizes", "1", "0"], "--batch-sizes: must be an integer >= 1, got 0"),
         (["calibrate", "--min-time-s", "inf"], "--min-time-s: must be a number > 0 and <= 3600"),
         (["calibrate", "--runs", "0"], "--runs: must be an integer >= 1"),
+        (["calibrate", "--model", "dlrm-tinny"], "--model: unknown model 'dlrm-tinny'. Did you mean 'dlrm-tiny'?"),
     ],
 )
 def test_out_of_range_options_are_usage_errors(argv, message, capsys):

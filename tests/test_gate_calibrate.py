@@ -56,6 +56,13 @@ def test_calibration_suite_is_valid(tmp_path):
         "dlrm-tiny[fp32-slowdown-10.0-cpu-1t-bs1]",
         "dlrm-tiny[fp32-slowdown-10.0-cpu-1t-bs64]",
     ]
+    path.write_text(calibrate.suite_yaml(10.0, [1, 2], 0.5, [8], model="cnn-products"))
+    assert [c.case_id for c in load_suite(path).cases] == [
+        "cnn-products[fp32-cpu-1t-bs8]",
+        "cnn-products[fp32-cpu-2t-bs8]",
+        "cnn-products[fp32-slowdown-10.0-cpu-1t-bs8]",
+        "cnn-products[fp32-slowdown-10.0-cpu-2t-bs8]",
+    ]
 
 
 def test_rates_on_synthetic_runs():

@@ -8,12 +8,25 @@ from pathlib import Path
 from bench.commands._args import folder, number_type, positive_int
 
 
+def model_name(text: str) -> str:
+    """argparse type: a registered model's name (``bench list`` shows them)."""
+    from bench.errors import UnknownName
+    from bench.models import MODELS
+
+    try:
+        MODELS.get(text)
+    except UnknownName as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def calibrate_command(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.gate.calibrate import calibrate
 
     calibrate(
         Path(args.out),
         runs=args.runs,
+        model=args.model,
         percent=args.percent,
         threads=args.threads,
         batch_sizes=args.batch_sizes,
@@ -32,6 +45,13 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--out", type=folder, default="reports/calibration", help="folder for runs and the report")
     parser.add_argument("--runs", type=positive_int, default=30, help="separate runs of the suite (default: 30)")
+    parser.add_argument(
+        "--model",
+        type=model_name,
+        default="dlrm-tiny",
+        help="the model timed (default: dlrm-tiny, whose sparse lookups are the noisiest workload measured here; "
+        "calibrate the model family your gate guards)",
+    )
     parser.add_argument(
         "--percent", type=number_type(0, 1000), default=10.0, help="injected slowdown in percent (default: 10)"
     )

@@ -48,11 +48,13 @@ KIND_TITLES = {
 }
 
 
-def suite_yaml(percent: float, threads: Sequence[int], min_time_s: float, batch_sizes: Sequence[int]) -> str:
+def suite_yaml(
+    percent: float, threads: Sequence[int], min_time_s: float, batch_sizes: Sequence[int], model: str = "dlrm-tiny"
+) -> str:
     return (
         f"# Written by bench calibrate: eager against a {percent:g}% slowdown of itself.\n"
         f"suite: {SUITE}\n"
-        "models: [dlrm-tiny]\n"
+        f"models: [{model}]\n"
         "compression: [fp32]\n"
         f"engines: [eager, {{slowdown: {{percent: {float(percent)}}}}}]\n"
         f"hardware: {{cpu: {{threads: {list(threads)}}}}}\n"
@@ -63,11 +65,13 @@ def suite_yaml(percent: float, threads: Sequence[int], min_time_s: float, batch_
     )
 
 
-def measure(out: Path, runs: int, percent: float, threads: Sequence[int], min_time_s: float, batch_sizes) -> Path:
+def measure(
+    out: Path, runs: int, percent: float, threads: Sequence[int], min_time_s: float, batch_sizes, model: str
+) -> Path:
     """Run the calibration suite ``runs`` times, each in its own process; returns the results folder."""
     out.mkdir(parents=True, exist_ok=True)
     suite = out / "gate-calibration.yaml"
-    suite.write_text(suite_yaml(percent, threads, min_time_s, batch_sizes))
+    suite.write_text(suite_yaml(percent, threads, min_time_s, batch_sizes, model))
     results = out / "runs"
     for r in range(runs):
         started = time.perf_counter()
@@ -269,6 +273,7 @@ def summarise(cases: list[CaseRuns], rows: list[dict[str, Any]], per_case, setup
 def calibrate(
     out: Path,
     runs: int = 30,
+    model: str = "dlrm-tiny",
     percent: float = 10.0,
     threads: Sequence[int] = (1,),
     batch_sizes: Sequence[int] = (1, 64),
@@ -285,7 +290,7 @@ def calibrate(
     started = time.perf_counter()
     results = out / "runs"
     if not reuse:
-        results = measure(out, runs, percent, threads, min_time_s, batch_sizes)
+        results = measure(out, runs, percent, threads, min_time_s, batch_sizes, model)
     cases = collect(results)
     if not cases:
         raise FileNotFoundError(f"no calibration runs under {results}")
@@ -296,6 +301,7 @@ def calibrate(
     env = environment()
     setup = {
         "runs": max(len(c.eager) for c in cases),
+        "model": cases[0].name.split("[")[0],
         "percent": percent,
         "threads": list(threads),
         "min_time_s": min_time_s,
