@@ -89,8 +89,9 @@ class Timer:
         self.seconds[part] += seconds
 
     def since(self, before: dict[str, float]) -> dict[str, float]:
-        """Seconds per phase since the snapshot ``before`` (``dict(timer.seconds)``), phases that took time only."""
-        return {k: round(v - before.get(k, 0.0), 4) for k, v in self.seconds.items() if v - before.get(k, 0.0) > 0}
+        """Seconds per phase since the snapshot ``before`` (``dict(timer.seconds)``), phases that took time only;
+        their sum is the measuring time since then."""
+        return {k: v - before.get(k, 0.0) for k, v in self.seconds.items() if v - before.get(k, 0.0) > 0}
 
 
 def forked_rng():
@@ -249,28 +250,28 @@ class Session:
 
     def run_case(self, case: Case, time_calls: TimeCalls) -> Record:
         """Run every pass of one case and append its record. Skips and failures are recorded too, then re-raised."""
-        started = time.perf_counter()
-        measuring_before = self.timer.measuring_s
+        started, phases_before = time.perf_counter(), dict(self.timer.seconds)
         try:
-            record, samples = self._measure(case, time_calls, started, measuring_before, dict(self.timer.seconds))
+            record, samples = self._measure(case, time_calls, started, phases_before)
         except NotApplicable as reason:
             self.writer.append(self._record(case, "skipped", error=str(reason)))
             raise
         except Exception as err:  # record the failure, then let pytest report it (Ctrl-C records nothing half-done)
+            measure_time_s = sum(self.timer.since(phases_before).values())
             self.writer.append(
                 self._record(
                     case,
                     "failed",
                     error=one_line(err),
-                    setup_time_s=time.perf_counter() - started - (self.timer.measuring_s - measuring_before),
-                    measure_time_s=self.timer.measuring_s - measuring_before,
+                    setup_time_s=time.perf_counter() - started - measure_time_s,
+                    measure_time_s=measure_time_s,
                 )
             )
             raise
         self.writer.append(record, samples)
         return record
 
-    def _measure(self, case: Case, time_calls: TimeCalls, started: float, measuring_before: float, phases_before):
+    def _measure(self, case: Case, time_calls: TimeCalls, started: float, phases_before: dict[str, float]):
         import torch
 
         from bench.hardware import check_placement, cpu_threads
@@ -308,7 +309,8 @@ class Session:
             ]
             if case.load is not None:  # the suite has a load: section
                 passes.append(self._guarded(case, "load", lambda: self._load(case, bundle, compressed, prepared)))
-        measure_time_s = self.timer.measuring_s - measuring_before
+        phases = self.timer.since(phases_before)
+        measure_time_s = sum(phases.values())
         errors = "; ".join(f"{p.name}: {p.error}" for p in passes if p.error)
         record = self._record(
             case,
@@ -317,7 +319,8 @@ class Session:
             setup_time_s=time.perf_counter() - started - measure_time_s,
             measure_time_s=measure_time_s,
             pass_errors=errors or None,
-            info={k: v for p in passes for k, v in p.extra.items()} | {"phase_time_s": self.timer.since(phases_before)},
+            info={k: v for p in passes for k, v in p.extra.items()}
+            | {"phase_time_s": {k: round(v, 4) for k, v in phases.items()}},
         )
         return record, latency.samples_ms
 
