@@ -41,6 +41,30 @@ def test_compile_matches_eager_and_times_compilation_apart(bundle):
         assert torch.allclose(prepared.call(*other), bundle.module(*other), atol=1e-5)
 
 
+def test_compile_freezes_the_graph_of_every_thread_count(bundle, monkeypatch):
+    """dynamo recompiles when the thread count changes; that graph, too, must be frozen (oneDNN pre-packing, real
+    int8 kernels), not compiled with inductor's defaults as if it were the graph of a shape already seen."""
+    import torch._inductor.freezing as freezing
+
+    frozen = []
+    real_freeze = freezing.freeze
+    monkeypatch.setattr(
+        freezing, "freeze", lambda *a, **k: frozen.append(torch.get_num_threads()) or real_freeze(*a, **k)
+    )
+    fp32 = compress("fp32", bundle)
+    x = bundle.make_inputs(4)
+    with torch.inference_mode():
+        prepared = prepare("compile", fp32, x)
+        previous = torch.get_num_threads()
+        try:
+            torch.set_num_threads(2)
+            assert torch.allclose(prepared.call(*x), bundle.module(*x), atol=1e-5)
+            prepared.call(*x)  # the same key again: no further compilation
+        finally:
+            torch.set_num_threads(previous)
+    assert frozen == [1, 2]
+
+
 def test_compiled_static_int8_runs_and_keeps_accuracy(bundle):
     quantized = compress("int8-static", bundle, calibration_batches=4)
     with torch.inference_mode():

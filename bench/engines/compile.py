@@ -53,6 +53,18 @@ def _cache_counts() -> dict[str, int]:
     }
 
 
+def graph_key(inputs: tuple) -> tuple:
+    """What makes dynamo compile another graph for a static-shape module: the inputs' shapes, dtypes and devices,
+    and the global state its guards check (the thread count, grad and inference mode).
+
+    A call with a key not seen before runs under the engine's inductor settings. Keying on shapes alone let a
+    second thread count recompile silently without ``freezing``: int8 graphs then ran at eager speed."""
+    tensors = tuple(
+        (tuple(t.shape), t.dtype, t.device.type) if isinstance(t, torch.Tensor) else type(t).__name__ for t in inputs
+    )
+    return tensors, torch.get_num_threads(), torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+
 @register_engine(
     "compile",
     params={"freezing": True, "max_autotune": False, "mode": "default"},
@@ -60,7 +72,8 @@ def _cache_counts() -> dict[str, int]:
     description="torch.compile (inductor); the first call, which compiles, is timed as compile_time_s.",
 )
 def compile_engine(compressed, example_inputs, placement, freezing: bool, max_autotune: bool, mode: str) -> Prepared:
-    """Compile the module for static shapes (each batch size gets its own graph, as a deployment would).
+    """Compile the module for static shapes: each batch size and thread count gets its own graph, as a
+    deployment would.
 
     ``freezing`` lets inductor constant-fold weights and pre-pack them for oneDNN; static int8 from
     ``int8-static`` needs it to become real int8 kernels. ``mode: reduce-overhead`` records CUDA graphs on CUDA.
@@ -78,14 +91,14 @@ def compile_engine(compressed, example_inputs, placement, freezing: bool, max_au
     seen: set[tuple] = set()
 
     def run(*inputs):
-        shapes = tuple(getattr(t, "shape", None) for t in inputs)
-        if shapes in seen:
+        key = graph_key(inputs)
+        if key in seen:
             return compiled(*inputs)
-        # a new shape compiles: inductor's settings apply for that compilation only (torch.compile's
+        # a call dynamo may compile for: inductor's settings apply for that compilation only (torch.compile's
         # ``options=`` does not reach the freezing pass that int8-static needs)
         with torch._inductor.config.patch(settings):
             out = compiled(*inputs)
-        seen.add(shapes)
+        seen.add(key)
         return out
 
     call = run
