@@ -118,6 +118,28 @@ def test_a_case_that_hits_max_time_first_is_flagged_with_a_warning():
     assert 0.25 <= clock.now <= 0.3 + 0.05  # it used the time it had and stopped there
 
 
+def test_the_time_limit_counts_the_calls_not_the_interval_arithmetic(monkeypatch):
+    """The interval's first use imports scipy (about a second on a small machine): that must not come off the
+    first case's time budget and stop it after its first chunk."""
+    import bench.measure.timing as timing
+
+    clock = FakeClock(np.random.default_rng(1).lognormal(0, 1.0, 1_000_000))
+
+    real_ci, intervals = timing.median_ci, []
+
+    def slow_first_ci(samples):
+        if not intervals:
+            clock.now += 10.0  # a slow import, on the same clock
+        intervals.append(len(samples))
+        return real_ci(samples)
+
+    monkeypatch.setattr(timing, "median_ci", slow_first_ci)
+    spec = dataclasses.replace(SPEC, max_time_s=0.3)
+    with pytest.warns(ImpreciseWarning, match=r"after \d+ calls in 0.[23]\d s"):
+        result = latency_pass(clock.call, clock.time_calls, spec, "cpu", 1, "s::m[fp32-cpu-1t-bs1]", clock=clock)
+    assert result.columns["rounds"] > 2 * SPEC.min_rounds  # it went on timing after the slow first interval
+
+
 def test_max_rounds_bounds_the_pass_too():
     rng = np.random.default_rng(2)
     spec = dataclasses.replace(SPEC, max_rounds=150)
