@@ -86,16 +86,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what they do
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under --bench-resume: deselect the cases the run already has a record of."""
+    """Under --bench-resume: deselect the cases the run already has a record of. Then order the cases to run so
+    that each accuracy group starts with the case that evaluates cheapest (:func:`bench.measure.accuracy.host_first`).
+    """
     run = config.stash.get(RESUME_KEY, None)
-    if run is None:
-        return
-    cases = [item for item in items if isinstance(item, CaseItem)]
-    config.stash[SELECTED_KEY] = cases
-    done = [item for item in cases if item.case.full_id in run.done]
-    if done:
-        config.hook.pytest_deselected(items=done)
-        items[:] = [item for item in items if not (isinstance(item, CaseItem) and item.case.full_id in run.done)]
+    if run is not None:
+        cases = [item for item in items if isinstance(item, CaseItem)]
+        config.stash[SELECTED_KEY] = cases
+        done = [item for item in cases if item.case.full_id in run.done]
+        if done:
+            config.hook.pytest_deselected(items=done)
+            items[:] = [item for item in items if not (isinstance(item, CaseItem) and item.case.full_id in run.done)]
+    _host_first(items)
+
+
+def _host_first(items: list[pytest.Item]) -> None:
+    """Reorder the case items in place, within the slots they hold (other tests keep their places)."""
+    from bench.measure.accuracy import host_first
+
+    slots = [i for i, item in enumerate(items) if isinstance(item, CaseItem)]
+    by_case = {id(items[i].case): items[i] for i in slots}
+    ordered = host_first([items[i].case for i in slots])
+    for slot, case in zip(slots, ordered, strict=True):
+        items[slot] = by_case[id(case)]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench.engines import Prepared
-from bench.measure.accuracy import measure_accuracy, reference_accuracy
+from bench.measure.accuracy import accuracy_key, host_first, measure_accuracy, reference_accuracy
 from bench.models import Accuracy
 from bench.spec import Case, MethodSpec, Placement
 
@@ -90,6 +90,34 @@ def test_the_eager_fallback_works_with_a_real_bundle_and_is_computed_once():
 def test_an_fp32_with_parameters_is_not_the_reference():
     measured = {(MethodSpec("m"), MethodSpec("fp32", (("x", 1),)), MethodSpec("eager"), "cpu"): {"accuracy": 0.1}}
     assert reference_accuracy(measured, case("bf16")) is None
+
+
+def test_each_accuracy_group_starts_with_its_most_threads_largest_batch_case():
+    def at(compression, engine, placement, batch):
+        return Case("s", MethodSpec("m"), MethodSpec(compression), MethodSpec(engine), placement, batch)
+
+    cpu1, cpu2, gpu = Placement("cpu", 1), Placement("cpu", 2), Placement("cuda:0")
+    suite_order = [
+        at(c, e, p, b)
+        for c in ("fp32", "int8")
+        for e in ("eager", "compile")
+        for p in (cpu1, cpu2, gpu)
+        for b in (1, 16, 4)
+    ] + [at("fp16", "eager", cpu1, 8)]  # a group of one case
+    ordered = host_first(suite_order)
+    assert sorted(map(id, ordered)) == sorted(map(id, suite_order))  # the same cases, each once
+    keys = [accuracy_key(c) for c in ordered]
+    runs = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
+    assert runs == list(dict.fromkeys(accuracy_key(c) for c in suite_order))  # contiguous, in the suite's order
+    for key in runs:
+        group = [c for c in ordered if accuracy_key(c) == key]
+        host = group[0]
+        if key[3] == "cpu" and len(group) > 1:
+            assert (host.placement.threads, host.batch_size) == (2, 16)
+        elif key[3] == "cuda":
+            assert host.batch_size == 16
+        assert group[1:] == [c for c in suite_order if accuracy_key(c) == key and c is not host]  # suite's order
+    assert ordered[-1].compression.name == "fp16"
 
 
 @pytest.mark.slow

@@ -36,7 +36,8 @@ def test_every_case_is_a_benchmarked_item_with_a_readable_id(project):
         ]
     )
     frame = load(results_dir=project.path / "out")
-    assert sorted(frame["case_id"]) == sorted(f"dlrm-tiny[{c}-cpu-1t-bs{b}]" for c in ("fp32", "bf16") for b in (1, 8))
+    # run order: the suite's, each accuracy group led by its largest batch (it evaluates cheapest)
+    assert frame["case_id"].tolist() == [f"dlrm-tiny[{c}-cpu-1t-bs{b}]" for c in ("fp32", "bf16") for b in (8, 1)]
     assert (frame["status"] == "ok").all() and (frame["rounds"] >= 5).all()
     assert frame["torch_version"].notna().all() and frame["cpu_model"].notna().all()
     samples = load_samples(results_dir=project.path / "out")
@@ -115,7 +116,8 @@ def test_killed_run_keeps_every_finished_case(project, monkeypatch):
     result = project.runpytest_subprocess("--benchmark-only", "suites/crash.yaml", "--bench-results", "out")
     assert result.ret == -signal.SIGKILL
     frame = load(results_dir=project.path / "out")
-    assert frame["case_id"].tolist() == ["lin[fp32-cpu-1t-bs1]", "lin[fp32-cpu-1t-bs2]"]
+    # the largest batch runs first (it hosts the accuracy pass), then the suite's order up to the kill
+    assert frame["case_id"].tolist() == ["lin[fp32-cpu-1t-bs4]", "lin[fp32-cpu-1t-bs1]", "lin[fp32-cpu-1t-bs2]"]
     assert (frame["status"] == "ok").all()
     # never finalised, still readable; its process is gone, so it reads as killed rather than running forever
     assert list_runs(project.path / "out").loc[0, "status"] == "killed"
