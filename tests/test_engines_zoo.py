@@ -65,6 +65,30 @@ def test_compile_freezes_the_graph_of_every_thread_count(bundle, monkeypatch):
     assert frozen == [1, 2]
 
 
+def test_compile_never_falls_back_to_eager_silently(bundle, monkeypatch):
+    """dynamo stops compiling past its recompile limit and runs the function eagerly without an error; the engine
+    gives each prepared model room for GRAPH_LIMIT graphs and fails loudly past it."""
+    import torch._inductor.freezing as freezing
+
+    import bench.engines.compile as engine
+
+    frozen = []
+    real_freeze = freezing.freeze
+    monkeypatch.setattr(freezing, "freeze", lambda *a, **k: frozen.append(1) or real_freeze(*a, **k))
+    fp32 = compress("fp32", bundle)
+    # recompile_limit 1: as if a sweep had outgrown dynamo's default of 8 graphs
+    limit, _ = engine.limit_settings()
+    with torch._dynamo.config.patch({limit: 1}), torch.inference_mode():
+        prepared = prepare("compile", fp32, bundle.make_inputs(1))
+        for batch in (2, 3):
+            x = bundle.make_inputs(batch)
+            assert torch.allclose(prepared.call(*x), bundle.module(*x), atol=1e-5)
+        assert len(frozen) == 3  # every shape compiled (and frozen), none run eagerly
+        monkeypatch.setattr(engine, "GRAPH_LIMIT", 3)
+        with pytest.raises(RuntimeError, match="needs more than 3 graphs"):
+            prepared.call(*bundle.make_inputs(4))
+
+
 def test_compiled_static_int8_runs_and_keeps_accuracy(bundle):
     quantized = compress("int8-static", bundle, calibration_batches=4)
     with torch.inference_mode():

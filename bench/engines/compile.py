@@ -65,6 +65,35 @@ def graph_key(inputs: tuple) -> tuple:
     return tensors, torch.get_num_threads(), torch.is_grad_enabled(), torch.is_inference_mode_enabled()
 
 
+GRAPH_LIMIT = 64
+"""Graphs one prepared model may compile (one per batch size and thread count). dynamo's own default is 8, past
+which it runs the function eagerly without a word: a sweep of 3 thread counts x 3 batch sizes would have timed
+its last case in eager mode under the name ``compile``."""
+
+
+def limit_settings() -> tuple[str, str]:
+    """dynamo's names for its recompile limit and for failing past it (they differ across torch versions)."""
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    fail = (
+        "fail_on_recompile_limit_hit" if hasattr(config, "fail_on_recompile_limit_hit") else "fail_on_cache_limit_hit"
+    )
+    return limit, fail
+
+
+def _limit_hit() -> type[Exception]:
+    """The exception dynamo raises past its recompile limit when told to fail."""
+    exc = torch._dynamo.exc
+    return getattr(exc, "FailOnRecompileLimitHit", None) or getattr(exc, "FailOnCacheLimitHit", RuntimeError)
+
+
+def _graph_limits() -> dict[str, object]:
+    """dynamo's settings for a call that may compile: room for :data:`GRAPH_LIMIT` graphs, and an error, not a
+    silent eager fallback, past it."""
+    limit, fail = limit_settings()
+    return {limit: GRAPH_LIMIT, fail: True}
+
+
 @register_engine(
     "compile",
     params={"freezing": True, "max_autotune": False, "mode": "default"},
@@ -96,8 +125,15 @@ def compile_engine(compressed, example_inputs, placement, freezing: bool, max_au
             return compiled(*inputs)
         # a call dynamo may compile for: inductor's settings apply for that compilation only (torch.compile's
         # ``options=`` does not reach the freezing pass that int8-static needs)
-        with torch._inductor.config.patch(settings):
-            out = compiled(*inputs)
+        try:
+            with torch._inductor.config.patch(settings), torch._dynamo.config.patch(_graph_limits()):
+                out = compiled(*inputs)
+        except _limit_hit() as err:
+            raise RuntimeError(
+                f"compile: one prepared model needs more than {GRAPH_LIMIT} graphs (one per batch size and thread "
+                "count); past that, torch.compile would run the case eagerly, so it fails instead. Split the "
+                "suite's batch_sizes or threads"
+            ) from err
         seen.add(key)
         return out
 
