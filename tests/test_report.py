@@ -212,7 +212,9 @@ def test_run_command_passes_report_to_pytest():
     from bench.commands.run import pytest_args
 
     args = argparse.Namespace(suites=["suites/quick.yaml"], results=None, run_id=None, k=None, report=True)
-    assert "--bench-report" in pytest_args(args, [])
+    command = pytest_args(args, [])
+    assert "--bench-report" in command
+    assert "no:hypothesispytest" in command  # a suite run does not pay for test-framework plugins' imports
 
 
 def test_pytest_option_writes_the_report_at_session_end(pytester):
