@@ -39,6 +39,15 @@ def test_run_then_results(tmp_path, capsys, monkeypatch):
     assert "noop[fp32-cpu-1t-bs1]" in capsys.readouterr().out
 
 
+def test_a_near_miss_of_a_run_option_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "suites/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    assert main(["run", "suites/n.yaml", "--results-dir", "res"]) == pytest.ExitCode.USAGE_ERROR
+    err = capsys.readouterr().err
+    assert "bench run: --results-dir is passed on to pytest, which does not know it. Did you mean '--results'?" in err
+    assert not (tmp_path / "res").exists()
+
+
 def test_unknown_run_is_a_clear_error(tmp_path, capsys):
     assert main(["results", "nope", "--results", str(tmp_path)]) == 2
     assert "bench results: error: no runs under" in capsys.readouterr().err

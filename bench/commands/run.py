@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.commands._args import folder, run_id
-
+from bench.errors import did_you_mean
 
 # pytest plugins that other packages install and a suite run never uses; hypothesis alone takes 1.3 s to import
 UNUSED_PLUGINS = ("hypothesispytest", "anyio")
@@ -28,10 +28,23 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
     return command + [arg for arg in extra if arg != "--"]
 
 
+OWN_OPTIONS = ("--results", "--run-id", "--resume", "--report", "-k")
+
+
 def run(args: argparse.Namespace, extra: list[str]) -> int:
+    import sys
+
     import pytest
 
-    return int(pytest.main(pytest_args(args, extra)))
+    code = int(pytest.main(pytest_args(args, extra)))
+    if code == pytest.ExitCode.USAGE_ERROR:
+        # pytest has printed its usage error; a near miss of bench run's own options gets one line more
+        for arg in extra:
+            option = arg.split("=", 1)[0]
+            hint = did_you_mean(option, OWN_OPTIONS) if option.startswith("--") else ""
+            if hint:
+                print(f"bench run: {option} is passed on to pytest, which does not know it.{hint}", file=sys.stderr)
+    return code
 
 
 def register(subparsers) -> None:
