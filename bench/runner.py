@@ -58,10 +58,11 @@ class _LastOnly:
         return self.value
 
 
-PHASES = ("timed calls", "warm-up", "memory", "energy", "accuracy", "load")
-"""Where measuring time goes: the timed calls of the latency windows, the untimed calls around them (warm-up,
-re-warms between repeats, and the first call on a new shape or thread count, which may recompile), then each
-optional pass. Everything else in a run (model builds, compression, engine preparation, pytest) is set-up."""
+PHASES = ("timed calls", "first calls", "warm-up", "memory", "energy", "accuracy", "load")
+"""Where measuring time goes: the timed calls of the latency windows; each case's first call, which is where
+``torch.compile`` compiles the graph of a new batch shape or thread count; the other untimed calls around the
+windows (warm-up, re-warms between repeats); then each optional pass. Everything else in a run (model builds,
+compression, engine preparation, pytest) is set-up."""
 
 
 @dataclasses.dataclass
@@ -297,6 +298,7 @@ class Session:
                 latency = latency_pass(call, time_calls, spec, device, case.batch_size, case.full_id)
             # the timed calls themselves; the rest of the window was warm-up, re-warms and the first call
             self.timer.split("warm-up", "timed calls", sum(latency.samples_ms or ()) / 1000.0)
+            self.timer.split("warm-up", "first calls", latency.extra.get("first_call_s") or 0.0)
             # the other passes are each on their own: one that fails leaves the others' figures in the record
             passes = [
                 latency,

@@ -52,10 +52,12 @@ def test_ok_record_has_latency_size_memory_and_environment(session, tmp_path):
     assert record.cpu_model == "test-cpu" and record.timestamp
     assert record.measure_time_s > 0 and record.setup_time_s >= 0
     # where the case's measuring time went: the timed calls are the samples themselves, the rest of the latency
-    # window is warm-up; every phase together is measure_time_s
+    # window is the first call (where torch.compile would compile) and warm-up; every phase together is
+    # measure_time_s
     phases = record.extra["phase_time_s"]
     samples = load_samples("run", tmp_path)["s::dlrm-tiny[fp32-cpu-1t-bs4]"]
     assert phases["timed calls"] == pytest.approx(sum(samples) / 1000, abs=1e-3)
+    assert phases["first calls"] == pytest.approx(record.extra["first_call_s"], abs=1e-3)
     assert phases["warm-up"] > 0 and {"memory", "accuracy"} <= set(phases) <= set(PHASES)
     assert sum(phases.values()) == pytest.approx(record.measure_time_s, abs=1e-3)
     assert load("run", tmp_path).loc[0, "case_id"] == "dlrm-tiny[fp32-cpu-1t-bs4]"
