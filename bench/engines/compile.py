@@ -81,10 +81,14 @@ def limit_settings() -> tuple[str, str]:
     return limit, fail
 
 
+class _NeverRaised(Exception):
+    """Stands in for dynamo's limit exception in a torch that has none (nothing else is caught by mistake)."""
+
+
 def _limit_hit() -> type[Exception]:
     """The exception dynamo raises past its recompile limit when told to fail."""
     exc = torch._dynamo.exc
-    return getattr(exc, "FailOnRecompileLimitHit", None) or getattr(exc, "FailOnCacheLimitHit", RuntimeError)
+    return getattr(exc, "FailOnRecompileLimitHit", None) or getattr(exc, "FailOnCacheLimitHit", _NeverRaised)
 
 
 def _graph_limits() -> dict[str, object]:
