@@ -296,7 +296,7 @@ class Session:
             # latency is the pass every record needs: if it fails, the case fails
             with self.timer.window("warm-up"):
                 latency = latency_pass(call, time_calls, spec, device, case.batch_size, case.full_id)
-            # the timed calls themselves; the rest of the window was warm-up, re-warms and the first call
+            # the timed calls themselves and the first call; the rest of the window was warm-up and re-warms
             self.timer.split("warm-up", "timed calls", sum(latency.samples_ms or ()) / 1000.0)
             self.timer.split("warm-up", "first calls", latency.extra.get("first_call_s") or 0.0)
             # the other passes are each on their own: one that fails leaves the others' figures in the record

@@ -41,16 +41,22 @@ def test_compile_matches_eager_and_times_compilation_apart(bundle):
         assert torch.allclose(prepared.call(*other), bundle.module(*other), atol=1e-5)
 
 
-def test_compile_freezes_the_graph_of_every_thread_count(bundle, monkeypatch):
-    """dynamo recompiles when the thread count changes; that graph, too, must be frozen (oneDNN pre-packing, real
-    int8 kernels), not compiled with inductor's defaults as if it were the graph of a shape already seen."""
+@pytest.fixture
+def frozen(monkeypatch) -> list[int]:
+    """The thread count of every graph inductor freezes from here on (its real freezing pass still runs)."""
     import torch._inductor.freezing as freezing
 
-    frozen = []
+    threads: list[int] = []
     real_freeze = freezing.freeze
     monkeypatch.setattr(
-        freezing, "freeze", lambda *a, **k: frozen.append(torch.get_num_threads()) or real_freeze(*a, **k)
+        freezing, "freeze", lambda *a, **k: threads.append(torch.get_num_threads()) or real_freeze(*a, **k)
     )
+    return threads
+
+
+def test_compile_freezes_the_graph_of_every_thread_count(bundle, frozen):
+    """dynamo recompiles when the thread count changes; that graph, too, must be frozen (oneDNN pre-packing, real
+    int8 kernels), not compiled with inductor's defaults as if it were the graph of a shape already seen."""
     fp32 = compress("fp32", bundle)
     x = bundle.make_inputs(4)
     with torch.inference_mode():
@@ -65,16 +71,11 @@ def test_compile_freezes_the_graph_of_every_thread_count(bundle, monkeypatch):
     assert frozen == [1, 2]
 
 
-def test_compile_never_falls_back_to_eager_silently(bundle, monkeypatch):
+def test_compile_never_falls_back_to_eager_silently(bundle, frozen, monkeypatch):
     """dynamo stops compiling past its recompile limit and runs the function eagerly without an error; the engine
     gives each prepared model room for GRAPH_LIMIT graphs and fails loudly past it."""
-    import torch._inductor.freezing as freezing
-
     import bench.engines.compile as engine
 
-    frozen = []
-    real_freeze = freezing.freeze
-    monkeypatch.setattr(freezing, "freeze", lambda *a, **k: frozen.append(1) or real_freeze(*a, **k))
     fp32 = compress("fp32", bundle)
     # recompile_limit 1: as if a sweep had outgrown dynamo's default of 8 graphs
     limit, _ = engine.limit_settings()

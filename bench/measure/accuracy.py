@@ -83,14 +83,14 @@ def host_first(cases: Sequence[Any]) -> list[Any]:
     ``suites/ecommerce.yaml``, a compiled MiniLM's time per item at batch 16 and 2 threads was 0.3-0.8x its time at
     batch 1 and 1 thread, a compiled DLRM's 0.05-0.2x. Which case hosts the pass changes the figure by
     floating-point rounding at most, and every case of the group records the same accuracy."""
+    keys = [(case.suite, *accuracy_key(case)) for case in cases]
     groups: dict[tuple, list[Any]] = {}
-    for case in cases:
-        groups.setdefault((case.suite, *accuracy_key(case)), []).append(case)
+    for key, case in zip(keys, cases, strict=True):
+        groups.setdefault(key, []).append(case)
     hosts = {key: max(group, key=lambda c: (c.placement.threads or 0, c.batch_size)) for key, group in groups.items()}
     ordered: list[Any] = []
     started: set[tuple] = set()
-    for case in cases:
-        key = (case.suite, *accuracy_key(case))
+    for key, case in zip(keys, cases, strict=True):
         if key not in started:
             started.add(key)
             ordered.append(hosts[key])
