@@ -293,17 +293,32 @@ class Session:
             inputs = to_device(bundle.make_inputs(case.batch_size), device, compressed.input_dtype)
             prepared, fresh_engine = self.prepared(case, compressed, inputs)
             call = _timed_callable(prepared.call, inputs, synchronizer_for(device))
+            memory, memory_s = PassResult("memory", error="the warm-up made no second call"), 0.0
+
+            def sampled_warm_up(seconds_left: float) -> int:
+                # the warm-up's calls after the first are the memory pass's window: it needs no calls of its own
+                nonlocal memory, memory_s
+                start, window_s = time.perf_counter(), max(seconds_left, spec.memory_s)
+                memory = self._guarded(
+                    case, "memory", lambda: memory_pass(call, device, window_s, compressed.module), timed=False
+                )
+                memory_s = time.perf_counter() - start
+                return int(memory.extra.get("memory_calls", 0))
+
             # latency is the pass every record needs: if it fails, the case fails
             with self.timer.window("warm-up"):
-                latency = latency_pass(call, time_calls, spec, device, case.batch_size, case.full_id)
+                latency = latency_pass(
+                    call, time_calls, spec, device, case.batch_size, case.full_id, warm_rest=sampled_warm_up
+                )
             # the timed calls themselves and the first call; the rest of the window was warm-up and re-warms
             self.timer.split("warm-up", "timed calls", sum(latency.samples_ms or ()) / 1000.0)
             self.timer.split("warm-up", "first calls", latency.extra.get("first_call_s") or 0.0)
+            self.timer.split("warm-up", "memory", memory_s)
             # the other passes are each on their own: one that fails leaves the others' figures in the record
             passes = [
                 latency,
                 setup_pass(size, compressed.info, prepared.info, fresh_engine),
-                self._guarded(case, "memory", lambda: memory_pass(call, device, spec.memory_s, compressed.module)),
+                memory,
                 self._guarded(case, "energy", lambda: energy_pass(call, device, case.batch_size, spec)),
                 self._guarded(
                     case, "accuracy", lambda: accuracy_pass(self._accuracy, bundle, prepared, compressed, case)
@@ -344,10 +359,11 @@ class Session:
         log_dir = case_log_dir(self.writer.path, case.full_id)
         return load_pass(call_for, case.load, case.batch_size, log_dir, thread_context=torch.inference_mode)
 
-    def _guarded(self, case: Case, name: str, run: Callable[[], PassResult]) -> PassResult:
-        """Run one optional pass in its own timed window; an error is kept in the result (and warned), not raised."""
+    def _guarded(self, case: Case, name: str, run: Callable[[], PassResult], timed: bool = True) -> PassResult:
+        """Run one optional pass in its own timed window (unless ``timed`` is false: the caller times it); an error
+        is kept in the result (and warned), not raised."""
         try:
-            with self.timer.window(name):
+            with self.timer.window(name) if timed else contextlib.nullcontext():
                 return run()
         except Exception as err:  # a failed pass must not discard what the other passes measured
             message = one_line(err)

@@ -80,7 +80,8 @@ class MeasureSpec:
     max_rounds: int = 100_000
     """...and at most this many (bounds the raw-samples file for sub-microsecond calls)."""
     memory_s: float = 0.2
-    """Length of the separate memory pass, in which a sampler thread records peak RSS."""
+    """Least length of the memory pass: the warm-up's calls after the first, while a sampler thread records peak
+    RSS (the warm-up lasts this long when ``warmup_s`` is shorter)."""
     unstable_iqr_ratio: float = 0.10
     """A case whose latency IQR/median exceeds this is flagged ``unstable`` and a warning is shown."""
     energy_min_s: float = 3.0

@@ -64,6 +64,40 @@ def test_ok_record_has_latency_size_memory_and_environment(session, tmp_path):
     assert len(load_samples("run", tmp_path)["s::dlrm-tiny[fp32-cpu-1t-bs4]"]) == record.rounds
 
 
+def test_memory_is_sampled_over_the_warm_up_calls_without_calls_of_its_own(session, monkeypatch):
+    import bench.measure.memory as memory
+
+    windows = []
+    real = memory.measure_memory
+
+    def spy(call, device, seconds, **kwargs):
+        result = real(call, device, seconds, **kwargs)
+        windows.append(result)
+        return result
+
+    monkeypatch.setattr(memory, "measure_memory", spy)
+    spec = dataclasses.replace(TINY, warmup_s=0.05, memory_s=0.01, precision=None)
+    record = session.run_case(dataclasses.replace(case(), measure=spec), time_calls)
+    # one memory window, which was the warm-up after its first call: warm-up calls = 1 + the window's calls
+    assert len(windows) == 1 and windows[0].window_s >= 0.05 - 0.02
+    assert record.extra["memory_calls"] == windows[0].calls >= 1
+    assert record.peak_rss_mb > 0 and record.pass_errors is None
+    assert record.extra["phase_time_s"]["memory"] == pytest.approx(windows[0].window_s, abs=0.02)
+
+
+def test_a_failing_memory_pass_leaves_the_warm_up_and_latency_whole(session, monkeypatch):
+    import bench.measure.memory as memory
+
+    def broken(*args, **kwargs):
+        raise OSError("statm unreadable")
+
+    monkeypatch.setattr(memory, "measure_memory", broken)
+    with pytest.warns(PassFailedWarning, match="the memory pass failed"):
+        record = session.run_case(case(), time_calls)
+    assert record.status == "ok" and record.rounds >= 5 and record.peak_rss_mb is None
+    assert record.pass_errors == "memory: OSError: statm unreadable"
+
+
 def test_bf16_and_fp16_are_smaller_than_fp32(session):
     sizes = {c: session.run_case(case(compression=c), time_calls).model_size_bytes for c in ("fp32", "bf16", "fp16")}
     assert sizes["bf16"] < sizes["fp32"] and sizes["fp16"] < sizes["fp32"]

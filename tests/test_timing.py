@@ -53,6 +53,35 @@ def test_warm_up_keeps_the_first_call_out_of_the_estimate():
     assert warm.calls >= 2
 
 
+def test_warm_up_hands_the_calls_after_the_first_to_rest_and_sizes_from_them():
+    from bench.measure.timing import warm_up
+
+    now, calls, given = [0.0], [], []
+
+    def call():
+        now[0] += 0.5 if not calls else 0.02  # a 0.5 s first call, then 20 ms calls
+        calls.append(1)
+
+    def rest(seconds_left: float) -> int:  # stands in for the memory pass: 10 calls of its own
+        given.append(seconds_left)
+        for _ in range(10):
+            call()
+        return 10
+
+    warm = warm_up(call, seconds=1.0, clock=lambda: now[0], rest=rest)
+    assert given == [pytest.approx(0.5)]  # what is left of the warm-up after the first call
+    assert len(calls) == 11 and warm.calls == 11  # no warm-up calls besides rest's
+    assert warm.first_call_s == 0.5 and warm.seconds_per_call == pytest.approx(0.02)
+
+
+def test_warm_up_makes_its_own_calls_when_rest_made_none():
+    from bench.measure.timing import warm_up
+
+    calls = []
+    warm = warm_up(lambda: calls.append(1), seconds=0.0, rest=lambda seconds_left: 0)  # e.g. it failed at once
+    assert len(calls) == 2 and warm.calls == 2
+
+
 def test_warm_up_calls_at_least_twice_with_no_warm_up_time():
     from bench.measure.timing import warm_up
 

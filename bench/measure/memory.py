@@ -1,4 +1,4 @@
-"""Peak memory, measured in its own pass: a sampler thread watches RSS while the model runs."""
+"""Peak memory, sampled while the model runs: a sampler thread watches RSS (and CUDA's allocator) during the warm-up."""
 
 from __future__ import annotations
 
@@ -108,4 +108,5 @@ def memory_pass(call: Callable[[], object], device: str, seconds: float, module:
             "cuda_max_allocated_mb": result.cuda_max_allocated_mb,
             "cuda_weights_mb": result.cuda_weights_mb,
         },
+        extra={"memory_calls": result.calls, "memory_window_s": round(result.window_s, 4)},
     )

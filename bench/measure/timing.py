@@ -110,13 +110,24 @@ class WarmUp:
     calls: int
 
 
-def warm_up(call: Callable[[], object], seconds: float, clock: Callable[[], float] = time.perf_counter) -> WarmUp:
-    """Call ``call`` untimed for ``seconds`` (at least twice): the first call alone, then the rest."""
+def warm_up(
+    call: Callable[[], object],
+    seconds: float,
+    clock: Callable[[], float] = time.perf_counter,
+    rest: Callable[[float], int] | None = None,
+) -> WarmUp:
+    """Call ``call`` untimed for ``seconds`` (at least twice): the first call alone, then the rest.
+
+    ``rest(seconds_left)``, when given, makes the calls after the first itself and returns how many it made: the
+    runner samples the memory pass over them, so the pass costs no calls of its own. If it made none (it failed
+    before calling), the warm-up makes its calls as usual."""
     start = clock()
     call()
     first_done = clock()
     deadline = start + seconds
-    calls = 0
+    calls = rest(max(deadline - first_done, 0.0)) if rest is not None else 0
+    if calls > 0:
+        return WarmUp(first_call_s=first_done - start, seconds_per_call=(clock() - first_done) / calls, calls=calls + 1)
     while True:
         call()
         calls += 1
@@ -223,11 +234,13 @@ def latency_pass(
     batch_size: int,
     case_id: str,
     clock: Callable[[], float] = time.perf_counter,
+    warm_rest: Callable[[float], int] | None = None,
 ) -> PassResult:
     """The latency pass: ``measure.repeats`` windows, each after an untimed warm-up, timed until the p50 is known
-    to ``measure.precision`` (:func:`time_until_precise`); the windows' spread counts towards ``unstable``."""
+    to ``measure.precision`` (:func:`time_until_precise`); the windows' spread counts towards ``unstable``.
+    ``warm_rest`` makes the first warm-up's calls after its first (:func:`warm_up`)."""
     windows = spec.repeats_for(device)
-    warm = warm_up(call, spec.warmup_s, clock)
+    warm = warm_up(call, spec.warmup_s, clock, warm_rest)
     rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds)
     timed = time_until_precise(call, time_calls, spec, windows, rounds, clock)
     samples_ms = timed.samples_ms
