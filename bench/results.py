@@ -240,6 +240,9 @@ def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str,
             continue
         try:
             row = json.loads(line.decode("utf-8"))
+        except RecursionError:  # nested deeper than the JSON decoder can go: damage, not a run's line
+            skipped.append(f"{number} (nested too deep)")
+            continue
         except (UnicodeDecodeError, json.JSONDecodeError):
             if number == len(lines):  # no newline after it: a write cut short by a kill
                 _warn(problems, f"{path}: ignoring a truncated last line (the run was killed mid-write)")
@@ -271,7 +274,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         meta = None
         _warn(problems, f"{path / 'meta.json'}: missing; the run is read from its records")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         meta = None
         _warn(problems, f"{path / 'meta.json'}: unreadable ({' '.join(str(err).split())[:120]})")
     if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("run_id"), str)):

@@ -134,3 +134,18 @@ def test_non_finite_figures_are_written_as_strict_json(tmp_path):
             json.loads(line, parse_constant=strict)
     frame = load("r1", tmp_path)
     assert frame.loc[0, "energy_j_per_item"] is None or frame["energy_j_per_item"].isna().all()
+
+
+def test_json_nested_too_deep_is_damage_not_a_traceback(tmp_path, capsys):
+    damaged = three_cases(tmp_path, "r1")
+    three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    deep = b"[" * 100_000 + b"]" * 100_000
+    (damaged / "meta.json").write_bytes(deep)
+    lines = (damaged / "records.jsonl").read_bytes().splitlines()
+    (damaged / "records.jsonl").write_bytes(b"\n".join([lines[0], deep, *lines[1:]]) + b"\n")
+    with pytest.warns(ResultsWarning, match=r"records.jsonl: 1 damaged line\(s\) skipped: 2 \(nested too deep\)"):
+        assert load("r1", tmp_path)["case_id"].tolist() == ["a", "b", "c"]
+    with pytest.warns(ResultsWarning, match="meta.json: unreadable"):
+        assert "unreadable" in read_meta(damaged)["damage"][0]
+    assert main(["results", "--results", str(tmp_path)]) == 0
+    assert "damaged: r1" in capsys.readouterr().out
