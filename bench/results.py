@@ -213,6 +213,29 @@ class ResultsWarning(UserWarning):
 
 
 REQUIRED_KEYS = {"records.jsonl": ("suite", "case_id", "status"), "samples.jsonl": ("suite", "case_id", "samples_ms")}
+"""Keys every line of the file needs: ``samples_ms`` a list of finite numbers, the others strings."""
+
+
+def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
+    """Why a parsed line is not one a run writes (see :data:`REQUIRED_KEYS`), or ``None``."""
+    if not isinstance(row, dict):
+        return "not an object"
+    if not all(isinstance(row.get(k), list if k == "samples_ms" else str) for k in required):
+        return "keys missing"
+    samples = row.get("samples_ms") if "samples_ms" in required else []
+    if not all(_finite_number(v) for v in samples):
+        return "samples not finite numbers"
+    return None
+
+
+def _finite_number(value: Any) -> bool:
+    """True for an int or float that is finite as a float (not a boolean, NaN, an infinity or 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _warn(problems: list[str], message: str) -> None:
@@ -249,8 +272,9 @@ def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str,
             else:
                 skipped.append(f"{number} (not JSON)")
             continue
-        if not isinstance(row, dict) or not all(isinstance(row.get(k), (str, list)) for k in required):
-            skipped.append(f"{number} ({'not an object' if not isinstance(row, dict) else 'keys missing'})")
+        problem = _line_problem(row, required)
+        if problem:
+            skipped.append(f"{number} ({problem})")
             continue
         rows.append(row)
     if skipped:

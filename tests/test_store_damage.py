@@ -53,9 +53,17 @@ def test_a_damaged_meta_leaves_the_records_readable_and_the_neighbour_only_warns
         (b"[1, 2]", "not an object"),
         (b'{"case_id": 1}', "keys missing"),
         (b"\xff\xff", "not JSON"),
+        (b'{"suite": "s", "case_id": ["a"], "status": "ok"}', "keys missing"),
+        (b'{"suite": "s", "case_id": "d", "status": [1]}', "keys missing"),
+        (b'{"suite": "s", "case_id": "d", "status": "ok", "samples_ms": "x"}', None),
     ],
 )
 def test_a_damaged_line_mid_file_is_skipped_and_named(tmp_path, line, why):
+    if why is None:  # samples_ms is no key of a record: the line is a record like any other
+        path = three_cases(tmp_path) / "records.jsonl"
+        path.write_bytes(path.read_bytes() + line + b"\n")
+        assert load("r1", tmp_path)["case_id"].tolist() == ["a", "b", "c", "d"]
+        return
     path = three_cases(tmp_path) / "records.jsonl"
     lines = path.read_bytes().splitlines()
     path.write_bytes(b"\n".join([lines[0], line, *lines[1:]]) + b"\n")
@@ -149,3 +157,18 @@ def test_json_nested_too_deep_is_damage_not_a_traceback(tmp_path, capsys):
         assert "unreadable" in read_meta(damaged)["damage"][0]
     assert main(["results", "--results", str(tmp_path)]) == 0
     assert "damaged: r1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "samples",
+    ['["a", "b"]', "[NaN, 1.0]", "[null, 1.0]", "[[1.0], [2.0]]", "[true, 1.0]", "[1e999]", "[" + "9" * 400 + "]"],
+)
+def test_samples_that_are_not_finite_numbers_are_a_damaged_line(tmp_path, capsys, samples):
+    run = three_cases(tmp_path)
+    path = run / "samples.jsonl"
+    lines = path.read_bytes().splitlines()
+    bad = json.loads(lines[0])
+    path.write_bytes(b"\n".join([*lines[:2], f'{{"suite": "s", "case_id": "c", "samples_ms": {samples}}}'.encode()]))
+    path.write_bytes(path.read_bytes() + b"\n")
+    with pytest.warns(ResultsWarning, match=r"samples.jsonl: 1 damaged line\(s\) skipped: 3 \(samples not finite"):
+        assert sorted(load_samples("r1", tmp_path)) == [f"s::{bad['case_id']}", "s::b"]
