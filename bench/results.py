@@ -222,6 +222,12 @@ def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
         return "not an object"
     if not all(isinstance(row.get(k), list if k == "samples_ms" else str) for k in required):
         return "keys missing"
+    if "status" in required and not all(
+        _finite_number(row[k]) and isinstance(row[k], int) for k in ("batch_size", "threads") if row.get(k) is not None
+    ):
+        return "batch_size or threads not an integer"
+    if "status" in required and "batch_size" in row and row["batch_size"] is None:
+        return "batch_size missing"
     samples = row.get("samples_ms") if "samples_ms" in required else []
     if not all(_finite_number(v) for v in samples):
         return "samples not finite numbers"
@@ -258,6 +264,7 @@ def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str,
     lines = data.split(b"\n")
     required = REQUIRED_KEYS.get(path.name, ())
     skipped: list[str] = []
+    cleared: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -276,10 +283,49 @@ def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str,
         if problem:
             skipped.append(f"{number} ({problem})")
             continue
+        if path.name == "records.jsonl":
+            cleared += [f"{number} ({key})" for key in _clear_wrong_types(row)]
         rows.append(row)
     if skipped:
         _warn(problems, f"{path}: {len(skipped)} damaged line(s) skipped: {', '.join(skipped[:5])}")
+    if cleared:
+        _warn(
+            problems,
+            f"{path}: {len(cleared)} value(s) not of their column's type, read as not measured: "
+            f"{', '.join(cleared[:5])}",
+        )
     return rows
+
+
+def _field_types() -> dict[str, tuple[type, ...]]:
+    """What each column of :class:`Record` may hold besides null: numbers for a number, else its own type."""
+    numeric = (int, float)
+    types: dict[str, tuple[type, ...]] = {name: (dict,) if name == "extra" else (str,) for name in COLUMNS}
+    types.update(cpu_cores=(int,), schema_version=(int,))
+    del types["threads"], types["batch_size"]  # identity: a line where they are damaged is skipped (_line_problem)
+    types.update({m.name: numeric if m.type in numeric else (m.type,) for m in metrics.recorded()})
+    return types
+
+
+_FIELD_TYPES = _field_types()
+
+
+def _clear_wrong_types(row: dict[str, Any]) -> list[str]:
+    """Set to ``None`` ("not measured") every known column whose value is not of its type (a string where a number
+    belongs, NaN, a list); returns their names. Booleans count as numbers nowhere."""
+    wrong = []
+    for key, allowed in _FIELD_TYPES.items():
+        value = row.get(key)
+        if value is None:
+            continue
+        if int in allowed or float in allowed:
+            ok = _finite_number(value) and (float in allowed or isinstance(value, int))
+        else:
+            ok = isinstance(value, allowed)
+        if not ok:
+            row[key] = None
+            wrong.append(key)
+    return wrong
 
 
 def _is_run_dir(path: Path) -> bool:

@@ -172,3 +172,26 @@ def test_samples_that_are_not_finite_numbers_are_a_damaged_line(tmp_path, capsys
     path.write_bytes(path.read_bytes() + b"\n")
     with pytest.warns(ResultsWarning, match=r"samples.jsonl: 1 damaged line\(s\) skipped: 3 \(samples not finite"):
         assert sorted(load_samples("r1", tmp_path)) == [f"s::{bad['case_id']}", "s::b"]
+
+
+def test_a_figure_not_of_its_type_reads_as_not_measured_and_the_rest_of_the_case_stays(tmp_path):
+    path = three_cases(tmp_path) / "records.jsonl"
+    lines = path.read_bytes().splitlines()
+    b = json.loads(lines[1]) | {"latency_p99_ms": "fast", "model_size_bytes": [1], "unstable": "yes", "error": 5}
+    c = json.loads(lines[2]) | {"rounds": float("nan"), "params": 10**400}  # json writes NaN; 10**400 overflows
+    path.write_bytes(b"\n".join([lines[0], json.dumps(b).encode(), json.dumps(c).encode()]) + b"\n")
+    with pytest.warns(ResultsWarning, match=r"6 value\(s\) not of their column's type, read as not measured: 2 \("):
+        frame = load("r1", tmp_path).set_index("case_id")
+    assert frame.loc["b", ["latency_p99_ms", "model_size_bytes", "unstable", "error"]].isna().all()
+    assert frame.loc[["b", "c"], "latency_p50_ms"].tolist() == [1.0, 1.0]  # the rest of each case is kept
+    assert frame.loc["c", ["rounds", "params"]].isna().all()
+
+
+@pytest.mark.parametrize("change", [{"batch_size": "x"}, {"batch_size": None}, {"threads": [1]}, {"batch_size": True}])
+def test_a_record_whose_batch_size_or_threads_is_damaged_is_a_damaged_line(tmp_path, change):
+    path = three_cases(tmp_path) / "records.jsonl"
+    lines = path.read_bytes().splitlines()
+    bad = json.dumps(json.loads(lines[1]) | change).encode()
+    path.write_bytes(b"\n".join([lines[0], bad, lines[2]]) + b"\n")
+    with pytest.warns(ResultsWarning, match=r"1 damaged line\(s\) skipped: 2 \(batch_size"):
+        assert load("r1", tmp_path)["case_id"].tolist() == ["a", "c"]
