@@ -177,6 +177,17 @@ def test_accuracy_free_run_still_reports_and_says_so(tmp_path):
     assert "term left out" in result.recommendations.iloc[0]["reasons"]
 
 
+def test_a_run_whose_size_was_not_measured_still_draws_its_pareto_chart(tmp_path):
+    writer = RunWriter(tmp_path / "results", "r1", {"suites": [{"name": "s"}]})
+    identity = {"run_id": "r1", "suite": "s", "model": "m", "compression": "fp32", "engine": "eager"}
+    writer.append(
+        Record(**identity, case_id="m[fp32]", device="cpu", threads=1, batch_size=1, status="ok", latency_p50_ms=1.0)
+    )
+    writer.close("finished")
+    folder, _ = write_report("r1", tmp_path / "results", tmp_path / "reports")
+    assert (folder / "pareto.png").exists()
+
+
 def test_cli_report_prints_the_recommendation(tmp_path, capsys):
     run_id = make_run(tmp_path / "results")
     code = main(["report", run_id[:8], "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")])

@@ -90,7 +90,8 @@ def pareto_chart(tables: Tables) -> Chart:
     fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 5.2), squeeze=False)
     frame["hardware"] = _hardware(frame)
     colors = _color_map(frame["hardware"])
-    size_max = frame["model_size_mb"].max() or 1.0
+    size_max = frame["model_size_mb"].max()
+    size_max = size_max if size_max > 0 else 1.0  # no size measured (NaN) or all zero: every marker the same
     for ax, model in zip(axes[0], models, strict=False):
         rows = frame[frame["model"] == model]
         for hardware, group in rows.groupby("hardware", sort=False):
