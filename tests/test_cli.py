@@ -88,6 +88,14 @@ def test_results_dir_defaults_to_the_environment(tmp_path, capsys, monkeypatch):
         (["calibrate", "--min-time-s", "inf"], "--min-time-s: must be a number > 0 and <= 3600"),
         (["calibrate", "--runs", "0"], "--runs: must be an integer >= 1"),
         (["calibrate", "--model", "dlrm-tinny"], "--model: unknown model 'dlrm-tinny'. Did you mean 'dlrm-tiny'?"),
+        (["load-overhead", "--seconds", "nan"], "--seconds: must be a number > 0 and <= 3600, got nan"),
+        (["load-overhead", "--seconds", "1e12"], "--seconds: must be a number > 0 and <= 3600"),
+        (["load-overhead", "--seconds", "-1"], "--seconds: must be a number > 0"),
+        (["load-overhead", "--low-qps", "0"], "--low-qps: must be a number > 0"),
+        (["load-overhead", "--start-qps", "nan"], "--start-qps: must be a number > 0"),
+        (["load-overhead", "--slo-ms", "0"], "--slo-ms: must be a number > 0"),
+        (["load-overhead", "--max-batch", "0"], "--max-batch: must be an integer from 1 to 65536, got 0"),
+        (["load-overhead", "--max-wait-ms", "-1"], "--max-wait-ms: must be a number >= 0"),
     ],
 )
 def test_out_of_range_options_are_usage_errors(argv, message, capsys):

@@ -39,6 +39,22 @@ def non_negative_int(text: str, maximum: int = 100) -> int:
     return value
 
 
+def bounded_int(minimum: int, maximum: int):
+    """An argparse type: an integer from ``minimum`` to ``maximum``."""
+
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer from {minimum} to {maximum}, got {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be an integer from {minimum} to {maximum}, got {value}")
+        return value
+
+    integer.__name__ = "integer"
+    return integer
+
+
 def number_type(minimum: float, maximum: float, strict: bool = True):
     """An argparse type: a finite number above ``minimum`` (or equal to it, with ``strict=False``) up to
     ``maximum``."""

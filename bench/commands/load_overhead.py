@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.commands._args import bounded_int, folder, number_type
+
 
 def _percentiles_us(samples_ns: list[int]) -> tuple[float, float]:
     import numpy as np
@@ -111,11 +113,26 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "load-overhead", help="what the LoadGen system under test adds per query, and the highest QPS it sustains"
     )
-    parser.add_argument("--seconds", type=float, default=2.0, help="LoadGen min_duration per run (default 2)")
-    parser.add_argument("--slo-ms", type=float, default=10.0, help="p99 SLO of the peak search (default 10 ms)")
-    parser.add_argument("--low-qps", type=float, default=1000.0, help="the low Server rate (default 1000)")
-    parser.add_argument("--start-qps", type=float, default=20_000.0, help="where the peak search starts")
-    parser.add_argument("--max-batch", type=int, default=32, help="batching for the second peak search")
-    parser.add_argument("--max-wait-ms", type=float, default=0.5, help="batching wait for the second peak search")
-    parser.add_argument("--logs", default=None, help="folder for the LoadGen logs (default: a temporary folder)")
+    parser.add_argument(
+        "--seconds", type=number_type(0, 3600), default=2.0, help="LoadGen min_duration per run (default 2)"
+    )
+    parser.add_argument(
+        "--slo-ms", type=number_type(0, 3_600_000), default=10.0, help="p99 SLO of the peak search (default 10 ms)"
+    )
+    parser.add_argument(
+        "--low-qps", type=number_type(0, 1e7), default=1000.0, help="the low Server rate (default 1000)"
+    )
+    parser.add_argument("--start-qps", type=number_type(0, 1e9), default=20_000.0, help="where the peak search starts")
+    parser.add_argument(
+        "--max-batch", type=bounded_int(1, 65_536), default=32, help="batching for the second peak search"
+    )
+    parser.add_argument(
+        "--max-wait-ms",
+        type=number_type(0, 60_000, strict=False),
+        default=0.5,
+        help="batching wait for the second peak search",
+    )
+    parser.add_argument(
+        "--logs", type=folder, default=None, help="folder for the LoadGen logs (default: a temporary folder)"
+    )
     parser.set_defaults(func=load_overhead)
