@@ -288,6 +288,13 @@ def test_the_section_gets_documented_defaults():
         ({"search": {"precision": 2}}, "load.search.precision", "<= 1.0"),
         ({"search": {"max_runs": 1}}, "load.search.max_runs", "integer >= 2"),
         ([1], "load", "must be a mapping"),
+        ({"min_duration_s": 1e12}, "load.min_duration_s", "must be <= 3600"),
+        ({"min_queries": 10**23}, "load.min_queries", "must be an integer <= 10000000"),
+        ({"batching": {"max_batch": 10**30}}, "load.batching.max_batch", "must be an integer <= 65536"),
+        ({"batching": {"max_batch": 2, "max_wait_ms": 1e300}}, "load.batching.max_wait_ms", "must be <= 3600000"),
+        ({"slo": {"p99_ms": 1e300}}, "load.slo.p99_ms", "must be <= 3600000"),
+        ({"search": {"max_runs": 10**12}}, "load.search.max_runs", "must be an integer <= 1000"),
+        ({"search": {"start_qps": 1e300}}, "load.search.start_qps", "must be <= 1000000000"),
     ],
 )
 def test_bad_sections_are_one_line_errors_naming_the_key(section, key, message):

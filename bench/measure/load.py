@@ -81,9 +81,21 @@ class LoadSpec:
         )
 
 
-def _integer(value: Any, key: str, minimum: int) -> int:
+MAX_DURATION_S = 3600
+"""Longest LoadGen run a suite may ask for (``min_duration_s``), as for a ``measure:`` pass."""
+MAX_MS = 3_600_000
+"""Largest SLO or batching wait in milliseconds (an hour)."""
+MAX_QUERIES = 10_000_000
+MAX_BATCH = 65_536
+MAX_RUNS = 1000
+MAX_QPS = 1_000_000_000
+
+
+def _integer(value: Any, key: str, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SuiteError(None, key, f"must be an integer >= {minimum}, got {value!r}")
+        raise SuiteError(None, key, f"must be an integer >= {minimum}, got {checks.short(value)}")
+    if value > maximum:
+        raise SuiteError(None, key, f"must be an integer <= {maximum}, got {checks.short(value)}")
     return value
 
 
@@ -105,26 +117,39 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
     search = checks.mapping(section.get("search", {}), f"{where}.search", SEARCH_KEYS)
     out = {
         "scenarios": list(scenarios),
-        "slo": {"p99_ms": checks.number(slo.get("p99_ms", default.slo_p99_ms), f"{where}.slo.p99_ms", strict=True)},
+        "slo": {
+            "p99_ms": checks.number(
+                slo.get("p99_ms", default.slo_p99_ms), f"{where}.slo.p99_ms", strict=True, maximum=MAX_MS
+            )
+        },
         "batching": {
-            "max_batch": _integer(batching.get("max_batch", default.max_batch), f"{where}.batching.max_batch", 1),
+            "max_batch": _integer(
+                batching.get("max_batch", default.max_batch), f"{where}.batching.max_batch", 1, MAX_BATCH
+            ),
             "max_wait_ms": checks.number(
-                batching.get("max_wait_ms", default.max_wait_ms), f"{where}.batching.max_wait_ms"
+                batching.get("max_wait_ms", default.max_wait_ms), f"{where}.batching.max_wait_ms", maximum=MAX_MS
             ),
         },
         "min_duration_s": checks.number(
-            section.get("min_duration_s", default.min_duration_s), f"{where}.min_duration_s", strict=True
+            section.get("min_duration_s", default.min_duration_s),
+            f"{where}.min_duration_s",
+            strict=True,
+            maximum=MAX_DURATION_S,
         ),
-        "min_queries": _integer(section.get("min_queries", default.min_queries), f"{where}.min_queries", 1),
+        "min_queries": _integer(
+            section.get("min_queries", default.min_queries), f"{where}.min_queries", 1, MAX_QUERIES
+        ),
         "search": {
             "precision": checks.number(
                 search.get("precision", default.precision), f"{where}.search.precision", strict=True, maximum=1.0
             ),
-            "max_runs": _integer(search.get("max_runs", default.max_runs), f"{where}.search.max_runs", 2),
+            "max_runs": _integer(search.get("max_runs", default.max_runs), f"{where}.search.max_runs", 2, MAX_RUNS),
         },
     }
     if "start_qps" in search:
-        out["search"]["start_qps"] = checks.number(search["start_qps"], f"{where}.search.start_qps", strict=True)
+        out["search"]["start_qps"] = checks.number(
+            search["start_qps"], f"{where}.search.start_qps", strict=True, maximum=MAX_QPS
+        )
     if out["batching"]["max_batch"] == 1 and out["batching"]["max_wait_ms"] > 0:
         raise SuiteError(
             None, f"{where}.batching.max_wait_ms", "has no effect with max_batch: 1 (batching off); raise max_batch"
