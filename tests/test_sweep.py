@@ -151,3 +151,31 @@ def test_the_gpu_suites_split_latency_and_throughput_regimes():
     for suite in (latency, throughput):
         refs = {(c.model, c.engine, c.batch_size) for c in suite.cases if c.compression.name == "fp32"}
         assert {(c.model, c.engine, c.batch_size) for c in suite.cases} == refs
+
+
+def _values(n: int) -> str:
+    return "[" + ", ".join(str(i) for i in range(1, n + 1)) + "]"
+
+
+FIVE_PARAMS = ", ".join(f"{p}: {_values(11)}" for p in ("rows", "tables", "embedding_dim", "bag_size", "seed"))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            f"models: [{{name: dlrm-tiny, sweep: {{{FIVE_PARAMS}}}}}]\n",
+            "s.yaml: models[0].sweep: expands to 161051 combinations; at most 100000",
+        ),
+        (
+            f"models: [noop]\nbatch_sizes: {_values(400)}\nhardware: {{cpu: {{threads: {_values(400)}}}}}\n",
+            "s.yaml: the sweep has 1 models x 1 compression x 1 engines x 400 hardware x 400 batch_sizes = 160000 "
+            "cases; at most 100000",
+        ),
+    ],
+    ids=["method-sweep", "suite-product"],
+)
+def test_a_sweep_beyond_the_case_limit_is_refused_before_it_is_expanded(tmp_path, body, message):
+    with pytest.raises(SuiteError) as caught:
+        load_suite(write_suite(tmp_path, "s.yaml", HEAD + body))
+    assert str(caught.value).endswith(message)

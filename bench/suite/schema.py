@@ -56,6 +56,9 @@ MAX_COUNT = 1 << 20
 MEASURE_LIMITS = {"warmup_s": 3600, "min_time_s": 3600, "memory_s": 3600, "energy_min_s": 3600, "cpu_tdp_w": 10_000}
 MEASURE_LIMITS |= {"min_rounds": 1_000_000, "max_rounds": 1_000_000, "repeats": 1000}
 """Largest value of each ``measure:`` key: an hour per pass, a million rounds (every other number must be finite)."""
+MAX_CASES = 100_000
+"""Most cases one suite may expand to (sweep products and includes), so that a typo in a sweep cannot hang
+validation or exhaust memory; the largest shipped suite has a few hundred."""
 MAX_PARAM = 2**63 - 1
 """Largest number a method parameter may take (a 64-bit integer; each method's ``check`` narrows it)."""
 
@@ -133,6 +136,13 @@ class Validator:
         excludes = [
             self.axis_filter(e, f"exclude[{i}]", sweep_values) for i, e in enumerate(self.list_of(data, "exclude"))
         ]
+        axes = {"models": models, "compression": compressions, "engines": engines}
+        axes |= {"hardware": placements, "batch_sizes": batch_sizes}
+        if math.prod(len(values) for values in axes.values()) > MAX_CASES:
+            sizes = " x ".join(f"{len(values)} {key}" for key, values in axes.items())
+            raise self.error(
+                None, f"the sweep has {sizes} = {math.prod(len(v) for v in axes.values())} cases; at most {MAX_CASES}"
+            )
         cases: dict[str, Case] = {}
         for model, compression, engine, placement, batch in itertools.product(
             models, compressions, engines, placements, batch_sizes
@@ -219,6 +229,9 @@ class Validator:
                     )
                 if values.index(value) != j:
                     raise self.error(f"{where}[{j}]", f"{value!r} is listed twice")
+        combinations = math.prod(len(values) for values in sweep.values())
+        if combinations > MAX_CASES:
+            raise self.error(f"{key}.sweep", f"expands to {combinations} combinations; at most {MAX_CASES}")
         prefix = base.get("label") or (
             default_label(name, freeze_params(params)) if entry is not None else base.get("name")
         )
