@@ -160,3 +160,17 @@ def test_gate_uses_the_promoted_baseline(tmp_path, capsys):
     assert main(args) == 1  # latest run against the promoted baseline
     payload = json.loads((out / "v.json").read_text())
     assert payload["baseline"] == "r1-old" and payload["current"] == "r2-new"
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: the damaged meta.json is a warning line
+@pytest.mark.parametrize("meta", [b"{bad", b'{"run_id": "r1", "promotions": [5, {"cases": 3, "git_commit": 7}]}'])
+def test_a_damaged_baseline_meta_is_shown_and_replaced_not_a_traceback(tmp_path, capsys, meta):
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})
+    assert main(["baseline", "set", "r1", "--results", str(results)]) == 0
+    (history.baseline_path("demo", results) / "meta.json").write_bytes(meta)
+    assert main(["baseline", "show", "--results", str(results)]) == 0
+    assert "0 cases from run" in capsys.readouterr().out
+    assert main(["baseline", "set", "r1", "--results", str(results)]) == 0
+    assert main(["baseline", "show", "--results", str(results)]) == 0
+    assert "1 cases from run r1" in capsys.readouterr().out

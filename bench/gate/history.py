@@ -283,7 +283,10 @@ def promote(
             kept = [r for r in _rows_of(target / "records.jsonl", suite) if r["case_id"] not in promoted]
             records = kept + records
             samples = [r for r in _rows_of(target / "samples.jsonl", suite) if r["case_id"] not in promoted] + samples
-            promotions = store.read_meta(target).get("promotions", [])
+            promotions = store.read_meta(target).get("promotions")  # a damaged one: its cases' history restarts
+            promotions = [p for p in promotions if isinstance(p, dict)] if isinstance(promotions, list) else []
+            for entry in promotions:
+                entry["cases"] = entry["cases"] if isinstance(entry.get("cases"), list) else []
             kept_ids = {r["case_id"] for r in kept}
             for entry in promotions:
                 entry["cases"] = [c for c in entry.get("cases", []) if c in kept_ids]
@@ -332,13 +335,15 @@ def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def baselines(results_dir: str | Path = "results") -> dict[str, dict[str, Any]]:
     """The promoted baselines: suite -> its meta (``promoted_from``, ``promoted_at``, environment)."""
+    from bench import results as store
+
     root = baseline_root(results_dir)
     if not root.is_dir():
         return {}
     found = {}
     for path in sorted(root.iterdir()):
         if path.is_dir() and not path.name.startswith(".") and (path / "meta.json").is_file():
-            found[path.name] = json.loads((path / "meta.json").read_text())
+            found[path.name] = store.read_meta(path)  # a damaged one is read as far as it is intact, with a warning
     return found
 
 
