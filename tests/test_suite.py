@@ -145,6 +145,14 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         ("suite: x\nmodels: [noop]\ncompression: [{prune-l1: {amount: 1.5}}]\n", r"amount must be in \[0, 1\)"),
         ("suite: x\nmodels: [noop]\ncompression: [{distill: {fraction: 1.0}}]\n", r"fraction must be in \(0, 1\)"),
         (
+            "suite: x\nmodels: [noop]\ncompression: [{distill: {steps: 9223372036854775807}}]\n",
+            r"compression\[0\]\.distill: distill: steps must be at most 100000, got 9223372036854775807",
+        ),
+        (
+            "suite: x\nmodels: [noop]\ncompression: [{name: prune-l1, sweep: {finetune_steps: [0, 10000000]}}]\n",
+            r"compression\[0\]\.params: prune-l1: finetune_steps must be at most 100000, got 10000000",
+        ),
+        (
             "suite: x\nmodels: [noop]\ncompression: [{int8-dynamic: {backend: torchaoo}}]\n",
             r"compression\[0\]\.int8-dynamic: int8-dynamic: unknown backend 'torchaoo'; allowed: ",
         ),

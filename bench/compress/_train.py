@@ -26,6 +26,14 @@ def calibration_batches(bundle) -> list[tuple]:
 
 
 DEFAULT_LR = 0.0005
+MAX_STEPS = 100_000
+"""Most training steps a suite may ask of distillation or pruning fine-tuning ("bounded steps": minutes, not days)."""
+
+
+def check_steps(steps: int, key: str, method: str) -> None:
+    """For a method's ``check``: ``steps`` is at most :data:`MAX_STEPS` (the suite checked it is a whole number)."""
+    if steps > MAX_STEPS:
+        raise ValueError(f"{method}: {key} must be at most {MAX_STEPS}, got {steps}")
 
 
 def learning_rate(bundle, lr: float) -> float:

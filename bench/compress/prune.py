@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from bench.compress import Compressed, register_compression
-from bench.compress._train import calibration_batches, distill, learning_rate, output_fidelity
+from bench.compress._train import calibration_batches, check_steps, distill, learning_rate, output_fidelity
 from bench.errors import NotApplicable
 
 _PRUNABLE = (nn.Linear, nn.Conv2d)
@@ -24,15 +24,16 @@ _PRUNABLE = (nn.Linear, nn.Conv2d)
 _PASS_THROUGH = (nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Dropout, nn.Identity, nn.MaxPool2d, nn.AvgPool2d)
 
 
-def _check_amount(amount: float, name: str) -> None:
+def _check_amount(amount: float, name: str, finetune_steps: int = 0) -> None:
     if not 0.0 <= amount < 1.0:
         raise ValueError(f"{name}: amount must be in [0, 1), got {amount}")
+    check_steps(finetune_steps, "finetune_steps", name)
 
 
 @register_compression(
     "prune-l1",
     cached=lambda finetune_steps, **_: finetune_steps > 0,
-    check=lambda amount, **_: _check_amount(amount, "prune-l1"),
+    check=lambda amount, finetune_steps, **_: _check_amount(amount, "prune-l1", finetune_steps),
     params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
     description="Unstructured L1 magnitude pruning of Linear/Conv weights to a sparsity, made permanent.",
 )
@@ -199,7 +200,7 @@ def shrink(module: nn.Module, amount: float, extra_pairs: list[tuple[str, str]] 
 @register_compression(
     "prune-structured",
     cached=lambda finetune_steps, **_: finetune_steps > 0,
-    check=lambda amount, **_: _check_amount(amount, "prune-structured"),
+    check=lambda amount, finetune_steps, **_: _check_amount(amount, "prune-structured", finetune_steps),
     params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
     description="Structured pruning: removes whole neurons/channels and rebuilds smaller layers.",
 )
