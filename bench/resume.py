@@ -36,6 +36,9 @@ def resumable(results_dir: str | Path, run_id: str) -> Resumable:
     path = Path(results_dir) / run_id
     if not (path / "meta.json").is_file():
         raise BenchError(f"--resume {run_id!r}: no run {path} (its meta.json is missing)")
+    for name in ("records.jsonl", "samples.jsonl"):  # appended to: each must be a file, or not yet exist
+        if (path / name).exists() and not (path / name).is_file():
+            raise BenchError(f"--resume {run_id!r}: {path / name} is not a file; start a new run")
     with warnings.catch_warnings():  # a line cut short by the kill is expected; it is dropped before appending
         warnings.simplefilter("ignore", ResultsWarning)
         meta = read_meta(path)

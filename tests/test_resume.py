@@ -118,6 +118,7 @@ def test_resume_runs_only_the_cases_without_a_record(stopped):
         ("edited", "*suites/t.yaml (or a file it extends) changed since the run started*"),
         ("other-suite", "*suite 'u' is not part of it (it has: t)*"),
         ("run-id", "*--bench-resume keeps the run's id*"),
+        ("samples-folder", "*--resume 'r': */samples.jsonl is not a file; start a new run*"),
     ],
 )
 def test_resume_refusals_are_one_line_usage_errors(stopped, change, message):
@@ -135,6 +136,9 @@ def test_resume_refusals_are_one_line_usage_errors(stopped, change, message):
     elif change == "other-suite":
         stopped.makefile(".yaml", **{"suites/u": "suite: u\nmodels: [noop]\n" + TINY_MEASURE})
         suites = ["suites/u.yaml"]
+    elif change == "samples-folder":
+        (run / "samples.jsonl").unlink()
+        (run / "samples.jsonl").mkdir()
     else:
         args += ["--bench-run-id", "r2"]
     result = stopped.runpytest(*suites, *args)
