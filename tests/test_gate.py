@@ -196,11 +196,15 @@ def test_deterministic_metrics_use_the_rule_alone():
 # ------------------------------------------------------------------------------------------- comparison
 
 
+FIGURES = {"m[a]": {"model_size_bytes": 1000, "accuracy": 0.9}, "m[b]": {"model_size_bytes": 2000, "accuracy": 0.8}}
+"""The baseline's untimed figures in :func:`_pair`: a current run that leaves them out cannot be vouched for."""
+
+
 def _pair(tmp_path, current_cases, baseline_cases=None, current_env=None, gates=None):
     results = tmp_path / "results"
     baseline_cases = baseline_cases or {
-        "m[a]": {"samples": latencies(1), "model_size_bytes": 1000, "accuracy": 0.9},
-        "m[b]": {"samples": latencies(3), "model_size_bytes": 2000, "accuracy": 0.8},
+        "m[a]": {"samples": latencies(1), **FIGURES["m[a]"]},
+        "m[b]": {"samples": latencies(3), **FIGURES["m[b]"]},
     }
     make_run(results, "base", baseline_cases, gates=gates, started_at="2026-11-21T00:00:00Z")
     make_run(results, "cur", current_cases, gates=gates, env=current_env, started_at="2026-11-22T00:00:00Z")
@@ -289,8 +293,43 @@ def test_environment_mismatch_is_refused_unless_forced(tmp_path, env, differs):
     assert "Environment differs" in markdown and "--force" in markdown and differs in markdown
 
 
+def test_a_figure_the_baseline_measured_and_the_gate_could_not_compare_is_never_passed(tmp_path):
+    current = {
+        "m[a]": {"samples": latencies(2), **FIGURES["m[a]"]},
+        "m[b]": {"samples": latencies(4), **FIGURES["m[b]"]},
+    }
+    results = _pair(tmp_path, current)
+    assert gate.gate_runs(["base"], ["cur"], results).exit_code == 0
+    # m[b]'s size and accuracy still compare, but its raw samples are lost now: its latency is not guarded
+    samples = results / "cur" / "samples.jsonl"
+    samples.write_text("".join(line + "\n" for line in samples.read_text().splitlines() if "m[b]" not in line))
+    result = gate.gate_runs(["base"], ["cur"], results)
+    assert _verdicts(result)[("demo::m[b]", "model_size_bytes")] == "unchanged"
+    assert not result.uncompared and result.count("regressed") == 0
+    assert result.unguarded == [
+        "demo::m[b]: latency_p50_ms (no raw samples in the current run)",
+        "demo::m[b]: throughput_items_per_s (no raw samples in the current run)",
+    ]
+    assert result.exit_code == gate.NOT_COMPARED
+    markdown = gate.render_markdown(result)
+    assert "passed" not in markdown and "could not be compared" in markdown and "m[b]: latency_p50_ms" in markdown
+
+
+def test_a_figure_only_the_current_run_has_guards_nothing(tmp_path):
+    current = {
+        "m[a]": {"samples": latencies(2), **FIGURES["m[a]"]},
+        "m[b]": {"samples": latencies(4), **FIGURES["m[b]"], "energy_j_per_item": 1.0},  # the baseline had none
+    }
+    result = gate.gate_runs(["base"], ["cur"], _pair(tmp_path, current))
+    assert _verdicts(result)[("demo::m[b]", "energy_j_per_item")] == "not comparable"
+    assert not result.unguarded and result.exit_code == 0
+
+
 def test_thread_count_and_gpu_of_a_case(tmp_path):
-    current = {"m[a]": {"samples": latencies(2), "threads": 2}, "m[b]": {"samples": latencies(4)}}
+    current = {
+        "m[a]": {"samples": latencies(2), "threads": 2},
+        "m[b]": {"samples": latencies(4), **FIGURES["m[b]"]},
+    }
     results = _pair(tmp_path, current, current_env={"gpu_name": "Some GPU"})  # a GPU appeared: CPU cases unaffected
     result = gate.gate_runs(["base"], ["cur"], results)
     by_case = {v.case: v for v in result.verdicts if v.metric == "latency_p50_ms"}
@@ -316,7 +355,8 @@ def test_cli_exit_codes_and_files(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
     slow = {"m[a]": {"samples": latencies(2, scale=3.0)}, "m[b]": {"samples": latencies(4)}}
     results = _pair(tmp_path, slow)
-    make_run(results, "same", {"m[a]": {"samples": latencies(7)}, "m[b]": {"samples": latencies(8)}})
+    same = {"m[a]": {"samples": latencies(7), **FIGURES["m[a]"]}, "m[b]": {"samples": latencies(8), **FIGURES["m[b]"]}}
+    make_run(results, "same", same)
 
     # a machine with 4% run-to-run noise: +200% latency (-67% throughput) is decided on both metrics
     code, summary, verdicts = _cli(tmp_path, results, "--baseline", "base", "--current", "cur", "--run-noise", "0.04")
@@ -349,7 +389,8 @@ def test_cli_usage_errors_exit_2(tmp_path, capsys):
 
 
 def test_markdown_summary_shape(tmp_path):
-    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2, scale=0.8)}, "m[b]": {"samples": latencies(4)}})
+    current = {"m[a]": {"samples": latencies(2, scale=0.8)}, "m[b]": {"samples": latencies(4)}}
+    results = _pair(tmp_path, {case: {**fields, **FIGURES[case]} for case, fields in current.items()})
     markdown = gate.render_markdown(gate.gate_runs(["base"], ["cur"], results, run_noise=0.04), max_unchanged=1)
     lines = markdown.splitlines()
     assert lines[0] == "## bench gate: passed"

@@ -172,6 +172,10 @@ class GateResult:
     uncompared: list[str] = field(default_factory=list)
     """Cases the gate was asked to guard (ok in the baseline, selected now) but could not compare: the current run
     never measured them (killed, interrupted) or measured no figure comparable with the baseline's."""
+    unguarded: list[str] = field(default_factory=list)
+    """``case: metric (why)`` for each metric of a comparable case (ok on both sides, same environment and settings)
+    that the baseline measured but this gate could not compare: raw samples lost, a pass that failed now, a run
+    too disturbed to judge. Like :attr:`uncompared`, it makes the gate exit :data:`NOT_COMPARED`, never "passed"."""
 
     def count(self, verdict: str) -> int:
         return sum(v.verdict == verdict for v in self.verdicts)
@@ -189,7 +193,7 @@ class GateResult:
             return 1
         if (self.environment or self.settings) and not self.forced and self.compared == 0:
             return 2
-        if self.uncompared or self.compared == 0:
+        if self.uncompared or self.unguarded or self.compared == 0:
             return NOT_COMPARED
         return 0
 
@@ -209,6 +213,7 @@ class GateResult:
             "notes": self.notes,
             "not_run": self.not_run,
             "uncompared": self.uncompared,
+            "unguarded": self.unguarded,
             "verdicts": [json_safe(asdict(v)) for v in self.verdicts],
         }
 
@@ -295,6 +300,13 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
             verdicts.append((verdict, rule))
     if reason is None and suite_rules and not any(verdict.verdict != "not comparable" for verdict, _ in verdicts):
         result.uncompared.append(key)  # ok on both sides, yet no figure could be compared (e.g. samples lost)
+    elif reason is None:
+        # some figures compared, but a metric the baseline measured did not: the gate cannot vouch for it
+        result.unguarded += [
+            f"{key}: {verdict.metric} ({verdict.reason})"
+            for verdict, _ in verdicts
+            if verdict.verdict == "not comparable" and not verdict.reason.startswith(NEW_IN_CURRENT)
+        ]
     return verdicts
 
 
@@ -357,6 +369,10 @@ def settings_differences(baseline: RunSide, current: RunSide) -> dict[str, list[
     return found
 
 
+NEW_IN_CURRENT = "not measured in the baseline"
+"""A figure only the current run has (a pass the baseline did not run): nothing was guarded, nothing is lost."""
+
+
 def _not_comparable_reason(old: dict[str, Any] | None, new: dict[str, Any]) -> str | None:
     if old is None:
         return "new case: not in the baseline"
@@ -400,7 +416,7 @@ def _compare_metric(
     if not _present(old_value) and not _present(new_value):
         return None
     if not _present(old_value) or not _present(new_value):
-        verdict.reason = "not measured in the " + ("baseline" if not _present(old_value) else "current run")
+        verdict.reason = NEW_IN_CURRENT if not _present(old_value) else "not measured in the current run"
         return verdict
     verdict.baseline, verdict.current = float(old_value), float(new_value)
     verdict.change = rule.change(verdict.baseline, verdict.current)

@@ -94,6 +94,14 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
             else "nothing was compared: no case is ok in both runs (another suite, no overlap, or an empty run)"
         )
         lines += ["", f"> **{what}**"]
+    if result.unguarded:
+        shown = "; ".join(f"`{entry}`" for entry in result.unguarded[:5])
+        more = f" and {len(result.unguarded) - 5} more" if len(result.unguarded) > 5 else ""
+        lines += [
+            "",
+            f"> **{len(result.unguarded)} figure(s) the baseline measured could not be compared, so the gate "
+            f"cannot vouch for them: {shown}{more}**",
+        ]
     moved = [v for v in result.verdicts if v.verdict in ("regressed", "improved", "not comparable")]
     moved += [v for v in result.verdicts if v.verdict == "inconclusive"]
     order = {name: i for i, name in enumerate(VERDICTS)}
