@@ -48,6 +48,25 @@ def test_a_near_miss_of_a_run_option_is_named(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "res").exists()
 
 
+@pytest.mark.parametrize("argv", [["run"], ["overhead", "--suite"]])
+@pytest.mark.parametrize("kind", ["missing", "empty", "fifo"])
+def test_a_suite_path_that_is_not_there_is_a_usage_error(tmp_path, capsys, argv, kind):
+    """Refused before pytest starts (was: pytest's 'ERROR: file or directory not found', exit 4)."""
+    import os
+
+    path = {"missing": str(tmp_path / "nonexist.yaml"), "empty": "", "fifo": str(tmp_path / "fifo.yaml")}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(SystemExit) as info:
+        main([*argv, path])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"bench {argv[0]}: error: argument ") and "Traceback" not in err
+    expected = {"missing": "no such file or directory", "empty": "empty path", "fifo": "is not a regular file"}
+    assert expected[kind] in last and (kind == "empty" or path in last)
+
+
 def test_unknown_run_is_a_clear_error(tmp_path, capsys):
     assert main(["results", "nope", "--results", str(tmp_path)]) == 2
     assert "bench results: error: no runs under" in capsys.readouterr().err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 from pathlib import Path
 
 
@@ -98,6 +100,21 @@ def output_file(text: str) -> str:
     if not text or Path(text).is_dir() or text.endswith(("/", "\\")):
         raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
     return _creatable(text)
+
+
+def suite_path(text: str) -> str:
+    """argparse type: a suite file or a folder of suites that exists (checked before pytest or torch starts); a
+    pytest node id (``suites/quick.yaml::quick::...``) is checked by its path."""
+    if not text:
+        raise argparse.ArgumentTypeError("must be a suite file or folder, got an empty path")
+    try:
+        mode = os.stat(text.split("::", 1)[0]).st_mode
+    except OSError as err:
+        shown = text if len(text) <= 80 else f"{text[:60]}...{text[-16:]}"
+        raise argparse.ArgumentTypeError(f"{shown!r}: {(err.strerror or str(err)).lower()}") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a regular file or a folder; give a suite file or folder")
+    return text
 
 
 def run_id(text: str) -> str:

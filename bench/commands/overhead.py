@@ -10,6 +10,7 @@ import argparse
 import time
 
 from bench.commands import add_results_option
+from bench.commands._args import suite_path
 from bench.errors import BenchError
 
 
@@ -60,6 +61,11 @@ def overhead(args: argparse.Namespace, extra: list[str]) -> int:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("overhead", help="measure the harness's own per-call overhead")
-    parser.add_argument("--suite", default="suites/harness.yaml", help="the no-op suite (default: suites/harness.yaml)")
+    parser.add_argument(
+        "--suite",
+        type=suite_path,
+        default="suites/harness.yaml",
+        help="the no-op suite (default: suites/harness.yaml)",
+    )
     add_results_option(parser)
     parser.set_defaults(func=overhead)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.commands._args import folder, run_id
+from bench.commands._args import folder, run_id, suite_path
 from bench.errors import did_you_mean
 
 # pytest plugins that other packages install and a suite run never uses; hypothesis alone takes 1.3 s to import
@@ -56,6 +56,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "suites",
         nargs="*",
+        type=suite_path,
         default=["suites/quick.yaml"],
         help="suite files or folders (default: suites/quick.yaml)",
     )
