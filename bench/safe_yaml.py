@@ -10,6 +10,7 @@ the file and, where known, the line and column.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -144,13 +145,41 @@ def parse(text: str, file: str) -> Any:
         raise SuiteError(file, None, f"unreadable value: {message}") from None
 
 
+def not_regular(mode: int) -> str | None:
+    """What a path of this ``st_mode`` is when it is not a regular file (``"a FIFO (named pipe)"``), else None."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
 def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
-    """The file's text: at most :data:`MAX_BYTES`, strict UTF-8; an unreadable file is a one-line error."""
+    """The file's text: at most :data:`MAX_BYTES`, strict UTF-8; an unreadable file is a one-line error.
+
+    Only a regular file is read: the file is opened without blocking and checked before reading, so a FIFO (which
+    would wait for a writer), a device (``/dev/zero`` never ends) or a folder is refused at once."""
     try:
-        with open(path, "rb") as handle:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as err:
+        raise SuiteError(str(path), None, f"cannot read {what}: {err.strerror or err}") from None
+    try:
+        kind = not_regular(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise SuiteError(str(path), None, f"cannot read {what}: it is {kind}, not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as err:
         raise SuiteError(str(path), None, f"cannot read {what}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_BYTES:
         raise SuiteError(str(path), None, f"larger than {MAX_BYTES // 1024} KiB; a {what} is a small text file")
     try:

@@ -221,3 +221,24 @@ def test_the_cli_turns_a_bad_path_into_one_line(tmp_path):
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "is a file, not a folder" in done.stderr
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_a_path_that_is_not_a_regular_file_is_named_so_and_never_read(tmp_path, capsys):
+    """A FIFO or a device exists: it is 'not a regular file', not 'not found', and a FIFO is never waited on."""
+    import os
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    for parent, kind in ((fifo.name, "a FIFO (named pipe)"), ("/dev/null", "a character device")):
+        message = refused(tmp_path, S + f"extends: {parent}\n")
+        assert f"extends: '{parent}' is {kind}, not a regular file" in message
+    assert main(["validate", str(fifo)]) == 1
+    assert f"{fifo}: is a FIFO (named pipe), not a regular file" in capsys.readouterr().err
+    done = subprocess.run(  # loading it directly (the pytest plugin's path) refuses it at once instead of blocking
+        [sys.executable, "-c", f"from bench.suite import load_suite; load_suite({str(fifo)!r})"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "cannot read suite file: it is a FIFO (named pipe), not a regular file" in done.stderr

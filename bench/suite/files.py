@@ -24,13 +24,25 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        kind = _kind(path)
+        if kind == "a folder":
             found += sorted(p for p in path.rglob("*") if p.is_file() and is_suite_file(p))
-        elif path.is_file():
+        elif kind is None:
             found.append(path)
-        else:
+        elif kind == "missing":
             raise SuiteError(str(path), None, "no such file or directory")
+        else:
+            raise SuiteError(str(path), None, f"is {kind}, not a regular file; give a suite YAML file or a folder")
     return found
+
+
+def _kind(path: Path) -> str | None:
+    """None for a regular file, ``"missing"``, or what else the path is (``"a folder"``, ``"a FIFO ..."``)."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    return safe_yaml.not_regular(mode)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -73,7 +85,10 @@ def resolve_extends(path: Path, chain: tuple[Path, ...] = (), files: list[Path] 
     merged: dict[str, Any] = {}
     for parent in parents:
         parent_path = path.parent / parent
-        if not parent_path.is_file():
+        kind = _kind(parent_path)
+        if kind == "missing":
             raise SuiteError(str(path), "extends", f"'{parent}' not found (looked for {parent_path})")
+        if kind is not None:
+            raise SuiteError(str(path), "extends", f"'{parent}' is {kind}, not a regular file (a suite YAML file)")
         merged = _deep_merge(merged, resolve_extends(parent_path, (*chain, resolved), files))
     return _deep_merge(merged, data)
