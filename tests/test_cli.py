@@ -24,6 +24,20 @@ def test_validate_missing_path(tmp_path, capsys):
     assert "no such file or directory" in capsys.readouterr().err
 
 
+def test_validate_refuses_an_empty_path(tmp_path, capsys, monkeypatch):
+    """An empty path is a usage error (was: the current folder validated silently)."""
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "here.yaml", "suite: here\nmodels: [noop]\n")
+    with pytest.raises(SystemExit) as info:
+        main(["validate", ""])
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert "here.yaml" not in out
+    assert err.strip().splitlines()[-1] == (
+        "bench validate: error: argument paths: must be a suite file or folder, got an empty path"
+    )
+
+
 def test_shipped_suites_are_valid(capsys):
     assert main(["validate", "suites/"]) == 0
 

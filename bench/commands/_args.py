@@ -102,11 +102,17 @@ def output_file(text: str) -> str:
     return _creatable(text)
 
 
+def non_empty_path(text: str) -> str:
+    """argparse type: a path that is not empty (an empty one would silently mean the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must be a suite file or folder, got an empty path")
+    return text
+
+
 def suite_path(text: str) -> str:
     """argparse type: a suite file or a folder of suites that exists (checked before pytest or torch starts); a
     pytest node id (``suites/quick.yaml::quick::...``) is checked by its path."""
-    if not text:
-        raise argparse.ArgumentTypeError("must be a suite file or folder, got an empty path")
+    non_empty_path(text)
     try:
         mode = os.stat(text.split("::", 1)[0]).st_mode
     except OSError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.commands._args import non_empty_path
 from bench.errors import SuiteError
 
 
@@ -41,6 +42,8 @@ def validate(args: argparse.Namespace, extra: list[str]) -> int:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("validate", help="check suites without running them")
-    parser.add_argument("paths", nargs="*", default=["suites/"], help="suite files or folders (default: suites/)")
+    parser.add_argument(
+        "paths", nargs="*", type=non_empty_path, default=["suites/"], help="suite files or folders (default: suites/)"
+    )
     parser.add_argument("--list", action="store_true", help="also list every case id")
     parser.set_defaults(func=validate)
