@@ -176,6 +176,21 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
             "include: [{model: noop, compression: fp32, device: cuda, threads: 2, batch_size: 1}]\n",
             r"include\[0\]\.threads: applies to device: cpu only",
         ),
+        (
+            "suite: x\nmodels: [noop]\n"
+            "include: [{model: noop, compression: fp32, device: 'cuda:99999999999999999999', batch_size: 1}]\n",
+            r"include\[0\]\.device: the device index N of cuda:N must be <= 1048576, got 'cuda:99999999999999999999'",
+        ),
+        (
+            "suite: x\nmodels: [noop]\n"
+            "include: [{model: noop, compression: fp32, device: 'cuda:1048577', batch_size: 1}]\n",
+            r"include\[0\]\.device: the device index N of cuda:N must be <= 1048576",
+        ),
+        (
+            "suite: x\nmodels: [noop]\n"
+            "include: [{model: noop, compression: fp32, device: 'cuda:\u0661', batch_size: 1}]\n",
+            r"include\[0\]\.device: must be cpu, cuda or cuda:N",
+        ),
     ],
 )
 def test_bad_input_names_file_key_and_allowed_values(tmp_path, body, message):

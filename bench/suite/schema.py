@@ -52,7 +52,8 @@ AXES = ("model", "compression", "engine", "device", "threads", "batch_size")
 INCLUDE_REQUIRED = ("model", "compression", "device", "batch_size")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_COUNT = 1 << 20
-"""Largest batch size, thread count or device index a suite may name (1048576)."""
+"""Largest batch size, thread count or device index (``hardware.cuda.devices``, ``include: device: cuda:N``) a suite
+may name (1048576)."""
 MEASURE_LIMITS = {"warmup_s": 3600, "min_time_s": 3600, "memory_s": 3600, "energy_min_s": 3600, "cpu_tdp_w": 10_000}
 MEASURE_LIMITS |= {"min_rounds": 1_000_000, "max_rounds": 1_000_000, "repeats": 1000}
 """Largest value of each ``measure:`` key: an hour per pass, a million rounds (every other number must be finite)."""
@@ -422,14 +423,20 @@ class Validator:
             if specs[axis] is None:
                 specs[axis] = self.method(value, f"{key}.{axis}", registry, allow_factory=axis == "model")
         device = rule["device"]
+        cuda = re.fullmatch(r"cuda(?::([0-9]+))?", device) if isinstance(device, str) else None
         if device == "cpu":
             placement = Placement("cpu", self.positive_int(rule.get("threads", 1), f"{key}.threads"))
-        elif isinstance(device, str) and re.match(r"^cuda(:\d+)?$", device):
+        elif cuda:
             if "threads" in rule:
                 raise self.error(f"{key}.threads", "applies to device: cpu only (a GPU case has no thread count)")
+            index = cuda.group(1) or "0"
+            if len(index.lstrip("0")) > len(str(MAX_COUNT)) or int(index) > MAX_COUNT:  # as hardware.cuda.devices
+                raise self.error(
+                    f"{key}.device", f"the device index N of cuda:N must be <= {MAX_COUNT}, got {checks.short(device)}"
+                )
             placement = Placement(device if ":" in device else "cuda:0")
         else:
-            raise self.error(f"{key}.device", f"must be cpu, cuda or cuda:N, got {device!r}")
+            raise self.error(f"{key}.device", f"must be cpu, cuda or cuda:N, got {checks.short(device)}")
         batch = self.positive_int(rule["batch_size"], f"{key}.batch_size")
         return Case(suite, specs["model"], specs["compression"], specs["engine"], placement, batch, measure)
 
