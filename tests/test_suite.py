@@ -153,6 +153,18 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
             r"compression\[0\]\.params: prune-l1: finetune_steps must be at most 100000, got 10000000",
         ),
         (
+            "suite: x\nmodels: [noop]\ncompression: [{distill: {lr: 1.0e+300}}]\n",
+            r"compression\[0\]\.distill: distill: lr must be 0 \(the model's own rate\) or > 0 and <= 10, got 1e\+300",
+        ),
+        (
+            "suite: x\nmodels: [noop]\ncompression: [{prune-l1: {finetune_steps: 10, lr: 10.5}}]\n",
+            r"compression\[0\]\.prune-l1: prune-l1: lr must be 0 \(the model's own rate\) or > 0 and <= 10, got 10\.5",
+        ),
+        (
+            "suite: x\nmodels: [noop]\ncompression: [{name: prune-structured, sweep: {lr: [0.01, 100]}}]\n",
+            r"compression\[0\]\.params: prune-structured: lr must be 0 \(the model's own rate\) or > 0 and <= 10",
+        ),
+        (
             "suite: x\nmodels: [noop]\ncompression: [{int8-dynamic: {backend: torchaoo}}]\n",
             r"compression\[0\]\.int8-dynamic: int8-dynamic: unknown backend 'torchaoo'; allowed: ",
         ),

@@ -36,6 +36,17 @@ def check_steps(steps: int, key: str, method: str) -> None:
         raise ValueError(f"{method}: {key} must be at most {MAX_STEPS}, got {steps}")
 
 
+MAX_LR = 10.0
+"""Largest learning rate a suite may give distillation or pruning fine-tuning (AdamW diverges long before it)."""
+
+
+def check_lr(lr: float, method: str) -> None:
+    """For a method's ``check``: ``lr`` is 0 (the model's own rate) or above 0 up to :data:`MAX_LR` (the suite
+    checked it is a finite number, not negative)."""
+    if not 0.0 <= lr <= MAX_LR:  # NaN fails too
+        raise ValueError(f"{method}: lr must be 0 (the model's own rate) or > 0 and <= {MAX_LR:g}, got {lr}")
+
+
 def learning_rate(bundle, lr: float) -> float:
     """``lr`` when set (> 0), else the model's own recommendation (``bundle.info["finetune_lr"]``), else 5e-4."""
     return lr if lr > 0 else float(bundle.info.get("finetune_lr", DEFAULT_LR))

@@ -7,15 +7,23 @@ import copy
 import torch
 
 from bench.compress import Compressed, register_compression
-from bench.compress._train import calibration_batches, check_steps, distill, learning_rate, output_fidelity
+from bench.compress._train import (
+    calibration_batches,
+    check_lr,
+    check_steps,
+    distill,
+    learning_rate,
+    output_fidelity,
+)
 from bench.compress.prune import shrink
 from bench.errors import NotApplicable
 
 
-def _check(fraction: float, steps: int = 0, **_) -> None:
+def _check(fraction: float, steps: int = 0, lr: float = 0.0, **_) -> None:
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"distill: fraction must be in (0, 1), got {fraction}")
     check_steps(steps, "steps", "distill")
+    check_lr(lr, "distill")
 
 
 @register_compression(
@@ -30,7 +38,7 @@ def distill_student(bundle, placement, fraction: float, steps: int, lr: float) -
     (MiniLM: 6 -> 3 transformer layers), else of its widths (structured pruning). It is initialised from the
     teacher, then trained ``steps`` steps (MSE to the teacher's outputs on the model's training-side batches).
     ``train_time_s`` is that training; the record also shows the student's fidelity before and after."""
-    _check(fraction, steps)
+    _check(fraction, steps, lr)
     batches = calibration_batches(bundle)
     probe = batches[-1]  # reported, not trained on when there is more than one batch
     train_batches = batches[:-1] or batches

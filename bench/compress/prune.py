@@ -16,7 +16,14 @@ from torch import nn
 from torch.nn.utils import prune
 
 from bench.compress import Compressed, register_compression
-from bench.compress._train import calibration_batches, check_steps, distill, learning_rate, output_fidelity
+from bench.compress._train import (
+    calibration_batches,
+    check_lr,
+    check_steps,
+    distill,
+    learning_rate,
+    output_fidelity,
+)
 from bench.errors import NotApplicable
 
 _PRUNABLE = (nn.Linear, nn.Conv2d)
@@ -24,16 +31,17 @@ _PRUNABLE = (nn.Linear, nn.Conv2d)
 _PASS_THROUGH = (nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Dropout, nn.Identity, nn.MaxPool2d, nn.AvgPool2d)
 
 
-def _check_amount(amount: float, name: str, finetune_steps: int = 0) -> None:
+def _check_amount(amount: float, name: str, finetune_steps: int = 0, lr: float = 0.0) -> None:
     if not 0.0 <= amount < 1.0:
         raise ValueError(f"{name}: amount must be in [0, 1), got {amount}")
     check_steps(finetune_steps, "finetune_steps", name)
+    check_lr(lr, name)
 
 
 @register_compression(
     "prune-l1",
     cached=lambda finetune_steps, **_: finetune_steps > 0,
-    check=lambda amount, finetune_steps, **_: _check_amount(amount, "prune-l1", finetune_steps),
+    check=lambda amount, finetune_steps, lr, **_: _check_amount(amount, "prune-l1", finetune_steps, lr),
     params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
     description="Unstructured L1 magnitude pruning of Linear/Conv weights to a sparsity, made permanent.",
 )
@@ -41,7 +49,7 @@ def prune_l1(bundle, placement, amount: float, finetune_steps: int, lr: float) -
     """Zero the ``amount`` fraction of smallest-magnitude weights in every Linear/Conv2d layer
     (``torch.nn.utils.prune.l1_unstructured``), optionally fine-tune ``finetune_steps`` steps against the
     fp32 model's outputs with the masks held, then ``prune.remove`` makes the zeros permanent."""
-    _check_amount(amount, "prune-l1")
+    _check_amount(amount, "prune-l1", lr=lr)
     module = copy.deepcopy(bundle.module)
     layers = [m for m in module.modules() if isinstance(m, _PRUNABLE)]
     if not layers:
@@ -200,7 +208,7 @@ def shrink(module: nn.Module, amount: float, extra_pairs: list[tuple[str, str]] 
 @register_compression(
     "prune-structured",
     cached=lambda finetune_steps, **_: finetune_steps > 0,
-    check=lambda amount, finetune_steps, **_: _check_amount(amount, "prune-structured", finetune_steps),
+    check=lambda amount, finetune_steps, lr, **_: _check_amount(amount, "prune-structured", finetune_steps, lr),
     params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
     description="Structured pruning: removes whole neurons/channels and rebuilds smaller layers.",
 )
@@ -211,7 +219,7 @@ def prune_structured(bundle, placement, amount: float, finetune_steps: int, lr: 
     Pairs are found inside ``nn.Sequential`` containers, plus any the model lists in
     ``bundle.info["prune_pairs"]`` (MiniLM: each layer's feed-forward ``intermediate`` -> ``output``).
     """
-    _check_amount(amount, "prune-structured")
+    _check_amount(amount, "prune-structured", lr=lr)
     module = copy.deepcopy(bundle.module)
     with torch.inference_mode(False):
         changes = shrink(module, amount, bundle.info.get("prune_pairs", []))

@@ -302,12 +302,15 @@ class Validator:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise self.error(f"{key}.{param}", f"must not be negative, got {value}")
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                checks.number(value, f"{key}.{param}", maximum=MAX_PARAM, file=self.file)
-        if entry.check is not None:
+                checks.number(value, f"{key}.{param}", file=self.file)
+        if entry.check is not None:  # before the 2**63 - 1 backstop, so that lr: 1e300 gets lr's own range
             try:
                 entry.check(**{**entry.params, **params})
             except (ValueError, TypeError, UnknownName) as err:
                 raise self.error(key, str(err)) from None
+        for param, value in params.items():
+            if entry.params[param] is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                checks.number(value, f"{key}.{param}", maximum=MAX_PARAM, file=self.file)
 
     def factory_model(self, factory: Any, params: dict[str, Any], label: Any, key: str) -> MethodSpec:
         if not isinstance(factory, str) or not re.match(r"^[\w.]+:[\w.]+$", factory):
