@@ -165,6 +165,11 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
             r"compression\[0\]\.params: prune-structured: lr must be 0 \(the model's own rate\) or > 0 and <= 10",
         ),
         (
+            "suite: x\nmodels: [noop]\ncompression: [{int8-static: {calibration_batches: 0}}]\n",
+            r"compression\[0\]\.int8-static: int8-static: calibration_batches must be an integer from 1 to 100000, "
+            r"got 0",
+        ),
+        (
             "suite: x\nmodels: [noop]\ncompression: [{int8-dynamic: {backend: torchaoo}}]\n",
             r"compression\[0\]\.int8-dynamic: int8-dynamic: unknown backend 'torchaoo'; allowed: ",
         ),

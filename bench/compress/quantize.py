@@ -107,9 +107,22 @@ def drop_unused_tensors(graph_module: torch.fx.GraphModule) -> torch.fx.GraphMod
     return graph_module
 
 
+MAX_CALIBRATION_BATCHES = 100_000
+"""Most calibration batches ``int8-static`` may ask for (it uses at most as many as the model provides)."""
+
+
+def _check_calibration_batches(calibration_batches: int, **_) -> None:
+    if not 1 <= calibration_batches <= MAX_CALIBRATION_BATCHES:
+        raise ValueError(
+            f"int8-static: calibration_batches must be an integer from 1 to {MAX_CALIBRATION_BATCHES}, "
+            f"got {calibration_batches}"
+        )
+
+
 @register_compression(
     "int8-static",
     params={"calibration_batches": 8},
+    check=_check_calibration_batches,
     description="Static int8 (PT2E, X86InductorQuantizer) calibrated on training data; fast only when compiled.",
 )
 def int8_static(bundle, placement, calibration_batches: int) -> Compressed:
@@ -119,6 +132,7 @@ def int8_static(bundle, placement, calibration_batches: int) -> Compressed:
     that reference graph (slower than fp32; recorded as such), under ``compile`` inductor fuses the patterns
     into real int8 kernels.
     """
+    _check_calibration_batches(calibration_batches)
     if placement.device_type != "cpu":
         raise NotApplicable("int8-static uses X86InductorQuantizer, which targets x86 CPUs")
     if bundle.calibration is None:
@@ -129,7 +143,7 @@ def int8_static(bundle, placement, calibration_batches: int) -> Compressed:
         get_default_x86_inductor_quantization_config,
     )
 
-    batches = [tuple(b) for b in bundle.calibration()][: max(1, calibration_batches)]
+    batches = [tuple(b) for b in bundle.calibration()][:calibration_batches]
     quantizer = X86InductorQuantizer()
     quantizer.set_global(get_default_x86_inductor_quantization_config())
     with torch.inference_mode(False), torch.no_grad():
