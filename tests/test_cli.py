@@ -116,6 +116,8 @@ def test_results_dir_defaults_to_the_environment(tmp_path, capsys, monkeypatch):
         (["history", "demo", "--metric", "latency_p5O_ms"], "unknown metric 'latency_p5O_ms'. Did you mean"),
         (["history", "demo", "--min-change", "nan"], "--min-change: must be a number >= 0"),
         (["gate", "--rerun", "-1"], "--rerun: must be an integer from 0 to 100, got -1"),
+        (["gate", "--run-noise", "1"], "--run-noise: must be a fraction in [0, 1) or a percentage below 100%"),
+        (["gate", "--run-noise", "100%"], "--run-noise: must be a fraction in [0, 1) or a percentage below 100%"),
         (["calibrate", "--threads", "0"], "--threads: must be an integer >= 1, got 0"),
         (["calibrate", "--batch-sizes", "1", "0"], "--batch-sizes: must be an integer >= 1, got 0"),
         (["calibrate", "--min-time-s", "inf"], "--min-time-s: must be a number > 0 and <= 3600"),

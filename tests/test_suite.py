@@ -142,6 +142,12 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         ("suite: bad name!\nmodels: [noop]\n", "suite: required: a name of letters"),
         ("suite: x\nextends: missing.yaml\nmodels: [noop]\n", r"extends: 'missing\.yaml' not found"),
         ("suite: x\nmodels: [noop]\nscoring: 3\n", "scoring: must be a mapping"),
+        (  # the range of bench gate --run-noise, said the same way (was: 1 accepted here, refused there)
+            "suite: x\nmodels: [noop]\ngates: {run_noise: 1}\n",
+            r"gates\.run_noise: must be a fraction in \[0, 1\) or a percentage below 100% \(e\.g\. 0\.04 or 4%\), "
+            r"got 1$",
+        ),
+        ("suite: x\nmodels: [noop]\ngates: {run_noise: '100%'}\n", r"gates\.run_noise: must be a fraction in \[0, 1\)"),
         ("suite: x\nmodels: [noop]\ncompression: [{prune-l1: {amount: 1.5}}]\n", r"amount must be in \[0, 1\)"),
         ("suite: x\nmodels: [noop]\ncompression: [{distill: {fraction: 1.0}}]\n", r"fraction must be in \(0, 1\)"),
         (

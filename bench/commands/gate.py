@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.commands import add_results_option
 from bench.commands._args import non_negative_int, output_file, probability
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
+from bench.gate.rules import parse_run_noise
 
 
 def _repo_root() -> Path:
@@ -64,15 +65,13 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
     return result.exit_code
 
 
-def _fraction(text: str) -> float:
-    """argparse type: a number in [0, 1) (0 trusts each run's own samples alone)."""
+def _run_noise(text: str) -> float:
+    """argparse type: what ``gates.run_noise`` takes, a fraction in [0, 1) or a percentage (0 trusts each run's
+    own samples alone)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1) (e.g. 0.04 for 4%), got {text}")
-    return value
+        return parse_run_noise(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _relative(path: str, repo: Path) -> str:
@@ -138,11 +137,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--run-noise",
-        type=_fraction,
+        type=_run_noise,
         default=None,
         metavar="FRACTION",
-        help="one run's relative standard deviation between runs here, used with one run a side (default: the "
-        "suite's gates.run_noise or 0.30; bench calibrate measures it)",
+        help="one run's relative standard deviation between runs here, in [0, 1) or a percentage (0.04 or 4%%), "
+        "used with one run a side (default: the suite's gates.run_noise or 0.30; bench calibrate measures it)",
     )
     parser.add_argument(
         "--rerun",

@@ -131,17 +131,38 @@ def rules_for(section: Mapping[str, Any] | None) -> tuple[dict[str, Rule], float
     return {name: rule for name, rule in rules.items() if rule is not None}, alpha
 
 
+RUN_NOISE_RANGE = "must be a fraction in [0, 1) or a percentage below 100% (e.g. 0.04 or 4%)"
+"""What ``gates.run_noise`` and ``bench gate --run-noise`` accept, said the same way by both."""
+
+
+def parse_run_noise(raw: Any) -> float:
+    """One run's relative standard deviation between runs, ``0.04`` or ``"4%"``, as a fraction in [0, 1).
+
+    1 (100%) is refused with the rest: a run-to-run deviation that large leaves one run a side unable to decide
+    anything, and ``run_noise: 1`` is far more likely 1% mistyped. Raises ValueError with :data:`RUN_NOISE_RANGE`."""
+    value: Any = math.nan
+    if isinstance(raw, str):
+        text = raw.strip()
+        percent = text.endswith("%")
+        try:
+            value = float(text[:-1] if percent else text) / (100.0 if percent else 1.0)
+        except ValueError:
+            value = math.nan
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = raw
+    if not 0.0 <= value < 1.0:  # NaN and infinities fail too
+        shown = raw if isinstance(raw, str) and len(raw) <= 60 and raw.isprintable() else checks.short(raw)
+        raise ValueError(f"{RUN_NOISE_RANGE}, got {shown}")
+    return float(value)
+
+
 def run_noise_for(section: Mapping[str, Any] | None, where: str = "gates") -> float | None:
-    """A suite's ``gates.run_noise`` as a fraction (``"2%"`` or ``0.02``), or None when it does not set one."""
+    """A suite's ``gates.run_noise`` as a fraction (``"2%"`` or ``0.02``, see :func:`parse_run_noise`), or None
+    when it does not set one."""
     raw = (section or {}).get("run_noise")
     if raw is None:
         return None
-    text = raw.strip() if isinstance(raw, str) else raw
-    if isinstance(text, str) and text.endswith("%"):
-        try:
-            value = float(text[:-1]) / 100.0
-        except ValueError:
-            value = math.nan
-    else:
-        value = text
-    return checks.number(value, f"{where}.run_noise", maximum=1.0)
+    try:
+        return parse_run_noise(raw)
+    except ValueError as err:
+        raise SuiteError(None, f"{where}.run_noise", str(err)) from None
