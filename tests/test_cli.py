@@ -81,6 +81,25 @@ def test_a_suite_path_that_is_not_there_is_a_usage_error(tmp_path, capsys, argv,
     assert expected[kind] in last and (kind == "empty" or path in last)
 
 
+def test_a_report_folder_that_cannot_be_written_names_out(tmp_path, capsys, monkeypatch):
+    """--out passes the folder check but creating it fails (/proc/x): one line naming --out, not '[Errno 2] ...'."""
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "suites/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    assert main(["run", "suites/n.yaml", "--results", "res", "--run-id", "r1", "-q"]) == 0
+    capsys.readouterr()
+    import pathlib
+
+    def refuse(self, *args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", refuse)  # as on /proc, where no folder can be made
+    assert main(["report", "r1", "--results", "res", "--out", "/proc/x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err == "bench report: error: --out '/proc/x': cannot write the report: no such file or directory ('/proc/x/r1')"
+    )
+
+
 def test_unknown_run_is_a_clear_error(tmp_path, capsys):
     assert main(["results", "nope", "--results", str(tmp_path)]) == 2
     assert "bench results: error: no runs under" in capsys.readouterr().err

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import os
 
+from bench.checks import short
 from bench.commands import add_results_option
 from bench.commands._args import folder
+from bench.errors import BenchError
 from bench.results import default_reports_dir
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.abspath(path), os.path.abspath(folder)
+    return os.path.commonpath([path, folder]) == folder
 
 
 def report(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.report import write_report
 
-    folder, result = write_report(args.run, args.results, args.out, prices_file=args.prices, profile=args.profile)
+    try:
+        folder, result = write_report(args.run, args.results, args.out, prices_file=args.prices, profile=args.profile)
+    except OSError as err:  # writing below --out failed (a read-only or virtual file system, a full disk): say so
+        if not isinstance(err.filename, str) or not _inside(err.filename, args.out):
+            raise
+        reason = (err.strerror or type(err).__name__).lower()
+        raise BenchError(
+            f"--out {short(args.out)}: cannot write the report: {reason} ({short(err.filename)})"
+        ) from None
     print(f"run {result.run_id}: report in {folder}/")
     for rec in result.recommendations.to_dict("records"):  # one per hardware target (and batch size)
         where = f"{rec['suite']} · {rec['model']} on {rec['device']}"
