@@ -17,6 +17,15 @@ def _one_line(text: str | None) -> str | None:
     return text if text is None else text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def short_name(text: str, limit: int = 80) -> str:
+    """A file name or path cut in the middle to at most ``limit`` characters (its start and its end, which tell
+    most), so that an error about a 5000-character name stays one short line."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 3
+    return f"{text[: limit - tail - 1]}…{text[-tail:]}"
+
+
 class BenchError(Exception):
     """Base class of every error the harness reports to a user as a plain message."""
 

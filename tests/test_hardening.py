@@ -242,3 +242,13 @@ def test_a_path_that_is_not_a_regular_file_is_named_so_and_never_read(tmp_path, 
         timeout=60,
     )
     assert "cannot read suite file: it is a FIFO (named pipe), not a regular file" in done.stderr
+
+
+def test_an_extends_name_too_long_to_look_up_names_the_suite_and_the_key(tmp_path, capsys):
+    """Was: 'bench validate: error: [Errno 36] File name too long: ...' with all 5000 characters, and no file or key."""
+    message = refused(tmp_path, S + "extends: " + "a" * 5000 + ".yaml\n")
+    assert message.startswith(f"{tmp_path / 's.yaml'}: extends: 'aaaa") and "…" in message
+    assert message.endswith("aaaa.yaml' cannot be read: file name too long")
+    assert main(["validate", str(tmp_path / "s.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "extends: 'aaa" in err and len(err) < 300

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import safe_yaml
-from bench.errors import SuiteError
+from bench.errors import SuiteError, short_name
 
 MAX_EXTENDS = 32
 """Most files one suite may be built from (itself and its ``extends`` parents)."""
@@ -24,7 +24,10 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        kind = _kind(path)
+        try:
+            kind = _kind(path)
+        except OSError as err:  # e.g. a file name too long to look up
+            raise SuiteError(short_name(str(path)), None, f"cannot read: {_reason(err)}") from None
         if kind == "a folder":
             found += sorted(p for p in path.rglob("*") if p.is_file() and is_suite_file(p))
         elif kind is None:
@@ -37,12 +40,17 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _kind(path: Path) -> str | None:
-    """None for a regular file, ``"missing"``, or what else the path is (``"a folder"``, ``"a FIFO ..."``)."""
+    """None for a regular file, ``"missing"``, or what else the path is (``"a folder"``, ``"a FIFO ..."``); an
+    OSError when the path cannot be looked up at all (a name too long, no permission)."""
     try:
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
         return "missing"
     return safe_yaml.not_regular(mode)
+
+
+def _reason(err: OSError) -> str:
+    return (err.strerror or type(err).__name__).lower()
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -85,10 +93,15 @@ def resolve_extends(path: Path, chain: tuple[Path, ...] = (), files: list[Path] 
     merged: dict[str, Any] = {}
     for parent in parents:
         parent_path = path.parent / parent
-        kind = _kind(parent_path)
+        shown = short_name(parent)
+        try:
+            kind = _kind(parent_path)
+        except OSError as err:  # e.g. a file name too long to look up
+            raise SuiteError(str(path), "extends", f"'{shown}' cannot be read: {_reason(err)}") from None
         if kind == "missing":
-            raise SuiteError(str(path), "extends", f"'{parent}' not found (looked for {parent_path})")
+            looked = short_name(str(parent_path))
+            raise SuiteError(str(path), "extends", f"'{shown}' not found (looked for {looked})")
         if kind is not None:
-            raise SuiteError(str(path), "extends", f"'{parent}' is {kind}, not a regular file (a suite YAML file)")
+            raise SuiteError(str(path), "extends", f"'{shown}' is {kind}, not a regular file (a suite YAML file)")
         merged = _deep_merge(merged, resolve_extends(parent_path, (*chain, resolved), files))
     return _deep_merge(merged, data)
