@@ -49,6 +49,12 @@ def _table(verdicts: Iterable[Verdict]) -> list[str]:
     return lines
 
 
+def _first_five(items: list[str], separator: str = ", ") -> str:
+    """The first five items in backticks, then how many more."""
+    more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+    return separator.join(f"`{item}`" for item in items[:5]) + more
+
+
 def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
     """The summary for ``$GITHUB_STEP_SUMMARY``: counts, warnings, what moved, then what did not."""
     counts = " · ".join(f"{result.count(v)} {v}" for v in VERDICTS)
@@ -77,30 +83,24 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
     for note in result.notes:
         lines += ["", f"> **{note}**"]
     if result.not_run:
-        shown = ", ".join(f"`{case}`" for case in result.not_run[:5])
-        more = f" and {len(result.not_run) - 5} more" if len(result.not_run) > 5 else ""
         lines += [
             "",
             f"{len(result.not_run)} baseline case(s) not measured in the current run (deselected, skipped or "
-            f"removed): {shown}{more}",
+            f"removed): {_first_five(result.not_run)}",
         ]
     if result.uncompared or result.compared == 0:
-        shown = ", ".join(f"`{case}`" for case in result.uncompared[:5])
-        more = f" and {len(result.uncompared) - 5} more" if len(result.uncompared) > 5 else ""
         what = (
             f"{len(result.uncompared)} case(s) ok in the baseline and selected now were not compared (never "
-            f"measured: the run was killed or interrupted; or no comparable figure): {shown}{more}"
+            f"measured: the run was killed or interrupted; or no comparable figure): {_first_five(result.uncompared)}"
             if result.uncompared
             else "nothing was compared: no case is ok in both runs (another suite, no overlap, or an empty run)"
         )
         lines += ["", f"> **{what}**"]
     if result.unguarded:
-        shown = "; ".join(f"`{entry}`" for entry in result.unguarded[:5])
-        more = f" and {len(result.unguarded) - 5} more" if len(result.unguarded) > 5 else ""
         lines += [
             "",
             f"> **{len(result.unguarded)} figure(s) the baseline measured could not be compared, so the gate "
-            f"cannot vouch for them: {shown}{more}**",
+            f"cannot vouch for them: {_first_five(result.unguarded, '; ')}**",
         ]
     moved = [v for v in result.verdicts if v.verdict in ("regressed", "improved", "not comparable")]
     moved += [v for v in result.verdicts if v.verdict == "inconclusive"]
