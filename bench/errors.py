@@ -26,6 +26,11 @@ def short_name(text: str, limit: int = 80) -> str:
     return f"{text[: limit - tail - 1]}…{text[-tail:]}"
 
 
+def os_reason(err: OSError) -> str:
+    """An OSError's reason in lower case (``no such file or directory``), without the path it names."""
+    return (err.strerror or type(err).__name__).lower()
+
+
 class BenchError(Exception):
     """Base class of every error the harness reports to a user as a plain message."""
 

@@ -7,6 +7,8 @@ import os
 import stat
 from pathlib import Path
 
+from bench.errors import os_reason, short_name
+
 
 def probability(text: str) -> float:
     """argparse type: a number strictly between 0 and 1 (a test level)."""
@@ -30,17 +32,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def non_negative_int(text: str, maximum: int = 100) -> int:
-    """argparse type: an integer from 0 to ``maximum`` (0 switches the option off)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {maximum}, got {text!r}") from None
-    if not 0 <= value <= maximum:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {maximum}, got {value}")
-    return value
-
-
 def bounded_int(minimum: int, maximum: int):
     """An argparse type: an integer from ``minimum`` to ``maximum``."""
 
@@ -55,6 +46,10 @@ def bounded_int(minimum: int, maximum: int):
 
     integer.__name__ = "integer"
     return integer
+
+
+non_negative_int = bounded_int(0, 100)
+"""argparse type: an integer from 0 to 100 (0 switches the option off)."""
 
 
 def number_type(minimum: float, maximum: float, strict: bool = True):
@@ -116,8 +111,7 @@ def suite_path(text: str) -> str:
     try:
         mode = os.stat(text.split("::", 1)[0]).st_mode
     except OSError as err:
-        shown = text if len(text) <= 80 else f"{text[:60]}...{text[-16:]}"
-        raise argparse.ArgumentTypeError(f"{shown!r}: {(err.strerror or str(err)).lower()}") from None
+        raise argparse.ArgumentTypeError(f"{short_name(text)!r}: {os_reason(err)}") from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise argparse.ArgumentTypeError(f"{text!r} is not a regular file or a folder; give a suite file or folder")
     return text

@@ -21,13 +21,11 @@ def baseline(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
     for suite, meta in found.items():
         env = meta.get("environment") or {}
-        promotions = meta.get("promotions")
-        promotions = [e for e in promotions if isinstance(e, dict)] if isinstance(promotions, list) else []
+        promotions = history.promotions_of(meta)
         promotions = promotions or [{"run_id": meta.get("promoted_from") or meta.get("run_id"), "cases": []}]
         for entry in promotions:
-            cases = entry.get("cases")
             print(
-                f"{suite:24} {len(cases) if isinstance(cases, list) else 0} cases from run {entry.get('run_id')} "
+                f"{suite:24} {len(entry['cases'])} cases from run {entry.get('run_id')} "
                 f"(commit {str(entry.get('git_commit') or env.get('git_commit') or '?')[:12]}, "
                 f"{entry.get('hostname') or '?'}), promoted {entry.get('promoted_at')}"
             )

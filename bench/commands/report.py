@@ -8,7 +8,7 @@ import os
 from bench.checks import short
 from bench.commands import add_results_option
 from bench.commands._args import folder
-from bench.errors import BenchError
+from bench.errors import BenchError, os_reason
 from bench.results import default_reports_dir
 
 
@@ -25,9 +25,8 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
     except OSError as err:  # writing below --out failed (a read-only or virtual file system, a full disk): say so
         if not isinstance(err.filename, str) or not _inside(err.filename, args.out):
             raise
-        reason = (err.strerror or type(err).__name__).lower()
         raise BenchError(
-            f"--out {short(args.out)}: cannot write the report: {reason} ({short(err.filename)})"
+            f"--out {short(args.out)}: cannot write the report: {os_reason(err)} ({short(err.filename)})"
         ) from None
     print(f"run {result.run_id}: report in {folder}/")
     for rec in result.recommendations.to_dict("records"):  # one per hardware target (and batch size)

@@ -49,7 +49,7 @@ def prune_l1(bundle, placement, amount: float, finetune_steps: int, lr: float) -
     """Zero the ``amount`` fraction of smallest-magnitude weights in every Linear/Conv2d layer
     (``torch.nn.utils.prune.l1_unstructured``), optionally fine-tune ``finetune_steps`` steps against the
     fp32 model's outputs with the masks held, then ``prune.remove`` makes the zeros permanent."""
-    _check_amount(amount, "prune-l1", lr=lr)
+    _check_amount(amount, "prune-l1", finetune_steps, lr)
     module = copy.deepcopy(bundle.module)
     layers = [m for m in module.modules() if isinstance(m, _PRUNABLE)]
     if not layers:
@@ -219,7 +219,7 @@ def prune_structured(bundle, placement, amount: float, finetune_steps: int, lr: 
     Pairs are found inside ``nn.Sequential`` containers, plus any the model lists in
     ``bundle.info["prune_pairs"]`` (MiniLM: each layer's feed-forward ``intermediate`` -> ``output``).
     """
-    _check_amount(amount, "prune-structured", lr=lr)
+    _check_amount(amount, "prune-structured", finetune_steps, lr)
     module = copy.deepcopy(bundle.module)
     with torch.inference_mode(False):
         changes = shrink(module, amount, bundle.info.get("prune_pairs", []))

@@ -283,13 +283,10 @@ def promote(
             kept = [r for r in _rows_of(target / "records.jsonl", suite) if r["case_id"] not in promoted]
             records = kept + records
             samples = [r for r in _rows_of(target / "samples.jsonl", suite) if r["case_id"] not in promoted] + samples
-            promotions = store.read_meta(target).get("promotions")  # a damaged one: its cases' history restarts
-            promotions = [p for p in promotions if isinstance(p, dict)] if isinstance(promotions, list) else []
-            for entry in promotions:
-                entry["cases"] = entry["cases"] if isinstance(entry.get("cases"), list) else []
             kept_ids = {r["case_id"] for r in kept}
+            promotions = promotions_of(store.read_meta(target))  # a damaged one: its cases' history restarts
             for entry in promotions:
-                entry["cases"] = [c for c in entry.get("cases", []) if c in kept_ids]
+                entry["cases"] = [c for c in entry["cases"] if c in kept_ids]
             promotions = [p for p in promotions if p["cases"]]
         promoted_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         promotions.append(
@@ -331,6 +328,19 @@ def _rows_of(path: Path, suite: str) -> list[dict[str, Any]]:
 
 def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(row, default=str) + "\n" for row in rows), encoding="utf-8")
+
+
+def promotions_of(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """A baseline meta's ``promotions`` as read back: the entries that are mappings, each with a ``cases`` list
+    (empty where it was damaged); none when the list itself is damaged or missing."""
+    promotions = meta.get("promotions")
+    if not isinstance(promotions, list):
+        return []
+    return [
+        {**entry, "cases": entry["cases"] if isinstance(entry.get("cases"), list) else []}
+        for entry in promotions
+        if isinstance(entry, dict)
+    ]
 
 
 def baselines(results_dir: str | Path = "results") -> dict[str, dict[str, Any]]:

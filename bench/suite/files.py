@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import safe_yaml
-from bench.errors import SuiteError, short_name
+from bench.errors import SuiteError, os_reason, short_name
 
 MAX_EXTENDS = 32
 """Most files one suite may be built from (itself and its ``extends`` parents)."""
@@ -27,7 +27,7 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         try:
             kind = _kind(path)
         except OSError as err:  # e.g. a file name too long to look up
-            raise SuiteError(short_name(str(path)), None, f"cannot read: {_reason(err)}") from None
+            raise SuiteError(short_name(str(path)), None, f"cannot read: {os_reason(err)}") from None
         if kind == "a folder":
             found += sorted(p for p in path.rglob("*") if p.is_file() and is_suite_file(p))
         elif kind is None:
@@ -47,10 +47,6 @@ def _kind(path: Path) -> str | None:
     except (FileNotFoundError, NotADirectoryError):
         return "missing"
     return safe_yaml.not_regular(mode)
-
-
-def _reason(err: OSError) -> str:
-    return (err.strerror or type(err).__name__).lower()
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -97,7 +93,7 @@ def resolve_extends(path: Path, chain: tuple[Path, ...] = (), files: list[Path] 
         try:
             kind = _kind(parent_path)
         except OSError as err:  # e.g. a file name too long to look up
-            raise SuiteError(str(path), "extends", f"'{shown}' cannot be read: {_reason(err)}") from None
+            raise SuiteError(str(path), "extends", f"'{shown}' cannot be read: {os_reason(err)}") from None
         if kind == "missing":
             looked = short_name(str(parent_path))
             raise SuiteError(str(path), "extends", f"'{shown}' not found (looked for {looked})")

@@ -139,11 +139,10 @@ class Validator:
         ]
         axes = {"models": models, "compression": compressions, "engines": engines}
         axes |= {"hardware": placements, "batch_sizes": batch_sizes}
-        if math.prod(len(values) for values in axes.values()) > MAX_CASES:
+        total = math.prod(len(values) for values in axes.values())
+        if total > MAX_CASES:
             sizes = " x ".join(f"{len(values)} {key}" for key, values in axes.items())
-            raise self.error(
-                None, f"the sweep has {sizes} = {math.prod(len(v) for v in axes.values())} cases; at most {MAX_CASES}"
-            )
+            raise self.error(None, f"the sweep has {sizes} = {total} cases; at most {MAX_CASES}")
         cases: dict[str, Case] = {}
         for model, compression, engine, placement, batch in itertools.product(
             models, compressions, engines, placements, batch_sizes
