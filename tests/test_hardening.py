@@ -252,3 +252,17 @@ def test_an_extends_name_too_long_to_look_up_names_the_suite_and_the_key(tmp_pat
     assert main(["validate", str(tmp_path / "s.yaml")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "extends: 'aaa" in err and len(err) < 300
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(  # was valid, then each call busy-waited 10**13 times its own length: the run hung
+            S + "engines: [{slowdown: {percent: 1.0e+15}}]\n",
+            "engines[0].slowdown: slowdown: percent must be from 0 to 1000, got 1e+15",
+            id="slowdown-percent",
+        ),
+    ],
+)
+def test_values_that_validated_then_hung_or_crashed_are_refused(tmp_path, body, message):
+    assert refused(tmp_path, body).endswith(f"s.yaml: {message}")

@@ -12,8 +12,13 @@ import time
 from bench.engines import ENGINES, Prepared, register_engine
 from bench.hardware import synchronizer
 
+MAX_PERCENT = 1000.0
+"""Largest slowdown a suite may ask for (as ``bench calibrate --percent``): 11 times the inner engine's time."""
+
 
 def _check(percent: float, inner: str, **_) -> None:
+    if not 0.0 <= percent <= MAX_PERCENT:  # NaN fails too
+        raise ValueError(f"slowdown: percent must be from 0 to {MAX_PERCENT:g}, got {percent:g}")
     if inner == "slowdown":
         raise ValueError("slowdown cannot wrap itself")
     ENGINES.get(inner)  # unknown names raise with "did you mean"
