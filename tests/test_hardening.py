@@ -262,6 +262,14 @@ def test_an_extends_name_too_long_to_look_up_names_the_suite_and_the_key(tmp_pat
             "engines[0].slowdown: slowdown: percent must be from 0 to 1000, got 1e+15",
             id="slowdown-percent",
         ),
+        pytest.param(  # was valid, then bench run --report and bench report ended in an OverflowError traceback
+            S + "capacity: {target_qps: 1.0e+308, headroom: 10}\n",
+            "capacity.target_qps: must be <= 1000000000000, got 1e+308",
+            id="capacity-target_qps",
+        ),
+        pytest.param(
+            S + "capacity: {headroom: 1.0e+308}\n", "capacity.headroom: must be <= 100, got 1e+308", id="headroom"
+        ),
     ],
 )
 def test_values_that_validated_then_hung_or_crashed_are_refused(tmp_path, body, message):

@@ -34,6 +34,9 @@ from bench.judge.scoring import LATENCY_STATISTICS
 PRICE_KEYS = ("currency", "cpu_core_hour", "gpu_hour", "electricity_per_kwh", "carbon_g_per_kwh")
 CAPACITY_KEYS = ("target_qps", "latency_slo_ms", "slo_statistic", "headroom", "hours_per_month")
 HOURS_PER_MONTH = 730.0  # 365 * 24 / 12
+CAPACITY_LIMITS = {"target_qps": 10**12, "latency_slo_ms": 3_600_000, "headroom": 100, "hours_per_month": 744}
+"""Largest value of each ``capacity:`` number (a month has at most 744 hours, an SLO is at most an hour), so that
+a plan's replica count stays a number (``target_qps: 1.0e+308`` overflowed it)."""
 
 
 # -------------------------------------------------------------------------------------------- prices
@@ -178,8 +181,9 @@ def validate_capacity(value: Any, where: str = "capacity") -> dict[str, Any]:
     section = checks.mapping(value, where, CAPACITY_KEYS)
     for key in ("target_qps", "latency_slo_ms", "hours_per_month"):
         if key in section:
-            checks.number(section[key], f"{where}.{key}", strict=True)
-    if "headroom" in section and checks.number(section["headroom"], f"{where}.headroom") < 1:
+            checks.number(section[key], f"{where}.{key}", strict=True, maximum=CAPACITY_LIMITS[key])
+    limit = CAPACITY_LIMITS["headroom"]
+    if "headroom" in section and checks.number(section["headroom"], f"{where}.headroom", maximum=limit) < 1:
         raise SuiteError(None, f"{where}.headroom", f"must be >= 1 (1.5 = 50% spare), got {section['headroom']}")
     if "slo_statistic" in section:  # an SLO is on a request's latency, not per item
         allowed = [s for s in LATENCY_STATISTICS if s != "per_item"]
