@@ -186,6 +186,14 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         ("suite: x\nmodels: [noop]\nengines: [{slowdown: {inner: eagre}}]\n", r"unknown engine 'eagre'\. Did you mean"),
         ("suite: x\nmodels: [noop]\nexclude: [{compression: bf61}]\n", r"exclude\[0\]\.compression: 'bf61' is not in"),
         ("suite: x\nmodels: [noop]\nexclude: [{batch_size: 128}]\n", r"exclude\[0\]\.batch_size: 128 is not in.*"),
+        (  # was: true == 1, so the rule silently removed the 1-thread cases
+            "suite: x\nmodels: [noop]\nhardware: {cpu: {threads: [1, 2]}}\nexclude: [{threads: true}]\n",
+            r"exclude\[0\]\.threads: must be a name or number .*, got True$",
+        ),
+        (  # was: a rule that matched nothing, silently
+            "suite: x\nmodels: [noop]\nexclude: [{model: []}]\n",
+            r"exclude\[0\]\.model: an empty list matches no case; give one or more values$",
+        ),
         (
             "suite: x\nmodels: [noop]\nexclude: [{compression: {prune-l1: {amount: 0.5}}}]\n",
             r"exclude\[0\]\.compression: must be a name or number \(use a method's label",

@@ -385,9 +385,11 @@ class Validator:
         filters: dict[str, set[Any]] = {}
         for axis, raw in rule.items():
             values = raw if isinstance(raw, list) else [raw]
+            if not values:  # a rule that can never match, as a value outside the sweep
+                raise self.error(f"{key}.{axis}", "an empty list matches no case; give one or more values")
             known = sweep_values[axis]
             for value in values:
-                if isinstance(value, (dict, list)) or value is None:
+                if isinstance(value, (dict, list, bool)) or value is None:  # true would match the number 1
                     raise self.error(
                         f"{key}.{axis}",
                         f"must be a name or number (use a method's label, e.g. 'prune-l1-0.5'), got {value!r}",
