@@ -190,6 +190,20 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
             "suite: x\nmodels: [noop]\nhardware: {cpu: {threads: [1, 2]}}\nexclude: [{threads: true}]\n",
             r"exclude\[0\]\.threads: must be a name or number .*, got True$",
         ),
+        (  # was valid: the whole run was measured, then its report was not written (no reference case)
+            "suite: x\nmodels: [noop]\nscoring: {reference: {compression: fp23}}\n",
+            r"scoring\.reference\.compression: 'fp23' is not in this suite's cases\. Did you mean 'fp32'\?",
+        ),
+        (  # the report looks the reference up by label and full device name
+            "suite: x\nmodels: [noop]\ncompression: [fp32, {prune-l1: {amount: 0.5}}]\nhardware: {cuda: {}}\n"
+            "scoring: {reference: {compression: prune-l1, device: cuda}}\n",
+            r"scoring\.reference\.compression: 'prune-l1' is not in .* Allowed: fp32, prune-l1-0\.5$",
+        ),
+        (
+            "suite: x\nmodels: [noop]\nhardware: {cuda: {}}\nscoring: {reference: {device: cuda}}\n",
+            r"scoring\.reference\.device: 'cuda' is not in this suite's cases\. Did you mean 'cuda:0'\?",
+        ),
+        ("suite: x\nmodels: [noop]\nscoring: {reference: {threads: '1'}}\n", r"threads: must be a number or 'first'"),
         (  # was: a rule that matched nothing, silently
             "suite: x\nmodels: [noop]\nexclude: [{model: []}]\n",
             r"exclude\[0\]\.model: an empty list matches no case; give one or more values$",

@@ -176,6 +176,10 @@ def validate_scoring(value: Any, where: str = "scoring") -> dict[str, Any]:
                 raise SuiteError(
                     None, f"{where}.reference.{key}", f"'{FIRST}' is allowed for {' and '.join(FIRST_AXES)} only"
                 )
+            if key in FIRST_AXES and isinstance(axis_value, str) and axis_value != FIRST:  # '2' never equals 2
+                raise SuiteError(None, f"{where}.reference.{key}", f"must be a number or '{FIRST}', got {axis_value!r}")
+            if key not in FIRST_AXES and not isinstance(axis_value, str):  # a label 123 is the string '123'
+                raise SuiteError(None, f"{where}.reference.{key}", f"must be a name, got {axis_value!r}")
     if "across_batch_sizes" in section and not isinstance(section["across_batch_sizes"], bool):
         raise SuiteError(
             None, f"{where}.across_batch_sizes", f"must be true or false, got {section['across_batch_sizes']!r}"

@@ -158,6 +158,7 @@ class Validator:
             raise self.error("exclude", f"the sweep is empty: exclude removed all {total} cases")
 
         sections = tuple((key, self.section(key, data[key])) for key in SECTION_OWNERS if key in data)
+        self.reference((dict(sections).get("scoring") or {}).get("reference") or {}, cases.values())
         if "load" in data:  # every case of the suite gets the load pass
             load = LoadSpec.from_section(dict(sections)["load"])
             cases = {key: dataclasses.replace(case, load=load) for key, case in cases.items()}
@@ -404,6 +405,22 @@ class Validator:
             filters[axis] = set(values)
         return filters
 
+    def reference(self, reference: dict[str, Any], cases: Iterable[Case]) -> None:
+        """Each value ``scoring.reference`` names must be one the suite's cases show in the report's column (a label,
+        ``cuda:0``): the report looks the reference case up by those, so any other value fails it after the run."""
+        shown: dict[str, set[Any]] = {axis: set() for axis in AXES}
+        for case in cases:
+            for axis, value in zip(AXES, _columns(case), strict=True):
+                shown[axis].add(value)
+        for axis, value in reference.items():
+            if value != "first" and value not in shown[axis]:
+                known = sorted(str(v) for v in shown[axis] if v is not None)
+                raise self.error(
+                    f"scoring.reference.{axis}",
+                    f"{value!r} is not in this suite's cases.{did_you_mean(str(value), known)} "
+                    f"Allowed: {', '.join(known) or 'none (no case has this axis)'}",
+                )
+
     def include(
         self,
         entry: Any,
@@ -464,6 +481,13 @@ def _sweep_label(param: str, value: Any) -> str:
     if isinstance(value, bool):
         return f"{param}-{str(value).lower()}"
     return f"{param}{value}"
+
+
+def _columns(case: Case) -> tuple[Any, ...]:
+    """A case's value on each of :data:`AXES` as its record shows it (labels, the full device name)."""
+    placement = case.placement
+    labels = (case.model.label, case.compression.label, case.engine.label)
+    return (*labels, placement.device, placement.threads, case.batch_size)
 
 
 def _matches(case: Case, rule: dict[str, set[Any]]) -> bool:
