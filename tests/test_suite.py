@@ -148,6 +148,10 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
             r"got 1$",
         ),
         ("suite: x\nmodels: [noop]\ngates: {run_noise: '100%'}\n", r"gates\.run_noise: must be a fraction in \[0, 1\)"),
+        (  # was valid: an infinite limit, so the metric was never judged a regression
+            "suite: x\nmodels: [noop]\ngates: {latency_p50_ms: '+1e999%'}\n",
+            r"gates\.latency_p50_ms: '\+1e999%' is not a finite limit; latency_p50_ms is lower-is-better, so its rule",
+        ),
         ("suite: x\nmodels: [noop]\ncompression: [{prune-l1: {amount: 1.5}}]\n", r"amount must be in \[0, 1\)"),
         ("suite: x\nmodels: [noop]\ncompression: [{distill: {fraction: 1.0}}]\n", r"fraction must be in \(0, 1\)"),
         (

@@ -97,6 +97,8 @@ def parse_rule(metric_name: str, raw: Any, where: str = "gates") -> Rule | None:
         raise SuiteError(None, key, f"cannot read {raw!r}; {_allowed_forms(metric)}")
     sign, number, exponent, percent = match.groups()
     limit = float(number + (f"e{exponent}" if exponent else ""))
+    if not math.isfinite(limit):  # '+1e999%': a limit no change exceeds would switch the gate off unannounced
+        raise SuiteError(None, key, f"{checks.short(raw)} is not a finite limit; {_allowed_forms(metric)}")
     wanted = "+" if metric.better == LOWER else "-"
     if sign != wanted and limit != 0:
         raise SuiteError(None, key, f"{raw!r} has the wrong sign; {_allowed_forms(metric)}")
