@@ -95,6 +95,14 @@ def test_measure_numbers_are_finite_and_bounded(tmp_path, key, value):
 def test_measure_caps_are_documented_values(tmp_path):
     assert "measure.max_rounds: must be <= 1000000" in refused(tmp_path, S + "measure: {max_rounds: 10000000}\n")
     assert "measure.repeats: must be <= 1000" in refused(tmp_path, S + "measure: {repeats: 100000}\n")
+    # were valid: a latency pass of up to 10**300 s, and up to 10**9 samples (tens of GB) kept for one case
+    assert "measure.max_time_s: must be <= 18000, got 1e+300" in refused(
+        tmp_path, S + "measure: {max_time_s: 1.0e+300}\n"
+    )
+    assert refused(tmp_path, S + "measure: {repeats: 1000, min_rounds: 1000000, max_rounds: 1000000}\n").endswith(
+        "measure.repeats: 1000 windows x measure.max_rounds 1000000 = 1000000000 samples per case; at most 10000000 "
+        "(lower one of them)"
+    )
     ok = load_suite(write_suite(tmp_path, "ok.yaml", S + "measure: {min_rounds: 1000000, max_rounds: 1000000}\n"))
     assert ok.cases[0].measure.max_rounds == 1_000_000
 

@@ -55,8 +55,11 @@ MAX_COUNT = 1 << 20
 """Largest batch size, thread count or device index (``hardware.cuda.devices``, ``include: device: cuda:N``) a suite
 may name (1048576)."""
 MEASURE_LIMITS = {"warmup_s": 3600, "min_time_s": 3600, "memory_s": 3600, "energy_min_s": 3600, "cpu_tdp_w": 10_000}
-MEASURE_LIMITS |= {"min_rounds": 1_000_000, "max_rounds": 1_000_000, "repeats": 1000}
-"""Largest value of each ``measure:`` key: an hour per pass, a million rounds (every other number must be finite)."""
+MEASURE_LIMITS |= {"min_rounds": 1_000_000, "max_rounds": 1_000_000, "repeats": 1000, "max_time_s": 5 * 3600}
+"""Largest value of each ``measure:`` key: an hour per pass (five for ``max_time_s``, as its default 5 x min_time_s),
+a million rounds (every other number must be finite)."""
+MAX_SAMPLES = 10_000_000
+"""Most timed calls one case may keep (``repeats`` x ``max_rounds``): each is a sample in memory and in the file."""
 MAX_CASES = 100_000
 """Most cases one suite may expand to (sweep products and includes), so that a typo in a sweep cannot hang
 validation or exhaust memory; the largest shipped suite has a few hundred."""
@@ -375,6 +378,12 @@ class Validator:
             raise self.error(
                 "measure.min_rounds",
                 f"must not exceed measure.max_rounds ({measure.min_rounds} > {measure.max_rounds})",
+            )
+        if (measure.repeats or 1) * measure.max_rounds > MAX_SAMPLES:  # auto is at most 3 x 1e6
+            raise self.error(
+                "measure.repeats",
+                f"{measure.repeats} windows x measure.max_rounds {measure.max_rounds} = "
+                f"{measure.repeats * measure.max_rounds} samples per case; at most {MAX_SAMPLES} (lower one of them)",
             )
         return measure
 
