@@ -92,10 +92,14 @@ class Validator:
         items = value if isinstance(value, list) else [value]
         if not items:
             raise self.error(key, "must not be empty")
-        return [
+        numbers = [
             self.positive_int(v, f"{key}[{i}]" if isinstance(value, list) else key, minimum)
             for i, v in enumerate(items)
         ]
+        for i, number in enumerate(numbers):
+            if numbers.index(number) != i:  # as a swept value: the second would silently be the same cases
+                raise self.error(f"{key}[{i}]", f"{number} is listed twice")
+        return numbers
 
     def mapping(self, value: Any, key: str, allowed: Iterable[str]) -> dict[str, Any]:
         return checks.mapping(value, key, allowed, self.file)
