@@ -148,6 +148,20 @@ def test_row_wise_embedding_matches_a_plain_embedding_lookup():
     assert torch.allclose(quantized(ids), table(ids), atol=0.02)
 
 
+def test_int4_embeddings_skip_tables_of_odd_width_with_a_reason():
+    """Was: 'RuntimeError: qembeddingbag_4bit_prepack only works for the number of columns a multiple of 2', a failed
+    case with the kernel's traceback, for dlrm-tiny's valid embedding_dim: 3."""
+    from bench.models import MODELS
+
+    entry = MODELS.get("dlrm-tiny")
+    odd = entry.fn(**{**entry.params, "tables": 2, "embedding_dim": 3})
+    with pytest.raises(NotApplicable, match=r"embedding_dim must be even; embeddings\.0 has 3$"):
+        compress("emb-int4", odd)
+    assert compress("emb-int8", odd).info["quantized_tables"] == 2
+    with pytest.raises(NotApplicable, match="no embedding tables with at least 1000000 rows"):
+        compress("emb-int4", odd, min_rows=10**6)  # tables it would not quantize do not count
+
+
 def test_embedding_methods_skip_models_without_tables(bundle):
     with pytest.raises(NotApplicable, match="no embedding tables"):
         compress("emb-int8", bundle)

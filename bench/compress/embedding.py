@@ -80,6 +80,14 @@ def quantize_embeddings(module: nn.Module, bits: int, min_rows: int) -> list[tup
 def _quantize(bundle, placement, bits: int, min_rows: int) -> Compressed:
     if placement.device_type != "cpu":
         raise NotApplicable("the fbgemm row-wise quantized embedding kernels run on the CPU only")
+    if bits == 4:  # fbgemm's 4-bit prepack raises deep inside the kernel otherwise
+        for name, table in bundle.module.named_modules():
+            odd = isinstance(table, (nn.EmbeddingBag, nn.Embedding)) and table.embedding_dim % 2
+            if odd and table.num_embeddings >= min_rows:
+                raise NotApplicable(
+                    f"emb-int4 packs two 4-bit values per byte, so a table's embedding_dim must be even; "
+                    f"{name} has {table.embedding_dim}"
+                )
     module = copy.deepcopy(bundle.module)
     tables = quantize_embeddings(module, bits, min_rows)
     if not tables:
