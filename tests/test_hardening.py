@@ -114,6 +114,14 @@ def test_measure_caps_are_documented_values(tmp_path):
         ("{dlrm-ctr: {rows: -5.5}}", r"rows must be an integer from 1 to 10000000, got -5.5"),
         ("{dlrm-ctr: {rows: 100000000000}}", r"rows must be an integer from 1 to 10000000"),
         ("{dlrm-ctr: {rows: 5000000, tables: 64, embedding_dim: 64}}", r"GiB; at most 8 GiB"),
+        (  # were valid: tables of 2.4 GiB, but about 18 GiB of click-log generator, or 5 TiB of training ids
+            "{dlrm-ctr: {rows: 10000000, tables: 64, embedding_dim: 1}}",
+            r"dlrm-ctr: the click-log generator: tables x rows x 28 bytes = 16\.7 GiB; at most 8 GiB$",
+        ),
+        (
+            "{dlrm-ctr: {train_samples: 10000000, tables: 64, bag_size: 1024}}",
+            r"dlrm-ctr: the training ids: train_samples x tables x bag_size x 8 bytes = 4882\.8 GiB; at most 8 GiB$",
+        ),
         ("{dlrm-tiny: {bag_size: 0}}", r"bag_size must be an integer from 1"),
         ("{minilm-search: {seq_len: 4096}}", r"seq_len must be an integer from 1 to 512"),
         ("{minilm-search: {catalogue: 5}}", r"catalogue must be an integer from 10"),

@@ -119,14 +119,27 @@ CTR_PRESETS: dict[str, dict[str, int]] = {
 }
 
 
+_LOG_BYTES_PER_ROW = 28
+"""What :class:`ClickLogs` keeps per table row: its rank (int64), bias (fp32) and 4-dim latent vector (fp32)."""
+
+
 def _check_ctr(preset: str, seed: int, **overrides: int | None) -> None:
     """``preset`` is a known one; each override, where given, is in range (see :func:`_check_dlrm`)."""
     if preset not in CTR_PRESETS:
         raise ValueError(f"unknown preset {short(preset)}; allowed: {', '.join(CTR_PRESETS)}")
     config = {**CTR_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    check_int("train_samples", config.pop("train_samples"), 1, 10_000_000)
+    samples = config.pop("train_samples")
+    check_int("train_samples", samples, 1, 10_000_000)
     check_int("epochs", config.pop("epochs"), 0, 1000)
     _check_dlrm(seed=seed, **config)
+    # the click logs' own memory, which the model's size alone does not bound (embedding_dim: 1 keeps that small)
+    tables, rows, bag_size = config["tables"], config["rows"], config["bag_size"]
+    for what, size in (
+        (f"the click-log generator: tables x rows x {_LOG_BYTES_PER_ROW} bytes", tables * rows * _LOG_BYTES_PER_ROW),
+        ("the training ids: train_samples x tables x bag_size x 8 bytes", samples * tables * bag_size * 8),
+    ):
+        if size > MAX_TABLE_BYTES:
+            raise ValueError(f"{what} = {size / 1024**3:.1f} GiB; at most 8 GiB")
 
 
 _CTR_VERSION = 1  # bump when the click-log generator or the training recipe changes: old cache files then miss
