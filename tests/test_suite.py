@@ -137,6 +137,18 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         ("suite: x\nmodels: [noop]\nexclude: [{model: noop}]\n", "the sweep is empty: exclude removed all 1 cases"),
         ("suite: x\nmodels: [noop]\ninclude: [{model: noop}]\n", r"include\[0\]: an include entry needs .*missing"),
         ("suite: x\nmodels: [noop, noop]\n", r"models\[1\]: duplicate 'noop'"),
+        (  # was: the include was dropped without a word (the case id was taken by the rows: 10 model)
+            "suite: x\nmodels: [{name: dlrm-tiny, label: small, params: {rows: 10}}]\ninclude:\n"
+            "  - {model: {name: dlrm-tiny, label: small, params: {rows: 500}}, compression: fp32, device: cpu, "
+            "batch_size: 1}\n",
+            r"include\[0\]: two different cases would both be small\[fp32-cpu-1t-bs1\] \(they differ in model\); give",
+        ),
+        (  # was: labels joined into one id, so the fp32 case on compile was dropped without a word
+            "suite: x\nmodels: [noop]\ncompression: [{name: fp32, label: fp32-compile}, fp32]\n"
+            "engines: [eager, compile]\n",
+            r"s\.yaml: compression: two different cases would both be noop\[fp32-compile-cpu-1t-bs1\] \(they differ in "
+            r"compression and engine\); give one of them another label$",
+        ),
         (
             "suite: x\nmodels: [{factory: 'nope.mod:build', name: m}]\n",
             r"factory: no module 'nope\.mod' on the import path",

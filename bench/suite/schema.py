@@ -156,10 +156,10 @@ class Validator:
         ):
             case = Case(name, model, compression, engine, placement, batch, measure)
             if not any(_matches(case, rule) for rule in excludes):
-                cases.setdefault(case.case_id, case)
+                self.add(cases, case, None)
         for i, entry in enumerate(self.list_of(data, "include")):
             case = self.include(entry, f"include[{i}]", name, measure, by_label)
-            cases.setdefault(case.case_id, case)
+            self.add(cases, case, f"include[{i}]")
         if not cases:
             total = len(models) * len(compressions) * len(engines) * len(placements) * len(batch_sizes)
             raise self.error("exclude", f"the sweep is empty: exclude removed all {total} cases")
@@ -170,6 +170,19 @@ class Validator:
             load = LoadSpec.from_section(dict(sections)["load"])
             cases = {key: dataclasses.replace(case, load=load) for key, case in cases.items()}
         return Suite(name, self.file, description, tuple(cases.values()), sections)
+
+    def add(self, cases: dict[str, Case], case: Case, key: str | None) -> None:
+        """Add ``case`` unless the same case is there; another case with its id (a label reused for other settings,
+        or labels that join into the same id) is an error: one of them would be dropped without a word."""
+        other = cases.setdefault(case.case_id, case)
+        if other != case:
+            axes = {"model": "models", "compression": "compression", "engine": "engines"}
+            differ = [axis for axis in axes if getattr(other, axis) != getattr(case, axis)]
+            raise self.error(
+                key or axes[differ[0]],
+                f"two different cases would both be {case.case_id} (they differ in {' and '.join(differ)}); "
+                "give one of them another label",
+            )
 
     def list_of(self, data: dict[str, Any], key: str) -> list[Any]:
         value = data.get(key, [])
