@@ -164,6 +164,8 @@ def process_gone(process: Any) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
+    except OverflowError:  # no pid is that large: damaged, not known to be gone
+        return False
     except OSError:  # e.g. PermissionError: it exists, run by another user
         pass
     stat, started = _proc_stat(pid), process.get("started")

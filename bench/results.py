@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import metrics
+from bench.checks import short
 from bench.errors import BenchError
 from bench.hardware import process_gone, this_process
 
@@ -328,6 +329,36 @@ def _clear_wrong_types(row: dict[str, Any]) -> list[str]:
     return wrong
 
 
+NAME_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit"
+"""What a run id and a suite name are made of (each names a folder: never a path)."""
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(RUN_ID_PATTERN, value) is not None
+
+
+def _clear_damaged_parts(meta: dict[str, Any]) -> list[str]:
+    """Drop the parts of a run's metadata that are not of their type (a suite's section that is not a mapping, an
+    environment value that is not a string), so that no reader trips on them; returns what was dropped."""
+    dropped = []
+    for number, suite in enumerate(meta.get("suites", [])):
+        sections = suite.get("sections")
+        if sections is not None and not isinstance(sections, dict):
+            suite["sections"] = {}
+            dropped.append(f"suites[{number}].sections: not a mapping; ignored")
+        for key, section in list((suite.get("sections") or {}).items()):
+            if section is not None and not isinstance(section, dict):  # each (gates, scoring, prices, ...) is one
+                del suite["sections"][key]
+                dropped.append(f"suites[{number}].sections.{key}: not a mapping; ignored")
+    environment = meta.get("environment", {})
+    for key in ENVIRONMENT_FIELDS:
+        value, integer = environment.get(key), key in _ENV_TYPES
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int if integer else str)):
+            environment[key] = None
+            dropped.append(f"environment.{key}: {short(value)} is not {'an integer' if integer else 'a string'}")
+    return dropped
+
+
 def _is_run_dir(path: Path) -> bool:
     return (path / "meta.json").is_file() or (path / "records.jsonl").is_file()
 
@@ -337,7 +368,9 @@ def read_meta(path: Path) -> dict[str, Any]:
 
     A missing or unreadable one (or one without a ``run_id``) gives what the folder itself tells: its name as the
     run id, status ``damaged``, the suites of its records, and ``damage`` saying what is wrong (warned as well).
-    A ``running`` run whose process is gone reads as ``killed`` (:func:`process_gone`)."""
+    A part not of its type is dropped the same way (:func:`_clear_damaged_parts`), and so is a run id or a suite
+    name that is not a name (each names a folder). A ``running`` run whose process is gone reads as ``killed``
+    (:func:`process_gone`)."""
     problems: list[str] = []
     try:
         meta = json.loads((path / "meta.json").read_bytes().decode("utf-8"))
@@ -350,19 +383,24 @@ def read_meta(path: Path) -> dict[str, Any]:
     if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("run_id"), str)):
         _warn(problems, f"{path / 'meta.json'}: not a run's metadata (no run_id)")
         meta = None
+    if meta is not None and not _is_name(meta["run_id"]):  # it names the report's folder: never a path
+        _warn(problems, f"{path / 'meta.json'}: run_id: {short(meta['run_id'])} is not a run id ({NAME_RULE})")
+        meta["run_id"] = path.name
     if meta is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResultsWarning)
             suites = sorted({str(r["suite"]) for r in _read_jsonl(path / "records.jsonl")})
         meta = {"run_id": path.name, "status": "damaged", "suites": [{"name": n} for n in suites]}
     suites = meta.get("suites", [])
-    if not isinstance(suites, list) or not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in suites):
+    if not isinstance(suites, list) or not all(isinstance(s, dict) and _is_name(s.get("name")) for s in suites):
         suites = suites if isinstance(suites, list) else []
-        meta["suites"] = [s for s in suites if isinstance(s, dict) and isinstance(s.get("name"), str)]
-        _warn(problems, f"{path / 'meta.json'}: its list of suites is damaged")
-    for key in ("environment", "counts"):
+        meta["suites"] = [s for s in suites if isinstance(s, dict) and _is_name(s.get("name"))]
+        _warn(problems, f"{path / 'meta.json'}: its list of suites is damaged (each needs a name: {NAME_RULE})")
+    for key in ("environment", "counts", "process"):
         if not isinstance(meta.get(key, {}), dict):
             meta[key] = {}
+    for problem in _clear_damaged_parts(meta):
+        _warn(problems, f"{path / 'meta.json'}: {problem}")
     if problems:
         meta["damage"] = problems
     if meta.get("status") == "running" and process_gone(meta.get("process")):

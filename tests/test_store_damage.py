@@ -4,6 +4,7 @@ running; `bench results` says what could not be read."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.errors import BenchError
 from bench.results import ResultsWarning, RunWriter, list_runs, load, load_meta, load_samples, read_meta
+from bench.resume import resumable
 from tests.helpers import TINY_MEASURE, write_suite
 from tests.test_results import record
 
@@ -195,3 +198,68 @@ def test_a_record_whose_batch_size_or_threads_is_damaged_is_a_damaged_line(tmp_p
     path.write_bytes(b"\n".join([lines[0], bad, lines[2]]) + b"\n")
     with pytest.warns(ResultsWarning, match=r"1 damaged line\(s\) skipped: 2 \(batch_size"):
         assert load("r1", tmp_path)["case_id"].tolist() == ["a", "c"]
+
+
+def _edit_meta(run: Path, **changes) -> None:
+    meta = json.loads((run / "meta.json").read_text())
+    (run / "meta.json").write_text(json.dumps({**meta, **changes}))
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_suite_name_in_meta_that_is_a_path_is_damage_and_promotes_nothing(tmp_path, capsys):
+    """Was: meta.json naming its suite '..' made `bench baseline set` rmtree results/baseline/.. -- every run."""
+    run = three_cases(tmp_path, "r1")
+    three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    _edit_meta(run, suites=[{"name": ".."}])
+    for name in ("records.jsonl", "samples.jsonl"):
+        (run / name).write_text((run / name).read_text().replace('"suite": "s"', '"suite": ".."'))
+    kept = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert main(["baseline", "set", "r1", "--results", str(tmp_path)]) == 2
+    warning, error = capsys.readouterr().err.strip().splitlines()
+    assert warning.startswith("bench baseline: warning: ") and "list of suites is damaged" in warning
+    assert error == (
+        f"bench baseline: error: run r1 names no suite to promote: {run / 'meta.json'}: its list of suites is damaged "
+        "(each needs a name: letters, digits, '.', '_' or '-', starting with a letter or digit)"
+    )
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == kept  # nothing deleted or written
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+@pytest.mark.parametrize(
+    ("change", "damage"),
+    [
+        ({"environment": {"git_commit": 5, "hostname": ["h"]}}, "environment.git_commit: 5 is not a string"),
+        ({"environment": {"cpu_cores": "8"}}, "environment.cpu_cores: '8' is not an integer"),
+        ({"suites": [{"name": "s", "sections": {"gates": [1]}}]}, r"suites\[0\].sections.gates: not a mapping"),
+        ({"suites": [{"name": "s", "sections": 5}]}, r"suites\[0\].sections: not a mapping"),
+        ({"process": {"host": __import__("socket").gethostname(), "pid": 2**70}, "status": "running"}, None),
+        ({"process": [1], "status": "running"}, None),
+    ],
+)
+def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsys, change, damage):
+    """Was: TypeError/AttributeError/OverflowError tracebacks from bench results, gate and history."""
+    three_cases(tmp_path, "r1")
+    current = three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    _edit_meta(current, **change)
+    results = ["--results", str(tmp_path)]
+    assert main(["results", *results]) == 0
+    out = capsys.readouterr().out
+    assert ("damaged: r2" in out) == bool(damage) and (damage is None or re.search(damage, out))
+    gate = ["gate", "--baseline", "r1", "--current", "r2", *results]
+    assert main([*gate, "--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]) in (0, 1, 3)
+    assert main(["history", "s", *results, "--out", str(tmp_path / "h")]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    with pytest.raises(BenchError, match=r"^--resume 'r2': .*(start a new run|stop it first)$"):  # bench run --resume
+        resumable(tmp_path, "r2")
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_run_id_in_meta_that_is_a_path_never_places_the_report(tmp_path, capsys):
+    """Was: meta.json's run_id '../../escaped' wrote the report outside --out (reports/../../escaped/)."""
+    run = three_cases(tmp_path / "results", "r1")
+    _edit_meta(run, run_id="../../escaped")
+    with pytest.warns(ResultsWarning, match=r"meta.json: run_id: '../../escaped' is not a run id \(letters, digits"):
+        assert read_meta(run)["run_id"] == "r1"
+    assert main(["report", "r1", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out" / "x")]) == 0
+    assert "report in " + str(tmp_path / "out" / "x" / "r1") in capsys.readouterr().out
+    assert not (tmp_path / "escaped").exists()

@@ -266,6 +266,9 @@ def promote(
         state = "still running" if meta["status"] == "running" else meta["status"]
         raise BenchError(f"run {meta['run_id']} is {state}: promote a finished run")
     run_suites = [s["name"] for s in meta.get("suites", [])]
+    if not run_suites:  # a damaged list of suites: nothing to promote, and never a silent success
+        why = next((p for p in meta.get("damage", []) if "suites" in p), f"{source / 'meta.json'}: no suites")
+        raise BenchError(f"run {meta['run_id']} names no suite to promote: {why}")
     wanted = list(suites or run_suites)
     unknown = [s for s in wanted if s not in run_suites]
     if unknown:
