@@ -263,3 +263,24 @@ def test_a_run_id_in_meta_that_is_a_path_never_places_the_report(tmp_path, capsy
     assert main(["report", "r1", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out" / "x")]) == 0
     assert "report in " + str(tmp_path / "out" / "x" / "r1") in capsys.readouterr().out
     assert not (tmp_path / "escaped").exists()
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+@pytest.mark.parametrize("damage", ["records", "samples"])
+def test_promoting_over_a_damaged_baseline_keeps_what_it_cannot_read(tmp_path, capsys, damage):
+    """Was: the previous baseline's unreadable lines were skipped and the baseline rewritten without them (lost)."""
+    three_cases(tmp_path, "r1")
+    three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    assert main(["baseline", "set", "r1", "--results", str(tmp_path)]) == 0
+    path = tmp_path / "baseline" / "s" / f"{damage}.jsonl"
+    path.write_bytes(path.read_bytes() + b"{not json\n" + path.read_bytes().splitlines(keepends=True)[0])
+    before = path.read_bytes()
+    capsys.readouterr()
+    assert main(["baseline", "set", "r2", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        f"bench baseline: error: {path}: 1 damaged line(s) skipped: 4 (not JSON); promoting would drop it from the "
+        "baseline: repair the file, or pass --replace to start the baseline of this suite afresh"
+    )
+    assert path.read_bytes() == before
+    assert main(["baseline", "set", "r2", "--replace", "--results", str(tmp_path)]) == 0  # asked for: done

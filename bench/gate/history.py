@@ -283,9 +283,16 @@ def promote(
         target = baseline_path(suite, results_dir)
         promotions: list[dict[str, Any]] = []
         if (target / "meta.json").is_file() and not replace:
-            kept = [r for r in _rows_of(target / "records.jsonl", suite) if r["case_id"] not in promoted]
+            unread: list[str] = []  # what of the previous baseline cannot be read would be lost by rewriting it
+            kept = [r for r in _rows_of(target / "records.jsonl", suite, unread) if r["case_id"] not in promoted]
+            old_samples = _rows_of(target / "samples.jsonl", suite, unread)
+            if unread:
+                raise BenchError(
+                    f"{unread[0]}; promoting would drop it from the baseline: repair the file, or pass --replace to "
+                    "start the baseline of this suite afresh"
+                )
             records = kept + records
-            samples = [r for r in _rows_of(target / "samples.jsonl", suite) if r["case_id"] not in promoted] + samples
+            samples = [r for r in old_samples if r["case_id"] not in promoted] + samples
             kept_ids = {r["case_id"] for r in kept}
             promotions = promotions_of(store.read_meta(target))  # a damaged one: its cases' history restarts
             for entry in promotions:
@@ -321,12 +328,12 @@ def promote(
     return written
 
 
-def _rows_of(path: Path, suite: str) -> list[dict[str, Any]]:
+def _rows_of(path: Path, suite: str, problems: list[str] | None = None) -> list[dict[str, Any]]:
     """The JSON lines of ``suite`` in ``path``, read as :func:`bench.results.load` reads them (a damaged line is
-    skipped with a warning naming it, never silently)."""
+    skipped with a warning naming it, never silently, and noted in ``problems``)."""
     from bench.results import _read_jsonl
 
-    return [row for row in _read_jsonl(path) if row.get("suite") == suite]
+    return [row for row in _read_jsonl(path, problems) if row.get("suite") == suite]
 
 
 def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
