@@ -213,8 +213,12 @@ class ResultsWarning(UserWarning):
     """Part of a run could not be read (a damaged line, an unreadable ``meta.json``): the rest is read anyway."""
 
 
-REQUIRED_KEYS = {"records.jsonl": ("suite", "case_id", "status"), "samples.jsonl": ("suite", "case_id", "samples_ms")}
-"""Keys every line of the file needs: ``samples_ms`` a list of finite numbers, the others strings."""
+REQUIRED_KEYS = {
+    "records.jsonl": ("suite", "case_id", "status", "model", "compression", "engine", "device"),
+    "samples.jsonl": ("suite", "case_id", "samples_ms"),
+}
+"""Keys every line of the file needs: ``samples_ms`` a list of finite numbers, the others strings (a record's
+identity: what its figures are of)."""
 
 
 def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:

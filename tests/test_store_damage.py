@@ -58,6 +58,7 @@ def test_a_damaged_meta_leaves_the_records_readable_and_the_neighbour_only_warns
         (b"\xff\xff", "not JSON"),
         (b'{"suite": "s", "case_id": ["a"], "status": "ok"}', "keys missing"),
         (b'{"suite": "s", "case_id": "d", "status": [1]}', "keys missing"),
+        (b'{"suite": "s", "case_id": "d", "status": "ok", "model": "m", "latency_p50_ms": 1.0}', "keys missing"),
     ],
 )
 def test_a_damaged_line_mid_file_is_skipped_and_named(tmp_path, line, why):
@@ -70,7 +71,10 @@ def test_a_damaged_line_mid_file_is_skipped_and_named(tmp_path, line, why):
 
 def test_a_record_with_a_samples_ms_key_is_a_record_like_any_other(tmp_path):
     path = three_cases(tmp_path) / "records.jsonl"  # samples_ms is no key of a record: nothing checks it there
-    path.write_bytes(path.read_bytes() + b'{"suite": "s", "case_id": "d", "status": "ok", "samples_ms": "x"}\n')
+    identity = b'"model": "m", "compression": "fp32", "engine": "eager", "device": "cpu"'
+    path.write_bytes(
+        path.read_bytes() + b'{"suite": "s", "case_id": "d", "status": "ok", "samples_ms": "x", ' + identity + b"}\n"
+    )
     assert load("r1", tmp_path)["case_id"].tolist() == ["a", "b", "c", "d"]
 
 
@@ -284,3 +288,18 @@ def test_promoting_over_a_damaged_baseline_keeps_what_it_cannot_read(tmp_path, c
     )
     assert path.read_bytes() == before
     assert main(["baseline", "set", "r2", "--replace", "--results", str(tmp_path)]) == 0  # asked for: done
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+@pytest.mark.parametrize("key", ["model", "device"])
+def test_a_record_without_its_identity_is_a_damaged_line_and_the_report_is_written(tmp_path, capsys, key):
+    """Was: a record lacking its model or device reached the report: KeyError: nan, or xlsxwriter's NAN/INF error."""
+    path = three_cases(tmp_path / "results") / "records.jsonl"
+    lines = path.read_bytes().splitlines()
+    row = json.loads(lines[1])
+    del row[key]
+    path.write_bytes(b"\n".join([lines[0], json.dumps(row).encode(), lines[2]]) + b"\n")
+    assert main(["report", "r1", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert f"bench report: warning: {path}: 1 damaged line(s) skipped: 2 (keys missing)" in err
+    assert (tmp_path / "out" / "r1" / "capacity.xlsx").is_file() and "Traceback" not in err
