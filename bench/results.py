@@ -254,6 +254,13 @@ def _warn(problems: list[str], message: str) -> None:
     warnings.warn(message, ResultsWarning, stacklevel=4)
 
 
+def _read_regular(path: Path) -> bytes:
+    """A run's file, read only if it is a regular file: a FIFO would block the reader for ever, a device never end."""
+    from bench.safe_yaml import read_regular  # here: yaml stays out of the command line's start-up
+
+    return read_regular(path)
+
+
 def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
     """The JSON objects of a ``.jsonl`` file, read as far as it is intact: a damaged line (not JSON, not UTF-8, not
     an object, lacking its keys) is skipped with a :class:`ResultsWarning` and noted in ``problems``."""
@@ -262,7 +269,7 @@ def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str,
     if not path.exists():
         return rows
     try:
-        data = path.read_bytes()
+        data = _read_regular(path)
     except OSError as err:
         _warn(problems, f"{path}: unreadable ({err.strerror or err}); nothing read from it")
         return rows
@@ -377,7 +384,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     (:func:`process_gone`)."""
     problems: list[str] = []
     try:
-        meta = json.loads((path / "meta.json").read_bytes().decode("utf-8"))
+        meta = json.loads(_read_regular(path / "meta.json").decode("utf-8"))
     except FileNotFoundError:
         meta = None
         _warn(problems, f"{path / 'meta.json'}: missing; the run is read from its records")

@@ -161,25 +161,29 @@ def not_regular(mode: int) -> str | None:
     return "not a regular file"
 
 
-def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
-    """The file's text: at most :data:`MAX_BYTES`, strict UTF-8; an unreadable file is a one-line error.
+def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
+    """A regular file's bytes (at most ``limit + 1`` of them when ``limit`` is given).
 
-    Only a regular file is read: the file is opened without blocking and checked before reading, so a FIFO (which
-    would wait for a writer), a device (``/dev/zero`` never ends) or a folder is refused at once."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError as err:
-        raise SuiteError(str(path), None, f"cannot read {what}: {err.strerror or err}") from None
+    The file is opened without blocking and checked before reading, so a FIFO (which would wait for a writer), a
+    device (``/dev/zero`` never ends) or a folder raises :class:`OSError` at once, saying what it is."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
         kind = not_regular(os.fstat(fd).st_mode)
         if kind is not None:
-            raise SuiteError(str(path), None, f"cannot read {what}: it is {kind}, not a regular file")
+            raise OSError(f"it is {kind}, not a regular file")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as err:
-        raise SuiteError(str(path), None, f"cannot read {what}: {err.strerror or err}") from None
+            return handle.read() if limit is None else handle.read(limit + 1)
     finally:
         os.close(fd)
+
+
+def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
+    """The file's text: at most :data:`MAX_BYTES`, strict UTF-8, of a regular file only (:func:`read_regular`); an
+    unreadable file is a one-line error."""
+    try:
+        data = read_regular(path, MAX_BYTES)
+    except OSError as err:
+        raise SuiteError(str(path), None, f"cannot read {what}: {err.strerror or err}") from None
     if len(data) > MAX_BYTES:
         raise SuiteError(str(path), None, f"larger than {MAX_BYTES // 1024} KiB; a {what} is a small text file")
     try:

@@ -303,3 +303,27 @@ def test_a_record_without_its_identity_is_a_damaged_line_and_the_report_is_writt
     err = capsys.readouterr().err
     assert f"bench report: warning: {path}: 1 damaged line(s) skipped: 2 (keys missing)" in err
     assert (tmp_path / "out" / "r1" / "capacity.xlsx").is_file() and "Traceback" not in err
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_run_files_that_are_fifos_or_devices_are_named_and_never_waited_on(tmp_path):
+    """Was: a FIFO named meta.json or records.jsonl blocked `bench results` for ever (waiting for a writer), and
+    samples.jsonl linked to /dev/zero read without end."""
+    import os
+
+    run = three_cases(tmp_path, "r1")
+    (run / "meta.json").unlink()
+    os.mkfifo(run / "meta.json")
+    second = three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    (second / "records.jsonl").rename(second / "kept.jsonl")
+    os.mkfifo(second / "records.jsonl")
+    (second / "samples.jsonl").unlink()
+    (second / "samples.jsonl").symlink_to("/dev/zero")
+    command = [sys.executable, "-m", "bench.cli", "results", "--results", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert f"{run / 'meta.json'}: unreadable (it is a FIFO (named pipe), not a regular file)" in done.stdout
+    done = subprocess.run([*command[:4], "r2", *command[4:]], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert f"{second / 'records.jsonl'}: unreadable (it is a FIFO (named pipe), not a regular file)" in done.stdout
+    assert f"{second / 'samples.jsonl'}: unreadable (it is a character device, not a regular file)" in done.stdout
