@@ -25,7 +25,7 @@ from typing import Any
 
 from bench import metrics
 from bench.checks import short
-from bench.errors import BenchError
+from bench.errors import BenchError, short_name
 from bench.hardware import process_gone, this_process
 
 SCHEMA_VERSION = 2
@@ -42,8 +42,8 @@ def run_id_problem(run_id: str) -> str | None:
     """Why ``run_id`` cannot name a new run (letters, digits, ``.``, ``_``, ``-``; not reserved), or ``None``."""
     if not re.fullmatch(RUN_ID_PATTERN, run_id) or len(run_id) > MAX_RUN_ID or run_id in RESERVED_RUN_IDS:
         return (
-            f"{run_id!r}: use letters, digits, '.', '_' or '-' (at most {MAX_RUN_ID}, starting with a letter or "
-            f"digit; not {' or '.join(map(repr, RESERVED_RUN_IDS))})"
+            f"{short_name(run_id)!r}: use letters, digits, '.', '_' or '-' (at most {MAX_RUN_ID}, starting with a "
+            f"letter or digit; not {' or '.join(map(repr, RESERVED_RUN_IDS))})"
         )
     return None
 
@@ -436,8 +436,11 @@ def resolve_run(
     run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
 ) -> Path:
     """A run folder from a path, a run id, a unique id prefix, or ``None``/``"latest"`` for the newest run."""
-    if run is not None and Path(run).is_dir() and _is_run_dir(Path(run)):
-        return Path(run)
+    try:
+        if run is not None and Path(run).is_dir() and _is_run_dir(Path(run)):
+            return Path(run)
+    except OSError:  # no path can be looked up by that name (too long): it is looked for as a run id
+        pass
     runs = run_dirs(results_dir)
     if not runs:
         raise FileNotFoundError(f"no runs under {results_dir}/ (run a suite first: bench run suites/quick.yaml)")
@@ -447,7 +450,7 @@ def resolve_run(
     if len(matches) != 1:
         known = ", ".join(p.name for p in runs[-5:])
         what = "is ambiguous" if matches else "not found"
-        raise FileNotFoundError(f"run '{run}' {what} under {results_dir}/; latest runs: {known}")
+        raise FileNotFoundError(f"run {short_name(str(run))!r} {what} under {results_dir}/; latest runs: {known}")
     return matches[0]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.results import ResultsWarning, RunWriter, load, read_meta
+from bench.results import ResultsWarning, RunWriter, load, read_meta, run_id_problem
 
 SAME_MACHINE = ("hostname", "cpu_model", "torch_version")
 """Environment keys a resumed run must share with the run it continues (its records must stay comparable)."""
@@ -33,6 +33,9 @@ class Resumable:
 
 def resumable(results_dir: str | Path, run_id: str) -> Resumable:
     """The run to resume, or a :class:`BenchError` saying why it cannot be resumed."""
+    problem = run_id_problem(run_id)  # a run's id names a folder of results_dir: never a path, nor too long a name
+    if problem:
+        raise BenchError(f"--resume {problem}")
     path = Path(results_dir) / run_id
     if not (path / "meta.json").is_file():
         raise BenchError(f"--resume {run_id!r}: no run {path} (its meta.json is missing)")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
+from bench.errors import BenchError, short_name
+from bench.resume import resumable
+from tests.gate_helpers import latencies, make_run
 from tests.helpers import TINY_MEASURE, write_suite
 
 
@@ -184,3 +187,44 @@ def test_paths_of_the_wrong_kind_are_usage_errors(tmp_path, capsys, option, kind
     err = capsys.readouterr().err
     assert ("is a folder" if kind == "folder" else "is a file, not a folder") in err
     assert err.strip().splitlines()[-1].startswith("bench ") and "Traceback" not in err  # usage, then one error line
+
+
+LONG = "x" * 300
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["results", "--results", LONG],
+        ["run", "--results", LONG],
+        ["report", "--out", LONG],
+        ["history", "demo", "--out", LONG],
+        ["calibrate", "--out", LONG],
+        ["gate", "--json", LONG],
+        ["run", "--resume", LONG],
+    ],
+)
+def test_a_path_too_long_to_look_up_is_a_usage_error_in_one_short_line(tmp_path, capsys, monkeypatch, argv):
+    """Was: OSError [Errno 36] File name too long, as a traceback from the option's check."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"bench {argv[0]}: error: argument {argv[-2]}: 'xxx") and "…" in last and len(last) < 250
+
+
+def test_a_run_name_too_long_to_look_up_is_not_found_in_one_short_line(tmp_path, capsys):
+    """Was: 'bench results: error: [Errno 36] File name too long: ...' echoing all 300 characters."""
+    make_run(tmp_path, "r1", {"m[a]": {"samples": latencies(1)}})
+    for argv in (["results", LONG], ["gate", "--current", LONG], ["baseline", "set", LONG]):
+        assert main([*argv, "--results", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"bench {argv[0]}: error: run '{short_name(LONG)}' not found under {tmp_path}/; latest runs: r1"
+
+
+def test_resuming_a_path_or_a_name_too_long_is_refused(tmp_path):
+    """pytest --bench-resume (no argparse in front): was an INTERNALERROR traceback for a name too long."""
+    for run_id in (LONG, "../r1", "/tmp"):
+        with pytest.raises(BenchError, match=r"^--resume '.*': use letters, digits"):
+            resumable(tmp_path, run_id)

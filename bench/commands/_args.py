@@ -80,21 +80,32 @@ def _creatable(text: str) -> str:
     return text
 
 
+def _unusable(text: str, err: OSError) -> argparse.ArgumentTypeError:
+    """The usage error of a path that cannot be looked up (a name too long, no permission), its name shortened."""
+    return argparse.ArgumentTypeError(f"{short_name(text)!r}: {os_reason(err)}")
+
+
 def folder(text: str) -> str:
     """argparse type: a folder, existing or not yet created; an existing file (or a file on the way) is refused."""
     path = Path(text)
     if not text:
         raise argparse.ArgumentTypeError("must be a folder, got an empty path")
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
-    return _creatable(text)
+    try:
+        if path.exists() and not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+        return _creatable(text)
+    except OSError as err:
+        raise _unusable(text, err) from None
 
 
 def output_file(text: str) -> str:
     """argparse type: a file to write, existing or not; a folder (or a file on the way) is refused."""
-    if not text or Path(text).is_dir() or text.endswith(("/", "\\")):
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
-    return _creatable(text)
+    try:
+        if not text or Path(text).is_dir() or text.endswith(("/", "\\")):
+            raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
+        return _creatable(text)
+    except OSError as err:
+        raise _unusable(text, err) from None
 
 
 def non_empty_path(text: str) -> str:
@@ -111,7 +122,7 @@ def suite_path(text: str) -> str:
     try:
         mode = os.stat(text.split("::", 1)[0]).st_mode
     except OSError as err:
-        raise argparse.ArgumentTypeError(f"{short_name(text)!r}: {os_reason(err)}") from None
+        raise _unusable(text, err) from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise argparse.ArgumentTypeError(f"{text!r} is not a regular file or a folder; give a suite file or folder")
     return text

@@ -71,6 +71,7 @@ def register(subparsers) -> None:
     ids.add_argument(
         "--resume",
         metavar="RUN_ID",
+        type=run_id,
         help="resume a stopped run: run only its cases without a record, appending to the same run",
     )
     parser.add_argument("-k", metavar="EXPR", help="select cases, as pytest -k")
