@@ -88,3 +88,21 @@ def test_a_regression_still_wins(results):
     selected(make_run(results, "cur", dict(list(slow.items())[:4])), EIGHT, status="interrupted")
     result = gate.gate_runs(["base"], ["cur"], results)
     assert result.uncompared and result.exit_code == 1
+
+
+@pytest.mark.parametrize("twice", [["--current", "r2"], ["--current", "RESULTS/r2"], ["--baseline", "r1"]])
+def test_a_run_given_twice_on_one_side_is_refused_not_counted_twice(tmp_path, capsys, twice):
+    """Was: --baseline r1 --baseline r1 --current r2 --current r2 pooled each run as two replicates and turned an
+    inconclusive +12% into 'regressed' (exit 1) on the evidence of one run a side."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2, scale=1.12)}}, started_at="2026-11-22T00:00:00Z")
+    argv = ["gate", "--results", str(results), "--baseline", "r1", "--current", "r2"]
+    argv += [twice[0], twice[1].replace("RESULTS", str(results))]
+    argv += ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(argv) == 2
+    run = "r2" if twice[0] == "--current" else "r1"
+    assert capsys.readouterr().err.strip() == (
+        f"bench gate: error: run {results / run} is given twice on one side of the comparison; give each run once"
+    )
+    assert not (tmp_path / "v.json").exists()  # no verdict about it

@@ -119,8 +119,12 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path = "results") -
     records: dict[str, dict[str, Any]] = {}
     samples: dict[str, list[list[float]]] = {}
     metas = []
+    seen: set[Path] = set()
     for run in runs:
         path = store.resolve_run(run, results_dir)
+        if path.resolve() in seen:  # pooled twice, one run would count as two replicates: a precision it lacks
+            raise GateError(f"run {path} is given twice on one side of the comparison; give each run once")
+        seen.add(path.resolve())
         metas.append(store.load_meta(path))
         frame = store.load(path)
         for row in frame.to_dict("records"):
