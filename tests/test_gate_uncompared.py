@@ -106,3 +106,29 @@ def test_a_run_given_twice_on_one_side_is_refused_not_counted_twice(tmp_path, ca
         f"bench gate: error: run {results / run} is given twice on one side of the comparison; give each run once"
     )
     assert not (tmp_path / "v.json").exists()  # no verdict about it
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_a_summary_fifo_that_no_process_reads_is_refused_not_waited_on(tmp_path):
+    """Was: bench gate --summary FIFO blocked for ever, waiting for a reader. A pipe that is read still works."""
+    import os
+    import subprocess
+    import sys
+
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2)}}, started_at="2026-11-22T00:00:00Z")
+    fifo = tmp_path / "summary.md"
+    os.mkfifo(fifo)
+    argv = [sys.executable, "-m", "bench.cli", "gate", "--results", str(results), "--baseline", "r1", "--current"]
+    argv += ["r2", "--summary", str(fifo), "--json", str(tmp_path / "v.json")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    err = done.stderr.strip()
+    assert err == f"bench gate: error: {fifo}: a FIFO (named pipe) that no process reads; nothing written"
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # someone reads it now (the summary fits the pipe's buffer)
+    try:
+        assert subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
+        assert os.read(reader, 1 << 16).startswith(b"## bench gate: passed")
+    finally:
+        os.close(reader)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from bench.gate.compare import GateResult, Verdict
-from bench.gate.rules import VERDICTS
+from bench.gate.rules import VERDICTS, GateError
 
 # ---------------------------------------------------------------------------------------------- outputs
 
@@ -122,8 +124,25 @@ def write_outputs(result: GateResult, summary_path: str | Path, json_path: str |
     markdown = render_markdown(result)
     for path, text in ((summary_path, markdown), (json_path, json.dumps(result.to_json(), indent=2) + "\n")):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text, encoding="utf-8")
+        _write(path, text, os.O_TRUNC)
     if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown)
+        _write(step_summary, markdown, os.O_APPEND)
     return markdown
+
+
+def _write(path: str | Path, text: str, mode: int) -> None:
+    """Write ``text`` to the file ``path`` (truncated or appended to, by ``mode``). The file is opened without
+    blocking, so a FIFO that no process reads is refused at once instead of waiting for a reader for ever; a pipe
+    someone reads (``--json >(jq .)``, ``/dev/stdout``) is written as any file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | mode | getattr(os, "O_NONBLOCK", 0), 0o666)
+    except OSError as err:
+        if err.errno == errno.ENXIO:
+            raise GateError(f"{path}: a FIFO (named pipe) that no process reads; nothing written") from None
+        raise
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as handle:
+            handle.write(text)
+    finally:
+        os.close(fd)
