@@ -14,25 +14,36 @@ everything the result depends on:
 torch.compile's own artefacts are cached by inductor itself (its FX graph and AOTAutograd caches, on by default);
 the compile engine records their hits, misses and bypasses per case (frozen graphs, the engine's default, bypass
 them). A PT2E ``int8-static`` graph module does not pickle, so it is calibrated again in each process. Entries are
-written atomically (a killed run never leaves half a file); an unreadable entry is removed and rebuilt.
+written atomically (a killed run never leaves half a file). An entry that cannot be read is reported in one warning
+(:class:`CacheWarning`), removed and rebuilt; one that cannot be stored (a cache folder that is a file or read-only)
+is reported too, and the case goes on with what it built.
 ``BENCH_ARTEFACT_CACHE=0`` turns this cache off. Entries are pickles of our own objects, read back with
 ``weights_only=False``: the folder must be yours alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bench.errors import short_name
+from bench.measure import one_line
+
 CACHE_ENV = "BENCH_CACHE_DIR"
 SWITCH_ENV = "BENCH_ARTEFACT_CACHE"
 T = TypeVar("T")
+
+
+class CacheWarning(UserWarning):
+    """A cache entry was damaged (it is rebuilt) or could not be stored (the next run builds it again)."""
 
 
 def cache_dir() -> Path:
@@ -54,14 +65,20 @@ def module_digest(module: Any) -> str:
     """The content of a model: its class and every tensor of its ``state_dict`` (name, dtype, shape, bytes).
 
     Objects without a ``state_dict`` (an ONNX model) are hashed by their ``model_bytes``."""
-    import torch
-
     digest = hashlib.sha256(f"{type(module).__module__}.{type(module).__qualname__}".encode())
     digest.update(_code_of(module).encode())
     if hasattr(module, "model_bytes"):
         digest.update(module.model_bytes)
         return digest.hexdigest()[:16]
-    for name, value in module.state_dict().items():
+    return state_digest(module.state_dict(), digest)
+
+
+def state_digest(state: dict[str, Any], digest: Any = None) -> str:
+    """A digest of a ``state_dict``: every entry's name, and a tensor's dtype, shape and bytes (else its repr)."""
+    import torch
+
+    digest = hashlib.sha256() if digest is None else digest
+    for name, value in state.items():
         digest.update(name.encode())
         if isinstance(value, torch.Tensor):
             tensor = value.detach().to("cpu").contiguous()
@@ -125,24 +142,50 @@ def load_or_make(kind: str, key: dict[str, Any], make: Callable[[], T]) -> tuple
     full_key = {**key, "versions": library_versions()}
     path = cache_dir() / "artefacts" / kind / f"{config_hash(full_key)}.pt"
     start = time.perf_counter()
-    if path.is_file():
-        try:
-            value = torch.load(path, map_location="cpu", weights_only=False)
-            return value, {
-                "artefact_cache": "hit",
-                "artefact_file": str(path),
-                "artefact_load_s": time.perf_counter() - start,
-            }
-        except Exception:  # a damaged or incompatible entry is rebuilt, never trusted
-            path.unlink(missing_ok=True)
+    value = load_entry(path, lambda p: torch.load(p, map_location="cpu", weights_only=False))
+    if value is not None:
+        load_s = time.perf_counter() - start
+        return value, {"artefact_cache": "hit", "artefact_file": str(path), "artefact_load_s": load_s}
     value = make()
     made_s = time.perf_counter() - start
+    # an unpicklable artefact or a full disk costs the cache, not the case
+    return value, {"artefact_cache": "miss", "artefact_file": store(value, path), "artefact_make_s": made_s}
+
+
+def load_entry(path: Path, load: Callable[[Path], T]) -> T | None:
+    """The cache entry at ``path`` as ``load`` reads it, or ``None`` when there is none (entries are never ``None``).
+
+    An entry ``load`` cannot read, or refuses by raising (truncated, zero bytes, random bytes, another config's), is
+    reported in one :class:`CacheWarning` and removed, so that it is rebuilt and never trusted. A path that cannot
+    even be looked at (a name too long, a cache folder that is a file) is no entry: storing there reports it."""
+    try:
+        if not path.is_file():
+            return None
+    except OSError:
+        return None
+    try:
+        return load(path)
+    except Exception as err:
+        _warn(path, f"damaged entry, rebuilt ({one_line(err, 120)})")
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+
+
+def store(value: Any, path: Path) -> str:
+    """:func:`save_atomic`, or when that fails one :class:`CacheWarning`; returns what to record: the file, or
+    ``not stored: <why>``."""
     try:
         save_atomic(value, path)
-        stored = str(path)
-    except Exception as err:  # an unpicklable artefact or a full disk costs the cache, not the case
-        stored = f"not stored: {type(err).__name__}: {err}".splitlines()[0]
-    return value, {"artefact_cache": "miss", "artefact_file": stored, "artefact_make_s": made_s}
+    except Exception as err:
+        why = one_line(err, 160)
+        _warn(path, f"not stored, the next run builds it again ({why})")
+        return f"not stored: {why}"
+    return str(path)
+
+
+def _warn(path: Path, what: str) -> None:
+    warnings.warn(f"cache {short_name(str(path), 120)}: {what}", CacheWarning, stacklevel=3)
 
 
 def save_atomic(value: Any, path: Path) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,13 +44,38 @@ def test_second_request_for_the_same_key_is_a_hit(cache):
     assert info3["artefact_cache"] == "miss" and len(calls) == 2
 
 
-def test_a_damaged_entry_is_rebuilt_not_trusted(cache):
+@pytest.mark.parametrize("damage", [b"not a pickle", b"", "truncated"])
+def test_a_damaged_entry_is_rebuilt_not_trusted(cache, damage):
     make, calls = counted([1, 2, 3])
     _, info = artefacts.load_or_make("kind", {"a": 1}, make)
-    with open(info["artefact_file"], "wb") as damaged:
-        damaged.write(b"not a pickle")
-    value, again = artefacts.load_or_make("kind", {"a": 1}, make)
+    entry = Path(info["artefact_file"])
+    entry.write_bytes(entry.read_bytes()[:40] if damage == "truncated" else damage)
+    with pytest.warns(artefacts.CacheWarning, match=rf"^cache .*{entry.name}: damaged entry, rebuilt \(\w+"):
+        value, again = artefacts.load_or_make("kind", {"a": 1}, make)
     assert value == [1, 2, 3] and again["artefact_cache"] == "miss" and len(calls) == 2
+    assert artefacts.load_or_make("kind", {"a": 1}, make)[1]["artefact_cache"] == "hit"  # stored again, intact
+
+
+@pytest.mark.parametrize("where", ["folder", "file", "long"])
+def test_a_cache_that_cannot_hold_the_entry_costs_the_cache_not_the_case(cache, monkeypatch, tmp_path, where):
+    """A folder where the entry's file goes, a cache folder that is a file, a name too long: before, a name too
+    long failed the case (OSError: File name too long from is_file) and the others went unreported."""
+    make, _ = counted([1, 2, 3])
+    if where == "folder":
+        _, info = artefacts.load_or_make("kind", {"a": 1}, make)
+        entry = Path(info["artefact_file"])
+        entry.unlink()
+        entry.mkdir()
+    elif where == "file":
+        (tmp_path / "afile").write_text("")
+        monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "afile"))
+    else:
+        monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / ("x" * 300)))
+    for _ in range(2):
+        with pytest.warns(artefacts.CacheWarning, match=r"^cache .*: not stored, the next run builds it again \(\w+"):
+            value, info = artefacts.load_or_make("kind", {"a": 1}, make)
+        assert value == [1, 2, 3] and info["artefact_cache"] == "miss" and info["artefact_file"].startswith("not ")
+    assert not list(tmp_path.rglob("*.tmp*"))
 
 
 def test_switched_off_it_always_makes(cache, monkeypatch):
@@ -60,7 +87,8 @@ def test_switched_off_it_always_makes(cache, monkeypatch):
 
 
 def test_an_unpicklable_artefact_costs_the_cache_not_the_caller(cache):
-    value, info = artefacts.load_or_make("kind", {}, lambda: lambda: 1)
+    with pytest.warns(artefacts.CacheWarning, match="not stored"):
+        value, info = artefacts.load_or_make("kind", {}, lambda: lambda: 1)
     assert value() == 1 and info["artefact_file"].startswith("not stored")
     assert not list(cache.rglob("*.tmp*"))
 
@@ -104,3 +132,81 @@ def test_onnx_export_is_reused_by_the_next_process(cache):
         for _ in range(2)
     ]
     assert outcomes == ["miss", "hit"]
+
+
+def _trained(cache_dir, module=None, config=None, **info):
+    from bench.models._cache import trained
+
+    calls = []
+
+    def train(m):
+        calls.append(1)
+        with torch.no_grad():
+            for p in m.parameters():
+                p.fill_(0.5)
+        return info
+
+    module = module or torch.nn.Linear(3, 2)
+    return module, trained("toy", config or {"seed": 0}, module, train), calls
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (b"", "EOFError"),
+        (os.urandom(200), r"\w+Error"),
+        ("truncated", "RuntimeError"),
+        ("flipped", "ValueError: its tensors do not match the digest stored with them"),
+        ("other config", "ValueError: it holds the weights of another config"),
+        ("other shapes", r"ValueError: its tensors do not fit the model \(bias, weight\)"),
+        ("not weights", "ValueError: no state_dict in it"),
+    ],
+)
+def test_damaged_trained_weights_are_retrained_not_loaded(cache, damage, why):
+    """Before, every one of these failed the case with torch's traceback (EOFError, UnpicklingError, 'failed finding
+    central directory', KeyError: 'state_dict', 'size mismatch for weight'), and a flipped byte loaded silently as
+    wrong weights."""
+    _, first, _ = _trained(cache)
+    entry = Path(first["weights_file"])
+    good = entry.read_bytes()
+    if damage == "truncated":
+        entry.write_bytes(good[: len(good) // 2])
+    elif damage == "flipped":
+        state = torch.nn.Linear(3, 2).state_dict()
+        with torch.no_grad():
+            state["weight"].fill_(0.5)
+        payload = {"config": {"seed": 0}, "state_dict": state, "sha256": artefacts.state_digest(state), "info": {}}
+        state["weight"][0, 0] = 0.25  # as a flipped bit on disk would
+        torch.save(payload, entry)
+    elif damage == "other config":
+        torch.save({**torch.load(entry, weights_only=True), "config": {"seed": 1}}, entry)
+    elif damage == "other shapes":
+        torch.save({"config": {"seed": 0}, "state_dict": torch.nn.Linear(4, 4).state_dict()}, entry)
+    elif damage == "not weights":
+        torch.save([1, 2], entry)
+    else:
+        entry.write_bytes(damage)
+    with pytest.warns(artefacts.CacheWarning, match=rf"^cache .*{entry.name}: damaged entry, rebuilt \({why}"):
+        module, info, calls = _trained(cache)
+    assert info["weights_cache"] == "miss" and calls == [1]
+    assert all(torch.all(p == 0.5) for p in module.parameters())  # trained from scratch, nothing half loaded
+    assert _trained(cache)[1]["weights_cache"] == "hit"  # and stored again, intact
+
+
+def test_trained_weights_that_cannot_be_stored_still_train_the_model(cache, tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "afile"))  # before: NotADirectoryError failed the case
+    with pytest.warns(artefacts.CacheWarning, match=r"^cache .*afile.*: not stored, the next run builds it again"):
+        module, info, _ = _trained(cache)
+    assert info["weights_cache"] == "miss" and info["weights_file"].startswith("not stored: NotADirectoryError")
+    assert all(torch.all(p == 0.5) for p in module.parameters())
+
+
+def test_trained_weights_from_before_the_digest_still_load(cache):
+    _, first, _ = _trained(cache)
+    entry = Path(first["weights_file"])
+    payload = torch.load(entry, weights_only=True)
+    del payload["sha256"]
+    torch.save(payload, entry)
+    module, info, calls = _trained(cache)
+    assert info["weights_cache"] == "hit" and not calls and all(torch.all(p == 0.5) for p in module.parameters())

@@ -1,6 +1,8 @@
 """Trained reference weights, cached outside git: one file per model config, keyed by a hash of that config.
 
 The folder is ``$BENCH_CACHE_DIR`` when set, else ``~/.cache/bench``. Delete a file (or the folder) to retrain.
+A file that does not hold this config's weights for this module, intact (truncated, zero bytes, another config's,
+other shapes, bytes that no longer match the digest stored with them), is reported in one warning and retrained.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 import torch
 
-from bench.artefacts import cache_dir, config_hash, save_atomic
+from bench.artefacts import cache_dir, config_hash, load_entry, state_digest, store
 
 
 def trained(
@@ -23,8 +25,8 @@ def trained(
     ``first_use_train_time_s`` plus whatever ``train`` returned. Training runs with a fixed torch seed.
     """
     path = cache_dir() / kind / f"{config_hash(config)}.pt"
-    if path.is_file():
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_entry(path, lambda p: _weights_for(p, config, module))
+    if payload is not None:
         module.load_state_dict(payload["state_dict"])
         return {"weights_cache": "hit", "weights_file": str(path), **payload.get("info", {})}
     start = time.perf_counter()
@@ -32,5 +34,33 @@ def trained(
         torch.manual_seed(int(config.get("seed", 0)))
         info = train(module)
     info = {**info, "first_use_train_time_s": round(time.perf_counter() - start, 3)}
-    save_atomic({"config": config, "state_dict": module.state_dict(), "info": info}, path)
-    return {"weights_cache": "miss", "weights_file": str(path), **info}
+    state = module.state_dict()
+    stored = store({"config": config, "state_dict": state, "sha256": state_digest(state), "info": info}, path)
+    return {"weights_cache": "miss", "weights_file": stored, **info}
+
+
+def _weights_for(path, config: dict[str, Any], module: torch.nn.Module) -> dict[str, Any]:
+    """The payload at ``path`` when it holds ``config``'s weights for ``module`` intact, checked before any of them
+    is loaded (a refused file must not leave ``module`` half overwritten); else ValueError saying what is wrong."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
+        raise ValueError("no state_dict in it")
+    if payload.get("config") != config:
+        raise ValueError("it holds the weights of another config")
+    state, expected = payload["state_dict"], module.state_dict()
+    wrong = [
+        name
+        for name in expected.keys() | state.keys()
+        if name not in state or name not in expected or _shape(state[name]) != _shape(expected[name])
+    ]
+    if wrong:
+        raise ValueError(f"its tensors do not fit the model ({', '.join(sorted(wrong)[:3])})")
+    if "sha256" in payload and payload["sha256"] != state_digest(state):  # files from before the digest have none
+        raise ValueError("its tensors do not match the digest stored with them")
+    if not isinstance(payload.get("info", {}), dict):
+        raise ValueError("its info is not a mapping")
+    return payload
+
+
+def _shape(value: Any) -> Any:
+    return (type(value).__name__, tuple(value.shape)) if isinstance(value, torch.Tensor) else type(value).__name__
