@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench.errors import BenchError, NotApplicable, SuiteError
+from bench.errors import BenchError, NotApplicable, SuiteError, os_reason, short_name
 from bench.results import DEFAULT_RESULTS_DIR, run_id_problem
 from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
@@ -61,17 +61,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[START_KEY] = time.perf_counter()
     results_dir = _results_dir(config)
-    if results_dir.exists() and not results_dir.is_dir():
-        raise pytest.UsageError(f"--bench-results {results_dir}: is a file, not a folder")
     run_id = config.getoption("--bench-run-id", None)
     if run_id is not None:
         problem = run_id_problem(run_id)
         if problem:
             raise pytest.UsageError(f"--bench-run-id {problem}")
-        if (_results_dir(config) / run_id).exists():
-            raise pytest.UsageError(
-                f"--bench-run-id {run_id!r}: {_results_dir(config) / run_id} already exists; runs are never overwritten"
-            )
+    _check_folder(results_dir, _results_name(config))
+    if config.getoption("--bench-report", False):
+        _check_folder(_reports_dir(config), _source(config, "--bench-reports-dir", "BENCH_REPORTS_DIR"))
+    if run_id is not None and (results_dir / run_id).exists():
+        raise pytest.UsageError(
+            f"--bench-run-id {run_id!r}: {_shown(results_dir / run_id)} already exists; runs are never overwritten"
+        )
     resume = config.getoption("--bench-resume", None)
     if resume is not None and not config.option.collectonly:
         from bench.resume import resumable
@@ -228,6 +229,29 @@ def _results_dir(config: pytest.Config) -> Path:
     return Path(chosen) if chosen else config.rootpath / DEFAULT_RESULTS_DIR
 
 
+def _results_name(config: pytest.Config) -> str:
+    """What chose the results folder, for an error about it: the option, or the variable it was taken from."""
+    return _source(config, "--bench-results", "BENCH_RESULTS_DIR")
+
+
+def _check_folder(folder: Path, name: str) -> None:
+    """Refuse, before any case is measured, a folder to write into that is a file or cannot even be looked at (a
+    name too long for the file system)."""
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise pytest.UsageError(f"{name} {_shown(folder)}: is a file, not a folder")
+    except OSError as err:
+        raise pytest.UsageError(f"{name} {_shown(folder)}: unusable ({os_reason(err)})") from None
+
+
+def _source(config: pytest.Config, option: str, variable: str) -> str:
+    return f"${variable}" if not config.getoption(option) and os.environ.get(variable) else option
+
+
+def _shown(path: Path) -> str:
+    return short_name(str(path), 120)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     items = [item for item in session.items if isinstance(item, CaseItem)]
     config = session.config
@@ -282,7 +306,9 @@ def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: lis
     except FileExistsError:  # another run took the id since pytest_configure checked it
         raise pytest.UsageError(f"--bench-run-id {run_id!r}: already taken; runs are never overwritten") from None
     except OSError as err:
-        raise pytest.UsageError(f"--bench-results {_results_dir(config)}: cannot write a run there ({err})") from None
+        raise pytest.UsageError(
+            f"{_results_name(config)} {_shown(_results_dir(config))}: cannot write a run there ({os_reason(err)})"
+        ) from None
 
 
 def _stop_on_sigterm(config: pytest.Config) -> None:
@@ -323,13 +349,20 @@ def _write_report(config: pytest.Config, writer) -> str:
     from bench.errors import BenchError
     from bench.report import write_report
 
-    chosen = config.getoption("--bench-reports-dir") or os.environ.get("BENCH_REPORTS_DIR")
-    reports_dir = Path(chosen) if chosen else config.rootpath / "reports"
+    reports_dir = _reports_dir(config)
     try:
         folder, _ = write_report(writer.path, reports_dir=reports_dir)
     except BenchError as err:  # e.g. a missing reference case: the results are safe, only the report is not
         return f"report: not written: {err}"
+    except OSError as err:  # a folder on the way that is a file, a full disk: the results are safe too
+        name = _source(config, "--bench-reports-dir", "BENCH_REPORTS_DIR")
+        return f"report: not written: {name} {_shown(reports_dir)}: cannot write there ({os_reason(err)})"
     return f"report: {folder / 'index.html'}"
+
+
+def _reports_dir(config: pytest.Config) -> Path:
+    chosen = config.getoption("--bench-reports-dir") or os.environ.get("BENCH_REPORTS_DIR")
+    return Path(chosen) if chosen else config.rootpath / "reports"
 
 
 def time_breakdown(phases: dict[str, float], wall: float) -> str:

@@ -180,3 +180,49 @@ def test_rounds_timed_after_the_first_for_precision_reach_pytest_benchmark_too(p
     (bench,) = json.loads((pytester.path / "b.json").read_text())["benchmarks"]
     assert bench["stats"]["rounds"] == record["rounds"]
     assert bench["stats"]["median"] * 1000 == pytest.approx(record["latency_p50_ms"])
+
+
+NOOP_SUITE = "suite: nop\nmodels: [noop]\nhardware: {cpu: {threads: [1]}}\n" + TINY_MEASURE
+
+
+@pytest.mark.parametrize("how", ["option", "variable"])
+def test_a_results_or_reports_folder_that_cannot_be_used_is_one_line_naming_where_it_came_from(
+    pytester: pytest.Pytester, monkeypatch, how
+):
+    """A name too long for the file system was an INTERNALERROR traceback (OSError from Path.exists); a file given
+    as $BENCH_RESULTS_DIR was reported as '--bench-results', which the user never passed."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    (pytester.path / "afile").write_text("")
+    long_name = str(pytester.path / ("x" * 300))
+    for folder, option, variable, why in [
+        (long_name, "--bench-results", "BENCH_RESULTS_DIR", "unusable (file name too long)"),
+        ("afile", "--bench-results", "BENCH_RESULTS_DIR", "is a file, not a folder"),
+        (long_name, "--bench-reports-dir", "BENCH_REPORTS_DIR", "unusable (file name too long)"),
+        ("afile", "--bench-reports-dir", "BENCH_REPORTS_DIR", "is a file, not a folder"),
+    ]:
+        args = ["--benchmark-only", "suites/", "--bench-report", "-p", "no:cacheprovider"]
+        if option == "--bench-reports-dir":
+            args += ["--bench-results", "out"]
+        if how == "option":
+            args += [option, folder]
+        else:
+            monkeypatch.setenv(variable, folder)
+        result = pytester.runpytest(*args)
+        monkeypatch.delenv(variable, raising=False)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        name = option if how == "option" else f"${variable}"
+        result.stderr.fnmatch_lines([f"ERROR: {name} *: {why}"])
+        assert "Traceback" not in result.stderr.str() + result.stdout.str() and not (pytester.path / "out").exists()
+
+
+def test_a_report_that_cannot_be_written_keeps_the_run_and_says_why(pytester: pytest.Pytester, monkeypatch):
+    """A reports folder below a file: before, NotADirectoryError's traceback ended the session after the run, and
+    pytest-benchmark's table and the bench summary were never shown."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    (pytester.path / "afile").write_text("")
+    monkeypatch.setenv("BENCH_REPORTS_DIR", "afile/reports")
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-report")
+    result.assert_outcomes(passed=1)
+    why = "report: not written: $BENCH_REPORTS_DIR afile/reports: cannot write there (not a directory)"
+    result.stdout.fnmatch_lines(["run *: 1 ok, *", why])
+    assert load_meta(results_dir=pytester.path / "out")["status"] == "finished"
