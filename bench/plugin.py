@@ -83,6 +83,8 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[RESUME_KEY] = resumable(results_dir, resume)
         except BenchError as err:
             raise pytest.UsageError(str(err)) from None
+        except OSError as err:  # an id too long for the file system
+            raise pytest.UsageError(f"--bench-resume {short_name(resume)!r}: no such run ({os_reason(err)})") from None
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what they do
@@ -149,7 +151,7 @@ class CaseItem(pytest.Function):
     case: Case
 
     def reportinfo(self):
-        return self.path, None, f"{self.case.full_id}"
+        return self.path, 0, f"{self.case.full_id}"
 
 
 def _more_rounds(benchmark, call, rounds: int, before_round=None) -> list[float]:
@@ -256,7 +258,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     items = [item for item in session.items if isinstance(item, CaseItem)]
     config = session.config
     resume = config.stash.get(RESUME_KEY, None)
-    if config.option.collectonly or not (items or resume):
+    if config.option.collectonly or not (items or resume) or _nothing_will_run(session):
         return
     from bench.hardware import environment
     from bench.runner import Session
@@ -266,6 +268,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     writer = _open_writer(config, meta, resume, items)
     config.stash[SESSION_KEY] = Session(writer, meta["environment"])
     _stop_on_sigterm(config)
+
+
+def _nothing_will_run(session: pytest.Session) -> bool:
+    """True when pytest will stop before the first case (a collection error, unless --continue-on-collection-errors)
+    or skip every case (--benchmark-skip): no run is opened, so no empty run is left in the results folder."""
+    config = session.config
+    collection_failed = session.testsfailed and not config.option.continue_on_collection_errors
+    return bool(collection_failed or config.getoption("benchmark_skip", False))
 
 
 def _run_meta(config: pytest.Config, items: list[CaseItem], env: dict[str, Any]) -> dict[str, Any]:

@@ -226,3 +226,42 @@ def test_a_report_that_cannot_be_written_keeps_the_run_and_says_why(pytester: py
     why = "report: not written: $BENCH_REPORTS_DIR afile/reports: cannot write there (not a directory)"
     result.stdout.fnmatch_lines(["run *: 1 ok, *", why])
     assert load_meta(results_dir=pytester.path / "out")["status"] == "finished"
+
+
+def test_benchmark_skip_and_skip_marks_skip_the_cases_without_an_internal_error(pytester: pytest.Pytester):
+    """--benchmark-skip, or a skip mark a conftest puts on the cases, was an INTERNALERROR traceback ('assert line is
+    not None': a case reported no line number) after an empty run had been opened."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    result = pytester.runpytest("suites/", "--bench-results", "out", "--benchmark-skip", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] suites/nop.yaml*: Skipping benchmark (--benchmark-skip active)."])
+    assert "INTERNALERROR" not in result.stdout.str() and not (pytester.path / "out").exists()
+    pytester.makeconftest(
+        "import pytest\n\ndef pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n        item.add_marker(pytest.mark.skip(reason='not today'))\n"
+    )
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] suites/nop.yaml*: not today"])
+
+
+def test_a_broken_suite_beside_good_ones_opens_no_run(pytester: pytest.Pytester):
+    """pytest stops at a collection error before any case runs: an empty 'interrupted' run was left behind each time.
+    With --continue-on-collection-errors the good suite runs, into a run of its own."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE, "suites/broken": "suite: b\nmodels: [nope]\n"})
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out")
+    assert result.ret == pytest.ExitCode.INTERRUPTED and not (pytester.path / "out").exists()
+    result.stdout.fnmatch_lines(["*suites/broken.yaml: models[[]0[]]: unknown model 'nope'. Did you mean 'noop'?*"])
+    result = pytester.runpytest(
+        "--benchmark-only", "suites/", "--bench-results", "out", "--continue-on-collection-errors"
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    assert len(list_runs(pytester.path / "out")) == 1
+
+
+def test_a_resume_id_too_long_for_the_file_system_is_one_line(project):
+    """It was an INTERNALERROR traceback (OSError: File name too long, looking for its meta.json)."""
+    (project.path / "out").mkdir()
+    result = project.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-resume", "r" * 300)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --bench-resume 'rrr*…rrr*': no such run (file name too long)"])
