@@ -67,6 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if problem:
             raise pytest.UsageError(f"--bench-run-id {problem}")
     _check_folder(results_dir, _results_name(config))
+    _check_benchmark_outputs(config)
     if config.getoption("--bench-report", False):
         _check_folder(_reports_dir(config), _source(config, "--bench-reports-dir", "BENCH_REPORTS_DIR"))
     if run_id is not None and (results_dir / run_id).exists():
@@ -246,6 +247,27 @@ def _check_folder(folder: Path, name: str) -> None:
         raise pytest.UsageError(f"{name} {_shown(folder)}: unusable ({os_reason(err)})") from None
 
 
+def _check_benchmark_outputs(config: pytest.Config) -> None:
+    """pytest-benchmark writes --benchmark-json, and --benchmark-save's or --benchmark-autosave's storage, only after
+    the last case: a path it cannot write then is refused now, before anything is measured."""
+    json_file = config.getoption("benchmark_json", None)
+    if json_file is not None:
+        json_file = Path(json_file)
+        try:
+            if json_file.is_dir():
+                raise pytest.UsageError(f"--benchmark-json {_shown(json_file)}: is a folder; give a file name")
+            if not json_file.parent.is_dir():
+                raise pytest.UsageError(
+                    f"--benchmark-json {_shown(json_file)}: {_shown(json_file.parent)} is not an existing folder"
+                )
+        except OSError as err:
+            raise pytest.UsageError(f"--benchmark-json {_shown(json_file)}: unusable ({os_reason(err)})") from None
+    storage = config.getoption("benchmark_storage", None)
+    saving = config.getoption("benchmark_save", None) or config.getoption("benchmark_autosave", False)
+    if saving and isinstance(storage, str) and (storage.startswith("file://") or "://" not in storage):
+        _check_folder(Path(storage.removeprefix("file://")), "--benchmark-storage")
+
+
 def _source(config: pytest.Config, option: str, variable: str) -> str:
     return f"${variable}" if not config.getoption(option) and os.environ.get(variable) else option
 
@@ -335,7 +357,15 @@ def _stop_on_sigterm(config: pytest.Config) -> None:
     config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
+    """Close the run before any other plugin's session end: pytest-benchmark's own (its JSON, its storage) may raise,
+    and the run must not then stay ``running`` for ever."""
+    _close_run(session, exitstatus)
+    return (yield)
+
+
+def _close_run(session: pytest.Session, exitstatus: int) -> None:
     bench_session = session.config.stash.get(SESSION_KEY, None)
     if bench_session is None:
         return

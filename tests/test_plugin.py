@@ -265,3 +265,40 @@ def test_a_resume_id_too_long_for_the_file_system_is_one_line(project):
     result = project.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-resume", "r" * 300)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --bench-resume 'rrr*…rrr*': no such run (file name too long)"])
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--benchmark-json", "."], "--benchmark-json .: is a folder; give a file name"),
+        (["--benchmark-json", "nodir/b.json"], "--benchmark-json nodir/b.json: nodir is not an existing folder"),
+        (
+            ["--benchmark-autosave", "--benchmark-storage", "afile"],
+            "--benchmark-storage afile: is a file, not a folder",
+        ),
+    ],
+)
+def test_pytest_benchmark_outputs_it_cannot_write_are_refused_before_the_run(
+    pytester: pytest.Pytester, option, message
+):
+    """pytest-benchmark writes them after the last case: before, its traceback (IsADirectoryError, FileNotFoundError,
+    NotADirectoryError) ended the session there, with the run left 'running' and no bench summary."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    (pytester.path / "afile").write_text("")
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", *option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert not (pytester.path / "out").exists()
+
+
+def test_the_run_is_closed_even_when_another_plugin_fails_at_session_end(pytester: pytest.Pytester):
+    """As pytest-benchmark does when it cannot write what it was asked to (or --benchmark-histogram without pygal):
+    the run used to stay 'running' because its close came after."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\n"
+        "def pytest_sessionfinish():\n    raise OSError('disk full')\n    yield\n"
+    )
+    pytester.runpytest_subprocess("--benchmark-only", "suites/", "--bench-results", "out")
+    meta = load_meta(results_dir=pytester.path / "out")
+    assert meta["status"] == "finished" and meta["counts"]["ok"] == 1
