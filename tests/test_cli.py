@@ -65,6 +65,23 @@ def test_a_near_miss_of_a_run_option_is_named(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "res").exists()
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-p", "no:bench"], "-p no:bench: a suite run needs the bench plugin, which collects the suites; drop it"),
+        (["-pno:benchmark"], "-p no:benchmark: a suite run needs pytest-benchmark, which times them; drop it"),
+    ],
+)
+def test_turning_off_a_plugin_a_suite_run_needs_is_named(tmp_path, capsys, monkeypatch, args, message):
+    """pytest said only 'not found: suites/n.yaml (no match in any of [<Dir suites>])' for -p no:bench, and
+    'unrecognized arguments: --benchmark-only' for -p no:benchmark."""
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "suites/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    assert main(["run", "suites/n.yaml", "--results", "res", *args]) == 2
+    assert capsys.readouterr().err == f"bench run: error: {message}\n"
+    assert not (tmp_path / "res").exists()
+
+
 @pytest.mark.parametrize("argv", [["run"], ["overhead", "--suite"]])
 @pytest.mark.parametrize("kind", ["missing", "empty", "fifo"])
 def test_a_suite_path_that_is_not_there_is_a_usage_error(tmp_path, capsys, argv, kind):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.commands._args import folder, run_id, suite_path
-from bench.errors import did_you_mean
+from bench.errors import BenchError, did_you_mean
 
 # pytest plugins that other packages install and a suite run never uses; hypothesis alone takes 1.3 s to import
 UNUSED_PLUGINS = ("hypothesispytest", "anyio")
@@ -30,12 +30,30 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
 
 OWN_OPTIONS = ("--results", "--run-id", "--resume", "--report", "-k")
 
+NEEDED_PLUGINS = {
+    "bench": "the bench plugin, which collects the suites",
+    "benchmark": "pytest-benchmark, which times them",
+}
+
+
+def disabled_plugin(extra: list[str]) -> str | None:
+    """The ``no:NAME`` of a ``-p no:NAME`` (or ``-pno:NAME``) among the pytest arguments that turns off a plugin a
+    suite run needs, or ``None``."""
+    for i, arg in enumerate(extra):
+        value = extra[i + 1] if arg == "-p" and i + 1 < len(extra) else arg[2:] if arg.startswith("-p") else ""
+        if value.startswith("no:") and value[3:] in NEEDED_PLUGINS:
+            return value
+    return None
+
 
 def run(args: argparse.Namespace, extra: list[str]) -> int:
     import sys
 
     import pytest
 
+    off = disabled_plugin(extra)
+    if off:  # pytest would only say "not found: suites/..." (no plugin collects YAML) or "unrecognized arguments"
+        raise BenchError(f"-p {off}: a suite run needs {NEEDED_PLUGINS[off[3:]]}; drop it")
     code = int(pytest.main(pytest_args(args, extra)))
     if code == pytest.ExitCode.USAGE_ERROR:
         # pytest has printed its usage error; a near miss of bench run's own options gets one line more
