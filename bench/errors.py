@@ -58,3 +58,10 @@ class NotApplicable(BenchError):
 
     The case is recorded as skipped with this reason, never as a crash.
     """
+
+
+def one_line(err: BaseException, limit: int = 300) -> str:
+    """``Type: message`` on one line, cut to ``limit`` characters (a C++ stack must not fill a record)."""
+    message = str(err).split("Exception raised from ", 1)[0]  # torch's C++ errors may append their stack
+    text = " ".join(f"{type(err).__name__}: {message}".split()).strip().rstrip(":")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.errors import one_line  # noqa: F401  (re-exported: the passes and the runner name it from here)
+
 
 @dataclass
 class PassResult:
@@ -20,10 +22,3 @@ class PassResult:
     error: str | None = None
     samples_ms: list[float] | None = None
     """The latency pass's raw per-call samples (kept beside the record)."""
-
-
-def one_line(err: BaseException, limit: int = 300) -> str:
-    """``Type: message`` on one line, cut to ``limit`` characters (a C++ stack must not fill a record)."""
-    message = str(err).split("Exception raised from ", 1)[0]  # torch's C++ errors may append their stack
-    text = " ".join(f"{type(err).__name__}: {message}".split()).strip().rstrip(":")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
