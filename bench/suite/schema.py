@@ -96,9 +96,11 @@ class Validator:
             self.positive_int(v, f"{key}[{i}]" if isinstance(value, list) else key, minimum)
             for i, v in enumerate(items)
         ]
+        seen: set[int] = set()
         for i, number in enumerate(numbers):
-            if numbers.index(number) != i:  # as a swept value: the second would silently be the same cases
+            if number in seen:  # as a swept value: the second would silently be the same cases
                 raise self.error(f"{key}[{i}]", f"{number} is listed twice")
+            seen.add(number)
         return numbers
 
     def mapping(self, value: Any, key: str, allowed: Iterable[str]) -> dict[str, Any]:
