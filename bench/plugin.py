@@ -84,8 +84,9 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[RESUME_KEY] = resumable(results_dir, resume)
         except BenchError as err:
             raise pytest.UsageError(str(err)) from None
-        except OSError as err:  # an id too long for the file system
-            raise pytest.UsageError(f"--bench-resume {short_name(resume)!r}: no such run ({os_reason(err)})") from None
+        except OSError as err:  # the run's folder cannot be looked at (no permission): the id itself was checked
+            why = os_reason(err)
+            raise pytest.UsageError(f"--bench-resume {short_name(resume)!r}: cannot read the run ({why})") from None
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what they do
