@@ -14,11 +14,14 @@ everything the result depends on:
 torch.compile's own artefacts are cached by inductor itself (its FX graph and AOTAutograd caches, on by default);
 the compile engine records their hits, misses and bypasses per case (frozen graphs, the engine's default, bypass
 them). A PT2E ``int8-static`` graph module does not pickle, so it is calibrated again in each process. Entries are
-written atomically (a killed run never leaves half a file). An entry that cannot be read is reported in one warning
-(:class:`CacheWarning`), removed and rebuilt; one that cannot be stored (a cache folder that is a file or read-only)
-is reported too, and the case goes on with what it built.
+written atomically (a killed run never leaves half a file) and start with a line holding their own name and the
+sha256 of the bytes after it, checked before anything is unpickled. An entry that cannot be read or does not match
+that digest (a flipped bit, another entry's file copied over it, a FIFO or device in its place) is reported in one
+warning (:class:`CacheWarning`), removed and rebuilt; one that cannot be stored (a cache folder that is a file or
+read-only) is reported too, and the case goes on with what it built.
 ``BENCH_ARTEFACT_CACHE=0`` turns this cache off. Entries are pickles of our own objects, read back with
-``weights_only=False``: the folder must be yours alone.
+``weights_only=False``: the folder must be yours alone (the digest finds damage; it cannot stop someone who can
+write there).
 """
 
 from __future__ import annotations
@@ -26,19 +29,23 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import json
 import os
+import stat
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from bench.errors import one_line, short_name
 
 CACHE_ENV = "BENCH_CACHE_DIR"
 SWITCH_ENV = "BENCH_ARTEFACT_CACHE"
 T = TypeVar("T")
+HEADER = b"bench-cache-entry sha256:"
+"""How an entry starts: ``bench-cache-entry sha256:<hex digest of the bytes after this line> <entry's name>\\n``."""
 
 
 class CacheWarning(UserWarning):
@@ -141,7 +148,7 @@ def load_or_make(kind: str, key: dict[str, Any], make: Callable[[], T]) -> tuple
     full_key = {**key, "versions": library_versions()}
     path = cache_dir() / "artefacts" / kind / f"{config_hash(full_key)}.pt"
     start = time.perf_counter()
-    value = load_entry(path, lambda p: torch.load(p, map_location="cpu", weights_only=False))
+    value = load_entry(path, lambda file: torch.load(file, map_location="cpu", weights_only=False))
     if value is not None:
         load_s = time.perf_counter() - start
         return value, {"artefact_cache": "hit", "artefact_file": str(path), "artefact_load_s": load_s}
@@ -151,24 +158,64 @@ def load_or_make(kind: str, key: dict[str, Any], make: Callable[[], T]) -> tuple
     return value, {"artefact_cache": "miss", "artefact_file": store(value, path), "artefact_make_s": made_s}
 
 
-def load_entry(path: Path, load: Callable[[Path], T]) -> T | None:
-    """The cache entry at ``path`` as ``load`` reads it, or ``None`` when there is none (entries are never ``None``).
+def load_entry(path: Path, load: Callable[[BinaryIO], T], *, accept_undigested: bool = False) -> T | None:
+    """The cache entry at ``path`` as ``load`` reads it from a binary file, or ``None`` when there is none (entries
+    are never ``None``).
 
-    An entry ``load`` cannot read, or refuses by raising (truncated, zero bytes, random bytes, another config's), is
-    reported in one :class:`CacheWarning` and removed, so that it is rebuilt and never trusted. A path that cannot
-    even be looked at (a name too long, a cache folder that is a file) is no entry: storing there reports it."""
+    An entry starts with a line naming it and holding the sha256 of the bytes after it (:data:`HEADER`), checked
+    before ``load`` sees any of them. An entry that does not match that line (a flipped bit, another entry's file
+    copied over it), that ``load`` cannot read or refuses by raising (truncated, zero bytes, random bytes, another
+    config's), or that is not a regular file (a FIFO or a device in its place, never read) is reported in one
+    :class:`CacheWarning` and removed, so that it is rebuilt and never trusted. One written before entries had a
+    digest is rebuilt once too, with its own warning, unless ``accept_undigested`` (then ``load`` reads it as it is
+    and must check it: trained weights carry a digest of their tensors). A path that cannot even be looked at (a
+    name too long, a cache folder that is a file) or that is a folder is no entry: storing there reports it."""
     try:
-        if not path.is_file():
+        if stat.S_ISDIR(path.stat().st_mode):
             return None
-    except OSError:
+    except OSError:  # none there, a dangling link, a name too long, a cache folder that is a file
         return None
     try:
-        return load(path)
+        return _read_entry(path, load, accept_undigested)
+    except _Undigested:
+        _warn(path, "entry without a digest (written by an older bench), rebuilt")
     except Exception as err:
         _warn(path, f"damaged entry, rebuilt ({one_line(err, 120)})")
-        with contextlib.suppress(OSError):
-            path.unlink()
-        return None
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return None
+
+
+class _Undigested(Exception):
+    """An entry in the format from before entries had a digest."""
+
+
+def _read_entry(path: Path, load: Callable[[BinaryIO], T], accept_undigested: bool) -> T:
+    # O_NONBLOCK: a FIFO in the entry's place must not hang the open; what the file is is known before any read
+    with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"it is a {_file_type(mode)}, not a regular file")
+        first = file.readline(len(HEADER) + 64 + 2 + 400)
+        if first.startswith(HEADER):
+            data = file.read()
+            digest, _, name = first[len(HEADER) :].rstrip(b"\n").partition(b" ")
+            if not first.endswith(b"\n") or hashlib.sha256(data).hexdigest().encode() != digest:
+                raise ValueError("its bytes do not match the digest stored with them")
+            if name != os.fsencode(path.name):
+                raise ValueError(f"it holds another entry ({short_name(name.decode(errors='replace'), 60)})")
+            return load(io.BytesIO(data))
+        if accept_undigested:
+            file.seek(0)
+            return load(file)
+        if first.startswith(b"PK\x03\x04"):  # a torch.save archive: how entries were written before the digest
+            raise _Undigested
+        raise ValueError("it is empty" if not first else "it does not start with the digest of its bytes")
+
+
+def _file_type(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "FIFO", stat.S_ISCHR: "character device", stat.S_ISBLK: "block device"}
+    return next((name for test, name in kinds.items() if test(mode)), "special file")
 
 
 def store(value: Any, path: Path) -> str:
@@ -188,14 +235,19 @@ def _warn(path: Path, what: str) -> None:
 
 
 def save_atomic(value: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: a concurrent or killed run never sees half
-    a file, and a failed save leaves nothing behind."""
+    """``torch.save`` after a line naming the entry and holding the sha256 of what follows (:data:`HEADER`; the
+    entry is made in memory first), written to a temporary file beside ``path`` (``<entry>.tmp<pid>``), then
+    renamed: a concurrent or killed run never sees half a file, and a failed save leaves nothing behind."""
     import torch
 
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(value, tmp)
+        with buffer.getbuffer() as data, open(tmp, "wb") as file:
+            file.write(HEADER + hashlib.sha256(data).hexdigest().encode() + b" " + os.fsencode(path.name) + b"\n")
+            file.write(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

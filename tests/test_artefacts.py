@@ -4,8 +4,10 @@ rebuilt, the switch honoured, and a cached compressed variant measuring the same
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +36,19 @@ def counted(value):
     return make, calls
 
 
+def payload_of(entry: Path):
+    """What an entry holds, read past its digest line."""
+    first, _, rest = entry.read_bytes().partition(b"\n")
+    assert first.startswith(artefacts.HEADER)
+    return torch.load(io.BytesIO(rest), weights_only=True)
+
+
+def flip_a_tensor_byte(data: bytes, tensor: torch.Tensor) -> bytes:
+    """``data`` with one bit of ``tensor``'s bytes flipped where they are stored: it still unpickles."""
+    at = data.index(tensor.numpy().tobytes())
+    return data[:at] + bytes([data[at] ^ 0x10]) + data[at + 1 :]
+
+
 def test_second_request_for_the_same_key_is_a_hit(cache):
     make, calls = counted({"weights": torch.arange(4.0)})
     first, info1 = artefacts.load_or_make("kind", {"a": 1}, make)
@@ -54,6 +69,68 @@ def test_a_damaged_entry_is_rebuilt_not_trusted(cache, damage):
         value, again = artefacts.load_or_make("kind", {"a": 1}, make)
     assert value == [1, 2, 3] and again["artefact_cache"] == "miss" and len(calls) == 2
     assert artefacts.load_or_make("kind", {"a": 1}, make)[1]["artefact_cache"] == "hit"  # stored again, intact
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        ("flipped", "ValueError: its bytes do not match the digest stored with them"),
+        ("digest flipped", "ValueError: its bytes do not match the digest stored with them"),
+        ("another entry's file", r"ValueError: it holds another entry \(\w+\.pt\)"),
+    ],
+)
+def test_an_entry_whose_bytes_changed_is_rebuilt_not_measured(cache, change, why):
+    """Before, each of these unpickled and was measured as the real artefact: a flipped bit in a tensor (a
+    different model), a copy of another key's entry (another model altogether)."""
+    weights = torch.arange(64.0)
+    make, calls = counted({"weights": weights})
+    _, info = artefacts.load_or_make("kind", {"a": 1}, make)
+    entry = Path(info["artefact_file"])
+    if change == "flipped":
+        entry.write_bytes(flip_a_tensor_byte(entry.read_bytes(), weights))
+    elif change == "digest flipped":
+        data = entry.read_bytes()
+        at = len(artefacts.HEADER)
+        entry.write_bytes(data[:at] + (b"1" if data[at : at + 1] == b"0" else b"0") + data[at + 1 :])
+    else:
+        _, other = artefacts.load_or_make("kind", {"a": 2}, lambda: {"weights": torch.zeros(64)})
+        shutil.copyfile(other["artefact_file"], entry)
+    with pytest.warns(artefacts.CacheWarning, match=rf"^cache .*{entry.name}: damaged entry, rebuilt \({why}"):
+        value, again = artefacts.load_or_make("kind", {"a": 1}, make)
+    assert torch.equal(value["weights"], weights) and again["artefact_cache"] == "miss" and len(calls) == 2
+    value, last = artefacts.load_or_make("kind", {"a": 1}, make)
+    assert last["artefact_cache"] == "hit" and torch.equal(value["weights"], weights)  # stored again, intact
+
+
+def test_an_entry_from_before_the_digest_is_rebuilt_once(cache):
+    """An entry as bench wrote them before (a bare ``torch.save``) cannot be checked: rebuilt once, with a warning,
+    and stored with its digest."""
+    make, calls = counted([1, 2, 3])
+    _, info = artefacts.load_or_make("kind", {"a": 1}, make)
+    entry = Path(info["artefact_file"])
+    torch.save([1, 2, 3], entry)
+    message = rf"^cache .*{entry.name}: entry without a digest \(written by an older bench\), rebuilt$"
+    with pytest.warns(artefacts.CacheWarning, match=message):
+        value, again = artefacts.load_or_make("kind", {"a": 1}, make)
+    assert value == [1, 2, 3] and again["artefact_cache"] == "miss" and len(calls) == 2
+    assert entry.read_bytes().startswith(artefacts.HEADER)
+    assert artefacts.load_or_make("kind", {"a": 1}, make)[1]["artefact_cache"] == "hit"
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "character device"])
+def test_a_fifo_or_device_in_an_entry_s_place_is_reported_and_replaced(cache, kind):
+    """Never opened for reading (a FIFO would block, /dev/zero never ends); before, it was replaced unreported."""
+    make, calls = counted([1, 2, 3])
+    _, info = artefacts.load_or_make("kind", {"a": 1}, make)
+    entry = Path(info["artefact_file"])
+    entry.unlink()
+    os.mkfifo(entry) if kind == "FIFO" else entry.symlink_to("/dev/zero")
+    message = rf"^cache .*{entry.name}: damaged entry, rebuilt \(ValueError: it is a {kind}, not a regular file\)$"
+    with pytest.warns(artefacts.CacheWarning, match=message):
+        value, again = artefacts.load_or_make("kind", {"a": 1}, make)
+    assert value == [1, 2, 3] and again["artefact_cache"] == "miss" and len(calls) == 2
+    assert entry.is_file() and not entry.is_symlink()  # the link replaced, not what it pointed to
+    assert artefacts.load_or_make("kind", {"a": 1}, make)[1]["artefact_cache"] == "hit"
 
 
 @pytest.mark.parametrize("where", ["folder", "file", "long"])
@@ -155,8 +232,9 @@ def _trained(cache_dir, module=None, config=None, **info):
     [
         (b"", "EOFError"),
         (os.urandom(200), r"\w+Error"),
-        ("truncated", "RuntimeError"),
-        ("flipped", "ValueError: its tensors do not match the digest stored with them"),
+        ("truncated", "ValueError: its bytes do not match the digest stored with them"),
+        ("flipped", "ValueError: its bytes do not match the digest stored with them"),
+        ("flipped, undigested file", "ValueError: its tensors do not match the digest stored with them"),
         ("other config", "ValueError: it holds the weights of another config"),
         ("other shapes", r"ValueError: its tensors do not fit the model \(bias, weight\)"),
         ("not weights", "ValueError: no state_dict in it"),
@@ -165,25 +243,28 @@ def _trained(cache_dir, module=None, config=None, **info):
 def test_damaged_trained_weights_are_retrained_not_loaded(cache, damage, why):
     """Before, every one of these failed the case with torch's traceback (EOFError, UnpicklingError, 'failed finding
     central directory', KeyError: 'state_dict', 'size mismatch for weight'), and a flipped byte loaded silently as
-    wrong weights."""
+    wrong weights. A file written before entries had a digest of their bytes (plain ``torch.save``) is still read,
+    and its tensors are checked against the digest stored with them."""
     _, first, _ = _trained(cache)
     entry = Path(first["weights_file"])
     good = entry.read_bytes()
     if damage == "truncated":
         entry.write_bytes(good[: len(good) // 2])
     elif damage == "flipped":
+        entry.write_bytes(flip_a_tensor_byte(good, torch.full((2, 3), 0.5)))
+    elif damage == "flipped, undigested file":
         state = torch.nn.Linear(3, 2).state_dict()
         with torch.no_grad():
             state["weight"].fill_(0.5)
         payload = {"config": {"seed": 0}, "state_dict": state, "sha256": artefacts.state_digest(state), "info": {}}
         state["weight"][0, 0] = 0.25  # as a flipped bit on disk would
         torch.save(payload, entry)
-    elif damage == "other config":
-        torch.save({**torch.load(entry, weights_only=True), "config": {"seed": 1}}, entry)
+    elif damage == "other config":  # intact entries, digests and all, that hold the wrong thing
+        artefacts.save_atomic({**payload_of(entry), "config": {"seed": 1}}, entry)
     elif damage == "other shapes":
-        torch.save({"config": {"seed": 0}, "state_dict": torch.nn.Linear(4, 4).state_dict()}, entry)
+        artefacts.save_atomic({"config": {"seed": 0}, "state_dict": torch.nn.Linear(4, 4).state_dict()}, entry)
     elif damage == "not weights":
-        torch.save([1, 2], entry)
+        artefacts.save_atomic([1, 2], entry)
     else:
         entry.write_bytes(damage)
     with pytest.warns(artefacts.CacheWarning, match=rf"^cache .*{entry.name}: damaged entry, rebuilt \({why}"):
@@ -203,9 +284,10 @@ def test_trained_weights_that_cannot_be_stored_still_train_the_model(cache, tmp_
 
 
 def test_trained_weights_from_before_the_digest_still_load(cache):
+    """Neither the digest of the file's bytes nor that of its tensors: as the first cached weights were written."""
     _, first, _ = _trained(cache)
     entry = Path(first["weights_file"])
-    payload = torch.load(entry, weights_only=True)
+    payload = payload_of(entry)
     del payload["sha256"]
     torch.save(payload, entry)
     module, info, calls = _trained(cache)

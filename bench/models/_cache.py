@@ -3,6 +3,8 @@
 The folder is ``$BENCH_CACHE_DIR`` when set, else ``~/.cache/bench``. Delete a file (or the folder) to retrain.
 A file that does not hold this config's weights for this module, intact (truncated, zero bytes, another config's,
 other shapes, bytes that no longer match the digest stored with them), is reported in one warning and retrained.
+Files from before cache entries had a digest of their bytes (:func:`bench.artefacts.load_entry`) still load: their
+tensors are checked against the digest stored with them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def trained(
     ``first_use_train_time_s`` plus whatever ``train`` returned. Training runs with a fixed torch seed.
     """
     path = cache_dir() / kind / f"{config_hash(config)}.pt"
-    payload = load_entry(path, lambda p: _weights_for(p, config, module))
+    payload = load_entry(path, lambda file: _weights_for(file, config, module), accept_undigested=True)
     if payload is not None:
         module.load_state_dict(payload["state_dict"])
         return {"weights_cache": "hit", "weights_file": str(path), **payload.get("info", {})}
@@ -39,10 +41,10 @@ def trained(
     return {"weights_cache": "miss", "weights_file": stored, **info}
 
 
-def _weights_for(path, config: dict[str, Any], module: torch.nn.Module) -> dict[str, Any]:
-    """The payload at ``path`` when it holds ``config``'s weights for ``module`` intact, checked before any of them
+def _weights_for(file, config: dict[str, Any], module: torch.nn.Module) -> dict[str, Any]:
+    """The payload in ``file`` when it holds ``config``'s weights for ``module`` intact, checked before any of them
     is loaded (a refused file must not leave ``module`` half overwritten); else ValueError saying what is wrong."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = torch.load(file, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
         raise ValueError("no state_dict in it")
     if payload.get("config") != config:
