@@ -18,7 +18,9 @@ written atomically (a killed run never leaves half a file) and start with a line
 sha256 of the bytes after it, checked before anything is unpickled. An entry that cannot be read or does not match
 that digest (a flipped bit, another entry's file copied over it, a FIFO or device in its place) is reported in one
 warning (:class:`CacheWarning`), removed and rebuilt; one that cannot be stored (a cache folder that is a file or
-read-only) is reported too, and the case goes on with what it built.
+read-only) is reported too, and the case goes on with what it built. A temporary file a killed writer left behind
+(``<entry>.tmp<pid>``) is removed by the next load or store in its folder once its writer is gone (see
+:func:`remove_stale_temp_files`).
 ``BENCH_ARTEFACT_CACHE=0`` turns this cache off. Entries are pickles of our own objects, read back with
 ``weights_only=False``: the folder must be yours alone (the digest finds damage; it cannot stop someone who can
 write there).
@@ -32,6 +34,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 import time
 import warnings
@@ -46,6 +49,11 @@ SWITCH_ENV = "BENCH_ARTEFACT_CACHE"
 T = TypeVar("T")
 HEADER = b"bench-cache-entry sha256:"
 """How an entry starts: ``bench-cache-entry sha256:<hex digest of the bytes after this line> <entry's name>\\n``."""
+TEMP_GRACE_S = 600.0
+"""A temporary file whose writer is gone is removed once it has not been written to for this long."""
+TEMP_STALE_S = 86400.0
+"""A temporary file not written to for this long is removed whatever its pid says (the pid has been reused)."""
+_TEMP_NAME = re.compile(r"\.tmp(\d+)$")
 
 
 class CacheWarning(UserWarning):
@@ -169,7 +177,9 @@ def load_entry(path: Path, load: Callable[[BinaryIO], T], *, accept_undigested: 
     :class:`CacheWarning` and removed, so that it is rebuilt and never trusted. One written before entries had a
     digest is rebuilt once too, with its own warning, unless ``accept_undigested`` (then ``load`` reads it as it is
     and must check it: trained weights carry a digest of their tensors). A path that cannot even be looked at (a
-    name too long, a cache folder that is a file) or that is a folder is no entry: storing there reports it."""
+    name too long, a cache folder that is a file) or that is a folder is no entry: storing there reports it. Stale
+    temporary files in the folder are removed first (:func:`remove_stale_temp_files`)."""
+    remove_stale_temp_files(path.parent)
     try:
         if stat.S_ISDIR(path.stat().st_mode):
             return None
@@ -220,7 +230,8 @@ def _file_type(mode: int) -> str:
 
 def store(value: Any, path: Path) -> str:
     """:func:`save_atomic`, or when that fails one :class:`CacheWarning`; returns what to record: the file, or
-    ``not stored: <why>``."""
+    ``not stored: <why>``. Stale temporary files in the folder are removed first (:func:`remove_stale_temp_files`)."""
+    remove_stale_temp_files(path.parent)
     try:
         save_atomic(value, path)
     except Exception as err:
@@ -237,7 +248,8 @@ def _warn(path: Path, what: str) -> None:
 def save_atomic(value: Any, path: Path) -> None:
     """``torch.save`` after a line naming the entry and holding the sha256 of what follows (:data:`HEADER`; the
     entry is made in memory first), written to a temporary file beside ``path`` (``<entry>.tmp<pid>``), then
-    renamed: a concurrent or killed run never sees half a file, and a failed save leaves nothing behind."""
+    renamed: a concurrent or killed run never sees half a file, and a failed save leaves nothing behind (what a
+    killed one leaves is removed later by :func:`remove_stale_temp_files`)."""
     import torch
 
     buffer = io.BytesIO()
@@ -251,3 +263,39 @@ def save_atomic(value: Any, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temp_files(folder: Path) -> None:
+    """Remove the temporary files that killed writers left in ``folder`` (``<entry>.tmp<pid>``, never renamed).
+
+    One is stale when no process on this machine has its pid and it has not been written to for
+    :data:`TEMP_GRACE_S` (a writer on another machine or in another container sharing the folder has a pid that
+    means nothing here, but it writes its file within seconds), or when it has not been written to for
+    :data:`TEMP_STALE_S` whatever its pid says (that pid is another process's by now). A file a live writer is
+    writing is never removed. Nothing here fails or warns: the folder may be absent or unreadable."""
+    now = time.time()
+    try:
+        with os.scandir(folder) as entries:
+            found = [(entry, int(match[1])) for entry in entries if (match := _TEMP_NAME.search(entry.name))]
+    except OSError:
+        return
+    for entry, pid in found:
+        with contextlib.suppress(OSError):
+            idle = now - entry.stat(follow_symlinks=False).st_mtime
+            if idle > TEMP_STALE_S or (idle > TEMP_GRACE_S and not _running(pid)):
+                os.unlink(entry.path)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process on this machine has this pid; True where that cannot be told (not POSIX)."""
+    if os.name != "posix":
+        return True
+    if pid <= 0:  # no process has it (and kill(0) would ask about our own process group)
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except OSError:  # PermissionError: it runs, as another user
+        return True
+    return True

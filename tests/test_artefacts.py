@@ -8,8 +8,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,47 @@ def test_a_fifo_or_device_in_an_entry_s_place_is_reported_and_replaced(cache, ki
     assert value == [1, 2, 3] and again["artefact_cache"] == "miss" and len(calls) == 2
     assert entry.is_file() and not entry.is_symlink()  # the link replaced, not what it pointed to
     assert artefacts.load_or_make("kind", {"a": 1}, make)[1]["artefact_cache"] == "hit"
+
+
+def test_a_killed_writer_s_temporary_file_is_removed_later_a_live_one_never(cache):
+    """A writer killed (SIGKILL) between writing its temporary file and renaming it left ``<entry>.tmp<pid>``
+    behind for ever. Now the next load or store in that folder removes it once its writer is gone and it has been
+    idle for ``TEMP_GRACE_S``, or once it has been idle for ``TEMP_STALE_S`` whatever its pid; files of live
+    writers, files still within the grace (a writer whose pid means nothing here) and other files stay."""
+    folder = cache / "kind"
+    folder.mkdir(parents=True)
+    code = (
+        "import os, sys, time; from pathlib import Path; from bench import artefacts;"
+        "os.replace = lambda *a: (print('written', flush=True), time.sleep(600));"
+        "artefacts.save_atomic([1, 2, 3], Path(sys.argv[1]))"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code, str(folder / "killed.pt")], stdout=subprocess.PIPE)
+    assert writer.stdout.readline().strip() == b"written"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    writer.stdout.close()
+    killed = folder / f"killed.tmp{writer.pid}"
+    assert killed.read_bytes().startswith(artefacts.HEADER)  # what a kill -9 mid-store leaves
+    just_killed = folder / f"just-killed.tmp{writer.pid}"
+    live = folder / f"live.tmp{os.getpid()}"
+    ancient = folder / f"ancient.tmp{os.getpid()}"
+    other = folder / "notes.tmp"
+    for path in (just_killed, live, ancient, other):
+        path.write_bytes(b"partial")
+    a_folder = folder / f"folder.tmp{writer.pid}"
+    a_folder.mkdir()
+    idle = time.time() - artefacts.TEMP_GRACE_S - 60
+    for path in (killed, live, other, a_folder):
+        os.utime(path, (idle, idle))
+    days = time.time() - artefacts.TEMP_STALE_S - 60
+    os.utime(ancient, (days, days))
+    _, info = artefacts.load_or_make("kind", {"a": 1}, lambda: [1])
+    assert info["artefact_cache"] == "miss"
+    left = sorted(p.name for p in folder.iterdir())
+    assert left == sorted([a_folder.name, just_killed.name, live.name, other.name, Path(info["artefact_file"]).name])
+    os.utime(just_killed, (idle, idle))
+    artefacts.store([1], folder / "another.pt")  # a store alone cleans up too
+    assert not just_killed.exists() and live.exists()
 
 
 @pytest.mark.parametrize("where", ["folder", "file", "long"])
