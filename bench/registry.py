@@ -72,6 +72,10 @@ class Entry:
     cached: Callable[..., bool] | None = None
     """Optional ``cached(**params)``: True when the result is worth keeping across processes (it trains or
     calibrates); the runner then stores it with :mod:`bench.artefacts`, keyed by content."""
+    item_bytes: Callable[..., tuple[int, int]] | None = None
+    """Models only, optional ``item_bytes(**params) -> (inputs, activations)``: the bytes one batch item takes in
+    the inputs ``make_inputs`` builds and in the largest activations a forward pass holds at once (fp32, an
+    estimate); a suite's batch sizes are checked against it when the suite is validated."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,13 +88,14 @@ def register_entry(
     description: str,
     check: Callable[..., None] | None = None,
     cached: Callable[..., bool] | None = None,
+    item_bytes: Callable[..., tuple[int, int]] | None = None,
 ) -> Callable[[F], F]:
     """Decorator adding ``fn`` to ``registry`` as an :class:`Entry`; the description defaults to its docstring's
     first line."""
 
     def decorate(fn: F) -> F:
         doc = description or ((fn.__doc__ or "").strip().splitlines() or [""])[0]
-        registry.add(name, Entry(name, fn, dict(params or {}), doc, check, cached))
+        registry.add(name, Entry(name, fn, dict(params or {}), doc, check, cached, item_bytes))
         return fn
 
     return decorate

@@ -290,3 +290,80 @@ def test_an_extends_name_too_long_to_look_up_names_the_suite_and_the_key(tmp_pat
 )
 def test_values_that_validated_then_hung_or_crashed_are_refused(tmp_path, body, message):
     assert refused(tmp_path, body).endswith(f"s.yaml: {message}")
+
+
+MINILM_512 = "suite: s\nmodels: [{name: minilm-search, params: {seq_len: 512}, label: m}]\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(  # was valid, then failed allocating 78 GB (or, with less per tensor, a swap storm or an OOM kill)
+            MINILM_512 + "batch_sizes: [8, 100000]\n",
+            "batch_sizes[1]: m: batch_size 100000 x 27.0 MiB of inputs and activations per item = 2637.5 GiB; "
+            "at most 8 GiB",
+            id="minilm-seq_len512",
+        ),
+        pytest.param(
+            MINILM_512 + "batch_sizes: 1000\n",
+            "batch_sizes: m: batch_size 1000 x 27.0 MiB of inputs and activations per item = 26.4 GiB; at most 8 GiB",
+            id="a-single-batch-size",
+        ),
+        pytest.param(
+            "suite: s\nmodels: [cnn-products]\n"
+            "include: [{model: {cnn-products: {image_size: 512, epochs: 0}}, compression: fp32, device: cpu, "
+            "batch_size: 8192}]\n",
+            "include[0].batch_size: cnn-products-0-512: batch_size 8192 x 49.0 MiB of inputs and activations per "
+            "item = 392.0 GiB; at most 8 GiB",
+            id="include",
+        ),
+        pytest.param(  # was valid, then needed about 190 GiB of inputs in the load pass's prepared calls
+            "suite: s\nmodels: [dlrm-tiny]\nbatch_sizes: [1024]\nload: {batching: {max_batch: 65536}}\n",
+            "load.batching.max_batch: dlrm-tiny: max_batch 65536 x batch_size 1024 = 67108864 items a call x 2.7 KiB "
+            "of activations per item, with inputs prepared for 134217728 items x 180 B = 193.2 GiB; at most 8 GiB",
+            id="load-max_batch",
+        ),
+        pytest.param(  # noop's one float per item: only the load pass's product can be too large
+            "suite: s\nmodels: [noop]\nbatch_sizes: [1048576]\nload: {batching: {max_batch: 65536}}\n",
+            "load.batching.max_batch: noop: max_batch 65536 x batch_size 1048576 = 68719476736 items a call x 0 B of "
+            "activations per item, with inputs prepared for 137438953472 items x 4 B = 512.0 GiB; at most 8 GiB",
+            id="load-noop",
+        ),
+        pytest.param(  # width x image_size: the model's own evaluation batches of 120 images cannot fit
+            "suite: s\nmodels: [{cnn-products: {image_size: 512, width: 1024, epochs: 0}}]\n",
+            "models[0].cnn-products: the evaluation batches: 120 images x 6.0 GiB of inputs and activations per item "
+            "= 720.1 GiB; at most 8 GiB",
+            id="cnn-evaluation",
+        ),
+        pytest.param(  # its evaluation batches fit, its training batches not
+            "suite: s\nmodels: [{cnn-products: {image_size: 128, width: 176}}]\n",
+            "models[0].cnn-products: the training batches: 64 images x 132.1 MiB of inputs and activations per item "
+            "= 8.3 GiB; at most 8 GiB",
+            id="cnn-training",
+        ),
+        pytest.param(
+            "suite: s\nmodels: [{dlrm-ctr: {tables: 64, bag_size: 1024, train_samples: 1000}}]\n",
+            "models[0].dlrm-ctr: the held-out click logs: 8192 items drawn at once x 1.5 MiB of inputs and "
+            "activations per item = 12.3 GiB; at most 8 GiB",
+            id="dlrm-ctr-test-set",
+        ),
+    ],
+)
+def test_batches_beyond_memory_are_refused_at_validation(tmp_path, body, message):
+    assert refused(tmp_path, body).endswith(f"s.yaml: {message}")
+
+
+def test_batches_within_memory_still_validate(tmp_path):
+    """The bound is the estimate's: what fits is not refused (dlrm-ctr at the largest batch size ran in 2.7 GB)."""
+    body = (
+        "suite: s\nmodels: [dlrm-ctr, {name: minilm-search, params: {seq_len: 512}, label: m}]\n"
+        "batch_sizes: [1048576, 256]\nexclude: [{model: m, batch_size: 1048576}]\n"  # excluded: never built
+        "include: [{model: {factory: 'tests.helpers:f', name: f}, compression: fp32, device: cpu,"
+        " batch_size: 1048576}]\n"  # a user factory has no estimate: not checked
+    )
+    suite = load_suite(write_suite(tmp_path, "s.yaml", body))
+    assert sorted(c.batch_size for c in suite.cases) == [256, 256, 1048576, 1048576]
+    assert refused(tmp_path, body.replace("exclude: [{model: m, batch_size: 1048576}]\n", "")).endswith(
+        "batch_sizes[0]: m: batch_size 1048576 x 27.0 MiB of inputs and activations per item = 27656.0 GiB; "
+        "at most 8 GiB"
+    )

@@ -59,14 +59,57 @@ def register_model(
     params: dict[str, Any] | None = None,
     description: str = "",
     check: Callable[..., None] | None = None,
+    item_bytes: Callable[..., tuple[int, int]] | None = None,
 ) -> Callable[[Callable[..., ModelBundle]], Callable[..., ModelBundle]]:
-    """Register ``build(**params) -> ModelBundle`` under ``name``; ``params`` are the YAML keys and defaults."""
+    """Register ``build(**params) -> ModelBundle`` under ``name``; ``params`` are the YAML keys and defaults.
 
-    return register_entry(MODELS, name, params, description, check)
+    ``item_bytes(**params) -> (inputs, activations)``, when given, estimates the bytes one batch item takes in the
+    inputs and in the largest activations of a forward pass: a suite whose batches would need more than
+    :data:`MAX_MEMORY_BYTES` is refused when it is validated (see :func:`check_batch`)."""
+
+    return register_entry(MODELS, name, params, description, check, item_bytes=item_bytes)
 
 
 MAX_SEED = 2**32 - 1
 """Largest ``seed`` a reference model takes (numpy's and Python's generators all accept it)."""
+
+
+MAX_MEMORY_BYTES = 8 * 1024**3
+"""Most memory (8 GiB) a reference model's tables, generated data or one batch may need by its own estimate: larger
+values are refused when a suite is validated, before anything is allocated (one line, not an out-of-memory kill)."""
+
+
+def check_bytes(what: str, size: int) -> None:
+    """Raise ValueError ``'<what> = N GiB; at most 8 GiB'`` when ``size`` bytes exceed :data:`MAX_MEMORY_BYTES`."""
+    if size > MAX_MEMORY_BYTES:
+        raise ValueError(f"{what} = {size / 1024**3:.1f} GiB; at most {MAX_MEMORY_BYTES // 1024**3} GiB")
+
+
+def _size(size: float) -> str:
+    """``size`` bytes in the largest binary unit that keeps a number >= 1 (``512 B``, ``3.5 KiB``, ``17.6 MiB``)."""
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def check_batch(per_item: tuple[int, int], items: int, what: str, prepared: int | None = None) -> None:
+    """Raise ValueError when a forward pass on ``items`` batch items needs more than :data:`MAX_MEMORY_BYTES`, by a
+    model's ``item_bytes`` estimate ``per_item`` = (inputs, activations); ``what`` says where ``items`` comes from
+    (``"batch_size 100000"``). ``prepared``, when given, is how many items of inputs are built and kept at once (the
+    load pass prepares an input for each padded batch size)."""
+    inputs, activations = per_item
+    if prepared is None:
+        check_bytes(
+            f"{what} x {_size(inputs + activations)} of inputs and activations per item", items * (inputs + activations)
+        )
+    else:
+        check_bytes(
+            f"{what} x {_size(activations)} of activations per item, with inputs prepared for {prepared} items "
+            f"x {_size(inputs)}",
+            items * activations + prepared * inputs,
+        )
 
 
 def check_int(name: str, value: Any, low: int, high: int) -> None:

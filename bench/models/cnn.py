@@ -8,9 +8,29 @@ import torch
 from torch import nn
 
 from bench.errors import NotApplicable
-from bench.models import Accuracy, ModelBundle, int_ranges, register_model
+from bench.models import Accuracy, ModelBundle, check_batch, int_ranges, register_model
 
 _CNN_VERSION = 1  # bump when the data preparation or the training recipe changes
+_EVAL_BATCH, _TRAIN_BATCH = 120, 64
+_check_ranges = int_ranges(image_size=(4, 512), width=(1, 1024), epochs=(0, 10_000))  # image_size: two 2x2 poolings
+
+
+def _item_bytes(image_size: int, width: int, **_: int) -> tuple[int, int]:
+    """Per image: its fp32 pixels; at full resolution the first two convolutions' outputs and their ReLUs'
+    (width + 2 x width channels, measured at about 20 x width x image_size² bytes; 24 counted)."""
+    pixels = image_size * image_size
+    return 4 * pixels, 24 * width * pixels
+
+
+def _check_cnn(image_size: int, width: int, epochs: int, seed: int) -> None:
+    """Ranges, and the memory of the model's own batches: evaluation (120 images a call) and, with ``epochs``,
+    training (64 images a step, counted at 2 x a forward pass: the kept activations and their gradients, measured
+    at 1.5-1.8 x)."""
+    _check_ranges(image_size=image_size, width=width, epochs=epochs, seed=seed)
+    inputs, activations = _item_bytes(image_size, width)
+    check_batch((inputs, activations), _EVAL_BATCH, f"the evaluation batches: {_EVAL_BATCH} images")
+    if epochs:
+        check_batch((inputs, 2 * activations), _TRAIN_BATCH, f"the training batches: {_TRAIN_BATCH} images")
 
 
 def small_cnn(width: int, classes: int = 10) -> nn.Sequential:
@@ -56,8 +76,8 @@ def _train(module: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs
     with torch.enable_grad():
         for _ in range(epochs):
             order = torch.randperm(len(labels))
-            for start in range(0, len(labels), 64):
-                idx = order[start : start + 64]
+            for start in range(0, len(labels), _TRAIN_BATCH):
+                idx = order[start : start + _TRAIN_BATCH]
                 optimizer.zero_grad()
                 loss = loss_fn(module(images[idx]), labels[idx])
                 loss.backward()
@@ -70,7 +90,8 @@ def _train(module: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs
     "cnn-products",
     params={"image_size": 16, "width": 8, "epochs": 20, "seed": 0},
     description="Small CNN image classifier trained on scikit-learn's digits; accuracy = held-out top-1.",
-    check=int_ranges(image_size=(4, 512), width=(1, 1024), epochs=(0, 10_000)),  # image_size: two 2x2 poolings
+    check=_check_cnn,
+    item_bytes=_item_bytes,
 )
 def build_cnn_products(image_size: int, width: int, epochs: int, seed: int) -> ModelBundle:
     """Stands in for product-image classification: real images, a held-out 20% split, top-1 accuracy."""
@@ -86,7 +107,9 @@ def build_cnn_products(image_size: int, width: int, epochs: int, seed: int) -> M
     module.eval()
 
     def evaluate(predict) -> Accuracy:
-        predicted = torch.cat([predict(test_x[i : i + 120]).float().argmax(1) for i in range(0, len(test_y), 120)])
+        predicted = torch.cat(
+            [predict(test_x[i : i + _EVAL_BATCH]).float().argmax(1) for i in range(0, len(test_y), _EVAL_BATCH)]
+        )
         return Accuracy(float((predicted == test_y).float().mean()), "top1", {"test_images": len(test_y)})
 
     def calibration():

@@ -10,11 +10,11 @@ from torch import nn
 
 from bench.checks import short
 from bench.errors import NotApplicable
-from bench.models import Accuracy, ModelBundle, check_int, int_ranges, register_model
+from bench.models import Accuracy, ModelBundle, check_batch, check_bytes, check_int, int_ranges, register_model
 
 DLRM_LIMITS = {"tables": 64, "rows": 10_000_000, "embedding_dim": 1024, "bag_size": 1024}
-"""Largest value of each DLRM size parameter (all from 1); the tables together stay within :data:`MAX_TABLE_BYTES`."""
-MAX_TABLE_BYTES = 8 * 1024**3
+"""Largest value of each DLRM size parameter (all from 1); the tables together stay within 8 GiB
+(:data:`bench.models.MAX_MEMORY_BYTES`)."""
 
 
 _check_sizes = int_ranges(**{name: (1, high) for name, high in DLRM_LIMITS.items()})
@@ -23,9 +23,25 @@ _check_sizes = int_ranges(**{name: (1, high) for name, high in DLRM_LIMITS.items
 def _check_dlrm(**sizes: int) -> None:
     """A DLRM's parameters: sizes in range, tables x rows x embedding_dim x 4 bytes <= 8 GiB, a seed in range."""
     _check_sizes(**sizes)
-    table_bytes = sizes["tables"] * sizes["rows"] * sizes["embedding_dim"] * 4
-    if table_bytes > MAX_TABLE_BYTES:
-        raise ValueError(f"tables x rows x embedding_dim x 4 bytes = {table_bytes / 1024**3:.1f} GiB; at most 8 GiB")
+    check_bytes("tables x rows x embedding_dim x 4 bytes", sizes["tables"] * sizes["rows"] * sizes["embedding_dim"] * 4)
+
+
+_NUM_DENSE = 13
+_BOTTOM, _TOP = [64, 32], [64, 32]
+
+
+def _forward_bytes(tables: int, embedding_dim: int) -> int:
+    """The fp32 activations one item keeps during :meth:`DLRM.forward` (an estimate that counts every intermediate
+    as alive at once): the MLPs' layers, the bags' vectors, their stack, the pairwise products and the top input."""
+    vectors, pairs = tables + 1, tables * (tables + 1) // 2
+    floats = sum(_BOTTOM) + embedding_dim + tables * embedding_dim + vectors * embedding_dim + vectors**2
+    return 4 * (floats + pairs + embedding_dim + pairs + sum(_TOP) + 2)
+
+
+def _dlrm_item_bytes(tables: int, embedding_dim: int, bag_size: int, **_: int) -> tuple[int, int]:
+    """Inputs per item: 13 fp32 dense features and tables x bag_size int64 ids (built per table, then stacked)."""
+    ids = tables * bag_size * 8
+    return _NUM_DENSE * 4 + ids, ids + _forward_bytes(tables, embedding_dim)
 
 
 def _mlp(sizes: list[int], final_sigmoid: bool = False) -> nn.Sequential:
@@ -81,13 +97,14 @@ def dlrm_inputs(num_dense: int, table_sizes: list[int], bag_size: int, batch_siz
     params={"tables": 8, "rows": 1000, "embedding_dim": 16, "bag_size": 2, "seed": 0},
     description="A tiny DLRM-style CTR model with random weights, for fast smoke runs.",
     check=_check_dlrm,
+    item_bytes=_dlrm_item_bytes,
 )
 def build_dlrm_tiny(tables: int, rows: int, embedding_dim: int, bag_size: int, seed: int) -> ModelBundle:
-    num_dense = 13
+    num_dense = _NUM_DENSE
     table_sizes = [rows] * tables
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module = DLRM(num_dense, table_sizes, embedding_dim, bottom=[64, 32], top=[64, 32]).eval()
+        module = DLRM(num_dense, table_sizes, embedding_dim, bottom=_BOTTOM, top=_TOP).eval()
     return ModelBundle(
         module=module,
         make_inputs=lambda batch_size: dlrm_inputs(num_dense, table_sizes, bag_size, batch_size, seed),
@@ -134,12 +151,20 @@ def _check_ctr(preset: str, seed: int, **overrides: int | None) -> None:
     _check_dlrm(seed=seed, **config)
     # the click logs' own memory, which the model's size alone does not bound (embedding_dim: 1 keeps that small)
     tables, rows, bag_size = config["tables"], config["rows"], config["bag_size"]
-    for what, size in (
-        (f"the click-log generator: tables x rows x {_LOG_BYTES_PER_ROW} bytes", tables * rows * _LOG_BYTES_PER_ROW),
-        ("the training ids: train_samples x tables x bag_size x 8 bytes", samples * tables * bag_size * 8),
-    ):
-        if size > MAX_TABLE_BYTES:
-            raise ValueError(f"{what} = {size / 1024**3:.1f} GiB; at most 8 GiB")
+    check_bytes(
+        f"the click-log generator: tables x rows x {_LOG_BYTES_PER_ROW} bytes", tables * rows * _LOG_BYTES_PER_ROW
+    )
+    check_bytes("the training ids: train_samples x tables x bag_size x 8 bytes", samples * tables * bag_size * 8)
+    per_item = _ctr_item_bytes(preset, seed, **overrides)
+    check_batch(per_item, _TEST_SAMPLES, f"the held-out click logs: {_TEST_SAMPLES} items drawn at once")
+
+
+def _ctr_item_bytes(preset: str, seed: int, **overrides: int | None) -> tuple[int, int]:
+    """As dlrm-tiny's; the click-log generator also holds each item's drawn ranks and each table's ids while it
+    builds the inputs."""
+    config = {**CTR_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    inputs, activations = _dlrm_item_bytes(**config)
+    return inputs, activations + config["tables"] * config["bag_size"] * 8
 
 
 _CTR_VERSION = 1  # bump when the click-log generator or the training recipe changes: old cache files then miss
@@ -237,6 +262,7 @@ def _roc_auc(labels: torch.Tensor, scores: torch.Tensor) -> float:
     },
     description="DLRM-style CTR model trained on generated click logs; accuracy = held-out ROC-AUC.",
     check=_check_ctr,
+    item_bytes=_ctr_item_bytes,
 )
 def build_dlrm_ctr(preset: str, seed: int, **overrides: int | None) -> ModelBundle:
     """A DLRM trained at first use (weights cached) on click logs from a fixed-seed ground-truth model.
@@ -246,12 +272,12 @@ def build_dlrm_ctr(preset: str, seed: int, **overrides: int | None) -> ModelBund
     if preset not in CTR_PRESETS:
         raise ValueError(f"dlrm-ctr: unknown preset '{preset}'; allowed: {', '.join(CTR_PRESETS)}")
     config = {**CTR_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    num_dense = 13
+    num_dense = _NUM_DENSE
     tables, rows, dim, bag_size = config["tables"], config["rows"], config["embedding_dim"], config["bag_size"]
     logs = ClickLogs(num_dense, tables, rows, bag_size, seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module = DLRM(num_dense, [rows] * tables, dim, bottom=[64, 32], top=[64, 32])
+        module = DLRM(num_dense, [rows] * tables, dim, bottom=_BOTTOM, top=_TOP)
         for bag in module.embeddings:
             nn.init.normal_(bag.weight, std=0.05)
     from bench.models._cache import trained

@@ -21,6 +21,16 @@ from torch import nn
 from bench.errors import NotApplicable
 from bench.models import Accuracy, ModelBundle, int_ranges, register_model
 
+_HEADS, _HIDDEN = 12, 384  # all-MiniLM-L6-v2
+
+
+def _item_bytes(seq_len: int, **_: int) -> tuple[int, int]:
+    """Per text: its int64 token ids and attention mask; one head-by-head fp32 attention score matrix (as eager
+    attention and ONNX exports hold it) and 20 hidden-size fp32 vectors per token (the feed-forward layer's 4x
+    widening before and after its GELU, queries, keys, values; measured at about 17 MiB in all at seq_len 512)."""
+    return 16 * seq_len, 4 * (_HEADS * seq_len * seq_len + 20 * _HIDDEN * seq_len)
+
+
 _BRANDS = ["Acme", "Nordwind", "Lumo", "Vertex", "Kiba", "Solace", "Trailhead", "Orbit", "Maison", "Pixel"]
 _COLOURS = ["black", "white", "red", "navy", "olive", "grey", "pink", "beige", "teal", "yellow"]
 _MATERIALS = ["cotton", "leather", "stainless steel", "bamboo", "wool", "recycled plastic", "oak", "silicone"]
@@ -175,6 +185,7 @@ def _retrieval_evaluator(module: nn.Module, catalogue_inputs: tuple, query_input
     description="all-MiniLM-L6-v2 sentence encoder for product search; accuracy = recall@10 vs fp32 rankings.",
     # seq_len: the encoder's 512 positions; catalogue: recall@10 ranks at least 10 products
     check=int_ranges(seq_len=(1, 512), catalogue=(10, 1_000_000), queries=(1, 100_000)),
+    item_bytes=_item_bytes,
 )
 def build_minilm_search(seq_len: int, catalogue: int, queries: int, seed: int) -> ModelBundle:
     """The real pretrained encoder; inputs are product titles tokenized (padded/truncated) to ``seq_len``."""

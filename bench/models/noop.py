@@ -5,7 +5,12 @@ from __future__ import annotations
 from bench.models import ModelBundle, register_model
 
 
-@register_model("noop", params={}, description="Returns its input: measures what the harness adds per call.")
+@register_model(
+    "noop",
+    params={},
+    description="Returns its input: measures what the harness adds per call.",
+    item_bytes=lambda: (4, 0),  # one fp32 zero per item, returned as it is
+)
 def build_noop() -> ModelBundle:
     import torch
 

@@ -73,6 +73,7 @@ class Validator:
     def __init__(self, file: str, data: dict[str, Any]):
         self.file = file
         self.data = data
+        self._item_bytes: dict[MethodSpec, tuple[int, int]] = {}
 
     def error(self, key: str | None, message: str) -> SuiteError:
         return SuiteError(self.file, key, message)
@@ -153,14 +154,18 @@ class Validator:
             sizes = " x ".join(f"{len(values)} {key}" for key, values in axes.items())
             raise self.error(None, f"the sweep has {sizes} = {total} cases; at most {MAX_CASES}")
         cases: dict[str, Case] = {}
+        listed = isinstance(data.get("batch_sizes"), list)
+        batch_keys = {b: f"batch_sizes[{i}]" if listed else "batch_sizes" for i, b in enumerate(batch_sizes)}
         for model, compression, engine, placement, batch in itertools.product(
             models, compressions, engines, placements, batch_sizes
         ):
             case = Case(name, model, compression, engine, placement, batch, measure)
             if not any(_matches(case, rule) for rule in excludes):
+                self.batch_memory(case, batch_keys[batch])
                 self.add(cases, case, None)
         for i, entry in enumerate(self.list_of(data, "include")):
             case = self.include(entry, f"include[{i}]", name, measure, by_label)
+            self.batch_memory(case, f"include[{i}].batch_size")
             self.add(cases, case, f"include[{i}]")
         if not cases:
             total = len(models) * len(compressions) * len(engines) * len(placements) * len(batch_sizes)
@@ -171,7 +176,33 @@ class Validator:
         if "load" in data:  # every case of the suite gets the load pass
             load = LoadSpec.from_section(dict(sections)["load"])
             cases = {key: dataclasses.replace(case, load=load) for key, case in cases.items()}
+            for case in cases.values():
+                self.batch_memory(case, "load.batching.max_batch", load.max_batch)
         return Suite(name, self.file, description, tuple(cases.values()), sections)
+
+    def batch_memory(self, case: Case, key: str, max_batch: int | None = None) -> None:
+        """A registered model's batch must fit in 8 GiB by the model's own estimate (``item_bytes``): one forward
+        pass on ``batch_size`` items, or with ``max_batch`` the load pass's largest call on ``max_batch x batch_size``
+        items, with inputs prepared for every padded batch size at once. User factories have no estimate."""
+        from bench.measure.sut import buckets
+        from bench.models import MODELS, check_batch
+
+        model = case.model
+        if model.factory or MODELS.get(model.name).item_bytes is None:
+            return
+        if model not in self._item_bytes:
+            entry = MODELS.get(model.name)
+            self._item_bytes[model] = entry.item_bytes(**{**entry.params, **model.kwargs})
+        per_item, batch = self._item_bytes[model], case.batch_size
+        try:
+            if max_batch is None:
+                check_batch(per_item, batch, f"{model.label}: batch_size {batch}")
+            else:
+                prepared = (sum(buckets(max_batch)) + 1) * batch  # and the latency pass's own inputs
+                what = f"{model.label}: max_batch {max_batch} x batch_size {batch} = {max_batch * batch} items a call"
+                check_batch(per_item, max_batch * batch, what, prepared)
+        except ValueError as err:
+            raise self.error(key, str(err)) from None
 
     def add(self, cases: dict[str, Case], case: Case, key: str | None) -> None:
         """Add ``case`` unless the same case is there; another case with its id (a label reused for other settings,
