@@ -261,11 +261,20 @@ def _read_regular(path: Path) -> bytes:
     return read_regular(path)
 
 
-def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+def _read_jsonl(
+    path: Path, problems: list[str] | None = None, repeated: dict[str, list[int]] | None = None
+) -> list[dict[str, Any]]:
     """The JSON objects of a ``.jsonl`` file, read as far as it is intact: a damaged line (not JSON, not UTF-8, not
-    an object, lacking its keys) is skipped with a :class:`ResultsWarning` and noted in ``problems``."""
+    an object, lacking its keys) is skipped with a :class:`ResultsWarning` and noted in ``problems``.
+
+    A run's ``records.jsonl`` and ``samples.jsonl`` hold one line per case: of a case found on several lines (a
+    hand-edited or concatenated file) only the last is read, with a warning naming the case and its lines, and the
+    case's line numbers go into ``repeated``. The last, in both files, so that a record and its samples are one
+    measurement: a case's samples are written just before its record, so an earlier samples line of a case with
+    one record is an attempt a kill cut short before its record (measured again by ``--resume``)."""
     problems = [] if problems is None else problems
     rows: list[dict[str, Any]] = []
+    numbers: list[int] = []
     if not path.exists():
         return rows
     try:
@@ -298,6 +307,7 @@ def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str,
         if path.name == "records.jsonl":
             cleared += [f"{number} ({key})" for key in _clear_wrong_types(row)]
         rows.append(row)
+        numbers.append(number)
     if skipped:
         _warn(problems, f"{path}: {len(skipped)} damaged line(s) skipped: {', '.join(skipped[:5])}")
     if cleared:
@@ -306,7 +316,42 @@ def _read_jsonl(path: Path, problems: list[str] | None = None) -> list[dict[str,
             f"{path}: {len(cleared)} value(s) not of their column's type, read as not measured: "
             f"{', '.join(cleared[:5])}",
         )
+    if path.name in REQUIRED_KEYS:
+        rows = _last_of_each_case(path, rows, numbers, problems, repeated)
     return rows
+
+
+def _last_of_each_case(
+    path: Path,
+    rows: list[dict[str, Any]],
+    numbers: list[int],
+    problems: list[str],
+    repeated: dict[str, list[int]] | None,
+) -> list[dict[str, Any]]:
+    """The last line of each case (``suite::case_id``) of ``rows`` (read from lines ``numbers`` of ``path``)."""
+    lines: dict[str, list[int]] = {}
+    for row, number in zip(rows, numbers, strict=True):
+        lines.setdefault(f"{row['suite']}::{row['case_id']}", []).append(number)
+    twice = {key: found for key, found in lines.items() if len(found) > 1}
+    if not twice:
+        return rows
+    if repeated is not None:
+        repeated.update(twice)
+    shown = ", ".join(f"{key} (lines {', '.join(map(str, found))})" for key, found in list(twice.items())[:5])
+    more = f" and {len(twice) - 5} more" if len(twice) > 5 else ""
+    _warn(problems, f"{path}: {len(twice)} case(s) on more than one line, only the last of each read: {shown}{more}")
+    last = {found[-1] for found in lines.values()}
+    return [row for row, number in zip(rows, numbers, strict=True) if number in last]
+
+
+def repeated_cases(run: Path, name: str = "records.jsonl") -> dict[str, list[int]]:
+    """The cases (``suite::case_id``) that the file ``name`` of the run folder ``run`` holds on more than one line,
+    with those lines' numbers (readers read the last of each, see :func:`_read_jsonl`); without warning."""
+    repeated: dict[str, list[int]] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResultsWarning)
+        _read_jsonl(run / name, repeated=repeated)
+    return repeated
 
 
 def _field_types() -> dict[str, tuple[type, ...]]:

@@ -132,3 +132,46 @@ def test_a_summary_fifo_that_no_process_reads_is_refused_not_waited_on(tmp_path)
         assert os.read(reader, 1 << 16).startswith(b"## bench gate: passed")
     finally:
         os.close(reader)
+
+
+def _concatenate(run, other):
+    """``run``'s records.jsonl and samples.jsonl followed by ``other``'s: two measurements of each case."""
+    for name in ("records.jsonl", "samples.jsonl"):
+        (run / name).write_text((run / name).read_text() + (other / name).read_text())
+
+
+@pytest.mark.filterwarnings("default::bench.results.ResultsWarning")  # shown by the command, one line each
+@pytest.mark.parametrize("side", ["current", "baseline"])
+def test_a_case_measured_twice_in_one_run_is_not_compared_never_passed(results, tmp_path, capsys, side):
+    """Was: a records.jsonl with a case on two lines (a concatenated or hand-edited run) was judged on its first
+    record and its last samples line, two different measurements, and the gate passed (exit 0)."""
+    slow = {key: {"samples": latencies(20 + i, scale=2.0), "model_size_bytes": 3000} for i, key in enumerate(EIGHT)}
+    cur = make_run(results, "cur", {k: {**v, "samples": latencies(30 + i)} for i, (k, v) in enumerate(EIGHT.items())})
+    _concatenate(cur if side == "current" else results / "base", make_run(results, "slow", slow))
+    out = tmp_path / "out"
+    code = main(["gate", "--results", str(results), "--baseline", "base", "--current", "cur",
+                 "--summary", str(out / "s.md"), "--json", str(out / "v.json")])  # fmt: skip
+    assert code == gate.NOT_COMPARED
+    payload = json.loads((out / "v.json").read_text())
+    assert sorted(payload["uncompared"]) == sorted(f"demo::{case}" for case in EIGHT)
+    assert {v["verdict"] for v in payload["verdicts"]} == {"not comparable"}
+    where = (results / ("cur" if side == "current" else "base")) / "records.jsonl"
+    assert payload["verdicts"][0]["reason"] == (
+        f"{where} has it on lines 1, 9: two measurements of one case, neither judged (keep one line per case)"
+    )
+    printed = capsys.readouterr()
+    assert "not comparable  demo::m[0]  latency_p50_ms" in printed.out
+    assert f"bench gate: warning: {where}: 8 case(s) on more than one line, only the last of each read" in printed.err
+
+
+def test_an_attempt_cut_short_before_its_record_leaves_samples_that_are_not_judged(results):
+    """A kill between a case's samples line and its record, then --resume: the case's samples are on two lines and
+    its record on one; the last samples line, written with the record, is the one compared."""
+    cur = make_run(results, "cur", EIGHT)
+    slow = make_run(results, "slow", {key: {"samples": latencies(i, scale=3.0)} for i, key in enumerate(EIGHT)})
+    samples = cur / "samples.jsonl"
+    samples.write_text((slow / "samples.jsonl").read_text() + samples.read_text())  # the cut-short attempts first
+    with pytest.warns(UserWarning, match=r"samples.jsonl: 8 case\(s\) on more than one line"):
+        result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.exit_code == 0 and result.uncompared == []
+    assert {v.verdict for v in result.verdicts} == {"unchanged"}

@@ -189,3 +189,28 @@ def test_a_corrupt_line_in_the_middle_is_skipped_with_a_warning(tmp_path):
     with pytest.warns(ResultsWarning, match=r"records.jsonl: 1 damaged line\(s\) skipped: 1 \(not JSON\)"):
         frame = load("r1", tmp_path)
     assert frame["case_id"].tolist() == ["b"]  # read as far as it is intact
+
+
+def test_a_case_on_two_lines_reads_its_last_record_and_last_samples_with_a_warning(tmp_path, capsys):
+    """A concatenated run: the record and the samples read are one measurement (the last), never a mix."""
+    from bench.cli import main
+    from bench.results import ResultsWarning
+
+    for run_id, (p50, samples) in {"first": (1.0, [1.0, 1.0]), "second": (2.0, [2.0, 2.0])}.items():
+        writer = RunWriter(tmp_path, run_id, {})
+        writer.append(record("a", latency_p50_ms=p50), samples)
+        writer.append(record("b"), [5.0])
+        writer.close("finished")
+    run, second = tmp_path / "first", tmp_path / "second"
+    for name in ("records.jsonl", "samples.jsonl"):
+        (run / name).write_text((run / name).read_text() + (second / name).read_text())
+    with pytest.warns(ResultsWarning, match=r"records.jsonl: 2 case\(s\) on more than one line, only the last of each"):
+        frame = load(run, tmp_path)
+    assert frame["case_id"].tolist() == ["a", "b"] and frame["latency_p50_ms"].tolist()[0] == 2.0
+    with pytest.warns(ResultsWarning, match=r"samples.jsonl: 2 case\(s\) .* s::a \(lines 1, 3\), s::b \(lines 2, 4\)"):
+        assert load_samples(run, tmp_path)["s::a"] == [2.0, 2.0]
+    assert list_runs(tmp_path).set_index("run_id").loc["first", "ok"] == 2  # cases, not lines
+    assert main(["results", str(run), "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 cases" in out
+    assert f"not read: {run / 'records.jsonl'}: 2 case(s) on more than one line" in out

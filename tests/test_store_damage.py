@@ -93,8 +93,9 @@ def test_bench_results_shows_what_was_read_and_why_not_the_rest(tmp_path, capsys
     (run / "meta.json").unlink()
     with open(run / "records.jsonl", "ab") as handle:
         handle.write(
-            b"garbage\n" + json.dumps(json.loads((run / "records.jsonl").read_text().splitlines()[0])).encode()
-        )
+            b"garbage\n"
+            + json.dumps({**json.loads((run / "records.jsonl").read_text().splitlines()[0]), "case_id": "d"}).encode()
+        )  # a fourth case after the damaged line (a copy of a case's line would be that case twice, read once)
     assert main(["results", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "r2" in out and "damaged: r1: 4 records read; not read:" in out and "meta.json: missing" in out

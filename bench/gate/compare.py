@@ -95,6 +95,8 @@ class RunSide:
     samples: dict[str, list[list[float]]]
     """Raw samples per case: one list per run (several when runs are pooled)."""
     metas: list[dict[str, Any]]
+    repeated: dict[str, str] = field(default_factory=dict)
+    """Cases a run's ``records.jsonl`` holds more than once -> where (two measurements: neither is judged)."""
 
     @property
     def commit(self) -> str:
@@ -118,6 +120,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path = "results") -
         raise GateError("no run given")
     records: dict[str, dict[str, Any]] = {}
     samples: dict[str, list[list[float]]] = {}
+    repeated: dict[str, str] = {}
     metas = []
     seen: set[Path] = set()
     for run in runs:
@@ -131,8 +134,10 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path = "results") -
             records.setdefault(f"{row['suite']}::{row['case_id']}", _clean(row))
         for key, values in store.load_samples(path).items():
             samples.setdefault(key, []).append(values)
+        for key, lines in store.repeated_cases(path).items():
+            repeated[key] = f"{path / 'records.jsonl'} has it on lines {', '.join(map(str, lines))}"
     label = metas[0]["run_id"] if len(metas) == 1 else f"{len(metas)} runs pooled"
-    return RunSide(label, records, samples, metas)
+    return RunSide(label, records, samples, metas, repeated)
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
@@ -282,6 +287,15 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
             unmeasured = new is None and current.set_out_to_measure(key)
             (result.uncompared if unmeasured else result.not_run).append(key)
         return []
+    twice = current.repeated.get(key) or baseline.repeated.get(key)
+    if twice:  # two measurements of one case: judging either could pass what the other shows; the gate vouches for none
+        result.uncompared.append(key)
+        reason = f"{twice}: two measurements of one case, neither judged (keep one line per case)"
+        return [
+            (Verdict(key, name, "not comparable", rule=rule.text, reason=reason), rule)
+            for name, rule in suite_rules.items()
+            if any(_present(record.get(name)) for record in (old, new) if record is not None)
+        ]
     if old is not None and old.get("status") == "ok" and new.get("status") == "failed":
         # A case that measured in the baseline and now crashes is the worst regression there is.
         error = new.get("error") or "no error recorded"
