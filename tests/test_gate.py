@@ -376,6 +376,31 @@ def test_cli_exit_codes_and_files(tmp_path, monkeypatch, capsys):
     assert step_summary.read_text().count("## bench gate") == 2  # appended, not overwritten
 
 
+@pytest.mark.parametrize("where", ["a folder", "in a missing folder"])
+def test_an_unwritable_step_summary_is_one_warning_naming_the_variable_and_the_verdict_stands(
+    tmp_path, monkeypatch, capsys, where
+):
+    """Was: GITHUB_STEP_SUMMARY naming a folder gave "bench gate: error: [Errno 21] Is a directory: '...'", exit 2:
+    the variable unnamed, the verdict not printed and a regression's exit 1 lost."""
+    step_summary = tmp_path / "step" if where == "a folder" else tmp_path / "missing" / "step.md"
+    if where == "a folder":
+        step_summary.mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2, scale=3.0)}, "m[b]": {"samples": latencies(4)}})
+    code, summary, verdicts = _cli(tmp_path, results, "--baseline", "base", "--current", "cur", "--run-noise", "0.04")
+    assert code == 1  # the comparison's: a regression
+    assert json.loads(verdicts.read_text())["exit_code"] == 1 and summary.read_text().startswith("## bench gate")
+    printed = capsys.readouterr()
+    assert "regressed  demo::m[a]  latency_p50_ms +" in printed.out
+    reason = "is a directory" if where == "a folder" else "no such file or directory"
+    assert printed.err.splitlines() == [
+        f"bench gate: warning: GITHUB_STEP_SUMMARY={step_summary}: {reason}; it must name a file the summary can be "
+        "appended to (GitHub Actions sets it to one); the summary was not appended there"
+    ]
+    with pytest.raises(gate.GateError, match=r"^GITHUB_STEP_SUMMARY=.*: " + reason):  # the API says it the same way
+        gate.write_outputs(gate.gate_runs(["base"], ["cur"], results), summary, verdicts, str(step_summary))
+
+
 def test_cli_usage_errors_exit_2(tmp_path, capsys):
     results = _pair(tmp_path, {"m[a]": {"samples": latencies(2)}})
     assert _cli(tmp_path, results, "--baseline", "nope")[0] == 2

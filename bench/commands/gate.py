@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from bench.commands import add_results_option
 from bench.commands._args import non_negative_int, output_file, probability
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
 from bench.gate.rules import parse_run_noise
+from bench.gate.summary import STEP_SUMMARY, append_step_summary
 
 
 def _repo_root() -> Path:
@@ -59,9 +61,17 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
         )
     else:
         result = gating.gate_runs(baseline_runs, currents, args.results, **options)
-    markdown = gating.write_outputs(result, args.summary, args.json, os.environ.get("GITHUB_STEP_SUMMARY"))
+    markdown = gating.write_outputs(result, args.summary, args.json, None)
     print(markdown if args.verbose else _short(result))
     print(f"summary: {args.summary}   verdicts: {args.json}")
+    step_summary = os.environ.get(STEP_SUMMARY)
+    if step_summary:
+        try:
+            append_step_summary(markdown, step_summary)
+        except GateError as err:
+            # CI's copy of --summary, which is written: the exit code stays the comparison's (a regression still 1,
+            # a pass still 0) rather than a usage error that would hide it
+            print(f"bench gate: warning: {err}", file=sys.stderr)
     return result.exit_code
 
 

@@ -9,8 +9,12 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from bench.errors import os_reason
 from bench.gate.compare import GateResult, Verdict
 from bench.gate.rules import VERDICTS, GateError
+
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+"""The environment variable naming the file a CI step's Markdown summary is appended to (set by GitHub Actions)."""
 
 # ---------------------------------------------------------------------------------------------- outputs
 
@@ -121,14 +125,28 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
 
 
 def write_outputs(result: GateResult, summary_path: str | Path, json_path: str | Path, step_summary: str | None):
-    """Write the Markdown summary and the JSON verdicts; append the summary to ``$GITHUB_STEP_SUMMARY`` if set."""
+    """Write the Markdown summary and the JSON verdicts; append the summary to ``$GITHUB_STEP_SUMMARY`` if set
+    (:func:`append_step_summary`, whose :class:`GateError` comes after both files are written)."""
     markdown = render_markdown(result)
     for path, text in ((summary_path, markdown), (json_path, json.dumps(result.to_json(), indent=2) + "\n")):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         _write(path, text, os.O_TRUNC)
     if step_summary:
-        _write(step_summary, markdown, os.O_APPEND)
+        append_step_summary(markdown, step_summary)
     return markdown
+
+
+def append_step_summary(markdown: str, path: str | Path) -> None:
+    """Append ``markdown`` to the file ``path`` named by ``$GITHUB_STEP_SUMMARY``; a :class:`GateError` naming the
+    variable, the path and what it must be when it cannot be (a folder, no permission, a missing folder)."""
+    try:
+        _write(path, markdown, os.O_APPEND)
+    except (OSError, GateError) as err:
+        reason = os_reason(err) if isinstance(err, OSError) else "a FIFO (named pipe) that no process reads"
+        raise GateError(
+            f"{STEP_SUMMARY}={path}: {reason}; it must name a file the summary can be appended to "
+            "(GitHub Actions sets it to one); the summary was not appended there"
+        ) from None
 
 
 def _write(path: str | Path, text: str, mode: int) -> None:
