@@ -65,6 +65,21 @@ def test_a_near_miss_of_a_run_option_is_named(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "res").exists()
 
 
+def test_bench_run_tells_every_option_of_its_parser_from_pytest_s():
+    """The options run hands to pytest are those not among its own: every option of ``bench run``'s parser (but
+    --help) must be among them, derived from the parser (was: a hand-kept list a new option could be left out of)."""
+    import argparse
+
+    from bench.cli import build_parser
+    from bench.commands.run import own_options
+
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    parser = subparsers.choices["run"]
+    options = {o for a in parser._actions if not isinstance(a, argparse._HelpAction) for o in a.option_strings}
+    assert {"--results", "--run-id", "--resume", "--report", "-k"} <= options
+    assert set(own_options()) == options
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -28,7 +28,15 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
     return command + [arg for arg in extra if arg != "--"]
 
 
-OWN_OPTIONS = ("--results", "--run-id", "--resume", "--report", "-k")
+def own_options() -> tuple[str, ...]:
+    """``bench run``'s own option strings (``--results``, ``-k``, ...; not ``--help``), read off the options that
+    :func:`add_arguments` gives a parser, so that an option added there is known here: the arguments not among them
+    go to pytest."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    # argparse lists a parser's options only in its _actions (no public accessor)
+    return tuple(option for action in parser._actions for option in action.option_strings)
+
 
 NEEDED_PLUGINS = {
     "bench": "the bench plugin, which collects the suites",
@@ -59,7 +67,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         # pytest has printed its usage error; a near miss of bench run's own options gets one line more
         for arg in extra:
             option = arg.split("=", 1)[0]
-            hint = did_you_mean(option, OWN_OPTIONS) if option.startswith("--") else ""
+            hint = did_you_mean(option, own_options()) if option.startswith("--") else ""
             if hint:
                 print(f"bench run: {option} is passed on to pytest, which does not know it.{hint}", file=sys.stderr)
     return code
@@ -71,6 +79,12 @@ def register(subparsers) -> None:
         help="run suites (calls pytest --benchmark-only)",
         description="Run suites through pytest --benchmark-only; arguments after the known options go to pytest.",
     )
+    add_arguments(parser)
+    parser.set_defaults(func=run, accepts_extra=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``bench run``'s arguments (every option of it is added here: :func:`own_options` reads them off)."""
     parser.add_argument(
         "suites",
         nargs="*",
@@ -94,4 +108,3 @@ def register(subparsers) -> None:
     )
     parser.add_argument("-k", metavar="EXPR", help="select cases, as pytest -k")
     parser.add_argument("--report", action="store_true", help="write reports/<run_id>/ at the end (bench report)")
-    parser.set_defaults(func=run, accepts_extra=True)
