@@ -271,7 +271,9 @@ def _read_jsonl(
     hand-edited or concatenated file) only the last is read, with a warning naming the case and its lines, and the
     case's line numbers go into ``repeated``. The last, in both files, so that a record and its samples are one
     measurement: a case's samples are written just before its record, so an earlier samples line of a case with
-    one record is an attempt a kill cut short before its record (measured again by ``--resume``)."""
+    one record is an attempt a kill cut short before its record (measured again by ``--resume``). That is why a
+    case on several lines of ``samples.jsonl`` alone is read without a warning; on several lines of
+    ``records.jsonl`` it is two measurements, warned about (and ``bench gate`` judges neither)."""
     problems = [] if problems is None else problems
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
@@ -337,10 +339,12 @@ def _last_of_each_case(
         return rows
     if repeated is not None:
         repeated.update(twice)
+    last = {found[-1] for found in lines.values()}
+    if path.name == "samples.jsonl":  # a kill between a case's samples and its record, then --resume: no damage
+        return [row for row, number in zip(rows, numbers, strict=True) if number in last]
     shown = ", ".join(f"{key} (lines {', '.join(map(str, found))})" for key, found in list(twice.items())[:5])
     more = f" and {len(twice) - 5} more" if len(twice) > 5 else ""
     _warn(problems, f"{path}: {len(twice)} case(s) on more than one line, only the last of each read: {shown}{more}")
-    last = {found[-1] for found in lines.values()}
     return [row for row, number in zip(rows, numbers, strict=True) if number in last]
 
 
