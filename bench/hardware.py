@@ -48,6 +48,52 @@ def check_placement(placement: Placement) -> None:
     raise NotApplicable(f"device type '{placement.device_type}' is not supported")
 
 
+MEMORY_RESERVE_FRACTION, MEMORY_RESERVE_MIN_BYTES = 0.1, 512 * 1024**2
+"""What the run-time memory check leaves free of what is available: 10%, and at least 512 MiB. The estimates it
+compares are of one batch's inputs and activations only (not the outputs, an engine's workspace, the passes' own
+bookkeeping or the allocator's fragmentation); other processes may take memory while a case runs; and on the host,
+MemAvailable counts the page cache, including the pages of the libraries this process runs from (libtorch alone is
+hundreds of MiB): using it all would evict them and thrash instead of failing. The 512 MiB also covers CUDA's and
+cuBLAS's workspaces on a GPU."""
+
+
+def usable_memory(available: int) -> int:
+    """The bytes a case may plan to use of ``available`` (see :data:`MEMORY_RESERVE_FRACTION`)."""
+    return available - max(MEMORY_RESERVE_MIN_BYTES, int(available * MEMORY_RESERVE_FRACTION))
+
+
+MEMINFO = "/proc/meminfo"
+
+
+def host_memory_available() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo``, in bytes: the kernel's estimate of what can be allocated without
+    swapping (free memory plus the reclaimable page cache and slab). None where it cannot be read (not Linux, or a
+    kernel before 3.14): nothing is then checked against it. A container's own limit (a cgroup's memory.max) is not
+    read: where it is below the host's, a case can still be killed by it."""
+    try:
+        with open(MEMINFO, encoding="ascii") as meminfo:
+            for line in meminfo:
+                name, _, value = line.partition(":")
+                if name == "MemAvailable":
+                    number, unit = value.split()
+                    return int(number) * 1024 if unit == "kB" else None
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def gpu_memory_available(device: str) -> int | None:
+    """Bytes a CUDA device can still give this process: the driver's free memory (``torch.cuda.mem_get_info``) plus
+    what torch's caching allocator holds reserved but unused. None where it cannot be read."""
+    import torch
+
+    try:
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    except Exception:  # a driver error must not hide the case's own outcome: the check is then not made
+        return None
+
+
 @contextlib.contextmanager
 def cpu_threads(threads: int | None) -> Iterator[None]:
     """Set torch's intra-op thread count for the block and restore the previous value after it."""

@@ -122,6 +122,40 @@ def build_model(spec: MethodSpec):
         return entry.fn(**{**entry.params, **spec.kwargs})
 
 
+def check_memory(case: Case, items: int, what: str, key: str, prepared: int | None = None) -> None:
+    """Raise :class:`NotApplicable` when the inputs and activations of a call on ``items`` batch items (by the
+    registered model's ``item_bytes`` estimate, as ``bench validate`` checks it against 8 GiB; ``prepared`` as for
+    :func:`bench.models.batch_bytes`) do not fit in the memory this machine has free now, less a reserve
+    (:func:`bench.hardware.usable_memory`). On a CUDA device the inputs are built in host memory first and the
+    whole is checked against the device's free memory. The message names ``key``, the suite key to lower. User
+    factories have no estimate; where free memory cannot be read (not Linux), nothing is checked."""
+    from bench.hardware import gpu_memory_available, host_memory_available, usable_memory
+    from bench.models import MODELS, batch_bytes, size_text
+
+    model = case.model
+    entry = None if model.factory else MODELS.get(model.name)
+    if entry is None or entry.item_bytes is None:
+        return
+    per_item = entry.item_bytes(**{**entry.params, **model.kwargs})
+    text, need = batch_bytes(per_item, items, f"{model.label}: {what}", prepared)
+    checks = [(text, need, "here", host_memory_available, "MemAvailable")]
+    if case.placement.device_type == "cuda":
+        inputs = f"{model.label}: {what} x {size_text(per_item[0])} of inputs per item, built in host memory"
+        checks = [
+            (inputs, items * per_item[0], "here", host_memory_available, "MemAvailable"),
+            (text, need, f"on {case.placement.device}", lambda: gpu_memory_available(case.placement.device),
+             "free and cached"),
+        ]  # fmt: skip
+    for text, need, where, available, source in checks:
+        free = available()
+        if free is not None and need > usable_memory(free):
+            raise NotApplicable(
+                f"not enough free memory: {text} = {size_text(need)}; {size_text(max(usable_memory(free), 0))} "
+                f"free to use {where} ({source} {size_text(free)}, less 10% and at least 512 MiB kept free); "
+                f"lower {key}"
+            )
+
+
 def _sources(model: MethodSpec) -> tuple[str, ...]:
     """The source files a compressed variant of ``model`` is made by: every compression method's module, and the
     module that builds the model (a registered reference model or the user's factory)."""
@@ -290,6 +324,8 @@ class Session:
             torch.manual_seed(CASE_SEED)
             bundle = self.bundle(case)
             compressed, size = self.compressed(case)
+            # before the inputs are built: a batch beyond the memory free here is a skip, not an OOM kill
+            check_memory(case, case.batch_size, f"batch_size {case.batch_size}", "batch_sizes")
             inputs = to_device(bundle.make_inputs(case.batch_size), device, compressed.input_dtype)
             prepared, fresh_engine = self.prepared(case, compressed, inputs)
             call = _timed_callable(prepared.call, inputs, synchronizer_for(device))
@@ -349,8 +385,15 @@ class Session:
 
         from bench.hardware import synchronizer as synchronizer_for
         from bench.measure.load import case_log_dir, load_pass
+        from bench.measure.sut import buckets
 
         device, sync = case.placement.device, synchronizer_for(case.placement.device)
+        batch, max_batch = case.batch_size, case.load.max_batch
+        try:  # the largest call, with inputs prepared for every padded batch size (the latency pass's are held)
+            what = f"max_batch {max_batch} x batch_size {batch} = {max_batch * batch} items a call"
+            check_memory(case, max_batch * batch, what, "load.batching.max_batch", sum(buckets(max_batch)) * batch)
+        except NotApplicable as reason:
+            return PassResult("load", extra={"load_skipped": str(reason)})
 
         def call_for(requests: int):
             inputs = to_device(bundle.make_inputs(requests * case.batch_size), device, compressed.input_dtype)

@@ -247,3 +247,113 @@ def test_repeats_time_independent_windows_and_record_their_spread(session):
 def test_repeats_default_on_for_cuda_only():
     assert MeasureSpec().repeats_for("cpu") == 1 and MeasureSpec().repeats_for("cuda:0") == 3
     assert MeasureSpec(repeats=2).repeats_for("cpu") == 2
+
+
+GiB = 1024**3
+
+
+def fake_memory(monkeypatch, host=None, gpu=None):
+    """The memory probes report ``host`` / ``gpu`` bytes free (None: cannot be read); nothing is allocated."""
+    monkeypatch.setattr("bench.hardware.host_memory_available", lambda: host)
+    monkeypatch.setattr("bench.hardware.gpu_memory_available", lambda device: gpu)
+
+
+def test_a_batch_beyond_the_free_memory_is_skipped_before_its_inputs_are_built(session, tmp_path, monkeypatch):
+    """Within the 8 GiB bound of validation, but not in what this machine has free: a skip saying by how much and
+    which key to change, not an OOM kill; the cases before and after it are measured."""
+    fake_memory(monkeypatch, host=1 * GiB)
+    session.run_case(case(batch=4), time_calls)
+    built = []
+    monkeypatch.setattr("bench.runner.to_device", lambda *args: built.append(args) or args[0])
+    with pytest.raises(NotApplicable) as reason:
+        session.run_case(case(batch=1_000_000), time_calls)
+    assert not built  # refused before make_inputs
+    assert str(reason.value) == (
+        "not enough free memory: dlrm-tiny: batch_size 1000000 x 2.8 KiB of inputs and activations per item = "
+        "2.7 GiB; 512.0 MiB free to use here (MemAvailable 1.0 GiB, less 10% and at least 512 MiB kept free); "
+        "lower batch_sizes"
+    )
+    monkeypatch.undo()
+    session.run_case(case(batch=8), time_calls)
+    frame = load("run", tmp_path)
+    assert list(frame["status"]) == ["ok", "skipped", "ok"]
+    assert frame.loc[1, "error"] == str(reason.value)
+
+
+def test_the_reserve_is_a_tenth_of_what_is_free_and_at_least_512_mib():
+    from bench.hardware import usable_memory
+
+    assert usable_memory(100 * GiB) == 90 * GiB
+    assert usable_memory(2 * GiB) == int(1.5 * GiB)
+    assert usable_memory(256 * 1024**2) < 0
+
+
+def test_no_check_without_an_estimate_or_a_reading(monkeypatch):
+    from bench.runner import check_memory
+
+    fake_memory(monkeypatch, host=0, gpu=0)
+    check_memory(case("m", factory="tests.fakes.models:build", batch=10**9), 10**9, "batch_size", "batch_sizes")
+    fake_memory(monkeypatch, host=None, gpu=None)  # not Linux: nothing to compare with
+    check_memory(case(batch=10**9), 10**9, "batch_size", "batch_sizes")
+    check_memory(case(device="cuda:0", threads=None, batch=10**9), 10**9, "batch_size", "batch_sizes")
+
+
+def test_a_cuda_case_checks_its_inputs_in_host_memory_and_the_whole_on_the_device(monkeypatch):
+    from bench.runner import check_memory
+
+    cuda = case(device="cuda:1", threads=None, batch=100_000)
+    fake_memory(monkeypatch, host=64 * GiB, gpu=1 * GiB)
+    check_memory(cuda, 100_000, "batch_size 100000", "batch_sizes")  # 277.7 MiB of 512 MiB usable
+    fake_memory(monkeypatch, host=64 * GiB, gpu=640 * 1024**2)
+    with pytest.raises(NotApplicable) as reason:
+        check_memory(cuda, 100_000, "batch_size 100000", "batch_sizes")
+    assert str(reason.value) == (
+        "not enough free memory: dlrm-tiny: batch_size 100000 x 2.8 KiB of inputs and activations per item = "
+        "277.7 MiB; 128.0 MiB free to use on cuda:1 (free and cached 640.0 MiB, less 10% and at least 512 MiB kept "
+        "free); lower batch_sizes"
+    )
+    fake_memory(monkeypatch, host=int(0.6 * GiB), gpu=64 * GiB)  # the host holds only the inputs: 180 B an item
+    check_memory(cuda, 100_000, "batch_size 100000", "batch_sizes")
+    with pytest.raises(NotApplicable) as reason:
+        check_memory(cuda, 1_000_000, "batch_size 1000000", "batch_sizes")
+    assert "dlrm-tiny: batch_size 1000000 x 180 B of inputs per item, built in host memory = 171.7 MiB; " in str(
+        reason.value
+    )
+
+
+def test_the_memory_probes_read_meminfo_and_the_cuda_allocator(tmp_path, monkeypatch):
+    import bench.hardware as hardware
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24683520 kB\nMemFree:        22660000 kB\nMemAvailable:   23717888 kB\n")
+    monkeypatch.setattr(hardware, "MEMINFO", str(meminfo))
+    assert hardware.host_memory_available() == 23717888 * 1024
+    meminfo.write_text("MemTotal:       24683520 kB\nMemFree:        22660000 kB\n")  # a kernel before 3.14
+    assert hardware.host_memory_available() is None
+    monkeypatch.setattr(hardware, "MEMINFO", str(tmp_path / "absent"))  # not Linux
+    assert hardware.host_memory_available() is None
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (3 * GiB, 80 * GiB))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 2 * GiB)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: GiB // 2)
+    assert hardware.gpu_memory_available("cuda:0") == int(4.5 * GiB)  # free, and what torch's cache holds unused
+
+    def broken(device):
+        raise RuntimeError("CUDA driver error")
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", broken)
+    assert hardware.gpu_memory_available("cuda:0") is None
+
+
+def test_a_load_pass_beyond_the_free_memory_is_skipped_and_the_case_keeps_its_figures(session, monkeypatch):
+    from bench.measure.load import LoadSpec
+
+    fake_memory(monkeypatch, host=1 * GiB)
+    loaded = dataclasses.replace(case(batch=64), load=LoadSpec(max_batch=65536))
+    record = session.run_case(loaded, time_calls)
+    assert record.status == "ok" and record.latency_p50_ms > 0 and record.pass_errors is None
+    assert record.extra["load_skipped"].startswith(
+        "not enough free memory: dlrm-tiny: max_batch 65536 x batch_size 64 = 4194304 items a call x 2.7 KiB of "
+        "activations per item, with inputs prepared for 8388544 items x 180 B = "
+    )
+    assert record.extra["load_skipped"].endswith("lower load.batching.max_batch")

@@ -85,7 +85,7 @@ def check_bytes(what: str, size: int) -> None:
         raise ValueError(f"{what} = {size / 1024**3:.1f} GiB; at most {MAX_MEMORY_BYTES // 1024**3} GiB")
 
 
-def _size(size: float) -> str:
+def size_text(size: float) -> str:
     """``size`` bytes in the largest binary unit that keeps a number >= 1 (``512 B``, ``3.5 KiB``, ``17.6 MiB``)."""
     for unit in ("B", "KiB", "MiB"):
         if size < 1024:
@@ -94,22 +94,27 @@ def _size(size: float) -> str:
     return f"{size:.1f} GiB"
 
 
-def check_batch(per_item: tuple[int, int], items: int, what: str, prepared: int | None = None) -> None:
-    """Raise ValueError when a forward pass on ``items`` batch items needs more than :data:`MAX_MEMORY_BYTES`, by a
-    model's ``item_bytes`` estimate ``per_item`` = (inputs, activations); ``what`` says where ``items`` comes from
-    (``"batch_size 100000"``). ``prepared``, when given, is how many items of inputs are built and kept at once (the
-    load pass prepares an input for each padded batch size)."""
+def batch_bytes(per_item: tuple[int, int], items: int, what: str, prepared: int | None = None) -> tuple[str, int]:
+    """What a forward pass on ``items`` batch items needs by a model's ``item_bytes`` estimate ``per_item`` =
+    (inputs, activations): a description (``"<what> x 27.0 MiB of inputs and activations per item"``) and the
+    bytes. ``what`` says where ``items`` comes from (``"batch_size 100000"``); ``prepared``, when given, is how many
+    items of inputs are built and kept at once (the load pass prepares an input for each padded batch size)."""
     inputs, activations = per_item
     if prepared is None:
-        check_bytes(
-            f"{what} x {_size(inputs + activations)} of inputs and activations per item", items * (inputs + activations)
+        return f"{what} x {size_text(inputs + activations)} of inputs and activations per item", items * (
+            inputs + activations
         )
-    else:
-        check_bytes(
-            f"{what} x {_size(activations)} of activations per item, with inputs prepared for {prepared} items "
-            f"x {_size(inputs)}",
-            items * activations + prepared * inputs,
-        )
+    return (
+        f"{what} x {size_text(activations)} of activations per item, with inputs prepared for {prepared} items "
+        f"x {size_text(inputs)}",
+        items * activations + prepared * inputs,
+    )
+
+
+def check_batch(per_item: tuple[int, int], items: int, what: str, prepared: int | None = None) -> None:
+    """Raise ValueError when a forward pass on ``items`` batch items needs more than :data:`MAX_MEMORY_BYTES`, by a
+    model's ``item_bytes`` estimate (see :func:`batch_bytes`)."""
+    check_bytes(*batch_bytes(per_item, items, what, prepared))
 
 
 def check_int(name: str, value: Any, low: int, high: int) -> None:
