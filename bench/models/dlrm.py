@@ -140,6 +140,16 @@ _LOG_BYTES_PER_ROW = 28
 """What :class:`ClickLogs` keeps per table row: its rank (int64), bias (fp32) and 4-dim latent vector (fp32)."""
 
 
+_SAMPLE_BYTES = "8 x tables x bag_size + 24 x tables + 28 x bag_size + 128"
+
+
+def _sample_bytes(tables: int, bag_size: int) -> int:
+    """What :meth:`ClickLogs.sample` holds at its peak per impression (:data:`_SAMPLE_BYTES`): its ids, each
+    table's summed latent vector (16 bytes, 24 counted), one table's gathered ids, biases and latent rows at a time,
+    the dense features, logit, probability and click (measured at 0.7-0.85 x this, malloc's slack included)."""
+    return 8 * tables * bag_size + 24 * tables + 28 * bag_size + 128
+
+
 def _check_ctr(preset: str, seed: int, **overrides: int | None) -> None:
     """``preset`` is a known one; each override, where given, is in range (see :func:`_check_dlrm`)."""
     if preset not in CTR_PRESETS:
@@ -154,17 +164,20 @@ def _check_ctr(preset: str, seed: int, **overrides: int | None) -> None:
     check_bytes(
         f"the click-log generator: tables x rows x {_LOG_BYTES_PER_ROW} bytes", tables * rows * _LOG_BYTES_PER_ROW
     )
-    check_bytes("the training ids: train_samples x tables x bag_size x 8 bytes", samples * tables * bag_size * 8)
+    check_bytes(
+        f"the training click logs: train_samples x ({_SAMPLE_BYTES}) bytes", samples * _sample_bytes(tables, bag_size)
+    )
     per_item = _ctr_item_bytes(preset, seed, **overrides)
     check_batch(per_item, _TEST_SAMPLES, f"the held-out click logs: {_TEST_SAMPLES} items drawn at once")
 
 
 def _ctr_item_bytes(preset: str, seed: int, **overrides: int | None) -> tuple[int, int]:
-    """As dlrm-tiny's; the click-log generator also holds each item's drawn ranks and each table's ids while it
-    builds the inputs."""
+    """As dlrm-tiny's; the click-log generator also holds what :func:`_sample_bytes` counts beyond the inputs
+    while it builds them."""
     config = {**CTR_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
     inputs, activations = _dlrm_item_bytes(**config)
-    return inputs, activations + config["tables"] * config["bag_size"] * 8
+    tables, bag_size = config["tables"], config["bag_size"]
+    return inputs, activations + _sample_bytes(tables, bag_size) - 8 * tables * bag_size
 
 
 _CTR_VERSION = 1  # bump when the click-log generator or the training recipe changes: old cache files then miss
@@ -198,8 +211,11 @@ class ClickLogs:
         ranks = torch.multinomial(
             self.popularity, n * self.tables * self.bag_size, replacement=True, generator=generator
         )
-        ranks = ranks.view(n, self.tables, self.bag_size)
-        sparse = torch.stack([self.id_of_rank[t][ranks[:, t]] for t in range(self.tables)], dim=1)
+        # each table's ranks become its ids in place: the ids are held once, not three times (the ranks, each
+        # table's ids, their stack)
+        sparse = ranks.view(n, self.tables, self.bag_size)
+        for t in range(self.tables):
+            sparse[:, t] = self.id_of_rank[t][sparse[:, t]]
         logit = dense @ self.dense_weight + self.offset
         vectors = []
         for t in range(self.tables):
