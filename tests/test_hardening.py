@@ -131,6 +131,20 @@ def test_measure_caps_are_documented_values(tmp_path):
         ("{dlrm-tiny: {bag_size: 0}}", r"bag_size must be an integer from 1"),
         ("{minilm-search: {seq_len: 4096}}", r"seq_len must be an integer from 1 to 512"),
         ("{minilm-search: {catalogue: 5}}", r"catalogue must be an integer from 10"),
+        (  # were valid: tokenizing a million titles peaks at about 7.9 GB at seq_len 32, 75 GB at seq_len 512
+            "{minilm-search: {catalogue: 1000000}}",
+            r"minilm-search: the catalogue and queries: \(catalogue \+ queries\) x \(5120 \+ 144 x seq_len\) bytes "
+            r"while tokenized = 9\.1 GiB; at most 8 GiB$",
+        ),
+        (
+            "{minilm-search: {catalogue: 1000000, seq_len: 512}}",
+            r"minilm-search: the catalogue and queries: .* = 73\.4 GiB; at most 8 GiB$",
+        ),
+        (  # its texts fit; the two queries x catalogue score matrices not
+            "{minilm-search: {catalogue: 1000000, queries: 2000, seq_len: 8}}",
+            r"minilm-search: the recall@10 scores: queries x catalogue x 8 bytes \(the fp32 reference's and the "
+            r"case's\) = 14\.9 GiB; at most 8 GiB$",
+        ),
         ("{cnn-products: {image_size: 2}}", r"image_size must be an integer from 4 to 512"),
         ("{cnn-products: {seed: 100000000000000000000}}", r"seed must be an integer from 0 to 4294967295"),
         ("{name: minilm-search, sweep: {seq_len: [64, 1024]}}", r"models\[0\]\.params: seq_len must be an integer"),
@@ -357,6 +371,14 @@ MINILM_512 = "suite: s\nmodels: [{name: minilm-search, params: {seq_len: 512}, l
 )
 def test_batches_beyond_memory_are_refused_at_validation(tmp_path, body, message):
     assert refused(tmp_path, body).endswith(f"s.yaml: {message}")
+
+
+def test_minilm_evaluation_sets_within_memory_still_validate(tmp_path):
+    body = (
+        "suite: s\nmodels: [{minilm-search: {catalogue: 500000}},"
+        " {minilm-search: {catalogue: 1000000, queries: 1000, seq_len: 8}}]\n"
+    )
+    assert len(load_suite(write_suite(tmp_path, "s.yaml", body)).cases) == 2
 
 
 def test_batches_within_memory_still_validate(tmp_path):
