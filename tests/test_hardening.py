@@ -129,7 +129,12 @@ def test_measure_caps_are_documented_values(tmp_path):
             r"bag_size \+ 128\) bytes = 20\.5 GiB; at most 8 GiB$",
         ),
         ("{dlrm-tiny: {bag_size: 0}}", r"bag_size must be an integer from 1"),
-        ("{minilm-search: {seq_len: 4096}}", r"seq_len must be an integer from 1 to 512"),
+        ("{minilm-search: {seq_len: 4096}}", r"seq_len must be an integer from 2 to 512"),
+        # was valid, then failed building: the tokenizer cannot truncate [CLS] and [SEP] to 1 position
+        (
+            "{minilm-search: {seq_len: 1}}",
+            r"models\[0\]\.minilm-search: seq_len must be an integer from 2 to 512, got 1$",
+        ),
         ("{minilm-search: {catalogue: 5}}", r"catalogue must be an integer from 10"),
         (  # were valid: tokenizing a million titles peaks at about 7.9 GB at seq_len 32, 75 GB at seq_len 512
             "{minilm-search: {catalogue: 1000000}}",
