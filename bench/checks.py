@@ -27,6 +27,11 @@ def type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+def a(noun: str) -> str:
+    """``noun`` with its indefinite article: ``a string``, ``an integer``."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def mapping(value: Any, key: str, allowed: Iterable[str], file: str | None = None) -> dict[str, Any]:
     """``value`` as a mapping whose keys are all in ``allowed`` (unknown keys get "did you mean")."""
     allowed = tuple(allowed)

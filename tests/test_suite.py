@@ -130,7 +130,7 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         ("suite: x\nmodels: [noop]\nmeasure: {accuracy: yes please}\n", r"measure\.accuracy: must be true or false"),
         ("suite: x\nmodels: [noop]\nmeasure: [1]\n", "measure: must be a mapping"),
         ("suite: x\nmodels: [{dlrm-tiny: {rowz: 5}}]\n", r"models\[0\]\.dlrm-tiny\.rowz: unknown parameter.*'rows'"),
-        ("suite: x\nmodels: [{dlrm-tiny: {rows: ten}}]\n", r"rows: must be a integer \(like 1000\), got string"),
+        ("suite: x\nmodels: [{dlrm-tiny: {rows: ten}}]\n", r"rows: must be an integer \(like 1000\), got string"),
         ("suite: x\nmodels: [{dlrm-tiny: {rows: -5}}]\n", r"rows: must not be negative"),
         ("suite: x\nmodels: [noop]\nexclude: [{models: noop}]\n", r"exclude\[0\]\.models: unknown key.*'model'"),
         ("suite: x\nmodels: [noop]\nexclude: [{}]\n", r"exclude\[0\]: an empty rule would match every case"),

@@ -92,7 +92,7 @@ M = HEAD + "models:\n  - "
     [
         (
             M + "{name: minilm-search, sweep: {seq_len: [64, x]}}\n",
-            r"models\[0\]\.sweep\.seq_len\[1\]: must be a integer",
+            r"models\[0\]\.sweep\.seq_len\[1\]: must be an integer",
         ),
         (M + "{name: minilm-search, sweep: {seq_len: [64, -1]}}\n", r"sweep\.seq_len\[1\]: must not be negative"),
         (M + "{name: minilm-search, sweep: {seq_len: [64, 64]}}\n", r"sweep\.seq_len\[1\]: 64 is listed twice"),

@@ -349,7 +349,7 @@ class Validator:
             if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, expected):
                 raise self.error(
                     f"{key}.{param}",
-                    f"must be a {checks.type_name(default)} (like {default!r}), "
+                    f"must be {checks.a(checks.type_name(default))} (like {default!r}), "
                     f"got {checks.type_name(value)} {value!r}",
                 )
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
