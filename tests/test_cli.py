@@ -160,6 +160,27 @@ def test_results_dir_defaults_to_the_environment(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize(
+    ("argv", "option", "expected"),
+    [
+        (["gate"], "summary", "gate/summary.md"),
+        (["gate"], "json", "gate/verdicts.json"),
+        (["history", "demo"], "out", "history"),
+        (["calibrate"], "out", "calibration"),
+    ],
+)
+def test_every_command_writing_reports_defaults_to_the_reports_environment(
+    argv, option, expected, tmp_path, monkeypatch
+):
+    """gate, history and calibrate wrote under ./reports even when $BENCH_REPORTS_DIR named another folder (bench
+    report and --bench-report followed it)."""
+    from bench.cli import build_parser
+
+    monkeypatch.setenv("BENCH_REPORTS_DIR", str(tmp_path / "elsewhere"))
+    args = build_parser().parse_args(argv)
+    assert str(getattr(args, option)) == str(tmp_path / "elsewhere" / expected)
+
+
+@pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["gate", "--alpha", "5"], "must be between 0 and 1"),

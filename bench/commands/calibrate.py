@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.commands._args import folder, number_type, positive_int
+from bench.results import default_reports_dir
 
 
 def model_name(text: str) -> str:
@@ -43,7 +44,12 @@ def register(subparsers) -> None:
         "calibrate",
         help="measure the gate's false-alarm rate (A/A) and detection rate (injected slowdown) on this machine",
     )
-    parser.add_argument("--out", type=folder, default="reports/calibration", help="folder for runs and the report")
+    parser.add_argument(
+        "--out",
+        type=folder,
+        default=str(Path(default_reports_dir()) / "calibration"),
+        help="folder for runs and the report (default: $BENCH_REPORTS_DIR or reports/, then calibration/)",
+    )
     parser.add_argument("--runs", type=positive_int, default=30, help="separate runs of the suite (default: 30)")
     parser.add_argument(
         "--model",

@@ -14,6 +14,7 @@ from bench.commands._args import non_negative_int, output_file, probability
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
 from bench.gate.rules import parse_run_noise
 from bench.gate.summary import STEP_SUMMARY, append_step_summary
+from bench.results import default_reports_dir
 
 
 def _repo_root() -> Path:
@@ -161,7 +162,18 @@ def register(subparsers) -> None:
         help="re-measure baseline code and current code N times each (0 to 100), interleaved, and gate those",
     )
     parser.add_argument("--baseline-ref", metavar="REF", help="with --rerun: the baseline's code (default: its commit)")
-    parser.add_argument("--summary", type=output_file, default="reports/gate/summary.md", help="Markdown summary file")
-    parser.add_argument("--json", type=output_file, default="reports/gate/verdicts.json", help="JSON verdict file")
+    reports = Path(default_reports_dir()) / "gate"
+    parser.add_argument(
+        "--summary",
+        type=output_file,
+        default=str(reports / "summary.md"),
+        help="Markdown summary file (default: $BENCH_REPORTS_DIR or reports/, then gate/summary.md)",
+    )
+    parser.add_argument(
+        "--json",
+        type=output_file,
+        default=str(reports / "verdicts.json"),
+        help="JSON verdict file (default: $BENCH_REPORTS_DIR or reports/, then gate/verdicts.json)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print the whole Markdown summary")
     parser.set_defaults(func=gate)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench.commands import add_results_option
 from bench.commands._args import folder, number_type, positive_int, probability
+from bench.results import default_reports_dir
 
 
 def history_command(args: argparse.Namespace, extra: list[str]) -> int:
@@ -88,7 +90,13 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("history", help="runs of a suite over time, trend PNGs, change points")
     parser.add_argument("suite", help="suite name (e.g. ecommerce-quick)")
     add_results_option(parser)
-    parser.add_argument("--out", metavar="DIR", type=folder, default="reports/history", help="folder for the PNGs")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        type=folder,
+        default=str(Path(default_reports_dir()) / "history"),
+        help="folder for the PNGs (default: $BENCH_REPORTS_DIR or reports/, then history/)",
+    )
     parser.add_argument(
         "--metric", type=_metric, action="append", help="metric to chart (repeatable; default: the main ones)"
     )
