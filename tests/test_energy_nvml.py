@@ -7,6 +7,7 @@ import sys
 import pynvml
 import pytest
 
+from bench import metrics
 from bench.measure import energy, nvml
 from bench.measure.energy import FIELDS, EnergyUnavailableWarning, measure_energy, trapezoid_j
 from bench.results import COLUMNS, Record
@@ -70,6 +71,14 @@ def test_counter_energy_and_side_readings():
     # cross-check: power integrated over the same window agrees with the counter
     assert info["energy_sampled_j"] == pytest.approx(30.0)
     assert abs(info["energy_counter_vs_sampling_pct"]) < 5
+
+
+def test_metric_labels_say_which_side_readings_are_peaks():
+    """gpu_mem_used_mb and gpu_temp_c are the highest reading of the window (docs/energy.md); the metric table,
+    which labels them in reports and history, called them means."""
+    labels = {m.name: m.label for m in metrics.recorded()}
+    assert labels["gpu_mem_used_mb"].startswith("highest") and labels["gpu_temp_c"].startswith("highest")
+    assert labels["gpu_util_pct"].startswith("mean") and labels["sm_clock_mhz"].startswith("mean")
 
 
 def test_counter_follows_a_power_step():
