@@ -103,7 +103,10 @@ def register(subparsers) -> None:
     parser.add_argument("--last", type=positive_int, metavar="N", help="only the last N runs")
     parser.add_argument("--alpha", type=probability, default=0.05, help="change point test level (default: 0.05)")
     parser.add_argument(
-        "--min-change", type=number_type(0, 100, strict=False), default=0.05, help="smallest relative step (0.05)"
+        "--min-change",
+        type=number_type(0, 100, strict=False),
+        default=0.05,
+        help="smallest relative step (default: 0.05)",
     )
     parser.add_argument(
         "--min-size", type=positive_int, default=4, help="fewest runs on each side of a step (default: 4)"

@@ -122,15 +122,17 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--low-qps", type=number_type(0, 1e7), default=1000.0, help="the low Server rate (default 1000)"
     )
-    parser.add_argument("--start-qps", type=number_type(0, 1e9), default=20_000.0, help="where the peak search starts")
     parser.add_argument(
-        "--max-batch", type=bounded_int(1, 65_536), default=32, help="batching for the second peak search"
+        "--start-qps", type=number_type(0, 1e9), default=20_000.0, help="where the peak search starts (default 20000)"
+    )
+    parser.add_argument(
+        "--max-batch", type=bounded_int(1, 65_536), default=32, help="batching for the second peak search (default 32)"
     )
     parser.add_argument(
         "--max-wait-ms",
         type=number_type(0, 60_000, strict=False),
         default=0.5,
-        help="batching wait for the second peak search",
+        help="batching wait for the second peak search (default 0.5 ms)",
     )
     parser.add_argument(
         "--logs", type=folder, default=None, help="folder for the LoadGen logs (default: a temporary folder)"
