@@ -194,6 +194,7 @@ def test_every_command_writing_reports_defaults_to_the_reports_environment(
         (["gate", "--run-noise", "1"], "--run-noise: must be a fraction in [0, 1) or a percentage below 100%"),
         (["gate", "--run-noise", "100%"], "--run-noise: must be a fraction in [0, 1) or a percentage below 100%"),
         (["calibrate", "--threads", "0"], "--threads: must be an integer >= 1, got 0"),
+        (["report", "--profile", "edgy"], "--profile: unknown profile 'edgy'. Did you mean 'edge'?"),
         (["calibrate", "--batch-sizes", "1", "0"], "--batch-sizes: must be an integer >= 1, got 0"),
         (["calibrate", "--min-time-s", "inf"], "--min-time-s: must be a number > 0 and <= 3600"),
         (["calibrate", "--runs", "0"], "--runs: must be an integer >= 1"),

@@ -8,13 +8,25 @@ import os
 from bench.checks import short
 from bench.commands import add_results_option
 from bench.commands._args import folder
-from bench.errors import BenchError, os_reason
+from bench.errors import BenchError, did_you_mean, os_reason
 from bench.results import default_reports_dir
 
 
 def _inside(path: str, folder: str) -> bool:
     path, folder = os.path.abspath(path), os.path.abspath(folder)
     return os.path.commonpath([path, folder]) == folder
+
+
+def _profile(text: str) -> str:
+    """argparse type: a scoring profile or one of its aliases, checked before the run is read."""
+    from bench.judge.scoring import PROFILE_ALIASES, PROFILES
+
+    allowed = (*PROFILES, *PROFILE_ALIASES)
+    if text not in allowed:
+        raise argparse.ArgumentTypeError(
+            f"unknown profile {text!r}.{did_you_mean(text, allowed)} Allowed: {', '.join(allowed)}"
+        )
+    return text
 
 
 def report(args: argparse.Namespace, extra: list[str]) -> int:
@@ -64,6 +76,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--profile",
         metavar="NAME",
-        help="scoring profile overriding the suite's (recommendation, search, chat, edge)",
+        type=_profile,
+        help="scoring profile overriding the suite's (recommendation, search, chat or real-time, edge)",
     )
     parser.set_defaults(func=report)
