@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from bench import gate
+from bench.gate.compare import verdict_for
+from bench.gate.rules import parse_rule
 from bench.gate.stats import RUN_NOISE, undisturbed
 from bench.intervals import quantile_ci
 from tests.gate_helpers import latencies
@@ -104,6 +106,21 @@ def test_the_inconclusive_reason_states_the_precision_needed_and_a_rerun_count()
     assert re.search(r"cannot decide at the rule \+5%: \+1\d\.\d% ± 11\.\d% \(95%\)", latency.reason)
     assert re.search(r"deciding needs ± \d\.\d% or better: about --rerun \d+$", latency.reason)
     assert 2 <= latency.rerun_hint <= 10
+
+
+def test_the_precision_the_inconclusive_reason_asks_for_would_decide():
+    """The interval of a relative change is multiplicative; the reason computed the precision needed as change - rule
+    (+12% at +5%: 7.0%), which does not decide (1.12 / e^0.07 = 1.044 < 1.05). It is now the log-ratio distance."""
+    verdicts = gate.compare(
+        *(_side(label, samples) for label, samples in (("a", latencies(1)), ("b", latencies(2, scale=1.12)))),
+        rules={"demo": {"throughput_items_per_s": "off"}},
+        run_noise=0.04,
+    ).verdicts
+    (latency,) = [v for v in verdicts if v.metric == "latency_p50_ms"]
+    needed = float(re.search(r"deciding needs ± (\d+\.\d)%", latency.reason).group(1)) / 100
+    rule = parse_rule("latency_p50_ms", "+5%")
+    assert verdict_for(rule, latency.change, precision=needed - 0.001) == "regressed"
+    assert verdict_for(rule, latency.change, precision=needed + 0.001) == "inconclusive"
 
 
 def test_a_large_slowdown_is_regressed_even_with_one_run_a_side():

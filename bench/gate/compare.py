@@ -355,9 +355,10 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
 
 
 def _inconclusive_reason(rule: Rule, verdict: Verdict) -> str:
-    """What the data would need to decide: the precision (the distance from the change to the rule) and a --rerun."""
+    """What the data would need to decide: the precision (the distance from the change to the rule, in the unit of
+    the interval: a log-ratio for a relative rule) and a --rerun."""
     form = ".1%" if rule.relative else ".4g"
-    needed = abs(verdict.change) - rule.limit
+    needed = _distance_to_rule(rule, verdict.change)
     text = f"cannot decide at the rule {rule.text}: {verdict.change:+{form}} ± {verdict.precision:{form}} (95%)"
     more = f"about --rerun {verdict.rerun_hint}" if verdict.rerun_hint else "longer latency windows, not more runs"
     return f"{text}; deciding needs ± {needed:{form}} or better: {more}"
