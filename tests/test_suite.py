@@ -86,6 +86,16 @@ def test_extends_cycle_is_rejected(tmp_path):
         load_suite(tmp_path / "a.yaml")
 
 
+def test_extends_errors_name_the_suite_file_as_given(tmp_path, monkeypatch):
+    """A cycle was reported on the resolved absolute path while every other error names the path as given."""
+    write_suite(tmp_path, "a.yaml", "suite: a\nextends: b.yaml\nmodels: [noop]\n")
+    write_suite(tmp_path, "b.yaml", "extends: a.yaml\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SuiteError) as info:
+        load_suite("a.yaml")
+    assert str(info.value).startswith("a.yaml: extends: cycle: a.yaml -> b.yaml -> a.yaml")
+
+
 def test_discover_skips_underscore_files(tmp_path):
     write_suite(tmp_path, "_defaults.yaml", "measure: {}\n")
     write_suite(tmp_path, "one.yaml", "suite: one\nmodels: [noop]\n")

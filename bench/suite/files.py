@@ -68,14 +68,20 @@ def _deep_merge(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def resolve_extends(path: Path, chain: tuple[Path, ...] = (), files: list[Path] | None = None) -> dict[str, Any]:
-    """The suite file merged over its ``extends`` parents (depth first); ``files`` collects every file read."""
+def resolve_extends(
+    path: Path, chain: tuple[Path, ...] = (), files: list[Path] | None = None, root: Path | None = None
+) -> dict[str, Any]:
+    """The suite file merged over its ``extends`` parents (depth first); ``files`` collects every file read.
+
+    ``chain`` holds the resolved files above this one (cycles are found on them); errors about the chain name
+    ``root``, the suite file as the user gave it, like every other error of that suite."""
+    root = root or path
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(p.name for p in (*chain, resolved))
-        raise SuiteError(str(chain[0]), "extends", f"cycle: {cycle}")
+        raise SuiteError(str(root), "extends", f"cycle: {cycle}")
     if len(chain) >= MAX_EXTENDS or (files is not None and len(files) >= MAX_EXTENDS):
-        raise SuiteError(str((*chain, path)[0]), "extends", f"more than {MAX_EXTENDS} files in the chain of parents")
+        raise SuiteError(str(root), "extends", f"more than {MAX_EXTENDS} files in the chain of parents")
     data = _read_yaml(path)
     if files is not None:
         files.append(path)
@@ -99,5 +105,5 @@ def resolve_extends(path: Path, chain: tuple[Path, ...] = (), files: list[Path] 
             raise SuiteError(str(path), "extends", f"'{shown}' not found (looked for {looked})")
         if kind is not None:
             raise SuiteError(str(path), "extends", f"'{shown}' is {kind}, not a regular file (a suite YAML file)")
-        merged = _deep_merge(merged, resolve_extends(parent_path, (*chain, resolved), files))
+        merged = _deep_merge(merged, resolve_extends(parent_path, (*chain, resolved), files, root))
     return _deep_merge(merged, data)
