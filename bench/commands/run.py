@@ -107,4 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="resume a stopped run: run only its cases without a record, appending to the same run",
     )
     parser.add_argument("-k", metavar="EXPR", help="select cases, as pytest -k")
-    parser.add_argument("--report", action="store_true", help="write reports/<run_id>/ at the end (bench report)")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="write the report at the end, as bench report ($BENCH_REPORTS_DIR or <rootdir>/reports, then <run_id>/)",
+    )
