@@ -81,6 +81,13 @@ def test_metric_labels_say_which_side_readings_are_peaks():
     assert labels["gpu_util_pct"].startswith("mean") and labels["sm_clock_mhz"].startswith("mean")
 
 
+def test_memory_columns_are_labelled_in_the_unit_they_are_measured_in():
+    """Every *_mb column is bytes / 2**20 (the memory pass, NVML's memory info): MiB, which the table called MB."""
+    assert {m.name: m.unit for m in metrics.recorded() if m.name.endswith("_mb")} == {
+        name: "MiB" for name in ("peak_rss_mb", "cuda_max_allocated_mb", "cuda_weights_mb", "gpu_mem_used_mb")
+    }
+
+
 def test_counter_follows_a_power_step():
     def power(t: float) -> float:
         return 100.0 if t < 0.1 else 300.0
