@@ -83,7 +83,8 @@ def _write_table(sheet, frame: pd.DataFrame, formats: dict[str, Any], first_row:
 def write_workbook(tables: Tables, path: str | Path) -> Path:
     """Write ``capacity.xlsx`` for a run's tables; returns its path."""
     path = Path(path)
-    workbook = xlsxwriter.Workbook(str(path))
+    # a label is text, whatever it starts with: '=cmd|...' is not a formula to run, 'http://...' not a link to follow
+    workbook = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
     formats = {
         "header": workbook.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1}),
         "title": workbook.add_format({"bold": True, "font_size": 14}),

