@@ -94,6 +94,12 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def plain_text(value: Any) -> str:
+    """``value`` as a chart label drawn as written: matplotlib reads text between two ``$`` as math, drawing
+    ``a$x$`` as an italic x and failing on ``a$\\frac{$``; each ``$`` is escaped so that it is drawn as a dollar."""
+    return str(value).replace("$", r"\$")
+
+
 def probability(value: Any, key: str, what: str = "the test level, e.g. 0.01", file: str | None = None) -> float:
     """A number strictly between 0 and 1."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:

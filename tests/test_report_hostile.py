@@ -72,3 +72,39 @@ def test_labels_that_look_like_formulas_or_links_stay_text_in_the_workbook(tmp_p
     row = cells[FORMULA]
     assert capacity.cell(row, 6).data_type == "f"  # the plan's own formulas stay live
     assert capacity.cell(row, 6).value == f'=IF(AND(ISNUMBER(C{row}),C{row}<=latency_slo_ms),"yes","no")'
+
+
+def _drawn(text) -> tuple[str, bool]:
+    """What matplotlib draws for a Text artist: its string and whether it is read as math."""
+    return text._preprocess_math(text.get_text())
+
+
+def test_labels_with_dollar_signs_are_drawn_as_written_not_as_math(tmp_path):
+    from bench.report.charts import make_charts
+    from bench.report.tables import tables
+
+    bad_math, math = "m$\\frac{$", "int8$_x$"
+    cases = [ok_case("c1", model=bad_math), ok_case(math, model=bad_math, compression=math, latency=1.0, size=500)]
+    run_id = write_run(tmp_path / "results", cases)
+    folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")  # bad math stopped it
+    assert (folder / "score_ranking.png").is_file() and (folder / "pareto.png").is_file()
+    drawn = set()
+    for chart in make_charts(tables(run_id, tmp_path / "results")):
+        if chart.figure is not None:
+            for ax in chart.figure.axes:
+                texts = [ax.title, *ax.get_xticklabels(), *ax.get_yticklabels(), *ax.texts]
+                legend = ax.get_legend()
+                drawn |= {_drawn(t) for t in texts + (list(legend.get_texts()) if legend else [])}
+    assert (bad_math, False) in drawn and (math, False) in drawn
+    labels = {text for text, is_math in drawn if "$" in text and "mathdefault" not in text}  # not log-axis ticks
+    assert all((text, False) in drawn for text in labels) and bad_math in "".join(labels)
+
+
+def test_history_draws_a_case_id_with_dollar_signs_as_written(tmp_path):
+    from bench.gate import history
+
+    for n, run_id in enumerate(("r1", "r2")):
+        write_run(tmp_path, [ok_case("c$\\frac{$", latency=2.0 + n)], run_id=run_id)
+    runs = history.index_runs(tmp_path, "s")
+    paths, _ = history.plot_trends(history.history_frame(runs, "s"), "s", tmp_path / "out")
+    assert paths and all(p.is_file() for p in paths)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from bench import metrics
+from bench.checks import plain_text
 from bench.errors import BenchError
 
 BASELINE_DIR = "baseline"
@@ -190,7 +191,7 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
     if frame.empty:
         return paths, steps
     runs = frame.drop_duplicates("run_order").sort_values("run_order")
-    labels = [f"{r.commit[:7] or '?'}\n{str(r.started_at)[5:16]}" for r in runs.itertuples()]
+    labels = [plain_text(f"{r.commit[:7] or '?'}\n{str(r.started_at)[5:16]}") for r in runs.itertuples()]
     for metric in metrics:
         if metric not in frame.columns or frame[metric].dropna().empty:
             continue
@@ -198,7 +199,7 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
         for case_id, group in frame.dropna(subset=[metric]).groupby("case_id", sort=True):
             group = group.sort_values("run_order")
             xs, ys = group["run_order"].to_numpy(), group[metric].astype(float).to_numpy()
-            (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=case_id)
+            (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=plain_text(case_id))
             for step in change_points(ys, **detect):
                 x = xs[step.index]
                 ax.axvline(x - 0.5, color=line.get_color(), linestyle="--", alpha=0.7)
@@ -221,8 +222,8 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
             ax.set_yscale("log")
         ax.set_xticks(runs["run_order"].to_numpy(), labels, fontsize=7)
         ax.set_xlabel("run (commit, start time UTC)")
-        ax.set_ylabel(metric)
-        ax.set_title(f"{suite}: {metric} across runs (dashed: detected change point)")
+        ax.set_ylabel(plain_text(metric))
+        ax.set_title(plain_text(f"{suite}: {metric} across runs (dashed: detected change point)"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
         fig.tight_layout()

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from bench.checks import plain_text
 from bench.report.tables import Tables
 
 COLORS = plt.get_cmap("tab10").colors
@@ -112,7 +113,7 @@ def pareto_chart(tables: Tables) -> Chart:
                     ax.plot(front["latency_ms"], front[y_column], color=colors[hardware], linewidth=1, alpha=0.8)
             for k, (_, row) in enumerate(group.iterrows()):
                 ax.annotate(
-                    f"{_config(row.to_frame().T).iloc[0]} bs{row['batch_size']}",
+                    plain_text(f"{_config(row.to_frame().T).iloc[0]} bs{row['batch_size']}"),
                     (row["latency_ms"], row[y_column]),
                     fontsize=7,
                     xytext=(6, 5 if k % 2 == 0 else -11),
@@ -123,9 +124,9 @@ def pareto_chart(tables: Tables) -> Chart:
             ax.set_xscale("log")
         ax.set_xlabel(f"latency {_stat(tables)} per call (ms)")
         ax.set_ylabel(y_label)
-        ax.set_title(model)
+        ax.set_title(plain_text(model))
         ax.grid(alpha=0.3)
-    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=h) for h, c in colors.items()]
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=plain_text(h)) for h, c in colors.items()]
     handles.append(
         Line2D(
             [],
@@ -168,11 +169,15 @@ def latency_chart(tables: Tables) -> Chart:
                 group[(group["config"] == c) & (group["hardware"] == target)]["latency_ms"].mean() for c in configs
             ]
             ax.bar(
-                np.arange(len(configs)) + k * width - 0.4 + width / 2, values, width, label=target, color=colors[target]
+                np.arange(len(configs)) + k * width - 0.4 + width / 2,
+                values,
+                width,
+                label=plain_text(target),
+                color=colors[target],
             )
-        ax.set_xticks(np.arange(len(configs)), configs, rotation=20)
+        ax.set_xticks(np.arange(len(configs)), [plain_text(c) for c in configs], rotation=20)
         ax.set_ylabel(f"latency {_stat(tables)} (ms)")
-        ax.set_title(f"{model}, batch {batch}")
+        ax.set_title(plain_text(f"{model}, batch {batch}"))
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, title="hardware", title_fontsize=8)
     for ax in list(axes.flat)[len(panels) :]:
@@ -202,7 +207,7 @@ def threads_chart(tables: Tables) -> Chart:
             group["throughput_items_per_s"],
             marker="o",
             color=color,
-            label=f"{model} {config} bs{batch}",
+            label=plain_text(f"{model} {config} bs{batch}"),
         )
         first = group.iloc[0]
         ax.plot(
@@ -234,10 +239,10 @@ def size_accuracy_chart(tables: Tables) -> Chart:
     fig, ax = plt.subplots(figsize=(7.5, 5))
     colors = _color_map(rows["model"])
     for model, group in rows.groupby("model", sort=False):
-        ax.scatter(group["model_size_mb"], group["accuracy"], color=colors[model], s=60, label=model)
+        ax.scatter(group["model_size_mb"], group["accuracy"], color=colors[model], s=60, label=plain_text(model))
         for _, row in group.iterrows():
             ax.annotate(
-                row["compression"],
+                plain_text(row["compression"]),
                 (row["model_size_mb"], row["accuracy"]),
                 fontsize=7,
                 xytext=(4, 3),
@@ -245,7 +250,7 @@ def size_accuracy_chart(tables: Tables) -> Chart:
             )
     metrics = ", ".join(str(m) for m in rows["accuracy_metric"].dropna().unique())
     ax.set_xlabel("model size (MiB)")
-    ax.set_ylabel(f"accuracy ({metrics})" if metrics else "accuracy")
+    ax.set_ylabel(plain_text(f"accuracy ({metrics})") if metrics else "accuracy")
     ax.set_title(chart.title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -286,7 +291,7 @@ def score_chart(tables: Tables) -> Chart:
         + row["case_id"]
         for _, row in ranked.iterrows()
     ]
-    ax.set_yticks(np.arange(len(ranked)), labels, fontsize=8)
+    ax.set_yticks(np.arange(len(ranked)), [plain_text(label) for label in labels], fontsize=8)
     for tick, feasible, recommended in zip(
         ax.get_yticklabels(), ranked["feasible"], ranked["recommended"], strict=False
     ):
@@ -319,15 +324,14 @@ def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> 
     fig, ax = plt.subplots(figsize=(9, _bar_height(len(rows))))
     colors = _color_map(_hardware(rows))
     ax.barh(np.arange(len(rows)), rows[column], color=[colors[h] for h in _hardware(rows)])
-    ax.set_yticks(np.arange(len(rows)), rows["case_id"], fontsize=8)
+    ax.set_yticks(np.arange(len(rows)), [plain_text(c) for c in rows["case_id"]], fontsize=8)
     for y, value in enumerate(rows[column]):
         ax.text(value, y, f" {value:.3g}", va="center", fontsize=7)
     ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_title(chart.title)
-    ax.legend(
-        handles=[Line2D([], [], marker="s", linestyle="", color=c, label=h) for h, c in colors.items()], fontsize=8
-    )
+    ax.set_xlabel(plain_text(xlabel))
+    ax.set_title(plain_text(chart.title))  # the title names the price table's currency
+    handles = [Line2D([], [], marker="s", linestyle="", color=c, label=plain_text(h)) for h, c in colors.items()]
+    ax.legend(handles=handles, fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return _finish(chart, fig)
 

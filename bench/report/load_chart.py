@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FormatStrFormatter
 
+from bench.checks import plain_text
 from bench.report.charts import Chart, _color_map, _finish, _ok
 from bench.report.tables import Tables
 
@@ -57,7 +58,7 @@ def load_curve_chart(tables: Tables) -> Chart:
         ax.set_xlim(left=0)
         ax.set_xlabel("offered load (queries/s, Poisson)")
         ax.set_ylabel("p99 latency (ms)")
-        ax.set_title(f"{model}, batch {batch}")
+        ax.set_title(plain_text(f"{model}, batch {batch}"))
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(panels) :]:
@@ -70,7 +71,7 @@ def _draw(ax, row: pd.Series, points: list[dict[str, Any]], color) -> None:
     p99 = [p["p99_ms"] for p in points]
     label = f"{row['compression']}" + (f"+{row['engine']}" if row["engine"] != "eager" else "")
     label += f" {row['device']}" + (f" {int(row['threads'])}t" if pd.notna(row.get("threads")) else "")
-    ax.plot(qps, p99, color=color, linewidth=1.2, label=label)
+    ax.plot(qps, p99, color=color, linewidth=1.2, label=plain_text(label))
     met = [p for p in points if p.get("meets_slo")]
     missed = [p for p in points if not p.get("meets_slo")]
     ax.scatter([p["qps"] for p in met], [p["p99_ms"] for p in met], color=color, s=22, zorder=3)
