@@ -288,6 +288,7 @@ def _read_jsonl(
     required = REQUIRED_KEYS.get(path.name, ())
     skipped: list[str] = []
     cleared: list[str] = []
+    impossible: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -308,6 +309,7 @@ def _read_jsonl(
             continue
         if path.name == "records.jsonl":
             cleared += [f"{number} ({key})" for key in _clear_wrong_types(row)]
+            impossible += [f"{number} ({key})" for key in _clear_impossible(row)]
         rows.append(row)
         numbers.append(number)
     if skipped:
@@ -317,6 +319,12 @@ def _read_jsonl(
             problems,
             f"{path}: {len(cleared)} value(s) not of their column's type, read as not measured: "
             f"{', '.join(cleared[:5])}",
+        )
+    if impossible:
+        _warn(
+            problems,
+            f"{path}: {len(impossible)} value(s) no measurement gives ({RANGE_RULE}), read as not measured: "
+            f"{', '.join(impossible[:5])}",
         )
     if path.name in REQUIRED_KEYS:
         rows = _last_of_each_case(path, rows, numbers, problems, repeated)
@@ -386,6 +394,33 @@ def _clear_wrong_types(row: dict[str, Any]) -> list[str]:
         if not ok:
             row[key] = None
             wrong.append(key)
+    return wrong
+
+
+POSITIVE = (
+    *(m.name for m in metrics.TABLE if m.statistic and m.recorded),
+    "throughput_items_per_s",
+    "model_size_bytes",
+)
+"""Figures a measurement gives only above zero: the latency statistics a score can use, throughput and size (each
+is a denominator of S, T, cost or replicas)."""
+SIGNED = ("accuracy_drop",)
+"""The one measured figure that may be negative (a compressed model more accurate than its fp32 reference)."""
+RANGE_RULE = "a latency, throughput or size <= 0, another figure < 0, an accuracy outside [0, 1]"
+
+
+def _clear_impossible(row: dict[str, Any]) -> list[str]:
+    """Set to ``None`` ("not measured") every measured figure out of the range a measurement gives (a hand-edited
+    or foreign record: a negative latency, a zero size, an accuracy of 5), so that no score, cost or chart is built on
+    it; returns their names. Run after :func:`_clear_wrong_types` (every value left is a finite number or null)."""
+    wrong = []
+    for metric in metrics.recorded():
+        value = row.get(metric.name)
+        if metric.type not in (int, float) or metric.better is None or metric.name in SIGNED or value is None:
+            continue
+        if value < 0 or (value == 0 and metric.name in POSITIVE) or (metric.name == "accuracy" and value > 1):
+            row[metric.name] = None
+            wrong.append(metric.name)
     return wrong
 
 

@@ -431,8 +431,8 @@ def test_markdown_summary_shape(tmp_path):
 def test_json_is_valid_without_nan_or_infinity(tmp_path):
     results = _pair(
         tmp_path,
-        {"m[a]": {"samples": latencies(2), "model_size_bytes": 5}},
-        baseline_cases={"m[a]": {"samples": latencies(1), "model_size_bytes": 0}},
+        {"m[a]": {"samples": latencies(2), "energy_j_per_item": 5.0}},
+        baseline_cases={"m[a]": {"samples": latencies(1), "energy_j_per_item": 0.0}},  # a meter's resolution: 0 J
     )
     result = gate.gate_runs(["base"], ["cur"], results)
     text = json.dumps(result.to_json(), allow_nan=False)

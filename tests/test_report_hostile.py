@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openpyxl
+import pandas as pd
+import pytest
 
 from bench.report import write_report
-from bench.results import Record, RunWriter
+from bench.results import Record, ResultsWarning, RunWriter
 
 
 def ok_case(case_id: str, latency: float = 2.0, size: int = 1000, **more: Any) -> dict[str, Any]:
@@ -108,3 +111,25 @@ def test_history_draws_a_case_id_with_dollar_signs_as_written(tmp_path):
     runs = history.index_runs(tmp_path, "s")
     paths, _ = history.plot_trends(history.history_frame(runs, "s"), "s", tmp_path / "out")
     assert paths and all(p.is_file() for p in paths)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"latency_p50_ms": 0.0, "latency_mean_ms": 0.0},  # the reference's T denominator
+        {"latency_p50_ms": -2.0, "throughput_items_per_s": -500.0},
+        {"model_size_bytes": 0},  # the reference's S denominator
+        {"throughput_items_per_s": 0.0},
+        {"accuracy": 5.0},
+    ],
+)
+def test_a_figure_no_measurement_gives_reads_as_not_measured_and_the_report_is_written(tmp_path, odd):
+    cases = [ok_case("ref") | odd, ok_case("q", compression="int8", latency=1.0, size=500)]
+    run_id = write_run(tmp_path / "results", cases)
+    with pytest.warns(ResultsWarning, match=r"value\(s\) no measurement gives \(a latency, throughput or size <= 0"):
+        folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    assert (folder / "index.html").is_file() and (folder / "capacity.xlsx").is_file()
+    ref = result.cases.set_index("case_id").loc["ref"]
+    assert all(pd.isna(ref[key]) for key in odd)  # read as not measured, never used as a figure
+    scores = result.cases["score"].dropna()
+    assert ((scores >= 0) & np.isfinite(scores)).all()
