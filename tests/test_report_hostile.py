@@ -133,3 +133,29 @@ def test_a_figure_no_measurement_gives_reads_as_not_measured_and_the_report_is_w
     assert all(pd.isna(ref[key]) for key in odd)  # read as not measured, never used as a figure
     scores = result.cases["score"].dropna()
     assert ((scores >= 0) & np.isfinite(scores)).all()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # matplotlib: a log axis spanning 1e300
+@pytest.mark.filterwarnings("ignore:Tight layout not applied:UserWarning")  # and its tick labels
+def test_figures_at_the_edge_of_a_float_give_a_plan_without_overflow_or_infinity(tmp_path):
+    """A vanishing throughput, a huge one and a huge price: the plan says "no plan" (blank) where a count or a cost
+    overflows, needs at least one replica however fast a case is, and the workbook stays readable."""
+    cases = [
+        ok_case("ref"),
+        ok_case("crawl", compression="int8", latency=1.0, throughput_items_per_s=5e-324),
+        ok_case("warp", compression="bf16", latency=1.5, throughput_items_per_s=1e300),
+    ]
+    run_id = write_run(tmp_path / "results", cases, sections={"capacity": {"target_qps": 1e12, "headroom": 100}})
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("cpu_core_hour: 1.0e+300\n")
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports", prices_file=prices)
+    plan = result.capacity.set_index("case_id")
+    assert pd.isna(plan.loc["crawl", "replicas"]) and plan.loc["warp", "replicas"] == 1
+    numbers = result.capacity.select_dtypes("number").to_numpy(float)
+    assert not np.isinf(numbers).any() and not np.isinf(result.cases["cost_per_1m"].astype(float)).any()
+    for data_only in (False, True):  # an infinity cached in a formula made the workbook unreadable
+        sheet = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=data_only)["capacity"]
+        rows = {sheet.cell(row, 1).value: row for row in range(11, 14)}
+        assert set(rows) == {"ref", "crawl", "warp"}
+    assert sheet.cell(rows["warp"], 7).value == 1  # cached replicas, as Excel's ROUNDUP gives
+    assert sheet.cell(rows["crawl"], 7).value in ("", None)

@@ -127,7 +127,8 @@ def cost_per_1m(price_per_hour: float | None, throughput_items_per_s: float | No
     """Compute cost of one million inferences at the measured throughput (NaN when either is unknown)."""
     if price_per_hour is None or throughput_items_per_s is None or not throughput_items_per_s > 0:
         return float("nan")
-    return price_per_hour / (throughput_items_per_s * 3600.0) * 1e6
+    cost = price_per_hour / (throughput_items_per_s * 3600.0) * 1e6
+    return cost if math.isfinite(cost) else float("nan")  # a throughput too small for a float's range
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -210,14 +211,27 @@ class Capacity:
 
 
 def replicas_needed(target_qps: float, headroom: float, throughput_items_per_s: float) -> int:
-    """ceil(target_qps * headroom / throughput); one query is one inference (one item)."""
+    """ceil(target_qps * headroom / throughput), at least 1 (a load is never served by no replica; a throughput so
+    large that the quotient rounds to 0 gave 0); one query is one inference (one item)."""
     if not throughput_items_per_s > 0:
         raise ValueError(f"throughput must be > 0, got {throughput_items_per_s}")
-    return math.ceil(round(target_qps * headroom / throughput_items_per_s, 9))
+    return max(1, math.ceil(round(target_qps * headroom / throughput_items_per_s, 9)))
 
 
 def _replicas(capacity: Capacity, items_per_s: float, usable: bool) -> int | None:
-    return replicas_needed(capacity.target_qps, capacity.headroom, items_per_s) if usable and items_per_s > 0 else None
+    """Replicas for ``items_per_s`` each, or ``None`` when unusable or too many to count (a throughput so small
+    that the count overflows a float: no plan rather than an overflow)."""
+    if not (usable and items_per_s > 0) or not math.isfinite(capacity.target_qps * capacity.headroom / items_per_s):
+        return None
+    return replicas_needed(capacity.target_qps, capacity.headroom, items_per_s)
+
+
+def _monthly(replicas: int | None, price: float, hours: float) -> float:
+    """``replicas * price * hours``; NaN when there is no plan or the product overflows a float."""
+    if replicas is None:
+        return float("nan")
+    cost = replicas * price * hours
+    return cost if math.isfinite(cost) else float("nan")
 
 
 def _load_plan(row: pd.Series, capacity: Capacity) -> tuple[int | None, str, bool]:
@@ -254,7 +268,7 @@ def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]
     single = _replicas(capacity, throughput, meets)
     under_load, basis, refuted = _load_plan(row, capacity)
     replicas = under_load if under_load is not None else (None if refuted else single)
-    monthly = replicas * price * capacity.hours_per_month if replicas is not None else float("nan")
+    monthly = _monthly(replicas, price, capacity.hours_per_month)
     return {
         "suite": row["suite"],
         "model": row["model"],
@@ -266,7 +280,7 @@ def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]
         "feasible": bool(row.get("feasible", True)),
         "throughput_items_per_s": throughput,
         "replicas_single_stream": single,
-        "monthly_cost_single_stream": single * price * capacity.hours_per_month if single else float("nan"),
+        "monthly_cost_single_stream": _monthly(single, price, capacity.hours_per_month),
         "server_max_qps": float(row.get("server_max_qps") or float("nan")),
         "server_slo_ms": float(row.get("server_slo_ms") or float("nan")),
         "server_validity": row.get("server_validity"),

@@ -51,16 +51,30 @@ FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Exce
 
 
 def _cell_value(value: Any) -> Any:
-    """A value openpyxl/Excel can hold: None for a missing value (NaN, pd.NA), plain Python scalars."""
+    """A value openpyxl/Excel can hold: None for a missing value (NaN, pd.NA) or an infinity (a workbook has no
+    infinity: xlsxwriter refuses one in a cell and writes one as a formula's cached result that no reader can load),
+    plain Python scalars."""
     if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
         return None
     if hasattr(value, "item"):  # numpy scalars
         value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+def _finite(value: float) -> float | str:
+    """A formula's cached result: the number, or blank ("") where it overflowed (a workbook has no infinity)."""
+    return value if math.isfinite(value) else ""
+
+
+def _replicas(capacity, items_per_s: float) -> int | str:
+    """The replicas a formula caches: blank where the count overflows a float (a vanishing throughput)."""
+    if not math.isfinite(capacity.target_qps * capacity.headroom / items_per_s):
+        return ""
+    return replicas_needed(capacity.target_qps, capacity.headroom, items_per_s)
 
 
 def _write_table(sheet, frame: pd.DataFrame, formats: dict[str, Any], first_row: int = 0) -> None:
@@ -204,7 +218,7 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
             None,
             "yes" if meets else "no",
         )
-        replicas = replicas_needed(capacity.target_qps, capacity.headroom, throughput) if meets and throughput else ""
+        replicas = _replicas(capacity, throughput) if meets and throughput else ""
         sheet.write_formula(
             r,
             6,
@@ -212,7 +226,7 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
             None,
             replicas,
         )
-        monthly = replicas * price * capacity.hours_per_month if replicas != "" and price is not None else ""
+        monthly = _finite(replicas * price * capacity.hours_per_month) if replicas != "" and price is not None else ""
         sheet.write_formula(
             r,
             7,
@@ -256,10 +270,10 @@ def _load_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, Any]
     batch, peak, slo = (_cell_value(record.get(k)) for k in ("batch_size", "server_max_qps", "server_slo_ms"))
     for col, value in ((8, batch), (9, peak), (10, slo)):
         sheet.write(r, col, value) if value is not None else sheet.write_blank(r, col, None)
-    loaded = batch * peak if batch is not None and peak is not None else ""
+    loaded = _finite(batch * peak) if batch is not None and peak is not None else ""
     sheet.write_formula(r, 11, f'=IF(AND(ISNUMBER(I{n}),ISNUMBER(J{n})),I{n}*J{n},"")', None, loaded)
     usable = loaded != "" and loaded > 0 and slo is not None and slo <= capacity.latency_slo_ms
-    replicas = replicas_needed(capacity.target_qps, capacity.headroom, loaded) if usable else ""
+    replicas = _replicas(capacity, loaded) if usable else ""
     sheet.write_formula(
         r,
         12,
@@ -269,7 +283,7 @@ def _load_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, Any]
         replicas,
     )
     price = _cell_value(record.get("price_per_hour"))
-    monthly = replicas * price * capacity.hours_per_month if replicas != "" and price is not None else ""
+    monthly = _finite(replicas * price * capacity.hours_per_month) if replicas != "" and price is not None else ""
     sheet.write_formula(
         r, 13, f'=IF(AND(ISNUMBER(M{n}),ISNUMBER(E{n})),M{n}*E{n}*hours_per_month,"")', formats["money"], monthly
     )
