@@ -309,6 +309,39 @@ def test_equal_scores_go_to_the_cheaper_case():
     assert "tie lost" in decision.cases.set_index("threads").loc[2, "verdict"]
 
 
+def test_pareto_front_matches_the_definition_on_random_values_with_ties_and_gaps():
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 4, size=(40, 3)).astype(float)  # few levels: many ties
+    values[rng.random(values.shape) < 0.1] = np.nan  # not measured: the worst value
+    front, dominators = pareto_front(values)
+    filled = np.where(np.isnan(values), np.inf, values)
+    for i in range(len(values)):
+        expected = [j for j in range(len(values)) if (filled[j] <= filled[i]).all() and (filled[j] < filled[i]).any()]
+        assert dominators[i] == expected and front[i] == (not expected)
+
+
+def test_deciding_a_long_chain_of_dominated_cases_reads_each_case_once_not_once_per_pair(monkeypatch):
+    """Case k is dominated by every case before it: n(n-1)/2 pairs. Reading a case's figures per pair made a report
+    of 3000 cases take minutes."""
+    from bench.judge import decide as decide_module
+
+    calls = []
+    preference = decide_module._preference
+    monkeypatch.setattr(decide_module, "_preference", lambda f, i: calls.append(i) or preference(f, i))
+    n = 60
+    records = [record("fp32")] + [
+        record(f"q{k}", latency_p50_ms=10.0 + k, model_size_bytes=1000 + k) for k in range(1, n)
+    ]
+    decision = decide(score(frame(*records)))
+    cases = decision.cases.set_index("compression")
+    assert cases.loc["q3", "dominated_by"].split(", ")[:3] == [
+        "m[fp32-cpu1t-bs1]",
+        "m[q1-cpu1t-bs1]",
+        "m[q2-cpu1t-bs1]",
+    ]
+    assert len(calls) <= 3 * n
+
+
 def test_cost_front_is_computed_where_cost_exists():
     scored = score(frame(*THREE))
     scored["cost_per_1m"] = [3.0, 3.5, 1.0]  # bf16: dearer and less accurate than fp32
