@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from bench.errors import SuiteError, did_you_mean
+from bench.errors import SuiteError, did_you_mean, printable
 
 
 def type_name(value: Any) -> str:
@@ -96,8 +96,9 @@ def short(value: Any, limit: int = 60) -> str:
 
 def plain_text(value: Any) -> str:
     """``value`` as a chart label drawn as written: matplotlib reads text between two ``$`` as math, drawing
-    ``a$x$`` as an italic x and failing on ``a$\\frac{$``; each ``$`` is escaped so that it is drawn as a dollar."""
-    return str(value).replace("$", r"\$")
+    ``a$x$`` as an italic x and failing on ``a$\\frac{$``; each ``$`` is escaped so that it is drawn as a dollar, and a
+    control character is drawn as its escape (``\\x1b``: no font has a glyph for it)."""
+    return printable(str(value)).replace("$", r"\$")
 
 
 def probability(value: Any, key: str, what: str = "the test level, e.g. 0.01", file: str | None = None) -> float:

@@ -9,7 +9,26 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from bench.errors import BenchError
+from bench.errors import BenchError, printable
+
+PYTEST_COMMANDS = ("run", "overhead")
+"""Commands whose output is pytest's own (its colours included); every other command's output goes through
+:func:`bench.errors.printable`, so that a case id or a model name read from a run's files cannot drive the
+terminal."""
+
+
+class _PrintableOutput:
+    """A text stream writing to ``stream`` with every control character escaped (tab and newline kept)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(printable(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,18 +51,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    stdout = sys.stdout
     try:
+        if args.command not in PYTEST_COMMANDS:
+            sys.stdout = _PrintableOutput(stdout)
         with warnings.catch_warnings():  # a warning is one line too (a damaged neighbour run, an unstable case)
             warnings.showwarning = lambda message, *_, **__: print(
-                f"bench {args.command}: warning: {message}", file=sys.stderr
+                printable(f"bench {args.command}: warning: {message}"), file=sys.stderr
             )
             return int(args.func(args, extra) or 0)
     except (BenchError, OSError, UnicodeError) as err:  # a bad input or path: one line, never a traceback
-        print(f"bench {args.command}: error: {err}", file=sys.stderr)
+        print(printable(f"bench {args.command}: error: {err}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"bench {args.command}: interrupted; finished cases are saved", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -15,6 +16,17 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 def _one_line(text: str | None) -> str | None:
     """Line breaks a user's value may carry (a name, a key) shown escaped, so an error stays one line."""
     return text if text is None else text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (all but tab and newline) and the bidirectional controls: in a terminal, ESC starts a sequence
+that can clear the screen, set the window title or write the clipboard; U+202E draws the rest of a line backwards."""
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character shown as its escape (``\\x1b``, ``\\u202e``), so that a name read from
+    a run's files prints as written and cannot drive the terminal; tab and newline stay."""
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def short_name(text: str, limit: int = 80) -> str:

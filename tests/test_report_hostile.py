@@ -159,3 +159,17 @@ def test_figures_at_the_edge_of_a_float_give_a_plan_without_overflow_or_infinity
         assert set(rows) == {"ref", "crawl", "warp"}
     assert sheet.cell(rows["warp"], 7).value == 1  # cached replicas, as Excel's ROUNDUP gives
     assert sheet.cell(rows["crawl"], 7).value in ("", None)
+
+
+def test_a_name_with_terminal_escapes_prints_escaped_not_as_a_command_to_the_terminal(tmp_path, capsys):
+    from bench.cli import main
+
+    escape = "\x1b]0;title\x07\x1b[2J\u202e"
+    cases = [ok_case("c1" + escape, model="m" + escape), ok_case("c2", model="m" + escape, latency=1.0, size=500)]
+    results = tmp_path / "results"
+    write_run(results, cases)
+    for command in (["results", "r"], ["report", "r", "--out", str(tmp_path / "reports")]):
+        assert main([*command, "--results", str(results)]) == 0
+        out, err = capsys.readouterr()
+        assert "\x1b" not in out + err and "\x07" not in out + err and "\u202e" not in out + err
+        assert r"m\x1b]0;title\x07\x1b[2J\u202e" in out or r"c1\x1b]0;title\x07\x1b[2J\u202e" in out
