@@ -90,3 +90,17 @@ def test_rates_on_synthetic_runs():
 
 def _setup():
     return {"percent": 10.0, "min_time_s": 0.5, "wall_s": 1.0, "cpu_model": "cpu", "cpu_cores": 2}
+
+
+def test_reused_runs_with_a_case_without_raw_samples_leave_that_case_out_with_a_warning(tmp_path):
+    from tests.gate_helpers import make_run
+
+    runs = tmp_path / "runs"
+    make_run(runs, "a1", {"m[a]": {"samples": latencies(1, n=50)}, "m[s]": {"samples": latencies(2, n=50)}})
+    make_run(runs, "a2", {"m[a]": {"samples": latencies(3, n=50)}, "m[s]": {"samples": latencies(4, n=50)}})
+    samples = runs / "a2" / "samples.jsonl"
+    samples.write_text(samples.read_text().splitlines()[1] + "\n")  # a2's m[a] lost its samples line
+    with pytest.warns(UserWarning, match=r"runs: 1 case\(s\) without raw samples left out: a2/demo::m\[a\]"):
+        cases = calibrate.collect(runs)  # was KeyError: 'demo::m[a]'
+    (family,) = cases  # make_run writes model m, fp32, eager: one family
+    assert len(family.eager) == 3  # a1's two cases and a2's m[s]

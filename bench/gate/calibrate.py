@@ -21,6 +21,7 @@ import json
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,17 +100,28 @@ class CaseRuns:
 
 
 def collect(results: Path) -> list[CaseRuns]:
+    """The raw samples of every ok case of the runs under ``results``, by case family (eager and slowed). A case
+    whose samples are missing (a damaged ``samples.jsonl``) is left out with a warning: there is nothing to compare."""
     from bench import results as store
 
     families: dict[str, CaseRuns] = {}
+    missing: list[str] = []
     for path in store.run_dirs(results):
         frame = store.load(path)
         samples = store.load_samples(path)
         for row in frame[frame["status"] == "ok"].itertuples():
+            key = f"{row.suite}::{row.case_id}"
+            if not samples.get(key):
+                missing.append(f"{path.name}/{key}")
+                continue
             family = f"{row.model}[{row.compression}-cpu-{row.threads}t-bs{row.batch_size}]"
             item = families.setdefault(family, CaseRuns(family, int(row.batch_size), [], []))
-            values = np.asarray(samples[f"{row.suite}::{row.case_id}"], dtype=float)
+            values = np.asarray(samples[key], dtype=float)
             (item.slowed if row.engine.startswith("slowdown") else item.eager).append(values)
+    if missing:
+        warnings.warn(
+            f"{results}: {len(missing)} case(s) without raw samples left out: {', '.join(missing[:5])}", stacklevel=2
+        )
     return list(families.values())
 
 
