@@ -99,6 +99,12 @@ def test_price_layers_default_then_suite_then_file(tmp_path):
 def test_validate_prices_and_capacity_errors():
     with pytest.raises(SuiteError, match=re.escape("prices.gpu_hour.H100: must be >= 0")):
         validate_prices({"gpu_hour": {"H100": -1}})
+    for name in ("", " ", None):  # '' matched every GPU and priced it; YAML reads ~: as null
+        with pytest.raises(
+            SuiteError, match=re.escape(f"prices.gpu_hour: {name!r} is not a GPU model name (e.g. H100)")
+        ):
+            validate_prices({"gpu_hour": {name: 0.0}})
+    assert validate_prices({"gpu_hour": {4090: 1.5}})  # YAML reads 4090: as a number: the RTX 4090's price
     with pytest.raises(SuiteError, match=re.escape("capacity.headroom: must be >= 1")):
         validate_capacity({"headroom": 0.5})
     with pytest.raises(SuiteError, match=re.escape("capacity.slo_statistic: unknown 'p98'. Did you mean 'p99'")):

@@ -55,6 +55,8 @@ def validate_prices(value: Any, where: str = "prices") -> dict[str, Any]:
         if not isinstance(gpus, dict):
             raise SuiteError(None, f"{where}.gpu_hour", "must map GPU model names (e.g. H100) to a price per hour")
         for name, price in gpus.items():
+            if name is None or not str(name).strip():  # '' is in every GPU's name: it would price them all
+                raise SuiteError(None, f"{where}.gpu_hour", f"{checks.short(name)} is not a GPU model name (e.g. H100)")
             checks.number(price, f"{where}.gpu_hour.{name}")
     return section
 
