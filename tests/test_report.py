@@ -302,3 +302,19 @@ def test_the_ranking_and_its_chart_are_in_p_order_with_the_recommendation_marked
     assert "one reference per group" in html
     assert "Confidence from the measurements: ★" not in html
     assert f"Confidence from the measurements: {recommended} is best in 100% of 1000 resamples" in html
+
+
+def test_each_chart_is_drawn_once_for_the_page_and_its_png_file(tmp_path, monkeypatch):
+    import base64
+
+    from matplotlib.figure import Figure
+
+    draws = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: draws.append(self) or savefig(self, *a, **k))
+    folder, _ = write_report(make_run(tmp_path / "results"), tmp_path / "results", tmp_path / "reports")
+    pngs = sorted(folder.glob("*.png"))
+    assert len(draws) == len(set(map(id, draws))) == len(pngs)  # a chart of thousands of cases takes seconds
+    html = (folder / "index.html").read_text()
+    for png in pngs:
+        assert base64.b64encode(png.read_bytes()).decode("ascii") in html

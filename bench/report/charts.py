@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +34,20 @@ class Chart:
     caption: str
     figure: Figure | None = None
     note: str = ""
+    _png: bytes | None = None
 
     @property
     def filename(self) -> str:
         return f"{self.name}.png"
+
+    def png(self, dpi: int = 110) -> bytes:
+        """The figure as PNG bytes, drawn once: the page embeds the same bytes that ``save_charts`` writes (drawing a
+        chart of thousands of cases takes seconds)."""
+        if self._png is None:
+            buffer = io.BytesIO()
+            self.figure.savefig(buffer, format="png", dpi=dpi)
+            self._png = buffer.getvalue()
+        return self._png
 
 
 def _finish(chart: Chart, fig, suptitle: bool = False) -> Chart:
@@ -385,7 +396,7 @@ def save_charts(charts: list[Chart], folder: Path, dpi: int = 110) -> list[Path]
         if chart.figure is None:
             continue
         path = folder / chart.filename
-        chart.figure.savefig(path, dpi=dpi)
+        path.write_bytes(chart.png(dpi))
         plt.close(chart.figure)
         paths.append(path)
     return paths

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 from typing import Any
 
 import jinja2
@@ -36,9 +35,7 @@ def _yes(value: Any) -> str:
 
 
 def _embed(chart: Chart, dpi: int = 110) -> str:
-    buffer = io.BytesIO()
-    chart.figure.savefig(buffer, format="png", dpi=dpi)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(chart.png(dpi)).decode("ascii")
 
 
 def _environment(tables: Tables) -> list[tuple[str, str]]:
