@@ -173,3 +173,16 @@ def test_a_name_with_terminal_escapes_prints_escaped_not_as_a_command_to_the_ter
         out, err = capsys.readouterr()
         assert "\x1b" not in out + err and "\x07" not in out + err and "\u202e" not in out + err
         assert r"m\x1b]0;title\x07\x1b[2J\u202e" in out or r"c1\x1b]0;title\x07\x1b[2J\u202e" in out
+
+
+def test_an_invalid_recorded_section_names_the_runs_meta_json_and_an_unknown_profile_names_the_option(tmp_path, capsys):
+    from bench.cli import main
+
+    results = tmp_path / "results"
+    write_run(results, [ok_case("c1")], sections={"scoring": {"weights": {"size": "x"}}})
+    assert main(["report", "r", "--results", str(results), "--out", str(tmp_path / "reports")]) == 2
+    meta = results / "r" / "meta.json"
+    assert f"error: {meta} (suite s): scoring.weights.size: must be a finite number, got 'x'" in capsys.readouterr().err
+    write_run(results, [ok_case("c1")], run_id="r2")
+    assert main(["report", "r2", "--results", str(results), "--profile", "bogus"]) == 2
+    assert "error: --profile: unknown profile 'bogus'." in capsys.readouterr().err

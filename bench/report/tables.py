@@ -10,7 +10,7 @@ import pandas as pd
 
 from bench import metrics
 from bench import results as store
-from bench.errors import BenchError
+from bench.errors import BenchError, SuiteError
 from bench.judge.confidence import Confidence, apply_confidence
 from bench.judge.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
 from bench.judge.decide import Robustness, decide, validate_constraints
@@ -88,6 +88,7 @@ def tables(
     """
     frame = store.load(run, results_dir)
     meta = store.load_meta(run, results_dir)
+    source = str(store.resolve_run(run, results_dir) / "meta.json")
     if frame.empty:
         raise BenchError(
             f"run {meta.get('run_id')} has no records yet (status {meta.get('status')}): nothing to report"
@@ -96,7 +97,7 @@ def tables(
         samples = store.load_samples(run, results_dir)
     except (OSError, BenchError):  # no or unreadable raw samples: the report says the confidence was not computed
         samples = {}
-    return analyse(frame, meta, prices_file=prices_file, profile=profile, samples=samples)
+    return analyse(frame, meta, prices_file=prices_file, profile=profile, samples=samples, source=source)
 
 
 def analyse(
@@ -106,11 +107,20 @@ def analyse(
     prices_file: str | os.PathLike[str] | None = None,
     profile: str | None = None,
     samples: dict[str, list[float]] | None = None,
+    source: str | None = None,
 ) -> Tables:
     """:func:`tables` on an already loaded records frame (what tests and notebooks with their own data use).
 
     ``samples`` (``suite::case_id`` -> raw latencies, :func:`bench.results.load_samples`) gives each recommendation
-    its confidence from the measurements (:mod:`bench.judge.confidence`)."""
+    its confidence from the measurements (:mod:`bench.judge.confidence`). An invalid section recorded in ``meta``
+    (a hand-edited ``meta.json``) is an error naming ``source`` (default: the run) and the suite; an unknown
+    ``profile`` one naming ``--profile``."""
+    if profile:
+        try:
+            ScoringConfig.from_section({"profile": profile})
+        except SuiteError as err:
+            raise SuiteError(None, "--profile", err.message) from None
+    source = source or f"run {meta.get('run_id', '?')}"
     sections = _suite_sections(meta)
     frame = frame.copy()
     frame["threads"] = pd.to_numeric(frame["threads"], errors="coerce").astype("Int64")
@@ -123,10 +133,15 @@ def analyse(
             scoring_section = {**scoring_section, "profile": profile}
             scoring_section.pop("weights", None)
             scoring_section.pop("latency", None)
-        config = ScoringConfig.from_section(scoring_section)
-        constraints = validate_constraints(dict(own.get("constraints") or {}), "constraints")
-        prices = load_prices(own.get("prices"), prices_file)
-        capacity = Capacity.from_section(own.get("capacity"))
+        try:
+            config = ScoringConfig.from_section(scoring_section)
+            constraints = validate_constraints(dict(own.get("constraints") or {}), "constraints")
+            prices = load_prices(own.get("prices"), prices_file)
+            capacity = Capacity.from_section(own.get("capacity"))
+        except SuiteError as err:
+            if err.file is not None:  # the --prices file, which names itself
+                raise
+            raise SuiteError(f"{source} (suite {suite})", err.key, err.message) from None
         costed = add_costs(score(records, config), prices)
         decision = decide(costed, constraints, config)
         result.confidence_by_group.update(apply_confidence(decision, samples, config, constraints))
