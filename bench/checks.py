@@ -13,6 +13,10 @@ from typing import Any
 
 from bench.errors import SuiteError, did_you_mean, printable
 
+MAX_COUNT = 1 << 20
+"""Largest batch size, thread count or device index (``hardware.cuda.devices``, ``include: device: cuda:N``) a suite
+may name, and a record may hold (1048576)."""
+
 
 def type_name(value: Any) -> str:
     """A YAML reader's name for a value's type (``string``, ``mapping``, ...)."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import metrics
-from bench.checks import short
+from bench.checks import MAX_COUNT, short
 from bench.errors import BenchError, short_name
 from bench.hardware import process_gone, this_process
 
@@ -231,6 +231,9 @@ def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
         _finite_number(row[k]) and isinstance(row[k], int) for k in ("batch_size", "threads") if row.get(k) is not None
     ):
         return "batch_size or threads not an integer"
+    counts = [row[k] for k in ("batch_size", "threads") if row.get(k) is not None] if "status" in required else []
+    if not all(1 <= count <= MAX_COUNT for count in counts):
+        return f"batch_size or threads not in 1..{MAX_COUNT}"  # 0 threads priced a case at $0; 2**63 overflowed
     if "status" in required and "batch_size" in row and row["batch_size"] is None:
         return "batch_size missing"
     samples = row.get("samples_ms") if "samples_ms" in required else []

@@ -195,7 +195,20 @@ def test_a_figure_not_of_its_type_reads_as_not_measured_and_the_rest_of_the_case
     assert frame.loc["c", ["rounds", "params"]].isna().all()
 
 
-@pytest.mark.parametrize("change", [{"batch_size": "x"}, {"batch_size": None}, {"threads": [1]}, {"batch_size": True}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"batch_size": "x"},
+        {"batch_size": None},
+        {"threads": [1]},
+        {"batch_size": True},
+        {"threads": 0},  # priced the case at 0 core-hours: $0 per 1M inferences
+        {"batch_size": 0},
+        {"batch_size": -4},
+        {"threads": 2**63},  # stopped the report: cannot safely cast non-equivalent uint64 to int64
+        {"batch_size": 10**30},  # read as a float: no reference case of that batch size
+    ],
+)
 def test_a_record_whose_batch_size_or_threads_is_damaged_is_a_damaged_line(tmp_path, change):
     path = three_cases(tmp_path) / "records.jsonl"
     lines = path.read_bytes().splitlines()

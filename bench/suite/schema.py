@@ -51,9 +51,7 @@ TOP_LEVEL_KEYS = (
 AXES = ("model", "compression", "engine", "device", "threads", "batch_size")
 INCLUDE_REQUIRED = ("model", "compression", "device", "batch_size")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-MAX_COUNT = 1 << 20
-"""Largest batch size, thread count or device index (``hardware.cuda.devices``, ``include: device: cuda:N``) a suite
-may name (1048576)."""
+MAX_COUNT = checks.MAX_COUNT
 MEASURE_LIMITS = {"warmup_s": 3600, "min_time_s": 3600, "memory_s": 3600, "energy_min_s": 3600, "cpu_tdp_w": 10_000}
 MEASURE_LIMITS |= {"min_rounds": 1_000_000, "max_rounds": 1_000_000, "repeats": 1000, "max_time_s": 5 * 3600}
 """Largest value of each ``measure:`` key: an hour per pass (five for ``max_time_s``, as its default 5 x min_time_s),
