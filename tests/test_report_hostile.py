@@ -11,6 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from bench.errors import BenchError
 from bench.report import write_report
 from bench.results import Record, ResultsWarning, RunWriter
 
@@ -184,5 +185,11 @@ def test_an_invalid_recorded_section_names_the_runs_meta_json_and_an_unknown_pro
     meta = results / "r" / "meta.json"
     assert f"error: {meta} (suite s): scoring.weights.size: must be a finite number, got 'x'" in capsys.readouterr().err
     write_run(results, [ok_case("c1")], run_id="r2")
-    assert main(["report", "r2", "--results", str(results), "--profile", "bogus"]) == 2
-    assert "error: --profile: unknown profile 'bogus'." in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # refused by the option's own check, before the run is read
+        main(["report", "r2", "--results", str(results), "--profile", "bogus"])
+    assert exit_.value.code == 2
+    assert "error: argument --profile: unknown profile 'bogus'." in capsys.readouterr().err
+    from bench.report.tables import tables  # the library path names the option too
+
+    with pytest.raises(BenchError, match=r"--profile: unknown profile 'bogus'"):
+        tables("r2", results, profile="bogus")
