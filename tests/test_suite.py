@@ -35,11 +35,11 @@ def test_product_of_axes(tmp_path):
 
 
 def test_exclude_removes_matching_points(tmp_path):
-    body = BASE + "exclude:\n  - {compression: bf16, batch_size: 1}\n  - {device: cuda, compression: fp32}\n"
+    body = BASE + "exclude:\n  - {compression: bf16, batch_size: 1}\n  - {device: cuda, compression: bf16}\n"
     suite = load_suite(write_suite(tmp_path, "s.yaml", body))
     assert not [c for c in suite.cases if c.compression.name == "bf16" and c.batch_size == 1]
-    assert not [c for c in suite.cases if c.placement.device_type == "cuda" and c.compression.name == "fp32"]
-    assert len(suite.cases) == 12 - 3 - 2
+    assert not [c for c in suite.cases if c.placement.device_type == "cuda" and c.compression.name == "bf16"]
+    assert len(suite.cases) == 12 - 3 - 1
 
 
 def test_exclude_list_values_match_any(tmp_path):
@@ -51,11 +51,11 @@ def test_exclude_list_values_match_any(tmp_path):
 def test_include_adds_points_and_dedupes(tmp_path):
     body = BASE + (
         "include:\n"
-        "  - {model: dlrm-tiny, compression: fp16, device: cpu, threads: 1, batch_size: 8}\n"
+        "  - {model: dlrm-tiny, compression: fp16, device: cpu, threads: 1, batch_size: 64}\n"
         "  - {model: dlrm-tiny, compression: fp32, device: cpu, threads: 1, batch_size: 1}\n"  # already there
     )
     suite = load_suite(write_suite(tmp_path, "s.yaml", body))
-    assert "dlrm-tiny[fp16-cpu-1t-bs8]" in ids(suite)
+    assert "dlrm-tiny[fp16-cpu-1t-bs64]" in ids(suite)
     assert len(suite.cases) == 13
 
 
@@ -94,6 +94,11 @@ def test_extends_errors_name_the_suite_file_as_given(tmp_path, monkeypatch):
     with pytest.raises(SuiteError) as info:
         load_suite("a.yaml")
     assert str(info.value).startswith("a.yaml: extends: cycle: a.yaml -> b.yaml -> a.yaml")
+
+
+def test_a_suite_without_fp32_is_valid_with_a_reference_it_has(tmp_path):
+    body = "suite: x\nmodels: [noop]\ncompression: [bf16, int8-dynamic]\nscoring: {reference: {compression: bf16}}\n"
+    assert len(load_suite(write_suite(tmp_path, "s.yaml", body)).cases) == 2
 
 
 def test_discover_skips_underscore_files(tmp_path):
@@ -222,6 +227,27 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         (  # was valid: the whole run was measured, then its report was not written (no reference case)
             "suite: x\nmodels: [noop]\nscoring: {reference: {compression: fp23}}\n",
             r"scoring\.reference\.compression: 'fp23' is not in this suite's cases\. Did you mean 'fp32'\?",
+        ),
+        (  # was valid: measured in full, then the report failed: no fp32 case to normalise S and T against
+            "suite: x\nmodels: [noop]\ncompression: [bf16, int8-dynamic]\n",
+            r"s\.yaml: compression: noop\[bf16-cpu-1t-bs1\] has no reference case to be scored against \(model=noop, "
+            r"compression=fp32, engine=eager, device=cpu, threads=1, batch_size=1\): the reference rule is .*; "
+            r"add fp32 to compression, or set scoring\.reference to a case the suite has \(e\.g\. scoring\.reference: "
+            r"\{compression: bf16\}\)$",
+        ),
+        ("suite: x\nmodels: [noop]\nengines: [compile]\n", r"s\.yaml: engines: .* add eager to engines, or set "),
+        (  # fp32 is there, but not at the group's first thread count
+            "suite: x\nmodels: [noop]\ncompression: [fp32, bf16]\nhardware: {cpu: {threads: [1, 2]}}\n"
+            "exclude: [{compression: fp32, threads: 1}]\n",
+            r"s\.yaml: scoring\.reference: noop\[fp32-cpu-2t-bs1\] has no reference case .*threads=1.*; add that case, "
+            r"or set scoring\.reference \(keys: model, compression, engine, device, threads, batch_size\) to a case "
+            r"the suite has$",
+        ),
+        (  # an explicit rule is checked the same way
+            "suite: x\nmodels: [noop]\ncompression: [fp32, bf16]\nhardware: {cpu: {threads: [1, 2]}}\n"
+            "exclude: [{compression: bf16, threads: 2}]\nscoring: {reference: {compression: bf16, threads: 2}}\n",
+            r"s\.yaml: scoring\.reference: noop\[fp32-cpu-1t-bs1\] has no reference case .*\(.*compression=bf16, "
+            r"engine=eager, device=cpu, threads=2",
         ),
         (  # the report looks the reference up by label and full device name
             "suite: x\nmodels: [noop]\ncompression: [fp32, {prune-l1: {amount: 0.5}}]\nhardware: {cuda: {}}\n"

@@ -51,6 +51,7 @@ def test_string_values_show_bare_and_flags_by_name(tmp_path):
         "models: [noop]\n"
         "engines: [{name: compile, sweep: {mode: [default, reduce-overhead]}}, "
         "{name: compile, label: c, sweep: {freezing: [false]}}]\n"
+        "scoring: {reference: {engine: compile-default}}\n"  # no eager case to score against
     )
     labels = [c.engine.label for c in load_suite(write_suite(tmp_path, "s.yaml", body)).cases]
     assert labels == ["compile-default", "compile-reduce-overhead", "c-freezing-false"]
@@ -61,15 +62,15 @@ def test_exclude_and_include_address_swept_labels_and_the_name(tmp_path):
         "models: [{name: minilm-search, sweep: {seq_len: [64, 128]}}, dlrm-tiny]\n"
         "compression: [fp32, bf16]\n"
         "exclude:\n"
-        "  - {model: minilm-search-seq_len128, compression: bf16}\n"
-        "  - {model: minilm-search, compression: fp32}\n"
+        "  - {model: minilm-search-seq_len128, compression: fp32}\n"
+        "  - {model: minilm-search, compression: bf16}\n"
         "include:\n"
         "  - {model: minilm-search-seq_len128, compression: fp32, device: cpu, batch_size: 4}\n"
     )
     suite = load_suite(write_suite(tmp_path, "s.yaml", body))
     assert sorted(ids(suite)) == sorted(
         [
-            "minilm-search-seq_len64[bf16-cpu-1t-bs1]",
+            "minilm-search-seq_len64[fp32-cpu-1t-bs1]",
             "minilm-search-seq_len128[fp32-cpu-1t-bs4]",
             "dlrm-tiny[fp32-cpu-1t-bs1]",
             "dlrm-tiny[bf16-cpu-1t-bs1]",

@@ -16,7 +16,7 @@ reference is an error, never a NaN.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,6 +253,30 @@ def reference_indices(frame: pd.DataFrame, config: ScoringConfig) -> dict[Any, A
             )
         found[i] = j
     return found
+
+
+def unreferenced(rows: Sequence[Mapping[str, Any]], config: ScoringConfig) -> list[tuple[int, dict[str, Any]]]:
+    """The rows (``suite`` and :data:`REFERENCE_AXES` as records show them) whose reference case under ``config``'s
+    rule is not among ``rows``, each with the axes of the case it looked for: what ``bench validate`` refuses before
+    anything is measured, since :func:`score` would fail the report on it after the run."""
+    fixed = dict(config.reference)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(tuple(_axis_value(row[c]) for c in config.group_columns), []).append(i)
+    firsts: dict[int, dict[str, Any]] = {}
+    for members in groups.values():
+        smallest = {}
+        for axis in FIRST_AXES:
+            values = [_axis_value(rows[i][axis]) for i in members if _axis_value(rows[i][axis]) is not None]
+            smallest[axis] = min(values) if values else None
+        firsts.update({i: smallest for i in members})
+    present = {_own_key(row) for row in rows}
+    missing = []
+    for i, row in enumerate(rows):
+        key = _reference_key(row, fixed, firsts[i])
+        if key not in present:
+            missing.append((i, dict(zip(REFERENCE_AXES, key, strict=True))))
+    return missing
 
 
 def _own_key(row: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -171,6 +171,7 @@ class Validator:
 
         sections = tuple((key, self.section(key, data[key])) for key in SECTION_OWNERS if key in data)
         self.reference((dict(sections).get("scoring") or {}).get("reference") or {}, cases.values())
+        self.reference_cases(name, dict(sections).get("scoring"), list(cases.values()))
         if "load" in data:  # every case of the suite gets the load pass
             load = LoadSpec.from_section(dict(sections)["load"])
             cases = {key: dataclasses.replace(case, load=load) for key, case in cases.items()}
@@ -477,6 +478,34 @@ class Validator:
                     f"{value!r} is not in this suite's cases.{did_you_mean(str(value), known)} "
                     f"Allowed: {', '.join(known) or 'none (no case has this axis)'}",
                 )
+
+    def reference_cases(self, suite: str, scoring: dict[str, Any] | None, cases: list[Case]) -> None:
+        """Every case needs its reference case (``scoring.reference``'s rule, by default fp32 eager of the same model
+        and device) in the suite: the report normalises S and T against it, so a suite without one would be measured
+        in full and then fail its report."""
+        from bench.judge.scoring import REFERENCE_AXES, ScoringConfig, unreferenced
+
+        config = ScoringConfig.from_section(scoring)
+        rows = [{"suite": suite, **dict(zip(AXES, _columns(case), strict=True))} for case in cases]
+        missing = unreferenced(rows, config)
+        if not missing:
+            return
+        i, wanted = missing[0]
+        case, explicit = cases[i], set((scoring or {}).get("reference") or {})
+        looked_for = ", ".join(f"{axis}={value}" for axis, value in wanted.items())
+        example = f"e.g. scoring.reference: {{compression: {rows[i]['compression']}}}"
+        key = "scoring.reference"
+        fix = f"add that case, or set scoring.reference (keys: {', '.join(REFERENCE_AXES)}) to a case the suite has"
+        for axis, section in (("compression", "compression"), ("engine", "engines")):
+            if axis not in explicit and not any(row[axis] == wanted[axis] for row in rows):
+                key = section
+                fix = f"add {wanted[axis]} to {section}, or set scoring.reference to a case the suite has ({example})"
+                break
+        raise self.error(
+            key,
+            f"{case.case_id} has no reference case to be scored against ({looked_for}): the reference rule is "
+            f"{config.reference_rule}; {fix}",
+        )
 
     def include(
         self,
