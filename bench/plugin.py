@@ -105,6 +105,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _host_first(items)
 
 
+def _check_references(selected: list[CaseItem], done: Any) -> None:
+    """Under --bench-report, refuse before anything is measured a selection (``-k``, node ids) that leaves out the
+    reference case the report scores a selected case against: the report would fail after the whole run. With
+    --bench-resume, the run's cases that already have a record count as selected."""
+    from bench.judge.scoring import ScoringConfig, unreferenced
+    from bench.suite.schema import reference_rows
+
+    by_suite: dict[int, tuple[Suite, list[Case]]] = {}
+    for item in selected:
+        by_suite.setdefault(id(item.parent), (item.parent.suite, []))[1].append(item.case)
+    for suite, cases in by_suite.values():
+        cases = cases + [case for case in suite.cases if case.full_id in done and case not in cases]
+        missing = unreferenced(reference_rows(cases), ScoringConfig.from_section(dict(suite.sections).get("scoring")))
+        if missing:
+            i, wanted = missing[0]
+            every = zip(reference_rows(suite.cases), suite.cases, strict=True)
+            reference = {tuple(row.values())[1:]: case for row, case in every}.get(tuple(wanted.values()))
+            needed = reference.full_id if reference else ", ".join(f"{k}={v}" for k, v in wanted.items())
+            raise pytest.UsageError(
+                f"--bench-report: the selected cases leave out {needed}, the reference case the report scores "
+                f"{cases[i].full_id} against; select it too (e.g. widen -k), or run without the report"
+            )
+
+
 def _host_first(items: list[pytest.Item]) -> None:
     """Reorder the case items in place, within the slots they hold (other tests keep their places)."""
     from bench.measure.accuracy import host_first
@@ -283,6 +307,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     resume = config.stash.get(RESUME_KEY, None)
     if config.option.collectonly or not (items or resume) or _nothing_will_run(session):
         return
+    if config.getoption("--bench-report", False):
+        _check_references(items, resume.done if resume else ())
     from bench.hardware import environment
     from bench.runner import Session
 

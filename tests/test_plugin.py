@@ -61,6 +61,20 @@ def test_k_selects_cases_and_benchmark_json_carries_extra_info(project):
     assert load(results_dir=project.path / "out")["case_id"].tolist() == ["dlrm-tiny[bf16-cpu-1t-bs8]"]
 
 
+def test_a_selection_without_the_reference_cases_is_refused_before_the_run_when_a_report_is_asked_for(project):
+    """-k bf16 with --bench-report measured every bf16 case, then the report failed: no fp32 case to score against."""
+    result = project.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "-k", "bf16", "--bench-report")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --bench-report: the selected cases leave out tiny::dlrm-tiny[[]fp32-cpu-1t-bs*[]], the reference "
+            "case the report scores tiny::dlrm-tiny[[]bf16-cpu-1t-bs*[]] against; select it too (e.g. widen -k), or "
+            "run without the report"
+        ]
+    )
+    assert not (project.path / "out").exists(), "nothing was measured, no run was opened"
+
+
 def test_absent_hardware_is_skipped_with_reason(project):
     pytest.importorskip("torch")
     import torch

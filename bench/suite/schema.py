@@ -486,7 +486,7 @@ class Validator:
         from bench.judge.scoring import REFERENCE_AXES, ScoringConfig, unreferenced
 
         config = ScoringConfig.from_section(scoring)
-        rows = [{"suite": suite, **dict(zip(AXES, _columns(case), strict=True))} for case in cases]
+        rows = reference_rows(cases)
         missing = unreferenced(rows, config)
         if not missing:
             return
@@ -567,6 +567,11 @@ def _sweep_label(param: str, value: Any) -> str:
     if isinstance(value, bool):
         return f"{param}-{str(value).lower()}"
     return f"{param}{value}"
+
+
+def reference_rows(cases: Iterable[Case]) -> list[dict[str, Any]]:
+    """Cases as :func:`bench.judge.scoring.unreferenced` reads them: ``suite`` and each axis as records show it."""
+    return [{"suite": case.suite, **dict(zip(AXES, _columns(case), strict=True))} for case in cases]
 
 
 def _columns(case: Case) -> tuple[Any, ...]:
