@@ -53,6 +53,12 @@ def default_results_dir() -> str:
     return os.environ.get("BENCH_RESULTS_DIR") or DEFAULT_RESULTS_DIR
 
 
+def results_folder(results_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``results_dir``, or when it is ``None`` the default folder (:func:`default_results_dir`): what every reader
+    of runs (:func:`load`, :func:`list_runs`, the report's ``tables()``, the gate) falls back to, as the CLI does."""
+    return Path(default_results_dir() if results_dir is None else results_dir)
+
+
 def default_reports_dir() -> str:
     """``$BENCH_REPORTS_DIR`` or ``reports``."""
     return os.environ.get("BENCH_REPORTS_DIR") or "reports"
@@ -506,11 +512,11 @@ def read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-def run_dirs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR) -> list[Path]:
+def run_dirs(results_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     """Run folders under ``results_dir``, oldest first: by start time, then by id (custom ids sort in by time).
 
     A folder with a damaged ``meta.json`` is listed too (read as far as it is intact, with a warning)."""
-    root = Path(results_dir)
+    root = results_folder(results_dir)
     if not root.is_dir():
         return []
     runs = [p for p in root.iterdir() if p.is_dir() and _is_run_dir(p)]
@@ -519,15 +525,14 @@ def run_dirs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR) -> list[
         return sorted(runs, key=lambda p: (str(read_meta(p).get("started_at") or ""), p.name))
 
 
-def resolve_run(
-    run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
-) -> Path:
+def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] | None = None) -> Path:
     """A run folder from a path, a run id, a unique id prefix, or ``None``/``"latest"`` for the newest run."""
     try:
         if run is not None and Path(run).is_dir() and _is_run_dir(Path(run)):
             return Path(run)
     except OSError:  # no path can be looked up by that name (too long): it is looked for as a run id
         pass
+    results_dir = results_folder(results_dir)
     runs = run_dirs(results_dir)
     if not runs:
         raise FileNotFoundError(f"no runs under {results_dir}/ (run a suite first: bench run suites/quick.yaml)")
@@ -542,12 +547,12 @@ def resolve_run(
 
 
 def load_meta(
-    run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
+    run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] | None = None
 ) -> dict[str, Any]:
     return read_meta(resolve_run(run, results_dir))
 
 
-def load(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
+def load(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] | None = None):
     """A run's records as a pandas DataFrame: one row per case, the columns of :class:`Record`.
 
     ``extra`` (method parameters and method-specific figures) is flattened into ``extra.<key>`` columns.
@@ -571,7 +576,7 @@ def load(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLi
 
 
 def load_samples(
-    run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR
+    run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] | None = None
 ) -> dict[str, list[float]]:
     """Raw latency samples in milliseconds, keyed by ``suite::case_id``."""
     rows = _read_jsonl(resolve_run(run, results_dir) / "samples.jsonl")
@@ -588,7 +593,7 @@ def run_damage(path: Path) -> list[str]:
     return problems
 
 
-def list_runs(results_dir: str | os.PathLike[str] = DEFAULT_RESULTS_DIR):
+def list_runs(results_dir: str | os.PathLike[str] | None = None):
     """One row per run: id, status, suites, case counts (of the records on disk), commit, machine, and ``damage``:
     what of the run could not be read (empty for an intact run)."""
     import pandas as pd

@@ -318,3 +318,21 @@ def test_each_chart_is_drawn_once_for_the_page_and_its_png_file(tmp_path, monkey
     html = (folder / "index.html").read_text()
     for png in pngs:
         assert base64.b64encode(png.read_bytes()).decode("ascii") in html
+
+
+def test_python_readers_follow_bench_results_dir_as_the_cli_does(tmp_path, monkeypatch):
+    """load(), list_runs() and tables() read ./results whatever $BENCH_RESULTS_DIR said, while bench results and
+    bench report followed it: the same run was found from the shell and not from a notebook."""
+    from bench.gate.history import index_runs
+    from bench.results import list_runs, load, load_meta
+
+    run_id = make_run(tmp_path / "elsewhere")
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("BENCH_REPORTS_DIR", str(tmp_path / "reports"))
+    assert list_runs()["run_id"].tolist() == [run_id]
+    assert load_meta()["run_id"] == run_id and len(load()) == 7
+    assert tables().run_id == run_id and [run.run_id for run in index_runs()] == [run_id]
+    folder, _ = write_report()
+    assert folder == tmp_path / "reports" / run_id and (folder / "index.html").is_file()

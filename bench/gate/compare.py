@@ -112,7 +112,7 @@ class RunSide:
         return any(m.get("status") != "finished" for m in self.metas)
 
 
-def load_side(runs: Sequence[str | Path], results_dir: str | Path = "results") -> RunSide:
+def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None) -> RunSide:
     """Load one or more runs as one side; samples of the same case are pooled (used by ``--rerun``)."""
     from bench import results as store
 
@@ -456,7 +456,7 @@ def _set_precision(verdict: Verdict, rule: Rule, precision: Precision | None) ->
 def gate_runs(
     baseline_runs: Sequence[str | Path],
     current_runs: Sequence[str | Path],
-    results_dir: str | Path = "results",
+    results_dir: str | Path | None = None,
     **options: Any,
 ) -> GateResult:
     """Load both sides and compare them (see :func:`compare` for the options)."""

@@ -44,7 +44,7 @@ class RunInfo:
     suites: tuple[str, ...]
 
 
-def index_runs(results_dir: str | Path = "results", suite: str | None = None) -> list[RunInfo]:
+def index_runs(results_dir: str | Path | None = None, suite: str | None = None) -> list[RunInfo]:
     """Runs under ``results_dir`` (baselines excluded), oldest first by start time (the order of
     :func:`bench.results.run_dirs`), optionally of one suite."""
     from bench import results as store
@@ -237,17 +237,19 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
 # ------------------------------------------------------------------------------------------------ baselines
 
 
-def baseline_root(results_dir: str | Path = "results") -> Path:
-    return Path(results_dir) / BASELINE_DIR
+def baseline_root(results_dir: str | Path | None = None) -> Path:
+    from bench import results as store
+
+    return store.results_folder(results_dir) / BASELINE_DIR
 
 
-def baseline_path(suite: str, results_dir: str | Path = "results") -> Path:
+def baseline_path(suite: str, results_dir: str | Path | None = None) -> Path:
     return baseline_root(results_dir) / suite
 
 
 def promote(
     run: str | Path,
-    results_dir: str | Path = "results",
+    results_dir: str | Path | None = None,
     suites: Sequence[str] | None = None,
     replace: bool = False,
 ) -> list[Path]:
@@ -354,7 +356,7 @@ def promotions_of(meta: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def baselines(results_dir: str | Path = "results") -> dict[str, dict[str, Any]]:
+def baselines(results_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """The promoted baselines: suite -> its meta (``promoted_from``, ``promoted_at``, environment)."""
     from bench import results as store
 
@@ -368,7 +370,7 @@ def baselines(results_dir: str | Path = "results") -> dict[str, dict[str, Any]]:
     return found
 
 
-def baseline_for(suites: Sequence[str], results_dir: str | Path = "results") -> tuple[list[Path], list[str]]:
+def baseline_for(suites: Sequence[str], results_dir: str | Path | None = None) -> tuple[list[Path], list[str]]:
     """The baseline folders of ``suites`` and the suites that have none."""
     paths: list[Path] = []
     missing: list[str] = []

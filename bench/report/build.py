@@ -13,20 +13,22 @@ DEFAULT_REPORTS_DIR = "reports"
 
 def write_report(
     run: str | os.PathLike[str] | None = None,
-    results_dir: str | os.PathLike[str] = store.DEFAULT_RESULTS_DIR,
-    reports_dir: str | os.PathLike[str] = DEFAULT_REPORTS_DIR,
+    results_dir: str | os.PathLike[str] | None = None,
+    reports_dir: str | os.PathLike[str] | None = None,
     *,
     prices_file: str | os.PathLike[str] | None = None,
     profile: str | None = None,
 ) -> tuple[Path, Tables]:
-    """Score a run and write its report folder; returns the folder and the tables it shows."""
+    """Score a run and write its report folder; returns the folder and the tables it shows. ``results_dir`` and
+    ``reports_dir`` default to the CLI's folders (``$BENCH_RESULTS_DIR``, ``$BENCH_REPORTS_DIR``, see
+    :func:`bench.results.default_results_dir`)."""
     from bench.report.charts import make_charts, save_charts
     from bench.report.html import render_html
     from bench.report.load_chart import load_curve_chart
     from bench.report.xlsx import write_workbook
 
     result = tables(run, results_dir, prices_file=prices_file, profile=profile)
-    folder = Path(reports_dir) / result.run_id
+    folder = Path(store.default_reports_dir() if reports_dir is None else reports_dir) / result.run_id
     folder.mkdir(parents=True, exist_ok=True)
     charts = [*make_charts(result), load_curve_chart(result)]
     html = render_html(result, charts)  # embeds the figures before they are closed

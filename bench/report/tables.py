@@ -76,7 +76,7 @@ def _suite_sections(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def tables(
     run: str | os.PathLike[str] | None = None,
-    results_dir: str | os.PathLike[str] = store.DEFAULT_RESULTS_DIR,
+    results_dir: str | os.PathLike[str] | None = None,
     *,
     prices_file: str | os.PathLike[str] | None = None,
     profile: str | None = None,
