@@ -48,9 +48,47 @@ def run_id_problem(run_id: str) -> str | None:
     return None
 
 
+PYTEST_INI_FILES = ("pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml")
+PYTEST_SECTIONS = {"pyproject.toml": "[tool.pytest", "tox.ini": "[pytest]", "setup.cfg": "[tool:pytest]"}
+
+
+def _has_section(path: Path, marker: str) -> bool:
+    try:
+        return path.is_file() and marker in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def project_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The folder pytest takes as its rootdir when run from ``start`` (default: the current folder) without paths,
+    which is where the plugin writes ``results/`` and ``reports/``: the nearest folder going up holding a pytest
+    configuration (``pytest.ini``, ``pytest.toml``, a ``pyproject.toml`` with ``[tool.pytest...]``, a ``tox.ini``
+    with ``[pytest]``, a ``setup.cfg`` with ``[tool:pytest]``); failing that the nearest with a ``pyproject.toml``,
+    then with a ``setup.py``; failing all, ``start`` itself."""
+    here = Path(start if start is not None else os.getcwd()).absolute()
+    folders = [here, *here.parents]
+    for folder in folders:
+        if any((folder / name).is_file() for name in PYTEST_INI_FILES):
+            return folder
+        if any(_has_section(folder / name, marker) for name, marker in PYTEST_SECTIONS.items()):
+            return folder
+    for marker in ("pyproject.toml", "setup.py"):
+        for folder in folders:
+            if (folder / marker).is_file():
+                return folder
+    return here
+
+
+def _in_project(name: str) -> str:
+    """``<project root>/name``, written relative (``name``) when the root is the current folder."""
+    root = project_root()
+    return name if root == Path(os.getcwd()).absolute() else str(root / name)
+
+
 def default_results_dir() -> str:
-    """``$BENCH_RESULTS_DIR`` or ``results``: where runs are written and read unless a command is told otherwise."""
-    return os.environ.get("BENCH_RESULTS_DIR") or DEFAULT_RESULTS_DIR
+    """``$BENCH_RESULTS_DIR`` or ``<project root>/results`` (:func:`project_root`, pytest's rootdir, where the plugin
+    writes): where runs are written and read unless a command is told otherwise, from any folder of the project."""
+    return os.environ.get("BENCH_RESULTS_DIR") or _in_project(DEFAULT_RESULTS_DIR)
 
 
 def results_folder(results_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -60,8 +98,8 @@ def results_folder(results_dir: str | os.PathLike[str] | None = None) -> Path:
 
 
 def default_reports_dir() -> str:
-    """``$BENCH_REPORTS_DIR`` or ``reports``."""
-    return os.environ.get("BENCH_REPORTS_DIR") or "reports"
+    """``$BENCH_REPORTS_DIR`` or ``<project root>/reports`` (as :func:`default_results_dir`)."""
+    return os.environ.get("BENCH_REPORTS_DIR") or _in_project("reports")
 
 
 class ResultsError(BenchError):

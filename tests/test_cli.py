@@ -159,6 +159,40 @@ def test_results_dir_defaults_to_the_environment(tmp_path, capsys, monkeypatch):
     assert "elsewhere" in capsys.readouterr().out
 
 
+def test_commands_read_the_runs_the_plugin_wrote_from_a_subfolder_of_the_project(tmp_path, capsys, monkeypatch):
+    """The plugin writes to <rootdir>/results; bench results, report, gate, ... read ./results: from a subfolder
+    (`cd suites && pytest --benchmark-only .`) they did not find the run just written ('no runs under results/')."""
+    monkeypatch.delenv("BENCH_RESULTS_DIR", raising=False)
+    monkeypatch.delenv("BENCH_REPORTS_DIR", raising=False)
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    make_run(tmp_path / "results", "r1", {"m[fp32-cpu-1t-bs1]": {"samples": latencies(0)}})
+    (tmp_path / "suites" / "deeper").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "suites" / "deeper")
+    assert main(["results"]) == 0
+    assert "r1" in capsys.readouterr().out
+    from bench.cli import build_parser
+
+    assert build_parser().parse_args(["report"]).out == str(tmp_path / "reports")
+    monkeypatch.chdir(tmp_path)  # at the root itself the defaults stay the short relative names
+    assert build_parser().parse_args(["results"]).results == "results"
+
+
+def test_project_root_is_pytests_rootdir_rule(tmp_path):
+    from bench.results import project_root
+
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    assert project_root(inner) == inner  # nothing anywhere: the folder itself (pytest: the invocation folder)
+    (tmp_path / "a" / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert project_root(inner) == tmp_path / "a"  # a pyproject.toml without a pytest table, when nothing else
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    assert project_root(inner) == tmp_path  # a pytest configuration further up wins over it, as in pytest
+    (tmp_path / "a" / "b" / "tox.ini").write_text("[tox]\n")
+    assert project_root(inner) == tmp_path  # tox.ini and setup.cfg count only with a pytest section
+    (tmp_path / "a" / "b" / "setup.cfg").write_text("[tool:pytest]\n")
+    assert project_root(inner) == inner
+
+
 @pytest.mark.parametrize(
     ("argv", "option", "expected"),
     [

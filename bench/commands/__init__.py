@@ -11,5 +11,5 @@ def add_results_option(parser) -> None:
         metavar="DIR",
         type=folder,
         default=default_results_dir(),
-        help="results folder (default: $BENCH_RESULTS_DIR or results/)",
+        help="results folder (default: $BENCH_RESULTS_DIR or <rootdir>/results/)",
     )

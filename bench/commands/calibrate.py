@@ -48,7 +48,7 @@ def register(subparsers) -> None:
         "--out",
         type=folder,
         default=str(Path(default_reports_dir()) / "calibration"),
-        help="folder for runs and the report (default: $BENCH_REPORTS_DIR or reports/, then calibration/)",
+        help="folder for runs and the report (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then calibration/)",
     )
     parser.add_argument("--runs", type=positive_int, default=30, help="separate runs of the suite (default: 30)")
     parser.add_argument(

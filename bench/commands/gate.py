@@ -167,13 +167,13 @@ def register(subparsers) -> None:
         "--summary",
         type=output_file,
         default=str(reports / "summary.md"),
-        help="Markdown summary file (default: $BENCH_REPORTS_DIR or reports/, then gate/summary.md)",
+        help="Markdown summary file (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then gate/summary.md)",
     )
     parser.add_argument(
         "--json",
         type=output_file,
         default=str(reports / "verdicts.json"),
-        help="JSON verdict file (default: $BENCH_REPORTS_DIR or reports/, then gate/verdicts.json)",
+        help="JSON verdict file (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then gate/verdicts.json)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print the whole Markdown summary")
     parser.set_defaults(func=gate)

@@ -95,7 +95,7 @@ def register(subparsers) -> None:
         metavar="DIR",
         type=folder,
         default=str(Path(default_reports_dir()) / "history"),
-        help="folder for the PNGs (default: $BENCH_REPORTS_DIR or reports/, then history/)",
+        help="folder for the PNGs (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then history/)",
     )
     parser.add_argument(
         "--metric", type=_metric, action="append", help="metric to chart (repeatable; default: the main ones)"

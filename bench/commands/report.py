@@ -70,7 +70,7 @@ def register(subparsers) -> None:
         metavar="DIR",
         type=folder,
         default=default_reports_dir(),
-        help="reports folder (default: $BENCH_REPORTS_DIR or reports/)",
+        help="reports folder (default: $BENCH_REPORTS_DIR or <rootdir>/reports/)",
     )
     parser.add_argument("--prices", metavar="FILE", help="price table YAML overriding the default and the suite's")
     parser.add_argument(
