@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from bench.commands._args import BadEnvironment
 from bench.errors import BenchError, printable
 
 PYTEST_COMMANDS = ("run", "overhead")
@@ -48,7 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except BadEnvironment as err:  # a default from $BENCH_RESULTS_DIR or $BENCH_REPORTS_DIR: name it, not the option
+        command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), "")
+        print(printable(f"bench {command}: error: {err}".replace("bench : ", "bench: ")), file=sys.stderr)
+        return 2
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     stdout = sys.stdout

@@ -177,6 +177,39 @@ def test_commands_read_the_runs_the_plugin_wrote_from_a_subfolder_of_the_project
     assert build_parser().parse_args(["results"]).results == "results"
 
 
+@pytest.mark.parametrize(
+    ("argv", "variable", "what"),
+    [
+        (["gate"], "BENCH_REPORTS_DIR", "'afile/gate/summary.md': 'afile' is a file, not a folder"),
+        (["report"], "BENCH_REPORTS_DIR", "'afile' is a file, not a folder"),
+        (["history", "demo"], "BENCH_REPORTS_DIR", "'afile/history': 'afile' is a file, not a folder"),
+        (["calibrate"], "BENCH_REPORTS_DIR", "'afile/calibration': 'afile' is a file, not a folder"),
+        (["results"], "BENCH_RESULTS_DIR", "'afile' is a file, not a folder"),
+        (["gate"], "BENCH_RESULTS_DIR", "'afile' is a file, not a folder"),
+    ],
+)
+def test_a_variable_naming_a_file_is_named_in_the_error_not_an_option_never_passed(
+    argv, variable, what, tmp_path, capsys, monkeypatch
+):
+    """Before: 'bench gate: error: argument --summary: ...' when only $BENCH_REPORTS_DIR was set."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv(variable, "afile")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"bench {argv[0]}: error: ${variable} 'afile': {what}\n"
+
+
+def test_an_option_naming_a_file_is_still_named_as_the_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("BENCH_REPORTS_DIR", "afile")
+    with pytest.raises(SystemExit) as info:
+        main(["report", "--out", "afile"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.endswith("bench report: error: argument --out: 'afile' is a file, not a folder\n")
+
+
 def test_project_root_is_pytests_rootdir_rule(tmp_path):
     from bench.results import project_root
 

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from bench.errors import os_reason, short_name
+from bench.errors import BenchError, os_reason, short_name
 
 
 def probability(text: str) -> float:
@@ -85,6 +85,47 @@ def _unusable(text: str, err: OSError) -> argparse.ArgumentTypeError:
     return argparse.ArgumentTypeError(f"{short_name(text)!r}: {os_reason(err)}")
 
 
+class FromEnvironment(str):
+    """A default path taken from an environment variable. argparse checks a default with the option's type as it
+    checks a value given, so a bad one would be reported as the option (``argument --summary: ...``), which the user
+    never passed: :func:`folder` and :func:`output_file` name the variable and its value instead."""
+
+    variable = ""
+    value = ""
+
+
+class BadEnvironment(BenchError):
+    """An environment variable that sets a default names an unusable path (raised through argparse, which turns only
+    its own errors into usage lines, so that the line names the variable: see ``bench.cli.main``)."""
+
+
+def environment_default(variable: str, path: str) -> str:
+    """``path`` (a default derived from ``$variable`` when it is set), marked so that a bad one names the variable."""
+    value = os.environ.get(variable)
+    if not value:
+        return path
+    marked = FromEnvironment(path)
+    marked.variable, marked.value = variable, value
+    return marked
+
+
+def _named_by_variable(check):
+    """``check`` (an argparse type), whose refusal of a default from the environment names the variable."""
+
+    def checked(text: str) -> str:
+        try:
+            return check(text)
+        except argparse.ArgumentTypeError as err:
+            if isinstance(text, FromEnvironment):
+                raise BadEnvironment(f"${text.variable} {text.value!r}: {err}") from None
+            raise
+
+    checked.__name__ = check.__name__
+    checked.__doc__ = check.__doc__
+    return checked
+
+
+@_named_by_variable
 def folder(text: str) -> str:
     """argparse type: a folder, existing or not yet created; an existing file (or a file on the way) is refused."""
     path = Path(text)
@@ -98,6 +139,7 @@ def folder(text: str) -> str:
         raise _unusable(text, err) from None
 
 
+@_named_by_variable
 def output_file(text: str) -> str:
     """argparse type: a file to write, existing or not; a folder (or a file on the way) is refused."""
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.commands._args import folder, number_type, positive_int
+from bench.commands._args import environment_default, folder, number_type, positive_int
 from bench.results import default_reports_dir
 
 
@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--out",
         type=folder,
-        default=str(Path(default_reports_dir()) / "calibration"),
+        default=environment_default("BENCH_REPORTS_DIR", str(Path(default_reports_dir()) / "calibration")),
         help="folder for runs and the report (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then calibration/)",
     )
     parser.add_argument("--runs", type=positive_int, default=30, help="separate runs of the suite (default: 30)")

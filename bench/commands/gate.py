@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bench.commands import add_results_option
-from bench.commands._args import non_negative_int, output_file, probability
+from bench.commands._args import environment_default, non_negative_int, output_file, probability
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
 from bench.gate.rules import parse_run_noise
 from bench.gate.summary import STEP_SUMMARY, append_step_summary
@@ -166,13 +166,13 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--summary",
         type=output_file,
-        default=str(reports / "summary.md"),
+        default=environment_default("BENCH_REPORTS_DIR", str(reports / "summary.md")),
         help="Markdown summary file (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then gate/summary.md)",
     )
     parser.add_argument(
         "--json",
         type=output_file,
-        default=str(reports / "verdicts.json"),
+        default=environment_default("BENCH_REPORTS_DIR", str(reports / "verdicts.json")),
         help="JSON verdict file (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then gate/verdicts.json)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print the whole Markdown summary")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.commands import add_results_option
-from bench.commands._args import folder, number_type, positive_int, probability
+from bench.commands._args import environment_default, folder, number_type, positive_int, probability
 from bench.results import default_reports_dir
 
 
@@ -94,7 +94,7 @@ def register(subparsers) -> None:
         "--out",
         metavar="DIR",
         type=folder,
-        default=str(Path(default_reports_dir()) / "history"),
+        default=environment_default("BENCH_REPORTS_DIR", str(Path(default_reports_dir()) / "history")),
         help="folder for the PNGs (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then history/)",
     )
     parser.add_argument(

@@ -7,7 +7,7 @@ import os
 
 from bench.checks import short
 from bench.commands import add_results_option
-from bench.commands._args import folder
+from bench.commands._args import environment_default, folder
 from bench.errors import BenchError, did_you_mean, os_reason
 from bench.results import default_reports_dir
 
@@ -69,7 +69,7 @@ def register(subparsers) -> None:
         "--out",
         metavar="DIR",
         type=folder,
-        default=default_reports_dir(),
+        default=environment_default("BENCH_REPORTS_DIR", default_reports_dir()),
         help="reports folder (default: $BENCH_REPORTS_DIR or <rootdir>/reports/)",
     )
     parser.add_argument("--prices", metavar="FILE", help="price table YAML overriding the default and the suite's")
