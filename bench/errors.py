@@ -29,6 +29,11 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``number`` and ``noun`` agreeing: ``1 case``, ``0 cases``, ``2 cases`` (``plural`` when not noun + s)."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def short_name(text: str, limit: int = 80) -> str:
     """A file name or path cut in the middle to at most ``limit`` characters (its start and its end, which tell
     most), so that an error about a 5000-character name stays one short line."""

@@ -349,3 +349,12 @@ def test_resuming_a_path_or_a_name_too_long_is_refused(tmp_path):
     for run_id in (LONG, "../r1", "/tmp"):
         with pytest.raises(BenchError, match=r"^--resume '.*': use letters, digits"):
             resumable(tmp_path, run_id)
+
+
+def test_one_case_is_one_case_not_1_cases(tmp_path, capsys):
+    write_suite(tmp_path, "one.yaml", "suite: one\nmodels: [noop]\n")
+    assert main(["validate", str(tmp_path / "one.yaml")]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'one.yaml'}: ok (one: 1 case)\n"
+    make_run(tmp_path / "results", "r1", {"m[a]": {"samples": latencies(0)}})
+    assert main(["results", "r1", "--results", str(tmp_path / "results")]) == 0
+    assert "run r1 (finished), 1 case\n" in capsys.readouterr().out

@@ -153,7 +153,7 @@ def test_gate_uses_the_promoted_baseline(tmp_path, capsys):
     assert main(["baseline", "set", "r1-old", "--results", str(results)]) == 0
     assert "baseline of suite demo" in capsys.readouterr().out
     assert main(["baseline", "show", "--results", str(results)]) == 0
-    assert "1 cases from run r1-old" in capsys.readouterr().out
+    assert "demo" + " " * 20 + " 1 case from run r1-old (" in capsys.readouterr().out
     make_run(results, "r2-new", {"m[a]": {"samples": latencies(2, scale=3.0)}}, started_at="2026-11-02T00:00:00Z")
     out = tmp_path / "gate"
     args = ["gate", "--results", str(results), "--summary", str(out / "s.md"), "--json", str(out / "v.json")]
@@ -173,4 +173,4 @@ def test_a_damaged_baseline_meta_is_shown_and_replaced_not_a_traceback(tmp_path,
     assert "0 cases from run" in capsys.readouterr().out
     assert main(["baseline", "set", "r1", "--results", str(results)]) == 0
     assert main(["baseline", "show", "--results", str(results)]) == 0
-    assert "1 cases from run r1" in capsys.readouterr().out
+    assert " 1 case from run r1 (" in capsys.readouterr().out

@@ -149,7 +149,11 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         ("suite: x\nmodels: [{dlrm-tiny: {rows: -5}}]\n", r"rows: must not be negative"),
         ("suite: x\nmodels: [noop]\nexclude: [{models: noop}]\n", r"exclude\[0\]\.models: unknown key.*'model'"),
         ("suite: x\nmodels: [noop]\nexclude: [{}]\n", r"exclude\[0\]: an empty rule would match every case"),
-        ("suite: x\nmodels: [noop]\nexclude: [{model: noop}]\n", "the sweep is empty: exclude removed all 1 cases"),
+        ("suite: x\nmodels: [noop]\nexclude: [{model: noop}]\n", "the sweep is empty: exclude removed the only case$"),
+        (
+            "suite: x\nmodels: [noop]\nbatch_sizes: [1, 2]\nexclude: [{model: noop}]\n",
+            "the sweep is empty: exclude removed all 2 cases$",
+        ),
         ("suite: x\nmodels: [noop]\ninclude: [{model: noop}]\n", r"include\[0\]: an include entry needs .*missing"),
         ("suite: x\nmodels: [noop, noop]\n", r"models\[1\]: duplicate 'noop'"),
         (  # was: the include was dropped without a word (the case id was taken by the rows: 10 model)

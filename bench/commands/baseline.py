@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.commands import add_results_option
+from bench.errors import counted
 
 
 def baseline(args: argparse.Namespace, extra: list[str]) -> int:
@@ -25,7 +26,7 @@ def baseline(args: argparse.Namespace, extra: list[str]) -> int:
         promotions = promotions or [{"run_id": meta.get("promoted_from") or meta.get("run_id"), "cases": []}]
         for entry in promotions:
             print(
-                f"{suite:24} {len(entry['cases'])} cases from run {entry.get('run_id')} "
+                f"{suite:24} {counted(len(entry['cases']), 'case')} from run {entry.get('run_id')} "
                 f"(commit {str(entry.get('git_commit') or env.get('git_commit') or '?')[:12]}, "
                 f"{entry.get('hostname') or '?'}), promoted {entry.get('promoted_at')}"
             )

@@ -6,6 +6,7 @@ import argparse
 import warnings
 
 from bench.commands import add_results_option
+from bench.errors import counted
 
 SHOWN = [
     "case_id",
@@ -42,7 +43,7 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
         warnings.simplefilter("ignore", store.ResultsWarning)
         frame = store.load(path)
         meta = store.read_meta(path)
-    print(f"run {meta['run_id']} ({meta.get('status')}), {len(frame)} cases")
+    print(f"run {meta['run_id']} ({meta.get('status')}), {counted(len(frame), 'case')}")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
         print(frame[[c for c in SHOWN if c in frame.columns]].to_string(index=False))
     for problem in store.run_damage(path):

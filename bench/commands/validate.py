@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from bench.commands._args import non_empty_path
-from bench.errors import SuiteError
+from bench.errors import SuiteError, counted
 
 
 def validate(args: argparse.Namespace, extra: list[str]) -> int:
@@ -33,7 +33,7 @@ def validate(args: argparse.Namespace, extra: list[str]) -> int:
             failed += 1
             print(f"{path}: suite: name '{suite.name}' is also used by {names[suite.name]}", file=sys.stderr)
             continue
-        print(f"{path}: ok ({suite.name}: {len(suite.cases)} cases)")
+        print(f"{path}: ok ({suite.name}: {counted(len(suite.cases), 'case')})")
         if args.list:
             for case in suite.cases:
                 print(f"  {case.full_id}")

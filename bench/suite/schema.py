@@ -167,7 +167,8 @@ class Validator:
             self.add(cases, case, f"include[{i}]")
         if not cases:
             total = len(models) * len(compressions) * len(engines) * len(placements) * len(batch_sizes)
-            raise self.error("exclude", f"the sweep is empty: exclude removed all {total} cases")
+            removed = "the only case" if total == 1 else f"all {total} cases"
+            raise self.error("exclude", f"the sweep is empty: exclude removed {removed}")
 
         sections = tuple((key, self.section(key, data[key])) for key in SECTION_OWNERS if key in data)
         self.reference((dict(sections).get("scoring") or {}).get("reference") or {}, cases.values())
