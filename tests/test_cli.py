@@ -358,3 +358,16 @@ def test_one_case_is_one_case_not_1_cases(tmp_path, capsys):
     make_run(tmp_path / "results", "r1", {"m[a]": {"samples": latencies(0)}})
     assert main(["results", "r1", "--results", str(tmp_path / "results")]) == 0
     assert "run r1 (finished), 1 case\n" in capsys.readouterr().out
+
+
+def test_validate_says_a_shared_fragment_is_not_a_suite(tmp_path, capsys):
+    """Was 'suites/_defaults.yaml: suite: required: ...', as if a suite had lost its name."""
+    write_suite(tmp_path, "_defaults.yaml", "measure: {min_rounds: 20}\n")
+    write_suite(tmp_path, "s.yaml", "suite: s\nextends: _defaults.yaml\nmodels: [noop]\n")
+    assert main(["validate", str(tmp_path / "_defaults.yaml")]) == 1
+    assert capsys.readouterr().err == (
+        f"{tmp_path / '_defaults.yaml'}: a shared fragment (files starting with '_' are only used through extends:), "
+        "not a suite: validate a suite that extends it\n"
+    )
+    assert main(["validate", str(tmp_path)]) == 0  # a folder: fragments are skipped, as pytest skips them
+    assert capsys.readouterr().out == f"{tmp_path / 's.yaml'}: ok (s: 1 case)\n"

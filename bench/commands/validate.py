@@ -23,6 +23,14 @@ def validate(args: argparse.Namespace, extra: list[str]) -> int:
     failed = 0
     names: dict[str, str] = {}
     for path in files:
+        if path.name.startswith("_"):  # named on the command line: discover keeps the files it is given
+            failed += 1
+            print(
+                f"{path}: a shared fragment (files starting with '_' are only used through extends:), not a suite: "
+                "validate a suite that extends it",
+                file=sys.stderr,
+            )
+            continue
         try:
             suite = load_suite(path)
         except SuiteError as err:
