@@ -23,6 +23,17 @@ COLORS = plt.get_cmap("tab10").colors
 TERM_COLORS = {"size": "#4C72B0", "latency": "#DD8452", "accuracy": "#55A868", "train": "#8172B3"}
 RECOMMENDED_COLOR = "#067647"
 """The recommendation's mark, the same green as the report's recommended rows."""
+MAX_BARS = 50
+"""The most bars a bar chart draws (one per case): a chart stays a few thousand pixels high whatever the case count."""
+TOP_PER_GROUP = 5
+"""The ranking chart's cases per group: the best by P, plus the group's recommendation and reference case."""
+MAX_PANELS = 12
+"""The most panels a chart of one panel per model (and batch size) draws."""
+MAX_SERIES = 10
+"""The most lines, bar colours or legend entries of one panel."""
+MAX_LABELS = 40
+"""The most point labels of one scatter panel; beyond it only the Pareto front and the recommendations are named."""
+MORE = "in summary.csv and capacity.xlsx"
 
 
 @dataclass
@@ -34,6 +45,9 @@ class Chart:
     caption: str
     figure: Figure | None = None
     note: str = ""
+    more: str = ""
+    """What a capped chart leaves out (e.g. "2350 more cases in summary.csv and capacity.xlsx"), written
+    under the figure and on the page."""
     _png: bytes | None = None
 
     @property
@@ -51,12 +65,26 @@ class Chart:
 
 
 def _finish(chart: Chart, fig, suptitle: bool = False) -> Chart:
-    """Lay out ``fig`` (with the chart's title over all panels when asked) and attach it to ``chart``."""
+    """Lay out ``fig`` (with the chart's title over all panels when asked, and what it leaves out under it) and
+    attach it to ``chart``."""
     if suptitle:
         fig.suptitle(chart.title)
-    fig.tight_layout()
+    if chart.more:
+        fig.text(0.5, 0.005, plain_text(f"Not drawn: {chart.more}."), ha="center", va="bottom", fontsize=8, wrap=True)
+        fig.tight_layout(rect=(0, 0.035 if fig.get_figheight() < 8 else 0.02, 1, 1))
+    else:
+        fig.tight_layout()
     chart.figure = fig
     return chart
+
+
+def _first(items: list, limit: int, wanted=lambda item: False) -> tuple[list, int]:
+    """At most ``limit`` of ``items``: those ``wanted`` first, then the others, each in their order (the order of
+    ``items`` is kept); and how many were left out."""
+    if len(items) <= limit:
+        return items, 0
+    chosen = set(sorted(range(len(items)), key=lambda k: not wanted(items[k]))[:limit])  # sorted() is stable
+    return [item for k, item in enumerate(items) if k in chosen], len(items) - limit
 
 
 def _hardware(frame: pd.DataFrame) -> pd.Series:
@@ -72,6 +100,13 @@ def _config(frame: pd.DataFrame) -> pd.Series:
 def _ok(tables: Tables) -> pd.DataFrame:
     frame = tables.cases
     return frame[frame["status"] == "ok"].copy()
+
+
+def _recommended(frame: pd.DataFrame) -> pd.Series:
+    """Whether each row is its group's recommendation (False where the column is missing)."""
+    if "recommended" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame["recommended"].map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)
 
 
 def _stat(tables: Tables) -> str:
@@ -98,14 +133,28 @@ def pareto_chart(tables: Tables) -> Chart:
     y_column, y_label = ("accuracy", "accuracy") if has_accuracy else ("model_size_mb", "model size (MiB)")
     if not has_accuracy:
         chart.title = "Pareto front: model size vs latency (accuracy not measured)"
-    models = list(dict.fromkeys(frame["model"]))
-    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 5.2), squeeze=False)
+    recommended = _recommended(frame)
+    wanted = set(frame["model"][recommended]).__contains__  # models with a recommendation first
+    models, left_out = _first(list(dict.fromkeys(frame["model"])), MAX_PANELS // 2, wanted)
+    if left_out:
+        chart.more = f"{left_out} more model(s) {MORE}"
+        frame, recommended = frame[frame["model"].isin(models)], recommended[frame["model"].isin(models)]
+    columns = min(len(models), 3)
+    fig, axes = plt.subplots(
+        -(-len(models) // columns), columns, figsize=(6.5 * columns, 5.2 * -(-len(models) // columns)), squeeze=False
+    )
     frame["hardware"] = _hardware(frame)
     colors = _color_map(frame["hardware"])
     size_max = frame["model_size_mb"].max()
     size_max = size_max if size_max > 0 else 1.0  # no size measured (NaN) or all zero: every marker the same
-    for ax, model in zip(axes[0], models, strict=False):
+    for ax, model in zip(axes.flat, models, strict=False):
         rows = frame[frame["model"] == model]
+        named = (
+            rows.index
+            if len(rows) <= MAX_LABELS
+            else rows.index[(rows["pareto"].astype(bool) | recommended[rows.index]).to_numpy()]
+        )
+        named = set(named[:MAX_LABELS])
         for hardware, group in rows.groupby("hardware", sort=False):
             area = 60 + 600 * group["model_size_mb"].fillna(0) / size_max
             ax.scatter(group["latency_ms"], group[y_column], s=area, color=colors[hardware], alpha=0.6, linewidths=0)
@@ -122,7 +171,7 @@ def pareto_chart(tables: Tables) -> Chart:
                 front = front.sort_values("latency_ms")
                 if len(front) > 1:
                     ax.plot(front["latency_ms"], front[y_column], color=colors[hardware], linewidth=1, alpha=0.8)
-            for k, (_, row) in enumerate(group.iterrows()):
+            for k, (_, row) in enumerate(group[group.index.isin(named)].iterrows()):
                 ax.annotate(
                     plain_text(f"{_config(row.to_frame().T).iloc[0]} bs{row['batch_size']}"),
                     (row["latency_ms"], row[y_column]),
@@ -135,9 +184,12 @@ def pareto_chart(tables: Tables) -> Chart:
             ax.set_xscale("log")
         ax.set_xlabel(f"latency {_stat(tables)} per call (ms)")
         ax.set_ylabel(y_label)
-        ax.set_title(plain_text(model))
+        ax.set_title(plain_text(model) + ("" if len(named) == len(rows) else f" ({len(named)} of {len(rows)} named)"))
         ax.grid(alpha=0.3)
-    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=plain_text(h)) for h, c in colors.items()]
+    for ax in list(axes.flat)[len(models) :]:
+        ax.set_visible(False)
+    shown = list(colors.items())[:MAX_SERIES]
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=plain_text(h)) for h, c in shown]
     handles.append(
         Line2D(
             [],
@@ -149,7 +201,7 @@ def pareto_chart(tables: Tables) -> Chart:
             label="on the Pareto front",
         )
     )
-    axes[0][-1].legend(handles=handles, fontsize=8, loc="best")
+    axes.flat[len(models) - 1].legend(handles=handles, fontsize=8, loc="best")
     return _finish(chart, fig, suptitle=True)
 
 
@@ -166,14 +218,25 @@ def latency_chart(tables: Tables) -> Chart:
         return chart
     frame["hardware"] = _hardware(frame)
     frame["config"] = _config(frame)
-    panels = list(frame.groupby(["model", "batch_size"], sort=False))
+    frame["wanted"] = _recommended(frame) | (frame["case_id"] == frame.get("reference_case"))
+    panels, panels_left = _first(
+        list(frame.groupby(["model", "batch_size"], sort=False)), MAX_PANELS, lambda panel: panel[1]["wanted"].any()
+    )
+    bars_left = 0
     columns = min(len(panels), 3)
     rows = int(np.ceil(len(panels) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.2 * rows), squeeze=False)
     colors = _color_map(frame["hardware"])
     for ax, ((model, batch), group) in zip(axes.flat, panels, strict=False):
-        configs = list(dict.fromkeys(group["config"]))
-        hardware = list(dict.fromkeys(group["hardware"]))
+        # the recommended and reference configurations first, then the fastest ones
+        fastest = group.sort_values("latency_ms", kind="stable")
+        wanted = set(group["config"][group["wanted"]]).__contains__
+        chosen, _ = _first(list(dict.fromkeys(fastest["config"])), MAX_SERIES, wanted)
+        configs = [c for c in dict.fromkeys(group["config"]) if c in chosen]
+        wanted = set(group["hardware"][group["wanted"]]).__contains__
+        hardware, _ = _first(list(dict.fromkeys(group["hardware"])), MAX_SERIES // 2, wanted)
+        shown = group["config"].isin(configs) & group["hardware"].isin(hardware)
+        bars_left += int((~shown).sum())
         width = 0.8 / len(hardware)
         for k, target in enumerate(hardware):
             values = [
@@ -193,6 +256,10 @@ def latency_chart(tables: Tables) -> Chart:
         ax.legend(fontsize=8, title="hardware", title_fontsize=8)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
+    if panels_left or bars_left:
+        left = [f"{panels_left} more (model, batch size) panel(s)"] if panels_left else []
+        left += [f"{bars_left} more case(s) of the panels drawn"] if bars_left else []
+        chart.more = f"{' and '.join(left)} {MORE} (drawn: the recommended, reference and fastest configurations)"
     return _finish(chart, fig, suptitle=True)
 
 
@@ -208,9 +275,16 @@ def threads_chart(tables: Tables) -> Chart:
     if cpu.empty or cpu["threads"].nunique() < 2:
         chart.note = "needs CPU cases at two or more thread counts"
         return chart
-    cpu = cpu.assign(config=_config(cpu))
+    cpu = cpu.assign(config=_config(cpu), wanted=_recommended(cpu))
+    lines, left_out = _first(
+        list(cpu.groupby(["model", "config", "batch_size"], sort=False)),
+        MAX_SERIES,
+        lambda line: line[1]["wanted"].any(),
+    )
+    if left_out:
+        chart.more = f"{left_out} more line(s) {MORE} (drawn first: those with a recommendation)"
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    for k, ((model, config, batch), group) in enumerate(cpu.groupby(["model", "config", "batch_size"], sort=False)):
+    for k, ((model, config, batch), group) in enumerate(lines):
         group = group.sort_values("threads")
         color = COLORS[k % len(COLORS)]
         ax.plot(
@@ -229,7 +303,9 @@ def threads_chart(tables: Tables) -> Chart:
             alpha=0.4,
         )
     ax.set_yscale("log")
-    ax.set_xticks(sorted(cpu["threads"].dropna().astype(int).unique()))
+    counts = sorted(cpu["threads"].dropna().astype(int).unique())
+    if len(counts) <= 16:  # more thread counts than that: matplotlib's own ticks
+        ax.set_xticks(counts)
     ax.set_xlabel("CPU threads")
     ax.set_ylabel("throughput (items/s, log scale)")
     ax.set_title(chart.title)
@@ -246,12 +322,21 @@ def size_accuracy_chart(tables: Tables) -> Chart:
     if frame.empty or frame["accuracy"].isna().all():
         chart.note = "accuracy was not measured in this run (the models have no evaluation)"
         return chart
-    rows = frame[frame["accuracy"].notna()].drop_duplicates(["model", "compression", "engine", "device"])
+    rows = frame[frame["accuracy"].notna()]
+    rows = rows.assign(wanted=_recommended(rows)).sort_values("wanted", ascending=False, kind="stable")
+    rows = rows.drop_duplicates(["model", "compression", "engine", "device"]).sort_index()
+    models, left_out = _first(
+        list(dict.fromkeys(rows["model"])), MAX_SERIES, set(rows["model"][rows["wanted"]]).__contains__
+    )
+    if left_out:
+        chart.more = f"{left_out} more model(s) {MORE}"
+        rows = rows[rows["model"].isin(models)]
+    named = rows if len(rows) <= MAX_LABELS else rows[rows["wanted"]].head(MAX_LABELS)  # else the recommendations
     fig, ax = plt.subplots(figsize=(7.5, 5))
     colors = _color_map(rows["model"])
     for model, group in rows.groupby("model", sort=False):
         ax.scatter(group["model_size_mb"], group["accuracy"], color=colors[model], s=60, label=plain_text(model))
-        for _, row in group.iterrows():
+        for _, row in group[group.index.isin(named.index)].iterrows():
             ax.annotate(
                 plain_text(row["compression"]),
                 (row["model_size_mb"], row["accuracy"]),
@@ -259,7 +344,7 @@ def size_accuracy_chart(tables: Tables) -> Chart:
                 xytext=(4, 3),
                 textcoords="offset points",
             )
-    metrics = ", ".join(str(m) for m in rows["accuracy_metric"].dropna().unique())
+    metrics = ", ".join(str(m) for m in rows["accuracy_metric"].dropna().unique()[:3])
     ax.set_xlabel("model size (MiB)")
     ax.set_ylabel(plain_text(f"accuracy ({metrics})") if metrics else "accuracy")
     ax.set_title(chart.title)
@@ -284,6 +369,12 @@ def score_chart(tables: Tables) -> Chart:
     if ranked.empty:
         chart.note = "no scored case"
         return chart
+    ranked, left_out = tables.shortlist(TOP_PER_GROUP, MAX_BARS)
+    if left_out:
+        chart.more = (
+            f"{left_out} more case(s) {MORE} (drawn: the best {TOP_PER_GROUP} of each group by P, its ★ and its "
+            "reference case, group after group)"
+        )
     ranked = ranked.iloc[::-1]  # barh draws bottom-up: the lowest P of each group at its top
     fig, ax = plt.subplots(figsize=(9, _bar_height(len(ranked))))
     left = np.zeros(len(ranked))
@@ -331,6 +422,10 @@ def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> 
     rows = frame[pd.to_numeric(frame.get(column), errors="coerce").notna()] if not frame.empty else frame
     if rows.empty:
         return chart
+    rows = rows.assign(_wanted=_recommended(rows)).sort_values(["_wanted", column], ascending=[False, True])
+    if len(rows) > MAX_BARS:  # the recommendations, then the lowest figures
+        chart.more = f"{len(rows) - MAX_BARS} more case(s) {MORE} (drawn: the recommendations, then the lowest)"
+        rows = rows.head(MAX_BARS)
     rows = rows.sort_values(column, ascending=False)
     fig, ax = plt.subplots(figsize=(9, _bar_height(len(rows))))
     colors = _color_map(_hardware(rows))
@@ -341,7 +436,8 @@ def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> 
     ax.set_xscale("log")
     ax.set_xlabel(plain_text(xlabel))
     ax.set_title(plain_text(chart.title))  # the title names the price table's currency
-    handles = [Line2D([], [], marker="s", linestyle="", color=c, label=plain_text(h)) for h, c in colors.items()]
+    shown = list(colors.items())[:MAX_SERIES]
+    handles = [Line2D([], [], marker="s", linestyle="", color=c, label=plain_text(h)) for h, c in shown]
     ax.legend(handles=handles, fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return _finish(chart, fig)

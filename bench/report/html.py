@@ -6,12 +6,21 @@ import base64
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from bench.judge.decide import CONSTRAINTS
 from bench.judge.scoring import PROFILES
 from bench.report.charts import Chart
 from bench.report.tables import Tables
+
+MAX_ROWS = 300
+"""The most rows of each table on the page, and ``MAX_CARDS`` the most recommendation cards: a run of thousands of
+cases made a page of tens of megabytes that a browser barely opens. Folding long tables (``<details>``) would not
+make the file smaller; every case stays in summary.csv and capacity.xlsx, which are made for that many rows."""
+ROWS_PER_GROUP = 10
+"""The ranking table's cases per group when it is cut: the best by P, plus the recommendation and the reference."""
+MAX_CARDS = 100
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -78,6 +87,15 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
     environment.filters["yes"] = _yes
     template = environment.get_template("report.html.j2")
     cases = tables.cases
+    ranking, ranking_left = tables.shortlist(ROWS_PER_GROUP, MAX_ROWS)
+    capacity = tables.capacity
+    if len(capacity) > MAX_ROWS:  # the cheapest plan of each group and the cases of the ranking shown first
+        shown = set(zip(ranking["suite"], ranking["case_id"], strict=True))
+        in_ranking = [key in shown for key in zip(capacity["suite"], capacity["case_id"], strict=True)]
+        first = capacity["cheapest"].astype(bool).to_numpy() | np.array(in_ranking, dtype=bool)
+        capacity = capacity.loc[capacity.index[first].append(capacity.index[~first])[:MAX_ROWS]]
+        capacity = capacity.sort_index()
+    others = cases[cases["score"].isna()]
     capacity_stat = {suite: cap.slo_statistic for suite, cap in tables.capacity_inputs.items()}
     return template.render(
         run_id=tables.run_id,
@@ -90,10 +108,15 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         capacity_inputs=tables.capacity_inputs,
         capacity_stat=capacity_stat,
         profiles=PROFILES,
-        recommendations=records(tables.recommendations),
-        ranking=records(tables.ranking),
-        others=records(cases[cases["score"].isna()]),
-        capacity=records(tables.capacity),
+        recommendations=records(tables.recommendations.head(MAX_CARDS)),
+        recommendations_left=max(0, len(tables.recommendations) - MAX_CARDS),
+        ranking=records(ranking),
+        ranking_left=ranking_left,
+        rows_per_group=ROWS_PER_GROUP,
+        others=records(others.head(MAX_ROWS)),
+        others_left=max(0, len(others) - MAX_ROWS),
+        capacity=records(capacity),
+        capacity_left=len(tables.capacity) - len(capacity),
         counts=cases["status"].value_counts().to_dict() if len(cases) else {},
         unstable=int(pd.Series(cases.get("unstable")).fillna(False).astype(bool).sum()) if len(cases) else 0,
         accuracy_measured=bool(cases["accuracy"].notna().any()) if len(cases) else False,

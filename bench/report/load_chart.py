@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.ticker import FormatStrFormatter
 
 from bench.checks import plain_text
-from bench.report.charts import Chart, _color_map, _finish, _ok
+from bench.report.charts import MAX_PANELS, MAX_SERIES, MORE, Chart, _color_map, _finish, _first, _ok, _recommended
 from bench.report.tables import Tables
 
 
@@ -37,13 +37,28 @@ def load_curve_chart(tables: Tables) -> Chart:
         "tried (filled: the run met the SLO; hollow: it did not; star: server_max_qps). The dashed line is the p99 "
         "SLO; one panel per model and batch size.",
     )
-    curves = _curves(_ok(tables))
+    frame = _ok(tables)
+    curves = _curves(frame.assign(wanted=_recommended(frame)))
     if not curves:
         chart.note = "no case ran the LoadGen Server scenario (add a load: section to a suite)"
         return chart
     panels: dict[tuple[str, Any], list] = {}
     for row, points in curves:
         panels.setdefault((row["model"], row["batch_size"]), []).append((row, points))
+    # a bounded chart: the panels and lines with a recommendation first (the rest are in the tables)
+    chosen, panels_left = _first(list(panels), MAX_PANELS // 2, lambda key: any(r["wanted"] for r, _ in panels[key]))
+    lines_left = 0
+    for key in list(panels):
+        if key not in chosen:
+            del panels[key]
+            continue
+        panels[key], left = _first(panels[key], MAX_SERIES, lambda line: line[0]["wanted"])
+        lines_left += left
+    curves = [line for lines in panels.values() for line in lines]
+    if panels_left or lines_left:
+        left = [f"{panels_left} more (model, batch size) panel(s)"] if panels_left else []
+        left += [f"{lines_left} more line(s) of the panels drawn"] if lines_left else []
+        chart.more = f"{' and '.join(left)} {MORE}"
     columns = min(len(panels), 2)
     rows = int(np.ceil(len(panels) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(6.5 * columns, 4.4 * rows), squeeze=False)

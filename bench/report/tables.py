@@ -55,6 +55,33 @@ class Tables:
             parts.append(cases.sort_values([*config.group_columns, "rank"], kind="stable"))
         return pd.concat(parts) if parts else ranked
 
+    def shortlist(self, per_group: int, limit: int) -> tuple[pd.DataFrame, int]:
+        """The ranking cut to what a chart or the page can show: of each group its ``per_group`` best cases by P, and
+        always its recommendation and its reference case, group after group while the rows fit in ``limit``; and how
+        many scored cases were left out (every case stays in ``summary.csv`` and ``capacity.xlsx``). A run of
+        thousands of cases gave charts of 100,000 pixels and a page of tens of megabytes."""
+        ranked = self.ranking
+        if len(ranked) <= limit:
+            return ranked, 0
+        parts, offset = [], 0
+        for suite, cases in ranked.groupby("suite", sort=False):
+            config = self.configs.get(str(suite)) or ScoringConfig()
+            groups = cases.groupby(config.group_columns, sort=False, dropna=False)
+            wanted = (
+                (groups.cumcount() < per_group)
+                | cases["recommended"].fillna(False).astype(bool)
+                | (cases["case_id"] == cases["reference_case"])
+            )
+            parts.append(pd.DataFrame({"group": groups.ngroup() + offset, "wanted": wanted}, index=cases.index))
+            offset += groups.ngroups
+        picks = pd.concat(parts).loc[ranked.index]
+        per_group_rows = picks[picks["wanted"]].groupby("group", sort=False).size()
+        fitting = per_group_rows[per_group_rows.cumsum() <= limit].index
+        if not len(fitting):  # one group's picks alone exceed the limit: its first rows
+            fitting = per_group_rows.index[:1]
+        chosen = ranked[(picks["wanted"] & picks["group"].isin(fitting)).to_numpy()].head(limit)
+        return chosen, len(ranked) - len(chosen)
+
     @property
     def pareto(self) -> pd.DataFrame:
         """Cases on the Pareto front (latency, size, 1-A) of their hardware target."""
