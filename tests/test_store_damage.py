@@ -341,3 +341,18 @@ def test_run_files_that_are_fifos_or_devices_are_named_and_never_waited_on(tmp_p
     assert done.returncode == 0
     assert f"{second / 'records.jsonl'}: unreadable (it is a FIFO (named pipe), not a regular file)" in done.stdout
     assert f"{second / 'samples.jsonl'}: unreadable (it is a character device, not a regular file)" in done.stdout
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_run_whose_every_record_line_is_damaged_says_so_not_that_it_has_no_records(tmp_path, capsys):
+    """Was: after the warning naming the damaged lines, "run r1 has no records yet (status finished)"."""
+    path = three_cases(tmp_path / "results") / "records.jsonl"
+    path.write_bytes(b"{not json\n[1, 2]\n{}\n")
+    assert main(["report", "r1", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: 3 damaged line(s) skipped" in err
+    assert (
+        f"bench report: error: {path}: none of its records could be read (every line is damaged, see the warning "
+        "above): nothing to report"
+    ) in err
+    assert "no records yet" not in err and "Traceback" not in err

@@ -117,6 +117,13 @@ def tables(
     meta = store.load_meta(run, results_dir)
     source = str(store.resolve_run(run, results_dir) / "meta.json")
     if frame.empty:
+        records = store.resolve_run(run, results_dir) / "records.jsonl"
+        damage = [p for p in store.run_damage(records.parent) if p.startswith(str(records))]
+        if damage:  # lines there, none readable: the warnings above say which and why
+            raise BenchError(
+                f"{records}: none of its records could be read (every line is damaged, see the warning above): "
+                "nothing to report"
+            )
         raise BenchError(
             f"run {meta.get('run_id')} has no records yet (status {meta.get('status')}): nothing to report"
         )
