@@ -264,7 +264,7 @@ def test_every_command_writing_reports_defaults_to_the_reports_environment(
         (["report", "--profile", "edgy"], "--profile: unknown profile 'edgy'. Did you mean 'edge'?"),
         (["calibrate", "--batch-sizes", "1", "0"], "--batch-sizes: must be an integer >= 1, got 0"),
         (["calibrate", "--min-time-s", "inf"], "--min-time-s: must be a number > 0 and <= 3600"),
-        (["calibrate", "--runs", "0"], "--runs: must be an integer >= 1"),
+        (["calibrate", "--runs", "1"], "--runs: must be an integer >= 2"),
         (["calibrate", "--model", "dlrm-tinny"], "--model: unknown model 'dlrm-tinny'. Did you mean 'dlrm-tiny'?"),
         (["load-overhead", "--seconds", "nan"], "--seconds: must be a number > 0 and <= 3600, got nan"),
         (["load-overhead", "--seconds", "1e12"], "--seconds: must be a number > 0 and <= 3600"),

@@ -104,3 +104,31 @@ def test_reused_runs_with_a_case_without_raw_samples_leave_that_case_out_with_a_
         cases = calibrate.collect(runs)  # was KeyError: 'demo::m[a]'
     (family,) = cases  # make_run writes model m, fp32, eager: one family
     assert len(family.eager) == 3  # a1's two cases and a2's m[s]
+
+
+def test_one_run_says_n_a_and_needs_two_not_nan():
+    """Was: "run-to-run standard deviation of the cleaned p50 nan%" (and a spread of +0.0%) from a single run."""
+    case = calibrate.CaseRuns("m[cpu-1t-bs1]", 1, eager=[np.asarray(latencies(1, n=100))], slowed=[])
+    comparisons = calibrate._comparisons([case], pool=10, rng=np.random.default_rng(0))
+    rows = calibrate.evaluate(comparisons, [0.01], [0.05])
+    markdown = calibrate.summarise([case], rows, rows, {**_setup(), "runs": 1})
+    assert "nan" not in markdown.lower()
+    assert "max/min of the runs' p50s n/a (1 run: needs at least two)" in markdown
+    assert "standard deviation of the cleaned p50 n/a (1 run: needs at least two)" in markdown
+
+
+def test_calibrate_refuses_one_run_on_the_command_line_and_when_reusing_one(tmp_path, capsys):
+    from bench.cli import main
+    from bench.errors import BenchError
+    from tests.gate_helpers import make_run
+
+    with pytest.raises(SystemExit) as stop:
+        main(["calibrate", "--runs", "1", "--out", str(tmp_path / "cal")])
+    assert stop.value.code == 2
+    assert "argument --runs: must be an integer >= 2 (the false-alarm and detection rates compare two different " in (
+        capsys.readouterr().err
+    )
+    make_run(tmp_path / "cal" / "runs", "cal-000", {"m[a]": {"samples": latencies(1, n=50)}})
+    with pytest.raises(BenchError, match=r"calibration needs at least two runs \(found 1\)"):
+        calibrate.calibrate(tmp_path / "cal", reuse=True)
+    assert not (tmp_path / "cal" / "calibration.md").exists()

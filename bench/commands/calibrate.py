@@ -21,6 +21,19 @@ def model_name(text: str) -> str:
     return text
 
 
+def two_or_more(text: str) -> int:
+    """argparse type for ``--runs``: an integer >= 2 (every rate compares two different runs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer >= 2 (the false-alarm and detection rates compare two different runs), got {value}"
+        )
+    return value
+
+
 def calibrate_command(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.gate.calibrate import calibrate
 
@@ -50,7 +63,9 @@ def register(subparsers) -> None:
         default=environment_default("BENCH_REPORTS_DIR", str(Path(default_reports_dir()) / "calibration")),
         help="folder for runs and the report (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then calibration/)",
     )
-    parser.add_argument("--runs", type=positive_int, default=30, help="separate runs of the suite (default: 30)")
+    parser.add_argument(
+        "--runs", type=two_or_more, default=30, help="separate runs of the suite, at least 2 (default: 30)"
+    )
     parser.add_argument(
         "--model",
         type=model_name,

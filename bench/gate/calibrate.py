@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.gate.compare import verdict_for
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
 from bench.gate.stats import RUN_NOISE, timed_figures, undisturbed
@@ -169,7 +170,8 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
 
 def run_noise(runs: Sequence[np.ndarray]) -> float:
     """One run's relative standard deviation of the p50 between runs of the same code, after the gate's cleaning of
-    disturbed blocks: what ``gates.run_noise`` should be on this machine."""
+    disturbed blocks: what ``gates.run_noise`` should be on this machine. NaN with fewer than two runs (the report
+    says "n/a")."""
     figures = [float(np.median(undisturbed([run]).samples_ms)) for run in runs if len(run)]
     return float(np.std(figures, ddof=1) / np.mean(figures)) if len(figures) >= 2 else float("nan")
 
@@ -268,14 +270,18 @@ def summarise(cases: list[CaseRuns], rows: list[dict[str, Any]], per_case, setup
         f"{METRICS['throughput_items_per_s'].default_rule}",
     ]
     for case in cases:
-        medians = [float(np.median(s)) for s in case.eager]
-        spread = (max(medians) / min(medians) - 1) if medians else float("nan")
-        noise = run_noise(case.eager)
+        medians = [float(np.median(s)) for s in case.eager if len(s)]
         rounds = int(np.median([len(s) for s in case.eager])) if case.eager else 0
+        p50 = f"{np.median(medians):.4g} ms" if medians else "n/a (no eager run)"
+        if len(medians) >= 2:  # between runs: one run has no run-to-run figure (it printed nan%)
+            spread = f"{max(medians) / min(medians) - 1:+.1%}"
+            noise = f"{run_noise(case.eager):.1%}"
+        else:
+            spread = noise = f"n/a ({len(medians)} run{'' if len(medians) == 1 else 's'}: needs at least two)"
         lines.append(
             f"- `{case.name}`: {len(case.eager)} runs, ~{rounds} samples per run, eager p50 "
-            f"{np.median(medians):.4g} ms, max/min of the runs' p50s {spread:+.1%}, run-to-run standard deviation "
-            f"of the cleaned p50 {noise:.1%} (the gate's `gates.run_noise`; default {RUN_NOISE:.0%})"
+            f"{p50}, max/min of the runs' p50s {spread}, run-to-run standard deviation "
+            f"of the cleaned p50 {noise} (the gate's `gates.run_noise`; default {RUN_NOISE:.0%})"
         )
     lines += ["", "## Per case at the defaults", "", *_table(per_case, "case")]
     lines += ["", "## All cases, by test level and effect threshold", "", *_table(rows, "cases")]
@@ -306,6 +312,11 @@ def calibrate(
     cases = collect(results)
     if not cases:
         raise FileNotFoundError(f"no calibration runs under {results}")
+    if max(min(len(c.eager), len(c.slowed)) for c in cases) < 2:  # A/A and A/B compare different runs
+        raise BenchError(
+            f"{results}: calibration needs at least two runs (found {max(len(c.eager) for c in cases)}): every rate "
+            "compares two different runs; run it with --runs 2 or more"
+        )
     comparisons = _comparisons(cases, pool, np.random.default_rng(seed))
     rows = evaluate(comparisons, alphas, thresholds)
     default_threshold = parse_rule("latency_p50_ms", METRICS["latency_p50_ms"].default_rule).limit
