@@ -193,3 +193,17 @@ def test_an_invalid_recorded_section_names_the_runs_meta_json_and_an_unknown_pro
 
     with pytest.raises(BenchError, match=r"--profile: unknown profile 'bogus'"):
         tables("r2", results, profile="bogus")
+
+
+def test_text_over_excels_cell_limit_is_cut_with_a_marker_in_the_workbook_and_whole_in_summary_csv(tmp_path):
+    """Was: xlsxwriter cut a string over 32767 characters (Excel's cell limit) silently."""
+    long_error = "memory pass: " + "E" * 40_000
+    run_id = write_run(tmp_path / "results", [ok_case("a", pass_errors=long_error)])
+    folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    texts = [c.value for row in book["cases"].iter_rows() for c in row if str(c.value).startswith("memory pass: ")]
+    (cut,) = texts
+    assert len(cut) <= 32767
+    assert cut.endswith(f" … [cut: {len(long_error)} characters in all, the whole text is in summary.csv]")
+    summary = pd.read_csv(folder / "summary.csv")
+    assert summary.loc[0, "pass_errors"] == long_error

@@ -48,6 +48,17 @@ LOAD_HEADER = (
 )
 """Columns I-Q: the plan under load (LoadGen Server peak) beside the single-stream plan, and the plan that is used."""
 FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Excel row 11)
+MAX_CELL_TEXT = 32767
+"""Excel's limit on the characters of a cell: xlsxwriter cut longer strings silently."""
+
+
+def _text(value: str) -> str:
+    """``value``, or where it exceeds a cell's limit its beginning with a visible marker saying it was cut and where
+    the whole text is (summary.csv keeps every character)."""
+    if len(value) <= MAX_CELL_TEXT:
+        return value
+    marker = f" … [cut: {len(value)} characters in all, the whole text is in summary.csv]"
+    return value[: MAX_CELL_TEXT - len(marker)] + marker
 
 
 def _cell_value(value: Any) -> Any:
@@ -60,9 +71,9 @@ def _cell_value(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, (bool, int, float, str)):
+    if isinstance(value, (bool, int, float)):
         return value
-    return str(value)
+    return _text(str(value))
 
 
 def _finite(value: float) -> float | str:
@@ -133,7 +144,7 @@ def _summary_sheet(sheet, tables: Tables, formats: dict[str, Any]) -> None:
             (f"{suite}: prices", tables.prices[suite].source),
         ]
     for number, (key, value) in enumerate(rows, start=2):
-        sheet.write(number, 0, key, formats["bold"])
+        sheet.write(number, 0, _cell_value(key), formats["bold"])
         sheet.write(number, 1, _cell_value(value))
     sheet.set_column(0, 0, 32)
     sheet.set_column(1, 1, 60)
@@ -202,8 +213,8 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         latency = _cell_value(getattr(row, latency_column, None))
         throughput = _cell_value(record["throughput_items_per_s"])
         price = _cell_value(record["price_per_hour"])
-        sheet.write(r, 0, record["case_id"])
-        sheet.write(r, 1, record["device"])
+        sheet.write(r, 0, _cell_value(record["case_id"]))
+        sheet.write(r, 1, _cell_value(record["device"]))
         sheet.write(r, 2, latency) if latency is not None else sheet.write_blank(r, 2, None)
         sheet.write(r, 3, throughput) if throughput is not None else sheet.write_blank(r, 3, None)
         if price is None:
@@ -247,7 +258,7 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         1,
         f'=IF(COUNT({cost_range})=0,"none meets the SLO",INDEX({case_range},MATCH(MIN({cost_range}),{cost_range},0)))',
         None,
-        cheapest_case,
+        _cell_value(cheapest_case),
     )
     sheet.write(summary_row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
     sheet.write_formula(summary_row + 1, 1, f"=MIN({cost_range})", formats["money"], cheapest_cost)
