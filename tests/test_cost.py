@@ -149,3 +149,16 @@ def test_an_slo_on_per_item_latency_is_refused():
 
     with pytest.raises(SuiteError, match=r"slo_statistic.*unknown 'per_item'.*Allowed: p50"):
         validate_capacity({"target_qps": 10, "latency_slo_ms": 5, "slo_statistic": "per_item"})
+
+
+@pytest.mark.parametrize("device", ["tpu", "mps", "cudax", "xla:0"])
+def test_a_device_the_price_table_does_not_know_has_no_price_not_the_cpus(device):
+    """Was: a hand-edited record on a tpu with threads: 8 was priced as 8 CPU core-hours."""
+    frame = cases(device=["cpu", device, "cuda:0"], threads=[1, 8, None])
+    out = add_costs(frame, load_prices({"cpu_core_hour": 0.05})).set_index("case_id")
+    assert pd.isna(out.loc["cpu4", "price_per_hour"]) and pd.isna(out.loc["cpu4", "cost_per_1m"])
+    assert out.loc["cpu4", "price_basis"] == (
+        f"no price for device '{device}': the price table prices cpu (per core) and cuda (per GPU)"
+    )
+    assert out.loc["cpu1", "price_per_hour"] == pytest.approx(0.05)  # cpu and cuda keep their prices
+    assert out.loc["gpu", "price_basis"].endswith("GPU-hour")

@@ -4,6 +4,7 @@ Formulas (also in ``docs/scoring.md``)::
 
     price_per_hour   = threads * cpu_core_hour            (CPU case)
                      = gpu_hour[GPU model]                (CUDA case: the whole GPU)
+                     = empty, with the reason in price_basis (any other device)
     loaded_items_per_s = server_max_qps * batch_size   (a LoadGen Server peak; else throughput_items_per_s)
     cost_per_1m      = price_per_hour / (loaded_items_per_s * 3600) * 1e6
     energy_kwh_per_1m = energy_j_per_item * 1e6 / 3.6e6   (empty where energy was not measured, never 0)
@@ -73,8 +74,13 @@ class Prices:
     source: str = "default"
 
     def hourly(self, device: str, threads: Any, gpu_name: Any) -> tuple[float | None, str]:
-        """Price per hour of what one case occupies, and how it was found (or why there is none)."""
-        if str(device).startswith("cuda"):
+        """Price per hour of what one case occupies, and how it was found (or why there is none). Only the devices
+        the table prices have one: ``cpu`` (``threads`` cores) and ``cuda`` (the GPU model); any other device (a
+        hand-edited ``tpu``) has none, rather than the CPU's price per core."""
+        kind = str(device).split(":", 1)[0]
+        if kind not in ("cpu", "cuda"):
+            return None, f"no price for device '{device}': the price table prices cpu (per core) and cuda (per GPU)"
+        if kind == "cuda":
             name = str(gpu_name or "")
             matches = [(key, price) for key, price in self.gpu_hour if key.lower() in name.lower()]
             if not name:
