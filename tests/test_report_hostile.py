@@ -207,3 +207,24 @@ def test_text_over_excels_cell_limit_is_cut_with_a_marker_in_the_workbook_and_wh
     assert cut.endswith(f" … [cut: {len(long_error)} characters in all, the whole text is in summary.csv]")
     summary = pd.read_csv(folder / "summary.csv")
     assert summary.loc[0, "pass_errors"] == long_error
+
+
+def test_summary_csv_neutralises_text_a_spreadsheet_would_run_as_a_formula_and_keeps_numbers(tmp_path):
+    """Was: summary.csv held '=HYPERLINK(...)', '-2+3' and '@SUM(A1)' as bare cells, which a spreadsheet opening the
+    file runs as formulas. Text now starts with OWASP's ', numbers (a negative accuracy drop) stay numbers."""
+    import csv
+
+    cases = [
+        ok_case(FORMULA),
+        ok_case("+1+1", compression="int8", latency=1.0, size=500, accuracy=0.95),
+        ok_case("@SUM(A1)", compression="-2+3", latency=1.5, size=600),
+    ]
+    run_id = write_run(tmp_path / "results", cases)
+    folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    with open(folder / "summary.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["case_id"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == {"'" + FORMULA, "'+1+1", "'@SUM(A1)"}
+    assert rows["'@SUM(A1)"]["compression"] == "'-2+3"
+    assert rows["'+1+1"]["accuracy_drop"].startswith("-0.0")  # a number, not text: no quote
+    assert float(rows["'+1+1"]["accuracy_drop"]) == pytest.approx(-0.05)
+    assert rows["'+1+1"]["model"] == "m"  # plain text is unchanged

@@ -5,10 +5,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from bench import results as store
 from bench.report.tables import Tables, tables
 
 DEFAULT_REPORTS_DIR = "reports"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet opening a CSV reads as the start of a formula (OWASP, CSV injection)."""
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell that a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``-2+3``,
+    ``@SUM(A1)``) prefixed with ``'``, OWASP's neutralisation, so that summary.csv opened by a double click shows it
+    as text. bench never writes such a label itself: only a hand-edited or foreign records file has one, and its
+    text as written stays in records.jsonl and capacity.xlsx. Numbers are not text and stay numbers (-0.5)."""
+
+    def neutral(value):
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    out = frame.copy()
+    for column in out.select_dtypes(include=["object", "string"]).columns:
+        out[column] = out[column].map(neutral)
+    return out
 
 
 def write_report(
@@ -34,6 +53,6 @@ def write_report(
     html = render_html(result, charts)  # embeds the figures before they are closed
     save_charts(charts, folder)
     (folder / "index.html").write_text(html, encoding="utf-8")
-    result.summary.to_csv(folder / "summary.csv", index=False)
+    csv_safe(result.summary).to_csv(folder / "summary.csv", index=False)
     write_workbook(result, folder / "capacity.xlsx")
     return folder, result
