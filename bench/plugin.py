@@ -412,19 +412,21 @@ def _close_run(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _write_report(config: pytest.Config, writer) -> str:
-    """Write the run's report; returns the line the terminal summary shows (the path, or why it failed)."""
-    from bench.errors import BenchError
+    """Write the run's report; returns the lines the terminal summary shows (the path, or why it failed, and the
+    groups it could not score)."""
+    from bench.errors import BenchError, printable
     from bench.report import write_report
 
     reports_dir = _reports_dir(config)
     try:
-        folder, _ = write_report(writer.path, reports_dir=reports_dir)
-    except BenchError as err:  # e.g. a missing reference case: the results are safe, only the report is not
+        folder, result = write_report(writer.path, reports_dir=reports_dir)
+    except BenchError as err:  # e.g. a damaged section in meta.json: the results are safe, only the report is not
         return f"report: not written: {err}"
     except OSError as err:  # a folder on the way that is a file, a full disk: the results are safe too
         name = _source(config, "--bench-reports-dir", "BENCH_REPORTS_DIR")
         return f"report: not written: {name} {_shown(reports_dir)}: cannot write there ({os_reason(err)})"
-    return f"report: {folder / 'index.html'}"
+    unscored = result.unscored_line()  # a failed or skipped reference case: the other groups are scored
+    return f"report: {folder / 'index.html'}" + (f"\nreport: {printable(unscored)}" if unscored else "")
 
 
 def _reports_dir(config: pytest.Config) -> Path:
@@ -459,4 +461,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     )
     terminalreporter.write_line(f"results: {writer.path}")
     if REPORT_KEY in config.stash:
-        terminalreporter.write_line(config.stash[REPORT_KEY])
+        for line in config.stash[REPORT_KEY].splitlines():
+            terminalreporter.write_line(line)

@@ -208,13 +208,14 @@ def test_cli_report_profile_and_prices_override(tmp_path, capsys):
     assert summary.loc["m[int8-cpu-1t-bs1]", "score"] == pytest.approx(0.6 * 0.25 + 0.2 * 0.5 + 0.2 * 0.15)
 
 
-def test_cli_missing_reference_is_a_one_line_error(tmp_path, capsys):
+def test_cli_missing_reference_writes_the_figures_says_why_and_exits_3(tmp_path, capsys):
     run_id = make_run(tmp_path / "results", sections={"scoring": {"reference": {"compression": "fp8"}}})
     code = main(["report", run_id, "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.startswith("bench report: error: suite s: case m[fp32-cpu-1t-bs1] has no reference case")
-    assert "compression=fp8" in err and len(err.strip().splitlines()) == 1
+    out, err = capsys.readouterr()
+    assert code == 3 and len(err.strip().splitlines()) == 1
+    assert err.startswith("bench report: warning: no group could be scored (no reference case ran)")
+    assert "s · m on cpu, batch 1: not scored: its reference case (model=m, compression=fp8, engine=eager" in out
+    assert (tmp_path / "reports" / run_id / "index.html").is_file()
 
 
 def test_run_command_passes_report_to_pytest():

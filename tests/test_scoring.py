@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bench.errors import SuiteError
 from bench.judge.decide import decide, pareto_front, robustness, validate_constraints
-from bench.judge.scoring import PROFILES, MissingReference, ScoringConfig, Weights, score, validate_scoring
+from bench.judge.scoring import PROFILES, ScoringConfig, Weights, score, validate_scoring
 from bench.results import Record
 
 
@@ -139,15 +139,34 @@ def test_reference_can_be_pinned_and_per_item_latency_compares_batch_sizes():
     assert scored.loc[64, "reference_case"] == "m[fp32-cpu1t-bs1]"
 
 
-def test_missing_reference_is_a_clear_error_not_a_nan():
-    with pytest.raises(MissingReference, match=r"m\[bf16-cpu1t-bs1\] has no reference case .*compression=fp32"):
-        score(frame(record("bf16")))
+def test_a_case_without_a_reference_record_is_not_scored_and_says_which_case_it_looked_for():
+    scored = score(frame(record("bf16", accuracy=0.9)), absent="was not run in this run (selected out with -k)")
+    row = scored.iloc[0]
+    assert pd.isna(row["score"]) and pd.isna(row["S"]) and pd.isna(row["T"]) and pd.isna(row["rank"])
+    assert row["A"] == 0.9 and row["latency_ms"] == 10.0  # the measured figures stay
+    assert row["score_note"] == (
+        "not scored: its reference case (model=m, compression=fp32, engine=eager, device=cpu, threads=1, "
+        "batch_size=1) was not run in this run (selected out with -k)"
+    )
+    assert row["reference_missing"] == row["score_note"].removeprefix("not scored: ")
 
 
-def test_a_failed_reference_is_named_in_the_error():
-    failed = record("fp32", status="failed", latency_p50_ms=None, error="RuntimeError: boom")
-    with pytest.raises(MissingReference, match="that case is failed: RuntimeError: boom"):
-        score(frame(failed, record("bf16")))
+@pytest.mark.parametrize(
+    ("status", "error", "said"),
+    [
+        ("failed", "RuntimeError: boom\n  more lines", "failed: RuntimeError: boom"),
+        ("skipped", "out of memory", "was skipped: out of memory"),
+    ],
+)
+def test_a_failed_or_skipped_reference_leaves_its_group_unscored_and_names_it_with_its_error(status, error, said):
+    broken = record("fp32", status=status, latency_p50_ms=None, error=error)
+    other = [record(c, device="cuda:0", threads=None) for c in ("fp32", "bf16")]
+    scored = score(frame(broken, record("bf16"), *other)).set_index("case_id")
+    assert scored.loc["m[bf16-cpu1t-bs1]", "score_note"] == f"not scored: its reference case m[fp32-cpu1t-bs1] {said}"
+    assert pd.isna(scored.loc["m[bf16-cpu1t-bs1]", "score"])
+    assert scored.loc["m[fp32-cpu1t-bs1]", "score_note"].startswith(f"not scored: {status}")
+    assert scored.loc["m[bf16-cuda:0-bs1]", "score"] == pytest.approx(1.0)  # the other group is scored as usual
+    assert scored.loc["m[bf16-cuda:0-bs1]", "reference_missing"] == ""
 
 
 def test_accuracy_term_is_left_out_and_flagged_when_a_model_has_no_accuracy():

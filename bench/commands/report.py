@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from bench.checks import short
 from bench.commands import add_results_option
 from bench.commands._args import environment_default, folder
 from bench.errors import BenchError, did_you_mean, os_reason
 from bench.results import default_reports_dir
+
+NOTHING_SCORED = 3
+"""``bench report``'s exit status when the report is written but no group could be scored (every group's reference
+case failed, was skipped or was not run): as ``bench gate``'s 3, asked to judge what it could not compare."""
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -40,11 +45,14 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
         raise BenchError(
             f"--out {short(args.out)}: cannot write the report: {os_reason(err)} ({short(err.filename)})"
         ) from None
+    from bench.report.tables import group_label
+
     print(f"run {result.run_id}: report in {folder}/")
     for rec in result.recommendations.to_dict("records"):  # one per hardware target (and batch size)
-        where = f"{rec['suite']} · {rec['model']} on {rec['device']}"
-        if "batch_size" in rec:
-            where += f", batch {rec['batch_size']}"
+        where = group_label(rec)
+        if isinstance(rec.get("reference_missing"), str) and rec["reference_missing"]:
+            print(f"  {where}: not scored: {rec['reference_missing']}")
+            continue
         if not isinstance(rec.get("case_id"), str):
             print(f"  {where}: no recommendation ({rec['reasons']})")
             continue
@@ -52,7 +60,17 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"    why: {rec['reasons']}")
         print(f"    confidence: {rec.get('confidence', '')}")
         print(f"    robustness: {rec['robustness']}")
+    unscored = result.unscored_line(reasons=False)  # each group's line above says why
+    if unscored:
+        print(f"  {unscored}")
     print(f"  open {folder / 'index.html'}")
+    if result.nothing_scored:  # written, but it decides nothing: a script must not read that as a recommendation
+        print(
+            f"bench report: warning: no group could be scored (no reference case ran), so the report shows "
+            f"measured figures only and recommends nothing; exit {NOTHING_SCORED}",
+            file=sys.stderr,
+        )
+        return NOTHING_SCORED
     return 0
 
 
@@ -61,7 +79,8 @@ def register(subparsers) -> None:
         "report",
         help="score a run and write its report (HTML, PNG, CSV, XLSX)",
         description="Score a run (composite score P, constraints, Pareto front, cost, capacity) and write "
-        "reports/<run_id>/: index.html, PNG charts, summary.csv, capacity.xlsx.",
+        "reports/<run_id>/: index.html, PNG charts, summary.csv, capacity.xlsx. A group whose reference case did "
+        "not run is shown unscored, with why; exit 3 when no group could be scored (the report is still written).",
     )
     parser.add_argument("run", nargs="?", help="run id, unique prefix, path or 'latest' (default: latest)")
     add_results_option(parser)

@@ -198,7 +198,9 @@ def decide(
     Adds ``violations``, ``feasible``, ``pareto`` (front over latency, size, 1-A among the ok cases of the
     group), ``pareto_cost`` (over cost, energy, 1-A where present), ``dominated_by``, ``verdict`` and
     ``recommended``, and ranks every scored case of a group by P (ties: non-dominated, cheaper, faster first).
-    The recommendation is the first feasible case in that order; every case above it breaks a constraint.
+    The recommendation is the first feasible case in that order; every case above it breaks a constraint. A group
+    whose cases have no reference case (``reference_missing``, see :func:`bench.judge.scoring.score`) gets no
+    recommendation, and its row's ``reasons`` and ``reference_missing`` say why.
     """
     config = config or ScoringConfig()
     constraints = dict(constraints or {})
@@ -283,6 +285,13 @@ def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str]) -> list
 
 def _recommend(frame, group, members, ordered, result, labels, constraints, config) -> dict[str, Any]:
     """The group's recommendation row (and the best case's verdict), or why there is none."""
+    missing = next((r for r in group.get("reference_missing", ()) if isinstance(r, str) and r), None)
+    if missing and not len(members):  # measured, but nothing to be relative to: say so, never a silent blank
+        reason = (
+            f"not scored: {missing}; S, T and P are relative to that case, so this group has no score, rank or "
+            "recommendation (its measured figures are in the ranking table)"
+        )
+        return {**labels, "case_id": None, "reasons": reason, "robustness": "", "reference_missing": missing}
     if not ordered:
         if len(members):
             reason = "no case meets the constraints"
@@ -291,7 +300,7 @@ def _recommend(frame, group, members, ordered, result, labels, constraints, conf
             first_error = next((e for e in group["error"] if isinstance(e, str) and e), "")
             reason = "no case measured (" + ", ".join(f"{n} {s}" for s, n in statuses.items()) + ")"
             reason += f": {first_error}" if first_error else ""
-        return {**labels, "case_id": None, "reasons": reason, "robustness": ""}
+        return {**labels, "case_id": None, "reasons": reason, "robustness": "", "reference_missing": None}
     best = ordered[0]
     frame.at[best, "recommended"] = True
     runner_up = ordered[1] if len(ordered) > 1 else None
@@ -320,6 +329,7 @@ def _recommend(frame, group, members, ordered, result, labels, constraints, conf
         "fragile": result.fragile,
         "robustness": result.summary,
         "reasons": "; ".join(reasons),
+        "reference_missing": None,
     }
 
 

@@ -9,8 +9,9 @@ Scoring only reads records (:func:`bench.results.load`); it never measures. The 
 
 The reference is one case per decision group (the cases one ranking and one Pareto front compare), by default the
 ``fp32`` ``eager`` case of the group's model and device at the group's first (smallest) thread count and batch size,
-so P means the same thing on every row it ranks (``scoring.reference`` changes the rule). A case without a
-reference is an error, never a NaN.
+so P means the same thing on every row it ranks (``scoring.reference`` changes the rule). A case whose reference
+case did not run (failed, skipped, or left out of the run) is not scored, and its ``score_note`` and
+``reference_missing`` say why: no silent NaN, and no other reference in its place.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bench import checks, metrics
-from bench.errors import BenchError, SuiteError
+from bench.errors import SuiteError
 
 # ------------------------------------------------------------------------------------------ weights
 
@@ -202,8 +203,9 @@ def validate_scoring(value: Any, where: str = "scoring") -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- scoring
 
 
-class MissingReference(BenchError):
-    """A case has no reference case to be normalised against."""
+NOT_RUN = "was not run in this run"
+"""Why a reference case without a record is missing, when the run's ``meta.json`` cannot tell more (see
+:func:`score`'s ``absent``)."""
 
 
 def _axis_value(value: Any) -> Any:
@@ -234,31 +236,46 @@ def _group_firsts(frame: pd.DataFrame, config: ScoringConfig) -> dict[Any, dict[
     return firsts
 
 
-def reference_indices(frame: pd.DataFrame, config: ScoringConfig) -> dict[Any, Any]:
-    """Ok row index -> its reference row index; :class:`MissingReference` when an ok case has no ok reference."""
+def _first_line(text: Any) -> str:
+    lines = str(text).strip().splitlines() if isinstance(text, str) else []
+    return lines[0] if lines else ""
+
+
+@dataclass(frozen=True)
+class References:
+    """Each ok row's reference row (``found``), or why it has none (``missing``: "its reference case X failed: ...")."""
+
+    found: dict[Any, Any]
+    missing: dict[Any, str]
+
+
+def find_references(frame: pd.DataFrame, config: ScoringConfig, absent: str = NOT_RUN) -> References:
+    """Ok row index -> its reference row index; an ok row whose reference case is not ok, or has no record at all,
+    gets the reason instead. ``absent`` completes "its reference case (axes) ..." for a reference without a record."""
     fixed = dict(config.reference)
     firsts = _group_firsts(frame, config)
     by_key = {_own_key(row): i for i, row in frame.iterrows()}
     found: dict[Any, Any] = {}
+    missing: dict[Any, str] = {}
     for i, row in frame[frame["status"] == "ok"].iterrows():
         key = _reference_key(row, fixed, firsts[i])
         j = by_key.get(key)
-        if j is None or frame.at[j, "status"] != "ok":
-            wanted = ", ".join(f"{a}={v}" for a, v in zip(REFERENCE_AXES, key, strict=False))
-            status = f"; that case is {frame.at[j, 'status']}: {frame.at[j, 'error']}" if j is not None else ""
-            raise MissingReference(
-                f"suite {row['suite']}: case {row['case_id']} has no reference case ({wanted}){status}. "
-                f"The reference rule is {config.reference_rule}; add that case to the suite, or set "
-                f"scoring.reference (keys: {', '.join(REFERENCE_AXES)}) to a case that was measured"
-            )
-        found[i] = j
-    return found
+        if j is None:
+            wanted = ", ".join(f"{a}={v}" for a, v in zip(REFERENCE_AXES, key, strict=True))
+            missing[i] = f"its reference case ({wanted}) {absent}"
+        elif frame.at[j, "status"] != "ok":
+            status, error = str(frame.at[j, "status"]), _first_line(frame.at[j, "error"])
+            verb = {"failed": "failed", "skipped": "was skipped"}.get(status, f"is {status}")
+            missing[i] = f"its reference case {frame.at[j, 'case_id']} {verb}" + (f": {error}" if error else "")
+        else:
+            found[i] = j
+    return References(found, missing)
 
 
 def unreferenced(rows: Sequence[Mapping[str, Any]], config: ScoringConfig) -> list[tuple[int, dict[str, Any]]]:
     """The rows (``suite`` and :data:`REFERENCE_AXES` as records show them) whose reference case under ``config``'s
     rule is not among ``rows``, each with the axes of the case it looked for: what ``bench validate`` refuses before
-    anything is measured, since :func:`score` would fail the report on it after the run."""
+    anything is measured, since :func:`score` could not score those cases after the run."""
     fixed = dict(config.reference)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, row in enumerate(rows):
@@ -298,31 +315,37 @@ def latency_ms(frame: pd.DataFrame, statistic: str) -> pd.Series:
     return values
 
 
-def score(frame: pd.DataFrame, config: ScoringConfig | None = None) -> pd.DataFrame:
+def score(frame: pd.DataFrame, config: ScoringConfig | None = None, *, absent: str = NOT_RUN) -> pd.DataFrame:
     """The records of one suite with the score columns added.
 
     Adds ``latency_ms`` (the chosen statistic), ``reference_case``, ``S``, ``T``, ``A``, ``Ttrain``,
-    ``accuracy_drop``, ``accuracy_term`` (whether 1-A entered P), ``score``, ``score_note`` and ``rank``
-    (1 = best within :attr:`ScoringConfig.group_columns`). Rows that are not ``ok`` keep an empty score and say why.
-    Raises :class:`MissingReference` when an ok case has no ok reference case.
+    ``accuracy_drop``, ``accuracy_term`` (whether 1-A entered P), ``score``, ``score_note``, ``reference_missing``
+    and ``rank`` (1 = best within :attr:`ScoringConfig.group_columns`). Rows that are not ``ok`` keep an empty score
+    and say why.
+    An ok case whose reference case is not ok (failed, skipped) or has no record keeps its measured figures (and
+    ``A``, ``accuracy_drop``) but no ``S``, ``T``, score or rank; ``reference_missing`` and ``score_note`` say why
+    ("its reference case m[fp32-cpu-1t-bs1] failed: RuntimeError: ..."; for one without a record, "its reference
+    case (model=m, ...) " followed by ``absent``); the groups that have their reference are scored as usual.
     """
     config = config or ScoringConfig()
     out = frame.copy().reset_index(drop=True)
     out["latency_ms"] = latency_ms(out, config.latency)
     out["memory_mb"] = memory_mb(out)
     out["model_size_mb"] = pd.to_numeric(out["model_size_bytes"], errors="coerce") / 2**20
-    _add_terms(out, reference_indices(out, config), config)
+    _add_terms(out, find_references(out, config, absent), config)
     out["rank"] = out.groupby(config.group_columns, dropna=False)["score"].rank(method="min")
     return out
 
 
-def _add_terms(out: pd.DataFrame, reference_index: dict[Any, Any], config: ScoringConfig) -> None:
-    """S, T, A, Ttrain, accuracy_drop, the score and its note per row, in place (rows that are not ok keep NaN)."""
+def _add_terms(out: pd.DataFrame, references: References, config: ScoringConfig) -> None:
+    """S, T, A, Ttrain, accuracy_drop, the score and its note per row, in place (rows that are not ok, and ok rows
+    without a reference, keep NaN)."""
     ok = out["status"] == "ok"
     nan = float("nan")
     cols = {name: [nan] * len(out) for name in ("S", "T", "A", "accuracy_drop", "Ttrain", "score")}
     reference_case = [None] * len(out)
     notes = [""] * len(out)
+    unreferenced_why = [""] * len(out)
     accuracy_term = [False] * len(out)
     accuracy = pd.to_numeric(out["accuracy"], errors="coerce")
     recorded_drop = pd.to_numeric(out["accuracy_drop"], errors="coerce") if "accuracy_drop" in out else accuracy * nan
@@ -335,17 +358,21 @@ def _add_terms(out: pd.DataFrame, reference_index: dict[Any, Any], config: Scori
         if not ok[i]:
             notes[i] = f"not scored: {out.at[i, 'status']}" + (f" ({out.at[i, 'error']})" if out.at[i, "error"] else "")
             continue
-        j = reference_index[i]
-        reference_case[i] = out.at[j, "case_id"]
-        cols["S"][i] = size[i] / size[j]
-        cols["T"][i] = out.at[i, "latency_ms"] / out.at[j, "latency_ms"]
-        cols["Ttrain"][i] = train[i] / train_scale if train_scale else 0.0
         cols["A"][i] = accuracy[i]
         # One definition everywhere: the record's own drop (vs fp32 on the same engine and device, as measured);
         # only records that lack it (older schemas) fall back to the scoring reference.
         if not math.isnan(recorded_drop[i]):
             cols["accuracy_drop"][i] = recorded_drop[i]
-        elif not math.isnan(accuracy[j]) and not math.isnan(accuracy[i]):
+        if i in references.missing:  # measured figures only: S and T have nothing to be relative to
+            unreferenced_why[i] = references.missing[i]
+            notes[i] = f"not scored: {references.missing[i]}"
+            continue
+        j = references.found[i]
+        reference_case[i] = out.at[j, "case_id"]
+        cols["S"][i] = size[i] / size[j]
+        cols["T"][i] = out.at[i, "latency_ms"] / out.at[j, "latency_ms"]
+        cols["Ttrain"][i] = train[i] / train_scale if train_scale else 0.0
+        if math.isnan(cols["accuracy_drop"][i]) and not math.isnan(accuracy[j]) and not math.isnan(accuracy[i]):
             cols["accuracy_drop"][i] = accuracy[j] - accuracy[i]
         model_has = has_accuracy_by_model.loc[out.at[i, "model"]]
         value = w.size * cols["S"][i] + w.latency * cols["T"][i] + w.train * cols["Ttrain"][i]
@@ -367,6 +394,7 @@ def _add_terms(out: pd.DataFrame, reference_index: dict[Any, Any], config: Scori
     out["reference_case"] = reference_case
     out["accuracy_term"] = accuracy_term
     out["score_note"] = notes
+    out["reference_missing"] = unreferenced_why
 
 
 def term_matrix(frame: pd.DataFrame) -> np.ndarray:

@@ -95,7 +95,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         first = capacity["cheapest"].astype(bool).to_numpy() | np.array(in_ranking, dtype=bool)
         capacity = capacity.loc[capacity.index[first].append(capacity.index[~first])[:MAX_ROWS]]
         capacity = capacity.sort_index()
-    others = cases[cases["score"].isna()]
+    others = cases[cases["score"].isna() & ~cases.index.isin(tables.unscored.index)]
     capacity_stat = {suite: cap.slo_statistic for suite, cap in tables.capacity_inputs.items()}
     return template.render(
         run_id=tables.run_id,
@@ -113,6 +113,8 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         ranking=records(ranking),
         ranking_left=ranking_left,
         rows_per_group=ROWS_PER_GROUP,
+        unscored=records(tables.unscored.head(MAX_ROWS)),
+        unscored_left=max(0, len(tables.unscored) - MAX_ROWS),
         others=records(others.head(MAX_ROWS)),
         others_left=max(0, len(others) - MAX_ROWS),
         capacity=records(capacity),

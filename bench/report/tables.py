@@ -10,11 +10,11 @@ import pandas as pd
 
 from bench import metrics
 from bench import results as store
-from bench.errors import BenchError, SuiteError
+from bench.errors import BenchError, SuiteError, counted
 from bench.judge.confidence import Confidence, apply_confidence
 from bench.judge.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
 from bench.judge.decide import Robustness, decide, validate_constraints
-from bench.judge.scoring import PROFILES, ScoringConfig, score
+from bench.judge.scoring import NOT_RUN, PROFILES, ScoringConfig, score
 
 SUMMARY_COLUMNS = [
     *("suite", "case_id", "model", "compression", "engine", "device", "threads", "batch_size", "status"),
@@ -83,6 +83,44 @@ class Tables:
         return chosen, len(ranked) - len(chosen)
 
     @property
+    def unscored(self) -> pd.DataFrame:
+        """The ok cases of groups whose reference case did not run (failed, skipped, not selected): their measured
+        figures, no S, T, P or rank; ``verdict`` and ``reference_missing`` say why. Group after group, fastest first."""
+        column = self.cases.get("reference_missing")
+        if column is None:
+            return self.cases.iloc[0:0]
+        rows = self.cases[column.fillna("").astype(str) != ""]
+        parts = []
+        for suite, cases in rows.groupby("suite", sort=True):
+            config = self.configs.get(str(suite)) or ScoringConfig()
+            parts.append(cases.sort_values([*config.group_columns, "latency_ms"], kind="stable"))
+        return pd.concat(parts) if parts else rows
+
+    @property
+    def unscored_groups(self) -> pd.DataFrame:
+        """The recommendation rows of the groups left without a score because their reference case did not run."""
+        recs = self.recommendations
+        if "reference_missing" not in recs.columns:
+            return recs.iloc[0:0]
+        return recs[recs["reference_missing"].fillna("").astype(str) != ""]
+
+    @property
+    def nothing_scored(self) -> bool:
+        """True when some group lacks its reference case and no case of any group could be scored: the report
+        then shows measured figures only (``bench report`` exits 3)."""
+        return bool(len(self.unscored_groups)) and not self.cases["score"].notna().any()
+
+    def unscored_line(self, reasons: bool = True) -> str:
+        """One line naming every group left without a score (its reference case did not run), with why unless
+        ``reasons`` is false; "" when every group has its reference."""
+        groups = self.unscored_groups.to_dict("records")
+        if not groups:
+            return ""
+        named = [group_label(rec) + (f" ({rec['reference_missing']})" if reasons else "") for rec in groups]
+        total = counted(len(self.recommendations), "group")
+        return f"not scored, no reference case measured ({len(groups)} of {total}): {'; '.join(named)}"
+
+    @property
     def pareto(self) -> pd.DataFrame:
         """Cases on the Pareto front (latency, size, 1-A) of their hardware target."""
         return self.cases[self.cases["pareto"].astype(bool)]
@@ -95,6 +133,28 @@ class Tables:
             ["suite", "model", "device", "batch_size", "_scored", "rank"], kind="stable"
         )
         return order[columns].reset_index(drop=True)
+
+
+def group_label(rec: dict[str, Any]) -> str:
+    """A decision group as the report names it: ``s · m on cpu, batch 1``."""
+    where = f"{rec['suite']} · {rec['model']} on {rec['device']}"
+    return where + (f", batch {rec['batch_size']}" if "batch_size" in rec else "")
+
+
+def _absent(meta: dict[str, Any], frame: pd.DataFrame) -> str:
+    """Why a reference case has no record in this run, as far as ``meta.json`` tells: every case the run selected
+    has a record, so it was not selected (``-k``, node ids); or the run stopped before some of them."""
+    selected = meta.get("cases")
+    if not isinstance(selected, list):
+        return NOT_RUN
+    recorded = set(frame["suite"].astype(str) + "::" + frame["case_id"].astype(str))
+    never = [case for case in selected if isinstance(case, str) and case not in recorded]
+    if not never:
+        return f"{NOT_RUN} (selected out with -k or node ids)"
+    return (
+        f"{NOT_RUN} (the run is {meta.get('status', '?')} and {counted(len(never), 'selected case')} "
+        "never ran: it was not reached, or -k or node ids left it out)"
+    )
 
 
 def _suite_sections(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -111,7 +171,8 @@ def tables(
     """Score, cost and judge one run (default: the latest) and return its tables.
 
     ``prices_file`` overrides the price table (after the suite's ``prices:``); ``profile`` overrides the suites'
-    scoring profile. Raises :class:`bench.judge.scoring.MissingReference` when a case has no reference case.
+    scoring profile. A group whose reference case did not run is shown with its measured figures but not scored
+    (:attr:`Tables.unscored`, :attr:`Tables.unscored_groups`); the other groups are scored as usual.
     """
     frame = store.load(run, results_dir)
     meta = store.load_meta(run, results_dir)
@@ -160,6 +221,7 @@ def analyse(
     frame["threads"] = pd.to_numeric(frame["threads"], errors="coerce").astype("Int64")
     parts, recommendations, plans, robust_rows = [], [], [], []
     result = Tables(meta.get("run_id", ""), meta, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    absent = _absent(meta, frame)
     for suite, records in frame.groupby("suite", sort=False):
         own = sections.get(str(suite), {})
         scoring_section = dict(own.get("scoring") or {})
@@ -176,7 +238,7 @@ def analyse(
             if err.file is not None:  # the --prices file, which names itself
                 raise
             raise SuiteError(f"{source} (suite {suite})", err.key, err.message) from None
-        costed = add_costs(score(records, config), prices)
+        costed = add_costs(score(records, config, absent=absent), prices)
         decision = decide(costed, constraints, config)
         result.confidence_by_group.update(apply_confidence(decision, samples, config, constraints))
         parts.append(decision.cases)
@@ -196,4 +258,4 @@ def analyse(
     return result
 
 
-__all__ = ["PROFILES", "Tables", "analyse", "tables"]
+__all__ = ["PROFILES", "Tables", "analyse", "group_label", "tables"]
