@@ -24,6 +24,36 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
+TASKS = "/proc/self/task"
+
+CPU_WAIT_LIMIT = 0.05
+"""Timed calls whose threads spent more than 5% of their time waiting for a CPU another process held
+(``extra.cpu_wait_share``, from :func:`run_queue_wait_ns`) ran on a busy machine: the latency pass warns
+(``BusyWarning``) and ``bench gate`` does not judge them (with ``--rerun``, that run is left out of its side). A
+competing process on the same cores slows every call alike, which no split of the calls into blocks can see."""
+
+
+def run_queue_wait_ns() -> int | None:
+    """Nanoseconds this process's threads have spent runnable but waiting for a CPU, summed over its live threads
+    (the second field of Linux's ``/proc/self/task/<tid>/schedstat``: run-queue delay, kept by the scheduler for
+    every thread). It grows only while another process (or the hypervisor) holds a CPU one of our threads could
+    run on: between two readings around timed calls it tells a busy machine from a quiet one directly, whatever
+    the calls' own spread. None where it cannot be read (not Linux, a kernel without scheduler statistics)."""
+    try:
+        threads = os.listdir(TASKS)
+    except OSError:
+        return None
+    total, read = 0, 0
+    for tid in threads:
+        try:
+            with open(f"{TASKS}/{tid}/schedstat", encoding="ascii") as schedstat:
+                total += int(schedstat.read().split()[1])
+            read += 1
+        except (OSError, ValueError, IndexError):  # a thread that ended since listdir, or no statistics
+            continue
+    return total if read else None
+
+
 def check_placement(placement: Placement) -> None:
     """Raise :class:`NotApplicable` when the case's hardware is absent or would be oversubscribed."""
     import torch

@@ -309,7 +309,7 @@ class Session:
     def _measure(self, case: Case, time_calls: TimeCalls, started: float, phases_before: dict[str, float]):
         import torch
 
-        from bench.hardware import check_placement, cpu_threads
+        from bench.hardware import check_placement, cpu_threads, run_queue_wait_ns
         from bench.hardware import synchronizer as synchronizer_for
         from bench.measure.accuracy import accuracy_pass
         from bench.measure.energy import energy_pass
@@ -344,7 +344,15 @@ class Session:
             # latency is the pass every record needs: if it fails, the case fails
             with self.timer.window("warm-up"):
                 latency = latency_pass(
-                    call, time_calls, spec, device, case.batch_size, case.full_id, warm_rest=sampled_warm_up
+                    call,
+                    time_calls,
+                    spec,
+                    device,
+                    case.batch_size,
+                    case.full_id,
+                    warm_rest=sampled_warm_up,
+                    cpu_wait=run_queue_wait_ns,
+                    threads=case.placement.threads or 1,
                 )
             # the timed calls themselves and the first call; the rest of the window was warm-up and re-warms
             self.timer.split("warm-up", "timed calls", sum(latency.samples_ms or ()) / 1000.0)

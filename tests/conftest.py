@@ -45,13 +45,14 @@ with warnings.catch_warnings():
 def warning_filters() -> tuple[str, ...]:
     """The filterwarnings every test gets, in the order pytest applies them: later filters win."""
     notices = [f for name in THIRD_PARTY_NOTICES for f in (f"default::{name}", f"error::{name}:{OUR_MODULES}")]
-    # A noisy timing window on a shared machine is a report (UnstableWarning, ImpreciseWarning), not a test
+    # A noisy timing window on a shared machine is a report (UnstableWarning, ImpreciseWarning, BusyWarning), not a test
     # failure: tests that check it use pytest.warns, which sees it whatever the filters say.
     return (
         "error",
         *notices,
         "default::bench.measure.timing.UnstableWarning",
         "default::bench.measure.timing.ImpreciseWarning",
+        "default::bench.measure.timing.BusyWarning",
     )
 
 

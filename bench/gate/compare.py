@@ -12,6 +12,7 @@ import numpy as np
 
 from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for, run_noise_for
 from bench.gate.stats import RUN_NOISE, Precision, holm, timed_figures
+from bench.hardware import CPU_WAIT_LIMIT
 from bench.metrics import SAMPLED
 from bench.results import json_safe
 
@@ -97,6 +98,8 @@ class RunSide:
     metas: list[dict[str, Any]]
     repeated: dict[str, str] = field(default_factory=dict)
     """Cases a run's ``records.jsonl`` holds more than once -> where (two measurements: neither is judged)."""
+    cpu_wait: dict[str, list[float | None]] = field(default_factory=dict)
+    """Per case, each run's ``extra.cpu_wait_share`` in the order of :attr:`samples` (None: not recorded)."""
 
     @property
     def commit(self) -> str:
@@ -120,6 +123,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
         raise GateError("no run given")
     records: dict[str, dict[str, Any]] = {}
     samples: dict[str, list[list[float]]] = {}
+    cpu_wait: dict[str, list[float | None]] = {}
     repeated: dict[str, str] = {}
     metas = []
     seen: set[Path] = set()
@@ -130,14 +134,73 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
         seen.add(path.resolve())
         metas.append(store.load_meta(path))
         frame = store.load(path)
+        waits: dict[str, float | None] = {}
         for row in frame.to_dict("records"):
-            records.setdefault(f"{row['suite']}::{row['case_id']}", _clean(row))
+            key = f"{row['suite']}::{row['case_id']}"
+            records.setdefault(key, _clean(row))
+            waits[key] = _cpu_wait_share(row)
         for key, values in store.load_samples(path).items():
             samples.setdefault(key, []).append(values)
+            cpu_wait.setdefault(key, []).append(waits.get(key))
         for key, lines in store.repeated_cases(path).items():
             repeated[key] = f"{path / 'records.jsonl'} has it on lines {', '.join(map(str, lines))}"
     label = metas[0]["run_id"] if len(metas) == 1 else f"{len(metas)} runs pooled"
-    return RunSide(label, records, samples, metas, repeated)
+    return RunSide(label, records, samples, metas, repeated, cpu_wait)
+
+
+def _cpu_wait_share(row: Mapping[str, Any]) -> float | None:
+    """A record's ``extra.cpu_wait_share`` (see :func:`bench.measure.timing.latency_pass`; a column of the loaded
+    frame), or None."""
+    value = row.get("extra.cpu_wait_share")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _busy(samples: list[list[float]], waits: list[float | None] | None) -> list[float | None]:
+    """Each run's ``cpu_wait_share`` when it is above :data:`CPU_WAIT_LIMIT` (a busy machine), else None."""
+    waits = list(waits or [])[: len(samples)]
+    waits += [None] * (len(samples) - len(waits))
+    return [w if w is not None and w > CPU_WAIT_LIMIT else None for w in waits]
+
+
+def quiet_runs(
+    old: list[list[float]], new: list[list[float]], waits: tuple[list[float | None] | None, list[float | None] | None]
+) -> tuple[list[list[float]], list[list[float]], str, str | None]:
+    """Both sides' runs left after those taken on a busy machine (``cpu_wait_share`` above :data:`CPU_WAIT_LIMIT`;
+    not recorded counts as quiet), a note on those left out, and a reason when a side has none left. Runs paired
+    by ``--rerun`` (as many on each side) are left out in pairs, so that the pairs stay those that ran together."""
+    busy = {"baseline": _busy(old, waits[0]), "current run": _busy(new, waits[1])}
+    if not any(w is not None for side in busy.values() for w in side):
+        return old, new, "", None
+    for name, side in busy.items():
+        if all(w is not None for w in side):
+            worst = max(w or 0.0 for w in side)
+            reason = (
+                f"{name} ran on a busy machine: its threads waited for a CPU {worst:.0%} of the time of its timed "
+                f"calls (other processes held its cores; at most {CPU_WAIT_LIMIT:.0%} is judged); re-run on a quiet "
+                "machine"
+            )
+            return old, new, "", reason
+    paired = len(old) == len(new) >= 2
+    notes = []
+    for name, side in busy.items():
+        left_out = [i for i, w in enumerate(side) if w is not None]
+        if left_out:
+            worst = max(w for w in side if w is not None)
+            notes.append(
+                f"{len(left_out)} of {len(side)} runs of the {name} left out{' with their pairs' if paired else ''} "
+                f"(busy machine: threads waited for a CPU {worst:.0%} of the time)"
+            )
+    drop_old = {i for i, w in enumerate(busy["baseline"]) if w is not None}
+    drop_new = {i for i, w in enumerate(busy["current run"]) if w is not None}
+    if paired:
+        drop_old = drop_new = drop_old | drop_new
+    if len(drop_old) == len(old) or len(drop_new) == len(new):
+        return old, new, "", "every pair of runs has one run on a busy machine; re-run on a quiet machine"
+    kept_old = [run for i, run in enumerate(old) if i not in drop_old]
+    kept_new = [run for i, run in enumerate(new) if i not in drop_new]
+    return kept_old, kept_new, "; ".join(notes), None
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
@@ -313,7 +376,16 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
             if any(_present(record.get(name)) for record in (old, new) if record is not None):
                 verdicts.append((Verdict(key, name, "not comparable", rule=rule.text, reason=reason), rule))
             continue
-        verdict = _compare_metric(key, rule, old, new, baseline.samples.get(key), current.samples.get(key), run_noise)
+        verdict = _compare_metric(
+            key,
+            rule,
+            old,
+            new,
+            baseline.samples.get(key),
+            current.samples.get(key),
+            run_noise,
+            (baseline.cpu_wait.get(key), current.cpu_wait.get(key)),
+        )
         if verdict is not None:
             verdicts.append((verdict, rule))
     if reason is None and suite_rules and not any(verdict.verdict != "not comparable" for verdict, _ in verdicts):
@@ -409,6 +481,7 @@ def _compare_metric(
     old_samples: list[list[float]] | None,
     new_samples: list[list[float]] | None,
     run_noise: float = RUN_NOISE,
+    cpu_wait: tuple[list[float | None] | None, list[float | None] | None] = (None, None),
 ) -> Verdict | None:
     metric = METRICS[rule.metric]
     verdict = Verdict(key, rule.metric, "not comparable", rule=rule.text, relative=rule.relative)
@@ -418,13 +491,17 @@ def _compare_metric(
         if not old_samples or not new_samples:
             verdict.reason = "no raw samples in the " + ("baseline" if not old_samples else "current run")
             return verdict
+        old_samples, new_samples, busy_note, busy = quiet_runs(old_samples, new_samples, cpu_wait)
+        if busy:
+            verdict.reason = busy
+            return verdict
         figures = timed_figures(rule.metric, old_samples, new_samples, int(new.get("batch_size") or 1), run_noise)
         if figures.reason:
             verdict.reason = figures.reason
             return verdict
         verdict.baseline, verdict.current, verdict.p_value = figures.baseline, figures.current, figures.p_value
         verdict.change = rule.change(verdict.baseline, verdict.current)
-        verdict.reason = figures.note
+        verdict.reason = "; ".join(note for note in (figures.note, busy_note) if note)
         verdict.pairs = figures.pairs
         _set_precision(verdict, rule, figures.precision)
         spreads = [r.get("latency_between_spread") for r in (old, new) if _present(r.get("latency_between_spread"))]

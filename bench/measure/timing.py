@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.hardware import CPU_WAIT_LIMIT
 from bench.intervals import MedianCI, median_ci, samples_needed
 from bench.measure import PassResult
 from bench.spec import MeasureSpec
@@ -23,6 +24,11 @@ class UnstableWarning(UserWarning):
 
 class ImpreciseWarning(UserWarning):
     """The latency pass stopped at ``max_time_s`` (or ``max_rounds``) before the p50 reached ``measure.precision``."""
+
+
+class BusyWarning(UserWarning):
+    """Other processes held the case's cores during its timed calls (``extra.cpu_wait_share`` above
+    :data:`bench.hardware.CPU_WAIT_LIMIT`): its timings are not those of a quiet machine."""
 
 
 @dataclass(frozen=True)
@@ -235,14 +241,35 @@ def latency_pass(
     case_id: str,
     clock: Callable[[], float] = time.perf_counter,
     warm_rest: Callable[[float], int] | None = None,
+    cpu_wait: Callable[[], int | None] | None = None,
+    threads: int = 1,
 ) -> PassResult:
     """The latency pass: ``measure.repeats`` windows, each after an untimed warm-up, timed until the p50 is known
     to ``measure.precision`` (:func:`time_until_precise`); the windows' spread counts towards ``unstable``.
-    ``warm_rest`` makes the first warm-up's calls after its first (:func:`warm_up`)."""
+    ``warm_rest`` makes the first warm-up's calls after its first (:func:`warm_up`).
+
+    ``cpu_wait`` (:func:`bench.hardware.run_queue_wait_ns`), read before and after the timed windows, gives
+    ``extra.cpu_wait_share``: the share of the ``threads`` threads' time in those windows spent waiting for a CPU
+    that another process held (0 on a quiet machine; ``bench gate`` does not judge timings taken above
+    :data:`bench.hardware.CPU_WAIT_LIMIT`, and the pass warns: :class:`BusyWarning`)."""
     windows = spec.repeats_for(device)
     warm = warm_up(call, spec.warmup_s, clock, warm_rest)
     rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds)
+    waited_before, started = (cpu_wait() if cpu_wait else None), time.perf_counter()
     timed = time_until_precise(call, time_calls, spec, windows, rounds, clock)
+    elapsed, waited_after = time.perf_counter() - started, (cpu_wait() if cpu_wait else None)
+    extra: dict[str, float] = {"first_call_s": warm.first_call_s}
+    if waited_before is not None and waited_after is not None and elapsed > 0:
+        waited_s = max(0, waited_after - waited_before) / 1e9
+        extra["cpu_wait_share"] = round(min(1.0, waited_s / (elapsed * max(1, threads))), 4)
+        if extra["cpu_wait_share"] > CPU_WAIT_LIMIT:
+            warnings.warn(
+                f"{case_id}: its threads waited for a CPU {extra['cpu_wait_share']:.0%} of the time of its timed "
+                "calls: other processes held its cores, so its timings are not a quiet machine's (bench gate does "
+                "not judge them); run it again on a quiet machine",
+                BusyWarning,
+                stacklevel=3,
+            )
     samples_ms = timed.samples_ms
     stats = LatencyStats.from_samples(
         samples_ms,
@@ -267,7 +294,7 @@ def latency_pass(
         "latency_p50_ci_high_ms": timed.ci.high,
         "precision_reached": timed.reached,
     }
-    return PassResult("latency", columns=columns, extra={"first_call_s": warm.first_call_s}, samples_ms=samples_ms)
+    return PassResult("latency", columns=columns, extra=extra, samples_ms=samples_ms)
 
 
 def _limit(spec: MeasureSpec, stopped_by: str) -> str:
