@@ -319,3 +319,43 @@ def test_a_suite_without_load_is_unchanged_and_one_with_it_gives_every_case_the_
     bad.write_text("suite: s\nmodels: [noop]\nload: {scenarios: [offlin]}\n")
     with pytest.raises(SuiteError, match=r"bad.yaml: load.scenarios\[0\]: unknown scenario 'offlin'"):
         load_suite(bad)
+
+
+@needs_loadgen
+def test_the_warm_up_runs_on_the_thread_that_serves_loadgen(tmp_path):
+    """What a model keeps per thread must be warm where LoadGen's calls are timed: torch.compile's CUDA graphs
+    (mode reduce-overhead) are recorded once per calling thread, so a warm-up on the runner's thread left the worker
+    to record its own graphs inside the first timed queries."""
+    import threading
+
+    threads: dict[str, set[int]] = {"warm": set(), "served": set()}
+    phase = {"now": "warm"}
+
+    def call_for(requests: int):
+        def call():
+            threads[phase["now"]].add(threading.get_ident())
+
+        return call
+
+    spec = LoadSpec(scenarios=("single-stream",), min_duration_s=0.2, min_queries=50)
+    with BatchingSUT(call_for, spec.max_batch, spec.max_wait_ms) as sut:
+        sut.warm()
+        phase["now"] = "served"
+        Runner(sut, spec, tmp_path, 10_000).single_stream(10_000)
+    assert threads["warm"] == threads["served"] and threading.get_ident() not in threads["warm"]
+    assert len(threads["served"]) == 1
+
+
+@needs_loadgen
+def test_the_warm_up_needs_the_worker_and_hands_back_its_errors():
+    def call_for(requests: int):
+        def call():
+            raise RuntimeError("model broke while warming")
+
+        return call
+
+    sut = BatchingSUT(call_for, 1, 0.0)
+    with pytest.raises(RuntimeError, match=r"inside `with sut:`"):
+        sut.warm()
+    with sut, pytest.raises(RuntimeError, match="model broke while warming"):  # and the worker still stops
+        sut.warm()

@@ -286,11 +286,11 @@ def load_pass(
     columns: dict[str, Any] = {}
     extra: dict[str, Any] = {"load": asdict(spec), "load_log_dir": str(log_dir), "loadgen_version": _version(lg)}
     sut = BatchingSUT(call_for, spec.max_batch, spec.max_wait_ms, thread_context or contextlib.nullcontext)
-    call_s = sut.warm()
-    # rates the SUT could reach: a call per batch plus the SUT's own cost per request (what LoadGen pre-generates)
-    single_qps = 1 / (call_s[1] + SUT_COST_S)
-    estimate_qps = spec.max_batch / (call_s[spec.max_batch] + spec.max_batch * SUT_COST_S)
     with sut:
+        call_s = sut.warm()  # on the worker thread that serves LoadGen (CUDA graphs are recorded per thread)
+        # rates the SUT could reach: a call per batch plus the SUT's own cost per request (what LoadGen pre-generates)
+        single_qps = 1 / (call_s[1] + SUT_COST_S)
+        estimate_qps = spec.max_batch / (call_s[spec.max_batch] + spec.max_batch * SUT_COST_S)
         runner = Runner(sut, spec, log_dir, estimate_qps)
         if "single-stream" in spec.scenarios:
             single = runner.single_stream(single_qps)

@@ -6,7 +6,8 @@ thread takes the queued samples in arrival order, up to ``max_batch`` at a time 
 the first for more to arrive: dynamic batching), makes one call for the batch and completes its samples with
 ``QuerySamplesComplete``. One LoadGen sample is one request of the case's ``batch_size`` items; a batch of ``k``
 requests is one call on ``k × batch_size`` items, padded up to the next prepared bucket (powers of two up to
-``max_batch``, and ``max_batch`` itself), so the model only ever sees shapes it was warmed up on.
+``max_batch``, and ``max_batch`` itself), so the model only ever sees shapes it was warmed up on, and was warmed up
+on the worker thread itself (:meth:`BatchingSUT.warm`).
 
 Every LoadGen run writes its summary and detail logs into its own folder; :func:`read_logs` reads the verdict
 (the summary's ``Result is : VALID`` / ``INVALID``) and the figures (the detail log's ``result_*`` entries).
@@ -32,6 +33,26 @@ CallFor = Callable[[int], Callable[[], object]]
 """``call_for(n)`` -> a zero-argument callable that serves ``n`` requests in one call (its inputs built once)."""
 
 _STOP = object()
+
+
+class _Job:
+    """Work for the worker thread between LoadGen runs (the warm-up); :meth:`run` keeps its result or error."""
+
+    def __init__(self, work: Callable[[], Any]):
+        self.work = work
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.work()
+        except BaseException as err:  # handed to the thread that asked
+            self.error = err
+        finally:
+            self.done.set()
+
+
 SCENARIOS = {"single-stream": "SingleStream", "server": "Server", "offline": "Offline"}
 
 
@@ -136,7 +157,22 @@ class BatchingSUT:
     # -- timing the calls before LoadGen starts -----------------------------------------------------
 
     def warm(self, rounds: int = 5) -> dict[int, float]:
-        """Call every bucket ``rounds`` times (first calls compile, allocate, ...); the median seconds per call."""
+        """Call every bucket ``rounds`` times (first calls compile, allocate, ...); the median seconds per call.
+
+        The calls run on the worker thread, the one that serves LoadGen (so ``warm`` is called inside ``with
+        sut:``): what a model keeps per thread is then warm where the calls are timed. CUDA graphs are per thread
+        (torch.compile's ``reduce-overhead`` records one tree of graphs for each calling thread): warmed on another
+        thread, the worker would warm up and record its own graphs inside LoadGen's first queries."""
+        if self._worker is None:
+            raise RuntimeError("BatchingSUT.warm() runs on the worker thread: call it inside `with sut:`")
+        job = _Job(lambda: self._warm(rounds))
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _warm(self, rounds: int) -> dict[int, float]:
         seconds: dict[int, float] = {}
         for size, call in self.calls.items():
             times = []
@@ -196,6 +232,9 @@ class BatchingSUT:
                 first = get()
                 if first is _STOP:
                     return
+                if isinstance(first, _Job):
+                    first.run()
+                    continue
                 batch, stop = self._take(first) if self.max_batch > 1 else ([first], False)
                 start = clock()
                 try:
