@@ -336,7 +336,10 @@ class Session:
                 nonlocal memory, memory_s
                 start, window_s = time.perf_counter(), max(seconds_left, spec.memory_s)
                 memory = self._guarded(
-                    case, "memory", lambda: memory_pass(call, device, window_s, compressed.module), timed=False
+                    case,
+                    "memory",
+                    lambda: memory_pass(call, device, window_s, compressed.module, prepared.outside_torch),
+                    timed=False,
                 )
                 memory_s = time.perf_counter() - start
                 return int(memory.extra.get("memory_calls", 0))

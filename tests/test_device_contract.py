@@ -20,7 +20,7 @@ from torch.func import functional_call
 from bench.compress import Compressed
 from bench.engines import Prepared
 from bench.measure.accuracy import measure_accuracy
-from bench.measure.memory import measure_memory
+from bench.measure.memory import measure_memory, memory_pass
 from bench.measure.size import device_bytes
 from bench.models import MODELS
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement
@@ -169,3 +169,49 @@ def test_device_bytes_counts_resident_weights_once():
     assert device_bytes(object(), "cpu") is None
     bf16 = compress("bf16", mlp_bundle())
     assert device_bytes(bf16.module, "cpu") * 2 == device_bytes(mlp_bundle().module, "cpu")
+
+
+def test_cuda_memory_outside_torchs_allocator_is_empty_with_the_reason(monkeypatch):
+    """ONNX Runtime on CUDA allocates with its own arena: torch's counters saw only the inputs, and the record
+    showed a near-zero cuda_max_allocated_mb as the case's peak. A torch module on a torch engine keeps its figures."""
+    import bench.measure.memory
+    from bench.engines.onnxruntime import OnnxModel
+
+    monkeypatch.setattr(bench.measure.memory, "CudaMemory", lambda device: FakeGpu(resident=2**20, work=2**20))
+    arena = "ONNX Runtime's CUDA provider allocates device memory in its own arena"
+    for module, outside, why in [
+        (OnnxModel(b"onnx"), None, "the model is not a torch module (OnnxModel)"),
+        (torch.nn.Linear(4, 4), arena, arena),  # fp32 exported by the engine: the torch copy is not what runs
+    ]:
+        result = memory_pass(lambda: None, "cuda:0", 0.0, module, outside)
+        assert result.columns["cuda_max_allocated_mb"] is None and result.columns["cuda_weights_mb"] is None
+        assert (
+            result.extra["cuda_memory_note"]
+            == f"not measured: {why}; cuda_max_allocated_mb reads torch's allocator only"
+        )
+        assert result.columns["peak_rss_mb"] > 0
+    torch_engine = memory_pass(lambda: None, "cuda:0", 0.0, torch.nn.Linear(4, 4))
+    assert torch_engine.columns["cuda_weights_mb"] == 0  # its weights are on the CPU here, not on the device
+    assert torch_engine.columns["cuda_max_allocated_mb"] == 0 and "cuda_memory_note" not in torch_engine.extra
+    assert memory_pass(lambda: None, "cpu", 0.0, OnnxModel(b"onnx")).extra.keys() == {"memory_calls", "memory_window_s"}
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_the_onnxruntime_engine_on_cuda_says_its_memory_is_outside_torch(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import onnxruntime
+
+    from tests._zoo import prepare
+
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    real_session = onnxruntime.InferenceSession
+    monkeypatch.setattr(  # no CUDA here: the session runs on the CPU provider, the engine believes it is on cuda:0
+        onnxruntime, "InferenceSession", lambda model, options, providers: real_session(model, options)
+    )
+    bundle = mlp_bundle()
+    with one_thread(), torch.inference_mode():
+        on_cuda = prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2), placement=FAKE_CUDA)
+        on_cpu = prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2))
+    assert "own arena" in on_cuda.outside_torch and on_cpu.outside_torch is None

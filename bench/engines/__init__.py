@@ -25,6 +25,9 @@ class Prepared:
     """True when every new input shape costs a compilation (``compile`` with ``dynamic=False``, TensorRT): the
     accuracy pass then feeds ``call`` the case's own batch shape, on the case's thread count, so it evaluates the
     very graph that was timed and compiles nothing more."""
+    outside_torch: str | None = None
+    """Why the engine's device memory is not allocated by torch (ONNX Runtime's CUDA provider has its own arena):
+    the memory pass then leaves the CUDA memory columns empty with this reason instead of reading torch's counters."""
 
 
 def register_engine(

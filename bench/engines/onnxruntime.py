@@ -160,4 +160,5 @@ def onnxruntime_engine(compressed, example_inputs, placement, optimization: str)
 
     call(*example_inputs)
     info = {"compile_time_s": time.perf_counter() - start, "onnx_size_bytes": len(model.model_bytes), **model.info}
-    return Prepared(call=call, info=info)
+    outside_torch = "ONNX Runtime's CUDA provider allocates device memory in its own arena"
+    return Prepared(call=call, info=info, outside_torch=outside_torch if placement.device_type == "cuda" else None)

@@ -97,16 +97,31 @@ def measure_memory(
     )
 
 
-def memory_pass(call: Callable[[], object], device: str, seconds: float, module: Any = None) -> PassResult:
-    """The memory pass of one case: :func:`measure_memory`, with the variant's resident weights on CUDA."""
-    weights = device_bytes(module, device) if device.startswith("cuda") and module is not None else None
+def memory_pass(
+    call: Callable[[], object], device: str, seconds: float, module: Any = None, outside_torch: str | None = None
+) -> PassResult:
+    """The memory pass of one case: :func:`measure_memory`, with the variant's resident weights on CUDA.
+
+    On CUDA the figures come from torch's caching allocator, so they are left empty (``extra.cuda_memory_note`` says
+    why) where the device memory is allocated elsewhere: ``outside_torch`` is the engine's reason (ONNX Runtime's CUDA
+    provider has its own arena), and a model that is not a torch module is outside it too. torch's counters would
+    show the inputs alone, a few MiB, as the case's peak."""
+    cuda = device.startswith("cuda")
+    weights = device_bytes(module, device) if cuda and module is not None else None
     result = measure_memory(call, device, seconds, weights_bytes=weights)
+    extra: dict[str, Any] = {"memory_calls": result.calls, "memory_window_s": round(result.window_s, 4)}
+    cuda_peak, cuda_weights = result.cuda_max_allocated_mb, result.cuda_weights_mb
+    if cuda and weights is None and outside_torch is None:
+        outside_torch = f"the model is not a torch module ({type(module).__name__})"
+    if cuda and outside_torch is not None:
+        cuda_peak = cuda_weights = None
+        extra["cuda_memory_note"] = f"not measured: {outside_torch}; cuda_max_allocated_mb reads torch's allocator only"
     return PassResult(
         "memory",
         columns={
             "peak_rss_mb": result.peak_rss_mb,
-            "cuda_max_allocated_mb": result.cuda_max_allocated_mb,
-            "cuda_weights_mb": result.cuda_weights_mb,
+            "cuda_max_allocated_mb": cuda_peak,
+            "cuda_weights_mb": cuda_weights,
         },
-        extra={"memory_calls": result.calls, "memory_window_s": round(result.window_s, 4)},
+        extra=extra,
     )
