@@ -56,6 +56,36 @@ def test_reduce_overhead_compiles_and_runs_on_cpu_and_says_cuda_graphs_did_not_a
     assert "compile_outputs" not in info  # outputs are copied only where a CUDA graph owns them
 
 
+def _spy_sync(monkeypatch, module_name: str, events: list[str]) -> None:
+    """The engine's device synchronizer for ``cuda:0`` records when it runs (no CUDA here: nothing is waited on)."""
+    import importlib
+
+    engine = importlib.import_module(module_name)
+    real = engine.synchronizer
+    monkeypatch.setattr(
+        engine, "synchronizer", lambda device: (lambda: events.append("sync")) if device == "cuda:0" else real(device)
+    )
+
+
+def test_compile_time_on_cuda_includes_the_first_calls_kernels(bundle, monkeypatch):
+    """A CUDA call returns before its kernels ran: compile_time_s stopped its clock there, and the first call's GPU
+    work fell into the warm-up instead. The engine now waits for the device after the call that compiles."""
+    events: list[str] = []
+    _spy_sync(monkeypatch, "bench.engines.compile", events)
+    module = compress("fp32", bundle).module
+    handle = module.register_forward_hook(lambda *_: events.append("call"))
+    try:
+        with torch.inference_mode():
+            prepared = prepare("compile", compress("fp32", bundle), bundle.make_inputs(2), placement=CUDA0)
+    finally:
+        handle.remove()
+    assert events[-1] == "sync" and events.count("sync") == 1 and prepared.info["compile_time_s"] > 0
+    events.clear()
+    with torch.inference_mode():
+        prepare("compile", compress("fp32", bundle), bundle.make_inputs(2))
+    assert events == []  # on the CPU there is nothing to wait for
+
+
 def test_an_unknown_compile_mode_is_refused_before_compiling(bundle):
     with pytest.raises(ValueError, match=r"unknown mode 'turbo'; allowed: default, .*reduce-overhead"):
         prepare("compile", compress("fp32", bundle), bundle.make_inputs(2), mode="turbo")
@@ -165,6 +195,9 @@ def fake_torch_tensorrt(monkeypatch):
         return torch.fx.GraphModule(root, graph)
 
     monkeypatch.setitem(sys.modules, "torch_tensorrt", types.SimpleNamespace(compile=compile, __version__="0-fake"))
+    import bench.engines.tensorrt
+
+    monkeypatch.setattr(bench.engines.tensorrt, "synchronizer", lambda device: lambda: None)  # no CUDA to wait for
     return calls
 
 
@@ -196,6 +229,14 @@ def test_tensorrt_records_engines_and_the_ops_that_fell_back(bundle, fake_torch_
         ("dynamo", (4, 32), {torch.float32}),
         ("dynamo", (8, 32), {torch.float32}),
     ]
+
+
+def test_tensorrt_build_time_includes_the_first_run_on_the_gpu(bundle, fake_torch_tensorrt, monkeypatch):
+    events: list[str] = []
+    _spy_sync(monkeypatch, "bench.engines.tensorrt", events)
+    with torch.inference_mode():
+        prepare("tensorrt", compress("fp32", bundle), bundle.make_inputs(4), placement=CUDA0)
+    assert events == ["sync"] and len(fake_torch_tensorrt) == 1
 
 
 def test_tensorrt_builds_in_the_compressed_precision(bundle, fake_torch_tensorrt):
