@@ -295,6 +295,13 @@ def test_the_section_gets_documented_defaults():
         ({"slo": {"p99_ms": 1e300}}, "load.slo.p99_ms", "must be <= 3600000"),
         ({"search": {"max_runs": 10**12}}, "load.search.max_runs", "must be an integer <= 1000"),
         ({"search": {"start_qps": 1e300}}, "load.search.start_qps", "must be <= 1000000000"),
+        # 10 queries at 0.05 QPS: LoadGen's first Server run would take 200 s however short min_duration_s is
+        (
+            {"min_duration_s": 0.2, "min_queries": 10, "search": {"start_qps": 0.05}},
+            "load.search.start_qps",
+            "0.05 QPS would take 200 s to issue min_queries 10; must be >= 6.25",
+        ),
+        ({"search": {"start_qps": 1e-9}}, "load.search.start_qps", "must be >= 6.25"),
     ],
 )
 def test_bad_sections_are_one_line_errors_naming_the_key(section, key, message):

@@ -91,6 +91,12 @@ MAX_RUNS = 1000
 MAX_QPS = 1_000_000_000
 
 
+def slowest_rate(min_queries: int, min_duration_s: float) -> float:
+    """The lowest Server rate the search tries: below it, issuing ``min_queries`` (which LoadGen waits for however
+    long it takes) would take more than 8 x ``min_duration_s``."""
+    return min_queries / (8 * min_duration_s)
+
+
 def _integer(value: Any, key: str, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise SuiteError(None, key, f"must be an integer >= {minimum}, got {checks.short(value)}")
@@ -147,9 +153,17 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
         },
     }
     if "start_qps" in search:
-        out["search"]["start_qps"] = checks.number(
+        start = out["search"]["start_qps"] = checks.number(
             search["start_qps"], f"{where}.search.start_qps", strict=True, maximum=MAX_QPS
         )
+        lowest = slowest_rate(out["min_queries"], out["min_duration_s"])
+        if start < lowest:  # LoadGen issues min_queries at this rate however long that takes
+            raise SuiteError(
+                None,
+                f"{where}.search.start_qps",
+                f"{start:g} QPS would take {out['min_queries'] / start:.3g} s to issue min_queries "
+                f"{out['min_queries']}; must be >= {lowest:.4g} (min_queries / (8 x min_duration_s))",
+            )
     if out["batching"]["max_batch"] == 1 and out["batching"]["max_wait_ms"] > 0:
         raise SuiteError(
             None, f"{where}.batching.max_wait_ms", "has no effect with max_batch: 1 (batching off); raise max_batch"
@@ -310,7 +324,7 @@ def load_pass(
 
 def _server(runner: Runner, spec: LoadSpec, start_qps: float, extra: dict[str, Any]) -> dict[str, Any]:
     # no rate below 1/16 of the start, nor one whose min_queries would take more than 8 x min_duration_s to issue
-    floor = max(start_qps / 16, spec.min_queries / (8 * spec.min_duration_s))
+    floor = max(start_qps / 16, slowest_rate(spec.min_queries, spec.min_duration_s))
     peak, runs = find_peak(runner.server, start_qps, spec.precision, spec.max_runs, min(floor, start_qps))
     extra["load_curve"] = sorted((r.point() for r in runs), key=lambda p: p["qps"])
     extra["server_runs"] = len(runs)
