@@ -71,6 +71,23 @@ def test_a_rate_far_beyond_capacity_is_invalid_not_a_crash(tmp_path):
 
 
 @needs_loadgen
+def test_a_partial_batch_leaves_when_loadgen_flushes_not_after_max_wait(tmp_path):
+    # ~20 requests never fill a batch of 64: before, they waited out the whole 20-s max_wait_ms (up to an hour)
+    run = run_server(
+        tmp_path,
+        noop_call_for,
+        qps=100,
+        capacity_qps=50_000,
+        max_batch=64,
+        max_wait_ms=20_000,
+        min_duration_s=0.2,
+        min_queries=10,
+    )
+    assert run.queries >= 10 and run.mean_batch is not None
+    assert run.p99_ms < 2_000  # the last request left when LoadGen flushed, ~0.2 s after the first arrived
+
+
+@needs_loadgen
 def test_no_rate_meeting_the_slo_is_recorded_as_invalid_with_the_reason(tmp_path):
     spec = LoadSpec(scenarios=("server",), slo_p99_ms=1, min_duration_s=0.3, max_runs=2, start_qps=400)
     result = load_pass(sleeper(0.004), spec, 1, tmp_path)  # every call takes 4 ms: no rate has p99 <= 1 ms

@@ -1,13 +1,13 @@
 """The system under test that MLPerf LoadGen drives: an in-process queue feeding a case's callable.
 
 LoadGen (``mlcommons-loadgen``, imported as ``mlperf_loadgen``) owns the arrivals: Poisson in Server, one after the
-other in SingleStream, everything at once in Offline. Its issue callback here only enqueues the sample ids. One worker
-thread takes the queued samples in arrival order, up to ``max_batch`` at a time (waiting at most ``max_wait_ms`` after
-the first for more to arrive: dynamic batching), makes one call for the batch and completes its samples with
-``QuerySamplesComplete``. One LoadGen sample is one request of the case's ``batch_size`` items; a batch of ``k``
-requests is one call on ``k × batch_size`` items, padded up to the next prepared bucket (powers of two up to
-``max_batch``, and ``max_batch`` itself), so the model only ever sees shapes it was warmed up on, and was warmed up
-on the worker thread itself (:meth:`BatchingSUT.warm`).
+other in SingleStream, everything at once in Offline. Its issue callback here only enqueues the sample ids. One
+worker thread takes the queued samples in arrival order, up to ``max_batch`` at a time (waiting at most
+``max_wait_ms`` after the first for more to arrive: dynamic batching; LoadGen's flush after its last query ends the
+wait), makes one call for the batch and completes its samples with ``QuerySamplesComplete``. One LoadGen sample is
+one request of the case's ``batch_size`` items; a batch of ``k`` requests is one call on ``k × batch_size`` items,
+padded up to the next prepared bucket (powers of two up to ``max_batch``, and ``max_batch`` itself), so the model
+only ever sees shapes it was warmed up on, and was warmed up on the worker thread itself (:meth:`BatchingSUT.warm`).
 
 Every LoadGen run writes its summary and detail logs into its own folder; :func:`read_logs` reads the verdict
 (the summary's ``Result is : VALID`` / ``INVALID``) and the figures (the detail log's ``result_*`` entries).
@@ -53,6 +53,7 @@ class _Job:
             self.done.set()
 
 
+_FLUSH = object()
 SCENARIOS = {"single-stream": "SingleStream", "server": "Server", "offline": "Offline"}
 
 
@@ -202,7 +203,9 @@ class BatchingSUT:
             put(sample.id)
 
     def flush(self) -> None:
-        """LoadGen's flush callback: nothing is held back (a partial batch leaves after ``max_wait_ms``)."""
+        """LoadGen's flush callback, made once every query of the run is issued: a batch waiting for more requests
+        leaves now (none will come), so a run never ends waiting out ``max_wait_ms``."""
+        self._queue.put(_FLUSH)
 
     def _take(self, first: int) -> tuple[list[int], bool]:
         """The batch that starts with ``first``: what is queued, then what arrives within the wait, up to the max."""
@@ -221,6 +224,8 @@ class BatchingSUT:
                     break
             if item is _STOP:
                 return batch, True
+            if item is _FLUSH:
+                break
             batch.append(item)
         return batch, False
 
@@ -234,6 +239,8 @@ class BatchingSUT:
                     return
                 if isinstance(first, _Job):
                     first.run()
+                    continue
+                if first is _FLUSH:
                     continue
                 batch, stop = self._take(first) if self.max_batch > 1 else ([first], False)
                 start = clock()
