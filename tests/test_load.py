@@ -13,8 +13,8 @@ import time
 import pytest
 
 from bench.errors import SuiteError
-from bench.measure.load import LoadSpec, Runner, find_peak, load_pass, validate_load
-from bench.measure.sut import BatchingSUT, LoadgenRun, buckets
+from bench.measure.load import MAX_QUERIES, LoadSpec, Runner, find_peak, load_pass, validate_load
+from bench.measure.sut import BatchingSUT, LoadgenRun, buckets, loadgen
 
 needs_loadgen = pytest.mark.skipif(
     importlib.util.find_spec("mlperf_loadgen") is None,
@@ -216,6 +216,42 @@ def test_find_peak_halves_doubles_and_bisects_on_a_monotone_system():
     assert [r.target_qps for r in runs] == [100, 200, 400, 800] and peak.target_qps == 800  # the run budget holds
 
 
+def test_find_peak_never_tries_a_rate_above_its_ceiling():
+    def always(qps):  # a huge SLO: every rate meets it, so the doubling alone would grow without bound
+        return LoadgenRun("Server", qps, "VALID", True, True, True, True)
+
+    peak, runs = find_peak(always, 3000, precision=0.05, max_runs=40, max_qps=50_000)
+    assert max(r.target_qps for r in runs) == 50_000 == peak.target_qps
+    assert len(runs) == 6  # 3000 ... 48000, 50000: then it stops, not 34 more runs at the ceiling
+    peak, runs = find_peak(always, 1e9, precision=0.05, max_runs=40, max_qps=50_000)
+    assert [r.target_qps for r in runs] == [50_000]
+
+
+class _RecordingSUT:
+    """Stands in for :class:`BatchingSUT`: records the settings LoadGen would get, runs nothing."""
+
+    def __init__(self):
+        self.lg = loadgen()
+        self.settings = []
+
+    def run(self, settings, log_dir, wait_ms=None):
+        self.settings.append(settings)
+        return LoadgenRun("Server", None, "VALID", True, True, True, True)
+
+
+@needs_loadgen
+def test_no_run_asks_loadgen_to_pre_generate_more_than_max_queries(tmp_path):
+    sut = _RecordingSUT()
+    runner = Runner(sut, LoadSpec(min_duration_s=10), tmp_path, capacity_qps=1e9)
+    runner.server(1e9)
+    runner.offline(1e9)
+    runner.single_stream(1e9)
+    server, offline, single = sut.settings
+    limit = MAX_QUERIES / 10
+    assert server.server_target_qps <= limit and offline.offline_expected_qps <= limit
+    assert 1e9 / single.single_stream_expected_latency_ns <= limit
+
+
 def test_find_peak_stops_halving_at_its_floor():
     def never(qps):  # the SLO is below the model's own latency: no rate meets it
         return LoadgenRun("Server", qps, "INVALID", False, True, True, p99_ms=30.0)
@@ -306,7 +342,14 @@ def test_the_section_gets_documented_defaults():
         ({"search": {"max_runs": 1}}, "load.search.max_runs", "integer >= 2"),
         ([1], "load", "must be a mapping"),
         ({"min_duration_s": 1e12}, "load.min_duration_s", "must be <= 3600"),
-        ({"min_queries": 10**23}, "load.min_queries", "must be an integer <= 10000000"),
+        ({"min_queries": 10**23}, "load.min_queries", "must be an integer <= 2000000"),
+        ({"min_queries": 10**7}, "load.min_queries", "must be an integer <= 2000000"),
+        # 1e9 QPS x 2 s: LoadGen would pre-generate 2e9 queries and abort the process (bad_alloc, segfault)
+        (
+            {"search": {"start_qps": 1e9}},
+            "load.search.start_qps",
+            "1e+09 QPS for min_duration_s 2 is 2e+09 queries a run, which LoadGen holds in memory; must be <= 1e+06",
+        ),
         ({"batching": {"max_batch": 10**30}}, "load.batching.max_batch", "must be an integer <= 65536"),
         ({"batching": {"max_batch": 2, "max_wait_ms": 1e300}}, "load.batching.max_wait_ms", "must be <= 3600000"),
         ({"slo": {"p99_ms": 1e300}}, "load.slo.p99_ms", "must be <= 3600000"),

@@ -85,7 +85,10 @@ MAX_DURATION_S = 3600
 """Longest LoadGen run a suite may ask for (``min_duration_s``), as for a ``measure:`` pass."""
 MAX_MS = 3_600_000
 """Largest SLO or batching wait in milliseconds (an hour)."""
-MAX_QUERIES = 10_000_000
+MAX_QUERIES = 2_000_000
+"""Most queries one LoadGen run may hold: LoadGen generates a run's whole schedule before it starts and keeps every
+query (300-550 bytes each) until the end, so ``min_queries`` and every run's rate × ``min_duration_s`` stay below
+this (about 1 GiB); ten times more made it abort the whole process (``std::bad_alloc``, then a segmentation fault)."""
 MAX_BATCH = 65_536
 MAX_RUNS = 1000
 MAX_QPS = 1_000_000_000
@@ -95,6 +98,12 @@ def slowest_rate(min_queries: int, min_duration_s: float) -> float:
     """The lowest Server rate the search tries: below it, issuing ``min_queries`` (which LoadGen waits for however
     long it takes) would take more than 8 x ``min_duration_s``."""
     return min_queries / (8 * min_duration_s)
+
+
+def fastest_rate(min_duration_s: float) -> float:
+    """The highest rate any run is given: LoadGen pre-generates rate × ``min_duration_s`` queries, at most
+    :data:`MAX_QUERIES`."""
+    return MAX_QUERIES / min_duration_s
 
 
 def _integer(value: Any, key: str, minimum: int, maximum: int) -> int:
@@ -156,6 +165,14 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
         start = out["search"]["start_qps"] = checks.number(
             search["start_qps"], f"{where}.search.start_qps", strict=True, maximum=MAX_QPS
         )
+        if start > fastest_rate(out["min_duration_s"]):
+            raise SuiteError(
+                None,
+                f"{where}.search.start_qps",
+                f"{start:g} QPS for min_duration_s {out['min_duration_s']:g} is {start * out['min_duration_s']:.3g} "
+                f"queries a run, which LoadGen holds in memory; must be <= {fastest_rate(out['min_duration_s']):.4g} "
+                f"({MAX_QUERIES} / min_duration_s)",
+            )
         lowest = slowest_rate(out["min_queries"], out["min_duration_s"])
         if start < lowest:  # LoadGen issues min_queries at this rate however long that takes
             raise SuiteError(
@@ -181,6 +198,9 @@ class Runner:
         self.sut, self.spec, self.log_dir, self.lg = sut, spec, log_dir, sut.lg
         self.capacity_qps = capacity_qps
         """Requests/s the SUT can serve, estimated from the warm-up calls: bounds a Server run's backlog."""
+        self.max_qps = fastest_rate(spec.min_duration_s)
+        """The highest rate a run is given (or, in SingleStream and Offline, expects): bounds what LoadGen
+        pre-generates."""
 
     def settings(self, scenario: str):
         lg = self.lg
@@ -202,6 +222,7 @@ class Runner:
         more than are issued, one too low makes too short a run, which is retried once at the rate it measured."""
         result = None
         for attempt in (1, 2):
+            expected_qps = min(expected_qps, self.max_qps)
             settings = self.settings(scenario)
             if scenario == "offline":
                 settings.offline_expected_qps = expected_qps
@@ -223,6 +244,8 @@ class Runner:
         return settings
 
     def server(self, qps: float) -> LoadgenRun:
+        """One Server run at ``qps`` (at most :attr:`max_qps`, which :func:`find_peak` is given)."""
+        qps = min(qps, self.max_qps)
         run = self.sut.run(self.server_settings(qps), self.log_dir / "server" / f"qps-{qps:.6g}")
         if run.target_qps is None:
             run.target_qps = qps
@@ -235,14 +258,17 @@ def find_peak(
     precision: float,
     max_runs: int,
     min_qps: float | None = None,
+    max_qps: float = math.inf,
 ):
     """The highest rate whose run meets the SLO (``LoadgenRun.meets_slo``), by halving, doubling and bisection.
 
     Halving stops above ``min_qps`` (default: 1/16 of the start, where the server is nearly idle and a failing p99 is
-    the service time's own tail). Returns ``(peak run or None, every run in the order made)``.
+    the service time's own tail); no rate above ``max_qps`` is tried (a peak at ``max_qps`` is a lower bound).
+    Returns ``(peak run or None, every run in the order made)``.
     """
     runs: list[LoadgenRun] = []
-    floor = start_qps / 16 if min_qps is None else min_qps
+    start_qps = min(start_qps, max_qps)
+    floor = start_qps / 16 if min_qps is None else min(min_qps, start_qps)
 
     def attempt(qps: float) -> LoadgenRun:
         runs.append(run_at(qps))
@@ -261,8 +287,8 @@ def find_peak(
             upper, qps = result, qps / 2
     if lower is None:
         return None, runs
-    while len(runs) < max_runs and upper is None:  # double until one fails
-        result = attempt(lower.target_qps * 2)
+    while len(runs) < max_runs and upper is None and lower.target_qps < max_qps:  # double until one fails
+        result = attempt(min(lower.target_qps * 2, max_qps))
         if result.meets_slo:
             lower = result
         else:
@@ -325,7 +351,9 @@ def load_pass(
 def _server(runner: Runner, spec: LoadSpec, start_qps: float, extra: dict[str, Any]) -> dict[str, Any]:
     # no rate below 1/16 of the start, nor one whose min_queries would take more than 8 x min_duration_s to issue
     floor = max(start_qps / 16, slowest_rate(spec.min_queries, spec.min_duration_s))
-    peak, runs = find_peak(runner.server, start_qps, spec.precision, spec.max_runs, min(floor, start_qps))
+    peak, runs = find_peak(
+        runner.server, start_qps, spec.precision, spec.max_runs, min(floor, start_qps), runner.max_qps
+    )
     extra["load_curve"] = sorted((r.point() for r in runs), key=lambda p: p["qps"])
     extra["server_runs"] = len(runs)
     columns: dict[str, Any] = {"server_slo_ms": spec.slo_p99_ms}
@@ -337,6 +365,11 @@ def _server(runner: Runner, spec: LoadSpec, start_qps: float, extra: dict[str, A
         )
         return columns | {"server_validity": "INVALID"}
     extra |= {"server_invalid_reason": peak.invalid_reason, "server_mean_batch": peak.mean_batch}
+    if peak.target_qps >= runner.max_qps:
+        extra["server_peak_note"] = (
+            f"the search stops at {runner.max_qps:.4g} QPS ({MAX_QUERIES} queries a run / min_duration_s), which "
+            "met the SLO: the peak is at least this"
+        )
     return columns | {
         "server_max_qps": peak.target_qps,
         "server_p50_ms": peak.p50_ms,
