@@ -285,6 +285,21 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
 
 
 @pytest.mark.parametrize(
+    ("argv", "message"),
+    [  # 1000 queries at 0.001 QPS: the Server run took 11 days; at 1e9 QPS LoadGen aborted the process
+        (["load-overhead", "--low-qps", "0.001"], "--low-qps 0.001: with --seconds 2 it must be from 62.5"),
+        (["load-overhead", "--start-qps", "1e-6", "--seconds", "0.5"], "--start-qps 1e-06: with --seconds 0.5"),
+        (["load-overhead", "--start-qps", "1e9"], "--start-qps 1e+09: with --seconds 2 it must be from 62.5 (1000"),
+        (["load-overhead", "--low-qps", "3e6", "--seconds", "1"], "to 2e+06 QPS (what one LoadGen run may hold"),
+    ],
+)
+def test_load_overhead_rates_loadgen_cannot_run_are_one_line_errors(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
     ("option", "kind"),
     [
         (["gate", "--summary"], "folder"),

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench.commands._args import bounded_int, folder, number_type
+from bench.errors import BenchError
 
 
 def _percentiles_us(samples_ns: list[int]) -> tuple[float, float]:
@@ -57,8 +58,17 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
     import torch
 
     from bench.commands.overhead import bare_loop_ns
-    from bench.measure.load import LoadSpec, Runner, find_peak
+    from bench.measure.load import LoadSpec, Runner, fastest_rate, find_peak, slowest_rate
     from bench.measure.sut import BatchingSUT
+
+    spec = LoadSpec(slo_p99_ms=args.slo_ms, min_duration_s=args.seconds, min_queries=1000)
+    lowest, highest = slowest_rate(spec.min_queries, args.seconds), fastest_rate(args.seconds)
+    for option, rate in (("--low-qps", args.low_qps), ("--start-qps", args.start_qps)):
+        if not lowest <= rate <= highest:  # LoadGen would issue 1000 queries for hours, or run out of memory
+            raise BenchError(
+                f"{option} {rate:g}: with --seconds {args.seconds:g} it must be from {lowest:.4g} "
+                f"(1000 queries in 8 x --seconds) to {highest:.4g} QPS (what one LoadGen run may hold in memory)"
+            )
 
     module, inputs = torch.nn.Identity().eval(), (torch.zeros(1, 1),)
 
@@ -67,7 +77,6 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
         return lambda: module(*batch)
 
     folder = Path(args.logs or tempfile.mkdtemp(prefix="bench-load-overhead-"))
-    spec = LoadSpec(slo_p99_ms=args.slo_ms, min_duration_s=args.seconds, min_queries=1000)
     with torch.inference_mode():
         direct = _percentiles_us(bare_loop_ns(lambda: module(*inputs), 50_000))
     with BatchingSUT(call_for, 1, 0.0, torch.inference_mode) as sut:
@@ -97,7 +106,7 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
         started = time.perf_counter()
         with BatchingSUT(call_for, max_batch, wait, torch.inference_mode) as sut:
             runner = Runner(sut, spec, folder / f"peak-batch{max_batch}", capacity_qps=100_000 * max_batch)
-            peak, runs = find_peak(runner.server, args.start_qps, 0.05, 12)
+            peak, runs = find_peak(runner.server, args.start_qps, 0.05, 12, max_qps=runner.max_qps)
         label = "batching off" if max_batch == 1 else f"max_batch {max_batch}, max_wait_ms {wait:g}"
         figure = f"{peak.target_qps:,.0f} QPS (p99 {peak.p99_ms:.2f} ms, {peak.validity})" if peak else "none"
         print(
