@@ -342,6 +342,8 @@ def test_the_section_gets_documented_defaults():
         ({"search": {"max_runs": 1}}, "load.search.max_runs", "integer >= 2"),
         ([1], "load", "must be a mapping"),
         ({"min_duration_s": 1e12}, "load.min_duration_s", "must be <= 3600"),
+        # LoadGen ran 1 ms, while the search's floor took 1e-300 s: start_qps had to be >= 1.25e+301
+        ({"min_duration_s": 1e-300}, "load.min_duration_s", "must be >= 0.001, got 1e-300"),
         ({"min_queries": 10**23}, "load.min_queries", "must be an integer <= 2000000"),
         ({"min_queries": 10**7}, "load.min_queries", "must be an integer <= 2000000"),
         # 1e9 QPS x 2 s: LoadGen would pre-generate 2e9 queries and abort the process (bad_alloc, segfault)

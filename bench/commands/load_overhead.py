@@ -123,7 +123,10 @@ def register(subparsers) -> None:
         "load-overhead", help="what the LoadGen system under test adds per query, and the highest QPS it sustains"
     )
     parser.add_argument(
-        "--seconds", type=number_type(0, 3600), default=2.0, help="LoadGen min_duration per run (default 2)"
+        "--seconds",
+        type=number_type(0.001, 3600, strict=False),
+        default=2.0,
+        help="LoadGen min_duration per run (default 2)",
     )
     parser.add_argument(
         "--slo-ms", type=number_type(0, 3_600_000), default=10.0, help="p99 SLO of the peak search (default 10 ms)"

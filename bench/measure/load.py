@@ -148,7 +148,7 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
         "min_duration_s": checks.number(
             section.get("min_duration_s", default.min_duration_s),
             f"{where}.min_duration_s",
-            strict=True,
+            minimum=0.001,  # LoadGen counts milliseconds
             maximum=MAX_DURATION_S,
         ),
         "min_queries": _integer(
