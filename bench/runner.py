@@ -37,7 +37,8 @@ CASE_SEED = 0
 
 
 class PassFailedWarning(UserWarning):
-    """A memory, energy or accuracy pass raised: its columns are empty and ``pass_errors`` says why."""
+    """A memory, energy, accuracy or load pass failed: its columns are empty (a load pass keeps the scenarios it
+    finished) and ``pass_errors`` says why."""
 
 
 class _LastOnly:
@@ -418,7 +419,15 @@ class Session:
         is kept in the result (and warned), not raised."""
         try:
             with self.timer.window(name) if timed else contextlib.nullcontext():
-                return run()
+                result = run()
+            if result.error:  # stopped part-way: what it measured before is kept
+                warnings.warn(
+                    f"{case.full_id}: the {name} pass failed ({result.error}); the record keeps what it measured "
+                    "before and the other passes' figures",
+                    PassFailedWarning,
+                    stacklevel=3,
+                )
+            return result
         except Exception as err:  # a failed pass must not discard what the other passes measured
             message = one_line(err)
             warnings.warn(

@@ -296,8 +296,47 @@ def test_a_model_that_raises_fails_the_run_without_hanging_loadgen(tmp_path):
         return call
 
     spec = LoadSpec(scenarios=("single-stream",), min_duration_s=0.2)
-    with pytest.raises(RuntimeError, match="model broke"):  # raised after LoadGen returned, so the pass fails
-        load_pass(call_for, spec, 1, tmp_path)
+    result = load_pass(call_for, spec, 1, tmp_path)  # the error comes after LoadGen returned: the pass fails
+    assert result.error == "RuntimeError: model broke" and not result.columns
+
+
+@needs_loadgen
+def test_a_scenario_that_raises_keeps_what_the_earlier_ones_measured(tmp_path):
+    def call_for(requests):
+        calls = {"n": 0}
+
+        def call():
+            calls["n"] += 1
+            if requests == 2 and calls["n"] > 5:  # Offline's and the Server's batches of 2 break after the warm-up
+                raise RuntimeError("out of memory at batch 2")
+
+        return call
+
+    spec = LoadSpec(max_batch=2, min_duration_s=0.1, min_queries=10)
+    result = load_pass(call_for, spec, 1, tmp_path)
+    assert result.error == "RuntimeError: out of memory at batch 2"
+    assert result.columns["single_stream_validity"] in ("VALID", "INVALID")  # measured before: kept, not lost
+    assert result.columns["single_stream_p90_ms"] > 0
+    assert "offline_items_per_s" not in result.columns and "server_max_qps" not in result.columns
+
+
+@needs_loadgen
+def test_a_server_run_that_raises_keeps_the_runs_made_before(tmp_path):
+    calls = {"n": 0}
+
+    def call_for(requests):
+        def call():
+            calls["n"] += 1
+            if calls["n"] > 5 + 60:  # the warm-up and the first run (~20 queries at 200 QPS for 0.1 s) pass
+                raise RuntimeError("model broke")
+
+        return call
+
+    spec = LoadSpec(scenarios=("server",), min_duration_s=0.1, min_queries=10, start_qps=200)
+    result = load_pass(call_for, spec, 1, tmp_path)
+    assert result.error == "RuntimeError: model broke" and "server_max_qps" not in result.columns
+    assert result.extra["server_runs"] == len(result.extra["load_curve"]) >= 1
+    assert result.extra["load_curve"][0]["qps"] == 200
 
 
 def test_without_loadgen_the_load_pass_says_why_and_records_nothing(tmp_path, monkeypatch):

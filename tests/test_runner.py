@@ -98,6 +98,20 @@ def test_a_failing_memory_pass_leaves_the_warm_up_and_latency_whole(session, mon
     assert record.pass_errors == "memory: OSError: statm unreadable"
 
 
+def test_a_load_pass_stopped_part_way_keeps_its_figures_and_warns(session, monkeypatch):
+    from bench.measure import PassResult
+    from bench.measure.load import LoadSpec
+
+    def partial(*args, **kwargs):  # SingleStream measured, then the Offline run raised
+        return PassResult("load", columns={"single_stream_p90_ms": 0.5}, error="RuntimeError: model broke")
+
+    monkeypatch.setattr("bench.measure.load.load_pass", partial)
+    with pytest.warns(PassFailedWarning, match="the load pass failed .*keeps what it measured before"):
+        record = session.run_case(dataclasses.replace(case(), load=LoadSpec()), time_calls)
+    assert record.status == "ok" and record.pass_errors == "load: RuntimeError: model broke"
+    assert record.single_stream_p90_ms == 0.5
+
+
 def test_bf16_and_fp16_are_smaller_than_fp32(session):
     sizes = {c: session.run_case(case(compression=c), time_calls).model_size_bytes for c in ("fp32", "bf16", "fp16")}
     assert sizes["bf16"] < sizes["fp32"] and sizes["fp16"] < sizes["fp32"]

@@ -35,7 +35,7 @@ from typing import Any
 
 from bench import checks
 from bench.errors import NotApplicable, SuiteError
-from bench.measure import PassResult
+from bench.measure import PassResult, one_line
 from bench.measure.sut import SCENARIOS, BatchingSUT, CallFor, LoadgenRun, loadgen
 
 LOAD_KEYS = ("scenarios", "slo", "batching", "min_duration_s", "min_queries", "search")
@@ -326,35 +326,53 @@ def load_pass(
     columns: dict[str, Any] = {}
     extra: dict[str, Any] = {"load": asdict(spec), "load_log_dir": str(log_dir), "loadgen_version": _version(lg)}
     sut = BatchingSUT(call_for, spec.max_batch, spec.max_wait_ms, thread_context or contextlib.nullcontext)
+    server_runs: list[LoadgenRun] = []
     with sut:
         call_s = sut.warm()  # on the worker thread that serves LoadGen (CUDA graphs are recorded per thread)
         # rates the SUT could reach: a call per batch plus the SUT's own cost per request (what LoadGen pre-generates)
         single_qps = 1 / (call_s[1] + SUT_COST_S)
         estimate_qps = spec.max_batch / (call_s[spec.max_batch] + spec.max_batch * SUT_COST_S)
-        runner = Runner(sut, spec, log_dir, estimate_qps)
-        if "single-stream" in spec.scenarios:
-            single = runner.single_stream(single_qps)
-            columns |= {"single_stream_p90_ms": single.p90_ms, "single_stream_validity": single.validity}
-            extra["single_stream_invalid_reason"] = single.invalid_reason
-        if "offline" in spec.scenarios:
-            offline = runner.offline(estimate_qps)
-            if offline.samples_per_s:  # the Offline rate is the best capacity estimate the Server search can start from
-                columns["offline_items_per_s"] = offline.samples_per_s * batch_size
-                estimate_qps = runner.capacity_qps = offline.samples_per_s
-            columns["offline_validity"] = offline.validity
-            extra |= {"offline_invalid_reason": offline.invalid_reason, "offline_mean_batch": offline.mean_batch}
-        if "server" in spec.scenarios:
-            columns |= _server(runner, spec, spec.start_qps or estimate_qps / 2, extra)
-    return PassResult("load", columns=columns, extra={k: v for k, v in extra.items() if v is not None})
+        try:
+            runner = Runner(sut, spec, log_dir, estimate_qps)
+            if "single-stream" in spec.scenarios:
+                single = runner.single_stream(single_qps)
+                columns |= {"single_stream_p90_ms": single.p90_ms, "single_stream_validity": single.validity}
+                extra["single_stream_invalid_reason"] = single.invalid_reason
+            if "offline" in spec.scenarios:
+                offline = runner.offline(estimate_qps)
+                if offline.samples_per_s:  # the Offline rate is the best capacity estimate the search can start from
+                    columns["offline_items_per_s"] = offline.samples_per_s * batch_size
+                    estimate_qps = runner.capacity_qps = offline.samples_per_s
+                columns["offline_validity"] = offline.validity
+                extra |= {"offline_invalid_reason": offline.invalid_reason, "offline_mean_batch": offline.mean_batch}
+            if "server" in spec.scenarios:
+                columns |= _server(runner, spec, spec.start_qps or estimate_qps / 2, extra, server_runs)
+        except Exception as err:  # keep the scenarios (and Server runs) already measured; the error says what stopped
+            if server_runs:
+                extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}
+            error = one_line(err)
+        else:
+            error = None
+    return PassResult("load", columns=columns, extra={k: v for k, v in extra.items() if v is not None}, error=error)
 
 
-def _server(runner: Runner, spec: LoadSpec, start_qps: float, extra: dict[str, Any]) -> dict[str, Any]:
+def _curve(runs: list[LoadgenRun]) -> list[dict[str, Any]]:
+    return sorted((r.point() for r in runs), key=lambda p: p["qps"])
+
+
+def _server(
+    runner: Runner, spec: LoadSpec, start_qps: float, extra: dict[str, Any], made: list[LoadgenRun]
+) -> dict[str, Any]:
+    """The Server columns of the peak search; ``made`` gets each run as it ends (kept if a later one raises)."""
+
+    def run_at(qps: float) -> LoadgenRun:
+        made.append(runner.server(qps))
+        return made[-1]
+
     # no rate below 1/16 of the start, nor one whose min_queries would take more than 8 x min_duration_s to issue
     floor = max(start_qps / 16, slowest_rate(spec.min_queries, spec.min_duration_s))
-    peak, runs = find_peak(
-        runner.server, start_qps, spec.precision, spec.max_runs, min(floor, start_qps), runner.max_qps
-    )
-    extra["load_curve"] = sorted((r.point() for r in runs), key=lambda p: p["qps"])
+    peak, runs = find_peak(run_at, start_qps, spec.precision, spec.max_runs, min(floor, start_qps), runner.max_qps)
+    extra["load_curve"] = _curve(runs)
     extra["server_runs"] = len(runs)
     columns: dict[str, Any] = {"server_slo_ms": spec.slo_p99_ms}
     if peak is None:
