@@ -56,6 +56,20 @@ def test_run_then_results(tmp_path, capsys, monkeypatch):
     assert "noop[fp32-cpu-1t-bs1]" in capsys.readouterr().out
 
 
+def test_overhead_compares_the_bare_loop_with_the_no_op_case_only(tmp_path, capsys, monkeypatch):
+    """The bare loop calls noop; the harness's figure came from the suite's first case, whatever model it was
+    (dlrm-tiny's whole latency was reported as the harness's overhead)."""
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "suites/o.yaml", "suite: o\nmodels: [dlrm-tiny, noop]\n" + TINY_MEASURE)
+    assert main(["overhead", "--suite", "suites/o.yaml", "--results", "res"]) == 0
+    assert "(noop[fp32-cpu-1t-bs1], rounds:" in capsys.readouterr().out
+    write_suite(tmp_path, "suites/d.yaml", "suite: d\nmodels: [dlrm-tiny]\n" + TINY_MEASURE)
+    assert main(["overhead", "--suite", "suites/d.yaml", "--results", "res"]) == 2
+    err = capsys.readouterr().err
+    assert "suites/d.yaml: no case of the no-op model (noop, fp32, eager, cpu) was measured" in err
+    assert "dlrm-tiny[fp32-cpu-1t-bs1]: ok" in err and err.count("\n") == 1
+
+
 def test_a_near_miss_of_a_run_option_is_named(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_suite(tmp_path, "suites/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)

@@ -42,18 +42,31 @@ def overhead(args: argparse.Namespace, extra: list[str]) -> int:
     if code != 0:
         return int(code)
     frame = store.load(run_id, args.results)
-    samples = list(store.load_samples(run_id, args.results).values())
-    if not samples or not (frame["status"] == "ok").any():
-        why = "; ".join(f"{r.case_id}: {r.status} ({r.error})" for r in frame.itertuples()) or "no case ran"
-        raise BenchError(f"{args.suite}: no case was measured, so there is no overhead to compare ({why})")
-    harness_ns = statistics.median(samples[0]) * 1e6
+    samples = store.load_samples(run_id, args.results)
+    # the bare loop calls the no-op model eagerly in fp32 on the CPU: only such a case is the same call
+    same_call = (
+        (frame["status"] == "ok")
+        & (frame["model"] == "noop")
+        & (frame["compression"] == "fp32")
+        & (frame["engine"] == "eager")
+        & (frame["device"] == "cpu")
+    )
+    rows = [r for r in frame[same_call].itertuples() if samples.get(f"{r.suite}::{r.case_id}")]
+    if not rows:
+        why = "; ".join(f"{r.case_id}: {r.status}" + (f" ({r.error})" if r.error else "") for r in frame.itertuples())
+        raise BenchError(
+            f"{args.suite}: no case of the no-op model (noop, fp32, eager, cpu) was measured, so there is no "
+            f"overhead to compare with the bare loop ({why or 'no case ran'})"
+        )
+    row = rows[0]
+    harness_ns = statistics.median(samples[f"{row.suite}::{row.case_id}"]) * 1e6
     bundle = build_model(MethodSpec("noop"))
-    inputs = bundle.make_inputs(1)
+    inputs = bundle.make_inputs(int(row.batch_size))
     module = bundle.module
     with torch.inference_mode():
-        bare = statistics.median(bare_loop_ns(lambda: module(*inputs), int(frame["rounds"].iloc[0])))
+        bare = statistics.median(bare_loop_ns(lambda: module(*inputs), int(row.rounds)))
     added = harness_ns - bare
-    print(f"harness median per call: {harness_ns:8.1f} ns   (rounds: {int(frame['rounds'].iloc[0])})")
+    print(f"harness median per call: {harness_ns:8.1f} ns   ({row.case_id}, rounds: {int(row.rounds)})")
     print(f"bare loop median:        {bare:8.1f} ns")
     print(f"added by the harness:    {added:8.1f} ns = {added / 1e6:.4%} of a 1 ms inference")
     return 0
