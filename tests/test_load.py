@@ -236,6 +236,7 @@ class _RecordingSUT:
 
     def run(self, settings, log_dir, wait_ms=None):
         self.settings.append(settings)
+        log_dir.mkdir(parents=True)  # as BatchingSUT.run does; an existing folder is an error here
         return LoadgenRun("Server", None, "VALID", True, True, True, True)
 
 
@@ -250,6 +251,15 @@ def test_no_run_asks_loadgen_to_pre_generate_more_than_max_queries(tmp_path):
     limit = MAX_QUERIES / 10
     assert server.server_target_qps <= limit and offline.offline_expected_qps <= limit
     assert 1e9 / single.single_stream_expected_latency_ns <= limit
+
+
+@needs_loadgen
+def test_rates_closer_than_the_folder_name_shows_keep_their_own_logs(tmp_path):
+    sut = _RecordingSUT()  # a search.precision of 1e-9 bisects down to rates that print alike
+    runner = Runner(sut, LoadSpec(), tmp_path, capacity_qps=1e5)
+    for qps in (1000, 1000.0000001, 1000.0000002):
+        runner.server(qps)
+    assert sorted(p.name for p in (tmp_path / "server").iterdir()) == ["qps-1000", "qps-1000-2", "qps-1000-3"]
 
 
 def test_find_peak_stops_halving_at_its_floor():

@@ -246,7 +246,12 @@ class Runner:
     def server(self, qps: float) -> LoadgenRun:
         """One Server run at ``qps`` (at most :attr:`max_qps`, which :func:`find_peak` is given)."""
         qps = min(qps, self.max_qps)
-        run = self.sut.run(self.server_settings(qps), self.log_dir / "server" / f"qps-{qps:.6g}")
+        folder = name = self.log_dir / "server" / f"qps-{qps:.6g}"
+        for again in range(2, 1 + MAX_RUNS + 1):  # rates 1e-6 apart (a fine search.precision) keep their own logs
+            if not folder.exists():
+                break
+            folder = name.with_name(f"{name.name}-{again}")
+        run = self.sut.run(self.server_settings(qps), folder)
         if run.target_qps is None:
             run.target_qps = qps
         return run
