@@ -413,6 +413,16 @@ def test_the_section_gets_documented_defaults():
             "0.05 QPS would take 200 s to issue min_queries 10; must be >= 6.25",
         ),
         ({"search": {"start_qps": 1e-9}}, "load.search.start_qps", "must be >= 6.25"),
+        # an SLO of an hour with 0.01-s runs: the backlog drained inside the SLO, server_max_qps came out 2e8 for a
+        # model that completes about 85k/s, and read VALID
+        (
+            {"slo": {"p99_ms": 3600000}, "min_duration_s": 0.01},
+            "load.slo.p99_ms",
+            "3.6e+06 ms is more than 10% of min_duration_s 0.01 s: a Server run offered more than the system can "
+            "serve drains its backlog within the SLO and passes, so server_max_qps would read up to 3.6e+05x too high;"
+            " raise min_duration_s to at least 3.6e+04 s or lower the SLO",
+        ),
+        ({"slo": {"p99_ms": 250}, "min_duration_s": 2}, "load.slo.p99_ms", "raise min_duration_s to at least 2.5 s"),
     ],
 )
 def test_bad_sections_are_one_line_errors_naming_the_key(section, key, message):

@@ -94,6 +94,13 @@ MAX_RUNS = 1000
 MAX_QPS = 1_000_000_000
 
 
+MAX_SLO_SHARE = 0.1
+"""Longest Server SLO (``slo.p99_ms``) as a share of ``min_duration_s``. A run offered more than the system can
+serve builds a backlog that it drains after its last query; while that drain fits in the SLO the run passes, so
+the peak found reads up to ``1 + SLO / duration`` times too high (10% at this bound; the shipped suites are at
+1-5%)."""
+
+
 def slowest_rate(min_queries: int, min_duration_s: float) -> float:
     """The lowest Server rate the search tries: below it, issuing ``min_queries`` (which LoadGen waits for however
     long it takes) would take more than 8 x ``min_duration_s``."""
@@ -181,6 +188,16 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
                 f"{start:g} QPS would take {out['min_queries'] / start:.3g} s to issue min_queries "
                 f"{out['min_queries']}; must be >= {lowest:.4g} (min_queries / (8 x min_duration_s))",
             )
+    slo_s, duration_s = out["slo"]["p99_ms"] / 1000, out["min_duration_s"]
+    if "server" in out["scenarios"] and slo_s > MAX_SLO_SHARE * duration_s:
+        raise SuiteError(
+            None,
+            f"{where}.slo.p99_ms",
+            f"{out['slo']['p99_ms']:g} ms is more than {MAX_SLO_SHARE:.0%} of min_duration_s {duration_s:g} s: a "
+            "Server run offered more than the system can serve drains its backlog within the SLO and passes, so "
+            f"server_max_qps would read up to {1 + slo_s / duration_s:.3g}x too high; raise min_duration_s to at "
+            f"least {slo_s / MAX_SLO_SHARE:.4g} s or lower the SLO",
+        )
     if out["batching"]["max_batch"] == 1 and out["batching"]["max_wait_ms"] > 0:
         raise SuiteError(
             None, f"{where}.batching.max_wait_ms", "has no effect with max_batch: 1 (batching off); raise max_batch"
