@@ -27,6 +27,7 @@ START_KEY = pytest.StashKey[float]()
 STOPPED_KEY = pytest.StashKey[str]()
 RESUME_KEY = pytest.StashKey["Any"]()
 SELECTED_KEY = pytest.StashKey["Any"]()
+SUMMARY_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -387,9 +388,19 @@ def _stop_on_sigterm(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     """Close the run before any other plugin's session end: pytest-benchmark's own (its JSON, its storage) may raise,
-    and the run must not then stay ``running`` for ever."""
+    and the run must not then stay ``running`` for ever. A Ctrl-C or SIGTERM during the end of the session (the
+    report, pytest-benchmark's table) stops it with the bench summary and exit status 2 (interrupted), not a
+    traceback: the run's records and meta.json are already written."""
     _close_run(session, exitstatus)
-    return (yield)
+    try:
+        return (yield)
+    except KeyboardInterrupt:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and SUMMARY_KEY not in session.config.stash:
+            reporter.write_line("")
+            _summary(reporter, session.config)
+        return None
 
 
 def _close_run(session: pytest.Session, exitstatus: int) -> None:
@@ -408,7 +419,14 @@ def _close_run(session: pytest.Session, exitstatus: int) -> None:
         phase_time_s={k: round(v, 3) for k, v in bench_session.timer.seconds.items()},
     )
     if session.config.getoption("--bench-report"):
-        session.config.stash[REPORT_KEY] = _write_report(session.config, bench_session.writer)
+        try:
+            session.config.stash[REPORT_KEY] = _write_report(session.config, bench_session.writer)
+        except KeyboardInterrupt:  # the run is complete and closed: only the report is missing, and says how to get it
+            stopped, run_id = session.config.stash.get(STOPPED_KEY, "Ctrl-C"), bench_session.writer.run_id
+            session.config.stash[REPORT_KEY] = (
+                f"report: not written: interrupted ({stopped}); write it with: bench report {run_id}"
+            )
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
 
 
 def _write_report(config: pytest.Config, writer) -> str:
@@ -447,9 +465,15 @@ def time_breakdown(phases: dict[str, float], wall: float) -> str:
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's table, whatever order the plugins were registered in
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    _summary(terminalreporter, config)
+
+
+def _summary(terminalreporter, config: pytest.Config) -> None:
+    """The bench summary: the run's id, counts and time, where its results are, and the report's lines."""
     bench_session = config.stash.get(SESSION_KEY, None)
     if bench_session is None:
         return
+    config.stash[SUMMARY_KEY] = True
     writer = bench_session.writer
     meta = writer.meta
     wall = meta.get("wall_time_s") or (time.perf_counter() - config.stash[START_KEY])

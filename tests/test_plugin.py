@@ -317,3 +317,28 @@ def test_the_run_is_closed_even_when_another_plugin_fails_at_session_end(pyteste
     pytester.runpytest_subprocess("--benchmark-only", "suites/", "--bench-results", "out")
     meta = load_meta(results_dir=pytester.path / "out")
     assert meta["status"] == "finished" and meta["counts"]["ok"] == 1
+
+
+@pytest.mark.parametrize("where", ["report", "table"])
+def test_an_interrupt_at_the_end_of_the_session_keeps_the_summary_and_says_so(pytester, monkeypatch, where):
+    """Ctrl-C (or SIGTERM, which raises the same) while --bench-report wrote the report or pytest-benchmark printed
+    its table: before, a KeyboardInterrupt traceback ended the session without the bench summary (where the run is,
+    how to get its report); now the summary is shown, the run stays finished and the exit status is 2."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if where == "report":
+        monkeypatch.setattr("bench.report.write_report", interrupted)
+    else:
+        monkeypatch.setattr("pytest_benchmark.session.BenchmarkSession.display", interrupted)
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    args = ["--benchmark-only", "suites/", "--bench-results", "out", "--bench-run-id", "r1", "--bench-report"]
+    result = pytester.runpytest(*args, no_reraise_ctrlc=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    lines = ["run r1: 1 ok, 0 failed, 0 skipped; *", "results: *r1"]
+    if where == "report":
+        lines.append("report: not written: interrupted (Ctrl-C); write it with: bench report r1")
+    result.stdout.fnmatch_lines(lines)
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert load_meta("r1", pytester.path / "out")["status"] == "finished"
