@@ -359,7 +359,10 @@ def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: lis
         except BenchError as err:
             raise pytest.UsageError(str(err)) from None
         update = resumed_meta(resume, meta["cases"], len(items), meta["argv"])
-        return reopen(resume, update)
+        try:
+            return reopen(resume, update)
+        except BenchError as err:  # another resumption of the run started at the same time and holds it
+            raise pytest.UsageError(str(err)) from None
     run_id = config.getoption("--bench-run-id") or new_run_id()
     try:
         return RunWriter(_results_dir(config), run_id, meta)

@@ -28,6 +28,11 @@ from bench.checks import MAX_COUNT, short
 from bench.errors import BenchError, short_name
 from bench.hardware import process_gone, this_process
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 SCHEMA_VERSION = 2
 """2 added ``pass_errors``, ``repeats``, ``latency_between_spread`` and ``cuda_weights_mb``; version-1 records read as
 before (the new columns empty)."""
@@ -180,30 +185,65 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+class RunBusyError(BenchError):
+    """Another process is writing the run (two ``bench run --resume`` of one run started at once)."""
+
+
+def drop_cut_short_line(path: Path) -> None:
+    """Drop the last line of ``path`` when a kill cut it short (no newline at the end of the file): an append would
+    glue a record to it."""
+    data = path.read_bytes() if path.is_file() else b""
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+def _hold(handle, path: Path) -> None:
+    """Take the run for this writer: an exclusive lock on its open ``records.jsonl``, which the system releases when
+    the writer closes it or its process dies however it dies (``kill -9`` included)."""
+    if fcntl is None:  # no flock (Windows): the meta.json status check alone guards the run
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        try:
+            process = json.loads((path / "meta.json").read_text(encoding="utf-8")).get("process") or {}
+        except (OSError, ValueError, AttributeError):
+            process = {}
+        who = f" (pid {process.get('pid')} on {process.get('host')})" if isinstance(process, dict) and process else ""
+        raise RunBusyError(f"--resume {path.name!r}: another process is writing the run{who}; stop it first") from None
+
+
 class RunWriter:
     """Appends records and samples for one run; every append is flushed and fsync'ed before returning.
 
-    ``resume=True`` reopens a stopped run (``bench run --resume``, after :func:`bench.resume.reopen` dropped a line
-    its kill cut short): ``meta`` updates its metadata; counts and times carry on from what the run holds."""
+    ``resume=True`` reopens a stopped run (``bench run --resume``): a line its kill cut short is dropped, ``meta``
+    updates its metadata, and counts and times carry on from what the run holds. A writer holds its run while it is
+    open: a second writer of the same run (two resumptions started at once) gets a :class:`RunBusyError` before it
+    writes anything."""
 
     def __init__(self, results_dir: str | os.PathLike[str], run_id: str, meta: dict[str, Any], resume: bool = False):
         self.run_id = run_id
         self.path = Path(results_dir) / run_id
         self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
         self._carried: dict[str, Any] = {}
+        if not resume:
+            self.path.mkdir(parents=True, exist_ok=False)
+        self._records = open(self.path / "records.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        _hold(self._records, self.path)
         if resume:
+            for name in ("records.jsonl", "samples.jsonl"):
+                drop_cut_short_line(self.path / name)
             previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
             for row in _read_jsonl(self.path / "records.jsonl"):
                 self.counts[row["status"]] = self.counts.get(row["status"], 0) + 1
             carry = ("wall_time_s", "measure_time_s", "phase_time_s")
             self._carried = {k: previous[k] for k in carry if k in previous}
             meta = {**{k: v for k, v in previous.items() if k not in self._carried}, **meta}
-        else:
-            self.path.mkdir(parents=True, exist_ok=False)
         self.meta = {"run_id": run_id, "schema_version": SCHEMA_VERSION, **meta, "status": "running"}
         self.meta["process"] = this_process()  # a reader seeing 'running' checks that this process still exists
         _write_json_atomic(self.path / "meta.json", self.meta)
-        self._records = open(self.path / "records.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._samples = open(self.path / "samples.jsonl", "a", encoding="utf-8")  # noqa: SIM115
 
     def append(self, record: Record, samples_ms: list[float] | None = None) -> None:

@@ -92,12 +92,7 @@ def resumed_meta(run: Resumable, selected: list[str], remaining: int, argv: list
 
 
 def reopen(run: Resumable, update: dict[str, Any]) -> RunWriter:
-    """The run's writer, appending after what it holds; a line its kill cut short (no newline at the end of the
-    file) is dropped first, since an append would glue a record to it."""
-    for name in ("records.jsonl", "samples.jsonl"):
-        path = run.path / name
-        data = path.read_bytes() if path.is_file() else b""
-        if data and not data.endswith(b"\n"):
-            with open(path, "r+b") as handle:
-                handle.truncate(data.rfind(b"\n") + 1)
+    """The run's writer, appending after what it holds (a line its kill cut short is dropped first, since an append
+    would glue a record to it); a :class:`bench.results.RunBusyError` when another process has reopened it since
+    :func:`resumable` looked (two resumptions started at once)."""
     return RunWriter(run.path.parent, run.path.name, update, resume=True)

@@ -151,3 +151,22 @@ def test_bench_run_resume_and_run_id_exclude_each_other(capsys):
     with pytest.raises(SystemExit) as info:
         main(["run", "suites/quick.yaml", "--run-id", "a", "--resume", "b"])
     assert info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_two_resumptions_started_at_once_cannot_both_write_the_run(tmp_path):
+    """Two `bench run --resume R` started together both found R stopped (each looks before it collects the
+    suites), then both appended to it: every remaining case measured twice, one meta.json overwriting the other.
+    Now the first to reopen the run holds it, and the second is refused with one line before it writes anything."""
+    from bench.results import RunBusyError, RunWriter
+    from bench.resume import reopen, resumable
+
+    writer = RunWriter(tmp_path, "r1", {"cases": ["s::a", "s::b"]})
+    writer.close("interrupted")
+    first, second = resumable(tmp_path, "r1"), resumable(tmp_path, "r1")  # both see a stopped run
+    holder = reopen(first, {})
+    meta = (tmp_path / "r1" / "meta.json").read_text()
+    with pytest.raises(RunBusyError, match=rf"^--resume 'r1': another process is writing the run \(pid {os.getpid()} "):
+        reopen(second, {})
+    assert (tmp_path / "r1" / "meta.json").read_text() == meta  # the holder's meta.json is untouched
+    holder.close("finished")
+    reopen(resumable(tmp_path, "r1"), {}).close("finished")  # a closed writer lets go of the run
