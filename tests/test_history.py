@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,8 @@ from bench.cli import main
 from bench.errors import BenchError
 from bench.gate import history
 from tests.gate_helpers import latencies, make_run
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------------------------------------ index
 
@@ -133,6 +139,39 @@ def test_promotion_merges_cases_a_run_did_not_measure(tmp_path):
     history.promote("gpu", results, replace=True)
     rows = [json.loads(line) for line in (side / "records.jsonl").read_text().splitlines()]
     assert [r["case_id"] for r in rows] == ["m[gpu]"]
+
+
+def test_two_promotions_at_once_keep_both_halves(tmp_path, monkeypatch):
+    """The CPU and the GPU job running `bench baseline set` at the same moment: before, the second deleted the
+    first's staging folder under it ('No such file or directory: .../.demo.tmp/samples.jsonl'), or both rewrote the
+    baseline from what it was before and one half was lost. Now the second waits, then merges on top."""
+    results = tmp_path / "results"
+    make_run(results, "cpu", {"m[cpu]": {"samples": latencies(1)}, "m[gpu]": {"status": "skipped"}})
+    make_run(results, "gpu", {"m[gpu]": {"samples": latencies(2), "device": "cuda:0"}, "m[cpu]": {"status": "skipped"}})
+    script = "import sys; from bench.gate import history; print('go', flush=True); history.promote('gpu', sys.argv[1])"
+    other = []
+    write_rows = history._write_rows
+
+    def let_the_other_promote_now(path, rows):  # the first promotion, half-way: the other job starts its own
+        if not other:
+            other.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", script, str(results)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+                )
+            )
+            assert other[0].stdout.readline() == "go\n"
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                other[0].wait(timeout=2)  # without a lock it promotes now, all of it
+        write_rows(path, rows)
+
+    monkeypatch.setattr(history, "_write_rows", let_the_other_promote_now)
+    history.promote("cpu", results)
+    assert other[0].wait(timeout=120) == 0
+    other[0].stdout.close()
+    side = history.baseline_path("demo", results)
+    rows = [json.loads(line) for line in (side / "records.jsonl").read_text().splitlines()]
+    assert {(r["case_id"], r["run_id"]) for r in rows} == {("m[cpu]", "cpu"), ("m[gpu]", "gpu")}
+    assert sorted(p.name for p in side.parent.iterdir()) == ["demo"]  # no staging folder left behind
 
 
 def test_promote_refuses_unfinished_or_empty_runs(tmp_path):

@@ -7,8 +7,10 @@ trackable, so a team commits its baseline and the nightly job finds it in the ch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -21,6 +23,11 @@ import numpy as np
 from bench import metrics
 from bench.checks import plain_text
 from bench.errors import BenchError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 BASELINE_DIR = "baseline"
 TREND_METRICS: tuple[str, ...] = metrics.trends()
@@ -247,6 +254,31 @@ def baseline_path(suite: str, results_dir: str | Path | None = None) -> Path:
     return baseline_root(results_dir) / suite
 
 
+@contextlib.contextmanager
+def _promotion_lock(root: Path):
+    """Hold ``.baseline.lock`` beside the baseline folder ``root`` (in the results folder, which git ignores, not in
+    the committed baseline) while the block runs; without a results folder there is nothing to hold (reading the
+    run will say so)."""
+    if not root.parent.is_dir():
+        yield
+        return
+    with open(root.parent / ".baseline.lock", "a") as handle:
+        if fcntl is not None:  # no flock (Windows): promotions are not serialised there
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+def _clear_leftovers(target: Path) -> None:
+    """What a promotion killed half-way left beside ``target`` (under the lock no other promotion runs): its staging
+    folder is removed, and the previous baseline, moved aside but not yet replaced, is put back."""
+    for path in sorted(target.parent.glob(f".{target.name}.*")):
+        kind = path.name[len(target.name) + 2 :].rstrip("0123456789")
+        if kind == "old" and not target.exists():
+            path.rename(target)
+        elif kind in ("tmp", "old") and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def promote(
     run: str | Path,
     results_dir: str | Path | None = None,
@@ -276,6 +308,19 @@ def promote(
     unknown = [s for s in wanted if s not in run_suites]
     if unknown:
         raise BenchError(f"run {meta['run_id']} has no suite {', '.join(unknown)}; it has: {', '.join(run_suites)}")
+    with _promotion_lock(baseline_root(results_dir)):
+        return _promote_suites(source, meta, wanted, results_dir, replace)
+
+
+def _promote_suites(
+    source: Path, meta: dict[str, Any], wanted: list[str], results_dir: str | Path | None, replace: bool
+) -> list[Path]:
+    """:func:`promote`'s work, one promotion at a time (:func:`_promotion_lock`): a second ``bench baseline set`` (the
+    CPU and the GPU job promoting their halves at once) waits for the first, then merges on top of it. Before, both
+    rewrote the baseline from what it was before (one half lost), or one deleted the other's staging folder under
+    it (``No such file or directory: .../.SUITE.tmp/samples.jsonl``)."""
+    from bench import results as store
+
     written = []
     for suite in wanted:
         records = [r for r in _rows_of(source / "records.jsonl", suite) if r.get("status") == "ok"]
@@ -284,6 +329,7 @@ def promote(
         promoted = {r["case_id"] for r in records}
         samples = [r for r in _rows_of(source / "samples.jsonl", suite) if r["case_id"] in promoted]
         target = baseline_path(suite, results_dir)
+        _clear_leftovers(target)
         promotions: list[dict[str, Any]] = []
         if (target / "meta.json").is_file() and not replace:
             unread: list[str] = []  # what of the previous baseline cannot be read would be lost by rewriting it
@@ -311,8 +357,7 @@ def promote(
                 "cases": sorted(promoted),
             }
         )
-        staging = target.with_name(f".{suite}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = target.with_name(f".{suite}.tmp{os.getpid()}")
         staging.mkdir(parents=True)
         _write_rows(staging / "records.jsonl", records)
         _write_rows(staging / "samples.jsonl", samples)
@@ -325,8 +370,11 @@ def promote(
             "promotions": promotions,
         }
         (staging / "meta.json").write_text(json.dumps(suite_meta, indent=2, default=str) + "\n", encoding="utf-8")
-        shutil.rmtree(target, ignore_errors=True)
+        old = target.with_name(f".{suite}.old{os.getpid()}")
+        if target.exists():  # swapped by two renames: a reader never finds the baseline half deleted
+            target.rename(old)
         staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
         written.append(target)
     return written
 
