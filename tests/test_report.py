@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import socket
 import tempfile
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
+from bench.hardware import this_process
 from bench.judge.cost import replicas_needed
 from bench.report import tables, write_report
 from bench.results import Record, RunWriter
@@ -216,6 +220,33 @@ def test_cli_missing_reference_writes_the_figures_says_why_and_exits_3(tmp_path,
     assert err.startswith("bench report: warning: no group could be scored (no reference case ran)")
     assert "s · m on cpu, batch 1: not scored: its reference case (model=m, compression=fp8, engine=eager" in out
     assert (tmp_path / "reports" / run_id / "index.html").is_file()
+
+
+@pytest.mark.parametrize("status", ["running", "interrupted"])
+def test_cli_report_of_a_run_still_running_or_stopped_says_it_covers_part_of_it(tmp_path, capsys, status):
+    """`bench report` on a run still being written (or stopped half-way) printed a recommendation as if the run were
+    complete; now one warning line says how much of the run the report covers."""
+    run_id = make_run(tmp_path / "results")
+    meta_file = tmp_path / "results" / run_id / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    recorded = len((tmp_path / "results" / run_id / "records.jsonl").read_text().splitlines())
+    meta.update(status=status, cases=[f"s::case{i}" for i in range(recorded + 2)], process=this_process())
+    meta_file.write_text(json.dumps(meta))
+    code = main(["report", run_id, "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")])
+    out, err = capsys.readouterr()
+    assert code == 0 and "robustness:" in out
+    if status == "running":
+        expected = (
+            f"bench report: warning: run {run_id} is still running (pid {os.getpid()} on {socket.gethostname()}): "
+            f"this report covers the {recorded} of {recorded + 2} cases recorded so far; run bench report again once "
+            "it has finished"
+        )
+    else:
+        expected = (
+            f"bench report: warning: run {run_id} was interrupted: this report covers the {recorded} of "
+            f"{recorded + 2} cases it recorded; bench run SUITE --resume {run_id} measures the rest"
+        )
+    assert err.strip().splitlines() == [expected]
 
 
 def test_run_command_passes_report_to_pytest():

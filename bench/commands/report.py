@@ -34,6 +34,27 @@ def _profile(text: str) -> str:
     return text
 
 
+def partial_line(meta: dict, recorded: int) -> str | None:
+    """What to say when the report covers only part of its run: the run is still running (its writer is alive), or
+    it stopped (``interrupted``, ``killed``) before every case it selected had a record; ``None`` otherwise."""
+    status, run_id = meta.get("status"), meta.get("run_id")
+    selected = meta.get("cases")
+    of = f"{recorded} of {len(selected)}" if isinstance(selected, list) and len(selected) >= recorded else recorded
+    if status == "running":
+        process = meta.get("process")
+        who = f" (pid {process.get('pid')} on {process.get('host')})" if isinstance(process, dict) else ""
+        return (
+            f"run {run_id} is still running{who}: this report covers the {of} cases recorded so far; "
+            "run bench report again once it has finished"
+        )
+    if status in ("interrupted", "killed") and isinstance(selected, list) and recorded < len(selected):
+        return (
+            f"run {run_id} was {status}: this report covers the {of} cases it recorded; "
+            f"bench run SUITE --resume {run_id} measures the rest"
+        )
+    return None
+
+
 def report(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.report import write_report
 
@@ -64,6 +85,9 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
     if unscored:
         print(f"  {unscored}")
     print(f"  open {folder / 'index.html'}")
+    partial = partial_line(result.meta, len(result.cases))
+    if partial:  # a report of part of the cases: its recommendation may change once the rest is measured
+        print(f"bench report: warning: {partial}", file=sys.stderr)
     if result.nothing_scored:  # written, but it decides nothing: a script must not read that as a recommendation
         print(
             f"bench report: warning: no group could be scored (no reference case ran), so the report shows "
