@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 from pathlib import Path
@@ -329,7 +330,8 @@ def test_an_interrupt_at_the_end_of_the_session_keeps_the_summary_and_says_so(py
         raise KeyboardInterrupt
 
     if where == "report":
-        monkeypatch.setattr("bench.report.write_report", interrupted)
+        # the module the plugin imports from (an earlier in-process run may have left another one on the package)
+        monkeypatch.setattr(importlib.import_module("bench.report"), "write_report", interrupted)
     else:
         monkeypatch.setattr("pytest_benchmark.session.BenchmarkSession.display", interrupted)
     pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
