@@ -216,10 +216,12 @@ def _case_test(case: Case):
             record = session.run_case(case, time_calls)
         except NotApplicable as reason:
             pytest.skip(str(reason))
-        except BaseException:
+        except BaseException as error:
             # A case that fails before its latency pass never used the fixture; pytest-benchmark would then add a
             # misleading "fixture was not used" teardown error on top of the real failure. Its only switch is this.
             benchmark._mode = benchmark._mode or "bench: case failed before timing"
+            if isinstance(error, KeyboardInterrupt):  # Ctrl-C, SIGTERM: the case has no record (--resume measures it
+                benchmark.has_error = True  # again), so pytest-benchmark's JSON and storage must not keep its timing
             raise
         benchmark.extra_info.update(
             suite=case.suite,

@@ -344,3 +344,31 @@ def test_an_interrupt_at_the_end_of_the_session_keeps_the_summary_and_says_so(py
     result.stdout.fnmatch_lines(lines)
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert load_meta("r1", pytester.path / "out")["status"] == "finished"
+
+
+def test_a_case_interrupted_during_its_timed_calls_is_not_saved_by_pytest_benchmark(pytester, monkeypatch):
+    """Ctrl-C or SIGTERM half-way through a case's timed calls: bench keeps no record of the case (it is measured
+    again on --resume), but pytest-benchmark saved its cut-short timing in --benchmark-json (and --benchmark-autosave,
+    which --benchmark-compare reads) as a complete benchmark. Now it is marked as an error there, as a failed test."""
+    from pytest_benchmark.fixture import BenchmarkFixture
+
+    original = BenchmarkFixture.pedantic
+
+    def cut_short(self, target, *args, **kwargs):
+        calls = iter(range(1000))
+
+        def call(*a, **k):
+            if next(calls) == 3:
+                raise KeyboardInterrupt
+            return target(*a, **k)
+
+        return original(self, call, *args, **kwargs)
+
+    monkeypatch.setattr(BenchmarkFixture, "pedantic", cut_short)
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    args = ["--benchmark-only", "suites/", "--bench-results", "out", "--bench-run-id", "r1"]
+    args += ["--benchmark-json", "b.json"]
+    result = pytester.runpytest(*args, no_reraise_ctrlc=True)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert load_meta("r1", pytester.path / "out")["status"] == "interrupted" and load("r1", pytester.path / "out").empty
+    assert json.loads((pytester.path / "b.json").read_text())["benchmarks"] == []
