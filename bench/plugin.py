@@ -365,15 +365,25 @@ def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: lis
             return reopen(resume, update)
         except BenchError as err:  # another resumption of the run started at the same time and holds it
             raise pytest.UsageError(str(err)) from None
-    run_id = config.getoption("--bench-run-id") or new_run_id()
-    try:
-        return RunWriter(_results_dir(config), run_id, meta)
-    except FileExistsError:  # another run took the id since pytest_configure checked it
-        raise pytest.UsageError(f"--bench-run-id {run_id!r}: already taken; runs are never overwritten") from None
-    except OSError as err:
-        raise pytest.UsageError(
-            f"{_results_name(config)} {_shown(_results_dir(config))}: cannot write a run there ({os_reason(err)})"
-        ) from None
+    chosen = config.getoption("--bench-run-id")
+    tries = 8
+    for _ in range(tries):
+        run_id = chosen or new_run_id()
+        try:
+            return RunWriter(_results_dir(config), run_id, meta)
+        except FileExistsError:  # another run took the id since pytest_configure checked it
+            if chosen:
+                raise pytest.UsageError(
+                    f"--bench-run-id {run_id!r}: already taken; runs are never overwritten"
+                ) from None
+            # two runs started in the same second drew the same random suffix: draw again
+        except OSError as err:
+            raise pytest.UsageError(
+                f"{_results_name(config)} {_shown(_results_dir(config))}: cannot write a run there ({os_reason(err)})"
+            ) from None
+    raise pytest.UsageError(
+        f"{_results_name(config)} {_shown(_results_dir(config))}: no free run id after {tries} tries"
+    )
 
 
 def _stop_on_sigterm(config: pytest.Config) -> None:

@@ -372,3 +372,16 @@ def test_a_case_interrupted_during_its_timed_calls_is_not_saved_by_pytest_benchm
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert load_meta("r1", pytester.path / "out")["status"] == "interrupted" and load("r1", pytester.path / "out").empty
     assert json.loads((pytester.path / "b.json").read_text())["benchmarks"] == []
+
+
+def test_a_drawn_run_id_another_run_took_is_drawn_again(pytester, monkeypatch):
+    """Two runs started in the same second may draw the same id (time + 4 hex digits): the second was refused after
+    collecting with '--bench-run-id ...: already taken', an option its user never gave. Now it draws another id."""
+    ids = iter(["20260101T000000Z-0000", "20260101T000000Z-0001"])
+    monkeypatch.setattr(importlib.import_module("bench.results"), "new_run_id", lambda: next(ids))
+    (pytester.path / "out" / "20260101T000000Z-0000").mkdir(parents=True)  # the other run's
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out")
+    result.assert_outcomes(passed=1)
+    assert load_meta("20260101T000000Z-0001", pytester.path / "out")["status"] == "finished"
+    assert not any((pytester.path / "out" / "20260101T000000Z-0000").iterdir())  # the other run is left alone
