@@ -48,10 +48,11 @@ def test_aa_gate_of_two_default_suite_runs_flags_no_regression(tmp_path):
     verdicts = output["verdicts"]
     regressed = [f"{v['case']} {v['metric']} {v['change']}" for v in verdicts if v["verdict"] == "regressed"]
     assert not regressed, (tmp_path / "g.md").read_text()
-    # A latency the disturbed-block detector refused to judge (a busy machine) is not guarded: then, and only
-    # then, the gate exits 3 instead of passing. Nothing else may go uncompared between two whole runs.
+    # A latency refused as taken on a busy machine (the disturbed-block detector, or the scheduler's run-queue delay
+    # above 5%) is not guarded: then, and only then, the gate exits 3 instead of passing. Nothing else may go
+    # uncompared between two whole runs.
     unguarded = output["unguarded"]
-    assert all("disturbed" in entry for entry in unguarded), unguarded
+    assert all("disturbed" in entry or "ran on a busy machine" in entry for entry in unguarded), unguarded
     assert gate.returncode == (3 if unguarded else 0), gate.stdout + gate.stderr
     compared = {v["case"] for v in verdicts if v["metric"] == "latency_p50_ms" and v["verdict"] != "not comparable"}
     assert len(compared) >= 20, "the A/A check must actually compare the suite's cases"  # 28 cases
