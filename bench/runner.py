@@ -131,13 +131,12 @@ def check_memory(case: Case, items: int, what: str, key: str, prepared: int | No
     whole is checked against the device's free memory. The message names ``key``, the suite key to lower. User
     factories have no estimate; where free memory cannot be read (not Linux), nothing is checked."""
     from bench.hardware import gpu_memory_available, host_memory_available, usable_memory
-    from bench.models import MODELS, batch_bytes, size_text
+    from bench.models import batch_bytes, item_bytes_of, size_text
 
     model = case.model
-    entry = None if model.factory else MODELS.get(model.name)
-    if entry is None or entry.item_bytes is None:
+    per_item = item_bytes_of(model)
+    if per_item is None:
         return
-    per_item = entry.item_bytes(**{**entry.params, **model.kwargs})
     text, need = batch_bytes(per_item, items, f"{model.label}: {what}", prepared)
     checks = [(text, need, "here", host_memory_available, "MemAvailable")]
     if case.placement.device_type == "cuda":

@@ -117,6 +117,15 @@ def check_batch(per_item: tuple[int, int], items: int, what: str, prepared: int 
     check_bytes(*batch_bytes(per_item, items, what, prepared))
 
 
+def item_bytes_of(spec) -> tuple[int, int] | None:
+    """The (inputs, activations) bytes per batch item that the registered model of ``spec`` (a ``MethodSpec``)
+    estimates for its parameters; None for a user factory or a model registered without ``item_bytes``."""
+    if spec.factory:
+        return None
+    entry = MODELS.get(spec.name)
+    return None if entry.item_bytes is None else entry.item_bytes(**{**entry.params, **spec.kwargs})
+
+
 def check_int(name: str, value: Any, low: int, high: int) -> None:
     """For a model's ``check``: raise ValueError unless ``value`` is an integer from ``low`` to ``high``."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

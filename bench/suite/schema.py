@@ -71,7 +71,7 @@ class Validator:
     def __init__(self, file: str, data: dict[str, Any]):
         self.file = file
         self.data = data
-        self._item_bytes: dict[MethodSpec, tuple[int, int]] = {}
+        self._item_bytes: dict[MethodSpec, tuple[int, int] | None] = {}
 
     def error(self, key: str | None, message: str) -> SuiteError:
         return SuiteError(self.file, key, message)
@@ -185,15 +185,14 @@ class Validator:
         pass on ``batch_size`` items, or with ``max_batch`` the load pass's largest call on ``max_batch x batch_size``
         items, with inputs prepared for every padded batch size at once. User factories have no estimate."""
         from bench.measure.sut import buckets
-        from bench.models import MODELS, check_batch
+        from bench.models import check_batch, item_bytes_of
 
         model = case.model
-        if model.factory or MODELS.get(model.name).item_bytes is None:
-            return
         if model not in self._item_bytes:
-            entry = MODELS.get(model.name)
-            self._item_bytes[model] = entry.item_bytes(**{**entry.params, **model.kwargs})
+            self._item_bytes[model] = item_bytes_of(model)
         per_item, batch = self._item_bytes[model], case.batch_size
+        if per_item is None:
+            return
         try:
             if max_batch is None:
                 check_batch(per_item, batch, f"{model.label}: batch_size {batch}")
