@@ -434,12 +434,12 @@ def _last_of_each_case(
         return rows
     if repeated is not None:
         repeated.update(twice)
+    if path.name != "samples.jsonl":  # samples alone twice: a kill between samples and record, then --resume
+        shown = ", ".join(f"{key} (lines {', '.join(map(str, found))})" for key, found in list(twice.items())[:5])
+        more = f" and {len(twice) - 5} more" if len(twice) > 5 else ""
+        message = f"{len(twice)} case(s) on more than one line, only the last of each read: {shown}{more}"
+        _warn(problems, f"{path}: {message}")
     last = {found[-1] for found in lines.values()}
-    if path.name == "samples.jsonl":  # a kill between a case's samples and its record, then --resume: no damage
-        return [row for row, number in zip(rows, numbers, strict=True) if number in last]
-    shown = ", ".join(f"{key} (lines {', '.join(map(str, found))})" for key, found in list(twice.items())[:5])
-    more = f" and {len(twice) - 5} more" if len(twice) > 5 else ""
-    _warn(problems, f"{path}: {len(twice)} case(s) on more than one line, only the last of each read: {shown}{more}")
     return [row for row, number in zip(rows, numbers, strict=True) if number in last]
 
 
