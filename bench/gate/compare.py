@@ -157,11 +157,10 @@ def _cpu_wait_share(row: Mapping[str, Any]) -> float | None:
     return float(value)
 
 
-def _busy(samples: list[list[float]], waits: list[float | None] | None) -> list[float | None]:
-    """Each run's ``cpu_wait_share`` when it is above :data:`CPU_WAIT_LIMIT` (a busy machine), else None."""
-    waits = list(waits or [])[: len(samples)]
-    waits += [None] * (len(samples) - len(waits))
-    return [w if w is not None and w > CPU_WAIT_LIMIT else None for w in waits]
+def _busy_runs(samples: list[list[float]], waits: list[float | None] | None) -> dict[int, float]:
+    """The runs of one side taken on a busy machine: index -> ``cpu_wait_share`` above :data:`CPU_WAIT_LIMIT` (a
+    run without the figure counts as quiet)."""
+    return {i: w for i, w in enumerate(list(waits or [])[: len(samples)]) if w is not None and w > CPU_WAIT_LIMIT}
 
 
 def quiet_runs(
@@ -170,30 +169,25 @@ def quiet_runs(
     """Both sides' runs left after those taken on a busy machine (``cpu_wait_share`` above :data:`CPU_WAIT_LIMIT`;
     not recorded counts as quiet), a note on those left out, and a reason when a side has none left. Runs paired
     by ``--rerun`` (as many on each side) are left out in pairs, so that the pairs stay those that ran together."""
-    busy = {"baseline": _busy(old, waits[0]), "current run": _busy(new, waits[1])}
-    if not any(w is not None for side in busy.values() for w in side):
+    sides = {"baseline": (old, _busy_runs(old, waits[0])), "current run": (new, _busy_runs(new, waits[1]))}
+    if not any(busy for _, busy in sides.values()):
         return old, new, "", None
-    for name, side in busy.items():
-        if all(w is not None for w in side):
-            worst = max(w or 0.0 for w in side)
+    for name, (runs, busy) in sides.items():
+        if len(busy) == len(runs):
             reason = (
-                f"{name} ran on a busy machine: its threads waited for a CPU {worst:.0%} of the time of its timed "
-                f"calls (other processes held its cores; at most {CPU_WAIT_LIMIT:.0%} is judged); re-run on a quiet "
-                "machine"
+                f"{name} ran on a busy machine: its threads waited for a CPU {max(busy.values()):.0%} of the time of "
+                f"its timed calls (other processes held its cores; at most {CPU_WAIT_LIMIT:.0%} is judged); re-run on "
+                "a quiet machine"
             )
             return old, new, "", reason
     paired = len(old) == len(new) >= 2
-    notes = []
-    for name, side in busy.items():
-        left_out = [i for i, w in enumerate(side) if w is not None]
-        if left_out:
-            worst = max(w for w in side if w is not None)
-            notes.append(
-                f"{len(left_out)} of {len(side)} runs of the {name} left out{' with their pairs' if paired else ''} "
-                f"(busy machine: threads waited for a CPU {worst:.0%} of the time)"
-            )
-    drop_old = {i for i, w in enumerate(busy["baseline"]) if w is not None}
-    drop_new = {i for i, w in enumerate(busy["current run"]) if w is not None}
+    notes = [
+        f"{len(busy)} of {len(runs)} runs of the {name} left out{' with their pairs' if paired else ''} "
+        f"(busy machine: threads waited for a CPU {max(busy.values()):.0%} of the time)"
+        for name, (runs, busy) in sides.items()
+        if busy
+    ]
+    drop_old, drop_new = set(sides["baseline"][1]), set(sides["current run"][1])
     if paired:
         drop_old = drop_new = drop_old | drop_new
     if len(drop_old) == len(old) or len(drop_new) == len(new):
