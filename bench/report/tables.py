@@ -86,10 +86,7 @@ class Tables:
     def unscored(self) -> pd.DataFrame:
         """The ok cases of groups whose reference case did not run (failed, skipped, not selected): their measured
         figures, no S, T, P or rank; ``verdict`` and ``reference_missing`` say why. Group after group, fastest first."""
-        column = self.cases.get("reference_missing")
-        if column is None:
-            return self.cases.iloc[0:0]
-        rows = self.cases[column.fillna("").astype(str) != ""]
+        rows = _reference_missing(self.cases)
         parts = []
         for suite, cases in rows.groupby("suite", sort=True):
             config = self.configs.get(str(suite)) or ScoringConfig()
@@ -99,10 +96,7 @@ class Tables:
     @property
     def unscored_groups(self) -> pd.DataFrame:
         """The recommendation rows of the groups left without a score because their reference case did not run."""
-        recs = self.recommendations
-        if "reference_missing" not in recs.columns:
-            return recs.iloc[0:0]
-        return recs[recs["reference_missing"].fillna("").astype(str) != ""]
+        return _reference_missing(self.recommendations)
 
     @property
     def nothing_scored(self) -> bool:
@@ -133,6 +127,13 @@ class Tables:
             ["suite", "model", "device", "batch_size", "_scored", "rank"], kind="stable"
         )
         return order[columns].reset_index(drop=True)
+
+
+def _reference_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``reference_missing`` says why their group's reference case did not run."""
+    if "reference_missing" not in frame.columns:
+        return frame.iloc[0:0]
+    return frame[frame["reference_missing"].fillna("").astype(str) != ""]
 
 
 def group_label(rec: dict[str, Any]) -> str:
@@ -174,12 +175,13 @@ def tables(
     scoring profile. A group whose reference case did not run is shown with its measured figures but not scored
     (:attr:`Tables.unscored`, :attr:`Tables.unscored_groups`); the other groups are scored as usual.
     """
-    frame = store.load(run, results_dir)
-    meta = store.load_meta(run, results_dir)
-    source = str(store.resolve_run(run, results_dir) / "meta.json")
+    folder = store.resolve_run(run, results_dir)  # once: "latest" must name the same run for every file read
+    frame = store.load(folder)
+    meta = store.load_meta(folder)
+    source = str(folder / "meta.json")
     if frame.empty:
-        records = store.resolve_run(run, results_dir) / "records.jsonl"
-        damage = [p for p in store.run_damage(records.parent) if p.startswith(str(records))]
+        records = folder / "records.jsonl"
+        damage = [p for p in store.run_damage(folder) if p.startswith(str(records))]
         if damage:  # lines there, none readable: the warnings above say which and why
             raise BenchError(
                 f"{records}: none of its records could be read (every line is damaged, see the warning above): "
@@ -189,7 +191,7 @@ def tables(
             f"run {meta.get('run_id')} has no records yet (status {meta.get('status')}): nothing to report"
         )
     try:
-        samples = store.load_samples(run, results_dir)
+        samples = store.load_samples(folder)
     except (OSError, BenchError):  # no or unreadable raw samples: the report says the confidence was not computed
         samples = {}
     return analyse(frame, meta, prices_file=prices_file, profile=profile, samples=samples, source=source)
