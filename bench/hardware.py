@@ -9,8 +9,8 @@ import platform
 import socket
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, NamedTuple
 
 from bench.errors import NotApplicable
 from bench.spec import Placement
@@ -93,13 +93,49 @@ def usable_memory(available: int) -> int:
 
 
 MEMINFO = "/proc/meminfo"
+CGROUP = "/proc/self/cgroup"
+"""This process's cgroups: ``<id>:<controllers>:<path>`` a line, ``0::<path>`` for cgroup v2's unified hierarchy."""
+CGROUP_ROOT = "/sys/fs/cgroup"
+"""Where the cgroup hierarchies are mounted: cgroup v2's at the root, cgroup v1's memory controller in ``memory/``."""
+CGROUP_UNLIMITED = 2**62
+"""A cgroup limit of this many bytes or more is no limit (cgroup v1 writes "none" as 2^63 less a page)."""
+CGROUP_FILES = {
+    "v1": ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
+    "v2": ("memory.max", "memory.current", "inactive_file"),
+}
+"""For each cgroup version: the file of a cgroup's limit, of the memory charged to it, and the ``memory.stat`` key of
+the page cache the kernel reclaims first (counted as free, as Docker's and Kubernetes's "working set" do)."""
 
 
-def host_memory_available() -> int | None:
-    """``MemAvailable`` of ``/proc/meminfo``, in bytes: the kernel's estimate of what can be allocated without
-    swapping (free memory plus the reclaimable page cache and slab). None where it cannot be read (not Linux, or a
-    kernel before 3.14): nothing is then checked against it. A container's own limit (a cgroup's memory.max) is not
-    read: where it is below the host's, a case can still be killed by it."""
+class HostMemory(NamedTuple):
+    """What this process may still allocate in host memory, and which figure bound it."""
+
+    available: int
+    """Bytes: the smaller of ``MemAvailable`` and a cgroup's limit less its memory in use."""
+    source: str
+    """``MemAvailable``, or the cgroup file whose limit bound it (``memory.max``, ``memory.limit_in_bytes``)."""
+    limit: int | None = None
+    """A cgroup's limit, in bytes, when it bound ``available``."""
+    in_use: int | None = None
+    """The memory charged to that cgroup, less its inactive page cache, in bytes."""
+
+
+def host_memory_available() -> HostMemory | None:
+    """What this process may allocate in host memory without swapping or being killed: the smaller of
+    ``MemAvailable`` of ``/proc/meminfo`` (the kernel's estimate for the whole machine: free memory plus the
+    reclaimable page cache and slab) and, in a container (Docker, Kubernetes, a systemd unit with ``MemoryMax``), its
+    cgroup's limit less what the cgroup already uses (:func:`cgroup_memory_available`). None where neither can be
+    read (not Linux): nothing is then checked against it."""
+    host = meminfo_available()
+    cgroup = cgroup_memory_available()
+    if host is None or (cgroup is not None and cgroup.available < host):
+        return cgroup
+    return HostMemory(host, "MemAvailable")
+
+
+def meminfo_available() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo``, in bytes; None where it cannot be read (not Linux, or a kernel before
+    3.14)."""
     try:
         with open(MEMINFO, encoding="ascii") as meminfo:
             for line in meminfo:
@@ -110,6 +146,65 @@ def host_memory_available() -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def cgroup_memory_available() -> HostMemory | None:
+    """The memory this process's cgroup and its ancestors still allow: for each of them that has a limit (cgroup
+    v2's ``memory.max``; cgroup v1's ``memory.limit_in_bytes`` where the memory controller is on v1), the limit less
+    the memory charged to it (``memory.current`` / ``memory.usage_in_bytes``) less the inactive page cache the kernel
+    reclaims before it kills (``memory.stat``), the smallest of them. The cgroup is read from ``/proc/self/cgroup``;
+    its folders that do not exist where the hierarchy is mounted (a container shown only its own cgroup, at the
+    mount's root) are skipped. None where no limit is set, or nothing can be read: a file that is missing or holds
+    anything but a number leaves its cgroup out, and never raises."""
+    try:
+        with open(CGROUP, encoding="ascii") as lines:
+            found = {}
+            for line in lines:
+                hierarchy, controllers, path = line.rstrip("\n").split(":", 2)
+                if "memory" in controllers.split(","):
+                    found["v1"] = path
+                elif hierarchy == "0" and not controllers:
+                    found["v2"] = path
+    except (OSError, ValueError):
+        return None
+    version = "v1" if "v1" in found else "v2"  # on a hybrid system the memory controller is v1's
+    path = PurePosixPath(found.get(version, ""))
+    if not path.is_absolute() or ".." in path.parts:
+        return None
+    mount = Path(CGROUP_ROOT, "memory") if version == "v1" else Path(CGROUP_ROOT)
+    parts = path.parts[1:]
+    levels = (
+        cgroup_level(mount.joinpath(*parts[:depth]), *CGROUP_FILES[version]) for depth in range(len(parts), -1, -1)
+    )
+    return min((level for level in levels if level is not None), key=lambda level: level.available, default=None)
+
+
+def cgroup_level(folder: Path, limit_file: str, usage_file: str, inactive_key: str) -> HostMemory | None:
+    """What one cgroup's limit still allows (see :func:`cgroup_memory_available`); None without a limit, or where
+    its files cannot be read as numbers."""
+    limit, usage = read_bytes(folder / limit_file), read_bytes(folder / usage_file)
+    if limit is None or usage is None or limit >= CGROUP_UNLIMITED:
+        return None
+    inactive = 0
+    try:
+        with open(folder / "memory.stat", encoding="ascii") as stat:
+            for line in stat:
+                key, _, value = line.partition(" ")
+                if key == inactive_key:
+                    inactive = min(max(int(value), 0), usage)
+    except (OSError, ValueError):
+        inactive = 0  # the whole usage counts as taken: the check is stricter, never looser
+    in_use = usage - inactive
+    return HostMemory(max(limit - in_use, 0), limit_file, limit, in_use)
+
+
+def read_bytes(file: Path) -> int | None:
+    """The non-negative number a cgroup file holds; None for "max", anything else, or a file that cannot be read."""
+    try:
+        text = file.read_text(encoding="ascii").strip()
+    except (OSError, ValueError):
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def gpu_memory_available(device: str) -> int | None:

@@ -126,10 +126,12 @@ def build_model(spec: MethodSpec):
 def check_memory(case: Case, items: int, what: str, key: str, prepared: int | None = None) -> None:
     """Raise :class:`NotApplicable` when the inputs and activations of a call on ``items`` batch items (by the
     registered model's ``item_bytes`` estimate, as ``bench validate`` checks it against 8 GiB; ``prepared`` as for
-    :func:`bench.models.batch_bytes`) do not fit in the memory this machine has free now, less a reserve
-    (:func:`bench.hardware.usable_memory`). On a CUDA device the inputs are built in host memory first and the
-    whole is checked against the device's free memory. The message names ``key``, the suite key to lower. User
-    factories have no estimate; where free memory cannot be read (not Linux), nothing is checked."""
+    :func:`bench.models.batch_bytes`) do not fit in the memory this process can still allocate now, less a reserve
+    (:func:`bench.hardware.usable_memory`): the host's ``MemAvailable``, or its container's cgroup limit less what the
+    container uses where that is less (:func:`bench.hardware.host_memory_available`; the message names the one that
+    bound it). On a CUDA device the inputs are built in host memory first and the whole is checked against the
+    device's free memory. The message names ``key``, the suite key to lower. User factories have no estimate; where
+    free memory cannot be read (not Linux), nothing is checked."""
     from bench.hardware import gpu_memory_available, host_memory_available, usable_memory
     from bench.models import batch_bytes, item_bytes_of, size_text
 
@@ -138,21 +140,33 @@ def check_memory(case: Case, items: int, what: str, key: str, prepared: int | No
     if per_item is None:
         return
     text, need = batch_bytes(per_item, items, f"{model.label}: {what}", prepared)
-    checks = [(text, need, "here", host_memory_available, "MemAvailable")]
+
+    def host() -> tuple[int, str] | None:
+        memory = host_memory_available()
+        if memory is None:
+            return None
+        if memory.limit is None or memory.in_use is None:
+            return memory.available, f"{memory.source} {size_text(memory.available)}"
+        return memory.available, (
+            f"cgroup {memory.source} {size_text(memory.limit)} less {size_text(memory.in_use)} in use = "
+            f"{size_text(memory.available)}"
+        )
+
+    def gpu() -> tuple[int, str] | None:
+        free = gpu_memory_available(case.placement.device)
+        return None if free is None else (free, f"free and cached {size_text(free)}")
+
+    checks = [(text, need, "here", host)]
     if case.placement.device_type == "cuda":
         inputs = f"{model.label}: {what} x {size_text(per_item[0])} of inputs per item, built in host memory"
-        checks = [
-            (inputs, items * per_item[0], "here", host_memory_available, "MemAvailable"),
-            (text, need, f"on {case.placement.device}", lambda: gpu_memory_available(case.placement.device),
-             "free and cached"),
-        ]  # fmt: skip
-    for text, need, where, available, source in checks:
-        free = available()
-        if free is not None and need > usable_memory(free):
+        checks = [(inputs, items * per_item[0], "here", host), (text, need, f"on {case.placement.device}", gpu)]
+    for text, need, where, available in checks:
+        reading = available()
+        if reading is not None and need > usable_memory(reading[0]):
+            free, source = reading
             raise NotApplicable(
                 f"not enough free memory: {text} = {size_text(need)}; {size_text(max(usable_memory(free), 0))} "
-                f"free to use {where} ({source} {size_text(free)}, less 10% and at least 512 MiB kept free); "
-                f"lower {key}"
+                f"free to use {where} ({source}, less 10% and at least 512 MiB kept free); lower {key}"
             )
 
 

@@ -267,8 +267,11 @@ GiB = 1024**3
 
 
 def fake_memory(monkeypatch, host=None, gpu=None):
-    """The memory probes report ``host`` / ``gpu`` bytes free (None: cannot be read); nothing is allocated."""
-    monkeypatch.setattr("bench.hardware.host_memory_available", lambda: host)
+    """The memory probes report ``host`` (MemAvailable) / ``gpu`` bytes free (None: cannot be read); nothing is
+    allocated."""
+    from bench.hardware import HostMemory
+
+    monkeypatch.setattr("bench.hardware.host_memory_available", lambda: host and HostMemory(host, "MemAvailable"))
     monkeypatch.setattr("bench.hardware.gpu_memory_available", lambda device: gpu)
 
 
@@ -341,7 +344,8 @@ def test_the_memory_probes_read_meminfo_and_the_cuda_allocator(tmp_path, monkeyp
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       24683520 kB\nMemFree:        22660000 kB\nMemAvailable:   23717888 kB\n")
     monkeypatch.setattr(hardware, "MEMINFO", str(meminfo))
-    assert hardware.host_memory_available() == 23717888 * 1024
+    monkeypatch.setattr(hardware, "CGROUP", str(tmp_path / "no cgroup"))
+    assert hardware.host_memory_available() == (23717888 * 1024, "MemAvailable", None, None)
     meminfo.write_text("MemTotal:       24683520 kB\nMemFree:        22660000 kB\n")  # a kernel before 3.14
     assert hardware.host_memory_available() is None
     monkeypatch.setattr(hardware, "MEMINFO", str(tmp_path / "absent"))  # not Linux
@@ -357,6 +361,125 @@ def test_the_memory_probes_read_meminfo_and_the_cuda_allocator(tmp_path, monkeyp
 
     monkeypatch.setattr(torch.cuda, "mem_get_info", broken)
     assert hardware.gpu_memory_available("cuda:0") is None
+
+
+def fake_cgroup(tmp_path, monkeypatch, membership: str, files: dict[str, str], available_kb: int = 64 * 1024**2):
+    """A machine with ``available_kb`` of MemAvailable whose process is in the cgroups ``membership`` (the text of
+    /proc/self/cgroup), with ``files`` (paths under the cgroup mount: their text) in the hierarchy."""
+    import bench.hardware as hardware
+
+    (tmp_path / "meminfo").write_text(f"MemTotal: 67108864 kB\nMemAvailable: {available_kb} kB\n")
+    (tmp_path / "cgroup").write_text(membership)
+    for name, text in files.items():
+        (tmp_path / "sys" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "sys" / name).write_text(text)
+    monkeypatch.setattr(hardware, "MEMINFO", str(tmp_path / "meminfo"))
+    monkeypatch.setattr(hardware, "CGROUP", str(tmp_path / "cgroup"))
+    monkeypatch.setattr(hardware, "CGROUP_ROOT", str(tmp_path / "sys"))
+
+
+def test_a_cgroup_v2_limit_binds_the_host_memory_up_its_hierarchy(tmp_path, monkeypatch):
+    """A container's memory.max below the host's MemAvailable: what is left of it, its inactive page cache counted as
+    free; the process's own cgroup has no limit ("max"), its pod's has."""
+    from bench.hardware import host_memory_available
+
+    pod = "kubepods/pod1"
+    fake_cgroup(
+        tmp_path,
+        monkeypatch,
+        "0::/kubepods/pod1/ctr\n",
+        {
+            f"{pod}/ctr/memory.max": "max\n",
+            f"{pod}/ctr/memory.current": f"{GiB}\n",
+            f"{pod}/memory.max": f"{4 * GiB}\n",
+            f"{pod}/memory.current": f"{3 * GiB}\n",
+            f"{pod}/memory.stat": f"anon {2 * GiB}\nfile {GiB}\nactive_file 0\ninactive_file {GiB}\n",
+            "kubepods/memory.max": f"{32 * GiB}\n",
+            "kubepods/memory.current": f"{20 * GiB}\n",
+        },
+    )
+    assert host_memory_available() == (2 * GiB, "memory.max", 4 * GiB, 2 * GiB)
+    (tmp_path / "sys" / pod / "memory.stat").write_text("inactive_file lots\n")  # the whole usage is then taken
+    assert host_memory_available() == (GiB, "memory.max", 4 * GiB, 3 * GiB)
+    (tmp_path / "sys" / pod / "memory.current").write_text(f"{5 * GiB}\n")  # over the limit (reclaim is behind)
+    assert host_memory_available() == (0, "memory.max", 4 * GiB, 5 * GiB)
+    (tmp_path / "sys" / pod / "memory.max").write_text("max\n")  # the next limit up binds
+    assert host_memory_available() == (12 * GiB, "memory.max", 32 * GiB, 20 * GiB)
+    (tmp_path / "sys" / "kubepods" / "memory.max").write_text(f"{128 * GiB}\n")  # the host's MemAvailable binds
+    assert host_memory_available() == (64 * GiB, "MemAvailable", None, None)
+
+
+def test_a_cgroup_v1_memory_limit_binds_the_host_memory(tmp_path, monkeypatch):
+    """A hybrid system (the memory controller on v1) in a container shown only its own cgroup at the mount's root:
+    /proc/self/cgroup names /docker/abc, which is not under the mount."""
+    from bench.hardware import host_memory_available
+
+    files = {
+        "memory/memory.limit_in_bytes": f"{4 * GiB}\n",
+        "memory/memory.usage_in_bytes": f"{GiB + 512 * 1024**2}\n",
+        "memory/memory.stat": f"cache 0\ninactive_file 1\ntotal_inactive_file {512 * 1024**2}\n",
+        "memory.max": f"{GiB}\n",  # a v2 file the memory controller does not use here
+        "memory.current": "0\n",
+    }
+    fake_cgroup(tmp_path, monkeypatch, "5:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n", files)
+    assert host_memory_available() == (3 * GiB, "memory.limit_in_bytes", 4 * GiB, GiB)
+    (tmp_path / "sys" / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "none"
+    assert host_memory_available() == (64 * GiB, "MemAvailable", None, None)
+
+
+@pytest.mark.parametrize(
+    "membership, files",
+    [
+        ("0::/\n", {}),  # the root cgroup: no memory.max there
+        ("0::/ctr\n", {"ctr/memory.max": "max\n", "ctr/memory.current": "5\n"}),
+        ("0::/ctr\n", {"ctr/memory.max": f"{GiB}\n"}),  # memory.current missing
+        ("0::/ctr\n", {"ctr/memory.max": "a lot\n", "ctr/memory.current": "5\n"}),
+        ("0::/ctr\n", {"ctr/memory.max": f"{GiB}\n", "ctr/memory.current": "-5\n"}),
+        ("0::/ctr\n", {"ctr/memory.max": "1e9\n", "ctr/memory.current": "0\n"}),
+        ("0::ctr\n", {"ctr/memory.max": f"{GiB}\n", "ctr/memory.current": "0\n"}),  # not an absolute path
+        ("0::/../ctr\n", {"ctr/memory.max": f"{GiB}\n", "ctr/memory.current": "0\n"}),
+        ("garbage\n", {"memory.max": f"{GiB}\n", "memory.current": "0\n"}),
+        ("", {"memory.max": f"{GiB}\n", "memory.current": "0\n"}),
+        ("1:name=systemd:/\n", {"memory/memory.limit_in_bytes": f"{GiB}\n"}),  # no memory controller
+    ],
+)
+def test_a_cgroup_that_cannot_be_read_leaves_mem_available(tmp_path, monkeypatch, membership, files):
+    from bench.hardware import host_memory_available
+
+    fake_cgroup(tmp_path, monkeypatch, membership, files)
+    assert host_memory_available() == (64 * GiB, "MemAvailable", None, None)
+
+
+def test_unreadable_cgroup_files_never_raise(tmp_path, monkeypatch):
+    import bench.hardware as hardware
+
+    fake_cgroup(tmp_path, monkeypatch, "0::/ctr\n", {"ctr/memory.max": f"{GiB}\n", "ctr/memory.current": "0\n"})
+    (tmp_path / "cgroup").write_bytes(b"0::/\xff\xfe\n")  # not ASCII
+    assert hardware.host_memory_available() == (64 * GiB, "MemAvailable", None, None)
+    (tmp_path / "cgroup").write_text("0::/ctr\n")
+    (tmp_path / "sys" / "ctr" / "memory.current").write_bytes(b"\xff\n")
+    assert hardware.host_memory_available() == (64 * GiB, "MemAvailable", None, None)
+    (tmp_path / "sys" / "ctr" / "memory.current").unlink()
+    (tmp_path / "sys" / "ctr" / "memory.current").mkdir()  # a folder where a file belongs
+    assert hardware.host_memory_available() == (64 * GiB, "MemAvailable", None, None)
+    monkeypatch.setattr(hardware, "CGROUP", str(tmp_path / "sys"))  # a folder
+    monkeypatch.setattr(hardware, "MEMINFO", str(tmp_path / "absent"))  # not Linux: nothing at all
+    assert hardware.host_memory_available() is None
+
+
+def test_a_batch_beyond_a_containers_memory_limit_is_skipped_naming_the_limit(tmp_path, monkeypatch):
+    """A 4 GiB container on a 64 GiB host: the skip says the cgroup's memory.max bound it, not MemAvailable."""
+    from bench.runner import check_memory
+
+    files = {"ctr/memory.max": f"{4 * GiB}\n", "ctr/memory.current": f"{2 * GiB}\n", "ctr/memory.stat": ""}
+    fake_cgroup(tmp_path, monkeypatch, "0::/ctr\n", files)
+    with pytest.raises(NotApplicable) as reason:
+        check_memory(case(batch=1_000_000), 1_000_000, "batch_size 1000000", "batch_sizes")
+    assert str(reason.value) == (
+        "not enough free memory: dlrm-tiny: batch_size 1000000 x 2.8 KiB of inputs and activations per item = "
+        "2.7 GiB; 1.5 GiB free to use here (cgroup memory.max 4.0 GiB less 2.0 GiB in use = 2.0 GiB, less 10% and "
+        "at least 512 MiB kept free); lower batch_sizes"
+    )
 
 
 def test_a_load_pass_beyond_the_free_memory_is_skipped_and_the_case_keeps_its_figures(session, monkeypatch):
