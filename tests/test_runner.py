@@ -425,6 +425,8 @@ def test_a_cgroup_v1_memory_limit_binds_the_host_memory(tmp_path, monkeypatch):
     assert host_memory_available() == (3 * GiB, "memory.limit_in_bytes", 4 * GiB, GiB)
     (tmp_path / "sys" / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "none"
     assert host_memory_available() == (64 * GiB, "MemAvailable", None, None)
+    (tmp_path / "meminfo").write_text("MemTotal: 67108864 kB\n")  # no MemAvailable either: nothing to check
+    assert host_memory_available() is None
 
 
 @pytest.mark.parametrize(
