@@ -14,7 +14,7 @@ import pytest
 
 from bench.errors import SuiteError
 from bench.measure.load import MAX_QUERIES, LoadSpec, Runner, find_peak, load_pass, validate_load
-from bench.measure.sut import BatchingSUT, LoadgenRun, buckets, loadgen
+from bench.measure.sut import BatchingSUT, LoadgenRun, buckets, load_input_items, loadgen
 
 needs_loadgen = pytest.mark.skipif(
     importlib.util.find_spec("mlperf_loadgen") is None,
@@ -279,6 +279,14 @@ def test_buckets_are_powers_of_two_and_the_maximum():
     assert buckets(1) == (1,)
     assert buckets(8) == (1, 2, 4, 8)
     assert buckets(12) == (1, 2, 4, 8, 12)
+
+
+@needs_loadgen
+def test_the_memory_checks_count_the_inputs_the_load_pass_builds():
+    """bench validate and the run-time check count the load pass's inputs with load_input_items: what it builds."""
+    built: list[int] = []
+    BatchingSUT(lambda requests: built.append(requests * 64) or (lambda: None), max_batch=12)
+    assert sum(built) == load_input_items(12, 64) == (1 + 2 + 4 + 8 + 12) * 64
 
 
 @needs_loadgen

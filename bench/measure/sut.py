@@ -75,6 +75,15 @@ def buckets(max_batch: int) -> tuple[int, ...]:
     return tuple(sorted(sizes | {max_batch}))
 
 
+def load_input_items(max_batch: int, batch_size: int) -> int:
+    """The batch items of inputs the load pass builds before LoadGen starts and holds while it runs: one input of
+    ``n x batch_size`` items for each padded batch size ``n`` (:func:`buckets`). The one count of them that both
+    memory checks use. ``bench validate`` bounds the case's whole peak and adds the latency pass's ``batch_size``
+    items, which are held meanwhile; the run-time check adds nothing, as those inputs were built before it reads the
+    free memory, which no longer counts them."""
+    return sum(buckets(max_batch)) * batch_size
+
+
 @dataclass
 class LoadgenRun:
     """One LoadGen run, as its logs report it."""

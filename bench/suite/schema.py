@@ -183,8 +183,9 @@ class Validator:
     def batch_memory(self, case: Case, key: str, max_batch: int | None = None) -> None:
         """A registered model's batch must fit in 8 GiB by the model's own estimate (``item_bytes``): one forward
         pass on ``batch_size`` items, or with ``max_batch`` the load pass's largest call on ``max_batch x batch_size``
-        items, with inputs prepared for every padded batch size at once. User factories have no estimate."""
-        from bench.measure.sut import buckets
+        items, with inputs prepared for every padded batch size at once and the latency pass's, held meanwhile
+        (:func:`bench.measure.sut.load_input_items`). User factories have no estimate."""
+        from bench.measure.sut import load_input_items
         from bench.models import check_batch, item_bytes_of
 
         model = case.model
@@ -197,7 +198,7 @@ class Validator:
             if max_batch is None:
                 check_batch(per_item, batch, f"{model.label}: batch_size {batch}")
             else:
-                prepared = (sum(buckets(max_batch)) + 1) * batch  # and the latency pass's own inputs
+                prepared = load_input_items(max_batch, batch) + batch  # and the latency pass's own inputs
                 what = f"{model.label}: max_batch {max_batch} x batch_size {batch} = {max_batch * batch} items a call"
                 check_batch(per_item, max_batch * batch, what, prepared)
         except ValueError as err:
