@@ -96,23 +96,27 @@ class Timer:
         return {k: v - before.get(k, 0.0) for k, v in self.seconds.items() if v - before.get(k, 0.0) > 0}
 
 
-def forked_rng():
-    """``torch.random.fork_rng`` over the CPU and every visible CUDA device (``manual_seed`` seeds them all)."""
+def forked_rng(device: str = "cpu"):
+    """``torch.random.fork_rng`` over the CPU and, for a ``cuda:K`` device, that one GPU only.
+
+    Forking a GPU's RNG initialises CUDA in this process and reads that GPU's generator, so the GPUs a case does not
+    use (other jobs' GPUs on a shared box) are left alone, and a CPU case touches no GPU at all."""
     import torch
 
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    return torch.random.fork_rng(devices=devices)
+    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    return torch.random.fork_rng(devices=devices, device_type="cuda")
 
 
-def build_model(spec: MethodSpec):
-    """The fp32 ModelBundle of a model spec: a registered model, or a user factory."""
+def build_model(spec: MethodSpec, device: str = "cpu"):
+    """The fp32 ModelBundle of a model spec: a registered model, or a user factory. ``device`` is where the case
+    that asks for it runs: its RNG is forked with the CPU's while the builder runs."""
     import torch
 
     from bench.models import MODELS
 
     # Builders may train at first use (reference models, user factories) and may seed torch's global RNG: the
     # RNG state is forked so that nothing they do leaks into later cases.
-    with torch.inference_mode(False), forked_rng():
+    with torch.inference_mode(False), forked_rng(device):
         if spec.factory:
             module_name, _, attr = spec.factory.partition(":")
             build = getattr(importlib.import_module(module_name), attr, None)
@@ -234,7 +238,7 @@ class Session:
     # -- cached steps -------------------------------------------------------------------------------
 
     def bundle(self, case: Case):
-        return self._bundles.get(case.model, lambda: build_model(case.model))
+        return self._bundles.get(case.model, lambda: build_model(case.model, case.placement.device))
 
     def compressed(self, case: Case):
         def make():
@@ -334,7 +338,7 @@ class Session:
         device, spec = case.placement.device, case.measure
         # The RNG is forked and seeded per case: random inputs are the same whatever the case order, and nothing a
         # model or input generator draws leaks into the caller's random state.
-        with cpu_threads(case.placement.threads), forked_rng(), torch.inference_mode():
+        with cpu_threads(case.placement.threads), forked_rng(device), torch.inference_mode():
             torch.manual_seed(CASE_SEED)
             bundle = self.bundle(case)
             compressed, size = self.compressed(case)

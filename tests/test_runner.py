@@ -191,6 +191,33 @@ def test_building_a_model_does_not_change_the_global_rng(session):
     assert torch.equal(torch.rand(3), expected)
 
 
+@pytest.fixture
+def four_fake_gpus(monkeypatch):
+    """torch sees four CUDA devices; forking or restoring a GPU's RNG state is recorded instead of done."""
+    touched = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device="cuda": touched.append(("get", device)))
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device="cuda": touched.append(("set", device)))
+    return touched
+
+
+def test_a_cpu_case_forks_no_gpu_rng(session, four_fake_gpus):
+    session.run_case(case("m", factory="tests.fakes.models:build_seeding"), time_calls)
+    assert four_fake_gpus == []  # was every visible GPU's, twice: CUDA initialised on GPUs the case never uses
+
+
+def test_a_cuda_case_forks_the_rng_of_its_own_gpu_only(session, four_fake_gpus):
+    from bench.runner import forked_rng
+
+    session.bundle(case("m", device="cuda:2", threads=None, factory="tests.fakes.models:build_seeding"))
+    assert four_fake_gpus == [("get", 2), ("set", 2)]
+    four_fake_gpus.clear()
+    with forked_rng("cuda"):  # no index: torch's default device, cuda:0
+        pass
+    assert four_fake_gpus == [("get", 0), ("set", 0)]
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's own imports, not ours
 def test_compile_time_is_charged_to_the_case_that_compiled_only(session):
     pytest.importorskip("torch._inductor")
