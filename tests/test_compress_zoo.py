@@ -126,6 +126,53 @@ def test_distill_builds_a_narrower_student_and_records_train_time(bundle):
     assert result.info["output_rel_error_after"] <= result.info["output_rel_error_before"]
 
 
+@pytest.fixture
+def fake_gpu(monkeypatch, bundle):
+    """Moves to a device are recorded instead of done (no CUDA here): ``(what, device)`` per move, ``what`` being
+    ``module``, ``bundle module`` (the fp32 bundle's own, which must never move) or ``batch``; a module reports the
+    device it was last moved to, and a wait for a GPU is recorded as ``("sync", device)``."""
+    import bench.compress._train as train
+    import bench.compress.distill as distill
+    import bench.compress.prune as prune
+
+    events, where = [], {}
+
+    def move(value, device):
+        if isinstance(value, tuple):
+            events.append(("batch", device))
+        else:
+            events.append(("bundle module" if value is bundle.module else "module", device))
+            where[id(value)] = device
+        return value
+
+    for module in (train, distill, prune):
+        monkeypatch.setattr(module, "move", move, raising=False)
+    monkeypatch.setattr(train, "_device_of", lambda module: where.get(id(module), "cpu"), raising=False)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: events.append(("sync", device)))
+    return events
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [("distill", {"steps": 3}), ("prune-structured", {"finetune_steps": 3}), ("prune-l1", {"finetune_steps": 3})],
+)
+def test_a_cuda_case_trains_on_its_gpu_and_gets_the_result_back_on_the_cpu(bundle, fake_gpu, method, params):
+    result = compress(method, bundle, Placement("cuda:1"), **params)
+    # was: trained on the CPU whatever the case's device, with no record of where
+    assert result.info["train_device"] == "cuda:1"
+    assert ("bundle module", "cuda:1") not in fake_gpu  # a copy of the teacher goes to the GPU, never the bundle's
+    assert fake_gpu.count(("module", "cuda:1")) == 2  # the student (or pruned model) and the teacher's copy
+    assert ("batch", "cuda:1") in fake_gpu and ("sync", "cuda:1") in fake_gpu  # train_time_s waits for the GPU
+    assert fake_gpu[-1] == ("module", "cpu")  # the result (and the cached artefact) is on the CPU
+    assert all(p.device.type == "cpu" for p in result.module.parameters())
+
+
+def test_a_cpu_case_trains_on_the_cpu_and_a_cuda_case_without_steps_moves_nothing(bundle, fake_gpu):
+    assert compress("prune-structured", bundle, finetune_steps=2).info["train_device"] == "cpu"
+    assert "train_device" not in compress("prune-structured", bundle, Placement("cuda:0")).info
+    assert not [event for event in fake_gpu if event[1] != "cpu"]
+
+
 def test_row_wise_int8_and_int4_embeddings_shrink_the_tables(dlrm_tiny):
     fp32 = measure_size(dlrm_tiny.module).model_size_bytes
     int8 = compress("emb-int8", dlrm_tiny)

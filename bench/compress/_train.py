@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,18 +54,50 @@ def learning_rate(bundle, lr: float) -> float:
     return lr if lr > 0 else float(bundle.info.get("finetune_lr", DEFAULT_LR))
 
 
-def _clone_inputs(batch: tuple) -> tuple:
+def training_device(placement, steps: int) -> str:
+    """Where a student is trained: on the case's GPU for a CUDA case (a CPU fine-tune would cost that case minutes),
+    else on the CPU; on the CPU too when there are no steps (nothing to train, the fidelity check is two calls)."""
+    return placement.device if placement.device_type == "cuda" and steps > 0 else "cpu"
+
+
+def move(value: Any, device: str) -> Any:
+    """A module moved to ``device`` (in place), or a batch (tuple) with its tensors copied there."""
+    if isinstance(value, tuple):
+        return tuple(t.to(device) if isinstance(t, torch.Tensor) else t for t in value)
+    return value.to(device)
+
+
+def teacher_on(teacher: nn.Module, device: str) -> nn.Module:
+    """The teacher where the student trains: the bundle's own module on the CPU, a copy on a GPU (the fp32 bundle is
+    never moved: other methods still compress it on the CPU)."""
+    return teacher if device == "cpu" else move(copy.deepcopy(teacher), device)
+
+
+def _device_of(module: nn.Module) -> str:
+    return str(next((p.device for p in module.parameters()), "cpu"))
+
+
+def _clone_inputs(batch: tuple, device: str) -> tuple:
     # inputs made under inference_mode are inference tensors; autograd needs normal ones
-    return tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in batch)
+    return tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in move(batch, device))
+
+
+def _wait(device: str) -> None:
+    """Wait for the work queued on ``device`` (a GPU's optimizer steps are asynchronous) before the clock is read."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
 
 
 def distill(student: nn.Module, teacher: nn.Module, batches: list[tuple], steps: int, lr: float) -> float:
-    """Train ``student`` for ``steps`` steps to reproduce ``teacher``'s outputs (MSE); returns seconds spent."""
+    """Train ``student`` for ``steps`` steps to reproduce ``teacher``'s outputs (MSE); returns seconds spent.
+
+    Both models are on the same device (see :func:`training_device`); the CPU batches are copied there."""
     if steps <= 0:
         return 0.0
+    device = _device_of(student)
     start = time.perf_counter()
     with trainable():
-        batches = [_clone_inputs(b) for b in batches[:steps]]  # fewer steps than batches: only those are used
+        batches = [_clone_inputs(b, device) for b in batches[:steps]]  # fewer steps than batches: only those
         with torch.no_grad():
             targets = [teacher(*b).detach().float() for b in batches]
         student.train()
@@ -74,6 +108,7 @@ def distill(student: nn.Module, teacher: nn.Module, batches: list[tuple], steps:
             loss.backward()
             optimizer.step()
         student.eval()
+        _wait(device)
     return time.perf_counter() - start
 
 
@@ -83,6 +118,7 @@ def output_fidelity(student: nn.Module, teacher: nn.Module, batch: tuple) -> dic
     ``output_cosine_to_teacher`` (mean per-row cosine) for vector outputs such as embeddings or logits,
     ``output_rel_error`` (relative L2 error) always.
     """
+    batch = move(batch, _device_of(student))
     with torch.inference_mode():
         got = student(*batch).float()
         want = teacher(*batch).float()

@@ -13,7 +13,10 @@ from bench.compress._train import (
     check_steps,
     distill,
     learning_rate,
+    move,
     output_fidelity,
+    teacher_on,
+    training_device,
 )
 from bench.compress.prune import shrink
 from bench.errors import NotApplicable
@@ -37,7 +40,9 @@ def distill_student(bundle, placement, fraction: float, steps: int, lr: float) -
     """The student keeps ``fraction`` of the teacher: of its layers when the model defines ``make_student``
     (MiniLM: 6 -> 3 transformer layers), else of its widths (structured pruning). It is initialised from the
     teacher, then trained ``steps`` steps (MSE to the teacher's outputs on the model's training-side batches).
-    ``train_time_s`` is that training; the record also shows the student's fidelity before and after."""
+    ``train_time_s`` is that training; the record also shows the student's fidelity before and after, and
+    ``train_device``: a CUDA case trains on its GPU, a CPU case on the CPU. The student is returned on the CPU (the
+    cached artefact does not depend on the GPU it was trained on)."""
     _check(fraction, steps, lr)
     batches = calibration_batches(bundle)
     probe = batches[-1]  # reported, not trained on when there is more than one batch
@@ -51,13 +56,17 @@ def distill_student(bundle, placement, fraction: float, steps: int, lr: float) -
             if not shrink(student, 1.0 - fraction, bundle.info.get("prune_pairs", [])):
                 raise NotApplicable("distill: this model defines no make_student and has no layers to narrow")
             kind = "narrower layers (structured pruning)"
-        before = output_fidelity(student, bundle.module, probe)
-        train_time_s = distill(student, bundle.module, train_batches, steps, learning_rate(bundle, lr))
-        after = output_fidelity(student, bundle.module, probe)
+        device = training_device(placement, steps)
+        teacher, student = teacher_on(bundle.module, device), move(student, device)
+        before = output_fidelity(student, teacher, probe)
+        train_time_s = distill(student, teacher, train_batches, steps, learning_rate(bundle, lr))
+        after = output_fidelity(student, teacher, probe)
+        student = move(student, "cpu")
     info = {
         "backend": "bench distillation (MSE to teacher outputs, AdamW)",
         "student": kind,
         "train_time_s": train_time_s,
+        "train_device": device,
         "steps": steps,
         "student_params": sum(p.numel() for p in student.parameters()),
         "teacher_params": sum(p.numel() for p in bundle.module.parameters()),

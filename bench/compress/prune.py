@@ -22,7 +22,10 @@ from bench.compress._train import (
     check_steps,
     distill,
     learning_rate,
+    move,
     output_fidelity,
+    teacher_on,
+    training_device,
 )
 from bench.errors import NotApplicable
 
@@ -48,21 +51,26 @@ def _check_amount(amount: float, name: str, finetune_steps: int = 0, lr: float =
 def prune_l1(bundle, placement, amount: float, finetune_steps: int, lr: float) -> Compressed:
     """Zero the ``amount`` fraction of smallest-magnitude weights in every Linear/Conv2d layer
     (``torch.nn.utils.prune.l1_unstructured``), optionally fine-tune ``finetune_steps`` steps against the
-    fp32 model's outputs with the masks held, then ``prune.remove`` makes the zeros permanent."""
+    fp32 model's outputs with the masks held, then ``prune.remove`` makes the zeros permanent. A CUDA case
+    fine-tunes on its GPU (``train_device``); the pruned model is returned on the CPU."""
     _check_amount(amount, "prune-l1", finetune_steps, lr)
     module = copy.deepcopy(bundle.module)
     layers = [m for m in module.modules() if isinstance(m, _PRUNABLE)]
     if not layers:
         raise NotApplicable("prune-l1 prunes Linear/Conv2d weights and this model has none")
+    device = training_device(placement, finetune_steps)
     with torch.inference_mode(False):
         for layer in layers:
             layer.weight = nn.Parameter(layer.weight.detach().clone())
             prune.l1_unstructured(layer, "weight", amount=amount)
+        module = move(module, device)
         train_time_s = distill(
-            module, bundle.module, calibration_batches(bundle), finetune_steps, learning_rate(bundle, lr)
-        )
+            module, teacher_on(bundle.module, device), calibration_batches(bundle), finetune_steps,
+            learning_rate(bundle, lr),
+        )  # fmt: skip
         for layer in layers:
             prune.remove(layer, "weight")
+        module = move(module, "cpu")
     weights = [layer.weight for layer in layers]
     total = sum(w.numel() for w in weights)
     zeros = sum(int((w == 0).sum()) for w in weights)
@@ -73,7 +81,7 @@ def prune_l1(bundle, placement, amount: float, finetune_steps: int, lr: float) -
         "sparse_size_bytes": sparse_size_bytes(module, weights),
     }
     if finetune_steps:
-        info |= {"train_time_s": train_time_s, "finetune_steps": finetune_steps}
+        info |= {"train_time_s": train_time_s, "finetune_steps": finetune_steps, "train_device": device}
     return Compressed(module=module, info=info)
 
 
@@ -217,25 +225,29 @@ def prune_structured(bundle, placement, amount: float, finetune_steps: int, lr: 
     prunable producer/consumer pair, so the matrices really shrink; optionally fine-tune against fp32 outputs.
 
     Pairs are found inside ``nn.Sequential`` containers, plus any the model lists in
-    ``bundle.info["prune_pairs"]`` (MiniLM: each layer's feed-forward ``intermediate`` -> ``output``).
+    ``bundle.info["prune_pairs"]`` (MiniLM: each layer's feed-forward ``intermediate`` -> ``output``). A CUDA case
+    fine-tunes on its GPU (``train_device``); the pruned model is returned on the CPU.
     """
     _check_amount(amount, "prune-structured", finetune_steps, lr)
     module = copy.deepcopy(bundle.module)
+    device = training_device(placement, finetune_steps)
     with torch.inference_mode(False):
         changes = shrink(module, amount, bundle.info.get("prune_pairs", []))
         if not changes:
             raise NotApplicable("prune-structured found no Linear/Conv2d pairs it can shrink in this model")
         batches = calibration_batches(bundle)
-        before = output_fidelity(module, bundle.module, batches[0])
-        train_time_s = distill(module, bundle.module, batches, finetune_steps, learning_rate(bundle, lr))
+        teacher, module = teacher_on(bundle.module, device), move(module, device)
+        before = output_fidelity(module, teacher, batches[0])
+        train_time_s = distill(module, teacher, batches, finetune_steps, learning_rate(bundle, lr))
+        after = output_fidelity(module, teacher, batches[0])
+        module = move(module, "cpu")
     info = {
         "backend": "bench structured L1 (rebuilt nn.Linear/nn.Conv2d)",
         "pruned_pairs": len(changes),
         "widths": {c["producer"]: c["width"] for c in changes},
-        **output_fidelity(module, bundle.module, batches[0]),
+        **after,
     }
     if finetune_steps:
         info |= {f"{k}_before_finetune": v for k, v in before.items()}
-    if finetune_steps:
-        info |= {"train_time_s": train_time_s, "finetune_steps": finetune_steps}
+        info |= {"train_time_s": train_time_s, "finetune_steps": finetune_steps, "train_device": device}
     return Compressed(module=module, info=info)
