@@ -294,6 +294,50 @@ def test_sampler_thread_error_is_reported():
     assert result["energy_source"] == "unavailable: NVML error during the energy window (Unknown Error)"
 
 
+# ----------------------------------------------------------------------------------------------- MIG
+
+MIG_REASON = (
+    "unavailable: cuda:0 is a MIG slice and NVML reads the whole board's energy and power (every slice's work); "
+    "the board's figures are in extra.energy_board_*"
+)
+
+
+def test_a_mig_slice_found_by_its_boards_bus_id_gets_the_boards_energy_only_as_the_boards(monkeypatch):
+    """torch's PCI bus id of a MIG slice is its board's, whose counter holds every slice's work: it was recorded as
+    the slice's own energy_j_per_item (and so priced by the cost model)."""
+    monkeypatch.setattr(nvml, "_torch_pci_bus_id", lambda index: "00000000:3b:00.0")
+    board = FakeGpu(power_w=150.0, counter_update_s=0.001, mig_mode=pynvml.NVML_DEVICE_MIG_ENABLE)
+    with pytest.warns(EnergyUnavailableWarning, match="cuda:0 is a MIG slice and NVML reads the whole board"):
+        result = run([board])
+    info = result.pop("info")
+    assert set(result) == set(FIELDS) and result["energy_source"] == MIG_REASON
+    assert all(result[name] is None for name in energy.BOARD_FIELDS)
+    assert (result["sm_clock_mhz"], result["gpu_temp_c"]) == (1410, 61)  # one clock, one die: the slice's too
+    # what was measured is kept, named as the board's
+    assert info["energy_board_source"] == "nvml-counter" and "energy_total_j" not in info
+    assert info["energy_board_total_j"] == pytest.approx(150.0 * 0.2, rel=0.02)
+    assert info["energy_board_power_w_avg"] == pytest.approx(150.0, rel=0.02)
+    assert info["energy_board_j_per_item"] == pytest.approx(info["energy_board_total_j"] / (20 * 8))
+    assert info["energy_board_gpu_mem_used_mb"] == pytest.approx(1234.0)
+
+
+def test_a_mig_uuid_is_read_through_its_board(monkeypatch):
+    """A ``MIG-`` UUID gives a MIG device handle, which has no energy or power readings of its own: the pass said
+    "NVML reports neither energy nor power for this GPU"."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-7a1")
+    board = FakeGpu(power_w=90.0, counter_update_s=0.001, mig_mode=1, mig_uuids=("MIG-7a1",))
+    with pytest.warns(EnergyUnavailableWarning, match="cuda:0 is a MIG slice"):
+        result = run([board])
+    assert result["energy_source"] == MIG_REASON and result["energy_j_per_item"] is None
+    assert result["info"]["energy_board_power_w_avg"] == pytest.approx(90.0, rel=0.02)
+
+
+@pytest.mark.parametrize("mode", [0, None])  # MIG off; no MIG at all (pre-Ampere: NotSupported)
+def test_a_board_without_mig_slices_is_measured_as_the_case_s(mode):
+    result = run([FakeGpu(power_w=150.0, counter_update_s=0.001, mig_mode=mode)])
+    assert result["energy_source"] == "nvml-counter" and result["power_w_avg"] == pytest.approx(150.0, rel=0.02)
+
+
 # ----------------------------------------------------------------------------------------------- device mapping
 
 

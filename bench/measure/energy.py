@@ -4,7 +4,9 @@
   mJ) over the window, ``energy_source: nvml-counter``; where the counter is unsupported (pre-Volta), board power
   (``nvmlDeviceGetPowerUsage``, mW) sampled by a thread and integrated with the trapezoid rule,
   ``nvml-power-sampling``. With the counter, power is sampled too and the two energies are compared
-  (``extra.energy_counter_vs_sampling_pct``).
+  (``extra.energy_counter_vs_sampling_pct``). On a MIG slice NVML reads the whole board (every slice's work):
+  the energy columns stay empty, ``energy_source`` says why, and the board's figures are kept as
+  ``extra.energy_board_*``.
 * ``cpu`` -- RAPL package + dram counters (``bench.measure.rapl``), ``energy_source: rapl``.
 * Nothing readable -- every energy column is ``None`` (never 0) and ``energy_source`` is
   ``unavailable: <reason>``; the model is not run at all then, so the pass costs nothing. A CPU case may opt in to
@@ -166,6 +168,7 @@ def _measure_gpu(
     except nv.NVMLError as err:
         return _unavailable(f"NVML has no device for {device} ({err})", gpu=True)
     try:
+        handle, mig = nvml.board_of(nv, handle)
         readers = _gpu_readers(nv, handle)
     except nv.NVMLError as err:
         return _unavailable(f"NVML error ({err})", gpu=True)
@@ -181,7 +184,40 @@ def _measure_gpu(
         return _unavailable(f"NVML error during the energy window ({err})", gpu=True)
     if window.error is not None:
         return _unavailable(f"NVML error during the energy window ({window.error})", gpu=True)
-    return gpu_result(window, batch_size)
+    result = gpu_result(window, batch_size)
+    return whole_board(result, device) if mig else result
+
+
+BOARD_FIELDS = ("energy_j_per_item", "energy_j_per_batch", "power_w_avg", "power_w_peak", "gpu_util_pct",
+                "gpu_mem_used_mb")  # fmt: skip
+"""The columns a MIG slice cannot have from NVML: they are the whole board's. The SM clock and the temperature are
+the slice's too (one clock, one die) and stay."""
+
+
+def whole_board(result: dict[str, Any], device: str) -> dict[str, Any]:
+    """A MIG slice's energy result: NVML's figures are the whole board's (every slice's work and the board's idle
+    floor), so the energy, power, utilisation and memory columns stay empty and ``energy_source`` says why; the
+    board's figures are kept in ``extra`` as ``energy_board_<column>`` (``energy_board_j_per_item``,
+    ``energy_board_power_w_avg``, ...; ``energy_board_source``: how they were read).
+    A result that is already unavailable is returned as it is."""
+    method = result["energy_source"]
+    if method.startswith("unavailable"):
+        return result
+    info = dict(result["info"])
+    info |= {
+        f"energy_board_{name.removeprefix('energy_')}": result[name]
+        for name in BOARD_FIELDS
+        if result[name] is not None
+    }
+    info["energy_board_source"] = method
+    info["energy_board_total_j"] = info.pop("energy_total_j")
+    reason = (
+        f"{device} is a MIG slice and NVML reads the whole board's energy and power (every slice's work); "
+        "the board's figures are in extra.energy_board_*"
+    )
+    empty = _unavailable(reason, gpu=True, info=info)
+    keep = ("sm_clock_mhz", "gpu_temp_c", "energy_window_s")
+    return empty | {name: result[name] for name in keep}
 
 
 def _mean(values: list[float]) -> float | None:

@@ -104,6 +104,28 @@ def device_handle(nvml: Any, device: str) -> Any:
     return nvml.nvmlDeviceGetHandleByIndex(index)
 
 
+def board_of(nvml: Any, handle: Any) -> tuple[Any, bool]:
+    """The handle of the board whose energy and power NVML reports for ``handle``, and whether the case's device is
+    a MIG slice of it.
+
+    NVML reads energy and power per board, never per MIG slice. A slice is found either as a MIG device handle (a
+    ``MIG-`` UUID in ``CUDA_VISIBLE_DEVICES``: its board is ``nvmlDeviceGetDeviceHandleFromMigDeviceHandle``) or as
+    a board whose current MIG mode is on (``nvmlDeviceGetMigMode``: torch's PCI bus id of a slice is its board's,
+    and CUDA sees only slices of such a board). Boards without MIG (pre-Ampere: ``NotSupported``) are not slices.
+    """
+    try:
+        is_mig = nvml.nvmlDeviceIsMigDeviceHandle(handle)
+        if getattr(is_mig, "value", is_mig):  # pynvml returns the ctypes value itself
+            return nvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(handle), True
+    except (AttributeError, nvml.NVMLError):  # an older library or driver without MIG
+        pass
+    try:
+        current, _pending = nvml.nvmlDeviceGetMigMode(handle)
+    except (AttributeError, nvml.NVMLError):
+        return handle, False
+    return handle, current == nvml.NVML_DEVICE_MIG_ENABLE
+
+
 def _torch_pci_bus_id(index: int) -> str | None:
     """``cuda:index``'s PCI bus id in NVML's format (``00000000:3b:00.0``), or ``None`` when torch cannot tell."""
     try:

@@ -40,7 +40,19 @@ class FakeGpu:
     temp_c: int = 61
     pci_bus_id: str = "00000000:3B:00.0"
     uuid: str = "GPU-00000000-1111-2222-3333-444444444444"
+    mig_mode: int | None = 0
+    """Current MIG mode (``NVML_DEVICE_MIG_ENABLE`` = 1: CUDA sees only its slices); ``None``: no MIG (pre-Ampere)."""
+    mig_uuids: tuple[str, ...] = ()
+    """The ``MIG-`` UUIDs of its slices: MIG device handles, modelled without readings (each raises NotSupported)."""
     calls: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class FakeMigDevice:
+    """A MIG device handle: a slice of ``board``."""
+
+    board: FakeGpu
+    uuid: str
 
 
 class FakeNvml:
@@ -101,12 +113,32 @@ class FakeNvml:
                 return gpu
         raise pynvml.NVMLError_NotFound()
 
-    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> FakeGpu:
+    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> FakeGpu | FakeMigDevice:
         self._check_init()
         for gpu in self.gpus:
             if gpu.uuid == uuid:
                 return gpu
+            if uuid in gpu.mig_uuids:
+                return FakeMigDevice(gpu, uuid)
         raise pynvml.NVMLError_NotFound()
+
+    # -- MIG -------------------------------------------------------------------------------------------
+
+    def nvmlDeviceGetMigMode(self, gpu: FakeGpu) -> list[int]:
+        self._check_init()
+        if isinstance(gpu, FakeMigDevice) or gpu.mig_mode is None:
+            raise pynvml.NVMLError_NotSupported()
+        return [gpu.mig_mode, gpu.mig_mode]
+
+    def nvmlDeviceIsMigDeviceHandle(self, gpu: FakeGpu | FakeMigDevice) -> int:
+        self._check_init()
+        return int(isinstance(gpu, FakeMigDevice))
+
+    def nvmlDeviceGetDeviceHandleFromMigDeviceHandle(self, mig: FakeMigDevice) -> FakeGpu:
+        self._check_init()
+        if not isinstance(mig, FakeMigDevice):
+            raise pynvml.NVMLError_InvalidArgument()
+        return mig.board
 
     # -- readings --------------------------------------------------------------------------------------
 
@@ -157,6 +189,8 @@ class FakeNvml:
 
     def _use(self, gpu: FakeGpu, metric: str) -> None:
         self._check_init()
+        if isinstance(gpu, FakeMigDevice):  # a slice's readings are its board's: NVML has none per slice
+            raise pynvml.NVMLError_NotSupported()
         gpu.calls[metric] = gpu.calls.get(metric, 0) + 1
         if metric in gpu.unsupported:
             raise pynvml.NVMLError_NotSupported()
