@@ -181,11 +181,19 @@ class Tail(nn.Module):
 @pytest.fixture
 def fake_torch_tensorrt(monkeypatch):
     """A ``torch_tensorrt`` whose compile returns a graph module partitioned the way Torch-TensorRT names it:
-    ``_run_on_acc_0`` (an "engine": the first three layers) then ``_run_on_gpu_1`` (relu + linear in PyTorch)."""
+    ``_run_on_acc_0`` (an "engine": the first three layers) then ``_run_on_gpu_1`` (relu + linear in PyTorch).
+
+    The GPU's memory is faked too: each build takes 300 MiB outside torch's allocator (TensorRT's own) and makes
+    torch reserve 20 MiB more (``torch.cuda.mem_get_info`` sees both, ``torch.cuda.memory_reserved`` the latter)."""
     calls: list[dict] = []
+    gpu = {"used": 1000 * 2**20, "reserved": 500 * 2**20}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (80 * 2**30 - gpu["used"], 80 * 2**30))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: gpu["reserved"])
 
     def compile(module, ir, inputs, enabled_precisions, min_block_size):
         calls.append({"ir": ir, "shape": tuple(inputs[0].shape), "precisions": enabled_precisions})
+        gpu["used"] += 320 * 2**20
+        gpu["reserved"] += 20 * 2**20
         root = nn.Module()
         root._run_on_acc_0 = FakeEngine(module[:3])
         root._run_on_gpu_1 = torch.fx.symbolic_trace(Tail(module[4]))
@@ -229,6 +237,21 @@ def test_tensorrt_records_engines_and_the_ops_that_fell_back(bundle, fake_torch_
         ("dynamo", (4, 32), {torch.float32}),
         ("dynamo", (8, 32), {torch.float32}),
     ]
+
+
+def test_tensorrt_measures_the_memory_its_engines_hold_outside_torch(bundle, fake_torch_tensorrt):
+    """TensorRT's engines live outside torch's allocator: the memory pass read torch's counters only and reported
+    the inputs and fallbacks as the case's CUDA memory, without the engines' weights. Now the engine says its memory
+    is outside torch (the memory pass then leaves torch's figures out with the reason, as for ONNX Runtime) and
+    measures what its builds took outside torch (faked GPU memory here)."""
+    with torch.inference_mode():
+        prepared = prepare("tensorrt", compress("fp32", bundle), bundle.make_inputs(4), placement=CUDA0)
+        assert "outside torch's caching allocator" in (prepared.outside_torch or "")
+        assert prepared.info["tensorrt_outside_torch_mb"] == pytest.approx(300.0)  # not torch's 20 MiB more
+        prepared.call(*bundle.make_inputs(8))  # a second engine: both are held
+        assert prepared.info["tensorrt_outside_torch_mb"] == pytest.approx(600.0)
+        prepared.call(*bundle.make_inputs(8))  # no build: nothing more
+    assert prepared.info["tensorrt_outside_torch_mb"] == pytest.approx(600.0)
 
 
 def test_tensorrt_build_time_includes_the_first_run_on_the_gpu(bundle, fake_torch_tensorrt, monkeypatch):

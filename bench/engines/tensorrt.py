@@ -7,6 +7,11 @@ is mostly PyTorch between small engines is not what "TensorRT" suggests.
 
 Engines are built for static shapes: each batch size builds its own (the first call of a new shape, in
 ``extra.first_call_s``), as a deployment with fixed shapes would.
+
+TensorRT allocates an engine's weights and its execution context's memory itself, outside torch's caching
+allocator, so torch's counters would show the inputs and the PyTorch fallbacks only: the memory pass leaves the CUDA
+memory columns empty (``extra.cuda_memory_note``) and ``extra.tensorrt_outside_torch_mb`` is the device memory the
+engines built so far hold outside torch, read from ``cudaMemGetInfo`` around each build.
 """
 
 from __future__ import annotations
@@ -39,6 +44,16 @@ def import_torch_tensorrt():
     except ImportError as err:  # also raised when the package is present but its TensorRT libraries are not
         raise NotApplicable(f"the tensorrt engine needs torch-tensorrt ({INSTALL}): {err}") from None
     return torch_tensorrt
+
+
+OUTSIDE_TORCH = "TensorRT allocates its engines' weights and execution memory outside torch's caching allocator"
+
+
+def outside_torch_bytes(device: str) -> int:
+    """Device memory in use that torch's caching allocator does not hold: everything in use on the GPU
+    (``torch.cuda.mem_get_info``, which sees other processes too) less what torch has reserved."""
+    free, total = torch.cuda.mem_get_info(device)
+    return total - free - torch.cuda.memory_reserved(device)
 
 
 def _op_name(target: Any) -> str:
@@ -116,7 +131,8 @@ def tensorrt_engine(compressed, example_inputs, placement, min_block_size: int) 
     _check_plain_tensors(module)
     precision = _precision(module)
     built: dict[tuple, Any] = {}
-    summary: dict[str, Any] = {}
+    info: dict[str, Any] = {"tensorrt_outside_torch_mb": 0.0}
+    sync = synchronizer(placement.device) or (lambda: None)
 
     def build(inputs: tuple):
         # torch.export (inside torch_tensorrt.compile) cannot trace inference tensors
@@ -129,25 +145,25 @@ def tensorrt_engine(compressed, example_inputs, placement, min_block_size: int) 
     def call(*inputs):
         shapes = tuple(getattr(t, "shape", None) for t in inputs)
         trt = built.get(shapes)
-        if trt is None:
-            trt = built[shapes] = build(inputs)
-            if not summary:
-                summary.update(partition_summary(trt))
-        return trt(*inputs)
+        if trt is not None:
+            return trt(*inputs)
+        before = outside_torch_bytes(placement.device)
+        trt = built[shapes] = build(inputs)
+        if "tensorrt_engines" not in info:
+            info.update(partition_summary(trt))
+        out = trt(*inputs)  # the execution context's memory is in place after its first run
+        sync()
+        info["tensorrt_outside_torch_mb"] += max(0, outside_torch_bytes(placement.device) - before) / 2**20
+        return out
 
-    sync = synchronizer(placement.device) or (lambda: None)
     start = time.perf_counter()
-    call(*example_inputs)
-    sync()  # the engine's first run is queued on the GPU: it is part of the first call's cost
+    call(*example_inputs)  # waits for the engine's first run on the GPU: part of the first call's cost
     compile_time_s = time.perf_counter() - start
-    return Prepared(
-        call=call,
-        info={
-            "compile_time_s": compile_time_s,
-            "tensorrt_version": getattr(torch_tensorrt, "__version__", "unknown"),
-            "tensorrt_precision": str(precision).removeprefix("torch."),
-            "tensorrt_min_block_size": min_block_size,
-            **summary,
-        },
-        static_shapes=True,
-    )
+    info |= {
+        "compile_time_s": compile_time_s,
+        "tensorrt_version": getattr(torch_tensorrt, "__version__", "unknown"),
+        "tensorrt_precision": str(precision).removeprefix("torch."),
+        "tensorrt_min_block_size": min_block_size,
+    }
+    # updated in place by each later build: a record copies it after its case's first call
+    return Prepared(call=call, info=info, static_shapes=True, outside_torch=OUTSIDE_TORCH)
