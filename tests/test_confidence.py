@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.judge.confidence import TIE_RULE, apply_confidence, resampled_statistic
+from bench.judge.confidence import MEAN_DRAWN_MAX, TIE_RULE, apply_confidence, resampled_statistic
 from bench.judge.decide import decide
 from bench.judge.scoring import ScoringConfig, score
 from tests.test_scoring import frame, record
@@ -100,3 +100,35 @@ def test_resampled_statistics_centre_on_the_statistic_of_the_samples(statistic):
         "per_item": np.percentile(BASE, 50) / 4,
     }[statistic]
     assert values.shape == (500,) and np.median(values) == pytest.approx(direct, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    ("statistic", "size"), [("p50", 41), ("p99", 41), ("p90", 400), ("mean", 400), ("mean", MEAN_DRAWN_MAX + 2000)]
+)
+def test_resampled_statistics_follow_the_law_of_drawing_the_resamples(statistic, size):
+    """The order-statistic draws have the law of the percentile of resamples actually drawn with replacement (and
+    the mean of many samples, drawn from its normal law, that of the mean of resamples)."""
+    from scipy.stats import ks_2samp
+
+    values = np.random.default_rng(4).choice(BASE, size=size) if size > len(BASE) else BASE[:size]
+    drawn = np.random.default_rng(2).choice(values, size=(1000 if size > 1000 else 4000, size), replace=True)
+    brute = drawn.mean(axis=1) if statistic == "mean" else np.percentile(drawn, int(statistic[1:]), axis=1)
+    fast = resampled_statistic(values, statistic, 1, 4000, np.random.default_rng(3))
+    assert fast.mean() == pytest.approx(brute.mean(), rel=0.01) and fast.std() == pytest.approx(brute.std(), rel=0.1)
+    assert ks_2samp(fast, brute).pvalue > 0.001
+
+
+def test_a_case_of_a_million_samples_is_bootstrapped_from_its_samples():
+    """A long run of sub-millisecond calls: the resamples are never materialised (1000 x 1M values)."""
+    rng = np.random.default_rng(5)
+    many = rng.lognormal(np.log(0.2), 0.1, 1_000_000)
+    for statistic in ("p50", "p99", "mean", "per_item"):
+        values = resampled_statistic(many, statistic, 2, 1000, rng)
+        assert values.shape == (1000,) and np.isfinite(values).all()
+        spread = np.percentile(values, 97.5) - np.percentile(values, 2.5)
+        assert 0 < spread < 0.01 * np.median(values)  # a million samples pin the statistic down
+    slower = many * 1.2
+    p50 = float(np.percentile(many, 50))
+    decision, confidence = decided(p50 * 1.2, p50, slower, many)
+    assert confidence.best_case == "m[bf16-cpu2t-bs1]" and confidence.share == 1.0 and confidence.resamples == 1000
+    assert decision.recommendations.iloc[0]["confidence"].startswith("m[bf16-cpu2t-bs1] is best in 100% of 1000")

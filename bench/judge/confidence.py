@@ -6,6 +6,17 @@ replacement (the bootstrap: same size, drawn from the case's own samples), its l
 with it T (against the group's reference case, resampled too), P and the latency constraints; the best feasible case
 of every resample is counted. Size, accuracy, memory, cost and energy are taken as measured.
 
+The resamples are drawn without materialising them, so a case of a million samples (a long run of sub-millisecond
+calls) costs a sort and ``resamples`` draws, not ``resamples × samples`` (a thousand million values per case):
+
+* a percentile (``p50``, ``p99``, ``per_item``) of a bootstrap resample is read from the sorted samples at the
+  resample's order statistics, drawn exactly: the r-th smallest of n uniform draws is Beta(r, n - r + 1), the next
+  one above it is that plus (1 - it) × Beta(1, n - r), and a uniform u picks the sample of rank ⌈n u⌉. That is the
+  same distribution as ``np.percentile`` (linear interpolation) of n values drawn with replacement, for any n;
+* the ``mean`` of a resample is drawn as such up to :data:`MEAN_DRAWN_MAX` samples; above, from the normal law with
+  the bootstrap's own mean and variance (the samples' mean, and their variance / n): over that many samples the
+  central limit theorem leaves a difference far below the resampling noise itself.
+
 A **near tie** is a recommendation that stays best in fewer than ``confident_share`` of the resamples (default 90%)
 while another case is best in at least ``rival_share`` of them (default 10%): the data cannot tell them apart, so
 among those contenders the cheaper ($/1M), then the smaller (model size), then the lower-P configuration is
@@ -29,7 +40,9 @@ CONFIDENT_SHARE = 0.9
 RIVAL_SHARE = 0.1
 TIE_RULE = "in a near tie the cheaper ($/1M), then the smaller, then the lower-P configuration is recommended"
 _PERCENTILE = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "per_item": 50}
-_CHUNK = 4_000_000  # resampled values drawn at once (memory bound: 32 MB of indices)
+MEAN_DRAWN_MAX = 10_000
+"""Above this many samples the resampled mean is drawn from its normal law rather than from ``resamples × samples``
+draws (see the module's docstring)."""
 
 
 @dataclass(frozen=True)
@@ -52,18 +65,50 @@ class Confidence:
 def resampled_statistic(
     samples_ms: np.ndarray, statistic: str, batch_size: int, resamples: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """The latency statistic (``scoring.latency``) of ``resamples`` bootstrap resamples of one case's samples."""
-    values = np.asarray(samples_ms, dtype=float)
+    """The latency statistic (``scoring.latency``) of ``resamples`` bootstrap resamples of one case's samples, each
+    as large as the samples; time and memory grow with ``resamples`` plus the samples, not with their product."""
+    values = np.sort(np.asarray(samples_ms, dtype=float))
+    if statistic == "mean":
+        out = _resampled_mean(values, resamples, rng)
+    else:
+        out = _resampled_percentile(values, _PERCENTILE[statistic], resamples, rng)
+    return out / batch_size if statistic == "per_item" else out
+
+
+def _resampled_percentile(ordered: np.ndarray, percentile: float, resamples: int, rng: np.random.Generator):
+    """``np.percentile(resample, percentile)`` of ``resamples`` resamples drawn with replacement from ``ordered``
+    (sorted), without drawing them: the two order statistics it interpolates are drawn from their exact law."""
+    n = ordered.size
+    position = (n - 1) * percentile / 100.0  # np.percentile's linear rule: 0-based rank and fraction
+    low = int(np.floor(position))
+    fraction = position - low
+    r = low + 1  # 1-based rank of the lower order statistic
+    u_low = rng.beta(r, n - r + 1, size=resamples)
+    lower = _quantile_of(ordered, u_low)
+    if fraction == 0 or r >= n:
+        return lower
+    u_high = u_low + (1.0 - u_low) * rng.beta(1, n - r, size=resamples)  # the smallest of the n - r above it
+    return lower + fraction * (_quantile_of(ordered, u_high) - lower)
+
+
+def _quantile_of(ordered: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The sample a uniform draw ``u`` picks (rank ⌈n u⌉ of the sorted samples)."""
+    n = ordered.size
+    return ordered[np.clip(np.ceil(u * n).astype(np.int64) - 1, 0, n - 1)]
+
+
+def _resampled_mean(values: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """The mean of ``resamples`` resamples: drawn as such for up to :data:`MEAN_DRAWN_MAX` samples, else from the
+    normal law with the bootstrap's mean and variance (the samples' mean, their population variance / n)."""
+    n = values.size
+    if n > MEAN_DRAWN_MAX:
+        return rng.normal(values.mean(), values.std() / np.sqrt(n), size=resamples)
     out = np.empty(resamples)
-    step = max(1, _CHUNK // max(values.size, 1))
+    step = max(1, 1_000_000 // max(n, 1))  # at most a million draws at once
     for start in range(0, resamples, step):
         count = min(step, resamples - start)
-        drawn = values[rng.integers(0, values.size, size=(count, values.size))]
-        if statistic == "mean":
-            out[start : start + count] = drawn.mean(axis=1)
-        else:
-            out[start : start + count] = np.percentile(drawn, _PERCENTILE[statistic], axis=1)
-    return out / batch_size if statistic == "per_item" else out
+        out[start : start + count] = values[rng.integers(0, n, size=(count, n))].mean(axis=1)
+    return out
 
 
 def _latency_limits(constraints: Mapping[str, float]) -> dict[str, tuple[int, float]]:
