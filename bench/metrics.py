@@ -129,6 +129,9 @@ TABLE: tuple[Metric, ...] = (
     _m("verdict", "", None, DECISION, "judge", "why it is or is not recommended", type=str, summary=True),
     # cost and energy
     _m("price_per_hour", "$/h", LOWER, DERIVED, "judge", "price of the hardware it ran on", summary=True),
+    _m("price_basis", "", None, INFO, "judge",
+       "where price_per_hour comes from (the price table entry: '4 core-hour(s)', 'H100 GPU-hour') or why it is empty",
+       type=str, summary=True),
     _m("cost_per_1m", "$", LOWER, DERIVED, "judge", "compute cost per million inferences", summary=True,
        limit=("cost_per_1m_max", "max"), objective="cheaper"),
     _m("energy_j_per_item", "J", LOWER, SINGLE, "energy", "measured energy per inference", default_rule="+10%",
@@ -164,6 +167,8 @@ TABLE: tuple[Metric, ...] = (
     _m("single_stream_validity", "", None, INFO, "load", "LoadGen's SingleStream verdict", type=str),
     _m("loaded_items_per_s", "items/s", HIGHER, DERIVED, "judge",
        "server_max_qps x batch_size where measured, else throughput_items_per_s: what $/1M uses", summary=True),
+    _m("throughput_basis", "", None, INFO, "judge", "which throughput $/1M uses: load or single-stream",
+       type=str, summary=True),
     # what compressing and preparing cost
     _m("compress_time_s", "s", LOWER, SINGLE, "setup", "time to compress"),
     _m("compile_time_s", "s", LOWER, SINGLE, "setup", "time to compile, on the case that compiled"),

@@ -296,6 +296,7 @@ def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]
         "plan_basis": basis,
         "replicas": replicas,
         "price_per_hour": price,
+        "price_basis": row.get("price_basis", ""),
         "monthly_cost": monthly,
     }
 

@@ -74,6 +74,18 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def _price_bases(cases: pd.DataFrame) -> dict[str, list[tuple[str, int]]]:
+    """Per suite, where the price per hour of its measured cases comes from (``price_basis``: the price table entry,
+    or why there is none), each with its number of cases, in the order the cases come."""
+    if not len(cases) or "price_basis" not in cases.columns:
+        return {}
+    measured = cases[(cases["status"] == "ok") & (cases["price_basis"].fillna("").astype(str) != "")]
+    return {
+        str(suite): [(str(basis), int(n)) for basis, n in rows["price_basis"].value_counts(sort=False).items()]
+        for suite, rows in measured.groupby("suite", sort=False)
+    }
+
+
 def render_html(tables: Tables, charts: list[Chart]) -> str:
     """The report page as one HTML string."""
     environment = jinja2.Environment(
@@ -97,6 +109,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         capacity = capacity.sort_index()
     others = cases[cases["score"].isna() & ~cases.index.isin(tables.unscored.index)]
     capacity_stat = {suite: cap.slo_statistic for suite, cap in tables.capacity_inputs.items()}
+    price_bases = _price_bases(cases)
     return template.render(
         run_id=tables.run_id,
         meta=tables.meta,
@@ -107,6 +120,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         prices=tables.prices,
         capacity_inputs=tables.capacity_inputs,
         capacity_stat=capacity_stat,
+        price_bases=price_bases,
         profiles=PROFILES,
         recommendations=records(tables.recommendations.head(MAX_CARDS)),
         recommendations_left=max(0, len(tables.recommendations) - MAX_CARDS),

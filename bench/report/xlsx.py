@@ -47,6 +47,8 @@ LOAD_HEADER = (
     "plan monthly cost",
 )
 """Columns I-Q: the plan under load (LoadGen Server peak) beside the single-stream plan, and the plan that is used."""
+BASIS_HEADER = ("price basis",)
+"""Column R: where the row's price per hour comes from (the price table entry, or why there is none)."""
 FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Excel row 11)
 MAX_CELL_TEXT = 32767
 """Excel's limit on the characters of a cell: xlsxwriter cut longer strings silently."""
@@ -199,7 +201,7 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         workbook.define_name(name, f"=capacity!{xl_rowcol_to_cell(row, 1, row_abs=True, col_abs=True)}")
     sheet.write(7, 0, "latency statistic compared with the SLO", formats["bold"])
     sheet.write(7, 1, capacity.slo_statistic)
-    for col, name in enumerate(CAPACITY_HEADER + LOAD_HEADER):
+    for col, name in enumerate(CAPACITY_HEADER + LOAD_HEADER + BASIS_HEADER):
         label = f"{name} ({currency})" if "cost" in name or name == "price per hour" else name
         label = f"latency {capacity.slo_statistic} (ms)" if name == "latency (ms)" else label
         sheet.write(FIRST_PLAN_ROW - 1, col, label, formats["header"])
@@ -246,6 +248,8 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
             monthly,
         )
         _load_columns(sheet, r, record, formats, capacity)
+        basis = _cell_value(record.get("price_basis"))
+        sheet.write(r, 17, basis) if basis else sheet.write_blank(r, 17, None)
     summary_row = last + 2
     costs = [v for v in plan.get("monthly_cost", pd.Series(dtype=float)) if not pd.isna(v)]
     cheapest_cost = min(costs) if costs else 0
@@ -267,11 +271,13 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         0,
         "Columns D, G, H: single-stream throughput (batch size / mean latency), queueing not modelled. Columns J-N: "
         "the highest LoadGen Server (Poisson) rate whose p99 met its SLO; the plan (O-Q) uses it where that SLO is no "
-        "looser than latency_slo_ms.",
+        "looser than latency_slo_ms. Column R: where each price per hour comes from (the price table entry), or why "
+        "there is none; a price typed into column E replaces it.",
     )
     sheet.set_column(0, 0, 44)
     sheet.set_column(1, 1, 22)
     sheet.set_column(2, 16, 16)
+    sheet.set_column(17, 17, 40)
     sheet.freeze_panes(FIRST_PLAN_ROW, 1)
 
 
