@@ -171,3 +171,40 @@ def test_bench_run_report_prints_the_unscored_groups_in_one_line(tmp_path):
         f"report: {tmp_path / 'reports' / 'r' / 'index.html'}\n"
         f"report: not scored, no reference case measured (1 of 2 groups): s · n on cpu, batch 1 ({BROKEN['skipped']})"
     )
+
+
+def test_a_group_whose_reference_did_not_run_still_gets_its_pareto_front(tmp_path, monkeypatch):
+    """A front compares measured latency, size and 1 - A, which needs no reference: the unscored group's cases are
+    marked on it (and a case another one beats on all three is not), on the page, in summary.csv and the workbook."""
+    import openpyxl
+
+    monkeypatch.setitem(FIGURES, "int4", (2.5, 1500, 0.80))  # slower, larger and less accurate than int8
+    run_id = make_run(tmp_path / "results", "failed")
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    n_cases = result.cases[(result.cases["model"] == "n") & (result.cases["status"] == "ok")].set_index("case_id")
+    assert n_cases["score"].isna().all()  # still not scored
+    assert n_cases["pareto"].to_dict() == {
+        "n[bf16-cpu-1t-bs1]": True,  # the most accurate left
+        "n[int8-cpu-1t-bs1]": True,  # the fastest and smallest
+        "n[int4-cpu-1t-bs1]": False,  # int8 beats it on all three
+    }
+    m_cases = result.cases[result.cases["model"] == "m"].set_index("case_id")
+    assert m_cases["pareto"].to_dict() == {
+        "m[fp32-cpu-1t-bs1]": True,
+        "m[bf16-cpu-1t-bs1]": True,
+        "m[int8-cpu-1t-bs1]": True,
+        "m[int4-cpu-1t-bs1]": False,
+    }
+    html = (folder / "index.html").read_text()
+    rows = {
+        re.search(r"<td>(n\[[^<]*)</td>", row)[1]: row
+        for row in re.findall(r'<tr class="infeasible unscored">(.*?)</tr>', html, re.S)
+    }
+    assert "<td></td><td>yes</td><td>not scored" in rows["n[int8-cpu-1t-bs1]"]
+    assert "<td></td><td>no</td><td>not scored" in rows["n[int4-cpu-1t-bs1]"]
+    assert "Their Pareto column compares" in html
+    summary = pd.read_csv(folder / "summary.csv").set_index("case_id")
+    assert summary.loc["n[bf16-cpu-1t-bs1]", "pareto"] and not summary.loc["n[int4-cpu-1t-bs1]", "pareto"]
+    front = openpyxl.load_workbook(folder / "capacity.xlsx")["pareto"]
+    listed = {row[1] for row in front.iter_rows(min_row=2, values_only=True)}
+    assert {"n[bf16-cpu-1t-bs1]", "n[int8-cpu-1t-bs1]"} <= listed and "n[int4-cpu-1t-bs1]" not in listed

@@ -195,8 +195,9 @@ def decide(
 ) -> Decision:
     """Constraints, Pareto fronts, a verdict per case and the best case per group (hardware target, batch size).
 
-    Adds ``violations``, ``feasible``, ``pareto`` (front over latency, size, 1-A among the ok cases of the
-    group), ``pareto_cost`` (over cost, energy, 1-A where present), ``dominated_by``, ``verdict`` and
+    Adds ``violations``, ``feasible``, ``pareto`` (front over latency, size, 1-A among the scored cases of the
+    group; in a group whose reference case did not run, among its ok cases, since a front needs no reference),
+    ``pareto_cost`` (over cost, energy, 1-A where present), ``dominated_by``, ``verdict`` and
     ``recommended``, and ranks every scored case of a group by P (ties: non-dominated, cheaper, faster first).
     The recommendation is the first feasible case in that order; every case above it breaks a constraint. A group
     whose cases have no reference case (``reference_missing``, see :func:`bench.judge.scoring.score`) gets no
@@ -221,7 +222,7 @@ def decide(
     for group_key, group in frame.groupby(group_columns, dropna=False, sort=False):
         labels = dict(zip(group_columns, group_key, strict=False))
         members = group.index[scored_ok[group.index]]
-        main = _mark_fronts(frame, members, config)
+        main = _mark_fronts(frame, members if len(members) else _unreferenced(group), config)
         ordered = _rank_group(frame, members, main)
         for i in group.index:
             if not scored_ok[i]:
@@ -233,6 +234,15 @@ def decide(
         recommendations.append(_recommend(frame, group, members, ordered, result, labels, constraints, config))
     frame["rank"] = pd.to_numeric(frame["rank"], errors="coerce").astype("Int64")
     return Decision(frame.drop(columns="one_minus_accuracy"), pd.DataFrame(recommendations), robust)
+
+
+def _unreferenced(group: pd.DataFrame) -> pd.Index:
+    """The ok cases of a group left without a score because its reference case did not run: their front compares
+    their measured latency, size and 1-A with each other, which needs no reference."""
+    if "reference_missing" not in group.columns:
+        return group.index[:0]
+    why = group["reference_missing"].fillna("").astype(str)
+    return group.index[((group["status"] == "ok") & (why != "")).to_numpy()]
 
 
 def _mark_fronts(frame: pd.DataFrame, members: pd.Index, config: ScoringConfig) -> list[str]:
