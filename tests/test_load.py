@@ -13,7 +13,15 @@ import time
 import pytest
 
 from bench.errors import SuiteError
-from bench.measure.load import MAX_QUERIES, LoadSpec, Runner, find_peak, load_pass, validate_load
+from bench.measure.load import (
+    MAX_QUERIES,
+    LoadSpec,
+    Runner,
+    case_log_dir,
+    find_peak,
+    load_pass,
+    validate_load,
+)
 from bench.measure.sut import BatchingSUT, LoadgenRun, buckets, load_input_items, loadgen
 
 needs_loadgen = pytest.mark.skipif(
@@ -95,6 +103,25 @@ def test_no_rate_meeting_the_slo_is_recorded_as_invalid_with_the_reason(tmp_path
     assert result.columns["server_validity"] == "INVALID" and "server_max_qps" not in result.columns
     assert "no rate met p99 <= 1 ms" in result.extra["server_invalid_reason"]
     assert [p["qps"] for p in result.extra["load_curve"]] == [200, 400]  # halved once, both kept on the curve
+
+
+# ------------------------------------------------------------------------------------- log folders
+
+
+def test_case_ids_that_read_alike_once_sanitised_keep_their_own_log_folders(tmp_path):
+    plain = case_log_dir(tmp_path, "load-quick::noop[fp32-cpu-1t-bs1]")
+    assert plain == tmp_path / "loadgen" / "load-quick__noop_fp32-cpu-1t-bs1"  # a plain id keeps its plain name
+    slash, colon = case_log_dir(tmp_path, "s::m[a/b]"), case_log_dir(tmp_path, "s::m[a:b]")
+    assert slash != colon and slash.parent == colon.parent == tmp_path / "loadgen"
+    assert slash.name.startswith("s__m_a_b-") and colon.name.startswith("s__m_a_b-")
+    assert case_log_dir(tmp_path, "s::m[a/b]") == slash  # the same id, the same folder
+    alike = ["s::a_b[c]", "s::a[b_c]", "s::m[x]", "s::M[x]", "s::m[a-b]", "s::m_a[b]", "s::m[a_b]"]
+    folders = [case_log_dir(tmp_path, case_id).name for case_id in alike]
+    assert len({name.lower() for name in folders}) == len(alike)  # distinct even where case is not
+    for odd in ("..", ".", "/", "::", "s::m[" + "x" * 1000 + "]", "é" * 300):
+        folder = case_log_dir(tmp_path, odd)
+        assert folder.parent == tmp_path / "loadgen" and folder.name not in (".", "..")
+        assert len(folder.name.encode()) <= 255
 
 
 # ------------------------------------------------------------------------- the peak against M/D/1

@@ -26,6 +26,7 @@ stays about 20 SLOs long.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import re
 from collections.abc import Callable
@@ -324,13 +325,30 @@ def find_peak(
     return lower, runs
 
 
+SAFE_NAME_MAX = 120
+"""Longest log folder name made from a case id (file systems stop at 255 bytes)."""
+_PLAIN_ID = re.compile(r"([a-z0-9.-]+)::([a-z0-9.-]+)\[([a-z0-9.-]+)\]")
+"""A case id whose folder name ``<suite>__<model>_<parts>`` says which id it came from (no ``_`` or capital in it)."""
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "case"
 
 
 def case_log_dir(results_path: Path, full_id: str) -> Path:
-    """``results/<run>/loadgen/<suite>__<case>/``: where one case's LoadGen logs are kept."""
-    return Path(results_path) / "loadgen" / _safe(full_id.replace("::", "__"))
+    """``results/<run>/loadgen/<suite>__<case>/``: where one case's LoadGen logs are kept.
+
+    An id ``suite::model[parts]`` of lower-case letters, digits, ``.`` and ``-`` gives ``suite__model_parts``; any
+    other id has its other characters made ``_`` and the first 10 hex digits of its SHA-256 appended, so two ids
+    that would read alike (``m[a/b]`` and ``m[a:b]``, ``a_b[c]`` and ``a[b_c]``, or ``M[x]`` and ``m[x]`` on a
+    case-insensitive file system) never share a folder and overwrite each other's logs."""
+    plain = _PLAIN_ID.fullmatch(full_id)
+    if plain and len(full_id) <= SAFE_NAME_MAX:
+        name = "{}__{}_{}".format(*plain.groups())
+    else:
+        digest = hashlib.sha256(full_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        name = f"{_safe(full_id.replace('::', '__'))[:SAFE_NAME_MAX]}-{digest}"
+    return Path(results_path) / "loadgen" / name
 
 
 def load_pass(
