@@ -431,7 +431,9 @@ class Session:
             return _timed_callable(prepared.call, inputs, sync)
 
         log_dir = case_log_dir(self.writer.path, case.full_id)
-        return load_pass(call_for, case.load, case.batch_size, log_dir, thread_context=torch.inference_mode)
+        return load_pass(
+            call_for, case.load, case.batch_size, log_dir, thread_context=torch.inference_mode, case_id=case.full_id
+        )
 
     def _guarded(self, case: Case, name: str, run: Callable[[], PassResult], timed: bool = True) -> PassResult:
         """Run one optional pass in its own timed window (unless ``timed`` is false: the caller times it); an error

@@ -16,13 +16,14 @@ from bench.errors import SuiteError
 from bench.measure.load import (
     MAX_QUERIES,
     LoadSpec,
+    LoadWarning,
     Runner,
     case_log_dir,
     find_peak,
     load_pass,
     validate_load,
 )
-from bench.measure.sut import BatchingSUT, LoadgenRun, buckets, load_input_items, loadgen
+from bench.measure.sut import BatchingSUT, LoadgenRun, buckets, load_input_items, loadgen, read_logs
 
 needs_loadgen = pytest.mark.skipif(
     importlib.util.find_spec("mlperf_loadgen") is None,
@@ -103,6 +104,56 @@ def test_no_rate_meeting_the_slo_is_recorded_as_invalid_with_the_reason(tmp_path
     assert result.columns["server_validity"] == "INVALID" and "server_max_qps" not in result.columns
     assert "no rate met p99 <= 1 ms" in result.extra["server_invalid_reason"]
     assert [p["qps"] for p in result.extra["load_curve"]] == [200, 400]  # halved once, both kept on the curve
+
+
+@needs_loadgen
+def test_a_run_loadgen_logged_an_error_in_is_invalid_though_loadgen_says_valid(tmp_path, monkeypatch):
+    # LoadGen corrects contradictory settings, logs error_invalid_test_settings, and its summary still reads VALID
+    settings = Runner.settings
+
+    def contradictory(self, *args):
+        made = settings(self, *args)
+        made.performance_issue_unique = made.performance_issue_same = True
+        return made
+
+    monkeypatch.setattr(Runner, "settings", contradictory)
+    spec = LoadSpec(scenarios=("single-stream", "offline"), min_duration_s=0.1, min_queries=50)
+    # LoadGen then issues each of its 1024 samples once: at 0.3 ms a call that outlasts min_duration_s
+    with pytest.warns(LoadWarning, match=r"^case-x: LoadGen logged errors in the load pass \(single-stream: 1 "):
+        result = load_pass(sleeper(0.0003), spec, 1, tmp_path, case_id="case-x")
+    for run in ("single-stream-1", "offline-1"):
+        summary = (tmp_path / run / "mlperf_log_summary.txt").read_text()
+        assert "Result is : VALID" in summary and "1 ERROR encountered" in summary  # LoadGen's own verdict
+    assert result.error is None
+    assert result.columns["single_stream_validity"] == result.columns["offline_validity"] == "INVALID"
+    first = "1 LoadGen error, the first: error_invalid_test_settings: Performance_issue_unique and"
+    assert result.extra["single_stream_invalid_reason"].startswith(first)
+    assert set(result.extra["loadgen_errors"]) == {"single-stream", "offline"}
+    assert result.extra["loadgen_errors"]["offline"].startswith(first)
+    assert result.columns["single_stream_p90_ms"] > 0  # the figures are kept, flagged
+
+
+def test_an_error_count_without_the_error_lines_still_makes_the_run_invalid(tmp_path):
+    (tmp_path / "mlperf_log_summary.txt").write_text("Result is : VALID\n\n2 ERRORS encountered. See detailed log.\n")
+    entry = '{"key": "%s", "value": %s, "metadata": {"is_error": false}}'
+    (tmp_path / "mlperf_log_detail.txt").write_text(
+        "\n".join(
+            ":::MLLOG " + entry % pair
+            for pair in [("requested_scenario", '"Offline"'), ("result_validity", '"VALID"'), ("num_errors", "2")]
+        )
+    )
+    run = read_logs(tmp_path)
+    assert run.validity == "INVALID" and run.error_count == 2
+    assert run.invalid_reason == "2 LoadGen errors, the first: see mlperf_log_detail.txt"
+    assert run.point()["loadgen_error"] == run.invalid_reason
+
+
+@needs_loadgen
+def test_a_clean_run_has_no_loadgen_errors_and_no_warning(tmp_path, recwarn):
+    spec = LoadSpec(scenarios=("single-stream",), min_duration_s=0.1, min_queries=50)
+    result = load_pass(noop_call_for, spec, 1, tmp_path)
+    assert "loadgen_errors" not in result.extra
+    assert not [w for w in recwarn if issubclass(w.category, LoadWarning)]
 
 
 # ------------------------------------------------------------------------------------- log folders

@@ -21,6 +21,12 @@ fails, then bisect (geometric midpoints) until ``upper / lower ≤ 1 + precision
 requests/s the warm-up calls suggest; at least 64) is cut short by LoadGen (``server_max_async_queries``): the last
 of them would wait about 20 SLOs, so the rate cannot meet the SLO, and the drain after a rate far beyond capacity
 stays about 20 SLOs long.
+
+**LoadGen's errors.** A run in which LoadGen logged an error is ``INVALID`` whatever LoadGen's own verdict
+(:func:`bench.measure.sut.read_logs`). When a run whose figures are recorded (SingleStream, Offline, the Server peak)
+has one, ``extra.loadgen_errors`` names the first error per scenario and a :class:`LoadWarning` says so. The Server
+search's failed rates (an overloaded run cut short by ``server_max_async_queries`` is logged as an error) keep theirs
+on their point of ``extra.load_curve``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import contextlib
 import hashlib
 import math
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,6 +51,11 @@ SEARCH_KEYS = ("precision", "max_runs", "start_qps")
 BACKLOG_SLO_FACTOR = 20
 SUT_COST_S = 10e-6
 """What the SUT adds per request, roughly (queue, worker wake-up, completion): only sizes LoadGen's pre-generation."""
+
+
+class LoadWarning(UserWarning):
+    """The load pass recorded something LoadGen did not vouch for: LoadGen logged errors in a run whose figures are
+    recorded."""
 
 
 @dataclass(frozen=True)
@@ -357,14 +369,19 @@ def load_pass(
     batch_size: int,
     log_dir: Path,
     thread_context: Callable[[], Any] | None = None,
+    case_id: str | None = None,
 ) -> PassResult:
-    """Run the suite's load scenarios on one case; without LoadGen installed, the pass says why and records nothing."""
+    """Run the suite's load scenarios on one case; without LoadGen installed, the pass says why and records nothing.
+
+    Warns (:class:`LoadWarning`, naming ``case_id``) when a recorded run has LoadGen errors; what was measured is kept
+    either way."""
     try:
         lg = loadgen()
     except NotApplicable as reason:
         return PassResult("load", extra={"load_skipped": str(reason)})
     columns: dict[str, Any] = {}
     extra: dict[str, Any] = {"load": asdict(spec), "load_log_dir": str(log_dir), "loadgen_version": _version(lg)}
+    recorded: dict[str, LoadgenRun] = {}
     sut = BatchingSUT(call_for, spec.max_batch, spec.max_wait_ms, thread_context or contextlib.nullcontext)
     server_runs: list[LoadgenRun] = []
     with sut:
@@ -375,25 +392,44 @@ def load_pass(
         try:
             runner = Runner(sut, spec, log_dir, estimate_qps)
             if "single-stream" in spec.scenarios:
-                single = runner.single_stream(single_qps)
+                single = recorded["single-stream"] = runner.single_stream(single_qps)
                 columns |= {"single_stream_p90_ms": single.p90_ms, "single_stream_validity": single.validity}
                 extra["single_stream_invalid_reason"] = single.invalid_reason
             if "offline" in spec.scenarios:
-                offline = runner.offline(estimate_qps)
+                offline = recorded["offline"] = runner.offline(estimate_qps)
                 if offline.samples_per_s:  # the Offline rate is the best capacity estimate the search can start from
                     columns["offline_items_per_s"] = offline.samples_per_s * batch_size
                     estimate_qps = runner.capacity_qps = offline.samples_per_s
                 columns["offline_validity"] = offline.validity
                 extra |= {"offline_invalid_reason": offline.invalid_reason, "offline_mean_batch": offline.mean_batch}
             if "server" in spec.scenarios:
-                columns |= _server(runner, spec, spec.start_qps or estimate_qps / 2, extra, server_runs)
+                columns |= _server(runner, spec, spec.start_qps or estimate_qps / 2, extra, server_runs, recorded)
         except Exception as err:  # keep the scenarios (and Server runs) already measured; the error says what stopped
             if server_runs:
                 extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}
             error = one_line(err)
         else:
             error = None
+    _flag_errors(recorded, extra, case_id or log_dir.name, log_dir)
     return PassResult("load", columns=columns, extra={k: v for k, v in extra.items() if v is not None}, error=error)
+
+
+def _flag_errors(recorded: dict[str, LoadgenRun], extra: dict[str, Any], name: str, log_dir: Path) -> None:
+    """``extra.loadgen_errors`` and a warning for the recorded runs in which LoadGen logged errors."""
+    errors = {scenario: run.first_error for scenario, run in recorded.items() if run.first_error}
+    if not errors:
+        return
+    extra["loadgen_errors"] = errors
+    listed = "; ".join(f"{scenario}: {_cut(error, 200)}" for scenario, error in errors.items())
+    warnings.warn(
+        f"{name}: LoadGen logged errors in the load pass ({listed}); those runs are recorded INVALID (logs: {log_dir})",
+        LoadWarning,
+        stacklevel=3,
+    )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _curve(runs: list[LoadgenRun]) -> list[dict[str, Any]]:
@@ -401,9 +437,15 @@ def _curve(runs: list[LoadgenRun]) -> list[dict[str, Any]]:
 
 
 def _server(
-    runner: Runner, spec: LoadSpec, start_qps: float, extra: dict[str, Any], made: list[LoadgenRun]
+    runner: Runner,
+    spec: LoadSpec,
+    start_qps: float,
+    extra: dict[str, Any],
+    made: list[LoadgenRun],
+    recorded: dict[str, LoadgenRun],
 ) -> dict[str, Any]:
-    """The Server columns of the peak search; ``made`` gets each run as it ends (kept if a later one raises)."""
+    """The Server columns of the peak search; ``made`` gets each run as it ends (kept if a later one raises), and
+    ``recorded["server"]`` the peak."""
 
     def run_at(qps: float) -> LoadgenRun:
         made.append(runner.server(qps))
@@ -422,6 +464,7 @@ def _server(
             f"{_fmt(lowest.p99_ms)} ms ({lowest.invalid_reason or lowest.validity})"
         )
         return columns | {"server_validity": "INVALID"}
+    recorded["server"] = peak
     extra |= {"server_invalid_reason": peak.invalid_reason, "server_mean_batch": peak.mean_batch}
     if peak.target_qps >= runner.max_qps:
         extra["server_peak_note"] = (

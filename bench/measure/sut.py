@@ -10,7 +10,10 @@ padded up to the next prepared bucket (powers of two up to ``max_batch``, and ``
 only ever sees shapes it was warmed up on, and was warmed up on the worker thread itself (:meth:`BatchingSUT.warm`).
 
 Every LoadGen run writes its summary and detail logs into its own folder; :func:`read_logs` reads the verdict
-(the summary's ``Result is : VALID`` / ``INVALID``) and the figures (the detail log's ``result_*`` entries).
+(the summary's ``Result is : VALID`` / ``INVALID``), the figures (the detail log's ``result_*`` entries) and the
+errors LoadGen logged. LoadGen's own verdict does not look at those errors (a run whose settings it had to correct,
+or whose clocks disagree, still reads ``VALID``); MLPerf's submission checker rejects such a run, and so does
+:func:`read_logs`: a run with errors is ``INVALID``, its reason names the first error.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import contextlib
 import json
 import math
 import queue
+import re
 import statistics
 import threading
 import time
@@ -91,7 +95,8 @@ class LoadgenRun:
     scenario: str
     target_qps: float | None
     validity: str
-    """``VALID`` or ``INVALID``: LoadGen's verdict (its summary's ``Result is :`` line)."""
+    """``VALID`` or ``INVALID``: LoadGen's verdict (its summary's ``Result is :`` line), ``INVALID`` as well when
+    LoadGen logged an error in the run."""
     perf_constraints_met: bool | None = None
     min_duration_met: bool | None = None
     min_queries_met: bool | None = None
@@ -106,6 +111,9 @@ class LoadgenRun:
     queries: int | None = None
     overlatency: int | None = None
     errors: list[str] = field(default_factory=list)
+    """The errors LoadGen logged in the detail log (``key: message``)."""
+    error_count: int = 0
+    """How many errors LoadGen counted (its ``num_errors`` entry and the summary's ``N ERRORS encountered``)."""
     log_dir: str = ""
     mean_batch: float | None = None
     """Mean number of requests per model call in this run (1 without batching)."""
@@ -131,7 +139,17 @@ class LoadgenRun:
             "validity": self.validity,
             "meets_slo": self.meets_slo,
             "mean_batch": self.mean_batch,
+            "loadgen_error": self.first_error,
         }
+
+    @property
+    def first_error(self) -> str | None:
+        """``N LoadGen error(s), the first: key: message`` when LoadGen logged any, else ``None``."""
+        if not self.error_count:
+            return None
+        count = f"{self.error_count} LoadGen error{'s' if self.error_count > 1 else ''}"
+        first = self.errors[0] if self.errors else "see mlperf_log_detail.txt"
+        return f"{count}, the first: {' '.join(first.split())}"
 
 
 class BatchingSUT:
@@ -348,10 +366,17 @@ def read_logs(log_dir: Path) -> LoadgenRun:
         early = str(detail.get("early_stopping_result", "")).replace("* Run unsuccessful.", "").split("*")
         early_text = "; ".join(" ".join(part.split()).rstrip(".") for part in early if part.strip())
         reason = f"{reason or ''} early stopping not met: {early_text}".strip()
-    return LoadgenRun(
+    counted = detail.get("num_errors")
+    error_count = max(
+        len(detail["_errors"]),
+        counted if isinstance(counted, int) and not isinstance(counted, bool) else 0,
+        _summary_errors(summary),
+    )
+    validity = verdict or str(detail.get("result_validity") or "INVALID")
+    run = LoadgenRun(
         scenario=scenario,
         target_qps=float(rate) if isinstance(rate, (int, float)) else None,
-        validity=verdict or str(detail.get("result_validity") or "INVALID"),
+        validity=validity,
         perf_constraints_met=detail.get("result_perf_constraints_met"),
         min_duration_met=detail.get("result_min_duration_met"),
         min_queries_met=detail.get("result_min_queries_met"),
@@ -365,5 +390,16 @@ def read_logs(log_dir: Path) -> LoadgenRun:
         queries=detail.get("result_query_count"),
         overlatency=detail.get("result_overlatency_query_count"),
         errors=detail["_errors"],
+        error_count=error_count,
         log_dir=str(log_dir),
     )
+    if error_count:  # LoadGen's verdict ignores its own errors; MLPerf's submission checker does not
+        run.validity = "INVALID"
+        run.invalid_reason = f"{run.invalid_reason} {run.first_error}" if run.invalid_reason else run.first_error
+    return run
+
+
+def _summary_errors(summary: str) -> int:
+    """The summary's ``N ERRORS encountered. See detailed log.`` (``1 ERROR``, or none: 0)."""
+    found = re.search(r"^(\d+) ERRORS? encountered", summary, re.MULTILINE)
+    return int(found.group(1)) if found else 0
