@@ -22,6 +22,17 @@ def test_validate_reports_each_file(tmp_path, capsys):
     assert "good::noop[fp32-cpu-1t-bs2]" in capsys.readouterr().out
 
 
+def test_validate_names_a_load_time_bound_too_short_for_one_run_a_scenario(tmp_path, capsys):
+    write_suite(tmp_path, "s.yaml", "suite: s\nmodels: [noop]\nload: {min_duration_s: 2, max_time_s: 5}\n")
+    assert main(["validate", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().endswith(
+        "s.yaml: load.max_time_s: 5 s leaves less than one run of min_duration_s 2 s for each of the 3 scenarios; "
+        "must be >= 6 (or lower min_duration_s)"
+    )
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_validate_missing_path(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "nope")]) == 1
     assert "no such file or directory" in capsys.readouterr().err

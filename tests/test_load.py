@@ -18,6 +18,7 @@ from bench.measure.load import (
     LoadSpec,
     LoadWarning,
     Runner,
+    TimeLimit,
     case_log_dir,
     find_peak,
     load_pass,
@@ -152,8 +153,77 @@ def test_an_error_count_without_the_error_lines_still_makes_the_run_invalid(tmp_
 def test_a_clean_run_has_no_loadgen_errors_and_no_warning(tmp_path, recwarn):
     spec = LoadSpec(scenarios=("single-stream",), min_duration_s=0.1, min_queries=50)
     result = load_pass(noop_call_for, spec, 1, tmp_path)
-    assert "loadgen_errors" not in result.extra
+    assert "loadgen_errors" not in result.extra and "load_time_limit" not in result.extra
     assert not [w for w in recwarn if issubclass(w.category, LoadWarning)]
+
+
+# ------------------------------------------------------------------------------------ the time bound
+
+
+def test_the_default_time_bound_gives_every_possible_run_ten_min_durations():
+    assert LoadSpec().time_limit_s() == 10 * 2.0 * (2 + 2 + 12)  # SingleStream, Offline: 2 runs each; Server: 12
+    assert LoadSpec(scenarios=("offline",), min_duration_s=1).time_limit_s() == 20
+    assert LoadSpec(max_time_s=30).time_limit_s() == 30
+    assert LoadSpec(min_duration_s=3600, max_runs=1000).time_limit_s() == 7 * 24 * 3600  # at most a week
+    assert LoadSpec.from_section(validate_load({"max_time_s": 90})).max_time_s == 90
+    assert "max_time_s" not in validate_load({})  # derived when absent, like search.start_qps
+
+
+def test_find_peak_stops_where_it_is_told_and_keeps_the_best_rate_so_far():
+    def run_at(qps):  # meets its SLO up to 1000 QPS
+        return LoadgenRun("Server", qps, "VALID", qps <= 1000, True, True)
+
+    asked = []
+
+    def stop():  # the time runs out after three runs
+        asked.append(len(made))
+        return len(made) >= 3
+
+    made: list[LoadgenRun] = []
+    peak, runs = find_peak(lambda qps: made.append(run_at(qps)) or made[-1], 100, 0.02, max_runs=20, stop=stop)
+    assert [r.target_qps for r in runs] == [100, 200, 400] and peak.target_qps == 400
+    assert asked == [0, 1, 2, 3]  # asked before each run the search would make, never after it ended
+    peak, runs = find_peak(run_at, 100, 0.02, max_runs=20, stop=lambda: True)
+    assert peak is None and runs == []
+
+
+@needs_loadgen
+def test_every_run_gets_the_time_left_and_none_starts_without_min_duration_left(tmp_path):
+    now = {"t": 0.0}
+    sut = _RecordingSUT()
+    spec = LoadSpec(min_duration_s=2)
+    runner = Runner(sut, spec, tmp_path, capacity_qps=1e4, deadline=10.0, clock=lambda: now["t"])
+    runner.server(100)
+    now["t"] = 7.5
+    runner.offline(100)
+    assert [s.max_duration_ms for s in sut.settings] == [10_000, 2_500]  # LoadGen stops issuing at the deadline
+    assert runner.stopped is None
+    now["t"] = 8.5  # 1.5 s left, less than min_duration_s
+    with pytest.raises(TimeLimit):
+        runner.single_stream(100)
+    assert runner.stopped == "single-stream" and len(sut.settings) == 2
+    unbounded = Runner(_RecordingSUT(), spec, tmp_path / "u", capacity_qps=1e4)
+    unbounded.server(100)
+    assert unbounded.sut.settings[0].max_duration_ms == 0  # LoadGen's "no limit", as before
+
+
+@needs_loadgen
+def test_a_pass_that_runs_out_of_time_keeps_what_it_measured_and_says_so(tmp_path):
+    # each LoadGen run lasts at least min_duration_s 0.2 s: the SingleStream run and at most 4 Server runs fit in 1 s,
+    # while the doubling from 200 QPS alone needs more on a no-op model
+    spec = LoadSpec(
+        scenarios=("single-stream", "server"), min_duration_s=0.2, min_queries=10, start_qps=200, max_time_s=1.0
+    )
+    with pytest.warns(LoadWarning, match=r"^case-t: load.max_time_s 1 s ran out before Server run \d+ of at most 12"):
+        result = load_pass(noop_call_for, spec, 1, tmp_path, case_id="case-t")
+    assert result.error is None and result.extra["load_max_time_s"] == 1.0
+    assert result.extra["load_time_limit"].startswith("load.max_time_s 1 s ran out before Server run")
+    assert result.columns["single_stream_p90_ms"] > 0  # measured before the limit: kept
+    assert 1 <= result.extra["server_runs"] == len(result.extra["load_curve"]) <= 4
+    assert result.columns["server_max_qps"] >= 200
+    assert "the peak is at least this" in result.extra["server_peak_note"]
+    details = list((tmp_path / "server").glob("*/mlperf_log_detail.txt"))
+    assert details and all('"requested_max_duration_ms", "value": 0,' not in d.read_text() for d in details)
 
 
 # ------------------------------------------------------------------------------------- log folders
@@ -509,6 +579,14 @@ def test_the_section_gets_documented_defaults():
             " raise min_duration_s to at least 3.6e+04 s or lower the SLO",
         ),
         ({"slo": {"p99_ms": 250}, "min_duration_s": 2}, "load.slo.p99_ms", "raise min_duration_s to at least 2.5 s"),
+        ({"max_time_s": "1h"}, "load.max_time_s", "must be a finite number, got '1h'"),
+        ({"max_time_s": 0}, "load.max_time_s", "must be > 0"),
+        ({"max_time_s": 1e9}, "load.max_time_s", "must be <= 604800"),
+        (
+            {"min_duration_s": 2, "max_time_s": 5},
+            "load.max_time_s",
+            "5 s leaves less than one run of min_duration_s 2 s for each of the 3 scenarios; must be >= 6",
+        ),
     ],
 )
 def test_bad_sections_are_one_line_errors_naming_the_key(section, key, message):

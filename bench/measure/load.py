@@ -27,6 +27,14 @@ stays about 20 SLOs long.
 has one, ``extra.loadgen_errors`` names the first error per scenario and a :class:`LoadWarning` says so. The Server
 search's failed rates (an overloaded run cut short by ``server_max_async_queries`` is logged as an error) keep theirs
 on their point of ``extra.load_curve``.
+
+**The time bound.** The whole pass of one case takes at most ``max_time_s`` (default: :meth:`LoadSpec.time_limit_s`).
+No run starts with less than ``min_duration_s`` left, and every run is given LoadGen's ``max_duration_ms`` = the time
+left, so LoadGen stops issuing queries when it runs out. Only the queries already issued finish after that: the
+Server backlog (at most ``server_max_async_queries``, about 20 SLOs), one SingleStream query, or the one Offline
+query (LoadGen issues all its samples at once). What was measured before is kept, and ``extra.load_time_limit`` and
+a :class:`LoadWarning` say where the pass stopped; a Server peak from a search cut short is a lower bound
+(``extra.server_peak_note``).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import contextlib
 import hashlib
 import math
 import re
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -46,16 +55,24 @@ from bench.errors import NotApplicable, SuiteError
 from bench.measure import PassResult, one_line
 from bench.measure.sut import SCENARIOS, BatchingSUT, CallFor, LoadgenRun, loadgen
 
-LOAD_KEYS = ("scenarios", "slo", "batching", "min_duration_s", "min_queries", "search")
+LOAD_KEYS = ("scenarios", "slo", "batching", "min_duration_s", "min_queries", "max_time_s", "search")
 SEARCH_KEYS = ("precision", "max_runs", "start_qps")
 BACKLOG_SLO_FACTOR = 20
 SUT_COST_S = 10e-6
 """What the SUT adds per request, roughly (queue, worker wake-up, completion): only sizes LoadGen's pre-generation."""
+RUN_ALLOWANCE = 10
+"""The default ``max_time_s`` allows each run the pass may make this many times ``min_duration_s``."""
+MAX_TIME_S = 7 * 24 * 3600
+"""Longest load pass of one case (a week), explicit or derived."""
 
 
 class LoadWarning(UserWarning):
     """The load pass recorded something LoadGen did not vouch for: LoadGen logged errors in a run whose figures are
-    recorded."""
+    recorded, or the pass stopped at ``load.max_time_s``."""
+
+
+class TimeLimit(Exception):
+    """No time is left in ``load.max_time_s`` for another LoadGen run (raised before it starts)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,17 @@ class LoadSpec:
     precision: float = 0.05
     max_runs: int = 12
     start_qps: float | None = None
+    max_time_s: float | None = None
+    """The longest the whole load pass of one case may take; ``None``: :meth:`time_limit_s` derives it."""
+
+    def time_limit_s(self) -> float:
+        """``max_time_s``, or by default :data:`RUN_ALLOWANCE` × ``min_duration_s`` for every run the pass may make
+        (two for SingleStream and for Offline, which retry a run too short once; ``max_runs`` for the Server
+        search), at most :data:`MAX_TIME_S`."""
+        if self.max_time_s is not None:
+            return self.max_time_s
+        runs = 2 * sum(name != "server" for name in self.scenarios) + self.max_runs * ("server" in self.scenarios)
+        return min(MAX_TIME_S, RUN_ALLOWANCE * self.min_duration_s * runs)
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> LoadSpec:
@@ -91,6 +119,7 @@ class LoadSpec:
             precision=search["precision"],
             max_runs=search["max_runs"],
             start_qps=search.get("start_qps"),
+            max_time_s=section.get("max_time_s"),
         )
 
 
@@ -201,6 +230,18 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
                 f"{start:g} QPS would take {out['min_queries'] / start:.3g} s to issue min_queries "
                 f"{out['min_queries']}; must be >= {lowest:.4g} (min_queries / (8 x min_duration_s))",
             )
+    if "max_time_s" in section:
+        limit = out["max_time_s"] = checks.number(
+            section["max_time_s"], f"{where}.max_time_s", strict=True, maximum=MAX_TIME_S
+        )
+        shortest = out["min_duration_s"] * len(out["scenarios"])
+        if limit < shortest:
+            raise SuiteError(
+                None,
+                f"{where}.max_time_s",
+                f"{limit:g} s leaves less than one run of min_duration_s {out['min_duration_s']:g} s for each of the "
+                f"{len(out['scenarios'])} scenarios; must be >= {shortest:g} (or lower min_duration_s)",
+            )
     slo_s, duration_s = out["slo"]["p99_ms"] / 1000, out["min_duration_s"]
     if "server" in out["scenarios"] and slo_s > MAX_SLO_SHARE * duration_s:
         raise SuiteError(
@@ -222,23 +263,54 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
 
 
 class Runner:
-    """The LoadGen runs of one case: settings per scenario, one log folder per run."""
+    """The LoadGen runs of one case: settings per scenario, one log folder per run.
 
-    def __init__(self, sut: BatchingSUT, spec: LoadSpec, log_dir: Path, capacity_qps: float):
+    With a ``deadline`` (a ``clock()`` value), no run starts with less than ``min_duration_s`` left before it
+    (:class:`TimeLimit`; :attr:`stopped` says where) and each run is given LoadGen's ``max_duration_ms`` = the time
+    left."""
+
+    def __init__(
+        self,
+        sut: BatchingSUT,
+        spec: LoadSpec,
+        log_dir: Path,
+        capacity_qps: float,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.sut, self.spec, self.log_dir, self.lg = sut, spec, log_dir, sut.lg
         self.capacity_qps = capacity_qps
         """Requests/s the SUT can serve, estimated from the warm-up calls: bounds a Server run's backlog."""
         self.max_qps = fastest_rate(spec.min_duration_s)
         """The highest rate a run is given (or, in SingleStream and Offline, expects): bounds what LoadGen
         pre-generates."""
+        self.deadline, self.clock = deadline, clock
+        self.stopped: str | None = None
+        """Where the time limit stopped the pass (``before offline``, ...), or ``None``."""
 
-    def settings(self, scenario: str):
+    def time_left_s(self) -> float:
+        return math.inf if self.deadline is None else self.deadline - self.clock()
+
+    def out_of_time(self, before: str) -> bool:
+        """True (and :attr:`stopped` set to ``before``) when less than ``min_duration_s`` is left for a run."""
+        if self.time_left_s() >= self.spec.min_duration_s:
+            return False
+        self.stopped = self.stopped or before
+        return True
+
+    def settings(self, scenario: str, before: str | None = None):
+        """A run's settings; :class:`TimeLimit` when no run fits in the time left (``before``: what would run)."""
+        if self.out_of_time(before or scenario):
+            raise TimeLimit(self.stopped)
         lg = self.lg
         settings = lg.TestSettings()
         settings.scenario = getattr(lg.TestScenario, SCENARIOS[scenario])
         settings.mode = lg.TestMode.PerformanceOnly
         settings.min_duration_ms = max(1, round(self.spec.min_duration_s * 1000))
         settings.min_query_count = self.spec.min_queries
+        left = self.time_left_s()
+        if math.isfinite(left):  # LoadGen stops issuing when the pass's time runs out
+            settings.max_duration_ms = max(settings.min_duration_ms, math.floor(left * 1000))
         return settings
 
     def single_stream(self, expected_qps: float) -> LoadgenRun:
@@ -253,6 +325,8 @@ class Runner:
         result = None
         for attempt in (1, 2):
             expected_qps = min(expected_qps, self.max_qps)
+            if attempt == 2 and self.out_of_time(f"{scenario}'s second run (its first was too short)"):
+                break  # the first run is kept, with LoadGen's verdict on it
             settings = self.settings(scenario)
             if scenario == "offline":
                 settings.offline_expected_qps = expected_qps
@@ -294,12 +368,14 @@ def find_peak(
     max_runs: int,
     min_qps: float | None = None,
     max_qps: float = math.inf,
+    stop: Callable[[], bool] = lambda: False,
 ):
     """The highest rate whose run meets the SLO (``LoadgenRun.meets_slo``), by halving, doubling and bisection.
 
     Halving stops above ``min_qps`` (default: 1/16 of the start, where the server is nearly idle and a failing p99 is
     the service time's own tail); no rate above ``max_qps`` is tried (a peak at ``max_qps`` is a lower bound).
-    Returns ``(peak run or None, every run in the order made)``.
+    ``stop()`` is asked before each run the search would make next; when it says true the search ends there (the
+    time limit: the peak so far is a lower bound). Returns ``(peak run or None, every run in the order made)``.
     """
     runs: list[LoadgenRun] = []
     start_qps = min(start_qps, max_qps)
@@ -312,7 +388,7 @@ def find_peak(
     lower: LoadgenRun | None = None
     upper: LoadgenRun | None = None
     qps = start_qps
-    while len(runs) < max_runs and lower is None:  # halve until a rate passes
+    while len(runs) < max_runs and lower is None and not stop():  # halve until a rate passes
         result = attempt(qps)
         if result.meets_slo:
             lower = result
@@ -322,13 +398,18 @@ def find_peak(
             upper, qps = result, qps / 2
     if lower is None:
         return None, runs
-    while len(runs) < max_runs and upper is None and lower.target_qps < max_qps:  # double until one fails
+    while len(runs) < max_runs and upper is None and lower.target_qps < max_qps and not stop():  # double until fails
         result = attempt(min(lower.target_qps * 2, max_qps))
         if result.meets_slo:
             lower = result
         else:
             upper = result
-    while len(runs) < max_runs and upper is not None and upper.target_qps / lower.target_qps > 1 + precision:
+    while (
+        len(runs) < max_runs
+        and upper is not None
+        and upper.target_qps / lower.target_qps > 1 + precision
+        and not stop()
+    ):
         result = attempt(math.sqrt(lower.target_qps * upper.target_qps))
         if result.meets_slo:
             lower = result
@@ -373,24 +454,34 @@ def load_pass(
 ) -> PassResult:
     """Run the suite's load scenarios on one case; without LoadGen installed, the pass says why and records nothing.
 
-    Warns (:class:`LoadWarning`, naming ``case_id``) when a recorded run has LoadGen errors; what was measured is kept
-    either way."""
+    Warns (:class:`LoadWarning`, naming ``case_id``) when a recorded run has LoadGen errors or the pass stopped at its
+    time limit; what was measured is kept either way."""
     try:
         lg = loadgen()
     except NotApplicable as reason:
         return PassResult("load", extra={"load_skipped": str(reason)})
+    clock = time.monotonic
+    limit_s = spec.time_limit_s()
+    deadline = clock() + limit_s
     columns: dict[str, Any] = {}
-    extra: dict[str, Any] = {"load": asdict(spec), "load_log_dir": str(log_dir), "loadgen_version": _version(lg)}
+    extra: dict[str, Any] = {
+        "load": asdict(spec),
+        "load_max_time_s": limit_s,
+        "load_log_dir": str(log_dir),
+        "loadgen_version": _version(lg),
+    }
     recorded: dict[str, LoadgenRun] = {}
     sut = BatchingSUT(call_for, spec.max_batch, spec.max_wait_ms, thread_context or contextlib.nullcontext)
     server_runs: list[LoadgenRun] = []
+    runner = None
     with sut:
         call_s = sut.warm()  # on the worker thread that serves LoadGen (CUDA graphs are recorded per thread)
         # rates the SUT could reach: a call per batch plus the SUT's own cost per request (what LoadGen pre-generates)
         single_qps = 1 / (call_s[1] + SUT_COST_S)
         estimate_qps = spec.max_batch / (call_s[spec.max_batch] + spec.max_batch * SUT_COST_S)
+        error = None
         try:
-            runner = Runner(sut, spec, log_dir, estimate_qps)
+            runner = Runner(sut, spec, log_dir, estimate_qps, deadline=deadline, clock=clock)
             if "single-stream" in spec.scenarios:
                 single = recorded["single-stream"] = runner.single_stream(single_qps)
                 columns |= {"single_stream_p90_ms": single.p90_ms, "single_stream_validity": single.validity}
@@ -404,13 +495,27 @@ def load_pass(
                 extra |= {"offline_invalid_reason": offline.invalid_reason, "offline_mean_batch": offline.mean_batch}
             if "server" in spec.scenarios:
                 columns |= _server(runner, spec, spec.start_qps or estimate_qps / 2, extra, server_runs, recorded)
+        except TimeLimit:  # no run fitted in the time left: what ran before is kept, flagged below
+            if server_runs:
+                extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}
         except Exception as err:  # keep the scenarios (and Server runs) already measured; the error says what stopped
             if server_runs:
                 extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}
             error = one_line(err)
-        else:
-            error = None
-    _flag_errors(recorded, extra, case_id or log_dir.name, log_dir)
+    name = case_id or log_dir.name
+    _flag_errors(recorded, extra, name, log_dir)
+    if runner is not None and (runner.stopped or runner.time_left_s() < 0):
+        not_run = [s for s in spec.scenarios if s not in recorded and not (s == "server" and server_runs)]
+        extra["load_time_limit"] = (
+            f"load.max_time_s {limit_s:g} s ran out "
+            + (f"before {runner.stopped}" if runner.stopped else "during the last run")
+            + (f"; not run: {', '.join(not_run)}" if not_run else "")
+        )
+        warnings.warn(
+            f"{name}: {extra['load_time_limit']}; the record keeps what was measured before (extra.load_time_limit)",
+            LoadWarning,
+            stacklevel=2,
+        )
     return PassResult("load", columns=columns, extra={k: v for k, v in extra.items() if v is not None}, error=error)
 
 
@@ -451,9 +556,16 @@ def _server(
         made.append(runner.server(qps))
         return made[-1]
 
+    def stop() -> bool:
+        return runner.out_of_time(f"Server run {len(made) + 1} of at most {spec.max_runs}")
+
     # no rate below 1/16 of the start, nor one whose min_queries would take more than 8 x min_duration_s to issue
     floor = max(start_qps / 16, slowest_rate(spec.min_queries, spec.min_duration_s))
-    peak, runs = find_peak(run_at, start_qps, spec.precision, spec.max_runs, min(floor, start_qps), runner.max_qps)
+    peak, runs = find_peak(
+        run_at, start_qps, spec.precision, spec.max_runs, min(floor, start_qps), runner.max_qps, stop=stop
+    )
+    if not runs:  # the time ran out before the first rate
+        return {}
     extra["load_curve"] = _curve(runs)
     extra["server_runs"] = len(runs)
     columns: dict[str, Any] = {"server_slo_ms": spec.slo_p99_ms}
@@ -463,6 +575,10 @@ def _server(
             f"no rate met p99 <= {spec.slo_p99_ms:g} ms; the lowest tried, {lowest.target_qps:.4g} QPS, had p99 "
             f"{_fmt(lowest.p99_ms)} ms ({lowest.invalid_reason or lowest.validity})"
         )
+        if runner.stopped and runner.stopped.startswith("Server run"):
+            extra["server_invalid_reason"] += (
+                f"; load.max_time_s ran out after {len(runs)} runs, before the search's floor"
+            )
         return columns | {"server_validity": "INVALID"}
     recorded["server"] = peak
     extra |= {"server_invalid_reason": peak.invalid_reason, "server_mean_batch": peak.mean_batch}
@@ -470,6 +586,11 @@ def _server(
         extra["server_peak_note"] = (
             f"the search stops at {runner.max_qps:.4g} QPS ({MAX_QUERIES} queries a run / min_duration_s), which "
             "met the SLO: the peak is at least this"
+        )
+    elif runner.stopped and runner.stopped.startswith("Server run"):
+        extra["server_peak_note"] = (
+            f"load.max_time_s ran out after {len(runs)} Server runs, before the search narrowed the peak to "
+            f"search.precision {spec.precision:g}: the peak is at least this"
         )
     return columns | {
         "server_max_qps": peak.target_qps,
