@@ -25,6 +25,7 @@ SESSION_KEY = pytest.StashKey["Any"]()
 REPORT_KEY = pytest.StashKey[str]()
 START_KEY = pytest.StashKey[float]()
 STOPPED_KEY = pytest.StashKey[str]()
+"""What stopped the session, where a signal did: ``Ctrl-C`` (SIGINT) or ``SIGTERM`` (see :func:`stopped_by`)."""
 RESUME_KEY = pytest.StashKey["Any"]()
 SELECTED_KEY = pytest.StashKey["Any"]()
 SUMMARY_KEY = pytest.StashKey[bool]()
@@ -61,6 +62,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[START_KEY] = time.perf_counter()
+    config.pluginmanager.register(_InterruptWatch(config), "bench-interrupt-watch")
     results_dir = _results_dir(config)
     run_id = config.getoption("--bench-run-id", None)
     if run_id is not None:
@@ -386,6 +388,24 @@ def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: lis
     )
 
 
+class _InterruptWatch:
+    """Notes a Ctrl-C that stopped the session. pytest reports a suite it could not collect as interrupted too (exit
+    status 2, through a KeyboardInterrupt of its own, ``Session.Interrupted``): that one is not a Ctrl-C."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if isinstance(excinfo.value, KeyboardInterrupt) and not isinstance(excinfo.value, pytest.Session.Interrupted):
+            self.config.stash.setdefault(STOPPED_KEY, "Ctrl-C")
+
+
+def stopped_by(config: pytest.Config) -> str | None:
+    """``Ctrl-C`` or ``SIGTERM`` when one stopped the session (before, during or after the cases), else ``None``:
+    pytest's exit status 2 alone does not tell an interrupt from a suite it could not collect."""
+    return config.stash.get(STOPPED_KEY, None)
+
+
 def _stop_on_sigterm(config: pytest.Config) -> None:
     """SIGTERM (a CI timeout, ``kill``) stops the run like Ctrl-C: finished cases are kept and meta.json says
     ``interrupted`` (``stopped_by: SIGTERM``) instead of ``running`` forever."""
@@ -393,7 +413,7 @@ def _stop_on_sigterm(config: pytest.Config) -> None:
         return
 
     def stop(signum, frame):
-        config.stash[STOPPED_KEY] = signal.Signals(signum).name
+        config.stash.setdefault(STOPPED_KEY, signal.Signals(signum).name)
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     previous = signal.signal(signal.SIGTERM, stop)
@@ -410,6 +430,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     try:
         return (yield)
     except KeyboardInterrupt:
+        session.config.stash.setdefault(STOPPED_KEY, "Ctrl-C")
         session.exitstatus = pytest.ExitCode.INTERRUPTED
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None and SUMMARY_KEY not in session.config.stash:
@@ -437,7 +458,7 @@ def _close_run(session: pytest.Session, exitstatus: int) -> None:
         try:
             session.config.stash[REPORT_KEY] = _write_report(session.config, bench_session.writer)
         except KeyboardInterrupt:  # the run is complete and closed: only the report is missing, and says how to get it
-            stopped, run_id = session.config.stash.get(STOPPED_KEY, "Ctrl-C"), bench_session.writer.run_id
+            stopped, run_id = session.config.stash.setdefault(STOPPED_KEY, "Ctrl-C"), bench_session.writer.run_id
             session.config.stash[REPORT_KEY] = (
                 f"report: not written: interrupted ({stopped}); write it with: bench report {run_id}"
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
 from bench.commands._args import folder, run_id, suite_path
 from bench.errors import BenchError, did_you_mean
@@ -54,6 +55,22 @@ def disabled_plugin(extra: list[str]) -> str | None:
     return None
 
 
+STOPPED_EXIT = {"Ctrl-C": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
+"""``bench run``'s exit status when a signal stopped the run: 130 and 143, as a shell reports a process that signal
+ended (pytest's own is 2 for both, the status of a suite it could not collect)."""
+
+
+class _StopWatch:
+    """A pytest plugin that reads, as the session ends, whether Ctrl-C or SIGTERM stopped it."""
+
+    stopped_by: str | None = None
+
+    def pytest_unconfigure(self, config) -> None:
+        from bench.plugin import stopped_by
+
+        self.stopped_by = stopped_by(config)
+
+
 def run(args: argparse.Namespace, extra: list[str]) -> int:
     import sys
 
@@ -62,7 +79,12 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     off = disabled_plugin(extra)
     if off:  # pytest would only say "not found: suites/..." (no plugin collects YAML) or "unrecognized arguments"
         raise BenchError(f"-p {off}: a suite run needs {NEEDED_PLUGINS[off[3:]]}; drop it")
-    code = int(pytest.main(pytest_args(args, extra)))
+    watch = _StopWatch()
+    code = int(pytest.main(pytest_args(args, extra), plugins=[watch]))
+    if watch.stopped_by is not None:  # pytest says 2, as for a suite it could not collect: a script could not tell
+        shown = "" if watch.stopped_by == "Ctrl-C" else f" ({watch.stopped_by})"
+        print(f"bench run: interrupted{shown}; finished cases are saved", file=sys.stderr)
+        return STOPPED_EXIT[watch.stopped_by]
     if code == pytest.ExitCode.USAGE_ERROR:
         # pytest has printed its usage error; a near miss of bench run's own options gets one line more
         for arg in extra:

@@ -1,4 +1,4 @@
-"""User-factory models for tests: one that counts its builds, one that fails, one that kills its process."""
+"""User-factory models for tests: one that counts its builds, one that fails, one that kills or stops its process."""
 
 from __future__ import annotations
 
@@ -13,12 +13,20 @@ BUILDS = {"count": 0}
 
 
 class Linear(torch.nn.Module):
-    def __init__(self, fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8, term_at_batch: int = 0):
+    def __init__(
+        self,
+        fail_at_batch: int = 0,
+        kill_at_batch: int = 0,
+        width: int = 8,
+        term_at_batch: int = 0,
+        int_at_batch: int = 0,
+    ):
         super().__init__()
         self.linear = torch.nn.Linear(width, 4)
         self.fail_at_batch = fail_at_batch
         self.kill_at_batch = kill_at_batch
         self.term_at_batch = term_at_batch
+        self.int_at_batch = int_at_batch
 
     def forward(self, x):
         if x.shape[0] == self.fail_at_batch:
@@ -27,12 +35,16 @@ class Linear(torch.nn.Module):
             os.kill(os.getpid(), signal.SIGKILL)  # what an out-of-memory kill looks like to the harness
         if x.shape[0] == self.term_at_batch:
             os.kill(os.getpid(), signal.SIGTERM)  # what a CI timeout looks like
+        if x.shape[0] == self.int_at_batch:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal looks like
         return self.linear(x)
 
 
-def build(fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8, term_at_batch: int = 0) -> ModelBundle:
+def build(
+    fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8, term_at_batch: int = 0, int_at_batch: int = 0
+) -> ModelBundle:
     BUILDS["count"] += 1
-    module = Linear(fail_at_batch, kill_at_batch, width, term_at_batch).eval()
+    module = Linear(fail_at_batch, kill_at_batch, width, term_at_batch, int_at_batch).eval()
     return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, width),), task="test")
 
 

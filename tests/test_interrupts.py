@@ -1,0 +1,65 @@
+"""``bench run`` stopped by Ctrl-C (SIGINT) or SIGTERM, once or twice: its exit status tells a script what happened
+(130, 143; 2 stays a bad suite or option), the finished cases are kept and ``meta.json`` never stays ``running``.
+
+Each test runs ``bench run`` in a subprocess on a tiny suite whose fake model sends the signal to its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.results import load
+from tests.helpers import TINY_MEASURE, write_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH = (  # SIGINT raises KeyboardInterrupt even where the test itself runs with SIGINT ignored (a background job)
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from bench.cli import main; sys.exit(main())"
+)
+
+
+def suite(folder: Path, params: str) -> None:
+    """Batch sizes 3, 1, 2 in that order (the largest batch hosts the accuracy pass, so it runs first)."""
+    model = f"{{factory: 'tests.fakes.models:build', name: lin, params: {{{params}}}}}"
+    write_suite(folder, "suites/s.yaml", f"suite: s\nmodels: [{model}]\nbatch_sizes: [1, 2, 3]\n{TINY_MEASURE}")
+
+
+def bench_run(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", LAUNCH, "run", "suites/s.yaml", "--results", "out", "--run-id", "r1", *args]
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run(command, cwd=folder, env=environ, capture_output=True, text=True, timeout=120)
+
+
+def meta(folder: Path) -> dict:
+    return json.loads((folder / "out" / "r1" / "meta.json").read_text())
+
+
+@pytest.mark.parametrize(("signal", "code", "by"), [("SIGINT", 130, "Ctrl-C"), ("SIGTERM", 143, "SIGTERM")])
+def test_a_stopped_run_exits_128_plus_the_signal_and_keeps_its_finished_cases(tmp_path, signal, code, by):
+    """Before, both exited 2, pytest's *interrupted*, the code of a bad suite or option: a script could not tell
+    "stopped" from "my suite is wrong"."""
+    suite(tmp_path, f"{'int' if signal == 'SIGINT' else 'term'}_at_batch: 2")
+    done = bench_run(tmp_path, "-q")
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    shown = "" if by == "Ctrl-C" else f" ({by})"
+    assert done.stderr.splitlines()[-1] == f"bench run: interrupted{shown}; finished cases are saved"
+    assert "Traceback" not in done.stdout + done.stderr
+    assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["stopped_by"] == by
+    assert load(tmp_path / "out" / "r1")["batch_size"].tolist() == [3, 1]  # batch 2 was stopped: no record of it
+
+
+def test_a_collection_error_still_exits_2_and_a_finished_run_0(tmp_path):
+    """pytest answers a suite it cannot collect with the same code as an interrupt (2): it stays 2, with no line
+    saying the run was interrupted."""
+    write_suite(tmp_path, "suites/s.yaml", "suite: s\nmodels: [no-such-model]\n")
+    done = bench_run(tmp_path, "-q")
+    assert done.returncode == 2
+    assert "interrupted;" not in done.stderr and not (tmp_path / "out" / "r1").exists()
+    suite(tmp_path, "width: 8")
+    done = bench_run(tmp_path, "-q")
+    assert done.returncode == 0 and meta(tmp_path)["status"] == "finished" and "interrupted" not in done.stderr
