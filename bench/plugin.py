@@ -440,29 +440,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
 
 
 def _close_run(session: pytest.Session, exitstatus: int) -> None:
-    bench_session = session.config.stash.get(SESSION_KEY, None)
+    """Write the run's final meta.json (``interrupted``, with ``stopped_by``, when a signal stopped it), then the
+    report under --bench-report. A Ctrl-C or SIGTERM meanwhile (a second one) waits until meta.json is written (see
+    :meth:`RunWriter.close`), then skips the report, which says how to get it."""
+    config = session.config
+    bench_session = config.stash.get(SESSION_KEY, None)
     if bench_session is None:
         return
-    wall = time.perf_counter() - session.config.stash[START_KEY]
-    status = "interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else "finished"
-    stopped = {"stopped_by": session.config.stash[STOPPED_KEY]} if STOPPED_KEY in session.config.stash else {}
+    try:
+        _close_writer(config, bench_session, exitstatus == pytest.ExitCode.INTERRUPTED)
+        if config.getoption("--bench-report"):
+            config.stash[REPORT_KEY] = _write_report(config, bench_session.writer)
+    except KeyboardInterrupt:
+        stopped = config.stash.setdefault(STOPPED_KEY, "Ctrl-C")
+        if not bench_session.writer.closed:  # it came before the close could hold it
+            _close_writer(config, bench_session, True)
+        if config.getoption("--bench-report") and REPORT_KEY not in config.stash:
+            how = f"write it with: bench report {bench_session.writer.run_id}"
+            config.stash[REPORT_KEY] = f"report: not written: interrupted ({stopped}); {how}"
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
+def _close_writer(config: pytest.Config, bench_session, interrupted: bool) -> None:
+    by = {"stopped_by": config.stash[STOPPED_KEY]} if STOPPED_KEY in config.stash else {}
     bench_session.writer.close(
-        status,
-        **stopped,
+        "interrupted" if interrupted or by else "finished",
+        **by,
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        wall_time_s=wall,
+        wall_time_s=time.perf_counter() - config.stash[START_KEY],
         measure_time_s=bench_session.timer.measuring_s,
         phase_time_s={k: round(v, 3) for k, v in bench_session.timer.seconds.items()},
     )
-    if session.config.getoption("--bench-report"):
-        try:
-            session.config.stash[REPORT_KEY] = _write_report(session.config, bench_session.writer)
-        except KeyboardInterrupt:  # the run is complete and closed: only the report is missing, and says how to get it
-            stopped, run_id = session.config.stash.setdefault(STOPPED_KEY, "Ctrl-C"), bench_session.writer.run_id
-            session.config.stash[REPORT_KEY] = (
-                f"report: not written: interrupted ({stopped}); write it with: bench report {run_id}"
-            )
-            session.exitstatus = pytest.ExitCode.INTERRUPTED
 
 
 def _write_report(config: pytest.Config, writer) -> str:

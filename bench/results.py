@@ -17,8 +17,12 @@ import math
 import os
 import re
 import secrets
+import signal
+import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import field
 from pathlib import Path
 from typing import Any
@@ -227,6 +231,7 @@ class RunWriter:
         self.run_id = run_id
         self.path = Path(results_dir) / run_id
         self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
+        self.closed = False
         self._carried: dict[str, Any] = {}
         if not resume:
             self.path.mkdir(parents=True, exist_ok=False)
@@ -265,11 +270,41 @@ class RunWriter:
         os.fsync(handle.fileno())
 
     def close(self, status: str, **extra: Any) -> None:
-        self._records.close()
-        self._samples.close()
-        carried = {k: _add(extra[k], self._carried[k]) for k in self._carried if k in extra}
-        self.meta.update(status=status, counts=self.counts, **{**extra, **carried})
-        _write_json_atomic(self.path / "meta.json", self.meta)
+        """Write the run's final ``meta.json`` (``status``, counts, ``extra``). A Ctrl-C or SIGTERM arriving meanwhile
+        (a second Ctrl-C while the first one stops the run) waits until it is written, then acts as it would have:
+        the run never stays ``running`` because it came at that moment."""
+        with signals_held():
+            self._records.close()
+            self._samples.close()
+            carried = {k: _add(extra[k], self._carried[k]) for k in self._carried if k in extra}
+            self.meta.update(status=status, counts=self.counts, **{**extra, **carried})
+            _write_json_atomic(self.path / "meta.json", self.meta)
+            self.closed = True
+
+
+HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while the block runs, then deliver the first that arrived to the handler it would
+    have reached (Ctrl-C's KeyboardInterrupt, bench's SIGTERM handler, or the default action). Only the main thread
+    receives signals: elsewhere the block just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    # an ignored signal needs no holding, and one a handler outside Python took (None) could not be given back
+    previous = {n: h for n in HELD_SIGNALS if (h := signal.getsignal(n)) not in (signal.SIG_IGN, None)}
+    try:
+        for signum in previous:
+            signal.signal(signum, lambda number, frame: arrived.append(number))
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if arrived:
+            signal.raise_signal(arrived[0])
 
 
 def _add(new: Any, old: Any) -> Any:

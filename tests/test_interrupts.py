@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.results import load
+from bench.results import load, read_meta
 from tests.helpers import TINY_MEASURE, write_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,3 +63,30 @@ def test_a_collection_error_still_exits_2_and_a_finished_run_0(tmp_path):
     suite(tmp_path, "width: 8")
     done = bench_run(tmp_path, "-q")
     assert done.returncode == 0 and meta(tmp_path)["status"] == "finished" and "interrupted" not in done.stderr
+
+
+@pytest.mark.parametrize("second", ["SIGINT", "SIGTERM"])
+def test_a_second_signal_while_the_run_is_closed_still_closes_it(tmp_path, second):
+    """A second Ctrl-C (or a SIGTERM after it) while the run's writer wrote its final meta.json: before, it stopped
+    that write, and the run said ``running`` until its process was gone (then ``killed``; on another host reading
+    a shared results folder, ``running`` for ever). Now the write finishes first."""
+    suite(tmp_path, "int_at_batch: 2")
+    done = bench_run(tmp_path, "-q", "-p", "tests.fakes.signal_on_close", SIGNAL_ON_CLOSE=second)
+    assert done.returncode == 130, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == "bench run: interrupted; finished cases are saved"
+    assert "Traceback" not in done.stdout + done.stderr
+    assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["counts"]["ok"] == 2
+    assert read_meta(tmp_path / "out" / "r1")["status"] == "interrupted"
+    assert not list((tmp_path / "out" / "r1").glob("*.tmp"))
+
+
+@pytest.mark.parametrize(("signal", "code", "by"), [("SIGINT", 130, "Ctrl-C"), ("SIGTERM", 143, "SIGTERM")])
+def test_a_signal_while_a_complete_run_is_closed_keeps_it_finished_and_skips_the_report(tmp_path, signal, code, by):
+    """Every case was measured: the run is ``finished`` (meta.json written whole), the report is skipped with the
+    command that writes it, and bench run still says it was stopped."""
+    suite(tmp_path, "width: 8")
+    done = bench_run(tmp_path, "-q", "--report", "-p", "tests.fakes.signal_on_close", SIGNAL_ON_CLOSE=signal)
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"report: not written: interrupted ({by}); write it with: bench report r1" in done.stdout.splitlines()
+    assert "Traceback" not in done.stdout + done.stderr
+    assert meta(tmp_path)["status"] == "finished" and meta(tmp_path)["counts"]["ok"] == 3
