@@ -69,9 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BenchError, OSError, UnicodeError) as err:  # a bad input or path: one line, never a traceback
         print(printable(f"bench {args.command}: error: {err}"), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"bench {args.command}: interrupted; finished cases are saved", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM during a run: the plugin's handler raises it, naming it
+        by = " (SIGTERM)" if stop.args == ("SIGTERM",) else ""
+        print(f"bench {args.command}: interrupted{by}; finished cases are saved", file=sys.stderr)
+        return 143 if by else 130
     finally:
         sys.stdout = stdout
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cli import main
 from bench.results import load, read_meta
 from tests.helpers import TINY_MEASURE, write_suite
 
@@ -90,3 +91,22 @@ def test_a_signal_while_a_complete_run_is_closed_keeps_it_finished_and_skips_the
     assert f"report: not written: interrupted ({by}); write it with: bench report r1" in done.stdout.splitlines()
     assert "Traceback" not in done.stdout + done.stderr
     assert meta(tmp_path)["status"] == "finished" and meta(tmp_path)["counts"]["ok"] == 3
+
+
+@pytest.mark.parametrize(
+    ("stop", "code", "line"), [((), 130, "interrupted"), (("SIGTERM",), 143, "interrupted (SIGTERM)")]
+)
+def test_an_interrupt_that_reaches_the_command_line_exits_128_plus_its_signal(
+    tmp_path, monkeypatch, capsys, stop, code, line
+):
+    """A SIGTERM the plugin's handler turned into KeyboardInterrupt where pytest does not catch it (as pytest ends)
+    exited 130, as a Ctrl-C."""
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt(*stop)
+
+    monkeypatch.chdir(tmp_path)
+    suite(tmp_path, "width: 8")
+    monkeypatch.setattr(pytest, "main", stopped)
+    assert main(["run", "suites/s.yaml"]) == code
+    assert capsys.readouterr().err == f"bench run: {line}; finished cases are saved\n"
