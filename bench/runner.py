@@ -107,6 +107,17 @@ def forked_rng(device: str = "cpu"):
     return torch.random.fork_rng(devices=devices, device_type="cuda")
 
 
+def seed(device: str, value: int) -> None:
+    """Seed the CPU's generator and, for a ``cuda:K`` device, that GPU's: the generators :func:`forked_rng` restores.
+    (``torch.manual_seed`` would also reseed every other GPU, which the fork leaves alone.)"""
+    import torch
+
+    torch.default_generator.manual_seed(value)
+    if device.startswith("cuda"):
+        with torch.cuda.device(torch.device(device).index or 0):
+            torch.cuda.manual_seed(value)
+
+
 def build_model(spec: MethodSpec, device: str = "cpu"):
     """The fp32 ModelBundle of a model spec: a registered model, or a user factory. ``device`` is where the case
     that asks for it runs: its RNG is forked with the CPU's while the builder runs."""
@@ -339,7 +350,7 @@ class Session:
         # The RNG is forked and seeded per case: random inputs are the same whatever the case order, and nothing a
         # model or input generator draws leaks into the caller's random state.
         with cpu_threads(case.placement.threads), forked_rng(device), torch.inference_mode():
-            torch.manual_seed(CASE_SEED)
+            seed(device, CASE_SEED)
             bundle = self.bundle(case)
             compressed, size = self.compressed(case)
             # before the inputs are built: a batch beyond the memory free here is a skip, not an OOM kill

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 
@@ -218,6 +219,26 @@ def test_a_cuda_case_forks_the_rng_of_its_own_gpu_only(session, four_fake_gpus):
     assert four_fake_gpus == [("get", 0), ("set", 0)]
 
 
+def test_a_case_seeds_the_rng_of_no_gpu_but_its_own(session, four_fake_gpus, monkeypatch):
+    from bench.runner import seed
+
+    seeded, current = [], [None]
+
+    @contextlib.contextmanager
+    def on_device(index):
+        current.append(index)
+        yield
+        current.pop()
+
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda value: seeded.append(("every GPU", value)))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda value: seeded.append((current[-1], value)))
+    monkeypatch.setattr(torch.cuda, "device", on_device)
+    session.run_case(case("m", factory="tests.fakes.models:build"), time_calls)
+    assert seeded == []  # torch.manual_seed reseeded every GPU, and the fork restores the case's own only
+    seed("cuda:2", 7)
+    assert seeded == [(2, 7)]
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's own imports, not ours
 def test_compile_time_is_charged_to_the_case_that_compiled_only(session):
     pytest.importorskip("torch._inductor")
@@ -298,7 +319,8 @@ def fake_memory(monkeypatch, host=None, gpu=None):
     allocated."""
     from bench.hardware import HostMemory
 
-    monkeypatch.setattr("bench.hardware.host_memory_available", lambda: host and HostMemory(host, "MemAvailable"))
+    memory = None if host is None else HostMemory(host, "MemAvailable")
+    monkeypatch.setattr("bench.hardware.host_memory_available", lambda: memory)
     monkeypatch.setattr("bench.hardware.gpu_memory_available", lambda device: gpu)
 
 
