@@ -85,6 +85,9 @@ class Verdict:
     """Timed metrics: the half-width of the change's 95% interval, in the rule's unit (relative or absolute)."""
     rerun_hint: int | None = None
     """An inconclusive verdict: the ``--rerun N`` that would reach the precision needed (None: longer windows)."""
+    bound: str = ""
+    """A figure that is only a lower bound on either side (:data:`LOWER_BOUNDS`): the change is ``at least`` (the
+    current run's), ``at most`` (the baseline's) or ``unknown`` (both) what :attr:`change` says."""
 
 
 @dataclass
@@ -511,7 +514,52 @@ def _compare_metric(
     verdict.baseline, verdict.current = float(old_value), float(new_value)
     verdict.change = rule.change(verdict.baseline, verdict.current)
     verdict.verdict = verdict_for(rule, verdict.change)
+    bounds = (lower_bound(old, rule.metric), lower_bound(new, rule.metric))
+    if any(bounds):
+        _judge_bounds(verdict, rule, *bounds)
     return verdict
+
+
+LOWER_BOUNDS = {"server_max_qps": "extra.server_peak_note"}
+"""Metric -> the record key whose presence marks the record's figure as only a lower bound: a LoadGen Server search
+cut short by ``load.max_time_s``, ``search.max_runs`` or the highest rate a run may be given (``the peak is at
+least this``)."""
+
+
+def lower_bound(record: Mapping[str, Any], metric: str) -> str | None:
+    """Why ``record``'s ``metric`` is only a lower bound (its note), or ``None`` when it is a measured figure."""
+    key = LOWER_BOUNDS.get(metric)
+    note = record.get(key) if key else None
+    return str(note) if _present(note) and str(note).strip() else None
+
+
+def _judge_bounds(verdict: Verdict, rule: Rule, old_bound: str | None, new_bound: str | None) -> None:
+    """The verdict of a figure that is only a lower bound on one side or both. The true change lies in an interval
+    (a higher true current figure can only raise it, a higher true baseline only lower it): when the whole interval
+    is beyond the rule the bound is decisive (``regressed``), when none of it is the rule holds whatever the true
+    figures (``unchanged``, or ``improved`` when all of it is beyond the rule in the good direction); otherwise the
+    gate cannot decide and the metric is ``not comparable``, naming the side and why its figure is a bound."""
+    change = verdict.change
+    low = change if old_bound is None else (-1.0 if rule.relative else -math.inf)
+    high = change if new_bound is None else math.inf
+    verdict.bound = "unknown" if old_bound and new_bound else ("at least" if new_bound else "at most")
+    sides = [
+        f"the {side}'s {rule.metric} is only a lower bound ({note})"
+        for side, note in (("baseline", old_bound), ("current run", new_bound))
+        if note
+    ]
+    shown = f"{change:+.1%}" if rule.relative else f"{change:+.4g}"
+    extent = "the change could be anything" if verdict.bound == "unknown" else f"the change is {verdict.bound} {shown}"
+    if rule.worse(low) and rule.worse(high):
+        verdict.verdict = "regressed"
+        decided = f"beyond the rule {rule.text} whatever the true figure"
+    elif not rule.worse(low) and not rule.worse(high):
+        verdict.verdict = "improved" if rule.better_by(low) and rule.better_by(high) else "unchanged"
+        decided = f"so the rule {rule.text} holds whatever the true figure"
+    else:
+        verdict.verdict = "not comparable"
+        decided = f"which cannot decide the rule {rule.text}: not compared"
+    verdict.reason = f"{'; '.join(sides)}: {extent}, {decided}"
 
 
 def _set_precision(verdict: Verdict, rule: Rule, precision: Precision | None) -> None:

@@ -37,7 +37,8 @@ def _fmt_change(verdict: Verdict) -> str:
     text = f"{verdict.change:+.2%}" if verdict.relative else f"{verdict.change:+.4g}"
     if verdict.precision is not None and math.isfinite(verdict.precision):  # the change's 95% interval
         text += f" ± {verdict.precision:.1%}" if verdict.relative else f" ± {verdict.precision:.4g}"
-    return text
+    # a side's figure is only a lower bound: the change is at least / at most this, or not known at all
+    return {"at least": f"≥ {text}", "at most": f"≤ {text}", "unknown": "? (both bounds)"}.get(verdict.bound, text)
 
 
 def _table(verdicts: Iterable[Verdict]) -> list[str]:
