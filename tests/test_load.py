@@ -19,6 +19,7 @@ from bench.measure.load import (
     LoadWarning,
     Runner,
     TimeLimit,
+    _server,
     case_log_dir,
     find_peak,
     load_pass,
@@ -652,3 +653,74 @@ def test_the_warm_up_needs_the_worker_and_hands_back_its_errors():
         sut.warm()
     with sut, pytest.raises(RuntimeError, match="model broke while warming"):  # and the worker still stops
         sut.warm()
+
+
+# ------------------------------------------------------------------------------ a search cut short
+
+
+class _FakeRunner:
+    """A Server runner without LoadGen: every rate up to ``limit_qps`` meets the SLO; the time runs out after
+    ``runs_in_time`` runs."""
+
+    def __init__(self, limit_qps: float, runs_in_time: float = math.inf, max_qps: float = math.inf):
+        self.limit_qps, self.runs_in_time, self.max_qps = limit_qps, runs_in_time, max_qps
+        self.stopped, self.made = None, 0
+
+    def server(self, qps: float) -> LoadgenRun:
+        self.made += 1
+        ok = qps <= self.limit_qps
+        return LoadgenRun("Server", qps, "VALID" if ok else "INVALID", ok, True, True, p99_ms=1.0 if ok else 50.0)
+
+    def out_of_time(self, before: str) -> bool:
+        if self.made < self.runs_in_time:
+            return False
+        self.stopped = self.stopped or before
+        return True
+
+
+def search(runner: _FakeRunner, start_qps: float = 100, **spec) -> tuple[dict, dict]:
+    extra: dict = {}
+    columns = _server(runner, LoadSpec(**{"scenarios": ("server",), **spec}), start_qps, extra, [], {})
+    return columns, extra
+
+
+@pytest.mark.parametrize(
+    ("runner", "spec", "cut", "note"),
+    [
+        # doubling from 100 QPS: 100, 200, 400 pass, then max_runs: no failing rate above 400 was ever found
+        (_FakeRunner(1000), {"max_runs": 3}, "search.max_runs", "search.max_runs 3 ran out before the search"),
+        (_FakeRunner(1000, runs_in_time=3), {}, "load.max_time_s", "load.max_time_s ran out after 3 Server runs"),
+        (_FakeRunner(1e9, max_qps=800), {}, "rate cap", "the search stops at 800 QPS"),
+    ],
+)
+def test_a_search_cut_short_says_which_limit_cut_it_and_that_the_peak_is_a_lower_bound(runner, spec, cut, note):
+    columns, extra = search(runner, **spec)
+    assert columns["server_max_qps"] > 0 and extra["server_search_cut"] == cut
+    assert extra["server_peak_note"].startswith(note) and extra["server_peak_note"].endswith(
+        "the peak is at least this"
+    )
+
+
+def test_a_search_that_narrowed_its_peak_is_not_cut_and_has_no_bound_note():
+    columns, extra = search(_FakeRunner(1000), max_runs=20, precision=0.05)
+    assert 1000 / 1.05 <= columns["server_max_qps"] <= 1000
+    assert extra["server_search_cut"] is None and "server_peak_note" not in extra
+
+
+@pytest.mark.parametrize(
+    ("runner", "spec", "cut", "reason"),
+    [
+        (
+            _FakeRunner(0, runs_in_time=2),
+            {},
+            "load.max_time_s",
+            "; load.max_time_s ran out after 2 runs, before the search's floor",
+        ),
+        (_FakeRunner(0), {"max_runs": 2}, "search.max_runs", "; search.max_runs 2 ran out before the search's floor"),
+        (_FakeRunner(0), {}, None, "; the lowest tried, 25 QPS, had p99 50 ms (INVALID)"),  # halved down to its floor
+    ],
+)
+def test_no_rate_passing_is_only_proof_when_the_search_reached_its_floor(runner, spec, cut, reason):
+    columns, extra = search(runner, start_qps=400, **spec)
+    assert "server_max_qps" not in columns and columns["server_validity"] == "INVALID"
+    assert extra["server_search_cut"] == cut and extra["server_invalid_reason"].endswith(reason)

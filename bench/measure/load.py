@@ -35,6 +35,12 @@ Server backlog (at most ``server_max_async_queries``, about 20 SLOs), one Single
 query (LoadGen issues all its samples at once). What was measured before is kept, and ``extra.load_time_limit`` and
 a :class:`LoadWarning` say where the pass stopped; a Server peak from a search cut short is a lower bound
 (``extra.server_peak_note``).
+
+**A search cut short.** ``extra.server_search_cut`` names what ended the Server search before it was done
+(:data:`SEARCH_CUTS`: ``load.max_time_s``, ``search.max_runs``, or the ``rate cap``): a peak found then is only a
+lower bound (``extra.server_peak_note``, which the gate and the capacity plan read), and no rate passing then proves
+nothing about the SLO (the reason says so). A search is done when a failing rate lies at most ``1 + precision`` above
+its peak, or when no rate passed down to its floor.
 """
 
 from __future__ import annotations
@@ -569,28 +575,36 @@ def _server(
     extra["load_curve"] = _curve(runs)
     extra["server_runs"] = len(runs)
     columns: dict[str, Any] = {"server_slo_ms": spec.slo_p99_ms}
+    cut = extra["server_search_cut"] = _search_cut(runner, spec, peak, runs, min(floor, start_qps))
     if peak is None:
         lowest = min(runs, key=lambda r: r.target_qps)
         extra["server_invalid_reason"] = (
             f"no rate met p99 <= {spec.slo_p99_ms:g} ms; the lowest tried, {lowest.target_qps:.4g} QPS, had p99 "
             f"{_fmt(lowest.p99_ms)} ms ({lowest.invalid_reason or lowest.validity})"
         )
-        if runner.stopped and runner.stopped.startswith("Server run"):
+        if cut == "load.max_time_s":
             extra["server_invalid_reason"] += (
                 f"; load.max_time_s ran out after {len(runs)} runs, before the search's floor"
             )
+        elif cut == "search.max_runs":
+            extra["server_invalid_reason"] += f"; search.max_runs {spec.max_runs} ran out before the search's floor"
         return columns | {"server_validity": "INVALID"}
     recorded["server"] = peak
     extra |= {"server_invalid_reason": peak.invalid_reason, "server_mean_batch": peak.mean_batch}
-    if peak.target_qps >= runner.max_qps:
+    if cut == "rate cap":
         extra["server_peak_note"] = (
             f"the search stops at {runner.max_qps:.4g} QPS ({MAX_QUERIES} queries a run / min_duration_s), which "
             "met the SLO: the peak is at least this"
         )
-    elif runner.stopped and runner.stopped.startswith("Server run"):
+    elif cut == "load.max_time_s":
         extra["server_peak_note"] = (
             f"load.max_time_s ran out after {len(runs)} Server runs, before the search narrowed the peak to "
             f"search.precision {spec.precision:g}: the peak is at least this"
+        )
+    elif cut == "search.max_runs":
+        extra["server_peak_note"] = (
+            f"search.max_runs {spec.max_runs} ran out before the search narrowed the peak to search.precision "
+            f"{spec.precision:g}: the peak is at least this"
         )
     return columns | {
         "server_max_qps": peak.target_qps,
@@ -599,6 +613,27 @@ def _server(
         "server_p99_ms": peak.p99_ms,
         "server_validity": peak.validity,
     }
+
+
+SEARCH_CUTS = ("load.max_time_s", "search.max_runs", "rate cap")
+"""What can end the Server search before it is done (``extra.server_search_cut``): the pass's time, its run budget,
+or the highest rate a run may be given (:func:`fastest_rate`)."""
+
+
+def _search_cut(runner: Runner, spec: LoadSpec, peak: LoadgenRun | None, runs: list[LoadgenRun], floor: float):
+    """Which of :data:`SEARCH_CUTS` ended the search before it was done, or ``None`` when it was done: a peak
+    narrowed to ``search.precision`` (a failing rate at most ``1 + precision`` above it), or no rate passing down to
+    the search's ``floor``. With a cut, a peak is only a lower bound, and no peak proves nothing."""
+    if runner.stopped and runner.stopped.startswith("Server run"):
+        return "load.max_time_s"
+    if peak is None:
+        lowest = min(r.target_qps for r in runs)
+        return "search.max_runs" if len(runs) >= spec.max_runs and lowest / 2 >= floor else None
+    if peak.target_qps >= runner.max_qps:
+        return "rate cap"
+    failed = [r.target_qps for r in runs if not r.meets_slo and r.target_qps > peak.target_qps]
+    narrowed = bool(failed) and min(failed) / peak.target_qps <= 1 + spec.precision
+    return "search.max_runs" if not narrowed else None
 
 
 def _fmt(value: float | None) -> str:
