@@ -167,8 +167,8 @@ TABLE: tuple[Metric, ...] = (
     _m("single_stream_validity", "", None, INFO, "load", "LoadGen's SingleStream verdict", type=str),
     _m("loaded_items_per_s", "items/s", HIGHER, DERIVED, "judge",
        "server_max_qps x batch_size where measured, else throughput_items_per_s: what $/1M uses", summary=True),
-    _m("throughput_basis", "", None, INFO, "judge", "which throughput $/1M uses: load or single-stream",
-       type=str, summary=True),
+    _m("throughput_basis", "", None, INFO, "judge",
+       "which throughput $/1M uses: load, load (lower bound) or single-stream", type=str, summary=True),
     # what compressing and preparing cost
     _m("compress_time_s", "s", LOWER, SINGLE, "setup", "time to compress"),
     _m("compile_time_s", "s", LOWER, SINGLE, "setup", "time to compile, on the case that compiled"),

@@ -73,6 +73,49 @@ def test_a_load_test_that_found_no_rate_refutes_the_slo_and_its_verdict_is_shown
     assert "stricter p99 <= 5 ms" in plan.loc["none-at-stricter", "plan_basis"]
 
 
+NOTE = "load.max_time_s ran out after 6 Server runs, before the search narrowed the peak to search.precision 0.05: "
+
+
+def cut_records() -> pd.DataFrame:
+    """A peak from a search cut short, a search cut short before any rate passed, and the same from a record written
+    before ``extra.server_search_cut`` existed (only its reason text says the time ran out)."""
+    return records(
+        case_id=["bound-peak", "runs-out", "old-record"],
+        server_max_qps=[300.0, None, None],
+        server_slo_ms=[10.0, 20.0, 20.0],
+        server_validity=["VALID", "INVALID", "INVALID"],
+        **{
+            "extra.server_search_cut": ["load.max_time_s", "search.max_runs", None],
+            "extra.server_peak_note": [NOTE + "the peak is at least this", None, None],
+            "extra.server_invalid_reason": [
+                None,
+                "no rate met p99 <= 20 ms; ...; search.max_runs 2 ran out before the search's floor",
+                "no rate met p99 <= 20 ms; ...; load.max_time_s ran out after 3 runs, before the search's floor",
+            ],
+        },
+    )
+
+
+def test_a_search_cut_short_is_not_measured_rather_than_unreachable_and_its_peak_only_a_bound():
+    costed = add_costs(cut_records(), load_prices({"cpu_core_hour": 0.1}))
+    plan = capacity_plan(costed, CAPACITY).set_index("case_id")
+    # the bound is used, as a bound: 300 QPS met the SLO, so at most ceil(6000 * 1.5 / 600) = 15 replicas
+    assert plan.loc["bound-peak", "replicas"] == 15 and plan.loc["bound-peak", "meets_slo"]
+    assert plan.loc["bound-peak", "plan_basis"] == (
+        "load: LoadGen Server peak at p99 <= 10 ms, only a lower bound (the search ran out of time (load.max_time_s)): "
+        "at most this many replicas"
+    )
+    assert costed.set_index("case_id").loc["bound-peak", "throughput_basis"] == "load (lower bound)"
+    assert costed.set_index("case_id").loc["bound-peak", "energy_kwh_per_1m"] == pytest.approx(0.02 * 1e6 / 3.6e6)
+    # before: "load: no rate met p99 <= 20 ms, so none meets the plan's 20 ms", no replicas, though nothing was proved
+    for case, why in (("runs-out", "ran out of runs (search.max_runs)"), ("old-record", "ran out of time (load.max_")):
+        assert plan.loc[case, "meets_slo"] and plan.loc[case, "replicas"] == 9  # the single-stream formula
+        assert plan.loc[case, "plan_basis"].startswith(
+            f"single-stream formula (load not measured: the load search {why}"
+        )
+        assert "no rate met" not in plan.loc[case, "plan_basis"]
+
+
 def test_a_load_peak_meets_the_slo_even_when_the_single_stream_latency_alone_would_not():
     # batching: one call is slower than the SLO's statistic would allow, but the loaded p99 met it
     plan = capacity_plan(add_costs(records(latency_p99_ms=[30.0] * 3), load_prices()), CAPACITY).set_index("case_id")
@@ -145,4 +188,32 @@ def test_a_run_with_a_load_section_records_logs_and_reports_both_plans(tmp_path)
     sheet = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)["capacity"]
     header = [c.value for c in sheet[10]]
     assert header[12] == "replicas under load" and sheet["M11"].value == plan["replicas_load"]
-    assert sheet["O11"].value == "load" and sheet["P11"].value == plan["replicas"]
+    # three runs rarely narrow the peak of a no-op model: a peak from a search cut short is labelled a bound
+    cut = record.extra.get("server_search_cut")
+    assert sheet["O11"].value == ("load (lower bound)" if cut else "load") and sheet["P11"].value == plan["replicas"]
+    assert ("only a lower bound" in plan["plan_basis"]) == bool(cut)
+
+
+def test_the_workbook_does_not_call_an_slo_unreachable_when_the_search_ran_out(tmp_path):
+    import openpyxl
+
+    from bench.report import write_report
+    from tests.gate_helpers import latencies, make_run
+
+    reasons = {"server_invalid_reason": "no rate met p99 <= 20 ms; ...; search.max_runs 2 ran out before the floor"}
+    cases = {
+        "m[0]": {
+            "samples": latencies(0),
+            "server_slo_ms": 20.0,
+            "server_validity": "INVALID",
+            "extra": {"server_search_cut": "search.max_runs", **reasons},
+        }
+    }
+    make_run(tmp_path / "results", "run", cases)
+    folder, tables = write_report("run", tmp_path / "results", tmp_path / "reports")
+    assert tables.capacity.iloc[0]["plan_basis"].startswith("single-stream formula (load not measured: the load")
+    sheet = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)["capacity"]
+    formulas = openpyxl.load_workbook(folder / "capacity.xlsx")["capacity"]
+    # before: "load: none meets the SLO" (a 20 ms load SLO at least as loose as the plan's 100 ms refuted it)
+    assert sheet["O11"].value == "single stream (load search cut short)" and "IF(FALSE," in formulas["O11"].value
+    assert sheet["P11"].value == tables.capacity.iloc[0]["replicas"] > 0

@@ -11,7 +11,8 @@ Formulas (also in ``docs/scoring.md``)::
                       (under load: power_w_avg / loaded_items_per_s in place of energy_j_per_item)
     carbon_g_per_1m  = energy_kwh_per_1m * carbon_g_per_kwh
     replicas         = ceil(target_qps * headroom / (server_max_qps * batch_size))   when the Server peak was found at
-                       a p99 SLO no looser than the plan's; otherwise (single-stream formula, labelled as such)
+                       a p99 SLO no looser than the plan's (an upper bound when the peak is a lower bound: its search
+                       was cut short); otherwise (single-stream formula, labelled as such)
                      = ceil(target_qps * headroom / throughput_items_per_s)   for a case whose latency meets the SLO
     monthly_cost     = replicas * price_per_hour * hours_per_month
 """
@@ -146,12 +147,50 @@ def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(frame[column], errors="coerce").astype(float)
 
 
+SEARCH_CUT_TEXT = {
+    "load.max_time_s": "ran out of time (load.max_time_s)",
+    "search.max_runs": "ran out of runs (search.max_runs)",
+    "rate cap": "stopped at the highest rate a run may be given (2,000,000 queries / load.min_duration_s)",
+}
+"""What the plan says of a LoadGen Server search cut short, by ``extra.server_search_cut``."""
+LOWER_BOUND = "load (lower bound)"
+"""``throughput_basis`` of a row whose Server peak is only a lower bound: its $/1M and energy per 1M are upper
+bounds."""
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def search_cut(row: Mapping[str, Any]) -> str | None:
+    """What cut the row's LoadGen Server search short (``extra.server_search_cut``; for records written before that
+    column, read from ``extra.server_peak_note`` / ``extra.server_invalid_reason``), or ``None``."""
+    cut = _text(row.get("extra.server_search_cut"))
+    if cut:
+        return cut
+    note, reason = _text(row.get("extra.server_peak_note")) or "", _text(row.get("extra.server_invalid_reason")) or ""
+    if note.startswith("load.max_time_s") or "load.max_time_s ran out" in reason:
+        return "load.max_time_s"
+    if note.startswith("the search stops at"):
+        return "rate cap"
+    return "cut short" if note else None
+
+
+def _cut_text(cut: str) -> str:
+    return SEARCH_CUT_TEXT.get(cut, f"was cut short ({cut})")
+
+
 def loaded_throughput(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Items/s under load (``server_max_qps × batch_size``) where a LoadGen Server peak was measured, else the
-    single-stream ``throughput_items_per_s``; and which one each row uses (``load`` or ``single-stream``)."""
+    single-stream ``throughput_items_per_s``; and which one each row uses (``load``, ``load (lower bound)`` for a
+    peak from a search cut short, or ``single-stream``)."""
     served = _numbers(frame, "server_max_qps") * _numbers(frame, "batch_size")
     loaded = served.where(served > 0, _numbers(frame, "throughput_items_per_s"))
-    basis = pd.Series(["load" if v > 0 else "single-stream" for v in served.fillna(0)], index=frame.index)
+    cuts = [search_cut(row) for row in frame.to_dict("records")]
+    kinds = [
+        (LOWER_BOUND if cut else "load") if v > 0 else "single-stream" for v, cut in zip(served, cuts, strict=True)
+    ]
+    basis = pd.Series(kinds, index=frame.index)
     return loaded, basis
 
 
@@ -175,7 +214,8 @@ def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
     ]
     energy = _numbers(out, "energy_j_per_item")  # NaN stays NaN: unmeasured is not zero
     under_load = _numbers(out, "power_w_avg") / throughput
-    energy = energy.where(~((out["throughput_basis"] == "load") & energy.notna() & under_load.notna()), under_load)
+    loaded = out["throughput_basis"].isin(["load", LOWER_BOUND])
+    energy = energy.where(~(loaded & energy.notna() & under_load.notna()), under_load)
     out["energy_kwh_per_1m"] = energy * 1e6 / 3.6e6
     out["carbon_g_per_1m"] = out["energy_kwh_per_1m"] * prices.carbon_g_per_kwh
     out["electricity_cost_per_1m"] = out["energy_kwh_per_1m"] * prices.electricity_per_kwh
@@ -243,17 +283,30 @@ def _monthly(replicas: int | None, price: float, hours: float) -> float:
 
 
 def _load_plan(row: pd.Series, capacity: Capacity) -> tuple[int | None, str, bool]:
-    """Replicas under load (or None), the plan's basis, and whether the load test proved the SLO cannot be met."""
+    """Replicas under load (or None), the plan's basis, and whether the load test proved the SLO cannot be met.
+
+    A peak from a search cut short is only a lower bound: its replica count is an upper bound, and the basis says
+    so. A search cut short before any rate passed proved nothing: the load plan is "not measured" (the single-stream
+    formula, labelled), never "unreachable"."""
     peak, slo = float(row.get("server_max_qps") or float("nan")), float(row.get("server_slo_ms") or float("nan"))
     validity = row.get("server_validity")
+    cut = search_cut(row)
     under_load = _replicas(capacity, peak * row["batch_size"], slo <= capacity.latency_slo_ms)
     if under_load is not None:
         verdict = (
             f" (LoadGen: {validity}, see server_validity)" if isinstance(validity, str) and validity != "VALID" else ""
         )
-        return under_load, f"load: LoadGen Server peak at p99 <= {slo:g} ms{verdict}", False
+        bound = f", only a lower bound (the search {_cut_text(cut)}): at most this many replicas" if cut else ""
+        return under_load, f"load: LoadGen Server peak at p99 <= {slo:g} ms{bound}{verdict}", False
     if peak > 0:
         return None, f"single-stream formula (the load peak's p99 SLO {slo:g} ms is looser than the plan's)", False
+    if isinstance(validity, str) and cut:
+        return (
+            None,
+            f"single-stream formula (load not measured: the load search {_cut_text(cut)} before any rate met p99 "
+            f"<= {slo:g} ms)",
+            False,
+        )
     if isinstance(validity, str) and slo >= capacity.latency_slo_ms:
         return (
             None,
@@ -293,6 +346,7 @@ def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]
         "server_slo_ms": float(row.get("server_slo_ms") or float("nan")),
         "server_validity": row.get("server_validity"),
         "replicas_load": under_load,
+        "load_search_cut": search_cut(row),
         "plan_basis": basis,
         "replicas": replicas,
         "price_per_hour": price,

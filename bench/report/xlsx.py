@@ -304,13 +304,17 @@ def _load_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, Any]
     sheet.write_formula(
         r, 13, f'=IF(AND(ISNUMBER(M{n}),ISNUMBER(E{n})),M{n}*E{n}*hours_per_month,"")', formats["money"], monthly
     )
-    # a load test that found no rate at an SLO at least as loose as the plan's proves the plan's SLO unreachable
-    refuted = f"AND(NOT(ISNUMBER(J{n})),ISNUMBER(K{n}),N(K{n})>=latency_slo_ms)"
-    basis = "load" if usable else "single stream"
+    # a load test that found no rate at an SLO at least as loose as the plan's proves the plan's SLO unreachable,
+    # unless its search was cut short (load.max_time_s, search.max_runs): then it proves nothing, and a peak it
+    # found is only a lower bound
+    cut = isinstance(record.get("load_search_cut"), str)
+    refuted = "FALSE" if cut else f"AND(NOT(ISNUMBER(J{n})),ISNUMBER(K{n}),N(K{n})>=latency_slo_ms)"
+    load, single = ("load (lower bound)", "single stream (load search cut short)") if cut else ("load", "single stream")
+    basis = load if usable else single
     if not usable and str(record.get("plan_basis", "")).startswith("load: no rate"):
         basis = "load: none meets the SLO"
     sheet.write_formula(
-        r, 14, f'=IF(ISNUMBER(M{n}),"load",IF({refuted},"load: none meets the SLO","single stream"))', None, basis
+        r, 14, f'=IF(ISNUMBER(M{n}),"{load}",IF({refuted},"load: none meets the SLO","{single}"))', None, basis
     )
     plan_replicas, plan_cost = _cell_value(record.get("replicas")), _cell_value(record.get("monthly_cost"))
     sheet.write_formula(r, 15, f'=IF(ISNUMBER(M{n}),M{n},IF({refuted},"",G{n}))', None, plan_replicas or "")
