@@ -19,6 +19,7 @@ from bench.measure.load import (
     LoadWarning,
     Runner,
     TimeLimit,
+    _flag_errors,
     _server,
     case_log_dir,
     find_peak,
@@ -724,3 +725,61 @@ def test_no_rate_passing_is_only_proof_when_the_search_reached_its_floor(runner,
     columns, extra = search(runner, start_qps=400, **spec)
     assert "server_max_qps" not in columns and columns["server_validity"] == "INVALID"
     assert extra["server_search_cut"] == cut and extra["server_invalid_reason"].endswith(reason)
+
+
+# ------------------------------------------------------------------------------------ LoadGen's warnings
+
+
+def test_loadgen_warnings_are_read_and_counted_but_change_no_verdict(tmp_path):
+    (tmp_path / "mlperf_log_summary.txt").write_text(
+        "Result is : VALID\n\n3 warnings encountered. See detailed log.\n\nNo errors encountered during test.\n"
+    )
+    entry = '{"key": "%s", "value": %s, "metadata": {"is_error": false, "is_warning": %s}}'
+    lines = [
+        ("requested_scenario", '"Offline"', "false"),
+        ("result_validity", '"VALID"', "false"),
+        ("warning_generic_message", '"Logging allocation detected: tid: 1 reserved_entries: 1024"', "true"),
+        ("warning_generic_message", '"a second one"', "true"),
+    ]
+    (tmp_path / "mlperf_log_detail.txt").write_text("\n".join(":::MLLOG " + entry % line for line in lines))
+    run = read_logs(tmp_path)
+    assert run.validity == "VALID" and run.error_count == 0 and run.first_error is None
+    assert run.warning_count == 3  # the summary counts one the detail lines do not show
+    assert run.first_warning == (
+        "3 LoadGen warnings, the first: warning_generic_message: Logging allocation detected: tid: 1 "
+        "reserved_entries: 1024"
+    )
+
+
+def _run_with(errors: int = 0, warnings: int = 0) -> LoadgenRun:
+    return LoadgenRun(
+        "Offline",
+        None,
+        "INVALID" if errors else "VALID",
+        errors=[f"error_runtime: e{i}" for i in range(errors)],
+        error_count=errors,
+        warnings=[f"warning_generic_message: w{i}" for i in range(warnings)],
+        warning_count=warnings,
+    )
+
+
+def test_warnings_alone_are_recorded_without_a_load_warning(tmp_path, recwarn):
+    extra: dict = {}
+    _flag_errors({"offline": _run_with(warnings=2), "server": _run_with()}, extra, "case-w", tmp_path)
+    assert extra == {
+        "loadgen_warnings": {"offline": "2 LoadGen warnings, the first: warning_generic_message: w0"},
+        "loadgen_warning_count": 2,
+    }
+    assert not [w for w in recwarn if issubclass(w.category, LoadWarning)]
+
+
+def test_warnings_beside_errors_are_counted_in_the_one_line_load_warning(tmp_path):
+    extra: dict = {}
+    with pytest.warns(LoadWarning) as caught:
+        _flag_errors({"offline": _run_with(errors=1, warnings=3)}, extra, "case-e", tmp_path)
+    (message,) = [str(w.message) for w in caught]
+    assert message == (
+        "case-e: LoadGen logged errors in the load pass (offline: 1 LoadGen error, the first: error_runtime: e0); "
+        f"also 3 warnings (extra.loadgen_warnings); those runs are recorded INVALID (logs: {tmp_path})"
+    )
+    assert extra["loadgen_warning_count"] == 3 and "\n" not in message

@@ -26,7 +26,9 @@ stays about 20 SLOs long.
 (:func:`bench.measure.sut.read_logs`). When a run whose figures are recorded (SingleStream, Offline, the Server peak)
 has one, ``extra.loadgen_errors`` names the first error per scenario and a :class:`LoadWarning` says so. The Server
 search's failed rates (an overloaded run cut short by ``server_max_async_queries`` is logged as an error) keep theirs
-on their point of ``extra.load_curve``.
+on their point of ``extra.load_curve``. LoadGen's warnings change no verdict and raise no warning of their own (nearly
+every run logs ``Logging allocation detected``): ``extra.loadgen_warning_count`` and ``extra.loadgen_warnings``
+record them for the recorded runs, and the errors' warning line counts them.
 
 **The time bound.** The whole pass of one case takes at most ``max_time_s`` (default: :meth:`LoadSpec.time_limit_s`).
 No run starts with less than ``min_duration_s`` left, and every run is given LoadGen's ``max_duration_ms`` = the time
@@ -526,14 +528,26 @@ def load_pass(
 
 
 def _flag_errors(recorded: dict[str, LoadgenRun], extra: dict[str, Any], name: str, log_dir: Path) -> None:
-    """``extra.loadgen_errors`` and a warning for the recorded runs in which LoadGen logged errors."""
+    """``extra.loadgen_errors`` and a warning for the recorded runs in which LoadGen logged errors;
+    ``extra.loadgen_warnings`` (the first per scenario) and ``extra.loadgen_warning_count`` for those in which it
+    logged warnings. Warnings alone raise no :class:`LoadWarning` (nearly every run has LoadGen's ``Logging allocation
+    detected``); with errors the warning line also counts them."""
+    found = {scenario: run.first_warning for scenario, run in recorded.items() if run.first_warning}
+    if found:
+        extra["loadgen_warnings"] = found
+        extra["loadgen_warning_count"] = sum(run.warning_count for run in recorded.values())
     errors = {scenario: run.first_error for scenario, run in recorded.items() if run.first_error}
     if not errors:
         return
     extra["loadgen_errors"] = errors
     listed = "; ".join(f"{scenario}: {_cut(error, 200)}" for scenario, error in errors.items())
+    also = ""
+    if found:
+        count = extra["loadgen_warning_count"]
+        also = f"; also {count} warning{'s' if count > 1 else ''} (extra.loadgen_warnings)"
     warnings.warn(
-        f"{name}: LoadGen logged errors in the load pass ({listed}); those runs are recorded INVALID (logs: {log_dir})",
+        f"{name}: LoadGen logged errors in the load pass ({listed}){also}; those runs are recorded INVALID "
+        f"(logs: {log_dir})",
         LoadWarning,
         stacklevel=3,
     )

@@ -13,7 +13,9 @@ Every LoadGen run writes its summary and detail logs into its own folder; :func:
 (the summary's ``Result is : VALID`` / ``INVALID``), the figures (the detail log's ``result_*`` entries) and the
 errors LoadGen logged. LoadGen's own verdict does not look at those errors (a run whose settings it had to correct,
 or whose clocks disagree, still reads ``VALID``); MLPerf's submission checker rejects such a run, and so does
-:func:`read_logs`: a run with errors is ``INVALID``, its reason names the first error.
+:func:`read_logs`: a run with errors is ``INVALID``, its reason names the first error. LoadGen's warnings are read
+too (how many, and each ``key: message``) but change no verdict: nearly every run has one (``Logging allocation
+detected``: LoadGen's own log buffer grew).
 """
 
 from __future__ import annotations
@@ -114,6 +116,10 @@ class LoadgenRun:
     """The errors LoadGen logged in the detail log (``key: message``)."""
     error_count: int = 0
     """How many errors LoadGen counted (its ``num_errors`` entry and the summary's ``N ERRORS encountered``)."""
+    warnings: list[str] = field(default_factory=list)
+    """The warnings LoadGen logged in the detail log (``key: message``); they change no verdict."""
+    warning_count: int = 0
+    """How many warnings LoadGen counted (the detail log's entries, or the summary's ``N warnings encountered``)."""
     log_dir: str = ""
     mean_batch: float | None = None
     """Mean number of requests per model call in this run (1 without batching)."""
@@ -141,6 +147,15 @@ class LoadgenRun:
             "mean_batch": self.mean_batch,
             "loadgen_error": self.first_error,
         }
+
+    @property
+    def first_warning(self) -> str | None:
+        """``N LoadGen warning(s), the first: key: message`` when LoadGen logged any, else ``None``."""
+        if not self.warning_count:
+            return None
+        count = f"{self.warning_count} LoadGen warning{'s' if self.warning_count > 1 else ''}"
+        first = self.warnings[0] if self.warnings else "see mlperf_log_detail.txt"
+        return f"{count}, the first: {' '.join(first.split())}"
 
     @property
     def first_error(self) -> str | None:
@@ -321,7 +336,7 @@ def _no_samples(indices) -> None:
 
 def _detail(path: Path) -> dict[str, Any]:
     """The detail log's ``:::MLLOG {json}`` entries by key (errors collected under ``error_runtime`` etc.)."""
-    entries: dict[str, Any] = {"_errors": []}
+    entries: dict[str, Any] = {"_errors": [], "_warnings": []}
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         if not line.startswith(":::MLLOG "):
             continue
@@ -330,8 +345,11 @@ def _detail(path: Path) -> dict[str, Any]:
         except json.JSONDecodeError:
             continue
         key, value = entry.get("key"), entry.get("value")
-        if (entry.get("metadata") or {}).get("is_error"):
+        metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+        if metadata.get("is_error"):
             entries["_errors"].append(f"{key}: {value}")
+        elif metadata.get("is_warning"):
+            entries["_warnings"].append(f"{key}: {value}")
         entries[key] = value
     return entries
 
@@ -391,6 +409,8 @@ def read_logs(log_dir: Path) -> LoadgenRun:
         overlatency=detail.get("result_overlatency_query_count"),
         errors=detail["_errors"],
         error_count=error_count,
+        warnings=detail["_warnings"],
+        warning_count=max(len(detail["_warnings"]), _summary_count(summary, "warnings?")),
         log_dir=str(log_dir),
     )
     if error_count:  # LoadGen's verdict ignores its own errors; MLPerf's submission checker does not
@@ -401,5 +421,10 @@ def read_logs(log_dir: Path) -> LoadgenRun:
 
 def _summary_errors(summary: str) -> int:
     """The summary's ``N ERRORS encountered. See detailed log.`` (``1 ERROR``, or none: 0)."""
-    found = re.search(r"^(\d+) ERRORS? encountered", summary, re.MULTILINE)
+    return _summary_count(summary, "ERRORS?")
+
+
+def _summary_count(summary: str, what: str) -> int:
+    """The ``N <what> encountered`` count of LoadGen's summary (``2 warnings encountered. See detailed log.``)."""
+    found = re.search(rf"^(\d+) {what} encountered", summary, re.MULTILINE)
     return int(found.group(1)) if found else 0
