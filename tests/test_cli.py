@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from bench.cli import main
@@ -317,6 +319,7 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
         (["load-overhead", "--start-qps", "1e-6", "--seconds", "0.5"], "--start-qps 1e-06: with --seconds 0.5"),
         (["load-overhead", "--start-qps", "1e9"], "--start-qps 1e+09: with --seconds 2 it must be from 62.5 (1000"),
         (["load-overhead", "--low-qps", "3e6", "--seconds", "1"], "to 2e+06 QPS (what one LoadGen run may hold"),
+        (["load-overhead", "--max-time-s", "1", "--seconds", "2"], "--max-time-s 1: leaves no LoadGen run of --se"),
     ],
 )
 def test_load_overhead_rates_loadgen_cannot_run_are_one_line_errors(argv, message, capsys):
@@ -412,3 +415,15 @@ def test_validate_says_a_shared_fragment_is_not_a_suite(tmp_path, capsys):
     )
     assert main(["validate", str(tmp_path)]) == 0  # a folder: fragments are skipped, as pytest skips them
     assert capsys.readouterr().out == f"{tmp_path / 's.yaml'}: ok (s: 1 case)\n"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
+def test_load_overhead_stops_at_max_time_s_and_prints_what_it_measured(tmp_path, capsys):
+    # before: no bound at all (--max-time-s was an unknown option); 28 LoadGen runs could follow one another
+    argv = ["load-overhead", "--seconds", "0.05", "--low-qps", "5000", "--start-qps", "5000", "--logs", str(tmp_path)]
+    assert main([*argv, "--max-time-s", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "direct call (bare loop)" in out and "Traceback" not in out
+    (line,) = [line for line in out.splitlines() if line.startswith("--max-time-s 0.5 s ran out ")]
+    assert "the peak search with max_batch 32, max_wait_ms 0.5" in line  # never started: no time was left
+    assert len(list(tmp_path.rglob("mlperf_log_summary.txt"))) < 28

@@ -10,6 +10,11 @@ On the no-op model (``torch.nn.Identity`` on one value), so every microsecond is
 
 The SUT's added latency is (3) minus (1) at the same percentile; (3) minus (2) is the queue-and-worker design alone.
 Then the Server peak search on no-op, batching off and on, gives the highest rate the SUT sustains at the SLO.
+
+The whole command takes at most ``--max-time-s`` (default: 10 x ``--seconds`` for each of the 28 runs it may make),
+with the semantics of a suite's ``load.max_time_s``: no LoadGen run starts with less than ``--seconds`` left, each is
+given LoadGen's ``max_duration_ms`` = the time left, and what was measured before the limit is printed, with a line
+saying where it stopped; a peak from a search it cut short is printed as "at least".
 """
 
 from __future__ import annotations
@@ -54,11 +59,34 @@ def _inline(call, settings, log_dir: Path):
     return read_logs(log_dir)
 
 
+OVERHEAD_RUNS = 4 + 2 * 12
+"""The LoadGen runs ``bench load-overhead`` may make: SingleStream and Server at the low rate, each through bench's
+SUT and inline, then two peak searches of at most 12 runs each (one more SingleStream run if the first is too
+short counts in the allowance)."""
+
+
+def time_limit_s(seconds: float, max_time_s: float | None) -> float:
+    """``--max-time-s``, or as for a suite's ``load.max_time_s``: ``RUN_ALLOWANCE`` x ``--seconds`` for every run the
+    command may make, at most a week."""
+    from bench.measure.load import MAX_TIME_S, RUN_ALLOWANCE
+
+    return max_time_s if max_time_s is not None else min(MAX_TIME_S, RUN_ALLOWANCE * seconds * OVERHEAD_RUNS)
+
+
 def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
     import torch
 
     from bench.commands.overhead import bare_loop_ns
-    from bench.measure.load import LoadSpec, Runner, fastest_rate, find_peak, slowest_rate
+    from bench.measure.load import (
+        SEARCH_CUTS,
+        LoadSpec,
+        Runner,
+        TimeLimit,
+        fastest_rate,
+        find_peak,
+        search_cut,
+        slowest_rate,
+    )
     from bench.measure.sut import BatchingSUT
 
     spec = LoadSpec(slo_p99_ms=args.slo_ms, min_duration_s=args.seconds, min_queries=1000)
@@ -69,6 +97,14 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
                 f"{option} {rate:g}: with --seconds {args.seconds:g} it must be from {lowest:.4g} "
                 f"(1000 queries in 8 x --seconds) to {highest:.4g} QPS (what one LoadGen run may hold in memory)"
             )
+    max_time_s = getattr(args, "max_time_s", None)
+    if max_time_s is not None and max_time_s < args.seconds:
+        raise BenchError(
+            f"--max-time-s {max_time_s:g}: leaves no LoadGen run of --seconds {args.seconds:g}; must be >= "
+            f"{args.seconds:g} (or lower --seconds)"
+        )
+    limit_s = time_limit_s(args.seconds, max_time_s)
+    deadline = time.monotonic() + limit_s  # as a suite's load.max_time_s: no run starts with less than --seconds left
 
     module, inputs = torch.nn.Identity().eval(), (torch.zeros(1, 1),)
 
@@ -79,41 +115,73 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
     folder = Path(args.logs or tempfile.mkdtemp(prefix="bench-load-overhead-"))
     with torch.inference_mode():
         direct = _percentiles_us(bare_loop_ns(lambda: module(*inputs), 50_000))
-    with BatchingSUT(call_for, 1, 0.0, torch.inference_mode) as sut:
-        runner = Runner(sut, spec, folder / "sut", capacity_qps=50_000)
-        single = runner.single_stream(50_000)
-        low = runner.server(args.low_qps)
-        settings = runner.settings("single-stream"), runner.server_settings(args.low_qps)
-    inline = _inline(call_for(1), settings[0], folder / "inline-single-stream")
-    inline_low = _inline(call_for(1), settings[1], folder / "inline-server")
-    rows = [
-        ("direct call (bare loop)", *direct),
-        ("LoadGen SingleStream, inline SUT", inline.p50_ms * 1e3, inline.p99_ms * 1e3),
-        ("LoadGen SingleStream, bench SUT", single.p50_ms * 1e3, single.p99_ms * 1e3),
-        (f"LoadGen Server {args.low_qps:g} QPS, inline SUT", inline_low.p50_ms * 1e3, inline_low.p99_ms * 1e3),
-        (f"LoadGen Server {args.low_qps:g} QPS, bench SUT", low.p50_ms * 1e3, low.p99_ms * 1e3),
-    ]
+    rows = [("direct call (bare loop)", *direct)]
+    runs = {}  # name -> LoadgenRun, in the order measured
+    low_name = f"Server {args.low_qps:g} QPS"
+    runner = None
+    try:
+        with BatchingSUT(call_for, 1, 0.0, torch.inference_mode) as sut:
+            runner = Runner(sut, spec, folder / "sut", capacity_qps=50_000, deadline=deadline)
+            runs["SingleStream, bench SUT"] = runner.single_stream(50_000)
+            runs[f"{low_name}, bench SUT"] = runner.server(args.low_qps)
+        settings = runner.settings("single-stream", "the inline SingleStream run")
+        runs["SingleStream, inline SUT"] = _inline(call_for(1), settings, folder / "inline-single-stream")
+        settings = runner.server_settings(args.low_qps)
+        runs[f"{low_name}, inline SUT"] = _inline(call_for(1), settings, folder / "inline-server")
+    except TimeLimit:
+        pass  # what was measured is printed; the line below says where the time ran out
+    order = ["SingleStream, inline SUT", "SingleStream, bench SUT", f"{low_name}, inline SUT", f"{low_name}, bench SUT"]
+    rows += [(f"LoadGen {name}", runs[name].p50_ms * 1e3, runs[name].p99_ms * 1e3) for name in order if name in runs]
     print(f"{'per query':44s} {'p50 (us)':>10s} {'p99 (us)':>10s}")
     for name, p50, p99 in rows:
         print(f"{name:44s} {p50:10.1f} {p99:10.1f}")
-    print(f"added by the bench SUT at p99 (SingleStream - direct): {rows[2][2] - direct[1]:8.1f} us")
-    print(f"added by the queue and worker alone (bench - inline):  {rows[2][2] - rows[1][2]:8.1f} us")
-    print(
-        f"added by the queue and worker at p99 in Server {args.low_qps:g} QPS (bench - inline): "
-        f"{rows[4][2] - rows[3][2]:8.1f} us"
-    )
+    p99 = {name: run.p99_ms * 1e3 for name, run in runs.items()}
+    if "SingleStream, bench SUT" in p99:
+        added = p99["SingleStream, bench SUT"] - direct[1]
+        print(f"added by the bench SUT at p99 (SingleStream - direct): {added:8.1f} us")
+    if "SingleStream, inline SUT" in p99:
+        added = p99["SingleStream, bench SUT"] - p99["SingleStream, inline SUT"]
+        print(f"added by the queue and worker alone (bench - inline):  {added:8.1f} us")
+    if f"{low_name}, inline SUT" in p99:
+        added = p99[f"{low_name}, bench SUT"] - p99[f"{low_name}, inline SUT"]
+        print(f"added by the queue and worker at p99 in {low_name} (bench - inline): {added:8.1f} us")
+    cut_text = {SEARCH_CUTS[0]: "--max-time-s ran out", SEARCH_CUTS[1]: "12 runs were made", SEARCH_CUTS[2]: "rate cap"}
+    not_run = []
     for max_batch, wait in ((1, 0.0), (args.max_batch, args.max_wait_ms)):
+        label = "batching off" if max_batch == 1 else f"max_batch {max_batch}, max_wait_ms {wait:g}"
+        if runner is None or runner.out_of_time(f"the peak search with {label}"):
+            not_run.append(f"the peak search with {label}")
+            continue
         started = time.perf_counter()
         with BatchingSUT(call_for, max_batch, wait, torch.inference_mode) as sut:
-            runner = Runner(sut, spec, folder / f"peak-batch{max_batch}", capacity_qps=100_000 * max_batch)
-            peak, runs = find_peak(runner.server, args.start_qps, 0.05, 12, max_qps=runner.max_qps)
-        label = "batching off" if max_batch == 1 else f"max_batch {max_batch}, max_wait_ms {wait:g}"
+            runner = Runner(
+                sut, spec, folder / f"peak-batch{max_batch}", capacity_qps=100_000 * max_batch, deadline=deadline
+            )
+            made = []
+
+            def run_at(qps, runner=runner, made=made):
+                made.append(runner.server(qps))
+                return made[-1]
+
+            def stop(runner=runner, made=made, label=label):
+                return runner.out_of_time(f"Server run {len(made) + 1} of at most 12 ({label})")
+
+            peak, searched = find_peak(run_at, args.start_qps, 0.05, 12, max_qps=runner.max_qps, stop=stop)
         figure = f"{peak.target_qps:,.0f} QPS (p99 {peak.p99_ms:.2f} ms, {peak.validity})" if peak else "none"
+        cut = search_cut(runner, spec, peak, searched, args.start_qps / 16) if searched else SEARCH_CUTS[0]
+        if cut:
+            figure += (
+                f", {'at least' if peak else 'not measured'}: the search stopped before it was done ({cut_text[cut]})"
+            )
+        batch = f"{statistics.mean(r.mean_batch or 1 for r in searched):.1f}" if searched else "-"
         print(
             f"highest Server rate with p99 <= {args.slo_ms:g} ms, {label}: {figure}; "
-            f"{len(runs)} runs in {time.perf_counter() - started:.0f} s, mean batch "
-            f"{statistics.mean(r.mean_batch or 1 for r in runs):.1f}"
+            f"{len(searched)} runs in {time.perf_counter() - started:.0f} s, mean batch {batch}"
         )
+    if (runner is not None and runner.stopped) or not_run:
+        where = f"before {runner.stopped}" if runner is not None and runner.stopped else "during the last run"
+        skipped = f"; not run: {', '.join(not_run)}" if not_run else ""
+        print(f"--max-time-s {limit_s:g} s ran out {where}{skipped}; what ran before it is shown above")
     print(f"LoadGen logs: {folder}")
     return 0
 
@@ -145,6 +213,14 @@ def register(subparsers) -> None:
         type=number_type(0, 60_000, strict=False),
         default=0.5,
         help="batching wait for the second peak search (default 0.5 ms)",
+    )
+    parser.add_argument(
+        "--max-time-s",
+        type=number_type(0, 7 * 24 * 3600),
+        default=None,
+        help="the longest the whole command may take, as a suite's load.max_time_s: no LoadGen run starts with less "
+        "than --seconds left, and each stops issuing queries when it runs out (default: 10 x --seconds per run it may "
+        "make, 28 runs)",
     )
     parser.add_argument(
         "--logs", type=folder, default=None, help="folder for the LoadGen logs (default: a temporary folder)"

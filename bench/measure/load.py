@@ -589,7 +589,7 @@ def _server(
     extra["load_curve"] = _curve(runs)
     extra["server_runs"] = len(runs)
     columns: dict[str, Any] = {"server_slo_ms": spec.slo_p99_ms}
-    cut = extra["server_search_cut"] = _search_cut(runner, spec, peak, runs, min(floor, start_qps))
+    cut = extra["server_search_cut"] = search_cut(runner, spec, peak, runs, min(floor, start_qps))
     if peak is None:
         lowest = min(runs, key=lambda r: r.target_qps)
         extra["server_invalid_reason"] = (
@@ -634,7 +634,7 @@ SEARCH_CUTS = ("load.max_time_s", "search.max_runs", "rate cap")
 or the highest rate a run may be given (:func:`fastest_rate`)."""
 
 
-def _search_cut(runner: Runner, spec: LoadSpec, peak: LoadgenRun | None, runs: list[LoadgenRun], floor: float):
+def search_cut(runner: Runner, spec: LoadSpec, peak: LoadgenRun | None, runs: list[LoadgenRun], floor: float):
     """Which of :data:`SEARCH_CUTS` ended the search before it was done, or ``None`` when it was done: a peak
     narrowed to ``search.precision`` (a failing rate at most ``1 + precision`` above it), or no rate passing down to
     the search's ``floor``. With a cut, a peak is only a lower bound, and no peak proves nothing."""
