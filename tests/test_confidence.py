@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pytest
 
-from bench.judge.confidence import MEAN_DRAWN_MAX, TIE_RULE, apply_confidence, resampled_statistic
+from bench.judge.confidence import (
+    MEAN_DRAWN_MAX,
+    TIE_RULE,
+    apply_confidence,
+    resampled_statistic,
+    resampled_statistics,
+)
 from bench.judge.decide import decide
 from bench.judge.scoring import ScoringConfig, score
 from tests.test_scoring import frame, record
@@ -132,3 +140,62 @@ def test_a_case_of_a_million_samples_is_bootstrapped_from_its_samples():
     decision, confidence = decided(p50 * 1.2, p50, slower, many)
     assert confidence.best_case == "m[bf16-cpu2t-bs1]" and confidence.share == 1.0 and confidence.resamples == 1000
     assert decision.recommendations.iloc[0]["confidence"].startswith("m[bf16-cpu2t-bs1] is best in 100% of 1000")
+
+
+@pytest.mark.parametrize(
+    ("statistics", "size"),
+    [
+        (("p50", "p99"), 41),
+        (("p50", "p99"), 400),
+        (("p90", "p95", "p99"), 400),
+        (("mean", "p99"), 400),
+        (("mean", "p50", "p99"), MEAN_DRAWN_MAX + 2000),
+    ],
+)
+def test_the_statistics_of_one_case_come_from_the_same_resamples(statistics, size):
+    """Was: the score's p50 and a constraint's p99 were drawn from separate resamples (uncorrelated), so a resample
+    could pair a low p50 with a low p99 that no real resample has. Now their joint law is that of resamples drawn
+    with replacement: each one's mean and spread, and the correlation between every two of them."""
+    from scipy.stats import ks_2samp
+
+    tail = np.random.default_rng(8).pareto(3.0, size=size)  # a heavy tail: the mean and p99 move together
+    values = np.random.default_rng(4).choice(BASE, size=size) + tail
+    count = 1000 if size > 1000 else 4000
+    drawn = np.sort(np.random.default_rng(2).choice(values, size=(count, size), replace=True), axis=1)
+    brute = {s: drawn.mean(axis=1) if s == "mean" else np.percentile(drawn, int(s[1:]), axis=1) for s in statistics}
+    fast = resampled_statistics(values, statistics, 1, 4000, np.random.default_rng(3))
+    for name in statistics:
+        assert fast[name].shape == (4000,) and ks_2samp(fast[name], brute[name]).pvalue > 0.001
+        assert fast[name].std() == pytest.approx(brute[name].std(), rel=0.12)
+    for first, second in combinations(statistics, 2):
+        expected = np.corrcoef(brute[first], brute[second])[0, 1]
+        assert np.corrcoef(fast[first], fast[second])[0, 1] == pytest.approx(expected, abs=0.08)
+
+
+def test_the_joint_draws_keep_the_order_of_the_percentiles_in_every_resample():
+    """p50 <= p90 <= p99 in each resample, as in any real one (separate draws broke it on small samples)."""
+    values = BASE[:15]
+    fast = resampled_statistics(values, ("p50", "p90", "p99"), 1, 4000, np.random.default_rng(6))
+    assert (fast["p50"] <= fast["p90"]).all() and (fast["p90"] <= fast["p99"]).all()
+
+
+def test_the_score_and_a_latency_constraint_are_judged_on_the_same_resample():
+    """Case a measured 1 ms and 100 ms: a resample of both 1 ms (a quarter of them) has p50 = p99 = 1 ms, meets
+    p99 <= 50 ms and beats b (always 40 ms); every other resample misses the limit. Was: p50 and p99 drawn from
+    separate resamples, a was best only where both draws happened to be low (a sixteenth)."""
+    rows = frame(
+        record("fp32", threads=1, latency_p50_ms=200.0, latency_p99_ms=200.0),
+        record("bf16", threads=1, latency_p50_ms=50.5, latency_p99_ms=99.01, model_size_bytes=500),
+        record("bf16", threads=2, latency_p50_ms=40.0, latency_p99_ms=40.0, model_size_bytes=500),
+    )
+    config, constraints = ScoringConfig(), {"latency_p99_ms_max": 50.0}
+    decision = decide(score(rows, config), constraints, config)
+    samples = {
+        "s::m[fp32-cpu1t-bs1]": [200.0] * 2,
+        "s::m[bf16-cpu1t-bs1]": [1.0, 100.0],
+        "s::m[bf16-cpu2t-bs1]": [40.0] * 2,
+    }
+    (confidence,) = apply_confidence(decision, samples, config, constraints, resamples=4000).values()
+    assert confidence.best_case == "m[bf16-cpu2t-bs1]"
+    assert confidence.shares["m[bf16-cpu1t-bs1]"] == pytest.approx(0.25, abs=0.04)
+    assert confidence.shares["m[bf16-cpu2t-bs1]"] == pytest.approx(0.75, abs=0.04)

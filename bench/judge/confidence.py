@@ -7,15 +7,21 @@ with it T (against the group's reference case, resampled too), P and the latency
 of every resample is counted. Size, accuracy, memory, cost and energy are taken as measured.
 
 The resamples are drawn without materialising them, so a case of a million samples (a long run of sub-millisecond
-calls) costs a sort and ``resamples`` draws, not ``resamples × samples`` (a thousand million values per case):
+calls) costs a sort and ``resamples`` draws, not ``resamples × samples`` (a thousand million values per case). Every
+statistic of one case in one resample (the score's latency statistic and the percentile of each latency constraint,
+e.g. p50 and p99) comes from the same resample, so they move together as they do when resamples are drawn:
 
 * a percentile (``p50``, ``p99``, ``per_item``) of a bootstrap resample is read from the sorted samples at the
-  resample's order statistics, drawn exactly: the r-th smallest of n uniform draws is Beta(r, n - r + 1), the next
-  one above it is that plus (1 - it) × Beta(1, n - r), and a uniform u picks the sample of rank ⌈n u⌉. That is the
-  same distribution as ``np.percentile`` (linear interpolation) of n values drawn with replacement, for any n;
-* the ``mean`` of a resample is drawn as such up to :data:`MEAN_DRAWN_MAX` samples; above, from the normal law with
-  the bootstrap's own mean and variance (the samples' mean, and their variance / n): over that many samples the
-  central limit theorem leaves a difference far below the resampling noise itself.
+  resample's order statistics, drawn exactly and jointly in increasing rank: the r-th smallest of n uniform draws
+  is Beta(r, n - r + 1), and the r2-th smallest above the r1-th is U(r1) + (1 - U(r1)) × Beta(r2 - r1, n - r2 + 1);
+  a uniform u picks the sample of rank ⌈n u⌉. That is the same joint distribution as ``np.percentile`` (linear
+  interpolation) of n values drawn with replacement, for any n and any set of percentiles;
+* the ``mean`` of a resample is drawn as such (the resamples materialised, with their percentiles read from them:
+  exact) up to :data:`MEAN_DRAWN_MAX` samples. Above, alone, from the normal law with the bootstrap's own mean and
+  variance (the samples' mean, and their variance / n); with percentiles, the order statistics are drawn exactly as
+  above and the values between two of them (m values, each uniform between them) are summed as a normal draw with
+  their exact conditional mean and variance (m × those of the samples between): over that many samples the central
+  limit theorem leaves a difference far below the resampling noise itself. Only this last sum is approximate.
 
 A **near tie** is a recommendation that stays best in fewer than ``confident_share`` of the resamples (default 90%)
 while another case is best in at least ``rival_share`` of them (default 10%): the data cannot tell them apart, so
@@ -25,8 +31,9 @@ recommended, and the verdicts say so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -67,48 +74,122 @@ def resampled_statistic(
 ) -> np.ndarray:
     """The latency statistic (``scoring.latency``) of ``resamples`` bootstrap resamples of one case's samples, each
     as large as the samples; time and memory grow with ``resamples`` plus the samples, not with their product."""
+    return resampled_statistics(samples_ms, (statistic,), batch_size, resamples, rng)[statistic]
+
+
+def resampled_statistics(
+    samples_ms: np.ndarray, statistics: Sequence[str], batch_size: int, resamples: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Several latency statistics (``p50``, ``p99``, ``mean``, ``per_item``, ...) of the same ``resamples`` bootstrap
+    resamples of one case's samples: element i of every array comes from resample i (see the module's docstring
+    for what is exact)."""
     values = np.sort(np.asarray(samples_ms, dtype=float))
-    if statistic == "mean":
-        out = _resampled_mean(values, resamples, rng)
+    wanted = list(dict.fromkeys(statistics))
+    percentiles = {name: _PERCENTILE[name] for name in wanted if name != "mean"}
+    if "mean" in wanted and values.size <= MEAN_DRAWN_MAX:
+        out = _materialised(values, percentiles, resamples, rng)
     else:
-        out = _resampled_percentile(values, _PERCENTILE[statistic], resamples, rng)
-    return out / batch_size if statistic == "per_item" else out
+        out = _order_statistics(values, percentiles, "mean" in wanted, resamples, rng)
+    return {name: out[name] / batch_size if name == "per_item" else out[name] for name in wanted}
 
 
-def _resampled_percentile(ordered: np.ndarray, percentile: float, resamples: int, rng: np.random.Generator):
-    """``np.percentile(resample, percentile)`` of ``resamples`` resamples drawn with replacement from ``ordered``
-    (sorted), without drawing them: the two order statistics it interpolates are drawn from their exact law."""
-    n = ordered.size
-    position = (n - 1) * percentile / 100.0  # np.percentile's linear rule: 0-based rank and fraction
+def _ranks(n: int, percentile: float) -> tuple[int, float]:
+    """``np.percentile``'s linear rule: the 1-based rank of the lower order statistic and the fraction above it."""
+    position = (n - 1) * percentile / 100.0
     low = int(np.floor(position))
-    fraction = position - low
-    r = low + 1  # 1-based rank of the lower order statistic
-    u_low = rng.beta(r, n - r + 1, size=resamples)
-    lower = _quantile_of(ordered, u_low)
+    return low + 1, position - low
+
+
+def _interpolated(at: dict[int, np.ndarray], n: int, percentile: float) -> np.ndarray:
+    r, fraction = _ranks(n, percentile)
     if fraction == 0 or r >= n:
-        return lower
-    u_high = u_low + (1.0 - u_low) * rng.beta(1, n - r, size=resamples)  # the smallest of the n - r above it
-    return lower + fraction * (_quantile_of(ordered, u_high) - lower)
+        return at[r]
+    return at[r] + fraction * (at[r + 1] - at[r])
+
+
+def _needed_ranks(n: int, percentiles: Mapping[str, float]) -> list[int]:
+    ranks = set()
+    for percentile in percentiles.values():
+        r, fraction = _ranks(n, percentile)
+        ranks.update((r, r + 1) if fraction and r < n else (r,))
+    return sorted(ranks)
+
+
+def _order_statistics(
+    ordered: np.ndarray, percentiles: Mapping[str, float], mean: bool, resamples: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """The percentiles (and the mean) of ``resamples`` resamples drawn with replacement from ``ordered`` (sorted),
+    without drawing them: the order statistics they interpolate are drawn jointly from their exact law."""
+    n = ordered.size
+    ranks = _needed_ranks(n, percentiles)
+    uniforms: dict[int, np.ndarray] = {}
+    previous, u = 0, np.zeros(resamples)
+    for r in ranks:  # the (r - previous)-th smallest of the n - previous uniforms above U(previous)
+        u = u + (1.0 - u) * rng.beta(r - previous, n - r + 1, size=resamples)
+        uniforms[r], previous = u, r
+    at = {r: _quantile_of(ordered, u) for r, u in uniforms.items()}
+    out = {name: _interpolated(at, n, percentile) for name, percentile in percentiles.items()}
+    if mean:
+        out["mean"] = _conditional_mean(ordered, ranks, uniforms, at, resamples, rng)
+    return out
+
+
+def _conditional_mean(
+    ordered: np.ndarray,
+    ranks: list[int],
+    uniforms: Mapping[int, np.ndarray],
+    at: Mapping[int, np.ndarray],
+    resamples: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The mean of the resamples whose order statistics ``at`` (ranks ``ranks``, uniforms ``uniforms``) were drawn:
+    those values, plus the m values between two of them (uniform between them) as a normal sum with their exact
+    conditional mean and variance. Without order statistics, the normal law of the bootstrap's mean."""
+    n = ordered.size
+    centre = ordered.mean()  # sums of squares about the mean: no cancellation over a million samples
+    shifted = ordered - centre
+    first = np.concatenate(([0.0], np.cumsum(shifted)))
+    second = np.concatenate(([0.0], np.cumsum(shifted**2)))
+
+    def integral(prefix: np.ndarray, power: int, u: np.ndarray) -> np.ndarray:  # ∫_0^u Q(t)^power dt, times n
+        k = np.clip(np.floor(u * n).astype(np.int64), 0, n)
+        return prefix[k] + (u * n - k) * shifted[np.minimum(k, n - 1)] ** power
+
+    edges = [(0, np.zeros(resamples))] + [(r, uniforms[r]) for r in ranks] + [(n + 1, np.ones(resamples))]
+    total = sum((at[r] - centre for r in ranks), np.zeros(resamples))
+    for (r1, a), (r2, b) in pairwise(edges):
+        m = r2 - r1 - 1
+        if m <= 0:
+            continue
+        width = (b - a) * n
+        safe = np.where(width > 0, width, 1.0)
+        mean = np.where(width > 0, (integral(first, 1, b) - integral(first, 1, a)) / safe, 0.0)
+        square = np.where(width > 0, (integral(second, 2, b) - integral(second, 2, a)) / safe, 0.0)
+        variance = np.maximum(square - mean**2, 0.0)
+        total = total + rng.normal(m * mean, np.sqrt(m * variance))
+    return centre + total / n
+
+
+def _materialised(
+    ordered: np.ndarray, percentiles: Mapping[str, float], resamples: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """The mean and percentiles of ``resamples`` resamples drawn as such (at most a million values at once)."""
+    n = ordered.size
+    out = {name: np.empty(resamples) for name in (*percentiles, "mean")}
+    step = max(1, 1_000_000 // max(n, 1))
+    for start in range(0, resamples, step):
+        count = min(step, resamples - start)
+        drawn = ordered[np.sort(rng.integers(0, n, size=(count, n)), axis=1)]  # each row sorted, as ordered is
+        out["mean"][start : start + count] = drawn.mean(axis=1)
+        for name, percentile in percentiles.items():
+            out[name][start : start + count] = np.percentile(drawn, percentile, axis=1)
+    return out
 
 
 def _quantile_of(ordered: np.ndarray, u: np.ndarray) -> np.ndarray:
     """The sample a uniform draw ``u`` picks (rank ⌈n u⌉ of the sorted samples)."""
     n = ordered.size
     return ordered[np.clip(np.ceil(u * n).astype(np.int64) - 1, 0, n - 1)]
-
-
-def _resampled_mean(values: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """The mean of ``resamples`` resamples: drawn as such for up to :data:`MEAN_DRAWN_MAX` samples, else from the
-    normal law with the bootstrap's mean and variance (the samples' mean, their population variance / n)."""
-    n = values.size
-    if n > MEAN_DRAWN_MAX:
-        return rng.normal(values.mean(), values.std() / np.sqrt(n), size=resamples)
-    out = np.empty(resamples)
-    step = max(1, 1_000_000 // max(n, 1))  # at most a million draws at once
-    for start in range(0, resamples, step):
-        count = min(step, resamples - start)
-        out[start : start + count] = values[rng.integers(0, n, size=(count, n))].mean(axis=1)
-    return out
 
 
 def _latency_limits(constraints: Mapping[str, float]) -> dict[str, tuple[int, float]]:
@@ -142,28 +223,29 @@ def group_confidence(
         return None
     rng = np.random.default_rng(seed)
     by_case = suite_cases.set_index("case_id")
-    drawn: dict[str, np.ndarray] = {}
+    needed = [config.latency, *(f"p{percentile}" for percentile, _ in latency_limits.values())]
+    drawn: dict[str, dict[str, np.ndarray] | None] = {}
 
-    def statistic(case: str, percentile: int | None = None) -> np.ndarray | None:
-        key = f"{case}@{percentile}"
-        if key not in drawn:
+    def statistics(case: str) -> dict[str, np.ndarray] | None:
+        """Every statistic the decision needs of one case, all from the same resamples."""
+        if case not in drawn:
             values = samples.get(f"{by_case.at[case, 'suite']}::{case}")
-            if not values:
-                return None
-            name = config.latency if percentile is None else f"p{percentile}"
             batch = int(by_case.at[case, "batch_size"])
-            drawn[key] = resampled_statistic(np.asarray(values), name, batch, resamples, rng)
-        return drawn[key]
+            measured = values is not None and len(values) > 0
+            drawn[case] = resampled_statistics(np.asarray(values), needed, batch, resamples, rng) if measured else None
+        return drawn[case]
 
     scores, allowed = [], []
     for _, row in rows.iterrows():
-        own, reference = statistic(row["case_id"]), statistic(row["reference_case"])
+        own, reference = statistics(row["case_id"]), statistics(row["reference_case"])
         if own is None or reference is None:
             return None
-        scores.append(row["score"] + config.weights.latency * (own / reference - row["T"]))
+        scores.append(
+            row["score"] + config.weights.latency * (own[config.latency] / reference[config.latency] - row["T"])
+        )
         ok = np.ones(resamples, dtype=bool)
         for percentile, limit in latency_limits.values():
-            ok &= statistic(row["case_id"], percentile) <= limit
+            ok &= own[f"p{percentile}"] <= limit
         allowed.append(ok)
     return _count(rows, np.array(scores), np.array(allowed), resamples)
 
