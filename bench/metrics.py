@@ -130,7 +130,8 @@ TABLE: tuple[Metric, ...] = (
     # cost and energy
     _m("price_per_hour", "$/h", LOWER, DERIVED, "judge", "price of the hardware it ran on", summary=True),
     _m("price_basis", "", None, INFO, "judge",
-       "where price_per_hour comes from (the price table entry: '4 core-hour(s)', 'H100 GPU-hour') or why it is empty",
+       "where price_per_hour comes from (the price table entry and the layer that set it: '4 core-hour(s) from the "
+       "default table (bench/data/prices.yaml)', 'H100 GPU-hour from --prices FILE') or why it is empty",
        type=str, summary=True),
     _m("cost_per_1m", "$", LOWER, DERIVED, "judge", "compute cost per million inferences", summary=True,
        limit=("cost_per_1m_max", "max"), objective="cheaper"),

@@ -59,7 +59,8 @@ def test_costs_per_case_cpu_by_core_hour_gpu_by_model():
     assert out.loc["cpu1", "price_per_hour"] == pytest.approx(0.05)
     assert out.loc["cpu4", "price_per_hour"] == pytest.approx(0.20)  # 4 threads = 4 core-hours
     assert out.loc["gpu", "price_per_hour"] == pytest.approx(4.0)  # the longest matching key wins
-    assert out.loc["gpu", "price_basis"] == "H100 GPU-hour"
+    assert out.loc["gpu", "price_basis"] == "H100 GPU-hour from the suite's prices: section"
+    assert out.loc["cpu4", "price_basis"] == "4 core-hour(s) from the suite's prices: section"
     assert out.loc["cpu1", "cost_per_1m"] == pytest.approx(0.05 / (100 * 3600) * 1e6)
     assert out.loc["gpu", "cost_per_1m"] == pytest.approx(4.0 / (10_000 * 3600) * 1e6)
 
@@ -89,6 +90,8 @@ def test_price_layers_default_then_suite_then_file(tmp_path):
     assert prices.carbon_g_per_kwh == 50  # the suite's value survives where the file is silent
     assert dict(prices.gpu_hour)["B200"] == 9.0 and "H100" in dict(prices.gpu_hour)
     assert prices.source == f"default + suite prices + {path}"
+    assert prices.hourly("cpu", 2, None) == (1.0, f"2 core-hour(s) from --prices {path}")
+    assert prices.hourly("cuda:0", None, "NVIDIA B200")[1] == f"B200 GPU-hour from --prices {path}"
     path.write_text("cpu_core_hours: 0.5\n")
     with pytest.raises(
         SuiteError, match=r"prices\.yaml: prices\.cpu_core_hours: unknown key\. Did you mean 'cpu_core_hour'"
@@ -161,4 +164,21 @@ def test_a_device_the_price_table_does_not_know_has_no_price_not_the_cpus(device
         f"no price for device '{device}': the price table prices cpu (per core) and cuda (per GPU)"
     )
     assert out.loc["cpu1", "price_per_hour"] == pytest.approx(0.05)  # cpu and cuda keep their prices
-    assert out.loc["gpu", "price_basis"].endswith("GPU-hour")
+    assert out.loc["gpu", "price_basis"] == "H100 GPU-hour from the default table (bench/data/prices.yaml)"
+
+
+def test_each_rows_price_basis_names_the_price_layer_its_price_came_from(tmp_path):
+    """Was: '2 core-hour(s)' and 'H100 GPU-hour' whichever of the default table, the suite's prices: section or the
+    --prices file set that price; now the basis names it, per key (a layer that sets only L4 leaves H100 default)."""
+    default = "the default table (bench/data/prices.yaml)"
+    assert load_prices().hourly("cpu", 2, None)[1] == f"2 core-hour(s) from {default}"
+    assert load_prices().hourly("cuda", None, "NVIDIA H100 80GB HBM3")[1] == f"H100 GPU-hour from {default}"
+    suite = load_prices({"gpu_hour": {"L4": 0.7}, "carbon_g_per_kwh": 50})
+    assert suite.hourly("cpu", 1, None)[1] == f"1 core-hour(s) from {default}"  # the suite did not set it
+    assert suite.hourly("cuda", None, "NVIDIA L4")[1] == "L4 GPU-hour from the suite's prices: section"
+    assert suite.hourly("cuda", None, "NVIDIA H100")[1] == f"H100 GPU-hour from {default}"
+    path = tmp_path / "contract.yaml"
+    path.write_text("gpu_hour: {H100: 5.0}\n")
+    both = load_prices({"cpu_core_hour": 0.1, "gpu_hour": {"H100": 6.0}}, path)
+    assert both.hourly("cpu", 3, None) == (pytest.approx(0.3), "3 core-hour(s) from the suite's prices: section")
+    assert both.hourly("cuda", None, "H100") == (5.0, f"H100 GPU-hour from --prices {path}")

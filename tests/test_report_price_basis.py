@@ -15,6 +15,7 @@ from bench.results import Record, RunWriter
 
 MYSTERY = "Mystery GPU 9000"
 NO_PRICE = f"no price for GPU '{MYSTERY}'; add it to prices.gpu_hour"
+CPU_BASIS = "2 core-hour(s) from the default table (bench/data/prices.yaml)"
 
 
 def make_run(results: Path, run_id: str = "r") -> str:
@@ -59,20 +60,20 @@ def test_the_price_basis_of_every_row_is_on_the_page_in_the_csv_and_in_the_workb
     text = re.sub(r"\s+", " ", html.unescape(page))  # the prose as a reader sees it
     # the capacity table: a price basis column beside the price per hour, the reason where there is no price
     assert "<th>price / hour</th><th>price basis</th>" in page
-    assert "2 core-hour(s)" in cells(page, "m[int8-cpu-bs1]")
+    assert CPU_BASIS in cells(page, "m[int8-cpu-bs1]")
     gpu_row = cells(page, "m[int8-cuda:0-bs1]")
     assert any(cell.startswith(NO_PRICE) for cell in gpu_row)
     # under the ranking: what the $/1M figures rest on, per suite, with the case counts
     note = re.sub(r"<[^>]+>", "", re.search(r"where it comes from \(column price basis\)(.*?)</ul>", text, re.S)[1])
-    assert "s (prices: default): 2 core-hour(s) (2 case(s)) · " + NO_PRICE in note
+    assert f"s (prices: default): {CPU_BASIS} (2 case(s)) · " + NO_PRICE in note
     summary = pd.read_csv(folder / "summary.csv").set_index("case_id")
-    assert summary.loc["m[fp32-cpu-bs1]", "price_basis"] == "2 core-hour(s)"
+    assert summary.loc["m[fp32-cpu-bs1]", "price_basis"] == CPU_BASIS
     assert summary.loc["m[fp32-cuda:0-bs1]", "price_basis"].startswith(NO_PRICE)
     assert summary.loc["m[fp32-cpu-bs1]", "throughput_basis"] == "single-stream"
     book = openpyxl.load_workbook(folder / "capacity.xlsx")
     capacity = book["capacity"]
     assert capacity["R10"].value == "price basis"
     bases = {capacity[f"A{r}"].value: capacity[f"R{r}"].value for r in range(11, 11 + len(result.capacity))}
-    assert bases["m[fp32-cpu-bs1]"] == "2 core-hour(s)" and bases["m[int8-cuda:0-bs1]"].startswith(NO_PRICE)
+    assert bases["m[fp32-cpu-bs1]"] == CPU_BASIS and bases["m[int8-cuda:0-bs1]"].startswith(NO_PRICE)
     header = [c.value for c in book["cases"][1]]
     assert "price_basis" in header and "throughput_basis" in header

@@ -5,6 +5,8 @@ Formulas (also in ``docs/scoring.md``)::
     price_per_hour   = threads * cpu_core_hour            (CPU case)
                      = gpu_hour[GPU model]                (CUDA case: the whole GPU)
                      = empty, with the reason in price_basis (any other device)
+    price_basis      = "2 core-hour(s) from <layer>" / "H100 GPU-hour from <layer>": the default table, the suite's
+                       prices: section or the --prices file, whichever set that price last
     loaded_items_per_s = server_max_qps * batch_size   (a LoadGen Server peak; else throughput_items_per_s)
     cost_per_1m      = price_per_hour / (loaded_items_per_s * 3600) * 1e6
     energy_kwh_per_1m = energy_j_per_item * 1e6 / 3.6e6   (empty where energy was not measured, never 0)
@@ -35,6 +37,9 @@ from bench.judge.scoring import LATENCY_STATISTICS
 
 PRICE_KEYS = ("currency", "cpu_core_hour", "gpu_hour", "electricity_per_kwh", "carbon_g_per_kwh")
 CAPACITY_KEYS = ("target_qps", "latency_slo_ms", "slo_statistic", "headroom", "hours_per_month")
+DEFAULT_SOURCE = "the default table (bench/data/prices.yaml)"
+SUITE_SOURCE = "the suite's prices: section"
+"""How a row's ``price_basis`` names the price layer its price came from; a ``--prices`` file is named by its path."""
 HOURS_PER_MONTH = 730.0  # 365 * 24 / 12
 CAPACITY_LIMITS = {"target_qps": 10**12, "latency_slo_ms": 3_600_000, "headroom": 100, "hours_per_month": 744}
 """Largest value of each ``capacity:`` number (a month has at most 744 hours, an SLO is at most an hour), so that
@@ -73,6 +78,10 @@ class Prices:
     electricity_per_kwh: float
     carbon_g_per_kwh: float
     source: str = "default"
+    cpu_source: str = DEFAULT_SOURCE
+    """The price layer ``cpu_core_hour`` came from (see :func:`load_prices`), named in each CPU row's basis."""
+    gpu_source: tuple[tuple[str, str], ...] = ()
+    """GPU model -> the price layer its ``gpu_hour`` came from; a model not listed came from the default table."""
 
     def hourly(self, device: str, threads: Any, gpu_name: Any) -> tuple[float | None, str]:
         """Price per hour of what one case occupies, and how it was found (or why there is none). Only the devices
@@ -90,12 +99,12 @@ class Prices:
                 known = ", ".join(key for key, _ in self.gpu_hour)
                 return None, f"no price for GPU '{name}'; add it to prices.gpu_hour (known: {known})"
             key, price = max(matches, key=lambda m: len(m[0]))
-            return price, f"{key} GPU-hour"
+            return price, f"{key} GPU-hour from {dict(self.gpu_source).get(key, DEFAULT_SOURCE)}"
         try:
             cores = int(threads)
         except (TypeError, ValueError):
             return None, "no price: the thread count was not recorded"
-        return cores * self.cpu_core_hour, f"{cores} core-hour(s)"
+        return cores * self.cpu_core_hour, f"{cores} core-hour(s) from {self.cpu_source}"
 
 
 def _read_price_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -113,15 +122,22 @@ def default_price_table() -> dict[str, Any]:
 
 
 def load_prices(section: Mapping[str, Any] | None = None, file: str | os.PathLike[str] | None = None) -> Prices:
-    """Default table, overridden by a suite's ``prices:`` section, overridden by a price file (``--prices``)."""
+    """Default table, overridden by a suite's ``prices:`` section, overridden by a price file (``--prices``). Each
+    row's ``price_basis`` names the layer its price came from: ``2 core-hour(s) from the default table
+    (bench/data/prices.yaml)``, ``H100 GPU-hour from the suite's prices: section``, ``... from --prices FILE``."""
     table = default_price_table()
     sources = ["default"]
-    for layer, name in ((section, "suite prices"), (_read_price_file(file) if file else None, str(file))):
+    cpu_source, gpu_source = DEFAULT_SOURCE, dict.fromkeys(table.get("gpu_hour", {}), DEFAULT_SOURCE)
+    file_layer = _read_price_file(file) if file else None
+    layers = ((section, "suite prices", SUITE_SOURCE), (file_layer, str(file), f"--prices {file}"))
+    for layer, name, basis in layers:
         if layer:
             layer = validate_prices(dict(layer), "prices")
             gpus = {**table.get("gpu_hour", {}), **layer.get("gpu_hour", {})}
             table = {**table, **layer, "gpu_hour": gpus}
             sources.append(name)
+            cpu_source = basis if "cpu_core_hour" in layer else cpu_source
+            gpu_source.update(dict.fromkeys(layer.get("gpu_hour", {}), basis))
     return Prices(
         currency=table["currency"],
         cpu_core_hour=float(table["cpu_core_hour"]),
@@ -129,6 +145,8 @@ def load_prices(section: Mapping[str, Any] | None = None, file: str | os.PathLik
         electricity_per_kwh=float(table["electricity_per_kwh"]),
         carbon_g_per_kwh=float(table["carbon_g_per_kwh"]),
         source=" + ".join(sources),
+        cpu_source=cpu_source,
+        gpu_source=tuple((str(k), v) for k, v in gpu_source.items()),
     )
 
 

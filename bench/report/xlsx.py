@@ -271,8 +271,9 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         0,
         "Columns D, G, H: single-stream throughput (batch size / mean latency), queueing not modelled. Columns J-N: "
         "the highest LoadGen Server (Poisson) rate whose p99 met its SLO; the plan (O-Q) uses it where that SLO is no "
-        "looser than latency_slo_ms. Column R: where each price per hour comes from (the price table entry), or why "
-        "there is none; a price typed into column E replaces it.",
+        "looser than latency_slo_ms. Column R: where each price per hour comes from (the price table entry and the "
+        "layer that set it: default table, suite prices: section or --prices file), or why there is none; a price "
+        "typed into column E replaces it.",
     )
     sheet.set_column(0, 0, 44)
     sheet.set_column(1, 1, 22)
