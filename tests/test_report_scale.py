@@ -5,7 +5,9 @@ pixels, a 17 MB page, and a latency chart whose bitmap would have needed over 1 
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -18,14 +20,17 @@ MAX_PIXELS = 2500
 """No side of a chart is longer, whatever the case count."""
 
 
-def fabricate(results: Path, models: int, batch_sizes: int, per_group: int, run_id: str = "big") -> str:
+def fabricate(
+    results: Path, models: int, batch_sizes: int, per_group: int, run_id: str = "big", without_reference: int = 0
+) -> str:
     """A finished run of ``models × batch_sizes`` groups (model, cpu, batch size) of ``per_group`` cases each: the
-    fp32 reference and smaller, faster, slightly less accurate compressions. Written in one go (no fsync per line)."""
+    fp32 reference and smaller, faster, slightly less accurate compressions; the last ``without_reference`` models
+    lack the fp32 case (their groups are unscored). Written in one go (no fsync per line)."""
     writer = RunWriter(results, run_id, {"suites": [{"name": "s", "path": "s.yaml", "sections": {}}]})
     lines = []
     for m in range(models):
         for batch in range(1, batch_sizes + 1):
-            for k in range(per_group):
+            for k in range(1 if m >= models - without_reference else 0, per_group):
                 latency = 2.0 * batch / (1 + 0.05 * k)
                 record = Record(
                     run_id=run_id,
@@ -103,3 +108,40 @@ def test_the_ranking_shortlist_keeps_each_groups_recommendation_and_reference(tm
         assert (group["case_id"] == group["reference_case"]).any()  # the fp32 reference, ranked last by P
     small, none_left = result.shortlist(per_group=3, limit=len(result.ranking))
     assert none_left == 0 and len(small) == len(result.ranking)
+
+
+def capacity_section(page: str) -> tuple[set[str], str]:
+    """The case ids of the page's capacity table and the note under it (as a reader sees it)."""
+    section = page[page.index("<h2>Capacity plan</h2>") : page.index("<h2>Charts</h2>")]
+    note = re.search(r'</table>\s*<p class="note">(.*?)</p>', section, re.S)
+    return set(re.findall(r"<tr[^>]*>\s*<td>(m\d+-c\d+-bs\d+)</td>", section)), html.unescape(note[1]) if note else ""
+
+
+def test_the_capacity_table_keeps_a_row_of_every_group_and_says_what_it_leaves_out(tmp_path, monkeypatch):
+    """Was: past the page's row cap the ranking's cases and the ★ plans filled it; unscored groups (no fp32 ran) have
+    no ★ and no ranking row, so all 4 of them vanished from the page under a note saying 'the page shows the
+    cheapest plan of each group'."""
+    from bench.report import html as page_html
+    from bench.report import tables
+
+    monkeypatch.setattr(page_html, "MAX_ROWS", 30)
+    run_id = fabricate(tmp_path / "results", models=12, batch_sizes=1, per_group=5, without_reference=4)
+    result = tables(run_id, tmp_path / "results")
+    assert len(result.capacity) == 8 * 5 + 4 * 4 and result.capacity["cheapest"].sum() == 8
+    shown, note = capacity_section(page_html.render_html(result, []))
+    assert len(shown) == 30
+    assert {case.split("-")[0] for case in shown} == {f"m{m}" for m in range(12)}  # every group has a row
+    assert note == (
+        "26 more plan row(s) in capacity.xlsx (capacity sheet, every ok case; summary.csv has each case's figures, "
+        "not its plan): the page shows the cheapest plan of each group (★), one plan of each of the 4 group(s) "
+        "without one: 4 unscored, their reference case did not run, then the cases of the ranking above (30 rows)."
+    )
+    monkeypatch.setattr(page_html, "MAX_ROWS", 10)  # fewer rows than groups: the note counts the groups left out
+    shown, note = capacity_section(page_html.render_html(result, []))
+    assert len(shown) == 10
+    assert note.endswith(
+        "(10 rows). 2 group(s) have no plan row on the page at all (2 of them unscored): they are in capacity.xlsx."
+    )
+    monkeypatch.setattr(page_html, "MAX_ROWS", 300)  # all rows fit: no note
+    shown, note = capacity_section(page_html.render_html(result, []))
+    assert len(shown) == len(result.capacity) and note == ""

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.judge.decide import CONSTRAINTS
-from bench.judge.scoring import PROFILES
+from bench.judge.scoring import PROFILES, ScoringConfig
 from bench.report.charts import Chart
 from bench.report.tables import Tables
 
@@ -74,6 +74,58 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def _capacity_rows(tables: Tables, ranking: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The capacity plan's rows on the page (at most :data:`MAX_ROWS`) and, when some are left out, what the page
+    says about it. First one row of every group: its cheapest plan (★) or, for a group that has none (an unscored
+    group, whose reference case did not run, is not feasible, so it never has a ★; or no plan of the group meets
+    the SLO), its cheapest plan, meeting the SLO first; then the cases of the ranking shown; then the others."""
+    capacity = tables.capacity
+    if len(capacity) <= MAX_ROWS:
+        return capacity, ""
+    groups = _plan_groups(tables, capacity)
+    cheapest = capacity["cheapest"].astype(bool)
+    starred = set(groups[cheapest.to_numpy()])
+    order = capacity.assign(_group=groups, _misses=~capacity["meets_slo"].astype(bool))
+    order = order[~order["_group"].isin(starred)].sort_values(["_misses", "monthly_cost"], kind="stable")
+    stand_in = capacity.index.isin(order.drop_duplicates("_group").index)
+    shown = set(zip(ranking["suite"], ranking["case_id"], strict=True))
+    in_ranking = [key in shown for key in zip(capacity["suite"], capacity["case_id"], strict=True)]
+    one_per_group = cheapest.to_numpy() | stand_in
+    tier = np.where(one_per_group, 0, np.where(np.array(in_ranking, dtype=bool), 1, 2))
+    kept = capacity.index[np.argsort(tier, kind="stable")][:MAX_ROWS]
+    unscored = set(zip(tables.unscored.get("suite", []), tables.unscored.get("case_id", []), strict=True))
+    is_unscored = pd.Series(
+        [key in unscored for key in zip(capacity["suite"], capacity["case_id"], strict=True)], index=capacity.index
+    )
+    missing = set(groups) - set(groups[capacity.index.isin(kept)])
+    missing_unscored = {g for g in missing if is_unscored[groups == g].any()}
+    shows = ["the cheapest plan of each group (★)"]
+    if stand_in.any():
+        unscored_stand_ins = int(is_unscored[stand_in].sum())
+        why = f": {unscored_stand_ins} unscored, their reference case did not run" if unscored_stand_ins else ""
+        shows.append(f"one plan of each of the {int(stand_in.sum())} group(s) without one{why}")
+    note = (
+        f"{len(capacity) - len(kept)} more plan row(s) in capacity.xlsx (capacity sheet, every ok case; summary.csv "
+        f"has each case's figures, not its plan): the page shows {', '.join(shows)}, then the cases of the ranking "
+        f"above ({len(kept)} rows)."
+    )
+    if missing:
+        note += (
+            f" {len(missing)} group(s) have no plan row on the page at all ({len(missing_unscored)} of them "
+            "unscored): they are in capacity.xlsx."
+        )
+    return capacity.loc[kept].sort_index(), note
+
+
+def _plan_groups(tables: Tables, capacity: pd.DataFrame) -> np.ndarray:
+    """Each plan row's decision group (its suite's ``group_columns``), as one label per row."""
+    labels = []
+    for _, row in capacity.iterrows():
+        config = tables.configs.get(str(row["suite"])) or ScoringConfig()
+        labels.append(repr(tuple(str(row[c]) for c in config.group_columns if c in capacity.columns)))
+    return np.array(labels, dtype=object)
+
+
 def _price_bases(cases: pd.DataFrame) -> dict[str, list[tuple[str, int]]]:
     """Per suite, where the price per hour of its measured cases comes from (``price_basis``: the price table entry,
     or why there is none), each with its number of cases, in the order the cases come."""
@@ -100,13 +152,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
     template = environment.get_template("report.html.j2")
     cases = tables.cases
     ranking, ranking_left = tables.shortlist(ROWS_PER_GROUP, MAX_ROWS)
-    capacity = tables.capacity
-    if len(capacity) > MAX_ROWS:  # the cheapest plan of each group and the cases of the ranking shown first
-        shown = set(zip(ranking["suite"], ranking["case_id"], strict=True))
-        in_ranking = [key in shown for key in zip(capacity["suite"], capacity["case_id"], strict=True)]
-        first = capacity["cheapest"].astype(bool).to_numpy() | np.array(in_ranking, dtype=bool)
-        capacity = capacity.loc[capacity.index[first].append(capacity.index[~first])[:MAX_ROWS]]
-        capacity = capacity.sort_index()
+    capacity, capacity_note = _capacity_rows(tables, ranking)
     others = cases[cases["score"].isna() & ~cases.index.isin(tables.unscored.index)]
     capacity_stat = {suite: cap.slo_statistic for suite, cap in tables.capacity_inputs.items()}
     price_bases = _price_bases(cases)
@@ -132,7 +178,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         others=records(others.head(MAX_ROWS)),
         others_left=max(0, len(others) - MAX_ROWS),
         capacity=records(capacity),
-        capacity_left=len(tables.capacity) - len(capacity),
+        capacity_note=capacity_note,
         counts=cases["status"].value_counts().to_dict() if len(cases) else {},
         unstable=int(pd.Series(cases.get("unstable")).fillna(False).astype(bool).sum()) if len(cases) else 0,
         accuracy_measured=bool(cases["accuracy"].notna().any()) if len(cases) else False,
