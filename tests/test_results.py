@@ -133,6 +133,24 @@ def test_load_gives_one_row_per_case_with_all_columns(tmp_path):
     assert load_samples("20260101", tmp_path) == {"s::a": [1.0, 1.5]}  # unique prefix resolves
 
 
+def test_load_samples_gives_numpy_arrays_on_request_and_lists_otherwise(tmp_path):
+    """A report reads ~1M samples per case over many cases: as lists of Python floats that took about 32 bytes a
+    sample, all held at once; ``arrays=True`` gives each case a float64 array (8 bytes a sample) as its line is
+    read. Without it, the lists as before."""
+    import numpy as np
+
+    writer = RunWriter(tmp_path, "r", {})
+    writer.append(record("a"), [1, 1.5, 2])  # an int sample (a hand-written or foreign file) reads as a float
+    writer.append(record("b"), [3.0] * 1000)
+    writer.close("finished")
+    arrays = load_samples("r", tmp_path, arrays=True)
+    assert set(arrays) == {"s::a", "s::b"}
+    assert all(isinstance(v, np.ndarray) and v.dtype == np.float64 and v.ndim == 1 for v in arrays.values())
+    assert arrays["s::a"].tolist() == [1.0, 1.5, 2.0] and arrays["s::b"].nbytes == 8 * 1000
+    lists = load_samples("r", tmp_path)
+    assert lists == {"s::a": [1, 1.5, 2], "s::b": [3.0] * 1000} and isinstance(lists["s::a"], list)
+
+
 def test_truncated_last_line_is_ignored_with_a_warning(tmp_path):
     writer = RunWriter(tmp_path, "r1", {})
     writer.append(record("a"), [1.0])

@@ -171,7 +171,8 @@ def test_json_nested_too_deep_is_damage_not_a_traceback(tmp_path, capsys):
     "samples",
     ['["a", "b"]', "[NaN, 1.0]", "[null, 1.0]", "[[1.0], [2.0]]", "[true, 1.0]", "[1e999]", "[" + "9" * 400 + "]"],
 )
-def test_samples_that_are_not_finite_numbers_are_a_damaged_line(tmp_path, capsys, samples):
+@pytest.mark.parametrize("arrays", [False, True])
+def test_samples_that_are_not_finite_numbers_are_a_damaged_line(tmp_path, capsys, samples, arrays):
     run = three_cases(tmp_path)
     path = run / "samples.jsonl"
     lines = path.read_bytes().splitlines()
@@ -179,7 +180,7 @@ def test_samples_that_are_not_finite_numbers_are_a_damaged_line(tmp_path, capsys
     path.write_bytes(b"\n".join([*lines[:2], f'{{"suite": "s", "case_id": "c", "samples_ms": {samples}}}'.encode()]))
     path.write_bytes(path.read_bytes() + b"\n")
     with pytest.warns(ResultsWarning, match=r"samples.jsonl: 1 damaged line\(s\) skipped: 3 \(samples not finite"):
-        assert sorted(load_samples("r1", tmp_path)) == [f"s::{bad['case_id']}", "s::b"]
+        assert sorted(load_samples("r1", tmp_path, arrays=arrays)) == [f"s::{bad['case_id']}", "s::b"]
 
 
 def test_a_figure_not_of_its_type_reads_as_not_measured_and_the_rest_of_the_case_stays(tmp_path):

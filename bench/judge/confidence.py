@@ -206,7 +206,7 @@ def _latency_limits(constraints: Mapping[str, float]) -> dict[str, tuple[int, fl
 def group_confidence(
     group: pd.DataFrame,
     suite_cases: pd.DataFrame,
-    samples: Mapping[str, list[float]],
+    samples: Mapping[str, Sequence[float] | np.ndarray],
     config: ScoringConfig,
     constraints: Mapping[str, float] | None = None,
     *,
@@ -292,7 +292,7 @@ def _summary(best, share, shares, resamples, near_tie, recommended) -> str:
 
 def apply_confidence(
     decision: Decision,
-    samples: Mapping[str, list[float]] | None,
+    samples: Mapping[str, Sequence[float] | np.ndarray] | None,
     config: ScoringConfig,
     constraints: Mapping[str, float] | None = None,
     *,

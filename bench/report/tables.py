@@ -191,7 +191,7 @@ def tables(
             f"run {meta.get('run_id')} has no records yet (status {meta.get('status')}): nothing to report"
         )
     try:
-        samples = store.load_samples(folder)
+        samples = store.load_samples(folder, arrays=True)  # arrays: 8 bytes a sample, not 32
     except (OSError, BenchError):  # no or unreadable raw samples: the report says the confidence was not computed
         samples = {}
     return analyse(frame, meta, prices_file=prices_file, profile=profile, samples=samples, source=source)
@@ -203,7 +203,7 @@ def analyse(
     *,
     prices_file: str | os.PathLike[str] | None = None,
     profile: str | None = None,
-    samples: dict[str, list[float]] | None = None,
+    samples: dict[str, Any] | None = None,
     source: str | None = None,
 ) -> Tables:
     """:func:`tables` on an already loaded records frame (what tests and notebooks with their own data use).
