@@ -98,7 +98,7 @@ def _capacity_rows(tables: Tables, ranking: pd.DataFrame) -> tuple[pd.DataFrame,
         [key in unscored for key in zip(capacity["suite"], capacity["case_id"], strict=True)], index=capacity.index
     )
     missing = set(groups) - set(groups[capacity.index.isin(kept)])
-    missing_unscored = {g for g in missing if is_unscored[groups == g].any()}
+    missing_unscored = missing & set(groups[is_unscored.to_numpy()])
     shows = ["the cheapest plan of each group (★)"]
     if stand_in.any():
         unscored_stand_ins = int(is_unscored[stand_in].sum())
@@ -119,11 +119,12 @@ def _capacity_rows(tables: Tables, ranking: pd.DataFrame) -> tuple[pd.DataFrame,
 
 def _plan_groups(tables: Tables, capacity: pd.DataFrame) -> np.ndarray:
     """Each plan row's decision group (its suite's ``group_columns``), as one label per row."""
-    labels = []
-    for _, row in capacity.iterrows():
-        config = tables.configs.get(str(row["suite"])) or ScoringConfig()
-        labels.append(repr(tuple(str(row[c]) for c in config.group_columns if c in capacity.columns)))
-    return np.array(labels, dtype=object)
+    labels = pd.Series("", index=capacity.index, dtype=object)
+    for suite, rows in capacity.groupby("suite", sort=False):
+        config = tables.configs.get(str(suite)) or ScoringConfig()
+        columns = [c for c in config.group_columns if c in rows.columns]
+        labels.loc[rows.index] = [f"{suite}#{n}" for n in rows.groupby(columns, sort=False, dropna=False).ngroup()]
+    return labels.to_numpy()
 
 
 def _price_bases(cases: pd.DataFrame) -> dict[str, list[tuple[str, int]]]:
