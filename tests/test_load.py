@@ -114,8 +114,8 @@ def test_a_run_loadgen_logged_an_error_in_is_invalid_though_loadgen_says_valid(t
     # LoadGen corrects contradictory settings, logs error_invalid_test_settings, and its summary still reads VALID
     settings = Runner.settings
 
-    def contradictory(self, *args):
-        made = settings(self, *args)
+    def contradictory(self, *args, **kwargs):
+        made = settings(self, *args, **kwargs)
         made.performance_issue_unique = made.performance_issue_same = True
         return made
 
@@ -167,6 +167,11 @@ def test_the_default_time_bound_gives_every_possible_run_ten_min_durations():
     assert LoadSpec(scenarios=("offline",), min_duration_s=1).time_limit_s() == 20
     assert LoadSpec(max_time_s=30).time_limit_s() == 30
     assert LoadSpec(min_duration_s=3600, max_runs=1000).time_limit_s() == 7 * 24 * 3600  # at most a week
+    # a slow model: 100 queries at 0.5 s a call make a 50-s run, not a 2-s one (before: 320 s for the whole pass, so
+    # its Server search was cut after a run or two); a fast one keeps min_duration_s
+    assert LoadSpec().time_limit_s(call_s=0.5) == 10 * 50.0 * (2 + 2 + 12)
+    assert LoadSpec().time_limit_s(call_s=1e-4) == LoadSpec().time_limit_s()
+    assert LoadSpec(max_time_s=30).time_limit_s(call_s=0.5) == 30  # an explicit bound stays
     assert LoadSpec.from_section(validate_load({"max_time_s": 90})).max_time_s == 90
     assert "max_time_s" not in validate_load({})  # derived when absent, like search.start_qps
 
@@ -187,6 +192,21 @@ def test_find_peak_stops_where_it_is_told_and_keeps_the_best_rate_so_far():
     assert asked == [0, 1, 2, 3]  # asked before each run the search would make, never after it ended
     peak, runs = find_peak(run_at, 100, 0.02, max_runs=20, stop=lambda: True)
     assert peak is None and runs == []
+
+
+@needs_loadgen
+def test_a_run_the_caller_let_start_is_not_refused_by_a_second_look_at_the_clock(tmp_path):
+    # the clock crosses the limit between the search's stop() and the run's settings: before, TimeLimit was raised
+    # inside the search, and the peak it had found was lost with it
+    ticks = iter([7.9, 8.1])  # the deadline is 10 s, min_duration_s 2: 2.1 s left, then 1.9 s
+    sut = _RecordingSUT()
+    runner = Runner(
+        sut, LoadSpec(min_duration_s=2), tmp_path, capacity_qps=1e4, deadline=10.0, clock=lambda: next(ticks)
+    )
+    assert runner.out_of_time("Server run 1") is False
+    runner.server(100, checked=True)
+    assert len(sut.settings) == 1 and sut.settings[0].max_duration_ms == 2000  # at least min_duration_s
+    assert runner.stopped is None
 
 
 @needs_loadgen
@@ -667,7 +687,7 @@ class _FakeRunner:
         self.limit_qps, self.runs_in_time, self.max_qps = limit_qps, runs_in_time, max_qps
         self.stopped, self.made = None, 0
 
-    def server(self, qps: float) -> LoadgenRun:
+    def server(self, qps: float, checked: bool = False) -> LoadgenRun:
         self.made += 1
         ok = qps <= self.limit_qps
         return LoadgenRun("Server", qps, "VALID" if ok else "INVALID", ok, True, True, p99_ms=1.0 if ok else 50.0)

@@ -104,14 +104,17 @@ class LoadSpec:
     max_time_s: float | None = None
     """The longest the whole load pass of one case may take; ``None``: :meth:`time_limit_s` derives it."""
 
-    def time_limit_s(self) -> float:
-        """``max_time_s``, or by default :data:`RUN_ALLOWANCE` × ``min_duration_s`` for every run the pass may make
+    def time_limit_s(self, call_s: float | None = None) -> float:
+        """``max_time_s``, or by default :data:`RUN_ALLOWANCE` × a run's length for every run the pass may make
         (two for SingleStream and for Offline, which retry a run too short once; ``max_runs`` for the Server
-        search), at most :data:`MAX_TIME_S`."""
+        search), at most :data:`MAX_TIME_S`. A run lasts ``min_duration_s``, or longer when ``min_queries`` calls
+        of ``call_s`` (one request's call, measured in the warm-up) take longer: a model at 0.5 s a call needs
+        50 s for a SingleStream run of 100 queries, and its search would otherwise be cut after a run or two."""
         if self.max_time_s is not None:
             return self.max_time_s
         runs = 2 * sum(name != "server" for name in self.scenarios) + self.max_runs * ("server" in self.scenarios)
-        return min(MAX_TIME_S, RUN_ALLOWANCE * self.min_duration_s * runs)
+        run_s = max(self.min_duration_s, self.min_queries * (call_s or 0.0))
+        return min(MAX_TIME_S, RUN_ALLOWANCE * run_s * runs)
 
     @classmethod
     def from_section(cls, section: dict[str, Any]) -> LoadSpec:
@@ -306,9 +309,11 @@ class Runner:
         self.stopped = self.stopped or before
         return True
 
-    def settings(self, scenario: str, before: str | None = None):
-        """A run's settings; :class:`TimeLimit` when no run fits in the time left (``before``: what would run)."""
-        if self.out_of_time(before or scenario):
+    def settings(self, scenario: str, before: str | None = None, checked: bool = False):
+        """A run's settings; :class:`TimeLimit` when no run fits in the time left (``before``: what would run).
+        ``checked``: the caller has just asked :meth:`out_of_time` (and goes on): no second check, which the clock
+        could fail in between and so lose what the caller holds."""
+        if not checked and self.out_of_time(before or scenario):
             raise TimeLimit(self.stopped)
         lg = self.lg
         settings = lg.TestSettings()
@@ -335,7 +340,7 @@ class Runner:
             expected_qps = min(expected_qps, self.max_qps)
             if attempt == 2 and self.out_of_time(f"{scenario}'s second run (its first was too short)"):
                 break  # the first run is kept, with LoadGen's verdict on it
-            settings = self.settings(scenario)
+            settings = self.settings(scenario, checked=attempt == 2)
             if scenario == "offline":
                 settings.offline_expected_qps = expected_qps
             else:
@@ -346,8 +351,8 @@ class Runner:
             expected_qps = result.samples_per_s * 1.2
         return result
 
-    def server_settings(self, qps: float):
-        settings = self.settings("server")
+    def server_settings(self, qps: float, checked: bool = False):
+        settings = self.settings("server", checked=checked)
         settings.server_target_qps = qps
         settings.server_target_latency_ns = int(self.spec.slo_p99_ms * 1e6)
         settings.server_target_latency_percentile = 0.99
@@ -355,15 +360,16 @@ class Runner:
         settings.server_max_async_queries = max(64, math.ceil(backlog))
         return settings
 
-    def server(self, qps: float) -> LoadgenRun:
-        """One Server run at ``qps`` (at most :attr:`max_qps`, which :func:`find_peak` is given)."""
+    def server(self, qps: float, checked: bool = False) -> LoadgenRun:
+        """One Server run at ``qps`` (at most :attr:`max_qps`, which :func:`find_peak` is given); ``checked`` as for
+        :meth:`settings`."""
         qps = min(qps, self.max_qps)
         folder = name = self.log_dir / "server" / f"qps-{qps:.6g}"
         for again in range(2, 1 + MAX_RUNS + 1):  # rates 1e-6 apart (a fine search.precision) keep their own logs
             if not folder.exists():
                 break
             folder = name.with_name(f"{name.name}-{again}")
-        run = self.sut.run(self.server_settings(qps), folder)
+        run = self.sut.run(self.server_settings(qps, checked), folder)
         if run.target_qps is None:
             run.target_qps = qps
         return run
@@ -469,12 +475,10 @@ def load_pass(
     except NotApplicable as reason:
         return PassResult("load", extra={"load_skipped": str(reason)})
     clock = time.monotonic
-    limit_s = spec.time_limit_s()
-    deadline = clock() + limit_s
+    started = clock()
     columns: dict[str, Any] = {}
     extra: dict[str, Any] = {
         "load": asdict(spec),
-        "load_max_time_s": limit_s,
         "load_log_dir": str(log_dir),
         "loadgen_version": _version(lg),
     }
@@ -484,6 +488,8 @@ def load_pass(
     runner = None
     with sut:
         call_s = sut.warm()  # on the worker thread that serves LoadGen (CUDA graphs are recorded per thread)
+        limit_s = extra["load_max_time_s"] = spec.time_limit_s(call_s[1])
+        deadline = started + limit_s  # the warm-up counts too
         # rates the SUT could reach: a call per batch plus the SUT's own cost per request (what LoadGen pre-generates)
         single_qps = 1 / (call_s[1] + SUT_COST_S)
         estimate_qps = spec.max_batch / (call_s[spec.max_batch] + spec.max_batch * SUT_COST_S)
@@ -572,8 +578,8 @@ def _server(
     """The Server columns of the peak search; ``made`` gets each run as it ends (kept if a later one raises), and
     ``recorded["server"]`` the peak."""
 
-    def run_at(qps: float) -> LoadgenRun:
-        made.append(runner.server(qps))
+    def run_at(qps: float) -> LoadgenRun:  # find_peak has just asked stop(): the time is checked
+        made.append(runner.server(qps, checked=True))
         return made[-1]
 
     def stop() -> bool:
