@@ -20,7 +20,8 @@ that digest (a flipped bit, another entry's file copied over it, a FIFO or devic
 warning (:class:`CacheWarning`), removed and rebuilt; one that cannot be stored (a cache folder that is a file or
 read-only) is reported too, and the case goes on with what it built. A temporary file a killed writer left behind
 (``<entry>.tmp<pid>``) is removed by the next load or store in its folder once its writer is gone (see
-:func:`remove_stale_temp_files`).
+:func:`remove_stale_temp_files`). Entries are not ``fsync``'ed (that would slow the store of every large model): one
+that a power loss or a VM reset left empty or torn fails its digest and is rebuilt, as above.
 ``BENCH_ARTEFACT_CACHE=0`` turns this cache off. Entries are pickles of our own objects, read back with
 ``weights_only=False``: the folder must be yours alone (the digest finds damage; it cannot stop someone who can
 write there).

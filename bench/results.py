@@ -3,7 +3,7 @@
 Layout of one run, ``results/<run_id>/``:
 
 * ``meta.json`` -- the run: id, status (``running`` / ``finished`` / ``interrupted``), suites, environment, argv,
-  wall and measuring time. Rewritten atomically at start and end.
+  wall and measuring time. Rewritten atomically at start and end, and ``fsync``'ed (file, then folder).
 * ``records.jsonl`` -- one JSON record per case, appended, flushed and fsync'ed as soon as the case finishes, so
   a crash or a kill keeps every finished case.
 * ``samples.jsonl`` -- per case, the raw latency samples in milliseconds (one per timed round).
@@ -29,6 +29,7 @@ from typing import Any
 
 from bench import metrics
 from bench.checks import MAX_COUNT, short
+from bench.durable import write_atomic
 from bench.errors import BenchError, short_name
 from bench.hardware import process_gone, this_process
 
@@ -184,9 +185,9 @@ def new_run_id() -> str:
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, path)
+    """Replace ``path`` by ``payload`` as JSON, whole and on disk before returning (:func:`write_atomic`): a power
+    loss or a VM reset right after a run finished leaves its ``meta.json`` ``finished``, never empty or missing."""
+    write_atomic(path, json.dumps(payload, indent=2, default=str).encode("utf-8"))
 
 
 class RunBusyError(BenchError):

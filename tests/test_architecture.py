@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "bench.checks": 0,
     "bench.safe_yaml": 0,
     "bench.artefacts": 0,
+    "bench.durable": 0,
     # 1: records and the things that run or judge one case
     "bench.results": 1,
     "bench.hardware": 1,

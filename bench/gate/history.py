@@ -22,6 +22,7 @@ import numpy as np
 
 from bench import metrics
 from bench.checks import plain_text
+from bench.durable import fsync_folder, write_synced
 from bench.errors import BenchError
 
 try:
@@ -369,11 +370,13 @@ def _promote_suites(
             "promoted_at": promoted_at,
             "promotions": promotions,
         }
-        (staging / "meta.json").write_text(json.dumps(suite_meta, indent=2, default=str) + "\n", encoding="utf-8")
+        write_synced(staging / "meta.json", (json.dumps(suite_meta, indent=2, default=str) + "\n").encode("utf-8"))
+        fsync_folder(staging)  # the new baseline is on disk before it replaces the old one (a power loss, a reset)
         old = target.with_name(f".{suite}.old{os.getpid()}")
         if target.exists():  # swapped by two renames: a reader never finds the baseline half deleted
             target.rename(old)
         staging.rename(target)
+        fsync_folder(target.parent)  # and the swap is, before the old baseline is deleted
         shutil.rmtree(old, ignore_errors=True)
         written.append(target)
     return written
@@ -388,7 +391,7 @@ def _rows_of(path: Path, suite: str, problems: list[str] | None = None) -> list[
 
 
 def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.write_text("".join(json.dumps(row, default=str) + "\n" for row in rows), encoding="utf-8")
+    write_synced(path, "".join(json.dumps(row, default=str) + "\n" for row in rows).encode("utf-8"))
 
 
 def promotions_of(meta: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,48 @@
+"""Writes that survive a power loss or a VM reset, not only a killed process.
+
+A file written then renamed into place (``os.replace``) is atomic for every reader while the machine runs, but the
+system may put the rename on disk before the file's bytes: after a power loss the file can be there and empty, or
+the rename lost. :func:`write_atomic` writes the bytes, ``fsync``\\ s them, renames, then ``fsync``\\ s the folder
+that holds the new name (where the system allows a folder to be ``fsync``\\ ed), as a run's records are appended.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Put the entries of ``folder`` on disk (a rename or a new file in it). Where a folder cannot be opened or
+    ``fsync``\\ ed (Windows; a file system that refuses it) there is nothing more to do: the rename is as durable as
+    that system makes it."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        handle = os.open(folder, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def write_synced(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` (created or truncated) and ``fsync`` it before returning."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, tmp: str | os.PathLike[str] | None = None) -> None:
+    """Replace ``path`` by ``data`` so that a reader, a kill or a power loss finds the old file or the new one whole:
+    written to ``tmp`` (default ``<path>.tmp``) and ``fsync``\\ ed, renamed over ``path``, then the folder
+    ``fsync``\\ ed."""
+    path = Path(path)
+    tmp = Path(tmp) if tmp is not None else path.with_suffix(".tmp")
+    write_synced(tmp, data)
+    os.replace(tmp, path)
+    fsync_folder(path.parent)
