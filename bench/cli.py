@@ -70,8 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(printable(f"bench {args.command}: error: {err}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM during a run: the plugin's handler raises it, naming it
-        by = " (SIGTERM)" if stop.args == ("SIGTERM",) else ""
-        print(f"bench {args.command}: interrupted{by}; finished cases are saved", file=sys.stderr)
+        by = " (SIGTERM)" if stop.args == ("SIGTERM",) else ""  # bench run says what its run kept (commands.run)
+        print(f"bench {args.command}: interrupted{by}", file=sys.stderr)
         return 143 if by else 130
     finally:
         sys.stdout = stdout

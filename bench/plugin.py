@@ -26,6 +26,12 @@ REPORT_KEY = pytest.StashKey[str]()
 START_KEY = pytest.StashKey[float]()
 STOPPED_KEY = pytest.StashKey[str]()
 """What stopped the session, where a signal did: ``Ctrl-C`` (SIGINT) or ``SIGTERM`` (see :func:`stopped_by`)."""
+EXIT_KEY = pytest.StashKey[str]()
+"""The reason a ``pytest.exit()`` (a conftest's, a plugin's) gave when it stopped the session."""
+STOP_KEY = pytest.StashKey["dict[str, str]"]()
+"""What stopped the session before its last case, as the run's ``meta.json`` says it (see :func:`stop_of`)."""
+COLLECTED_KEY = pytest.StashKey[bool]()
+ALL_RAN_KEY = pytest.StashKey[bool]()
 RESUME_KEY = pytest.StashKey["Any"]()
 SELECTED_KEY = pytest.StashKey["Any"]()
 SUMMARY_KEY = pytest.StashKey[bool]()
@@ -106,6 +112,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=done)
             items[:] = [item for item in items if not (isinstance(item, CaseItem) and item.case.full_id in run.done)]
     _host_first(items)
+    config.stash[COLLECTED_KEY] = True  # pytest opens the run (pytest_collection_finish) after a Ctrl-C here too
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    result = yield
+    if nextitem is None:  # the last item has run: a stop pytest asks for now (-x, --stepwise) left nothing unrun
+        item.config.stash[ALL_RAN_KEY] = True
+    return result
 
 
 def _check_references(selected: list[CaseItem], done: Any) -> None:
@@ -312,6 +327,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     resume = config.stash.get(RESUME_KEY, None)
     if config.option.collectonly or not (items or resume) or _nothing_will_run(session):
         return
+    if not config.stash.get(COLLECTED_KEY, False):  # collection was stopped (Ctrl-C, pytest.exit): nothing runs
+        return
     if config.getoption("--bench-report", False):
         _check_references(items, resume.done if resume else ())
     from bench.hardware import environment
@@ -389,14 +406,17 @@ def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: lis
 
 
 class _InterruptWatch:
-    """Notes a Ctrl-C that stopped the session. pytest reports a suite it could not collect as interrupted too (exit
-    status 2, through a KeyboardInterrupt of its own, ``Session.Interrupted``): that one is not a Ctrl-C."""
+    """Notes a Ctrl-C, or a ``pytest.exit()``, that stopped the session. pytest reports a suite it could not collect
+    as interrupted too (exit status 2, through a KeyboardInterrupt of its own, ``Session.Interrupted``), and a stop
+    that ``--stepwise`` asked for: neither is a Ctrl-C."""
 
     def __init__(self, config: pytest.Config):
         self.config = config
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        if isinstance(excinfo.value, KeyboardInterrupt) and not isinstance(excinfo.value, pytest.Session.Interrupted):
+        if isinstance(excinfo.value, pytest.exit.Exception):
+            self.config.stash.setdefault(EXIT_KEY, " ".join(str(excinfo.value.msg).split())[:200])
+        elif isinstance(excinfo.value, KeyboardInterrupt) and not isinstance(excinfo.value, pytest.Session.Interrupted):
             self.config.stash.setdefault(STOPPED_KEY, "Ctrl-C")
 
 
@@ -404,6 +424,25 @@ def stopped_by(config: pytest.Config) -> str | None:
     """``Ctrl-C`` or ``SIGTERM`` when one stopped the session (before, during or after the cases), else ``None``:
     pytest's exit status 2 alone does not tell an interrupt from a suite it could not collect."""
     return config.stash.get(STOPPED_KEY, None)
+
+
+def stop_of(session: pytest.Session) -> dict[str, str]:
+    """What stopped the session, as the run's ``meta.json`` records it: ``stopped_by`` (``Ctrl-C``, ``SIGTERM``,
+    ``pytest.exit()``, ``-x/--maxfail``, or ``pytest`` for a stop a plugin such as ``--stepwise`` asked for) and, but
+    for a signal, ``stop_reason`` (the reason pytest gave); empty when nothing did. A stop pytest asks for after the
+    last case (``-x`` on the last case, a ``pytest.exit()`` once it ran) stopped nothing: the run finished."""
+    config = session.config
+    if STOPPED_KEY in config.stash:
+        return {"stopped_by": config.stash[STOPPED_KEY]}
+    if config.stash.get(ALL_RAN_KEY, False):
+        return {}
+    if EXIT_KEY in config.stash:
+        return {"stopped_by": "pytest.exit()", "stop_reason": config.stash[EXIT_KEY]}
+    if session.shouldfail:
+        return {"stopped_by": "-x/--maxfail", "stop_reason": str(session.shouldfail)}
+    if session.shouldstop:
+        return {"stopped_by": "pytest", "stop_reason": str(session.shouldstop)}
+    return {}
 
 
 def _stop_on_sigterm(config: pytest.Config) -> None:
@@ -426,6 +465,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     and the run must not then stay ``running`` for ever. A Ctrl-C or SIGTERM during the end of the session (the
     report, pytest-benchmark's table) stops it with the bench summary and exit status 2 (interrupted), not a
     traceback: the run's records and meta.json are already written."""
+    session.config.stash[STOP_KEY] = stop_of(session)
     _close_run(session, exitstatus)
     try:
         return (yield)
@@ -440,7 +480,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
 
 
 def _close_run(session: pytest.Session, exitstatus: int) -> None:
-    """Write the run's final meta.json (``interrupted``, with ``stopped_by``, when a signal stopped it), then the
+    """Write the run's final meta.json (``interrupted``, with ``stopped_by``, when something stopped it), then the
     report under --bench-report. A Ctrl-C or SIGTERM meanwhile (a second one) waits until meta.json is written (see
     :meth:`RunWriter.close`), then skips the report, which says how to get it."""
     config = session.config
@@ -448,7 +488,9 @@ def _close_run(session: pytest.Session, exitstatus: int) -> None:
     if bench_session is None:
         return
     try:
-        _close_writer(config, bench_session, exitstatus == pytest.ExitCode.INTERRUPTED)
+        # pytest says interrupted for a --stepwise stop too, also after the last case (nothing was left to run)
+        stopped_early = exitstatus == pytest.ExitCode.INTERRUPTED and not config.stash.get(ALL_RAN_KEY, False)
+        _close_writer(config, bench_session, stopped_early)
         if config.getoption("--bench-report"):
             config.stash[REPORT_KEY] = _write_report(config, bench_session.writer)
     except KeyboardInterrupt:
@@ -462,7 +504,11 @@ def _close_run(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _close_writer(config: pytest.Config, bench_session, interrupted: bool) -> None:
-    by = {"stopped_by": config.stash[STOPPED_KEY]} if STOPPED_KEY in config.stash else {}
+    """Close the run: ``interrupted`` when pytest says so or something stopped it before its last case (a signal,
+    ``pytest.exit()``, ``-x``; :func:`stop_of` says which, in ``stopped_by`` and ``stop_reason``), else ``finished``."""
+    by = config.stash.get(STOP_KEY, {})
+    if STOPPED_KEY in config.stash:  # a signal during the close itself
+        by = {"stopped_by": config.stash[STOPPED_KEY]}
     bench_session.writer.close(
         "interrupted" if interrupted or by else "finished",
         **by,

@@ -48,7 +48,7 @@ def test_a_stopped_run_exits_128_plus_the_signal_and_keeps_its_finished_cases(tm
     done = bench_run(tmp_path, "-q")
     assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
     shown = "" if by == "Ctrl-C" else f" ({by})"
-    assert done.stderr.splitlines()[-1] == f"bench run: interrupted{shown}; finished cases are saved"
+    assert done.stderr.splitlines()[-1] == f"bench run: interrupted{shown}; 2 finished cases are saved in out/r1"
     assert "Traceback" not in done.stdout + done.stderr
     assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["stopped_by"] == by
     assert load(tmp_path / "out" / "r1")["batch_size"].tolist() == [3, 1]  # batch 2 was stopped: no record of it
@@ -74,7 +74,7 @@ def test_a_second_signal_while_the_run_is_closed_still_closes_it(tmp_path, secon
     suite(tmp_path, "int_at_batch: 2")
     done = bench_run(tmp_path, "-q", "-p", "tests.fakes.signal_on_close", SIGNAL_ON_CLOSE=second)
     assert done.returncode == 130, done.stdout[-2000:] + done.stderr[-2000:]
-    assert done.stderr.splitlines()[-1] == "bench run: interrupted; finished cases are saved"
+    assert done.stderr.splitlines()[-1] == "bench run: interrupted; 2 finished cases are saved in out/r1"
     assert "Traceback" not in done.stdout + done.stderr
     assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["counts"]["ok"] == 2
     assert read_meta(tmp_path / "out" / "r1")["status"] == "interrupted"
@@ -100,7 +100,7 @@ def test_an_interrupt_that_reaches_the_command_line_exits_128_plus_its_signal(
     tmp_path, monkeypatch, capsys, stop, code, line
 ):
     """A SIGTERM the plugin's handler turned into KeyboardInterrupt where pytest does not catch it (as pytest ends)
-    exited 130, as a Ctrl-C."""
+    exited 130, as a Ctrl-C. No run was opened: nothing was measured (before, "finished cases are saved")."""
 
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt(*stop)
@@ -109,4 +109,76 @@ def test_an_interrupt_that_reaches_the_command_line_exits_128_plus_its_signal(
     suite(tmp_path, "width: 8")
     monkeypatch.setattr(pytest, "main", stopped)
     assert main(["run", "suites/s.yaml"]) == code
-    assert capsys.readouterr().err == f"bench run: {line}; finished cases are saved\n"
+    assert capsys.readouterr().err == f"bench run: {line} before any case ran; nothing was measured\n"
+
+
+def test_a_ctrl_c_during_collection_says_nothing_was_measured_and_opens_no_run(tmp_path):
+    """Before: ``bench run: interrupted; finished cases are saved``, and an empty ``interrupted`` run was left in the
+    results folder (pytest ends collection with the plugin's hook even when it was interrupted)."""
+    suite(tmp_path, "width: 8")
+    stop = "import os, signal\ndef pytest_collection_modifyitems(items):\n    os.kill(os.getpid(), signal.SIGINT)\n"
+    (tmp_path / "conftest.py").write_text(stop)
+    done = bench_run(tmp_path, "-q")
+    assert done.returncode == 130, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == "bench run: interrupted before any case ran; nothing was measured"
+    assert not (tmp_path / "out" / "r1").exists()
+
+
+def test_a_ctrl_c_during_the_first_case_says_nothing_was_measured(tmp_path):
+    suite(tmp_path, "int_at_batch: 3")  # batch 3 runs first
+    done = bench_run(tmp_path, "-q")
+    assert done.returncode == 130, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == "bench run: interrupted before any case finished; nothing was measured"
+    assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["counts"]["ok"] == 0
+
+
+EXIT_AT_SECOND_CASE = """import pytest
+SEEN = []
+def pytest_runtest_setup(item):
+    SEEN.append(item)
+    if len(SEEN) == 2:
+        pytest.exit("quota reached"{returncode})
+"""
+
+
+@pytest.mark.parametrize(("returncode", "code"), [("", 2), (", returncode=0", 0)])
+def test_a_run_stopped_by_pytest_exit_is_interrupted_and_says_by_what(tmp_path, returncode, code):
+    """A conftest's ``pytest.exit()`` after the first case: before, the run was ``finished`` (with a returncode of 0)
+    or ``interrupted`` without a word of why, and bench run said nothing. Its exit status stays the one pytest.exit
+    asked for (pytest's 2 when none)."""
+    suite(tmp_path, "width: 8")
+    (tmp_path / "conftest.py").write_text(EXIT_AT_SECOND_CASE.format(returncode=returncode))
+    done = bench_run(tmp_path, "-q")
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    line = "bench run: stopped by pytest.exit() (quota reached); 1 finished case is saved in out/r1"
+    assert done.stderr.splitlines()[-1] == line
+    stopped = meta(tmp_path)
+    assert [stopped[k] for k in ("status", "stopped_by", "stop_reason")] == [
+        "interrupted",
+        "pytest.exit()",
+        "quota reached",
+    ]
+    assert stopped["counts"]["ok"] == 1
+
+
+@pytest.mark.parametrize("option", ["-x", "--stepwise"])
+def test_a_run_stopped_after_a_failed_case_exits_1_and_is_interrupted(tmp_path, option):
+    """``-x`` (or ``--maxfail``) after a failed case exits 1, some case failed, as before; the run said ``finished``
+    although a case was never run, and now says ``interrupted`` and why. ``--stepwise`` exited 2, the status of a
+    suite pytest cannot collect; now 1 as well."""
+    suite(tmp_path, "fail_at_batch: 1")  # batches run 3, 1, 2: the second fails, the third never runs
+    done = bench_run(tmp_path, "-q", option)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    stopped = meta(tmp_path)
+    by = "-x/--maxfail" if option == "-x" else "pytest"
+    assert (stopped["status"], stopped["stopped_by"]) == ("interrupted", by)
+    assert stopped["counts"] == {"ok": 1, "failed": 1, "skipped": 0}
+    line = f"bench run: stopped by {by} ({stopped['stop_reason']}); 2 finished cases are saved in out/r1"
+    assert done.stderr.splitlines()[-1] == line
+
+
+def test_x_after_a_failure_of_the_last_case_is_a_finished_run(tmp_path):
+    suite(tmp_path, "fail_at_batch: 2")  # the last case fails: -x stopped nothing
+    done = bench_run(tmp_path, "-q", "-x")
+    assert done.returncode == 1 and "stopped by" not in done.stderr
+    assert meta(tmp_path)["status"] == "finished" and "stopped_by" not in meta(tmp_path)

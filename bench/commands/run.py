@@ -61,14 +61,48 @@ ended (pytest's own is 2 for both, the status of a suite it could not collect)."
 
 
 class _StopWatch:
-    """A pytest plugin that reads, as the session ends, whether Ctrl-C or SIGTERM stopped it."""
+    """A pytest plugin that keeps the session's configuration, to read once pytest is done (or a Ctrl-C escaped it)
+    what stopped the session and what the run holds."""
 
-    stopped_by: str | None = None
+    config = None
+    failed = 0
 
-    def pytest_unconfigure(self, config) -> None:
+    def pytest_configure(self, config) -> None:
+        self.config = config
+
+    def stopped_by(self) -> str | None:
+        """``Ctrl-C`` or ``SIGTERM`` when one stopped the session, else ``None``."""
         from bench.plugin import stopped_by
 
-        self.stopped_by = stopped_by(config)
+        return None if self.config is None else stopped_by(self.config)
+
+    def stop(self) -> dict[str, str]:
+        """What else stopped the session before its last case (``pytest.exit()``, ``-x``: :func:`stop_of`)."""
+        from bench.plugin import STOP_KEY
+
+        return {} if self.config is None else self.config.stash.get(STOP_KEY, {})
+
+    def writer(self):
+        """The run's writer, or ``None`` when no run was opened (stopped before any case ran)."""
+        from bench.plugin import SESSION_KEY
+
+        session = None if self.config is None else self.config.stash.get(SESSION_KEY, None)
+        return None if session is None else session.writer
+
+    def pytest_sessionfinish(self, session) -> None:
+        self.failed = session.testsfailed
+
+
+def stopped_line(what: str, writer) -> str:
+    """``bench run: <what>``, then what the run kept: nothing when no run was opened (collection was stopped) or no
+    case had finished, else how many finished cases are saved and where."""
+    if writer is None:
+        return f"bench run: {what} before any case ran; nothing was measured"
+    finished = sum(writer.counts.values())
+    if not finished:
+        return f"bench run: {what} before any case finished; nothing was measured"
+    cases = "1 finished case is" if finished == 1 else f"{finished} finished cases are"
+    return f"bench run: {what}; {cases} saved in {writer.path}"
 
 
 def run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -80,11 +114,23 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     if off:  # pytest would only say "not found: suites/..." (no plugin collects YAML) or "unrecognized arguments"
         raise BenchError(f"-p {off}: a suite run needs {NEEDED_PLUGINS[off[3:]]}; drop it")
     watch = _StopWatch()
-    code = int(pytest.main(pytest_args(args, extra), plugins=[watch]))
-    if watch.stopped_by is not None:  # pytest says 2, as for a suite it could not collect: a script could not tell
-        shown = "" if watch.stopped_by == "Ctrl-C" else f" ({watch.stopped_by})"
-        print(f"bench run: interrupted{shown}; finished cases are saved", file=sys.stderr)
-        return STOPPED_EXIT[watch.stopped_by]
+    try:
+        code = int(pytest.main(pytest_args(args, extra), plugins=[watch]))
+    except KeyboardInterrupt as stop:  # where pytest does not catch it (as it starts or ends); SIGTERM names itself
+        by = "SIGTERM" if stop.args == ("SIGTERM",) else watch.stopped_by() or "Ctrl-C"
+        print(stopped_line("interrupted" + ("" if by == "Ctrl-C" else f" ({by})"), watch.writer()), file=sys.stderr)
+        return STOPPED_EXIT[by]
+    stopped_by = watch.stopped_by()
+    if stopped_by is not None:  # pytest says 2, as for a suite it could not collect: a script could not tell
+        shown = "" if stopped_by == "Ctrl-C" else f" ({stopped_by})"
+        print(stopped_line(f"interrupted{shown}", watch.writer()), file=sys.stderr)
+        return STOPPED_EXIT[stopped_by]
+    stop = watch.stop()
+    if stop and "stop_reason" in stop:  # pytest.exit(), -x, --stepwise: pytest has said why; say what the run kept
+        print(stopped_line(f"stopped by {stop['stopped_by']} ({stop['stop_reason']})", watch.writer()), file=sys.stderr)
+        if stop["stopped_by"] == "pytest" and code == pytest.ExitCode.INTERRUPTED and watch.failed:
+            return int(pytest.ExitCode.TESTS_FAILED)  # --stepwise after a failed case: not 2, as for a bad suite
+        return code
     if code == pytest.ExitCode.USAGE_ERROR:
         # pytest has printed its usage error; a near miss of bench run's own options gets one line more
         for arg in extra:
