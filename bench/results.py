@@ -18,11 +18,12 @@ import os
 import re
 import secrets
 import signal
+import socket
 import threading
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import field
 from pathlib import Path
 from typing import Any
@@ -608,7 +609,9 @@ def read_meta(path: Path) -> dict[str, Any]:
     run id, status ``damaged``, the suites of its records, and ``damage`` saying what is wrong (warned as well).
     A part not of its type is dropped the same way (:func:`_clear_damaged_parts`), and so is a run id or a suite
     name that is not a name (each names a folder). A ``running`` run whose process is gone reads as ``killed``
-    (:func:`process_gone`)."""
+    (:func:`process_gone`); one whose process ran on another host, which cannot be checked from here (a results
+    folder shared over NFS), keeps ``running`` and gets ``quiet_s``: the seconds since its folder was last written
+    (:func:`quiet_for`), which :func:`running_who` shows."""
     problems: list[str] = []
     try:
         meta = json.loads(_read_regular(path / "meta.json").decode("utf-8"))
@@ -643,7 +646,40 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta["damage"] = problems
     if meta.get("status") == "running" and process_gone(meta.get("process")):
         meta["status"] = "killed"
+    elif meta.get("status") == "running" and meta["process"].get("host") != socket.gethostname():
+        meta["quiet_s"] = quiet_for(path)
     return meta
+
+
+def quiet_for(path: Path) -> float | None:
+    """Seconds since the run folder ``path`` was last written (its newest ``meta.json``, ``records.jsonl`` or
+    ``samples.jsonl``: a running run appends a record as each case finishes), by this machine's clock (never below
+    0); ``None`` where none of them can be looked at. Nothing else is written while a case is measured (a timer
+    writing meanwhile would disturb what is timed): a long case is a quiet stretch of a live run too."""
+    times = []
+    for name in ("meta.json", "records.jsonl", "samples.jsonl"):
+        with suppress(OSError):
+            times.append((path / name).stat().st_mtime)
+    return max(0.0, time.time() - max(times)) if times else None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def running_who(meta: dict[str, Any]) -> str:
+    """The process of a run read as ``running`` (:func:`read_meta`), to follow ``is still running``:
+    `` (pid N on HOST)``, and where HOST is another host, whose process cannot be checked from here, how long the run
+    has written nothing: `` (pid N on HOST; another host: nothing written for 42 min)`` (a run killed there with
+    ``kill -9`` or out of memory says ``running`` for ever; one whose case takes long is quiet meanwhile)."""
+    process = meta.get("process")
+    if not isinstance(process, dict) or not process:
+        return ""
+    quiet = meta.get("quiet_s")
+    since = f"; another host: nothing written for {_duration(quiet)}" if isinstance(quiet, (int, float)) else ""
+    return f" (pid {process.get('pid')} on {process.get('host')}{since})"
 
 
 def run_dirs(results_dir: str | os.PathLike[str] | None = None) -> list[Path]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.results import ResultsWarning, RunWriter, load, read_meta, run_id_problem
+from bench.results import ResultsWarning, RunWriter, load, read_meta, run_id_problem, running_who
 
 SAME_MACHINE = ("hostname", "cpu_model", "torch_version")
 """Environment keys a resumed run must share with the run it continues (its records must stay comparable)."""
@@ -49,11 +49,7 @@ def resumable(results_dir: str | Path, run_id: str) -> Resumable:
     if meta.get("damage"):
         raise BenchError(f"--resume {run_id!r}: {meta['damage'][0]}; start a new run")
     if meta.get("status") == "running":
-        process = meta.get("process") or {}
-        raise BenchError(
-            f"--resume {run_id!r}: the run is still running (pid {process.get('pid')} on {process.get('host')}); "
-            "stop it first"
-        )
+        raise BenchError(f"--resume {run_id!r}: the run is still running{running_who(meta)}; stop it first")
     done = frozenset(f"{suite}::{case}" for suite, case in zip(frame["suite"], frame["case_id"], strict=True))
     return Resumable(path, meta, done)
 

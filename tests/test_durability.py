@@ -1,26 +1,34 @@
 """What is written survives a power loss or a VM reset, not only a kill: a file's bytes are ``fsync``'ed before it
-is renamed into place, and its folder after (``meta.json``, a promoted baseline).
+is renamed into place, and its folder after (``meta.json``, a promoted baseline). And a run killed where this host
+cannot check its process says how long it has been quiet.
 
 The order is checked by recording every ``fsync`` and rename the code makes: no test can cut the power."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
+from bench.cli import main
+from bench.errors import BenchError
 from bench.gate import history
-from bench.results import RunWriter
+from bench.hardware import this_process
+from bench.results import RunWriter, read_meta, running_who
+from bench.resume import resumable
 from tests.gate_helpers import latencies, make_run
-
-pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names open files through /proc")
 
 
 @pytest.fixture
 def calls(monkeypatch) -> list[tuple[str, ...]]:
     """Every fsync (of a file: its name and size then; of a folder: its name) and rename, in order."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("names open files through /proc")
     found: list[tuple[str, ...]] = []
     fsync, replace, rename = os.fsync, os.replace, os.rename
 
@@ -72,3 +80,40 @@ def test_a_promoted_baseline_is_on_disk_before_it_replaces_the_old_one(tmp_path,
     assert synced[-1] == ("fsync folder", staging)
     assert calls[calls.index(moves[1]) + 1] == ("fsync folder", "baseline")
     assert not (results / "baseline" / old).exists()
+
+
+# ----------------------------------------------------------------------------------- a run killed on another host
+
+
+def left_running(tmp_path: Path, process: dict, quiet_s: float) -> Path:
+    """A run its process left ``running`` (a ``kill -9``), written last ``quiet_s`` seconds ago."""
+    writer = RunWriter(tmp_path, "r1", {"started_at": "2026-11-22T10:00:00Z"})
+    writer.close("finished")
+    meta = json.loads((writer.path / "meta.json").read_text())
+    (writer.path / "meta.json").write_text(json.dumps({**meta, "status": "running", "process": process}))
+    then = time.time() - quiet_s
+    for name in ("meta.json", "records.jsonl", "samples.jsonl"):
+        os.utime(writer.path / name, (then, then))
+    return writer.path
+
+
+def test_a_run_running_on_another_host_says_how_long_it_has_written_nothing(tmp_path, capsys):
+    """Before, a run killed with ``kill -9`` (or out of memory) on another host read as ``running`` for ever, with
+    nothing to tell it from a live one; ``--resume`` said only ``still running (pid 4242 on gpu-node-7)``."""
+    elsewhere = {"pid": 4242, "host": "gpu-node-7", "started": "123"}  # a results folder shared over NFS
+    run = left_running(tmp_path, elsewhere, 42 * 60 + 10)
+    meta = read_meta(run)
+    assert meta["status"] == "running"  # not known to be gone: never guessed dead
+    who = " (pid 4242 on gpu-node-7; another host: nothing written for 42 min)"
+    assert running_who(meta) == who
+    with pytest.raises(BenchError) as refused:
+        resumable(tmp_path, "r1")
+    assert str(refused.value) == f"--resume 'r1': the run is still running{who}; stop it first"
+    assert main(["results", "r1", "--results", str(tmp_path)]) == 0
+    assert f"still running{who}" in capsys.readouterr().out.splitlines()
+
+
+def test_a_run_running_on_this_host_is_checked_by_its_process_not_by_its_quiet(tmp_path):
+    meta = read_meta(left_running(tmp_path, this_process(), 3 * 3600))  # this process: alive
+    assert meta["status"] == "running" and "quiet_s" not in meta
+    assert running_who(meta) == f" (pid {os.getpid()} on {socket.gethostname()})"

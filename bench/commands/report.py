@@ -41,8 +41,9 @@ def partial_line(meta: dict, recorded: int) -> str | None:
     selected = meta.get("cases")
     of = f"{recorded} of {len(selected)}" if isinstance(selected, list) and len(selected) >= recorded else recorded
     if status == "running":
-        process = meta.get("process")
-        who = f" (pid {process.get('pid')} on {process.get('host')})" if isinstance(process, dict) else ""
+        from bench.results import running_who
+
+        who = running_who(meta)
         return (
             f"run {run_id} is still running{who}: this report covers the {of} cases recorded so far; "
             "run bench report again once it has finished"

@@ -44,6 +44,8 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
         frame = store.load(path)
         meta = store.read_meta(path)
     print(f"run {meta['run_id']} ({meta.get('status')}), {counted(len(frame), 'case')}")
+    if meta.get("status") == "running":  # on another host, how long it has been quiet: it may have been killed there
+        print(f"still running{store.running_who(meta)}")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
         print(frame[[c for c in SHOWN if c in frame.columns]].to_string(index=False))
     for problem in store.run_damage(path):
