@@ -303,10 +303,21 @@ def signals_held() -> Iterator[None]:
             signal.signal(signum, lambda number, frame: arrived.append(number))
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        _restore(list(previous.items()))
         if arrived:
             signal.raise_signal(arrived[0])
+
+
+def _restore(handlers: list[tuple[int, Any]]) -> None:
+    """Put back each signal's handler, each in its own ``finally``: a Ctrl-C that reaches a handler already put back
+    still lets the others be restored (a SIGTERM left on the holding handler would be swallowed for the rest of the
+    run)."""
+    if handlers:
+        (signum, handler), rest = handlers[0], handlers[1:]
+        try:
+            signal.signal(signum, handler)
+        finally:
+            _restore(rest)
 
 
 def _add(new: Any, old: Any) -> Any:

@@ -117,3 +117,33 @@ def test_a_run_running_on_this_host_is_checked_by_its_process_not_by_its_quiet(t
     meta = read_meta(left_running(tmp_path, this_process(), 3 * 3600))  # this process: alive
     assert meta["status"] == "running" and "quiet_s" not in meta
     assert running_who(meta) == f" (pid {os.getpid()} on {socket.gethostname()})"
+
+
+def test_a_ctrl_c_while_the_held_signals_are_given_back_leaves_no_handler_holding(monkeypatch):
+    """A Ctrl-C that reaches SIGINT's handler as soon as it is put back, before SIGTERM's is: before, the
+    KeyboardInterrupt left the loop, and SIGTERM kept the holding handler (a CI timeout swallowed for the rest of the
+    run, report included)."""
+    import signal
+
+    from bench import results
+
+    def on_term(number, frame):
+        raise SystemExit(143)
+
+    monkeypatch.setattr(signal, "signal", signal.signal)  # restored after the test, whatever it leaves
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, on_term)
+    real = signal.signal
+
+    def ctrl_c_after_the_first_restore(signum, handler):
+        previous = real(signum, handler)
+        if handler is signal.default_int_handler:
+            raise KeyboardInterrupt
+        return previous
+
+    with pytest.raises(KeyboardInterrupt), results.signals_held():
+        monkeypatch.setattr(signal, "signal", ctrl_c_after_the_first_restore)
+    monkeypatch.setattr(signal, "signal", real)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is on_term
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
