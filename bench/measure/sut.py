@@ -151,20 +151,20 @@ class LoadgenRun:
     @property
     def first_warning(self) -> str | None:
         """``N LoadGen warning(s), the first: key: message`` when LoadGen logged any, else ``None``."""
-        if not self.warning_count:
-            return None
-        count = f"{self.warning_count} LoadGen warning{'s' if self.warning_count > 1 else ''}"
-        first = self.warnings[0] if self.warnings else "see mlperf_log_detail.txt"
-        return f"{count}, the first: {' '.join(first.split())}"
+        return _first("warning", self.warning_count, self.warnings)
 
     @property
     def first_error(self) -> str | None:
         """``N LoadGen error(s), the first: key: message`` when LoadGen logged any, else ``None``."""
-        if not self.error_count:
-            return None
-        count = f"{self.error_count} LoadGen error{'s' if self.error_count > 1 else ''}"
-        first = self.errors[0] if self.errors else "see mlperf_log_detail.txt"
-        return f"{count}, the first: {' '.join(first.split())}"
+        return _first("error", self.error_count, self.errors)
+
+
+def _first(kind: str, count: int, entries: list[str]) -> str | None:
+    """``N LoadGen <kind>(s), the first: ...`` (the detail log's first entry, or where to look), or ``None``."""
+    if not count:
+        return None
+    first = entries[0] if entries else "see mlperf_log_detail.txt"
+    return f"{count} LoadGen {kind}{'s' if count > 1 else ''}, the first: {' '.join(first.split())}"
 
 
 class BatchingSUT:
