@@ -192,6 +192,7 @@ def test_a_run_with_a_load_section_records_logs_and_reports_both_plans(tmp_path)
     cut = record.extra.get("server_search_cut")
     assert sheet["O11"].value == ("load (lower bound)" if cut else "load") and sheet["P11"].value == plan["replicas"]
     assert ("only a lower bound" in plan["plan_basis"]) == bool(cut)
+    assert ('the peak is at least this">≥ </span>' in html) == bool(cut)  # the page's Server peak cell says so too
 
 
 def test_the_workbook_does_not_call_an_slo_unreachable_when_the_search_ran_out(tmp_path):
