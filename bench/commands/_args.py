@@ -21,15 +21,26 @@ def probability(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
+def at_least(minimum: int, why: str = ""):
+    """An argparse type: an integer >= ``minimum``; ``why`` (e.g. why two are needed) follows the bound in the
+    message for a value below it."""
+    because = f" ({why})" if why else ""
+
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}{because}, got {value}")
+        return value
+
+    integer.__name__ = "integer"
+    return integer
+
+
+positive_int = at_least(1)
+"""argparse type: an integer >= 1."""
 
 
 def bounded_int(minimum: int, maximum: int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.commands._args import environment_default, folder, number_type, positive_int
+from bench.commands._args import at_least, environment_default, folder, number_type, positive_int
 from bench.results import default_reports_dir
 
 
@@ -21,17 +21,8 @@ def model_name(text: str) -> str:
     return text
 
 
-def two_or_more(text: str) -> int:
-    """argparse type for ``--runs``: an integer >= 2 (every rate compares two different runs)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer >= 2 (the false-alarm and detection rates compare two different runs), got {value}"
-        )
-    return value
+two_or_more = at_least(2, "the false-alarm and detection rates compare two different runs")
+"""argparse type for ``--runs``: every rate compares two different runs."""
 
 
 def calibrate_command(args: argparse.Namespace, extra: list[str]) -> int:
