@@ -657,9 +657,14 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta["damage"] = problems
     if meta.get("status") == "running" and process_gone(meta.get("process")):
         meta["status"] = "killed"
-    elif meta.get("status") == "running" and meta["process"].get("host") != socket.gethostname():
+    elif meta.get("status") == "running" and _other_host(meta.get("process")):
         meta["quiet_s"] = quiet_for(path)
     return meta
+
+
+def _other_host(process: Any) -> bool:
+    """True when a run's ``process`` names a host other than this one (a meta.json without it names none)."""
+    return isinstance(process, dict) and "host" in process and process["host"] != socket.gethostname()
 
 
 def quiet_for(path: Path) -> float | None:

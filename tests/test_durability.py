@@ -147,3 +147,16 @@ def test_a_ctrl_c_while_the_held_signals_are_given_back_leaves_no_handler_holdin
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert signal.getsignal(signal.SIGTERM) is on_term
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_a_running_run_whose_meta_names_no_process_is_read_not_a_traceback(tmp_path):
+    """A running run's meta.json without ``process`` (written before bench recorded it, or edited): before, reading
+    it raised KeyError: 'process' (bench results, report and --resume showed a traceback)."""
+    from bench.results import read_meta
+
+    run = tmp_path / "r1"
+    run.mkdir()
+    (run / "meta.json").write_text(json.dumps({"run_id": "r1", "status": "running", "suites": []}))
+    (run / "records.jsonl").write_text("")
+    meta = read_meta(run)
+    assert meta["status"] == "running" and "quiet_s" not in meta
