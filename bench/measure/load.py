@@ -69,7 +69,8 @@ BACKLOG_SLO_FACTOR = 20
 SUT_COST_S = 10e-6
 """What the SUT adds per request, roughly (queue, worker wake-up, completion): only sizes LoadGen's pre-generation."""
 RUN_ALLOWANCE = 10
-"""The default ``max_time_s`` allows each run the pass may make this many times ``min_duration_s``."""
+"""The default ``max_time_s`` allows each run the pass may make this many times its length (see
+:meth:`LoadSpec.time_limit_s`)."""
 MAX_TIME_S = 7 * 24 * 3600
 """Longest load pass of one case (a week), explicit or derived."""
 
@@ -477,11 +478,7 @@ def load_pass(
     clock = time.monotonic
     started = clock()
     columns: dict[str, Any] = {}
-    extra: dict[str, Any] = {
-        "load": asdict(spec),
-        "load_log_dir": str(log_dir),
-        "loadgen_version": _version(lg),
-    }
+    extra: dict[str, Any] = {"load": asdict(spec), "load_log_dir": str(log_dir), "loadgen_version": _version(lg)}
     recorded: dict[str, LoadgenRun] = {}
     sut = BatchingSUT(call_for, spec.max_batch, spec.max_wait_ms, thread_context or contextlib.nullcontext)
     server_runs: list[LoadgenRun] = []
@@ -510,12 +507,11 @@ def load_pass(
             if "server" in spec.scenarios:
                 columns |= _server(runner, spec, spec.start_qps or estimate_qps / 2, extra, server_runs, recorded)
         except TimeLimit:  # no run fitted in the time left: what ran before is kept, flagged below
-            if server_runs:
-                extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}
+            pass
         except Exception as err:  # keep the scenarios (and Server runs) already measured; the error says what stopped
-            if server_runs:
-                extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}
             error = one_line(err)
+    if server_runs:  # every Server run made, also when a later one raised (the search's own curve is the same runs)
+        extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}
     name = case_id or log_dir.name
     _flag_errors(recorded, extra, name, log_dir)
     if runner is not None and (runner.stopped or runner.time_left_s() < 0):
@@ -575,8 +571,8 @@ def _server(
     made: list[LoadgenRun],
     recorded: dict[str, LoadgenRun],
 ) -> dict[str, Any]:
-    """The Server columns of the peak search; ``made`` gets each run as it ends (kept if a later one raises), and
-    ``recorded["server"]`` the peak."""
+    """The Server columns of the peak search; ``made`` gets each run as it ends (kept if a later one raises: the
+    caller records them as ``extra.load_curve``), and ``recorded["server"]`` the peak."""
 
     def run_at(qps: float) -> LoadgenRun:  # find_peak has just asked stop(): the time is checked
         made.append(runner.server(qps, checked=True))
@@ -592,8 +588,6 @@ def _server(
     )
     if not runs:  # the time ran out before the first rate
         return {}
-    extra["load_curve"] = _curve(runs)
-    extra["server_runs"] = len(runs)
     columns: dict[str, Any] = {"server_slo_ms": spec.slo_p99_ms}
     cut = extra["server_search_cut"] = search_cut(runner, spec, peak, runs, min(floor, start_qps))
     if peak is None:
