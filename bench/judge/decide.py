@@ -236,13 +236,18 @@ def decide(
     return Decision(frame.drop(columns="one_minus_accuracy"), pd.DataFrame(recommendations), robust)
 
 
+def reference_missing(frame: pd.DataFrame) -> pd.Series:
+    """Which rows' ``reference_missing`` says why their group's reference case did not run (all False without the
+    column)."""
+    if "reference_missing" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame["reference_missing"].fillna("").astype(str) != ""
+
+
 def _unreferenced(group: pd.DataFrame) -> pd.Index:
     """The ok cases of a group left without a score because its reference case did not run: their front compares
     their measured latency, size and 1-A with each other, which needs no reference."""
-    if "reference_missing" not in group.columns:
-        return group.index[:0]
-    why = group["reference_missing"].fillna("").astype(str)
-    return group.index[((group["status"] == "ok") & (why != "")).to_numpy()]
+    return group.index[((group["status"] == "ok") & reference_missing(group)).to_numpy()]
 
 
 def _mark_fronts(frame: pd.DataFrame, members: pd.Index, config: ScoringConfig) -> list[str]:

@@ -13,7 +13,7 @@ from bench import results as store
 from bench.errors import BenchError, SuiteError, counted
 from bench.judge.confidence import Confidence, apply_confidence
 from bench.judge.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
-from bench.judge.decide import Robustness, decide, validate_constraints
+from bench.judge.decide import Robustness, decide, reference_missing, validate_constraints
 from bench.judge.scoring import NOT_RUN, PROFILES, ScoringConfig, score
 
 SUMMARY_COLUMNS = [
@@ -131,9 +131,7 @@ class Tables:
 
 def _reference_missing(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``frame`` whose ``reference_missing`` says why their group's reference case did not run."""
-    if "reference_missing" not in frame.columns:
-        return frame.iloc[0:0]
-    return frame[frame["reference_missing"].fillna("").astype(str) != ""]
+    return frame[reference_missing(frame).to_numpy()]
 
 
 def group_label(rec: dict[str, Any]) -> str:
