@@ -490,25 +490,25 @@ def _close_run(session: pytest.Session, exitstatus: int) -> None:
     try:
         # pytest says interrupted for a --stepwise stop too, also after the last case (nothing was left to run)
         stopped_early = exitstatus == pytest.ExitCode.INTERRUPTED and not config.stash.get(ALL_RAN_KEY, False)
-        _close_writer(config, bench_session, stopped_early)
+        _close_writer(session, bench_session, stopped_early)
         if config.getoption("--bench-report"):
             config.stash[REPORT_KEY] = _write_report(config, bench_session.writer)
     except KeyboardInterrupt:
         stopped = config.stash.setdefault(STOPPED_KEY, "Ctrl-C")
         if not bench_session.writer.closed:  # it came before the close could hold it
-            _close_writer(config, bench_session, True)
+            _close_writer(session, bench_session, True)
         if config.getoption("--bench-report") and REPORT_KEY not in config.stash:
             how = f"write it with: bench report {bench_session.writer.run_id}"
             config.stash[REPORT_KEY] = f"report: not written: interrupted ({stopped}); {how}"
         session.exitstatus = pytest.ExitCode.INTERRUPTED
 
 
-def _close_writer(config: pytest.Config, bench_session, interrupted: bool) -> None:
+def _close_writer(session: pytest.Session, bench_session, interrupted: bool) -> None:
     """Close the run: ``interrupted`` when pytest says so or something stopped it before its last case (a signal,
-    ``pytest.exit()``, ``-x``; :func:`stop_of` says which, in ``stopped_by`` and ``stop_reason``), else ``finished``."""
-    by = config.stash.get(STOP_KEY, {})
-    if STOPPED_KEY in config.stash:  # a signal during the close itself
-        by = {"stopped_by": config.stash[STOPPED_KEY]}
+    also one during the close itself, ``pytest.exit()``, ``-x``; :func:`stop_of` says which, in ``stopped_by`` and
+    ``stop_reason``), else ``finished``."""
+    config = session.config
+    by = stop_of(session)
     bench_session.writer.close(
         "interrupted" if interrupted or by else "finished",
         **by,
