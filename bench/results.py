@@ -511,16 +511,6 @@ def _last_of_each_case(
     return [row for row, number in zip(rows, numbers, strict=True) if number in last]
 
 
-def repeated_cases(run: Path, name: str = "records.jsonl") -> dict[str, list[int]]:
-    """The cases (``suite::case_id``) that the file ``name`` of the run folder ``run`` holds on more than one line,
-    with those lines' numbers (readers read the last of each, see :func:`_read_jsonl`); without warning."""
-    repeated: dict[str, list[int]] = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResultsWarning)
-        _read_jsonl(run / name, repeated=repeated)
-    return repeated
-
-
 def _field_types() -> dict[str, tuple[type, ...]]:
     """What each column of :class:`Record` may hold besides null: numbers for a number, else its own type."""
     numeric = (int, float)
@@ -738,15 +728,22 @@ def load_meta(
     return read_meta(resolve_run(run, results_dir))
 
 
-def load(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] | None = None):
+def load(
+    run: str | os.PathLike[str] | None = None,
+    results_dir: str | os.PathLike[str] | None = None,
+    *,
+    repeated: dict[str, list[int]] | None = None,
+):
     """A run's records as a pandas DataFrame: one row per case, the columns of :class:`Record`.
 
     ``extra`` (method parameters and method-specific figures) is flattened into ``extra.<key>`` columns.
-    Records of an older schema version load too; columns they lack are empty.
+    Records of an older schema version load too; columns they lack are empty. ``repeated``, when given, gets the
+    cases (``suite::case_id``) the file holds on more than one line, with those lines' numbers (the frame has the
+    last of each, see :func:`_read_jsonl`).
     """
     import pandas as pd
 
-    rows = _read_jsonl(resolve_run(run, results_dir) / "records.jsonl")
+    rows = _read_jsonl(resolve_run(run, results_dir) / "records.jsonl", repeated=repeated)
     frame = pd.DataFrame(rows)
     for column in COLUMNS:
         if column not in frame.columns:

@@ -136,7 +136,8 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
             raise GateError(f"run {path} is given twice on one side of the comparison; give each run once")
         seen.add(path.resolve())
         metas.append(store.load_meta(path))
-        frame = store.load(path)
+        lines: dict[str, list[int]] = {}
+        frame = store.load(path, repeated=lines)
         waits: dict[str, float | None] = {}
         for row in frame.to_dict("records"):
             key = f"{row['suite']}::{row['case_id']}"
@@ -145,8 +146,8 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
         for key, values in store.load_samples(path).items():
             samples.setdefault(key, []).append(values)
             cpu_wait.setdefault(key, []).append(waits.get(key))
-        for key, lines in store.repeated_cases(path).items():
-            repeated[key] = f"{path / 'records.jsonl'} has it on lines {', '.join(map(str, lines))}"
+        for key, found in lines.items():
+            repeated[key] = f"{path / 'records.jsonl'} has it on lines {', '.join(map(str, found))}"
     label = metas[0]["run_id"] if len(metas) == 1 else f"{len(metas)} runs pooled"
     return RunSide(label, records, samples, metas, repeated, cpu_wait)
 
