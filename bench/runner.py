@@ -103,8 +103,15 @@ def forked_rng(device: str = "cpu"):
     use (other jobs' GPUs on a shared box) are left alone, and a CPU case touches no GPU at all."""
     import torch
 
-    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-    return torch.random.fork_rng(devices=devices, device_type="cuda")
+    gpu = _gpu_index(device)
+    return torch.random.fork_rng(devices=[] if gpu is None else [gpu], device_type="cuda")
+
+
+def _gpu_index(device: str) -> int | None:
+    """The GPU of a ``cuda[:K]`` device (bare ``cuda``: torch's default, 0), or ``None`` for any other device."""
+    import torch
+
+    return (torch.device(device).index or 0) if device.startswith("cuda") else None
 
 
 def seed(device: str, value: int) -> None:
@@ -113,8 +120,9 @@ def seed(device: str, value: int) -> None:
     import torch
 
     torch.default_generator.manual_seed(value)
-    if device.startswith("cuda"):
-        with torch.cuda.device(torch.device(device).index or 0):
+    gpu = _gpu_index(device)
+    if gpu is not None:
+        with torch.cuda.device(gpu):
             torch.cuda.manual_seed(value)
 
 

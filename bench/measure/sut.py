@@ -39,6 +39,7 @@ CallFor = Callable[[int], Callable[[], object]]
 """``call_for(n)`` -> a zero-argument callable that serves ``n`` requests in one call (its inputs built once)."""
 
 _STOP = object()
+_FLUSH = object()
 
 
 class _Job:
@@ -59,7 +60,6 @@ class _Job:
             self.done.set()
 
 
-_FLUSH = object()
 SCENARIOS = {"single-stream": "SingleStream", "server": "Server", "offline": "Offline"}
 
 
@@ -388,7 +388,7 @@ def read_logs(log_dir: Path) -> LoadgenRun:
     error_count = max(
         len(detail["_errors"]),
         counted if isinstance(counted, int) and not isinstance(counted, bool) else 0,
-        _summary_errors(summary),
+        _summary_count(summary, "ERRORS?"),  # "1 ERROR encountered", "2 ERRORS encountered"
     )
     validity = verdict or str(detail.get("result_validity") or "INVALID")
     run = LoadgenRun(
@@ -417,11 +417,6 @@ def read_logs(log_dir: Path) -> LoadgenRun:
         run.validity = "INVALID"
         run.invalid_reason = f"{run.invalid_reason} {run.first_error}" if run.invalid_reason else run.first_error
     return run
-
-
-def _summary_errors(summary: str) -> int:
-    """The summary's ``N ERRORS encountered. See detailed log.`` (``1 ERROR``, or none: 0)."""
-    return _summary_count(summary, "ERRORS?")
 
 
 def _summary_count(summary: str, what: str) -> int:
