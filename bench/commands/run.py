@@ -105,6 +105,15 @@ def stopped_line(what: str, writer) -> str:
     return f"bench run: {what}; {cases} saved in {writer.path}"
 
 
+def _interrupted(by: str, writer) -> int:
+    """Say that ``by`` (``Ctrl-C``, ``SIGTERM``) stopped the run and what it kept; its exit status."""
+    import sys
+
+    shown = "" if by == "Ctrl-C" else f" ({by})"
+    print(stopped_line(f"interrupted{shown}", writer), file=sys.stderr)
+    return STOPPED_EXIT[by]
+
+
 def run(args: argparse.Namespace, extra: list[str]) -> int:
     import sys
 
@@ -118,13 +127,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         code = int(pytest.main(pytest_args(args, extra), plugins=[watch]))
     except KeyboardInterrupt as stop:  # where pytest does not catch it (as it starts or ends); SIGTERM names itself
         by = "SIGTERM" if stop.args == ("SIGTERM",) else watch.stopped_by() or "Ctrl-C"
-        print(stopped_line("interrupted" + ("" if by == "Ctrl-C" else f" ({by})"), watch.writer()), file=sys.stderr)
-        return STOPPED_EXIT[by]
+        return _interrupted(by, watch.writer())
     stopped_by = watch.stopped_by()
     if stopped_by is not None:  # pytest says 2, as for a suite it could not collect: a script could not tell
-        shown = "" if stopped_by == "Ctrl-C" else f" ({stopped_by})"
-        print(stopped_line(f"interrupted{shown}", watch.writer()), file=sys.stderr)
-        return STOPPED_EXIT[stopped_by]
+        return _interrupted(stopped_by, watch.writer())
     stop = watch.stop()
     if stop and "stop_reason" in stop:  # pytest.exit(), -x, --stepwise: pytest has said why; say what the run kept
         print(stopped_line(f"stopped by {stop['stopped_by']} ({stop['stop_reason']})", watch.writer()), file=sys.stderr)
