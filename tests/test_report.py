@@ -26,6 +26,31 @@ SECTIONS = {
 }
 
 
+def ok_record(
+    run_id: str, case_id: str, compression: str, device: str, threads: int | None, latency: float, size: int, **more
+) -> Record:
+    """An ok eager case of model m in suite s at batch 1: its latency, the figures that follow from it, its size."""
+    return Record(
+        run_id=run_id,
+        suite="s",
+        case_id=case_id,
+        model="m",
+        compression=compression,
+        engine="eager",
+        device=device,
+        threads=threads,
+        batch_size=1,
+        status="ok",
+        latency_p50_ms=latency,
+        latency_p99_ms=latency * 1.5,
+        latency_mean_ms=latency,
+        throughput_items_per_s=1000.0 / latency,
+        model_size_bytes=size,
+        peak_rss_mb=200.0,
+        **more,
+    )
+
+
 def make_run(results: Path, run_id: str = "20260101T000000Z-abcd", accuracy: bool = True, sections=None) -> str:
     """A finished run of model m: fp32/bf16/int8 on 1 and 2 CPU threads, and a skipped CUDA case."""
     meta = {"suites": [{"name": "s", "path": "s.yaml", "sections": SECTIONS if sections is None else sections}]}
@@ -35,23 +60,14 @@ def make_run(results: Path, run_id: str = "20260101T000000Z-abcd", accuracy: boo
         for compression, (latency, size, acc) in figures.items():
             latency = latency / (1.6 if threads == 2 else 1)
             writer.append(
-                Record(
-                    run_id=run_id,
-                    suite="s",
-                    case_id=f"m[{compression}-cpu-{threads}t-bs1]",
-                    model="m",
-                    compression=compression,
-                    engine="eager",
-                    device="cpu",
-                    threads=threads,
-                    batch_size=1,
-                    status="ok",
-                    latency_p50_ms=latency,
-                    latency_p99_ms=latency * 1.5,
-                    latency_mean_ms=latency,
-                    throughput_items_per_s=1000.0 / latency,
-                    model_size_bytes=size,
-                    peak_rss_mb=200.0,
+                ok_record(
+                    run_id,
+                    f"m[{compression}-cpu-{threads}t-bs1]",
+                    compression,
+                    "cpu",
+                    threads,
+                    latency,
+                    size,
                     accuracy=acc if accuracy else None,
                     accuracy_metric="auc" if accuracy else None,
                     energy_source="unavailable: no energy meter implemented",

@@ -11,7 +11,8 @@ import openpyxl
 import pandas as pd
 
 from bench.report import write_report
-from bench.results import Record, RunWriter
+from bench.results import RunWriter
+from tests.test_report import ok_record
 
 MYSTERY = "Mystery GPU 9000"
 NO_PRICE = f"no price for GPU '{MYSTERY}'; add it to prices.gpu_hour"
@@ -23,24 +24,8 @@ def make_run(results: Path, run_id: str = "r") -> str:
     writer = RunWriter(results, run_id, {"suites": [{"name": "s", "sections": {}}]})
     for device, threads, gpu in (("cpu", 2, None), ("cuda:0", None, MYSTERY)):
         for compression, latency, size in (("fp32", 4.0, 4000), ("int8", 2.0, 1000)):
-            rec = Record(
-                run_id=run_id,
-                suite="s",
-                case_id=f"m[{compression}-{device}-bs1]",
-                model="m",
-                compression=compression,
-                engine="eager",
-                device=device,
-                threads=threads,
-                batch_size=1,
-                status="ok",
-                gpu_name=gpu,
-                latency_p50_ms=latency,
-                latency_p99_ms=latency * 1.5,
-                latency_mean_ms=latency,
-                throughput_items_per_s=1000.0 / latency,
-                model_size_bytes=size,
-                peak_rss_mb=200.0,
+            rec = ok_record(
+                run_id, f"m[{compression}-{device}-bs1]", compression, device, threads, latency, size, gpu_name=gpu
             )
             writer.append(rec, [latency] * 5)
     writer.close("finished")
