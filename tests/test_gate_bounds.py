@@ -85,3 +85,39 @@ def test_two_lower_bounds_decide_nothing(tmp_path):
     assert result.exit_code == gate.NOT_COMPARED and [
         v["bound"] for v in result.to_json()["verdicts"] if v["metric"] == "server_max_qps"
     ] == ["unknown"]
+
+
+def gate_server_p99(tmp_path, peaks: tuple[float, float], bounds: tuple[bool, bool], p99s=(5.0, 5.0)):
+    """Gate one case's server_p99_ms (rule +10%) with these Server peaks, lower bounds on the sides asked."""
+    results = tmp_path / "results"
+    for run_id, peak, bound, p99 in zip(("base", "cur"), peaks, bounds, p99s, strict=True):
+        extra = {"server_peak_note": NOTE} if bound else {}
+        case = {"m[0]": {"samples": latencies(0), "server_max_qps": peak, "server_p99_ms": p99, "extra": extra}}
+        make_run(results, run_id, case, gates={"server_p99_ms": "+10%"})
+    result = gate.gate_runs(["base"], ["cur"], results)
+    (verdict,) = [v for v in result.verdicts if v.metric == "server_p99_ms"]
+    return result, verdict
+
+
+@pytest.mark.parametrize("bounds", [(False, True), (True, False), (True, True)])
+def test_a_latency_at_a_bound_peak_is_not_compared_with_a_latency_at_another_rate(tmp_path, bounds):
+    # before: "unchanged" (exit 0): the current p99 was taken at 700 QPS, below its unknown peak, against the
+    # baseline's p99 at 1000 QPS: two different loads
+    result, verdict = gate_server_p99(tmp_path, (1000, 700), bounds)
+    assert verdict.verdict == "not comparable" and result.exit_code == gate.NOT_COMPARED
+    assert verdict.reason.endswith(
+        "its server_p99_ms was measured below the true peak, so the two sides' server_p99_ms are latencies at "
+        "different loads (1000 and 700 QPS): not compared"
+    )
+    sides = [side for side, bound in zip(("the baseline's", "the current run's"), bounds, strict=True) if bound]
+    assert all(f"{side} server_max_qps is only a lower bound ({NOTE})" in verdict.reason for side in sides)
+    assert "\n" not in verdict.reason
+
+
+def test_latencies_at_the_same_rate_are_compared_even_when_that_rate_is_a_bound(tmp_path):
+    # both searches stopped at the same rate (e.g. the rate cap): the same load on both sides
+    result, verdict = gate_server_p99(tmp_path, (1000, 1000), (True, True), p99s=(5.0, 6.0))
+    assert verdict.verdict == "regressed" and verdict.change == pytest.approx(0.2)
+    # and exact peaks at different rates are compared as before (the metric is the latency at the peak)
+    result, verdict = gate_server_p99(tmp_path / "exact", (1000, 700), (False, False))
+    assert verdict.verdict == "unchanged" and result.exit_code == 0

@@ -518,6 +518,8 @@ def _compare_metric(
     bounds = (lower_bound(old, rule.metric), lower_bound(new, rule.metric))
     if any(bounds):
         _judge_bounds(verdict, rule, *bounds)
+    elif below_peak := _below_bound_peak(old, new, rule.metric):
+        verdict.verdict, verdict.reason = "not comparable", below_peak
     return verdict
 
 
@@ -532,6 +534,32 @@ def lower_bound(record: Mapping[str, Any], metric: str) -> str | None:
     key = LOWER_BOUNDS.get(metric)
     note = record.get(key) if key else None
     return str(note) if _present(note) and str(note).strip() else None
+
+
+AT_RATE = {"server_p50_ms": "server_max_qps", "server_p90_ms": "server_max_qps", "server_p99_ms": "server_max_qps"}
+"""Metric -> the rate it was measured at: the Server latencies are those of the run at the Server peak."""
+
+
+def _below_bound_peak(old: Mapping[str, Any], new: Mapping[str, Any], metric: str) -> str | None:
+    """Why a latency under load cannot be compared, or ``None``: when a side's Server search was cut short, its
+    latencies were measured at a rate below its true peak, so unless both sides ran at the same rate the two
+    figures describe different loads (a rate cap on both sides is the same rate: compared)."""
+    rate = AT_RATE.get(metric)
+    notes = [(side, lower_bound(record, rate)) for side, record in (("baseline", old), ("current run", new))]
+    if rate is None or not any(note for _, note in notes):
+        return None
+    old_rate, new_rate = old.get(rate), new.get(rate)
+    if _present(old_rate) and _present(new_rate) and math.isclose(float(old_rate), float(new_rate), rel_tol=1e-9):
+        return None
+    sides = "; ".join(f"the {side}'s {rate} is only a lower bound ({note})" for side, note in notes if note)
+    return (
+        f"{sides}: its {metric} was measured below the true peak, so the two sides' {metric} are latencies at "
+        f"different loads ({_rate(old_rate)} and {_rate(new_rate)} QPS): not compared"
+    )
+
+
+def _rate(value: Any) -> str:
+    return f"{float(value):.4g}" if _present(value) else "no"
 
 
 def _judge_bounds(verdict: Verdict, rule: Rule, old_bound: str | None, new_bound: str | None) -> None:
