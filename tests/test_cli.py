@@ -54,6 +54,20 @@ def test_validate_refuses_an_empty_path(tmp_path, capsys, monkeypatch):
     )
 
 
+@pytest.mark.parametrize(("argv", "default"), [(["run"], "suites/quick.yaml"), (["validate"], "suites/")])
+def test_no_suite_named_outside_the_project_is_one_line(tmp_path, capsys, monkeypatch, argv, default):
+    """The default suite path is checked like a named one (was: pytest's 'no tests ran ... ERROR: file or directory
+    not found: suites/quick.yaml', exit 4; bench validate: 'suites: no such file or directory', exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert err.strip() == (
+        f"bench {argv[0]}: error: no suite named, and the default {default} is not in {tmp_path}: name a suite file "
+        f"or folder (bench {argv[0]} path/to/suite.yaml), or run from the project's folder"
+    )
+
+
 def test_shipped_suites_are_valid(capsys):
     assert main(["validate", "suites/"]) == 0
 

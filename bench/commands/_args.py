@@ -181,6 +181,17 @@ def suite_path(text: str) -> str:
     return text
 
 
+def default_here(paths: list[str], default: list[str], example: str) -> None:
+    """When no path was named (``paths`` is the ``default`` object argparse left) and the default is not in the
+    current folder, one line saying so: argparse checks only the paths given, and pytest would say "no tests ran".
+    """
+    if paths is default and not os.path.exists(default[0]):
+        raise BenchError(
+            f"no suite named, and the default {default[0]} is not in {os.getcwd()}: name a suite file or folder "
+            f"({example}), or run from the project's folder"
+        )
+
+
 def run_id(text: str) -> str:
     """argparse type: a run id a new run may take (see :func:`bench.results.run_id_problem`)."""
     from bench.results import run_id_problem

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 
-from bench.commands._args import folder, run_id, suite_path
+from bench.commands._args import default_here, folder, run_id, suite_path
 from bench.errors import BenchError, did_you_mean
 
 # pytest plugins that other packages install and a suite run never uses; hypothesis alone takes 1.3 s to import
@@ -119,6 +119,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
 
     import pytest
 
+    default_here(args.suites, DEFAULT_SUITES, "bench run path/to/suite.yaml")
     off = disabled_plugin(extra)
     if off:  # pytest would only say "not found: suites/..." (no plugin collects YAML) or "unrecognized arguments"
         raise BenchError(f"-p {off}: a suite run needs {NEEDED_PLUGINS[off[3:]]}; drop it")
@@ -147,6 +148,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     return code
 
 
+DEFAULT_SUITES = ["suites/quick.yaml"]
+"""The suite ``bench run`` runs when none is named (argparse hands this very list back: see :func:`default_here`)."""
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "run",
@@ -163,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "suites",
         nargs="*",
         type=suite_path,
-        default=["suites/quick.yaml"],
+        default=DEFAULT_SUITES,
         help="suite files or folders (default: suites/quick.yaml)",
     )
     parser.add_argument(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.commands._args import non_empty_path
+from bench.commands._args import default_here, non_empty_path
 from bench.errors import SuiteError, counted
 
 
 def validate(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.suite import discover, load_suite
 
+    default_here(args.paths, DEFAULT_PATHS, "bench validate path/to/suite.yaml")
     try:
         files = discover(args.paths)
     except SuiteError as err:
@@ -48,10 +49,14 @@ def validate(args: argparse.Namespace, extra: list[str]) -> int:
     return 1 if failed else 0
 
 
+DEFAULT_PATHS = ["suites/"]
+"""What ``bench validate`` checks when no path is named."""
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("validate", help="check suites without running them")
     parser.add_argument(
-        "paths", nargs="*", type=non_empty_path, default=["suites/"], help="suite files or folders (default: suites/)"
+        "paths", nargs="*", type=non_empty_path, default=DEFAULT_PATHS, help="suite files or folders (default: suites/)"
     )
     parser.add_argument("--list", action="store_true", help="also list every case id")
     parser.set_defaults(func=validate)
