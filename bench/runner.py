@@ -43,20 +43,31 @@ class PassFailedWarning(UserWarning):
 
 class _LastOnly:
     """A cache holding only the most recent key. The sweep runs model-major, so each model is built once per suite,
-    and memory figures are not inflated by every model seen before. ``fresh`` says whether the last get built."""
+    and memory figures are not inflated by every model seen before. ``fresh`` says whether the last get built;
+    ``release`` runs after an old value is dropped, before the new one is made."""
 
-    def __init__(self) -> None:
+    def __init__(self, release: Callable[[], None] | None = None) -> None:
         self.key: Any = object()
         self.value: Any = None
         self.fresh = False
+        self.release = release
 
     def get(self, key: Any, make: Callable[[], Any]) -> Any:
         self.fresh = key != self.key
         if self.fresh:
+            dropped = self.value is not None
             self.key, self.value = object(), None  # release the old one first; a failed make() leaves no key
+            if dropped and self.release is not None:
+                self.release()
             self.value = make()
             self.key = key
         return self.value
+
+
+def _release_freed_memory() -> None:
+    from bench.measure.memory import release_freed_memory
+
+    release_freed_memory()
 
 
 PHASES = ("timed calls", "first calls", "warm-up", "memory", "energy", "accuracy", "load")
@@ -250,7 +261,8 @@ class Session:
         self.timer = Timer()
         self._bundles = _LastOnly()
         self._compressed = _LastOnly()
-        self._prepared = _LastOnly()
+        # the last of the three to change: what earlier variants left (compiled graphs, heap) goes with it
+        self._prepared = _LastOnly(_release_freed_memory)
         self._accuracy: dict[Any, Any] = {}
         self._digests: dict[Any, str] = {}  # the current model's content digest (artefact cache keys)
 

@@ -545,3 +545,44 @@ def test_a_load_pass_beyond_the_free_memory_is_skipped_and_the_case_keeps_its_fi
         "activations per item, with inputs prepared for 8388544 items x 180 B = "
     )
     assert record.extra["load_skipped"].endswith("lower load.batching.max_batch")
+
+
+def test_a_replaced_engine_is_released_before_the_next_is_built_and_only_then(session, monkeypatch):
+    """Memory that earlier cases left is given back when the engine changes (not when only the batch size or the
+    thread count does), after the old engine is dropped and before the new one is made."""
+    import bench.runner as runner
+
+    events: list[str] = []
+    monkeypatch.setattr(runner, "_release_freed_memory", lambda: events.append("release"))
+    monkeypatch.setattr(session._prepared, "release", lambda: events.append("release"))
+    real_get = session._prepared.get
+
+    def get(key, make):
+        return real_get(key, lambda: events.append(f"make {key[1].name}") or make())
+
+    monkeypatch.setattr(session._prepared, "get", get)
+    for compression, batch in (("fp32", 1), ("fp32", 3), ("bf16", 1), ("bf16", 3)):
+        session.run_case(case(compression=compression, batch=batch), time_calls)
+    assert events == ["make fp32", "release", "make bf16"]
+
+
+def test_releasing_memory_drops_what_a_compiled_graph_kept_of_a_model_gone(session):
+    """A frozen inductor graph keeps its constants as globals of a generated module that torch.compiler.reset()
+    leaves in place: without the release, every compiled variant's weights stayed for the rest of the run and
+    each case's peak RSS grew with its place in the run."""
+    pytest.importorskip("torch._inductor")
+    import sys
+    import weakref
+
+    from bench.measure.memory import INDUCTOR_MODULES, release_freed_memory
+
+    model, compile_ = MethodSpec("dlrm-tiny"), MethodSpec("compile")
+    compiled = Case("s", model, MethodSpec("fp32"), compile_, Placement("cpu", 1), 2, TINY)
+    session.run_case(compiled, time_calls)
+    weight = weakref.ref(next(session.compressed(compiled)[0].module.parameters()))
+    session._prepared.get("another engine", lambda: "eager")  # the compiled engine is replaced ...
+    session._bundles.get("another model", lambda: None)
+    session._compressed.get("another variant", lambda: None)  # ... and its model dropped
+    assert not any(name.startswith(INDUCTOR_MODULES) for name in sys.modules)
+    assert weight() is None
+    release_freed_memory()  # idempotent

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import resource
 import time
@@ -23,6 +25,56 @@ def current_rss_bytes() -> int:
             return int(statm.read().split()[1]) * _PAGE
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def release_freed_memory() -> None:
+    """Give back what earlier cases left behind, so that a case's peak RSS is its own and not its place in the run:
+    Python's unreachable objects, the graphs ``torch.compile`` keeps for every model it compiled (they hang on the
+    model class's code, not on the model, and a frozen graph holds its own copy of the weights), and the heap pages
+    glibc keeps after a free (``malloc_trim``; fine-tuning and distillation leave hundreds of MiB there). Called
+    when a case's engine is replaced, before the next one is built (so nothing still in use is dropped)."""
+    import gc
+    import sys
+
+    if "torch._dynamo" in sys.modules:  # something was compiled: its caches outlive the modules
+        import torch
+
+        torch.compiler.reset()
+        _forget_inductor_modules()
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+INDUCTOR_MODULES = "torch._inductor.runtime.compile_tasks."
+"""Where inductor loads the Python module of each graph it compiled (``sys.modules``): a frozen graph's module holds
+its constants, oneDNN-packed weights included, as globals, and ``torch.compiler.reset`` leaves it there."""
+
+
+def _forget_inductor_modules() -> None:
+    """Drop inductor's loaded graph modules (its in-memory ``PyCodeCache`` and their ``sys.modules`` entries; the
+    files stay on disk, so a later compile of the same graph still finds them). Private torch API: skipped, not
+    failed, where a torch version lays it out differently."""
+    import sys
+
+    try:
+        from torch._inductor.codecache import PyCodeCache
+
+        PyCodeCache.cache_clear()
+    except (ImportError, AttributeError):
+        return
+    for name in [name for name in sys.modules if name.startswith(INDUCTOR_MODULES)]:
+        del sys.modules[name]
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (``None`` on a C library without it, e.g. musl or macOS)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)
