@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from collections.abc import Iterable
 
 
@@ -82,3 +83,11 @@ def one_line(err: BaseException, limit: int = 300) -> str:
     message = str(err).split("Exception raised from ", 1)[0]  # torch's C++ errors may append their stack
     text = " ".join(f"{type(err).__name__}: {message}".split()).strip().rstrip(":")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def stops_the_session(err: BaseException) -> bool:
+    """Whether ``err`` is a ``pytest.exit()``: a request to stop the whole pytest session, whoever made it (a
+    conftest, a model, an engine). It is no failure of the case or pass it interrupted: an ``except Exception`` that
+    records a failure raises it on instead, and the run ends as for any ``pytest.exit()``."""
+    pytest = sys.modules.get("pytest")  # not imported: nothing can have called pytest.exit()
+    return pytest is not None and isinstance(err, pytest.exit.Exception)

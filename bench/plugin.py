@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench.errors import BenchError, NotApplicable, SuiteError, os_reason, short_name
+from bench.errors import BenchError, NotApplicable, SuiteError, os_reason, short_name, stops_the_session
 from bench.results import DEFAULT_RESULTS_DIR, run_id_problem
 from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
@@ -237,8 +237,10 @@ def _case_test(case: Case):
             # A case that fails before its latency pass never used the fixture; pytest-benchmark would then add a
             # misleading "fixture was not used" teardown error on top of the real failure. Its only switch is this.
             benchmark._mode = benchmark._mode or "bench: case failed before timing"
-            if isinstance(error, KeyboardInterrupt):  # Ctrl-C, SIGTERM: the case has no record (--resume measures it
-                benchmark.has_error = True  # again), so pytest-benchmark's JSON and storage must not keep its timing
+            # Ctrl-C, SIGTERM, a pytest.exit() from the model: the case has no record (--resume measures it again),
+            # so pytest-benchmark's JSON and storage must not keep its timing
+            if isinstance(error, KeyboardInterrupt) or stops_the_session(error):
+                benchmark.has_error = True
             raise
         benchmark.extra_info.update(
             suite=case.suite,

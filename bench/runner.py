@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bench import artefacts, metrics
-from bench.errors import BenchError, NotApplicable
+from bench.errors import BenchError, NotApplicable, stops_the_session
 from bench.measure import PassResult, one_line
 from bench.measure.inputs import to_device
 from bench.results import ENVIRONMENT_FIELDS, Record, RunWriter
@@ -333,7 +333,9 @@ class Session:
     # -- one case -------------------------------------------------------------------------------------
 
     def run_case(self, case: Case, time_calls: TimeCalls) -> Record:
-        """Run every pass of one case and append its record. Skips and failures are recorded too, then re-raised."""
+        """Run every pass of one case and append its record. Skips and failures are recorded too, then re-raised; a
+        ``pytest.exit()`` from inside the case (its model, engine, accuracy or load pass) leaves no record, as
+        Ctrl-C: it stops the run, and ``--resume`` measures the case again."""
         started, phases_before = time.perf_counter(), dict(self.timer.seconds)
         try:
             record, samples = self._measure(case, time_calls, started, phases_before)
@@ -341,6 +343,8 @@ class Session:
             self.writer.append(self._record(case, "skipped", error=str(reason)))
             raise
         except Exception as err:  # record the failure, then let pytest report it (Ctrl-C records nothing half-done)
+            if stops_the_session(err):  # a pytest.exit() from the model or engine: like Ctrl-C, no record (--resume)
+                raise
             measure_time_s = sum(self.timer.since(phases_before).values())
             self.writer.append(
                 self._record(
@@ -481,6 +485,8 @@ class Session:
                 )
             return result
         except Exception as err:  # a failed pass must not discard what the other passes measured
+            if stops_the_session(err):  # a pytest.exit() is no failure of the pass: the run stops
+                raise
             message = one_line(err)
             warnings.warn(
                 f"{case.full_id}: the {name} pass failed ({message}); the record keeps the other passes' figures",

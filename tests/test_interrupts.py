@@ -5,6 +5,7 @@ Each test runs ``bench run`` in a subprocess on a tiny suite whose fake model se
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -182,3 +183,63 @@ def test_x_after_a_failure_of_the_last_case_is_a_finished_run(tmp_path):
     done = bench_run(tmp_path, "-q", "-x")
     assert done.returncode == 1 and "stopped by" not in done.stderr
     assert meta(tmp_path)["status"] == "finished" and "stopped_by" not in meta(tmp_path)
+
+
+@pytest.mark.parametrize(("exit_code", "code"), [("", 2), (", exit_code: 0", 0)])
+def test_a_pytest_exit_from_inside_a_model_stops_the_run_and_records_no_failure(tmp_path, exit_code, code):
+    """The model calls ``pytest.exit()`` while the second case (batch 1) is measured. Before, the case was recorded
+    ``failed`` with the exit's message as its error (the run counted "1 ok, 1 failed"), and from inside an optional
+    pass the exit was kept as that pass's error and the run went on. Now it stops the run as a conftest's does: the
+    case has no record (``--resume`` measures it again), the first case's record stays, meta.json says what stopped
+    it and why, and the exit status is the one the exit asked for (pytest's 2 when none)."""
+    suite(tmp_path, f"exit_at_batch: 1{exit_code}")
+    done = bench_run(tmp_path, "-q")
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    line = "bench run: stopped by pytest.exit() (stop at batch 1); 1 finished case is saved in out/r1"
+    assert done.stderr.splitlines()[-1] == line
+    assert "Traceback" not in done.stdout + done.stderr
+    stopped = meta(tmp_path)
+    assert [stopped[k] for k in ("status", "stopped_by", "stop_reason")] == [
+        "interrupted",
+        "pytest.exit()",
+        "stop at batch 1",
+    ]
+    assert stopped["counts"] == {"ok": 1, "failed": 0, "skipped": 0}
+    records = load(tmp_path / "out" / "r1")
+    assert records["batch_size"].tolist() == [3] and records["status"].tolist() == ["ok"]
+
+
+def test_a_pytest_exit_from_an_optional_pass_stops_the_case_instead_of_failing_the_pass(tmp_path, recwarn):
+    """The accuracy pass is one of the passes whose error is kept in the record while the case goes on: before, a
+    ``pytest.exit()`` there became ``pass_errors: accuracy: Exit: ...``, an ``ok`` record, and the run went on."""
+    from bench.results import RunWriter
+    from bench.runner import Session
+    from tests.test_runner import case, time_calls
+
+    writer = RunWriter(tmp_path, "run", {})
+    with pytest.raises(pytest.exit.Exception, match="the evaluation set is gone"):
+        Session(writer, {}).run_case(case("m", factory="tests.fakes.models:build_exiting_evaluate"), time_calls)
+    assert writer.counts == {"ok": 0, "failed": 0, "skipped": 0}  # no record: --resume measures the case again
+    assert not [w for w in recwarn if "pass failed" in str(w.message)]
+    writer.close("interrupted")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
+def test_a_pytest_exit_from_the_model_during_a_loadgen_run_stops_the_load_pass(tmp_path):
+    """The SUT's worker thread serves LoadGen and hands the model's exception to the pass; before, the load pass
+    kept a ``pytest.exit()`` as its error (``Exit: ...``) and the case went on as ``ok``."""
+    from bench.measure.load import LoadSpec, load_pass
+
+    calls = []
+
+    def call_for(requests: int):
+        def call():
+            calls.append(requests)
+            if len(calls) > 5:  # the warm-up's 5 calls pass; the first query of the LoadGen run stops the session
+                pytest.exit("quota reached")
+
+        return call
+
+    spec = LoadSpec(scenarios=("single-stream",), min_duration_s=0.05, min_queries=10)
+    with pytest.raises(pytest.exit.Exception, match="quota reached"):
+        load_pass(call_for, spec, 1, tmp_path)

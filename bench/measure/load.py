@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import checks
-from bench.errors import NotApplicable, SuiteError
+from bench.errors import NotApplicable, SuiteError, stops_the_session
 from bench.measure import PassResult, one_line
 from bench.measure.sut import SCENARIOS, BatchingSUT, CallFor, LoadgenRun, loadgen
 
@@ -509,6 +509,8 @@ def load_pass(
         except TimeLimit:  # no run fitted in the time left: what ran before is kept, flagged below
             pass
         except Exception as err:  # keep the scenarios (and Server runs) already measured; the error says what stopped
+            if stops_the_session(err):  # a pytest.exit() from the model, served by the SUT's worker: the run stops
+                raise
             error = one_line(err)
     if server_runs:  # every Server run made, also when a later one raised (the search's own curve is the same runs)
         extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}

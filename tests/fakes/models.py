@@ -1,10 +1,12 @@
-"""User-factory models for tests: one that counts its builds, one that fails, one that kills or stops its process."""
+"""User-factory models for tests: one that counts its builds, one that fails, one that kills or stops its process
+or its pytest session."""
 
 from __future__ import annotations
 
 import os
 import signal
 
+import pytest
 import torch
 
 from bench.models import ModelBundle
@@ -20,6 +22,8 @@ class Linear(torch.nn.Module):
         width: int = 8,
         term_at_batch: int = 0,
         int_at_batch: int = 0,
+        exit_at_batch: int = 0,
+        exit_code: int | None = None,
     ):
         super().__init__()
         self.linear = torch.nn.Linear(width, 4)
@@ -27,6 +31,8 @@ class Linear(torch.nn.Module):
         self.kill_at_batch = kill_at_batch
         self.term_at_batch = term_at_batch
         self.int_at_batch = int_at_batch
+        self.exit_at_batch = exit_at_batch
+        self.exit_code = exit_code
 
     def forward(self, x):
         if x.shape[0] == self.fail_at_batch:
@@ -37,14 +43,22 @@ class Linear(torch.nn.Module):
             os.kill(os.getpid(), signal.SIGTERM)  # what a CI timeout looks like
         if x.shape[0] == self.int_at_batch:
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal looks like
+        if x.shape[0] == self.exit_at_batch:
+            pytest.exit(f"stop at batch {x.shape[0]}", returncode=self.exit_code)  # code that ends the session
         return self.linear(x)
 
 
 def build(
-    fail_at_batch: int = 0, kill_at_batch: int = 0, width: int = 8, term_at_batch: int = 0, int_at_batch: int = 0
+    fail_at_batch: int = 0,
+    kill_at_batch: int = 0,
+    width: int = 8,
+    term_at_batch: int = 0,
+    int_at_batch: int = 0,
+    exit_at_batch: int = 0,
+    exit_code: int | None = None,
 ) -> ModelBundle:
     BUILDS["count"] += 1
-    module = Linear(fail_at_batch, kill_at_batch, width, term_at_batch, int_at_batch).eval()
+    module = Linear(fail_at_batch, kill_at_batch, width, term_at_batch, int_at_batch, exit_at_batch, exit_code).eval()
     return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, width),), task="test")
 
 
@@ -70,3 +84,15 @@ def build_cpp_error() -> ModelBundle:
     """A factory failing the way a huge allocation fails deep in C++: a first line, then a 40-line native stack."""
     stack = "".join(f"frame #{i}: 0x{i:012x} in libtorch_cpu.so (c10::alloc + {i})\n" for i in range(40))
     raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate 4e12 bytes.\n{stack}")
+
+
+def build_exiting_evaluate() -> ModelBundle:
+    """A model whose accuracy pass calls ``pytest.exit()`` (an evaluation that decides the session must stop)."""
+    bundle = build()
+
+    def evaluate(predict):
+        predict(torch.randn(4, 8))
+        pytest.exit("the evaluation set is gone")
+
+    bundle.evaluate = evaluate
+    return bundle
