@@ -352,6 +352,43 @@ def test_the_ranking_and_its_chart_are_in_p_order_with_the_recommendation_marked
     assert f"Confidence from the measurements: {recommended} is best in 100% of 1000 resamples" in html
 
 
+def test_the_load_curve_marks_a_peak_from_a_search_cut_short_as_a_lower_bound(tmp_path):
+    """Before, the chart drew the star of ``server_max_qps`` alike for a peak the search narrowed and for one from a
+    search cut short (only a lower bound, ``≥`` in the page's tables): it presented a bound as the peak."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.markers import MarkerStyle
+
+    from bench.report.load_chart import load_curve_chart
+
+    writer = RunWriter(tmp_path, "r", {"suites": [{"name": "s", "path": "s.yaml", "sections": {}}]})
+    note = "load.max_time_s ran out after 2 Server runs, before the search narrowed the peak: the peak is at least this"
+    cut = {"server_search_cut": "load.max_time_s", "server_peak_note": note}
+    for compression, peak, search in (("fp32", 1200.0, {}), ("int8", 2400.0, cut)):
+        curve = [{"qps": q, "p99_ms": q / 400, "meets_slo": q <= peak} for q in (peak / 2, peak, peak * 2)]
+        extra = {"load_curve": curve, **search}
+        case_id = f"m[{compression}-cpu-1t-bs1]"
+        record = ok_record("r", case_id, compression, "cpu", 1, 2.0, 1000, server_max_qps=peak, server_slo_ms=5.0)
+        writer.append(Record(**{**record.__dict__, "extra": extra}), [2.0] * 5)
+    writer.close("finished")
+
+    axis = load_curve_chart(tables("r", tmp_path)).figure.axes[0]
+    labels = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert labels[:2] == ["fp32 cpu 1t: peak 1,200 QPS", "int8 cpu 1t: peak ≥ 2,400 QPS (search cut short)"]
+    assert [text.get_text() for text in axis.texts] == ["≥ 2,400"]  # the bound's point is annotated, the peak's not
+
+    def drawn_as(path, marker: str) -> bool:
+        style = MarkerStyle(marker)
+        shape = style.get_path().transformed(style.get_transform()).vertices
+        return shape.shape == path.vertices.shape and bool((shape == path.vertices).all())
+
+    peaks = {}  # the marker drawn on each line's peak point: a star for a peak, a triangle to higher rates for a bound
+    for points in axis.collections:
+        if isinstance(points, PathCollection) and len(points.get_offsets()) == 1 and points.get_sizes()[0] > 100:
+            (qps, _), path = points.get_offsets()[0], points.get_paths()[0]
+            peaks[float(qps)] = [marker for marker in ("*", ">") if drawn_as(path, marker)]
+    assert peaks == {1200.0: ["*"], 2400.0: [">"]}
+
+
 def test_each_chart_is_drawn_once_for_the_page_and_its_png_file(tmp_path, monkeypatch):
     import base64
 

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.ticker import FormatStrFormatter
 
 from bench.checks import plain_text
+from bench.judge.cost import search_cut
 from bench.report.charts import MAX_PANELS, MAX_SERIES, MORE, Chart, _color_map, _finish, _first, _ok, _recommended
 from bench.report.tables import Tables
 
@@ -34,8 +35,9 @@ def load_curve_chart(tables: Tables) -> Chart:
         "load_curve",
         "Latency under load: p99 against offered QPS (LoadGen Server)",
         "Each line is one configuration: the p99 latency LoadGen measured at each Poisson arrival rate the peak search "
-        "tried (filled: the run met the SLO; hollow: it did not; star: server_max_qps). The dashed line is the p99 "
-        "SLO; one panel per model and batch size.",
+        "tried (filled: the run met the SLO; hollow: it did not; star: server_max_qps; a triangle pointing right "
+        "marked ≥: a peak from a search cut short, only a lower bound, the true peak lies at that rate or above). "
+        "The dashed line is the p99 SLO; one panel per model and batch size.",
     )
     frame = _ok(tables)
     curves = _curves(frame.assign(wanted=_recommended(frame)))
@@ -81,12 +83,31 @@ def load_curve_chart(tables: Tables) -> Chart:
     return _finish(chart, fig, suptitle=True)
 
 
+def peak_label(row: pd.Series) -> str:
+    """The line's legend entry: its configuration and its Server peak, ``peak ≥ N QPS (search cut short)`` where the
+    peak is only a lower bound (``extra.server_peak_note``: the search ran out of time or runs, or reached the rate
+    cap), as the page's tables mark it."""
+    label = f"{row['compression']}" + (f"+{row['engine']}" if row["engine"] != "eager" else "")
+    label += f" {row['device']}" + (f" {int(row['threads'])}t" if pd.notna(row.get("threads")) else "")
+    peak = row.get("server_max_qps")
+    if pd.notna(peak):
+        label += f": peak ≥ {_qps(peak)} QPS (search cut short)" if _bound(row) else f": peak {_qps(peak)} QPS"
+    return plain_text(label)
+
+
+def _qps(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _bound(row: pd.Series) -> bool:
+    """Whether the row's ``server_max_qps`` is only a lower bound (its search was cut short)."""
+    return pd.notna(row.get("server_max_qps")) and search_cut(row) is not None
+
+
 def _draw(ax, row: pd.Series, points: list[dict[str, Any]], color) -> None:
     qps = [p["qps"] for p in points]
     p99 = [p["p99_ms"] for p in points]
-    label = f"{row['compression']}" + (f"+{row['engine']}" if row["engine"] != "eager" else "")
-    label += f" {row['device']}" + (f" {int(row['threads'])}t" if pd.notna(row.get("threads")) else "")
-    ax.plot(qps, p99, color=color, linewidth=1.2, label=plain_text(label))
+    ax.plot(qps, p99, color=color, linewidth=1.2, label=peak_label(row))
     met = [p for p in points if p.get("meets_slo")]
     missed = [p for p in points if not p.get("meets_slo")]
     ax.scatter([p["qps"] for p in met], [p["p99_ms"] for p in met], color=color, s=22, zorder=3)
@@ -96,5 +117,16 @@ def _draw(ax, row: pd.Series, points: list[dict[str, Any]], color) -> None:
     peak = row.get("server_max_qps")
     if pd.notna(peak):
         at = next((p for p in points if p["qps"] == peak), None)
-        if at is not None:
+        if at is not None and _bound(row):  # the true peak lies at this rate or above: a triangle pointing there
+            ax.scatter([peak], [at["p99_ms"]], marker=">", s=110, color=color, edgecolors="black", zorder=4)
+            ax.annotate(
+                f"≥ {_qps(peak)}",
+                (peak, at["p99_ms"]),
+                xytext=(7, 5),
+                textcoords="offset points",
+                fontsize=7,
+                color="black",
+                zorder=5,
+            )
+        elif at is not None:
             ax.scatter([peak], [at["p99_ms"]], marker="*", s=140, color=color, edgecolors="black", zorder=4)
