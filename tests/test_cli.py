@@ -433,11 +433,34 @@ def test_validate_says_a_shared_fragment_is_not_a_suite(tmp_path, capsys):
 
 @pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
 def test_load_overhead_stops_at_max_time_s_and_prints_what_it_measured(tmp_path, capsys):
-    # before: no bound at all (--max-time-s was an unknown option); 28 LoadGen runs could follow one another
+    # before: no bound at all (--max-time-s was an unknown option); 28 LoadGen runs could follow one another. Then it
+    # exited 0 when cut short, and a script could not tell partial figures from complete ones: now 3
     argv = ["load-overhead", "--seconds", "0.05", "--low-qps", "5000", "--start-qps", "5000", "--logs", str(tmp_path)]
-    assert main([*argv, "--max-time-s", "0.5"]) == 0
+    assert main([*argv, "--max-time-s", "0.5"]) == 3
     out = capsys.readouterr().out
     assert "direct call (bare loop)" in out and "Traceback" not in out
     (line,) = [line for line in out.splitlines() if line.startswith("--max-time-s 0.5 s ran out ")]
     assert "the peak search with max_batch 32, max_wait_ms 0.5" in line  # never started: no time was left
     assert len(list(tmp_path.rglob("mlperf_log_summary.txt"))) < 28
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
+@pytest.mark.parametrize(("cut", "code"), [(None, 0), ("search.max_runs", 3)])
+def test_load_overhead_exits_3_when_a_peak_is_only_a_lower_bound(tmp_path, capsys, monkeypatch, cut, code):
+    """Each peak search is one real Server run, judged done or cut short: a peak that reads "at least" is not the
+    whole measurement, and the exit status says so, as for --max-time-s running out; every figure measured: 0."""
+    import bench.measure.load as load
+
+    def one_run(run_at, start_qps, *args, **kwargs):
+        run = run_at(start_qps)
+        return run, [run]
+
+    monkeypatch.setattr(load, "find_peak", one_run)
+    monkeypatch.setattr(load, "search_cut", lambda *args: cut)
+    argv = ["load-overhead", "--seconds", "0.05", "--low-qps", "5000", "--start-qps", "5000", "--logs", str(tmp_path)]
+    assert main(argv) == code
+    out = capsys.readouterr().out
+    peaks = [line for line in out.splitlines() if line.startswith("highest Server rate")]
+    assert len(peaks) == 2 and "ran out" not in out
+    stopped = "at least: the search stopped before it was done (12 runs were made)"
+    assert all((stopped in line) == bool(cut) for line in peaks)

@@ -14,7 +14,9 @@ Then the Server peak search on no-op, batching off and on, gives the highest rat
 The whole command takes at most ``--max-time-s`` (default: 10 x ``--seconds`` for each of the 28 runs it may make),
 with the semantics of a suite's ``load.max_time_s``: no LoadGen run starts with less than ``--seconds`` left, each is
 given LoadGen's ``max_duration_ms`` = the time left, and what was measured before the limit is printed, with a line
-saying where it stopped; a peak from a search it cut short is printed as "at least".
+saying where it stopped; a peak from a search it cut short is printed as "at least". Whenever what it printed is not
+the whole measurement (the time ran out, or a peak search stopped before it was done: its peak only a lower bound),
+it exits :data:`CUT_SHORT` (3), not 0.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ def _inline(call, settings, log_dir: Path):
         lg.DestroySUT(sut)
     return read_logs(log_dir)
 
+
+CUT_SHORT = 3
+"""The exit status when the figures printed are not the whole measurement: ``--max-time-s`` ran out (a LoadGen run
+stopped early, or runs never made) or a peak search stopped before it was done (its peak only a lower bound). As
+``bench gate``'s and ``bench report``'s 3: the figures are printed, and a script must not take them for complete."""
 
 OVERHEAD_RUNS = 4 + 2 * 12
 """The LoadGen runs ``bench load-overhead`` may make: SingleStream and Server at the low rate, each through bench's
@@ -146,7 +153,7 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
         added = p99[f"{low_name}, bench SUT"] - p99[f"{low_name}, inline SUT"]
         print(f"added by the queue and worker at p99 in {low_name} (bench - inline): {added:8.1f} us")
     cut_text = {SEARCH_CUTS[0]: "--max-time-s ran out", SEARCH_CUTS[1]: "12 runs were made", SEARCH_CUTS[2]: "rate cap"}
-    not_run = []
+    not_run, cut_short = [], False
     for max_batch, wait in ((1, 0.0), (args.max_batch, args.max_wait_ms)):
         label = "batching off" if max_batch == 1 else f"max_batch {max_batch}, max_wait_ms {wait:g}"
         if runner is None or runner.out_of_time(f"the peak search with {label}"):
@@ -170,6 +177,7 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
         figure = f"{peak.target_qps:,.0f} QPS (p99 {peak.p99_ms:.2f} ms, {peak.validity})" if peak else "none"
         cut = search_cut(runner, spec, peak, searched, args.start_qps / 16) if searched else SEARCH_CUTS[0]
         if cut:
+            cut_short = True
             figure += (
                 f", {'at least' if peak else 'not measured'}: the search stopped before it was done ({cut_text[cut]})"
             )
@@ -178,17 +186,26 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
             f"highest Server rate with p99 <= {args.slo_ms:g} ms, {label}: {figure}; "
             f"{len(searched)} runs in {time.perf_counter() - started:.0f} s, mean batch {batch}"
         )
-    if (runner is not None and runner.stopped) or not_run:
+    # as a suite's load pass: no time left after the last run means LoadGen's max_duration_ms stopped it
+    if (runner is not None and (runner.stopped or runner.time_left_s() < 0)) or not_run:
+        cut_short = True
         where = f"before {runner.stopped}" if runner is not None and runner.stopped else "during the last run"
         skipped = f"; not run: {', '.join(not_run)}" if not_run else ""
         print(f"--max-time-s {limit_s:g} s ran out {where}{skipped}; what ran before it is shown above")
     print(f"LoadGen logs: {folder}")
-    return 0
+    return CUT_SHORT if cut_short else 0
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "load-overhead", help="what the LoadGen system under test adds per query, and the highest QPS it sustains"
+        "load-overhead",
+        help="what the LoadGen system under test adds per query, and the highest QPS it sustains",
+        description="Measure on the no-op model what the LoadGen system under test adds per query (a direct call, "
+        "LoadGen with an inline SUT, bench's SUT), then the highest Server rate it sustains at --slo-ms, batching off "
+        "and on.",
+        epilog=f"Exit codes: 0 every figure measured; 2 a bad option, or LoadGen not installed; {CUT_SHORT} cut short: "
+        "--max-time-s ran out (a line says before what, and what was not run) or a peak search stopped before it "
+        "was done (its peak reads 'at least'): the figures printed are partial or lower bounds.",
     )
     parser.add_argument(
         "--seconds",
