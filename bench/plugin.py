@@ -27,7 +27,8 @@ START_KEY = pytest.StashKey[float]()
 STOPPED_KEY = pytest.StashKey[str]()
 """What stopped the session, where a signal did: ``Ctrl-C`` (SIGINT) or ``SIGTERM`` (see :func:`stopped_by`)."""
 EXIT_KEY = pytest.StashKey[str]()
-"""The reason a ``pytest.exit()`` (a conftest's, a plugin's) gave when it stopped the session."""
+"""The reason a ``pytest.exit()`` (a conftest's, a plugin's, or one from inside a case: its model, engine or a pass)
+gave when it stopped the session."""
 STOP_KEY = pytest.StashKey["dict[str, str]"]()
 """What stopped the session before its last case, as the run's ``meta.json`` says it (see :func:`stop_of`)."""
 COLLECTED_KEY = pytest.StashKey[bool]()
