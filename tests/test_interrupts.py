@@ -227,7 +227,8 @@ def test_a_pytest_exit_from_an_optional_pass_stops_the_case_instead_of_failing_t
 @pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
 def test_a_pytest_exit_from_the_model_during_a_loadgen_run_stops_the_load_pass(tmp_path):
     """The SUT's worker thread serves LoadGen and hands the model's exception to the pass; before, the load pass
-    kept a ``pytest.exit()`` as its error (``Exit: ...``) and the case went on as ``ok``."""
+    kept a ``pytest.exit()`` as its error (``Exit: ...``) and the case went on as ``ok``; an error of an earlier query
+    of the same run hid it."""
     from bench.measure.load import LoadSpec, load_pass
 
     calls = []
@@ -235,7 +236,9 @@ def test_a_pytest_exit_from_the_model_during_a_loadgen_run_stops_the_load_pass(t
     def call_for(requests: int):
         def call():
             calls.append(requests)
-            if len(calls) > 5:  # the warm-up's 5 calls pass; the first query of the LoadGen run stops the session
+            if len(calls) == 6:  # the warm-up's 5 calls pass; the run's first query fails, its second stops the session
+                raise RuntimeError("a bad query")
+            if len(calls) > 6:  # (the first error is the run's, but not over a pytest.exit())
                 pytest.exit("quota reached")
 
         return call

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import NotApplicable
+from bench.errors import NotApplicable, stops_the_session
 
 CallFor = Callable[[int], Callable[[], object]]
 """``call_for(n)`` -> a zero-argument callable that serves ``n`` requests in one call (its inputs built once)."""
@@ -289,7 +289,9 @@ class BatchingSUT:
                 try:
                     calls[bucket_of[len(batch)]]()
                 except BaseException as err:  # complete anyway: LoadGen must not wait forever
-                    self.error = self.error or err
+                    # the first error is the run's, but a pytest.exit() stops the session whatever came before
+                    if self.error is None or stops_the_session(err):
+                        self.error = err
                 lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in batch])
                 self.busy_s += clock() - start
                 self.batches += 1
