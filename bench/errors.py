@@ -91,3 +91,15 @@ def stops_the_session(err: BaseException) -> bool:
     records a failure raises it on instead, and the run ends as for any ``pytest.exit()``."""
     pytest = sys.modules.get("pytest")  # not imported: nothing can have called pytest.exit()
     return pytest is not None and isinstance(err, pytest.exit.Exception)
+
+
+def pytest_outcome(err: BaseException) -> str | None:
+    """The record status of a ``pytest.skip()`` (``skipped``) or a ``pytest.fail()`` / ``pytest.xfail()``
+    (``failed``) raised from inside a case, or ``None`` for anything else. pytest's outcomes are not ``Exception``s,
+    so an ``except Exception`` that records a failure does not see them."""
+    pytest = sys.modules.get("pytest")
+    if pytest is None:
+        return None
+    if isinstance(err, pytest.skip.Exception):
+        return "skipped"
+    return "failed" if isinstance(err, pytest.fail.Exception) else None

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bench import artefacts, metrics
-from bench.errors import BenchError, NotApplicable, stops_the_session
+from bench.errors import BenchError, NotApplicable, pytest_outcome, stops_the_session
 from bench.measure import PassResult, one_line
 from bench.measure.inputs import to_device
 from bench.results import ENVIRONMENT_FIELDS, Record, RunWriter
@@ -342,8 +342,14 @@ class Session:
         except NotApplicable as reason:
             self.writer.append(self._record(case, "skipped", error=str(reason)))
             raise
-        except Exception as err:  # record the failure, then let pytest report it (Ctrl-C records nothing half-done)
-            if stops_the_session(err):  # a pytest.exit() from the model or engine: like Ctrl-C, no record (--resume)
+        except BaseException as err:  # record the failure, then let pytest report it (Ctrl-C records nothing half-done)
+            # a pytest.exit() from the model or engine is like Ctrl-C: no record (--resume); a pytest.skip() or
+            # pytest.fail() from there is the case's outcome, as pytest reports it
+            status = pytest_outcome(err) or ("failed" if isinstance(err, Exception) else None)
+            if status is None or stops_the_session(err):
+                raise
+            if status == "skipped":
+                self.writer.append(self._record(case, "skipped", error=getattr(err, "msg", None) or str(err)))
                 raise
             measure_time_s = sum(self.timer.since(phases_before).values())
             self.writer.append(

@@ -209,6 +209,23 @@ def test_a_pytest_exit_from_inside_a_model_stops_the_run_and_records_no_failure(
     assert records["batch_size"].tolist() == [3] and records["status"].tolist() == ["ok"]
 
 
+@pytest.mark.parametrize(("outcome", "status", "code"), [("skip", "skipped", 0), ("fail", "failed", 1)])
+def test_a_pytest_skip_or_fail_from_inside_a_model_is_the_case_s_record(tmp_path, outcome, status, code):
+    """pytest's outcomes are not ``Exception``s: before, a ``pytest.skip()`` or ``pytest.fail()`` from the model left
+    the case with no record at all (neither skipped nor failed) while pytest reported it, so ``bench report`` and
+    ``--resume`` never heard of it. Now the case is recorded as pytest reports it, with the reason, and the run
+    goes on to the next case."""
+    suite(tmp_path, f"outcome_at_batch: 1, outcome: {outcome}")
+    done = bench_run(tmp_path, "-q")
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    records = load(tmp_path / "out" / "r1")
+    assert records["batch_size"].tolist() == [3, 1, 2]
+    assert records["status"].tolist() == ["ok", status, "ok"]
+    assert f"{outcome} at batch 1" in records["error"].iloc[1]
+    assert meta(tmp_path)["counts"] == {"ok": 2, "failed": int(status == "failed"), "skipped": int(status == "skipped")}
+
+
 def test_a_pytest_exit_from_an_optional_pass_stops_the_case_instead_of_failing_the_pass(tmp_path, recwarn):
     """The accuracy pass is one of the passes whose error is kept in the record while the case goes on: before, a
     ``pytest.exit()`` there became ``pass_errors: accuracy: Exit: ...``, an ``ok`` record, and the run went on."""

@@ -24,6 +24,8 @@ class Linear(torch.nn.Module):
         int_at_batch: int = 0,
         exit_at_batch: int = 0,
         exit_code: int | None = None,
+        outcome_at_batch: int = 0,
+        outcome: str = "skip",
     ):
         super().__init__()
         self.linear = torch.nn.Linear(width, 4)
@@ -33,6 +35,7 @@ class Linear(torch.nn.Module):
         self.int_at_batch = int_at_batch
         self.exit_at_batch = exit_at_batch
         self.exit_code = exit_code
+        self.outcome_at_batch, self.outcome = outcome_at_batch, outcome
 
     def forward(self, x):
         if x.shape[0] == self.fail_at_batch:
@@ -45,6 +48,8 @@ class Linear(torch.nn.Module):
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal looks like
         if x.shape[0] == self.exit_at_batch:
             pytest.exit(f"stop at batch {x.shape[0]}", returncode=self.exit_code)  # code that ends the session
+        if x.shape[0] == self.outcome_at_batch:  # pytest.skip() or pytest.fail() from inside the model
+            getattr(pytest, self.outcome)(f"{self.outcome} at batch {x.shape[0]}")
         return self.linear(x)
 
 
@@ -56,9 +61,21 @@ def build(
     int_at_batch: int = 0,
     exit_at_batch: int = 0,
     exit_code: int | None = None,
+    outcome_at_batch: int = 0,
+    outcome: str = "skip",
 ) -> ModelBundle:
     BUILDS["count"] += 1
-    module = Linear(fail_at_batch, kill_at_batch, width, term_at_batch, int_at_batch, exit_at_batch, exit_code).eval()
+    module = Linear(
+        fail_at_batch,
+        kill_at_batch,
+        width,
+        term_at_batch,
+        int_at_batch,
+        exit_at_batch,
+        exit_code,
+        outcome_at_batch,
+        outcome,
+    ).eval()
     return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, width),), task="test")
 
 
