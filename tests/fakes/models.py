@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from typing import Any
 
 import pytest
 import torch
@@ -53,29 +54,10 @@ class Linear(torch.nn.Module):
         return self.linear(x)
 
 
-def build(
-    fail_at_batch: int = 0,
-    kill_at_batch: int = 0,
-    width: int = 8,
-    term_at_batch: int = 0,
-    int_at_batch: int = 0,
-    exit_at_batch: int = 0,
-    exit_code: int | None = None,
-    outcome_at_batch: int = 0,
-    outcome: str = "skip",
-) -> ModelBundle:
+def build(width: int = 8, **actions: Any) -> ModelBundle:
+    """A :class:`Linear` of ``width`` inputs; ``actions`` are its ``*_at_batch`` misbehaviours (see its arguments)."""
     BUILDS["count"] += 1
-    module = Linear(
-        fail_at_batch,
-        kill_at_batch,
-        width,
-        term_at_batch,
-        int_at_batch,
-        exit_at_batch,
-        exit_code,
-        outcome_at_batch,
-        outcome,
-    ).eval()
+    module = Linear(width=width, **actions).eval()
     return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, width),), task="test")
 
 
