@@ -58,11 +58,10 @@ def _forget_inductor_modules() -> None:
     failed, where a torch version lays it out differently."""
     import sys
 
+    codecache = sys.modules.get("torch._inductor.codecache")  # never imported here: nothing was compiled then
     try:
-        from torch._inductor.codecache import PyCodeCache
-
-        PyCodeCache.cache_clear()
-    except (ImportError, AttributeError):
+        codecache.PyCodeCache.cache_clear()
+    except AttributeError:  # not imported, or laid out differently
         return
     for name in [name for name in sys.modules if name.startswith(INDUCTOR_MODULES)]:
         del sys.modules[name]
