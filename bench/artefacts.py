@@ -22,7 +22,8 @@ read-only) is reported too, and the case goes on with what it built. A temporary
 (``<entry>.tmp<pid>``) is removed by the next load or store in its folder once its writer is gone (see
 :func:`remove_stale_temp_files`). Entries are not ``fsync``'ed (that would slow the store of every large model): one
 that a power loss or a VM reset left empty or torn fails its digest and is rebuilt, as above.
-``BENCH_ARTEFACT_CACHE=0`` turns this cache off. Entries are pickles of our own objects, read back with
+``BENCH_ARTEFACT_CACHE=0`` (or ``false``, ``no``, ``off``) turns this cache off; a value that is neither on nor off
+is refused (:func:`switch_problem`). Entries are pickles of our own objects, read back with
 ``weights_only=False``: the folder must be yours alone (the digest finds damage; it cannot stop someone who can
 write there).
 """
@@ -43,7 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from bench.errors import one_line, short_name
+from bench.errors import BenchError, one_line, short_name
 
 CACHE_ENV = "BENCH_CACHE_DIR"
 SWITCH_ENV = "BENCH_ARTEFACT_CACHE"
@@ -67,8 +68,33 @@ def cache_dir() -> Path:
     return Path(chosen) if chosen else Path.home() / ".cache" / "bench"
 
 
+SWITCH_ON = ("1", "true", "yes", "on")
+SWITCH_OFF = ("0", "false", "no", "off")
+
+
+def switch_problem() -> str | None:
+    """Why ``$BENCH_ARTEFACT_CACHE`` is neither on nor off, in one line naming it and what it may be; else ``None``.
+
+    ``1``, ``true``, ``yes``, ``on`` (any case, spaces around ignored) turn the cache on, ``0``, ``false``, ``no``,
+    ``off`` turn it off; unset or empty it is on. Anything else (``maybe``, ``2``, ``disabled``) is refused rather
+    than read as one of them: a user who meant "off" must not get cached artefacts, nor one who meant "on" a run that
+    builds everything again."""
+    value = os.environ.get(SWITCH_ENV, "")
+    if value.strip().lower() in ("", *SWITCH_ON, *SWITCH_OFF):
+        return None
+    return (
+        f"${SWITCH_ENV} {short_name(value, 40)!r}: use {', '.join(SWITCH_ON)} to cache set-up artefacts or "
+        f"{', '.join(SWITCH_OFF)} not to (unset or empty: on)"
+    )
+
+
 def enabled() -> bool:
-    return os.environ.get(SWITCH_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+    """Whether the cache is on (``$BENCH_ARTEFACT_CACHE``, see :func:`switch_problem`); a :class:`BenchError` naming
+    the variable when it is neither on nor off."""
+    problem = switch_problem()
+    if problem:
+        raise BenchError(problem)
+    return os.environ.get(SWITCH_ENV, "").strip().lower() not in SWITCH_OFF
 
 
 def config_hash(config: Any) -> str:

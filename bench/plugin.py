@@ -77,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if problem:
             raise pytest.UsageError(f"--bench-run-id {problem}")
     _check_folder(results_dir, _results_name(config))
+    _check_cache()
     _check_benchmark_outputs(config)
     if config.getoption("--bench-report", False):
         _check_folder(_reports_dir(config), _source(config, "--bench-reports-dir", "BENCH_REPORTS_DIR"))
@@ -291,6 +292,26 @@ def _check_folder(folder: Path, name: str) -> None:
     try:
         if folder.exists() and not folder.is_dir():
             raise pytest.UsageError(f"{name} {_shown(folder)}: is a file, not a folder")
+    except OSError as err:
+        raise pytest.UsageError(f"{name} {_shown(folder)}: unusable ({os_reason(err)})") from None
+
+
+def _check_cache() -> None:
+    """Refuse, before any case is measured, a ``$BENCH_ARTEFACT_CACHE`` that is neither on nor off, and a cache folder
+    that is a file or cannot even be looked at: nothing could be cached or found there, so every case would train
+    its model and build its variant again. A folder that cannot be written (a shared, read-only cache) is used as it
+    is: what it holds is loaded, what cannot be stored is reported case by case (``CacheWarning``)."""
+    from bench import artefacts
+
+    problem = artefacts.switch_problem()
+    if problem:
+        raise pytest.UsageError(problem)
+    folder, name = artefacts.cache_dir(), f"${artefacts.CACHE_ENV}"
+    _check_folder(folder, name)
+    try:
+        above = next((parent for parent in folder.parents if parent.exists()), None)
+        if above is not None and not above.is_dir():
+            raise pytest.UsageError(f"{name} {_shown(folder)}: {_shown(above)} is a file, not a folder")
     except OSError as err:
         raise pytest.UsageError(f"{name} {_shown(folder)}: unusable ({os_reason(err)})") from None
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from bench import artefacts
+from bench.errors import BenchError
 from tests.test_runner import case, time_calls
 
 
@@ -204,6 +205,28 @@ def test_switched_off_it_always_makes(cache, monkeypatch):
     for _ in range(2):
         assert artefacts.load_or_make("kind", {}, make)[1] == {"artefact_cache": "off"}
     assert len(calls) == 2 and not cache.exists()
+
+
+@pytest.mark.parametrize("value, on", [("", True), ("yes", True), (" On ", True), ("no", False), ("OFF", False)])
+def test_the_switch_reads_on_and_off_words_in_any_case(cache, monkeypatch, value, on):
+    monkeypatch.setenv("BENCH_ARTEFACT_CACHE", value)
+    assert artefacts.switch_problem() is None and artefacts.enabled() is on
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "disabled", "o ff"])
+def test_a_switch_neither_on_nor_off_is_refused_naming_the_variable(cache, monkeypatch, value):
+    """Before, anything but 0, false, no and off (in any case) turned the cache on: BENCH_ARTEFACT_CACHE=disabled
+    loaded cached artefacts without a word."""
+    monkeypatch.setenv("BENCH_ARTEFACT_CACHE", value)
+    message = (
+        f"$BENCH_ARTEFACT_CACHE {value!r}: use 1, true, yes, on to cache set-up artefacts or 0, false, no, off not to "
+        "(unset or empty: on)"
+    )
+    assert artefacts.switch_problem() == message
+    make, calls = counted(1)
+    with pytest.raises(BenchError) as refused:
+        artefacts.load_or_make("kind", {}, make)
+    assert str(refused.value) == message and not calls and not cache.exists()
 
 
 def test_an_unpicklable_artefact_costs_the_cache_not_the_caller(cache):

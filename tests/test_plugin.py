@@ -230,6 +230,29 @@ def test_a_results_or_reports_folder_that_cannot_be_used_is_one_line_naming_wher
         assert "Traceback" not in result.stderr.str() + result.stdout.str() and not (pytester.path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "variable, value, why",
+    [
+        ("BENCH_ARTEFACT_CACHE", "maybe", "$BENCH_ARTEFACT_CACHE 'maybe': use 1, true, yes, on to cache *"),
+        ("BENCH_CACHE_DIR", "afile", "$BENCH_CACHE_DIR afile: is a file, not a folder"),
+        ("BENCH_CACHE_DIR", "afile/sub", "$BENCH_CACHE_DIR afile/sub: afile is a file, not a folder"),
+        ("BENCH_CACHE_DIR", "x" * 300, "$BENCH_CACHE_DIR xxx*: unusable (file name too long)"),
+    ],
+)
+def test_a_cache_that_cannot_be_used_is_refused_before_the_run_naming_the_variable(
+    pytester: pytest.Pytester, monkeypatch, variable, value, why
+):
+    """Before, BENCH_ARTEFACT_CACHE=maybe cached as if it said 'on', and a cache folder that is a file (or below
+    one) ran the whole suite uncached, every case training its model again, with one warning per case."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    (pytester.path / "afile").write_text("")
+    monkeypatch.setenv(variable, value)
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {why}"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str() and not (pytester.path / "out").exists()
+
+
 def test_a_report_that_cannot_be_written_keeps_the_run_and_says_why(pytester: pytest.Pytester, monkeypatch):
     """A reports folder below a file: before, NotADirectoryError's traceback ended the session after the run, and
     pytest-benchmark's table and the bench summary were never shown."""
