@@ -107,14 +107,14 @@ def test_no_package_or_dram(tmp_path):
 
 def test_permission_denied(tmp_path, monkeypatch):
     server_tree(tmp_path)
-    real = Path.read_text
+    real = os.open
 
-    def read_text(self, *args, **kwargs):
-        if self.name == "energy_uj":  # root-only since Linux 5.10 (CVE-2020-8694)
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self, *args, **kwargs)
+    def open_(path, *args, **kwargs):
+        if Path(path).name == "energy_uj":  # root-only since Linux 5.10 (CVE-2020-8694)
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(rapl.os, "open", open_)
     with pytest.raises(rapl.RaplUnavailable, match=r"^RAPL permission denied$"):
         rapl.find_zones(tmp_path)
 
@@ -126,11 +126,42 @@ def test_permission_denied_by_mode(tmp_path):
         rapl.find_zones(tmp_path)
 
 
-def test_garbage_counter(tmp_path):
-    zone = server_tree(tmp_path) / "intel-rapl:0:2"
-    (zone / "energy_uj").write_text("n/a\n")
-    with pytest.raises(rapl.RaplUnavailable, match=r"RAPL unreadable \(invalid literal"):
+@pytest.mark.parametrize(
+    "file, content, why",
+    [
+        ("energy_uj", "n/a", "'n/a' is not a whole number of microjoules"),
+        ("energy_uj", "", "'' is not a whole number of microjoules"),
+        ("energy_uj", "-3", "'-3' is not a whole number of microjoules"),
+        ("max_energy_range_uj", "0", "'0' is not a whole number of microjoules above 0"),
+        ("max_energy_range_uj", "1e9", "'1e9' is not a whole number of microjoules above 0"),
+        ("energy_uj", "fifo", "not a regular file"),
+        ("name", "folder", "not a regular file"),
+        ("max_energy_range_uj", "link to /dev/zero", "not a regular file"),
+    ],
+)
+def test_a_garbage_counter_file_is_one_reason_naming_it(tmp_path, file, content, why):
+    """Before, the reason named no file ('invalid literal for int() with base 10: ...'), a range of 0 or below was
+    taken (a counter going back then gave negative energy), and a FIFO in a counter's place hung the run."""
+    path = server_tree(tmp_path) / "intel-rapl:0:2" / file
+    path.unlink()
+    if content == "fifo":
+        os.mkfifo(path)
+    elif content == "folder":
+        path.mkdir()
+    elif content.startswith("link"):
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_text(content + "\n")
+    with pytest.raises(rapl.RaplUnavailable) as refused:
         rapl.find_zones(tmp_path)
+    assert str(refused.value) == f"RAPL unreadable ({path}: {why})"
+
+
+def test_a_rapl_root_from_the_environment_with_no_interface_is_named(tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv(rapl.ROOT_ENV, str(tmp_path / "afile"))
+    with pytest.raises(rapl.RaplUnavailable, match=rf"^no RAPL interface in \$BENCH_RAPL_ROOT {tmp_path}/afile$"):
+        rapl.find_zones()
 
 
 def test_unlistable_root(tmp_path, monkeypatch):

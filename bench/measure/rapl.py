@@ -11,9 +11,12 @@ RAPL measures the whole socket (every process, the OS, idle power), not only thi
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.errors import short_name
 
 DEFAULT_ROOT = Path("/sys/class/powercap")
 ROOT_ENV = "BENCH_RAPL_ROOT"
@@ -41,7 +44,36 @@ class RaplZone:
         return self.name
 
     def read_uj(self) -> int:
-        return int((self.path / "energy_uj").read_text().strip())
+        return read_number(self.path / "energy_uj")
+
+
+def read_number(path: Path, *, least: int = 0) -> int:
+    """The whole number of microjoules in one counter file, at least ``least``; else :class:`ValueError` naming the
+    file, what it holds and what it may hold.
+
+    The file is opened without blocking and must be a regular file (sysfs attributes are), of which at most 64 bytes
+    are read: a FIFO, a device or a huge file in a ``$BENCH_RAPL_ROOT`` tree never hangs or floods the pass."""
+    text = _read_attribute(path).strip()
+    try:
+        number = int(text)
+    except ValueError:
+        number = None
+    if number is None or number < least:
+        raise ValueError(
+            f"{short_name(str(path), 100)}: {short_name(text, 30)!r} is not a whole number of microjoules"
+            f"{' above 0' if least > 0 else ''}"
+        )
+    return number
+
+
+def _read_attribute(path: Path) -> str:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{short_name(str(path), 100)}: not a regular file")
+        return os.read(fd, 64).decode(errors="replace")
+    finally:
+        os.close(fd)
 
 
 def rapl_root() -> Path:
@@ -51,9 +83,10 @@ def rapl_root() -> Path:
 def find_zones(root: str | os.PathLike[str] | None = None) -> list[RaplZone]:
     """The package and dram zones under ``root``, each readable now; raises :class:`RaplUnavailable` with why not.
 
-    Reasons: ``no RAPL interface`` (no ``intel-rapl:*`` folder: VMs, containers, non-x86), ``RAPL permission
-    denied`` (``energy_uj`` is root-only since Linux 5.10), ``RAPL has no package or dram zone``,
-    ``RAPL unreadable (...)``.
+    Reasons: ``no RAPL interface`` (no ``intel-rapl:*`` folder: VMs, containers, non-x86; ``... in $BENCH_RAPL_ROOT
+    <path>`` when that chose the folder), ``RAPL permission denied`` (``energy_uj`` is root-only since Linux 5.10),
+    ``RAPL has no package or dram zone``, ``RAPL unreadable (<file>: ...)`` (a counter that is not a whole number of
+    microjoules, a range that is not above 0, a FIFO or folder where a counter file should be).
     """
     base = Path(root) if root is not None else rapl_root()
     try:
@@ -61,20 +94,26 @@ def find_zones(root: str | os.PathLike[str] | None = None) -> list[RaplZone]:
     except OSError as err:
         raise RaplUnavailable(f"RAPL unreadable ({err.strerror or err})") from None
     if not folders:
-        raise RaplUnavailable("no RAPL interface")
+        chosen = os.environ.get(ROOT_ENV) if root is None else None
+        raise RaplUnavailable(
+            f"no RAPL interface in ${ROOT_ENV} {short_name(chosen, 100)}" if chosen else "no RAPL interface"
+        )
     zones: list[RaplZone] = []
     try:
         for folder in folders:
-            name = (folder / "name").read_text().strip()
+            name = _read_attribute(folder / "name").strip()
             if not (name.startswith("package") or name == "dram"):
                 continue
-            zone = RaplZone(name, folder, int((folder / "max_energy_range_uj").read_text().strip()))
+            zone = RaplZone(name, folder, read_number(folder / "max_energy_range_uj", least=1))
             zone.read_uj()  # readable? (permissions are per file)
             zones.append(zone)
     except PermissionError:
         raise RaplUnavailable("RAPL permission denied") from None
     except (OSError, ValueError) as err:
-        detail = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        detail = str(err)
+        if isinstance(err, OSError) and err.strerror:
+            where = f"{short_name(os.fsdecode(err.filename), 100)}: " if err.filename is not None else ""
+            detail = f"{where}{err.strerror}"
         raise RaplUnavailable(f"RAPL unreadable ({detail})") from None
     if not zones:
         raise RaplUnavailable("RAPL has no package or dram zone")
