@@ -208,7 +208,7 @@ def load_entry(path: Path, load: Callable[[BinaryIO], T], *, accept_undigested: 
     temporary files in the folder are removed first (:func:`remove_stale_temp_files`)."""
     remove_stale_temp_files(path.parent)
     try:
-        if stat.S_ISDIR(path.stat().st_mode):
+        if stat.S_ISDIR(path.stat().st_mode):  # no entry: storing there says so (see store)
             return None
     except OSError:  # none there, a dangling link, a name too long, a cache folder that is a file
         return None
@@ -257,15 +257,28 @@ def _file_type(mode: int) -> str:
 
 def store(value: Any, path: Path) -> str:
     """:func:`save_atomic`, or when that fails one :class:`CacheWarning`; returns what to record: the file, or
-    ``not stored: <why>``. Stale temporary files in the folder are removed first (:func:`remove_stale_temp_files`)."""
+    ``not stored: <why>``. A folder in the entry's place is never removed (it may hold someone's files): the warning
+    says that every run builds the entry again until it is. Stale temporary files in the folder are removed first
+    (:func:`remove_stale_temp_files`)."""
     remove_stale_temp_files(path.parent)
     try:
         save_atomic(value, path)
     except Exception as err:
-        why = one_line(err, 160)
-        _warn(path, f"not stored, the next run builds it again ({why})")
+        if _is_folder(path):  # never removed: it may hold someone's files
+            why = "a folder is in its place"
+            _warn(path, f"not stored, {why}: every run builds it again until that folder is removed")
+        else:
+            why = one_line(err, 160)
+            _warn(path, f"not stored, the next run builds it again ({why})")
         return f"not stored: {why}"
     return str(path)
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _warn(path: Path, what: str) -> None:
