@@ -63,9 +63,18 @@ class CacheWarning(UserWarning):
 
 
 def cache_dir() -> Path:
-    """Where trained weights and artefacts live: ``$BENCH_CACHE_DIR`` or ``~/.cache/bench``."""
+    """Where trained weights and artefacts live: ``$BENCH_CACHE_DIR`` or ``~/.cache/bench``; a :class:`BenchError`
+    saying to set the variable when it is unset and there is no home folder (no ``$HOME``, a user id the password
+    database does not know, as in some containers)."""
     chosen = os.environ.get(CACHE_ENV)
-    return Path(chosen) if chosen else Path.home() / ".cache" / "bench"
+    if chosen:
+        return Path(chosen)
+    try:
+        return Path.home() / ".cache" / "bench"
+    except RuntimeError:  # "Could not determine home directory."
+        raise BenchError(
+            f"${CACHE_ENV} is unset and there is no home folder for ~/.cache/bench: set ${CACHE_ENV}"
+        ) from None
 
 
 SWITCH_ON = ("1", "true", "yes", "on")

@@ -306,7 +306,10 @@ def _check_cache() -> None:
     problem = artefacts.switch_problem()
     if problem:
         raise pytest.UsageError(problem)
-    folder, name = artefacts.cache_dir(), f"${artefacts.CACHE_ENV}"
+    try:
+        folder, name = artefacts.cache_dir(), f"${artefacts.CACHE_ENV}"
+    except BenchError as err:
+        raise pytest.UsageError(str(err)) from None
     _check_folder(folder, name)
     try:
         above = next((parent for parent in folder.parents if parent.exists()), None)

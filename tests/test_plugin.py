@@ -253,6 +253,27 @@ def test_a_cache_that_cannot_be_used_is_refused_before_the_run_naming_the_variab
     assert "Traceback" not in result.stderr.str() + result.stdout.str() and not (pytester.path / "out").exists()
 
 
+def test_no_home_folder_for_the_default_cache_is_one_line_saying_to_set_the_variable(
+    pytester: pytest.Pytester, monkeypatch
+):
+    """A user id the password database does not know, without $HOME (some containers): before, the run started and
+    each case that loads trained weights or a cached artefact failed on 'RuntimeError: Could not determine home
+    directory.'."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    monkeypatch.delenv("BENCH_CACHE_DIR", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", no_home)
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: $BENCH_CACHE_DIR is unset and there is no home folder for ~/.cache/bench: set $BENCH_CACHE_DIR"]
+    )
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
 def test_a_report_that_cannot_be_written_keeps_the_run_and_says_why(pytester: pytest.Pytester, monkeypatch):
     """A reports folder below a file: before, NotADirectoryError's traceback ended the session after the run, and
     pytest-benchmark's table and the bench summary were never shown."""
