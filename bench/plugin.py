@@ -70,6 +70,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[START_KEY] = time.perf_counter()
     config.pluginmanager.register(_InterruptWatch(config), "bench-interrupt-watch")
+    for option in ("--bench-results", "--bench-reports-dir"):
+        if config.getoption(option, None) == "":  # an unset shell variable: it would fall back to the default
+            raise pytest.UsageError(f"{option}: must be a folder, got an empty path")
     results_dir = _results_dir(config)
     run_id = config.getoption("--bench-run-id", None)
     if run_id is not None:

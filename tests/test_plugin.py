@@ -253,6 +253,17 @@ def test_a_cache_that_cannot_be_used_is_refused_before_the_run_naming_the_variab
     assert "Traceback" not in result.stderr.str() + result.stdout.str() and not (pytester.path / "out").exists()
 
 
+@pytest.mark.parametrize("option", ["--bench-results", "--bench-reports-dir"])
+def test_an_empty_folder_option_is_refused_not_taken_for_the_default(pytester: pytest.Pytester, option):
+    """``--bench-results "$OUT"`` with OUT unset: before, the run went to $BENCH_RESULTS_DIR or <rootdir>/results
+    without a word (and the report to <rootdir>/reports), where the user was not going to look for it."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-report", option, "", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {option}: must be a folder, got an empty path"])
+    assert not (pytester.path / "results").exists() and not (pytester.path / "reports").exists()
+
+
 def test_no_home_folder_for_the_default_cache_is_one_line_saying_to_set_the_variable(
     pytester: pytest.Pytester, monkeypatch
 ):
