@@ -97,10 +97,23 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             config.stash[RESUME_KEY] = resumable(results_dir, resume)
         except BenchError as err:
-            raise pytest.UsageError(str(err)) from None
+            raise pytest.UsageError(_as_given(config, err)) from None
         except OSError as err:  # the run's folder cannot be looked at (no permission): the id itself was checked
             why = os_reason(err)
-            raise pytest.UsageError(f"--bench-resume {short_name(resume)!r}: cannot read the run ({why})") from None
+            option = _resume_option(config)
+            raise pytest.UsageError(f"{option} {short_name(resume)!r}: cannot read the run ({why})") from None
+
+
+def _resume_option(config: pytest.Config) -> str:
+    """The option the user resumed with: ``--bench-resume``, or ``bench run``'s ``--resume`` (its plugin says so)."""
+    given = (getattr(plugin, "resume_option", None) for plugin in config.pluginmanager.get_plugins())
+    return next((option for option in given if isinstance(option, str)), "--bench-resume")
+
+
+def _as_given(config: pytest.Config, err: BenchError) -> str:
+    """An error of :mod:`bench.resume` (which says ``--resume``), naming the option the user gave."""
+    message = str(err)
+    return _resume_option(config) + message[len("--resume") :] if message.startswith("--resume ") else message
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what they do
@@ -408,12 +421,12 @@ def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: lis
         try:
             check_same(resume, meta["suites"], meta["environment"])
         except BenchError as err:
-            raise pytest.UsageError(str(err)) from None
+            raise pytest.UsageError(_as_given(config, err)) from None
         update = resumed_meta(resume, meta["cases"], len(items), meta["argv"])
         try:
             return reopen(resume, update)
         except BenchError as err:  # another resumption of the run started at the same time and holds it
-            raise pytest.UsageError(str(err)) from None
+            raise pytest.UsageError(_as_given(config, err)) from None
     chosen = config.getoption("--bench-run-id")
     tries = 8
     for _ in range(tries):

@@ -335,7 +335,7 @@ def test_a_resume_id_too_long_for_the_file_system_is_one_line(project):
     (project.path / "out").mkdir()
     result = project.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-resume", "r" * 300)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --resume 'rrr*…rrr*': use letters, digits*(at most 128*"])
+    result.stderr.fnmatch_lines(["ERROR: --bench-resume 'rrr*…rrr*': use letters, digits*(at most 128*"])
 
 
 @pytest.mark.parametrize(

@@ -113,12 +113,12 @@ def test_resume_runs_only_the_cases_without_a_record(stopped):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ("missing", "*--resume 'nope': no run*"),
+        ("missing", "ERROR: --bench-resume 'nope': no run*"),
         ("running", "*the run is still running (pid*stop it first*"),
         ("edited", "*suites/t.yaml (or a file it extends) changed since the run started*"),
         ("other-suite", "*suite 'u' is not part of it (it has: t)*"),
         ("run-id", "*--bench-resume keeps the run's id*"),
-        ("samples-folder", "*--resume 'r': */samples.jsonl is not a file; start a new run*"),
+        ("samples-folder", "ERROR: --bench-resume 'r': */samples.jsonl is not a file; start a new run*"),
     ],
 )
 def test_resume_refusals_are_one_line_usage_errors(stopped, change, message):
@@ -145,6 +145,14 @@ def test_resume_refusals_are_one_line_usage_errors(stopped, change, message):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert len(load(run)) == 2
+
+
+def test_a_refused_resumption_names_the_option_the_user_gave(stopped, monkeypatch, capsys):
+    """pytest's errors said '--resume', bench run's option, to a pytest user who gave --bench-resume (above); bench
+    run's still say '--resume'."""
+    monkeypatch.chdir(stopped.path)
+    assert main(["run", "suites/t.yaml", "--results", "out", "--resume", "nope"]) == 4
+    assert "ERROR: --resume 'nope': no run " in capsys.readouterr().err
 
 
 def test_bench_run_resume_and_run_id_exclude_each_other(capsys):

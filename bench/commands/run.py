@@ -66,6 +66,8 @@ class _StopWatch:
 
     config = None
     failed = 0
+    resume_option = "--resume"
+    """What the user called ``--bench-resume``, for the plugin's errors about the run to resume."""
 
     def pytest_configure(self, config) -> None:
         self.config = config
