@@ -327,12 +327,17 @@ def _check_cache() -> None:
     except BenchError as err:
         raise pytest.UsageError(str(err)) from None
     _check_folder(folder, name)
+    _check_creatable(folder, name)
+
+
+def _check_creatable(path: Path, name: str) -> None:
+    """Refuse a path whose nearest existing folder above it is a file: its folders could never be made."""
     try:
-        above = next((parent for parent in folder.parents if parent.exists()), None)
+        above = next((parent for parent in path.parents if parent.exists()), None)
         if above is not None and not above.is_dir():
-            raise pytest.UsageError(f"{name} {_shown(folder)}: {_shown(above)} is a file, not a folder")
+            raise pytest.UsageError(f"{name} {_shown(path)}: {_shown(above)} is a file, not a folder")
     except OSError as err:
-        raise pytest.UsageError(f"{name} {_shown(folder)}: unusable ({os_reason(err)})") from None
+        raise pytest.UsageError(f"{name} {_shown(path)}: unusable ({os_reason(err)})") from None
 
 
 def _check_benchmark_outputs(config: pytest.Config) -> None:
@@ -354,6 +359,47 @@ def _check_benchmark_outputs(config: pytest.Config) -> None:
     saving = config.getoption("benchmark_save", None) or config.getoption("benchmark_autosave", False)
     if saving and isinstance(storage, str) and (storage.startswith("file://") or "://" not in storage):
         _check_folder(Path(storage.removeprefix("file://")), "--benchmark-storage")
+    group_by = config.getoption("benchmark_group_by", None)
+    if isinstance(group_by, str):
+        unknown = [grouping for grouping in group_by.split(",") if grouping not in BENCHMARK_GROUPINGS]
+        if unknown:
+            raise pytest.UsageError(
+                f"--benchmark-group-by {short_name(group_by)!r}: {short_name(unknown[0])!r} is none of "
+                f"{', '.join(BENCHMARK_GROUPINGS)} (comma-separated; a suite's cases have no param:NAME)"
+            )
+    # each case writes its profile as it ends, the histogram after the last: a prefix below a file failed them
+    for option, dest in (
+        ("--benchmark-cprofile-dump", "benchmark_cprofile_dump"),
+        ("--benchmark-histogram", "benchmark_histogram"),
+    ):
+        for prefix in config.getoption(dest, None) or ():
+            if isinstance(prefix, str):
+                _check_creatable(Path(prefix), option)
+    if config.getoption("benchmark_histogram", None):
+        import importlib.util
+
+        missing = [name for name in ("pygal", "pygaljs") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise pytest.UsageError(
+                f"--benchmark-histogram needs {' and '.join(missing)}, not installed: "
+                "pip install 'pytest-benchmark[histogram]', or leave the option out"
+            )
+
+
+BENCHMARK_GROUPINGS = ("group", "name", "func", "fullname", "fullfunc", "param")
+"""What ``--benchmark-group-by`` may list for a suite's cases (pytest-benchmark's ``param:NAME`` needs parametrized
+tests, which cases are not)."""
+
+
+def _check_compare(config: pytest.Config) -> None:
+    """Refuse ``--benchmark-compare-fail`` when ``--benchmark-compare`` found no saved run to compare with: pytest-
+    benchmark says so only after the last case, with a traceback in place of the run's summary."""
+    benchmarks = getattr(config, "_benchmarksession", None)  # pytest-benchmark's session (it has no public handle)
+    if getattr(benchmarks, "compare_fail", None) and not getattr(benchmarks, "compared_mapping", True):
+        raise pytest.UsageError(
+            "--benchmark-compare-fail: --benchmark-compare found no saved run to compare with "
+            f"(in {short_name(str(getattr(benchmarks, 'storage', '?')), 100)}); nothing was measured"
+        )
 
 
 def _source(config: pytest.Config, option: str, variable: str) -> str:
@@ -372,6 +418,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if not config.stash.get(COLLECTED_KEY, False):  # collection was stopped (Ctrl-C, pytest.exit): nothing runs
         return
+    _check_compare(config)
     if config.getoption("--bench-report", False):
         _check_references(items, resume.done if resume else ())
     from bench.hardware import environment

@@ -347,18 +347,65 @@ def test_a_resume_id_too_long_for_the_file_system_is_one_line(project):
             ["--benchmark-autosave", "--benchmark-storage", "afile"],
             "--benchmark-storage afile: is a file, not a folder",
         ),
+        (
+            ["--benchmark-group-by", "garbage"],
+            "--benchmark-group-by 'garbage': 'garbage' is none of group, name, func, fullname, fullfunc, param "
+            "(comma-separated; a suite's cases have no param:NAME)",
+        ),
+        (["--benchmark-group-by", "group,param:x"], "--benchmark-group-by 'group,param:x': 'param:x' is none of *"),
+        (["--benchmark-histogram", "afile/h"], "--benchmark-histogram afile/h: afile is a file, not a folder"),
+        (
+            ["--benchmark-cprofile", "tottime", "--benchmark-cprofile-dump", "afile/p"],
+            "--benchmark-cprofile-dump afile/p: afile is a file, not a folder",
+        ),
+        (
+            [
+                "--benchmark-compare",
+                "0001",
+                "--benchmark-compare-fail",
+                "min:5%",
+                "-W",
+                "ignore::pytest_benchmark.logger.PytestBenchmarkWarning",
+            ],
+            "--benchmark-compare-fail: --benchmark-compare found no saved run to compare with (in *); nothing was "
+            "measured",
+        ),
     ],
 )
 def test_pytest_benchmark_outputs_it_cannot_write_are_refused_before_the_run(
     pytester: pytest.Pytester, option, message
 ):
     """pytest-benchmark writes them after the last case: before, its traceback (IsADirectoryError, FileNotFoundError,
-    NotADirectoryError) ended the session there, with the run left 'running' and no bench summary."""
+    NotADirectoryError) ended the session there, with the run left 'running' and no bench summary. Likewise, after
+    the last case, a --benchmark-group-by it does not know ended the session on 'NotImplementedError: Unsupported
+    grouping' (or a TypeError for param:NAME) in place of the summary, and --benchmark-compare-fail without a run to
+    compare with on a traceback; a --benchmark-cprofile-dump below a file failed every case after its timed calls
+    (FileExistsError), its measurement lost."""
     pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
     (pytester.path / "afile").write_text("")
     result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", *option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert not (pytester.path / "out").exists()
+
+
+def test_a_histogram_without_pygal_is_refused_before_the_run(pytester: pytest.Pytester, monkeypatch):
+    """Before, pytest-benchmark's ImportError traceback after the last case took the place of the run's summary."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith("pygal") else real(name, *a)
+    )
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--benchmark-histogram")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --benchmark-histogram needs pygal and pygaljs, not installed: pip install "
+            "'pytest-benchmark[histogram]', or leave the option out"
+        ]
+    )
     assert not (pytester.path / "out").exists()
 
 
