@@ -396,6 +396,8 @@ def _check_compare(config: pytest.Config) -> None:
     benchmark says so only after the last case, with a traceback in place of the run's summary."""
     benchmarks = getattr(config, "_benchmarksession", None)  # pytest-benchmark's session (it has no public handle)
     if getattr(benchmarks, "compare_fail", None) and not getattr(benchmarks, "compared_mapping", True):
+        if not getattr(benchmarks, "compare", True):
+            raise pytest.UsageError("--benchmark-compare-fail needs --benchmark-compare; nothing was measured")
         raise pytest.UsageError(
             "--benchmark-compare-fail: --benchmark-compare found no saved run to compare with "
             f"(in {short_name(str(getattr(benchmarks, 'storage', '?')), 100)}); nothing was measured"

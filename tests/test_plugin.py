@@ -352,6 +352,10 @@ def test_a_resume_id_too_long_for_the_file_system_is_one_line(project):
             "--benchmark-group-by 'garbage': 'garbage' is none of group, name, func, fullname, fullfunc, param "
             "(comma-separated; a suite's cases have no param:NAME)",
         ),
+        (
+            ["--benchmark-compare-fail", "min:5%"],
+            "--benchmark-compare-fail needs --benchmark-compare; nothing was measured",
+        ),
         (["--benchmark-group-by", "group,param:x"], "--benchmark-group-by 'group,param:x': 'param:x' is none of *"),
         (["--benchmark-histogram", "afile/h"], "--benchmark-histogram afile/h: afile is a file, not a folder"),
         (
