@@ -314,9 +314,10 @@ def _check_folder(folder: Path, name: str) -> None:
 
 def _check_cache() -> None:
     """Refuse, before any case is measured, a ``$BENCH_ARTEFACT_CACHE`` that is neither on nor off, and a cache folder
-    that is a file or cannot even be looked at: nothing could be cached or found there, so every case would train
-    its model and build its variant again. A folder that cannot be written (a shared, read-only cache) is used as it
-    is: what it holds is loaded, what cannot be stored is reported case by case (``CacheWarning``)."""
+    that is a file (or below one), that cannot even be looked at, or that one may not read: nothing could be cached
+    or found there, so every case would train its model and build its variant again. A folder that cannot be
+    written (a shared, read-only cache) is used as it is: what it holds is loaded, what cannot be stored is reported
+    case by case (``CacheWarning``)."""
     from bench import artefacts
 
     problem = artefacts.switch_problem()
@@ -328,6 +329,13 @@ def _check_cache() -> None:
         raise pytest.UsageError(str(err)) from None
     _check_folder(folder, name)
     _check_creatable(folder, name)
+    try:
+        if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+            raise pytest.UsageError(
+                f"{name} {_shown(folder)}: no permission to read it, so nothing could be found or cached there"
+            )
+    except OSError as err:
+        raise pytest.UsageError(f"{name} {_shown(folder)}: unusable ({os_reason(err)})") from None
 
 
 def _check_creatable(path: Path, name: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -262,6 +263,26 @@ def test_an_empty_folder_option_is_refused_not_taken_for_the_default(pytester: p
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {option}: must be a folder, got an empty path"])
     assert not (pytester.path / "results").exists() and not (pytester.path / "reports").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders whatever their mode")
+def test_a_cache_folder_one_may_not_read_is_refused_before_the_run(pytester: pytest.Pytester, monkeypatch):
+    """Before, the run went on uncached, every case training its model again, one 'not stored ... (PermissionError'
+    warning per case; a read-only folder one may read is still used as it is."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    cache = pytester.path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
+    args = ["--benchmark-only", "suites/", "--bench-results", "out", "-p", "no:cacheprovider"]
+    try:
+        cache.chmod(0o555)
+        pytester.runpytest(*args).assert_outcomes(passed=1)
+        cache.chmod(0)
+        result = pytester.runpytest(*args)
+    finally:
+        cache.chmod(0o755)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: $BENCH_CACHE_DIR {cache}: no permission to read it, so nothing could *"])
 
 
 def test_no_home_folder_for_the_default_cache_is_one_line_saying_to_set_the_variable(
