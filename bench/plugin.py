@@ -428,6 +428,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if not config.stash.get(COLLECTED_KEY, False):  # collection was stopped (Ctrl-C, pytest.exit): nothing runs
         return
+    if not config.pluginmanager.hasplugin("benchmark"):  # -p no:benchmark: each case would error, none measured
+        raise pytest.UsageError("-p no:benchmark: a suite run needs pytest-benchmark, which times them; drop it")
     _check_compare(config)
     if config.getoption("--bench-report", False):
         _check_references(items, resume.done if resume else ())

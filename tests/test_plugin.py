@@ -414,6 +414,18 @@ def test_pytest_benchmark_outputs_it_cannot_write_are_refused_before_the_run(
     assert not (pytester.path / "out").exists()
 
 
+def test_pytest_benchmark_turned_off_is_refused_before_the_run(pytester: pytest.Pytester):
+    """Before, 'pytest suites/ -p no:benchmark' opened a run and then errored every case ("fixture 'benchmark' not
+    found"), measuring none."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    result = pytester.runpytest("suites/", "--bench-results", "out", "-p", "no:benchmark")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: -p no:benchmark: a suite run needs pytest-benchmark, which times them; drop it"]
+    )
+    assert not (pytester.path / "out").exists()
+
+
 def test_a_histogram_without_pygal_is_refused_before_the_run(pytester: pytest.Pytester, monkeypatch):
     """Before, pytest-benchmark's ImportError traceback after the last case took the place of the run's summary."""
     import importlib.util
