@@ -3,9 +3,11 @@ measurement cannot give. Each must come out as written (text stays text) or as "
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -136,8 +138,7 @@ def test_a_figure_no_measurement_gives_reads_as_not_measured_and_the_report_is_w
     assert ((scores >= 0) & np.isfinite(scores)).all()
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # matplotlib: a log axis spanning 1e300
-@pytest.mark.filterwarnings("ignore:Tight layout not applied:UserWarning")  # and its tick labels
+@pytest.mark.filterwarnings("error:overflow encountered:RuntimeWarning")  # was matplotlib's, on the cost chart's axis
 def test_figures_at_the_edge_of_a_float_give_a_plan_without_overflow_or_infinity(tmp_path):
     """A vanishing throughput, a huge one and a huge price: the plan says "no plan" (blank) where a count or a cost
     overflows, needs at least one replica however fast a case is, and the workbook stays readable."""
@@ -160,6 +161,35 @@ def test_figures_at_the_edge_of_a_float_give_a_plan_without_overflow_or_infinity
         assert set(rows) == {"ref", "crawl", "warp"}
     assert sheet.cell(rows["warp"], 7).value == 1  # cached replicas, as Excel's ROUNDUP gives
     assert sheet.cell(rows["crawl"], 7).value in ("", None)
+
+
+@pytest.mark.parametrize("price", ["1.5e+308", "0"])
+def test_a_price_of_zero_or_near_a_floats_limit_draws_the_cost_chart_and_writes_the_report(tmp_path, price):
+    """Was: a price of 1.5e+308 per core-hour gave costs near a float's limit, and matplotlib's log axis raised
+    OverflowError (a traceback, no report); a price of 0 gave costs of 0, which a log axis cannot draw (matplotlib's
+    "Data has no positive values" printed as a bench warning and no bar shown). Now the bars are drawn, each labelled
+    with its figure: costs of 0 on a linear axis, huge ones ending at the log axis' edge."""
+    from bench.report.charts import LOG_RANGE, cost_chart
+    from bench.report.tables import tables
+
+    cases = [ok_case("ref", latency=4.0), ok_case("q", compression="int8", latency=1.0, size=500)]
+    run_id = write_run(tmp_path / "results", cases)  # 250 and 1000 items/s: 1.67e308 and 4.2e307 per 1M
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(f"cpu_core_hour: {price}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # matplotlib's complaints reach the user as warnings
+        warnings.simplefilter("error", RuntimeWarning)
+        folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports", prices_file=prices)
+        chart = cost_chart(tables(run_id, tmp_path / "results", prices_file=prices))
+    assert (folder / "cost_per_1m.png").is_file() and (folder / "index.html").is_file()
+    costs = result.cases["cost_per_1m"].astype(float)
+    assert np.isfinite(costs).all() and (costs > 1e307 if price != "0" else costs == 0).all()
+    (ax,) = chart.figure.axes
+    assert ax.get_xscale() == ("linear" if price == "0" else "log")
+    assert ax.get_xlim()[1] <= LOG_RANGE[1] * 10
+    labels = sorted(text.get_text().strip() for text in ax.texts)
+    assert labels == sorted(f"{cost:.3g}" for cost in costs)  # the figures as computed, not as clipped
+    plt.close(chart.figure)
 
 
 def test_a_name_with_terminal_escapes_prints_escaped_not_as_a_command_to_the_terminal(tmp_path, capsys):

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, NullLocator
 
 from bench.checks import plain_text
 from bench.report.tables import Tables
@@ -34,6 +35,9 @@ MAX_SERIES = 10
 MAX_LABELS = 40
 """The most point labels of one scatter panel; beyond it only the Pareto front and the recommendations are named."""
 MORE = "in summary.csv and capacity.xlsx"
+LOG_RANGE = (1e-300, 1e300)
+"""The values a bar chart's log axis draws: a bar beyond (a price of 1.5e+308 gives costs near 1e308) ends at the
+axis' edge, labelled with its figure (matplotlib's log axis overflowed there and the report was not written)."""
 
 
 @dataclass
@@ -417,6 +421,20 @@ def score_chart(tables: Tables) -> Chart:
     return _finish(chart, fig)
 
 
+def _log_axis(ax, values: np.ndarray) -> None:
+    """A log x axis fixed to the decades of ``values`` (positive, within :data:`LOG_RANGE`), ticked every few
+    decades when they span many: matplotlib's own limits and ticks reach past a float's range near 1e300 (an
+    OverflowError, or an "overflow encountered" warning)."""
+    low, high = int(np.floor(np.log10(values.min()))), int(np.ceil(np.log10(values.max())))
+    ax.set_xscale("log")
+    ax.set_xlim(10.0 ** (low - 0.2), 10.0 ** (high + 0.3))
+    ax.autoscale(False, axis="x")
+    if high - low > 20:
+        step = -(-(high - low + 1) // 8)
+        ax.xaxis.set_major_locator(FixedLocator([10.0**k for k in range(low, high + 1, step)]))
+        ax.xaxis.set_minor_locator(NullLocator())
+
+
 def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> Chart:
     frame = _ok(tables)
     rows = frame[pd.to_numeric(frame.get(column), errors="coerce").notna()] if not frame.empty else frame
@@ -427,14 +445,18 @@ def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> 
         chart.more = f"{len(rows) - MAX_BARS} more case(s) {MORE} (drawn: the recommendations, then the lowest)"
         rows = rows.head(MAX_BARS)
     rows = rows.sort_values(column, ascending=False)
+    values = rows[column].to_numpy(float)
+    log = bool((values > 0).all())  # a 0 (a price of 0) has no place on a log axis: a linear one shows it
+    drawn = np.clip(values, *LOG_RANGE) if log else values
     fig, ax = plt.subplots(figsize=(9, _bar_height(len(rows))))
+    if log:
+        _log_axis(ax, drawn)
     colors = _color_map(_hardware(rows))
-    ax.barh(np.arange(len(rows)), rows[column], color=[colors[h] for h in _hardware(rows)])
+    ax.barh(np.arange(len(rows)), drawn, color=[colors[h] for h in _hardware(rows)])
     ax.set_yticks(np.arange(len(rows)), [plain_text(c) for c in rows["case_id"]], fontsize=8)
-    for y, value in enumerate(rows[column]):
-        ax.text(value, y, f" {value:.3g}", va="center", fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel(plain_text(xlabel))
+    for y, (value, x) in enumerate(zip(values, drawn, strict=True)):
+        ax.text(x, y, f" {value:.3g}", va="center", fontsize=7)  # the figure as computed, where its bar ends
+    ax.set_xlabel(plain_text(xlabel + (" (log scale)" if log else "")))
     ax.set_title(plain_text(chart.title))  # the title names the price table's currency
     shown = list(colors.items())[:MAX_SERIES]
     handles = [Line2D([], [], marker="s", linestyle="", color=c, label=plain_text(h)) for h, c in shown]
@@ -450,7 +472,7 @@ def cost_chart(tables: Tables) -> Chart:
         f"Compute cost per million inferences ({currency})",
         "price per hour of the resources a case occupies / (throughput × 3600) × 10⁶, at the measured throughput.",
     )
-    chart = _horizontal_bars(tables, "cost_per_1m", chart, f"{currency} per 1M inferences (log scale)")
+    chart = _horizontal_bars(tables, "cost_per_1m", chart, f"{currency} per 1M inferences")
     if chart.figure is None:
         chart.note = "no case has both a price and a measured throughput"
     return chart
@@ -460,7 +482,7 @@ def energy_chart(tables: Tables) -> Chart:
     chart = Chart(
         "energy_per_inference", "Energy per inference", "Measured energy per item (J), where a meter was readable."
     )
-    chart = _horizontal_bars(tables, "energy_j_per_item", chart, "energy per inference (J, log scale)")
+    chart = _horizontal_bars(tables, "energy_j_per_item", chart, "energy per inference in J")
     if chart.figure is None:
         sources = tables.cases.get("energy_source", pd.Series(dtype=object)).dropna().unique()
         chart.note = "energy was not measured in this run" + (
