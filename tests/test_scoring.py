@@ -178,10 +178,25 @@ def test_accuracy_term_is_left_out_and_flagged_when_a_model_has_no_accuracy():
 
 
 def test_a_case_without_accuracy_among_cases_with_it_is_not_scored_and_says_why():
-    scored = score(frame(record("fp32", accuracy=0.9), record("bf16")))
-    bf16 = scored.set_index("compression").loc["bf16"]
-    assert np.isnan(bf16["score"])
-    assert "accuracy missing" in bf16["score_note"]
+    """Was: every case of the model went unscored, the ones with an accuracy too ("accuracy missing while other
+    cases of this model have it" on a case that has one), and the group read "no recommendation (no case measured
+    (2 ok))". Now only the case without it is left out; the others are scored with their accuracy term."""
+    scored = score(frame(record("fp32", accuracy=0.9), record("bf16", latency_p50_ms=5.0)))
+    by = scored.set_index("compression")
+    assert np.isnan(by.loc["bf16", "score"])
+    assert by.loc["bf16", "score_note"] == "not scored: accuracy missing while other cases of this model have it"
+    assert by.loc["fp32", "score"] == pytest.approx(0.4 + 0.6 + 0.1 * (1 - 0.9))
+    assert by.loc["fp32", "accuracy_term"] and by.loc["fp32", "score_note"] == ""
+    decision = decide(scored)
+    assert decision.recommendations.iloc[0]["case_id"] == "m[fp32-cpu1t-bs1]"
+
+
+def test_a_group_whose_measured_cases_could_not_be_scored_says_why_not_that_none_was_measured():
+    """Was: "no recommendation (no case measured (2 ok))" for two cases measured whose size was not recorded."""
+    decision = decide(score(frame(record("fp32", model_size_bytes=None), record("bf16", model_size_bytes=None))))
+    assert decision.recommendations.iloc[0]["reasons"] == (
+        "no case could be scored (2 ok): S could not be computed (size or latency missing)"
+    )
 
 
 def test_train_time_term_is_normalised_by_the_budget():

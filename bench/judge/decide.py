@@ -312,9 +312,15 @@ def _recommend(frame, group, members, ordered, result, labels, constraints, conf
             reason = "no case meets the constraints"
         else:
             statuses = group["status"].value_counts().to_dict()
-            first_error = next((e for e in group["error"] if isinstance(e, str) and e), "")
-            reason = "no case measured (" + ", ".join(f"{n} {s}" for s, n in statuses.items()) + ")"
-            reason += f": {first_error}" if first_error else ""
+            counts = "(" + ", ".join(f"{n} {s}" for s, n in statuses.items()) + ")"
+            measured = group["status"] == "ok"
+            if measured.any():  # measured, yet none could be scored: say why, as its rows do
+                notes = group.loc[measured, "score_note"] if "score_note" in group else []
+                note = next((n.removeprefix("not scored: ") for n in notes if isinstance(n, str) and n), "")
+                reason = f"no case could be scored {counts}" + (f": {note}" if note else "")
+            else:
+                first_error = next((e for e in group["error"] if isinstance(e, str) and e), "")
+                reason = f"no case measured {counts}" + (f": {first_error}" if first_error else "")
         return {**labels, "case_id": None, "reasons": reason, "robustness": "", "reference_missing": None}
     best = ordered[0]
     frame.at[best, "recommended"] = True

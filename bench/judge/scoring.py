@@ -376,12 +376,12 @@ def _add_terms(out: pd.DataFrame, references: References, config: ScoringConfig)
             cols["accuracy_drop"][i] = accuracy[j] - accuracy[i]
         model_has = has_accuracy_by_model.loc[out.at[i, "model"]]
         value = w.size * cols["S"][i] + w.latency * cols["T"][i] + w.train * cols["Ttrain"][i]
-        if model_has["all"]:
-            accuracy_term[i] = True
-            value += w.accuracy * (1.0 - accuracy[i])
-        elif model_has["any"]:
+        if model_has["any"] and math.isnan(accuracy[i]):  # its P would lack a term the others' have
             notes[i] = "not scored: accuracy missing while other cases of this model have it"
             continue
+        if model_has["any"]:
+            accuracy_term[i] = True
+            value += w.accuracy * (1.0 - accuracy[i])
         elif w.accuracy:
             notes[i] = "accuracy not measured for this model: the accuracy term is left out of P"
         if math.isnan(value):
