@@ -334,6 +334,14 @@ def test_robustness_flags_a_fragile_top_and_a_clear_winner():
     assert result.fragile and "FRAGILE" in result.summary
 
 
+def test_robustness_of_cases_that_tie_on_every_term_says_so_instead_of_a_nan_correlation():
+    """Was: "Spearman rank correlation mean nan, min nan" (no order to correlate when every P ties)."""
+    records = (record("fp32", threads=1), record("fp32", threads=2), record("bf16"))  # the same figures
+    result = robustness(score(frame(*records)), PROFILES["recommendation"].weights)
+    assert "nan" not in result.summary
+    assert "no rank correlation: the 3 configurations tie on P under every weighting." in result.summary
+
+
 def test_equal_scores_go_to_the_cheaper_case():
     records = (record("fp32", threads=1), record("fp32", threads=2))  # equal on every objective: neither dominates
     scored = score(frame(*records))

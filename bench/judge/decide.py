@@ -150,9 +150,14 @@ def robustness(
     rho_min = float(np.min(correlations)) if correlations else float("nan")
     fragile = share < stable_share
     pct = f"±{perturbation:.0%}"
+    correlation = (
+        f"Spearman rank correlation mean {rho_mean:.2f}, min {rho_min:.2f}"
+        if correlations  # P ties under every weighting: no order to correlate (the tie goes to $/1M, then latency)
+        else f"no rank correlation: the {len(rows)} configurations tie on P under every weighting"
+    )
     summary = (
         f"{top_case} stays top in {share:.0%} of {count} weight perturbations ({pct} on each weight); "
-        f"Spearman rank correlation mean {rho_mean:.2f}, min {rho_min:.2f}. "
+        f"{correlation}. "
         + (
             f"FRAGILE: the recommendation changes with small changes of the weights (below {stable_share:.0%})."
             if fragile
