@@ -192,6 +192,17 @@ def test_a_price_of_zero_or_near_a_floats_limit_draws_the_cost_chart_and_writes_
     plt.close(chart.figure)
 
 
+def test_a_ranking_whose_every_p_is_0_draws_its_chart_without_matplotlibs_complaints(tmp_path):
+    """Only a train weight and nothing trained: every P is 0. Was: "Attempting to set identical low and high xlims"
+    and "No artists with labels found to put in legend" printed as bench warnings."""
+    cases = [ok_case("ref"), ok_case("q", compression="int8", latency=1.0, size=500)]
+    run_id = write_run(tmp_path / "results", cases, sections={"scoring": {"weights": {"train": 1}}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    assert (result.cases["score"].dropna() == 0).all() and (folder / "score_ranking.png").is_file()
+
+
 def test_a_name_with_terminal_escapes_prints_escaped_not_as_a_command_to_the_terminal(tmp_path, capsys):
     from bench.cli import main
 

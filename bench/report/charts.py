@@ -414,9 +414,10 @@ def score_chart(tables: Tables) -> Chart:
     for y, value in enumerate(ranked["score"]):
         ax.text(value, y, f" {value:.3f}", va="center", fontsize=7)
     ax.set_xlabel("P = ωS·S + ωT·T + ωA·(1−A) + ωTtrain·Ttrain")
-    ax.set_xlim(0, ranked["score"].max() * 1.12)
+    ax.set_xlim(0, (ranked["score"].max() or 1.0) * 1.12)  # every P 0 (only a train weight, nothing trained)
     ax.set_title(chart.title)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16 if len(ranked) < 12 else -0.06), ncol=4)
+    if ax.get_legend_handles_labels()[0]:  # a term of no case is not drawn, nor named
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16 if len(ranked) < 12 else -0.06), ncol=4)
     ax.grid(axis="x", alpha=0.3)
     return _finish(chart, fig)
 
