@@ -96,6 +96,40 @@ def test_history_command_prints_the_table_and_writes_trends(tmp_path, capsys):
     assert (out / "demo-latency_p50_ms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_trend_charts_of_thousands_of_runs_and_many_cases_stay_bounded(tmp_path, monkeypatch):
+    """Was: a chart 0.6 inch wide per run (66,300 pixels for 1100 runs, ~1 GB to draw 10,000) with every run
+    labelled, and a legend naming every case (300 entries covered the chart). Now at most 3000 pixels, 40 labels
+    and 12 named cases, those with a change point first; every run and case is still drawn."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from PIL import Image
+
+    legends = []
+    monkeypatch.setattr(plt.Axes, "legend", lambda ax, *a, **k: legends.append(k["handles"]))
+    runs, cases = 1200, 14
+    frame = pd.DataFrame(
+        {
+            "run_order": np.repeat(np.arange(runs), cases),
+            "run_id": np.repeat([f"r{i}" for i in range(runs)], cases),
+            "started_at": "2026-11-01T00:00:00Z",
+            "commit": "abc",
+            "case_id": np.tile([f"c{k:02d}" for k in range(cases)], runs),
+            "latency_p50_ms": np.tile(np.arange(1.0, cases + 1), runs),
+        }
+    )
+    frame.loc[(frame["case_id"] == "c13") & (frame["run_order"] >= runs // 2), "latency_p50_ms"] *= 2  # a step
+    paths, steps = history.plot_trends(frame, "s", tmp_path, ["latency_p50_ms"])
+    (path,) = paths
+    with Image.open(path) as image:
+        width = image.width
+    assert width <= history.MAX_TREND_WIDTH * 100
+    assert [s["case_id"] for s in steps] == ["c13"]
+    (handles,) = legends
+    assert len(handles) == history.MAX_TREND_LEGEND + 1
+    assert handles[0].get_label() == "c13"  # the case with a change point is named first
+    assert handles[-1].get_label() == f"{cases - history.MAX_TREND_LEGEND} more case(s), not named"
+
+
 def test_history_of_an_unknown_suite(tmp_path, capsys):
     results = _series(tmp_path, [1.0])
     assert main(["history", "nope", "--results", str(results)]) == 2

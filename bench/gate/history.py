@@ -33,6 +33,13 @@ except ImportError:  # Windows
 BASELINE_DIR = "baseline"
 TREND_METRICS: tuple[str, ...] = metrics.trends()
 """The metrics ``bench history`` plots by default (the metric table's ``trend`` column)."""
+MAX_TREND_WIDTH = 30.0
+"""Widest trend chart, in inches (3000 pixels): its width grew with the run count, 66,300 pixels for 1100 runs
+(a PNG no viewer shows, and a second of drawing per hundred runs)."""
+MAX_TREND_LABELS = 40
+"""Most run labels (commit, start time) under a trend chart; with more runs, every few runs is labelled."""
+MAX_TREND_LEGEND = 12
+"""Most cases a trend chart's legend names, those with a change point first (300 entries covered the chart)."""
 
 
 # ------------------------------------------------------------------------------------------------ index
@@ -191,6 +198,7 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -203,12 +211,15 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
     for metric in metrics:
         if metric not in frame.columns or frame[metric].dropna().empty:
             continue
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(runs) + 3), 4.5))
+        fig, ax = plt.subplots(figsize=(min(max(6.0, 0.6 * len(runs) + 3), MAX_TREND_WIDTH), 4.5))
+        lines = []  # (line, has a change point), for the legend
         for case_id, group in frame.dropna(subset=[metric]).groupby("case_id", sort=True):
             group = group.sort_values("run_order")
             xs, ys = group["run_order"].to_numpy(), group[metric].astype(float).to_numpy()
             (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=plain_text(case_id))
-            for step in change_points(ys, **detect):
+            found = change_points(ys, **detect)
+            lines.append((line, bool(found)))
+            for step in found:
                 x = xs[step.index]
                 ax.axvline(x - 0.5, color=line.get_color(), linestyle="--", alpha=0.7)
                 ax.annotate(f"{step.change:+.0%}", (x - 0.5, ys[step.index]), color=line.get_color(), fontsize=8)
@@ -228,12 +239,17 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
         values = frame[metric].dropna().astype(float)
         if (values > 0).all() and values.max() / values.min() > 20:  # cases of very different sizes: keep all readable
             ax.set_yscale("log")
-        ax.set_xticks(runs["run_order"].to_numpy(), labels, fontsize=7)
+        every = -(-len(runs) // MAX_TREND_LABELS)  # thousands of runs: a label every few runs, each still a point
+        ax.set_xticks(runs["run_order"].to_numpy()[::every], labels[::every], fontsize=7)
         ax.set_xlabel("run (commit, start time UTC)")
         ax.set_ylabel(plain_text(metric))
         ax.set_title(plain_text(f"{suite}: {metric} across runs (dashed: detected change point)"))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        named = [line for line, _ in sorted(lines, key=lambda entry: not entry[1])[:MAX_TREND_LEGEND]]
+        if len(lines) > len(named):  # the cases with a change point first; the others are drawn, not named
+            more = f"{len(lines) - len(named)} more case(s), not named"
+            named.append(Line2D([], [], linestyle="", label=more))
+        ax.legend(handles=named, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         path = out_dir / f"{suite}-{metric}.png"
         fig.savefig(path, dpi=100)
