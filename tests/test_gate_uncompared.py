@@ -109,6 +109,40 @@ def test_a_run_given_twice_on_one_side_is_refused_not_counted_twice(tmp_path, ca
     assert not (tmp_path / "v.json").exists()  # no verdict about it
 
 
+@pytest.mark.parametrize("current", ["base", "RESULTS/base", "RESULTS/baseline/demo"])
+def test_a_run_on_both_sides_is_refused_not_passed(results, tmp_path, capsys, current):
+    """Was: --baseline base --current base (or the baseline folder as both) said "passed, 16 unchanged": a run
+    compared with itself, nothing guarded."""
+    gate.history.promote("base", results)
+    baseline = "RESULTS/baseline/demo" if current == "RESULTS/baseline/demo" else "base"
+    argv = ["gate", "--results", str(results), "--baseline", baseline.replace("RESULTS", str(results))]
+    argv += ["--current", current.replace("RESULTS", str(results))]
+    argv += ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(argv) == 2
+    path = results / ("baseline/demo" if "baseline" in current else "base")
+    assert capsys.readouterr().err.strip() == (
+        f"bench gate: error: run {path} is both the baseline and the current run: compared with itself it would pass "
+        "whatever it measured; give another --baseline or --current"
+    )
+    assert not (tmp_path / "v.json").exists()
+
+
+def test_a_baseline_promoted_from_the_current_run_is_not_compared_with_it(results, tmp_path):
+    """Was: `bench baseline set base` then `bench gate --current base` compared each case with its own record and
+    passed. Now those cases are not comparable, and the gate exits 3; a case promoted from an older run still is."""
+    older = make_run(results, "older", {"m[0]": EIGHT["m[0]"]}, started_at="2026-11-20T00:00:00Z")
+    gate.history.promote(older.name, results)
+    gate.history.promote("base", results, replace=True)
+    gate.history.promote(older.name, results)  # m[0]'s baseline is older's, the other seven are base's own
+    result = gate.gate_runs([results / "baseline" / "demo"], ["base"], results)
+    assert result.uncompared == [f"demo::m[{i}]" for i in range(1, 8)]
+    assert result.exit_code == gate.NOT_COMPARED
+    own = [v for v in result.verdicts if v.case == "demo::m[1]"]
+    assert own and all(v.verdict == "not comparable" for v in own)
+    assert own[0].reason == "the baseline's record is this run's own (promoted from run base): compared with itself"
+    assert any(v.case == "demo::m[0]" and v.verdict != "not comparable" for v in result.verdicts)
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs (POSIX)")
 def test_a_summary_fifo_that_no_process_reads_is_refused_not_waited_on(tmp_path):
     """Was: bench gate --summary FIFO blocked for ever, waiting for a reader. A pipe that is read still works."""

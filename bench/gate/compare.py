@@ -357,6 +357,15 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
             for name, rule in suite_rules.items()
             if any(_present(record.get(name)) for record in (old, new) if record is not None)
         ]
+    own = old is not None and old.get("status") == "ok" and new.get("status") == "ok" and _same_run(old, new)
+    if own:  # a baseline promoted from the current run: the case would be compared with itself
+        result.uncompared.append(key)
+        reason = f"the baseline's record is this run's own (promoted from run {new['run_id']}): compared with itself"
+        return [
+            (Verdict(key, name, "not comparable", rule=rule.text, reason=reason), rule)
+            for name, rule in suite_rules.items()
+            if any(_present(record.get(name)) for record in (old, new))
+        ]
     if old is not None and old.get("status") == "ok" and new.get("status") == "failed":
         # A case that measured in the baseline and now crashes is the worst regression there is.
         error = new.get("error") or "no error recorded"
@@ -456,6 +465,12 @@ def settings_differences(baseline: RunSide, current: RunSide) -> dict[str, list[
         if differences:
             found[suite] = differences
     return found
+
+
+def _same_run(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether two records of a case are one measurement: the same run id (a baseline promoted from this run)."""
+    run = new.get("run_id")
+    return isinstance(run, str) and bool(run) and old.get("run_id") == run
 
 
 NEW_IN_CURRENT = "not measured in the baseline"
@@ -607,5 +622,16 @@ def gate_runs(
     results_dir: str | Path | None = None,
     **options: Any,
 ) -> GateResult:
-    """Load both sides and compare them (see :func:`compare` for the options)."""
+    """Load both sides and compare them (see :func:`compare` for the options). A run on both sides is refused: compared
+    with itself, every case would read "unchanged" and the gate would pass having guarded nothing."""
+    from bench import results as store
+
+    baseline_paths = {store.resolve_run(run, results_dir).resolve() for run in baseline_runs}
+    for run in current_runs:
+        path = store.resolve_run(run, results_dir)
+        if path.resolve() in baseline_paths:
+            raise GateError(
+                f"run {path} is both the baseline and the current run: compared with itself it would pass whatever "
+                "it measured; give another --baseline or --current"
+            )
     return compare(load_side(baseline_runs, results_dir), load_side(current_runs, results_dir), **options)
