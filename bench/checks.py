@@ -101,8 +101,9 @@ def short(value: Any, limit: int = 60) -> str:
 def plain_text(value: Any) -> str:
     """``value`` as a chart label drawn as written: matplotlib reads text between two ``$`` as math, drawing
     ``a$x$`` as an italic x and failing on ``a$\\frac{$``; each ``$`` is escaped so that it is drawn as a dollar, and a
-    control character is drawn as its escape (``\\x1b``: no font has a glyph for it)."""
-    return printable(str(value)).replace("$", r"\$")
+    control character is drawn as its escape (``\\x1b``: no font has a glyph for it), a tab too (``\\t``; a newline
+    breaks the line)."""
+    return printable(str(value)).replace("$", r"\$").replace("\t", r"\t")
 
 
 def probability(value: Any, key: str, what: str = "the test level, e.g. 0.01", file: str | None = None) -> float:

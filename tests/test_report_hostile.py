@@ -106,6 +106,19 @@ def test_labels_with_dollar_signs_are_drawn_as_written_not_as_math(tmp_path):
     assert all((text, False) in drawn for text in labels) and bad_math in "".join(labels)
 
 
+def test_a_tab_in_a_label_is_drawn_as_its_escape_without_a_missing_glyph_warning(tmp_path):
+    """Was: a case id holding a tab printed "Glyph 9 (\t) missing from font(s) DejaVu Sans" three times as bench
+    warnings (the other control characters were already drawn as their escapes)."""
+    cases = [ok_case("ref"), ok_case("tab\there", compression="int8", latency=1.0, size=500)]
+    run_id = write_run(tmp_path / "results", cases)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    from bench.checks import plain_text
+
+    assert plain_text("tab\there") == r"tab\there"
+
+
 def test_history_draws_a_case_id_with_dollar_signs_as_written(tmp_path):
     from bench.gate import history
 
