@@ -143,6 +143,21 @@ def test_a_baseline_promoted_from_the_current_run_is_not_compared_with_it(result
     assert any(v.case == "demo::m[0]" and v.verdict != "not comparable" for v in result.verdicts)
 
 
+@pytest.mark.parametrize("status", ["running", "interrupted"])
+def test_a_baseline_run_that_stopped_early_says_so_and_does_not_call_its_unmeasured_cases_new(tmp_path, status):
+    """Was: --baseline of a run still running (or interrupted) read the cases it had not reached as "new case: not
+    in the baseline", with nothing in the summary saying that the baseline was partial."""
+    results = tmp_path / "results"
+    selected(make_run(results, "b", dict(list(EIGHT.items())[:3]), status="running"), EIGHT, status=status)
+    make_run(results, "c", EIGHT, started_at="2026-11-23T00:00:00Z")
+    result = gate.gate_runs(["b"], ["c"], results)
+    state = "is still running" if status == "running" else f"was {status}"
+    assert f"baseline run b {state}: compared as far as it measured" in gate.render_markdown(result)
+    reasons = {v.reason for v in result.verdicts if v.case == "demo::m[5]"}
+    assert reasons == {f"not in the baseline: its run (b, {status}) set out to measure it but has no record"}
+    assert result.count("unchanged") > 0
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs (POSIX)")
 def test_a_summary_fifo_that_no_process_reads_is_refused_not_waited_on(tmp_path):
     """Was: bench gate --summary FIFO blocked for ever, waiting for a reader. A pipe that is read still works."""

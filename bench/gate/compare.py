@@ -322,6 +322,13 @@ def compare(
             f"{suite}: measure settings differ ({'; '.join(differences)})"
             + ("; compared anyway (--force)" if force else "; its cases are not comparable (use --force)")
         )
+    for meta in baseline.metas:
+        if meta.get("status") != "finished":  # its missing cases read as unmeasured there, not as new ones
+            state = "is still running" if meta.get("status") == "running" else f"was {meta.get('status')}"
+            result.notes.append(
+                f"baseline run {meta.get('run_id')} {state}: compared as far as it measured; a case it set out to "
+                "measure but has no record of is not comparable, not guarded"
+            )
     timed: list[tuple[Verdict, Rule, float]] = []  # verdicts waiting for the corrected test, with their level
     for key in sorted(set(baseline.records) | set(current.records)):
         suite = key.split("::", 1)[0]
@@ -371,6 +378,9 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
         error = new.get("error") or "no error recorded"
         return [(Verdict(key, "status", "regressed", reason=f"ok in the baseline, failed now: {error}"), None)]
     reason = refused or _not_comparable_reason(old, new)
+    if old is None and baseline.set_out_to_measure(key):  # not new: the baseline's run stopped before it
+        state = next((m.get("status") for m in baseline.metas if m.get("status") != "finished"), "finished")
+        reason = f"not in the baseline: its run ({baseline.label}, {state}) set out to measure it but has no record"
     if reason is None:
         differences = environment_differences(old, new)
         if differences:
