@@ -715,10 +715,16 @@ def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os
     if run is None or str(run) == "latest":
         return runs[-1]
     matches = [p for p in runs if p.name == str(run)] or [p for p in runs if p.name.startswith(str(run))]
-    if len(matches) != 1:
+    if len(matches) > 1:  # the runs it could mean, not the latest runs (which need not start with it)
+        named = ", ".join(p.name for p in matches[-5:])
+        more = f" and {len(matches) - 5} older" if len(matches) > 5 else ""
+        raise FileNotFoundError(
+            f"run {short_name(str(run))!r} is ambiguous under {results_dir}/: {len(matches)} runs start with it "
+            f"({named}{more}); give more of the id"
+        )
+    if not matches:
         known = ", ".join(p.name for p in runs[-5:])
-        what = "is ambiguous" if matches else "not found"
-        raise FileNotFoundError(f"run {short_name(str(run))!r} {what} under {results_dir}/; latest runs: {known}")
+        raise FileNotFoundError(f"run {short_name(str(run))!r} not found under {results_dir}/; latest runs: {known}")
     return matches[0]
 
 

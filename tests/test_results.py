@@ -170,6 +170,21 @@ def test_unknown_run_lists_the_latest(tmp_path):
         load(None, tmp_path / "empty")
 
 
+def test_an_ambiguous_prefix_lists_the_runs_it_could_mean_not_the_latest(tmp_path):
+    """Was: "run 'a' is ambiguous ...; latest runs: b1, b2" (runs that do not start with it)."""
+    for k, name in enumerate(["a1", "a2", "b1", "b2"]):
+        RunWriter(tmp_path, name, {"started_at": f"2026-11-0{k + 1}T00:00:00Z"}).close("finished")
+    with pytest.raises(FileNotFoundError) as error:
+        load("a", tmp_path)
+    assert str(error.value) == (
+        f"run 'a' is ambiguous under {tmp_path}/: 2 runs start with it (a1, a2); give more of the id"
+    )
+    for k in range(3, 9):
+        RunWriter(tmp_path, f"a{k}", {"started_at": f"2026-11-1{k}T00:00:00Z"}).close("finished")
+    with pytest.raises(FileNotFoundError, match=r"8 runs start with it \(a4, a5, a6, a7, a8 and 3 older\)"):
+        load("a", tmp_path)
+
+
 def test_list_runs_counts_records_of_a_killed_run(tmp_path):
     writer = RunWriter(tmp_path, "r1", {"suites": [{"name": "s"}]})
     writer.append(record("a"))
