@@ -8,6 +8,7 @@ allowed. The errors are :class:`bench.errors.SuiteError`; the suite loader adds 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -74,12 +75,36 @@ def number(
     """A finite number >= ``minimum`` (> with ``strict``) and <= ``maximum``; booleans, NaN and infinities are
     refused."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
-        raise SuiteError(file, key, f"must be a finite number, got {short(value)}")
+        raise SuiteError(file, key, f"must be a finite number, got {short(value)}{_text_number(value)}")
     if value < minimum or (strict and value == minimum):
         raise SuiteError(file, key, f"must be {'>' if strict else '>='} {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise SuiteError(file, key, f"must be <= {maximum}, got {value}")
     return float(value)
+
+
+_EXPONENT = re.compile(r"([-+]?[0-9]*\.?[0-9]+)[eE]([-+]?[0-9]+)")
+
+
+def _text_number(value: Any) -> str:
+    """Why a text that reads as a number is text: YAML 1.1 (PyYAML) reads a number with an exponent as text unless
+    it has a dot and a signed exponent (``1e6`` and ``1.0e6`` are text, ``1.0e+6`` is a number), and a quoted number
+    is text."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    exponent = _EXPONENT.fullmatch(text)
+    if exponent:
+        mantissa, power = exponent.groups()
+        mantissa += "" if "." in mantissa else ".0"
+        power = power if power[0] in "+-" else "+" + power
+        if f"{mantissa}e{power}" != text.replace("E", "e"):  # else a number YAML reads, quoted
+            return f" (YAML reads an exponent without a dot or a sign as text: write {mantissa}e{power})"
+    try:
+        number = float(text)
+    except ValueError:
+        return ""
+    return " (text, not a number: write it without quotes)" if math.isfinite(number) else ""
 
 
 def _finite(value: int | float) -> bool:

@@ -117,6 +117,32 @@ def test_validate_prices_and_capacity_errors():
 
 
 @pytest.mark.parametrize(
+    ("written", "hint"),
+    [
+        ("1e308", "(YAML reads an exponent without a dot or a sign as text: write 1.0e+308)"),
+        ("1.0e-5", None),  # a number: accepted
+        ("1.0e5", "(YAML reads an exponent without a dot or a sign as text: write 1.0e+5)"),
+        ('"0.05"', "(text, not a number: write it without quotes)"),
+        ("cheap", ""),
+    ],
+)
+def test_a_price_yaml_reads_as_text_says_why_it_is_not_a_number(tmp_path, written, hint):
+    """Was: "prices.cpu_core_hour: must be a finite number, got '1e308'" for a value the user wrote as a number,
+    without saying that YAML 1.1 reads an exponent without a dot and a sign as text."""
+    path = tmp_path / "prices.yaml"
+    path.write_text(f"cpu_core_hour: {written}\n")
+    if hint is None:
+        assert load_prices(file=path).cpu_core_hour == pytest.approx(1e-5)
+        return
+    with pytest.raises(SuiteError) as error:
+        load_prices(file=path)
+    text = written.strip('"')
+    assert str(error.value) == f"{path}: prices.cpu_core_hour: must be a finite number, got '{text}'" + (
+        f" {hint}" if hint else ""
+    )
+
+
+@pytest.mark.parametrize(
     ("qps", "headroom", "throughput", "replicas"),
     [(1000, 1.5, 500, 3), (1000, 1.0, 300, 4), (100, 1.2, 1000, 1), (0.3 * 3, 1.0, 0.3, 3)],
 )
