@@ -216,6 +216,23 @@ def test_a_ranking_whose_every_p_is_0_draws_its_chart_without_matplotlibs_compla
     assert (result.cases["score"].dropna() == 0).all() and (folder / "score_ranking.png").is_file()
 
 
+def test_a_workbook_where_no_plan_meets_the_slo_gives_no_cheapest_cost_not_0(tmp_path):
+    """Was: "cheapest plan meeting the SLO: none meets the SLO" over "its monthly cost (USD): 0" (=MIN of no number
+    is 0). Now that cell is blank, its formula too when the inputs change so that none meets the SLO."""
+    cases = [ok_case("ref"), ok_case("q", compression="int8", latency=1.0, size=500)]
+    run_id = write_run(tmp_path / "results", cases, sections={"capacity": {"latency_slo_ms": 0.001}})
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    assert not result.capacity["meets_slo"].any()
+    cells = {}
+    for data_only in (False, True):
+        sheet = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=data_only)["capacity"]
+        rows = {sheet.cell(row, 1).value: row for row in range(1, sheet.max_row + 1)}
+        labels = [label for label in rows if str(label).startswith(("cheapest plan", "its monthly cost"))]
+        cells[data_only] = [sheet.cell(rows[label], 2).value for label in labels]
+    assert cells[True] in (["none meets the SLO", ""], ["none meets the SLO", None])
+    assert cells[False][1] == '=IF(COUNT(Q11:Q12)=0,"",MIN(Q11:Q12))'
+
+
 def test_a_name_with_terminal_escapes_prints_escaped_not_as_a_command_to_the_terminal(tmp_path, capsys):
     from bench.cli import main
 

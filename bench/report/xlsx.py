@@ -252,7 +252,7 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         sheet.write(r, 17, basis) if basis else sheet.write_blank(r, 17, None)
     summary_row = last + 2
     costs = [v for v in plan.get("monthly_cost", pd.Series(dtype=float)) if not pd.isna(v)]
-    cheapest_cost = min(costs) if costs else 0
+    cheapest_cost = min(costs) if costs else ""  # no plan has no cost (MIN of no number is 0 in a spreadsheet)
     cheapest_case = plan.loc[plan["monthly_cost"].idxmin(), "case_id"] if costs else "none meets the SLO"
     cost_range = f"Q{FIRST_PLAN_ROW + 1}:Q{last + 1}"
     case_range = f"A{FIRST_PLAN_ROW + 1}:A{last + 1}"
@@ -265,7 +265,9 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         _cell_value(cheapest_case),
     )
     sheet.write(summary_row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
-    sheet.write_formula(summary_row + 1, 1, f"=MIN({cost_range})", formats["money"], cheapest_cost)
+    sheet.write_formula(
+        summary_row + 1, 1, f'=IF(COUNT({cost_range})=0,"",MIN({cost_range}))', formats["money"], cheapest_cost
+    )
     sheet.write(
         summary_row + 3,
         0,
