@@ -123,12 +123,16 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def plain_text(value: Any) -> str:
+def plain_text(value: Any, limit: int | None = None) -> str:
     """``value`` as a chart label drawn as written: matplotlib reads text between two ``$`` as math, drawing
     ``a$x$`` as an italic x and failing on ``a$\\frac{$``; each ``$`` is escaped so that it is drawn as a dollar, and a
     control character is drawn as its escape (``\\x1b``: no font has a glyph for it), a tab too (``\\t``; a newline
-    breaks the line)."""
-    return printable(str(value)).replace("$", r"\$").replace("\t", r"\t")
+    breaks the line). With ``limit``, a longer text is cut in the middle to that many characters (its start and its
+    end: a case id's model and its configuration), so that a label of 5000 characters leaves room for the chart."""
+    text = str(value)
+    if limit is not None and len(text) > limit:
+        text = f"{text[: limit - limit // 3 - 1]}…{text[-(limit // 3) :]}"
+    return printable(text).replace("$", r"\$").replace("\t", r"\t")
 
 
 def probability(value: Any, key: str, what: str = "the test level, e.g. 0.01", file: str | None = None) -> float:

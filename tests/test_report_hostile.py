@@ -119,6 +119,26 @@ def test_a_tab_in_a_label_is_drawn_as_its_escape_without_a_missing_glyph_warning
     assert plain_text("tab\there") == r"tab\there"
 
 
+def test_a_case_id_of_thousands_of_characters_is_cut_in_its_chart_label_and_whole_in_summary_csv(tmp_path):
+    """Was: a 5000-character case id drawn whole as a bar label left no room for the bars ("Tight layout not
+    applied", printed as a bench warning). Now the label keeps its start and end, 80 characters in all."""
+    from bench.report.charts import MAX_LABEL, score_chart
+    from bench.report.tables import tables
+
+    long_id = "m[" + "x" * 5000 + "-int8]"
+    cases = [ok_case("ref"), ok_case(long_id, compression="int8", latency=1.0, size=500)]
+    run_id = write_run(tmp_path / "results", cases)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+        chart = score_chart(tables(run_id, tmp_path / "results"))
+    labels = [t.get_text() for t in chart.figure.axes[0].get_yticklabels()]
+    (cut,) = [label for label in labels if "…" in label]
+    assert len(cut) == MAX_LABEL and cut.startswith("★ m[xxx") and cut.endswith("xxx-int8]")
+    plt.close(chart.figure)
+    assert long_id in set(pd.read_csv(folder / "summary.csv")["case_id"])
+
+
 def test_history_draws_a_case_id_with_dollar_signs_as_written(tmp_path):
     from bench.gate import history
 

@@ -216,7 +216,7 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
         for case_id, group in frame.dropna(subset=[metric]).groupby("case_id", sort=True):
             group = group.sort_values("run_order")
             xs, ys = group["run_order"].to_numpy(), group[metric].astype(float).to_numpy()
-            (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=plain_text(case_id))
+            (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=plain_text(case_id, 80))
             found = change_points(ys, **detect)
             lines.append((line, bool(found)))
             for step in found:

@@ -35,6 +35,9 @@ MAX_SERIES = 10
 MAX_LABELS = 40
 """The most point labels of one scatter panel; beyond it only the Pareto front and the recommendations are named."""
 MORE = "in summary.csv and capacity.xlsx"
+MAX_LABEL = 80
+"""Most characters of a case id drawn as a bar's label (cut in the middle beyond: a 5000-character id left no room
+for the bars, and matplotlib warned "Tight layout not applied"); summary.csv has it whole."""
 LOG_RANGE = (1e-300, 1e300)
 """The values a bar chart's log axis draws: a bar beyond (a price of 1.5e+308 gives costs near 1e308) ends at the
 axis' edge, labelled with its figure (matplotlib's log axis overflowed there and the report was not written)."""
@@ -397,7 +400,7 @@ def score_chart(tables: Tables) -> Chart:
         + row["case_id"]
         for _, row in ranked.iterrows()
     ]
-    ax.set_yticks(np.arange(len(ranked)), [plain_text(label) for label in labels], fontsize=8)
+    ax.set_yticks(np.arange(len(ranked)), [plain_text(label, MAX_LABEL) for label in labels], fontsize=8)
     for tick, feasible, recommended in zip(
         ax.get_yticklabels(), ranked["feasible"], ranked["recommended"], strict=False
     ):
@@ -454,7 +457,7 @@ def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> 
         _log_axis(ax, drawn)
     colors = _color_map(_hardware(rows))
     ax.barh(np.arange(len(rows)), drawn, color=[colors[h] for h in _hardware(rows)])
-    ax.set_yticks(np.arange(len(rows)), [plain_text(c) for c in rows["case_id"]], fontsize=8)
+    ax.set_yticks(np.arange(len(rows)), [plain_text(c, MAX_LABEL) for c in rows["case_id"]], fontsize=8)
     for y, (value, x) in enumerate(zip(values, drawn, strict=True)):
         ax.text(x, y, f" {value:.3g}", va="center", fontsize=7)  # the figure as computed, where its bar ends
     ax.set_xlabel(plain_text(xlabel + (" (log scale)" if log else "")))
