@@ -116,6 +116,22 @@ def test_validate_prices_and_capacity_errors():
         validate_capacity({"target_qps": 0})
 
 
+def test_a_gpu_price_overrides_another_layers_whatever_the_case_of_its_name(tmp_path):
+    """Was: --prices with gpu_hour {h100: 99} was ignored, silently: the default table's H100 (6.98) matched the
+    same GPU and won by its order. And one table naming a GPU twice (H100, h100) kept one price by order."""
+    path = tmp_path / "contract.yaml"
+    path.write_text("gpu_hour: {h100: 99.0}\n")
+    prices = load_prices({"gpu_hour": {"H100": 50.0}}, path)
+    assert prices.hourly("cuda:0", None, "NVIDIA H100 80GB HBM3") == (99.0, f"h100 GPU-hour from --prices {path}")
+    assert dict(prices.gpu_hour)["A100"] == 3.67  # the other defaults stay
+    path.write_text("gpu_hour: {H100: 1.0, h100: 2.0}\n")
+    with pytest.raises(SuiteError) as error:
+        load_prices(file=path)
+    assert str(error.value) == (
+        f"{path}: prices.gpu_hour: 'H100' and 'h100' name the same GPU (names are matched ignoring case); give it once"
+    )
+
+
 @pytest.mark.parametrize(
     ("written", "hint"),
     [

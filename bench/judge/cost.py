@@ -61,11 +61,32 @@ def validate_prices(value: Any, where: str = "prices") -> dict[str, Any]:
         gpus = section["gpu_hour"]
         if not isinstance(gpus, dict):
             raise SuiteError(None, f"{where}.gpu_hour", "must map GPU model names (e.g. H100) to a price per hour")
+        seen: dict[str, Any] = {}
         for name, price in gpus.items():
             if name is None or not str(name).strip():  # '' is in every GPU's name: it would price them all
                 raise SuiteError(None, f"{where}.gpu_hour", f"{checks.short(name)} is not a GPU model name (e.g. H100)")
             checks.number(price, f"{where}.gpu_hour.{name}")
+            first = seen.setdefault(_gpu_key(name), name)
+            if first is not name:  # both match the same GPUs: one price would be ignored, which one by their order
+                raise SuiteError(
+                    None,
+                    f"{where}.gpu_hour",
+                    f"{checks.short(first)} and {checks.short(name)} name the same GPU (names are matched ignoring "
+                    "case); give it once",
+                )
     return section
+
+
+def _gpu_key(name: Any) -> str:
+    """A ``gpu_hour`` name as it is matched against a GPU's name: ignoring case (and surrounding spaces)."""
+    return str(name).strip().lower()
+
+
+def _merge_gpus(table: Mapping[Any, Any], layer: Mapping[Any, Any]) -> dict[Any, Any]:
+    """``table``'s GPU prices overridden by ``layer``'s, a name matched ignoring case as prices are (a file's
+    ``h100`` replaces the default ``H100``; both kept, the default's won by its order)."""
+    overridden = {_gpu_key(name) for name in layer}
+    return {**{k: v for k, v in table.items() if _gpu_key(k) not in overridden}, **layer}
 
 
 @dataclass(frozen=True)
@@ -133,10 +154,11 @@ def load_prices(section: Mapping[str, Any] | None = None, file: str | os.PathLik
     for layer, name, basis in layers:
         if layer:
             layer = validate_prices(dict(layer), "prices")
-            gpus = {**table.get("gpu_hour", {}), **layer.get("gpu_hour", {})}
+            gpus = _merge_gpus(table.get("gpu_hour", {}), layer.get("gpu_hour", {}))
             table = {**table, **layer, "gpu_hour": gpus}
             sources.append(name)
             cpu_source = basis if "cpu_core_hour" in layer else cpu_source
+            gpu_source = {k: v for k, v in gpu_source.items() if k in gpus}
             gpu_source.update(dict.fromkeys(layer.get("gpu_hour", {}), basis))
     return Prices(
         currency=table["currency"],
