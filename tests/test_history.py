@@ -136,6 +136,16 @@ def test_history_of_an_unknown_suite(tmp_path, capsys):
     assert "suites with runs: demo" in capsys.readouterr().err
 
 
+def test_a_metric_asked_for_by_name_but_never_measured_says_so(tmp_path, capsys):
+    """Was: --metric accuracy over runs without accuracy printed no chart and not a word about it."""
+    results = _series(tmp_path, [1.0, 1.0])
+    argv = ["history", "demo", "--results", str(results), "--out", str(tmp_path / "t")]
+    assert main([*argv, "--metric", "accuracy", "--metric", "latency_p50_ms"]) == 0
+    out = capsys.readouterr().out
+    assert "no trend of accuracy: not measured in any ok case of these runs" in out
+    assert "trend: " in out and "no trend of latency_p50_ms" not in out
+
+
 # ------------------------------------------------------------------------------------------------ baselines
 
 
