@@ -181,6 +181,14 @@ def test_promote_copies_one_suite_per_folder(tmp_path):
     assert set(history.baselines(results)) == {"demo", "other"}
 
 
+def test_a_suite_named_twice_is_promoted_once(tmp_path, capsys):
+    """Was: --suite demo --suite demo promoted demo twice, printing 'baseline of suite demo' twice."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})
+    assert main(["baseline", "set", "r1", "--suite", "demo", "--suite", "demo", "--results", str(results)]) == 0
+    assert capsys.readouterr().out.count("baseline of suite demo") == 1
+
+
 def test_promotion_merges_cases_a_run_did_not_measure(tmp_path):
     results = tmp_path / "results"
     make_run(results, "cpu", {"m[cpu]": {"samples": latencies(1)}, "m[gpu]": {"status": "skipped"}})

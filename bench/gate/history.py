@@ -321,7 +321,7 @@ def promote(
     if not run_suites:  # a damaged list of suites: nothing to promote, and never a silent success
         why = next((p for p in meta.get("damage", []) if "suites" in p), f"{source / 'meta.json'}: no suites")
         raise BenchError(f"run {meta['run_id']} names no suite to promote: {why}")
-    wanted = list(suites or run_suites)
+    wanted = list(dict.fromkeys(suites or run_suites))  # --suite s --suite s promotes s once
     unknown = [s for s in wanted if s not in run_suites]
     if unknown:
         raise BenchError(f"run {meta['run_id']} has no suite {', '.join(unknown)}; it has: {', '.join(run_suites)}")
