@@ -39,6 +39,19 @@ def test_a_killed_run_with_unmeasured_cases_fails_with_exit_3(results):
     assert result.uncompared == [f"demo::m[{i}]" for i in range(3, 8)] and result.not_run == []
     assert result.exit_code == gate.NOT_COMPARED == 3
     assert "5 case(s) ok in the baseline and selected now were not compared" in gate.render_markdown(result)
+    assert "is still running" not in gate.render_markdown(result)
+
+
+def test_a_current_run_still_running_says_so(results):
+    """Was: only "never measured: the run was killed or interrupted" about a run that was still measuring."""
+    measured = {k: {**v, "samples": latencies(10 + i)} for i, (k, v) in enumerate(list(EIGHT.items())[:3])}
+    selected(make_run(results, "cur", measured, status="running"), EIGHT)
+    result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.exit_code == gate.NOT_COMPARED and len(result.uncompared) == 5
+    assert (
+        "current run cur is still running: the cases it has not measured yet are not compared; run bench gate again "
+        "once it has finished"
+    ) in gate.render_markdown(result)
 
 
 def test_cases_deselected_on_purpose_are_not_guarded(results):

@@ -329,6 +329,12 @@ def compare(
                 f"baseline run {meta.get('run_id')} {state}: compared as far as it measured; a case it set out to "
                 "measure but has no record of is not comparable, not guarded"
             )
+    for meta in current.metas:
+        if meta.get("status") == "running":  # its unmeasured cases are uncompared (exit 3): say why
+            result.notes.append(
+                f"current run {meta.get('run_id')} is still running: the cases it has not measured yet are not "
+                "compared; run bench gate again once it has finished"
+            )
     timed: list[tuple[Verdict, Rule, float]] = []  # verdicts waiting for the corrected test, with their level
     for key in sorted(set(baseline.records) | set(current.records)):
         suite = key.split("::", 1)[0]
