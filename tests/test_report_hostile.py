@@ -253,6 +253,22 @@ def test_a_workbook_where_no_plan_meets_the_slo_gives_no_cheapest_cost_not_0(tmp
     assert cells[False][1] == '=IF(COUNT(Q11:Q12)=0,"",MIN(Q11:Q12))'
 
 
+def test_a_server_peak_whose_items_per_s_overflow_costs_nothing_nowhere(tmp_path):
+    """Was: server_max_qps 1e308 at batch 2^20 gave loaded_items_per_s inf and a cost of 0.000 per 1M (and a plan
+    of 1 replica); once the plan refused it, its basis blamed an SLO looser than the plan's. Now that row is costed
+    and planned from its single-stream throughput, and the plan says why."""
+    peak = dict(batch_size=1 << 20, server_max_qps=1e308, server_slo_ms=5.0, server_validity="VALID")
+    cases = [ok_case("ref"), ok_case("q", compression="int8", latency=1.0, size=500, **peak)]
+    run_id = write_run(tmp_path / "results", cases, sections={"capacity": {"latency_slo_ms": 10}})
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    q = result.cases.set_index("case_id").loc["q"]
+    assert np.isfinite(q["loaded_items_per_s"]) and q["throughput_basis"] == "single-stream"
+    assert q["cost_per_1m"] > 0
+    plan = result.capacity.set_index("case_id").loc["q"]
+    assert plan["plan_basis"] == "single-stream formula (the load peak 1e+308 x batch size overflows a float)"
+    assert np.isfinite(pd.read_csv(folder / "summary.csv")["loaded_items_per_s"]).all()
+
+
 def test_a_name_with_terminal_escapes_prints_escaped_not_as_a_command_to_the_terminal(tmp_path, capsys):
     from bench.cli import main
 

@@ -174,8 +174,8 @@ def load_prices(section: Mapping[str, Any] | None = None, file: str | os.PathLik
 
 def cost_per_1m(price_per_hour: float | None, throughput_items_per_s: float | None) -> float:
     """Compute cost of one million inferences at the measured throughput (NaN when either is unknown)."""
-    if price_per_hour is None or throughput_items_per_s is None or not throughput_items_per_s > 0:
-        return float("nan")
+    if price_per_hour is None or throughput_items_per_s is None or not 0 < throughput_items_per_s < math.inf:
+        return float("nan")  # an overflowed throughput (a Server peak of 1e308 x its batch size) is no figure, not 0
     cost = price_per_hour / (throughput_items_per_s * 3600.0) * 1e6
     return cost if math.isfinite(cost) else float("nan")  # a throughput too small for a float's range
 
@@ -225,6 +225,7 @@ def loaded_throughput(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     single-stream ``throughput_items_per_s``; and which one each row uses (``load``, ``load (lower bound)`` for a
     peak from a search cut short, or ``single-stream``)."""
     served = _numbers(frame, "server_max_qps") * _numbers(frame, "batch_size")
+    served = served.where(served < math.inf)  # a peak x batch size past a float's range is no figure (was $0 / 1M)
     loaded = served.where(served > 0, _numbers(frame, "throughput_items_per_s"))
     cuts = [search_cut(row) for row in frame.to_dict("records")]
     kinds = [
@@ -309,7 +310,9 @@ def replicas_needed(target_qps: float, headroom: float, throughput_items_per_s: 
 def _replicas(capacity: Capacity, items_per_s: float, usable: bool) -> int | None:
     """Replicas for ``items_per_s`` each, or ``None`` when unusable or too many to count (a throughput so small
     that the count overflows a float: no plan rather than an overflow)."""
-    if not (usable and items_per_s > 0) or not math.isfinite(capacity.target_qps * capacity.headroom / items_per_s):
+    if not (usable and 0 < items_per_s < math.inf) or not math.isfinite(
+        capacity.target_qps * capacity.headroom / items_per_s
+    ):
         return None
     return replicas_needed(capacity.target_qps, capacity.headroom, items_per_s)
 
@@ -338,6 +341,8 @@ def _load_plan(row: pd.Series, capacity: Capacity) -> tuple[int | None, str, boo
         )
         bound = f", only a lower bound (the search {_cut_text(cut)}): at most this many replicas" if cut else ""
         return under_load, f"load: LoadGen Server peak at p99 <= {slo:g} ms{bound}{verdict}", False
+    if peak > 0 and not math.isfinite(peak * row["batch_size"]):
+        return None, f"single-stream formula (the load peak {peak:g} x batch size overflows a float)", False
     if peak > 0:
         return None, f"single-stream formula (the load peak's p99 SLO {slo:g} ms is looser than the plan's)", False
     if isinstance(validity, str) and cut:
