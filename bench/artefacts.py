@@ -15,13 +15,15 @@ torch.compile's own artefacts are cached by inductor itself (its FX graph and AO
 the compile engine records their hits, misses and bypasses per case (frozen graphs, the engine's default, bypass
 them). A PT2E ``int8-static`` graph module does not pickle, so it is calibrated again in each process. Entries are
 written atomically (a killed run never leaves half a file) and start with a line holding their own name and the
-sha256 of the bytes after it, checked before anything is unpickled. An entry that cannot be read or does not match
-that digest (a flipped bit, another entry's file copied over it, a FIFO or device in its place) is reported in one
-warning (:class:`CacheWarning`), removed and rebuilt; one that cannot be stored (a cache folder that is a file or
-read-only) is reported too, and the case goes on with what it built. A temporary file a killed writer left behind
-(``<entry>.tmp<pid>``) is removed by the next load or store in its folder once its writer is gone (see
-:func:`remove_stale_temp_files`). Entries are not ``fsync``'ed (that would slow the store of every large model): one
-that a power loss or a VM reset left empty or torn fails its digest and is rebuilt, as above.
+sha256 of the bytes after it, checked before anything is unpickled. An entry that does not unpickle or does not
+match that digest (a flipped bit, another entry's file copied over it, a FIFO or device in its place) is reported in
+one warning (:class:`CacheWarning`), removed and rebuilt; one that cannot be stored (a cache folder that is a file or
+read-only) is reported too, and the case goes on with what it built. In a cache shared with other users, an entry
+that may not be read (another user's, mode 600) is no damage: the warning says so, the case builds its own, and that
+entry is left as it is; another user's file is never removed nor stored over, damaged or not. A temporary file a
+killed writer left behind (``<entry>.tmp<pid>``) is removed by the next load or store in its folder once its writer
+is gone (see :func:`remove_stale_temp_files`). Entries are not ``fsync``'ed (that would slow the store of every
+large model): one that a power loss or a VM reset left empty or torn fails its digest and is rebuilt, as above.
 ``BENCH_ARTEFACT_CACHE=0`` (or ``false``, ``no``, ``off``) turns this cache off; a value that is neither on nor off
 is refused (:func:`switch_problem`). Entries are pickles of our own objects, read back with
 ``weights_only=False``: the folder must be yours alone (the digest finds damage; it cannot stop someone who can
@@ -44,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from bench.errors import BenchError, one_line, short_name
+from bench.errors import BenchError, one_line, os_reason, short_name
 
 CACHE_ENV = "BENCH_CACHE_DIR"
 SWITCH_ENV = "BENCH_ARTEFACT_CACHE"
@@ -59,7 +61,8 @@ _TEMP_NAME = re.compile(r"\.tmp(\d+)$")
 
 
 class CacheWarning(UserWarning):
-    """A cache entry was damaged (it is rebuilt) or could not be stored (the next run builds it again)."""
+    """A cache entry was damaged or may not be read (it is rebuilt) or could not be stored (the next run builds it
+    again)."""
 
 
 def cache_dir() -> Path:
@@ -212,24 +215,55 @@ def load_entry(path: Path, load: Callable[[BinaryIO], T], *, accept_undigested: 
     config's), or that is not a regular file (a FIFO or a device in its place, never read) is reported in one
     :class:`CacheWarning` and removed, so that it is rebuilt and never trusted. One written before entries had a
     digest is rebuilt once too, with its own warning, unless ``accept_undigested`` (then ``load`` reads it as it is
-    and must check it: trained weights carry a digest of their tensors). A path that cannot even be looked at (a
+    and must check it: trained weights carry a digest of their tensors). An entry that may not be opened for reading
+    (another user's, mode 600, in a shared cache) is not called damaged: ``cannot be read (permission denied): this
+    run builds it itself and leaves the entry as it is``. Another user's file is never removed, nor stored over by
+    :func:`store` (its warning says whose it is). A path that cannot even be looked at (a
     name too long, a cache folder that is a file) or that is a folder is no entry: storing there reports it. Stale
     temporary files in the folder are removed first (:func:`remove_stale_temp_files`)."""
     remove_stale_temp_files(path.parent)
+    _left_as_is.pop(str(path), None)
     try:
+        found = path.lstat()
         if stat.S_ISDIR(path.stat().st_mode):  # no entry: storing there says so (see store)
             return None
     except OSError:  # none there, a dangling link, a name too long, a cache folder that is a file
         return None
     try:
         return _read_entry(path, load, accept_undigested)
+    except _Unreadable as err:
+        _left_as_is[str(path)] = f"the entry in its place cannot be read ({err}) and is left as it is"
+        _warn(path, f"cannot be read ({err}): this run builds it itself and leaves the entry as it is")
+        return None
     except _Undigested:
-        _warn(path, "entry without a digest (written by an older bench), rebuilt")
+        what = "entry without a digest (written by an older bench), rebuilt"
     except Exception as err:
-        _warn(path, f"damaged entry, rebuilt ({one_line(err, 120)})")
+        what = f"damaged entry, rebuilt ({one_line(err, 120)})"
+    owner = _owner_if_not_ours(found)
+    if owner is not None:  # another user's file: never ours to remove, nor to store over (see store)
+        _left_as_is[str(path)] = f"the entry in its place is {owner}'s and is left as it is"
+        _warn(path, f"{what}; it is {owner}'s, so it is left as it is")
+        return None
+    _warn(path, what)
     with contextlib.suppress(OSError):
         path.unlink()
     return None
+
+
+_left_as_is: dict[str, str] = {}
+"""Entries :func:`load_entry` could not use and left as they are (another user's, or unreadable), with why: what
+:func:`store` records instead of storing over them (the load's warning already said so)."""
+
+
+def _owner_if_not_ours(found: os.stat_result) -> str | None:
+    """``uid N`` when a file belongs to another user than the one running bench, else ``None`` (also where users
+    cannot be told apart: not POSIX)."""
+    ours = getattr(os, "geteuid", None)
+    return None if ours is None or found.st_uid == ours() else f"uid {found.st_uid}"
+
+
+class _Unreadable(Exception):
+    """An entry that may not be opened for reading (another user's, mode 600, in a shared cache)."""
 
 
 class _Undigested(Exception):
@@ -238,7 +272,11 @@ class _Undigested(Exception):
 
 def _read_entry(path: Path, load: Callable[[BinaryIO], T], accept_undigested: bool) -> T:
     # O_NONBLOCK: a FIFO in the entry's place must not hang the open; what the file is is known before any read
-    with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except PermissionError as err:  # not damage: another user's entry, readable by them only
+        raise _Unreadable(os_reason(err)) from None
+    with open(fd, "rb") as file:
         mode = os.fstat(file.fileno()).st_mode
         if not stat.S_ISREG(mode):
             raise ValueError(f"it is a {_file_type(mode)}, not a regular file")
@@ -267,9 +305,19 @@ def _file_type(mode: int) -> str:
 def store(value: Any, path: Path) -> str:
     """:func:`save_atomic`, or when that fails one :class:`CacheWarning`; returns what to record: the file, or
     ``not stored: <why>``. A folder in the entry's place is never removed (it may hold someone's files): the warning
-    says that every run builds the entry again until it is. Stale temporary files in the folder are removed first
-    (:func:`remove_stale_temp_files`)."""
+    says that every run builds the entry again until it is. Nor is another user's file, or an entry
+    :func:`load_entry` could not read, replaced: ``not stored: the entry in its place is uid N's and is left as it
+    is`` (without a second warning where the load reported that entry already). Stale temporary files in the folder
+    are removed first (:func:`remove_stale_temp_files`)."""
     remove_stale_temp_files(path.parent)
+    left = _left_as_is.pop(str(path), None)
+    if left is not None and os.path.lexists(path):  # load_entry said so already
+        return f"not stored: {left}"
+    owner = _another_user_s_entry(path)
+    if owner is not None:  # it appeared since the load: never replaced, it is not ours
+        why = f"the entry in its place is {owner}'s and is left as it is"
+        _warn(path, f"not stored, {why}")
+        return f"not stored: {why}"
     try:
         save_atomic(value, path)
     except Exception as err:
@@ -281,6 +329,15 @@ def store(value: Any, path: Path) -> str:
             _warn(path, f"not stored, the next run builds it again ({why})")
         return f"not stored: {why}"
     return str(path)
+
+
+def _another_user_s_entry(path: Path) -> str | None:
+    """``uid N`` when a file (not a folder) that another user owns is in the entry's place, else ``None``."""
+    try:
+        found = path.lstat()
+    except OSError:
+        return None
+    return None if stat.S_ISDIR(found.st_mode) else _owner_if_not_ours(found)
 
 
 def _is_folder(path: Path) -> bool:

@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 import torch
 
 from bench import artefacts
-from bench.errors import BenchError
+from bench.errors import BenchError, short_name
 from tests.test_runner import case, time_calls
 
 
@@ -204,6 +205,125 @@ def test_a_cache_that_cannot_hold_the_entry_costs_the_cache_not_the_case(cache, 
             value, info = artefacts.load_or_make("kind", {"a": 1}, make)
         assert value == [1, 2, 3] and info["artefact_cache"] == "miss" and info["artefact_file"].startswith("not ")
     assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def _refuse_to_open(monkeypatch, entry: Path) -> list[str]:
+    """Opening ``entry`` raises PermissionError, as another user's mode-600 entry does for anyone but root (these
+    tests run as root too); returns the list of what was removed or replaced at ``entry``, to stay empty."""
+    real_open = os.open
+
+    def open_(path, *args, **kwargs):
+        if Path(path) == entry:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    touched = []
+    for name in ("unlink", "remove", "replace", "rename"):
+        real = getattr(os, name)
+
+        def wrapper(*args, _real=real, _name=name, **kwargs):
+            if any(Path(arg) == entry for arg in args if isinstance(arg, (str, Path))):
+                touched.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, wrapper)
+    monkeypatch.setattr(os, "open", open_)
+    return touched
+
+
+def test_an_entry_that_may_not_be_read_is_left_as_it_is_not_called_damaged(cache, monkeypatch):
+    """Another user's entry in a shared cache, mode 600: before, it read 'damaged entry, rebuilt (PermissionError:
+    [Errno 13] Permission denied: ...)', bench tried to delete it, and then stored its own build over it. Now one
+    warning says it cannot be read and is left as it is; it is neither removed nor stored over, run after run."""
+    make, calls = counted([1, 2, 3])
+    _, info = artefacts.load_or_make("kind", {"a": 1}, make)
+    entry = Path(info["artefact_file"])
+    entry.chmod(0o600)
+    before = entry.read_bytes()
+    touched = _refuse_to_open(monkeypatch, entry)
+    message = rf"^cache .*{entry.name}: cannot be read \(permission denied\): this run builds it itself and leaves "
+    for run in range(2):
+        with pytest.warns(artefacts.CacheWarning) as caught:
+            value, again = artefacts.load_or_make("kind", {"a": 1}, make)
+        assert len(caught) == 1 and re.match(message + "the entry as it is$", str(caught[0].message))  # one line
+        assert value == [1, 2, 3] and again["artefact_cache"] == "miss" and len(calls) == 2 + run
+        assert again["artefact_file"] == (
+            "not stored: the entry in its place cannot be read (permission denied) and is left as it is"
+        )
+    assert touched == [] and entry.read_bytes() == before and not list(cache.rglob("*.tmp*"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+@pytest.mark.parametrize("damage", [None, b"not a pickle"])
+def test_another_user_s_entry_is_never_removed_nor_stored_over(cache, damage):
+    """In a shared folder anyone may write to, bench deleted another user's damaged entry and stored its own in its
+    place (and os.replace would take the place of an entry that appeared since the load). Now the case builds its
+    own and the other user's file stays, byte for byte and theirs."""
+    make, calls = counted([1, 2, 3])
+    _, info = artefacts.load_or_make("kind", {"a": 1}, make)
+    entry = Path(info["artefact_file"])
+    if damage is not None:
+        entry.write_bytes(damage)
+    os.chown(entry, 54321, 54321)
+    before = entry.read_bytes()
+    if damage is None:  # an intact entry that is not this run's: only a store could clobber it
+        message = rf"^cache .*{entry.name}: not stored, the entry in its place is uid 54321's and is left as it is$"
+        with pytest.warns(artefacts.CacheWarning, match=message):
+            stored = artefacts.store([4, 5], entry)
+    else:
+        message = (
+            rf"^cache .*{entry.name}: damaged entry, rebuilt \(\w+.*\); it is uid 54321's, so it is left as it is$"
+        )
+        with pytest.warns(artefacts.CacheWarning, match=message) as caught:
+            value, again = artefacts.load_or_make("kind", {"a": 1}, make)
+        assert len(caught) == 1 and value == [1, 2, 3] and len(calls) == 2
+        stored = again["artefact_file"]
+    assert stored == "not stored: the entry in its place is uid 54321's and is left as it is"
+    assert entry.read_bytes() == before and entry.stat().st_uid == 54321
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to be 2 users")
+def test_another_user_s_unreadable_entry_survives_a_run_of_another_user(monkeypatch):
+    """For real: root's entry (mode 600) in a cache folder anyone may write to, and a run as another user. Before,
+    that run deleted root's entry ('damaged entry, rebuilt (PermissionError: ...') and stored its own."""
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="bench-shared-cache-"))  # pytest's tmp_path is root's alone (0700)
+    try:
+        shared.chmod(0o777)
+        monkeypatch.setenv("BENCH_CACHE_DIR", str(shared))
+        monkeypatch.setenv("BENCH_ARTEFACT_CACHE", "1")
+        _, info = artefacts.load_or_make("kind", {"a": 1}, lambda: [1, 2, 3])
+        entry = Path(info["artefact_file"])
+        entry.chmod(0o600)
+        for folder in (entry.parent, entry.parent.parent):
+            folder.chmod(0o777)
+        before = entry.read_bytes()
+        code = (
+            "import json, warnings; from bench import artefacts\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    _, info = artefacts.load_or_make('kind', {'a': 1}, lambda: [1, 2, 3])\n"
+            "print(json.dumps([info['artefact_file'], [str(w.message) for w in caught]]))"
+        )
+        env = {**os.environ, "PYTHONPATH": str(Path(artefacts.__file__).parents[1]), "HOME": str(shared)}
+        run = subprocess.run(
+            ["setpriv", "--reuid=54321", "--regid=54321", "--clear-groups", sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=shared,
+        )
+        assert run.returncode == 0, run.stderr
+        stored, warned = json.loads(run.stdout.splitlines()[-1])
+        assert warned == [
+            f"cache {short_name(str(entry), 120)}: cannot be read (permission denied): this run builds it itself and "
+            "leaves the entry as it is"
+        ]
+        assert stored == "not stored: the entry in its place cannot be read (permission denied) and is left as it is"
+        assert entry.read_bytes() == before and entry.stat().st_uid == 0
+    finally:
+        shutil.rmtree(shared)
 
 
 def test_switched_off_it_always_makes(cache, monkeypatch):
