@@ -67,17 +67,26 @@ class CacheWarning(UserWarning):
 
 def cache_dir() -> Path:
     """Where trained weights and artefacts live: ``$BENCH_CACHE_DIR`` or ``~/.cache/bench``; a :class:`BenchError`
-    saying to set the variable when it is unset and there is no home folder (no ``$HOME``, a user id the password
-    database does not know, as in some containers)."""
+    saying to set the variable when it is unset and there is no home folder (no ``$HOME`` and a user id the password
+    database does not know, as in some containers; an empty ``$HOME``, which Python reads as ``/``) or the home
+    folder is a relative path (``HOME=.``: the cache would move with the working folder)."""
     chosen = os.environ.get(CACHE_ENV)
     if chosen:
         return Path(chosen)
+    no_home = f"${CACHE_ENV} is unset and there is no home folder for ~/.cache/bench"
+    home = os.environ.get("HOME")
+    if os.name == "posix" and home == "":  # not '/', nor the password database's
+        raise BenchError(f"{no_home} ($HOME is empty): set ${CACHE_ENV}")
     try:
-        return Path.home() / ".cache" / "bench"
+        folder = Path.home()
     except RuntimeError:  # "Could not determine home directory."
+        raise BenchError(f"{no_home}: set ${CACHE_ENV}") from None
+    if not folder.is_absolute():
         raise BenchError(
-            f"${CACHE_ENV} is unset and there is no home folder for ~/.cache/bench: set ${CACHE_ENV}"
-        ) from None
+            f"${CACHE_ENV} is unset and $HOME {short_name(str(folder), 60)!r} is not an absolute path, so "
+            f"~/.cache/bench would move with the working folder: set ${CACHE_ENV}"
+        )
+    return folder / ".cache" / "bench"
 
 
 SWITCH_ON = ("1", "true", "yes", "on")

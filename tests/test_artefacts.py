@@ -326,6 +326,35 @@ def test_another_user_s_unreadable_entry_survives_a_run_of_another_user(monkeypa
         shutil.rmtree(shared)
 
 
+@pytest.mark.skipif(os.name != "posix", reason="$HOME names the home folder on POSIX only")
+@pytest.mark.parametrize(
+    "home, why",
+    [
+        ("", "there is no home folder for ~/.cache/bench ($HOME is empty)"),
+        (
+            "relative/home",
+            "$HOME 'relative/home' is not an absolute path, so ~/.cache/bench would move with the working",
+        ),
+        (" ", "$HOME ' ' is not an absolute path, so ~/.cache/bench would move with the working folder"),
+    ],
+)
+def test_an_empty_or_relative_home_is_no_home_for_the_cache(cache, monkeypatch, home, why):
+    """Before, HOME='' put the cache in /.cache/bench (Python reads an empty $HOME as '/') and a relative $HOME put it
+    below whatever folder the run started in."""
+    monkeypatch.delenv("BENCH_CACHE_DIR")
+    monkeypatch.setenv("HOME", home)
+    with pytest.raises(BenchError) as refused:
+        artefacts.cache_dir()
+    assert str(refused.value).startswith(f"$BENCH_CACHE_DIR is unset and {why}")
+    assert str(refused.value).endswith(": set $BENCH_CACHE_DIR")
+    make, calls = counted(1)
+    with pytest.raises(BenchError):
+        artefacts.load_or_make("kind", {}, make)
+    assert not calls
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert artefacts.cache_dir() == Path("/home/someone/.cache/bench")
+
+
 def test_switched_off_it_always_makes(cache, monkeypatch):
     monkeypatch.setenv("BENCH_ARTEFACT_CACHE", "0")
     make, calls = counted(1)

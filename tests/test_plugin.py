@@ -306,6 +306,26 @@ def test_no_home_folder_for_the_default_cache_is_one_line_saying_to_set_the_vari
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
+def test_an_empty_home_for_the_default_cache_is_one_line_saying_to_set_the_variable(
+    pytester: pytest.Pytester, monkeypatch
+):
+    """HOME='' (some containers and service managers): before, the run cached into /.cache/bench, as Python reads an
+    empty $HOME as '/'."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    monkeypatch.delenv("BENCH_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", "")
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: $BENCH_CACHE_DIR is unset and there is no home folder for ~/.cache/bench ($HOME is empty): "
+            "set $BENCH_CACHE_DIR"
+        ]
+    )
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert not list((pytester.path / "out").rglob("records.jsonl"))  # nothing measured
+
+
 def test_a_report_that_cannot_be_written_keeps_the_run_and_says_why(pytester: pytest.Pytester, monkeypatch):
     """A reports folder below a file: before, NotADirectoryError's traceback ended the session after the run, and
     pytest-benchmark's table and the bench summary were never shown."""
