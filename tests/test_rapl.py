@@ -157,6 +157,35 @@ def test_a_garbage_counter_file_is_one_reason_naming_it(tmp_path, file, content,
     assert str(refused.value) == f"RAPL unreadable ({path}: {why})"
 
 
+@pytest.mark.parametrize(
+    "folder, content, why",
+    [
+        ("intel-rapl:0", b"package-0\xff\xfe\n", r"b'package-0\xff\xfe' is not UTF-8 text"),
+        ("intel-rapl:0:2", b"\xffdram\n", r"b'\xffdram' is not UTF-8 text"),
+        ("intel-rapl:1", b"psys\xc3\n", r"b'psys\xc3' is not UTF-8 text"),  # a character cut short
+        ("intel-rapl:0", b"package-0\x1b[2J\n", r"'package-0\x1b[2J' is not printable text"),
+        ("intel-rapl:0", b"package-0\x00\n", r"'package-0\x00' is not printable text"),
+    ],
+)
+def test_a_zone_name_that_is_not_printable_text_is_unreadable_naming_the_file(tmp_path, folder, content, why):
+    """Before, bytes that are not UTF-8 after 'package-0' were read as replacement characters: the zone was summed
+    under the label 'package-0\ufffd\ufffd' (and a control character went into the records as it was). What the
+    zone is cannot be told from such a name, so RAPL is unreadable, as for any counter file that cannot be read."""
+    path = server_tree(tmp_path) / folder / "name"
+    path.write_bytes(content)
+    with pytest.raises(rapl.RaplUnavailable) as refused:
+        rapl.find_zones(tmp_path)
+    assert str(refused.value) == f"RAPL unreadable ({path}: {why})"
+
+
+def test_a_name_cut_inside_a_character_at_the_64th_byte_is_read(tmp_path):
+    """Only 64 bytes of a file are read: a long name whose 64th byte falls inside a character is not called
+    undecodable (that zone is neither a package nor dram, and the others are found)."""
+    path = server_tree(tmp_path) / "intel-rapl:1" / "name"
+    path.write_bytes(("p" * 63 + "é" * 4 + "\n").encode())
+    assert [z.label for z in rapl.find_zones(tmp_path)] == ["package-0", "dram-0"]
+
+
 def test_a_rapl_root_from_the_environment_with_no_interface_is_named(tmp_path, monkeypatch):
     (tmp_path / "afile").write_text("")
     monkeypatch.setenv(rapl.ROOT_ENV, str(tmp_path / "afile"))

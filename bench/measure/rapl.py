@@ -10,6 +10,7 @@ RAPL measures the whole socket (every process, the OS, idle power), not only thi
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections.abc import Mapping
@@ -67,13 +68,30 @@ def read_number(path: Path, *, least: int = 0) -> int:
 
 
 def _read_attribute(path: Path) -> str:
+    """The text of a sysfs attribute (at most its first 64 bytes); :class:`ValueError` naming the file when it is
+    not a regular file or not UTF-8 text (a character cut at the 64th byte is dropped, not refused)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError(f"{short_name(str(path), 100)}: not a regular file")
-        return os.read(fd, 64).decode(errors="replace")
+        data = os.read(fd, 64)
     finally:
         os.close(fd)
+    try:
+        return data.decode() if len(data) < 64 else codecs.getincrementaldecoder("utf-8")().decode(data)
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{short_name(str(path), 100)}: {short_name(repr(data.strip()), 40)} is not UTF-8 text"
+        ) from None
+
+
+def _read_name(path: Path) -> str:
+    """A zone's name, printable text; else :class:`ValueError` naming the file (a label with replacement or control
+    characters must not reach the records)."""
+    name = _read_attribute(path).strip()
+    if not name.isprintable():
+        raise ValueError(f"{short_name(str(path), 100)}: {short_name(name, 30)!r} is not printable text")
+    return name
 
 
 def rapl_root() -> Path:
@@ -86,7 +104,8 @@ def find_zones(root: str | os.PathLike[str] | None = None) -> list[RaplZone]:
     Reasons: ``no RAPL interface`` (no ``intel-rapl:*`` folder: VMs, containers, non-x86; ``... in $BENCH_RAPL_ROOT
     <path>`` when that chose the folder), ``RAPL permission denied`` (``energy_uj`` is root-only since Linux 5.10),
     ``RAPL has no package or dram zone``, ``RAPL unreadable (<file>: ...)`` (a counter that is not a whole number of
-    microjoules, a range that is not above 0, a FIFO or folder where a counter file should be).
+    microjoules, a range that is not above 0, a FIFO or folder where a counter file should be, a ``name`` that is not
+    printable UTF-8 text: what the zone is cannot be told).
     """
     base = Path(root) if root is not None else rapl_root()
     try:
@@ -101,7 +120,7 @@ def find_zones(root: str | os.PathLike[str] | None = None) -> list[RaplZone]:
     zones: list[RaplZone] = []
     try:
         for folder in folders:
-            name = _read_attribute(folder / "name").strip()
+            name = _read_name(folder / "name")
             if not (name.startswith("package") or name == "dram"):
                 continue
             zone = RaplZone(name, folder, read_number(folder / "max_energy_range_uj", least=1))
