@@ -387,7 +387,8 @@ def remove_stale_temp_files(folder: Path) -> None:
     :data:`TEMP_GRACE_S` (a writer on another machine or in another container sharing the folder has a pid that
     means nothing here, but it writes its file within seconds), or when it has not been written to for
     :data:`TEMP_STALE_S` whatever its pid says (that pid is another process's by now). A file a live writer is
-    writing is never removed. Nothing here fails or warns: the folder may be absent or unreadable."""
+    writing is never removed, nor another user's (a shared cache: theirs to clean up). Nothing here fails or warns:
+    the folder may be absent or unreadable."""
     now = time.time()
     try:
         with os.scandir(folder) as entries:
@@ -396,7 +397,10 @@ def remove_stale_temp_files(folder: Path) -> None:
         return
     for entry, pid in found:
         with contextlib.suppress(OSError):
-            idle = now - entry.stat(follow_symlinks=False).st_mtime
+            found = entry.stat(follow_symlinks=False)
+            idle = now - found.st_mtime
+            if _owner_if_not_ours(found) is not None:
+                continue
             if idle > TEMP_STALE_S or (idle > TEMP_GRACE_S and not _running(pid)):
                 os.unlink(entry.path)
 

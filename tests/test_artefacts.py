@@ -254,6 +254,21 @@ def test_an_entry_that_may_not_be_read_is_left_as_it_is_not_called_damaged(cache
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_another_user_s_stale_temporary_file_is_left_to_them(cache):
+    """A shared folder: a stale ``<entry>.tmp<pid>`` of another user's killed writer was deleted by ours."""
+    folder = cache / "kind"
+    folder.mkdir(parents=True)
+    theirs, ours = folder / "theirs.tmp999999999", folder / "ours.tmp999999999"  # no process has that pid
+    for path in (theirs, ours):
+        path.write_bytes(b"partial")
+        days = time.time() - artefacts.TEMP_STALE_S - 60
+        os.utime(path, (days, days))
+    os.chown(theirs, 54321, 54321)
+    artefacts.remove_stale_temp_files(folder)
+    assert theirs.exists() and not ours.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 @pytest.mark.parametrize("damage", [None, b"not a pickle"])
 def test_another_user_s_entry_is_never_removed_nor_stored_over(cache, damage):
     """In a shared folder anyone may write to, bench deleted another user's damaged entry and stored its own in its
