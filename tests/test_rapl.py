@@ -85,6 +85,15 @@ def test_two_sockets(tmp_path):
     assert [z.label for z in rapl.find_zones(tmp_path)] == ["package-0", "package-1", "dram-1"]
 
 
+def test_two_sockets_of_one_name_are_both_counted(tmp_path):
+    """Firmware that calls every socket ``package-0``: keyed by name, the second socket's energy was lost."""
+    make_zone(tmp_path, "intel-rapl:0", "package-0", 1)
+    make_zone(tmp_path, "intel-rapl:1", "package-0", 2)
+    zones = rapl.find_zones(tmp_path)
+    assert [z.label for z in zones] == ["package-0 (intel-rapl:0)", "package-0 (intel-rapl:1)"]
+    assert rapl.read_all(zones) == {"package-0 (intel-rapl:0)": 1, "package-0 (intel-rapl:1)": 2}
+
+
 def test_root_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(rapl.ROOT_ENV, str(server_tree(tmp_path)))
     assert rapl.rapl_root() == tmp_path

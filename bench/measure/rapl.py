@@ -11,8 +11,10 @@ RAPL measures the whole socket (every process, the OS, idle power), not only thi
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import os
 import stat
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +37,19 @@ class RaplZone:
     name: str
     path: Path
     max_energy_range_uj: int
+    by_folder: bool = False
+    """Whether another zone has the same name: the label then names the folder too (see :func:`find_zones`)."""
 
     @property
     def label(self) -> str:
-        """``package-0``, or ``dram-0`` for the dram zone of socket 0 (sysfs calls every one ``dram``)."""
+        """``package-0``, or ``dram-0`` for the dram zone of socket 0 (sysfs calls every one ``dram``); where two
+        zones would read the same, ``package-0 (intel-rapl:1)``."""
         if self.name == "dram":
             socket = self.path.name.split(":")[1]
-            return f"dram-{socket}"
-        return self.name
+            label = f"dram-{socket}"
+        else:
+            label = self.name
+        return f"{label} ({self.path.name})" if self.by_folder else label
 
     def read_uj(self) -> int:
         return read_number(self.path / "energy_uj")
@@ -126,6 +133,9 @@ def find_zones(root: str | os.PathLike[str] | None = None) -> list[RaplZone]:
             zone = RaplZone(name, folder, read_number(folder / "max_energy_range_uj", least=1))
             zone.read_uj()  # readable? (permissions are per file)
             zones.append(zone)
+        labels = Counter(zone.label for zone in zones)
+        # two zones of one name (some firmware calls every socket package-0): keyed by label, one would be lost
+        zones = [dataclasses.replace(zone, by_folder=labels[zone.label] > 1) for zone in zones]
     except PermissionError:
         raise RaplUnavailable("RAPL permission denied") from None
     except (OSError, ValueError) as err:
