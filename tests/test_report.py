@@ -186,6 +186,81 @@ def test_workbook_has_live_formulas_and_cached_results(report):
     assert skipped[header.index("score")] is None
 
 
+def _plan_summary(sheet) -> dict[str, object]:
+    """The capacity sheet's cells below the plan: label in column A -> the cell beside it ("" for a blank one)."""
+    return {
+        sheet.cell(row, 1).value: "" if sheet.cell(row, 2).value is None else sheet.cell(row, 2).value
+        for row in range(12, sheet.max_row + 1)
+        if str(sheet.cell(row, 1).value).startswith(("cheapest plan", "its monthly cost"))
+    }
+
+
+def test_the_workbooks_cheapest_plan_is_the_pages_star_among_feasible_plans(report):
+    """Was: the workbook named the cheapest plan of every plan meeting the SLO, m[int8-cpu-1t-bs1], which breaks the
+    suite's accuracy_drop_max (the page's ★ is on a feasible plan). Now columns S-U say which cases are feasible and
+    why not, and the cheapest plan is the lowest of the feasible plans' costs (column T)."""
+    folder, result = report
+    plan = result.capacity.reset_index(drop=True)
+    formulas = openpyxl.load_workbook(folder / "capacity.xlsx")["capacity"]
+    cached = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)["capacity"]
+    assert [c.value for c in formulas[10]][18:21] == [
+        "feasible",
+        "feasible plan monthly cost (USD)",
+        "not feasible because",
+    ]
+    assert formulas["T11"].value == '=IF(AND(S11=TRUE,ISNUMBER(Q11)),Q11,"")'
+    for offset, row in plan.iterrows():
+        r = 11 + offset
+        assert cached[f"S{r}"].value is bool(row["feasible"])
+        feasible_cost = row["monthly_cost"] if row["feasible"] and not pd.isna(row["monthly_cost"]) else None
+        assert cached[f"T{r}"].value in ((None, "") if feasible_cost is None else (pytest.approx(feasible_cost),))
+        assert (cached[f"U{r}"].value or "") == row["infeasible_reason"]
+    reasons = dict(zip(plan["case_id"], plan["infeasible_reason"], strict=True))
+    assert reasons["m[int8-cpu-1t-bs1]"].startswith("violates accuracy_drop 0.05 > 0.02")
+    assert reasons["m[bf16-cpu-2t-bs1]"] == ""
+    last = 10 + len(plan)
+    summary = _plan_summary(formulas)
+    assert summary["cheapest plan meeting the SLO and the constraints"] == (
+        f"=IF(COUNT(T11:T{last})>0,INDEX(A11:A{last},MATCH(MIN(T11:T{last}),T11:T{last},0)),"
+        f'IF(COUNT(P11:P{last})=0,"none meets the SLO",IF(COUNTIF(S11:S{last},TRUE)=0,"none is feasible (column U '
+        f'says why)",IF(COUNTIFS(S11:S{last},TRUE,P11:P{last},">0")=0,"none that meets the SLO is feasible (column '
+        'U says why)","no feasible plan that meets the SLO has a price (column R says why)"))))'
+    )
+    assert summary["its monthly cost (USD)"] == f'=IF(COUNT(T11:T{last})=0,"",MIN(T11:T{last}))'
+    star = plan[plan["cheapest"]].iloc[0]
+    assert _plan_summary(cached) == {
+        "cheapest plan meeting the SLO and the constraints": star["case_id"],
+        "its monthly cost (USD)": pytest.approx(star["monthly_cost"]),
+    }
+    cheaper = plan[plan["meets_slo"] & ~plan["feasible"]]["monthly_cost"].min()
+    assert star["case_id"] == "m[bf16-cpu-1t-bs1]" and cheaper < star["monthly_cost"]  # int8 is cheaper, not feasible
+
+
+@pytest.mark.parametrize(
+    ("sections", "why"),
+    [
+        ({**SECTIONS, "constraints": {"memory_mb_max": 100}}, "none is feasible (column U says why)"),
+        (  # the feasible cases (fp32, bf16) miss a 2.5 ms SLO, the infeasible int8 ones meet it
+            {**SECTIONS, "capacity": {**SECTIONS["capacity"], "latency_slo_ms": 2.5}},
+            "none that meets the SLO is feasible (column U says why)",
+        ),
+        ({**SECTIONS, "capacity": {"latency_slo_ms": 0.001}}, "none meets the SLO"),
+    ],
+)
+def test_a_workbook_without_a_feasible_plan_meeting_the_slo_names_none_and_says_why(tmp_path, sections, why):
+    """Was: with every case breaking the constraints, the workbook named "m[int8-cpu-1t-bs1]" as the cheapest plan
+    and gave its cost, where the page has no ★. Now the cost is blank and the cell says why there is none."""
+    run_id = make_run(tmp_path / "results", sections=sections)
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    assert not result.capacity["cheapest"].any()  # the page has no ★
+    assert "<td>★</td>" not in (folder / "index.html").read_text()
+    sheet = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)["capacity"]
+    assert _plan_summary(sheet) == {
+        "cheapest plan meeting the SLO and the constraints": why,
+        "its monthly cost (USD)": "",
+    }
+
+
 def test_accuracy_free_run_still_reports_and_says_so(tmp_path):
     run_id = make_run(tmp_path / "results", accuracy=False, sections={})
     folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")

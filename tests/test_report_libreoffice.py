@@ -23,19 +23,8 @@ CSV_FILTER = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,fal
 pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice not installed (libreoffice-calc-nogui)")
 
 
-def test_changing_the_inputs_updates_replicas_and_monthly_cost(tmp_path):
-    from tests.test_report import make_run
-
-    run_id = make_run(tmp_path / "results")
-    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
-    book = openpyxl.load_workbook(folder / "capacity.xlsx")
-    sheet = book["capacity"]
-    sheet["B4"] = 100_000  # target_qps
-    sheet["B5"] = 3.5  # latency_slo_ms: drops the slower cases
-    sheet["B6"] = 2.0  # headroom
-    sheet["E11"] = 1.0  # the first row's price per hour
-    edited = tmp_path / "edited.xlsx"
-    book.save(edited)
+def _recalculated(edited, tmp_path) -> list[list[str]]:
+    """The capacity sheet of ``edited`` as LibreOffice Calc recomputes it (exported as CSV)."""
     subprocess.run(
         [
             SOFFICE,
@@ -52,9 +41,26 @@ def test_changing_the_inputs_updates_replicas_and_monthly_cost(tmp_path):
         capture_output=True,
         timeout=180,
     )
-    (exported,) = tmp_path.glob("edited*.csv")  # edited-capacity.csv: one sheet exported
+    (exported,) = tmp_path.glob(f"{edited.stem}*.csv")  # edited-capacity.csv: one sheet exported
     with exported.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
+    return rows
+
+
+def test_changing_the_inputs_updates_replicas_and_monthly_cost(tmp_path):
+    from tests.test_report import make_run
+
+    run_id = make_run(tmp_path / "results")
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    sheet = book["capacity"]
+    sheet["B4"] = 100_000  # target_qps
+    sheet["B5"] = 3.5  # latency_slo_ms: drops the slower cases
+    sheet["B6"] = 2.0  # headroom
+    sheet["E11"] = 1.0  # the first row's price per hour
+    edited = tmp_path / "edited.xlsx"
+    book.save(edited)
+    rows = _recalculated(edited, tmp_path)
     plan = {row[0]: row for row in rows[10:] if row and row[0].startswith("m[")}
     assert len(plan) == len(result.capacity)
     for case in result.capacity.itertuples():
@@ -67,5 +73,43 @@ def test_changing_the_inputs_updates_replicas_and_monthly_cost(tmp_path):
             assert float(row[7]) == pytest.approx(replicas * price * 730)
         else:
             assert row[5:8] == ["no", "", ""]
-    cheapest = min((float(r[7]), name) for name, r in plan.items() if r[7])
-    assert rows[len(plan) + 11][:2] == ["cheapest plan meeting the SLO", cheapest[1]]
+    # the cheapest plan is chosen among the feasible ones (column S), as the page's ★: int8 breaks the accuracy
+    # constraint, so its cheaper plan is not named (before: m[int8-cpu-1t-bs1], the cheapest of every plan)
+    feasible = {name: r for name, r in plan.items() if r[18] == "TRUE"}
+    assert set(feasible) == set(result.capacity.loc[result.capacity["feasible"], "case_id"])
+    assert all(r[19] == "" for name, r in plan.items() if name not in feasible)
+    cheapest = min((float(r[7]), name) for name, r in feasible.items() if r[7])
+    assert cheapest[1] == "m[bf16-cpu-2t-bs1]"
+    assert min(float(r[7]) for r in plan.values() if r[7]) < cheapest[0]  # an infeasible plan is cheaper
+    assert rows[len(plan) + 11][:2] == ["cheapest plan meeting the SLO and the constraints", cheapest[1]]
+    assert float(rows[len(plan) + 12][1]) == pytest.approx(cheapest[0])
+
+
+def test_with_every_case_infeasible_no_plan_is_named_whatever_the_inputs(tmp_path):
+    """Was: with every case breaking the constraints, the workbook still named a "cheapest plan meeting the SLO"
+    (the page has no ★). Now Calc too says why there is none and leaves the cost blank, and says the SLO is the
+    reason once no plan meets it."""
+    from tests.test_report import SECTIONS, make_run
+
+    sections = {**SECTIONS, "constraints": {"memory_mb_max": 100}}  # every case peaks at 200 MB
+    run_id = make_run(tmp_path / "results", sections=sections)
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    assert result.capacity["meets_slo"].any() and not result.capacity["feasible"].any()
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    book["capacity"]["E11"] = 0.0001  # a price edited down: still not feasible, so still not named
+    edited = tmp_path / "infeasible.xlsx"
+    book.save(edited)
+    rows = _recalculated(edited, tmp_path)
+    n = len(result.capacity)
+    assert rows[n + 11][:2] == [
+        "cheapest plan meeting the SLO and the constraints",
+        "none is feasible (column U says why)",
+    ]
+    assert rows[n + 12][1] == ""
+    assert all(
+        row[18] == "FALSE" and row[20].startswith("violates memory_mb 200 MiB > 100 MiB") for row in rows[10 : 10 + n]
+    )
+    book["capacity"]["B5"] = 0.001  # latency_slo_ms: no case meets it
+    book.save(tmp_path / "slo.xlsx")
+    rows = _recalculated(tmp_path / "slo.xlsx", tmp_path)
+    assert rows[n + 11][1] == "none meets the SLO" and rows[n + 12][1] == ""

@@ -371,6 +371,7 @@ def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]
     throughput = float(row["throughput_items_per_s"] or float("nan"))
     price = row.get("price_per_hour", float("nan"))
     meets = latency <= capacity.latency_slo_ms
+    feasible = bool(row.get("feasible", True))
     single = _replicas(capacity, throughput, meets)
     under_load, basis, refuted = _load_plan(row, capacity)
     replicas = under_load if under_load is not None else (None if refuted else single)
@@ -383,7 +384,8 @@ def _plan_row(row: pd.Series, capacity: Capacity, column: str) -> dict[str, Any]
         "case_id": row["case_id"],
         f"latency_{capacity.slo_statistic}_ms": latency,
         "meets_slo": bool(under_load is not None or (meets and not refuted)),
-        "feasible": bool(row.get("feasible", True)),
+        "feasible": feasible,
+        "infeasible_reason": "" if feasible else str(row.get("verdict") or row.get("violations") or "not feasible"),
         "throughput_items_per_s": throughput,
         "replicas_single_stream": single,
         "monthly_cost_single_stream": _monthly(single, price, capacity.hours_per_month),
@@ -409,7 +411,8 @@ def capacity_plan(
     p99 SLO no looser than ``latency_slo_ms``; otherwise the single-stream formula (``plan_basis`` says which, and
     ``replicas_single_stream`` / ``monthly_cost_single_stream`` keep the single-stream plan beside it). ``cheapest``
     marks, per group (by default suite, model, device, batch size), the lowest monthly cost among cases that meet
-    the SLO and, when the frame has a ``feasible`` column, the suite's constraints.
+    the SLO and, when the frame has a ``feasible`` column, the suite's constraints; ``infeasible_reason`` says why a
+    case is not feasible (its verdict: ``violates ...`` or ``not scored: ...``), blank for a feasible one.
     """
     ok = frame[frame["status"] == "ok"]
     column = LATENCY_STATISTICS[capacity.slo_statistic]

@@ -4,6 +4,8 @@ The capacity sheet's input cells (target QPS, latency SLO, headroom, hours per m
 row) are named (``target_qps``, ``latency_slo_ms``, ``headroom``, ``hours_per_month``) and every replica and
 monthly-cost cell is a formula over them, so a planner can change an input and see the plan update. Each formula is
 written with the value bench computed as its cached result, so readers that do not recalculate show the same numbers.
+Columns S-U say which cases are feasible (the suite's ``constraints:``, judged as on the page), and the cheapest plan
+below the table is chosen among those only, as the page's ★ is.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ LOAD_HEADER = (
 """Columns I-Q: the plan under load (LoadGen Server peak) beside the single-stream plan, and the plan that is used."""
 BASIS_HEADER = ("price basis",)
 """Column R: where the row's price per hour comes from (the price table entry, or why there is none)."""
+FEASIBLE_HEADER = ("feasible", "feasible plan monthly cost", "not feasible because")
+"""Columns S-U: whether the case meets the suite's ``constraints:`` (the page's feasible column), its plan's monthly
+cost when it does (what the cheapest plan below the table is chosen from), and why it does not."""
 FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Excel row 11)
 MAX_CELL_TEXT = 32767
 """Excel's limit on the characters of a cell: xlsxwriter cut longer strings silently."""
@@ -201,7 +206,7 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         workbook.define_name(name, f"=capacity!{xl_rowcol_to_cell(row, 1, row_abs=True, col_abs=True)}")
     sheet.write(7, 0, "latency statistic compared with the SLO", formats["bold"])
     sheet.write(7, 1, capacity.slo_statistic)
-    for col, name in enumerate(CAPACITY_HEADER + LOAD_HEADER + BASIS_HEADER):
+    for col, name in enumerate(CAPACITY_HEADER + LOAD_HEADER + BASIS_HEADER + FEASIBLE_HEADER):
         label = f"{name} ({currency})" if "cost" in name or name == "price per hour" else name
         label = f"latency {capacity.slo_statistic} (ms)" if name == "latency (ms)" else label
         sheet.write(FIRST_PLAN_ROW - 1, col, label, formats["header"])
@@ -250,24 +255,9 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         _load_columns(sheet, r, record, formats, capacity)
         basis = _cell_value(record.get("price_basis"))
         sheet.write(r, 17, basis) if basis else sheet.write_blank(r, 17, None)
+        _feasible_columns(sheet, r, record, formats)
     summary_row = last + 2
-    costs = [v for v in plan.get("monthly_cost", pd.Series(dtype=float)) if not pd.isna(v)]
-    cheapest_cost = min(costs) if costs else ""  # no plan has no cost (MIN of no number is 0 in a spreadsheet)
-    cheapest_case = plan.loc[plan["monthly_cost"].idxmin(), "case_id"] if costs else "none meets the SLO"
-    cost_range = f"Q{FIRST_PLAN_ROW + 1}:Q{last + 1}"
-    case_range = f"A{FIRST_PLAN_ROW + 1}:A{last + 1}"
-    sheet.write(summary_row, 0, "cheapest plan meeting the SLO", formats["bold"])
-    sheet.write_formula(
-        summary_row,
-        1,
-        f'=IF(COUNT({cost_range})=0,"none meets the SLO",INDEX({case_range},MATCH(MIN({cost_range}),{cost_range},0)))',
-        None,
-        _cell_value(cheapest_case),
-    )
-    sheet.write(summary_row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
-    sheet.write_formula(
-        summary_row + 1, 1, f'=IF(COUNT({cost_range})=0,"",MIN({cost_range}))', formats["money"], cheapest_cost
-    )
+    _cheapest(sheet, plan, summary_row, last, formats, currency)
     sheet.write(
         summary_row + 3,
         0,
@@ -275,13 +265,70 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         "the highest LoadGen Server (Poisson) rate whose p99 met its SLO; the plan (O-Q) uses it where that SLO is no "
         "looser than latency_slo_ms. Column R: where each price per hour comes from (the price table entry and the "
         "layer that set it: default table, suite prices: section or --prices file), or why there is none; a price "
-        "typed into column E replaces it.",
+        "typed into column E replaces it. Columns S-U: whether the case meets the suite's constraints (as on the "
+        "page; a case that was not scored is not feasible), its plan's monthly cost when it does, and why not. The "
+        "cheapest plan above is the cheapest of column T: a feasible plan that meets the SLO, as the page's ★.",
     )
     sheet.set_column(0, 0, 44)
     sheet.set_column(1, 1, 22)
     sheet.set_column(2, 16, 16)
     sheet.set_column(17, 17, 40)
+    sheet.set_column(18, 19, 16)
+    sheet.set_column(20, 20, 40)
     sheet.freeze_panes(FIRST_PLAN_ROW, 1)
+
+
+def _feasible_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, Any]) -> None:
+    """Columns S-U of one plan row: feasible (TRUE/FALSE, from the suite's constraints as the page judges them), the
+    plan's monthly cost where the case is feasible (a live formula over Q), and why it is not feasible."""
+    n = r + 1
+    feasible = bool(record.get("feasible", True))
+    sheet.write_boolean(r, 18, feasible)
+    cost = _cell_value(record.get("monthly_cost"))
+    sheet.write_formula(
+        r,
+        19,
+        f'=IF(AND(S{n}=TRUE,ISNUMBER(Q{n})),Q{n},"")',
+        formats["money"],
+        cost if feasible and cost is not None else "",
+    )
+    reason = _cell_value(record.get("infeasible_reason"))
+    sheet.write(r, 20, reason) if reason else sheet.write_blank(r, 20, None)
+
+
+def _cheapest(sheet, plan: pd.DataFrame, row: int, last: int, formats: dict[str, Any], currency: str) -> None:
+    """Below the plan: the cheapest feasible plan meeting the SLO (the lowest of column T, the page's ★ among all
+    groups) and its monthly cost, live formulas; where there is none, the cost is blank and the first cell says why:
+    none meets the SLO, none is feasible, none that meets the SLO is feasible, or none of those has a price."""
+    first = FIRST_PLAN_ROW + 1
+    cases, feasible, replicas, candidates = (f"{c}{first}:{c}{last + 1}" for c in "ASPT")
+    why = (
+        f'IF(COUNT({replicas})=0,"none meets the SLO",IF(COUNTIF({feasible},TRUE)=0,"none is feasible (column U says '
+        f'why)",IF(COUNTIFS({feasible},TRUE,{replicas},">0")=0,"none that meets the SLO is feasible (column U says '
+        f'why)","no feasible plan that meets the SLO has a price (column R says why)")))'
+    )
+    starred = plan[plan["cheapest"].astype(bool)] if len(plan) else plan
+    if len(starred):  # the page's ★ (bench.judge.cost.capacity_plan): the lowest of them is the workbook's
+        best = starred["monthly_cost"].idxmin()
+        name, cost = _cell_value(plan.at[best, "case_id"]), _cell_value(plan.at[best, "monthly_cost"])
+    else:
+        has_plan = plan["replicas"].notna() if len(plan) else pd.Series(dtype=bool)
+        feasible_rows = plan["feasible"].astype(bool) if len(plan) else pd.Series(dtype=bool)
+        if not has_plan.any():
+            name = "none meets the SLO"
+        elif not feasible_rows.any():
+            name = "none is feasible (column U says why)"
+        elif not (feasible_rows & has_plan).any():
+            name = "none that meets the SLO is feasible (column U says why)"
+        else:
+            name = "no feasible plan that meets the SLO has a price (column R says why)"
+        cost = ""  # no plan has no cost (MIN of no number is 0 in a spreadsheet)
+    sheet.write(row, 0, "cheapest plan meeting the SLO and the constraints", formats["bold"])
+    sheet.write_formula(
+        row, 1, f"=IF(COUNT({candidates})>0,INDEX({cases},MATCH(MIN({candidates}),{candidates},0)),{why})", None, name
+    )
+    sheet.write(row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
+    sheet.write_formula(row + 1, 1, f'=IF(COUNT({candidates})=0,"",MIN({candidates}))', formats["money"], cost)
 
 
 def _load_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, Any], capacity) -> None:
@@ -322,5 +369,9 @@ def _load_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, Any]
     plan_replicas, plan_cost = _cell_value(record.get("replicas")), _cell_value(record.get("monthly_cost"))
     sheet.write_formula(r, 15, f'=IF(ISNUMBER(M{n}),M{n},IF({refuted},"",G{n}))', None, plan_replicas or "")
     sheet.write_formula(
-        r, 16, f'=IF(ISNUMBER(M{n}),N{n},IF({refuted},"",H{n}))', formats["money"], plan_cost if plan_cost else ""
+        r,
+        16,
+        f'=IF(ISNUMBER(M{n}),N{n},IF({refuted},"",H{n}))',
+        formats["money"],
+        plan_cost if plan_cost else "",
     )
