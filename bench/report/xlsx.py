@@ -373,5 +373,5 @@ def _load_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, Any]
         16,
         f'=IF(ISNUMBER(M{n}),N{n},IF({refuted},"",H{n}))',
         formats["money"],
-        plan_cost if plan_cost else "",
+        "" if plan_cost is None else plan_cost,
     )
