@@ -116,6 +116,37 @@ def test_validate_prices_and_capacity_errors():
         validate_capacity({"target_qps": 0})
 
 
+@pytest.mark.parametrize("currency", ["''", "' USD'", "EURO-DOLLAR", '"U\\tS"', "null"])
+def test_a_currency_that_would_mislabel_the_money_columns_is_refused_naming_the_file(tmp_path, currency):
+    """Was accepted: '' labelled every money column "()" ("price per hour ()"), a long text made each header that
+    long, a tab or a newline broke it. Now the --prices file and its key are named, and what is allowed."""
+    path = tmp_path / "prices.yaml"
+    path.write_text(f"currency: {currency}\n")
+    with pytest.raises(SuiteError) as info:
+        load_prices(None, path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: prices.currency: must be a currency code or symbol of 1 to 8 printable ")
+    assert "\n" not in message and "Traceback" not in message
+    if currency == "EURO-DOLLAR":
+        assert message.endswith("got 'EURO-DOLLAR' (11 characters)")
+
+
+def test_a_run_recorded_with_a_currency_refused_since_is_reported_with_the_prices_files(tmp_path):
+    """A run measured before currency was checked keeps its prices: section (currency: '') in meta.json: its report
+    is refused with the key named, and --prices with a currency reports it."""
+    with pytest.raises(SuiteError, match=r"^prices\.currency: must be a currency code"):
+        load_prices({"currency": "", "cpu_core_hour": 0.1})
+    path = tmp_path / "prices.yaml"
+    path.write_text("currency: EUR\n")
+    prices = load_prices({"currency": "", "cpu_core_hour": 0.1}, path)
+    assert prices.currency == "EUR" and prices.cpu_core_hour == 0.1
+
+
+def test_a_short_currency_code_or_symbol_labels_the_money_columns(tmp_path):
+    for currency in ("EUR", "€", "CHF", "US$", "BTC sat"):
+        assert load_prices({"currency": currency}).currency == currency
+
+
 def test_a_gpu_price_overrides_another_layers_whatever_the_case_of_its_name(tmp_path):
     """Was: --prices with gpu_hour {h100: 99} was ignored, silently: the default table's H100 (6.98) matched the
     same GPU and won by its order. And one table naming a GPU twice (H100, h100) kept one price by order."""

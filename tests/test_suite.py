@@ -176,6 +176,17 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         ("suite: bad name!\nmodels: [noop]\n", "suite: required: a name of letters"),
         ("suite: x\nextends: missing.yaml\nmodels: [noop]\n", r"extends: 'missing\.yaml' not found"),
         ("suite: x\nmodels: [noop]\nscoring: 3\n", "scoring: must be a mapping"),
+        (  # was valid: every money column read "price per hour ()", "monthly cost ()"
+            "suite: x\nmodels: [noop]\nprices: {currency: ''}\n",
+            r"s\.yaml: prices\.currency: must be a currency code or symbol of 1 to 8 printable characters, no spaces "
+            r"around it \(e\.g\. USD, EUR, €\), got ''$",
+        ),
+        (  # was valid: a header 200 characters wide on every money column
+            "suite: x\nmodels: [noop]\nprices: {currency: " + "E" * 200 + "}\n",
+            r"prices\.currency: must be a currency code .*, got 'EEEE+… \(200 characters\)$",
+        ),
+        ('suite: x\nmodels: [noop]\nprices: {currency: "US\\nD"}\n', r"prices\.currency: .*, got 'US\\nD'$"),
+        ("suite: x\nmodels: [noop]\nprices: {currency: 5}\n", r"prices\.currency: must be a currency code .*, got 5$"),
         (  # the range of bench gate --run-noise, said the same way (was: 1 accepted here, refused there)
             "suite: x\nmodels: [noop]\ngates: {run_noise: 1}\n",
             r"gates\.run_noise: must be a fraction in \[0, 1\) or a percentage below 100% \(e\.g\. 0\.04 or 4%\), "

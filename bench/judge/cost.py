@@ -40,6 +40,8 @@ CAPACITY_KEYS = ("target_qps", "latency_slo_ms", "slo_statistic", "headroom", "h
 DEFAULT_SOURCE = "the default table (bench/data/prices.yaml)"
 SUITE_SOURCE = "the suite's prices: section"
 """How a row's ``price_basis`` names the price layer its price came from; a ``--prices`` file is named by its path."""
+MAX_CURRENCY = 8
+"""Most characters of ``prices.currency``, which labels every money column ("monthly cost (USD)")."""
 HOURS_PER_MONTH = 730.0  # 365 * 24 / 12
 CAPACITY_LIMITS = {"target_qps": 10**12, "latency_slo_ms": 3_600_000, "headroom": 100, "hours_per_month": 744}
 """Largest value of each ``capacity:`` number (a month has at most 744 hours, an SLO is at most an hour), so that
@@ -55,8 +57,8 @@ def validate_prices(value: Any, where: str = "prices") -> dict[str, Any]:
     for key in ("cpu_core_hour", "electricity_per_kwh", "carbon_g_per_kwh"):
         if key in section:
             checks.number(section[key], f"{where}.{key}")
-    if "currency" in section and not isinstance(section["currency"], str):
-        raise SuiteError(None, f"{where}.currency", f"must be a currency name such as USD, got {section['currency']!r}")
+    if "currency" in section:
+        _currency(section["currency"], f"{where}.currency")
     if "gpu_hour" in section:
         gpus = section["gpu_hour"]
         if not isinstance(gpus, dict):
@@ -75,6 +77,21 @@ def validate_prices(value: Any, where: str = "prices") -> dict[str, Any]:
                     "case); give it once",
                 )
     return section
+
+
+def _currency(value: Any, key: str) -> str:
+    """``value`` when it is a currency code or symbol that labels a money column: 1 to :data:`MAX_CURRENCY`
+    printable characters, none of them a newline, without spaces around them (``''`` gave labels such as
+    ``price per hour ()``; a long text, a header of that length)."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_CURRENCY and value.isprintable() and value == value.strip():
+        return value
+    length = f" ({len(value)} characters)" if isinstance(value, str) and len(value) > MAX_CURRENCY else ""
+    raise SuiteError(
+        None,
+        key,
+        f"must be a currency code or symbol of 1 to {MAX_CURRENCY} printable characters, no spaces around it "
+        f"(e.g. USD, EUR, €), got {checks.short(value)}{length}",
+    )
 
 
 def _gpu_key(name: Any) -> str:
@@ -145,11 +162,15 @@ def default_price_table() -> dict[str, Any]:
 def load_prices(section: Mapping[str, Any] | None = None, file: str | os.PathLike[str] | None = None) -> Prices:
     """Default table, overridden by a suite's ``prices:`` section, overridden by a price file (``--prices``). Each
     row's ``price_basis`` names the layer its price came from: ``2 core-hour(s) from the default table
-    (bench/data/prices.yaml)``, ``H100 GPU-hour from the suite's prices: section``, ``... from --prices FILE``."""
+    (bench/data/prices.yaml)``, ``H100 GPU-hour from the suite's prices: section``, ``... from --prices FILE``.
+    A file's ``currency`` replaces the section's unchecked, so that a run recorded with a currency refused since
+    (``''``) can be reported with ``--prices`` naming one."""
     table = default_price_table()
     sources = ["default"]
     cpu_source, gpu_source = DEFAULT_SOURCE, dict.fromkeys(table.get("gpu_hour", {}), DEFAULT_SOURCE)
     file_layer = _read_price_file(file) if file else None
+    if section and file_layer and "currency" in file_layer:  # a run's recorded currency, refused since, is replaced
+        section = {key: value for key, value in section.items() if key != "currency"}
     layers = ((section, "suite prices", SUITE_SOURCE), (file_layer, str(file), f"--prices {file}"))
     for layer, name, basis in layers:
         if layer:
