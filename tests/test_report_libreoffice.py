@@ -113,3 +113,27 @@ def test_with_every_case_infeasible_no_plan_is_named_whatever_the_inputs(tmp_pat
     book.save(tmp_path / "slo.xlsx")
     rows = _recalculated(tmp_path / "slo.xlsx", tmp_path)
     assert rows[n + 11][1] == "none meets the SLO" and rows[n + 12][1] == ""
+
+
+def test_when_the_feasible_plans_lose_their_slo_or_their_prices_calc_says_which(tmp_path):
+    """The reasons that need COUNTIFS over the feasible column and the replicas, as Calc evaluates them."""
+    from tests.test_report import make_run
+
+    run_id = make_run(tmp_path / "results")
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    n = len(result.capacity)
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    book["capacity"]["B5"] = 2.5  # latency_slo_ms: only m[int8-cpu-2t-bs1] meets it, and it breaks a constraint
+    book.save(tmp_path / "slo.xlsx")
+    rows = _recalculated(tmp_path / "slo.xlsx", tmp_path)
+    assert [row[0] for row in rows[10 : 10 + n] if row[6]] == ["m[int8-cpu-2t-bs1]"]
+    assert rows[n + 11][1:2] + rows[n + 12][1:2] == ["none that meets the SLO is feasible (column U says why)", ""]
+    book["capacity"]["B5"] = 5
+    for row in range(11, 11 + n):
+        book["capacity"][f"E{row}"] = None  # every price per hour removed
+    book.save(tmp_path / "unpriced.xlsx")
+    rows = _recalculated(tmp_path / "unpriced.xlsx", tmp_path)
+    assert rows[n + 11][1:2] + rows[n + 12][1:2] == [
+        "no feasible plan that meets the SLO has a price (column R says why)",
+        "",
+    ]

@@ -19,10 +19,13 @@ NO_PRICE = f"no price for GPU '{MYSTERY}'; add it to prices.gpu_hour"
 CPU_BASIS = "2 core-hour(s) from the default table (bench/data/prices.yaml)"
 
 
-def make_run(results: Path, run_id: str = "r") -> str:
+TARGETS = (("cpu", 2, None), ("cuda:0", None, MYSTERY))
+
+
+def make_run(results: Path, run_id: str = "r", targets=TARGETS) -> str:
     """fp32 and int8 of model m on 2 CPU threads and on a GPU that the price table does not know."""
     writer = RunWriter(results, run_id, {"suites": [{"name": "s", "sections": {}}]})
-    for device, threads, gpu in (("cpu", 2, None), ("cuda:0", None, MYSTERY)):
+    for device, threads, gpu in targets:
         for compression, latency, size in (("fp32", 4.0, 4000), ("int8", 2.0, 1000)):
             rec = ok_record(
                 run_id, f"m[{compression}-{device}-bs1]", compression, device, threads, latency, size, gpu_name=gpu
@@ -62,3 +65,17 @@ def test_the_price_basis_of_every_row_is_on_the_page_in_the_csv_and_in_the_workb
     assert bases["m[fp32-cpu-bs1]"] == CPU_BASIS and bases["m[int8-cuda:0-bs1]"].startswith(NO_PRICE)
     header = [c.value for c in book["cases"][1]]
     assert "price_basis" in header and "throughput_basis" in header
+
+
+def test_a_workbook_whose_feasible_plans_have_no_price_names_none_and_says_why(tmp_path):
+    """Was: "cheapest plan meeting the SLO: none meets the SLO" when every plan met it but none had a price (a GPU
+    the price table does not know). Now the cell says that no feasible plan has a price, and where to look."""
+    run_id = make_run(tmp_path / "results", targets=TARGETS[1:])
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    assert result.capacity["meets_slo"].all() and result.capacity["feasible"].all()
+    assert result.capacity["monthly_cost"].isna().all() and not result.capacity["cheapest"].any()
+    sheet = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)["capacity"]
+    assert sheet["A14"].value == "cheapest plan meeting the SLO and the constraints"
+    assert sheet["B14"].value == "no feasible plan that meets the SLO has a price (column R says why)"
+    assert sheet["B15"].value in ("", None)
+    assert sheet["R11"].value.startswith(NO_PRICE)
