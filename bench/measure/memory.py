@@ -42,6 +42,12 @@ def release_freed_memory() -> None:
         torch.compiler.reset()
         _forget_inductor_modules()
     gc.collect()
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """Hand the heap's free pages back to the OS (glibc's ``malloc_trim``; nothing where the C library lacks it):
+    what earlier passes freed must not read as this pass's resident memory."""
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
@@ -129,6 +135,7 @@ def measure_memory(
         gpu.settle()
         gpu.reset_peak()
         resident = gpu.allocated()
+    trim_heap()  # what the previous case's accuracy pass freed, glibc still holds: not this case's
     window = run_window(call, seconds, current_rss_bytes, time.perf_counter, 0.001)
     if window.error is not None:
         raise window.error
