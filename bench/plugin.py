@@ -80,7 +80,6 @@ def pytest_configure(config: pytest.Config) -> None:
         if problem:
             raise pytest.UsageError(f"--bench-run-id {problem}")
     _check_folder(results_dir, _results_name(config))
-    _check_cache()
     _check_benchmark_outputs(config)
     if config.getoption("--bench-report", False):
         _check_folder(_reports_dir(config), _source(config, "--bench-reports-dir", "BENCH_REPORTS_DIR"))
@@ -367,6 +366,12 @@ def _check_benchmark_outputs(config: pytest.Config) -> None:
     saving = config.getoption("benchmark_save", None) or config.getoption("benchmark_autosave", False)
     if saving and isinstance(storage, str) and (storage.startswith("file://") or "://" not in storage):
         _check_folder(Path(storage.removeprefix("file://")), "--benchmark-storage")
+
+
+def _check_benchmark_options(config: pytest.Config) -> None:
+    """pytest-benchmark options that fail a suite run only after its cases (a grouping a case cannot have, an output
+    below a file, a histogram without its packages): checked once suites are collected, so that other projects'
+    pytest sessions in the same environment, for which ``param:NAME`` is a fine grouping, are left alone."""
     group_by = config.getoption("benchmark_group_by", None)
     if isinstance(group_by, str):
         unknown = [grouping for grouping in group_by.split(",") if grouping not in BENCHMARK_GROUPINGS]
@@ -428,8 +433,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if not config.stash.get(COLLECTED_KEY, False):  # collection was stopped (Ctrl-C, pytest.exit): nothing runs
         return
-    if not config.pluginmanager.hasplugin("benchmark"):  # -p no:benchmark: each case would error, none measured
+    # -p no:benchmark: each case would error, none measured (loaded by its module name, it has another plugin name)
+    if not (config.pluginmanager.hasplugin("benchmark") or getattr(config, "_benchmarksession", None) is not None):
         raise pytest.UsageError("-p no:benchmark: a suite run needs pytest-benchmark, which times them; drop it")
+    # only where suites run: the plugin is loaded in every pytest session of the environment
+    _check_cache()
+    _check_benchmark_options(config)
     _check_compare(config)
     if config.getoption("--bench-report", False):
         _check_references(items, resume.done if resume else ())

@@ -254,6 +254,27 @@ def test_a_cache_that_cannot_be_used_is_refused_before_the_run_naming_the_variab
     assert "Traceback" not in result.stderr.str() + result.stdout.str() and not (pytester.path / "out").exists()
 
 
+def test_a_pytest_session_without_suites_is_not_refused_for_what_only_suite_runs_need(
+    pytester: pytest.Pytester, monkeypatch
+):
+    """The plugin is loaded in every pytest session of the environment: the cache and pytest-benchmark option checks
+    refused other projects' test runs (an unusable cache, a ``param:NAME`` grouping that parametrized tests have)."""
+    pytester.makepyfile(test_other="import pytest\n@pytest.mark.parametrize('n', [1])\ndef test_x(n): pass\n")
+    monkeypatch.setenv("BENCH_ARTEFACT_CACHE", "maybe")
+    result = pytester.runpytest("--benchmark-group-by", "param:n", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()
+
+
+def test_pytest_benchmark_loaded_by_its_module_name_runs_a_suite(pytester: pytest.Pytester):
+    """Under PYTEST_DISABLE_PLUGIN_AUTOLOAD one loads it as ``-p pytest_benchmark.plugin``: its plugin name is then
+    the module's, and the suite run was refused as if it had been turned off."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    result = pytester.runpytest_subprocess(
+        "--benchmark-only", "suites/", "--bench-results", "out", "-p", "no:benchmark", "-p", "pytest_benchmark.plugin"
+    )
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()[-2000:]
+
+
 @pytest.mark.parametrize("option", ["--bench-results", "--bench-reports-dir"])
 def test_an_empty_folder_option_is_refused_not_taken_for_the_default(pytester: pytest.Pytester, option):
     """``--bench-results "$OUT"`` with OUT unset: before, the run went to $BENCH_RESULTS_DIR or <rootdir>/results
