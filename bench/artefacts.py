@@ -265,10 +265,12 @@ _left_as_is: dict[str, str] = {}
 
 
 def _owner_if_not_ours(found: os.stat_result) -> str | None:
-    """``uid N`` when a file belongs to another user than the one running bench, else ``None`` (also where users
-    cannot be told apart: not POSIX)."""
+    """``uid N`` when a file belongs to another user than the one running bench, else ``None`` (also for root, who
+    may remove anyone's file, and where users cannot be told apart: not POSIX)."""
     ours = getattr(os, "geteuid", None)
-    return None if ours is None or found.st_uid == ours() else f"uid {found.st_uid}"
+    if ours is None or ours() == 0:  # root may remove anyone's (a container's root and a bind-mounted cache)
+        return None
+    return None if found.st_uid == ours() else f"uid {found.st_uid}"
 
 
 class _Unreadable(Exception):

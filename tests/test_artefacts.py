@@ -254,8 +254,9 @@ def test_an_entry_that_may_not_be_read_is_left_as_it_is_not_called_damaged(cache
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
-def test_another_user_s_stale_temporary_file_is_left_to_them(cache):
+def test_another_user_s_stale_temporary_file_is_left_to_them(cache, monkeypatch):
     """A shared folder: a stale ``<entry>.tmp<pid>`` of another user's killed writer was deleted by ours."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # bench runs as user 1000 (root may remove anyone's)
     folder = cache / "kind"
     folder.mkdir(parents=True)
     theirs, ours = folder / "theirs.tmp999999999", folder / "ours.tmp999999999"  # no process has that pid
@@ -264,16 +265,18 @@ def test_another_user_s_stale_temporary_file_is_left_to_them(cache):
         days = time.time() - artefacts.TEMP_STALE_S - 60
         os.utime(path, (days, days))
     os.chown(theirs, 54321, 54321)
+    os.chown(ours, 1000, 1000)
     artefacts.remove_stale_temp_files(folder)
     assert theirs.exists() and not ours.exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 @pytest.mark.parametrize("damage", [None, b"not a pickle"])
-def test_another_user_s_entry_is_never_removed_nor_stored_over(cache, damage):
+def test_another_user_s_entry_is_never_removed_nor_stored_over(cache, damage, monkeypatch):
     """In a shared folder anyone may write to, bench deleted another user's damaged entry and stored its own in its
     place (and os.replace would take the place of an entry that appeared since the load). Now the case builds its
     own and the other user's file stays, byte for byte and theirs."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # bench runs as user 1000 (root may remove anyone's)
     make, calls = counted([1, 2, 3])
     _, info = artefacts.load_or_make("kind", {"a": 1}, make)
     entry = Path(info["artefact_file"])
@@ -295,6 +298,21 @@ def test_another_user_s_entry_is_never_removed_nor_stored_over(cache, damage):
         stored = again["artefact_file"]
     assert stored == "not stored: the entry in its place is uid 54321's and is left as it is"
     assert entry.read_bytes() == before and entry.stat().st_uid == 54321
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_root_rebuilds_a_damaged_entry_whoever_owns_it(cache):
+    """A container's root with a bind-mounted cache owned by uid 1000: every file is another uid's, and a damaged
+    one was left in place and rebuilt in every run, for ever. Root may remove it, so it does."""
+    make, calls = counted([1, 2, 3])
+    _, info = artefacts.load_or_make("kind", {"a": 1}, make)
+    entry = Path(info["artefact_file"])
+    entry.write_bytes(b"not a pickle")
+    os.chown(entry, 54321, 54321)
+    with pytest.warns(artefacts.CacheWarning, match=r"damaged entry, rebuilt \(\w+.*\)$"):
+        artefacts.load_or_make("kind", {"a": 1}, make)
+    value, again = artefacts.load_or_make("kind", {"a": 1}, make)
+    assert value == [1, 2, 3] and len(calls) == 2 and again["artefact_cache"] == "hit"
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to be 2 users")
