@@ -44,30 +44,38 @@ class PassFailedWarning(UserWarning):
 class _LastOnly:
     """A cache holding only the most recent key. The sweep runs model-major, so each model is built once per suite,
     and memory figures are not inflated by every model seen before. ``fresh`` says whether the last get built;
-    ``release`` runs after an old value is dropped, before the new one is made."""
+    ``release(key)`` runs after the value made for ``key`` is dropped (or its make failed), before the next is made."""
 
-    def __init__(self, release: Callable[[], None] | None = None) -> None:
+    def __init__(self, release: Callable[[Any], None] | None = None) -> None:
         self.key: Any = object()
         self.value: Any = None
         self.fresh = False
         self.release = release
+        self.attempted: Any = None  # the key of the last make(), whether it succeeded or not
 
     def get(self, key: Any, make: Callable[[], Any]) -> Any:
         self.fresh = key != self.key
         if self.fresh:
-            dropped = self.value is not None
+            previous, self.attempted = self.attempted, key
             self.key, self.value = object(), None  # release the old one first; a failed make() leaves no key
-            if dropped and self.release is not None:
-                self.release()
+            if previous is not None and self.release is not None:
+                self.release(previous)
             self.value = make()
             self.key = key
         return self.value
 
 
-def _release_freed_memory() -> None:
+COMPILING_ENGINES = ("compile", "tensorrt")
+"""Engines whose graphs torch's compiler caches outlive them (see :func:`bench.measure.memory.release_freed_memory`)."""
+
+
+def _release_engine(key: Any) -> None:
+    """What the engine of ``key`` (model, compression, engine, device) and its case left, given back; torch's
+    compiler caches only after a compiling engine, so that a model a user's factory compiled is not reset by every
+    eager case."""
     from bench.measure.memory import release_freed_memory
 
-    release_freed_memory()
+    release_freed_memory(compiled=getattr(key[2], "name", None) in COMPILING_ENGINES)
 
 
 PHASES = ("timed calls", "first calls", "warm-up", "memory", "energy", "accuracy", "load")
@@ -262,7 +270,7 @@ class Session:
         self._bundles = _LastOnly()
         self._compressed = _LastOnly()
         # the last of the three to change: what earlier variants left (compiled graphs, heap) goes with it
-        self._prepared = _LastOnly(_release_freed_memory)
+        self._prepared = _LastOnly(_release_engine)
         self._accuracy: dict[Any, Any] = {}
         self._digests: dict[Any, str] = {}  # the current model's content digest (artefact cache keys)
 

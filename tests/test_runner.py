@@ -553,8 +553,7 @@ def test_a_replaced_engine_is_released_before_the_next_is_built_and_only_then(se
     import bench.runner as runner
 
     events: list[str] = []
-    monkeypatch.setattr(runner, "_release_freed_memory", lambda: events.append("release"))
-    monkeypatch.setattr(session._prepared, "release", lambda: events.append("release"))
+    monkeypatch.setattr(session._prepared, "release", lambda key: events.append(f"release {key[1].name}"))
     real_get = session._prepared.get
 
     def get(key, make):
@@ -563,7 +562,43 @@ def test_a_replaced_engine_is_released_before_the_next_is_built_and_only_then(se
     monkeypatch.setattr(session._prepared, "get", get)
     for compression, batch in (("fp32", 1), ("fp32", 3), ("bf16", 1), ("bf16", 3)):
         session.run_case(case(compression=compression, batch=batch), time_calls)
-    assert events == ["make fp32", "release", "make bf16"]
+    assert events == ["make fp32", "release fp32", "make bf16"]
+    import torch
+
+    resets: list[str] = []
+    monkeypatch.setattr(session._prepared, "release", runner._release_engine)
+    monkeypatch.setattr(torch.compiler, "reset", lambda: resets.append("reset"))
+    session.run_case(case(compression="fp32"), time_calls)  # an eager engine replaced: no compiler reset
+    assert resets == []  # (a model a user's factory compiled and kept is not recompiled by every eager case)
+
+
+def test_an_engine_whose_make_failed_is_released_too():
+    """A compile that failed part-way leaves memory behind as well: its key is released when the next one comes."""
+    from bench.runner import _LastOnly
+
+    released: list[str] = []
+    cache = _LastOnly(released.append)
+    cache.get("a", lambda: 1)
+    with pytest.raises(RuntimeError):
+        cache.get("b", lambda: (_ for _ in ()).throw(RuntimeError("graph limit")))
+    assert cache.get("c", lambda: 3) == 3 and cache.get("c", lambda: 4) == 3
+    assert released == ["a", "b"]
+
+
+def test_a_release_that_fails_warns_once_and_never_fails_a_case(monkeypatch):
+    import gc
+
+    from bench.measure import memory
+
+    monkeypatch.setattr(memory, "_RELEASE_WARNED", [])
+    monkeypatch.setattr(gc, "collect", lambda: 1 / 0)
+    with pytest.warns(UserWarning, match=r"^memory could not be given back between cases \(ZeroDivisionError"):
+        memory.release_freed_memory(compiled=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second warning would raise here
+        memory.release_freed_memory(compiled=False)
 
 
 def test_releasing_memory_drops_what_a_compiled_graph_kept_of_a_model_gone(session):
@@ -580,7 +615,8 @@ def test_releasing_memory_drops_what_a_compiled_graph_kept_of_a_model_gone(sessi
     compiled = Case("s", model, MethodSpec("fp32"), compile_, Placement("cpu", 1), 2, TINY)
     session.run_case(compiled, time_calls)
     weight = weakref.ref(next(session.compressed(compiled)[0].module.parameters()))
-    session._prepared.get("another engine", lambda: "eager")  # the compiled engine is replaced ...
+    eager = ("another model", "fp32", MethodSpec("eager"), "cpu")
+    session._prepared.get(eager, lambda: "eager")  # the compiled engine is replaced ...
     session._bundles.get("another model", lambda: None)
     session._compressed.get("another variant", lambda: None)  # ... and its model dropped
     assert not any(name.startswith(INDUCTOR_MODULES) for name in sys.modules)

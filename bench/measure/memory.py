@@ -7,11 +7,12 @@ import functools
 import os
 import resource
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.measure import PassResult
+from bench.measure import PassResult, one_line
 from bench.measure.size import device_bytes
 from bench.measure.window import run_window
 
@@ -27,22 +28,35 @@ def current_rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def release_freed_memory() -> None:
+def release_freed_memory(compiled: bool = True) -> None:
     """Give back what earlier cases left behind, so that a case's peak RSS is its own and not its place in the run:
-    Python's unreachable objects, the graphs ``torch.compile`` keeps for every model it compiled (they hang on the
-    model class's code, not on the model, and a frozen graph holds its own copy of the weights), and the heap pages
-    glibc keeps after a free (``malloc_trim``; fine-tuning and distillation leave hundreds of MiB there). Called
-    when a case's engine is replaced, before the next one is built (so nothing still in use is dropped)."""
+    Python's unreachable objects and the heap pages glibc keeps after a free (``malloc_trim``; fine-tuning and
+    distillation leave hundreds of MiB there), and with ``compiled`` the graphs ``torch.compile`` keeps for every
+    model it compiled (they hang on the model class's code, not on the model, and a frozen graph holds its own copy
+    of the weights). Called when a case's engine is replaced (``compiled`` when that engine compiled), before the next
+    one is built. Never fails a case: a torch whose private layout differs gets one warning, and the run goes on."""
     import gc
     import sys
 
-    if "torch._dynamo" in sys.modules:  # something was compiled: its caches outlive the modules
-        import torch
+    try:
+        if compiled and "torch._dynamo" in sys.modules:  # its caches outlive the modules
+            import torch
 
-        torch.compiler.reset()
-        _forget_inductor_modules()
-    gc.collect()
-    trim_heap()
+            torch.compiler.reset()
+            _forget_inductor_modules()
+        gc.collect()
+        trim_heap()
+    except Exception as err:  # a figure a little high is better than a case lost
+        if not _RELEASE_WARNED:
+            _RELEASE_WARNED.append(err)
+            warnings.warn(
+                f"memory could not be given back between cases ({one_line(err)}): peak_rss_mb may include "
+                "what earlier cases left",
+                stacklevel=2,
+            )
+
+
+_RELEASE_WARNED: list[BaseException] = []
 
 
 def trim_heap() -> None:
@@ -65,10 +79,10 @@ def _forget_inductor_modules() -> None:
     import sys
 
     codecache = sys.modules.get("torch._inductor.codecache")  # never imported here: nothing was compiled then
-    try:
-        codecache.PyCodeCache.cache_clear()
-    except AttributeError:  # not imported, or laid out differently
+    clear = getattr(getattr(codecache, "PyCodeCache", None), "cache_clear", None)
+    if clear is None:  # not imported, or laid out differently
         return
+    clear()
     for name in [name for name in sys.modules if name.startswith(INDUCTOR_MODULES)]:
         del sys.modules[name]
 
