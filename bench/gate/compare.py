@@ -384,9 +384,13 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
         error = new.get("error") or "no error recorded"
         return [(Verdict(key, "status", "regressed", reason=f"ok in the baseline, failed now: {error}"), None)]
     reason = refused or _not_comparable_reason(old, new)
-    if old is None and baseline.set_out_to_measure(key):  # not new: the baseline's run stopped before it
-        state = next((m.get("status") for m in baseline.metas if m.get("status") != "finished"), "finished")
-        reason = f"not in the baseline: its run ({baseline.label}, {state}) set out to measure it but has no record"
+    unfinished = next((m.get("status") for m in baseline.metas if m.get("status") != "finished"), None)
+    # not new: the baseline's run stopped before it (a promoted baseline is always finished: it keeps ok records
+    # only, so a case its run failed or skipped is new there, as before)
+    if old is None and unfinished is not None and baseline.set_out_to_measure(key):
+        reason = (
+            f"not in the baseline: its run ({baseline.label}, {unfinished}) set out to measure it but has no record"
+        )
     if reason is None:
         differences = environment_differences(old, new)
         if differences:
