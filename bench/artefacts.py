@@ -20,10 +20,11 @@ match that digest (a flipped bit, another entry's file copied over it, a FIFO or
 one warning (:class:`CacheWarning`), removed and rebuilt; one that cannot be stored (a cache folder that is a file or
 read-only) is reported too, and the case goes on with what it built. In a cache shared with other users, an entry
 that may not be read (another user's, mode 600) is no damage: the warning says so, the case builds its own, and that
-entry is left as it is; another user's file is never removed nor stored over, damaged or not. A temporary file a
-killed writer left behind (``<entry>.tmp<pid>``) is removed by the next load or store in its folder once its writer
-is gone (see :func:`remove_stale_temp_files`). Entries are not ``fsync``'ed (that would slow the store of every
-large model): one that a power loss or a VM reset left empty or torn fails its digest and is rebuilt, as above.
+entry is left as it is; another user's file is never removed nor stored over, damaged or not (by anyone but
+root). A temporary file a killed writer left behind (``<entry>.tmp<pid>``) is removed by the next load or store in
+its folder once its writer is gone (see :func:`remove_stale_temp_files`). Entries are not ``fsync``'ed (that would
+slow the store of every large model): one that a power loss or a VM reset left empty or torn fails its digest and is
+rebuilt, as above.
 ``BENCH_ARTEFACT_CACHE=0`` (or ``false``, ``no``, ``off``) turns this cache off; a value that is neither on nor off
 is refused (:func:`switch_problem`). Entries are pickles of our own objects, read back with
 ``weights_only=False``: the folder must be yours alone (the digest finds damage; it cannot stop someone who can
