@@ -498,9 +498,12 @@ class Session:
                     stacklevel=3,
                 )
             return result
-        except Exception as err:  # a failed pass must not discard what the other passes measured
+        except BaseException as err:  # a failed pass must not discard what the other passes measured
             if stops_the_session(err):  # a pytest.exit() is no failure of the pass: the run stops
                 raise
+            if not isinstance(err, Exception) and pytest_outcome(err) is None:  # Ctrl-C, SystemExit: not the pass's
+                raise
+            # a pytest.skip() or pytest.fail() from the pass's own code (an evaluation) is that pass's outcome
             message = one_line(err)
             warnings.warn(
                 f"{case.full_id}: the {name} pass failed ({message}); the record keeps the other passes' figures",

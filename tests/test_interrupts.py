@@ -226,6 +226,25 @@ def test_a_pytest_skip_or_fail_from_inside_a_model_is_the_case_s_record(tmp_path
     assert meta(tmp_path)["counts"] == {"ok": 2, "failed": int(status == "failed"), "skipped": int(status == "skipped")}
 
 
+def test_a_pytest_skip_from_an_optional_pass_is_that_pass_s_error_and_keeps_the_case(tmp_path, recwarn):
+    """pytest's outcomes are not ``Exception``s: a ``pytest.skip()`` in an accuracy evaluation went past the pass's
+    guard and voided the whole case, latency and memory already measured included."""
+    from bench.results import RunWriter
+    from bench.runner import Session
+    from tests.test_runner import case, time_calls
+
+    writer = RunWriter(tmp_path, "run", {})
+    try:
+        record = Session(writer, {}).run_case(
+            case("m", factory="tests.fakes.models:build_skipping_evaluate"), time_calls
+        )
+    except pytest.skip.Exception:
+        pytest.fail("a pytest.skip() in the accuracy pass voided the whole case")
+    writer.close("finished")
+    assert record.status == "ok" and record.latency_p50_ms > 0 and record.accuracy is None
+    assert "accuracy: Skipped: no evaluation set here" in record.pass_errors
+
+
 def test_a_pytest_exit_from_an_optional_pass_stops_the_case_instead_of_failing_the_pass(tmp_path, recwarn):
     """The accuracy pass is one of the passes whose error is kept in the record while the case goes on: before, a
     ``pytest.exit()`` there became ``pass_errors: accuracy: Exit: ...``, an ``ok`` record, and the run went on."""

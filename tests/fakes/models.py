@@ -95,3 +95,15 @@ def build_exiting_evaluate() -> ModelBundle:
 
     bundle.evaluate = evaluate
     return bundle
+
+
+def build_skipping_evaluate() -> ModelBundle:
+    """A model whose accuracy pass calls ``pytest.skip()`` (an evaluation whose data is missing here)."""
+    bundle = build()
+
+    def evaluate(predict):
+        predict(torch.randn(4, 8))
+        pytest.skip("no evaluation set here")
+
+    bundle.evaluate = evaluate
+    return bundle
