@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -67,43 +68,39 @@ def build_seeding() -> ModelBundle:
     return build()
 
 
-def build_failing_evaluate() -> ModelBundle:
-    """A model whose accuracy pass raises (as a device mix-up on a GPU did): latency and memory must survive it."""
-    bundle = build()
-
-    def evaluate(predict):
-        predict(torch.randn(4, 8))
-        raise RuntimeError("Expected all tensors to be on the same device,\n but found at least two devices")
-
-    bundle.evaluate = evaluate
-    return bundle
-
-
 def build_cpp_error() -> ModelBundle:
     """A factory failing the way a huge allocation fails deep in C++: a first line, then a 40-line native stack."""
     stack = "".join(f"frame #{i}: 0x{i:012x} in libtorch_cpu.so (c10::alloc + {i})\n" for i in range(40))
     raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate 4e12 bytes.\n{stack}")
 
 
-def build_exiting_evaluate() -> ModelBundle:
-    """A model whose accuracy pass calls ``pytest.exit()`` (an evaluation that decides the session must stop)."""
+def _evaluate_then(end: Callable[[], None]) -> ModelBundle:
+    """The fake model, whose accuracy evaluation makes one call and then ends with ``end()``."""
     bundle = build()
 
     def evaluate(predict):
         predict(torch.randn(4, 8))
-        pytest.exit("the evaluation set is gone")
+        end()
 
     bundle.evaluate = evaluate
     return bundle
+
+
+def _raise(err: BaseException) -> None:
+    raise err
+
+
+def build_failing_evaluate() -> ModelBundle:
+    """A model whose accuracy pass raises (as a device mix-up on a GPU did): latency and memory must survive it."""
+    message = "Expected all tensors to be on the same device,\n but found at least two devices"
+    return _evaluate_then(lambda: _raise(RuntimeError(message)))
+
+
+def build_exiting_evaluate() -> ModelBundle:
+    """A model whose accuracy pass calls ``pytest.exit()`` (an evaluation that decides the session must stop)."""
+    return _evaluate_then(lambda: pytest.exit("the evaluation set is gone"))
 
 
 def build_skipping_evaluate() -> ModelBundle:
     """A model whose accuracy pass calls ``pytest.skip()`` (an evaluation whose data is missing here)."""
-    bundle = build()
-
-    def evaluate(predict):
-        predict(torch.randn(4, 8))
-        pytest.skip("no evaluation set here")
-
-    bundle.evaluate = evaluate
-    return bundle
+    return _evaluate_then(lambda: pytest.skip("no evaluation set here"))
