@@ -363,31 +363,22 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
         return []
     twice = current.repeated.get(key) or baseline.repeated.get(key)
     if twice:  # two measurements of one case: judging either could pass what the other shows; the gate vouches for none
-        result.uncompared.append(key)
         reason = f"{twice}: two measurements of one case, neither judged (keep one line per case)"
-        return [
-            (Verdict(key, name, "not comparable", rule=rule.text, reason=reason), rule)
-            for name, rule in suite_rules.items()
-            if any(_present(record.get(name)) for record in (old, new) if record is not None)
-        ]
+        return _uncompared(key, reason, suite_rules, old, new, result)
     own = old is not None and old.get("status") == "ok" and new.get("status") == "ok" and _same_run(old, new)
     if own:  # a baseline promoted from the current run: the case would be compared with itself
-        result.uncompared.append(key)
         reason = f"the baseline's record is this run's own (promoted from run {new['run_id']}): compared with itself"
-        return [
-            (Verdict(key, name, "not comparable", rule=rule.text, reason=reason), rule)
-            for name, rule in suite_rules.items()
-            if any(_present(record.get(name)) for record in (old, new))
-        ]
+        return _uncompared(key, reason, suite_rules, old, new, result)
     if old is not None and old.get("status") == "ok" and new.get("status") == "failed":
         # A case that measured in the baseline and now crashes is the worst regression there is.
         error = new.get("error") or "no error recorded"
         return [(Verdict(key, "status", "regressed", reason=f"ok in the baseline, failed now: {error}"), None)]
     reason = refused or _not_comparable_reason(old, new)
-    unfinished = next((m.get("status") for m in baseline.metas if m.get("status") != "finished"), None)
     # not new: the baseline's run stopped before it (a promoted baseline is always finished: it keeps ok records
     # only, so a case its run failed or skipped is new there, as before)
-    if old is None and unfinished is not None and baseline.set_out_to_measure(key):
+    statuses = (m.get("status") for m in baseline.metas)
+    unfinished = None if old is not None else next((status for status in statuses if status != "finished"), None)
+    if unfinished is not None and baseline.set_out_to_measure(key):
         reason = (
             f"not in the baseline: its run ({baseline.label}, {unfinished}) set out to measure it but has no record"
         )
@@ -485,6 +476,17 @@ def settings_differences(baseline: RunSide, current: RunSide) -> dict[str, list[
         if differences:
             found[suite] = differences
     return found
+
+
+def _uncompared(key: str, reason: str, suite_rules, old, new, result) -> list[tuple[Verdict, Rule]]:
+    """A case the gate vouches for in no metric: counted as uncompared (never "passed"), and every rule it has a
+    figure for is *not comparable* with ``reason``."""
+    result.uncompared.append(key)
+    return [
+        (Verdict(key, name, "not comparable", rule=rule.text, reason=reason), rule)
+        for name, rule in suite_rules.items()
+        if any(_present(record.get(name)) for record in (old, new) if record is not None)
+    ]
 
 
 def _same_run(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
