@@ -93,13 +93,18 @@ def stops_the_session(err: BaseException) -> bool:
     return pytest is not None and isinstance(err, pytest.exit.Exception)
 
 
-def pytest_outcome(err: BaseException) -> str | None:
-    """The record status of a ``pytest.skip()`` (``skipped``) or a ``pytest.fail()`` / ``pytest.xfail()``
-    (``failed``) raised from inside a case, or ``None`` for anything else. pytest's outcomes are not ``Exception``s,
-    so an ``except Exception`` that records a failure does not see them."""
-    pytest = sys.modules.get("pytest")
-    if pytest is None:
-        return None
-    if isinstance(err, pytest.skip.Exception):
+def outcome_of(err: BaseException) -> str | None:
+    """What a case records when ``err`` comes out of it: ``skipped`` for :class:`NotApplicable` and a
+    ``pytest.skip()``, ``failed`` for a ``pytest.fail()`` / ``pytest.xfail()`` and any other ``Exception``; ``None``
+    for what stops the session instead (Ctrl-C, SIGTERM, ``SystemExit``, ``pytest.exit()``), which leaves no record
+    and is raised on. pytest's outcomes are not ``Exception``s, so an ``except Exception`` does not see them."""
+    if isinstance(err, NotApplicable):
         return "skipped"
-    return "failed" if isinstance(err, pytest.fail.Exception) else None
+    if stops_the_session(err):
+        return None
+    pytest = sys.modules.get("pytest")
+    if pytest is not None and isinstance(err, pytest.skip.Exception):
+        return "skipped"
+    if pytest is not None and isinstance(err, pytest.fail.Exception):
+        return "failed"
+    return "failed" if isinstance(err, Exception) else None

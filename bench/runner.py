@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bench import artefacts, metrics
-from bench.errors import BenchError, NotApplicable, pytest_outcome, stops_the_session
+from bench.errors import BenchError, NotApplicable, outcome_of
 from bench.measure import PassResult, one_line
 from bench.measure.inputs import to_device
 from bench.results import ENVIRONMENT_FIELDS, Record, RunWriter
@@ -347,16 +347,13 @@ class Session:
         started, phases_before = time.perf_counter(), dict(self.timer.seconds)
         try:
             record, samples = self._measure(case, time_calls, started, phases_before)
-        except NotApplicable as reason:
-            self.writer.append(self._record(case, "skipped", error=str(reason)))
-            raise
-        except BaseException as err:  # record the failure, then let pytest report it (Ctrl-C records nothing half-done)
+        except BaseException as err:  # record the outcome, then let pytest report it (Ctrl-C records nothing half-done)
             # a pytest.exit() from the model or engine is like Ctrl-C: no record (--resume); a pytest.skip() or
             # pytest.fail() from there is the case's outcome, as pytest reports it
-            status = pytest_outcome(err) or ("failed" if isinstance(err, Exception) else None)
-            if status is None or stops_the_session(err):
+            status = outcome_of(err)
+            if status is None:
                 raise
-            if status == "skipped":
+            if status == "skipped":  # NotApplicable's reason, or pytest.skip()'s message
                 self.writer.append(self._record(case, "skipped", error=getattr(err, "msg", None) or str(err)))
                 raise
             measure_time_s = sum(self.timer.since(phases_before).values())
@@ -499,11 +496,9 @@ class Session:
                 )
             return result
         except BaseException as err:  # a failed pass must not discard what the other passes measured
-            if stops_the_session(err):  # a pytest.exit() is no failure of the pass: the run stops
+            if outcome_of(err) is None:  # Ctrl-C, SystemExit, pytest.exit(): no failure of the pass, the run stops
                 raise
-            if not isinstance(err, Exception) and pytest_outcome(err) is None:  # Ctrl-C, SystemExit: not the pass's
-                raise
-            # a pytest.skip() or pytest.fail() from the pass's own code (an evaluation) is that pass's outcome
+            # an exception, or a pytest.skip() or pytest.fail() from the pass's own code (an evaluation), is its error
             message = one_line(err)
             warnings.warn(
                 f"{case.full_id}: the {name} pass failed ({message}); the record keeps the other passes' figures",
