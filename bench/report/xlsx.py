@@ -54,6 +54,13 @@ BASIS_HEADER = ("price basis",)
 FEASIBLE_HEADER = ("feasible", "feasible plan monthly cost", "not feasible because")
 """Columns S-U: whether the case meets the suite's ``constraints:`` (the page's feasible column), its plan's monthly
 cost when it does (what the cheapest plan below the table is chosen from), and why it does not."""
+NO_CHEAPEST = (
+    "none meets the SLO",
+    "none is feasible (column U says why)",
+    "none that meets the SLO is feasible (column U says why)",
+    "no feasible plan that meets the SLO has a price (column R says why)",
+)
+"""Why the capacity sheet names no cheapest plan, in the order its formula tests them."""
 FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Excel row 11)
 MAX_CELL_TEXT = 32767
 """Excel's limit on the characters of a cell: xlsxwriter cut longer strings silently."""
@@ -302,26 +309,20 @@ def _cheapest(sheet, plan: pd.DataFrame, row: int, last: int, formats: dict[str,
     none meets the SLO, none is feasible, none that meets the SLO is feasible, or none of those has a price."""
     first = FIRST_PLAN_ROW + 1
     cases, feasible, replicas, candidates = (f"{c}{first}:{c}{last + 1}" for c in "ASPT")
+    no_slo, none_feasible, none_both, no_price = (f'"{text}"' for text in NO_CHEAPEST)
     why = (
-        f'IF(COUNT({replicas})=0,"none meets the SLO",IF(COUNTIF({feasible},TRUE)=0,"none is feasible (column U says '
-        f'why)",IF(COUNTIFS({feasible},TRUE,{replicas},">0")=0,"none that meets the SLO is feasible (column U says '
-        f'why)","no feasible plan that meets the SLO has a price (column R says why)")))'
+        f"IF(COUNT({replicas})=0,{no_slo},IF(COUNTIF({feasible},TRUE)=0,{none_feasible},"
+        f'IF(COUNTIFS({feasible},TRUE,{replicas},">0")=0,{none_both},{no_price})))'
     )
     starred = plan[plan["cheapest"].astype(bool)] if len(plan) else plan
     if len(starred):  # the page's ★ (bench.judge.cost.capacity_plan): the lowest of them is the workbook's
         best = starred["monthly_cost"].idxmin()
         name, cost = _cell_value(plan.at[best, "case_id"]), _cell_value(plan.at[best, "monthly_cost"])
-    else:
+    else:  # the cached value of the formula's reason, by the same tests
         has_plan = plan["replicas"].notna() if len(plan) else pd.Series(dtype=bool)
         feasible_rows = plan["feasible"].astype(bool) if len(plan) else pd.Series(dtype=bool)
-        if not has_plan.any():
-            name = "none meets the SLO"
-        elif not feasible_rows.any():
-            name = "none is feasible (column U says why)"
-        elif not (feasible_rows & has_plan).any():
-            name = "none that meets the SLO is feasible (column U says why)"
-        else:
-            name = "no feasible plan that meets the SLO has a price (column R says why)"
+        tests = (not has_plan.any(), not feasible_rows.any(), not (feasible_rows & has_plan).any(), True)
+        name = next(text for text, holds in zip(NO_CHEAPEST, tests, strict=True) if holds)
         cost = ""  # no plan has no cost (MIN of no number is 0 in a spreadsheet)
     sheet.write(row, 0, "cheapest plan meeting the SLO and the constraints", formats["bold"])
     sheet.write_formula(
