@@ -400,10 +400,10 @@ def remove_stale_temp_files(folder: Path) -> None:
         return
     for entry, pid in found:
         with contextlib.suppress(OSError):
-            found = entry.stat(follow_symlinks=False)
-            idle = now - found.st_mtime
-            if _owner_if_not_ours(found) is not None:
+            info = entry.stat(follow_symlinks=False)
+            if _owner_if_not_ours(info) is not None:
                 continue
+            idle = now - info.st_mtime
             if idle > TEMP_STALE_S or (idle > TEMP_GRACE_S and not _running(pid)):
                 os.unlink(entry.path)
 
