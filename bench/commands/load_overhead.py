@@ -186,10 +186,10 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
             f"highest Server rate with p99 <= {args.slo_ms:g} ms, {label}: {figure}; "
             f"{len(searched)} runs in {time.perf_counter() - started:.0f} s, mean batch {batch}"
         )
-    # as a suite's load pass: no time left after the last run means LoadGen's max_duration_ms stopped it
-    if (runner is not None and (runner.stopped or runner.time_left_s() < 0)) or not_run:
+    where = runner.ran_out() if runner is not None else None  # as a suite's load pass says it
+    if where or not_run:
         cut_short = True
-        where = f"before {runner.stopped}" if runner is not None and runner.stopped else "during the last run"
+        where = where or "during the last run"
         skipped = f"; not run: {', '.join(not_run)}" if not_run else ""
         print(f"--max-time-s {limit_s:g} s ran out {where}{skipped}; what ran before it is shown above")
     print(f"LoadGen logs: {folder}")

@@ -303,6 +303,13 @@ class Runner:
     def time_left_s(self) -> float:
         return math.inf if self.deadline is None else self.deadline - self.clock()
 
+    def ran_out(self) -> str | None:
+        """Where the time limit cut the pass: ``before <what>`` when a run was not started, ``during the last run``
+        when no time was left after it (LoadGen's ``max_duration_ms`` stopped it); ``None`` when it did not."""
+        if self.stopped:
+            return f"before {self.stopped}"
+        return "during the last run" if self.time_left_s() < 0 else None
+
     def out_of_time(self, before: str) -> bool:
         """True (and :attr:`stopped` set to ``before``) when less than ``min_duration_s`` is left for a run."""
         if self.time_left_s() >= self.spec.min_duration_s:
@@ -516,12 +523,11 @@ def load_pass(
         extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}
     name = case_id or log_dir.name
     _flag_errors(recorded, extra, name, log_dir)
-    if runner is not None and (runner.stopped or runner.time_left_s() < 0):
+    where = runner.ran_out() if runner is not None else None
+    if where:
         not_run = [s for s in spec.scenarios if s not in recorded and not (s == "server" and server_runs)]
-        extra["load_time_limit"] = (
-            f"load.max_time_s {limit_s:g} s ran out "
-            + (f"before {runner.stopped}" if runner.stopped else "during the last run")
-            + (f"; not run: {', '.join(not_run)}" if not_run else "")
+        extra["load_time_limit"] = f"load.max_time_s {limit_s:g} s ran out {where}" + (
+            f"; not run: {', '.join(not_run)}" if not_run else ""
         )
         warnings.warn(
             f"{name}: {extra['load_time_limit']}; the record keeps what was measured before (extra.load_time_limit)",
