@@ -156,6 +156,36 @@ def test_a_baseline_promoted_from_the_current_run_is_not_compared_with_it(result
     assert any(v.case == "demo::m[0]" and v.verdict != "not comparable" for v in result.verdicts)
 
 
+def test_a_pooled_current_side_holding_the_baselines_own_run_is_not_compared_with_it(results):
+    """Was: with the baseline promoted from base, `--current later --current base` checked only later's record, so
+    base's samples were pooled against themselves and the cases read "unchanged"."""
+    gate.history.promote("base", results)
+    make_run(results, "later", EIGHT, started_at="2026-11-22T00:00:00Z")
+    result = gate.gate_runs([results / "baseline" / "demo"], ["later", "base"], results)
+    assert result.uncompared == [f"demo::m[{i}]" for i in range(8)] and result.count("unchanged") == 0
+    assert {v.reason for v in result.verdicts} == {
+        "the baseline's record is this run's own (promoted from run base): compared with itself"
+    }
+
+
+def test_a_run_id_reused_for_another_measurement_is_compared(tmp_path):
+    """A --run-id used again (another machine, another day) names a different measurement: one is one run id *and*
+    one record timestamp. Was: any baseline record of that run id read as the current run's own."""
+    results = tmp_path / "results"
+    first = {k: {**v, "timestamp": "2026-11-20T10:00:00+00:00"} for k, v in EIGHT.items()}
+    make_run(results, "nightly", first, started_at="2026-11-20T10:00:00Z")
+    gate.history.promote("nightly", results)
+    again = {
+        k: {**v, "samples": latencies(20 + i), "timestamp": "2026-11-23T10:00:00+00:00"}
+        for i, (k, v) in enumerate(EIGHT.items())
+    }
+    other = results / "elsewhere"
+    make_run(other, "nightly", again, started_at="2026-11-23T10:00:00Z")
+    result = gate.gate_runs([results / "baseline" / "demo"], [other / "nightly"], results)
+    assert result.uncompared == [] and not any("this run's own" in (v.reason or "") for v in result.verdicts)
+    assert result.compared > 0
+
+
 @pytest.mark.parametrize("status", ["running", "interrupted"])
 def test_a_baseline_run_that_stopped_early_says_so_and_does_not_call_its_unmeasured_cases_new(tmp_path, status):
     """Was: --baseline of a run still running (or interrupted) read the cases it had not reached as "new case: not

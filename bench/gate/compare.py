@@ -103,6 +103,8 @@ class RunSide:
     """Cases a run's ``records.jsonl`` holds more than once -> where (two measurements: neither is judged)."""
     cpu_wait: dict[str, list[float | None]] = field(default_factory=dict)
     """Per case, each run's ``extra.cpu_wait_share`` in the order of :attr:`samples` (None: not recorded)."""
+    measurements: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    """Per case, every pooled run's record of it as ``(run_id, timestamp)``: which measurements this side holds."""
 
     @property
     def commit(self) -> str:
@@ -128,6 +130,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
     samples: dict[str, list[list[float]]] = {}
     cpu_wait: dict[str, list[float | None]] = {}
     repeated: dict[str, str] = {}
+    measurements: dict[str, list[tuple[str, Any]]] = {}
     metas = []
     seen: set[Path] = set()
     for run in runs:
@@ -142,6 +145,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
         for row in frame.to_dict("records"):
             key = f"{row['suite']}::{row['case_id']}"
             records.setdefault(key, _clean(row))
+            measurements.setdefault(key, []).append(_measurement(row))
             waits[key] = _cpu_wait_share(row)
         for key, values in store.load_samples(path).items():
             samples.setdefault(key, []).append(values)
@@ -149,7 +153,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
         for key, found in lines.items():
             repeated[key] = f"{path / 'records.jsonl'} has it on lines {', '.join(map(str, found))}"
     label = metas[0]["run_id"] if len(metas) == 1 else f"{len(metas)} runs pooled"
-    return RunSide(label, records, samples, metas, repeated, cpu_wait)
+    return RunSide(label, records, samples, metas, repeated, cpu_wait, measurements)
 
 
 def _cpu_wait_share(row: Mapping[str, Any]) -> float | None:
@@ -365,9 +369,9 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
     if twice:  # two measurements of one case: judging either could pass what the other shows; the gate vouches for none
         reason = f"{twice}: two measurements of one case, neither judged (keep one line per case)"
         return _uncompared(key, reason, suite_rules, old, new, result)
-    own = old is not None and old.get("status") == "ok" and new.get("status") == "ok" and _same_run(old, new)
-    if own:  # a baseline promoted from the current run: the case would be compared with itself
-        reason = f"the baseline's record is this run's own (promoted from run {new['run_id']}): compared with itself"
+    own = _shared_run(key, baseline, current) if old is not None and old.get("status") == "ok" else None
+    if own is not None and new.get("status") == "ok":  # a baseline promoted from a current run: compared with itself
+        reason = f"the baseline's record is this run's own (promoted from run {own}): compared with itself"
         return _uncompared(key, reason, suite_rules, old, new, result)
     if old is not None and old.get("status") == "ok" and new.get("status") == "failed":
         # A case that measured in the baseline and now crashes is the worst regression there is.
@@ -489,10 +493,21 @@ def _uncompared(key: str, reason: str, suite_rules, old, new, result) -> list[tu
     ]
 
 
-def _same_run(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Whether two records of a case are one measurement: the same run id (a baseline promoted from this run)."""
-    run = new.get("run_id")
-    return isinstance(run, str) and bool(run) and old.get("run_id") == run
+def _measurement(row: Mapping[str, Any]) -> tuple[str, Any]:
+    """What identifies one measurement of a case: its run id and its record's timestamp (NaN read as None)."""
+    stamp = row.get("timestamp")
+    return str(row.get("run_id") or ""), None if isinstance(stamp, float) and math.isnan(stamp) else stamp
+
+
+def _shared_run(key: str, baseline: RunSide, current: RunSide) -> str | None:
+    """The run whose measurement of ``key`` is on both sides (a baseline promoted from a run the current side pools),
+    or None. One measurement is one run id *and* one record timestamp, so a ``--run-id`` reused on another machine
+    or day is not taken for the same measurement; a record without a timestamp is matched by its run id alone."""
+    for run, stamp in (baseline.measurements or {}).get(key, []):
+        for other, other_stamp in (current.measurements or {}).get(key, []):
+            if run and run == other and (stamp is None or other_stamp is None or stamp == other_stamp):
+                return run
+    return None
 
 
 NEW_IN_CURRENT = "not measured in the baseline"
