@@ -18,13 +18,14 @@ from bench.report import write_report
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 # CSV export options: comma, double quote, UTF-8, first line 1, ..., sheet 4 (the capacity sheet)
-CSV_FILTER = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,4"
+CSV_FILTER = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,{sheet}"
 
 pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice not installed (libreoffice-calc-nogui)")
 
 
-def _recalculated(edited, tmp_path) -> list[list[str]]:
-    """The capacity sheet of ``edited`` as LibreOffice Calc recomputes it (exported as CSV)."""
+def _recalculated(edited, tmp_path, sheet: int = 4) -> list[list[str]]:
+    """The capacity sheet of ``edited`` (or its ``sheet``-th sheet) as LibreOffice Calc recomputes it (exported as
+    CSV)."""
     subprocess.run(
         [
             SOFFICE,
@@ -32,7 +33,7 @@ def _recalculated(edited, tmp_path) -> list[list[str]]:
             "--norestore",
             f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}",
             "--convert-to",
-            CSV_FILTER,
+            CSV_FILTER.format(sheet=sheet),
             "--outdir",
             str(tmp_path),
             str(edited),
@@ -137,3 +138,28 @@ def test_when_the_feasible_plans_lose_their_slo_or_their_prices_calc_says_which(
         "no feasible plan that meets the SLO has a price (column R says why)",
         "",
     ]
+
+
+def test_each_suites_sheet_recalculates_with_its_own_inputs(tmp_path):
+    """A run of two suites: each capacity sheet's formulas read the names scoped to it. Changing the second suite's
+    target load replans its rows only; the first suite's sheet keeps its own inputs (2000 QPS, x1.5)."""
+    from tests.test_report_suites import make_suites_run
+
+    run_id = make_suites_run(tmp_path / "results")
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    second = book.sheetnames[4]
+    book[second]["B4"] = 1000  # the EUR suite's target_qps (was 100); its headroom stays 2, its SLO 50 ms
+    edited = tmp_path / "two.xlsx"
+    book.save(edited)
+    for number, target, headroom, suite in ((4, 2000, 1.5, "s"), (5, 1000, 2, result.capacity["suite"].iloc[-1])):
+        rows = _recalculated(edited, tmp_path / str(number), sheet=number)
+        plan = result.capacity[result.capacity["suite"] == suite].set_index("case_id")
+        got = {row[0]: row for row in rows[10 : 10 + len(plan)]}
+        assert set(got) == set(plan.index)
+        for case_id, row in got.items():
+            if row[5] == "yes":
+                replicas = replicas_needed(target, headroom, plan.at[case_id, "throughput_items_per_s"])
+                assert int(row[6]) == replicas
+                assert float(row[7]) == pytest.approx(replicas * plan.at[case_id, "price_per_hour"] * 730)
+        assert any(row[5] == "yes" for row in got.values())

@@ -5,21 +5,28 @@ row) are named (``target_qps``, ``latency_slo_ms``, ``headroom``, ``hours_per_mo
 monthly-cost cell is a formula over them, so a planner can change an input and see the plan update. Each formula is
 written with the value bench computed as its cached result, so readers that do not recalculate show the same numbers.
 Columns S-U say which cases are feasible (the suite's ``constraints:``, judged as on the page), and the cheapest plan
-below the table is chosen among those only, as the page's ★ is.
+of each decision group, below the table, is chosen among those only, as the page's ★ is.
+
+A run of one suite has one sheet, ``capacity``, whose names are the workbook's. A run of several suites has one
+capacity sheet per suite (``capacity <suite>``, cut to Excel's 31 characters), each with that suite's own inputs,
+currency and plan, and names scoped to its sheet: each sheet's formulas read its own inputs.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
-from bench.judge.cost import replicas_needed
-from bench.report.tables import Tables
+from bench.judge.cost import Capacity, replicas_needed
+from bench.judge.scoring import ScoringConfig
+from bench.report.tables import Tables, group_label
 
 CAPACITY_INPUTS = (
     ("target_qps", "target load (queries/s; one query = one inference)"),
@@ -64,6 +71,12 @@ NO_CHEAPEST = (
 FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Excel row 11)
 MAX_CELL_TEXT = 32767
 """Excel's limit on the characters of a cell: xlsxwriter cut longer strings silently."""
+MAX_SHEET_NAME = 31
+"""Excel's limit on the characters of a sheet name."""
+SHEET_NAME_REFUSED = re.compile(r"[\[\]:*?/\\']")
+r"""Characters Excel refuses in a sheet name (``[]:*?/\``), and the apostrophe, which may not start or end one."""
+OTHER_SHEETS = ("summary", "cases", "pareto", "history")
+"""The workbook's other sheets, and the name Excel reserves: no capacity sheet is named like them."""
 
 
 def _text(value: str) -> str:
@@ -139,14 +152,39 @@ def write_workbook(tables: Tables, path: str | Path) -> Path:
         tables.summary[tables.summary["pareto"].fillna(False).astype(bool)] if len(tables.summary) else tables.summary
     )
     _write_table(workbook.add_worksheet("pareto"), front, formats)
-    _capacity_sheet(workbook, workbook.add_worksheet("capacity"), tables, formats)
+    suites = list(tables.capacity_inputs) or [""]
+    names = capacity_sheet_names(suites)
+    for suite, name in names.items():
+        _capacity_sheet(workbook, workbook.add_worksheet(name), tables, suite, formats, scoped=len(names) > 1)
     workbook.close()
     return path
+
+
+def capacity_sheet_names(suites: Sequence[str]) -> dict[str, str]:
+    """The capacity sheet of each suite: ``capacity`` for a run of one suite (as ever: links to it keep working);
+    ``capacity <suite>`` for each of several, with any character Excel refuses in a sheet name replaced by ``_`` and
+    cut to its 31 characters; a name that another sheet already has (Excel compares them ignoring case) ends in
+    ``(n)``, n being the suite's place in the run."""
+    if len(suites) <= 1:
+        return {suite: "capacity" for suite in suites}
+    names: dict[str, str] = {}
+    taken = set(OTHER_SHEETS)
+    for number, suite in enumerate(suites, start=1):
+        whole = "capacity " + SHEET_NAME_REFUSED.sub("_", suite)
+        name = whole[:MAX_SHEET_NAME]
+        while name.casefold() in taken:
+            tail = f" ({number})"
+            name = whole[: MAX_SHEET_NAME - len(tail)] + tail
+            number += len(suites)  # a suite's own name ending in " (n)": the next free number
+        taken.add(name.casefold())
+        names[suite] = name
+    return names
 
 
 def _summary_sheet(sheet, tables: Tables, formats: dict[str, Any]) -> None:
     sheet.write(0, 0, f"bench report: run {tables.run_id}", formats["title"])
     rows: list[tuple[str, Any]] = [("run id", tables.run_id), ("run status", tables.meta.get("status"))]
+    sheets = capacity_sheet_names(list(tables.capacity_inputs))
     for suite, config in tables.configs.items():
         weights = ", ".join(f"{k}={v:g}" for k, v in config.weights.as_dict().items())
         rows += [
@@ -157,6 +195,8 @@ def _summary_sheet(sheet, tables: Tables, formats: dict[str, Any]) -> None:
             (f"{suite}: constraints", ", ".join(f"{k}={v:g}" for k, v in tables.constraints[suite].items()) or "none"),
             (f"{suite}: prices", tables.prices[suite].source),
         ]
+        if len(sheets) > 1 and suite in sheets:
+            rows.append((f"{suite}: capacity plan", f"sheet '{sheets[suite]}' ({tables.prices[suite].currency})"))
     for number, (key, value) in enumerate(rows, start=2):
         sheet.write(number, 0, _cell_value(key), formats["bold"])
         sheet.write(number, 1, _cell_value(value))
@@ -185,15 +225,16 @@ def _summary_sheet(sheet, tables: Tables, formats: dict[str, Any]) -> None:
         _write_table(sheet, tables.recommendations[columns], formats, first_row=start)
 
 
-def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) -> None:
-    capacity = next(iter(tables.capacity_inputs.values()), None)
-    from bench.judge.cost import Capacity
-
-    capacity = capacity or Capacity()
-    currency = next(iter(tables.prices.values())).currency if tables.prices else "USD"
-    sheet.write(
-        0, 0, "Capacity plan (yellow cells are inputs: change them and the plan recalculates)", formats["title"]
-    )
+def _capacity_sheet(workbook, sheet, tables: Tables, suite: str, formats: dict[str, Any], scoped: bool = False) -> None:
+    """The capacity plan of ``suite``: its inputs, currency and plan rows, and the cheapest plan of each of its
+    decision groups; ``scoped``: the input names belong to this sheet (a run of several suites), not the workbook."""
+    capacity = tables.capacity_inputs.get(suite) or Capacity()
+    currency = tables.prices[suite].currency if suite in tables.prices else "USD"
+    title = "Capacity plan (yellow cells are inputs: change them and the plan recalculates)"
+    if scoped:
+        title = f"Capacity plan of suite {suite}, in {currency} (yellow cells are inputs: change them and the plan "
+        title += "recalculates; other suites have their own sheet)"
+    sheet.write(0, 0, _text(title), formats["title"])
     sheet.write(
         1,
         0,
@@ -206,18 +247,21 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         "headroom": capacity.headroom,
         "hours_per_month": capacity.hours_per_month,
     }
+    where = quote_sheetname(sheet.get_name())
     for offset, (name, label) in enumerate(CAPACITY_INPUTS):
         row = 3 + offset
         sheet.write(row, 0, label, formats["bold"])
         sheet.write_number(row, 1, values[name], formats["input"])
-        workbook.define_name(name, f"=capacity!{xl_rowcol_to_cell(row, 1, row_abs=True, col_abs=True)}")
+        cell = f"={where}!{xl_rowcol_to_cell(row, 1, row_abs=True, col_abs=True)}"
+        workbook.define_name(f"{where}!{name}" if scoped else name, cell)
     sheet.write(7, 0, "latency statistic compared with the SLO", formats["bold"])
     sheet.write(7, 1, capacity.slo_statistic)
     for col, name in enumerate(CAPACITY_HEADER + LOAD_HEADER + BASIS_HEADER + FEASIBLE_HEADER):
         label = f"{name} ({currency})" if "cost" in name or name == "price per hour" else name
         label = f"latency {capacity.slo_statistic} (ms)" if name == "latency (ms)" else label
         sheet.write(FIRST_PLAN_ROW - 1, col, label, formats["header"])
-    plan = tables.capacity
+    config = tables.configs.get(suite) or ScoringConfig()
+    plan, groups = _suite_plan(tables.capacity, suite, config.group_columns)
     latency_column = f"latency_{capacity.slo_statistic}_ms"
     last = FIRST_PLAN_ROW + max(len(plan), 1) - 1
     for offset, row in enumerate(plan.itertuples(index=False)):
@@ -264,9 +308,12 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         sheet.write(r, 17, basis) if basis else sheet.write_blank(r, 17, None)
         _feasible_columns(sheet, r, record, formats)
     summary_row = last + 2
-    _cheapest(sheet, plan, summary_row, last, formats, currency)
+    for number, (label, rows) in enumerate(groups):
+        first_row = FIRST_PLAN_ROW + rows.start
+        block = (first_row, max(first_row, FIRST_PLAN_ROW + rows.stop - 1))
+        _cheapest(sheet, plan.iloc[rows], summary_row + 2 * number, block, formats, currency, label)
     sheet.write(
-        summary_row + 3,
+        summary_row + 2 * len(groups) + 1,
         0,
         "Columns D, G, H: single-stream throughput (batch size / mean latency), queueing not modelled. Columns J-N: "
         "the highest LoadGen Server (Poisson) rate whose p99 met its SLO; the plan (O-Q) uses it where that SLO is no "
@@ -274,7 +321,9 @@ def _capacity_sheet(workbook, sheet, tables: Tables, formats: dict[str, Any]) ->
         "layer that set it: default table, suite prices: section or --prices file), or why there is none; a price "
         "typed into column E replaces it. Columns S-U: whether the case meets the suite's constraints (as on the "
         "page; a case that was not scored is not feasible), its plan's monthly cost when it does, and why not. The "
-        "cheapest plan above is the cheapest of column T: a feasible plan that meets the SLO, as the page's ★.",
+        "cheapest plan above is the cheapest of column T among its group's rows: a feasible plan that meets the "
+        "SLO, as the page's ★ (one per decision group: suite, model, device and, unless scoring.across_batch_sizes, "
+        "batch size; a group's rows are next to each other).",
     )
     sheet.set_column(0, 0, 44)
     sheet.set_column(1, 1, 22)
@@ -303,28 +352,57 @@ def _feasible_columns(sheet, r: int, record: dict[str, Any], formats: dict[str, 
     sheet.write(r, 20, reason) if reason else sheet.write_blank(r, 20, None)
 
 
-def _cheapest(sheet, plan: pd.DataFrame, row: int, last: int, formats: dict[str, Any], currency: str) -> None:
-    """Below the plan: the cheapest feasible plan meeting the SLO (the lowest of column T, the page's ★ among all
-    groups) and its monthly cost, live formulas; where there is none, the cost is blank and the first cell says why:
-    none meets the SLO, none is feasible, none that meets the SLO is feasible, or none of those has a price."""
-    first = FIRST_PLAN_ROW + 1
-    cases, feasible, replicas, candidates = (f"{c}{first}:{c}{last + 1}" for c in "ASPT")
+def _suite_plan(
+    capacity: pd.DataFrame, suite: str, group_columns: Sequence[str]
+) -> tuple[pd.DataFrame, list[tuple[str, range]]]:
+    """The plan rows of ``suite``, each decision group's rows next to each other (groups in the order of their first
+    row, rows in their order), and each group's label (blank when the suite has one group or no row) and positions."""
+    plan = capacity[capacity["suite"] == suite] if "suite" in capacity.columns else capacity.iloc[0:0]
+    if plan.empty:
+        return plan.reset_index(drop=True), [("", range(0, 0))]
+    columns = [c for c in group_columns if c in plan.columns]
+    numbers = plan.groupby(columns, sort=False, dropna=False).ngroup()
+    plan = plan.iloc[numbers.to_numpy().argsort(kind="stable")].reset_index(drop=True)
+    numbers = numbers.sort_values(kind="stable").to_numpy()
+    groups, start = [], 0
+    for stop in [*(i for i in range(1, len(plan)) if numbers[i] != numbers[i - 1]), len(plan)]:
+        record = plan.iloc[start][columns].to_dict()
+        groups.append((group_label(record) if numbers[-1] > 0 else "", range(start, stop)))
+        start = stop
+    return plan, groups
+
+
+def _cheapest(
+    sheet,
+    plan: pd.DataFrame,
+    row: int,
+    rows: tuple[int, int],
+    formats: dict[str, Any],
+    currency: str,
+    group: str = "",
+) -> None:
+    """Below the plan: the cheapest feasible plan meeting the SLO among the plan rows ``rows`` (first, last: one
+    decision group's, the lowest of column T there, the page's ★ of ``group``) and its monthly cost, live formulas;
+    where there is none, the cost is blank and the first cell says why: none meets the SLO, none is feasible, none
+    that meets the SLO is feasible, or none of those has a price."""
+    first, last = rows[0] + 1, rows[1] + 1
+    cases, feasible, replicas, candidates = (f"{c}{first}:{c}{last}" for c in "ASPT")
     no_slo, none_feasible, none_both, no_price = (f'"{text}"' for text in NO_CHEAPEST)
     why = (
         f"IF(COUNT({replicas})=0,{no_slo},IF(COUNTIF({feasible},TRUE)=0,{none_feasible},"
         f'IF(COUNTIFS({feasible},TRUE,{replicas},">0")=0,{none_both},{no_price})))'
     )
     starred = plan[plan["cheapest"].astype(bool)] if len(plan) else plan
-    if len(starred):  # the page's ★ (bench.judge.cost.capacity_plan): the lowest of them is the workbook's
-        best = starred["monthly_cost"].idxmin()
-        name, cost = _cell_value(plan.at[best, "case_id"]), _cell_value(plan.at[best, "monthly_cost"])
+    if len(starred):  # the page's ★ of the group (bench.judge.cost.capacity_plan)
+        name, cost = _cell_value(starred["case_id"].iloc[0]), _cell_value(starred["monthly_cost"].iloc[0])
     else:  # the cached value of the formula's reason, by the same tests
         has_plan = plan["replicas"].notna() if len(plan) else pd.Series(dtype=bool)
         feasible_rows = plan["feasible"].astype(bool) if len(plan) else pd.Series(dtype=bool)
         tests = (not has_plan.any(), not feasible_rows.any(), not (feasible_rows & has_plan).any(), True)
         name = next(text for text, holds in zip(NO_CHEAPEST, tests, strict=True) if holds)
         cost = ""  # no plan has no cost (MIN of no number is 0 in a spreadsheet)
-    sheet.write(row, 0, "cheapest plan meeting the SLO and the constraints", formats["bold"])
+    label = "cheapest plan meeting the SLO and the constraints" + (f": {group}" if group else "")
+    sheet.write(row, 0, _text(label), formats["bold"])
     sheet.write_formula(
         row, 1, f"=IF(COUNT({candidates})>0,INDEX({cases},MATCH(MIN({candidates}),{candidates},0)),{why})", None, name
     )

@@ -1,0 +1,172 @@
+"""A report of a run of several suites: each suite's own capacity inputs, currency and cheapest plans in
+capacity.xlsx, and a cost chart that never draws two currencies on one axis."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bench.judge.cost import replicas_needed
+from bench.report import write_report
+from bench.report.xlsx import MAX_SHEET_NAME, capacity_sheet_names
+from bench.results import RunWriter
+from tests.test_report import SECTIONS, ok_record
+
+LONG = "recsys-quick.eu_west-1.int8-sweep-v2.long-name"
+"""A suite name longer than a sheet name may be."""
+EURO = {
+    **SECTIONS,
+    "prices": {"currency": "EUR", "cpu_core_hour": 0.5},
+    "capacity": {"target_qps": 100, "latency_slo_ms": 50, "headroom": 2},
+}
+"""The second suite: its own currency, and a target load, SLO and headroom unlike the first's."""
+
+
+def make_suites_run(results: Path, run_id: str = "r2", suites=(("s", SECTIONS), (LONG, EURO))) -> str:
+    """Model m (fp32, bf16) in every suite; the first suite also has model n: two decision groups there."""
+    meta = {"suites": [{"name": name, "path": f"{name}.yaml", "sections": sections} for name, sections in suites]}
+    writer = RunWriter(results, run_id, meta)
+    figures = {"fp32": (4.0, 4000, 0.9), "bf16": (3.0, 2000, 0.895)}
+    for number, (suite, _) in enumerate(suites):
+        for model in ("m", "n") if number == 0 else ("m",):
+            for compression, (latency, size, accuracy) in figures.items():
+                latency = latency * (0.5 if model == "n" else 1)
+                record = ok_record(
+                    run_id, f"{model}[{compression}-cpu-1t-bs1]", compression, "cpu", 1, latency, size,
+                    accuracy=accuracy, accuracy_metric="auc",
+                )  # fmt: skip
+                writer.append(dataclasses.replace(record, suite=suite, model=model), [latency] * 5)
+    writer.close("finished")
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def suites_report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("suites")
+    run_id = make_suites_run(root / "results")
+    return write_report(run_id, root / "results", root / "reports")
+
+
+def _plan_rows(sheet) -> dict[str, int]:
+    """The capacity sheet's plan rows: case id -> Excel row."""
+    rows = {}
+    for row in range(11, sheet.max_row + 1):
+        value = sheet.cell(row, 1).value
+        if not isinstance(value, str) or not re.fullmatch(r"\w\[.*\]", value):
+            break
+        rows[value] = row
+    return rows
+
+
+def _cheapest(sheet) -> dict[str, object]:
+    """Below the plan: each "cheapest plan ..." label -> the case it names, and its cost (the row below)."""
+    named = {}
+    for row in range(12, sheet.max_row + 1):
+        label = sheet.cell(row, 1).value
+        if isinstance(label, str) and label.startswith("cheapest plan"):
+            named[label] = (sheet.cell(row, 2).value, sheet.cell(row + 1, 1).value, sheet.cell(row + 1, 2).value)
+    return named
+
+
+def test_each_suite_has_its_own_capacity_sheet_inputs_names_and_currency(suites_report):
+    """Was: one capacity sheet planned every suite's rows with the first suite's inputs (2000 QPS, 5 ms, x1.5) and
+    labelled them USD: the EUR suite's bf16 row said 9 replicas and 3285 "USD" a month. Now each suite has its sheet,
+    its inputs as input cells with names scoped to that sheet, and its currency in the headers."""
+    folder, result = suites_report
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    cached = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)
+    assert book.sheetnames == ["summary", "cases", "pareto", "capacity s", "capacity recsys-quick.eu_west-1"]
+    assert not {"target_qps", "latency_slo_ms", "headroom", "hours_per_month"} & set(book.defined_names)
+    inputs = {"s": (2000, 5, 1.5, "USD"), LONG: (100, 50, 2, "EUR")}
+    for suite, name in (("s", "capacity s"), (LONG, "capacity recsys-quick.eu_west-1")):
+        target, slo, headroom, currency = inputs[suite]
+        sheet, values = book[name], cached[name]
+        assert suite in sheet["A1"].value and currency in sheet["A1"].value
+        assert [sheet[f"B{row}"].value for row in range(4, 8)] == [target, slo, headroom, 730]
+        names = sheet.defined_names
+        assert {key: names[key].attr_text for key in names} == {
+            key: f"'{name}'!${'B'}${row}"
+            for key, row in (("target_qps", 4), ("latency_slo_ms", 5), ("headroom", 6), ("hours_per_month", 7))
+        }
+        header = [c.value for c in sheet[10]]
+        assert header[4] == f"price per hour ({currency})" and header[7] == f"monthly cost ({currency})"
+        assert header[19] == f"feasible plan monthly cost ({currency})"
+        plan = result.capacity[result.capacity["suite"] == suite]
+        rows = _plan_rows(sheet)
+        assert set(rows) == set(plan["case_id"])
+        for case in plan.itertuples():
+            r = rows[case.case_id]
+            assert sheet[f"G{r}"].value == f'=IF(AND(F{r}="yes",N(D{r})>0),ROUNDUP(target_qps*headroom/D{r},0),"")'
+            assert values[f"E{r}"].value == pytest.approx(case.price_per_hour)
+            if case.meets_slo:
+                expected = replicas_needed(target, headroom, case.throughput_items_per_s)
+                assert values[f"G{r}"].value == expected == case.replicas
+                assert values[f"H{r}"].value == pytest.approx(expected * case.price_per_hour * 730)
+            else:
+                assert values[f"G{r}"].value in (None, "")
+    summary = {row[0]: row[1] for row in cached["summary"].iter_rows(values_only=True) if row[0]}
+    assert summary[f"{LONG}: capacity plan"] == "sheet 'capacity recsys-quick.eu_west-1' (EUR)"
+
+
+def test_the_workbook_names_the_cheapest_plan_of_each_decision_group_as_the_pages_star(suites_report):
+    """Was: one "cheapest plan" for the whole workbook, the lowest of every ★ of every suite (m[bf16-cpu-1t-bs1] at
+    295.65, of suite s, "USD"), where the page marks one per decision group. Now each sheet names the cheapest of
+    each of its suite's groups, over that group's rows only, with its cost in the suite's currency."""
+    folder, result = suites_report
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    cached = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)
+    star = result.capacity[result.capacity["cheapest"]]
+    assert len(star) == 3  # s: m and n; the EUR suite: m
+    s_rows = _plan_rows(book["capacity s"])
+    assert list(s_rows) == ["m[fp32-cpu-1t-bs1]", "m[bf16-cpu-1t-bs1]", "n[fp32-cpu-1t-bs1]", "n[bf16-cpu-1t-bs1]"]
+    expected = {
+        "capacity s": {
+            f"cheapest plan meeting the SLO and the constraints: s · {model} on cpu, batch 1": (model, "USD")
+            for model in ("m", "n")
+        },
+        "capacity recsys-quick.eu_west-1": {"cheapest plan meeting the SLO and the constraints": ("m", "EUR")},
+    }
+    for name, groups in expected.items():
+        named = _cheapest(cached[name])
+        assert set(named) == set(groups)
+        suite = "s" if name == "capacity s" else LONG
+        for label, (model, currency) in groups.items():
+            row = star[(star["suite"] == suite) & (star["model"] == model)].iloc[0]
+            case, cost_label, cost = named[label]
+            assert case == row["case_id"] and cost == pytest.approx(row["monthly_cost"])
+            assert cost_label == f"its monthly cost ({currency})"
+    formulas = _cheapest(book["capacity s"])
+    n_case = formulas["cheapest plan meeting the SLO and the constraints: s · n on cpu, batch 1"][0]
+    assert n_case.startswith("=IF(COUNT(T13:T14)>0,INDEX(A13:A14,MATCH(MIN(T13:T14),T13:T14,0))")  # n's rows only
+
+
+def test_a_single_suite_workbook_keeps_its_capacity_sheet_and_workbook_names(tmp_path):
+    run_id = make_suites_run(tmp_path / "results", suites=((LONG, EURO),))
+    folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")
+    assert book.sheetnames == ["summary", "cases", "pareto", "capacity"]
+    assert book.defined_names["target_qps"].attr_text == "capacity!$B$4"
+    assert book["capacity"]["A1"].value.startswith("Capacity plan (yellow cells")
+    assert book["capacity"]["E10"].value == "price per hour (EUR)"
+
+
+@pytest.mark.parametrize(
+    "suites",
+    [
+        ["s", "S"],  # Excel compares sheet names ignoring case
+        [LONG, LONG + "-b", LONG + "-c"],  # the same first 31 characters
+        ["a", "b" * 200, "x:y[1]/*?\\'z'"],  # characters Excel refuses (a records frame given to analyse())
+    ],
+)
+def test_capacity_sheet_names_fit_excels_rules_whatever_the_suite_names(tmp_path, suites):
+    names = capacity_sheet_names(suites)
+    assert list(names) == suites
+    assert len({name.casefold() for name in names.values()}) == len(suites)
+    for name in names.values():
+        assert 0 < len(name) <= MAX_SHEET_NAME and not re.search(r"[\[\]:*?/\\]", name)
+        assert not name.startswith("'") and not name.endswith("'")
+        assert name.casefold() not in {"summary", "cases", "pareto", "history"}
