@@ -170,3 +170,73 @@ def test_capacity_sheet_names_fit_excels_rules_whatever_the_suite_names(tmp_path
         assert 0 < len(name) <= MAX_SHEET_NAME and not re.search(r"[\[\]:*?/\\]", name)
         assert not name.startswith("'") and not name.endswith("'")
         assert name.casefold() not in {"summary", "cases", "pareto", "history"}
+
+
+def _axes_bars(chart) -> list[tuple[str, str, list[str]]]:
+    """Each axis of a bar chart: its x label, its title and its bars' labels."""
+    return [
+        (ax.get_xlabel(), ax.get_title(), [tick.get_text() for tick in ax.get_yticklabels()])
+        for ax in chart.figure.axes
+    ]
+
+
+def test_suites_in_different_currencies_get_one_cost_panel_each_never_one_axis(suites_report):
+    """Was: one axis labelled "USD per 1M inferences" drew the EUR suite's bars beside the USD suite's, as if
+    comparable, and the two suites' m[bf16-cpu-1t-bs1] bars had the same label. Now each currency has its own panel
+    and axis, the title says the currencies are not converted, and each bar names its suite."""
+    import matplotlib.pyplot as plt
+
+    from bench.report.charts import cost_chart
+
+    folder, result = suites_report
+    chart = cost_chart(result)
+    try:
+        assert chart.title == ("Compute cost per million inferences, one panel per currency (USD, EUR: not converted)")
+        assert "no figure is converted" in chart.caption
+        (usd_label, usd_title, usd_bars), (eur_label, eur_title, eur_bars) = _axes_bars(chart)
+        assert usd_label == "USD per 1M inferences (log scale)" and usd_title == "USD: s"
+        assert eur_label == "EUR per 1M inferences (log scale)" and eur_title == f"EUR: {LONG}"
+        assert usd_bars and all(label.startswith("s::") for label in usd_bars)
+        assert eur_bars and all(label.startswith(f"{LONG}::") for label in eur_bars)
+        priced = result.cases[result.cases["cost_per_1m"].notna()]
+        assert len(usd_bars) + len(eur_bars) == len(priced)
+    finally:
+        plt.close(chart.figure)
+    page = (folder / "index.html").read_text()
+    assert "one panel per currency (USD, EUR: not converted)" in page
+
+
+@pytest.mark.parametrize("currency", ["EUR", "{x}"])
+def test_suites_in_one_currency_share_one_cost_axis_as_before(tmp_path, currency):
+    """Two suites pricing in one currency: one axis, named in the title, as with one suite (a currency with braces
+    is drawn as written)."""
+    import matplotlib.pyplot as plt
+
+    from bench.report.charts import cost_chart
+    from bench.report.tables import tables
+
+    same = {**EURO, "prices": {**EURO["prices"], "currency": currency}}
+    run_id = make_suites_run(tmp_path / "results", suites=(("s", same), (LONG, same)))
+    chart = cost_chart(tables(run_id, tmp_path / "results"))
+    try:
+        ((label, title, bars),) = _axes_bars(chart)
+        assert chart.title == title == f"Compute cost per million inferences ({currency})"
+        assert label == f"{currency} per 1M inferences (log scale)" and len(bars) == 6
+    finally:
+        plt.close(chart.figure)
+
+
+def test_a_capped_cost_chart_draws_each_currency_in_turn(suites_report, monkeypatch):
+    """With more priced cases than bars, each currency's panel gets its turn (its recommendations, then its lowest):
+    the cheapest bars of one currency do not crowd out another currency's panel."""
+    import matplotlib.pyplot as plt
+
+    from bench.report import charts
+
+    monkeypatch.setattr(charts, "MAX_BARS", 2)
+    chart = charts.cost_chart(suites_report[1])
+    try:
+        assert [len(bars) for _, _, bars in _axes_bars(chart)] == [1, 1]
+        assert chart.more.endswith("(drawn: the recommendations, then the lowest of each panel in turn)")
+    finally:
+        plt.close(chart.figure)

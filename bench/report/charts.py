@@ -439,44 +439,95 @@ def _log_axis(ax, values: np.ndarray) -> None:
         ax.xaxis.set_minor_locator(NullLocator())
 
 
-def _horizontal_bars(tables: Tables, column: str, chart: Chart, xlabel: str) -> Chart:
+def _horizontal_bars(
+    tables: Tables, column: str, chart: Chart, xlabel: str, panels: dict[str, str] | None = None
+) -> Chart:
+    """One bar per ok case with a figure in ``column``, lowest at the top. ``panels`` (suite -> panel name, e.g. its
+    currency): one panel per name, each with its own axis, ``xlabel`` formatted with the name (``{}``): figures of
+    different panels are never drawn on one axis. A case of several suites is labelled ``suite::case_id``."""
     frame = _ok(tables)
     rows = frame[pd.to_numeric(frame.get(column), errors="coerce").notna()] if not frame.empty else frame
     if rows.empty:
         return chart
-    rows = rows.assign(_wanted=_recommended(rows)).sort_values(["_wanted", column], ascending=[False, True])
-    if len(rows) > MAX_BARS:  # the recommendations, then the lowest figures
-        chart.more = f"{len(rows) - MAX_BARS} more case(s) {MORE} (drawn: the recommendations, then the lowest)"
-        rows = rows.head(MAX_BARS)
+    panel = rows["suite"].astype(str).map(panels or {}).fillna("") if panels else pd.Series("", index=rows.index)
+    rows = rows.assign(_panel=panel, _wanted=_recommended(rows))
+    rows = rows.sort_values(["_wanted", column], ascending=[False, True])
+    if len(rows) > MAX_BARS:  # the recommendations, then the lowest, of each panel in turn
+        each = " of each panel in turn" if rows["_panel"].nunique() > 1 else ""
+        chart.more = f"{len(rows) - MAX_BARS} more case(s) {MORE} (drawn: the recommendations, then the lowest{each})"
+        rows = rows.assign(_turn=rows.groupby("_panel", sort=False).cumcount())
+        rows = rows.sort_values("_turn", kind="stable").head(MAX_BARS)
+    order = list(dict.fromkeys([*(panels or {}).values(), ""]))  # the suites' order
+    names = sorted(set(rows["_panel"]), key=order.index)
+    parts = [rows[rows["_panel"] == name] for name in names]
+    fig, axes = plt.subplots(
+        len(parts),
+        1,
+        figsize=(9, sum(_bar_height(len(part)) for part in parts)),
+        height_ratios=[len(part) + 2 for part in parts],
+        squeeze=False,
+    )
+    colors = _color_map(_hardware(rows.sort_values(column, ascending=False)))
+    several = tables.cases["suite"].nunique() > 1
+    for ax, name, part in zip(axes[:, 0], names, parts, strict=True):
+        _bar_panel(ax, part, column, colors, several)
+        label = xlabel.format(name) if panels else xlabel  # a currency's own braces are not a template's
+        ax.set_xlabel(plain_text(label + (" (log scale)" if ax.get_xscale() == "log" else "")))
+        if len(parts) > 1:
+            suites = sorted(str(suite) for suite in part["suite"].unique())
+            ax.set_title(plain_text(f"{name}: {', '.join(suites)}", 200), fontsize=10)
+    if len(parts) == 1:
+        axes[0, 0].set_title(plain_text(chart.title))  # the title names the price table's currency
+    return _finish(chart, fig, suptitle=len(parts) > 1)
+
+
+def _bar_panel(ax, rows: pd.DataFrame, column: str, colors: dict[str, tuple], several: bool) -> None:
+    """``rows``' figures as horizontal bars on ``ax`` (a log axis when every figure is positive), each labelled with
+    its case (``suite::case_id`` when ``several`` suites) and its figure, coloured by hardware."""
     rows = rows.sort_values(column, ascending=False)
     values = rows[column].to_numpy(float)
     log = bool((values > 0).all())  # a 0 (a price of 0) has no place on a log axis: a linear one shows it
     drawn = np.clip(values, *LOG_RANGE) if log else values
-    fig, ax = plt.subplots(figsize=(9, _bar_height(len(rows))))
     if log:
         _log_axis(ax, drawn)
-    colors = _color_map(_hardware(rows))
-    ax.barh(np.arange(len(rows)), drawn, color=[colors[h] for h in _hardware(rows)])
-    ax.set_yticks(np.arange(len(rows)), [plain_text(c, MAX_LABEL) for c in rows["case_id"]], fontsize=8)
+    hardware = _hardware(rows)
+    ax.barh(np.arange(len(rows)), drawn, color=[colors[h] for h in hardware])
+    labels = (rows["suite"].astype(str) + "::" if several else "") + rows["case_id"].astype(str)
+    ax.set_yticks(np.arange(len(rows)), [plain_text(c, MAX_LABEL) for c in labels], fontsize=8)
     for y, (value, x) in enumerate(zip(values, drawn, strict=True)):
         ax.text(x, y, f" {value:.3g}", va="center", fontsize=7)  # the figure as computed, where its bar ends
-    ax.set_xlabel(plain_text(xlabel + (" (log scale)" if log else "")))
-    ax.set_title(plain_text(chart.title))  # the title names the price table's currency
-    shown = list(colors.items())[:MAX_SERIES]
+    shown = [(h, c) for h, c in colors.items() if h in set(hardware)][:MAX_SERIES]
     handles = [Line2D([], [], marker="s", linestyle="", color=c, label=plain_text(h)) for h, c in shown]
     ax.legend(handles=handles, fontsize=8)
     ax.grid(axis="x", alpha=0.3)
-    return _finish(chart, fig)
 
 
 def cost_chart(tables: Tables) -> Chart:
-    currency = next(iter(tables.prices.values())).currency if tables.prices else "USD"
-    chart = Chart(
-        "cost_per_1m",
-        f"Compute cost per million inferences ({currency})",
-        "price per hour of the resources a case occupies / (throughput × 3600) × 10⁶, at the measured throughput.",
-    )
-    chart = _horizontal_bars(tables, "cost_per_1m", chart, f"{currency} per 1M inferences")
+    """Compute cost per 1M inferences per case. Suites that price in one currency share one axis, named in the
+    title; suites in different currencies get one panel per currency, each with its own axis: no figure is
+    converted, and none is drawn beside one of another currency as if comparable."""
+    frame = _ok(tables)
+    priced = frame[pd.to_numeric(frame.get("cost_per_1m"), errors="coerce").notna()] if not frame.empty else frame
+    currency = {suite: prices.currency for suite, prices in tables.prices.items()}
+    suites = set(priced["suite"].astype(str)) if len(priced) else set()
+    used = list(dict.fromkeys(money for suite, money in currency.items() if suite in suites))  # the suites' order
+    if len(used) > 1:
+        title = f"Compute cost per million inferences, one panel per currency ({', '.join(used)}: not converted)"
+        caption = (
+            "price per hour of the resources a case occupies / (throughput × 3600) × 10⁶, at the measured "
+            f"throughput. The suites price in different currencies ({', '.join(used)}): each currency has its own "
+            "panel and axis, and no figure is converted, so bars of different panels are not comparable."
+        )
+        chart = Chart("cost_per_1m", title, caption)
+        chart = _horizontal_bars(tables, "cost_per_1m", chart, "{} per 1M inferences", panels=currency)
+    else:
+        name = used[0] if used else next(iter(currency.values()), "USD")
+        chart = Chart(
+            "cost_per_1m",
+            f"Compute cost per million inferences ({name})",
+            "price per hour of the resources a case occupies / (throughput × 3600) × 10⁶, at the measured throughput.",
+        )
+        chart = _horizontal_bars(tables, "cost_per_1m", chart, f"{name} per 1M inferences")
     if chart.figure is None:
         chart.note = "no case has both a price and a measured throughput"
     return chart
