@@ -240,3 +240,29 @@ def test_a_capped_cost_chart_draws_each_currency_in_turn(suites_report, monkeypa
         assert chart.more.endswith("(drawn: the recommendations, then the lowest of each panel in turn)")
     finally:
         plt.close(chart.figure)
+
+
+def test_a_suites_plan_rows_are_grouped_so_each_groups_cheapest_reads_its_own_rows():
+    """Rows of interleaved groups (batch 1, 8, 1, 8) are put group after group, each group's rows in their order, so
+    that each group's formulas read one block of rows; a suite without a plan row has one block, unlabelled."""
+    import pandas as pd
+
+    from bench.report.xlsx import _suite_plan
+
+    capacity = pd.DataFrame(
+        {
+            "suite": ["s", "s", "t", "s", "s"],
+            "model": "m",
+            "device": "cpu",
+            "batch_size": [1, 8, 1, 1, 8],
+            "case_id": ["a1", "a8", "t1", "b1", "b8"],
+        }
+    )
+    plan, groups = _suite_plan(capacity, "s", ["suite", "model", "device", "batch_size"])
+    assert list(plan["case_id"]) == ["a1", "b1", "a8", "b8"]
+    assert groups == [("s · m on cpu, batch 1", range(0, 2)), ("s · m on cpu, batch 8", range(2, 4))]
+    plan, groups = _suite_plan(capacity, "s", ["suite", "model", "device"])  # scoring.across_batch_sizes
+    assert list(plan["case_id"]) == ["a1", "a8", "b1", "b8"] and groups == [("", range(0, 4))]
+    plan, groups = _suite_plan(capacity, "u", ["suite", "model", "device"])
+    assert plan.empty and groups == [("", range(0, 0))]
+    assert _suite_plan(pd.DataFrame(), "s", ["suite"])[1] == [("", range(0, 0))]
