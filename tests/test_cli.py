@@ -301,6 +301,8 @@ def test_every_command_writing_reports_defaults_to_the_reports_environment(
         (["gate", "--rerun", "-1"], "--rerun: must be an integer from 0 to 100, got -1"),
         (["gate", "--run-noise", "1"], "--run-noise: must be a fraction in [0, 1) or a percentage below 100%"),
         (["gate", "--run-noise", "100%"], "--run-noise: must be a fraction in [0, 1) or a percentage below 100%"),
+        (["gate", "--run-noise-runs", "1"], "--run-noise-runs: must be a whole number of runs, at least 2"),
+        (["gate", "--run-noise-runs", "2.5"], "--run-noise-runs: must be a whole number of runs, at least 2"),
         (["calibrate", "--threads", "0"], "--threads: must be an integer >= 1, got 0"),
         (["report", "--profile", "edgy"], "--profile: unknown profile 'edgy'. Did you mean 'edge'?"),
         (["calibrate", "--batch-sizes", "1", "0"], "--batch-sizes: must be an integer >= 1, got 0"),

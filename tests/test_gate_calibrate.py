@@ -66,7 +66,7 @@ def test_calibration_suite_is_valid(tmp_path):
 
 
 def test_rates_on_synthetic_runs():
-    runs = 7
+    runs = 9  # 3 a side for --rerun 3, and 3 left over to calibrate each of those comparisons on
     case = calibrate.CaseRuns(
         "m[cpu-1t-bs1]",
         1,
@@ -85,7 +85,24 @@ def test_rates_on_synthetic_runs():
     assert calibrate.meets(row, "rerun") and not calibrate.meets(row, "runs")
     assert calibrate.run_noise(case.eager) < 0.01
     markdown = calibrate.summarise([case], [row], [row], {**_setup(), "runs": runs})
-    assert "| all | latency_p50_ms | 0.01 | 5% | 0.00% (0/42" in markdown
+    assert "| all | latency_p50_ms | 0.01 | 5% | 30%, assumed (the default) | 0.00% (0/72" in markdown
+    # judged with the run noise the other runs measured (what gates.run_noise_runs declares), one run a side decides
+    (calibrated,) = calibrate.evaluate(comparisons, [0.01], [0.05], calibrated=True)[:1]
+    assert calibrated["run_noise"] == "calibrated" and calibrated["aa_runs"]["rate"] == 0.0
+    assert calibrated["ab_runs"]["rate"] == 1.0 and calibrated["ab_rerun"]["rate"] == 1.0
+    assert calibrated["ab_pool"]["rate"] is None  # half-runs have no held-out calibration: n/a, not 0%
+    advice = calibrate.recommended([case])
+    assert advice["run_noise_runs"] == runs and advice["run_noise"].endswith("%")
+    assert float(advice["run_noise"][:-1]) / 100 >= calibrate.run_noise(case.eager)  # rounded up, never down
+    assert f'`gates: {{run_noise: "{advice["run_noise"]}", run_noise_runs: {runs}}}`' in markdown
+
+
+def test_the_held_out_run_noise_leaves_the_compared_runs_out():
+    figures = np.array([1.0, 1.0, 1.0, 1.0, 2.0])
+    assert calibrate.held_out_noise(figures, [4]) == calibrate.RunNoise(0.0, 4)
+    held = calibrate.held_out_noise(figures, [0])
+    assert held.runs == 4 and held.sd > 0.3
+    assert calibrate.held_out_noise(figures, [0, 1, 2]) is None  # two runs left: too few to calibrate on
 
 
 def _setup():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bench import gate
+from bench.errors import SuiteError
 from bench.gate.compare import verdict_for
 from bench.gate.rules import parse_rule
 from bench.gate.stats import RUN_NOISE, undisturbed
@@ -152,6 +153,68 @@ def test_interleaved_runs_measure_the_run_to_run_noise_and_decide():
     result, figures = verdict(steady_a, shaky_b)
     assert result == "inconclusive"
     assert figures.precision.reruns_for(0.05) > 3
+
+
+def test_a_calibrated_run_noise_is_pooled_with_the_run_pairs_so_three_runs_decide():
+    """Was: with --rerun 3 the gate threw a calibrated gates.run_noise away and judged 3 pairs at Student's t with 2
+    degrees of freedom (4.30): on a quiet machine (runs within 1%) a 10% slowdown was often inconclusive, and more
+    runs a side decided less than one run a side with the calibrated noise. Now the calibration is pooled (t with
+    29 + 2 degrees of freedom), so a modest pair spread no longer hides the change."""
+    a = [latencies(10 + i, scale=s) for i, s in enumerate((1.0, 1.015, 0.985))]
+    b = [latencies(20 + i, scale=1.10 * s) for i, s in enumerate((0.985, 1.0, 1.015))]
+    assumed, assumed_figures = verdict(a, b, run_noise=gate.RunNoise(0.015))
+    calibrated, figures = verdict(a, b, run_noise=gate.RunNoise(0.015, runs=30))
+    assert assumed == "inconclusive" and calibrated == "regressed"
+    assert figures.precision.prior_dof == 29 and figures.precision.half_width < assumed_figures.precision.half_width
+    # the rerun hint counts the calibration too: fewer runs are needed than with the pairs alone
+    assert figures.precision.reruns_for(0.03) < assumed_figures.precision.reruns_for(0.03)
+
+
+def test_run_pairs_far_noisier_than_the_calibration_are_judged_alone_and_say_so():
+    """A machine noisier now than when calibrated: pooling a 1% calibration with pairs 20% apart would claim a
+    precision the runs do not have. The F test refuses it, and the pairs alone decide (inconclusive here)."""
+    a = [latencies(10 + i, scale=s) for i, s in enumerate((1.0, 1.2, 0.8))]
+    b = [latencies(20 + i, scale=1.30 * s) for i, s in enumerate((0.8, 1.0, 1.2))]
+    pooled, figures = verdict(a, b, run_noise=gate.RunNoise(0.01, runs=30))
+    alone, alone_figures = verdict(a, b, run_noise=RUN_NOISE)
+    assert figures.precision.prior_dof == 0 and figures.precision.half_width == alone_figures.precision.half_width
+    assert pooled == alone == "inconclusive"
+    assert "than the calibrated run noise (1.0% over 30 runs) allows: judged on the pairs alone" in figures.note
+
+
+def test_a_runs_disturbed_half_does_not_make_its_pair_look_changed():
+    """Was: the pair figures that --rerun's median-pair rule and spread use were each run's raw median, so a run
+    whose second half a neighbour slowed by 50% read as a 50% change in its pair while the pooled, cleaned sides
+    agreed: the pairs' spread made a plain 10% slowdown inconclusive. Each run is now cleaned as the sides are."""
+    a = [latencies(10 + i) for i in range(3)]
+    b = [latencies(20 + i, scale=1.10) for i in range(3)]
+    b[1] = np.concatenate([b[1][:200], 1.5 * np.asarray(b[1][200:])])  # its second half: a busy neighbour
+    result, figures = verdict(a, b, run_noise=gate.RunNoise(0.01, runs=30))
+    assert all(0.05 < new / old - 1 < 0.15 for old, new in figures.pairs)
+    assert result == "regressed"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"run_noise": "2%", "run_noise_runs": 1}, "gates.run_noise_runs: must be a whole number of runs, at least 2"),
+        ({"run_noise": "2%", "run_noise_runs": "30"}, "gates.run_noise_runs: must be a whole number of runs"),
+        ({"run_noise": "2%", "run_noise_runs": 2.5}, "gates.run_noise_runs: must be a whole number of runs"),
+        ({"run_noise_runs": 30}, "gates.run_noise_runs: needs gates.run_noise"),
+    ],
+)
+def test_run_noise_runs_is_checked_in_one_line(section, message):
+    with pytest.raises(SuiteError) as err:
+        gate.validate_gates(section)
+    assert message in str(err.value)
+
+
+def test_run_noise_runs_makes_the_suites_run_noise_a_calibrated_one():
+    from bench.gate.rules import run_noise_for
+
+    assert run_noise_for({"run_noise": "1.2%", "run_noise_runs": 30}) == gate.RunNoise(0.012, 30)
+    assert run_noise_for({"run_noise": "1.2%"}) == gate.RunNoise(0.012, None)
+    assert run_noise_for({}) is None
 
 
 def test_the_median_quantile_intervals_of_a_p90_cover_too():

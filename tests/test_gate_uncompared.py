@@ -269,3 +269,24 @@ def test_an_attempt_cut_short_before_its_record_leaves_samples_that_are_not_judg
         result = gate.gate_runs(["base"], ["cur"], results)
     assert result.exit_code == 0 and result.uncompared == []
     assert {v.verdict for v in result.verdicts} == {"unchanged"}
+
+
+def test_run_noise_runs_without_a_run_noise_is_refused_in_one_line(results, tmp_path, capsys):
+    make_run(results, "cur", EIGHT, started_at="2026-11-22T00:00:00Z")
+    argv = ["gate", "--results", str(results), "--baseline", "base", "--current", "cur", "--run-noise-runs", "30"]
+    assert main([*argv, "--json", str(tmp_path / "v.json")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "bench gate: error: --run-noise-runs needs --run-noise: the run noise those runs measured"
+    )
+
+
+def test_a_calibrated_run_noise_is_named_in_the_summary(tmp_path):
+    results = tmp_path / "results"
+    gates = {"run_noise": "1%", "run_noise_runs": 30}
+    make_run(results, "b", EIGHT, gates=gates, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "c", EIGHT, gates=gates, started_at="2026-11-22T00:00:00Z")
+    result = gate.gate_runs(["b"], ["c"], results)
+    assert (
+        "demo: run noise 1.0%, measured over 30 runs (bench calibrate): taken for one run a side, and pooled with "
+        "the run pairs of several runs a side"
+    ) in gate.render_markdown(result)

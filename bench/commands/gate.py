@@ -12,7 +12,8 @@ from pathlib import Path
 from bench.commands import add_results_option
 from bench.commands._args import environment_default, non_negative_int, output_file, probability
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
-from bench.gate.rules import parse_run_noise
+from bench.gate.rules import RUN_NOISE_RUNS_RANGE, parse_run_noise
+from bench.gate.stats import RunNoise
 from bench.gate.summary import STEP_SUMMARY, append_step_summary
 from bench.results import default_reports_dir
 
@@ -44,7 +45,10 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
         if missing:
             print(f"bench gate: no baseline for suite(s) {', '.join(missing)}: their cases are not comparable")
         baseline_runs = list(found)
-    options = {"force": args.force, "alpha": args.alpha, "correction": args.correction, "run_noise": args.run_noise}
+    if args.run_noise_runs is not None and args.run_noise is None:
+        raise GateError("--run-noise-runs needs --run-noise: the run noise those runs measured")
+    noise = None if args.run_noise is None else RunNoise(args.run_noise, args.run_noise_runs)
+    options = {"force": args.force, "alpha": args.alpha, "correction": args.correction, "run_noise": noise}
     if args.rerun:
         repo = _repo_root()
         baseline_meta = store.load_meta(baseline_runs[0])
@@ -83,6 +87,17 @@ def _run_noise(text: str) -> float:
         return parse_run_noise(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _run_noise_runs(text: str) -> int:
+    """argparse type: what ``gates.run_noise_runs`` takes, a whole number of runs >= 2."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 2 or value > 1_000_000:
+        raise argparse.ArgumentTypeError(f"{RUN_NOISE_RUNS_RANGE}, got {text!r}")
+    return value
 
 
 def _relative(path: str, repo: Path) -> str:
@@ -153,6 +168,14 @@ def register(subparsers) -> None:
         metavar="FRACTION",
         help="one run's relative standard deviation between runs here, in [0, 1) or a percentage (0.04 or 4%%), "
         "used with one run a side (default: the suite's gates.run_noise or 0.30; bench calibrate measures it)",
+    )
+    parser.add_argument(
+        "--run-noise-runs",
+        type=_run_noise_runs,
+        default=None,
+        metavar="N",
+        help="how many runs --run-noise was measured over (bench calibrate says): a measured run noise is also pooled "
+        "with the run pairs of --rerun (default: the suite's gates.run_noise_runs; without it, assumed, not pooled)",
     )
     parser.add_argument(
         "--rerun",

@@ -18,6 +18,7 @@ each rate with a 95% Clopper-Pearson interval; pairs share runs, so the effectiv
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ import numpy as np
 from bench.errors import BenchError
 from bench.gate.compare import verdict_for
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
-from bench.gate.stats import RUN_NOISE, timed_figures, undisturbed
+from bench.gate.stats import RUN_NOISE, RunNoise, timed_figures, undisturbed
 
 SUITE = "gate-calibration"
 CALIBRATED_METRICS = ("latency_p50_ms", "throughput_items_per_s")
@@ -131,10 +132,14 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
 
     Exactly what the gate computes for one case-metric: disturbed blocks dropped on each side, then the metric
     and the Mann-Whitney U test on what is left; ``p`` is ``None`` when the gate would say "not comparable".
+    Comparisons of whole runs are also judged with a *calibrated* run noise (``{metric}_precision_calibrated``):
+    the run-to-run deviation of the case's other runs, those the comparison does not use (:func:`held_out_noise`),
+    as a user would set ``gates.run_noise`` and ``gates.run_noise_runs`` from an earlier ``bench calibrate``.
     """
 
-    def one(case: CaseRuns, base, cur) -> dict[str, Any]:
+    def one(case: CaseRuns, base, cur, used: Sequence[int] | None = None) -> dict[str, Any]:
         row: dict[str, Any] = {"case": case.name}
+        prior = held_out_noise(figures_of[case.name], used) if used is not None else None
         for metric in CALIBRATED_METRICS:
             figures = timed_figures(metric, base, cur, case.batch_size)
             rule = parse_rule(metric, METRICS[metric].default_rule)
@@ -142,6 +147,9 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
             row[metric] = None if figures.reason else rule.change(figures.baseline, figures.current)
             row[f"{metric}_pairs"] = figures.pairs
             row[f"{metric}_precision"] = figures.precision.half_width if figures.precision else None
+            if prior is not None:
+                calibrated = timed_figures(metric, base, cur, case.batch_size, prior).precision
+                row[f"{metric}_precision_calibrated"] = calibrated.half_width if calibrated else None
         return row
 
     def half(values: np.ndarray) -> np.ndarray:
@@ -149,12 +157,13 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
         start = int(rng.integers(0, len(values) - size + 1))
         return values[start : start + size]
 
+    figures_of = {case.name: run_figures(case.eager) for case in cases}
     out: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
     for case in cases:
         n = min(len(case.eager), len(case.slowed))
         for i, j in [(i, j) for i in range(n) for j in range(n) if i != j]:
-            out["aa_runs"].append(one(case, case.eager[i], case.eager[j]))
-            out["ab_runs"].append(one(case, case.eager[i], case.slowed[j]))
+            out["aa_runs"].append(one(case, case.eager[i], case.eager[j], (i, j)))
+            out["ab_runs"].append(one(case, case.eager[i], case.slowed[j], (i, j)))
         for _ in range(pool if n > 1 else 0):
             i, j = rng.choice(n, size=2, replace=False)
             out["aa_pool"].append(one(case, half(case.eager[i]), half(case.eager[j])))
@@ -163,16 +172,31 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
         for _ in range(pool // 4 if n >= 2 * RERUN_ROUNDS else 0):  # as `bench gate --rerun 3`: 3 runs a side
             picked = rng.choice(n, size=2 * RERUN_ROUNDS, replace=False)
             a, b = picked[:RERUN_ROUNDS], picked[RERUN_ROUNDS:]
-            out["aa_rerun"].append(one(case, [case.eager[i] for i in a], [case.eager[i] for i in b]))
-            out["ab_rerun"].append(one(case, [case.eager[i] for i in a], [case.slowed[i] for i in b]))
+            used = [int(i) for i in picked]
+            out["aa_rerun"].append(one(case, [case.eager[i] for i in a], [case.eager[i] for i in b], used))
+            out["ab_rerun"].append(one(case, [case.eager[i] for i in a], [case.slowed[i] for i in b], used))
     return out
+
+
+def run_figures(runs: Sequence[np.ndarray]) -> np.ndarray:
+    """Each run's cleaned p50 (the gate's cleaning of disturbed blocks, then the median)."""
+    return np.asarray([float(np.median(undisturbed([run]).samples_ms)) for run in runs if len(run)], dtype=float)
+
+
+def held_out_noise(figures: np.ndarray, used: Sequence[int]) -> RunNoise | None:
+    """The run noise a user would have calibrated without the runs a comparison uses: the relative standard
+    deviation of the other runs' cleaned p50s, over that many runs. None with fewer than three runs left."""
+    rest = np.delete(figures, [i for i in used if i < figures.size])
+    if rest.size < 3 or rest.mean() <= 0:
+        return None
+    return RunNoise(min(float(np.std(rest, ddof=1) / np.mean(rest)), 0.99), int(rest.size))
 
 
 def run_noise(runs: Sequence[np.ndarray]) -> float:
     """One run's relative standard deviation of the p50 between runs of the same code, after the gate's cleaning of
     disturbed blocks: what ``gates.run_noise`` should be on this machine. NaN with fewer than two runs (the report
     says "n/a")."""
-    figures = [float(np.median(undisturbed([run]).samples_ms)) for run in runs if len(run)]
+    figures = run_figures(runs)
     return float(np.std(figures, ddof=1) / np.mean(figures)) if len(figures) >= 2 else float("nan")
 
 
@@ -185,14 +209,18 @@ def _rate(hits: int, total: int) -> dict[str, Any]:
     return {"hits": hits, "n": total, "rate": hits / total, "ci95": [ci.low, ci.high]}
 
 
-def _cells(items: list[dict[str, Any]], metric: str, alpha: float, threshold: float) -> dict[str, Any]:
+def _cells(
+    items: list[dict[str, Any]], metric: str, alpha: float, threshold: float, calibrated: bool = False
+) -> dict[str, Any]:
     """Rates of one metric at one test level and threshold, each comparison judged by :func:`bench.gate.verdict_for`
-    itself; *inconclusive* counts only changes in the bad direction (what a false alarm or a detection would be)."""
+    itself; *inconclusive* counts only changes in the bad direction (what a false alarm or a detection would be).
+    ``calibrated``: with the held-out calibrated run noise (comparisons without one, the half-runs, are left out)."""
     rule = Rule(metric, threshold, relative=True)
+    key = f"{metric}_precision_calibrated" if calibrated else f"{metric}_precision"
+    items = [c for c in items if key in c]
     comparable = [c for c in items if c[metric] is not None]
     verdicts = [
-        (c, verdict_for(rule, c[metric], c["p"] < alpha, c[f"{metric}_pairs"], c[f"{metric}_precision"] or 0.0))
-        for c in comparable
+        (c, verdict_for(rule, c[metric], c["p"] < alpha, c[f"{metric}_pairs"], c[key] or 0.0)) for c in comparable
     ]
     return {
         **_rate(sum(v == "regressed" for _, v in verdicts), len(items)),
@@ -202,9 +230,14 @@ def _cells(items: list[dict[str, Any]], metric: str, alpha: float, threshold: fl
 
 
 def evaluate(
-    comparisons: dict[str, list[dict[str, Any]]], alphas: Sequence[float], thresholds: Sequence[float], by_case=False
+    comparisons: dict[str, list[dict[str, Any]]],
+    alphas: Sequence[float],
+    thresholds: Sequence[float],
+    by_case=False,
+    calibrated: bool = False,
 ):
-    """Rates for every (metric, alpha, threshold): false alarms on A/A, detections on A/B (per case if asked).
+    """Rates for every (metric, alpha, threshold): false alarms on A/A, detections on A/B (per case if asked), at
+    the default run noise or (``calibrated``) at each comparison's held-out calibrated one.
 
     Rates are over all comparisons: a "not comparable" verdict is neither a false alarm nor a detection.
     """
@@ -218,8 +251,9 @@ def evaluate(
             for alpha in alphas:
                 for threshold in thresholds:
                     row: dict[str, Any] = {"case": group, "metric": metric, "alpha": alpha, "threshold": threshold}
+                    row["run_noise"] = "calibrated" if calibrated else "default"
                     for key, kind in items.items():
-                        row[key] = _cells(kind, metric, alpha, threshold)
+                        row[key] = _cells(kind, metric, alpha, threshold, calibrated)
                     rows.append(row)
     return rows
 
@@ -238,18 +272,35 @@ def _pct(cell: dict[str, Any]) -> str:
     return f"{cell['rate']:.2%} ({cell['hits']}/{cell['n']}, CI ≤{cell['ci95'][1]:.2%})"
 
 
+NOISE_TITLES = {
+    "default": f"{RUN_NOISE:.0%}, assumed (the default)",
+    "calibrated": "calibrated: the other runs' (held out)",
+}
+
+
+def recommended(cases: list[CaseRuns]) -> dict[str, Any] | None:
+    """The ``gates:`` keys this calibration supports: the largest run noise of its cases (rounded up to 0.1%), over
+    the fewest runs any case had. None with fewer than two runs."""
+    measured = [(run_noise(case.eager), len(run_figures(case.eager))) for case in cases]
+    measured = [(noise, runs) for noise, runs in measured if runs >= 2 and np.isfinite(noise)]
+    if not measured:
+        return None
+    noise = min(math.ceil(max(n for n, _ in measured) * 1000) / 10, 99.9)
+    return {"run_noise": f"{noise:.1f}%", "run_noise_runs": min(r for _, r in measured)}
+
+
 def _table(rows: list[dict[str, Any]], first: str) -> list[str]:
     lines = [
-        f"| {first} | metric | alpha | threshold | "
+        f"| {first} | metric | alpha | threshold | run noise | "
         + " | ".join(KIND_TITLES[k] for k in KINDS)
         + " | not comparable (one run a side, A/A) | inconclusive (one run / 3 runs a side, A/B) "
         "| meets targets (one run / 3 runs) |",
-        "| --- | --- | ---: | ---: |" + " ---: |" * (len(KINDS) + 2) + " :---: |",
+        "| --- | --- | ---: | ---: | --- |" + " ---: |" * (len(KINDS) + 2) + " :---: |",
     ]
     for row in rows:
         lines.append(
             f"| {row['case'] if first == 'case' else 'all'} | {row['metric']} | {row['alpha']:g} | "
-            f"{row['threshold']:.0%} | "
+            f"{row['threshold']:.0%} | {NOISE_TITLES[row.get('run_noise', 'default')]} | "
             + " | ".join(_pct(row[k]) for k in KINDS)
             + f" | {_pct(row['aa_runs']['not_comparable'])} | "
             f"{_pct(row['ab_runs']['inconclusive'])} / {_pct(row['ab_rerun']['inconclusive'])} | "
@@ -282,6 +333,15 @@ def summarise(cases: list[CaseRuns], rows: list[dict[str, Any]], per_case, setup
             f"- `{case.name}`: {len(case.eager)} runs, ~{rounds} samples per run, eager p50 "
             f"{p50}, max/min of the runs' p50s {spread}, run-to-run standard deviation "
             f"of the cleaned p50 {noise} (the gate's `gates.run_noise`; default {RUN_NOISE:.0%})"
+        )
+    advice = recommended(cases)
+    if advice is not None:
+        lines.append(
+            f'- for a gate on this machine, in the suite: `gates: {{run_noise: "{advice["run_noise"]}", '
+            f"run_noise_runs: {advice['run_noise_runs']}}}` (or `bench gate --run-noise {advice['run_noise']} "
+            f"--run-noise-runs {advice['run_noise_runs']}`): the largest run noise above, over the runs it was "
+            'measured on; the rows "calibrated" below judge each comparison with the noise of the runs it does '
+            "not use"
         )
     lines += ["", "## Per case at the defaults", "", *_table(per_case, "case")]
     lines += ["", "## All cases, by test level and effect threshold", "", *_table(rows, "cases")]
@@ -321,6 +381,8 @@ def calibrate(
     rows = evaluate(comparisons, alphas, thresholds)
     default_threshold = parse_rule("latency_p50_ms", METRICS["latency_p50_ms"].default_rule).limit
     per_case = evaluate(comparisons, [DEFAULT_ALPHA], [default_threshold], by_case=True)
+    per_case += evaluate(comparisons, [DEFAULT_ALPHA], [default_threshold], by_case=True, calibrated=True)
+    per_case.sort(key=lambda row: (row["case"], row["metric"]))
     env = environment()
     setup = {
         "runs": max(len(c.eager) for c in cases),
@@ -335,7 +397,7 @@ def calibrate(
     }
     markdown = summarise(cases, rows, per_case, setup)
     (out / "calibration.md").write_text(markdown)
-    payload = {"setup": setup, "per_case_at_defaults": per_case, "rows": rows}
+    payload = {"setup": setup, "recommended_gates": recommended(cases), "per_case_at_defaults": per_case, "rows": rows}
     (out / "calibration.json").write_text(json.dumps(payload, indent=2) + "\n")
     print(markdown)
     return payload

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for, run_noise_for
-from bench.gate.stats import RUN_NOISE, Precision, holm, timed_figures
+from bench.gate.stats import RUN_NOISE, Precision, RunNoise, as_run_noise, holm, timed_figures
 from bench.hardware import CPU_WAIT_LIMIT
 from bench.metrics import SAMPLED
 from bench.results import json_safe
@@ -300,10 +300,11 @@ def compare(
     alpha: float | None = None,
     correction: str = "holm",
     rules: Mapping[str, Mapping[str, Any]] | None = None,
-    run_noise: float | None = None,
+    run_noise: float | RunNoise | None = None,
 ) -> GateResult:
     """Compare two sides case by case. ``rules`` maps suite name to its ``gates:`` section (default: from meta).
-    ``run_noise`` overrides every suite's ``gates.run_noise`` (default :data:`bench.gate.stats.RUN_NOISE`)."""
+    ``run_noise`` overrides every suite's ``gates.run_noise`` and ``gates.run_noise_runs`` (default
+    :data:`bench.gate.stats.RUN_NOISE`, assumed)."""
     if correction not in ("holm", "none"):
         raise GateError(f"--correction must be holm or none, not {correction!r}")
     if rules is None:
@@ -346,7 +347,12 @@ def compare(
         refused = None
         if suite in settings and not force:
             refused = f"measure settings differ: {'; '.join(settings[suite])} (use --force to compare anyway)"
-        noise = next(n for n in (run_noise, run_noise_for(rules.get(suite)), RUN_NOISE) if n is not None)
+        noise = as_run_noise(next(n for n in (run_noise, run_noise_for(rules.get(suite)), RUN_NOISE) if n is not None))
+        if noise.dof and not any(note.startswith(f"{suite}: run noise") for note in result.notes):
+            result.notes.append(
+                f"{suite}: run noise {noise.sd:.1%}, measured over {noise.runs} runs (bench calibrate): taken for one "
+                "run a side, and pooled with the run pairs of several runs a side"
+            )
         for verdict, rule in _case_verdicts(key, baseline, current, suite_rules, result, force, refused, noise):
             result.verdicts.append(verdict)
             if verdict.p_value is not None:
@@ -530,7 +536,7 @@ def _compare_metric(
     new: dict[str, Any],
     old_samples: list[list[float]] | None,
     new_samples: list[list[float]] | None,
-    run_noise: float = RUN_NOISE,
+    run_noise: float | RunNoise = RUN_NOISE,
     cpu_wait: tuple[list[float | None] | None, list[float | None] | None] = (None, None),
 ) -> Verdict | None:
     metric = METRICS[rule.metric]

@@ -10,15 +10,17 @@ from typing import Any
 
 from bench import checks, metrics
 from bench.errors import BenchError, SuiteError, did_you_mean
+from bench.gate.stats import RunNoise
 from bench.metrics import LOWER, Metric
 
 DEFAULT_ALPHA = 0.01
 
 METRICS: dict[str, Metric] = metrics.gated()
 """The metrics the gate judges, from the one metric table (:mod:`bench.metrics`): direction, kind, default rule."""
-OPTIONS = ("alpha", "run_noise")
+OPTIONS = ("alpha", "run_noise", "run_noise_runs")
 """Non-metric keys of ``gates:``: ``alpha`` overrides :data:`DEFAULT_ALPHA` for the suite; ``run_noise`` (e.g.
-``"2%"``) is one run's relative standard deviation between runs on the gating machine (:func:`run_noise_for`)."""
+``"2%"``) is one run's relative standard deviation between runs on the gating machine, and ``run_noise_runs`` how many
+runs ``bench calibrate`` measured it over (:func:`run_noise_for`)."""
 VERDICTS = ("regressed", "improved", "inconclusive", "unchanged", "not comparable")
 ENV_KEYS = ("cpu_model", "gpu_name", "torch_version", "threads")
 
@@ -116,8 +118,8 @@ def validate_gates(value: Any, where: str = "gates") -> dict[str, Any]:
     for name, raw in value.items():
         if name == "alpha":
             checks.probability(raw, f"{where}.alpha")
-        elif name == "run_noise":
-            run_noise_for({name: raw}, where)
+        elif name in ("run_noise", "run_noise_runs"):
+            run_noise_for(value, where)
         else:
             parse_rule(str(name), raw, where)
     return {str(k): v for k, v in value.items()}
@@ -126,7 +128,8 @@ def validate_gates(value: Any, where: str = "gates") -> dict[str, Any]:
 def rules_for(section: Mapping[str, Any] | None) -> tuple[dict[str, Rule], float]:
     """The effective rules of a suite: the defaults of :data:`METRICS`, overridden by its ``gates:`` section."""
     section = dict(section or {})
-    section.pop("run_noise", None)  # not a metric: see run_noise_for
+    section.pop("run_noise", None)  # not metrics: see run_noise_for
+    section.pop("run_noise_runs", None)
     alpha = checks.probability(section.pop("alpha"), "gates.alpha") if "alpha" in section else DEFAULT_ALPHA
     raw = {name: metric.default_rule for name, metric in METRICS.items()} | section
     rules = {name: parse_rule(name, value) for name, value in raw.items()}
@@ -158,13 +161,30 @@ def parse_run_noise(raw: Any) -> float:
     return float(value)
 
 
-def run_noise_for(section: Mapping[str, Any] | None, where: str = "gates") -> float | None:
-    """A suite's ``gates.run_noise`` as a fraction (``"2%"`` or ``0.02``, see :func:`parse_run_noise`), or None
-    when it does not set one."""
-    raw = (section or {}).get("run_noise")
+def run_noise_for(section: Mapping[str, Any] | None, where: str = "gates") -> RunNoise | None:
+    """A suite's ``gates.run_noise`` as a fraction (``"2%"`` or ``0.02``, see :func:`parse_run_noise`) with the
+    ``gates.run_noise_runs`` it was measured over (see :class:`bench.gate.stats.RunNoise`), or None when it sets no
+    run noise."""
+    section = section or {}
+    raw, runs = section.get("run_noise"), section.get("run_noise_runs")
+    if runs is not None:
+        runs = parse_run_noise_runs(runs, f"{where}.run_noise_runs")
+        if raw is None:
+            raise SuiteError(None, f"{where}.run_noise_runs", "needs gates.run_noise: the runs it was measured over")
     if raw is None:
         return None
     try:
-        return parse_run_noise(raw)
+        return RunNoise(parse_run_noise(raw), runs)
     except ValueError as err:
         raise SuiteError(None, f"{where}.run_noise", str(err)) from None
+
+
+RUN_NOISE_RUNS_RANGE = "must be a whole number of runs, at least 2 (what bench calibrate reports)"
+"""What ``gates.run_noise_runs`` and ``bench gate --run-noise-runs`` accept."""
+
+
+def parse_run_noise_runs(raw: Any, key: str = "gates.run_noise_runs") -> int:
+    """The number of runs a run noise was measured over: an integer >= 2 (one run has no run-to-run spread)."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 2 or raw > 1_000_000:
+        raise SuiteError(None, key, f"{RUN_NOISE_RUNS_RANGE}, got {checks.short(raw)}")
+    return raw

@@ -41,6 +41,36 @@ shared host, quiet as far as this VM could tell: the cleaned p50 of the same cod
 deviation of 24.8% (batch 1) and 29.3% (batch 64) over 30 runs, and an A/A pair of default-suite runs differed by
 up to +79%. With it one run a side decides only changes beyond about 90%, and says *inconclusive* below that; a
 dedicated runner should set what ``bench calibrate`` measures there."""
+NOISIER_THAN_CALIBRATED = 0.99
+"""A calibrated run noise is pooled with the measured run pairs unless the pairs' variance exceeds it beyond the
+99th percentile of the F distribution: the machine is noisier now than when it was calibrated, and the pairs alone
+decide (with their own, wider, Student's t)."""
+
+
+@dataclass(frozen=True)
+class RunNoise:
+    """One run's relative standard deviation between runs of the same code (``gates.run_noise``), and how many runs
+    it was measured over (``gates.run_noise_runs``, what ``bench calibrate`` reports; None: assumed, not measured).
+
+    A measured value is evidence with ``runs - 1`` degrees of freedom. With ``--rerun N`` the gate pools it with the
+    N run pairs' own spread (the pooled variance, Student's t at ``runs - 1 + N - 1`` degrees of freedom), so three
+    runs a side on a calibrated quiet machine are not held back by the t of 2 degrees of freedom (4.30) that three
+    pairs alone would get. An assumed value is never pooled: the pairs alone decide, as without it."""
+
+    sd: float
+    runs: int | None = None
+
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom of the calibration (0: assumed)."""
+        return self.runs - 1 if self.runs is not None and self.runs >= 2 else 0
+
+
+def as_run_noise(value: float | RunNoise) -> RunNoise:
+    """A bare fraction is an assumed run noise."""
+    return value if isinstance(value, RunNoise) else RunNoise(float(value))
+
+
 Z95 = 1.959963984540054
 """The two-sided 95% normal quantile: a comparison's precision is the half-width of the change's 95% interval."""
 MAX_DISTURBED_SHARE = 0.7
@@ -63,6 +93,14 @@ def sample_statistic(metric: str, samples_ms: Sequence[float], batch_size: int =
         return float(values.mean())
     percentile = int(metric.removeprefix("latency_p").removesuffix("_ms"))
     return float(np.percentile(values, percentile))
+
+
+def run_statistic(metric: str, samples_ms: Sequence[float], batch_size: int = 1) -> float:
+    """The metric of one run, after dropping its disturbed blocks (:func:`undisturbed`) as the pooled sides are: a run
+    whose second half a neighbour slowed by 50% must not read as a 50% change of the code in its pair. A run left
+    with fewer than :data:`MIN_SAMPLES` calls is taken whole."""
+    kept = undisturbed([samples_ms]).samples_ms
+    return sample_statistic(metric, kept if len(kept) >= MIN_SAMPLES else samples_ms, batch_size)
 
 
 def mann_whitney_p(baseline_ms: Sequence[float], current_ms: Sequence[float]) -> float:
@@ -171,8 +209,8 @@ class TimedFigures:
 @dataclass(frozen=True)
 class Precision:
     """The precision of one timed comparison: the half-width of the 95% interval of the relative change,
-    ``sqrt((Z95 * within)^2 + (q * between)^2)`` with ``q`` = Z95 for an assumed run noise and Student's t with N - 1
-    degrees of freedom for one measured from N run pairs."""
+    ``sqrt((Z95 * within)^2 + (q * between)^2)`` with ``q`` = Z95 for an assumed run noise and Student's t for a
+    measured one: N - 1 degrees of freedom from N run pairs, plus a calibration's ``runs - 1`` when it is pooled."""
 
     half_width: float
     within: float
@@ -185,15 +223,20 @@ class Precision:
     """Whether ``run_noise`` was measured (N >= 2 runs a side) or assumed."""
     runs: int
     """Runs a side (the smaller side)."""
+    prior_dof: int = 0
+    """Degrees of freedom of a calibrated run noise pooled into :attr:`run_noise` (0: none pooled)."""
+    note: str = ""
+    """Why a calibrated run noise was not pooled with the run pairs ("" when it was, or there was none)."""
 
     def reruns_for(self, needed: float) -> int | None:
         """Interleaved runs a side (``--rerun N``) that would bring the half-width to ``needed``; ``None`` when the
         samples of a run, not the number of runs, limit the precision (longer windows would help instead)."""
         if needed <= 0 or Z95 * self.within >= needed:
             return None
-        # N pairs measure the run-to-run noise, at Student's t with N - 1 degrees of freedom
+        # N pairs measure the run-to-run noise, at Student's t with N - 1 degrees of freedom (plus a calibration's)
         for runs in range(2, 1000):
-            if math.hypot(Z95 * self.within, t95(runs - 1) * self.run_noise * math.sqrt(2 / runs)) <= needed:
+            multiplier = t95(self.prior_dof + runs - 1)
+            if math.hypot(Z95 * self.within, multiplier * self.run_noise * math.sqrt(2 / runs)) <= needed:
                 return runs
         return 1000
 
@@ -217,28 +260,55 @@ def comparison_precision(
     new: Undisturbed,
     runs: tuple[int, int],
     pairs: Sequence[tuple[float, float]],
-    run_noise: float = RUN_NOISE,
+    run_noise: float | RunNoise = RUN_NOISE,
 ) -> Precision:
     """The precision of a timed comparison: the samples' own uncertainty, plus the variation between runs.
 
     With N >= 2 interleaved run pairs the variation between runs is measured: the standard deviation of the pairs'
-    relative changes / sqrt(N). Otherwise one run's variation is taken as ``run_noise``, or as the drift of the
-    side's blocks within the run when that is larger (a case that moved by 10% between blocks of one run will move
-    at least as much between two runs at different times)."""
+    relative changes / sqrt(N), at Student's t with N - 1 degrees of freedom. A calibrated ``run_noise`` (see
+    :class:`RunNoise`) is pooled with it, unless the pairs spread beyond what it allows
+    (:data:`NOISIER_THAN_CALIBRATED`).
+    Otherwise one run's variation is taken as ``run_noise`` (at Student's t of its calibration, or the normal 1.96
+    for an assumed one), or as the drift of the side's blocks within the run when that is larger (a case that moved
+    by 10% between blocks of one run will move at least as much between two runs at different times)."""
+    prior = as_run_noise(run_noise)
     within = math.hypot(within_run_se(metric, old.samples_ms), within_run_se(metric, new.samples_ms))
     if len(pairs) >= 2:
         changes = np.array([b / a - 1.0 for a, b in pairs if a > 0])
-        spread = float(changes.std(ddof=1)) if changes.size >= 2 else math.inf
-        noise, measured, between = spread / math.sqrt(2), True, spread / math.sqrt(changes.size)
+        if changes.size < 2:
+            return Precision(math.inf, within, math.inf, math.inf, True, min(runs))
+        variance, dof, note = pooled_pair_variance(float(changes.var(ddof=1)), changes.size - 1, prior)
+        spread = math.sqrt(variance)
+        between = spread / math.sqrt(changes.size)
         # a standard deviation estimated from N pairs is itself uncertain: its term takes Student's t with N - 1
-        # degrees of freedom (4.30 for 3 pairs, 12.7 for 2), not the normal 1.96
-        multiplier = t95(changes.size - 1) if changes.size >= 2 else math.inf
-    else:
-        noise_old, noise_new = max(run_noise, old.drift), max(run_noise, new.drift)
-        noise, measured = max(noise_old, noise_new), False
-        between = math.sqrt(noise_old**2 / runs[0] + noise_new**2 / runs[1])
-        multiplier = Z95
-    return Precision(math.hypot(Z95 * within, multiplier * between), within, between, noise, measured, min(runs))
+        # degrees of freedom (4.30 for 3 pairs, 12.7 for 2), not the normal 1.96; a calibration adds its own
+        half = math.hypot(Z95 * within, t95(dof) * between)
+        pooled = dof - (changes.size - 1)
+        return Precision(half, within, between, spread / math.sqrt(2), True, min(runs), pooled, note)
+    noise_old, noise_new = max(prior.sd, old.drift), max(prior.sd, new.drift)
+    between = math.sqrt(noise_old**2 / runs[0] + noise_new**2 / runs[1])
+    multiplier = t95(prior.dof) if prior.dof else Z95
+    half = math.hypot(Z95 * within, multiplier * between)
+    return Precision(half, within, between, max(noise_old, noise_new), False, min(runs), prior.dof)
+
+
+def pooled_pair_variance(measured: float, dof: int, prior: RunNoise) -> tuple[float, int, str]:
+    """The variance of one pair's relative change, its degrees of freedom, and a note: the run pairs' own
+    (``measured``, with ``dof``), pooled with a calibrated run noise (a pair of independent runs varies by
+    ``2 * sd**2``) unless the pairs are significantly noisier than the calibration said."""
+    if not prior.dof:
+        return measured, dof, ""
+    calibrated = 2.0 * prior.sd**2
+    from scipy import stats
+
+    if calibrated <= 0 or measured / calibrated > float(stats.f.ppf(NOISIER_THAN_CALIBRATED, dof, prior.dof)):
+        spread = math.sqrt(measured / 2.0)
+        note = (
+            f"the run pairs spread more ({spread:.1%} a run) than the calibrated run noise ({prior.sd:.1%} over "
+            f"{prior.runs} runs) allows: judged on the pairs alone"
+        )
+        return measured, dof, note
+    return (prior.dof * calibrated + dof * measured) / (prior.dof + dof), prior.dof + dof, ""
 
 
 def t95(dof: int) -> float:
@@ -253,7 +323,7 @@ def timed_figures(
     baseline: Sequence[float] | Runs,
     current: Sequence[float] | Runs,
     batch_size=1,
-    run_noise: float = RUN_NOISE,
+    run_noise: float | RunNoise = RUN_NOISE,
 ):
     """Clean both sides (:func:`undisturbed`), then the metric on each, the Mann-Whitney U p-value and the
     precision of the change (:func:`comparison_precision`)."""
@@ -270,23 +340,21 @@ def timed_figures(
         if len(side.samples_ms) < MIN_SAMPLES:
             return TimedFigures(None, None, None, reason=f"fewer than {MIN_SAMPLES} raw samples in the {name}")
     old, new = sides["baseline"], sides["current run"]
-    note = "; ".join(
-        f"{side.dropped}/{side.blocks} disturbed blocks dropped in the {name}"
-        for name, side in sides.items()
-        if side.dropped
-    )
+    notes = [f"{side.dropped}/{side.blocks} disturbed blocks dropped in the {name}" for name, side in sides.items()]
+    notes = [note for note, side in zip(notes, sides.values(), strict=True) if side.dropped]
     old_runs, new_runs = _as_runs(baseline), _as_runs(current)
     pairs: tuple[tuple[float, float], ...] = ()
     if len(old_runs) == len(new_runs) >= 2:
         pairs = tuple(
-            (sample_statistic(metric, a, batch_size), sample_statistic(metric, b, batch_size))
+            (run_statistic(metric, a, batch_size), run_statistic(metric, b, batch_size))
             for a, b in zip(old_runs, new_runs, strict=True)
         )
+    precision = comparison_precision(metric, old, new, (len(old_runs), len(new_runs)), pairs, run_noise)
     return TimedFigures(
         sample_statistic(metric, old.samples_ms, batch_size),
         sample_statistic(metric, new.samples_ms, batch_size),
         mann_whitney_p(old.samples_ms, new.samples_ms),
-        note=note,
+        note="; ".join(filter(None, [*notes, precision.note])),
         pairs=pairs,
-        precision=comparison_precision(metric, old, new, (len(old_runs), len(new_runs)), pairs, run_noise),
+        precision=precision,
     )
