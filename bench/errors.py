@@ -80,7 +80,10 @@ class NotApplicable(BenchError):
 
 def one_line(err: BaseException, limit: int = 300) -> str:
     """``Type: message`` on one line, cut to ``limit`` characters (a C++ stack must not fill a record)."""
-    message = str(err).split("Exception raised from ", 1)[0]  # torch's C++ errors may append their stack
+    if isinstance(err, SystemExit):  # its message is only the exit code: say who asked to end the process
+        message = f"the model called sys.exit({'' if err.code is None else repr(err.code)})"
+    else:
+        message = str(err).split("Exception raised from ", 1)[0]  # torch's C++ errors may append their stack
     text = " ".join(f"{type(err).__name__}: {message}".split()).strip().rstrip(":")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -95,9 +98,10 @@ def stops_the_session(err: BaseException) -> bool:
 
 def outcome_of(err: BaseException) -> str | None:
     """What a case records when ``err`` comes out of it: ``skipped`` for :class:`NotApplicable` and a
-    ``pytest.skip()``, ``failed`` for a ``pytest.fail()`` / ``pytest.xfail()`` and any other ``Exception``; ``None``
-    for what stops the session instead (Ctrl-C, SIGTERM, ``SystemExit``, ``pytest.exit()``), which leaves no record
-    and is raised on. pytest's outcomes are not ``Exception``s, so an ``except Exception`` does not see them."""
+    ``pytest.skip()``, ``failed`` for a ``pytest.fail()`` / ``pytest.xfail()``, a ``sys.exit()`` (a model must not end
+    the benchmark; pytest too reports the case failed and goes on) and any other ``Exception``; ``None`` for what
+    stops the session instead (Ctrl-C, SIGTERM, ``pytest.exit()``), which leaves no record and is raised on. pytest's
+    outcomes and ``SystemExit`` are not ``Exception``s, so an ``except Exception`` does not see them."""
     if isinstance(err, NotApplicable):
         return "skipped"
     if stops_the_session(err):
@@ -107,4 +111,4 @@ def outcome_of(err: BaseException) -> str | None:
         return "skipped"
     if pytest is not None and isinstance(err, pytest.fail.Exception):
         return "failed"
-    return "failed" if isinstance(err, Exception) else None
+    return "failed" if isinstance(err, (Exception, SystemExit)) else None

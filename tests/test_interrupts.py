@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -263,8 +264,8 @@ def test_a_pytest_exit_from_an_optional_pass_stops_the_case_instead_of_failing_t
 @pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
 def test_a_pytest_exit_from_the_model_during_a_loadgen_run_stops_the_load_pass(tmp_path):
     """The SUT's worker thread serves LoadGen and hands the model's exception to the pass; before, the load pass
-    kept a ``pytest.exit()`` as its error (``Exit: ...``) and the case went on as ``ok``; an error of an earlier query
-    of the same run hid it."""
+    kept a ``pytest.exit()`` as its error (``Exit: ...``) and the case went on as ``ok``. (An error of an earlier query
+    of the same run now stops the run: the model is not called again.)"""
     from bench.measure.load import LoadSpec, load_pass
 
     calls = []
@@ -272,9 +273,7 @@ def test_a_pytest_exit_from_the_model_during_a_loadgen_run_stops_the_load_pass(t
     def call_for(requests: int):
         def call():
             calls.append(requests)
-            if len(calls) == 6:  # the warm-up's 5 calls pass; the run's first query fails, its second stops the session
-                raise RuntimeError("a bad query")
-            if len(calls) > 6:  # (the first error is the run's, but not over a pytest.exit())
+            if len(calls) == 6:  # the warm-up's 5 calls pass; the run's first query stops the session
                 pytest.exit("quota reached")
 
         return call
@@ -282,3 +281,39 @@ def test_a_pytest_exit_from_the_model_during_a_loadgen_run_stops_the_load_pass(t
     spec = LoadSpec(scenarios=("single-stream",), min_duration_s=0.05, min_queries=10)
     with pytest.raises(pytest.exit.Exception, match="quota reached"):
         load_pass(call_for, spec, 1, tmp_path)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
+@pytest.mark.parametrize(
+    ("signal", "code", "by", "scenario"),
+    [("SIGINT", 130, "", "single-stream"), ("SIGTERM", 143, " (SIGTERM)", "server"), ("SIGINT", 130, "", "offline")],
+)
+def test_a_signal_during_a_loadgen_run_stops_it_at_once_and_closes_the_run(tmp_path, signal, code, by, scenario):
+    """Before, Ctrl-C (or SIGTERM) during a SingleStream or Server run was raised inside LoadGen's issue callback and
+    thrown through LoadGen, which left its logger running: the process died of a segmentation fault (exit 139); in
+    Offline it was seen only once LoadGen's run (a minute here) had ended. Now the run is drained at once and
+    ``bench run`` ends as for any interrupt."""
+    action = "int_at_batch" if signal == "SIGINT" else "term_at_batch"
+    params = f"{action}: 1, in_load: true, load_sleep_s: 0.005"
+    model = f"{{factory: 'tests.fakes.models:build', name: lin, params: {{{params}}}}}"
+    load = f"load: {{scenarios: [{scenario}], min_duration_s: 60, min_queries: 10, slo: {{p99_ms: 10}}}}\n"
+    write_suite(tmp_path, "suites/s.yaml", f"suite: s\nmodels: [{model}]\nbatch_sizes: [1]\n{TINY_MEASURE}{load}")
+    started = time.monotonic()
+    done = bench_run(tmp_path, "-q")
+    assert time.monotonic() - started < 50  # a generous bound: the LoadGen run alone is 60 s long
+    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == f"bench run: interrupted{by} before any case finished; nothing was measured"
+    assert "Traceback" not in done.stdout + done.stderr
+    assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["counts"]["ok"] == 0
+
+
+def test_a_sys_exit_from_inside_a_model_is_a_failed_case_and_the_run_goes_on(tmp_path):
+    """Before, a model's ``sys.exit(1)`` left the case with no record while pytest counted it failed (and went on):
+    ``bench report`` and ``--resume`` never heard of it. Now it is a ``failed`` record saying so."""
+    suite(tmp_path, "sysexit_at_batch: 1")
+    done = bench_run(tmp_path, "-q")
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    records = load(tmp_path / "out" / "r1")
+    assert records["status"].tolist() == ["ok", "failed", "ok"]
+    assert records["error"].iloc[1] == "SystemExit: the model called sys.exit(1)"
+    assert meta(tmp_path)["status"] == "finished"

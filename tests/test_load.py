@@ -9,6 +9,7 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -526,6 +527,66 @@ def test_a_server_run_that_raises_keeps_the_runs_made_before(tmp_path):
     assert result.error == "RuntimeError: model broke" and "server_max_qps" not in result.columns
     assert result.extra["server_runs"] == len(result.extra["load_curve"]) >= 1
     assert result.extra["load_curve"][0]["qps"] == 200
+
+
+def breaking_model(end: Callable[[], None], calls: list[str]):
+    """A model of 5 ms a call (about 200 requests/s) that ends with ``end()`` on its first LoadGen query (the warm-up's
+    5 calls pass); ``calls`` notes every call, and ``"stopped"`` when it ended."""
+
+    def call_for(requests: int):
+        def call():
+            calls.append("call")
+            if len(calls) == 6:
+                calls.append("stopped")
+                end()
+            time.sleep(0.005)
+
+        return call
+
+    return call_for
+
+
+def _raise(err: BaseException):
+    raise err
+
+
+LONG_RUN = {"min_duration_s": 60.0, "min_queries": 10, "slo_p99_ms": 10.0, "start_qps": 100.0}
+"""A minute a run: a pass that stops only when LoadGen's run ends takes more than 60 s."""
+
+
+@needs_loadgen
+@pytest.mark.parametrize("scenario", ["single-stream", "offline", "server"])
+def test_a_model_that_raises_stops_the_loadgen_run_at_once_and_is_not_called_again(tmp_path, scenario):
+    """Before, the SUT kept the error and went on calling the broken model for every query until LoadGen's
+    min_duration_s had passed (a minute here); the pass recorded the error only then. Now the run is drained: no
+    further model call, and LoadGen ends well before its minute (Server: after server_max_async_queries, 64 here,
+    more arrivals at 100 QPS)."""
+    calls: list[str] = []
+    spec = LoadSpec(scenarios=(scenario,), **LONG_RUN)
+    started = time.monotonic()
+    result = load_pass(breaking_model(lambda: _raise(RuntimeError("model broke")), calls), spec, 1, tmp_path)
+    assert time.monotonic() - started < 20  # a generous bound: the run is 60 s long
+    assert result.error == "RuntimeError: model broke" and calls[-1] == "stopped"
+
+
+@needs_loadgen
+@pytest.mark.parametrize(
+    ("end", "error"),
+    [(lambda: sys.exit(1), "SystemExit: the model called sys.exit(1)"), (lambda: pytest.exit("quota reached"), None)],
+)
+def test_a_model_that_exits_stops_the_loadgen_run_at_once(tmp_path, end, error):
+    """A ``sys.exit(1)`` from the model is the pass's error, as any exception: before, it stopped the pass (and the
+    case) with no record, while pytest counted the case failed. A ``pytest.exit()`` stops the session, and now at
+    once: before, only once LoadGen's minute had passed."""
+    calls: list[str] = []
+    spec = LoadSpec(scenarios=("server",), **LONG_RUN)
+    started = time.monotonic()
+    if error is None:
+        with pytest.raises(pytest.exit.Exception, match="quota reached"):
+            load_pass(breaking_model(end, calls), spec, 1, tmp_path)
+    else:
+        assert load_pass(breaking_model(end, calls), spec, 1, tmp_path).error == error
+    assert time.monotonic() - started < 20 and calls[-1] == "stopped"
 
 
 def test_without_loadgen_the_load_pass_says_why_and_records_nothing(tmp_path, monkeypatch):

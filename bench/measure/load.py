@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import checks
-from bench.errors import NotApplicable, SuiteError, stops_the_session
+from bench.errors import NotApplicable, SuiteError, outcome_of
 from bench.measure import PassResult, one_line
 from bench.measure.sut import SCENARIOS, BatchingSUT, CallFor, LoadgenRun, loadgen
 
@@ -515,10 +515,10 @@ def load_pass(
                 columns |= _server(runner, spec, spec.start_qps or estimate_qps / 2, extra, server_runs, recorded)
         except TimeLimit:  # no run fitted in the time left: what ran before is kept, flagged below
             pass
-        except Exception as err:  # keep the scenarios (and Server runs) already measured; the error says what stopped
-            if stops_the_session(err):  # a pytest.exit() from the model, served by the SUT's worker: the run stops
+        except BaseException as err:  # keep the scenarios (and Server runs) already measured; the error says what
+            if outcome_of(err) is None:  # Ctrl-C, SIGTERM, a pytest.exit() from the model: the run stops
                 raise
-            error = one_line(err)
+            error = one_line(err)  # an exception, a sys.exit() or a pytest.skip()/fail() from the model
     if server_runs:  # every Server run made, also when a later one raised (the search's own curve is the same runs)
         extra |= {"load_curve": _curve(server_runs), "server_runs": len(server_runs)}
     name = case_id or log_dir.name

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import NotApplicable, stops_the_session
+from bench.errors import NotApplicable, outcome_of
 
 CallFor = Callable[[int], Callable[[], object]]
 """``call_for(n)`` -> a zero-argument callable that serves ``n`` requests in one call (its inputs built once)."""
@@ -171,8 +171,17 @@ class BatchingSUT:
     """The in-process system under test: LoadGen's issue callback enqueues, one worker batches, calls, completes.
 
     ``thread_context`` is entered by the worker thread around its whole life (e.g. ``torch.inference_mode``, which
-    is per thread). A call that raises still completes its samples, so LoadGen never waits forever; the error is
-    re-raised by :meth:`run` after LoadGen returns.
+    is per thread).
+
+    **Stopping a run.** LoadGen cannot be aborted: its issue loop ends only when its schedule or its limits say so,
+    and an exception thrown through it leaves its logger running (the process then crashes, at the latest as it
+    exits). So LoadGen runs on a thread of its own (``bench-loadgen``: Python raises Ctrl-C and SIGTERM on the main
+    thread only, never inside LoadGen's callbacks), and a run that must stop (the model raised anything, even
+    ``pytest.exit()`` or ``sys.exit()``; a Ctrl-C or SIGTERM reached :meth:`run`) is drained instead: the model is not
+    called again, every query is completed at once (SingleStream: in the issue callback, so LoadGen runs through its
+    remaining queries without waiting for a model; Offline: the whole queue in one completion), and Server queries are
+    held until LoadGen's flush, so that its ``server_max_async_queries`` check ends the run after that many more
+    arrivals, unless its schedule ends first. :meth:`run` then raises what stopped it.
     """
 
     def __init__(
@@ -192,6 +201,11 @@ class BatchingSUT:
         self._worker: threading.Thread | None = None
         self._wait_s = self.max_wait_s
         self.error: BaseException | None = None
+        self._stopping = threading.Event()
+        """Set when the run must end: the worker calls no model, queries are completed at once (see the class)."""
+        self._hold = False
+        """In a stopping Server run, issued queries wait for LoadGen's flush (:meth:`issue`)."""
+        self._held: list[int] = []
         self.batches = 0
         self.served = 0
         self.busy_s = 0.0
@@ -238,16 +252,44 @@ class BatchingSUT:
         if self._worker is not None:
             self._worker.join()
 
+    def stop(self, err: BaseException) -> None:
+        """End the current run as soon as LoadGen lets it (see the class); :meth:`run` raises ``err`` after it. The
+        first error is the run's, but what stops the session (Ctrl-C, ``pytest.exit()``) replaces an error."""
+        if self.error is None or (outcome_of(err) is None and outcome_of(self.error) is not None):
+            self.error = err
+        self._stopping.set()
+
     def issue(self, samples) -> None:
-        """LoadGen's issue callback: enqueue only."""
-        put = self._queue.put
-        for sample in samples:
-            put(sample.id)
+        """LoadGen's issue callback: enqueue only; in a stopping run, complete at once (a Server run: at the flush).
+        Nothing raised here may reach LoadGen (see the class)."""
+        try:
+            if not self._stopping.is_set():
+                put = self._queue.put
+                for sample in samples:
+                    put(sample.id)
+            elif self._hold:
+                self._held.extend(sample.id for sample in samples)
+            else:
+                self._complete([sample.id for sample in samples])
+        except BaseException as err:  # (no signal is raised on this thread; this is a last resort)
+            self.stop(err)
+            self._complete([sample.id for sample in samples])
 
     def flush(self) -> None:
         """LoadGen's flush callback, made once every query of the run is issued: a batch waiting for more requests
-        leaves now (none will come), so a run never ends waiting out ``max_wait_ms``."""
-        self._queue.put(_FLUSH)
+        leaves now (none will come), so a run never ends waiting out ``max_wait_ms``; held queries complete."""
+        try:
+            held, self._held = self._held, []
+            self._complete(held)
+            self._queue.put(_FLUSH)
+        except BaseException as err:  # (as in issue)
+            self.stop(err)
+
+    def _complete(self, ids: list[int]) -> None:
+        """Complete these samples with an empty response (performance mode reads no output)."""
+        if ids:
+            lg = self.lg
+            lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
 
     def _take(self, first: int) -> tuple[list[int], bool]:
         """The batch that starts with ``first``: what is queued, then what arrives within the wait, up to the max."""
@@ -284,18 +326,35 @@ class BatchingSUT:
                     continue
                 if first is _FLUSH:
                     continue
+                if self._stopping.is_set():  # no model call: everything queued completes at once
+                    stop = self._drain([first])
+                    continue
                 batch, stop = self._take(first) if self.max_batch > 1 else ([first], False)
                 start = clock()
                 try:
                     calls[bucket_of[len(batch)]]()
-                except BaseException as err:  # complete anyway: LoadGen must not wait forever
-                    # the first error is the run's, but a pytest.exit() stops the session whatever came before
-                    if self.error is None or stops_the_session(err):
-                        self.error = err
+                except BaseException as err:  # complete anyway: LoadGen must not wait forever; the run stops
+                    self.stop(err)
                 lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in batch])
                 self.busy_s += clock() - start
                 self.batches += 1
                 self.served += len(batch)
+
+    def _drain(self, ids: list[int]) -> bool:
+        """Complete ``ids`` and every sample queued now, in one call; whether the worker was told to stop."""
+        stop, get = False, self._queue.get
+        while True:
+            try:
+                item = get(block=False)
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+                break
+            if not isinstance(item, _Job) and item is not _FLUSH:
+                ids.append(item)
+        self._complete(ids)
+        return stop
 
     # -- one LoadGen run --------------------------------------------------------------------------
 
@@ -310,14 +369,39 @@ class BatchingSUT:
         log_settings.enable_trace = False
         self._wait_s = self.max_wait_s if wait_ms is None else wait_ms / 1000.0
         batches, served = self.batches, self.served
+        self.error, self._held = None, []
+        self._stopping.clear()
+        self._hold = settings.scenario == lg.TestScenario.Server
         sut = lg.ConstructSUT(self.issue, self.flush)
         qsl = lg.ConstructQSL(1024, 1024, _no_samples, _no_samples)
+        failed: list[BaseException] = []
+        ended = threading.Event()  # (not Thread.join: one that Ctrl-C interrupted may then say the thread ended)
+
+        def start() -> None:
+            try:
+                # an absent audit file: LoadGen would otherwise read ./audit.config if one happened to exist
+                lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, str(log_dir / "no-audit.config"))
+            except BaseException as err:  # handed to the caller's thread
+                failed.append(err)
+            finally:
+                ended.set()
+
+        loadgen_thread = threading.Thread(target=start, name="bench-loadgen", daemon=True)
         try:
-            # an absent audit file: LoadGen would otherwise read ./audit.config if one happened to exist
-            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, str(log_dir / "no-audit.config"))
+            loadgen_thread.start()
+            try:
+                ended.wait()  # a Ctrl-C or SIGTERM is raised here, while LoadGen runs
+            except BaseException as err:
+                self.stop(err)
+                while not ended.is_set():  # LoadGen must end first: left running, it crashes the process
+                    with contextlib.suppress(BaseException):  # a second Ctrl-C: the drain is already under way
+                        ended.wait()
         finally:
-            lg.DestroyQSL(qsl)
-            lg.DestroySUT(sut)
+            if ended.is_set() or not loadgen_thread.is_alive():
+                lg.DestroyQSL(qsl)
+                lg.DestroySUT(sut)
+        if failed:
+            raise failed[0]
         if self.error is not None:
             error, self.error = self.error, None
             raise error

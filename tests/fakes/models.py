@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +31,9 @@ class Linear(torch.nn.Module):
         exit_code: int | None = None,
         outcome_at_batch: int = 0,
         outcome: str = "skip",
+        sysexit_at_batch: int = 0,
+        in_load: bool = False,
+        load_sleep_s: float = 0.0,
     ):
         super().__init__()
         self.linear = torch.nn.Linear(width, 4)
@@ -38,8 +44,19 @@ class Linear(torch.nn.Module):
         self.exit_at_batch = exit_at_batch
         self.exit_code = exit_code
         self.outcome_at_batch, self.outcome = outcome_at_batch, outcome
+        self.sysexit_at_batch = sysexit_at_batch
+        self.in_load, self.load_sleep_s, self.load_calls = in_load, load_sleep_s, 0
 
     def forward(self, x):
+        if threading.current_thread().name == "bench-sut":  # the load pass's worker: 5 warm-up calls, then LoadGen's
+            self.load_calls += 1
+            time.sleep(self.load_sleep_s)
+        elif self.in_load:  # in_load: the misbehaviours wait for the load pass's first LoadGen query
+            return self.linear(x)
+        if self.in_load and self.load_calls <= 5:
+            return self.linear(x)
+        if x.shape[0] == self.sysexit_at_batch:
+            sys.exit(1)  # a model that ends its process
         if x.shape[0] == self.fail_at_batch:
             raise RuntimeError(f"model cannot take batch {x.shape[0]}")
         if x.shape[0] == self.kill_at_batch:
