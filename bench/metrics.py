@@ -128,6 +128,9 @@ TABLE: tuple[Metric, ...] = (
     _m("recommended", "", None, DECISION, "judge", "the recommendation of its group", type=bool, summary=True),
     _m("verdict", "", None, DECISION, "judge", "why it is or is not recommended", type=str, summary=True),
     # cost and energy
+    _m("currency", "", None, INFO, "judge",
+       "the currency of its suite's price table (prices.currency: USD, EUR), which price_per_hour, cost_per_1m and "
+       "electricity_cost_per_1m are in; never converted", type=str, summary=True),
     _m("price_per_hour", "$/h", LOWER, DERIVED, "judge", "price of the hardware it ran on", summary=True),
     _m("price_basis", "", None, INFO, "judge",
        "where price_per_hour comes from (the price table entry and the layer that set it: '4 core-hour(s) from the "

@@ -266,3 +266,18 @@ def test_a_suites_plan_rows_are_grouped_so_each_groups_cheapest_reads_its_own_ro
     plan, groups = _suite_plan(capacity, "u", ["suite", "model", "device"])
     assert plan.empty and groups == [("", range(0, 0))]
     assert _suite_plan(pd.DataFrame(), "s", ["suite"])[1] == [("", range(0, 0))]
+
+
+def test_summary_csv_says_which_currency_each_rows_money_is_in(suites_report):
+    """Was: summary.csv's price_per_hour and cost_per_1m of the EUR suite read like the USD suite's, with no column
+    saying which. Now a currency column, just before price_per_hour, names each row's suite's currency."""
+    import pandas as pd
+
+    folder, _ = suites_report
+    summary = pd.read_csv(folder / "summary.csv")
+    columns = list(summary.columns)
+    assert columns.index("currency") + 1 == columns.index("price_per_hour")
+    assert summary.groupby("suite")["currency"].agg(set).to_dict() == {"s": {"USD"}, LONG: {"EUR"}}
+    book = openpyxl.load_workbook(folder / "capacity.xlsx", read_only=True)
+    header = next(book["cases"].iter_rows(max_row=1, values_only=True))
+    assert "currency" in header

@@ -257,11 +257,13 @@ def loaded_throughput(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
-    """Adds ``price_per_hour``, ``price_basis``, ``loaded_items_per_s`` and ``throughput_basis``, ``cost_per_1m`` and,
-    where energy was measured, ``energy_kwh_per_1m``, ``carbon_g_per_1m`` and ``electricity_cost_per_1m`` (empty
-    otherwise, never 0). Where a LoadGen Server peak exists, $/1M and energy per 1M use the loaded throughput (energy:
-    the energy pass's mean power over it)."""
+    """Adds ``currency`` (the price table's, on every row: the money columns of a run of several suites are in
+    each suite's own currency, never converted), ``price_per_hour``, ``price_basis``, ``loaded_items_per_s`` and
+    ``throughput_basis``, ``cost_per_1m`` and, where energy was measured, ``energy_kwh_per_1m``, ``carbon_g_per_1m``
+    and ``electricity_cost_per_1m`` (empty otherwise, never 0). Where a LoadGen Server peak exists, $/1M and energy
+    per 1M use the loaded throughput (energy: the energy pass's mean power over it)."""
     out = frame.copy()
+    out["currency"] = prices.currency
     hourly = [
         prices.hourly(row["device"], row["threads"], row.get("gpu_name")) if row["status"] == "ok" else (None, "")
         for _, row in out.iterrows()
