@@ -47,13 +47,13 @@ def test_the_price_basis_of_every_row_is_on_the_page_in_the_csv_and_in_the_workb
     page = (folder / "index.html").read_text()
     text = re.sub(r"\s+", " ", html.unescape(page))  # the prose as a reader sees it
     # the capacity table: a price basis column beside the price per hour, the reason where there is no price
-    assert "<th>price / hour</th><th>price basis</th>" in page
+    assert "<th>price / hour (USD)</th><th>price basis</th>" in page
     assert CPU_BASIS in cells(page, "m[int8-cpu-bs1]")
     gpu_row = cells(page, "m[int8-cuda:0-bs1]")
     assert any(cell.startswith(NO_PRICE) for cell in gpu_row)
     # under the ranking: what the $/1M figures rest on, per suite, with the case counts
     note = re.sub(r"<[^>]+>", "", re.search(r"where it comes from \(column price basis\)(.*?)</ul>", text, re.S)[1])
-    assert f"s (prices: default): {CPU_BASIS} (2 case(s)) · " + NO_PRICE in note
+    assert f"s (prices: default, in USD): {CPU_BASIS} (2 case(s)) · " + NO_PRICE in note
     summary = pd.read_csv(folder / "summary.csv").set_index("case_id")
     assert summary.loc["m[fp32-cpu-bs1]", "price_basis"] == CPU_BASIS
     assert summary.loc["m[fp32-cuda:0-bs1]", "price_basis"].startswith(NO_PRICE)

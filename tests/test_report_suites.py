@@ -4,6 +4,7 @@ capacity.xlsx, and a cost chart that never draws two currencies on one axis."""
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from pathlib import Path
 
@@ -268,6 +269,47 @@ def test_a_suites_plan_rows_are_grouped_so_each_groups_cheapest_reads_its_own_ro
     assert _suite_plan(pd.DataFrame(), "s", ["suite"])[1] == [("", range(0, 0))]
 
 
+def _table_text(fragment: str) -> list[list[str]]:
+    """The rows of the HTML ``fragment``'s tables, each as its cells' text (header cells too)."""
+    return [
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", fragment, re.S)
+    ]
+
+
+def _section(page: str, start: str, end: str) -> str:
+    return page[page.index(start) : page.index(end, page.index(start))]
+
+
+def test_the_page_names_each_suites_currency_in_its_capacity_table_and_each_cost_cell(suites_report):
+    """Was: one capacity table held both suites' rows under "price / hour" and "monthly cost", the EUR suite's
+    beside the USD suite's, and the ranking's column read "$ / 1M" over EUR figures. Now each suite has its own
+    capacity table under a heading naming its currency, with its inputs and that currency in its money headers, and
+    with suites in different currencies each cost / 1M cell names its currency."""
+    folder, result = suites_report
+    page = (folder / "index.html").read_text()
+    assert "$ / 1M" not in page and "<th>price / hour</th>" not in page and "<th>monthly cost</th>" not in page
+    capacity = _section(page, "<h2>Capacity plan</h2>", "<h2>Charts</h2>")
+    parts = re.split(r"<h3>(.*?)</h3>", capacity)[1:]
+    headings, bodies = parts[0::2], parts[1::2]
+    assert headings == ["s, in USD", f"{LONG}, in EUR"]
+    for suite, currency, target, body in (("s", "USD", "2000", bodies[0]), (LONG, "EUR", "100", bodies[1])):
+        header, *rows = _table_text(body)
+        assert header[11] == f"price / hour ({currency})" and header[13] == f"monthly cost ({currency})"
+        plan = result.capacity[result.capacity["suite"] == suite]
+        assert [row[0] for row in rows] == list(plan["case_id"])
+        assert f"target <strong>{target} QPS</strong>" in body and f"prices in {currency}:" in body
+    ranking = _section(page, "<h2>Ranking</h2>", "</table>")
+    header, *rows = _table_text(ranking)
+    assert header[9] == "cost / 1M"
+    costs = [row[9] for row in rows]
+    expected = result.ranking["cost_per_1m"].map("{:.4g}".format) + " " + result.ranking["currency"]
+    assert costs == list(expected) and {cost.split()[-1] for cost in costs} == {"USD", "EUR"}
+
+
 def test_summary_csv_says_which_currency_each_rows_money_is_in(suites_report):
     """Was: summary.csv's price_per_hour and cost_per_1m of the EUR suite read like the USD suite's, with no column
     saying which. Now a currency column, just before price_per_hour, names each row's suite's currency."""
@@ -281,3 +323,44 @@ def test_summary_csv_says_which_currency_each_rows_money_is_in(suites_report):
     book = openpyxl.load_workbook(folder / "capacity.xlsx", read_only=True)
     header = next(book["cases"].iter_rows(max_row=1, values_only=True))
     assert "currency" in header
+
+
+def test_a_single_currency_page_names_its_currency_once_in_each_money_header(tmp_path):
+    """One suite priced in USD (the default): one capacity table as before, no heading per suite, its money headers
+    naming USD ("USD / 1M", "price / hour (USD)"), and the cost cells plain numbers."""
+    run_id = make_suites_run(tmp_path / "results", suites=(("s", SECTIONS),))
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    page = (folder / "index.html").read_text()
+    capacity = _section(page, "<h2>Capacity plan</h2>", "<h2>Charts</h2>")
+    assert "<h3>" not in capacity and capacity.count("<table>") == 1
+    header = _table_text(capacity)[0]
+    assert header[11] == "price / hour (USD)" and header[13] == "monthly cost (USD)"
+    header, *rows = _table_text(_section(page, "<h2>Ranking</h2>", "</table>"))
+    assert header[9] == "USD / 1M" and "$ / 1M" not in page
+    assert [row[9] for row in rows] == list(result.ranking["cost_per_1m"].map("{:.4g}".format))
+    assert "Every money figure is in USD" in re.sub(r"\s+", " ", page)
+
+
+@pytest.mark.parametrize(("first", "second"), [("<b>", "€"), ("&amp;", "<i>x")])
+def test_a_currency_with_markup_is_shown_as_text_never_as_html(tmp_path, first, second):
+    """A currency is 1 to 8 printable characters, so it may hold markup: the page escapes it wherever it is written
+    (headings, headers, cells, the methodology), and summary.csv keeps it as written."""
+    import pandas as pd
+
+    suites = tuple(
+        (name, {**EURO, "prices": {"currency": currency, "cpu_core_hour": 0.5}})
+        for name, currency in (("s", first), (LONG, second))
+    )
+    run_id = make_suites_run(tmp_path / "results", suites=suites)
+    folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    page = (folder / "index.html").read_text()
+    assert "<b>" not in page and "<i>" not in page  # the template itself writes neither tag
+    capacity = _section(page, "<h2>Capacity plan</h2>", "<h2>Charts</h2>")
+    headings = [html.unescape(h) for h in re.findall(r"<h3>(.*?)</h3>", capacity)]
+    assert headings == [f"s, in {first}", f"{LONG}, in {second}"]  # as written: escaped once, no more
+    for currency, body in zip((first, second), re.split(r"<h3>.*?</h3>", capacity)[1:], strict=True):
+        assert _table_text(body)[0][13] == f"monthly cost ({currency})"
+    costs = [row[9] for row in _table_text(_section(page, "<h2>Ranking</h2>", "</table>"))[1:]]
+    assert {cost.split(" ", 1)[1] for cost in costs} == {first, second}
+    summary = pd.read_csv(folder / "summary.csv")
+    assert set(summary["currency"]) == {first, second}

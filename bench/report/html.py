@@ -139,6 +139,34 @@ def _price_bases(cases: pd.DataFrame) -> dict[str, list[tuple[str, int]]]:
     }
 
 
+def _currencies(tables: Tables) -> tuple[dict[str, str], str | None]:
+    """Each suite's currency (its ``prices.currency``) and, when every suite prices in the same one, that currency:
+    the page then names it once in each money header ("USD / 1M"); otherwise each money cell names its own."""
+    currencies = {suite: prices.currency for suite, prices in tables.prices.items()}
+    used = set(currencies.values()) or {"USD"}
+    return currencies, (used.pop() if len(used) == 1 else None)
+
+
+def _capacity_sections(tables: Tables, shown: pd.DataFrame, currencies: dict[str, str]) -> list[dict[str, Any]]:
+    """The capacity plan on the page, one section per suite: its inputs, its currency (every money header of its
+    table names it) and its rows shown (of ``shown``), and how many plan rows it has in all. One table of every
+    suite's rows mixed their currencies and inputs under headers that named neither."""
+    sections = []
+    for suite, capacity in tables.capacity_inputs.items():
+        rows = shown[shown["suite"] == suite] if len(shown) else shown
+        total = tables.capacity[tables.capacity["suite"] == suite] if len(tables.capacity) else tables.capacity
+        sections.append(
+            {
+                "suite": suite,
+                "cap": capacity,
+                "currency": currencies.get(suite, "USD"),
+                "rows": records(rows),
+                "total": len(total),
+            }
+        )
+    return sections
+
+
 def render_html(tables: Tables, charts: list[Chart]) -> str:
     """The report page as one HTML string."""
     environment = jinja2.Environment(
@@ -156,6 +184,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
     capacity, capacity_note = _capacity_rows(tables, ranking)
     others = cases[cases["score"].isna() & ~cases.index.isin(tables.unscored.index)]
     capacity_stat = {suite: cap.slo_statistic for suite, cap in tables.capacity_inputs.items()}
+    currencies, one_currency = _currencies(tables)
     price_bases = _price_bases(cases)
     return template.render(
         run_id=tables.run_id,
@@ -165,7 +194,6 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         constraints=tables.constraints,
         constraint_specs=CONSTRAINTS,
         prices=tables.prices,
-        capacity_inputs=tables.capacity_inputs,
         capacity_stat=capacity_stat,
         price_bases=price_bases,
         profiles=PROFILES,
@@ -178,7 +206,10 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         unscored_left=max(0, len(tables.unscored) - MAX_ROWS),
         others=records(others.head(MAX_ROWS)),
         others_left=max(0, len(others) - MAX_ROWS),
-        capacity=records(capacity),
+        capacity_sections=_capacity_sections(tables, capacity, currencies),
+        currencies=currencies,
+        one_currency=one_currency,
+        cost_header=f"{one_currency} / 1M" if one_currency else "cost / 1M",
         capacity_note=capacity_note,
         counts=cases["status"].value_counts().to_dict() if len(cases) else {},
         unstable=int(pd.Series(cases.get("unstable")).fillna(False).astype(bool).sum()) if len(cases) else 0,
