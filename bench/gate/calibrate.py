@@ -33,7 +33,7 @@ import numpy as np
 from bench.errors import BenchError
 from bench.gate.compare import verdict_for
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
-from bench.gate.stats import RUN_NOISE, RunNoise, timed_figures, undisturbed
+from bench.gate.stats import RUN_NOISE, RunNoise, t95, timed_figures, undisturbed
 
 SUITE = "gate-calibration"
 CALIBRATED_METRICS = ("latency_p50_ms", "throughput_items_per_s")
@@ -184,12 +184,31 @@ def run_figures(runs: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def held_out_noise(figures: np.ndarray, used: Sequence[int]) -> RunNoise | None:
-    """The run noise a user would have calibrated without the runs a comparison uses: the relative standard
-    deviation of the other runs' cleaned p50s, over that many runs. None with fewer than three runs left."""
+    """The run noise a user would have calibrated without the runs a comparison uses: :func:`gate_noise` of the
+    other runs' cleaned p50s, over that many runs. None with fewer than three runs left."""
     rest = np.delete(figures, [i for i in used if i < figures.size])
     if rest.size < 3 or rest.mean() <= 0:
         return None
-    return RunNoise(min(float(np.std(rest, ddof=1) / np.mean(rest)), 0.99), int(rest.size))
+    return RunNoise(gate_noise(rest), int(rest.size))
+
+
+def gate_noise(figures: np.ndarray) -> float:
+    """The ``gates.run_noise`` these runs' cleaned p50s support: their relative standard deviation, or more where a
+    heavy tail needs it. A machine whose runs are now and then twice as slow has a standard deviation that says
+    19%, while one run a side would then call 3% of A/A pairs regressed; so the noise is at least what keeps the
+    upper :data:`TARGET_FALSE_ALARM` of the runs' pairwise log-ratios inside the interval the gate draws with one
+    run a side (Student's t at ``runs - 1`` degrees of freedom, times sqrt(2), beyond the default rule)."""
+    figures = np.asarray(figures, dtype=float)
+    figures = figures[np.isfinite(figures) & (figures > 0)]
+    if figures.size < 2:
+        return float("nan")
+    sd = float(np.std(figures, ddof=1) / np.mean(figures))
+    logs = np.log(figures)
+    ratios = (logs[None, :] - logs[:, None])[~np.eye(logs.size, dtype=bool)]
+    tail = float(np.quantile(ratios, 1.0 - TARGET_FALSE_ALARM, method="higher"))
+    limit = math.log1p(parse_rule("latency_p50_ms", METRICS["latency_p50_ms"].default_rule).limit)
+    needed = max(0.0, tail - limit) / (t95(figures.size - 1) * math.sqrt(2.0))
+    return min(max(sd, needed), 0.99)
 
 
 def run_noise(runs: Sequence[np.ndarray]) -> float:
@@ -279,9 +298,9 @@ NOISE_TITLES = {
 
 
 def recommended(cases: list[CaseRuns]) -> dict[str, Any] | None:
-    """The ``gates:`` keys this calibration supports: the largest run noise of its cases (rounded up to 0.1%), over
-    the fewest runs any case had. None with fewer than two runs."""
-    measured = [(run_noise(case.eager), len(run_figures(case.eager))) for case in cases]
+    """The ``gates:`` keys this calibration supports: the largest :func:`gate_noise` of its cases (rounded up to
+    0.1%), over the fewest runs any case had. None with fewer than two runs."""
+    measured = [(gate_noise(run_figures(case.eager)), len(run_figures(case.eager))) for case in cases]
     measured = [(noise, runs) for noise, runs in measured if runs >= 2 and np.isfinite(noise)]
     if not measured:
         return None
@@ -339,9 +358,10 @@ def summarise(cases: list[CaseRuns], rows: list[dict[str, Any]], per_case, setup
         lines.append(
             f'- for a gate on this machine, in the suite: `gates: {{run_noise: "{advice["run_noise"]}", '
             f"run_noise_runs: {advice['run_noise_runs']}}}` (or `bench gate --run-noise {advice['run_noise']} "
-            f"--run-noise-runs {advice['run_noise_runs']}`): the largest run noise above, over the runs it was "
-            'measured on; the rows "calibrated" below judge each comparison with the noise of the runs it does '
-            "not use"
+            f"--run-noise-runs {advice['run_noise_runs']}`): the largest run noise above, or more where slow runs "
+            "make the tail heavier than a standard deviation says (what keeps 99% of these runs' A/A pairs inside "
+            'the interval of one run a side); the rows "calibrated" below judge each comparison with that noise of '
+            "the runs it does not use"
         )
     lines += ["", "## Per case at the defaults", "", *_table(per_case, "case")]
     lines += ["", "## All cases, by test level and effect threshold", "", *_table(rows, "cases")]

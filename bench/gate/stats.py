@@ -36,11 +36,11 @@ RUN_NOISE = 0.30
 """Relative standard deviation of one run's figure between runs of the same code on this machine (the process's
 memory layout, its cores, the machine's load): one run cannot show it, so with a single run a side the gate takes
 this value (``gates: {run_noise: ...}``, ``bench gate --run-noise``); with N >= 2 interleaved runs a side it is
-measured from the run pairs. 30% is what ``bench calibrate`` measured on the development machine, a 2-core VM on a
-shared host, quiet as far as this VM could tell: the cleaned p50 of the same code had a run-to-run standard
-deviation of 24.8% (batch 1) and 29.3% (batch 64) over 30 runs, and an A/A pair of default-suite runs differed by
-up to +79%. With it one run a side decides only changes beyond about 90%, and says *inconclusive* below that; a
-dedicated runner should set what ``bench calibrate`` measures there."""
+measured from the run pairs (pooled with a calibrated value: :class:`RunNoise`). 30% is what ``bench calibrate``
+measured on the development machine, a 2-core VM on a shared host, quiet as far as this VM could tell: the cleaned
+p50 of the same code had a run-to-run standard deviation of 24.8% (batch 1) and 29.3% (batch 64) over 30 runs, and
+an A/A pair of default-suite runs differed by up to +79%. With it one run a side decides only changes beyond about
+90%, and says *inconclusive* below that; a dedicated runner should set what ``bench calibrate`` measures there."""
 NOISIER_THAN_CALIBRATED = 0.99
 """A calibrated run noise is pooled with the measured run pairs unless the pairs' variance exceeds it beyond the
 99th percentile of the F distribution: the machine is noisier now than when it was calibrated, and the pairs alone
