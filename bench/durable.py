@@ -9,6 +9,7 @@ that holds the new name (where the system allows a folder to be ``fsync``\\ ed),
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from pathlib import Path
 
 
@@ -40,9 +41,14 @@ def write_synced(path: str | os.PathLike[str], data: bytes) -> None:
 def write_atomic(path: str | os.PathLike[str], data: bytes, tmp: str | os.PathLike[str] | None = None) -> None:
     """Replace ``path`` by ``data`` so that a reader, a kill or a power loss finds the old file or the new one whole:
     written to ``tmp`` (default ``<path>.tmp``) and ``fsync``\\ ed, renamed over ``path``, then the folder
-    ``fsync``\\ ed."""
+    ``fsync``\\ ed. A write the file system refuses (a full disk) leaves ``path`` as it was and removes ``tmp``."""
     path = Path(path)
     tmp = Path(tmp) if tmp is not None else path.with_suffix(".tmp")
-    write_synced(tmp, data)
-    os.replace(tmp, path)
+    try:
+        write_synced(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     fsync_folder(path.parent)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench.errors import BenchError, NotApplicable, SuiteError, os_reason, short_name, stops_the_session
-from bench.results import DEFAULT_RESULTS_DIR, run_id_problem
+from bench.results import DEFAULT_RESULTS_DIR, ResultsWriteError, run_id_problem
 from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
 
@@ -256,8 +256,10 @@ def _case_test(case: Case):
             benchmark._mode = benchmark._mode or "bench: case failed before timing"
             # Ctrl-C, SIGTERM, a pytest.exit() from the model: the case has no record (--resume measures it again),
             # so pytest-benchmark's JSON and storage must not keep its timing
-            if isinstance(error, KeyboardInterrupt) or stops_the_session(error):
+            if isinstance(error, (KeyboardInterrupt, ResultsWriteError)) or stops_the_session(error):
                 benchmark.has_error = True
+            if isinstance(error, ResultsWriteError):  # the run cannot keep what it measures: measuring on is waste
+                pytest.exit(str(error), returncode=pytest.ExitCode.INTERRUPTED)
             raise
         benchmark.extra_info.update(
             suite=case.suite,
@@ -539,10 +541,14 @@ def stopped_by(config: pytest.Config) -> str | None:
 
 def stop_of(session: pytest.Session) -> dict[str, str]:
     """What stopped the session, as the run's ``meta.json`` records it: ``stopped_by`` (``Ctrl-C``, ``SIGTERM``,
-    ``pytest.exit()``, ``-x/--maxfail``, or ``pytest`` for a stop a plugin such as ``--stepwise`` asked for) and, but
-    for a signal, ``stop_reason`` (the reason pytest gave); empty when nothing did. A stop pytest asks for after the
+    ``pytest.exit()``, ``-x/--maxfail``, ``pytest`` for a stop a plugin such as ``--stepwise`` asked for, or ``write
+    error`` for a results folder that refused the run's writes) and, but for a signal, ``stop_reason`` (the reason
+    pytest gave, or the file refused and why); empty when nothing did. A stop pytest asks for after the
     last case (``-x`` on the last case, a ``pytest.exit()`` once it ran) stopped nothing: the run finished."""
     config = session.config
+    bench_session = config.stash.get(SESSION_KEY, None)
+    if bench_session is not None and bench_session.writer.write_error is not None:
+        return {"stopped_by": "write error", "stop_reason": bench_session.writer.write_error}
     if STOPPED_KEY in config.stash:
         return {"stopped_by": config.stash[STOPPED_KEY]}
     if config.stash.get(ALL_RAN_KEY, False):

@@ -31,7 +31,7 @@ from typing import Any
 from bench import metrics
 from bench.checks import MAX_COUNT, short
 from bench.durable import write_atomic
-from bench.errors import BenchError, short_name
+from bench.errors import BenchError, os_reason, short_name
 from bench.hardware import process_gone, this_process
 
 try:
@@ -221,23 +221,56 @@ def _hold(handle, path: Path) -> None:
         raise RunBusyError(f"--resume {path.name!r}: another process is writing the run{who}; stop it first") from None
 
 
+class ResultsWriteError(BenchError):
+    """A run's file could not be written (a full disk, a read-only or removed folder): the run stops there, and the
+    cases it wrote before are kept."""
+
+
 class RunWriter:
     """Appends records and samples for one run; every append is flushed and fsync'ed before returning.
 
     ``resume=True`` reopens a stopped run (``bench run --resume``): a line its kill cut short is dropped, ``meta``
     updates its metadata, and counts and times carry on from what the run holds. A writer holds its run while it is
     open: a second writer of the same run (two resumptions started at once) gets a :class:`RunBusyError` before it
-    writes anything."""
+    writes anything.
+
+    A write the file system refuses (a full disk, a read-only folder) raises :class:`ResultsWriteError` naming the
+    file: the case's half-written lines are taken back (it is all there or not at all), every later append raises
+    it too, and :attr:`write_error` keeps its text. A run folder removed while the run goes on (``rm -rf
+    results/<run>``) raises it after the case is appended to the files the writer holds open, and :meth:`close`
+    writes them back: no measured case is lost. A new run that cannot write its first ``meta.json`` removes the
+    folder it made, so that no empty run is left to read as damaged and its id stays free."""
 
     def __init__(self, results_dir: str | os.PathLike[str], run_id: str, meta: dict[str, Any], resume: bool = False):
         self.run_id = run_id
         self.path = Path(results_dir) / run_id
         self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
         self.closed = False
+        self.write_error: str | None = None
+        """What stopped the writes: ``cannot write <file>: <why>``; ``None`` while every write succeeded."""
+        self.close_error: str | None = None
+        """What :meth:`close` could not write (the final ``meta.json``), or ``None``."""
+        self.removed = False
+        """Whether the run's folder was found removed (then written back by :meth:`close`)."""
         self._carried: dict[str, Any] = {}
         if not resume:
             self.path.mkdir(parents=True, exist_ok=False)
-        self._records = open(self.path / "records.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            self._open(meta, resume)
+        except BaseException:
+            if not resume:  # nothing was measured: the half-made run would be read as damaged and hold its id
+                for handle in (getattr(self, "_records", None), getattr(self, "_samples", None)):
+                    if handle is not None:
+                        handle.close()
+                with suppress(OSError):
+                    for name in ("records.jsonl", "samples.jsonl", "meta.json", "meta.tmp"):
+                        (self.path / name).unlink(missing_ok=True)
+                    self.path.rmdir()
+            raise
+
+    def _open(self, meta: dict[str, Any], resume: bool) -> None:
+        # binary and unbuffered: a refused write leaves nothing pending that a later flush or the close would write
+        self._records = open(self.path / "records.jsonl", "a+b", buffering=0)  # noqa: SIM115
         _hold(self._records, self.path)
         if resume:
             for name in ("records.jsonl", "samples.jsonl"):
@@ -248,18 +281,47 @@ class RunWriter:
             carry = ("wall_time_s", "measure_time_s", "phase_time_s")
             self._carried = {k: previous[k] for k in carry if k in previous}
             meta = {**{k: v for k, v in previous.items() if k not in self._carried}, **meta}
-        self.meta = {"run_id": run_id, "schema_version": SCHEMA_VERSION, **meta, "status": "running"}
+        self.meta = {"run_id": self.run_id, "schema_version": SCHEMA_VERSION, **meta, "status": "running"}
         self.meta["process"] = this_process()  # a reader seeing 'running' checks that this process still exists
         _write_json_atomic(self.path / "meta.json", self.meta)
-        self._samples = open(self.path / "samples.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._samples = open(self.path / "samples.jsonl", "a+b", buffering=0)  # noqa: SIM115
+
+    @property
+    def saved(self) -> int:
+        """How many cases the run holds (those of an earlier part of a resumed run included)."""
+        return sum(self.counts.values())
 
     def append(self, record: Record, samples_ms: list[float] | None = None) -> None:
+        if self.write_error is not None:
+            raise ResultsWriteError(self.write_error)
+        self.removed = self._removed()  # the case still goes to the files held open, which close() writes back
+        lines = []
         if samples_ms:
-            self._write_line(
-                self._samples, {"case_id": record.case_id, "suite": record.suite, "samples_ms": samples_ms}
-            )
-        self._write_line(self._records, dataclasses.asdict(record))
+            lines.append((self._samples, {"case_id": record.case_id, "suite": record.suite, "samples_ms": samples_ms}))
+        lines.append((self._records, dataclasses.asdict(record)))
+        ends = [os.fstat(handle.fileno()).st_size for handle, _ in lines]
+        for handle, payload in lines:
+            try:
+                self._write_line(handle, payload)
+            except OSError as err:
+                for (written, _), end in zip(
+                    lines, ends, strict=True
+                ):  # the case is all there or not at all (--resume)
+                    with suppress(OSError):
+                        written.truncate(end)
+                self.write_error = f"cannot write {handle.name}: {os_reason(err)}"
+                raise ResultsWriteError(self.write_error) from None
         self.counts[record.status] += 1
+        if self.removed:
+            self.write_error = f"{self.path} was removed during the run"
+            raise ResultsWriteError(self.write_error)
+
+    def _removed(self) -> bool:
+        """Whether the run's ``records.jsonl`` was removed (with its folder) since the writer opened it."""
+        try:
+            return os.fstat(self._records.fileno()).st_nlink == 0
+        except OSError:
+            return False
 
     @staticmethod
     def _write_line(handle, payload: dict[str, Any]) -> None:
@@ -267,21 +329,48 @@ class RunWriter:
             line = json.dumps(payload, default=str, allow_nan=False)
         except ValueError:  # NaN or an infinity is not JSON: written as null, "not measured"
             line = json.dumps(json_safe(payload), default=str)
-        handle.write(line + "\n")
-        handle.flush()
+        data = memoryview((line + "\n").encode("utf-8"))
+        while data:  # an unbuffered write may take part of it
+            data = data[handle.write(data) :]
         os.fsync(handle.fileno())
 
     def close(self, status: str, **extra: Any) -> None:
         """Write the run's final ``meta.json`` (``status``, counts, ``extra``). A Ctrl-C or SIGTERM arriving meanwhile
         (a second Ctrl-C while the first one stops the run) waits until it is written, then acts as it would have:
-        the run never stays ``running`` because it came at that moment."""
+        the run never stays ``running`` because it came at that moment. A run folder removed during the run is
+        written back first. What cannot be written is not raised: :attr:`close_error` says what it was, and the
+        ``meta.json`` the run started with stays whole."""
         with signals_held():
-            self._records.close()
-            self._samples.close()
+            try:
+                if self._removed():
+                    self._write_back()
+            finally:
+                self._records.close()
+                self._samples.close()
             carried = {k: _add(extra[k], self._carried[k]) for k in self._carried if k in extra}
             self.meta.update(status=status, counts=self.counts, **{**extra, **carried})
-            _write_json_atomic(self.path / "meta.json", self.meta)
+            if self.close_error is None:
+                try:
+                    _write_json_atomic(self.path / "meta.json", self.meta)
+                except OSError as err:
+                    self.close_error = f"cannot write {self.path / 'meta.json'}: {os_reason(err)}"
             self.closed = True
+
+    def _write_back(self) -> None:
+        """Write a removed run folder back from the files the writer still holds open."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            for handle in (self._records, self._samples):
+                handle.seek(0)
+                data = handle.read()
+                name = self.path / Path(handle.name).name
+                with open(name, "xb") as copy:  # never over a file someone made there since
+                    copy.write(data)
+                    copy.flush()
+                    os.fsync(copy.fileno())
+        except OSError as err:
+            where = getattr(err, "filename", None) or self.path
+            self.close_error = f"cannot write {where} back: {os_reason(err)}"
 
 
 HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))

@@ -107,6 +107,33 @@ def stopped_line(what: str, writer) -> str:
     return f"bench run: {what}; {cases} saved in {writer.path}"
 
 
+WRITE_ERROR_EXIT = 2
+"""``bench run``'s exit status when the results folder refused the run's writes (as for every ``error:`` line)."""
+
+
+def write_error_line(writer) -> str | None:
+    """``bench run: error: cannot write <file>: <why>`` when the results folder refused the run's writes (a full disk,
+    a read-only folder) or was removed during the run, with what the run kept and how to measure the rest; ``None``
+    when every write succeeded."""
+    if writer is None or not (writer.write_error or writer.close_error):
+        return None
+    from bench.errors import counted
+
+    kept, are = counted(writer.saved, "case"), "is" if writer.saved == 1 else "are"
+    if writer.write_error is None:  # every case was saved; only the final meta.json was refused
+        return f"bench run: error: {writer.close_error}; the {kept} measured {are} saved in {writer.path}"
+    if writer.removed:
+        saved = f"the {kept} it measured {are} written back there"
+    elif writer.saved:
+        saved = f"the {kept} measured before it {are} saved in {writer.path}"
+    else:
+        saved = "no case was saved before it"
+    also = f" ({writer.close_error}, so the run reads as killed)" if writer.close_error else ""
+    once = "" if writer.removed else "once it can be written, "
+    rest = f"{once}bench run SUITE --resume {writer.run_id} measures the rest"
+    return f"bench run: error: {writer.write_error}; {saved}{also}; {rest}"
+
+
 def _interrupted(by: str, writer) -> int:
     """Say that ``by`` (``Ctrl-C``, ``SIGTERM``) stopped the run and what it kept; its exit status."""
     import sys
@@ -131,6 +158,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     except KeyboardInterrupt as stop:  # where pytest does not catch it (as it starts or ends); SIGTERM names itself
         by = "SIGTERM" if stop.args == ("SIGTERM",) else watch.stopped_by() or "Ctrl-C"
         return _interrupted(by, watch.writer())
+    refused = write_error_line(watch.writer())
+    if refused is not None:  # pytest's own line (its Exit) does not say what the run kept
+        print(refused, file=sys.stderr)
+        return WRITE_ERROR_EXIT
     stopped_by = watch.stopped_by()
     if stopped_by is not None:  # pytest says 2, as for a suite it could not collect: a script could not tell
         return _interrupted(stopped_by, watch.writer())

@@ -1,0 +1,157 @@
+"""A results, reports or cache folder that refuses writes (a full disk, a read-only or removed folder): one line
+naming the file, every case measured before it kept, and no half-written file left to be read as whole.
+
+Run as root, a read-only folder is still writable, so the refusals here are made with ``RLIMIT_FSIZE`` (a write past
+the limit fails with EFBIG, as one fails with ENOSPC on a full disk: ``tests.fakes.full_disk``) or an ``OSError``
+put in place of a write."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import durable
+from bench import results as store
+from bench.results import Record, ResultsWriteError, RunWriter, load
+from tests.helpers import TINY_MEASURE, write_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def suite(folder: Path) -> None:
+    """Batch sizes 3, 1, 2 in that order (the largest batch hosts the accuracy pass, so it runs first)."""
+    model = "{factory: 'tests.fakes.models:build', name: lin, params: {width: 8}}"
+    write_suite(folder, "suites/s.yaml", f"suite: s\nmodels: [{model}]\nbatch_sizes: [1, 2, 3]\n{TINY_MEASURE}")
+
+
+def bench_run(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "bench.cli", "run", "suites/s.yaml", "--results", "out", "--run-id", "r1"]
+    command += ["-q", "-p", "tests.fakes.full_disk", *args]
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE_DIR": str(folder / "cache"), **env}
+    # output through pipes: a file would be refused too, past the limit
+    return subprocess.run(command, cwd=folder, env=environ, capture_output=True, text=True, timeout=120)
+
+
+def lines_of(path: Path) -> list[dict]:
+    data = path.read_text()
+    assert data == "" or data.endswith("\n"), f"{path.name} ends in a cut-short line"
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def test_a_disk_that_fills_up_during_a_run_stops_it_with_one_line_and_keeps_what_was_measured(tmp_path):
+    """Before: ``bench run: error: [Errno 27] File too large`` (no file named, nothing said of what was kept), after
+    each case left measured a traceback, and a ``meta.tmp`` of 1000 bytes beside the run."""
+    suite(tmp_path)
+    done = bench_run(tmp_path, FULL_DISK_AT="3")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == (
+        "bench run: error: cannot write out/r1/samples.jsonl: file too large; the 2 cases measured before it are "
+        "saved in out/r1 (cannot write out/r1/meta.json: file too large, so the run reads as killed); once it can "
+        "be written, bench run SUITE --resume r1 measures the rest"
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    run = tmp_path / "out" / "r1"
+    assert sorted(p.name for p in run.iterdir()) == ["meta.json", "records.jsonl", "samples.jsonl"]  # no meta.tmp
+    assert json.loads((run / "meta.json").read_text())["status"] == "running"  # the start's, whole
+    assert [r["batch_size"] for r in lines_of(run / "records.jsonl")] == [3, 1]
+    assert [r["case_id"] for r in lines_of(run / "samples.jsonl")] == ["lin[fp32-cpu-1t-bs3]", "lin[fp32-cpu-1t-bs1]"]
+    assert store.load_meta(run)["status"] == "killed"
+
+
+def test_a_file_refused_mid_case_takes_the_case_back_and_the_run_says_it_stopped_there(tmp_path):
+    """Only samples.jsonl grows past the limit: its half-written line is taken back (before, the file ended in the
+    middle of a line), and meta.json says why the run stopped (before: ``finished``, with the third case reported
+    failed by a traceback and missing)."""
+    suite(tmp_path)
+    done = bench_run(tmp_path, FULL_DISK_AT="3", FULL_DISK_BYTES="samples")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == (
+        "bench run: error: cannot write out/r1/samples.jsonl: file too large; the 2 cases measured before it are "
+        "saved in out/r1; once it can be written, bench run SUITE --resume r1 measures the rest"
+    )
+    run = tmp_path / "out" / "r1"
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and meta["counts"]["ok"] == 2
+    assert meta["stopped_by"] == "write error"
+    assert meta["stop_reason"] == "cannot write out/r1/samples.jsonl: file too large"
+    assert len(lines_of(run / "samples.jsonl")) == 2 and len(lines_of(run / "records.jsonl")) == 2
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_run_folder_removed_during_the_run_is_written_back_with_every_case_it_measured(tmp_path):
+    """``rm -rf out/r1`` as the second case starts: before, every case went on into the removed files and the run
+    ended with ``bench run: error: [Errno 2] No such file or directory: 'out/r1/meta.tmp'``, nothing kept."""
+    suite(tmp_path)
+    done = bench_run(tmp_path, FOLDER_GONE_AT="2")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == (
+        "bench run: error: out/r1 was removed during the run; the 2 cases it measured are written back there; "
+        "bench run SUITE --resume r1 measures the rest"
+    )
+    run = tmp_path / "out" / "r1"
+    assert json.loads((run / "meta.json").read_text())["status"] == "interrupted"
+    assert load(run)["batch_size"].tolist() == [3, 1]
+    assert len(lines_of(run / "samples.jsonl")) == 2
+
+
+def record(case_id: str) -> Record:
+    fields = {"model": "m", "compression": "fp32", "engine": "eager", "device": "cpu", "threads": 1, "batch_size": 1}
+    return Record(run_id="r1", suite="s", case_id=case_id, status="skipped", **fields)
+
+
+def test_a_refused_record_takes_back_its_samples_line_and_refuses_every_later_case(tmp_path, monkeypatch):
+    writer = RunWriter(tmp_path, "r1", {})
+    writer.append(record("a"), [1.0, 2.0])
+    real = RunWriter._write_line
+
+    def full(handle, payload):
+        if handle.name.endswith("records.jsonl"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(handle, payload)
+
+    monkeypatch.setattr(RunWriter, "_write_line", staticmethod(full))
+    with pytest.raises(ResultsWriteError, match=r"cannot write .*records.jsonl: no space left on device"):
+        writer.append(record("b"), [3.0])
+    monkeypatch.setattr(RunWriter, "_write_line", staticmethod(real))  # space again: the run has stopped all the same
+    with pytest.raises(ResultsWriteError):
+        writer.append(record("c"), [4.0])
+    writer.close("interrupted")
+    assert [r["case_id"] for r in lines_of(tmp_path / "r1" / "samples.jsonl")] == ["a"]
+    assert [r["case_id"] for r in lines_of(tmp_path / "r1" / "records.jsonl")] == ["a"]
+    assert writer.saved == 1
+
+
+def test_a_run_that_cannot_write_its_first_meta_json_leaves_no_folder_behind(tmp_path, monkeypatch):
+    """Before, an empty run folder stayed, listed as ``damaged`` and holding its id (``--run-id r1: already
+    taken``)."""
+
+    def full(path, payload):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(store, "_write_json_atomic", full)
+    with pytest.raises(OSError):
+        RunWriter(tmp_path, "r1", {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_atomic_write_leaves_the_old_file_and_no_temporary_one(tmp_path, monkeypatch):
+    """Before, the temporary file (``meta.tmp``) stayed beside the run, as much of it as was written."""
+    target = tmp_path / "meta.json"
+    target.write_text('{"status": "running"}')
+
+    def full(path, data):
+        Path(path).write_bytes(data[:5])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(durable, "write_synced", full)
+    with pytest.raises(OSError):
+        durable.write_atomic(target, b'{"status": "finished"}')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["meta.json"]
+    assert target.read_text() == '{"status": "running"}'
+
