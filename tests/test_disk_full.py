@@ -155,3 +155,37 @@ def test_a_refused_atomic_write_leaves_the_old_file_and_no_temporary_one(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["meta.json"]
     assert target.read_text() == '{"status": "running"}'
 
+
+def test_a_report_refused_midway_leaves_the_earlier_report_whole_and_names_the_file(tmp_path, capsys, monkeypatch):
+    """A full reports folder as the workbook is written: before, ``bench report`` crashed with xlsxwriter's
+    FileCreateError traceback (a refused HTML gave ``bench report: error: [Errno 27] File too large``), and the
+    folder held the new charts and HTML beside a cut-short workbook (or the earlier run's one). Now the line names the
+    file, and the earlier report stays as it was."""
+    import xlsxwriter.exceptions
+
+    from bench.cli import main
+    from bench.report import xlsx
+    from tests.test_report_hostile import ok_case, write_run
+
+    monkeypatch.chdir(tmp_path)  # short names: an error cuts a long one in the middle
+    write_run(tmp_path / "res", [ok_case("a")], run_id="r1")
+    assert main(["report", "r1", "--results", "res", "--out", "rep"]) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "rep" / "r1").iterdir()}
+    capsys.readouterr()
+    write_workbook = xlsx.write_workbook
+
+    def full(result, path):
+        write_workbook(result, path)
+        Path(path).write_bytes(Path(path).read_bytes()[:100])  # as far as the disk took it
+        raise xlsxwriter.exceptions.FileCreateError(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+    monkeypatch.setattr(xlsx, "write_workbook", full)
+    assert main(["report", "r1", "--results", "res", "--out", "rep"]) == 2
+    assert capsys.readouterr().err == (
+        "bench report: error: --out 'rep': cannot write the report: no space left on device ('rep/r1/capacity.xlsx')\n"
+    )
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["r1"]  # no staging folder left
+    assert {p.name: p.read_bytes() for p in (tmp_path / "rep" / "r1").iterdir()} == before
+    # a first report refused: no folder claims to be it
+    assert main(["report", "r1", "--results", "res", "--out", "rep2"]) == 2
+    assert list((tmp_path / "rep2").iterdir()) == []

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from bench import results as store
+from bench.durable import fsync_folder
 from bench.report.tables import Tables, tables
 
 DEFAULT_REPORTS_DIR = "reports"
@@ -41,18 +47,73 @@ def write_report(
     """Score a run and write its report folder; returns the folder and the tables it shows. ``results_dir`` and
     ``reports_dir`` default to the CLI's folders (``$BENCH_RESULTS_DIR``, ``$BENCH_REPORTS_DIR``, see
     :func:`bench.results.default_results_dir`)."""
-    from bench.report.charts import make_charts, save_charts
+    from bench.report.charts import make_charts, plt, save_charts
     from bench.report.html import render_html
     from bench.report.load_chart import load_curve_chart
     from bench.report.xlsx import write_workbook
 
     result = tables(run, results_dir, prices_file=prices_file, profile=profile)
     folder = Path(store.default_reports_dir() if reports_dir is None else reports_dir) / result.run_id
+    made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     charts = [*make_charts(result), load_curve_chart(result)]
     html = render_html(result, charts)  # embeds the figures before they are closed
-    save_charts(charts, folder)
-    (folder / "index.html").write_text(html, encoding="utf-8")
-    csv_safe(result.summary).to_csv(folder / "summary.csv", index=False)
-    write_workbook(result, folder / "capacity.xlsx")
+    staging = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir()
+        for chart in charts:
+            if chart.figure is not None:
+                _write(folder, staging, chart.filename, lambda path, chart=chart: save_charts([chart], path.parent))
+        _write(folder, staging, "index.html", lambda path: path.write_text(html, encoding="utf-8"))
+        _write(folder, staging, "summary.csv", lambda path: csv_safe(result.summary).to_csv(path, index=False))
+        _write(folder, staging, "capacity.xlsx", lambda path: write_workbook(result, path))
+        _replace_folder(staging, folder)
+    except BaseException:
+        if made:  # the empty folder made for it: no report stands there
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    finally:
+        for chart in charts:  # those a failed write did not reach
+            if chart.figure is not None:
+                plt.close(chart.figure)
+        shutil.rmtree(staging, ignore_errors=True)
     return folder, result
+
+
+def _write(folder: Path, staging: Path, name: str, write: Callable[[Path], Any]) -> None:
+    """``write(staging / name)``; a write the file system refuses (a full disk, a read-only folder) raises an
+    ``OSError`` that names the file as the report will have it, ``folder / name`` (xlsxwriter's own error for it
+    included)."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        write(staging / name)
+    except (OSError, FileCreateError) as err:
+        cause = err.args[0] if isinstance(err, FileCreateError) and err.args else err
+        if not isinstance(cause, OSError):
+            raise
+        raise OSError(cause.errno, cause.strerror or str(cause), str(folder / name)) from None
+
+
+def _replace_folder(staging: Path, folder: Path) -> None:
+    """Put the written ``staging`` folder in the place of ``folder`` (an earlier report of the run, or none): a
+    report that could not be written whole never stands as the run's report, and an earlier one stays until this
+    one is complete."""
+    if folder.exists() and not folder.is_dir():  # never moved away: it is not an earlier report
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
+    old = folder.with_name(f".{folder.name}.old{os.getpid()}")
+    try:
+        os.replace(folder, old)
+    except FileNotFoundError:
+        old = None
+    try:
+        os.replace(staging, folder)
+    except OSError:
+        if old is not None:
+            os.replace(old, folder)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    fsync_folder(folder.parent)
