@@ -189,3 +189,104 @@ def test_a_report_refused_midway_leaves_the_earlier_report_whole_and_names_the_f
     # a first report refused: no folder claims to be it
     assert main(["report", "r1", "--results", "res", "--out", "rep2"]) == 2
     assert list((tmp_path / "rep2").iterdir()) == []
+
+
+def refuse_once_named(monkeypatch, module, name: str) -> None:
+    """``module.write_synced`` writes part of ``name``'s bytes, then fails as on a full disk."""
+    real = module.write_synced
+
+    def full(path, data):
+        if name in Path(path).name:  # the file, or the temporary one beside it
+            Path(path).write_bytes(data[:10])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(path, data)
+
+    monkeypatch.setattr(module, "write_synced", full)
+
+
+def test_a_refused_baseline_promotion_names_the_file_and_leaves_the_baseline_as_it_was(tmp_path, capsys, monkeypatch):
+    """Before: ``bench baseline: error: [Errno 27] File too large`` and a ``.SUITE.tmp<pid>`` folder left in
+    results/baseline/."""
+    from bench.cli import main
+    from bench.gate import history
+    from tests.gate_helpers import latencies, make_run
+
+    monkeypatch.chdir(tmp_path)
+    make_run(tmp_path / "res", "old", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(tmp_path / "res", "new", {"m[a]": {"samples": latencies(2)}})
+    assert main(["baseline", "set", "old", "--results", "res"]) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "res" / "baseline" / "demo").iterdir()}
+    capsys.readouterr()
+    refuse_once_named(monkeypatch, history, "samples.jsonl")
+    assert main(["baseline", "set", "new", "--results", "res"]) == 2
+    assert capsys.readouterr().err == (
+        "bench baseline: error: cannot write res/baseline/demo/samples.jsonl: no space left on device; the baseline "
+        "of suite demo is left as it was\n"
+    )
+    assert sorted(p.name for p in (tmp_path / "res" / "baseline").iterdir()) == ["demo"]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "res" / "baseline" / "demo").iterdir()} == before
+
+
+@pytest.mark.parametrize("refused", ["summary.md", "verdicts.json"])
+def test_a_refused_gate_output_names_the_option_and_leaves_both_files_as_they_were(
+    tmp_path, capsys, monkeypatch, refused
+):
+    """Before: ``bench gate: error: [Errno 27] File too large``, a summary.md cut short, or a new summary beside the
+    verdicts.json of the comparison before."""
+    from bench.cli import main
+    from bench.gate import summary
+    from tests.gate_helpers import latencies, make_run
+
+    monkeypatch.chdir(tmp_path)
+    make_run(tmp_path / "res", "base", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(tmp_path / "res", "cur", {"m[a]": {"samples": latencies(2)}})
+    gate = ["gate", "--results", "res", "--baseline", "base", "--current", "cur"]
+    outputs = ["--summary", "g/summary.md", "--json", "g/verdicts.json"]
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "summary.md").write_text("old summary")
+    (tmp_path / "g" / "verdicts.json").write_text("old verdicts")
+    refuse_once_named(monkeypatch, summary, refused)
+    assert main([*gate, *outputs]) == 2
+    option, path = ("--summary", "g/summary.md") if refused == "summary.md" else ("--json", "g/verdicts.json")
+    assert capsys.readouterr().err == (
+        f"bench gate: error: {option} {path}: cannot write it (no space left on device); the summary and the verdicts "
+        "are left as they were\n"
+    )
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["summary.md", "verdicts.json"]
+    assert (tmp_path / "g" / "summary.md").read_text() == "old summary"
+    assert (tmp_path / "g" / "verdicts.json").read_text() == "old verdicts"
+
+
+def test_a_refused_append_to_the_step_summary_leaves_it_as_it_was(tmp_path):
+    """Before, the file kept as much of the new summary as the disk took."""
+    step = tmp_path / "step.md"
+    step.write_text("earlier step\n")
+    code = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.getrlimit(resource.RLIMIT_FSIZE)[1])); "
+        "from bench.gate.summary import append_step_summary; append_step_summary('x' * 5000, sys.argv[1])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(step)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "GITHUB_STEP_SUMMARY=" in done.stderr and "file too large" in done.stderr
+    assert step.read_text() == "earlier step\n"
+
+
+def test_a_refused_trend_chart_names_the_file_and_leaves_no_cut_short_png(tmp_path, capsys, monkeypatch):
+    """Before: ``bench history: error: [Errno 27] File too large``, naming no file."""
+    from bench.cli import main
+    from tests.gate_helpers import latencies, make_run
+
+    monkeypatch.chdir(tmp_path)
+    make_run(tmp_path / "res", "r1", {"m[a]": {"samples": latencies(1)}})
+    refuse_once_named(monkeypatch, durable, ".png")
+    assert main(["history", "demo", "--results", "res", "--out", "h"]) == 2
+    assert (
+        capsys.readouterr().err
+        == "bench history: error: cannot write h/demo-latency_p50_ms.png: no space left on device\n"
+    )
+    assert list((tmp_path / "h").iterdir()) == []

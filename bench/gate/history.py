@@ -8,6 +8,7 @@ trackable, so a team commits its baseline and the nightly job finds it in the ch
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -22,8 +23,8 @@ import numpy as np
 
 from bench import metrics
 from bench.checks import plain_text
-from bench.durable import fsync_folder, write_synced
-from bench.errors import BenchError
+from bench.durable import fsync_folder, write_atomic, write_synced
+from bench.errors import BenchError, os_reason
 
 try:
     import fcntl
@@ -252,8 +253,14 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
         ax.legend(handles=named, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         path = out_dir / f"{suite}-{metric}.png"
-        fig.savefig(path, dpi=100)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
         plt.close(fig)
+        try:  # whole or not at all: an earlier chart of that name stays as it was
+            write_atomic(path, buffer.getvalue(), path.with_name(f".{path.name}.tmp{os.getpid()}"))
+        except OSError as err:  # a full disk, a read-only folder
+            drawn = f"; written before it: {', '.join(str(p) for p in paths)}" if paths else ""
+            raise BenchError(f"cannot write {path}: {os_reason(err)}{drawn}") from None
         paths.append(path)
     return paths, steps
 
@@ -374,10 +381,6 @@ def _promote_suites(
                 "cases": sorted(promoted),
             }
         )
-        staging = target.with_name(f".{suite}.tmp{os.getpid()}")
-        staging.mkdir(parents=True)
-        _write_rows(staging / "records.jsonl", records)
-        _write_rows(staging / "samples.jsonl", samples)
         suite_meta = {
             **meta,
             "status": "finished",
@@ -386,16 +389,58 @@ def _promote_suites(
             "promoted_at": promoted_at,
             "promotions": promotions,
         }
-        write_synced(staging / "meta.json", (json.dumps(suite_meta, indent=2, default=str) + "\n").encode("utf-8"))
-        fsync_folder(staging)  # the new baseline is on disk before it replaces the old one (a power loss, a reset)
-        old = target.with_name(f".{suite}.old{os.getpid()}")
-        if target.exists():  # swapped by two renames: a reader never finds the baseline half deleted
-            target.rename(old)
-        staging.rename(target)
-        fsync_folder(target.parent)  # and the swap is, before the old baseline is deleted
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            _replace_baseline(target, records, samples, suite_meta)
+        except _Refused as refused:
+            before = f"; promoted before it: {', '.join(p.name for p in written)}" if written else ""
+            raise BenchError(
+                f"cannot write {refused.path}: {os_reason(refused.err)}; the baseline of suite {suite} is left as it "
+                f"was{before}"
+            ) from None
         written.append(target)
     return written
+
+
+class _Refused(Exception):
+    """A write of a promotion that the file system refused: ``path`` (as the baseline names it) and its error."""
+
+    def __init__(self, path: Path, err: OSError):
+        super().__init__(path, err)
+        self.path, self.err = path, err
+
+
+def _replace_baseline(target: Path, records: list, samples: list, suite_meta: dict[str, Any]) -> None:
+    """Write the new baseline into a staging folder beside ``target``, then swap it in. A write the file system
+    refuses (a full disk, a read-only folder) raises :class:`_Refused` and leaves the previous baseline as it was,
+    with no staging folder."""
+    staging = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    meta_bytes = (json.dumps(suite_meta, indent=2, default=str) + "\n").encode("utf-8")
+    writing = target
+    try:
+        staging.mkdir(parents=True)
+        for name, write in (
+            ("records.jsonl", lambda path: _write_rows(path, records)),
+            ("samples.jsonl", lambda path: _write_rows(path, samples)),
+            ("meta.json", lambda path: write_synced(path, meta_bytes)),
+        ):
+            writing = target / name
+            write(staging / name)
+        fsync_folder(staging)  # the new baseline is on disk before it replaces the old one (a power loss, a reset)
+        writing = target
+        old = target.with_name(f".{target.name}.old{os.getpid()}")
+        if target.exists():  # swapped by two renames: a reader never finds the baseline half deleted
+            target.rename(old)
+        try:
+            staging.rename(target)
+        except OSError:
+            if old.exists():
+                old.rename(target)
+            raise
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _Refused(writing, err) from None
+    fsync_folder(target.parent)  # and the swap is, before the old baseline is deleted
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _rows_of(path: Path, suite: str, problems: list[str] | None = None) -> list[dict[str, Any]]:

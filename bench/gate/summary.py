@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from bench.durable import fsync_folder, write_synced
 from bench.errors import os_reason
 from bench.gate.compare import GateResult, Verdict
 from bench.gate.rules import VERDICTS, GateError
@@ -128,14 +131,57 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
 
 def write_outputs(result: GateResult, summary_path: str | Path, json_path: str | Path, step_summary: str | None):
     """Write the Markdown summary and the JSON verdicts; append the summary to ``$GITHUB_STEP_SUMMARY`` if set
-    (:func:`append_step_summary`, whose :class:`GateError` comes after both files are written)."""
+    (:func:`append_step_summary`, whose :class:`GateError` comes after both files are written). Both files are
+    written beside their place first, then put there together: a write the file system refuses (a full disk, a
+    read-only folder) is a :class:`GateError` naming the option and the file, and leaves both files as they were,
+    never one cut short nor a new summary beside the verdicts of an earlier comparison."""
     markdown = render_markdown(result)
-    for path, text in ((summary_path, markdown), (json_path, json.dumps(result.to_json(), indent=2) + "\n")):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        _write(path, text, os.O_TRUNC)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for option, path, text in (
+            ("--summary", summary_path, markdown),
+            ("--json", json_path, json.dumps(result.to_json(), indent=2) + "\n"),
+        ):
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                staged += _stage(path, text)
+            except OSError as err:
+                raise GateError(
+                    f"{option} {path}: cannot write it ({os_reason(err)}); the summary and the verdicts are left as "
+                    "they were"
+                ) from None
+        for tmp, target in staged:
+            os.replace(tmp, target)
+            fsync_folder(target.parent)
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     if step_summary:
         append_step_summary(markdown, step_summary)
     return markdown
+
+
+def _stage(path: str | Path, text: str) -> list[tuple[Path, Path]]:
+    """``text`` for the file ``path``: a regular file (or a new one) gets it in a temporary file beside it, returned
+    with the file it is to replace (through a link, as a write through it would go); anything else (a pipe someone
+    reads, ``/dev/stdout``) is written at once (:func:`_write`), and nothing is returned."""
+    target = Path(os.path.realpath(path))
+    try:
+        regular = stat.S_ISREG(target.stat().st_mode)
+    except FileNotFoundError:
+        regular = True
+    if not regular:
+        _write(path, text, os.O_TRUNC)
+        return []
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    try:
+        write_synced(tmp, text.encode("utf-8"))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+    return [(tmp, target)]
 
 
 def append_step_summary(markdown: str, path: str | Path) -> None:
@@ -154,7 +200,8 @@ def append_step_summary(markdown: str, path: str | Path) -> None:
 def _write(path: str | Path, text: str, mode: int) -> None:
     """Write ``text`` to the file ``path`` (truncated or appended to, by ``mode``). The file is opened without
     blocking, so a FIFO that no process reads is refused at once instead of waiting for a reader for ever; a pipe
-    someone reads (``--json >(jq .)``, ``/dev/stdout``) is written as any file."""
+    someone reads (``--json >(jq .)``, ``/dev/stdout``) is written as any file. A regular file appended to is cut
+    back to its old end when a write is refused (a full disk): never left with half a summary."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | mode | getattr(os, "O_NONBLOCK", 0), 0o666)
     except OSError as err:
@@ -163,7 +210,15 @@ def _write(path: str | Path, text: str, mode: int) -> None:
         raise
     try:
         os.set_blocking(fd, True)
-        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as handle:
-            handle.write(text)
+        found = os.fstat(fd)
+        end = found.st_size if stat.S_ISREG(found.st_mode) and mode == os.O_APPEND else None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as handle:
+                handle.write(text)
+        except OSError:
+            if end is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, end)
+            raise
     finally:
         os.close(fd)
