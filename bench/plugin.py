@@ -497,6 +497,12 @@ def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: lis
             return reopen(resume, update)
         except BenchError as err:  # another resumption of the run started at the same time and holds it
             raise pytest.UsageError(_as_given(config, err)) from None
+        except OSError as err:  # a full disk, a read-only results folder: nothing was measured, the run is unchanged
+            where = _shown(Path(err.filename)) if isinstance(err.filename, str) else _shown(resume.path)
+            raise pytest.UsageError(
+                f"{_resume_option(config)} {resume.path.name!r}: cannot write {where} ({os_reason(err)}); the run is "
+                "left as it was"
+            ) from None
     chosen = config.getoption("--bench-run-id")
     tries = 8
     for _ in range(tries):

@@ -258,10 +258,10 @@ class RunWriter:
         try:
             self._open(meta, resume)
         except BaseException:
+            for handle in (getattr(self, "_records", None), getattr(self, "_samples", None)):
+                if handle is not None:
+                    handle.close()
             if not resume:  # nothing was measured: the half-made run would be read as damaged and hold its id
-                for handle in (getattr(self, "_records", None), getattr(self, "_samples", None)):
-                    if handle is not None:
-                        handle.close()
                 with suppress(OSError):
                     for name in ("records.jsonl", "samples.jsonl", "meta.json", "meta.tmp"):
                         (self.path / name).unlink(missing_ok=True)
@@ -283,7 +283,10 @@ class RunWriter:
             meta = {**{k: v for k, v in previous.items() if k not in self._carried}, **meta}
         self.meta = {"run_id": self.run_id, "schema_version": SCHEMA_VERSION, **meta, "status": "running"}
         self.meta["process"] = this_process()  # a reader seeing 'running' checks that this process still exists
-        _write_json_atomic(self.path / "meta.json", self.meta)
+        try:
+            _write_json_atomic(self.path / "meta.json", self.meta)
+        except OSError as err:  # named: a refused write has no file name of its own (a full disk)
+            raise OSError(err.errno, err.strerror, str(self.path / "meta.json")) from None
         self._samples = open(self.path / "samples.jsonl", "a+b", buffering=0)  # noqa: SIM115
 
     @property

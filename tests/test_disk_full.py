@@ -290,3 +290,25 @@ def test_a_refused_trend_chart_names_the_file_and_leaves_no_cut_short_png(tmp_pa
         == "bench history: error: cannot write h/demo-latency_p50_ms.png: no space left on device\n"
     )
     assert list((tmp_path / "h").iterdir()) == []
+
+
+def test_a_resumption_that_cannot_write_the_runs_meta_json_says_so_in_one_line_and_leaves_the_run(tmp_path):
+    """Before: an INTERNALERROR traceback ending in ``OSError: [Errno 27] File too large``."""
+    suite(tmp_path)
+    assert bench_run(tmp_path, FULL_DISK_AT="3", FULL_DISK_BYTES="samples").returncode == 2
+    run = tmp_path / "out" / "r1"
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    launch = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.getrlimit(resource.RLIMIT_FSIZE)[1])); "
+        "from bench.cli import main; sys.exit(main())"
+    )
+    command = [sys.executable, "-c", launch, "run", "suites/s.yaml", "--results", "out", "--resume", "r1", "-q"]
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run(command, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]  # pytest's usage error, as for --resume
+    assert "Traceback" not in done.stdout + done.stderr and "INTERNALERROR" not in done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "ERROR: --resume 'r1': cannot write out/r1/meta.json (file too large); the run is left as it was"
+    )
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
