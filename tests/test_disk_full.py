@@ -312,3 +312,24 @@ def test_a_resumption_that_cannot_write_the_runs_meta_json_says_so_in_one_line_a
         "ERROR: --resume 'r1': cannot write out/r1/meta.json (file too large); the run is left as it was"
     )
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_a_trend_folder_that_cannot_be_made_is_one_line(tmp_path, capsys, monkeypatch):
+    """Before: ``bench history: error: [Errno 1] Operation not permitted: '/sys/kernel/x'`` (as on a read-only or
+    virtual file system, where no folder can be made)."""
+    import pathlib
+
+    from bench.cli import main
+    from tests.gate_helpers import latencies, make_run
+
+    monkeypatch.chdir(tmp_path)
+    make_run(tmp_path / "res", "r1", {"m[a]": {"samples": latencies(1)}})
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(self))
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", refuse)
+    assert main(["history", "demo", "--results", "res", "--out", "h"]) == 2
+    assert capsys.readouterr().err == (
+        "bench history: error: cannot make h for the trend charts: operation not permitted\n"
+    )

@@ -202,7 +202,10 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
     from matplotlib.lines import Line2D
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a read-only or virtual file system: one line, never "[Errno 1] ..."
+        raise BenchError(f"cannot make {out_dir} for the trend charts: {os_reason(err)}") from None
     paths: list[Path] = []
     steps: list[dict[str, Any]] = []
     if frame.empty:
