@@ -333,3 +333,32 @@ def test_a_trend_folder_that_cannot_be_made_is_one_line(tmp_path, capsys, monkey
     assert capsys.readouterr().err == (
         "bench history: error: cannot make h for the trend charts: operation not permitted\n"
     )
+
+
+def test_a_refused_calibration_file_loses_no_rate_and_names_the_file(tmp_path, capsys, monkeypatch):
+    """Before, the rates were printed only after both files were written: a full disk at the end of an hour of runs
+    lost them behind ``[Errno 28] No space left on device``, with calibration.md cut short."""
+    import numpy as np
+
+    from bench.errors import BenchError
+    from bench.gate import calibrate
+    from tests.gate_helpers import latencies
+
+    case = calibrate.CaseRuns(
+        "m[cpu-1t-bs1]",
+        1,
+        eager=[np.asarray(latencies(i, n=100)) for i in range(3)],
+        slowed=[np.asarray(latencies(100 + i, n=100, scale=1.1)) for i in range(3)],
+    )
+    monkeypatch.setattr(calibrate, "collect", lambda results: [case])
+    (tmp_path / "calibration.md").write_text("earlier calibration")
+    refuse_once_named(monkeypatch, durable, "calibration.md")
+    with pytest.raises(BenchError) as refused:
+        calibrate.calibrate(tmp_path, reuse=True, pool=10, alphas=(0.01,), thresholds=(0.05,))
+    assert str(refused.value) == (
+        f"cannot write {tmp_path / 'calibration.md'}: no space left on device; the calibration is printed above, and "
+        f"its runs are kept in {tmp_path / 'runs'} (bench calibrate --reuse writes it again)"
+    )
+    assert "## Per case at the defaults" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration.md"]
+    assert (tmp_path / "calibration.md").read_text() == "earlier calibration"

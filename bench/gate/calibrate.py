@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -30,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.durable import write_atomic
+from bench.errors import BenchError, os_reason
 from bench.gate.compare import verdict_for
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
 from bench.gate.stats import RUN_NOISE, RunNoise, t95, timed_figures, undisturbed
@@ -416,8 +418,15 @@ def calibrate(
         "wall_s": time.perf_counter() - started,
     }
     markdown = summarise(cases, rows, per_case, setup)
-    (out / "calibration.md").write_text(markdown)
     payload = {"setup": setup, "recommended_gates": recommended(cases), "per_case_at_defaults": per_case, "rows": rows}
-    (out / "calibration.json").write_text(json.dumps(payload, indent=2) + "\n")
-    print(markdown)
+    print(markdown)  # first: a refused write below loses no measured rate
+    for name, text in (("calibration.md", markdown), ("calibration.json", json.dumps(payload, indent=2) + "\n")):
+        path = out / name
+        try:  # whole or not at all: an earlier calibration's file stays as it was
+            write_atomic(path, text.encode("utf-8"), path.with_name(f".{name}.tmp{os.getpid()}"))
+        except OSError as err:  # a full disk, a read-only folder
+            raise BenchError(
+                f"cannot write {path}: {os_reason(err)}; the calibration is printed above, and its runs are kept in "
+                f"{results} (bench calibrate --reuse writes it again)"
+            ) from None
     return payload
