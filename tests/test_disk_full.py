@@ -362,3 +362,16 @@ def test_a_refused_calibration_file_loses_no_rate_and_names_the_file(tmp_path, c
     assert "## Per case at the defaults" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration.md"]
     assert (tmp_path / "calibration.md").read_text() == "earlier calibration"
+
+
+def test_a_results_folder_made_read_only_during_the_run_keeps_every_case_and_says_its_meta_json_is_stale(tmp_path):
+    """The appends go on (the files are open), the final meta.json cannot be made. Before: ``bench run: error:
+    [Errno 13] Permission denied: 'out/r1/meta.tmp'``, naming a file the user never sees."""
+    suite(tmp_path)
+    done = bench_run(tmp_path, READ_ONLY_AT="3")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == (
+        "bench run: error: cannot write out/r1/meta.json: permission denied; the 3 cases measured are saved in out/r1"
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    assert load(tmp_path / "out" / "r1")["batch_size"].tolist() == [3, 1, 2]

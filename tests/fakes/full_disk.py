@@ -3,10 +3,12 @@ of case ``$FULL_DISK_AT`` (1 for the first case), as a disk that fills up in the
 would take a file past ``$FULL_DISK_BYTES`` bytes (default 1000, less than a run's ``meta.json``) fails with
 EFBIG (``RLIMIT_FSIZE``); ``FULL_DISK_BYTES=samples`` sets the limit 100 bytes past the run's ``samples.jsonl``,
 which its next line crosses and no other file of the run reaches. ``$FOLDER_GONE_AT`` instead deletes the run's
-folder (``rm -rf results/<run>``) as that case starts."""
+folder (``rm -rf results/<run>``) as that case starts, and ``$READ_ONLY_AT`` makes it read-only then: the files
+the run holds open still take its appends, but no new file can be made there (its final ``meta.json``)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import shutil
@@ -14,9 +16,14 @@ import signal
 
 import pytest
 
+import bench.results
 from bench.plugin import SESSION_KEY
 
 _started = {"cases": 0}
+
+
+def _refused(path, payload):
+    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path.with_suffix(".tmp")))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -28,5 +35,7 @@ def pytest_runtest_setup(item) -> None:
             size = (item.config.stash[SESSION_KEY].writer.path / "samples.jsonl").stat().st_size + 100
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), not the process
         resource.setrlimit(resource.RLIMIT_FSIZE, (int(size), resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    if str(_started["cases"]) == os.environ.get("READ_ONLY_AT"):  # chmod would not refuse root: refused here
+        bench.results._write_json_atomic = _refused
     if str(_started["cases"]) == os.environ.get("FOLDER_GONE_AT"):
         shutil.rmtree(item.config.stash[SESSION_KEY].writer.path)
