@@ -18,7 +18,8 @@ written atomically (a killed run never leaves half a file) and start with a line
 sha256 of the bytes after it, checked before anything is unpickled. An entry that does not unpickle or does not
 match that digest (a flipped bit, another entry's file copied over it, a FIFO or device in its place) is reported in
 one warning (:class:`CacheWarning`), removed and rebuilt; one that cannot be stored (a cache folder that is a file or
-read-only) is reported too, and the case goes on with what it built. In a cache shared with other users, an entry
+read-only) is reported too, and the case goes on with what it built; a full disk, a quota or a read-only file
+system is reported once, and nothing more is stored by that process. In a cache shared with other users, an entry
 that may not be read (another user's, mode 600) is no damage: the warning says so, the case builds its own, and that
 entry is left as it is; another user's file is never removed nor stored over, damaged or not (by anyone but
 root). A temporary file a killed writer left behind (``<entry>.tmp<pid>``) is removed by the next load or store in
@@ -34,6 +35,7 @@ write there).
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import io
@@ -325,6 +327,8 @@ def store(value: Any, path: Path) -> str:
     left = _left_as_is.pop(str(path), None)
     if left is not None and os.path.lexists(path):  # load_entry said so already
         return f"not stored: {left}"
+    if _cache_refused:  # the file system refused the cache as a whole: said once, not tried for every entry
+        return f"not stored: {_cache_refused[0]}"
     owner = _another_user_s_entry(path)
     if owner is not None:  # it appeared since the load: never replaced, it is not ours
         why = f"the entry in its place is {owner}'s and is left as it is"
@@ -336,11 +340,24 @@ def store(value: Any, path: Path) -> str:
         if _is_folder(path):  # never removed: it may hold someone's files
             why = "a folder is in its place"
             _warn(path, f"not stored, {why}: every run builds it again until that folder is removed")
+        elif isinstance(err, OSError) and err.errno in CACHE_WIDE_ERRORS:
+            why = os_reason(err)
+            _cache_refused.append(why)
+            _warn(
+                path, f"not stored ({why}); nothing more is stored in the cache by this process, which goes on uncached"
+            )
         else:
             why = one_line(err, 160)
             _warn(path, f"not stored, the next run builds it again ({why})")
         return f"not stored: {why}"
     return str(path)
+
+
+CACHE_WIDE_ERRORS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EROFS") if hasattr(errno, name))
+"""Refusals of a store that hold for the whole cache (a full disk, a quota, a read-only file system), not one entry:
+after the first, :func:`store` stores nothing more in this process, so a run on a full disk warns once and spends no
+time serialising entries that cannot be written."""
+_cache_refused: list[str] = []
 
 
 def _another_user_s_entry(path: Path) -> str | None:

@@ -375,3 +375,34 @@ def test_a_results_folder_made_read_only_during_the_run_keeps_every_case_and_say
     )
     assert "Traceback" not in done.stdout + done.stderr
     assert load(tmp_path / "out" / "r1")["batch_size"].tolist() == [3, 1, 2]
+
+
+def test_a_full_cache_disk_warns_once_and_the_run_goes_on_uncached(tmp_path, monkeypatch):
+    """Before, every entry of the run was serialised, refused and warned about on its own (one warning per set-up
+    artefact, each torch.save of a whole model for nothing)."""
+    import warnings
+
+    from bench import artefacts
+
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_ARTEFACT_CACHE", "1")
+    monkeypatch.setattr(artefacts, "_cache_refused", [], raising=False)  # this process's state, not the test session's
+    tries = []
+
+    def full(value, path):
+        tries.append(path)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(artefacts, "save_atomic", full)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        results = [artefacts.load_or_make("kind", {"n": n}, lambda n=n: n) for n in range(3)]
+    assert [value for value, _ in results] == [0, 1, 2]
+    assert {info["artefact_file"] for _, info in results} == {"not stored: no space left on device"}
+    assert len(tries) == 1
+    (warning,) = [w for w in said if issubclass(w.category, artefacts.CacheWarning)]
+    assert str(warning.message).endswith(
+        ": not stored (no space left on device); nothing more is stored in the cache by this process, which goes on "
+        "uncached"
+    )
+    assert not list((tmp_path / "cache").rglob("*.pt*"))
