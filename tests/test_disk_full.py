@@ -406,3 +406,24 @@ def test_a_full_cache_disk_warns_once_and_the_run_goes_on_uncached(tmp_path, mon
         "uncached"
     )
     assert not list((tmp_path / "cache").rglob("*.pt*"))
+
+
+def test_a_read_only_results_folder_refuses_a_promotion_in_one_line(tmp_path, capsys, monkeypatch):
+    """Before: ``bench baseline: error: [Errno 13] Permission denied: 'res/.baseline.lock'``. (Refused by a stand-in
+    for ``open``: run as root, a chmod'ed folder would still be writable.)"""
+    from bench.cli import main
+    from bench.gate import history
+    from tests.gate_helpers import latencies, make_run
+
+    monkeypatch.chdir(tmp_path)
+    make_run(tmp_path / "res", "r1", {"m[a]": {"samples": latencies(1)}})
+
+    def read_only(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(history, "open", read_only, raising=False)
+    assert main(["baseline", "set", "r1", "--results", "res"]) == 2
+    assert capsys.readouterr().err == (
+        "bench baseline: error: cannot write res/.baseline.lock: permission denied; nothing was promoted\n"
+    )
+    assert not (tmp_path / "res" / "baseline").exists()

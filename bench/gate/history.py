@@ -289,7 +289,12 @@ def _promotion_lock(root: Path):
     if not root.parent.is_dir():
         yield
         return
-    with open(root.parent / ".baseline.lock", "a") as handle:
+    lock = root.parent / ".baseline.lock"
+    try:
+        handle = open(lock, "a")  # noqa: SIM115 (closed below, after the block)
+    except OSError as err:  # a read-only results folder: one line, nothing promoted
+        raise BenchError(f"cannot write {lock}: {os_reason(err)}; nothing was promoted") from None
+    with handle:
         if fcntl is not None:  # no flock (Windows): promotions are not serialised there
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
