@@ -306,10 +306,8 @@ class RunWriter:
         for handle, payload in lines:
             try:
                 self._write_line(handle, payload)
-            except OSError as err:
-                for (written, _), end in zip(
-                    lines, ends, strict=True
-                ):  # the case is all there or not at all (--resume)
+            except OSError as err:  # the case is all there or not at all (--resume measures it again)
+                for (written, _), end in zip(lines, ends, strict=True):
                     with suppress(OSError):
                         written.truncate(end)
                 self.write_error = f"cannot write {handle.name}: {os_reason(err)}"
