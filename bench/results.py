@@ -343,7 +343,8 @@ class RunWriter:
         ``meta.json`` the run started with stays whole."""
         with signals_held():
             try:
-                if self._removed():
+                if self._removed():  # after the last append: every case is written back, and bench run says so
+                    self.removed = True
                     self._write_back()
             finally:
                 self._records.close()

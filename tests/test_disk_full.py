@@ -427,3 +427,16 @@ def test_a_read_only_results_folder_refuses_a_promotion_in_one_line(tmp_path, ca
         "bench baseline: error: cannot write res/.baseline.lock: permission denied; nothing was promoted\n"
     )
     assert not (tmp_path / "res" / "baseline").exists()
+
+
+def test_a_run_folder_removed_after_the_last_case_is_written_back_and_bench_run_says_so(tmp_path):
+    """At first: ``bench run: error: [Errno 2] No such file or directory: 'out/r1/meta.tmp'``, every case lost; then
+    the folder came back without a word."""
+    suite(tmp_path)
+    done = bench_run(tmp_path, FOLDER_GONE_AFTER="3")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1] == (
+        "bench run: warning: out/r1 was removed during the run; the 3 cases it measured are written back there"
+    )
+    assert json.loads((tmp_path / "out" / "r1" / "meta.json").read_text())["status"] == "finished"
+    assert load(tmp_path / "out" / "r1")["batch_size"].tolist() == [3, 1, 2]

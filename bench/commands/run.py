@@ -6,7 +6,7 @@ import argparse
 import signal
 
 from bench.commands._args import default_here, folder, run_id, suite_path
-from bench.errors import BenchError, did_you_mean
+from bench.errors import BenchError, counted, did_you_mean
 
 # pytest plugins that other packages install and a suite run never uses; hypothesis alone takes 1.3 s to import
 UNUSED_PLUGINS = ("hypothesispytest", "anyio")
@@ -117,8 +117,6 @@ def write_error_line(writer) -> str | None:
     when every write succeeded."""
     if writer is None or not (writer.write_error or writer.close_error):
         return None
-    from bench.errors import counted
-
     kept, are = counted(writer.saved, "case"), "is" if writer.saved == 1 else "are"
     if writer.write_error is None:  # every case was saved; only the final meta.json was refused
         return f"bench run: error: {writer.close_error}; the {kept} measured {are} saved in {writer.path}"
@@ -158,10 +156,16 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     except KeyboardInterrupt as stop:  # where pytest does not catch it (as it starts or ends); SIGTERM names itself
         by = "SIGTERM" if stop.args == ("SIGTERM",) else watch.stopped_by() or "Ctrl-C"
         return _interrupted(by, watch.writer())
-    refused = write_error_line(watch.writer())
+    writer = watch.writer()
+    refused = write_error_line(writer)
     if refused is not None:  # pytest's own line (its Exit) does not say what the run kept
         print(refused, file=sys.stderr)
         return WRITE_ERROR_EXIT
+    if writer is not None and writer.removed:  # after its last case: nothing was lost, but it was not where it was
+        kept = f"the {counted(writer.saved, 'case')} it measured {'is' if writer.saved == 1 else 'are'}"
+        print(
+            f"bench run: warning: {writer.path} was removed during the run; {kept} written back there", file=sys.stderr
+        )
     stopped_by = watch.stopped_by()
     if stopped_by is not None:  # pytest says 2, as for a suite it could not collect: a script could not tell
         return _interrupted(stopped_by, watch.writer())

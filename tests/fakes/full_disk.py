@@ -3,8 +3,9 @@ of case ``$FULL_DISK_AT`` (1 for the first case), as a disk that fills up in the
 would take a file past ``$FULL_DISK_BYTES`` bytes (default 1000, less than a run's ``meta.json``) fails with
 EFBIG (``RLIMIT_FSIZE``); ``FULL_DISK_BYTES=samples`` sets the limit 100 bytes past the run's ``samples.jsonl``,
 which its next line crosses and no other file of the run reaches. ``$FOLDER_GONE_AT`` instead deletes the run's
-folder (``rm -rf results/<run>``) as that case starts, and ``$READ_ONLY_AT`` makes it read-only then: the files
-the run holds open still take its appends, but no new file can be made there (its final ``meta.json``)."""
+folder (``rm -rf results/<run>``) as that case starts (``$FOLDER_GONE_AFTER``: as it ends), and ``$READ_ONLY_AT``
+makes it read-only then: the files the run holds open still take its appends, but no new file can be made there
+(its final ``meta.json``)."""
 
 from __future__ import annotations
 
@@ -38,4 +39,9 @@ def pytest_runtest_setup(item) -> None:
     if str(_started["cases"]) == os.environ.get("READ_ONLY_AT"):  # chmod would not refuse root: refused here
         bench.results._write_json_atomic = _refused
     if str(_started["cases"]) == os.environ.get("FOLDER_GONE_AT"):
+        shutil.rmtree(item.config.stash[SESSION_KEY].writer.path)
+
+
+def pytest_runtest_teardown(item) -> None:
+    if str(_started["cases"]) == os.environ.get("FOLDER_GONE_AFTER"):  # once that case is appended
         shutil.rmtree(item.config.stash[SESSION_KEY].writer.path)
