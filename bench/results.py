@@ -221,6 +221,10 @@ def _hold(handle, path: Path) -> None:
         raise RunBusyError(f"--resume {path.name!r}: another process is writing the run{who}; stop it first") from None
 
 
+STOP_KEYS = ("stopped_by", "stop_reason")
+"""What ``meta.json`` says stopped an interrupted run; a resumption clears them (its own stop, if any, sets them)."""
+
+
 class ResultsWriteError(BenchError):
     """A run's file could not be written (a full disk, a read-only or removed folder): the run stops there, and the
     cases it wrote before are kept."""
@@ -280,7 +284,9 @@ class RunWriter:
                 self.counts[row["status"]] = self.counts.get(row["status"], 0) + 1
             carry = ("wall_time_s", "measure_time_s", "phase_time_s")
             self._carried = {k: previous[k] for k in carry if k in previous}
-            meta = {**{k: v for k, v in previous.items() if k not in self._carried}, **meta}
+            # what stopped the earlier part describes that part only (bench.resume keeps it in its resumed entry)
+            kept = {k: v for k, v in previous.items() if k not in self._carried and k not in STOP_KEYS}
+            meta = {**kept, **meta}
         self.meta = {"run_id": self.run_id, "schema_version": SCHEMA_VERSION, **meta, "status": "running"}
         self.meta["process"] = this_process()  # a reader seeing 'running' checks that this process still exists
         try:

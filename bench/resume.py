@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.results import ResultsWarning, RunWriter, load, read_meta, run_id_problem, running_who
+from bench.results import STOP_KEYS, ResultsWarning, RunWriter, load, read_meta, run_id_problem, running_who
 
 SAME_MACHINE = ("hostname", "cpu_model", "torch_version")
 """Environment keys a resumed run must share with the run it continues (its records must stay comparable)."""
@@ -82,6 +82,7 @@ def resumed_meta(run: Resumable, selected: list[str], remaining: int, argv: list
         "status_before": run.meta.get("status"),
         "records_before": len(run.done),
         "cases_remaining": remaining,
+        **{f"{key}_before": run.meta[key] for key in STOP_KEYS if run.meta.get(key) is not None},
     }
     cases = sorted(set(run.meta.get("cases") or []) | set(selected))
     return {"cases": cases, "resumed": [*(run.meta.get("resumed") or []), entry]}

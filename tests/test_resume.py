@@ -110,6 +110,19 @@ def test_resume_runs_only_the_cases_without_a_record(stopped):
     assert len(load_meta(stopped.path / "out" / "r")["resumed"]) == 2
 
 
+def test_a_finished_resumption_does_not_keep_what_stopped_the_earlier_part(stopped):
+    """Was: a run interrupted by SIGTERM (or a full disk), then resumed to the end, read "finished" with
+    "stopped_by: SIGTERM" still in its meta.json. The earlier stop now stays in its resumed entry only."""
+    path = stopped.path / "out" / "r" / "meta.json"
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps({**meta, "stopped_by": "write error", "stop_reason": "cannot write x: disk full"}))
+    stopped.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-resume", "r")
+    meta = load_meta(stopped.path / "out" / "r")
+    assert meta["status"] == "finished" and "stopped_by" not in meta and "stop_reason" not in meta
+    assert meta["resumed"][-1]["stopped_by_before"] == "write error"
+    assert meta["resumed"][-1]["stop_reason_before"] == "cannot write x: disk full"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
