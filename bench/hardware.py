@@ -254,21 +254,28 @@ def _cpu_model() -> str:
 
 
 def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
-    """HEAD's commit, with ``+dirty`` when tracked files are modified; ``None`` outside a git checkout."""
+    """HEAD's commit, with ``+dirty`` when tracked files are modified, or ``+unchecked`` when git could not say (a
+    damaged index); ``None`` outside a git checkout.
+
+    The check never writes to the user's repository: ``git status`` would otherwise refresh the index and take its
+    lock, and a run on a full disk (or killed at that moment) could leave an ``index.lock`` that stops every later
+    ``git commit`` there (``--no-optional-locks``)."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+        status = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
             cwd=cwd,
             capture_output=True,
             text=True,
             timeout=5,
-        ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         return None
-    return commit + ("+dirty" if dirty else "")
+    if status.returncode != 0:  # not known to be clean: never recorded as if it were
+        return commit + "+unchecked"
+    return commit + ("+dirty" if status.stdout.strip() else "")
 
 
 def _nvml_driver_version() -> str | None:

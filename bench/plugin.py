@@ -105,8 +105,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _resume_option(config: pytest.Config) -> str:
     """The option the user resumed with: ``--bench-resume``, or ``bench run``'s ``--resume`` (its plugin says so)."""
-    given = (getattr(plugin, "resume_option", None) for plugin in config.pluginmanager.get_plugins())
-    return next((option for option in given if isinstance(option, str)), "--bench-resume")
+    return _option_as_given(config, "--bench-resume")
+
+
+OPTIONS_OF_BENCH_RUN = {"--bench-resume": "resume_option", "--bench-results": "results_option"}
+"""The plugin's options that ``bench run`` spells otherwise, and the attribute of its plugin that says how."""
+
+
+def _option_as_given(config: pytest.Config, option: str) -> str:
+    """``option`` as the user typed it: the plugin's own name, or ``bench run``'s (``--resume``, ``--results``)."""
+    attribute = OPTIONS_OF_BENCH_RUN.get(option)
+    given = (getattr(plugin, attribute, None) for plugin in config.pluginmanager.get_plugins()) if attribute else ()
+    return next((name for name in given if isinstance(name, str)), option)
 
 
 def _as_given(config: pytest.Config, err: BenchError) -> str:
@@ -420,7 +430,10 @@ def _check_compare(config: pytest.Config) -> None:
 
 
 def _source(config: pytest.Config, option: str, variable: str) -> str:
-    return f"${variable}" if not config.getoption(option) and os.environ.get(variable) else option
+    """What chose a folder: the variable it came from, else the option as the user typed it."""
+    if not config.getoption(option) and os.environ.get(variable):
+        return f"${variable}"
+    return _option_as_given(config, option)
 
 
 def _shown(path: Path) -> str:

@@ -53,7 +53,7 @@ def test_a_disk_that_fills_up_during_a_run_stops_it_with_one_line_and_keeps_what
     assert done.stderr.splitlines()[-1] == (
         "bench run: error: cannot write out/r1/samples.jsonl: file too large; the 2 cases measured before it are "
         "saved in out/r1 (cannot write out/r1/meta.json: file too large, so the run reads as killed); once it can "
-        "be written, bench run SUITE --resume r1 measures the rest"
+        "be written, bench run suites/s.yaml --results out -q -p tests.fakes.full_disk --resume r1 measures the rest"
     )
     assert "Traceback" not in done.stdout + done.stderr
     run = tmp_path / "out" / "r1"
@@ -73,7 +73,8 @@ def test_a_file_refused_mid_case_takes_the_case_back_and_the_run_says_it_stopped
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stderr.splitlines()[-1] == (
         "bench run: error: cannot write out/r1/samples.jsonl: file too large; the 2 cases measured before it are "
-        "saved in out/r1; once it can be written, bench run SUITE --resume r1 measures the rest"
+        "saved in out/r1; once it can be written, bench run suites/s.yaml --results out -q -p tests.fakes.full_disk "
+        "--resume r1 measures the rest"
     )
     run = tmp_path / "out" / "r1"
     meta = json.loads((run / "meta.json").read_text())
@@ -92,7 +93,7 @@ def test_a_run_folder_removed_during_the_run_is_written_back_with_every_case_it_
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stderr.splitlines()[-1] == (
         "bench run: error: out/r1 was removed during the run; the 2 cases it measured are written back there; "
-        "bench run SUITE --resume r1 measures the rest"
+        "bench run suites/s.yaml --results out -q -p tests.fakes.full_disk --resume r1 measures the rest"
     )
     run = tmp_path / "out" / "r1"
     assert json.loads((run / "meta.json").read_text())["status"] == "interrupted"
@@ -440,3 +441,23 @@ def test_a_run_folder_removed_after_the_last_case_is_written_back_and_bench_run_
     )
     assert json.loads((tmp_path / "out" / "r1" / "meta.json").read_text())["status"] == "finished"
     assert load(tmp_path / "out" / "r1")["batch_size"].tolist() == [3, 1, 2]
+
+
+def test_bench_run_names_its_own_results_option_when_the_folder_refuses_the_run(tmp_path):
+    """Was: ``ERROR: --bench-results out: cannot write a run there`` from ``bench run --results out``: the plugin's
+    name of the option, which the user never typed."""
+    import resource
+    import signal
+
+    def small_files() -> None:  # the run's first meta.json is refused, as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    suite(tmp_path)
+    command = [sys.executable, "-m", "bench.cli", "run", "suites/s.yaml", "--results", "out", "-p", "no:cacheprovider"]
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run(
+        command, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120, preexec_fn=small_files
+    )
+    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "ERROR: --results out: cannot write a run there (file too large)" in done.stdout + done.stderr

@@ -48,3 +48,31 @@ def test_baseline_commit_is_checked(repo):
         rerun.baseline_commit({"environment": {"git_commit": "f" * 40}}, None, path)
     with pytest.raises(GateError, match="--baseline-ref"):
         rerun.baseline_commit({"environment": {}}, None, path)
+
+
+def test_the_commit_check_never_writes_to_the_users_repository(repo):
+    """Was: `git status` refreshed (rewrote) the index under its lock whenever a tracked file's timestamp had moved,
+    so a run on a full disk left a stale .git/index.lock that stopped every later `git commit` there."""
+    import os
+
+    from bench.hardware import git_commit
+
+    path, head = repo
+    index = path / ".git" / "index"
+    os.utime(path / "f.txt", (1_000_000_000, 1_000_000_000))  # same content, new timestamp: the index is stale
+    before = index.stat().st_mtime_ns
+    assert git_commit(path) == head
+    assert index.stat().st_mtime_ns == before and not (path / ".git" / "index.lock").exists()
+    (path / "f.txt").write_text("y")
+    assert git_commit(path) == head + "+dirty"
+
+
+def test_a_checkout_git_cannot_check_is_never_recorded_as_clean(repo):
+    """Was: a `git status` that failed (a damaged index) printed nothing, read as "no changes": the bare commit."""
+    from bench.hardware import git_commit
+
+    path, head = repo
+    (path / ".git" / "index").write_bytes(b"not an index")
+    assert git_commit(path) == head + "+unchecked"
+    with pytest.raises(GateError, match="a checkout git could not check for changes"):
+        rerun.baseline_commit({"environment": {"git_commit": head + "+unchecked"}}, None, path)

@@ -68,6 +68,8 @@ class _StopWatch:
     failed = 0
     resume_option = "--resume"
     """What the user called ``--bench-resume``, for the plugin's errors about the run to resume."""
+    results_option = "--results"
+    """What the user called ``--bench-results``, for the plugin's errors about the results folder."""
 
     def pytest_configure(self, config) -> None:
         self.config = config
@@ -111,10 +113,20 @@ WRITE_ERROR_EXIT = 2
 """``bench run``'s exit status when the results folder refused the run's writes (as for every ``error:`` line)."""
 
 
-def write_error_line(writer) -> str | None:
+def resume_command(args: argparse.Namespace, extra: list[str], run_id: str) -> str:
+    """The ``bench run`` line that resumes ``run_id``: the suites, the results folder and the pytest arguments (a
+    ``-k`` selection) the user gave."""
+    import shlex
+
+    given = ["bench", "run", *args.suites] + (["--results", str(args.results)] if args.results else [])
+    given += ["-k", args.k] if args.k else []
+    return shlex.join([*given, *(arg for arg in extra if arg != "--"), "--resume", run_id])
+
+
+def write_error_line(writer, again: str | None = None) -> str | None:
     """``bench run: error: cannot write <file>: <why>`` when the results folder refused the run's writes (a full disk,
-    a read-only folder) or was removed during the run, with what the run kept and how to measure the rest; ``None``
-    when every write succeeded."""
+    a read-only folder) or was removed during the run, with what the run kept and how to measure the rest (``again``:
+    the command that resumes it); ``None`` when every write succeeded."""
     if writer is None or not (writer.write_error or writer.close_error):
         return None
     kept, are = counted(writer.saved, "case"), "is" if writer.saved == 1 else "are"
@@ -128,7 +140,7 @@ def write_error_line(writer) -> str | None:
         saved = "no case was saved before it"
     also = f" ({writer.close_error}, so the run reads as killed)" if writer.close_error else ""
     once = "" if writer.removed else "once it can be written, "
-    rest = f"{once}bench run SUITE --resume {writer.run_id} measures the rest"
+    rest = f"{once}{again or f'bench run SUITE --resume {writer.run_id}'} measures the rest"
     return f"bench run: error: {writer.write_error}; {saved}{also}; {rest}"
 
 
@@ -157,7 +169,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         by = "SIGTERM" if stop.args == ("SIGTERM",) else watch.stopped_by() or "Ctrl-C"
         return _interrupted(by, watch.writer())
     writer = watch.writer()
-    refused = write_error_line(writer)
+    refused = write_error_line(writer, None if writer is None else resume_command(args, extra, writer.run_id))
     if refused is not None:  # pytest's own line (its Exit) does not say what the run kept
         print(refused, file=sys.stderr)
         return WRITE_ERROR_EXIT

@@ -43,9 +43,10 @@ def baseline_commit(meta: dict, ref: str | None, repo: Path) -> str:
     commit = ref or (meta.get("environment") or {}).get("git_commit")
     if not commit:
         raise GateError("the baseline run records no git commit; pass --baseline-ref REF to say which code it was")
-    if commit.endswith("+dirty"):
+    if commit.endswith(("+dirty", "+unchecked")):
+        what = "uncommitted changes" if commit.endswith("+dirty") else "a checkout git could not check for changes"
         raise GateError(
-            f"the baseline was measured on uncommitted changes ({commit}); its code cannot be re-run. "
+            f"the baseline was measured on {what} ({commit}); its code cannot be re-run. "
             "Pass --baseline-ref REF, or gate without --rerun"
         )
     found = _git(repo, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}")
