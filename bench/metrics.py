@@ -193,6 +193,12 @@ TABLE: tuple[Metric, ...] = (
 METRICS: dict[str, Metric] = {m.name: m for m in TABLE}
 
 
+def per_million(currency: Any = None) -> str:
+    """A cost per million inferences as a sentence names it: ``EUR per 1M`` in the row's currency, or ``cost per 1M``
+    when none is known; never a ``$`` for a suite that prices in another currency."""
+    return f"{currency} per 1M" if isinstance(currency, str) and currency else "cost per 1M"
+
+
 def recorded() -> list[Metric]:
     """The columns every record stores, in table order."""
     return [m for m in TABLE if m.recorded]

@@ -9,10 +9,10 @@ import pytest
 
 from bench.judge.confidence import (
     MEAN_DRAWN_MAX,
-    TIE_RULE,
     apply_confidence,
     resampled_statistic,
     resampled_statistics,
+    tie_rule,
 )
 from bench.judge.decide import decide
 from bench.judge.scoring import ScoringConfig, score
@@ -26,8 +26,9 @@ def p99(values) -> float:
     return float(np.percentile(values, 99))
 
 
-def decided(latency_a, latency_b, samples_a, samples_b, constraints=None):
-    """fp32 on 1 thread (the reference), bf16 on 1 thread (a, cheaper) and bf16 on 2 threads (b, dearer)."""
+def decided(latency_a, latency_b, samples_a, samples_b, constraints=None, currency=None):
+    """fp32 on 1 thread (the reference), bf16 on 1 thread (a, cheaper) and bf16 on 2 threads (b, dearer); their
+    cost per 1M in ``currency`` when one is given (a suite's ``prices.currency``), else in none named."""
     rows = frame(
         record("fp32", threads=1, latency_p50_ms=float(np.percentile(BASE * 1.5, 50))),
         record("bf16", threads=1, latency_p50_ms=latency_a, latency_p99_ms=p99(samples_a), model_size_bytes=500),
@@ -36,6 +37,8 @@ def decided(latency_a, latency_b, samples_a, samples_b, constraints=None):
     config = ScoringConfig()
     scored = score(rows, config)
     scored["cost_per_1m"] = [3.0, 1.0, 2.0]
+    if currency:
+        scored["currency"] = currency
     decision = decide(scored, constraints, config)
     samples = {
         "s::m[fp32-cpu1t-bs1]": list(BASE * 1.5),
@@ -52,7 +55,7 @@ def test_two_identical_cases_are_each_best_in_about_half_of_the_resamples_and_ca
     decision, confidence = decided(p50, p50, BASE, BASE)
     assert set(confidence.shares) == {"m[bf16-cpu1t-bs1]", "m[bf16-cpu2t-bs1]"}
     assert all(0.4 <= share <= 0.6 for share in confidence.shares.values())
-    assert confidence.near_tie and "NEAR TIE" in confidence.summary and TIE_RULE in confidence.summary
+    assert confidence.near_tie and "NEAR TIE" in confidence.summary and tie_rule() in confidence.summary
     rec = decision.recommendations.iloc[0]
     assert rec["case_id"] == "m[bf16-cpu1t-bs1]" and rec["near_tie"]  # the cheaper one
 
@@ -77,6 +80,23 @@ def test_a_near_tie_recommends_the_cheaper_case_even_at_a_slightly_higher_p_and_
     assert "near tie with m[bf16-cpu1t-bs1]" in cases.loc["m[bf16-cpu2t-bs1]", "verdict"]
     rec = decision.recommendations.iloc[0]
     assert rec["case_id"] == "m[bf16-cpu1t-bs1]" and rec["reasons"].startswith("near tie (")
+
+
+@pytest.mark.parametrize("currency", ["EUR", "USD"])
+def test_a_near_tie_rule_names_the_suites_currency_never_dollars(currency):
+    """Was: every verdict, reason and summary of a near tie said "the cheaper ($/1M)" whatever the suite's
+    currency: dollars for a suite priced in EUR. Now they name the group's currency ("the cheaper (EUR per 1M)")."""
+    a = BASE * 1.003  # a near tie that moves the recommendation: both verdicts and the reasons state the rule
+    decision, confidence = decided(
+        float(np.percentile(a, 50)), float(np.percentile(BASE, 50)), a, BASE, currency=currency
+    )
+    rule = tie_rule(currency)
+    assert f"the cheaper ({currency} per 1M), then the smaller" in rule
+    cases = decision.cases.set_index("case_id")
+    rec = decision.recommendations.iloc[0]
+    texts = [confidence.summary, *cases.loc[["m[bf16-cpu1t-bs1]", "m[bf16-cpu2t-bs1]"], "verdict"], rec["reasons"]]
+    assert all(rule in text for text in texts)
+    assert not any("$" in text for text in [*texts, *decision.cases["verdict"], rec["confidence"]])
 
 
 def test_a_latency_constraint_is_rechecked_in_every_resample():

@@ -348,7 +348,16 @@ def test_equal_scores_go_to_the_cheaper_case():
     scored["cost_per_1m"] = [1.0, 2.0]
     decision = decide(scored)
     assert decision.recommendations.iloc[0]["case_id"] == "m[fp32-cpu1t-bs1]"
-    assert "tie lost" in decision.cases.set_index("threads").loc[2, "verdict"]
+    assert "tie lost on cost per 1M, then latency" in decision.cases.set_index("threads").loc[2, "verdict"]
+
+
+def test_a_tie_lost_on_cost_names_the_suites_currency():
+    """Was: "P 1.000 = (tie lost on $/1M, latency) 1.000 of ..." for a suite priced in EUR. Now the verdict names
+    the currency the costs compared are in."""
+    records = (record("fp32", threads=1), record("fp32", threads=2))
+    scored = score(frame(*records)).assign(cost_per_1m=[1.0, 2.0], currency="EUR")
+    verdict = decide(scored).cases.set_index("threads").loc[2, "verdict"]
+    assert "= (tie lost on EUR per 1M, then latency) 1.000 of m[fp32-cpu1t-bs1]" in verdict and "$" not in verdict
 
 
 def test_pareto_front_matches_the_definition_on_random_values_with_ties_and_gaps():

@@ -25,8 +25,8 @@ e.g. p50 and p99) comes from the same resample, so they move together as they do
 
 A **near tie** is a recommendation that stays best in fewer than ``confident_share`` of the resamples (default 90%)
 while another case is best in at least ``rival_share`` of them (default 10%): the data cannot tell them apart, so
-among those contenders the cheaper ($/1M), then the smaller (model size), then the lower-P configuration is
-recommended, and the verdicts say so.
+among those contenders the cheaper (cost per 1M inferences, in the suite's currency), then the smaller (model size),
+then the lower-P configuration is recommended, and the verdicts say so.
 """
 
 from __future__ import annotations
@@ -39,17 +39,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.judge.decide import CONSTRAINTS, Decision, violations
+from bench import metrics
+from bench.judge.decide import CONSTRAINTS, Decision, currency_of, violations
 from bench.judge.scoring import LATENCY_STATISTICS, ScoringConfig
 
 RESAMPLES = 1000
 CONFIDENT_SHARE = 0.9
 RIVAL_SHARE = 0.1
-TIE_RULE = "in a near tie the cheaper ($/1M), then the smaller, then the lower-P configuration is recommended"
+
 _PERCENTILE = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "per_item": 50}
 MEAN_DRAWN_MAX = 10_000
 """Above this many samples the resampled mean is drawn from its normal law rather than from ``resamples × samples``
 draws (see the module's docstring)."""
+
+
+def tie_rule(currency: str | None = None) -> str:
+    """The near-tie rule as the verdicts and reasons state it, in the group's currency (``EUR per 1M``)."""
+    cheaper = metrics.per_million(currency)
+    return f"in a near tie the cheaper ({cheaper}), then the smaller, then the lower-P configuration is recommended"
 
 
 @dataclass(frozen=True)
@@ -269,7 +276,7 @@ def _count(rows: pd.DataFrame, scores: np.ndarray, allowed: np.ndarray, resample
         contenders = rows[rows["case_id"].isin([best, *rivals])]
         recommended = min(contenders.index, key=lambda i: _cheaper(contenders, i))
         recommended = contenders.at[recommended, "case_id"]
-    summary = _summary(best, share, shares, resamples, near_tie, recommended)
+    summary = _summary(best, share, shares, resamples, near_tie, recommended, currency_of(rows, rows.index[0]))
     return Confidence(best, share, resamples, shares, near_tie, recommended, summary)
 
 
@@ -279,14 +286,14 @@ def _cheaper(frame: pd.DataFrame, i: Any) -> tuple[float, float, float]:
     return (np.inf if pd.isna(cost) else float(cost), np.inf if pd.isna(size) else float(size), frame.at[i, "score"])
 
 
-def _summary(best, share, shares, resamples, near_tie, recommended) -> str:
+def _summary(best, share, shares, resamples, near_tie, recommended, currency) -> str:
     if not near_tie:
         return f"{best} is best in {share:.0%} of {resamples} resamples of the measured latencies."
     split = "/".join(f"{s:.0%}".rstrip("%") for s in shares.values() if s >= RIVAL_SHARE)
     names = ", ".join(c for c, s in shares.items() if s >= RIVAL_SHARE)
     return (
         f"NEAR TIE: {names} at {split} of {resamples} resamples of the measured latencies: the data cannot tell "
-        f"them apart; {TIE_RULE}: {recommended}."
+        f"them apart; {tie_rule(currency)}: {recommended}."
     )
 
 
@@ -335,18 +342,19 @@ def _move_recommendation(decision: Decision, group: pd.DataFrame, rec_index: Any
     frame = decision.cases
     old = group.index[group["case_id"] == result.best_case][0]
     new = group.index[group["case_id"] == result.recommended][0]
+    rule = tie_rule(currency_of(frame, new))
     frame.at[old, "recommended"], frame.at[new, "recommended"] = False, True
     frame.at[new, "verdict"] = (
         f"recommended: near tie with {result.best_case} (P {frame.at[old, 'score']:.3f} vs "
-        f"{frame.at[new, 'score']:.3f}, not separable by the measurements); {TIE_RULE}"
+        f"{frame.at[new, 'score']:.3f}, not separable by the measurements); {rule}"
     )
     frame.at[old, "verdict"] = (
-        f"lowest P ({frame.at[old, 'score']:.3f}) but a near tie with {result.recommended}: {TIE_RULE}"
+        f"lowest P ({frame.at[old, 'score']:.3f}) but a near tie with {result.recommended}: {rule}"
     )
     recs = decision.recommendations
     split = ", ".join(f"{case} {share:.0%}" for case, share in result.shares.items() if share >= RIVAL_SHARE)
     recs.at[rec_index, "reasons"] = (
-        f"near tie ({split} of {result.resamples} resamples): {TIE_RULE}; P {frame.at[new, 'score']:.3f} against "
+        f"near tie ({split} of {result.resamples} resamples): {rule}; P {frame.at[new, 'score']:.3f} against "
         f"the lowest, {frame.at[old, 'score']:.3f} of {result.best_case}"
     )
     for column in ("score", "S", "T", "A", "reference_case"):

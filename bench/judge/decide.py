@@ -152,7 +152,7 @@ def robustness(
     pct = f"±{perturbation:.0%}"
     correlation = (
         f"Spearman rank correlation mean {rho_mean:.2f}, min {rho_min:.2f}"
-        if correlations  # P ties under every weighting: no order to correlate (the tie goes to $/1M, then latency)
+        if correlations  # P ties under every weighting: no order to correlate (ties go to cost per 1M, then latency)
         else f"no rank correlation: the {len(rows)} configurations tie on P under every weighting"
     )
     summary = (
@@ -184,6 +184,12 @@ def _tie_break(frame: pd.DataFrame, i: Any) -> tuple[float, float]:
     cost = frame.at[i, "cost_per_1m"] if "cost_per_1m" in frame.columns else float("nan")
     cost = float("inf") if pd.isna(cost) else float(cost)
     return (cost, float(frame.at[i, "latency_ms"]))
+
+
+def currency_of(frame: pd.DataFrame, i: Any) -> str | None:
+    """The currency row ``i``'s money is in (its suite's ``prices.currency``), or ``None`` where it was not costed."""
+    currency = frame.at[i, "currency"] if "currency" in frame.columns else None
+    return currency if isinstance(currency, str) and currency else None
 
 
 def _preference(frame: pd.DataFrame, i: Any) -> tuple[float, float, float]:
@@ -295,7 +301,8 @@ def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str]) -> list
             frame.at[i, "dominated_by"] = ", ".join(names[k] for k in by)
             frame.at[i, "verdict"] = "dominated by " + _explain_domination(frame, i, by[0], main)
         elif i != best:
-            relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else "= (tie lost on $/1M, latency)"
+            tie = f"= (tie lost on {metrics.per_million(currency_of(frame, best))}, then latency)"
+            relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else tie
             frame.at[i, "verdict"] = (
                 f"on the Pareto front, but P {frame.at[i, 'score']:.3f} {relation} {frame.at[best, 'score']:.3f} "
                 f"of {frame.at[best, 'case_id']}"
