@@ -29,6 +29,9 @@ accuracy); one reading of a meter or a peak; a descriptive field; derived from m
 decision of the judge."""
 MEASURED_PASSES = ("latency", "memory", "size", "setup", "accuracy", "energy", "load")
 """Passes whose columns are stored in every record (the judge's columns are computed when a run is read)."""
+CURRENCY = "currency"
+"""What a money column's unit says in place of a currency (``currency/h``): each suite prices in its own
+(``prices.currency``: USD, EUR), so the table names none; :func:`shown_unit` puts the row's currency there."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class Metric:
     @property
     def recorded(self) -> bool:
         return self.source in MEASURED_PASSES
+
+    @property
+    def money(self) -> bool:
+        """Its figures are in a suite's currency (its unit names :data:`CURRENCY`)."""
+        return CURRENCY in self.unit
 
 
 def _m(name: str, unit: str, better: str | None, kind: str, source: str, label: str, **more: Any) -> Metric:
@@ -124,25 +132,26 @@ TABLE: tuple[Metric, ...] = (
     _m("rank", "", None, DECISION, "judge", "rank by P within its decision group", type=int, summary=True),
     _m("feasible", "", None, DECISION, "judge", "meets every constraint", type=bool, summary=True),
     _m("pareto", "", None, DECISION, "judge", "on the Pareto front (latency, size, 1-A)", type=bool, summary=True),
-    _m("pareto_cost", "", None, DECISION, "judge", "on the front with $/1M and energy", type=bool, summary=True),
+    _m("pareto_cost", "", None, DECISION, "judge", "on the front with cost per 1M and energy", type=bool, summary=True),
     _m("recommended", "", None, DECISION, "judge", "the recommendation of its group", type=bool, summary=True),
     _m("verdict", "", None, DECISION, "judge", "why it is or is not recommended", type=str, summary=True),
     # cost and energy
     _m("currency", "", None, INFO, "judge",
        "the currency of its suite's price table (prices.currency: USD, EUR), which price_per_hour, cost_per_1m and "
        "electricity_cost_per_1m are in; never converted", type=str, summary=True),
-    _m("price_per_hour", "$/h", LOWER, DERIVED, "judge", "price of the hardware it ran on", summary=True),
+    _m("price_per_hour", f"{CURRENCY}/h", LOWER, DERIVED, "judge", "price of the hardware it ran on", summary=True),
     _m("price_basis", "", None, INFO, "judge",
        "where price_per_hour comes from (the price table entry and the layer that set it: '4 core-hour(s) from the "
        "default table (bench/data/prices.yaml)', 'H100 GPU-hour from --prices FILE') or why it is empty",
        type=str, summary=True),
-    _m("cost_per_1m", "$", LOWER, DERIVED, "judge", "compute cost per million inferences", summary=True,
+    _m("cost_per_1m", CURRENCY, LOWER, DERIVED, "judge", "compute cost per million inferences", summary=True,
        limit=("cost_per_1m_max", "max"), objective="cheaper"),
     _m("energy_j_per_item", "J", LOWER, SINGLE, "energy", "measured energy per inference", default_rule="+10%",
        gated=True, trend=True, summary=True, limit=("energy_j_per_item_max", "max"), objective="less energy"),
     _m("energy_kwh_per_1m", "kWh", LOWER, DERIVED, "judge", "energy per million inferences", summary=True),
     _m("carbon_g_per_1m", "g", LOWER, DERIVED, "judge", "CO2 per million inferences", summary=True),
-    _m("electricity_cost_per_1m", "$", LOWER, DERIVED, "judge", "electricity per million inferences", summary=True),
+    _m("electricity_cost_per_1m", CURRENCY, LOWER, DERIVED, "judge", "electricity per million inferences",
+       summary=True),
     _m("energy_j_per_batch", "J", LOWER, SINGLE, "energy", "measured energy per call"),
     _m("power_w_avg", "W", LOWER, SINGLE, "energy", "mean power during the energy pass"),
     _m("power_w_peak", "W", LOWER, SINGLE, "energy", "peak power during the energy pass"),
@@ -170,9 +179,9 @@ TABLE: tuple[Metric, ...] = (
        gated=True),
     _m("single_stream_validity", "", None, INFO, "load", "LoadGen's SingleStream verdict", type=str),
     _m("loaded_items_per_s", "items/s", HIGHER, DERIVED, "judge",
-       "server_max_qps x batch_size where measured, else throughput_items_per_s: what $/1M uses", summary=True),
+       "server_max_qps x batch_size where measured, else throughput_items_per_s: what cost_per_1m uses", summary=True),
     _m("throughput_basis", "", None, INFO, "judge",
-       "which throughput $/1M uses: load, load (lower bound) or single-stream", type=str, summary=True),
+       "which throughput cost_per_1m uses: load, load (lower bound) or single-stream", type=str, summary=True),
     # what compressing and preparing cost
     _m("compress_time_s", "s", LOWER, SINGLE, "setup", "time to compress"),
     _m("compile_time_s", "s", LOWER, SINGLE, "setup", "time to compile, on the case that compiled"),
@@ -191,6 +200,16 @@ TABLE: tuple[Metric, ...] = (
 )  # fmt: skip
 
 METRICS: dict[str, Metric] = {m.name: m for m in TABLE}
+
+
+def shown_unit(name: str, currency: Any = None) -> str:
+    """The unit of column ``name`` as a message or a page shows it. A money column's :data:`CURRENCY` is replaced by
+    ``currency``, the currency its row is in (its suite's ``prices.currency``: ``EUR/h``); with none known (not a
+    currency code), a money column shows no unit rather than one it may not be in."""
+    unit = METRICS[name].unit
+    if not METRICS[name].money:
+        return unit
+    return unit.replace(CURRENCY, currency) if isinstance(currency, str) and currency else ""
 
 
 def per_million(currency: Any = None) -> str:

@@ -1,4 +1,4 @@
-"""Price table, $/1M inferences, energy columns (empty, never 0, when unmeasured) and the replica formula."""
+"""Price table, cost per 1M inferences, energy columns (empty, never 0, when unmeasured) and the replica formula."""
 
 from __future__ import annotations
 
@@ -255,3 +255,17 @@ def test_each_rows_price_basis_names_the_price_layer_its_price_came_from(tmp_pat
     both = load_prices({"cpu_core_hour": 0.1, "gpu_hour": {"H100": 6.0}}, path)
     assert both.hourly("cpu", 3, None) == (pytest.approx(0.3), "3 core-hour(s) from the suite's prices: section")
     assert both.hourly("cuda", None, "H100") == (5.0, f"H100 GPU-hour from --prices {path}")
+
+
+def test_no_unit_of_the_metric_table_says_dollars_and_a_money_unit_takes_its_rows_currency():
+    """Was: price_per_hour's unit was "$/h" and the cost columns' "$", so wherever a unit was shown an EUR suite's
+    figures read as dollars. Now the table says "currency/h" and "currency", and what shows a unit puts the row's
+    currency there (``EUR/h``), or no unit where none is known."""
+    from bench import metrics
+
+    assert {m.name for m in metrics.TABLE if m.money} == {"price_per_hour", "cost_per_1m", "electricity_cost_per_1m"}
+    assert not [m.name for m in metrics.TABLE if "$" in m.unit or "$" in m.label]
+    assert metrics.shown_unit("price_per_hour", "EUR") == "EUR/h" and metrics.shown_unit("cost_per_1m", "€") == "€"
+    assert metrics.shown_unit("price_per_hour") == metrics.shown_unit("cost_per_1m", float("nan")) == ""
+    assert metrics.shown_unit("latency_p50_ms", "EUR") == "ms"
+    assert metrics.per_million("EUR") == "EUR per 1M" and metrics.per_million(None) == "cost per 1M"

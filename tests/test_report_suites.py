@@ -364,3 +364,22 @@ def test_a_currency_with_markup_is_shown_as_text_never_as_html(tmp_path, first, 
     assert {cost.split(" ", 1)[1] for cost in costs} == {first, second}
     summary = pd.read_csv(folder / "summary.csv")
     assert set(summary["currency"]) == {first, second}
+
+
+def test_a_cost_constraint_verdict_names_the_suites_currency_on_the_page_in_summary_csv_and_the_workbook(tmp_path):
+    """Was: "violates cost_per_1m 0.5556 > 0.5 (cost_per_1m_max)" for the EUR suite, with nothing saying EUR (and the
+    tie texts said "$/1M"). Now each verdict names the figures' currency, and no text of the run says dollars."""
+    import pandas as pd
+
+    strict = {**EURO, "constraints": {"cost_per_1m_max": 0.5}}  # fp32: 0.5 EUR/h / 250 items/s = 0.5556 EUR per 1M
+    run_id = make_suites_run(tmp_path / "results", suites=(("s", SECTIONS), (LONG, strict)))
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    expected = "violates cost_per_1m 0.5556 EUR > 0.5 EUR (cost_per_1m_max)"
+    summary = pd.read_csv(folder / "summary.csv").set_index(["suite", "case_id"])
+    assert summary.loc[(LONG, "m[fp32-cpu-1t-bs1]"), "verdict"] == expected
+    page = html.unescape((folder / "index.html").read_text())
+    assert expected in page and "$" not in page
+    book = openpyxl.load_workbook(folder / "capacity.xlsx", read_only=True)
+    assert expected in {cell for row in book["cases"].iter_rows(values_only=True) for cell in row}
+    assert not summary["verdict"].str.contains("$", regex=False).any()
+    assert not result.recommendations["reasons"].str.contains("$", regex=False).any()

@@ -412,6 +412,19 @@ def test_a_limit_met_exactly_is_met_despite_float_rounding():
     assert verdicts["int8"] == "violates accuracy_drop 0.1 > 0.01 (accuracy_drop_max)"
 
 
+@pytest.mark.parametrize(("currency", "unit"), [("EUR", " EUR"), ("USD", " USD"), (None, "")])
+def test_a_cost_constraint_verdict_names_the_suites_currency(currency, unit):
+    """Was: "violates cost_per_1m 2 > 1.5 (cost_per_1m_max)", the same words for a suite in EUR as in USD. Now the
+    figures name the row's currency (its suite's prices.currency); a frame never costed names none."""
+    scored = score(frame(*THREE)).assign(cost_per_1m=[3.0, 2.0, 1.0])
+    if currency:
+        scored["currency"] = currency
+    verdicts = decide(scored, {"cost_per_1m_max": 1.5}).cases.set_index("compression")["verdict"]
+    assert verdicts["fp32"] == f"violates cost_per_1m 3{unit} > 1.5{unit} (cost_per_1m_max)"
+    assert verdicts["bf16"] == f"violates cost_per_1m 2{unit} > 1.5{unit} (cost_per_1m_max)"
+    assert verdicts["int8"].startswith("recommended")
+
+
 def test_a_dominated_case_has_a_higher_p_than_its_dominator_and_the_rank_is_the_p_order():
     # the issue's case: with a reference per thread count, a slow 2-thread fp32 reference flattered bf16 on 2
     # threads (a lower P than the recommendation while "dominated"); with one reference per group it cannot

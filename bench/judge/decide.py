@@ -58,13 +58,15 @@ _TOLERANCE = 1e-9  # 0.90 - 0.89 is 0.010000000000000009: a limit met exactly mu
 
 
 def violations(row: Mapping[str, Any], constraints: Mapping[str, float]) -> list[str]:
-    """Why a case breaks the constraints, one string per broken limit (a value not measured breaks it too)."""
+    """Why a case breaks the constraints, one string per broken limit (a value not measured breaks it too). A money
+    limit names the row's currency (its suite's ``prices.currency``): ``cost_per_1m 0.5 EUR > 0.3 EUR``."""
     reasons = []
     for key, limit in constraints.items():
         spec = CONSTRAINTS[key]
         value = row.get(spec.column)
         value = float("nan") if value is None else float(value)
-        unit = f" {spec.unit}" if spec.unit and spec.unit != "$" else ""
+        unit = metrics.shown_unit(spec.column, row.get("currency"))
+        unit = f" {unit}" if unit else ""
         if math.isnan(value):
             reasons.append(f"{key}: {spec.column} not measured, cannot check")
         elif spec.kind == "max" and value > limit + _TOLERANCE * max(1.0, abs(limit)):
