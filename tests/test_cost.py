@@ -269,3 +269,16 @@ def test_no_unit_of_the_metric_table_says_dollars_and_a_money_unit_takes_its_row
     assert metrics.shown_unit("price_per_hour") == metrics.shown_unit("cost_per_1m", float("nan")) == ""
     assert metrics.shown_unit("latency_p50_ms", "EUR") == "ms"
     assert metrics.per_million("EUR") == "EUR per 1M" and metrics.per_million(None) == "cost per 1M"
+
+
+def test_the_docs_write_the_cost_formulas_in_the_suites_currency_never_in_dollars():
+    """Was: README's "Deciding" and docs/scoring.md wrote "$ per 1M inferences = ..." and "the cheaper ($/1M)", as if
+    every suite priced in dollars. Now they say "cost per 1M" and that it is in the suite's currency."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("README.md", "docs/scoring.md", "docs/energy.md"):
+        text = (root / name).read_text(encoding="utf-8")
+        assert not re.findall(r"\$ ?/ ?1M|\$ per|electricity \$|, \$ and", text), name
+    formula = "Cost: `cost per 1M inferences = price per hour / (throughput × 3600) × 10⁶`, in the suite's currency"
+    assert formula in (root / "README.md").read_text(encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Money, energy and capacity: a price table, $/1M inferences, kWh and gCO2 per 1M, and a replica plan.
+"""Money, energy and capacity: a price table, cost per 1M inferences (in the table's currency), kWh and gCO2 per 1M,
+and a replica plan.
 
 Formulas (also in ``docs/scoring.md``)::
 
@@ -215,7 +216,7 @@ SEARCH_CUT_TEXT = {
 }
 """What the plan says of a LoadGen Server search cut short, by ``extra.server_search_cut``."""
 LOWER_BOUND = "load (lower bound)"
-"""``throughput_basis`` of a row whose Server peak is only a lower bound: its $/1M and energy per 1M are upper
+"""``throughput_basis`` of a row whose Server peak is only a lower bound: its cost per 1M and energy per 1M are upper
 bounds."""
 
 
@@ -246,7 +247,7 @@ def loaded_throughput(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     single-stream ``throughput_items_per_s``; and which one each row uses (``load``, ``load (lower bound)`` for a
     peak from a search cut short, or ``single-stream``)."""
     served = _numbers(frame, "server_max_qps") * _numbers(frame, "batch_size")
-    served = served.where(served < math.inf)  # a peak x batch size past a float's range is no figure (was $0 / 1M)
+    served = served.where(served < math.inf)  # a peak x batch size past a float's range is no figure (was 0 / 1M)
     loaded = served.where(served > 0, _numbers(frame, "throughput_items_per_s"))
     cuts = [search_cut(row) for row in frame.to_dict("records")]
     kinds = [
@@ -260,8 +261,8 @@ def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
     """Adds ``currency`` (the price table's, on every row: the money columns of a run of several suites are in
     each suite's own currency, never converted), ``price_per_hour``, ``price_basis``, ``loaded_items_per_s`` and
     ``throughput_basis``, ``cost_per_1m`` and, where energy was measured, ``energy_kwh_per_1m``, ``carbon_g_per_1m``
-    and ``electricity_cost_per_1m`` (empty otherwise, never 0). Where a LoadGen Server peak exists, $/1M and energy
-    per 1M use the loaded throughput (energy: the energy pass's mean power over it)."""
+    and ``electricity_cost_per_1m`` (empty otherwise, never 0). Where a LoadGen Server peak exists, cost per 1M and
+    energy per 1M use the loaded throughput (energy: the energy pass's mean power over it)."""
     out = frame.copy()
     out["currency"] = prices.currency
     hourly = [
