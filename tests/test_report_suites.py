@@ -14,7 +14,7 @@ import pytest
 from bench.judge.cost import replicas_needed
 from bench.report import write_report
 from bench.report.xlsx import MAX_SHEET_NAME, capacity_sheet_names
-from bench.results import RunWriter
+from bench.results import Record, RunWriter
 from tests.test_report import SECTIONS, ok_record
 
 LONG = "recsys-quick.eu_west-1.int8-sweep-v2.long-name"
@@ -27,8 +27,9 @@ EURO = {
 """The second suite: its own currency, and a target load, SLO and headroom unlike the first's."""
 
 
-def make_suites_run(results: Path, run_id: str = "r2", suites=(("s", SECTIONS), (LONG, EURO))) -> str:
-    """Model m (fp32, bf16) in every suite; the first suite also has model n: two decision groups there."""
+def make_suites_run(results: Path, run_id: str = "r2", suites=(("s", SECTIONS), (LONG, EURO)), more=()) -> str:
+    """Model m (fp32, bf16) in every suite; the first suite also has model n: two decision groups there. ``more``:
+    further records, appended last."""
     meta = {"suites": [{"name": name, "path": f"{name}.yaml", "sections": sections} for name, sections in suites]}
     writer = RunWriter(results, run_id, meta)
     figures = {"fp32": (4.0, 4000, 0.9), "bf16": (3.0, 2000, 0.895)}
@@ -41,6 +42,8 @@ def make_suites_run(results: Path, run_id: str = "r2", suites=(("s", SECTIONS), 
                     accuracy=accuracy, accuracy_metric="auc",
                 )  # fmt: skip
                 writer.append(dataclasses.replace(record, suite=suite, model=model), [latency] * 5)
+    for record in more:
+        writer.append(record, [])
     writer.close("finished")
     return run_id
 
@@ -304,8 +307,8 @@ def test_the_page_names_each_suites_currency_in_its_capacity_table_and_each_cost
         assert f"target <strong>{target} QPS</strong>" in body and f"prices in {currency}:" in body
     ranking = _section(page, "<h2>Ranking</h2>", "</table>")
     header, *rows = _table_text(ranking)
-    assert header[9] == "cost / 1M"
-    costs = [row[9] for row in rows]
+    assert header[10] == "cost / 1M"  # after the suite column of a run of several suites
+    costs = [row[10] for row in rows]
     expected = result.ranking["cost_per_1m"].map("{:.4g}".format) + " " + result.ranking["currency"]
     assert costs == list(expected) and {cost.split()[-1] for cost in costs} == {"USD", "EUR"}
 
@@ -336,6 +339,7 @@ def test_a_single_currency_page_names_its_currency_once_in_each_money_header(tmp
     header = _table_text(capacity)[0]
     assert header[11] == "price / hour (USD)" and header[13] == "monthly cost (USD)"
     header, *rows = _table_text(_section(page, "<h2>Ranking</h2>", "</table>"))
+    assert header[:2] == ["rank", "case"] and "suite" not in header  # one suite: no suite column, as before
     assert header[9] == "USD / 1M" and "$ / 1M" not in page
     assert [row[9] for row in rows] == list(result.ranking["cost_per_1m"].map("{:.4g}".format))
     assert "Every money figure is in USD" in re.sub(r"\s+", " ", page)
@@ -360,7 +364,7 @@ def test_a_currency_with_markup_is_shown_as_text_never_as_html(tmp_path, first, 
     assert headings == [f"s, in {first}", f"{LONG}, in {second}"]  # as written: escaped once, no more
     for currency, body in zip((first, second), re.split(r"<h3>.*?</h3>", capacity)[1:], strict=True):
         assert _table_text(body)[0][13] == f"monthly cost ({currency})"
-    costs = [row[9] for row in _table_text(_section(page, "<h2>Ranking</h2>", "</table>"))[1:]]
+    costs = [row[10] for row in _table_text(_section(page, "<h2>Ranking</h2>", "</table>"))[1:]]
     assert {cost.split(" ", 1)[1] for cost in costs} == {first, second}
     summary = pd.read_csv(folder / "summary.csv")
     assert set(summary["currency"]) == {first, second}
@@ -383,3 +387,31 @@ def test_a_cost_constraint_verdict_names_the_suites_currency_on_the_page_in_summ
     assert expected in {cell for row in book["cases"].iter_rows(values_only=True) for cell in row}
     assert not summary["verdict"].str.contains("$", regex=False).any()
     assert not result.recommendations["reasons"].str.contains("$", regex=False).any()
+
+
+def test_a_run_of_several_suites_names_the_suite_of_each_ranking_row(suites_report):
+    """Was: the ranking table had no suite column, so suite s's m[fp32-cpu-1t-bs1] and the EUR suite's, with the same
+    case id, read alike (two rows "m[fp32-cpu-1t-bs1]"). Now a run of several suites has a suite column first, in the
+    ranking and in the table of cases not scored; each (suite, case) row is the ranking's own."""
+    folder, result = suites_report
+    page = (folder / "index.html").read_text()
+    header, *rows = _table_text(_section(page, "<h2>Ranking</h2>", "</table>"))
+    assert header[:3] == ["suite", "rank", "case"]
+    shown = [(row[0], row[2].removeprefix("★ ")) for row in rows]
+    assert shown == list(zip(result.ranking["suite"], result.ranking["case_id"], strict=True))
+    assert len(set(shown)) == len(shown) and len({case for _, case in shown}) < len(shown)  # ids shared, rows not
+    assert {suite for suite, _ in shown} == {"s", LONG}
+
+
+def test_the_cases_not_scored_of_a_run_of_several_suites_name_their_suite(tmp_path):
+    """The table of cases not scored (skipped, failed) names each row's suite too when the run has several."""
+    skipped = Record(
+        run_id="r2", suite=LONG, case_id="m[int8-cuda-bs1]", model="m", compression="int8", engine="eager",
+        device="cuda", threads=None, batch_size=1, status="skipped", error="no CUDA",
+    )  # fmt: skip
+    run_id = make_suites_run(tmp_path / "results", more=[skipped])
+    folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    page = (folder / "index.html").read_text()
+    header, *rows = _table_text(_section(page, "<h3>Cases not scored</h3>", "</table>"))
+    assert header == ["suite", "case", "status", "reason"]
+    assert [row[:3] for row in rows] == [[LONG, "m[int8-cuda-bs1]", "skipped"]]

@@ -190,6 +190,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         run_id=tables.run_id,
         meta=tables.meta,
         suites=list(tables.configs),
+        several_suites=len(tables.configs) > 1,  # a suite column: two suites may share a case id
         configs=tables.configs,
         constraints=tables.constraints,
         constraint_specs=CONSTRAINTS,
