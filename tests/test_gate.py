@@ -64,6 +64,17 @@ def test_bad_rules_name_the_key_and_the_allowed_forms(metric, raw, expected):
     assert "'off'" in message and "%" in message  # the allowed forms are listed
 
 
+def test_a_rules_allowed_forms_never_name_a_currency_it_does_not_know():
+    """The gate's rules are per metric, not per suite: a money metric's absolute form names no currency (its unit in
+    the metric table is "currency/h", filled in only where a row's currency is known), never "$" or "currency"."""
+    from bench import metrics
+    from bench.gate.rules import _allowed_forms
+
+    assert "(absolute ms, e.g. '+0.5')" in _allowed_forms(metrics.METRICS["latency_p50_ms"])
+    money = _allowed_forms(metrics.METRICS["price_per_hour"])
+    assert "(absolute, e.g. '+0.5')" in money and "currency" not in money and "$" not in money
+
+
 def test_unknown_metric_suggests_the_near_miss():
     with pytest.raises(SuiteError) as err:
         gate.validate_gates({"latency_p50": "+5%"})

@@ -383,6 +383,7 @@ def test_a_cost_constraint_verdict_names_the_suites_currency_on_the_page_in_summ
     assert summary.loc[(LONG, "m[fp32-cpu-1t-bs1]"), "verdict"] == expected
     page = html.unescape((folder / "index.html").read_text())
     assert expected in page and "$" not in page
+    assert "<code>cost_per_1m_max = 0.5 EUR</code> (compute cost per million inferences)" in page  # methodology
     book = openpyxl.load_workbook(folder / "capacity.xlsx", read_only=True)
     assert expected in {cell for row in book["cases"].iter_rows(values_only=True) for cell in row}
     assert not summary["verdict"].str.contains("$", regex=False).any()

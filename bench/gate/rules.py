@@ -70,7 +70,8 @@ class Rule:
 
 def _allowed_forms(metric: Metric) -> str:
     sign, word = ("+", "grow") if metric.better == LOWER else ("-", "drop")
-    unit = f" {metric.unit}" if metric.unit else ""
+    unit = metrics.shown_unit(metric.name)  # a money metric's currency is its suite's: no unit rather than a wrong one
+    unit = f" {unit}" if unit else ""
     return (
         f"{metric.name} is {metric.better}-is-better, so its rule says how much it may {word}: "
         f"'{sign}N%' (relative, e.g. '{sign}5%'), '{sign}X' (absolute{unit}, e.g. '{sign}0.5'), or 'off'"

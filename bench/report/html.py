@@ -11,6 +11,7 @@ import pandas as pd
 
 from bench.judge.decide import CONSTRAINTS
 from bench.judge.scoring import PROFILES, ScoringConfig
+from bench.metrics import METRICS
 from bench.report.charts import Chart
 from bench.report.tables import Tables
 
@@ -194,6 +195,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         configs=tables.configs,
         constraints=tables.constraints,
         constraint_specs=CONSTRAINTS,
+        money_limits={key for key, spec in CONSTRAINTS.items() if METRICS[spec.column].money},
         prices=tables.prices,
         capacity_stat=capacity_stat,
         price_bases=price_bases,
