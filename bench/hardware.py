@@ -264,6 +264,9 @@ def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    try:
         status = subprocess.run(
             ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
             cwd=cwd,
@@ -271,8 +274,8 @@ def git_commit(cwd: str | os.PathLike[str] | None = None) -> str | None:
             text=True,
             timeout=5,
         )
-    except (OSError, subprocess.SubprocessError):
-        return None
+    except (OSError, subprocess.SubprocessError):  # a huge checkout on a slow disk: the commit is still known
+        return commit + "+unchecked"
     if status.returncode != 0:  # not known to be clean: never recorded as if it were
         return commit + "+unchecked"
     return commit + ("+dirty" if status.stdout.strip() else "")

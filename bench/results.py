@@ -19,6 +19,7 @@ import re
 import secrets
 import signal
 import socket
+import tempfile
 import threading
 import time
 import warnings
@@ -44,8 +45,10 @@ SCHEMA_VERSION = 2
 before (the new columns empty)."""
 DEFAULT_RESULTS_DIR = "results"
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-RESERVED_RUN_IDS = ("latest", "baseline")
-"""``latest`` names the newest run; ``baseline`` is the folder of the promoted baselines."""
+RESERVED_RUN_IDS = ("latest", "baseline", "history", "gate", "calibration")
+"""``latest`` names the newest run; ``baseline`` is the folder of the promoted baselines; ``history``, ``gate`` and
+``calibration`` are the folders of ``bench history``, ``bench gate`` and ``bench calibrate`` beside the runs' reports
+(``reports/<run>``): a run of that name would have its report rebuilt over theirs."""
 MAX_RUN_ID = 128
 
 
@@ -256,6 +259,9 @@ class RunWriter:
         """What :meth:`close` could not write (the final ``meta.json``), or ``None``."""
         self.removed = False
         """Whether the run's folder was found removed (then written back by :meth:`close`)."""
+        self.kept_in: Path | None = None
+        """Where :meth:`close` wrote a removed run back: its own folder, or, when that was refused too, a new folder
+        in the system's temporary folder; ``None`` when it could be written nowhere."""
         self._carried: dict[str, Any] = {}
         if not resume:
             self.path.mkdir(parents=True, exist_ok=False)
@@ -357,28 +363,41 @@ class RunWriter:
                 self._samples.close()
             carried = {k: _add(extra[k], self._carried[k]) for k in self._carried if k in extra}
             self.meta.update(status=status, counts=self.counts, **{**extra, **carried})
-            if self.close_error is None:
+            folder = (self.kept_in if self.removed else self.path) or None
+            if folder is not None and (self.close_error is None or folder != self.path):
                 try:
-                    _write_json_atomic(self.path / "meta.json", self.meta)
+                    _write_json_atomic(folder / "meta.json", self.meta)
                 except OSError as err:
-                    self.close_error = f"cannot write {self.path / 'meta.json'}: {os_reason(err)}"
+                    self.close_error = self.close_error or f"cannot write {folder / 'meta.json'}: {os_reason(err)}"
             self.closed = True
 
     def _write_back(self) -> None:
-        """Write a removed run folder back from the files the writer still holds open."""
+        """Write a removed run folder back from the files the writer still holds open; where its own place refuses
+        them (a full disk, often why a folder is removed), into a new folder of the system's temporary folder
+        (:attr:`kept_in`): no measured case is dropped while some place can take it."""
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            for handle in (self._records, self._samples):
-                handle.seek(0)
-                data = handle.read()
-                name = self.path / Path(handle.name).name
-                with open(name, "xb") as copy:  # never over a file someone made there since
-                    copy.write(data)
-                    copy.flush()
-                    os.fsync(copy.fileno())
+            self._copy_into(self.path)
+            self.kept_in = self.path
+            return
         except OSError as err:
             where = getattr(err, "filename", None) or self.path
             self.close_error = f"cannot write {where} back: {os_reason(err)}"
+        try:
+            rescue = Path(tempfile.mkdtemp(prefix=f"bench-{self.run_id}-"))
+            self._copy_into(rescue)
+            self.kept_in = rescue
+        except OSError:
+            self.kept_in = None
+
+    def _copy_into(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for handle in (self._records, self._samples):
+            handle.seek(0)
+            data = handle.read()
+            with open(folder / Path(handle.name).name, "xb") as copy:  # never over a file someone made there since
+                copy.write(data)
+                copy.flush()
+                os.fsync(copy.fileno())
 
 
 HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))

@@ -496,7 +496,7 @@ class Session:
                 )
             return result
         except BaseException as err:  # a failed pass must not discard what the other passes measured
-            if outcome_of(err) is None:  # Ctrl-C, SystemExit, pytest.exit(): no failure of the pass, the run stops
+            if outcome_of(err) is None:  # Ctrl-C, SIGTERM, pytest.exit(): no failure of the pass, the run stops
                 raise
             # an exception, or a pytest.skip() or pytest.fail() from the pass's own code (an evaluation), is its error
             message = one_line(err)

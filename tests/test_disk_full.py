@@ -443,6 +443,24 @@ def test_a_run_folder_removed_after_the_last_case_is_written_back_and_bench_run_
     assert load(tmp_path / "out" / "r1")["batch_size"].tolist() == [3, 1, 2]
 
 
+def test_a_removed_run_that_cannot_be_written_back_there_goes_to_a_temporary_folder_named_in_the_message(tmp_path):
+    """Was (review): the write-back failed, the files held open (the only copy) were closed, and bench run still
+    said "the 3 cases it measured are written back there": every case lost behind a message saying they were kept."""
+    suite(tmp_path)
+    done = bench_run(tmp_path, FOLDER_GONE_AFTER="3", FOLDER_BLOCKED="1")
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(
+        "bench run: error: out/r1 was removed during the run; the 3 cases it measured could not be written back "
+        "there (cannot write out/r1 back: "
+    ), done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 2
+    rescue = Path(last.rsplit(" and are in ", 1)[1])
+    assert rescue.name.startswith("bench-r1-") and rescue.parent == Path(__import__("tempfile").gettempdir())
+    assert load(rescue)["batch_size"].tolist() == [3, 1, 2]
+    assert json.loads((rescue / "meta.json").read_text())["status"] == "finished"
+    __import__("shutil").rmtree(rescue)
+
+
 def test_bench_run_names_its_own_results_option_when_the_folder_refuses_the_run(tmp_path):
     """Was: ``ERROR: --bench-results out: cannot write a run there`` from ``bench run --results out``: the plugin's
     name of the option, which the user never typed."""

@@ -166,3 +166,12 @@ def test_the_recommended_run_noise_covers_a_heavy_tail_not_only_the_standard_dev
     ratios = np.log(tailed[:, None] / tailed[None, :])[~np.eye(30, dtype=bool)]
     edge = np.log(1.05) + calibrate.t95(29) * np.sqrt(2) * noise
     assert np.mean(ratios > edge) <= calibrate.TARGET_FALSE_ALARM
+
+
+def test_a_run_without_samples_keeps_the_other_runs_in_their_places():
+    """Was: run_figures dropped empty runs, so the indices of the runs a comparison used pointed at other runs, and
+    the wrong ones were held out of its calibration."""
+    runs = [np.asarray([1.0] * 20), np.asarray([]), np.asarray([3.0] * 20)]
+    figures = calibrate.run_figures(runs)
+    assert figures[0] == 1.0 and np.isnan(figures[1]) and figures[2] == 3.0
+    assert calibrate.run_noise(runs) == pytest.approx(np.std([1.0, 3.0], ddof=1) / 2.0)

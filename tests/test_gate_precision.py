@@ -233,3 +233,12 @@ def _side(label, samples):
         {"demo::m[a]": [samples]},
         [{"run_id": label, "suites": [{"name": "demo"}]}],
     )
+
+
+def test_a_calibrated_run_noise_of_zero_is_not_pooled_and_says_nothing_about_it():
+    """run_noise 0 means "trust each run's samples": with run pairs they alone decide, with no note claiming the
+    pairs spread more than a calibration allows."""
+    a = [latencies(10 + i, scale=s) for i, s in enumerate((1.0, 1.015, 0.985))]
+    b = [latencies(20 + i, scale=1.10 * s) for i, s in enumerate((0.985, 1.0, 1.015))]
+    figures = verdict(a, b, run_noise=gate.RunNoise(0.0, runs=30))[1]
+    assert figures.precision.prior_dof == 0 and "calibrated" not in figures.note

@@ -76,3 +76,19 @@ def test_a_checkout_git_cannot_check_is_never_recorded_as_clean(repo):
     assert git_commit(path) == head + "+unchecked"
     with pytest.raises(GateError, match="a checkout git could not check for changes"):
         rerun.baseline_commit({"environment": {"git_commit": head + "+unchecked"}}, None, path)
+
+
+def test_a_git_status_that_times_out_keeps_the_known_commit(repo, monkeypatch):
+    """Was: a `git status` slower than 5 s (a huge checkout on a slow disk) dropped the commit already known."""
+    from bench import hardware
+
+    path, head = repo
+    real = subprocess.run
+
+    def slow_status(command, *args, **kwargs):
+        if "status" in command:
+            raise subprocess.TimeoutExpired(command, 5)
+        return real(command, *args, **kwargs)
+
+    monkeypatch.setattr(hardware.subprocess, "run", slow_status)
+    assert hardware.git_commit(path) == head + "+unchecked"

@@ -56,7 +56,7 @@ def fabricate(
                     },
                 )
                 lines.append(json.dumps(dataclasses.asdict(record)))
-    writer._records.write("\n".join(lines) + "\n")
+    writer._records.write(("\n".join(lines) + "\n").encode("utf-8"))
     writer.close("finished")
     return run_id
 

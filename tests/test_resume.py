@@ -191,3 +191,12 @@ def test_two_resumptions_started_at_once_cannot_both_write_the_run(tmp_path):
     assert (tmp_path / "r1" / "meta.json").read_text() == meta  # the holder's meta.json is untouched
     holder.close("finished")
     reopen(resumable(tmp_path, "r1"), {}).close("finished")  # a closed writer lets go of the run
+
+
+@pytest.mark.parametrize("run_id", ["history", "gate", "calibration", "latest", "baseline"])
+def test_run_ids_that_name_the_reports_folders_of_other_commands_are_refused(run_id):
+    """Was: `bench run --run-id history` then `bench report history` rebuilt reports/history, deleting bench
+    history's trend charts there."""
+    from bench.results import run_id_problem
+
+    assert run_id_problem(run_id) is not None and "'history' or 'gate'" in run_id_problem(run_id)

@@ -167,7 +167,8 @@ def register(subparsers) -> None:
         default=None,
         metavar="FRACTION",
         help="one run's relative standard deviation between runs here, in [0, 1) or a percentage (0.04 or 4%%), "
-        "used with one run a side (default: the suite's gates.run_noise or 0.30; bench calibrate measures it)",
+        "taken for one run a side (default: the suite's gates.run_noise or 0.30; bench calibrate measures it); "
+        "replaces the suite's run noise and its run count",
     )
     parser.add_argument(
         "--run-noise-runs",
@@ -175,7 +176,7 @@ def register(subparsers) -> None:
         default=None,
         metavar="N",
         help="how many runs --run-noise was measured over (bench calibrate says): a measured run noise is also pooled "
-        "with the run pairs of --rerun (default: the suite's gates.run_noise_runs; without it, assumed, not pooled)",
+        "with the run pairs of --rerun (needs --run-noise; --run-noise without it is assumed, not pooled)",
     )
     parser.add_argument(
         "--rerun",

@@ -119,7 +119,7 @@ def resume_command(args: argparse.Namespace, extra: list[str], run_id: str) -> s
     import shlex
 
     given = ["bench", "run", *args.suites] + (["--results", str(args.results)] if args.results else [])
-    given += ["-k", args.k] if args.k else []
+    given += (["-k", args.k] if args.k else []) + (["--report"] if args.report else [])
     return shlex.join([*given, *(arg for arg in extra if arg != "--"), "--resume", run_id])
 
 
@@ -130,18 +130,31 @@ def write_error_line(writer, again: str | None = None) -> str | None:
     if writer is None or not (writer.write_error or writer.close_error):
         return None
     kept, are = counted(writer.saved, "case"), "is" if writer.saved == 1 else "are"
+    if writer.write_error is None and writer.removed:  # after its last case, and it could not go back there
+        return f"bench run: error: {writer.path} was removed during the run; {written_back(writer)}"
     if writer.write_error is None:  # every case was saved; only the final meta.json was refused
         return f"bench run: error: {writer.close_error}; the {kept} measured {are} saved in {writer.path}"
     if writer.removed:
-        saved = f"the {kept} it measured {are} written back there"
+        saved = written_back(writer)
     elif writer.saved:
         saved = f"the {kept} measured before it {are} saved in {writer.path}"
     else:
         saved = "no case was saved before it"
-    also = f" ({writer.close_error}, so the run reads as killed)" if writer.close_error else ""
+    also = f" ({writer.close_error}, so the run reads as killed)" if writer.close_error and not writer.removed else ""
     once = "" if writer.removed else "once it can be written, "
     rest = f"{once}{again or f'bench run SUITE --resume {writer.run_id}'} measures the rest"
     return f"bench run: error: {writer.write_error}; {saved}{also}; {rest}"
+
+
+def written_back(writer) -> str:
+    """What became of the cases of a run whose folder was removed during the run (:meth:`RunWriter.close`)."""
+    kept, are = counted(writer.saved, "case"), "is" if writer.saved == 1 else "are"
+    if writer.kept_in == writer.path:
+        return f"the {kept} it measured {are} written back there"
+    if writer.kept_in is not None:
+        refused = f"could not be written back there ({writer.close_error})"
+        return f"the {kept} it measured {refused} and {are} in {writer.kept_in}"
+    return f"the {kept} it measured {are} lost: {writer.close_error}, and no temporary folder could take them"
 
 
 def _interrupted(by: str, writer) -> int:
@@ -174,10 +187,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         print(refused, file=sys.stderr)
         return WRITE_ERROR_EXIT
     if writer is not None and writer.removed:  # after its last case: nothing was lost, but it was not where it was
-        kept = f"the {counted(writer.saved, 'case')} it measured {'is' if writer.saved == 1 else 'are'}"
-        print(
-            f"bench run: warning: {writer.path} was removed during the run; {kept} written back there", file=sys.stderr
-        )
+        print(f"bench run: warning: {writer.path} was removed during the run; {written_back(writer)}", file=sys.stderr)
     stopped_by = watch.stopped_by()
     if stopped_by is not None:  # pytest says 2, as for a suite it could not collect: a script could not tell
         return _interrupted(stopped_by, watch.writer())

@@ -181,14 +181,18 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
 
 
 def run_figures(runs: Sequence[np.ndarray]) -> np.ndarray:
-    """Each run's cleaned p50 (the gate's cleaning of disturbed blocks, then the median)."""
-    return np.asarray([float(np.median(undisturbed([run]).samples_ms)) for run in runs if len(run)], dtype=float)
+    """Each run's cleaned p50 (the gate's cleaning of disturbed blocks, then the median), in the runs' order: NaN
+    for a run without samples, so that a run's index is its place in ``runs``."""
+    return np.asarray(
+        [float(np.median(undisturbed([run]).samples_ms)) if len(run) else math.nan for run in runs], dtype=float
+    )
 
 
 def held_out_noise(figures: np.ndarray, used: Sequence[int]) -> RunNoise | None:
     """The run noise a user would have calibrated without the runs a comparison uses: :func:`gate_noise` of the
     other runs' cleaned p50s, over that many runs. None with fewer than three runs left."""
     rest = np.delete(figures, [i for i in used if i < figures.size])
+    rest = rest[np.isfinite(rest)]
     if rest.size < 3 or rest.mean() <= 0:
         return None
     return RunNoise(gate_noise(rest), int(rest.size))
@@ -218,6 +222,7 @@ def run_noise(runs: Sequence[np.ndarray]) -> float:
     disturbed blocks: what ``gates.run_noise`` should be on this machine. NaN with fewer than two runs (the report
     says "n/a")."""
     figures = run_figures(runs)
+    figures = figures[np.isfinite(figures)]
     return float(np.std(figures, ddof=1) / np.mean(figures)) if len(figures) >= 2 else float("nan")
 
 
@@ -302,7 +307,8 @@ NOISE_TITLES = {
 def recommended(cases: list[CaseRuns]) -> dict[str, Any] | None:
     """The ``gates:`` keys this calibration supports: the largest :func:`gate_noise` of its cases (rounded up to
     0.1%), over the fewest runs any case had. None with fewer than two runs."""
-    measured = [(gate_noise(run_figures(case.eager)), len(run_figures(case.eager))) for case in cases]
+    figures = [run_figures(case.eager) for case in cases]
+    measured = [(gate_noise(found), int(np.isfinite(found).sum())) for found in figures]
     measured = [(noise, runs) for noise, runs in measured if runs >= 2 and np.isfinite(noise)]
     if not measured:
         return None

@@ -224,7 +224,8 @@ class Precision:
     runs: int
     """Runs a side (the smaller side)."""
     prior_dof: int = 0
-    """Degrees of freedom of a calibrated run noise pooled into :attr:`run_noise` (0: none pooled)."""
+    """Degrees of freedom of the calibrated run noise in the interval (pooled with the pairs, or taken for one run a
+    side); 0: assumed, or not pooled."""
     note: str = ""
     """Why a calibrated run noise was not pooled with the run pairs ("" when it was, or there was none)."""
 
@@ -296,12 +297,12 @@ def pooled_pair_variance(measured: float, dof: int, prior: RunNoise) -> tuple[fl
     """The variance of one pair's relative change, its degrees of freedom, and a note: the run pairs' own
     (``measured``, with ``dof``), pooled with a calibrated run noise (a pair of independent runs varies by
     ``2 * sd**2``) unless the pairs are significantly noisier than the calibration said."""
-    if not prior.dof:
+    if not prior.dof or prior.sd <= 0:  # assumed, or "trust each run's samples alone": the pairs decide
         return measured, dof, ""
     calibrated = 2.0 * prior.sd**2
     from scipy import stats
 
-    if calibrated <= 0 or measured / calibrated > float(stats.f.ppf(NOISIER_THAN_CALIBRATED, dof, prior.dof)):
+    if measured / calibrated > float(stats.f.ppf(NOISIER_THAN_CALIBRATED, dof, prior.dof)):
         spread = math.sqrt(measured / 2.0)
         note = (
             f"the run pairs spread more ({spread:.1%} a run) than the calibrated run noise ({prior.sd:.1%} over "

@@ -3,7 +3,8 @@ of case ``$FULL_DISK_AT`` (1 for the first case), as a disk that fills up in the
 would take a file past ``$FULL_DISK_BYTES`` bytes (default 1000, less than a run's ``meta.json``) fails with
 EFBIG (``RLIMIT_FSIZE``); ``FULL_DISK_BYTES=samples`` sets the limit 100 bytes past the run's ``samples.jsonl``,
 which its next line crosses and no other file of the run reaches. ``$FOLDER_GONE_AT`` instead deletes the run's
-folder (``rm -rf results/<run>``) as that case starts (``$FOLDER_GONE_AFTER``: as it ends), and ``$READ_ONLY_AT``
+folder (``rm -rf results/<run>``) as that case starts (``$FOLDER_GONE_AFTER``: as it ends; with ``$FOLDER_BLOCKED``
+a file is left in its place), and ``$READ_ONLY_AT``
 makes it read-only then: the files the run holds open still take its appends, but no new file can be made there
 (its final ``meta.json``)."""
 
@@ -44,4 +45,7 @@ def pytest_runtest_setup(item) -> None:
 
 def pytest_runtest_teardown(item) -> None:
     if str(_started["cases"]) == os.environ.get("FOLDER_GONE_AFTER"):  # once that case is appended
-        shutil.rmtree(item.config.stash[SESSION_KEY].writer.path)
+        path = item.config.stash[SESSION_KEY].writer.path
+        shutil.rmtree(path)
+        if os.environ.get("FOLDER_BLOCKED"):  # and a file in its place: the run cannot be written back there
+            path.write_text("not a folder")
