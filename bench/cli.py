@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 import warnings
@@ -48,6 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    sut = sys.modules.get("bench.measure.sut")
+    if sut is not None and sut.abandoned():  # a second Ctrl-C left LoadGen serving a model call that never returned
+        print("bench: a model call never returned; ended without waiting for it (the run is closed)", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # Python's shutdown would crash in LoadGen's thread
+    return code
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)

@@ -56,8 +56,8 @@ def run_id_problem(run_id: str) -> str | None:
     """Why ``run_id`` cannot name a new run (letters, digits, ``.``, ``_``, ``-``; not reserved), or ``None``."""
     if not re.fullmatch(RUN_ID_PATTERN, run_id) or len(run_id) > MAX_RUN_ID or run_id in RESERVED_RUN_IDS:
         return (
-            f"{short_name(run_id)!r}: use letters, digits, '.', '_' or '-' (at most {MAX_RUN_ID}, starting with a "
-            f"letter or digit; not {' or '.join(map(repr, RESERVED_RUN_IDS))})"
+            f"{short_name(run_id)!r}: use letters, digits, '.', '_' or '-' (at most {MAX_RUN_ID}, first a letter or "
+            f"digit; not {', '.join(RESERVED_RUN_IDS)})"
         )
     return None
 

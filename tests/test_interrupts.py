@@ -307,6 +307,38 @@ def test_a_signal_during_a_loadgen_run_stops_it_at_once_and_closes_the_run(tmp_p
     assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["counts"]["ok"] == 0
 
 
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
+def test_a_second_ctrl_c_ends_a_loadgen_run_whose_model_call_never_returns(tmp_path):
+    """Review: after the first Ctrl-C the load pass waited for LoadGen's drain, and every later Ctrl-C or SIGTERM was
+    swallowed; a model call that never returned (here: 300 s) then held the process until kill -9. Now the second
+    one ends it: the run is closed (interrupted), and bench exits 130 without waiting for the hung call."""
+    marker = tmp_path / "first-ctrl-c"
+    params = f"int_at_batch: 1, in_load: true, hang_s: 300, marker: '{marker}'"
+    model = f"{{factory: 'tests.fakes.models:build', name: lin, params: {{{params}}}}}"
+    load = "load: {scenarios: [single-stream], min_duration_s: 60, min_queries: 10, slo: {p99_ms: 10}}\n"
+    write_suite(tmp_path, "suites/s.yaml", f"suite: s\nmodels: [{model}]\nbatch_sizes: [1]\n{TINY_MEASURE}{load}")
+    command = [sys.executable, "-c", LAUNCH, "run", "suites/s.yaml", "--results", "out", "--run-id", "r1", "-q"]
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        assert marker.exists(), "the model never sent its Ctrl-C"
+        time.sleep(1.0)
+        assert process.poll() is None  # the first Ctrl-C waits for the drain, which the hung call holds
+        started = time.monotonic()
+        process.send_signal(__import__("signal").SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert time.monotonic() - started < 30  # a generous bound: the hung call alone is 300 s
+    assert process.returncode == 130, out.decode()[-2000:] + err.decode()[-2000:]
+    assert "a model call never returned; ended without waiting for it" in err.decode()
+    assert meta(tmp_path)["status"] == "interrupted"
+
+
 def test_a_sys_exit_from_inside_a_model_is_a_failed_case_and_the_run_goes_on(tmp_path):
     """Before, a model's ``sys.exit(1)`` left the case with no record while pytest counted it failed (and went on):
     ``bench report`` and ``--resume`` never heard of it. Now it is a ``failed`` record saying so."""

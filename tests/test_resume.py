@@ -199,4 +199,4 @@ def test_run_ids_that_name_the_reports_folders_of_other_commands_are_refused(run
     history's trend charts there."""
     from bench.results import run_id_problem
 
-    assert run_id_problem(run_id) is not None and "'history' or 'gate'" in run_id_problem(run_id)
+    assert "not latest, baseline, history, gate, calibration)" in (run_id_problem(run_id) or "")

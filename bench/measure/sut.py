@@ -167,6 +167,18 @@ def _first(kind: str, count: int, entries: list[str]) -> str | None:
     return f"{count} LoadGen {kind}{'s' if count > 1 else ''}, the first: {' '.join(first.split())}"
 
 
+ABANDONED: list[threading.Thread] = []
+"""LoadGen threads a second Ctrl-C or SIGTERM left running: the first one drains a run at its next query, but a model
+call that never returns (a deadlock, a hung device) holds LoadGen, and the user must still be able to stop. Python's
+shutdown would crash in such a thread, so ``bench`` ends its process at once after the run is closed
+(:func:`abandoned`, :func:`bench.cli.main`)."""
+
+
+def abandoned() -> bool:
+    """Whether a LoadGen run was left running by a second interrupt (see :data:`ABANDONED`)."""
+    return any(thread.is_alive() for thread in ABANDONED)
+
+
 class BatchingSUT:
     """The in-process system under test: LoadGen's issue callback enqueues, one worker batches, calls, completes.
 
@@ -249,15 +261,15 @@ class BatchingSUT:
 
     def __exit__(self, *exc: object) -> None:
         self._queue.put(_STOP)
-        if self._worker is not None:
+        if self._worker is not None and not abandoned():  # else it may be held by the call that never returns
             self._worker.join()
 
     def stop(self, err: BaseException) -> None:
         """End the current run as soon as LoadGen lets it (see the class); :meth:`run` raises ``err`` after it. The
         first error is the run's, but what stops the session (Ctrl-C, ``pytest.exit()``) replaces an error."""
+        self._stopping.set()  # first: whatever comes next, no model is called again
         if self.error is None or (outcome_of(err) is None and outcome_of(self.error) is not None):
             self.error = err
-        self._stopping.set()
 
     def issue(self, samples) -> None:
         """LoadGen's issue callback: enqueue only; in a stopping run, complete at once (a Server run: at the flush).
@@ -388,14 +400,17 @@ class BatchingSUT:
 
         loadgen_thread = threading.Thread(target=start, name="bench-loadgen", daemon=True)
         try:
-            loadgen_thread.start()
             try:
+                loadgen_thread.start()
                 ended.wait()  # a Ctrl-C or SIGTERM is raised here, while LoadGen runs
             except BaseException as err:
                 self.stop(err)
-                while not ended.is_set():  # LoadGen must end first: left running, it crashes the process
-                    with contextlib.suppress(BaseException):  # a second Ctrl-C: the drain is already under way
-                        ended.wait()
+                try:  # LoadGen must end first (left running, it crashes the process): the drain takes a query
+                    while not ended.wait(0.5) and loadgen_thread.is_alive():
+                        pass
+                except BaseException:  # a second Ctrl-C or SIGTERM: a model call that never returns holds LoadGen
+                    ABANDONED.append(loadgen_thread)  # the process ends without waiting for it (bench.cli.main)
+                    raise
         finally:
             if ended.is_set() or not loadgen_thread.is_alive():
                 lg.DestroyQSL(qsl)

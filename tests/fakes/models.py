@@ -34,6 +34,8 @@ class Linear(torch.nn.Module):
         sysexit_at_batch: int = 0,
         in_load: bool = False,
         load_sleep_s: float = 0.0,
+        hang_s: float = 0.0,
+        marker: str = "",
     ):
         super().__init__()
         self.linear = torch.nn.Linear(width, 4)
@@ -46,6 +48,7 @@ class Linear(torch.nn.Module):
         self.outcome_at_batch, self.outcome = outcome_at_batch, outcome
         self.sysexit_at_batch = sysexit_at_batch
         self.in_load, self.load_sleep_s, self.load_calls = in_load, load_sleep_s, 0
+        self.hang_s, self.marker = hang_s, marker  # after its Ctrl-C: a call that does not return (a deadlock)
 
     def forward(self, x):
         if threading.current_thread().name == "bench-sut":  # the load pass's worker: 5 warm-up calls, then LoadGen's
@@ -65,6 +68,9 @@ class Linear(torch.nn.Module):
             os.kill(os.getpid(), signal.SIGTERM)  # what a CI timeout looks like
         if x.shape[0] == self.int_at_batch:
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal looks like
+            if self.marker:
+                open(self.marker, "w").close()  # the test waits for it
+            time.sleep(self.hang_s)
         if x.shape[0] == self.exit_at_batch:
             pytest.exit(f"stop at batch {x.shape[0]}", returncode=self.exit_code)  # code that ends the session
         if x.shape[0] == self.outcome_at_batch:  # pytest.skip() or pytest.fail() from inside the model
