@@ -9,6 +9,7 @@ that holds the new name (where the system allows a folder to be ``fsync``\\ ed),
 from __future__ import annotations
 
 import os
+import shutil
 from contextlib import suppress
 from pathlib import Path
 
@@ -52,3 +53,25 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, tmp: str | os.PathLi
             tmp.unlink(missing_ok=True)
         raise
     fsync_folder(path.parent)
+
+
+def replace_folder(staging: str | os.PathLike[str], folder: str | os.PathLike[str]) -> None:
+    """Put the written folder ``staging`` in the place of ``folder`` (an earlier version of it, or none) by two
+    renames: the earlier one is moved aside (``.<name>.old<pid>``), ``staging`` takes its place, the parent folder
+    is ``fsync``\\ ed, and only then is the earlier one deleted. A reader never finds the folder half written or
+    half deleted; a rename the file system refuses puts the earlier folder back and raises its ``OSError``."""
+    folder = Path(folder)
+    old: Path | None = folder.with_name(f".{folder.name}.old{os.getpid()}")
+    try:
+        os.rename(folder, old)
+    except FileNotFoundError:
+        old = None
+    try:
+        os.rename(staging, folder)
+    except OSError:
+        if old is not None:
+            os.rename(old, folder)
+        raise
+    fsync_folder(folder.parent)  # the swap is on disk before the earlier folder is deleted
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from bench import metrics
 from bench.checks import plain_text
-from bench.durable import fsync_folder, write_atomic, write_synced
+from bench.durable import fsync_folder, replace_folder, write_atomic, write_synced
 from bench.errors import BenchError, os_reason
 
 try:
@@ -435,20 +435,10 @@ def _replace_baseline(target: Path, records: list, samples: list, suite_meta: di
             write(staging / name)
         fsync_folder(staging)  # the new baseline is on disk before it replaces the old one (a power loss, a reset)
         writing = target
-        old = target.with_name(f".{target.name}.old{os.getpid()}")
-        if target.exists():  # swapped by two renames: a reader never finds the baseline half deleted
-            target.rename(old)
-        try:
-            staging.rename(target)
-        except OSError:
-            if old.exists():
-                old.rename(target)
-            raise
+        replace_folder(staging, target)  # a reader never finds the baseline half written nor half deleted
     except OSError as err:
         shutil.rmtree(staging, ignore_errors=True)
         raise _Refused(writing, err) from None
-    fsync_folder(target.parent)  # and the swap is, before the old baseline is deleted
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _rows_of(path: Path, suite: str, problems: list[str] | None = None) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from bench import results as store
-from bench.durable import fsync_folder
+from bench.durable import replace_folder
 from bench.report.tables import Tables, tables
 
 DEFAULT_REPORTS_DIR = "reports"
@@ -103,17 +103,4 @@ def _replace_folder(staging: Path, folder: Path) -> None:
     one is complete."""
     if folder.exists() and not folder.is_dir():  # never moved away: it is not an earlier report
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
-    old = folder.with_name(f".{folder.name}.old{os.getpid()}")
-    try:
-        os.replace(folder, old)
-    except FileNotFoundError:
-        old = None
-    try:
-        os.replace(staging, folder)
-    except OSError:
-        if old is not None:
-            os.replace(old, folder)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    fsync_folder(folder.parent)
+    replace_folder(staging, folder)
