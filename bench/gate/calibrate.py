@@ -150,7 +150,7 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
             row[f"{metric}_pairs"] = figures.pairs
             row[f"{metric}_precision"] = figures.precision.half_width if figures.precision else None
             if prior is not None:
-                calibrated = timed_figures(metric, base, cur, case.batch_size, prior).precision
+                calibrated = figures.precision_at(prior)
                 row[f"{metric}_precision_calibrated"] = calibrated.half_width if calibrated else None
         return row
 

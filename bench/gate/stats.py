@@ -4,8 +4,8 @@ blocks of calls that a burst of interference slowed."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -204,6 +204,12 @@ class TimedFigures:
     """Per interleaved pair of runs, (baseline, current) figures: set when both sides have the same N >= 2 runs."""
     precision: Precision | None = None
     """How precisely the data fix the relative change (the half-width of its 95% interval) and what it is made of."""
+    _precision_at: Callable[[float | RunNoise], Precision] | None = field(default=None, repr=False, compare=False)
+
+    def precision_at(self, run_noise: float | RunNoise) -> Precision | None:
+        """The precision the same cleaned samples and run pairs give at another run noise (``bench calibrate`` judges
+        each comparison at the default and at a calibrated one), without cleaning and testing them again."""
+        return None if self._precision_at is None else self._precision_at(run_noise)
 
 
 @dataclass(frozen=True)
@@ -341,8 +347,11 @@ def timed_figures(
         if len(side.samples_ms) < MIN_SAMPLES:
             return TimedFigures(None, None, None, reason=f"fewer than {MIN_SAMPLES} raw samples in the {name}")
     old, new = sides["baseline"], sides["current run"]
-    notes = [f"{side.dropped}/{side.blocks} disturbed blocks dropped in the {name}" for name, side in sides.items()]
-    notes = [note for note, side in zip(notes, sides.values(), strict=True) if side.dropped]
+    notes = [
+        f"{side.dropped}/{side.blocks} disturbed blocks dropped in the {name}"
+        for name, side in sides.items()
+        if side.dropped
+    ]
     old_runs, new_runs = _as_runs(baseline), _as_runs(current)
     pairs: tuple[tuple[float, float], ...] = ()
     if len(old_runs) == len(new_runs) >= 2:
@@ -350,7 +359,11 @@ def timed_figures(
             (run_statistic(metric, a, batch_size), run_statistic(metric, b, batch_size))
             for a, b in zip(old_runs, new_runs, strict=True)
         )
-    precision = comparison_precision(metric, old, new, (len(old_runs), len(new_runs)), pairs, run_noise)
+
+    def precision_at(noise: float | RunNoise) -> Precision:
+        return comparison_precision(metric, old, new, (len(old_runs), len(new_runs)), pairs, noise)
+
+    precision = precision_at(run_noise)
     return TimedFigures(
         sample_statistic(metric, old.samples_ms, batch_size),
         sample_statistic(metric, new.samples_ms, batch_size),
@@ -358,4 +371,5 @@ def timed_figures(
         note="; ".join(filter(None, [*notes, precision.note])),
         pairs=pairs,
         precision=precision,
+        _precision_at=precision_at,
     )
