@@ -340,19 +340,25 @@ def compare(
                 f"current run {meta.get('run_id')} is still running: the cases it has not measured yet are not "
                 "compared; run bench gate again once it has finished"
             )
+    keys = sorted(set(baseline.records) | set(current.records))
+    noises: dict[str, RunNoise] = {}  # each compared suite's run noise, its calibration noted once
+    for suite in dict.fromkeys(key.split("::", 1)[0] for key in keys):
+        noise = noises[suite] = as_run_noise(
+            next(n for n in (run_noise, run_noise_for(rules.get(suite)), RUN_NOISE) if n is not None)
+        )
+        if noise.dof:
+            result.notes.append(
+                f"{suite}: run noise {noise.sd:.1%}, measured over {noise.runs} runs (bench calibrate): taken for one "
+                "run a side, and pooled with the run pairs of several runs a side"
+            )
     timed: list[tuple[Verdict, Rule, float]] = []  # verdicts waiting for the corrected test, with their level
-    for key in sorted(set(baseline.records) | set(current.records)):
+    for key in keys:
         suite = key.split("::", 1)[0]
         suite_rules, suite_alpha = effective.get(suite) or rules_for(None)
         refused = None
         if suite in settings and not force:
             refused = f"measure settings differ: {'; '.join(settings[suite])} (use --force to compare anyway)"
-        noise = as_run_noise(next(n for n in (run_noise, run_noise_for(rules.get(suite)), RUN_NOISE) if n is not None))
-        if noise.dof and not any(note.startswith(f"{suite}: run noise") for note in result.notes):
-            result.notes.append(
-                f"{suite}: run noise {noise.sd:.1%}, measured over {noise.runs} runs (bench calibrate): taken for one "
-                "run a side, and pooled with the run pairs of several runs a side"
-            )
+        noise = noises[suite]
         for verdict, rule in _case_verdicts(key, baseline, current, suite_rules, result, force, refused, noise):
             result.verdicts.append(verdict)
             if verdict.p_value is not None:
