@@ -11,8 +11,9 @@ from pathlib import Path
 
 from bench.commands import add_results_option
 from bench.commands._args import environment_default, non_negative_int, output_file, probability
+from bench.errors import BenchError
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
-from bench.gate.rules import RUN_NOISE_RUNS_RANGE, parse_run_noise
+from bench.gate.rules import RUN_NOISE_RUNS_RANGE, parse_run_noise, parse_run_noise_runs
 from bench.gate.stats import RunNoise
 from bench.gate.summary import STEP_SUMMARY, append_step_summary
 from bench.results import default_reports_dir
@@ -90,14 +91,11 @@ def _run_noise(text: str) -> float:
 
 
 def _run_noise_runs(text: str) -> int:
-    """argparse type: what ``gates.run_noise_runs`` takes, a whole number of runs >= 2."""
+    """argparse type: what ``gates.run_noise_runs`` takes (:func:`bench.gate.rules.parse_run_noise_runs`)."""
     try:
-        value = int(text.strip())
-    except ValueError:
-        value = 0
-    if value < 2 or value > 1_000_000:
-        raise argparse.ArgumentTypeError(f"{RUN_NOISE_RUNS_RANGE}, got {text!r}")
-    return value
+        return parse_run_noise_runs(int(text.strip()), "--run-noise-runs")
+    except (ValueError, BenchError):
+        raise argparse.ArgumentTypeError(f"{RUN_NOISE_RUNS_RANGE}, got {text!r}") from None
 
 
 def _relative(path: str, repo: Path) -> str:
