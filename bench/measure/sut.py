@@ -326,7 +326,7 @@ class BatchingSUT:
         return batch, False
 
     def _serve(self) -> None:
-        lg, get, calls, bucket_of, clock = self.lg, self._queue.get, self.calls, self._bucket_of, time.perf_counter
+        get, calls, bucket_of, clock = self._queue.get, self.calls, self._bucket_of, time.perf_counter
         with self.thread_context():
             stop = False
             while not stop:
@@ -347,7 +347,7 @@ class BatchingSUT:
                     calls[bucket_of[len(batch)]]()
                 except BaseException as err:  # complete anyway: LoadGen must not wait forever; the run stops
                     self.stop(err)
-                lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in batch])
+                self._complete(batch)
                 self.busy_s += clock() - start
                 self.batches += 1
                 self.served += len(batch)
