@@ -363,8 +363,8 @@ class RunWriter:
                 self._samples.close()
             carried = {k: _add(extra[k], self._carried[k]) for k in self._carried if k in extra}
             self.meta.update(status=status, counts=self.counts, **{**extra, **carried})
-            folder = (self.kept_in if self.removed else self.path) or None
-            if folder is not None and (self.close_error is None or folder != self.path):
+            folder = self.kept_in if self.removed else self.path  # None: the removed run could go nowhere
+            if folder is not None:
                 try:
                     _write_json_atomic(folder / "meta.json", self.meta)
                 except OSError as err:
