@@ -502,6 +502,12 @@ def _bar_panel(ax, rows: pd.DataFrame, column: str, colors: dict[str, tuple], se
     ax.grid(axis="x", alpha=0.3)
 
 
+COST_FORMULA = (
+    "price per hour of the resources a case occupies / (throughput × 3600) × 10⁶, at the measured throughput."
+)
+"""How the cost chart's figures are made (its caption), whatever the currencies."""
+
+
 def cost_chart(tables: Tables) -> Chart:
     """Compute cost per 1M inferences per case. Suites that price in one currency share one axis, named in the
     title; suites in different currencies get one panel per currency, each with its own axis: no figure is
@@ -514,8 +520,7 @@ def cost_chart(tables: Tables) -> Chart:
     if len(used) > 1:
         title = f"Compute cost per million inferences, one panel per currency ({', '.join(used)}: not converted)"
         caption = (
-            "price per hour of the resources a case occupies / (throughput × 3600) × 10⁶, at the measured "
-            f"throughput. The suites price in different currencies ({', '.join(used)}): each currency has its own "
+            f"{COST_FORMULA} The suites price in different currencies ({', '.join(used)}): each currency has its own "
             "panel and axis, and no figure is converted, so bars of different panels are not comparable."
         )
         chart = Chart("cost_per_1m", title, caption)
@@ -525,7 +530,7 @@ def cost_chart(tables: Tables) -> Chart:
         chart = Chart(
             "cost_per_1m",
             f"Compute cost per million inferences ({name})",
-            "price per hour of the resources a case occupies / (throughput × 3600) × 10⁶, at the measured throughput.",
+            COST_FORMULA,
         )
         chart = _horizontal_bars(tables, "cost_per_1m", chart, f"{name} per 1M inferences")
     if chart.figure is None:
