@@ -13,3 +13,11 @@ def write_suite(folder: Path, name: str, body: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body)
     return path
+
+
+def said(out: str, err: str) -> str:
+    """What a ``bench`` subprocess printed, for an assertion's message: the ends of its output and its errors, and,
+    when it crashed, Python's crash report from its start (the thread stacks come before the list of modules)."""
+    crash = err.find("Fatal Python error")
+    report = f"\n--- the crash report ---\n{err[crash : crash + 8000]}" if crash >= 0 else ""
+    return out[-2000:] + err[-2000:] + report

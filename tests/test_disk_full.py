@@ -19,7 +19,7 @@ import pytest
 from bench import durable
 from bench import results as store
 from bench.results import Record, ResultsWriteError, RunWriter, load
-from tests.helpers import TINY_MEASURE, write_suite
+from tests.helpers import TINY_MEASURE, said, write_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def test_a_disk_that_fills_up_during_a_run_stops_it_with_one_line_and_keeps_what
     each case left measured a traceback, and a ``meta.tmp`` of 1000 bytes beside the run."""
     suite(tmp_path)
     done = bench_run(tmp_path, FULL_DISK_AT="3")
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 2, said(done.stdout, done.stderr)
     assert done.stderr.splitlines()[-1] == (
         "bench run: error: cannot write out/r1/samples.jsonl: file too large; the 2 cases measured before it are "
         "saved in out/r1 (cannot write out/r1/meta.json: file too large, so the run reads as killed); once it can "
@@ -70,7 +70,7 @@ def test_a_file_refused_mid_case_takes_the_case_back_and_the_run_says_it_stopped
     failed by a traceback and missing)."""
     suite(tmp_path)
     done = bench_run(tmp_path, FULL_DISK_AT="3", FULL_DISK_BYTES="samples")
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 2, said(done.stdout, done.stderr)
     assert done.stderr.splitlines()[-1] == (
         "bench run: error: cannot write out/r1/samples.jsonl: file too large; the 2 cases measured before it are "
         "saved in out/r1; once it can be written, bench run suites/s.yaml --results out -q -p tests.fakes.full_disk "
@@ -90,7 +90,7 @@ def test_a_run_folder_removed_during_the_run_is_written_back_with_every_case_it_
     ended with ``bench run: error: [Errno 2] No such file or directory: 'out/r1/meta.tmp'``, nothing kept."""
     suite(tmp_path)
     done = bench_run(tmp_path, FOLDER_GONE_AT="2")
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 2, said(done.stdout, done.stderr)
     assert done.stderr.splitlines()[-1] == (
         "bench run: error: out/r1 was removed during the run; the 2 cases it measured are written back there; "
         "bench run suites/s.yaml --results out -q -p tests.fakes.full_disk --resume r1 measures the rest"
@@ -307,7 +307,7 @@ def test_a_resumption_that_cannot_write_the_runs_meta_json_says_so_in_one_line_a
     command = [sys.executable, "-c", launch, "run", "suites/s.yaml", "--results", "out", "--resume", "r1", "-q"]
     environ = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE_DIR": str(tmp_path / "cache")}
     done = subprocess.run(command, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]  # pytest's usage error, as for --resume
+    assert done.returncode == 4, said(done.stdout, done.stderr)  # pytest's usage error, as for --resume
     assert "Traceback" not in done.stdout + done.stderr and "INTERNALERROR" not in done.stdout + done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         "ERROR: --resume 'r1': cannot write out/r1/meta.json (file too large); the run is left as it was"
@@ -370,7 +370,7 @@ def test_a_results_folder_made_read_only_during_the_run_keeps_every_case_and_say
     [Errno 13] Permission denied: 'out/r1/meta.tmp'``, naming a file the user never sees."""
     suite(tmp_path)
     done = bench_run(tmp_path, READ_ONLY_AT="3")
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 2, said(done.stdout, done.stderr)
     assert done.stderr.splitlines()[-1] == (
         "bench run: error: cannot write out/r1/meta.json: permission denied; the 3 cases measured are saved in out/r1"
     )
@@ -435,7 +435,7 @@ def test_a_run_folder_removed_after_the_last_case_is_written_back_and_bench_run_
     the folder came back without a word."""
     suite(tmp_path)
     done = bench_run(tmp_path, FOLDER_GONE_AFTER="3")
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 0, said(done.stdout, done.stderr)
     assert done.stderr.splitlines()[-1] == (
         "bench run: warning: out/r1 was removed during the run; the 3 cases it measured are written back there"
     )
@@ -452,7 +452,7 @@ def test_a_removed_run_that_cannot_be_written_back_there_goes_to_a_temporary_fol
     assert last.startswith(
         "bench run: error: out/r1 was removed during the run; the 3 cases it measured could not be written back "
         "there (cannot write out/r1 back: "
-    ), done.stdout[-2000:] + done.stderr[-2000:]
+    ), said(done.stdout, done.stderr)
     assert done.returncode == 2
     rescue = Path(last.rsplit(" and are in ", 1)[1])
     assert rescue.name.startswith("bench-r1-") and rescue.parent == Path(__import__("tempfile").gettempdir())
@@ -477,5 +477,5 @@ def test_bench_run_names_its_own_results_option_when_the_folder_refuses_the_run(
     done = subprocess.run(
         command, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120, preexec_fn=small_files
     )
-    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 4, said(done.stdout, done.stderr)
     assert "ERROR: --results out: cannot write a run there (file too large)" in done.stdout + done.stderr

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import said
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -29,7 +31,7 @@ def test_aa_gate_of_two_default_suite_runs_flags_no_regression(tmp_path):
         done = _bench(
             "run", str(ROOT / "suites" / "quick.yaml"), "--results", results, "--run-id", run_id, "-q", cwd=tmp_path
         )
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert done.returncode == 0, said(done.stdout, done.stderr)
     gate = _bench(
         "gate",
         "--baseline",

@@ -17,7 +17,7 @@ import pytest
 
 from bench.cli import main
 from bench.results import load, read_meta
-from tests.helpers import TINY_MEASURE, write_suite
+from tests.helpers import TINY_MEASURE, said, write_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH = (  # SIGINT raises KeyboardInterrupt even where the test itself runs with SIGINT ignored (a background job)
@@ -48,7 +48,7 @@ def test_a_stopped_run_exits_128_plus_the_signal_and_keeps_its_finished_cases(tm
     "stopped" from "my suite is wrong"."""
     suite(tmp_path, f"{'int' if signal == 'SIGINT' else 'term'}_at_batch: 2")
     done = bench_run(tmp_path, "-q")
-    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == code, said(done.stdout, done.stderr)
     shown = "" if by == "Ctrl-C" else f" ({by})"
     assert done.stderr.splitlines()[-1] == f"bench run: interrupted{shown}; 2 finished cases are saved in out/r1"
     assert "Traceback" not in done.stdout + done.stderr
@@ -75,7 +75,7 @@ def test_a_second_signal_while_the_run_is_closed_still_closes_it(tmp_path, secon
     a shared results folder, ``running`` for ever). Now the write finishes first."""
     suite(tmp_path, "int_at_batch: 2")
     done = bench_run(tmp_path, "-q", "-p", "tests.fakes.signal_on_close", SIGNAL_ON_CLOSE=second)
-    assert done.returncode == 130, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 130, said(done.stdout, done.stderr)
     assert done.stderr.splitlines()[-1] == "bench run: interrupted; 2 finished cases are saved in out/r1"
     assert "Traceback" not in done.stdout + done.stderr
     assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["counts"]["ok"] == 2
@@ -89,7 +89,7 @@ def test_a_signal_while_a_complete_run_is_closed_keeps_it_finished_and_skips_the
     command that writes it, and bench run still says it was stopped."""
     suite(tmp_path, "width: 8")
     done = bench_run(tmp_path, "-q", "--report", "-p", "tests.fakes.signal_on_close", SIGNAL_ON_CLOSE=signal)
-    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == code, said(done.stdout, done.stderr)
     assert f"report: not written: interrupted ({by}); write it with: bench report r1" in done.stdout.splitlines()
     assert "Traceback" not in done.stdout + done.stderr
     assert meta(tmp_path)["status"] == "finished" and meta(tmp_path)["counts"]["ok"] == 3
@@ -121,7 +121,7 @@ def test_a_ctrl_c_during_collection_says_nothing_was_measured_and_opens_no_run(t
     stop = "import os, signal\ndef pytest_collection_modifyitems(items):\n    os.kill(os.getpid(), signal.SIGINT)\n"
     (tmp_path / "conftest.py").write_text(stop)
     done = bench_run(tmp_path, "-q")
-    assert done.returncode == 130, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 130, said(done.stdout, done.stderr)
     assert done.stderr.splitlines()[-1] == "bench run: interrupted before any case ran; nothing was measured"
     assert not (tmp_path / "out" / "r1").exists()
 
@@ -129,7 +129,7 @@ def test_a_ctrl_c_during_collection_says_nothing_was_measured_and_opens_no_run(t
 def test_a_ctrl_c_during_the_first_case_says_nothing_was_measured(tmp_path):
     suite(tmp_path, "int_at_batch: 3")  # batch 3 runs first
     done = bench_run(tmp_path, "-q")
-    assert done.returncode == 130, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 130, said(done.stdout, done.stderr)
     assert done.stderr.splitlines()[-1] == "bench run: interrupted before any case finished; nothing was measured"
     assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["counts"]["ok"] == 0
 
@@ -151,7 +151,7 @@ def test_a_run_stopped_by_pytest_exit_is_interrupted_and_says_by_what(tmp_path, 
     suite(tmp_path, "width: 8")
     (tmp_path / "conftest.py").write_text(EXIT_AT_SECOND_CASE.format(returncode=returncode))
     done = bench_run(tmp_path, "-q")
-    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == code, said(done.stdout, done.stderr)
     line = "bench run: stopped by pytest.exit() (quota reached); 1 finished case is saved in out/r1"
     assert done.stderr.splitlines()[-1] == line
     stopped = meta(tmp_path)
@@ -170,7 +170,7 @@ def test_a_run_stopped_after_a_failed_case_exits_1_and_is_interrupted(tmp_path, 
     suite pytest cannot collect; now 1 as well."""
     suite(tmp_path, "fail_at_batch: 1")  # batches run 3, 1, 2: the second fails, the third never runs
     done = bench_run(tmp_path, "-q", option)
-    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 1, said(done.stdout, done.stderr)
     stopped = meta(tmp_path)
     by = "-x/--maxfail" if option == "-x" else "pytest"
     assert (stopped["status"], stopped["stopped_by"]) == ("interrupted", by)
@@ -195,7 +195,7 @@ def test_a_pytest_exit_from_inside_a_model_stops_the_run_and_records_no_failure(
     it and why, and the exit status is the one the exit asked for (pytest's 2 when none)."""
     suite(tmp_path, f"exit_at_batch: 1{exit_code}")
     done = bench_run(tmp_path, "-q")
-    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == code, said(done.stdout, done.stderr)
     line = "bench run: stopped by pytest.exit() (stop at batch 1); 1 finished case is saved in out/r1"
     assert done.stderr.splitlines()[-1] == line
     assert "Traceback" not in done.stdout + done.stderr
@@ -218,7 +218,7 @@ def test_a_pytest_skip_or_fail_from_inside_a_model_is_the_case_s_record(tmp_path
     goes on to the next case."""
     suite(tmp_path, f"outcome_at_batch: 1, outcome: {outcome}")
     done = bench_run(tmp_path, "-q")
-    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == code, said(done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     records = load(tmp_path / "out" / "r1")
     assert records["batch_size"].tolist() == [3, 1, 2]
@@ -301,7 +301,7 @@ def test_a_signal_during_a_loadgen_run_stops_it_at_once_and_closes_the_run(tmp_p
     started = time.monotonic()
     done = bench_run(tmp_path, "-q")
     assert time.monotonic() - started < 50  # a generous bound: the LoadGen run alone is 60 s long
-    assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == code, said(done.stdout, done.stderr)
     assert done.stderr.splitlines()[-1] == f"bench run: interrupted{by} before any case finished; nothing was measured"
     assert "Traceback" not in done.stdout + done.stderr
     assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["counts"]["ok"] == 0
@@ -334,7 +334,7 @@ def test_a_second_ctrl_c_ends_a_loadgen_run_whose_model_call_never_returns(tmp_p
         if process.poll() is None:
             process.kill()
     assert time.monotonic() - started < 30  # a generous bound: the hung call alone is 300 s
-    assert process.returncode == 130, out.decode()[-2000:] + err.decode()[-2000:]
+    assert process.returncode == 130, said(out.decode(), err.decode())
     assert "a model call never returned; ended without waiting for it" in err.decode()
     assert meta(tmp_path)["status"] == "interrupted"
 
@@ -344,7 +344,7 @@ def test_a_sys_exit_from_inside_a_model_is_a_failed_case_and_the_run_goes_on(tmp
     ``bench report`` and ``--resume`` never heard of it. Now it is a ``failed`` record saying so."""
     suite(tmp_path, "sysexit_at_batch: 1")
     done = bench_run(tmp_path, "-q")
-    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 1, said(done.stdout, done.stderr)
     records = load(tmp_path / "out" / "r1")
     assert records["status"].tolist() == ["ok", "failed", "ok"]
     assert records["error"].iloc[1] == "SystemExit: the model called sys.exit(1)"

@@ -17,7 +17,7 @@ import pytest
 
 from bench.cli import main
 from bench.results import load, load_meta, load_samples, run_damage
-from tests.helpers import TINY_MEASURE
+from tests.helpers import TINY_MEASURE, said
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = 10
@@ -56,7 +56,7 @@ def test_resume_after_sigkill_at_five_points_records_every_case_once(tmp_path):
         assert load_meta(run)["status"] == "killed"
         command = [*base, "--bench-resume", "r"]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 0, said(done.stdout, done.stderr)
     frame = load(run)
     assert sorted(frame["batch_size"]) == list(range(1, CASES + 1))  # every case, each exactly once
     assert frame["case_id"].is_unique and (frame["status"] == "ok").all()
