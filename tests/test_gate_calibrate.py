@@ -97,6 +97,22 @@ def test_rates_on_synthetic_runs():
     assert f'`gates: {{run_noise: "{advice["run_noise"]}", run_noise_runs: {runs}}}`' in markdown
 
 
+def test_a_slowed_run_that_a_neighbour_also_slowed_is_set_aside_as_the_gate_does():
+    """`bench calibrate` judges each comparison as the gate does, set-aside included: a current run that a
+    neighbour slowed by 40% throughout no longer makes a 10% slowdown inconclusive with three runs a side, and no
+    A/A comparison turns into a false alarm."""
+    runs = 9
+    slowed = [np.asarray(latencies(100 + i, n=400, scale=1.10)) for i in range(runs)]
+    slowed[4] = slowed[4] * 1.40
+    case = calibrate.CaseRuns(
+        "m[cpu-1t-bs1]", 1, eager=[np.asarray(latencies(i, n=400)) for i in range(runs)], slowed=slowed
+    )
+    comparisons = calibrate._comparisons([case], pool=80, rng=np.random.default_rng(1))
+    (row,) = calibrate.evaluate(comparisons, [0.01], [0.05], calibrated=True)[:1]
+    assert row["ab_rerun"]["rate"] == 1.0 and row["ab_rerun"]["inconclusive"]["rate"] == 0.0
+    assert row["aa_rerun"]["rate"] == 0.0
+
+
 def test_the_held_out_run_noise_leaves_the_compared_runs_out():
     figures = np.array([1.0, 1.0, 1.0, 1.0, 2.0])
     assert calibrate.held_out_noise(figures, [4]) == calibrate.RunNoise(0.0, 4)

@@ -242,3 +242,68 @@ def test_a_calibrated_run_noise_of_zero_is_not_pooled_and_says_nothing_about_it(
     b = [latencies(20 + i, scale=1.10 * s) for i, s in enumerate((0.985, 1.0, 1.015))]
     figures = verdict(a, b, run_noise=gate.RunNoise(0.0, runs=30))[1]
     assert figures.precision.prior_dof == 0 and "calibrated" not in figures.note
+
+
+# ------------------------------------------------------------------------- a run pair set aside (--rerun 3)
+
+
+def _runs_side(label, runs):
+    samples = [float(v) for run in runs for v in run]
+    side = _side(label, samples)
+    side.samples["demo::m[a]"] = [list(run) for run in runs]
+    return side
+
+
+def _latency(result):
+    return next(v for v in result.verdicts if v.metric == "latency_p50_ms")
+
+
+def test_a_run_a_neighbour_slowed_throughout_no_longer_hides_a_plain_slowdown():
+    """Was: on a quiet calibrated machine (runs within 1%), one current run that a neighbour slowed by 40% from start
+    to end spread the three pairs beyond the calibration, the pairs alone (t with 2 degrees of freedom) could not
+    decide, and a plain 10% slowdown read "inconclusive" in 10% of `bench calibrate`'s comparisons. That pair went
+    the same way as the others, only further: set aside, the other two decide it, and the reason says so."""
+    a = [latencies(10 + i, scale=s) for i, s in enumerate((1.0, 1.01, 0.99))]
+    b = [latencies(20 + i, scale=1.10 * s) for i, s in enumerate((0.99, 1.40, 1.01))]
+    noise = gate.RunNoise(0.01, runs=30)
+    whole = verdict(a, b, run_noise=noise)[0]
+    result = _latency(gate.compare(_runs_side("base", a), _runs_side("cur", b), run_noise=noise))
+    assert whole == "inconclusive" and result.verdict == "regressed"
+    assert len(result.pairs) == 2 and 0.07 < result.change < 0.13  # the other pairs' change, not the pooled one
+    assert re.match(r"run pair 2 \(\+5\d\.\d%\) set aside: it went the same way as the other 2 pairs", result.reason)
+    assert "all 3 pairs:" in result.reason and result.set_aside is None  # decided: nothing left to serialise
+
+
+def test_a_run_slowed_throughout_is_never_a_regression_nor_a_pass_by_itself():
+    """A/A: the same outlier run on unchanged code. Without it the other pairs show no change, which a set-aside
+    may never conclude, so nothing is decided on them: the verdict is the whole comparison's."""
+    a = [latencies(10 + i, scale=s) for i, s in enumerate((1.0, 1.01, 0.99))]
+    b = [latencies(20 + i, scale=s) for i, s in enumerate((0.99, 1.40, 1.01))]
+    noise = gate.RunNoise(0.01, runs=30)
+    whole = verdict(a, b, run_noise=noise)[0]
+    result = _latency(gate.compare(_runs_side("base", a), _runs_side("cur", b), run_noise=noise))
+    assert result.verdict == whole != "regressed" and "set aside" not in result.reason
+
+
+@pytest.mark.parametrize(
+    ("metric", "others", "outlier", "expected"),
+    [
+        ("latency_p50_ms", 1.10, 1.45, "regressed"),  # further the same way: the others' +10% holds
+        ("latency_p50_ms", 1.10, 0.70, None),  # it pulled the other way: leaving it out would inflate the change
+        ("latency_p50_ms", 1.02, 1.45, None),  # the others see no change: never "unchanged" by a set-aside
+        ("latency_p50_ms", 0.90, 0.60, "improved"),
+        ("latency_p50_ms", 0.90, 1.20, None),
+        ("throughput_items_per_s", 0.90, 0.60, "regressed"),  # higher is better: further down is further worse
+        ("throughput_items_per_s", 0.90, 1.20, None),
+    ],
+)
+def test_a_set_aside_decides_only_what_the_pair_it_leaves_out_points_beyond(metric, others, outlier, expected):
+    from bench.gate.compare import set_aside_verdict
+    from bench.gate.stats import SetAside, TimedFigures
+
+    rule = gate.Rule(metric, 0.05, relative=True)
+    rest = TimedFigures(100.0, 100.0 * others, 1e-9, pairs=((100.0, 100.0 * others), (101.0, 101.0 * others)))
+    aside = SetAside(2, (100.0, 100.0 * outlier), rest)
+    assert set_aside_verdict(rule, True, aside, 0.02) == expected
+    assert set_aside_verdict(rule, False, aside, 0.02) is None  # not significant: nothing to decide
+    assert set_aside_verdict(rule, True, aside, 0.5) is None  # the others alone too imprecise

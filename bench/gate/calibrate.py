@@ -33,7 +33,7 @@ import numpy as np
 
 from bench.durable import write_atomic
 from bench.errors import BenchError, os_reason
-from bench.gate.compare import verdict_for
+from bench.gate.compare import set_aside_verdict, verdict_for
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
 from bench.gate.stats import RUN_NOISE, RunNoise, t95, timed_figures, undisturbed
 
@@ -149,6 +149,8 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
             row[metric] = None if figures.reason else rule.change(figures.baseline, figures.current)
             row[f"{metric}_pairs"] = figures.pairs
             row[f"{metric}_precision"] = figures.precision.half_width if figures.precision else None
+            row[f"{metric}_figures"] = figures  # an inconclusive verdict of 3 pairs may set one aside (as the gate)
+            row["prior"] = prior
             if prior is not None:
                 calibrated = figures.precision_at(prior)
                 row[f"{metric}_precision_calibrated"] = calibrated.half_width if calibrated else None
@@ -245,14 +247,25 @@ def _cells(
     key = f"{metric}_precision_calibrated" if calibrated else f"{metric}_precision"
     items = [c for c in items if key in c]
     comparable = [c for c in items if c[metric] is not None]
-    verdicts = [
-        (c, verdict_for(rule, c[metric], c["p"] < alpha, c[f"{metric}_pairs"], c[key] or 0.0)) for c in comparable
-    ]
+    verdicts = [(c, _verdict(rule, c, metric, alpha, c[key] or 0.0, calibrated)) for c in comparable]
     return {
         **_rate(sum(v == "regressed" for _, v in verdicts), len(items)),
         "not_comparable": _rate(len(items) - len(comparable), len(items)),
         "inconclusive": _rate(sum(v == "inconclusive" and rule.worse(c[metric]) for c, v in verdicts), len(items)),
     }
+
+
+def _verdict(rule: Rule, c: dict[str, Any], metric: str, alpha: float, precision: float, calibrated: bool) -> str:
+    """The gate's verdict of one comparison (:func:`bench.gate.verdict_for`), and as the gate, an inconclusive one
+    of three run pairs decided on the other pairs where :func:`bench.gate.compare.set_aside_verdict` allows."""
+    verdict = verdict_for(rule, c[metric], c["p"] < alpha, c[f"{metric}_pairs"], precision)
+    figures = c[f"{metric}_figures"]
+    if verdict != "inconclusive" or (aside := figures.set_aside()) is None:
+        return verdict
+    others = aside.figures
+    at = others.precision_at(c["prior"]) if calibrated else others.precision
+    significant = c["p"] < alpha and (others.p_value or 0.0) < alpha
+    return set_aside_verdict(rule, significant, aside, at.half_width if at else math.inf) or verdict
 
 
 def evaluate(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for, run_noise_for
-from bench.gate.stats import RUN_NOISE, Precision, RunNoise, as_run_noise, holm, timed_figures
+from bench.gate.stats import RUN_NOISE, Precision, RunNoise, SetAside, as_run_noise, holm, timed_figures
 from bench.hardware import CPU_WAIT_LIMIT
-from bench.metrics import SAMPLED
+from bench.metrics import LOWER, SAMPLED
 from bench.results import json_safe
 
 NOT_COMPARED = 3
@@ -45,6 +45,27 @@ def verdict_for(
     if significant and rule.better_by(change) and rule.better_by(typical):
         return "improved" if rule.better_by(nearest) else "inconclusive"
     return "unchanged"
+
+
+def set_aside_verdict(rule: Rule, significant: bool, aside: SetAside, precision: float) -> str | None:
+    """What an *inconclusive* comparison of N >= 3 run pairs becomes without its most outlying pair
+    (:class:`bench.gate.stats.SetAside`), judged on the other pairs at ``precision`` (their interval's half-width, in
+    the rule's unit); None where the set-aside may not decide.
+
+    It decides only "regressed" or "improved", and only when the pair set aside pointed further that way than the
+    others' change: leaving it out then shrank the change, so it never made a change out of noise. A comparison
+    never becomes "unchanged" by a set-aside: a run that alone moved far (an intermittent regression) stays
+    inconclusive."""
+    others = aside.figures
+    if others.baseline is None or others.current is None:
+        return None
+    change = rule.change(others.baseline, others.current)
+    verdict = verdict_for(rule, change, significant, others.pairs, precision)
+    further = rule.change(*aside.pair) - change
+    worse_way = further > 0 if rule.better == LOWER else further < 0
+    if (verdict == "regressed" and worse_way) or (verdict == "improved" and further and not worse_way):
+        return verdict
+    return None
 
 
 def _nearest_end(rule: Rule, change: float, precision: float) -> float:
@@ -88,6 +109,8 @@ class Verdict:
     bound: str = ""
     """A figure that is only a lower bound on either side (:data:`LOWER_BOUNDS`): the change is ``at least`` (the
     current run's), ``at most`` (the baseline's) or ``unknown`` (both) what :attr:`change` says."""
+    set_aside: Callable[[], SetAside | None] | None = field(default=None, repr=False, compare=False)
+    """Timed metrics of three run pairs or more, until decided: the comparison without its most outlying pair."""
 
 
 @dataclass
@@ -288,7 +311,7 @@ class GateResult:
             "not_run": self.not_run,
             "uncompared": self.uncompared,
             "unguarded": self.unguarded,
-            "verdicts": [json_safe(asdict(v)) for v in self.verdicts],
+            "verdicts": [json_safe({k: x for k, x in asdict(v).items() if k != "set_aside"}) for v in self.verdicts],
         }
 
 
@@ -441,6 +464,9 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
     for (verdict, rule, level), p_adjusted in zip(timed, adjusted, strict=True):
         verdict.p_adjusted = p_adjusted
         verdict.verdict = verdict_for(rule, verdict.change, p_adjusted < level, verdict.pairs, verdict.precision or 0)
+        if verdict.verdict == "inconclusive" and verdict.set_aside is not None:
+            _decide_without_outlier(verdict, rule, level, p_adjusted)
+        verdict.set_aside = None
         beyond = rule.worse(verdict.change) or rule.better_by(verdict.change)
         spread = verdict.between_spread
         if beyond and verdict.verdict != "unchanged" and spread is not None and abs(verdict.change) <= spread:
@@ -458,6 +484,36 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
             changes = ", ".join(f"{rule.change(old, new):+.1%}" for old, new in verdict.pairs)
             why = f"beyond the rule pooled, but not in the median of the {len(verdict.pairs)} run pairs ({changes})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
+
+
+def _decide_without_outlier(verdict: Verdict, rule: Rule, level: float, p_adjusted: float) -> None:
+    """An inconclusive verdict of N >= 3 run pairs, decided on the other pairs where :func:`set_aside_verdict`
+    allows: the figures become theirs, and the reason names the pair set aside. Their test takes this test's
+    Holm multiplier (the family of tests is unchanged)."""
+    aside = verdict.set_aside()
+    if aside is None or verdict.p_value is None:
+        return
+    others = aside.figures
+    factor = p_adjusted / verdict.p_value if verdict.p_value > 0 else 1.0
+    significant = p_adjusted < level and min(1.0, (others.p_value or 0.0) * factor) < level
+    scale = 1.0 if rule.relative else abs(others.baseline or 0.0)
+    precision = others.precision.half_width * scale if others.precision else math.inf
+    decided = set_aside_verdict(rule, significant, aside, precision)
+    if decided is None:
+        return
+    form = ".1%" if rule.relative else ".4g"
+    every = f"{verdict.change:+{form}}"
+    outlier = f"{rule.change(*aside.pair):+{form}}"
+    verdict.verdict = decided
+    verdict.baseline, verdict.current, verdict.pairs = others.baseline, others.current, others.pairs
+    verdict.change = rule.change(others.baseline, others.current)
+    _set_precision(verdict, rule, others.precision)
+    why = (
+        f"run pair {aside.number} ({outlier}) set aside: it went the same way as the other {len(others.pairs)} "
+        f"pairs, only further; they decide {verdict.change:+{form}} ± {verdict.precision:{form}} (95%) on their "
+        f"own; all {len(others.pairs) + 1} pairs: {every}, inconclusive"
+    )
+    verdict.reason = "; ".join(filter(None, [why, others.note]))
 
 
 def _inconclusive_reason(rule: Rule, verdict: Verdict) -> str:
@@ -565,6 +621,7 @@ def _compare_metric(
         verdict.change = rule.change(verdict.baseline, verdict.current)
         verdict.reason = "; ".join(note for note in (figures.note, busy_note) if note)
         verdict.pairs = figures.pairs
+        verdict.set_aside = figures.set_aside
         _set_precision(verdict, rule, figures.precision)
         spreads = [r.get("latency_between_spread") for r in (old, new) if _present(r.get("latency_between_spread"))]
         verdict.between_spread = max(spreads) if spreads else None

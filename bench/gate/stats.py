@@ -3,6 +3,7 @@ blocks of calls that a burst of interference slowed."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -205,11 +206,34 @@ class TimedFigures:
     precision: Precision | None = None
     """How precisely the data fix the relative change (the half-width of its 95% interval) and what it is made of."""
     _precision_at: Callable[[float | RunNoise], Precision] | None = field(default=None, repr=False, compare=False)
+    _set_aside: Callable[[], SetAside | None] | None = field(default=None, repr=False, compare=False)
 
     def precision_at(self, run_noise: float | RunNoise) -> Precision | None:
         """The precision the same cleaned samples and run pairs give at another run noise (``bench calibrate`` judges
         each comparison at the default and at a calibrated one), without cleaning and testing them again."""
         return None if self._precision_at is None else self._precision_at(run_noise)
+
+    def set_aside(self) -> SetAside | None:
+        """The same comparison without its most outlying run pair (three pairs or more; see :class:`SetAside`)."""
+        return None if self._set_aside is None else self._set_aside()
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A comparison of N >= 3 interleaved run pairs, less the pair whose change lies farthest from the pairs' median
+    change (in log-ratio): one run of a side that a neighbour slowed for its whole length (+40% on a quiet 1% machine)
+    spreads the pairs beyond a calibrated run noise, and the pairs alone then cannot decide a plain 10% change.
+
+    The gate may decide on the other pairs only where that is conservative (:func:`bench.gate.compare.set_aside`):
+    the pair set aside pointed further the same way as the verdict the others reach, so leaving it out only shrank
+    the change. It never turns a comparison into "unchanged", nor into the opposite verdict."""
+
+    number: int
+    """The pair's place among the pairs, from 1."""
+    pair: tuple[float, float]
+    """Its (baseline, current) figures."""
+    figures: TimedFigures
+    """The comparison of the other pairs' runs, cleaned and tested afresh."""
 
 
 @dataclass(frozen=True)
@@ -331,9 +355,11 @@ def timed_figures(
     current: Sequence[float] | Runs,
     batch_size=1,
     run_noise: float | RunNoise = RUN_NOISE,
+    outliers: bool = True,
 ):
     """Clean both sides (:func:`undisturbed`), then the metric on each, the Mann-Whitney U p-value and the
-    precision of the change (:func:`comparison_precision`)."""
+    precision of the change (:func:`comparison_precision`); with ``outliers``, the comparison without its most
+    outlying run pair is at hand too (:meth:`TimedFigures.set_aside`, computed when asked)."""
     sides = {"baseline": undisturbed(_as_runs(baseline)), "current run": undisturbed(_as_runs(current))}
     for name, side in sides.items():
         if side.dropped_share > MAX_DISTURBED_SHARE:
@@ -363,6 +389,17 @@ def timed_figures(
     def precision_at(noise: float | RunNoise) -> Precision:
         return comparison_precision(metric, old, new, (len(old_runs), len(new_runs)), pairs, noise)
 
+    def set_aside() -> SetAside | None:
+        if len(pairs) < 3 or not all(a > 0 and b > 0 for a, b in pairs):
+            return None
+        logs = np.log([b / a for a, b in pairs])
+        outlier = int(np.argmax(np.abs(logs - np.median(logs))))
+        rest = [k for k in range(len(pairs)) if k != outlier]
+        others = timed_figures(
+            metric, [old_runs[k] for k in rest], [new_runs[k] for k in rest], batch_size, run_noise, outliers=False
+        )
+        return None if others.reason else SetAside(outlier + 1, pairs[outlier], others)
+
     precision = precision_at(run_noise)
     return TimedFigures(
         sample_statistic(metric, old.samples_ms, batch_size),
@@ -372,4 +409,5 @@ def timed_figures(
         pairs=pairs,
         precision=precision,
         _precision_at=precision_at,
+        _set_aside=functools.cache(set_aside) if outliers else None,
     )
