@@ -8,6 +8,7 @@ import importlib.util
 import math
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -864,3 +865,53 @@ def test_warnings_beside_errors_are_counted_in_the_one_line_load_warning(tmp_pat
         f"also 3 warnings (extra.loadgen_warnings); those runs are recorded INVALID (logs: {tmp_path})"
     )
     assert extra["loadgen_warning_count"] == 3 and "\n" not in message
+
+
+# ------------------------------------------------------------------------------ the worker at the end of a pass
+
+
+def _busy_worker(sut: BatchingSUT, release: threading.Event) -> None:
+    """Hold the worker in a call until ``release`` (a model call that takes its time, or never returns)."""
+    from bench.measure.sut import _Job
+
+    started = threading.Event()
+    sut._queue.put(_Job(lambda: (started.set(), release.wait())))
+    assert started.wait(5)
+
+
+def test_a_worker_is_waited_for_once_an_abandoned_run_ends_after_all(monkeypatch):
+    """Was: while a LoadGen run that a second Ctrl-C left behind still drained, the pass ended without waiting for
+    its worker; the run then ended, the process exited normally with the worker still ending, and LoadGen's logger,
+    detaching every thread's log at exit, raced it (a rare segmentation fault, exit -11). Now the worker is waited
+    for as soon as that run has ended."""
+    from bench.measure import sut as module
+
+    loadgen_run = threading.Thread(target=time.sleep, args=(0.3,))  # the abandoned run: it drains, then ends
+    monkeypatch.setattr(module, "ABANDONED", [loadgen_run])
+    monkeypatch.setattr(module, "UNJOINED", [])
+    release = threading.Event()
+    with BatchingSUT(lambda size: lambda: None, 1, 0.0) as sut:
+        _busy_worker(sut, release)
+        loadgen_run.start()
+        threading.Timer(0.5, release.set).start()  # the worker's call returns once the run has ended
+    assert not sut._worker.is_alive() and not module.UNJOINED and not module.unsettled(0.0)
+
+
+def test_a_worker_held_by_a_call_that_never_returns_is_left_and_the_process_told_so(monkeypatch):
+    from bench.measure import sut as module
+
+    release = threading.Event()
+    loadgen_run = threading.Thread(target=release.wait)  # LoadGen waits for the hung call
+    monkeypatch.setattr(module, "ABANDONED", [loadgen_run])
+    monkeypatch.setattr(module, "UNJOINED", [])
+    monkeypatch.setattr(module, "SETTLE_S", 0.2)
+    started = time.monotonic()
+    try:
+        with BatchingSUT(lambda size: lambda: None, 1, 0.0) as sut:
+            _busy_worker(sut, release)
+            loadgen_run.start()
+        assert time.monotonic() - started < 5 and module.UNJOINED == [sut._worker]  # noqa: SIM300
+        assert module.unsettled(0.2)  # cli.main then ends the process with os._exit
+    finally:
+        release.set()
+    assert not module.unsettled(5.0)  # once the call returns, both end, and a normal exit is safe

@@ -174,9 +174,27 @@ shutdown would crash in such a thread, so ``bench`` ends its process at once aft
 (:func:`abandoned`, :func:`bench.cli.main`)."""
 
 
+UNJOINED: list[threading.Thread] = []
+"""Workers :meth:`BatchingSUT.__exit__` could not wait for, because an abandoned LoadGen run still held them."""
+SETTLE_S = 2.0
+"""How long an abandoned run is given to end after all (its drain may still go through) before the process leaves
+it running."""
+
+
 def abandoned() -> bool:
     """Whether a LoadGen run was left running by a second interrupt (see :data:`ABANDONED`)."""
     return any(thread.is_alive() for thread in ABANDONED)
+
+
+def unsettled(timeout: float = SETTLE_S) -> bool:
+    """Wait up to ``timeout`` for what a second interrupt left running (LoadGen runs, their workers); whether any
+    of it still runs. Then the process must end without its exit-time clean-up (``os._exit``): Python's shutdown
+    would crash in LoadGen's threads. Nothing left: a normal exit, every thread already ended."""
+    deadline = time.monotonic() + timeout
+    for thread in [*ABANDONED, *UNJOINED]:
+        while thread.is_alive() and time.monotonic() < deadline:
+            thread.join(0.1)
+    return any(thread.is_alive() for thread in [*ABANDONED, *UNJOINED])
 
 
 class BatchingSUT:
@@ -260,9 +278,17 @@ class BatchingSUT:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Stop the worker and wait for it: a worker still ending while the process exits races LoadGen's logger,
+        which detaches every thread's log at exit (a segmentation fault). While a LoadGen run that a second interrupt
+        left behind still runs (:data:`ABANDONED`), the call that never returned may hold the worker: it is waited
+        for :data:`SETTLE_S` at most, then left to :func:`unsettled`."""
         self._queue.put(_STOP)
-        if self._worker is not None and not abandoned():  # else it may be held by the call that never returns
-            self._worker.join()
+        worker, deadline = self._worker, time.monotonic() + SETTLE_S
+        while worker is not None and worker.is_alive():
+            if abandoned() and time.monotonic() > deadline:
+                UNJOINED.append(worker)
+                return
+            worker.join(0.1)
 
     def stop(self, err: BaseException) -> None:
         """End the current run as soon as LoadGen lets it (see the class); :meth:`run` raises ``err`` after it. The
