@@ -26,6 +26,9 @@ root). A temporary file a killed writer left behind (``<entry>.tmp<pid>``) is re
 its folder once its writer is gone (see :func:`remove_stale_temp_files`). Entries are not ``fsync``'ed (that would
 slow the store of every large model): one that a power loss or a VM reset left empty or torn fails its digest and is
 rebuilt, as above.
+Two processes that need the same entry at once build it once: the second waits on ``<entry>.lock`` (see
+:func:`building`; the empty lock file stays beside the entry) and loads what the first stored. Trained reference
+weights (:mod:`bench.models._cache`) are shared the same way.
 ``BENCH_ARTEFACT_CACHE=0`` (or ``false``, ``no``, ``off``) turns this cache off; a value that is neither on nor off
 is refused (:func:`switch_problem`). Entries are pickles of our own objects, read back with
 ``weights_only=False``: the folder must be yours alone (the digest finds damage; it cannot stop someone who can
@@ -45,7 +48,7 @@ import re
 import stat
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -207,14 +210,53 @@ def load_or_make(kind: str, key: dict[str, Any], make: Callable[[], T]) -> tuple
     full_key = {**key, "versions": library_versions()}
     path = cache_dir() / "artefacts" / kind / f"{config_hash(full_key)}.pt"
     start = time.perf_counter()
-    value = load_entry(path, lambda file: torch.load(file, map_location="cpu", weights_only=False))
-    if value is not None:
-        load_s = time.perf_counter() - start
-        return value, {"artefact_cache": "hit", "artefact_file": str(path), "artefact_load_s": load_s}
-    value = make()
-    made_s = time.perf_counter() - start
-    # an unpicklable artefact or a full disk costs the cache, not the case
-    return value, {"artefact_cache": "miss", "artefact_file": store(value, path), "artefact_make_s": made_s}
+    loader = functools.partial(torch.load, map_location="cpu", weights_only=False)
+    value = load_entry(path, loader)
+    if value is None:
+        with building(path) as waited:  # another process may be making it: wait, then take what it stored
+            value = load_entry(path, loader) if waited else None
+            if value is None:
+                value = make()
+                made_s = time.perf_counter() - start
+                # an unpicklable artefact or a full disk costs the cache, not the case
+                return value, {"artefact_cache": "miss", "artefact_file": store(value, path), "artefact_make_s": made_s}
+    load_s = time.perf_counter() - start
+    return value, {"artefact_cache": "hit", "artefact_file": str(path), "artefact_load_s": load_s}
+
+
+BUILD_WAIT_S = 900.0
+"""How long a process waits for another one that is building the same entry (:func:`building`) before it builds
+the entry itself."""
+
+
+@contextlib.contextmanager
+def building(path: Path) -> Iterator[bool]:
+    """Hold ``<entry>.lock`` while the entry at ``path`` is made; yields whether another process held it first.
+
+    Two runs started side by side (two suites in two terminals, a CI matrix on one machine) used to build every
+    entry they shared twice: a static int8 calibration, a distillation, an ONNX export. Now the second waits for the
+    first and, told it waited, loads what the first stored. The lock is the operating system's (``filelock``):
+    a killed holder, even by ``kill -9``, releases it. A lock that cannot be taken (a read-only cache, another
+    user's lock file) or that is held beyond :data:`BUILD_WAIT_S` costs only the sharing: the entry is made anyway.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(f"{path}.lock")
+    waited = False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            waited = True
+            lock.acquire(timeout=BUILD_WAIT_S)
+    except (OSError, Timeout):  # no sharing, never no entry
+        yield waited
+        return
+    try:
+        yield waited
+    finally:
+        lock.release()
 
 
 def load_entry(path: Path, load: Callable[[BinaryIO], T], *, accept_undigested: bool = False) -> T | None:

@@ -172,7 +172,8 @@ def test_a_killed_writer_s_temporary_file_is_removed_later_a_live_one_never(cach
     _, info = artefacts.load_or_make("kind", {"a": 1}, lambda: [1])
     assert info["artefact_cache"] == "miss"
     left = sorted(p.name for p in folder.iterdir())
-    assert left == sorted([a_folder.name, just_killed.name, live.name, other.name, Path(info["artefact_file"]).name])
+    entry = Path(info["artefact_file"]).name
+    assert left == sorted([a_folder.name, just_killed.name, live.name, other.name, entry, f"{entry}.lock"])
     os.utime(just_killed, (idle, idle))
     artefacts.store([1], folder / "another.pt")  # a store alone cleans up too
     assert not just_killed.exists() and live.exists()
@@ -547,3 +548,55 @@ def test_trained_weights_from_before_the_digest_still_load(cache):
     torch.save(payload, entry)
     module, info, calls = _trained(cache)
     assert info["weights_cache"] == "hit" and not calls and all(torch.all(p == 0.5) for p in module.parameters())
+
+
+# ------------------------------------------------------------------------------ two processes, one entry
+
+
+def _entry(kind: str, key: dict) -> Path:
+    name = artefacts.config_hash({**key, "versions": artefacts.library_versions()})
+    return artefacts.cache_dir() / "artefacts" / kind / f"{name}.pt"
+
+
+def test_two_runs_side_by_side_build_a_shared_entry_once(cache, tmp_path):
+    """Was: two runs started together both built every entry they shared (a calibration, a distillation, an ONNX
+    export), each paying the full set-up. Now the second waits for the first and loads what it stored."""
+    made = tmp_path / "made.txt"
+    code = (
+        "import sys, time\n"
+        "from bench import artefacts\n"
+        "def make():\n"
+        "    open(sys.argv[1], 'a').write('made\\n')\n"
+        "    time.sleep(2.0)\n"
+        "    return [1, 2, 3]\n"
+        "value, info = artefacts.load_or_make('shared', {'a': 1}, make)\n"
+        "print(info['artefact_cache'], value)\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    environ = {**os.environ, artefacts.CACHE_ENV: str(cache.parent), "PYTHONPATH": root}
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code, str(made)], env=environ, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = sorted(run.communicate(timeout=120)[0].strip() for run in runs)
+    assert outputs == ["hit [1, 2, 3]", "miss [1, 2, 3]"] and made.read_text() == "made\n"
+
+
+def test_a_lock_that_cannot_be_taken_or_is_held_too_long_costs_the_sharing_not_the_entry(cache, monkeypatch):
+    from filelock import FileLock
+
+    key = {"a": 2}
+    path = _entry("held", key)
+    path.parent.mkdir(parents=True)
+    holder = FileLock(f"{path}.lock")
+    holder.acquire()  # another process building it, for longer than the wait
+    monkeypatch.setattr(artefacts, "BUILD_WAIT_S", 0.2)
+    try:
+        value, info = artefacts.load_or_make("held", key, lambda: [4])
+    finally:
+        holder.release()
+    assert value == [4] and info["artefact_cache"] == "miss" and path.exists()
+    other = _entry("unlockable", key)
+    Path(f"{other}.lock").mkdir(parents=True)  # a lock that cannot be opened: a folder in its place
+    value, info = artefacts.load_or_make("unlockable", key, lambda: [5])
+    assert value == [5] and info["artefact_cache"] == "miss" and other.exists()

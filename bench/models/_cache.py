@@ -9,13 +9,14 @@ tensors are checked against the digest stored with them.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from bench.artefacts import cache_dir, config_hash, load_entry, state_digest, store
+from bench.artefacts import building, cache_dir, config_hash, load_entry, state_digest, store
 
 
 def trained(
@@ -27,18 +28,22 @@ def trained(
     ``first_use_train_time_s`` plus whatever ``train`` returned. Training runs with a fixed torch seed.
     """
     path = cache_dir() / kind / f"{config_hash(config)}.pt"
-    payload = load_entry(path, lambda file: _weights_for(file, config, module), accept_undigested=True)
-    if payload is not None:
-        module.load_state_dict(payload["state_dict"])
-        return {"weights_cache": "hit", "weights_file": str(path), **payload.get("info", {})}
-    start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(config.get("seed", 0)))
-        info = train(module)
-    info = {**info, "first_use_train_time_s": round(time.perf_counter() - start, 3)}
-    state = module.state_dict()
-    stored = store({"config": config, "state_dict": state, "sha256": state_digest(state), "info": info}, path)
-    return {"weights_cache": "miss", "weights_file": stored, **info}
+    loader = functools.partial(_weights_for, config=config, module=module)
+    payload = load_entry(path, loader, accept_undigested=True)
+    if payload is None:
+        with building(path) as waited:  # another process may be training it: wait, then take what it stored
+            payload = load_entry(path, loader, accept_undigested=True) if waited else None
+            if payload is None:
+                start = time.perf_counter()
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(int(config.get("seed", 0)))
+                    info = train(module)
+                info = {**info, "first_use_train_time_s": round(time.perf_counter() - start, 3)}
+                state = module.state_dict()
+                entry = {"config": config, "state_dict": state, "sha256": state_digest(state), "info": info}
+                return {"weights_cache": "miss", "weights_file": store(entry, path), **info}
+    module.load_state_dict(payload["state_dict"])
+    return {"weights_cache": "hit", "weights_file": str(path), **payload.get("info", {})}
 
 
 def _weights_for(file, config: dict[str, Any], module: torch.nn.Module) -> dict[str, Any]:
