@@ -274,6 +274,20 @@ def test_a_run_a_neighbour_slowed_throughout_no_longer_hides_a_plain_slowdown():
     assert "all 3 pairs:" in result.reason and result.set_aside is None  # decided: nothing left to serialise
 
 
+def test_a_set_aside_never_ends_unchanged_through_the_spread_between_windows():
+    """Review: the other pairs' change (+10.6%) lay within the spread between measure.repeats windows (11.5%) while
+    all three pairs' (+12.4%) did not: the set-aside decided "regressed", and the spread check after it then made
+    that "unchanged", which a set-aside may never conclude. It decides nothing then: the verdict stays inconclusive."""
+    a = [latencies(10 + i, scale=s) for i, s in enumerate((1.0, 1.01, 0.99))]
+    b = [latencies(20 + i, scale=1.10 * s) for i, s in enumerate((0.99, 1.08, 1.01))]
+    noise = gate.RunNoise(0.01, runs=30)
+    current = _runs_side("cur", b)
+    current.records["demo::m[a]"]["latency_between_spread"] = 0.115
+    result = _latency(gate.compare(_runs_side("base", a), current, run_noise=noise))
+    assert result.verdict == "inconclusive" and "set aside" not in result.reason
+    assert result.change > 0.115 and len(result.pairs) == 3  # all three pairs' change, beyond the spread
+
+
 def test_a_run_slowed_throughout_is_never_a_regression_nor_a_pass_by_itself():
     """A/A: the same outlier run on unchanged code. Without it the other pairs show no change, which a set-aside
     may never conclude, so nothing is decided on them: the verdict is the whole comparison's."""

@@ -464,11 +464,11 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
     for (verdict, rule, level), p_adjusted in zip(timed, adjusted, strict=True):
         verdict.p_adjusted = p_adjusted
         verdict.verdict = verdict_for(rule, verdict.change, p_adjusted < level, verdict.pairs, verdict.precision or 0)
+        spread = verdict.between_spread
         if verdict.verdict == "inconclusive" and verdict.set_aside is not None:
-            _decide_without_outlier(verdict, rule, level, p_adjusted)
+            _decide_without_outlier(verdict, rule, level, p_adjusted, spread)
         verdict.set_aside = None
         beyond = rule.worse(verdict.change) or rule.better_by(verdict.change)
-        spread = verdict.between_spread
         if beyond and verdict.verdict != "unchanged" and spread is not None and abs(verdict.change) <= spread:
             # independent windows of one run already moved this much: the change is within the run's own noise
             verdict.verdict = "unchanged"
@@ -486,10 +486,14 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
 
 
-def _decide_without_outlier(verdict: Verdict, rule: Rule, level: float, p_adjusted: float) -> None:
+def _decide_without_outlier(
+    verdict: Verdict, rule: Rule, level: float, p_adjusted: float, spread: float | None = None
+) -> None:
     """An inconclusive verdict of N >= 3 run pairs, decided on the other pairs where :func:`set_aside_verdict`
     allows: the figures become theirs, and the reason names the pair set aside. Their test takes this test's
-    Holm multiplier (the family of tests is unchanged)."""
+    Holm multiplier (the family of tests is unchanged). A change of the other pairs within the ``spread`` between
+    measure.repeats windows decides nothing: :func:`_decide_timed` would call it "unchanged", which a set-aside may
+    never conclude."""
     aside = verdict.set_aside()
     if aside is None or verdict.p_value is None:
         return
@@ -499,7 +503,7 @@ def _decide_without_outlier(verdict: Verdict, rule: Rule, level: float, p_adjust
     scale = 1.0 if rule.relative else abs(others.baseline or 0.0)
     precision = others.precision.half_width * scale if others.precision else math.inf
     decided = set_aside_verdict(rule, significant, aside, precision)
-    if decided is None:
+    if decided is None or (spread is not None and abs(rule.change(others.baseline, others.current)) <= spread):
         return
     form = ".1%" if rule.relative else ".4g"
     every = f"{verdict.change:+{form}}"
