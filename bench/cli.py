@@ -51,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     code = _main(argv)
     sut = sys.modules.get("bench.measure.sut")
-    if sut is not None and sut.unsettled():  # a second Ctrl-C left LoadGen serving a model call that never returned
+    try:
+        unsettled = sut is not None and sut.unsettled()
+    except KeyboardInterrupt:  # a third Ctrl-C while waiting: raised on, it would leave through Python's shutdown
+        unsettled = True
+    if unsettled:  # a second Ctrl-C left LoadGen serving a model call that never returned
         print("bench: a model call never returned; ended without waiting for it (the run is closed)", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()

@@ -915,3 +915,24 @@ def test_a_worker_held_by_a_call_that_never_returns_is_left_and_the_process_told
     finally:
         release.set()
     assert not module.unsettled(5.0)  # once the call returns, both end, and a normal exit is safe
+
+
+def test_a_third_ctrl_c_while_bench_waits_for_an_abandoned_run_still_ends_without_python_s_shutdown(monkeypatch):
+    """Review: bench.cli.main waits up to SETTLE_S for what a second Ctrl-C left running; a third Ctrl-C meanwhile
+    (a user who already pressed it twice) escaped main as a traceback, and Python's shutdown then ran beside the
+    LoadGen thread that it crashes in. It ends the process with os._exit as well."""
+    from bench import cli
+    from bench.measure import sut as module
+
+    def interrupted(timeout=module.SETTLE_S):
+        raise KeyboardInterrupt
+
+    exits = []
+    monkeypatch.setattr(cli, "_main", lambda argv: 130)
+    monkeypatch.setattr(module, "unsettled", interrupted)
+    monkeypatch.setattr(cli.os, "_exit", exits.append)
+    try:
+        cli.main(["run"])
+    except KeyboardInterrupt:  # (raised on, it would end this pytest session too)
+        pytest.fail("a Ctrl-C while bench.cli.main waited escaped it")
+    assert exits == [130]
