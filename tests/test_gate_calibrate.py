@@ -109,8 +109,11 @@ def test_a_slowed_run_that_a_neighbour_also_slowed_is_set_aside_as_the_gate_does
     )
     comparisons = calibrate._comparisons([case], pool=80, rng=np.random.default_rng(1))
     (row,) = calibrate.evaluate(comparisons, [0.01], [0.05], calibrated=True)[:1]
-    assert row["ab_rerun"]["rate"] == 1.0 and row["ab_rerun"]["inconclusive"]["rate"] == 0.0
+    # 70% without the set-aside; what is left: the runs kept on a side disagree beyond the held-out calibration
+    assert row["ab_rerun"]["rate"] >= 0.9 and row["ab_rerun"]["inconclusive"]["rate"] <= 0.1
     assert row["aa_rerun"]["rate"] == 0.0
+    (assumed,) = calibrate.evaluate(comparisons, [0.01], [0.05])[:1]  # an assumed run noise never sets aside
+    assert assumed["ab_rerun"]["rate"] < row["ab_rerun"]["rate"]
 
 
 def test_the_held_out_run_noise_leaves_the_compared_runs_out():

@@ -893,7 +893,9 @@ def test_a_worker_is_waited_for_once_an_abandoned_run_ends_after_all(monkeypatch
     with BatchingSUT(lambda size: lambda: None, 1, 0.0) as sut:
         _busy_worker(sut, release)
         loadgen_run.start()
-        threading.Timer(0.5, release.set).start()  # the worker's call returns once the run has ended
+        timer = threading.Timer(0.5, release.set)  # the worker's call returns once the run has ended
+        timer.start()
+    timer.join()
     assert not sut._worker.is_alive() and not module.UNJOINED and not module.unsettled(0.0)
 
 

@@ -149,7 +149,8 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
             row[metric] = None if figures.reason else rule.change(figures.baseline, figures.current)
             row[f"{metric}_pairs"] = figures.pairs
             row[f"{metric}_precision"] = figures.precision.half_width if figures.precision else None
-            row[f"{metric}_figures"] = figures  # an inconclusive verdict of 3 pairs may set one aside (as the gate)
+            if len(figures.pairs) >= 3:  # an inconclusive verdict may set one pair aside, as the gate's
+                row[f"{metric}_set_aside"] = figures.set_aside
             row["prior"] = prior
             if prior is not None:
                 calibrated = figures.precision_at(prior)
@@ -257,15 +258,21 @@ def _cells(
 
 def _verdict(rule: Rule, c: dict[str, Any], metric: str, alpha: float, precision: float, calibrated: bool) -> str:
     """The gate's verdict of one comparison (:func:`bench.gate.verdict_for`), and as the gate, an inconclusive one
-    of three run pairs decided on the other pairs where :func:`bench.gate.compare.set_aside_verdict` allows."""
+    of three run pairs decided on the other pairs where :func:`bench.gate.compare.set_aside_verdict` allows (at the
+    held-out calibrated run noise; an assumed one never allows it)."""
     verdict = verdict_for(rule, c[metric], c["p"] < alpha, c[f"{metric}_pairs"], precision)
-    figures = c[f"{metric}_figures"]
-    if verdict != "inconclusive" or (aside := figures.set_aside()) is None:
+    set_aside = c.get(f"{metric}_set_aside")
+    if verdict != "inconclusive" or set_aside is None or not calibrated or c["prior"] is None:
+        return verdict
+    aside = set_aside()
+    if aside is None:
         return verdict
     others = aside.figures
-    at = others.precision_at(c["prior"]) if calibrated else others.precision
+    key = f"{metric}_set_aside_precision"
+    if key not in c:  # the same for every test level and threshold
+        c[key] = others.precision_at(c["prior"])
     significant = c["p"] < alpha and (others.p_value or 0.0) < alpha
-    return set_aside_verdict(rule, significant, aside, at.half_width if at else math.inf) or verdict
+    return set_aside_verdict(rule, significant, aside, c[key], c["prior"]) or verdict
 
 
 def evaluate(

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for, run_noise_for
-from bench.gate.stats import RUN_NOISE, Precision, RunNoise, SetAside, as_run_noise, holm, timed_figures
+from bench.gate.stats import PAIRS_ALONE, RUN_NOISE, Precision, RunNoise, SetAside, as_run_noise, holm, timed_figures
 from bench.hardware import CPU_WAIT_LIMIT
 from bench.metrics import LOWER, SAMPLED
 from bench.results import json_safe
@@ -47,20 +47,38 @@ def verdict_for(
     return "unchanged"
 
 
-def set_aside_verdict(rule: Rule, significant: bool, aside: SetAside, precision: float) -> str | None:
-    """What an *inconclusive* comparison of N >= 3 run pairs becomes without its most outlying pair
-    (:class:`bench.gate.stats.SetAside`), judged on the other pairs at ``precision`` (their interval's half-width, in
-    the rule's unit); None where the set-aside may not decide.
+AGREE_Z = 2.5758293035489004
+"""The two-sided 99% normal quantile: the runs left on a side after a set-aside agree with the calibration when
+their figures lie within ``AGREE_Z * sqrt(2) * run_noise`` of each other (log-ratio)."""
 
-    It decides only "regressed" or "improved", and only when the pair set aside pointed further that way than the
-    others' change: leaving it out then shrank the change, so it never made a change out of noise. A comparison
-    never becomes "unchanged" by a set-aside: a run that alone moved far (an intermittent regression) stays
-    inconclusive."""
+
+def set_aside_verdict(
+    rule: Rule, significant: bool, aside: SetAside, precision: Precision | None, noise: RunNoise
+) -> str | None:
+    """What an *inconclusive* comparison of N >= 3 run pairs becomes without its most outlying pair
+    (:class:`bench.gate.stats.SetAside`), judged on the other pairs at ``precision`` (theirs, at the run ``noise``);
+    None where the set-aside may not decide.
+
+    It decides only where a run noise calibrated over R runs (``gates.run_noise_runs``) was pooled with the other
+    pairs and their runs agree with it on each side (within the 99% range of two runs' difference): the other pairs
+    are then as steady as the machine was calibrated, and one pair alone was off. Dropping the pair farthest from
+    the median always keeps the closest ones, whose spread alone reads too small: without a calibration to pool
+    with (an assumed run noise), or on a machine noisier than its calibration, that would make changes out of
+    noise, so then nothing is decided. It decides only "regressed" or "improved", and only when the pair set aside
+    went further that way than the others' change. A comparison never becomes "unchanged" by a set-aside: a run
+    that alone moved far (an intermittent regression) stays inconclusive."""
     others = aside.figures
-    if others.baseline is None or others.current is None:
+    if others.baseline is None or others.current is None or precision is None:
         return None
+    if not noise.dof or noise.sd <= 0 or not precision.prior_dof or precision.note:
+        return None
+    limit = AGREE_Z * math.sqrt(2.0) * noise.sd
+    for side in zip(*others.pairs, strict=True):
+        if min(side) <= 0 or math.log(max(side) / min(side)) > limit:
+            return None
     change = rule.change(others.baseline, others.current)
-    verdict = verdict_for(rule, change, significant, others.pairs, precision)
+    scale = 1.0 if rule.relative else abs(others.baseline)
+    verdict = verdict_for(rule, change, significant, others.pairs, precision.half_width * scale)
     further = rule.change(*aside.pair) - change
     worse_way = further > 0 if rule.better == LOWER else further < 0
     if (verdict == "regressed" and worse_way) or (verdict == "improved" and further and not worse_way):
@@ -499,12 +517,12 @@ def _decide_without_outlier(
         return
     others = aside.figures
     factor = p_adjusted / verdict.p_value if verdict.p_value > 0 else 1.0
-    significant = p_adjusted < level and min(1.0, (others.p_value or 0.0) * factor) < level
-    scale = 1.0 if rule.relative else abs(others.baseline or 0.0)
-    precision = others.precision.half_width * scale if others.precision else math.inf
-    decided = set_aside_verdict(rule, significant, aside, precision)
+    others_adjusted = min(1.0, (others.p_value or 0.0) * factor)
+    significant = p_adjusted < level and others_adjusted < level
+    decided = set_aside_verdict(rule, significant, aside, others.precision, aside.noise)
     if decided is None or (spread is not None and abs(rule.change(others.baseline, others.current)) <= spread):
         return
+    verdict.p_value, verdict.p_adjusted = others.p_value, others_adjusted
     form = ".1%" if rule.relative else ".4g"
     every = f"{verdict.change:+{form}}"
     outlier = f"{rule.change(*aside.pair):+{form}}"
@@ -517,7 +535,8 @@ def _decide_without_outlier(
         f"pairs, only further; they decide {verdict.change:+{form}} ± {verdict.precision:{form}} (95%) on their "
         f"own; all {len(others.pairs) + 1} pairs: {every}, inconclusive"
     )
-    verdict.reason = "; ".join(filter(None, [why, others.note]))
+    kept = [part for part in verdict.reason.split("; ") if part and not part.startswith(PAIRS_ALONE)]
+    verdict.reason = "; ".join(dict.fromkeys(filter(None, [why, others.note, *kept])))
 
 
 def _inconclusive_reason(rule: Rule, verdict: Verdict) -> str:

@@ -224,9 +224,10 @@ class SetAside:
     change (in log-ratio): one run of a side that a neighbour slowed for its whole length (+40% on a quiet 1% machine)
     spreads the pairs beyond a calibrated run noise, and the pairs alone then cannot decide a plain 10% change.
 
-    The gate may decide on the other pairs only where that is conservative (:func:`bench.gate.compare.set_aside`):
-    the pair set aside pointed further the same way as the verdict the others reach, so leaving it out only shrank
-    the change. It never turns a comparison into "unchanged", nor into the opposite verdict."""
+    The gate may decide on the other pairs only where :func:`bench.gate.compare.set_aside_verdict` allows: a
+    calibrated run noise, pooled with the other pairs, whose runs agree with it on each side, and a pair set aside
+    that went the same way as the verdict the others reach, only further. It never turns a comparison into
+    "unchanged", nor into the opposite verdict."""
 
     number: int
     """The pair's place among the pairs, from 1."""
@@ -234,6 +235,8 @@ class SetAside:
     """Its (baseline, current) figures."""
     figures: TimedFigures
     """The comparison of the other pairs' runs, cleaned and tested afresh."""
+    noise: RunNoise
+    """The run noise that comparison was judged at."""
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,10 @@ def comparison_precision(
     return Precision(half, within, between, max(noise_old, noise_new), False, min(runs), prior.dof)
 
 
+PAIRS_ALONE = "the run pairs spread more"
+"""How the note starts that says a calibrated run noise was not pooled (:func:`pooled_pair_variance`)."""
+
+
 def pooled_pair_variance(measured: float, dof: int, prior: RunNoise) -> tuple[float, int, str]:
     """The variance of one pair's relative change, its degrees of freedom, and a note: the run pairs' own
     (``measured``, with ``dof``), pooled with a calibrated run noise (a pair of independent runs varies by
@@ -335,7 +342,7 @@ def pooled_pair_variance(measured: float, dof: int, prior: RunNoise) -> tuple[fl
     if measured / calibrated > float(stats.f.ppf(NOISIER_THAN_CALIBRATED, dof, prior.dof)):
         spread = math.sqrt(measured / 2.0)
         note = (
-            f"the run pairs spread more ({spread:.1%} a run) than the calibrated run noise ({prior.sd:.1%} over "
+            f"{PAIRS_ALONE} ({spread:.1%} a run) than the calibrated run noise ({prior.sd:.1%} over "
             f"{prior.runs} runs) allows: judged on the pairs alone"
         )
         return measured, dof, note
@@ -398,7 +405,7 @@ def timed_figures(
         others = timed_figures(
             metric, [old_runs[k] for k in rest], [new_runs[k] for k in rest], batch_size, run_noise, outliers=False
         )
-        return None if others.reason else SetAside(outlier + 1, pairs[outlier], others)
+        return None if others.reason else SetAside(outlier + 1, pairs[outlier], others, as_run_noise(run_noise))
 
     precision = precision_at(run_noise)
     return TimedFigures(

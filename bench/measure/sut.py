@@ -284,11 +284,16 @@ class BatchingSUT:
         for :data:`SETTLE_S` at most, then left to :func:`unsettled`."""
         self._queue.put(_STOP)
         worker, deadline = self._worker, time.monotonic() + SETTLE_S
-        while worker is not None and worker.is_alive():
-            if abandoned() and time.monotonic() > deadline:
+        try:
+            while worker is not None and worker.is_alive():
+                if abandoned() and time.monotonic() > deadline:
+                    UNJOINED.append(worker)
+                    return
+                worker.join(0.1)
+        except BaseException:  # a Ctrl-C while waiting: the worker is left to unsettled() all the same
+            if worker is not None and worker.is_alive():
                 UNJOINED.append(worker)
-                return
-            worker.join(0.1)
+            raise
 
     def stop(self, err: BaseException) -> None:
         """End the current run as soon as LoadGen lets it (see the class); :meth:`run` raises ``err`` after it. The
