@@ -644,7 +644,7 @@ def _compare_metric(
         verdict.change = rule.change(verdict.baseline, verdict.current)
         verdict.reason = "; ".join(note for note in (figures.note, busy_note) if note)
         verdict.pairs = figures.pairs
-        verdict.set_aside = figures.set_aside
+        verdict.set_aside = figures.set_aside if as_run_noise(run_noise).dof else None  # needs a calibration
         _set_precision(verdict, rule, figures.precision)
         spreads = [r.get("latency_between_spread") for r in (old, new) if _present(r.get("latency_between_spread"))]
         verdict.between_spread = max(spreads) if spreads else None
