@@ -238,9 +238,13 @@ def building(path: Path) -> Iterator[bool]:
     first and, told it waited, loads what the first stored. The lock is the operating system's (``filelock``):
     a killed holder, even by ``kill -9``, releases it. A lock that cannot be taken (a read-only cache, another
     user's lock file) or that is held beyond :data:`BUILD_WAIT_S` costs only the sharing: the entry is made anyway.
+    Once the cache refused a store for good (:data:`CACHE_WIDE_ERRORS`), no lock is taken: there is nothing to share.
     """
     from filelock import FileLock, Timeout
 
+    if _cache_refused:  # nothing will be stored (a full disk): nothing to share, no lock file
+        yield False
+        return
     lock = FileLock(f"{path}.lock")
     waited = False
     try:
