@@ -139,6 +139,8 @@ def parse(text: str, file: str) -> Any:
         raise SuiteError(file, _where(err), str(err.problem)) from None
     except yaml.YAMLError as err:
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        if "maximum nesting depth" in str(problem):  # libyaml's own limit (PyYAML >= 6.0.4), met before ours
+            raise SuiteError(file, _where(err), f"nested deeper than {MAX_DEPTH} levels") from None
         raise SuiteError(file, _where(err), f"YAML syntax error: {problem}") from None
     except (ValueError, OverflowError, RecursionError, MemoryError) as err:  # e.g. an integer of 5000 digits
         message = " ".join(str(err).split())[:200] or type(err).__name__
