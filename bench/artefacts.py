@@ -27,8 +27,8 @@ its folder once its writer is gone (see :func:`remove_stale_temp_files`). Entrie
 slow the store of every large model): one that a power loss or a VM reset left empty or torn fails its digest and is
 rebuilt, as above.
 Two processes that need the same entry at once build it once: the second waits on ``<entry>.lock`` (see
-:func:`building`; the empty lock file stays beside the entry) and loads what the first stored. Trained reference
-weights (:mod:`bench.models._cache`) are shared the same way.
+:func:`shared_entry` and :func:`building`; the empty lock file stays beside the entry) and loads what the first
+stored. Trained reference weights (:mod:`bench.models._cache`) are shared the same way.
 ``BENCH_ARTEFACT_CACHE=0`` (or ``false``, ``no``, ``off``) turns this cache off; a value that is neither on nor off
 is refused (:func:`switch_problem`). Entries are pickles of our own objects, read back with
 ``weights_only=False``: the folder must be yours alone (the digest finds damage; it cannot stop someone who can
@@ -211,17 +211,27 @@ def load_or_make(kind: str, key: dict[str, Any], make: Callable[[], T]) -> tuple
     path = cache_dir() / "artefacts" / kind / f"{config_hash(full_key)}.pt"
     start = time.perf_counter()
     loader = functools.partial(torch.load, map_location="cpu", weights_only=False)
-    value = load_entry(path, loader)
-    if value is None:
-        with building(path) as waited:  # another process may be making it: wait, then take what it stored
-            value = load_entry(path, loader) if waited else None
-            if value is None:
-                value = make()
-                made_s = time.perf_counter() - start
-                # an unpicklable artefact or a full disk costs the cache, not the case
-                return value, {"artefact_cache": "miss", "artefact_file": store(value, path), "artefact_make_s": made_s}
+    with shared_entry(path, lambda: load_entry(path, loader)) as value:
+        if value is None:
+            value = make()
+            made_s = time.perf_counter() - start
+            # an unpicklable artefact or a full disk costs the cache, not the case
+            return value, {"artefact_cache": "miss", "artefact_file": store(value, path), "artefact_make_s": made_s}
     load_s = time.perf_counter() - start
     return value, {"artefact_cache": "hit", "artefact_file": str(path), "artefact_load_s": load_s}
+
+
+@contextlib.contextmanager
+def shared_entry(path: Path, load: Callable[[], T | None]) -> Iterator[T | None]:
+    """The entry at ``path`` as ``load()`` reads it, or ``None`` for the caller to make and store it inside the
+    ``with``: when the entry is missing, the lock of :func:`building` is held meanwhile, and after waiting for
+    another process that held it, what that process stored is loaded instead."""
+    value = load()
+    if value is not None:
+        yield value
+        return
+    with building(path) as waited:
+        yield load() if waited else None
 
 
 BUILD_WAIT_S = 900.0

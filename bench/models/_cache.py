@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from bench.artefacts import building, cache_dir, config_hash, load_entry, state_digest, store
+from bench.artefacts import cache_dir, config_hash, load_entry, shared_entry, state_digest, store
 
 
 def trained(
@@ -29,19 +29,16 @@ def trained(
     """
     path = cache_dir() / kind / f"{config_hash(config)}.pt"
     loader = functools.partial(_weights_for, config=config, module=module)
-    payload = load_entry(path, loader, accept_undigested=True)
-    if payload is None:
-        with building(path) as waited:  # another process may be training it: wait, then take what it stored
-            payload = load_entry(path, loader, accept_undigested=True) if waited else None
-            if payload is None:
-                start = time.perf_counter()
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(int(config.get("seed", 0)))
-                    info = train(module)
-                info = {**info, "first_use_train_time_s": round(time.perf_counter() - start, 3)}
-                state = module.state_dict()
-                entry = {"config": config, "state_dict": state, "sha256": state_digest(state), "info": info}
-                return {"weights_cache": "miss", "weights_file": store(entry, path), **info}
+    with shared_entry(path, lambda: load_entry(path, loader, accept_undigested=True)) as payload:
+        if payload is None:  # not cached, nor stored meanwhile by another process that was training it
+            start = time.perf_counter()
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(config.get("seed", 0)))
+                info = train(module)
+            info = {**info, "first_use_train_time_s": round(time.perf_counter() - start, 3)}
+            state = module.state_dict()
+            entry = {"config": config, "state_dict": state, "sha256": state_digest(state), "info": info}
+            return {"weights_cache": "miss", "weights_file": store(entry, path), **info}
     module.load_state_dict(payload["state_dict"])
     return {"weights_cache": "hit", "weights_file": str(path), **payload.get("info", {})}
 
