@@ -287,13 +287,11 @@ class BatchingSUT:
         try:
             while worker is not None and worker.is_alive():
                 if abandoned() and time.monotonic() > deadline:
-                    UNJOINED.append(worker)
-                    return
+                    break
                 worker.join(0.1)
-        except BaseException:  # a Ctrl-C while waiting: the worker is left to unsettled() all the same
+        finally:  # given up on, or a Ctrl-C while waiting: a worker still running is left to unsettled()
             if worker is not None and worker.is_alive():
                 UNJOINED.append(worker)
-            raise
 
     def stop(self, err: BaseException) -> None:
         """End the current run as soon as LoadGen lets it (see the class); :meth:`run` raises ``err`` after it. The
