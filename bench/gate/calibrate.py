@@ -140,8 +140,8 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
     """
 
     def one(case: CaseRuns, base, cur, used: Sequence[int] | None = None) -> dict[str, Any]:
-        row: dict[str, Any] = {"case": case.name}
         prior = held_out_noise(figures_of[case.name], used) if used is not None else None
+        row: dict[str, Any] = {"case": case.name, "prior": prior}
         for metric in CALIBRATED_METRICS:
             figures = timed_figures(metric, base, cur, case.batch_size)
             rule = parse_rule(metric, METRICS[metric].default_rule)
@@ -151,7 +151,6 @@ def _comparisons(cases: list[CaseRuns], pool: int, rng: np.random.Generator) -> 
             row[f"{metric}_precision"] = figures.precision.half_width if figures.precision else None
             if len(figures.pairs) >= 3:  # an inconclusive verdict may set one pair aside, as the gate's
                 row[f"{metric}_set_aside"] = figures.set_aside
-            row["prior"] = prior
             if prior is not None:
                 calibrated = figures.precision_at(prior)
                 row[f"{metric}_precision_calibrated"] = calibrated.half_width if calibrated else None

@@ -520,7 +520,10 @@ def _decide_without_outlier(
     others_adjusted = min(1.0, (others.p_value or 0.0) * factor)
     significant = p_adjusted < level and others_adjusted < level
     decided = set_aside_verdict(rule, significant, aside, others.precision, aside.noise)
-    if decided is None or (spread is not None and abs(rule.change(others.baseline, others.current)) <= spread):
+    if decided is None:
+        return
+    change = rule.change(others.baseline, others.current)
+    if spread is not None and abs(change) <= spread:
         return
     verdict.p_value, verdict.p_adjusted = others.p_value, others_adjusted
     form = ".1%" if rule.relative else ".4g"
@@ -528,7 +531,7 @@ def _decide_without_outlier(
     outlier = f"{rule.change(*aside.pair):+{form}}"
     verdict.verdict = decided
     verdict.baseline, verdict.current, verdict.pairs = others.baseline, others.current, others.pairs
-    verdict.change = rule.change(others.baseline, others.current)
+    verdict.change = change
     _set_precision(verdict, rule, others.precision)
     why = (
         f"run pair {aside.number} ({outlier}) set aside: it went the same way as the other {len(others.pairs)} "
