@@ -65,10 +65,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    # what follows `--` is the pass-through's (bench run's pytest arguments), also where no suite came before it:
+    # argparse would hand it to the suites positional (`bench run -k x -- -W ignore` read '-W' as a suite)
+    cut = given.index("--") if "--" in given else len(given)
     try:
-        args, extra = parser.parse_known_args(argv)
+        args, extra = parser.parse_known_args(given[:cut])
+        if cut < len(given):
+            if getattr(args, "accepts_extra", False):
+                extra += given[cut + 1 :]
+            else:  # a command without a pass-through: `--` means what it means to argparse
+                args, extra = parser.parse_known_args(given)
     except BadEnvironment as err:  # a default from $BENCH_RESULTS_DIR or $BENCH_REPORTS_DIR: name it, not the option
-        command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), "")
+        command = next((a for a in given if not a.startswith("-")), "")
         print(printable(f"bench {command}: error: {err}".replace("bench : ", "bench: ")), file=sys.stderr)
         return 2
     if extra and not getattr(args, "accepts_extra", False):

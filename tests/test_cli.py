@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
@@ -81,6 +82,19 @@ def test_run_then_results(tmp_path, capsys, monkeypatch):
     assert "r1" in capsys.readouterr().out
     assert main(["results", "r1", "--results", "res"]) == 0
     assert "noop[fp32-cpu-1t-bs1]" in capsys.readouterr().out
+
+
+def test_what_follows_a_double_dash_goes_to_pytest_also_where_no_suite_came_before_it(tmp_path, capsys, monkeypatch):
+    """`bench run -k x -- -W ignore` read '-W' as a suite (argparse gave what follows `--` to the suites positional)."""
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "suites/quick.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    argv = ["run", "--results", "res", "-k", "noop", "--", "-W", "ignore", "--benchmark-json", "b.json", "-q"]
+    assert main(argv) == 0, capsys.readouterr()
+    assert json.loads((tmp_path / "b.json").read_text())["benchmarks"][0]["extra_info"]["case_id"].startswith("noop")
+    assert main(["validate", "--", "suites/quick.yaml"]) == 0, "a command without a pass-through reads `--` as usual"
+    capsys.readouterr()
+    assert main(["results", "--results", "res", "--", "--what"]) == 2  # after `--`, a run id that looks like an option
+    assert "bench results: error: run '--what' not found under res/" in capsys.readouterr().err
 
 
 def test_overhead_compares_the_bare_loop_with_the_no_op_case_only(tmp_path, capsys, monkeypatch):
