@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from bench.errors import BenchError, NotApplicable, SuiteError, os_reason, short_name, stops_the_session
+from bench.progress import PROGRESS_CHOICES, ProgressDisplay, estimate_keys, progress_problem, wanted
 from bench.results import DEFAULT_RESULTS_DIR, ResultsWriteError, run_id_problem
 from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
@@ -36,6 +38,8 @@ ALL_RAN_KEY = pytest.StashKey[bool]()
 RESUME_KEY = pytest.StashKey["Any"]()
 SELECTED_KEY = pytest.StashKey["Any"]()
 SUMMARY_KEY = pytest.StashKey[bool]()
+TERMINAL_KEY = pytest.StashKey["Any"]()
+"""The stream pytest's terminal reporter writes to (the process's stdout as pytest was configured)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,14 +69,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="folder for --bench-report (default: $BENCH_REPORTS_DIR or <rootdir>/reports)",
     )
+    group.addoption(
+        "--bench-progress",
+        choices=PROGRESS_CHOICES,
+        default="auto",
+        help="a suite run's progress: 'bar', one line with the case that runs, the count and the time left (drawn "
+        "between cases); 'dots', pytest's own; 'auto' (default): the line on a terminal at the default verbosity "
+        "with output captured, else pytest's dots",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[START_KEY] = time.perf_counter()
+    config.stash[TERMINAL_KEY] = sys.stdout  # what pytest's terminal reporter was given a moment ago
     config.pluginmanager.register(_InterruptWatch(config), "bench-interrupt-watch")
     for option in ("--bench-results", "--bench-reports-dir"):
         if config.getoption(option, None) == "":  # an unset shell variable: it would fall back to the default
             raise pytest.UsageError(f"{option}: must be a folder, got an empty path")
+    problem = progress_problem(config)
+    if problem:
+        raise pytest.UsageError(problem)
     results_dir = _results_dir(config)
     run_id = config.getoption("--bench-run-id", None)
     if run_id is not None:
@@ -465,6 +481,29 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     writer = _open_writer(config, meta, resume, items)
     config.stash[SESSION_KEY] = Session(writer, meta["environment"])
     _stop_on_sigterm(config)
+    _show_progress(session, items)
+
+
+def _show_progress(session: pytest.Session, items: list[CaseItem]) -> None:
+    """Draw the run's progress line (:mod:`bench.progress`) in place of pytest's dots, where it is wanted and the
+    session runs suite cases only (an ordinary test's dot would land in the line)."""
+    config = session.config
+    stream = config.stash.get(TERMINAL_KEY, None)
+    mode = wanted(config, stream)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if mode is None or reporter is None or len(items) != len(session.items):
+        return
+    cases = [
+        (
+            item.nodeid,
+            item.case.full_id,
+            estimate_keys(item.case.model.label, item.case.engine.label, item.case.compression.label),
+        )
+        for item in items
+    ]
+    display = ProgressDisplay(stream, cases, color=config.get_terminal_writer().hasmarkup, force=mode == "force")
+    reporter.showfspath = False  # pytest's "suites/x.yaml " before the dots: the line names the case instead
+    config.pluginmanager.register(display, "bench-progress")
 
 
 def _nothing_will_run(session: pytest.Session) -> bool:

@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "bench.report": 2,
     # 3: the front doors
     "bench.plugin": 3,
+    "bench.progress": 3,
     "bench.commands": 3,
     "bench.cli": 3,
 }

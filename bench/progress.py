@@ -1,0 +1,252 @@
+"""A suite run's progress on the terminal: one line that says which case runs, how many are done, and how long the
+rest will take, drawn with rich between cases and never while one is timed.
+
+pytest's own progress (a dot per case, a percentage at the end of each line) says neither which case runs nor when
+the sweep will end, and a sweep runs for minutes. On a terminal, at pytest's default verbosity and with its output
+capture on, the plugin replaces those dots with this line (``--bench-progress auto``, the default):
+
+    ━━━━━━━━━━━━╸━━━━━━━━━━━  23/66  3:12 elapsed  ~6:40 left  1 failed  tiny::dlrm-tiny[bf16-cpu-2t-bs8]
+
+A failed case gets a line of its own above it (``FAILED <case>``; pytest's failure report still comes at the end).
+``--bench-progress dots`` keeps pytest's dots; ``bar`` draws the line even where the output is not a terminal. Output
+that is not a terminal (a CI log, ``| tee``), ``-v`` and ``-s`` keep pytest's own progress under ``auto``.
+
+The time left is an estimate from the cases already finished: each case still to run is expected to take as long as
+the finished cases most like it took on average (the same model, engine and compression; else the same model and
+engine; else the same model; else any), so a sweep whose ``torch.compile`` cases are slow does not promise the eager
+cases' pace. It is drawn only once a case has finished, with ``~``.
+
+The line is redrawn when a case starts and cleared when it ends, outside the case's timed calls; nothing runs in
+the background (no refresh thread), so drawing it cannot disturb a measurement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import pytest
+
+PROGRESS_CHOICES = ("auto", "bar", "dots")
+
+
+def clock(seconds: float) -> str:
+    """``m:ss`` below an hour, ``h:mm:ss`` from there (as a stopwatch shows it)."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass
+class RunProgress:
+    """Where a run stands: its cases in run order, each with the keys (most specific first) that say which finished
+    cases it should take as long as; what finished, how, and in how many seconds."""
+
+    keys: dict[str, tuple[Hashable, ...]]
+    """Each case's estimate keys, by case (pytest node id), e.g. ``((model, engine, compression), (model, engine),
+    (model,))``; the last resort, every finished case, needs no key."""
+    started_at: float
+    durations: dict[str, float] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """``ok``, ``failed`` or ``skipped``, by finished case."""
+    current: str | None = None
+    current_label: str = ""
+    _current_since: float = 0.0
+
+    def start(self, case: str, label: str, now: float) -> None:
+        self.current, self.current_label, self._current_since = case, label, now
+
+    def finish(self, case: str, outcome: str, now: float) -> None:
+        since = self._current_since if case == self.current else now
+        self.durations[case] = max(0.0, now - since)
+        self.outcomes[case] = outcome
+        if case == self.current:
+            self.current, self.current_label = None, ""
+
+    @property
+    def total(self) -> int:
+        return len(self.keys)
+
+    @property
+    def done(self) -> int:
+        return sum(case in self.keys for case in self.durations)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for case, got in self.outcomes.items() if got == outcome and case in self.keys)
+
+    def left_s(self, now: float) -> float | None:
+        """Seconds the cases not yet finished should still take, or ``None`` before any case has finished. The case
+        now running is expected to take its estimate, less what it has already run (never below nothing)."""
+        finished = [case for case in self.keys if case in self.durations]
+        if not finished:
+            return None
+        means: dict[Hashable, list[float]] = {}
+        for case in finished:
+            for key in self.keys[case]:
+                means.setdefault(key, []).append(self.durations[case])
+        overall = sum(self.durations[case] for case in finished) / len(finished)
+        left = 0.0
+        for case, keys in self.keys.items():
+            if case in self.durations:
+                continue
+            like = next((means[key] for key in keys if key in means), None)
+            expected = sum(like) / len(like) if like else overall
+            if case == self.current:
+                expected = max(0.0, expected - (now - self._current_since))
+            left += expected
+        return left
+
+
+def progress_line(progress: RunProgress, now: float, width: int, bar: bool = True):
+    """The line as a rich renderable, at most ``width`` columns: bar (``bar``: drawn in colour, so left out without
+    it), count, elapsed, estimate, how many failed or were skipped so far, then the case that runs, cut with an
+    ellipsis where the line is too narrow for all of it."""
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    parts = Text(f"{progress.done}/{progress.total}", style="bold")
+    parts.append(f"  {clock(now - progress.started_at)} elapsed", style="dim")
+    left = progress.left_s(now)
+    if left is not None:
+        parts.append(f"  ~{clock(left)} left", style="cyan")
+    for outcome, style in (("failed", "red"), ("skipped", "yellow")):
+        if progress.count(outcome):
+            parts.append(f"  {progress.count(outcome)} {outcome}", style=style)
+    grid = Table.grid(padding=(0, 2))
+    cells = []
+    if bar:
+        bar_width = min(20, max(8, width // 10))
+        grid.add_column(width=bar_width, no_wrap=True)
+        cells.append(ProgressBar(total=max(progress.total, 1), completed=progress.done, width=bar_width))
+    grid.add_column(no_wrap=True)
+    cells.append(parts)
+    room = width - sum(column.width or 0 for column in grid.columns) - parts.cell_len - 2 * len(grid.columns)
+    if progress.current_label and room >= 8:  # the table would squeeze every column alike: cut the case name only
+        label = Text(progress.current_label, no_wrap=True)
+        label.truncate(room, overflow="ellipsis")
+        grid.add_column(no_wrap=True)
+        cells.append(label)
+    grid.add_row(*cells)
+    return grid
+
+
+class ProgressDisplay:
+    """The plugin's terminal side (registered as a pytest plugin only for a run that draws the line): pytest's dots
+    for these cases are turned off, the line is drawn as each case starts, cleared as it ends, and a failed case
+    leaves a ``FAILED`` line above it."""
+
+    def __init__(
+        self,
+        stream: IO[str],
+        cases: Sequence[tuple[str, str, tuple[Hashable, ...]]],
+        color: bool,
+        force: bool,
+        clock_s: Callable[[], float] = time.perf_counter,
+    ):
+        from rich.console import Console
+
+        self.color = color
+        self.console = Console(
+            file=stream,
+            force_terminal=True if force else None,
+            color_system="auto" if color else None,
+            highlight=False,
+            soft_wrap=False,
+        )
+        self.labels = {nodeid: label for nodeid, label, _ in cases}
+        self.now = clock_s
+        self.progress = RunProgress({nodeid: keys for nodeid, _, keys in cases}, started_at=self.now())
+        self._worst: dict[str, str] = {}
+        self._drawn = False
+
+    def _write(self, text: str) -> None:
+        self.console.file.write(text)
+        self.console.file.flush()
+
+    def draw(self) -> None:
+        width = max(20, self.console.width - 1)  # the last column would wrap on some terminals
+        with self.console.capture() as captured:
+            self.console.print(progress_line(self.progress, self.now(), width, self.color), width=width, end="")
+        line = captured.get().rstrip("\n").split("\n")[0]
+        self._write("\r\x1b[2K" + line)
+        self._drawn = True
+
+    def clear(self) -> None:
+        if self._drawn:
+            self._write("\r\x1b[2K")
+            self._drawn = False
+
+    @pytest.hookimpl(trylast=True)  # after pytest's own, which writes nothing for these cases now
+    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+        if nodeid in self.labels:
+            self.progress.start(nodeid, self.labels[nodeid], self.now())
+            self.draw()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(self, report, config):
+        result = yield
+        if report.nodeid != self.progress.current or not result:  # pytest's summary at the end asks for its word
+            return result
+        category = result[0]
+        outcome = {"passed": "ok", "failed": "failed", "error": "failed", "skipped": "skipped"}.get(category)
+        if outcome is not None and _RANK[outcome] > _RANK[self._worst.get(report.nodeid, "ok")]:
+            self._worst[report.nodeid] = outcome
+        return category, "", ""  # no dot, no letter, no word while the case runs: the line says it
+
+    def pytest_runtest_logfinish(self, nodeid: str, location) -> None:
+        if nodeid not in self.labels:
+            return
+        outcome = self._worst.pop(nodeid, "ok")
+        self.progress.finish(nodeid, outcome, self.now())
+        self.clear()
+        if outcome == "failed":
+            from rich.text import Text
+
+            self.console.print(Text.assemble(("FAILED", "red"), " ", self.labels[nodeid]))  # an id is not markup
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo) -> None:
+        self.clear()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session) -> None:
+        self.clear()
+
+
+_RANK = {"ok": 0, "skipped": 1, "failed": 2}
+
+
+def wanted(config: pytest.Config, stream: Any) -> str | None:
+    """How the run shows its progress: ``"terminal"`` (the line: ``auto`` on a terminal), ``"force"`` (the line into
+    whatever the output is: ``--bench-progress bar``) or ``None`` (pytest's own: ``dots``; under ``auto`` also output
+    that is not a terminal, ``-v``, where pytest prints a line per case, and ``-s``, where a case's own output would
+    land in the line)."""
+    choice = config.getoption("--bench-progress", "auto")
+    if choice == "dots":
+        return None
+    if choice == "bar":
+        return "force"
+    if config.option.verbose > 0 or config.getoption("capture", "fd") == "no":
+        return None
+    isatty = getattr(stream, "isatty", None)
+    return "terminal" if callable(isatty) and isatty() else None
+
+
+def progress_problem(config: pytest.Config) -> str | None:
+    """The one line that refuses ``--bench-progress bar`` beside an option whose output would run into the line."""
+    if config.getoption("--bench-progress", "auto") != "bar":
+        return None
+    if config.option.verbose > 0:
+        return "--bench-progress bar: -v prints pytest's own line for each case; drop one of them"
+    if config.getoption("capture", "fd") == "no":
+        return "--bench-progress bar: -s lets each case's own output through, into the line; drop one of them"
+    return None
+
+
+def estimate_keys(model: str, engine: str, compression: str) -> tuple[Hashable, ...]:
+    """The keys :class:`RunProgress` estimates a case's time by, most specific first."""
+    return ((model, engine, compression), (model, engine), (model,))

@@ -1,0 +1,164 @@
+"""The run's progress line: its estimate of the time left, its width, and the plugin drawing it in place of pytest's
+dots (``--bench-progress``)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.progress import RunProgress, clock, progress_line
+from tests.helpers import TINY_MEASURE
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def test_clock_reads_as_a_stopwatch():
+    assert [clock(s) for s in (0, 59.4, 61, 3599, 3600, 3725)] == [
+        "0:00",
+        "0:59",
+        "1:01",
+        "59:59",
+        "1:00:00",
+        "1:02:05",
+    ]
+    assert clock(-3) == "0:00"
+
+
+def run_of(keys: dict[str, tuple]) -> RunProgress:
+    return RunProgress(keys, started_at=0.0)
+
+
+def test_no_estimate_before_a_case_has_finished():
+    progress = run_of({"a": (("m",),), "b": (("m",),)})
+    progress.start("a", "A", 0.0)
+    assert progress.left_s(5.0) is None
+    assert (progress.done, progress.total) == (0, 2)
+
+
+def test_each_case_left_takes_as_long_as_the_finished_cases_most_like_it():
+    eager, compiled = ("m", "eager"), ("m", "compile")
+    progress = run_of(
+        {
+            "e1": (eager, ("m",)),
+            "c1": (compiled, ("m",)),
+            "e2": (eager, ("m",)),
+            "c2": (compiled, ("m",)),
+            "other": (("n", "eager"), ("n",)),
+        }
+    )
+    progress.start("e1", "E1", 0.0)
+    progress.finish("e1", "ok", 2.0)
+    progress.start("c1", "C1", 2.0)
+    progress.finish("c1", "ok", 22.0)
+    # e2 like e1 (2 s), c2 like c1 (20 s), the other model like every finished case (11 s on average)
+    assert progress.left_s(22.0) == pytest.approx(2 + 20 + 11)
+    assert progress.done == 2 and progress.count("ok") == 2
+
+
+def test_the_running_case_is_expected_to_take_its_estimate_less_what_it_ran_and_never_less_than_nothing():
+    progress = run_of({"a": (("m",),), "b": (("m",),), "c": (("m",),)})
+    progress.start("a", "A", 0.0)
+    progress.finish("a", "ok", 10.0)
+    progress.start("b", "B", 10.0)
+    assert progress.left_s(14.0) == pytest.approx(6 + 10)
+    assert progress.left_s(35.0) == pytest.approx(0 + 10), "a case that overruns its estimate counts as nothing left"
+
+
+def test_failed_and_skipped_cases_are_counted_and_every_case_finishes_once():
+    progress = run_of({c: (("m",),) for c in "abc"})
+    for at, (case, outcome) in enumerate((("a", "failed"), ("b", "skipped"), ("c", "ok"))):
+        progress.start(case, case.upper(), float(at))
+        progress.finish(case, outcome, at + 1.0)
+    assert (progress.done, progress.count("failed"), progress.count("skipped"), progress.count("ok")) == (3, 1, 1, 1)
+    assert progress.left_s(3.0) == 0.0
+    assert progress.current is None
+
+
+def rendered(progress: RunProgress, now: float, width: int, bar: bool = True) -> str:
+    from rich.console import Console
+
+    console = Console(width=width + 1, force_terminal=True, color_system=None)
+    with console.capture() as captured:
+        console.print(progress_line(progress, now, width, bar), width=width, end="")
+    return captured.get().rstrip("\n")
+
+
+@pytest.mark.parametrize("width", [40, 79, 120, 200])
+def test_the_line_fits_its_width_and_cuts_the_case_name_first(width):
+    progress = run_of({f"c{i}": (("m",),) for i in range(12)})
+    progress.start("c0", "suite::m[fp32-cpu-1t-bs8]", 0.0)
+    progress.finish("c0", "failed", 3.0)
+    long_name = "suite::a-rather-long-model-name[int8-dynamic-compile-cuda0-bs64]"
+    progress.start("c1", long_name, 3.0)
+    line = rendered(progress, 5.0, width)
+    assert "\n" not in line and len(line) <= width
+    assert "1/12" in line
+    if width >= 79:
+        assert "0:05 elapsed" in line and "~0:31 left" in line and "1 failed" in line
+        assert long_name in line or "…" in line
+    if width >= 120:
+        assert long_name in line
+
+
+def test_without_colour_the_line_leaves_the_bar_out():
+    progress = run_of({"a": (("m",),), "b": (("m",),)})
+    progress.start("a", "suite::m[fp32]", 0.0)
+    assert rendered(progress, 1.0, 80, bar=False).startswith("0/2  0:01 elapsed  suite::m[fp32]")
+    with_bar = rendered(progress, 1.0, 80, bar=True)
+    assert not with_bar.startswith("0/2") and "0/2  0:01 elapsed  suite::m[fp32]" in with_bar
+
+
+FLAKY = (
+    "suite: flaky\nmodels: [{factory: 'tests.fakes.models:build', name: lin, params: {fail_at_batch: 2}}]\n"
+    "batch_sizes: [1, 2, 3]\n" + TINY_MEASURE
+)
+
+
+@pytest.fixture
+def flaky(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".yaml", **{"suites/flaky": FLAKY})
+    return pytester
+
+
+def drawn(output: str) -> list[str]:
+    """What the output shows, line by line, once the line's erase codes are taken out (pytester's output has its
+    carriage returns as line ends)."""
+    return [line.strip() for line in ANSI.sub("", output).replace("\r", "\n").split("\n") if line.strip()]
+
+
+def test_the_line_replaces_pytests_dots_names_each_case_and_leaves_a_line_for_a_failed_one(flaky):
+    result = flaky.runpytest(
+        "--benchmark-only", "suites/flaky.yaml", "--bench-results", "out", "--bench-progress", "bar"
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    out = result.stdout.str()
+    assert "suites/flaky.yaml " not in out and ".F." not in out, "pytest's dots are gone"
+    lines = drawn(out)
+    shown = [line for line in lines if re.match(r"\d/3  ", line)]
+    assert [line[:3] for line in shown] == ["0/3", "1/3", "2/3"]
+    assert sorted(line.split("  ")[-1] for line in shown) == [f"flaky::lin[fp32-cpu-1t-bs{b}]" for b in (1, 2, 3)]
+    assert "left" not in shown[0] and all("left" in line for line in shown[1:])
+    assert "FAILED flaky::lin[fp32-cpu-1t-bs2]" in lines
+    failed_at = lines.index("FAILED flaky::lin[fp32-cpu-1t-bs2]")
+    assert all("1 failed" in line for line in shown if lines.index(line) > failed_at)
+    erased = out.split("\x1b[2K")  # what follows each erase: a drawn line, until the next erase clears it
+    assert all(not re.match(r"\d/3  ", ANSI.sub("", part)) for part in erased[:1] + erased[-1:])
+    result.stdout.fnmatch_lines(["FAILED suites/flaky.yaml::flaky::lin[[]fp32-cpu-1t-bs2[]]*"])  # pytest's summary
+
+
+def test_auto_keeps_pytests_dots_where_the_output_is_not_a_terminal(flaky):
+    result = flaky.runpytest("--benchmark-only", "suites/flaky.yaml", "--bench-results", "out")
+    result.assert_outcomes(passed=2, failed=1)
+    assert "\x1b[2K" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["suites/flaky.yaml [.F][.F][.F] *"])
+
+
+@pytest.mark.parametrize(
+    ("other", "why"), [("-v", "-v prints pytest's own line for each case"), ("-s", "-s lets each case's own output")]
+)
+def test_bar_beside_an_option_whose_output_would_run_into_it_is_one_line(flaky, other, why):
+    result = flaky.runpytest("--benchmark-only", "suites/flaky.yaml", "--bench-progress", "bar", other)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --bench-progress bar: {why}*drop one of them"])
+    assert not (flaky.path / "results").exists()
