@@ -518,6 +518,43 @@ def test_a_change_within_the_between_window_spread_is_not_a_regression(tmp_path)
     assert steady.verdict == "regressed"
 
 
+def test_an_absolute_rule_s_change_is_held_against_the_window_spread_relative_to_its_baseline(tmp_path):
+    """A +1.2 ms change on 10 ms (+12%) was held against a 20% window spread as 1.2 > 0.20 and called regressed."""
+    slow = {"samples": latencies(2, scale=1.12, median_ms=10.0)}
+    base = {"m[a]": {"samples": latencies(1, median_ms=10.0)}, "m[b]": {"samples": latencies(3, median_ms=10.0)}}
+    results = _pair(
+        tmp_path,
+        {"m[a]": {**slow, "latency_between_spread": 0.20}, "m[b]": {**slow, "latency_between_spread": 0.01}},
+        baseline_cases=base,
+        gates={"latency_p50_ms": "+0.5"},
+    )
+    result = gate.gate_runs(["base"], ["cur"], results, run_noise=0.0)
+    verdicts = {(v.case, v.metric): v for v in result.verdicts}
+    noisy, steady = verdicts[("demo::m[a]", "latency_p50_ms")], verdicts[("demo::m[b]", "latency_p50_ms")]
+    assert noisy.change == pytest.approx(1.2, abs=0.1), "the change stays in milliseconds"
+    assert noisy.verdict == "unchanged" and "between measure.repeats windows (20.0%)" in noisy.reason
+    assert steady.verdict == "regressed"
+
+
+@pytest.mark.parametrize(
+    ("raw", "pairs", "shown"),
+    [
+        ("+5%", ((10.0, 10.1), (10.0, 10.2), (10.0, 12.7)), "(+1.0%, +2.0%, +27.0%)"),
+        ("+0.5", ((10.0, 10.1), (10.0, 10.2), (10.0, 12.7)), "(+0.1, +0.2, +2.7)"),  # was "(+10.0%, +20.0%, +270.0%)"
+    ],
+)
+def test_a_pooled_change_the_median_pair_does_not_show_names_each_pair_s_change_in_the_rule_s_unit(raw, pairs, shown):
+    from bench.gate.compare import Verdict, _decide_timed
+
+    rule = gate.parse_rule("latency_p50_ms", raw)
+    change = rule.change(10.0, 11.0)
+    verdict = Verdict("demo::m[a]", "latency_p50_ms", "", 10.0, 11.0, change, relative=rule.relative, p_value=1e-9)
+    verdict.pairs, verdict.precision = pairs, abs(change) / 10
+    _decide_timed([(verdict, rule, 0.01)], "holm")
+    assert verdict.verdict == "unchanged"
+    assert verdict.reason == f"beyond the rule pooled, but not in the median of the 3 run pairs {shown}"
+
+
 def test_runs_measured_under_different_settings_are_refused_unless_forced(tmp_path):
     results = tmp_path / "results"
     settings = {"min_time_s": 1.0, "min_rounds": 20, "warmup_s": 0.2}

@@ -484,10 +484,12 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
         verdict.verdict = verdict_for(rule, verdict.change, p_adjusted < level, verdict.pairs, verdict.precision or 0)
         spread = verdict.between_spread
         if verdict.verdict == "inconclusive" and verdict.set_aside is not None:
-            _decide_without_outlier(verdict, rule, level, p_adjusted, spread)
+            _decide_without_outlier(
+                verdict, rule, level, p_adjusted, spread, family=len(timed) if correction == "holm" else 1
+            )
         verdict.set_aside = None
         beyond = rule.worse(verdict.change) or rule.better_by(verdict.change)
-        if beyond and verdict.verdict != "unchanged" and spread is not None and abs(verdict.change) <= spread:
+        if beyond and verdict.verdict != "unchanged" and _within_spread(rule, verdict.change, verdict.baseline, spread):
             # independent windows of one run already moved this much: the change is within the run's own noise
             verdict.verdict = "unchanged"
             why = f"within the spread between measure.repeats windows ({spread:.1%})"
@@ -499,13 +501,26 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
             why = f"beyond the rule but not significant (p={p_adjusted:.2g} >= {level:g})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
         elif beyond and verdict.verdict == "unchanged":  # significant, but the replicated runs disagree
-            changes = ", ".join(f"{rule.change(old, new):+.1%}" for old, new in verdict.pairs)
+            form = ".1%" if rule.relative else ".4g"
+            changes = ", ".join(f"{rule.change(old, new):+{form}}" for old, new in verdict.pairs)
             why = f"beyond the rule pooled, but not in the median of the {len(verdict.pairs)} run pairs ({changes})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
 
 
+def _within_spread(rule: Rule, change: float, baseline: float | None, spread: float | None) -> bool:
+    """Whether ``change`` lies within the relative ``spread`` between measure.repeats windows: an absolute rule's
+    change (milliseconds) is taken relative to the baseline first."""
+    if spread is None:
+        return False
+    if not rule.relative:
+        if not baseline:
+            return False
+        change = change / abs(baseline)
+    return abs(change) <= spread
+
+
 def _decide_without_outlier(
-    verdict: Verdict, rule: Rule, level: float, p_adjusted: float, spread: float | None = None
+    verdict: Verdict, rule: Rule, level: float, p_adjusted: float, spread: float | None = None, family: int = 1
 ) -> None:
     """An inconclusive verdict of N >= 3 run pairs, decided on the other pairs where :func:`set_aside_verdict`
     allows: the figures become theirs, and the reason names the pair set aside. Their test takes this test's
@@ -516,14 +531,15 @@ def _decide_without_outlier(
     if aside is None or verdict.p_value is None:
         return
     others = aside.figures
-    factor = p_adjusted / verdict.p_value if verdict.p_value > 0 else 1.0
+    # this test's Holm multiplier; where its p-value underflowed to 0, the largest Holm may use (Bonferroni's)
+    factor = p_adjusted / verdict.p_value if verdict.p_value > 0 else float(family)
     others_adjusted = min(1.0, (others.p_value or 0.0) * factor)
     significant = p_adjusted < level and others_adjusted < level
     decided = set_aside_verdict(rule, significant, aside, others.precision, aside.noise)
     if decided is None:
         return
     change = rule.change(others.baseline, others.current)
-    if spread is not None and abs(change) <= spread:
+    if _within_spread(rule, change, others.baseline, spread):
         return
     verdict.p_value, verdict.p_adjusted = others.p_value, others_adjusted
     form = ".1%" if rule.relative else ".4g"
