@@ -8,8 +8,9 @@ capture on, the plugin replaces those dots with this line (``--bench-progress au
     ━━━━━━━━━━━━╸━━━━━━━━━━━  23/66  3:12 elapsed  ~6:40 left  1 failed  tiny::dlrm-tiny[bf16-cpu-2t-bs8]
 
 A failed case gets a line of its own above it (``FAILED <case>``; pytest's failure report still comes at the end).
-``--bench-progress dots`` keeps pytest's dots; ``bar`` draws the line even where the output is not a terminal. Output
-that is not a terminal (a CI log, ``| tee``), ``-v`` and ``-s`` keep pytest's own progress under ``auto``.
+``--bench-progress dots`` keeps pytest's dots; ``bar`` draws the line even where the output is not a terminal (and
+is refused beside ``-v`` or ``-s``). Under ``auto``, output that is not a terminal (a CI log, ``| tee``) or is a
+``TERM=dumb`` one, ``-v`` and ``-s`` keep pytest's own progress.
 
 The time left is an estimate from the cases already finished: each case still to run is expected to take as long as
 the finished cases most like it took on average (the same model, engine and compression; else the same model and
@@ -22,6 +23,7 @@ the background (no refresh thread), so drawing it cannot disturb a measurement.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -223,14 +225,16 @@ _RANK = {"ok": 0, "skipped": 1, "failed": 2}
 def wanted(config: pytest.Config, stream: Any) -> str | None:
     """How the run shows its progress: ``"terminal"`` (the line: ``auto`` on a terminal), ``"force"`` (the line into
     whatever the output is: ``--bench-progress bar``) or ``None`` (pytest's own: ``dots``; under ``auto`` also output
-    that is not a terminal, ``-v``, where pytest prints a line per case, and ``-s``, where a case's own output would
-    land in the line)."""
+    that is not a terminal or is a ``TERM=dumb`` one, ``-v``, where pytest prints a line per case, and ``-s``, where
+    a case's own output would land in the line)."""
     choice = config.getoption("--bench-progress", "auto")
     if choice == "dots":
         return None
     if choice == "bar":
         return "force"
     if config.option.verbose > 0 or config.getoption("capture", "fd") == "no":
+        return None
+    if os.environ.get("TERM") == "dumb":  # a terminal that cannot erase a line (an editor's shell buffer)
         return None
     isatty = getattr(stream, "isatty", None)
     return "terminal" if callable(isatty) and isatty() else None

@@ -162,3 +162,42 @@ def test_bar_beside_an_option_whose_output_would_run_into_it_is_one_line(flaky, 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: --bench-progress bar: {why}*drop one of them"])
     assert not (flaky.path / "results").exists()
+
+
+class _Config:
+    """What :func:`wanted` reads of a pytest config."""
+
+    def __init__(self, choice="auto", verbose=0, capture="fd"):
+        self.options = {"--bench-progress": choice, "capture": capture}
+        self.option = type("Option", (), {"verbose": verbose})()
+
+    def getoption(self, name, default=None):
+        return self.options.get(name, default)
+
+
+class _Stream:
+    def __init__(self, tty: bool):
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize(
+    ("config", "tty", "term", "expected"),
+    [
+        (_Config(), True, "xterm-256color", "terminal"),
+        (_Config(verbose=-1), True, "xterm", "terminal"),  # -q: still one line, not dots
+        (_Config(), False, "xterm", None),  # a CI log, | tee
+        (_Config(), True, "dumb", None),  # cannot erase a line
+        (_Config(verbose=1), True, "xterm", None),  # -v: pytest's line per case
+        (_Config(capture="no"), True, "xterm", None),  # -s: a case's prints would land in the line
+        (_Config("dots"), True, "xterm", None),
+        (_Config("bar"), False, "dumb", "force"),
+    ],
+)
+def test_auto_draws_the_line_only_on_a_terminal_that_can_erase_it(monkeypatch, config, tty, term, expected):
+    from bench.progress import wanted
+
+    monkeypatch.setenv("TERM", term)
+    assert wanted(config, _Stream(tty)) == expected
