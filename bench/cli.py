@@ -33,6 +33,17 @@ class _PrintableOutput:
         return getattr(self._stream, name)
 
 
+def passes_on(parser: argparse.ArgumentParser) -> set[str]:
+    """The commands that hand the arguments they do not know on (``accepts_extra``: ``bench run``, to pytest)."""
+    return {
+        name
+        for action in parser._actions  # argparse keeps its subcommands only there (no public accessor)
+        if isinstance(action, argparse._SubParsersAction)
+        for name, sub in action.choices.items()
+        if sub.get_default("accepts_extra")
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     from bench import __version__, commands
 
@@ -66,16 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     given = list(sys.argv[1:] if argv is None else argv)
-    # what follows `--` is the pass-through's (bench run's pytest arguments), also where no suite came before it:
-    # argparse would hand it to the suites positional (`bench run -k x -- -W ignore` read '-W' as a suite)
-    cut = given.index("--") if "--" in given else len(given)
+    # for a command that passes arguments on (bench run, to pytest), what follows `--` is the pass-through's, also
+    # where no suite came before it: argparse would hand it to the suites positional (`bench run -k x -- -W ignore`
+    # read '-W' as a suite); for the others `--` means what it means to argparse (`bench history -- NAME`)
+    command = next((arg for arg in given if not arg.startswith("-")), None)
+    cut = given.index("--") if command in passes_on(parser) and "--" in given else len(given)
     try:
         args, extra = parser.parse_known_args(given[:cut])
-        if cut < len(given):
-            if getattr(args, "accepts_extra", False):
-                extra += given[cut + 1 :]
-            else:  # a command without a pass-through: `--` means what it means to argparse
-                args, extra = parser.parse_known_args(given)
+        extra += given[cut + 1 :]
     except BadEnvironment as err:  # a default from $BENCH_RESULTS_DIR or $BENCH_REPORTS_DIR: name it, not the option
         command = next((a for a in given if not a.startswith("-")), "")
         print(printable(f"bench {command}: error: {err}".replace("bench : ", "bench: ")), file=sys.stderr)

@@ -599,10 +599,11 @@ def stopped_by(config: pytest.Config) -> str | None:
 
 def stop_of(session: pytest.Session) -> dict[str, str]:
     """What stopped the session, as the run's ``meta.json`` records it: ``stopped_by`` (``Ctrl-C``, ``SIGTERM``,
-    ``pytest.exit()``, ``-x/--maxfail``, ``pytest`` for a stop a plugin such as ``--stepwise`` asked for, or ``write
-    error`` for a results folder that refused the run's writes) and, but for a signal, ``stop_reason`` (the reason
-    pytest gave, or the file refused and why); empty when nothing did. A stop pytest asks for after the
-    last case (``-x`` on the last case, a ``pytest.exit()`` once it ran) stopped nothing: the run finished."""
+    ``pytest.exit()``, ``-x/--maxfail``, ``pytest`` for a stop a plugin such as ``--stepwise`` asked for, ``internal
+    error`` for a hook that raised, or ``write error`` for a results folder that refused the run's writes) and,
+    but for a signal, ``stop_reason`` (the reason pytest gave, or the file refused and why); empty when nothing did.
+    A stop pytest asks for after the last case (``-x`` on the last case, a ``pytest.exit()`` once it ran) stopped
+    nothing: the run finished."""
     config = session.config
     bench_session = config.stash.get(SESSION_KEY, None)
     if bench_session is not None and bench_session.writer.write_error is not None:
@@ -613,6 +614,8 @@ def stop_of(session: pytest.Session) -> dict[str, str]:
         return {}
     if EXIT_KEY in config.stash:
         return {"stopped_by": "pytest.exit()", "stop_reason": config.stash[EXIT_KEY]}
+    if session.exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        return {"stopped_by": "internal error", "stop_reason": "pytest's INTERNALERROR: a plugin's hook raised"}
     if session.shouldfail:
         return {"stopped_by": "-x/--maxfail", "stop_reason": str(session.shouldfail)}
     if session.shouldstop:
@@ -663,8 +666,10 @@ def _close_run(session: pytest.Session, exitstatus: int) -> None:
     if bench_session is None:
         return
     try:
-        # pytest says interrupted for a --stepwise stop too, also after the last case (nothing was left to run)
-        stopped_early = exitstatus == pytest.ExitCode.INTERRUPTED and not config.stash.get(ALL_RAN_KEY, False)
+        # pytest says interrupted for a --stepwise stop too, also after the last case (nothing was left to run); an
+        # internal error (a plugin's hook raised) ends the session wherever it came
+        stopped = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+        stopped_early = stopped and not config.stash.get(ALL_RAN_KEY, False)
         _close_writer(session, bench_session, stopped_early)
         if config.getoption("--bench-report"):
             config.stash[REPORT_KEY] = _write_report(config, bench_session.writer)

@@ -7,15 +7,16 @@ capture on, the plugin replaces those dots with this line (``--bench-progress au
 
     ━━━━━━━━━━━━╸━━━━━━━━━━━  23/66  3:12 elapsed  ~6:40 left  1 failed  tiny::dlrm-tiny[bf16-cpu-2t-bs8]
 
-A failed case gets a line of its own above it (``FAILED <case>``; pytest's failure report still comes at the end).
-``--bench-progress dots`` keeps pytest's dots; ``bar`` draws the line even where the output is not a terminal (and
-is refused beside ``-v`` or ``-s``). Under ``auto``, output that is not a terminal (a CI log, ``| tee``) or is a
-``TERM=dumb`` one, ``-v`` and ``-s`` keep pytest's own progress.
+A failed case gets a line of its own above it (``FAILED <case>``, ``ERROR <case>`` for an error in its set-up;
+pytest's report of it still comes at the end). ``--bench-progress dots`` keeps pytest's dots; ``bar`` draws the line
+even where the output is not a terminal (and is refused beside an option that prints into it: ``-v``, live logs,
+``-s``). Under ``auto``, output that is not a terminal (a CI log, ``| tee``) or is a ``TERM=dumb`` one, and those
+options, keep pytest's own progress.
 
-The time left is an estimate from the cases already finished: each case still to run is expected to take as long as
-the finished cases most like it took on average (the same model, engine and compression; else the same model and
-engine; else the same model; else any), so a sweep whose ``torch.compile`` cases are slow does not promise the eager
-cases' pace. It is drawn only once a case has finished, with ``~``.
+The time left is an estimate from the cases already measured in full: each case still to run is expected to take as
+long as the finished ``ok`` cases most like it took on average (the same model, engine and compression; else the
+same model and engine; else the same model; else any), so a sweep whose ``torch.compile`` cases are slow does not
+promise the eager cases' pace. It is drawn only once a case has finished, with ``~``.
 
 The line is redrawn when a case starts and cleared when it ends, outside the case's timed calls; nothing runs in
 the background (no refresh thread), so drawing it cannot disturb a measurement.
@@ -80,11 +81,14 @@ class RunProgress:
         return sum(1 for case, got in self.outcomes.items() if got == outcome and case in self.keys)
 
     def left_s(self, now: float) -> float | None:
-        """Seconds the cases not yet finished should still take, or ``None`` before any case has finished. The case
-        now running is expected to take its estimate, less what it has already run (never below nothing)."""
+        """Seconds the cases not yet finished should still take, or ``None`` before any case has finished. Only the
+        cases measured in full (``ok``) set the pace while there are any (a skipped case takes no time, a failed one
+        stops early); the case now running is expected to take its estimate, less what it has already run (never
+        below nothing)."""
         finished = [case for case in self.keys if case in self.durations]
         if not finished:
             return None
+        finished = [case for case in finished if self.outcomes.get(case) == "ok"] or finished
         means: dict[Hashable, list[float]] = {}
         for case in finished:
             for key in self.keys[case]:
@@ -102,10 +106,11 @@ class RunProgress:
         return left
 
 
-def progress_line(progress: RunProgress, now: float, width: int, bar: bool = True):
+def progress_line(progress: RunProgress, now: float, width: int, bar: bool = True, ascii_only: bool = False):
     """The line as a rich renderable, at most ``width`` columns: bar (``bar``: drawn in colour, so left out without
-    it), count, elapsed, estimate, how many failed or were skipped so far, then the case that runs, cut with an
-    ellipsis where the line is too narrow for all of it."""
+    it), count, elapsed, estimate, how many failed, errored or were skipped so far, then the case that runs, cut
+    with an ellipsis where the line is too narrow for all of it (``...`` on a terminal whose encoding is not a
+    Unicode one, ``ascii_only``: rich's bar then draws with ``-`` too)."""
     from rich.progress_bar import ProgressBar
     from rich.table import Table
     from rich.text import Text
@@ -115,7 +120,7 @@ def progress_line(progress: RunProgress, now: float, width: int, bar: bool = Tru
     left = progress.left_s(now)
     if left is not None:
         parts.append(f"  ~{clock(left)} left", style="cyan")
-    for outcome, style in (("failed", "red"), ("skipped", "yellow")):
+    for outcome, style in (("failed", "red"), ("error", "red"), ("skipped", "yellow")):
         if progress.count(outcome):
             parts.append(f"  {progress.count(outcome)} {outcome}", style=style)
     grid = Table.grid(padding=(0, 2))
@@ -129,7 +134,11 @@ def progress_line(progress: RunProgress, now: float, width: int, bar: bool = Tru
     room = width - sum(column.width or 0 for column in grid.columns) - parts.cell_len - 2 * len(grid.columns)
     if progress.current_label and room >= 8:  # the table would squeeze every column alike: cut the case name only
         label = Text(progress.current_label, no_wrap=True)
-        label.truncate(room, overflow="ellipsis")
+        if ascii_only and label.cell_len > room:
+            label.truncate(room - 3)
+            label.append("...")
+        else:
+            label.truncate(room, overflow="ellipsis")
         grid.add_column(no_wrap=True)
         cells.append(label)
     grid.add_row(*cells)
@@ -164,17 +173,42 @@ class ProgressDisplay:
         self.progress = RunProgress({nodeid: keys for nodeid, _, keys in cases}, started_at=self.now())
         self._worst: dict[str, str] = {}
         self._drawn = False
+        self.off = False
 
     def _write(self, text: str) -> None:
-        self.console.file.write(text)
-        self.console.file.flush()
+        """Write to the terminal; a write the terminal refuses turns the line off for the rest of the run (a
+        progress line never stops a run), and a character its encoding lacks is replaced, as pytest's writer does."""
+        if self.off:
+            return
+        file = self.console.file
+        encoding = getattr(file, "encoding", None) or "utf-8"
+        try:
+            file.write(text.encode(encoding, errors="replace").decode(encoding))
+            file.flush()
+        except (OSError, ValueError, LookupError):  # a closed or broken terminal, an unknown encoding
+            self.off = True
+
+    def _styled(self, text: str, style: str) -> str:
+        try:
+            with self.console.capture() as captured:
+                self.console.print(text, style=style, end="", markup=False)
+        except (OSError, ValueError):
+            self.off = True
+            return text
+        return captured.get()
 
     def draw(self) -> None:
+        if self.off:
+            return
         width = max(20, self.console.width - 1)  # the last column would wrap on some terminals
-        with self.console.capture() as captured:
-            self.console.print(progress_line(self.progress, self.now(), width, self.color), width=width, end="")
-        line = captured.get().rstrip("\n").split("\n")[0]
-        self._write("\r\x1b[2K" + line)
+        line = progress_line(self.progress, self.now(), width, self.color, ascii_only=self.console.options.ascii_only)
+        try:
+            with self.console.capture() as captured:  # rich flushes its (empty) buffer to the terminal on the way out
+                self.console.print(line, width=width, end="")
+        except (OSError, ValueError):
+            self.off = True
+            return
+        self._write("\r\x1b[2K" + captured.get().rstrip("\n").split("\n")[0])
         self._drawn = True
 
     def clear(self) -> None:
@@ -194,7 +228,7 @@ class ProgressDisplay:
         if report.nodeid != self.progress.current or not result:  # pytest's summary at the end asks for its word
             return result
         category = result[0]
-        outcome = {"passed": "ok", "failed": "failed", "error": "failed", "skipped": "skipped"}.get(category)
+        outcome = {"passed": "ok", "failed": "failed", "error": "error", "skipped": "skipped"}.get(category)
         if outcome is not None and _RANK[outcome] > _RANK[self._worst.get(report.nodeid, "ok")]:
             self._worst[report.nodeid] = outcome
         return category, "", ""  # no dot, no letter, no word while the case runs: the line says it
@@ -205,10 +239,8 @@ class ProgressDisplay:
         outcome = self._worst.pop(nodeid, "ok")
         self.progress.finish(nodeid, outcome, self.now())
         self.clear()
-        if outcome == "failed":
-            from rich.text import Text
-
-            self.console.print(Text.assemble(("FAILED", "red"), " ", self.labels[nodeid]))  # an id is not markup
+        if outcome in ("failed", "error"):
+            self._write(f"{self._styled(outcome.upper(), 'red')} {self.labels[nodeid]}\n")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo) -> None:
@@ -219,23 +251,22 @@ class ProgressDisplay:
         self.clear()
 
 
-_RANK = {"ok": 0, "skipped": 1, "failed": 2}
+_RANK = {"ok": 0, "skipped": 1, "failed": 2, "error": 3}
+"""A case's outcome is its worst phase's (pytest's summary counts an error in set-up or teardown apart)."""
 
 
 def wanted(config: pytest.Config, stream: Any) -> str | None:
     """How the run shows its progress: ``"terminal"`` (the line: ``auto`` on a terminal), ``"force"`` (the line into
     whatever the output is: ``--bench-progress bar``) or ``None`` (pytest's own: ``dots``; under ``auto`` also output
-    that is not a terminal or is a ``TERM=dumb`` one, ``-v``, where pytest prints a line per case, and ``-s``, where
-    a case's own output would land in the line)."""
+    that is not a terminal or is a ``TERM=dumb`` one, and whatever else would print into the line as a case runs:
+    :func:`_runs_into_the_line`)."""
     choice = config.getoption("--bench-progress", "auto")
     if choice == "dots":
         return None
     if choice == "bar":
         return "force"
-    if config.option.verbose > 0 or config.getoption("capture", "fd") == "no":
-        return None
-    if os.environ.get("TERM") == "dumb":  # a terminal that cannot erase a line (an editor's shell buffer)
-        return None
+    if _runs_into_the_line(config) or os.environ.get("TERM") in ("dumb", "unknown"):
+        return None  # a dumb terminal cannot erase a line (an editor's shell buffer)
     isatty = getattr(stream, "isatty", None)
     return "terminal" if callable(isatty) and isatty() else None
 
@@ -244,10 +275,26 @@ def progress_problem(config: pytest.Config) -> str | None:
     """The one line that refuses ``--bench-progress bar`` beside an option whose output would run into the line."""
     if config.getoption("--bench-progress", "auto") != "bar":
         return None
-    if config.option.verbose > 0:
-        return "--bench-progress bar: -v prints pytest's own line for each case; drop one of them"
-    if config.getoption("capture", "fd") == "no":
-        return "--bench-progress bar: -s lets each case's own output through, into the line; drop one of them"
+    clash = _runs_into_the_line(config)
+    return f"--bench-progress bar: {clash}; drop one of them" if clash else None
+
+
+def _runs_into_the_line(config: pytest.Config) -> str | None:
+    """What else would print into the line while a case runs, or ``None``: pytest's own line per case (``-v``,
+    ``-o verbosity_test_cases=1``), live logs (``--log-cli-level``, ``log_cli``: they also turn ``-v`` on), a
+    case's own output let through (``-s``, ``--capture=tee-sys``)."""
+    cases = getattr(pytest.Config, "VERBOSITY_TEST_CASES", None)  # pytest 8.1 and later
+    verbosity = config.get_verbosity(cases) if cases else config.option.verbose
+    if verbosity > 0:
+        return "-v (or verbosity_test_cases) prints pytest's own line for each case"
+    try:
+        live_logs = config.getoption("--log-cli-level", None) is not None or bool(config.getini("log_cli"))
+    except ValueError:  # -p no:logging: pytest's logging plugin, and its ini keys, are not there
+        live_logs = False
+    if live_logs:
+        return "live logs (log_cli, --log-cli-level) print into the run's output as each case runs"
+    if config.getoption("capture", "fd") in ("no", "tee-sys"):
+        return "-s (or --capture=tee-sys) lets each case's own output through, into the line"
     return None
 
 

@@ -95,6 +95,13 @@ def test_what_follows_a_double_dash_goes_to_pytest_also_where_no_suite_came_befo
     capsys.readouterr()
     assert main(["results", "--results", "res", "--", "--what"]) == 2  # after `--`, a run id that looks like an option
     assert "bench results: error: run '--what' not found under res/" in capsys.readouterr().err
+    assert main(["history", "--results", "res", "--", "n"]) == 0, "a required positional after `--`, as argparse has it"
+    capsys.readouterr()
+    assert main(["run", "--results", "res", "--", "suites/quick.yaml", "-q"]) == 2
+    assert capsys.readouterr().err == (
+        "bench run: error: suites/quick.yaml: what follows -- goes to pytest, which would run it beside the default "
+        "suites/quick.yaml; name the suite before --: bench run suites/quick.yaml -- ...\n"
+    )
 
 
 def test_overhead_compares_the_bare_loop_with_the_no_op_case_only(tmp_path, capsys, monkeypatch):

@@ -346,3 +346,30 @@ def test_a_set_aside_needs_a_calibration_the_runs_left_agree_with():
     assert set_aside_verdict(RULE, True, aside, noisier, calibrated) is None
     apart = TimedFigures(100.0, 110.0, 1e-9, pairs=((100.0, 110.0), (106.0, 116.6)))  # baseline runs 6% apart
     assert set_aside_verdict(RULE, True, SetAside(2, (100.0, 145.0), apart, calibrated), pooled, calibrated) is None
+
+
+@pytest.mark.parametrize(("family", "significant"), [(1, True), (5, False)])
+def test_a_set_aside_whose_p_value_underflowed_takes_the_largest_holm_multiplier(monkeypatch, family, significant):
+    """Its Holm multiplier is p_adjusted / p, unknown where p underflowed to 0: it was taken as 1, so the other pairs'
+    p-value of 0.004 passed the 0.01 level uncorrected whatever the number of tests. Bonferroni's (the family's size)
+    bounds Holm's from above."""
+    import importlib
+
+    from bench.gate.stats import SetAside, TimedFigures
+
+    module = importlib.import_module("bench.gate.compare")  # the package re-exports a function of that name
+
+    seen = {}
+
+    def decided(rule, significant, aside, precision, noise):
+        seen["significant"] = significant
+        return None
+
+    monkeypatch.setattr(module, "set_aside_verdict", decided)
+    others = TimedFigures(10.0, 11.0, 0.004, pairs=((10.0, 11.0), (10.0, 11.1)))
+    aside = SetAside(3, (10.0, 15.0), others, gate.RunNoise(0.01, runs=30))
+    rule = parse_rule("latency_p50_ms", "+5%")
+    verdict = module.Verdict("demo::m[a]", "latency_p50_ms", "inconclusive", 10.0, 12.0, 0.2, p_value=0.0)
+    verdict.set_aside = lambda: aside
+    module._decide_without_outlier(verdict, rule, 0.01, 0.0, family=family)
+    assert seen["significant"] is significant

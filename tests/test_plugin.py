@@ -565,3 +565,17 @@ def test_a_drawn_run_id_another_run_took_is_drawn_again(pytester, monkeypatch):
     result.assert_outcomes(passed=1)
     assert load_meta("20260101T000000Z-0001", pytester.path / "out")["status"] == "finished"
     assert not any((pytester.path / "out" / "20260101T000000Z-0000").iterdir())  # the other run is left alone
+
+
+def test_an_internal_error_before_the_last_case_leaves_the_run_interrupted_not_finished(pytester: pytest.Pytester):
+    """A hook that raised (a progress line on a terminal it could not write to did) ended the session with pytest's
+    INTERNALERROR after the first case, and meta.json said "finished": the gate and --resume took the run as whole."""
+    pytester.makeconftest(
+        "def pytest_runtest_logfinish(nodeid, location):\n    raise RuntimeError('a broken plugin')\n"
+    )
+    pytester.makefile(".yaml", **{"suites/tiny": TINY_SUITE})
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-run-id", "r1")
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    meta = load_meta("r1", pytester.path / "out")
+    assert meta["status"] == "interrupted" and meta["stopped_by"] == "internal error"
+    assert meta["counts"]["ok"] == 1 and len(meta["cases"]) == 4

@@ -65,6 +65,19 @@ def test_the_running_case_is_expected_to_take_its_estimate_less_what_it_ran_and_
     assert progress.left_s(35.0) == pytest.approx(0 + 10), "a case that overruns its estimate counts as nothing left"
 
 
+def test_only_cases_measured_in_full_set_the_pace_once_there_are_any():
+    """A skipped case takes no time and a failed one stops early: counted in, every case like them looked cheap."""
+    progress = run_of({c: (("m",),) for c in "abcd"})
+    progress.start("a", "A", 0.0)
+    progress.finish("a", "skipped", 0.0)
+    assert progress.left_s(0.0) == 0.0, "before any ok case, the finished ones are all there is"
+    progress.start("b", "B", 0.0)
+    progress.finish("b", "ok", 8.0)
+    progress.start("c", "C", 8.0)
+    progress.finish("c", "failed", 9.0)
+    assert progress.left_s(9.0) == pytest.approx(8.0)  # d takes as long as b, not as the mean of a, b and c
+
+
 def test_failed_and_skipped_cases_are_counted_and_every_case_finishes_once():
     progress = run_of({c: (("m",),) for c in "abc"})
     for at, (case, outcome) in enumerate((("a", "failed"), ("b", "skipped"), ("c", "ok"))):
@@ -110,7 +123,7 @@ def test_without_colour_the_line_leaves_the_bar_out():
 
 
 FLAKY = (
-    "suite: flaky\nmodels: [{factory: 'tests.fakes.models:build', name: lin, params: {fail_at_batch: 2}}]\n"
+    "suite: flaky\nmodels: [{factory: 'tests.fakes.models:build', name: lin, params: {fail_at_batch: 3}}]\n"
     "batch_sizes: [1, 2, 3]\n" + TINY_MEASURE
 )
 
@@ -139,12 +152,13 @@ def test_the_line_replaces_pytests_dots_names_each_case_and_leaves_a_line_for_a_
     assert [line[:3] for line in shown] == ["0/3", "1/3", "2/3"]
     assert sorted(line.split("  ")[-1] for line in shown) == [f"flaky::lin[fp32-cpu-1t-bs{b}]" for b in (1, 2, 3)]
     assert "left" not in shown[0] and all("left" in line for line in shown[1:])
-    assert "FAILED flaky::lin[fp32-cpu-1t-bs2]" in lines
-    failed_at = lines.index("FAILED flaky::lin[fp32-cpu-1t-bs2]")
-    assert all("1 failed" in line for line in shown if lines.index(line) > failed_at)
+    failed_at = lines.index("FAILED flaky::lin[fp32-cpu-1t-bs3]")  # the largest batch runs first (host_first)
+    after = [line for i, line in enumerate(lines) if i > failed_at and line in shown]
+    assert after and all("1 failed" in line for line in after)
+    assert not any("failed" in line for i, line in enumerate(lines) if i < failed_at and line in shown)
     erased = out.split("\x1b[2K")  # what follows each erase: a drawn line, until the next erase clears it
     assert all(not re.match(r"\d/3  ", ANSI.sub("", part)) for part in erased[:1] + erased[-1:])
-    result.stdout.fnmatch_lines(["FAILED suites/flaky.yaml::flaky::lin[[]fp32-cpu-1t-bs2[]]*"])  # pytest's summary
+    result.stdout.fnmatch_lines(["FAILED suites/flaky.yaml::flaky::lin[[]fp32-cpu-1t-bs3[]]*"])  # pytest's summary
 
 
 def test_auto_keeps_pytests_dots_where_the_output_is_not_a_terminal(flaky):
@@ -155,24 +169,20 @@ def test_auto_keeps_pytests_dots_where_the_output_is_not_a_terminal(flaky):
 
 
 @pytest.mark.parametrize(
-    ("other", "why"), [("-v", "-v prints pytest's own line for each case"), ("-s", "-s lets each case's own output")]
+    ("other", "why"),
+    [
+        (["-v"], "-v (or verbosity_test_cases) prints pytest's own line for each case"),
+        (["-o", "verbosity_test_cases=1"], "-v (or verbosity_test_cases) prints pytest's own line for each case"),
+        (["--log-cli-level", "INFO"], "live logs (log_cli, --log-cli-level) print into the run's output*"),
+        (["-s"], "-s (or --capture=tee-sys) lets each case's own output through, into the line"),
+        (["--capture", "tee-sys"], "-s (or --capture=tee-sys) lets each case's own output through, into the line"),
+    ],
 )
 def test_bar_beside_an_option_whose_output_would_run_into_it_is_one_line(flaky, other, why):
-    result = flaky.runpytest("--benchmark-only", "suites/flaky.yaml", "--bench-progress", "bar", other)
+    result = flaky.runpytest("--benchmark-only", "suites/flaky.yaml", "--bench-progress", "bar", *other)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: --bench-progress bar: {why}*drop one of them"])
     assert not (flaky.path / "results").exists()
-
-
-class _Config:
-    """What :func:`wanted` reads of a pytest config."""
-
-    def __init__(self, choice="auto", verbose=0, capture="fd"):
-        self.options = {"--bench-progress": choice, "capture": capture}
-        self.option = type("Option", (), {"verbose": verbose})()
-
-    def getoption(self, name, default=None):
-        return self.options.get(name, default)
 
 
 class _Stream:
@@ -184,20 +194,112 @@ class _Stream:
 
 
 @pytest.mark.parametrize(
-    ("config", "tty", "term", "expected"),
+    ("args", "tty", "term", "expected"),
     [
-        (_Config(), True, "xterm-256color", "terminal"),
-        (_Config(verbose=-1), True, "xterm", "terminal"),  # -q: still one line, not dots
-        (_Config(), False, "xterm", None),  # a CI log, | tee
-        (_Config(), True, "dumb", None),  # cannot erase a line
-        (_Config(verbose=1), True, "xterm", None),  # -v: pytest's line per case
-        (_Config(capture="no"), True, "xterm", None),  # -s: a case's prints would land in the line
-        (_Config("dots"), True, "xterm", None),
-        (_Config("bar"), False, "dumb", "force"),
+        ([], True, "xterm-256color", "terminal"),
+        (["-q"], True, "xterm", "terminal"),  # still one line, not dots
+        ([], False, "xterm", None),  # a CI log, | tee
+        ([], True, "dumb", None),  # cannot erase a line
+        ([], True, "unknown", None),
+        (["-v"], True, "xterm", None),  # pytest's line per case
+        (["-o", "verbosity_test_cases=1"], True, "xterm", None),
+        (["-o", "log_cli=true"], True, "xterm", None),  # live logs; pytest turns -v on for them
+        (["-s"], True, "xterm", None),  # a case's prints would land in the line
+        (["--capture=tee-sys"], True, "xterm", None),
+        (["--bench-progress", "dots"], True, "xterm", None),
+        (["--bench-progress", "bar"], False, "dumb", "force"),
     ],
 )
-def test_auto_draws_the_line_only_on_a_terminal_that_can_erase_it(monkeypatch, config, tty, term, expected):
+def test_auto_draws_the_line_only_on_a_terminal_nothing_else_prints_into(
+    pytester, monkeypatch, args, tty, term, expected
+):
     from bench.progress import wanted
 
     monkeypatch.setenv("TERM", term)
-    assert wanted(config, _Stream(tty)) == expected
+    assert wanted(pytester.parseconfig(*args), _Stream(tty)) == expected
+
+
+def test_a_terminal_whose_encoding_lacks_the_bar_and_ellipsis_gets_ascii_and_the_run_goes_on(monkeypatch):
+    """On an ASCII terminal the cut case name's "…" raised UnicodeEncodeError inside a pytest hook: INTERNALERROR
+    after the first case, the run's other cases never ran."""
+    import io
+
+    from bench.progress import ProgressDisplay
+
+    monkeypatch.setenv("COLUMNS", "50")
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+    cases = [(f"n{i}", f"suite::a-long-model-name[int8-dynamic-cpu-2t-bs{i}]", (("m",),)) for i in range(3)]
+    display = ProgressDisplay(stream, cases, color=True, force=True, clock_s=iter(range(100)).__next__)
+    for nodeid, _, _ in cases:
+        display.pytest_runtest_logstart(nodeid, None)
+        display.pytest_runtest_logfinish(nodeid, None)
+    text = raw.getvalue().decode("ascii")  # every byte is ASCII
+    assert "..." in text and "3/3" not in text and "2/3" in text and not display.off
+
+
+def test_a_terminal_that_refuses_a_write_turns_the_line_off_not_the_run():
+    from bench.progress import ProgressDisplay
+
+    class Closed:
+        encoding = "utf-8"
+
+        def write(self, text):
+            raise OSError(5, "Input/output error")
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return True
+
+    display = ProgressDisplay(Closed(), [("n", "s::m[fp32]", (("m",),))], color=False, force=True)
+    display.pytest_runtest_logstart("n", None)
+    display.pytest_runtest_logfinish("n", None)
+    assert display.off and display.progress.done == 1
+
+
+def test_on_a_real_terminal_auto_draws_the_line(flaky):
+    """``auto`` reads the terminal pytest writes to: a pseudo-terminal here, as a user's shell gives it."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    leader, follower = os.openpty()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "TERM": "xterm", "COLUMNS": "100"}
+    command = [sys.executable, "-m", "pytest", "--benchmark-only", "suites/flaky.yaml", "--bench-results", "out"]
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the process
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    process = subprocess.run(
+        command,
+        cwd=flaky.path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        timeout=300,
+        check=False,
+    )
+    os.close(follower)
+    reader.join(timeout=30)
+    os.close(leader)
+    out = b"".join(chunks).decode("utf-8", errors="replace")
+    assert process.returncode == 1, out[-3000:]  # one case fails
+    assert "\r\x1b[2K" in out and "suites/flaky.yaml " not in out, out[-3000:]
+    lines = drawn(out)
+    assert any(re.match(r"\S*\s*2/3  ", line) for line in lines), lines
+    assert "FAILED flaky::lin[fp32-cpu-1t-bs3]" in lines

@@ -171,6 +171,12 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
 
     import pytest
 
+    suite_after = next((arg for arg in extra if arg.endswith((".yaml", ".yml"))), None)
+    if args.suites is DEFAULT_SUITES and suite_after:  # pytest would run it beside the default suite
+        raise BenchError(
+            f"{suite_after}: what follows -- goes to pytest, which would run it beside the default "
+            f"{DEFAULT_SUITES[0]}; name the suite before --: bench run {suite_after} -- ..."
+        )
     default_here(args.suites, DEFAULT_SUITES, "bench run path/to/suite.yaml")
     off = disabled_plugin(extra)
     if off:  # pytest would only say "not found: suites/..." (no plugin collects YAML) or "unrecognized arguments"
