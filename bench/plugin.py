@@ -38,6 +38,8 @@ ALL_RAN_KEY = pytest.StashKey[bool]()
 RESUME_KEY = pytest.StashKey["Any"]()
 SELECTED_KEY = pytest.StashKey["Any"]()
 SUMMARY_KEY = pytest.StashKey[bool]()
+PROGRESS_PLUGIN = "bench-progress"
+"""The name the run's progress line (:class:`bench.progress.ProgressDisplay`) is registered under, where drawn."""
 TERMINAL_KEY = pytest.StashKey["Any"]()
 """The stream pytest's terminal reporter writes to (the process's stdout as pytest was configured)."""
 
@@ -503,7 +505,7 @@ def _show_progress(session: pytest.Session, items: list[CaseItem]) -> None:
     ]
     display = ProgressDisplay(stream, cases, color=config.get_terminal_writer().hasmarkup, force=mode == "force")
     reporter.showfspath = False  # pytest's "suites/x.yaml " before the dots: the line names the case instead
-    config.pluginmanager.register(display, "bench-progress")
+    config.pluginmanager.register(display, PROGRESS_PLUGIN)
 
 
 def _nothing_will_run(session: pytest.Session) -> bool:
@@ -672,6 +674,9 @@ def _close_run(session: pytest.Session, exitstatus: int) -> None:
         stopped_early = stopped and not config.stash.get(ALL_RAN_KEY, False)
         _close_writer(session, bench_session, stopped_early)
         if config.getoption("--bench-report"):
+            display = config.pluginmanager.get_plugin(PROGRESS_PLUGIN)
+            if display is not None:  # cleared at the session's end, once the report is written
+                display.after_the_cases(f"writing the report of {bench_session.writer.run_id}")
             config.stash[REPORT_KEY] = _write_report(config, bench_session.writer)
     except KeyboardInterrupt:
         stopped = config.stash.setdefault(STOPPED_KEY, "Ctrl-C")

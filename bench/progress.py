@@ -118,7 +118,7 @@ def progress_line(progress: RunProgress, now: float, width: int, bar: bool = Tru
     parts = Text(f"{progress.done}/{progress.total}", style="bold")
     parts.append(f"  {clock(now - progress.started_at)} elapsed", style="dim")
     left = progress.left_s(now)
-    if left is not None:
+    if left is not None and progress.done < progress.total:
         parts.append(f"  ~{clock(left)} left", style="cyan")
     for outcome, style in (("failed", "red"), ("error", "red"), ("skipped", "yellow")):
         if progress.count(outcome):
@@ -215,6 +215,11 @@ class ProgressDisplay:
         if self._drawn:
             self._write("\r\x1b[2K")
             self._drawn = False
+
+    def after_the_cases(self, what: str) -> None:
+        """Say what the run does once its cases are done (``writing the report``), until the session ends."""
+        self.progress.current_label = what
+        self.draw()
 
     @pytest.hookimpl(trylast=True)  # after pytest's own, which writes nothing for these cases now
     def pytest_runtest_logstart(self, nodeid: str, location) -> None:

@@ -161,6 +161,17 @@ def test_the_line_replaces_pytests_dots_names_each_case_and_leaves_a_line_for_a_
     result.stdout.fnmatch_lines(["FAILED suites/flaky.yaml::flaky::lin[[]fp32-cpu-1t-bs3[]]*"])  # pytest's summary
 
 
+def test_the_line_says_the_report_is_being_written_after_the_last_case(pytester):
+    pytester.makefile(".yaml", **{"suites/nop": "suite: nop\nmodels: [noop]\nbatch_sizes: [1, 2]\n" + TINY_MEASURE})
+    args = ["--benchmark-only", "suites/", "--bench-results", "out", "--bench-run-id", "r1", "--bench-report"]
+    result = pytester.runpytest(*args, "--bench-progress", "bar")
+    result.assert_outcomes(passed=2)
+    lines = drawn(result.stdout.str())
+    (last,) = [line for line in lines if line.startswith("2/2")]
+    assert last.endswith("writing the report of r1") and "left" not in last
+    result.stdout.fnmatch_lines(["report: *r1*index.html"])
+
+
 def test_auto_keeps_pytests_dots_where_the_output_is_not_a_terminal(flaky):
     result = flaky.runpytest("--benchmark-only", "suites/flaky.yaml", "--bench-results", "out")
     result.assert_outcomes(passed=2, failed=1)
