@@ -54,7 +54,7 @@ class RunProgress:
     started_at: float
     durations: dict[str, float] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)
-    """``ok``, ``failed`` or ``skipped``, by finished case."""
+    """``ok``, ``failed``, ``error`` or ``skipped``, by finished case."""
     current: str | None = None
     current_label: str = ""
     _current_since: float = 0.0
@@ -148,7 +148,7 @@ def progress_line(progress: RunProgress, now: float, width: int, bar: bool = Tru
 class ProgressDisplay:
     """The plugin's terminal side (registered as a pytest plugin only for a run that draws the line): pytest's dots
     for these cases are turned off, the line is drawn as each case starts, cleared as it ends, and a failed case
-    leaves a ``FAILED`` line above it."""
+    leaves a ``FAILED`` line above it (``ERROR`` for an error in its set-up or teardown)."""
 
     def __init__(
         self,
