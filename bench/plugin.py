@@ -503,7 +503,19 @@ def _show_progress(session: pytest.Session, items: list[CaseItem]) -> None:
         )
         for item in items
     ]
-    display = ProgressDisplay(stream, cases, color=config.get_terminal_writer().hasmarkup, force=mode == "force")
+    from bench.results import past_case_seconds
+
+    bench_session = config.stash[SESSION_KEY]
+    nodeids = {item.case.full_id: item.nodeid for item in items}
+    try:
+        past = past_case_seconds(
+            nodeids, bench_session.environment, _results_dir(config), exclude=bench_session.writer.path
+        )
+    except (OSError, ValueError):  # a guess to plan by never stops a run
+        past = {}
+    color = config.get_terminal_writer().hasmarkup
+    prior = {nodeids[case]: seconds for case, seconds in past.items()}
+    display = ProgressDisplay(stream, cases, color=color, force=mode == "force", prior=prior)
     reporter.showfspath = False  # pytest's "suites/x.yaml " before the dots: the line names the case instead
     config.pluginmanager.register(display, PROGRESS_PLUGIN)
 

@@ -13,10 +13,12 @@ even where the output is not a terminal (and is refused beside an option that pr
 ``-s``). Under ``auto``, output that is not a terminal (a CI log, ``| tee``) or is a ``TERM=dumb`` one, and those
 options, keep pytest's own progress.
 
-The time left is an estimate from the cases already measured in full: each case still to run is expected to take as
-long as the finished ``ok`` cases most like it took on average (the same model, engine and compression; else the
-same model and engine; else the same model; else any), so a sweep whose ``torch.compile`` cases are slow does not
-promise the eager cases' pace. It is drawn only once a case has finished, with ``~``.
+The time left is an estimate, drawn with ``~``. A case that ran on this machine before (the same host and CPU, in
+the results folder's newest runs) is expected to take what it took then, scaled by this run's pace so far. Any
+other case is expected to take as long as the finished ``ok`` cases most like it took on average (the same model,
+engine and compression; else the same model and engine; else the same model; else any), so a sweep whose
+``torch.compile`` cases are slow does not promise the eager cases' pace. Without an earlier run, the estimate
+appears once a case has finished.
 
 The line is redrawn when a case starts and cleared when it ends, outside the case's timed calls; nothing runs in
 the background (no refresh thread), so drawing it cannot disturb a measurement.
@@ -52,6 +54,8 @@ class RunProgress:
     """Each case's estimate keys, by case (pytest node id), e.g. ``((model, engine, compression), (model, engine),
     (model,))``; the last resort, every finished case, needs no key."""
     started_at: float
+    prior: dict[str, float] = field(default_factory=dict)
+    """Seconds a case took when it last ran on this machine, by case (:func:`bench.results.past_case_seconds`)."""
     durations: dict[str, float] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)
     """``ok``, ``failed``, ``error`` or ``skipped``, by finished case."""
@@ -81,25 +85,36 @@ class RunProgress:
         return sum(1 for case, got in self.outcomes.items() if got == outcome and case in self.keys)
 
     def left_s(self, now: float) -> float | None:
-        """Seconds the cases not yet finished should still take, or ``None`` before any case has finished. Only the
-        cases measured in full (``ok``) set the pace while there are any (a skipped case takes no time, a failed one
-        stops early); the case now running is expected to take its estimate, less what it has already run (never
-        below nothing)."""
+        """Seconds the cases not yet finished should still take, or ``None`` while some case has nothing to go by.
+
+        A case that ran on this machine before (:attr:`prior`) is expected to take that long again, times this
+        run's pace: what its finished cases took over what they took then. Any other case is expected to take as
+        long as the finished cases most like it (:attr:`keys`). Only the cases measured in full (``ok``) set the
+        pace and the likeness while there are any (a skipped case takes no time, a failed one stops early); the case
+        now running is expected to take its estimate, less what it has already run (never below nothing)."""
         finished = [case for case in self.keys if case in self.durations]
-        if not finished:
-            return None
         finished = [case for case in finished if self.outcomes.get(case) == "ok"] or finished
+        before = [case for case in finished if case in self.prior]
+        then = sum(self.prior[case] for case in before)
+        pace = sum(self.durations[case] for case in before) / then if before and then > 0 else 1.0
         means: dict[Hashable, list[float]] = {}
         for case in finished:
             for key in self.keys[case]:
                 means.setdefault(key, []).append(self.durations[case])
-        overall = sum(self.durations[case] for case in finished) / len(finished)
+        overall = sum(self.durations[case] for case in finished) / len(finished) if finished else None
         left = 0.0
         for case, keys in self.keys.items():
             if case in self.durations:
                 continue
             like = next((means[key] for key in keys if key in means), None)
-            expected = sum(like) / len(like) if like else overall
+            if case in self.prior:
+                expected = self.prior[case] * pace
+            elif like:
+                expected = sum(like) / len(like)
+            elif overall is not None:
+                expected = overall
+            else:
+                return None
             if case == self.current:
                 expected = max(0.0, expected - (now - self._current_since))
             left += expected
@@ -157,6 +172,7 @@ class ProgressDisplay:
         color: bool,
         force: bool,
         clock_s: Callable[[], float] = time.perf_counter,
+        prior: dict[str, float] | None = None,
     ):
         from rich.console import Console
 
@@ -170,7 +186,8 @@ class ProgressDisplay:
         )
         self.labels = {nodeid: label for nodeid, label, _ in cases}
         self.now = clock_s
-        self.progress = RunProgress({nodeid: keys for nodeid, _, keys in cases}, started_at=self.now())
+        keys = {nodeid: keys for nodeid, _, keys in cases}
+        self.progress = RunProgress(keys, started_at=self.now(), prior=dict(prior or {}))
         self._worst: dict[str, str] = {}
         self._drawn = False
         self.off = False

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import field
 from pathlib import Path
@@ -901,6 +901,40 @@ def run_damage(path: Path) -> list[str]:
         for name in ("records.jsonl", "samples.jsonl"):
             _read_jsonl(path / name, problems)
     return problems
+
+
+def past_case_seconds(
+    cases: Iterable[str],
+    environment: dict[str, Any],
+    results_dir: str | os.PathLike[str] | None = None,
+    *,
+    exclude: Path | None = None,
+    look_back: int = 20,
+) -> dict[str, float]:
+    """How long each of ``cases`` (``suite::case_id``) took when it last ran on this machine (the same host and
+    CPU as ``environment``): its set-up and measurement, ``setup_time_s + measure_time_s``, of its newest ``ok``
+    record in the newest ``look_back`` runs but ``exclude`` (the run now writing). A guess to plan by, not a figure:
+    damaged runs and lines are passed over without a word, and a case found in none is left out."""
+    wanted = set(cases)
+    found: dict[str, float] = {}
+    same = ("hostname", "cpu_model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResultsWarning)
+        for path in reversed(run_dirs(results_dir)[-look_back - 1 :]):
+            if len(found) == len(wanted):
+                break
+            if exclude is not None and path.resolve() == exclude.resolve():
+                continue
+            env = read_meta(path).get("environment") or {}
+            if not isinstance(env, dict) or any(env.get(key) != environment.get(key) for key in same):
+                continue
+            for record in reversed(_read_jsonl(path / "records.jsonl")):
+                case = f"{record.get('suite')}::{record.get('case_id')}"
+                seconds = [record.get("setup_time_s"), record.get("measure_time_s")]
+                usable = record.get("status") == "ok" and all(_finite_number(v) and v >= 0 for v in seconds)
+                if usable and case in wanted and case not in found:
+                    found[case] = float(sum(seconds))
+    return found
 
 
 def list_runs(results_dir: str | os.PathLike[str] | None = None):

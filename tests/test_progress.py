@@ -78,6 +78,17 @@ def test_only_cases_measured_in_full_set_the_pace_once_there_are_any():
     assert progress.left_s(9.0) == pytest.approx(8.0)  # d takes as long as b, not as the mean of a, b and c
 
 
+def test_a_case_that_ran_here_before_takes_what_it_took_then_at_this_run_s_pace():
+    keys = {c: ((c,),) for c in "abc"}  # no two cases alike: only the earlier run can say
+    progress = RunProgress(keys, started_at=0.0, prior={"a": 2.0, "b": 4.0})
+    assert progress.left_s(0.0) is None, "c has nothing to go by yet"
+    progress = RunProgress(keys, started_at=0.0, prior={"a": 2.0, "b": 4.0, "c": 10.0})
+    assert progress.left_s(0.0) == pytest.approx(16.0), "from the first line, before any case finished"
+    progress.start("a", "A", 0.0)
+    progress.finish("a", "ok", 3.0)  # this run goes at 1.5 times the earlier one's pace
+    assert progress.left_s(3.0) == pytest.approx(1.5 * (4.0 + 10.0))
+
+
 def test_failed_and_skipped_cases_are_counted_and_every_case_finishes_once():
     progress = run_of({c: (("m",),) for c in "abc"})
     for at, (case, outcome) in enumerate((("a", "failed"), ("b", "skipped"), ("c", "ok"))):
@@ -170,6 +181,15 @@ def test_the_line_says_the_report_is_being_written_after_the_last_case(pytester)
     (last,) = [line for line in lines if line.startswith("2/2")]
     assert last.endswith("writing the report of r1") and "left" not in last
     result.stdout.fnmatch_lines(["report: *r1*index.html"])
+
+
+def test_a_second_run_of_a_suite_here_estimates_the_time_left_from_its_first_line(pytester):
+    pytester.makefile(".yaml", **{"suites/nop": "suite: nop\nmodels: [noop]\nbatch_sizes: [1, 2, 3]\n" + TINY_MEASURE})
+    args = ["--benchmark-only", "suites/", "--bench-results", "out", "--bench-progress", "bar"]
+    first = drawn(pytester.runpytest(*args).stdout.str())
+    second = drawn(pytester.runpytest(*args).stdout.str())
+    assert "left" not in next(line for line in first if line.startswith("0/3")), "nothing to go by yet"
+    assert "left" in next(line for line in second if line.startswith("0/3")), "the first run's records say"
 
 
 def test_auto_keeps_pytests_dots_where_the_output_is_not_a_terminal(flaky):

@@ -249,3 +249,26 @@ def test_a_case_on_two_lines_reads_its_last_record_and_last_samples_with_a_warni
     out = capsys.readouterr().out
     assert "2 cases" in out
     assert f"not read: {run / 'records.jsonl'}: 2 case(s) on more than one line" in out
+
+
+def test_past_case_seconds_reads_each_case_s_newest_ok_record_on_this_machine(tmp_path):
+    """What the progress line plans by: set-up plus measurement of the newest ok record of each case, from runs on
+    the same host and CPU, never from the run now writing."""
+    from bench.results import past_case_seconds
+    from tests.gate_helpers import latencies, make_run
+
+    here = {"hostname": "ci-box", "cpu_model": "cpu-x"}
+    ok = {"samples": latencies(1, n=20)}
+    cases = {
+        "m[a]": {**ok, "setup_time_s": 1.0, "measure_time_s": 2.0},
+        "m[b]": {**ok, "setup_time_s": 0.5, "measure_time_s": 0.5},
+    }
+    make_run(tmp_path, "old", cases, env=here, started_at="2026-11-20T00:00:00Z")
+    newer = {"m[a]": {**ok, "setup_time_s": 0.0, "measure_time_s": 5.0}, "m[b]": {"status": "failed"}}
+    make_run(tmp_path, "new", newer, env=here, started_at="2026-11-21T00:00:00Z")
+    make_run(tmp_path, "elsewhere", cases, env={**here, "hostname": "other"}, started_at="2026-11-22T00:00:00Z")
+    wanted = ["demo::m[a]", "demo::m[b]", "demo::m[c]"]
+    assert past_case_seconds(wanted, here, tmp_path) == {"demo::m[a]": 5.0, "demo::m[b]": 1.0}
+    assert past_case_seconds(wanted, here, tmp_path, exclude=tmp_path / "new") == {"demo::m[a]": 3.0, "demo::m[b]": 1.0}
+    assert past_case_seconds(wanted, {**here, "cpu_model": "cpu-y"}, tmp_path) == {}
+    assert past_case_seconds(wanted, here, tmp_path / "none") == {}
