@@ -26,7 +26,9 @@ the background (no refresh thread), so drawing it cannot disturb a measurement.
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +40,9 @@ PROGRESS_CHOICES = ("auto", "bar", "dots")
 
 
 def clock(seconds: float) -> str:
-    """``m:ss`` below an hour, ``h:mm:ss`` from there (as a stopwatch shows it)."""
+    """``m:ss`` below an hour, ``h:mm:ss`` from there (as a stopwatch shows it); ``?`` for no number."""
+    if not math.isfinite(seconds):
+        return "?"
     whole = max(0, round(seconds))
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
@@ -88,15 +92,13 @@ class RunProgress:
         """Seconds the cases not yet finished should still take, or ``None`` while some case has nothing to go by.
 
         A case that ran on this machine before (:attr:`prior`) is expected to take that long again, times this
-        run's pace: what its finished cases took over what they took then. Any other case is expected to take as
-        long as the finished cases most like it (:attr:`keys`). Only the cases measured in full (``ok``) set the
-        pace and the likeness while there are any (a skipped case takes no time, a failed one stops early); the case
-        now running is expected to take its estimate, less what it has already run (never below nothing)."""
+        run's :meth:`pace`. Any other case is expected to take as long as the finished cases most like it
+        (:attr:`keys`); only the cases measured in full (``ok``) count while there are any (a skipped case takes no
+        time, a failed one stops early). The case now running is expected to take its estimate, less what it has
+        already run (never below nothing)."""
         finished = [case for case in self.keys if case in self.durations]
         finished = [case for case in finished if self.outcomes.get(case) == "ok"] or finished
-        before = [case for case in finished if case in self.prior]
-        then = sum(self.prior[case] for case in before)
-        pace = sum(self.durations[case] for case in before) / then if before and then > 0 else 1.0
+        pace = self.pace()
         means: dict[Hashable, list[float]] = {}
         for case in finished:
             for key in self.keys[case]:
@@ -118,7 +120,26 @@ class RunProgress:
             if case == self.current:
                 expected = max(0.0, expected - (now - self._current_since))
             left += expected
-        return left
+        return left if math.isfinite(left) else None
+
+    def pace(self) -> float:
+        """How fast this run goes against the earlier one: the median, over the ``ok`` cases finished that ran
+        before for at least :data:`PACE_FLOOR_S`, of what each took now over what it took then, kept within
+        :data:`PACE_BOUNDS` (1 before any). The median, so that one case that paid a cold start (a model trained,
+        a graph compiled) in one run and not the other does not scale every case left."""
+        ratios = [
+            self.durations[case] / self.prior[case]
+            for case in self.keys
+            if case in self.durations and self.outcomes.get(case) == "ok" and self.prior.get(case, 0) >= PACE_FLOOR_S
+        ]
+        low, high = PACE_BOUNDS
+        return min(high, max(low, statistics.median(ratios))) if ratios else 1.0
+
+
+PACE_FLOOR_S = 0.05
+"""Earlier times shorter than this say nothing of a run's pace (a ratio to a near-zero time is noise)."""
+PACE_BOUNDS = (0.25, 4.0)
+"""A run four times faster or slower than the earlier one is taken as that, no more: the estimate stays a plan."""
 
 
 def progress_line(progress: RunProgress, now: float, width: int, bar: bool = True, ascii_only: bool = False):

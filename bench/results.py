@@ -913,18 +913,32 @@ def past_case_seconds(
 ) -> dict[str, float]:
     """How long each of ``cases`` (``suite::case_id``) took when it last ran on this machine (the same host and
     CPU as ``environment``): its set-up and measurement, ``setup_time_s + measure_time_s``, of its newest ``ok``
-    record in the newest ``look_back`` runs but ``exclude`` (the run now writing). A guess to plan by, not a figure:
-    damaged runs and lines are passed over without a word, and a case found in none is left out."""
+    record in the ``look_back`` runs last written to but ``exclude`` (the run now writing). A guess to plan by, not a
+    figure: damaged runs and lines are passed over without a word, a time over a day is taken for damage too, and a
+    case found in none is left out. Only those runs' ``meta.json`` are read (by their files' modification times:
+    a results folder of thousands of runs costs a listing, not thousands of reads)."""
     wanted = set(cases)
     found: dict[str, float] = {}
     same = ("hostname", "cpu_model")
+    root = results_folder(results_dir)
+    try:
+        folders = [p for p in root.iterdir() if p.is_dir() and _is_run_dir(p)] if root.is_dir() else []
+    except OSError:
+        return found
+    if exclude is not None:
+        folders = [p for p in folders if p.resolve() != exclude.resolve()]
+
+    def written(path: Path) -> float:
+        try:
+            return max(f.stat().st_mtime for f in (path / "records.jsonl", path / "meta.json") if f.exists())
+        except (OSError, ValueError):  # gone meanwhile, or neither file
+            return 0.0
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResultsWarning)
-        for path in reversed(run_dirs(results_dir)[-look_back - 1 :]):
+        for path in sorted(folders, key=written, reverse=True)[:look_back]:
             if len(found) == len(wanted):
                 break
-            if exclude is not None and path.resolve() == exclude.resolve():
-                continue
             env = read_meta(path).get("environment") or {}
             if not isinstance(env, dict) or any(env.get(key) != environment.get(key) for key in same):
                 continue
@@ -932,9 +946,13 @@ def past_case_seconds(
                 case = f"{record.get('suite')}::{record.get('case_id')}"
                 seconds = [record.get("setup_time_s"), record.get("measure_time_s")]
                 usable = record.get("status") == "ok" and all(_finite_number(v) and v >= 0 for v in seconds)
-                if usable and case in wanted and case not in found:
+                if usable and case in wanted and case not in found and sum(seconds) <= DAY_S:
                     found[case] = float(sum(seconds))
     return found
+
+
+DAY_S = 86400.0
+"""The longest a case's earlier set-up and measurement is believed (:func:`past_case_seconds`)."""
 
 
 def list_runs(results_dir: str | os.PathLike[str] | None = None):

@@ -89,6 +89,30 @@ def test_a_case_that_ran_here_before_takes_what_it_took_then_at_this_run_s_pace(
     assert progress.left_s(3.0) == pytest.approx(1.5 * (4.0 + 10.0))
 
 
+def test_the_pace_is_a_bounded_median_of_cases_measured_in_full_and_never_makes_the_estimate_infinite():
+    """Review: an earlier time of 5e-324 s made the pace infinite and the line raised (INTERNALERROR); one case that
+    paid a cold start scaled every case left 20 times; a fast failure set the pace."""
+    keys = {c: ((c,),) for c in "abcdef"}
+    prior = {"a": 1e-320, "b": 2.0, "c": 2.0, "d": 2.0, "e": 60.0, "f": 1.0}
+    progress = RunProgress(keys, started_at=0.0, prior=prior)
+    progress.start("a", "A", 0.0)
+    progress.finish("a", "ok", 1.0)  # an earlier time too short to say anything: no pace from it
+    assert progress.pace() == 1.0 and progress.left_s(1.0) == pytest.approx(2 + 2 + 2 + 60 + 1)
+    progress.start("e", "E", 1.0)
+    progress.finish("e", "failed", 1.5)  # a fast failure says nothing of the pace either
+    assert progress.pace() == 1.0
+    progress.start("b", "B", 1.5)
+    progress.finish("b", "ok", 41.5)  # a cold start: 20 times its earlier time
+    assert progress.pace() == 4.0, "bounded"
+    progress.start("c", "C", 41.5)
+    progress.finish("c", "ok", 43.5)
+    progress.start("d", "D", 43.5)
+    progress.finish("d", "ok", 45.5)
+    assert progress.pace() == 1.0, "the median of 20, 1 and 1"
+    assert progress.left_s(45.5) == pytest.approx(1.0)
+    assert clock(float("inf")) == "?" and clock(float("nan")) == "?"
+
+
 def test_failed_and_skipped_cases_are_counted_and_every_case_finishes_once():
     progress = run_of({c: (("m",),) for c in "abc"})
     for at, (case, outcome) in enumerate((("a", "failed"), ("b", "skipped"), ("c", "ok"))):

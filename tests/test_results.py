@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import warnings
 
 import pytest
@@ -263,12 +264,21 @@ def test_past_case_seconds_reads_each_case_s_newest_ok_record_on_this_machine(tm
         "m[a]": {**ok, "setup_time_s": 1.0, "measure_time_s": 2.0},
         "m[b]": {**ok, "setup_time_s": 0.5, "measure_time_s": 0.5},
     }
-    make_run(tmp_path, "old", cases, env=here, started_at="2026-11-20T00:00:00Z")
+
+    def written_at(path, when):  # the runs last written to come first (their files' modification times)
+        for name in ("meta.json", "records.jsonl"):
+            os.utime(path / name, (when, when))
+
+    written_at(make_run(tmp_path, "old", cases, env=here, started_at="2026-11-20T00:00:00Z"), 1_000_000)
     newer = {"m[a]": {**ok, "setup_time_s": 0.0, "measure_time_s": 5.0}, "m[b]": {"status": "failed"}}
-    make_run(tmp_path, "new", newer, env=here, started_at="2026-11-21T00:00:00Z")
-    make_run(tmp_path, "elsewhere", cases, env={**here, "hostname": "other"}, started_at="2026-11-22T00:00:00Z")
+    written_at(make_run(tmp_path, "new", newer, env=here, started_at="2026-11-21T00:00:00Z"), 1_000_010)
+    elsewhere = make_run(tmp_path, "elsewhere", cases, env={**here, "hostname": "other"}, started_at="2026-11-22")
+    written_at(elsewhere, 1_000_020)
     wanted = ["demo::m[a]", "demo::m[b]", "demo::m[c]"]
     assert past_case_seconds(wanted, here, tmp_path) == {"demo::m[a]": 5.0, "demo::m[b]": 1.0}
     assert past_case_seconds(wanted, here, tmp_path, exclude=tmp_path / "new") == {"demo::m[a]": 3.0, "demo::m[b]": 1.0}
     assert past_case_seconds(wanted, {**here, "cpu_model": "cpu-y"}, tmp_path) == {}
     assert past_case_seconds(wanted, here, tmp_path / "none") == {}
+    damaged = {"m[a]": {**ok, "setup_time_s": 1e308, "measure_time_s": 1e308}, "m[b]": {**ok, "measure_time_s": 9e9}}
+    written_at(make_run(tmp_path, "newest", damaged, env=here, started_at="2026-11-23T00:00:00Z"), 1_000_030)
+    assert past_case_seconds(wanted, here, tmp_path) == {"demo::m[a]": 5.0, "demo::m[b]": 1.0}, "over a day: damage"
