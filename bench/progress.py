@@ -239,11 +239,11 @@ class ProgressDisplay:
         if self.off:
             return
         width = max(20, self.console.width - 1)  # the last column would wrap on some terminals
-        line = progress_line(self.progress, self.now(), width, self.color, ascii_only=self.console.options.ascii_only)
-        try:
+        try:  # a progress line never stops a run: what it cannot draw, it stops drawing
+            line = progress_line(self.progress, self.now(), width, self.color, self.console.options.ascii_only)
             with self.console.capture() as captured:  # rich flushes its (empty) buffer to the terminal on the way out
                 self.console.print(line, width=width, end="")
-        except (OSError, ValueError):
+        except (OSError, ValueError, ArithmeticError):
             self.off = True
             return
         self._write("\r\x1b[2K" + captured.get().rstrip("\n").split("\n")[0])
