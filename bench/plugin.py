@@ -88,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for option in ("--bench-results", "--bench-reports-dir"):
         if config.getoption(option, None) == "":  # an unset shell variable: it would fall back to the default
             raise pytest.UsageError(f"{option}: must be a folder, got an empty path")
-    problem = progress_problem(config)
+    problem = progress_problem(config, _option_as_given(config, "--bench-progress"))
     if problem:
         raise pytest.UsageError(problem)
     results_dir = _results_dir(config)
@@ -126,7 +126,11 @@ def _resume_option(config: pytest.Config) -> str:
     return _option_as_given(config, "--bench-resume")
 
 
-OPTIONS_OF_BENCH_RUN = {"--bench-resume": "resume_option", "--bench-results": "results_option"}
+OPTIONS_OF_BENCH_RUN = {
+    "--bench-resume": "resume_option",
+    "--bench-results": "results_option",
+    "--bench-progress": "progress_option",
+}
 """The plugin's options that ``bench run`` spells otherwise, and the attribute of its plugin that says how."""
 
 

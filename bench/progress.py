@@ -314,12 +314,13 @@ def wanted(config: pytest.Config, stream: Any) -> str | None:
     return "terminal" if callable(isatty) and isatty() else None
 
 
-def progress_problem(config: pytest.Config) -> str | None:
-    """The one line that refuses ``--bench-progress bar`` beside an option whose output would run into the line."""
+def progress_problem(config: pytest.Config, option: str = "--bench-progress") -> str | None:
+    """The one line that refuses ``--bench-progress bar`` (``option``: as the user spelled it, ``bench run
+    --progress``) beside an option whose output would run into the line."""
     if config.getoption("--bench-progress", "auto") != "bar":
         return None
     clash = _runs_into_the_line(config)
-    return f"--bench-progress bar: {clash}; drop one of them" if clash else None
+    return f"{option} bar: {clash}; drop one of them" if clash else None
 
 
 def _runs_into_the_line(config: pytest.Config) -> str | None:

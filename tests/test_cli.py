@@ -104,6 +104,24 @@ def test_what_follows_a_double_dash_goes_to_pytest_also_where_no_suite_came_befo
     )
 
 
+def test_bench_run_progress_draws_the_line_or_says_in_one_line_why_not(tmp_path, capsys, monkeypatch):
+    from bench import progress
+    from bench.commands import run
+
+    assert run.PROGRESS_CHOICES == progress.PROGRESS_CHOICES
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "suites/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    assert main(["run", "suites/n.yaml", "--results", "res", "--progress", "bar", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "\r\x1b[2K" in out and "0/1  0:00 elapsed  n::noop[fp32-cpu-1t-bs1]" in out
+    code = main(["run", "suites/n.yaml", "--results", "res", "--progress", "bar", "--", "-v"])
+    assert code == pytest.ExitCode.USAGE_ERROR
+    assert "ERROR: --progress bar: -v (or verbosity_test_cases) prints pytest's own line" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "suites/n.yaml", "--progress", "lines"])
+    assert "bench run: error: argument --progress: invalid choice: 'lines' (choose from" in capsys.readouterr().err
+
+
 def test_overhead_compares_the_bare_loop_with_the_no_op_case_only(tmp_path, capsys, monkeypatch):
     """The bare loop calls noop; the harness's figure came from the suite's first case, whatever model it was
     (dlrm-tiny's whole latency was reported as the harness's overhead)."""

@@ -26,6 +26,8 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
         command += ["-k", args.k]
     if args.report:
         command += ["--bench-report"]
+    if getattr(args, "progress", None):
+        command += ["--bench-progress", args.progress]
     return command + [arg for arg in extra if arg != "--"]
 
 
@@ -70,6 +72,8 @@ class _StopWatch:
     """What the user called ``--bench-resume``, for the plugin's errors about the run to resume."""
     results_option = "--results"
     """What the user called ``--bench-results``, for the plugin's errors about the results folder."""
+    progress_option = "--progress"
+    """What the user called ``--bench-progress``, for the plugin's error about the progress line."""
 
     def pytest_configure(self, config) -> None:
         self.config = config
@@ -120,6 +124,7 @@ def resume_command(args: argparse.Namespace, extra: list[str], run_id: str) -> s
 
     given = ["bench", "run", *args.suites] + (["--results", str(args.results)] if args.results else [])
     given += (["-k", args.k] if args.k else []) + (["--report"] if args.report else [])
+    given += ["--progress", args.progress] if getattr(args, "progress", None) else []
     return shlex.join([*given, *(arg for arg in extra if arg != "--"), "--resume", run_id])
 
 
@@ -213,6 +218,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     return code
 
 
+PROGRESS_CHOICES = ("auto", "bar", "dots")
+"""``--progress``'s choices: the plugin's ``--bench-progress`` (:data:`bench.progress.PROGRESS_CHOICES`), spelled out
+here so that ``bench`` starts without importing pytest."""
+
 DEFAULT_SUITES = ["suites/quick.yaml"]
 """The suite ``bench run`` runs when none is named (argparse hands this very list back: see :func:`default_here`)."""
 
@@ -255,4 +264,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--report",
         action="store_true",
         help="write the report at the end, as bench report ($BENCH_REPORTS_DIR or <rootdir>/reports, then <run_id>/)",
+    )
+    parser.add_argument(
+        "--progress",
+        choices=PROGRESS_CHOICES,
+        help="bar: one line with the case that runs, the count and the time left; dots: pytest's own; auto "
+        "(default): the line on a terminal",
     )
