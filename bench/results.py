@@ -804,14 +804,19 @@ def running_who(meta: dict[str, Any]) -> str:
     return f" (pid {process.get('pid')} on {process.get('host')}{since})"
 
 
+def _run_folders(results_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The run folders under ``results_dir``, in no order (none when it is not a folder)."""
+    root = results_folder(results_dir)
+    if not root.is_dir():
+        return []
+    return [p for p in root.iterdir() if p.is_dir() and _is_run_dir(p)]
+
+
 def run_dirs(results_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     """Run folders under ``results_dir``, oldest first: by start time, then by id (custom ids sort in by time).
 
     A folder with a damaged ``meta.json`` is listed too (read as far as it is intact, with a warning)."""
-    root = results_folder(results_dir)
-    if not root.is_dir():
-        return []
-    runs = [p for p in root.iterdir() if p.is_dir() and _is_run_dir(p)]
+    runs = _run_folders(results_dir)
     with warnings.catch_warnings():  # only sorting: whoever reads a damaged run warns about it
         warnings.simplefilter("ignore", ResultsWarning)
         return sorted(runs, key=lambda p: (str(read_meta(p).get("started_at") or ""), p.name))
@@ -920,10 +925,9 @@ def past_case_seconds(
     wanted = set(cases)
     found: dict[str, float] = {}
     same = ("hostname", "cpu_model")
-    root = results_folder(results_dir)
     try:
-        folders = [p for p in root.iterdir() if p.is_dir() and _is_run_dir(p)] if root.is_dir() else []
-    except OSError:
+        folders = _run_folders(results_dir)
+    except OSError:  # a folder that cannot be listed: nothing to plan by
         return found
     if exclude is not None:
         folders = [p for p in folders if p.resolve() != exclude.resolve()]
@@ -945,8 +949,9 @@ def past_case_seconds(
             for record in reversed(_read_jsonl(path / "records.jsonl")):
                 case = f"{record.get('suite')}::{record.get('case_id')}"
                 seconds = [record.get("setup_time_s"), record.get("measure_time_s")]
-                usable = record.get("status") == "ok" and all(_finite_number(v) and v >= 0 for v in seconds)
-                if usable and case in wanted and case not in found and sum(seconds) <= DAY_S:
+                if case not in wanted or case in found or record.get("status") != "ok":
+                    continue
+                if all(_finite_number(v) and v >= 0 for v in seconds) and sum(seconds) <= DAY_S:
                     found[case] = float(sum(seconds))
     return found
 

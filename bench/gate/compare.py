@@ -501,8 +501,7 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
             why = f"beyond the rule but not significant (p={p_adjusted:.2g} >= {level:g})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
         elif beyond and verdict.verdict == "unchanged":  # significant, but the replicated runs disagree
-            form = ".1%" if rule.relative else ".4g"
-            changes = ", ".join(f"{rule.change(old, new):+{form}}" for old, new in verdict.pairs)
+            changes = ", ".join(f"{rule.change(old, new):+{rule.form}}" for old, new in verdict.pairs)
             why = f"beyond the rule pooled, but not in the median of the {len(verdict.pairs)} run pairs ({changes})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
 
@@ -542,7 +541,7 @@ def _decide_without_outlier(
     if _within_spread(rule, change, others.baseline, spread):
         return
     verdict.p_value, verdict.p_adjusted = others.p_value, others_adjusted
-    form = ".1%" if rule.relative else ".4g"
+    form = rule.form
     every = f"{verdict.change:+{form}}"
     outlier = f"{rule.change(*aside.pair):+{form}}"
     verdict.verdict = decided
@@ -561,7 +560,7 @@ def _decide_without_outlier(
 def _inconclusive_reason(rule: Rule, verdict: Verdict) -> str:
     """What the data would need to decide: the precision (the distance from the change to the rule, in the unit of
     the interval: a log-ratio for a relative rule) and a --rerun."""
-    form = ".1%" if rule.relative else ".4g"
+    form = rule.form
     needed = _distance_to_rule(rule, verdict.change)
     text = f"cannot decide at the rule {rule.text}: {verdict.change:+{form}} ± {verdict.precision:{form}} (95%)"
     more = f"about --rerun {verdict.rerun_hint}" if verdict.rerun_hint else "longer latency windows, not more runs"
@@ -740,7 +739,7 @@ def _judge_bounds(verdict: Verdict, rule: Rule, old_bound: str | None, new_bound
         for side, note in (("baseline", old_bound), ("current run", new_bound))
         if note
     ]
-    shown = f"{change:+.1%}" if rule.relative else f"{change:+.4g}"
+    shown = f"{change:+{rule.form}}"
     extent = "the change could be anything" if verdict.bound == "unknown" else f"the change is {verdict.bound} {shown}"
     if rule.worse(low) and rule.worse(high):
         verdict.verdict = "regressed"

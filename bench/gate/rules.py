@@ -51,6 +51,12 @@ class Rule:
         sign = "+" if self.better == LOWER else "-"
         return f"{sign}{self.limit * 100:g}%" if self.relative else f"{sign}{self.limit:g}"
 
+    @property
+    def form(self) -> str:
+        """The format a change (or a precision) in this rule's unit is shown with: ``.1%`` relative, ``.4g``
+        absolute (``f"{change:+{rule.form}}"``)."""
+        return ".1%" if self.relative else ".4g"
+
     def change(self, baseline: float, current: float) -> float:
         """Relative (``current / baseline - 1``) or absolute (``current - baseline``) change."""
         if not self.relative:
