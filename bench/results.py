@@ -920,15 +920,44 @@ def past_case_seconds(
     CPU as ``environment``): its set-up and measurement, ``setup_time_s + measure_time_s``, of its newest ``ok``
     record in the ``look_back`` runs last written to but ``exclude`` (the run now writing). A guess to plan by, not a
     figure: damaged runs and lines are passed over without a word, a time over a day is taken for damage too, and a
-    case found in none is left out. Only those runs' ``meta.json`` are read (by their files' modification times:
-    a results folder of thousands of runs costs a listing, not thousands of reads)."""
+    case found in none is left out (:func:`runs_here`)."""
     wanted = set(cases)
     found: dict[str, float] = {}
-    same = ("hostname", "cpu_model")
+    for path, _meta in runs_here(environment, results_dir, exclude=exclude, look_back=look_back):
+        if len(found) == len(wanted):
+            break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResultsWarning)
+            lines = _read_jsonl(path / "records.jsonl")
+        for record in reversed(lines):
+            case = f"{record.get('suite')}::{record.get('case_id')}"
+            seconds = [record.get("setup_time_s"), record.get("measure_time_s")]
+            if case not in wanted or case in found or record.get("status") != "ok":
+                continue
+            if all(_finite_number(v) and v >= 0 for v in seconds) and sum(seconds) <= DAY_S:
+                found[case] = float(sum(seconds))
+    return found
+
+
+SAME_MACHINE = ("hostname", "cpu_model")
+"""The environment keys two runs must share to be taken as runs on the same machine (:func:`runs_here`)."""
+
+
+def runs_here(
+    environment: dict[str, Any],
+    results_dir: str | os.PathLike[str] | None = None,
+    *,
+    exclude: Path | None = None,
+    look_back: int = 20,
+) -> list[tuple[Path, dict[str, Any]]]:
+    """The runs, among the ``look_back`` last written to but ``exclude``, made on the machine of ``environment``
+    (the same :data:`SAME_MACHINE`), newest first, each with its ``meta.json``. Damaged runs and lines are passed
+    over without a word; only those runs' ``meta.json`` are read (by their files' modification times: a results
+    folder of thousands of runs costs a listing, not thousands of reads)."""
     try:
         folders = _run_folders(results_dir)
-    except OSError:  # a folder that cannot be listed: nothing to plan by
-        return found
+    except OSError:  # a folder that cannot be listed: no run to go by
+        return []
     if exclude is not None:
         folders = [p for p in folders if p.resolve() != exclude.resolve()]
 
@@ -938,21 +967,14 @@ def past_case_seconds(
         except (OSError, ValueError):  # gone meanwhile, or neither file
             return 0.0
 
+    found = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResultsWarning)
         for path in sorted(folders, key=written, reverse=True)[:look_back]:
-            if len(found) == len(wanted):
-                break
-            env = read_meta(path).get("environment") or {}
-            if not isinstance(env, dict) or any(env.get(key) != environment.get(key) for key in same):
-                continue
-            for record in reversed(_read_jsonl(path / "records.jsonl")):
-                case = f"{record.get('suite')}::{record.get('case_id')}"
-                seconds = [record.get("setup_time_s"), record.get("measure_time_s")]
-                if case not in wanted or case in found or record.get("status") != "ok":
-                    continue
-                if all(_finite_number(v) and v >= 0 for v in seconds) and sum(seconds) <= DAY_S:
-                    found[case] = float(sum(seconds))
+            meta = read_meta(path)
+            env = meta.get("environment") or {}
+            if isinstance(env, dict) and all(env.get(key) == environment.get(key) for key in SAME_MACHINE):
+                found.append((path, meta))
     return found
 
 
