@@ -26,13 +26,15 @@ def p99(values) -> float:
     return float(np.percentile(values, 99))
 
 
-def decided(latency_a, latency_b, samples_a, samples_b, constraints=None, currency=None):
+def decided(latency_a, latency_b, samples_a, samples_b, constraints=None, currency=None, flags=({}, {}, {})):
     """fp32 on 1 thread (the reference), bf16 on 1 thread (a, cheaper) and bf16 on 2 threads (b, dearer); their
-    cost per 1M in ``currency`` when one is given (a suite's ``prices.currency``), else in none named."""
+    cost per 1M in ``currency`` when one is given (a suite's ``prices.currency``), else in none named. ``flags``:
+    more figures of each record (``unstable``, ``precision_reached``)."""
+    ref, a, b = flags
     rows = frame(
-        record("fp32", threads=1, latency_p50_ms=float(np.percentile(BASE * 1.5, 50))),
-        record("bf16", threads=1, latency_p50_ms=latency_a, latency_p99_ms=p99(samples_a), model_size_bytes=500),
-        record("bf16", threads=2, latency_p50_ms=latency_b, latency_p99_ms=p99(samples_b), model_size_bytes=500),
+        record("fp32", threads=1, latency_p50_ms=float(np.percentile(BASE * 1.5, 50)), **ref),
+        record("bf16", threads=1, latency_p50_ms=latency_a, latency_p99_ms=p99(samples_a), model_size_bytes=500, **a),
+        record("bf16", threads=2, latency_p50_ms=latency_b, latency_p99_ms=p99(samples_b), model_size_bytes=500, **b),
     )
     config = ScoringConfig()
     scored = score(rows, config)
@@ -67,6 +69,38 @@ def test_a_case_20_percent_faster_is_best_in_nearly_every_resample():
     assert confidence.share >= 0.99 and not confidence.near_tie
     assert confidence.summary.startswith("m[bf16-cpu2t-bs1] is best in 1")  # 99% or 100%
     assert decision.recommendations.iloc[0]["confidence_share"] == confidence.share
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (({}, {}, {"unstable": True}), "m[bf16-cpu2t-bs1] flagged unstable"),
+        (({}, {}, {"precision_reached": False}), "m[bf16-cpu2t-bs1] short of measure.precision"),
+    ],
+)
+def test_a_recommendation_resting_on_an_unsteady_measurement_says_so_beside_its_share(flags, named):
+    slower = BASE * 1.25
+    args = float(np.percentile(slower, 50)), float(np.percentile(BASE, 50)), slower, BASE
+    decision, confidence = decided(*args, flags=flags)
+    rec = decision.recommendations.iloc[0]
+    assert confidence.share >= 0.99  # the samples alone say "sure"
+    assert rec["confidence"].startswith(confidence.summary) and "Caution:" in rec["confidence"]
+    assert named in rec["confidence"] and rec["confidence_caution"]
+    steady, _ = decided(*args)
+    assert "Caution" not in steady.recommendations.iloc[0]["confidence"]
+    assert not steady.recommendations.iloc[0]["confidence_caution"]
+    # neither a case the resamples never found best nor the reference (it scales every T alike) taints it
+    for flags in ({}, {"unstable": True, "precision_reached": False}, {}), ({"unstable": True}, {}, {}):
+        other, _ = decided(*args, flags=flags)
+        assert not other.recommendations.iloc[0]["confidence_caution"]
+
+
+def test_a_near_tie_names_each_unsteady_contender():
+    p50 = float(np.percentile(BASE, 50))
+    decision, confidence = decided(p50, p50, BASE, BASE, flags=({}, {"unstable": True}, {"precision_reached": False}))
+    text = decision.recommendations.iloc[0]["confidence"]
+    assert confidence.near_tie and "m[bf16-cpu1t-bs1] flagged unstable" in text
+    assert "m[bf16-cpu2t-bs1] short of measure.precision" in text
 
 
 def test_a_near_tie_recommends_the_cheaper_case_even_at_a_slightly_higher_p_and_both_verdicts_say_why():

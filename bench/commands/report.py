@@ -81,6 +81,8 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"  {where}: {rec['case_id']}  P={rec['score']:.3f}")
         print(f"    why: {rec['reasons']}")
         print(f"    confidence: {rec.get('confidence', '')}")
+        if isinstance(rec.get("earlier_runs"), str) and rec["earlier_runs"]:
+            print(f"    earlier runs: {rec['earlier_runs']}")
         print(f"    robustness: {rec['robustness']}")
     unscored = result.unscored_line(reasons=False)  # each group's line above says why
     if unscored:

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from bench import metrics
+from bench.errors import counted
 from bench.judge.decide import CONSTRAINTS, Decision, currency_of, violations
 from bench.judge.scoring import LATENCY_STATISTICS, ScoringConfig
 
@@ -323,15 +324,47 @@ def apply_confidence(
             tie_col.append(False)
             continue
         found[tuple(str(rec[c]) for c in group_columns)] = result
-        texts.append(result.summary)
-        share_col.append(result.share)
-        tie_col.append(result.near_tie)
         if result.near_tie and result.recommended != result.best_case:
             _move_recommendation(decision, group, rec.name, result)
+        contenders = [c for c, share in result.shares.items() if share >= RIVAL_SHARE]
+        texts.append(_with_caution(result.summary, group, [result.recommended, *contenders]))
+        share_col.append(result.share)
+        tie_col.append(result.near_tie)
     decision.recommendations["confidence"] = texts
     decision.recommendations["confidence_share"] = share_col
     decision.recommendations["near_tie"] = tie_col
+    decision.recommendations["confidence_caution"] = [CAUTION in text for text in texts]
     return found
+
+
+CAUTION = "Caution:"
+"""Opens the sentence a confidence adds when a case it rests on was measured unsteadily (:func:`_with_caution`)."""
+
+
+def _with_caution(summary: str, group: pd.DataFrame, cases: Sequence[str]) -> str:
+    """``summary``, followed by a caution when one of ``cases`` (the recommendation and every case best in at least
+    :data:`RIVAL_SHARE` of the resamples) was flagged ``unstable`` or stopped short of ``measure.precision``: the
+    resamples hold only this run's samples, so they cannot see the drift between windows or runs behind that flag,
+    and a share of 100% would overstate what was measured. The reference case is not named: its latency divides
+    every T of the group alike, so its drift moves each P in step, rarely their order."""
+    by_case = group.drop_duplicates("case_id").set_index("case_id")
+    flags: dict[str, list[str]] = {}
+    for case in dict.fromkeys(c for c in cases if isinstance(c, str)):
+        if case not in by_case.index:
+            continue
+        row = by_case.loc[case]
+        if row.get("unstable") is True or row.get("unstable") == 1:
+            flags.setdefault("flagged unstable", []).append(case)
+        if row.get("precision_reached") is False or row.get("precision_reached") == 0:
+            flags.setdefault("short of measure.precision", []).append(case)
+    if not flags:
+        return summary
+    said = "; ".join(f"{', '.join(cases)} {why}" for why, cases in flags.items())
+    return (
+        f"{summary} {CAUTION} {said}. The resamples hold only this run's samples, not the drift between windows "
+        "or runs behind that flag, so the share may overstate how sure this is: measure again, for longer "
+        "(measure.min_time_s, measure.repeats) or on a quieter machine, before relying on it."
+    )
 
 
 def _same(column: pd.Series, value: Any) -> pd.Series:
@@ -361,3 +394,72 @@ def _move_recommendation(decision: Decision, group: pd.DataFrame, rec_index: Any
         if column in recs.columns:
             recs.at[rec_index, column] = frame.at[new, column]
     recs.at[rec_index, "case_id"] = result.recommended
+
+
+EARLIER_RUNS = 20
+"""How many runs, the last written to, :func:`add_earlier_runs`' caller looks through for earlier runs of a suite."""
+
+
+def add_earlier_runs(
+    recommendations: pd.DataFrame,
+    cases: pd.DataFrame,
+    earlier: Sequence[pd.DataFrame],
+    group_columns: Mapping[str, Sequence[str]],
+    best: Mapping[tuple[str, ...], str] | None = None,
+) -> None:
+    """The decision across runs, in place: what the bootstrap cannot see.
+
+    ``earlier`` holds the decided cases (:attr:`bench.judge.decide.Decision.cases`) of earlier runs of the same
+    suite on this machine, scored with this run's weights, constraints and prices; ``group_columns`` gives each
+    suite's :attr:`~bench.judge.scoring.ScoringConfig.group_columns`. For each recommendation row, an
+    earlier run counts when its group measured the same cases (``ok``, by case id) as this run's; its lowest-P
+    feasible case (its own recommendation) is compared with this run's, ``best`` (group key -> case id; default the
+    row's ``case_id``): the lowest-P case before a near tie moved the recommendation. Adds ``earlier_runs`` (text,
+    empty when no earlier run counts), ``earlier_runs_compared`` and ``earlier_runs_agree`` (how many had the same
+    lowest-P case) and ``runs_disagree``."""
+    texts, compared_col, agree_col, disagree_col = [], [], [], []
+    for _, rec in recommendations.iterrows():
+        columns = group_columns.get(str(rec.get("suite")), ())
+        this = (best or {}).get(tuple(str(rec.get(c)) for c in columns)) or rec.get("case_id")
+        own = _ok_cases(cases, rec, columns) if columns else frozenset()
+        counts: dict[str, int] = {}
+        for frame in earlier if isinstance(this, str) and own else ():
+            if not all(c in frame.columns for c in columns):
+                continue
+            group = frame[np.logical_and.reduce([_same(frame[c], rec.get(c)) for c in columns])]
+            if _ok_cases(group, rec, ()) != own:
+                continue
+            picked = group.loc[group["recommended"].astype(bool), "case_id"]
+            name = str(picked.iloc[0]) if len(picked) else "no feasible case"
+            counts[name] = counts.get(name, 0) + 1
+        compared, agree = sum(counts.values()), counts.get(this, 0) if isinstance(this, str) else 0
+        texts.append(_earlier_text(this, counts) if compared else "")
+        compared_col.append(compared)
+        agree_col.append(agree)
+        disagree_col.append(agree < compared)
+    recommendations["earlier_runs"] = texts
+    recommendations["earlier_runs_compared"] = compared_col
+    recommendations["earlier_runs_agree"] = agree_col
+    recommendations["runs_disagree"] = disagree_col
+
+
+def _ok_cases(frame: pd.DataFrame, rec: pd.Series, group_columns: Sequence[str]) -> frozenset[str]:
+    """The ``ok`` case ids of ``rec``'s group in ``frame`` (``frame`` as a whole without ``group_columns``)."""
+    rows = frame
+    if group_columns:
+        rows = frame[np.logical_and.reduce([_same(frame[c], rec.get(c)) for c in group_columns])]
+    return frozenset(rows.loc[rows["status"] == "ok", "case_id"].astype(str))
+
+
+def _earlier_text(this: str, counts: Mapping[str, int]) -> str:
+    compared = sum(counts.values())
+    runs = "the one earlier run" if compared == 1 else f"all {compared} earlier runs"
+    if counts.get(this, 0) == compared:
+        return f"{this} had the lowest P in {runs} of these cases on this machine too."
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0] != this, item[0]))
+    split = ", ".join(f"{case} in {n}" for case, n in ordered)
+    return (
+        f"the order changes between runs: of {counted(compared, 'earlier run')} of these cases on this machine, the "
+        f"lowest P was {split} ({this} in this run). One run's resamples cannot show that: measure again, or for "
+        "longer, before relying on it."
+    )

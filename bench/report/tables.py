@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -11,7 +13,7 @@ import pandas as pd
 from bench import metrics
 from bench import results as store
 from bench.errors import BenchError, SuiteError, counted
-from bench.judge.confidence import Confidence, apply_confidence
+from bench.judge.confidence import EARLIER_RUNS, Confidence, add_earlier_runs, apply_confidence
 from bench.judge.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
 from bench.judge.decide import Robustness, decide, reference_missing, validate_constraints
 from bench.judge.scoring import NOT_RUN, PROFILES, ScoringConfig, score
@@ -192,7 +194,50 @@ def tables(
         samples = store.load_samples(folder, arrays=True)  # arrays: 8 bytes a sample, not 32
     except (OSError, BenchError):  # no or unreadable raw samples: the report says the confidence was not computed
         samples = {}
-    return analyse(frame, meta, prices_file=prices_file, profile=profile, samples=samples, source=source)
+    result = analyse(frame, meta, prices_file=prices_file, profile=profile, samples=samples, source=source)
+    earlier_runs(result, folder)
+    return result
+
+
+def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS) -> None:
+    """Add to ``result.recommendations`` how the decision went in the earlier runs of its suites on this machine
+    (:func:`bench.judge.confidence.add_earlier_runs`): runs beside ``folder`` (among the ``look_back`` last written
+    to) that started before it, on the same host and CPU, scored and decided with this run's own weights,
+    constraints and prices, so that only the measurements differ. A run that cannot be read is passed over."""
+    recs = result.recommendations
+    if recs.empty or "case_id" not in recs.columns:
+        return
+    started, environment = result.meta.get("started_at"), result.meta.get("environment")
+    decided: list[pd.DataFrame] = []
+    if isinstance(started, str) and isinstance(environment, dict):
+        for path, meta in store.runs_here(environment, folder.parent, exclude=folder, look_back=look_back):
+            if isinstance(meta.get("started_at"), str) and meta["started_at"] < started:
+                decided += _decided(path, result)
+    best = {key: found.best_case for key, found in result.confidence_by_group.items() if found.best_case}
+    columns = {suite: config.group_columns for suite, config in result.configs.items()}
+    add_earlier_runs(recs, result.cases, decided, columns, best)
+
+
+def _decided(path: Path, result: Tables) -> list[pd.DataFrame]:
+    """The decided cases of each suite of the run in ``path`` that ``result`` scores too, with ``result``'s weights,
+    constraints and prices; none when the run cannot be read or judged (a damaged earlier run is not this one's
+    business: its own report says what is wrong with it)."""
+    decided = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = store.load(path)
+            if frame.empty or "suite" not in frame.columns:
+                return []
+            frame["threads"] = pd.to_numeric(frame["threads"], errors="coerce").astype("Int64")
+            for suite, records in frame.groupby("suite", sort=False):
+                config = result.configs.get(str(suite))
+                if config is not None:
+                    scored = add_costs(score(records, config, absent=NOT_RUN), result.prices[str(suite)])
+                    decided.append(decide(scored, result.constraints[str(suite)], config).cases)
+    except (OSError, BenchError, KeyError, TypeError, ValueError):
+        return []
+    return decided
 
 
 def analyse(

@@ -217,6 +217,9 @@ def _summary_sheet(sheet, tables: Tables, formats: dict[str, Any]) -> None:
             "margin",
             "stays_top_share",
             "fragile",
+            "confidence_share",
+            "earlier_runs_compared",
+            "earlier_runs_agree",
             "reasons",
         )
         if c in tables.recommendations.columns

@@ -1,0 +1,75 @@
+"""The decision across runs: a report says how the earlier runs of its cases on this machine decided, with its own
+weights, since the bootstrap of one run's samples cannot see the variation between runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench.judge.confidence import add_earlier_runs
+from bench.report.tables import tables
+from tests.gate_helpers import latencies, make_run
+
+A, B = "m[fp32-cpu-1t-bs1]", "m[fp32-cpu-2t-bs1]"  # the reference (1 thread) and the same model on 2 threads
+
+
+def run(results: Path, run_id: str, started: str, b_scale: float, *, host: str = "ci-box", more: bool = False):
+    """A run of two cases of one group: A at 1 ms and B at ``b_scale`` ms (B wins when below 1)."""
+    cases = {
+        A: {"samples": latencies(1), "threads": 1, "model_size_bytes": 1000},
+        B: {"samples": latencies(2, scale=b_scale), "threads": 2, "model_size_bytes": 1000},
+    }
+    if more:
+        cases["m[fp32-cpu-4t-bs1]"] = {"samples": latencies(3, scale=0.5), "threads": 4, "model_size_bytes": 1000}
+    make_run(results, run_id, cases, started_at=started, env={"hostname": host})
+
+
+def test_a_report_says_how_the_earlier_runs_of_its_cases_on_this_machine_decided(tmp_path):
+    results = tmp_path / "results"
+    run(results, "r1", "2026-11-20T10:00:00Z", 0.8)
+    run(results, "r2", "2026-11-21T10:00:00Z", 0.8)
+    run(results, "r-elsewhere", "2026-11-21T11:00:00Z", 1.2, host="another-box")  # not this machine
+    run(results, "r-more", "2026-11-21T12:00:00Z", 1.2, more=True)  # not the same cases
+    run(results, "r3", "2026-11-22T10:00:00Z", 1.2)  # A wins here
+    run(results, "r4", "2026-11-23T10:00:00Z", 0.8)  # later than r3: not one of r3's earlier runs
+
+    rec = tables("r3", results).recommendations.iloc[0]
+    assert rec["case_id"] == A
+    assert (rec["earlier_runs_compared"], rec["earlier_runs_agree"], rec["runs_disagree"]) == (2, 0, True)
+    assert rec["earlier_runs"].startswith("the order changes between runs: of 2 earlier runs")
+    assert f"the lowest P was {B} in 2 ({A} in this run)" in rec["earlier_runs"]
+
+    rec = tables("r2", results).recommendations.iloc[0]
+    assert rec["case_id"] == B and not rec["runs_disagree"]
+    assert rec["earlier_runs"] == f"{B} had the lowest P in the one earlier run of these cases on this machine too."
+
+    first = tables("r1", results).recommendations.iloc[0]
+    assert first["earlier_runs_compared"] == 0 and first["earlier_runs"] == ""
+
+
+def test_an_earlier_run_is_judged_with_this_runs_weights_and_a_damaged_one_is_passed_over(tmp_path):
+    results = tmp_path / "results"
+    run(results, "r1", "2026-11-20T10:00:00Z", 0.8)
+    (results / "r0").mkdir()
+    (results / "r0" / "meta.json").write_text('{"started_at": "2026-11-19T10:00:00Z", "environment": {"hostn')
+    run(results, "r2", "2026-11-21T10:00:00Z", 0.8)
+    (results / "r1" / "records.jsonl").write_bytes(b"\xff\xfe not json\n")
+    rec = tables("r2", results).recommendations.iloc[0]
+    assert rec["earlier_runs_compared"] == 0  # r1's records are unreadable, r0 is no run of this machine
+
+
+def test_add_earlier_runs_counts_only_groups_with_the_same_cases():
+    def decided(best: str, cases=(A, B)) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"suite": "s", "model": "m", "device": "cpu", "batch_size": 1, "case_id": list(cases), "status": "ok",
+             "recommended": [c == best for c in cases]}
+        )  # fmt: skip
+
+    this = decided(A)
+    recs = pd.DataFrame([{"suite": "s", "model": "m", "device": "cpu", "batch_size": 1, "case_id": A}])
+    earlier = [decided(A), decided(B), decided(B), decided(A, cases=(A, B, "m[x]")), decided("none")]
+    add_earlier_runs(recs, this, earlier, {"s": ["suite", "model", "device", "batch_size"]})
+    rec = recs.iloc[0]
+    assert (rec["earlier_runs_compared"], rec["earlier_runs_agree"]) == (4, 1)
+    assert f"was {B} in 2, {A} in 1, no feasible case in 1 ({A} in this run)" in rec["earlier_runs"]
