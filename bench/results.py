@@ -954,6 +954,8 @@ def runs_here(
     (the same :data:`SAME_MACHINE`), newest first, each with its ``meta.json``. Damaged runs and lines are passed
     over without a word; only those runs' ``meta.json`` are read (by their files' modification times: a results
     folder of thousands of runs costs a listing, not thousands of reads)."""
+    if any(environment.get(key) in (None, "") for key in SAME_MACHINE):  # a machine it cannot name matches none
+        return []
     try:
         folders = _run_folders(results_dir)
     except OSError:  # a folder that cannot be listed: no run to go by

@@ -59,6 +59,13 @@ def test_an_earlier_run_is_judged_with_this_runs_weights_and_a_damaged_one_is_pa
     assert rec["earlier_runs_compared"] == 0  # r1's records are unreadable, r0 is no run of this machine
 
 
+def test_a_run_that_does_not_name_its_machine_compares_with_no_other(tmp_path):
+    results = tmp_path / "results"
+    run(results, "r1", "2026-11-20T10:00:00Z", 0.8, host="")
+    run(results, "r2", "2026-11-21T10:00:00Z", 0.8, host="")
+    assert tables("r2", results).recommendations.iloc[0]["earlier_runs_compared"] == 0
+
+
 def test_add_earlier_runs_counts_only_groups_with_the_same_cases():
     def decided(best: str, cases=(A, B)) -> pd.DataFrame:
         return pd.DataFrame(
