@@ -80,3 +80,15 @@ def test_add_earlier_runs_counts_only_groups_with_the_same_cases():
     rec = recs.iloc[0]
     assert (rec["earlier_runs_compared"], rec["earlier_runs_agree"]) == (4, 1)
     assert f"was {B} in 2, {A} in 1, no feasible case in 1 ({A} in this run)" in rec["earlier_runs"]
+
+
+def test_a_decision_without_the_weight_perturbation_recommends_the_same_cases(tmp_path):
+    from bench.judge.decide import decide
+    from bench.judge.scoring import ScoringConfig, score
+    from tests.test_scoring import THREE, frame
+
+    scored = score(frame(*THREE), ScoringConfig())
+    full, quick = decide(scored), decide(scored, perturb=False)
+    assert full.recommendations["case_id"].tolist() == quick.recommendations["case_id"].tolist()
+    assert quick.cases["recommended"].tolist() == full.cases["recommended"].tolist()
+    assert quick.recommendations.iloc[0]["robustness"] == "not computed"

@@ -118,6 +118,10 @@ class Robustness:
     summary: str
 
 
+NOT_PERTURBED = Robustness(None, 0, 0, float("nan"), float("nan"), float("nan"), False, "not computed")
+"""The robustness of a group that :func:`decide` was asked not to perturb."""
+
+
 def robustness(
     frame: pd.DataFrame, weights: Weights, perturbation: float = 0.2, stable_share: float = 0.8
 ) -> Robustness:
@@ -204,7 +208,11 @@ def _explain_domination(frame: pd.DataFrame, i: int, j: int, columns: list[str])
 
 
 def decide(
-    scored: pd.DataFrame, constraints: Mapping[str, float] | None = None, config: ScoringConfig | None = None
+    scored: pd.DataFrame,
+    constraints: Mapping[str, float] | None = None,
+    config: ScoringConfig | None = None,
+    *,
+    perturb: bool = True,
 ) -> Decision:
     """Constraints, Pareto fronts, a verdict per case and the best case per group (hardware target, batch size).
 
@@ -214,7 +222,8 @@ def decide(
     ``recommended``, and ranks every scored case of a group by P (ties: non-dominated, cheaper, faster first).
     The recommendation is the first feasible case in that order; every case above it breaks a constraint. A group
     whose cases have no reference case (``reference_missing``, see :func:`bench.judge.scoring.score`) gets no
-    recommendation, and its row's ``reasons`` and ``reference_missing`` say why.
+    recommendation, and its row's ``reasons`` and ``reference_missing`` say why. ``perturb=False`` leaves out the
+    weight perturbation (:func:`robustness`), for a caller that wants only the decision.
     """
     config = config or ScoringConfig()
     constraints = dict(constraints or {})
@@ -242,7 +251,11 @@ def decide(
                 frame.at[i, "verdict"] = frame.at[i, "score_note"]
             elif not frame.at[i, "feasible"]:
                 frame.at[i, "verdict"] = "violates " + frame.at[i, "violations"]
-        result = robustness(frame.loc[ordered], config.weights, config.perturbation, config.stable_share)
+        result = (
+            robustness(frame.loc[ordered], config.weights, config.perturbation, config.stable_share)
+            if perturb
+            else NOT_PERTURBED
+        )
         robust[tuple(str(k) for k in group_key)] = result
         recommendations.append(_recommend(frame, group, members, ordered, result, labels, constraints, config))
     frame["rank"] = pd.to_numeric(frame["rank"], errors="coerce").astype("Int64")

@@ -234,7 +234,7 @@ def _decided(path: Path, result: Tables) -> list[pd.DataFrame]:
                 config = result.configs.get(str(suite))
                 if config is not None:
                     scored = add_costs(score(records, config, absent=NOT_RUN), result.prices[str(suite)])
-                    decided.append(decide(scored, result.constraints[str(suite)], config).cases)
+                    decided.append(decide(scored, result.constraints[str(suite)], config, perturb=False).cases)
     except (OSError, BenchError, KeyError, TypeError, ValueError):
         return []
     return decided
