@@ -695,9 +695,19 @@ def _is_name(value: Any) -> bool:
 
 def _clear_damaged_parts(meta: dict[str, Any]) -> list[str]:
     """Drop the parts of a run's metadata that are not of their type (a suite's section that is not a mapping, an
-    environment value that is not a string), so that no reader trips on them; returns what was dropped."""
+    environment value that is not a string, a list of cases that is not one of ids), so that no reader trips on
+    them; returns what was dropped."""
     dropped = []
+    for key, wanted, allowed in (("cases", str, "a list of case ids"), ("resumed", dict, "a list of mappings")):
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, wanted) for v in value)):
+            del meta[key]
+            dropped.append(f"{key}: {short(value)} is not {allowed}; ignored")
     for number, suite in enumerate(meta.get("suites", [])):
+        files = suite.get("files")
+        if files is not None and not (isinstance(files, dict) and all(isinstance(v, str) for v in files.values())):
+            del suite["files"]
+            dropped.append(f"suites[{number}].files: {short(files)} is not a mapping of files to checksums; ignored")
         sections = suite.get("sections")
         if sections is not None and not isinstance(sections, dict):
             suite["sections"] = {}

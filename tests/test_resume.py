@@ -132,6 +132,7 @@ def test_a_finished_resumption_does_not_keep_what_stopped_the_earlier_part(stopp
         ("other-suite", "*suite 'u' is not part of it (it has: t)*"),
         ("run-id", "*--bench-resume keeps the run's id*"),
         ("samples-folder", "ERROR: --bench-resume 'r': */samples.jsonl is not a file; start a new run*"),
+        ("cases-not-a-list", "ERROR: --bench-resume 'r': */meta.json: cases: 5 is not a list of case ids*new run*"),
     ],
 )
 def test_resume_refusals_are_one_line_usage_errors(stopped, change, message):
@@ -149,6 +150,9 @@ def test_resume_refusals_are_one_line_usage_errors(stopped, change, message):
     elif change == "other-suite":
         stopped.makefile(".yaml", **{"suites/u": "suite: u\nmodels: [noop]\n" + TINY_MEASURE})
         suites = ["suites/u.yaml"]
+    elif change == "cases-not-a-list":  # was: TypeError in pytest's INTERNALERROR
+        meta = json.loads((run / "meta.json").read_text())
+        (run / "meta.json").write_text(json.dumps({**meta, "cases": 5}))
     elif change == "samples-folder":
         (run / "samples.jsonl").unlink()
         (run / "samples.jsonl").mkdir()

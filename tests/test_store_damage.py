@@ -253,10 +253,16 @@ def test_a_suite_name_in_meta_that_is_a_path_is_damage_and_promotes_nothing(tmp_
         ({"suites": [{"name": "s", "sections": 5}]}, r"suites\[0\].sections: not a mapping"),
         ({"process": {"host": __import__("socket").gethostname(), "pid": 2**70}, "status": "running"}, None),
         ({"process": [1], "status": "running"}, None),
+        ({"cases": 5}, "cases: 5 is not a list of case ids"),
+        ({"cases": [{"a": 1}]}, r"cases: \[\{'a': 1\}\] is not a list of case ids"),
+        ({"resumed": 5}, "resumed: 5 is not a list of mappings"),
+        ({"suites": [{"name": "s", "files": "x"}]}, r"suites\[0\].files: 'x' is not a mapping of files to checksums"),
+        ({"suites": [{"name": "s", "files": {"a": 1}}]}, r"suites\[0\].files: .* is not a mapping of files to"),
     ],
 )
 def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsys, change, damage):
-    """Was: TypeError/AttributeError/OverflowError tracebacks from bench results, gate and history."""
+    """Was: TypeError/AttributeError/OverflowError tracebacks from bench results, gate and history; and from bench
+    run --resume (INTERNALERROR before any case ran) for cases, resumed or a suite's files not of their type."""
     three_cases(tmp_path, "r1")
     current = three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
     _edit_meta(current, **change)
