@@ -92,3 +92,37 @@ def test_a_git_status_that_times_out_keeps_the_known_commit(repo, monkeypatch):
 
     monkeypatch.setattr(hardware.subprocess, "run", slow_status)
     assert hardware.git_commit(path) == head + "+unchecked"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"suites": [{"name": "s"}]}, r"suites\[0\].path: None is not a suite file; --rerun runs it again"),
+        ({"suites": [{"name": "s", "path": 5}]}, r"suites\[0\].path: 5 is not a suite file"),
+        ({"suites": [{"name": "s", "path": "--collect-only"}]}, r"suites\[0\].path: '--collect-only' is not a suite"),
+        ({"suites": []}, "names no suite; --rerun has nothing to run again"),
+        (
+            {"suites": [{"name": "s", "path": "suites/quick.yaml"}], "argv": {"-k": "x"}},
+            r"argv: \{'-k': 'x'\} is not a list of arguments",
+        ),
+    ],
+)
+def test_a_current_run_whose_meta_cannot_say_what_to_rerun_is_one_line(tmp_path, capsys, change, message):
+    """Was: KeyError/TypeError tracebacks from bench gate --rerun (a suite without its path, argv not a list); a
+    path that is an option went to bench run as one, and no suite at all re-ran the default suite."""
+    import json
+    import re
+
+    from bench.cli import main
+    from tests.test_store_damage import three_cases
+
+    three_cases(tmp_path, "r1")
+    current = three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    meta = json.loads((current / "meta.json").read_text())
+    (current / "meta.json").write_text(json.dumps({**meta, **change}))
+    gate = ["gate", "--rerun", "1", "--baseline-ref", "HEAD", "--baseline", "r1", "--current", "r2"]
+    out = ["--results", str(tmp_path), "--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main([*gate, *out]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"bench gate: error: {re.escape(str(current / 'meta.json'))}: {message}.*", error), error
+    assert not (tmp_path / "reruns").exists()  # nothing was run again

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.checks import short
 from bench.commands import add_results_option
 from bench.commands._args import environment_default, non_negative_int, output_file, probability
 from bench.errors import BenchError
@@ -56,9 +57,7 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
         from bench.gate import rerun
 
         commit = rerun.baseline_commit(baseline_meta, args.baseline_ref, repo)
-        paths = [_relative(s["path"], repo) for s in current_meta.get("suites", [])]
-        argv = current_meta.get("argv") or []
-        selection = ["-k", argv[argv.index("-k") + 1]] if "-k" in argv[:-1] else []  # e.g. the GPU job's -k cuda
+        paths, selection = _rerun_suites(current_meta, currents[0] / "meta.json", repo)
         side_a, side_b, folder = rerun.rerun(paths, commit, args.rerun, args.results, repo, selection)
         result = gating.gate_runs(side_a, side_b, folder, **options)
         result.notes.append(
@@ -96,6 +95,23 @@ def _run_noise_runs(text: str) -> int:
         return parse_run_noise_runs(int(text.strip()), "--run-noise-runs")
     except (ValueError, BenchError):
         raise argparse.ArgumentTypeError(f"{RUN_NOISE_RUNS_RANGE}, got {text!r}") from None
+
+
+def _rerun_suites(meta: dict, where: Path, repo: Path) -> tuple[list[str], list[str]]:
+    """What ``--rerun`` runs again, as the current run's ``meta.json`` (``where``) records it: its suite files and
+    its ``-k`` selection (e.g. the GPU job's ``-k cuda``)."""
+    paths = []
+    for number, suite in enumerate(meta.get("suites", [])):
+        path = suite.get("path")
+        if not isinstance(path, str) or not path or path.startswith("-"):  # never an option to bench run
+            raise GateError(f"{where}: suites[{number}].path: {short(path)} is not a suite file; --rerun runs it again")
+        paths.append(_relative(path, repo))
+    if not paths:  # bench run without a suite would run the default one, not this run's
+        raise GateError(f"{where}: names no suite; --rerun has nothing to run again")
+    argv = meta.get("argv") or []
+    if not isinstance(argv, list) or not all(isinstance(arg, str) for arg in argv):
+        raise GateError(f"{where}: argv: {short(argv)} is not a list of arguments; --rerun reads the run's -k there")
+    return paths, ["-k", argv[argv.index("-k") + 1]] if "-k" in argv[:-1] else []
 
 
 def _relative(path: str, repo: Path) -> str:
