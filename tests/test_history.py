@@ -266,7 +266,14 @@ def test_gate_uses_the_promoted_baseline(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: the damaged meta.json is a warning line
-@pytest.mark.parametrize("meta", [b"{bad", b'{"run_id": "r1", "promotions": [5, {"cases": 3, "git_commit": 7}]}'])
+@pytest.mark.parametrize(
+    "meta",
+    [
+        b"{bad",
+        b'{"run_id": "r1", "promotions": [5, {"cases": 3, "git_commit": 7}]}',
+        b'{"run_id": "r1", "promotions": [{"cases": [{"a": 1}, [2], 3]}]}',  # was: TypeError: unhashable type
+    ],
+)
 def test_a_damaged_baseline_meta_is_shown_and_replaced_not_a_traceback(tmp_path, capsys, meta):
     results = tmp_path / "results"
     make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})

@@ -454,13 +454,16 @@ def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def promotions_of(meta: dict[str, Any]) -> list[dict[str, Any]]:
-    """A baseline meta's ``promotions`` as read back: the entries that are mappings, each with a ``cases`` list
-    (empty where it was damaged); none when the list itself is damaged or missing."""
+    """A baseline meta's ``promotions`` as read back: the entries that are mappings, each with a ``cases`` list of
+    case ids (its strings: empty where it was damaged); none when the list itself is damaged or missing."""
     promotions = meta.get("promotions")
     if not isinstance(promotions, list):
         return []
     return [
-        {**entry, "cases": entry["cases"] if isinstance(entry.get("cases"), list) else []}
+        {
+            **entry,
+            "cases": [c for c in entry["cases"] if isinstance(c, str)] if isinstance(entry.get("cases"), list) else [],
+        }
         for entry in promotions
         if isinstance(entry, dict)
     ]
