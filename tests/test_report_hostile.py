@@ -350,3 +350,27 @@ def test_summary_csv_neutralises_text_a_spreadsheet_would_run_as_a_formula_and_k
     assert rows["'+1+1"]["accuracy_drop"].startswith("-0.0")  # a number, not text: no quote
     assert float(rows["'+1+1"]["accuracy_drop"]) == pytest.approx(-0.05)
     assert rows["'+1+1"]["model"] == "m"  # plain text is unchanged
+
+
+@pytest.mark.parametrize(
+    "curve",
+    [
+        [5, "x", None],
+        [{"qps": "x", "p99_ms": 1.0}, {"qps": 20.0, "p99_ms": 1.0}],
+        [{"qps": [1], "p99_ms": {"a": 1}}, {"qps": 10**400, "p99_ms": 2.0}, {"qps": True, "p99_ms": -1.0}],
+    ],
+    ids=["not-mappings", "a-rate-as-text", "not-numbers"],
+)
+def test_load_curve_points_that_are_not_a_rate_and_a_latency_are_left_off_the_chart(tmp_path, curve):
+    """Was: AttributeError, TypeError ('<' between str and int, unhashable dict) tracebacks from bench report."""
+    from bench.report.load_chart import load_curve_chart
+    from bench.report.tables import tables
+
+    good = {"qps": 10.0, "p99_ms": 1.5, "meets_slo": True}
+    case = ok_case("ref", server_max_qps=10.0, server_slo_ms=5.0, extra={"load_curve": [*curve, good]})
+    run_id = write_run(tmp_path / "results", [case])
+    folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    assert (folder / "index.html").is_file()
+    axis = load_curve_chart(tables(run_id, tmp_path / "results")).figure.axes[0]
+    drawn = [tuple(xy) for line in axis.get_lines() if line.get_label().startswith("fp32") for xy in line.get_xydata()]
+    assert drawn == [(10.0, 1.5), *([(20.0, 1.0)] if curve[1] == {"qps": 20.0, "p99_ms": 1.0} else [])]

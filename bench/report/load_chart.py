@@ -3,6 +3,7 @@ SLO drawn. Its points are the Server search's runs (``extra.load_curve`` of each
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -24,10 +25,24 @@ def _curves(frame: pd.DataFrame) -> list[tuple[pd.Series, list[dict[str, Any]]]]
     for _, row in frame.iterrows():
         points = row["extra.load_curve"]
         if isinstance(points, list) and points:
-            usable = [p for p in points if p.get("qps") and p.get("p99_ms")]
+            usable = [p for p in points if _drawable(p)]
             if usable:
                 out.append((row, sorted(usable, key=lambda p: p["qps"])))
     return out
+
+
+def _drawable(point: Any) -> bool:
+    """Whether a load-curve point can be drawn: a mapping whose ``qps`` and ``p99_ms`` are finite numbers above 0 (a
+    hand-edited or foreign record may hold anything there: such a point is left off the chart)."""
+    if not isinstance(point, dict):
+        return False
+    values = [point.get("qps"), point.get("p99_ms")]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return False
+    try:
+        return all(math.isfinite(v) and v > 0 for v in values)
+    except OverflowError:  # an int beyond a float's range
+        return False
 
 
 def load_curve_chart(tables: Tables) -> Chart:
