@@ -880,7 +880,8 @@ def load(
     """
     import pandas as pd
 
-    rows = _read_jsonl(resolve_run(run, results_dir) / "records.jsonl", repeated=repeated)
+    path = resolve_run(run, results_dir) / "records.jsonl"
+    rows = _read_jsonl(path, repeated=repeated)
     frame = pd.DataFrame(rows)
     for column in COLUMNS:
         if column not in frame.columns:
@@ -888,7 +889,12 @@ def load(
     if "extra" in frame.columns and len(frame):
         extras = pd.json_normalize(frame["extra"].apply(lambda e: e if isinstance(e, dict) else {}).tolist())
         extras = extras.add_prefix("extra.")
-        frame = pd.concat([frame.drop(columns="extra"), extras.set_index(frame.index)], axis=1)
+        # a record's own key "extra.x" (no run writes one) would make a second column of that name: extra's is read
+        twice = [c for c in extras.columns if c in frame.columns]
+        if twice:
+            shown = ", ".join(twice[:5]) + (f" and {len(twice) - 5} more" if len(twice) > 5 else "")
+            _warn([], f"{path}: {shown}: a key of a record and of its extra (extra.<key>); only extra's read")
+        frame = pd.concat([frame.drop(columns=["extra", *twice]), extras.set_index(frame.index)], axis=1)
     else:
         frame = frame.drop(columns="extra")
     leading = [c for c in COLUMNS if c in frame.columns]

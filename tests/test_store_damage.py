@@ -196,6 +196,22 @@ def test_a_figure_not_of_its_type_reads_as_not_measured_and_the_rest_of_the_case
     assert frame.loc["c", ["rounds", "params"]].isna().all()
 
 
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_key_of_a_record_named_as_a_key_of_its_extra_is_read_once_and_history_draws(tmp_path, capsys):
+    """Was: a record's own key "extra.cpu_wait_share" and its extra's cpu_wait_share made two columns of one name:
+    bench history stopped in pandas (InvalidIndexError: Reindexing only valid with uniquely valued Index objects)."""
+    path = three_cases(tmp_path) / "records.jsonl"
+    lines = path.read_bytes().splitlines()
+    b = json.loads(lines[1])
+    b = b | {"extra.cpu_wait_share": "x", "extra": {**b["extra"], "cpu_wait_share": 0.5}}
+    path.write_bytes(b"\n".join([lines[0], json.dumps(b).encode(), lines[2]]) + b"\n")
+    with pytest.warns(ResultsWarning, match=r"records.jsonl: extra.cpu_wait_share: a key of a record and of its extra"):
+        frame = load("r1", tmp_path)
+    assert frame.columns.is_unique and frame.set_index("case_id").loc["b", "extra.cpu_wait_share"] == 0.5
+    assert main(["history", "s", "--results", str(tmp_path), "--out", str(tmp_path / "h")]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "change",
     [
