@@ -294,6 +294,26 @@ def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsy
         resumable(tmp_path, "r2")
 
 
+@pytest.mark.parametrize(
+    ("gates", "message"),
+    [
+        ({"alpha": 5}, "gates.alpha: must be a number between 0 and 1"),
+        ({"latency_p50_ms": "x"}, "gates.latency_p50_ms: cannot read 'x'"),
+        ({"run_noise": [1]}, "gates.run_noise: must be a fraction in [0, 1)"),
+    ],
+)
+def test_an_invalid_recorded_gates_section_names_the_runs_meta_json_and_its_suite(tmp_path, capsys, gates, message):
+    """Was: `bench gate: error: gates.alpha: ...`, naming no file: the rules come from the current run's meta.json,
+    not from a suite file the user could look in (bench report names it)."""
+    three_cases(tmp_path, "r1")
+    current = three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    _edit_meta(current, suites=[{"name": "s", "sections": {"gates": gates}}])
+    out = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(["gate", "--baseline", "r1", "--current", "r2", "--results", str(tmp_path), *out]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"bench gate: error: {current / 'meta.json'} (suite s): {message}"), error
+
+
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
 def test_a_run_id_in_meta_that_is_a_path_never_places_the_report(tmp_path, capsys):
     """Was: meta.json's run_id '../../escaped' wrote the report outside --out (reports/../../escaped/)."""

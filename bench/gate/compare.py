@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.errors import SuiteError
 from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for, run_noise_for
 from bench.gate.stats import PAIRS_ALONE, RUN_NOISE, Precision, RunNoise, SetAside, as_run_noise, holm, timed_figures
 from bench.hardware import CPU_WAIT_LIMIT
@@ -146,6 +147,8 @@ class RunSide:
     """Per case, each run's ``extra.cpu_wait_share`` in the order of :attr:`samples` (None: not recorded)."""
     measurements: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
     """Per case, every pooled run's record of it as ``(run_id, timestamp)``: which measurements this side holds."""
+    paths: list[Path] = field(default_factory=list)
+    """Each pooled run's folder, in the order of :attr:`metas` (what an error about its ``meta.json`` names)."""
 
     @property
     def commit(self) -> str:
@@ -173,12 +176,14 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
     repeated: dict[str, str] = {}
     measurements: dict[str, list[tuple[str, Any]]] = {}
     metas = []
+    paths: list[Path] = []
     seen: set[Path] = set()
     for run in runs:
         path = store.resolve_run(run, results_dir)
         if path.resolve() in seen:  # pooled twice, one run would count as two replicates: a precision it lacks
             raise GateError(f"run {path} is given twice on one side of the comparison; give each run once")
         seen.add(path.resolve())
+        paths.append(path)
         metas.append(store.load_meta(path))
         lines: dict[str, list[int]] = {}
         frame = store.load(path, repeated=lines)
@@ -194,7 +199,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
         for key, found in lines.items():
             repeated[key] = f"{path / 'records.jsonl'} has it on lines {', '.join(map(str, found))}"
     label = metas[0]["run_id"] if len(metas) == 1 else f"{len(metas)} runs pooled"
-    return RunSide(label, records, samples, metas, repeated, cpu_wait, measurements)
+    return RunSide(label, records, samples, metas, repeated, cpu_wait, measurements, paths)
 
 
 def _cpu_wait_share(row: Mapping[str, Any]) -> float | None:
@@ -348,10 +353,15 @@ def compare(
     :data:`bench.gate.stats.RUN_NOISE`, assumed)."""
     if correction not in ("holm", "none"):
         raise GateError(f"--correction must be holm or none, not {correction!r}")
+    sources: dict[str, str] = {}  # suite -> the meta.json its recorded gates: section was read from
     if rules is None:
-        rules = {s["name"]: (s.get("sections") or {}).get("gates") or {} for m in current.metas for s in m["suites"]}
+        rules = {}
+        for number, meta in enumerate(current.metas):
+            where = current.paths[number] / "meta.json" if number < len(current.paths) else f"run {meta.get('run_id')}"
+            for s in meta["suites"]:
+                rules[s["name"]], sources[s["name"]] = (s.get("sections") or {}).get("gates") or {}, str(where)
     suites = {key.split("::", 1)[0] for key in current.records} | set(rules)
-    effective = {suite: rules_for(rules.get(suite)) for suite in suites}
+    effective = {suite: _recorded(suite, sources, lambda suite=suite: rules_for(rules.get(suite))) for suite in suites}
     levels = {a for _, a in effective.values()}
     result = GateResult(
         baseline=baseline.label,
@@ -384,9 +394,8 @@ def compare(
     keys = sorted(set(baseline.records) | set(current.records))
     noises: dict[str, RunNoise] = {}  # each compared suite's run noise, its calibration noted once
     for suite in dict.fromkeys(key.split("::", 1)[0] for key in keys):
-        noise = noises[suite] = as_run_noise(
-            next(n for n in (run_noise, run_noise_for(rules.get(suite)), RUN_NOISE) if n is not None)
-        )
+        recorded = _recorded(suite, sources, lambda suite=suite: run_noise_for(rules.get(suite)))
+        noise = noises[suite] = as_run_noise(next(n for n in (run_noise, recorded, RUN_NOISE) if n is not None))
         if noise.dof:
             result.notes.append(
                 f"{suite}: run noise {noise.sd:.1%}, measured over {noise.runs} runs (bench calibrate): taken for one "
@@ -408,6 +417,17 @@ def compare(
     if force and result.environment:
         result.notes.append("--force: cases measured on different environments were compared anyway")
     return result
+
+
+def _recorded(suite: str, sources: Mapping[str, str], parse: Callable[[], Any]) -> Any:
+    """``parse()`` of suite's recorded ``gates:`` section: an invalid one is an error naming the ``meta.json`` it was
+    read from (``sources``) and the suite, as ``bench report``'s is (there is no suite file to look in)."""
+    try:
+        return parse()
+    except SuiteError as err:
+        if err.file is not None or suite not in sources:
+            raise
+        raise SuiteError(f"{sources[suite]} (suite {suite})", err.key, err.message) from None
 
 
 def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result, force, refused, run_noise):
