@@ -151,8 +151,12 @@ when tracked files were modified)."""
 _ENV_TYPES = {"cpu_cores": int | None}
 
 
+STATUSES = ("ok", "failed", "skipped")
+"""What a case's record says of it."""
+
+
 def _check_record(self) -> None:
-    if self.status not in ("ok", "failed", "skipped"):
+    if self.status not in STATUSES:
         raise ValueError(f"status must be ok, failed or skipped, not {self.status!r}")
     if self.status == "ok" and self.latency_p50_ms is None:
         raise ValueError(f"{self.case_id}: an ok record needs latency figures")
@@ -475,6 +479,8 @@ def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
         return "not an object"
     if not all(isinstance(row.get(k), list if k == "samples_ms" else str) for k in required):
         return "keys missing"
+    if "status" in required and row["status"] not in STATUSES:  # read as another status, a case the gate guards
+        return "status not ok, failed or skipped"  # was "not comparable" in a gate that passed
     if "status" in required and not all(
         _finite_number(row[k]) and isinstance(row[k], int) for k in ("batch_size", "threads") if row.get(k) is not None
     ):

@@ -294,6 +294,26 @@ def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsy
         resumable(tmp_path, "r2")
 
 
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_record_whose_status_is_none_a_run_writes_is_a_damaged_line_and_the_gate_does_not_pass(tmp_path, capsys):
+    """Was: a record of status 'OK' (hand-edited) was read as a case of another status: bench gate said "passed"
+    with the case, ok in the baseline and selected now, not compared ("OK in the current run")."""
+    for run_id in ("r1", "r2"):  # enough samples for a verdict, and a model size: each case compares
+        writer = RunWriter(tmp_path, run_id, {"suites": [{"name": "s"}], "cases": ["s::a", "s::b", "s::c"]})
+        for name in ("a", "b", "c"):
+            writer.append(record(name, run_id=run_id, model_size_bytes=1000), [1.0 + i % 7 / 100 for i in range(60)])
+        writer.close("finished")
+    current = tmp_path / "r2"
+    lines = (current / "records.jsonl").read_bytes().splitlines()
+    edited = json.dumps({**json.loads(lines[1]), "status": "OK"}).encode()
+    (current / "records.jsonl").write_bytes(b"\n".join([lines[0], edited, lines[2]]) + b"\n")
+    with pytest.warns(ResultsWarning, match=r"1 damaged line\(s\) skipped: 2 \(status not ok, failed or skipped\)"):
+        assert load(current)["case_id"].tolist() == ["a", "c"]
+    out = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(["gate", "--baseline", "r1", "--current", "r2", "--results", str(tmp_path), *out]) == 3
+    assert json.loads((tmp_path / "v.json").read_text())["uncompared"] == ["s::b"]
+
+
 @pytest.mark.parametrize(
     ("gates", "message"),
     [
