@@ -203,12 +203,22 @@ class RunBusyError(BenchError):
 
 
 def drop_cut_short_line(path: Path) -> None:
-    """Drop the last line of ``path`` when a kill cut it short (no newline at the end of the file): an append would
-    glue a record to it."""
+    """Drop the last line of ``path`` when a kill cut it short (no newline at the end of the file, and not JSON): an
+    append would glue a record to it. A whole line that lacks only its newline (a hand edit) is read as any other
+    (:func:`_read_jsonl`): its case counts as done, so it gets its newline, never dropped (that lost the case)."""
     data = path.read_bytes() if path.is_file() else b""
     if data and not data.endswith(b"\n"):
+        try:
+            json.loads(data[data.rfind(b"\n") + 1 :].decode("utf-8"))
+            whole = True
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            whole = False
         with open(path, "r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
+            if whole:
+                handle.seek(0, os.SEEK_END)
+                handle.write(b"\n")
+            else:
+                handle.truncate(data.rfind(b"\n") + 1)
 
 
 def _hold(handle, path: Path) -> None:

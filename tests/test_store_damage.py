@@ -14,7 +14,16 @@ import pytest
 
 from bench.cli import main
 from bench.errors import BenchError
-from bench.results import ResultsWarning, RunWriter, list_runs, load, load_meta, load_samples, read_meta
+from bench.results import (
+    ResultsWarning,
+    RunWriter,
+    list_runs,
+    load,
+    load_meta,
+    load_samples,
+    read_meta,
+    run_damage,
+)
 from bench.resume import resumable
 from tests.helpers import TINY_MEASURE, write_suite
 from tests.test_results import record
@@ -292,6 +301,31 @@ def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsy
     assert "Traceback" not in capsys.readouterr().err
     with pytest.raises(BenchError, match=r"^--resume 'r2': .*(start a new run|stop it first)$"):  # bench run --resume
         resumable(tmp_path, "r2")
+
+
+def test_resuming_keeps_a_whole_last_line_that_lacks_only_its_newline(tmp_path):
+    """Was: a last record or samples line that was whole but had no newline after it (a hand edit, an editor that
+    drops the last newline) was read as a case done, so --resume did not measure it again, then dropped as a line a
+    kill cut short: the measured case was lost from the run. A line a kill did cut short is still dropped."""
+    from bench.resume import reopen
+
+    run = three_cases(tmp_path)
+    _edit_meta(run, status="interrupted")
+    for name in ("records.jsonl", "samples.jsonl"):
+        (run / name).write_bytes((run / name).read_bytes().rstrip(b"\n"))
+    resumed = resumable(tmp_path, "r1")
+    assert sorted(resumed.done) == ["s::a", "s::b", "s::c"]  # c is not measured again...
+    writer = reopen(resumed, {})
+    writer.append(record("d", run_id="r1"), [1.0, 1.2])
+    writer.close("finished")
+    assert load("r1", tmp_path)["case_id"].tolist() == ["a", "b", "c", "d"]  # ...so it is kept
+    assert sorted(load_samples("r1", tmp_path)) == ["s::a", "s::b", "s::c", "s::d"]
+    assert run_damage(run) == []
+    with open(run / "records.jsonl", "ab") as handle:
+        handle.write(b'{"run_id": "r1", "suite": "s", "case_id": "e", "mo')  # a kill cut this one short
+    _edit_meta(run, status="interrupted")
+    reopen(resumable(tmp_path, "r1"), {}).close("finished")
+    assert (run / "records.jsonl").read_bytes().endswith(b"}\n") and run_damage(run) == []
 
 
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
