@@ -479,7 +479,7 @@ REQUIRED_KEYS = {
     "records.jsonl": ("suite", "case_id", "status", "model", "compression", "engine", "device"),
     "samples.jsonl": ("suite", "case_id", "samples_ms"),
 }
-"""Keys every line of the file needs: ``samples_ms`` a list of finite numbers, the others strings (a record's
+"""Keys every line of the file needs: ``samples_ms`` a list of finite numbers above 0, the others strings (a record's
 identity: what its figures are of)."""
 
 
@@ -501,13 +501,14 @@ def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
     if "status" in required and "batch_size" in row and row["batch_size"] is None:
         return "batch_size missing"
     if "samples_ms" in required and _sample_array(row["samples_ms"]) is None:
-        return "samples not finite numbers"
+        return "samples not finite numbers above 0"
     return None
 
 
 def _sample_array(values: list[Any]) -> Any:
-    """``values`` as a numpy float64 array when every one is a finite int or float (not a boolean, NaN, an infinity
-    or 10**400), else ``None``: one pass in C over a million samples, not a Python call per sample."""
+    """``values`` as a numpy float64 array when every one is a finite int or float above 0 (a latency: not a
+    boolean, NaN, an infinity, 10**400, 0 or below), else ``None``: one pass in C over a million samples, not a Python
+    call per sample."""
     import numpy as np  # here: numpy stays out of the command line's start-up
 
     if not set(map(type, values)) <= {int, float}:
@@ -516,7 +517,7 @@ def _sample_array(values: list[Any]) -> Any:
         array = np.asarray(values, dtype=np.float64)
     except OverflowError:  # an int beyond a float's range
         return None
-    return array if np.isfinite(array).all() else None
+    return array if np.isfinite(array).all() and (array > 0).all() else None
 
 
 def _finite_number(value: Any) -> bool:

@@ -49,7 +49,8 @@ def write_run(results: Path, cases: list[dict[str, Any]], run_id: str = "r", sec
             status="ok",
         )
         record = Record(**(identity | fields))
-        writer.append(record, [record.latency_p50_ms] * 5 if record.latency_p50_ms is not None else None)
+        latency = record.latency_p50_ms  # samples of no time or less are damage of their own: none written
+        writer.append(record, [latency] * 5 if latency is not None and latency > 0 else None)
     writer.close("finished")
     return run_id
 

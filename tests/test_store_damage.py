@@ -178,7 +178,17 @@ def test_json_nested_too_deep_is_damage_not_a_traceback(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "samples",
-    ['["a", "b"]', "[NaN, 1.0]", "[null, 1.0]", "[[1.0], [2.0]]", "[true, 1.0]", "[1e999]", "[" + "9" * 400 + "]"],
+    [
+        '["a", "b"]',
+        "[NaN, 1.0]",
+        "[null, 1.0]",
+        "[[1.0], [2.0]]",
+        "[true, 1.0]",
+        "[1e999]",
+        "[" + "9" * 400 + "]",
+        "[-0.3, 1.0]",  # no call takes less than no time: bench gate stopped on ValueError (concatenate)
+        "[0.0, 1.0]",  # bench gate stopped on ZeroDivisionError (the throughput of a median of 0 ms)
+    ],
 )
 @pytest.mark.parametrize("arrays", [False, True])
 def test_samples_that_are_not_finite_numbers_are_a_damaged_line(tmp_path, capsys, samples, arrays):
@@ -188,8 +198,24 @@ def test_samples_that_are_not_finite_numbers_are_a_damaged_line(tmp_path, capsys
     bad = json.loads(lines[0])
     path.write_bytes(b"\n".join([*lines[:2], f'{{"suite": "s", "case_id": "c", "samples_ms": {samples}}}'.encode()]))
     path.write_bytes(path.read_bytes() + b"\n")
-    with pytest.warns(ResultsWarning, match=r"samples.jsonl: 1 damaged line\(s\) skipped: 3 \(samples not finite"):
+    damaged = r"samples.jsonl: 1 damaged line\(s\) skipped: 3 \(samples not finite numbers above 0\)"
+    with pytest.warns(ResultsWarning, match=damaged):
         assert sorted(load_samples("r1", tmp_path, arrays=arrays)) == [f"s::{bad['case_id']}", "s::b"]
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+@pytest.mark.parametrize("sample", [-0.3, 0.0])
+def test_samples_of_no_time_or_less_are_not_judged_and_the_gate_does_not_pass(tmp_path, capsys, sample):
+    """Was: a ValueError or ZeroDivisionError traceback from bench gate."""
+    for run_id in ("r1", "r2"):
+        writer = RunWriter(tmp_path, run_id, {"suites": [{"name": "s"}], "cases": ["s::a"]})
+        samples = [1.0 + i % 7 / 100 for i in range(60)] if run_id == "r1" else [sample] * 60
+        writer.append(record("a", run_id=run_id, model_size_bytes=1000), samples)
+        writer.close("finished")
+    out = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(["gate", "--baseline", "r1", "--current", "r2", "--results", str(tmp_path), *out]) == 3
+    assert "samples not finite numbers above 0" in capsys.readouterr().err
+    assert "no raw samples in the current run" in json.dumps(json.loads((tmp_path / "v.json").read_text()))
 
 
 def test_a_figure_not_of_its_type_reads_as_not_measured_and_the_rest_of_the_case_stays(tmp_path):
