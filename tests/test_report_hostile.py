@@ -375,3 +375,20 @@ def test_load_curve_points_that_are_not_a_rate_and_a_latency_are_left_off_the_ch
     axis = load_curve_chart(tables(run_id, tmp_path / "results")).figure.axes[0]
     drawn = [tuple(xy) for line in axis.get_lines() if line.get_label().startswith("fp32") for xy in line.get_xydata()]
     assert drawn == [(10.0, 1.5), *([(20.0, 1.0)] if curve[1] == {"qps": 20.0, "p99_ms": 1.0} else [])]
+
+
+def test_cpu_cases_without_a_throughput_figure_draw_no_scaling_line_and_the_report_is_written(tmp_path):
+    """Was: TypeError (None * int) in the thread-scaling chart when no case of the run had a throughput figure (not
+    measured, or read as not measured: a hand-edited "fast")."""
+    from bench.report.charts import threads_chart
+    from bench.report.tables import tables
+
+    cases = [ok_case(f"m[{t}t]", threads=t, throughput_items_per_s=None) for t in (1, 2)]
+    run_id = write_run(tmp_path / "results", cases)
+    folder, _ = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    assert (folder / "index.html").is_file()
+    chart = threads_chart(tables(run_id, tmp_path / "results"))
+    assert chart.figure is None and chart.note == "needs CPU cases at two or more thread counts"
+    cases[1] = ok_case("m[2t]", threads=2, latency=1.0)  # a throughput at one thread count only: still no line
+    write_run(tmp_path / "results", cases, run_id="r2")
+    assert threads_chart(tables("r2", tmp_path / "results")).figure is None

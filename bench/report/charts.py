@@ -279,6 +279,9 @@ def threads_chart(tables: Tables) -> Chart:
         "compression and batch size. The dashed line is perfect linear scaling of the 1-thread figure.",
     )
     cpu = frame[frame["device"] == "cpu"] if not frame.empty else frame
+    if not cpu.empty:  # a case without a throughput figure (not measured, or read as not measured) has no point here
+        throughput = pd.to_numeric(cpu["throughput_items_per_s"], errors="coerce").astype(float)
+        cpu = cpu.assign(throughput_items_per_s=throughput)[throughput.notna()]
     if cpu.empty or cpu["threads"].nunique() < 2:
         chart.note = "needs CPU cases at two or more thread counts"
         return chart
