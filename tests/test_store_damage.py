@@ -428,6 +428,23 @@ def test_promoting_over_a_damaged_baseline_keeps_what_it_cannot_read(tmp_path, c
 
 
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_promoting_over_a_baseline_without_its_meta_json_keeps_its_other_cases(tmp_path, capsys):
+    """Was: a baseline folder whose meta.json was missing (not committed, deleted) was written over as if there were
+    no baseline: the cases the new run did not measure (the other job's half) were dropped without a word."""
+    three_cases(tmp_path, "r1")
+    writer = RunWriter(tmp_path, "r2", {"started_at": "2026-01-02T00:00:00Z", "suites": [{"name": "s"}]})
+    writer.append(record("a", run_id="r2"), [1.0, 1.1])  # measured one case of three
+    writer.close("finished")
+    assert main(["baseline", "set", "r1", "--results", str(tmp_path)]) == 0
+    (tmp_path / "baseline" / "s" / "meta.json").unlink()
+    assert main(["baseline", "set", "r2", "--results", str(tmp_path)]) == 0
+    assert "meta.json: missing" in capsys.readouterr().err
+    frame = load(tmp_path / "baseline" / "s").set_index("case_id")
+    assert sorted(frame.index) == ["a", "b", "c"] and frame.loc["a", "run_id"] == "r2"
+    assert sorted(load_samples(tmp_path / "baseline" / "s")) == ["s::a", "s::b", "s::c"]
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
 @pytest.mark.parametrize("key", ["model", "device"])
 def test_a_record_without_its_identity_is_a_damaged_line_and_the_report_is_written(tmp_path, capsys, key):
     """Was: a record lacking its model or device reached the report: KeyError: nan, or xlsxwriter's NAN/INF error."""

@@ -363,7 +363,7 @@ def _promote_suites(
         target = baseline_path(suite, results_dir)
         _clear_leftovers(target)
         promotions: list[dict[str, Any]] = []
-        if (target / "meta.json").is_file() and not replace:
+        if target.is_dir() and not replace:  # its meta.json missing too: its cases are kept (read from its records)
             unread: list[str] = []  # what of the previous baseline cannot be read would be lost by rewriting it
             kept = [r for r in _rows_of(target / "records.jsonl", suite, unread) if r["case_id"] not in promoted]
             old_samples = _rows_of(target / "samples.jsonl", suite, unread)
