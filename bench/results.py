@@ -721,6 +721,10 @@ def _clear_damaged_parts(meta: dict[str, Any]) -> list[str]:
             del meta[key]
             dropped.append(f"{key}: {short(value)} is not {allowed}; ignored")
     for number, suite in enumerate(meta.get("suites", [])):
+        measure = suite.get("measure")  # the gate compares two runs' settings only where each is a mapping
+        if measure is not None and not isinstance(measure, dict):
+            del suite["measure"]
+            dropped.append(f"suites[{number}].measure: {short(measure)} is not a mapping; ignored")
         files = suite.get("files")
         if files is not None and not (isinstance(files, dict) and all(isinstance(v, str) for v in files.values())):
             del suite["files"]

@@ -309,6 +309,7 @@ def test_a_suite_name_in_meta_that_is_a_path_is_damage_and_promotes_nothing(tmp_
         ({"resumed": 5}, "resumed: 5 is not a list of mappings"),
         ({"suites": [{"name": "s", "files": "x"}]}, r"suites\[0\].files: 'x' is not a mapping of files to checksums"),
         ({"suites": [{"name": "s", "files": {"a": 1}}]}, r"suites\[0\].files: .* is not a mapping of files to"),
+        ({"suites": [{"name": "s", "measure": "x"}]}, r"suites\[0\].measure: 'x' is not a mapping"),  # was: silent
     ],
 )
 def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsys, change, damage):
