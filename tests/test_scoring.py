@@ -222,6 +222,11 @@ def test_skipped_cases_are_not_scored_and_keep_their_reason():
         ({"profile": "edgy"}, "scoring.profile: unknown profile 'edgy'. Did you mean 'edge'? Allowed: recommendation"),
         ({"weights": {"sise": 1}}, "scoring.weights.sise: unknown key. Did you mean 'size'? Allowed: size, latency"),
         ({"weights": {"size": -1}}, "scoring.weights.size: must be >= 0"),
+        ({"weights": {"size": 0, "latency": 0}}, "scoring.weights: at least one weight must be > 0"),
+        (  # was valid: the profile's three non-zero weights set to 0, so P was 0 for every case and ranked nothing
+            {"profile": "real-time", "weights": {"size": 0, "latency": 0, "accuracy": 0}},
+            "scoring.weights: at least one weight must be > 0 (profile real-time's other weights are 0)",
+        ),
         ({"latency": "p42"}, "scoring.latency: unknown statistic 'p42'. Allowed: p50, p90, p95, p99, mean, per_item"),
         (
             {"reference": {"precision": "fp32"}},

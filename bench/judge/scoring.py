@@ -164,8 +164,12 @@ def validate_scoring(value: Any, where: str = "scoring") -> dict[str, Any]:
         weights = checks.mapping(section["weights"], f"{where}.weights", WEIGHT_KEYS)
         for key, weight in weights.items():
             checks.number(weight, f"{where}.weights.{key}")
-        if "profile" not in section and not any(weights.values()):
-            raise SuiteError(None, f"{where}.weights", "at least one weight must be > 0")
+        named = section.get("profile")
+        base = PROFILES[PROFILE_ALIASES.get(named, named)].weights.as_dict() if named else {}
+        if not any({**base, **weights}.values()):
+            # with a profile, weights zeroing each of its non-zero ones left P = 0 for every case, and no ranking
+            kept = f" (profile {named}'s other weights are 0)" if named else ""
+            raise SuiteError(None, f"{where}.weights", f"at least one weight must be > 0{kept}")
     if "latency" in section:
         checks.choice(section["latency"], f"{where}.latency", LATENCY_STATISTICS, "statistic")
     if "reference" in section:
