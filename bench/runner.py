@@ -160,9 +160,38 @@ def build_model(spec: MethodSpec, device: str = "cpu"):
             build = getattr(importlib.import_module(module_name), attr, None)
             if not callable(build):
                 raise BenchError(f"factory '{spec.factory}': module '{module_name}' has no function '{attr}'")
-            return build(**spec.kwargs)
+            return _checked_bundle(build(**spec.kwargs), spec.factory)
         entry = MODELS.get(spec.name)
         return entry.fn(**{**entry.params, **spec.kwargs})
+
+
+def _checked_bundle(bundle: Any, factory: str):
+    """A user factory's result, checked against the :class:`~bench.models.ModelBundle` contract where breaking it
+    would measure the wrong thing or fail far from its cause: it is a ModelBundle, and its ``make_inputs`` returns a
+    tuple of inputs (a list is taken as one). A bare tensor was unpacked along its batch dimension, so the model was
+    timed on its first row alone (or failed with 'forward() takes 2 positional arguments but 33 were given')."""
+    from bench.models import ModelBundle
+
+    def what(value: Any) -> str:
+        return "None" if value is None else f"a {type(value).__name__}"
+
+    if not isinstance(bundle, ModelBundle):
+        raise BenchError(f"factory '{factory}' returned {what(bundle)}, not a bench.models.ModelBundle")
+    make_inputs = bundle.make_inputs
+
+    def checked_inputs(batch_size: int) -> tuple:
+        inputs = make_inputs(batch_size)
+        if isinstance(inputs, list):
+            return tuple(inputs)
+        if not isinstance(inputs, tuple):
+            raise BenchError(
+                f"factory '{factory}': make_inputs({batch_size}) returned {what(inputs)}, not a tuple of the "
+                "model's inputs (for one input tensor x, return (x,))"
+            )
+        return inputs
+
+    bundle.make_inputs = checked_inputs
+    return bundle
 
 
 def check_memory(case: Case, items: int, what: str, key: str, prepared: int | None = None) -> None:

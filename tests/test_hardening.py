@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from bench.cli import main
-from bench.errors import SuiteError
+from bench.errors import BenchError, SuiteError
 from bench.results import RunWriter, run_id_problem
 from bench.runner import Session, _LastOnly
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement
@@ -215,6 +215,46 @@ def test_a_failing_case_between_two_of_another_model_and_a_cpp_stack_in_one_line
     error = json.loads(failed[0])["error"]
     assert error.startswith("RuntimeError: DefaultCPUAllocator: can't allocate memory") and "\n" not in error
     assert len(error) <= 300
+
+
+@pytest.mark.parametrize(
+    ("factory", "error"),
+    [
+        (  # was ok at batch size 1: the tensor was unpacked along its batch dimension and its first row timed alone
+            "build_tensor_inputs",
+            r"BenchError: factory 'tests\.fakes\.models:build_tensor_inputs': make_inputs\((1|32)\) returned a Tensor, "
+            r"not a tuple of the model's inputs \(for one input tensor x, return \(x,\)\)$",
+        ),
+        (  # was: AttributeError: 'NoneType' object has no attribute 'module'
+            "build_nothing",
+            r"BenchError: factory 'tests\.fakes\.models:build_nothing' returned None, not a "
+            r"bench\.models\.ModelBundle$",
+        ),
+        ("build_list_inputs", None),
+    ],
+)
+def test_a_factory_breaking_the_model_bundle_contract_fails_its_case_saying_so(tmp_path, factory, error):
+    import json
+    import re
+
+    spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False, accuracy=False)
+    model = MethodSpec("m", label="m", factory=f"tests.fakes.models:{factory}")
+    compressions = [MethodSpec("fp32"), MethodSpec("prune-l1", (("finetune_steps", 1),))]  # prune-l1 trains on them
+    writer = RunWriter(tmp_path, "r", {})
+    session = Session(writer, {"torch_version": torch.__version__})
+    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
+    for compression in compressions:
+        case = Case("s", model, compression, MethodSpec("eager"), Placement("cpu", 1), 1, spec)
+        if error is None:
+            assert session.run_case(case, timer).status == "ok"
+        else:
+            with pytest.raises(BenchError):
+                session.run_case(case, timer)
+    writer.close("finished")
+    records = [json.loads(line) for line in (tmp_path / "r" / "records.jsonl").read_text().splitlines()]
+    assert len(records) == len(compressions)
+    for record in records:
+        assert record["error"] is None if error is None else re.match(error, record["error"]), record["error"]
 
 
 @pytest.mark.parametrize("run_id", ["r1\n", "baseline", "latest", "x" * 200, "-x"])

@@ -127,3 +127,22 @@ def build_exiting_evaluate() -> ModelBundle:
 def build_skipping_evaluate() -> ModelBundle:
     """A model whose accuracy pass calls ``pytest.skip()`` (an evaluation whose data is missing here)."""
     return _evaluate_then(lambda: pytest.skip("no evaluation set here"))
+
+
+def build_tensor_inputs() -> ModelBundle:
+    """A factory whose ``make_inputs`` returns the input tensor itself, not a tuple of inputs."""
+    bundle = build()
+    bundle.make_inputs = lambda batch: torch.randn(batch, 8)
+    return bundle
+
+
+def build_list_inputs() -> ModelBundle:
+    """A factory whose ``make_inputs`` returns a list of inputs (taken as a tuple)."""
+    bundle = build()
+    bundle.make_inputs = lambda batch: [torch.randn(batch, 8)]
+    return bundle
+
+
+def build_nothing() -> None:
+    """A factory that forgot its ``return``."""
+    build()
