@@ -194,3 +194,42 @@ def test_a_run_without_samples_keeps_the_other_runs_in_their_places():
     figures = calibrate.run_figures(runs)
     assert figures[0] == 1.0 and np.isnan(figures[1]) and figures[2] == 3.0
     assert calibrate.run_noise(runs) == pytest.approx(np.std([1.0, 3.0], ddof=1) / 2.0)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--threads", "1", "1"], "--threads: 1 is listed twice"),
+        (["--batch-sizes", "2000000"], "--batch-sizes: must be an integer <= 1048576, got 2000000"),
+        (
+            ["--model", "minilm-search", "--batch-sizes", "100000"],
+            "--batch-sizes: minilm-search: batch_size 100000 x 1008.5 KiB of inputs and activations per item = "
+            "96.2 GiB; at most 8 GiB",
+        ),
+    ],
+)
+def test_options_the_calibration_suite_refuses_are_one_line_before_any_run(
+    tmp_path, monkeypatch, capsys, options, message
+):
+    """Was: the first `bench run` failed on the suite, then a RuntimeError's traceback with pytest's output in it."""
+    from bench.cli import main
+
+    monkeypatch.setattr(calibrate.subprocess, "run", lambda *a, **k: pytest.fail("a run was started"))
+    assert main(["calibrate", "--runs", "2", "--out", str(tmp_path / "cal"), *options]) == 2
+    err = capsys.readouterr().err
+    assert err == f"bench calibrate: error: {message}\n"
+
+
+def test_a_failed_calibration_run_ends_in_one_line_after_its_output(tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    from bench.cli import main
+
+    failed = subprocess.CompletedProcess([], 1, stdout="1 failed in 2.0s\n", stderr="")
+    monkeypatch.setattr(calibrate.subprocess, "run", lambda *a, **k: failed)
+    assert main(["calibrate", "--runs", "2", "--out", str(tmp_path / "cal")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "1 failed in 2.0s" in err
+    assert err.endswith(
+        "bench calibrate: error: calibration run 1/2 failed (bench run exited 1; its output is above)\n"
+    )

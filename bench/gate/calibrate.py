@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from bench.durable import write_atomic
-from bench.errors import BenchError, os_reason
+from bench.errors import BenchError, SuiteError, os_reason
 from bench.gate.compare import set_aside_verdict, verdict_for
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
 from bench.gate.stats import RUN_NOISE, RunNoise, t95, timed_figures, undisturbed
@@ -77,20 +77,42 @@ def measure(
     out.mkdir(parents=True, exist_ok=True)
     suite = out / "gate-calibration.yaml"
     suite.write_text(suite_yaml(percent, threads, min_time_s, batch_sizes, model))
+    check_suite(suite)
     results = out / "runs"
     for r in range(runs):
         started = time.perf_counter()
         command = [sys.executable, "-m", "bench.cli", "run", str(suite), "--results", str(results)]
-        done = subprocess.run(
-            [*command, "--run-id", f"cal-{r:03d}", "-q", "-p", "no:cacheprovider"],
-            check=False,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"calibration run {r} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        command += ["--run-id", f"cal-{r:03d}", "-q", "-p", "no:cacheprovider"]
+        done = subprocess.run(command, check=False, capture_output=True, text=True)
+        if done.returncode != 0:  # its output first, then one line (was a RuntimeError's traceback)
+            print(f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}".strip(), file=sys.stderr)
+            raise BenchError(
+                f"calibration run {r + 1}/{runs} failed (bench run exited {done.returncode}; its output is above)"
+            )
         print(f"calibration run {r + 1}/{runs}: {time.perf_counter() - started:.1f} s", flush=True)
     return results
+
+
+OPTION_OF_KEY = (
+    ("hardware.cpu.threads", "--threads"),
+    ("batch_sizes", "--batch-sizes"),
+    ("models", "--model"),
+    ("engines", "--percent"),
+    ("measure", "--min-time-s"),
+)
+"""The ``bench calibrate`` option that sets each key of the suite it writes (:func:`suite_yaml`)."""
+
+
+def check_suite(path: Path) -> None:
+    """Validate the calibration suite before any run: a value the options passed but the suite refuses (``--threads
+    1 1``, a batch size beyond memory) is one line naming the option, not a traceback after the first run failed."""
+    from bench.suite import load_suite
+
+    try:
+        load_suite(path)
+    except SuiteError as err:
+        option = next((option for key, option in OPTION_OF_KEY if (err.key or "").startswith(key)), None)
+        raise BenchError(f"{option}: {err.message}" if option else str(err)) from None
 
 
 @dataclass
