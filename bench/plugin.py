@@ -22,6 +22,7 @@ from bench.progress import PROGRESS_CHOICES, ProgressDisplay, estimate_keys, pro
 from bench.results import DEFAULT_RESULTS_DIR, ResultsWriteError, run_id_problem
 from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
+from bench.suite.files import in_suites_folder
 
 SESSION_KEY = pytest.StashKey["Any"]()
 REPORT_KEY = pytest.StashKey[str]()
@@ -210,7 +211,7 @@ def _host_first(items: list[pytest.Item]) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if not is_suite_file(file_path):
         return None
-    if "suites" in file_path.parent.parts or parent.session.isinitpath(file_path):
+    if in_suites_folder(file_path) or parent.session.isinitpath(file_path):
         return SuiteFile.from_parent(parent, path=file_path)
     return None
 

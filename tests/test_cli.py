@@ -84,6 +84,27 @@ def test_run_then_results(tmp_path, capsys, monkeypatch):
     assert "noop[fp32-cpu-1t-bs1]" in capsys.readouterr().out
 
 
+def test_run_of_a_folder_not_named_suites_runs_the_suites_validate_finds_there(tmp_path, capsys, monkeypatch):
+    """Was: pytest collects suite files from a folder only inside one named suites/, so `bench run myset/` ran nothing
+    ("no tests ran", exit 5) while `bench validate myset/` validated its suites."""
+    from bench.commands.run import suite_args
+
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "myset/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    write_suite(tmp_path, "myset/deeper/m.yaml", "suite: m\nmodels: [noop]\n" + TINY_MEASURE)
+    write_suite(tmp_path, "myset/_shared.yaml", "measure: {}\n")
+    write_suite(tmp_path, "suites/s.yaml", "suite: s\nmodels: [noop]\n" + TINY_MEASURE)
+    assert suite_args(["suites", "myset/n.yaml"]) == ["suites", "myset/n.yaml"]  # pytest collects them as given
+    assert sorted(suite_args(["myset"])) == ["myset/deeper/m.yaml", "myset/n.yaml"]
+    assert suite_args(["."]) == ["."]  # a project's root: pytest collects its suites/, and no other YAML file
+    assert main(["validate", "myset"]) == 0
+    assert main(["run", "myset", "--results", "res", "--run-id", "r1", "-q"]) == 0
+    import json
+
+    records = (tmp_path / "res" / "r1" / "records.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["suite"] for line in records) == ["m", "n"]
+
+
 def test_what_follows_a_double_dash_goes_to_pytest_also_where_no_suite_came_before_it(tmp_path, capsys, monkeypatch):
     """`bench run -k x -- -W ignore` read '-W' as a suite (argparse gave what follows `--` to the suites positional)."""
     monkeypatch.chdir(tmp_path)

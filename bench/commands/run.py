@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 
 from bench.commands._args import default_here, folder, run_id, suite_path
@@ -12,8 +13,23 @@ from bench.errors import BenchError, counted, did_you_mean
 UNUSED_PLUGINS = ("hypothesispytest", "anyio")
 
 
+def suite_args(paths: list[str]) -> list[str]:
+    """The suite paths for pytest: a folder with suite files of which pytest would collect none (it collects them from
+    a folder only inside one named ``suites``: :func:`bench.suite.files.in_suites_folder`) is replaced by its suite
+    files, so that ``bench run FOLDER`` runs what ``bench validate FOLDER`` validates (it ran nothing: "no tests
+    ran"). A folder with a ``suites`` folder in it (a project's root) is left to pytest's rule."""
+    from bench.suite.files import discover, in_suites_folder
+
+    given = []
+    for path in paths:
+        inside = in_suites_folder(os.path.join(path, "x.yaml")) or os.path.isdir(os.path.join(path, "suites"))
+        files = discover([path]) if os.path.isdir(path) and not inside else []  # a project's .venv is not walked
+        given += [str(f) for f in files] if files and not any(map(in_suites_folder, files)) else [path]
+    return given
+
+
 def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
-    command = ["--benchmark-only", *args.suites]
+    command = ["--benchmark-only", *suite_args(args.suites)]
     for plugin in UNUSED_PLUGINS:
         command += ["-p", f"no:{plugin}"]
     if args.results:

@@ -19,6 +19,13 @@ def is_suite_file(path: Path) -> bool:
     return path.suffix in (".yaml", ".yml") and not path.name.startswith("_")
 
 
+def in_suites_folder(path: Path) -> bool:
+    """Whether pytest collects the suite file ``path`` from a folder it is given: only inside a folder named
+    ``suites`` (elsewhere a suite file is collected only when it is named itself), so that ``pytest .`` does not
+    read every YAML file of a project as a suite."""
+    return "suites" in Path(os.path.abspath(path)).parent.parts
+
+
 def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Suite files among ``paths``: files as given, directories searched recursively."""
     found: list[Path] = []
