@@ -197,6 +197,22 @@ def test_figures_at_the_edge_of_a_float_give_a_plan_without_overflow_or_infinity
     assert sheet.cell(rows["crawl"], 7).value in ("", None)
 
 
+def test_a_price_per_core_hour_times_threads_past_a_floats_range_is_no_price_and_says_so(tmp_path):
+    """Was: 2 x 1.7e+308 per core-hour gave an infinite price per hour ("inf" in the plan and summary.csv), and the
+    case's cost and monthly cost were blank with no reason given."""
+    cases = [ok_case("ref"), ok_case("two", threads=2)]
+    run_id = write_run(tmp_path / "results", cases)
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("cpu_core_hour: 1.7e+308\n")
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports", prices_file=prices)
+    rows = result.cases.set_index("case_id")
+    assert rows.loc["ref", "price_per_hour"] == 1.7e308
+    assert np.isnan(rows.loc["two", "price_per_hour"]) and np.isnan(rows.loc["two", "cost_per_1m"])
+    assert rows.loc["two", "price_basis"] == "no price: 2 core(s) x 1.7e+308 per core-hour overflows a float"
+    assert not np.isinf(result.capacity.select_dtypes("number").to_numpy(float)).any()
+    assert "inf" not in (folder / "summary.csv").read_text().replace("infeasible", "")
+
+
 @pytest.mark.parametrize("price", ["1.5e+308", "0"])
 def test_a_price_of_zero_or_near_a_floats_limit_draws_the_cost_chart_and_writes_the_report(tmp_path, price):
     """Was: a price of 1.5e+308 per core-hour gave costs near a float's limit, and matplotlib's log axis raised

@@ -143,7 +143,10 @@ class Prices:
             cores = int(threads)
         except (TypeError, ValueError):
             return None, "no price: the thread count was not recorded"
-        return cores * self.cpu_core_hour, f"{cores} core-hour(s) from {self.cpu_source}"
+        price = cores * self.cpu_core_hour
+        if not math.isfinite(price):  # was an infinite price per hour: its cost read "not measured", with no reason
+            return None, f"no price: {cores} core(s) x {self.cpu_core_hour:g} per core-hour overflows a float"
+        return price, f"{cores} core-hour(s) from {self.cpu_source}"
 
 
 def _read_price_file(path: str | os.PathLike[str]) -> dict[str, Any]:
