@@ -213,6 +213,18 @@ def test_a_price_per_core_hour_times_threads_past_a_floats_range_is_no_price_and
     assert "inf" not in (folder / "summary.csv").read_text().replace("infeasible", "")
 
 
+def test_energy_prices_near_a_floats_limit_give_no_figure_rather_than_infinity(tmp_path):
+    """Was: 2.8 kWh per 1M x 1.7e+308 g/kWh (or per kWh) was inf in carbon_g_per_1m and electricity_cost_per_1m."""
+    run_id = write_run(tmp_path / "results", [ok_case("ref", energy_j_per_item=10.0)])
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("carbon_g_per_kwh: 1.7e+308\nelectricity_per_kwh: 1.0e+308\n")
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports", prices_file=prices)
+    row = result.cases.iloc[0]
+    assert row["energy_kwh_per_1m"] == pytest.approx(10 / 3.6)
+    assert np.isnan(row["carbon_g_per_1m"]) and np.isnan(row["electricity_cost_per_1m"])
+    assert "inf" not in (folder / "summary.csv").read_text().replace("infeasible", "")
+
+
 @pytest.mark.parametrize("price", ["1.5e+308", "0"])
 def test_a_price_of_zero_or_near_a_floats_limit_draws_the_cost_chart_and_writes_the_report(tmp_path, price):
     """Was: a price of 1.5e+308 per core-hour gave costs near a float's limit, and matplotlib's log axis raised

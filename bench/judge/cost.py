@@ -285,8 +285,12 @@ def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
     loaded = out["throughput_basis"].isin(["load", LOWER_BOUND])
     energy = energy.where(~(loaded & energy.notna() & under_load.notna()), under_load)
     out["energy_kwh_per_1m"] = energy * 1e6 / 3.6e6
-    out["carbon_g_per_1m"] = out["energy_kwh_per_1m"] * prices.carbon_g_per_kwh
-    out["electricity_cost_per_1m"] = out["energy_kwh_per_1m"] * prices.electricity_per_kwh
+    for column, per_kwh in (
+        ("carbon_g_per_1m", prices.carbon_g_per_kwh),
+        ("electricity_cost_per_1m", prices.electricity_per_kwh),
+    ):
+        product = out["energy_kwh_per_1m"] * per_kwh
+        out[column] = product.where(product < math.inf)  # past a float's range is no figure (was inf), as a cost
     return out
 
 
