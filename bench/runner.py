@@ -167,10 +167,11 @@ def build_model(spec: MethodSpec, device: str = "cpu"):
 
 def _checked_bundle(bundle: Any, factory: str):
     """A user factory's result, checked against the :class:`~bench.models.ModelBundle` contract where breaking it
-    would measure the wrong thing or fail far from its cause: it is a ModelBundle, and its ``make_inputs`` returns a
-    tuple of inputs (a list is taken as one). A bare tensor was unpacked along its batch dimension, so the model was
-    timed on its first row alone (or failed with 'forward() takes 2 positional arguments but 33 were given')."""
-    from bench.models import ModelBundle
+    would measure the wrong thing or fail far from its cause: it is a ModelBundle, its ``make_inputs`` returns a tuple
+    of inputs (a list is taken as one) and its ``evaluate`` an :class:`~bench.models.Accuracy`. A bare tensor was
+    unpacked along its batch dimension, so the model was timed on its first row alone (or failed with 'forward()
+    takes 2 positional arguments but 33 were given')."""
+    from bench.models import Accuracy, ModelBundle
 
     def what(value: Any) -> str:
         return "None" if value is None else f"a {type(value).__name__}"
@@ -191,6 +192,16 @@ def _checked_bundle(bundle: Any, factory: str):
         return inputs
 
     bundle.make_inputs = checked_inputs
+    if bundle.evaluate is not None:
+        evaluate = bundle.evaluate
+
+        def checked_evaluate(predict):
+            result = evaluate(predict)
+            if not isinstance(result, Accuracy):  # was "AttributeError: 'float' object has no attribute 'value'"
+                raise BenchError(f"factory '{factory}': evaluate returned {what(result)}, not a bench.models.Accuracy")
+            return result
+
+        bundle.evaluate = checked_evaluate
     return bundle
 
 

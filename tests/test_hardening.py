@@ -257,6 +257,25 @@ def test_a_factory_breaking_the_model_bundle_contract_fails_its_case_saying_so(t
         assert record["error"] is None if error is None else re.match(error, record["error"]), record["error"]
 
 
+def test_an_evaluate_returning_a_number_is_a_pass_error_naming_the_factory(tmp_path):
+    """Was: the accuracy pass failed with "AttributeError: 'float' object has no attribute 'value'"."""
+    from bench.runner import PassFailedWarning
+
+    spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False)
+    model = MethodSpec("m", label="m", factory="tests.fakes.models:build_float_evaluate")
+    case = Case("s", model, MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 1, spec)
+    writer = RunWriter(tmp_path, "r", {})
+    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
+    with pytest.warns(PassFailedWarning):
+        record = Session(writer, {"torch_version": torch.__version__}).run_case(case, timer)
+    writer.close("finished")
+    assert record.status == "ok" and record.accuracy is None
+    assert record.pass_errors == (
+        "accuracy: BenchError: factory 'tests.fakes.models:build_float_evaluate': evaluate returned a float, not a "
+        "bench.models.Accuracy"
+    )
+
+
 @pytest.mark.parametrize("run_id", ["r1\n", "baseline", "latest", "x" * 200, "-x"])
 def test_bad_run_ids(run_id, capsys):
     assert run_id_problem(run_id)

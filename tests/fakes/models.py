@@ -146,3 +146,10 @@ def build_list_inputs() -> ModelBundle:
 def build_nothing() -> None:
     """A factory that forgot its ``return``."""
     build()
+
+
+def build_float_evaluate() -> ModelBundle:
+    """A factory whose ``evaluate`` returns a bare number, not an ``Accuracy``."""
+    bundle = build()
+    bundle.evaluate = lambda predict: 0.5
+    return bundle
