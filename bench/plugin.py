@@ -527,10 +527,14 @@ def _show_progress(session: pytest.Session, items: list[CaseItem]) -> None:
 
 def _nothing_will_run(session: pytest.Session) -> bool:
     """True when pytest will stop before the first case (a collection error, unless --continue-on-collection-errors)
-    or skip every case (--benchmark-skip): no run is opened, so no empty run is left in the results folder."""
+    or skip every case (--benchmark-skip): no run is opened, so no empty run is left in the results folder. With
+    --benchmark-only too (``bench run -- --benchmark-skip``), pytest-benchmark runs them: its own ``skip`` says so
+    (read as the option, every case failed with a KeyError, no run having been opened)."""
     config = session.config
     collection_failed = session.testsfailed and not config.option.continue_on_collection_errors
-    return bool(collection_failed or config.getoption("benchmark_skip", False))
+    benchmarks = getattr(config, "_benchmarksession", None)  # pytest-benchmark's session (it has no public handle)
+    skip = getattr(benchmarks, "skip", config.getoption("benchmark_skip", False))
+    return bool(collection_failed or skip)
 
 
 def _run_meta(config: pytest.Config, items: list[CaseItem], env: dict[str, Any]) -> dict[str, Any]:

@@ -360,6 +360,16 @@ def test_a_report_that_cannot_be_written_keeps_the_run_and_says_why(pytester: py
     assert load_meta(results_dir=pytester.path / "out")["status"] == "finished"
 
 
+def test_benchmark_only_overrides_benchmark_skip_and_the_cases_run(pytester: pytest.Pytester):
+    """pytest-benchmark runs the cases when --benchmark-only is given beside --benchmark-skip (`bench run suite --
+    --benchmark-skip`); the plugin read --benchmark-skip alone, opened no run, and every case failed with a KeyError."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    result = pytester.runpytest("--benchmark-only", "--benchmark-skip", "suites/", "--bench-results", "out")
+    result.assert_outcomes(passed=1)
+    assert "KeyError" not in result.stdout.str()
+    assert load_meta(results_dir=pytester.path / "out")["status"] == "finished"
+
+
 def test_benchmark_skip_and_skip_marks_skip_the_cases_without_an_internal_error(pytester: pytest.Pytester):
     """--benchmark-skip, or a skip mark a conftest puts on the cases, was an INTERNALERROR traceback ('assert line is
     not None': a case reported no line number) after an empty run had been opened."""
