@@ -6,6 +6,8 @@ collected, and YAML files are collected only inside a ``suites/`` folder or when
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import signal
@@ -43,6 +45,8 @@ PROGRESS_PLUGIN = "bench-progress"
 """The name the run's progress line (:class:`bench.progress.ProgressDisplay`) is registered under, where drawn."""
 TERMINAL_KEY = pytest.StashKey["Any"]()
 """The stream pytest's terminal reporter writes to (the process's stdout as pytest was configured)."""
+JSON_PIPE_KEY = pytest.StashKey[int]()
+"""A descriptor held open on a ``--benchmark-json`` FIFO for the whole session (see :func:`_hold_pipe`)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -395,12 +399,38 @@ def _check_benchmark_outputs(config: pytest.Config) -> None:
                 raise pytest.UsageError(
                     f"--benchmark-json {_shown(json_file)}: {_shown(json_file.parent)} is not an existing folder"
                 )
+            if json_file.is_fifo():
+                _hold_pipe(config, json_file)
         except OSError as err:
             raise pytest.UsageError(f"--benchmark-json {_shown(json_file)}: unusable ({os_reason(err)})") from None
     storage = config.getoption("benchmark_storage", None)
     saving = config.getoption("benchmark_save", None) or config.getoption("benchmark_autosave", False)
     if saving and isinstance(storage, str) and (storage.startswith("file://") or "://" not in storage):
         _check_folder(Path(storage.removeprefix("file://")), "--benchmark-storage")
+
+
+def _hold_pipe(config: pytest.Config, path: Path) -> None:
+    """pytest-benchmark writes ``--benchmark-json`` after the last case: to a FIFO (named pipe) that no process reads,
+    it then waited for a reader for ever (the run measured, the session hung). The FIFO is opened now without
+    blocking: refused when no process reads it; else held open until the session ends, so that its reader
+    (``--benchmark-json >(jq .)``) is not told the data ended before pytest-benchmark writes it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        if err.errno == errno.ENXIO:
+            raise pytest.UsageError(
+                f"--benchmark-json {_shown(path)}: a FIFO (named pipe) that no process reads; pytest-benchmark would "
+                "wait for a reader for ever after the last case"
+            ) from None
+        raise
+    config.stash[JSON_PIPE_KEY] = fd
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    fd = config.stash.get(JSON_PIPE_KEY, None)
+    if fd is not None:  # after pytest-benchmark wrote the JSON (at the session's end): its reader may now see its end
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _check_benchmark_options(config: pytest.Config) -> None:

@@ -465,6 +465,44 @@ def test_pytest_benchmark_outputs_it_cannot_write_are_refused_before_the_run(
     assert not (pytester.path / "out").exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_a_benchmark_json_fifo_is_refused_without_a_reader_and_written_whole_to_one(pytester: pytest.Pytester):
+    """pytest-benchmark writes --benchmark-json after the last case: to a FIFO that no process read, the session hung
+    there for ever, its run measured. With a reader, the JSON reaches it whole (the plugin's check keeps the FIFO
+    open, so the reader is not told the data ended before it is written)."""
+    import select
+    import threading
+
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    fifo = pytester.path / "b.json"
+    os.mkfifo(fifo)
+    result = pytester.runpytest_subprocess(
+        "--benchmark-only", "suites/", "--bench-results", "out", "--benchmark-json", "b.json", timeout=120
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --benchmark-json b.json: a FIFO (named pipe) that no process reads; pytest-benchmark would wait *"]
+    )
+    assert not (pytester.path / "out").exists()
+    received = []
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+
+    def read() -> None:  # open, it counts as a reader; it waits for the JSON's first bytes, then reads to the end
+        select.select([reader], [], [], 100)
+        os.set_blocking(reader, True)
+        with os.fdopen(reader, "rb") as handle:
+            received.append(handle.read())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    result = pytester.runpytest_subprocess(
+        "--benchmark-only", "suites/", "--bench-results", "out", "--benchmark-json", "b.json", timeout=120
+    )
+    thread.join(30)
+    result.assert_outcomes(passed=1)
+    assert [b["name"] for b in json.loads(received[0])["benchmarks"]] == ["noop[fp32-cpu-1t-bs1]"]
+
+
 def test_pytest_benchmark_turned_off_is_refused_before_the_run(pytester: pytest.Pytester):
     """Before, 'pytest suites/ -p no:benchmark' opened a run and then errored every case ("fixture 'benchmark' not
     found"), measuring none."""
