@@ -217,6 +217,35 @@ def test_a_suite_path_that_is_not_there_is_a_usage_error(tmp_path, capsys, argv,
     assert expected[kind] in last and (kind == "empty" or path in last)
 
 
+def test_a_report_folder_that_is_the_results_folder_never_replaces_the_run(tmp_path, capsys, monkeypatch):
+    """Was: `bench report r1 --out res` (the results folder) wrote the report in place of res/r1: the run's records,
+    samples and meta.json were gone; with $BENCH_REPORTS_DIR naming the results folder, `bench run --report` did so to
+    the run it had just measured."""
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "suites/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    assert main(["run", "suites/n.yaml", "--results", "res", "--run-id", "r1", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["report", "r1", "--results", "res", "--out", "res"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "bench report: error: res/r1 holds a run (its meta.json), not a report: writing the report there would replace "
+        "the run; write reports to another folder than the results\n"
+    )
+    assert sorted(p.name for p in (tmp_path / "res" / "r1").iterdir()) == [
+        "meta.json",
+        "records.jsonl",
+        "samples.jsonl",
+    ]
+    monkeypatch.setenv("BENCH_REPORTS_DIR", "res")
+    assert main(["run", "suites/n.yaml", "--results", "res", "--run-id", "r2", "--report", "-q"]) == 4
+    captured = capsys.readouterr()
+    assert (
+        "ERROR: $BENCH_REPORTS_DIR res: is the results folder too (--results); the report would replace the run it "
+        "reports on: give the reports another folder" in captured.err
+    )
+    assert not (tmp_path / "res" / "r2").exists()
+
+
 def test_a_report_folder_that_cannot_be_written_names_out(tmp_path, capsys, monkeypatch):
     """--out passes the folder check but creating it fails (/proc/x): one line naming --out, not '[Errno 2] ...'."""
     monkeypatch.chdir(tmp_path)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from bench import results as store
 from bench.durable import replace_folder
+from bench.errors import BenchError
 from bench.report.tables import Tables, tables
 
 DEFAULT_REPORTS_DIR = "reports"
@@ -54,6 +55,11 @@ def write_report(
 
     result = tables(run, results_dir, prices_file=prices_file, profile=profile)
     folder = Path(store.default_reports_dir() if reports_dir is None else reports_dir) / result.run_id
+    if (folder / "meta.json").exists():  # the reports folder is a results folder: it was replaced, records and all
+        raise BenchError(
+            f"{folder} holds a run (its meta.json), not a report: writing the report there would replace the run; "
+            "write reports to another folder than the results"
+        )
     made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     charts = [*make_charts(result), load_curve_chart(result)]
