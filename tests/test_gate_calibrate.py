@@ -233,3 +233,17 @@ def test_a_failed_calibration_run_ends_in_one_line_after_its_output(tmp_path, mo
     assert err.endswith(
         "bench calibrate: error: calibration run 1/2 failed (bench run exited 1; its output is above)\n"
     )
+
+
+def test_measuring_again_into_an_earlier_calibrations_folder_says_how_before_any_run(tmp_path, monkeypatch, capsys):
+    """Was: the second `bench calibrate` (its --out defaults to reports/calibration) failed on its first run: run id
+    cal-000 already taken (a RuntimeError traceback)."""
+    from bench.cli import main
+
+    (tmp_path / "cal" / "runs" / "cal-000").mkdir(parents=True)
+    monkeypatch.setattr(calibrate.subprocess, "run", lambda *a, **k: pytest.fail("a run was started"))
+    assert main(["calibrate", "--runs", "2", "--out", str(tmp_path / "cal")]) == 2
+    assert capsys.readouterr().err == (
+        f"bench calibrate: error: {tmp_path / 'cal' / 'runs'} holds the runs of an earlier calibration: bench "
+        "calibrate --reuse evaluates them again; to measure anew, remove that folder or give another --out\n"
+    )

@@ -74,11 +74,16 @@ def measure(
     out: Path, runs: int, percent: float, threads: Sequence[int], min_time_s: float, batch_sizes, model: str
 ) -> Path:
     """Run the calibration suite ``runs`` times, each in its own process; returns the results folder."""
+    results = out / "runs"
+    if results.is_dir() and any(results.iterdir()):  # its cal-000 was taken: the first run failed ("already exists")
+        raise BenchError(
+            f"{results} holds the runs of an earlier calibration: bench calibrate --reuse evaluates them again; to "
+            "measure anew, remove that folder or give another --out"
+        )
     out.mkdir(parents=True, exist_ok=True)
     suite = out / "gate-calibration.yaml"
     suite.write_text(suite_yaml(percent, threads, min_time_s, batch_sizes, model))
     check_suite(suite)
-    results = out / "runs"
     for r in range(runs):
         started = time.perf_counter()
         command = [sys.executable, "-m", "bench.cli", "run", str(suite), "--results", str(results)]
