@@ -227,6 +227,22 @@ def test_a_summary_fifo_that_no_process_reads_is_refused_not_waited_on(tmp_path)
         os.close(reader)
 
 
+def test_summary_and_json_naming_one_file_are_refused_before_comparing(tmp_path, capsys):
+    """Was: both were staged to one temporary file, the verdicts stood in the summary's place, and the gate ended on
+    "bench gate: error: [Errno 2] No such file or directory: '.v.tmpN' -> 'v'" (after a --rerun's minutes, too)."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2)}}, started_at="2026-11-22T00:00:00Z")
+    argv = ["gate", "--results", str(results), "--baseline", "r1", "--current", "r2"]
+    same = str(tmp_path / "out.md")
+    assert main([*argv, "--summary", same, "--json", same]) == 2
+    assert capsys.readouterr().err == (
+        f"bench gate: error: --summary and --json both name {same}: the verdicts would replace the summary; give "
+        "each a file\n"
+    )
+    assert not (tmp_path / "out.md").exists()
+
+
 def _concatenate(run, other):
     """``run``'s records.jsonl and samples.jsonl followed by ``other``'s: two measurements of each case."""
     for name in ("records.jsonl", "samples.jsonl"):

@@ -27,11 +27,23 @@ def _repo_root() -> Path:
     return Path(found.stdout.strip())
 
 
+def _distinct_outputs(summary: str, verdicts: str) -> None:
+    """Refuse, before anything is compared (or re-run), ``--summary`` and ``--json`` naming one file: both were staged
+    to one temporary file, so the verdicts stood in the summary's place and the gate ended on "[Errno 2] No such
+    file or directory: '.x.tmpN' -> 'x'". A stream both can be written to (``/dev/stdout``) is fine."""
+    same = os.path.realpath(summary) == os.path.realpath(verdicts)
+    if same and (not os.path.exists(summary) or os.path.isfile(summary)):
+        raise GateError(
+            f"--summary and --json both name {summary}: the verdicts would replace the summary; give each a file"
+        )
+
+
 def gate(args: argparse.Namespace, extra: list[str]) -> int:
     from bench import gate as gating
     from bench import results as store
     from bench.gate import history
 
+    _distinct_outputs(args.summary, args.json)
     currents = [store.resolve_run(run, args.results) for run in (args.current or [None])]
     current_meta = store.load_meta(currents[0])
     suites = [s["name"] for s in current_meta.get("suites", [])]
