@@ -227,6 +227,22 @@ def test_a_summary_fifo_that_no_process_reads_is_refused_not_waited_on(tmp_path)
         os.close(reader)
 
 
+def test_json_to_dev_stdout_on_a_pipe_is_written_there(tmp_path):
+    """Was: `bench gate --json /dev/stdout | jq .` failed: '--json /dev/stdout: cannot write it (no such file or
+    directory)' (its real path on a pipe is /proc/PID/fd/pipe:[N], which was taken for a new file to stage)."""
+    import subprocess
+    import sys
+
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2)}}, started_at="2026-11-22T00:00:00Z")
+    argv = [sys.executable, "-m", "bench.cli", "gate", "--results", str(results), "--baseline", "r1", "--current"]
+    argv += ["r2", "--summary", str(tmp_path / "s.md"), "--json", "/dev/stdout"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)  # stdout: a pipe
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout[done.stdout.index("{") : done.stdout.rindex("}") + 1])["current"] == "r2"
+
+
 def test_summary_and_json_naming_one_file_are_refused_before_comparing(tmp_path, capsys):
     """Was: both were staged to one temporary file, the verdicts stood in the summary's place, and the gate ended on
     "bench gate: error: [Errno 2] No such file or directory: '.v.tmpN' -> 'v'" (after a --rerun's minutes, too)."""

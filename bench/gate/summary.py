@@ -167,8 +167,8 @@ def _stage(path: str | Path, text: str) -> list[tuple[Path, Path]]:
     with the file it is to replace (through a link, as a write through it would go); anything else (a pipe someone
     reads, ``/dev/stdout``) is written at once (:func:`_write`), and nothing is returned."""
     target = Path(os.path.realpath(path))
-    try:
-        regular = stat.S_ISREG(target.stat().st_mode)
+    try:  # the path itself, not its real path: /dev/stdout on a pipe resolves to /proc/PID/fd/pipe:[N], no file
+        regular = stat.S_ISREG(os.stat(path).st_mode)
     except FileNotFoundError:
         regular = True
     if not regular:
