@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.commands._args import at_least, environment_default, folder, number_type, positive_int
+from bench.commands._args import at_least, bounded_int, environment_default, folder, number_type, positive_int
 from bench.results import default_reports_dir
+
+MAX_POOL = 20_000
+"""The most pooled comparisons per case: about 20 minutes of comparisons, without a word of progress, on 2 cores
+(a larger --pool looked like a hang)."""
 
 
 def model_name(text: str) -> str:
@@ -74,6 +78,11 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--min-time-s", type=number_type(0, 3600), default=0.5, help="latency pass length per case (default: 0.5)"
     )
-    parser.add_argument("--pool", type=positive_int, default=1000, help="pooled comparisons per case (default: 1000)")
+    parser.add_argument(
+        "--pool",
+        type=bounded_int(1, MAX_POOL),
+        default=1000,
+        help=f"pooled comparisons per case, 1 to {MAX_POOL} (default: 1000; each 1000 take about a minute here)",
+    )
     parser.add_argument("--reuse", action="store_true", help="re-evaluate the runs already in --out/runs")
     parser.set_defaults(func=calibrate_command)
