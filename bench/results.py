@@ -209,7 +209,7 @@ def drop_cut_short_line(path: Path) -> None:
     data = path.read_bytes() if path.is_file() else b""
     if data and not data.endswith(b"\n"):
         try:
-            json.loads(data[data.rfind(b"\n") + 1 :].decode("utf-8"))
+            json.loads(data[data.rfind(b"\n") + 1 :].decode("utf-8-sig"))
             whole = True
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             whole = False
@@ -231,7 +231,7 @@ def _hold(handle, path: Path) -> None:
     except BlockingIOError:
         handle.close()
         try:
-            process = json.loads((path / "meta.json").read_text(encoding="utf-8")).get("process") or {}
+            process = json.loads((path / "meta.json").read_text(encoding="utf-8-sig")).get("process") or {}
         except (OSError, ValueError, AttributeError):
             process = {}
         who = f" (pid {process.get('pid')} on {process.get('host')})" if isinstance(process, dict) and process else ""
@@ -299,7 +299,7 @@ class RunWriter:
         if resume:
             for name in ("records.jsonl", "samples.jsonl"):
                 drop_cut_short_line(self.path / name)
-            previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
+            previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8-sig"))
             for row in _read_jsonl(self.path / "records.jsonl"):
                 self.counts[row["status"]] = self.counts.get(row["status"], 0) + 1
             carry = ("wall_time_s", "measure_time_s", "phase_time_s")
@@ -579,7 +579,7 @@ def _read_jsonl(
         if not line.strip():
             continue
         try:
-            row = json.loads(line.decode("utf-8"))
+            row = json.loads(line.decode("utf-8-sig"))
         except RecursionError:  # nested deeper than the JSON decoder can go: damage, not a run's line
             skipped.append(f"{number} (nested too deep)")
             continue
@@ -762,7 +762,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     (:func:`quiet_for`), which :func:`running_who` shows."""
     problems: list[str] = []
     try:
-        meta = json.loads(_read_regular(path / "meta.json").decode("utf-8"))
+        meta = json.loads(_read_regular(path / "meta.json").decode("utf-8-sig"))
     except FileNotFoundError:
         meta = None
         _warn(problems, f"{path / 'meta.json'}: missing; the run is read from its records")

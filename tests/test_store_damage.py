@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -497,3 +498,17 @@ def test_a_run_whose_every_record_line_is_damaged_says_so_not_that_it_has_no_rec
         "above): nothing to report"
     ) in err
     assert "no records yet" not in err and "Traceback" not in err
+
+
+def test_files_saved_with_a_byte_order_mark_read_as_they_are(tmp_path):
+    """A meta.json or a JSON-lines file saved by an editor that writes a UTF-8 byte order mark (Windows' Notepad)."""
+    run = three_cases(tmp_path)
+    for name in ("meta.json", "records.jsonl", "samples.jsonl"):
+        path = run / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResultsWarning)
+        assert read_meta(run)["status"] == "finished"
+        assert load(run)["case_id"].tolist() == ["a", "b", "c"]
+        assert set(load_samples(run)) == {"s::a", "s::b", "s::c"}
+        assert run_damage(run) == []
