@@ -891,18 +891,20 @@ def load(
     results_dir: str | os.PathLike[str] | None = None,
     *,
     repeated: dict[str, list[int]] | None = None,
+    problems: list[str] | None = None,
 ):
     """A run's records as a pandas DataFrame: one row per case, the columns of :class:`Record`.
 
     ``extra`` (method parameters and method-specific figures) is flattened into ``extra.<key>`` columns.
     Records of an older schema version load too; columns they lack are empty. ``repeated``, when given, gets the
     cases (``suite::case_id``) the file holds on more than one line, with those lines' numbers (the frame has the
-    last of each, see :func:`_read_jsonl`).
+    last of each, see :func:`_read_jsonl`); ``problems``, when given, gets what of the file could not be read (each
+    also warned about).
     """
     import pandas as pd
 
     path = resolve_run(run, results_dir) / "records.jsonl"
-    rows = _read_jsonl(path, repeated=repeated)
+    rows = _read_jsonl(path, problems, repeated=repeated)
     frame = pd.DataFrame(rows)
     for column in COLUMNS:
         if column not in frame.columns:

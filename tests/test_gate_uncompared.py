@@ -322,3 +322,20 @@ def test_a_calibrated_run_noise_is_named_in_the_summary(tmp_path):
         "demo: run noise 1.0%, measured over 30 runs (bench calibrate): taken for one run a side, and pooled with "
         "the run pairs of several runs a side"
     ) in gate.render_markdown(result)
+
+
+def test_a_case_on_a_damaged_line_of_the_baseline_is_not_compared_and_never_passes_as_new(results):
+    path = results / "base" / "records.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:2], b'{"suite": "demo", "case_id": "m[2]", "sta\n', *lines[3:]]))
+    make_run(results, "cur", {k: {**v, "samples": latencies(20 + i)} for i, (k, v) in enumerate(EIGHT.items())})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.uncompared == ["demo::m[2]"] and result.compared > 0
+    assert result.exit_code == gate.NOT_COMPARED  # it was "new", and the gate passed
+    reasons = {v.reason for v in result.verdicts if v.case == "demo::m[2]"}
+    assert reasons and all("damaged line(s) skipped" in r and "may be on one of them" in r for r in reasons)
+    # with an intact baseline the same runs pass
+    path.write_bytes(b"".join(lines))
+    assert gate.gate_runs(["base"], ["cur"], results).exit_code == 0

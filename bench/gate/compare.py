@@ -149,6 +149,8 @@ class RunSide:
     """Per case, every pooled run's record of it as ``(run_id, timestamp)``: which measurements this side holds."""
     paths: list[Path] = field(default_factory=list)
     """Each pooled run's folder, in the order of :attr:`metas` (what an error about its ``meta.json`` names)."""
+    damaged: list[str] = field(default_factory=list)
+    """What of the runs' ``records.jsonl`` could not be read (damaged lines): a case it lacks may be on one."""
 
     @property
     def commit(self) -> str:
@@ -177,6 +179,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
     measurements: dict[str, list[tuple[str, Any]]] = {}
     metas = []
     paths: list[Path] = []
+    damaged: list[str] = []
     seen: set[Path] = set()
     for run in runs:
         path = store.resolve_run(run, results_dir)
@@ -186,7 +189,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
         paths.append(path)
         metas.append(store.load_meta(path))
         lines: dict[str, list[int]] = {}
-        frame = store.load(path, repeated=lines)
+        frame = store.load(path, repeated=lines, problems=damaged)
         waits: dict[str, float | None] = {}
         for row in frame.to_dict("records"):
             key = f"{row['suite']}::{row['case_id']}"
@@ -199,7 +202,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
         for key, found in lines.items():
             repeated[key] = f"{path / 'records.jsonl'} has it on lines {', '.join(map(str, found))}"
     label = metas[0]["run_id"] if len(metas) == 1 else f"{len(metas)} runs pooled"
-    return RunSide(label, records, samples, metas, repeated, cpu_wait, measurements, paths)
+    return RunSide(label, records, samples, metas, repeated, cpu_wait, measurements, paths, damaged)
 
 
 def _cpu_wait_share(row: Mapping[str, Any]) -> float | None:
@@ -459,6 +462,11 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
         reason = (
             f"not in the baseline: its run ({baseline.label}, {unfinished}) set out to measure it but has no record"
         )
+    elif (
+        old is None and baseline.damaged and not refused
+    ):  # a case it guarded may be on the line it cannot read: never "passed"
+        reason = f"not among the baseline's readable records, and {baseline.damaged[0]}: it may be on one of them"
+        result.uncompared.append(key)
     if reason is None:
         differences = environment_differences(old, new)
         if differences:

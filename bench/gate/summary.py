@@ -101,8 +101,8 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
     if result.uncompared or result.compared == 0:
         what = (
             f"{len(result.uncompared)} case(s) ok in the baseline and selected now were not compared (never "
-            f"measured: the run was killed or interrupted; no comparable figure; a case measured twice in one run; or "
-            f"a baseline promoted from this very run): "
+            f"measured: the run was killed or interrupted; no comparable figure; a case measured twice in one run; "
+            f"a baseline promoted from this very run; or a baseline whose records.jsonl has damaged lines): "
             f"{_first_five(result.uncompared)}"
             if result.uncompared
             else "nothing was compared: no case is ok in both runs (another suite, no overlap, or an empty run)"
