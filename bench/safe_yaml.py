@@ -10,9 +10,10 @@ the file and, where known, the line and column.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.composer import Composer
@@ -54,7 +55,23 @@ except ImportError:  # PyYAML built without libyaml
             Parser.__init__(self)
 
 
-class _BoundedLoader(Composer, SafeConstructor, Resolver, _Events):
+class _Resolver(Resolver):
+    """PyYAML's resolver without YAML 1.1's sexagesimal and octal numbers, which YAML 1.2 dropped: ``rows: 1:30``
+    was read as 90 and ``threads: 010`` as 8, without a word. Such a value stays a string, so a key that wants a
+    number refuses it in one line, naming the value as written."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, re.Pattern[str]]]]] = {
+        first: [
+            (tag, re.compile(r"^(?![-+]?0[0-7_]+$)(?!.*:)" + regexp.pattern.removeprefix("^"), regexp.flags))
+            if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+            else (tag, regexp)
+            for tag, regexp in resolvers
+        ]
+        for first, resolvers in Resolver.yaml_implicit_resolvers.items()
+    }
+
+
+class _BoundedLoader(Composer, SafeConstructor, _Resolver, _Events):
     """PyYAML's safe loader, composed in Python so that the limits apply while the tree is built: a nesting limit
     and a node budget, duplicate keys refused, and the expanded size of the document (aliases included) checked
     before anything is constructed from it."""
@@ -63,7 +80,7 @@ class _BoundedLoader(Composer, SafeConstructor, Resolver, _Events):
         _Events.__init__(self, stream)
         Composer.__init__(self)
         SafeConstructor.__init__(self)
-        Resolver.__init__(self)
+        _Resolver.__init__(self)
         self._depth = 0
         self._composed = 0
 
