@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 
 import pytest
 
@@ -123,6 +124,21 @@ def test_what_follows_a_double_dash_goes_to_pytest_also_where_no_suite_came_befo
         "bench run: error: suites/quick.yaml: what follows -- goes to pytest, which would run it beside the default "
         "suites/quick.yaml; name the suite before --: bench run suites/quick.yaml -- ...\n"
     )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("given", [["--benchmark-json", "/dev/full"], ["--benchmark-json=/dev/full"]])
+def test_a_benchmark_json_that_cannot_be_written_is_named_with_what_the_run_kept(tmp_path, capsys, monkeypatch, given):
+    """pytest-benchmark writes the file it opened at start-up after the last case: on a full disk the line said only
+    '[Errno 28] No space left on device', naming no file."""
+    monkeypatch.chdir(tmp_path)
+    suite = write_suite(tmp_path, "s.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    assert main(["run", str(suite), "--results", "res", "--run-id", "r1", "--", *given, "-q"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "bench run: error: --benchmark-json /dev/full: cannot write it: no space left on device; the run's own "
+        "results are saved in res/r1"
+    )
+    assert (tmp_path / "res" / "r1" / "records.jsonl").read_text().count("\n") == 1
 
 
 def test_bench_run_progress_draws_the_line_or_says_in_one_line_why_not(tmp_path, capsys, monkeypatch):

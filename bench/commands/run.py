@@ -7,7 +7,7 @@ import os
 import signal
 
 from bench.commands._args import default_here, folder, run_id, suite_path
-from bench.errors import BenchError, counted, did_you_mean
+from bench.errors import BenchError, counted, did_you_mean, os_reason
 
 # pytest plugins that other packages install and a suite run never uses; hypothesis alone takes 1.3 s to import
 UNUSED_PLUGINS = ("hypothesispytest", "anyio")
@@ -208,6 +208,15 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     except KeyboardInterrupt as stop:  # where pytest does not catch it (as it starts or ends); SIGTERM names itself
         by = "SIGTERM" if stop.args == ("SIGTERM",) else watch.stopped_by() or "Ctrl-C"
         return _interrupted(by, watch.writer())
+    except OSError as err:
+        json_file = _option_value(extra, "--benchmark-json")
+        if err.filename is not None or json_file is None:
+            raise
+        # pytest-benchmark writes the file it opened at start-up after the last case (a full disk, /dev/full)
+        writer = watch.writer()
+        kept = f"; the run's own results are saved in {writer.path}" if writer is not None else ""
+        print(flush=True)  # pytest's progress line was left open
+        raise BenchError(f"--benchmark-json {json_file}: cannot write it: {os_reason(err)}{kept}") from None
     writer = watch.writer()
     refused = write_error_line(writer, None if writer is None else resume_command(args, extra, writer.run_id))
     if refused is not None:  # pytest's own line (its Exit) does not say what the run kept
@@ -232,6 +241,17 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
             if hint:
                 print(f"bench run: {option} is passed on to pytest, which does not know it.{hint}", file=sys.stderr)
     return code
+
+
+def _option_value(extra: list[str], option: str) -> str | None:
+    """The value given to ``option`` among pytest's arguments (``--x V`` or ``--x=V``; the last one), or None."""
+    found = None
+    for i, arg in enumerate(extra):
+        if arg == option and i + 1 < len(extra):
+            found = extra[i + 1]
+        elif arg.startswith(option + "="):
+            found = arg.split("=", 1)[1]
+    return found
 
 
 PROGRESS_CHOICES = ("auto", "bar", "dots")
