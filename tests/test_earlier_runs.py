@@ -92,3 +92,34 @@ def test_a_decision_without_the_weight_perturbation_recommends_the_same_cases(tm
     assert full.recommendations["case_id"].tolist() == quick.recommendations["case_id"].tolist()
     assert quick.cases["recommended"].tolist() == full.cases["recommended"].tolist()
     assert quick.recommendations.iloc[0]["robustness"] == "not computed"
+
+
+def test_a_near_tie_compares_its_lowest_p_case_beside_a_suite_scored_across_batch_sizes(tmp_path):
+    """A suite scored across batch sizes has no batch_size in its recommendation rows: with it beside another suite
+    in one run, the other's batch sizes become floats (1.0), and a near tie there compared the moved recommendation
+    (the cheaper case) with the earlier runs instead of the lowest-P case."""
+    import json
+
+    results = tmp_path / "results"
+    for run_id, started, b_scale, seed in [
+        ("r1", "2026-11-20T10:00:00Z", 0.8, 2),
+        ("r2", "2026-11-21T10:00:00Z", 0.8, 2),
+        ("r3", "2026-11-22T10:00:00Z", 0.998, 1),  # B a hair faster than A on the same samples: a near tie
+    ]:
+        cases = {
+            A: {"samples": latencies(1), "threads": 1, "model_size_bytes": 1000},
+            B: {"samples": latencies(seed, scale=b_scale), "threads": 2, "model_size_bytes": 1000},
+            "o" + A: {"suite": "other", "samples": latencies(1), "threads": 1, "model_size_bytes": 1000},
+            "o" + B: {"suite": "other", "samples": latencies(2, scale=0.8), "threads": 2, "model_size_bytes": 1000},
+        }
+        path = make_run(results, run_id, cases, started_at=started, extra_suites=("other",))
+        meta = json.loads((path / "meta.json").read_text())
+        meta["suites"][1]["sections"] = {"scoring": {"across_batch_sizes": True}}
+        (path / "meta.json").write_text(json.dumps(meta))
+
+    recs = tables("r3", results).recommendations.set_index("suite")
+    tie = recs.loc["demo"]
+    assert tie["near_tie"] and tie["case_id"] == A  # moved to the cheaper 1-thread case; B had the lowest P
+    assert (tie["earlier_runs_compared"], tie["earlier_runs_agree"], tie["runs_disagree"]) == (2, 2, False)
+    assert tie["earlier_runs"].startswith(f"{B} had the lowest P in")
+    assert recs.loc["other", "earlier_runs_agree"] == 2

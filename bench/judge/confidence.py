@@ -405,7 +405,7 @@ def add_earlier_runs(
     cases: pd.DataFrame,
     earlier: Sequence[pd.DataFrame],
     group_columns: Mapping[str, Sequence[str]],
-    best: Mapping[tuple[str, ...], str] | None = None,
+    best: Mapping[tuple[str, str], str] | None = None,
 ) -> None:
     """The decision across runs, in place: what the bootstrap cannot see.
 
@@ -413,14 +413,15 @@ def add_earlier_runs(
     suite on this machine, scored with this run's weights, constraints and prices; ``group_columns`` gives each
     suite's :attr:`~bench.judge.scoring.ScoringConfig.group_columns`. For each recommendation row, an
     earlier run counts when its group measured the same cases (``ok``, by case id) as this run's; its lowest-P
-    feasible case (its own recommendation) is compared with this run's, ``best`` (group key -> case id; default the
-    row's ``case_id``): the lowest-P case before a near tie moved the recommendation. Adds ``earlier_runs`` (text,
-    empty when no earlier run counts), ``earlier_runs_compared`` and ``earlier_runs_agree`` (how many had the same
-    lowest-P case) and ``runs_disagree``."""
+    feasible case (its own recommendation) is compared with this run's, ``best`` ((suite, the row's ``case_id``) ->
+    case id; default the row's ``case_id``): the lowest-P case before a near tie moved the recommendation. (Not by
+    group key: the concatenated rows of several suites need not keep each group's values as they were, 1 -> 1.0.)
+    Adds ``earlier_runs`` (text, empty when no earlier run counts), ``earlier_runs_compared`` and
+    ``earlier_runs_agree`` (how many had the same lowest-P case) and ``runs_disagree``."""
     texts, compared_col, agree_col, disagree_col = [], [], [], []
     for _, rec in recommendations.iterrows():
         columns = group_columns.get(str(rec.get("suite")), ())
-        this = (best or {}).get(tuple(str(rec.get(c)) for c in columns)) or rec.get("case_id")
+        this = (best or {}).get((str(rec.get("suite")), str(rec.get("case_id")))) or rec.get("case_id")
         own = _ok_cases(cases, rec, columns) if columns else frozenset()
         counts: dict[str, int] = {}
         for frame in earlier if isinstance(this, str) and own else ():

@@ -213,7 +213,11 @@ def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS) ->
         for path, meta in store.runs_here(environment, folder.parent, exclude=folder, look_back=look_back):
             if isinstance(meta.get("started_at"), str) and meta["started_at"] < started:
                 decided += _decided(path, result)
-    best = {key: found.best_case for key, found in result.confidence_by_group.items() if found.best_case}
+    best = {  # by suite and recommended case, which the rows keep as they are (group values may not: 1 -> 1.0)
+        (key[0], str(found.recommended)): found.best_case
+        for key, found in result.confidence_by_group.items()
+        if found.best_case
+    }
     columns = {suite: config.group_columns for suite, config in result.configs.items()}
     add_earlier_runs(recs, result.cases, decided, columns, best)
 
