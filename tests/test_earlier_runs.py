@@ -123,3 +123,25 @@ def test_a_near_tie_compares_its_lowest_p_case_beside_a_suite_scored_across_batc
     assert (tie["earlier_runs_compared"], tie["earlier_runs_agree"], tie["runs_disagree"]) == (2, 2, False)
     assert tie["earlier_runs"].startswith(f"{B} had the lowest P in")
     assert recs.loc["other", "earlier_runs_agree"] == 2
+
+
+def test_a_run_that_could_not_score_a_case_of_the_group_is_compared_with_no_other_on_it(tmp_path):
+    """B measured (ok) but not scored in r1 (its accuracy missing while A has it): r1 could not rank B, so it says
+    nothing of whether B or A has the lower P; it was counted as a run where A had the lowest P (and r1's own report
+    compared its A with the runs where B won)."""
+    results = tmp_path / "results"
+    scored = {
+        A: {"samples": latencies(1), "threads": 1, "model_size_bytes": 1000, "accuracy": 0.9},
+        B: {"samples": latencies(2, scale=0.8), "threads": 2, "model_size_bytes": 1000, "accuracy": 0.9},
+    }
+    unscored = {**scored, B: {**scored[B], "accuracy": None}}
+    make_run(results, "r0", scored, started_at="2026-11-19T10:00:00Z")
+    make_run(results, "r1", unscored, started_at="2026-11-20T10:00:00Z")
+    make_run(results, "r2", scored, started_at="2026-11-21T10:00:00Z")
+
+    rec = tables("r2", results).recommendations.iloc[0]
+    assert rec["case_id"] == B
+    assert (rec["earlier_runs_compared"], rec["earlier_runs_agree"]) == (1, 1)  # r0 only
+    assert rec["earlier_runs"] == f"{B} had the lowest P in the one earlier run of these cases on this machine too."
+    rec = tables("r1", results).recommendations.iloc[0]
+    assert rec["case_id"] == A and (rec["earlier_runs_compared"], rec["earlier_runs"]) == (0, "")

@@ -411,11 +411,12 @@ def add_earlier_runs(
 
     ``earlier`` holds the decided cases (:attr:`bench.judge.decide.Decision.cases`) of earlier runs of the same
     suite on this machine, scored with this run's weights, constraints and prices; ``group_columns`` gives each
-    suite's :attr:`~bench.judge.scoring.ScoringConfig.group_columns`. For each recommendation row, an
-    earlier run counts when its group measured the same cases (``ok``, by case id) as this run's; its lowest-P
-    feasible case (its own recommendation) is compared with this run's, ``best`` ((suite, the row's ``case_id``) ->
-    case id; default the row's ``case_id``): the lowest-P case before a near tie moved the recommendation. (Not by
-    group key: the concatenated rows of several suites need not keep each group's values as they were, 1 -> 1.0.)
+    suite's :attr:`~bench.judge.scoring.ScoringConfig.group_columns`. For each recommendation row, an earlier run
+    counts when its group measured and scored the same cases (``ok`` with a P, by case id) as this run's; its
+    lowest-P feasible case (its own recommendation) is compared with this run's, ``best`` ((suite, the row's
+    ``case_id``) -> case id; default the row's ``case_id``): the lowest-P case before a near tie moved the
+    recommendation. (Not by group key: the concatenated rows of several suites need not keep each group's values as
+    they were, 1 -> 1.0.)
     Adds ``earlier_runs`` (text, empty when no earlier run counts), ``earlier_runs_compared`` and
     ``earlier_runs_agree`` (how many had the same lowest-P case) and ``runs_disagree``."""
     texts, compared_col, agree_col, disagree_col = [], [], [], []
@@ -445,11 +446,16 @@ def add_earlier_runs(
 
 
 def _ok_cases(frame: pd.DataFrame, rec: pd.Series, group_columns: Sequence[str]) -> frozenset[str]:
-    """The ``ok`` case ids of ``rec``'s group in ``frame`` (``frame`` as a whole without ``group_columns``)."""
+    """The ``ok`` case ids of ``rec``'s group in ``frame`` (``frame`` as a whole without ``group_columns``) that were
+    scored: an ``ok`` case without a P (its accuracy missing while the others have it, no size or latency) takes no
+    part in its run's order, so a run that has one cannot say which of the cases had the lowest P."""
     rows = frame
     if group_columns:
         rows = frame[np.logical_and.reduce([_same(frame[c], rec.get(c)) for c in group_columns])]
-    return frozenset(rows.loc[rows["status"] == "ok", "case_id"].astype(str))
+    measured = rows["status"] == "ok"
+    if "score" in rows.columns:
+        measured &= pd.to_numeric(rows["score"], errors="coerce").notna()
+    return frozenset(rows.loc[measured, "case_id"].astype(str))
 
 
 def _earlier_text(this: str, counts: Mapping[str, int]) -> str:
