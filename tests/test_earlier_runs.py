@@ -145,3 +145,17 @@ def test_a_run_that_could_not_score_a_case_of_the_group_is_compared_with_no_othe
     assert rec["earlier_runs"] == f"{B} had the lowest P in the one earlier run of these cases on this machine too."
     rec = tables("r1", results).recommendations.iloc[0]
     assert rec["case_id"] == A and (rec["earlier_runs_compared"], rec["earlier_runs"]) == (0, "")
+
+
+def test_two_earlier_runs_that_agree_are_both_not_all_2():
+    def decided(best: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"suite": "s", "model": "m", "device": "cpu", "batch_size": 1, "case_id": [A, B], "status": "ok",
+             "recommended": [c == best for c in (A, B)]}
+        )  # fmt: skip
+
+    recs = pd.DataFrame([{"suite": "s", "model": "m", "device": "cpu", "batch_size": 1, "case_id": A}])
+    add_earlier_runs(recs, decided(A), [decided(A), decided(A)], {"s": ["suite", "model", "device", "batch_size"]})
+    assert (
+        recs.iloc[0]["earlier_runs"] == f"{A} had the lowest P in both earlier runs of these cases on this machine too."
+    )

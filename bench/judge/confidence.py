@@ -460,7 +460,7 @@ def _ok_cases(frame: pd.DataFrame, rec: pd.Series, group_columns: Sequence[str])
 
 def _earlier_text(this: str, counts: Mapping[str, int]) -> str:
     compared = sum(counts.values())
-    runs = "the one earlier run" if compared == 1 else f"all {compared} earlier runs"
+    runs = {1: "the one earlier run", 2: "both earlier runs"}.get(compared, f"all {compared} earlier runs")
     if counts.get(this, 0) == compared:
         return f"{this} had the lowest P in {runs} of these cases on this machine too."
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0] != this, item[0]))
