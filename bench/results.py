@@ -978,8 +978,11 @@ def past_case_seconds(
     return found
 
 
-SAME_MACHINE = ("hostname", "cpu_model")
-"""The environment keys two runs must share to be taken as runs on the same machine (:func:`runs_here`)."""
+SAME_MACHINE = ("hostname", "cpu_model", "gpu_name")
+"""The environment keys two runs must share to be taken as runs on the same machine (:func:`runs_here`): the GPU
+too, which is none on a machine without one (a GPU swapped in a host makes another machine)."""
+NAMED_BY = ("hostname", "cpu_model")
+"""The keys a run's environment must fill for it to be matched with any other (:func:`runs_here`)."""
 
 
 def runs_here(
@@ -990,10 +993,11 @@ def runs_here(
     look_back: int = 20,
 ) -> list[tuple[Path, dict[str, Any]]]:
     """The runs, among the ``look_back`` last written to but ``exclude``, made on the machine of ``environment``
-    (the same :data:`SAME_MACHINE`), newest first, each with its ``meta.json``. Damaged runs and lines are passed
-    over without a word; only those runs' ``meta.json`` are read (by their files' modification times: a results
-    folder of thousands of runs costs a listing, not thousands of reads)."""
-    if any(environment.get(key) in (None, "") for key in SAME_MACHINE):  # a machine it cannot name matches none
+    (the same :data:`SAME_MACHINE`; none when ``environment`` lacks one of :data:`NAMED_BY`), newest first, each
+    with its ``meta.json``. Damaged runs and lines are passed over without a word; only those runs' ``meta.json``
+    are read (by their files' modification times: a results folder of thousands of runs costs a listing, not
+    thousands of reads)."""
+    if any(environment.get(key) in (None, "") for key in NAMED_BY):  # a machine it cannot name matches none
         return []
     try:
         folders = _run_folders(results_dir)

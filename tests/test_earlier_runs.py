@@ -14,7 +14,9 @@ from tests.gate_helpers import latencies, make_run
 A, B = "m[fp32-cpu-1t-bs1]", "m[fp32-cpu-2t-bs1]"  # the reference (1 thread) and the same model on 2 threads
 
 
-def run(results: Path, run_id: str, started: str, b_scale: float, *, host: str = "ci-box", more: bool = False):
+def run(
+    results: Path, run_id: str, started: str, b_scale: float, *, host: str = "ci-box", more: bool = False, gpu=None
+):
     """A run of two cases of one group: A at 1 ms and B at ``b_scale`` ms (B wins when below 1)."""
     cases = {
         A: {"samples": latencies(1), "threads": 1, "model_size_bytes": 1000},
@@ -22,7 +24,7 @@ def run(results: Path, run_id: str, started: str, b_scale: float, *, host: str =
     }
     if more:
         cases["m[fp32-cpu-4t-bs1]"] = {"samples": latencies(3, scale=0.5), "threads": 4, "model_size_bytes": 1000}
-    make_run(results, run_id, cases, started_at=started, env={"hostname": host})
+    make_run(results, run_id, cases, started_at=started, env={"hostname": host, "gpu_name": gpu})
 
 
 def test_a_report_says_how_the_earlier_runs_of_its_cases_on_this_machine_decided(tmp_path):
@@ -30,6 +32,7 @@ def test_a_report_says_how_the_earlier_runs_of_its_cases_on_this_machine_decided
     run(results, "r1", "2026-11-20T10:00:00Z", 0.8)
     run(results, "r2", "2026-11-21T10:00:00Z", 0.8)
     run(results, "r-elsewhere", "2026-11-21T11:00:00Z", 1.2, host="another-box")  # not this machine
+    run(results, "r-gpu", "2026-11-21T11:30:00Z", 1.2, gpu="NVIDIA H100 80GB HBM3")  # nor is it with a GPU
     run(results, "r-more", "2026-11-21T12:00:00Z", 1.2, more=True)  # not the same cases
     run(results, "r3", "2026-11-22T10:00:00Z", 1.2)  # A wins here
     run(results, "r4", "2026-11-23T10:00:00Z", 0.8)  # later than r3: not one of r3's earlier runs
