@@ -202,8 +202,9 @@ def tables(
 def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS) -> None:
     """Add to ``result.recommendations`` how the decision went in the earlier runs of its suites on this machine
     (:func:`bench.judge.confidence.add_earlier_runs`): runs beside ``folder`` (among the ``look_back`` last written
-    to) that started before it, on the same host and CPU, scored and decided with this run's own weights,
-    constraints and prices, so that only the measurements differ. A run that cannot be read is passed over."""
+    to) that started before it on the same machine (:func:`bench.results.runs_here`) and ran one of its suites,
+    scored and decided with this run's own weights, constraints and prices, so that only the measurements differ. A
+    run that cannot be read is passed over."""
     recs = result.recommendations
     if recs.empty or "case_id" not in recs.columns:
         return
@@ -211,7 +212,9 @@ def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS) ->
     decided: list[pd.DataFrame] = []
     if isinstance(started, str) and isinstance(environment, dict):
         for path, meta in store.runs_here(environment, folder.parent, exclude=folder, look_back=look_back):
-            if isinstance(meta.get("started_at"), str) and meta["started_at"] < started:
+            suites = {entry.get("name") for entry in meta.get("suites") or [] if isinstance(entry, dict)}
+            earlier = isinstance(meta.get("started_at"), str) and meta["started_at"] < started
+            if earlier and suites & set(result.configs):  # another suite's run is not read at all
                 decided += _decided(path, result)
     best = {  # by suite and recommended case, which the rows keep as they are (group values may not: 1 -> 1.0)
         (key[0], str(found.recommended)): found.best_case
