@@ -209,7 +209,8 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         by = "SIGTERM" if stop.args == ("SIGTERM",) else watch.stopped_by() or "Ctrl-C"
         return _interrupted(by, watch.writer())
     except OSError as err:
-        json_file = _option_value(extra, "--benchmark-json")
+        config = getattr(watch, "config", None)  # as pytest read it: from the command line, addopts or an ini file
+        json_file = config.getoption("benchmark_json", None) if config is not None else None
         if err.filename is not None or json_file is None:
             raise
         # pytest-benchmark writes the file it opened at start-up after the last case (a full disk, /dev/full)
@@ -241,17 +242,6 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
             if hint:
                 print(f"bench run: {option} is passed on to pytest, which does not know it.{hint}", file=sys.stderr)
     return code
-
-
-def _option_value(extra: list[str], option: str) -> str | None:
-    """The value given to ``option`` among pytest's arguments (``--x V`` or ``--x=V``; the last one), or None."""
-    found = None
-    for i, arg in enumerate(extra):
-        if arg == option and i + 1 < len(extra):
-            found = extra[i + 1]
-        elif arg.startswith(option + "="):
-            found = arg.split("=", 1)[1]
-    return found
 
 
 PROGRESS_CHOICES = ("auto", "bar", "dots")
