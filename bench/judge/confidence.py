@@ -311,10 +311,9 @@ def apply_confidence(
     both verdicts saying why. Without raw samples the columns say so."""
     frame, found = decision.cases, {}
     group_columns = config.group_columns
-    texts, share_col, tie_col = [], [], []
+    texts, share_col, tie_col, caution_col = [], [], [], []
     for _, rec in decision.recommendations.iterrows():
-        mask = np.logical_and.reduce([_same(frame[c], rec[c]) for c in group_columns])
-        group = frame[mask]
+        group = _in_group(frame, rec, group_columns)
         result = None
         if samples and rec.get("case_id"):
             result = group_confidence(group, frame, samples, config, constraints, resamples=resamples)
@@ -322,46 +321,50 @@ def apply_confidence(
             texts.append("not computed (no raw samples)" if rec.get("case_id") else "")
             share_col.append(np.nan)
             tie_col.append(False)
+            caution_col.append(False)
             continue
         found[tuple(str(rec[c]) for c in group_columns)] = result
         if result.near_tie and result.recommended != result.best_case:
             _move_recommendation(decision, group, rec.name, result)
         contenders = [c for c, share in result.shares.items() if share >= RIVAL_SHARE]
-        texts.append(_with_caution(result.summary, group, [result.recommended, *contenders]))
+        caution = _caution(group, [result.recommended, *contenders])
+        texts.append(f"{result.summary} {caution}" if caution else result.summary)
         share_col.append(result.share)
         tie_col.append(result.near_tie)
+        caution_col.append(bool(caution))
     decision.recommendations["confidence"] = texts
     decision.recommendations["confidence_share"] = share_col
     decision.recommendations["near_tie"] = tie_col
-    decision.recommendations["confidence_caution"] = [CAUTION in text for text in texts]
+    decision.recommendations["confidence_caution"] = caution_col
     return found
 
 
-CAUTION = "Caution:"
-"""Opens the sentence a confidence adds when a case it rests on was measured unsteadily (:func:`_with_caution`)."""
+def _in_group(frame: pd.DataFrame, rec: pd.Series, group_columns: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``frame`` in ``rec``'s group: the same value (or none) in each of ``group_columns``."""
+    return frame[np.logical_and.reduce([_same(frame[c], rec.get(c)) for c in group_columns])]
 
 
-def _with_caution(summary: str, group: pd.DataFrame, cases: Sequence[str]) -> str:
-    """``summary``, followed by a caution when one of ``cases`` (the recommendation and every case best in at least
+def _caution(group: pd.DataFrame, cases: Sequence[str]) -> str:
+    """The caution a confidence goes on with when one of ``cases`` (the recommendation and every case best in at least
     :data:`RIVAL_SHARE` of the resamples) was flagged ``unstable`` or stopped short of ``measure.precision``: the
     resamples hold only this run's samples, so they cannot see the drift between windows or runs behind that flag,
     and a share of 100% would overstate what was measured. The reference case is not named: its latency divides
-    every T of the group alike, so its drift moves each P in step, rarely their order."""
+    every T of the group alike, so its drift moves each P in step, rarely their order. "" when none was."""
     by_case = group.drop_duplicates("case_id").set_index("case_id")
     flags: dict[str, list[str]] = {}
     for case in dict.fromkeys(c for c in cases if isinstance(c, str)):
         if case not in by_case.index:
             continue
         row = by_case.loc[case]
-        if row.get("unstable") is True or row.get("unstable") == 1:
+        if row.get("unstable") == 1:  # True, numpy's too; not None or NaN (not recorded)
             flags.setdefault("flagged unstable", []).append(case)
-        if row.get("precision_reached") is False or row.get("precision_reached") == 0:
+        if row.get("precision_reached") == 0:  # False; None (no precision asked for) is not
             flags.setdefault("short of measure.precision", []).append(case)
     if not flags:
-        return summary
+        return ""
     said = "; ".join(f"{', '.join(cases)} {why}" for why, cases in flags.items())
     return (
-        f"{summary} {CAUTION} {said}. The resamples hold only this run's samples, not the drift between windows "
+        f"Caution: {said}. The resamples hold only this run's samples, not the drift between windows "
         "or runs behind that flag, so the share may overstate how sure this is: measure again, for longer "
         "(measure.min_time_s, measure.repeats) or on a quieter machine, before relying on it."
     )
@@ -423,13 +426,13 @@ def add_earlier_runs(
     for _, rec in recommendations.iterrows():
         columns = group_columns.get(str(rec.get("suite")), ())
         this = (best or {}).get((str(rec.get("suite")), str(rec.get("case_id")))) or rec.get("case_id")
-        own = _ok_cases(cases, rec, columns) if columns else frozenset()
+        own = _ok_cases(_in_group(cases, rec, columns)) if columns else frozenset()
         counts: dict[str, int] = {}
         for frame in earlier if isinstance(this, str) and own else ():
             if not all(c in frame.columns for c in columns):
                 continue
-            group = frame[np.logical_and.reduce([_same(frame[c], rec.get(c)) for c in columns])]
-            if _ok_cases(group, rec, ()) != own:
+            group = _in_group(frame, rec, columns)
+            if _ok_cases(group) != own:
                 continue
             picked = group.loc[group["recommended"].astype(bool), "case_id"]
             name = str(picked.iloc[0]) if len(picked) else "no feasible case"
@@ -445,13 +448,10 @@ def add_earlier_runs(
     recommendations["runs_disagree"] = disagree_col
 
 
-def _ok_cases(frame: pd.DataFrame, rec: pd.Series, group_columns: Sequence[str]) -> frozenset[str]:
-    """The ``ok`` case ids of ``rec``'s group in ``frame`` (``frame`` as a whole without ``group_columns``) that were
-    scored: an ``ok`` case without a P (its accuracy missing while the others have it, no size or latency) takes no
-    part in its run's order, so a run that has one cannot say which of the cases had the lowest P."""
-    rows = frame
-    if group_columns:
-        rows = frame[np.logical_and.reduce([_same(frame[c], rec.get(c)) for c in group_columns])]
+def _ok_cases(rows: pd.DataFrame) -> frozenset[str]:
+    """The ``ok`` case ids of ``rows`` (one group) that were scored: an ``ok`` case without a P (its accuracy missing
+    while the others have it, no size or latency) takes no part in its run's order, so a run that has one cannot say
+    which of the cases had the lowest P."""
     measured = rows["status"] == "ok"
     if "score" in rows.columns:
         measured &= pd.to_numeric(rows["score"], errors="coerce").notna()
