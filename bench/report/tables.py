@@ -15,7 +15,7 @@ from bench import results as store
 from bench.errors import BenchError, SuiteError, counted
 from bench.judge.confidence import EARLIER_RUNS, Confidence, add_earlier_runs, apply_confidence
 from bench.judge.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
-from bench.judge.decide import Robustness, decide, reference_missing, validate_constraints
+from bench.judge.decide import Decision, Robustness, decide, reference_missing, validate_constraints
 from bench.judge.scoring import NOT_RUN, PROFILES, ScoringConfig, score
 
 SUMMARY_COLUMNS = [
@@ -236,15 +236,37 @@ def _decided(path: Path, result: Tables) -> list[pd.DataFrame]:
             frame = store.load(path)
             if frame.empty or "suite" not in frame.columns:
                 return []
-            frame["threads"] = pd.to_numeric(frame["threads"], errors="coerce").astype("Int64")
-            for suite, records in frame.groupby("suite", sort=False):
-                config = result.configs.get(str(suite))
+            for suite, records in _by_suite(_typed(frame)):
+                config = result.configs.get(suite)
                 if config is not None:
-                    scored = add_costs(score(records, config, absent=NOT_RUN), result.prices[str(suite)])
-                    decided.append(decide(scored, result.constraints[str(suite)], config, perturb=False).cases)
+                    decision = _judged(records, config, result.constraints[suite], result.prices[suite], perturb=False)
+                    decided.append(decision.cases)
     except (OSError, BenchError, KeyError, TypeError, ValueError):
         return []
     return decided
+
+
+def _by_suite(frame: pd.DataFrame):
+    """``(suite, its records)`` of a run's records (:func:`_typed`), in the run's order."""
+    return ((str(suite), records) for suite, records in frame.groupby("suite", sort=False))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a run's records with their thread counts read as integers (a missing one as none)."""
+    return frame.assign(threads=pd.to_numeric(frame["threads"], errors="coerce").astype("Int64"))
+
+
+def _judged(
+    records: pd.DataFrame,
+    config: ScoringConfig,
+    constraints: dict[str, float],
+    prices: Prices,
+    *,
+    absent: str = NOT_RUN,
+    perturb: bool = True,
+) -> Decision:
+    """One suite's records scored (:func:`score`), costed (:func:`add_costs`) and decided (:func:`decide`)."""
+    return decide(add_costs(score(records, config, absent=absent), prices), constraints, config, perturb=perturb)
 
 
 def analyse(
@@ -269,13 +291,12 @@ def analyse(
             raise SuiteError(None, "--profile", err.message) from None
     source = source or f"run {meta.get('run_id', '?')}"
     sections = _suite_sections(meta)
-    frame = frame.copy()
-    frame["threads"] = pd.to_numeric(frame["threads"], errors="coerce").astype("Int64")
+    frame = _typed(frame)
     parts, recommendations, plans, robust_rows = [], [], [], []
     result = Tables(meta.get("run_id", ""), meta, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
     absent = _absent(meta, frame)
-    for suite, records in frame.groupby("suite", sort=False):
-        own = sections.get(str(suite), {})
+    for suite, records in _by_suite(frame):
+        own = sections.get(suite, {})
         scoring_section = dict(own.get("scoring") or {})
         if profile:
             scoring_section = {**scoring_section, "profile": profile}
@@ -290,18 +311,17 @@ def analyse(
             if err.file is not None:  # the --prices file, which names itself
                 raise
             raise SuiteError(f"{source} (suite {suite})", err.key, err.message) from None
-        costed = add_costs(score(records, config, absent=absent), prices)
-        decision = decide(costed, constraints, config)
+        decision = _judged(records, config, constraints, prices, absent=absent)
         result.confidence_by_group.update(apply_confidence(decision, samples, config, constraints))
         parts.append(decision.cases)
         recommendations.append(decision.recommendations)
         plans.append(capacity_plan(decision.cases, capacity, config.group_columns))
         for key, robustness in decision.robustness.items():
             robust_rows.append(dict(zip(config.group_columns, key, strict=False)) | robustness.__dict__)
-        result.configs[str(suite)] = config
-        result.constraints[str(suite)] = constraints
-        result.prices[str(suite)] = prices
-        result.capacity_inputs[str(suite)] = capacity
+        result.configs[suite] = config
+        result.constraints[suite] = constraints
+        result.prices[suite] = prices
+        result.capacity_inputs[suite] = capacity
         result.robustness_by_group.update(decision.robustness)
     result.cases = pd.concat(parts, ignore_index=True) if parts else frame
     result.recommendations = pd.concat(recommendations, ignore_index=True) if recommendations else pd.DataFrame()
