@@ -462,9 +462,8 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
         reason = (
             f"not in the baseline: its run ({baseline.label}, {unfinished}) set out to measure it but has no record"
         )
-    elif (
-        old is None and baseline.damaged and not refused
-    ):  # a case it guarded may be on the line it cannot read: never "passed"
+    elif old is None and baseline.damaged and not refused:
+        # a case it guarded may be on a line that cannot be read: never a "new case" the gate passes
         reason = f"not among the baseline's readable records, and {baseline.damaged[0]}: it may be on one of them"
         result.uncompared.append(key)
     if reason is None:
