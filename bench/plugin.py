@@ -105,11 +105,11 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_folder(results_dir, _results_name(config))
     _check_benchmark_outputs(config)
     if config.getoption("--bench-report", False):
-        reports_name = _source(config, "--bench-reports-dir", "BENCH_REPORTS_DIR")
-        _check_folder(_reports_dir(config), reports_name)
-        if os.path.realpath(_reports_dir(config)) == os.path.realpath(results_dir):  # reports/<run>: the run itself
+        reports_dir, reports_name = _reports_dir(config), _source(config, "--bench-reports-dir", "BENCH_REPORTS_DIR")
+        _check_folder(reports_dir, reports_name)
+        if os.path.realpath(reports_dir) == os.path.realpath(results_dir):  # reports/<run>: the run itself
             raise pytest.UsageError(
-                f"{reports_name} {_shown(_reports_dir(config))}: is the results folder too ({_results_name(config)}); "
+                f"{reports_name} {_shown(reports_dir)}: is the results folder too ({_results_name(config)}); "
                 "the report would replace the run it reports on: give the reports another folder"
             )
     if run_id is not None and (results_dir / run_id).exists():
