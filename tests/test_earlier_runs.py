@@ -51,7 +51,7 @@ def test_a_report_says_how_the_earlier_runs_of_its_cases_on_this_machine_decided
     assert first["earlier_runs_compared"] == 0 and first["earlier_runs"] == ""
 
 
-def test_an_earlier_run_is_judged_with_this_runs_weights_and_a_damaged_one_is_passed_over(tmp_path):
+def test_an_earlier_run_that_cannot_be_read_is_passed_over(tmp_path):
     results = tmp_path / "results"
     run(results, "r1", "2026-11-20T10:00:00Z", 0.8)
     (results / "r0").mkdir()
@@ -85,7 +85,7 @@ def test_add_earlier_runs_counts_only_groups_with_the_same_cases():
     assert f"was {B} in 2, {A} in 1, no feasible case in 1 ({A} in this run)" in rec["earlier_runs"]
 
 
-def test_a_decision_without_the_weight_perturbation_recommends_the_same_cases(tmp_path):
+def test_a_decision_without_the_weight_perturbation_recommends_the_same_cases():
     from bench.judge.decide import decide
     from bench.judge.scoring import ScoringConfig, score
     from tests.test_scoring import THREE, frame
