@@ -106,6 +106,30 @@ def test_run_of_a_folder_not_named_suites_runs_the_suites_validate_finds_there(t
     assert sorted(json.loads(line)["suite"] for line in records) == ["m", "n"]
 
 
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("empty", "empty: no suite files in this folder (*.yaml or *.yml, not starting with '_')"),
+        ("suites/sub", "suites/sub: no suite files in this folder (*.yaml or *.yml, not starting with '_')"),
+        ("notes.txt", "notes.txt: not a suite file; suite files end in .yaml or .yml"),
+        ("suites/_shared.yaml", "suites/_shared.yaml: a shared fragment (files starting with '_' are only used"),
+    ],
+)
+def test_run_of_what_holds_no_suite_is_one_line(tmp_path, capsys, monkeypatch, given, says):
+    """Was pytest's 'collected 0 items ... no tests ran' (exit 5) for a folder without suites or a file that is not
+    one, and its 'ERROR: not found' for a fragment, while bench validate said what was wrong."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "suites" / "sub").mkdir(parents=True)
+    (tmp_path / "notes.txt").write_text("suite: n\nmodels: [noop]\n")
+    write_suite(tmp_path, "suites/_shared.yaml", "measure: {}\n")
+    assert main(["run", given, "--results", "res"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"bench run: error: {says}")
+    assert not (tmp_path / "res").exists()
+
+
 def test_what_follows_a_double_dash_goes_to_pytest_also_where_no_suite_came_before_it(tmp_path, capsys, monkeypatch):
     """`bench run -k x -- -W ignore` read '-W' as a suite (argparse gave what follows `--` to the suites positional)."""
     monkeypatch.chdir(tmp_path)
@@ -533,7 +557,7 @@ def test_validate_says_a_shared_fragment_is_not_a_suite(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "_defaults.yaml")]) == 1
     assert capsys.readouterr().err == (
         f"{tmp_path / '_defaults.yaml'}: a shared fragment (files starting with '_' are only used through extends:), "
-        "not a suite: validate a suite that extends it\n"
+        "not a suite: name a suite that extends it\n"
     )
     assert main(["validate", str(tmp_path)]) == 0  # a folder: fragments are skipped, as pytest skips them
     assert capsys.readouterr().out == f"{tmp_path / 's.yaml'}: ok (s: 1 case)\n"

@@ -18,13 +18,25 @@ def suite_args(paths: list[str]) -> list[str]:
     a folder only inside one named ``suites``: :func:`bench.suite.files.in_suites_folder`) is replaced by its suite
     files, so that ``bench run FOLDER`` runs what ``bench validate FOLDER`` validates (it ran nothing: "no tests
     ran"). A folder with a ``suites`` folder in it (a project's root) is left to pytest's rule."""
-    from bench.suite.files import discover, in_suites_folder
+    from pathlib import Path
+
+    from bench.suite.files import discover, fragment_line, in_suites_folder
 
     given = []
     for path in paths:
-        inside = in_suites_folder(os.path.join(path, "x.yaml")) or os.path.isdir(os.path.join(path, "suites"))
-        files = discover([path]) if os.path.isdir(path) and not inside else []  # a project's .venv is not walked
-        given += [str(f) for f in files] if files and not any(map(in_suites_folder, files)) else [path]
+        file = path.split("::", 1)[0]  # a pytest node id names its suite file
+        if not os.path.isdir(file) and Path(file).suffix not in (".yaml", ".yml"):
+            raise BenchError(f"{file}: not a suite file; suite files end in .yaml or .yml")
+        if Path(file).name.startswith("_") and not os.path.isdir(file):
+            raise BenchError(fragment_line(file))
+        if os.path.isdir(os.path.join(file, "suites")):  # a project's root: its .venv is not walked
+            given.append(path)
+            continue
+        files = discover([file]) if os.path.isdir(file) else []
+        if os.path.isdir(file) and not files:  # pytest would say "no tests ran" (exit 5)
+            raise BenchError(f"{file}: no suite files in this folder (*.yaml or *.yml, not starting with '_')")
+        inside = in_suites_folder(os.path.join(file, "x.yaml"))
+        given += [str(f) for f in files] if files and not inside and not any(map(in_suites_folder, files)) else [path]
     return given
 
 

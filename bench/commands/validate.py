@@ -11,6 +11,7 @@ from bench.errors import SuiteError, counted
 
 def validate(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.suite import discover, load_suite
+    from bench.suite.files import fragment_line
 
     default_here(args.paths, DEFAULT_PATHS, "bench validate path/to/suite.yaml")
     try:
@@ -26,11 +27,7 @@ def validate(args: argparse.Namespace, extra: list[str]) -> int:
     for path in files:
         if path.name.startswith("_"):  # named on the command line: discover keeps the files it is given
             failed += 1
-            print(
-                f"{path}: a shared fragment (files starting with '_' are only used through extends:), not a suite: "
-                "validate a suite that extends it",
-                file=sys.stderr,
-            )
+            print(fragment_line(path), file=sys.stderr)
             continue
         try:
             suite = load_suite(path)

@@ -19,6 +19,14 @@ def is_suite_file(path: Path) -> bool:
     return path.suffix in (".yaml", ".yml") and not path.name.startswith("_")
 
 
+def fragment_line(path: str | os.PathLike[str]) -> str:
+    """What to say about a shared fragment (``_defaults.yaml``) named where a suite is wanted."""
+    return (
+        f"{path}: a shared fragment (files starting with '_' are only used through extends:), not a suite: "
+        "name a suite that extends it"
+    )
+
+
 def in_suites_folder(path: Path) -> bool:
     """Whether pytest collects the suite file ``path`` from a folder it is given: only inside a folder named
     ``suites`` (elsewhere a suite file is collected only when it is named itself), so that ``pytest .`` does not
