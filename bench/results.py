@@ -937,6 +937,46 @@ def load_samples(
     return {f"{row['suite']}::{row['case_id']}": row["samples_ms"] for row in rows}
 
 
+def checked_samples(
+    frame: Any, samples: dict[str, Any], path: str | os.PathLike[str], problems: list[str] | None = None
+) -> dict[str, Any]:
+    """``samples`` (:func:`load_samples`) without those that are not the samples of their case's record in ``frame``
+    (:func:`load`): a record's ``rounds`` is its sample count and its ``latency_p50_ms`` their median (as the
+    latency pass computes them), so samples of another count or median are another measurement's (a samples file
+    copied from another run, a line edited by hand). Confidence and the gate's statistics would otherwise be drawn
+    from figures the record does not show. Each one dropped is warned about (a :class:`ResultsWarning` naming
+    ``path``, the samples file) and added to ``problems`` when given; a record without those figures (a failed
+    case) keeps nothing, and one whose figures cannot be compared keeps its samples."""
+    import numpy as np
+
+    problems = [] if problems is None else problems
+    figures = {
+        f"{row.get('suite')}::{row.get('case_id')}": (row.get("status"), row.get("rounds"), row.get("latency_p50_ms"))
+        for row in (frame.to_dict("records") if len(frame) else [])
+    }
+    kept: dict[str, Any] = {}
+    for key, values in samples.items():
+        status, rounds, p50 = figures.get(key, (None, None, None))
+        if status != "ok":
+            said = "with no record" if status is None else f"whose record is '{status}'"
+            _warn(problems, f"{path}: {key}: samples of a case {said}; not used")
+            continue
+        median = float(np.percentile(np.asarray(values, dtype=float), 50)) if len(values) else math.nan
+        wrong_count = _finite_number(rounds) and len(values) != rounds
+        wrong_median = _finite_number(p50) and not math.isclose(median, p50, rel_tol=1e-9)
+        if wrong_count or wrong_median:
+            said = [f"{rounds:g} rounds"] if _finite_number(rounds) else []
+            said += [f"a p50 of {p50:.6g} ms"] if _finite_number(p50) else []
+            _warn(
+                problems,
+                f"{path}: {key}: {len(values)} samples with a median of {median:.6g} ms, but its record says "
+                f"{' with '.join(said)}: another measurement's samples; not used",
+            )
+            continue
+        kept[key] = values
+    return kept
+
+
 def run_damage(path: Path) -> list[str]:
     """What could not be read of a run (``meta.json``, damaged lines of its records and samples), without warning."""
     with warnings.catch_warnings():

@@ -33,7 +33,7 @@ from tests.test_results import record
 def three_cases(root: Path, run_id: str = "r1", started: str = "2026-01-01T00:00:00Z") -> Path:
     writer = RunWriter(root, run_id, {"started_at": started, "suites": [{"name": "s"}]})
     for name in ("a", "b", "c"):
-        writer.append(record(name, run_id=run_id), [1.0, 1.1])
+        writer.append(record(name, run_id=run_id, rounds=2), [0.9, 1.1])  # p50 1.0, as record() says
     writer.close("finished")
     return root / run_id
 
@@ -211,7 +211,7 @@ def test_samples_of_no_time_or_less_are_not_judged_and_the_gate_does_not_pass(tm
     for run_id in ("r1", "r2"):
         writer = RunWriter(tmp_path, run_id, {"suites": [{"name": "s"}], "cases": ["s::a"]})
         samples = [1.0 + i % 7 / 100 for i in range(60)] if run_id == "r1" else [sample] * 60
-        writer.append(record("a", run_id=run_id, model_size_bytes=1000), samples)
+        writer.append(record("a", run_id=run_id, model_size_bytes=1000, rounds=60, latency_p50_ms=1.03), samples)
         writer.close("finished")
     out = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
     assert main(["gate", "--baseline", "r1", "--current", "r2", "--results", str(tmp_path), *out]) == 3
@@ -512,3 +512,43 @@ def test_files_saved_with_a_byte_order_mark_read_as_they_are(tmp_path):
         assert load(run)["case_id"].tolist() == ["a", "b", "c"]
         assert set(load_samples(run)) == {"s::a", "s::b", "s::c"}
         assert run_damage(run) == []
+
+
+def test_samples_that_are_not_those_of_their_record_are_not_used(tmp_path):
+    """Was: a samples.jsonl copied from another run (or a line edited by hand) fed the gate's statistics and the
+    report's bootstrap with figures the records do not show."""
+    from bench.results import checked_samples
+
+    run = three_cases(tmp_path)  # a, b and c: 2 samples with a median of 1.0, as their records say
+    samples = load_samples(run) | {"s::b": [2.0, 2.2], "s::c": [0.9, 1.0, 1.1], "s::gone": [1.0]}
+    frame = load(run)
+    frame.loc[frame["case_id"] == "a", "rounds"] = None  # a record without a count: its median still checked
+    problems: list[str] = []
+    with pytest.warns(ResultsWarning) as caught:
+        kept = checked_samples(frame, samples, run / "samples.jsonl", problems)
+    assert sorted(kept) == ["s::a"]
+    assert [str(w.message) for w in caught] == problems
+    assert problems == [
+        f"{run / 'samples.jsonl'}: s::b: 2 samples with a median of 2.1 ms, but its record says 2 rounds with a p50 "
+        "of 1 ms: another measurement's samples; not used",
+        f"{run / 'samples.jsonl'}: s::c: 3 samples with a median of 1 ms, but its record says 2 rounds with a p50 of "
+        "1 ms: another measurement's samples; not used",
+        f"{run / 'samples.jsonl'}: s::gone: samples of a case with no record; not used",
+    ]
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_gate_over_samples_copied_from_another_run_does_not_pass(tmp_path, capsys):
+    """The baseline's samples.jsonl replaced by a slower run's: its records say p50 1.0 ms, its samples 2.1 ms. The
+    gate does not judge samples its records do not show (was: "regressed" or "passed" on them), and says so."""
+    three_cases(tmp_path, "r1")
+    three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    lines = (tmp_path / "r1" / "samples.jsonl").read_text().replace("[0.9, 1.1]", "[2.0, 2.2]")
+    (tmp_path / "r1" / "samples.jsonl").write_text(lines)
+    out = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(["gate", "--baseline", "r1", "--current", "r2", "--results", str(tmp_path), *out]) == 3
+    assert "another measurement's samples; not used" in capsys.readouterr().err
+    verdicts = json.loads((tmp_path / "v.json").read_text())
+    latency = [v for v in verdicts["verdicts"] if v["metric"] == "latency_p50_ms"]
+    assert {v["verdict"] for v in latency} == {"not comparable"}
+    assert {v["reason"] for v in latency} == {"no raw samples in the baseline"}

@@ -139,7 +139,7 @@ def collect(results: Path) -> list[CaseRuns]:
     missing: list[str] = []
     for path in store.run_dirs(results):
         frame = store.load(path)
-        samples = store.load_samples(path)
+        samples = store.checked_samples(frame, store.load_samples(path), path / "samples.jsonl")
         for row in frame[frame["status"] == "ok"].itertuples():
             key = f"{row.suite}::{row.case_id}"
             if not samples.get(key):

@@ -196,7 +196,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
             records.setdefault(key, _clean(row))
             measurements.setdefault(key, []).append(_measurement(row))
             waits[key] = _cpu_wait_share(row)
-        for key, values in store.load_samples(path).items():
+        for key, values in store.checked_samples(frame, store.load_samples(path), path / "samples.jsonl").items():
             samples.setdefault(key, []).append(values)
             cpu_wait.setdefault(key, []).append(waits.get(key))
         for key, found in lines.items():
@@ -672,10 +672,11 @@ def _compare_metric(
     metric = METRICS[rule.metric]
     verdict = Verdict(key, rule.metric, "not comparable", rule=rule.text, relative=rule.relative)
     if metric.kind == SAMPLED:
-        if not old_samples and not new_samples:
-            return None
+        if not old_samples and not new_samples and old.get(rule.metric) is None and new.get(rule.metric) is None:
+            return None  # neither run timed it (a load-only case)
         if not old_samples or not new_samples:
-            verdict.reason = "no raw samples in the " + ("baseline" if not old_samples else "current run")
+            where = "either run" if not old_samples and not new_samples else "the baseline" if not old_samples else ""
+            verdict.reason = f"no raw samples in {where or 'the current run'}"
             return verdict
         old_samples, new_samples, busy_note, busy = quiet_runs(old_samples, new_samples, cpu_wait)
         if busy:

@@ -192,6 +192,7 @@ def tables(
         )
     try:
         samples = store.load_samples(folder, arrays=True)  # arrays: 8 bytes a sample, not 32
+        samples = store.checked_samples(frame, samples, folder / "samples.jsonl")
     except (OSError, BenchError):  # no or unreadable raw samples: the report says the confidence was not computed
         samples = {}
     result = analyse(frame, meta, prices_file=prices_file, profile=profile, samples=samples, source=source)
