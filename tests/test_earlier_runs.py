@@ -162,3 +162,66 @@ def test_two_earlier_runs_that_agree_are_both_not_all_2():
     assert (
         recs.iloc[0]["earlier_runs"] == f"{A} had the lowest P in both earlier runs of these cases on this machine too."
     )
+
+
+def test_across_runs_a_change_of_the_lowest_p_between_runs_is_a_near_tie_that_goes_to_the_cheaper_case(
+    tmp_path, capsys
+):
+    """`bench report --across-runs`: B (2 threads, 0.8 ms) has the lowest P in this run, A (1 thread, 1.2 ms against
+    B's 1 ms... the reference at 1 ms) in the earlier one: one run each, so the runs cannot tell them apart, and A, on
+    one thread, costs less per inference than B on two. Without the option the recommendation stays this run's."""
+    from bench.cli import main
+
+    results = tmp_path / "results"
+    run(results, "r1", "2026-11-20T10:00:00Z", 1.2)  # A has the lowest P
+    run(results, "r2", "2026-11-21T10:00:00Z", 0.8)  # B has it
+
+    alone = tables("r2", results)
+    rec = alone.recommendations.iloc[0]
+    assert rec["case_id"] == B and rec["runs_disagree"] and not rec["across_runs_tie"]
+
+    across = tables("r2", results, across_runs=True)
+    rec = across.recommendations.iloc[0]
+    assert rec["case_id"] == A and rec["across_runs_tie"]
+    cases = across.cases.set_index("case_id")
+    assert cases["recommended"].to_dict() == {A: True, B: False}
+    assert cases.at[A, "verdict"].startswith(f"recommended: near tie across runs with {B} (lowest P {A} in 1, {B} in 1")
+    assert cases.at[B, "verdict"].startswith(f"recommended in this run, but a near tie across runs with {A}: ")
+    assert rec["reasons"].startswith(f"near tie across runs (lowest P {A} in 1, {B} in 1 of 2 runs on this machine)")
+    assert rec["score"] == cases.at[A, "score"] > cases.at[B, "score"]  # the pick is not the lowest P: the rule's
+    assert rec["earlier_runs"].endswith(
+        "Across these 2 runs, this one among them, a near tie (--across-runs); in a near tie the cheaper (USD per "
+        f"1M), then the smaller, then the lower-P configuration is recommended: {A}, not {B}."
+    )
+
+    assert main(["report", "r2", "--results", str(results), "--out", str(tmp_path / "out"), "--across-runs"]) == 0
+    assert f"batch 1: {A}  P=" in capsys.readouterr().out
+
+
+def test_across_runs_the_runs_never_overrule_a_case_that_had_the_lowest_p_in_all_of_them(tmp_path):
+    results = tmp_path / "results"
+    run(results, "r1", "2026-11-20T10:00:00Z", 0.8)
+    run(results, "r2", "2026-11-21T10:00:00Z", 0.8)
+    rec = tables("r2", results, across_runs=True).recommendations.iloc[0]
+    assert rec["case_id"] == B and not rec["across_runs_tie"] and "Across" not in rec["earlier_runs"]
+
+
+def test_across_runs_a_case_that_has_the_lowest_p_in_nine_tenths_of_the_runs_is_no_tie():
+    """The thresholds of the bootstrap's near tie (90%, 10%), applied to runs: 1 dissent in 9 runs is a tie, in 10
+    it is not."""
+
+    def decided(best: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"suite": "s", "model": "m", "device": "cpu", "batch_size": 1, "case_id": [A, B], "status": "ok",
+             "recommended": [c == best for c in (A, B)], "feasible": True, "score": [0.5, 0.4],
+             "cost_per_1m": [1.0, 2.0], "model_size_bytes": 1000, "verdict": ["", ""]}
+        )  # fmt: skip
+
+    for earlier, tie in ((8, True), (9, False)):
+        this = decided(B)
+        recs = pd.DataFrame(
+            [{"suite": "s", "model": "m", "device": "cpu", "batch_size": 1, "case_id": B, "reasons": ""}]
+        )
+        runs = [decided(A)] + [decided(B)] * (earlier - 1)
+        add_earlier_runs(recs, this, runs, {"s": ("suite", "model", "device", "batch_size")}, across=True)
+        assert (recs.at[0, "across_runs_tie"], recs.at[0, "case_id"]) == (tie, A if tie else B), earlier

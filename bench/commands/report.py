@@ -60,7 +60,8 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.report import write_report
 
     try:
-        folder, result = write_report(args.run, args.results, args.out, prices_file=args.prices, profile=args.profile)
+        options = {"prices_file": args.prices, "profile": args.profile, "across_runs": args.across_runs}
+        folder, result = write_report(args.run, args.results, args.out, **options)
     except OSError as err:  # writing below --out failed (a read-only or virtual file system, a full disk): say so
         if not isinstance(err.filename, str) or not _inside(err.filename, args.out):
             raise
@@ -124,5 +125,11 @@ def register(subparsers) -> None:
         metavar="NAME",
         type=_profile,
         help="scoring profile overriding the suite's (recommendation, search, chat or real-time, edge)",
+    )
+    parser.add_argument(
+        "--across-runs",
+        action="store_true",
+        help="apply the near-tie rule across this run and its earlier runs on this machine: where the lowest-P case "
+        "changes between runs, recommend the cheaper, then the smaller of the cases that had it",
     )
     parser.set_defaults(func=report)

@@ -379,24 +379,36 @@ def _move_recommendation(decision: Decision, group: pd.DataFrame, rec_index: Any
     old = group.index[group["case_id"] == result.best_case][0]
     new = group.index[group["case_id"] == result.recommended][0]
     rule = tie_rule(currency_of(frame, new))
-    frame.at[old, "recommended"], frame.at[new, "recommended"] = False, True
-    frame.at[new, "verdict"] = (
-        f"recommended: near tie with {result.best_case} (P {frame.at[old, 'score']:.3f} vs "
-        f"{frame.at[new, 'score']:.3f}, not separable by the measurements); {rule}"
-    )
-    frame.at[old, "verdict"] = (
-        f"lowest P ({frame.at[old, 'score']:.3f}) but a near tie with {result.recommended}: {rule}"
-    )
-    recs = decision.recommendations
     split = ", ".join(f"{case} {share:.0%}" for case, share in result.shares.items() if share >= RIVAL_SHARE)
-    recs.at[rec_index, "reasons"] = (
-        f"near tie ({split} of {result.resamples} resamples): {rule}; P {frame.at[new, 'score']:.3f} against "
-        f"the lowest, {frame.at[old, 'score']:.3f} of {result.best_case}"
+    _move(
+        frame,
+        decision.recommendations,
+        (old, new, rec_index),
+        (
+            f"recommended: near tie with {result.best_case} (P {frame.at[old, 'score']:.3f} vs "
+            f"{frame.at[new, 'score']:.3f}, not separable by the measurements); {rule}"
+        ),
+        f"lowest P ({frame.at[old, 'score']:.3f}) but a near tie with {result.recommended}: {rule}",
+        (
+            f"near tie ({split} of {result.resamples} resamples): {rule}; P {frame.at[new, 'score']:.3f} against "
+            f"the lowest, {frame.at[old, 'score']:.3f} of {result.best_case}"
+        ),
     )
+
+
+def _move(
+    cases: pd.DataFrame, recs: pd.DataFrame, rows: tuple[Any, Any, Any], verdict: str, old_verdict: str, reasons: str
+) -> None:
+    """Move a group's recommendation, in place, from the case at index ``old`` of ``cases`` to the one at ``new``
+    (``rows``: those two and the group's row of ``recs``), with their verdicts and the row's reasons."""
+    old, new, rec_index = rows
+    cases.at[old, "recommended"], cases.at[new, "recommended"] = False, True
+    cases.at[new, "verdict"], cases.at[old, "verdict"] = verdict, old_verdict
+    recs.at[rec_index, "reasons"] = reasons
     for column in ("score", "S", "T", "A", "reference_case"):
         if column in recs.columns:
-            recs.at[rec_index, column] = frame.at[new, column]
-    recs.at[rec_index, "case_id"] = result.recommended
+            recs.at[rec_index, column] = cases.at[new, column]
+    recs.at[rec_index, "case_id"] = cases.at[new, "case_id"]
 
 
 EARLIER_RUNS = 20
@@ -409,6 +421,8 @@ def add_earlier_runs(
     earlier: Sequence[pd.DataFrame],
     group_columns: Mapping[str, Sequence[str]],
     best: Mapping[tuple[str, str], str] | None = None,
+    *,
+    across: bool = False,
 ) -> None:
     """The decision across runs, in place: what the bootstrap cannot see.
 
@@ -421,31 +435,87 @@ def add_earlier_runs(
     recommendation. (Not by group key: the concatenated rows of several suites need not keep each group's values as
     they were, 1 -> 1.0.)
     Adds ``earlier_runs`` (text, empty when no earlier run counts), ``earlier_runs_compared`` and
-    ``earlier_runs_agree`` (how many had the same lowest-P case) and ``runs_disagree``."""
-    texts, compared_col, agree_col, disagree_col = [], [], [], []
-    for _, rec in recommendations.iterrows():
+    ``earlier_runs_agree`` (how many had the same lowest-P case), ``runs_disagree`` and ``across_runs_tie``.
+
+    With ``across`` (``bench report --across-runs``) the near-tie rule is applied across the runs too, this one
+    among them: when this run's lowest-P case had the lowest P in fewer than :data:`CONFIDENT_SHARE` of the runs
+    while another case had it in at least :data:`RIVAL_SHARE` of them, the runs cannot tell those cases apart, so
+    among them and the recommendation the cheaper, then the smaller, then the lower-P one (by this run's figures)
+    is recommended, in ``recommendations`` and ``cases`` alike (``across_runs_tie``). The runs only ever widen the
+    choice to a tie; they never overrule a case that had the lowest P in every run."""
+    texts, compared_col, agree_col, disagree_col, tie_col = [], [], [], [], []
+    for index, rec in recommendations.iterrows():
         columns = group_columns.get(str(rec.get("suite")), ())
         this = (best or {}).get((str(rec.get("suite")), str(rec.get("case_id")))) or rec.get("case_id")
-        own = _ok_cases(_in_group(cases, rec, columns)) if columns else frozenset()
+        group = _in_group(cases, rec, columns) if columns else cases.iloc[:0]
+        own = _ok_cases(group) if columns else frozenset()
         counts: dict[str, int] = {}
         for frame in earlier if isinstance(this, str) and own else ():
             if not all(c in frame.columns for c in columns):
                 continue
-            group = _in_group(frame, rec, columns)
-            if _ok_cases(group) != own:
+            theirs = _in_group(frame, rec, columns)
+            if _ok_cases(theirs) != own:
                 continue
-            picked = group.loc[group["recommended"].astype(bool), "case_id"]
-            name = str(picked.iloc[0]) if len(picked) else "no feasible case"
+            picked = theirs.loc[theirs["recommended"].astype(bool), "case_id"]
+            name = str(picked.iloc[0]) if len(picked) else NO_FEASIBLE
             counts[name] = counts.get(name, 0) + 1
         compared, agree = sum(counts.values()), counts.get(this, 0) if isinstance(this, str) else 0
-        texts.append(_earlier_text(this, counts) if compared else "")
+        text = _earlier_text(this, counts) if compared else ""
+        tie = False
+        if across and compared and agree < compared:
+            moved = _tie_across_runs(cases, recommendations, group, index, this, counts)
+            tie = bool(moved)
+            text = f"{text} {moved}" if moved else text
+        texts.append(text)
         compared_col.append(compared)
         agree_col.append(agree)
         disagree_col.append(agree < compared)
+        tie_col.append(tie)
     recommendations["earlier_runs"] = texts
     recommendations["earlier_runs_compared"] = compared_col
     recommendations["earlier_runs_agree"] = agree_col
     recommendations["runs_disagree"] = disagree_col
+    recommendations["across_runs_tie"] = tie_col
+
+
+NO_FEASIBLE = "no feasible case"
+"""What an earlier run's lowest-P case is counted as when none of its group's cases met the constraints."""
+
+
+def _tie_across_runs(
+    cases: pd.DataFrame, recs: pd.DataFrame, group: pd.DataFrame, rec_index: Any, this: str, counts: dict[str, int]
+) -> str:
+    """The near-tie rule across this run and the earlier ones (``counts``: each earlier run's lowest-P case), in
+    place (:func:`add_earlier_runs`); what it decided, or "" when the runs are no near tie."""
+    runs = sum(counts.values()) + 1
+    tally = {**counts, this: counts.get(this, 0) + 1}
+    rivals = [case for case, n in tally.items() if case not in (this, NO_FEASIBLE) and n / runs >= RIVAL_SHARE]
+    if tally[this] / runs >= CONFIDENT_SHARE or not rivals:
+        return ""
+    recommended = recs.at[rec_index, "case_id"]
+    feasible = group[group["feasible"].astype(bool)] if "feasible" in group.columns else group
+    contenders = feasible[feasible["case_id"].isin({this, *rivals, recommended})].drop_duplicates("case_id")
+    pick = contenders.at[min(contenders.index, key=lambda i: _cheaper(contenders, i)), "case_id"]
+    ordered = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
+    split = ", ".join(f"{case} in {n}" for case, n in ordered if case != NO_FEASIBLE and n / runs >= RIVAL_SHARE)
+    rule = tie_rule(currency_of(group, group.index[0]))
+    said = f"Across these {runs} runs, this one among them, a near tie (--across-runs); {rule}"
+    if pick == recommended:
+        return f"{said}: {pick}, as recommended."
+    old = group.index[group["case_id"] == recommended][0]
+    new = group.index[group["case_id"] == pick][0]
+    _move(
+        cases,
+        recs,
+        (old, new, rec_index),
+        f"recommended: near tie across runs with {recommended} (lowest P {split} of {runs} runs); {rule}",
+        f"{cases.at[old, 'verdict'].split(':', 1)[0]} in this run, but a near tie across runs with {pick}: {rule}",
+        (
+            f"near tie across runs (lowest P {split} of {runs} runs on this machine): {rule}; "
+            f"P {cases.at[new, 'score']:.3f} against {cases.at[old, 'score']:.3f} of {recommended}"
+        ),
+    )
+    return f"{said}: {pick}, not {recommended}."
 
 
 def _ok_cases(rows: pd.DataFrame) -> frozenset[str]:

@@ -44,16 +44,17 @@ def write_report(
     *,
     prices_file: str | os.PathLike[str] | None = None,
     profile: str | None = None,
+    across_runs: bool = False,
 ) -> tuple[Path, Tables]:
     """Score a run and write its report folder; returns the folder and the tables it shows. ``results_dir`` and
     ``reports_dir`` default to the CLI's folders (``$BENCH_RESULTS_DIR``, ``$BENCH_REPORTS_DIR``, see
-    :func:`bench.results.default_results_dir`)."""
+    :func:`bench.results.default_results_dir`); ``across_runs``: see :func:`bench.report.tables.tables`."""
     from bench.report.charts import make_charts, plt, save_charts
     from bench.report.html import render_html
     from bench.report.load_chart import load_curve_chart
     from bench.report.xlsx import write_workbook
 
-    result = tables(run, results_dir, prices_file=prices_file, profile=profile)
+    result = tables(run, results_dir, prices_file=prices_file, profile=profile, across_runs=across_runs)
     folder = Path(store.default_reports_dir() if reports_dir is None else reports_dir) / result.run_id
     if (folder / "meta.json").exists():  # the reports folder is a results folder: it was replaced, records and all
         raise BenchError(

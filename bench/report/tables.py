@@ -168,12 +168,15 @@ def tables(
     *,
     prices_file: str | os.PathLike[str] | None = None,
     profile: str | None = None,
+    across_runs: bool = False,
 ) -> Tables:
     """Score, cost and judge one run (default: the latest) and return its tables.
 
     ``prices_file`` overrides the price table (after the suite's ``prices:``); ``profile`` overrides the suites'
-    scoring profile. A group whose reference case did not run is shown with its measured figures but not scored
-    (:attr:`Tables.unscored`, :attr:`Tables.unscored_groups`); the other groups are scored as usual.
+    scoring profile; ``across_runs`` applies the near-tie rule across this run and its earlier runs on this machine
+    (:func:`bench.judge.confidence.add_earlier_runs`), so that a recommendation whose lowest-P case changes between
+    runs goes to the cheaper contender. A group whose reference case did not run is shown with its measured figures
+    but not scored (:attr:`Tables.unscored`, :attr:`Tables.unscored_groups`); the other groups are scored as usual.
     """
     folder = store.resolve_run(run, results_dir)  # once: "latest" must name the same run for every file read
     frame = store.load(folder)
@@ -196,11 +199,11 @@ def tables(
     except (OSError, BenchError):  # no or unreadable raw samples: the report says the confidence was not computed
         samples = {}
     result = analyse(frame, meta, prices_file=prices_file, profile=profile, samples=samples, source=source)
-    earlier_runs(result, folder)
+    earlier_runs(result, folder, across=across_runs)
     return result
 
 
-def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS) -> None:
+def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS, *, across: bool = False) -> None:
     """Add to ``result.recommendations`` how the decision went in the earlier runs of its suites on this machine
     (:func:`bench.judge.confidence.add_earlier_runs`): runs beside ``folder`` (among the ``look_back`` last written
     to) that started before it on the same machine (:func:`bench.results.runs_here`) and ran one of its suites,
@@ -223,7 +226,7 @@ def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS) ->
         if found.best_case
     }
     columns = {suite: config.group_columns for suite, config in result.configs.items()}
-    add_earlier_runs(recs, result.cases, decided, columns, best)
+    add_earlier_runs(recs, result.cases, decided, columns, best, across=across)
 
 
 def _decided(path: Path, result: Tables) -> list[pd.DataFrame]:

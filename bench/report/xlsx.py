@@ -220,6 +220,7 @@ def _summary_sheet(sheet, tables: Tables, formats: dict[str, Any]) -> None:
             "confidence_share",
             "earlier_runs_compared",
             "earlier_runs_agree",
+            "across_runs_tie",
             "reasons",
         )
         if c in tables.recommendations.columns
