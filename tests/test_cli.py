@@ -130,6 +130,20 @@ def test_run_of_what_holds_no_suite_is_one_line(tmp_path, capsys, monkeypatch, g
     assert not (tmp_path / "res").exists()
 
 
+@pytest.mark.parametrize("given", ["suites", ".", "suites/n\udcff.yaml"])
+def test_run_of_a_suite_file_whose_name_is_not_utf8_is_one_line(tmp_path, capsys, monkeypatch, given):
+    """Was: the cases ran, then "bench run: error: 'utf-8' codec can't encode character '\\udcff' in position 13:
+    surrogates not allowed" (pytest writing its cache of node ids), naming no file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "suites").mkdir()
+    with open(os.fsencode(tmp_path / "suites") + b"/n\xff.yaml", "w") as handle:  # a name in Latin-1, say
+        handle.write("suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    assert main(["run", given, "--results", "res"]) == 2
+    out, err = capsys.readouterr()
+    assert err == "bench run: error: suites/n\\udcff.yaml: the file name is not UTF-8 text; rename it\n"
+    assert out == "" and not (tmp_path / "res").exists()
+
+
 def test_what_follows_a_double_dash_goes_to_pytest_also_where_no_suite_came_before_it(tmp_path, capsys, monkeypatch):
     """`bench run -k x -- -W ignore` read '-W' as a suite (argparse gave what follows `--` to the suites positional)."""
     monkeypatch.chdir(tmp_path)

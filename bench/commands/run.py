@@ -25,19 +25,32 @@ def suite_args(paths: list[str]) -> list[str]:
     given = []
     for path in paths:
         file = path.split("::", 1)[0]  # a pytest node id names its suite file
-        if not os.path.isdir(file) and Path(file).suffix not in (".yaml", ".yml"):
+        folder = os.path.isdir(file)
+        if not folder and Path(file).suffix not in (".yaml", ".yml"):
             raise BenchError(f"{file}: not a suite file; suite files end in .yaml or .yml")
-        if Path(file).name.startswith("_") and not os.path.isdir(file):
+        if not folder and Path(file).name.startswith("_"):
             raise BenchError(fragment_line(file))
-        if os.path.isdir(os.path.join(file, "suites")):  # a project's root: its .venv is not walked
+        if folder and os.path.isdir(os.path.join(file, "suites")):  # a project's root: its .venv is not walked
+            _utf8_names(discover([os.path.join(file, "suites")]))
             given.append(path)
             continue
-        files = discover([file]) if os.path.isdir(file) else []
-        if os.path.isdir(file) and not files:  # pytest would say "no tests ran" (exit 5)
+        files = discover([file]) if folder else [Path(file)]
+        if not files:  # pytest would say "no tests ran" (exit 5)
             raise BenchError(f"{file}: no suite files in this folder (*.yaml or *.yml, not starting with '_')")
+        _utf8_names(files)
         inside = in_suites_folder(os.path.join(file, "x.yaml"))
-        given += [str(f) for f in files] if files and not inside and not any(map(in_suites_folder, files)) else [path]
+        given += [str(f) for f in files] if folder and not inside and not any(map(in_suites_folder, files)) else [path]
     return given
+
+
+def _utf8_names(files) -> None:
+    """One line for a suite file whose name is not UTF-8 text (bytes the file system's encoding could not decode):
+    pytest writes the session's node ids in UTF-8, and failed on it after the last case."""
+    for found in files:
+        try:
+            str(found).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BenchError(f"{ascii(str(found))[1:-1]}: the file name is not UTF-8 text; rename it") from None
 
 
 def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
