@@ -944,9 +944,10 @@ def checked_samples(
     (:func:`load`): a record's ``rounds`` is its sample count and its ``latency_p50_ms`` their median (as the
     latency pass computes them), so samples of another count or median are another measurement's (a samples file
     copied from another run, a line edited by hand). Confidence and the gate's statistics would otherwise be drawn
-    from figures the record does not show. Each one dropped is warned about (a :class:`ResultsWarning` naming
-    ``path``, the samples file) and added to ``problems`` when given; a record without those figures (a failed
-    case) keeps nothing, and one whose figures cannot be compared keeps its samples."""
+    from figures the record does not show. Each such one is warned about (a :class:`ResultsWarning` naming
+    ``path``, the samples file) and added to ``problems`` when given. Samples of a case with no ``ok`` record are
+    dropped without a word: an attempt a kill cut short before its record, then measured again by ``--resume`` or
+    not (:func:`_read_jsonl`). A record without those figures keeps its samples."""
     import numpy as np
 
     problems = [] if problems is None else problems
@@ -957,9 +958,7 @@ def checked_samples(
     kept: dict[str, Any] = {}
     for key, values in samples.items():
         status, rounds, p50 = figures.get(key, (None, None, None))
-        if status != "ok":
-            said = "with no record" if status is None else f"whose record is '{status}'"
-            _warn(problems, f"{path}: {key}: samples of a case {said}; not used")
+        if status != "ok":  # an attempt a kill cut short before its record (see _read_jsonl): nothing to warn of
             continue
         median = float(np.percentile(np.asarray(values, dtype=float), 50)) if len(values) else math.nan
         wrong_count = _finite_number(rounds) and len(values) != rounds
