@@ -113,6 +113,7 @@ def test_run_of_a_folder_not_named_suites_runs_the_suites_validate_finds_there(t
         ("suites/sub", "suites/sub: no suite files in this folder (*.yaml or *.yml, not starting with '_')"),
         ("notes.txt", "notes.txt: not a suite file; suite files end in .yaml or .yml"),
         ("suites/_shared.yaml", "suites/_shared.yaml: a shared fragment (files starting with '_' are only used"),
+        (".", ".: no suite files in its suites folder (*.yaml or *.yml, not starting with '_')"),
     ],
 )
 def test_run_of_what_holds_no_suite_is_one_line(tmp_path, capsys, monkeypatch, given, says):
@@ -142,6 +143,25 @@ def test_run_of_a_suite_file_whose_name_is_not_utf8_is_one_line(tmp_path, capsys
     out, err = capsys.readouterr()
     assert err == "bench run: error: suites/n\\udcff.yaml: the file name is not UTF-8 text; rename it\n"
     assert out == "" and not (tmp_path / "res").exists()
+
+
+def test_suites_behind_a_linked_folder_are_found_and_a_link_loop_is_one_line(tmp_path, capsys, monkeypatch):
+    """pytest collects suites through a symlinked folder: bench validate and bench run find them too (validate said
+    "no suite files under suites"); a link to a folder above it made pytest walk for ever."""
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "team-suites/t.yaml", "suite: t\nmodels: [noop]\n" + TINY_MEASURE)
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "team").symlink_to(tmp_path / "team-suites")
+    assert main(["validate", "suites"]) == 0
+    assert capsys.readouterr().out == "suites/team/t.yaml: ok (t: 1 case)\n"
+    assert main(["run", "suites", "--results", "res", "--run-id", "r1", "-q"]) == 0
+    assert (tmp_path / "res" / "r1" / "records.jsonl").read_text().count("\n") == 1
+    capsys.readouterr()
+    (tmp_path / "team-suites" / "up").symlink_to(tmp_path)
+    for argv in (["validate", "suites"], ["run", "suites", "--results", "res"]):
+        assert main(argv) in (1, 2)
+        loop = f"links to {os.path.realpath(tmp_path)}, a folder above it: a loop pytest would walk for ever; remove it"
+        assert capsys.readouterr().err.strip().endswith(f"suites/team/up: {loop}")
 
 
 def test_what_follows_a_double_dash_goes_to_pytest_also_where_no_suite_came_before_it(tmp_path, capsys, monkeypatch):

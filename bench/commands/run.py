@@ -17,7 +17,11 @@ def suite_args(paths: list[str]) -> list[str]:
     """The suite paths for pytest: a folder with suite files of which pytest would collect none (it collects them from
     a folder only inside one named ``suites``: :func:`bench.suite.files.in_suites_folder`) is replaced by its suite
     files, so that ``bench run FOLDER`` runs what ``bench validate FOLDER`` validates (it ran nothing: "no tests
-    ran"). A folder with a ``suites`` folder in it (a project's root) is left to pytest's rule."""
+    ran"). A folder with a ``suites`` folder in it (a project's root) is left to pytest's rule.
+
+    What pytest would run nothing of, or choke on, is a :class:`BenchError` naming it: a folder without suite files
+    and a file that is not one ("no tests ran"), a shared fragment ("not found"), a file name that is not UTF-8 text
+    (a failure after the last case) and a link to a folder above it (a walk for ever)."""
     from pathlib import Path
 
     from bench.suite.files import discover, fragment_line, in_suites_folder
@@ -30,14 +34,15 @@ def suite_args(paths: list[str]) -> list[str]:
             raise BenchError(f"{file}: not a suite file; suite files end in .yaml or .yml")
         if not folder and Path(file).name.startswith("_"):
             raise BenchError(fragment_line(file))
-        if folder and os.path.isdir(os.path.join(file, "suites")):  # a project's root: its .venv is not walked
-            _utf8_names(discover([os.path.join(file, "suites")]))
+        root = folder and os.path.isdir(os.path.join(file, "suites"))  # a project's root: its .venv is not walked
+        files = discover([os.path.join(file, "suites") if root else file]) if folder else [Path(file)]
+        if not files:  # pytest would say "no tests ran" (exit 5)
+            where = "its suites folder" if root else "this folder"
+            raise BenchError(f"{file}: no suite files in {where} (*.yaml or *.yml, not starting with '_')")
+        _utf8_names(files)
+        if root:
             given.append(path)
             continue
-        files = discover([file]) if folder else [Path(file)]
-        if not files:  # pytest would say "no tests ran" (exit 5)
-            raise BenchError(f"{file}: no suite files in this folder (*.yaml or *.yml, not starting with '_')")
-        _utf8_names(files)
         inside = in_suites_folder(os.path.join(file, "x.yaml"))
         given += [str(f) for f in files] if folder and not inside and not any(map(in_suites_folder, files)) else [path]
     return given

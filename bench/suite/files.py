@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         except OSError as err:  # e.g. a file name too long to look up
             raise SuiteError(short_name(str(path)), None, f"cannot read: {os_reason(err)}") from None
         if kind == "a folder":
-            found += sorted(p for p in path.rglob("*") if p.is_file() and is_suite_file(p))
+            found += sorted(p for p in _walk(path) if is_suite_file(p))
         elif kind is None:
             found.append(path)
         elif kind == "missing":
@@ -52,6 +52,21 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         else:
             raise SuiteError(str(path), None, f"is {kind}, not a regular file; give a suite YAML file or a folder")
     return found
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """The regular files under ``folder``, through symlinked folders too (as pytest collects them); a link to a
+    folder above it is an error: pytest would walk that loop for ever."""
+    for root, folders, files in os.walk(folder, followlinks=True):
+        here = os.path.realpath(root)
+        for name in folders:
+            link = os.path.join(root, name)
+            target = os.path.realpath(link)
+            if os.path.islink(link) and (here == target or here.startswith(target + os.sep)):
+                raise SuiteError(
+                    link, None, f"links to {target}, a folder above it: a loop pytest would walk for ever; remove it"
+                )
+        yield from (Path(root) / name for name in files if os.path.isfile(os.path.join(root, name)))
 
 
 def _kind(path: Path) -> str | None:
