@@ -339,3 +339,19 @@ def test_a_case_on_a_damaged_line_of_the_baseline_is_not_compared_and_never_pass
     # with an intact baseline the same runs pass
     path.write_bytes(b"".join(lines))
     assert gate.gate_runs(["base"], ["cur"], results).exit_code == 0
+
+
+def test_a_timed_figure_without_samples_says_which_side_lacks_them_and_why():
+    """A side without raw samples had no such figure (nothing was guarded), samples that were not its record's, or
+    none at all: three reasons, not one "no raw samples"."""
+    from bench.gate.compare import NEW_IN_CURRENT, _no_samples_reason
+
+    unusable = "raw samples are not its record's (another count or median, see the warning): not used"
+    assert _no_samples_reason((False, True), (False, True), (False, False)) == NEW_IN_CURRENT
+    assert _no_samples_reason((True, False), (True, False), (False, False)) == "not measured in the current run"
+    assert _no_samples_reason((True, False), (True, True), (False, False)) == "no raw samples in the current run"
+    assert _no_samples_reason((False, False), (True, True), (False, False)) == "no raw samples in either run"
+    assert _no_samples_reason((False, True), (True, True), (True, False)) == f"the baseline's {unusable}"
+    assert _no_samples_reason((False, False), (True, True), (False, True)) == (
+        f"no raw samples in the baseline; the current run's {unusable}"
+    )

@@ -550,4 +550,6 @@ def test_a_gate_over_samples_copied_from_another_run_does_not_pass(tmp_path, cap
     verdicts = json.loads((tmp_path / "v.json").read_text())
     latency = [v for v in verdicts["verdicts"] if v["metric"] == "latency_p50_ms"]
     assert {v["verdict"] for v in latency} == {"not comparable"}
-    assert {v["reason"] for v in latency} == {"no raw samples in the baseline"}
+    assert {v["reason"] for v in latency} == {
+        "the baseline's raw samples are not its record's (another count or median, see the warning): not used"
+    }

@@ -151,6 +151,9 @@ class RunSide:
     """Each pooled run's folder, in the order of :attr:`metas` (what an error about its ``meta.json`` names)."""
     damaged: list[str] = field(default_factory=list)
     """What of the runs' ``records.jsonl`` could not be read (damaged lines): a case it lacks may be on one."""
+    unusable: set[str] = field(default_factory=set)
+    """Cases whose raw samples are not their record's (another count or median: :func:`checked_samples`), so not
+    used: a comparison of them says so, not that there were none."""
 
     @property
     def commit(self) -> str:
@@ -181,6 +184,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
     paths: list[Path] = []
     damaged: list[str] = []
     seen: set[Path] = set()
+    unusable: set[str] = set()
     for run in runs:
         path = store.resolve_run(run, results_dir)
         if path.resolve() in seen:  # pooled twice, one run would count as two replicates: a precision it lacks
@@ -196,13 +200,16 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
             records.setdefault(key, _clean(row))
             measurements.setdefault(key, []).append(_measurement(row))
             waits[key] = _cpu_wait_share(row)
-        for key, values in store.checked_samples(frame, store.load_samples(path), path / "samples.jsonl").items():
+        found = store.load_samples(path)
+        kept = store.checked_samples(frame, found, path / "samples.jsonl")
+        unusable.update(key for key in found if key not in kept)
+        for key, values in kept.items():
             samples.setdefault(key, []).append(values)
             cpu_wait.setdefault(key, []).append(waits.get(key))
         for key, found in lines.items():
             repeated[key] = f"{path / 'records.jsonl'} has it on lines {', '.join(map(str, found))}"
     label = metas[0]["run_id"] if len(metas) == 1 else f"{len(metas)} runs pooled"
-    return RunSide(label, records, samples, metas, repeated, cpu_wait, measurements, paths, damaged)
+    return RunSide(label, records, samples, metas, repeated, cpu_wait, measurements, paths, damaged, unusable)
 
 
 def _cpu_wait_share(row: Mapping[str, Any]) -> float | None:
@@ -487,6 +494,7 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
             current.samples.get(key),
             run_noise,
             (baseline.cpu_wait.get(key), current.cpu_wait.get(key)),
+            (key in baseline.unusable, key in current.unusable),
         )
         if verdict is not None:
             verdicts.append((verdict, rule))
@@ -668,15 +676,16 @@ def _compare_metric(
     new_samples: list[list[float]] | None,
     run_noise: float | RunNoise = RUN_NOISE,
     cpu_wait: tuple[list[float | None] | None, list[float | None] | None] = (None, None),
+    unusable: tuple[bool, bool] = (False, False),
 ) -> Verdict | None:
     metric = METRICS[rule.metric]
     verdict = Verdict(key, rule.metric, "not comparable", rule=rule.text, relative=rule.relative)
     if metric.kind == SAMPLED:
-        if not old_samples and not new_samples and old.get(rule.metric) is None and new.get(rule.metric) is None:
+        measured = (_present(old.get(rule.metric)), _present(new.get(rule.metric)))
+        if not old_samples and not new_samples and not any(measured):
             return None  # neither run timed it (a load-only case)
         if not old_samples or not new_samples:
-            where = "either run" if not old_samples and not new_samples else "the baseline" if not old_samples else ""
-            verdict.reason = f"no raw samples in {where or 'the current run'}"
+            verdict.reason = _no_samples_reason((bool(old_samples), bool(new_samples)), measured, unusable)
             return verdict
         old_samples, new_samples, busy_note, busy = quiet_runs(old_samples, new_samples, cpu_wait)
         if busy:
@@ -711,6 +720,25 @@ def _compare_metric(
     elif below_peak := _below_bound_peak(old, new, rule.metric):
         verdict.verdict, verdict.reason = "not comparable", below_peak
     return verdict
+
+
+def _no_samples_reason(samples: tuple[bool, bool], figures: tuple[bool, bool], unusable: tuple[bool, bool]) -> str:
+    """Why a timed figure was not compared: a side without its raw samples (each flag: baseline, current run) had no
+    such figure (:data:`NEW_IN_CURRENT`: nothing was guarded), had samples that were not its record's, or had none."""
+    if not samples[0] and not figures[0]:
+        return NEW_IN_CURRENT
+    if not samples[1] and not figures[1]:
+        return "not measured in the current run"
+    if not any(samples) and not any(unusable):
+        return "no raw samples in either run"
+    said = [
+        f"the {side}'s raw samples are not its record's (another count or median, see the warning): not used"
+        if bad
+        else f"no raw samples in the {side}"
+        for side, have, bad in zip(("baseline", "current run"), samples, unusable, strict=True)
+        if not have
+    ]
+    return "; ".join(said)
 
 
 LOWER_BOUNDS = {"server_max_qps": "extra.server_peak_note"}
