@@ -167,9 +167,9 @@ def test_two_earlier_runs_that_agree_are_both_not_all_2():
 def test_across_runs_a_change_of_the_lowest_p_between_runs_is_a_near_tie_that_goes_to_the_cheaper_case(
     tmp_path, capsys
 ):
-    """`bench report --across-runs`: B (2 threads, 0.8 ms) has the lowest P in this run, A (1 thread, 1.2 ms against
-    B's 1 ms... the reference at 1 ms) in the earlier one: one run each, so the runs cannot tell them apart, and A, on
-    one thread, costs less per inference than B on two. Without the option the recommendation stays this run's."""
+    """`bench report --across-runs`: B (2 threads) has the lowest P in this run (0.8 ms), A (1 thread, 1 ms) in the
+    earlier one (B at 1.2 ms): one run each, so the runs cannot tell them apart, and A, on one thread, costs less per
+    inference than B on two. Without the option the recommendation stays this run's."""
     from bench.cli import main
 
     results = tmp_path / "results"
@@ -185,9 +185,9 @@ def test_across_runs_a_change_of_the_lowest_p_between_runs_is_a_near_tie_that_go
     assert rec["case_id"] == A and rec["across_runs_tie"]
     cases = across.cases.set_index("case_id")
     assert cases["recommended"].to_dict() == {A: True, B: False}
-    assert cases.at[A, "verdict"].startswith(f"recommended: near tie across runs with {B} (lowest P {A} in 1, {B} in 1")
-    assert cases.at[B, "verdict"].startswith(f"recommended in this run, but a near tie across runs with {A}: ")
-    assert rec["reasons"].startswith(f"near tie across runs (lowest P {A} in 1, {B} in 1 of 2 runs on this machine)")
+    assert cases.at[A, "verdict"].startswith(f"recommended: near tie across runs (lowest P {B} in 1, {A} in 1 of 2 ")
+    assert cases.at[B, "verdict"] == f"recommended by this run alone; across runs: {A}"
+    assert rec["reasons"].startswith(f"near tie across runs (lowest P {B} in 1, {A} in 1 of 2 runs on this machine)")
     assert rec["score"] == cases.at[A, "score"] > cases.at[B, "score"]  # the pick is not the lowest P: the rule's
     assert rec["earlier_runs"].endswith(
         "Across these 2 runs, this one among them, a near tie (--across-runs); in a near tie the cheaper (USD per "
@@ -204,6 +204,23 @@ def test_across_runs_the_runs_never_overrule_a_case_that_had_the_lowest_p_in_all
     run(results, "r2", "2026-11-21T10:00:00Z", 0.8)
     rec = tables("r2", results, across_runs=True).recommendations.iloc[0]
     assert rec["case_id"] == B and not rec["across_runs_tie"] and "Across" not in rec["earlier_runs"]
+
+
+def test_across_runs_a_run_that_is_the_odd_one_out_gives_way_to_the_case_the_runs_chose(tmp_path):
+    """Nine earlier runs had the lowest P on A, this one on B: A has 90% of the votes, so the runs are no near tie,
+    and A, the case they chose, is recommended, not this run's B; the reasons say so."""
+    results = tmp_path / "results"
+    for day in range(1, 10):
+        run(results, f"r{day}", f"2026-11-{day:02d}T10:00:00Z", 1.2)  # A has the lowest P
+    run(results, "r10", "2026-11-20T10:00:00Z", 0.8)  # B has it
+    across = tables("r10", results, across_runs=True)
+    rec = across.recommendations.iloc[0]
+    assert rec["case_id"] == A and not rec["across_runs_tie"]
+    assert rec["reasons"].startswith("the lowest P in 9 of 10 runs on this machine (--across-runs); P ")
+    assert rec["earlier_runs"].endswith(
+        f"Across these 10 runs, this one among them (--across-runs), {A} had the lowest P in 9, not {B}."
+    )
+    assert across.cases.set_index("case_id")["recommended"].to_dict() == {A: True, B: False}
 
 
 def test_across_runs_a_case_that_has_the_lowest_p_in_nine_tenths_of_the_runs_is_no_tie():

@@ -129,7 +129,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--across-runs",
         action="store_true",
-        help="apply the near-tie rule across this run and its earlier runs on this machine: where the lowest-P case "
-        "changes between runs, recommend the cheaper, then the smaller of the cases that had it",
+        help="let this run and its earlier runs on this machine vote, each for its lowest-P case: a case with 90%% of "
+        "the votes is recommended; under that, with another case at 10%% or more, the cheaper, then the smaller of "
+        "them and this run's recommendation (a near tie across runs)",
     )
     parser.set_defaults(func=report)

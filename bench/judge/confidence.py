@@ -437,12 +437,13 @@ def add_earlier_runs(
     Adds ``earlier_runs`` (text, empty when no earlier run counts), ``earlier_runs_compared`` and
     ``earlier_runs_agree`` (how many had the same lowest-P case), ``runs_disagree`` and ``across_runs_tie``.
 
-    With ``across`` (``bench report --across-runs``) the near-tie rule is applied across the runs too, this one
-    among them: when this run's lowest-P case had the lowest P in fewer than :data:`CONFIDENT_SHARE` of the runs
-    while another case had it in at least :data:`RIVAL_SHARE` of them, the runs cannot tell those cases apart, so
-    among them and the recommendation the cheaper, then the smaller, then the lower-P one (by this run's figures)
-    is recommended, in ``recommendations`` and ``cases`` alike (``across_runs_tie``). The runs only ever widen the
-    choice to a tie; they never overrule a case that had the lowest P in every run."""
+    With ``across`` (``bench report --across-runs``) the runs decide, this one among them, each a vote for the case
+    that had its lowest P, as the resamples do within a run: when the case with the most votes has fewer than
+    :data:`CONFIDENT_SHARE` of them while another has at least :data:`RIVAL_SHARE`, the runs cannot tell those cases
+    apart, so among them and this run's recommendation the cheaper, then the smaller, then the lower-P one (by this
+    run's figures) is recommended (``across_runs_tie``); otherwise the case with the most votes is, unless it is
+    this run's lowest-P case: then the runs agree with this run, and its recommendation stands, its own near tie
+    included. The move is made in ``recommendations`` and ``cases`` alike, verdicts and reasons saying why."""
     texts, compared_col, agree_col, disagree_col, tie_col = [], [], [], [], []
     for index, rec in recommendations.iterrows():
         columns = group_columns.get(str(rec.get("suite")), ())
@@ -463,8 +464,7 @@ def add_earlier_runs(
         text = _earlier_text(this, counts) if compared else ""
         tie = False
         if across and compared and agree < compared:
-            moved = _tie_across_runs(cases, recommendations, group, index, this, counts)
-            tie = bool(moved)
+            moved, tie = _tie_across_runs(cases, recommendations, group, index, this, counts)
             text = f"{text} {moved}" if moved else text
         texts.append(text)
         compared_col.append(compared)
@@ -484,38 +484,51 @@ NO_FEASIBLE = "no feasible case"
 
 def _tie_across_runs(
     cases: pd.DataFrame, recs: pd.DataFrame, group: pd.DataFrame, rec_index: Any, this: str, counts: dict[str, int]
-) -> str:
-    """The near-tie rule across this run and the earlier ones (``counts``: each earlier run's lowest-P case), in
-    place (:func:`add_earlier_runs`); what it decided, or "" when the runs are no near tie."""
+) -> tuple[str, bool]:
+    """The decision across this run and the earlier ones (``counts``: each earlier run's lowest-P case), in place
+    (:func:`add_earlier_runs`): what it decided ("" when it leaves this run's recommendation as it is), and whether
+    the runs were a near tie."""
     runs = sum(counts.values()) + 1
     tally = {**counts, this: counts.get(this, 0) + 1}
-    rivals = [case for case, n in tally.items() if case not in (this, NO_FEASIBLE) and n / runs >= RIVAL_SHARE]
-    if tally[this] / runs >= CONFIDENT_SHARE or not rivals:
-        return ""
+    ordered = sorted(
+        ((case, n) for case, n in tally.items() if case != NO_FEASIBLE), key=lambda item: (-item[1], item[0] != this)
+    )
+    (top, votes), others = ordered[0], ordered[1:]
+    rivals = [case for case, n in others if n / runs >= RIVAL_SHARE]
+    tie = votes / runs < CONFIDENT_SHARE and bool(rivals)
     recommended = recs.at[rec_index, "case_id"]
     feasible = group[group["feasible"].astype(bool)] if "feasible" in group.columns else group
-    contenders = feasible[feasible["case_id"].isin({this, *rivals, recommended})].drop_duplicates("case_id")
-    pick = contenders.at[min(contenders.index, key=lambda i: _cheaper(contenders, i)), "case_id"]
-    ordered = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
-    split = ", ".join(f"{case} in {n}" for case, n in ordered if case != NO_FEASIBLE and n / runs >= RIVAL_SHARE)
     rule = tie_rule(currency_of(group, group.index[0]))
-    said = f"Across these {runs} runs, this one among them, a near tie (--across-runs); {rule}"
+    split = ", ".join(f"{case} in {n}" for case, n in ordered if case == top or case in rivals)
+    if tie:
+        contenders = feasible[feasible["case_id"].isin({top, *rivals, recommended})].drop_duplicates("case_id")
+        pick = contenders.at[min(contenders.index, key=lambda i: _cheaper(contenders, i)), "case_id"]
+        said = f"Across these {runs} runs, this one among them, a near tie (--across-runs); {rule}: {pick}"
+        why = f"near tie across runs (lowest P {split} of {runs} runs on this machine): {rule}"
+        verdict = f"recommended: near tie across runs (lowest P {split} of {runs} runs); {rule}"
+    elif top != this and top in set(feasible["case_id"]):  # this run was the odd one out
+        pick = top
+        said = f"Across these {runs} runs, this one among them (--across-runs), {top} had the lowest P in {votes}"
+        why = verdict = f"recommended: the lowest P in {votes} of {runs} runs on this machine (--across-runs)"
+        why = why.removeprefix("recommended: ")
+    else:  # the runs agree with this run: its decision stands, its own near-tie rule included
+        return "", False
     if pick == recommended:
-        return f"{said}: {pick}, as recommended."
+        return f"{said}, as recommended.", tie
     old = group.index[group["case_id"] == recommended][0]
     new = group.index[group["case_id"] == pick][0]
+    lowest = group.index[group["case_id"] == this][0]
+    if lowest not in (old, new):  # its verdict named the recommendation the runs moved away from
+        cases.at[lowest, "verdict"] = f"lowest P ({cases.at[lowest, 'score']:.3f}) in this run; across runs: {pick}"
     _move(
         cases,
         recs,
         (old, new, rec_index),
-        f"recommended: near tie across runs with {recommended} (lowest P {split} of {runs} runs); {rule}",
-        f"{cases.at[old, 'verdict'].split(':', 1)[0]} in this run, but a near tie across runs with {pick}: {rule}",
-        (
-            f"near tie across runs (lowest P {split} of {runs} runs on this machine): {rule}; "
-            f"P {cases.at[new, 'score']:.3f} against {cases.at[old, 'score']:.3f} of {recommended}"
-        ),
+        verdict,
+        f"{cases.at[old, 'verdict'].split(':', 1)[0]} by this run alone; across runs: {pick}",
+        f"{why}; P {cases.at[new, 'score']:.3f} against {cases.at[old, 'score']:.3f} of {recommended}",
     )
-    return f"{said}: {pick}, not {recommended}."
+    return f"{said}, not {recommended}.", tie
 
 
 def _ok_cases(rows: pd.DataFrame) -> frozenset[str]:
