@@ -491,7 +491,8 @@ def _tie_across_runs(
     runs = sum(counts.values()) + 1
     tally = {**counts, this: counts.get(this, 0) + 1}
     ordered = sorted(
-        ((case, n) for case, n in tally.items() if case != NO_FEASIBLE), key=lambda item: (-item[1], item[0] != this)
+        ((case, n) for case, n in tally.items() if case != NO_FEASIBLE),
+        key=lambda item: (-item[1], item[0] != this, item[0]),
     )
     (top, votes), others = ordered[0], ordered[1:]
     rivals = [case for case, n in others if n / runs >= RIVAL_SHARE]
@@ -509,8 +510,8 @@ def _tie_across_runs(
     elif top != this and top in set(feasible["case_id"]):  # this run was the odd one out
         pick = top
         said = f"Across these {runs} runs, this one among them (--across-runs), {top} had the lowest P in {votes}"
-        why = verdict = f"recommended: the lowest P in {votes} of {runs} runs on this machine (--across-runs)"
-        why = why.removeprefix("recommended: ")
+        verdict = f"recommended: the lowest P in {votes} of {runs} runs on this machine (--across-runs)"
+        why = verdict.removeprefix("recommended: ")
     else:  # the runs agree with this run: its decision stands, its own near-tie rule included
         return "", False
     if pick == recommended:
