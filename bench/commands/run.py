@@ -24,16 +24,16 @@ def suite_args(paths: list[str]) -> list[str]:
     (a failure after the last case) and a link to a folder above it (a walk for ever)."""
     from pathlib import Path
 
-    from bench.suite.files import discover, fragment_line, in_suites_folder
+    from bench.suite.files import SUITE_SUFFIXES, discover, fragment_line, in_suites_folder, is_suite_file
 
     given = []
     for path in paths:
         file = path.split("::", 1)[0]  # a pytest node id names its suite file
         folder = os.path.isdir(file)
-        if not folder and Path(file).suffix not in (".yaml", ".yml"):
+        if not folder and not is_suite_file(Path(file)):  # the plugin would not collect it
+            if Path(file).suffix in SUITE_SUFFIXES:
+                raise BenchError(fragment_line(file))
             raise BenchError(f"{file}: not a suite file; suite files end in .yaml or .yml")
-        if not folder and Path(file).name.startswith("_"):
-            raise BenchError(fragment_line(file))
         root = folder and os.path.isdir(os.path.join(file, "suites"))  # a project's root: its .venv is not walked
         files = discover([os.path.join(file, "suites") if root else file]) if folder else [Path(file)]
         if not files:  # pytest would say "no tests ran" (exit 5)
@@ -222,7 +222,9 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
 
     import pytest
 
-    suite_after = next((arg for arg in extra if arg.endswith((".yaml", ".yml"))), None)
+    from bench.suite.files import SUITE_SUFFIXES
+
+    suite_after = next((arg for arg in extra if arg.endswith(SUITE_SUFFIXES)), None)
     if args.suites is DEFAULT_SUITES and suite_after:  # pytest would run it beside the default suite
         raise BenchError(
             f"{suite_after}: what follows -- goes to pytest, which would run it beside the default "

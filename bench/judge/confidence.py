@@ -449,7 +449,7 @@ def add_earlier_runs(
         columns = group_columns.get(str(rec.get("suite")), ())
         this = (best or {}).get((str(rec.get("suite")), str(rec.get("case_id")))) or rec.get("case_id")
         group = _in_group(cases, rec, columns) if columns else cases.iloc[:0]
-        own = _ok_cases(group) if columns else frozenset()
+        own = _ok_cases(group)
         counts: dict[str, int] = {}
         for frame in earlier if isinstance(this, str) and own else ():
             if not all(c in frame.columns for c in columns):
@@ -498,7 +498,7 @@ def _tie_across_runs(
     rivals = [case for case, n in others if n / runs >= RIVAL_SHARE]
     tie = votes / runs < CONFIDENT_SHARE and bool(rivals)
     recommended = recs.at[rec_index, "case_id"]
-    feasible = group[group["feasible"].astype(bool)] if "feasible" in group.columns else group
+    feasible = group[group["feasible"].astype(bool)]
     rule = tie_rule(currency_of(group, group.index[0]))
     split = ", ".join(f"{case} in {n}" for case, n in ordered if case == top or case in rivals)
     if tie:

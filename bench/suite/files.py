@@ -14,9 +14,13 @@ MAX_EXTENDS = 32
 """Most files one suite may be built from (itself and its ``extends`` parents)."""
 
 
+SUITE_SUFFIXES = (".yaml", ".yml")
+"""How a suite file's name ends (:func:`is_suite_file`)."""
+
+
 def is_suite_file(path: Path) -> bool:
     """YAML files not starting with ``_`` (``_defaults.yaml`` and the like are for ``extends`` only)."""
-    return path.suffix in (".yaml", ".yml") and not path.name.startswith("_")
+    return path.suffix in SUITE_SUFFIXES and not path.name.startswith("_")
 
 
 def fragment_line(path: str | os.PathLike[str]) -> str:
