@@ -205,6 +205,26 @@ def test_promotion_merges_cases_a_run_did_not_measure(tmp_path):
     assert [r["case_id"] for r in rows] == ["m[gpu]"]
 
 
+def test_a_promotion_killed_between_its_two_renames_hides_no_baseline(tmp_path, capsys):
+    """A ``kill -9`` after the earlier baseline was moved aside (``.demo.old<pid>``) and before the new one took its
+    place: before, ``bench gate`` and ``bench baseline`` found no baseline of the suite until the next promotion.
+    Now the reader puts it back; the killed promotion's staging folder goes, and a file of such a name is not ours."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})
+    history.promote("r1", results)
+    root = results / "baseline"
+    (root / "demo").rename(root / ".demo.old999999999")
+    (root / ".demo.tmp999999999").mkdir()
+    (root / ".other.old7").write_text("not a baseline\n")
+    found, missing = history.baseline_for(["demo", "other"], results)
+    assert found == [root / "demo"] and missing == ["other"]
+    assert history.baselines(results)["demo"]["promoted_from"] == "r1"
+    assert sorted(p.name for p in root.iterdir() if p.name != ".baseline.lock") == [".other.old7", "demo"]
+    (root / "demo").rename(root / ".demo.old1")
+    assert main(["baseline", "show", "--results", str(results)]) == 0
+    assert "demo" in capsys.readouterr().out and (root / "demo" / "meta.json").is_file()
+
+
 def test_two_promotions_at_once_keep_both_halves(tmp_path, monkeypatch):
     """The CPU and the GPU job running `bench baseline set` at the same moment: before, the second deleted the
     first's staging folder under it ('No such file or directory: .../.demo.tmp/samples.jsonl'), or both rewrote the

@@ -302,13 +302,36 @@ def _promotion_lock(root: Path):
 
 def _clear_leftovers(target: Path) -> None:
     """What a promotion killed half-way left beside ``target`` (under the lock no other promotion runs): its staging
-    folder is removed, and the previous baseline, moved aside but not yet replaced, is put back."""
+    folder is removed, and the previous baseline, moved aside but not yet replaced, is put back. Only folders are
+    ours: a file of such a name is left alone, and never becomes the baseline."""
     for path in sorted(target.parent.glob(f".{target.name}.*")):
         kind = path.name[len(target.name) + 2 :].rstrip("0123456789")
+        if kind not in ("tmp", "old") or not path.is_dir() or path.is_symlink():
+            continue
         if kind == "old" and not target.exists():
             path.rename(target)
-        elif kind in ("tmp", "old") and path.is_dir():
+        else:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _put_back(root: Path) -> None:
+    """Before a baseline is read: a promotion killed between its two renames (the earlier baseline moved aside as
+    ``.<suite>.old<pid>``, the new one not yet in its place) would hide the suite's baseline until the next
+    promotion. It is put back now, under the promotion lock (a promotion still running finishes first). Where the
+    results folder cannot be written the reader finds no baseline, as before, and says so."""
+    if not root.is_dir():
+        return
+    hidden = [
+        root / path.name[1:].rsplit(".old", 1)[0]
+        for path in root.glob(".*.old*")
+        if path.name[1:].rsplit(".old", 1)[-1].isdigit() and path.is_dir() and not path.is_symlink()
+    ]
+    hidden = [target for target in hidden if not target.exists()]
+    if not hidden:
+        return
+    with contextlib.suppress(BenchError, OSError), _promotion_lock(root):
+        for target in hidden:
+            _clear_leftovers(target)
 
 
 def promote(
@@ -474,6 +497,7 @@ def baselines(results_dir: str | Path | None = None) -> dict[str, dict[str, Any]
     from bench import results as store
 
     root = baseline_root(results_dir)
+    _put_back(root)
     if not root.is_dir():
         return {}
     found = {}
@@ -485,6 +509,7 @@ def baselines(results_dir: str | Path | None = None) -> dict[str, dict[str, Any]
 
 def baseline_for(suites: Sequence[str], results_dir: str | Path | None = None) -> tuple[list[Path], list[str]]:
     """The baseline folders of ``suites`` and the suites that have none."""
+    _put_back(baseline_root(results_dir))
     paths: list[Path] = []
     missing: list[str] = []
     for suite in suites:
