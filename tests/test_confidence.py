@@ -151,6 +151,18 @@ def test_without_raw_samples_the_confidence_says_it_was_not_computed():
     assert decision.recommendations.iloc[0]["confidence"] == "not computed (no raw samples)"
 
 
+def test_a_case_without_usable_samples_is_named_where_the_confidence_was_not_computed():
+    """Was: "not computed (no raw samples)" when the run had samples, but not of every case the decision needs (a
+    samples file missing a case, or samples dropped as another measurement's): the user looked for a missing file."""
+    rows = frame(record("fp32"), record("bf16", latency_p50_ms=5.0))
+    config = ScoringConfig()
+    decision = decide(score(rows, config), None, config)
+    fp32 = next(c for c in rows["case_id"] if "fp32" in c)
+    apply_confidence(decision, {f"{rows['suite'].iloc[0]}::{fp32}": BASE}, config)
+    bf16 = next(c for c in rows["case_id"] if "bf16" in c)
+    assert decision.recommendations.iloc[0]["confidence"] == f"not computed (no usable raw samples of {bf16})"
+
+
 @pytest.mark.parametrize("statistic", ["p50", "p99", "mean", "per_item"])
 def test_resampled_statistics_centre_on_the_statistic_of_the_samples(statistic):
     rng = np.random.default_rng(1)

@@ -221,6 +221,9 @@ def test_across_runs_a_run_that_is_the_odd_one_out_gives_way_to_the_case_the_run
         f"Across these 10 runs, this one among them (--across-runs), {A} had the lowest P in 9, not {B}."
     )
     assert across.cases.set_index("case_id")["recommended"].to_dict() == {A: True, B: False}
+    # this run's resamples spoke of B, no longer the recommendation: the line says whose figure it is
+    alone = tables("r10", results).recommendations.iloc[0]["confidence"]
+    assert alone.startswith(f"{B} is best in ") and rec["confidence"] == f"in this run alone: {alone}"
 
 
 def test_across_runs_a_case_that_has_the_lowest_p_in_nine_tenths_of_the_runs_is_no_tie():

@@ -298,6 +298,24 @@ def _summary(best, share, shares, resamples, near_tie, recommended, currency) ->
     )
 
 
+def _not_computed(
+    group: pd.DataFrame, suite_cases: pd.DataFrame, samples: Mapping[str, Sequence[float] | np.ndarray] | None
+) -> str:
+    """Why a group's confidence was not computed: no raw samples at all, or none (usable) of a case it needs, which
+    the report names: a samples file that lacks it, or whose samples of it were not its record's (the warning that
+    dropped them names the file)."""
+    if not samples:
+        return "not computed (no raw samples)"
+    rows = group[group["score"].notna()]
+    suite_of = dict(zip(suite_cases["case_id"], suite_cases["suite"], strict=False))
+    needed = dict.fromkeys([*rows["case_id"], *rows.get("reference_case", pd.Series(dtype=object)).dropna()])
+    lacking = [case for case in needed if not len(samples.get(f"{suite_of.get(case)}::{case}", ()))]
+    if not lacking:
+        return "not computed (no feasible case to resample)"
+    more = f" and {len(lacking) - 1} more" if len(lacking) > 1 else ""
+    return f"not computed (no usable raw samples of {lacking[0]}{more})"
+
+
 def apply_confidence(
     decision: Decision,
     samples: Mapping[str, Sequence[float] | np.ndarray] | None,
@@ -318,7 +336,7 @@ def apply_confidence(
         if samples and rec.get("case_id"):
             result = group_confidence(group, frame, samples, config, constraints, resamples=resamples)
         if result is None:
-            texts.append("not computed (no raw samples)" if rec.get("case_id") else "")
+            texts.append(_not_computed(group, frame, samples) if rec.get("case_id") else "")
             share_col.append(np.nan)
             tie_col.append(False)
             caution_col.append(False)
@@ -529,6 +547,10 @@ def _tie_across_runs(
         f"{cases.at[old, 'verdict'].split(':', 1)[0]} by this run alone; across runs: {pick}",
         f"{why}; P {cases.at[new, 'score']:.3f} against {cases.at[old, 'score']:.3f} of {recommended}",
     )
+    confidence = recs.at[rec_index, "confidence"] if "confidence" in recs.columns else ""
+    if isinstance(confidence, str) and confidence and not confidence.startswith("not computed"):
+        # the resamples are this run's alone: said so, where the recommendation they spoke of has moved
+        recs.at[rec_index, "confidence"] = f"in this run alone: {confidence}"
     return f"{said}, not {recommended}.", tie
 
 
