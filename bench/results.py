@@ -1033,17 +1033,16 @@ def runs_here(
 ) -> list[tuple[Path, dict[str, Any]]]:
     """The runs, among the ``look_back`` last written to but ``exclude``, made on the machine of ``environment``
     (the same :data:`SAME_MACHINE`; none when ``environment`` lacks one of :data:`NAMED_BY`), newest first, each
-    with its ``meta.json``. Damaged runs and lines are passed over without a word; only those runs' ``meta.json``
-    are read (by their files' modification times: a results folder of thousands of runs costs a listing, not
-    thousands of reads)."""
+    with its ``meta.json``. With ``exclude``, the ``look_back`` last written to before it are among them too: the
+    report of an old run finds the runs that came before it, not only the newest. Damaged runs and lines are passed
+    over without a word; only those runs' ``meta.json`` are read (by their files' modification times: a results
+    folder of thousands of runs costs a listing, not thousands of reads)."""
     if any(environment.get(key) in (None, "") for key in NAMED_BY):  # a machine it cannot name matches none
         return []
     try:
         folders = _run_folders(results_dir)
     except OSError:  # a folder that cannot be listed: no run to go by
         return []
-    if exclude is not None:
-        folders = [p for p in folders if p.resolve() != exclude.resolve()]
 
     def written(path: Path) -> float:
         try:
@@ -1051,10 +1050,17 @@ def runs_here(
         except (OSError, ValueError):  # gone meanwhile, or neither file
             return 0.0
 
+    times = {path: written(path) for path in folders}
+    newest = sorted(folders, key=times.__getitem__, reverse=True)
+    chosen = newest[:look_back]
+    if exclude is not None:
+        newest = [p for p in newest if p.resolve() != exclude.resolve()]
+        before = [p for p in newest if times[p] <= written(exclude)]
+        chosen = sorted({*newest[:look_back], *before[:look_back]}, key=times.__getitem__, reverse=True)
     found = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResultsWarning)
-        for path in sorted(folders, key=written, reverse=True)[:look_back]:
+        for path in chosen:
             meta = read_meta(path)
             env = meta.get("environment") or {}
             if isinstance(env, dict) and all(env.get(key) == environment.get(key) for key in SAME_MACHINE):

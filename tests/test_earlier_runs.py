@@ -51,6 +51,29 @@ def test_a_report_says_how_the_earlier_runs_of_its_cases_on_this_machine_decided
     assert first["earlier_runs_compared"] == 0 and first["earlier_runs"] == ""
 
 
+def test_the_report_of_an_old_run_finds_the_runs_before_it_behind_many_newer_ones(tmp_path):
+    """Was: the earlier runs were looked for among the runs last written to only, so the report of a run with more
+    than that many runs after it found none before it. Now the runs last written to before it are looked at too,
+    and the nearest that started before it are compared."""
+    import os
+
+    from bench.report.tables import earlier_runs
+
+    results = tmp_path / "results"
+    for day in range(1, 8):  # r3 is reported; r4 to r7 came after it. A has the lowest P in r3 and r5, B elsewhere
+        run(results, f"r{day}", f"2026-11-{day:02d}T10:00:00Z", 1.2 if day in (3, 5) else 0.8)
+        for name in ("meta.json", "records.jsonl"):
+            os.utime(results / f"r{day}" / name, (1_800_000_000 + day * 100,) * 2)
+    result = tables("r3", results)
+    earlier_runs(result, results / "r3", look_back=2)
+    rec = result.recommendations.iloc[0]
+    assert (rec["case_id"], rec["earlier_runs_compared"], rec["earlier_runs_agree"]) == (A, 2, 0)
+    result = tables("r7", results)
+    earlier_runs(result, results / "r7", look_back=2)  # the nearest two before r7: r6 and r5, not r2 and r1
+    rec = result.recommendations.iloc[0]
+    assert (rec["case_id"], rec["earlier_runs_compared"], rec["earlier_runs_agree"]) == (B, 2, 1)
+
+
 def test_an_earlier_run_that_cannot_be_read_is_passed_over(tmp_path):
     results = tmp_path / "results"
     run(results, "r1", "2026-11-20T10:00:00Z", 0.8)

@@ -430,7 +430,8 @@ def _move(
 
 
 EARLIER_RUNS = 20
-"""How many runs, the last written to, :func:`add_earlier_runs`' caller looks through for earlier runs of a suite."""
+"""How many earlier runs of a suite, those that started last before the reported one, :func:`add_earlier_runs`' caller
+compares (:func:`bench.report.tables.earlier_runs`)."""
 
 
 def add_earlier_runs(

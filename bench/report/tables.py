@@ -205,21 +205,24 @@ def tables(
 
 def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS, *, across: bool = False) -> None:
     """Add to ``result.recommendations`` how the decision went in the earlier runs of its suites on this machine
-    (:func:`bench.judge.confidence.add_earlier_runs`): runs beside ``folder`` (among the ``look_back`` last written
-    to) that started before it on the same machine (:func:`bench.results.runs_here`) and ran one of its suites,
-    scored and decided with this run's own weights, constraints and prices, so that only the measurements differ. A
-    run that cannot be read is passed over."""
+    (:func:`bench.judge.confidence.add_earlier_runs`): the ``look_back`` runs beside ``folder`` that started last
+    before it on the same machine and ran one of its suites (found among the runs last written to, and those last
+    written to before it: :func:`bench.results.runs_here`), scored and decided with this run's own weights,
+    constraints and prices, so that only the measurements differ. A run that cannot be read is passed over."""
     recs = result.recommendations
     if recs.empty or "case_id" not in recs.columns:
         return
     started, environment = result.meta.get("started_at"), result.meta.get("environment")
     decided: list[pd.DataFrame] = []
     if isinstance(started, str) and isinstance(environment, dict):
+        before = []
         for path, meta in store.runs_here(environment, folder.parent, exclude=folder, look_back=look_back):
             suites = {entry.get("name") for entry in meta.get("suites") or [] if isinstance(entry, dict)}
             earlier = isinstance(meta.get("started_at"), str) and meta["started_at"] < started
             if earlier and suites & set(result.configs):  # another suite's run is not read at all
-                decided += _decided(path, result)
+                before.append((meta["started_at"], path))
+        for _, path in sorted(before, key=lambda item: item[0], reverse=True)[:look_back]:
+            decided += _decided(path, result)
     best = {  # by suite and recommended case, which the rows keep as they are (group values may not: 1 -> 1.0)
         (key[0], str(found.recommended)): found.best_case
         for key, found in result.confidence_by_group.items()
