@@ -19,6 +19,7 @@ import pytest
 from bench import durable
 from bench import results as store
 from bench.results import Record, ResultsWriteError, RunWriter, load
+from tests import forked
 from tests.helpers import TINY_MEASURE, said, write_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,10 +32,12 @@ def suite(folder: Path) -> None:
 
 
 def bench_run(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "bench.cli", "run", "suites/s.yaml", "--results", "out", "--run-id", "r1"]
-    command += ["-q", "-p", "tests.fakes.full_disk", *args]
+    argv = ["run", "suites/s.yaml", "--results", "out", "--run-id", "r1", "-q", "-p", "tests.fakes.full_disk", *args]
     environ = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE_DIR": str(folder / "cache"), **env}
-    # output through pipes: a file would be refused too, past the limit
+    if "FULL_DISK_AT" not in env:  # a process of its own, without a start-up of its own (tests.forked)
+        return forked.bench(argv, folder, environ)
+    # output through pipes: a file would be refused too, past the size limit
+    command = [sys.executable, "-m", "bench.cli", *argv]
     return subprocess.run(command, cwd=folder, env=environ, capture_output=True, text=True, timeout=120)
 
 

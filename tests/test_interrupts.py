@@ -17,6 +17,7 @@ import pytest
 
 from bench.cli import main
 from bench.results import load, read_meta
+from tests import forked
 from tests.helpers import TINY_MEASURE, said, write_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +34,9 @@ def suite(folder: Path, params: str) -> None:
 
 
 def bench_run(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-c", LAUNCH, "run", "suites/s.yaml", "--results", "out", "--run-id", "r1", *args]
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run(command, cwd=folder, env=environ, capture_output=True, text=True, timeout=120)
+    """``bench run`` of the suite in ``folder``, in a process of its own (:func:`tests.forked.bench`)."""
+    argv = ["run", "suites/s.yaml", "--results", "out", "--run-id", "r1", *args]
+    return forked.bench(argv, folder, {**os.environ, "PYTHONPATH": str(ROOT), **env})
 
 
 def meta(folder: Path) -> dict:
