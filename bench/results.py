@@ -211,7 +211,7 @@ def drop_cut_short_line(path: Path) -> None:
         try:
             json.loads(data[data.rfind(b"\n") + 1 :].decode("utf-8-sig"))
             whole = True
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or an integer of thousands of digits
             whole = False
         with open(path, "r+b") as handle:
             if whole:
@@ -589,6 +589,9 @@ def _read_jsonl(
             else:
                 skipped.append(f"{number} (not JSON)")
             continue
+        except ValueError:  # an integer of more digits than Python converts (4300): no figure a run writes
+            skipped.append(f"{number} (a number too long to read)")
+            continue
         problem = _line_problem(row, required)
         if problem:
             skipped.append(f"{number} ({problem})")
@@ -769,11 +772,22 @@ def read_meta(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         meta = None
         _warn(problems, f"{path / 'meta.json'}: unreadable ({' '.join(str(err).split())[:120]})")
+    except ValueError:  # an integer of more digits than Python converts: Python's advice is not the user's
+        meta = None
+        _warn(problems, f"{path / 'meta.json'}: unreadable (a number too long to read)")
     if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("run_id"), str)):
         _warn(problems, f"{path / 'meta.json'}: not a run's metadata (no run_id)")
         meta = None
     if meta is not None and not _is_name(meta["run_id"]):  # it names the report's folder: never a path
         _warn(problems, f"{path / 'meta.json'}: run_id: {short(meta['run_id'])} is not a run id ({NAME_RULE})")
+        meta["run_id"] = path.name
+    elif meta is not None and meta["run_id"] != path.name and "promoted_from" not in meta:
+        # a run is its folder (--run-id, a prefix, latest): a copied folder, or a hand edit, must not speak for,
+        # nor write the report of, the run its meta.json names (a baseline's folder is its suite's: not a run id)
+        _warn(
+            problems,
+            f"{path / 'meta.json'}: run_id: {short(meta['run_id'])} is not its folder's name; read as {path.name!r}",
+        )
         meta["run_id"] = path.name
     if meta is None:
         with warnings.catch_warnings():

@@ -112,6 +112,38 @@ class _BoundedLoader(Composer, SafeConstructor, _Resolver, _Events):
             _expanded_size(node, 1, {}, set())
         return node
 
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        """An integer as PyYAML reads it; one of more digits than Python converts (4300) is read as a
+        :class:`LongInteger` of its order of magnitude, so that the check of its key says what is allowed there."""
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            digits = sum(c.isdigit() for c in str(node.value))
+            if digits <= 4300:  # not the length: another malformed integer, as PyYAML says
+                raise
+            return LongInteger((-1 if str(node.value).lstrip().startswith("-") else 1) * 10 ** (digits - 1), digits)
+
+
+class LongInteger(int):
+    """An integer of thousands of digits in a YAML file, read as ``±10**(digits - 1)`` (out of every allowed range:
+    its exact value never matters) without converting its text, and shown as what it is: Python refuses to turn an
+    int of more than 4300 digits into text, so an error message quoting it would fail in its turn."""
+
+    digits: int
+
+    def __new__(cls, value: int, digits: int) -> LongInteger:
+        number = super().__new__(cls, value)
+        number.digits = digits
+        return number
+
+    def __repr__(self) -> str:
+        return f"an integer of {self.digits} digits"
+
+    __str__ = __repr__
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
+
 
 def _expanded_size(node: Node, depth: int, memo: dict[int, tuple[int, int]], active: set[int]) -> tuple[int, int]:
     """(values, height) of ``node`` with aliases expanded; refuses cycles, depth and size beyond the limits.

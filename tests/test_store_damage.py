@@ -177,6 +177,46 @@ def test_json_nested_too_deep_is_damage_not_a_traceback(tmp_path, capsys):
     assert "damaged: r1" in capsys.readouterr().out
 
 
+def test_an_integer_of_thousands_of_digits_is_damage_not_a_traceback(tmp_path, capsys):
+    """Was: ``ValueError: Exceeds the limit (4300 digits) for integer string conversion`` from every command that
+    read the run (results, report, gate, history, baseline), and INTERNALERROR from ``bench run --resume``."""
+    damaged = three_cases(tmp_path, "r1")
+    huge = "9" * 5000
+    for name in ("records.jsonl", "samples.jsonl"):
+        lines = (damaged / name).read_text().splitlines()
+        lines.insert(1, lines[1].replace('"b"', '"x"').replace(", ", f", {json.dumps('k')}: {huge}, ", 1))
+        (damaged / name).write_text("\n".join(lines) + "\n")
+    with pytest.warns(ResultsWarning, match=r"records.jsonl: 1 damaged line\(s\) skipped: 2 \(a number too long"):
+        assert load("r1", tmp_path)["case_id"].tolist() == ["a", "b", "c"]
+    with pytest.warns(ResultsWarning, match=r"samples.jsonl: 1 damaged line\(s\) skipped: 2 \(a number too long"):
+        assert sorted(load_samples("r1", tmp_path)) == ["s::a", "s::b", "s::c"]
+    (damaged / "meta.json").write_text(f'{{"run_id": "r1", "started_at": {huge}}}')
+    with pytest.warns(ResultsWarning, match="meta.json: unreadable \\(a number too long to read\\)"):
+        assert read_meta(damaged)["status"] == "damaged"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResultsWarning)
+        assert main(["results", "--results", str(tmp_path)]) == 0
+    assert "damaged: r1" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_run_id_in_meta_that_is_not_its_folder_s_name_never_speaks_for_another_run(tmp_path, capsys):
+    """Was: a folder whose meta.json named another run (a copy, a hand edit) was listed under that run's id, gated
+    as that run, and its report replaced that run's report."""
+    results = tmp_path / "results"
+    three_cases(results, "base")
+    three_cases(results, "cur", started="2026-01-02T00:00:00Z")
+    meta = json.loads((results / "base" / "meta.json").read_text())
+    (results / "base" / "meta.json").write_text(json.dumps({**meta, "run_id": "cur"}))
+    with pytest.warns(ResultsWarning, match="run_id: 'cur' is not its folder's name; read as 'base'"):
+        assert read_meta(results / "base")["run_id"] == "base"
+    out = tmp_path / "reports"
+    assert main(["report", "cur", "--results", str(results), "--out", str(out)]) == 0
+    written = (out / "cur" / "index.html").read_bytes()
+    assert main(["report", "base", "--results", str(results), "--out", str(out)]) == 0
+    assert (out / "base" / "index.html").is_file() and (out / "cur" / "index.html").read_bytes() == written
+
+
 @pytest.mark.parametrize(
     "samples",
     [
