@@ -868,7 +868,13 @@ def run_dirs(results_dir: str | os.PathLike[str] | None = None) -> list[Path]:
 
 
 def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] | None = None) -> Path:
-    """A run folder from a path, a run id, a unique id prefix, or ``None``/``"latest"`` for the newest run."""
+    """A run folder from a path, a run id, a unique id prefix, or ``None``/``"latest"`` for the newest run. An empty
+    id is refused: as a prefix it would name any run (``bench baseline set ''`` promoted whichever there was)."""
+    if run is not None and not str(run).strip():
+        raise FileNotFoundError(
+            f"run {str(run)!r}: an empty run id names no run; give a run id, a unique start of one, a run folder's "
+            "path, or latest"
+        )
     try:
         if run is not None and Path(run).is_dir() and _is_run_dir(Path(run)):
             return Path(run)

@@ -96,6 +96,26 @@ def test_history_command_prints_the_table_and_writes_trends(tmp_path, capsys):
     assert (out / "demo-latency_p50_ms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+@pytest.mark.parametrize("huge", [[2], [0, 1, 2, 3]], ids=["one-run", "every-run"])
+def test_a_figure_beyond_what_a_chart_draws_is_left_off_the_trend_with_one_warning(tmp_path, capsys, huge):
+    """Was: one figure of 1e308 stopped `bench history` with matplotlib's ``arange: cannot compute length``, and
+    every figure at 1e308 printed only ``overflow encountered in exp``."""
+    results = tmp_path / "results"
+    for i in range(4):
+        size = 1e308 if i in huge else 1000
+        make_run(results, f"run{i:02d}", {"m[a]": {"samples": latencies(i), "model_size_bytes": size}},
+                 started_at=f"2026-11-{i + 1:02d}T03:00:00Z")  # fmt: skip
+    out = tmp_path / "trends"
+    assert main(["history", "demo", "--results", str(results), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    more = f" and {len(huge) - 1} more" if len(huge) > 1 else ""
+    assert err.count("warning: model_size_bytes:") == 1, err
+    assert f"model_size_bytes: 1e+308 of m[a] in run run{huge[0]:02d}{more} left off its trend chart" in err
+    assert "overflow" not in err and (out / "demo-latency_p50_ms.png").is_file()
+    assert (out / "demo-model_size_bytes.png").is_file() == (len(huge) == 1)  # nothing left to draw: no chart
+
+
 def test_trend_charts_of_thousands_of_runs_and_many_cases_stay_bounded(tmp_path, monkeypatch):
     """Was: a chart 0.6 inch wide per run (66,300 pixels for 1100 runs, ~1 GB to draw 10,000) with every run
     labelled, and a legend naming every case (300 entries covered the chart). Now at most 3000 pixels, 40 labels

@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 
+from bench.cli import main
 from bench.results import COLUMNS, SCHEMA_VERSION, Record, RunWriter, list_runs, load, load_meta, load_samples
 
 REQUIRED = [
@@ -184,6 +185,18 @@ def test_an_ambiguous_prefix_lists_the_runs_it_could_mean_not_the_latest(tmp_pat
         RunWriter(tmp_path, f"a{k}", {"started_at": f"2026-11-1{k}T00:00:00Z"}).close("finished")
     with pytest.raises(FileNotFoundError, match=r"8 runs start with it \(a4, a5, a6, a7, a8 and 3 older\)"):
         load("a", tmp_path)
+
+
+@pytest.mark.parametrize("run", ["", "  "])
+def test_an_empty_run_id_names_no_run_even_where_there_is_one(tmp_path, capsys, run):
+    """Was: '' is the start of every id, so `bench baseline set ''` promoted the only run ("from run "), and
+    `bench report ''` reported it."""
+    RunWriter(tmp_path, "r1", {"started_at": "2026-11-01T00:00:00Z"}).close("finished")
+    with pytest.raises(FileNotFoundError, match=f"run {run!r}: an empty run id names no run; give a run id"):
+        load(run, tmp_path)
+    assert main(["baseline", "set", run, "--results", str(tmp_path)]) == 2
+    assert "an empty run id names no run" in capsys.readouterr().err
+    assert not (tmp_path / "baseline").exists()
 
 
 def test_list_runs_counts_records_of_a_killed_run(tmp_path):

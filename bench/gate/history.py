@@ -41,6 +41,10 @@ MAX_TREND_LABELS = 40
 """Most run labels (commit, start time) under a trend chart; with more runs, every few runs is labelled."""
 MAX_TREND_LEGEND = 12
 """Most cases a trend chart's legend names, those with a change point first (300 entries covered the chart)."""
+TREND_RANGE = (1e-300, 1e300)
+"""The sizes of figure a trend chart draws (and 0): matplotlib's ticks and limits overflow near a float's range
+(``arange: cannot compute length``, a figure of 1e308 stopped ``bench history``). A figure beyond is left off the
+chart, with a warning naming it; the table and the change points still have it."""
 
 
 # ------------------------------------------------------------------------------------------------ index
@@ -215,18 +219,23 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
     for metric in metrics:
         if metric not in frame.columns or frame[metric].dropna().empty:
             continue
+        drawable = _drawable(frame, metric)
+        if drawable.empty:
+            continue
         fig, ax = plt.subplots(figsize=(min(max(6.0, 0.6 * len(runs) + 3), MAX_TREND_WIDTH), 4.5))
         lines = []  # (line, has a change point), for the legend
         for case_id, group in frame.dropna(subset=[metric]).groupby("case_id", sort=True):
             group = group.sort_values("run_order")
             xs, ys = group["run_order"].to_numpy(), group[metric].astype(float).to_numpy()
-            (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=plain_text(case_id, 80))
+            shown = group.index.isin(drawable.index)
+            (line,) = ax.plot(xs[shown], ys[shown], marker="o", markersize=3, label=plain_text(case_id, 80))
             found = change_points(ys, **detect)
             lines.append((line, bool(found)))
             for step in found:
                 x = xs[step.index]
                 ax.axvline(x - 0.5, color=line.get_color(), linestyle="--", alpha=0.7)
-                ax.annotate(f"{step.change:+.0%}", (x - 0.5, ys[step.index]), color=line.get_color(), fontsize=8)
+                if shown[step.index]:
+                    ax.annotate(f"{step.change:+.0%}", (x - 0.5, ys[step.index]), color=line.get_color(), fontsize=8)
                 row = group.iloc[step.index]
                 steps.append(
                     {
@@ -240,7 +249,7 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
                         "p_value": step.p_value,
                     }
                 )
-        values = frame[metric].dropna().astype(float)
+        values = drawable
         if (values > 0).all() and values.max() / values.min() > 20:  # cases of very different sizes: keep all readable
             ax.set_yscale("log")
         every = -(-len(runs) // MAX_TREND_LABELS)  # thousands of runs: a label every few runs, each still a point
@@ -266,6 +275,29 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
             raise BenchError(f"cannot write {path}: {os_reason(err)}{drawn}") from None
         paths.append(path)
     return paths, steps
+
+
+def _drawable(frame, metric: str):
+    """The figures of ``metric`` a trend chart draws (within :data:`TREND_RANGE`, or 0), as floats; those left off
+    are warned about in one line, naming the first of them by case and run."""
+    import warnings
+
+    from bench.results import ResultsWarning
+
+    values = frame[metric].dropna().astype(float)
+    size = values.abs()
+    inside = (size == 0) | ((size >= TREND_RANGE[0]) & (size <= TREND_RANGE[1]))
+    outside = values.index[~inside]
+    if len(outside):
+        first = frame.loc[outside[0]]
+        more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
+        warnings.warn(
+            f"{metric}: {values[outside[0]]:g} of {first['case_id']} in run {first['run_id']}{more} left off its "
+            f"trend chart: beyond what a chart can draw (sizes {TREND_RANGE[0]:g} to {TREND_RANGE[1]:g}, and 0)",
+            ResultsWarning,
+            stacklevel=3,
+        )
+    return values[inside]
 
 
 # ------------------------------------------------------------------------------------------------ baselines
