@@ -55,16 +55,27 @@ def test_cpu_case_without_rapl_says_why(tmp_path, monkeypatch):
     assert pd.isna(row["energy_j_per_item"]) and pd.isna(row["power_w_avg"])  # empty, never 0
 
 
-def test_cpu_case_with_rapl_fills_columns_and_extras(tmp_path, monkeypatch):
+@pytest.mark.parametrize("moving", [True, False], ids=["counting", "frozen"])
+def test_cpu_case_with_rapl_fills_columns_and_extras(tmp_path, monkeypatch, moving):
+    """A counter that moves (here 10 W of the monotonic clock) fills the columns; one that never moves is no
+    measurement: empty columns and the reason, never a measured 0 J (it was recorded as 0.0, labelled rapl)."""
+    from bench.measure import rapl
+
     zone = tmp_path / "powercap" / "intel-rapl:0"
     zone.mkdir(parents=True)
     (zone / "name").write_text("package-0\n")
     (zone / "energy_uj").write_text("1000\n")
     (zone / "max_energy_range_uj").write_text("262143328850\n")
     monkeypatch.setenv("BENCH_RAPL_ROOT", str(tmp_path / "powercap"))
+    if moving:
+        monkeypatch.setattr(rapl.RaplZone, "read_uj", lambda self: int(time.monotonic() * 1e7) % 262143328850)
     row = run_noop(tmp_path)
+    if not moving:
+        assert row["energy_source"].startswith("unavailable: the RAPL counters (package-0) did not move")
+        assert pd.isna(row["energy_j_per_item"]) and pd.isna(row["power_w_avg"])  # empty, never 0
+        return
     assert row["energy_source"] == "rapl"
-    assert row["energy_j_per_item"] == 0.0  # the fake counter did not move: a measured zero, labelled rapl
+    assert row["energy_j_per_item"] > 0 and row["power_w_avg"] == pytest.approx(10.0, rel=0.2)
     assert row["energy_window_s"] >= 0.05
     assert row["extra.energy_rapl_zones"] == "package-0"
     assert row["extra.energy_calls"] >= 1

@@ -240,6 +240,17 @@ def test_cpu_pass_sums_package_and_dram_across_a_wrap(tmp_path):
     assert all(result[k] is None for k in ("gpu_util_pct", "gpu_mem_used_mb", "sm_clock_mhz", "gpu_temp_c"))
 
 
+def test_a_counter_that_never_moves_is_no_measurement_not_zero_joules(tmp_path):
+    """Was: a frozen (or emulated) RAPL counter gave energy_j_per_item 0.0 and power_w_avg 0.0 as measured figures,
+    and the report a carbon and electricity cost of 0: "nothing is ever filled with a made-up zero"."""
+    root = server_tree(tmp_path)
+    calls = []
+    result = measure_energy(lambda: calls.append(time.sleep(0.001)), "cpu", 4, spec(), rapl_root=root)
+    assert calls and all(result[k] is None for k in ("energy_j_per_item", "energy_j_per_batch", "power_w_avg"))
+    assert result["energy_source"].startswith("unavailable: the RAPL counters (package-0+dram-0) did not move in a")
+    assert result["energy_source"].endswith("a frozen or emulated counter, no measurement")
+
+
 def test_cpu_pass_peak_falls_back_to_average_without_full_intervals(tmp_path):
     root = server_tree(tmp_path)
     call = bumper({root / "intel-rapl:0": 2_000_000}, {root / "intel-rapl:0": RANGE_UJ})

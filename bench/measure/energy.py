@@ -304,6 +304,12 @@ def rapl_result(
             watts = sum(deltas.values()) / 1e6 / (t1 - t0)
             peak_w = watts if peak_w is None else max(peak_w, watts)
     energy_j = sum(totals_uj.values()) / 1e6
+    if energy_j == 0 and window.calls:  # a counter that did not move is not a measured 0 J (docs/energy.md)
+        return _unavailable(
+            f"the RAPL counters ({'+'.join(totals_uj)}) did not move in a {window.seconds:.2g} s window of "
+            f"{window.calls} calls: a frozen or emulated counter, no measurement",
+            gpu=False,
+        )
     columns = _per_call(energy_j, window, batch_size)
     info = {
         "energy_calls": window.calls,
