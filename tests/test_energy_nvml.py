@@ -118,9 +118,22 @@ def test_pre_volta_falls_back_to_power_sampling():
 
 def test_idle_board_has_no_agreement_ratio():
     result = run([FakeGpu(power_w=0.0)])
-    assert result["energy_j_per_item"] == 0.0  # measured, labelled: a real zero, not a missing value
-    assert result["info"]["energy_sampled_j"] == 0.0
+    assert result["energy_j_per_item"] == 0.0  # measured by the power samples, labelled: not a missing value
+    assert result["energy_source"] == "nvml-power-sampling"
     assert "energy_counter_vs_sampling_pct" not in result["info"]
+
+
+def test_a_counter_that_does_not_move_in_the_window_is_no_reading_and_the_power_samples_are_used():
+    """Was: a counter that did not advance in the window (updated less often than the window lasts, or frozen)
+    gave a measured 0 J, labelled nvml-counter, beside power samples of 120 W."""
+    result = run([FakeGpu(power_w=120.0, counter_update_s=60.0)])
+    assert result["energy_source"] == "nvml-power-sampling"
+    assert result["power_w_avg"] == pytest.approx(120.0) and result["energy_j_per_item"] > 0
+    assert result["info"]["energy_note"] == "NVML energy counter did not move in the window; integrated power samples"
+    with pytest.warns(EnergyUnavailableWarning):
+        result = run([FakeGpu(counter_update_s=60.0, unsupported=frozenset({"power"}))])
+    assert result["energy_source"] == "unavailable: NVML energy counter did not move and power is not supported"
+    assert result["energy_j_per_item"] is None
 
 
 def test_counter_without_power_readings():

@@ -240,6 +240,9 @@ def gpu_result(window: Window, batch_size: int) -> dict[str, Any]:
     if counter_j is not None and counter_j < 0:
         info["energy_note"] = "NVML energy counter went backwards (driver reloaded?); integrated power samples"
         counter_j = None
+    elif counter_j == 0:  # a GPU never draws nothing: a counter that did not move is no reading, not 0 J
+        info["energy_note"] = "NVML energy counter did not move in the window; integrated power samples"
+        counter_j = None
     if counter_j is not None:
         energy_j, source = counter_j, "nvml-counter"
         if sampled_j is not None:
@@ -249,7 +252,8 @@ def gpu_result(window: Window, batch_size: int) -> dict[str, Any]:
     elif sampled_j is not None:
         energy_j, source = sampled_j, "nvml-power-sampling"
     else:
-        return _unavailable("NVML energy counter went backwards and power is not supported", gpu=True, info=info)
+        why = "went backwards" if "backwards" in info.get("energy_note", "") else "did not move"
+        return _unavailable(f"NVML energy counter {why} and power is not supported", gpu=True, info=info)
     info["energy_total_j"] = energy_j
     mem, temp = series("mem_used_mb"), series("temp_c")
     return _result(
