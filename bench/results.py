@@ -802,6 +802,13 @@ def read_meta(path: Path) -> dict[str, Any]:
     for key in ("environment", "counts", "process"):
         if not isinstance(meta.get(key, {}), dict):
             meta[key] = {}
+    if meta.get("status") not in RUN_STATUSES:  # a run that says it is in no state a run can be in is not promoted
+        _warn(
+            problems,
+            f"{path / 'meta.json'}: status: {short(meta.get('status'))} is not a run's status "
+            f"({', '.join(RUN_STATUSES[:3])}); read as damaged",
+        )
+        meta["status"] = "damaged"
     for problem in _clear_damaged_parts(meta):
         _warn(problems, f"{path / 'meta.json'}: {problem}")
     if problems:
@@ -811,6 +818,11 @@ def read_meta(path: Path) -> dict[str, Any]:
     elif meta.get("status") == "running" and _other_host(meta.get("process")):
         meta["quiet_s"] = quiet_for(path)
     return meta
+
+
+RUN_STATUSES = ("running", "finished", "interrupted", "killed", "damaged")
+"""What a run's ``meta.json`` may say it is: the first three as written (:meth:`RunWriter.close`), the last two as
+:func:`read_meta` reads a run (a process gone without closing it, a folder it cannot read)."""
 
 
 def _other_host(process: Any) -> bool:

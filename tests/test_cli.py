@@ -56,6 +56,16 @@ def test_validate_refuses_an_empty_path(tmp_path, capsys, monkeypatch):
     )
 
 
+def test_report_refuses_an_empty_prices_file(tmp_path, capsys):
+    """Was: `bench report --prices ''` (an unset shell variable) reported at the default prices without a word."""
+    with pytest.raises(SystemExit) as info:
+        main(["report", "--results", str(tmp_path), "--prices", ""])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "bench report: error: argument --prices: must be a file, got an empty path"
+    )
+
+
 @pytest.mark.parametrize(("argv", "default"), [(["run"], "suites/quick.yaml"), (["validate"], "suites/")])
 def test_no_suite_named_outside_the_project_is_one_line(tmp_path, capsys, monkeypatch, argv, default):
     """The default suite path is checked like a named one (was: pytest's 'no tests ran ... ERROR: file or directory
@@ -238,6 +248,24 @@ def test_a_near_miss_of_a_run_option_is_named(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "bench run: --results-dir is passed on to pytest, which does not know it. Did you mean '--results'?" in err
     assert not (tmp_path / "res").exists()
+
+
+def test_the_plugin_s_spelling_of_a_run_option_beside_it_is_refused_and_alone_gets_no_false_hint(
+    tmp_path, capsys, monkeypatch
+):
+    """Was: `--results A --bench-results B` wrote to B without a word; and a bad value of `--bench-run-id` got,
+    after pytest's own error, "--bench-run-id is passed on to pytest, which does not know it" (it does)."""
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, "suites/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    assert main(["run", "suites/n.yaml", "--results", "a", "--bench-results=b"]) == 2
+    assert capsys.readouterr().err == (
+        "bench run: error: --bench-results is the pytest plugin's spelling of --results: give one of them\n"
+    )
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    (tmp_path / "res" / "taken").mkdir(parents=True)
+    code = main(["run", "suites/n.yaml", "--results", "res", "--bench-run-id", "taken"])
+    assert code == pytest.ExitCode.USAGE_ERROR
+    assert "passed on to pytest" not in capsys.readouterr().err
 
 
 def test_bench_run_tells_every_option_of_its_parser_from_pytest_s():

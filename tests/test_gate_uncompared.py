@@ -312,6 +312,18 @@ def test_run_noise_runs_without_a_run_noise_is_refused_in_one_line(results, tmp_
     )
 
 
+def test_a_baseline_ref_without_rerun_is_refused_not_ignored(results, tmp_path, capsys):
+    """Was: `bench gate --baseline-ref v1.2` without --rerun compared the stored runs and passed, as if it had
+    measured the code of v1.2."""
+    make_run(results, "cur", EIGHT, started_at="2026-11-22T00:00:00Z")
+    argv = ["gate", "--results", str(results), "--baseline", "base", "--current", "cur", "--baseline-ref", "v1.2"]
+    assert main([*argv, "--json", str(tmp_path / "v.json")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "bench gate: error: --baseline-ref needs --rerun: it names the baseline code that --rerun measures again"
+    )
+    assert not (tmp_path / "v.json").exists()
+
+
 def test_a_calibrated_run_noise_is_named_in_the_summary(tmp_path):
     results = tmp_path / "results"
     gates = {"run_noise": "1%", "run_noise_runs": 30}

@@ -351,6 +351,9 @@ def test_a_suite_name_in_meta_that_is_a_path_is_damage_and_promotes_nothing(tmp_
         ({"suites": [{"name": "s", "files": "x"}]}, r"suites\[0\].files: 'x' is not a mapping of files to checksums"),
         ({"suites": [{"name": "s", "files": {"a": 1}}]}, r"suites\[0\].files: .* is not a mapping of files to"),
         ({"suites": [{"name": "s", "measure": "x"}]}, r"suites\[0\].measure: 'x' is not a mapping"),  # was: silent
+        # was: listed as it was, not damaged, and promoted to the baseline
+        ({"status": "exploded"}, r"status: 'exploded' is not a run's status \(running, finished, interrupted\)"),
+        ({"status": 5}, r"status: 5 is not a run's status .*; read as damaged"),
     ],
 )
 def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsys, change, damage):
@@ -369,6 +372,9 @@ def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsy
     assert "Traceback" not in capsys.readouterr().err
     with pytest.raises(BenchError, match=r"^--resume 'r2': .*(start a new run|stop it first)$"):  # bench run --resume
         resumable(tmp_path, "r2")
+    if "status" in change and damage:
+        assert main(["baseline", "set", "r2", *results]) == 2
+        assert "run r2 is damaged: promote a finished run" in capsys.readouterr().err
 
 
 def test_resuming_keeps_a_whole_last_line_that_lacks_only_its_newline(tmp_path):

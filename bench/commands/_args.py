@@ -168,6 +168,14 @@ def non_empty_path(text: str) -> str:
     return text
 
 
+def input_file(text: str) -> str:
+    """argparse type: a file to read (checked where it is read: a missing or unreadable file is named there); an
+    empty path is refused, as it would silently mean none (an unset shell variable)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a file, got an empty path")
+    return text
+
+
 def suite_path(text: str) -> str:
     """argparse type: a suite file or a folder of suites that exists (checked before pytest or torch starts); a
     pytest node id (``suites/quick.yaml::quick::...``) is checked by its path."""

@@ -44,6 +44,8 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.gate import history
 
     _distinct_outputs(args.summary, args.json)
+    if args.baseline_ref is not None and not args.rerun:  # it would be ignored: a gate not of the code it names
+        raise GateError("--baseline-ref needs --rerun: it names the baseline code that --rerun measures again")
     currents = [store.resolve_run(run, args.results) for run in (args.current or [None])]
     current_meta = store.load_meta(currents[0])
     suites = [s["name"] for s in current_meta.get("suites", [])]

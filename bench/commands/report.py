@@ -8,7 +8,7 @@ import sys
 
 from bench.checks import short
 from bench.commands import add_results_option
-from bench.commands._args import environment_default, folder
+from bench.commands._args import environment_default, folder, input_file
 from bench.errors import BenchError, did_you_mean, os_reason
 from bench.results import default_reports_dir
 
@@ -119,7 +119,9 @@ def register(subparsers) -> None:
         default=environment_default("BENCH_REPORTS_DIR", default_reports_dir()),
         help="reports folder (default: $BENCH_REPORTS_DIR or <rootdir>/reports/)",
     )
-    parser.add_argument("--prices", metavar="FILE", help="price table YAML overriding the default and the suite's")
+    parser.add_argument(
+        "--prices", metavar="FILE", type=input_file, help="price table YAML overriding the default and the suite's"
+    )
     parser.add_argument(
         "--profile",
         metavar="NAME",

@@ -234,6 +234,10 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
     off = disabled_plugin(extra)
     if off:  # pytest would only say "not found: suites/..." (no plugin collects YAML) or "unrecognized arguments"
         raise BenchError(f"-p {off}: a suite run needs {NEEDED_PLUGINS[off[3:]]}; drop it")
+    for arg in extra:  # the plugin's own spelling of an option bench run was given too: pytest took the last one
+        own = PLUGIN_TWINS.get(arg.split("=", 1)[0])
+        if own is not None and getattr(args, own[2:].replace("-", "_"), None) not in (None, False):
+            raise BenchError(f"{arg.split('=', 1)[0]} is the pytest plugin's spelling of {own}: give one of them")
     watch = _StopWatch()
     try:
         code = int(pytest.main(pytest_args(args, extra), plugins=[watch]))
@@ -270,11 +274,22 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         # pytest has printed its usage error; a near miss of bench run's own options gets one line more
         for arg in extra:
             option = arg.split("=", 1)[0]
-            hint = did_you_mean(option, own_options()) if option.startswith("--") else ""
+            known = option in PLUGIN_TWINS  # pytest knows it: its error is about the value, not the name
+            hint = did_you_mean(option, own_options()) if option.startswith("--") and not known else ""
             if hint:
                 print(f"bench run: {option} is passed on to pytest, which does not know it.{hint}", file=sys.stderr)
     return code
 
+
+PLUGIN_TWINS = {
+    "--bench-results": "--results",
+    "--bench-run-id": "--run-id",
+    "--bench-resume": "--resume",
+    "--bench-report": "--report",
+    "--bench-progress": "--progress",
+}
+"""The pytest plugin's options (:func:`bench.plugin.pytest_addoption`) that are ``bench run``'s own under a shorter
+name: passed on to pytest they work, but beside their twin pytest would silently take the last one given."""
 
 PROGRESS_CHOICES = ("auto", "bar", "dots")
 """``--progress``'s choices: the plugin's ``--bench-progress`` (:data:`bench.progress.PROGRESS_CHOICES`), spelled out
