@@ -211,8 +211,10 @@ def drop_cut_short_line(path: Path) -> None:
         try:
             json.loads(data[data.rfind(b"\n") + 1 :].decode("utf-8-sig"))
             whole = True
-        except (ValueError, RecursionError):  # not UTF-8, not JSON, or an integer of thousands of digits
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             whole = False
+        except ValueError:  # JSON whole, but an integer of thousands of digits: kept, and read as a damaged line
+            whole = True
         with open(path, "r+b") as handle:
             if whole:
                 handle.seek(0, os.SEEK_END)
@@ -778,22 +780,24 @@ def read_meta(path: Path) -> dict[str, Any]:
     if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("run_id"), str)):
         _warn(problems, f"{path / 'meta.json'}: not a run's metadata (no run_id)")
         meta = None
+    folder = Path(os.path.abspath(path)).name  # a run given as '.' or '..' is its folder's too
+    named = folder if _is_name(folder) else UNNAMED
     if meta is not None and not _is_name(meta["run_id"]):  # it names the report's folder: never a path
         _warn(problems, f"{path / 'meta.json'}: run_id: {short(meta['run_id'])} is not a run id ({NAME_RULE})")
-        meta["run_id"] = path.name
-    elif meta is not None and meta["run_id"] != path.name and "promoted_from" not in meta:
+        meta["run_id"] = named
+    elif meta is not None and meta["run_id"] != folder and "promoted_from" not in meta and _is_name(folder):
         # a run is its folder (--run-id, a prefix, latest): a copied folder, or a hand edit, must not speak for,
         # nor write the report of, the run its meta.json names (a baseline's folder is its suite's: not a run id)
         _warn(
             problems,
-            f"{path / 'meta.json'}: run_id: {short(meta['run_id'])} is not its folder's name; read as {path.name!r}",
+            f"{path / 'meta.json'}: run_id: {short(meta['run_id'])} is not its folder's name; read as {folder!r}",
         )
-        meta["run_id"] = path.name
+        meta["run_id"] = folder
     if meta is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResultsWarning)
             suites = sorted({str(r["suite"]) for r in _read_jsonl(path / "records.jsonl")})
-        meta = {"run_id": path.name, "status": "damaged", "suites": [{"name": n} for n in suites]}
+        meta = {"run_id": named, "status": "damaged", "suites": [{"name": n} for n in suites]}
     suites = meta.get("suites", [])
     if not isinstance(suites, list) or not all(isinstance(s, dict) and _is_name(s.get("name")) for s in suites):
         suites = suites if isinstance(suites, list) else []
@@ -821,8 +825,13 @@ def read_meta(path: Path) -> dict[str, Any]:
 
 
 RUN_STATUSES = ("running", "finished", "interrupted", "killed", "damaged")
-"""What a run's ``meta.json`` may say it is: the first three as written (:meth:`RunWriter.close`), the last two as
-:func:`read_meta` reads a run (a process gone without closing it, a folder it cannot read)."""
+"""What a run's ``meta.json`` may say it is: the first three as :class:`RunWriter` writes them (``running`` as it
+starts, the others as it closes), the last two as :func:`read_meta` reads a run (a process gone without closing
+it, a folder it cannot read)."""
+
+UNNAMED = "unnamed-run"
+"""The run id of a run whose ``meta.json`` names none that can be used, in a folder whose name is no run id either
+(the report's folder is named by it: never a path)."""
 
 
 def _other_host(process: Any) -> bool:
@@ -1087,7 +1096,8 @@ def runs_here(
     chosen = newest[:look_back]
     if exclude is not None:
         newest = [p for p in newest if p.resolve() != exclude.resolve()]
-        before = [p for p in newest if times[p] <= written(exclude)]
+        last = written(exclude)
+        before = [p for p in newest if times[p] <= last]
         chosen = sorted({*newest[:look_back], *before[:look_back]}, key=times.__getitem__, reverse=True)
     found = []
     with warnings.catch_warnings():

@@ -112,34 +112,46 @@ class _BoundedLoader(Composer, SafeConstructor, _Resolver, _Events):
             _expanded_size(node, 1, {}, set())
         return node
 
-    def construct_yaml_int(self, node: ScalarNode) -> int:
+    def construct_yaml_int(self, node: ScalarNode) -> Any:
         """An integer as PyYAML reads it; one of more digits than Python converts (4300) is read as a
-        :class:`LongInteger` of its order of magnitude, so that the check of its key says what is allowed there."""
+        :class:`_LongInteger`, which :func:`parse` refuses under its key (Python's own error names no key, and
+        advises ``sys.set_int_max_str_digits``)."""
         try:
             return super().construct_yaml_int(node)
         except ValueError:
             digits = sum(c.isdigit() for c in str(node.value))
             if digits <= 4300:  # not the length: another malformed integer, as PyYAML says
                 raise
-            return LongInteger((-1 if str(node.value).lstrip().startswith("-") else 1) * 10 ** (digits - 1), digits)
+            return _LongInteger(digits)
 
 
-class LongInteger(int):
-    """An integer of thousands of digits in a YAML file, read as ``±10**(digits - 1)`` (out of every allowed range:
-    its exact value never matters) without converting its text, and shown as what it is: Python refuses to turn an
-    int of more than 4300 digits into text, so an error message quoting it would fail in its turn."""
+class _LongInteger:
+    """An integer of thousands of digits, as it was read: never converted (Python refuses to turn one of more than
+    4300 digits into text or back), and never handed on: :func:`parse` refuses the document, naming its key."""
 
-    digits: int
+    def __init__(self, digits: int):
+        self.digits = digits
 
-    def __new__(cls, value: int, digits: int) -> LongInteger:
-        number = super().__new__(cls, value)
-        number.digits = digits
-        return number
 
-    def __repr__(self) -> str:
-        return f"an integer of {self.digits} digits"
-
-    __str__ = __repr__
+def _long_integer(value: Any, where: str = "") -> tuple[str, int] | None:
+    """The key path (``measure.min_rounds``, ``batch_sizes[0]``) and digits of the first :class:`_LongInteger` in a
+    parsed document, or ``None``."""
+    if isinstance(value, _LongInteger):
+        return where, value.digits
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            if isinstance(key, _LongInteger):
+                return (where or "a key"), key.digits
+            found = _long_integer(item, name)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _long_integer(item, f"{where}[{index}]")
+            if found:
+                return found
+    return None
 
 
 _BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
@@ -183,7 +195,7 @@ def _where(err: yaml.YAMLError) -> str | None:
 def parse(text: str, file: str) -> Any:
     """The YAML document in ``text``, within the bounds; any refusal is a one-line :class:`SuiteError`."""
     try:
-        return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
+        document = yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
     except _Refused as err:
         raise SuiteError(file, _where(err), str(err.problem)) from None
     except yaml.YAMLError as err:
@@ -191,9 +203,14 @@ def parse(text: str, file: str) -> Any:
         if "maximum nesting depth" in str(problem):  # libyaml's own limit (PyYAML >= 6.0.4), met before ours
             raise SuiteError(file, _where(err), f"nested deeper than {MAX_DEPTH} levels") from None
         raise SuiteError(file, _where(err), f"YAML syntax error: {problem}") from None
-    except (ValueError, OverflowError, RecursionError, MemoryError) as err:  # e.g. an integer of 5000 digits
+    except (ValueError, OverflowError, RecursionError, MemoryError) as err:
         message = " ".join(str(err).split())[:200] or type(err).__name__
         raise SuiteError(file, None, f"unreadable value: {message}") from None
+    found = _long_integer(document)
+    if found:
+        where, digits = found
+        raise SuiteError(file, where or None, f"an integer of {digits} digits: no setting takes a number that long")
+    return document
 
 
 def not_regular(mode: int) -> str | None:

@@ -6,13 +6,16 @@ it runs a tiny suite for one. Here one server process imports them once, at the 
 forks a child for each command: a process like one started with ``python -c "...; sys.exit(main())"`` (its own pid,
 its own folder and environment, standard input from ``/dev/null``, standard output and errors to files, Python's
 own signal handlers), in which only those modules are already imported. What a test's fake reads from the
-environment is read in the child: :data:`PRELOADED` holds no fake.
+environment is read in the child: :data:`PRELOADED` holds no fake. What Python reads as it starts (``PYTHON*``
+variables, the locale) and what the preloaded modules read as they are imported comes from the environment of the
+test that started the server: a test that needs other start-up settings runs ``bench`` with :mod:`subprocess`.
 
 :func:`bench` answers as :func:`subprocess.run` with ``capture_output=True, text=True`` does."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -72,6 +75,7 @@ def _started() -> subprocess.Popen:
             [sys.executable, "-c", SERVER],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            bufsize=0,  # answers read a line at a time: none left in a buffer that select() cannot see
             stderr=_server_errors,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             start_new_session=True,  # a Ctrl-C of the test session is not the server's: its stdin closing ends it
@@ -110,9 +114,12 @@ def bench(
         pid = _answer(server, None)["pid"]
         try:
             code = _answer(server, timeout)["returncode"]
-        except TimeoutError:
-            os.kill(pid, signal.SIGKILL)
+        except BaseException as stop:  # past the timeout, or the test session stopped: the child goes, as with run()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
             _answer(server, None)
-            raise subprocess.TimeoutExpired(["bench", *argv], timeout) from None
+            if isinstance(stop, TimeoutError):
+                raise subprocess.TimeoutExpired(["bench", *argv], timeout) from None
+            raise
         read = {p: p.read_text(errors="replace") for p in (out, err)}
     return subprocess.CompletedProcess(["bench", *argv], code, read[out], read[err])

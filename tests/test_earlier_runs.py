@@ -72,6 +72,15 @@ def test_the_report_of_an_old_run_finds_the_runs_before_it_behind_many_newer_one
     earlier_runs(result, results / "r7", look_back=2)  # the nearest two before r7: r6 and r5, not r2 and r1
     rec = result.recommendations.iloc[0]
     assert (rec["case_id"], rec["earlier_runs_compared"], rec["earlier_runs_agree"]) == (B, 2, 1)
+    # r1 and r2 written last of all (a resumed run, a file touched): with r6 and r5, written before r7, they are
+    # four runs that started before r7, of which the two that started last, r6 and r5, are compared
+    for day in (1, 2):
+        for name in ("meta.json", "records.jsonl"):
+            os.utime(results / f"r{day}" / name, (1_800_000_000 + 1000 + day,) * 2)
+    result = tables("r7", results)
+    earlier_runs(result, results / "r7", look_back=2)
+    rec = result.recommendations.iloc[0]
+    assert (rec["case_id"], rec["earlier_runs_compared"], rec["earlier_runs_agree"]) == (B, 2, 1)
 
 
 def test_an_earlier_run_that_cannot_be_read_is_passed_over(tmp_path):

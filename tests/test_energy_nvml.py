@@ -116,11 +116,15 @@ def test_pre_volta_falls_back_to_power_sampling():
     assert gpu.calls["energy"] == 1  # probed once, never read in the window
 
 
-def test_idle_board_has_no_agreement_ratio():
-    result = run([FakeGpu(power_w=0.0)])
-    assert result["energy_j_per_item"] == 0.0  # measured by the power samples, labelled: not a missing value
-    assert result["energy_source"] == "nvml-power-sampling"
-    assert "energy_counter_vs_sampling_pct" not in result["info"]
+@pytest.mark.parametrize("energy", [True, False], ids=["counter", "no-counter"])
+def test_a_board_that_reads_nothing_is_no_measurement_not_zero_joules(energy):
+    """A board's counter that does not move and its power at 0 W throughout: no reading (was: a measured 0 J)."""
+    gpu = FakeGpu(power_w=0.0, unsupported=frozenset() if energy else frozenset({"energy"}))
+    with pytest.warns(EnergyUnavailableWarning):
+        result = run([gpu])
+    counter = " and no moving energy counter" if energy else ""
+    assert result["energy_source"] == f"unavailable: NVML reported 0 W throughout the window{counter}"
+    assert result["energy_j_per_item"] is None and result["power_w_avg"] is None
 
 
 def test_a_counter_that_does_not_move_in_the_window_is_no_reading_and_the_power_samples_are_used():

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench.cli import main
@@ -116,6 +117,20 @@ def test_a_figure_beyond_what_a_chart_draws_is_left_off_the_trend_with_one_warni
     assert (out / "demo-model_size_bytes.png").is_file() == (len(huge) == 1)  # nothing left to draw: no chart
 
 
+def test_figures_beyond_a_chart_keep_their_change_points_and_the_extremes_of_its_range_draw(tmp_path, capsys):
+    """Review: a metric none of whose figures a chart can draw lost its change points with its chart; and figures
+    of 1e300 and 1e-300 together overflowed the ratio that chooses a log axis ("overflow encountered")."""
+    frame = pd.DataFrame(
+        {"case_id": "m[a]", "run_order": range(10), "run_id": [f"r{i}" for i in range(10)], "commit": "c" * 12,
+         "started_at": "2026-11-01T00:00:00Z", "model_size_bytes": [1e307] * 5 + [1.6e307] * 5,
+         "peak_rss_mb": [1e300, 1e-300] * 5}
+    )  # fmt: skip
+    with pytest.warns(Warning, match="model_size_bytes: 1e\\+307 of m\\[a\\] in run r0 and 9 more left off") as seen:
+        paths, steps = history.plot_trends(frame, "s", tmp_path, ["model_size_bytes", "peak_rss_mb"])
+    assert [p.name for p in paths] == ["s-peak_rss_mb.png"] and len(seen) == 1
+    assert [(s["metric"], s["run_id"]) for s in steps] == [("model_size_bytes", "r5")]
+
+
 def test_trend_charts_of_thousands_of_runs_and_many_cases_stay_bounded(tmp_path, monkeypatch):
     """Was: a chart 0.6 inch wide per run (66,300 pixels for 1100 runs, ~1 GB to draw 10,000) with every run
     labelled, and a legend naming every case (300 entries covered the chart). Now at most 3000 pixels, 40 labels
@@ -167,9 +182,10 @@ def test_a_metric_asked_for_by_name_but_never_measured_says_so(tmp_path, capsys)
 
 
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
-def test_the_history_table_counts_each_runs_own_cases_when_two_folders_share_a_run_id(tmp_path, capsys):
-    """Was: each run's row counted the rows of every run of the same id (a copied run folder read 2 cases ok for
-    each copy), a scan of all rows per run that also grew as runs x cases. Now by the run's place in the history."""
+def test_a_copied_run_folder_is_a_run_of_its_own_in_the_history_table(tmp_path, capsys):
+    """Was: each run's row counted the rows of every run of the same id (a copied run folder, whose meta.json names
+    the run it was copied from, read 2 cases ok for each copy), a scan of all rows per run that also grew as runs x
+    cases. Now by the run's place in the history; and the copy is read as its folder's run, with a warning."""
     import shutil
 
     results = _series(tmp_path, [1.0])

@@ -217,6 +217,18 @@ def test_a_run_id_in_meta_that_is_not_its_folder_s_name_never_speaks_for_another
     assert (out / "base" / "index.html").is_file() and (out / "cur" / "index.html").read_bytes() == written
 
 
+@pytest.mark.parametrize("given", [".", "sub/.."])
+def test_a_run_given_as_dot_is_its_folder_s_run(tmp_path, capsys, monkeypatch, given):
+    """Review: with the folder-name rule, `bench report .` from inside a run read its id as '' (the report went into
+    the reports folder itself) and `bench report ..` as '..'."""
+    run = three_cases(tmp_path / "results", "r1")
+    (run / "sub").mkdir()
+    monkeypatch.chdir(run)
+    assert read_meta(Path(given))["run_id"] == "r1"
+    assert main(["report", given, "--out", str(tmp_path / "rep")]) == 0
+    assert (tmp_path / "rep" / "r1" / "index.html").is_file() and "warning" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "samples",
     [
@@ -400,6 +412,15 @@ def test_resuming_keeps_a_whole_last_line_that_lacks_only_its_newline(tmp_path):
     _edit_meta(run, status="interrupted")
     reopen(resumable(tmp_path, "r1"), {}).close("finished")
     assert (run / "records.jsonl").read_bytes().endswith(b"}\n") and run_damage(run) == []
+    # a whole line holding a number too long to read is not a line a kill cut short: kept, and named as damaged
+    with open(run / "records.jsonl", "ab") as handle:
+        handle.write(b'{"run_id": "r1", "suite": "s", "case_id": "f", "rounds": ' + b"9" * 5000 + b"}")
+    _edit_meta(run, status="interrupted")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResultsWarning)
+        reopen(resumable(tmp_path, "r1"), {}).close("finished")
+    assert (run / "records.jsonl").read_bytes().endswith(b"9}\n")
+    assert run_damage(run) == [f"{run / 'records.jsonl'}: 1 damaged line(s) skipped: 5 (a number too long to read)"]
 
 
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown

@@ -219,22 +219,24 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
     for metric in metrics:
         if metric not in frame.columns or frame[metric].dropna().empty:
             continue
-        drawable = _drawable(frame, metric)
-        if drawable.empty:
-            continue
-        fig, ax = plt.subplots(figsize=(min(max(6.0, 0.6 * len(runs) + 3), MAX_TREND_WIDTH), 4.5))
+        drawable = _drawable(frame, metric)  # none: no chart, but the change points are still looked for
+        fig, ax = (None, None)
+        if not drawable.empty:
+            fig, ax = plt.subplots(figsize=(min(max(6.0, 0.6 * len(runs) + 3), MAX_TREND_WIDTH), 4.5))
         lines = []  # (line, has a change point), for the legend
         for case_id, group in frame.dropna(subset=[metric]).groupby("case_id", sort=True):
             group = group.sort_values("run_order")
             xs, ys = group["run_order"].to_numpy(), group[metric].astype(float).to_numpy()
             shown = group.index.isin(drawable.index)
-            (line,) = ax.plot(xs[shown], ys[shown], marker="o", markersize=3, label=plain_text(case_id, 80))
             found = change_points(ys, **detect)
-            lines.append((line, bool(found)))
+            if ax is not None:
+                (line,) = ax.plot(xs[shown], ys[shown], marker="o", markersize=3, label=plain_text(case_id, 80))
+                lines.append((line, bool(found)))
             for step in found:
                 x = xs[step.index]
-                ax.axvline(x - 0.5, color=line.get_color(), linestyle="--", alpha=0.7)
-                if shown[step.index]:
+                if ax is not None:
+                    ax.axvline(x - 0.5, color=line.get_color(), linestyle="--", alpha=0.7)
+                if ax is not None and shown[step.index]:
                     ax.annotate(f"{step.change:+.0%}", (x - 0.5, ys[step.index]), color=line.get_color(), fontsize=8)
                 row = group.iloc[step.index]
                 steps.append(
@@ -249,9 +251,13 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
                         "p_value": step.p_value,
                     }
                 )
-        values = drawable
-        if (values > 0).all() and values.max() / values.min() > 20:  # cases of very different sizes: keep all readable
-            ax.set_yscale("log")
+        if ax is None:
+            continue
+        decades = np.log10(drawable.max()) - np.log10(drawable.min()) if (drawable > 0).all() else 0.0
+        if decades > math.log10(20):  # cases of very different sizes: keep all readable (1e300 / 1e-300 overflows)
+            from bench.report.charts import log_axis
+
+            log_axis(ax, drawable.to_numpy(), "y")
         every = -(-len(runs) // MAX_TREND_LABELS)  # thousands of runs: a label every few runs, each still a point
         ax.set_xticks(runs["run_order"].to_numpy()[::every], labels[::every], fontsize=7)
         ax.set_xlabel("run (commit, start time UTC)")

@@ -249,8 +249,11 @@ def gpu_result(window: Window, batch_size: int) -> dict[str, Any]:
             info["energy_sampled_j"] = sampled_j
             if counter_j > 0:
                 info["energy_counter_vs_sampling_pct"] = 100.0 * (sampled_j - counter_j) / counter_j
-    elif sampled_j is not None:
+    elif sampled_j is not None and any(power):
         energy_j, source = sampled_j, "nvml-power-sampling"
+    elif sampled_j is not None:  # a board never draws nothing: 0 W throughout is no reading, as a still counter is
+        counter = " and no moving energy counter" if "energy_mj" in first else ""
+        return _unavailable(f"NVML reported 0 W throughout the window{counter}", gpu=True, info=info)
     else:
         why = "went backwards" if "backwards" in info.get("energy_note", "") else "did not move"
         return _unavailable(f"NVML energy counter {why} and power is not supported", gpu=True, info=info)

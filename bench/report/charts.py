@@ -428,18 +428,19 @@ def score_chart(tables: Tables) -> Chart:
     return _finish(chart, fig)
 
 
-def _log_axis(ax, values: np.ndarray) -> None:
-    """A log x axis fixed to the decades of ``values`` (positive, within :data:`LOG_RANGE`), ticked every few
-    decades when they span many: matplotlib's own limits and ticks reach past a float's range near 1e300 (an
-    OverflowError, or an "overflow encountered" warning)."""
+def log_axis(ax, values: np.ndarray, axis: str = "x") -> None:
+    """A log ``axis`` (x or y) fixed to the decades of ``values`` (positive, within :data:`LOG_RANGE`), ticked every
+    few decades when they span many: matplotlib's own limits and ticks reach past a float's range near 1e300 (an
+    OverflowError, or an "overflow encountered" warning). The trend charts of ``bench history`` use it too."""
     low, high = int(np.floor(np.log10(values.min()))), int(np.ceil(np.log10(values.max())))
-    ax.set_xscale("log")
-    ax.set_xlim(10.0 ** (low - 0.2), 10.0 ** (high + 0.3))
-    ax.autoscale(False, axis="x")
+    ax.autoscale(False, axis=axis)  # first: a scale set on drawn figures autoscales them, past a float's range
+    getattr(ax, f"set_{axis}scale")("log")
+    getattr(ax, f"set_{axis}lim")(10.0 ** (low - 0.2), 10.0 ** (high + 0.3))
     if high - low > 20:
         step = -(-(high - low + 1) // 8)
-        ax.xaxis.set_major_locator(FixedLocator([10.0**k for k in range(low, high + 1, step)]))
-        ax.xaxis.set_minor_locator(NullLocator())
+        line = getattr(ax, f"{axis}axis")
+        line.set_major_locator(FixedLocator([10.0**k for k in range(low, high + 1, step)]))
+        line.set_minor_locator(NullLocator())
 
 
 def _horizontal_bars(
@@ -492,7 +493,7 @@ def _bar_panel(ax, rows: pd.DataFrame, column: str, colors: dict[str, tuple], se
     log = bool((values > 0).all())  # a 0 (a price of 0) has no place on a log axis: a linear one shows it
     drawn = np.clip(values, *LOG_RANGE) if log else values
     if log:
-        _log_axis(ax, drawn)
+        log_axis(ax, drawn)
     hardware = _hardware(rows)
     ax.barh(np.arange(len(rows)), drawn, color=[colors[h] for h in hardware])
     labels = (rows["suite"].astype(str) + "::" if several else "") + rows["case_id"].astype(str)
