@@ -241,6 +241,26 @@ def test_overhead_compares_the_bare_loop_with_the_no_op_case_only(tmp_path, caps
     assert "dlrm-tiny[fp32-cpu-1t-bs1]: ok" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("suite", "message"),
+    [
+        ("empty", "empty: no suite files in this folder (*.yaml or *.yml, not starting with '_')"),
+        ("notes.txt", "notes.txt: not a suite file; suite files end in .yaml or .yml"),
+        ("suites/_base.yaml", "suites/_base.yaml: a shared fragment (files starting with '_' are only used"),
+    ],
+)
+def test_overhead_of_something_that_is_no_suite_is_one_line(tmp_path, capsys, monkeypatch, suite, message):
+    """Was: pytest's exit 5 or 4 and no line of bench's (only "1 warning in 0.8s"), where bench run says what is
+    wrong and exits 2."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("x\n")
+    write_suite(tmp_path, "suites/_base.yaml", TINY_MEASURE)
+    assert main(["overhead", "--suite", suite, "--results", "res"]) == 2
+    assert capsys.readouterr().err.startswith(f"bench overhead: error: {message}")
+    assert not (tmp_path / "res").exists()
+
+
 def test_a_near_miss_of_a_run_option_is_named(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_suite(tmp_path, "suites/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)

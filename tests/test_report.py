@@ -17,6 +17,7 @@ from bench.cli import main
 from bench.hardware import this_process
 from bench.judge.cost import replicas_needed
 from bench.report import tables, write_report
+from bench.report.xlsx import NO_PLAN
 from bench.results import Record, RunWriter
 
 SECTIONS = {
@@ -401,6 +402,13 @@ def test_a_run_with_only_skipped_cases_still_writes_a_report(tmp_path):
     folder, result = write_report("r", tmp_path / "results", tmp_path / "reports")
     assert result.recommendations.iloc[0]["reasons"] == "no case measured (1 skipped): no GPU"
     assert "Chart skipped: no measured case" in (folder / "index.html").read_text()
+    # was: "none meets the SLO" (no case was compared with it), over formulas of a blank plan row
+    workbook = openpyxl.load_workbook(folder / "capacity.xlsx")
+    sheet = workbook[next(name for name in workbook.sheetnames if name.startswith("capacity"))]
+    assert _plan_summary(sheet) == {
+        "cheapest plan meeting the SLO and the constraints": NO_PLAN,
+        "its monthly cost (USD)": "",
+    }
 
 
 def test_the_ranking_and_its_chart_are_in_p_order_with_the_recommendation_marked_alike(tmp_path):

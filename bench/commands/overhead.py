@@ -32,13 +32,13 @@ def overhead(args: argparse.Namespace, extra: list[str]) -> int:
     import torch
 
     from bench import results as store
+    from bench.commands.run import suite_args
     from bench.runner import build_model
     from bench.spec import MethodSpec
 
+    suites = suite_args([args.suite])  # not a suite, a fragment, an empty folder: one line, as for bench run
     run_id = store.new_run_id() + "-overhead"
-    code = pytest.main(
-        ["--benchmark-only", "-q", args.suite, "--bench-results", args.results, "--bench-run-id", run_id]
-    )
+    code = pytest.main(["--benchmark-only", "-q", *suites, "--bench-results", args.results, "--bench-run-id", run_id])
     if code != 0:
         return int(code)
     frame = store.load(run_id, args.results)

@@ -68,6 +68,9 @@ NO_CHEAPEST = (
     "no feasible plan that meets the SLO has a price (column R says why)",
 )
 """Why the capacity sheet names no cheapest plan, in the order its formula tests them."""
+NO_PLAN = "no case was measured (every case failed or was skipped): nothing to plan"
+"""What the capacity sheet says of its cheapest plan where it has no plan row: no formula over a blank row, and no
+"none meets the SLO" about cases that were never compared with it."""
 FIRST_PLAN_ROW = 10  # 0-based row of the first case in the capacity sheet (Excel row 11)
 MAX_CELL_TEXT = 32767
 """Excel's limit on the characters of a cell: xlsxwriter cut longer strings silently."""
@@ -389,6 +392,13 @@ def _cheapest(
     decision group's, the lowest of column T there, the page's ★ of ``group``) and its monthly cost, live formulas;
     where there is none, the cost is blank and the first cell says why: none meets the SLO, none is feasible, none
     that meets the SLO is feasible, or none of those has a price."""
+    label = "cheapest plan meeting the SLO and the constraints" + (f": {group}" if group else "")
+    if plan.empty:
+        sheet.write(row, 0, _text(label), formats["bold"])
+        sheet.write(row, 1, NO_PLAN)
+        sheet.write(row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
+        sheet.write_blank(row + 1, 1, None, formats["money"])
+        return
     first, last = rows[0] + 1, rows[1] + 1
     cases, feasible, replicas, candidates = (f"{c}{first}:{c}{last}" for c in "ASPT")
     no_slo, none_feasible, none_both, no_price = (f'"{text}"' for text in NO_CHEAPEST)
@@ -405,7 +415,6 @@ def _cheapest(
         tests = (not has_plan.any(), not feasible_rows.any(), not (feasible_rows & has_plan).any(), True)
         name = next(text for text, holds in zip(NO_CHEAPEST, tests, strict=True) if holds)
         cost = ""  # no plan has no cost (MIN of no number is 0 in a spreadsheet)
-    label = "cheapest plan meeting the SLO and the constraints" + (f": {group}" if group else "")
     sheet.write(row, 0, _text(label), formats["bold"])
     sheet.write_formula(
         row, 1, f"=IF(COUNT({candidates})>0,INDEX({cases},MATCH(MIN({candidates}),{candidates},0)),{why})", None, name
