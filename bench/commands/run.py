@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+from typing import Any
 
 from bench.commands._args import default_here, folder, run_id, suite_path
 from bench.errors import BenchError, counted, did_you_mean, os_reason
@@ -62,19 +63,19 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
     command = ["--benchmark-only", *suite_args(args.suites)]
     for plugin in UNUSED_PLUGINS:
         command += ["-p", f"no:{plugin}"]
-    if args.results:
-        command += ["--bench-results", args.results]
-    if args.run_id:
-        command += ["--bench-run-id", args.run_id]
-    if getattr(args, "resume", None):
-        command += ["--bench-resume", args.resume]
+    for plugin_option, own in PLUGIN_TWINS.items():  # bench run's options, in the plugin's spelling
+        value = _given(args, own)
+        command += [] if value is None else [plugin_option] if value is True else [plugin_option, value]
     if args.k:
         command += ["-k", args.k]
-    if args.report:
-        command += ["--bench-report"]
-    if getattr(args, "progress", None):
-        command += ["--bench-progress", args.progress]
     return command + [arg for arg in extra if arg != "--"]
+
+
+def _given(args: argparse.Namespace, option: str) -> Any:
+    """The value of ``bench run``'s ``option`` (``--run-id``) in ``args``; ``None`` when it was not given (a flag
+    left off, an option a caller's namespace lacks)."""
+    value = getattr(args, option[2:].replace("-", "_"), None)
+    return None if value in (None, False, "") else value
 
 
 def own_options() -> tuple[str, ...]:
@@ -236,7 +237,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         raise BenchError(f"-p {off}: a suite run needs {NEEDED_PLUGINS[off[3:]]}; drop it")
     for arg in extra:  # the plugin's own spelling of an option bench run was given too: pytest took the last one
         own = PLUGIN_TWINS.get(arg.split("=", 1)[0])
-        if own is not None and getattr(args, own[2:].replace("-", "_"), None) not in (None, False):
+        if own is not None and _given(args, own) is not None:
             raise BenchError(f"{arg.split('=', 1)[0]} is the pytest plugin's spelling of {own}: give one of them")
     watch = _StopWatch()
     try:
@@ -289,7 +290,8 @@ PLUGIN_TWINS = {
     "--bench-progress": "--progress",
 }
 """The pytest plugin's options (:func:`bench.plugin.pytest_addoption`) that are ``bench run``'s own under a shorter
-name: passed on to pytest they work, but beside their twin pytest would silently take the last one given."""
+name: :func:`pytest_args` passes each of bench run's on in the plugin's spelling; passed on to pytest by the user
+they work too, but beside their twin pytest would silently take the last one given."""
 
 PROGRESS_CHOICES = ("auto", "bar", "dots")
 """``--progress``'s choices: the plugin's ``--bench-progress`` (:data:`bench.progress.PROGRESS_CHOICES`), spelled out
