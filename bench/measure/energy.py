@@ -237,26 +237,27 @@ def gpu_result(window: Window, batch_size: int) -> dict[str, Any]:
     power = series("power_w")
     sampled_j = trapezoid_j(times, power) if "power_w" in first else None
     counter_j = (last["energy_mj"] - first["energy_mj"]) / 1000.0 if "energy_mj" in first else None
+    unread = None  # why a counter NVML supports gave no reading
     if counter_j is not None and counter_j < 0:
+        unread = "went backwards"
         info["energy_note"] = "NVML energy counter went backwards (driver reloaded?); integrated power samples"
-        counter_j = None
     elif counter_j == 0:  # a GPU never draws nothing: a counter that did not move is no reading, not 0 J
+        unread = "did not move"
         info["energy_note"] = "NVML energy counter did not move in the window; integrated power samples"
+    if unread is not None:
         counter_j = None
-    if counter_j is not None:
+    if counter_j is not None:  # above 0
         energy_j, source = counter_j, "nvml-counter"
         if sampled_j is not None:
             info["energy_sampled_j"] = sampled_j
-            if counter_j > 0:
-                info["energy_counter_vs_sampling_pct"] = 100.0 * (sampled_j - counter_j) / counter_j
+            info["energy_counter_vs_sampling_pct"] = 100.0 * (sampled_j - counter_j) / counter_j
     elif sampled_j is not None and any(power):
         energy_j, source = sampled_j, "nvml-power-sampling"
     elif sampled_j is not None:  # a board never draws nothing: 0 W throughout is no reading, as a still counter is
         counter = " and no moving energy counter" if "energy_mj" in first else ""
         return _unavailable(f"NVML reported 0 W throughout the window{counter}", gpu=True, info=info)
     else:
-        why = "went backwards" if "backwards" in info.get("energy_note", "") else "did not move"
-        return _unavailable(f"NVML energy counter {why} and power is not supported", gpu=True, info=info)
+        return _unavailable(f"NVML energy counter {unread} and power is not supported", gpu=True, info=info)
     info["energy_total_j"] = energy_j
     mem, temp = series("mem_used_mb"), series("temp_c")
     return _result(
