@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -41,10 +42,6 @@ MAX_TREND_LABELS = 40
 """Most run labels (commit, start time) under a trend chart; with more runs, every few runs is labelled."""
 MAX_TREND_LEGEND = 12
 """Most cases a trend chart's legend names, those with a change point first (300 entries covered the chart)."""
-TREND_RANGE = (1e-300, 1e300)
-"""The sizes of figure a trend chart draws (and 0): matplotlib's ticks and limits overflow near a float's range
-(``arange: cannot compute length``, a figure of 1e308 stopped ``bench history``). A figure beyond is left off the
-chart, with a warning naming it; the table and the change points still have it."""
 
 
 # ------------------------------------------------------------------------------------------------ index
@@ -236,8 +233,10 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
                 x = xs[step.index]
                 if ax is not None:
                     ax.axvline(x - 0.5, color=line.get_color(), linestyle="--", alpha=0.7)
-                if ax is not None and shown[step.index]:
-                    ax.annotate(f"{step.change:+.0%}", (x - 0.5, ys[step.index]), color=line.get_color(), fontsize=8)
+                    if shown[step.index]:
+                        ax.annotate(
+                            f"{step.change:+.0%}", (x - 0.5, ys[step.index]), color=line.get_color(), fontsize=8
+                        )
                 row = group.iloc[step.index]
                 steps.append(
                     {
@@ -284,22 +283,25 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
 
 
 def _drawable(frame, metric: str):
-    """The figures of ``metric`` a trend chart draws (within :data:`TREND_RANGE`, or 0), as floats; those left off
-    are warned about in one line, naming the first of them by case and run."""
+    """The figures of ``metric`` a trend chart draws (sizes within the report charts'
+    :data:`~bench.report.charts.LOG_RANGE`, or 0), as floats: matplotlib's ticks and limits overflow near a float's
+    range (``arange: cannot compute length``, a figure of 1e308 stopped ``bench history``). Those left off are warned
+    about in one line, naming the first of them by case and run; the table and the change points still have them."""
     import warnings
 
+    from bench.report.charts import LOG_RANGE
     from bench.results import ResultsWarning
 
     values = frame[metric].dropna().astype(float)
     size = values.abs()
-    inside = (size == 0) | ((size >= TREND_RANGE[0]) & (size <= TREND_RANGE[1]))
+    inside = (size == 0) | ((size >= LOG_RANGE[0]) & (size <= LOG_RANGE[1]))
     outside = values.index[~inside]
     if len(outside):
         first = frame.loc[outside[0]]
         more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
         warnings.warn(
             f"{metric}: {values[outside[0]]:g} of {first['case_id']} in run {first['run_id']}{more} left off its "
-            f"trend chart: beyond what a chart can draw (sizes {TREND_RANGE[0]:g} to {TREND_RANGE[1]:g}, and 0)",
+            f"trend chart: beyond what a chart can draw (sizes {LOG_RANGE[0]:g} to {LOG_RANGE[1]:g}, and 0)",
             ResultsWarning,
             stacklevel=3,
         )
@@ -338,13 +340,27 @@ def _promotion_lock(root: Path):
         yield
 
 
+LEFTOVER = re.compile(r"\.(?P<suite>.+)\.(?P<kind>tmp|old)\d+")
+"""The name of what a promotion leaves beside a suite's baseline while it runs: its staging folder
+(``.<suite>.tmp<pid>``) and the earlier baseline moved aside (``.<suite>.old<pid>``)."""
+
+
+def _leftovers(root: Path, suite: str = "*") -> list[tuple[Path, str, str]]:
+    """``(path, suite, kind)`` of each promotion's leftover folder in ``root`` (of ``suite``; all by default). Only
+    folders are ours: a file of such a name is not, and never becomes a baseline."""
+    found = []
+    for path in sorted(root.glob(f".{suite}.*")):
+        match = LEFTOVER.fullmatch(path.name)
+        if match and path.is_dir() and not path.is_symlink():
+            found.append((path, match["suite"], match["kind"]))
+    return found
+
+
 def _clear_leftovers(target: Path) -> None:
     """What a promotion killed half-way left beside ``target`` (under the lock no other promotion runs): its staging
-    folder is removed, and the previous baseline, moved aside but not yet replaced, is put back. Only folders are
-    ours: a file of such a name is left alone, and never becomes the baseline."""
-    for path in sorted(target.parent.glob(f".{target.name}.*")):
-        kind = path.name[len(target.name) + 2 :].rstrip("0123456789")
-        if kind not in ("tmp", "old") or not path.is_dir() or path.is_symlink():
+    folder is removed, and the previous baseline, moved aside but not yet replaced, is put back."""
+    for path, suite, kind in _leftovers(target.parent, target.name):
+        if suite != target.name:  # a suite whose name starts as this one's, then a dot
             continue
         if kind == "old" and not target.exists():
             path.rename(target)
@@ -359,16 +375,11 @@ def _put_back(root: Path) -> None:
     results folder cannot be written the reader finds no baseline, as before, and says so."""
     if not root.is_dir():
         return
-    hidden = [
-        root / path.name[1:].rsplit(".old", 1)[0]
-        for path in root.glob(".*.old*")
-        if path.name[1:].rsplit(".old", 1)[-1].isdigit() and path.is_dir() and not path.is_symlink()
-    ]
-    hidden = [target for target in hidden if not target.exists()]
+    hidden = {root / suite for _, suite, kind in _leftovers(root) if kind == "old" and not (root / suite).exists()}
     if not hidden:
         return
     with contextlib.suppress(BenchError, OSError), _promotion_lock(root):
-        for target in hidden:
+        for target in sorted(hidden):
             _clear_leftovers(target)
 
 

@@ -391,12 +391,12 @@ def _cheapest(
     """Below the plan: the cheapest feasible plan meeting the SLO among the plan rows ``rows`` (first, last: one
     decision group's, the lowest of column T there, the page's ★ of ``group``) and its monthly cost, live formulas;
     where there is none, the cost is blank and the first cell says why: none meets the SLO, none is feasible, none
-    that meets the SLO is feasible, or none of those has a price."""
+    that meets the SLO is feasible, or none of those has a price; with no plan row, :data:`NO_PLAN`."""
     label = "cheapest plan meeting the SLO and the constraints" + (f": {group}" if group else "")
+    sheet.write(row, 0, _text(label), formats["bold"])
+    sheet.write(row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
     if plan.empty:
-        sheet.write(row, 0, _text(label), formats["bold"])
         sheet.write(row, 1, NO_PLAN)
-        sheet.write(row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
         sheet.write_blank(row + 1, 1, None, formats["money"])
         return
     first, last = rows[0] + 1, rows[1] + 1
@@ -406,20 +406,17 @@ def _cheapest(
         f"IF(COUNT({replicas})=0,{no_slo},IF(COUNTIF({feasible},TRUE)=0,{none_feasible},"
         f'IF(COUNTIFS({feasible},TRUE,{replicas},">0")=0,{none_both},{no_price})))'
     )
-    starred = plan[plan["cheapest"].astype(bool)] if len(plan) else plan
+    starred = plan[plan["cheapest"].astype(bool)]
     if len(starred):  # the page's ★ of the group (bench.judge.cost.capacity_plan)
         name, cost = _cell_value(starred["case_id"].iloc[0]), _cell_value(starred["monthly_cost"].iloc[0])
     else:  # the cached value of the formula's reason, by the same tests
-        has_plan = plan["replicas"].notna() if len(plan) else pd.Series(dtype=bool)
-        feasible_rows = plan["feasible"].astype(bool) if len(plan) else pd.Series(dtype=bool)
+        has_plan, feasible_rows = plan["replicas"].notna(), plan["feasible"].astype(bool)
         tests = (not has_plan.any(), not feasible_rows.any(), not (feasible_rows & has_plan).any(), True)
         name = next(text for text, holds in zip(NO_CHEAPEST, tests, strict=True) if holds)
         cost = ""  # no plan has no cost (MIN of no number is 0 in a spreadsheet)
-    sheet.write(row, 0, _text(label), formats["bold"])
     sheet.write_formula(
         row, 1, f"=IF(COUNT({candidates})>0,INDEX({cases},MATCH(MIN({candidates}),{candidates},0)),{why})", None, name
     )
-    sheet.write(row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
     sheet.write_formula(row + 1, 1, f'=IF(COUNT({candidates})=0,"",MIN({candidates}))', formats["money"], cost)
 
 
