@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -262,6 +263,25 @@ def test_a_promotion_killed_between_its_two_renames_hides_no_baseline(tmp_path, 
     (root / "demo").rename(root / ".demo.old1")
     assert main(["baseline", "show", "--results", str(results)]) == 0
     assert "demo" in capsys.readouterr().out and (root / "demo" / "meta.json").is_file()
+
+
+def test_a_promotion_killed_after_its_two_renames_leaves_nothing_to_bring_back(tmp_path):
+    """A ``kill -9`` after the new baseline took its place and before the earlier one (``.demo.old<pid>``) was
+    deleted: before, that older baseline stayed beside the new one, and once a user deleted the suite's baseline by
+    hand the next reader put the older one back. Now the reader removes it while the new baseline is in place."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2)}})
+    history.promote("r1", results)
+    root = results / "baseline"
+    (root / "demo").rename(root / ".demo.old999999999")
+    history.promote("r2", results, replace=True)  # tidies first: the killed promotion's baseline is back, then gone
+    shutil.copytree(root / "demo", root / ".demo.old999999998")  # killed after both renames
+    shutil.copytree(root / "demo", root / ".demo.tmp999999998")
+    assert history.baselines(results)["demo"]["promoted_from"] == "r2"
+    assert sorted(p.name for p in root.iterdir() if p.name != ".baseline.lock") == ["demo"]
+    shutil.rmtree(root / "demo")
+    assert history.baseline_for(["demo"], results) == ([], ["demo"])
 
 
 def test_two_promotions_at_once_keep_both_halves(tmp_path, monkeypatch):

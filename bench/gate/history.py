@@ -369,17 +369,19 @@ def _clear_leftovers(target: Path) -> None:
 
 
 def _put_back(root: Path) -> None:
-    """Before a baseline is read: a promotion killed between its two renames (the earlier baseline moved aside as
+    """Before a baseline is read, what a killed promotion left is tidied, under the promotion lock (a promotion
+    still running finishes first). One killed between its two renames (the earlier baseline moved aside as
     ``.<suite>.old<pid>``, the new one not yet in its place) would hide the suite's baseline until the next
-    promotion. It is put back now, under the promotion lock (a promotion still running finishes first). Where the
-    results folder cannot be written the reader finds no baseline, as before, and says so."""
+    promotion: it is put back. One killed after both renames left the earlier baseline beside the new one: it is
+    removed now, or deleting the suite's baseline by hand would later bring that older one back. Where the results
+    folder cannot be written the reader finds what is there, as before, and says so."""
     if not root.is_dir():
         return
-    hidden = {root / suite for _, suite, kind in _leftovers(root) if kind == "old" and not (root / suite).exists()}
-    if not hidden:
+    suites = {root / suite for _, suite, _ in _leftovers(root)}
+    if not suites:
         return
     with contextlib.suppress(BenchError, OSError), _promotion_lock(root):
-        for target in sorted(hidden):
+        for target in sorted(suites):
             _clear_leftovers(target)
 
 
