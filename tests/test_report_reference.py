@@ -149,6 +149,25 @@ def test_a_run_where_no_group_has_its_reference_is_reported_with_figures_only_an
     assert "deploy" not in html and html.count('<tr class="infeasible unscored">') == 2
 
 
+@pytest.mark.parametrize("status", ["skipped", "failed"])
+def test_a_run_with_no_case_measured_recommends_nothing_and_exits_3_too(tmp_path, capsys, status):
+    """Was exit 0: the report of a run whose every case was skipped (a GPU suite on a machine without one) or failed
+    recommended nothing, yet read as a success, although --help promises exit 3 "when no group could be scored"."""
+    writer = RunWriter(tmp_path / "results", "r", {"suites": [{"name": "s", "sections": SECTIONS}]})
+    for compression in ("fp32", "bf16"):
+        writer.append(record("r", "m", compression, status=status, error=SKIPPED if status == "skipped" else FAILED))
+    writer.close("finished")
+    code = main(["report", "r", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")])
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert err == (
+        "bench report: warning: no group could be scored (no case was measured), so the report shows measured "
+        "figures only and recommends nothing; exit 3\n"
+    )
+    assert "s · m on cpu, batch 1: no recommendation (no case measured (2 " in out
+    assert (tmp_path / "reports" / "r" / "index.html").is_file()
+
+
 def test_an_interrupted_run_does_not_claim_the_missing_reference_was_selected_out(tmp_path):
     run_id = make_run(tmp_path / "results", "absent")
     path = tmp_path / "results" / run_id / "meta.json"

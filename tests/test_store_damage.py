@@ -30,10 +30,10 @@ from tests.helpers import TINY_MEASURE, write_suite
 from tests.test_results import record
 
 
-def three_cases(root: Path, run_id: str = "r1", started: str = "2026-01-01T00:00:00Z") -> Path:
+def three_cases(root: Path, run_id: str = "r1", started: str = "2026-01-01T00:00:00Z", **values) -> Path:
     writer = RunWriter(root, run_id, {"started_at": started, "suites": [{"name": "s"}]})
     for name in ("a", "b", "c"):
-        writer.append(record(name, run_id=run_id, rounds=2), [0.9, 1.1])  # p50 1.0, as record() says
+        writer.append(record(name, run_id=run_id, rounds=2, **values), [0.9, 1.1])  # p50 1.0, as record() says
     writer.close("finished")
     return root / run_id
 
@@ -466,7 +466,7 @@ def test_an_invalid_recorded_gates_section_names_the_runs_meta_json_and_its_suit
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
 def test_a_run_id_in_meta_that_is_a_path_never_places_the_report(tmp_path, capsys):
     """Was: meta.json's run_id '../../escaped' wrote the report outside --out (reports/../../escaped/)."""
-    run = three_cases(tmp_path / "results", "r1")
+    run = three_cases(tmp_path / "results", "r1", model_size_bytes=1000)  # scored: exit 0, not 3
     _edit_meta(run, run_id="../../escaped")
     with pytest.warns(ResultsWarning, match=r"meta.json: run_id: '../../escaped' is not a run id \(letters, digits"):
         assert read_meta(run)["run_id"] == "r1"
@@ -517,7 +517,7 @@ def test_promoting_over_a_baseline_without_its_meta_json_keeps_its_other_cases(t
 @pytest.mark.parametrize("key", ["model", "device"])
 def test_a_record_without_its_identity_is_a_damaged_line_and_the_report_is_written(tmp_path, capsys, key):
     """Was: a record lacking its model or device reached the report: KeyError: nan, or xlsxwriter's NAN/INF error."""
-    path = three_cases(tmp_path / "results") / "records.jsonl"
+    path = three_cases(tmp_path / "results", model_size_bytes=1000) / "records.jsonl"  # scored: exit 0, not 3
     lines = path.read_bytes().splitlines()
     row = json.loads(lines[1])
     del row[key]

@@ -14,7 +14,8 @@ from bench.results import default_reports_dir
 
 NOTHING_SCORED = 3
 """``bench report``'s exit status when the report is written but no group could be scored (every group's reference
-case failed, was skipped or was not run): as ``bench gate``'s 3, asked to judge what it could not compare."""
+case failed, was skipped or was not run, or no case was measured at all: every case failed or was skipped): as
+``bench gate``'s 3, asked to judge what it could not compare."""
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -93,8 +94,14 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
     if partial:  # a report of part of the cases: its recommendation may change once the rest is measured
         print(f"bench report: warning: {partial}", file=sys.stderr)
     if result.nothing_scored:  # written, but it decides nothing: a script must not read that as a recommendation
+        measured = (result.cases["status"] == "ok").any()
+        why = (
+            "no reference case ran"
+            if len(result.unscored_groups)
+            else ("no measured case could be scored" if measured else "no case was measured")
+        )
         print(
-            f"bench report: warning: no group could be scored (no reference case ran), so the report shows "
+            f"bench report: warning: no group could be scored ({why}), so the report shows "
             f"measured figures only and recommends nothing; exit {NOTHING_SCORED}",
             file=sys.stderr,
         )

@@ -102,9 +102,10 @@ class Tables:
 
     @property
     def nothing_scored(self) -> bool:
-        """True when some group lacks its reference case and no case of any group could be scored: the report
-        then shows measured figures only (``bench report`` exits 3)."""
-        return bool(len(self.unscored_groups)) and not self.cases["score"].notna().any()
+        """True when no case of any group could be scored (its reference case failed, was skipped or was not run;
+        or no case was measured at all): the report then shows measured figures only and recommends nothing
+        (``bench report`` exits 3)."""
+        return not self.cases["score"].notna().any()
 
     def unscored_line(self, reasons: bool = True) -> str:
         """One line naming every group left without a score (its reference case did not run), with why unless
