@@ -462,6 +462,26 @@ def test_an_option_naming_a_file_is_still_named_as_the_option(tmp_path, capsys, 
     assert capsys.readouterr().err.endswith("bench report: error: argument --out: 'afile' is a file, not a folder\n")
 
 
+def test_run_of_a_suite_outside_the_project_writes_where_the_other_commands_read(tmp_path, capsys, monkeypatch):
+    """Was: pytest's rootdir starts from the folder holding the current folder and the suites named, so `bench run
+    ../other/s.yaml` from a project wrote its run to ../results (and its report to ../reports), where bench results,
+    report and gate, which read <project root>/results, found no run."""
+    monkeypatch.delenv("BENCH_RESULTS_DIR", raising=False)
+    monkeypatch.delenv("BENCH_REPORTS_DIR", raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    write_suite(tmp_path, "other/n.yaml", "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    monkeypatch.chdir(project)
+    assert main(["run", "../other/n.yaml", "--run-id", "r1", "--report", "-q", "-p", "no:cacheprovider"]) == 0
+    assert (project / "results" / "r1" / "records.jsonl").is_file()
+    assert (project / "reports" / "r1" / "index.html").is_file()
+    assert not (tmp_path / "results").exists() and not (tmp_path / "reports").exists()
+    capsys.readouterr()
+    assert main(["results"]) == 0
+    assert "r1" in capsys.readouterr().out
+
+
 def test_project_root_is_pytests_rootdir_rule(tmp_path):
     from bench.results import project_root
 

@@ -68,7 +68,33 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
         command += [] if value is None else [plugin_option] if value is True else [plugin_option, value]
     if args.k:
         command += ["-k", args.k]
-    return command + [arg for arg in extra if arg != "--"]
+    return command + default_folders(args, extra) + [arg for arg in extra if arg != "--"]
+
+
+ROOTDIR_OPTIONS = ("--rootdir", "--config-file", "--inifile", "-c")
+"""pytest's options that choose its rootdir: given, the plugin's folders follow it (``<rootdir>/results``)."""
+
+
+def default_folders(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    """The plugin's results and reports folders at every ``bench`` command's defaults, ``<project root>/results``
+    and ``/reports`` (:func:`bench.results.project_root`, from the current folder), where nothing else chose them:
+    pytest's own rootdir starts from the folder holding both the current folder and the suites named, so a suite
+    outside the project (``bench run ../other/s.yaml``) had its run written where ``bench report``, ``gate`` and
+    ``results`` never look (``../results``; ``/results`` for a suite in ``/opt``). Left to the plugin when
+    ``--results``, ``$BENCH_RESULTS_DIR`` / ``$BENCH_REPORTS_DIR``, the plugin's own options or pytest's
+    ``--rootdir`` / ``-c`` chose them."""
+    from bench.results import DEFAULT_RESULTS_DIR, project_root
+
+    given = {arg.split("=", 1)[0] for arg in extra}
+    if given & set(ROOTDIR_OPTIONS) or any(arg.startswith("-c") and not arg.startswith("--") for arg in extra):
+        return []
+    root = project_root()
+    folders = []
+    if args.results is None and not os.environ.get("BENCH_RESULTS_DIR") and "--bench-results" not in given:
+        folders += ["--bench-results", str(root / DEFAULT_RESULTS_DIR)]
+    if not os.environ.get("BENCH_REPORTS_DIR") and "--bench-reports-dir" not in given:
+        folders += ["--bench-reports-dir", str(root / "reports")]
+    return folders
 
 
 def _given(args: argparse.Namespace, option: str) -> Any:
