@@ -297,6 +297,12 @@ def test_environment_mismatch_is_refused_unless_forced(tmp_path, env, differs):
     assert {v.verdict for v in refused.verdicts} == {"not comparable"}
     assert differs in refused.verdicts[0].reason and "--force" in refused.verdicts[0].reason
     assert refused.exit_code == 2
+    # was: "nothing was compared: no case is ok in both runs (another suite, no overlap, or an empty run)", although
+    # both cases are ok in both runs: the summary of a refusal (exit 2) gave the reason of exit 3
+    note = "nothing was compared: the runs' environments differ (use --force to compare anyway)"
+    assert f"> **{note}**" in gate.render_markdown(refused) and "no case is ok in both" not in gate.render_markdown(
+        refused
+    )
     forced = gate.gate_runs(["base"], ["cur"], results, force=True)
     assert _verdicts(forced)[("demo::m[a]", "latency_p50_ms")] == "regressed"
     assert forced.exit_code == 1

@@ -59,6 +59,16 @@ def _table(verdicts: Iterable[Verdict]) -> list[str]:
     return lines
 
 
+def _nothing_compared(result) -> str:
+    """Why a gate compared nothing: the environments or measure settings differ (exit 2), or no case is ok in both
+    runs (exit 3)."""
+    if (result.environment or result.settings) and not result.forced:
+        named = (("environments", result.environment), ("measure settings", result.settings))
+        differ = " and ".join(what for what, found in named if found)
+        return f"nothing was compared: the runs' {differ} differ (use --force to compare anyway)"
+    return "nothing was compared: no case is ok in both runs (another suite, no overlap, or an empty run)"
+
+
 def _first_five(items: list[str], separator: str = ", ") -> str:
     """The first five items in backticks, then how many more."""
     more = f" and {len(items) - 5} more" if len(items) > 5 else ""
@@ -105,7 +115,7 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
             f"a baseline promoted from this very run; or a baseline whose records.jsonl has damaged lines): "
             f"{_first_five(result.uncompared)}"
             if result.uncompared
-            else "nothing was compared: no case is ok in both runs (another suite, no overlap, or an empty run)"
+            else _nothing_compared(result)
         )
         lines += ["", f"> **{what}**"]
     if result.unguarded:
