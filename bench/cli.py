@@ -33,6 +33,25 @@ class _PrintableOutput:
         return getattr(self._stream, name)
 
 
+def _open_closed_streams() -> None:
+    """Open each standard stream the caller closed (``bench gate >&-``, ``2>&-``, ``<&-``) on the null device.
+    Python leaves such a stream ``None``: every print was a traceback (``bench gate`` then exited 1, its status for a
+    regression), pytest stopped on an INTERNALERROR before the first case, and the first file bench opened would
+    have taken the stream's number, so that what was printed went into it."""
+    for number, name in enumerate(("stdin", "stdout", "stderr")):
+        try:
+            os.fstat(number)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one, as those below are open
+            if opened != number:
+                os.dup2(opened, number)
+                os.close(opened)
+        if getattr(sys, name) is None:
+            stream = open(number, "r" if number == 0 else "w", closefd=False)  # noqa: SIM115 (for the whole process)
+            setattr(sys, name, stream)
+            setattr(sys, f"__{name}__", stream)
+
+
 def passes_on(parser: argparse.ArgumentParser) -> set[str]:
     """The commands that hand the arguments they do not know on (``accepts_extra``: ``bench run``, to pytest)."""
     return {
@@ -60,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _open_closed_streams()
     code = _main(argv)
     sut = sys.modules.get("bench.measure.sut")
     try:

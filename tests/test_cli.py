@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -698,3 +700,41 @@ def test_load_overhead_exits_3_when_a_peak_is_only_a_lower_bound(tmp_path, capsy
     assert len(peaks) == 2 and "ran out" not in out
     stopped = "at least: the search stopped before it was done (12 runs were made)"
     assert all((stopped in line) == bool(cut) for line in peaks)
+
+
+def _bench_with_closed(numbers: tuple[int, ...], argv: list[str], **kwargs):
+    """``bench ARGV`` in a process whose standard streams ``numbers`` are closed (``>&-``, ``2>&-``, ``<&-``)."""
+
+    def close() -> None:
+        for number in numbers:
+            os.close(number)
+
+    return subprocess.run([sys.executable, "-m", "bench.cli", *argv], preexec_fn=close, timeout=120, **kwargs)
+
+
+def test_a_closed_stdout_or_stderr_costs_the_output_not_the_command(tmp_path):
+    """Was: `bench gate >&-` ended in a traceback (sys.stdout is None) with exit 1, the gate's status for a
+    regression, and `bench results 2>&-` likewise; now the command runs as it would, its output going nowhere."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2)}}, started_at="2026-11-22T00:00:00Z")
+    verdicts = tmp_path / "v.json"
+    argv = ["gate", "--results", str(results), "--baseline", "r1", "--current", "r2", "--json", str(verdicts)]
+    argv += ["--summary", str(tmp_path / "s.md")]
+    done = _bench_with_closed((1,), argv, stderr=subprocess.PIPE)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b"" and json.loads(verdicts.read_text())["current"] == "r2"
+    done = _bench_with_closed((0, 2), ["results", "--results", str(results)], stdout=subprocess.PIPE)
+    assert done.returncode == 0 and b"r2" in done.stdout
+    assert _bench_with_closed((1, 2), ["results", "nope", "--results", str(results)]).returncode == 2
+
+
+def test_a_run_with_closed_standard_streams_measures_its_cases(tmp_path):
+    """Was: `bench run ... 2>&-` (or `>&-`) stopped on pytest's INTERNALERROR before the first case, exit 1 or 3;
+    with every stream closed, the run's first file could have taken the number of stdout and received pytest's
+    output."""
+    suite = write_suite(tmp_path, "suites/s.yaml", "suite: s\nmodels: [noop]\n" + TINY_MEASURE)
+    argv = ["run", str(suite), "--results", str(tmp_path / "out"), "--run-id", "r", "-p", "no:cacheprovider"]
+    assert _bench_with_closed((0, 1, 2), argv, cwd=tmp_path).returncode == 0
+    lines = (tmp_path / "out" / "r" / "records.jsonl").read_text().splitlines()
+    assert [json.loads(line)["status"] for line in lines] == ["ok"]
