@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -19,18 +20,49 @@ PYTEST_COMMANDS = ("run", "overhead")
 terminal."""
 
 
-class _PrintableOutput:
-    """A text stream writing to ``stream`` with every control character escaped (tab and newline kept)."""
+class _Output:
+    """A standard stream as a command writes to it: with ``escape``, every control character is shown as its escape
+    (tab and newline kept); and a reader that left (``bench results | head -1``, a pager quit early) costs what was
+    still to be printed, never the command (:func:`_reader_left`)."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, escape: bool = False):
         self._stream = stream
+        self._escape = escape
+        self.reader_left = False
 
     def write(self, text: str) -> int:
-        self._stream.write(printable(text))
+        try:
+            self._stream.write(printable(text) if self._escape else text)
+        except BrokenPipeError:
+            self._left()
         return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._left()
+
+    def _left(self) -> None:
+        self.reader_left = True
+        _reader_left(self._stream)
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
+
+
+def _reader_left(stream) -> None:
+    """``stream``'s reader has gone: what follows goes to the null device, so that the command ends as it would have
+    (a gate's verdicts written and its exit status its own, every case of a run measured). Before, the first write
+    after it ended the command with "error: [Errno 32] Broken pipe", exit 2: a gate's status lost, a run stopped as
+    pytest's internal error before its last case."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
+    with contextlib.suppress(OSError, ValueError):
+        stream.flush()  # what was buffered when the pipe broke
 
 
 def _open_closed_streams() -> None:
@@ -111,10 +143,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return 2
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    stdout = sys.stdout
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout = _Output(stdout, escape=args.command not in PYTEST_COMMANDS)
+    sys.stderr = _Output(stderr)
     try:
-        if args.command not in PYTEST_COMMANDS:
-            sys.stdout = _PrintableOutput(stdout)
         with warnings.catch_warnings():  # a warning is one line too (a damaged neighbour run, an unstable case)
             warnings.showwarning = lambda message, *_, **__: print(
                 printable(f"bench {args.command}: warning: {message}"), file=sys.stderr
@@ -128,7 +160,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         print(f"bench {args.command}: interrupted{by}", file=sys.stderr)
         return 143 if by else 130
     finally:
-        sys.stdout = stdout
+        for output in (sys.stdout, sys.stderr):
+            if getattr(output, "reader_left", False):  # pytest put the broken pipe back as it ended: not at exit
+                output.flush()
+        sys.stdout, sys.stderr = stdout, stderr
 
 
 if __name__ == "__main__":

@@ -738,3 +738,40 @@ def test_a_run_with_closed_standard_streams_measures_its_cases(tmp_path):
     assert _bench_with_closed((0, 1, 2), argv, cwd=tmp_path).returncode == 0
     lines = (tmp_path / "out" / "r" / "records.jsonl").read_text().splitlines()
     assert [json.loads(line)["status"] for line in lines] == ["ok"]
+
+
+def _bench_read_by_none(argv: list[str], **kwargs) -> tuple[int, str]:
+    """``bench ARGV`` writing into a pipe whose reader has left (``| head -1`` once it has its line); its exit
+    status and what it wrote to stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs
+    )
+    process.stdout.close()  # before bench has printed a word: its first write finds the pipe broken
+    err = process.communicate(timeout=120)[1].decode()
+    return process.returncode, err
+
+
+def test_a_reader_that_left_costs_the_output_not_the_command(tmp_path):
+    """Was: `bench gate | head -1` ended on "bench gate: error: [Errno 32] Broken pipe", exit 2, whatever the
+    verdict, and `bench history | head -1` before its charts were drawn; now each ends as it would have."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2)}}, started_at="2026-11-22T00:00:00Z")
+    verdicts = tmp_path / "v.json"
+    argv = ["gate", "--results", str(results), "--baseline", "r1", "--current", "r2", "--json", str(verdicts)]
+    assert _bench_read_by_none([*argv, "--summary", str(tmp_path / "s.md"), "-v"]) == (0, "")
+    assert json.loads(verdicts.read_text())["current"] == "r2"
+    charts = tmp_path / "charts"
+    assert _bench_read_by_none(["history", "demo", "--results", str(results), "--out", str(charts)]) == (0, "")
+    assert list(charts.glob("demo-*.png"))
+
+
+def test_a_run_whose_reader_left_measures_every_case(tmp_path):
+    """Was: pytest's first write into the broken pipe stopped the run as an internal error (before its first case
+    here; after a few, in `bench run ... | head -20`), and bench said only "error: [Errno 32] Broken pipe"."""
+    suite = write_suite(tmp_path, "suites/s.yaml", "suite: s\nmodels: [noop]\n" + TINY_MEASURE)
+    argv = ["run", str(suite), "--results", str(tmp_path / "out"), "--run-id", "r", "-p", "no:cacheprovider"]
+    assert _bench_read_by_none(argv, cwd=tmp_path)[0] == 0
+    assert json.loads((tmp_path / "out" / "r" / "meta.json").read_text())["status"] == "finished"
+    lines = (tmp_path / "out" / "r" / "records.jsonl").read_text().splitlines()
+    assert [json.loads(line)["status"] for line in lines] == ["ok"]
