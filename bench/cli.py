@@ -31,8 +31,12 @@ class _Output:
         self.reader_left = False
 
     def write(self, text: str) -> int:
+        shown = printable(text) if self._escape else text
         try:
-            self._stream.write(printable(text) if self._escape else text)
+            try:
+                self._stream.write(shown)
+            except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
+                self._stream.write(_encodable(shown, self._stream.encoding))
         except BrokenPipeError:
             self._left()
         return len(text)
@@ -49,6 +53,14 @@ class _Output:
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
+
+
+def _encodable(text: str, encoding: str) -> str:
+    """``text`` with each character ``encoding`` lacks shown as its escape (``\\xb7``), as Python shows it on stderr:
+    on a stdout that is not Unicode (``LANG=C`` without UTF-8, ``PYTHONIOENCODING=ascii``, a Latin-1 terminal), a
+    gate's or a report's first '·' or '±' ended the command with "error: 'ascii' codec can't encode character",
+    exit 2, after its files were written: a gate's verdict was lost."""
+    return text.encode(encoding, "backslashreplace").decode(encoding)
 
 
 def _reader_left(stream) -> None:

@@ -775,3 +775,16 @@ def test_a_run_whose_reader_left_measures_every_case(tmp_path):
     assert json.loads((tmp_path / "out" / "r" / "meta.json").read_text())["status"] == "finished"
     lines = (tmp_path / "out" / "r" / "records.jsonl").read_text().splitlines()
     assert [json.loads(line)["status"] for line in lines] == ["ok"]
+
+
+def test_a_stdout_that_is_not_unicode_gets_escapes_not_an_error(tmp_path):
+    """Was: `bench gate` on an ASCII stdout (LANG=C without UTF-8, PYTHONIOENCODING=ascii) ended on "error: 'ascii'
+    codec can't encode character '\\xb7'", exit 2, after writing its verdicts: the verdict's status was lost."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2)}}, started_at="2026-11-22T00:00:00Z")
+    argv = [sys.executable, "-m", "bench.cli", "gate", "--results", str(results), "--baseline", "r1", "--current"]
+    argv += ["r2", "--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    done = subprocess.run(argv, capture_output=True, env={**os.environ, "PYTHONIOENCODING": "ascii"}, timeout=120)
+    assert done.returncode == 0 and done.stderr == b""
+    assert b"0 regressed \\xb7 0 improved" in done.stdout
