@@ -96,6 +96,13 @@ def _open_closed_streams() -> None:
             setattr(sys, f"__{name}__", stream)
 
 
+def _line(text: str) -> str:
+    """An error or a warning as the one line it must be: control characters escaped (:func:`printable`), a newline
+    too. A name holding one (a suite asked for as ``$'x\\ny'``, a results folder ``$'a\\nb'``) split the line in two,
+    the second not starting with ``bench``."""
+    return printable(text).replace("\n", "\\n")
+
+
 def passes_on(parser: argparse.ArgumentParser) -> set[str]:
     """The commands that hand the arguments they do not know on (``accepts_extra``: ``bench run``, to pytest)."""
     return {
@@ -151,7 +158,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         extra += given[cut + 1 :]
     except BadEnvironment as err:  # a default from $BENCH_RESULTS_DIR or $BENCH_REPORTS_DIR: name it, not the option
         command = next((a for a in given if not a.startswith("-")), "")
-        print(printable(f"bench {command}: error: {err}".replace("bench : ", "bench: ")), file=sys.stderr)
+        print(_line(f"bench {command}: error: {err}".replace("bench : ", "bench: ")), file=sys.stderr)
         return 2
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -161,11 +168,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():  # a warning is one line too (a damaged neighbour run, an unstable case)
             warnings.showwarning = lambda message, *_, **__: print(
-                printable(f"bench {args.command}: warning: {message}"), file=sys.stderr
+                _line(f"bench {args.command}: warning: {message}"), file=sys.stderr
             )
             return int(args.func(args, extra) or 0)
     except (BenchError, OSError, UnicodeError) as err:  # a bad input or path: one line, never a traceback
-        print(printable(f"bench {args.command}: error: {err}"), file=sys.stderr)
+        print(_line(f"bench {args.command}: error: {err}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM during a run: the plugin's handler raises it, naming it
         by = " (SIGTERM)" if stop.args == ("SIGTERM",) else ""  # bench run says what its run kept (commands.run)

@@ -788,3 +788,20 @@ def test_a_stdout_that_is_not_unicode_gets_escapes_not_an_error(tmp_path):
     done = subprocess.run(argv, capture_output=True, env={**os.environ, "PYTHONIOENCODING": "ascii"}, timeout=120)
     assert done.returncode == 0 and done.stderr == b""
     assert b"0 regressed \\xb7 0 improved" in done.stdout
+
+
+def test_a_name_with_a_newline_keeps_the_error_on_one_line(tmp_path, capsys):
+    """Was: `bench history $'x\\ny'` and a results folder named `$'a\\nb'` split the error line in two, the second
+    half not starting with `bench`."""
+    results = tmp_path / "a\nb"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})
+    assert main(["history", "x\ny", "--results", str(results), "--out", str(tmp_path / "h")]) == 2
+    assert capsys.readouterr().err == (
+        f"bench history: error: no runs of suite 'x\\ny' under {tmp_path}/a\\nb/; suites with runs: demo\n"
+    )
+    assert (
+        main(["gate", "--results", str(results), "--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("bench gate: error: no baseline for suite(s) demo under") and err.count("\n") == 1
