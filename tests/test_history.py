@@ -317,6 +317,30 @@ def test_two_promotions_at_once_keep_both_halves(tmp_path, monkeypatch):
     assert sorted(p.name for p in side.parent.iterdir()) == ["demo"]  # no staging folder left behind
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="promotions are serialised with flock (POSIX)")
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: the wait is a warning line
+def test_a_promotion_lock_held_for_ever_is_waited_for_with_a_word_then_refused(tmp_path, monkeypatch, capsys):
+    """Was: a process holding results/.baseline.lock (a promotion stopped with Ctrl-Z, hung on NFS, `flock`) made
+    `bench baseline set` wait for ever without a word."""
+    import fcntl
+
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})
+    monkeypatch.setattr(history, "PROMOTION_WAIT_S", 0.3)
+    lock = results / ".baseline.lock"
+    with open(lock, "a") as holder:  # another open file: flock refuses it to this process too
+        fcntl.flock(holder.fileno(), fcntl.LOCK_EX)
+        assert main(["baseline", "set", "r1", "--results", str(results)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"bench baseline: warning: {lock}: another promotion of a baseline holds it; waiting for it (at most 0.3 s)",
+        f"bench baseline: error: {lock}: another process has held it for 0.3 s (a promotion that hangs or was "
+        "stopped); nothing was promoted: end that process, then promote again",
+    ]
+    assert not history.baseline_path("demo", results).exists()
+    assert main(["baseline", "set", "r1", "--results", str(results)]) == 0  # released: promoted at once
+    assert history.baseline_path("demo", results).is_dir()
+
+
 def test_promote_refuses_unfinished_or_empty_runs(tmp_path):
     results = tmp_path / "results"
     make_run(results, "live", {"m[a]": {"samples": latencies(1)}}, status="running")

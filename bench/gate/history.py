@@ -336,8 +336,42 @@ def _promotion_lock(root: Path):
         raise BenchError(f"cannot write {lock}: {os_reason(err)}; nothing was promoted") from None
     with handle:
         if fcntl is not None:  # no flock (Windows): promotions are not serialised there
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            _take(handle, lock)
         yield
+
+
+PROMOTION_WAIT_S = 300.0
+"""How long a promotion waits for the one before it: a promotion takes seconds, so a lock held longer is a process
+that hangs (stopped with Ctrl-Z, a network file system that stopped answering)."""
+
+
+def _take(handle, lock: Path) -> None:
+    """Lock ``lock``, open as ``handle``, for this process. Another promotion holding it is waited for, saying so in
+    one warning, at most :data:`PROMOTION_WAIT_S`, then refused in one line: before, ``bench baseline set`` waited
+    for ever without a word behind a process that held it."""
+    import warnings
+
+    from bench.results import ResultsWarning
+
+    deadline, warned = time.monotonic() + PROMOTION_WAIT_S, False
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise BenchError(
+                    f"{lock}: another process has held it for {PROMOTION_WAIT_S:g} s (a promotion that hangs or was "
+                    "stopped); nothing was promoted: end that process, then promote again"
+                ) from None
+        if not warned:
+            warned = True
+            warnings.warn(
+                f"{lock}: another promotion of a baseline holds it; waiting for it (at most {PROMOTION_WAIT_S:g} s)",
+                ResultsWarning,
+                stacklevel=2,
+            )
+        time.sleep(0.05)
 
 
 LEFTOVER = re.compile(r"\.(?P<suite>.+)\.(?P<kind>tmp|old)\d+")
