@@ -805,3 +805,18 @@ def test_a_name_with_a_newline_keeps_the_error_on_one_line(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert err.startswith("bench gate: error: no baseline for suite(s) demo under") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["run", "overhead"])
+def test_a_terminal_width_pytest_cannot_draw_is_one_line(tmp_path, capsys, monkeypatch, command):
+    """Was: COLUMNS=99999999999999999999 stopped pytest on an INTERNALERROR traceback ("cannot fit 'int' into an
+    index-sized integer") before the first case, exit 3; a width of 10**10 asked it for strings of gigabytes."""
+    suite = write_suite(tmp_path, "suites/s.yaml", "suite: s\nmodels: [noop]\n" + TINY_MEASURE)
+    monkeypatch.setenv("COLUMNS", "9" * 20)
+    where = [str(suite)] if command == "run" else ["--suite", str(suite)]
+    assert main([command, *where, "--results", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"bench {command}: error: $COLUMNS '{'9' * 20}': wider than any terminal (at most 10,000 columns); unset it "
+        "to use the terminal's width\n"
+    )
+    assert not (tmp_path / "out").exists()

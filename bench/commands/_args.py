@@ -208,3 +208,24 @@ def run_id(text: str) -> str:
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+WIDEST_TERMINAL = 10_000
+"""The widest ``$COLUMNS`` handed to pytest: its separator lines are that many characters, so 10**10 asked it for
+strings of gigabytes, and a width beyond a machine integer stopped it on an INTERNALERROR ("cannot fit 'int' into
+an index-sized integer") before the first case."""
+
+
+def check_terminal_width() -> None:
+    """One line for a ``$COLUMNS`` that is a whole number pytest cannot draw lines of (above
+    :data:`WIDEST_TERMINAL`); other values are pytest's to ignore (text, 0, negative: it asks the terminal)."""
+    text = os.environ.get("COLUMNS", "").strip()
+    try:
+        width = int(text)
+    except ValueError:
+        return
+    if width > WIDEST_TERMINAL:
+        raise BenchError(
+            f"$COLUMNS {short_name(text)!r}: wider than any terminal (at most {WIDEST_TERMINAL:,} columns); unset it "
+            "to use the terminal's width"
+        )

@@ -10,7 +10,7 @@ import argparse
 import time
 
 from bench.commands import add_results_option
-from bench.commands._args import suite_path
+from bench.commands._args import check_terminal_width, suite_path
 from bench.errors import BenchError
 
 
@@ -37,6 +37,7 @@ def overhead(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.spec import MethodSpec
 
     suites = suite_args([args.suite])  # not a suite, a fragment, an empty folder: one line, as for bench run
+    check_terminal_width()
     run_id = store.new_run_id() + "-overhead"
     code = pytest.main(["--benchmark-only", "-q", *suites, "--bench-results", args.results, "--bench-run-id", run_id])
     if code != 0:

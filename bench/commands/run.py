@@ -7,7 +7,7 @@ import os
 import signal
 from typing import Any
 
-from bench.commands._args import default_here, folder, run_id, suite_path
+from bench.commands._args import check_terminal_width, default_here, folder, run_id, suite_path
 from bench.errors import BenchError, counted, did_you_mean, os_reason
 
 # pytest plugins that other packages install and a suite run never uses; hypothesis alone takes 1.3 s to import
@@ -258,6 +258,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
             f"{DEFAULT_SUITES[0]}; name the suite before --: bench run {suite_after} -- ..."
         )
     default_here(args.suites, DEFAULT_SUITES, "bench run path/to/suite.yaml")
+    check_terminal_width()
     off = disabled_plugin(extra)
     if off:  # pytest would only say "not found: suites/..." (no plugin collects YAML) or "unrecognized arguments"
         raise BenchError(f"-p {off}: a suite run needs {NEEDED_PLUGINS[off[3:]]}; drop it")
