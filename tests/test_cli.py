@@ -541,6 +541,7 @@ def test_every_command_writing_reports_defaults_to_the_reports_environment(
         (["calibrate", "--batch-sizes", "1", "0"], "--batch-sizes: must be an integer >= 1, got 0"),
         (["calibrate", "--min-time-s", "inf"], "--min-time-s: must be a number > 0 and <= 3600"),
         (["calibrate", "--runs", "1"], "--runs: must be an integer >= 2"),
+        (["calibrate", "--runs", "99999999999999999999"], "--runs: must be an integer from 2 to 1000"),
         (["calibrate", "--pool", "1000000"], "--pool: must be an integer from 1 to 20000, got 1000000"),
         (["calibrate", "--model", "dlrm-tinny"], "--model: unknown model 'dlrm-tinny'. Did you mean 'dlrm-tiny'?"),
         (["load-overhead", "--seconds", "nan"], "--seconds: must be a number >= 0.001 and <= 3600, got nan"),

@@ -211,13 +211,18 @@ def test_a_run_without_samples_keeps_the_other_runs_in_their_places():
 def test_options_the_calibration_suite_refuses_are_one_line_before_any_run(
     tmp_path, monkeypatch, capsys, options, message
 ):
-    """Was: the first `bench run` failed on the suite, then a RuntimeError's traceback with pytest's output in it."""
+    """Was: the first `bench run` failed on the suite, then a RuntimeError's traceback with pytest's output in it.
+    Nothing is left behind either: the refused suite stayed in --out as gate-calibration.yaml."""
     from bench.cli import main
 
     monkeypatch.setattr(calibrate.subprocess, "run", lambda *a, **k: pytest.fail("a run was started"))
     assert main(["calibrate", "--runs", "2", "--out", str(tmp_path / "cal"), *options]) == 2
     err = capsys.readouterr().err
     assert err == f"bench calibrate: error: {message}\n"
+    assert not (tmp_path / "cal").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made stays, without the suite
+    assert main(["calibrate", "--runs", "2", "--out", str(tmp_path / "mine"), *options]) == 2
+    assert list((tmp_path / "mine").iterdir()) == []
 
 
 def test_a_failed_calibration_run_ends_in_one_line_after_its_output(tmp_path, monkeypatch, capsys):

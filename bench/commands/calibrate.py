@@ -25,8 +25,18 @@ def model_name(text: str) -> str:
     return text
 
 
-two_or_more = at_least(2, "the false-alarm and detection rates compare two different runs")
-"""argparse type for ``--runs``: every rate compares two different runs."""
+MAX_RUNS = 1000
+"""The most calibration runs: each is a process of a few seconds here, so 1000 take hours (a larger --runs, accepted
+up to any integer, looked like a hang)."""
+
+
+def run_count(text: str) -> int:
+    """argparse type for ``--runs``: at least 2, as every rate compares two different runs; at most
+    :data:`MAX_RUNS`."""
+    runs = at_least(2, "the false-alarm and detection rates compare two different runs")(text)
+    if runs > MAX_RUNS:
+        raise argparse.ArgumentTypeError(f"must be an integer from 2 to {MAX_RUNS} (each takes seconds), got {runs}")
+    return runs
 
 
 def calibrate_command(args: argparse.Namespace, extra: list[str]) -> int:
@@ -59,7 +69,7 @@ def register(subparsers) -> None:
         help="folder for runs and the report (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then calibration/)",
     )
     parser.add_argument(
-        "--runs", type=two_or_more, default=30, help="separate runs of the suite, at least 2 (default: 30)"
+        "--runs", type=run_count, default=30, help=f"separate runs of the suite, 2 to {MAX_RUNS} (default: 30)"
     )
     parser.add_argument(
         "--model",

@@ -17,6 +17,7 @@ each rate with a 95% Clopper-Pearson interval; pairs share runs, so the effectiv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -80,10 +81,18 @@ def measure(
             f"{results} holds the runs of an earlier calibration: bench calibrate --reuse evaluates them again; to "
             "measure anew, remove that folder or give another --out"
         )
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     suite = out / "gate-calibration.yaml"
     suite.write_text(suite_yaml(percent, threads, min_time_s, batch_sizes, model))
-    check_suite(suite)
+    try:
+        check_suite(suite)
+    except BenchError:  # refused before any run: nothing of it is left behind (the suite, the --out it made)
+        suite.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
     for r in range(runs):
         started = time.perf_counter()
         command = [sys.executable, "-m", "bench.cli", "run", str(suite), "--results", str(results)]
