@@ -229,6 +229,17 @@ def test_a_suite_named_twice_is_promoted_once(tmp_path, capsys):
     assert capsys.readouterr().out.count("baseline of suite demo") == 1
 
 
+def test_a_promotion_names_the_run_it_promoted_and_the_folder_to_commit(tmp_path, capsys, monkeypatch):
+    """Was: 'from run latest' (what was typed) and 'commit results/baseline/' whatever --results said."""
+    monkeypatch.chdir(tmp_path)
+    make_run(tmp_path / "store", "r1-20261124", {"m[a]": {"samples": latencies(1)}})
+    assert main(["baseline", "set", "latest", "--results", "store"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"baseline of suite demo: {Path('store') / 'baseline' / 'demo'} (from run r1-20261124)",
+        "commit store/baseline/ so the nightly job finds it (it is not git-ignored)",
+    ]
+
+
 def test_promotion_merges_cases_a_run_did_not_measure(tmp_path):
     results = tmp_path / "results"
     make_run(results, "cpu", {"m[cpu]": {"samples": latencies(1)}, "m[gpu]": {"status": "skipped"}})

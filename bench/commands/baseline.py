@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench.commands import add_results_option
 from bench.errors import counted
@@ -12,9 +13,13 @@ def baseline(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.gate import history
 
     if args.action == "set":
+        from bench.results import read_meta
+
         for path in history.promote(args.run, args.results, args.suite or None, replace=args.replace):
-            print(f"baseline of suite {path.name}: {path} (from run {args.run})")
-        print("commit results/baseline/ so the nightly job finds it (it is not git-ignored)")
+            # the run promoted, not what was typed for it ("latest", the start of an id)
+            print(f"baseline of suite {path.name}: {path} (from run {read_meta(path).get('promoted_from')})")
+        root = _shown(history.baseline_root(args.results))
+        print(f"commit {root}/ so the nightly job finds it (it is not git-ignored)")
         return 0
     found = history.baselines(args.results)
     if not found:
@@ -46,3 +51,11 @@ def register(subparsers) -> None:
     for sub in (setter, shower):
         add_results_option(sub)
         sub.set_defaults(func=baseline)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is below it (``results/baseline``), else as it is."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
