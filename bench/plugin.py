@@ -101,7 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if run_id is not None:
         problem = run_id_problem(run_id)
         if problem:
-            raise pytest.UsageError(f"--bench-run-id {problem}")
+            raise pytest.UsageError(f"{_option_as_given(config, '--bench-run-id')} {problem}")
     _check_folder(results_dir, _results_name(config))
     _check_benchmark_outputs(config)
     if config.getoption("--bench-report", False):
@@ -114,14 +114,17 @@ def pytest_configure(config: pytest.Config) -> None:
             )
     if run_id is not None and (results_dir / run_id).exists():
         raise pytest.UsageError(
-            f"--bench-run-id {run_id!r}: {_shown(results_dir / run_id)} already exists; runs are never overwritten"
+            f"{_option_as_given(config, '--bench-run-id')} {run_id!r}: {_shown(results_dir / run_id)} already exists; "
+            "runs are never overwritten"
         )
     resume = config.getoption("--bench-resume", None)
     if resume is not None and not config.option.collectonly:
         from bench.resume import resumable
 
         if run_id is not None:
-            raise pytest.UsageError("--bench-resume keeps the run's id: drop --bench-run-id")
+            raise pytest.UsageError(
+                f"{_resume_option(config)} keeps the run's id: drop {_option_as_given(config, '--bench-run-id')}"
+            )
         try:
             config.stash[RESUME_KEY] = resumable(results_dir, resume)
         except BenchError as err:
@@ -141,12 +144,13 @@ OPTIONS_OF_BENCH_RUN = {
     "--bench-resume": "resume_option",
     "--bench-results": "results_option",
     "--bench-progress": "progress_option",
+    "--bench-run-id": "run_id_option",
 }
 """The plugin's options that ``bench run`` spells otherwise, and the attribute of its plugin that says how."""
 
 
 def _option_as_given(config: pytest.Config, option: str) -> str:
-    """``option`` as the user typed it: the plugin's own name, or ``bench run``'s (``--resume``, ``--results``)."""
+    """``option`` as the user typed it: the plugin's own name, or ``bench run``'s (``--resume``, ``--run-id``)."""
     attribute = OPTIONS_OF_BENCH_RUN.get(option)
     given = (getattr(plugin, attribute, None) for plugin in config.pluginmanager.get_plugins()) if attribute else ()
     return next((name for name in given if isinstance(name, str)), option)
@@ -622,9 +626,8 @@ def _open_writer(config: pytest.Config, meta: dict[str, Any], resume, items: lis
             return RunWriter(_results_dir(config), run_id, meta)
         except FileExistsError:  # another run took the id since pytest_configure checked it
             if chosen:
-                raise pytest.UsageError(
-                    f"--bench-run-id {run_id!r}: already taken; runs are never overwritten"
-                ) from None
+                option = _option_as_given(config, "--bench-run-id")
+                raise pytest.UsageError(f"{option} {run_id!r}: already taken; runs are never overwritten") from None
             # two runs started in the same second drew the same random suffix: draw again
         except OSError as err:
             raise pytest.UsageError(

@@ -287,7 +287,19 @@ def test_the_plugin_s_spelling_of_a_run_option_beside_it_is_refused_and_alone_ge
     (tmp_path / "res" / "taken").mkdir(parents=True)
     code = main(["run", "suites/n.yaml", "--results", "res", "--bench-run-id", "taken"])
     assert code == pytest.ExitCode.USAGE_ERROR
-    assert "passed on to pytest" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "passed on to pytest" not in err and "--bench-run-id 'taken': " in err  # the spelling given
+    # bench run's own spelling is named as given too (was: the plugin's, --bench-run-id, an option not typed)
+    assert main(["run", "suites/n.yaml", "--results", "res", "--run-id", "taken"]) == pytest.ExitCode.USAGE_ERROR
+    err = capsys.readouterr().err
+    assert "--run-id 'taken': " in err and "--bench-run-id" not in err
+    (tmp_path / "res" / "r0").mkdir()
+    (tmp_path / "res" / "r0" / "meta.json").write_text("{}")
+    assert (
+        main(["run", "suites/n.yaml", "--results", "res", "--resume", "r0", "--bench-run-id", "x"])
+        == pytest.ExitCode.USAGE_ERROR
+    )
+    assert "--resume keeps the run's id: drop --bench-run-id" in capsys.readouterr().err
 
 
 def test_bench_run_tells_every_option_of_its_parser_from_pytest_s():

@@ -147,6 +147,16 @@ class _StopWatch:
     """What the user called ``--bench-results``, for the plugin's errors about the results folder."""
     progress_option = "--progress"
     """What the user called ``--bench-progress``, for the plugin's error about the progress line."""
+    run_id_option = "--run-id"
+    """What the user called ``--bench-run-id``, for the plugin's errors about the run id."""
+
+    def __init__(self, extra: list[str] = ()) -> None:
+        from bench.plugin import OPTIONS_OF_BENCH_RUN
+
+        given = {arg.split("=", 1)[0] for arg in extra}
+        for plugin_option, attribute in OPTIONS_OF_BENCH_RUN.items():
+            if plugin_option in given:  # passed on to pytest in the plugin's spelling: its errors name that one
+                setattr(self, attribute, plugin_option)
 
     def pytest_configure(self, config) -> None:
         self.config = config
@@ -266,7 +276,7 @@ def run(args: argparse.Namespace, extra: list[str]) -> int:
         own = PLUGIN_TWINS.get(arg.split("=", 1)[0])
         if own is not None and _given(args, own) is not None:
             raise BenchError(f"{arg.split('=', 1)[0]} is the pytest plugin's spelling of {own}: give one of them")
-    watch = _StopWatch()
+    watch = _StopWatch(extra)
     try:
         code = int(pytest.main(pytest_args(args, extra), plugins=[watch]))
     except KeyboardInterrupt as stop:  # where pytest does not catch it (as it starts or ends); SIGTERM names itself
