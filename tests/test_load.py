@@ -414,6 +414,15 @@ class _RecordingSUT:
 
 
 @needs_loadgen
+def test_loadgen_gets_the_slo_in_whole_nanoseconds_as_written(tmp_path):
+    # int() truncated 2.01 ms (2009999.99... ns) to 2009999 ns, and a validated 1e-7 ms to a target of 0
+    sut = _RecordingSUT()
+    for slo in (2.01, 0.001):
+        Runner(sut, LoadSpec(slo_p99_ms=slo), tmp_path / str(slo), capacity_qps=1e4).server(100)
+    assert [s.server_target_latency_ns for s in sut.settings] == [2_010_000, 1000]
+
+
+@needs_loadgen
 def test_no_run_asks_loadgen_to_pre_generate_more_than_max_queries(tmp_path):
     sut = _RecordingSUT()
     runner = Runner(sut, LoadSpec(min_duration_s=10), tmp_path, capacity_qps=1e9)
@@ -622,7 +631,9 @@ def test_the_section_gets_documented_defaults():
         ({"scenarios": ["sever"]}, "load.scenarios[0]", "Did you mean 'server'?"),
         ({"scenarios": []}, "load.scenarios", "non-empty list"),
         ({"scenarios": ["server", "server"]}, "load.scenarios[1]", "listed twice"),
-        ({"slo": {"p99_ms": 0}}, "load.slo.p99_ms", "must be > 0"),
+        ({"slo": {"p99_ms": 0}}, "load.slo.p99_ms", "must be >= 0.001"),
+        # LoadGen takes whole nanoseconds: 1e-7 ms ran every Server run against a target latency of 0 ns
+        ({"slo": {"p99_ms": 1e-7}}, "load.slo.p99_ms", "must be >= 0.001, got 1e-07"),
         ({"slo": {"p95_ms": 10}}, "load.slo.p95_ms", "Allowed: p99_ms"),
         ({"batching": {"max_batch": 0}}, "load.batching.max_batch", "integer >= 1"),
         ({"batching": {"max_batch": 2.5}}, "load.batching.max_batch", "integer >= 1"),
