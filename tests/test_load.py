@@ -251,6 +251,35 @@ def test_a_pass_that_runs_out_of_time_keeps_what_it_measured_and_says_so(tmp_pat
     assert details and all('"requested_max_duration_ms", "value": 0,' not in d.read_text() for d in details)
 
 
+@needs_loadgen
+def test_an_offline_query_that_would_outlast_the_time_left_is_not_started(tmp_path):
+    # LoadGen issues an Offline run's samples in one query that max_duration_ms cannot cut: min_queries 4000 on a
+    # model at 10 ms a call took 42 s of a max_time_s of 5
+    sut = _RecordingSUT()
+    spec = LoadSpec(scenarios=("offline",), min_duration_s=1, min_queries=4000)
+    runner = Runner(sut, spec, tmp_path, capacity_qps=100, deadline=10.0, clock=lambda: 0.0)
+    with pytest.raises(TimeLimit):
+        runner.offline(100)
+    assert not sut.settings and runner.stopped == (
+        "offline, whose one query of 4000 samples would take about 40 s at the warm-up's rate with 10 s left "
+        "(lower load.min_queries or raise load.max_time_s)"
+    )
+    runner = Runner(sut, spec, tmp_path / "fast", capacity_qps=1000, deadline=10.0, clock=lambda: 0.0)
+    runner.offline(1000)  # 4 s: it fits
+    assert len(sut.settings) == 1 and runner.stopped is None
+
+
+@needs_loadgen
+def test_a_load_pass_bounds_its_offline_query_by_max_time_s(tmp_path):
+    spec = LoadSpec(scenarios=("offline",), min_duration_s=0.2, min_queries=2000, max_time_s=1.0)
+    started = time.monotonic()
+    with pytest.warns(LoadWarning, match=r"ran out before offline, whose one query of 2000 samples would take"):
+        result = load_pass(sleeper(0.01), spec, 1, tmp_path, case_id="case-o")
+    assert time.monotonic() - started < 5  # not the 20 s of 2000 calls at 10 ms
+    assert result.error is None and "offline_items_per_s" not in result.columns
+    assert result.extra["load_time_limit"].endswith("; not run: offline")
+
+
 # ------------------------------------------------------------------------------------- log folders
 
 

@@ -34,7 +34,8 @@ record them for the recorded runs, and the errors' warning line counts them.
 No run starts with less than ``min_duration_s`` left, and every run is given LoadGen's ``max_duration_ms`` = the time
 left, so LoadGen stops issuing queries when it runs out. Only the queries already issued finish after that: the
 Server backlog (at most ``server_max_async_queries``, about 20 SLOs), one SingleStream query, or the one Offline
-query (LoadGen issues all its samples at once). What was measured before is kept, and ``extra.load_time_limit`` and
+query (LoadGen issues all its samples at once; an Offline run whose query would outlast the time left is not started,
+:meth:`Runner.offline_outlasts`). What was measured before is kept, and ``extra.load_time_limit`` and
 a :class:`LoadWarning` say where the pass stopped; a Server peak from a search cut short is a lower bound
 (``extra.server_peak_note``).
 
@@ -350,9 +351,12 @@ class Runner:
         result = None
         for attempt in (1, 2):
             expected_qps = min(expected_qps, self.max_qps)
-            if attempt == 2 and self.out_of_time(f"{scenario}'s second run (its first was too short)"):
-                break  # the first run is kept, with LoadGen's verdict on it
-            settings = self.settings(scenario, checked=attempt == 2)
+            what = scenario if attempt == 1 else f"{scenario}'s second run (its first was too short)"
+            if self.out_of_time(what) or (scenario == "offline" and self.offline_outlasts(what, expected_qps)):
+                if attempt == 2:
+                    break  # the first run is kept, with LoadGen's verdict on it
+                raise TimeLimit(self.stopped)
+            settings = self.settings(scenario, checked=True)
             if scenario == "offline":
                 settings.offline_expected_qps = expected_qps
             else:
@@ -362,6 +366,22 @@ class Runner:
                 break
             expected_qps = result.samples_per_s * 1.2
         return result
+
+    def offline_outlasts(self, what: str, expected_qps: float) -> bool:
+        """True (and :attr:`stopped` set) when an Offline run's one query would outlast the time left: LoadGen issues
+        all its samples at once (``min_queries`` at least, else ``min_duration_s`` at ``expected_qps``) and its
+        ``max_duration_ms`` cannot cut a query already issued, so ``min_queries: 2000000`` on a model at 10 ms a call
+        ran 5.5 hours past a ``max_time_s`` of a minute. The query is served at ``expected_qps``, the rate the
+        warm-up suggests (or, for a second run, the rate the first measured)."""
+        samples = max(self.spec.min_queries, math.ceil(expected_qps * self.spec.min_duration_s))
+        seconds, left = samples / expected_qps, self.time_left_s()
+        if seconds <= left:
+            return False
+        self.stopped = self.stopped or (
+            f"{what}, whose one query of {samples} samples would take about {seconds:.3g} s at the warm-up's rate "
+            f"with {max(left, 0.0):.3g} s left (lower load.min_queries or raise load.max_time_s)"
+        )
+        return True
 
     def server_settings(self, qps: float, checked: bool = False):
         settings = self.settings("server", checked=checked)
