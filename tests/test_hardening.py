@@ -114,6 +114,23 @@ def test_measure_caps_are_documented_values(tmp_path):
     assert ok.cases[0].measure.max_rounds == 1_000_000
 
 
+def test_the_rewarms_of_latency_windows_fit_in_max_time_s(tmp_path):
+    # was valid: every window but the first re-warms for warmup_s whatever max_time_s says (8 windows x 3 s ran 24 s
+    # of a max_time_s 0.5 s latency pass; repeats 100 x warmup_s 3600 would have run 99 hours)
+    assert refused(tmp_path, S + "measure: {repeats: 8, warmup_s: 3, min_time_s: 0.1, max_time_s: 0.5}\n").endswith(
+        "measure.repeats: 8 windows re-warm for measure.warmup_s 3 s before each but the first: 21 s, more than "
+        "measure.max_time_s 0.5 s, which bounds the latency pass (its timed calls and re-warms); raise "
+        "measure.max_time_s or lower measure.repeats or measure.warmup_s"
+    )
+    gpu = "hardware: {cpu: {threads: [1]}, cuda: {devices: [0]}}\n"
+    assert "measure.repeats: auto (3 windows on a GPU) re-warm for measure.warmup_s 10 s" in refused(
+        tmp_path, S + gpu + "measure: {warmup_s: 10, min_time_s: 1}\n"
+    )
+    ok = load_suite(write_suite(tmp_path, "ok.yaml", S + "measure: {warmup_s: 10, min_time_s: 1}\n"))  # CPU: 1
+    assert ok.cases[0].measure.warmup_s == 10
+    assert load_suite(write_suite(tmp_path, "ok2.yaml", S + "measure: {repeats: 26, warmup_s: 0.2}\n")).cases
+
+
 @pytest.mark.parametrize(
     ("model", "message"),
     [

@@ -128,6 +128,7 @@ class Validator:
         placements = self.placements(data.get("hardware", {"cpu": {"threads": [1]}}))
         batch_sizes = self.int_list(data.get("batch_sizes", [1]), "batch_sizes")
         measure = self.measure(data.get("measure", {}))
+        self.rewarms(measure, placements)
 
         by_label = {
             "model": {m.label: m for m in models},
@@ -436,6 +437,23 @@ class Validator:
                 f"{measure.repeats * measure.max_rounds} samples per case; at most {MAX_SAMPLES} (lower one of them)",
             )
         return measure
+
+    def rewarms(self, measure: MeasureSpec, placements: list[Placement]) -> None:
+        """The re-warms of a case's latency windows must fit in ``measure.max_time_s``, which bounds the latency pass
+        (its timed calls and re-warms): every window but the first starts with ``warmup_s`` of untimed calls, and
+        those of the first round of windows are made whatever the limit, so ``repeats: 100, warmup_s: 3600`` ran 99
+        hours of re-warms past a ``max_time_s`` of 5."""
+        windows = max(measure.repeats_for(p.device) for p in placements)
+        seconds = (windows - 1) * measure.warmup_s
+        if seconds <= measure.time_limit_s:
+            return
+        given = f"{windows} windows" if measure.repeats is not None else f"auto ({windows} windows on a GPU)"
+        raise self.error(
+            "measure.repeats",
+            f"{given} re-warm for measure.warmup_s {measure.warmup_s:g} s before each but the first: {seconds:g} s, "
+            f"more than measure.max_time_s {measure.time_limit_s:g} s, which bounds the latency pass (its timed calls "
+            "and re-warms); raise measure.max_time_s or lower measure.repeats or measure.warmup_s",
+        )
 
     def axis_filter(self, entry: Any, key: str, sweep_values: dict[str, set[Any]]) -> dict[str, set[Any]]:
         """An exclude rule; every value must occur on its axis of the sweep (a rule that can never match is a typo)."""
