@@ -379,6 +379,16 @@ def test_an_extends_name_too_long_to_look_up_names_the_suite_and_the_key(tmp_pat
     assert err.count("\n") == 1 and "extends: 'aaa" in err and len(err) < 300
 
 
+def test_an_extends_name_with_a_nul_or_control_character_is_one_line(tmp_path, capsys):
+    """Was: 'ValueError: embedded null byte' and a traceback from bench validate; a control character printed raw."""
+    message = refused(tmp_path, S + 'extends: "_d\\0.yaml"\n')
+    assert message.endswith("extends: '_d\\x00.yaml' contains a NUL character, which no file name can")
+    assert main(["validate", str(tmp_path / "s.yaml")]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+    message = refused(tmp_path, S + 'extends: "\\e[2J.yaml"\n')
+    assert "extends: '\\x1b[2J.yaml' not found (looked for " in message and "\x1b" not in message
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import safe_yaml
-from bench.errors import SuiteError, os_reason, short_name
+from bench.errors import SuiteError, os_reason, printable, short_name
 
 MAX_EXTENDS = 32
 """Most files one suite may be built from (itself and its ``extends`` parents)."""
@@ -129,13 +129,15 @@ def resolve_extends(
     merged: dict[str, Any] = {}
     for parent in parents:
         parent_path = path.parent / parent
-        shown = short_name(parent)
+        shown = printable(short_name(parent))  # a control character in the name would drive the terminal
+        if "\0" in parent:  # the OS takes no such name: os.stat raised ValueError, a traceback
+            raise SuiteError(str(path), "extends", f"'{shown}' contains a NUL character, which no file name can")
         try:
             kind = _kind(parent_path)
         except OSError as err:  # e.g. a file name too long to look up
             raise SuiteError(str(path), "extends", f"'{shown}' cannot be read: {os_reason(err)}") from None
         if kind == "missing":
-            looked = short_name(str(parent_path))
+            looked = printable(short_name(str(parent_path)))
             raise SuiteError(str(path), "extends", f"'{shown}' not found (looked for {looked})")
         if kind is not None:
             raise SuiteError(str(path), "extends", f"'{shown}' is {kind}, not a regular file (a suite YAML file)")
