@@ -209,6 +209,21 @@ def test_validate_locates_a_factory_without_running_it(tmp_path, monkeypatch, ca
     assert "factory: no module 'userpkg.nothing' on the import path" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ("{factory: 'tests.helpers:f', name: m, params: {1: 8}}", "models[0].params"),  # was valid, failed its case
+        ("{factory: 'tests.helpers:f', name: m, params: {1: 8, a: 2}}", "models[0].params"),  # was a TypeError
+        ("{factory: 'tests.helpers:f', name: m, sweep: {1: [2], a: [3]}}", "models[0].sweep"),  # was a TypeError
+    ],
+)
+def test_a_factory_parameter_name_that_is_not_text_is_one_line(tmp_path, model, key):
+    message = refused(tmp_path, f"suite: s\nmodels: [{model}]\n")
+    assert message.endswith(
+        f"{key}: parameter names must be text (the factory is called with them as keyword arguments), got integer 1"
+    )
+
+
 def test_a_failed_build_does_not_leave_the_cache_keyed_on_it():
     cache = _LastOnly()
     assert cache.get("a", lambda: "A") == "A"

@@ -260,6 +260,8 @@ class Validator:
         entry = None
         if base.get("factory") is None:
             entry = self.registered(name, registry, key)
+        else:
+            self.keyword_names(sweep, f"{key}.sweep")
         for param, values in sweep.items():
             where = f"{key}.sweep.{param}"
             if param in params:
@@ -374,7 +376,19 @@ class Validator:
             raise self.error(f"{key}.factory", f"no module '{module_name}' on the import path (sys.path)")
         if not isinstance(label, str) or not NAME_PATTERN.match(label):
             raise self.error(f"{key}.name", "a factory model needs a 'name' (letters, digits, '.', '_', '-')")
+        self.keyword_names(params, f"{key}.params")
         return MethodSpec(name=label, params=freeze_params(params), label=label, factory=factory)
+
+    def keyword_names(self, params: dict[Any, Any], key: str) -> None:
+        """A factory's parameter names must be text: it is called with them as keyword arguments, so ``{1: 8}`` was
+        valid and then failed its case (``keywords must be strings``), and ``{1: 8, a: 2}`` crashed validation."""
+        for param in params:
+            if not isinstance(param, str):
+                raise self.error(
+                    key,
+                    f"parameter names must be text (the factory is called with them as keyword arguments), got "
+                    f"{checks.type_name(param)} {checks.short(param)}",
+                )
 
     def placements(self, value: Any) -> list[Placement]:
         hardware = self.mapping(value, "hardware", ("cpu", "cuda"))
