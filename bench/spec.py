@@ -9,11 +9,13 @@ Params = tuple[tuple[str, Any], ...]
 
 
 def freeze_params(params: dict[str, Any] | None) -> Params:
-    """Sorted (key, value) pairs, so equal parameter sets hash equally; lists become tuples."""
+    """Sorted (key, value) pairs, so equal parameter sets hash equally; lists become tuples. Keys sort by type name
+    first: a user factory's parameter may be a mapping with keys of several types (``{1: a, b: c}``), which plain
+    sorting refused with a TypeError."""
 
     def freeze(value: Any) -> Any:
         if isinstance(value, dict):
-            return tuple((k, freeze(v)) for k, v in sorted(value.items()))
+            return tuple((k, freeze(v)) for k, v in sorted(value.items(), key=_by_type))
         if isinstance(value, list):
             return tuple(freeze(v) for v in value)
         return value
@@ -41,6 +43,11 @@ class MethodSpec:
     @property
     def kwargs(self) -> dict[str, Any]:
         return {key: (list(value) if isinstance(value, tuple) else value) for key, value in self.params}
+
+
+def _by_type(item: tuple[Any, Any]) -> tuple[str, Any]:
+    """A mapping item's sort key: its key's type name, then the key (keys of one type compare as before)."""
+    return type(item[0]).__name__, item[0]
 
 
 def default_label(name: str, params: Params) -> str:

@@ -224,6 +224,13 @@ def test_a_factory_parameter_name_that_is_not_text_is_one_line(tmp_path, model, 
     )
 
 
+def test_a_factory_parameter_mapping_with_keys_of_several_types_is_valid(tmp_path):
+    # was: TypeError: '<' not supported between instances of 'str' and 'int' (sorting the mapping's keys)
+    model = "{factory: 'tests.helpers:f', name: m, params: {table: {1: a, b: c, 2.5: d}, more: [{x: 1, 2: y}]}}"
+    suite = load_suite(write_suite(tmp_path, "s.yaml", f"suite: s\nmodels: [{model}]\n"))
+    assert suite.cases[0].model.kwargs["table"] == [(2.5, "d"), (1, "a"), ("b", "c")]
+
+
 def test_a_failed_build_does_not_leave_the_cache_keyed_on_it():
     cache = _LastOnly()
     assert cache.get("a", lambda: "A") == "A"
