@@ -9,15 +9,17 @@ Params = tuple[tuple[str, Any], ...]
 
 
 def freeze_params(params: dict[str, Any] | None) -> Params:
-    """Sorted (key, value) pairs, so equal parameter sets hash equally; lists become tuples. Keys sort by type name
-    first: a user factory's parameter may be a mapping with keys of several types (``{1: a, b: c}``), which plain
-    sorting refused with a TypeError."""
+    """Sorted (key, value) pairs, so equal parameter sets hash equally; lists become tuples, sets frozensets. Keys
+    sort by type name first: a user factory's parameter may be a mapping with keys of several types (``{1: a, b:
+    c}``), which plain sorting refused with a TypeError."""
 
     def freeze(value: Any) -> Any:
         if isinstance(value, dict):
             return tuple((k, freeze(v)) for k, v in sorted(value.items(), key=_by_type))
         if isinstance(value, list):
             return tuple(freeze(v) for v in value)
+        if isinstance(value, set):  # YAML's !!set: a set made the spec unhashable (a TypeError in validation)
+            return frozenset(value)
         return value
 
     return tuple((key, freeze(value)) for key, value in sorted((params or {}).items()))

@@ -231,6 +231,13 @@ def test_a_factory_parameter_mapping_with_keys_of_several_types_is_valid(tmp_pat
     assert suite.cases[0].model.kwargs["table"] == [(2.5, "d"), (1, "a"), ("b", "c")]
 
 
+@pytest.mark.parametrize("value", ["!!set {a, b}", "[!!set {a}]", "{k: !!set {a}}"])
+def test_a_factory_parameter_holding_a_yaml_set_is_valid(tmp_path, value):
+    # was: TypeError: unhashable type: 'set' (hashing the model's spec)
+    model = f"{{factory: 'tests.helpers:f', name: m, params: {{x: {value}}}}}"
+    assert len(load_suite(write_suite(tmp_path, "s.yaml", f"suite: s\nmodels: [{model}]\n")).cases) == 1
+
+
 def test_a_failed_build_does_not_leave_the_cache_keyed_on_it():
     cache = _LastOnly()
     assert cache.get("a", lambda: "A") == "A"
