@@ -173,7 +173,10 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
             r"factory: no module 'nope\.mod' on the import path",
         ),
         ("suite: x\nmodels: [{factory: 'not a path', name: m}]\n", r"factory: must be 'package\.module:function'"),
-        ("suite: bad name!\nmodels: [noop]\n", "suite: required: a name of letters"),
+        ("suite: bad name!\nmodels: [noop]\n", "suite: must be a name of letters.*, got 'bad name!'$"),
+        # was "suite: required: ...", as if the key were missing: YAML reads off as a boolean
+        ("suite: off\nmodels: [noop]\n", "suite: must be a name .*, got boolean False \\(YAML reads an unquoted"),
+        ("suite: 2024\nmodels: [noop]\n", "suite: must be a name .*, got integer 2024$"),
         ("suite: x\nextends: missing.yaml\nmodels: [noop]\n", r"extends: 'missing\.yaml' not found"),
         ("suite: x\nmodels: [noop]\nscoring: 3\n", "scoring: must be a mapping"),
         (  # was valid: every money column read "price per hour ()", "monthly cost ()"

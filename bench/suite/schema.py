@@ -111,7 +111,7 @@ class Validator:
         data = self.mapping(self.data, "", TOP_LEVEL_KEYS)
         name = data.get("suite")
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise self.error("suite", "required: a name of letters, digits, '.', '_' or '-' (e.g. recsys-quick)")
+            raise self.error("suite", _bad_name(name, "suite" in data))
         description = data.get("description", "")
         if not isinstance(description, str):
             raise self.error("description", f"must be a string, got {checks.type_name(description)}")
@@ -589,6 +589,17 @@ class Validator:
             raise SuiteError(self.file, err.key or key, err.message) from None
         except (TypeError, ValueError) as err:
             raise self.error(key, str(err)) from None
+
+
+def _bad_name(name: Any, given: bool) -> str:
+    """What is wrong with a suite's name: missing, or what was given instead. ``suite: off`` (or ``no``, ``on``) is a
+    boolean to YAML, and was answered "required" as if the key were missing."""
+    allowed = "a name of letters, digits, '.', '_' or '-' (e.g. recsys-quick)"
+    if not given:
+        return f"required: {allowed}"
+    hint = " (YAML reads an unquoted yes, no, on, off, true or false as a boolean: quote it)"
+    got = f"{checks.type_name(name)} {checks.short(name)}" if not isinstance(name, str) else checks.short(name)
+    return f"must be {allowed}, got {got}{hint if isinstance(name, bool) else ''}"
 
 
 def _sweep_label(param: str, value: Any) -> str:
