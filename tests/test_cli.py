@@ -44,6 +44,20 @@ def test_validate_missing_path(tmp_path, capsys):
     assert "no such file or directory" in capsys.readouterr().err
 
 
+def test_validate_answers_every_path_though_one_is_missing(tmp_path, capsys):
+    """Was: the missing path's line alone, and the other suites left unvalidated (a bad one not reported)."""
+    bad = write_suite(tmp_path, "bad.yaml", "suite: bad\nmodels: [nop]\n")
+    good = write_suite(tmp_path, "good.yaml", "suite: good\nmodels: [noop]\n")
+    assert main(["validate", str(bad), str(tmp_path / "nope.yaml"), str(good)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{good}: ok (good: 1 case)" in out
+    assert err.splitlines() == [
+        f"{tmp_path / 'nope.yaml'}: no such file or directory",
+        f"{bad}: models[0]: unknown model 'nop'. Did you mean 'noop'? Allowed: "
+        + err.splitlines()[1].partition("Allowed: ")[2],
+    ]
+
+
 def test_validate_refuses_an_empty_path(tmp_path, capsys, monkeypatch):
     """An empty path is a usage error (was: the current folder validated silently)."""
     monkeypatch.chdir(tmp_path)

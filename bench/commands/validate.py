@@ -14,15 +14,16 @@ def validate(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.suite.files import fragment_line
 
     default_here(args.paths, DEFAULT_PATHS, "bench validate path/to/suite.yaml")
-    try:
-        files = discover(args.paths)
-    except SuiteError as err:
-        print(err, file=sys.stderr)
-        return 1
-    if not files:
+    files, failed = [], 0
+    for raw in args.paths:  # one path at a time: a missing one stopped the others from being validated
+        try:
+            files += discover([raw])
+        except SuiteError as err:
+            failed += 1
+            print(err, file=sys.stderr)
+    if not files and not failed:
         print(f"no suite files under {', '.join(args.paths)}", file=sys.stderr)
         return 1
-    failed = 0
     names: dict[str, str] = {}
     for path in files:
         if path.name.startswith("_"):  # named on the command line: discover keeps the files it is given
