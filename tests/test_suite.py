@@ -317,3 +317,15 @@ def test_bad_input_names_file_key_and_allowed_values(tmp_path, body, message):
         load_suite(path)
     assert str(info.value).startswith(str(path)), "every error names the file first"
     assert "Traceback" not in str(info.value)
+
+
+def test_an_error_lists_at_most_twenty_allowed_values(tmp_path):
+    """Was: every value of the sweep, sorted: a typo beside 1000 batch sizes got a line of 5 KB (up to megabytes for
+    a sweep of 100,000 labels)."""
+    sizes = ", ".join(map(str, range(1, 1001)))
+    body = f"suite: s\nmodels: [noop]\nbatch_sizes: [{sizes}]\nexclude: [{{batch_size: 1001}}]\n"
+    with pytest.raises(SuiteError) as info:
+        load_suite(write_suite(tmp_path, "s.yaml", body))
+    message = str(info.value)
+    assert message.endswith(", … (980 more)") and len(message) < 400
+    assert "exclude[0].batch_size: 1001 is not in this suite's sweep. Did you mean" in message

@@ -488,11 +488,11 @@ class Validator:
                         f"must be a name or number (use a method's label, e.g. 'prune-l1-0.5'), got {value!r}",
                     )
                 if value not in known:
-                    allowed = ", ".join(sorted(str(v) for v in known))
+                    close = did_you_mean(str(value), map(str, known))
                     raise self.error(
                         f"{key}.{axis}",
-                        f"{value!r} is not in this suite's sweep.{did_you_mean(str(value), map(str, known))} "
-                        f"Allowed: {allowed}",
+                        f"{checks.short(value)} is not in this suite's sweep.{close} "
+                        f"Allowed: {_listed(str(v) for v in known)}",
                     )
             filters[axis] = set(values)
         return filters
@@ -506,11 +506,11 @@ class Validator:
                 shown[axis].add(value)
         for axis, value in reference.items():
             if value != "first" and value not in shown[axis]:
-                known = sorted(str(v) for v in shown[axis] if v is not None)
+                known = [str(v) for v in shown[axis] if v is not None]
                 raise self.error(
                     f"scoring.reference.{axis}",
-                    f"{value!r} is not in this suite's cases.{did_you_mean(str(value), known)} "
-                    f"Allowed: {', '.join(known) or 'none (no case has this axis)'}",
+                    f"{checks.short(value)} is not in this suite's cases.{did_you_mean(str(value), known)} "
+                    f"Allowed: {_listed(known) or 'none (no case has this axis)'}",
                 )
 
     def reference_cases(self, suite: str, scoring: dict[str, Any] | None, cases: list[Case]) -> None:
@@ -589,6 +589,17 @@ class Validator:
             raise SuiteError(self.file, err.key or key, err.message) from None
         except (TypeError, ValueError) as err:
             raise self.error(key, str(err)) from None
+
+
+MAX_LISTED = 20
+"""Most allowed values an error lists: a sweep of 1000 batch sizes made a typo's one line 5 KB long."""
+
+
+def _listed(values: Iterable[str]) -> str:
+    """``values`` sorted and joined, the first :data:`MAX_LISTED` of them and how many more."""
+    ordered = sorted(values)
+    more = len(ordered) - MAX_LISTED
+    return ", ".join(ordered[:MAX_LISTED]) + (f", … ({more} more)" if more > 0 else "")
 
 
 def _bad_name(name: Any, given: bool) -> str:
