@@ -193,8 +193,15 @@ FIVE_PARAMS = ", ".join(f"{p}: {_values(11)}" for p in ("rows", "tables", "embed
             "s.yaml: the sweep has 1 models x 1 compression x 1 engines x 400 hardware x 400 batch_sizes = 160000 "
             "cases; at most 100000",
         ),
+        (  # was: every rule checked against every case, each time rebuilding the case's values: minutes
+            f"models: [noop]\nbatch_sizes: {_values(1000)}\nhardware: {{cpu: {{threads: {_values(100)}}}}}\n"
+            "exclude:\n"
+            + "".join(f"  - {{batch_size: {i % 1000 + 1}, threads: {i // 1000 + 1}}}\n" for i in range(2000)),
+            "s.yaml: exclude: 2000 rules x 100000 cases = 200000000 checks; at most 10000000 (fewer rules: each axis "
+            "of a rule takes a list of values)",
+        ),
     ],
-    ids=["method-sweep", "suite-product"],
+    ids=["method-sweep", "suite-product", "exclude-rules"],
 )
 def test_a_sweep_beyond_the_case_limit_is_refused_before_it_is_expanded(tmp_path, body, message):
     with pytest.raises(SuiteError) as caught:

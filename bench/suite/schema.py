@@ -61,6 +61,9 @@ MAX_SAMPLES = 10_000_000
 MAX_CASES = 100_000
 """Most cases one suite may expand to (sweep products and includes), so that a typo in a sweep cannot hang
 validation or exhaust memory; the largest shipped suite has a few hundred."""
+MAX_RULE_CHECKS = 10_000_000
+"""Most ``exclude`` rule checks (rules x cases of the sweep) one suite may need: 2000 rules on a sweep of 100,000
+cases took minutes to validate, and about 19,000 rules fit in a file (seconds at this bound)."""
 MAX_PARAM = 2**63 - 1
 """Largest number a method parameter may take (a 64-bit integer; each method's ``check`` narrows it)."""
 
@@ -152,6 +155,12 @@ class Validator:
         if total > MAX_CASES:
             sizes = " x ".join(f"{len(values)} {key}" for key, values in axes.items())
             raise self.error(None, f"the sweep has {sizes} = {total} cases; at most {MAX_CASES}")
+        if len(excludes) * total > MAX_RULE_CHECKS:
+            raise self.error(
+                "exclude",
+                f"{len(excludes)} rules x {total} cases = {len(excludes) * total} checks; at most {MAX_RULE_CHECKS} "
+                "(fewer rules: each axis of a rule takes a list of values)",
+            )
         cases: dict[str, Case] = {}
         listed = isinstance(data.get("batch_sizes"), list)
         batch_keys = {b: f"batch_sizes[{i}]" if listed else "batch_sizes" for i, b in enumerate(batch_sizes)}
@@ -159,7 +168,8 @@ class Validator:
             models, compressions, engines, placements, batch_sizes
         ):
             case = Case(name, model, compression, engine, placement, batch, measure)
-            if not any(_matches(case, rule) for rule in excludes):
+            values = case.axis_values()  # once per case, not once per rule
+            if not any(_matches(values, rule) for rule in excludes):
                 self.batch_memory(case, batch_keys[batch])
                 self.add(cases, case, None)
         for i, entry in enumerate(self.list_of(data, "include")):
@@ -637,6 +647,6 @@ def _columns(case: Case) -> tuple[Any, ...]:
     return (*labels, placement.device, placement.threads, case.batch_size)
 
 
-def _matches(case: Case, rule: dict[str, set[Any]]) -> bool:
-    values = case.axis_values()
+def _matches(values: dict[str, set[Any]], rule: dict[str, set[Any]]) -> bool:
+    """Whether a case of these :meth:`~bench.spec.Case.axis_values` matches an ``exclude`` rule."""
     return all(values[axis] & wanted for axis, wanted in rule.items())
