@@ -780,6 +780,9 @@ def read_meta(path: Path) -> dict[str, Any]:
     if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("run_id"), str)):
         _warn(problems, f"{path / 'meta.json'}: not a run's metadata (no run_id)")
         meta = None
+    if meta is not None:  # the reader's findings (READ_KEYS), never the file's: a hand edit is not believed
+        for key in READ_KEYS:
+            meta.pop(key, None)
     folder = Path(os.path.abspath(path)).name  # a run given as '.' or '..' is its folder's too
     named = folder if _is_name(folder) else UNNAMED
     if meta is not None and not _is_name(meta["run_id"]):  # it names the report's folder: never a path
@@ -823,6 +826,11 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta["quiet_s"] = quiet_for(path)
     return meta
 
+
+READ_KEYS = ("damage", "quiet_s")
+"""What :func:`read_meta` adds to a run's metadata from reading it (what could not be read; how long a run on another
+host has been quiet): a ``meta.json`` that holds them (a hand edit) is not believed, so a ``damage`` of ``true`` or
+``null`` never stops ``bench results``, and a run is never called damaged, nor quiet, by its own say-so."""
 
 RUN_STATUSES = ("running", "finished", "interrupted", "killed", "damaged")
 """What a run's ``meta.json`` may say it is: the first three as :class:`RunWriter` writes them (``running`` as it

@@ -389,6 +389,24 @@ def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsy
         assert "run r2 is damaged: promote a finished run" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("stored", [True, None, 5, "boom", ["made up"]])
+def test_a_damage_or_quiet_s_key_in_meta_is_not_believed(tmp_path, capsys, stored):
+    """Was: a meta.json holding "damage": true (a hand edit; read_meta adds the key, a run never writes it) made
+    `bench results` crash (TypeError: 'bool' object is not iterable), "damage": "boom" listed the run as damaged by
+    'b; o; o; m', and --resume refused the run on its own say-so. Now both keys are the reader's alone."""
+    three_cases(tmp_path, "r1")
+    run = three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    _edit_meta(run, damage=stored, quiet_s=stored)
+    results = ["--results", str(tmp_path)]
+    assert main(["results", *results]) == 0 and main(["results", "r2", *results]) == 0
+    out, err = capsys.readouterr()
+    assert "damaged" not in out and "not read" not in out and err == ""
+    assert "damage" not in read_meta(run) and "quiet_s" not in read_meta(run)
+    assert resumable(tmp_path, "r2").meta["run_id"] == "r2"  # a finished run may be resumed (its -k may grow)
+    assert main(["baseline", "set", "r2", *results]) == 0
+    assert "damage" not in json.loads((tmp_path / "baseline" / "s" / "meta.json").read_text())
+
+
 def test_resuming_keeps_a_whole_last_line_that_lacks_only_its_newline(tmp_path):
     """Was: a last record or samples line that was whole but had no newline after it (a hand edit, an editor that
     drops the last newline) was read as a case done, so --resume did not measure it again, then dropped as a line a
