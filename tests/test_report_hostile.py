@@ -197,6 +197,23 @@ def test_figures_at_the_edge_of_a_float_give_a_plan_without_overflow_or_infinity
     assert sheet.cell(rows["crawl"], 7).value in ("", None)
 
 
+@pytest.mark.filterwarnings("error:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("tiny", [{"latency": 5e-324}, {"size": 5e-324}], ids=["latency", "size"])
+def test_a_reference_figure_next_to_zero_leaves_the_case_unscored_and_the_charts_drawn(tmp_path, tiny):
+    """Was: a reference whose p50 (or size) was 5e-324 (above zero, so read as measured) gave the other case T = inf,
+    P = inf, and `bench report` crashed in the score chart (ValueError: Axis limits cannot be NaN or Inf) after
+    numpy's "overflow encountered in scalar divide". Now that case is not scored and its verdict says why."""
+    cases = [ok_case("ref", **tiny), ok_case("q", compression="int8", latency=1.0, size=500)]
+    folder, result = write_report(write_run(tmp_path / "results", cases), tmp_path / "results", tmp_path / "reports")
+    assert (folder / "score_ranking.png").is_file() and (folder / "capacity.xlsx").is_file()
+    q = result.cases.set_index("case_id").loc["q"]
+    assert pd.isna(q["score"]) and q["score_note"] == (
+        f"not scored: {'T' if 'latency' in tiny else 'S'} past a float's range (size or latency beside its reference's)"
+    )
+    terms = result.cases[["S", "T", "score"]].to_numpy(float)
+    assert not np.isinf(terms).any()
+
+
 def test_a_price_per_core_hour_times_threads_past_a_floats_range_is_no_price_and_says_so(tmp_path):
     """Was: 2 x 1.7e+308 per core-hour gave an infinite price per hour ("inf" in the plan and summary.csv), and the
     case's cost and monthly cost were blank with no reason given."""

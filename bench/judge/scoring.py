@@ -373,13 +373,15 @@ def _add_terms(out: pd.DataFrame, references: References, config: ScoringConfig)
             continue
         j = references.found[i]
         reference_case[i] = out.at[j, "case_id"]
-        cols["S"][i] = size[i] / size[j]
-        cols["T"][i] = out.at[i, "latency_ms"] / out.at[j, "latency_ms"]
+        with np.errstate(over="ignore"):  # past a float's range: not scored, below
+            cols["S"][i] = size[i] / size[j]
+            cols["T"][i] = out.at[i, "latency_ms"] / out.at[j, "latency_ms"]
         cols["Ttrain"][i] = train[i] / train_scale if train_scale else 0.0
         if math.isnan(cols["accuracy_drop"][i]) and not math.isnan(accuracy[j]) and not math.isnan(accuracy[i]):
             cols["accuracy_drop"][i] = accuracy[j] - accuracy[i]
         model_has = has_accuracy_by_model.loc[out.at[i, "model"]]
-        value = w.size * cols["S"][i] + w.latency * cols["T"][i] + w.train * cols["Ttrain"][i]
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = w.size * cols["S"][i] + w.latency * cols["T"][i] + w.train * cols["Ttrain"][i]
         if model_has["any"] and math.isnan(accuracy[i]):  # its P would lack a term the others' have
             notes[i] = "not scored: accuracy missing while other cases of this model have it"
             continue
@@ -388,9 +390,8 @@ def _add_terms(out: pd.DataFrame, references: References, config: ScoringConfig)
             value += w.accuracy * (1.0 - accuracy[i])
         elif w.accuracy:
             notes[i] = "accuracy not measured for this model: the accuracy term is left out of P"
-        if math.isnan(value):
-            missing = [n for n in ("S", "T") if math.isnan(cols[n][i])]
-            notes[i] = f"not scored: {', '.join(missing)} could not be computed (size or latency missing)"
+        if not math.isfinite(value):
+            notes[i] = _why_no_score(cols, i)
             continue
         cols["score"][i] = value
     for name, values in cols.items():
@@ -399,6 +400,19 @@ def _add_terms(out: pd.DataFrame, references: References, config: ScoringConfig)
     out["accuracy_term"] = accuracy_term
     out["score_note"] = notes
     out["reference_missing"] = unreferenced_why
+
+
+def _why_no_score(cols: dict[str, list[float]], i: int) -> str:
+    """Why row ``i``'s P is no number: S or T missing (no size or latency), or past a float's range (a size or
+    latency next to zero in the reference, or near 1e308: a hand-edited or foreign record). An infinite S or T is
+    made NaN too, so that no table, chart or ranking shows or sorts an infinity (matplotlib refuses it as a limit)."""
+    missing = [n for n in ("S", "T") if math.isnan(cols[n][i])]
+    if missing:
+        return f"not scored: {', '.join(missing)} could not be computed (size or latency missing)"
+    beyond = [n for n in ("S", "T") if math.isinf(cols[n][i])]
+    for name in beyond:
+        cols[name][i] = float("nan")
+    return f"not scored: {', '.join(beyond) or 'P'} past a float's range (size or latency beside its reference's)"
 
 
 def term_matrix(frame: pd.DataFrame) -> np.ndarray:
