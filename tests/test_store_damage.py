@@ -271,6 +271,24 @@ def test_samples_of_no_time_or_less_are_not_judged_and_the_gate_does_not_pass(tm
     assert "no raw samples in the current run" in json.dumps(json.loads((tmp_path / "v.json").read_text()))
 
 
+def test_samples_of_a_median_next_to_zero_leave_the_throughput_uncompared_and_the_gate_does_not_pass(tmp_path, capsys):
+    """Was: samples of 5e-324 ms (above 0, so no damage) stopped bench gate on ZeroDivisionError: their median in
+    seconds is 0, and the throughput was divided by it. Now the throughput is not comparable, saying why (exit 3)."""
+    for run_id in ("r1", "r2"):
+        writer = RunWriter(tmp_path, run_id, {"suites": [{"name": "s"}], "cases": ["s::a"]})
+        samples = [1.0 + i % 7 / 100 for i in range(60)] if run_id == "r1" else [5e-324] * 60
+        p50 = 1.03 if run_id == "r1" else 5e-324
+        writer.append(record("a", run_id=run_id, model_size_bytes=1000, rounds=60, latency_p50_ms=p50), samples)
+        writer.close("finished")
+    out = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(["gate", "--baseline", "r1", "--current", "r2", "--results", str(tmp_path), *out]) == 3
+    verdicts = {v["metric"]: v for v in json.loads((tmp_path / "v.json").read_text())["verdicts"]}
+    throughput = verdicts["throughput_items_per_s"]
+    assert throughput["verdict"] == "not comparable"
+    assert "the current run's samples give a throughput_items_per_s of inf" in throughput["reason"]
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_a_figure_not_of_its_type_reads_as_not_measured_and_the_rest_of_the_case_stays(tmp_path):
     path = three_cases(tmp_path) / "records.jsonl"
     lines = path.read_bytes().splitlines()

@@ -89,7 +89,8 @@ def sample_statistic(metric: str, samples_ms: Sequence[float], batch_size: int =
     """
     values = np.asarray(samples_ms, dtype=float)
     if metric == "throughput_items_per_s":
-        return batch_size / (float(np.median(values)) / 1000.0)
+        seconds = float(np.median(values)) / 1000.0
+        return batch_size / seconds if seconds else math.inf  # a median of 5e-324 ms is 0 s: no finite throughput
     if metric == "latency_mean_ms":
         return float(values.mean())
     percentile = int(metric.removeprefix("latency_p").removesuffix("_ms"))
@@ -380,6 +381,10 @@ def timed_figures(
         if len(side.samples_ms) < MIN_SAMPLES:
             return TimedFigures(None, None, None, reason=f"fewer than {MIN_SAMPLES} raw samples in the {name}")
     old, new = sides["baseline"], sides["current run"]
+    statistics = {name: sample_statistic(metric, side.samples_ms, batch_size) for name, side in sides.items()}
+    for name, value in statistics.items():
+        if not 0 < value < math.inf:  # samples of 5e-324 ms (or 1e308): a hand-edited or foreign samples file
+            return TimedFigures(None, None, None, reason=f"the {name}'s samples give a {metric} of {value:g}")
     notes = [
         f"{side.dropped}/{side.blocks} disturbed blocks dropped in the {name}"
         for name, side in sides.items()
@@ -409,8 +414,8 @@ def timed_figures(
 
     precision = precision_at(run_noise)
     return TimedFigures(
-        sample_statistic(metric, old.samples_ms, batch_size),
-        sample_statistic(metric, new.samples_ms, batch_size),
+        statistics["baseline"],
+        statistics["current run"],
         mann_whitney_p(old.samples_ms, new.samples_ms),
         note="; ".join(filter(None, [*notes, precision.note])),
         pairs=pairs,
