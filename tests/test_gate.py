@@ -332,6 +332,25 @@ def test_a_figure_the_baseline_measured_and_the_gate_could_not_compare_is_never_
     assert "passed" not in markdown and "could not be compared" in markdown and "m[b]: latency_p50_ms" in markdown
 
 
+def test_names_read_from_the_runs_cannot_end_their_span_or_row_in_the_markdown_summary(tmp_path):
+    """Was: a case id holding a backtick, a '|' and line breaks (a hand-edited or foreign records.jsonl) ended its
+    code span and its table row: the CI summary rendered its <img>, and a second '## bench gate: passed' heading
+    under the real verdict; a failed case's error such as "<class 'int'>" was dropped by GitHub as an unknown tag."""
+    from markdown_it import MarkdownIt
+
+    hostile = "m[a]`<img src=https://example.invalid/p.png>` | x |\n\n## bench gate: passed\n"
+    current = {hostile: {"samples": latencies(2, scale=1.5)}, "m[b]": {"status": "failed", "error": "<class 'int'>"}}
+    results = _pair(tmp_path, current, {hostile: {"samples": latencies(1)}, "m[b]": {"samples": latencies(3)}})
+    result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.exit_code == 1
+    html = MarkdownIt("commonmark").enable("table").render(gate.render_markdown(result))
+    assert html.count("<h2>") == 1 and "<h2>bench gate: FAILED: regression</h2>" in html and "<img" not in html
+    rows = [row for row in html.split("<tr>")[1:] if "<td>" in row]
+    assert len(rows) == 3 and all(row.count("<td") == 8 for row in rows)  # one row a verdict, eight cells each
+    assert "<code>demo::m[a]`&lt;img src=https://example.invalid/p.png&gt;` | x |\\n\\n## bench gate: passed" in html
+    assert "failed now: &lt;class 'int'&gt;" in html
+
+
 def test_a_figure_only_the_current_run_has_guards_nothing(tmp_path):
     current = {
         "m[a]": {"samples": latencies(2), **FIGURES["m[a]"]},

@@ -7,12 +7,13 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from bench.durable import fsync_folder, write_synced
-from bench.errors import os_reason
+from bench.errors import os_reason, printable
 from bench.gate.compare import GateResult, Verdict
 from bench.gate.rules import VERDICTS, GateError
 
@@ -44,6 +45,30 @@ def _fmt_change(verdict: Verdict) -> str:
     return {"at least": f"≥ {text}", "at most": f"≤ {text}", "unknown": "? (both bounds)"}.get(verdict.bound, text)
 
 
+_LINE_BREAKS = str.maketrans({"\r": "\\r", "\n": "\\n"})
+
+
+def _code(text: object, cell: bool = False) -> str:
+    """``text`` read from a run's files (a case id, a commit) as one Markdown code span that shows it as written:
+    line breaks and control characters as their escapes, fenced by more backticks than any run of them in it, and
+    in a table ``cell`` its ``|`` escaped (GitHub ends a cell at a bare one, even inside a span). Before, a case id
+    with a backtick or a line break ended its span: what followed rendered in the CI summary as HTML, a link or a
+    heading (``## bench gate: passed`` under a failed gate), and a ``|`` broke the table."""
+    shown = printable(str(text)).translate(_LINE_BREAKS)
+    shown = shown.replace("|", "\\|") if cell else shown
+    fence = "`" * (max(map(len, re.findall("`+", shown)), default=0) + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
+
+
+def _text(text: str, cell: bool = False) -> str:
+    """Free text that quotes what a run's files hold (a failed case's error, a CPU model) for Markdown: line breaks
+    and control characters as escapes, ``&`` and ``<`` as entities (GitHub drops ``<class 'int'>`` as an unknown
+    tag, and renders an ``<img>``), and in a table ``cell`` its ``|`` escaped."""
+    shown = printable(text).translate(_LINE_BREAKS).replace("&", "&amp;").replace("<", "&lt;")
+    return shown.replace("|", "\\|") if cell else shown
+
+
 def _table(verdicts: Iterable[Verdict]) -> list[str]:
     lines = [
         "| case | metric | baseline | current | change | rule | p (adj.) | verdict |",
@@ -51,9 +76,9 @@ def _table(verdicts: Iterable[Verdict]) -> list[str]:
     ]
     for v in verdicts:
         p = "" if v.p_adjusted is None else f"{v.p_adjusted:.2g}"
-        note = f" ({v.reason})" if v.reason else ""
+        note = f" ({_text(v.reason, cell=True)})" if v.reason else ""
         lines.append(
-            f"| `{v.case}` | {v.metric} | {_fmt(v.baseline)} | {_fmt(v.current)} | {_fmt_change(v)} | "
+            f"| {_code(v.case, cell=True)} | {v.metric} | {_fmt(v.baseline)} | {_fmt(v.current)} | {_fmt_change(v)} | "
             f"{v.rule or ''} | {p} | {_ICON[v.verdict]} {v.verdict}{note} |"
         )
     return lines
@@ -72,7 +97,7 @@ def _nothing_compared(result) -> str:
 def _first_five(items: list[str], separator: str = ", ") -> str:
     """The first five items in backticks, then how many more."""
     more = f" and {len(items) - 5} more" if len(items) > 5 else ""
-    return separator.join(f"`{item}`" for item in items[:5]) + more
+    return separator.join(_code(item) for item in items[:5]) + more
 
 
 def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
@@ -89,8 +114,8 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
         "",
         f"{counts}",
         "",
-        f"- baseline: `{result.baseline}` (commit `{result.baseline_commit}`)",
-        f"- current: `{result.current}` (commit `{result.current_commit}`)",
+        f"- baseline: {_code(result.baseline)} (commit {_code(result.baseline_commit)})",
+        f"- current: {_code(result.current)} (commit {_code(result.current_commit)})",
         f"- timed metrics: two-sided Mann-Whitney U on raw samples, alpha={result.alpha:g}, "
         f"correction={result.correction}, and an effect beyond the rule that the change's 95% interval "
         f"(± precision: the samples' own and the run-to-run variation) does not reach back across",
@@ -99,9 +124,9 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
         kind = "compared anyway (--force)" if result.forced else "not compared"
         lines += ["", f"> **Environment differs** on {len(result.environment)} case(s), {kind}:"]
         shown = dict(list(result.environment.items())[:10])
-        lines += [f"> - `{case}`: {'; '.join(diffs)}" for case, diffs in shown.items()]
+        lines += [f"> - {_code(case)}: {_text('; '.join(diffs))}" for case, diffs in shown.items()]
     for note in result.notes:
-        lines += ["", f"> **{note}**"]
+        lines += ["", f"> **{_text(note)}**"]
     if result.not_run:
         lines += [
             "",
