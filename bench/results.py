@@ -12,6 +12,7 @@ Layout of one run, ``results/<run_id>/``:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -577,6 +578,7 @@ def _read_jsonl(
     skipped: list[str] = []
     cleared: list[str] = []
     impossible: list[str] = []
+    disordered: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -601,6 +603,7 @@ def _read_jsonl(
         if path.name == "records.jsonl":
             cleared += [f"{number} ({key})" for key in _clear_wrong_types(row)]
             impossible += [f"{number} ({key})" for key in _clear_impossible(row)]
+            disordered += [f"{number} ({pair})" for pair in _clear_disordered(row)]
         if arrays and "samples_ms" in required:
             row["samples_ms"] = _sample_array(row["samples_ms"])
         rows.append(row)
@@ -618,6 +621,12 @@ def _read_jsonl(
             problems,
             f"{path}: {len(impossible)} value(s) no measurement gives ({RANGE_RULE}), read as not measured: "
             f"{', '.join(impossible[:5])}",
+        )
+    if disordered:
+        _warn(
+            problems,
+            f"{path}: {len(disordered)} record(s) whose latencies are out of order ({' <= '.join(LATENCY_ORDER)}), "
+            f"their latencies read as not measured: {', '.join(disordered[:5])}",
         )
     if path.name in REQUIRED_KEYS:
         rows = _last_of_each_case(path, rows, numbers, problems, repeated)
@@ -705,6 +714,26 @@ def _clear_impossible(row: dict[str, Any]) -> list[str]:
             row[metric.name] = None
             wrong.append(metric.name)
     return wrong
+
+
+LATENCY_ORDER = ("latency_min_ms", "latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms")
+"""A record's latency statistics that one set of samples gives in this order (the least, then ever higher
+percentiles): the latency pass computes them together, so a record where they are not is a hand-edited or foreign
+one (:func:`_clear_disordered`)."""
+
+
+def _clear_disordered(row: dict[str, Any]) -> list[str]:
+    """Set to ``None`` ("not measured") every statistic of :data:`LATENCY_ORDER` of a record where two of them are
+    out of order (a p99 below the p50: which one is wrong cannot be told), so that no constraint passes on a p99
+    the samples never gave, nor a score uses its p50; returns the first pair out of order (``a > b``), or nothing.
+    Run after :func:`_clear_impossible` (every value left is a finite number above 0 or null)."""
+    present = [(name, row[name]) for name in LATENCY_ORDER if row.get(name) is not None]
+    for (lower, low), (upper, high) in itertools.pairwise(present):
+        if low > high and not math.isclose(low, high, rel_tol=1e-9):
+            for name, _ in present:
+                row[name] = None
+            return [f"{lower} > {upper}"]
+    return []
 
 
 NAME_RULE = "letters, digits, '.', '_' or '-', starting with a letter or digit"

@@ -302,6 +302,23 @@ def test_a_figure_not_of_its_type_reads_as_not_measured_and_the_rest_of_the_case
     assert frame.loc["c", ["rounds", "params"]].isna().all()
 
 
+def test_latencies_out_of_order_read_as_not_measured_and_no_constraint_passes_on_them(tmp_path, capsys):
+    """Was: a record whose p99 was below its p50 (or its least latency above its p50: a hand edit) was read as it
+    stood: its report showed the p99, and a latency_p99_ms_max constraint passed on a figure the samples never gave.
+    Now its latency statistics read as not measured (which of them is wrong cannot be told), with a warning."""
+    path = three_cases(tmp_path) / "records.jsonl"
+    lines = path.read_bytes().splitlines()
+    b = json.loads(lines[1]) | {"latency_p90_ms": 3.0, "latency_p99_ms": 0.5}
+    c = json.loads(lines[2]) | {"latency_min_ms": 1.0, "latency_p99_ms": 1.0}  # equal: in order
+    path.write_bytes(b"\n".join([lines[0], json.dumps(b).encode(), json.dumps(c).encode()]) + b"\n")
+    warned = r"1 record\(s\) whose latencies are out of order \(latency_min_ms <= latency_p50_ms <= .*: 2 \(latency_p90"
+    with pytest.warns(ResultsWarning, match=warned):
+        frame = load("r1", tmp_path).set_index("case_id")
+    assert frame.loc["b", ["latency_p50_ms", "latency_p90_ms", "latency_p99_ms"]].isna().all()
+    assert frame.loc["c", ["latency_min_ms", "latency_p50_ms", "latency_p99_ms"]].tolist() == [1.0, 1.0, 1.0]
+    assert frame.loc["b", "rounds"] == 2 and frame.loc["b", "status"] == "ok"  # the rest of the case stays
+
+
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
 def test_a_key_of_a_record_named_as_a_key_of_its_extra_is_read_once_and_history_draws(tmp_path, capsys):
     """Was: a record's own key "extra.cpu_wait_share" and its extra's cpu_wait_share made two columns of one name:
