@@ -508,6 +508,21 @@ def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
     return None
 
 
+def _named_suites(folder: Path) -> set[str] | None:
+    """The suites the ``meta.json`` of the run in ``folder`` names, where it can be read and its list of suites is
+    whole (each a mapping with a name): a record of another suite is none of the run's (a line pasted from another
+    run), and would be scored with no suite's sections (default weights, prices and constraints). ``None`` where
+    the list cannot be gone by (the run is then read from its records, as :func:`read_meta` reads it)."""
+    try:
+        meta = json.loads(_read_regular(folder / "meta.json").decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):  # missing, not a file, not UTF-8 or not JSON: read_meta says so
+        return None
+    suites = meta.get("suites") if isinstance(meta, dict) else None
+    if not isinstance(suites, list) or not all(isinstance(s, dict) and _is_name(s.get("name")) for s in suites):
+        return None
+    return {s["name"] for s in suites} or None
+
+
 def _sample_array(values: list[Any]) -> Any:
     """``values`` as a numpy float64 array when every one is a finite int or float above 0 (a latency: not a
     boolean, NaN, an infinity, 10**400, 0 or below), else ``None``: one pass in C over a million samples, not a Python
@@ -575,6 +590,7 @@ def _read_jsonl(
         return rows
     lines = data.split(b"\n")
     required = REQUIRED_KEYS.get(path.name, ())
+    suites = _named_suites(path.parent) if required else None
     skipped: list[str] = []
     cleared: list[str] = []
     impossible: list[str] = []
@@ -597,6 +613,8 @@ def _read_jsonl(
             skipped.append(f"{number} (a number too long to read)")
             continue
         problem = _line_problem(row, required)
+        if problem is None and suites is not None and row["suite"] not in suites:  # read with another's sections
+            problem = f"suite {short(row['suite'])} is not one its meta.json names"
         if problem:
             skipped.append(f"{number} ({problem})")
             continue

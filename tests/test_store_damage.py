@@ -302,6 +302,28 @@ def test_a_figure_not_of_its_type_reads_as_not_measured_and_the_rest_of_the_case
     assert frame.loc["c", ["rounds", "params"]].isna().all()
 
 
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_record_of_a_suite_its_meta_json_does_not_name_is_a_damaged_line(tmp_path, capsys):
+    """Was: read as a case of the run (a line pasted from another run): `bench results` counted it without a word,
+    `bench report` scored it with no suite's sections (default weights, prices and constraints), and a gate with the
+    run as its baseline passed (exit 0) over the case of the run's own suite that the line had replaced."""
+    three_cases(tmp_path, "r1")
+    run = three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    for name in ("records.jsonl", "samples.jsonl"):
+        lines = (run / name).read_text().splitlines(keepends=True)
+        (run / name).write_text(lines[0] + lines[1].replace('"suite": "s"', '"suite": "pasted"') + lines[2])
+    damaged = r"records.jsonl: 1 damaged line\(s\) skipped: 2 \(suite 'pasted' is not one its meta.json names\)"
+    with pytest.warns(ResultsWarning, match=damaged):
+        assert load("r2", tmp_path)["case_id"].tolist() == ["a", "c"]
+    with pytest.warns(ResultsWarning, match=r"samples.jsonl: 1 damaged line\(s\) skipped: 2 \(suite 'pasted'"):
+        assert sorted(load_samples("r2", tmp_path)) == ["s::a", "s::c"]
+    assert "suite 'pasted'" in list_runs(tmp_path).set_index("run_id").loc["r2", "damage"]
+    out = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(["gate", "--baseline", "r2", "--current", "r1", "--results", str(tmp_path), *out]) == 3
+    _edit_meta(run, suites=5)  # a list it cannot go by: the run is read from its records, every suite of them
+    assert load("r2", tmp_path)["suite"].tolist() == ["s", "pasted", "s"]
+
+
 def test_latencies_out_of_order_read_as_not_measured_and_no_constraint_passes_on_them(tmp_path, capsys):
     """Was: a record whose p99 was below its p50 (or its least latency above its p50: a hand edit) was read as it
     stood: its report showed the p99, and a latency_p99_ms_max constraint passed on a figure the samples never gave.
