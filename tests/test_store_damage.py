@@ -204,8 +204,8 @@ def test_a_run_id_in_meta_that_is_not_its_folder_s_name_never_speaks_for_another
     """Was: a folder whose meta.json named another run (a copy, a hand edit) was listed under that run's id, gated
     as that run, and its report replaced that run's report."""
     results = tmp_path / "results"
-    three_cases(results, "base")
-    three_cases(results, "cur", started="2026-01-02T00:00:00Z")
+    three_cases(results, "base", model_size_bytes=1000)  # scored: exit 0, not 3
+    three_cases(results, "cur", started="2026-01-02T00:00:00Z", model_size_bytes=1000)
     meta = json.loads((results / "base" / "meta.json").read_text())
     (results / "base" / "meta.json").write_text(json.dumps({**meta, "run_id": "cur"}))
     with pytest.warns(ResultsWarning, match="run_id: 'cur' is not its folder's name; read as 'base'"):
@@ -221,7 +221,7 @@ def test_a_run_id_in_meta_that_is_not_its_folder_s_name_never_speaks_for_another
 def test_a_run_given_as_dot_is_its_folder_s_run(tmp_path, capsys, monkeypatch, given):
     """Review: with the folder-name rule, `bench report .` from inside a run read its id as '' (the report went into
     the reports folder itself) and `bench report ..` as '..'."""
-    run = three_cases(tmp_path / "results", "r1")
+    run = three_cases(tmp_path / "results", "r1", model_size_bytes=1000)  # scored: exit 0, not 3
     (run / "sub").mkdir()
     monkeypatch.chdir(run)
     assert read_meta(Path(given))["run_id"] == "r1"
