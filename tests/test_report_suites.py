@@ -416,3 +416,29 @@ def test_the_cases_not_scored_of_a_run_of_several_suites_name_their_suite(tmp_pa
     header, *rows = _table_text(_section(page, "<h3>Cases not scored</h3>", "</table>"))
     assert header == ["suite", "case", "status", "reason"]
     assert [row[:3] for row in rows] == [[LONG, "m[int8-cuda-bs1]", "skipped"]]
+
+
+def test_a_group_is_named_alike_where_one_suite_ranks_across_batch_sizes_and_another_does_not(tmp_path, capsys):
+    """Was: the recommendations of suite s (``scoring.across_batch_sizes``: no batch in its groups) and suite t (one
+    group per batch size) share one table, so the terminal named s's group "s · m on cpu, batch nan", the page's
+    card "batch None", and t's groups "batch 1.0" and "batch 8.0". Now s's group has no batch and t's read 1, 8."""
+    from bench.cli import main
+
+    across = {**SECTIONS, "scoring": {"profile": "recommendation", "across_batch_sizes": True}}
+    suites = (("s", across), ("t", SECTIONS))
+    meta = {"suites": [{"name": name, "path": f"{name}.yaml", "sections": sections} for name, sections in suites]}
+    writer = RunWriter(tmp_path / "results", "r3", meta)
+    for suite in ("s", "t"):
+        for batch in (1, 8):
+            for compression, latency, size in (("fp32", 4.0, 4000), ("bf16", 3.0, 2000)):
+                record = ok_record("r3", f"m[{compression}-cpu-1t-bs{batch}]", compression, "cpu", 1, latency, size)
+                record = dataclasses.replace(record, suite=suite, batch_size=batch, accuracy=0.9)
+                writer.append(record, [latency] * 5)
+    writer.close("finished")
+    assert main(["report", "r3", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]) == 0
+    out = capsys.readouterr().out
+    groups = re.findall(r"^  (\S+ · m on cpu[^:]*):", out, flags=re.M)
+    assert groups == ["s · m on cpu", "t · m on cpu, batch 1", "t · m on cpu, batch 8"]
+    page = html.unescape((tmp_path / "reports" / "r3" / "index.html").read_text())
+    assert [f"<strong>{group}:</strong>" in page for group in groups] == [True] * 3
+    assert "batch nan" not in page + out and "batch None" not in page and "batch 1.0" not in page + out

@@ -13,7 +13,7 @@ from bench.judge.decide import CONSTRAINTS
 from bench.judge.scoring import PROFILES, ScoringConfig
 from bench.metrics import METRICS
 from bench.report.charts import Chart
-from bench.report.tables import Tables
+from bench.report.tables import Tables, group_label
 
 MAX_ROWS = 300
 """The most rows of each table on the page, and ``MAX_CARDS`` the most recommendation cards: a run of thousands of
@@ -179,6 +179,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
     )
     environment.filters["num"] = _num
     environment.filters["yes"] = _yes
+    environment.filters["group"] = group_label
     template = environment.get_template("report.html.j2")
     cases = tables.cases
     ranking, ranking_left = tables.shortlist(ROWS_PER_GROUP, MAX_ROWS)

@@ -138,9 +138,25 @@ def _reference_missing(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def group_label(rec: dict[str, Any]) -> str:
-    """A decision group as the report names it: ``s · m on cpu, batch 1``."""
+    """A decision group as the report names it: ``s · m on cpu, batch 1``. The recommendations of a run whose
+    suites group differently (one with ``scoring.across_batch_sizes``, one without) share one table, where the
+    first suite's rows have no batch size (NaN or None) and the others' read 1.0: such a group is named without a
+    batch, and a batch size as the integer it is (was: "s · m on cpu, batch nan", "t · m on cpu, batch 1.0")."""
     where = f"{rec['suite']} · {rec['model']} on {rec['device']}"
-    return where + (f", batch {rec['batch_size']}" if "batch_size" in rec else "")
+    batch = rec.get("batch_size")
+    if batch is None or _missing_value(batch):
+        return where
+    if isinstance(batch, float) and batch.is_integer():
+        batch = int(batch)
+    return f"{where}, batch {batch}"
+
+
+def _missing_value(value: Any) -> bool:
+    """Whether a table cell holds no value (NaN, ``pd.NA``)."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _absent(meta: dict[str, Any], frame: pd.DataFrame) -> str:
