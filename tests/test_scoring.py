@@ -365,6 +365,21 @@ def test_a_tie_lost_on_cost_names_the_suites_currency():
     assert "= (tie lost on EUR per 1M, then latency) 1.000 of m[fp32-cpu1t-bs1]" in verdict and "$" not in verdict
 
 
+def test_an_exact_tie_says_so_instead_of_a_loss_on_cost_and_latency():
+    """Was: "P 1.000 = (tie lost on USD per 1M, then latency) 1.000 of ..." for two cases of the same P, cost and
+    latency, a loss on figures that were equal. Now the verdict says it is an exact tie that the records' order
+    decided; a tie that the cost decides keeps the rule's words."""
+    records = (record("fp32", threads=1), record("fp32", threads=2))
+    scored = score(frame(*records)).assign(cost_per_1m=[1.0, 1.0], currency="USD")
+    verdict = decide(scored).cases.set_index("threads").loc[2, "verdict"]
+    assert verdict == (
+        "on the Pareto front, but P 1.000 = (an exact tie: the same USD per 1M and latency; the first recorded is "
+        "recommended) 1.000 of m[fp32-cpu1t-bs1]"
+    )
+    scored = score(frame(*records)).assign(cost_per_1m=[1.0, 1.5], currency="USD")
+    assert "= (tie lost on USD per 1M, then latency)" in decide(scored).cases.set_index("threads").loc[2, "verdict"]
+
+
 def test_pareto_front_matches_the_definition_on_random_values_with_ties_and_gaps():
     rng = np.random.default_rng(0)
     values = rng.integers(0, 4, size=(40, 3)).astype(float)  # few levels: many ties

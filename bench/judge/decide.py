@@ -316,13 +316,22 @@ def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str]) -> list
             frame.at[i, "dominated_by"] = ", ".join(names[k] for k in by)
             frame.at[i, "verdict"] = "dominated by " + _explain_domination(frame, i, by[0], main)
         elif i != best:
-            tie = f"= (tie lost on {metrics.per_million(currency_of(frame, best))}, then latency)"
-            relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else tie
+            relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else _tie_text(frame, i, best)
             frame.at[i, "verdict"] = (
                 f"on the Pareto front, but P {frame.at[i, 'score']:.3f} {relation} {frame.at[best, 'score']:.3f} "
                 f"of {frame.at[best, 'case_id']}"
             )
     return ordered
+
+
+def _tie_text(frame: pd.DataFrame, i: Any, best: Any) -> str:
+    """How case ``i`` lost a tie on P to ``best``: on cost per 1M, then latency (the tie rule); or, equal on those
+    too, an exact tie that only the order of the records decided (was: "tie lost on USD per 1M, then latency" for
+    two cases of identical figures, a loss on figures that were equal)."""
+    per_million = metrics.per_million(currency_of(frame, best))
+    if _tie_break(frame, i) == _tie_break(frame, best):
+        return f"= (an exact tie: the same {per_million} and latency; the first recorded is recommended)"
+    return f"= (tie lost on {per_million}, then latency)"
 
 
 def _recommend(frame, group, members, ordered, result, labels, constraints, config) -> dict[str, Any]:
