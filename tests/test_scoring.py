@@ -319,6 +319,22 @@ def test_an_unmeasured_constrained_value_breaks_the_constraint():
     assert decision.recommendations.iloc[0]["reasons"] == "no case meets the constraints"
 
 
+def test_a_cost_limit_on_hardware_without_a_price_says_the_price_is_missing_not_the_measurement():
+    """Was: "cost_per_1m_max: cost_per_1m not measured, cannot check" for a GPU missing from the price table, whose
+    latency and throughput were measured. Now the verdict names the missing price, as the row's price_basis does."""
+    from bench.judge.cost import add_costs, load_prices
+
+    gpu = dict(device="cuda:0", threads=None, gpu_name="NVIDIA Foo 9000", throughput_items_per_s=100.0)
+    records = (record("fp32", **gpu), record("bf16", **gpu), record("fp32", throughput_items_per_s=100.0))
+    costed = add_costs(score(frame(*records)), load_prices())
+    verdicts = decide(costed, {"cost_per_1m_max": 1.0}).cases.set_index("device")["verdict"]
+    assert set(verdicts["cuda:0"]) == {
+        "violates cost_per_1m_max: cost_per_1m not computed (no price for GPU 'NVIDIA Foo 9000'; add it to "
+        "prices.gpu_hour), cannot check"
+    }
+    assert verdicts["cpu"].startswith("recommended")
+
+
 def test_robustness_flags_a_fragile_top_and_a_clear_winner():
     clear = score(frame(*THREE))
     result = robustness(clear, PROFILES["recommendation"].weights)

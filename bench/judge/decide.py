@@ -68,12 +68,22 @@ def violations(row: Mapping[str, Any], constraints: Mapping[str, float]) -> list
         unit = metrics.shown_unit(spec.column, row.get("currency"))
         unit = f" {unit}" if unit else ""
         if math.isnan(value):
-            reasons.append(f"{key}: {spec.column} not measured, cannot check")
+            reasons.append(f"{key}: {_unknown(spec, row)}, cannot check")
         elif spec.kind == "max" and value > limit + _TOLERANCE * max(1.0, abs(limit)):
             reasons.append(f"{spec.column} {_format(value)}{unit} > {_format(limit)}{unit} ({key})")
         elif spec.kind == "min" and value < limit - _TOLERANCE * max(1.0, abs(limit)):
             reasons.append(f"{spec.column} {_format(value)}{unit} < {_format(limit)}{unit} ({key})")
     return reasons
+
+
+def _unknown(spec: Constraint, row: Mapping[str, Any]) -> str:
+    """Why a limit's value is missing: not measured; or, for a money figure, no price for the case's hardware, which
+    its ``price_basis`` says (was: "cost_per_1m not measured" for a GPU missing from the price table, whose latency
+    and throughput were measured: the fix is a price, not a measurement)."""
+    basis = row.get("price_basis")
+    if metrics.METRICS[spec.column].money and isinstance(basis, str) and basis.startswith("no price"):
+        return f"{spec.column} not computed ({basis.split(' (known: ')[0]})"
+    return f"{spec.column} not measured"
 
 
 # ----------------------------------------------------------------------------------------- pareto
