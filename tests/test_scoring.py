@@ -381,6 +381,25 @@ def test_a_tie_lost_on_cost_names_the_suites_currency():
     assert "= (tie lost on EUR per 1M, then latency) 1.000 of m[fp32-cpu1t-bs1]" in verdict and "$" not in verdict
 
 
+def test_a_case_dominated_only_by_an_infeasible_one_is_not_called_on_the_pareto_front():
+    """Was: "on the Pareto front, but P 1.010 > 0.670 of ..." for fp32 on 1 thread, whose pareto column said no: fp32
+    on 2 threads (faster, the same size and accuracy) dominates it, but breaks memory_mb_max. Now its verdict says it
+    is on the feasible cases' front only, as the column and the verdict may both be read on one row."""
+    records = (
+        record("fp32", latency_p50_ms=4.0, model_size_bytes=4000, accuracy=0.9),
+        record("fp32", threads=2, latency_p50_ms=2.0, model_size_bytes=4000, accuracy=0.9, peak_rss_mb=300.0),
+        record("bf16", latency_p50_ms=3.0, model_size_bytes=2000, accuracy=0.8),
+    )
+    cases = decide(score(frame(*records)), {"memory_mb_max": 150}).cases.set_index("case_id")
+    one_thread = cases.loc["m[fp32-cpu1t-bs1]"]
+    assert not one_thread["pareto"] and one_thread["feasible"]
+    assert one_thread["verdict"] == (
+        "on the feasible cases' Pareto front (dominated only by cases that break a constraint), but P 1.010 > 0.670 "
+        "of m[bf16-cpu1t-bs1]"
+    )
+    assert cases.loc["m[fp32-cpu2t-bs1]", "pareto"] and cases.loc["m[bf16-cpu1t-bs1]", "recommended"]
+
+
 def test_an_exact_tie_says_so_instead_of_a_loss_on_cost_and_latency():
     """Was: "P 1.000 = (tie lost on USD per 1M, then latency) 1.000 of ..." for two cases of the same P, cost and
     latency, a loss on figures that were equal. Now the verdict says it is an exact tie that the records' order

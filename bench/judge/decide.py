@@ -328,10 +328,19 @@ def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str]) -> list
         elif i != best:
             relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else _tie_text(frame, i, best)
             frame.at[i, "verdict"] = (
-                f"on the Pareto front, but P {frame.at[i, 'score']:.3f} {relation} {frame.at[best, 'score']:.3f} "
+                f"{_front_text(frame, i)}, but P {frame.at[i, 'score']:.3f} {relation} {frame.at[best, 'score']:.3f} "
                 f"of {frame.at[best, 'case_id']}"
             )
     return ordered
+
+
+def _front_text(frame: pd.DataFrame, i: Any) -> str:
+    """Which front a feasible case that no feasible case dominates is on: the group's (column ``pareto``), or only
+    the feasible cases' when a case that breaks a constraint dominates it (was: "on the Pareto front" on a row whose
+    ``pareto`` column said no)."""
+    if frame.at[i, "pareto"]:
+        return "on the Pareto front"
+    return "on the feasible cases' Pareto front (dominated only by cases that break a constraint)"
 
 
 def _tie_text(frame: pd.DataFrame, i: Any, best: Any) -> str:
