@@ -116,6 +116,24 @@ def test_a_near_tie_recommends_the_cheaper_case_even_at_a_slightly_higher_p_and_
     assert rec["case_id"] == "m[bf16-cpu1t-bs1]" and rec["reasons"].startswith("near tie (")
 
 
+def test_a_recommendation_moved_by_a_near_tie_gets_its_own_figures_on_its_row():
+    """Was: after the near-tie rule moved the recommendation, its row (Tables.recommendations, the workbook's
+    summary sheet) named the new case with no runner-up (or itself as its runner-up, with the margin of the
+    passed-over case) and the passed-over case's shares: stays_top_share 1.0, and confidence_share 0.6 for a case
+    best in 40% of the resamples. Now the passed-over case is the runner-up, at a negative margin, the confidence
+    share is the recommended case's, and the weight perturbation's share, computed for the other case, is left
+    empty."""
+    a = BASE * 1.003
+    decision, confidence = decided(float(np.percentile(a, 50)), float(np.percentile(BASE, 50)), a, BASE)
+    rec = decision.recommendations.iloc[0]
+    cases = decision.cases.set_index("case_id")
+    assert confidence.near_tie and rec["case_id"] == "m[bf16-cpu1t-bs1]"
+    assert rec["runner_up"] == "m[bf16-cpu2t-bs1]"
+    assert rec["margin"] == pytest.approx(cases.loc["m[bf16-cpu2t-bs1]", "score"] - rec["score"]) and rec["margin"] < 0
+    assert rec["confidence_share"] == confidence.shares["m[bf16-cpu1t-bs1]"] < confidence.share
+    assert np.isnan(rec["stays_top_share"])
+
+
 @pytest.mark.parametrize("currency", ["EUR", "USD"])
 def test_a_near_tie_rule_names_the_suites_currency_never_dollars(currency):
     """Was: every verdict, reason and summary of a near tie said "the cheaper ($/1M)" whatever the suite's

@@ -347,7 +347,7 @@ def apply_confidence(
         contenders = [c for c, share in result.shares.items() if share >= RIVAL_SHARE]
         caution = _caution(group, [result.recommended, *contenders])
         texts.append(f"{result.summary} {caution}" if caution else result.summary)
-        share_col.append(result.share)
+        share_col.append(result.shares.get(result.recommended, 0.0))  # the row's case's, after a near tie too
         tie_col.append(result.near_tie)
         caution_col.append(bool(caution))
     decision.recommendations["confidence"] = texts
@@ -418,7 +418,12 @@ def _move(
     cases: pd.DataFrame, recs: pd.DataFrame, rows: tuple[Any, Any, Any], verdict: str, old_verdict: str, reasons: str
 ) -> None:
     """Move a group's recommendation, in place, from the case at index ``old`` of ``cases`` to the one at ``new``
-    (``rows``: those two and the group's row of ``recs``), with their verdicts and the row's reasons."""
+    (``rows``: those two and the group's row of ``recs``), with their verdicts and the row's reasons. The case passed
+    over becomes the row's runner-up (``margin``: its P minus the recommendation's, negative), and the shares of
+    the case they were computed for are left empty (``stays_top_share``: the ``robustness`` text names its case;
+    ``confidence_share`` when the runs move it, after the resamples: :func:`apply_confidence` sets the recommended
+    case's own after a near tie), so that the row's figures describe its case (was: runner-up the recommendation
+    itself, and the passed-over case's shares beside the new recommendation)."""
     old, new, rec_index = rows
     cases.at[old, "recommended"], cases.at[new, "recommended"] = False, True
     cases.at[new, "verdict"], cases.at[old, "verdict"] = verdict, old_verdict
@@ -427,6 +432,12 @@ def _move(
         if column in recs.columns:
             recs.at[rec_index, column] = cases.at[new, column]
     recs.at[rec_index, "case_id"] = cases.at[new, "case_id"]
+    if "runner_up" in recs.columns:
+        recs.at[rec_index, "runner_up"] = cases.at[old, "case_id"]
+        recs.at[rec_index, "margin"] = cases.at[old, "score"] - cases.at[new, "score"]
+    for column in ("stays_top_share", "confidence_share"):  # a move across runs comes after the resamples' share
+        if column in recs.columns:
+            recs.at[rec_index, column] = float("nan")
 
 
 EARLIER_RUNS = 20
