@@ -400,6 +400,16 @@ def test_a_case_dominated_only_by_an_infeasible_one_is_not_called_on_the_pareto_
     assert cases.loc["m[fp32-cpu2t-bs1]", "pareto"] and cases.loc["m[bf16-cpu1t-bs1]", "recommended"]
 
 
+def test_robustness_of_one_candidate_among_dominated_feasible_cases_does_not_say_it_is_the_only_feasible_one():
+    """Was: "only one feasible configuration" for a group of three feasible cases, two of them dominated: the
+    weights are perturbed over the feasible non-dominated cases, and that is the one there is."""
+    decision = decide(score(frame(*THREE[:1], record("bf16", latency_p50_ms=5.0, model_size_bytes=500, accuracy=0.9))))
+    assert decision.cases["feasible"].all() and len(decision.cases) == 2
+    assert decision.recommendations.iloc[0]["robustness"] == (
+        "only one feasible non-dominated configuration: nothing to re-rank"
+    )
+
+
 def test_an_exact_tie_says_so_instead_of_a_loss_on_cost_and_latency():
     """Was: "P 1.000 = (tie lost on USD per 1M, then latency) 1.000 of ..." for two cases of the same P, cost and
     latency, a loss on figures that were equal. Now the verdict says it is an exact tie that the records' order

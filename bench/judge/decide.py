@@ -128,6 +128,9 @@ class Robustness:
     summary: str
 
 
+ONLY_ONE = "only one feasible non-dominated configuration: nothing to re-rank"
+"""The robustness of a group with one candidate (was "only one feasible configuration", beside dominated feasible
+cases in the same group)."""
 NOT_PERTURBED = Robustness(None, 0, 0, float("nan"), float("nan"), float("nan"), False, "not computed")
 """The robustness of a group that :func:`decide` was asked not to perturb."""
 
@@ -148,7 +151,8 @@ def robustness(
     top = int(np.argmin(base_scores))
     top_case = str(rows["case_id"].iloc[top])
     if len(rows) == 1:
-        return Robustness(top_case, 1, 0, 1.0, float("nan"), float("nan"), False, "only one feasible configuration")
+        # decide() passes the feasible non-dominated cases: the group may hold more feasible ones, dominated
+        return Robustness(top_case, 1, 0, 1.0, float("nan"), float("nan"), False, ONLY_ONE)
     active = [k for k, weight in enumerate(base) if weight > 0]
     stays, correlations, count = 0, [], 0
     for factors in itertools.product((1 - perturbation, 1.0, 1 + perturbation), repeat=len(active)):
