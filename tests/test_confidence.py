@@ -283,3 +283,24 @@ def test_the_score_and_a_latency_constraint_are_judged_on_the_same_resample():
     assert confidence.best_case == "m[bf16-cpu2t-bs1]"
     assert confidence.shares["m[bf16-cpu1t-bs1]"] == pytest.approx(0.25, abs=0.04)
     assert confidence.shares["m[bf16-cpu2t-bs1]"] == pytest.approx(0.75, abs=0.04)
+
+
+@pytest.mark.parametrize(
+    ("share", "shown"),
+    [
+        (0.898, "89.8%"),
+        (0.9, "90%"),
+        (0.55, "55%"),
+        (0.996, "99.6%"),
+        (1.0, "100%"),
+        (0.0997, "9.97%"),
+        (0.004, "0.4%"),
+    ],
+)
+def test_a_share_is_never_rounded_across_a_line_it_falls_short_of(share, shown):
+    """Was: a share of 0.898 printed as 'NEAR TIE: ... at 90/10', as if it met the 90% it fell short of, and 0.996
+    as 'best in 100%'. Whole percents stay where they tell the truth."""
+    from bench.judge.confidence import CONFIDENT_SHARE, RIVAL_SHARE
+    from bench.judge.decide import percent
+
+    assert percent(share, RIVAL_SHARE, CONFIDENT_SHARE) == shown

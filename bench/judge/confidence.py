@@ -41,7 +41,7 @@ import pandas as pd
 
 from bench import metrics
 from bench.errors import counted
-from bench.judge.decide import CONSTRAINTS, Decision, currency_of, violations
+from bench.judge.decide import CONSTRAINTS, Decision, currency_of, percent, violations
 from bench.judge.scoring import LATENCY_STATISTICS, ScoringConfig
 
 RESAMPLES = 1000
@@ -287,10 +287,15 @@ def _cheaper(frame: pd.DataFrame, i: Any) -> tuple[float, float, float]:
     return (np.inf if pd.isna(cost) else float(cost), np.inf if pd.isna(size) else float(size), frame.at[i, "score"])
 
 
+def _percent(share: float) -> str:
+    """A resampled share, never shown on the other side of the near-tie thresholds than it is (:func:`percent`)."""
+    return percent(share, RIVAL_SHARE, CONFIDENT_SHARE)
+
+
 def _summary(best, share, shares, resamples, near_tie, recommended, currency) -> str:
     if not near_tie:
-        return f"{best} is best in {share:.0%} of {resamples} resamples of the measured latencies."
-    split = "/".join(f"{s:.0%}".rstrip("%") for s in shares.values() if s >= RIVAL_SHARE)
+        return f"{best} is best in {_percent(share)} of {resamples} resamples of the measured latencies."
+    split = "/".join(_percent(s).rstrip("%") for s in shares.values() if s >= RIVAL_SHARE)
     names = ", ".join(c for c, s in shares.items() if s >= RIVAL_SHARE)
     return (
         f"NEAR TIE: {names} at {split} of {resamples} resamples of the measured latencies: the data cannot tell "
@@ -397,7 +402,7 @@ def _move_recommendation(decision: Decision, group: pd.DataFrame, rec_index: Any
     old = group.index[group["case_id"] == result.best_case][0]
     new = group.index[group["case_id"] == result.recommended][0]
     rule = tie_rule(currency_of(frame, new))
-    split = ", ".join(f"{case} {share:.0%}" for case, share in result.shares.items() if share >= RIVAL_SHARE)
+    split = ", ".join(f"{case} {_percent(share)}" for case, share in result.shares.items() if share >= RIVAL_SHARE)
     _move(
         frame,
         decision.recommendations,

@@ -37,6 +37,18 @@ CONSTRAINTS: dict[str, Constraint] = {
 """The ``constraints:`` keys, from the metric table's ``limit`` column."""
 
 
+def percent(share: float, *thresholds: float) -> str:
+    """``share`` as a whole percent, or to as many decimals as keep it on its side of each of ``thresholds``, 0 and
+    100%: a share of 0.898 read "90%" beside the words "near tie" (under 90%), as if it met the 90% it fell short
+    of; 0.996 read "best in 100%"; 0.796 "stays top in 80%" beside "FRAGILE ... (below 80%)"."""
+    lines = (1e-12, *thresholds, 1.0)
+    for digits in range(4):
+        shown = round(share, digits + 2)
+        if all((shown >= line) == (share >= line) for line in lines):
+            break
+    return f"{share:.{digits}%}"
+
+
 def validate_constraints(value: Any, where: str = "constraints") -> dict[str, Any]:
     """Check a suite's ``constraints:`` section: known keys, non-negative numbers."""
     section = checks.mapping(value, where, tuple(CONSTRAINTS))
@@ -176,7 +188,8 @@ def robustness(
         else f"no rank correlation: the {len(rows)} configurations tie on P under every weighting"
     )
     summary = (
-        f"{top_case} stays top in {share:.0%} of {count} weight perturbations ({pct} on each weight); "
+        f"{top_case} stays top in {percent(share, stable_share)} of {count} weight perturbations "
+        f"({pct} on each weight); "
         f"{correlation}. "
         + (
             f"FRAGILE: the recommendation changes with small changes of the weights (below {stable_share:.0%})."
