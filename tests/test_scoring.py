@@ -304,6 +304,12 @@ def test_decide_gives_every_excluded_case_a_reason():
     assert recommendation["case_id"] == "m[bf16-cpu1t-bs1]"
     assert recommendation["runner_up"] == "m[fp32-cpu1t-bs1]"  # the next non-dominated case (fp16 is dominated)
     assert "meets accuracy_drop_max, latency_p99_ms_max" in recommendation["reasons"]
+    # was "2 case(s) excluded (see verdicts)", as if both broke a constraint; fp32, on the front, is a candidate
+    assert recommendation["reasons"].endswith("; not candidates: 1 break a constraint, 1 dominated (see verdicts)")
+    unscored = decide(score(frame(*records, record("fp8", model_size_bytes=None)), config), constraints, config)
+    assert unscored.recommendations.iloc[0]["reasons"].endswith(
+        "; not candidates: 1 break a constraint, 1 dominated, 1 not scored (see verdicts)"
+    )
     # int8 is on the unconstrained front (fastest, smallest) although it breaks the constraints
     assert decision.cases.set_index("compression")["pareto"].to_dict() == {
         "fp32": True,

@@ -370,6 +370,22 @@ def _tie_text(frame: pd.DataFrame, i: Any, best: Any) -> str:
     return f"= (tie lost on {per_million}, then latency)"
 
 
+def _excluded_text(frame: pd.DataFrame, cases: pd.Index, members: pd.Index, ordered: list[Any]) -> str:
+    """Why the group's other cases were not candidates, counted by reason: those that break a constraint, those a
+    feasible case dominates, those without a score (failed, skipped, a figure missing). Was one count of them all
+    called "excluded", which read as if each broke a constraint."""
+    scored = set(members)
+    infeasible = sum(1 for i in scored if not frame.at[i, "feasible"])
+    dominated = len(scored) - infeasible - len(ordered)
+    parts = [
+        (infeasible, "break a constraint"),
+        (dominated, "dominated"),
+        (len(cases) - len(scored), "not scored"),
+    ]
+    said = ", ".join(f"{count} {what}" for count, what in parts if count)
+    return f"not candidates: {said} (see verdicts)" if said else ""
+
+
 def _recommend(frame, group, members, ordered, result, labels, constraints, config) -> dict[str, Any]:
     """The group's recommendation row (and the best case's verdict), or why there is none."""
     missing = next((r for r in group.get("reference_missing", ()) if isinstance(r, str) and r), None)
@@ -403,9 +419,9 @@ def _recommend(frame, group, members, ordered, result, labels, constraints, conf
     reasons.append(_terms_text(frame, best, config))
     if constraints:
         reasons.append(f"meets {', '.join(constraints)}")
-    excluded = len(group) - len(ordered)
+    excluded = _excluded_text(frame, group.index, members, ordered)
     if excluded:
-        reasons.append(f"{excluded} case(s) excluded (see verdicts)")
+        reasons.append(excluded)
     frame.at[best, "verdict"] = "recommended: " + reasons[0]
     return {
         **labels,
