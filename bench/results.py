@@ -492,6 +492,8 @@ def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
         return "not an object"
     if not all(isinstance(row.get(k), list if k == "samples_ms" else str) for k in required):
         return "keys missing"
+    if any(_breaks_line(row[k]) for k in required if k != "samples_ms"):
+        return "a name holding a line break"  # printed, it would start a line of its own ("## bench gate: passed")
     if "status" in required and row["status"] not in STATUSES:  # read as another status, a case the gate guards
         return "status not ok, failed or skipped"  # was "not comparable" in a gate that passed
     if "status" in required and not all(
@@ -506,6 +508,15 @@ def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
     if "samples_ms" in required and _sample_array(row["samples_ms"]) is None:
         return "samples not finite numbers above 0"
     return None
+
+
+def _breaks_line(name: str) -> bool:
+    """True for a name (a suite, a case id, a model, ...) that holds a line break: no run writes one (a case id is
+    built from a suite's names: letters, digits, '.', '_' and '-'), and every command prints its names, where one
+    would start a line of its own (a fake ``## bench gate: passed``). Other control characters are shown escaped
+    where they are printed (:func:`bench.errors.printable`), which keeps newlines on purpose. A line break is any
+    that ``str.splitlines`` breaks at."""
+    return "".join(name.splitlines()) != name
 
 
 def _named_suites(folder: Path) -> set[str] | None:

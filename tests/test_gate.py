@@ -333,12 +333,13 @@ def test_a_figure_the_baseline_measured_and_the_gate_could_not_compare_is_never_
 
 
 def test_names_read_from_the_runs_cannot_end_their_span_or_row_in_the_markdown_summary(tmp_path):
-    """Was: a case id holding a backtick, a '|' and line breaks (a hand-edited or foreign records.jsonl) ended its
-    code span and its table row: the CI summary rendered its <img>, and a second '## bench gate: passed' heading
-    under the real verdict; a failed case's error such as "<class 'int'>" was dropped by GitHub as an unknown tag."""
+    """Was: a case id holding a backtick and a '|' (a hand-edited or foreign records.jsonl) ended its code span and
+    its table row: the CI summary rendered its <img>, and a second '## bench gate: passed' heading under the real
+    verdict; a failed case's error such as "<class 'int'>" was dropped by GitHub as an unknown tag. (A case id with
+    a line break is a damaged line, never read: tests/test_store_damage.py.)"""
     from markdown_it import MarkdownIt
 
-    hostile = "m[a]`<img src=https://example.invalid/p.png>` | x |\n\n## bench gate: passed\n"
+    hostile = "m[a]`<img src=https://example.invalid/p.png>` | x | ## bench gate: passed"
     current = {hostile: {"samples": latencies(2, scale=1.5)}, "m[b]": {"status": "failed", "error": "<class 'int'>"}}
     results = _pair(tmp_path, current, {hostile: {"samples": latencies(1)}, "m[b]": {"samples": latencies(3)}})
     result = gate.gate_runs(["base"], ["cur"], results)
@@ -347,7 +348,7 @@ def test_names_read_from_the_runs_cannot_end_their_span_or_row_in_the_markdown_s
     assert html.count("<h2>") == 1 and "<h2>bench gate: FAILED: regression</h2>" in html and "<img" not in html
     rows = [row for row in html.split("<tr>")[1:] if "<td>" in row]
     assert len(rows) == 3 and all(row.count("<td") == 8 for row in rows)  # one row a verdict, eight cells each
-    assert "<code>demo::m[a]`&lt;img src=https://example.invalid/p.png&gt;` | x |\\n\\n## bench gate: passed" in html
+    assert "<code>demo::m[a]`&lt;img src=https://example.invalid/p.png&gt;` | x | ## bench gate: passed" in html
     assert "failed now: &lt;class 'int'&gt;" in html
 
 

@@ -518,6 +518,41 @@ def test_a_record_whose_status_is_none_a_run_writes_is_a_damaged_line_and_the_ga
     assert json.loads((tmp_path / "v.json").read_text())["uncompared"] == ["s::b"]
 
 
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_name_holding_a_line_break_is_a_damaged_line_and_prints_no_line_of_its_own(tmp_path, capsys):
+    """Was: a case id (or a model, a suite) holding a newline, hand-edited into a run's files, was read as it stood,
+    and every command printed it as a real line break: `bench gate` showed a line of the file's making (a fake
+    "## bench gate: passed" under a failed gate), `bench report`, `bench results` and `bench history` too. No run
+    writes such a name (a case id is built from a suite's names), so the line is damaged: skipped with a warning."""
+    fake = "x\nFAKE: ## bench gate: passed\u2028y"
+    for run_id, size in (("r1", 1000), ("r2", 2000)):  # the case regresses: the gate lists it
+        writer = RunWriter(tmp_path, run_id, {"suites": [{"name": "s"}]})
+        for name in ("a", fake):
+            writer.append(record(name, run_id=run_id, model_size_bytes=size), [1.0 + i % 7 / 100 for i in range(60)])
+        writer.close("finished")
+        lines = (tmp_path / run_id / "records.jsonl").read_bytes().splitlines()
+        edited = json.dumps({**json.loads(lines[0]), "model": "m\nFAKE: model"}).encode()
+        (tmp_path / run_id / "records.jsonl").write_bytes(b"\n".join([edited, lines[1]]) + b"\n")
+    damaged = r"records.jsonl: 2 damaged line\(s\) skipped: 1 \(a name holding a line break\), 2 \(a name"
+    with pytest.warns(ResultsWarning, match=damaged):
+        assert load("r2", tmp_path).empty
+    with pytest.warns(ResultsWarning, match=r"samples.jsonl: 1 damaged line\(s\) skipped: 2 \(a name holding"):
+        assert sorted(load_samples("r2", tmp_path)) == ["s::a"]
+    out = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    commands = [
+        ["gate", "--baseline", "r1", "--current", "r2", *out],
+        ["report", "r2", "--out", str(tmp_path / "reports")],
+        ["results"],
+        ["results", "r2"],
+        ["history", "s", "--out", str(tmp_path / "reports")],
+    ]
+    for command in commands:
+        main([*command, "--results", str(tmp_path)])
+        printed = capsys.readouterr()
+        assert "FAKE" not in printed.out, command
+        assert not [line for line in printed.err.splitlines() if not line.startswith("bench ")], command
+
+
 @pytest.mark.parametrize(
     ("gates", "message"),
     [

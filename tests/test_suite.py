@@ -174,6 +174,9 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
         ),
         ("suite: x\nmodels: [{factory: 'not a path', name: m}]\n", r"factory: must be 'package\.module:function'"),
         ("suite: bad name!\nmodels: [noop]\n", "suite: must be a name of letters.*, got 'bad name!'$"),
+        # was valid: the pattern's $ matched before a last newline, and every case id held a line break
+        ('suite: "x\\n"\nmodels: [noop]\n', r"suite: must be a name of letters.*, got 'x\\n'$"),
+        ('suite: x\nmodels: [{name: noop, label: "m\\n"}]\n', r"models\[0\]\.label: must be letters"),
         # was "suite: required: ...", as if the key were missing: YAML reads off as a boolean
         ("suite: off\nmodels: [noop]\n", "suite: must be a name .*, got boolean False \\(YAML reads an unquoted"),
         ("suite: 2024\nmodels: [noop]\n", "suite: must be a name .*, got integer 2024$"),

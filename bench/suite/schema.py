@@ -50,7 +50,9 @@ TOP_LEVEL_KEYS = (
 )
 AXES = ("model", "compression", "engine", "device", "threads", "batch_size")
 INCLUDE_REQUIRED = ("model", "compression", "device", "batch_size")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+"""A suite's, a label's or a swept value's name: what a case id is made of. ``\\Z``, not ``$``: ``$`` also matches
+before a last newline, so ``suite: "quick\\n"`` was valid and its case ids held a line break."""
 MAX_COUNT = checks.MAX_COUNT
 MEASURE_LIMITS = {"warmup_s": 3600, "min_time_s": 3600, "memory_s": 3600, "energy_min_s": 3600, "cpu_tdp_w": 10_000}
 MEASURE_LIMITS |= {"min_rounds": 1_000_000, "max_rounds": 1_000_000, "repeats": 1000, "max_time_s": 5 * 3600}
