@@ -727,13 +727,21 @@ POSITIVE = (
 is a denominator of S, T, cost or replicas)."""
 SIGNED = ("accuracy_drop",)
 """The one measured figure that may be negative (a compressed model more accurate than its fp32 reference)."""
-RANGE_RULE = "a latency, throughput or size <= 0, another figure < 0, an accuracy outside [0, 1]"
+SHARES = ("cpu_wait_share",)
+"""Keys of a record's ``extra`` that are a share of a time, so from 0 to 1: ``cpu_wait_share`` decides whether the
+gate judges a run's timings (a busy machine), and a negative one read as a quiet run, one above 1 as a run that
+waited for a CPU 500% of its time. Out of range (or not a number), it reads as not recorded, as in a run written
+before the figure existed."""
+RANGE_RULE = (
+    "a latency, throughput or size <= 0, another figure < 0, an accuracy or extra.cpu_wait_share outside [0, 1]"
+)
 
 
 def _clear_impossible(row: dict[str, Any]) -> list[str]:
     """Set to ``None`` ("not measured") every measured figure out of the range a measurement gives (a hand-edited
     or foreign record: a negative latency, a zero size, an accuracy of 5), so that no score, cost or chart is built on
-    it; returns their names. Run after :func:`_clear_wrong_types` (every value left is a finite number or null)."""
+    it, and every share of :data:`SHARES` outside [0, 1] to not recorded; returns their names. Run after
+    :func:`_clear_wrong_types` (every value left is a finite number or null)."""
     wrong = []
     for metric in metrics.recorded():
         value = row.get(metric.name)
@@ -742,6 +750,12 @@ def _clear_impossible(row: dict[str, Any]) -> list[str]:
         if value < 0 or (value == 0 and metric.name in POSITIVE) or (metric.name == "accuracy" and value > 1):
             row[metric.name] = None
             wrong.append(metric.name)
+    extra = row.get("extra")
+    for key in SHARES:
+        value = extra.get(key) if isinstance(extra, dict) else None
+        if value is not None and not (_finite_number(value) and 0 <= value <= 1):
+            extra[key] = None
+            wrong.append(f"extra.{key}")
     return wrong
 
 

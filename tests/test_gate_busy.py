@@ -127,3 +127,23 @@ def test_runs_without_the_figure_are_judged_as_before(tmp_path):
     make_run(results, "cur", {c: {"samples": latencies(10 + i, scale=3.0)} for i, c in enumerate(CASES)})
     result = gate.gate_runs(["base"], ["cur"], results)
     assert {v.verdict for v in result.verdicts if v.metric == "latency_p50_ms"} == {"regressed"}
+
+
+@pytest.mark.parametrize("stored", [-0.5, 1.5, 5.0, "busy"])
+def test_a_stored_share_no_run_gives_reads_as_not_recorded_with_a_warning(tmp_path, stored):
+    """Was: a hand-edited (or foreign) ``cpu_wait_share`` outside [0, 1] was taken as it stood, without a word: a
+    negative one read as a quiet run, one above 1 left the run out as busy ("waited for a CPU 500% of the time").
+    A share is from 0 to 1, so such a value reads as not recorded (as in a run from before the probe), named."""
+    from bench.results import ResultsWarning
+
+    results = tmp_path / "results"
+    make_run(results, "base", {c: {"samples": latencies(i)} for i, c in enumerate(CASES)})
+    extra = {"cpu_wait_share": stored}
+    cases = {c: {"samples": latencies(10 + i, scale=3.0), "extra": extra} for i, c in enumerate(CASES)}
+    make_run(results, "cur", cases)
+    with pytest.warns(ResultsWarning, match=r"outside \[0, 1\]\), read as not measured: 1 \(extra.cpu_wait_share\)"):
+        side = gate.load_side(["cur"], results)
+    assert side.cpu_wait["demo::a"] == [None]
+    with pytest.warns(ResultsWarning):
+        result = gate.gate_runs(["base"], ["cur"], results)
+    assert {v.verdict for v in result.verdicts if v.metric == "latency_p50_ms"} == {"regressed"}
