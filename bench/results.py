@@ -478,6 +478,11 @@ class ResultsWarning(UserWarning):
     """Part of a run could not be read (a damaged line, an unreadable ``meta.json``): the rest is read anyway."""
 
 
+class NewerSchemaWarning(ResultsWarning):
+    """A run's records were written by a newer bench (a ``schema_version`` above :data:`SCHEMA_VERSION`): read as
+    far as this one knows their columns, never called damaged for it (nothing of them is skipped)."""
+
+
 REQUIRED_KEYS = {
     "records.jsonl": ("suite", "case_id", "status", "model", "compression", "engine", "device"),
     "samples.jsonl": ("suite", "case_id", "samples_ms"),
@@ -606,6 +611,7 @@ def _read_jsonl(
     cleared: list[str] = []
     impossible: list[str] = []
     disordered: list[str] = []
+    newer: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -633,6 +639,8 @@ def _read_jsonl(
             cleared += [f"{number} ({key})" for key in _clear_wrong_types(row)]
             impossible += [f"{number} ({key})" for key in _clear_impossible(row)]
             disordered += [f"{number} ({pair})" for pair in _clear_disordered(row)]
+            if (row.get("schema_version") or 0) > SCHEMA_VERSION:
+                newer.append(f"{number} (version {row['schema_version']})")
         if arrays and "samples_ms" in required:
             row["samples_ms"] = _sample_array(row["samples_ms"])
         rows.append(row)
@@ -656,6 +664,13 @@ def _read_jsonl(
             problems,
             f"{path}: {len(disordered)} record(s) whose latencies are out of order ({' <= '.join(LATENCY_ORDER)}), "
             f"their latencies read as not measured: {', '.join(disordered[:5])}",
+        )
+    if newer:  # read anyway: a newer version adds columns (as version 2 did), and nothing measured is dropped
+        warnings.warn(
+            f"{path}: {len(newer)} record(s) of a schema newer than this bench's (version {SCHEMA_VERSION}), read "
+            f"as far as it knows their columns: {', '.join(newer[:5])}; upgrade bench to read them whole",
+            NewerSchemaWarning,
+            stacklevel=2,
         )
     if path.name in REQUIRED_KEYS:
         rows = _last_of_each_case(path, rows, numbers, problems, repeated)

@@ -239,6 +239,24 @@ def test_a_corrupt_line_in_the_middle_is_skipped_with_a_warning(tmp_path):
     assert frame["case_id"].tolist() == ["b"]  # read as far as it is intact
 
 
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_record_of_a_newer_schema_is_read_with_a_warning_naming_the_file_and_the_versions(tmp_path, capsys):
+    """Was: a record written by a newer bench (schema_version above SCHEMA_VERSION) was read without a word, its
+    new columns unknown here. It is still read (a newer version adds columns, and nothing measured is dropped), with
+    one warning naming the file, the lines and both versions; the run is not called damaged for it."""
+    writer = RunWriter(tmp_path, "r1", {})
+    writer.append(record("a"))
+    writer.append(record("b", schema_version=SCHEMA_VERSION + 1))
+    writer.close("finished")
+    path = tmp_path / "r1" / "records.jsonl"
+    newer = rf"{path}: 1 record\(s\) of a schema newer than this bench's \(version {SCHEMA_VERSION}\), read as far"
+    with pytest.warns(UserWarning, match=newer + rf".*: 2 \(version {SCHEMA_VERSION + 1}\); upgrade bench"):
+        assert load("r1", tmp_path)["case_id"].tolist() == ["a", "b"]
+    assert main(["results", "r1", "--results", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"bench results: warning: {path}: 1 record(s) of a schema newer" in err and "not read" not in out
+
+
 def test_a_case_on_two_lines_reads_its_last_record_and_last_samples_with_a_warning(tmp_path, capsys):
     """A concatenated run: the record and the samples read are one measurement (the last), never a mix."""
     from bench.cli import main

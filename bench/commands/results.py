@@ -39,8 +39,9 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
             print(f"damaged: {run.run_id}: {run.ok + run.failed + run.skipped} records read; not read: {run.damage}")
         return 0
     path = store.resolve_run(args.run, args.results)
-    with warnings.catch_warnings():  # shown below, with what was read
+    with warnings.catch_warnings():  # shown below, with what was read; records of a newer bench are no damage
         warnings.simplefilter("ignore", store.ResultsWarning)
+        warnings.simplefilter("default", store.NewerSchemaWarning)
         frame = store.load(path)
         meta = store.read_meta(path)
     print(f"run {meta['run_id']} ({meta.get('status')}), {counted(len(frame), 'case')}")
