@@ -97,14 +97,33 @@ class _BoundedLoader(Composer, SafeConstructor, _Resolver, _Events):
 
     def compose_mapping_node(self, anchor: str | None) -> MappingNode:
         node = super().compose_mapping_node(anchor)
-        seen: dict[tuple[str, str], Any] = {}
-        for key, _ in node.value:
+        seen: dict[Any, tuple[int, ScalarNode]] = {}
+        for index, (key, _) in enumerate(node.value):
             if isinstance(key, ScalarNode) and key.tag != _MERGE_TAG:
-                first = seen.setdefault((key.tag, key.value), key.start_mark)
-                if first is not key.start_mark:
-                    problem = f"duplicate key {key.value!r} (first at line {first.line + 1}); give each key once"
+                place, first = seen.setdefault(self._key_value(key), (index, key))
+                if place != index:  # not by identity: an alias (*a) is the very node it names
+                    same = "" if first.value == key.value else f" as {first.value!r}, the same key once read"
+                    problem = (
+                        f"duplicate key {key.value!r} (first at line {first.start_mark.line + 1}{same}); "
+                        "give each key once"
+                    )
                     raise _Refused(problem=problem, problem_mark=key.start_mark)
         return node
+
+    def _key_value(self, key: ScalarNode) -> Any:
+        """The value a scalar key is read as, by which the mapping keeps it: ``1``, ``1.0`` and ``true`` are one
+        key to Python (``True == 1 == 1.0``), as are ``true`` and ``True``, so two of them in one mapping kept
+        only the last without a word (comparing the keys as written let them through). A key that cannot be read
+        is compared as written (its construction fails later, with its own error)."""
+        construct = self.yaml_constructors.get(key.tag)
+        if construct is None:
+            return (key.tag, key.value)
+        try:
+            value = construct(self, key)
+            hash(value)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            return (key.tag, key.value)
+        return value
 
     def get_single_node(self) -> Node | None:
         node = super().get_single_node()

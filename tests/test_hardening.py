@@ -44,6 +44,12 @@ def billion_laughs(levels: int = 12) -> str:
     [
         (S + "suite: t\n", r"line 3, column 1: duplicate key 'suite' \(first at line 1\)"),
         (S + "measure: {min_rounds: 5, min_rounds: 6}\n", r"duplicate key 'min_rounds'"),
+        # keys that read as one Python key (True == 1 == 1.0): the mapping kept the last without a word
+        (S + "gates: {1: '+5%', true: '+1%'}\n", r"line 3, column 19: duplicate key 'true' \(first at line 3 as '1',"),
+        (S + "x: {0: a, false: b}\n", r"duplicate key 'false' \(first at line 3 as '0', the same key once read\)"),
+        (S + "x: {1.0: a, 1: b}\n", r"duplicate key '1' \(first at line 3 as '1.0'"),
+        (S + "x: {true: a, True: b}\n", r"duplicate key 'True' \(first at line 3 as 'true'"),
+        (S + "x: {&k a: 1, *k : 2}\n", r"duplicate key 'a' \(first at line 3\)"),  # an alias is its node
         (S + "x: " + "[" * 20_000 + "]" * 20_000 + "\n", r"nested deeper than 64 levels"),
         (S + "x: &x [*x]\n", r"a recursive alias"),
         (billion_laughs(), r"expands to more than 100000 values"),
