@@ -667,6 +667,13 @@ def test_the_section_gets_documented_defaults():
         ({"batching": {"max_batch": 0}}, "load.batching.max_batch", "integer >= 1"),
         ({"batching": {"max_batch": 2.5}}, "load.batching.max_batch", "integer >= 1"),
         ({"batching": {"max_wait_ms": 2}}, "load.batching.max_wait_ms", "no effect with max_batch: 1"),
+        # was valid: every batch the rate did not fill waited out the wait, so its queries all missed the SLO
+        (
+            {"slo": {"p99_ms": 10}, "batching": {"max_batch": 8, "max_wait_ms": 10}},
+            "load.batching.max_wait_ms",
+            "10 ms is not below load.slo.p99_ms 10 ms: a batch that does not fill waits it out, so its every query",
+        ),
+        ({"slo": {"p99_ms": 5}, "batching": {"max_batch": 8, "max_wait_ms": 50}}, "load.batching.max_wait_ms", "50 ms"),
         ({"min_duration_s": "10s"}, "load.min_duration_s", "finite number"),
         ({"search": {"precision": 2}}, "load.search.precision", "<= 1.0"),
         ({"search": {"max_runs": 1}}, "load.search.max_runs", "integer >= 2"),

@@ -273,6 +273,15 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
         raise SuiteError(
             None, f"{where}.batching.max_wait_ms", "has no effect with max_batch: 1 (batching off); raise max_batch"
         )
+    wait_ms, slo_ms = out["batching"]["max_wait_ms"], out["slo"]["p99_ms"]
+    if "server" in out["scenarios"] and wait_ms > 0 and wait_ms >= slo_ms:
+        raise SuiteError(  # refused, not warned: no Server figure of such a suite would mean what it says
+            None,
+            f"{where}.batching.max_wait_ms",
+            f"{wait_ms:g} ms is not below {where}.slo.p99_ms {slo_ms:g} ms: a batch that does not fill waits it out, "
+            "so its every query misses the SLO, and so does the p99 at any rate too low to fill batches (those the "
+            "peak search tries first); lower max_wait_ms below the SLO or raise slo.p99_ms",
+        )
     return out
 
 
