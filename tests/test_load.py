@@ -681,6 +681,13 @@ def test_the_section_gets_documented_defaults():
         ({"min_duration_s": 1e12}, "load.min_duration_s", "must be <= 3600"),
         # LoadGen ran 1 ms, while the search's floor took 1e-300 s: start_qps had to be >= 1.25e+301
         ({"min_duration_s": 1e-300}, "load.min_duration_s", "must be >= 0.001, got 1e-300"),
+        # was valid: LoadGen ran 2 ms (it counts whole milliseconds) while the record kept 0.0015
+        (
+            {"min_duration_s": 0.0015},
+            "load.min_duration_s",
+            "must be a whole number of milliseconds (LoadGen counts milliseconds), got 0.0015 s; write 0.002 or",
+        ),
+        ({"min_duration_s": 2.0004}, "load.min_duration_s", "must be a whole number of milliseconds"),
         ({"min_queries": 10**23}, "load.min_queries", "must be an integer <= 2000000"),
         ({"min_queries": 10**7}, "load.min_queries", "must be an integer <= 2000000"),
         # 1e9 QPS x 2 s: LoadGen would pre-generate 2e9 queries and abort the process (bad_alloc, segfault)

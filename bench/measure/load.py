@@ -180,6 +180,20 @@ def _integer(value: Any, key: str, minimum: int, maximum: int) -> int:
     return value
 
 
+def _whole_milliseconds(seconds: float, key: str) -> None:
+    """Refuse a duration LoadGen cannot take as written: it counts whole milliseconds (``min_duration_ms``), so
+    0.0015 s ran 2 ms while the record and meta.json kept 0.0015, and every rate bound derived from it (the
+    search's floor and cap, the time limit) was reckoned for a run LoadGen never made."""
+    milliseconds = seconds * 1000
+    if not math.isclose(milliseconds, round(milliseconds), rel_tol=1e-9, abs_tol=1e-9):
+        raise SuiteError(
+            None,
+            key,
+            f"must be a whole number of milliseconds (LoadGen counts milliseconds), got {seconds:g} s; "
+            f"write {round(milliseconds) / 1000:g} or another multiple of 0.001",
+        )
+
+
 def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
     """Check a ``load:`` section and return it with every default filled in."""
     default = LoadSpec()
@@ -227,6 +241,7 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
             "max_runs": _integer(search.get("max_runs", default.max_runs), f"{where}.search.max_runs", 2, MAX_RUNS),
         },
     }
+    _whole_milliseconds(out["min_duration_s"], f"{where}.min_duration_s")
     if "start_qps" in search:
         start = out["search"]["start_qps"] = checks.number(
             search["start_qps"], f"{where}.search.start_qps", strict=True, maximum=MAX_QPS
