@@ -9,10 +9,10 @@ import os
 import pkgutil
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bench.commands._args import BadEnvironment
-from bench.errors import BenchError, printable
+from bench.errors import BenchError, os_reason, printable
 
 PYTEST_COMMANDS = ("run", "overhead")
 """Commands whose output is pytest's own (its colours included); every other command's output goes through
@@ -23,11 +23,13 @@ terminal."""
 class _Output:
     """A standard stream as a command writes to it: with ``escape``, every control character is shown as its escape
     (tab and newline kept); and a reader that left (``bench results | head -1``, a pager quit early) costs what was
-    still to be printed, never the command (:func:`_reader_left`)."""
+    still to be printed, never the command (:func:`_reader_left`). So does a stream that refuses a write (a full
+    disk, ``>/dev/full``): ``refused`` is called once with the error, to say so where that can still be said."""
 
-    def __init__(self, stream, escape: bool = False):
+    def __init__(self, stream, escape: bool = False, refused: Callable[[OSError], None] | None = None):
         self._stream = stream
         self._escape = escape
+        self._refused = refused
         self.reader_left = False
 
     def write(self, text: str) -> int:
@@ -37,19 +39,25 @@ class _Output:
                 self._stream.write(shown)
             except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
                 self._stream.write(_encodable(shown, self._stream.encoding))
-        except BrokenPipeError:
-            self._left()
+        except OSError as err:
+            self._lost(err)
         return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            self._left()
+        except OSError as err:
+            self._lost(err)
 
-    def _left(self) -> None:
+    def _lost(self, err: OSError) -> None:
+        """The rest of the output goes nowhere: the reader left (a broken pipe), or the stream refused a write (no
+        space left on device, an I/O error). Before, a refused write ended the command with "error: [Errno 28] No
+        space left on device", exit 2: a gate's status lost, though its verdicts were written."""
+        already = self.reader_left
         self.reader_left = True
         _reader_left(self._stream)
+        if not already and self._refused is not None and not isinstance(err, BrokenPipeError):
+            self._refused(err)
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
@@ -94,6 +102,20 @@ def _open_closed_streams() -> None:
             stream = open(number, "r" if number == 0 else "w", closefd=False)  # noqa: SIM115 (for the whole process)
             setattr(sys, name, stream)
             setattr(sys, f"__{name}__", stream)
+
+
+def _refused_line(command: str) -> Callable[[OSError], None]:
+    """What to say when standard output refuses a write: one warning on standard error (which goes nowhere in turn
+    if it refuses too); the command goes on, and its exit status stays its own."""
+
+    def say(err: OSError) -> None:
+        reason = os_reason(err)
+        print(
+            _line(f"bench {command}: warning: cannot write standard output ({reason}); the rest of it is lost"),
+            file=sys.stderr,
+        )
+
+    return say
 
 
 def _line(text: str) -> str:
@@ -163,7 +185,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout = _Output(stdout, escape=args.command not in PYTEST_COMMANDS)
+    sys.stdout = _Output(stdout, escape=args.command not in PYTEST_COMMANDS, refused=_refused_line(args.command))
     sys.stderr = _Output(stderr)
     try:
         with warnings.catch_warnings():  # a warning is one line too (a damaged neighbour run, an unstable case)
@@ -179,8 +201,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         print(f"bench {args.command}: interrupted{by}", file=sys.stderr)
         return 143 if by else 130
     finally:
+        # flushed here, not at exit, where a refused write would cost the exit status (Python's 120) and a broken
+        # pipe that pytest put back as it ended would be printed
         for output in (sys.stdout, sys.stderr):
-            if getattr(output, "reader_left", False):  # pytest put the broken pipe back as it ended: not at exit
+            with contextlib.suppress(ValueError):  # a stream closed by the command
                 output.flush()
         sys.stdout, sys.stderr = stdout, stderr
 

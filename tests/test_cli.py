@@ -804,6 +804,28 @@ def test_a_run_whose_reader_left_measures_every_case(tmp_path):
     assert [json.loads(line)["status"] for line in lines] == ["ok"]
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_stdout_that_refuses_writes_costs_the_output_not_the_gate_s_status(tmp_path):
+    """Was: `bench gate >/dev/full` (a log on a full disk) ended on "bench gate: error: [Errno 28] No space left on
+    device", exit 2, after writing its verdicts: a regression's exit 1 was lost. Now the gate exits with its own
+    status and says once, on stderr, that its standard output was lost; with stderr refused too, it says nothing."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1), "model_size_bytes": 100}})
+    make_run(results, "r2", {"m[a]": {"samples": latencies(1), "model_size_bytes": 200}}, started_at="2026-11-23")
+    argv = [sys.executable, "-m", "bench.cli", "gate", "--results", str(results), "--baseline", "r1", "--current"]
+    argv += ["r2", "--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, timeout=120)
+        assert (done.returncode, done.stderr.decode()) == (
+            1,
+            "bench gate: warning: cannot write standard output (no space left on device); the rest of it is lost\n",
+        )
+        assert json.loads((tmp_path / "v.json").read_text())["counts"]["regressed"] == 1
+        assert subprocess.run(argv, stdout=full, stderr=full, timeout=120).returncode == 1
+        done = subprocess.run([*argv[:3], "results", "--results", str(results)], stdout=full, stderr=subprocess.PIPE)
+        assert done.returncode == 0 and done.stderr.count(b"\n") == 1
+
+
 def test_a_stdout_that_is_not_unicode_gets_escapes_not_an_error(tmp_path):
     """Was: `bench gate` on an ASCII stdout (LANG=C without UTF-8, PYTHONIOENCODING=ascii) ended on "error: 'ascii'
     codec can't encode character '\\xb7'", exit 2, after writing its verdicts: the verdict's status was lost."""
