@@ -171,6 +171,21 @@ def test_run_of_a_suite_file_whose_name_is_not_utf8_is_one_line(tmp_path, capsys
     assert out == "" and not (tmp_path / "res").exists()
 
 
+@pytest.mark.parametrize("given", ["suites", "suites/n\udcff.yaml"])
+def test_validate_of_a_suite_file_whose_name_is_not_utf8_says_what_bench_run_says(tmp_path, capsys, monkeypatch, given):
+    """Was: `bench validate` said "ok" of the file that `bench run` then refused; now both refuse it in one line,
+    and validate goes on with the other files."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "suites").mkdir()
+    with open(os.fsencode(tmp_path / "suites") + b"/n\xff.yaml", "w") as handle:  # a name in Latin-1, say
+        handle.write("suite: n\nmodels: [noop]\n")
+    write_suite(tmp_path, "suites/ok.yaml", "suite: ok\nmodels: [noop]\n")
+    assert main(["validate", given, *(["suites/ok.yaml"] if given.endswith(".yaml") else [])]) == 1
+    out, err = capsys.readouterr()
+    assert err == "suites/n\\udcff.yaml: the file name is not UTF-8 text; rename it\n"
+    assert out == "suites/ok.yaml: ok (ok: 1 case)\n"
+
+
 def test_suites_behind_a_linked_folder_are_found_and_a_link_loop_is_one_line(tmp_path, capsys, monkeypatch):
     """pytest collects suites through a symlinked folder: bench validate and bench run find them too (validate said
     "no suite files under suites"); a link to a folder above it made pytest walk for ever."""

@@ -50,13 +50,13 @@ def suite_args(paths: list[str]) -> list[str]:
 
 
 def _utf8_names(files) -> None:
-    """One line for a suite file whose name is not UTF-8 text (bytes the file system's encoding could not decode):
-    pytest writes the session's node ids in UTF-8, and failed on it after the last case."""
+    """One line for a suite file whose name is not UTF-8 text (:func:`bench.suite.files.name_problem`)."""
+    from bench.suite.files import name_problem
+
     for found in files:
-        try:
-            str(found).encode("utf-8")
-        except UnicodeEncodeError:
-            raise BenchError(f"{ascii(str(found))[1:-1]}: the file name is not UTF-8 text; rename it") from None
+        problem = name_problem(found)
+        if problem:
+            raise BenchError(problem)
 
 
 def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from bench.errors import SuiteError, counted
 
 def validate(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.suite import discover, load_suite
-    from bench.suite.files import fragment_line
+    from bench.suite.files import fragment_line, name_problem
 
     default_here(args.paths, DEFAULT_PATHS, "bench validate path/to/suite.yaml")
     files, failed = [], 0
@@ -29,6 +29,10 @@ def validate(args: argparse.Namespace, extra: list[str]) -> int:
         if path.name.startswith("_"):  # named on the command line: discover keeps the files it is given
             failed += 1
             print(fragment_line(path), file=sys.stderr)
+            continue
+        if name_problem(path):  # valid, but bench run refuses it: ok here would promise a run that never starts
+            failed += 1
+            print(name_problem(path), file=sys.stderr)
             continue
         try:
             suite = load_suite(path)

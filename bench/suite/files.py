@@ -31,6 +31,17 @@ def fragment_line(path: str | os.PathLike[str]) -> str:
     )
 
 
+def name_problem(path: str | os.PathLike[str]) -> str | None:
+    """The one line for a suite file whose name is not UTF-8 text (bytes the file system's encoding could not
+    decode), or ``None``: pytest writes the session's node ids in UTF-8, and failed on it after the last case, so
+    ``bench run`` refuses such a name before the first and ``bench validate`` does not call it ok."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{ascii(str(path))[1:-1]}: the file name is not UTF-8 text; rename it"
+    return None
+
+
 def in_suites_folder(path: Path) -> bool:
     """Whether pytest collects the suite file ``path`` from a folder it is given: only inside a folder named
     ``suites`` (elsewhere a suite file is collected only when it is named itself), so that ``pytest .`` does not
