@@ -82,8 +82,16 @@ def test_report_refuses_an_empty_prices_file(tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize(("argv", "default"), [(["run"], "suites/quick.yaml"), (["validate"], "suites/")])
-def test_no_suite_named_outside_the_project_is_one_line(tmp_path, capsys, monkeypatch, argv, default):
+@pytest.mark.parametrize(
+    ("argv", "default", "example"),
+    [
+        (["run"], "suites/quick.yaml", "bench run path/to/suite.yaml"),
+        (["validate"], "suites/", "bench validate path/to/suite.yaml"),
+        # was: argparse's "argument --suite: 'suites/harness.yaml': no such file or directory", an option never given
+        (["overhead"], "suites/harness.yaml", "bench overhead --suite path/to/harness.yaml"),
+    ],
+)
+def test_no_suite_named_outside_the_project_is_one_line(tmp_path, capsys, monkeypatch, argv, default, example):
     """The default suite path is checked like a named one (was: pytest's 'no tests ran ... ERROR: file or directory
     not found: suites/quick.yaml', exit 4; bench validate: 'suites: no such file or directory', exit 1)."""
     monkeypatch.chdir(tmp_path)
@@ -92,7 +100,7 @@ def test_no_suite_named_outside_the_project_is_one_line(tmp_path, capsys, monkey
     assert out == "" and len(err.strip().splitlines()) == 1
     assert err.strip() == (
         f"bench {argv[0]}: error: no suite named, and the default {default} is not in {tmp_path}: name a suite file "
-        f"or folder (bench {argv[0]} path/to/suite.yaml), or run from the project's folder"
+        f"or folder ({example}), or run from the project's folder"
     )
 
 
