@@ -582,6 +582,7 @@ def _read_jsonl(
     repeated: dict[str, list[int]] | None = None,
     *,
     arrays: bool = False,
+    skipped_lines: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The JSON objects of a ``.jsonl`` file, read as far as it is intact: a damaged line (not JSON, not UTF-8, not
     an object, lacking its keys) is skipped with a :class:`ResultsWarning` and noted in ``problems``.
@@ -593,7 +594,8 @@ def _read_jsonl(
     one record is an attempt a kill cut short before its record (measured again by ``--resume``). That is why a
     case on several lines of ``samples.jsonl`` alone is read without a warning; on several lines of
     ``records.jsonl`` it is two measurements, warned about (and ``bench gate`` judges neither). With ``arrays``,
-    each line's ``samples_ms`` becomes a numpy float64 array as the line is read."""
+    each line's ``samples_ms`` becomes a numpy float64 array as the line is read. ``skipped_lines``, when given, gets
+    each damaged line skipped, as ``<path> line <n> (<why>)``: a line whose case cannot be told."""
     problems = [] if problems is None else problems
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
@@ -647,6 +649,8 @@ def _read_jsonl(
         numbers.append(number)
     if skipped:
         _warn(problems, f"{path}: {len(skipped)} damaged line(s) skipped: {', '.join(skipped[:5])}")
+        if skipped_lines is not None:
+            skipped_lines += [f"{path} line {line}" for line in skipped]
     if cleared:
         _warn(
             problems,
@@ -1028,6 +1032,7 @@ def load(
     *,
     repeated: dict[str, list[int]] | None = None,
     problems: list[str] | None = None,
+    skipped_lines: list[str] | None = None,
 ):
     """A run's records as a pandas DataFrame: one row per case, the columns of :class:`Record`.
 
@@ -1035,12 +1040,12 @@ def load(
     Records of an older schema version load too; columns they lack are empty. ``repeated``, when given, gets the
     cases (``suite::case_id``) the file holds on more than one line, with those lines' numbers (the frame has the
     last of each, see :func:`_read_jsonl`); ``problems``, when given, gets what of the file could not be read (each
-    also warned about).
+    also warned about); ``skipped_lines`` the damaged lines skipped, one entry each.
     """
     import pandas as pd
 
     path = resolve_run(run, results_dir) / "records.jsonl"
-    rows = _read_jsonl(path, problems, repeated=repeated)
+    rows = _read_jsonl(path, problems, repeated=repeated, skipped_lines=skipped_lines)
     frame = pd.DataFrame(rows)
     for column in COLUMNS:
         if column not in frame.columns:

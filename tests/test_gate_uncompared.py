@@ -347,7 +347,7 @@ def test_a_case_on_a_damaged_line_of_the_baseline_is_not_compared_and_never_pass
     assert result.uncompared == ["demo::m[2]"] and result.compared > 0
     assert result.exit_code == gate.NOT_COMPARED  # it was "new", and the gate passed
     reasons = {v.reason for v in result.verdicts if v.case == "demo::m[2]"}
-    assert reasons and all("damaged line(s) skipped" in r and "may be on one of them" in r for r in reasons)
+    assert reasons and all(f"{path} line 3 (not JSON): it may be on one of them" in r for r in reasons)
     # with an intact baseline the same runs pass
     path.write_bytes(b"".join(lines))
     assert gate.gate_runs(["base"], ["cur"], results).exit_code == 0
@@ -367,3 +367,21 @@ def test_a_timed_figure_without_samples_says_which_side_lacks_them_and_why():
     assert _no_samples_reason((False, False), (True, True), (False, True)) == (
         f"no raw samples in the baseline; the current run's {unusable}"
     )
+
+
+def test_a_case_on_a_damaged_line_of_both_runs_is_not_passed_over(results):
+    """Was: a case whose line was damaged in the baseline and in the current run was in neither side's records, so
+    the gate compared the other cases and said "passed" (exit 0). The current run's damaged lines now count as
+    cases not compared (exit 3), named in the summary and in verdicts.json."""
+    make_run(results, "cur", {k: {**v, "samples": latencies(20 + i)} for i, (k, v) in enumerate(EIGHT.items())})
+    for run in ("base", "cur"):
+        path = results / run / "records.jsonl"
+        lines = path.read_bytes().splitlines(keepends=True)
+        path.write_bytes(b"".join([*lines[:2], lines[2][:30] + b"\n", *lines[3:]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.compared > 0 and not result.uncompared and result.count("regressed") == 0
+    assert result.damaged == [f"{results / 'cur' / 'records.jsonl'} line 3 (not JSON)"]
+    assert result.exit_code == gate.NOT_COMPARED and result.to_json()["damaged"] == result.damaged
+    assert "The current run's records.jsonl has 1 damaged line(s), skipped" in gate.render_markdown(result)

@@ -150,7 +150,8 @@ class RunSide:
     paths: list[Path] = field(default_factory=list)
     """Each pooled run's folder, in the order of :attr:`metas` (what an error about its ``meta.json`` names)."""
     damaged: list[str] = field(default_factory=list)
-    """What of the runs' ``records.jsonl`` could not be read (damaged lines): a case it lacks may be on one."""
+    """The damaged lines of the runs' ``records.jsonl``, skipped (``<path> line <n> (<why>)``): a case it lacks may
+    be on one."""
     unusable: set[str] = field(default_factory=set)
     """Cases whose raw samples are not their record's (another count or median: :func:`checked_samples`), so not
     used: a comparison of them says so, not that there were none."""
@@ -193,7 +194,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
         paths.append(path)
         metas.append(store.load_meta(path))
         lines: dict[str, list[int]] = {}
-        frame = store.load(path, repeated=lines, problems=damaged)
+        frame = store.load(path, repeated=lines, skipped_lines=damaged)
         waits: dict[str, float | None] = {}
         for row in frame.to_dict("records"):
             key = f"{row['suite']}::{row['case_id']}"
@@ -302,6 +303,10 @@ class GateResult:
     uncompared: list[str] = field(default_factory=list)
     """Cases the gate was asked to guard (ok in the baseline, selected now) but could not compare: the current run
     never measured them (killed, interrupted) or measured no figure comparable with the baseline's."""
+    damaged: list[str] = field(default_factory=list)
+    """The current run's damaged ``records.jsonl`` lines (``<path> line <n> (<why>)``): the case on each cannot be
+    told, so it was not compared, whatever the baseline holds. Like :attr:`uncompared`, it makes the gate exit
+    :data:`NOT_COMPARED`, never "passed"."""
     unguarded: list[str] = field(default_factory=list)
     """``case: metric (why)`` for each metric of a comparable case (ok on both sides, same environment and settings)
     that the baseline measured but this gate could not compare: raw samples lost, a pass that failed now, a run
@@ -323,7 +328,7 @@ class GateResult:
             return 1
         if (self.environment or self.settings) and not self.forced and self.compared == 0:
             return 2
-        if self.uncompared or self.unguarded or self.compared == 0:
+        if self.uncompared or self.unguarded or self.damaged or self.compared == 0:
             return NOT_COMPARED
         return 0
 
@@ -343,6 +348,7 @@ class GateResult:
             "notes": self.notes,
             "not_run": self.not_run,
             "uncompared": self.uncompared,
+            "damaged": self.damaged,
             "unguarded": self.unguarded,
             "verdicts": [json_safe({k: x for k, x in asdict(v).items() if k != "set_aside"}) for v in self.verdicts],
         }
@@ -401,6 +407,7 @@ def compare(
                 f"current run {meta.get('run_id')} is still running: the cases it has not measured yet are not "
                 "compared; run bench gate again once it has finished"
             )
+    result.damaged = list(current.damaged)  # a case on one of them, in the baseline or not, is not compared
     keys = sorted(set(baseline.records) | set(current.records))
     noises: dict[str, RunNoise] = {}  # each compared suite's run noise, its calibration noted once
     for suite in dict.fromkeys(key.split("::", 1)[0] for key in keys):
@@ -471,7 +478,7 @@ def _case_verdicts(key, baseline: RunSide, current: RunSide, suite_rules, result
         )
     elif old is None and baseline.damaged and not refused:
         # a case it guarded may be on a line that cannot be read: never a "new case" the gate passes
-        reason = f"not among the baseline's readable records, and {baseline.damaged[0]}: it may be on one of them"
+        reason = f"not among the baseline's readable records, and {_lines(baseline.damaged)}: it may be on one of them"
         result.uncompared.append(key)
     if reason is None:
         differences = environment_differences(old, new)
@@ -624,6 +631,11 @@ def settings_differences(baseline: RunSide, current: RunSide) -> dict[str, list[
         if differences:
             found[suite] = differences
     return found
+
+
+def _lines(damaged: list[str]) -> str:
+    """The first of ``damaged`` lines, and how many more."""
+    return damaged[0] + (f" and {len(damaged) - 1} more damaged line(s)" if len(damaged) > 1 else "")
 
 
 def _uncompared(key: str, reason: str, suite_rules, old, new, result) -> list[tuple[Verdict, Rule]]:

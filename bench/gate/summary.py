@@ -143,6 +143,12 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
             else _nothing_compared(result)
         )
         lines += ["", f"> **{what}**"]
+    if result.damaged:
+        lines += [
+            "",
+            f"> **The current run's records.jsonl has {len(result.damaged)} damaged line(s), skipped: the case on "
+            f"each was not compared, so the gate cannot vouch for it: {_first_five(result.damaged, '; ')}**",
+        ]
     if result.unguarded:
         lines += [
             "",
