@@ -258,6 +258,16 @@ class SuiteCollector(pytest.Collector):
 class CaseItem(pytest.Function):
     case: Case
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        """pytest 9 compares an item's structured id (``item.id``) with the ids it reads back from its cache, parsed:
+        a ``Function`` made without a parametrization keeps its whole name, bracket and all, as its last part, so a
+        case's never matched its cached one (--lf and --ff measured every case again, --sw started from the first,
+        --nf took every case for new). The id is made what its node id parses to (pytest 8 has only the string)."""
+        super().__init__(*args, **kwargs)
+        parse = getattr(type(getattr(self, "_id", None)), "parse", None)
+        if parse is not None:
+            self._id = parse(self.nodeid)
+
     def reportinfo(self):
         return self.path, 0, f"{self.case.full_id}"
 

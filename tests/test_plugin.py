@@ -627,3 +627,24 @@ def test_an_internal_error_before_the_last_case_leaves_the_run_interrupted_not_f
     meta = load_meta("r1", pytester.path / "out")
     assert meta["status"] == "interrupted" and meta["stopped_by"] == "internal error"
     assert meta["counts"]["ok"] == 1 and len(meta["cases"]) == 4
+
+
+FAILING_SUITE = (
+    "suite: lin\nmodels: [{factory: 'tests.fakes.models:build', name: lin, params: {fail_at_batch: 2}}]\n"
+    "batch_sizes: [1, 2, 4]\n" + TINY_MEASURE
+)
+
+
+def test_last_failed_and_stepwise_find_the_case_that_failed(pytester: pytest.Pytester):
+    """pytest 9 compares an item's structured id with the ids it reads back from its cache, parsed (the bracket as
+    params); a case kept its whole name, brackets and all, so the two never matched: --lf and --ff measured every
+    case again ("1 known failures not in selected tests"), --sw started from the first case each time."""
+    pytester.makefile(".yaml", **{"suites/lin": FAILING_SUITE})
+    args = ["--benchmark-only", "suites/", "--bench-results", "out", "-p", "no:randomly"]
+    pytester.runpytest(*args).assert_outcomes(passed=2, failed=1)
+    result = pytester.runpytest(*args, "--lf")
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
+    assert load(results_dir=pytester.path / "out")["case_id"].tolist() == ["lin[fp32-cpu-1t-bs2]"]  # the newest run
+    pytester.runpytest(*args, "--sw").assert_outcomes(passed=2, failed=1)
+    pytester.runpytest(*args, "--sw").assert_outcomes(passed=1, failed=1, deselected=1)  # bs1 came before bs2
