@@ -118,7 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "runs are never overwritten"
         )
     resume = config.getoption("--bench-resume", None)
-    if resume is not None and not config.option.collectonly:
+    if resume is not None and not _runs_no_case(config):
         from bench.resume import resumable
 
         if run_id is not None:
@@ -517,7 +517,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     items = [item for item in session.items if isinstance(item, CaseItem)]
     config = session.config
     resume = config.stash.get(RESUME_KEY, None)
-    if config.option.collectonly or not (items or resume) or _nothing_will_run(session):
+    if _runs_no_case(config) or not (items or resume) or _nothing_will_run(session):
         return
     if not config.stash.get(COLLECTED_KEY, False):  # collection was stopped (Ctrl-C, pytest.exit): nothing runs
         return
@@ -585,6 +585,18 @@ def _nothing_will_run(session: pytest.Session) -> bool:
     benchmarks = getattr(config, "_benchmarksession", None)  # pytest-benchmark's session (it has no public handle)
     skip = getattr(benchmarks, "skip", config.getoption("benchmark_skip", False))
     return bool(collection_failed or skip)
+
+
+NO_CASE_RUNS = ("collectonly", "setuponly", "setupplan", "showfixtures", "show_fixtures_per_test")
+"""pytest's options (their ``dest``) under which it collects the cases but calls none: ``--collect-only``,
+``--setup-only`` and ``--setup-plan`` (fixtures set up, or only listed), ``--fixtures``, ``--fixtures-per-test``."""
+
+
+def _runs_no_case(config: pytest.Config) -> bool:
+    """True for a session that calls no case: it opens no run, nor resumes one. An empty run, ``finished`` with no
+    record, was left behind (the newest, which ``latest`` then named), or a resumed run gained a resumption that
+    measured nothing."""
+    return any(getattr(config.option, dest, False) for dest in NO_CASE_RUNS)
 
 
 def _run_meta(config: pytest.Config, items: list[CaseItem], env: dict[str, Any]) -> dict[str, Any]:

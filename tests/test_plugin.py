@@ -648,3 +648,22 @@ def test_last_failed_and_stepwise_find_the_case_that_failed(pytester: pytest.Pyt
     assert load(results_dir=pytester.path / "out")["case_id"].tolist() == ["lin[fp32-cpu-1t-bs2]"]  # the newest run
     pytester.runpytest(*args, "--sw").assert_outcomes(passed=2, failed=1)
     pytester.runpytest(*args, "--sw").assert_outcomes(passed=1, failed=1, deselected=1)  # bs1 came before bs2
+
+
+@pytest.mark.parametrize(
+    "option", ["--collect-only", "--setup-only", "--setup-plan", "--fixtures", "--fixtures-per-test"]
+)
+def test_a_session_that_calls_no_case_opens_no_run_and_resumes_none(pytester: pytest.Pytester, option):
+    """--setup-only, --setup-plan, --fixtures and --fixtures-per-test collect the cases and call none of them: each
+    left an empty run, 'finished' with no record, in the results folder (the newest, so `latest`), and under
+    --bench-resume added a resumption that measured nothing to the run's meta.json."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    args = ["--benchmark-only", "suites/", "--bench-results", "out"]
+    args += ["-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning"]  # --setup-only: "fixture was not used"
+    assert pytester.runpytest(*args, option).ret == pytest.ExitCode.OK
+    assert not (pytester.path / "out").exists()
+    pytester.runpytest(*args, "--bench-run-id", "r1").assert_outcomes(passed=1)
+    before = (pytester.path / "out" / "r1" / "meta.json").read_bytes()
+    assert pytester.runpytest(*args, "--bench-resume", "r1", option).ret in (pytest.ExitCode.OK, 5)
+    assert (pytester.path / "out" / "r1" / "meta.json").read_bytes() == before
+    assert [run.name for run in (pytester.path / "out").iterdir()] == ["r1"]
