@@ -41,6 +41,8 @@ ALL_RAN_KEY = pytest.StashKey[bool]()
 RESUME_KEY = pytest.StashKey["Any"]()
 SELECTED_KEY = pytest.StashKey["Any"]()
 SUMMARY_KEY = pytest.StashKey[bool]()
+REGRESSED_KEY = pytest.StashKey[bool]()
+"""Set when ``--benchmark-compare-fail`` found a regression (see :func:`pytest_terminal_summary`)."""
 PROGRESS_PLUGIN = "bench-progress"
 """The name the run's progress line (:class:`bench.progress.ProgressDisplay`) is registered under, where drawn."""
 TERMINAL_KEY = pytest.StashKey["Any"]()
@@ -730,7 +732,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     session.config.stash[STOP_KEY] = stop_of(session)
     _close_run(session, exitstatus)
     try:
-        return (yield)
+        result = yield
+        if session.config.stash.get(REGRESSED_KEY, False) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return result
     except KeyboardInterrupt:
         session.config.stash.setdefault(STOPPED_KEY, "Ctrl-C")
         session.exitstatus = pytest.ExitCode.INTERRUPTED
@@ -820,8 +825,21 @@ def time_breakdown(phases: dict[str, float], wall: float) -> str:
     return ", ".join(parts)
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-benchmark's table, whatever order the plugins were registered in
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True, trylast=True)  # the innermost: after pytest-benchmark's table, whatever the order
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config):
+    """The bench summary, after every plugin's. pytest-benchmark raises ``PerformanceRegression`` once it has listed
+    what ``--benchmark-compare-fail`` found: that traceback took the place of the summary and of pytest's last lines.
+    The regressions fail the session instead (exit status 1, see :func:`pytest_sessionfinish`)."""
+    from pytest_benchmark.session import PerformanceRegression
+
+    try:
+        yield
+    except PerformanceRegression:
+        config.stash[REGRESSED_KEY] = True
+        terminalreporter.write_line(
+            "--benchmark-compare-fail: performance regressed against the saved run (above): exit status 1",
+            red=True,
+        )
     _summary(terminalreporter, config)
 
 

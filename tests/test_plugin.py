@@ -667,3 +667,37 @@ def test_a_session_that_calls_no_case_opens_no_run_and_resumes_none(pytester: py
     assert pytester.runpytest(*args, "--bench-resume", "r1", option).ret in (pytest.ExitCode.OK, 5)
     assert (pytester.path / "out" / "r1" / "meta.json").read_bytes() == before
     assert [run.name for run in (pytester.path / "out").iterdir()] == ["r1"]
+
+
+def test_a_regression_that_benchmark_compare_fail_finds_fails_the_session_with_the_summary(pytester: pytest.Pytester):
+    """pytest-benchmark raises PerformanceRegression from its table when --benchmark-compare-fail finds one: the
+    session ended on that traceback, in place of the bench summary (run id, counts, where the results are) and of
+    pytest's own last lines. Now its list of regressions stays, then the summary, and the exit status is 1."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    args = ["--benchmark-only", "suites/", "--bench-results", "out", "--benchmark-storage", "saved"]
+    pytester.runpytest(*args, "--benchmark-autosave").assert_outcomes(passed=1)
+    (saved,) = (pytester.path / "saved").rglob("0001_*.json")
+    data = json.loads(saved.read_text())
+    for stats in (b["stats"] for b in data["benchmarks"]):  # a saved run a thousand times faster than any now
+        stats.update({k: v / 1000 for k, v in stats.items() if isinstance(v, float) and k != "ops"})
+    saved.write_text(json.dumps(data))
+    result = pytester.runpytest(
+        *args, "--bench-run-id", "r1", "--benchmark-compare", "--benchmark-compare-fail", "mean:5%"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines(  # pytest-benchmark's logger writes to stderr
+        [
+            "*Performance has regressed:*",
+            "*noop[[]fp32-cpu-1t-bs1[]] (0001_*) - Field 'mean' has failed PercentageRegressionCheck*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "--benchmark-compare-fail: performance regressed against the saved run (above)*",
+            "run r1: 1 ok, 0 failed, 0 skipped; *",
+            "results: out/r1",
+            "*1 passed*",
+        ]
+    )
+    assert load_meta("r1", pytester.path / "out")["status"] == "finished"
