@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from bench.errors import BenchError, one_line, os_reason, short_name
+from bench.errors import BenchError, BenchWarning, one_line, os_reason, short_name
 
 CACHE_ENV = "BENCH_CACHE_DIR"
 SWITCH_ENV = "BENCH_ARTEFACT_CACHE"
@@ -66,7 +66,7 @@ TEMP_STALE_S = 86400.0
 _TEMP_NAME = re.compile(r"\.tmp(\d+)$")
 
 
-class CacheWarning(UserWarning):
+class CacheWarning(BenchWarning):
     """A cache entry was damaged or may not be read (it is rebuilt) or could not be stored (the next run builds it
     again)."""
 

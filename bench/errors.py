@@ -53,6 +53,12 @@ class BenchError(Exception):
     """Base class of every error the harness reports to a user as a plain message."""
 
 
+class BenchWarning(UserWarning):
+    """Base class of the harness's warnings: reports about a case or a run (a busy machine, a pass that failed, a
+    cache it could not use), never a case's failure, also where pytest's ``-W error`` makes warnings errors (see
+    :func:`bench.plugin.reported_not_raised`)."""
+
+
 class SuiteError(BenchError):
     """A suite file is invalid: names the file, the key path and the allowed values."""
 

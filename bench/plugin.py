@@ -10,16 +10,19 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import signal
 import sys
 import threading
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.errors import BenchError, NotApplicable, SuiteError, os_reason, short_name, stops_the_session
+from bench.errors import BenchError, BenchWarning, NotApplicable, SuiteError, os_reason, short_name, stops_the_session
 from bench.progress import PROGRESS_CHOICES, ProgressDisplay, estimate_keys, progress_problem, wanted
 from bench.results import DEFAULT_RESULTS_DIR, ResultsWriteError, run_id_problem
 from bench.spec import Case, Suite
@@ -306,7 +309,8 @@ def _case_test(case: Case):
             return _more_rounds(benchmark, call, rounds, before_round)
 
         try:
-            record = session.run_case(case, time_calls)
+            with reported_not_raised():
+                record = session.run_case(case, time_calls)
         except NotApplicable as reason:
             pytest.skip(str(reason))
         except BaseException as error:
@@ -336,6 +340,30 @@ def _case_test(case: Case):
         )
 
     return run_case
+
+
+@contextlib.contextmanager
+def reported_not_raised() -> Iterator[None]:
+    """Inside a case, each warnings filter that would raise a :class:`BenchWarning` (pytest's ``-W error``, a
+    project's ``filterwarnings = error``) is preceded by the same filter showing it: raised there, a report about the
+    case (a busy machine, a failed accuracy pass) failed it after its timed calls, and what it had measured was lost.
+    A filter before it (``-W ignore::bench.measure.timing.BusyWarning``) still wins; other warnings keep theirs."""
+    with warnings.catch_warnings():
+        filters = list(warnings.filters)
+        warnings.resetwarnings()
+        for action, message, category, module, lineno in reversed(filters):  # each one goes in front of the others
+            warnings.filterwarnings(action, _pattern(message), category, _pattern(module), lineno)
+            if action == "error" and issubclass(BenchWarning, category):
+                warnings.filterwarnings("default", _pattern(message), BenchWarning, _pattern(module), lineno)
+        yield
+
+
+def _pattern(match: re.Pattern[str] | str | None) -> str:
+    """A filter's message or module as :func:`warnings.filterwarnings` takes it: ``""`` for any, a regular expression
+    as it is, an exact name (Python's own ``default::DeprecationWarning:__main__``) as a regular expression."""
+    if match is None:
+        return ""
+    return re.escape(match) + r"\Z" if isinstance(match, str) else match.pattern
 
 
 def _suite_meta(suite: Suite) -> dict[str, Any]:

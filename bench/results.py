@@ -33,7 +33,7 @@ from typing import Any
 from bench import metrics
 from bench.checks import MAX_COUNT, short
 from bench.durable import write_atomic
-from bench.errors import BenchError, os_reason, short_name
+from bench.errors import BenchError, BenchWarning, os_reason, short_name
 from bench.hardware import process_gone, this_process
 
 try:
@@ -474,7 +474,7 @@ def json_safe(value: Any) -> Any:
 # ----------------------------------------------------------------------------------------------- reading
 
 
-class ResultsWarning(UserWarning):
+class ResultsWarning(BenchWarning):
     """Part of a run could not be read (a damaged line, an unreadable ``meta.json``): the rest is read anyway."""
 
 

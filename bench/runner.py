@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bench import artefacts, metrics
-from bench.errors import BenchError, NotApplicable, outcome_of
+from bench.errors import BenchError, BenchWarning, NotApplicable, outcome_of
 from bench.measure import PassResult, one_line
 from bench.measure.inputs import to_device
 from bench.results import ENVIRONMENT_FIELDS, Record, RunWriter
@@ -36,7 +36,7 @@ CASE_SEED = 0
 """Seed of torch's global RNG at the start of every case."""
 
 
-class PassFailedWarning(UserWarning):
+class PassFailedWarning(BenchWarning):
     """A memory, energy, accuracy or load pass failed: its columns are empty (a load pass keeps the scenarios it
     finished) and ``pass_errors`` says why."""
 

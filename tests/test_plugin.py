@@ -701,3 +701,21 @@ def test_a_regression_that_benchmark_compare_fail_finds_fails_the_session_with_t
         ]
     )
     assert load_meta("r1", pytester.path / "out")["status"] == "finished"
+
+
+def test_warnings_made_errors_leave_a_case_what_it_measured(pytester: pytest.Pytester):
+    """-W error (or ``filterwarnings = error`` in a project's pytest configuration) raised bench's own reports about a
+    case inside it: a failed accuracy pass (PassFailedWarning, which says the record keeps the other passes'
+    figures), a busy machine (BusyWarning) failed the case after its timed calls and its latency was lost. They stay
+    reports, shown in pytest's warnings summary; a filter that hides one still does."""
+    suite = "suite: acc\nmodels: [{factory: 'tests.fakes.models:build_failing_evaluate', name: lin}]\n"
+    pytester.makefile(".yaml", **{"suites/acc": suite + TINY_MEASURE})
+    args = ["--benchmark-only", "suites/", "--bench-results", "out", "-W", "error"]
+    result = pytester.runpytest(*args, "--bench-run-id", "r1")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*PassFailedWarning: acc::lin[[]fp32-cpu-1t-bs1[]]: the accuracy pass failed*"])
+    (record,) = load("r1", pytester.path / "out").to_dict("records")
+    assert record["status"] == "ok" and record["latency_p50_ms"] > 0 and record["accuracy"] is None
+    result = pytester.runpytest(*args, "-W", "ignore::bench.runner.PassFailedWarning")
+    result.assert_outcomes(passed=1)
+    assert "PassFailedWarning" not in result.stdout.str()

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from bench.errors import BenchWarning
 from bench.measure import PassResult, nvml, rapl
 from bench.measure.window import Window, run_window
 from bench.spec import MeasureSpec
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 _reported: set[str] = set()
 
 
-class EnergyUnavailableWarning(UserWarning):
+class EnergyUnavailableWarning(BenchWarning):
     """A GPU case could not measure energy (no NVML, unsupported board); shown once per reason and run."""
 
 

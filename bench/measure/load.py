@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import checks
-from bench.errors import NotApplicable, SuiteError, outcome_of
+from bench.errors import BenchWarning, NotApplicable, SuiteError, outcome_of
 from bench.measure import PassResult, one_line
 from bench.measure.sut import SCENARIOS, BatchingSUT, CallFor, LoadgenRun, loadgen
 
@@ -76,7 +76,7 @@ MAX_TIME_S = 7 * 24 * 3600
 """Longest load pass of one case (a week), explicit or derived."""
 
 
-class LoadWarning(UserWarning):
+class LoadWarning(BenchWarning):
     """The load pass recorded something LoadGen did not vouch for: LoadGen logged errors in a run whose figures are
     recorded, or the pass stopped at ``load.max_time_s``."""
 

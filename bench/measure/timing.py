@@ -12,21 +12,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.errors import BenchWarning
 from bench.hardware import CPU_WAIT_LIMIT
 from bench.intervals import MedianCI, median_ci, samples_needed
 from bench.measure import PassResult
 from bench.spec import MeasureSpec
 
 
-class UnstableWarning(UserWarning):
+class UnstableWarning(BenchWarning):
     """Latency spread (IQR/median, or between windows) is above the suite's threshold: figures may not reproduce."""
 
 
-class ImpreciseWarning(UserWarning):
+class ImpreciseWarning(BenchWarning):
     """The latency pass stopped at ``max_time_s`` (or ``max_rounds``) before the p50 reached ``measure.precision``."""
 
 
-class BusyWarning(UserWarning):
+class BusyWarning(BenchWarning):
     """Other processes held the case's cores during its timed calls (``extra.cpu_wait_share`` above
     :data:`bench.hardware.CPU_WAIT_LIMIT`): its timings are not those of a quiet machine."""
 
