@@ -630,9 +630,18 @@ def _runs_no_case(config: pytest.Config) -> bool:
 
 
 def _run_meta(config: pytest.Config, items: list[CaseItem], env: dict[str, Any]) -> dict[str, Any]:
-    """A new run's meta.json: start time, argv, every suite (files and their hashes, settings), cases, environment."""
+    """A new run's meta.json: start time, argv, every suite (files and their hashes, settings), cases, environment.
+    A case selected twice (a suite named twice, with ``--keep-duplicates``) is refused: a run keeps one record per
+    case, and its readers take a case on two lines for damage."""
     suites: dict[str, Suite] = {}
+    seen: set[str] = set()
     for item in items:
+        if item.case.full_id in seen:
+            raise pytest.UsageError(
+                f"{item.nodeid}: selected twice (a suite named twice, with --keep-duplicates); a run keeps one record "
+                "per case: name each suite once"
+            )
+        seen.add(item.case.full_id)
         suite = item.parent.suite
         if suites.setdefault(suite.name, suite).path != suite.path:
             raise pytest.UsageError(

@@ -719,3 +719,21 @@ def test_warnings_made_errors_leave_a_case_what_it_measured(pytester: pytest.Pyt
     result = pytester.runpytest(*args, "-W", "ignore::bench.runner.PassFailedWarning")
     result.assert_outcomes(passed=1)
     assert "PassFailedWarning" not in result.stdout.str()
+
+
+def test_a_suite_named_twice_with_keep_duplicates_is_refused_before_the_run(pytester: pytest.Pytester):
+    """With --keep-duplicates, a suite named twice measured each case twice into one run: every reader then found the
+    run damaged ('2 case(s) on more than one line, only the last of each read') and its meta.json listed each case
+    twice."""
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    result = pytester.runpytest(
+        "--benchmark-only", "suites/nop.yaml", "suites/", "--keep-duplicates", "--bench-results", "out"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: suites/nop.yaml::nop::noop[[]fp32-cpu-1t-bs1[]]: selected twice (a suite named twice, with "
+            "--keep-duplicates); a run keeps one record per case: name each suite once"
+        ]
+    )
+    assert not (pytester.path / "out").exists()
