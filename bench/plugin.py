@@ -636,18 +636,18 @@ def _run_meta(config: pytest.Config, items: list[CaseItem], env: dict[str, Any])
     suites: dict[str, Suite] = {}
     seen: set[str] = set()
     for item in items:
+        suite = item.parent.suite
+        if suites.setdefault(suite.name, suite).path != suite.path:  # first: its cases would read as selected twice
+            raise pytest.UsageError(
+                f"{suite.path}: suite: name '{suite.name}' is also used by {suites[suite.name].path}; "
+                "records are keyed by suite name, so names must be unique"
+            )
         if item.case.full_id in seen:
             raise pytest.UsageError(
                 f"{item.nodeid}: selected twice (a suite named twice, with --keep-duplicates); a run keeps one record "
                 "per case: name each suite once"
             )
         seen.add(item.case.full_id)
-        suite = item.parent.suite
-        if suites.setdefault(suite.name, suite).path != suite.path:
-            raise pytest.UsageError(
-                f"{suite.path}: suite: name '{suite.name}' is also used by {suites[suite.name].path}; "
-                "records are keyed by suite name, so names must be unique"
-            )
     return {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "argv": list(config.invocation_params.args),

@@ -642,10 +642,10 @@ def test_last_failed_and_stepwise_find_the_case_that_failed(pytester: pytest.Pyt
     pytester.makefile(".yaml", **{"suites/lin": FAILING_SUITE})
     args = ["--benchmark-only", "suites/", "--bench-results", "out", "-p", "no:randomly"]
     pytester.runpytest(*args).assert_outcomes(passed=2, failed=1)
-    result = pytester.runpytest(*args, "--lf")
+    result = pytester.runpytest(*args, "--lf", "--bench-run-id", "lf")  # named: two runs in one second sort by chance
     result.assert_outcomes(failed=1, deselected=2)
     result.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
-    assert load(results_dir=pytester.path / "out")["case_id"].tolist() == ["lin[fp32-cpu-1t-bs2]"]  # the newest run
+    assert load("lf", pytester.path / "out")["case_id"].tolist() == ["lin[fp32-cpu-1t-bs2]"]
     pytester.runpytest(*args, "--sw").assert_outcomes(passed=2, failed=1)
     pytester.runpytest(*args, "--sw").assert_outcomes(passed=1, failed=1, deselected=1)  # bs1 came before bs2
 
@@ -710,7 +710,9 @@ def test_warnings_made_errors_leave_a_case_what_it_measured(pytester: pytest.Pyt
     reports, shown in pytest's warnings summary; a filter that hides one still does."""
     suite = "suite: acc\nmodels: [{factory: 'tests.fakes.models:build_failing_evaluate', name: lin}]\n"
     pytester.makefile(".yaml", **{"suites/acc": suite + TINY_MEASURE})
+    # pytest's own notice that bench was imported before it could rewrite it (by an earlier test) is not the point
     args = ["--benchmark-only", "suites/", "--bench-results", "out", "-W", "error"]
+    args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     result = pytester.runpytest(*args, "--bench-run-id", "r1")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*PassFailedWarning: acc::lin[[]fp32-cpu-1t-bs1[]]: the accuracy pass failed*"])
