@@ -40,7 +40,7 @@ def _percentiles_us(samples_ns: list[int]) -> tuple[float, float]:
 
 def _inline(call, settings, log_dir: Path):
     """A LoadGen run against a SUT that serves each query inside the issue callback (no queue, no worker)."""
-    from bench.measure.sut import loadgen, read_logs
+    from bench.measure.sut import loadgen, read_logs, run_log_settings
 
     lg = loadgen()
 
@@ -48,9 +48,7 @@ def _inline(call, settings, log_dir: Path):
         call()
         lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
 
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_settings = lg.LogSettings()
-    log_settings.log_output.outdir = str(log_dir)
+    log_settings = run_log_settings(log_dir)  # as bench's SUT logs: a trace of each query would cost this one alone
     sut = lg.ConstructSUT(issue, lambda: None)
     qsl = lg.ConstructQSL(1024, 1024, lambda s: None, lambda s: None)
     try:

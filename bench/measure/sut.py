@@ -403,11 +403,7 @@ class BatchingSUT:
         """One LoadGen test with these ``TestSettings``; logs go to ``log_dir``. ``wait_ms`` overrides the batching
         wait for this run (SingleStream never has a second request to wait for)."""
         lg = self.lg
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_settings = lg.LogSettings()
-        log_settings.log_output.outdir = str(log_dir)
-        log_settings.log_output.copy_summary_to_stdout = False
-        log_settings.enable_trace = False
+        log_settings = run_log_settings(log_dir)
         self._wait_s = self.max_wait_s if wait_ms is None else wait_ms / 1000.0
         batches, served = self.batches, self.served
         self.error, self._held = None, []
@@ -455,6 +451,19 @@ class BatchingSUT:
         calls = self.batches - batches
         result.mean_batch = (self.served - served) / calls if calls else None
         return result
+
+
+def run_log_settings(log_dir: Path):
+    """LoadGen's log settings for one run into ``log_dir`` (made): its summary not copied to stdout, no trace. Every
+    SUT measured against another (``bench load-overhead``'s inline SUT against bench's) logs alike, or the one that
+    traced each query would pay for it in its latencies."""
+    lg = loadgen()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_settings = lg.LogSettings()
+    log_settings.log_output.outdir = str(log_dir)
+    log_settings.log_output.copy_summary_to_stdout = False
+    log_settings.enable_trace = False
+    return log_settings
 
 
 def _no_samples(indices) -> None:
