@@ -13,7 +13,7 @@ from bench.judge.decide import CONSTRAINTS
 from bench.judge.scoring import PROFILES, ScoringConfig
 from bench.metrics import METRICS
 from bench.report.charts import Chart
-from bench.report.tables import Tables, group_label
+from bench.report.tables import Tables, group_label, missing_value
 
 MAX_ROWS = 300
 """The most rows of each table on the page, and ``MAX_CARDS`` the most recommendation cards: a run of thousands of
@@ -26,7 +26,7 @@ MAX_CARDS = 100
 
 def _num(value: Any, digits: int = 4) -> str:
     """A number with ``digits`` significant digits; blank for a missing value (never a misleading 0)."""
-    if _missing(value):
+    if missing_value(value):
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -39,7 +39,7 @@ def _num(value: Any, digits: int = 4) -> str:
 
 
 def _yes(value: Any) -> str:
-    if _missing(value):
+    if missing_value(value):
         return ""
     return "yes" if bool(value) else "no"
 
@@ -65,14 +65,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts with missing values as ``None`` (a NaN is truthy in a template)."""
     if not len(frame):
         return []
-    return [{k: (None if _missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # lists, arrays
-        return False
+    return [{k: (None if missing_value(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _capacity_rows(tables: Tables, ranking: pd.DataFrame) -> tuple[pd.DataFrame, str]:

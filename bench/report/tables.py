@@ -144,18 +144,18 @@ def group_label(rec: dict[str, Any]) -> str:
     batch, and a batch size as the integer it is (was: "s · m on cpu, batch nan", "t · m on cpu, batch 1.0")."""
     where = f"{rec['suite']} · {rec['model']} on {rec['device']}"
     batch = rec.get("batch_size")
-    if batch is None or _missing_value(batch):
+    if batch is None or missing_value(batch):
         return where
     if isinstance(batch, float) and batch.is_integer():
         batch = int(batch)
     return f"{where}, batch {batch}"
 
 
-def _missing_value(value: Any) -> bool:
-    """Whether a table cell holds no value (NaN, ``pd.NA``)."""
+def missing_value(value: Any) -> bool:
+    """Whether a table cell holds no value (NaN, ``pd.NA``); a list or an array in a cell is a value."""
     try:
         return bool(pd.isna(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # lists, arrays
         return False
 
 
