@@ -524,13 +524,19 @@ def _breaks_line(name: str) -> bool:
     return "".join(name.splitlines()) != name
 
 
+def _meta_json(folder: Path) -> Any:
+    """The JSON of the ``meta.json`` in ``folder``, as written (a regular file only, UTF-8 with or without a BOM);
+    raises as reading and parsing it do (:func:`read_meta` says which, :func:`_named_suites` goes without)."""
+    return json.loads(_read_regular(folder / "meta.json").decode("utf-8-sig"))
+
+
 def _named_suites(folder: Path) -> set[str] | None:
     """The suites the ``meta.json`` of the run in ``folder`` names, where it can be read and its list of suites is
     whole (each a mapping with a name): a record of another suite is none of the run's (a line pasted from another
     run), and would be scored with no suite's sections (default weights, prices and constraints). ``None`` where
     the list cannot be gone by (the run is then read from its records, as :func:`read_meta` reads it)."""
     try:
-        meta = json.loads(_read_regular(folder / "meta.json").decode("utf-8-sig"))
+        meta = _meta_json(folder)
     except (OSError, ValueError, RecursionError):  # missing, not a file, not UTF-8 or not JSON: read_meta says so
         return None
     suites = meta.get("suites") if isinstance(meta, dict) else None
@@ -858,7 +864,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     (:func:`quiet_for`), which :func:`running_who` shows."""
     problems: list[str] = []
     try:
-        meta = json.loads(_read_regular(path / "meta.json").decode("utf-8-sig"))
+        meta = _meta_json(path)
     except FileNotFoundError:
         meta = None
         _warn(problems, f"{path / 'meta.json'}: missing; the run is read from its records")
