@@ -71,6 +71,11 @@ def pytest_args(args: argparse.Namespace, extra: list[str]) -> list[str]:
     return command + default_folders(args, extra) + [arg for arg in extra if arg != "--"]
 
 
+def _options_given(extra: list[str]) -> set[str]:
+    """The options among the arguments passed on to pytest, by name (``--bench-results=DIR`` as ``--bench-results``)."""
+    return {arg.split("=", 1)[0] for arg in extra}
+
+
 ROOTDIR_OPTIONS = ("--rootdir", "--config-file", "--inifile", "-c")
 """pytest's options that choose its rootdir: given, the plugin's folders follow it (``<rootdir>/results``)."""
 
@@ -85,7 +90,7 @@ def default_folders(args: argparse.Namespace, extra: list[str]) -> list[str]:
     ``--rootdir`` / ``-c`` chose them."""
     from bench.results import DEFAULT_RESULTS_DIR, project_root
 
-    given = {arg.split("=", 1)[0] for arg in extra}
+    given = _options_given(extra)
     if given & set(ROOTDIR_OPTIONS) or any(arg.startswith("-c") and not arg.startswith("--") for arg in extra):
         return []
     root = project_root()
@@ -153,7 +158,7 @@ class _StopWatch:
     def __init__(self, extra: list[str] = ()) -> None:
         from bench.plugin import OPTIONS_OF_BENCH_RUN
 
-        given = {arg.split("=", 1)[0] for arg in extra}
+        given = _options_given(extra)
         for plugin_option, attribute in OPTIONS_OF_BENCH_RUN.items():
             if plugin_option in given:  # passed on to pytest in the plugin's spelling: its errors name that one
                 setattr(self, attribute, plugin_option)
