@@ -30,9 +30,10 @@ def validate(args: argparse.Namespace, extra: list[str]) -> int:
             failed += 1
             print(fragment_line(path), file=sys.stderr)
             continue
-        if name_problem(path):  # valid, but bench run refuses it: ok here would promise a run that never starts
+        problem = name_problem(path)
+        if problem:  # valid, but bench run refuses it: ok here would promise a run that never starts
             failed += 1
-            print(name_problem(path), file=sys.stderr)
+            print(problem, file=sys.stderr)
             continue
         try:
             suite = load_suite(path)
