@@ -160,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # a third Ctrl-C while waiting: raised on, it would leave through Python's shutdown
         unsettled = True
     if unsettled:  # a second Ctrl-C left LoadGen serving a model call that never returned
-        print("bench: a model call never returned; ended without waiting for it (the run is closed)", file=sys.stderr)
+        what = "a LoadGen run" if any(thread.is_alive() for thread in sut.HUNG) else "a model call"
+        print(f"bench: {what} never returned; ended without waiting for it (the run is closed)", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # Python's shutdown would crash in LoadGen's thread

@@ -718,13 +718,18 @@ def test_validate_says_a_shared_fragment_is_not_a_suite(tmp_path, capsys):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
-def test_load_overhead_stops_at_max_time_s_and_prints_what_it_measured(tmp_path, capsys):
+def test_load_overhead_stops_at_max_time_s_and_prints_what_it_measured(tmp_path):
     # before: no bound at all (--max-time-s was an unknown option); 28 LoadGen runs could follow one another. Then it
     # exited 0 when cut short, and a script could not tell partial figures from complete ones: now 3
+    # In a process of its own, as a user runs it: LoadGen's state is per process (once in CI, run in this one after
+    # the other tests, an inline run never returned; it is now given up on, and the process ended at once).
     argv = ["load-overhead", "--seconds", "0.05", "--low-qps", "5000", "--start-qps", "5000", "--logs", str(tmp_path)]
-    assert main([*argv, "--max-time-s", "0.5"]) == 3
-    out = capsys.readouterr().out
-    assert "direct call (bare loop)" in out and "Traceback" not in out
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cli", *argv, "--max-time-s", "0.5"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 3, done.stderr
+    out = done.stdout
+    assert "direct call (bare loop)" in out and "Traceback" not in out + done.stderr
     (line,) = [line for line in out.splitlines() if line.startswith("--max-time-s 0.5 s ran out ")]
     assert "the peak search with max_batch 32, max_wait_ms 0.5" in line  # never started: no time was left
     assert len(list(tmp_path.rglob("mlperf_log_summary.txt"))) < 28
@@ -750,6 +755,32 @@ def test_load_overhead_exits_3_when_a_peak_is_only_a_lower_bound(tmp_path, capsy
     assert len(peaks) == 2 and "ran out" not in out
     stopped = "at least: the search stopped before it was done (12 runs were made)"
     assert all((stopped in line) == bool(cut) for line in peaks)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
+def test_load_overhead_gives_up_on_an_inline_run_that_never_returns_and_prints_what_it_measured(
+    tmp_path, capsys, monkeypatch
+):
+    """Was: the inline runs called LoadGen on the main thread without a bound, and one that never returned (LoadGen
+    waiting for completions that never came, seen once in CI) hung the command. Now it is given up on after its own
+    limit plus a grace: what was measured is printed, no other LoadGen run starts, exit 3."""
+    from bench.commands import load_overhead as command
+    from bench.measure import sut as module
+
+    def hangs_inline(*args, limit_s=None, **kwargs):
+        if limit_s is not None:  # the inline runs are bounded; bench's SUT runs are not
+            assert limit_s >= command.INLINE_GRACE_S
+            raise module.LoadgenHung(f"LoadGen's run did not return within {limit_s:g} s")
+        return start_test(*args, **kwargs)
+
+    start_test = module.start_test
+    monkeypatch.setattr(module, "start_test", hangs_inline)
+    argv = ["load-overhead", "--seconds", "0.05", "--low-qps", "5000", "--start-qps", "5000", "--logs", str(tmp_path)]
+    assert main(argv) == 3
+    out = capsys.readouterr().out
+    assert "LoadGen SingleStream, bench SUT" in out and "inline SUT" not in out and "highest Server rate" not in out
+    (line,) = [line for line in out.splitlines() if line.startswith("not measured: ")]
+    assert "did not return within" in line and "the peak search with batching off" in line
 
 
 def _bench_with_closed(numbers: tuple[int, ...], argv: list[str], **kwargs):

@@ -992,3 +992,81 @@ def test_a_third_ctrl_c_while_bench_waits_for_an_abandoned_run_still_ends_withou
     except KeyboardInterrupt:  # (raised on, it would end this pytest session too)
         pytest.fail("a Ctrl-C while bench.cli.main waited escaped it")
     assert exits == [130]
+
+
+class _HangingLoadgen:
+    """LoadGen's test entry point as it behaved once in CI: its run never returned (it waited in
+    ``GetLatenciesBlocking`` for completions that never came)."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.destroyed: list[str] = []
+
+    def StartTestWithLogSettings(self, *args):  # (LoadGen's names)
+        self.release.wait()
+
+    def DestroyQSL(self, qsl):
+        self.destroyed.append("qsl")
+
+    def DestroySUT(self, sut):
+        self.destroyed.append("sut")
+
+
+def test_a_loadgen_run_that_never_returns_is_given_up_on_at_its_limit_and_the_process_told_so(monkeypatch, tmp_path):
+    """Was: `bench load-overhead`'s inline runs called LoadGen on the main thread, with no bound: a run that never
+    returned hung the command (and once a whole CI job). Now a run with ``limit_s`` is given up on at that limit:
+    LoadgenHung names its logs, its thread is left to cli.main's os._exit, and nothing is destroyed under it."""
+    from bench.measure import sut as module
+
+    monkeypatch.setattr(module, "HUNG", [])
+    lg = _HangingLoadgen()
+    try:
+        with pytest.raises(module.LoadgenHung, match=rf"did not return within 0.2 s, .*its logs: {tmp_path}"):
+            module.start_test(lg, "sut", "qsl", None, None, tmp_path, lambda err: None, limit_s=0.2)
+        assert lg.destroyed == [] and module.abandoned() and module.unsettled(0.0)
+    finally:
+        lg.release.set()
+    assert not module.unsettled(5.0) and lg.destroyed == []  # (destroying is LoadGen's: left to the process's end)
+
+
+def test_a_loadgen_run_within_its_limit_is_destroyed_after_it_and_a_ctrl_c_is_handed_to_stop(tmp_path):
+    import os
+    import signal
+
+    from bench.measure import sut as module
+
+    lg = _HangingLoadgen()
+    lg.release.set()
+    module.start_test(lg, "sut", "qsl", None, None, tmp_path, lambda err: None, limit_s=5.0)
+    assert lg.destroyed == ["qsl", "sut"]
+    lg, stopped = _HangingLoadgen(), []
+
+    def stop(err):  # as BatchingSUT.stop: the run ends soon after (here at once), and the caller raises err
+        stopped.append(err)
+        lg.release.set()
+
+    threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()  # a Ctrl-C while LoadGen runs
+    module.start_test(lg, "sut", "qsl", None, None, tmp_path, stop)
+    assert [type(err) for err in stopped] == [KeyboardInterrupt] and lg.destroyed == ["qsl", "sut"]
+
+
+def test_a_hung_loadgen_run_ends_the_process_at_once_and_says_which(monkeypatch, capsys):
+    from bench import cli
+    from bench.measure import sut as module
+
+    release = threading.Event()
+    hung = threading.Thread(target=release.wait, daemon=True)
+    hung.start()
+    exits = []
+    monkeypatch.setattr(module, "HUNG", [hung])
+    monkeypatch.setattr(cli, "_main", lambda argv: 3)
+    monkeypatch.setattr(cli.os, "_exit", exits.append)
+    try:
+        cli.main(["load-overhead"])
+    finally:
+        release.set()
+    assert exits == [3]
+    assert (
+        capsys.readouterr().err
+        == "bench: a LoadGen run never returned; ended without waiting for it (the run is closed)\n"
+    )

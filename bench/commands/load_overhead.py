@@ -14,9 +14,11 @@ Then the Server peak search on no-op, batching off and on, gives the highest rat
 The whole command takes at most ``--max-time-s`` (default: 10 x ``--seconds`` for each of the 28 runs it may make),
 with the semantics of a suite's ``load.max_time_s``: no LoadGen run starts with less than ``--seconds`` left, each is
 given LoadGen's ``max_duration_ms`` = the time left, and what was measured before the limit is printed, with a line
-saying where it stopped; a peak from a search it cut short is printed as "at least". Whenever what it printed is not
-the whole measurement (the time ran out, or a peak search stopped before it was done: its peak only a lower bound),
-it exits :data:`CUT_SHORT` (3), not 0.
+saying where it stopped; a peak from a search it cut short is printed as "at least". An inline run that has not
+returned :data:`INLINE_GRACE_S` after its own ``max_duration_ms`` is given up on (it serves a no-op: LoadGen waits for
+completions that never came), and no other run starts. Whenever what it printed is not the whole measurement (the
+time ran out, a run was given up on, or a peak search stopped before it was done: its peak only a lower bound), it
+exits :data:`CUT_SHORT` (3), not 0.
 """
 
 from __future__ import annotations
@@ -38,9 +40,14 @@ def _percentiles_us(samples_ns: list[int]) -> tuple[float, float]:
     return p50 / 1e3, p99 / 1e3
 
 
+INLINE_GRACE_S = 60.0
+"""How long an inline run may go on past its own ``max_duration_ms`` before it is given up on as hung: it serves a
+no-op inside the issue callback, so LoadGen has nothing left to wait for once it stops issuing."""
+
+
 def _inline(call, settings, log_dir: Path):
     """A LoadGen run against a SUT that serves each query inside the issue callback (no queue, no worker)."""
-    from bench.measure.sut import loadgen, read_logs, run_log_settings
+    from bench.measure.sut import loadgen, read_logs, run_log_settings, start_test
 
     lg = loadgen()
 
@@ -51,11 +58,11 @@ def _inline(call, settings, log_dir: Path):
     log_settings = run_log_settings(log_dir)  # as bench's SUT logs: a trace of each query would cost this one alone
     sut = lg.ConstructSUT(issue, lambda: None)
     qsl = lg.ConstructQSL(1024, 1024, lambda s: None, lambda s: None)
-    try:
-        lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, str(log_dir / "no-audit.config"))
-    finally:
-        lg.DestroyQSL(qsl)
-        lg.DestroySUT(sut)
+    stopped: list[BaseException] = []  # a Ctrl-C: the run ends on its own within --seconds, then it is raised
+    limit_s = settings.max_duration_ms / 1000 + INLINE_GRACE_S
+    start_test(lg, sut, qsl, settings, log_settings, log_dir, stopped.append, limit_s=limit_s)
+    if stopped:
+        raise stopped[0]
     return read_logs(log_dir)
 
 
@@ -92,7 +99,7 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
         search_cut,
         slowest_rate,
     )
-    from bench.measure.sut import BatchingSUT
+    from bench.measure.sut import BatchingSUT, LoadgenHung
 
     spec = LoadSpec(slo_p99_ms=args.slo_ms, min_duration_s=args.seconds, min_queries=1000)
     lowest, highest = slowest_rate(spec.min_queries, args.seconds), fastest_rate(args.seconds)
@@ -123,7 +130,7 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
     rows = [("direct call (bare loop)", *direct)]
     runs = {}  # name -> LoadgenRun, in the order measured
     low_name = f"Server {args.low_qps:g} QPS"
-    runner = None
+    runner, hung = None, None
     try:
         with BatchingSUT(call_for, 1, 0.0, torch.inference_mode) as sut:
             runner = Runner(sut, spec, folder / "sut", capacity_qps=50_000, deadline=deadline)
@@ -135,6 +142,8 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
         runs[f"{low_name}, inline SUT"] = _inline(call_for(1), settings, folder / "inline-server")
     except TimeLimit:
         pass  # what was measured is printed; the line below says where the time ran out
+    except LoadgenHung as err:
+        hung = str(err)  # LoadGen is left running: no other run may start in this process
     order = ["SingleStream, inline SUT", "SingleStream, bench SUT", f"{low_name}, inline SUT", f"{low_name}, bench SUT"]
     rows += [(f"LoadGen {name}", runs[name].p50_ms * 1e3, runs[name].p99_ms * 1e3) for name in order if name in runs]
     print(f"{'per query':44s} {'p50 (us)':>10s} {'p99 (us)':>10s}")
@@ -154,7 +163,7 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
     not_run, cut_short = [], False
     for max_batch, wait in ((1, 0.0), (args.max_batch, args.max_wait_ms)):
         label = "batching off" if max_batch == 1 else f"max_batch {max_batch}, max_wait_ms {wait:g}"
-        if runner is None or runner.out_of_time(f"the peak search with {label}"):
+        if hung or runner is None or runner.out_of_time(f"the peak search with {label}"):
             not_run.append(f"the peak search with {label}")
             continue
         started = time.perf_counter()
@@ -184,6 +193,10 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
             f"highest Server rate with p99 <= {args.slo_ms:g} ms, {label}: {figure}; "
             f"{len(searched)} runs in {time.perf_counter() - started:.0f} s, mean batch {batch}"
         )
+    if hung:
+        print(f"not measured: {hung}; not run: {', '.join(not_run)}")
+        print(f"LoadGen logs: {folder}")
+        return CUT_SHORT
     where = runner.ran_out() if runner is not None else None  # as a suite's load pass says it
     if where or not_run:
         cut_short = True
@@ -202,8 +215,9 @@ def register(subparsers) -> None:
         "LoadGen with an inline SUT, bench's SUT), then the highest Server rate it sustains at --slo-ms, batching off "
         "and on.",
         epilog=f"Exit codes: 0 every figure measured; 2 a bad option, or LoadGen not installed; {CUT_SHORT} cut short: "
-        "--max-time-s ran out (a line says before what, and what was not run) or a peak search stopped before it "
-        "was done (its peak reads 'at least'): the figures printed are partial or lower bounds.",
+        "--max-time-s ran out (a line says before what, and what was not run), an inline LoadGen run never returned "
+        "(a line says so), or a peak search stopped before it was done (its peak reads 'at least'): the figures "
+        "printed are partial or lower bounds.",
     )
     parser.add_argument(
         "--seconds",

@@ -174,6 +174,11 @@ shutdown would crash in such a thread, so ``bench`` ends its process at once aft
 (:func:`abandoned`, :func:`bench.cli.main`)."""
 
 
+HUNG: list[threading.Thread] = []
+"""LoadGen threads given up on because their run had not returned long after its own limits (:func:`start_test`'s
+``limit_s``): LoadGen waited for completions that never came. As for :data:`ABANDONED`, the process ends at once."""
+
+
 UNJOINED: list[threading.Thread] = []
 """Workers :meth:`BatchingSUT.__exit__` could not wait for, because an abandoned LoadGen run still held them."""
 SETTLE_S = 2.0
@@ -182,19 +187,21 @@ it running."""
 
 
 def abandoned() -> bool:
-    """Whether a LoadGen run was left running by a second interrupt (see :data:`ABANDONED`)."""
-    return any(thread.is_alive() for thread in ABANDONED)
+    """Whether a LoadGen run was left running (by a second interrupt, :data:`ABANDONED`, or as hung, :data:`HUNG`)."""
+    return any(thread.is_alive() for thread in [*ABANDONED, *HUNG])
 
 
 def unsettled(timeout: float = SETTLE_S) -> bool:
-    """Wait up to ``timeout`` for what a second interrupt left running (LoadGen runs, their workers); whether any
-    of it still runs. Then the process must end without its exit-time clean-up (``os._exit``): Python's shutdown
-    would crash in LoadGen's threads. Nothing left: a normal exit, every thread already ended."""
+    """Wait up to ``timeout`` for what was left running (LoadGen runs a second interrupt abandoned or that hung,
+    their workers); whether any of it still runs. Then the process must end without its exit-time clean-up
+    (``os._exit``): Python's shutdown would crash in LoadGen's threads. Nothing left: a normal exit, every thread
+    already ended."""
     deadline = time.monotonic() + timeout
-    for thread in [*ABANDONED, *UNJOINED]:
+    left = [*ABANDONED, *HUNG, *UNJOINED]
+    for thread in left:
         while thread.is_alive() and time.monotonic() < deadline:
             thread.join(0.1)
-    return any(thread.is_alive() for thread in [*ABANDONED, *UNJOINED])
+    return any(thread.is_alive() for thread in left)
 
 
 class BatchingSUT:
@@ -411,37 +418,7 @@ class BatchingSUT:
         self._hold = settings.scenario == lg.TestScenario.Server
         sut = lg.ConstructSUT(self.issue, self.flush)
         qsl = lg.ConstructQSL(1024, 1024, _no_samples, _no_samples)
-        failed: list[BaseException] = []
-        ended = threading.Event()  # (not Thread.join: one that Ctrl-C interrupted may then say the thread ended)
-
-        def start() -> None:
-            try:
-                # an absent audit file: LoadGen would otherwise read ./audit.config if one happened to exist
-                lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, str(log_dir / "no-audit.config"))
-            except BaseException as err:  # handed to the caller's thread
-                failed.append(err)
-            finally:
-                ended.set()
-
-        loadgen_thread = threading.Thread(target=start, name="bench-loadgen", daemon=True)
-        try:
-            try:
-                loadgen_thread.start()
-                ended.wait()  # a Ctrl-C or SIGTERM is raised here, while LoadGen runs
-            except BaseException as err:
-                self.stop(err)
-                try:  # LoadGen must end first (left running, it crashes the process): the drain takes a query
-                    while not ended.wait(0.5) and loadgen_thread.is_alive():
-                        pass
-                except BaseException:  # a second Ctrl-C or SIGTERM: a model call that never returns holds LoadGen
-                    ABANDONED.append(loadgen_thread)  # the process ends without waiting for it (bench.cli.main)
-                    raise
-        finally:
-            if ended.is_set() or not loadgen_thread.is_alive():
-                lg.DestroyQSL(qsl)
-                lg.DestroySUT(sut)
-        if failed:
-            raise failed[0]
+        start_test(lg, sut, qsl, settings, log_settings, log_dir, self.stop)
         if self.error is not None:
             error, self.error = self.error, None
             raise error
@@ -451,6 +428,60 @@ class BatchingSUT:
         calls = self.batches - batches
         result.mean_batch = (self.served - served) / calls if calls else None
         return result
+
+
+class LoadgenHung(RuntimeError):
+    """A LoadGen run that has not returned long after its own limits: see :func:`start_test`."""
+
+
+def start_test(lg, sut, qsl, settings, log_settings, log_dir: Path, stop, limit_s: float | None = None) -> None:
+    """One LoadGen test (``StartTestWithLogSettings``) on a thread of its own, ``bench-loadgen``; then ``sut`` and
+    ``qsl`` are destroyed. Raises what LoadGen raised.
+
+    Python raises Ctrl-C and SIGTERM on the main thread only, so they arrive here, never inside LoadGen's callbacks
+    (an exception thrown through LoadGen leaves its logger running, and the process crashes). Such an interrupt is
+    handed to ``stop(err)``, which must make the run end soon (and see that ``err`` is raised after it); LoadGen is
+    then waited for. A second interrupt leaves it running (:data:`ABANDONED`). ``limit_s``: the longest the run may
+    take before it is given up on as hung (:class:`LoadgenHung`, the thread left in :data:`HUNG`); ``None``: no
+    bound. Either way the process must then end without its exit-time clean-up (:func:`unsettled`)."""
+    failed: list[BaseException] = []
+    ended = threading.Event()  # (not Thread.join: one that Ctrl-C interrupted may then say the thread ended)
+
+    def start() -> None:
+        try:
+            # an absent audit file: LoadGen would otherwise read ./audit.config if one happened to exist
+            lg.StartTestWithLogSettings(sut, qsl, settings, log_settings, str(log_dir / "no-audit.config"))
+        except BaseException as err:  # handed to the caller's thread
+            failed.append(err)
+        finally:
+            ended.set()
+
+    loadgen_thread = threading.Thread(target=start, name="bench-loadgen", daemon=True)
+    try:
+        try:
+            loadgen_thread.start()
+            if not ended.wait(limit_s):  # a Ctrl-C or SIGTERM is raised here, while LoadGen runs
+                HUNG.append(loadgen_thread)  # the process ends without waiting for it (bench.cli.main)
+                raise LoadgenHung(
+                    f"LoadGen's run did not return within {limit_s:g} s, long after its own limits (its logs: "
+                    f"{log_dir}); it is left running, and the process ends without waiting for it"
+                )
+        except LoadgenHung:
+            raise
+        except BaseException as err:
+            stop(err)
+            try:  # LoadGen must end first (left running, it crashes the process): the drain takes a query
+                while not ended.wait(0.5) and loadgen_thread.is_alive():
+                    pass
+            except BaseException:  # a second Ctrl-C or SIGTERM: a model call that never returns holds LoadGen
+                ABANDONED.append(loadgen_thread)  # the process ends without waiting for it (bench.cli.main)
+                raise
+    finally:
+        if ended.is_set() or not loadgen_thread.is_alive():
+            lg.DestroyQSL(qsl)
+            lg.DestroySUT(sut)
+    if failed:
+        raise failed[0]
 
 
 def run_log_settings(log_dir: Path):
