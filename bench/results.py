@@ -357,7 +357,7 @@ class RunWriter:
     def _write_line(handle, payload: dict[str, Any]) -> None:
         try:
             line = json.dumps(payload, default=str, allow_nan=False)
-        except ValueError:  # NaN or an infinity is not JSON: written as null, "not measured"
+        except (ValueError, TypeError):  # NaN or infinity: null, "not measured"; a key JSON cannot hold: its text
             line = json.dumps(json_safe(payload), default=str)
         data = memoryview((line + "\n").encode("utf-8"))
         while data:  # an unbuffered write may take part of it
@@ -463,12 +463,20 @@ def _add(new: Any, old: Any) -> Any:
 
 
 def json_safe(value: Any) -> Any:
-    """``value`` with every NaN or infinity (nested in lists and dicts too) as ``None``: strict JSON, "not measured"."""
+    """``value`` with every NaN or infinity (nested in lists and dicts too) as ``None``: strict JSON, "not measured";
+    a mapping key JSON cannot hold (a factory parameter's ``{2024-01-01: a}`` reads as a date) becomes its text."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
-    return {k: json_safe(v) for k, v in value.items()} if isinstance(value, dict) else value
+    return {_json_key(k): json_safe(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def _json_key(key: Any) -> Any:
+    """A mapping key as JSON holds it: text, a finite number, a flag or null as they are, anything else as text."""
+    if key is None or isinstance(key, (str, bool, int)) or (isinstance(key, float) and math.isfinite(key)):
+        return key
+    return str(key)
 
 
 # ----------------------------------------------------------------------------------------------- reading

@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 Params = tuple[tuple[str, Any], ...]
 
 
+class FrozenMapping(tuple):
+    """A mapping inside a parameter's value, frozen: its (key, value) pairs sorted as :func:`freeze_params` sorts
+    them, so it hashes, compares and prints as the tuple of pairs it always was (case ids and equal specs stay as
+    they were); it also keeps the keys' order as written, so that :func:`thaw` gives the very mapping back."""
+
+    def __new__(cls, items: Iterable[tuple[Any, Any]]) -> FrozenMapping:
+        written = tuple(items)
+        frozen = super().__new__(cls, sorted(written, key=_by_type))
+        frozen.written = written
+        return frozen
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return FrozenMapping, (self.written,)
+
+
 def freeze_params(params: dict[str, Any] | None) -> Params:
-    """Sorted (key, value) pairs, so equal parameter sets hash equally; lists become tuples, sets frozensets. Keys
-    sort by type name first: a user factory's parameter may be a mapping with keys of several types (``{1: a, b:
-    c}``), which plain sorting refused with a TypeError."""
+    """Sorted (key, value) pairs, so equal parameter sets hash equally; mappings become :class:`FrozenMapping`,
+    lists tuples, sets frozensets (:func:`thaw` undoes it). Keys sort by type name first: a user factory's
+    parameter may be a mapping with keys of several types (``{1: a, b: c}``), which plain sorting refused with a
+    TypeError."""
 
     def freeze(value: Any) -> Any:
         if isinstance(value, dict):
-            return tuple((k, freeze(v)) for k, v in sorted(value.items(), key=_by_type))
+            return FrozenMapping((k, freeze(v)) for k, v in value.items())
         if isinstance(value, list):
             return tuple(freeze(v) for v in value)
         if isinstance(value, set):  # YAML's !!set: a set made the spec unhashable (a TypeError in validation)
@@ -23,6 +40,18 @@ def freeze_params(params: dict[str, Any] | None) -> Params:
         return value
 
     return tuple((key, freeze(value)) for key, value in sorted((params or {}).items()))
+
+
+def thaw(value: Any) -> Any:
+    """A frozen parameter value as the suite gave it: mappings (keys in their written order), lists and sets.
+    A factory given ``{a: 1}`` was called with ``[('a', 1)]``, and a list inside a list came as a tuple."""
+    if isinstance(value, FrozenMapping):
+        return {key: thaw(item) for key, item in value.written}
+    if isinstance(value, tuple):
+        return [thaw(item) for item in value]
+    if isinstance(value, frozenset):
+        return set(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -44,7 +73,8 @@ class MethodSpec:
 
     @property
     def kwargs(self) -> dict[str, Any]:
-        return {key: (list(value) if isinstance(value, tuple) else value) for key, value in self.params}
+        """The parameters as the suite gave them (:func:`thaw`): what the builder, method or engine is called with."""
+        return {key: thaw(value) for key, value in self.params}
 
 
 def _by_type(item: tuple[Any, Any]) -> tuple[str, Any]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import tracemalloc
@@ -13,9 +14,10 @@ import torch
 from bench.cli import main
 from bench.errors import BenchError, SuiteError
 from bench.results import RunWriter, run_id_problem
-from bench.runner import Session, _LastOnly
+from bench.runner import Session, _LastOnly, build_model
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement
 from bench.suite import load_suite
+from tests.fakes import models as fake_models
 from tests.helpers import TINY_MEASURE, write_suite
 
 S = "suite: s\nmodels: [noop]\n"
@@ -234,7 +236,25 @@ def test_a_factory_parameter_mapping_with_keys_of_several_types_is_valid(tmp_pat
     # was: TypeError: '<' not supported between instances of 'str' and 'int' (sorting the mapping's keys)
     model = "{factory: 'tests.helpers:f', name: m, params: {table: {1: a, b: c, 2.5: d}, more: [{x: 1, 2: y}]}}"
     suite = load_suite(write_suite(tmp_path, "s.yaml", f"suite: s\nmodels: [{model}]\n"))
-    assert suite.cases[0].model.kwargs["table"] == [(2.5, "d"), (1, "a"), ("b", "c")]
+    assert suite.cases[0].model.kwargs == {"table": {1: "a", "b": "c", 2.5: "d"}, "more": [{"x": 1, 2: "y"}]}
+
+
+def test_a_factory_is_called_with_the_mappings_lists_and_sets_its_suite_gives(tmp_path):
+    # was: {cfg: {a: 1}} reached the factory as [('a', 1)], a list inside a list as a tuple, a set as a frozenset
+    def model(cfg: str) -> MethodSpec:
+        params = f"{{cfg: {cfg}, grid: [[1, 2], [3]], tags: !!set {{x}}}}"
+        body = f"suite: s\nmodels: [{{factory: 'tests.fakes.models:build_recording', name: m, params: {params}}}]\n"
+        return load_suite(write_suite(tmp_path, "s.yaml", body)).cases[0].model
+
+    spec = model("{b: 1, a: [1, {c: 2}]}")
+    build_model(spec, "cpu")
+    called = fake_models.CALLED_WITH
+    assert called == {"cfg": {"b": 1, "a": [1, {"c": 2}]}, "grid": [[1, 2], [3]], "tags": {"x"}}
+    assert list(called["cfg"]) == ["b", "a"]  # its keys in the order the suite wrote them
+    assert pickle.loads(pickle.dumps(spec)).kwargs == spec.kwargs
+    reordered = model("{a: [1, {c: 2}], b: 1}")  # the same mapping: the same spec, as before
+    assert reordered == spec and hash(reordered) == hash(spec) and reordered.params == spec.params
+    assert model("{a: [1, {c: 2}]}") != spec
 
 
 @pytest.mark.parametrize("value", ["!!set {a, b}", "[!!set {a}]", "{k: !!set {a}}"])

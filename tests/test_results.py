@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import warnings
@@ -216,6 +217,17 @@ def test_record_round_trips_through_json(tmp_path):
     row = json.loads((tmp_path / "r1" / "records.jsonl").read_text())
     assert Record(**row) == original
     assert set(row) == {f.name for f in dataclasses.fields(Record)}
+
+
+def test_a_case_whose_parameter_mapping_has_a_key_json_cannot_hold_is_still_written(tmp_path):
+    # a factory's {2024-01-02: a} (YAML reads the key as a date): json.dumps refused the whole record (a TypeError)
+    writer = RunWriter(tmp_path, "r1", {})
+    writer.append(record("a", extra={"model_params": {"days": {datetime.date(2024, 1, 2): "a", 3: "b", None: "c"}}}))
+    writer.close("finished")
+    row = json.loads((tmp_path / "r1" / "records.jsonl").read_text())
+    assert row["case_id"] == "a" and row["extra"]["model_params"] == {
+        "days": {"2024-01-02": "a", "3": "b", "null": "c"}
+    }
 
 
 def test_latest_is_the_newest_by_start_time_even_with_custom_ids(tmp_path):

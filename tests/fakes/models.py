@@ -85,6 +85,16 @@ def build(width: int = 8, **actions: Any) -> ModelBundle:
     return ModelBundle(module=module, make_inputs=lambda batch: (torch.randn(batch, width),), task="test")
 
 
+CALLED_WITH: dict[str, Any] = {}
+
+
+def build_recording(**params: Any) -> ModelBundle:
+    """A factory that keeps the keyword arguments it was called with in :data:`CALLED_WITH`."""
+    CALLED_WITH.clear()
+    CALLED_WITH.update(params)
+    return build()
+
+
 def build_seeding() -> ModelBundle:
     """A factory that seeds torch's global RNG, as user code often does."""
     torch.manual_seed(0)
