@@ -173,6 +173,13 @@ def test_duplicate_suite_names_across_files(tmp_path, capsys):
             r"factory: no module 'nope\.mod' on the import path",
         ),
         ("suite: x\nmodels: [{factory: 'not a path', name: m}]\n", r"factory: must be 'package\.module:function'"),
+        # were valid, then failed the case: the pattern's $ matched before a last newline ("has no function
+        # 'build\n'", over two lines), and the function is looked up as one attribute ("has no function 'a.b'")
+        (
+            'suite: x\nmodels: [{factory: "tests.fakes.models:build\\n", name: m}]\n',
+            r"models\[0\]\.factory: must be 'package\.module:function', got 'tests\.fakes\.models:build\\n'$",
+        ),
+        ("suite: x\nmodels: [{factory: 'tests.fakes.models:a.b', name: m}]\n", r"factory: must be 'package\.module:"),
         ("suite: bad name!\nmodels: [noop]\n", "suite: must be a name of letters.*, got 'bad name!'$"),
         # was valid: the pattern's $ matched before a last newline, and every case id held a line break
         ('suite: "x\\n"\nmodels: [noop]\n', r"suite: must be a name of letters.*, got 'x\\n'$"),

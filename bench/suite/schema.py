@@ -53,6 +53,10 @@ INCLUDE_REQUIRED = ("model", "compression", "device", "batch_size")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 """A suite's, a label's or a swept value's name: what a case id is made of. ``\\Z``, not ``$``: ``$`` also matches
 before a last newline, so ``suite: "quick\\n"`` was valid and its case ids held a line break."""
+FACTORY_PATTERN = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*:[^\W\d]\w*")
+"""A user factory, ``package.module:function``: dotted names, then the function's own name (the runner looks it up
+as one attribute). Matched whole: the ``$`` it ended with let ``"pkg:build\\n"`` through, and ``pkg:a.b`` passed
+validation to fail the case."""
 MAX_COUNT = checks.MAX_COUNT
 MEASURE_LIMITS = {"warmup_s": 3600, "min_time_s": 3600, "memory_s": 3600, "energy_min_s": 3600, "cpu_tdp_w": 10_000}
 MEASURE_LIMITS |= {"min_rounds": 1_000_000, "max_rounds": 1_000_000, "repeats": 1000, "max_time_s": 5 * 3600}
@@ -382,8 +386,8 @@ class Validator:
                 checks.number(value, f"{key}.{param}", maximum=MAX_PARAM, file=self.file)
 
     def factory_model(self, factory: Any, params: dict[str, Any], label: Any, key: str) -> MethodSpec:
-        if not isinstance(factory, str) or not re.match(r"^[\w.]+:[\w.]+$", factory):
-            raise self.error(f"{key}.factory", "must be 'package.module:function'")
+        if not isinstance(factory, str) or not FACTORY_PATTERN.fullmatch(factory):
+            raise self.error(f"{key}.factory", f"must be 'package.module:function', got {checks.short(factory)}")
         module_name = factory.partition(":")[0]
         if not find_module(module_name):  # found, not imported: validating a suite runs none of its code
             raise self.error(f"{key}.factory", f"no module '{module_name}' on the import path (sys.path)")
