@@ -63,7 +63,7 @@ TEMP_GRACE_S = 600.0
 """A temporary file whose writer is gone is removed once it has not been written to for this long."""
 TEMP_STALE_S = 86400.0
 """A temporary file not written to for this long is removed whatever its pid says (the pid has been reused)."""
-_TEMP_NAME = re.compile(r"\.tmp(\d+)$")
+_TEMP_NAME = re.compile(r"\.tmp(\d+)\Z")
 
 
 class CacheWarning(BenchWarning):

@@ -257,6 +257,17 @@ def test_an_entry_that_may_not_be_read_is_left_as_it_is_not_called_damaged(cache
     assert touched == [] and entry.read_bytes() == before and not list(cache.rglob("*.tmp*"))
 
 
+def test_only_a_name_ending_in_tmp_and_a_pid_is_a_temporary_file(tmp_path):
+    """``\\.tmp(\\d+)$`` also matched before a last newline: a file named ``notes.tmp12\\n`` was removed as stale."""
+    stale, not_ours = tmp_path / "entry.tmp999999999", tmp_path / "notes.tmp999999999\n"  # no process has that pid
+    for path in (stale, not_ours):
+        path.write_bytes(b"partial")
+        days = time.time() - artefacts.TEMP_STALE_S - 60
+        os.utime(path, (days, days))
+    artefacts.remove_stale_temp_files(tmp_path)
+    assert not stale.exists() and not_ours.exists()
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_another_user_s_stale_temporary_file_is_left_to_them(cache, monkeypatch):
     """A shared folder: a stale ``<entry>.tmp<pid>`` of another user's killed writer was deleted by ours."""
