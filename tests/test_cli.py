@@ -620,6 +620,9 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
         (["load-overhead", "--start-qps", "1e9"], "--start-qps 1e+09: with --seconds 2 it must be from 62.5 (1000"),
         (["load-overhead", "--low-qps", "3e6", "--seconds", "1"], "to 2e+06 QPS (what one LoadGen run may hold"),
         (["load-overhead", "--max-time-s", "1", "--seconds", "2"], "--max-time-s 1: leaves no LoadGen run of --se"),
+        # was run: a batch that does not fill waits out --max-wait-ms, so the batching search's every query missed
+        (["load-overhead", "--max-wait-ms", "20", "--slo-ms", "10"], "--max-wait-ms 20: not below --slo-ms 10: a"),
+        (["load-overhead", "--slo-ms", "0.5"], "--max-wait-ms 0.5: not below --slo-ms 0.5: a batch that does not"),
     ],
 )
 def test_load_overhead_rates_loadgen_cannot_run_are_one_line_errors(argv, message, capsys):

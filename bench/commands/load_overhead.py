@@ -115,6 +115,12 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
             f"--max-time-s {max_time_s:g}: leaves no LoadGen run of --seconds {args.seconds:g}; must be >= "
             f"{args.seconds:g} (or lower --seconds)"
         )
+    if args.max_batch > 1 and 0 < args.max_wait_ms >= args.slo_ms:  # as a suite's batching.max_wait_ms is refused
+        raise BenchError(
+            f"--max-wait-ms {args.max_wait_ms:g}: not below --slo-ms {args.slo_ms:g}: a batch that does not fill "
+            "waits it out, so every query of the batching peak search misses the SLO; lower --max-wait-ms below "
+            "--slo-ms or raise --slo-ms"
+        )
     limit_s = time_limit_s(args.seconds, max_time_s)
     deadline = time.monotonic() + limit_s  # as a suite's load.max_time_s: no run starts with less than --seconds left
 
