@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from bench.commands._args import BadEnvironment
-from bench.errors import BenchError, os_reason, printable
+from bench.errors import BenchError, one_line_text, os_reason, printable
 
 PYTEST_COMMANDS = ("run", "overhead")
 """Commands whose output is pytest's own (its colours included); every other command's output goes through
@@ -122,7 +122,7 @@ def _line(text: str) -> str:
     """An error or a warning as the one line it must be: control characters escaped (:func:`printable`), a newline
     too. A name holding one (a suite asked for as ``$'x\\ny'``, a results folder ``$'a\\nb'``) split the line in two,
     the second not starting with ``bench``."""
-    return printable(text).replace("\n", "\\n")
+    return one_line_text(text)
 
 
 def passes_on(parser: argparse.ArgumentParser) -> set[str]:

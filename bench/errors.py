@@ -30,6 +30,17 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+_LINE_BREAKS = str.maketrans({"\n": "\\n", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+"""The line breaks :func:`printable` keeps or lets through (it escapes ``\\r`` and the other controls)."""
+
+
+def one_line_text(text: str) -> str:
+    """``text`` as one printed line: control characters as their escapes (:func:`printable`), line breaks too
+    (``\\n``). For what a run's files hold (a host or CPU name, a suite's name, a commit): printed as written, it
+    started a line of its own in a listing of one line per run, or drove the terminal."""
+    return printable(text).translate(_LINE_BREAKS)
+
+
 def counted(number: int, noun: str, plural: str | None = None) -> str:
     """``number`` and ``noun`` agreeing: ``1 case``, ``0 cases``, ``2 cases`` (``plural`` when not noun + s)."""
     return f"{number} {noun if number == 1 else plural or noun + 's'}"

@@ -33,7 +33,7 @@ from typing import Any
 from bench import metrics
 from bench.checks import MAX_COUNT, short
 from bench.durable import write_atomic
-from bench.errors import BenchError, BenchWarning, os_reason, short_name
+from bench.errors import BenchError, BenchWarning, one_line_text, os_reason, short_name
 from bench.hardware import process_gone, this_process
 
 try:
@@ -974,13 +974,14 @@ def running_who(meta: dict[str, Any]) -> str:
     """The process of a run read as ``running`` (:func:`read_meta`), to follow ``is still running``:
     `` (pid N on HOST)``, and where HOST is another host, whose process cannot be checked from here, how long the run
     has written nothing: `` (pid N on HOST; another host: nothing written for 42 min)`` (a run killed there with
-    ``kill -9`` or out of memory says ``running`` for ever; one whose case takes long is quiet meanwhile)."""
+    ``kill -9`` or out of memory says ``running`` for ever; one whose case takes long is quiet meanwhile). One line
+    whatever the ``meta.json`` holds: a host name with a line break broke ``still running ...`` in two."""
     process = meta.get("process")
     if not isinstance(process, dict) or not process:
         return ""
     quiet = meta.get("quiet_s")
     since = f"; another host: nothing written for {_duration(quiet)}" if isinstance(quiet, (int, float)) else ""
-    return f" (pid {process.get('pid')} on {process.get('host')}{since})"
+    return one_line_text(f" (pid {process.get('pid')} on {process.get('host')}{since})")
 
 
 def _run_folders(results_dir: str | os.PathLike[str] | None = None) -> list[Path]:

@@ -437,3 +437,43 @@ def test_cpu_cases_without_a_throughput_figure_draw_no_scaling_line_and_the_repo
     cases[1] = ok_case("m[2t]", threads=2, latency=1.0)  # a throughput at one thread count only: still no line
     write_run(tmp_path / "results", cases, run_id="r2")
     assert threads_chart(tables("r2", tmp_path / "results")).figure is None
+
+
+def test_a_host_or_commit_with_line_breaks_or_controls_keeps_each_listing_one_line_per_run(tmp_path, capsys):
+    """A host name, CPU model or commit read from a run's meta.json was printed as written: ``still running (pid 1 on
+    a`` then ``b; ...`` on a line of its own, a baseline's line split in two, and escapes added after pandas laid out
+    its columns shifted every column after them (``\\u2028`` went out as it was)."""
+    import json
+
+    from bench.cli import main
+    from tests.gate_helpers import make_run
+
+    results = tmp_path / "results"
+    odd = "host\nfake  1  line\x0b\u2028\x1b[2J"
+    env = {"hostname": odd, "cpu_model": "cpu\nmodel", "git_commit": "c0ffee\x1bx"}
+    for run_id, started in (("r1", "2026-11-22T10:00:00Z"), ("r2", "2026-11-23T10:00:00Z")):
+        make_run(results, run_id, {"m[fp32-cpu-1t-bs1]": {"samples": [1.0, 1.1, 1.2]}}, env=env, started_at=started)
+    meta = json.loads((results / "r2" / "meta.json").read_text())
+    meta.update(status="running", process={"pid": "1\n2", "host": odd})
+    (results / "r2" / "meta.json").write_text(json.dumps(meta))
+    shown = r"host\nfake  1  line\x0b\u2028\x1b[2J"
+    assert main(["baseline", "set", "r1", "--results", str(results)]) == 0
+    capsys.readouterr()
+    for command, table in (
+        (["results"], 3),
+        (["results", "r2"], 0),
+        (["history", "demo", "--out", str(tmp_path / "trends"), "--metric", "latency_p50_ms"], 3),
+        (["baseline", "show"], 0),
+    ):
+        assert main([*command, "--results", str(results)]) == 0
+        out = capsys.readouterr().out
+        lines = out.split("\n")
+        assert not any(c in out for c in "\x0b\x1b\u2028"), command
+        assert any(shown in line for line in lines), command  # the whole name, on one line
+        if table:  # the header and one line per run, every column in line: all as wide as the header
+            rows = next(lines[i : i + table] for i, line in enumerate(lines) if line.lstrip().startswith("run_id"))
+            assert len({len(row) for row in rows}) == 1 and all(
+                row.lstrip().startswith(("run_id", "r1", "r2")) for row in rows
+            )
+    assert main(["results", "r2", "--results", str(results)]) == 0
+    assert f"still running (pid 1\\n2 on {shown}; another host" in capsys.readouterr().out

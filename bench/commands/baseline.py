@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.commands import add_results_option
-from bench.errors import counted
+from bench.errors import counted, one_line_text
 
 
 def baseline(args: argparse.Namespace, extra: list[str]) -> int:
@@ -31,9 +31,11 @@ def baseline(args: argparse.Namespace, extra: list[str]) -> int:
         promotions = promotions or [{"run_id": meta.get("promoted_from") or meta.get("run_id"), "cases": []}]
         for entry in promotions:
             print(
-                f"{suite:24} {counted(len(entry['cases']), 'case')} from run {entry.get('run_id')} "
-                f"(commit {str(entry.get('git_commit') or env.get('git_commit') or '?')[:12]}, "
-                f"{entry.get('hostname') or '?'}), promoted {entry.get('promoted_at')}"
+                one_line_text(  # a host name read with a line break started a line of its own
+                    f"{suite:24} {counted(len(entry['cases']), 'case')} from run {entry.get('run_id')} "
+                    f"(commit {str(entry.get('git_commit') or env.get('git_commit') or '?')[:12]}, "
+                    f"{entry.get('hostname') or '?'}), promoted {entry.get('promoted_at')}"
+                )
             )
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.commands import add_results_option
+from bench.commands import add_results_option, one_line_cells
 from bench.commands._args import environment_default, folder, number_type, positive_int, probability
 from bench.results import default_reports_dir
 
@@ -43,7 +43,7 @@ def history_command(args: argparse.Namespace, extra: list[str]) -> int:
         ]
     )
     print(f"suite {args.suite}: {len(runs)} runs, oldest first")
-    print(table.to_string(index=False))
+    print(one_line_cells(table).to_string(index=False))
     metrics = args.metric or list(history.TREND_METRICS)
     paths, steps = history.plot_trends(
         frame,

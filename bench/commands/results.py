@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from bench.commands import add_results_option
-from bench.errors import counted
+from bench.commands import add_results_option, one_line_cells
+from bench.errors import counted, one_line_text
 
 SHOWN = [
     "case_id",
@@ -34,9 +34,10 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
         if runs.empty:
             print(f"no runs under {args.results}/ yet (bench run suites/quick.yaml)")
             return 0
-        print(runs.drop(columns="damage").to_string(index=False))
+        print(one_line_cells(runs.drop(columns="damage")).to_string(index=False))
         for run in runs[runs["damage"] != ""].itertuples():
-            print(f"damaged: {run.run_id}: {run.ok + run.failed + run.skipped} records read; not read: {run.damage}")
+            read = run.ok + run.failed + run.skipped
+            print(one_line_text(f"damaged: {run.run_id}: {read} records read; not read: {run.damage}"))
         return 0
     path = store.resolve_run(args.run, args.results)
     with warnings.catch_warnings():  # shown below, with what was read; records of a newer bench are no damage
@@ -48,7 +49,7 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
     if meta.get("status") == "running":  # on another host, how long it has been quiet: it may have been killed there
         print(f"still running{store.running_who(meta)}")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
-        print(frame[[c for c in SHOWN if c in frame.columns]].to_string(index=False))
+        print(one_line_cells(frame[[c for c in SHOWN if c in frame.columns]]).to_string(index=False))
     for problem in store.run_damage(path):
         print(f"not read: {problem}")
     return 0
