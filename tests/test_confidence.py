@@ -14,7 +14,7 @@ from bench.judge.confidence import (
     resampled_statistics,
     tie_rule,
 )
-from bench.judge.decide import decide
+from bench.judge.decide import decide, robustness
 from bench.judge.scoring import ScoringConfig, score
 from tests.test_scoring import frame, record
 
@@ -121,8 +121,7 @@ def test_a_recommendation_moved_by_a_near_tie_gets_its_own_figures_on_its_row():
     summary sheet) named the new case with no runner-up (or itself as its runner-up, with the margin of the
     passed-over case) and the passed-over case's shares: stays_top_share 1.0, and confidence_share 0.6 for a case
     best in 40% of the resamples. Now the passed-over case is the runner-up, at a negative margin, the confidence
-    share is the recommended case's, and the weight perturbation's share, computed for the other case, is left
-    empty."""
+    share is the recommended case's, and the weight perturbation's share is the recommended case's own."""
     a = BASE * 1.003
     decision, confidence = decided(float(np.percentile(a, 50)), float(np.percentile(BASE, 50)), a, BASE)
     rec = decision.recommendations.iloc[0]
@@ -131,7 +130,39 @@ def test_a_recommendation_moved_by_a_near_tie_gets_its_own_figures_on_its_row():
     assert rec["runner_up"] == "m[bf16-cpu2t-bs1]"
     assert rec["margin"] == pytest.approx(cases.loc["m[bf16-cpu2t-bs1]", "score"] - rec["score"]) and rec["margin"] < 0
     assert rec["confidence_share"] == confidence.shares["m[bf16-cpu1t-bs1]"] < confidence.share
-    assert np.isnan(rec["stays_top_share"])
+    # the weight perturbation is redone for the recommended case (dominated by the other: never the lowest P)
+    assert rec["stays_top_share"] == 0.0 and rec["robustness"].startswith("m[bf16-cpu1t-bs1], recommended although")
+
+
+def test_the_robustness_beside_a_recommendation_moved_by_a_near_tie_describes_the_recommended_case():
+    """Was: after a near tie moved the recommendation to int8 (smaller, cheaper, a hair slower), the robustness line
+    beside it read "m[bf16-cpu1t-bs1] stays top in 78% of 27 weight perturbations ... FRAGILE: the recommendation
+    changes ...", the figures and the name of the case passed over. Now the line, its share and its flag describe
+    the recommended case, and name the case that has the lowest P."""
+    int8, bf16 = "m[int8-cpu1t-bs1]", "m[bf16-cpu1t-bs1]"
+    ref, a = BASE * 1.5, BASE * 1.025
+    rows = frame(
+        record("fp32", latency_p50_ms=float(np.percentile(ref, 50))),
+        record("int8", latency_p50_ms=float(np.percentile(a, 50)), model_size_bytes=480),
+        record("bf16", latency_p50_ms=float(np.percentile(BASE, 50)), model_size_bytes=500),
+    )
+    config = ScoringConfig()
+    scored = score(rows, config).assign(cost_per_1m=[3.0, 1.0, 2.0])
+    decision = decide(scored, {}, config)
+    lowest = decision.recommendations.iloc[0]["robustness"]
+    samples = {"s::m[fp32-cpu1t-bs1]": ref, f"s::{int8}": a, f"s::{bf16}": BASE}
+    (confidence,) = apply_confidence(decision, samples, config).values()
+    rec = decision.recommendations.iloc[0]
+    assert confidence.near_tie and confidence.best_case == bf16 and rec["case_id"] == int8
+    assert lowest.startswith(f"{bf16} stays top in ")  # before the move: the lowest-P case's line
+    assert rec["robustness"].startswith(f"{int8}, recommended although {bf16} has the lowest P (see the reasons), ")
+    (followed,) = decision.robustness.values()
+    assert followed.top_case == int8 and followed.summary == rec["robustness"]
+    # the two front cases share the perturbations: each one's share of lowest P is what the other's is not
+    cases = decision.cases
+    alone = robustness(cases[cases["pareto"]], config.weights, config.perturbation, config.stable_share)
+    assert alone.top_case == bf16 and rec["stays_top_share"] == pytest.approx(1 - alone.stays_top_share)
+    assert rec["fragile"] == (rec["stays_top_share"] < config.stable_share) == ("FRAGILE" in rec["robustness"])
 
 
 @pytest.mark.parametrize("currency", ["EUR", "USD"])

@@ -221,6 +221,9 @@ def test_across_runs_a_change_of_the_lowest_p_between_runs_is_a_near_tie_that_go
     assert cases.at[B, "verdict"] == f"recommended by this run alone; across runs: {A}"
     assert rec["reasons"].startswith(f"near tie across runs (lowest P {B} in 1, {A} in 1 of 2 runs on this machine)")
     assert rec["score"] == cases.at[A, "score"] > cases.at[B, "score"]  # the pick is not the lowest P: the rule's
+    # the weight perturbation beside it describes A (was B's line: "only one feasible non-dominated configuration")
+    assert rec["robustness"].startswith(f"{A}, recommended although {B} has the lowest P (see the reasons), ")
+    assert across.robustness["top_case"].tolist() == [A] and rec["stays_top_share"] == 0.0  # B dominates A
     assert rec["earlier_runs"].endswith(
         "Across these 2 runs, this one among them, a near tie (--across-runs); in a near tie the cheaper (USD per "
         f"1M), then the smaller, then the lower-P configuration is recommended: {A}, not {B}."

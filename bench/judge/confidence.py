@@ -41,7 +41,16 @@ import pandas as pd
 
 from bench import metrics
 from bench.errors import counted
-from bench.judge.decide import CONSTRAINTS, Decision, currency_of, percent, violations
+from bench.judge.decide import (
+    CONSTRAINTS,
+    NOT_PERTURBED,
+    Decision,
+    Robustness,
+    currency_of,
+    percent,
+    robustness,
+    violations,
+)
 from bench.judge.scoring import LATENCY_STATISTICS, ScoringConfig
 
 RESAMPLES = 1000
@@ -349,6 +358,10 @@ def apply_confidence(
         found[tuple(str(rec[c]) for c in group_columns)] = result
         if result.near_tie and result.recommended != result.best_case:
             _move_recommendation(decision, group, rec.name, result)
+            followed = follow_recommendation(frame, decision.recommendations, rec.name, config)
+            key = tuple(str(rec[c]) for c in group_columns)
+            if followed is not None and key in decision.robustness:
+                decision.robustness[key] = followed
         contenders = [c for c, share in result.shares.items() if share >= RIVAL_SHARE]
         caution = _caution(group, [result.recommended, *contenders])
         texts.append(f"{result.summary} {caution}" if caution else result.summary)
@@ -419,16 +432,48 @@ def _move_recommendation(decision: Decision, group: pd.DataFrame, rec_index: Any
     )
 
 
+def follow_recommendation(
+    cases: pd.DataFrame, recommendations: pd.DataFrame, rec_index: Any, config: ScoringConfig
+) -> Robustness | None:
+    """The weight perturbation (:func:`bench.judge.decide.robustness`) of the case a recommendation row names after
+    a tie rule moved it from the lowest-P case (a near tie, here or across runs), in place on the row:
+    ``stays_top_share`` (the share in which it has the lowest P), ``spearman_mean``, ``fragile`` and the
+    ``robustness`` text, which names it and the lowest-P case (was: the passed-over case's line, under that case's
+    name, beside the recommendation of another). It is computed over the group's feasible non-dominated cases, as
+    :func:`bench.judge.decide.decide` does, and the recommended case. ``None`` (the row left as it is) where the
+    row has no robustness to redo: not perturbed, or no recommendation."""
+    rec = recommendations.loc[rec_index]
+    case, said = rec.get("case_id"), rec.get("robustness")
+    if not isinstance(case, str) or not isinstance(said, str) or said in ("", NOT_PERTURBED.summary):
+        return None
+    group = _in_group(cases, rec, config.group_columns)
+    dominated = group["dominated_by"].fillna("").astype(str) != "" if "dominated_by" in group else False
+    candidates = (group["feasible"].astype(bool) & ~dominated) | (group["case_id"] == case)
+    found = robustness(
+        cases.loc[group.index[candidates]], config.weights, config.perturbation, config.stable_share, followed=case
+    )
+    values = {
+        "stays_top_share": found.stays_top_share,
+        "spearman_mean": found.spearman_mean,
+        "fragile": found.fragile,
+        "robustness": found.summary,
+    }
+    for column, value in values.items():
+        recommendations.at[rec_index, column] = value
+    return found
+
+
 def _move(
     cases: pd.DataFrame, recs: pd.DataFrame, rows: tuple[Any, Any, Any], verdict: str, old_verdict: str, reasons: str
 ) -> None:
     """Move a group's recommendation, in place, from the case at index ``old`` of ``cases`` to the one at ``new``
     (``rows``: those two and the group's row of ``recs``), with their verdicts and the row's reasons. The case passed
     over becomes the row's runner-up (``margin``: its P minus the recommendation's, negative), and the shares of
-    the case they were computed for are left empty (``stays_top_share``: the ``robustness`` text names its case;
-    ``confidence_share`` when the runs move it, after the resamples: :func:`apply_confidence` sets the recommended
-    case's own after a near tie), so that the row's figures describe its case (was: runner-up the recommendation
-    itself, and the passed-over case's shares beside the new recommendation)."""
+    the case they were computed for are left empty (``stays_top_share``, until :func:`follow_recommendation` redoes
+    the weight perturbation for the new case; ``confidence_share`` when the runs move it, after the resamples:
+    :func:`apply_confidence` sets the recommended case's own after a near tie), so that the row's figures describe
+    its case (was: runner-up the recommendation itself, and the passed-over case's shares beside the new
+    recommendation)."""
     old, new, rec_index = rows
     cases.at[old, "recommended"], cases.at[new, "recommended"] = False, True
     cases.at[new, "verdict"], cases.at[old, "verdict"] = verdict, old_verdict

@@ -130,7 +130,11 @@ def objectives(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
 
 @dataclass(frozen=True)
 class Robustness:
-    """How stable the top configuration is when each weight moves by ±perturbation (a 3-point grid per weight)."""
+    """How stable the top configuration is when each weight moves by ±perturbation (a 3-point grid per weight).
+
+    ``top_case`` is the case the figures describe: the lowest-P one, or the recommendation that a tie rule chose
+    over it (:func:`robustness`'s ``followed``); ``stays_top_share`` is the share of perturbations in which it has
+    the lowest P."""
 
     top_case: str | None
     candidates: int
@@ -150,9 +154,19 @@ NOT_PERTURBED = Robustness(None, 0, 0, float("nan"), float("nan"), float("nan"),
 
 
 def robustness(
-    frame: pd.DataFrame, weights: Weights, perturbation: float = 0.2, stable_share: float = 0.8
+    frame: pd.DataFrame,
+    weights: Weights,
+    perturbation: float = 0.2,
+    stable_share: float = 0.8,
+    *,
+    followed: str | None = None,
 ) -> Robustness:
-    """Perturb every non-zero weight by -p, 0, +p (all combinations) and re-rank ``frame``'s scored rows."""
+    """Perturb every non-zero weight by -p, 0, +p (all combinations) and re-rank ``frame``'s scored rows.
+
+    The share counted is that of the lowest-P case, or of ``followed`` (one of ``frame``'s cases): the case a tie
+    rule recommended instead (:mod:`bench.judge.confidence`), so that the figures beside a recommendation describe
+    that case, and say which case has the lowest P (was: the passed-over case's share, under its name, beside the
+    recommendation of another)."""
     from scipy.stats import spearmanr
 
     rows = frame[frame["score"].notna()]
@@ -162,8 +176,9 @@ def robustness(
         return Robustness(None, 0, 0, float("nan"), float("nan"), float("nan"), False, "no scored configuration")
     terms = term_matrix(rows)
     base_scores = terms @ base
-    top = int(np.argmin(base_scores))
-    top_case = str(rows["case_id"].iloc[top])
+    lowest = str(rows["case_id"].iloc[int(np.argmin(base_scores))])
+    top_case = lowest if followed is None else followed
+    top = rows["case_id"].astype(str).tolist().index(top_case)
     if len(rows) == 1:
         # decide() passes the feasible non-dominated cases: the group may hold more feasible ones, dominated
         return Robustness(top_case, 1, 0, 1.0, float("nan"), float("nan"), False, ONLY_ONE)
@@ -183,23 +198,32 @@ def robustness(
     rho_mean = float(np.mean(correlations)) if correlations else float("nan")
     rho_min = float(np.min(correlations)) if correlations else float("nan")
     fragile = share < stable_share
-    pct = f"±{perturbation:.0%}"
     correlation = (
         f"Spearman rank correlation mean {rho_mean:.2f}, min {rho_min:.2f}"
         if correlations  # P ties under every weighting: no order to correlate (ties go to cost per 1M, then latency)
         else f"no rank correlation: the {len(rows)} configurations tie on P under every weighting"
     )
-    summary = (
-        f"{top_case} stays top in {percent(share, stable_share)} of {count} weight perturbations "
-        f"({pct} on each weight); "
-        f"{correlation}. "
-        + (
-            f"FRAGILE: the recommendation changes with small changes of the weights (below {stable_share:.0%})."
-            if fragile
-            else "Robust to the weights."
-        )
+    said = _perturbed_text(top_case, lowest, share, stable_share)
+    summary = f"{said[0]} of {count} weight perturbations (±{perturbation:.0%} on each weight); {correlation}. " + (
+        said[1] if fragile else "Robust to the weights."
     )
     return Robustness(top_case, len(rows), count, share, rho_mean, rho_min, fragile, summary)
+
+
+def _perturbed_text(case: str, lowest: str, share: float, stable_share: float) -> tuple[str, str]:
+    """How a robustness line begins (who has the lowest P in how many perturbations), and what it says when that is
+    below ``stable_share``; a case that a tie rule recommended over the lowest-P ``lowest`` names that case, and the
+    rule as what chose it."""
+    shown, below = percent(share, stable_share), f"{stable_share:.0%}"
+    if case == lowest:
+        return (
+            f"{case} stays top in {shown}",
+            f"FRAGILE: the recommendation changes with small changes of the weights (below {below}).",
+        )
+    return (
+        f"{case}, recommended although {lowest} has the lowest P (see the reasons), has the lowest P in {shown}",
+        f"FRAGILE: it has the lowest P in fewer than {below} of them; the rule in the reasons, not P, chose it.",
+    )
 
 
 # ---------------------------------------------------------------------------------------- decisions

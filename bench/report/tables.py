@@ -13,7 +13,13 @@ import pandas as pd
 from bench import metrics
 from bench import results as store
 from bench.errors import BenchError, SuiteError, counted
-from bench.judge.confidence import EARLIER_RUNS, Confidence, add_earlier_runs, apply_confidence
+from bench.judge.confidence import (
+    EARLIER_RUNS,
+    Confidence,
+    add_earlier_runs,
+    apply_confidence,
+    follow_recommendation,
+)
 from bench.judge.cost import Capacity, Prices, add_costs, capacity_plan, load_prices
 from bench.judge.decide import Decision, Robustness, decide, reference_missing, validate_constraints
 from bench.judge.scoring import NOT_RUN, PROFILES, ScoringConfig, score
@@ -246,7 +252,17 @@ def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS, *,
         if found.best_case
     }
     columns = {suite: config.group_columns for suite, config in result.configs.items()}
+    before = recs["case_id"].copy()
     add_earlier_runs(recs, result.cases, decided, columns, best, across=across)
+    moved = [i for i in recs.index if isinstance(recs.at[i, "case_id"], str) and recs.at[i, "case_id"] != before[i]]
+    for index in moved:  # the runs moved it: its robustness line must describe the case it now names
+        config = result.configs[str(recs.at[index, "suite"])]
+        followed = follow_recommendation(result.cases, recs, index, config)
+        key = tuple(str(recs.at[index, c]) for c in config.group_columns)
+        if followed is not None and key in result.robustness_by_group:
+            result.robustness_by_group[key] = followed
+    if moved:
+        result.robustness = _robustness_frame(result)
 
 
 def _decided(path: Path, result: Tables) -> list[pd.DataFrame]:
@@ -316,7 +332,7 @@ def analyse(
     source = source or f"run {meta.get('run_id', '?')}"
     sections = _suite_sections(meta)
     frame = _typed(frame)
-    parts, recommendations, plans, robust_rows = [], [], [], []
+    parts, recommendations, plans = [], [], []
     result = Tables(meta.get("run_id", ""), meta, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
     absent = _absent(meta, frame)
     for suite, records in _by_suite(frame):
@@ -340,8 +356,6 @@ def analyse(
         parts.append(decision.cases)
         recommendations.append(decision.recommendations)
         plans.append(capacity_plan(decision.cases, capacity, config.group_columns))
-        for key, robustness in decision.robustness.items():
-            robust_rows.append(dict(zip(config.group_columns, key, strict=False)) | robustness.__dict__)
         result.configs[suite] = config
         result.constraints[suite] = constraints
         result.prices[suite] = prices
@@ -350,8 +364,18 @@ def analyse(
     result.cases = pd.concat(parts, ignore_index=True) if parts else frame
     result.recommendations = pd.concat(recommendations, ignore_index=True) if recommendations else pd.DataFrame()
     result.capacity = pd.concat(plans, ignore_index=True) if plans else pd.DataFrame()
-    result.robustness = pd.DataFrame(robust_rows)
+    result.robustness = _robustness_frame(result)
     return result
+
+
+def _robustness_frame(result: Tables) -> pd.DataFrame:
+    """:attr:`Tables.robustness`: one row per group of :attr:`Tables.robustness_by_group`, its group's values (its
+    suite's ``group_columns``; the key's first value is the suite) beside the figures."""
+    rows = []
+    for key, found in result.robustness_by_group.items():
+        config = result.configs.get(key[0]) or ScoringConfig()
+        rows.append(dict(zip(config.group_columns, key, strict=False)) | found.__dict__)
+    return pd.DataFrame(rows)
 
 
 __all__ = ["PROFILES", "Tables", "analyse", "group_label", "tables"]
