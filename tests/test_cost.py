@@ -211,6 +211,24 @@ def test_capacity_plan_uses_only_cases_meeting_the_slo_and_marks_the_cheapest():
     assert across.loc["cpu4", "cheapest"] and not across.loc["gpu", "cheapest"]  # 730 < 2920
 
 
+def test_plans_of_exactly_the_same_monthly_cost_are_all_cheapest_and_called_a_tie():
+    """Was: cpu1 and cpu1-copy, one core each at the same throughput, cost the same per month, and the plan marked
+    the first, cpu1, "cheapest" alone. Now every plan at the group's lowest cost is marked and counts the tie; a
+    cheaper plan is the cheapest alone, with no tie."""
+    frame = cases(case_id=["cpu1", "cpu1-copy", "cpu4"], device=["cpu"] * 3, threads=[1, 1, 4])
+    frame["throughput_items_per_s"] = [300.0, 300.0, 300.0]
+    frame["latency_p99_ms"] = [8.0, 8.0, 8.0]
+    capacity = Capacity(target_qps=1000, latency_slo_ms=10, slo_statistic="p99", headroom=1.5)
+    plan = capacity_plan(add_costs(frame, load_prices({"cpu_core_hour": 0.05})), capacity).set_index("case_id")
+    assert plan.loc["cpu1", "monthly_cost"] == plan.loc["cpu1-copy", "monthly_cost"] < plan.loc["cpu4", "monthly_cost"]
+    assert plan["cheapest"].to_dict() == {"cpu1": True, "cpu1-copy": True, "cpu4": False}
+    assert plan["cheapest_tie"].to_dict() == {"cpu1": 2, "cpu1-copy": 2, "cpu4": 0}
+    frame.loc[1, "throughput_items_per_s"] = 400.0  # 4 replicas, not 5: cheaper, alone
+    plan = capacity_plan(add_costs(frame, load_prices({"cpu_core_hour": 0.05})), capacity).set_index("case_id")
+    assert plan["cheapest"].to_dict() == {"cpu1": False, "cpu1-copy": True, "cpu4": False}
+    assert not plan["cheapest_tie"].any()
+
+
 def test_capacity_defaults_and_section():
     assert Capacity.from_section(None) == Capacity()
     capacity = Capacity.from_section({"target_qps": 50, "latency_slo_ms": 20})

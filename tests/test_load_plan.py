@@ -52,7 +52,8 @@ def test_the_plan_uses_the_server_peak_when_present_and_the_old_formula_otherwis
     assert plan.loc["no-load", "replicas"] == 9
     assert plan.loc["no-load", "plan_basis"] == "single-stream formula (no load test)"
     # the cheapest plan that meets the SLO is chosen on the plan's own basis
-    assert plan["cheapest"].tolist() == [False, True, False]  # looser-slo and no-load tie at 9; the first wins
+    assert plan["cheapest"].tolist() == [False, True, True]  # looser-slo and no-load tie at 9: both, said a tie
+    assert plan["cheapest_tie"].tolist() == [0, 2, 2]
 
 
 def test_a_load_test_that_found_no_rate_refutes_the_slo_and_its_verdict_is_shown():

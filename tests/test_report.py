@@ -222,7 +222,9 @@ def test_the_workbooks_cheapest_plan_is_the_pages_star_among_feasible_plans(repo
     last = 10 + len(plan)
     summary = _plan_summary(formulas)
     assert summary["cheapest plan meeting the SLO and the constraints"] == (
-        f"=IF(COUNT(T11:T{last})>0,INDEX(A11:A{last},MATCH(MIN(T11:T{last}),T11:T{last},0)),"
+        f'=IF(COUNT(T11:T{last})>0,IF(COUNTIF(T11:T{last},MIN(T11:T{last}))>1,"a tie: "&COUNTIF(T11:T{last},'
+        f'MIN(T11:T{last}))&" plans at this cost (the rows whose column T shows it)",INDEX(A11:A{last},'
+        f"MATCH(MIN(T11:T{last}),T11:T{last},0))),"
         f'IF(COUNT(P11:P{last})=0,"none meets the SLO",IF(COUNTIF(S11:S{last},TRUE)=0,"none is feasible (column U '
         f'says why)",IF(COUNTIFS(S11:S{last},TRUE,P11:P{last},">0")=0,"none that meets the SLO is feasible (column '
         'U says why)","no feasible plan that meets the SLO has a price (column R says why)"))))'
@@ -235,6 +237,42 @@ def test_the_workbooks_cheapest_plan_is_the_pages_star_among_feasible_plans(repo
     }
     cheaper = plan[plan["meets_slo"] & ~plan["feasible"]]["monthly_cost"].min()
     assert star["case_id"] == "m[bf16-cpu-1t-bs1]" and cheaper < star["monthly_cost"]  # int8 is cheaper, not feasible
+
+
+def make_tie(results: Path) -> str:
+    """A run whose bf16 and int8 cases, on one thread at the same latency, need the same replicas at the same price:
+    their plans cost exactly the same per month, the lowest of the group."""
+    run_id = "20260101T000000Z-tie0"
+    sections = {"capacity": {"target_qps": 1000, "latency_slo_ms": 50, "headroom": 1.5}}
+    writer = RunWriter(results, run_id, {"suites": [{"name": "s", "path": "s.yaml", "sections": sections}]})
+    for compression, latency, size in (("fp32", 4.0, 4000), ("bf16", 2.0, 2000), ("int8", 2.0, 1000)):
+        case = f"m[{compression}-cpu-1t-bs1]"
+        writer.append(ok_record(run_id, case, compression, "cpu", 1, latency, size), [latency] * 5)
+    writer.close("finished")
+    return run_id
+
+
+def test_plans_tied_on_the_lowest_monthly_cost_are_each_starred_as_a_tie_and_the_workbook_names_none(tmp_path):
+    """Was: bf16 and int8 cost 98.55 a month each, and the page starred bf16 alone (the first), the workbook naming
+    it "cheapest plan meeting the SLO and the constraints", beside int8's recommendation. Now both are starred, each
+    saying it is a tie, and the workbook says so in place of a name."""
+    run_id = make_tie(tmp_path / "results")
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    plan = result.capacity.set_index("case_id")
+    tied = ["m[bf16-cpu-1t-bs1]", "m[int8-cpu-1t-bs1]"]
+    assert plan.loc[tied[0], "monthly_cost"] == plan.loc[tied[1], "monthly_cost"]
+    assert plan["cheapest"].to_dict() == {"m[fp32-cpu-1t-bs1]": False, tied[0]: True, tied[1]: True}
+    page = (folder / "index.html").read_text()
+    section = page[page.index("<h2>Capacity plan</h2>") : page.index("<h2>Charts</h2>")]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S)]
+    stars = [(row[0], row[-1]) for row in cells if row and row[-1].startswith("★")]
+    assert stars == [(case, "★ a tie: 2 plans at this cost") for case in tied]
+    sheet = openpyxl.load_workbook(folder / "capacity.xlsx", data_only=True)["capacity"]
+    assert _plan_summary(sheet) == {
+        "cheapest plan meeting the SLO and the constraints": "a tie: 2 plans at this cost (the rows whose column T "
+        "shows it)",
+        "its monthly cost (USD)": pytest.approx(plan.loc[tied[0], "monthly_cost"]),
+    }
 
 
 @pytest.mark.parametrize(

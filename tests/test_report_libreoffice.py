@@ -163,3 +163,22 @@ def test_each_suites_sheet_recalculates_with_its_own_inputs(tmp_path):
                 assert int(row[6]) == replicas
                 assert float(row[7]) == pytest.approx(replicas * plan.at[case_id, "price_per_hour"] * 730)
         assert any(row[5] == "yes" for row in got.values())
+
+
+def test_calc_says_a_tie_where_plans_share_the_lowest_cost_and_names_the_one_a_price_edit_makes_cheaper(tmp_path):
+    """Was: INDEX/MATCH named the first of the plans at the lowest cost. Now Calc says it is a tie while they cost
+    the same, and names the cheaper one once a price cell makes it so."""
+    from tests.test_report import make_tie
+
+    run_id = make_tie(tmp_path / "results")
+    folder, result = write_report(run_id, tmp_path / "results", tmp_path / "reports")
+    n = len(result.capacity)
+    book = openpyxl.load_workbook(folder / "capacity.xlsx")  # without cached values: Calc computes every cell
+    book.save(tmp_path / "tie.xlsx")
+    rows = _recalculated(tmp_path / "tie.xlsx", tmp_path)
+    assert rows[n + 11][1] == "a tie: 2 plans at this cost (the rows whose column T shows it)"
+    assert float(rows[n + 12][1]) == pytest.approx(result.capacity["monthly_cost"].min())
+    book["capacity"]["E13"] = 0.01  # int8's price per hour, lowered: it alone is the cheapest
+    book.save(tmp_path / "cheaper.xlsx")
+    rows = _recalculated(tmp_path / "cheaper.xlsx", tmp_path)
+    assert rows[12][0] == "m[int8-cpu-1t-bs1]" and rows[n + 11][1] == "m[int8-cpu-1t-bs1]"

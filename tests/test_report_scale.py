@@ -127,14 +127,16 @@ def test_the_capacity_table_keeps_a_row_of_every_group_and_says_what_it_leaves_o
     monkeypatch.setattr(page_html, "MAX_ROWS", 30)
     run_id = fabricate(tmp_path / "results", models=12, batch_sizes=1, per_group=5, without_reference=4)
     result = tables(run_id, tmp_path / "results")
-    assert len(result.capacity) == 8 * 5 + 4 * 4 and result.capacity["cheapest"].sum() == 8
+    # each scored group's three 1-thread plans need 3 replicas at one core-hour each: a tie, every one starred
+    assert len(result.capacity) == 8 * 5 + 4 * 4 and result.capacity["cheapest"].sum() == 8 * 3
     shown, note = capacity_section(page_html.render_html(result, []))
     assert len(shown) == 30
     assert {case.split("-")[0] for case in shown} == {f"m{m}" for m in range(12)}  # every group has a row
     assert note == (
         "26 more plan row(s) in capacity.xlsx (capacity sheet, every ok case; summary.csv has each case's figures, "
         "not its plan): the page shows the cheapest plan of each group (★), one plan of each of the 4 group(s) "
-        "without one: 4 unscored, their reference case did not run, then the cases of the ranking above (30 rows)."
+        "without one: 4 unscored, their reference case did not run, the 16 other plan(s) tied with a cheapest one "
+        "(★), then the cases of the ranking above (30 rows)."
     )
     monkeypatch.setattr(page_html, "MAX_ROWS", 10)  # fewer rows than groups: the note counts the groups left out
     shown, note = capacity_section(page_html.render_html(result, []))

@@ -442,16 +442,20 @@ def capacity_plan(
     p99 SLO no looser than ``latency_slo_ms``; otherwise the single-stream formula (``plan_basis`` says which, and
     ``replicas_single_stream`` / ``monthly_cost_single_stream`` keep the single-stream plan beside it). ``cheapest``
     marks, per group (by default suite, model, device, batch size), the lowest monthly cost among cases that meet
-    the SLO and, when the frame has a ``feasible`` column, the suite's constraints; ``infeasible_reason`` says why a
-    case is not feasible (its verdict: ``violates ...`` or ``not scored: ...``), blank for a feasible one.
+    the SLO and, when the frame has a ``feasible`` column, the suite's constraints: every plan at that cost, and
+    ``cheapest_tie`` counts them on each where there are several (an exact tie; 0 elsewhere), so that no plan is
+    singled out among equals (was: the first of them alone); ``infeasible_reason`` says why a case is not feasible
+    (its verdict: ``violates ...`` or ``not scored: ...``), blank for a feasible one.
     """
     ok = frame[frame["status"] == "ok"]
     column = LATENCY_STATISTICS[capacity.slo_statistic]
     plan = pd.DataFrame([_plan_row(row, capacity, column) for _, row in ok.iterrows()])
     if plan.empty:
         return plan
-    plan["cheapest"] = False
+    plan["cheapest"], plan["cheapest_tie"] = False, 0
     eligible = plan[plan["meets_slo"] & plan["feasible"] & plan["monthly_cost"].notna()]
     for _, group in eligible.groupby(list(group_columns), sort=False):
-        plan.loc[group["monthly_cost"].idxmin(), "cheapest"] = True
+        lowest = group.index[group["monthly_cost"] == group["monthly_cost"].min()]
+        plan.loc[lowest, "cheapest"] = True
+        plan.loc[lowest, "cheapest_tie"] = len(lowest) if len(lowest) > 1 else 0
     return plan

@@ -70,22 +70,24 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _capacity_rows(tables: Tables, ranking: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The capacity plan's rows on the page (at most :data:`MAX_ROWS`) and, when some are left out, what the page
-    says about it. First one row of every group: its cheapest plan (★) or, for a group that has none (an unscored
-    group, whose reference case did not run, is not feasible, so it never has a ★; or no plan of the group meets
-    the SLO), its cheapest plan, meeting the SLO first; then the cases of the ranking shown; then the others."""
+    says about it. First one row of every group: its cheapest plan (★; the first of a tie) or, for a group that has
+    none (an unscored group, whose reference case did not run, is not feasible, so it never has a ★; or no plan of
+    the group meets the SLO), its cheapest plan, meeting the SLO first; then the other plans of a tie for the
+    cheapest (★, each saying it is a tie); then the cases of the ranking shown; then the others."""
     capacity = tables.capacity
     if len(capacity) <= MAX_ROWS:
         return capacity, ""
     groups = _plan_groups(tables, capacity)
-    cheapest = capacity["cheapest"].astype(bool)
-    starred = set(groups[cheapest.to_numpy()])
+    cheapest = capacity["cheapest"].astype(bool).to_numpy()
+    starred = set(groups[cheapest])
     order = capacity.assign(_group=groups, _misses=~capacity["meets_slo"].astype(bool))
     order = order[~order["_group"].isin(starred)].sort_values(["_misses", "monthly_cost"], kind="stable")
     stand_in = capacity.index.isin(order.drop_duplicates("_group").index)
+    first_star = cheapest & ~pd.Series(np.where(cheapest, groups, None)).duplicated().to_numpy()
     shown = set(zip(ranking["suite"], ranking["case_id"], strict=True))
     in_ranking = [key in shown for key in zip(capacity["suite"], capacity["case_id"], strict=True)]
-    one_per_group = cheapest.to_numpy() | stand_in
-    tier = np.where(one_per_group, 0, np.where(np.array(in_ranking, dtype=bool), 1, 2))
+    tied = cheapest & ~first_star  # the other plans of a tie for the cheapest: after one row of every group
+    tier = np.select([first_star | stand_in, tied, np.array(in_ranking, dtype=bool)], [0, 1, 2], default=3)
     kept = capacity.index[np.argsort(tier, kind="stable")][:MAX_ROWS]
     unscored = set(zip(tables.unscored.get("suite", []), tables.unscored.get("case_id", []), strict=True))
     is_unscored = pd.Series(
@@ -98,6 +100,8 @@ def _capacity_rows(tables: Tables, ranking: pd.DataFrame) -> tuple[pd.DataFrame,
         unscored_stand_ins = int(is_unscored[stand_in].sum())
         why = f": {unscored_stand_ins} unscored, their reference case did not run" if unscored_stand_ins else ""
         shows.append(f"one plan of each of the {int(stand_in.sum())} group(s) without one{why}")
+    if tied.any():
+        shows.append(f"the {int(tied.sum())} other plan(s) tied with a cheapest one (★)")
     note = (
         f"{len(capacity) - len(kept)} more plan row(s) in capacity.xlsx (capacity sheet, every ok case; summary.csv "
         f"has each case's figures, not its plan): the page shows {', '.join(shows)}, then the cases of the ranking "

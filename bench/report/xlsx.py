@@ -68,6 +68,9 @@ NO_CHEAPEST = (
     "no feasible plan that meets the SLO has a price (column R says why)",
 )
 """Why the capacity sheet names no cheapest plan, in the order its formula tests them."""
+TIE = "a tie: {count} plans at this cost (the rows whose column T shows it)"
+"""What the capacity sheet names as its cheapest plan where several plans share the lowest cost of column T (the
+page stars each of them): no case is singled out among equals (was: the first of them, by INDEX/MATCH)."""
 NO_PLAN = "no case was measured (every case failed or was skipped): nothing to plan"
 """What the capacity sheet says of its cheapest plan where it has no plan row: no formula over a blank row, and no
 "none meets the SLO" about cases that were never compared with it."""
@@ -390,8 +393,9 @@ def _cheapest(
 ) -> None:
     """Below the plan: the cheapest feasible plan meeting the SLO among the plan rows ``rows`` (first, last: one
     decision group's, the lowest of column T there, the page's ★ of ``group``) and its monthly cost, live formulas;
-    where there is none, the cost is blank and the first cell says why: none meets the SLO, none is feasible, none
-    that meets the SLO is feasible, or none of those has a price; with no plan row, :data:`NO_PLAN`."""
+    where several plans share that cost, :data:`TIE` rather than one of their names; where there is none, the cost
+    is blank and the first cell says why: none meets the SLO, none is feasible, none that meets the SLO is feasible,
+    or none of those has a price; with no plan row, :data:`NO_PLAN`."""
     label = "cheapest plan meeting the SLO and the constraints" + (f": {group}" if group else "")
     sheet.write(row, 0, _text(label), formats["bold"])
     sheet.write(row + 1, 0, f"its monthly cost ({currency})", formats["bold"])
@@ -407,16 +411,20 @@ def _cheapest(
         f'IF(COUNTIFS({feasible},TRUE,{replicas},">0")=0,{none_both},{no_price})))'
     )
     starred = plan[plan["cheapest"].astype(bool)]
-    if len(starred):  # the page's ★ of the group (bench.judge.cost.capacity_plan)
+    if len(starred) > 1:  # the page's ★ on each plan of an exact tie: none is named above the others
+        name, cost = TIE.format(count=len(starred)), _cell_value(starred["monthly_cost"].iloc[0])
+    elif len(starred):  # the page's ★ of the group (bench.judge.cost.capacity_plan)
         name, cost = _cell_value(starred["case_id"].iloc[0]), _cell_value(starred["monthly_cost"].iloc[0])
     else:  # the cached value of the formula's reason, by the same tests
         has_plan, feasible_rows = plan["replicas"].notna(), plan["feasible"].astype(bool)
         tests = (not has_plan.any(), not feasible_rows.any(), not (feasible_rows & has_plan).any(), True)
         name = next(text for text, holds in zip(NO_CHEAPEST, tests, strict=True) if holds)
         cost = ""  # no plan has no cost (MIN of no number is 0 in a spreadsheet)
-    sheet.write_formula(
-        row, 1, f"=IF(COUNT({candidates})>0,INDEX({cases},MATCH(MIN({candidates}),{candidates},0)),{why})", None, name
-    )
+    lowest = f"MIN({candidates})"
+    tied = f"COUNTIF({candidates},{lowest})"
+    before, after = (f'"{part}"' for part in TIE.split("{count}"))
+    named = f"IF({tied}>1,{before}&{tied}&{after},INDEX({cases},MATCH({lowest},{candidates},0)))"
+    sheet.write_formula(row, 1, f"=IF(COUNT({candidates})>0,{named},{why})", None, name)
     sheet.write_formula(row + 1, 1, f'=IF(COUNT({candidates})=0,"",MIN({candidates}))', formats["money"], cost)
 
 
