@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import combinations
 
 import numpy as np
@@ -26,10 +27,12 @@ def p99(values) -> float:
     return float(np.percentile(values, 99))
 
 
-def decided(latency_a, latency_b, samples_a, samples_b, constraints=None, currency=None, flags=({}, {}, {})):
-    """fp32 on 1 thread (the reference), bf16 on 1 thread (a, cheaper) and bf16 on 2 threads (b, dearer); their
-    cost per 1M in ``currency`` when one is given (a suite's ``prices.currency``), else in none named. ``flags``:
-    more figures of each record (``unstable``, ``precision_reached``)."""
+def decided(
+    latency_a, latency_b, samples_a, samples_b, constraints=None, currency=None, flags=({}, {}, {}), costs=(3, 1, 2)
+):
+    """fp32 on 1 thread (the reference), bf16 on 1 thread (a, cheaper) and bf16 on 2 threads (b, dearer: ``costs``
+    per 1M); their cost per 1M in ``currency`` when one is given (a suite's ``prices.currency``), else in none named.
+    ``flags``: more figures of each record (``unstable``, ``precision_reached``)."""
     ref, a, b = flags
     rows = frame(
         record("fp32", threads=1, latency_p50_ms=float(np.percentile(BASE * 1.5, 50)), **ref),
@@ -38,7 +41,7 @@ def decided(latency_a, latency_b, samples_a, samples_b, constraints=None, curren
     )
     config = ScoringConfig()
     scored = score(rows, config)
-    scored["cost_per_1m"] = [3.0, 1.0, 2.0]
+    scored["cost_per_1m"] = [float(cost) for cost in costs]
     if currency:
         scored["currency"] = currency
     decision = decide(scored, constraints, config)
@@ -60,6 +63,50 @@ def test_two_identical_cases_are_each_best_in_about_half_of_the_resamples_and_ca
     assert confidence.near_tie and "NEAR TIE" in confidence.summary and tie_rule() in confidence.summary
     rec = decision.recommendations.iloc[0]
     assert rec["case_id"] == "m[bf16-cpu1t-bs1]" and rec["near_tie"]  # the cheaper one
+
+
+@pytest.mark.parametrize(
+    ("costs", "picked"), [((3, 1, 2), ""), ((3, 1, 1), " (equal on all three: the first in the ranking)")]
+)
+def test_cases_whose_samples_are_the_same_constant_tie_in_every_resample_and_neither_is_called_best(costs, picked):
+    """Was: "m[bf16-cpu1t-bs1] is best in 100% of 1000 resamples" for two cases whose raw samples were the same
+    constant, 10 ms: every resample tied, and each tie went to the first in the decision's order. Now a resample
+    whose lowest P several cases share is a tie, a win for none; the line calls it an exact tie, and the near-tie
+    rule picks between them, saying so where they are equal on all it compares too."""
+    a, b = "m[bf16-cpu1t-bs1]", "m[bf16-cpu2t-bs1]"
+    decision, confidence = decided(10.0, 10.0, [10.0] * 50, [10.0] * 50, costs=costs)
+    assert confidence.shares == {} and confidence.share == 0.0  # no resample is a win
+    assert confidence.ties == {a: 1.0, b: 1.0} and confidence.tied == 1.0
+    assert confidence.near_tie and confidence.contenders == [a, b] and confidence.recommended == a
+    rec = decision.recommendations.iloc[0]
+    assert rec["confidence"] == (
+        f"EXACT TIE: {a}, {b} share the lowest P in 100% of 1000 resamples of the measured latencies (a win for none "
+        f"of them): the data cannot tell them apart; {tie_rule()}: {a}{picked}."
+    )
+    assert rec["case_id"] == a and rec["confidence_share"] == 0.0 and rec["near_tie"]
+
+
+@pytest.mark.parametrize(
+    ("coarse", "said"),
+    [  # b wins in about as many resamples as a, and ties in the rest; a wins nearly all, b ties in a few
+        (
+            [9.9] * 10 + [10.0] + [10.1] * 10,
+            r"^NEAR TIE: .* at \d+/\d+ of 1000 resamples .*, an exact tie in \d+% of them: ",
+        ),
+        (
+            [10.0] * 7 + [10.1] * 16,
+            r"^m\[bf16-cpu1t-bs1\] is best in 9\d% .*; in \d+% the lowest P was an exact tie, a win ",
+        ),
+    ],
+)
+def test_a_resample_is_a_win_for_one_case_or_an_exact_tie_never_both(coarse, said):
+    """Samples of a coarse timer (0.1 ms steps): b's resampled median is often exactly a's constant 10 ms. Each
+    resample counts once: as the win of the one case with the lowest P, or as an exact tie, which the line says."""
+    decision, confidence = decided(10.0, float(np.median(coarse)), [10.0] * len(coarse), np.array(coarse))
+    assert 0 < confidence.tied < 1 and set(confidence.ties) == {"m[bf16-cpu1t-bs1]", "m[bf16-cpu2t-bs1]"}
+    assert sum(confidence.shares.values()) + confidence.tied == pytest.approx(1.0)
+    assert all(share == confidence.tied for share in confidence.ties.values())  # two cases: each tie is theirs
+    assert re.search(said, decision.recommendations.iloc[0]["confidence"])
 
 
 def test_a_case_20_percent_faster_is_best_in_nearly_every_resample():

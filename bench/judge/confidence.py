@@ -23,14 +23,16 @@ e.g. p50 and p99) comes from the same resample, so they move together as they do
   their exact conditional mean and variance (m × those of the samples between): over that many samples the central
   limit theorem leaves a difference far below the resampling noise itself. Only this last sum is approximate.
 
-A **near tie** is a recommendation that stays best in fewer than ``confident_share`` of the resamples (default 90%)
-while another case is best in at least ``rival_share`` of them (default 10%): the data cannot tell them apart, so
-among those contenders the cheaper (cost per 1M inferences, in the suite's currency), then the smaller (model size),
-then the lower-P configuration is recommended, and the verdicts say so.
+A resample whose lowest P several cases share exactly is an **exact tie**, a win for none of them. A **near tie** is a
+recommendation that stays best (alone) in fewer than ``confident_share`` of the resamples (default 90%) while
+another case is best, alone or tied, in at least ``rival_share`` of them (default 10%): the data cannot tell them
+apart, so among those contenders the cheaper (cost per 1M inferences, in the suite's currency), then the smaller
+(model size), then the lower-P configuration is recommended, and the verdicts say so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -79,11 +81,23 @@ class Confidence:
     """Share of resamples in which ``best_case`` stays best."""
     resamples: int
     shares: dict[str, float] = field(default_factory=dict)
-    """Case -> share of resamples in which it was best, largest first."""
+    """Case -> share of resamples in which it alone was best, largest first."""
     near_tie: bool = False
     recommended: str | None = None
     """The recommendation after the near-tie rule (``best_case`` when there is no near tie)."""
     summary: str = ""
+    ties: dict[str, float] = field(default_factory=dict)
+    """Case -> share of resamples in which it shared the lowest P exactly with another case (a win for neither),
+    largest first."""
+    tied: float = 0.0
+    """Share of resamples whose lowest P two or more cases shared exactly."""
+
+    @property
+    def contenders(self) -> list[str]:
+        """The cases best, alone or in an exact tie, in at least :data:`RIVAL_SHARE` of the resamples, most often
+        first."""
+        often = {case: self.shares.get(case, 0.0) + self.ties.get(case, 0.0) for case in {**self.shares, **self.ties}}
+        return [case for case, share in sorted(often.items(), key=lambda item: -item[1]) if share >= RIVAL_SHARE]
 
 
 def resampled_statistic(
@@ -268,26 +282,37 @@ def group_confidence(
 
 
 def _count(rows: pd.DataFrame, scores: np.ndarray, allowed: np.ndarray, resamples: int) -> Confidence:
-    """Who is best in each resample (ties go to the earlier row: the decision's own order), and the tie rule."""
+    """Who is best in each resample, and the tie rule. A resample whose lowest P several cases share exactly (their
+    samples constant and equal, or a coarse timer's) is an exact tie, a win for none of them (was: for the first in
+    the decision's order, "best in 100%" of resamples that all tied)."""
     order = np.argsort(rows["rank"].to_numpy(float), kind="stable")
     rows, scores, allowed = rows.iloc[order], scores[order], allowed[order]
     masked = np.where(allowed, scores, np.inf)
-    winners = np.argmin(masked, axis=0)
-    feasible_somewhere = np.isfinite(masked.min(axis=0))
+    lowest = masked.min(axis=0)
+    at_lowest = (masked == lowest) & np.isfinite(lowest)  # cases x resamples: which were best, alone or tied
+    tie = at_lowest.sum(axis=0) > 1
     cases = rows["case_id"].tolist()
-    counts = np.bincount(winners[feasible_somewhere], minlength=len(cases))
-    shares = {cases[i]: counts[i] / resamples for i in np.argsort(-counts, kind="stable") if counts[i]}
+    alone, shared = (at_lowest & ~tie).sum(axis=1), (at_lowest & tie).sum(axis=1)
+    shares, ties = _shares(cases, alone, resamples), _shares(cases, shared, resamples)
     best = rows.loc[rows["recommended"].astype(bool), "case_id"].iloc[0]
-    share = shares.get(best, 0.0)
-    rivals = [c for c, s in shares.items() if c != best and s >= RIVAL_SHARE]
-    near_tie = share < CONFIDENT_SHARE and bool(rivals)
-    recommended = best
+    found = Confidence(best, shares.get(best, 0.0), resamples, shares, ties=ties, tied=float(tie.mean()))
+    rivals = [c for c in found.contenders if c != best]
+    near_tie = found.share < CONFIDENT_SHARE and bool(rivals)
+    recommended, note = best, ""
     if near_tie:
         contenders = rows[rows["case_id"].isin([best, *rivals])]
-        recommended = min(contenders.index, key=lambda i: _cheaper(contenders, i))
-        recommended = contenders.at[recommended, "case_id"]
-    summary = _summary(best, share, shares, resamples, near_tie, recommended, currency_of(rows, rows.index[0]))
-    return Confidence(best, share, resamples, shares, near_tie, recommended, summary)
+        keys = {i: _cheaper(contenders, i) for i in contenders.index}
+        pick = min(keys, key=keys.__getitem__)  # the first in the ranking among equals
+        recommended = contenders.at[pick, "case_id"]
+        if sum(key == keys[pick] for key in keys.values()) > 1:
+            note = " (equal on all three: the first in the ranking)"
+    summary = _summary(found, near_tie, recommended + note, currency_of(rows, rows.index[0]))
+    return dataclasses.replace(found, near_tie=near_tie, recommended=recommended, summary=summary)
+
+
+def _shares(cases: list[str], counts: np.ndarray, resamples: int) -> dict[str, float]:
+    """Case -> its count of resamples over ``resamples``, largest first; a case counted in none is left out."""
+    return {cases[i]: counts[i] / resamples for i in np.argsort(-counts, kind="stable") if counts[i]}
 
 
 def _cheaper(frame: pd.DataFrame, i: Any) -> tuple[float, float, float]:
@@ -301,15 +326,22 @@ def _percent(share: float) -> str:
     return percent(share, RIVAL_SHARE, CONFIDENT_SHARE)
 
 
-def _summary(best, share, shares, resamples, near_tie, recommended, currency) -> str:
+def _summary(found: Confidence, near_tie: bool, recommended: str, currency: str | None) -> str:
+    """The confidence line: how often the lowest-P case was best alone, and how often the lowest P was an exact tie
+    (a win for no case); in a near tie, the contenders and the rule's pick, an exact tie in every resample called
+    one."""
+    resamples, tied = found.resamples, found.tied
+    of = f"of {resamples} resamples of the measured latencies"
     if not near_tie:
-        return f"{best} is best in {_percent(share)} of {resamples} resamples of the measured latencies."
-    split = "/".join(_percent(s).rstrip("%") for s in shares.values() if s >= RIVAL_SHARE)
-    names = ", ".join(c for c, s in shares.items() if s >= RIVAL_SHARE)
-    return (
-        f"NEAR TIE: {names} at {split} of {resamples} resamples of the measured latencies: the data cannot tell "
-        f"them apart; {tie_rule(currency)}: {recommended}."
-    )
+        tie = f"; in {_percent(tied)} the lowest P was an exact tie, a win for no case" if tied else ""
+        return f"{found.best_case} is best in {_percent(found.share)} {of}{tie}."
+    names = ", ".join(found.contenders)
+    rule = f"the data cannot tell them apart; {tie_rule(currency)}: {recommended}."
+    if not any(found.shares.get(case) for case in found.contenders):  # they only ever tied
+        return f"EXACT TIE: {names} share the lowest P in {_percent(tied)} {of} (a win for none of them): {rule}"
+    split = "/".join(_percent(found.shares.get(case, 0.0)).rstrip("%") for case in found.contenders)
+    tie = f", an exact tie in {_percent(tied)} of them" if tied else ""
+    return f"NEAR TIE: {names} at {split} {of}{tie}: {rule}"
 
 
 def _not_computed(
@@ -362,8 +394,7 @@ def apply_confidence(
             key = tuple(str(rec[c]) for c in group_columns)
             if followed is not None and key in decision.robustness:
                 decision.robustness[key] = followed
-        contenders = [c for c, share in result.shares.items() if share >= RIVAL_SHARE]
-        caution = _caution(group, [result.recommended, *contenders])
+        caution = _caution(group, [result.recommended, *result.contenders])
         texts.append(f"{result.summary} {caution}" if caution else result.summary)
         share_col.append(result.shares.get(result.recommended, 0.0))  # the row's case's, after a near tie too
         tie_col.append(result.near_tie)
@@ -415,7 +446,8 @@ def _move_recommendation(decision: Decision, group: pd.DataFrame, rec_index: Any
     old = group.index[group["case_id"] == result.best_case][0]
     new = group.index[group["case_id"] == result.recommended][0]
     rule = tie_rule(currency_of(frame, new))
-    split = ", ".join(f"{case} {_percent(share)}" for case, share in result.shares.items() if share >= RIVAL_SHARE)
+    split = ", ".join(f"{case} {_percent(result.shares.get(case, 0.0))}" for case in result.contenders)
+    split += f", an exact tie {_percent(result.tied)}" if result.tied else ""
     _move(
         frame,
         decision.recommendations,
