@@ -121,6 +121,28 @@ def test_a_case_that_hits_max_time_first_is_flagged_with_a_warning():
     assert 0.25 <= clock.now <= 0.3 + 0.05  # it used the time it had and stopped there
 
 
+def test_max_time_s_bounds_min_rounds_too_and_a_case_cut_short_of_them_is_flagged():
+    """min_rounds was a floor no limit capped: a million rounds of a 25 ms case ran about 7 hours past max_time_s."""
+    spec = dataclasses.replace(SPEC, min_rounds=100_000, max_rounds=1_000_000, max_time_s=5.0)
+    cut = r"measure.max_time_s 5 s stopped the latency pass at \d+ of measure.min_rounds 100000 calls \(25 ms a call"
+    with pytest.warns(ImpreciseWarning, match=cut):
+        result, clock = run(np.full(1_000_000, 25.0), spec)
+    rounds = result.columns["rounds"]
+    assert clock.now <= spec.warmup_s + 0.05 + spec.max_time_s  # the warm-up, then at most max_time_s
+    assert 5.0 / 0.025 * 0.9 <= rounds < spec.min_rounds  # it used the time it had, and stopped there
+    assert result.extra["min_rounds_cut"].startswith(f"measure.max_time_s 5 s stopped the latency pass at {rounds} ")
+    assert result.columns["precision_reached"] is True  # the p50 itself is as precise as asked
+    assert len(result.samples_ms) == rounds
+
+
+def test_a_window_cut_to_what_the_warm_up_suggested_is_topped_up_to_min_rounds_while_time_is_left():
+    # the warm-up's calls take 50 ms, the timed ones 10 ms: 21 rounds fit max_time_s by the warm-up, 100 really do
+    spec = dataclasses.replace(SPEC, min_rounds=100, min_time_s=0.1, max_time_s=1.05, precision=None)
+    result, clock = run(np.concatenate([[50.0, 50.0], np.full(10_000, 10.0)]), spec)
+    assert result.columns["rounds"] == spec.min_rounds
+    assert "min_rounds_cut" not in result.extra and clock.now <= 0.1 + spec.max_time_s + 1e-6  # warm-up + limit
+
+
 def test_the_time_limit_counts_the_calls_not_the_interval_arithmetic(monkeypatch):
     """The interval's first use imports scipy (about a second on a small machine): that must not come off the
     first case's time budget and stop it after its first chunk."""

@@ -36,6 +36,10 @@ def test_rounds_honour_min_time_and_bounds():
     assert rounds_for(0.001, min_time_s=1.0, min_rounds=20, max_rounds=100_000) == 1000
     assert rounds_for(0.5, min_time_s=1.0, min_rounds=20, max_rounds=100_000) == 20
     assert rounds_for(1e-7, min_time_s=1.0, min_rounds=20, max_rounds=5000) == 5000
+    # max_time_s caps the min_rounds floor (not min_time_s, which is at most max_time_s), and leaves one call
+    assert rounds_for(0.5, min_time_s=1.0, min_rounds=20, max_rounds=100_000, max_time_s=5.0) == 10
+    assert rounds_for(0.001, min_time_s=1.0, min_rounds=20, max_rounds=100_000, max_time_s=1.0) == 1000
+    assert rounds_for(60.0, min_time_s=1.0, min_rounds=20, max_rounds=100_000, max_time_s=5.0) == 1
 
 
 def test_warm_up_keeps_the_first_call_out_of_the_estimate():

@@ -24,7 +24,8 @@ class UnstableWarning(BenchWarning):
 
 
 class ImpreciseWarning(BenchWarning):
-    """The latency pass stopped at ``max_time_s`` (or ``max_rounds``) before the p50 reached ``measure.precision``."""
+    """The latency pass stopped at ``max_time_s`` (or ``max_rounds``) before the p50 reached ``measure.precision``,
+    or ``max_time_s`` stopped it before ``measure.min_rounds`` calls (``extra.min_rounds_cut`` says where)."""
 
 
 class BusyWarning(BenchWarning):
@@ -143,10 +144,16 @@ def warm_up(
             return WarmUp(first_call_s=first_done - start, seconds_per_call=(now - first_done) / calls, calls=calls + 1)
 
 
-def rounds_for(seconds_per_call: float, min_time_s: float, min_rounds: int, max_rounds: int) -> int:
-    """Rounds (one call each) so the latency pass lasts ``min_time_s``, within ``[min_rounds, max_rounds]``."""
-    wanted = math.ceil(min_time_s / max(seconds_per_call, 1e-9))
-    return max(min_rounds, min(wanted, max_rounds))
+def rounds_for(
+    seconds_per_call: float, min_time_s: float, min_rounds: int, max_rounds: int, max_time_s: float | None = None
+) -> int:
+    """Rounds (one call each) so the latency pass lasts ``min_time_s``, within ``[min_rounds, max_rounds]``; of
+    ``min_rounds`` only as many as ``max_time_s`` affords at ``seconds_per_call`` (at least one): ``max_time_s`` is
+    the hard bound, ``min_rounds`` a floor within it."""
+    per_call = max(seconds_per_call, 1e-9)
+    wanted = math.ceil(min_time_s / per_call)
+    floor = min_rounds if max_time_s is None else min(min_rounds, max(1, math.floor(max_time_s / per_call)))
+    return max(floor, min(wanted, max_rounds))
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,9 @@ def time_until_precise(
 ) -> Timed:
     """Time ``rounds`` calls per window, then, while the p50's 95% interval (:func:`bench.intervals.median_ci`) is
     wider than ±``spec.precision``, time more: as many as the interval's 1/sqrt(n) scaling says are missing (at
-    least 10% more), within ``spec.time_limit_s`` (of timed calls and re-warms) and ``spec.max_rounds``."""
+    least 10% more), within ``spec.time_limit_s`` (of timed calls and re-warms) and ``spec.max_rounds``. A window
+    still short of ``spec.min_rounds`` (``rounds`` was cut to what the time limit seemed to afford) is topped up
+    too, within the same limits."""
     per_window: list[list[float]] = [[] for _ in range(windows)]
     elapsed, chunk = 0.0, rounds
 
@@ -220,17 +229,22 @@ def time_until_precise(
             window.extend(more)
         pooled = [v for w in per_window for v in w]
         ci = median_ci(pooled)
-        if spec.precision is None or ci.within(spec.precision):
-            return Timed(per_window, ci, elapsed, None if spec.precision is None else True)
         done = len(per_window[0])
-        wanted = max(math.ceil(samples_needed(ci, spec.precision) / windows) - done, math.ceil(0.1 * done), 1)
+        precise = spec.precision is None or ci.within(spec.precision)
+        reached = None if spec.precision is None else precise
+        if precise and done >= spec.min_rounds:
+            return Timed(per_window, ci, elapsed, reached)
+        wanted = spec.min_rounds - done
+        if not precise:
+            needed = math.ceil(samples_needed(ci, spec.precision) / windows) - done
+            wanted = max(wanted, needed, math.ceil(0.1 * done), 1)
         rewarm_s = spec.warmup_s * windows if windows > 1 else 0.0
         seconds_per_round = float(np.mean(pooled)) / 1000.0 * windows  # the mean: slow calls spend the budget too
         affordable = math.floor((spec.time_limit_s - elapsed - rewarm_s) / max(seconds_per_round, 1e-9))
         chunk = min(wanted, affordable, spec.max_rounds - done)
         if chunk < 1:
             stopped_by = "max_rounds" if done >= spec.max_rounds else "max_time_s"
-            return Timed(per_window, ci, elapsed, False, stopped_by)
+            return Timed(per_window, ci, elapsed, reached, stopped_by)
 
 
 def latency_pass(
@@ -249,17 +263,22 @@ def latency_pass(
     to ``measure.precision`` (:func:`time_until_precise`); the windows' spread counts towards ``unstable``.
     ``warm_rest`` makes the first warm-up's calls after its first (:func:`warm_up`).
 
+    ``measure.max_time_s`` bounds the pass, ``measure.min_rounds`` included: a case too slow for that many calls a
+    window in that time gets the calls the time affords (at least one a window), ``extra.min_rounds_cut`` says so
+    and the pass warns (:class:`ImpreciseWarning`).
+
     ``cpu_wait`` (:func:`bench.hardware.run_queue_wait_ns`), read before and after the timed windows, gives
     ``extra.cpu_wait_share``: the share of the ``threads`` threads' time in those windows spent waiting for a CPU
     that another process held (0 on a quiet machine; ``bench gate`` does not judge timings taken above
     :data:`bench.hardware.CPU_WAIT_LIMIT`, and the pass warns: :class:`BusyWarning`)."""
     windows = spec.repeats_for(device)
     warm = warm_up(call, spec.warmup_s, clock, warm_rest)
-    rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds)
+    budget_s = (spec.time_limit_s - (windows - 1) * spec.warmup_s) / windows  # a window's share, less re-warms
+    rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds, budget_s)
     waited_before, started = (cpu_wait() if cpu_wait else None), time.perf_counter()
     timed = time_until_precise(call, time_calls, spec, windows, rounds, clock)
     elapsed, waited_after = time.perf_counter() - started, (cpu_wait() if cpu_wait else None)
-    extra: dict[str, float] = {"first_call_s": warm.first_call_s}
+    extra: dict[str, float | str] = {"first_call_s": warm.first_call_s}
     if waited_before is not None and waited_after is not None and elapsed > 0:
         waited_s = max(0, waited_after - waited_before) / 1e9
         extra["cpu_wait_share"] = round(min(1.0, waited_s / (elapsed * max(1, threads))), 4)
@@ -286,6 +305,19 @@ def latency_pass(
             f"{case_id}: the p50's 95% interval is ±{timed.ci.half_width:.1%} after {len(samples_ms)} calls in "
             f"{timed.elapsed_s:.2f} s, wider than measure.precision ±{spec.precision:.1%}: stopped by "
             f"{timed.stopped_by} ({_limit(spec, timed.stopped_by)})",
+            ImpreciseWarning,
+            stacklevel=3,
+        )
+    calls = len(timed.windows[0])  # a window's
+    if calls < spec.min_rounds:
+        extra["min_rounds_cut"] = (
+            f"measure.max_time_s {spec.time_limit_s:g} s stopped the latency pass at {calls} of "
+            f"measure.min_rounds {spec.min_rounds} calls" + (" a window" if windows > 1 else "")
+        )
+        warnings.warn(
+            f"{case_id}: {extra['min_rounds_cut']} ({stats.latency_mean_ms:.3g} ms a call on average); "
+            "its figures rest on fewer calls than the suite asks for (extra.min_rounds_cut): raise measure.max_time_s "
+            "or lower measure.min_rounds",
             ImpreciseWarning,
             stacklevel=3,
         )
