@@ -22,7 +22,16 @@ from typing import Any
 
 import pytest
 
-from bench.errors import BenchError, BenchWarning, NotApplicable, SuiteError, os_reason, short_name, stops_the_session
+from bench.errors import (
+    BenchError,
+    BenchWarning,
+    NotApplicable,
+    SuiteError,
+    os_reason,
+    outcome_of,
+    short_name,
+    stops_the_session,
+)
 from bench.progress import PROGRESS_CHOICES, ProgressDisplay, estimate_keys, progress_problem, wanted
 from bench.results import DEFAULT_RESULTS_DIR, ResultsWriteError, run_id_problem
 from bench.spec import Case, Suite
@@ -30,6 +39,9 @@ from bench.suite import is_suite_file, load_suite
 from bench.suite.files import in_suites_folder
 
 SESSION_KEY = pytest.StashKey["Any"]()
+SMOKE_KEY = pytest.StashKey["Any"]()
+"""Set in place of a run under ``--benchmark-disable``: each case is only built and called once (see
+:func:`_start_smoke`)."""
 REPORT_KEY = pytest.StashKey[str]()
 START_KEY = pytest.StashKey[float]()
 STOPPED_KEY = pytest.StashKey[str]()
@@ -297,6 +309,10 @@ def _more_rounds(benchmark, call, rounds: int, before_round=None) -> list[float]
 
 def _case_test(case: Case):
     def run_case(benchmark, request):
+        smoke = request.config.stash.get(SMOKE_KEY, None)
+        if smoke is not None:
+            _smoke_case(smoke, case, benchmark)
+            return
         session = request.config.stash[SESSION_KEY]
 
         def time_calls(call, rounds: int, before_round=None) -> list[float]:
@@ -340,6 +356,32 @@ def _case_test(case: Case):
         )
 
     return run_case
+
+
+class _Smoke:
+    """A ``--benchmark-disable`` session: the cases' shared model caches (a runner session without a writer), and
+    how many cases ran, failed or were skipped."""
+
+    def __init__(self, session: Any):
+        self.session = session
+        self.counts = {"ran": 0, "failed": 0, "skipped": 0}
+
+
+def _smoke_case(smoke: _Smoke, case: Case, benchmark) -> None:
+    """One case under ``--benchmark-disable``: built, compressed and prepared, then called once through the disabled
+    fixture (pytest-benchmark's own "run once, time nothing"); nothing is recorded."""
+    try:
+        with reported_not_raised():
+            smoke.session.smoke_case(case, lambda call: benchmark.pedantic(call, rounds=1, iterations=1))
+    except BaseException as error:
+        outcome = outcome_of(error)
+        if outcome is not None:
+            smoke.counts[outcome] += 1
+        benchmark._mode = benchmark._mode or "bench: case failed before its call"  # no "fixture was not used" on top
+        if isinstance(error, NotApplicable):
+            pytest.skip(str(error))
+        raise
+    smoke.counts["ran"] += 1
 
 
 @contextlib.contextmanager
@@ -558,6 +600,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     _check_cache()
     _check_benchmark_options(config)
     _check_compare(config)
+    if _benchmarks_disabled(config):
+        _start_smoke(config)
+        return
     if config.getoption("--bench-report", False):
         _check_references(items, resume.done if resume else ())
     from bench.hardware import environment
@@ -569,6 +614,33 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config.stash[SESSION_KEY] = Session(writer, meta["environment"])
     _stop_on_sigterm(config)
     _show_progress(session, items)
+
+
+def _benchmarks_disabled(config: pytest.Config) -> bool:
+    """Whether pytest-benchmark times nothing in this session: ``--benchmark-disable`` (unless ``--benchmark-enable``
+    overrides it), or its own switch-off (under xdist)."""
+    benchmarks = getattr(config, "_benchmarksession", None)  # pytest-benchmark's session (it has no public handle)
+    return bool(getattr(benchmarks, "disabled", False))
+
+
+RUN_OPTIONS = ("--bench-report", "--bench-resume", "--bench-run-id")
+"""The plugin's options about the run a session writes: refused where it writes none (``--benchmark-disable``)."""
+
+
+def _start_smoke(config: pytest.Config) -> None:
+    """``--benchmark-disable`` (pytest-benchmark: "benchmarked functions are only ran once and no stats are
+    reported"): each case is built, compressed, prepared and called once, as a check that it runs, with no warm-up
+    and no pass (it warmed, then was recorded skipped: a run of cases that read as not measured). No run is written;
+    the options about one are refused."""
+    for option in RUN_OPTIONS:
+        if config.getoption(option, None):
+            raise pytest.UsageError(
+                f"{_option_as_given(config, option)}: --benchmark-disable times nothing and writes no run; "
+                "drop one of them"
+            )
+    from bench.runner import Session
+
+    config.stash[SMOKE_KEY] = _Smoke(Session(None, {}))
 
 
 def _show_progress(session: pytest.Session, items: list[CaseItem]) -> None:
@@ -881,7 +953,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def _summary(terminalreporter, config: pytest.Config) -> None:
-    """The bench summary: the run's id, counts and time, where its results are, and the report's lines."""
+    """The bench summary: the run's id, counts and time, where its results are, and the report's lines; under
+    ``--benchmark-disable``, what its cases' single calls did."""
+    smoke = config.stash.get(SMOKE_KEY, None)
+    if smoke is not None:
+        config.stash[SUMMARY_KEY] = True
+        counts = smoke.counts
+        terminalreporter.write_sep("-", "bench")
+        terminalreporter.write_line(
+            f"--benchmark-disable: each case built and called once, nothing timed: {counts['ran']} ran, "
+            f"{counts['failed']} failed, {counts['skipped']} skipped; no run written (drop --benchmark-disable to "
+            "measure them)"
+        )
+        return
     bench_session = config.stash.get(SESSION_KEY, None)
     if bench_session is None:
         return

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench import artefacts, metrics
 from bench.errors import BenchError, BenchWarning, NotApplicable, outcome_of
@@ -301,9 +301,10 @@ def _on_device(module, case: Case) -> bool:
 
 
 class Session:
-    """State shared by the cases of one run: the results writer, the model caches and the time accounting."""
+    """State shared by the cases of one run: the results writer, the model caches and the time accounting. A
+    ``--benchmark-disable`` session has no writer: it only calls each case once (:meth:`smoke_case`)."""
 
-    def __init__(self, writer: RunWriter, environment: dict[str, Any]):
+    def __init__(self, writer: RunWriter | None, environment: dict[str, Any]):
         self.writer = writer
         self.environment = environment
         self.timer = Timer()
@@ -410,29 +411,53 @@ class Session:
         self.writer.append(record, samples)
         return record
 
-    def _measure(self, case: Case, time_calls: TimeCalls, started: float, phases_before: dict[str, float]):
+    def smoke_case(self, case: Case, call_once: Callable[[Callable[[], object]], object]) -> None:
+        """``--benchmark-disable``: build, compress and prepare the case as a measurement would, then hand its call
+        to ``call_once`` (pytest-benchmark's disabled fixture calls it once, untimed). No warm-up, no pass, no
+        record: a check that the case runs, which measures nothing."""
+        with self._in_case(case):
+            call_once(self._ready(case).call)
+
+    @contextlib.contextmanager
+    def _in_case(self, case: Case) -> Iterator[None]:
+        """Where a case runs: its placement checked, its thread count set, torch's RNG forked and seeded (random
+        inputs are the same whatever the case order, and nothing a model or input generator draws leaks into the
+        caller's random state), inference mode."""
         import torch
 
-        from bench.hardware import check_placement, cpu_threads, run_queue_wait_ns
+        from bench.hardware import check_placement, cpu_threads
+
+        check_placement(case.placement)
+        device = case.placement.device
+        with cpu_threads(case.placement.threads), forked_rng(device), torch.inference_mode():
+            seed(device, CASE_SEED)
+            yield
+
+    def _ready(self, case: Case) -> _Ready:
+        """The case's model built, compressed and prepared on its engine (each cached), its inputs made and placed:
+        the call a pass makes. Inside :meth:`_in_case`."""
         from bench.hardware import synchronizer as synchronizer_for
+
+        device = case.placement.device
+        bundle = self.bundle(case)
+        compressed, size = self.compressed(case)
+        # before the inputs are built: a batch beyond the memory free here is a skip, not an OOM kill
+        check_memory(case, case.batch_size, f"batch_size {case.batch_size}", "batch_sizes")
+        inputs = to_device(bundle.make_inputs(case.batch_size), device, compressed.input_dtype)
+        prepared, fresh_engine = self.prepared(case, compressed, inputs)
+        call = _timed_callable(prepared.call, inputs, synchronizer_for(device))
+        return _Ready(bundle, compressed, size, prepared, fresh_engine, call)
+
+    def _measure(self, case: Case, time_calls: TimeCalls, started: float, phases_before: dict[str, float]):
+        from bench.hardware import run_queue_wait_ns
         from bench.measure.accuracy import accuracy_pass
         from bench.measure.energy import energy_pass
         from bench.measure.memory import memory_pass
         from bench.measure.timing import latency_pass
 
-        check_placement(case.placement)
         device, spec = case.placement.device, case.measure
-        # The RNG is forked and seeded per case: random inputs are the same whatever the case order, and nothing a
-        # model or input generator draws leaks into the caller's random state.
-        with cpu_threads(case.placement.threads), forked_rng(device), torch.inference_mode():
-            seed(device, CASE_SEED)
-            bundle = self.bundle(case)
-            compressed, size = self.compressed(case)
-            # before the inputs are built: a batch beyond the memory free here is a skip, not an OOM kill
-            check_memory(case, case.batch_size, f"batch_size {case.batch_size}", "batch_sizes")
-            inputs = to_device(bundle.make_inputs(case.batch_size), device, compressed.input_dtype)
-            prepared, fresh_engine = self.prepared(case, compressed, inputs)
-            call = _timed_callable(prepared.call, inputs, synchronizer_for(device))
+        with self._in_case(case):
+            bundle, compressed, size, prepared, fresh_engine, call = self._ready(case)
             memory, memory_s = PassResult("memory", error="the warm-up made no second call"), 0.0
 
             def sampled_warm_up(seconds_left: float) -> int:
@@ -576,6 +601,17 @@ class Session:
             **{k: v for k, v in env.items() if k in ENVIRONMENT_FIELDS},
             **values,
         )
+
+
+class _Ready(NamedTuple):
+    """A case ready to be called (:meth:`Session._ready`)."""
+
+    bundle: Any
+    compressed: Any
+    size: Any
+    prepared: Any
+    fresh_engine: bool
+    call: Callable[[], object]
 
 
 def _timed_callable(call, inputs: tuple, sync) -> Callable[[], object]:

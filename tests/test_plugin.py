@@ -105,6 +105,33 @@ def test_yaml_outside_suites_is_not_collected(pytester):
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
 
 
+def test_benchmark_disable_calls_each_case_once_and_writes_no_run(project):
+    """pytest-benchmark's --benchmark-disable runs each benchmarked test once, untimed: every case was built and warmed
+    up (its memory pass too), then recorded skipped, in a run that read as finished."""
+    calls = project.path / "calls.txt"
+    model = f"{{factory: 'tests.fakes.models:build', name: lin, params: {{fail_at_batch: 2, calls_file: '{calls}'}}}}"
+    project.makefile(".yaml", **{"suites/once": f"suite: once\nmodels: [{model}]\nbatch_sizes: [1, 2, 3]\n"})
+    result = project.runpytest("suites/once.yaml", "--benchmark-disable", "--bench-results", "out")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*model cannot take batch 2*",
+            "--benchmark-disable: each case built and called once, nothing timed: 2 ran, 1 failed, 0 skipped; no run "
+            "written (drop --benchmark-disable to measure them)",
+        ]
+    )
+    assert sorted(calls.read_text().split()) == ["1", "2", "3"]  # one call each, no warm-up
+    assert not (project.path / "out").exists(), "nothing was measured, so no run folder"
+
+
+@pytest.mark.parametrize("option", [["--bench-report"], ["--bench-run-id", "r1"]])
+def test_benchmark_disable_refuses_the_options_about_a_run_it_does_not_write(project, option):
+    result = project.runpytest("suites/", "--benchmark-disable", "--bench-results", "out", *option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {option[0]}: --benchmark-disable times nothing and writes no run; drop one*"])
+    assert not (project.path / "out").exists()
+
+
 def test_failing_case_is_recorded_and_others_still_run(project):
     project.makefile(
         ".yaml",

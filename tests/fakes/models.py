@@ -36,6 +36,7 @@ class Linear(torch.nn.Module):
         load_sleep_s: float = 0.0,
         hang_s: float = 0.0,
         marker: str = "",
+        calls_file: str = "",
     ):
         super().__init__()
         self.linear = torch.nn.Linear(width, 4)
@@ -49,8 +50,15 @@ class Linear(torch.nn.Module):
         self.sysexit_at_batch = sysexit_at_batch
         self.in_load, self.load_sleep_s, self.load_calls = in_load, load_sleep_s, 0
         self.hang_s, self.marker = hang_s, marker  # after its Ctrl-C: a call that does not return (a deadlock)
+        self.calls_file = calls_file  # each call appends its batch size there
 
     def forward(self, x):
+        if self.calls_file:
+            with open(self.calls_file, "a") as calls:
+                calls.write(f"{x.shape[0]}\n")
+        return self._forward(x)
+
+    def _forward(self, x):
         if threading.current_thread().name == "bench-sut":  # the load pass's worker: 5 warm-up calls, then LoadGen's
             self.load_calls += 1
             time.sleep(self.load_sleep_s)
