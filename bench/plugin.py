@@ -362,8 +362,9 @@ class _Smoke:
     """A ``--benchmark-disable`` session: the cases' shared model caches (a runner session without a writer), and
     how many cases ran, failed or were skipped."""
 
-    def __init__(self, session: Any):
+    def __init__(self, session: Any, cases: int):
         self.session = session
+        self.cases = cases
         self.counts = {"ran": 0, "failed": 0, "skipped": 0}
 
 
@@ -601,7 +602,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     _check_benchmark_options(config)
     _check_compare(config)
     if _benchmarks_disabled(config):
-        _start_smoke(config)
+        _start_smoke(config, len(items))
         return
     if config.getoption("--bench-report", False):
         _check_references(items, resume.done if resume else ())
@@ -627,7 +628,7 @@ RUN_OPTIONS = ("--bench-report", "--bench-resume", "--bench-run-id")
 """The plugin's options about the run a session writes: refused where it writes none (``--benchmark-disable``)."""
 
 
-def _start_smoke(config: pytest.Config) -> None:
+def _start_smoke(config: pytest.Config, cases: int) -> None:
     """``--benchmark-disable`` (pytest-benchmark: "benchmarked functions are only ran once and no stats are
     reported"): each case is built, compressed, prepared and called once, as a check that it runs, with no warm-up
     and no pass (it warmed, then was recorded skipped: a run of cases that read as not measured). No run is written;
@@ -640,7 +641,7 @@ def _start_smoke(config: pytest.Config) -> None:
             )
     from bench.runner import Session
 
-    config.stash[SMOKE_KEY] = _Smoke(Session(None, {}))
+    config.stash[SMOKE_KEY] = _Smoke(Session(None, {}), cases)
 
 
 def _show_progress(session: pytest.Session, items: list[CaseItem]) -> None:
@@ -952,6 +953,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     _summary(terminalreporter, config)
 
 
+def not_run_count(writer) -> int:
+    """How many of the run's cases (``meta.json``'s ``cases``: those selected, and under --bench-resume those of its
+    earlier parts too) have no record: what a stop before them (``-x``, ``--maxfail``, Ctrl-C) left unmeasured."""
+    return max(0, len(writer.meta.get("cases") or ()) - writer.saved)
+
+
 def _summary(terminalreporter, config: pytest.Config) -> None:
     """The bench summary: the run's id, counts and time, where its results are, and the report's lines; under
     ``--benchmark-disable``, what its cases' single calls did."""
@@ -959,11 +966,12 @@ def _summary(terminalreporter, config: pytest.Config) -> None:
     if smoke is not None:
         config.stash[SUMMARY_KEY] = True
         counts = smoke.counts
+        not_run = max(0, smoke.cases - sum(counts.values()))
         terminalreporter.write_sep("-", "bench")
         terminalreporter.write_line(
             f"--benchmark-disable: each case built and called once, nothing timed: {counts['ran']} ran, "
-            f"{counts['failed']} failed, {counts['skipped']} skipped; no run written (drop --benchmark-disable to "
-            "measure them)"
+            f"{counts['failed']} failed, {counts['skipped']} skipped{f', {not_run} not run' if not_run else ''}; "
+            "no run written (drop --benchmark-disable to measure them)"
         )
         return
     bench_session = config.stash.get(SESSION_KEY, None)
@@ -974,9 +982,11 @@ def _summary(terminalreporter, config: pytest.Config) -> None:
     meta = writer.meta
     wall = meta.get("wall_time_s") or (time.perf_counter() - config.stash[START_KEY])
     counts = writer.counts
+    not_run = not_run_count(writer)
+    unrun = f", {not_run} not run ({_resume_option(config)} {writer.run_id} runs them)" if not_run else ""
     terminalreporter.write_sep("-", "bench")
     terminalreporter.write_line(
-        f"run {writer.run_id}: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped; "
+        f"run {writer.run_id}: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped{unrun}; "
         f"{wall:.1f} s wall time: {time_breakdown(meta.get('phase_time_s') or bench_session.timer.seconds, wall)}"
     )
     terminalreporter.write_line(f"results: {writer.path}")

@@ -124,6 +124,32 @@ def test_benchmark_disable_calls_each_case_once_and_writes_no_run(project):
     assert not (project.path / "out").exists(), "nothing was measured, so no run folder"
 
 
+STOPPING_SUITE = (  # batch 3 runs first (the largest batch of an accuracy group), fails, and -x stops there
+    "suite: stop\nmodels: [{factory: 'tests.fakes.models:build', name: lin, params: {fail_at_batch: 3}}]\n"
+    "batch_sizes: [1, 2, 3]\n" + TINY_MEASURE
+)
+
+
+@pytest.mark.parametrize("stop", [["-x"], ["--maxfail", "1"]])
+def test_the_summary_counts_the_cases_a_stop_left_unrun(project, stop):
+    """After -x or --maxfail stopped the session, the bench summary said "0 ok, 1 failed, 0 skipped": the two cases
+    never run went uncounted, though meta.json lists them."""
+    project.makefile(".yaml", **{"suites/stop": STOPPING_SUITE})
+    args = ("--benchmark-only", "suites/stop.yaml", "--bench-results", "out", "--bench-run-id", "r1", *stop)
+    result = project.runpytest(*args)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["run r1: 0 ok, 1 failed, 0 skipped, 2 not run (--bench-resume r1 runs them); *"])
+    assert len(load_meta("r1", results_dir=project.path / "out")["cases"]) == 3
+
+
+def test_the_benchmark_disable_summary_counts_the_cases_a_stop_left_unrun(project):
+    project.makefile(".yaml", **{"suites/stop": STOPPING_SUITE})
+    result = project.runpytest("suites/stop.yaml", "--benchmark-disable", "-x")
+    result.assert_outcomes(failed=1)
+    said = "--benchmark-disable: each case built and called once, nothing timed: 0 ran, 1 failed, 0 skipped, 2 not run"
+    result.stdout.fnmatch_lines([f"{said}; *"])
+
+
 @pytest.mark.parametrize("option", [["--bench-report"], ["--bench-run-id", "r1"]])
 def test_benchmark_disable_refuses_the_options_about_a_run_it_does_not_write(project, option):
     result = project.runpytest("suites/", "--benchmark-disable", "--bench-results", "out", *option)
