@@ -58,6 +58,16 @@ def test_int8_dynamic_torch_ao_surfaces_its_deprecation(bundle):
         compress("int8-dynamic", bundle, backend="torch.ao")
 
 
+def test_int8_dynamic_torch_ao_in_a_torch_without_it_is_a_skip_naming_the_other_backend(bundle, monkeypatch):
+    """torch.ao.quantization is deprecated upstream (to be removed): in a torch without it, the default backend's
+    case was a failure with an ImportError; it is not applicable there, and the reason names backend: torchao."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.ao.quantization", None)  # import raises ImportError, as once removed
+    with pytest.raises(NotApplicable, match=r"needs torch\.ao\.quantization, which torch .* use backend: torchao$"):
+        compress("int8-dynamic", bundle, backend="torch.ao")
+
+
 def test_int8_dynamic_rejects_an_unknown_backend(bundle):
     with pytest.raises(ValueError, match=r"allowed: torch\.ao, torchao"):
         compress("int8-dynamic", bundle, backend="fbgemm")

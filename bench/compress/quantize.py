@@ -35,8 +35,13 @@ def int8_dynamic(bundle, placement, backend: str) -> Compressed:
     if backend == "torch.ao":
         if placement.device_type != "cpu":
             raise NotApplicable("torch.ao dynamic quantized Linear kernels exist only for the CPU")
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
+        try:
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+        except ImportError as err:  # deprecated upstream since torch 2.10: a later torch may not have it
+            raise NotApplicable(
+                f"int8-dynamic with backend: torch.ao needs torch.ao.quantization, which torch {torch.__version__} "
+                f"does not have ({err}); use backend: torchao"
+            ) from None
         module = quantize_dynamic(
             copy.deepcopy(bundle.module), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
         )
