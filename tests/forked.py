@@ -80,8 +80,21 @@ def _started() -> subprocess.Popen:
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             start_new_session=True,  # a Ctrl-C of the test session is not the server's: its stdin closing ends it
         )
-        atexit.register(_server.stdin.close)
+        atexit.register(_stop, _server)
     return _server
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """At the session's end: the server's stdin closed ends it; it is waited for and its pipes closed (left to the
+    interpreter's exit, each could print a ResourceWarning: a subprocess still running, unclosed files)."""
+    server.stdin.close()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    server.stdout.close()
+    _server_errors.close()
 
 
 def _answer(server: subprocess.Popen, deadline: float | None) -> dict:
