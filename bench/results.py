@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import field
 from pathlib import Path
@@ -256,7 +256,9 @@ class RunWriter:
     ``resume=True`` reopens a stopped run (``bench run --resume``): a line its kill cut short is dropped, ``meta``
     updates its metadata, and counts and times carry on from what the run holds. A writer holds its run while it is
     open: a second writer of the same run (two resumptions started at once) gets a :class:`RunBusyError` before it
-    writes anything.
+    writes anything. ``check``, on a reopened run, is called with its ``meta.json`` and the cases (``suite::case_id``)
+    its records hold once the writer holds the run, before anything is written: it raises to refuse the run (one that
+    another resumption wrote to since the caller looked at it, :func:`bench.resume.reopen`).
 
     A write the file system refuses (a full disk, a read-only folder) raises :class:`ResultsWriteError` naming the
     file: the case's half-written lines are taken back (it is all there or not at all), every later append raises
@@ -265,7 +267,14 @@ class RunWriter:
     writes them back: no measured case is lost. A new run that cannot write its first ``meta.json`` removes the
     folder it made, so that no empty run is left to read as damaged and its id stays free."""
 
-    def __init__(self, results_dir: str | os.PathLike[str], run_id: str, meta: dict[str, Any], resume: bool = False):
+    def __init__(
+        self,
+        results_dir: str | os.PathLike[str],
+        run_id: str,
+        meta: dict[str, Any],
+        resume: bool = False,
+        check: Callable[[dict[str, Any], frozenset[str]], None] | None = None,
+    ):
         self.run_id = run_id
         self.path = Path(results_dir) / run_id
         self.counts: dict[str, int] = {"ok": 0, "failed": 0, "skipped": 0}
@@ -283,7 +292,7 @@ class RunWriter:
         if not resume:
             self.path.mkdir(parents=True, exist_ok=False)
         try:
-            self._open(meta, resume)
+            self._open(meta, resume, check)
         except BaseException:
             for handle in (getattr(self, "_records", None), getattr(self, "_samples", None)):
                 if handle is not None:
@@ -295,7 +304,7 @@ class RunWriter:
                     self.path.rmdir()
             raise
 
-    def _open(self, meta: dict[str, Any], resume: bool) -> None:
+    def _open(self, meta: dict[str, Any], resume: bool, check: Callable[..., None] | None) -> None:
         # binary and unbuffered: a refused write leaves nothing pending that a later flush or the close would write
         self._records = open(self.path / "records.jsonl", "a+b", buffering=0)  # noqa: SIM115
         _hold(self._records, self.path)
@@ -303,7 +312,10 @@ class RunWriter:
             for name in ("records.jsonl", "samples.jsonl"):
                 drop_cut_short_line(self.path / name)
             previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8-sig"))
-            for row in _read_jsonl(self.path / "records.jsonl"):
+            rows = _read_jsonl(self.path / "records.jsonl")
+            if check is not None:
+                check(previous, frozenset(f"{row['suite']}::{row['case_id']}" for row in rows))
+            for row in rows:
                 self.counts[row["status"]] = self.counts.get(row["status"], 0) + 1
             carry = ("wall_time_s", "measure_time_s", "phase_time_s")
             self._carried = {k: previous[k] for k in carry if k in previous}

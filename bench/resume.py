@@ -15,8 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
-from bench.results import STOP_KEYS, ResultsWarning, RunWriter, load, read_meta, run_id_problem, running_who
+from bench.errors import BenchError, counted
+from bench.results import (
+    STOP_KEYS,
+    ResultsWarning,
+    RunBusyError,
+    RunWriter,
+    load,
+    read_meta,
+    run_id_problem,
+    running_who,
+)
 
 SAME_MACHINE = ("hostname", "cpu_model", "torch_version")
 """Environment keys a resumed run must share with the run it continues (its records must stay comparable)."""
@@ -91,5 +100,22 @@ def resumed_meta(run: Resumable, selected: list[str], remaining: int, argv: list
 def reopen(run: Resumable, update: dict[str, Any]) -> RunWriter:
     """The run's writer, appending after what it holds (a line its kill cut short is dropped first, since an append
     would glue a record to it); a :class:`bench.results.RunBusyError` when another process has reopened it since
-    :func:`resumable` looked (two resumptions started at once)."""
-    return RunWriter(run.path.parent, run.path.name, update, resume=True)
+    :func:`resumable` looked: one that holds it now (two resumptions started at once), or one that resumed it
+    meanwhile, while this one collected its suites (the cases it measured would be measured twice)."""
+
+    def unchanged(meta: dict[str, Any], done: frozenset[str]) -> None:
+        added = done - run.done
+        if added or _resumptions(meta) != _resumptions(run.meta):
+            raise RunBusyError(
+                f"--resume {run.path.name!r}: another process resumed the run since this one looked at it"
+                f"{running_who(meta)} and recorded {counted(len(added), 'more case')}; resume again to measure what "
+                "is left"
+            )
+
+    return RunWriter(run.path.parent, run.path.name, update, resume=True, check=unchanged)
+
+
+def _resumptions(meta: dict[str, Any]) -> int:
+    """How many resumptions a run's ``meta.json`` lists."""
+    resumed = meta.get("resumed")
+    return len(resumed) if isinstance(resumed, list) else 0

@@ -197,6 +197,38 @@ def test_two_resumptions_started_at_once_cannot_both_write_the_run(tmp_path):
     reopen(resumable(tmp_path, "r1"), {}).close("finished")  # a closed writer lets go of the run
 
 
+def test_a_resumption_refuses_a_run_another_resumption_added_to_since_it_looked(tmp_path):
+    """Two `bench run --resume R` started a little apart: the second looked at R (before collecting its suites), the
+    first then reopened R, measured the cases left and closed it, and only then did the second reopen it. The lock
+    was free by then, so the second measured those cases again: each on two lines, R read as damaged, the gate
+    judging neither, and the first's `resumed` entry overwritten. Now the second is refused before it writes."""
+    from bench.results import RunBusyError, RunWriter
+    from bench.resume import reopen, resumable, resumed_meta
+
+    meta = {"suites": [{"name": "s"}], "cases": ["s::a", "s::b"]}
+    writer = RunWriter(tmp_path, "r1", meta)
+    writer.append(record("a"))
+    writer.close("interrupted")
+    late = resumable(tmp_path, "r1")  # looks, then collects its suites for a while
+    first = resumable(tmp_path, "r1")
+    holder = reopen(first, resumed_meta(first, [], 1, ["first"]))
+    holder.append(record("b"))
+    holder.close("finished")
+    before = {name: (tmp_path / "r1" / name).read_bytes() for name in ("meta.json", "records.jsonl")}
+    with pytest.raises(RunBusyError, match=r"^--resume 'r1': another process resumed the run since this one looked "):
+        reopen(late, resumed_meta(late, [], 1, ["late"]))
+    assert {name: (tmp_path / "r1" / name).read_bytes() for name in before} == before  # nothing written
+    assert sorted(load(tmp_path / "r1")["case_id"]) == ["a", "b"]
+    reopen(resumable(tmp_path, "r1"), {}).close("finished")  # looked at afresh, the run may be resumed
+
+
+def record(case_id: str):
+    from bench.results import Record
+
+    fields = {"model": "m", "compression": "fp32", "engine": "eager", "device": "cpu", "threads": 1, "batch_size": 1}
+    return Record(run_id="r1", suite="s", case_id=case_id, status="skipped", **fields)
+
+
 @pytest.mark.parametrize("run_id", ["history", "gate", "calibration", "latest", "baseline"])
 def test_run_ids_that_name_the_reports_folders_of_other_commands_are_refused(run_id):
     """Was: `bench run --run-id history` then `bench report history` rebuilt reports/history, deleting bench
