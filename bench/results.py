@@ -336,8 +336,15 @@ class RunWriter:
         return sum(self.counts.values())
 
     def append(self, record: Record, samples_ms: list[float] | None = None) -> None:
+        """Write one case: its samples' line, then its record's. A Ctrl-C or SIGTERM arriving meanwhile (serialising
+        a million samples takes a while) waits until both are written and the case counted (:func:`signals_held`),
+        then acts as it would have: a case measured in full is never lost because the stop came as it was saved."""
         if self.write_error is not None:
             raise ResultsWriteError(self.write_error)
+        with signals_held():
+            self._append(record, samples_ms)
+
+    def _append(self, record: Record, samples_ms: list[float] | None) -> None:
         self.removed = self._removed()  # the case still goes to the files held open, which close() writes back
         lines = []
         if samples_ms:

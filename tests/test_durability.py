@@ -149,6 +149,44 @@ def test_a_ctrl_c_while_the_held_signals_are_given_back_leaves_no_handler_holdin
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_a_finished_case_is_written_waits_until_its_record_is_saved(tmp_path, monkeypatch, signum):
+    """A Ctrl-C, or a CI's SIGTERM (bench's handler raises KeyboardInterrupt as Ctrl-C's does), that came while a
+    measured case was appended (its samples serialised and written, then its record): before, it was raised between
+    the two lines, so the case kept its samples and no record, and what it had measured was lost (--resume measured
+    it again). Now the case is written whole, counted, and then the signal stops the run."""
+    import signal
+
+    from bench.results import Record, load, load_samples
+
+    def stop(number, frame):
+        raise KeyboardInterrupt(signal.Signals(number).name)
+
+    number = getattr(signal, signum)
+    previous = signal.signal(number, stop)
+    writer = RunWriter(tmp_path, "r1", {"suites": [{"name": "s"}]})
+    real = RunWriter._write_line
+
+    def signal_after_the_samples(handle, payload):
+        real(handle, payload)
+        if handle.name.endswith("samples.jsonl"):
+            signal.raise_signal(number)  # the record's line is still to be written
+
+    monkeypatch.setattr(RunWriter, "_write_line", staticmethod(signal_after_the_samples))
+    fields = {"model": "m", "compression": "fp32", "engine": "eager", "device": "cpu", "threads": 1, "batch_size": 1}
+    record = Record(run_id="r1", suite="s", case_id="a", status="ok", latency_p50_ms=2.0, rounds=3, **fields)
+    try:
+        with pytest.raises(KeyboardInterrupt, match=signum):  # the stop still comes, once the case is saved
+            writer.append(record, [1.0, 2.0, 3.0])
+    finally:
+        signal.signal(number, previous)
+    assert signal.getsignal(number) is previous
+    monkeypatch.setattr(RunWriter, "_write_line", staticmethod(real))
+    writer.close("interrupted")
+    assert load(writer.path)["case_id"].tolist() == ["a"] and writer.counts["ok"] == 1
+    assert list(load_samples(writer.path)) == ["s::a"]
+
+
 def test_a_running_run_whose_meta_names_no_process_is_read_not_a_traceback(tmp_path):
     """A running run's meta.json without ``process`` (written before bench recorded it, or edited): before, reading
     it raised KeyError: 'process' (bench results, report and --resume showed a traceback)."""
