@@ -124,6 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--bench-report", False):
         reports_dir, reports_name = _reports_dir(config), _source(config, "--bench-reports-dir", "BENCH_REPORTS_DIR")
         _check_folder(reports_dir, reports_name)
+        _check_creatable(reports_dir, reports_name)  # below a file: the report would fail after the last case
         if os.path.realpath(reports_dir) == os.path.realpath(results_dir):  # reports/<run>: the run itself
             raise pytest.UsageError(
                 f"{reports_name} {_shown(reports_dir)}: is the results folder too ({_results_name(config)}); "

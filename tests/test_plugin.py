@@ -268,6 +268,8 @@ def test_a_results_or_reports_folder_that_cannot_be_used_is_one_line_naming_wher
         ("afile", "--bench-results", "BENCH_RESULTS_DIR", "is a file, not a folder"),
         (long_name, "--bench-reports-dir", "BENCH_REPORTS_DIR", "unusable (file name too long)"),
         ("afile", "--bench-reports-dir", "BENCH_REPORTS_DIR", "is a file, not a folder"),
+        # was refused only once every case was measured: "report: not written: ... (not a directory)"
+        ("afile/sub", "--bench-reports-dir", "BENCH_REPORTS_DIR", "afile is a file, not a folder"),
     ]:
         args = ["--benchmark-only", "suites/", "--bench-report", "-p", "no:cacheprovider"]
         if option == "--bench-reports-dir":
@@ -401,14 +403,17 @@ def test_an_empty_home_for_the_default_cache_is_one_line_saying_to_set_the_varia
 
 
 def test_a_report_that_cannot_be_written_keeps_the_run_and_says_why(pytester: pytest.Pytester, monkeypatch):
-    """A reports folder below a file: before, NotADirectoryError's traceback ended the session after the run, and
-    pytest-benchmark's table and the bench summary were never shown."""
+    """A report the file system refuses after the run (here a file in the place of the run's report folder; a
+    reports folder below a file is refused before the run): before, the OSError's traceback ended the session after
+    the run, and pytest-benchmark's table and the bench summary were never shown."""
     pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
-    (pytester.path / "afile").write_text("")
-    monkeypatch.setenv("BENCH_REPORTS_DIR", "afile/reports")
-    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--bench-report")
+    (pytester.path / "reports").mkdir()
+    (pytester.path / "reports" / "r1").write_text("")
+    monkeypatch.setenv("BENCH_REPORTS_DIR", "reports")
+    args = ["--benchmark-only", "suites/", "--bench-results", "out", "--bench-run-id", "r1", "--bench-report"]
+    result = pytester.runpytest(*args)
     result.assert_outcomes(passed=1)
-    why = "report: not written: $BENCH_REPORTS_DIR afile/reports: cannot write there (not a directory)"
+    why = "report: not written: $BENCH_REPORTS_DIR reports: cannot write there (file exists)"
     result.stdout.fnmatch_lines(["run *: 1 ok, *", why])
     assert load_meta(results_dir=pytester.path / "out")["status"] == "finished"
 
