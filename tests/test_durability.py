@@ -198,3 +198,36 @@ def test_a_running_run_whose_meta_names_no_process_is_read_not_a_traceback(tmp_p
     (run / "records.jsonl").write_text("")
     meta = read_meta(run)
     assert meta["status"] == "running" and "quiet_s" not in meta
+
+
+def test_a_report_killed_midway_is_put_right_by_the_next_report_of_its_run(tmp_path, capsys, monkeypatch):
+    """What ``kill -9`` leaves when it stops ``bench report`` (deterministically: the folders it leaves, of a pid no
+    process has, quiet for long enough): a staging folder, and, killed between the two renames, the earlier report
+    moved aside. Before, both stayed for ever (hidden), the run had no report in its place, and a later report
+    that could not be written left it so. Now the next report of the run removes the staging folder and puts the
+    earlier report back before it writes: refused (a full disk), it leaves that earlier report as it was."""
+    import errno
+
+    from bench.report import build, charts
+    from tests.test_report_hostile import ok_case, write_run
+
+    monkeypatch.chdir(tmp_path)
+    write_run(tmp_path / "res", [ok_case("a")], run_id="r1")
+    gone = 999999999  # no process has that pid
+    staging, earlier = tmp_path / "rep" / f".r1.tmp{gone}", tmp_path / "rep" / f".r1.old{gone}"
+    for folder, text in ((staging, "half a report"), (earlier, "the earlier report")):
+        folder.mkdir(parents=True)
+        (folder / "index.html").write_text(text)
+        os.utime(folder, (time.time() - 3600, time.time() - 3600))
+    live = tmp_path / "rep" / f".r1.tmp{os.getppid()}"  # its process runs: left alone
+    live.mkdir()
+
+    def full(frame):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(charts, "make_charts", lambda result: [])  # no chart to draw: a faster report
+    monkeypatch.setattr(build, "csv_safe", full)  # summary.csv refused, as on a full disk
+    assert main(["report", "r1", "--results", "res", "--out", "rep"]) == 2
+    assert "no space left on device" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == sorted(["r1", live.name])
+    assert (tmp_path / "rep" / "r1" / "index.html").read_text() == "the earlier report"

@@ -5,7 +5,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
+import socket
+import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,7 @@ def write_report(
             f"{folder} holds a run (its meta.json), not a report: writing the report there would replace the run; "
             "write reports to another folder than the results"
         )
+    _tidy(folder)
     made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     charts = [*make_charts(result), load_curve_chart(result)]
@@ -87,6 +92,49 @@ def write_report(
                 plt.close(chart.figure)
         shutil.rmtree(staging, ignore_errors=True)
     return folder, result
+
+
+LEFTOVER = re.compile(r"\.(?P<run>.+)\.(?P<kind>tmp|old)(?P<pid>\d+)")
+"""What writing a report leaves beside ``reports/<run>`` while it runs (:func:`write_report`): its staging folder
+(``.<run>.tmp<pid>``) and, for an instant, the earlier report moved aside (``.<run>.old<pid>``, see
+:func:`bench.durable.replace_folder`)."""
+LEFTOVER_GRACE_S = 60.0
+"""A leftover whose process is gone is put right once it has not been written to for this long: a report written
+from another machine into a shared folder has a pid that means nothing here, but it writes its files within
+seconds."""
+
+
+def _tidy(folder: Path) -> None:
+    """Put right what a report of the same run left beside ``folder`` when its process was killed (``kill -9``, a CI
+    timeout, a power loss) mid-write: its staging folder is removed, and the earlier report it had moved aside is put
+    back where no report stands (else removed). Before, each stayed for ever, hidden, and a kill between the two
+    renames left the run without its earlier report. Nothing here fails: what cannot be tidied stays as it is."""
+    try:
+        found = sorted(folder.parent.glob(f".{folder.name}.*"))
+    except OSError:
+        return
+    for path in found:
+        match = LEFTOVER.fullmatch(path.name)
+        if not match or match["run"] != folder.name or not _stale(path, int(match["pid"])):
+            continue
+        with contextlib.suppress(OSError):
+            if match["kind"] == "old" and not os.path.lexists(folder):
+                path.rename(folder)
+            else:
+                shutil.rmtree(path)
+
+
+def _stale(path: Path, pid: int) -> bool:
+    """Whether ``path`` is a folder (never a link) that no live process on this machine writes: its pid is gone and
+    it has not been written to for :data:`LEFTOVER_GRACE_S`."""
+    from bench.hardware import process_gone
+
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    quiet = time.time() - info.st_mtime > LEFTOVER_GRACE_S
+    return stat.S_ISDIR(info.st_mode) and quiet and process_gone({"pid": pid, "host": socket.gethostname()})
 
 
 def _write(folder: Path, staging: Path, name: str, write: Callable[[Path], Any]) -> None:
