@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,29 @@ def test_a_current_run_whose_meta_cannot_say_what_to_rerun_is_one_line(tmp_path,
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert re.fullmatch(rf"bench gate: error: {re.escape(str(current / 'meta.json'))}: {message}.*", error), error
     assert not (tmp_path / "reruns").exists()  # nothing was run again
+
+
+def test_two_reruns_started_in_the_same_second_each_get_their_own_folder(tmp_path, monkeypatch):
+    """Two `bench gate --rerun` on one results folder (a CI matrix on one machine) started in the same second: both
+    wrote to results/reruns/<that second>/, and the second's first run was refused ('--run-id A01: already taken'),
+    failing its gate with exit 2. (No real re-runs here: git and bench run are stood in for.)"""
+    folders = []
+
+    def bench_run(command, cwd, **kwargs):
+        results, run_id = Path(command[command.index("--results") + 1]), command[command.index("--run-id") + 1]
+        try:
+            (results / run_id).mkdir()  # as bench run takes its run id: never over another run
+        except FileExistsError:
+            return subprocess.CompletedProcess(command, 4, "", f"ERROR: --run-id {run_id!r}: already taken")
+        folders.append(results)
+        return subprocess.CompletedProcess(command, 0, f"run {run_id}: 1 ok, 0 failed, 0 skipped", "")
+
+    monkeypatch.setattr(rerun, "_git", lambda repo, *args: subprocess.CompletedProcess(args, 0, "", ""))
+    monkeypatch.setattr(rerun.subprocess, "run", bench_run)
+    monkeypatch.setattr(rerun.time, "strftime", lambda form, when=None: "20260101T000000Z")  # one second for both
+    monkeypatch.setattr(rerun.tempfile, "mkdtemp", lambda prefix: str(tmp_path / "checkout"))
+    runs = [rerun.rerun(["s.yaml"], "c" * 40, 1, tmp_path / "results", tmp_path, ()) for _ in range(2)]
+    assert [(a, b) for a, b, _ in runs] == [(["A01"], ["B01"])] * 2
+    first, second = (folder for _, _, folder in runs)
+    assert first != second and first.parent == second.parent == (tmp_path / "results" / "reruns").resolve()
+    assert first.name == "20260101T000000Z" and folders == [first, first, second, second]  # each gate's own runs

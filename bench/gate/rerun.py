@@ -10,6 +10,7 @@ measured on a clean commit (no ``+dirty``) that this clone has (CI: ``actions/ch
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -57,6 +58,23 @@ def baseline_commit(meta: dict, ref: str | None, repo: Path) -> str:
     return found.stdout.strip()
 
 
+def _new_folder(root: Path) -> Path:
+    """A folder of its own for one ``--rerun``'s runs: ``<root>/<time>`` (UTC, to the second), else ``<time>-2``,
+    ``<time>-3``, ... where another ``bench gate --rerun`` on the same results folder took it: two gates started in
+    the same second (a CI matrix on one machine) shared one folder, and the second one's first run was refused
+    (``--run-id 'A01': already taken``), failing its gate."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    root.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        folder = root / (stamp if number == 1 else f"{stamp}-{number}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder.resolve()
+    raise AssertionError("unreachable")  # itertools.count never ends
+
+
 def rerun(
     suite_paths: Sequence[str],
     commit: str,
@@ -67,10 +85,10 @@ def rerun(
 ) -> tuple[list[str], list[str], Path]:
     """Run the suites ``rounds`` times with the code of ``commit`` (A) and of the working tree (B), interleaved.
 
-    Returns the run ids of each side and the folder holding them (``<results>/reruns/<time>/``).
+    Returns the run ids of each side and the folder holding them (``<results>/reruns/<time>/``: see
+    :func:`_new_folder`).
     """
-    out = (Path(results_dir) / "reruns" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = _new_folder(Path(results_dir) / "reruns")
     source = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "src"
     added = _git(repo, "worktree", "add", "--detach", str(source), commit)
     if added.returncode != 0:
