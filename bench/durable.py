@@ -8,10 +8,18 @@ that holds the new name (where the system allows a folder to be ``fsync``\\ ed),
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from contextlib import suppress
 from pathlib import Path
+
+NO_LOCKS = frozenset(
+    getattr(errno, name) for name in ("ENOLCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS") if hasattr(errno, name)
+)
+"""What ``flock`` answers on a file system that cannot lock files (NFS without its lock daemon: "no locks
+available"; some FUSE and network file systems): a run, or a promotion, there goes on without the lock, as where
+there is no ``flock`` at all (Windows), rather than being refused."""
 
 
 def fsync_folder(folder: str | os.PathLike[str]) -> None:

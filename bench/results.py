@@ -32,7 +32,7 @@ from typing import Any
 
 from bench import metrics
 from bench.checks import MAX_COUNT, short
-from bench.durable import write_atomic
+from bench.durable import NO_LOCKS, write_atomic
 from bench.errors import BenchError, BenchWarning, one_line_text, os_reason, short_name
 from bench.hardware import process_gone, this_process
 
@@ -226,7 +226,9 @@ def drop_cut_short_line(path: Path) -> None:
 
 def _hold(handle, path: Path) -> None:
     """Take the run for this writer: an exclusive lock on its open ``records.jsonl``, which the system releases when
-    the writer closes it or its process dies however it dies (``kill -9`` included)."""
+    the writer closes it or its process dies however it dies (``kill -9`` included). Where there is no ``flock``
+    (Windows) or the file system refuses locks (:data:`bench.durable.NO_LOCKS`: NFS without its lock daemon), the
+    ``meta.json`` status check alone guards the run, and :func:`bench.resume.reopen` checks what the run holds."""
     if fcntl is None:  # no flock (Windows): the meta.json status check alone guards the run
         return
     try:
@@ -239,6 +241,9 @@ def _hold(handle, path: Path) -> None:
             process = {}
         who = f" (pid {process.get('pid')} on {process.get('host')})" if isinstance(process, dict) and process else ""
         raise RunBusyError(f"--resume {path.name!r}: another process is writing the run{who}; stop it first") from None
+    except OSError as err:  # a file system that refuses locks: the run goes on unlocked, as on Windows
+        if err.errno not in NO_LOCKS:
+            raise
 
 
 STOP_KEYS = ("stopped_by", "stop_reason")

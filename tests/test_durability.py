@@ -231,3 +231,34 @@ def test_a_report_killed_midway_is_put_right_by_the_next_report_of_its_run(tmp_p
     assert "no space left on device" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == sorted(["r1", live.name])
     assert (tmp_path / "rep" / "r1" / "index.html").read_text() == "the earlier report"
+
+
+def test_a_results_folder_that_refuses_locks_still_takes_runs_resumptions_and_promotions(tmp_path, monkeypatch):
+    """A results folder on NFS without its lock daemon answers flock with ENOLCK: before, every run there was refused
+    ('--results out: cannot write a run there (no locks available)'), and so were --resume and bench baseline set
+    ('bench baseline: error: [Errno 37] No locks available'). Now they go on without the lock, as where there is no
+    flock (Windows): the meta.json status check and what the run holds guard a resumption."""
+    import errno
+    import fcntl
+
+    from bench.results import Record, load
+    from bench.resume import reopen
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    fields = {"model": "m", "compression": "fp32", "engine": "eager", "device": "cpu", "threads": 1, "batch_size": 1}
+
+    def ok(case_id: str):
+        return Record(run_id="r1", suite="s", case_id=case_id, status="ok", latency_p50_ms=2.0, rounds=3, **fields)
+
+    writer = RunWriter(tmp_path, "r1", {"suites": [{"name": "s"}], "cases": ["s::a", "s::b"]})
+    writer.append(ok("a"), [1.0, 2.0, 3.0])
+    writer.close("interrupted")
+    resumed = reopen(resumable(tmp_path, "r1"), {})
+    resumed.append(ok("b"), [1.0, 2.0, 3.0])
+    resumed.close("finished")
+    assert load(tmp_path / "r1")["case_id"].tolist() == ["a", "b"]
+    (promoted,) = history.promote("r1", tmp_path)
+    assert sorted(load(promoted)["case_id"]) == ["a", "b"]

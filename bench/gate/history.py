@@ -24,7 +24,7 @@ import numpy as np
 
 from bench import metrics
 from bench.checks import plain_text
-from bench.durable import fsync_folder, replace_folder, write_atomic, write_synced
+from bench.durable import NO_LOCKS, fsync_folder, replace_folder, write_atomic, write_synced
 from bench.errors import BenchError, os_reason
 
 try:
@@ -364,6 +364,10 @@ def _take(handle, lock: Path) -> None:
                     f"{lock}: another process has held it for {PROMOTION_WAIT_S:g} s (a promotion that hangs or was "
                     "stopped); nothing was promoted: end that process, then promote again"
                 ) from None
+        except OSError as err:  # a file system that refuses locks (NO_LOCKS): not serialised there, as on Windows
+            if err.errno in NO_LOCKS:
+                return
+            raise
         if not warned:
             warned = True
             warnings.warn(
