@@ -623,12 +623,17 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
         # was run: a batch that does not fill waits out --max-wait-ms, so the batching search's every query missed
         (["load-overhead", "--max-wait-ms", "20", "--slo-ms", "10"], "--max-wait-ms 20: not below --slo-ms 10: a"),
         (["load-overhead", "--slo-ms", "0.5"], "--max-wait-ms 0.5: not below --slo-ms 0.5: a batch that does not"),
+        # was measured: an overloaded Server run drained its backlog within the SLO and passed, as a suite's
+        # slo.p99_ms above 10% of min_duration_s would (refused there by the same rule)
+        (["load-overhead", "--seconds", "0.05"], "--slo-ms 10: more than 10% of --seconds 0.05 s: a Server run offe"),
+        (["load-overhead", "--slo-ms", "500", "--seconds", "1"], "raise --seconds to at least 5 s or lower --slo-ms"),
     ],
 )
 def test_load_overhead_rates_loadgen_cannot_run_are_one_line_errors(argv, message, capsys):
     assert main(argv) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert message in err and "Traceback" not in err and err.count("\n") == 1
+    assert out == ""  # refused before anything is measured
 
 
 @pytest.mark.parametrize(
@@ -720,13 +725,17 @@ def test_validate_says_a_shared_fragment_is_not_a_suite(tmp_path, capsys):
     assert capsys.readouterr().out == f"{tmp_path / 's.yaml'}: ok (s: 1 case)\n"
 
 
+QUICK_OVERHEAD = ["load-overhead", "--seconds", "0.05", "--slo-ms", "5", "--low-qps", "5000", "--start-qps", "5000"]
+"""`bench load-overhead` with short LoadGen runs (50 ms), and --slo-ms at its most for them (10% of --seconds)."""
+
+
 @pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
 def test_load_overhead_stops_at_max_time_s_and_prints_what_it_measured(tmp_path):
     # before: no bound at all (--max-time-s was an unknown option); 28 LoadGen runs could follow one another. Then it
     # exited 0 when cut short, and a script could not tell partial figures from complete ones: now 3
     # In a process of its own, as a user runs it: LoadGen's state is per process (once in CI, run in this one after
     # the other tests, an inline run never returned; it is now given up on, and the process ended at once).
-    argv = ["load-overhead", "--seconds", "0.05", "--low-qps", "5000", "--start-qps", "5000", "--logs", str(tmp_path)]
+    argv = [*QUICK_OVERHEAD, "--logs", str(tmp_path)]
     done = subprocess.run(
         [sys.executable, "-m", "bench.cli", *argv, "--max-time-s", "0.5"], capture_output=True, text=True, timeout=300
     )
@@ -751,7 +760,7 @@ def test_load_overhead_exits_3_when_a_peak_is_only_a_lower_bound(tmp_path, capsy
 
     monkeypatch.setattr(load, "find_peak", one_run)
     monkeypatch.setattr(load, "search_cut", lambda *args: cut)
-    argv = ["load-overhead", "--seconds", "0.05", "--low-qps", "5000", "--start-qps", "5000", "--logs", str(tmp_path)]
+    argv = [*QUICK_OVERHEAD, "--logs", str(tmp_path)]
     assert main(argv) == code
     out = capsys.readouterr().out
     peaks = [line for line in out.splitlines() if line.startswith("highest Server rate")]
@@ -778,7 +787,7 @@ def test_load_overhead_gives_up_on_an_inline_run_that_never_returns_and_prints_w
 
     start_test = module.start_test
     monkeypatch.setattr(module, "start_test", hangs_inline)
-    argv = ["load-overhead", "--seconds", "0.05", "--low-qps", "5000", "--start-qps", "5000", "--logs", str(tmp_path)]
+    argv = [*QUICK_OVERHEAD, "--logs", str(tmp_path)]
     assert main(argv) == 3
     out = capsys.readouterr().out
     assert "LoadGen SingleStream, bench SUT" in out and "inline SUT" not in out and "highest Server rate" not in out

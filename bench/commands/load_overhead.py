@@ -97,10 +97,14 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
         fastest_rate,
         find_peak,
         search_cut,
+        slo_too_long,
         slowest_rate,
     )
     from bench.measure.sut import BatchingSUT, LoadgenHung
 
+    too_long = slo_too_long(args.slo_ms, args.seconds, "--seconds", "--slo-ms", "the highest Server rate")
+    if too_long:  # as a suite's slo.p99_ms is refused beside its min_duration_s
+        raise BenchError(f"--slo-ms {args.slo_ms:g}: {too_long}")
     spec = LoadSpec(slo_p99_ms=args.slo_ms, min_duration_s=args.seconds, min_queries=1000)
     lowest, highest = slowest_rate(spec.min_queries, args.seconds), fastest_rate(args.seconds)
     for option, rate in (("--low-qps", args.low_qps), ("--start-qps", args.start_qps)):
@@ -232,7 +236,11 @@ def register(subparsers) -> None:
         help="LoadGen min_duration per run (default 2)",
     )
     parser.add_argument(
-        "--slo-ms", type=number_type(0, 3_600_000), default=10.0, help="p99 SLO of the peak search (default 10 ms)"
+        "--slo-ms",
+        type=number_type(0, 3_600_000),
+        default=10.0,
+        help="p99 SLO of the peak search, at most 10%% of --seconds as a suite's slo.p99_ms is of its min_duration_s "
+        "(default 10 ms)",
     )
     parser.add_argument(
         "--low-qps", type=number_type(0, 1e7), default=1000.0, help="the low Server rate (default 1000)"

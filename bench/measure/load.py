@@ -160,6 +160,28 @@ the peak found reads up to ``1 + SLO / duration`` times too high (10% at this bo
 1-5%)."""
 
 
+def slo_too_long(
+    slo_ms: float,
+    duration_s: float,
+    duration: str = "min_duration_s",
+    slo: str = "the SLO",
+    peak: str = "server_max_qps",
+) -> str | None:
+    """Why a Server SLO of ``slo_ms`` cannot be measured with runs of ``duration_s`` (it is more than
+    :data:`MAX_SLO_SHARE` of them), or ``None`` when it can: the one rule for a suite's ``load:`` section and for
+    ``bench load-overhead``. ``duration``, ``slo`` and ``peak`` name the settings and the figure in the text
+    (``min_duration_s``, the SLO and ``server_max_qps`` in a suite; ``--seconds``, ``--slo-ms`` and the peak for
+    ``bench load-overhead``), which reads after the SLO's own value: ``more than 10% of min_duration_s 2 s: ...``."""
+    slo_s = slo_ms / 1000
+    if slo_s <= MAX_SLO_SHARE * duration_s:
+        return None
+    return (
+        f"more than {MAX_SLO_SHARE:.0%} of {duration} {duration_s:g} s: a Server run offered more than the system can "
+        f"serve drains its backlog within the SLO and passes, so {peak} would read up to {1 + slo_s / duration_s:.3g}x "
+        f"too high; raise {duration} to at least {slo_s / MAX_SLO_SHARE:.4g} s or lower {slo}"
+    )
+
+
 def slowest_rate(min_queries: int, min_duration_s: float) -> float:
     """The lowest Server rate the search tries: below it, issuing ``min_queries`` (which LoadGen waits for however
     long it takes) would take more than 8 x ``min_duration_s``."""
@@ -274,16 +296,9 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
                 f"{limit:g} s leaves less than one run of min_duration_s {out['min_duration_s']:g} s for each of the "
                 f"{len(out['scenarios'])} scenarios; must be >= {shortest:g} (or lower min_duration_s)",
             )
-    slo_s, duration_s = out["slo"]["p99_ms"] / 1000, out["min_duration_s"]
-    if "server" in out["scenarios"] and slo_s > MAX_SLO_SHARE * duration_s:
-        raise SuiteError(
-            None,
-            f"{where}.slo.p99_ms",
-            f"{out['slo']['p99_ms']:g} ms is more than {MAX_SLO_SHARE:.0%} of min_duration_s {duration_s:g} s: a "
-            "Server run offered more than the system can serve drains its backlog within the SLO and passes, so "
-            f"server_max_qps would read up to {1 + slo_s / duration_s:.3g}x too high; raise min_duration_s to at "
-            f"least {slo_s / MAX_SLO_SHARE:.4g} s or lower the SLO",
-        )
+    too_long = slo_too_long(out["slo"]["p99_ms"], out["min_duration_s"])
+    if "server" in out["scenarios"] and too_long:
+        raise SuiteError(None, f"{where}.slo.p99_ms", f"{out['slo']['p99_ms']:g} ms is {too_long}")
     if out["batching"]["max_batch"] == 1 and out["batching"]["max_wait_ms"] > 0:
         raise SuiteError(
             None, f"{where}.batching.max_wait_ms", "has no effect with max_batch: 1 (batching off); raise max_batch"
