@@ -627,6 +627,8 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
         # slo.p99_ms above 10% of min_duration_s would (refused there by the same rule)
         (["load-overhead", "--seconds", "0.05"], "--slo-ms 10: more than 10% of --seconds 0.05 s: a Server run offe"),
         (["load-overhead", "--slo-ms", "500", "--seconds", "1"], "raise --seconds to at least 5 s or lower --slo-ms"),
+        # as a suite's batching.max_wait_ms with max_batch: 1: there is no batched search for it to change
+        (["load-overhead", "--max-batch", "1", "--max-wait-ms", "2"], "--max-wait-ms 2: has no effect with --max-b"),
     ],
 )
 def test_load_overhead_rates_loadgen_cannot_run_are_one_line_errors(argv, message, capsys):
@@ -767,6 +769,30 @@ def test_load_overhead_exits_3_when_a_peak_is_only_a_lower_bound(tmp_path, capsy
     assert len(peaks) == 2 and "ran out" not in out
     stopped = "at least: the search stopped before it was done (12 runs were made)"
     assert all((stopped in line) == bool(cut) for line in peaks)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
+def test_load_overhead_with_max_batch_1_makes_one_peak_search_and_says_so(tmp_path, capsys, monkeypatch):
+    """Was: --max-batch 1 ran the "batching off" search twice, printed as two peaks of the same configuration (the
+    second meant to be the batched one). Now batching off is searched once, and a line says no batched search is made;
+    --max-wait-ms, which only the batched search uses, keeps its default."""
+    import bench.measure.load as load
+    from bench.commands import load_overhead as command
+
+    def one_run(run_at, start_qps, *args, **kwargs):
+        run = run_at(start_qps)
+        return run, [run]
+
+    monkeypatch.setattr(load, "find_peak", one_run)
+    monkeypatch.setattr(load, "search_cut", lambda *args: None)
+    assert main([*QUICK_OVERHEAD, "--max-batch", "1", "--logs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    (peak,) = [line for line in out.splitlines() if line.startswith("highest Server rate")]
+    assert "batching off" in peak and "not run" not in out and "ran out" not in out
+    assert "no batched peak search: --max-batch 1 turns batching off" in out
+    assert sorted(path.name for path in tmp_path.glob("peak-*")) == ["peak-batch1"]
+    assert len(list((tmp_path / "peak-batch1").rglob("mlperf_log_summary.txt"))) == 1  # one search's one run
+    assert (command.overhead_runs(1), command.overhead_runs(2)) == (16, 28)  # the default --max-time-s, as --help says
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")

@@ -9,16 +9,17 @@ On the no-op model (``torch.nn.Identity`` on one value), so every microsecond is
    (the queue, the worker's wake-up, the completion from the worker thread).
 
 The SUT's added latency is (3) minus (1) at the same percentile; (3) minus (2) is the queue-and-worker design alone.
-Then the Server peak search on no-op, batching off and on, gives the highest rate the SUT sustains at the SLO.
+Then the Server peak search on no-op, batching off and on, gives the highest rate the SUT sustains at the SLO. With
+``--max-batch 1`` (batching off) only the first search is made, and a line says so.
 
-The whole command takes at most ``--max-time-s`` (default: 10 x ``--seconds`` for each of the 28 runs it may make),
-with the semantics of a suite's ``load.max_time_s``: no LoadGen run starts with less than ``--seconds`` left, each is
-given LoadGen's ``max_duration_ms`` = the time left, and what was measured before the limit is printed, with a line
-saying where it stopped; a peak from a search it cut short is printed as "at least". An inline run that has not
-returned :data:`INLINE_GRACE_S` after its own ``max_duration_ms`` is given up on (it serves a no-op: LoadGen waits for
-completions that never came), and no other run starts. Whenever what it printed is not the whole measurement (the
-time ran out, a run was given up on, or a peak search stopped before it was done: its peak only a lower bound), it
-exits :data:`CUT_SHORT` (3), not 0.
+The whole command takes at most ``--max-time-s`` (default: 10 x ``--seconds`` for each of the 28 runs it may make, 16
+with ``--max-batch 1``), with the semantics of a suite's ``load.max_time_s``: no LoadGen run starts with less than
+``--seconds`` left, each is given LoadGen's ``max_duration_ms`` = the time left, and what was measured before the limit
+is printed, with a line saying where it stopped; a peak from a search it cut short is printed as "at least". An
+inline run that has not returned :data:`INLINE_GRACE_S` after its own ``max_duration_ms`` is given up on (it serves a
+no-op: LoadGen waits for completions that never came), and no other run starts. Whenever what it printed is not the
+whole measurement (the time ran out, a run was given up on, or a peak search stopped before it was done: its peak only
+a lower bound), it exits :data:`CUT_SHORT` (3), not 0.
 """
 
 from __future__ import annotations
@@ -71,18 +72,28 @@ CUT_SHORT = 3
 stopped early, or runs never made) or a peak search stopped before it was done (its peak only a lower bound). As
 ``bench gate``'s and ``bench report``'s 3: the figures are printed, and a script must not take them for complete."""
 
-OVERHEAD_RUNS = 4 + 2 * 12
-"""The LoadGen runs ``bench load-overhead`` may make: SingleStream and Server at the low rate, each through bench's
-SUT and inline, then two peak searches of at most 12 runs each (one more SingleStream run if the first is too
-short counts in the allowance)."""
+SEARCH_RUNS = 12
+"""The most Server runs one peak search makes."""
+
+DEFAULT_WAIT_MS = 0.5
+"""``--max-wait-ms`` when it is not given: the batched peak search's wait."""
 
 
-def time_limit_s(seconds: float, max_time_s: float | None) -> float:
+def overhead_runs(searches: int) -> int:
+    """The LoadGen runs ``bench load-overhead`` may make: SingleStream and Server at the low rate, each through bench's
+    SUT and inline, then ``searches`` peak searches (two; one with ``--max-batch 1``) of at most :data:`SEARCH_RUNS`
+    runs each (one more SingleStream run if the first is too short counts in the allowance)."""
+    return 4 + searches * SEARCH_RUNS
+
+
+def time_limit_s(seconds: float, max_time_s: float | None, searches: int = 2) -> float:
     """``--max-time-s``, or as for a suite's ``load.max_time_s``: ``RUN_ALLOWANCE`` x ``--seconds`` for every run the
-    command may make, at most a week."""
+    command may make (:func:`overhead_runs`), at most a week."""
     from bench.measure.load import MAX_TIME_S, RUN_ALLOWANCE
 
-    return max_time_s if max_time_s is not None else min(MAX_TIME_S, RUN_ALLOWANCE * seconds * OVERHEAD_RUNS)
+    if max_time_s is not None:
+        return max_time_s
+    return min(MAX_TIME_S, RUN_ALLOWANCE * seconds * overhead_runs(searches))
 
 
 def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
@@ -119,13 +130,9 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
             f"--max-time-s {max_time_s:g}: leaves no LoadGen run of --seconds {args.seconds:g}; must be >= "
             f"{args.seconds:g} (or lower --seconds)"
         )
-    if args.max_batch > 1 and 0 < args.max_wait_ms >= args.slo_ms:  # as a suite's batching.max_wait_ms is refused
-        raise BenchError(
-            f"--max-wait-ms {args.max_wait_ms:g}: not below --slo-ms {args.slo_ms:g}: a batch that does not fill "
-            "waits it out, so every query of the batching peak search misses the SLO; lower --max-wait-ms below "
-            "--slo-ms or raise --slo-ms"
-        )
-    limit_s = time_limit_s(args.seconds, max_time_s)
+    wait_ms = _batching_wait_ms(args.max_batch, args.max_wait_ms, args.slo_ms)
+    searches = [(1, 0.0)] + ([(args.max_batch, wait_ms)] if args.max_batch > 1 else [])  # --max-batch 1: one search
+    limit_s = time_limit_s(args.seconds, max_time_s, len(searches))
     deadline = time.monotonic() + limit_s  # as a suite's load.max_time_s: no run starts with less than --seconds left
 
     module, inputs = torch.nn.Identity().eval(), (torch.zeros(1, 1),)
@@ -169,9 +176,13 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
     if f"{low_name}, inline SUT" in p99:
         added = p99[f"{low_name}, bench SUT"] - p99[f"{low_name}, inline SUT"]
         print(f"added by the queue and worker at p99 in {low_name} (bench - inline): {added:8.1f} us")
-    cut_text = {SEARCH_CUTS[0]: "--max-time-s ran out", SEARCH_CUTS[1]: "12 runs were made", SEARCH_CUTS[2]: "rate cap"}
+    cut_text = {
+        SEARCH_CUTS[0]: "--max-time-s ran out",
+        SEARCH_CUTS[1]: f"{SEARCH_RUNS} runs were made",
+        SEARCH_CUTS[2]: "rate cap",
+    }
     not_run, cut_short = [], False
-    for max_batch, wait in ((1, 0.0), (args.max_batch, args.max_wait_ms)):
+    for max_batch, wait in searches:
         label = "batching off" if max_batch == 1 else f"max_batch {max_batch}, max_wait_ms {wait:g}"
         if hung or runner is None or runner.out_of_time(f"the peak search with {label}"):
             not_run.append(f"the peak search with {label}")
@@ -188,9 +199,9 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
                 return made[-1]
 
             def stop(runner=runner, made=made, label=label):
-                return runner.out_of_time(f"Server run {len(made) + 1} of at most 12 ({label})")
+                return runner.out_of_time(f"Server run {len(made) + 1} of at most {SEARCH_RUNS} ({label})")
 
-            peak, searched = find_peak(run_at, args.start_qps, 0.05, 12, max_qps=runner.max_qps, stop=stop)
+            peak, searched = find_peak(run_at, args.start_qps, 0.05, SEARCH_RUNS, max_qps=runner.max_qps, stop=stop)
         figure = f"{peak.target_qps:,.0f} QPS (p99 {peak.p99_ms:.2f} ms, {peak.validity})" if peak else "none"
         cut = search_cut(runner, spec, peak, searched, args.start_qps / 16) if searched else SEARCH_CUTS[0]
         if cut:
@@ -203,6 +214,8 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
             f"highest Server rate with p99 <= {args.slo_ms:g} ms, {label}: {figure}; "
             f"{len(searched)} runs in {time.perf_counter() - started:.0f} s, mean batch {batch}"
         )
+    if len(searches) == 1:
+        print("no batched peak search: --max-batch 1 turns batching off; the search with batching off is the only one")
     if hung:
         print(f"not measured: {hung}; not run: {', '.join(not_run)}")
         print(f"LoadGen logs: {folder}")
@@ -217,13 +230,34 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
     return CUT_SHORT if cut_short else 0
 
 
+def _batching_wait_ms(max_batch: int, max_wait_ms: float | None, slo_ms: float) -> float:
+    """The batched search's ``--max-wait-ms`` (:data:`DEFAULT_WAIT_MS` when not given), refused as a suite's
+    ``batching.max_wait_ms`` is: given with ``--max-batch 1`` (there is no batched search), or not below
+    ``--slo-ms``."""
+    if max_batch == 1:
+        if max_wait_ms:
+            raise BenchError(
+                f"--max-wait-ms {max_wait_ms:g}: has no effect with --max-batch 1 (batching off: no batched peak "
+                "search is made); leave --max-wait-ms out or raise --max-batch"
+            )
+        return 0.0
+    wait_ms = DEFAULT_WAIT_MS if max_wait_ms is None else max_wait_ms
+    if 0 < wait_ms >= slo_ms:  # as a suite's batching.max_wait_ms is refused
+        raise BenchError(
+            f"--max-wait-ms {wait_ms:g}: not below --slo-ms {slo_ms:g}: a batch that does not fill "
+            "waits it out, so every query of the batching peak search misses the SLO; lower --max-wait-ms below "
+            "--slo-ms or raise --slo-ms"
+        )
+    return wait_ms
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "load-overhead",
         help="what the LoadGen system under test adds per query, and the highest QPS it sustains",
         description="Measure on the no-op model what the LoadGen system under test adds per query (a direct call, "
         "LoadGen with an inline SUT, bench's SUT), then the highest Server rate it sustains at --slo-ms, batching off "
-        "and on.",
+        "and on (with --max-batch 1: batching off only, one peak search).",
         epilog=f"Exit codes: 0 every figure measured; 2 a bad option, or LoadGen not installed; {CUT_SHORT} cut short: "
         "--max-time-s ran out (a line says before what, and what was not run), an inline LoadGen run never returned "
         "(a line says so), or a peak search stopped before it was done (its peak reads 'at least'): the figures "
@@ -249,13 +283,17 @@ def register(subparsers) -> None:
         "--start-qps", type=number_type(0, 1e9), default=20_000.0, help="where the peak search starts (default 20000)"
     )
     parser.add_argument(
-        "--max-batch", type=bounded_int(1, 65_536), default=32, help="batching for the second peak search (default 32)"
+        "--max-batch",
+        type=bounded_int(1, 65_536),
+        default=32,
+        help="batching for the second peak search; 1: batching off, no second search (default 32)",
     )
     parser.add_argument(
         "--max-wait-ms",
         type=number_type(0, 60_000, strict=False),
-        default=0.5,
-        help="batching wait for the second peak search (default 0.5 ms)",
+        default=None,
+        help=f"batching wait for the second peak search, below --slo-ms; not with --max-batch 1 (default "
+        f"{DEFAULT_WAIT_MS:g} ms)",
     )
     parser.add_argument(
         "--max-time-s",
@@ -263,7 +301,7 @@ def register(subparsers) -> None:
         default=None,
         help="the longest the whole command may take, as a suite's load.max_time_s: no LoadGen run starts with less "
         "than --seconds left, and each stops issuing queries when it runs out (default: 10 x --seconds per run it may "
-        "make, 28 runs)",
+        "make, 28 runs, 16 with --max-batch 1)",
     )
     parser.add_argument(
         "--logs", type=folder, default=None, help="folder for the LoadGen logs (default: a temporary folder)"
