@@ -159,9 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         unsettled = sut is not None and sut.unsettled()
     except KeyboardInterrupt:  # a third Ctrl-C while waiting: raised on, it would leave through Python's shutdown
         unsettled = True
-    if unsettled:  # a second Ctrl-C left LoadGen serving a model call that never returned
-        what = "a LoadGen run" if any(thread.is_alive() for thread in sut.HUNG) else "a model call"
-        print(f"bench: {what} never returned; ended without waiting for it (the run is closed)", file=sys.stderr)
+    if unsettled:  # a second Ctrl-C left LoadGen draining (a model call that never returned, or arrivals), or it hung
+        print(f"bench: {sut.left_running()}; ended without waiting for it (the run is closed)", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # Python's shutdown would crash in LoadGen's thread

@@ -340,6 +340,43 @@ def test_a_second_ctrl_c_ends_a_loadgen_run_whose_model_call_never_returns(tmp_p
     assert meta(tmp_path)["status"] == "interrupted"
 
 
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
+def test_a_second_ctrl_c_ends_a_server_drain_waiting_for_arrivals_and_says_so(tmp_path):
+    """A Server run stopped by Ctrl-C holds its queries until LoadGen's flush, which comes after
+    ``server_max_async_queries`` more arrivals (at 5 QPS, at least 64 of them: 13 s) or its schedule's end. A second
+    Ctrl-C then ends bench without waiting, as for a hung call: before, it said 'a model call never returned', though
+    no call was in progress (the worker was idle, waiting for arrivals)."""
+    marker = tmp_path / "first-ctrl-c"
+    params = f"int_at_batch: 1, in_load: true, marker: '{marker}'"
+    model = f"{{factory: 'tests.fakes.models:build', name: lin, params: {{{params}}}}}"
+    load = (
+        "load: {scenarios: [server], min_duration_s: 60, min_queries: 10, slo: {p99_ms: 10}, search: {start_qps: 5}}\n"
+    )
+    write_suite(tmp_path, "suites/s.yaml", f"suite: s\nmodels: [{model}]\nbatch_sizes: [1]\n{TINY_MEASURE}{load}")
+    command = [sys.executable, "-c", LAUNCH, "run", "suites/s.yaml", "--results", "out", "--run-id", "r1", "-q"]
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        assert marker.exists(), "the model never sent its Ctrl-C"
+        time.sleep(1.0)
+        assert process.poll() is None  # the first Ctrl-C waits for the drain, which waits for LoadGen's arrivals
+        process.send_signal(__import__("signal").SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, said(out.decode(), err.decode())
+    last = err.decode().splitlines()[-1]
+    assert last == (
+        "bench: a LoadGen run was still draining (no model call was in progress); ended without waiting for it "
+        "(the run is closed)"
+    )
+    assert meta(tmp_path)["status"] == "interrupted"
+
+
 def test_a_sys_exit_from_inside_a_model_is_a_failed_case_and_the_run_goes_on(tmp_path):
     """Before, a model's ``sys.exit(1)`` left the case with no record while pytest counted it failed (and went on):
     ``bench report`` and ``--resume`` never heard of it. Now it is a ``failed`` record saying so."""

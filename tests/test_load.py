@@ -1070,3 +1070,43 @@ def test_a_hung_loadgen_run_ends_the_process_at_once_and_says_which(monkeypatch,
         capsys.readouterr().err
         == "bench: a LoadGen run never returned; ended without waiting for it (the run is closed)\n"
     )
+
+
+@needs_loadgen
+@pytest.mark.parametrize(
+    ("in_call", "what"),
+    [
+        (True, "a model call never returned"),
+        (False, "a LoadGen run was still draining (no model call was in progress)"),
+    ],
+)
+def test_an_abandoned_run_ends_the_process_saying_what_was_left_running(monkeypatch, capsys, in_call, what):
+    """Was: always 'a model call never returned', also when a second Ctrl-C cut a Server drain that only waited for
+    LoadGen's arrivals, with the worker idle. Now the line says which, from whether the worker was still inside a
+    call once the SUT closed (it could not be waited for)."""
+    import functools
+
+    from bench import cli
+    from bench.measure import sut as module
+
+    release = threading.Event()
+    loadgen_run = threading.Thread(target=release.wait, daemon=True)  # the abandoned run: still draining
+    monkeypatch.setattr(module, "ABANDONED", [loadgen_run])
+    monkeypatch.setattr(module, "UNJOINED", [])
+    monkeypatch.setattr(module, "HUNG", [])
+    monkeypatch.setattr(module, "SETTLE_S", 0.2)
+    monkeypatch.setattr(module, "unsettled", functools.partial(module.unsettled, 0.2))
+    exits = []
+    monkeypatch.setattr(cli, "_main", lambda argv: 130)
+    monkeypatch.setattr(cli.os, "_exit", exits.append)
+    try:
+        with BatchingSUT(noop_call_for, 1, 0.0) as sut:
+            if in_call:
+                _busy_worker(sut, release)  # a model call that never returns
+            loadgen_run.start()
+        assert (module.UNJOINED == [sut._worker]) is in_call  # noqa: SIM300
+        cli.main(["run"])
+    finally:
+        release.set()
+    assert exits == [130]
+    assert capsys.readouterr().err == f"bench: {what}; ended without waiting for it (the run is closed)\n"

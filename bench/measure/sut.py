@@ -169,9 +169,10 @@ def _first(kind: str, count: int, entries: list[str]) -> str | None:
 
 ABANDONED: list[threading.Thread] = []
 """LoadGen threads a second Ctrl-C or SIGTERM left running: the first one drains a run at its next query, but a model
-call that never returns (a deadlock, a hung device) holds LoadGen, and the user must still be able to stop. Python's
-shutdown would crash in such a thread, so ``bench`` ends its process at once after the run is closed
-(:func:`abandoned`, :func:`bench.cli.main`)."""
+call that never returns (a deadlock, a hung device) holds LoadGen, as does a Server drain waiting for the arrivals
+that end it, and the user must still be able to stop. Python's shutdown would crash in such a thread, so ``bench``
+ends its process at once after the run is closed, saying which held it (:func:`abandoned`, :func:`left_running`,
+:func:`bench.cli.main`)."""
 
 
 HUNG: list[threading.Thread] = []
@@ -189,6 +190,18 @@ it running."""
 def abandoned() -> bool:
     """Whether a LoadGen run was left running (by a second interrupt, :data:`ABANDONED`, or as hung, :data:`HUNG`)."""
     return any(thread.is_alive() for thread in [*ABANDONED, *HUNG])
+
+
+def left_running() -> str:
+    """What :func:`unsettled` found still running, as ``bench`` says it when it ends without waiting: a LoadGen run
+    given up on as hung (:data:`HUNG`); a model call that never returned (a worker :meth:`BatchingSUT.__exit__` had
+    to leave, :data:`UNJOINED`: it was still inside its call); or else a LoadGen run that a second interrupt left
+    draining with no model call in progress (:data:`ABANDONED`: a Server run waiting for the arrivals that end it)."""
+    if any(thread.is_alive() for thread in HUNG):
+        return "a LoadGen run never returned"
+    if any(thread.is_alive() for thread in UNJOINED):
+        return "a model call never returned"
+    return "a LoadGen run was still draining (no model call was in progress)"
 
 
 def unsettled(timeout: float = SETTLE_S) -> bool:
