@@ -364,9 +364,13 @@ def _take(handle, lock: Path) -> None:
                     f"{lock}: another process has held it for {PROMOTION_WAIT_S:g} s (a promotion that hangs or was "
                     "stopped); nothing was promoted: end that process, then promote again"
                 ) from None
-        except OSError as err:  # a file system that refuses locks (NO_LOCKS): not serialised there, as on Windows
-            if err.errno in NO_LOCKS:
-                return
+        except OSError as err:
+            if err.errno in NO_LOCKS:  # unserialised, two promotions (or one and a reader's tidying) lose a half
+                raise BenchError(
+                    f"{lock}: this file system refuses locks ({os_reason(err)}), and a promotion must not run beside "
+                    "another; nothing was promoted: promote into a results folder on a local disk (--results), or "
+                    "run the file system's lock service"
+                ) from None
             raise
         if not warned:
             warned = True
