@@ -71,11 +71,11 @@ def test_two_identical_cases_are_each_best_in_about_half_of_the_resamples_and_ca
 def test_cases_whose_samples_are_the_same_constant_tie_in_every_resample_and_neither_is_called_best(costs, picked):
     """Was: "m[bf16-cpu1t-bs1] is best in 100% of 1000 resamples" for two cases whose raw samples were the same
     constant, 10 ms: every resample tied, and each tie went to the first in the decision's order. Now a resample
-    whose lowest P several cases share is a tie, a win for none; the line calls it an exact tie, and the near-tie
-    rule picks between them, saying so where they are equal on all it compares too."""
+    whose lowest P several cases share is a tie, split between them (a half each here); the line calls it an exact
+    tie, and the near-tie rule picks between them, saying so where they are equal on all it compares too."""
     a, b = "m[bf16-cpu1t-bs1]", "m[bf16-cpu2t-bs1]"
     decision, confidence = decided(10.0, 10.0, [10.0] * 50, [10.0] * 50, costs=costs)
-    assert confidence.shares == {} and confidence.share == 0.0  # no resample is a win
+    assert confidence.shares == {a: 0.5, b: 0.5} and confidence.share == 0.5  # no resample is a win alone
     assert confidence.ties == {a: 1.0, b: 1.0} and confidence.tied == 1.0
     assert confidence.near_tie and confidence.contenders == [a, b] and confidence.recommended == a
     rec = decision.recommendations.iloc[0]
@@ -83,7 +83,7 @@ def test_cases_whose_samples_are_the_same_constant_tie_in_every_resample_and_nei
         f"EXACT TIE: {a}, {b} share the lowest P in 100% of 1000 resamples of the measured latencies (a win for none "
         f"of them): the data cannot tell them apart; {tie_rule()}: {a}{picked}."
     )
-    assert rec["case_id"] == a and rec["confidence_share"] == 0.0 and rec["near_tie"]
+    assert rec["case_id"] == a and rec["confidence_share"] == 0.5 and rec["near_tie"]
 
 
 @pytest.mark.parametrize(
@@ -95,18 +95,46 @@ def test_cases_whose_samples_are_the_same_constant_tie_in_every_resample_and_nei
         ),
         (
             [10.0] * 7 + [10.1] * 16,
-            r"^m\[bf16-cpu1t-bs1\] is best in 9\d% .*; in \d+% the lowest P was an exact tie, a win ",
+            r"^m\[bf16-cpu1t-bs1\] is best in 9\d% .*; in \d+% the lowest P was an exact tie, split between ",
         ),
     ],
 )
 def test_a_resample_is_a_win_for_one_case_or_an_exact_tie_never_both(coarse, said):
     """Samples of a coarse timer (0.1 ms steps): b's resampled median is often exactly a's constant 10 ms. Each
-    resample counts once: as the win of the one case with the lowest P, or as an exact tie, which the line says."""
+    resample counts once: as the win of the one case with the lowest P, or as an exact tie split between the tied
+    cases, which the line says."""
     decision, confidence = decided(10.0, float(np.median(coarse)), [10.0] * len(coarse), np.array(coarse))
     assert 0 < confidence.tied < 1 and set(confidence.ties) == {"m[bf16-cpu1t-bs1]", "m[bf16-cpu2t-bs1]"}
-    assert sum(confidence.shares.values()) + confidence.tied == pytest.approx(1.0)
+    assert sum(confidence.shares.values()) == pytest.approx(1.0)  # every resample counted once, a tie split
     assert all(share == confidence.tied for share in confidence.ties.values())  # two cases: each tie is theirs
     assert re.search(said, decision.recommendations.iloc[0]["confidence"])
+
+
+def test_a_case_that_only_ties_with_one_that_also_wins_alone_is_no_rival():
+    """Review: a tie counted whole for each tied case made a case never better than the recommendation (a wins in
+    85% of the resamples, ties with b in 15%, b never wins) a rival at 15%, and the tie rule then recommended b,
+    the cheaper. Split, b's share is 7.5%: a is best in 92.5%, no near tie."""
+    import pandas as pd
+
+    from bench.judge.confidence import _count
+
+    rows = pd.DataFrame(
+        {
+            "case_id": ["a", "b", "c"],
+            "rank": [1, 2, 3],
+            "recommended": [True, False, False],
+            "cost_per_1m": [2.0, 1.0, 3.0],
+            "model_size_bytes": [1.0, 1.0, 1.0],
+            "score": [0.5, 0.55, 0.9],
+        }
+    )
+    b = np.where(np.arange(1000) < 150, 0.5, 0.6)
+    scores = np.array([np.full(1000, 0.5), b, np.full(1000, 0.9)])
+    found = _count(rows, scores, np.ones_like(scores, dtype=bool), 1000)
+    assert found.shares == {"a": pytest.approx(0.925), "b": pytest.approx(0.075)} and found.tied == pytest.approx(0.15)
+    assert not found.near_tie and found.recommended == "a" and found.contenders == ["a"]
+    assert found.summary.startswith("a is best in 92% of 1000 resamples")
+    assert found.summary.endswith("; in 15% the lowest P was an exact tie, split between the tied cases.")
 
 
 def test_a_case_20_percent_faster_is_best_in_nearly_every_resample():

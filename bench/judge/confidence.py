@@ -23,10 +23,11 @@ e.g. p50 and p99) comes from the same resample, so they move together as they do
   their exact conditional mean and variance (m × those of the samples between): over that many samples the central
   limit theorem leaves a difference far below the resampling noise itself. Only this last sum is approximate.
 
-A resample whose lowest P several cases share exactly is an **exact tie**, a win for none of them. A **near tie** is a
-recommendation that stays best (alone) in fewer than ``confident_share`` of the resamples (default 90%) while
-another case is best, alone or tied, in at least ``rival_share`` of them (default 10%): the data cannot tell them
-apart, so among those contenders the cheaper (cost per 1M inferences, in the suite's currency), then the smaller
+A resample whose lowest P several cases share exactly is an **exact tie**: it counts as a win for no single case,
+but is split equally between the tied cases (a case's share is its wins plus, for each tie it was in, one over the
+number tied). A **near tie** is a recommendation whose share is below ``confident_share`` (default 90%) while another
+case's is at least ``rival_share`` (default 10%): the data cannot tell them apart,
+so among those contenders the cheaper (cost per 1M inferences, in the suite's currency), then the smaller
 (model size), then the lower-P configuration is recommended, and the verdicts say so.
 """
 
@@ -81,23 +82,22 @@ class Confidence:
     """Share of resamples in which ``best_case`` stays best."""
     resamples: int
     shares: dict[str, float] = field(default_factory=dict)
-    """Case -> share of resamples in which it alone was best, largest first."""
+    """Case -> share of resamples it won, an exact tie split equally between the tied cases, largest first."""
     near_tie: bool = False
     recommended: str | None = None
     """The recommendation after the near-tie rule (``best_case`` when there is no near tie)."""
     summary: str = ""
     ties: dict[str, float] = field(default_factory=dict)
-    """Case -> share of resamples in which it shared the lowest P exactly with another case (a win for neither),
-    largest first."""
+    """Case -> share of resamples in which it shared the lowest P exactly with another case, largest first."""
     tied: float = 0.0
     """Share of resamples whose lowest P two or more cases shared exactly."""
 
     @property
     def contenders(self) -> list[str]:
-        """The cases best, alone or in an exact tie, in at least :data:`RIVAL_SHARE` of the resamples, most often
-        first."""
-        often = {case: self.shares.get(case, 0.0) + self.ties.get(case, 0.0) for case in {**self.shares, **self.ties}}
-        return [case for case, share in sorted(often.items(), key=lambda item: -item[1]) if share >= RIVAL_SHARE]
+        """The cases whose share (ties split) is at least :data:`RIVAL_SHARE`, the largest first. A case that only
+        ever ties with a case that also wins alone is not one on the strength of its ties: counted whole for each,
+        a case never better than the recommendation could take it by the tie rule."""
+        return [case for case, share in self.shares.items() if share >= RIVAL_SHARE]
 
 
 def resampled_statistic(
@@ -283,8 +283,8 @@ def group_confidence(
 
 def _count(rows: pd.DataFrame, scores: np.ndarray, allowed: np.ndarray, resamples: int) -> Confidence:
     """Who is best in each resample, and the tie rule. A resample whose lowest P several cases share exactly (their
-    samples constant and equal, or a coarse timer's) is an exact tie, a win for none of them (was: for the first in
-    the decision's order, "best in 100%" of resamples that all tied)."""
+    samples constant and equal, or a coarse timer's) is an exact tie, split equally between them (was: a win for the
+    first in the decision's order, "best in 100%" of resamples that all tied)."""
     order = np.argsort(rows["rank"].to_numpy(float), kind="stable")
     rows, scores, allowed = rows.iloc[order], scores[order], allowed[order]
     masked = np.where(allowed, scores, np.inf)
@@ -293,7 +293,8 @@ def _count(rows: pd.DataFrame, scores: np.ndarray, allowed: np.ndarray, resample
     tie = at_lowest.sum(axis=0) > 1
     cases = rows["case_id"].tolist()
     alone, shared = (at_lowest & ~tie).sum(axis=1), (at_lowest & tie).sum(axis=1)
-    shares, ties = _shares(cases, alone, resamples), _shares(cases, shared, resamples)
+    split = (at_lowest & tie) / np.maximum(at_lowest.sum(axis=0), 1)  # each tie's one resample, shared equally
+    shares, ties = _shares(cases, alone + split.sum(axis=1), resamples), _shares(cases, shared, resamples)
     best = rows.loc[rows["recommended"].astype(bool), "case_id"].iloc[0]
     found = Confidence(best, shares.get(best, 0.0), resamples, shares, ties=ties, tied=float(tie.mean()))
     rivals = [c for c in found.contenders if c != best]
@@ -306,7 +307,8 @@ def _count(rows: pd.DataFrame, scores: np.ndarray, allowed: np.ndarray, resample
         recommended = contenders.at[pick, "case_id"]
         if sum(key == keys[pick] for key in keys.values()) > 1:
             note = " (equal on all three: the first in the ranking)"
-    summary = _summary(found, near_tie, recommended + note, currency_of(rows, rows.index[0]))
+    only_tied = not any(alone[cases.index(case)] for case in found.contenders)
+    summary = _summary(found, near_tie, only_tied, recommended + note, currency_of(rows, rows.index[0]))
     return dataclasses.replace(found, near_tie=near_tie, recommended=recommended, summary=summary)
 
 
@@ -326,18 +328,18 @@ def _percent(share: float) -> str:
     return percent(share, RIVAL_SHARE, CONFIDENT_SHARE)
 
 
-def _summary(found: Confidence, near_tie: bool, recommended: str, currency: str | None) -> str:
-    """The confidence line: how often the lowest-P case was best alone, and how often the lowest P was an exact tie
-    (a win for no case); in a near tie, the contenders and the rule's pick, an exact tie in every resample called
-    one."""
+def _summary(found: Confidence, near_tie: bool, only_tied: bool, recommended: str, currency: str | None) -> str:
+    """The confidence line: the lowest-P case's share, and how often the lowest P was an exact tie (split between
+    the tied cases); in a near tie, the contenders' shares and the rule's pick, contenders that never won alone
+    (``only_tied``) called an exact tie."""
     resamples, tied = found.resamples, found.tied
     of = f"of {resamples} resamples of the measured latencies"
     if not near_tie:
-        tie = f"; in {_percent(tied)} the lowest P was an exact tie, a win for no case" if tied else ""
+        tie = f"; in {_percent(tied)} the lowest P was an exact tie, split between the tied cases" if tied else ""
         return f"{found.best_case} is best in {_percent(found.share)} {of}{tie}."
     names = ", ".join(found.contenders)
     rule = f"the data cannot tell them apart; {tie_rule(currency)}: {recommended}."
-    if not any(found.shares.get(case) for case in found.contenders):  # they only ever tied
+    if only_tied:
         return f"EXACT TIE: {names} share the lowest P in {_percent(tied)} {of} (a win for none of them): {rule}"
     split = "/".join(_percent(found.shares.get(case, 0.0)).rstrip("%") for case in found.contenders)
     tie = f", an exact tie in {_percent(tied)} of them" if tied else ""
