@@ -151,6 +151,7 @@ def test_a_case_20_percent_faster_is_best_in_nearly_every_resample():
     [
         (({}, {}, {"unstable": True}), "m[bf16-cpu2t-bs1] flagged unstable"),
         (({}, {}, {"precision_reached": False}), "m[bf16-cpu2t-bs1] short of measure.precision"),
+        (({}, {}, {"extra": {"min_rounds_cut": "measure.max_time_s 1 s stopped ..."}}), "short of measure.min_rounds"),
     ],
 )
 def test_a_recommendation_resting_on_an_unsteady_measurement_says_so_beside_its_share(flags, named):

@@ -135,6 +135,15 @@ def test_max_time_s_bounds_min_rounds_too_and_a_case_cut_short_of_them_is_flagge
     assert len(result.samples_ms) == rounds
 
 
+def test_the_default_time_limit_never_cuts_min_rounds():
+    """Review: the cut applied to the default limit too (5 x min_time_s), so that with the defaults every CPU case
+    slower than 250 ms a call (77 ms on CUDA's three windows) lost rounds the suite asked for, and below 8 samples
+    the gate could not judge it. Only a suite's own max_time_s is a bound on min_rounds."""
+    spec = dataclasses.replace(SPEC, min_rounds=20, min_time_s=1.0, max_time_s=None, precision=None)
+    result, _ = run(np.full(1000, 400.0), spec)  # 20 x 400 ms = 8 s, past the default limit of 5 s
+    assert result.columns["rounds"] == 20 and "min_rounds_cut" not in result.extra
+
+
 def test_a_window_cut_to_what_the_warm_up_suggested_is_topped_up_to_min_rounds_while_time_is_left():
     # the warm-up's calls take 50 ms, the timed ones 10 ms: 21 rounds fit max_time_s by the warm-up, 100 really do
     spec = dataclasses.replace(SPEC, min_rounds=100, min_time_s=0.1, max_time_s=1.05, precision=None)

@@ -47,7 +47,7 @@ def frame(*records: Record) -> pd.DataFrame:
     rows = []
     for rec in records:
         row = dataclasses.asdict(rec)
-        row.pop("extra")
+        row.update({f"extra.{key}": value for key, value in row.pop("extra").items()})  # as results.load reads it
         rows.append(row)
     return pd.DataFrame(rows)
 

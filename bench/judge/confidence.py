@@ -415,7 +415,8 @@ def _in_group(frame: pd.DataFrame, rec: pd.Series, group_columns: Sequence[str])
 
 def _caution(group: pd.DataFrame, cases: Sequence[str]) -> str:
     """The caution a confidence goes on with when one of ``cases`` (the recommendation and every case best in at least
-    :data:`RIVAL_SHARE` of the resamples) was flagged ``unstable`` or stopped short of ``measure.precision``: the
+    :data:`RIVAL_SHARE` of the resamples) was flagged ``unstable``, or stopped short of ``measure.precision`` or of
+    ``measure.min_rounds`` (``extra.min_rounds_cut``: a suite's ``max_time_s`` came first): the
     resamples hold only this run's samples, so they cannot see the drift between windows or runs behind that flag,
     and a share of 100% would overstate what was measured. The reference case is not named: its latency divides
     every T of the group alike, so its drift moves each P in step, rarely their order. "" when none was."""
@@ -429,6 +430,9 @@ def _caution(group: pd.DataFrame, cases: Sequence[str]) -> str:
             flags.setdefault("flagged unstable", []).append(case)
         if row.get("precision_reached") == 0:  # False; None (no precision asked for) is not
             flags.setdefault("short of measure.precision", []).append(case)
+        cut = row.get("extra.min_rounds_cut")
+        if isinstance(cut, str) and cut:  # fewer calls than the suite asked for: measure.max_time_s stopped them
+            flags.setdefault("short of measure.min_rounds", []).append(case)
     if not flags:
         return ""
     said = "; ".join(f"{', '.join(cases)} {why}" for why, cases in flags.items())

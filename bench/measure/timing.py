@@ -166,7 +166,8 @@ class Timed:
     reached: bool | None
     """Whether the p50's interval came within ``measure.precision``; ``None`` when no precision was asked for."""
     stopped_by: str = ""
-    """``max_time_s`` or ``max_rounds`` when the precision was not reached."""
+    """``max_time_s`` or ``max_rounds`` when the pass stopped before it was done: short of the precision, or of
+    ``min_rounds`` (``reached`` then says whether the precision itself was met)."""
 
     @property
     def samples_ms(self) -> list[float]:
@@ -263,9 +264,10 @@ def latency_pass(
     to ``measure.precision`` (:func:`time_until_precise`); the windows' spread counts towards ``unstable``.
     ``warm_rest`` makes the first warm-up's calls after its first (:func:`warm_up`).
 
-    ``measure.max_time_s`` bounds the pass, ``measure.min_rounds`` included: a case too slow for that many calls a
-    window in that time gets the calls the time affords (at least one a window), ``extra.min_rounds_cut`` says so
-    and the pass warns (:class:`ImpreciseWarning`).
+    A suite's own ``measure.max_time_s`` bounds the pass, ``measure.min_rounds`` included: a case too slow for that
+    many calls a window in that time gets the calls the time affords (at least one a window), ``extra.min_rounds_cut``
+    says so and the pass warns (:class:`ImpreciseWarning`). The default limit (5 x ``min_time_s``) never cuts
+    ``min_rounds``: a suite that asks for that many calls and sets no bound gets them.
 
     ``cpu_wait`` (:func:`bench.hardware.run_queue_wait_ns`), read before and after the timed windows, gives
     ``extra.cpu_wait_share``: the share of the ``threads`` threads' time in those windows spent waiting for a CPU
@@ -273,7 +275,9 @@ def latency_pass(
     :data:`bench.hardware.CPU_WAIT_LIMIT`, and the pass warns: :class:`BusyWarning`)."""
     windows = spec.repeats_for(device)
     warm = warm_up(call, spec.warmup_s, clock, warm_rest)
-    budget_s = (spec.time_limit_s - (windows - 1) * spec.warmup_s) / windows  # a window's share, less re-warms
+    budget_s = None  # the default limit (5 x min_time_s) leaves min_rounds whole: only a suite's own bound cuts it
+    if spec.max_time_s is not None:
+        budget_s = (spec.max_time_s - (windows - 1) * spec.warmup_s) / windows  # a window's share, less re-warms
     rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds, budget_s)
     waited_before, started = (cpu_wait() if cpu_wait else None), time.perf_counter()
     timed = time_until_precise(call, time_calls, spec, windows, rounds, clock)
