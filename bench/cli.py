@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # a third Ctrl-C while waiting: raised on, it would leave through Python's shutdown
         unsettled = True
     if unsettled:  # a second Ctrl-C left LoadGen draining (a model call that never returned, or arrivals), or it hung
-        print(f"bench: {sut.left_running()}; ended without waiting for it (the run is closed)", file=sys.stderr)
+        print(f"bench: {sut.left_running()}", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # Python's shutdown would crash in LoadGen's thread

@@ -30,8 +30,9 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
-_LINE_BREAKS = str.maketrans({"\n": "\\n", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-"""The line breaks :func:`printable` keeps or lets through (it escapes ``\\r`` and the other controls)."""
+_LINE_BREAKS = str.maketrans({"\n": "\\n", "\t": "\\t", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+"""The line breaks and the tab :func:`printable` keeps or lets through (it escapes ``\\r`` and the other controls):
+a tab in a host name moved every column after it."""
 
 
 def one_line_text(text: str) -> str:

@@ -961,3 +961,10 @@ def test_a_terminal_width_pytest_cannot_draw_is_one_line(tmp_path, capsys, monke
         "to use the terminal's width\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tab_in_a_name_read_from_a_run_prints_escaped_and_keeps_the_columns_in_line():
+    """Review: one_line_text let a tab through, so a host name 'a\\tb' moved every column after it."""
+    from bench.errors import one_line_text
+
+    assert one_line_text("gpu\tnode\n7\u2028x\x1b") == "gpu\\tnode\\n7\\u2028x\\x1b"

@@ -196,12 +196,14 @@ def left_running() -> str:
     """What :func:`unsettled` found still running, as ``bench`` says it when it ends without waiting: a LoadGen run
     given up on as hung (:data:`HUNG`); a model call that never returned (a worker :meth:`BatchingSUT.__exit__` had
     to leave, :data:`UNJOINED`: it was still inside its call); or else a LoadGen run that a second interrupt left
-    draining with no model call in progress (:data:`ABANDONED`: a Server run waiting for the arrivals that end it)."""
+    draining with no model call in progress (:data:`ABANDONED`: a Server run waiting for the arrivals that end it).
+    The last two end a suite's run, which is closed by then; a hung run is ``bench load-overhead``'s, which has none."""
+    closed = "; ended without waiting for it (the run is closed)"
     if any(thread.is_alive() for thread in HUNG):
-        return "a LoadGen run never returned"
+        return "a LoadGen run never returned; ended without waiting for it"
     if any(thread.is_alive() for thread in UNJOINED):
-        return "a model call never returned"
-    return "a LoadGen run was still draining (no model call was in progress)"
+        return f"a model call never returned{closed}"
+    return f"a LoadGen run was still draining (no model call was in progress){closed}"
 
 
 def unsettled(timeout: float = SETTLE_S) -> bool:
