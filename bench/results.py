@@ -206,22 +206,52 @@ class RunBusyError(BenchError):
 def drop_cut_short_line(path: Path) -> None:
     """Drop the last line of ``path`` when a kill cut it short (no newline at the end of the file, and not JSON): an
     append would glue a record to it. A whole line that lacks only its newline (a hand edit) is read as any other
-    (:func:`_read_jsonl`): its case counts as done, so it gets its newline, never dropped (that lost the case)."""
-    data = path.read_bytes() if path.is_file() else b""
-    if data and not data.endswith(b"\n"):
-        try:
-            json.loads(data[data.rfind(b"\n") + 1 :].decode("utf-8-sig"))
-            whole = True
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            whole = False
-        except ValueError:  # JSON whole, but an integer of thousands of digits: kept, and read as a damaged line
-            whole = True
-        with open(path, "r+b") as handle:
-            if whole:
-                handle.seek(0, os.SEEK_END)
-                handle.write(b"\n")
-            else:
-                handle.truncate(data.rfind(b"\n") + 1)
+    (:func:`_read_jsonl`): its case counts as done, so it gets its newline, never dropped (that lost the case).
+    Only the file's last line is read (from its end, :func:`_last_line_start`): a large run's samples file, hundreds
+    of MB, is not read into memory for every resumption."""
+    if not path.is_file():
+        return
+    with open(path, "rb") as handle:  # read only: a file that needs nothing is never opened for writing
+        end = handle.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        handle.seek(end - 1)
+        if handle.read(1) == b"\n":
+            return
+        start = _last_line_start(handle, end)
+        handle.seek(start)
+        last = handle.read(end - start)
+    try:
+        json.loads(last.decode("utf-8-sig"))
+        whole = True
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        whole = False
+    except ValueError:  # JSON whole, but an integer of thousands of digits: kept, and read as a damaged line
+        whole = True
+    with open(path, "r+b") as handle:
+        if whole:
+            handle.seek(0, os.SEEK_END)
+            handle.write(b"\n")
+        else:
+            handle.truncate(start)
+
+
+TAIL_CHUNK = 1 << 16
+"""How much of a file :func:`_last_line_start` reads at a time, going back from its end."""
+
+
+def _last_line_start(handle, end: int) -> int:
+    """Where the last line of the open binary file ``handle`` (``end`` bytes long) starts: just after its last
+    newline, or 0 for a file of one line; read backwards, :data:`TAIL_CHUNK` bytes at a time."""
+    position = end
+    while position > 0:
+        size = min(TAIL_CHUNK, position)
+        position -= size
+        handle.seek(position)
+        found = handle.read(size).rfind(b"\n")
+        if found >= 0:
+            return position + found + 1
+    return 0
 
 
 def _hold(handle, path: Path) -> None:

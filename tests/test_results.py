@@ -325,3 +325,59 @@ def test_past_case_seconds_reads_each_case_s_newest_ok_record_on_this_machine(tm
     damaged = {"m[a]": {**ok, "setup_time_s": 1e308, "measure_time_s": 1e308}, "m[b]": {**ok, "measure_time_s": 9e9}}
     written_at(make_run(tmp_path, "newest", damaged, env=here, started_at="2026-11-23T00:00:00Z"), 1_000_030)
     assert past_case_seconds(wanted, here, tmp_path) == {"demo::m[a]": 5.0, "demo::m[b]": 1.0}, "over a day: damage"
+
+
+LONG = b'{"case_id": "big", "samples_ms": [' + b"1.0, " * 40000
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (b'{"a": 1}\n{"b": ', b'{"a": 1}\n'),  # a line a kill cut short: dropped
+        (b'{"a": 1}\n{"b": 2}', b'{"a": 1}\n{"b": 2}\n'),  # whole, lacking only its newline: kept
+        (b"", b""),  # an empty file
+        (b'{"b": ', b""),  # a file of one line, cut short
+        (b'\xef\xbb\xbf{"b": 2}', b'\xef\xbb\xbf{"b": 2}\n'),  # a file of one line, whole (with a BOM)
+        (b'{"a": 1}\n{"b": 2}\n', b'{"a": 1}\n{"b": 2}\n'),  # as a run leaves it
+        (b'{"a": 1}\n' + LONG, b'{"a": 1}\n'),  # a last line longer than one read from the end
+        (b'{"a": 1}\n' + LONG + b"1.0]}", b'{"a": 1}\n' + LONG + b"1.0]}\n"),
+        (LONG + b"1.0]}", LONG + b"1.0]}\n"),
+    ],
+)
+def test_drop_cut_short_line_mends_only_the_last_line(tmp_path, before, after):
+    from bench.results import drop_cut_short_line
+
+    path = tmp_path / "samples.jsonl"
+    path.write_bytes(before)
+    drop_cut_short_line(path)
+    assert path.read_bytes() == after
+    drop_cut_short_line(tmp_path / "absent.jsonl")  # no file: nothing to mend, none made
+    assert not (tmp_path / "absent.jsonl").exists()
+    if after == before:  # nothing to mend: never opened for writing (a read-only file is left alone, no error)
+        path.chmod(0o444)
+        drop_cut_short_line(path)
+        assert path.read_bytes() == after
+
+
+def test_drop_cut_short_line_reads_the_end_of_a_large_file_only(tmp_path):
+    """Was: the whole samples.jsonl was read into memory on every --resume to look at its last line (hundreds of MB
+    for a large run). Now only its end is read: what it holds in memory is far below the file's size."""
+    import tracemalloc
+
+    from bench.results import drop_cut_short_line
+
+    path = tmp_path / "samples.jsonl"
+    line = b'{"case_id": "a", "suite": "s", "samples_ms": [' + b"1.25, " * 2000 + b"1.25]}\n"
+    with open(path, "wb") as handle:
+        for _ in range(2000):  # about 24 MB
+            handle.write(line)
+        handle.write(line[:100])  # a kill cut this one short
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        drop_cut_short_line(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert path.stat().st_size == size - 100 and path.read_bytes().endswith(b"1.25]}\n")
+    assert peak < size / 20
