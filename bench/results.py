@@ -20,6 +20,7 @@ import re
 import secrets
 import signal
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -300,7 +301,9 @@ class RunWriter:
     it too, and :attr:`write_error` keeps its text. A run folder removed while the run goes on (``rm -rf
     results/<run>``) raises it after the case is appended to the files the writer holds open, and :meth:`close`
     writes them back: no measured case is lost. A new run that cannot write its first ``meta.json`` removes the
-    folder it made, so that no empty run is left to read as damaged and its id stays free."""
+    folder it made, so that no empty run is left to read as damaged and its id stays free. A new run writes its
+    ``meta.json`` before any other file: a kill at any moment leaves a run that reads as ``killed`` and may be
+    resumed, never a folder of empty files without one (see :data:`EMPTY_RUN` for those an earlier bench left)."""
 
     def __init__(
         self,
@@ -334,16 +337,14 @@ class RunWriter:
                     handle.close()
             if not resume:  # nothing was measured: the half-made run would be read as damaged and hold its id
                 with suppress(OSError):
-                    for name in ("records.jsonl", "samples.jsonl", "meta.json", "meta.tmp"):
+                    for name in ("records.jsonl", "samples.jsonl", "meta.tmp", "meta.json"):  # meta.json last
                         (self.path / name).unlink(missing_ok=True)
                     self.path.rmdir()
             raise
 
     def _open(self, meta: dict[str, Any], resume: bool, check: Callable[..., None] | None) -> None:
-        # binary and unbuffered: a refused write leaves nothing pending that a later flush or the close would write
-        self._records = open(self.path / "records.jsonl", "a+b", buffering=0)  # noqa: SIM115
-        _hold(self._records, self.path)
         if resume:
+            self._hold_records()
             for name in ("records.jsonl", "samples.jsonl"):
                 drop_cut_short_line(self.path / name)
             previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8-sig"))
@@ -363,7 +364,14 @@ class RunWriter:
             _write_json_atomic(self.path / "meta.json", self.meta)
         except OSError as err:  # named: a refused write has no file name of its own (a full disk)
             raise OSError(err.errno, err.strerror, str(self.path / "meta.json")) from None
+        if not resume:  # after meta.json: a kill between the two leaves a run read as killed, not a nameless folder
+            self._hold_records()
         self._samples = open(self.path / "samples.jsonl", "a+b", buffering=0)  # noqa: SIM115
+
+    def _hold_records(self) -> None:
+        # binary and unbuffered: a refused write leaves nothing pending that a later flush or the close would write
+        self._records = open(self.path / "records.jsonl", "a+b", buffering=0)  # noqa: SIM115
+        _hold(self._records, self.path)
 
     @property
     def saved(self) -> int:
@@ -923,13 +931,18 @@ def read_meta(path: Path) -> dict[str, Any]:
     name that is not a name (each names a folder). A ``running`` run whose process is gone reads as ``killed``
     (:func:`process_gone`); one whose process ran on another host, which cannot be checked from here (a results
     folder shared over NFS), keeps ``running`` and gets ``quiet_s``: the seconds since its folder was last written
-    (:func:`quiet_for`), which :func:`running_who` shows."""
+    (:func:`quiet_for`), which :func:`running_who` shows. A folder that an earlier bench's run killed as it started
+    left without its ``meta.json`` and with nothing measured reads as ``killed``, not damaged, with ``empty``
+    saying so (:data:`EMPTY_RUN`)."""
     problems: list[str] = []
+    empty = False
     try:
         meta = _meta_json(path)
     except FileNotFoundError:
         meta = None
-        _warn(problems, f"{path / 'meta.json'}: missing; the run is read from its records")
+        empty = killed_empty(path)
+        if not empty:
+            _warn(problems, f"{path / 'meta.json'}: missing; the run is read from its records")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         meta = None
         _warn(problems, f"{path / 'meta.json'}: unreadable ({' '.join(str(err).split())[:120]})")
@@ -959,7 +972,9 @@ def read_meta(path: Path) -> dict[str, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResultsWarning)
             suites = sorted({str(r["suite"]) for r in _read_jsonl(path / "records.jsonl")})
-        meta = {"run_id": named, "status": "damaged", "suites": [{"name": n} for n in suites]}
+        meta = {"run_id": named, "status": "killed" if empty else "damaged", "suites": [{"name": n} for n in suites]}
+        if empty:
+            meta["empty"] = EMPTY_RUN
     suites = meta.get("suites", [])
     if not isinstance(suites, list) or not all(isinstance(s, dict) and _is_name(s.get("name")) for s in suites):
         suites = suites if isinstance(suites, list) else []
@@ -986,10 +1001,33 @@ def read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-READ_KEYS = ("damage", "quiet_s")
+READ_KEYS = ("damage", "quiet_s", "empty")
 """What :func:`read_meta` adds to a run's metadata from reading it (what could not be read; how long a run on another
-host has been quiet): a ``meta.json`` that holds them (a hand edit) is not believed, so a ``damage`` of ``true`` or
-``null`` never stops ``bench results``, and a run is never called damaged, nor quiet, by its own say-so."""
+host has been quiet; that it was killed before any case): a ``meta.json`` that holds them (a hand edit) is not
+believed, so a ``damage`` of ``true`` or ``null`` never stops ``bench results``, and a run is never called damaged,
+nor quiet, nor empty, by its own say-so."""
+
+EMPTY_RUN = "killed before its first case (nothing measured); safe to delete"
+"""What :func:`read_meta` says of a run folder holding no ``meta.json``, an empty ``records.jsonl`` and no or an
+empty ``samples.jsonl`` (:func:`killed_empty`): an earlier bench created ``records.jsonl`` before the run's first
+``meta.json``, and a ``kill -9`` between the two left that folder, which was listed as damaged for ever and could not
+be resumed ("meta.json is missing"). Nothing of it was measured, so nothing is lost by deleting it."""
+
+
+def killed_empty(path: Path) -> bool:
+    """Whether the run folder ``path`` is one a run killed as it started left (:data:`EMPTY_RUN`): no ``meta.json``
+    (its temporary ``meta.tmp`` may be there), a ``records.jsonl`` of no bytes, and no ``samples.jsonl`` or one of
+    no bytes (regular files only)."""
+    try:
+        if os.path.lexists(path / "meta.json"):
+            return False
+        files = [(path / "records.jsonl").lstat()]
+        if os.path.lexists(path / "samples.jsonl"):
+            files.append((path / "samples.jsonl").lstat())
+    except OSError:
+        return False
+    return all(stat.S_ISREG(found.st_mode) and found.st_size == 0 for found in files)
+
 
 RUN_STATUSES = ("running", "finished", "interrupted", "killed", "damaged")
 """What a run's ``meta.json`` may say it is: the first three as :class:`RunWriter` writes them (``running`` as it
@@ -1284,8 +1322,9 @@ DAY_S = 86400.0
 
 
 def list_runs(results_dir: str | os.PathLike[str] | None = None):
-    """One row per run: id, status, suites, case counts (of the records on disk), commit, machine, and ``damage``:
-    what of the run could not be read (empty for an intact run)."""
+    """One row per run: id, status, suites, case counts (of the records on disk), commit, machine, ``damage``: what
+    of the run could not be read (empty for an intact run), and ``empty``: :data:`EMPTY_RUN` for a run killed before
+    its first case that left no ``meta.json`` (else empty)."""
     import pandas as pd
 
     rows = []
@@ -1311,6 +1350,7 @@ def list_runs(results_dir: str | os.PathLike[str] | None = None):
                 "hostname": env.get("hostname"),
                 "started_at": meta.get("started_at"),
                 "damage": "; ".join(problems),
+                "empty": meta.get("empty", ""),
             }
         )
     return pd.DataFrame(
@@ -1326,5 +1366,6 @@ def list_runs(results_dir: str | os.PathLike[str] | None = None):
             "hostname",
             "started_at",
             "damage",
+            "empty",
         ],
     )

@@ -4,7 +4,8 @@ The run's cases that already have a record (ok, failed or skipped) are deselecte
 same run folder, so the union of its records covers every case once. A case that was mid-way when the run died has
 no record and is measured again from the start (a line its kill cut short is dropped first). ``meta.json`` gets a
 ``resumed`` entry per resumption. Resuming is refused, one line each, when the run is still running, its
-``meta.json`` is damaged, a suite is not part of it or changed since, or the machine is another one.
+``meta.json`` is damaged, a suite is not part of it or changed since, or the machine is another one; and when the
+run was killed before its first case (nothing to resume).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bench.results import (
     ResultsWarning,
     RunBusyError,
     RunWriter,
+    killed_empty,
     load,
     read_meta,
     run_id_problem,
@@ -46,6 +48,11 @@ def resumable(results_dir: str | Path, run_id: str) -> Resumable:
     if problem:
         raise BenchError(f"--resume {problem}")
     path = Path(results_dir) / run_id
+    if killed_empty(path):
+        raise BenchError(
+            f"--resume {run_id!r}: the run was killed before its first case, so nothing was measured and there is "
+            f"nothing to resume; start a new run (its folder {path} is safe to delete)"
+        )
     if not (path / "meta.json").is_file():
         raise BenchError(f"--resume {run_id!r}: no run {path} (its meta.json is missing)")
     for name in ("records.jsonl", "samples.jsonl"):  # appended to: each must be a file, or not yet exist

@@ -730,3 +730,71 @@ def test_a_gate_over_samples_copied_from_another_run_does_not_pass(tmp_path, cap
     assert {v["reason"] for v in latency} == {
         "the baseline's raw samples are not its record's (another count or median, see the warning): not used"
     }
+
+
+def test_a_new_run_writes_its_meta_json_before_its_records_so_a_kill_leaves_a_resumable_run(tmp_path, monkeypatch):
+    """Was: a new run created records.jsonl before its first meta.json; a kill -9 between the two left a 0-record
+    run that `bench results` listed as damaged for ever and --resume refused ("meta.json is missing"). Now meta.json
+    comes first: the folder a kill leaves as the run takes its records file (copied here at that moment) reads as a
+    killed run, undamaged, and may be resumed."""
+    import shutil
+
+    from bench import results
+
+    hold = results._hold
+    left = tmp_path / "left"
+
+    def copy_then_hold(handle, path):
+        shutil.copytree(path, left / path.name)  # what a kill -9 at this moment leaves
+        hold(handle, path)
+
+    monkeypatch.setattr(results, "_hold", copy_then_hold)
+    RunWriter(tmp_path / "results", "r1", {"suites": [{"name": "s"}]}).close("finished")
+    monkeypatch.setattr(results, "process_gone", lambda process: True)  # the killed writer is gone
+    assert (left / "r1" / "meta.json").is_file()
+    runs = list_runs(left)
+    assert runs.loc[0, ["run_id", "status", "ok", "damage", "empty"]].tolist() == ["r1", "killed", 0, "", ""]
+    assert resumable(left, "r1").done == frozenset()
+
+
+@pytest.mark.filterwarnings("error::bench.results.ResultsWarning")  # it is no damage: no warning either
+@pytest.mark.parametrize("left", [(), ("samples.jsonl",), ("samples.jsonl", "meta.tmp")])
+def test_a_run_killed_before_its_first_meta_json_reads_as_empty_not_damaged(tmp_path, capsys, left):
+    """Was: the folder an earlier bench left when killed before its first meta.json (an empty records.jsonl, nothing
+    else measured) was listed by `bench results` as 'damaged: ... meta.json: missing' for ever, and --resume said
+    "no run ... (its meta.json is missing)". Now it reads as a killed run that measured nothing, safe to delete."""
+    three_cases(tmp_path, "r1")
+    empty = tmp_path / "20260102T000000Z-abcd"
+    empty.mkdir()
+    for name in ("records.jsonl", *left):
+        (empty / name).write_bytes(b"")
+    results = ["--results", str(tmp_path)]
+    assert main(["results", *results]) == 0
+    out = capsys.readouterr().out
+    assert "damaged" not in out
+    assert f"empty: {empty.name}: killed before its first case (nothing measured); safe to delete" in out.splitlines()
+    runs = list_runs(tmp_path).set_index("run_id")
+    assert runs.loc[empty.name, ["status", "ok", "damage"]].tolist() == ["killed", 0, ""]
+    assert runs.loc["r1", "empty"] == ""
+    assert main(["results", empty.name, *results]) == 0
+    assert "empty: killed before its first case" in capsys.readouterr().out
+    with pytest.raises(BenchError, match=r"^--resume '20260102T000000Z-abcd': the run was killed before its first "):
+        resumable(tmp_path, empty.name)
+    assert load_meta("latest", tmp_path)["run_id"] == "r1"  # never taken for the newest run
+
+
+@pytest.mark.parametrize("change", ["a-record", "a-samples-line", "a-hand-edit"])
+def test_a_run_without_meta_json_that_holds_something_is_still_damaged(tmp_path, change):
+    """Only a folder with nothing measured in it reads as empty: records or samples without a meta.json are damage
+    (read from the records, as before), and a meta.json saying "empty" is not believed."""
+    run = three_cases(tmp_path, "r1")
+    if change == "a-hand-edit":
+        _edit_meta(run, empty="made up")
+        assert "empty" not in read_meta(run) and list_runs(tmp_path).loc[0, "empty"] == ""
+        return
+    (run / "meta.json").unlink()
+    if change == "a-samples-line":
+        (run / "records.jsonl").write_bytes(b"")
+    with pytest.warns(ResultsWarning, match="meta.json: missing"):
+        meta = read_meta(run)
+    assert meta["status"] == "damaged" and "empty" not in meta

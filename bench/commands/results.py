@@ -34,10 +34,12 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
         if runs.empty:
             print(f"no runs under {args.results}/ yet (bench run suites/quick.yaml)")
             return 0
-        print(one_line_cells(runs.drop(columns="damage")).to_string(index=False))
+        print(one_line_cells(runs.drop(columns=["damage", "empty"])).to_string(index=False))
         for run in runs[runs["damage"] != ""].itertuples():
             read = run.ok + run.failed + run.skipped
             print(one_line_text(f"damaged: {run.run_id}: {read} records read; not read: {run.damage}"))
+        for run in runs[runs["empty"] != ""].itertuples():
+            print(one_line_text(f"empty: {run.run_id}: {run.empty}"))
         return 0
     path = store.resolve_run(args.run, args.results)
     with warnings.catch_warnings():  # shown below, with what was read; records of a newer bench are no damage
@@ -46,6 +48,8 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
         frame = store.load(path)
         meta = store.read_meta(path)
     print(f"run {meta['run_id']} ({meta.get('status')}), {counted(len(frame), 'case')}")
+    if meta.get("empty"):
+        print(f"empty: {meta['empty']}")
     if meta.get("status") == "running":  # on another host, how long it has been quiet: it may have been killed there
         print(f"still running{store.running_who(meta)}")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
