@@ -63,23 +63,43 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, tmp: str | os.PathLi
     fsync_folder(path.parent)
 
 
+REPLACE_TRIES = 10
+"""How many times :func:`replace_folder` moves aside a folder that another writer put in the place meanwhile before it
+gives up (each time, that writer has finished, whole: only a stream of writers of one folder gets that far)."""
+TAKEN = frozenset(getattr(errno, name) for name in ("ENOTEMPTY", "EEXIST") if hasattr(errno, name))
+"""What a rename onto a folder that is there and holds files answers (Linux: "Directory not empty")."""
+
+
 def replace_folder(staging: str | os.PathLike[str], folder: str | os.PathLike[str]) -> None:
     """Put the written folder ``staging`` in the place of ``folder`` (an earlier version of it, or none) by two
     renames: the earlier one is moved aside (``.<name>.old<pid>``), ``staging`` takes its place, the parent folder
     is ``fsync``\\ ed, and only then is the earlier one deleted. A reader never finds the folder half written or
-    half deleted; a rename the file system refuses puts the earlier folder back and raises its ``OSError``."""
+    half deleted; a rename the file system refuses puts the earlier folder back and raises its ``OSError``.
+
+    Two writers of one folder at once (two ``bench report`` of one run) both succeed: where another writer's folder
+    took the place between the two renames, that one is moved aside in turn (the earlier one it replaced is
+    deleted), and the last writer to finish stands there, whole (it was: ``Directory not empty``)."""
     folder = Path(folder)
-    old: Path | None = folder.with_name(f".{folder.name}.old{os.getpid()}")
-    try:
-        os.rename(folder, old)
-    except FileNotFoundError:
-        old = None
-    try:
-        os.rename(staging, folder)
-    except OSError:
-        if old is not None:
-            os.rename(old, folder)
-        raise
+    old = folder.with_name(f".{folder.name}.old{os.getpid()}")
+    aside = False
+    for tries_left in range(REPLACE_TRIES - 1, -1, -1):
+        if aside:  # superseded: the folder another writer put in the place since is newer
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.rename(folder, old)
+            aside = True
+        except FileNotFoundError:
+            pass
+        try:
+            os.rename(staging, folder)
+            break
+        except OSError as err:
+            if err.errno in TAKEN and tries_left and os.path.isdir(folder):
+                continue  # another writer's folder took the place meanwhile: the last one to finish wins
+            if aside:
+                with suppress(OSError):  # where another writer's folder stands now, it stays
+                    os.rename(old, folder)
+            raise
     fsync_folder(folder.parent)  # the swap is on disk before the earlier folder is deleted
-    if old is not None:
+    if aside:
         shutil.rmtree(old, ignore_errors=True)

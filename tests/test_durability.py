@@ -268,3 +268,36 @@ def test_a_results_folder_that_refuses_locks_takes_runs_and_resumptions_and_refu
     staging.mkdir(parents=True)
     history.baseline_for(["s"], tmp_path)
     assert staging.is_dir()
+
+
+def test_two_reports_of_one_run_at_once_both_succeed_and_the_last_one_stands_whole(tmp_path, capsys, monkeypatch):
+    """Was: of two `bench report` of one run at the same time, the one whose final rename came second failed with
+    "[Errno 39] Directory not empty" (the other's report had taken the place it had just emptied), leaving its
+    earlier report hidden beside it. Deterministically: the second report is written, whole, in the instant between
+    the first one's two renames (as another process, with another pid). Now both succeed: the last one to finish
+    stands in the run's place, whole, and nothing is left beside it."""
+    from bench import durable
+    from bench.report import charts
+    from tests.test_report_hostile import ok_case, write_run
+
+    monkeypatch.chdir(tmp_path)
+    write_run(tmp_path / "res", [ok_case("a")], run_id="r1")
+    monkeypatch.setattr(charts, "make_charts", lambda result: [])  # no chart to draw: a faster report
+    report = ["report", "r1", "--results", "res", "--out", "rep"]
+    assert main(report) == 0  # the earlier report, which the first of the two moves aside
+    rename, pid, last = os.rename, os.getpid(), {}
+
+    def in_between(source, target):
+        if Path(source).name == f".r1.tmp{pid}" and not last:  # the first report's staging, about to take the place
+            last["inode"] = os.stat(source).st_ino
+            with monkeypatch.context() as other:
+                other.setattr(os, "getpid", lambda: pid + 1)  # another process: its own staging and aside folders
+                assert main(report) == 0
+        rename(source, target)
+
+    monkeypatch.setattr(durable.os, "rename", in_between)
+    assert main(report) == 0
+    assert "Directory not empty" not in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["r1"]
+    assert os.stat(tmp_path / "rep" / "r1").st_ino == last["inode"]  # the one that finished last
+    assert {"index.html", "summary.csv", "capacity.xlsx"} <= {p.name for p in (tmp_path / "rep" / "r1").iterdir()}
