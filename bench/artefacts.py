@@ -28,7 +28,8 @@ slow the store of every large model): one that a power loss or a VM reset left e
 rebuilt, as above.
 Two processes that need the same entry at once build it once: the second waits on ``<entry>.lock`` (see
 :func:`shared_entry` and :func:`building`; the empty lock file stays beside the entry) and loads what the first
-stored. Trained reference weights (:mod:`bench.models._cache`) are shared the same way.
+stored; a wait of more than a few seconds is said, once, on stderr (:data:`WAIT_NOTICE_S`). Trained reference
+weights (:mod:`bench.models._cache`) are shared the same way.
 ``BENCH_ARTEFACT_CACHE=0`` (or ``false``, ``no``, ``off``) turns this cache off; a value that is neither on nor off
 is refused (:func:`switch_problem`). Entries are pickles of our own objects, read back with
 ``weights_only=False``: the folder must be yours alone (the digest finds damage; it cannot stop someone who can
@@ -46,6 +47,7 @@ import json
 import os
 import re
 import stat
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -237,6 +239,20 @@ def shared_entry(path: Path, load: Callable[[], T | None]) -> Iterator[T | None]
 BUILD_WAIT_S = 900.0
 """How long a process waits for another one that is building the same entry (:func:`building`) before it builds
 the entry itself."""
+WAIT_NOTICE_S = 5.0
+"""How long :func:`building` waits for another process's lock without a word; past it, :data:`notice` says once
+what it waits for and for how long at most."""
+
+
+def _to_stderr(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # a closed or broken stderr: the wait goes on all the same
+        print(line, file=sys.stderr, flush=True)
+
+
+notice: Callable[[str], None] = _to_stderr
+"""Where a wait for another process is said (:func:`building`): one line on stderr. Under a suite run the plugin puts
+its own here, which writes past pytest's output capture (it would hold the line until the case failed) and the
+progress line."""
 
 
 @contextlib.contextmanager
@@ -249,6 +265,7 @@ def building(path: Path) -> Iterator[bool]:
     a killed holder, even by ``kill -9``, releases it. A lock that cannot be taken (a read-only cache, another
     user's lock file) or that is held beyond :data:`BUILD_WAIT_S` costs only the sharing: the entry is made anyway.
     Once the cache refused a store for good (:data:`CACHE_WIDE_ERRORS`), no lock is taken: there is nothing to share.
+    A wait longer than :data:`WAIT_NOTICE_S` is said once (:func:`_wait_for`): it was silent for up to 15 minutes.
     """
     from filelock import FileLock, Timeout
 
@@ -263,7 +280,7 @@ def building(path: Path) -> Iterator[bool]:
             lock.acquire(blocking=False)
         except Timeout:
             waited = True
-            lock.acquire(timeout=BUILD_WAIT_S)
+            _wait_for(lock)
     except (OSError, Timeout):  # no sharing, never no entry
         yield waited
         return
@@ -271,6 +288,29 @@ def building(path: Path) -> Iterator[bool]:
         yield waited
     finally:
         lock.release()
+
+
+def _wait_for(lock: Any) -> None:
+    """Take ``lock``, which another process holds, within :data:`BUILD_WAIT_S` in all (else ``filelock.Timeout``),
+    saying once through :data:`notice`, after :data:`WAIT_NOTICE_S`, which lock file it waits for, that another
+    process holds it, and the longest it waits: ``cache: waiting for ~/.cache/bench/cnn-products/1f0c….pt.lock:
+    another process holds it while it builds the same entry; this run waits up to 15 min for it, then builds the
+    entry itself``."""
+    from filelock import Timeout
+
+    quiet = min(WAIT_NOTICE_S, BUILD_WAIT_S)
+    try:
+        lock.acquire(timeout=quiet)
+        return
+    except Timeout:
+        if quiet == BUILD_WAIT_S:  # a wait too short to be worth a word is over
+            raise
+    longest = f"{BUILD_WAIT_S / 60:g} min" if BUILD_WAIT_S >= 120 else f"{BUILD_WAIT_S:g} s"
+    notice(
+        f"cache: waiting for {short_name(str(lock.lock_file), 160)}: another process holds it while it builds the "
+        f"same entry; this run waits up to {longest} for it, then builds the entry itself"
+    )
+    lock.acquire(timeout=BUILD_WAIT_S - quiet)
 
 
 def load_entry(path: Path, load: Callable[[BinaryIO], T], *, accept_undigested: bool = False) -> T | None:

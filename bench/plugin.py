@@ -27,6 +27,7 @@ from bench.errors import (
     BenchWarning,
     NotApplicable,
     SuiteError,
+    one_line_text,
     os_reason,
     outcome_of,
     short_name,
@@ -61,6 +62,7 @@ REGRESSED_KEY = pytest.StashKey[bool]()
 PROGRESS_PLUGIN = "bench-progress"
 """The name the run's progress line (:class:`bench.progress.ProgressDisplay`) is registered under, where drawn."""
 TERMINAL_KEY = pytest.StashKey["Any"]()
+NOTICE_KEY = pytest.StashKey["Any"]()
 """The stream pytest's terminal reporter writes to (the process's stdout as pytest was configured)."""
 JSON_PIPE_KEY = pytest.StashKey[int]()
 """A descriptor held open on a ``--benchmark-json`` FIFO for the whole session (see :func:`_hold_pipe`)."""
@@ -104,8 +106,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from bench import artefacts
+
     config.stash[START_KEY] = time.perf_counter()
     config.stash[TERMINAL_KEY] = sys.stdout  # what pytest's terminal reporter was given a moment ago
+    config.stash[NOTICE_KEY] = artefacts.notice
+    artefacts.notice = lambda line: say_now(config, line)
     config.pluginmanager.register(_InterruptWatch(config), "bench-interrupt-watch")
     for option in ("--bench-results", "--bench-reports-dir"):
         if config.getoption(option, None) == "":  # an unset shell variable: it would fall back to the default
@@ -521,10 +527,29 @@ def _hold_pipe(config: pytest.Config, path: Path) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from bench import artefacts
+
+    artefacts.notice = config.stash.get(NOTICE_KEY, artefacts.notice)
     fd = config.stash.get(JSON_PIPE_KEY, None)
     if fd is not None:  # after pytest-benchmark wrote the JSON (at the session's end): its reader may now see its end
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def say_now(config: pytest.Config, line: str) -> None:
+    """Write ``line`` on stderr now, from inside a case (a wait for another process's cache lock,
+    :func:`bench.artefacts.building`): past pytest's output capture, which would show it only once the case failed,
+    and below the progress line, drawn again after it. Never while a case is timed: only its set-up waits so."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    disabled = getattr(capture, "global_and_fixture_disabled", None)
+    display = config.pluginmanager.get_plugin(PROGRESS_PLUGIN)
+    with disabled() if disabled is not None else contextlib.nullcontext():
+        if display is not None:
+            display.clear()
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken stderr: the case goes on all the same
+            print(one_line_text(f"bench: {line}"), file=sys.stderr, flush=True)
+        if display is not None:
+            display.draw()
 
 
 def _check_benchmark_options(config: pytest.Config) -> None:

@@ -614,3 +614,101 @@ def test_a_lock_that_cannot_be_taken_or_is_held_too_long_costs_the_sharing_not_t
     Path(f"{other}.lock").mkdir(parents=True)  # a lock that cannot be opened: a folder in its place
     value, info = artefacts.load_or_make("unlockable", key, lambda: [5])
     assert value == [5] and info["artefact_cache"] == "miss" and other.exists()
+
+
+def test_a_wait_for_another_process_s_lock_is_said_once_with_the_lock_and_the_longest_wait(cache, monkeypatch):
+    """Was: a run that needed an entry another process was building (its ``<entry>.pt.lock`` held) waited up to
+    900 s without a word. Now, past the first seconds, one line says which lock file it waits for, that another
+    process holds it, and the longest it waits; the wait as a whole stays :data:`BUILD_WAIT_S`, after which the
+    entry is built here, as before."""
+    from filelock import FileLock
+
+    path = _entry("held-long", {"a": 3})
+    path.parent.mkdir(parents=True)
+    holder = FileLock(f"{path}.lock")
+    holder.acquire()  # another process building it, for longer than the wait
+    events = []
+    acquire = FileLock.acquire
+
+    def recorded(self, timeout=None, poll_interval=0.05, *, blocking=True, **kwargs):
+        if self is holder:
+            return acquire(self, timeout, poll_interval, blocking=blocking, **kwargs)
+        events.append(("acquire", timeout if blocking else "not blocking"))
+        # the rest of the wait is not waited for here: the lock is still held at its end, as after minutes
+        return acquire(self, min(timeout or 0.0, 0.05), poll_interval, blocking=blocking, **kwargs)
+
+    monkeypatch.setattr(FileLock, "acquire", recorded)
+    monkeypatch.setattr(artefacts, "notice", lambda line: events.append(("notice", line)))
+    monkeypatch.setattr(artefacts, "BUILD_WAIT_S", 240.0)
+    monkeypatch.setattr(artefacts, "WAIT_NOTICE_S", 0.05)
+    try:
+        value, info = artefacts.load_or_make("held-long", {"a": 3}, lambda: [6])
+    finally:
+        holder.release()
+    assert value == [6] and info["artefact_cache"] == "miss"  # built here once the wait was over
+    assert [kind for kind, _ in events] == ["acquire", "acquire", "notice", "acquire"]
+    assert events[0] == ("acquire", "not blocking") and events[1] == ("acquire", 0.05)
+    assert events[2][1] == (
+        f"cache: waiting for {path}.lock: another process holds it while it builds the same entry; this run waits "
+        "up to 4 min for it, then builds the entry itself"
+    )
+    assert events[1][1] + events[3][1] == pytest.approx(240.0)  # the wait as a whole: BUILD_WAIT_S, as before
+
+
+def test_a_wait_that_ends_before_the_notice_or_is_short_says_nothing(cache, monkeypatch):
+    """A lock taken at once, or a wait no longer than :data:`WAIT_NOTICE_S` in all, is not worth a word."""
+    from filelock import FileLock
+
+    said = []
+    monkeypatch.setattr(artefacts, "notice", said.append)
+    assert artefacts.load_or_make("free", {"a": 4}, lambda: [7])[0] == [7]
+    path = _entry("held-short", {"a": 4})
+    path.parent.mkdir(parents=True)
+    holder = FileLock(f"{path}.lock")
+    holder.acquire()
+    monkeypatch.setattr(artefacts, "BUILD_WAIT_S", 0.1)
+    try:
+        assert artefacts.load_or_make("held-short", {"a": 4}, lambda: [8])[0] == [8]
+    finally:
+        holder.release()
+    assert said == []
+
+
+def test_the_plugin_says_a_wait_past_pytest_s_capture_and_below_the_progress_line(capsys):
+    """Under a suite run, output capture would hold the line until the case failed: the plugin's notice suspends
+    it, clears the progress line, writes one line on stderr, and draws the progress line again."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from bench.plugin import PROGRESS_PLUGIN, say_now
+
+    events = []
+
+    class Capture:
+        @contextlib.contextmanager
+        def global_and_fixture_disabled(self):
+            events.append("capture off")
+            yield
+            events.append("capture on")
+
+    class Display:
+        def clear(self):
+            events.append("clear")
+
+        def draw(self):
+            events.append(("draw", capsys.readouterr().err))
+
+    plugins = {"capturemanager": Capture(), PROGRESS_PLUGIN: Display()}
+
+    config = SimpleNamespace(pluginmanager=SimpleNamespace(get_plugin=plugins.get))
+    say_now(config, "cache: waiting for x.pt.lock: another\nprocess holds it")  # a line break in a path: escaped
+    assert events == [
+        "capture off",
+        "clear",
+        ("draw", "bench: cache: waiting for x.pt.lock: another\\nprocess holds it\n"),
+        "capture on",
+    ]
+    events.clear()
+    plugins.clear()  # pytest -p no:capture, and no progress line: written all the same
+    say_now(config, "cache: waiting")
+    assert events == [] and capsys.readouterr().err == "bench: cache: waiting\n"
