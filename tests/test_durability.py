@@ -301,3 +301,26 @@ def test_two_reports_of_one_run_at_once_both_succeed_and_the_last_one_stands_who
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["r1"]
     assert os.stat(tmp_path / "rep" / "r1").st_ino == last["inode"]  # the one that finished last
     assert {"index.html", "summary.csv", "capacity.xlsx"} <= {p.name for p in (tmp_path / "rep" / "r1").iterdir()}
+
+
+def test_a_leftover_report_folder_of_this_process_s_own_pid_is_an_earlier_process_s_and_is_tidied(
+    tmp_path, monkeypatch
+):
+    """Review: a container's pids repeat from job to job, so what a killed report left could carry the pid of the
+    report now running, which counted it alive and left it: its '.r1.old<pid>' then stood where this report moves
+    the earlier one aside, and every later report of the run from that pid failed ('Directory not empty')."""
+    from bench.report import charts
+
+    monkeypatch.chdir(tmp_path)
+    from tests.test_report_hostile import ok_case, write_run
+
+    write_run(tmp_path / "res", [ok_case("a")], run_id="r1")
+    monkeypatch.setattr(charts, "make_charts", lambda result: [])
+    (tmp_path / "rep" / "r1").mkdir(parents=True)  # an earlier report, which this one moves aside
+    earlier = tmp_path / "rep" / f".r1.old{os.getpid()}"  # a killed report's, of a process that had this pid
+    earlier.mkdir()
+    (earlier / "index.html").write_text("older still")
+    os.utime(earlier, (time.time() - 3600, time.time() - 3600))
+    assert main(["report", "r1", "--results", "res", "--out", "rep"]) == 0
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["r1"]
+    assert (tmp_path / "rep" / "r1" / "index.html").is_file()

@@ -126,7 +126,9 @@ def _tidy(folder: Path) -> None:
 
 def _stale(path: Path, pid: int) -> bool:
     """Whether ``path`` is a folder (never a link) that no live process on this machine writes: its pid is gone and
-    it has not been written to for :data:`LEFTOVER_GRACE_S`."""
+    it has not been written to for :data:`LEFTOVER_GRACE_S`. This process's own pid counts as gone: it has written
+    nothing yet, so such a folder is an earlier process's that had the same pid (a container's pids repeat from
+    job to job); left, it would also stand where this report moves the earlier one aside, and fail it."""
     from bench.hardware import process_gone
 
     try:
@@ -134,7 +136,8 @@ def _stale(path: Path, pid: int) -> bool:
     except OSError:
         return False
     quiet = time.time() - info.st_mtime > LEFTOVER_GRACE_S
-    return stat.S_ISDIR(info.st_mode) and quiet and process_gone({"pid": pid, "host": socket.gethostname()})
+    gone = pid == os.getpid() or process_gone({"pid": pid, "host": socket.gethostname()})
+    return stat.S_ISDIR(info.st_mode) and quiet and gone
 
 
 def _write(folder: Path, staging: Path, name: str, write: Callable[[Path], Any]) -> None:
