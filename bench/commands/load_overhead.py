@@ -243,10 +243,10 @@ def _batching_wait_ms(max_batch: int, max_wait_ms: float | None, slo_ms: float) 
         return 0.0
     wait_ms = DEFAULT_WAIT_MS if max_wait_ms is None else max_wait_ms
     if 0 < wait_ms >= slo_ms:  # as a suite's batching.max_wait_ms is refused
+        given = f"--max-wait-ms {wait_ms:g}" if max_wait_ms is not None else f"the default --max-wait-ms {wait_ms:g}"
         raise BenchError(
-            f"--max-wait-ms {wait_ms:g}: not below --slo-ms {slo_ms:g}: a batch that does not fill "
-            "waits it out, so every query of the batching peak search misses the SLO; lower --max-wait-ms below "
-            "--slo-ms or raise --slo-ms"
+            f"{given}: not below --slo-ms {slo_ms:g}: a batch that does not fill waits it out, so every query of the "
+            "batching peak search misses the SLO; give a --max-wait-ms below --slo-ms, or raise --slo-ms"
         )
     return wait_ms
 
