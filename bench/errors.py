@@ -14,11 +14,6 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
-def _one_line(text: str | None) -> str | None:
-    """Line breaks a user's value may carry (a name, a key) shown escaped, so an error stays one line."""
-    return text if text is None else text.replace("\r", "\\r").replace("\n", "\\n")
-
-
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 """Control characters (all but tab and newline) and the bidirectional controls: in a terminal, ESC starts a sequence
 that can clear the screen, set the window title or write the clipboard; U+202E draws the rest of a line backwards."""
@@ -76,8 +71,9 @@ class SuiteError(BenchError):
 
     def __init__(self, file: str | None, key: str | None, message: str):
         self.file = file
-        self.key = key = _one_line(key)
-        self.message = message = _one_line(message)
+        # line breaks and controls a user's value may carry (a name, a key) escaped: an error stays one line
+        self.key = key = key if key is None else one_line_text(key)
+        self.message = message = one_line_text(message)
         where = ": ".join(part for part in (file, key) if part)
         super().__init__(f"{where}: {message}" if where else message)
 
