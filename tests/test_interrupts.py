@@ -308,15 +308,10 @@ def test_a_signal_during_a_loadgen_run_stops_it_at_once_and_closes_the_run(tmp_p
     assert meta(tmp_path)["status"] == "interrupted" and meta(tmp_path)["counts"]["ok"] == 0
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
-def test_a_second_ctrl_c_ends_a_loadgen_run_whose_model_call_never_returns(tmp_path):
-    """Review: after the first Ctrl-C the load pass waited for LoadGen's drain, and every later Ctrl-C or SIGTERM was
-    swallowed; a model call that never returned (here: 300 s) then held the process until kill -9. Now the second
-    one ends it: the run is closed (interrupted), and bench exits 130 without waiting for the hung call."""
-    marker = tmp_path / "first-ctrl-c"
-    params = f"int_at_batch: 1, in_load: true, hang_s: 300, marker: '{marker}'"
-    model = f"{{factory: 'tests.fakes.models:build', name: lin, params: {{{params}}}}}"
-    load = "load: {scenarios: [single-stream], min_duration_s: 60, min_queries: 10, slo: {p99_ms: 10}}\n"
+def _second_ctrl_c(tmp_path, model: str, load: str, marker):
+    """``bench run`` of a one-case suite of ``model`` with ``load``, whose model sends itself a first Ctrl-C in its
+    load pass (and touches ``marker``); a second Ctrl-C a second later, while the first one's drain still waits.
+    The process, its stdout and stderr, and the seconds from the second Ctrl-C to its end."""
     write_suite(tmp_path, "suites/s.yaml", f"suite: s\nmodels: [{model}]\nbatch_sizes: [1]\n{TINY_MEASURE}{load}")
     command = [sys.executable, "-c", LAUNCH, "run", "suites/s.yaml", "--results", "out", "--run-id", "r1", "-q"]
     environ = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -327,14 +322,27 @@ def test_a_second_ctrl_c_ends_a_loadgen_run_whose_model_call_never_returns(tmp_p
             time.sleep(0.1)
         assert marker.exists(), "the model never sent its Ctrl-C"
         time.sleep(1.0)
-        assert process.poll() is None  # the first Ctrl-C waits for the drain, which the hung call holds
+        assert process.poll() is None  # the first Ctrl-C waits for the drain (a hung call, or LoadGen's arrivals)
         started = time.monotonic()
         process.send_signal(__import__("signal").SIGINT)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-    assert time.monotonic() - started < 30  # a generous bound: the hung call alone is 300 s
+    return process, out, err, time.monotonic() - started
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlperf_loadgen") is None, reason="mlcommons-loadgen is not installed")
+def test_a_second_ctrl_c_ends_a_loadgen_run_whose_model_call_never_returns(tmp_path):
+    """Review: after the first Ctrl-C the load pass waited for LoadGen's drain, and every later Ctrl-C or SIGTERM was
+    swallowed; a model call that never returned (here: 300 s) then held the process until kill -9. Now the second
+    one ends it: the run is closed (interrupted), and bench exits 130 without waiting for the hung call."""
+    marker = tmp_path / "first-ctrl-c"
+    params = f"int_at_batch: 1, in_load: true, hang_s: 300, marker: '{marker}'"
+    model = f"{{factory: 'tests.fakes.models:build', name: lin, params: {{{params}}}}}"
+    load = "load: {scenarios: [single-stream], min_duration_s: 60, min_queries: 10, slo: {p99_ms: 10}}\n"
+    process, out, err, seconds = _second_ctrl_c(tmp_path, model, load, marker)
+    assert seconds < 30  # a generous bound: the hung call alone is 300 s
     assert process.returncode == 130, said(out.decode(), err.decode())
     assert "a model call never returned; ended without waiting for it" in err.decode()
     assert meta(tmp_path)["status"] == "interrupted"
@@ -352,22 +360,7 @@ def test_a_second_ctrl_c_ends_a_server_drain_waiting_for_arrivals_and_says_so(tm
     load = (
         "load: {scenarios: [server], min_duration_s: 60, min_queries: 10, slo: {p99_ms: 10}, search: {start_qps: 5}}\n"
     )
-    write_suite(tmp_path, "suites/s.yaml", f"suite: s\nmodels: [{model}]\nbatch_sizes: [1]\n{TINY_MEASURE}{load}")
-    command = [sys.executable, "-c", LAUNCH, "run", "suites/s.yaml", "--results", "out", "--run-id", "r1", "-q"]
-    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 90
-        while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.1)
-        assert marker.exists(), "the model never sent its Ctrl-C"
-        time.sleep(1.0)
-        assert process.poll() is None  # the first Ctrl-C waits for the drain, which waits for LoadGen's arrivals
-        process.send_signal(__import__("signal").SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    process, out, err, _ = _second_ctrl_c(tmp_path, model, load, marker)
     assert process.returncode == 130, said(out.decode(), err.decode())
     last = err.decode().splitlines()[-1]
     assert last == (
