@@ -206,12 +206,55 @@ def test_the_onnxruntime_engine_on_cuda_says_its_memory_is_outside_torch(monkeyp
     monkeypatch.setattr(
         onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
     )
-    real_session = onnxruntime.InferenceSession
-    monkeypatch.setattr(  # no CUDA here: the session runs on the CPU provider, the engine believes it is on cuda:0
-        onnxruntime, "InferenceSession", lambda model, options, providers: real_session(model, options)
-    )
+    _fake_ort_sessions(monkeypatch, onnxruntime, active="CUDAExecutionProvider")
     bundle = mlp_bundle()
     with one_thread(), torch.inference_mode():
         on_cuda = prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2), placement=FAKE_CUDA)
         on_cpu = prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2))
     assert "own arena" in on_cuda.outside_torch and on_cpu.outside_torch is None
+
+
+def _fake_ort_sessions(monkeypatch, onnxruntime, active: str) -> list:
+    """ONNX Runtime's sessions made on the CPU provider (there is no CUDA here), each reporting ``active`` as the
+    provider it runs on when the engine asked for CUDA (as a session on a real GPU does); the ``providers`` each
+    session was asked for are returned, in order."""
+    asked: list = []
+    real_session = onnxruntime.InferenceSession
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+
+    class Session:
+        def __init__(self, model, options, providers):
+            asked.append(providers)
+            self.real = real_session(model, options, providers=["CPUExecutionProvider"])
+            cuda = any("CUDA" in str(p) for p in providers)
+            self.active = [active, "CPUExecutionProvider"] if cuda and active != "CPUExecutionProvider" else None
+
+        def get_providers(self):
+            return self.active or self.real.get_providers()
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", Session)
+    return asked
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_an_onnxruntime_session_that_fell_back_to_the_cpu_is_a_skip_not_a_cuda_timing(monkeypatch):
+    """A CUDA build of ONNX Runtime whose CUDA or cuDNN libraries do not load runs the session on its CPU provider
+    after one logged error: the case was timed on the CPU and recorded as cuda:0."""
+    pytest.importorskip("onnxruntime")
+    import onnxruntime
+
+    from bench.errors import NotApplicable
+    from tests._zoo import prepare
+
+    _fake_ort_sessions(monkeypatch, onnxruntime, active="CPUExecutionProvider")
+    bundle = mlp_bundle()
+    with one_thread(), torch.inference_mode(), pytest.raises(NotApplicable) as skipped:
+        prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2), placement=FAKE_CUDA)
+    assert "could not start its CUDA provider for cuda:0 and fell back to CPUExecutionProvider" in str(skipped.value)
+    with one_thread(), torch.inference_mode():  # the CPU engine on the CPU is what it asked for
+        assert prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2)).outside_torch is None

@@ -103,6 +103,23 @@ def check_exportable(compressed, placement) -> None:
         raise NotApplicable(f"cannot export {type(compressed.module).__name__} to ONNX")
 
 
+def check_provider(session, placement) -> None:
+    """Raise :class:`NotApplicable` when a session for a CUDA case does not run on ONNX Runtime's CUDA provider.
+
+    A build that lists ``CUDAExecutionProvider`` may still fail to start it (its CUDA or cuDNN libraries missing or
+    of another version): ONNX Runtime then logs an error and runs the session on its CPU provider, and the case
+    would be timed on the CPU under the name ``cuda:K``."""
+    if placement.device_type != "cuda":
+        return
+    active = list(session.get_providers())
+    if not active or active[0] != "CUDAExecutionProvider":
+        raise NotApplicable(
+            f"ONNX Runtime could not start its CUDA provider for {placement.device} and fell back to "
+            f"{', '.join(active) or 'no provider'} (onnxruntime-gpu's CUDA and cuDNN libraries are missing or do not "
+            "match this machine: ONNX Runtime's error above names the library); the case would run on the CPU"
+        )
+
+
 OPTIMIZATION_LEVELS = ("none", "basic", "extended", "all")
 
 
@@ -149,7 +166,9 @@ def onnxruntime_engine(compressed, example_inputs, placement, optimization: str)
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = levels[optimization]
-            sessions[threads] = onnxruntime.InferenceSession(model.model_bytes, options, providers=providers)
+            made = onnxruntime.InferenceSession(model.model_bytes, options, providers=providers)
+            check_provider(made, placement)
+            sessions[threads] = made
         return sessions[threads]
 
     names = [i.name for i in session().get_inputs()]
