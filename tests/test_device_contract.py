@@ -258,3 +258,21 @@ def test_an_onnxruntime_session_that_fell_back_to_the_cpu_is_a_skip_not_a_cuda_t
     assert "could not start its CUDA provider for cuda:0 and fell back to CPUExecutionProvider" in str(skipped.value)
     with one_thread(), torch.inference_mode():  # the CPU engine on the CPU is what it asked for
         assert prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2)).outside_torch is None
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+@pytest.mark.parametrize("device, index", [("cuda:0", 0), ("cuda:1", 1), ("cuda", 0)])
+def test_an_onnxruntime_session_for_cuda_k_runs_on_device_k(monkeypatch, device, index):
+    """ONNX Runtime's CUDA provider runs on its device_id, 0 unless told: a cuda:1 case ran on GPU 0, beside
+    whatever else ran there, and its energy was read on GPU 1."""
+    pytest.importorskip("onnxruntime")
+    import onnxruntime
+
+    from tests._zoo import prepare
+
+    asked = _fake_ort_sessions(monkeypatch, onnxruntime, active="CUDAExecutionProvider")
+    bundle = mlp_bundle()
+    with one_thread(), torch.inference_mode():
+        prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2), placement=Placement(device))
+        prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2))
+    assert asked == [[("CUDAExecutionProvider", {"device_id": index})], ["CPUExecutionProvider"]]

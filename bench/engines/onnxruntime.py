@@ -103,6 +103,15 @@ def check_exportable(compressed, placement) -> None:
         raise NotApplicable(f"cannot export {type(compressed.module).__name__} to ONNX")
 
 
+def providers_for(placement) -> list:
+    """The ``providers`` of an ORT session for the case's device: on ``cuda:K``, the CUDA provider on torch's device
+    ``K``. ONNX Runtime's ``device_id`` counts the devices this process sees, as torch's index does (both follow
+    ``CUDA_VISIBLE_DEVICES``); without it the provider runs on device 0 whatever the case's device."""
+    if placement.device_type == "cuda":
+        return [("CUDAExecutionProvider", {"device_id": torch.device(placement.device).index or 0})]
+    return ["CPUExecutionProvider"]
+
+
 def check_provider(session, placement) -> None:
     """Raise :class:`NotApplicable` when a session for a CUDA case does not run on ONNX Runtime's CUDA provider.
 
@@ -156,7 +165,7 @@ def onnxruntime_engine(compressed, example_inputs, placement, optimization: str)
     model = compressed.module
     if not isinstance(model, OnnxModel):
         model = export_onnx(model, example_inputs)
-    providers = ["CUDAExecutionProvider"] if placement.device_type == "cuda" else ["CPUExecutionProvider"]
+    providers = providers_for(placement)
     sessions: dict[int, onnxruntime.InferenceSession] = {}
 
     def session() -> onnxruntime.InferenceSession:
