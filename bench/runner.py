@@ -467,7 +467,9 @@ class Session:
                 memory = self._guarded(
                     case,
                     "memory",
-                    lambda: memory_pass(call, device, window_s, compressed.module, prepared.outside_torch),
+                    lambda: memory_pass(
+                        call, device, window_s, compressed.module, prepared.outside_torch, prepared.cuda_peak_unseen
+                    ),
                     timed=False,
                 )
                 memory_s = time.perf_counter() - start

@@ -291,3 +291,36 @@ def test_partition_summary_of_a_graph_without_fallback():
         "tensorrt_fallback_op_count": 0,
         "tensorrt_fallback_ops": "",
     }
+
+
+def test_cuda_graphs_say_torchs_peak_misses_their_pool_and_only_on_cuda(bundle, monkeypatch):
+    """A CUDA graph replays in the private pool it was recorded in and allocates nothing: the memory pass read the
+    weights plus the copied outputs as a reduce-overhead case's peak, far below the same model's eager figure."""
+    _spy_sync(monkeypatch, "bench.engines.compile", [])
+    x = bundle.make_inputs(2)
+    with torch.inference_mode():
+        graphs = prepare("compile", compress("fp32", bundle), x, placement=CUDA0, mode="reduce-overhead")
+        plain = prepare("compile", compress("fp32", bundle), x, placement=CUDA0)
+        on_cpu = prepare("compile", compress("fp32", bundle), x, mode="reduce-overhead")
+    assert "private memory pool" in graphs.cuda_peak_unseen and "reduce-overhead" in graphs.cuda_peak_unseen
+    assert plain.cuda_peak_unseen is None and on_cpu.cuda_peak_unseen is None
+    assert graphs.outside_torch is None  # torch's allocator holds the pool: the resident weights are still read
+
+
+def test_the_memory_pass_leaves_a_cuda_graph_peak_empty_and_keeps_the_weights(monkeypatch):
+    import bench.measure.memory
+    from bench.measure.memory import memory_pass
+    from tests.test_device_contract import FakeGpu
+
+    replay = FakeGpu(resident=2**20, work=0)  # a replay allocates nothing
+    monkeypatch.setattr(bench.measure.memory, "CudaMemory", lambda device: replay)
+    monkeypatch.setattr(bench.measure.memory, "device_bytes", lambda module, device: 4 * 2**20)
+    result = memory_pass(replay.call, "cuda:0", 0.0, nn.Linear(4, 4), None, "CUDA graphs replay in their pool")
+    assert result.columns["cuda_max_allocated_mb"] is None and result.columns["cuda_weights_mb"] == 4
+    assert result.extra["cuda_memory_note"] == (
+        "cuda_max_allocated_mb not measured: CUDA graphs replay in their pool; cuda_weights_mb is measured"
+    )
+    eager = memory_pass(replay.call, "cuda:0", 0.0, nn.Linear(4, 4))
+    assert eager.columns["cuda_max_allocated_mb"] == 4 and "cuda_memory_note" not in eager.extra
+    on_cpu = memory_pass(replay.call, "cpu", 0.0, nn.Linear(4, 4), None, "unseen")
+    assert on_cpu.columns["cuda_max_allocated_mb"] is None and "cuda_memory_note" not in on_cpu.extra

@@ -28,6 +28,10 @@ class Prepared:
     outside_torch: str | None = None
     """Why the engine's device memory is not allocated by torch (ONNX Runtime's CUDA provider has its own arena):
     the memory pass then leaves the CUDA memory columns empty with this reason instead of reading torch's counters."""
+    cuda_peak_unseen: str | None = None
+    """Why torch's allocated-memory counters miss what the engine's calls use on the device although torch holds it
+    (CUDA graphs replay in the private pool they were recorded in, and a replay allocates nothing): the memory pass
+    then leaves ``cuda_max_allocated_mb`` empty with this reason and keeps ``cuda_weights_mb``."""
 
 
 def register_engine(

@@ -17,6 +17,10 @@ from bench.errors import NotApplicable
 from bench.hardware import synchronizer
 
 CPU_NOTE = "CUDA graphs apply only to CUDA devices; on {device} this mode compiles without them"
+CUDAGRAPH_POOL = (
+    "CUDA graphs (compile mode {mode}) replay in the private memory pool they were recorded in, and a replay "
+    "allocates nothing, so torch's allocated-memory peak would show the weights and the copied outputs only"
+)
 
 
 def compile_modes() -> list[str]:
@@ -169,4 +173,5 @@ def compile_engine(compressed, example_inputs, placement, freezing: bool, max_au
             info["compile_cudagraphs_note"] = CPU_NOTE.format(device=placement.device)
         else:
             info["compile_outputs"] = "cloned out of the CUDA graph's static buffers on every call"
-    return Prepared(call=call, info=info, static_shapes=True)
+    unseen = CUDAGRAPH_POOL.format(mode=mode) if cudagraphs else None
+    return Prepared(call=call, info=info, static_shapes=True, cuda_peak_unseen=unseen)

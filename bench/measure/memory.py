@@ -170,14 +170,21 @@ def measure_memory(
 
 
 def memory_pass(
-    call: Callable[[], object], device: str, seconds: float, module: Any = None, outside_torch: str | None = None
+    call: Callable[[], object],
+    device: str,
+    seconds: float,
+    module: Any = None,
+    outside_torch: str | None = None,
+    peak_unseen: str | None = None,
 ) -> PassResult:
     """The memory pass of one case: :func:`measure_memory`, with the variant's resident weights on CUDA.
 
     On CUDA the figures come from torch's caching allocator, so they are left empty (``extra.cuda_memory_note`` says
     why) where the device memory is allocated elsewhere: ``outside_torch`` is the engine's reason (ONNX Runtime's CUDA
     provider has its own arena), and a model that is not a torch module is outside it too. torch's counters would
-    show the inputs alone, a few MiB, as the case's peak."""
+    show the inputs alone, a few MiB, as the case's peak. ``peak_unseen`` is the engine's reason why torch's peak
+    misses memory torch itself holds (CUDA graphs replay in their recorded pool): ``cuda_max_allocated_mb`` is then
+    left empty with it, and ``cuda_weights_mb`` kept."""
     cuda = device.startswith("cuda")
     weights = device_bytes(module, device) if cuda and module is not None else None
     result = measure_memory(call, device, seconds, weights_bytes=weights)
@@ -188,6 +195,9 @@ def memory_pass(
     if cuda and outside_torch is not None:
         cuda_peak = cuda_weights = None
         extra["cuda_memory_note"] = f"not measured: {outside_torch}; cuda_max_allocated_mb reads torch's allocator only"
+    elif cuda and peak_unseen is not None:
+        cuda_peak = None
+        extra["cuda_memory_note"] = f"cuda_max_allocated_mb not measured: {peak_unseen}; cuda_weights_mb is measured"
     return PassResult(
         "memory",
         columns={
