@@ -220,6 +220,26 @@ def test_tensorrt_skips_when_torch_tensorrt_is_missing_saying_how_to_install(bun
         prepare("tensorrt", compress("fp32", bundle), bundle.make_inputs(2), placement=CUDA0)
 
 
+class _LibrariesMissing:
+    """A finder for ``torch_tensorrt`` whose import fails as the real package's does without TensorRT's libraries:
+    its ``__init__`` loads ``libtorchtrt.so`` through ctypes (``torch.ops.load_library``), which raises OSError."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch_tensorrt":
+            raise OSError("libnvinfer_plugin.so.10: cannot open shared object file: No such file or directory")
+        return None
+
+
+def test_tensorrt_skips_when_its_libraries_do_not_load_naming_the_library(bundle, monkeypatch):
+    """torch-tensorrt present, TensorRT's shared libraries absent: every tensorrt case failed with an OSError
+    traceback instead of a skip."""
+    monkeypatch.delitem(sys.modules, "torch_tensorrt", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_LibrariesMissing(), *sys.meta_path])
+    with pytest.raises(NotApplicable) as skipped:
+        prepare("tensorrt", compress("fp32", bundle), bundle.make_inputs(2), placement=CUDA0)
+    assert "cannot load TensorRT's libraries (libnvinfer_plugin.so.10: cannot open shared object" in str(skipped.value)
+
+
 def test_tensorrt_records_engines_and_the_ops_that_fell_back(bundle, fake_torch_tensorrt):
     x = bundle.make_inputs(4)
     with torch.inference_mode():

@@ -41,8 +41,13 @@ def import_torch_tensorrt():
     """The ``torch_tensorrt`` module, or :class:`NotApplicable` saying how to install it."""
     try:
         import torch_tensorrt
-    except ImportError as err:  # also raised when the package is present but its TensorRT libraries are not
+    except ImportError as err:
         raise NotApplicable(f"the tensorrt engine needs torch-tensorrt ({INSTALL}): {err}") from None
+    except OSError as err:  # the package is there, TensorRT's libraries are not (or another torch's: a bad symbol)
+        raise NotApplicable(
+            f"torch-tensorrt is installed but cannot load TensorRT's libraries ({err}): install the tensorrt "
+            "package matching torch-tensorrt and this torch, or put its lib folder on LD_LIBRARY_PATH"
+        ) from None
     return torch_tensorrt
 
 
