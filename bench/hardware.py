@@ -243,6 +243,17 @@ def synchronizer(device: str):
     return None
 
 
+def current_device(device: str):
+    """A context in which ``device`` is the current CUDA device (``torch.cuda.device``; nothing off CUDA): for
+    libraries that build or run on "the current device" rather than on their inputs' (Torch-TensorRT). Each thread
+    starts on device 0, whatever the case's ``cuda:K``."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.device(torch.device(device).index or 0)  # bare cuda: torch's default, 0
+    return contextlib.nullcontext()
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

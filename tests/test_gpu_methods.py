@@ -4,6 +4,7 @@ skips with reasons, fp8 weight-only for real, and the tensorrt engine's skips an
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import types
 
@@ -190,8 +191,9 @@ def fake_torch_tensorrt(monkeypatch):
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (80 * 2**30 - gpu["used"], 80 * 2**30))
     monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: gpu["reserved"])
 
-    def compile(module, ir, inputs, enabled_precisions, min_block_size):
-        calls.append({"ir": ir, "shape": tuple(inputs[0].shape), "precisions": enabled_precisions})
+    def compile(module, ir, inputs, enabled_precisions, min_block_size, device=None):
+        calls.append({"ir": ir, "shape": tuple(inputs[0].shape), "precisions": enabled_precisions, "device": device})
+        calls[-1]["current"] = current[-1] if current else None
         gpu["used"] += 320 * 2**20
         gpu["reserved"] += 20 * 2**20
         root = nn.Module()
@@ -206,6 +208,17 @@ def fake_torch_tensorrt(monkeypatch):
     import bench.engines.tensorrt
 
     monkeypatch.setattr(bench.engines.tensorrt, "synchronizer", lambda device: lambda: None)  # no CUDA to wait for
+    current: list[str] = []  # the current CUDA device, as torch.cuda.device would set it
+
+    @contextlib.contextmanager
+    def current_device(device):
+        current.append(device)
+        try:
+            yield
+        finally:
+            current.pop()
+
+    monkeypatch.setattr(bench.engines.tensorrt, "current_device", current_device)
     return calls
 
 
@@ -297,6 +310,16 @@ def test_tensorrt_refuses_torchao_tensor_subclasses(bundle, fake_torch_tensorrt)
     assert not fake_torch_tensorrt
 
 
+def test_tensorrt_builds_and_runs_on_the_cases_gpu_not_the_current_one(bundle, fake_torch_tensorrt):
+    """Torch-TensorRT compiles for the current CUDA device unless given one, and every thread starts on device 0:
+    a cuda:1 case built its engines for GPU 0 while its inputs were on GPU 1."""
+    x = bundle.make_inputs(4)
+    with torch.inference_mode():
+        prepared = prepare("tensorrt", compress("fp32", bundle), x, placement=Placement("cuda:1"))
+        prepared.call(*bundle.make_inputs(2))  # a new shape: another build, from a later call
+    assert [(c["device"], c["current"]) for c in fake_torch_tensorrt] == [(torch.device("cuda:1"), "cuda:1")] * 2
+
+
 def test_partition_summary_of_a_graph_without_fallback():
     from bench.engines.tensorrt import partition_summary
 
@@ -344,3 +367,13 @@ def test_the_memory_pass_leaves_a_cuda_graph_peak_empty_and_keeps_the_weights(mo
     assert eager.columns["cuda_max_allocated_mb"] == 4 and "cuda_memory_note" not in eager.extra
     on_cpu = memory_pass(replay.call, "cpu", 0.0, nn.Linear(4, 4), None, "unseen")
     assert on_cpu.columns["cuda_max_allocated_mb"] is None and "cuda_memory_note" not in on_cpu.extra
+
+
+def test_current_device_is_the_cases_gpu_and_nothing_off_cuda():
+    from bench.hardware import current_device
+
+    guard = current_device("cuda:1")
+    assert isinstance(guard, torch.cuda.device) and guard.idx == 1  # entered only on a real GPU
+    assert current_device("cuda").idx == 0  # bare cuda: torch's default device
+    with current_device("cpu"):  # nothing to set, and no CUDA touched
+        pass

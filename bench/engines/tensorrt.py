@@ -25,7 +25,7 @@ import torch
 
 from bench.engines import Prepared, register_engine
 from bench.errors import NotApplicable
-from bench.hardware import synchronizer
+from bench.hardware import current_device, synchronizer
 
 INSTALL = "pip install 'bench[tensorrt]'"
 ACC_PREFIX, FALLBACK_PREFIX = "_run_on_acc", "_run_on_gpu"
@@ -135,6 +135,7 @@ def tensorrt_engine(compressed, example_inputs, placement, min_block_size: int) 
         raise NotApplicable(f"torch-tensorrt needs a torch module, not {type(module).__name__}")
     _check_plain_tensors(module)
     precision = _precision(module)
+    device = torch.device(placement.device)
     built: dict[tuple, Any] = {}
     info: dict[str, Any] = {"tensorrt_outside_torch_mb": 0.0}
     sync = synchronizer(placement.device) or (lambda: None)
@@ -144,10 +145,21 @@ def tensorrt_engine(compressed, example_inputs, placement, min_block_size: int) 
         with torch.inference_mode(False), torch.no_grad():
             inputs = [t.clone() if isinstance(t, torch.Tensor) else t for t in inputs]
             return torch_tensorrt.compile(
-                module, ir="dynamo", inputs=inputs, enabled_precisions={precision}, min_block_size=min_block_size
+                module,
+                ir="dynamo",
+                inputs=inputs,
+                enabled_precisions={precision},
+                min_block_size=min_block_size,
+                device=device,
             )
 
     def call(*inputs):
+        # Torch-TensorRT builds for, and runs its engines on, the current CUDA device unless told: device 0 in every
+        # thread (LoadGen's worker too), whatever the case's cuda:K
+        with current_device(placement.device):
+            return run(*inputs)
+
+    def run(*inputs):
         shapes = tuple(getattr(t, "shape", None) for t in inputs)
         trt = built.get(shapes)
         if trt is not None:
