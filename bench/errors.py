@@ -37,6 +37,18 @@ def one_line_text(text: str) -> str:
     return printable(text).translate(_LINE_BREAKS)
 
 
+def percent(share: float, *thresholds: float) -> str:
+    """``share`` as a whole percent, or to as many decimals as keep it on its side of each of ``thresholds``, 0 and
+    100%: a share of 0.898 read "90%" beside the words "near tie" (under 90%), as if it met the 90% it fell short
+    of; 0.996 read "best in 100%"; 0.796 "stays top in 80%" beside "FRAGILE ... (below 80%)"."""
+    lines = (1e-12, *thresholds, 1.0)
+    for digits in range(4):
+        shown = round(share, digits + 2)
+        if all((shown >= line) == (share >= line) for line in lines):
+            break
+    return f"{share:.{digits}%}"
+
+
 def counted(number: int, noun: str, plural: str | None = None) -> str:
     """``number`` and ``noun`` agreeing: ``1 case``, ``0 cases``, ``2 cases`` (``plural`` when not noun + s)."""
     return f"{number} {noun if number == 1 else plural or noun + 's'}"

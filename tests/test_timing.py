@@ -92,3 +92,12 @@ def test_warm_up_calls_at_least_twice_with_no_warm_up_time():
     calls = []
     warm = warm_up(lambda: calls.append(1), seconds=0.0)
     assert len(calls) == 2 and warm.calls == 2
+
+
+def test_a_figure_above_its_limit_never_reads_equal_to_it():
+    """The quickstart printed 'latency IQR/median = 10% > 10%' for an IQR of 10.3% of the median."""
+    from bench.measure.timing import _above
+
+    assert _above(0.1003, 0.1) == "10.03% > 10%"
+    assert _above(0.13, 0.1) == "13% > 10%"
+    assert _above(0.2, 0.125) == "20% > 12.5%"

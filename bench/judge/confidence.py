@@ -43,14 +43,13 @@ import numpy as np
 import pandas as pd
 
 from bench import metrics
-from bench.errors import counted
+from bench.errors import counted, percent
 from bench.judge.decide import (
     CONSTRAINTS,
     NOT_PERTURBED,
     Decision,
     Robustness,
     currency_of,
-    percent,
     robustness,
     violations,
 )

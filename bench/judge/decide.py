@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bench import checks, metrics
-from bench.errors import SuiteError
+from bench.errors import SuiteError, percent
 from bench.judge.scoring import ScoringConfig, Weights, term_matrix
 
 
@@ -35,18 +35,6 @@ CONSTRAINTS: dict[str, Constraint] = {
     key: Constraint(key, m.name, kind, m.unit, m.label) for key, (m, kind) in metrics.limits().items()
 }
 """The ``constraints:`` keys, from the metric table's ``limit`` column."""
-
-
-def percent(share: float, *thresholds: float) -> str:
-    """``share`` as a whole percent, or to as many decimals as keep it on its side of each of ``thresholds``, 0 and
-    100%: a share of 0.898 read "90%" beside the words "near tie" (under 90%), as if it met the 90% it fell short
-    of; 0.996 read "best in 100%"; 0.796 "stays top in 80%" beside "FRAGILE ... (below 80%)"."""
-    lines = (1e-12, *thresholds, 1.0)
-    for digits in range(4):
-        shown = round(share, digits + 2)
-        if all((shown >= line) == (share >= line) for line in lines):
-            break
-    return f"{share:.{digits}%}"
 
 
 def validate_constraints(value: Any, where: str = "constraints") -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.errors import BenchWarning
+from bench.errors import BenchWarning, percent
 from bench.hardware import CPU_WAIT_LIMIT
 from bench.intervals import MedianCI, median_ci, samples_needed
 from bench.measure import PassResult
@@ -338,14 +338,18 @@ def _limit(spec: MeasureSpec, stopped_by: str) -> str:
     return f"{spec.max_rounds} rounds" if stopped_by == "max_rounds" else f"{spec.time_limit_s:g} s"
 
 
+def _above(value: float, limit: float) -> str:
+    """``value > limit``, each shown to as many decimals as keep ``value`` above the limit it passed: an IQR of
+    10.3% of the median against a 10% limit read "10% > 10%"."""
+    return f"{percent(value, math.nextafter(limit, math.inf))} > {percent(limit, limit)}"
+
+
 def _warn_unstable(stats: LatencyStats, spec: MeasureSpec, windows: int, case_id: str) -> None:
     iqr_ratio = stats.latency_iqr_ms / stats.latency_p50_ms
-    reasons = [f"latency IQR/median = {iqr_ratio:.0%} > {spec.unstable_iqr_ratio:.0%}"] * (
+    reasons = [f"latency IQR/median = {_above(iqr_ratio, spec.unstable_iqr_ratio)}"] * (
         iqr_ratio > spec.unstable_iqr_ratio
     )
     if (stats.latency_between_spread or 0.0) > spec.max_between_spread:
-        reasons.append(
-            f"the medians of {windows} windows spread {stats.latency_between_spread:.0%} "
-            f"> {spec.max_between_spread:.0%}"
-        )
+        spread = _above(stats.latency_between_spread, spec.max_between_spread)
+        reasons.append(f"the medians of {windows} windows spread {spread}")
     warnings.warn(f"{case_id}: {'; '.join(reasons)}; figures may not be reproducible", UnstableWarning, stacklevel=4)
