@@ -391,10 +391,9 @@ def apply_confidence(
         found[tuple(str(rec[c]) for c in group_columns)] = result
         if result.near_tie and result.recommended != result.best_case:
             _move_recommendation(decision, group, rec.name, result)
-            followed = follow_recommendation(frame, decision.recommendations, rec.name, config)
-            key = tuple(str(rec[c]) for c in group_columns)
-            if followed is not None and key in decision.robustness:
-                decision.robustness[key] = followed
+            follow_recommendation(
+                frame, decision.recommendations, rec.name, config, decision.robustness, result.best_case
+            )
         caution = _caution(group, [result.recommended, *result.contenders])
         texts.append(f"{result.summary} {caution}" if caution else result.summary)
         share_col.append(result.shares.get(result.recommended, 0.0))  # the row's case's, after a near tie too
@@ -470,19 +469,26 @@ def _move_recommendation(decision: Decision, group: pd.DataFrame, rec_index: Any
 
 
 def follow_recommendation(
-    cases: pd.DataFrame, recommendations: pd.DataFrame, rec_index: Any, config: ScoringConfig
-) -> Robustness | None:
+    cases: pd.DataFrame,
+    recommendations: pd.DataFrame,
+    rec_index: Any,
+    config: ScoringConfig,
+    robustness_by_group: dict[tuple[str, ...], Robustness],
+    passed_over: str,
+) -> None:
     """The weight perturbation (:func:`bench.judge.decide.robustness`) of the case a recommendation row names after
-    a tie rule moved it from the lowest-P case (a near tie, here or across runs), in place on the row:
-    ``stays_top_share`` (the share in which it has the lowest P), ``spearman_mean``, ``fragile`` and the
+    a tie rule moved it from the lowest-P case ``passed_over`` (a near tie, here or across runs), in place on the
+    row: ``stays_top_share`` (the share in which it has the lowest P), ``spearman_mean``, ``fragile`` and the
     ``robustness`` text, which names it and the lowest-P case (was: the passed-over case's line, under that case's
-    name, beside the recommendation of another). It is computed over the group's feasible non-dominated cases, as
-    :func:`bench.judge.decide.decide` does, and the recommended case. ``None`` (the row left as it is) where the
-    row has no robustness to redo: not perturbed, or no recommendation."""
+    name, beside the recommendation of another); and in ``robustness_by_group``, in place of the entry that
+    described ``passed_over`` (found by suite and case: the group's values, rebuilt from rows that several suites'
+    recommendations share, may read otherwise, batch size 1 as "1.0"). It is computed over the group's feasible
+    non-dominated cases, as :func:`bench.judge.decide.decide` does, and the recommended case. Nothing changes where
+    the row has no robustness to redo: not perturbed, or no recommendation."""
     rec = recommendations.loc[rec_index]
     case, said = rec.get("case_id"), rec.get("robustness")
     if not isinstance(case, str) or not isinstance(said, str) or said in ("", NOT_PERTURBED.summary):
-        return None
+        return
     group = _in_group(cases, rec, config.group_columns)
     dominated = group["dominated_by"].fillna("").astype(str) != "" if "dominated_by" in group else False
     candidates = (group["feasible"].astype(bool) & ~dominated) | (group["case_id"] == case)
@@ -497,7 +503,11 @@ def follow_recommendation(
     }
     for column, value in values.items():
         recommendations.at[rec_index, column] = value
-    return found
+    suite = str(rec["suite"])
+    for key, known in robustness_by_group.items():
+        if key[0] == suite and known.top_case == passed_over:
+            robustness_by_group[key] = found
+            return
 
 
 def _move(

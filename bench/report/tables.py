@@ -257,12 +257,7 @@ def earlier_runs(result: Tables, folder: Path, look_back: int = EARLIER_RUNS, *,
     moved = [i for i in recs.index if isinstance(recs.at[i, "case_id"], str) and recs.at[i, "case_id"] != before[i]]
     for index in moved:  # the runs moved it: its robustness line must describe the case it now names
         config = result.configs[str(recs.at[index, "suite"])]
-        followed = follow_recommendation(result.cases, recs, index, config)
-        suite, passed_over = str(recs.at[index, "suite"]), before[index]
-        # the group's key as decide() made it: rebuilt from the rows, its values may read otherwise (1 -> "1.0")
-        keys = [k for k, r in result.robustness_by_group.items() if k[0] == suite and r.top_case == passed_over]
-        if followed is not None and keys:
-            result.robustness_by_group[keys[0]] = followed
+        follow_recommendation(result.cases, recs, index, config, result.robustness_by_group, before[index])
     if moved:
         result.robustness = _robustness_frame(result)
 
