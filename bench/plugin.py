@@ -62,8 +62,9 @@ REGRESSED_KEY = pytest.StashKey[bool]()
 PROGRESS_PLUGIN = "bench-progress"
 """The name the run's progress line (:class:`bench.progress.ProgressDisplay`) is registered under, where drawn."""
 TERMINAL_KEY = pytest.StashKey["Any"]()
-NOTICE_KEY = pytest.StashKey["Any"]()
 """The stream pytest's terminal reporter writes to (the process's stdout as pytest was configured)."""
+NOTICE_KEY = pytest.StashKey["Any"]()
+""":data:`bench.artefacts.notice` as it was before the session put :func:`say_now` there (put back at its end)."""
 JSON_PIPE_KEY = pytest.StashKey[int]()
 """A descriptor held open on a ``--benchmark-json`` FIFO for the whole session (see :func:`_hold_pipe`)."""
 

@@ -472,17 +472,11 @@ def start_test(lg, sut, qsl, settings, log_settings, log_dir: Path, stop, limit_
             ended.set()
 
     loadgen_thread = threading.Thread(target=start, name="bench-loadgen", daemon=True)
+    hung = False
     try:
         try:
             loadgen_thread.start()
-            if not ended.wait(limit_s):  # a Ctrl-C or SIGTERM is raised here, while LoadGen runs
-                HUNG.append(loadgen_thread)  # the process ends without waiting for it (bench.cli.main)
-                raise LoadgenHung(
-                    f"LoadGen's run did not return within {limit_s:g} s, long after its own limits (its logs: "
-                    f"{log_dir}); it is left running, and the process ends without waiting for it"
-                )
-        except LoadgenHung:
-            raise
+            hung = not ended.wait(limit_s)  # a Ctrl-C or SIGTERM is raised here, while LoadGen runs
         except BaseException as err:
             stop(err)
             try:  # LoadGen must end first (left running, it crashes the process): the drain takes a query
@@ -495,6 +489,12 @@ def start_test(lg, sut, qsl, settings, log_settings, log_dir: Path, stop, limit_
         if ended.is_set() or not loadgen_thread.is_alive():
             lg.DestroyQSL(qsl)
             lg.DestroySUT(sut)
+    if hung:
+        HUNG.append(loadgen_thread)  # the process ends without waiting for it (bench.cli.main)
+        raise LoadgenHung(
+            f"LoadGen's run did not return within {limit_s:g} s, long after its own limits (its logs: {log_dir}); it "
+            "is left running, and the process ends without waiting for it"
+        )
     if failed:
         raise failed[0]
 
