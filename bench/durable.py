@@ -18,8 +18,9 @@ NO_LOCKS = frozenset(
     getattr(errno, name) for name in ("ENOLCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS") if hasattr(errno, name)
 )
 """What ``flock`` answers on a file system that cannot lock files (NFS without its lock daemon: "no locks
-available"; some FUSE and network file systems): a run, or a promotion, there goes on without the lock, as where
-there is no ``flock`` at all (Windows), rather than being refused."""
+available"; some FUSE and network file systems): a run there goes on without the lock, as where there is no
+``flock`` at all (Windows), rather than being refused; a promotion of a baseline is refused in one line (two at once,
+unserialised, would lose a half: :func:`bench.gate.history._take`)."""
 
 
 def fsync_folder(folder: str | os.PathLike[str]) -> None:
