@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 from contextlib import suppress
 from pathlib import Path
+from typing import NamedTuple
 
 NO_LOCKS = frozenset(
     getattr(errno, name) for name in ("ENOLCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS") if hasattr(errno, name)
@@ -104,3 +106,33 @@ def replace_folder(staging: str | os.PathLike[str], folder: str | os.PathLike[st
     fsync_folder(folder.parent)  # the swap is on disk before the earlier folder is deleted
     if aside:
         shutil.rmtree(old, ignore_errors=True)
+
+
+LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old)(?P<pid>\d+)")
+"""The name of what writing a folder by :func:`replace_folder` leaves beside it while it runs (a report, a baseline):
+its staging folder (``.<name>.tmp<pid>``) and, for an instant, the earlier folder moved aside (``.<name>.old<pid>``).
+"""
+
+
+class Leftover(NamedTuple):
+    """A writer's leftover folder beside the folder it writes (:data:`LEFTOVER`)."""
+
+    path: Path
+    name: str
+    """The name of the folder it was written for."""
+    kind: str
+    """``tmp`` (the staging folder) or ``old`` (the earlier folder moved aside)."""
+    pid: int
+    """The writer's process id."""
+
+
+def leftovers(parent: Path, name: str = "*") -> list[Leftover]:
+    """The leftover folders (:data:`LEFTOVER`) in ``parent`` written for ``name`` (for any folder by default), sorted
+    by path. Only folders, never a link, are a writer's: a file of such a name is not, and is never put back. Raises
+    as listing ``parent`` does."""
+    found = []
+    for path in sorted(parent.glob(f".{name}.*")):
+        match = LEFTOVER.fullmatch(path.name)
+        if match and path.is_dir() and not path.is_symlink() and name in ("*", match["name"]):
+            found.append(Leftover(path, match["name"], match["kind"], int(match["pid"])))
+    return found

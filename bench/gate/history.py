@@ -12,7 +12,6 @@ import io
 import json
 import math
 import os
-import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ import numpy as np
 
 from bench import metrics
 from bench.checks import plain_text
-from bench.durable import NO_LOCKS, fsync_folder, replace_folder, write_atomic, write_synced
+from bench.durable import NO_LOCKS, fsync_folder, leftovers, replace_folder, write_atomic, write_synced
 from bench.errors import BenchError, os_reason
 
 try:
@@ -382,28 +381,10 @@ def _take(handle, lock: Path) -> None:
         time.sleep(0.05)
 
 
-LEFTOVER = re.compile(r"\.(?P<suite>.+)\.(?P<kind>tmp|old)\d+")
-"""The name of what a promotion leaves beside a suite's baseline while it runs: its staging folder
-(``.<suite>.tmp<pid>``) and the earlier baseline moved aside (``.<suite>.old<pid>``)."""
-
-
-def _leftovers(root: Path, suite: str = "*") -> list[tuple[Path, str, str]]:
-    """``(path, suite, kind)`` of each promotion's leftover folder in ``root`` (of ``suite``; all by default). Only
-    folders are ours: a file of such a name is not, and never becomes a baseline."""
-    found = []
-    for path in sorted(root.glob(f".{suite}.*")):
-        match = LEFTOVER.fullmatch(path.name)
-        if match and path.is_dir() and not path.is_symlink():
-            found.append((path, match["suite"], match["kind"]))
-    return found
-
-
 def _clear_leftovers(target: Path) -> None:
     """What a promotion killed half-way left beside ``target`` (under the lock no other promotion runs): its staging
     folder is removed, and the previous baseline, moved aside but not yet replaced, is put back."""
-    for path, suite, kind in _leftovers(target.parent, target.name):
-        if suite != target.name:  # a suite whose name starts as this one's, then a dot
-            continue
+    for path, _, kind, _ in leftovers(target.parent, target.name):
         if kind == "old" and not target.exists():
             path.rename(target)
         else:
@@ -419,7 +400,7 @@ def _put_back(root: Path) -> None:
     folder cannot be written the reader finds what is there, as before, and says so."""
     if not root.is_dir():
         return
-    suites = {root / suite for _, suite, _ in _leftovers(root)}
+    suites = {root / found.name for found in leftovers(root)}
     if not suites:
         return
     with contextlib.suppress(BenchError, OSError), _promotion_lock(root):

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import shutil
 import socket
-import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench import results as store
-from bench.durable import replace_folder
+from bench.durable import leftovers, replace_folder
 from bench.errors import BenchError
 from bench.report.tables import Tables, tables
 
@@ -94,10 +92,6 @@ def write_report(
     return folder, result
 
 
-LEFTOVER = re.compile(r"\.(?P<run>.+)\.(?P<kind>tmp|old)(?P<pid>\d+)")
-"""What writing a report leaves beside ``reports/<run>`` while it runs (:func:`write_report`): its staging folder
-(``.<run>.tmp<pid>``) and, for an instant, the earlier report moved aside (``.<run>.old<pid>``, see
-:func:`bench.durable.replace_folder`)."""
 LEFTOVER_GRACE_S = 60.0
 """A leftover whose process is gone is put right once it has not been written to for this long: a report written
 from another machine into a shared folder has a pid that means nothing here, but it writes its files within
@@ -110,23 +104,22 @@ def _tidy(folder: Path) -> None:
     back where no report stands (else removed). Before, each stayed for ever, hidden, and a kill between the two
     renames left the run without its earlier report. Nothing here fails: what cannot be tidied stays as it is."""
     try:
-        found = sorted(folder.parent.glob(f".{folder.name}.*"))
+        found = leftovers(folder.parent, folder.name)  # its staging folder, the earlier report moved aside
     except OSError:
         return
-    for path in found:
-        match = LEFTOVER.fullmatch(path.name)
-        if not match or match["run"] != folder.name or not _stale(path, int(match["pid"])):
+    for path, _, kind, pid in found:
+        if not _stale(path, pid):
             continue
         with contextlib.suppress(OSError):
-            if match["kind"] == "old" and not os.path.lexists(folder):
+            if kind == "old" and not os.path.lexists(folder):
                 path.rename(folder)
             else:
                 shutil.rmtree(path)
 
 
 def _stale(path: Path, pid: int) -> bool:
-    """Whether ``path`` is a folder (never a link) that no live process on this machine writes: its pid is gone and
-    it has not been written to for :data:`LEFTOVER_GRACE_S`. This process's own pid counts as gone: it has written
+    """Whether no live process on this machine writes the leftover folder ``path``: its pid is gone and it has not
+    been written to for :data:`LEFTOVER_GRACE_S`. This process's own pid counts as gone: it has written
     nothing yet, so such a folder is an earlier process's that had the same pid (a container's pids repeat from
     job to job); left, it would also stand where this report moves the earlier one aside, and fail it."""
     from bench.hardware import process_gone
@@ -137,7 +130,7 @@ def _stale(path: Path, pid: int) -> bool:
         return False
     quiet = time.time() - info.st_mtime > LEFTOVER_GRACE_S
     gone = pid == os.getpid() or process_gone({"pid": pid, "host": socket.gethostname()})
-    return stat.S_ISDIR(info.st_mode) and quiet and gone
+    return quiet and gone
 
 
 def _write(folder: Path, staging: Path, name: str, write: Callable[[Path], Any]) -> None:
