@@ -116,8 +116,8 @@ class MeasureSpec:
     """The latency pass runs at least this long in total..."""
     min_rounds: int = 20
     """...and at least this many rounds (in each window); one round is one call, so every sample is a per-call
-    latency. A floor within ``max_time_s``: a case too slow for that many calls in it gets those that fit (at least
-    one) and is flagged (``extra.min_rounds_cut``, a warning)."""
+    latency. A floor within a ``max_time_s`` the suite sets: a case too slow for that many calls in it gets those
+    that fit (at least one) and is flagged (``extra.min_rounds_cut``, a warning); the default limit never cuts it."""
     max_rounds: int = 100_000
     """...and at most this many (bounds the raw-samples file for sub-microsecond calls)."""
     memory_s: float = 0.2
@@ -142,8 +142,9 @@ class MeasureSpec:
     """Keep timing until the 95% confidence interval of the p50 is within ±this (relative; 0.01 = ±1%), after
     ``min_time_s`` and ``min_rounds`` and until ``max_time_s``; ``None`` times exactly ``min_time_s``."""
     max_time_s: float | None = None
-    """The latency pass (its timed calls and re-warms) stops here even when ``precision`` was not reached or
-    ``min_rounds`` calls were not made (the case is then flagged); ``None`` means 5 x ``min_time_s``."""
+    """The latency pass (its timed calls and re-warms) stops here even when ``precision`` was not reached or, set
+    here, ``min_rounds`` calls were not made (the case is then flagged); ``None`` means 5 x ``min_time_s``, which
+    bounds only the calls past ``min_rounds``."""
 
     def repeats_for(self, device: str) -> int:
         """The number of latency windows for a case on ``device``."""
