@@ -7,6 +7,7 @@ judging stay apart: the judge, the gate and the report read records and never im
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,32 @@ def test_the_checks_find_what_they_look_for():
     assert cycles({("bench.gate", "bench.gate.rules"), ("bench.gate.rules", "bench.gate")}) == []
     assert ("bench.runner", "bench.measure.timing") in EDGES
     assert LAYERS[unit("bench.commands.run")] > LAYERS[unit("bench.runner")]
+
+
+def readme_section() -> str:
+    """README's "How the code is organised", up to the next heading."""
+    text = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index("### How the code is organised")
+    end = text.find("\n#", start + 1)
+    return text[start : None if end < 0 else end]
+
+
+def test_the_readme_lists_the_layers_checked_here():
+    """Was: README's layer list left out ``durable`` (layer 0 here), so a reader could not place bench/durable.py.
+    The list, ``a, b`` ← ``c, d`` ← ..., names each layer's modules as :data:`LAYERS` has them."""
+    section = readme_section()
+    line = section[section.index("an upward arrow):") + len("an upward arrow):") :]
+    line = " ".join(line[line.index("`") : line.index(".", line.rindex("←"))].split())
+    written = [{name.strip() for name in layer.strip(" `").split(",")} for layer in line.split("←")]
+    layers = [{m.removeprefix("bench.") for m, n in LAYERS.items() if n == i and m != "bench"} for i in range(4)]
+    assert written == layers
+
+
+def test_the_readme_table_names_every_module():
+    """Was: README's package table named neither bench/durable.py nor bench/hardware.py. Every top-level module
+    and package of bench/ is in it, as ``bench/NAME``, ``NAME.py`` or ``NAME/``."""
+    section = readme_section()
+    table = section[section.index("| package |") :]
+    named = set(re.findall(r"`(?:bench/)?([a-z_]+)(?:\.py|/)`", table))
+    top = {unit(m).removeprefix("bench.") for m in MODULES if m != "bench"}
+    assert top - named == set()
