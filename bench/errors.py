@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -52,6 +52,15 @@ def percent(share: float, *thresholds: float) -> str:
 def counted(number: int, noun: str, plural: str | None = None) -> str:
     """``number`` and ``noun`` agreeing: ``1 case``, ``0 cases``, ``2 cases`` (``plural`` when not noun + s)."""
     return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+def first_few(items: Sequence[str], limit: int = 5, separator: str = ", ", rest: str = "more") -> str:
+    """The first ``limit`` of ``items`` joined by ``separator``, then how many more (``a, b, c and 7 more``;
+    ``rest`` names them otherwise: ``and 3 older``), so that a message about thousands of cases stays one short
+    line and still says that the list goes on."""
+    shown = separator.join(items[:limit])
+    left = len(items) - limit
+    return f"{shown} and {left} {rest}" if left > 0 else shown
 
 
 def short_name(text: str, limit: int = 80) -> str:

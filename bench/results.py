@@ -34,7 +34,7 @@ from typing import Any
 from bench import metrics
 from bench.checks import MAX_COUNT, short
 from bench.durable import NO_LOCKS, write_atomic
-from bench.errors import BenchError, BenchWarning, one_line_text, os_reason, short_name
+from bench.errors import BenchError, BenchWarning, first_few, one_line_text, os_reason, short_name
 from bench.hardware import process_gone, this_process
 
 try:
@@ -724,31 +724,30 @@ def _read_jsonl(
         rows.append(row)
         numbers.append(number)
     if skipped:
-        _warn(problems, f"{path}: {len(skipped)} damaged line(s) skipped: {', '.join(skipped[:5])}")
+        _warn(problems, f"{path}: {len(skipped)} damaged line(s) skipped: {first_few(skipped)}")
         if skipped_lines is not None:
             skipped_lines += [f"{path} line {line}" for line in skipped]
     if cleared:
         _warn(
             problems,
-            f"{path}: {len(cleared)} value(s) not of their column's type, read as not measured: "
-            f"{', '.join(cleared[:5])}",
+            f"{path}: {len(cleared)} value(s) not of their column's type, read as not measured: {first_few(cleared)}",
         )
     if impossible:
         _warn(
             problems,
             f"{path}: {len(impossible)} value(s) no measurement gives ({RANGE_RULE}), read as not measured: "
-            f"{', '.join(impossible[:5])}",
+            f"{first_few(impossible)}",
         )
     if disordered:
         _warn(
             problems,
             f"{path}: {len(disordered)} record(s) whose latencies are out of order ({' <= '.join(LATENCY_ORDER)}), "
-            f"their latencies read as not measured: {', '.join(disordered[:5])}",
+            f"their latencies read as not measured: {first_few(disordered)}",
         )
     if newer:  # read anyway: a newer version adds columns (as version 2 did), and nothing measured is dropped
         warnings.warn(
             f"{path}: {len(newer)} record(s) of a schema newer than this bench's (version {SCHEMA_VERSION}), read "
-            f"as far as it knows their columns: {', '.join(newer[:5])}; upgrade bench to read them whole",
+            f"as far as it knows their columns: {first_few(newer)}; upgrade bench to read them whole",
             NewerSchemaWarning,
             stacklevel=2,
         )
@@ -774,9 +773,8 @@ def _last_of_each_case(
     if repeated is not None:
         repeated.update(twice)
     if path.name != "samples.jsonl":  # samples alone twice: a kill between samples and record, then --resume
-        shown = ", ".join(f"{key} (lines {', '.join(map(str, found))})" for key, found in list(twice.items())[:5])
-        more = f" and {len(twice) - 5} more" if len(twice) > 5 else ""
-        message = f"{len(twice)} case(s) on more than one line, only the last of each read: {shown}{more}"
+        shown = first_few([f"{key} (lines {', '.join(map(str, found))})" for key, found in twice.items()])
+        message = f"{len(twice)} case(s) on more than one line, only the last of each read: {shown}"
         _warn(problems, f"{path}: {message}")
     last = {found[-1] for found in lines.values()}
     return [row for row, number in zip(rows, numbers, strict=True) if number in last]
@@ -1115,11 +1113,10 @@ def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os
         return runs[-1]
     matches = [p for p in runs if p.name == str(run)] or [p for p in runs if p.name.startswith(str(run))]
     if len(matches) > 1:  # the runs it could mean, not the latest runs (which need not start with it)
-        named = ", ".join(p.name for p in matches[-5:])
-        more = f" and {len(matches) - 5} older" if len(matches) > 5 else ""
+        named = first_few([p.name for p in reversed(matches)], rest="older")  # the newest first
         raise FileNotFoundError(
             f"run {short_name(str(run))!r} is ambiguous under {results_dir}/: {len(matches)} runs start with it "
-            f"({named}{more}); give more of the id"
+            f"({named}); give more of the id"
         )
     if not matches:
         known = ", ".join(p.name for p in runs[-5:])
@@ -1163,7 +1160,7 @@ def load(
         # a record's own key "extra.x" (no run writes one) would make a second column of that name: extra's is read
         twice = [c for c in extras.columns if c in frame.columns]
         if twice:
-            shown = ", ".join(twice[:5]) + (f" and {len(twice) - 5} more" if len(twice) > 5 else "")
+            shown = first_few(twice)
             _warn([], f"{path}: {shown}: a key of a record and of its extra (extra.<key>); only extra's read")
         frame = pd.concat([frame.drop(columns=["extra", *twice]), extras.set_index(frame.index)], axis=1)
     else:

@@ -180,11 +180,11 @@ def test_an_ambiguous_prefix_lists_the_runs_it_could_mean_not_the_latest(tmp_pat
     with pytest.raises(FileNotFoundError) as error:
         load("a", tmp_path)
     assert str(error.value) == (
-        f"run 'a' is ambiguous under {tmp_path}/: 2 runs start with it (a1, a2); give more of the id"
+        f"run 'a' is ambiguous under {tmp_path}/: 2 runs start with it (a2, a1); give more of the id"
     )
     for k in range(3, 9):
         RunWriter(tmp_path, f"a{k}", {"started_at": f"2026-11-1{k}T00:00:00Z"}).close("finished")
-    with pytest.raises(FileNotFoundError, match=r"8 runs start with it \(a4, a5, a6, a7, a8 and 3 older\)"):
+    with pytest.raises(FileNotFoundError, match=r"8 runs start with it \(a8, a7, a6, a5, a4 and 3 older\)"):
         load("a", tmp_path)
 
 

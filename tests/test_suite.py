@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
-from bench.errors import SuiteError
+from bench.errors import SuiteError, first_few
 from bench.suite import discover, load_suite
 from tests.helpers import write_suite
 
@@ -337,5 +337,16 @@ def test_an_error_lists_at_most_twenty_allowed_values(tmp_path):
     with pytest.raises(SuiteError) as info:
         load_suite(write_suite(tmp_path, "s.yaml", body))
     message = str(info.value)
-    assert message.endswith(", … (980 more)") and len(message) < 400
+    assert message.endswith(" and 980 more") and len(message) < 400
     assert "exclude[0].batch_size: 1001 is not in this suite's sweep. Did you mean" in message
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 4, 9])
+def test_a_cut_list_names_its_first_items_and_counts_the_rest(count):
+    """One form of "the first N and how many more" for every message that cuts a list (was: a dozen hand-written
+    copies, as "and 3 more" in some and ", … (3 more)" in others)."""
+    items = [f"c{i}" for i in range(count)]
+    text = first_few(items, 3)
+    assert text.split(" and ")[0].split(", ") == (items[:3] or [""])
+    assert text.endswith(f" and {count - 3} more") == (count > 3)
+    assert first_few(items, 3, "; ", rest="older").endswith(" older") == (count > 3)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from bench.durable import write_atomic
-from bench.errors import BenchError, SuiteError, os_reason
+from bench.errors import BenchError, SuiteError, first_few, os_reason
 from bench.gate.compare import set_aside_verdict, verdict_for
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
 from bench.gate.stats import RUN_NOISE, RunNoise, t95, timed_figures, undisturbed
@@ -160,7 +160,7 @@ def collect(results: Path) -> list[CaseRuns]:
             (item.slowed if row.engine.startswith("slowdown") else item.eager).append(values)
     if missing:
         warnings.warn(
-            f"{results}: {len(missing)} case(s) without raw samples left out: {', '.join(missing[:5])}", stacklevel=2
+            f"{results}: {len(missing)} case(s) without raw samples left out: {first_few(missing)}", stacklevel=2
         )
     return list(families.values())
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import SuiteError
+from bench.errors import SuiteError, first_few
 from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for, run_noise_for
 from bench.gate.stats import PAIRS_ALONE, RUN_NOISE, Precision, RunNoise, SetAside, as_run_noise, holm, timed_figures
 from bench.hardware import CPU_WAIT_LIMIT
@@ -635,7 +635,7 @@ def settings_differences(baseline: RunSide, current: RunSide) -> dict[str, list[
 
 def _lines(damaged: list[str]) -> str:
     """The first of ``damaged`` lines, and how many more."""
-    return damaged[0] + (f" and {len(damaged) - 1} more damaged line(s)" if len(damaged) > 1 else "")
+    return first_few(damaged, 1, rest="more damaged line(s)")
 
 
 def _uncompared(key: str, reason: str, suite_rules, old, new, result) -> list[tuple[Verdict, Rule]]:

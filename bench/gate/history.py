@@ -24,7 +24,7 @@ import numpy as np
 from bench import metrics
 from bench.checks import plain_text
 from bench.durable import NO_LOCKS, fsync_folder, leftovers, replace_folder, write_atomic, write_synced
-from bench.errors import BenchError, os_reason
+from bench.errors import BenchError, first_few, os_reason
 
 try:
     import fcntl
@@ -296,10 +296,9 @@ def _drawable(frame, metric: str):
     inside = (size == 0) | ((size >= LOG_RANGE[0]) & (size <= LOG_RANGE[1]))
     outside = values.index[~inside]
     if len(outside):
-        first = frame.loc[outside[0]]
-        more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
+        where = [f"{values[i]:g} of {frame.loc[i, 'case_id']} in run {frame.loc[i, 'run_id']}" for i in outside]
         warnings.warn(
-            f"{metric}: {values[outside[0]]:g} of {first['case_id']} in run {first['run_id']}{more} left off its "
+            f"{metric}: {first_few(where, 1)} left off its "
             f"trend chart: beyond what a chart can draw (sizes {LOG_RANGE[0]:g} to {LOG_RANGE[1]:g}, and 0)",
             ResultsWarning,
             stacklevel=3,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench.durable import fsync_folder, write_synced
-from bench.errors import os_reason, printable
+from bench.errors import first_few, os_reason, printable
 from bench.gate.compare import GateResult, Verdict
 from bench.gate.rules import VERDICTS, GateError
 
@@ -96,8 +96,7 @@ def _nothing_compared(result) -> str:
 
 def _first_five(items: list[str], separator: str = ", ") -> str:
     """The first five items in backticks, then how many more."""
-    more = f" and {len(items) - 5} more" if len(items) > 5 else ""
-    return separator.join(_code(item) for item in items[:5]) + more
+    return first_few([_code(item) for item in items], 5, separator)
 
 
 def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from bench import metrics
-from bench.errors import counted, percent
+from bench.errors import counted, first_few, percent
 from bench.judge.decide import (
     CONSTRAINTS,
     NOT_PERTURBED,
@@ -359,8 +359,7 @@ def _not_computed(
     lacking = [case for case in needed if not len(samples.get(f"{suite_of.get(case)}::{case}", ()))]
     if not lacking:
         return "not computed (no feasible case to resample)"
-    more = f" and {len(lacking) - 1} more" if len(lacking) > 1 else ""
-    return f"not computed (no usable raw samples of {lacking[0]}{more})"
+    return f"not computed (no usable raw samples of {first_few(lacking, 1)})"
 
 
 def apply_confidence(

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from bench.artefacts import cache_dir, config_hash, load_entry, shared_entry, state_digest, store
+from bench.errors import first_few
 
 
 def trained(
@@ -58,7 +59,7 @@ def _weights_for(file, config: dict[str, Any], module: torch.nn.Module) -> dict[
         if name not in state or name not in expected or _shape(state[name]) != _shape(expected[name])
     ]
     if wrong:
-        raise ValueError(f"its tensors do not fit the model ({', '.join(sorted(wrong)[:3])})")
+        raise ValueError(f"its tensors do not fit the model ({first_few(sorted(wrong), 3)})")
     if "sha256" in payload and payload["sha256"] != state_digest(state):  # files from before the digest have none
         raise ValueError("its tensors do not match the digest stored with them")
     if not isinstance(payload.get("info", {}), dict):

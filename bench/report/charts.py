@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from bench.checks import plain_text
+from bench.errors import first_few
 from bench.report.tables import Tables
 
 COLORS = plt.get_cmap("tab10").colors
@@ -354,7 +355,7 @@ def size_accuracy_chart(tables: Tables) -> Chart:
                 xytext=(4, 3),
                 textcoords="offset points",
             )
-    metrics = ", ".join(str(m) for m in rows["accuracy_metric"].dropna().unique()[:3])
+    metrics = first_few([str(m) for m in rows["accuracy_metric"].dropna().unique()], 3)
     ax.set_xlabel("model size (MiB)")
     ax.set_ylabel(plain_text(f"accuracy ({metrics})") if metrics else "accuracy")
     ax.set_title(chart.title)

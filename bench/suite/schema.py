@@ -12,7 +12,7 @@ from dataclasses import fields
 from typing import Any
 
 from bench import checks
-from bench.errors import SuiteError, UnknownName, did_you_mean
+from bench.errors import SuiteError, UnknownName, did_you_mean, first_few
 from bench.measure.load import LoadSpec
 from bench.registry import Entry, Registry, find_module
 from bench.spec import Case, MeasureSpec, MethodSpec, Placement, Suite, default_label, freeze_params
@@ -613,9 +613,7 @@ MAX_LISTED = 20
 
 def _listed(values: Iterable[str]) -> str:
     """``values`` sorted and joined, the first :data:`MAX_LISTED` of them and how many more."""
-    ordered = sorted(values)
-    more = len(ordered) - MAX_LISTED
-    return ", ".join(ordered[:MAX_LISTED]) + (f", … ({more} more)" if more > 0 else "")
+    return first_few(sorted(values), MAX_LISTED)
 
 
 def _bad_name(name: Any, given: bool) -> str:
