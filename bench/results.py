@@ -348,7 +348,7 @@ class RunWriter:
             for name in ("records.jsonl", "samples.jsonl"):
                 drop_cut_short_line(self.path / name)
             previous = json.loads((self.path / "meta.json").read_text(encoding="utf-8-sig"))
-            rows = _read_jsonl(self.path / "records.jsonl")
+            rows = _read_jsonl(self.path / "records.jsonl", suites=_suite_names(previous))
             if check is not None:
                 check(previous, frozenset(f"{row['suite']}::{row['case_id']}" for row in rows))
             for row in rows:
@@ -601,14 +601,20 @@ def _meta_json(folder: Path) -> Any:
 
 
 def _named_suites(folder: Path) -> set[str] | None:
-    """The suites the ``meta.json`` of the run in ``folder`` names, where it can be read and its list of suites is
-    whole (each a mapping with a name): a record of another suite is none of the run's (a line pasted from another
-    run), and would be scored with no suite's sections (default weights, prices and constraints). ``None`` where
-    the list cannot be gone by (the run is then read from its records, as :func:`read_meta` reads it)."""
+    """The suites the ``meta.json`` of the run in ``folder`` names (:func:`_suite_names`), or ``None`` where it
+    cannot be read."""
     try:
         meta = _meta_json(folder)
     except (OSError, ValueError, RecursionError):  # missing, not a file, not UTF-8 or not JSON: read_meta says so
         return None
+    return _suite_names(meta)
+
+
+def _suite_names(meta: Any) -> set[str] | None:
+    """The suites a run's ``meta.json`` (its JSON, as written) names, where its list of suites is whole (each a
+    mapping with a name): a record of another suite is none of the run's (a line pasted from another run), and would
+    be scored with no suite's sections (default weights, prices and constraints). ``None`` where the list cannot be
+    gone by (the run is then read from its records, as :func:`read_meta` reads it)."""
     suites = meta.get("suites") if isinstance(meta, dict) else None
     if not isinstance(suites, list) or not all(isinstance(s, dict) and _is_name(s.get("name")) for s in suites):
         return None
@@ -652,6 +658,11 @@ def _read_regular(path: Path) -> bytes:
     return read_regular(path)
 
 
+_BESIDE = object()
+"""What :func:`_read_jsonl` is told of a run's suites when its caller has not read the run's ``meta.json``: it reads
+them from the ``meta.json`` beside the file."""
+
+
 def _read_jsonl(
     path: Path,
     problems: list[str] | None = None,
@@ -659,6 +670,7 @@ def _read_jsonl(
     *,
     arrays: bool = False,
     skipped_lines: list[str] | None = None,
+    suites: Any = _BESIDE,
 ) -> list[dict[str, Any]]:
     """The JSON objects of a ``.jsonl`` file, read as far as it is intact: a damaged line (not JSON, not UTF-8, not
     an object, lacking its keys) is skipped with a :class:`ResultsWarning` and noted in ``problems``.
@@ -671,7 +683,9 @@ def _read_jsonl(
     case on several lines of ``samples.jsonl`` alone is read without a warning; on several lines of
     ``records.jsonl`` it is two measurements, warned about (and ``bench gate`` judges neither). With ``arrays``,
     each line's ``samples_ms`` becomes a numpy float64 array as the line is read. ``skipped_lines``, when given, gets
-    each damaged line skipped, as ``<path> line <n> (<why>)``: a line whose case cannot be told."""
+    each damaged line skipped, as ``<path> line <n> (<why>)``: a line whose case cannot be told. ``suites``: the
+    suites the run's ``meta.json`` names (:func:`_suite_names`), from a caller that has read it already; by default
+    they are read from the ``meta.json`` beside the file."""
     problems = [] if problems is None else problems
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
@@ -684,7 +698,10 @@ def _read_jsonl(
         return rows
     lines = data.split(b"\n")
     required = REQUIRED_KEYS.get(path.name, ())
-    suites = _named_suites(path.parent) if required else None
+    if not required:
+        suites = None
+    elif suites is _BESIDE:
+        suites = _named_suites(path.parent)
     skipped: list[str] = []
     cleared: list[str] = []
     impossible: list[str] = []
@@ -932,6 +949,12 @@ def read_meta(path: Path) -> dict[str, Any]:
     (:func:`quiet_for`), which :func:`running_who` shows. A folder that an earlier bench's run killed as it started
     left without its ``meta.json`` and with nothing measured reads as ``killed``, not damaged, with ``empty``
     saying so (:data:`EMPTY_RUN`)."""
+    return _read_meta(path)[0]
+
+
+def _read_meta(path: Path) -> tuple[dict[str, Any], set[str] | None]:
+    """:func:`read_meta`'s metadata and the suites the ``meta.json`` names (:func:`_suite_names`), from one read of
+    it: for a reader of the run's records too, which reads them with those suites (:func:`_read_jsonl`)."""
     problems: list[str] = []
     empty = False
     try:
@@ -947,6 +970,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     except ValueError:  # an integer of more digits than Python converts: Python's advice is not the user's
         meta = None
         _warn(problems, f"{path / 'meta.json'}: unreadable (a number too long to read)")
+    named_suites = _suite_names(meta)  # as written: what follows reads it as a run's, and may change it
     if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("run_id"), str)):
         _warn(problems, f"{path / 'meta.json'}: not a run's metadata (no run_id)")
         meta = None
@@ -969,7 +993,8 @@ def read_meta(path: Path) -> dict[str, Any]:
     if meta is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResultsWarning)
-            suites = sorted({str(r["suite"]) for r in _read_jsonl(path / "records.jsonl")})
+            records = _read_jsonl(path / "records.jsonl", suites=named_suites)
+            suites = sorted({str(r["suite"]) for r in records})
         meta = {"run_id": named, "status": "killed" if empty else "damaged", "suites": [{"name": n} for n in suites]}
         if empty:
             meta["empty"] = EMPTY_RUN
@@ -996,7 +1021,7 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta["status"] = "killed"
     elif meta.get("status") == "running" and _other_host(meta.get("process")):
         meta["quiet_s"] = quiet_for(path)
-    return meta
+    return meta, named_suites
 
 
 READ_KEYS = ("damage", "quiet_s", "empty")
@@ -1086,10 +1111,17 @@ def run_dirs(results_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     """Run folders under ``results_dir``, oldest first: by start time, then by id (custom ids sort in by time).
 
     A folder with a damaged ``meta.json`` is listed too (read as far as it is intact, with a warning)."""
-    runs = _run_folders(results_dir)
+    return [path for path, _meta, _suites in _read_runs(results_dir)]
+
+
+def _read_runs(results_dir: str | os.PathLike[str] | None) -> list[tuple[Path, dict[str, Any], set[str] | None]]:
+    """The run folders under ``results_dir`` in :func:`run_dirs`' order, each with its metadata and suites
+    (:func:`_read_meta`), read without warning: for a caller that reads every run (:func:`list_runs`) with no second
+    read of each ``meta.json`` to sort them."""
     with warnings.catch_warnings():  # only sorting: whoever reads a damaged run warns about it
         warnings.simplefilter("ignore", ResultsWarning)
-        return sorted(runs, key=lambda p: (str(read_meta(p).get("started_at") or ""), p.name))
+        runs = [(path, *_read_meta(path)) for path in _run_folders(results_dir)]
+    return sorted(runs, key=lambda run: (str(run[1].get("started_at") or ""), run[0].name))
 
 
 def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -1225,9 +1257,10 @@ def run_damage(path: Path) -> list[str]:
     """What could not be read of a run (``meta.json``, damaged lines of its records and samples), without warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResultsWarning)
-        problems = list(read_meta(path).get("damage", []))
+        meta, suites = _read_meta(path)
+        problems = list(meta.get("damage", []))
         for name in ("records.jsonl", "samples.jsonl"):
-            _read_jsonl(path / name, problems)
+            _read_jsonl(path / name, problems, suites=suites)
     return problems
 
 
@@ -1325,12 +1358,11 @@ def list_runs(results_dir: str | os.PathLike[str] | None = None):
     import pandas as pd
 
     rows = []
-    for path in run_dirs(results_dir):
-        with warnings.catch_warnings():  # reported in the damage column instead
+    for path, meta, suites in _read_runs(results_dir):  # read without warning: reported in the damage column instead
+        problems = list(meta.get("damage", []))
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResultsWarning)
-            meta = read_meta(path)
-            problems = list(meta.get("damage", []))
-            records = _read_jsonl(path / "records.jsonl", problems)
+            records = _read_jsonl(path / "records.jsonl", problems, suites=suites)
         env = meta.get("environment", {})
         counts: dict[str, int] = {}
         for record in records:

@@ -209,6 +209,30 @@ def test_list_runs_counts_records_of_a_killed_run(tmp_path):
     assert runs.loc[0, "status"] == "running" and runs.loc[0, "ok"] == 1
 
 
+def test_listing_runs_and_their_damage_reads_each_meta_json_once(tmp_path, monkeypatch):
+    """Was: three reads of each run's meta.json per listing (to sort the runs, to read it, and again for the suites
+    its records are read with), three per run_damage(); one read now serves all, with the same findings."""
+    import collections
+
+    from bench import results as store
+
+    for k in range(3):
+        writer = RunWriter(tmp_path, f"r{k}", {"suites": [{"name": "s"}], "started_at": f"2026-11-0{k + 1}T00:00:00Z"})
+        writer.append(record("a"))
+        writer.close("finished")
+    with open(tmp_path / "r1" / "records.jsonl", "a", encoding="utf-8") as f:  # pasted from a run of another suite
+        f.write(json.dumps(dataclasses.asdict(record("b")) | {"suite": "pasted"}) + "\n")
+    reads: collections.Counter[str] = collections.Counter()
+    real = store._meta_json
+    monkeypatch.setattr(store, "_meta_json", lambda folder: reads.update([folder.name]) or real(folder))
+    runs = list_runs(tmp_path).set_index("run_id")
+    assert reads == {"r0": 1, "r1": 1, "r2": 1}
+    assert runs["ok"].to_dict() == {"r0": 1, "r1": 1, "r2": 1} and "suite 'pasted'" in runs.loc["r1", "damage"]
+    reads.clear()
+    assert any("suite 'pasted'" in problem for problem in store.run_damage(tmp_path / "r1"))
+    assert reads == {"r1": 1}
+
+
 def test_record_round_trips_through_json(tmp_path):
     original = record("a", unstable=True, peak_rss_mb=12.5)
     writer = RunWriter(tmp_path, "r1", {})
