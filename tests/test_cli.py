@@ -621,14 +621,14 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
         (["load-overhead", "--low-qps", "3e6", "--seconds", "1"], "to 2e+06 QPS (what one LoadGen run may hold"),
         (["load-overhead", "--max-time-s", "1", "--seconds", "2"], "--max-time-s 1: leaves no LoadGen run of --se"),
         # was run: a batch that does not fill waits out --max-wait-ms, so the batching search's every query missed
-        (["load-overhead", "--max-wait-ms", "20", "--slo-ms", "10"], "--max-wait-ms 20: not below --slo-ms 10: a"),
-        (["load-overhead", "--slo-ms", "0.5"], "the default --max-wait-ms 0.5: not below --slo-ms 0.5: a batch that"),
+        (["load-overhead", "--max-wait-ms", "20", "--slo-ms", "10"], "--max-wait-ms 20: not below --slo-ms 10 ms: a"),
+        (["load-overhead", "--slo-ms", "0.5"], "the default --max-wait-ms 0.5: not below --slo-ms 0.5 ms: a batch"),
         # was measured: an overloaded Server run drained its backlog within the SLO and passed, as a suite's
         # slo.p99_ms above 10% of min_duration_s would (refused there by the same rule)
         (["load-overhead", "--seconds", "0.05"], "--slo-ms 10: more than 10% of --seconds 0.05 s: a Server run offe"),
         (["load-overhead", "--slo-ms", "500", "--seconds", "1"], "raise --seconds to at least 5 s or lower --slo-ms"),
         # as a suite's batching.max_wait_ms with max_batch: 1: there is no batched search for it to change
-        (["load-overhead", "--max-batch", "1", "--max-wait-ms", "2"], "--max-wait-ms 2: has no effect with --max-b"),
+        (["load-overhead", "--max-batch", "1", "--max-wait-ms", "2"], "--max-wait-ms 2: not used with --max-batch 1"),
     ],
 )
 def test_load_overhead_rates_loadgen_cannot_run_are_one_line_errors(argv, message, capsys):

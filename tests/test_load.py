@@ -27,6 +27,7 @@ from bench.measure.load import (
     find_peak,
     load_pass,
     validate_load,
+    wait_problem,
 )
 from bench.measure.sut import BatchingSUT, LoadgenRun, buckets, load_input_items, loadgen, read_logs
 
@@ -666,7 +667,7 @@ def test_the_section_gets_documented_defaults():
         ({"slo": {"p95_ms": 10}}, "load.slo.p95_ms", "Allowed: p99_ms"),
         ({"batching": {"max_batch": 0}}, "load.batching.max_batch", "integer >= 1"),
         ({"batching": {"max_batch": 2.5}}, "load.batching.max_batch", "integer >= 1"),
-        ({"batching": {"max_wait_ms": 2}}, "load.batching.max_wait_ms", "no effect with max_batch: 1"),
+        ({"batching": {"max_wait_ms": 2}}, "load.batching.max_wait_ms", "2 ms is not used with max_batch 1 (batching"),
         # was valid: every batch the rate did not fill waited out the wait, so its queries all missed the SLO
         (
             {"slo": {"p99_ms": 10}, "batching": {"max_batch": 8, "max_wait_ms": 10}},
@@ -733,6 +734,31 @@ def test_bad_sections_are_one_line_errors_naming_the_key(section, key, message):
         validate_load(section)
     assert caught.value.key == key and message in caught.value.message
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("max_batch", "wait_ms", "slo_ms"), [(1, 0, 10), (1, 2, 10), (8, 0, 10), (8, 0.5, 10), (8, 10, 10), (8, 20, 10)]
+)
+def test_a_suite_and_load_overhead_refuse_the_same_batching_waits_by_one_rule(max_batch, wait_ms, slo_ms):
+    """A suite's load.batching and bench load-overhead's --max-wait-ms are refused by one rule (wait_problem), each
+    in words naming its own settings (was: two copies of the rule, in different words)."""
+    from bench.commands.load_overhead import _batching_wait_ms
+    from bench.errors import BenchError
+
+    batching = {"max_batch": max_batch, "max_wait_ms": wait_ms}
+    section = {"scenarios": ["server"], "slo": {"p99_ms": slo_ms}, "batching": batching}
+    if wait_problem(max_batch, wait_ms, slo_ms) is None:
+        assert validate_load(section)["batching"]["max_wait_ms"] == _batching_wait_ms(max_batch, wait_ms, slo_ms)
+        return
+    with pytest.raises(SuiteError) as suite:
+        validate_load(section)
+    with pytest.raises(BenchError) as cli:
+        _batching_wait_ms(max_batch, wait_ms, slo_ms)
+    in_suite = wait_problem(max_batch, wait_ms, slo_ms, slo="load.slo.p99_ms")
+    in_cli = wait_problem(max_batch, wait_ms, slo_ms, "--max-batch", "--max-wait-ms", "--slo-ms")
+    assert suite.value.key == "load.batching.max_wait_ms" and suite.value.message == f"{wait_ms:g} ms is {in_suite}"
+    assert str(cli.value) == f"--max-wait-ms {wait_ms:g}: {in_cli}"
+    assert "--" not in suite.value.message and "_" not in str(cli.value)  # each names its own settings
 
 
 def test_a_suite_without_load_is_unchanged_and_one_with_it_gives_every_case_the_spec(tmp_path):

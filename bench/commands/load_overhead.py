@@ -231,23 +231,18 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _batching_wait_ms(max_batch: int, max_wait_ms: float | None, slo_ms: float) -> float:
-    """The batched search's ``--max-wait-ms`` (:data:`DEFAULT_WAIT_MS` when not given), refused as a suite's
-    ``batching.max_wait_ms`` is: given with ``--max-batch 1`` (there is no batched search), or not below
-    ``--slo-ms``."""
-    if max_batch == 1:
-        if max_wait_ms:
-            raise BenchError(
-                f"--max-wait-ms {max_wait_ms:g}: has no effect with --max-batch 1 (batching off: no batched peak "
-                "search is made); leave --max-wait-ms out or raise --max-batch"
-            )
-        return 0.0
-    wait_ms = DEFAULT_WAIT_MS if max_wait_ms is None else max_wait_ms
-    if 0 < wait_ms >= slo_ms:  # as a suite's batching.max_wait_ms is refused
+    """The batched search's ``--max-wait-ms`` (:data:`DEFAULT_WAIT_MS` when not given; none with ``--max-batch 1``,
+    which makes no batched search), refused by the rule a suite's ``batching.max_wait_ms`` is refused by
+    (:func:`bench.measure.load.wait_problem`): given with ``--max-batch 1``, or not below ``--slo-ms``."""
+    from bench.measure.load import wait_problem
+
+    wait_ms = max_wait_ms
+    if wait_ms is None:  # the batched search's default; none where no batched search is made
+        wait_ms = 0.0 if max_batch == 1 else DEFAULT_WAIT_MS
+    problem = wait_problem(max_batch, wait_ms, slo_ms, "--max-batch", "--max-wait-ms", "--slo-ms")
+    if problem:
         given = f"--max-wait-ms {wait_ms:g}" if max_wait_ms is not None else f"the default --max-wait-ms {wait_ms:g}"
-        raise BenchError(
-            f"{given}: not below --slo-ms {slo_ms:g}: a batch that does not fill waits it out, so every query of the "
-            "batching peak search misses the SLO; give a --max-wait-ms below --slo-ms, or raise --slo-ms"
-        )
+        raise BenchError(f"{given}: {problem}")
     return wait_ms
 
 

@@ -182,6 +182,30 @@ def slo_too_long(
     )
 
 
+def wait_problem(
+    max_batch: int,
+    wait_ms: float,
+    slo_ms: float | None,
+    batch: str = "max_batch",
+    wait: str = "max_wait_ms",
+    slo: str = "slo.p99_ms",
+) -> str | None:
+    """Why a batching wait of ``wait_ms`` cannot be measured with ``max_batch`` and a Server SLO of ``slo_ms``
+    (``None`` where no Server run is made), or ``None`` when it can: the one rule for a suite's ``load.batching`` and
+    for ``bench load-overhead``. A wait with ``max_batch`` 1 is never used (batching off); one not below the SLO makes
+    every batch that does not fill miss it. ``batch``, ``wait`` and ``slo`` name the settings in the text (as in a
+    suite, or ``--max-batch``, ``--max-wait-ms`` and ``--slo-ms``), which reads after the wait's own value:
+    ``2 ms is not used with max_batch 1 ...``, ``--max-wait-ms 2: not used with --max-batch 1 ...``."""
+    if max_batch == 1 and wait_ms > 0:
+        return f"not used with {batch} 1 (batching off); leave {wait} out or raise {batch}"
+    if slo_ms is not None and 0 < wait_ms >= slo_ms:
+        return (
+            f"not below {slo} {slo_ms:g} ms: a batch that does not fill waits it out, so its every query misses the "
+            f"SLO, and so does the p99 at any rate too low to fill batches; lower {wait} or raise {slo}"
+        )
+    return None
+
+
 def slowest_rate(min_queries: int, min_duration_s: float) -> float:
     """The lowest Server rate the search tries: below it, issuing ``min_queries`` (which LoadGen waits for however
     long it takes) would take more than 8 x ``min_duration_s``."""
@@ -299,19 +323,11 @@ def validate_load(value: Any, where: str = "load") -> dict[str, Any]:
     too_long = slo_too_long(out["slo"]["p99_ms"], out["min_duration_s"])
     if "server" in out["scenarios"] and too_long:
         raise SuiteError(None, f"{where}.slo.p99_ms", f"{out['slo']['p99_ms']:g} ms is {too_long}")
-    if out["batching"]["max_batch"] == 1 and out["batching"]["max_wait_ms"] > 0:
-        raise SuiteError(
-            None, f"{where}.batching.max_wait_ms", "has no effect with max_batch: 1 (batching off); raise max_batch"
-        )
-    wait_ms, slo_ms = out["batching"]["max_wait_ms"], out["slo"]["p99_ms"]
-    if "server" in out["scenarios"] and wait_ms > 0 and wait_ms >= slo_ms:
-        raise SuiteError(  # refused, not warned: no Server figure of such a suite would mean what it says
-            None,
-            f"{where}.batching.max_wait_ms",
-            f"{wait_ms:g} ms is not below {where}.slo.p99_ms {slo_ms:g} ms: a batch that does not fill waits it out, "
-            "so its every query misses the SLO, and so does the p99 at any rate too low to fill batches (those the "
-            "peak search tries first); lower max_wait_ms below the SLO or raise slo.p99_ms",
-        )
+    wait_ms = out["batching"]["max_wait_ms"]
+    slo_ms = out["slo"]["p99_ms"] if "server" in out["scenarios"] else None
+    wrong_wait = wait_problem(out["batching"]["max_batch"], wait_ms, slo_ms, slo=f"{where}.slo.p99_ms")
+    if wrong_wait:  # refused, not warned: no Server figure of such a suite would mean what it says
+        raise SuiteError(None, f"{where}.batching.max_wait_ms", f"{wait_ms:g} ms is {wrong_wait}")
     return out
 
 
