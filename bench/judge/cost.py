@@ -8,6 +8,7 @@ Formulas (also in ``docs/scoring.md``)::
                      = empty, with the reason in price_basis (any other device)
     price_basis      = "2 core-hour(s) from <layer>" / "H100 GPU-hour from <layer>": the default table, the suite's
                        prices: section or the --prices file, whichever set that price last
+    price_missing    = why price_per_hour is empty, as price_basis says it without the table's GPU names (a verdict's)
     loaded_items_per_s = server_max_qps * batch_size   (a LoadGen Server peak; else throughput_items_per_s)
     cost_per_1m      = price_per_hour / (loaded_items_per_s * 3600) * 1e6
     energy_kwh_per_1m = energy_j_per_item * 1e6 / 3.6e6   (empty where energy was not measured, never 0)
@@ -27,7 +28,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import yaml
@@ -107,6 +108,21 @@ def _merge_gpus(table: Mapping[Any, Any], layer: Mapping[Any, Any]) -> dict[Any,
     return {**{k: v for k, v in table.items() if _gpu_key(k) not in overridden}, **layer}
 
 
+class HourlyPrice(NamedTuple):
+    """What one case occupies costs per hour (``None`` where the table has no price for it), how that price was found
+    or why there is none, and for a GPU missing from the table the GPU names it prices (else empty)."""
+
+    price: float | None
+    basis: str
+    known: str = ""
+
+    @property
+    def sentence(self) -> str:
+        """``basis`` as a row's ``price_basis`` says it: a missing GPU's reason followed by the names the table
+        prices, for a near miss to be seen (``H100`` for ``NVIDIA H100 PCIe``)."""
+        return f"{self.basis} (known: {self.known})" if self.known else self.basis
+
+
 @dataclass(frozen=True)
 class Prices:
     """A validated price table."""
@@ -123,30 +139,40 @@ class Prices:
     """GPU model -> the price layer its ``gpu_hour`` came from; a model not listed came from the default table."""
 
     def hourly(self, device: str, threads: Any, gpu_name: Any) -> tuple[float | None, str]:
+        """Price per hour of what one case occupies, and how it was found (or why there is none), as a row's
+        ``price_per_hour`` and ``price_basis`` give them (:meth:`price_of`)."""
+        found = self.price_of(device, threads, gpu_name)
+        return found.price, found.sentence
+
+    def price_of(self, device: str, threads: Any, gpu_name: Any) -> HourlyPrice:
         """Price per hour of what one case occupies, and how it was found (or why there is none). Only the devices
         the table prices have one: ``cpu`` (``threads`` cores) and ``cuda`` (the GPU model); any other device (a
         hand-edited ``tpu``) has none, rather than the CPU's price per core."""
         kind = str(device).split(":", 1)[0]
         if kind not in ("cpu", "cuda"):
-            return None, f"no price for device '{device}': the price table prices cpu (per core) and cuda (per GPU)"
+            return HourlyPrice(
+                None, f"no price for device '{device}': the price table prices cpu (per core) and cuda (per GPU)"
+            )
         if kind == "cuda":
             name = str(gpu_name or "")
             matches = [(key, price) for key, price in self.gpu_hour if key.lower() in name.lower()]
             if not name:
-                return None, "no price: the GPU model was not recorded"
+                return HourlyPrice(None, "no price: the GPU model was not recorded")
             if not matches:
                 known = ", ".join(key for key, _ in self.gpu_hour)
-                return None, f"no price for GPU '{name}'; add it to prices.gpu_hour (known: {known})"
+                return HourlyPrice(None, f"no price for GPU '{name}'; add it to prices.gpu_hour", known)
             key, price = max(matches, key=lambda m: len(m[0]))
-            return price, f"{key} GPU-hour from {dict(self.gpu_source).get(key, DEFAULT_SOURCE)}"
+            return HourlyPrice(price, f"{key} GPU-hour from {dict(self.gpu_source).get(key, DEFAULT_SOURCE)}")
         try:
             cores = int(threads)
         except (TypeError, ValueError):
-            return None, "no price: the thread count was not recorded"
+            return HourlyPrice(None, "no price: the thread count was not recorded")
         price = cores * self.cpu_core_hour
         if not math.isfinite(price):  # was an infinite price per hour: its cost read "not measured", with no reason
-            return None, f"no price: {cores} core(s) x {self.cpu_core_hour:g} per core-hour overflows a float"
-        return price, f"{cores} core-hour(s) from {self.cpu_source}"
+            return HourlyPrice(
+                None, f"no price: {cores} core(s) x {self.cpu_core_hour:g} per core-hour overflows a float"
+            )
+        return HourlyPrice(price, f"{cores} core-hour(s) from {self.cpu_source}")
 
 
 def _read_price_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -262,18 +288,23 @@ def loaded_throughput(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 def add_costs(frame: pd.DataFrame, prices: Prices) -> pd.DataFrame:
     """Adds ``currency`` (the price table's, on every row: the money columns of a run of several suites are in
-    each suite's own currency, never converted), ``price_per_hour``, ``price_basis``, ``loaded_items_per_s`` and
+    each suite's own currency, never converted), ``price_per_hour``, ``price_basis``, ``price_missing`` (why a
+    measured case has no price, as ``price_basis`` says it without the table's GPU names: for a verdict to name
+    it in short; empty where there is a price), ``loaded_items_per_s`` and
     ``throughput_basis``, ``cost_per_1m`` and, where energy was measured, ``energy_kwh_per_1m``, ``carbon_g_per_1m``
     and ``electricity_cost_per_1m`` (empty otherwise, never 0). Where a LoadGen Server peak exists, cost per 1M and
     energy per 1M use the loaded throughput (energy: the energy pass's mean power over it)."""
     out = frame.copy()
     out["currency"] = prices.currency
-    hourly = [
-        prices.hourly(row["device"], row["threads"], row.get("gpu_name")) if row["status"] == "ok" else (None, "")
+    found = [  # a case not measured: no price, and no reason to give
+        prices.price_of(row["device"], row["threads"], row.get("gpu_name"))
+        if row["status"] == "ok"
+        else HourlyPrice(None, "")
         for _, row in out.iterrows()
     ]
-    out["price_per_hour"] = [price if price is not None else float("nan") for price, _ in hourly]
-    out["price_basis"] = [basis for _, basis in hourly]
+    out["price_per_hour"] = [f.price if f.price is not None else float("nan") for f in found]
+    out["price_basis"] = [f.sentence for f in found]
+    out["price_missing"] = [f.basis if f.price is None else "" for f in found]
     throughput, out["throughput_basis"] = loaded_throughput(out)
     out["loaded_items_per_s"] = throughput
     out["cost_per_1m"] = [

@@ -78,13 +78,12 @@ def violations(row: Mapping[str, Any], constraints: Mapping[str, float]) -> list
 
 def _unknown(spec: Constraint, row: Mapping[str, Any]) -> str:
     """Why a limit's value is missing: not measured; or, for a money figure, no price for the case's hardware, which
-    its ``price_basis`` says where its ``price_per_hour`` is missing (was: "cost_per_1m not measured" for a GPU
+    its ``price_missing`` says (:func:`bench.judge.cost.add_costs`; was: "cost_per_1m not measured" for a GPU
     missing from the price table, whose latency and throughput were measured: the fix is a price, not a
     measurement)."""
-    basis, price = row.get("price_basis"), row.get("price_per_hour")
-    unpriced = isinstance(basis, str) and basis and (price is None or math.isnan(float(price)))
-    if metrics.METRICS[spec.column].money and unpriced:
-        return f"{spec.column} not computed ({basis.split(' (known: ')[0]})"
+    missing = row.get("price_missing")
+    if metrics.METRICS[spec.column].money and isinstance(missing, str) and missing:
+        return f"{spec.column} not computed ({missing})"
     return f"{spec.column} not measured"
 
 
