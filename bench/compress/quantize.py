@@ -55,13 +55,23 @@ def int8_dynamic(bundle, placement, backend: str) -> Compressed:
                 "or int8-static, for the compile engine",
             },
         )
-    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig
 
-    module = copy_on_device(bundle, placement)  # torchao subclasses are built where they run
-    quantize_(module, Int8DynamicActivationInt8WeightConfig(set_inductor_config=False))
+    return _torchao(bundle, placement, Int8DynamicActivationInt8WeightConfig)
+
+
+def _torchao(bundle, placement, config) -> Compressed:
+    """The bundle's module quantized by torchao's ``quantize_`` with the config class ``config``, on the case's
+    device (torchao's tensor subclasses are built where they run). ``set_inductor_config=False``: torchao would
+    otherwise change inductor's global settings for every later case; its recommended ones go to the compile engine,
+    which applies them while compiling this model only."""
+    from torchao.quantization import quantize_
+
+    module = copy_on_device(bundle, placement)
+    quantize_(module, config(set_inductor_config=False))
     return Compressed(
         module=module,
-        info={"backend": "torchao.quantization.quantize_(Int8DynamicActivationInt8WeightConfig)"},
+        info={"backend": f"torchao.quantization.quantize_({config.__name__})"},
         inductor_config=dict(TORCHAO_INDUCTOR_CONFIG),
         unsupported_engines={"onnxruntime": _NO_ONNX.format(what="a torchao quantized model")},
     )
@@ -76,16 +86,9 @@ def int8_weight_only(bundle, placement) -> Compressed:
     their precision. Halves weight memory traffic, which is what memory-bound (small-batch GPU) inference pays for."""
     if not any(isinstance(m, nn.Linear) for m in bundle.module.modules()):
         raise NotApplicable("int8-weight-only quantizes Linear layers and this model has none")
-    from torchao.quantization import Int8WeightOnlyConfig, quantize_
+    from torchao.quantization import Int8WeightOnlyConfig
 
-    module = copy_on_device(bundle, placement)  # torchao subclasses are built where they run
-    quantize_(module, Int8WeightOnlyConfig(set_inductor_config=False))
-    return Compressed(
-        module=module,
-        info={"backend": "torchao.quantization.quantize_(Int8WeightOnlyConfig)"},
-        inductor_config=dict(TORCHAO_INDUCTOR_CONFIG),
-        unsupported_engines={"onnxruntime": _NO_ONNX.format(what="a torchao quantized model")},
-    )
+    return _torchao(bundle, placement, Int8WeightOnlyConfig)
 
 
 def export_for_quantization(module: nn.Module, example: tuple) -> torch.fx.GraphModule:
