@@ -45,8 +45,10 @@ def check_float8_matmul(placement) -> None:
         )
 
 
-def _quantize(bundle, placement, config, what: str) -> tuple[nn.Module, dict]:
-    """The bundle's module cast to bf16 on the case's device, its Linear weights quantized by ``config``."""
+def _quantize(bundle, placement, config, what: str, granularity: str) -> Compressed:
+    """The bundle's module cast to bf16 on the case's device, its Linear weights quantized by ``config`` (of
+    ``granularity``), with what the record says of it: the config, the granularity and how many Linear layers it
+    quantized."""
     from torchao.quantization import Float8Tensor, quantize_
 
     if not any(isinstance(m, nn.Linear) for m in bundle.module.modules()):
@@ -64,7 +66,18 @@ def _quantize(bundle, placement, config, what: str) -> tuple[nn.Module, dict]:
             f"{what}: no Linear layer could be quantized (float8 matmuls need in and out features that are "
             "multiples of 16)"
         )
-    return module, {"float8_linears": f"{quantized}/{len(linears)}", "float8_high_precision_dtype": "bfloat16"}
+    return Compressed(
+        module=module,
+        input_dtype=torch.bfloat16,
+        info={
+            "backend": f"torchao.quantization.quantize_({type(config).__name__}, {granularity})",
+            "float8_granularity": granularity,
+            "float8_linears": f"{quantized}/{len(linears)}",
+            "float8_high_precision_dtype": "bfloat16",
+        },
+        unsupported_engines={"onnxruntime": _NO_ONNX},
+        inductor_config=dict(TORCHAO_INDUCTOR_CONFIG),
+    )
 
 
 @register_compression(
@@ -84,15 +97,7 @@ def fp8(bundle, placement, granularity: str) -> Compressed:
     # set_inductor_config=False: torchao would otherwise change inductor's global settings for every later case;
     # its recommended settings go to the compile engine, which applies them while compiling this model only
     config = Float8DynamicActivationFloat8WeightConfig(granularity=_granularity(granularity), set_inductor_config=False)
-    module, info = _quantize(bundle, placement, config, "fp8")
-    backend = f"torchao.quantization.quantize_(Float8DynamicActivationFloat8WeightConfig, {granularity})"
-    return Compressed(
-        module=module,
-        input_dtype=torch.bfloat16,
-        info={"backend": backend, "float8_granularity": granularity, **info},
-        unsupported_engines={"onnxruntime": _NO_ONNX},
-        inductor_config=dict(TORCHAO_INDUCTOR_CONFIG),
-    )
+    return _quantize(bundle, placement, config, "fp8", granularity)
 
 
 @register_compression(
@@ -109,15 +114,4 @@ def fp8_weight_only(bundle, placement, granularity: str) -> Compressed:
     from torchao.quantization import Float8WeightOnlyConfig
 
     config = Float8WeightOnlyConfig(granularity=_granularity(granularity), set_inductor_config=False)
-    module, info = _quantize(bundle, placement, config, "fp8-weight-only")
-    return Compressed(
-        module=module,
-        input_dtype=torch.bfloat16,
-        info={
-            "backend": f"torchao.quantization.quantize_(Float8WeightOnlyConfig, {granularity})",
-            "float8_granularity": granularity,
-            **info,
-        },
-        unsupported_engines={"onnxruntime": _NO_ONNX},
-        inductor_config=dict(TORCHAO_INDUCTOR_CONFIG),
-    )
+    return _quantize(bundle, placement, config, "fp8-weight-only", granularity)
