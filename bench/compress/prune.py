@@ -41,12 +41,21 @@ def _check_amount(amount: float, name: str, finetune_steps: int = 0, lr: float =
     check_lr(lr, name)
 
 
-@register_compression(
-    "prune-l1",
-    cached=lambda finetune_steps, **_: finetune_steps > 0,
-    check=lambda amount, finetune_steps, lr, **_: _check_amount(amount, "prune-l1", finetune_steps, lr),
-    params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
-    description="Unstructured L1 magnitude pruning of Linear/Conv weights to a sparsity, made permanent.",
+def _register_pruning(name: str, description: str):
+    """:func:`register_compression` for a pruning method: the same ``amount``, ``finetune_steps`` and ``lr``,
+    checked alike (:func:`_check_amount`); its result cached when it fine-tunes (the training is what a later
+    process is spared)."""
+    return register_compression(
+        name,
+        cached=lambda finetune_steps, **_: finetune_steps > 0,
+        check=lambda amount, finetune_steps, lr, **_: _check_amount(amount, name, finetune_steps, lr),
+        params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
+        description=description,
+    )
+
+
+@_register_pruning(
+    "prune-l1", "Unstructured L1 magnitude pruning of Linear/Conv weights to a sparsity, made permanent."
 )
 def prune_l1(bundle, placement, amount: float, finetune_steps: int, lr: float) -> Compressed:
     """Zero the ``amount`` fraction of smallest-magnitude weights in every Linear/Conv2d layer
@@ -213,12 +222,8 @@ def shrink(module: nn.Module, amount: float, extra_pairs: list[tuple[str, str]] 
     return changes
 
 
-@register_compression(
-    "prune-structured",
-    cached=lambda finetune_steps, **_: finetune_steps > 0,
-    check=lambda amount, finetune_steps, lr, **_: _check_amount(amount, "prune-structured", finetune_steps, lr),
-    params={"amount": 0.5, "finetune_steps": 0, "lr": 0.0},
-    description="Structured pruning: removes whole neurons/channels and rebuilds smaller layers.",
+@_register_pruning(
+    "prune-structured", "Structured pruning: removes whole neurons/channels and rebuilds smaller layers."
 )
 def prune_structured(bundle, placement, amount: float, finetune_steps: int, lr: float) -> Compressed:
     """Drop the ``amount`` fraction of neurons (Linear) or channels (Conv2d) with the smallest L1 norm in every
