@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import hashlib
 import os
 import re
@@ -298,18 +299,27 @@ class CaseItem(pytest.Function):
 
 
 def _more_rounds(benchmark, call, rounds: int, before_round=None) -> list[float]:
-    """Rounds after the first ``time_calls`` (the fixture can be used once): timed as pytest-benchmark's pedantic
-    times them (its timer around one call) and added to the fixture's own statistics, so its table, JSON and compare
-    still see every sample of the case."""
+    """Rounds after the first (the fixture's one ``pedantic``, which cannot stop early): timed as pytest-benchmark's
+    pedantic times them (its timer around one call, the garbage collector off under ``--benchmark-disable-gc``) and
+    added to the fixture's own statistics, so its table, JSON and compare still see every sample of the case. A
+    ``before_round`` that returns ``False`` ends them there (the latency pass's time limit)."""
     timer = getattr(benchmark, "_timer", time.perf_counter)
+    disable_gc = getattr(benchmark, "_disable_gc", False)
     data = benchmark.stats.stats
     samples = []
     for _ in range(rounds):
-        if before_round is not None:
-            before_round()
-        start = timer()
-        call()
-        seconds = timer() - start
+        if before_round is not None and before_round() is False:
+            break
+        collecting = gc.isenabled()
+        if disable_gc:
+            gc.disable()
+        try:
+            start = timer()
+            call()
+            seconds = timer() - start
+        finally:
+            if disable_gc and collecting:
+                gc.enable()
         data.update(seconds)
         samples.append(seconds * 1000.0)
     return samples
@@ -324,12 +334,16 @@ def _case_test(case: Case):
         session = request.config.stash[SESSION_KEY]
 
         def time_calls(call, rounds: int, before_round=None) -> list[float]:
-            # before_round runs untimed before each round (the re-warm between measure.repeats windows)
+            # before_round runs untimed before each round (the re-warm between measure.repeats windows); False from
+            # it ends the rounds (the time limit). The fixture's pedantic makes the first round, which cannot stop.
             if benchmark.stats is None:
-                benchmark.pedantic(call, setup=before_round, rounds=rounds, iterations=1, warmup_rounds=0)
+                if before_round is not None and before_round() is False:
+                    return []
+                benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
                 if benchmark.stats is None:
                     raise NotApplicable("benchmarking is disabled (--benchmark-disable): nothing was timed")
-                return [seconds * 1000.0 for seconds in benchmark.stats.stats.data]
+                first = [seconds * 1000.0 for seconds in benchmark.stats.stats.data]
+                return first + _more_rounds(benchmark, call, rounds - 1, before_round)
             return _more_rounds(benchmark, call, rounds, before_round)
 
         try:

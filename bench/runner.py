@@ -25,7 +25,8 @@ from bench.spec import Case, MethodSpec
 
 TimeCalls = Callable[..., list[float]]
 """``time_calls(call, rounds, before_round=None)`` times ``call`` for the given number of rounds (one call each)
-and returns per-call latencies in milliseconds; ``before_round()``, when given, runs untimed before every round.
+and returns per-call latencies in milliseconds; ``before_round()``, when given, runs untimed before every round,
+and when it returns ``False`` the rounds end there (the latency pass's time limit): only those made are returned.
 It is called again for more rounds while the p50 is not yet known to ``measure.precision``; each call returns only
 its own rounds."""
 

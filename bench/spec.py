@@ -144,7 +144,8 @@ class MeasureSpec:
     max_time_s: float | None = None
     """The latency pass (its timed calls and re-warms) stops here even when ``precision`` was not reached or, set
     here, ``min_rounds`` calls were not made (the case is then flagged); ``None`` means 5 x ``min_time_s``, which
-    bounds only the calls past ``min_rounds``."""
+    bounds only the calls past ``min_rounds``. No call or re-warm due to end past it is started, but one call a
+    window (after its re-warm): a case too slow for that is flagged (``extra.max_time_s_passed``)."""
 
     def repeats_for(self, device: str) -> int:
         """The number of latency windows for a case on ``device``."""

@@ -28,9 +28,11 @@ def _fresh_reports():
     energy._reported.clear()
 
 
-def time_calls(call, rounds: int) -> list[float]:
+def time_calls(call, rounds: int, before_round=None) -> list[float]:
     samples = []
     for _ in range(rounds):
+        if before_round is not None and before_round() is False:
+            break
         start = time.perf_counter()
         call()
         samples.append((time.perf_counter() - start) * 1000 + 1e-6)

@@ -45,9 +45,11 @@ class Clock:
     def call(self) -> None:
         self.now += 0.001
 
-    def time_calls(self, call, rounds: int) -> list[float]:
+    def time_calls(self, call, rounds: int, before_round=None) -> list[float]:
         samples = []
         for _ in range(rounds):
+            if before_round is not None and before_round() is False:
+                break
             call()
             samples.append(0.001)
         return samples

@@ -251,6 +251,27 @@ def test_rounds_timed_after_the_first_for_precision_reach_pytest_benchmark_too(p
     assert bench["stats"]["median"] * 1000 == pytest.approx(record["latency_p50_ms"])
 
 
+def test_the_rounds_after_the_first_end_where_the_latency_pass_says_and_keep_the_collector_off_as_asked():
+    """The rounds after the fixture's one pedantic round stop when before_round returns False (the pass's time
+    limit: a whole batch ran past max_time_s before), and keep --benchmark-disable-gc as pedantic's do."""
+    import gc
+    from types import SimpleNamespace
+
+    from bench.plugin import _more_rounds
+
+    now, collecting, rounds_asked = [0.0], [], iter([None, None, False])
+
+    def call():
+        collecting.append(gc.isenabled())
+        now[0] += 0.002
+
+    data = SimpleNamespace(seen=[], update=lambda seconds: data.seen.append(seconds))
+    benchmark = SimpleNamespace(_timer=lambda: now[0], _disable_gc=True, stats=SimpleNamespace(stats=data))
+    samples = _more_rounds(benchmark, call, 10, before_round=lambda: next(rounds_asked))
+    assert samples == pytest.approx([2.0, 2.0]) and data.seen == pytest.approx([0.002, 0.002])
+    assert collecting == [False, False] and gc.isenabled()
+
+
 NOOP_SUITE = "suite: nop\nmodels: [noop]\nhardware: {cpu: {threads: [1]}}\n" + TINY_MEASURE
 
 
@@ -636,21 +657,20 @@ def test_a_case_interrupted_during_its_timed_calls_is_not_saved_by_pytest_benchm
     """Ctrl-C or SIGTERM half-way through a case's timed calls: bench keeps no record of the case (it is measured
     again on --resume), but pytest-benchmark saved its cut-short timing in --benchmark-json (and --benchmark-autosave,
     which --benchmark-compare reads) as a complete benchmark. Now it is marked as an error there, as a failed test."""
-    from pytest_benchmark.fixture import BenchmarkFixture
+    plugin = importlib.import_module("bench.plugin")
+    original = plugin._more_rounds  # the rounds after the fixture's first
 
-    original = BenchmarkFixture.pedantic
-
-    def cut_short(self, target, *args, **kwargs):
+    def cut_short(benchmark, target, *args, **kwargs):
         calls = iter(range(1000))
 
-        def call(*a, **k):
+        def call():
             if next(calls) == 3:
                 raise KeyboardInterrupt
-            return target(*a, **k)
+            return target()
 
-        return original(self, call, *args, **kwargs)
+        return original(benchmark, call, *args, **kwargs)
 
-    monkeypatch.setattr(BenchmarkFixture, "pedantic", cut_short)
+    monkeypatch.setattr(plugin, "_more_rounds", cut_short)
     pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
     args = ["--benchmark-only", "suites/", "--bench-results", "out", "--bench-run-id", "r1"]
     args += ["--benchmark-json", "b.json"]

@@ -76,8 +76,8 @@ class FakeClock:
     def time_calls(self, call, rounds, before_round=None):
         samples = []
         for _ in range(rounds):
-            if before_round is not None:
-                before_round()
+            if before_round is not None and before_round() is False:
+                break
             start = self.now
             call()
             samples.append((self.now - start) * 1000.0)
@@ -152,6 +152,55 @@ def test_a_window_cut_to_what_the_warm_up_suggested_is_topped_up_to_min_rounds_w
     assert "min_rounds_cut" not in result.extra and clock.now <= 0.1 + spec.max_time_s + 1e-6  # warm-up + limit
 
 
+def test_re_warms_count_against_max_time_s():
+    """Each re-warm makes two calls at least (and may end a call past warmup_s), but the plan counted warmup_s for
+    it: three windows of 100 ms calls with warmup_s 0.01 took 1.3 s of a 1 s max_time_s."""
+    spec = dataclasses.replace(SPEC, repeats=3, warmup_s=0.01, min_time_s=0.1, max_time_s=1.0, precision=None)
+    with pytest.warns(ImpreciseWarning, match="min_rounds_cut"):
+        result, clock = run(np.full(1000, 100.0), spec)
+    assert clock.now <= 2 * 0.1 + spec.max_time_s + 1e-9  # the warm-up's two calls, then at most max_time_s
+    assert result.columns["rounds"] >= 3 and "max_time_s_passed" not in result.extra  # one call a window did fit
+
+
+def test_a_first_batch_slower_than_the_warm_up_said_stops_at_max_time_s():
+    """The first rounds were sized by the warm-up's calls (10 ms) and timed in one go: at 100 ms a call they took
+    1.9 s of a 0.5 s max_time_s. Now no call is started that is due to end past it."""
+    spec = dataclasses.replace(SPEC, warmup_s=0.02, min_time_s=0.1, max_time_s=0.5, precision=None)
+    with pytest.warns(ImpreciseWarning, match="stopped the latency pass at 5 of measure.min_rounds 20 calls"):
+        result, clock = run(np.concatenate([np.full(3, 10.0), np.full(1000, 100.0)]), spec)
+    assert clock.now <= 0.02 + spec.max_time_s + 1e-9  # the warm-up's two calls, then at most max_time_s
+    assert result.columns["rounds"] == 5 == len(result.samples_ms)  # every call that fitted, and no more
+
+
+def test_windows_cut_short_unequally_keep_their_samples_and_their_own_medians():
+    # window 0 at 10 ms a call; from its first re-warm on, 100 ms: the later windows fit fewer calls in their slots
+    spec = dataclasses.replace(SPEC, repeats=3, warmup_s=0.01, min_time_s=0.1, max_time_s=1.0, precision=None)
+    with pytest.warns(ImpreciseWarning, match=r"stopped the latency pass at \d+ to 20 of measure.min_rounds 20"):
+        result, clock = run(np.concatenate([np.full(22, 10.0), np.full(1000, 100.0)]), spec)
+    assert clock.now <= 0.02 + spec.max_time_s + 1e-9
+    columns, samples = result.columns, result.samples_ms
+    assert columns["rounds"] == len(samples) and samples[:20] == pytest.approx([10.0] * 20) and len(samples) < 60
+    assert columns["latency_between_spread"] == pytest.approx((100 - 10) / 100)  # the windows' own medians
+
+
+@pytest.mark.parametrize("repeats", [1, 3])
+def test_a_case_too_slow_for_one_call_a_window_in_max_time_s_says_it_passed_it(repeats):
+    spec = dataclasses.replace(SPEC, repeats=repeats, warmup_s=0.01, min_time_s=0.1, max_time_s=0.5, precision=None)
+    with pytest.warns(ImpreciseWarning) as caught:
+        result, _ = run(np.full(1000, 2000.0), spec)  # 2 s a call
+    assert result.columns["rounds"] == repeats  # one call a window, whatever the limit
+    passed = result.extra["max_time_s_passed"]
+    assert passed.startswith("the latency pass took ") and "past measure.max_time_s 0.5 s" in passed
+    assert any("extra.max_time_s_passed" in str(w.message) for w in caught)
+    assert "min_rounds_cut" in result.extra
+
+
+def test_a_case_that_fits_its_time_limit_says_nothing_about_passing_it():
+    spec = dataclasses.replace(SPEC, min_rounds=1, min_time_s=0.1, max_time_s=0.5, precision=None)
+    result, _ = run(np.full(1000, 10.0), spec)
+    assert "max_time_s_passed" not in result.extra and "min_rounds_cut" not in result.extra
+
+
 def test_the_time_limit_counts_the_calls_not_the_interval_arithmetic(monkeypatch):
     """The interval's first use imports scipy (about a second on a small machine): that must not come off the
     first case's time budget and stop it after its first chunk."""
@@ -200,13 +249,13 @@ def test_without_a_precision_the_pass_is_exactly_min_time_s():
 
 def test_repeats_grow_every_window_alike_and_rewarm_before_each_share():
     rng = np.random.default_rng(5)
-    spec = dataclasses.replace(SPEC, repeats=3)
+    spec = dataclasses.replace(SPEC, repeats=3, max_time_s=10.0)  # time enough: this is not about the limit
     clock = FakeClock(rng.lognormal(0, 0.25, 1_000_000))
     rewarms = []
     original = clock.time_calls
 
     def time_calls(call, rounds, before_round=None):
-        counted = None if before_round is None else (lambda: (rewarms.append(clock.calls), before_round()))
+        counted = None if before_round is None else (lambda: (rewarms.append(clock.calls), before_round())[1])
         return original(call, rounds, counted)
 
     result = latency_pass(clock.call, time_calls, spec, "cpu", 1, "s::m", clock=clock)

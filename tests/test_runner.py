@@ -26,9 +26,11 @@ TINY = MeasureSpec(
 )
 
 
-def time_calls(call, rounds):
+def time_calls(call, rounds, before_round=None):
     samples = []
     for _ in range(rounds):
+        if before_round is not None and before_round() is False:
+            break
         start = time.perf_counter()
         call()
         samples.append((time.perf_counter() - start) * 1000)
@@ -178,7 +180,7 @@ def test_noisy_latency_is_flagged_unstable_with_a_warning(session):
         MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy_min_s=0.01, precision=None),
     )
 
-    def fixed_samples(call, rounds):
+    def fixed_samples(call, rounds, before_round=None):
         call()
         return [1.0, 1.5, 0.7, 1.3, 0.8, 1.2]  # IQR/median ~ 40%
 

@@ -25,7 +25,8 @@ class UnstableWarning(BenchWarning):
 
 class ImpreciseWarning(BenchWarning):
     """The latency pass stopped at ``max_time_s`` (or ``max_rounds``) before the p50 reached ``measure.precision``,
-    or ``max_time_s`` stopped it before ``measure.min_rounds`` calls (``extra.min_rounds_cut`` says where)."""
+    or ``max_time_s`` stopped it before ``measure.min_rounds`` calls (``extra.min_rounds_cut`` says where), or a
+    case too slow for one call a window in ``max_time_s`` ran past it (``extra.max_time_s_passed``)."""
 
 
 class BusyWarning(BenchWarning):
@@ -58,12 +59,14 @@ class LatencyStats:
         *,
         windows: int = 1,
         max_between_spread: float = 0.10,
+        sizes: Sequence[int] | None = None,
     ) -> LatencyStats:
         """Percentiles (linear interpolation), mean, sample std, IQR; ``unstable`` when IQR/median is high.
 
-        With ``windows`` > 1 the samples are that many consecutive, equal windows (independent latency passes):
-        ``latency_between_spread`` is (max - min) / median of the window medians, and a spread above
-        ``max_between_spread`` makes the case ``unstable`` too. Throughput is single-stream: ``batch_size / mean``.
+        With ``windows`` > 1 the samples are that many consecutive, equal windows (independent latency passes), or
+        windows of ``sizes`` samples each (``max_time_s`` cut some short): ``latency_between_spread`` is
+        (max - min) / median of the window medians, and a spread above ``max_between_spread`` makes the case
+        ``unstable`` too. Throughput is single-stream: ``batch_size / mean``.
         """
         values = np.asarray(samples_ms, dtype=float)
         if values.size == 0:
@@ -73,7 +76,7 @@ class LatencyStats:
         p25, p50, p75, p90, p95, p99 = np.percentile(values, [25, 50, 75, 90, 95, 99])
         mean = float(values.mean())
         iqr = float(p75 - p25)
-        spread = between_spread(values, windows) if windows > 1 else None
+        spread = between_spread(values, windows, sizes) if windows > 1 else None
         noisy_between = spread is not None and spread > max_between_spread
         return cls(
             latency_p50_ms=float(p50),
@@ -92,19 +95,25 @@ class LatencyStats:
         )
 
 
-def window_medians(samples_ms: Sequence[float], windows: int) -> list[float]:
-    """Median of each of ``windows`` consecutive, equal slices of the samples (the last takes any remainder)."""
+def window_medians(samples_ms: Sequence[float], windows: int, sizes: Sequence[int] | None = None) -> list[float]:
+    """Median of each of ``windows`` consecutive, equal slices of the samples (the last takes any remainder), or of
+    consecutive slices of ``sizes`` samples each."""
     values = np.asarray(samples_ms, dtype=float)
     if windows < 1 or values.size < windows:
         raise ValueError(f"cannot split {values.size} samples into {windows} windows")
-    size = values.size // windows
-    bounds = [i * size for i in range(windows)] + [values.size]
+    if sizes is None:
+        size = values.size // windows
+        bounds = [i * size for i in range(windows)] + [values.size]
+    else:
+        bounds = list(itertools.accumulate(sizes, initial=0))
+        if len(sizes) != windows or bounds[-1] != values.size or 0 in sizes:
+            raise ValueError(f"cannot split {values.size} samples into windows of {list(sizes)}")
     return [float(np.median(values[a:b])) for a, b in itertools.pairwise(bounds)]
 
 
-def between_spread(samples_ms: Sequence[float], windows: int) -> float:
+def between_spread(samples_ms: Sequence[float], windows: int, sizes: Sequence[int] | None = None) -> float:
     """(max - min) / median of the window medians: how far apart independent latency windows landed."""
-    medians = window_medians(samples_ms, windows)
+    medians = window_medians(samples_ms, windows, sizes)
     return float((max(medians) - min(medians)) / np.median(medians))
 
 
@@ -175,29 +184,86 @@ class Timed:
         return [value for window in self.windows for value in window]
 
 
+def rewarm_s(warmup_s: float, per_call_s: float) -> float:
+    """The longest a re-warm (:func:`warm_up` for ``warmup_s``) takes at ``per_call_s`` a call: it calls at least
+    twice, and its last call may end up to one call past ``warmup_s``."""
+    return max(warmup_s, per_call_s) + per_call_s
+
+
+@dataclass
+class _Chunk:
+    """The rounds of one ``time_calls``: ``shares[j]`` more for window ``j``, window after window, each share after a
+    re-warm where ``rewarm_first`` or it is not the first window's. The time left is split into one slot a window
+    (what one leaves, the next may use); :meth:`before_round` does not start a round, or a share's re-warm and first
+    round, predicted to end past its window's slot once the window has its ``least`` calls (``cut`` says it
+    refused one). A call is predicted to take the mean call so far (of those timed before, ``seen_s`` over
+    ``seen``, and of this chunk's as they end) or the last one, whichever is longer (calls that turn slower are
+    foreseen at once); ``estimate_s`` (the warm-up's) before the first."""
+
+    shares: list[int]
+    had: list[int]
+    least: int
+    rewarm: Callable[[], object]
+    rewarm_first: bool
+    warmup_s: float
+    estimate_s: float
+    seen_s: float
+    seen: int
+    ends: list[float]
+    last_s: float = 0.0
+    made: list[int] = dataclasses.field(init=False)
+    window: int = dataclasses.field(init=False, default=0)
+    last: float | None = dataclasses.field(init=False, default=None)
+    cut: bool = dataclasses.field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.made = [0] * len(self.shares)
+
+    def rewarms(self, j: int) -> bool:
+        return self.made[j] == 0 and (j > 0 or self.rewarm_first)
+
+    def fits(self, j: int, now: float) -> bool:
+        """Whether window ``j``'s next round (after its re-warm, where it needs one) is due to end in its slot, or
+        is one of the ``least`` calls it makes whatever the time."""
+        if self.had[j] + self.made[j] < self.least:
+            return True
+        call_s = max(self.seen_s / self.seen, self.last_s) if self.seen else self.estimate_s
+        return now + call_s + (rewarm_s(self.warmup_s, call_s) if self.rewarms(j) else 0.0) <= self.ends[j]
+
+    def before_round(self, clock: Callable[[], float]) -> bool | None:
+        """Runs before each round: re-warms where a window's share starts; ``False`` ends the rounds there."""
+        now = clock()
+        if self.last is not None:  # the round just made joins the prediction
+            self.last_s = now - self.last
+            self.seen_s, self.seen = self.seen_s + self.last_s, self.seen + 1
+        self.last = None
+        while self.window < len(self.shares):
+            j = self.window
+            if self.made[j] < self.shares[j] and self.fits(j, now):
+                if self.rewarms(j):
+                    self.rewarm()
+                self.made[j] += 1
+                self.last = clock()
+                return None
+            self.cut = self.cut or self.made[j] < self.shares[j]
+            self.window += 1
+        return False
+
+
 def time_chunk(
     call: Callable[[], object],
     time_calls: Callable[..., list[float]],
-    windows: int,
-    rounds: int,
-    rewarm: Callable[[], object],
-    rewarm_first: bool = False,
+    chunk: _Chunk,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[list[float]]:
-    """``rounds`` more calls for each of ``windows`` windows in one ``time_calls``; ``rewarm`` runs untimed before
-    each window's share but the first (that one too with ``rewarm_first``), so windows stay independent. One window
-    needs no re-warm: its calls simply continue."""
-    if windows == 1:
-        return [time_calls(call, rounds)]
-    counter = iter(range(rounds * windows))
-
-    def before_round() -> None:
-        index = next(counter)
-        if index % rounds == 0 and (index or rewarm_first):
-            rewarm()
-
-    samples = time_calls(call, rounds * windows, before_round=before_round)
-    size = len(samples) // windows
-    return [samples[i * size : (i + 1) * size] for i in range(windows)]
+    """One ``time_calls`` for ``chunk``'s shares, split window by window: its ``before_round`` re-warms between
+    windows, so they stay independent (one window needs none: its calls simply continue), and ends the rounds
+    that would pass the time left. Rounds past those ``before_round`` let start (a ``time_calls`` that does not ask
+    it) go to the last window: none is dropped."""
+    samples = time_calls(call, sum(chunk.shares), before_round=lambda: chunk.before_round(clock))
+    bounds = list(itertools.accumulate(chunk.made, initial=0))
+    bounds[-1] = max(bounds[-1], len(samples))
+    return [samples[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def time_until_precise(
@@ -207,22 +273,44 @@ def time_until_precise(
     windows: int,
     rounds: int,
     clock: Callable[[], float] = time.perf_counter,
+    per_call_s: float = 0.0,
 ) -> Timed:
     """Time ``rounds`` calls per window, then, while the p50's 95% interval (:func:`bench.intervals.median_ci`) is
     wider than ±``spec.precision``, time more: as many as the interval's 1/sqrt(n) scaling says are missing (at
     least 10% more), within ``spec.time_limit_s`` (of timed calls and re-warms) and ``spec.max_rounds``. A window
     still short of ``spec.min_rounds`` (``rounds`` was cut to what the time limit seemed to afford) is topped up
-    too, within the same limits."""
+    too, within the same limits.
+
+    No call or re-warm is started that is predicted (:class:`_Chunk`; ``per_call_s``, the warm-up's call, before
+    the first) to end past the time limit, once each window has its one call (with a suite's own ``max_time_s``)
+    or its ``min_rounds`` (with the default limit, which never cuts them): a call slower than those before it is
+    the most the pass can run past the limit, besides those least calls. Windows cut short may differ in length;
+    a top-up evens them out first."""
     per_window: list[list[float]] = [[] for _ in range(windows)]
-    elapsed, chunk = 0.0, rounds
+    elapsed, shares = 0.0, [rounds] * windows
+    least = spec.min_rounds if spec.max_time_s is None else 1  # a window's calls no time limit refuses
 
     def rewarm() -> None:
         warm_up(call, spec.warmup_s, clock)
 
     while True:
+        pooled = [v for w in per_window for v in w]
+        left_s, start = spec.time_limit_s - elapsed, clock()
         # the first window follows the pass's own warm-up; every later window share is re-warmed
-        start = clock()
-        chunks = time_chunk(call, time_calls, windows, chunk, rewarm, rewarm_first=bool(per_window[0]))
+        chunk = _Chunk(
+            shares,
+            had=[len(w) for w in per_window],
+            least=least,
+            rewarm=rewarm,
+            rewarm_first=windows > 1 and bool(pooled),
+            warmup_s=spec.warmup_s,
+            estimate_s=per_call_s,
+            seen_s=sum(pooled) / 1000.0,
+            seen=len(pooled),
+            last_s=pooled[-1] / 1000.0 if pooled else 0.0,
+            ends=[start + (j + 1) * left_s / windows for j in range(windows)],
+        )
+        chunks = time_chunk(call, time_calls, chunk, clock)
         # the time limit counts the calls and re-warms, not the interval's arithmetic (whose first use imports
         # scipy: a second that would otherwise come off the first case's budget)
         elapsed += clock() - start
@@ -230,22 +318,25 @@ def time_until_precise(
             window.extend(more)
         pooled = [v for w in per_window for v in w]
         ci = median_ci(pooled)
-        done = len(per_window[0])
+        done = min(len(w) for w in per_window)
         precise = spec.precision is None or ci.within(spec.precision)
         reached = None if spec.precision is None else precise
         if precise and done >= spec.min_rounds:
             return Timed(per_window, ci, elapsed, reached)
+        if chunk.cut:  # the next call would have ended past the time limit
+            return Timed(per_window, ci, elapsed, reached, "max_time_s")
         wanted = spec.min_rounds - done
         if not precise:
             needed = math.ceil(samples_needed(ci, spec.precision) / windows) - done
             wanted = max(wanted, needed, math.ceil(0.1 * done), 1)
-        rewarm_s = spec.warmup_s * windows if windows > 1 else 0.0
-        seconds_per_round = float(np.mean(pooled)) / 1000.0 * windows  # the mean: slow calls spend the budget too
-        affordable = math.floor((spec.time_limit_s - elapsed - rewarm_s) / max(seconds_per_round, 1e-9))
-        chunk = min(wanted, affordable, spec.max_rounds - done)
-        if chunk < 1:
+        call_s = float(np.mean(pooled)) / 1000.0  # the mean: slow calls spend the budget too
+        rewarms_s = rewarm_s(spec.warmup_s, call_s) * windows if windows > 1 else 0.0
+        affordable = math.floor((spec.time_limit_s - elapsed - rewarms_s) / max(call_s * windows, 1e-9))
+        more = min(wanted, affordable, spec.max_rounds - done)
+        if more < 1:
             stopped_by = "max_rounds" if done >= spec.max_rounds else "max_time_s"
             return Timed(per_window, ci, elapsed, reached, stopped_by)
+        shares = [max(0, done + more - len(w)) for w in per_window]
 
 
 def latency_pass(
@@ -276,11 +367,12 @@ def latency_pass(
     windows = spec.repeats_for(device)
     warm = warm_up(call, spec.warmup_s, clock, warm_rest)
     budget_s = None  # the default limit (5 x min_time_s) leaves min_rounds whole: only a suite's own bound cuts it
-    if spec.max_time_s is not None:
-        budget_s = (spec.max_time_s - (windows - 1) * spec.warmup_s) / windows  # a window's share, less re-warms
+    if spec.max_time_s is not None:  # a window's share, less its re-warm
+        rewarms_s = (windows - 1) * rewarm_s(spec.warmup_s, warm.seconds_per_call)
+        budget_s = (spec.max_time_s - rewarms_s) / windows
     rounds = rounds_for(warm.seconds_per_call, spec.min_time_s / windows, spec.min_rounds, spec.max_rounds, budget_s)
     waited_before, started = (cpu_wait() if cpu_wait else None), time.perf_counter()
-    timed = time_until_precise(call, time_calls, spec, windows, rounds, clock)
+    timed = time_until_precise(call, time_calls, spec, windows, rounds, clock, warm.seconds_per_call)
     elapsed, waited_after = time.perf_counter() - started, (cpu_wait() if cpu_wait else None)
     extra: dict[str, float | str] = {"first_call_s": warm.first_call_s}
     if waited_before is not None and waited_after is not None and elapsed > 0:
@@ -301,6 +393,7 @@ def latency_pass(
         spec.unstable_iqr_ratio,
         windows=windows,
         max_between_spread=spec.max_between_spread,
+        sizes=[len(window) for window in timed.windows],
     )
     if stats.unstable:
         _warn_unstable(stats, spec, windows, case_id)
@@ -312,11 +405,14 @@ def latency_pass(
             ImpreciseWarning,
             stacklevel=3,
         )
-    calls = len(timed.windows[0])  # a window's
+    calls = min(len(window) for window in timed.windows)  # a window's (the fewest, where max_time_s cut one short)
+    most = max(len(window) for window in timed.windows)
     if calls < spec.min_rounds:
         extra["min_rounds_cut"] = (
-            f"measure.max_time_s {spec.time_limit_s:g} s stopped the latency pass at {calls} of "
-            f"measure.min_rounds {spec.min_rounds} calls" + (" a window" if windows > 1 else "")
+            f"measure.max_time_s {spec.time_limit_s:g} s stopped the latency pass at {calls}"
+            + (f" to {most}" if most > calls else "")
+            + f" of measure.min_rounds {spec.min_rounds} calls"
+            + (" a window" if windows > 1 else "")
         )
         warnings.warn(
             f"{case_id}: {extra['min_rounds_cut']} ({stats.latency_mean_ms:.3g} ms a call on average); "
@@ -325,6 +421,8 @@ def latency_pass(
             ImpreciseWarning,
             stacklevel=3,
         )
+    if spec.max_time_s is not None and timed.elapsed_s > spec.max_time_s and calls == 1:
+        _passed_max_time(extra, spec, timed.elapsed_s, windows, stats.latency_mean_ms, case_id)
     columns = {
         **dataclasses.asdict(stats),
         "latency_p50_ci_low_ms": timed.ci.low,
@@ -332,6 +430,23 @@ def latency_pass(
         "precision_reached": timed.reached,
     }
     return PassResult("latency", columns=columns, extra=extra, samples_ms=samples_ms)
+
+
+def _passed_max_time(
+    extra: dict, spec: MeasureSpec, elapsed_s: float, windows: int, mean_ms: float, case_id: str
+) -> None:
+    """The one rule ``max_time_s`` gives way to: a window's first call (and its re-warm) is made whatever the time
+    left, and a case too slow for that ran past the limit. The record says so (``extra.max_time_s_passed``)."""
+    least = "one call a window, each after its re-warm," if windows > 1 else "one call"
+    extra["max_time_s_passed"] = (
+        f"the latency pass took {elapsed_s:.3g} s, past measure.max_time_s {spec.max_time_s:g} s: it makes at least "
+        f"{least} whatever the time, and at {mean_ms:.3g} ms a call that did not fit in it"
+    )
+    warnings.warn(
+        f"{case_id}: {extra['max_time_s_passed']} (extra.max_time_s_passed): raise measure.max_time_s",
+        ImpreciseWarning,
+        stacklevel=4,
+    )
 
 
 def _limit(spec: MeasureSpec, stopped_by: str) -> str:
