@@ -352,6 +352,53 @@ def test_a_promotion_lock_held_for_ever_is_waited_for_with_a_word_then_refused(t
     assert history.baseline_path("demo", results).is_dir()
 
 
+NOT_A_LOCK = (
+    "bench baseline: error: {lock}: it is {kind}, not a regular file; the promotion lock must be a regular file or "
+    "absent (bench creates it): remove it, then promote again; nothing was promoted"
+)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_a_fifo_as_the_promotion_lock_is_refused_in_one_line_not_waited_on(tmp_path):
+    """Was: `mkfifo results/.baseline.lock` made `bench baseline set` hang for ever (the lock was opened blocking,
+    waiting for a reader)."""
+    import os
+
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})
+    lock = results / ".baseline.lock"
+    os.mkfifo(lock)
+    argv = [sys.executable, "-m", "bench.cli", "baseline", "set", "r1", "--results", str(results)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert (done.returncode, done.stderr.strip()) == (2, NOT_A_LOCK.format(lock=lock, kind="a FIFO (named pipe)"))
+    assert not history.baseline_path("demo", results).exists()
+
+
+@pytest.mark.parametrize("kind", ["a FIFO (named pipe)", "a folder"])
+def test_a_promotion_lock_that_is_not_a_regular_file_is_refused_even_where_it_opens(tmp_path, capsys, kind):
+    """A FIFO that some process reads opens at once, and flock takes it: it was used as the lock as it was."""
+    import os
+
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})
+    lock = results / ".baseline.lock"
+    if kind == "a folder":
+        lock.mkdir()
+        reader = None
+    else:
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("needs FIFOs (POSIX)")
+        os.mkfifo(lock)
+        reader = os.open(lock, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert main(["baseline", "set", "r1", "--results", str(results)]) == 2
+    finally:
+        if reader is not None:
+            os.close(reader)
+    assert capsys.readouterr().err.splitlines() == [NOT_A_LOCK.format(lock=lock, kind=kind)]
+    assert not history.baseline_path("demo", results).exists()
+
+
 def test_promote_refuses_unfinished_or_empty_runs(tmp_path):
     results = tmp_path / "results"
     make_run(results, "live", {"m[a]": {"samples": latencies(1)}}, status="running")

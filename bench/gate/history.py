@@ -8,6 +8,7 @@ trackable, so a team commits its baseline and the nightly job finds it in the ch
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import math
@@ -328,14 +329,38 @@ def _promotion_lock(root: Path):
         yield
         return
     lock = root.parent / ".baseline.lock"
-    try:
-        handle = open(lock, "a")  # noqa: SIM115 (closed below, after the block)
-    except OSError as err:  # a read-only results folder: one line, nothing promoted
-        raise BenchError(f"cannot write {lock}: {os_reason(err)}; nothing was promoted") from None
+    handle = _open_lock(lock)
     with handle:
         if fcntl is not None:  # no flock (Windows): promotions are not serialised there
             _take(handle, lock)
         yield
+
+
+def _open_lock(lock: Path):
+    """``lock`` opened to be locked: a regular file, made if absent. It is opened without blocking, so a FIFO (named
+    pipe) in its place is refused at once, as any other file that is not a regular one, in one line: opening a FIFO
+    waited for a reader for ever (``bench baseline set`` hung)."""
+    from bench.safe_yaml import not_regular  # here: yaml stays out of the command line's start-up
+
+    def nonblocking(path: str, flags: int) -> int:
+        return os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o666)
+
+    kind = None
+    try:
+        handle = open(lock, "a", opener=nonblocking)  # noqa: SIM115 (the caller closes it, after the block)
+    except OSError as err:
+        kind = {errno.ENXIO: "a FIFO (named pipe)", errno.EISDIR: "a folder"}.get(err.errno)
+        if kind is None:  # a read-only results folder: one line, nothing promoted
+            raise BenchError(f"cannot write {lock}: {os_reason(err)}; nothing was promoted") from None
+    if kind is None:
+        kind = not_regular(os.fstat(handle.fileno()).st_mode)
+        if kind is None:
+            return handle
+        handle.close()
+    raise BenchError(
+        f"{lock}: it is {kind}, not a regular file; the promotion lock must be a regular file or absent (bench "
+        "creates it): remove it, then promote again; nothing was promoted"
+    )
 
 
 PROMOTION_WAIT_S = 300.0
