@@ -438,6 +438,37 @@ def test_an_unwritable_step_summary_is_one_warning_naming_the_variable_and_the_v
         gate.write_outputs(gate.gate_runs(["base"], ["cur"], results), summary, verdicts, str(step_summary))
 
 
+def test_a_gate_killed_between_its_two_renames_never_leaves_its_summary_beside_another_gates_verdicts(
+    tmp_path, monkeypatch
+):
+    """Was: summary.md and verdicts.json were put in place by two renames, and a gate killed between them left its
+    new summary beside the verdicts of the gate before: two comparisons read as one. Now the earlier verdicts are
+    gone first: a kill there leaves the verdicts file missing."""
+    import os
+
+    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2)}, "m[b]": {"samples": latencies(4)}})
+    make_run(results, "later", {"m[a]": {"samples": latencies(5)}}, started_at="2026-11-23T00:00:00Z")
+    summary, verdicts = tmp_path / "out" / "summary.md", tmp_path / "out" / "verdicts.json"
+    gate.write_outputs(gate.gate_runs(["base"], ["cur"], results), summary, verdicts, None)
+    assert json.loads(verdicts.read_text())["current"] == "cur" and "current: `cur`" in summary.read_text()
+
+    class Killed(BaseException):
+        """SIGKILL, as near as a test can come: nothing after it runs."""
+
+    real = os.replace
+
+    def killed_after_the_first(source, target):
+        real(source, target)
+        raise Killed
+
+    monkeypatch.setattr(os, "replace", killed_after_the_first)
+    with pytest.raises(Killed):
+        gate.write_outputs(gate.gate_runs(["base"], ["later"], results), summary, verdicts, None)
+    monkeypatch.undo()
+    assert "current: `later`" in summary.read_text()  # the first rename: the new summary
+    assert not verdicts.exists()  # never the verdicts of the gate before (current: cur) beside it
+
+
 def test_cli_usage_errors_exit_2(tmp_path, capsys):
     results = _pair(tmp_path, {"m[a]": {"samples": latencies(2)}})
     assert _cli(tmp_path, results, "--baseline", "nope")[0] == 2

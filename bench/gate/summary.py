@@ -174,7 +174,10 @@ def write_outputs(result: GateResult, summary_path: str | Path, json_path: str |
     (:func:`append_step_summary`, whose :class:`GateError` comes after both files are written). Both files are
     written beside their place first, then put there together: a write the file system refuses (a full disk, a
     read-only folder) is a :class:`GateError` naming the option and the file, and leaves both files as they were,
-    never one cut short nor a new summary beside the verdicts of an earlier comparison."""
+    never one cut short nor a new summary beside the verdicts of an earlier comparison. The two renames are not one
+    step, so the earlier verdicts file is removed before the summary takes its place: a gate killed between them
+    leaves the verdicts file missing, never one gate's summary beside another gate's verdicts (``bench gate``
+    again writes both)."""
     markdown = render_markdown(result)
     staged: list[tuple[Path, Path]] = []
     try:
@@ -185,6 +188,8 @@ def write_outputs(result: GateResult, summary_path: str | Path, json_path: str |
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 staged += _stage(path, text)
+                if len(staged) == 2:  # both are files: the pair's earlier verdicts go first
+                    _remove(staged[-1][1])
             except OSError as err:
                 raise GateError(
                     f"{option} {path}: cannot write it ({os_reason(err)}); the summary and the verdicts are left as "
@@ -200,6 +205,12 @@ def write_outputs(result: GateResult, summary_path: str | Path, json_path: str |
     if step_summary:
         append_step_summary(markdown, step_summary)
     return markdown
+
+
+def _remove(path: Path) -> None:
+    """Remove the file ``path`` (if there is one), on disk before anything is renamed after it."""
+    path.unlink(missing_ok=True)
+    fsync_folder(path.parent)
 
 
 def _stage(path: str | Path, text: str) -> list[tuple[Path, Path]]:
