@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -665,20 +665,64 @@ def _benchmarks_disabled(config: pytest.Config) -> bool:
     return bool(getattr(benchmarks, "disabled", False))
 
 
+class TimingOff(NamedTuple):
+    """Why pytest-benchmark times nothing in a session, as the bench summary and its refusals say it."""
+
+    who: str
+    """What switched timing off, as the summary's line starts: ``--benchmark-disable``, or pytest-benchmark itself."""
+    said: str
+    """The same as a clause: ``--benchmark-disable times nothing``."""
+    remedy: str
+    """What measures the cases: ``drop --benchmark-disable``."""
+
+
+BY_OPTION = TimingOff("--benchmark-disable", "--benchmark-disable times nothing", "drop --benchmark-disable")
+
+
+def _timing_off(config: pytest.Config) -> TimingOff:
+    """Why pytest-benchmark times nothing in this session (:func:`_benchmarks_disabled`): the option, where it was
+    given (and not overridden by ``--benchmark-enable``), else pytest-benchmark's own switch-off, which it keeps only
+    as the warning it gives: under pytest-xdist (its session's ``xdist_warning``; an xdist worker's config), or
+    without Python's ``statistics`` module. Before, the summary named ``--benchmark-disable`` for all of them."""
+    if config.getoption("benchmark_disable", False) and not config.getoption("benchmark_enable", False):
+        return BY_OPTION
+    benchmarks = getattr(config, "_benchmarksession", None)
+    if getattr(benchmarks, "xdist_warning", False) or hasattr(config, "workerinput") or hasattr(config, "slaveinput"):
+        return TimingOff(
+            "pytest-xdist (pytest-benchmark times nothing under it)",
+            "pytest-benchmark times nothing under pytest-xdist",
+            "run without pytest-xdist's -n and --dist",
+        )
+    if getattr(sys.modules.get("pytest_benchmark.session"), "statistics", True) is None:  # what its session checks
+        return TimingOff(
+            "pytest-benchmark (it could not import Python's statistics module, and times nothing without it)",
+            "pytest-benchmark times nothing without Python's statistics module",
+            "use a Python whose statistics module imports",
+        )
+    return TimingOff(
+        "pytest-benchmark (it switched its timing off)",
+        "pytest-benchmark switched its timing off",
+        "see pytest-benchmark's warning",
+    )
+
+
 RUN_OPTIONS = ("--bench-report", "--bench-resume", "--bench-run-id")
 """The plugin's options about the run a session writes: refused where it writes none (``--benchmark-disable``)."""
 
 
 def _start_smoke(config: pytest.Config, cases: int) -> None:
     """``--benchmark-disable`` (pytest-benchmark: "benchmarked functions are only ran once and no stats are
-    reported"): each case is built, compressed, prepared and called once, as a check that it runs, with no warm-up
-    and no pass (it warmed, then was recorded skipped: a run of cases that read as not measured). No run is written;
-    the options about one are refused."""
+    reported"), or pytest-benchmark's own switch-off (:func:`_timing_off`): each case is built, compressed, prepared
+    and called once, as a check that it runs, with no warm-up and no pass (it warmed, then was recorded skipped: a
+    run of cases that read as not measured). No run is written; the options about one are refused."""
+    off = _timing_off(config)
     for option in RUN_OPTIONS:
         if config.getoption(option, None):
+            given = _option_as_given(config, option)
+            if off is BY_OPTION:
+                raise pytest.UsageError(f"{given}: {off.said} and writes no run; drop one of them")
             raise pytest.UsageError(
-                f"{_option_as_given(config, option)}: --benchmark-disable times nothing and writes no run; "
-                "drop one of them"
+                f"{given}: {off.said}, so this session writes no run; drop {given}, or {off.remedy}"
             )
     from bench.runner import Session
 
@@ -1009,10 +1053,11 @@ def _summary(terminalreporter, config: pytest.Config) -> None:
         counts = smoke.counts
         not_run = max(0, smoke.cases - sum(counts.values()))
         terminalreporter.write_sep("-", "bench")
+        off = _timing_off(config)
         terminalreporter.write_line(
-            f"--benchmark-disable: each case built and called once, nothing timed: {counts['ran']} ran, "
+            f"{off.who}: each case built and called once, nothing timed: {counts['ran']} ran, "
             f"{counts['failed']} failed, {counts['skipped']} skipped{f', {not_run} not run' if not_run else ''}; "
-            "no run written (drop --benchmark-disable to measure them)"
+            f"no run written ({off.remedy} to measure them)"
         )
         return
     bench_session = config.stash.get(SESSION_KEY, None)

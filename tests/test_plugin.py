@@ -124,6 +124,55 @@ def test_benchmark_disable_calls_each_case_once_and_writes_no_run(project):
     assert not (project.path / "out").exists(), "nothing was measured, so no run folder"
 
 
+@pytest.mark.filterwarnings("ignore::pytest_benchmark.logger.PytestBenchmarkWarning")  # its own word on xdist
+def test_a_session_pytest_benchmark_times_nothing_in_under_xdist_is_said_to_be_so_not_benchmark_disable(
+    project, monkeypatch
+):
+    """pytest-benchmark switches its timing off by itself under pytest-xdist (a worker has PYTEST_XDIST_WORKER set):
+    the summary said "--benchmark-disable: ... (drop --benchmark-disable to measure them)", an option never given."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")  # what pytest-benchmark reads to tell it runs under xdist
+    result = project.runpytest("suites/", "-k", "fp32 and bs1", "--bench-results", "out")
+    result.assert_outcomes(passed=1, deselected=3)
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-xdist (pytest-benchmark times nothing under it): each case built and called once, nothing timed: "
+            "1 ran, 0 failed, 0 skipped; no run written (run without pytest-xdist's -n and --dist to measure them)"
+        ]
+    )
+    assert "--benchmark-disable" not in result.stdout.str()
+    result = project.runpytest("suites/", "--bench-results", "out", "--bench-run-id", "r1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --bench-run-id: pytest-benchmark times nothing under pytest-xdist, so this session writes no run; "
+            "drop --bench-run-id, or run without pytest-xdist's -n and --dist"
+        ]
+    )
+
+
+def test_why_timing_is_off_is_read_from_what_pytest_benchmark_looked_at(monkeypatch):
+    from types import SimpleNamespace
+
+    import pytest_benchmark.session
+
+    from bench.plugin import BY_OPTION, _timing_off
+
+    def config(disable=False, enable=False, xdist=False, **more):
+        options = {"benchmark_disable": disable, "benchmark_enable": enable}
+        session = SimpleNamespace(disabled=True, xdist_warning=xdist)
+        return SimpleNamespace(
+            getoption=lambda name, default=None: options.get(name, default), _benchmarksession=session, **more
+        )
+
+    assert _timing_off(config(disable=True)) is BY_OPTION
+    assert _timing_off(config(disable=True, xdist=True)) is BY_OPTION  # given, the option is why: xdist warns not
+    assert _timing_off(config(disable=True, enable=True, xdist=True)).who.startswith("pytest-xdist")  # overridden
+    assert _timing_off(config(workerinput={})).who.startswith("pytest-xdist")  # an xdist worker's own config
+    assert "switched its timing off" in _timing_off(config()).who  # a reason of a later pytest-benchmark
+    monkeypatch.setattr(pytest_benchmark.session, "statistics", None)
+    assert "statistics module" in _timing_off(config()).who
+
+
 STOPPING_SUITE = (  # batch 3 runs first (the largest batch of an accuracy group), fails, and -x stops there
     "suite: stop\nmodels: [{factory: 'tests.fakes.models:build', name: lin, params: {fail_at_batch: 3}}]\n"
     "batch_sizes: [1, 2, 3]\n" + TINY_MEASURE
