@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from bench.intervals import median_ci, order_statistic_ranks, samples_needed
+from bench.measure import timing
 from bench.measure.timing import ImpreciseWarning, latency_pass
 from bench.spec import MeasureSpec
 
@@ -181,6 +182,29 @@ def test_windows_cut_short_unequally_keep_their_samples_and_their_own_medians():
     columns, samples = result.columns, result.samples_ms
     assert columns["rounds"] == len(samples) and samples[:20] == pytest.approx([10.0] * 20) and len(samples) < 60
     assert columns["latency_between_spread"] == pytest.approx((100 - 10) / 100)  # the windows' own medians
+
+
+def test_the_windows_share_the_time_a_suite_gives_alike_the_re_warms_set_aside_first():
+    """Each window's slot was an equal part of max_time_s, but the later windows spend their re-warm inside theirs:
+    three windows of 8 ms calls, warmup_s 0.2 and max_time_s 1 got 41, 17 and 16 calls, cut short of min_rounds 20
+    that an even split (about 24 each) affords."""
+    spec = dataclasses.replace(SPEC, repeats=3, warmup_s=0.2, min_time_s=1.0, max_time_s=1.0, precision=None)
+    clock = FakeClock(np.full(100_000, 8.0))
+    windows = []
+    original = timing.time_until_precise
+
+    def kept(*args, **kwargs):
+        timed = original(*args, **kwargs)
+        windows.extend(len(window) for window in timed.windows)
+        return timed
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timing, "time_until_precise", kept)
+        result = latency_pass(clock.call, clock.time_calls, spec, "cpu", 1, "s::m[fp32-cpu-1t-bs1]", clock=clock)
+    assert "min_rounds_cut" not in result.extra and "max_time_s_passed" not in result.extra
+    assert min(windows) >= spec.min_rounds and max(windows) - min(windows) <= 2  # an even split of the time
+    assert sum(windows) == result.columns["rounds"] == len(result.samples_ms)
+    assert clock.now <= 0.2 + 0.008 + spec.max_time_s + 1e-9  # the warm-up, then at most max_time_s
 
 
 @pytest.mark.parametrize("repeats", [1, 3])

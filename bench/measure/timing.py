@@ -193,12 +193,14 @@ def rewarm_s(warmup_s: float, per_call_s: float) -> float:
 @dataclass
 class _Chunk:
     """The rounds of one ``time_calls``: ``shares[j]`` more for window ``j``, window after window, each share after a
-    re-warm where ``rewarm_first`` or it is not the first window's. The time left is split into one slot a window
-    (what one leaves, the next may use); :meth:`before_round` does not start a round, or a share's re-warm and first
-    round, predicted to end past its window's slot once the window has its ``least`` calls (``cut`` says it
-    refused one). A call is predicted to take the mean call so far (of those timed before, ``seen_s`` over
-    ``seen``, and of this chunk's as they end) or the last one, whichever is longer (calls that turn slower are
-    foreseen at once); ``estimate_s`` (the warm-up's) before the first."""
+    re-warm where ``rewarm_first`` or it is not the first window's. The ``left_s`` seconds from ``start`` are split
+    into one slot a window (what one leaves, the next may use): each window's re-warm (as predicted at the start),
+    then an equal part of what the re-warms leave, so a window that re-warms gets as long for its calls as the
+    first, which does not. :meth:`before_round` does not start a round, or a share's re-warm and first round,
+    predicted to end past its window's slot once the window has its ``least`` calls (``cut`` says it refused one).
+    A call is predicted to take the mean call so far (of those timed before, ``seen_s`` over ``seen``, and of this
+    chunk's as they end) or the last one, whichever is longer (calls that turn slower are foreseen at once);
+    ``estimate_s`` (the warm-up's) before the first."""
 
     shares: list[int]
     had: list[int]
@@ -209,25 +211,40 @@ class _Chunk:
     estimate_s: float
     seen_s: float
     seen: int
-    ends: list[float]
+    start: float
+    left_s: float
     last_s: float = 0.0
     made: list[int] = dataclasses.field(init=False)
+    ends: list[float] = dataclasses.field(init=False)
     window: int = dataclasses.field(init=False, default=0)
     last: float | None = dataclasses.field(init=False, default=None)
     cut: bool = dataclasses.field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.made = [0] * len(self.shares)
+        # a slot is its window's re-warm, then an equal part of what the re-warms leave: equal slots took the
+        # re-warms off the later windows' calls alone (max_time_s 1 s, warmup_s 0.2: 41, 17 and 16 calls of 8 ms)
+        call_s = self.call_s()
+        rewarms = [
+            rewarm_s(self.warmup_s, call_s) if share and self.rewarms(j) else 0.0 for j, share in enumerate(self.shares)
+        ]
+        part_s = max(0.0, self.left_s - sum(rewarms)) / max(1, sum(1 for share in self.shares if share))
+        slots = [rewarm + (part_s if share else 0.0) for rewarm, share in zip(rewarms, self.shares, strict=True)]
+        self.ends = list(itertools.accumulate(slots, initial=self.start))[1:]
 
     def rewarms(self, j: int) -> bool:
         return self.made[j] == 0 and (j > 0 or self.rewarm_first)
+
+    def call_s(self) -> float:
+        """How long the next call is predicted to take."""
+        return max(self.seen_s / self.seen, self.last_s) if self.seen else self.estimate_s
 
     def fits(self, j: int, now: float) -> bool:
         """Whether window ``j``'s next round (after its re-warm, where it needs one) is due to end in its slot, or
         is one of the ``least`` calls it makes whatever the time."""
         if self.had[j] + self.made[j] < self.least:
             return True
-        call_s = max(self.seen_s / self.seen, self.last_s) if self.seen else self.estimate_s
+        call_s = self.call_s()
         return now + call_s + (rewarm_s(self.warmup_s, call_s) if self.rewarms(j) else 0.0) <= self.ends[j]
 
     def before_round(self, clock: Callable[[], float]) -> bool | None:
@@ -307,8 +324,9 @@ def time_until_precise(
             estimate_s=per_call_s,
             seen_s=sum(pooled) / 1000.0,
             seen=len(pooled),
+            start=start,
+            left_s=left_s,
             last_s=pooled[-1] / 1000.0 if pooled else 0.0,
-            ends=[start + (j + 1) * left_s / windows for j in range(windows)],
         )
         chunks = time_chunk(call, time_calls, chunk, clock)
         # the time limit counts the calls and re-warms, not the interval's arithmetic (whose first use imports
