@@ -399,6 +399,22 @@ def test_a_promotion_lock_that_is_not_a_regular_file_is_refused_even_where_it_op
     assert not history.baseline_path("demo", results).exists()
 
 
+@pytest.mark.skipif(not hasattr(__import__("socket"), "AF_UNIX"), reason="needs Unix sockets")
+def test_a_socket_as_the_promotion_lock_is_called_a_socket_not_a_fifo(tmp_path, capsys, monkeypatch):
+    """Opening a socket fails as opening a FIFO no process reads does (ENXIO): it was called "a FIFO (named pipe)"."""
+    import socket
+
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}})
+    monkeypatch.chdir(results)  # a short path: a socket's name is at most about 100 bytes
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(".baseline.lock")
+        assert main(["baseline", "set", "r1", "--results", str(results)]) == 2
+    lock = results / ".baseline.lock"
+    assert capsys.readouterr().err.splitlines() == [NOT_A_LOCK.format(lock=lock, kind="a socket")]
+    assert not history.baseline_path("demo", results).exists()
+
+
 def test_promote_refuses_unfinished_or_empty_runs(tmp_path):
     results = tmp_path / "results"
     make_run(results, "live", {"m[a]": {"samples": latencies(1)}}, status="running")

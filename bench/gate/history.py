@@ -349,7 +349,10 @@ def _open_lock(lock: Path):
     try:
         handle = open(lock, "a", opener=nonblocking)  # noqa: SIM115 (the caller closes it, after the block)
     except OSError as err:
-        kind = {errno.ENXIO: "a FIFO (named pipe)", errno.EISDIR: "a folder"}.get(err.errno)
+        if err.errno in (errno.ENXIO, errno.EISDIR):  # what it is, from the path: a socket refuses as a FIFO does
+            with contextlib.suppress(OSError):
+                kind = not_regular(os.stat(lock).st_mode)
+            kind = kind or {errno.ENXIO: "a FIFO (named pipe)", errno.EISDIR: "a folder"}[err.errno]
         if kind is None:  # a read-only results folder: one line, nothing promoted
             raise BenchError(f"cannot write {lock}: {os_reason(err)}; nothing was promoted") from None
     if kind is None:
