@@ -897,11 +897,20 @@ def _is_name(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(RUN_ID_PATTERN, value) is not None
 
 
+TIME_KEYS = ("started_at", "finished_at")
+"""The times a run's ``meta.json`` holds, as text (UTC, ``2026-01-01T00:00:00Z``): runs are ordered by the first."""
+
+
 def _clear_damaged_parts(meta: dict[str, Any]) -> list[str]:
     """Drop the parts of a run's metadata that are not of their type (a suite's section that is not a mapping, an
-    environment value that is not a string, a list of cases that is not one of ids), so that no reader trips on
-    them; returns what was dropped."""
+    environment value that is not a string, a list of cases that is not one of ids, a start time that is not text),
+    so that no reader trips on them; returns what was dropped."""
     dropped = []
+    for key in TIME_KEYS:  # a list here broke bench history ("Length of values (1) does not match length of index")
+        value = meta.get(key)
+        if value is not None and not isinstance(value, str):
+            del meta[key]
+            dropped.append(f"{key}: {short(value)} is not a time (text such as 2026-01-01T00:00:00Z); ignored")
     for key, wanted, allowed in (("cases", str, "a list of case ids"), ("resumed", dict, "a list of mappings")):
         value = meta.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, wanted) for v in value)):

@@ -423,6 +423,9 @@ def test_a_suite_name_in_meta_that_is_a_path_is_damage_and_promotes_nothing(tmp_
         # was: listed as it was, not damaged, and promoted to the baseline
         ({"status": "exploded"}, r"status: 'exploded' is not a run's status \(running, finished, interrupted\)"),
         ({"status": 5}, r"status: 5 is not a run's status .*; read as damaged"),
+        # was: bench history's traceback (ValueError: Length of values (1) does not match length of index (3))
+        ({"started_at": [{"a": 1}]}, r"started_at: \[\{'a': 1\}\] is not a time \(text"),
+        ({"finished_at": {"at": 5}}, r"finished_at: \{'at': 5\} is not a time"),
     ],
 )
 def test_meta_parts_not_of_their_type_are_damage_not_a_traceback(tmp_path, capsys, change, damage):
