@@ -943,7 +943,25 @@ def _clear_damaged_parts(meta: dict[str, Any]) -> list[str]:
 
 
 def _is_run_dir(path: Path) -> bool:
-    return (path / "meta.json").is_file() or (path / "records.jsonl").is_file()
+    """Whether the folder ``path`` holds a run (a ``meta.json`` or a ``records.jsonl``); not one that cannot be looked
+    into (another user's mode-700 run, a file system's ``lost+found``): no command could read it, and looking into it
+    stopped every command on ``[Errno 13] Permission denied`` (:func:`resolve_run` names one asked for)."""
+    try:
+        return (path / "meta.json").is_file() or (path / "records.jsonl").is_file()
+    except PermissionError:
+        return False
+
+
+def _closed(path: Path) -> str | None:
+    """Why the folder ``path`` cannot be looked into (``permission denied``), or ``None`` (it can, or it is none)."""
+    try:
+        if path.is_dir():
+            os.stat(path / "meta.json")
+    except PermissionError as err:
+        return os_reason(err)
+    except OSError:  # no meta.json (a folder that may be read), a name too long to look up
+        pass
+    return None
 
 
 def read_meta(path: Path) -> dict[str, Any]:
@@ -1148,6 +1166,11 @@ def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os
         pass
     results_dir = results_folder(results_dir)
     runs = run_dirs(results_dir)
+    if run is not None and str(run) != "latest" and not any(p.name == str(run) for p in runs):
+        for folder in (Path(run), results_dir / str(run)):
+            reason = _closed(folder)
+            if reason:  # listed as no run, it would read "not found" (or "no runs"): say which folder and why
+                raise ResultsError(f"run {short_name(str(run))!r}: cannot read its folder {folder} ({reason})")
     if not runs:
         raise FileNotFoundError(f"no runs under {results_dir}/ (run a suite first: bench run suites/quick.yaml)")
     if run is None or str(run) == "latest":

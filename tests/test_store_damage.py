@@ -3,7 +3,9 @@ running; `bench results` says what could not be read."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import signal
 import subprocess
@@ -57,6 +59,41 @@ def test_a_damaged_meta_leaves_the_records_readable_and_the_neighbour_only_warns
         assert load("r1", tmp_path)["case_id"].tolist() == ["a", "b", "c"]
         assert read_meta(damaged)["run_id"] == "r1"
     assert load_meta("latest", tmp_path)["run_id"] == "r2"  # the neighbour is unaffected
+
+
+def _closed_to_this_user(monkeypatch, folder: Path) -> None:
+    """Looking into ``folder`` raises PermissionError, as another user's mode-700 folder does for anyone but root
+    (these tests run as root too, who may look into any folder)."""
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if folder in Path(os.fspath(path)).parents:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+
+
+def test_a_run_folder_this_user_may_not_look_into_is_passed_over_and_named_when_asked_for(
+    tmp_path, capsys, monkeypatch
+):
+    """Before: another user's mode-700 run folder (or a file system's lost+found) among the runs stopped every command
+    in one line, ``bench results: error: [Errno 13] Permission denied: '.../r1/meta.json'``: no other run could be
+    listed, reported, gated or charted."""
+    three_cases(tmp_path, "r1")
+    three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    three_cases(tmp_path, "r3", started="2026-01-03T00:00:00Z")
+    _closed_to_this_user(monkeypatch, tmp_path / "r1")
+    results = ["--results", str(tmp_path)]
+    assert main(["results", *results]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert listed == ["r2", "r3"]
+    outputs = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(["gate", "--baseline", "r2", "--current", "r3", *results, *outputs]) == 3  # 2 samples: uncompared
+    assert main(["report", "r1", *results, "--out", str(tmp_path / "reports")]) == 2
+    assert capsys.readouterr().err == (
+        f"bench report: error: run 'r1': cannot read its folder {tmp_path / 'r1'} (permission denied)\n"
+    )
 
 
 @pytest.mark.parametrize(
