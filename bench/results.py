@@ -578,7 +578,7 @@ def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
     counts = [row[k] for k in ("batch_size", "threads") if row.get(k) is not None] if "status" in required else []
     if not all(1 <= count <= MAX_COUNT for count in counts):
         return f"batch_size or threads not in 1..{MAX_COUNT}"  # 0 threads priced a case at $0; 2**63 overflowed
-    if "status" in required and "batch_size" in row and row["batch_size"] is None:
+    if "status" in required and row.get("batch_size") is None:  # every run records it; none: cost and plan unknown
         return "batch_size missing"
     if "samples_ms" in required and _sample_array(row["samples_ms"]) is None:
         return "samples not finite numbers above 0"

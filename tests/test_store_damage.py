@@ -118,7 +118,7 @@ def test_a_damaged_line_mid_file_is_skipped_and_named(tmp_path, line, why):
 
 def test_a_record_with_a_samples_ms_key_is_a_record_like_any_other(tmp_path):
     path = three_cases(tmp_path) / "records.jsonl"  # samples_ms is no key of a record: nothing checks it there
-    identity = b'"model": "m", "compression": "fp32", "engine": "eager", "device": "cpu"'
+    identity = b'"model": "m", "compression": "fp32", "engine": "eager", "device": "cpu", "batch_size": 1'
     path.write_bytes(
         path.read_bytes() + b'{"suite": "s", "case_id": "d", "status": "ok", "samples_ms": "x", ' + identity + b"}\n"
     )
@@ -394,6 +394,10 @@ def test_a_key_of_a_record_named_as_a_key_of_its_extra_is_read_once_and_history_
     assert "Traceback" not in capsys.readouterr().err
 
 
+ABSENT = object()
+"""A key left out of a record."""
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -406,12 +410,15 @@ def test_a_key_of_a_record_named_as_a_key_of_its_extra_is_read_once_and_history_
         {"batch_size": -4},
         {"threads": 2**63},  # stopped the report: cannot safely cast non-equivalent uint64 to int64
         {"batch_size": 10**30},  # read as a float: no reference case of that batch size
+        # no key at all: read as NaN, bench report's and bench calibrate --reuse's traceback (ValueError: cannot
+        # convert float NaN to integer)
+        {"batch_size": ABSENT},
     ],
 )
 def test_a_record_whose_batch_size_or_threads_is_damaged_is_a_damaged_line(tmp_path, change):
     path = three_cases(tmp_path) / "records.jsonl"
     lines = path.read_bytes().splitlines()
-    bad = json.dumps(json.loads(lines[1]) | change).encode()
+    bad = json.dumps({k: v for k, v in (json.loads(lines[1]) | change).items() if v is not ABSENT}).encode()
     path.write_bytes(b"\n".join([lines[0], bad, lines[2]]) + b"\n")
     with pytest.warns(ResultsWarning, match=r"1 damaged line\(s\) skipped: 2 \(batch_size"):
         assert load("r1", tmp_path)["case_id"].tolist() == ["a", "c"]
