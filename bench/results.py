@@ -594,10 +594,20 @@ def _breaks_line(name: str) -> bool:
     return "".join(name.splitlines()) != name
 
 
+MAX_META_BYTES = 256 << 20
+"""The largest ``meta.json`` read (a run of 100,000 cases writes about 10 MB): a larger one (a file system's damage, a
+sparse file of gigabytes) reads as damaged instead of into memory, where it stopped every command that lists the runs
+beside it (``MemoryError``, or a machine swapping for minutes)."""
+
+
 def _meta_json(folder: Path) -> Any:
-    """The JSON of the ``meta.json`` in ``folder``, as written (a regular file only, UTF-8 with or without a BOM);
-    raises as reading and parsing it do (:func:`read_meta` says which, :func:`_named_suites` goes without)."""
-    return json.loads(_read_regular(folder / "meta.json").decode("utf-8-sig"))
+    """The JSON of the ``meta.json`` in ``folder``, as written (a regular file only, UTF-8 with or without a BOM, at
+    most :data:`MAX_META_BYTES`); raises as reading and parsing it do (:func:`read_meta` says which,
+    :func:`_named_suites` goes without)."""
+    data = _read_regular(folder / "meta.json", MAX_META_BYTES)
+    if len(data) > MAX_META_BYTES:
+        raise OSError(f"larger than {MAX_META_BYTES >> 20} MiB, which no run writes")
+    return json.loads(data.decode("utf-8-sig"))
 
 
 def _named_suites(folder: Path) -> set[str] | None:
@@ -651,11 +661,12 @@ def _warn(problems: list[str], message: str) -> None:
     warnings.warn(message, ResultsWarning, stacklevel=4)
 
 
-def _read_regular(path: Path) -> bytes:
-    """A run's file, read only if it is a regular file: a FIFO would block the reader for ever, a device never end."""
+def _read_regular(path: Path, limit: int | None = None) -> bytes:
+    """A run's file, read only if it is a regular file: a FIFO would block the reader for ever, a device never end
+    (at most ``limit + 1`` bytes of it when ``limit`` is given)."""
     from bench.safe_yaml import read_regular  # here: yaml stays out of the command line's start-up
 
-    return read_regular(path)
+    return read_regular(path, limit)
 
 
 _BESIDE = object()

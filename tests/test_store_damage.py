@@ -61,6 +61,24 @@ def test_a_damaged_meta_leaves_the_records_readable_and_the_neighbour_only_warns
     assert load_meta("latest", tmp_path)["run_id"] == "r2"  # the neighbour is unaffected
 
 
+def test_a_meta_json_larger_than_any_run_writes_is_damage_and_never_read_into_memory(tmp_path, capsys, monkeypatch):
+    """Before: a neighbour's meta.json of gigabytes (a sparse file, a file system's damage) was read whole by every
+    command listing the runs: ``MemoryError``'s traceback, or minutes of swapping. (The cap is lowered here: the
+    test's files stay small.)"""
+    from bench import results
+
+    monkeypatch.setattr(results, "MAX_META_BYTES", 1 << 20, raising=False)
+    huge = three_cases(tmp_path, "r1")
+    three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    with open(huge / "meta.json", "r+b") as handle:  # sparse: no block of it is written
+        handle.truncate(64 << 20)
+    assert main(["results", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    why = "unreadable (larger than 1 MiB, which no run writes)"
+    assert f"damaged: r1: 3 records read; not read: {huge / 'meta.json'}: {why}" in out
+    assert load_meta("latest", tmp_path)["run_id"] == "r2"  # the neighbour is unaffected
+
+
 def _closed_to_this_user(monkeypatch, folder: Path) -> None:
     """Looking into ``folder`` raises PermissionError, as another user's mode-700 folder does for anyone but root
     (these tests run as root too, who may look into any folder)."""
