@@ -561,6 +561,10 @@ REQUIRED_KEYS = {
 identity: what its figures are of)."""
 
 
+NOT_UNICODE = "text that is not Unicode (an escaped lone surrogate such as \\ud800), read with U+FFFD in its place"
+"""What a warning says of a line or a ``meta.json`` whose text :func:`unicode_text` mended."""
+
+
 def _line_problem(row: Any, required: tuple[str, ...]) -> str | None:
     """Why a parsed line is not one a run writes (see :data:`REQUIRED_KEYS`), or ``None``."""
     if not isinstance(row, dict):
@@ -592,6 +596,39 @@ def _breaks_line(name: str) -> bool:
     where they are printed (:func:`bench.errors.printable`), which keeps newlines on purpose. A line break is any
     that ``str.splitlines`` breaks at."""
     return "".join(name.splitlines()) != name
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A JSON escape of a UTF-16 surrogate (``\\ud800`` to ``\\udfff``): the only way a lone surrogate, which is no
+Unicode text, gets into a string ``json.loads`` returns (strict UTF-8 refuses one written as bytes)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unicode_text(value: Any, found: list[int] | None = None) -> Any:
+    """``value`` with each lone surrogate in its text (mapping keys too, nested in lists and mappings) as U+FFFD, the
+    replacement character; each one replaced counts 1 in ``found`` (a one-item list) when given. Written whole, a
+    name holding one stopped every file it went into (``'utf-8' codec can't encode character '\\ud800'``) and every
+    chart (matplotlib's ``TypeError``)."""
+
+    def text(string: str) -> str:
+        fixed, count = _SURROGATE.subn("\ufffd", string)
+        if found is not None:
+            found[0] += count
+        return fixed
+
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, list):
+        return [unicode_text(v, found) for v in value]
+    if isinstance(value, dict):
+        return {unicode_text(k, found): unicode_text(v, found) for k, v in value.items()}
+    return value
+
+
+def _lone_surrogates(data: bytes) -> bool:
+    """Whether the JSON text ``data`` may hold a lone surrogate (:func:`unicode_text`): a cheap look, most lines
+    hold no ``\\u`` at all."""
+    return b"\\u" in data and _SURROGATE_ESCAPE.search(data) is not None
 
 
 MAX_META_BYTES = 256 << 20
@@ -718,6 +755,7 @@ def _read_jsonl(
     impossible: list[str] = []
     disordered: list[str] = []
     newer: list[str] = []
+    replaced: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -735,6 +773,10 @@ def _read_jsonl(
         except ValueError:  # an integer of more digits than Python converts (4300): no figure a run writes
             skipped.append(f"{number} (a number too long to read)")
             continue
+        if _lone_surrogates(line):
+            found = [0]
+            row = unicode_text(row, found)
+            replaced += [str(number)] if found[0] else []
         problem = _line_problem(row, required)
         if problem is None and suites is not None and row["suite"] not in suites:  # read with another's sections
             problem = f"suite {short(row['suite'])} is not one its meta.json names"
@@ -751,6 +793,8 @@ def _read_jsonl(
             row["samples_ms"] = _sample_array(row["samples_ms"])
         rows.append(row)
         numbers.append(number)
+    if replaced:
+        _warn(problems, f"{path}: {len(replaced)} line(s) holding {NOT_UNICODE}: {first_few(replaced)}")
     if skipped:
         _warn(problems, f"{path}: {len(skipped)} damaged line(s) skipped: {first_few(skipped)}")
         if skipped_lines is not None:
@@ -1008,6 +1052,11 @@ def _read_meta(path: Path) -> tuple[dict[str, Any], set[str] | None]:
     except ValueError:  # an integer of more digits than Python converts: Python's advice is not the user's
         meta = None
         _warn(problems, f"{path / 'meta.json'}: unreadable (a number too long to read)")
+    if meta is not None:
+        found = [0]
+        meta = unicode_text(meta, found)
+        if found[0]:
+            _warn(problems, f"{path / 'meta.json'}: it holds {NOT_UNICODE}")
     named_suites = _suite_names(meta)  # as written: what follows reads it as a run's, and may change it
     if meta is not None and not (isinstance(meta, dict) and isinstance(meta.get("run_id"), str)):
         _warn(problems, f"{path / 'meta.json'}: not a run's metadata (no run_id)")

@@ -61,6 +61,27 @@ def test_a_damaged_meta_leaves_the_records_readable_and_the_neighbour_only_warns
     assert load_meta("latest", tmp_path)["run_id"] == "r2"  # the neighbour is unaffected
 
 
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_text_holding_an_escaped_lone_surrogate_reads_as_the_replacement_character(tmp_path, capsys):
+    """Before: a name written as ``"\\ud800"`` (valid JSON, but no Unicode text: a hand edit, another tool's
+    writer) stopped every file it went into and every chart: ``bench gate: error: 'utf-8' codec can't encode
+    character '\\ud800' ...: surrogates not allowed`` (no verdict written), ``bench report``'s and ``bench
+    history``'s matplotlib traceback (TypeError: set_text(): incompatible function arguments)."""
+    three_cases(tmp_path, "r1")
+    run = three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    records = (run / "records.jsonl").read_text().replace('"model": "m"', '"model": "m\\ud800x"', 1)
+    (run / "records.jsonl").write_text(records)
+    _edit_meta(run, environment={"git_commit": "c\udfff"})  # json.dumps writes it as the escape
+    with pytest.warns(ResultsWarning, match=r"1 line\(s\) holding text that is not Unicode .*: 1$"):
+        assert load("r2", tmp_path)["model"].tolist() == ["m\ufffdx", "m", "m"]
+    with pytest.warns(ResultsWarning, match=r"meta.json: it holds text that is not Unicode"):
+        assert read_meta(run)["environment"]["git_commit"] == "c\ufffd"
+    outputs = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    assert main(["gate", "--baseline", "r1", "--current", "r2", "--results", str(tmp_path), *outputs]) == 3
+    assert "\ufffd" in (tmp_path / "s.md").read_text(encoding="utf-8")
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_a_meta_json_larger_than_any_run_writes_is_damage_and_never_read_into_memory(tmp_path, capsys, monkeypatch):
     """Before: a neighbour's meta.json of gigabytes (a sparse file, a file system's damage) was read whole by every
     command listing the runs: ``MemoryError``'s traceback, or minutes of swapping. (The cap is lowered here: the
