@@ -1007,6 +1007,20 @@ def _is_run_dir(path: Path) -> bool:
         return False
 
 
+RUN_FILES = ("meta.json", "records.jsonl", "samples.jsonl")
+"""A run's own files (a baseline's too): what it measured, and what it is."""
+
+
+def run_holding(path: str | os.PathLike[str]) -> Path | None:
+    """The run folder of which ``path`` (through any link) is one of the own files (:data:`RUN_FILES`), or ``None``:
+    a command writing a file of its own there (a gate's summary or verdicts) would replace what the run measured."""
+    real = Path(os.path.realpath(path))
+    try:
+        return real.parent if real.name in RUN_FILES and _is_run_dir(real.parent) else None
+    except OSError:  # a name too long to look up: no run's file
+        return None
+
+
 def _closed(path: Path) -> str | None:
     """Why the folder ``path`` cannot be looked into (``permission denied``), or ``None`` (it can, or it is none)."""
     try:

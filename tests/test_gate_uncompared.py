@@ -259,6 +259,50 @@ def test_summary_and_json_naming_one_file_are_refused_before_comparing(tmp_path,
     assert not (tmp_path / "out.md").exists()
 
 
+@pytest.mark.parametrize(
+    ("option", "name", "link"),
+    [("--summary", "records.jsonl", False), ("--json", "samples.jsonl", False), ("--json", "meta.json", True)],
+)
+def test_an_output_naming_a_runs_own_file_is_refused_before_comparing(tmp_path, capsys, option, name, link):
+    """Was: ``bench gate --summary results/r2/records.jsonl`` (or a link to it) wrote the summary over the run's
+    records: every case it measured was lost, and the run read as damaged ever after."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2)}}, started_at="2026-11-22T00:00:00Z")
+    kept = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+    target = results / "r2" / name
+    if link:
+        (tmp_path / "out.json").symlink_to(target)
+    given = str(tmp_path / "out.json") if link else str(target)
+    outputs = {"--summary": str(tmp_path / "s.md"), "--json": str(tmp_path / "v.json"), option: given}
+    argv = ["gate", "--results", str(results), "--baseline", "r1", "--current", "r2"]
+    assert main([*argv, *(item for pair in outputs.items() for item in pair)]) == 2
+    assert capsys.readouterr().err == (
+        f"bench gate: error: {option} {given}: it is {name} of the run in {results / 'r2'}, what the run measured; "
+        "writing there would replace it: give another file\n"
+    )
+    assert {p: p.read_bytes() for p in results.rglob("*") if p.is_file()} == kept
+
+
+def test_a_step_summary_naming_a_runs_own_file_is_not_appended_to_and_the_verdict_stands(tmp_path, capsys, monkeypatch):
+    """Was: ``GITHUB_STEP_SUMMARY=results/r2/records.jsonl`` appended the Markdown summary to the run's records, a
+    run of damaged lines after its last case."""
+    results = tmp_path / "results"
+    make_run(results, "r1", {"m[a]": {"samples": latencies(1)}}, started_at="2026-11-21T00:00:00Z")
+    make_run(results, "r2", {"m[a]": {"samples": latencies(2)}}, started_at="2026-11-22T00:00:00Z")
+    records = results / "r2" / "records.jsonl"
+    kept = records.read_bytes()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(records))
+    argv = ["gate", "--results", str(results), "--baseline", "r1", "--current", "r2"]
+    assert main([*argv, "--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]) == 0
+    assert capsys.readouterr().err == (
+        f"bench gate: warning: GITHUB_STEP_SUMMARY={records}: it is records.jsonl of the run in {results / 'r2'}, "
+        "what the run measured; it must name a file the summary can be appended to; the summary was not appended "
+        "there\n"
+    )
+    assert records.read_bytes() == kept
+
+
 def _concatenate(run, other):
     """``run``'s records.jsonl and samples.jsonl followed by ``other``'s: two measurements of each case."""
     for name in ("records.jsonl", "samples.jsonl"):

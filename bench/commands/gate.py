@@ -38,12 +38,27 @@ def _distinct_outputs(summary: str, verdicts: str) -> None:
         )
 
 
+def _not_a_run_file(path: str, option: str) -> None:
+    """Refuse, before anything is compared (or re-run), an output naming a run's own file (``--summary
+    results/RUN/records.jsonl``, or a link to one): it was replaced by the summary, and what the run measured lost."""
+    from bench.results import run_holding
+
+    run = run_holding(path)
+    if run is not None:
+        raise GateError(
+            f"{option} {path}: it is {Path(os.path.realpath(path)).name} of the run in {run}, what the run measured; "
+            "writing there would replace it: give another file"
+        )
+
+
 def gate(args: argparse.Namespace, extra: list[str]) -> int:
     from bench import gate as gating
     from bench import results as store
     from bench.gate import history
 
     _distinct_outputs(args.summary, args.json)
+    _not_a_run_file(args.summary, "--summary")
+    _not_a_run_file(args.json, "--json")
     if args.baseline_ref is not None and not args.rerun:  # it would be ignored: a gate not of the code it names
         raise GateError("--baseline-ref needs --rerun: it names the baseline code that --rerun measures again")
     currents = [store.resolve_run(run, args.results) for run in (args.current or [None])]

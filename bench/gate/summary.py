@@ -237,7 +237,16 @@ def _stage(path: str | Path, text: str) -> list[tuple[Path, Path]]:
 
 def append_step_summary(markdown: str, path: str | Path) -> None:
     """Append ``markdown`` to the file ``path`` named by ``$GITHUB_STEP_SUMMARY``; a :class:`GateError` naming the
-    variable, the path and what it must be when it cannot be (a folder, no permission, a missing folder)."""
+    variable, the path and what it must be when it cannot be (a folder, no permission, a missing folder, a run's own
+    file)."""
+    from bench.results import run_holding
+
+    run = run_holding(path)
+    if run is not None:  # appended to, a run's records.jsonl had a Markdown line after each gate (damaged lines)
+        raise GateError(
+            f"{STEP_SUMMARY}={path}: it is {Path(os.path.realpath(path)).name} of the run in {run}, what the run "
+            "measured; it must name a file the summary can be appended to; the summary was not appended there"
+        )
     try:
         _write(path, markdown, os.O_APPEND)
     except (OSError, GateError) as err:
