@@ -35,7 +35,7 @@ from bench.errors import (
     stops_the_session,
 )
 from bench.progress import PROGRESS_CHOICES, ProgressDisplay, estimate_keys, progress_problem, wanted
-from bench.results import DEFAULT_RESULTS_DIR, ResultsWriteError, run_id_problem
+from bench.results import DEFAULT_RESULTS_DIR, ResultsWriteError, run_holding, run_id_problem
 from bench.spec import Case, Suite
 from bench.suite import is_suite_file, load_suite
 from bench.suite.files import in_suites_folder
@@ -510,6 +510,13 @@ def _check_benchmark_outputs(config: pytest.Config) -> None:
         try:
             if json_file.is_dir():
                 raise pytest.UsageError(f"--benchmark-json {_shown(json_file)}: is a folder; give a file name")
+            run = run_holding(json_file)
+            if run is not None:  # written over after the last case: that run's records (or samples) were lost
+                raise pytest.UsageError(
+                    f"--benchmark-json {_shown(json_file)}: it is {Path(os.path.realpath(json_file)).name} of the run "
+                    f"in {_shown(run)}, what the run measured; pytest-benchmark would replace it after the last "
+                    "case: give another file"
+                )
             if not json_file.parent.is_dir():
                 raise pytest.UsageError(
                     f"--benchmark-json {_shown(json_file)}: {_shown(json_file.parent)} is not an existing folder"

@@ -593,6 +593,25 @@ def test_pytest_benchmark_outputs_it_cannot_write_are_refused_before_the_run(
     assert not (pytester.path / "out").exists()
 
 
+def test_a_benchmark_json_naming_an_earlier_runs_own_file_is_refused_before_the_run(pytester: pytest.Pytester):
+    """Before: pytest-benchmark wrote its JSON over the earlier run's records.jsonl after the last case, every case
+    that run measured lost (it then read as a run of 0 records and 546 damaged lines)."""
+    from bench.results import RunWriter
+
+    pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
+    earlier = RunWriter(pytester.path / "out", "r1", {"suites": [{"name": "s"}]})
+    earlier.close("finished")
+    records = pytester.path / "out" / "r1" / "records.jsonl"
+    records.write_text('{"kept": true}\n')
+    json_file = "out/r1/records.jsonl"
+    result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "--benchmark-json", json_file)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: --benchmark-json {json_file}: it is records.jsonl of the run in *out/r1, what the run measured; *"]
+    )
+    assert records.read_text() == '{"kept": true}\n' and [p.name for p in (pytester.path / "out").iterdir()] == ["r1"]
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
 def test_a_benchmark_json_fifo_is_refused_without_a_reader_and_written_whole_to_one(pytester: pytest.Pytester):
     """pytest-benchmark writes --benchmark-json after the last case: to a FIFO that no process read, the session hung
