@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -501,6 +502,24 @@ def test_a_variable_naming_a_file_is_named_in_the_error_not_an_option_never_pass
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err == f"bench {argv[0]}: error: ${variable} 'afile': {what}\n"
+
+
+@pytest.mark.parametrize("long", ["a" * 5000, "afile/" + "/".join(["b" * 200] * 15), "/".join(["c" * 200] * 30)])
+@pytest.mark.parametrize("given", ["variable", "option"])
+def test_a_long_path_in_a_variable_or_an_option_is_named_in_one_short_line(long, given, tmp_path, capsys, monkeypatch):
+    """Before: `$BENCH_RESULTS_DIR '<all 5000 characters>': ...` (and the option's `'afile/bbb...'` whole), a line of
+    5155 characters; names are cut in the middle everywhere else (:func:`bench.errors.short_name`)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    argv = ["results"]
+    if given == "variable":
+        monkeypatch.setenv("BENCH_RESULTS_DIR", long)
+    else:
+        argv += ["--results", long]
+    with contextlib.suppress(SystemExit):  # argparse's usage error
+        assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("bench results: error: ") and len(err) < 400, err[:400]
 
 
 def test_an_option_naming_a_file_is_still_named_as_the_option(tmp_path, capsys, monkeypatch):

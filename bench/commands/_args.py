@@ -86,7 +86,9 @@ def _creatable(text: str) -> str:
     for parent in Path(text).parents:
         if parent.exists():
             if not parent.is_dir():
-                raise argparse.ArgumentTypeError(f"{text!r}: {str(parent)!r} is a file, not a folder")
+                raise argparse.ArgumentTypeError(
+                    f"{short_name(text)!r}: {short_name(str(parent))!r} is a file, not a folder"
+                )
             break
     return text
 
@@ -128,7 +130,7 @@ def _named_by_variable(check):
             return check(text)
         except argparse.ArgumentTypeError as err:
             if isinstance(text, FromEnvironment):
-                raise BadEnvironment(f"${text.variable} {text.value!r}: {err}") from None
+                raise BadEnvironment(f"${text.variable} {short_name(text.value)!r}: {err}") from None
             raise
 
     checked.__name__ = check.__name__
@@ -144,7 +146,7 @@ def folder(text: str) -> str:
         raise argparse.ArgumentTypeError("must be a folder, got an empty path")
     try:
         if path.exists() and not path.is_dir():
-            raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+            raise argparse.ArgumentTypeError(f"{short_name(text)!r} is a file, not a folder")
         return _creatable(text)
     except OSError as err:
         raise _unusable(text, err) from None
@@ -155,7 +157,7 @@ def output_file(text: str) -> str:
     """argparse type: a file to write, existing or not; a folder (or a file on the way) is refused."""
     try:
         if not text or Path(text).is_dir() or text.endswith(("/", "\\")):
-            raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
+            raise argparse.ArgumentTypeError(f"{short_name(text)!r} is a folder; give a file name")
         return _creatable(text)
     except OSError as err:
         raise _unusable(text, err) from None
