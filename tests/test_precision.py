@@ -113,6 +113,19 @@ def test_a_steady_case_stops_at_the_minimum_and_a_noisy_one_keeps_timing():
         assert len(result.samples_ms) == columns["rounds"]
 
 
+def test_a_noisy_start_does_not_commit_the_pass_to_what_its_few_samples_projected():
+    # 20 drifting calls (an interval of about ±15%), then steady ones: the 1/sqrt(n) projection from the first 20 asks
+    # for thousands, where a few dozen reach ±1%; the pass looks again after a quarter more, and stops soon after
+    rng = np.random.default_rng(5)
+    durations = np.concatenate([rng.lognormal(0, 0.3, 20), 1.0 + rng.normal(0, 0.01, 1_000_000)])
+    spec = dataclasses.replace(SPEC, min_time_s=0.02, max_time_s=60.0)
+    result, clock = run(durations, spec)
+    timed = durations[clock.calls - result.columns["rounds"] :]  # the warm-up's calls came first
+    first_precise = next(n for n in range(20, 10_000) if median_ci(timed[:n]).within(0.01))
+    assert result.columns["precision_reached"] is True
+    assert first_precise <= result.columns["rounds"] <= 2 * first_precise
+
+
 def test_a_case_that_hits_max_time_first_is_flagged_with_a_warning():
     rng = np.random.default_rng(1)
     spec = dataclasses.replace(SPEC, max_time_s=0.3)

@@ -283,6 +283,15 @@ def time_chunk(
     return [samples[a:b] for a, b in itertools.pairwise(bounds)]
 
 
+def look_again(windows: int) -> float:
+    """How much a window grows, at most, between two looks at the p50's interval: a quarter with one window (a look
+    costs one interval), double with several (each look re-warms every window). The 1/sqrt(n) projection from a
+    pilot's few samples asks for far too many when they were noisy or drifting (20 calls at ±5.6% projected 500,
+    where the first 75 of the same run were within ±1.22%), and every call past the precision asked for is time
+    the user did not need to spend."""
+    return 0.25 if windows == 1 else 1.0
+
+
 def time_until_precise(
     call: Callable[[], object],
     time_calls: Callable[..., list[float]],
@@ -294,9 +303,9 @@ def time_until_precise(
 ) -> Timed:
     """Time ``rounds`` calls per window, then, while the p50's 95% interval (:func:`bench.intervals.median_ci`) is
     wider than ±``spec.precision``, time more: as many as the interval's 1/sqrt(n) scaling says are missing (at
-    least 10% more), within ``spec.time_limit_s`` (of timed calls and re-warms) and ``spec.max_rounds``. A window
-    still short of ``spec.min_rounds`` (``rounds`` was cut to what the time limit seemed to afford) is topped up
-    too, within the same limits.
+    least 10% more, at most :func:`look_again`'s share more before the next look), within ``spec.time_limit_s`` (of
+    timed calls and re-warms) and ``spec.max_rounds``. A window still short of ``spec.min_rounds`` (``rounds`` was
+    cut to what the time limit seemed to afford) is topped up too, within the same limits.
 
     No call or re-warm is started that is predicted (:class:`_Chunk`; ``per_call_s``, the warm-up's call, before
     the first) to end past the time limit, once each window has its one call (with a suite's own ``max_time_s``)
@@ -346,7 +355,9 @@ def time_until_precise(
         wanted = spec.min_rounds - done
         if not precise:
             needed = math.ceil(samples_needed(ci, spec.precision) / windows) - done
-            wanted = max(wanted, needed, math.ceil(0.1 * done), 1)
+            step = max(needed, math.ceil(0.1 * done), 1)
+            # a projection from a few noisy samples can ask for ten times too many: look again after a share more
+            wanted = max(wanted, min(step, max(math.ceil(look_again(windows) * done), 1)))
         call_s = float(np.mean(pooled)) / 1000.0  # the mean: slow calls spend the budget too
         rewarms_s = rewarm_s(spec.warmup_s, call_s) * windows if windows > 1 else 0.0
         affordable = math.floor((spec.time_limit_s - elapsed - rewarms_s) / max(call_s * windows, 1e-9))
