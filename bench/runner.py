@@ -27,6 +27,8 @@ TimeCalls = Callable[..., list[float]]
 """``time_calls(call, rounds, before_round=None)`` times ``call`` for the given number of rounds (one call each)
 and returns per-call latencies in milliseconds; ``before_round()``, when given, runs untimed before every round,
 and when it returns ``False`` the rounds end there (the latency pass's time limit): only those made are returned.
+Under ``measure.repeats`` > 1 that is required: ``before_round()`` re-warms between the windows and says which window
+a round belongs to, so a ``time_calls`` that makes other rounds than it let start fails the case, saying so.
 It is called again for more rounds while the p50 is not yet known to ``measure.precision``; each call returns only
 its own rounds."""
 

@@ -303,6 +303,53 @@ def test_repeats_grow_every_window_alike_and_rewarm_before_each_share():
     assert len(rewarms) == columns["rounds"]  # before_round runs before every round
 
 
+def test_a_time_calls_that_never_asks_before_round_fails_its_case_under_repeats_naming_the_contract(tmp_path):
+    """Was: its samples all went to the last window (0, 0 and 9606 calls), never re-warmed, and the pass went on to
+    report a spread between windows it never made; with one window they are all that window's, as before."""
+    from bench.errors import BenchError
+    from bench.results import RunWriter
+    from bench.runner import Session
+    from bench.spec import Case, MethodSpec, Placement
+
+    def ignoring(call, rounds, before_round=None):  # a third party's: times every round, asks nothing
+        samples = []
+        for _ in range(rounds):
+            start = clock.now
+            call()
+            samples.append((clock.now - start) * 1000.0)
+        return samples
+
+    rng = np.random.default_rng(5)
+    spec = dataclasses.replace(SPEC, repeats=3, max_time_s=10.0)
+    clock = FakeClock(rng.lognormal(0, 0.25, 1_000_000))
+    contract = (
+        r"^time_calls tests\.test_precision\.test_.*\.<locals>\.ignoring returned \d+ samples where its before_round "
+        r"let 0 rounds start: with measure\.repeats 3 a time_calls must call before_round\(\) before every round and "
+        r"stop where it returns False \(bench\.runner\.TimeCalls\)"
+    )
+    with pytest.raises(BenchError, match=contract):
+        latency_pass(clock.call, ignoring, spec, "cpu", 1, "s::m", clock=clock)
+
+    clock = FakeClock(rng.lognormal(0, 0.25, 1_000_000))
+    one = latency_pass(clock.call, ignoring, dataclasses.replace(spec, repeats=1), "cpu", 1, "s::m", clock=clock)
+    assert one.columns["repeats"] == 1 and one.columns["rounds"] == len(one.samples_ms) >= 100
+
+    # through the runner: the case fails, its record says why in one line, and the next case runs
+    writer = RunWriter(tmp_path, "r", {})
+    session = Session(writer, {})
+    tiny = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False, accuracy=False)
+    noop = Case("s", MethodSpec("noop"), MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 1, tiny)
+    with pytest.raises(BenchError):
+        session.run_case(dataclasses.replace(noop, measure=dataclasses.replace(tiny, repeats=2)), ignoring)
+    writer.close("finished")
+    records = (tmp_path / "r" / "records.jsonl").read_text().splitlines()
+    import json
+
+    (failed,) = [json.loads(line) for line in records]
+    assert failed["status"] == "failed" and "\n" not in failed["error"]
+    assert failed["error"].startswith("BenchError: time_calls ") and "measure.repeats 2" in failed["error"]
+
+
 @pytest.mark.parametrize(
     "measure, message",
     [

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.errors import BenchWarning, percent
+from bench.errors import BenchError, BenchWarning, counted, percent
 from bench.hardware import CPU_WAIT_LIMIT
 from bench.intervals import MedianCI, median_ci, samples_needed
 from bench.measure import PassResult
@@ -275,9 +275,22 @@ def time_chunk(
 ) -> list[list[float]]:
     """One ``time_calls`` for ``chunk``'s shares, split window by window: its ``before_round`` re-warms between
     windows, so they stay independent (one window needs none: its calls simply continue), and ends the rounds
-    that would pass the time left. Rounds past those ``before_round`` let start (a ``time_calls`` that does not ask
-    it) go to the last window: none is dropped."""
+    that would pass the time left. With one window, rounds past those ``before_round`` let start (a ``time_calls``
+    that does not ask it) go to that window: none is dropped. With several (``measure.repeats``), a ``time_calls``
+    that made other rounds than ``before_round`` let start is a :class:`~bench.errors.BenchError` naming the
+    contract: which window a sample belongs to, and whether a re-warm came before it, is then unknown (all went to
+    the last window, as one window's samples, never re-warmed)."""
     samples = time_calls(call, sum(chunk.shares), before_round=lambda: chunk.before_round(clock))
+    if len(chunk.shares) > 1 and len(samples) != sum(chunk.made):
+        parts = (getattr(time_calls, "__module__", None), getattr(time_calls, "__qualname__", None))
+        name = ".".join(part for part in parts if part)
+        raise BenchError(
+            f"time_calls {name or type(time_calls).__name__} returned {counted(len(samples), 'sample')} where its "
+            f"before_round let {counted(sum(chunk.made), 'round')} start: with measure.repeats "
+            f"{len(chunk.shares)} a time_calls must call before_round() before every round and stop where it returns "
+            "False (bench.runner.TimeCalls), which re-warms between the windows and keeps to measure.max_time_s; its "
+            "samples cannot be told apart by window"
+        )
     bounds = list(itertools.accumulate(chunk.made, initial=0))
     bounds[-1] = max(bounds[-1], len(samples))
     return [samples[a:b] for a, b in itertools.pairwise(bounds)]
