@@ -298,17 +298,22 @@ class CaseItem(pytest.Function):
         return self.path, 0, f"{self.case.full_id}"
 
 
-def _more_rounds(benchmark, call, rounds: int, before_round=None) -> list[float]:
+def _more_rounds(benchmark, call, rounds: int, before_round=None, untimed_s: float = 0.0) -> list[float]:
     """Rounds after the first (the fixture's one ``pedantic``, which cannot stop early): timed as pytest-benchmark's
     pedantic times them (its timer around one call, the garbage collector off under ``--benchmark-disable-gc``) and
     added to the fixture's own statistics, so its table, JSON and compare still see every sample of the case. A
-    ``before_round`` that returns ``False`` ends them there (the latency pass's time limit)."""
+    ``before_round`` that returns ``False`` ends them there (the latency pass's time limit). ``untimed_s``, the
+    seconds of the round before these that were not its timed call, goes to the first ``before_round``."""
     timer = getattr(benchmark, "_timer", time.perf_counter)
     disable_gc = getattr(benchmark, "_disable_gc", False)
     data = benchmark.stats.stats
     samples = []
     for _ in range(rounds):
-        if before_round is not None and before_round() is False:
+        asked = None
+        if before_round is not None:
+            asked = before_round(untimed_s=untimed_s) if untimed_s > 0 else before_round()
+        untimed_s = 0.0
+        if asked is False:
             break
         collecting = gc.isenabled()
         if disable_gc:
@@ -325,6 +330,28 @@ def _more_rounds(benchmark, call, rounds: int, before_round=None) -> list[float]
     return samples
 
 
+def _time_calls(benchmark, call, rounds: int, before_round=None) -> list[float]:
+    """The latency pass's ``time_calls`` (:data:`bench.runner.TimeCalls`) through pytest-benchmark's fixture:
+    ``before_round`` runs untimed before each round (the re-warm between ``measure.repeats`` windows); ``False`` from
+    it ends the rounds (the time limit). The fixture's ``pedantic`` makes the first round, which cannot stop; what it
+    spends besides that round's timed call (under ``--benchmark-cprofile``, one more call, profiled, and often
+    several times slower) is told to the next ``before_round`` as ``untimed_s``, so that the pass does not take it
+    for the length of a call and stop short of its calls (its samples never held it)."""
+    if benchmark.stats is not None:
+        return _more_rounds(benchmark, call, rounds, before_round)
+    if before_round is not None and before_round() is False:
+        return []
+    timer = getattr(benchmark, "_timer", time.perf_counter)
+    start = timer()
+    benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
+    spent_s = timer() - start
+    if benchmark.stats is None:
+        raise NotApplicable("benchmarking is disabled (--benchmark-disable): nothing was timed")
+    first = list(benchmark.stats.stats.data)
+    untimed_s = max(0.0, spent_s - sum(first))
+    return [seconds * 1000.0 for seconds in first] + _more_rounds(benchmark, call, rounds - 1, before_round, untimed_s)
+
+
 def _case_test(case: Case):
     def run_case(benchmark, request):
         smoke = request.config.stash.get(SMOKE_KEY, None)
@@ -334,17 +361,7 @@ def _case_test(case: Case):
         session = request.config.stash[SESSION_KEY]
 
         def time_calls(call, rounds: int, before_round=None) -> list[float]:
-            # before_round runs untimed before each round (the re-warm between measure.repeats windows); False from
-            # it ends the rounds (the time limit). The fixture's pedantic makes the first round, which cannot stop.
-            if benchmark.stats is None:
-                if before_round is not None and before_round() is False:
-                    return []
-                benchmark.pedantic(call, rounds=1, iterations=1, warmup_rounds=0)
-                if benchmark.stats is None:
-                    raise NotApplicable("benchmarking is disabled (--benchmark-disable): nothing was timed")
-                first = [seconds * 1000.0 for seconds in benchmark.stats.stats.data]
-                return first + _more_rounds(benchmark, call, rounds - 1, before_round)
-            return _more_rounds(benchmark, call, rounds, before_round)
+            return _time_calls(benchmark, call, rounds, before_round)
 
         try:
             with reported_not_raised():

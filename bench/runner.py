@@ -29,6 +29,8 @@ and returns per-call latencies in milliseconds; ``before_round()``, when given, 
 and when it returns ``False`` the rounds end there (the latency pass's time limit): only those made are returned.
 Under ``measure.repeats`` > 1 that is required: ``before_round()`` re-warms between the windows and says which window
 a round belongs to, so a ``time_calls`` that makes other rounds than it let start fails the case, saying so.
+``before_round(untimed_s=S)`` says that S seconds since the last round started were no part of its call and will not
+recur (a profiled call): they are kept out of the prediction of a call's length that keeps the pass to its limit.
 It is called again for more rounds while the p50 is not yet known to ``measure.precision``; each call returns only
 its own rounds."""
 

@@ -321,6 +321,48 @@ def test_the_rounds_after_the_first_end_where_the_latency_pass_says_and_keep_the
     assert collecting == [False, False] and gc.isenabled()
 
 
+@pytest.mark.parametrize(("repeats", "calls"), [(1, [19]), (3, [15, 20, 20])])
+def test_the_profiled_call_of_benchmark_cprofile_is_no_call_the_time_limit_predicts_from(repeats, calls):
+    """--benchmark-cprofile: the fixture's pedantic makes one more call after its timed round, profiled (here 60 ms,
+    30 calls' worth). Was: the pass took the round for a 62 ms call and stopped window 0 after its first call (the
+    next was predicted to end past its slot), the p50's interval resting on one call fewer a window than it could."""
+    from types import SimpleNamespace
+
+    from bench.measure.timing import time_until_precise
+    from bench.plugin import _time_calls
+    from bench.spec import MeasureSpec
+
+    now = [0.0]
+
+    def clock():
+        return now[0]
+
+    def call():
+        now[0] += 0.002
+
+    class Fixture:  # pytest-benchmark's, as far as the plugin uses it
+        stats = None
+        _timer = staticmethod(clock)
+        _disable_gc = False
+
+        def pedantic(self, target, rounds, iterations, warmup_rounds):
+            data = SimpleNamespace(data=[], update=lambda seconds: data.data.append(seconds))
+            start = clock()
+            target()
+            data.update(clock() - start)
+            self.stats = SimpleNamespace(stats=data)
+            now[0] += 0.060  # the profiled call: in no sample
+
+    fixture = Fixture()
+    spec = MeasureSpec(warmup_s=0.01, min_time_s=0.05, min_rounds=20, max_time_s=0.1 * repeats, repeats=repeats)
+    timed = time_until_precise(
+        call, lambda *args, **kwargs: _time_calls(fixture, *args, **kwargs), spec, repeats, 20, clock, 0.002
+    )
+    assert [len(window) for window in timed.windows] == calls
+    assert timed.samples_ms == pytest.approx([2.0] * sum(calls))  # the profiled call is in no sample
+    assert len(fixture.stats.stats.data) == sum(calls)
+
+
 NOOP_SUITE = "suite: nop\nmodels: [noop]\nhardware: {cpu: {threads: [1]}}\n" + TINY_MEASURE
 
 

@@ -247,11 +247,13 @@ class _Chunk:
         call_s = self.call_s()
         return now + call_s + (rewarm_s(self.warmup_s, call_s) if self.rewarms(j) else 0.0) <= self.ends[j]
 
-    def before_round(self, clock: Callable[[], float]) -> bool | None:
-        """Runs before each round: re-warms where a window's share starts; ``False`` ends the rounds there."""
+    def before_round(self, clock: Callable[[], float], untimed_s: float = 0.0) -> bool | None:
+        """Runs before each round: re-warms where a window's share starts; ``False`` ends the rounds there.
+        ``untimed_s``: seconds since the last round started that were no part of its call and will not recur
+        (pytest-benchmark's profiled call under ``--benchmark-cprofile``): kept out of the prediction."""
         now = clock()
         if self.last is not None:  # the round just made joins the prediction
-            self.last_s = now - self.last
+            self.last_s = max(now - self.last - untimed_s, 0.0)
             self.seen_s, self.seen = self.seen_s + self.last_s, self.seen + 1
         self.last = None
         while self.window < len(self.shares):
@@ -280,7 +282,9 @@ def time_chunk(
     that made other rounds than ``before_round`` let start is a :class:`~bench.errors.BenchError` naming the
     contract: which window a sample belongs to, and whether a re-warm came before it, is then unknown (all went to
     the last window, as one window's samples, never re-warmed)."""
-    samples = time_calls(call, sum(chunk.shares), before_round=lambda: chunk.before_round(clock))
+    samples = time_calls(
+        call, sum(chunk.shares), before_round=lambda untimed_s=0.0: chunk.before_round(clock, untimed_s)
+    )
     if len(chunk.shares) > 1 and len(samples) != sum(chunk.made):
         parts = (getattr(time_calls, "__module__", None), getattr(time_calls, "__qualname__", None))
         name = ".".join(part for part in parts if part)
