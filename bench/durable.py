@@ -12,9 +12,18 @@ import errno
 import os
 import re
 import shutil
+import time
+import warnings
 from contextlib import suppress
 from pathlib import Path
 from typing import NamedTuple
+
+from bench.errors import BenchError, BenchWarning
+
+try:
+    import fcntl
+except ImportError:  # Windows: nothing is locked there
+    fcntl = None
 
 NO_LOCKS = frozenset(
     getattr(errno, name) for name in ("ENOLCK", "EOPNOTSUPP", "ENOTSUP", "ENOSYS") if hasattr(errno, name)
@@ -23,6 +32,44 @@ NO_LOCKS = frozenset(
 available"; some FUSE and network file systems): a run there goes on without the lock, as where there is no
 ``flock`` at all (Windows), rather than being refused; a promotion of a baseline is refused in one line (two at once,
 unserialised, would lose a half: :func:`bench.gate.history._take`)."""
+
+
+def take_lock(
+    fd: int,
+    name: str | os.PathLike[str],
+    wait_s: float,
+    *,
+    waiting: str,
+    hung: str,
+    undone: str,
+    again: str,
+    category: type[Warning] = BenchWarning,
+) -> OSError | None:
+    """Lock the open file (or folder) ``fd``, called ``name``, exclusively for this process (``flock``; the caller
+    checks that there is one). Another process holding it is waited for, saying so in one warning (``{name}:
+    {waiting}; waiting for it (at most {wait_s} s)``), at most ``wait_s``, then refused in one line: ``{name}: another
+    process has held it for {wait_s} s ({hung}); {undone}: end that process, then {again}``. Waiting for ever
+    without a word behind a process that hangs (stopped with Ctrl-Z) is never done. Returns the ``OSError`` a file
+    system that refuses locks answered (:data:`NO_LOCKS`), nothing locked: the caller says whether it may go on."""
+    deadline, warned = time.monotonic() + wait_s, False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise BenchError(
+                    f"{name}: another process has held it for {wait_s:g} s ({hung}); {undone}: end that process, "
+                    f"then {again}"
+                ) from None
+        except OSError as err:
+            if err.errno in NO_LOCKS:
+                return err
+            raise
+        if not warned:
+            warned = True
+            warnings.warn(f"{name}: {waiting}; waiting for it (at most {wait_s:g} s)", category, stacklevel=3)
+        time.sleep(0.05)
 
 
 def fsync_folder(folder: str | os.PathLike[str]) -> None:

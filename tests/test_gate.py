@@ -469,6 +469,78 @@ def test_a_gate_killed_between_its_two_renames_never_leaves_its_summary_beside_a
     assert not verdicts.exists()  # never the verdicts of the gate before (current: cur) beside it
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="gates take turns with flock (POSIX)")
+@pytest.mark.filterwarnings("ignore::bench.errors.BenchWarning")  # the second's word that it waits for the first
+def test_two_gates_writing_the_same_summary_and_verdicts_at_once_leave_one_gates_pair(tmp_path, monkeypatch):
+    """Was: a second gate writing the same --summary and --json could put its summary in place between the first's
+    two renames, and the first's verdicts then landed beside it: the summary said `later`, the verdicts `cur`. Now
+    the second waits for the first to put its pair in place, then puts its own."""
+    import os
+    import threading
+
+    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2)}, "m[b]": {"samples": latencies(4)}})
+    make_run(results, "later", {"m[a]": {"samples": latencies(5)}}, started_at="2026-11-23T00:00:00Z")
+    summary, verdicts = tmp_path / "out" / "summary.md", tmp_path / "out" / "verdicts.json"
+    first, second = gate.gate_runs(["base"], ["cur"], results), gate.gate_runs(["base"], ["later"], results)
+    failed: list[BaseException] = []
+
+    def second_gate() -> None:
+        try:
+            gate.write_outputs(second, summary, verdicts, None)
+        except BaseException as err:  # said by the test, not lost in the thread
+            failed.append(err)
+
+    other = threading.Thread(target=second_gate)
+    real = os.replace
+
+    def the_second_between_the_firsts_renames(source, target):
+        real(source, target)
+        if threading.current_thread() is threading.main_thread() and other.ident is None:
+            other.start()
+            other.join(timeout=1.0)  # the whole second gate, unless it waits for the first
+
+    monkeypatch.setattr(os, "replace", the_second_between_the_firsts_renames)
+    gate.write_outputs(first, summary, verdicts, None)
+    other.join()
+    assert failed == []
+    current = json.loads(verdicts.read_text())["current"]
+    assert current == "later" and f"current: `{current}`" in summary.read_text()  # the second's pair, whole
+    assert sorted(p.name for p in summary.parent.iterdir()) == ["summary.md", "verdicts.json"]  # no lock file left
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="gates take turns with flock (POSIX)")
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: the wait is a warning line
+def test_a_gate_holding_the_output_folder_for_ever_is_waited_for_with_a_word_then_refused(
+    tmp_path, monkeypatch, capsys
+):
+    import fcntl
+    import os
+
+    from bench.gate import summary as outputs
+
+    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2)}, "m[b]": {"samples": latencies(4)}})
+    folder = tmp_path / "out"
+    folder.mkdir()
+    monkeypatch.setattr(outputs, "OUTPUTS_WAIT_S", 0.3)
+    holder = os.open(folder, os.O_RDONLY)  # another gate, stopped half-way (Ctrl-Z)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        code, summary, verdicts = _cli(tmp_path, results, "--baseline", "base", "--current", "cur")
+    finally:
+        os.close(holder)
+    assert code == 2 and not summary.exists() and not verdicts.exists()
+    assert capsys.readouterr().err.splitlines() == [
+        f"bench gate: warning: {folder}: another bench gate is writing its summary and verdicts there; waiting for "
+        "it (at most 0.3 s)",
+        f"bench gate: error: {folder}: another process has held it for 0.3 s (a bench gate that hangs or was stopped "
+        "while it wrote there); the summary and the verdicts are left as they were: end that process, then run bench "
+        "gate again",
+    ]
+    code = _cli(tmp_path, results, "--baseline", "base", "--current", "cur")[0]  # released: written at once
+    assert code == json.loads(verdicts.read_text())["exit_code"] and summary.exists()
+    assert capsys.readouterr().err == ""
+
+
 def test_cli_usage_errors_exit_2(tmp_path, capsys):
     results = _pair(tmp_path, {"m[a]": {"samples": latencies(2)}})
     assert _cli(tmp_path, results, "--baseline", "nope")[0] == 2

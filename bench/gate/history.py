@@ -24,7 +24,7 @@ import numpy as np
 
 from bench import metrics
 from bench.checks import plain_text
-from bench.durable import NO_LOCKS, fsync_folder, leftovers, replace_folder, write_atomic, write_synced
+from bench.durable import fsync_folder, leftovers, replace_folder, take_lock, write_atomic, write_synced
 from bench.errors import BenchError, first_few, os_reason
 
 try:
@@ -373,39 +373,26 @@ that hangs (stopped with Ctrl-Z, a network file system that stopped answering)."
 
 def _take(handle, lock: Path) -> None:
     """Lock ``lock``, open as ``handle``, for this process. Another promotion holding it is waited for, saying so in
-    one warning, at most :data:`PROMOTION_WAIT_S`, then refused in one line: before, ``bench baseline set`` waited
-    for ever without a word behind a process that held it."""
-    import warnings
-
+    one warning, at most :data:`PROMOTION_WAIT_S`, then refused in one line (:func:`bench.durable.take_lock`): before,
+    ``bench baseline set`` waited for ever without a word behind a process that held it."""
     from bench.results import ResultsWarning
 
-    deadline, warned = time.monotonic() + PROMOTION_WAIT_S, False
-    while True:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise BenchError(
-                    f"{lock}: another process has held it for {PROMOTION_WAIT_S:g} s (a promotion that hangs or was "
-                    "stopped); nothing was promoted: end that process, then promote again"
-                ) from None
-        except OSError as err:
-            if err.errno in NO_LOCKS:  # unserialised, two promotions (or one and a reader's tidying) lose a half
-                raise BenchError(
-                    f"{lock}: this file system refuses locks ({os_reason(err)}), and a promotion must not run beside "
-                    "another; nothing was promoted: promote into a results folder on a local disk (--results), or "
-                    "run the file system's lock service"
-                ) from None
-            raise
-        if not warned:
-            warned = True
-            warnings.warn(
-                f"{lock}: another promotion of a baseline holds it; waiting for it (at most {PROMOTION_WAIT_S:g} s)",
-                ResultsWarning,
-                stacklevel=2,
-            )
-        time.sleep(0.05)
+    refused = take_lock(
+        handle.fileno(),
+        lock,
+        PROMOTION_WAIT_S,
+        waiting="another promotion of a baseline holds it",
+        hung="a promotion that hangs or was stopped",
+        undone="nothing was promoted",
+        again="promote again",
+        category=ResultsWarning,
+    )
+    if refused is not None:  # unserialised, two promotions (or one and a reader's tidying) lose a half
+        raise BenchError(
+            f"{lock}: this file system refuses locks ({os_reason(refused)}), and a promotion must not run beside "
+            "another; nothing was promoted: promote into a results folder on a local disk (--results), or run the "
+            "file system's lock service"
+        )
 
 
 def _clear_leftovers(target: Path) -> None:

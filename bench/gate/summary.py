@@ -9,6 +9,7 @@ import math
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -169,6 +170,11 @@ def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
     return "\n".join(lines) + "\n"
 
 
+OUTPUTS_WAIT_S = 60.0
+"""How long a gate waits for another gate writing into the same folder: writing a summary and verdicts takes well
+under a second, so a lock held longer is a gate that hangs (stopped with Ctrl-Z)."""
+
+
 def write_outputs(result: GateResult, summary_path: str | Path, json_path: str | Path, step_summary: str | None):
     """Write the Markdown summary and the JSON verdicts; append the summary to ``$GITHUB_STEP_SUMMARY`` if set
     (:func:`append_step_summary`, whose :class:`GateError` comes after both files are written). Both files are
@@ -177,34 +183,89 @@ def write_outputs(result: GateResult, summary_path: str | Path, json_path: str |
     never one cut short nor a new summary beside the verdicts of an earlier comparison. The two renames are not one
     step, so the earlier verdicts file is removed before the summary takes its place: a gate killed between them
     leaves the verdicts file missing, never one gate's summary beside another gate's verdicts (``bench gate``
-    again writes both)."""
+    again writes both). Two gates writing the same files at once take turns (:func:`_folders_locked`): the pair is
+    always one gate's."""
     markdown = render_markdown(result)
+    outputs = (
+        ("--summary", summary_path, markdown),
+        ("--json", json_path, json.dumps(result.to_json(), indent=2) + "\n"),
+    )
+    for option, path, _ in outputs:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise GateError(_unwritten(option, path, err)) from None
     staged: list[tuple[Path, Path]] = []
-    try:
-        for option, path, text in (
-            ("--summary", summary_path, markdown),
-            ("--json", json_path, json.dumps(result.to_json(), indent=2) + "\n"),
-        ):
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-                staged += _stage(path, text)
-                if len(staged) == 2:  # both are files: the pair's earlier verdicts go first
-                    _remove(staged[-1][1])
-            except OSError as err:
-                raise GateError(
-                    f"{option} {path}: cannot write it ({os_reason(err)}); the summary and the verdicts are left as "
-                    "they were"
-                ) from None
-        for tmp, target in staged:
-            os.replace(tmp, target)
-            fsync_folder(target.parent)
-    finally:
-        for tmp, _ in staged:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+    with _folders_locked([path for _, path, _ in outputs]):
+        try:
+            for option, path, text in outputs:
+                try:
+                    staged += _stage(path, text)
+                    if len(staged) == 2:  # both are files: the pair's earlier verdicts go first
+                        _remove(staged[-1][1])
+                except OSError as err:
+                    raise GateError(_unwritten(option, path, err)) from None
+            for tmp, target in staged:
+                os.replace(tmp, target)
+                fsync_folder(target.parent)
+        finally:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
     if step_summary:
         append_step_summary(markdown, step_summary)
     return markdown
+
+
+def _unwritten(option: str, path: str | Path, err: OSError) -> str:
+    return f"{option} {path}: cannot write it ({os_reason(err)}); the summary and the verdicts are left as they were"
+
+
+@contextlib.contextmanager
+def _folders_locked(paths: Iterable[str | Path]):
+    """Hold an exclusive lock (``flock``) on each folder that a regular file of ``paths`` is put into, in path order
+    (two gates naming the same folders in turn never wait for each other), while the block runs: two gates writing
+    the same ``--summary`` or ``--json`` at once put their pairs in place one after the other, so the summary and
+    the verdicts are always one gate's (before, the second's summary could land between the first's two renames).
+    Another gate holding a folder is waited for, saying so, at most :data:`OUTPUTS_WAIT_S`, then refused in one line
+    (:func:`bench.durable.take_lock`). A folder that cannot be locked (no ``flock``, as on Windows; a file system
+    that refuses locks; one that may not be opened) is written as before, unlocked."""
+    from bench.durable import fcntl, take_lock
+
+    def regular(path: str | Path) -> bool:
+        try:
+            return _regular(path)
+        except OSError:  # staging it says why, naming the option
+            return False
+
+    folders = sorted({Path(os.path.realpath(path)).parent for path in paths if regular(path)})
+    with contextlib.ExitStack() as held:
+        for folder in folders if fcntl is not None else ():
+            try:
+                fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            except OSError:
+                continue
+            held.callback(os.close, fd)
+            with contextlib.suppress(OSError):  # locks refused (NFS without its lock daemon): written unlocked
+                take_lock(
+                    fd,
+                    folder,
+                    OUTPUTS_WAIT_S,
+                    waiting="another bench gate is writing its summary and verdicts there",
+                    hung="a bench gate that hangs or was stopped while it wrote there",
+                    undone="the summary and the verdicts are left as they were",
+                    again="run bench gate again",
+                )
+        yield
+
+
+def _regular(path: str | Path) -> bool:
+    """Whether ``path`` is a regular file or none yet (the path itself, not its real path: ``/dev/stdout`` on a pipe
+    resolves to ``/proc/PID/fd/pipe:[N]``, no file)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
 
 
 def _remove(path: Path) -> None:
@@ -218,14 +279,10 @@ def _stage(path: str | Path, text: str) -> list[tuple[Path, Path]]:
     with the file it is to replace (through a link, as a write through it would go); anything else (a pipe someone
     reads, ``/dev/stdout``) is written at once (:func:`_write`), and nothing is returned."""
     target = Path(os.path.realpath(path))
-    try:  # the path itself, not its real path: /dev/stdout on a pipe resolves to /proc/PID/fd/pipe:[N], no file
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        regular = True
-    if not regular:
+    if not _regular(path):
         _write(path, text, os.O_TRUNC)
         return []
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}-{threading.get_ident()}")
     try:
         write_synced(tmp, text.encode("utf-8"))
     except BaseException:
