@@ -683,6 +683,36 @@ def test_paths_of_the_wrong_kind_are_usage_errors(tmp_path, capsys, option, kind
     assert err.strip().splitlines()[-1].startswith("bench ") and "Traceback" not in err  # usage, then one error line
 
 
+def test_the_out_option_is_declared_once_and_reads_the_same_in_every_command(monkeypatch):
+    """report, history and calibrate each declared --out by hand (the same type, default and help, three times):
+    now :func:`bench.commands._args.add_out_option` declares it for them all."""
+    from pathlib import Path
+
+    import bench.commands
+    from bench.cli import build_parser
+    from bench.commands import _args
+
+    folder = Path(bench.commands.__file__).parent
+    declared = sorted(path.name for path in folder.glob("*.py") if '"--out"' in path.read_text(encoding="utf-8"))
+    assert declared == ["_args.py"]
+    monkeypatch.setenv("BENCH_REPORTS_DIR", "/srv/reports")
+    commands = build_parser()._subparsers._group_actions[0].choices
+    outs = {
+        name: next(action for action in commands[name]._actions if "--out" in action.option_strings)
+        for name in ("report", "history", "calibrate")
+    }
+    assert {name: (out.default, out.metavar, out.type) for name, out in outs.items()} == {
+        "report": ("/srv/reports", "DIR", _args.folder),
+        "history": ("/srv/reports/history", "DIR", _args.folder),
+        "calibrate": ("/srv/reports/calibration", "DIR", _args.folder),
+    }
+    assert [out.help for out in outs.values()] == [
+        "reports folder (default: $BENCH_REPORTS_DIR or <rootdir>/reports/)",
+        "folder for the PNGs (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then history/)",
+        "folder for runs and the report (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then calibration/)",
+    ]
+
+
 LONG = "x" * 300
 
 

@@ -163,6 +163,24 @@ def output_file(text: str) -> str:
         raise _unusable(text, err) from None
 
 
+def add_out_option(parser: argparse.ArgumentParser, what: str, below: str = "") -> None:
+    """The ``--out DIR`` option of a command that writes into the reports folder (``bench report``, ``history``,
+    ``calibrate``): a :func:`folder`, by default ``$BENCH_REPORTS_DIR`` or ``<rootdir>/reports``, then ``below``
+    where given; ``what`` says what the folder holds."""
+    from bench.results import default_reports_dir
+
+    default, then = default_reports_dir(), ""
+    if below:
+        default, then = str(Path(default) / below), f", then {below}/"
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        type=folder,
+        default=environment_default("BENCH_REPORTS_DIR", default),
+        help=f"{what} (default: $BENCH_REPORTS_DIR or <rootdir>/reports/{then})",
+    )
+
+
 def non_empty_path(text: str) -> str:
     """argparse type: a path that is not empty (an empty one would silently mean the current folder)."""
     if not text:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.commands._args import at_least, bounded_int, environment_default, folder, number_type, positive_int
-from bench.results import default_reports_dir
+from bench.commands._args import add_out_option, at_least, bounded_int, number_type, positive_int
 
 MAX_POOL = 20_000
 """The most pooled comparisons per case: about 20 minutes of comparisons, without a word of progress, on 2 cores
@@ -62,12 +61,7 @@ def register(subparsers) -> None:
         "calibrate",
         help="measure the gate's false-alarm rate (A/A) and detection rate (injected slowdown) on this machine",
     )
-    parser.add_argument(
-        "--out",
-        type=folder,
-        default=environment_default("BENCH_REPORTS_DIR", str(Path(default_reports_dir()) / "calibration")),
-        help="folder for runs and the report (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then calibration/)",
-    )
+    add_out_option(parser, "folder for runs and the report", "calibration")
     parser.add_argument(
         "--runs", type=run_count, default=30, help=f"separate runs of the suite, 2 to {MAX_RUNS} (default: 30)"
     )

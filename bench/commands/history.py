@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from bench.commands import add_results_option, one_line_cells
-from bench.commands._args import environment_default, folder, number_type, positive_int, probability
-from bench.results import default_reports_dir
+from bench.commands._args import add_out_option, number_type, positive_int, probability
 
 
 def history_command(args: argparse.Namespace, extra: list[str]) -> int:
@@ -95,13 +93,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("history", help="runs of a suite over time, trend PNGs, change points")
     parser.add_argument("suite", help="suite name (e.g. ecommerce-quick)")
     add_results_option(parser)
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        type=folder,
-        default=environment_default("BENCH_REPORTS_DIR", str(Path(default_reports_dir()) / "history")),
-        help="folder for the PNGs (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then history/)",
-    )
+    add_out_option(parser, "folder for the PNGs", "history")
     parser.add_argument(
         "--metric", type=_metric, action="append", help="metric to chart (repeatable; default: the main ones)"
     )

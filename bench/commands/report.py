@@ -8,9 +8,8 @@ import sys
 
 from bench.checks import short
 from bench.commands import add_results_option
-from bench.commands._args import environment_default, folder, input_file
+from bench.commands._args import add_out_option, input_file
 from bench.errors import BenchError, did_you_mean, os_reason
-from bench.results import default_reports_dir
 
 NOTHING_SCORED = 3
 """``bench report``'s exit status when the report is written but no group could be scored (every group's reference
@@ -119,13 +118,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("run", nargs="?", help="run id, unique prefix, path or 'latest' (default: latest)")
     add_results_option(parser)
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        type=folder,
-        default=environment_default("BENCH_REPORTS_DIR", default_reports_dir()),
-        help="reports folder (default: $BENCH_REPORTS_DIR or <rootdir>/reports/)",
-    )
+    add_out_option(parser, "reports folder")
     parser.add_argument(
         "--prices", metavar="FILE", type=input_file, help="price table YAML overriding the default and the suite's"
     )
