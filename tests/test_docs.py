@@ -128,3 +128,26 @@ def test_every_relative_link_leads_somewhere(doc, target):
     if fragment:
         headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), re.M)
         assert fragment in {anchor(heading) for heading in headings}
+
+
+DURATION = re.compile(r"about ([\w.]+ minutes?|a minute) on (\d+) cores")
+
+
+def test_a_suites_duration_reads_the_same_in_the_docs_as_in_the_suite_itself():
+    """README.md said `suites/load.yaml` takes "about a minute on 2 cores", the suite's own comment "about 2
+    minutes on 2 cores"."""
+    stated = {}
+    for suite in sorted((ROOT / "suites").glob("*.yaml")):
+        lines = suite.read_text(encoding="utf-8").splitlines()
+        found = DURATION.search(" ".join(" ".join(line.lstrip("# ") for line in lines if line[:1] == "#").split()))
+        if found:
+            stated[suite.name] = found.group(0)
+    assert "load.yaml" in stated, "the suites state how long they take"
+    differing = []
+    for doc in DOCS:
+        text = " ".join(doc.read_text(encoding="utf-8").split())
+        for name, aside in re.findall(r"`suites/([\w.-]+\.yaml)` \(([^()]*)\)", text):
+            found = DURATION.search(aside)
+            if found and name in stated and found.group(0) != stated[name]:
+                differing.append(f"{doc.name}: suites/{name}: {found.group(0)!r}, the suite: {stated[name]!r}")
+    assert differing == []
