@@ -1038,13 +1038,15 @@ def read_meta(path: Path) -> dict[str, Any]:
 
     A missing or unreadable one (or one without a ``run_id``) gives what the folder itself tells: its name as the
     run id, status ``damaged``, the suites of its records, and ``damage`` saying what is wrong (warned as well).
-    A part not of its type is dropped the same way (:func:`_clear_damaged_parts`), and so is a run id or a suite
-    name that is not a name (each names a folder). A ``running`` run whose process is gone reads as ``killed``
-    (:func:`process_gone`); one whose process ran on another host, which cannot be checked from here (a results
-    folder shared over NFS), keeps ``running`` and gets ``quiet_s``: the seconds since its folder was last written
-    (:func:`quiet_for`), which :func:`running_who` shows. A folder that an earlier bench's run killed as it started
-    left without its ``meta.json`` and with nothing measured reads as ``killed``, not damaged, with ``empty``
-    saying so (:data:`EMPTY_RUN`)."""
+    A part not of its type is dropped the same way (:func:`_clear_damaged_parts`), and so is a suite name that is not
+    a name (it names a folder). The run id is the folder's name, whatever its ``meta.json`` says (with a warning where
+    they differ: a copied folder), also where that name is no run id (``r1 (copy)``: see
+    :func:`report_name_problem`); only a baseline's keeps the run id it was promoted from. A ``running`` run whose
+    process is gone reads as ``killed`` (:func:`process_gone`); one whose process ran on another host, which cannot
+    be checked from here (a results folder shared over NFS), keeps ``running`` and gets ``quiet_s``: the seconds since
+    its folder was last written (:func:`quiet_for`), which :func:`running_who` shows. A folder that an earlier bench's
+    run killed as it started left without its ``meta.json`` and with nothing measured reads as ``killed``, not
+    damaged, with ``empty`` saying so (:data:`EMPTY_RUN`)."""
     return _read_meta(path)[0]
 
 
@@ -1078,19 +1080,16 @@ def _read_meta(path: Path) -> tuple[dict[str, Any], set[str] | None]:
     if meta is not None:  # the reader's findings (READ_KEYS), never the file's: a hand edit is not believed
         for key in READ_KEYS:
             meta.pop(key, None)
-    folder = Path(os.path.abspath(path)).name  # a run given as '.' or '..' is its folder's too
-    named = folder if _is_name(folder) else UNNAMED
-    if meta is not None and not _is_name(meta["run_id"]):  # it names the report's folder: never a path
-        _warn(problems, f"{path / 'meta.json'}: run_id: {short(meta['run_id'])} is not a run id ({NAME_RULE})")
+    # a run is its folder (listed, asked for and reported by its name), a run given as '.' or '..' its folder's too:
+    # a copied folder ("r1 (copy)"), or a hand edit, must not speak for, nor write the report of, the run its
+    # meta.json names. A name that is no run id ("r1 (copy)", 250 characters) is read all the same; only a report,
+    # which it would name, refuses it (report_name_problem). A baseline's folder is its suite's: not a run id.
+    folder = Path(os.path.abspath(path)).name
+    named = one_line_text(folder) if folder else UNNAMED  # a line break in it never starts a line of its own
+    if meta is not None and ("promoted_from" not in meta or not _is_name(meta["run_id"])) and meta["run_id"] != named:
+        why = "is not its folder's name" if _is_name(meta["run_id"]) else f"is not a run id ({NAME_RULE})"
+        _warn(problems, f"{path / 'meta.json'}: run_id: {short(meta['run_id'])} {why}; read as {short(named)}")
         meta["run_id"] = named
-    elif meta is not None and meta["run_id"] != folder and "promoted_from" not in meta and _is_name(folder):
-        # a run is its folder (--run-id, a prefix, latest): a copied folder, or a hand edit, must not speak for,
-        # nor write the report of, the run its meta.json names (a baseline's folder is its suite's: not a run id)
-        _warn(
-            problems,
-            f"{path / 'meta.json'}: run_id: {short(meta['run_id'])} is not its folder's name; read as {folder!r}",
-        )
-        meta["run_id"] = folder
     if meta is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResultsWarning)
@@ -1159,8 +1158,7 @@ starts, the others as it closes), the last two as :func:`read_meta` reads a run 
 it, a folder it cannot read)."""
 
 UNNAMED = "unnamed-run"
-"""The run id of a run whose ``meta.json`` names none that can be used, in a folder whose name is no run id either
-(the report's folder is named by it: never a path)."""
+"""The run id of a run in a folder without a name (the root folder: a run is its folder, :func:`read_meta`)."""
 
 
 def _other_host(process: Any) -> bool:
@@ -1260,6 +1258,18 @@ def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os
         known = ", ".join(p.name for p in runs[-5:])
         raise FileNotFoundError(f"run {short_name(str(run))!r} not found under {results_dir}/; latest runs: {known}")
     return matches[0]
+
+
+def report_name_problem(run_id: str, path: str | os.PathLike[str]) -> str | None:
+    """Why the run read as ``run_id`` from the folder ``path`` can have no report, or ``None``: a report is written to
+    ``<reports>/<run_id>``, and a run's id is its folder's name (:func:`read_meta`), which a copy may have made no run
+    id (``r1 (copy)``)."""
+    if _is_name(run_id):
+        return None
+    return (
+        f"run {short_name(run_id)!r}: its folder's name is no run id, and it would name the report's folder: rename "
+        f"{short_name(os.fspath(path))} ({NAME_RULE}) to report it"
+    )
 
 
 def load_meta(

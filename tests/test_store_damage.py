@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.errors import BenchError
+from bench.errors import BenchError, short_name
 from bench.results import (
     ResultsWarning,
     RunWriter,
@@ -291,6 +292,34 @@ def test_a_run_id_in_meta_that_is_not_its_folder_s_name_never_speaks_for_another
     written = (out / "cur" / "index.html").read_bytes()
     assert main(["report", "base", "--results", str(results), "--out", str(out)]) == 0
     assert (out / "base" / "index.html").is_file() and (out / "cur" / "index.html").read_bytes() == written
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+def test_a_copied_run_folder_whose_name_is_no_run_id_is_listed_by_its_name_and_writes_no_report(tmp_path, capsys):
+    """Was: ``cp -r results/cur1 "results/cur1 (copy)"`` listed two runs ``cur1``, and ``bench report "cur1 (copy)"``
+    wrote the copy's report over ``reports/cur1``, the original's (a folder's name that is no run id left the run id
+    its meta.json says)."""
+    results, reports = tmp_path / "results", tmp_path / "reports"
+    original = three_cases(results, "cur1", model_size_bytes=1000)
+    shutil.copytree(original, results / "cur1 (copy)")
+    assert main(["results", "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()[1:3]] == ["cur1", "cur1"]  # 'cur1' and 'cur1 (copy)'
+    assert out.splitlines()[2].startswith("cur1 (copy) ")
+    folder = results / "cur1 (copy)"
+    assert f"damaged: cur1 (copy): 3 records read; not read: {folder / 'meta.json'}: run_id: 'cur1' is not" in out
+    assert main(["report", "cur1", "--results", str(results), "--out", str(reports)]) == 0
+    written = (reports / "cur1" / "index.html").read_bytes()
+    capsys.readouterr()
+    assert main(["report", "cur1 (copy)", "--results", str(results), "--out", str(reports)]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        f"bench report: error: run 'cur1 (copy)': its folder's name is no run id, and it would name the report's "
+        f"folder: rename {short_name(str(folder))} (letters, digits, '.', '_' or '-', starting with a letter or "
+        "digit) to report it\n"
+    )
+    assert "Traceback" not in err and sorted(os.listdir(reports)) == ["cur1"]
+    assert (reports / "cur1" / "index.html").read_bytes() == written
 
 
 @pytest.mark.parametrize("given", [".", "sub/.."])
