@@ -54,13 +54,17 @@ RESERVED_RUN_IDS = ("latest", "baseline", "history", "gate", "calibration")
 MAX_RUN_ID = 128
 
 
+RUN_ID_RULE = (
+    f"letters, digits, '.', '_' or '-' (at most {MAX_RUN_ID}, first a letter or digit; "
+    f"not {', '.join(RESERVED_RUN_IDS)})"
+)
+"""What a run id is made of: it names the run's folder and its report's (``reports/<run_id>``)."""
+
+
 def run_id_problem(run_id: str) -> str | None:
-    """Why ``run_id`` cannot name a new run (letters, digits, ``.``, ``_``, ``-``; not reserved), or ``None``."""
+    """Why ``run_id`` cannot name a new run (:data:`RUN_ID_RULE`), or ``None``."""
     if not re.fullmatch(RUN_ID_PATTERN, run_id) or len(run_id) > MAX_RUN_ID or run_id in RESERVED_RUN_IDS:
-        return (
-            f"{short_name(run_id)!r}: use letters, digits, '.', '_' or '-' (at most {MAX_RUN_ID}, first a letter or "
-            f"digit; not {', '.join(RESERVED_RUN_IDS)})"
-        )
+        return f"{short_name(run_id)!r}: use {RUN_ID_RULE}"
     return None
 
 
@@ -1263,12 +1267,13 @@ def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os
 def report_name_problem(run_id: str, path: str | os.PathLike[str]) -> str | None:
     """Why the run read as ``run_id`` from the folder ``path`` can have no report, or ``None``: a report is written to
     ``<reports>/<run_id>``, and a run's id is its folder's name (:func:`read_meta`), which a copy may have made no run
-    id (``r1 (copy)``)."""
-    if _is_name(run_id):
+    id (``r1 (copy)``, 250 letters, which left no room for the report's staging folder beside it: "file name too
+    long") or one of the reports' own folders (``gate``: the report would replace ``bench gate``'s)."""
+    if run_id_problem(run_id) is None:
         return None
     return (
         f"run {short_name(run_id)!r}: its folder's name is no run id, and it would name the report's folder: rename "
-        f"{short_name(os.fspath(path))} ({NAME_RULE}) to report it"
+        f"{short_name(os.fspath(path))} to a run id to report it: {RUN_ID_RULE}"
     )
 
 

@@ -315,11 +315,29 @@ def test_a_copied_run_folder_whose_name_is_no_run_id_is_listed_by_its_name_and_w
     err = capsys.readouterr().err
     assert err.endswith(
         f"bench report: error: run 'cur1 (copy)': its folder's name is no run id, and it would name the report's "
-        f"folder: rename {short_name(str(folder))} (letters, digits, '.', '_' or '-', starting with a letter or "
-        "digit) to report it\n"
+        f"folder: rename {short_name(str(folder))} to a run id to report it: letters, digits, '.', '_' or '-' (at "
+        "most 128, first a letter or digit; not latest, baseline, history, gate, calibration)\n"
     )
     assert "Traceback" not in err and sorted(os.listdir(reports)) == ["cur1"]
     assert (reports / "cur1" / "index.html").read_bytes() == written
+
+
+@pytest.mark.parametrize("name", ["a" * 250, "gate"])
+def test_a_run_folder_named_too_long_or_as_a_reports_own_folder_writes_no_report(tmp_path, capsys, name):
+    """Was: a 250-character folder name was taken as the run id, and its report, scored first, then failed in one
+    line, ``cannot write the report: file name too long``: the report's staging folder beside it has a longer name; a
+    run folder named ``gate`` wrote its report over ``reports/gate``, bench gate's."""
+    results, reports = tmp_path / "results", tmp_path / "reports"
+    three_cases(results, name, model_size_bytes=1000)
+    (reports / "gate").mkdir(parents=True)
+    (reports / "gate" / "summary.md").write_text("the gate's")
+    assert main(["results", "--results", str(results)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[0] == name  # listed, and read, by its name
+    assert main(["report", name[:4], "--results", str(results), "--out", str(reports)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bench report: error: run {short_name(name)!r}: its folder's name is no run id, and ")
+    assert err.endswith("(at most 128, first a letter or digit; not latest, baseline, history, gate, calibration)\n")
+    assert err.count("\n") == 1 and os.listdir(reports) == ["gate"] and os.listdir(reports / "gate") == ["summary.md"]
 
 
 @pytest.mark.parametrize("given", [".", "sub/.."])
