@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import field
 from pathlib import Path
@@ -702,6 +702,52 @@ def _warn(problems: list[str], message: str) -> None:
     warnings.warn(message, ResultsWarning, stacklevel=4)
 
 
+MAX_LINE_BYTES = 512 << 20
+"""The longest line of ``records.jsonl`` or ``samples.jsonl`` read (the most samples a case may keep, 10 million,
+take about 250 MB): a longer one (a file system's damage, a file that is not a run's) is skipped as damaged, read
+past a piece at a time, never held in memory whole."""
+_READ_PIECE = 1 << 20
+
+
+def _lines(handle: Any) -> Iterator[tuple[int, bytes | None]]:
+    """The lines of the binary file ``handle`` with their numbers (from 1), each as read, its newline included (none
+    after the last line when the file does not end in one); ``None`` for a line longer than :data:`MAX_LINE_BYTES`.
+    One line is in memory at a time: a results file of gigabytes is read, never held whole."""
+    number = 0
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = handle.readline(_READ_PIECE)
+            yield number, None
+            continue
+        yield number, line
+
+
+_CASE_NAMES = re.compile(rb'\{"case_id": ("(?:[^"\\\x00-\x1f]|\\.)*"), "suite": ("(?:[^"\\\x00-\x1f]|\\.)*"), ')
+"""How a run writes the start of a line of ``samples.jsonl``: its case's id and suite, then its samples."""
+
+
+def _named_case(line: bytes) -> str | None:
+    """The case (``suite::case_id``) a line of ``samples.jsonl`` starts by naming, as a run writes it, without
+    parsing its samples; ``None`` where it does not start so (a line written otherwise is parsed whole)."""
+    found = _CASE_NAMES.match(line)
+    if found is None:
+        return None
+    try:
+        case_id, suite = json.loads(found.group(1)), json.loads(found.group(2))
+    except ValueError:  # not UTF-8 or not JSON text
+        return None
+    return None if _SURROGATE.search(case_id + suite) else f"{suite}::{case_id}"
+
+
+def _open_regular(path: Path):
+    """A run's file opened to be read a line at a time, only if it is a regular file (as :func:`_read_regular`)."""
+    from bench.safe_yaml import open_regular  # here: yaml stays out of the command line's start-up
+
+    return open_regular(path)
+
+
 def _read_regular(path: Path, limit: int | None = None) -> bytes:
     """A run's file, read only if it is a regular file: a FIFO would block the reader for ever, a device never end
     (at most ``limit + 1`` bytes of it when ``limit`` is given)."""
@@ -723,6 +769,7 @@ def _read_jsonl(
     arrays: bool = False,
     skipped_lines: list[str] | None = None,
     suites: Any = _BESIDE,
+    cases: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The JSON objects of a ``.jsonl`` file, read as far as it is intact: a damaged line (not JSON, not UTF-8, not
     an object, lacking its keys) is skipped with a :class:`ResultsWarning` and noted in ``problems``.
@@ -737,18 +784,15 @@ def _read_jsonl(
     each line's ``samples_ms`` becomes a numpy float64 array as the line is read. ``skipped_lines``, when given, gets
     each damaged line skipped, as ``<path> line <n> (<why>)``: a line whose case cannot be told. ``suites``: the
     suites the run's ``meta.json`` names (:func:`_suite_names`), from a caller that has read it already; by default
-    they are read from the ``meta.json`` beside the file."""
+    they are read from the ``meta.json`` beside the file. ``cases``, when given, are the only cases (``suite::case_id``)
+    read: a line of another is passed over, and one of ``samples.jsonl`` that starts as a run writes it is not parsed
+    past its case's name (its samples are neither read nor checked). The file is read a line at a time
+    (:func:`_lines`), so a file of gigabytes takes the memory of the lines kept."""
     problems = [] if problems is None else problems
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
     if not path.exists():
         return rows
-    try:
-        data = _read_regular(path)
-    except OSError as err:
-        _warn(problems, f"{path}: unreadable ({err.strerror or err}); nothing read from it")
-        return rows
-    lines = data.split(b"\n")
     required = REQUIRED_KEYS.get(path.name, ())
     if not required:
         suites = None
@@ -760,43 +804,56 @@ def _read_jsonl(
     disordered: list[str] = []
     newer: list[str] = []
     replaced: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line.decode("utf-8-sig"))
-        except RecursionError:  # nested deeper than the JSON decoder can go: damage, not a run's line
-            skipped.append(f"{number} (nested too deep)")
-            continue
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            if number == len(lines):  # no newline after it: a write cut short by a kill
-                _warn(problems, f"{path}: ignoring a truncated last line (the run was killed mid-write)")
-            else:
-                skipped.append(f"{number} (not JSON)")
-            continue
-        except ValueError:  # an integer of more digits than Python converts (4300): no figure a run writes
-            skipped.append(f"{number} (a number too long to read)")
-            continue
-        if _lone_surrogates(line):
-            found = [0]
-            row = unicode_text(row, found)
-            replaced += [str(number)] if found[0] else []
-        problem = _line_problem(row, required)
-        if problem is None and suites is not None and row["suite"] not in suites:  # read with another's sections
-            problem = f"suite {short(row['suite'])} is not one its meta.json names"
-        if problem:
-            skipped.append(f"{number} ({problem})")
-            continue
-        if path.name == "records.jsonl":
-            cleared += [f"{number} ({key})" for key in _clear_wrong_types(row)]
-            impossible += [f"{number} ({key})" for key in _clear_impossible(row)]
-            disordered += [f"{number} ({pair})" for pair in _clear_disordered(row)]
-            if (row.get("schema_version") or 0) > SCHEMA_VERSION:
-                newer.append(f"{number} (version {row['schema_version']})")
-        if arrays and "samples_ms" in required:
-            row["samples_ms"] = _sample_array(row["samples_ms"])
-        rows.append(row)
-        numbers.append(number)
+    number = 0
+    try:
+        with _open_regular(path) as handle:
+            for number, line in _lines(handle):
+                if line is None:
+                    skipped.append(f"{number} (longer than {MAX_LINE_BYTES >> 20} MiB, which no run writes)")
+                    continue
+                if not line.strip():
+                    continue
+                if cases is not None and (named := _named_case(line)) is not None and named not in cases:
+                    continue  # a case not asked for: its samples are not parsed
+                try:
+                    row = json.loads(line.decode("utf-8-sig"))
+                except RecursionError:  # nested deeper than the JSON decoder can go: damage, not a run's line
+                    skipped.append(f"{number} (nested too deep)")
+                    continue
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    if not line.endswith(b"\n"):  # no newline after it: a write cut short by a kill
+                        _warn(problems, f"{path}: ignoring a truncated last line (the run was killed mid-write)")
+                    else:
+                        skipped.append(f"{number} (not JSON)")
+                    continue
+                except ValueError:  # an integer of more digits than Python converts (4300): no figure a run writes
+                    skipped.append(f"{number} (a number too long to read)")
+                    continue
+                if _lone_surrogates(line):
+                    found = [0]
+                    row = unicode_text(row, found)
+                    replaced += [str(number)] if found[0] else []
+                problem = _line_problem(row, required)
+                if problem is None and suites is not None and row["suite"] not in suites:  # another's sections
+                    problem = f"suite {short(row['suite'])} is not one its meta.json names"
+                if problem:
+                    skipped.append(f"{number} ({problem})")
+                    continue
+                if cases is not None and f"{row['suite']}::{row['case_id']}" not in cases:
+                    continue
+                if path.name == "records.jsonl":
+                    cleared += [f"{number} ({key})" for key in _clear_wrong_types(row)]
+                    impossible += [f"{number} ({key})" for key in _clear_impossible(row)]
+                    disordered += [f"{number} ({pair})" for pair in _clear_disordered(row)]
+                    if (row.get("schema_version") or 0) > SCHEMA_VERSION:
+                        newer.append(f"{number} (version {row['schema_version']})")
+                if arrays and "samples_ms" in required:
+                    row["samples_ms"] = _sample_array(row["samples_ms"])
+                rows.append(row)
+                numbers.append(number)
+    except OSError as err:  # opening it, or reading on (an I/O error): what was read before stays read
+        after = f"after line {number}; the lines before it read" if number else "nothing read from it"
+        _warn(problems, f"{path}: unreadable ({err.strerror or err}); {after}")
     if replaced:
         _warn(problems, f"{path}: {len(replaced)} line(s) holding {NOT_UNICODE}: {first_few(replaced)}")
     if skipped:
@@ -1327,11 +1384,13 @@ def load_samples(
     results_dir: str | os.PathLike[str] | None = None,
     *,
     arrays: bool = False,
+    cases: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Raw latency samples in milliseconds, keyed by ``suite::case_id``: lists of floats, or with ``arrays`` numpy
     float64 arrays, each made as its line is read (a million samples take 8 MB as an array, about 32 MB as a list:
-    a run of many such cases no longer holds them all as lists at once)."""
-    rows = _read_jsonl(resolve_run(run, results_dir) / "samples.jsonl", arrays=arrays)
+    a run of many such cases no longer holds them all as lists at once). ``cases``, when given, are the only cases
+    whose samples are read (the others' lines are passed over unparsed)."""
+    rows = _read_jsonl(resolve_run(run, results_dir) / "samples.jsonl", arrays=arrays, cases=cases)
     return {f"{row['suite']}::{row['case_id']}": row["samples_ms"] for row in rows}
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import yaml
 from yaml.composer import Composer
@@ -248,8 +250,9 @@ def not_regular(mode: int) -> str | None:
     return "not a regular file"
 
 
-def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
-    """A regular file's bytes (at most ``limit + 1`` of them when ``limit`` is given).
+@contextmanager
+def open_regular(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A regular file opened to be read (binary, buffered), for a reader that goes through it a line at a time.
 
     The file is opened without blocking and checked before reading, so a FIFO (which would wait for a writer), a
     device (``/dev/zero`` never ends) or a folder raises :class:`OSError` at once, saying what it is."""
@@ -258,10 +261,19 @@ def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> byte
         kind = not_regular(os.fstat(fd).st_mode)
         if kind is not None:
             raise OSError(f"it is {kind}, not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read() if limit is None else handle.read(limit + 1)
-    finally:
+        handle = os.fdopen(fd, "rb")  # it closes fd from here on
+    except BaseException:
         os.close(fd)
+        raise
+    with handle:
+        yield handle
+
+
+def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
+    """A regular file's bytes (at most ``limit + 1`` of them when ``limit`` is given), checked as
+    :func:`open_regular` checks it."""
+    with open_regular(path) as handle:
+        return handle.read() if limit is None else handle.read(limit + 1)
 
 
 def read_text(path: str | os.PathLike[str], what: str = "file") -> str:

@@ -405,3 +405,67 @@ def test_drop_cut_short_line_reads_the_end_of_a_large_file_only(tmp_path):
         tracemalloc.stop()
     assert path.stat().st_size == size - 100 and path.read_bytes().endswith(b"1.25]}\n")
     assert peak < size / 20
+
+
+class _LinesOnly:
+    """A results file's handle on which only reading a line at a time is allowed."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def readline(self, *args):
+        return self._handle.readline(*args)
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the reader called {name}() on {self._handle.name}: it must read a line at a time")
+
+
+@pytest.mark.filterwarnings("default")
+def test_records_and_samples_are_read_a_line_at_a_time_never_whole(tmp_path, monkeypatch):
+    """Was: records.jsonl and samples.jsonl were read whole into memory, and a samples file of several GB ended every
+    command reading it in MemoryError. Damaged lines are skipped with a warning as before, a line longer than any a
+    run writes too (read past in pieces), and the cases asked for are the only ones whose samples are parsed."""
+    from contextlib import contextmanager
+    from pathlib import Path
+
+    from bench import results, safe_yaml
+
+    writer = RunWriter(tmp_path, "r1", {"suites": [{"name": "s"}]})
+    for name in "abcd":
+        writer.append(record(name), [1.0] * 500)
+    writer.close("finished")
+    samples = tmp_path / "r1" / "samples.jsonl"
+    with open(samples, "ab") as handle:
+        handle.write(b'{"case_id": "e", "suite": "s", "samples_ms": [oops]}\n')  # damaged, named as a run names it
+        handle.write(b'{"case_id": "f", "suite": "s", "samples_ms": [' + b"1.0, " * 300_000 + b"1.0]}\n")  # 1.5 MB
+        handle.write(b"{not json}\n")
+        handle.write(b'{"case_id": "g", "suite": "s", "samp')  # cut short by a kill
+    real_open = getattr(safe_yaml, "open_regular", None)  # None: a bench that had none read files whole
+
+    @contextmanager
+    def lines_only(path):
+        with real_open(path) as handle:
+            yield _LinesOnly(handle) if str(path).endswith(".jsonl") else handle
+
+    def refused(self, *args, **kwargs):
+        raise AssertionError(f"{self} read whole")
+
+    monkeypatch.setattr(safe_yaml, "open_regular", lines_only, raising=False)
+    monkeypatch.setattr(safe_yaml, "read_regular", lambda path, limit=None: refused(path))
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    monkeypatch.setattr(Path, "read_text", refused)
+    monkeypatch.setattr(results, "_meta_json", lambda folder: {"run_id": "r1", "suites": [{"name": "s"}]})
+    monkeypatch.setattr(results, "MAX_LINE_BYTES", 1 << 20, raising=False)  # f's line is longer
+    assert load("r1", tmp_path)["case_id"].tolist() == list("abcd")
+    with pytest.warns(results.ResultsWarning) as warned:
+        found = load_samples("r1", tmp_path)
+    assert sorted(found) == ["s::a", "s::b", "s::c", "s::d"] and found["s::a"] == [1.0] * 500
+    said = [str(w.message) for w in warned]
+    assert f"{samples}: ignoring a truncated last line (the run was killed mid-write)" in said
+    assert (
+        f"{samples}: 3 damaged line(s) skipped: 5 (not JSON), 6 (longer than 1 MiB, which no run writes), 7 (not JSON)"
+        in said
+    )
+    with pytest.warns(results.ResultsWarning, match=r"2 damaged line\(s\) skipped: 6 \(longer .*\), 7 \(not JSON\)$"):
+        found = load_samples("r1", tmp_path, cases={"s::b", "s::d"})  # e's samples are not parsed: not asked for
+    assert found == {"s::b": [1.0] * 500, "s::d": [1.0] * 500}

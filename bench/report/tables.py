@@ -217,7 +217,9 @@ def tables(
             f"run {meta.get('run_id')} has no records yet (status {meta.get('status')}): nothing to report"
         )
     try:
-        samples = store.load_samples(folder, arrays=True)  # arrays: 8 bytes a sample, not 32
+        ok = frame.loc[frame["status"] == "ok", ["suite", "case_id"]]  # no other case's samples are used
+        cases = {f"{suite}::{case_id}" for suite, case_id in ok.itertuples(index=False)}
+        samples = store.load_samples(folder, arrays=True, cases=cases)  # arrays: 8 bytes a sample, not 32
         samples = store.checked_samples(frame, samples, folder / "samples.jsonl")
     except (OSError, BenchError):  # no or unreadable raw samples: the report says the confidence was not computed
         samples = {}
