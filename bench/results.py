@@ -12,6 +12,7 @@ Layout of one run, ``results/<run_id>/``:
 from __future__ import annotations
 
 import dataclasses
+import errno
 import itertools
 import json
 import math
@@ -741,6 +742,22 @@ def _named_case(line: bytes) -> str | None:
     return None if _SURROGATE.search(case_id + suite) else f"{suite}::{case_id}"
 
 
+def _broken_link(path: Path, err: OSError) -> str | None:
+    """What ``path`` is when it is a symbolic link that ``err`` (opening it) says leads to no file: one to a path
+    that does not exist, or one of a loop of links; else ``None``."""
+    try:
+        if not path.is_symlink():
+            return None
+        target = os.readlink(path)
+    except OSError:
+        return None
+    if isinstance(err, FileNotFoundError):
+        return f"a broken link (to {short_name(target)!r}, which does not exist)"
+    if err.errno == errno.ELOOP:
+        return f"a broken link (to {short_name(target)!r}, a loop of links that leads to no file)"
+    return None
+
+
 def _open_regular(path: Path):
     """A run's file opened to be read a line at a time, only if it is a regular file (as :func:`_read_regular`)."""
     from bench.safe_yaml import open_regular  # here: yaml stays out of the command line's start-up
@@ -791,7 +808,7 @@ def _read_jsonl(
     problems = [] if problems is None else problems
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
-    if not path.exists():
+    if not os.path.lexists(path):  # a link leading nowhere is no missing file: it is named below
         return rows
     required = REQUIRED_KEYS.get(path.name, ())
     if not required:
@@ -853,7 +870,7 @@ def _read_jsonl(
                 numbers.append(number)
     except OSError as err:  # opening it, or reading on (an I/O error): what was read before stays read
         after = f"after line {number}; the lines before it read" if number else "nothing read from it"
-        _warn(problems, f"{path}: unreadable ({err.strerror or err}); {after}")
+        _warn(problems, f"{path}: {_broken_link(path, err) or f'unreadable ({err.strerror or err})'}; {after}")
     if replaced:
         _warn(problems, f"{path}: {len(replaced)} line(s) holding {NOT_UNICODE}: {first_few(replaced)}")
     if skipped:

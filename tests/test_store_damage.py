@@ -810,6 +810,35 @@ def test_a_run_whose_every_record_line_is_damaged_says_so_not_that_it_has_no_rec
     assert "no records yet" not in err and "Traceback" not in err
 
 
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+@pytest.mark.parametrize(
+    ("links", "why"),
+    [
+        ({"records.jsonl": "nowhere"}, "a broken link (to 'nowhere', which does not exist)"),
+        ({"records.jsonl": "loop", "loop": "records.jsonl"}, "a broken link (to 'loop', a loop of links that leads"),
+    ],
+    ids=["dangling", "looping"],
+)
+def test_a_records_file_that_is_a_broken_link_is_named_as_one_not_read_as_no_records(tmp_path, capsys, links, why):
+    """Was: a dangling or looping symbolic link in the place of records.jsonl read as a run with no records yet,
+    without a word: `bench results RUN` showed 0 cases, `bench report` said "run r1 has no records yet"."""
+    run = three_cases(tmp_path / "results")
+    (run / "records.jsonl").unlink()
+    for name, target in links.items():
+        (run / name).symlink_to(target)
+    path, results = run / "records.jsonl", ["--results", str(tmp_path / "results")]
+    assert main(["results", *results]) == 0
+    assert f"damaged: r1: 0 records read; not read: {path}: {why}" in capsys.readouterr().out
+    assert main(["results", "r1", *results]) == 0
+    assert f"\nnot read: {path}: {why}" in capsys.readouterr().out
+    assert main(["report", "r1", *results, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"bench report: warning: {path}: {why}" in err and "no records yet" not in err
+    assert err.endswith(
+        f"bench report: error: {path}: none of its records could be read (see the warning above): nothing to report\n"
+    )
+
+
 def test_files_saved_with_a_byte_order_mark_read_as_they_are(tmp_path):
     """A meta.json or a JSON-lines file saved by an editor that writes a UTF-8 byte order mark (Windows' Notepad)."""
     run = three_cases(tmp_path)

@@ -202,17 +202,16 @@ def tables(
     but not scored (:attr:`Tables.unscored`, :attr:`Tables.unscored_groups`); the other groups are scored as usual.
     """
     folder = store.resolve_run(run, results_dir)  # once: "latest" must name the same run for every file read
-    frame = store.load(folder)
+    damage: list[str] = []
+    skipped: list[str] = []
+    frame = store.load(folder, problems=damage, skipped_lines=skipped)
     meta = store.load_meta(folder)
     source = str(folder / "meta.json")
     if frame.empty:
         records = folder / "records.jsonl"
-        damage = [p for p in store.run_damage(folder) if p.startswith(str(records))]
-        if damage:  # lines there, none readable: the warnings above say which and why
-            raise BenchError(
-                f"{records}: none of its records could be read (every line is damaged, see the warning above): "
-                "nothing to report"
-            )
+        if damage:  # a file there, no record readable: the warnings above say which and why
+            why = "every line is damaged, see the warning above" if skipped else "see the warning above"
+            raise BenchError(f"{records}: none of its records could be read ({why}): nothing to report")
         raise BenchError(
             f"run {meta.get('run_id')} has no records yet (status {meta.get('status')}): nothing to report"
         )
