@@ -1276,12 +1276,32 @@ def running_who(meta: dict[str, Any]) -> str:
     return one_line_text(f" (pid {process.get('pid')} on {process.get('host')}{since})")
 
 
+def unlistable(path: str | os.PathLike[str]) -> str | None:
+    """Why the results folder ``path`` cannot be listed and looked into (``permission denied``), or ``None`` (it can,
+    or it is no folder: there is no run in it yet)."""
+    try:
+        with os.scandir(path) as entries:
+            next(entries, None)
+        os.stat(os.path.join(path, "."))  # looked into (x), not only listed (r)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        return os_reason(err)
+    return None
+
+
 def _run_folders(results_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The run folders under ``results_dir``, in no order (none when it is not a folder)."""
+    """The run folders under ``results_dir``, in no order (none when it is not a folder); a :class:`ResultsError`
+    naming it where it cannot be listed (``chmod 000``)."""
     root = results_folder(results_dir)
     if not root.is_dir():
         return []
-    return [p for p in root.iterdir() if p.is_dir() and _is_run_dir(p)]
+    try:
+        return [p for p in root.iterdir() if p.is_dir() and _is_run_dir(p)]
+    except OSError as err:
+        raise ResultsError(
+            f"results folder {short_name(str(root))!r}: cannot list the runs in it ({os_reason(err)})"
+        ) from None
 
 
 def run_dirs(results_dir: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -1516,7 +1536,7 @@ def runs_here(
         return []
     try:
         folders = _run_folders(results_dir)
-    except OSError:  # a folder that cannot be listed: no run to go by
+    except (OSError, ResultsError):  # a folder that cannot be listed: no run to go by
         return []
 
     def written(path: Path) -> float:

@@ -3,6 +3,7 @@ running; `bench results` says what could not be read."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -134,6 +135,56 @@ def test_a_run_folder_this_user_may_not_look_into_is_passed_over_and_named_when_
     assert capsys.readouterr().err == (
         f"bench report: error: run 'r1': cannot read its folder {tmp_path / 'r1'} (permission denied)\n"
     )
+
+
+def _unlistable_for_this_user(monkeypatch, folder: Path) -> None:
+    """Listing ``folder`` raises PermissionError, as a mode-000 folder does for anyone but root (these tests run as
+    root too, who may list any folder)."""
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def refused(real):
+        def listing(path=".", *args, **kwargs):
+            if Path(os.fspath(path)).absolute() == folder.absolute():
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+            return real(path, *args, **kwargs)
+
+        return listing
+
+    monkeypatch.setattr(os, "scandir", refused(real_scandir))
+    monkeypatch.setattr(os, "listdir", refused(real_listdir))
+
+
+@pytest.mark.parametrize("how", ["variable", "option", "default"])
+def test_a_results_folder_that_cannot_be_listed_is_one_line_naming_how_it_was_set(tmp_path, capsys, monkeypatch, how):
+    """Was: ``chmod 000 R; BENCH_RESULTS_DIR=R bench results`` ended on ``bench results: error: [Errno 13] Permission
+    denied: 'R'``, naming neither the variable nor what it is for."""
+    three_cases(tmp_path / "R")
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")  # the project: its default is results/
+    three_cases(tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BENCH_RESULTS_DIR", raising=False)
+    args = []
+    if how == "variable":
+        monkeypatch.setenv("BENCH_RESULTS_DIR", "R")
+    elif how == "option":
+        args = ["--results", "R"]
+    _unlistable_for_this_user(monkeypatch, tmp_path / ("results" if how == "default" else "R"))
+    named = {
+        "variable": "$BENCH_RESULTS_DIR 'R'",
+        "option": "argument --results: 'R'",
+        "default": "'results' (the default of --results)",
+    }[how]
+    for command in (["results"], ["report", "--out", "out"], ["gate", "--baseline", "r1", "--current", "r1"]):
+        with pytest.raises(SystemExit) if how == "option" else contextlib.nullcontext():
+            assert main([*command, *args]) == 2
+        err = capsys.readouterr().err
+        assert err.splitlines()[-1] == (
+            f"bench {command[0]}: error: {named}: cannot list the runs in it (permission denied)"
+        )
+        assert "Errno" not in err and "Traceback" not in err
+    folder = "results" if how == "default" else "R"
+    with pytest.raises(BenchError, match=rf"^results folder '{folder}': cannot list the runs in it \(permission"):
+        list_runs(folder)  # the library names the folder too
 
 
 @pytest.mark.parametrize(

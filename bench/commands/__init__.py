@@ -1,16 +1,69 @@
 """Subcommands of ``bench``: one module each, found automatically; each defines ``register(subparsers)``."""
 
+import argparse
+
+from bench.commands._args import BadEnvironment, FromEnvironment
+
+
+class NotGiven(str):
+    """A folder option's default where neither the option nor its environment variable was set: an error about it
+    names it as the default, not as an option the user never gave (see :func:`named_folder`)."""
+
+
+def folder_default(variable: str, path: str) -> str:
+    """The default of a folder option: ``$variable`` (marked as taken from it, see
+    :func:`bench.commands._args.environment_default`) or ``path`` (marked :class:`NotGiven`)."""
+    from bench.commands._args import environment_default
+
+    value = environment_default(variable, path)
+    return value if isinstance(value, FromEnvironment) else NotGiven(path)
+
+
+def named_folder(value: str, option: str) -> str:
+    """How an error names the folder ``value`` of ``option``, as the user set it: the environment variable it came
+    from (``$BENCH_REPORTS_DIR '/proc'``), the option given (``--out '/proc'``), or neither, its default
+    (``'reports' (the default of --out)``)."""
+    from bench.errors import short_name
+
+    if isinstance(value, FromEnvironment):
+        return f"${value.variable} {short_name(value.value)!r}"
+    if isinstance(value, NotGiven):
+        return f"{short_name(value)!r} (the default of {option})"
+    return f"{option} {short_name(value)!r}"
+
+
+class BadDefault(BadEnvironment):
+    """A folder option's default that cannot be used, raised through argparse as :class:`BadEnvironment` is, so that
+    its one line names where the folder came from (:func:`named_folder`), not an option never given."""
+
+
+def results_folder(text: str) -> str:
+    """argparse type of ``--results``: a folder (:func:`bench.commands._args.folder`) whose runs can be listed where
+    it exists. One that cannot be (``chmod 000``) is refused in one line naming how it was set: before, every command
+    reading it ended on ``error: [Errno 13] Permission denied: 'R'``."""
+    from bench.commands._args import folder
+    from bench.errors import short_name
+    from bench.results import unlistable
+
+    text = folder(text)
+    reason = unlistable(text)
+    if reason is None:
+        return text
+    why = f"cannot list the runs in it ({reason})"
+    if isinstance(text, (FromEnvironment, NotGiven)):
+        raise BadDefault(f"{named_folder(text, '--results')}: {why}")
+    raise argparse.ArgumentTypeError(f"{short_name(text)!r}: {why}")  # argparse names the option
+
 
 def add_results_option(parser) -> None:
     """The ``--results DIR`` option every command that reads runs shares."""
-    from bench.commands._args import environment_default, folder
     from bench.results import default_results_dir
 
     parser.add_argument(
         "--results",
         metavar="DIR",
-        type=folder,
-        default=environment_default("BENCH_RESULTS_DIR", default_results_dir()),
+        type=results_folder,
+        default=folder_default("BENCH_RESULTS_DIR", default_results_dir()),
         help="results folder (default: $BENCH_RESULTS_DIR or <rootdir>/results/)",
     )
 
