@@ -439,6 +439,37 @@ def test_a_report_folder_that_cannot_be_written_names_out(tmp_path, capsys, monk
     )
 
 
+@pytest.mark.parametrize("how", ["variable", "option", "default"])
+def test_a_report_folder_that_cannot_be_written_is_named_as_it_was_set(tmp_path, capsys, monkeypatch, how):
+    """Was: ``BENCH_REPORTS_DIR=/proc bench report`` said ``error: --out '/proc': cannot write the report: ...``,
+    naming an option never given."""
+    from tests.test_store_damage import three_cases
+
+    three_cases(tmp_path / "res", model_size_bytes=1000)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BENCH_REPORTS_DIR", raising=False)
+    args = ["report", "r1", "--results", "res"]
+    if how == "variable":
+        monkeypatch.setenv("BENCH_REPORTS_DIR", "/proc")
+    elif how == "option":
+        args += ["--out", "/proc"]
+    import pathlib
+
+    def refuse(self, *args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", refuse)  # as on /proc, where no folder can be made
+    assert main(args) == 2
+    named, folder = {
+        "variable": ("$BENCH_REPORTS_DIR '/proc'", "/proc"),
+        "option": ("--out '/proc'", "/proc"),
+        "default": ("'reports' (the default of --out)", "reports"),
+    }[how]
+    assert capsys.readouterr().err == (
+        f"bench report: error: {named}: cannot write the report: no such file or directory ('{folder}/r1')\n"
+    )
+
+
 def test_unknown_run_is_a_clear_error(tmp_path, capsys):
     assert main(["results", "nope", "--results", str(tmp_path)]) == 2
     assert "bench results: error: no runs under" in capsys.readouterr().err

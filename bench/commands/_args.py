@@ -167,6 +167,7 @@ def add_out_option(parser: argparse.ArgumentParser, what: str, below: str = "") 
     """The ``--out DIR`` option of a command that writes into the reports folder (``bench report``, ``history``,
     ``calibrate``): a :func:`folder`, by default ``$BENCH_REPORTS_DIR`` or ``<rootdir>/reports``, then ``below``
     where given; ``what`` says what the folder holds."""
+    from bench.commands import folder_default
     from bench.results import default_reports_dir
 
     default, then = default_reports_dir(), ""
@@ -176,7 +177,7 @@ def add_out_option(parser: argparse.ArgumentParser, what: str, below: str = "") 
         "--out",
         metavar="DIR",
         type=folder,
-        default=environment_default("BENCH_REPORTS_DIR", default),
+        default=folder_default("BENCH_REPORTS_DIR", default),
         help=f"{what} (default: $BENCH_REPORTS_DIR or <rootdir>/reports/{then})",
     )
 

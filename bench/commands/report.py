@@ -7,7 +7,7 @@ import os
 import sys
 
 from bench.checks import short
-from bench.commands import add_results_option
+from bench.commands import add_results_option, named_folder
 from bench.commands._args import add_out_option, input_file
 from bench.errors import BenchError, did_you_mean, os_reason
 
@@ -65,8 +65,8 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
     except OSError as err:  # writing below --out failed (a read-only or virtual file system, a full disk): say so
         if not isinstance(err.filename, str) or not _inside(err.filename, args.out):
             raise
-        raise BenchError(
-            f"--out {short(args.out)}: cannot write the report: {os_reason(err)} ({short(err.filename)})"
+        raise BenchError(  # as the folder was set: $BENCH_REPORTS_DIR, --out, or neither (its default)
+            f"{named_folder(args.out, '--out')}: cannot write the report: {os_reason(err)} ({short(err.filename)})"
         ) from None
     from bench.report.tables import group_label
 
