@@ -1324,6 +1324,34 @@ def _read_runs(results_dir: str | os.PathLike[str] | None) -> list[tuple[Path, d
 def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] | None = None) -> Path:
     """A run folder from a path, a run id, a unique id prefix, or ``None``/``"latest"`` for the newest run. An empty
     id is refused: as a prefix it would name any run (``bench baseline set ''`` promoted whichever there was)."""
+    return _resolve(run, results_dir, _listing(results_dir))[0]
+
+
+_Read = tuple[dict[str, Any], set[str] | None]
+"""A run's metadata and the suites its ``meta.json`` names (:func:`_read_meta`)."""
+
+
+def _listing(results_dir: str | os.PathLike[str] | None) -> Callable[[], dict[Path, _Read]]:
+    """The runs under ``results_dir`` in :func:`run_dirs`' order, each with what :func:`_read_meta` read of it, read
+    at the first call only: runs found by id one after the other list their folder once."""
+    read: list[dict[Path, _Read]] = []
+
+    def listed() -> dict[Path, _Read]:
+        if not read:
+            read.append({path: (meta, suites) for path, meta, suites in _read_runs(results_dir)})
+        return read[0]
+
+    return listed
+
+
+def _resolve(
+    run: str | os.PathLike[str] | None,
+    results_dir: str | os.PathLike[str] | None,
+    listed: Callable[[], dict[Path, _Read]],
+) -> tuple[Path, _Read | None]:
+    """:func:`resolve_run`'s folder, with its metadata where finding it read every run's (a run id, a prefix,
+    ``latest``: read to sort the runs, without warning, by ``listed``), else ``None`` (a run folder's path: nothing
+    read)."""
     if run is not None and not str(run).strip():
         raise FileNotFoundError(
             f"run {str(run)!r}: an empty run id names no run; give a run id, a unique start of one, a run folder's "
@@ -1331,11 +1359,12 @@ def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os
         )
     try:
         if run is not None and Path(run).is_dir() and _is_run_dir(Path(run)):
-            return Path(run)
+            return Path(run), None
     except OSError:  # no path can be looked up by that name (too long): it is looked for as a run id
         pass
     results_dir = results_folder(results_dir)
-    runs = run_dirs(results_dir)
+    read = listed()
+    runs = list(read)
     if run is not None and str(run) != "latest" and not any(p.name == str(run) for p in runs):
         for folder in (Path(run), results_dir / str(run)):
             reason = _closed(folder)
@@ -1344,7 +1373,7 @@ def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os
     if not runs:
         raise FileNotFoundError(f"no runs under {results_dir}/ (run a suite first: bench run suites/quick.yaml)")
     if run is None or str(run) == "latest":
-        return runs[-1]
+        return runs[-1], read[runs[-1]]
     matches = [p for p in runs if p.name == str(run)] or [p for p in runs if p.name.startswith(str(run))]
     if len(matches) > 1:  # the runs it could mean, not the latest runs (which need not start with it)
         named = first_few([p.name for p in reversed(matches)], rest="older")  # the newest first
@@ -1355,7 +1384,67 @@ def resolve_run(run: str | os.PathLike[str] | None = None, results_dir: str | os
     if not matches:
         known = ", ".join(p.name for p in runs[-5:])
         raise FileNotFoundError(f"run {short_name(str(run))!r} not found under {results_dir}/; latest runs: {known}")
-    return matches[0]
+    return matches[0], read[matches[0]]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFolder:
+    """A run's folder and its metadata, read once (:func:`open_run`): given to :func:`load` and :func:`load_samples`
+    in the place of a run, it is read by without reading its ``meta.json`` again. A path-like object (its folder)."""
+
+    path: Path
+    meta: dict[str, Any]
+    """:func:`read_meta`'s reading of it."""
+    suites: set[str] | None
+    """The suites its ``meta.json`` names, as written (:func:`_suite_names`): what its records are read with."""
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+
+def open_run(
+    run: str | os.PathLike[str] | RunFolder | None = None, results_dir: str | os.PathLike[str] | None = None
+) -> RunFolder:
+    """The run :func:`resolve_run` finds, with its metadata (:func:`read_meta`, whose warnings it gives once); a
+    :class:`RunFolder` is given back as it is. Its ``meta.json`` is read once, by finding the run among the others
+    or after: ``bench report`` read it four times (to find the run, for its records, its metadata and its samples),
+    ``bench gate`` five, and warned twice of a damaged one."""
+    return _open(run, results_dir, _listing(results_dir))
+
+
+def open_runs(
+    runs: Iterable[str | os.PathLike[str] | RunFolder | None], results_dir: str | os.PathLike[str] | None = None
+) -> list[RunFolder]:
+    """:func:`open_run` of each of ``runs``, the folder ``results_dir`` listed (and its runs' ``meta.json`` read) at
+    most once for all of them (``bench gate --baseline r1 --current r2``)."""
+    listed = _listing(results_dir)
+    return [_open(run, results_dir, listed) for run in runs]
+
+
+def _open(
+    run: str | os.PathLike[str] | RunFolder | None,
+    results_dir: str | os.PathLike[str] | None,
+    listed: Callable[[], dict[Path, _Read]],
+) -> RunFolder:
+    if isinstance(run, RunFolder):
+        return run
+    path, read = _resolve(run, results_dir, listed)
+    if read is None:
+        return RunFolder(path, *_read_meta(path))
+    meta, suites = read
+    for problem in meta.get("damage", []):  # read without warning, to sort the runs: warned now, once
+        warnings.warn(problem, ResultsWarning, stacklevel=2)
+    return RunFolder(path, meta, suites)
+
+
+def _run_files(
+    run: str | os.PathLike[str] | RunFolder | None, results_dir: str | os.PathLike[str] | None
+) -> tuple[Path, Any]:
+    """The folder of ``run`` and the suites its files are read with: a :class:`RunFolder`'s, else those of the
+    ``meta.json`` beside them (:data:`_BESIDE`)."""
+    if isinstance(run, RunFolder):
+        return run.path, run.suites
+    return resolve_run(run, results_dir), _BESIDE
 
 
 def report_name_problem(run_id: str, path: str | os.PathLike[str]) -> str | None:
@@ -1372,13 +1461,14 @@ def report_name_problem(run_id: str, path: str | os.PathLike[str]) -> str | None
 
 
 def load_meta(
-    run: str | os.PathLike[str] | None = None, results_dir: str | os.PathLike[str] | None = None
+    run: str | os.PathLike[str] | RunFolder | None = None, results_dir: str | os.PathLike[str] | None = None
 ) -> dict[str, Any]:
-    return read_meta(resolve_run(run, results_dir))
+    """The metadata of the run :func:`resolve_run` finds (:func:`read_meta`)."""
+    return open_run(run, results_dir).meta
 
 
 def load(
-    run: str | os.PathLike[str] | None = None,
+    run: str | os.PathLike[str] | RunFolder | None = None,
     results_dir: str | os.PathLike[str] | None = None,
     *,
     repeated: dict[str, list[int]] | None = None,
@@ -1395,8 +1485,9 @@ def load(
     """
     import pandas as pd
 
-    path = resolve_run(run, results_dir) / "records.jsonl"
-    rows = _read_jsonl(path, problems, repeated=repeated, skipped_lines=skipped_lines)
+    folder, suites = _run_files(run, results_dir)
+    path = folder / "records.jsonl"
+    rows = _read_jsonl(path, problems, repeated=repeated, skipped_lines=skipped_lines, suites=suites)
     frame = pd.DataFrame(rows)
     for column in COLUMNS:
         if column not in frame.columns:
@@ -1417,7 +1508,7 @@ def load(
 
 
 def load_samples(
-    run: str | os.PathLike[str] | None = None,
+    run: str | os.PathLike[str] | RunFolder | None = None,
     results_dir: str | os.PathLike[str] | None = None,
     *,
     arrays: bool = False,
@@ -1427,7 +1518,8 @@ def load_samples(
     float64 arrays, each made as its line is read (a million samples take 8 MB as an array, about 32 MB as a list:
     a run of many such cases no longer holds them all as lists at once). ``cases``, when given, are the only cases
     whose samples are read (the others' lines are passed over unparsed)."""
-    rows = _read_jsonl(resolve_run(run, results_dir) / "samples.jsonl", arrays=arrays, cases=cases)
+    folder, suites = _run_files(run, results_dir)
+    rows = _read_jsonl(folder / "samples.jsonl", arrays=arrays, cases=cases, suites=suites)
     return {f"{row['suite']}::{row['case_id']}": row["samples_ms"] for row in rows}
 
 

@@ -567,6 +567,24 @@ def _edit_meta(run: Path, **changes) -> None:
 
 
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
+@pytest.mark.parametrize("given", ["id", "path"])
+def test_bench_gate_warns_once_of_each_damaged_meta_json(tmp_path, capsys, given):
+    """Was: ``bench gate`` printed a damaged meta.json's warning twice (the current run's meta.json was read for its
+    suites, then again to compare it)."""
+    base = three_cases(tmp_path, "r1")
+    current = three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
+    for run in (base, current):
+        _edit_meta(run, finished_at=[1])
+    runs = ["r1", "r2"] if given == "id" else [str(base), str(current)]
+    outputs = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    main(["gate", "--baseline", runs[0], "--current", runs[1], "--results", str(tmp_path), *outputs])
+    err = capsys.readouterr().err.splitlines()
+    for run in (base, current):
+        warning = f"bench gate: warning: {run / 'meta.json'}: finished_at: [1] is not a time"
+        assert [line.startswith(warning) for line in err].count(True) == 1, err
+
+
+@pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
 def test_a_suite_name_in_meta_that_is_a_path_is_damage_and_promotes_nothing(tmp_path, capsys):
     """Was: meta.json naming its suite '..' made `bench baseline set` rmtree results/baseline/.. -- every run."""
     run = three_cases(tmp_path, "r1")

@@ -61,11 +61,13 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
     _not_a_run_file(args.json, "--json")
     if args.baseline_ref is not None and not args.rerun:  # it would be ignored: a gate not of the code it names
         raise GateError("--baseline-ref needs --rerun: it names the baseline code that --rerun measures again")
-    currents = [store.resolve_run(run, args.results) for run in (args.current or [None])]
-    current_meta = store.load_meta(currents[0])
+    # each run found and its meta.json read once (a damaged one warned about once), then compared as read
+    given = store.open_runs([*(args.current or [None]), *(args.baseline or [])], args.results)
+    currents = given[: len(args.current or [None])]
+    current_meta = currents[0].meta
     suites = [s["name"] for s in current_meta.get("suites", [])]
     if args.baseline:
-        baseline_runs: list[str | Path] = [store.resolve_run(run, args.results) for run in args.baseline]
+        baseline_runs: list[str | Path | store.RunFolder] = list(given[len(currents) :])
     else:
         found, missing = history.baseline_for(suites, args.results)
         if not found:
@@ -86,7 +88,7 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
         from bench.gate import rerun
 
         commit = rerun.baseline_commit(baseline_meta, args.baseline_ref, repo)
-        paths, selection = _rerun_suites(current_meta, currents[0] / "meta.json", repo)
+        paths, selection = _rerun_suites(current_meta, currents[0].path / "meta.json", repo)
         side_a, side_b, folder = rerun.rerun(paths, commit, args.rerun, args.results, repo, selection)
         result = gating.gate_runs(side_a, side_b, folder, **options)
         result.notes.append(

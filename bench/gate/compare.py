@@ -187,23 +187,24 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
     seen: set[Path] = set()
     unusable: set[str] = set()
     for run in runs:
-        path = store.resolve_run(run, results_dir)
+        opened = store.open_run(run, results_dir)  # its meta.json read once (or as given), for every file of it
+        path = opened.path
         if path.resolve() in seen:  # pooled twice, one run would count as two replicates: a precision it lacks
             raise GateError(f"run {path} is given twice on one side of the comparison; give each run once")
         seen.add(path.resolve())
         paths.append(path)
-        metas.append(store.load_meta(path))
+        metas.append(opened.meta)
         lines: dict[str, list[int]] = {}
-        frame = store.load(path, repeated=lines, skipped_lines=damaged)
+        frame = store.load(opened, repeated=lines, skipped_lines=damaged)
         waits: dict[str, float | None] = {}
         for row in frame.to_dict("records"):
             key = f"{row['suite']}::{row['case_id']}"
             records.setdefault(key, _clean(row))
             measurements.setdefault(key, []).append(_measurement(row))
             waits[key] = _cpu_wait_share(row)
-        found = store.load_samples(path)
-        kept = store.checked_samples(frame, found, path / "samples.jsonl")
-        unusable.update(key for key in found if key not in kept)
+        read = store.load_samples(opened)
+        kept = store.checked_samples(frame, read, path / "samples.jsonl")
+        unusable.update(key for key in read if key not in kept)
         for key, values in kept.items():
             samples.setdefault(key, []).append(values)
             cpu_wait.setdefault(key, []).append(waits.get(key))
