@@ -469,3 +469,29 @@ def test_records_and_samples_are_read_a_line_at_a_time_never_whole(tmp_path, mon
     with pytest.warns(results.ResultsWarning, match=r"2 damaged line\(s\) skipped: 6 \(longer .*\), 7 \(not JSON\)$"):
         found = load_samples("r1", tmp_path, cases={"s::b", "s::d"})  # e's samples are not parsed: not asked for
     assert found == {"s::b": [1.0] * 500, "s::d": [1.0] * 500}
+
+
+@pytest.mark.parametrize("given", ["latest", "r1", "path"])
+def test_the_report_and_the_gate_read_the_chosen_run_s_meta_json_once(tmp_path, monkeypatch, given):
+    """Was: bench report read the meta.json of the run it reports four times (to find the run among the others, then
+    for its records, for its metadata and for its samples), bench gate five times (once more for its suites)."""
+    import collections
+
+    from bench import results as store
+
+    for k in range(3):
+        writer = RunWriter(tmp_path, f"r{k}", {"suites": [{"name": "s"}], "started_at": f"2026-11-0{3 - k}T00:00:00Z"})
+        for name in "ab":
+            writer.append(record(name, run_id=f"r{k}", rounds=2, model_size_bytes=1000), [0.9, 1.1])
+        writer.close("finished")
+    run = str(tmp_path / "r1") if given == "path" else given  # r1 is neither the first nor the newest (r0)
+    reads: collections.Counter[str] = collections.Counter()
+    real = store._meta_json
+    monkeypatch.setattr(store, "_meta_json", lambda folder: reads.update([folder.name]) or real(folder))
+    assert main(["report", run, "--results", str(tmp_path), "--out", str(tmp_path / "reports")]) == 0
+    assert reads["r0" if given == "latest" else "r1"] == 1
+    reads.clear()
+    outputs = ["--summary", str(tmp_path / "s.md"), "--json", str(tmp_path / "v.json")]
+    base = str(tmp_path / "r2") if given == "path" else "r2"
+    main(["gate", "--baseline", base, "--current", run, "--results", str(tmp_path), *outputs])
+    assert reads["r0" if given == "latest" else "r1"] == 1 and reads["r2"] == 1

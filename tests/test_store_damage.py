@@ -374,7 +374,7 @@ def test_a_copied_run_folder_whose_name_is_no_run_id_is_listed_by_its_name_and_w
 
 
 @pytest.mark.parametrize("name", ["a" * 250, "gate"])
-def test_a_run_folder_named_too_long_or_as_a_reports_own_folder_writes_no_report(tmp_path, capsys, name):
+def test_a_run_folder_named_too_long_or_as_a_reports_own_folder_writes_no_report(tmp_path, capsys, monkeypatch, name):
     """Was: a 250-character folder name was taken as the run id, and its report, scored first, then failed in one
     line, ``cannot write the report: file name too long``: the report's staging folder beside it has a longer name; a
     run folder named ``gate`` wrote its report over ``reports/gate``, bench gate's."""
@@ -384,6 +384,7 @@ def test_a_run_folder_named_too_long_or_as_a_reports_own_folder_writes_no_report
     (reports / "gate" / "summary.md").write_text("the gate's")
     assert main(["results", "--results", str(results)]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[0] == name  # listed, and read, by its name
+    monkeypatch.setattr("bench.report.build.tables", lambda *args, **kwargs: pytest.fail("scored: refused too late"))
     assert main(["report", name[:4], "--results", str(results), "--out", str(reports)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"bench report: error: run {short_name(name)!r}: its folder's name is no run id, and ")

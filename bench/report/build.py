@@ -56,11 +56,11 @@ def write_report(
     from bench.report.load_chart import load_curve_chart
     from bench.report.xlsx import write_workbook
 
-    path = store.resolve_run(run, results_dir)
-    result = tables(path, prices_file=prices_file, profile=profile, across_runs=across_runs)
-    problem = store.report_name_problem(result.run_id, path)
+    found = store.open_run(run, results_dir)
+    problem = store.report_name_problem(found.meta["run_id"], found.path)
     if problem:  # a copied folder ("r1 (copy)"): its name is its id, and no folder of the reports may be named so
-        raise BenchError(problem)
+        raise BenchError(problem)  # before scoring it: nothing could be written
+    result = tables(found, prices_file=prices_file, profile=profile, across_runs=across_runs)
     folder = Path(store.default_reports_dir() if reports_dir is None else reports_dir) / result.run_id
     if (folder / "meta.json").exists():  # the reports folder is a results folder: it was replaced, records and all
         raise BenchError(

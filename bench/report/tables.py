@@ -201,11 +201,12 @@ def tables(
     runs goes to the cheaper contender. A group whose reference case did not run is shown with its measured figures
     but not scored (:attr:`Tables.unscored`, :attr:`Tables.unscored_groups`); the other groups are scored as usual.
     """
-    folder = store.resolve_run(run, results_dir)  # once: "latest" must name the same run for every file read
+    # once: "latest" must name the same run for every file read, and its meta.json is read (and warned of) once
+    found = store.open_run(run, results_dir)
+    folder, meta = found.path, found.meta
     damage: list[str] = []
     skipped: list[str] = []
-    frame = store.load(folder, problems=damage, skipped_lines=skipped)
-    meta = store.load_meta(folder)
+    frame = store.load(found, problems=damage, skipped_lines=skipped)
     source = str(folder / "meta.json")
     if frame.empty:
         records = folder / "records.jsonl"
@@ -218,7 +219,7 @@ def tables(
     try:
         ok = frame.loc[frame["status"] == "ok", ["suite", "case_id"]]  # no other case's samples are used
         cases = {f"{suite}::{case_id}" for suite, case_id in ok.itertuples(index=False)}
-        samples = store.load_samples(folder, arrays=True, cases=cases)  # arrays: 8 bytes a sample, not 32
+        samples = store.load_samples(found, arrays=True, cases=cases)  # arrays: 8 bytes a sample, not 32
         samples = store.checked_samples(frame, samples, folder / "samples.jsonl")
     except (OSError, BenchError):  # no or unreadable raw samples: the report says the confidence was not computed
         samples = {}
