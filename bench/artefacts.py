@@ -77,9 +77,16 @@ def cache_dir() -> Path:
     """Where trained weights and artefacts live: ``$BENCH_CACHE_DIR`` or ``~/.cache/bench``; a :class:`BenchError`
     saying to set the variable when it is unset and there is no home folder (no ``$HOME`` and a user id the password
     database does not know, as in some containers; an empty ``$HOME``, which Python reads as ``/``) or the home
-    folder is a relative path (``HOME=.``: the cache would move with the working folder)."""
+    folder is a relative path (``HOME=.``: the cache would move with the working folder), and when
+    ``$BENCH_CACHE_DIR`` is a relative path, for the same reason: a relative one was read from whatever folder each
+    process ran in (``bench gate --rerun`` runs the suites in a checkout of its own), each building its own cache."""
     chosen = os.environ.get(CACHE_ENV)
     if chosen:
+        if not Path(chosen).is_absolute():
+            raise BenchError(
+                f"${CACHE_ENV} {short_name(chosen, 60)!r} is not an absolute path, so the cache would move with the "
+                f"working folder: set it to an absolute path ({short_name(os.path.abspath(chosen), 60)!r} from here)"
+            )
         return Path(chosen)
     no_home = f"${CACHE_ENV} is unset and there is no home folder for ~/.cache/bench"
     home = os.environ.get("HOME")

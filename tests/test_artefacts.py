@@ -403,6 +403,24 @@ def test_an_empty_or_relative_home_is_no_home_for_the_cache(cache, monkeypatch, 
     assert artefacts.cache_dir() == Path("/home/someone/.cache/bench")
 
 
+@pytest.mark.parametrize("chosen", ["cache", " ", "./x/../cache"])
+def test_a_relative_cache_folder_is_refused_as_a_relative_home_is(cache, monkeypatch, tmp_path, chosen):
+    """Before, BENCH_CACHE_DIR=cache was taken below whatever folder each process ran in (a relative $HOME was
+    refused for that very reason): a run from another folder, or bench gate --rerun's checkout, built its own cache."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCH_CACHE_DIR", chosen)
+    with pytest.raises(BenchError) as refused:
+        artefacts.cache_dir()
+    assert str(refused.value) == (
+        f"$BENCH_CACHE_DIR {chosen!r} is not an absolute path, so the cache would move with the working folder: set "
+        f"it to an absolute path ({short_name(os.path.abspath(chosen), 60)!r} from here)"
+    )
+    make, calls = counted(1)
+    with pytest.raises(BenchError):
+        artefacts.load_or_make("kind", {}, make)
+    assert not calls and not (tmp_path / "cache").exists()
+
+
 def test_switched_off_it_always_makes(cache, monkeypatch):
     monkeypatch.setenv("BENCH_ARTEFACT_CACHE", "0")
     make, calls = counted(1)

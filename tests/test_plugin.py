@@ -402,9 +402,10 @@ def test_a_results_or_reports_folder_that_cannot_be_used_is_one_line_naming_wher
     "variable, value, why",
     [
         ("BENCH_ARTEFACT_CACHE", "maybe", "$BENCH_ARTEFACT_CACHE 'maybe': use 1, true, yes, on to cache *"),
-        ("BENCH_CACHE_DIR", "afile", "$BENCH_CACHE_DIR afile: is a file, not a folder"),
-        ("BENCH_CACHE_DIR", "afile/sub", "$BENCH_CACHE_DIR afile/sub: afile is a file, not a folder"),
-        ("BENCH_CACHE_DIR", "x" * 300, "$BENCH_CACHE_DIR xxx*: unusable (file name too long)"),
+        ("BENCH_CACHE_DIR", "/afile", "$BENCH_CACHE_DIR */afile: is a file, not a folder"),
+        ("BENCH_CACHE_DIR", "/afile/sub", "$BENCH_CACHE_DIR */afile/sub: */afile is a file, not a folder"),
+        ("BENCH_CACHE_DIR", "/" + "x" * 300, "$BENCH_CACHE_DIR *xxx: unusable (file name too long)"),
+        ("BENCH_CACHE_DIR", "cache", "$BENCH_CACHE_DIR 'cache' is not an absolute path, so the cache would move *"),
     ],
 )
 def test_a_cache_that_cannot_be_used_is_refused_before_the_run_naming_the_variable(
@@ -414,7 +415,7 @@ def test_a_cache_that_cannot_be_used_is_refused_before_the_run_naming_the_variab
     one) ran the whole suite uncached, every case training its model again, with one warning per case."""
     pytester.makefile(".yaml", **{"suites/nop": NOOP_SUITE})
     (pytester.path / "afile").write_text("")
-    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv(variable, str(pytester.path) + value if value.startswith("/") else value)  # below the test's
     result = pytester.runpytest("--benchmark-only", "suites/", "--bench-results", "out", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {why}"])
