@@ -19,6 +19,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import stat
@@ -477,9 +478,8 @@ class RunWriter:
         folder.mkdir(parents=True, exist_ok=True)
         for handle in (self._records, self._samples):
             handle.seek(0)
-            data = handle.read()
             with open(folder / Path(handle.name).name, "xb") as copy:  # never over a file someone made there since
-                copy.write(data)
+                shutil.copyfileobj(handle, copy)  # a piece at a time: a run's samples may be gigabytes
                 copy.flush()
                 os.fsync(copy.fileno())
 

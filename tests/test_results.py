@@ -495,3 +495,32 @@ def test_the_report_and_the_gate_read_the_chosen_run_s_meta_json_once(tmp_path, 
     base = str(tmp_path / "r2") if given == "path" else "r2"
     main(["gate", "--baseline", base, "--current", run, "--results", str(tmp_path), *outputs])
     assert reads["r0" if given == "latest" else "r1"] == 1 and reads["r2"] == 1
+
+
+class _PiecesOnly:
+    """A run's file held open by its writer, which must never be read whole."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def read(self, size=-1):
+        assert size is not None and size >= 0, f"{self._handle.name} read whole"
+        return self._handle.read(size)
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+
+def test_a_removed_run_is_written_back_a_piece_at_a_time(tmp_path):
+    """Was: writing back a run whose folder was removed during it read its records and samples whole into memory
+    (a run's samples may be gigabytes)."""
+    import shutil
+
+    writer = RunWriter(tmp_path, "r1", {"suites": [{"name": "s"}]})
+    writer.append(record("a"), [1.0] * 1000)
+    writer.append(record("b"), [2.0] * 1000)
+    shutil.rmtree(tmp_path / "r1")
+    writer._records, writer._samples = _PiecesOnly(writer._records), _PiecesOnly(writer._samples)
+    writer.close("finished")  # after its last case: written back, and finished
+    assert writer.removed and load("r1", tmp_path)["case_id"].tolist() == ["a", "b"]
+    assert load_samples("r1", tmp_path) == {"s::a": [1.0] * 1000, "s::b": [2.0] * 1000}
