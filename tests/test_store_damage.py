@@ -373,6 +373,23 @@ def test_a_copied_run_folder_whose_name_is_no_run_id_is_listed_by_its_name_and_w
     assert (reports / "cur1" / "index.html").read_bytes() == written
 
 
+def test_a_copied_run_folder_whose_name_is_no_run_id_is_not_promoted(tmp_path, capsys):
+    """Review: read as its folder's run, a copy named "cur1 (copy)" was promoted as that, and the baseline then
+    warned on every read that its run id 'cur1 (copy)' is no run id."""
+    shutil.copytree(three_cases(tmp_path, "cur1"), tmp_path / "cur1 (copy)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResultsWarning)  # the copy's meta.json names cur1: warned, and not the point
+        assert main(["baseline", "set", "cur1 (copy)", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"bench baseline: error: run 'cur1 (copy)': its folder's name is no run id, which the baseline would name as "
+        f"the run it was promoted from: rename {short_name(str(tmp_path / 'cur1 (copy)'))} to a run id to promote "
+        "it: letters, digits, '.', '_' or '-' (at most 128, first a letter or digit; not latest, baseline, history, "
+        "gate, calibration)\n"
+    )
+    assert not (tmp_path / "baseline").exists()
+
+
 @pytest.mark.parametrize("name", ["a" * 250, "gate"])
 def test_a_run_folder_named_too_long_or_as_a_reports_own_folder_writes_no_report(tmp_path, capsys, monkeypatch, name):
     """Was: a 250-character folder name was taken as the run id, and its report, scored first, then failed in one

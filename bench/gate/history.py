@@ -25,7 +25,7 @@ import numpy as np
 from bench import metrics
 from bench.checks import plain_text
 from bench.durable import fsync_folder, leftovers, replace_folder, take_lock, write_atomic, write_synced
-from bench.errors import BenchError, first_few, os_reason
+from bench.errors import BenchError, first_few, os_reason, short_name
 
 try:
     import fcntl
@@ -443,6 +443,12 @@ def promote(
     if meta.get("status") in ("running", "killed", "damaged"):
         state = "still running" if meta["status"] == "running" else meta["status"]
         raise BenchError(f"run {meta['run_id']} is {state}: promote a finished run")
+    if store.run_id_problem(meta["run_id"]):  # a copied folder ("r1 (copy)"): its id is its name
+        raise BenchError(
+            f"run {short_name(meta['run_id'])!r}: its folder's name is no run id, which the baseline would name as "
+            f"the run it was promoted from: rename {short_name(str(source))} to a run id to promote it: "
+            f"{store.RUN_ID_RULE}"
+        )
     run_suites = [s["name"] for s in meta.get("suites", [])]
     if not run_suites:  # a damaged list of suites: nothing to promote, and never a silent success
         why = next((p for p in meta.get("damage", []) if "suites" in p), f"{source / 'meta.json'}: no suites")
