@@ -1568,8 +1568,8 @@ def run_damage(path: Path) -> list[str]:
         warnings.simplefilter("ignore", ResultsWarning)
         meta, suites = _read_meta(path)
         problems = list(meta.get("damage", []))
-        for name in ("records.jsonl", "samples.jsonl"):
-            _read_jsonl(path / name, problems, suites=suites)
+        for name in ("records.jsonl", "samples.jsonl"):  # samples as arrays: 8 bytes each, not a list's 32
+            _read_jsonl(path / name, problems, suites=suites, arrays=True)
     return problems
 
 

@@ -524,3 +524,29 @@ def test_a_removed_run_is_written_back_a_piece_at_a_time(tmp_path):
     writer.close("finished")  # after its last case: written back, and finished
     assert writer.removed and load("r1", tmp_path)["case_id"].tolist() == ["a", "b"]
     assert load_samples("r1", tmp_path) == {"s::a": [1.0] * 1000, "s::b": [2.0] * 1000}
+
+
+def test_bench_results_of_one_run_keeps_no_samples_as_lists_to_find_their_damage(tmp_path, monkeypatch):
+    """Was: ``bench results RUN`` (:func:`bench.results.run_damage`) read the samples file only for what it could not
+    read, yet kept every case's samples as a list of Python floats (32 bytes a sample, 4 times the arrays the report
+    reads), so a samples file of several GB still ended it in MemoryError. Damage is found as before."""
+    from bench import results
+
+    writer = RunWriter(tmp_path, "r1", {"suites": [{"name": "s"}]})
+    for name in "ab":
+        writer.append(record(name), [1.0] * 50)
+    writer.close("finished")
+    with open(tmp_path / "r1" / "samples.jsonl", "ab") as handle:
+        handle.write(b"{not json}\n")
+    kept: list[object] = []
+    real = results._read_jsonl
+
+    def reading(path, *args, **kwargs):
+        rows = real(path, *args, **kwargs)
+        kept.extend(row["samples_ms"] for row in rows if path.name == "samples.jsonl")
+        return rows
+
+    monkeypatch.setattr(results, "_read_jsonl", reading)
+    damage = results.run_damage(tmp_path / "r1")
+    assert damage == [f"{tmp_path / 'r1' / 'samples.jsonl'}: 1 damaged line(s) skipped: 3 (not JSON)"]
+    assert len(kept) == 2 and not any(isinstance(samples, list) for samples in kept)
