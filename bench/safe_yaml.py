@@ -271,9 +271,24 @@ def open_regular(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
 
 def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
     """A regular file's bytes (at most ``limit + 1`` of them when ``limit`` is given), checked as
-    :func:`open_regular` checks it."""
+    :func:`open_regular` checks it. Read in pieces up to the limit, so that memory follows the file, not the limit
+    (before, ``read(limit + 1)`` set aside all of it at once: 256 MiB for every small ``meta.json`` of a listing,
+    a ``MemoryError`` under ``ulimit -v``)."""
     with open_regular(path) as handle:
-        return handle.read() if limit is None else handle.read(limit + 1)
+        if limit is None:
+            return handle.read()
+        pieces, left = [], limit + 1
+        while left > 0:
+            piece = handle.read(min(left, READ_PIECE))
+            if not piece:
+                break
+            pieces.append(piece)
+            left -= len(piece)
+        return b"".join(pieces)
+
+
+READ_PIECE = 1 << 20
+"""The most bytes :func:`read_regular` asks for at once."""
 
 
 def read_text(path: str | os.PathLike[str], what: str = "file") -> str:

@@ -550,3 +550,23 @@ def test_bench_results_of_one_run_keeps_no_samples_as_lists_to_find_their_damage
     damage = results.run_damage(tmp_path / "r1")
     assert damage == [f"{tmp_path / 'r1' / 'samples.jsonl'}: 1 damaged line(s) skipped: 3 (not JSON)"]
     assert len(kept) == 2 and not any(isinstance(samples, list) for samples in kept)
+
+
+def test_a_small_meta_json_is_read_without_setting_aside_the_limit(tmp_path):
+    """Reading a run's small ``meta.json`` under its 256 MiB limit sets aside memory for the file, not the limit
+    (before, ``read(limit + 1)`` reserved the whole limit for every read: a ``MemoryError`` under ``ulimit -v``)."""
+    import tracemalloc
+
+    from bench.safe_yaml import read_regular
+
+    path = tmp_path / "meta.json"
+    path.write_text(json.dumps({"run_id": "r1", "suites": ["s"]}))
+    tracemalloc.start()
+    try:
+        data = read_regular(path, 256 * 1024 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert json.loads(data)["run_id"] == "r1"
+    assert peak < 8 * 1024 * 1024, f"{peak / 2**20:.0f} MiB set aside to read {len(data)} bytes"
+    assert read_regular(path, 5) == path.read_bytes()[:6]  # still at most limit + 1 bytes
