@@ -535,6 +535,30 @@ def test_a_variable_naming_a_file_is_named_in_the_error_not_an_option_never_pass
     assert err == f"bench {argv[0]}: error: ${variable} 'afile': {what}\n"
 
 
+@pytest.mark.parametrize(
+    ("argv", "what"),
+    [
+        (["gate"], "--summary: 'reports/gate/summary.md': 'reports' is a file, not a folder"),
+        (["report"], "--out: 'reports' is a file, not a folder"),
+        (["history", "demo"], "--out: 'reports/history': 'reports' is a file, not a folder"),
+        (["calibrate"], "--out: 'reports/calibration': 'reports' is a file, not a folder"),
+        (["results"], "--results: 'results' is a file, not a folder"),
+    ],
+)
+def test_a_default_folder_that_is_a_file_is_named_as_the_default_not_as_an_option_never_passed(
+    argv, what, tmp_path, capsys, monkeypatch
+):
+    """Before: 'bench report: error: argument --results: 'results' is a file, not a folder' (with argparse's usage
+    lines) where neither --results nor $BENCH_RESULTS_DIR was set, only a file named results lay in the root."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BENCH_RESULTS_DIR", raising=False)
+    monkeypatch.delenv("BENCH_REPORTS_DIR", raising=False)
+    name = "results" if argv == ["results"] else "reports"
+    (tmp_path / name).write_text("")
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"bench {argv[0]}: error: the default of {what}\n"
+
+
 @pytest.mark.parametrize("long", ["a" * 5000, "afile/" + "/".join(["b" * 200] * 15), "/".join(["c" * 200] * 30)])
 @pytest.mark.parametrize("given", ["variable", "option"])
 def test_a_long_path_in_a_variable_or_an_option_is_named_in_one_short_line(long, given, tmp_path, capsys, monkeypatch):

@@ -2,21 +2,21 @@
 
 import argparse
 
-from bench.commands._args import BadEnvironment, FromEnvironment
+from bench.commands._args import BadEnvironment, FromEnvironment, NotGiven
 
 
-class NotGiven(str):
-    """A folder option's default where neither the option nor its environment variable was set: an error about it
-    names it as the default, not as an option the user never gave (see :func:`named_folder`)."""
-
-
-def folder_default(variable: str, path: str) -> str:
-    """The default of a folder option: ``$variable`` (marked as taken from it, see
-    :func:`bench.commands._args.environment_default`) or ``path`` (marked :class:`NotGiven`)."""
+def folder_default(variable: str, path: str, option: str) -> str:
+    """The default of the path option ``option`` (a folder, or a file in one): ``$variable`` (marked as taken from
+    it, see :func:`bench.commands._args.environment_default`) or ``path`` (marked :class:`NotGiven`, so that a
+    default refused as it is checked names itself as ``option``'s default, not as an option the user never gave)."""
     from bench.commands._args import environment_default
 
     value = environment_default(variable, path)
-    return value if isinstance(value, FromEnvironment) else NotGiven(path)
+    if isinstance(value, FromEnvironment):
+        return value
+    marked = NotGiven(path)
+    marked.option = option
+    return marked
 
 
 def named_folder(value: str, option: str) -> str:
@@ -63,7 +63,7 @@ def add_results_option(parser) -> None:
         "--results",
         metavar="DIR",
         type=results_folder,
-        default=folder_default("BENCH_RESULTS_DIR", default_results_dir()),
+        default=folder_default("BENCH_RESULTS_DIR", default_results_dir(), "--results"),
         help="results folder (default: $BENCH_RESULTS_DIR or <rootdir>/results/)",
     )
 

@@ -107,6 +107,14 @@ class FromEnvironment(str):
     value = ""
 
 
+class NotGiven(str):
+    """A folder option's default where neither the option (``option``) nor its environment variable was set: an
+    error about it names it as the default, not as an option the user never gave (see
+    :func:`bench.commands.named_folder`)."""
+
+    option = ""
+
+
 class BadEnvironment(BenchError):
     """An environment variable that sets a default names an unusable path (raised through argparse, which turns only
     its own errors into usage lines, so that the line names the variable: see ``bench.cli.main``)."""
@@ -131,6 +139,8 @@ def _named_by_variable(check):
         except argparse.ArgumentTypeError as err:
             if isinstance(text, FromEnvironment):
                 raise BadEnvironment(f"${text.variable} {short_name(text.value)!r}: {err}") from None
+            if isinstance(text, NotGiven) and text.option:
+                raise BadEnvironment(f"the default of {text.option}: {err}") from None  # err names the folder
             raise
 
     checked.__name__ = check.__name__
@@ -177,7 +187,7 @@ def add_out_option(parser: argparse.ArgumentParser, what: str, below: str = "") 
         "--out",
         metavar="DIR",
         type=folder,
-        default=folder_default("BENCH_REPORTS_DIR", default),
+        default=folder_default("BENCH_REPORTS_DIR", default, "--out"),
         help=f"{what} (default: $BENCH_REPORTS_DIR or <rootdir>/reports/{then})",
     )
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from bench.checks import short
-from bench.commands import add_results_option
-from bench.commands._args import environment_default, non_negative_int, output_file, probability
+from bench.commands import add_results_option, folder_default
+from bench.commands._args import non_negative_int, output_file, probability
 from bench.errors import BenchError
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
 from bench.gate.rules import RUN_NOISE_RUNS_RANGE, parse_run_noise, parse_run_noise_runs
@@ -235,13 +235,13 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--summary",
         type=output_file,
-        default=environment_default("BENCH_REPORTS_DIR", str(reports / "summary.md")),
+        default=folder_default("BENCH_REPORTS_DIR", str(reports / "summary.md"), "--summary"),
         help="Markdown summary file (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then gate/summary.md)",
     )
     parser.add_argument(
         "--json",
         type=output_file,
-        default=environment_default("BENCH_REPORTS_DIR", str(reports / "verdicts.json")),
+        default=folder_default("BENCH_REPORTS_DIR", str(reports / "verdicts.json"), "--json"),
         help="JSON verdict file (default: $BENCH_REPORTS_DIR or <rootdir>/reports/, then gate/verdicts.json)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print the whole Markdown summary")
