@@ -148,15 +148,17 @@ def collect(results: Path) -> list[CaseRuns]:
     missing: list[str] = []
     for path in store.run_dirs(results):
         frame = store.load(path)
-        samples = store.checked_samples(frame, store.load_samples(path), path / "samples.jsonl")
+        read = store.load_samples(path, arrays=True)  # arrays: 8 bytes a sample, not a list's 32
+        samples = store.checked_samples(frame, read, path / "samples.jsonl")
         for row in frame[frame["status"] == "ok"].itertuples():
             key = f"{row.suite}::{row.case_id}"
-            if not samples.get(key):
+            values = samples.get(key)
+            if values is None or not len(values):  # by len: an array of several samples has no truth value
                 missing.append(f"{path.name}/{key}")
                 continue
             family = f"{row.model}[{row.compression}-cpu-{row.threads}t-bs{row.batch_size}]"
             item = families.setdefault(family, CaseRuns(family, int(row.batch_size), [], []))
-            values = np.asarray(samples[key], dtype=float)
+            values = np.asarray(values, dtype=float)
             (item.slowed if row.engine.startswith("slowdown") else item.eager).append(values)
     if missing:
         warnings.warn(

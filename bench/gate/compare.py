@@ -138,8 +138,10 @@ class RunSide:
 
     label: str
     records: dict[str, dict[str, Any]]
-    samples: dict[str, list[list[float]]]
-    """Raw samples per case: one list per run (several when runs are pooled)."""
+    samples: dict[str, list[Sequence[float]]]
+    """Raw samples per case: one sequence per run (several when runs are pooled), a numpy float64 array each as
+    :func:`load_side` reads them (8 bytes a sample, not a list's 32). Tell one apart from none by ``len``, never by
+    truth: an array of two or more samples has none (:func:`_has_runs`)."""
     metas: list[dict[str, Any]]
     repeated: dict[str, str] = field(default_factory=dict)
     """Cases a run's ``records.jsonl`` holds more than once -> where (two measurements: neither is judged)."""
@@ -177,7 +179,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
     if not runs:
         raise GateError("no run given")
     records: dict[str, dict[str, Any]] = {}
-    samples: dict[str, list[list[float]]] = {}
+    samples: dict[str, list[Sequence[float]]] = {}
     cpu_wait: dict[str, list[float | None]] = {}
     repeated: dict[str, str] = {}
     measurements: dict[str, list[tuple[str, Any]]] = {}
@@ -202,7 +204,7 @@ def load_side(runs: Sequence[str | Path], results_dir: str | Path | None = None)
             records.setdefault(key, _clean(row))
             measurements.setdefault(key, []).append(_measurement(row))
             waits[key] = _cpu_wait_share(row)
-        read = store.load_samples(opened)
+        read = store.load_samples(opened, arrays=True)  # arrays: 8 bytes a sample, not a list's 32
         kept = store.checked_samples(frame, read, path / "samples.jsonl")
         unusable.update(key for key in read if key not in kept)
         for key, values in kept.items():
@@ -223,15 +225,17 @@ def _cpu_wait_share(row: Mapping[str, Any]) -> float | None:
     return float(value)
 
 
-def _busy_runs(samples: list[list[float]], waits: list[float | None] | None) -> dict[int, float]:
+def _busy_runs(samples: Sequence[Sequence[float]], waits: list[float | None] | None) -> dict[int, float]:
     """The runs of one side taken on a busy machine: index -> ``cpu_wait_share`` above :data:`CPU_WAIT_LIMIT` (a
     run without the figure counts as quiet)."""
     return {i: w for i, w in enumerate(list(waits or [])[: len(samples)]) if w is not None and w > CPU_WAIT_LIMIT}
 
 
 def quiet_runs(
-    old: list[list[float]], new: list[list[float]], waits: tuple[list[float | None] | None, list[float | None] | None]
-) -> tuple[list[list[float]], list[list[float]], str, str | None]:
+    old: Sequence[Sequence[float]],
+    new: Sequence[Sequence[float]],
+    waits: tuple[list[float | None] | None, list[float | None] | None],
+) -> tuple[Sequence[Sequence[float]], Sequence[Sequence[float]], str, str | None]:
     """Both sides' runs left after those taken on a busy machine (``cpu_wait_share`` above :data:`CPU_WAIT_LIMIT`;
     not recorded counts as quiet), a note on those left out, and a reason when a side has none left. Runs paired
     by ``--rerun`` (as many on each side) are left out in pairs, so that the pairs stay those that ran together."""
@@ -685,8 +689,8 @@ def _compare_metric(
     rule: Rule,
     old: dict[str, Any],
     new: dict[str, Any],
-    old_samples: list[list[float]] | None,
-    new_samples: list[list[float]] | None,
+    old_samples: Sequence[Sequence[float]] | None,
+    new_samples: Sequence[Sequence[float]] | None,
     run_noise: float | RunNoise = RUN_NOISE,
     cpu_wait: tuple[list[float | None] | None, list[float | None] | None] = (None, None),
     unusable: tuple[bool, bool] = (False, False),
@@ -695,10 +699,11 @@ def _compare_metric(
     verdict = Verdict(key, rule.metric, "not comparable", rule=rule.text, relative=rule.relative)
     if metric.kind == SAMPLED:
         measured = (_present(old.get(rule.metric)), _present(new.get(rule.metric)))
-        if not old_samples and not new_samples and not any(measured):
+        have = (_has_runs(old_samples), _has_runs(new_samples))
+        if not any(have) and not any(measured):
             return None  # neither run timed it (a load-only case)
-        if not old_samples or not new_samples:
-            verdict.reason = _no_samples_reason((bool(old_samples), bool(new_samples)), measured, unusable)
+        if not all(have):
+            verdict.reason = _no_samples_reason(have, measured, unusable)
             return verdict
         old_samples, new_samples, busy_note, busy = quiet_runs(old_samples, new_samples, cpu_wait)
         if busy:
@@ -733,6 +738,12 @@ def _compare_metric(
     elif below_peak := _below_bound_peak(old, new, rule.metric):
         verdict.verdict, verdict.reason = "not comparable", below_peak
     return verdict
+
+
+def _has_runs(runs: Sequence[Sequence[float]] | None) -> bool:
+    """Whether a side has raw samples of a case: one run or more (each a list or an array; by ``len``, never by
+    truth, which an array of several samples does not have)."""
+    return runs is not None and len(runs) > 0
 
 
 def _no_samples_reason(samples: tuple[bool, bool], figures: tuple[bool, bool], unusable: tuple[bool, bool]) -> str:

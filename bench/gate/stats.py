@@ -187,6 +187,10 @@ def quiet_level(block_medians: np.ndarray) -> tuple[float, float]:
 
 
 def _as_runs(samples: Sequence[float] | Runs) -> Runs:
+    """One side's samples as one sequence per run: a flat sequence (a list of numbers, a 1-D array) is one run; a
+    sequence of lists or arrays is already one per run."""
+    if isinstance(samples, np.ndarray):
+        return [samples] if samples.ndim == 1 else list(samples)
     if len(samples) and not isinstance(samples[0], (int, float, np.floating, np.integer)):
         return samples  # already one list per run
     return [samples]
