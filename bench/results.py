@@ -758,6 +758,16 @@ def _broken_link(path: Path, err: OSError) -> str | None:
     return None
 
 
+def broken_link(path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` is when it is a symbolic link that leads to no file (:func:`_broken_link`: to a path that does
+    not exist, or one of a loop of links), else ``None``: a writer opening it to append would create its target."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        return _broken_link(Path(path), err)
+    return None
+
+
 def _open_regular(path: Path):
     """A run's file opened to be read a line at a time, only if it is a regular file (as :func:`_read_regular`)."""
     from bench.safe_yaml import open_regular  # here: yaml stays out of the command line's start-up

@@ -4,8 +4,9 @@ The run's cases that already have a record (ok, failed or skipped) are deselecte
 same run folder, so the union of its records covers every case once. A case that was mid-way when the run died has
 no record and is measured again from the start (a line its kill cut short is dropped first). ``meta.json`` gets a
 ``resumed`` entry per resumption. Resuming is refused, one line each, when the run is still running, its
-``meta.json`` is damaged, a suite is not part of it or changed since, or the machine is another one; and when the
-run was killed before its first case (nothing to resume).
+``meta.json`` is damaged, one of its files is a link that leads to no file (appending through it would create its
+target), a suite is not part of it or changed since, or the machine is another one; and when the run was killed
+before its first case (nothing to resume).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bench.results import (
     ResultsWarning,
     RunBusyError,
     RunWriter,
+    broken_link,
     killed_empty,
     load,
     read_meta,
@@ -53,6 +55,10 @@ def resumable(results_dir: str | Path, run_id: str) -> Resumable:
             f"--resume {run_id!r}: the run was killed before its first case, so nothing was measured and there is "
             f"nothing to resume; start a new run (its folder {path} is safe to delete)"
         )
+    for name in ("meta.json", "records.jsonl", "samples.jsonl"):  # appended through, a link would create its target
+        broken = broken_link(path / name)
+        if broken:
+            raise BenchError(f"--resume {run_id!r}: {path / name} is {broken}; restore it or start a new run")
     if not (path / "meta.json").is_file():
         raise BenchError(f"--resume {run_id!r}: no run {path} (its meta.json is missing)")
     for name in ("records.jsonl", "samples.jsonl"):  # appended to: each must be a file, or not yet exist

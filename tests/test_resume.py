@@ -236,3 +236,30 @@ def test_run_ids_that_name_the_reports_folders_of_other_commands_are_refused(run
     from bench.results import run_id_problem
 
     assert "not latest, baseline, history, gate, calibration)" in (run_id_problem(run_id) or "")
+
+
+@pytest.mark.parametrize(
+    ("name", "links", "said"),
+    [
+        ("records.jsonl", {"records.jsonl": "moved.jsonl"}, "a broken link (to 'moved.jsonl', which does not exist)"),
+        ("samples.jsonl", {"samples.jsonl": "moved.jsonl"}, "a broken link (to 'moved.jsonl', which does not exist)"),
+        ("records.jsonl", {"records.jsonl": "loop", "loop": "records.jsonl"}, "a broken link (to 'loop', a loop of"),
+    ],
+)
+def test_a_run_file_that_is_a_broken_link_is_refused_in_one_line_before_any_case(
+    stopped, monkeypatch, capsys, name, links, said
+):
+    """Was: a records.jsonl (or samples.jsonl) left a link to a file that no longer exists read as a run of no
+    records, and the resumption appended through the link, creating its target: every case measured again, in a
+    file outside the run. It is refused, naming the file as a broken link, as reading it does."""
+    run = stopped.path / "out" / "r"
+    for link, target in links.items():
+        (run / link).unlink(missing_ok=True)
+        (run / link).symlink_to(target)
+    monkeypatch.chdir(stopped.path)
+    assert main(["run", "suites/t.yaml", "--results", "out", "--resume", "r", "-q"]) == 4
+    out, err = capsys.readouterr()
+    assert f"ERROR: --resume 'r': out/r/{name} is {said}" in err and "; restore it or start a new run" in err
+    assert "passed" not in out  # before any case
+    assert not (run / "moved.jsonl").exists() and all((run / link).is_symlink() for link in links)
+    assert json.loads((run / "meta.json").read_text())["status"] == "interrupted"
