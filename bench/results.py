@@ -1572,11 +1572,15 @@ def checked_samples(
     return kept
 
 
-def run_damage(path: Path) -> list[str]:
-    """What could not be read of a run (``meta.json``, damaged lines of its records and samples), without warning."""
+def run_damage(path: Path | RunFolder) -> list[str]:
+    """What could not be read of a run (``meta.json``, damaged lines of its records and samples), without warning.
+    A :class:`RunFolder` (:func:`open_run`) is read by without reading its ``meta.json`` again."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResultsWarning)
-        meta, suites = _read_meta(path)
+        if isinstance(path, RunFolder):
+            path, meta, suites = path.path, path.meta, path.suites
+        else:
+            meta, suites = _read_meta(path)
         problems = list(meta.get("damage", []))
         for name in ("records.jsonl", "samples.jsonl"):  # samples as arrays: 8 bytes each, not a list's 32
             _read_jsonl(path / name, problems, suites=suites, arrays=True)

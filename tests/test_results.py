@@ -497,6 +497,33 @@ def test_the_report_and_the_gate_read_the_chosen_run_s_meta_json_once(tmp_path, 
     assert reads["r0" if given == "latest" else "r1"] == 1 and reads["r2"] == 1
 
 
+@pytest.mark.parametrize("given", ["latest", "r1", "path"])
+def test_the_one_run_view_reads_its_meta_json_once(tmp_path, monkeypatch, capsys, given):
+    """Was: ``bench results RUN`` read the run's meta.json three times (for its records, its metadata and what of it
+    could not be read), four when named by id (once more to find it among the others)."""
+    import collections
+
+    from bench import results as store
+
+    for k in range(3):
+        writer = RunWriter(tmp_path, f"r{k}", {"suites": [{"name": "s"}], "started_at": f"2026-11-0{3 - k}T00:00:00Z"})
+        writer.append(record("a", run_id=f"r{k}"))
+        writer.close("finished")
+    with open(tmp_path / "r1" / "records.jsonl", "a", encoding="utf-8") as f:  # pasted from a run of another suite
+        f.write(json.dumps(dataclasses.asdict(record("b")) | {"suite": "pasted"}) + "\n")
+    run = str(tmp_path / "r1") if given == "path" else given  # r1 is neither the first nor the newest (r0)
+    reads: collections.Counter[str] = collections.Counter()
+    real = store._meta_json
+    monkeypatch.setattr(store, "_meta_json", lambda folder: reads.update([folder.name]) or real(folder))
+    assert main(["results", run, "--results", str(tmp_path)]) == 0
+    shown = "r0" if given == "latest" else "r1"
+    assert reads[shown] == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"run {shown} (finished), 1 case\n")
+    if shown == "r1":  # what could not be read is found with the meta.json read once: the suites it names
+        assert "not read: " in out and "suite 'pasted' is not one its meta.json names" in out
+
+
 class _PiecesOnly:
     """A run's file held open by its writer, which must never be read whole."""
 

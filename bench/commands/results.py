@@ -41,12 +41,12 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
         for run in runs[runs["empty"] != ""].itertuples():
             print(one_line_text(f"empty: {run.run_id}: {run.empty}"))
         return 0
-    path = store.resolve_run(args.run, args.results)
     with warnings.catch_warnings():  # shown below, with what was read; records of a newer bench are no damage
         warnings.simplefilter("ignore", store.ResultsWarning)
         warnings.simplefilter("default", store.NewerSchemaWarning)
-        frame = store.load(path)
-        meta = store.read_meta(path)
+        opened = store.open_run(args.run, args.results)  # its meta.json read once, for every file of it
+        frame = store.load(opened)
+    meta = opened.meta
     print(f"run {meta['run_id']} ({meta.get('status')}), {counted(len(frame), 'case')}")
     if meta.get("empty"):
         print(f"empty: {meta['empty']}")
@@ -54,7 +54,7 @@ def results(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"still running{store.running_who(meta)}")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
         print(one_line_cells(frame[[c for c in SHOWN if c in frame.columns]]).to_string(index=False))
-    for problem in store.run_damage(path):
+    for problem in store.run_damage(opened):
         print(f"not read: {problem}")
     return 0
 
