@@ -130,7 +130,7 @@ def test_every_relative_link_leads_somewhere(doc, target):
         assert fragment in {anchor(heading) for heading in headings}
 
 
-DURATION = re.compile(r"about ([\w.]+ minutes?|a minute) on (\d+) cores")
+DURATION = re.compile(r"about ([\w.]+ (?:minutes?|seconds)|a minute) on (\d+) cores")
 
 
 def test_a_suites_duration_reads_the_same_in_the_docs_as_in_the_suite_itself():
