@@ -538,11 +538,21 @@ def test_a_variable_naming_a_file_is_named_in_the_error_not_an_option_never_pass
 @pytest.mark.parametrize(
     ("argv", "what"),
     [
-        (["gate"], "--summary: 'reports/gate/summary.md': 'reports' is a file, not a folder"),
-        (["report"], "--out: 'reports' is a file, not a folder"),
-        (["history", "demo"], "--out: 'reports/history': 'reports' is a file, not a folder"),
-        (["calibrate"], "--out: 'reports/calibration': 'reports' is a file, not a folder"),
-        (["results"], "--results: 'results' is a file, not a folder"),
+        (
+            ["gate"],
+            "'reports/gate/summary.md' (the default of --summary): 'reports/gate/summary.md': 'reports' is a file, "
+            "not a folder",
+        ),
+        (["report"], "'reports' (the default of --out): 'reports' is a file, not a folder"),
+        (
+            ["history", "demo"],
+            "'reports/history' (the default of --out): 'reports/history': 'reports' is a file, not a folder",
+        ),
+        (
+            ["calibrate"],
+            "'reports/calibration' (the default of --out): 'reports/calibration': 'reports' is a file, not a folder",
+        ),
+        (["results"], "'results' (the default of --results): 'results' is a file, not a folder"),
     ],
 )
 def test_a_default_folder_that_is_a_file_is_named_as_the_default_not_as_an_option_never_passed(
@@ -556,7 +566,7 @@ def test_a_default_folder_that_is_a_file_is_named_as_the_default_not_as_an_optio
     name = "results" if argv == ["results"] else "reports"
     (tmp_path / name).write_text("")
     assert main(argv) == 2
-    assert capsys.readouterr().err == f"bench {argv[0]}: error: the default of {what}\n"
+    assert capsys.readouterr().err == f"bench {argv[0]}: error: {what}\n"
 
 
 @pytest.mark.parametrize("long", ["a" * 5000, "afile/" + "/".join(["b" * 200] * 15), "/".join(["c" * 200] * 30)])

@@ -2,7 +2,7 @@
 
 import argparse
 
-from bench.commands._args import BadEnvironment, FromEnvironment, NotGiven
+from bench.commands._args import BadEnvironment, FromEnvironment, NotGiven, named_folder
 
 
 def folder_default(variable: str, path: str, option: str) -> str:
@@ -17,19 +17,6 @@ def folder_default(variable: str, path: str, option: str) -> str:
     marked = NotGiven(path)
     marked.option = option
     return marked
-
-
-def named_folder(value: str, option: str) -> str:
-    """How an error names the folder ``value`` of ``option``, as the user set it: the environment variable it came
-    from (``$BENCH_REPORTS_DIR '/proc'``), the option given (``--out '/proc'``), or neither, its default
-    (``'reports' (the default of --out)``)."""
-    from bench.errors import short_name
-
-    if isinstance(value, FromEnvironment):
-        return f"${value.variable} {short_name(value.value)!r}"
-    if isinstance(value, NotGiven):
-        return f"{short_name(value)!r} (the default of {option})"
-    return f"{option} {short_name(value)!r}"
 
 
 class BadDefault(BadEnvironment):

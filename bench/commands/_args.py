@@ -110,7 +110,7 @@ class FromEnvironment(str):
 class NotGiven(str):
     """A folder option's default where neither the option (``option``) nor its environment variable was set: an
     error about it names it as the default, not as an option the user never gave (see
-    :func:`bench.commands.named_folder`)."""
+    :func:`named_folder`)."""
 
     option = ""
 
@@ -130,6 +130,17 @@ def environment_default(variable: str, path: str) -> str:
     return marked
 
 
+def named_folder(value: str, option: str) -> str:
+    """How an error names the folder ``value`` of ``option``, as the user set it: the environment variable it came
+    from (``$BENCH_REPORTS_DIR '/proc'``), the option given (``--out '/proc'``), or neither, its default
+    (``'reports' (the default of --out)``)."""
+    if isinstance(value, FromEnvironment):
+        return f"${value.variable} {short_name(value.value)!r}"
+    if isinstance(value, NotGiven):
+        return f"{short_name(value)!r} (the default of {option})"
+    return f"{option} {short_name(value)!r}"
+
+
 def _named_by_variable(check):
     """``check`` (an argparse type), whose refusal of a default from the environment names the variable."""
 
@@ -137,10 +148,8 @@ def _named_by_variable(check):
         try:
             return check(text)
         except argparse.ArgumentTypeError as err:
-            if isinstance(text, FromEnvironment):
-                raise BadEnvironment(f"${text.variable} {short_name(text.value)!r}: {err}") from None
-            if isinstance(text, NotGiven) and text.option:
-                raise BadEnvironment(f"the default of {text.option}: {err}") from None  # err names the folder
+            if isinstance(text, FromEnvironment) or (isinstance(text, NotGiven) and text.option):
+                raise BadEnvironment(f"{named_folder(text, getattr(text, 'option', ''))}: {err}") from None
             raise
 
     checked.__name__ = check.__name__

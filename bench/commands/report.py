@@ -7,8 +7,8 @@ import os
 import sys
 
 from bench.checks import short
-from bench.commands import add_results_option, named_folder
-from bench.commands._args import add_out_option, input_file
+from bench.commands import add_results_option
+from bench.commands._args import add_out_option, input_file, named_folder
 from bench.errors import BenchError, did_you_mean, os_reason
 
 NOTHING_SCORED = 3
