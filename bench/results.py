@@ -707,19 +707,20 @@ MAX_LINE_BYTES = 512 << 20
 """The longest line of ``records.jsonl`` or ``samples.jsonl`` read (the most samples a case may keep, 10 million,
 take about 250 MB): a longer one (a file system's damage, a file that is not a run's) is skipped as damaged, read
 past a piece at a time, never held in memory whole."""
-_READ_PIECE = 1 << 20
 
 
 def _lines(handle: Any) -> Iterator[tuple[int, bytes | None]]:
     """The lines of the binary file ``handle`` with their numbers (from 1), each as read, its newline included (none
     after the last line when the file does not end in one); ``None`` for a line longer than :data:`MAX_LINE_BYTES`.
     One line is in memory at a time: a results file of gigabytes is read, never held whole."""
+    from bench.safe_yaml import READ_PIECE  # here, as open_regular is: yaml stays out of the start-up
+
     number = 0
     while line := handle.readline(MAX_LINE_BYTES + 1):
         number += 1
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
             while line and not line.endswith(b"\n"):
-                line = handle.readline(_READ_PIECE)
+                line = handle.readline(READ_PIECE)
             yield number, None
             continue
         yield number, line
