@@ -87,7 +87,7 @@ class TimeLimit(Exception):
 
 @dataclass(frozen=True)
 class LoadSpec:
-    """The ``load:`` section with its defaults (every field documented in README "Latency under load")."""
+    """The ``load:`` section with its defaults (every field documented in docs/load.md)."""
 
     scenarios: tuple[str, ...] = ("single-stream", "server", "offline")
     slo_p99_ms: float = 100.0
