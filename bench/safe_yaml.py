@@ -289,7 +289,7 @@ def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> byte
 
 READ_PIECE = 1 << 20
 """The most bytes :func:`read_regular` asks for at once, and a reader of lines past one too long to keep
-(:func:`bench.results._lines`)."""
+(:func:`bench.results.reading._lines`)."""
 
 
 def read_text(path: str | os.PathLike[str], what: str = "file") -> str:

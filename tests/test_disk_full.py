@@ -138,7 +138,7 @@ def test_a_run_that_cannot_write_its_first_meta_json_leaves_no_folder_behind(tmp
     def full(path, payload):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(store, "_write_json_atomic", full)
+    monkeypatch.setattr(store.writer, "_write_json_atomic", full)
     with pytest.raises(OSError):
         RunWriter(tmp_path, "r1", {})
     assert list(tmp_path.iterdir()) == []

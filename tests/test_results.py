@@ -223,8 +223,9 @@ def test_listing_runs_and_their_damage_reads_each_meta_json_once(tmp_path, monke
     with open(tmp_path / "r1" / "records.jsonl", "a", encoding="utf-8") as f:  # pasted from a run of another suite
         f.write(json.dumps(dataclasses.asdict(record("b")) | {"suite": "pasted"}) + "\n")
     reads: collections.Counter[str] = collections.Counter()
-    real = store._meta_json
-    monkeypatch.setattr(store, "_meta_json", lambda folder: reads.update([folder.name]) or real(folder))
+    real = store.reading._meta_json
+    for module in (store.reading, store.runs):  # the two modules that read a meta.json
+        monkeypatch.setattr(module, "_meta_json", lambda folder: reads.update([folder.name]) or real(folder))
     runs = list_runs(tmp_path).set_index("run_id")
     assert reads == {"r0": 1, "r1": 1, "r2": 1}
     assert runs["ok"].to_dict() == {"r0": 1, "r1": 1, "r2": 1} and "suite 'pasted'" in runs.loc["r1", "damage"]
@@ -454,8 +455,9 @@ def test_records_and_samples_are_read_a_line_at_a_time_never_whole(tmp_path, mon
     monkeypatch.setattr(safe_yaml, "read_regular", lambda path, limit=None: refused(path))
     monkeypatch.setattr(Path, "read_bytes", refused)
     monkeypatch.setattr(Path, "read_text", refused)
-    monkeypatch.setattr(results, "_meta_json", lambda folder: {"run_id": "r1", "suites": [{"name": "s"}]})
-    monkeypatch.setattr(results, "MAX_LINE_BYTES", 1 << 20, raising=False)  # f's line is longer
+    for module in (results.reading, results.runs):
+        monkeypatch.setattr(module, "_meta_json", lambda folder: {"run_id": "r1", "suites": [{"name": "s"}]})
+    monkeypatch.setattr(results.reading, "MAX_LINE_BYTES", 1 << 20)  # f's line is longer
     assert load("r1", tmp_path)["case_id"].tolist() == list("abcd")
     with pytest.warns(results.ResultsWarning) as warned:
         found = load_samples("r1", tmp_path)
@@ -486,8 +488,9 @@ def test_the_report_and_the_gate_read_the_chosen_run_s_meta_json_once(tmp_path, 
         writer.close("finished")
     run = str(tmp_path / "r1") if given == "path" else given  # r1 is neither the first nor the newest (r0)
     reads: collections.Counter[str] = collections.Counter()
-    real = store._meta_json
-    monkeypatch.setattr(store, "_meta_json", lambda folder: reads.update([folder.name]) or real(folder))
+    real = store.reading._meta_json
+    for module in (store.reading, store.runs):  # the two modules that read a meta.json
+        monkeypatch.setattr(module, "_meta_json", lambda folder: reads.update([folder.name]) or real(folder))
     assert main(["report", run, "--results", str(tmp_path), "--out", str(tmp_path / "reports")]) == 0
     assert reads["r0" if given == "latest" else "r1"] == 1
     reads.clear()
@@ -513,8 +516,9 @@ def test_the_one_run_view_reads_its_meta_json_once(tmp_path, monkeypatch, capsys
         f.write(json.dumps(dataclasses.asdict(record("b")) | {"suite": "pasted"}) + "\n")
     run = str(tmp_path / "r1") if given == "path" else given  # r1 is neither the first nor the newest (r0)
     reads: collections.Counter[str] = collections.Counter()
-    real = store._meta_json
-    monkeypatch.setattr(store, "_meta_json", lambda folder: reads.update([folder.name]) or real(folder))
+    real = store.reading._meta_json
+    for module in (store.reading, store.runs):  # the two modules that read a meta.json
+        monkeypatch.setattr(module, "_meta_json", lambda folder: reads.update([folder.name]) or real(folder))
     assert main(["results", run, "--results", str(tmp_path)]) == 0
     shown = "r0" if given == "latest" else "r1"
     assert reads[shown] == 1
@@ -573,7 +577,7 @@ def test_bench_results_of_one_run_keeps_no_samples_as_lists_to_find_their_damage
         kept.extend(row["samples_ms"] for row in rows if path.name == "samples.jsonl")
         return rows
 
-    monkeypatch.setattr(results, "_read_jsonl", reading)
+    monkeypatch.setattr(results.runs, "_read_jsonl", reading)
     damage = results.run_damage(tmp_path / "r1")
     assert damage == [f"{tmp_path / 'r1' / 'samples.jsonl'}: 1 damaged line(s) skipped: 3 (not JSON)"]
     assert len(kept) == 2 and not any(isinstance(samples, list) for samples in kept)

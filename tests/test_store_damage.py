@@ -90,7 +90,7 @@ def test_a_meta_json_larger_than_any_run_writes_is_damage_and_never_read_into_me
     test's files stay small.)"""
     from bench import results
 
-    monkeypatch.setattr(results, "MAX_META_BYTES", 1 << 20, raising=False)
+    monkeypatch.setattr(results.reading, "MAX_META_BYTES", 1 << 20)
     huge = three_cases(tmp_path, "r1")
     three_cases(tmp_path, "r2", started="2026-01-02T00:00:00Z")
     with open(huge / "meta.json", "r+b") as handle:  # sparse: no block of it is written
@@ -990,16 +990,16 @@ def test_a_new_run_writes_its_meta_json_before_its_records_so_a_kill_leaves_a_re
 
     from bench import results
 
-    hold = results._hold
+    hold = results.writer._hold
     left = tmp_path / "left"
 
     def copy_then_hold(handle, path):
         shutil.copytree(path, left / path.name)  # what a kill -9 at this moment leaves
         hold(handle, path)
 
-    monkeypatch.setattr(results, "_hold", copy_then_hold)
+    monkeypatch.setattr(results.writer, "_hold", copy_then_hold)
     RunWriter(tmp_path / "results", "r1", {"suites": [{"name": "s"}]}).close("finished")
-    monkeypatch.setattr(results, "process_gone", lambda process: True)  # the killed writer is gone
+    monkeypatch.setattr(results.runs, "process_gone", lambda process: True)  # the killed writer is gone
     assert (left / "r1" / "meta.json").is_file()
     runs = list_runs(left)
     assert runs.loc[0, ["run_id", "status", "ok", "damage", "empty"]].tolist() == ["r1", "killed", 0, "", ""]

@@ -18,7 +18,7 @@ import signal
 
 import pytest
 
-import bench.results
+import bench.results.writer
 from bench.plugin import SESSION_KEY
 
 _started = {"cases": 0}
@@ -38,7 +38,7 @@ def pytest_runtest_setup(item) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), not the process
         resource.setrlimit(resource.RLIMIT_FSIZE, (int(size), resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
     if str(_started["cases"]) == os.environ.get("READ_ONLY_AT"):  # chmod would not refuse root: refused here
-        bench.results._write_json_atomic = _refused
+        bench.results.writer._write_json_atomic = _refused
     if str(_started["cases"]) == os.environ.get("FOLDER_GONE_AT"):
         shutil.rmtree(item.config.stash[SESSION_KEY].writer.path)
 

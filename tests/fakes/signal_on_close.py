@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import signal
 
-import bench.results
+import bench.results.writer
 
-_write = bench.results._write_json_atomic
+_write = bench.results.writer._write_json_atomic
 
 
 def _write_after_a_signal(path, payload):
@@ -18,4 +18,4 @@ def _write_after_a_signal(path, payload):
     _write(path, payload)
 
 
-bench.results._write_json_atomic = _write_after_a_signal
+bench.results.writer._write_json_atomic = _write_after_a_signal
