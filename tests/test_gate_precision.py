@@ -93,6 +93,22 @@ def test_a_run_to_run_difference_with_one_run_a_side_is_inconclusive_never_regre
     assert plain.count("regressed") > 20  # judged on the samples alone, the same data gives many false alarms
 
 
+def test_block_medians_apart_by_sampling_alone_are_no_drift_and_leave_a_calibrated_noise_as_it_is():
+    """Was: a steady run's drift was the spread of its block medians, which sampling alone gives (sqrt(10) x the
+    standard error of the run's median: about 2.4% for 2,400 calls of 30% noise), and it replaced a calibrated 1%
+    run noise, so one run a side called a plain 10% slowdown inconclusive. A run that really moves keeps its drift."""
+    rng = np.random.default_rng(0)
+    base, slower = sub_ms(rng, n=2400), sub_ms(rng, n=2400, median=0.44)
+    medians = [np.median(block) for block in np.array_split(base, 10)]
+    spread = np.std(medians, ddof=1) / np.mean(medians)
+    assert spread > 0.02  # what chance alone puts between the block medians of a steady run
+    assert undisturbed([base]).drift < spread / 4
+    result, figures = verdict(base, slower, run_noise=gate.RunNoise(0.01, 30))
+    assert figures.precision.run_noise == 0.01 and result == "regressed"
+    ramp = np.repeat(np.linspace(0.95, 1.05, 10), 240)  # the case slowed by 10% over the run
+    assert undisturbed([base * ramp]).drift > 0.02
+
+
 def test_the_inconclusive_reason_states_the_precision_needed_and_a_rerun_count():
     # a machine whose runs differ by 4% (sd): 12% is beyond the rule, but one run a side cannot tell
     result, figures = verdict(latencies(1), latencies(2, scale=1.12), run_noise=0.04)
