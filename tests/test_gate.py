@@ -143,12 +143,14 @@ def test_a_small_shift_is_significant_but_within_the_rule():
 
 
 def test_a_large_effect_on_few_noisy_samples_is_not_significant():
+    """Not significant, so never regressed; nor unchanged (was), which these samples, every one 20% slower, do not
+    show: inconclusive."""
     base = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
     current = [v * 1.2 for v in base]
     verdict, change, p = compare_samples(RULE, base, current)
     assert change > 0.05
     assert p > 0.05
-    assert verdict == "unchanged"
+    assert verdict == "inconclusive"
 
 
 def _disturbed(seed: int, blocks: int, factor: float = 2.0) -> list[float]:

@@ -109,6 +109,20 @@ def test_block_medians_apart_by_sampling_alone_are_no_drift_and_leave_a_calibrat
     assert undisturbed([base * ramp]).drift > 0.02
 
 
+def test_a_change_beyond_the_rule_that_is_not_significant_is_inconclusive_never_unchanged():
+    """Was "unchanged" (folded away among the unchanged rows): a true 30% slowdown timed in 8 calls a side read
+    +45.2% ± 117% with p = 0.2, which decides nothing either way. Now inconclusive, both ways, saying why."""
+    assert verdict_for(RULE, 0.45, significant=False, precision=1.17) == "inconclusive"
+    assert verdict_for(RULE, -0.30, significant=False, precision=1.17) == "inconclusive"
+    assert verdict_for(RULE, 0.03, significant=False, precision=1.17) == "unchanged"  # within the rule
+    rng = np.random.default_rng(4)
+    result = gate.compare(_side("base", sub_ms(rng, n=8)), _side("cur", sub_ms(rng, n=8, median=0.52)))
+    latency = _latency(result)
+    assert latency.change > 0.05 and latency.p_adjusted >= 0.01 and latency.verdict == "inconclusive"
+    assert latency.reason.startswith(f"beyond the rule but not significant (p={latency.p_adjusted:.2g} >= 0.01); ")
+    assert "cannot decide at the rule +5%" in latency.reason and result.exit_code == 0
+
+
 def test_the_inconclusive_reason_states_the_precision_needed_and_a_rerun_count():
     # a machine whose runs differ by 4% (sd): 12% is beyond the rule, but one run a side cannot tell
     result, figures = verdict(latencies(1), latencies(2, scale=1.12), run_noise=0.04)
