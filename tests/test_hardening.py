@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tracemalloc
 
+import numpy as np
 import pytest
 import torch
 
@@ -353,6 +354,56 @@ def test_an_evaluate_returning_a_number_is_a_pass_error_naming_the_factory(tmp_p
         "accuracy: BenchError: factory 'tests.fakes.models:build_float_evaluate': evaluate returned a float, not a "
         "bench.models.Accuracy"
     )
+
+
+def test_an_accuracy_given_as_a_tensor_is_recorded_as_a_number(tmp_path):
+    """Was: the record held the text 'tensor(0.7500)' as its accuracy, and 'tensor(0.)' as its drop."""
+    import json
+
+    spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False)
+    model = MethodSpec("m", label="m", factory="tests.fakes.models:build_tensor_accuracy")
+    case = Case("s", model, MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 1, spec)
+    writer = RunWriter(tmp_path, "r", {})
+    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
+    Session(writer, {"torch_version": torch.__version__}).run_case(case, timer)
+    writer.close("finished")
+    record = json.loads((tmp_path / "r" / "records.jsonl").read_text())
+    assert (record["accuracy"], record["accuracy_drop"], record["accuracy_metric"]) == (0.75, 0.0, "top1")
+
+
+@pytest.mark.parametrize(
+    ("value", "metric", "refused"),
+    [
+        (
+            "0.9",
+            "top1",
+            "accuracy top1 must be a number in [0, 1] (a float, or a tensor or array of one element), got '0.9'",
+        ),
+        (True, "top1", "got True"),
+        (torch.tensor([0.5, 0.6]), "top1", "got tensor([0.5000, 0.6000])"),
+        (torch.tensor(True), "top1", "got tensor(True)"),
+        (float("nan"), "top1", "accuracy top1=nan is outside [0, 1]"),
+        (torch.tensor(1.5), "top1", "accuracy top1=1.5 is outside [0, 1]"),
+        (0.5, None, "an accuracy's metric must be its name as text (e.g. 'top1'), got None"),
+        (0.5, "", "an accuracy's metric must be its name as text (e.g. 'top1'), got ''"),
+    ],
+)
+def test_an_accuracy_that_is_no_number_in_0_1_or_has_no_metric_name_is_refused_in_one_line(value, metric, refused):
+    """Was: text failed in the pass on "'<=' not supported between instances of 'float' and 'str'", and True,
+    a metric of None were recorded as they were."""
+    from bench.models import Accuracy
+
+    with pytest.raises(ValueError) as info:
+        Accuracy(value, metric)
+    assert refused in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [0.25, 1, np.float32(0.25), np.array([0.25]), torch.tensor(0.25), torch.tensor([1])])
+def test_an_accuracy_of_one_real_number_is_kept_as_a_float(value):
+    from bench.models import Accuracy
+
+    kept = Accuracy(value, "top1").value
+    assert type(kept) is float and kept == float(value.item() if hasattr(value, "item") else value)
 
 
 @pytest.mark.parametrize("run_id", ["r1\n", "baseline", "latest", "x" * 200, "-x"])

@@ -6,6 +6,8 @@ at any ``"package.module:function"`` that returns one (``models: [{factory: "my_
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,15 +20,38 @@ MODELS: Registry[Entry] = Registry("model")
 
 @dataclass(frozen=True)
 class Accuracy:
-    """An accuracy figure in [0, 1] (higher is better) and the metric it is."""
+    """An accuracy figure in [0, 1] (higher is better) and the metric it is (text, e.g. ``"top1"``).
+
+    ``value`` may be any real number, or a tensor or array of one element (``(predicted == labels).float().mean()``):
+    it is kept as a Python float. Text, a bool, NaN or a value outside [0, 1] is refused with a ``ValueError``."""
 
     value: float
     metric: str
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.value <= 1.0:
-            raise ValueError(f"accuracy {self.metric}={self.value} is outside [0, 1]")
+        if not isinstance(self.metric, str) or not self.metric.strip():
+            raise ValueError(f"an accuracy's metric must be its name as text (e.g. 'top1'), got {short(self.metric)}")
+        value = _real(self.value)
+        if value is None:  # was: a tensor stored as the text 'tensor(0.9000)', a string failing on '<=' in the pass
+            raise ValueError(
+                f"accuracy {self.metric} must be a number in [0, 1] (a float, or a tensor or array of one element), "
+                f"got {short(self.value)}"
+            )
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"accuracy {self.metric}={value} is outside [0, 1]")
+        object.__setattr__(self, "value", value)
+
+
+def _real(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (not a bool) or a tensor or array holding one; else None."""
+    if not isinstance(value, numbers.Real) and hasattr(value, "item") and hasattr(value, "shape"):
+        if math.prod(value.shape) != 1:
+            return None
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
 
 
 @dataclass

@@ -166,6 +166,15 @@ def build_nothing() -> None:
     build()
 
 
+def build_tensor_accuracy() -> ModelBundle:
+    """A factory whose ``evaluate`` gives its accuracy as a tensor of one element, as ``(a == b).float().mean()`` is."""
+    from bench.models import Accuracy
+
+    bundle = build()
+    bundle.evaluate = lambda predict: Accuracy(torch.tensor(0.75), "top1")
+    return bundle
+
+
 def build_float_evaluate() -> ModelBundle:
     """A factory whose ``evaluate`` returns a bare number, not an ``Accuracy``."""
     bundle = build()
