@@ -188,12 +188,13 @@ def _checked_bundle(bundle: Any, factory: str):
     def checked_inputs(batch_size: int) -> tuple:
         inputs = make_inputs(batch_size)
         if isinstance(inputs, list):
-            return tuple(inputs)
+            inputs = tuple(inputs)
         if not isinstance(inputs, tuple):
             raise BenchError(
                 f"factory '{factory}': make_inputs({batch_size}) returned {what(inputs)}, not a tuple of the "
                 "model's inputs (for one input tensor x, return (x,))"
             )
+        _check_rows(inputs, batch_size, factory)
         return inputs
 
     bundle.make_inputs = checked_inputs
@@ -208,6 +209,22 @@ def _checked_bundle(bundle: Any, factory: str):
 
         bundle.evaluate = checked_evaluate
     return bundle
+
+
+def _check_rows(inputs: tuple, batch_size: int, factory: str) -> None:
+    """Raise :class:`BenchError` when no input tensor of ``make_inputs(batch_size)`` has ``batch_size`` rows (its
+    dimension 0, the batch): a call is counted as ``batch_size`` items in throughput and cost, so a factory slicing a
+    smaller held-out set (``test_x[:batch_size]``) was timed on fewer items and reported as many more per second."""
+    import torch
+
+    rows = [t.shape[0] for t in inputs if isinstance(t, torch.Tensor) and t.dim() > 0]
+    if rows and batch_size not in rows:
+        shown = rows[0] if len(set(rows)) == 1 else " and ".join(str(n) for n in dict.fromkeys(rows))
+        raise BenchError(
+            f"factory '{factory}': make_inputs({batch_size}) returned inputs of {shown} rows, not {batch_size}: "
+            f"dimension 0 of an input is its batch, and each call counts as {batch_size} items (repeat the data to "
+            "fill a larger batch)"
+        )
 
 
 def check_memory(case: Case, items: int, what: str, key: str, prepared: int | None = None) -> None:

@@ -337,6 +337,35 @@ def test_a_factory_breaking_the_model_bundle_contract_fails_its_case_saying_so(t
         assert record["error"] is None if error is None else re.match(error, record["error"]), record["error"]
 
 
+@pytest.mark.parametrize(("factory", "error"), [("build_sliced_inputs", True), ("build_flat_bags", False)])
+def test_inputs_of_fewer_rows_than_the_batch_size_fail_the_case_saying_so(tmp_path, factory, error):
+    """Was: make_inputs(16) slicing a held-out set of 10 rows was timed on 10 items and recorded as 16 a call, ok (a
+    throughput, and a cost per 1M, 1.6 times too good). One input of a row per item is enough (flat ids, offsets)."""
+    import json
+
+    spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False, accuracy=False)
+    model = MethodSpec("m", label="m", factory=f"tests.fakes.models:{factory}")
+    case = Case("s", model, MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 16, spec)
+    writer = RunWriter(tmp_path, "r", {})
+    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
+    session = Session(writer, {"torch_version": torch.__version__})
+    if error:
+        with pytest.raises(BenchError):
+            session.run_case(case, timer)
+    else:
+        session.run_case(case, timer)
+    writer.close("finished")
+    record = json.loads((tmp_path / "r" / "records.jsonl").read_text())
+    if error:
+        assert record["status"] == "failed" and record["error"] == (
+            "BenchError: factory 'tests.fakes.models:build_sliced_inputs': make_inputs(16) returned inputs of 10 rows, "
+            "not 16: dimension 0 of an input is its batch, and each call counts as 16 items (repeat the data to fill "
+            "a larger batch)"
+        )
+    else:
+        assert record["status"] == "ok" and record["throughput_items_per_s"] > 0
+
+
 def test_an_evaluate_returning_a_number_is_a_pass_error_naming_the_factory(tmp_path):
     """Was: the accuracy pass failed with "AttributeError: 'float' object has no attribute 'value'"."""
     from bench.runner import PassFailedWarning

@@ -59,7 +59,8 @@ class ModelBundle:
     """What a model factory returns.
 
     module: the ``torch.nn.Module`` in fp32, on the CPU, in eval mode.
-    make_inputs: ``batch_size -> tuple of input tensors`` (CPU; the harness moves and casts them).
+    make_inputs: ``batch_size -> tuple of input tensors`` (CPU; the harness moves and casts them), dimension 0 the
+        batch: a call counts as ``batch_size`` items, so at least one input must have ``batch_size`` rows.
     evaluate: optional ``predict -> Accuracy``, where ``predict(*inputs)`` runs the case's compressed model on
         its device; measured in its own pass on held-out data.
     calibration: optional ``() -> iterable of input tuples`` drawn from training data (disjoint from the

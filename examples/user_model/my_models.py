@@ -4,7 +4,8 @@ Point a suite at it with ``factory: "my_models:build"`` (the folder must be impo
 or an installed package). The factory returns a :class:`bench.models.ModelBundle`:
 
 * ``module``       -- the fp32 ``torch.nn.Module`` in eval mode, on the CPU;
-* ``make_inputs``  -- ``batch_size -> tuple of input tensors`` for the latency pass;
+* ``make_inputs``  -- ``batch_size -> tuple of input tensors`` for the latency pass, ``batch_size`` rows in
+  dimension 0 (a call counts as that many items);
 * ``evaluate``     -- optional ``predict -> Accuracy`` on held-out data (``predict`` runs the case's
   compressed model on its engine and device); gives the accuracy / accuracy_drop columns;
 * ``calibration``  -- optional ``() -> list of input tuples`` from training data (int8-static, distill);
@@ -47,7 +48,8 @@ def build(vocabulary: int = 512, hidden: int = 64, epochs: int = 30, seed: int =
 
     return ModelBundle(
         module=module,
-        make_inputs=lambda batch_size: (test_x[:batch_size],),
+        # batch_size rows whatever the size: the held-out reviews, repeated past their 500
+        make_inputs=lambda batch_size: (test_x[torch.arange(batch_size) % len(test_x)],),
         evaluate=evaluate,
         calibration=lambda: [(train_x[i : i + 100],) for i in range(0, 800, 100)],
         task="sentiment",

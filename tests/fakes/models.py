@@ -161,6 +161,34 @@ def build_list_inputs() -> ModelBundle:
     return bundle
 
 
+def build_sliced_inputs() -> ModelBundle:
+    """A factory whose ``make_inputs`` slices a held-out set of 10 rows: a larger batch gets 10 rows only."""
+    bundle = build()
+    held_out = torch.randn(10, 8)
+    bundle.make_inputs = lambda batch: (held_out[:batch],)
+    return bundle
+
+
+class FlatBags(torch.nn.Module):
+    """An embedding-bag model called as ``(ids, offsets)``: the ids of every bag in one flat tensor (3 a bag), one
+    offset per bag, so only ``offsets`` has a row per batch item."""
+
+    def __init__(self):
+        super().__init__()
+        self.bags = torch.nn.EmbeddingBag(100, 4)
+
+    def forward(self, ids, offsets):
+        return self.bags(ids, offsets)
+
+
+def build_flat_bags() -> ModelBundle:
+    """A factory whose first input is not one row per item (flat ids); its offsets are."""
+    return ModelBundle(
+        module=FlatBags().eval(),
+        make_inputs=lambda batch: (torch.randint(0, 100, (3 * batch,)), torch.arange(batch) * 3),
+    )
+
+
 def build_nothing() -> None:
     """A factory that forgot its ``return``."""
     build()
