@@ -176,6 +176,8 @@ def _checked_bundle(bundle: Any, factory: str):
     of inputs (a list is taken as one) and its ``evaluate`` an :class:`~bench.models.Accuracy`. A bare tensor was
     unpacked along its batch dimension, so the model was timed on its first row alone (or failed with 'forward()
     takes 2 positional arguments but 33 were given')."""
+    import torch
+
     from bench.models import Accuracy, ModelBundle
 
     def what(value: Any) -> str:
@@ -183,6 +185,11 @@ def _checked_bundle(bundle: Any, factory: str):
 
     if not isinstance(bundle, ModelBundle):
         raise BenchError(f"factory '{factory}' returned {what(bundle)}, not a bench.models.ModelBundle")
+    if not isinstance(bundle.module, torch.nn.Module):  # a function held no weights: recorded as a model of 0 bytes
+        raise BenchError(
+            f"factory '{factory}': the ModelBundle's module is {what(bundle.module)}, not a torch.nn.Module (its "
+            "size, weights and compression are read from one)"
+        )
     make_inputs = bundle.make_inputs
 
     def checked_inputs(batch_size: int) -> tuple:

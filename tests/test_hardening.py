@@ -311,6 +311,11 @@ def test_a_failing_case_between_two_of_another_model_and_a_cpp_stack_in_one_line
             r"bench\.models\.ModelBundle$",
         ),
         ("build_list_inputs", None),
+        (  # was ok, a model of 0 bytes and 0 parameters (the smallest of any suite)
+            "build_function_module",
+            r"BenchError: factory 'tests\.fakes\.models:build_function_module': the ModelBundle's module is a "
+            r"function, not a torch\.nn\.Module \(its size, weights and compression are read from one\)$",
+        ),
     ],
 )
 def test_a_factory_breaking_the_model_bundle_contract_fails_its_case_saying_so(tmp_path, factory, error):

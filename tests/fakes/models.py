@@ -189,6 +189,14 @@ def build_flat_bags() -> ModelBundle:
     )
 
 
+def build_function_module() -> ModelBundle:
+    """A factory whose ``module`` is a plain function around a layer, not an ``nn.Module``."""
+    bundle = build()
+    layer = bundle.module
+    bundle.module = lambda x: layer(x)
+    return bundle
+
+
 def build_nothing() -> None:
     """A factory that forgot its ``return``."""
     build()
