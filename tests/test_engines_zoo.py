@@ -149,3 +149,24 @@ def test_onnxruntime_on_cuda_without_the_provider_skips(bundle):
         pytest.skip("this onnxruntime has CUDA")
     with pytest.raises(NotApplicable, match="CUDAExecutionProvider"):
         prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2), placement=Placement("cuda:0"))
+
+
+def test_a_model_that_does_not_export_to_onnx_fails_naming_its_line_and_the_cause():
+    """Was: 'TorchExportError: Failed to export the model with torch.export. \\x1b[96mThis is step 1/3\\x1b[0m of
+    exporting the model to ONNX. Next steps: - Modify the model code ...', cut at 300 characters before the cause."""
+    import inspect
+
+    from bench.engines.onnxruntime import OnnxExportError, export_onnx
+    from bench.errors import one_line
+    from tests.fakes.models import DataDependent
+
+    module = DataDependent().eval()
+    with pytest.raises(OnnxExportError) as info:
+        export_onnx(module, (torch.randn(2, 8),))
+    line = inspect.getsourcelines(DataDependent.forward)[1] + 2
+    message = one_line(info.value)
+    assert message.startswith(
+        f"OnnxExportError: the model does not export to ONNX (torch.onnx.export), at "
+        f"{inspect.getsourcefile(DataDependent)}:{line} (if float(y.sum()) > 0: # the line the export fails at): "
+    )
+    assert "\x1b" not in message and "Next steps" not in message and len(message) < 300

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
+import sysconfig
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -79,10 +83,46 @@ def _export(module: torch.nn.Module, example_inputs: tuple) -> OnnxModel:
     example = tuple(torch.cat([t, t]) if isinstance(t, torch.Tensor) and t.dim() > 0 else t for t in example_inputs)
     with torch.inference_mode(False), torch.no_grad(), quiet_exporter_logs():
         example = tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in example)
-        program = torch.onnx.export(
-            module, example, dynamo=True, dynamic_shapes=_batch_dynamic_shapes(example), optimize=True, verbose=False
-        )
+        try:
+            program = torch.onnx.export(
+                module,
+                example,
+                dynamo=True,
+                dynamic_shapes=_batch_dynamic_shapes(example),
+                optimize=True,
+                verbose=False,
+            )
+        except torch.onnx.OnnxExporterError as err:
+            if err.__cause__ is None:
+                raise
+            raise OnnxExportError(_export_failure(err.__cause__)) from err
     return OnnxModel(program.model_proto.SerializeToString(), {"export_time_s": time.perf_counter() - start})
+
+
+class OnnxExportError(RuntimeError):
+    """The model does not export to ONNX: the exporter's own cause, and the line of the model's code it arose at."""
+
+
+def _in_the_model(filename: str) -> bool:
+    """Whether a traceback frame's file is the model's code: not Python's own library, nor the exporter's packages
+    (torch, onnxscript, onnx_ir, onnx) nor bench."""
+    if filename.startswith("<"):
+        return False
+    packages = [sys.modules.get(name) for name in ("torch", "onnxscript", "onnx_ir", "onnx", "bench")]
+    folders = [os.path.dirname(module.__file__) + os.sep for module in packages if getattr(module, "__file__", None)]
+    stdlib = sysconfig.get_paths()["stdlib"] + os.sep
+    installed = "site-packages" in filename or "dist-packages" in filename
+    return not filename.startswith(tuple(folders)) and (installed or not filename.startswith(stdlib))
+
+
+def _export_failure(cause: BaseException) -> str:
+    """One line for a failed export: where in the model's code it failed, and the first paragraph of the cause.
+    (torch.onnx's own message is some 300 characters of generic next steps, with terminal colour codes, before the
+    cause: cut to one line, it never reached the cause.)"""
+    frames = [frame for frame in traceback.extract_tb(cause.__traceback__) if _in_the_model(frame.filename)]
+    where = f", at {frames[-1].filename}:{frames[-1].lineno} ({(frames[-1].line or '').strip()})" if frames else ""
+    first = str(cause).strip().split("\n\n")[0]
+    return f"the model does not export to ONNX (torch.onnx.export){where}: {type(cause).__name__}: {first}"
 
 
 def check_exportable(compressed, placement) -> None:

@@ -197,6 +197,20 @@ def build_function_module() -> ModelBundle:
     return bundle
 
 
+class DataDependent(torch.nn.Module):
+    """A model whose control flow depends on its data: it runs eagerly, and ``torch.export`` cannot trace it."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = self.linear(x)
+        if float(y.sum()) > 0:  # the line the export fails at
+            return y
+        return -y
+
+
 def build_nothing() -> None:
     """A factory that forgot its ``return``."""
     build()
