@@ -218,6 +218,25 @@ def test_validate_locates_a_factory_without_running_it(tmp_path, monkeypatch, ca
     assert "factory: no module 'userpkg.nothing' on the import path" in capsys.readouterr().err
 
 
+def test_a_factory_module_beside_the_suite_but_not_on_the_import_path_is_named_with_the_folder_to_add(
+    tmp_path, monkeypatch, capsys
+):
+    """Was: only "no module 'my_reco' on the import path (sys.path)", for the example's own layout run from another
+    folder than the one PYTHONPATH=. named."""
+    folder = tmp_path / "my project"
+    folder.mkdir()
+    (folder / "my_reco.py").write_text("def build():\n    pass\n")
+    suite = write_suite(folder, "s.yaml", "suite: s\nmodels: [{factory: 'my_reco:build', name: m}]\n")
+    assert main(["validate", str(suite)]) == 1
+    refused = capsys.readouterr().err.strip()
+    assert refused.endswith(
+        "models[0].factory: no module 'my_reco' on the import path (sys.path); my_reco.py is in the suite's "
+        f"folder, which is not on it: add that folder (PYTHONPATH='{folder}', an absolute path works from any folder)"
+    )
+    monkeypatch.syspath_prepend(str(folder))
+    assert main(["validate", str(suite)]) == 0
+
+
 @pytest.mark.parametrize(
     ("model", "key"),
     [

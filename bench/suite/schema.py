@@ -7,8 +7,10 @@ import dataclasses
 import itertools
 import math
 import re
+import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from bench import checks
@@ -390,11 +392,26 @@ class Validator:
             raise self.error(f"{key}.factory", f"must be 'package.module:function', got {checks.short(factory)}")
         module_name = factory.partition(":")[0]
         if not find_module(module_name):  # found, not imported: validating a suite runs none of its code
-            raise self.error(f"{key}.factory", f"no module '{module_name}' on the import path (sys.path)")
+            raise self.error(
+                f"{key}.factory", f"no module '{module_name}' on the import path (sys.path){self.beside(module_name)}"
+            )
         if not isinstance(label, str) or not NAME_PATTERN.match(label):
             raise self.error(f"{key}.name", "a factory model needs a 'name' (letters, digits, '.', '_', '-')")
         self.keyword_names(params, f"{key}.params")
         return MethodSpec(name=label, params=freeze_params(params), label=label, factory=factory)
+
+    def beside(self, module_name: str) -> str:
+        """A hint when the factory's module lies in the suite's folder, which is not on the import path: the suite
+        was run from another folder than the one ``PYTHONPATH=.`` named, or without it."""
+        top = module_name.split(".")[0]
+        folder = Path(self.file).resolve().parent
+        if find_module(top) or not ((folder / f"{top}.py").is_file() or (folder / top).is_dir()):
+            return ""
+        found = f"{top}.py" if (folder / f"{top}.py").is_file() else f"{top}/"
+        return (
+            f"; {found} is in the suite's folder, which is not on it: add that folder "
+            f"(PYTHONPATH={shlex.quote(str(folder))}, an absolute path works from any folder)"
+        )
 
     def keyword_names(self, params: dict[Any, Any], key: str) -> None:
         """A factory's parameter names must be text: it is called with them as keyword arguments, so ``{1: 8}`` was
