@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from bench import artefacts, metrics
-from bench.errors import BenchError, BenchWarning, NotApplicable, outcome_of
+from bench.errors import BenchError, BenchWarning, NotApplicable, first_few, outcome_of
 from bench.measure import PassResult, one_line
 from bench.measure.inputs import to_device
 from bench.results import ENVIRONMENT_FIELDS, Record, RunWriter
@@ -189,6 +189,15 @@ def _checked_bundle(bundle: Any, factory: str):
         raise BenchError(
             f"factory '{factory}': the ModelBundle's module is {what(bundle.module)}, not a torch.nn.Module (its "
             "size, weights and compression are read from one)"
+        )
+    training = [name for name, part in bundle.module.named_modules() if part.training]
+    if training:  # dropout drew new masks on every call, batch norm updated its statistics from the timed inputs
+        what_trains = (
+            "is in training mode" if "" in training else f"has layers in training mode ({first_few(training, 3)})"
+        )
+        raise BenchError(
+            f"factory '{factory}': the ModelBundle's module {what_trains}: dropout and batch norm would change what "
+            "is measured; return module.eval()"
         )
     make_inputs = bundle.make_inputs
 

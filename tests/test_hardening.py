@@ -330,6 +330,11 @@ def test_a_failing_case_between_two_of_another_model_and_a_cpp_stack_in_one_line
             r"bench\.models\.ModelBundle$",
         ),
         ("build_list_inputs", None),
+        (  # was ok, with dropout drawing new masks on every timed call and every evaluated batch
+            "build_training_module",
+            r"BenchError: factory 'tests\.fakes\.models:build_training_module': the ModelBundle's module is in "
+            r"training mode: dropout and batch norm would change what is measured; return module\.eval\(\)$",
+        ),
         (  # was ok, a model of 0 bytes and 0 parameters (the smallest of any suite)
             "build_function_module",
             r"BenchError: factory 'tests\.fakes\.models:build_function_module': the ModelBundle's module is a "

@@ -211,6 +211,13 @@ class DataDependent(torch.nn.Module):
         return -y
 
 
+def build_training_module() -> ModelBundle:
+    """A factory that forgot ``.eval()``: its module, with a dropout layer, is still in training mode."""
+    bundle = build()
+    bundle.module = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 4))
+    return bundle
+
+
 def build_nothing() -> None:
     """A factory that forgot its ``return``."""
     build()
