@@ -82,6 +82,23 @@ def test_schema_has_every_documented_column():
     assert record("a").schema_version == SCHEMA_VERSION
 
 
+def test_the_package_re_exports_no_private_helper():
+    """Was: bench.results re-exported ``_write_json_atomic``, ``_meta_json``, ``_read_jsonl`` and ``_lines`` after the
+    module became a package, so ``monkeypatch.setattr(bench.results, "_write_json_atomic", ...)`` (how the tests patched
+    the module before) would pass and patch a copy no code calls: a test that silently tests nothing. Unexported, such
+    a patch fails (``raising`` is on by default) and names the module to patch instead."""
+    import types
+
+    import bench.results as package
+
+    private = [
+        name
+        for name, value in vars(package).items()
+        if name.startswith("_") and not name.startswith("__") and not isinstance(value, types.ModuleType)
+    ]
+    assert private == []
+
+
 def test_record_validation():
     with pytest.raises(ValueError, match="status must be"):
         record("a", status="done")
@@ -570,7 +587,7 @@ def test_bench_results_of_one_run_keeps_no_samples_as_lists_to_find_their_damage
     with open(tmp_path / "r1" / "samples.jsonl", "ab") as handle:
         handle.write(b"{not json}\n")
     kept: list[object] = []
-    real = results._read_jsonl
+    real = results.runs._read_jsonl
 
     def reading(path, *args, **kwargs):
         rows = real(path, *args, **kwargs)

@@ -561,7 +561,7 @@ def _replace_baseline(target: Path, records: list, samples: list, suite_meta: di
 def _rows_of(path: Path, suite: str, problems: list[str] | None = None) -> list[dict[str, Any]]:
     """The JSON lines of ``suite`` in ``path``, read as :func:`bench.results.load` reads them (a damaged line is
     skipped with a warning naming it, never silently, and noted in ``problems``)."""
-    from bench.results import _read_jsonl
+    from bench.results.reading import _read_jsonl
 
     return [row for row in _read_jsonl(path, problems) if row.get("suite") == suite]
 

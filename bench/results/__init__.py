@@ -12,7 +12,9 @@ The package follows a run's life: :mod:`~bench.results.paths` (where runs live, 
 :mod:`~bench.results.record` (the record of one case), :mod:`~bench.results.writer` (writing a run that survives
 a crash), :mod:`~bench.results.reading` (reading its files as far as they are intact) and
 :mod:`~bench.results.runs` (the runs of a folder, their status, loading them into pandas). Everything a caller
-needs is importable from ``bench.results`` itself.
+needs is importable from ``bench.results`` itself. Private helpers are not re-exported: a test that replaces one
+patches the module that uses it (``bench.results.writer._write_json_atomic``), and patching a copy here would
+change nothing.
 """
 
 from __future__ import annotations
@@ -46,9 +48,6 @@ from bench.results.reading import (  # noqa: F401
     TIME_KEYS,
     NewerSchemaWarning,
     ResultsWarning,
-    _lines,
-    _meta_json,
-    _read_jsonl,
     broken_link,
     unicode_text,
 )
@@ -98,7 +97,6 @@ from bench.results.writer import (  # noqa: F401
     ResultsWriteError,
     RunBusyError,
     RunWriter,
-    _write_json_atomic,
     drop_cut_short_line,
     json_safe,
     signals_held,
