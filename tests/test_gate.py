@@ -683,7 +683,7 @@ def test_a_pooled_change_the_median_pair_does_not_show_names_each_pair_s_change_
     verdict.pairs, verdict.precision = pairs, abs(change) / 10
     _decide_timed([(verdict, rule, 0.01)], "holm")
     assert verdict.verdict == "unchanged"
-    assert verdict.reason == f"beyond the rule pooled, but not in the median of the 3 run pairs {shown}"
+    assert verdict.reason == f"beyond the rule over the 3 run pairs, but not in their median pair {shown}"
 
 
 def test_runs_measured_under_different_settings_are_refused_unless_forced(tmp_path):

@@ -554,7 +554,7 @@ def _decide_timed(timed: list[tuple[Verdict, Rule, float]], correction: str) -> 
             verdict.reason = "; ".join(filter(None, [chance, verdict.reason]))
         elif beyond and verdict.verdict == "unchanged":  # significant, but the replicated runs disagree
             changes = ", ".join(f"{rule.change(old, new):+{rule.form}}" for old, new in verdict.pairs)
-            why = f"beyond the rule pooled, but not in the median of the {len(verdict.pairs)} run pairs ({changes})"
+            why = f"beyond the rule over the {len(verdict.pairs)} run pairs, but not in their median pair ({changes})"
             verdict.reason = "; ".join(filter(None, [why, verdict.reason]))
 
 
