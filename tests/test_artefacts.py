@@ -520,6 +520,7 @@ def _trained(cache_dir, module=None, config=None, **info):
     [
         (b"", "EOFError"),
         (os.urandom(200), r"\w+Error"),
+        (b"\x80\x73" + bytes(198), r"\w+Error"),  # random bytes that open like a pickle of protocol 115
         ("truncated", "ValueError: its bytes do not match the digest stored with them"),
         ("flipped", "ValueError: its bytes do not match the digest stored with them"),
         ("flipped, undigested file", "ValueError: its tensors do not match the digest stored with them"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,9 @@ def trained(
 def _weights_for(file, config: dict[str, Any], module: torch.nn.Module) -> dict[str, Any]:
     """The payload in ``file`` when it holds ``config``'s weights for ``module`` intact, checked before any of them
     is loaded (a refused file must not leave ``module`` half overwritten); else ValueError saying what is wrong."""
-    payload = torch.load(file, map_location="cpu", weights_only=True)
+    with warnings.catch_warnings():  # damaged bytes that open like a pickle of another protocol: said by our warning
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        payload = torch.load(file, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
         raise ValueError("no state_dict in it")
     if payload.get("config") != config:
