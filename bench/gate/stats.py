@@ -97,16 +97,10 @@ def sample_statistic(metric: str, samples_ms: Sequence[float], batch_size: int =
     return float(np.percentile(values, percentile))
 
 
-def run_statistic(metric: str, samples_ms: Sequence[float], batch_size: int = 1) -> float:
-    """The metric of one run, after dropping its disturbed blocks (:func:`undisturbed`) as the pooled sides are: a run
-    whose second half a neighbour slowed by 50% must not read as a 50% change of the code in its pair. A run left
-    with fewer than :data:`MIN_SAMPLES` calls is taken whole."""
-    return sample_statistic(metric, run_samples(samples_ms), batch_size)
-
-
 def run_samples(samples_ms: Sequence[float]) -> np.ndarray:
-    """One run's samples after dropping its disturbed blocks (:func:`run_statistic`), or all of them when fewer than
-    :data:`MIN_SAMPLES` calls would be left."""
+    """One run's samples after dropping its disturbed blocks (:func:`undisturbed`) as the pooled sides are, for the
+    figure of its run pair: a run whose second half a neighbour slowed by 50% must not read as a 50% change of the
+    code in its pair. A run left with fewer than :data:`MIN_SAMPLES` calls is taken whole."""
     kept = undisturbed([samples_ms]).samples_ms
     return kept if len(kept) >= MIN_SAMPLES else np.asarray(samples_ms, dtype=float)
 
@@ -115,11 +109,17 @@ def paired_figures(pairs: Sequence[tuple[float, float]]) -> tuple[float, float] 
     """Each side's figure of N >= 2 interleaved run pairs: the geometric mean of its runs' figures, so that current /
     baseline is the geometric mean of the pairs' own ratios, the change :func:`paired_precision` draws its interval
     around. None when fewer than two pairs have positive, finite figures on both sides."""
-    usable = [(a, b) for a, b in pairs if 0 < a < math.inf and 0 < b < math.inf]
+    usable = _usable_pairs(pairs)
     if len(usable) < 2:
         return None
-    logs = np.log(np.asarray(usable, dtype=float))
+    logs = np.log(np.asarray([pairs[k] for k in usable], dtype=float))
     return float(np.exp(logs[:, 0].mean())), float(np.exp(logs[:, 1].mean()))
+
+
+def _usable_pairs(pairs: Sequence[tuple[float, float]]) -> list[int]:
+    """The indices of the run pairs whose figures are positive and finite on both sides: those a log change exists
+    for (:func:`paired_figures` and :func:`paired_precision` take the same ones)."""
+    return [k for k, (a, b) in enumerate(pairs) if 0 < a < math.inf and 0 < b < math.inf]
 
 
 def mann_whitney_p(baseline_ms: Sequence[float], current_ms: Sequence[float]) -> float:
@@ -377,7 +377,7 @@ def paired_precision(
     unknown) is added to it first, as one run a side adds it. Earlier the change was the pooled samples' figure
     inside this interval: where runs differ more than their calls, a pooled median behaves like the median of the
     runs' levels, and 95% intervals of A/A comparisons missed zero in 10-13% of them."""
-    usable = [k for k, (a, b) in enumerate(pairs) if 0 < a < math.inf and 0 < b < math.inf]
+    usable = _usable_pairs(pairs)
     if len(usable) < 2:
         return Precision(math.inf, within, math.inf, math.inf, True, runs, paired=True)
     changes = np.log([pairs[k][1] / pairs[k][0] for k in usable])
