@@ -2,34 +2,14 @@
 
 import argparse
 
-from bench.commands._args import BadEnvironment, FromEnvironment, NotGiven, named_folder
-
-
-def folder_default(variable: str, path: str, option: str) -> str:
-    """The default of the path option ``option`` (a folder, or a file in one): ``$variable`` (marked as taken from
-    it, see :func:`bench.commands._args.environment_default`) or ``path`` (marked :class:`NotGiven`, so that a
-    default refused as it is checked names itself as ``option``'s default, not as an option the user never gave)."""
-    from bench.commands._args import environment_default
-
-    value = environment_default(variable, path)
-    if isinstance(value, FromEnvironment):
-        return value
-    marked = NotGiven(path)
-    marked.option = option
-    return marked
-
-
-class BadDefault(BadEnvironment):
-    """A folder option's default that cannot be used, raised through argparse as :class:`BadEnvironment` is, so that
-    its one line names where the folder came from (:func:`named_folder`), not an option never given."""
+from bench.commands._args import BadEnvironment, FromEnvironment, NotGiven, folder, folder_default, named_folder
+from bench.errors import short_name
 
 
 def results_folder(text: str) -> str:
-    """argparse type of ``--results``: a folder (:func:`bench.commands._args.folder`) whose runs can be listed where
+    """argparse type of ``--results``: a folder (:func:`~bench.commands._args.folder`) whose runs can be listed where
     it exists. One that cannot be (``chmod 000``) is refused in one line naming how it was set: before, every command
     reading it ended on ``error: [Errno 13] Permission denied: 'R'``."""
-    from bench.commands._args import folder
-    from bench.errors import short_name
     from bench.results import unlistable
 
     text = folder(text)
@@ -38,7 +18,7 @@ def results_folder(text: str) -> str:
         return text
     why = f"cannot list the runs in it ({reason})"
     if isinstance(text, (FromEnvironment, NotGiven)):
-        raise BadDefault(f"{named_folder(text, '--results')}: {why}")
+        raise BadEnvironment(f"{named_folder(text, '--results')}: {why}")
     raise argparse.ArgumentTypeError(f"{short_name(text)!r}: {why}")  # argparse names the option
 
 

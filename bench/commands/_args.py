@@ -130,6 +130,18 @@ def environment_default(variable: str, path: str) -> str:
     return marked
 
 
+def folder_default(variable: str, path: str, option: str) -> str:
+    """The default of the path option ``option`` (a folder, or a file in one): ``$variable`` (marked as taken from
+    it, see :func:`environment_default`) or ``path`` (marked :class:`NotGiven`, so that a
+    default refused as it is checked names itself as ``option``'s default, not as an option the user never gave)."""
+    value = environment_default(variable, path)
+    if isinstance(value, FromEnvironment):
+        return value
+    marked = NotGiven(path)
+    marked.option = option
+    return marked
+
+
 def named_folder(value: str, option: str) -> str:
     """How an error names the folder ``value`` of ``option``, as the user set it: the environment variable it came
     from (``$BENCH_REPORTS_DIR '/proc'``), the option given (``--out '/proc'``), or neither, its default
@@ -186,7 +198,6 @@ def add_out_option(parser: argparse.ArgumentParser, what: str, below: str = "") 
     """The ``--out DIR`` option of a command that writes into the reports folder (``bench report``, ``history``,
     ``calibrate``): a :func:`folder`, by default ``$BENCH_REPORTS_DIR`` or ``<rootdir>/reports``, then ``below``
     where given; ``what`` says what the folder holds."""
-    from bench.commands import folder_default
     from bench.results import default_reports_dir
 
     default, then = default_reports_dir(), ""

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from bench.checks import short
-from bench.commands import add_results_option, folder_default
-from bench.commands._args import non_negative_int, output_file, probability
+from bench.commands import add_results_option
+from bench.commands._args import folder_default, non_negative_int, output_file, probability
 from bench.errors import BenchError
 from bench.gate import DEFAULT_ALPHA, GateError, render_markdown
 from bench.gate.rules import RUN_NOISE_RUNS_RANGE, parse_run_noise, parse_run_noise_runs
