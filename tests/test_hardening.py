@@ -292,6 +292,19 @@ def test_a_failed_build_does_not_leave_the_cache_keyed_on_it():
     assert cache.get("a", lambda: "A again") == "A again"  # rebuilt, not the None left by the failed build
 
 
+def steady_timer(call, rounds, before_round=None):
+    """A ``time_calls`` that makes no call and times every round at 10 µs: these tests check what a case records."""
+    return [0.01] * rounds
+
+
+def factory_case(factory: str, batch_size: int = 1, **measure) -> Case:
+    """A fp32 eager case on one CPU thread of the fake user factory ``tests.fakes.models:<factory>``, measured for
+    a moment (``measure`` adds to or overrides the tiny :class:`MeasureSpec`)."""
+    spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False, **measure)
+    model = MethodSpec("m", label="m", factory=f"tests.fakes.models:{factory}")
+    return Case("s", model, MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), batch_size, spec)
+
+
 def test_a_failing_case_between_two_of_another_model_and_a_cpp_stack_in_one_line(tmp_path):
     spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False, accuracy=False)
 
@@ -302,11 +315,10 @@ def test_a_failing_case_between_two_of_another_model_and_a_cpp_stack_in_one_line
     broken = MethodSpec("broken", label="broken", factory="tests.fakes.models:build_cpp_error")
     writer = RunWriter(tmp_path, "r", {})
     session = Session(writer, {"torch_version": torch.__version__})
-    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
-    session.run_case(case(noop), timer)
+    session.run_case(case(noop), steady_timer)
     with pytest.raises(RuntimeError):
-        session.run_case(case(broken), timer)
-    assert session.run_case(case(noop), timer).status == "ok"
+        session.run_case(case(broken), steady_timer)
+    assert session.run_case(case(noop), steady_timer).status == "ok"
     writer.close("finished")
     failed = [line for line in (tmp_path / "r" / "records.jsonl").read_text().splitlines() if '"failed"' in line]
     import json
@@ -351,14 +363,13 @@ def test_a_factory_breaking_the_model_bundle_contract_fails_its_case_saying_so(t
     compressions = [MethodSpec("fp32"), MethodSpec("prune-l1", (("finetune_steps", 1),))]  # prune-l1 trains on them
     writer = RunWriter(tmp_path, "r", {})
     session = Session(writer, {"torch_version": torch.__version__})
-    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
     for compression in compressions:
         case = Case("s", model, compression, MethodSpec("eager"), Placement("cpu", 1), 1, spec)
         if error is None:
-            assert session.run_case(case, timer).status == "ok"
+            assert session.run_case(case, steady_timer).status == "ok"
         else:
             with pytest.raises(BenchError):
-                session.run_case(case, timer)
+                session.run_case(case, steady_timer)
     writer.close("finished")
     records = [json.loads(line) for line in (tmp_path / "r" / "records.jsonl").read_text().splitlines()]
     assert len(records) == len(compressions)
@@ -372,17 +383,14 @@ def test_inputs_of_fewer_rows_than_the_batch_size_fail_the_case_saying_so(tmp_pa
     throughput, and a cost per 1M, 1.6 times too good). One input of a row per item is enough (flat ids, offsets)."""
     import json
 
-    spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False, accuracy=False)
-    model = MethodSpec("m", label="m", factory=f"tests.fakes.models:{factory}")
-    case = Case("s", model, MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 16, spec)
+    case = factory_case(factory, 16, accuracy=False)
     writer = RunWriter(tmp_path, "r", {})
-    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
     session = Session(writer, {"torch_version": torch.__version__})
     if error:
         with pytest.raises(BenchError):
-            session.run_case(case, timer)
+            session.run_case(case, steady_timer)
     else:
-        session.run_case(case, timer)
+        session.run_case(case, steady_timer)
     writer.close("finished")
     record = json.loads((tmp_path / "r" / "records.jsonl").read_text())
     if error:
@@ -399,13 +407,10 @@ def test_an_evaluate_returning_a_number_is_a_pass_error_naming_the_factory(tmp_p
     """Was: the accuracy pass failed with "AttributeError: 'float' object has no attribute 'value'"."""
     from bench.runner import PassFailedWarning
 
-    spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False)
-    model = MethodSpec("m", label="m", factory="tests.fakes.models:build_float_evaluate")
-    case = Case("s", model, MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 1, spec)
+    case = factory_case("build_float_evaluate")
     writer = RunWriter(tmp_path, "r", {})
-    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
     with pytest.warns(PassFailedWarning):
-        record = Session(writer, {"torch_version": torch.__version__}).run_case(case, timer)
+        record = Session(writer, {"torch_version": torch.__version__}).run_case(case, steady_timer)
     writer.close("finished")
     assert record.status == "ok" and record.accuracy is None
     assert record.pass_errors == (
@@ -418,12 +423,9 @@ def test_an_accuracy_given_as_a_tensor_is_recorded_as_a_number(tmp_path):
     """Was: the record held the text 'tensor(0.7500)' as its accuracy, and 'tensor(0.)' as its drop."""
     import json
 
-    spec = MeasureSpec(warmup_s=0.0, min_time_s=0.01, min_rounds=5, memory_s=0.01, energy=False)
-    model = MethodSpec("m", label="m", factory="tests.fakes.models:build_tensor_accuracy")
-    case = Case("s", model, MethodSpec("fp32"), MethodSpec("eager"), Placement("cpu", 1), 1, spec)
+    case = factory_case("build_tensor_accuracy")
     writer = RunWriter(tmp_path, "r", {})
-    timer = lambda call, rounds, before_round=None: [0.01] * rounds  # noqa: E731
-    Session(writer, {"torch_version": torch.__version__}).run_case(case, timer)
+    Session(writer, {"torch_version": torch.__version__}).run_case(case, steady_timer)
     writer.close("finished")
     record = json.loads((tmp_path / "r" / "records.jsonl").read_text())
     assert (record["accuracy"], record["accuracy_drop"], record["accuracy_metric"]) == (0.75, 0.0, "top1")
