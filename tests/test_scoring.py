@@ -578,3 +578,21 @@ def test_no_case_with_a_lower_p_than_the_recommendation_is_feasible(cases, drop_
     assert above["verdict"].str.startswith("violates").all()  # ...and says which
     assert (cases_["rank"] < best["rank"].iloc[0]).sum() == len(cases_[cases_["rank"] < best["rank"].iloc[0]])
     assert not cases_.loc[cases_["rank"] < best["rank"].iloc[0], "feasible"].any()
+
+
+def test_a_gpu_case_without_a_cuda_memory_figure_has_no_memory_not_its_hosts_rss():
+    """A CUDA case whose device memory torch's allocator cannot see (CUDA graphs, ONNX Runtime's arena, TensorRT)
+    has no cuda_max_allocated_mb: memory_mb read its process's host RSS instead, shown beside the other GPU cases'
+    device figures and checked against memory_mb_max as if it were one."""
+    gpu = {"device": "cuda:0", "threads": None, "peak_rss_mb": 2500.0}
+    records = (
+        record("fp32", **gpu, cuda_max_allocated_mb=120.0),
+        record("bf16", **gpu, cuda_max_allocated_mb=None, extra={"cuda_memory_note": "not measured: ..."}),
+        record("fp32", peak_rss_mb=300.0),
+    )
+    scored = score(frame(*records)).set_index("case_id")
+    assert scored["memory_mb"].to_dict() == pytest.approx(
+        {"m[fp32-cuda:0-bs1]": 120.0, "m[bf16-cuda:0-bs1]": np.nan, "m[fp32-cpu1t-bs1]": 300.0}, nan_ok=True
+    )
+    verdicts = decide(scored.reset_index(), {"memory_mb_max": 3000}).cases.set_index("case_id")["verdict"]
+    assert "memory_mb_max: memory_mb not measured, cannot check" in verdicts["m[bf16-cuda:0-bs1]"]

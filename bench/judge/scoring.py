@@ -305,11 +305,13 @@ def _own_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def memory_mb(frame: pd.DataFrame) -> pd.Series:
-    """Peak memory per case in MiB: CUDA allocator peak on a GPU, process peak RSS on the CPU."""
+    """Peak memory per case in MiB: CUDA allocator peak on a GPU, process peak RSS on the CPU. A GPU case whose
+    device memory torch's allocator cannot see (CUDA graphs, ONNX Runtime's arena, TensorRT: its record's
+    ``extra.cuda_memory_note``) has none: its process's host RSS is not its GPU's memory."""
     cuda = pd.to_numeric(frame.get("cuda_max_allocated_mb"), errors="coerce")
     rss = pd.to_numeric(frame.get("peak_rss_mb"), errors="coerce")
     on_gpu = frame["device"].astype(str).str.startswith("cuda")
-    return cuda.where(on_gpu & cuda.notna(), rss)
+    return cuda.where(on_gpu, rss)
 
 
 def latency_ms(frame: pd.DataFrame, statistic: str) -> pd.Series:
