@@ -214,6 +214,25 @@ def test_the_onnxruntime_engine_on_cuda_says_its_memory_is_outside_torch(monkeyp
     assert "own arena" in on_cuda.outside_torch and on_cpu.outside_torch is None
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_the_slowdown_engine_keeps_what_its_inner_engine_says_of_its_device_memory(monkeypatch):
+    """slowdown wraps another engine: it returned only that engine's call and info, so an onnxruntime case on CUDA
+    read torch's counters (its inputs alone, ONNX Runtime's arena unseen) as the case's CUDA memory."""
+    pytest.importorskip("onnxruntime")
+    import onnxruntime
+
+    from tests._zoo import prepare
+
+    _fake_ort_sessions(monkeypatch, onnxruntime, active="CUDAExecutionProvider")
+    bundle = mlp_bundle()
+    with one_thread(), torch.inference_mode():
+        inner = prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2), placement=FAKE_CUDA)
+        slowed = prepare("slowdown", compress("fp32", bundle), bundle.make_inputs(2), FAKE_CUDA, inner="onnxruntime")
+    assert slowed.outside_torch == inner.outside_torch and "own arena" in slowed.outside_torch
+    assert (slowed.static_shapes, slowed.cuda_peak_unseen) == (inner.static_shapes, inner.cuda_peak_unseen)
+    assert slowed.info["slowdown_inner"] == "onnxruntime" and "onnx_size_bytes" in slowed.info
+
+
 def _fake_ort_sessions(monkeypatch, onnxruntime, active: str) -> list:
     """ONNX Runtime's sessions made on the CPU provider (there is no CUDA here), each reporting ``active`` as the
     provider it runs on when the engine asked for CUDA (as a session on a real GPU does); the ``providers`` each

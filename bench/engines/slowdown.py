@@ -7,6 +7,7 @@ stretched by ``1 + percent/100`` (its noise included), not shifted by a constant
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from bench.engines import ENGINES, Prepared, register_engine
@@ -48,4 +49,7 @@ def slowdown(compressed, example_inputs, placement, percent: float = 10.0, inner
             pass
         return out
 
-    return Prepared(call=slowed, info={**prepared.info, "slowdown_percent": percent, "slowdown_inner": inner})
+    # what the inner engine says of itself (static shapes, device memory outside torch or unseen by its peak) holds
+    # for the slowed call too
+    info = {**prepared.info, "slowdown_percent": percent, "slowdown_inner": inner}
+    return dataclasses.replace(prepared, call=slowed, info=info)
