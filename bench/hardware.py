@@ -245,8 +245,9 @@ def synchronizer(device: str):
 
 def current_device(device: str):
     """A context in which ``device`` is the current CUDA device (``torch.cuda.device``; nothing off CUDA): for
-    libraries that build or run on "the current device" rather than on their inputs' (Torch-TensorRT). Each thread
-    starts on device 0, whatever the case's ``cuda:K``."""
+    libraries that build or run on "the current device" rather than on their inputs' (Torch-TensorRT, torchao's
+    fallback integer matmul). Each thread starts on device 0, whatever the case's ``cuda:K``; a case runs inside it
+    (:func:`bench.runner.on_device`)."""
     import torch
 
     if device.startswith("cuda"):

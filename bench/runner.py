@@ -138,6 +138,19 @@ def _gpu_index(device: str) -> int | None:
     return (torch.device(device).index or 0) if device.startswith("cuda") else None
 
 
+@contextlib.contextmanager
+def on_device(device: str) -> Iterator[None]:
+    """Inference mode, and on ``cuda:K`` GPU K as the current CUDA device, for the thread that enters it: each thread
+    starts on GPU 0, and what a library puts on "the current device" (torchao's fallback integer matmul returns
+    ``.to("cuda")``, a factory's ``torch.zeros(n, device="cuda")``) must land beside the case's own tensors."""
+    import torch
+
+    from bench.hardware import current_device
+
+    with torch.inference_mode(), current_device(device):
+        yield
+
+
 def seed(device: str, value: int) -> None:
     """Seed the CPU's generator and, for a ``cuda:K`` device, that GPU's: the generators :func:`forked_rng` restores.
     (``torch.manual_seed`` would also reseed every other GPU, which the fork leaves alone.)"""
@@ -460,14 +473,12 @@ class Session:
     def _in_case(self, case: Case) -> Iterator[None]:
         """Where a case runs: its placement checked, its thread count set, torch's RNG forked and seeded (random
         inputs are the same whatever the case order, and nothing a model or input generator draws leaks into the
-        caller's random state), inference mode."""
-        import torch
-
+        caller's random state), inference mode; on ``cuda:K``, GPU K as the current CUDA device (:func:`on_device`)."""
         from bench.hardware import check_placement, cpu_threads
 
         check_placement(case.placement)
         device = case.placement.device
-        with cpu_threads(case.placement.threads), forked_rng(device), torch.inference_mode():
+        with cpu_threads(case.placement.threads), forked_rng(device), on_device(device):
             seed(device, CASE_SEED)
             yield
 
@@ -561,8 +572,6 @@ class Session:
 
     def _load(self, case: Case, bundle, compressed, prepared) -> PassResult:
         """LoadGen's scenarios on this case: a batch of ``n`` requests is one call on ``n × batch_size`` items."""
-        import torch
-
         from bench.hardware import synchronizer as synchronizer_for
         from bench.measure.load import case_log_dir, load_pass
         from bench.measure.sut import load_input_items
@@ -583,7 +592,12 @@ class Session:
 
         log_dir = case_log_dir(self.writer.path, case.full_id)
         return load_pass(
-            call_for, case.load, case.batch_size, log_dir, thread_context=torch.inference_mode, case_id=case.full_id
+            call_for,
+            case.load,
+            case.batch_size,
+            log_dir,
+            thread_context=lambda: on_device(device),  # LoadGen's worker is a thread of its own: it starts on GPU 0
+            case_id=case.full_id,
         )
 
     def _guarded(self, case: Case, name: str, run: Callable[[], PassResult], timed: bool = True) -> PassResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 import time
 
 import pytest
@@ -242,6 +243,55 @@ def test_a_case_seeds_the_rng_of_no_gpu_but_its_own(session, four_fake_gpus, mon
     assert seeded == []  # torch.manual_seed reseeded every GPU, and the fork restores the case's own only
     seed("cuda:2", 7)
     assert seeded == [(2, 7)]
+
+
+@pytest.fixture
+def current_gpu(four_fake_gpus, monkeypatch):
+    """torch's current CUDA device, as ``torch.cuda.device(K)`` sets it for the thread that enters it (each thread
+    starts on device 0): where the libraries that allocate on "the current device" put their tensors (torchao's
+    fallback integer matmul returns ``.to("cuda")``, a user's ``torch.zeros(n, device="cuda")``)."""
+    local = threading.local()
+
+    @contextlib.contextmanager
+    def on_device(index):
+        stack = local.__dict__.setdefault("stack", [0])
+        stack.append(index)
+        try:
+            yield
+        finally:
+            stack.pop()
+
+    monkeypatch.setattr(torch.cuda, "device", on_device)
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda value: None)
+    return lambda: local.__dict__.get("stack", [0])[-1]
+
+
+def test_a_cuda_case_runs_with_its_own_gpu_as_the_current_device(session, current_gpu, monkeypatch):
+    """A cuda:2 case ran with device 0 current: what a library put on "the current device" landed on GPU 0 beside
+    the case's tensors on GPU 2 (dlrm-ctr with int8-dynamic's torchao backend on cuda:1: its 13-feature layer's
+    fallback matmul came back on cuda:0, 'Expected all tensors to be on the same device')."""
+    import bench.measure.load
+
+    cuda2 = case("m", device="cuda:2", threads=None, factory="tests.fakes.models:build")
+    with session._in_case(cuda2):
+        assert current_gpu() == 2
+    assert current_gpu() == 0
+    with session._in_case(case("m", factory="tests.fakes.models:build")):
+        assert current_gpu() == 0  # a CPU case touches no GPU
+    seen = []
+
+    def load_pass(call_for, load, batch, log_dir, thread_context, case_id):  # LoadGen's worker: a thread of its own
+        def worker():
+            with thread_context():
+                seen.append((current_gpu(), torch.is_inference_mode_enabled()))
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+
+    monkeypatch.setattr(bench.measure.load, "load_pass", load_pass)
+    session._load(dataclasses.replace(cuda2, load=bench.measure.load.LoadSpec()), None, None, None)
+    assert seen == [(2, True)]
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile's own imports, not ours
