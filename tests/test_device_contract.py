@@ -233,10 +233,31 @@ def test_the_slowdown_engine_keeps_what_its_inner_engine_says_of_its_device_memo
     assert slowed.info["slowdown_inner"] == "onnxruntime" and "onnx_size_bytes" in slowed.info
 
 
-def _fake_ort_sessions(monkeypatch, onnxruntime, active: str) -> list:
+class _FailingProvider:
+    """The C session under an ONNX Runtime session whose CUDA provider fails from its ``at``-th run on, as ONNX
+    Runtime reports an execution provider's failure (``EPFail``): the real ``InferenceSession.run`` then rebuilds
+    the session on its fallback providers (the CPU's) and runs again, unless its fallback was disabled."""
+
+    def __init__(self, session, at: int):
+        self.session, self.at, self.runs = session, at, 0
+
+    def run(self, *args):
+        from onnxruntime.capi.onnxruntime_pybind11_state import EPFail
+
+        self.runs += 1
+        if self.runs >= self.at:
+            raise EPFail("CUDA failure 700: an illegal memory access was encountered")
+        return self.session.run(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def _fake_ort_sessions(monkeypatch, onnxruntime, active: str, fails_at_run: int | None = None) -> list:
     """ONNX Runtime's sessions made on the CPU provider (there is no CUDA here), each reporting ``active`` as the
-    provider it runs on when the engine asked for CUDA (as a session on a real GPU does); the ``providers`` each
-    session was asked for are returned, in order."""
+    provider it runs on when the engine asked for CUDA (as a session on a real GPU does) until it fell back to the
+    CPU; with ``fails_at_run``, that provider fails from that run on (:class:`_FailingProvider`). The ``providers``
+    each session was asked for are returned, in order."""
     asked: list = []
     real_session = onnxruntime.InferenceSession
     monkeypatch.setattr(
@@ -249,9 +270,13 @@ def _fake_ort_sessions(monkeypatch, onnxruntime, active: str) -> list:
             self.real = real_session(model, options, providers=["CPUExecutionProvider"])
             cuda = any("CUDA" in str(p) for p in providers)
             self.active = [active, "CPUExecutionProvider"] if cuda and active != "CPUExecutionProvider" else None
+            self.provider = _FailingProvider(self.real._sess, fails_at_run) if cuda and fails_at_run else None
+            if self.provider is not None:
+                self.real._sess = self.provider
 
         def get_providers(self):
-            return self.active or self.real.get_providers()
+            fell_back = self.provider is not None and self.real._sess is not self.provider
+            return self.real.get_providers() if fell_back else self.active or self.real.get_providers()
 
         def __getattr__(self, name):
             return getattr(self.real, name)
@@ -277,6 +302,27 @@ def test_an_onnxruntime_session_that_fell_back_to_the_cpu_is_a_skip_not_a_cuda_t
     assert "could not start its CUDA provider for cuda:0 and fell back to CPUExecutionProvider" in str(skipped.value)
     with one_thread(), torch.inference_mode():  # the CPU engine on the CPU is what it asked for
         assert prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2)).outside_torch is None
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_an_onnxruntime_cuda_provider_that_fails_during_a_call_fails_the_case_not_runs_on_the_cpu(monkeypatch):
+    """ONNX Runtime's run() answers an execution provider's failure by rebuilding the session on the CPU provider
+    and running on, with a printed notice: every later call of a cuda:0 case was timed on the CPU."""
+    pytest.importorskip("onnxruntime")
+    import onnxruntime
+    from onnxruntime.capi.onnxruntime_pybind11_state import EPFail
+
+    from tests._zoo import prepare
+
+    _fake_ort_sessions(monkeypatch, onnxruntime, active="CUDAExecutionProvider", fails_at_run=2)
+    bundle = mlp_bundle()
+    x = bundle.make_inputs(2)
+    with one_thread(), torch.inference_mode():
+        prepared = prepare("onnxruntime", compress("fp32", bundle), x, placement=FAKE_CUDA)  # its first call ran
+        with pytest.raises(EPFail, match="illegal memory access"):
+            prepared.call(*x)
+        on_cpu = prepare("onnxruntime", compress("fp32", bundle), x)  # the CPU engine's own fallback is left as is
+        assert on_cpu.call(*x).shape == bundle.module(*x).shape
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")

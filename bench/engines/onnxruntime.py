@@ -157,7 +157,8 @@ def check_provider(session, placement) -> None:
 
     A build that lists ``CUDAExecutionProvider`` may still fail to start it (its CUDA or cuDNN libraries missing or
     of another version): ONNX Runtime then logs an error and runs the session on its CPU provider, and the case
-    would be timed on the CPU under the name ``cuda:K``."""
+    would be timed on the CPU under the name ``cuda:K``. (A provider that fails later, in ``run()``, would be
+    replaced by the CPU's the same way: the engine disables that fallback, and the call fails instead.)"""
     if placement.device_type != "cuda":
         return
     active = list(session.get_providers())
@@ -217,6 +218,8 @@ def onnxruntime_engine(compressed, example_inputs, placement, optimization: str)
             options.graph_optimization_level = levels[optimization]
             made = onnxruntime.InferenceSession(model.model_bytes, options, providers=providers)
             check_provider(made, placement)
+            if placement.device_type == "cuda":  # else a CUDA failure in run() rebuilds it on the CPU, and it runs on
+                made.disable_fallback()
             sessions[threads] = made
         return sessions[threads]
 
