@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import sys
@@ -114,13 +115,30 @@ class NotApplicable(BenchError):
 
 
 def one_line(err: BaseException, limit: int = 300) -> str:
-    """``Type: message`` on one line, cut to ``limit`` characters (a C++ stack must not fill a record)."""
+    """``Type: message`` on one line, cut to ``limit`` characters (a C++ stack must not fill a record); an error
+    :func:`raised_in` a user's code starts with where (``factory 'my_models:build': evaluate raised Type: ...``)."""
     if isinstance(err, SystemExit):  # its message is only the exit code: say who asked to end the process
         message = f"the model called sys.exit({'' if err.code is None else repr(err.code)})"
     else:
         message = str(err).split("Exception raised from ", 1)[0]  # torch's C++ errors may append their stack
+    where = getattr(err, RAISED_IN, None)
     text = " ".join(f"{type(err).__name__}: {message}".split()).strip().rstrip(":")
+    text = f"{where} raised {text}" if isinstance(where, str) else text
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+RAISED_IN = "bench_raised_in"
+"""The attribute :func:`raised_in` gives an exception: which of a user's functions it came out of."""
+
+
+def raised_in(err: BaseException, where: str) -> None:
+    """Mark ``err`` as raised by the user's code ``where`` (``factory 'my_models:build': evaluate``), so that
+    :func:`one_line` names it: a record then points at the user's function, not at the harness that called it. The
+    innermost mark stays (an error of ``make_inputs`` inside a compression keeps ``make_inputs``); the exception
+    itself, its type and its traceback are left as they are."""
+    if getattr(err, RAISED_IN, None) is None:
+        with contextlib.suppress(AttributeError, TypeError):  # an exception type that takes no attributes
+            setattr(err, RAISED_IN, where)
 
 
 def stops_the_session(err: BaseException) -> bool:

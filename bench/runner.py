@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from bench import artefacts, metrics
-from bench.errors import BenchError, BenchWarning, NotApplicable, first_few, outcome_of
+from bench.errors import BenchError, BenchWarning, NotApplicable, first_few, outcome_of, raised_in
 from bench.measure import PassResult, one_line
 from bench.measure.inputs import to_device
 from bench.results import ENVIRONMENT_FIELDS, Record, RunWriter
@@ -178,9 +178,23 @@ def build_model(spec: MethodSpec, device: str = "cpu"):
             build = getattr(importlib.import_module(module_name), attr, None)
             if not callable(build):
                 raise BenchError(f"factory '{spec.factory}': module '{module_name}' has no function '{attr}'")
-            return _checked_bundle(build(**spec.kwargs), spec.factory)
+            return _checked_bundle(_user_call(f"factory '{spec.factory}'", build, **spec.kwargs), spec.factory)
         entry = MODELS.get(spec.name)
         return entry.fn(**{**entry.params, **spec.kwargs})
+
+
+def _user_call(where: str, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``, a function of the user's; an exception it raises is marked as raised in
+    ``where`` (:func:`bench.errors.raised_in`), so that the record and the line a run prints name the user's code
+    (``factory 'my_models:build': evaluate raised ValueError: ...``). A :class:`NotApplicable` (the user's own skip)
+    and what is no ``Exception`` (``pytest.skip()``, Ctrl-C) go on unmarked."""
+    try:
+        return function(*args, **kwargs)
+    except NotApplicable:
+        raise
+    except Exception as err:
+        raised_in(err, where)
+        raise
 
 
 def _checked_bundle(bundle: Any, factory: str):
@@ -188,7 +202,9 @@ def _checked_bundle(bundle: Any, factory: str):
     would measure the wrong thing or fail far from its cause: it is a ModelBundle, its ``make_inputs`` returns a tuple
     of inputs (a list is taken as one) and its ``evaluate`` an :class:`~bench.models.Accuracy`. A bare tensor was
     unpacked along its batch dimension, so the model was timed on its first row alone (or failed with 'forward()
-    takes 2 positional arguments but 33 were given')."""
+    takes 2 positional arguments but 33 were given'). What its functions raise names them (:func:`_user_call`):
+    ``make_inputs(8)``, ``evaluate`` (or the model, as its ``predict`` called it), ``calibration()`` and
+    ``make_student(0.5)``."""
     import torch
 
     from bench.models import Accuracy, ModelBundle
@@ -215,7 +231,7 @@ def _checked_bundle(bundle: Any, factory: str):
     make_inputs = bundle.make_inputs
 
     def checked_inputs(batch_size: int) -> tuple:
-        inputs = make_inputs(batch_size)
+        inputs = _user_call(f"factory '{factory}': make_inputs({batch_size})", make_inputs, batch_size)
         if isinstance(inputs, list):
             inputs = tuple(inputs)
         if not isinstance(inputs, tuple):
@@ -231,12 +247,24 @@ def _checked_bundle(bundle: Any, factory: str):
         evaluate = bundle.evaluate
 
         def checked_evaluate(predict):
-            result = evaluate(predict)
+            def model(*args, **kwargs):  # the case's model failing on what evaluate gave it is no error of evaluate's
+                return _user_call(f"factory '{factory}': evaluate's call of the model", predict, *args, **kwargs)
+
+            result = _user_call(f"factory '{factory}': evaluate", evaluate, model)
             if not isinstance(result, Accuracy):  # was "AttributeError: 'float' object has no attribute 'value'"
                 raise BenchError(f"factory '{factory}': evaluate returned {what(result)}, not a bench.models.Accuracy")
             return result
 
         bundle.evaluate = checked_evaluate
+    if bundle.calibration is not None:
+        calibration = bundle.calibration
+        # drawn whole here: a generator's error comes out of this call, not out of the compression reading it
+        bundle.calibration = lambda: _user_call(f"factory '{factory}': calibration()", lambda: list(calibration()))
+    if bundle.make_student is not None:
+        make_student = bundle.make_student
+        bundle.make_student = lambda fraction: _user_call(
+            f"factory '{factory}': make_student({fraction})", make_student, fraction
+        )
     return bundle
 
 

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import pickle
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -275,6 +278,9 @@ def test_a_factory_is_called_with_the_mappings_lists_and_sets_its_suite_gives(tm
     reordered = model("{a: [1, {c: 2}], b: 1}")  # the same mapping: the same spec, as before
     assert reordered == spec and hash(reordered) == hash(spec) and reordered.params == spec.params
     assert model("{a: [1, {c: 2}]}") != spec
+    named = "{factory: 'tests.fakes.models:build_recording', name: m, params: {where: 1, function: 2}}"
+    build_model(load_suite(write_suite(tmp_path, "s.yaml", f"suite: s\nmodels: [{named}]\n")).cases[0].model, "cpu")
+    assert fake_models.CALLED_WITH == {"where": 1, "function": 2}
 
 
 @pytest.mark.parametrize("value", ["!!set {a, b}", "[!!set {a}]", "{k: !!set {a}}"])
@@ -324,7 +330,10 @@ def test_a_failing_case_between_two_of_another_model_and_a_cpp_stack_in_one_line
     import json
 
     error = json.loads(failed[0])["error"]
-    assert error.startswith("RuntimeError: DefaultCPUAllocator: can't allocate memory") and "\n" not in error
+    assert error.startswith(
+        "factory 'tests.fakes.models:build_cpp_error' raised RuntimeError: DefaultCPUAllocator: can't allocate memory"
+    )
+    assert "\n" not in error
     assert len(error) <= 300
 
 
@@ -417,6 +426,66 @@ def test_an_evaluate_returning_a_number_is_a_pass_error_naming_the_factory(tmp_p
         "accuracy: BenchError: factory 'tests.fakes.models:build_float_evaluate': evaluate returned a float, not a "
         "bench.models.Accuracy"
     )
+
+
+@pytest.mark.parametrize(
+    ("factory", "compression", "column", "where"),
+    [
+        ("build_cpp_error", "fp32", "error", "factory 'tests.fakes.models:build_cpp_error' raised RuntimeError: "),
+        (
+            "build_raising_inputs",
+            "fp32",
+            "error",
+            "factory 'tests.fakes.models:build_raising_inputs': make_inputs(1) raised KeyError: 'tokenizer'",
+        ),
+        (
+            "build_raising_calibration",
+            "prune-l1",
+            "error",
+            "factory 'tests.fakes.models:build_raising_calibration': calibration() raised FileNotFoundError: train.csv",
+        ),
+        (
+            "build_failing_evaluate",
+            "fp32",
+            "pass_errors",
+            "accuracy: factory 'tests.fakes.models:"
+            "build_failing_evaluate': evaluate raised RuntimeError: Expected all tensors",
+        ),
+        (
+            "build_evaluate_of_wrong_inputs",
+            "fp32",
+            "pass_errors",
+            "accuracy: factory 'tests.fakes.models:"
+            "build_evaluate_of_wrong_inputs': evaluate's call of the model raised RuntimeError: mat1 and mat2",
+        ),
+    ],
+)
+def test_an_error_raised_in_a_factory_s_code_names_the_factory_and_its_function(
+    tmp_path, factory, compression, column, where
+):
+    """Was: only the exception (``ValueError: ...``, in the record and in the accuracy pass's warning), as if the
+    harness had raised it; now it starts with the factory and the function of the user's it came out of, and an
+    evaluation that raised keeps the case's timing and memory figures."""
+    from bench.runner import PassFailedWarning
+
+    case = factory_case(factory, accuracy=column == "pass_errors")
+    if compression != "fp32":  # prune-l1 fine-tunes on the model's calibration batches
+        case = dataclasses.replace(case, compression=MethodSpec(compression, (("finetune_steps", 1),)))
+    writer = RunWriter(tmp_path, "r", {})
+    session = Session(writer, {"torch_version": torch.__version__})
+    if column == "error":
+        with pytest.raises(Exception) as raised:  # the user's own exception, traceback and all, goes on to pytest
+            session.run_case(case, steady_timer)
+        assert not isinstance(raised.value, BenchError)
+    else:
+        with pytest.warns(PassFailedWarning, match=re.escape(where.removeprefix("accuracy: "))):
+            record = session.run_case(case, steady_timer)
+        assert record.status == "ok" and record.latency_p50_ms > 0 and record.peak_rss_mb > 0
+        assert record.accuracy is None and record.error is None
+    writer.close("finished")
+    stored = json.loads((tmp_path / "r" / "records.jsonl").read_text())
+    assert stored[column].startswith(where) and "\n" not in stored[column], stored[column]
+    assert stored["status"] == ("failed" if column == "error" else "ok")
 
 
 def test_an_accuracy_given_as_a_tensor_is_recorded_as_a_number(tmp_path):

@@ -323,7 +323,9 @@ def test_a_failing_accuracy_pass_keeps_latency_memory_and_energy(session, tmp_pa
     assert record.status == "ok" and record.latency_p50_ms > 0 and record.peak_rss_mb > 0
     assert record.energy_source is not None
     assert record.accuracy is None and record.accuracy_drop is None
-    assert record.pass_errors.startswith("accuracy: RuntimeError: Expected all tensors")
+    assert record.pass_errors.startswith(
+        "accuracy: factory 'tests.fakes.models:build_failing_evaluate': evaluate raised RuntimeError: Expected all "
+    )
     assert "\n" not in record.pass_errors
     stored = load("run", tmp_path).iloc[0]
     assert stored["status"] == "ok" and stored["pass_errors"] == record.pass_errors

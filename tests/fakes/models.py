@@ -115,12 +115,13 @@ def build_cpp_error() -> ModelBundle:
     raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate 4e12 bytes.\n{stack}")
 
 
-def _evaluate_then(end: Callable[[], None]) -> ModelBundle:
-    """The fake model, whose accuracy evaluation makes one call and then ends with ``end()``."""
+def _evaluate_then(end: Callable[[], None], inputs: torch.Tensor | None = None) -> ModelBundle:
+    """The fake model, whose accuracy evaluation makes one call (on ``inputs``: by default 4 rows it takes) and then
+    ends with ``end()``."""
     bundle = build()
 
     def evaluate(predict):
-        predict(torch.randn(4, 8))
+        predict(torch.randn(4, 8) if inputs is None else inputs)
         end()
 
     bundle.evaluate = evaluate
@@ -135,6 +136,30 @@ def build_failing_evaluate() -> ModelBundle:
     """A model whose accuracy pass raises (as a device mix-up on a GPU did): latency and memory must survive it."""
     message = "Expected all tensors to be on the same device,\n but found at least two devices"
     return _evaluate_then(lambda: _raise(RuntimeError(message)))
+
+
+def build_evaluate_of_wrong_inputs() -> ModelBundle:
+    """A model whose ``evaluate`` hands its ``predict`` rows of 3 features, which the model (of 8) cannot take."""
+    return _evaluate_then(lambda: None, inputs=torch.randn(4, 3))
+
+
+def build_raising_inputs() -> ModelBundle:
+    """A factory whose ``make_inputs`` raises (a tokenizer file it cannot find)."""
+    bundle = build()
+    bundle.make_inputs = lambda batch: _raise(KeyError("tokenizer"))
+    return bundle
+
+
+def build_raising_calibration() -> ModelBundle:
+    """A factory whose ``calibration`` is a generator that raises as it is read (a training set it cannot open)."""
+    bundle = build()
+
+    def calibration():
+        yield (torch.randn(4, 8),)
+        raise FileNotFoundError("train.csv")
+
+    bundle.calibration = calibration
+    return bundle
 
 
 def build_exiting_evaluate() -> ModelBundle:
