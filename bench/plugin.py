@@ -297,6 +297,25 @@ class CaseItem(pytest.Function):
     def reportinfo(self):
         return self.path, 0, f"{self.case.full_id}"
 
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]):  # type: ignore[override]
+        """A failed case's report: under ``bench run`` at pytest's default ``--tb``, the one line its record holds
+        (``factory 'my_models:build': make_inputs(8) raised KeyError: 'tokenizer'``); pytest's traceback where one
+        was asked for (``--tb=short``, ``--tb=long``, ``--full-trace``) and under plain pytest."""
+        if one_line_failures(self.config):
+            from bench.measure import one_line
+
+            return one_line(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+def one_line_failures(config: pytest.Config) -> bool:
+    """Whether a failed case is reported in its one line rather than a traceback: ``bench run`` asks for it (its
+    plugin says so), and neither ``--tb`` (from the command line, ``addopts`` or ``PYTEST_ADDOPTS``) nor
+    ``--full-trace`` chose otherwise."""
+    if config.getoption("tbstyle", "auto") != "auto" or config.getoption("fulltrace", False):
+        return False
+    return any(getattr(plugin, "one_line_failures", False) is True for plugin in config.pluginmanager.get_plugins())
+
 
 def _more_rounds(benchmark, call, rounds: int, before_round=None, untimed_s: float = 0.0) -> list[float]:
     """Rounds after the first (the fixture's one ``pedantic``, which cannot stop early): timed as pytest-benchmark's
@@ -1100,6 +1119,10 @@ def _summary(terminalreporter, config: pytest.Config) -> None:
         f"{wall:.1f} s wall time: {time_breakdown(meta.get('phase_time_s') or bench_session.timer.seconds, wall)}"
     )
     terminalreporter.write_line(f"results: {writer.path}")
+    if terminalreporter.stats.get("failed") and one_line_failures(config):
+        terminalreporter.write_line(
+            "failed cases: one line each above; --tb=short (or --tb=long) shows their tracebacks"
+        )
     if REPORT_KEY in config.stash:
         for line in config.stash[REPORT_KEY].splitlines():
             terminalreporter.write_line(line)

@@ -249,6 +249,27 @@ def test_a_benchmark_json_that_cannot_be_written_is_named_with_what_the_run_kept
     assert (tmp_path / "res" / "r1" / "records.jsonl").read_text().count("\n") == 1
 
 
+def test_bench_run_reports_a_failed_case_in_its_one_line_and_its_traceback_where_asked(tmp_path, capsys, monkeypatch):
+    """Was: pytest's whole traceback of every failed case, through the harness's frames, at the end of bench run's
+    output. Now its one line (the record's error), a hint naming --tb, and the traceback under --tb or plain pytest."""
+    monkeypatch.chdir(tmp_path)
+    model = "{factory: 'tests.fakes.models:build_raising_inputs', name: lin}"
+    write_suite(tmp_path, "suites/f.yaml", f"suite: f\nmodels: [{model}]\n" + TINY_MEASURE)
+    reason = "factory 'tests.fakes.models:build_raising_inputs': make_inputs(1) raised KeyError: 'tokenizer'"
+    hint = "failed cases: one line each above; --tb=short (or --tb=long) shows their tracebacks"
+    assert main(["run", "suites/f.yaml", "--results", "res", "--run-id", "r1"]) == pytest.ExitCode.TESTS_FAILED
+    out = capsys.readouterr().out.splitlines()
+    assert reason in out and hint in out and not [line for line in out if "fakes/models.py" in line]
+    assert json.loads((tmp_path / "res" / "r1" / "records.jsonl").read_text())["error"] == reason
+    for asked in (["--tb=short"], ["--", "--full-trace"]):
+        assert main(["run", "suites/f.yaml", "--results", "res", *asked]) == pytest.ExitCode.TESTS_FAILED
+        out = capsys.readouterr().out.splitlines()
+        assert [line for line in out if "fakes/models.py" in line] and hint not in out
+    assert pytest.main(["--benchmark-only", "suites/f.yaml", "--bench-results", "res", "-p", "no:cacheprovider"]) == 1
+    out = capsys.readouterr().out.splitlines()  # plain pytest: its traceback, as pytest users expect
+    assert [line for line in out if "fakes/models.py" in line] and hint not in out
+
+
 def test_bench_run_progress_draws_the_line_or_says_in_one_line_why_not(tmp_path, capsys, monkeypatch):
     from bench import progress
     from bench.commands import run

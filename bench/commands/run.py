@@ -154,6 +154,9 @@ class _StopWatch:
     """What the user called ``--bench-progress``, for the plugin's error about the progress line."""
     run_id_option = "--run-id"
     """What the user called ``--bench-run-id``, for the plugin's errors about the run id."""
+    one_line_failures = True
+    """A failed case is reported in its one line, without pytest's traceback unless ``--tb`` or ``--full-trace`` asks
+    for it (:func:`bench.plugin.one_line_failures`)."""
 
     def __init__(self, extra: list[str] = ()) -> None:
         from bench.plugin import OPTIONS_OF_BENCH_RUN
