@@ -219,6 +219,44 @@ def test_int4_embeddings_skip_tables_of_odd_width_with_a_reason():
         compress("emb-int4", odd, min_rows=10**6)  # tables it would not quantize do not count
 
 
+@pytest.mark.parametrize(
+    ("name", "params", "fits"),
+    [
+        ("int8-static", {}, "int8-static"),
+        ("distill", {"steps": 3}, "distill (steps 3)"),
+        ("prune-l1", {"finetune_steps": 2}, "prune-l1 (finetune_steps 2)"),
+        ("prune-structured", {"finetune_steps": 2}, "prune-structured (finetune_steps 2)"),
+    ],
+)
+def test_a_method_that_fits_the_model_skips_one_without_calibration_saying_what_to_add(bundle, name, params, fits):
+    """Was: int8-static skipped ("needs calibration data and this model provides none") while fine-tuning and
+    distillation trained on make_inputs batches, which a factory may draw from its evaluation set (the example's
+    and the test zoo's do): the student then matched the teacher on the very inputs its accuracy was measured on.
+    Every method that fits the model to data now needs the bundle's calibration batches, and says how to add them."""
+    import dataclasses
+
+    made: list[int] = []
+    uncalibrated = dataclasses.replace(bundle, calibration=None)
+    uncalibrated.make_inputs = lambda batch_size: made.append(batch_size) or bundle.make_inputs(batch_size)
+    with pytest.raises(NotApplicable) as skipped:
+        compress(name, uncalibrated, **params)
+    assert str(skipped.value) == (
+        f"{fits} fits the model to training-side batches and its ModelBundle has no calibration: add calibration=, a "
+        "function returning a list of input tuples as make_inputs(n) returns them (e.g. 8 batches of training data, "
+        "never the evaluation set)"
+    )
+    assert not made  # nothing was fitted to the timing inputs first
+
+
+@pytest.mark.parametrize(("name", "params"), [("distill", {"steps": 0}), ("prune-l1", {"finetune_steps": 0})])
+def test_a_method_that_only_compares_outputs_still_runs_without_calibration(bundle, name, params):
+    """Without training steps nothing is fitted: the fidelity figures compare outputs on one make_inputs batch."""
+    import dataclasses
+
+    result = compress(name, dataclasses.replace(bundle, calibration=None), **params)
+    assert "train_time_s" not in result.info or not result.info["train_time_s"]
+
+
 def test_embedding_methods_skip_models_without_tables(bundle):
     with pytest.raises(NotApplicable, match="no embedding tables"):
         compress("emb-int8", bundle)

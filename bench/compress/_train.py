@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.errors import NotApplicable
+
 
 @contextlib.contextmanager
 def trainable() -> Iterator[None]:
@@ -20,11 +22,25 @@ def trainable() -> Iterator[None]:
         yield
 
 
-def calibration_batches(bundle) -> list[tuple]:
-    """The bundle's training-side batches, or ``make_inputs`` batches when it has none."""
+def calibration_batches(bundle, fits: str | None = None) -> list[tuple]:
+    """The bundle's training-side batches. Without them, a method that only compares outputs on them (``fits``
+    None: a fidelity figure) gets one ``make_inputs(32)`` batch; one that fits the model to them (``fits`` names it:
+    a calibration, training steps) is not applicable (:func:`no_calibration`)."""
     if bundle.calibration is not None:
         return [tuple(batch) for batch in bundle.calibration()]
+    if fits is not None:
+        raise NotApplicable(no_calibration(fits))
     return [bundle.make_inputs(32)]
+
+
+def no_calibration(fits: str) -> str:
+    """Why ``fits`` (``int8-static``, ``distill (steps 100)``) skips a model without calibration batches: fitting to
+    the timing inputs, which a factory may draw from its evaluation set, would leak that set into the accuracy."""
+    return (
+        f"{fits} fits the model to training-side batches and its ModelBundle has no calibration: add calibration=, "
+        "a function returning a list of input tuples as make_inputs(n) returns them (e.g. 8 batches of training data, "
+        "never the evaluation set)"
+    )
 
 
 DEFAULT_LR = 0.0005

@@ -44,7 +44,7 @@ def distill_student(bundle, placement, fraction: float, steps: int, lr: float) -
     ``train_device``: a CUDA case trains on its GPU, a CPU case on the CPU. The student is returned on the CPU (the
     cached artefact does not depend on the GPU it was trained on)."""
     _check(fraction, steps, lr)
-    batches = calibration_batches(bundle)
+    batches = calibration_batches(bundle, f"distill (steps {steps})" if steps else None)
     probe = batches[-1]  # reported, not trained on when there is more than one batch
     train_batches = batches[:-1] or batches
     with torch.inference_mode(False):

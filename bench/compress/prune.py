@@ -41,6 +41,12 @@ def _check_amount(amount: float, name: str, finetune_steps: int = 0, lr: float =
     check_lr(lr, name)
 
 
+def _batches(bundle, name: str, finetune_steps: int) -> list[tuple]:
+    """The batches pruning compares outputs on and, with ``finetune_steps``, fine-tunes on: the model's calibration
+    batches, which fine-tuning cannot do without (:func:`bench.compress._train.calibration_batches`)."""
+    return calibration_batches(bundle, f"{name} (finetune_steps {finetune_steps})" if finetune_steps else None)
+
+
 def _register_pruning(name: str, description: str):
     """:func:`register_compression` for a pruning method: the same ``amount``, ``finetune_steps`` and ``lr``,
     checked alike (:func:`_check_amount`); its result cached when it fine-tunes (the training is what a later
@@ -74,7 +80,7 @@ def prune_l1(bundle, placement, amount: float, finetune_steps: int, lr: float) -
             prune.l1_unstructured(layer, "weight", amount=amount)
         module = move(module, device)
         train_time_s = distill(
-            module, teacher_on(bundle.module, device), calibration_batches(bundle), finetune_steps,
+            module, teacher_on(bundle.module, device), _batches(bundle, "prune-l1", finetune_steps), finetune_steps,
             learning_rate(bundle, lr),
         )  # fmt: skip
         for layer in layers:
@@ -240,7 +246,7 @@ def prune_structured(bundle, placement, amount: float, finetune_steps: int, lr: 
         changes = shrink(module, amount, bundle.info.get("prune_pairs", []))
         if not changes:
             raise NotApplicable("prune-structured found no Linear/Conv2d pairs it can shrink in this model")
-        batches = calibration_batches(bundle)
+        batches = _batches(bundle, "prune-structured", finetune_steps)
         teacher, module = teacher_on(bundle.module, device), move(module, device)
         before = output_fidelity(module, teacher, batches[0])
         train_time_s = distill(module, teacher, batches, finetune_steps, learning_rate(bundle, lr))

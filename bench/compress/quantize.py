@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from bench.compress import TORCHAO_INDUCTOR_CONFIG, Compressed, copy_on_device, register_compression
+from bench.compress._train import no_calibration
 from bench.errors import NotApplicable
 
 INT8_DYNAMIC_BACKENDS = ("torch.ao", "torchao")
@@ -144,7 +145,7 @@ def int8_static(bundle, placement, calibration_batches: int) -> Compressed:
     if placement.device_type != "cpu":
         raise NotApplicable("int8-static uses X86InductorQuantizer, which targets x86 CPUs")
     if bundle.calibration is None:
-        raise NotApplicable("int8-static needs calibration data and this model provides none")
+        raise NotApplicable(no_calibration("int8-static"))
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
         X86InductorQuantizer,

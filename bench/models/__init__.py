@@ -64,7 +64,8 @@ class ModelBundle:
     evaluate: optional ``predict -> Accuracy``, where ``predict(*inputs)`` runs the case's compressed model on
         its device; measured in its own pass on held-out data.
     calibration: optional ``() -> iterable of input tuples`` drawn from training data (disjoint from the
-        evaluation data): static quantization calibrates on it, distillation and fine-tuning train on it.
+        evaluation data): static quantization calibrates on it, distillation and fine-tuning train on it; without
+        it they are skipped, never fitted to ``make_inputs``' batches.
     make_student: optional ``(fraction) -> smaller nn.Module`` initialised from the fp32 model (e.g. fewer
         layers), for ``distill``; without it, ``distill`` uses a structurally pruned (narrower) copy.
     task: a short word for reports (``ctr``, ``search``, ``image``).
