@@ -233,32 +233,38 @@ def test_the_slowdown_engine_keeps_what_its_inner_engine_says_of_its_device_memo
     assert slowed.info["slowdown_inner"] == "onnxruntime" and "onnx_size_bytes" in slowed.info
 
 
-class _FailingProvider:
-    """The C session under an ONNX Runtime session whose CUDA provider fails from its ``at``-th run on, as ONNX
-    Runtime reports an execution provider's failure (``EPFail``): the real ``InferenceSession.run`` then rebuilds
-    the session on its fallback providers (the CPU's) and runs again, unless its fallback was disabled."""
+class _HostBinding:
+    """ONNX Runtime's IOBinding of a session on the CPU provider, for a session that says it runs on CUDA: each
+    binding is recorded as the engine asked for it, ``(kind, name, device_type, device_id)``, then made in host
+    memory, where the test's tensors are."""
 
-    def __init__(self, session, at: int):
-        self.session, self.at, self.runs = session, at, 0
+    def __init__(self, real, bound: list):
+        self.real, self.bound = real, bound
 
-    def run(self, *args):
-        from onnxruntime.capi.onnxruntime_pybind11_state import EPFail
+    def bind_input(self, name, device_type, device_id, *buffer):
+        self.bound.append(("input", name, device_type, device_id))
+        self.real.bind_input(name, "cpu", 0, *buffer)
 
-        self.runs += 1
-        if self.runs >= self.at:
-            raise EPFail("CUDA failure 700: an illegal memory access was encountered")
-        return self.session.run(*args)
+    def bind_output(self, name, device_type="cpu", device_id=0, *buffer):
+        self.bound.append(("output", name, device_type, device_id))
+        self.real.bind_output(name, "cpu", 0, *buffer)
 
     def __getattr__(self, name):
-        return getattr(self.session, name)
+        return getattr(self.real, name)
 
 
-def _fake_ort_sessions(monkeypatch, onnxruntime, active: str, fails_at_run: int | None = None) -> list:
+def _fake_ort_sessions(
+    monkeypatch, onnxruntime, active: str, fails_at_run: int | None = None, bound: list | None = None
+) -> list:
     """ONNX Runtime's sessions made on the CPU provider (there is no CUDA here), each reporting ``active`` as the
-    provider it runs on when the engine asked for CUDA (as a session on a real GPU does) until it fell back to the
-    CPU; with ``fails_at_run``, that provider fails from that run on (:class:`_FailingProvider`). The ``providers``
+    provider it runs on when the engine asked for CUDA (as a session on a real GPU does); their IOBindings record
+    what was bound where in ``bound`` (:class:`_HostBinding`). With ``fails_at_run``, such a session's CUDA provider
+    fails from that run on, as ONNX Runtime reports an execution provider's failure (``EPFail``). The ``providers``
     each session was asked for are returned, in order."""
+    from onnxruntime.capi.onnxruntime_pybind11_state import EPFail
+
     asked: list = []
+    bound = [] if bound is None else bound
     real_session = onnxruntime.InferenceSession
     monkeypatch.setattr(
         onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
@@ -270,13 +276,19 @@ def _fake_ort_sessions(monkeypatch, onnxruntime, active: str, fails_at_run: int 
             self.real = real_session(model, options, providers=["CPUExecutionProvider"])
             cuda = any("CUDA" in str(p) for p in providers)
             self.active = [active, "CPUExecutionProvider"] if cuda and active != "CPUExecutionProvider" else None
-            self.provider = _FailingProvider(self.real._sess, fails_at_run) if cuda and fails_at_run else None
-            if self.provider is not None:
-                self.real._sess = self.provider
+            self.runs = 0
 
         def get_providers(self):
-            fell_back = self.provider is not None and self.real._sess is not self.provider
-            return self.real.get_providers() if fell_back else self.active or self.real.get_providers()
+            return self.active or self.real.get_providers()
+
+        def io_binding(self):
+            return _HostBinding(self.real.io_binding(), bound) if self.active else self.real.io_binding()
+
+        def run_with_iobinding(self, binding, run_options=None):
+            self.runs += 1
+            if self.active and fails_at_run and self.runs >= fails_at_run:
+                raise EPFail("CUDA failure 700: an illegal memory access was encountered")
+            self.real.run_with_iobinding(getattr(binding, "real", binding), run_options)
 
         def __getattr__(self, name):
             return getattr(self.real, name)
@@ -307,14 +319,16 @@ def test_an_onnxruntime_session_that_fell_back_to_the_cpu_is_a_skip_not_a_cuda_t
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 def test_an_onnxruntime_cuda_provider_that_fails_during_a_call_fails_the_case_not_runs_on_the_cpu(monkeypatch):
     """ONNX Runtime's run() answers an execution provider's failure by rebuilding the session on the CPU provider
-    and running on, with a printed notice: every later call of a cuda:0 case was timed on the CPU."""
+    and running on, with a printed notice: every later call of a cuda:0 case was timed on the CPU. The CUDA call
+    runs with IOBinding, and fails with the provider's error."""
     pytest.importorskip("onnxruntime")
     import onnxruntime
     from onnxruntime.capi.onnxruntime_pybind11_state import EPFail
 
     from tests._zoo import prepare
 
-    _fake_ort_sessions(monkeypatch, onnxruntime, active="CUDAExecutionProvider", fails_at_run=2)
+    # the first call runs twice (once to learn the outputs' shapes): the third run is the second call's
+    _fake_ort_sessions(monkeypatch, onnxruntime, active="CUDAExecutionProvider", fails_at_run=3)
     bundle = mlp_bundle()
     x = bundle.make_inputs(2)
     with one_thread(), torch.inference_mode():
@@ -341,3 +355,77 @@ def test_an_onnxruntime_session_for_cuda_k_runs_on_device_k(monkeypatch, device,
         prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2), placement=Placement(device))
         prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2))
     assert asked == [[("CUDAExecutionProvider", {"device_id": index})], ["CPUExecutionProvider"]]
+
+
+class _DeviceOnly(torch.Tensor):
+    """An input that fails any copy to host memory, as an input on the GPU would be copied by ``.cpu().numpy()``."""
+
+    def cpu(self, *args, **kwargs):
+        raise AssertionError("the call copied an input to host memory (.cpu())")
+
+    def numpy(self, *args, **kwargs):
+        raise AssertionError("the call copied an input to host memory (.numpy())")
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_the_onnxruntime_engine_on_cuda_k_binds_inputs_and_outputs_on_device_k(monkeypatch):
+    """A cuda:K case's call copied its inputs to host memory (.cpu().numpy()) and its outputs back from it on every
+    timed call, which a torch engine's call (inputs and outputs on the GPU) does not: the engines were not timed
+    on equal terms. Everything is bound on GPU K now, and the output is a torch tensor beside the inputs."""
+    pytest.importorskip("onnxruntime")
+    import onnxruntime
+
+    from tests._zoo import prepare
+
+    bound: list = []
+    _fake_ort_sessions(monkeypatch, onnxruntime, active="CUDAExecutionProvider", bound=bound)
+    bundle = mlp_bundle()
+    x = tuple(t.as_subclass(_DeviceOnly) for t in bundle.make_inputs(3))
+    with one_thread(), torch.inference_mode():
+        prepared = prepare("onnxruntime", compress("fp32", bundle), x, placement=Placement("cuda:1"))
+        for batch in (3, 5):
+            inputs = tuple(t.as_subclass(_DeviceOnly) for t in bundle.make_inputs(batch))
+            out = prepared.call(*inputs)
+            assert type(out) is torch.Tensor and out.device == inputs[0].device
+            torch.testing.assert_close(out, bundle.module(*bundle.make_inputs(batch)), rtol=1e-4, atol=1e-5)
+        on_cpu = prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(3))
+    assert {kind for kind, *_ in bound} == {"input", "output"}
+    assert {(device_type, device_id) for *_, device_type, device_id in bound} == {("cuda", 1)}
+    assert prepared.info["onnxruntime_io"].startswith("device: ") and on_cpu.info["onnxruntime_io"].startswith("host")
+
+
+def _two_output_session(onnxruntime):
+    """An ONNX Runtime CPU session of ``Y = X @ W`` and ``Z = Y + 1`` with a dynamic batch: two outputs."""
+    import numpy as np
+    import onnx
+    from onnx import helper
+
+    weights = helper.make_tensor("W", onnx.TensorProto.FLOAT, [3, 2], np.arange(6, dtype=np.float32).ravel())
+    one = helper.make_tensor("one", onnx.TensorProto.FLOAT, [], [1.0])
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["Y"]), helper.make_node("Add", ["Y", "one"], ["Z"])],
+        "two_outputs",
+        [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, ["batch", 2]) for name in ("Y", "Z")],
+        [weights, one],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_the_device_call_gives_what_the_session_computes_for_each_input_shape():
+    """The IOBinding call the engine makes on cuda:K, run on the CPU against a real session: inputs bound by pointer
+    (a non-contiguous one made contiguous), every output bound in a fresh torch tensor, the first returned."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from bench.engines.onnxruntime import device_call
+
+    session = _two_output_session(onnxruntime)
+    call = device_call(lambda: session, "cpu")
+    outputs = []
+    for x in (torch.randn(4, 3), torch.randn(3, 4).T, torch.randn(6, 3)):
+        out = call(x)
+        expected = session.run(None, {"X": x.contiguous().numpy()})[0]
+        assert out.shape == expected.shape and out.dtype == torch.float32
+        torch.testing.assert_close(out, torch.from_numpy(expected))
+        outputs.append(out)
+    assert outputs[0].data_ptr() != outputs[1].data_ptr()  # a later call does not overwrite an earlier output
