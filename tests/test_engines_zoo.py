@@ -151,6 +151,20 @@ def test_onnxruntime_on_cuda_without_the_provider_skips(bundle):
         prepare("onnxruntime", compress("fp32", bundle), bundle.make_inputs(2), placement=Placement("cuda:0"))
 
 
+@pytest.mark.parametrize("compression", ["bf16", "fp16"])
+def test_onnxruntime_on_cuda_refuses_half_precision_with_a_reason_about_cuda(monkeypatch, bundle, compression):
+    """Was: 'ONNX Runtime's CPU provider has no torch.bfloat16 kernels for most ops' for a cuda:0 case."""
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider"])
+    compressed = compress(compression, bundle)
+    with pytest.raises(NotApplicable) as skipped:
+        prepare("onnxruntime", compressed, bundle.make_inputs(2), placement=Placement("cuda:1"))
+    reason = str(skipped.value)
+    assert "CPU" not in reason and f"{compressed.input_dtype} models on cuda:1" in reason
+    assert "runs fp32 and ort-int8-dynamic models there" in reason
+
+
 def test_a_model_that_does_not_export_to_onnx_fails_naming_its_line_and_the_cause():
     """Was: 'TorchExportError: Failed to export the model with torch.export. \\x1b[96mThis is step 1/3\\x1b[0m of
     exporting the model to ONNX. Next steps: - Modify the model code ...', cut at 300 characters before the cause."""

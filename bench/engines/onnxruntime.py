@@ -128,7 +128,8 @@ def _export_failure(cause: BaseException) -> str:
 
 
 def check_exportable(compressed, placement) -> None:
-    """Raise :class:`NotApplicable` for what ONNX Runtime's CPU provider cannot take."""
+    """Raise :class:`NotApplicable` for what the engine cannot run on the case's device: fp16 and bf16 models (ONNX
+    Runtime's CPU provider has no kernels for them; on CUDA the engine runs fp32 and ort-int8-dynamic models only)."""
     import onnxruntime
 
     compressed.check_engine("onnxruntime")
@@ -136,10 +137,17 @@ def check_exportable(compressed, placement) -> None:
         raise NotApplicable("this onnxruntime build has no CUDAExecutionProvider")
     if placement.device_type not in ("cpu", "cuda"):
         raise NotApplicable(f"the onnxruntime engine does not run on {placement.device}")
-    if compressed.input_dtype in (torch.bfloat16, torch.float16):
+    dtype = compressed.input_dtype
+    if dtype in (torch.bfloat16, torch.float16) and placement.device_type == "cuda":
         raise NotApplicable(
-            f"ONNX Runtime's CPU provider has no {compressed.input_dtype} kernels for most ops (MatMul, Gemm, "
-            "LayerNorm); run fp32 or ort-int8-dynamic on onnxruntime"
+            f"the onnxruntime engine does not run {dtype} models on {placement.device} (it runs fp32 and "
+            f"ort-int8-dynamic models there); run {dtype} on eager, compile or tensorrt, or fp32 or ort-int8-dynamic "
+            "on onnxruntime"
+        )
+    if dtype in (torch.bfloat16, torch.float16):
+        raise NotApplicable(
+            f"ONNX Runtime's CPU provider has no {dtype} kernels for most ops (MatMul, Gemm, LayerNorm); run fp32 "
+            "or ort-int8-dynamic on onnxruntime"
         )
     if not isinstance(compressed.module, (torch.nn.Module, OnnxModel)):
         raise NotApplicable(f"cannot export {type(compressed.module).__name__} to ONNX")
