@@ -184,3 +184,24 @@ def test_a_model_that_does_not_export_to_onnx_fails_naming_its_line_and_the_caus
         f"{inspect.getsourcefile(DataDependent)}:{line} (if float(y.sum()) > 0: # the line the export fails at): "
     )
     assert "\x1b" not in message and "Next steps" not in message and len(message) < 300
+
+
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"])
+@pytest.mark.parametrize("max_autotune", [False, True])
+def test_the_compile_record_says_whether_inductor_autotuned_as_torch_compile_decides(monkeypatch, mode, max_autotune):
+    """``{compile: {mode: max-autotune, max_autotune: false}}`` autotuned (torch.compile applies its mode's options
+    after the engine's settings) while the record said max_autotune: false. The record now says what torch applies."""
+    import bench.engines.compile
+
+    monkeypatch.setattr(bench.engines.compile.torch, "compile", lambda module, **_: module)  # nothing to compile
+    bundle = mlp_bundle()
+    with one_thread(), torch.inference_mode():
+        prepared = prepare(
+            "compile", compress("fp32", bundle), bundle.make_inputs(2), mode=mode, max_autotune=max_autotune
+        )
+    applied = torch._TorchCompileInductorWrapper(mode, None, False).config  # what torch.compile patches over ours
+    assert prepared.info["compile_max_autotune"] == applied.get("max_autotune", max_autotune)
+    overridden = prepared.info["compile_max_autotune"] != max_autotune
+    assert ("compile_max_autotune_note" in prepared.info) == overridden
+    if overridden:
+        assert f"mode {mode} sets max_autotune: true" in prepared.info["compile_max_autotune_note"]

@@ -32,6 +32,17 @@ def uses_cudagraphs(mode: str) -> bool:
     return bool(torch._inductor.list_mode_options().get(mode, {}).get("triton.cudagraphs", False))
 
 
+MAX_AUTOTUNE_NOTE = (
+    "mode {mode} sets max_autotune: {ran}, which torch.compile applies after the engine's max_autotune: {asked}"
+)
+
+
+def effective_max_autotune(mode: str, max_autotune: bool) -> bool:
+    """Whether inductor autotunes: torch.compile applies its mode's options (``max-autotune`` and
+    ``max-autotune-no-cudagraphs`` set ``max_autotune``) over the settings the engine compiles under."""
+    return bool(torch._inductor.list_mode_options().get(mode, {}).get("max_autotune", max_autotune))
+
+
 def _check(mode: str, **_) -> None:
     modes = compile_modes()
     if mode not in modes:
@@ -163,6 +174,10 @@ def compile_engine(compressed, example_inputs, placement, freezing: bool, max_au
     sync()  # on CUDA the call returns before its kernels ran: they are part of the first call's cost
     compile_time_s = time.perf_counter() - start
     info = {"compile_time_s": compile_time_s, "compile_freezing": freezing, "compile_mode": mode}
+    info["compile_max_autotune"] = effective_max_autotune(mode, max_autotune)
+    if info["compile_max_autotune"] != max_autotune:
+        ran, asked = str(info["compile_max_autotune"]).lower(), str(max_autotune).lower()
+        info["compile_max_autotune_note"] = MAX_AUTOTUNE_NOTE.format(mode=mode, ran=ran, asked=asked)
     # what the first compilation found in torch's own caches across processes (on disk, keyed by graph content)
     info["compile_cache"] = {k: v - caches_before[k] for k, v in _cache_counts().items() if v - caches_before[k]}
     if uses_cudagraphs(mode):
