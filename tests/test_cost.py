@@ -82,6 +82,31 @@ def test_unknown_gpu_has_no_price_and_says_why():
     assert "no price for GPU 'Mystery GPU 9000'; add it to prices.gpu_hour" in out.loc["gpu", "price_basis"]
 
 
+@pytest.mark.parametrize(
+    ("gpu_name", "priced_as"),
+    [
+        ("NVIDIA GH200 480GB", None),  # was H200's price: H200 is in GH200's name
+        ("NVIDIA L40", None),  # was L4's
+        ("NVIDIA L40S", "L40S"),
+        ("NVIDIA L4", "L4"),
+        ("NVIDIA H200 NVL", "H200"),
+        ("NVIDIA A100-SXM4-80GB", "A100"),
+        ("Tesla T4", "T4"),
+        ("nvidia h100 80gb hbm3", "H100"),
+    ],
+)
+def test_a_gpu_is_priced_only_by_a_name_found_in_its_own_as_whole_words(gpu_name, priced_as):
+    """Another product's price is no price: a GPU the table does not name has none, and says so."""
+    prices = load_prices()
+    found = prices.price_of("cuda:0", None, gpu_name)
+    if priced_as is None:
+        assert found.price is None and found.basis == f"no price for GPU '{gpu_name}'; add it to prices.gpu_hour"
+    else:
+        assert found.price == dict(prices.gpu_hour)[priced_as] and found.basis.startswith(f"{priced_as} GPU-hour")
+    specific = load_prices({"gpu_hour": {"GH200": 5.5}}).price_of("cuda:0", None, "NVIDIA GH200 480GB")
+    assert (specific.price, specific.basis.split()[0]) == (5.5, "GH200")
+
+
 def test_price_layers_default_then_suite_then_file(tmp_path):
     path = tmp_path / "prices.yaml"
     path.write_text("cpu_core_hour: 0.5\ngpu_hour: {B200: 9.0}\n")

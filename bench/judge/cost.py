@@ -4,7 +4,8 @@ and a replica plan.
 Formulas (also in ``docs/scoring.md``)::
 
     price_per_hour   = threads * cpu_core_hour            (CPU case)
-                     = gpu_hour[GPU model]                (CUDA case: the whole GPU)
+                     = gpu_hour[GPU model]                (CUDA case: the whole GPU; the longest gpu_hour name found
+                                                           in gpu_name as whole words, e.g. H200 not in GH200)
                      = empty, with the reason in price_basis (any other device)
     price_basis      = "2 core-hour(s) from <layer>" / "H100 GPU-hour from <layer>": the default table, the suite's
                        prices: section or the --prices file, whichever set that price last
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -101,6 +103,14 @@ def _gpu_key(name: Any) -> str:
     return str(name).strip().lower()
 
 
+def names_gpu(key: str, gpu_name: str) -> bool:
+    """Whether a ``gpu_hour`` name prices the GPU ``gpu_name``: found in it as whole words, ignoring case. ``H200``
+    prices ``NVIDIA H200 NVL`` but not ``NVIDIA GH200 480GB``, ``L4`` prices ``NVIDIA L4`` but not ``NVIDIA L40S``:
+    another product's price is no price for this one."""
+    word = re.escape(_gpu_key(key))
+    return re.search(rf"(?<![a-z0-9]){word}(?![a-z0-9])", gpu_name.lower()) is not None
+
+
 def _merge_gpus(table: Mapping[Any, Any], layer: Mapping[Any, Any]) -> dict[Any, Any]:
     """``table``'s GPU prices overridden by ``layer``'s, a name matched ignoring case as prices are (a file's
     ``h100`` replaces the default ``H100``; both kept, the default's won by its order)."""
@@ -155,7 +165,7 @@ class Prices:
             )
         if kind == "cuda":
             name = str(gpu_name or "")
-            matches = [(key, price) for key, price in self.gpu_hour if key.lower() in name.lower()]
+            matches = [(key, price) for key, price in self.gpu_hour if names_gpu(key, name)]
             if not name:
                 return HourlyPrice(None, "no price: the GPU model was not recorded")
             if not matches:
