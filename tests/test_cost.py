@@ -107,6 +107,21 @@ def test_a_gpu_is_priced_only_by_a_name_found_in_its_own_as_whole_words(gpu_name
     assert (specific.price, specific.basis.split()[0]) == (5.5, "GH200")
 
 
+def test_a_mig_slice_at_its_whole_gpus_price_says_so_in_its_price_basis():
+    """A MIG slice was priced as its whole GPU without a word: a 1g.10gb slice's cost per 1M read as an H100's."""
+    names = ["NVIDIA H100 80GB HBM3 MIG 1g.10gb", "NVIDIA H100 80GB HBM3 MIG 3g.40gb", "NVIDIA H100 80GB HBM3"]
+    frame = cases(gpu_name=names, device=["cuda:0"] * 3, threads=[None] * 3, case_id=["slice", "slice3", "whole"])
+    out = add_costs(frame, load_prices()).set_index("case_id")
+    whole = "H100 GPU-hour from the default table (bench/data/prices.yaml)"
+    assert set(out["price_per_hour"]) == {dict(load_prices().gpu_hour)["H100"]}  # still the whole GPU's price
+    assert out.loc["whole", "price_basis"] == whole
+    for case, profile in (("slice", "MIG 1g.10gb"), ("slice3", "MIG 3g.40gb")):
+        assert out.loc[case, "price_basis"].startswith(f"{whole}; whole GPU price for a MIG slice ({profile}):")
+    # a key naming the slice prices the slice, without the note
+    own = load_prices({"gpu_hour": {"H100 80GB HBM3 MIG 1g.10gb": 1.1}}).hourly("cuda:0", None, names[0])
+    assert own == (1.1, "H100 80GB HBM3 MIG 1g.10gb GPU-hour from the suite's prices: section")
+
+
 def test_price_layers_default_then_suite_then_file(tmp_path):
     path = tmp_path / "prices.yaml"
     path.write_text("cpu_core_hour: 0.5\ngpu_hour: {B200: 9.0}\n")

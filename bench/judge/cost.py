@@ -5,7 +5,9 @@ Formulas (also in ``docs/scoring.md``)::
 
     price_per_hour   = threads * cpu_core_hour            (CPU case)
                      = gpu_hour[GPU model]                (CUDA case: the whole GPU; the longest gpu_hour name found
-                                                           in gpu_name as whole words, e.g. H200 not in GH200)
+                                                           in gpu_name as whole words, e.g. H200 not in GH200; a MIG
+                                                           slice at its whole GPU's price, which price_basis says,
+                                                           unless a key names the slice)
                      = empty, with the reason in price_basis (any other device)
     price_basis      = "2 core-hour(s) from <layer>" / "H100 GPU-hour from <layer>": the default table, the suite's
                        prices: section or the --prices file, whichever set that price last
@@ -111,6 +113,21 @@ def names_gpu(key: str, gpu_name: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){word}(?![a-z0-9])", gpu_name.lower()) is not None
 
 
+MIG_NOTE = (
+    "whole GPU price for a MIG slice ({profile}): the table's price is the whole GPU's, and the slice's share of it "
+    "is not known; a gpu_hour key naming the slice prices it"
+)
+
+
+def mig_slice(gpu_name: str) -> str | None:
+    """The MIG profile in a GPU's name (``MIG 1g.10gb`` in ``NVIDIA H100 80GB HBM3 MIG 1g.10gb``, as CUDA names a MIG
+    slice), ``MIG`` for a slice without one, or ``None`` for a whole GPU."""
+    found = re.search(r"(?<![a-z0-9])mig(?![a-z0-9])(\s+[0-9]+g\.[0-9]+gb)?", gpu_name.lower())
+    if found is None:
+        return None
+    return f"MIG {found.group(1).strip()}" if found.group(1) else "MIG"
+
+
 def _merge_gpus(table: Mapping[Any, Any], layer: Mapping[Any, Any]) -> dict[Any, Any]:
     """``table``'s GPU prices overridden by ``layer``'s, a name matched ignoring case as prices are (a file's
     ``h100`` replaces the default ``H100``; both kept, the default's won by its order)."""
@@ -172,7 +189,11 @@ class Prices:
                 known = ", ".join(key for key, _ in self.gpu_hour)
                 return HourlyPrice(None, f"no price for GPU '{name}'; add it to prices.gpu_hour", known)
             key, price = max(matches, key=lambda m: len(m[0]))
-            return HourlyPrice(price, f"{key} GPU-hour from {dict(self.gpu_source).get(key, DEFAULT_SOURCE)}")
+            basis = f"{key} GPU-hour from {dict(self.gpu_source).get(key, DEFAULT_SOURCE)}"
+            profile = mig_slice(name)
+            if profile is not None and mig_slice(key) is None:  # a key naming the slice prices the slice
+                basis += "; " + MIG_NOTE.format(profile=profile)
+            return HourlyPrice(price, basis)
         try:
             cores = int(threads)
         except (TypeError, ValueError):
