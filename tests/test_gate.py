@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -704,3 +705,28 @@ def test_runs_measured_under_different_settings_are_refused_unless_forced(tmp_pa
     forced = gate.gate_runs(["base"], ["cur"], results, force=True)
     (verdict,) = [v for v in forced.verdicts if v.metric == "latency_p50_ms"]
     assert verdict.verdict == "regressed"
+
+
+@pytest.mark.parametrize("option", ["--summary", "--json"])
+def test_a_step_summary_that_is_the_gates_own_output_keeps_it_whole(tmp_path, monkeypatch, capsys, option):
+    """Was: GITHUB_STEP_SUMMARY naming the --json file appended the Markdown summary to the verdicts (no longer JSON:
+    "Extra data: line 318"), and naming the --summary file left the summary in it twice."""
+    summary, verdicts = tmp_path / "out" / "summary.md", tmp_path / "out" / "verdicts.json"
+    step_summary = summary if option == "--summary" else verdicts
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    results = _pair(tmp_path, {"m[a]": {"samples": latencies(2, scale=3.0)}, "m[b]": {"samples": latencies(4)}})
+    code, _, _ = _cli(tmp_path, results, "--baseline", "base", "--current", "cur", "--run-noise", "0.04")
+    assert code == 1  # the comparison's: a regression
+    assert json.loads(verdicts.read_text())["exit_code"] == 1
+    assert summary.read_text().count("## bench gate") == 1
+    err = capsys.readouterr().err
+    if option == "--summary":
+        assert err == ""
+    else:
+        assert err.splitlines() == [
+            f"bench gate: warning: GITHUB_STEP_SUMMARY={verdicts}: it is this gate's --json file; appended to, the "
+            "verdicts would no longer be JSON; it must name a file of its own; the summary was not appended there"
+        ]
+    with pytest.raises(gate.GateError, match=r"--json file") if option == "--json" else contextlib.nullcontext():
+        gate.write_outputs(gate.gate_runs(["base"], ["cur"], results), summary, verdicts, str(step_summary))
+    assert json.loads(verdicts.read_text())["exit_code"] == 1 and summary.read_text().count("## bench gate") == 1

@@ -103,7 +103,7 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
     step_summary = os.environ.get(STEP_SUMMARY)
     if step_summary:
         try:
-            append_step_summary(markdown, step_summary)
+            append_step_summary(markdown, step_summary, args.summary, args.json)
         except GateError as err:
             # CI's copy of --summary, which is written: the exit code stays the comparison's (a regression still 1,
             # a pass still 0) rather than a usage error that would hide it

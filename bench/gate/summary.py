@@ -213,7 +213,7 @@ def write_outputs(result: GateResult, summary_path: str | Path, json_path: str |
                 with contextlib.suppress(OSError):
                     tmp.unlink(missing_ok=True)
     if step_summary:
-        append_step_summary(markdown, step_summary)
+        append_step_summary(markdown, step_summary, summary_path, json_path)
     return markdown
 
 
@@ -292,12 +292,22 @@ def _stage(path: str | Path, text: str) -> list[tuple[Path, Path]]:
     return [(tmp, target)]
 
 
-def append_step_summary(markdown: str, path: str | Path) -> None:
+def append_step_summary(
+    markdown: str, path: str | Path, summary: str | Path | None = None, verdicts: str | Path | None = None
+) -> None:
     """Append ``markdown`` to the file ``path`` named by ``$GITHUB_STEP_SUMMARY``; a :class:`GateError` naming the
     variable, the path and what it must be when it cannot be (a folder, no permission, a missing folder, a run's own
-    file)."""
+    file, the gate's own ``--json`` file ``verdicts``). Where it is the gate's own ``--summary`` file ``summary``,
+    which holds the summary already, nothing is appended."""
     from bench.results import run_holding
 
+    if verdicts is not None and _same_file(path, verdicts):  # appended to, the verdicts were no longer JSON
+        raise GateError(
+            f"{STEP_SUMMARY}={path}: it is this gate's --json file; appended to, the verdicts would no longer be "
+            "JSON; it must name a file of its own; the summary was not appended there"
+        )
+    if summary is not None and _same_file(path, summary):  # written whole just now: appended, it was there twice
+        return
     run = run_holding(path)
     if run is not None:  # appended to, a run's records.jsonl had a Markdown line after each gate (damaged lines)
         raise GateError(
@@ -312,6 +322,15 @@ def append_step_summary(markdown: str, path: str | Path) -> None:
             f"{STEP_SUMMARY}={path}: {reason}; it must name a file the summary can be appended to "
             "(GitHub Actions sets it to one); the summary was not appended there"
         ) from None
+
+
+def _same_file(path: str | Path, other: str | Path) -> bool:
+    """Whether ``path`` and ``other`` are one regular file (through links too); a stream both may name
+    (``/dev/stdout``) is not."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode) and os.path.samefile(path, other)
+    except (OSError, ValueError):  # one of them is not there (or no name a file can have): not the same file
+        return False
 
 
 def _write(path: str | Path, text: str, mode: int) -> None:
