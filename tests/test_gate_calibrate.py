@@ -252,3 +252,28 @@ def test_measuring_again_into_an_earlier_calibrations_folder_says_how_before_any
         f"bench calibrate: error: {tmp_path / 'cal' / 'runs'} holds the runs of an earlier calibration: bench "
         "calibrate --reuse evaluates them again; to measure anew, remove that folder or give another --out\n"
     )
+
+
+@pytest.mark.parametrize("refused", ["mkdir", "write_text"])
+def test_an_out_folder_that_cannot_be_written_is_one_line_naming_out_and_leaves_nothing(
+    tmp_path, monkeypatch, capsys, refused
+):
+    """Was: "bench calibrate: error: [Errno 2] No such file or directory: '/proc/self/cal'" (or "[Errno 13]
+    Permission denied: '.../gate-calibration.yaml'" on a read-only folder), naming no option."""
+    import pathlib
+
+    from bench.cli import main
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.chdir(tmp_path)
+    out = pathlib.Path("cal")
+    monkeypatch.setattr(pathlib.Path, refused, refuse)  # as on a read-only or virtual file system (/proc, /sys)
+    monkeypatch.setattr(calibrate.subprocess, "run", lambda *a, **k: pytest.fail("a run was started"))
+    assert main(["calibrate", "--runs", "2", "--out", str(out)]) == 2
+    where = out if refused == "mkdir" else out / "gate-calibration.yaml"
+    assert capsys.readouterr().err == (
+        f"bench calibrate: error: --out '{out}': cannot write the calibration: permission denied ('{where}')\n"
+    )
+    assert not out.exists()  # the folder it made for the suite it could not write is gone

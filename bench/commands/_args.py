@@ -142,6 +142,12 @@ def folder_default(variable: str, path: str, option: str) -> str:
     return marked
 
 
+def inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or below it."""
+    path, folder = os.path.abspath(path), os.path.abspath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
 def named_folder(value: str, option: str) -> str:
     """How an error names the folder ``value`` of ``option``, as the user set it: the environment variable it came
     from (``$BENCH_REPORTS_DIR '/proc'``), the option given (``--out '/proc'``), or neither, its default

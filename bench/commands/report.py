@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from bench.checks import short
 from bench.commands import add_results_option
-from bench.commands._args import add_out_option, input_file, named_folder
+from bench.commands._args import add_out_option, input_file, inside, named_folder
 from bench.errors import BenchError, did_you_mean, os_reason
 
 NOTHING_SCORED = 3
 """``bench report``'s exit status when the report is written but no group could be scored (every group's reference
 case failed, was skipped or was not run, or no case was measured at all: every case failed or was skipped): as
 ``bench gate``'s 3, asked to judge what it could not compare."""
-
-
-def _inside(path: str, folder: str) -> bool:
-    path, folder = os.path.abspath(path), os.path.abspath(folder)
-    return os.path.commonpath([path, folder]) == folder
 
 
 def _profile(text: str) -> str:
@@ -63,7 +57,7 @@ def report(args: argparse.Namespace, extra: list[str]) -> int:
         options = {"prices_file": args.prices, "profile": args.profile, "across_runs": args.across_runs}
         folder, result = write_report(args.run, args.results, args.out, **options)
     except OSError as err:  # writing below --out failed (a read-only or virtual file system, a full disk): say so
-        if not isinstance(err.filename, str) or not _inside(err.filename, args.out):
+        if not isinstance(err.filename, str) or not inside(err.filename, args.out):
             raise
         raise BenchError(  # as the folder was set: $BENCH_REPORTS_DIR, --out, or neither (its default)
             f"{named_folder(args.out, '--out')}: cannot write the report: {os_reason(err)} ({short(err.filename)})"

@@ -82,13 +82,14 @@ def measure(
             "measure anew, remove that folder or give another --out"
         )
     made = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
     suite = out / "gate-calibration.yaml"
-    suite.write_text(suite_yaml(percent, threads, min_time_s, batch_sizes, model))
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        suite.write_text(suite_yaml(percent, threads, min_time_s, batch_sizes, model))
         check_suite(suite)
-    except BenchError:  # refused before any run: nothing of it is left behind (the suite, the --out it made)
-        suite.unlink(missing_ok=True)
+    except (BenchError, OSError):  # refused before any run: nothing of it is left behind (the suite, the --out made)
+        with contextlib.suppress(OSError):
+            suite.unlink(missing_ok=True)
         if made:
             with contextlib.suppress(OSError):
                 out.rmdir()
