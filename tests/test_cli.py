@@ -743,6 +743,27 @@ def test_load_overhead_rates_loadgen_cannot_run_are_one_line_errors(argv, messag
     assert out == ""  # refused before anything is measured
 
 
+def test_a_load_overhead_logs_folder_that_cannot_be_written_is_one_line_before_anything_is_measured(
+    tmp_path, capsys, monkeypatch
+):
+    """Was: "bench load-overhead: error: [Errno 2] No such file or directory: '/proc/self/sut'" (or "[Errno 1]
+    Operation not permitted: '/sys/kernel/sut'"), naming no option, after the bare loop was measured."""
+    import pathlib
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pathlib.Path, "mkdir", refuse)  # as on a read-only or virtual file system (/proc, /sys)
+    assert main(["load-overhead", "--logs", "logs"]) == 2
+    out, err = capsys.readouterr()
+    assert (
+        err == "bench load-overhead: error: --logs 'logs': cannot write the LoadGen logs: permission denied "
+        "('logs/sut')\n"
+    )
+    assert out == ""  # refused before anything is measured
+
+
 @pytest.mark.parametrize(
     ("option", "kind"),
     [

@@ -30,8 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.checks import short
 from bench.commands._args import bounded_int, folder, number_type
-from bench.errors import BenchError
+from bench.errors import BenchError, os_reason, short_name
 
 
 def _percentiles_us(samples_ns: list[int]) -> tuple[float, float]:
@@ -141,7 +142,7 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
         batch = (torch.zeros(requests, 1),)
         return lambda: module(*batch)
 
-    folder = Path(args.logs or tempfile.mkdtemp(prefix="bench-load-overhead-"))
+    folder = _log_folder(args.logs)
     with torch.inference_mode():
         direct = _percentiles_us(bare_loop_ns(lambda: module(*inputs), 50_000))
     rows = [("direct call (bare loop)", *direct)]
@@ -228,6 +229,19 @@ def load_overhead(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"--max-time-s {limit_s:g} s ran out {where}{skipped}; what ran before it is shown above")
     print(f"LoadGen logs: {folder}")
     return CUT_SHORT if cut_short else 0
+
+
+def _log_folder(logs: str | None) -> Path:
+    """The folder for the LoadGen logs, ``--logs`` or a new temporary folder, made before anything is measured: one
+    that cannot be made or written in (a read-only or virtual file system) is one line naming it."""
+    try:
+        folder = Path(logs) if logs else Path(tempfile.mkdtemp(prefix="bench-load-overhead-"))
+        (folder / "sut").mkdir(parents=True, exist_ok=True)  # the first run's, made as the first run would
+    except OSError as err:
+        named = f"--logs {short_name(logs)!r}" if logs else "a temporary folder (give --logs)"
+        where = f" ({short(err.filename)})" if isinstance(err.filename, str) else ""
+        raise BenchError(f"{named}: cannot write the LoadGen logs: {os_reason(err)}{where}") from None
+    return folder
 
 
 def _batching_wait_ms(max_batch: int, max_wait_ms: float | None, slo_ms: float) -> float:
