@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from bench.commands._args import BadEnvironment
-from bench.errors import BenchError, one_line_text, os_reason, printable
+from bench.errors import BenchError, did_you_mean, one_line_text, os_reason, printable
 
 PYTEST_COMMANDS = ("run", "overhead")
 """Commands whose output is pytest's own (its colours included); every other command's output goes through
@@ -167,6 +167,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _parser_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command ``args`` were parsed for (``bench baseline set``'s for its action), whose usage
+    lists the options that command takes and whose errors name it."""
+    found = parser
+    while found._subparsers is not None:  # argparse keeps its subcommands only there (no public accessor)
+        choices = found._subparsers._group_actions[0]
+        name = getattr(args, choices.dest, None)
+        if name not in choices.choices:
+            break
+        found = choices.choices[name]
+    return found
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     given = list(sys.argv[1:] if argv is None else argv)
@@ -183,7 +196,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         print(_line(f"bench {command}: error: {err}".replace("bench : ", "bench: ")), file=sys.stderr)
         return 2
     if extra and not getattr(args, "accepts_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        refused = _parser_of(parser, args)  # its usage lists the options the command takes, its error names it
+        options = [o for action in refused._actions for o in action.option_strings if o.startswith("--")]
+        near = (did_you_mean(a.split("=")[0], options) for a in extra if a.startswith("--"))
+        refused.error(_line(f"unrecognized arguments: {' '.join(extra)}") + next((f".{n}" for n in near if n), ""))
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout = _Output(stdout, escape=args.command not in PYTEST_COMMANDS, refused=_refused_line(args.command))
     sys.stderr = _Output(stderr)

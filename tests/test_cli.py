@@ -502,6 +502,28 @@ def test_usage_errors_exit_2():
     assert info.value.code == 2
 
 
+@pytest.mark.parametrize(
+    ("argv", "usage", "error"),
+    [
+        (["results", "r1", "r2"], "usage: bench results [-h] [--results DIR] [run]", "bench results: error: "
+         "unrecognized arguments: r2"),
+        (["baseline", "set", "r1", "--bogus"], "usage: bench baseline set [-h] [--suite SUITE] [--replace] "
+         "[--results DIR] run", "bench baseline set: error: unrecognized arguments: --bogus"),
+        (["report", "--prics=p.yaml"], "usage: bench report [-h] [--results DIR] [--out DIR] [--prices FILE]",
+         "bench report: error: unrecognized arguments: --prics=p.yaml. Did you mean '--prices'?"),
+        (["results", "r1", "a\nb"], "usage: bench results", "bench results: error: unrecognized arguments: a\\nb"),
+    ],
+)  # fmt: skip
+def test_an_argument_a_command_does_not_take_is_named_with_the_command_and_its_usage(capsys, argv, usage, error):
+    """Was: "bench: error: unrecognized arguments: r2" under the usage of bench itself (bench [-h] [--version]
+    COMMAND ...), naming neither the command nor the options it takes, nor the near miss of one."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith(usage) and lines[-1] == error
+
+
 def test_validate_refuses_two_suites_with_one_name(tmp_path, capsys):
     write_suite(tmp_path, "a.yaml", "suite: same\nmodels: [noop]\n")
     write_suite(tmp_path, "b.yaml", "suite: same\nmodels: [noop]\n")
