@@ -83,6 +83,18 @@ def test_report_refuses_an_empty_prices_file(tmp_path, capsys):
     )
 
 
+@pytest.mark.parametrize("option", ["--summary", "--json"])
+def test_gate_refuses_an_empty_output_file_as_empty(tmp_path, capsys, option):
+    """Was: `bench gate --json ''` (an unset shell variable) said "argument --json: '' is a folder; give a file
+    name"."""
+    with pytest.raises(SystemExit) as info:
+        main(["gate", "--results", str(tmp_path), option, ""])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"bench gate: error: argument {option}: must be a file, got an empty path"
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "default", "example"),
     [

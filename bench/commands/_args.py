@@ -191,9 +191,12 @@ def folder(text: str) -> str:
 
 @_named_by_variable
 def output_file(text: str) -> str:
-    """argparse type: a file to write, existing or not; a folder (or a file on the way) is refused."""
+    """argparse type: a file to write, existing or not; a folder (or a file on the way) is refused, and so is an
+    empty path (an unset shell variable), which is no folder either."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a file, got an empty path")
     try:
-        if not text or Path(text).is_dir() or text.endswith(("/", "\\")):
+        if Path(text).is_dir() or text.endswith(("/", "\\")):
             raise argparse.ArgumentTypeError(f"{short_name(text)!r} is a folder; give a file name")
         return _creatable(text)
     except OSError as err:
