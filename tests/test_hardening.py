@@ -67,6 +67,8 @@ def billion_laughs(levels: int = 12) -> str:
         (S + "# " + "x" * (1024 * 1024) + "\n", r"larger than 1024 KiB"),
         (S.encode() + b"description: caf\xe9\n", r"not UTF-8 text \(byte 0xe9 at offset 40\)"),
         ('suite: s\nmodels: ["no\\nop"]\n', r"unknown model 'no\\nop'"),  # a line break in a value, escaped
+        (S + "extends: ''\n", r"extends: an empty file name; name a suite YAML file \(relative to this file\)$"),
+        (S + "extends: [' ', _d.yaml]\n", r"extends: an empty file name"),  # was: "'' is a folder, not a regular file"
         # YAML 1.1's sexagesimal and octal numbers (90 and 8) stay as written, so a number key refuses them
         (S + "measure: {min_rounds: 1:30}\n", r"measure.min_rounds: .*'1:30'"),
         (S + "batch_sizes: [010]\n", r"batch_sizes.*'010'"),

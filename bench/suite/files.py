@@ -141,6 +141,8 @@ def resolve_extends(
     for parent in parents:
         parent_path = path.parent / parent
         shown = printable(short_name(parent))  # a control character in the name would drive the terminal
+        if not parent.strip():  # an empty name is this file's folder: it was "'' is a folder"
+            raise SuiteError(str(path), "extends", "an empty file name; name a suite YAML file (relative to this file)")
         if "\0" in parent:  # the OS takes no such name: os.stat raised ValueError, a traceback
             raise SuiteError(str(path), "extends", f"'{shown}' contains a NUL character, which no file name can")
         try:
