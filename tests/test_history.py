@@ -182,6 +182,21 @@ def test_a_metric_asked_for_by_name_but_never_measured_says_so(tmp_path, capsys)
     assert "trend: " in out and "no trend of latency_p50_ms" not in out
 
 
+def test_a_metric_asked_for_twice_is_charted_once_with_each_change_point_once(tmp_path, capsys):
+    """Was: `--metric latency_p50_ms --metric latency_p50_ms` drew the chart twice, and printed its trend line and
+    every change point twice (`--metric accuracy` twice: "no trend of accuracy" twice)."""
+    results = _series(tmp_path, [1.0] * 5 + [1.25] * 5)
+    argv = ["history", "demo", "--results", str(results), "--out", str(tmp_path / "t")]
+    twice = ["--metric", "latency_p50_ms", "--metric", "accuracy"] * 2
+    assert main([*argv, *twice]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shown = [line for line in lines if line.startswith(("trend: ", "no trend of ", "  latency_p50_ms"))]
+    assert len(shown) == len(set(shown)) == 3  # the chart, its one change point, and why accuracy has none
+    frame = history.history_frame(history.index_runs(results, "demo"), "demo")
+    paths, steps = history.plot_trends(frame, "demo", tmp_path / "u", twice[1::2])
+    assert len(paths) == 1 and len(steps) == 1
+
+
 @pytest.mark.filterwarnings("default")  # as a shell runs `bench`: a warning is shown
 def test_a_copied_run_folder_is_a_run_of_its_own_in_the_history_table(tmp_path, capsys):
     """Was: each run's row counted the rows of every run of the same id (a copied run folder, whose meta.json names

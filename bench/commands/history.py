@@ -65,7 +65,7 @@ def history_command(args: argparse.Namespace, extra: list[str]) -> int:
     for path in paths:
         print(f"trend: {path}")
     drawn = {path.name for path in paths}
-    for metric in args.metric or ():  # asked for by name: say why it has no chart rather than nothing
+    for metric in dict.fromkeys(args.metric or ()):  # asked for by name: say why it has no chart rather than nothing
         if f"{args.suite}-{metric}.png" not in drawn:
             print(f"no trend of {metric}: not measured in any ok case of these runs")
     return 0

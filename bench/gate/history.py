@@ -195,7 +195,8 @@ def _refine(series: np.ndarray, steps: list[ChangePoint], min_size: int, window:
 
 
 def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] = TREND_METRICS, **detect: Any):
-    """One PNG per metric: a line per case across runs, change points marked. Returns (paths, change points)."""
+    """One PNG per metric (a metric named twice is drawn once): a line per case across runs, change points marked.
+    Returns (paths, change points)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -213,7 +214,7 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
         return paths, steps
     runs = frame.drop_duplicates("run_order").sort_values("run_order")
     labels = [plain_text(f"{r.commit[:7] or '?'}\n{str(r.started_at)[5:16]}") for r in runs.itertuples()]
-    for metric in metrics:
+    for metric in dict.fromkeys(metrics):  # `--metric x --metric x`: one chart, each change point once
         if metric not in frame.columns or frame[metric].dropna().empty:
             continue
         drawable = _drawable(frame, metric)  # none: no chart, but the change points are still looked for
