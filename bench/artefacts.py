@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from bench.errors import BenchError, BenchWarning, one_line, os_reason, short_name
+from bench.errors import BenchError, BenchWarning, one_line, os_reason, short_name, unexpanded_home
 
 CACHE_ENV = "BENCH_CACHE_DIR"
 SWITCH_ENV = "BENCH_ARTEFACT_CACHE"
@@ -82,6 +82,9 @@ def cache_dir() -> Path:
     process ran in (``bench gate --rerun`` runs the suites in a checkout of its own), each building its own cache."""
     chosen = os.environ.get(CACHE_ENV)
     if chosen:
+        problem = unexpanded_home(chosen)
+        if problem:  # it was told to write it as '<working folder>/~/.cache/bench'
+            raise BenchError(f"${CACHE_ENV} {short_name(chosen, 60)!r}: {problem}")
         if not Path(chosen).is_absolute():
             raise BenchError(
                 f"${CACHE_ENV} {short_name(chosen, 60)!r} is not an absolute path, so the cache would move with the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -71,6 +72,18 @@ def short_name(text: str, limit: int = 80) -> str:
         return text
     tail = limit // 3
     return f"{text[: limit - tail - 1]}…{text[-tail:]}"
+
+
+def unexpanded_home(path: str) -> str | None:
+    """Why ``path`` cannot be meant as written, where it starts with ``~`` (``~/results``, ``~``, ``~user/x``), which
+    no program but a shell reads as a home folder, and a shell only at the start of an unquoted word (not in
+    ``--out=~/x``, a quoted value or a variable set in a file): used as written it is a folder named ``~`` in the
+    working folder, which a later ``rm -rf ~`` would take for the home folder. ``None`` for any other path."""
+    if not path.startswith("~"):
+        return None
+    meant = os.path.expanduser(path) if os.environ.get("HOME", None) != "" else path  # '' would read as '/'
+    write = f"{short_name(meant)!r}" if meant != path else "an absolute path"
+    return f"'~' is not expanded here (only a shell does, at the start of an unquoted word): write {write}"
 
 
 def os_reason(err: OSError) -> str:

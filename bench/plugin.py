@@ -33,6 +33,7 @@ from bench.errors import (
     outcome_of,
     short_name,
     stops_the_session,
+    unexpanded_home,
 )
 from bench.progress import PROGRESS_CHOICES, ProgressDisplay, estimate_keys, progress_problem, wanted
 from bench.results import DEFAULT_RESULTS_DIR, ResultsWriteError, run_holding, run_id_problem
@@ -492,8 +493,12 @@ def _results_name(config: pytest.Config) -> str:
 
 
 def _check_folder(folder: Path, name: str) -> None:
-    """Refuse, before any case is measured, a folder to write into that is a file or cannot even be looked at (a
-    name too long for the file system)."""
+    """Refuse, before any case is measured, a folder to write into that starts with an unexpanded ``~`` (a folder
+    named ``~`` in the working folder), is a file or cannot even be looked at (a name too long for the file
+    system)."""
+    problem = unexpanded_home(str(folder))
+    if problem:
+        raise pytest.UsageError(f"{name} {_shown(folder)}: {problem}")
     try:
         if folder.exists() and not folder.is_dir():
             raise pytest.UsageError(f"{name} {_shown(folder)}: is a file, not a folder")

@@ -1158,3 +1158,39 @@ def test_a_tab_in_a_name_read_from_a_run_prints_escaped_and_keeps_the_columns_in
     from bench.errors import one_line_text
 
     assert one_line_text("gpu\tnode\n7\u2028x\x1b") == "gpu\\tnode\\n7\\u2028x\\x1b"
+
+
+@pytest.mark.parametrize(
+    ("argv", "variable", "named"),
+    [
+        (["report", "r1", "--results", "res", "--out=~/results"], None, "argument --out: '~/results'"),
+        (["gate", "--results", "res", "--json=~/results"], None, "argument --json: '~/results'"),
+        (["report", "r1", "--results", "res", "--prices=~/results"], None, "argument --prices: '~/results'"),
+        (["results"], "BENCH_RESULTS_DIR", "$BENCH_RESULTS_DIR '~/results': '~/results'"),  # value, then path
+        (["run", "suites/n.yaml"], "BENCH_RESULTS_DIR", "$BENCH_RESULTS_DIR ~/results"),  # the plugin's check
+        (["run", "suites/n.yaml", "--results", "res"], "BENCH_CACHE_DIR", "$BENCH_CACHE_DIR '~/results'"),
+    ],
+)
+def test_a_path_starting_with_an_unexpanded_tilde_is_refused_before_anything_is_written(
+    tmp_path, capsys, monkeypatch, argv, variable, named
+):
+    """Was: `--out=~/reports`, a quoted '~/x' or BENCH_RESULTS_DIR='~/results' set in a file made a folder named '~'
+    in the working folder (which `rm -rf ~` then takes for the home folder), and $BENCH_CACHE_DIR '~/.cache/bench' was
+    told to become '<working folder>/~/.cache/bench'."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", "/home/u")
+    write_suite(tmp_path, "suites/n.yaml", "suite: n\nmodels: [dlrm-tiny]\n" + TINY_MEASURE)
+    if variable:
+        monkeypatch.setenv(variable, "~/results")
+    try:
+        code = main(argv)
+    except SystemExit as usage:
+        code = usage.code
+    assert code in (2, pytest.ExitCode.USAGE_ERROR)
+    err = capsys.readouterr().err
+    assert (
+        f"{named}: '~' is not expanded here (only a shell does, at the start of an unquoted word): write "
+        "'/home/u/results'" in err
+    )
+    assert "Traceback" not in err
+    assert not (tmp_path / "~").exists()

@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from bench.errors import BenchError, os_reason, short_name
+from bench.errors import BenchError, os_reason, short_name, unexpanded_home
 
 
 def probability(text: str) -> float:
@@ -82,7 +82,11 @@ def number_type(minimum: float, maximum: float, strict: bool = True):
 
 
 def _creatable(text: str) -> str:
-    """``text``, unless its nearest existing ancestor is a file (nothing can be created below it)."""
+    """``text``, unless it starts with an unexpanded ``~`` (:func:`bench.errors.unexpanded_home`) or its nearest
+    existing ancestor is a file (nothing can be created below it)."""
+    problem = unexpanded_home(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{short_name(text)!r}: {problem}")
     for parent in Path(text).parents:
         if parent.exists():
             if not parent.is_dir():
@@ -233,6 +237,9 @@ def input_file(text: str) -> str:
     empty path is refused, as it would silently mean none (an unset shell variable)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("must be a file, got an empty path")
+    problem = unexpanded_home(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{short_name(text)!r}: {problem}")
     return text
 
 
