@@ -424,6 +424,31 @@ def test_a_suite_path_that_is_not_there_is_a_usage_error(tmp_path, capsys, argv,
     assert expected[kind] in last and (kind == "empty" or path in last)
 
 
+@pytest.mark.parametrize("argv", [["run"], ["overhead", "--suite"]])
+@pytest.mark.parametrize(
+    ("name", "named", "why"),
+    [
+        ("a[1].yaml", "a[1].yaml", "'[' as the start of a case's parameters"),
+        ("d[x]/s.yaml", "d[x]/s.yaml", "'[' as the start of a case's parameters"),
+        ("a::b.yaml", "a::b.yaml", "'::' as the start of a case id"),
+    ],
+)
+def test_a_suite_named_as_pytest_reads_a_case_is_a_usage_error_naming_why(
+    tmp_path, capsys, monkeypatch, argv, name, named, why
+):
+    """Was: pytest's "ERROR: path cannot contain [] parametrization: a[1].yaml" (exit 4), and for a::b.yaml, which
+    is there, "'a::b.yaml': no such file or directory"; bench validate checks both."""
+    monkeypatch.chdir(tmp_path)
+    write_suite(tmp_path, name, "suite: n\nmodels: [noop]\n" + TINY_MEASURE)
+    with pytest.raises(SystemExit) as info:
+        main([*argv, name])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"bench {argv[0]}: error: argument {'suites' if argv == ['run'] else '--suite'}: '{named}': pytest reads "
+        f"{why} and cannot run a suite file or folder so named: rename it"
+    )
+
+
 def test_a_report_folder_that_is_the_results_folder_never_replaces_the_run(tmp_path, capsys, monkeypatch):
     """Was: `bench report r1 --out res` (the results folder) wrote the report in place of res/r1: the run's records,
     samples and meta.json were gone; with $BENCH_REPORTS_DIR naming the results folder, `bench run --report` did so to

@@ -247,13 +247,30 @@ def suite_path(text: str) -> str:
     """argparse type: a suite file or a folder of suites that exists (checked before pytest or torch starts); a
     pytest node id (``suites/quick.yaml::quick::...``) is checked by its path."""
     non_empty_path(text)
+    path = text.split("::", 1)[0]
+    _not_read_as_a_case(text, path)
     try:
-        mode = os.stat(text.split("::", 1)[0]).st_mode
+        mode = os.stat(path).st_mode
     except OSError as err:
         raise _unusable(text, err) from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise argparse.ArgumentTypeError(f"{text!r} is not a regular file or a folder; give a suite file or folder")
     return text
+
+
+def _not_read_as_a_case(text: str, path: str) -> None:
+    """Refuse a suite ``path`` (of ``text``) pytest would read as a case: a ``[`` in it starts a case's parameters,
+    and a file whose name holds ``::`` is a node id of another file (was: pytest's "path cannot contain []
+    parametrization", exit 4, or "no such file or directory" for a file that is there)."""
+    if "[" in path:
+        named, why = path, "'[' as the start of a case's parameters"
+    elif path != text and os.path.isfile(text):
+        named, why = text, "'::' as the start of a case id"
+    else:
+        return
+    raise argparse.ArgumentTypeError(
+        f"{short_name(named)!r}: pytest reads {why} and cannot run a suite file or folder so named: rename it"
+    )
 
 
 def default_here(paths: list[str], default: list[str], example: str) -> None:
