@@ -215,7 +215,7 @@ def test_options_the_calibration_suite_refuses_are_one_line_before_any_run(
     Nothing is left behind either: the refused suite stayed in --out as gate-calibration.yaml."""
     from bench.cli import main
 
-    monkeypatch.setattr(calibrate.subprocess, "run", lambda *a, **k: pytest.fail("a run was started"))
+    monkeypatch.setattr(calibrate, "run_to_its_end", lambda *a, **k: pytest.fail("a run was started"))
     assert main(["calibrate", "--runs", "2", "--out", str(tmp_path / "cal"), *options]) == 2
     err = capsys.readouterr().err
     assert err == f"bench calibrate: error: {message}\n"
@@ -231,7 +231,7 @@ def test_a_failed_calibration_run_ends_in_one_line_after_its_output(tmp_path, mo
     from bench.cli import main
 
     failed = subprocess.CompletedProcess([], 1, stdout="1 failed in 2.0s\n", stderr="")
-    monkeypatch.setattr(calibrate.subprocess, "run", lambda *a, **k: failed)
+    monkeypatch.setattr(calibrate, "run_to_its_end", lambda *a, **k: failed)
     assert main(["calibrate", "--runs", "2", "--out", str(tmp_path / "cal")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "1 failed in 2.0s" in err
@@ -246,7 +246,7 @@ def test_measuring_again_into_an_earlier_calibrations_folder_says_how_before_any
     from bench.cli import main
 
     (tmp_path / "cal" / "runs" / "cal-000").mkdir(parents=True)
-    monkeypatch.setattr(calibrate.subprocess, "run", lambda *a, **k: pytest.fail("a run was started"))
+    monkeypatch.setattr(calibrate, "run_to_its_end", lambda *a, **k: pytest.fail("a run was started"))
     assert main(["calibrate", "--runs", "2", "--out", str(tmp_path / "cal")]) == 2
     assert capsys.readouterr().err == (
         f"bench calibrate: error: {tmp_path / 'cal' / 'runs'} holds the runs of an earlier calibration: bench "
@@ -270,10 +270,44 @@ def test_an_out_folder_that_cannot_be_written_is_one_line_naming_out_and_leaves_
     monkeypatch.chdir(tmp_path)
     out = pathlib.Path("cal")
     monkeypatch.setattr(pathlib.Path, refused, refuse)  # as on a read-only or virtual file system (/proc, /sys)
-    monkeypatch.setattr(calibrate.subprocess, "run", lambda *a, **k: pytest.fail("a run was started"))
+    monkeypatch.setattr(calibrate, "run_to_its_end", lambda *a, **k: pytest.fail("a run was started"))
     assert main(["calibrate", "--runs", "2", "--out", str(out)]) == 2
     where = out if refused == "mkdir" else out / "gate-calibration.yaml"
     assert capsys.readouterr().err == (
         f"bench calibrate: error: --out '{out}': cannot write the calibration: permission denied ('{where}')\n"
     )
     assert not out.exists()  # the folder it made for the suite it could not write is gone
+
+
+def test_a_sigterm_stopping_a_calibration_is_passed_on_to_its_run_and_waited_for(tmp_path):
+    """Was: a SIGTERM (``kill PID``) ended bench calibrate at once, without a word, and its ``bench run`` went on
+    measuring, an orphan; now the run gets it, closes (its finished cases kept), and then the calibration stops."""
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+
+    ready, closed = tmp_path / "ready", tmp_path / "closed"
+    child = (  # a bench run's stand-in: SIGTERM closes it
+        "import pathlib, signal, sys, time\n"
+        f"def close(*_):\n    pathlib.Path({str(closed)!r}).write_text('closed')\n    sys.exit(143)\n"
+        "signal.signal(signal.SIGTERM, close)\n"
+        f"pathlib.Path({str(ready)!r}).write_text('ready')\n"
+        "time.sleep(60)\n"
+    )
+
+    def terminate_once_ready():
+        for _ in range(2000):
+            if ready.exists():
+                break
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGTERM)  # this process alone, as `kill PID` does
+
+    before = signal.getsignal(signal.SIGTERM)
+    threading.Thread(target=terminate_once_ready, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt) as stop:
+        calibrate.run_to_its_end([sys.executable, "-c", child])
+    assert stop.value.args == ("SIGTERM",)  # bench calibrate: interrupted (SIGTERM), exit 143
+    assert closed.read_text() == "closed"  # the run was told, and waited for
+    assert signal.getsignal(signal.SIGTERM) is before
