@@ -145,7 +145,7 @@ def test_two_reruns_started_in_the_same_second_each_get_their_own_folder(tmp_pat
         return subprocess.CompletedProcess(command, 0, f"run {run_id}: 1 ok, 0 failed, 0 skipped", "")
 
     monkeypatch.setattr(rerun, "_git", lambda repo, *args: subprocess.CompletedProcess(args, 0, "", ""))
-    monkeypatch.setattr(rerun.subprocess, "run", bench_run)
+    monkeypatch.setattr(rerun, "run_to_its_end", bench_run)  # each bench run, stopped with the gate
     monkeypatch.setattr(rerun.time, "strftime", lambda form, when=None: "20260101T000000Z")  # one second for both
     monkeypatch.setattr(rerun.tempfile, "mkdtemp", lambda prefix: str(tmp_path / "checkout"))
     runs = [rerun.rerun(["s.yaml"], "c" * 40, 1, tmp_path / "results", tmp_path, ()) for _ in range(2)]

@@ -21,7 +21,6 @@ import contextlib
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -35,6 +34,7 @@ import numpy as np
 from bench.durable import write_atomic
 from bench.errors import BenchError, SuiteError, first_few, os_reason
 from bench.gate.compare import set_aside_verdict, verdict_for
+from bench.gate.rerun import run_to_its_end
 from bench.gate.rules import DEFAULT_ALPHA, METRICS, Rule, parse_rule
 from bench.gate.stats import RUN_NOISE, RunNoise, t95, timed_figures, undisturbed
 
@@ -106,42 +106,6 @@ def measure(
             )
         print(f"calibration run {r + 1}/{runs}: {time.perf_counter() - started:.1f} s", flush=True)
     return results
-
-
-CHILD_CLOSE_S = 60.0
-"""How long a stopped calibration waits for its ``bench run`` to close its run (its finished cases kept) before it
-kills it: closing takes well under a second."""
-
-
-def run_to_its_end(command: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` (a ``bench run``), its output captured. A Ctrl-C or a SIGTERM stopping this process is passed
-    on to it as SIGTERM, and this process waits (at most :data:`CHILD_CLOSE_S`) for it to close its run before it
-    stops too (``bench calibrate: interrupted (SIGTERM)``, exit 143). Before, a SIGTERM ended this process at once and
-    left the run measuring on, an orphan, and a Ctrl-C killed it a quarter of a second later, its run left
-    ``running``."""
-    import signal
-    import threading
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    here = threading.current_thread() is threading.main_thread()  # only the main thread takes signals
-    previous = signal.signal(signal.SIGTERM, stop) if here else None
-    try:
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
-            try:
-                out, err = child.communicate()
-            except KeyboardInterrupt:
-                child.send_signal(signal.SIGTERM)  # bench run closes its run as for Ctrl-C: interrupted, cases kept
-                try:
-                    child.communicate(timeout=CHILD_CLOSE_S)
-                except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                    child.kill()
-                raise
-    finally:
-        if here:
-            signal.signal(signal.SIGTERM, previous)
-    return subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
 OPTION_OF_KEY = (

@@ -18,8 +18,44 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.gate.rules import GateError
+
+CHILD_CLOSE_S = 60.0
+"""How long a stopped ``bench calibrate`` or ``bench gate --rerun`` waits for its ``bench run`` to close its run (its
+finished cases kept) before it kills it: closing takes well under a second."""
+
+
+def run_to_its_end(command: list[str], **popen: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` (a ``bench run``; ``popen``: its ``cwd`` and ``env``), its output captured. A Ctrl-C or a
+    SIGTERM stopping this process is passed on to it as SIGTERM, and this process waits (at most
+    :data:`CHILD_CLOSE_S`) for it to close its run before it stops too (``bench calibrate: interrupted (SIGTERM)``,
+    exit 143; ``bench gate`` alike). Before, a SIGTERM ended this process at once and left the run measuring on, an
+    orphan, and a Ctrl-C killed it a quarter of a second later, its run left ``running``."""
+    import signal
+    import threading
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    here = threading.current_thread() is threading.main_thread()  # only the main thread takes signals
+    previous = signal.signal(signal.SIGTERM, stop) if here else None
+    try:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen) as child:
+            try:
+                out, err = child.communicate()
+            except KeyboardInterrupt:
+                child.send_signal(signal.SIGTERM)  # bench run closes its run as for Ctrl-C: interrupted, cases kept
+                try:
+                    child.communicate(timeout=CHILD_CLOSE_S)
+                except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                    child.kill()
+                raise
+    finally:
+        if here:
+            signal.signal(signal.SIGTERM, previous)
+    return subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
 def abba(rounds: int, run_a: Callable[[int], str], run_b: Callable[[int], str]) -> tuple[list[str], list[str]]:
@@ -117,9 +153,7 @@ def rerun(
                 + " ".join(command[2:]),
                 flush=True,
             )
-            done = subprocess.run(
-                [*command, *pytest_args, "-q"], cwd=checkout, env=env, check=False, capture_output=True, text=True
-            )
+            done = run_to_its_end([*command, *pytest_args, "-q"], cwd=checkout, env=env)
             if done.returncode not in (0, 1):  # 1: some cases failed; they become "not comparable"
                 print(done.stdout[-4000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
                 raise GateError(f"re-running the {side} side failed with exit code {done.returncode}")
