@@ -571,6 +571,29 @@ def test_markdown_summary_shape(tmp_path):
     assert "| -20." in row and "| +5% |" in row
 
 
+def test_a_run_of_uncommitted_code_reads_as_such_wherever_its_commit_is_shown(tmp_path, capsys):
+    """The summary, the verdicts, `bench results` and `bench history` cut a commit to 12 characters, and its
+    `+dirty` with it: a gate of a working tree with local changes said `commit 73236dc72707`, a clean commit."""
+    from bench.gate.history import index_runs
+    from bench.results import list_runs
+
+    dirty = "b" * 40 + "+dirty"
+    figures = {case: {"samples": latencies(n), **FIGURES[case]} for n, case in ((2, "m[a]"), (4, "m[b]"))}
+    results = _pair(tmp_path, figures, current_env={"git_commit": dirty})
+    result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.to_json()["current_commit"] == "bbbbbbbbbbbb+dirty"
+    assert result.to_json()["baseline_commit"] == "aaaaaaaaaaaa"
+    assert "- current: `cur` (commit `bbbbbbbbbbbb+dirty`)" in gate.render_markdown(result)
+    assert set(list_runs(results)["git_commit"]) == {"aaaaaaaaaaaa", "bbbbbbbbbbbb+dirty"}
+    assert {run.commit for run in index_runs(results)} == {"aaaaaaaaaaaa", "bbbbbbbbbbbb+dirty"}
+    make_run(results, "odd", figures, env={"git_commit": "c" * 40 + "+whatever"})  # a hand edit: only git's marks
+    assert "cccccccccccc" in set(list_runs(results)["git_commit"])
+    assert main(["baseline", "set", "cur", "--results", str(results)]) == 0
+    capsys.readouterr()
+    assert main(["baseline", "show", "--results", str(results)]) == 0
+    assert "(commit bbbbbbbbbbbb+dirty, ci-box)" in capsys.readouterr().out
+
+
 def test_json_is_valid_without_nan_or_infinity(tmp_path):
     results = _pair(
         tmp_path,

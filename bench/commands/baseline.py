@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.checks import short_commit
 from bench.commands import add_results_option
 from bench.errors import counted, one_line_text
 
@@ -33,7 +34,7 @@ def baseline(args: argparse.Namespace, extra: list[str]) -> int:
             print(
                 one_line_text(  # a host name read with a line break started a line of its own
                     f"{suite:24} {counted(len(entry['cases']), 'case')} from run {entry.get('run_id')} "
-                    f"(commit {str(entry.get('git_commit') or env.get('git_commit') or '?')[:12]}, "
+                    f"(commit {short_commit(entry.get('git_commit') or env.get('git_commit') or '?')}, "
                     f"{entry.get('hostname') or '?'}), promoted {entry.get('promoted_at')}"
                 )
             )

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.checks import short_commit
 from bench.errors import SuiteError, first_few
 from bench.gate.rules import DEFAULT_ALPHA, ENV_KEYS, METRICS, VERDICTS, GateError, Rule, rules_for, run_noise_for
 from bench.gate.stats import PAIRS_ALONE, RUN_NOISE, Precision, RunNoise, SetAside, as_run_noise, holm, timed_figures
@@ -163,7 +164,7 @@ class RunSide:
     @property
     def commit(self) -> str:
         commits = {(m.get("environment") or {}).get("git_commit") or "?" for m in self.metas}
-        return ", ".join(sorted(c[:12] for c in commits))
+        return ", ".join(sorted(short_commit(c) for c in commits))
 
     def set_out_to_measure(self, key: str) -> bool:
         """Whether these runs set out to measure case ``key``: it is among the cases they selected (``cases`` in

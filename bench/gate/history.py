@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench import metrics
-from bench.checks import plain_text
+from bench.checks import plain_text, short_commit
 from bench.durable import fsync_folder, leftovers, replace_folder, take_lock, write_atomic, write_synced
 from bench.errors import BenchError, first_few, os_reason, short_name
 
@@ -76,7 +76,7 @@ def index_runs(results_dir: str | Path | None = None, suite: str | None = None) 
             run_id=meta.get("run_id", path.name),
             path=path,
             started_at=meta.get("started_at") or "",
-            commit=(env.get("git_commit") or "")[:12],
+            commit=short_commit(env.get("git_commit")),
             machine=env.get("hostname") or "",
             cpu_model=env.get("cpu_model") or "",
             status=meta.get("status") or "",

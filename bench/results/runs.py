@@ -16,7 +16,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from bench.checks import short
+from bench.checks import short, short_commit
 from bench.errors import BenchError, first_few, one_line_text, os_reason, short_name
 from bench.hardware import process_gone
 from bench.results.paths import RUN_ID_RULE, results_folder, run_id_problem
@@ -654,7 +654,7 @@ def list_runs(results_dir: str | os.PathLike[str] | None = None):
                 "ok": counts.get("ok", 0),
                 "failed": counts.get("failed", 0),
                 "skipped": counts.get("skipped", 0),
-                "git_commit": (env.get("git_commit") or "")[:12],
+                "git_commit": short_commit(env.get("git_commit")),
                 "hostname": env.get("hostname"),
                 "started_at": meta.get("started_at"),
                 "damage": "; ".join(problems),
