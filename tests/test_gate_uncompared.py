@@ -40,6 +40,22 @@ def test_a_killed_run_with_unmeasured_cases_fails_with_exit_3(results):
     assert result.exit_code == gate.NOT_COMPARED == 3
     assert "5 case(s) ok in the baseline and selected now were not compared" in gate.render_markdown(result)
     assert "is still running" not in gate.render_markdown(result)
+    assert (  # which cause it was, of all those the line of uncompared cases names
+        "current run cur was interrupted: compared as far as it measured; the cases it set out to measure but has no "
+        "record of are not compared; bench run SUITE --resume cur measures them, then gate again"
+    ) in gate.render_markdown(result)
+
+
+def test_a_current_run_stopped_by_maxfail_says_what_stopped_it(results):
+    run = make_run(results, "cur", {"m[0]": {**EIGHT["m[0]"], "samples": latencies(10)}}, status="running")
+    selected(run, EIGHT, status="interrupted")
+    meta = json.loads((run / "meta.json").read_text())
+    (run / "meta.json").write_text(json.dumps({**meta, "stopped_by": "-x/--maxfail"}))
+    result = gate.gate_runs(["base"], ["cur"], results)
+    assert result.exit_code == gate.NOT_COMPARED and len(result.uncompared) == 7
+    assert "current run cur was interrupted (stopped by -x/--maxfail): compared as far as it measured" in (
+        gate.render_markdown(result)
+    )
 
 
 def test_a_current_run_still_running_says_so(results):

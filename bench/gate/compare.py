@@ -409,12 +409,8 @@ def compare(
                 f"baseline run {meta.get('run_id')} {state}: compared as far as it measured; a case it set out to "
                 "measure but has no record of is not comparable, not guarded"
             )
-    for meta in current.metas:
-        if meta.get("status") == "running":  # its unmeasured cases are uncompared (exit 3): say why
-            result.notes.append(
-                f"current run {meta.get('run_id')} is still running: the cases it has not measured yet are not "
-                "compared; run bench gate again once it has finished"
-            )
+    for meta in current.metas:  # its unmeasured cases are uncompared (exit 3): say why
+        result.notes += _unfinished_current(meta)
     result.damaged = list(current.damaged)  # a case on one of them, in the baseline or not, is not compared
     keys = sorted(set(baseline.records) | set(current.records))
     noises: dict[str, RunNoise] = {}  # each compared suite's run noise, its calibration noted once
@@ -442,6 +438,26 @@ def compare(
     if force and result.environment:
         result.notes.append("--force: cases measured on different environments were compared anyway")
     return result
+
+
+def _unfinished_current(meta: Mapping[str, Any]) -> list[str]:
+    """The note on a current run that did not finish: still running, or stopped (killed, interrupted) before its
+    last case. Before, a stopped run's summary only listed the cases not compared, under every cause there may be
+    ("never measured: the run was killed or interrupted; no comparable figure; ..."), never which it was."""
+    run_id, status = meta.get("run_id"), meta.get("status")
+    if status == "running":
+        return [
+            f"current run {run_id} is still running: the cases it has not measured yet are not compared; run bench "
+            "gate again once it has finished"
+        ]
+    if status not in ("killed", "interrupted"):
+        return []
+    stopped_by = meta.get("stopped_by")
+    how = f" (stopped by {stopped_by})" if isinstance(stopped_by, str) and stopped_by else ""
+    return [
+        f"current run {run_id} was {status}{how}: compared as far as it measured; the cases it set out to measure "
+        f"but has no record of are not compared; bench run SUITE --resume {run_id} measures them, then gate again"
+    ]
 
 
 def _recorded(suite: str, sources: Mapping[str, str], parse: Callable[[], Any]) -> Any:
