@@ -151,3 +151,22 @@ def test_a_suites_duration_reads_the_same_in_the_docs_as_in_the_suite_itself():
             if found and name in stated and found.group(0) != stated[name]:
                 differing.append(f"{doc.name}: suites/{name}: {found.group(0)!r}, the suite: {stated[name]!r}")
     assert differing == []
+
+
+FAILED_NOW = re.compile(r"A case ok in the baseline that fails now is \*([a-z ]+)\*")
+FAILED_IN_BASELINE = re.compile(r"one that failed or was skipped in the baseline \([^()]*\),\s+is \*([a-z ]+)\*")
+
+
+def test_what_the_gate_docs_call_a_failed_case_is_the_verdict_it_gets(tmp_path):
+    """docs/gates.md said "a case that failed on either side, is *not comparable*", and its exit-0 row allowed
+    not-comparable rows for failed cases; a case ok in the baseline that fails now is *regressed* (exit 1)."""
+    from bench import gate
+    from tests.gate_helpers import latencies, make_run
+
+    text = " ".join((ROOT / "docs" / "gates.md").read_text(encoding="utf-8").split())
+    results = tmp_path / "results"
+    make_run(results, "base", {"m[a]": {"samples": latencies(1)}, "m[b]": {"status": "failed", "error": "boom"}})
+    make_run(results, "cur", {"m[a]": {"status": "failed", "error": "boom"}, "m[b]": {"samples": latencies(2)}})
+    verdicts = {v.case: v.verdict for v in gate.gate_runs(["base"], ["cur"], results).verdicts}
+    assert [match.group(1) for match in FAILED_NOW.finditer(text)] == [verdicts["demo::m[a]"]] == ["regressed"]
+    assert [match.group(1) for match in FAILED_IN_BASELINE.finditer(text)] == [verdicts["demo::m[b]"]]
