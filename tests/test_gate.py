@@ -594,6 +594,16 @@ def test_a_run_of_uncommitted_code_reads_as_such_wherever_its_commit_is_shown(tm
     assert "(commit bbbbbbbbbbbb+dirty, ci-box)" in capsys.readouterr().out
 
 
+def test_a_pass_names_in_its_heading_what_it_did_not_decide(tmp_path):
+    """A gate whose comparisons were inconclusive, or that measured some baseline cases only, was headed
+    "## bench gate: passed" like one that decided every figure: a CI reader saw a +28% slowdown as passed."""
+    slower = {"m[a]": {"samples": latencies(2, scale=1.3), **FIGURES["m[a]"]}}  # m[b] not measured now
+    result = gate.gate_runs(["base"], ["cur"], _pair(tmp_path, slower))
+    assert result.exit_code == 0 and result.count("inconclusive") == 2 and result.not_run == ["demo::m[b]"]
+    heading = gate.render_markdown(result).splitlines()[0]
+    assert heading == "## bench gate: passed (not decided: 2 inconclusive, 1 baseline case(s) not measured now)"
+
+
 def test_json_is_valid_without_nan_or_infinity(tmp_path):
     results = _pair(
         tmp_path,

@@ -100,17 +100,29 @@ def _first_five(items: list[str], separator: str = ", ") -> str:
     return first_few([_code(item) for item in items], 5, separator)
 
 
+def _status(result: GateResult) -> str:
+    """The heading's verdict. A pass names what it did not decide: comparisons beyond the rule that their interval
+    could not settle, and baseline cases the current run did not measure. Before, a gate whose every latency was
+    +28% *inconclusive*, or that measured one case of ten, was headed "passed" like one that checked them all."""
+    if result.exit_code != 0:
+        return {
+            1: "FAILED: regression",
+            2: "refused: runs not comparable",
+            3: "FAILED: asked to guard what it could not compare",
+        }[result.exit_code]
+    undecided = [
+        f"{result.count('inconclusive')} inconclusive" if result.count("inconclusive") else "",
+        f"{len(result.not_run)} baseline case(s) not measured now" if result.not_run else "",
+    ]
+    caveats = ", ".join(filter(None, undecided))
+    return f"passed (not decided: {caveats})" if caveats else "passed"
+
+
 def render_markdown(result: GateResult, max_unchanged: int = 200) -> str:
     """The summary for ``$GITHUB_STEP_SUMMARY``: counts, warnings, what moved, then what did not."""
     counts = " · ".join(f"{result.count(v)} {v}" for v in VERDICTS)
-    status = {
-        0: "passed",
-        1: "FAILED: regression",
-        2: "refused: runs not comparable",
-        3: "FAILED: asked to guard what it could not compare",
-    }[result.exit_code]
     lines = [
-        f"## bench gate: {status}",
+        f"## bench gate: {_status(result)}",
         "",
         f"{counts}",
         "",
