@@ -604,6 +604,26 @@ def test_a_pass_names_in_its_heading_what_it_did_not_decide(tmp_path):
     assert heading == "## bench gate: passed (not decided: 2 inconclusive, 1 baseline case(s) not measured now)"
 
 
+def test_a_suite_without_a_promoted_baseline_is_named_in_the_summary(tmp_path, capsys):
+    """Was: one line on standard output only ("no baseline for suite(s) other: ..."); the Markdown summary a CI
+    step posts showed the suite's cases as "new case" rows under "passed", never that the suite had no baseline."""
+    results = tmp_path / "results"
+    make_run(results, "base", {"m[a]": {"samples": latencies(1), **FIGURES["m[a]"]}}, started_at="2026-11-21T00:00:00Z")
+    current = {
+        "m[a]": {"samples": latencies(2), **FIGURES["m[a]"]},
+        "m[z]": {"samples": latencies(3), "suite": "other"},
+    }
+    make_run(results, "cur", current, extra_suites=("other",), started_at="2026-11-22T00:00:00Z")
+    assert main(["baseline", "set", "base", "--results", str(results)]) == 0
+    code, summary, verdicts = _cli(tmp_path, results, "--current", "cur")
+    note = (
+        "no promoted baseline for suite(s) other: their cases are new to the gate, not compared (promote one with "
+        "bench baseline set RUN)"
+    )
+    assert code == 0 and note in summary.read_text() and note in json.loads(verdicts.read_text())["notes"]
+    assert capsys.readouterr().out.count(note) == 1  # in the short form, once
+
+
 def test_json_is_valid_without_nan_or_infinity(tmp_path):
     results = _pair(
         tmp_path,

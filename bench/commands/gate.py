@@ -66,6 +66,7 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
     currents = given[: len(args.current or [None])]
     current_meta = currents[0].meta
     suites = [s["name"] for s in current_meta.get("suites", [])]
+    missing: list[str] = []
     if args.baseline:
         baseline_runs: list[str | Path | store.RunFolder] = list(given[len(currents) :])
     else:
@@ -75,8 +76,6 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
                 f"no baseline for suite(s) {', '.join(suites)} under {history.baseline_root(args.results)}/: "
                 "promote one with `bench baseline set RUN`, or pass --baseline RUN"
             )
-        if missing:
-            print(f"bench gate: no baseline for suite(s) {', '.join(missing)}: their cases are not comparable")
         baseline_runs = list(found)
     if args.run_noise_runs is not None and args.run_noise is None:
         raise GateError("--run-noise-runs needs --run-noise: the run noise those runs measured")
@@ -97,6 +96,8 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
         )
     else:
         result = gating.gate_runs(baseline_runs, currents, args.results, **options)
+    if missing:
+        result.notes.insert(0, _no_baseline(missing, args.rerun))
     markdown = gating.write_outputs(result, args.summary, args.json, None)
     print(markdown if args.verbose else _short(result))
     print(f"summary: {args.summary}   verdicts: {args.json}")
@@ -109,6 +110,20 @@ def gate(args: argparse.Namespace, extra: list[str]) -> int:
             # a pass still 0) rather than a usage error that would hide it
             print(f"bench gate: warning: {err}", file=sys.stderr)
     return result.exit_code
+
+
+def _no_baseline(suites: list[str], rerun: int) -> str:
+    """The summary's note on the current run's suites without a promoted baseline. Before, it was one line on
+    standard output only: the Markdown summary (and CI's step summary) showed their cases as "new case" rows under a
+    heading of "passed", never that a whole suite had nothing to be gated against; and under ``--rerun``, which
+    measures them with the baseline code all the same, the line said they were not comparable."""
+    named = ", ".join(suites)
+    if rerun:
+        return f"no promoted baseline for suite(s) {named}: --rerun measured them with the baseline code all the same"
+    return (
+        f"no promoted baseline for suite(s) {named}: their cases are new to the gate, not compared "
+        "(promote one with bench baseline set RUN)"
+    )
 
 
 def _run_noise(text: str) -> float:
