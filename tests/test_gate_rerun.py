@@ -153,3 +153,22 @@ def test_two_reruns_started_in_the_same_second_each_get_their_own_folder(tmp_pat
     first, second = (folder for _, _, folder in runs)
     assert first != second and first.parent == second.parent == (tmp_path / "results" / "reruns").resolve()
     assert first.name == "20260101T000000Z" and folders == [first, first, second, second]  # each gate's own runs
+
+
+def test_the_log_line_of_each_rerun_shows_the_selection_it_runs(tmp_path, monkeypatch, capsys):
+    """Was: `round 1, baseline code: bench.cli run s.yaml --results ... --run-id A01` while the run was given the
+    current run's `-k bs16 and fp32` too: a CI log read as if the whole suite was measured again."""
+    commands = []
+
+    def bench_run(command, cwd, **kwargs):
+        commands.append(command)
+        run_id = command[command.index("--run-id") + 1]
+        return subprocess.CompletedProcess(command, 0, f"run {run_id}: 1 ok, 0 failed, 0 skipped", "")
+
+    monkeypatch.setattr(rerun, "_git", lambda repo, *args: subprocess.CompletedProcess(args, 0, "", ""))
+    monkeypatch.setattr(rerun.subprocess, "run", bench_run)
+    monkeypatch.setattr(rerun.tempfile, "mkdtemp", lambda prefix: str(tmp_path / "checkout"))
+    rerun.rerun(["s.yaml"], "c" * 40, 1, tmp_path / "results", tmp_path, ("-k", "bs16 and fp32"))
+    logged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("bench gate --rerun:")]
+    assert len(logged) == 2 and all(line.endswith(" -k 'bs16 and fp32'") for line in logged)
+    assert all(command[-3:] == ["-k", "bs16 and fp32", "-q"] for command in commands)

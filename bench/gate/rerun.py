@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -147,13 +148,14 @@ def rerun(
                 str(out),
                 "--run-id",
                 run_id,
+                *pytest_args,  # the current run's -k, shown in the log line too (it read as the whole suite)
             ]
             print(
                 f"bench gate --rerun: round {round_index + 1}, {'baseline' if side == 'A' else 'current'} code: "
-                + " ".join(command[2:]),
+                + shlex.join(command[2:]),
                 flush=True,
             )
-            done = run_to_its_end([*command, *pytest_args, "-q"], cwd=checkout, env=env)
+            done = run_to_its_end([*command, "-q"], cwd=checkout, env=env)
             if done.returncode not in (0, 1):  # 1: some cases failed; they become "not comparable"
                 print(done.stdout[-4000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
                 raise GateError(f"re-running the {side} side failed with exit code {done.returncode}")
