@@ -170,3 +170,20 @@ def test_what_the_gate_docs_call_a_failed_case_is_the_verdict_it_gets(tmp_path):
     verdicts = {v.case: v.verdict for v in gate.gate_runs(["base"], ["cur"], results).verdicts}
     assert [match.group(1) for match in FAILED_NOW.finditer(text)] == [verdicts["demo::m[a]"]] == ["regressed"]
     assert [match.group(1) for match in FAILED_IN_BASELINE.finditer(text)] == [verdicts["demo::m[b]"]]
+
+
+def test_the_gate_docs_exit_2_row_names_every_difference_that_refuses_all_cases(tmp_path):
+    """Was: exit 2 "because the environments differ"; runs whose `measure:` settings differ exit 2 too."""
+    from bench import gate
+    from tests.gate_helpers import latencies, make_run
+
+    row = next(
+        line for line in (ROOT / "docs" / "gates.md").read_text(encoding="utf-8").splitlines() if line[:5] == "| 2 |"
+    )
+    results = tmp_path / "results"
+    runs = {"base": ({}, 0.2), "settings": ({}, 0.3), "env": ({"cpu_model": "Other CPU"}, 0.2)}
+    for run_id, (env, min_time_s) in runs.items():
+        make_run(results, run_id, {"m[a]": {"samples": latencies(1)}}, env=env, measure={"min_time_s": min_time_s})
+    refused = {name: gate.gate_runs(["base"], [name], results).exit_code for name in ("settings", "env")}
+    assert refused == {"settings": 2, "env": 2}
+    assert "the environments or the `measure:` settings differ" in row
