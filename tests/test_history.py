@@ -255,6 +255,22 @@ def test_a_promotion_names_the_run_it_promoted_and_the_folder_to_commit(tmp_path
     ]
 
 
+def test_promoting_cases_measured_on_a_busy_machine_warns_in_one_line(tmp_path, capsys):
+    """Was: promoted without a word; every later `bench gate` then exited 3 on them ("baseline ran on a busy
+    machine ... re-run on a quiet machine"), night after night, though it was the baseline that needed measuring."""
+    results = tmp_path / "results"
+    busy = {"m[a]": {"samples": latencies(1), "extra": {"cpu_wait_share": 0.38}}}
+    make_run(results, "busy", {**busy, "m[b]": {"samples": latencies(2), "extra": {"cpu_wait_share": 0.01}}})
+    make_run(results, "quiet", {"m[c]": {"samples": latencies(3), "extra": {"cpu_wait_share": 0.0}}})
+    assert main(["baseline", "set", "busy", "--results", str(results)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("bench baseline: warning: 1 case of the baseline in ")
+    assert "ran on a busy machine (their threads waited for a CPU up to 38% of their timed calls; " in err
+    assert "): demo::m[a]; bench gate will not compare their timed figures (exit 3) until a run measured" in err
+    assert main(["baseline", "set", "quiet", "--results", str(results)]) == 0  # its own cases only: quiet
+    assert capsys.readouterr().err == ""
+
+
 def test_promotion_merges_cases_a_run_did_not_measure(tmp_path):
     results = tmp_path / "results"
     make_run(results, "cpu", {"m[cpu]": {"samples": latencies(1)}, "m[gpu]": {"status": "skipped"}})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from bench.checks import short_commit
 from bench.commands import add_results_option
-from bench.errors import counted, one_line_text
+from bench.errors import counted, first_few, one_line_text
 
 
 def baseline(args: argparse.Namespace, extra: list[str]) -> int:
@@ -19,6 +20,7 @@ def baseline(args: argparse.Namespace, extra: list[str]) -> int:
         for path in history.promote(args.run, args.results, args.suite or None, replace=args.replace):
             # the run promoted, not what was typed for it ("latest", the start of an id)
             print(f"baseline of suite {path.name}: {path} (from run {read_meta(path).get('promoted_from')})")
+            _warn_busy(path, history.busy_cases(path))
         root = _shown(history.baseline_root(args.results))
         print(f"commit {root}/ so the nightly job finds it (it is not git-ignored)")
         return 0
@@ -39,6 +41,25 @@ def baseline(args: argparse.Namespace, extra: list[str]) -> int:
                 )
             )
     return 0
+
+
+def _warn_busy(path: Path, busy: dict[str, float]) -> None:
+    """Warn, in one line, of promoted cases that ran on a busy machine. Before, they were promoted without a word,
+    and every later ``bench gate`` exited 3 on them ("baseline ran on a busy machine ... re-run on a quiet machine"),
+    night after night, though what needed measuring again was the baseline."""
+    if not busy:
+        return
+    from bench.hardware import CPU_WAIT_LIMIT
+
+    print(
+        one_line_text(
+            f"bench baseline: warning: {counted(len(busy), 'case')} of the baseline in {path} ran on a busy machine "
+            f"(their threads waited for a CPU up to {max(busy.values()):.0%} of their timed calls; bench gate judges "
+            f"at most {CPU_WAIT_LIMIT:.0%}): {first_few(sorted(busy), 3)}; bench gate will not compare their timed "
+            "figures (exit 3) until a run measured on a quiet machine is promoted for them"
+        ),
+        file=sys.stderr,
+    )
 
 
 def register(subparsers) -> None:

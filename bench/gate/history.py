@@ -527,6 +527,23 @@ def _promote_suites(
     return written
 
 
+def busy_cases(baseline: Path) -> dict[str, float]:
+    """The cases of a suite's baseline, as its last promotion (``promoted_from``) left them, that ran on a busy
+    machine: case id -> ``extra.cpu_wait_share`` above :data:`bench.hardware.CPU_WAIT_LIMIT`. ``bench gate`` judges
+    none of their timed figures (*not comparable*, exit 3) until a run measured on a quiet machine replaces them."""
+    from bench import results as store
+    from bench.hardware import CPU_WAIT_LIMIT
+
+    promoted_from = store.read_meta(baseline).get("promoted_from")
+    busy = {}
+    for row in _rows_of(baseline / "records.jsonl", baseline.name):
+        share = (row.get("extra") or {}).get("cpu_wait_share") if isinstance(row.get("extra"), dict) else None
+        fresh = row.get("run_id") == promoted_from
+        if fresh and isinstance(share, int | float) and not isinstance(share, bool) and CPU_WAIT_LIMIT < share <= 1:
+            busy[f"{row.get('suite')}::{row.get('case_id')}"] = float(share)
+    return busy
+
+
 class _Refused(Exception):
     """A write of a promotion that the file system refused: ``path`` (as the baseline names it) and its error."""
 
