@@ -98,6 +98,20 @@ def test_a_slowdown_measured_on_a_busy_machine_is_not_comparable_never_regressed
     assert result.exit_code == gate.NOT_COMPARED  # never "passed" about what it did not compare
 
 
+def test_a_baseline_measured_on_a_busy_machine_says_to_measure_the_baseline_again(tmp_path):
+    """Was: "baseline ran on a busy machine ...; re-run on a quiet machine", which a nightly job read as its own run
+    to repeat, though the current run was quiet and only a new baseline would do."""
+    results = tmp_path / "results"
+    _runs(results, "base", 1.0, 0.4, 0)
+    _runs(results, "cur", 1.0, 0.001, 10)
+    result = gate.gate_runs(["base"], ["cur"], results)
+    reasons = {v.reason for v in result.verdicts if v.metric == "latency_p50_ms"}
+    assert len(reasons) == 1 and reasons.pop().endswith(
+        "at most 5% is judged); measure the baseline again on a quiet machine (bench baseline set RUN, or --rerun)"
+    )
+    assert result.exit_code == gate.NOT_COMPARED
+
+
 def test_the_same_slowdown_on_a_quiet_machine_is_a_regression(tmp_path):
     results = tmp_path / "results"
     _runs(results, "base", 1.0, 0.001, 0)

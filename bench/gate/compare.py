@@ -247,10 +247,14 @@ def quiet_runs(
         return old, new, "", None
     for name, (runs, busy) in sides.items():
         if len(busy) == len(runs):
+            again = (  # a busy baseline is measured again by promoting a quiet run, not by re-running the current one
+                "measure the baseline again on a quiet machine (bench baseline set RUN, or --rerun)"
+                if name == "baseline"
+                else "re-run on a quiet machine"
+            )
             reason = (
                 f"{name} ran on a busy machine: its threads waited for a CPU {max(busy.values()):.0%} of the time of "
-                f"its timed calls (other processes held its cores; at most {CPU_WAIT_LIMIT:.0%} is judged); re-run on "
-                "a quiet machine"
+                f"its timed calls (other processes held its cores; at most {CPU_WAIT_LIMIT:.0%} is judged); {again}"
             )
             return old, new, "", reason
     paired = len(old) == len(new) >= 2
