@@ -160,13 +160,13 @@ def test_the_log_line_of_each_rerun_shows_the_selection_it_runs(tmp_path, monkey
     current run's `-k bs16 and fp32` too: a CI log read as if the whole suite was measured again."""
     commands = []
 
-    def bench_run(command, cwd, **kwargs):
+    def bench_run(command, **popen):
         commands.append(command)
         run_id = command[command.index("--run-id") + 1]
         return subprocess.CompletedProcess(command, 0, f"run {run_id}: 1 ok, 0 failed, 0 skipped", "")
 
     monkeypatch.setattr(rerun, "_git", lambda repo, *args: subprocess.CompletedProcess(args, 0, "", ""))
-    monkeypatch.setattr(rerun.subprocess, "run", bench_run)
+    monkeypatch.setattr(rerun, "run_to_its_end", bench_run)
     monkeypatch.setattr(rerun.tempfile, "mkdtemp", lambda prefix: str(tmp_path / "checkout"))
     rerun.rerun(["s.yaml"], "c" * 40, 1, tmp_path / "results", tmp_path, ("-k", "bs16 and fp32"))
     logged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("bench gate --rerun:")]
