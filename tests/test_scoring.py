@@ -596,3 +596,23 @@ def test_a_gpu_case_without_a_cuda_memory_figure_has_no_memory_not_its_hosts_rss
     )
     verdicts = decide(scored.reset_index(), {"memory_mb_max": 3000}).cases.set_index("case_id")["verdict"]
     assert "memory_mb_max: memory_mb not measured, cannot check" in verdicts["m[bf16-cuda:0-bs1]"]
+
+
+def test_a_verdict_comparing_two_close_scores_writes_enough_decimals_to_tell_them_apart():
+    """Was: "on the Pareto front, but P 1.010 > 1.010 of ..." and "runner-up ... P 1.010" beside a recommendation
+    "1.010": 3 decimals hid a difference under 0.0005 that the verdict claims. Now both figures get the decimals
+    that tell them apart, and the usual 3 where 3 do."""
+    records = (
+        record("fp32", latency_p50_ms=10.0, model_size_bytes=1000, accuracy=0.9),  # P 1.0100
+        record("bf16", latency_p50_ms=13.337, model_size_bytes=500, accuracy=0.9),  # smaller, slower: P 1.0102
+    )
+    decision = decide(score(frame(*records)))
+    verdict = decision.cases.set_index("compression").loc["bf16", "verdict"]
+    mine, theirs = (float(p) for p in re.findall(r"P (\d+\.\d+) > (\d+\.\d+) of", verdict)[0])
+    assert mine > theirs
+    reasons = decision.recommendations.iloc[0]["reasons"]
+    best, runner_up = (float(p) for p in re.findall(r"case\(s\): (\d+\.\d+); runner-up \S+ P (\d+\.\d+)", reasons)[0])
+    assert best < runner_up
+    # three decimals stay where they tell the scores apart (the worked example's 1.010 > 0.691)
+    verdict = decide(score(frame(*THREE))).cases.set_index("compression").loc["fp32", "verdict"]
+    assert "P 1.010 > " in verdict

@@ -357,11 +357,22 @@ def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str]) -> list
             frame.at[i, "verdict"] = "dominated by " + _explain_domination(frame, i, by[0], main)
         elif i != best:
             relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else _tie_text(frame, i, best)
+            mine, theirs = _scores_text(frame.at[i, "score"], frame.at[best, "score"])
             frame.at[i, "verdict"] = (
-                f"{_front_text(frame, i)}, but P {frame.at[i, 'score']:.3f} {relation} {frame.at[best, 'score']:.3f} "
-                f"of {frame.at[best, 'case_id']}"
+                f"{_front_text(frame, i)}, but P {mine} {relation} {theirs} of {frame.at[best, 'case_id']}"
             )
     return ordered
+
+
+def _scores_text(p: float, other: float) -> tuple[str, str]:
+    """Two scores written with 3 decimals, or with as many more (up to 9) as it takes to tell them apart, so that a
+    text comparing them never reads "P 1.010 > 1.010" (was: 3 decimals always, hiding a difference under 0.0005).
+    Scores equal to 9 decimals keep 3: the text then says they tie."""
+    for decimals in range(3, 10):
+        texts = (f"{p:.{decimals}f}", f"{other:.{decimals}f}")
+        if texts[0] != texts[1]:
+            return texts
+    return f"{p:.3f}", f"{other:.3f}"
 
 
 def _front_text(frame: pd.DataFrame, i: Any) -> str:
@@ -426,9 +437,11 @@ def _recommend(frame, group, members, ordered, result, labels, constraints, conf
     best = ordered[0]
     frame.at[best, "recommended"] = True
     runner_up = ordered[1] if len(ordered) > 1 else None
-    reasons = [f"lowest P among {len(ordered)} feasible non-dominated case(s): {frame.at[best, 'score']:.3f}"]
+    other = frame.at[runner_up, "score"] if runner_up is not None else frame.at[best, "score"]
+    best_p, runner_up_p = _scores_text(frame.at[best, "score"], other)
+    reasons = [f"lowest P among {len(ordered)} feasible non-dominated case(s): {best_p}"]
     if runner_up is not None:
-        reasons.append(f"runner-up {frame.at[runner_up, 'case_id']} P {frame.at[runner_up, 'score']:.3f}")
+        reasons.append(f"runner-up {frame.at[runner_up, 'case_id']} P {runner_up_p}")
     reasons.append(_terms_text(frame, best, config))
     if constraints:
         reasons.append(f"meets {', '.join(constraints)}")
