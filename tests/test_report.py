@@ -542,3 +542,32 @@ def test_python_readers_follow_bench_results_dir_as_the_cli_does(tmp_path, monke
     assert tables().run_id == run_id and [run.run_id for run in index_runs()] == [run_id]
     folder, _ = write_report()
     assert folder == tmp_path / "reports" / run_id and (folder / "index.html").is_file()
+
+
+def test_the_pareto_chart_joins_a_front_of_several_thread_counts_as_one_line(tmp_path):
+    """The front is the decision group's (model, device, batch size: every thread count), as the ranking's Pareto
+    column. Was: one line per thread count, so a front of fp32 on 2 threads and bf16, int8 on 1 thread drew a line
+    from int8 to bf16 over fp32's ringed point, which no line reached."""
+    import matplotlib.pyplot as plt
+
+    from bench.report.charts import pareto_chart
+
+    writer = RunWriter(tmp_path, "r", {"suites": [{"name": "s", "path": "s.yaml", "sections": {}}]})
+    figures = {  # fp32 on 1 thread is dominated by fp32 on 2; the other three are the front
+        ("fp32", 1): (4.0, 4000, 0.90),
+        ("fp32", 2): (2.5, 4000, 0.90),
+        ("bf16", 1): (3.0, 2000, 0.895),
+        ("int8", 1): (2.0, 1000, 0.85),
+    }
+    for (compression, threads), (latency, size, accuracy) in figures.items():
+        case_id = f"m[{compression}-cpu-{threads}t-bs1]"
+        record = ok_record("r", case_id, compression, "cpu", threads, latency, size, accuracy=accuracy)
+        writer.append(record, [latency] * 5)
+    writer.close("finished")
+    t = tables("r", tmp_path)
+    front = t.cases[t.cases["pareto"].astype(bool)].sort_values("latency_ms")
+    assert set(front["threads"]) == {1, 2} and len(front) == 3
+    chart = pareto_chart(t)
+    lines = [line.get_xydata().tolist() for line in chart.figure.axes[0].get_lines()]
+    plt.close(chart.figure)
+    assert lines == [front[["latency_ms", "accuracy"]].to_numpy().tolist()]

@@ -19,6 +19,7 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from bench.checks import plain_text
 from bench.errors import first_few
+from bench.judge.scoring import ScoringConfig
 from bench.report.tables import Tables
 
 COLORS = plt.get_cmap("tab10").colors
@@ -132,7 +133,8 @@ def pareto_chart(tables: Tables) -> Chart:
         "pareto",
         "Pareto front: accuracy vs latency",
         "Each marker is a case; marker area is proportional to model size; black-edged markers are on the Pareto "
-        "front (latency, size, 1-A) of their hardware target, joined per target.",
+        "front (latency, size, 1-A) of their decision group (model, device and, unless scoring.across_batch_sizes, "
+        "batch size; every thread count), joined per group by a black line, as the ranking's Pareto column.",
     )
     if frame.empty:
         chart.note = "no measured case"
@@ -175,10 +177,6 @@ def pareto_chart(tables: Tables) -> Chart:
                 edgecolors="black",
                 linewidths=2,
             )
-            for _, front in group[on_front].groupby(["batch_size"], sort=False):
-                front = front.sort_values("latency_ms")
-                if len(front) > 1:
-                    ax.plot(front["latency_ms"], front[y_column], color=colors[hardware], linewidth=1, alpha=0.8)
             for k, (_, row) in enumerate(group[group.index.isin(named)].iterrows()):
                 ax.annotate(
                     plain_text(f"{_config(row.to_frame().T).iloc[0]} bs{row['batch_size']}"),
@@ -188,6 +186,8 @@ def pareto_chart(tables: Tables) -> Chart:
                     textcoords="offset points",
                     color=colors[hardware],
                 )
+        for front in _fronts(tables, rows):
+            ax.plot(front["latency_ms"], front[y_column], color="black", linewidth=1, alpha=0.6)
         if rows["latency_ms"].max() > 10 * rows["latency_ms"].min():
             ax.set_xscale("log")
         ax.set_xlabel(f"latency {_stat(tables)} per call (ms)")
@@ -203,14 +203,30 @@ def pareto_chart(tables: Tables) -> Chart:
             [],
             [],
             marker="o",
-            linestyle="",
+            color="black",
+            linewidth=1,
             markerfacecolor="white",
             markeredgecolor="black",
-            label="on the Pareto front",
+            label="on the Pareto front (joined per group)",
         )
     )
     axes.flat[len(models) - 1].legend(handles=handles, fontsize=8, loc="best")
     return _finish(chart, fig, suptitle=True)
+
+
+def _fronts(tables: Tables, rows: pd.DataFrame) -> list[pd.DataFrame]:
+    """The Pareto front of each decision group among ``rows`` (its suite's ``group_columns``: model, device and,
+    unless ``scoring.across_batch_sizes``, batch size), in latency order, where it has two points or more. Was: one
+    line per hardware target and batch size, so a front of 1-thread and 2-thread cases was drawn as two broken lines
+    (or none), each joining only its own thread count's points."""
+    fronts = []
+    for suite, cases in rows[rows["pareto"].astype(bool)].groupby("suite", sort=False):
+        config = tables.configs.get(str(suite)) or ScoringConfig()
+        columns = [c for c in config.group_columns if c in cases.columns]
+        for _, front in cases.groupby(columns, sort=False, dropna=False):
+            if len(front) > 1:
+                fronts.append(front.sort_values("latency_ms", kind="stable"))
+    return fronts
 
 
 def latency_chart(tables: Tables) -> Chart:
