@@ -571,3 +571,18 @@ def test_the_pareto_chart_joins_a_front_of_several_thread_counts_as_one_line(tmp
     lines = [line.get_xydata().tolist() for line in chart.figure.axes[0].get_lines()]
     plt.close(chart.figure)
     assert lines == [front[["latency_ms", "accuracy"]].to_numpy().tolist()]
+
+
+def test_the_ranking_names_the_latency_statistic_its_latency_column_holds(tmp_path):
+    """Was "latency (ms)" over the p50 and, re-reported with --profile chat, over the p99: the same case showed two
+    latencies under one header. Now the header names the statistic the cells hold, as the charts' axes do."""
+    from bench.report.html import render_html
+
+    run_id = make_run(tmp_path)
+    for profile, statistic, figure in ((None, "p50", 4.0), ("chat", "p99", 6.0)):  # fp32 on 1 thread: p99 = 1.5 p50
+        page = render_html(tables(run_id, tmp_path, profile=profile), [])
+        header = re.search(r"<th>A</th><th>([^<]*)</th>", page).group(1)
+        assert header == f"latency {statistic} (ms)"
+        row = re.search(r"<td>(?:★ )?m\[fp32-cpu-1t-bs1\].*?</tr>", page, re.S).group(0)  # its ranking row
+        cells = re.findall(r'<td class="n">([^<]*)</td>', row)
+        assert float(cells[4]) == figure  # P, S, T, A, then the latency

@@ -165,6 +165,17 @@ def _capacity_sections(tables: Tables, shown: pd.DataFrame, currencies: dict[str
     return sections
 
 
+def latency_header(tables: Tables) -> str:
+    """The ranking's latency column header, naming the statistic its cells hold (the suites' ``scoring.latency``;
+    ``--profile`` changes it): was "latency (ms)" whatever it was, so two reports of one run, with two profiles,
+    showed a case's p50 and its p95 under the same header."""
+    statistics = {config.latency for config in tables.configs.values()} or {"p50"}
+    if len(statistics) > 1:
+        return "latency (ms; each suite's statistic, see Methodology)"
+    statistic = statistics.pop()
+    return "latency per item, p50 / batch size (ms)" if statistic == "per_item" else f"latency {statistic} (ms)"
+
+
 def render_html(tables: Tables, charts: list[Chart]) -> str:
     """The report page as one HTML string."""
     environment = jinja2.Environment(
@@ -211,6 +222,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         currencies=currencies,
         one_currency=one_currency,
         cost_header=f"{one_currency} / 1M" if one_currency else "cost / 1M",
+        latency_header=latency_header(tables),
         capacity_note=capacity_note,
         counts=cases["status"].value_counts().to_dict() if len(cases) else {},
         unstable=int(pd.Series(cases.get("unstable")).fillna(False).astype(bool).sum()) if len(cases) else 0,
