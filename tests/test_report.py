@@ -586,3 +586,31 @@ def test_the_ranking_names_the_latency_statistic_its_latency_column_holds(tmp_pa
         row = re.search(r"<td>(?:★ )?m\[fp32-cpu-1t-bs1\].*?</tr>", page, re.S).group(0)  # its ranking row
         cells = re.findall(r'<td class="n">([^<]*)</td>', row)
         assert float(cells[4]) == figure  # P, S, T, A, then the latency
+
+
+def test_a_recommendation_the_capacity_plan_gives_no_replicas_says_so_and_names_the_plans_cheapest(tmp_path):
+    """Was: "deploy m[bf16...]" in the card, and below it a capacity plan giving that case no replicas (its p99 past
+    the SLO) and starring fp32, with nothing on the page joining the two. Now the card says why it has no plan and
+    names the group's cheapest plan meeting the SLO and the constraints, the plan's ★."""
+    import html
+
+    from bench.report.html import render_html
+
+    sections = {"capacity": {"target_qps": 100, "latency_slo_ms": 5}}
+    writer = RunWriter(tmp_path, "r", {"suites": [{"name": "s", "path": "s.yaml", "sections": sections}]})
+    for compression, p50, p99, size in (("fp32", 4.0, 4.5, 4000), ("bf16", 2.0, 50.0, 2000)):  # bf16: a noisy tail
+        record = ok_record("r", f"m[{compression}-cpu-1t-bs1]", compression, "cpu", 1, p50, size, accuracy=0.9)
+        writer.append(Record(**{**record.__dict__, "latency_p99_ms": p99}), [p50] * 5)
+    writer.close("finished")
+    t = tables("r", tmp_path)
+    recommended = t.recommendations.iloc[0]["case_id"]
+    plan = t.capacity.set_index("case_id")
+    assert recommended == "m[bf16-cpu-1t-bs1]" and not plan.loc[recommended, "meets_slo"]
+    starred = plan.index[plan["cheapest"].astype(bool)].item()
+    page = html.unescape(render_html(t, []))
+    assert (
+        f"Capacity plan: no replicas for it: its p99 latency 50 ms misses the plan's p99 SLO of 5 ms; the group's "
+        f"cheapest plan meeting the SLO and the constraints is {starred} ("
+    ) in page
+    page = render_html(tables(make_run(tmp_path / "other"), tmp_path / "other"), [])  # its ★ has a plan: no line
+    assert "Capacity plan: no replicas" not in page

@@ -165,6 +165,49 @@ def _capacity_sections(tables: Tables, shown: pd.DataFrame, currencies: dict[str
     return sections
 
 
+def capacity_notes(tables: Tables) -> dict[tuple[str, str], str]:
+    """For each recommended case that has no capacity plan (its latency misses the plan's SLO, or its load test
+    proved the SLO unreachable), the line its card adds: why, and the group's cheapest plan meeting the SLO and the
+    constraints (the capacity table's ★), or that there is none. Was: a card saying "deploy X" over a capacity
+    table that gave X no replicas and starred another case, with nothing on the page joining the two."""
+    notes: dict[tuple[str, str], str] = {}
+    plan = tables.capacity
+    for rec in records(tables.recommendations) if len(plan) else []:
+        suite, case = str(rec.get("suite")), rec.get("case_id")
+        row = plan[(plan["suite"] == suite) & (plan["case_id"] == case)]
+        if case and len(row) == 1 and missing_value(row["replicas"].iloc[0]):
+            notes[(suite, str(case))] = f"no replicas for it: {_no_plan_why(tables, suite, row.iloc[0])}; " + (
+                f"{_cheapest_text(tables, rec, plan)} (capacity plan below)."
+            )
+    return notes
+
+
+def _no_plan_why(tables: Tables, suite: str, row: pd.Series) -> str:
+    capacity = tables.capacity_inputs[suite]
+    example = "" if capacity.from_suite else ", example inputs"
+    slo = f"the plan's {capacity.slo_statistic} SLO of {_num(capacity.latency_slo_ms)} ms{example}"
+    if not bool(row["meets_slo"]):
+        latency = row[f"latency_{capacity.slo_statistic}_ms"]
+        return f"its {capacity.slo_statistic} latency {_num(latency)} ms misses {slo}"
+    return f"{row['plan_basis']} ({slo})"
+
+
+def _cheapest_text(tables: Tables, rec: dict[str, Any], plan: pd.DataFrame) -> str:
+    """The recommendation's group's ★ in the capacity plan, in words."""
+    config = tables.configs.get(str(rec["suite"])) or ScoringConfig()
+    starred = plan["cheapest"].astype(bool)
+    for column in (c for c in config.group_columns if c in plan.columns):
+        starred &= plan[column] == rec.get(column)
+    what = "the group's cheapest plan meeting the SLO and the constraints"
+    if starred.sum() == 1:
+        best = plan[starred].iloc[0]
+        currency = tables.prices[str(rec["suite"])].currency
+        return f"{what} is {best['case_id']} ({_num(best['monthly_cost'], 6)} {currency} / month)"
+    if starred.sum() > 1:
+        return f"{what} is a tie of {int(starred.sum())} plans (★)"
+    return "no plan of the group meets the SLO and the constraints"
+
+
 def latency_header(tables: Tables) -> str:
     """The ranking's latency column header, naming the statistic its cells hold (the suites' ``scoring.latency``;
     ``--profile`` changes it): was "latency (ms)" whatever it was, so two reports of one run, with two profiles,
@@ -223,6 +266,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         one_currency=one_currency,
         cost_header=f"{one_currency} / 1M" if one_currency else "cost / 1M",
         latency_header=latency_header(tables),
+        capacity_notes=capacity_notes(tables),
         capacity_note=capacity_note,
         counts=cases["status"].value_counts().to_dict() if len(cases) else {},
         unstable=int(pd.Series(cases.get("unstable")).fillna(False).astype(bool).sum()) if len(cases) else 0,
