@@ -614,3 +614,17 @@ def test_a_recommendation_the_capacity_plan_gives_no_replicas_says_so_and_names_
     ) in page
     page = render_html(tables(make_run(tmp_path / "other"), tmp_path / "other"), [])  # its ★ has a plan: no line
     assert "Capacity plan: no replicas" not in page
+
+
+@pytest.mark.parametrize(
+    ("value", "digits"), [(14861.69, 4), (38352.4, 4), (9999.6, 4), (1234567.89, 6), (-25000.4, 4), (2e6, 4)]
+)
+def test_a_large_figure_on_the_page_is_written_out_not_in_exponent_form(value, digits):
+    """Was "1.486e+04" in the ranking's throughput column and "1.23457e+06" for a monthly cost: figures a reader
+    must decode. Now they are written out, at the same significant digits."""
+    from bench.report.html import _num
+
+    text = _num(value, digits)
+    assert re.fullmatch(r"-?\d+", text)
+    assert float(text) == pytest.approx(value, rel=10 ** (1 - digits))
+    assert _num(0.0003259) == "0.0003259" and _num(3.5) == "3.5" and _num(164.24999999999997, 6) == "164.25"

@@ -25,7 +25,9 @@ MAX_CARDS = 100
 
 
 def _num(value: Any, digits: int = 4) -> str:
-    """A number with ``digits`` significant digits; blank for a missing value (never a misleading 0)."""
+    """A number with ``digits`` significant digits; blank for a missing value (never a misleading 0). From 10,000 to
+    10¹⁵ it is written out (``14860``, ``1234570``), never in a spreadsheet's exponent form (was: a throughput of
+    ``1.486e+04`` items/s, a monthly cost of ``1.23457e+06``)."""
     if missing_value(value):
         return ""
     if isinstance(value, bool):
@@ -34,7 +36,8 @@ def _num(value: Any, digits: int = 4) -> str:
         value = float(value)
         if value.is_integer() and abs(value) < 1e6:
             return str(int(value))
-        return f"{value:.{digits}g}"
+        rounded = float(f"{value:.{digits}g}")
+        return f"{rounded:.0f}" if 1e4 <= abs(rounded) < 1e15 else f"{value:.{digits}g}"
     return str(value)
 
 
