@@ -628,3 +628,20 @@ def test_a_large_figure_on_the_page_is_written_out_not_in_exponent_form(value, d
     assert re.fullmatch(r"-?\d+", text)
     assert float(text) == pytest.approx(value, rel=10 ** (1 - digits))
     assert _num(0.0003259) == "0.0003259" and _num(3.5) == "3.5" and _num(164.24999999999997, 6) == "164.25"
+
+
+def test_a_per_item_score_labels_the_latency_axes_per_item_not_per_call(tmp_path):
+    """Was "latency per_item per call (ms)" on pareto.png under scoring.latency: per_item, whose points are the p50
+    divided by the batch size: a per-item figure labelled as a call's."""
+    import matplotlib.pyplot as plt
+
+    from bench.report.charts import latency_chart, pareto_chart
+
+    labels = {"per_item": "latency per item, p50 / batch size (ms)", "p99": "latency p99 per call (ms)"}
+    for latency, label in labels.items():
+        run_id = make_run(tmp_path / latency, sections={"scoring": {"latency": latency}})
+        t = tables(run_id, tmp_path / latency)
+        for chart in (pareto_chart(t), latency_chart(t)):
+            axis = chart.figure.axes[0]
+            assert label in (axis.get_xlabel(), axis.get_ylabel())
+            plt.close(chart.figure)

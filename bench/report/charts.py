@@ -118,9 +118,16 @@ def _recommended(frame: pd.DataFrame) -> pd.Series:
     return frame["recommended"].map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)
 
 
-def _stat(tables: Tables) -> str:
-    stats = {config.latency for config in tables.configs.values()} or {"p50"}
-    return "/".join(sorted(stats))
+def latency_label(tables: Tables) -> str:
+    """A latency axis' label, naming the statistic the score uses: ``latency p50 per call (ms)``, or ``latency per
+    item, p50 / batch size (ms)`` under ``scoring.latency: per_item`` (was: ``latency per_item per call (ms)``, a
+    per-item figure labelled as a call's)."""
+    stats = sorted({config.latency for config in tables.configs.values()} or {"p50"})
+    if stats == ["per_item"]:
+        return "latency per item, p50 / batch size (ms)"
+    if "per_item" in stats:  # suites of a run that differ: each axis value is its suite's statistic
+        return f"latency {'/'.join(s.replace('per_item', 'p50 per item') for s in stats)} (ms)"
+    return f"latency {'/'.join(stats)} per call (ms)"
 
 
 def _color_map(labels) -> dict[str, tuple]:
@@ -190,7 +197,7 @@ def pareto_chart(tables: Tables) -> Chart:
             ax.plot(front["latency_ms"], front[y_column], color="black", linewidth=1, alpha=0.6)
         if rows["latency_ms"].max() > 10 * rows["latency_ms"].min():
             ax.set_xscale("log")
-        ax.set_xlabel(f"latency {_stat(tables)} per call (ms)")
+        ax.set_xlabel(latency_label(tables))
         ax.set_ylabel(y_label)
         ax.set_title(plain_text(model) + ("" if len(named) == len(rows) else f" ({len(named)} of {len(rows)} named)"))
         ax.grid(alpha=0.3)
@@ -274,7 +281,7 @@ def latency_chart(tables: Tables) -> Chart:
                 color=colors[target],
             )
         ax.set_xticks(np.arange(len(configs)), [plain_text(c) for c in configs], rotation=20)
-        ax.set_ylabel(f"latency {_stat(tables)} (ms)")
+        ax.set_ylabel(latency_label(tables))
         ax.set_title(plain_text(f"{model}, batch {batch}"))
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, title="hardware", title_fontsize=8)
