@@ -44,6 +44,7 @@ import pandas as pd
 
 from bench import metrics
 from bench.errors import counted, first_few, percent
+from bench.hardware import CPU_WAIT_LIMIT
 from bench.judge.decide import (
     CONSTRAINTS,
     NOT_PERTURBED,
@@ -410,10 +411,17 @@ def _in_group(frame: pd.DataFrame, rec: pd.Series, group_columns: Sequence[str])
     return frame[np.logical_and.reduce([_same(frame[c], rec.get(c)) for c in group_columns])]
 
 
+BUSY = f"measured on a busy machine (threads waiting for a CPU over {CPU_WAIT_LIMIT:.0%} of the timed calls)"
+"""The caution for a case whose ``extra.cpu_wait_share`` is above :data:`bench.hardware.CPU_WAIT_LIMIT`: its
+latency pass warned (``BusyWarning``) and ``bench gate`` does not judge such timings. Was: a recommendation "best in
+100% of 1000 resamples" on them, with no word of it on the page."""
+
+
 def _caution(group: pd.DataFrame, cases: Sequence[str]) -> str:
     """The caution a confidence goes on with when one of ``cases`` (the recommendation and every case best in at least
-    :data:`RIVAL_SHARE` of the resamples) was flagged ``unstable``, or stopped short of ``measure.precision`` or of
-    ``measure.min_rounds`` (``extra.min_rounds_cut``: a suite's ``max_time_s`` came first): the
+    :data:`RIVAL_SHARE` of the resamples) was flagged ``unstable``, stopped short of ``measure.precision`` or of
+    ``measure.min_rounds`` (``extra.min_rounds_cut``: a suite's ``max_time_s`` came first), or was measured on a
+    busy machine (:data:`BUSY`): the
     resamples hold only this run's samples, so they cannot see the drift between windows or runs behind that flag,
     and a share of 100% would overstate what was measured. The reference case is not named: its latency divides
     every T of the group alike, so its drift moves each P in step, rarely their order. "" when none was."""
@@ -430,6 +438,9 @@ def _caution(group: pd.DataFrame, cases: Sequence[str]) -> str:
         cut = row.get("extra.min_rounds_cut")
         if isinstance(cut, str) and cut:  # fewer calls than the suite asked for: measure.max_time_s stopped them
             flags.setdefault("short of measure.min_rounds", []).append(case)
+        wait = pd.to_numeric(pd.Series([row.get("extra.cpu_wait_share")]), errors="coerce").iloc[0]
+        if wait > CPU_WAIT_LIMIT:  # a competing process slowed its calls: the timings bench gate will not judge
+            flags.setdefault(BUSY, []).append(case)
     if not flags:
         return ""
     said = "; ".join(f"{', '.join(cases)} {why}" for why, cases in flags.items())
