@@ -645,3 +645,24 @@ def test_a_per_item_score_labels_the_latency_axes_per_item_not_per_call(tmp_path
             axis = chart.figure.axes[0]
             assert label in (axis.get_xlabel(), axis.get_ylabel())
             plt.close(chart.figure)
+
+
+def test_the_score_chart_labels_two_close_scores_of_a_group_apart(tmp_path):
+    """Was " 1.010" on the bars of both the recommendation (P 1.0100) and its runner-up (P 1.0102): 3 decimals hid
+    the difference the ranking rests on. A group's labels now carry the decimals that tell its scores apart."""
+    import matplotlib.pyplot as plt
+
+    from bench.report.charts import score_chart
+
+    writer = RunWriter(tmp_path, "r", {"suites": [{"name": "s", "path": "s.yaml", "sections": {}}]})
+    for compression, latency, size in (("fp32", 10.0, 1000), ("bf16", 13.337, 500)):  # smaller, slower: P 1.0102
+        record = ok_record("r", f"m[{compression}-cpu-1t-bs1]", compression, "cpu", 1, latency, size, accuracy=0.9)
+        writer.append(record, [latency] * 5)
+    writer.close("finished")
+    t = tables("r", tmp_path)
+    chart = score_chart(t)
+    labels = [float(text.get_text()) for text in chart.figure.axes[0].texts]
+    plt.close(chart.figure)
+    scores = sorted(t.ranking["score"], reverse=True)  # bars bottom-up
+    assert len(set(labels)) == 2 and labels == sorted(labels, reverse=True)
+    assert labels == pytest.approx(scores, abs=1e-4)

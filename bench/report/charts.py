@@ -441,8 +441,8 @@ def score_chart(tables: Tables) -> Chart:
     )
     for y in np.flatnonzero(groups[1:] != groups[:-1]):
         ax.axhline(y + 0.5, color="#9ca3af", linewidth=0.8)  # P compares only within a group
-    for y, value in enumerate(ranked["score"]):
-        ax.text(value, y, f" {value:.3f}", va="center", fontsize=7)
+    for y, (value, text) in enumerate(zip(ranked["score"], _score_texts(ranked["score"], groups), strict=True)):
+        ax.text(value, y, f" {text}", va="center", fontsize=7)
     ax.set_xlabel("P = ωS·S + ωT·T + ωA·(1−A) + ωTtrain·Ttrain")
     ax.set_xlim(0, (ranked["score"].max() or 1.0) * 1.12)  # every P 0 (only a train weight, nothing trained)
     ax.set_title(chart.title)
@@ -450,6 +450,22 @@ def score_chart(tables: Tables) -> Chart:
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16 if len(ranked) < 12 else -0.06), ncol=4)
     ax.grid(axis="x", alpha=0.3)
     return _finish(chart, fig)
+
+
+def _score_texts(scores: pd.Series, groups: np.ndarray) -> list[str]:
+    """Each bar's P with 3 decimals, or as many more (up to 9) as tell apart two different scores of its group next
+    to each other (was: 3 always, so the recommendation and its runner-up could both read 1.010)."""
+    values = scores.astype(float).to_numpy()
+    decimals = np.full(len(values), 3)
+    for group in dict.fromkeys(groups):
+        rows = np.flatnonzero(groups == group)
+        pairs = [(a, b) for a, b in zip(values[rows], values[rows][1:], strict=False) if a != b]
+        digits = next(
+            (d for d in range(3, 10) if all(f"{a:.{d}f}" != f"{b:.{d}f}" for a, b in pairs)),
+            3,
+        )
+        decimals[rows] = digits
+    return [f"{value:.{d}f}" for value, d in zip(values, decimals, strict=True)]
 
 
 def log_axis(ax, values: np.ndarray, axis: str = "x") -> None:
