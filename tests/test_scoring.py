@@ -616,3 +616,39 @@ def test_a_verdict_comparing_two_close_scores_writes_enough_decimals_to_tell_the
     # three decimals stay where they tell the scores apart (the worked example's 1.010 > 0.691)
     verdict = decide(score(frame(*THREE))).cases.set_index("compression").loc["fp32", "verdict"]
     assert "P 1.010 > " in verdict
+
+
+def test_a_case_faster_only_within_the_p50_intervals_is_not_called_plainly_faster():
+    """Was "dominated by m[bf16...] (faster)" for a p50 of 9.8 ms against 10.0 ms whose 95% intervals overlap: a
+    difference the measurement does not separate. The verdict now says so; apart intervals keep "faster"."""
+
+    def cases(interval_of_bf16):
+        low, high = interval_of_bf16
+        records = (
+            record("fp32", latency_p50_ms=12.0, model_size_bytes=1000, accuracy=0.9),
+            record(
+                "bf16",
+                latency_p50_ms=9.8,
+                latency_p50_ci_low_ms=low,
+                latency_p50_ci_high_ms=high,
+                model_size_bytes=500,
+                accuracy=0.9,
+            ),
+            record(
+                "fp16",
+                latency_p50_ms=10.0,
+                latency_p50_ci_low_ms=9.9,
+                latency_p50_ci_high_ms=10.1,
+                model_size_bytes=500,
+                accuracy=0.9,
+            ),
+        )
+        return decide(score(frame(*records))).cases.set_index("compression")["verdict"]
+
+    assert cases((9.5, 10.0))["fp16"] == "dominated by m[bf16-cpu1t-bs1] (faster within the p50s' 95% intervals)"
+    assert cases((9.7, 9.85))["fp16"] == "dominated by m[bf16-cpu1t-bs1] (faster)"
+    # a score on another statistic has no such interval: "faster" as measured
+    config = ScoringConfig.from_section({"latency": "p99"})
+    records = (record("fp32", latency_p99_ms=30.0), record("bf16", latency_p99_ms=20.0, model_size_bytes=500))
+    verdicts = decide(score(frame(*records), config), config=config).cases.set_index("compression")["verdict"]
+    assert verdicts["fp32"] == "dominated by m[bf16-cpu1t-bs1] (faster, smaller)"

@@ -242,9 +242,25 @@ def _preference(frame: pd.DataFrame, i: Any) -> tuple[float, float, float]:
     return (frame.at[i, "score"], *_tie_break(frame, i))
 
 
-def _explain_domination(frame: pd.DataFrame, i: int, j: int, columns: list[str]) -> str:
-    better = [OBJECTIVE_NAMES.get(c, c) for c in columns if frame.at[j, c] < frame.at[i, c]]
+def _explain_domination(frame: pd.DataFrame, i: int, j: int, columns: list[str], statistic: str = "") -> str:
+    better = [
+        _within_noise(frame, i, j, statistic) if c == "latency_ms" else OBJECTIVE_NAMES.get(c, c)
+        for c in columns
+        if frame.at[j, c] < frame.at[i, c]
+    ]
     return f"{frame.at[j, 'case_id']} ({', '.join(better)})"
+
+
+def _within_noise(frame: pd.DataFrame, i: Any, j: Any, statistic: str) -> str:
+    """ "faster" for case ``j``'s lower latency than ``i``'s, or "faster within the p50s' 95% intervals" when those
+    intervals overlap (the score uses the p50): a difference the measurement does not separate. Was: "faster"
+    alone, for a case whose p50 interval reached into the other's."""
+    name = OBJECTIVE_NAMES.get("latency_ms", "faster")
+    if statistic != "p50" or not {"latency_p50_ci_low_ms", "latency_p50_ci_high_ms"} <= set(frame.columns):
+        return name
+    low = pd.to_numeric(pd.Series([frame.at[i, "latency_p50_ci_low_ms"]]), errors="coerce").iloc[0]
+    high = pd.to_numeric(pd.Series([frame.at[j, "latency_p50_ci_high_ms"]]), errors="coerce").iloc[0]
+    return f"{name} within the p50s' 95% intervals" if high >= low else name
 
 
 def decide(
@@ -285,7 +301,7 @@ def decide(
         labels = dict(zip(group_columns, group_key, strict=False))
         members = group.index[scored_ok[group.index]]
         main = _mark_fronts(frame, members if len(members) else _unreferenced(group), config)
-        ordered = _rank_group(frame, members, main)
+        ordered = _rank_group(frame, members, main, config.latency)
         for i in group.index:
             if not scored_ok[i]:
                 frame.at[i, "verdict"] = frame.at[i, "score_note"]
@@ -333,7 +349,7 @@ def _mark_fronts(frame: pd.DataFrame, members: pd.Index, config: ScoringConfig) 
     return main
 
 
-def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str]) -> list[Any]:
+def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str], statistic: str = "") -> list[Any]:
     """Rank the group's scored cases and give the feasible ones their verdicts; returns the feasible
     non-dominated cases, best first."""
     feasible = [i for i in members if frame.at[i, "feasible"]]
@@ -354,7 +370,7 @@ def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str]) -> list
         if by:
             by.sort(key=preference.__getitem__)
             frame.at[i, "dominated_by"] = ", ".join(names[k] for k in by)
-            frame.at[i, "verdict"] = "dominated by " + _explain_domination(frame, i, by[0], main)
+            frame.at[i, "verdict"] = "dominated by " + _explain_domination(frame, i, by[0], main, statistic)
         elif i != best:
             relation = ">" if frame.at[i, "score"] > frame.at[best, "score"] else _tie_text(frame, i, best)
             mine, theirs = _scores_text(frame.at[i, "score"], frame.at[best, "score"])
