@@ -666,3 +666,24 @@ def test_the_score_chart_labels_two_close_scores_of_a_group_apart(tmp_path):
     scores = sorted(t.ranking["score"], reverse=True)  # bars bottom-up
     assert len(set(labels)) == 2 and labels == sorted(labels, reverse=True)
     assert labels == pytest.approx(scores, abs=1e-4)
+
+
+def test_the_ranking_writes_two_close_scores_of_a_group_apart(tmp_path):
+    """Was "1.01" in the P column of both rank 1 (P 1.0100) and rank 2 (P 1.0102): 4 significant digits hid the
+    difference the ranks rest on. A group's P cells now carry the digits that tell its scores apart."""
+    from bench.report.html import render_html
+
+    writer = RunWriter(tmp_path, "r", {"suites": [{"name": "s", "path": "s.yaml", "sections": {}}]})
+    for compression, latency, size in (("fp32", 10.0, 1000), ("bf16", 13.337, 500)):  # smaller, slower: P 1.0102
+        record = ok_record("r", f"m[{compression}-cpu-1t-bs1]", compression, "cpu", 1, latency, size, accuracy=0.9)
+        writer.append(record, [latency] * 5)
+    writer.close("finished")
+    t = tables("r", tmp_path)
+    page = render_html(t, [])
+    shown = {}
+    for case in t.ranking["case_id"]:
+        row = re.search(r"<td>(?:★ )?" + re.escape(case) + r".*?</tr>", page, re.S).group(0)
+        shown[case] = float(re.findall(r'<td class="n">([^<]*)</td>', row)[0])
+    assert len(set(shown.values())) == 2
+    scores = t.ranking.set_index("case_id")["score"]
+    assert all(shown[case] == pytest.approx(scores[case], rel=1e-4) for case in shown)

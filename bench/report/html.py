@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 from typing import Any
 
 import jinja2
@@ -211,6 +212,22 @@ def _cheapest_text(tables: Tables, rec: dict[str, Any], plan: pd.DataFrame) -> s
     return "no plan of the group meets the SLO and the constraints"
 
 
+def _score_digits(tables: Tables, ranking: pd.DataFrame) -> pd.DataFrame:
+    """``ranking`` with ``score_digits``: 4 significant digits for its P cell, or as many more (up to 10) as tell
+    apart two different scores of its group next to each other in P order (was: P 1.0100 ranked 1 and P 1.0102
+    ranked 2 both read "1.01")."""
+    digits = pd.Series(4, index=ranking.index)
+    for suite, rows in ranking.groupby("suite", sort=False):
+        config = tables.configs.get(str(suite)) or ScoringConfig()
+        columns = [c for c in config.group_columns if c in rows.columns]
+        for _, group in rows.groupby(columns, sort=False, dropna=False):
+            scores = sorted(float(v) for v in group["score"] if not missing_value(v))
+            pairs = [(a, b) for a, b in itertools.pairwise(scores) if a != b]
+            found = (d for d in range(4, 11) if all(_num(a, d) != _num(b, d) for a, b in pairs))
+            digits[group.index] = next(found, 4)
+    return ranking.assign(score_digits=digits)
+
+
 def latency_header(tables: Tables) -> str:
     """The ranking's latency column header, naming the statistic its cells hold (the suites' ``scoring.latency``;
     ``--profile`` changes it): was "latency (ms)" whatever it was, so two reports of one run, with two profiles,
@@ -257,7 +274,7 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         profiles=PROFILES,
         recommendations=records(tables.recommendations.head(MAX_CARDS)),
         recommendations_left=max(0, len(tables.recommendations) - MAX_CARDS),
-        ranking=records(ranking),
+        ranking=records(_score_digits(tables, ranking)) if len(ranking) else [],
         ranking_left=ranking_left,
         rows_per_group=ROWS_PER_GROUP,
         unscored=records(tables.unscored.head(MAX_ROWS)),
