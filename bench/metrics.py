@@ -78,6 +78,9 @@ TABLE: tuple[Metric, ...] = (
     # latency pass: raw per-call samples
     _m("latency_ms", "ms", LOWER, DERIVED, "judge", "the latency statistic the score uses", summary=True,
        objective="faster"),
+    _m("latency_statistic", "", None, INFO, "judge",
+       "which statistic latency_ms is (scoring.latency or --profile's: p50, p95, per_item ...)", type=str,
+       summary=True),
     _m("latency_p50_ms", "ms", LOWER, SAMPLED, "latency", f"median {_LAT}", default_rule="+5%", gated=True, trend=True,
        summary=True, limit=("latency_p50_ms_max", "max"), statistic="p50"),
     _m("latency_p90_ms", "ms", LOWER, SAMPLED, "latency", f"90th percentile {_LAT}", gated=True, statistic="p90"),

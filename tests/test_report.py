@@ -687,3 +687,16 @@ def test_the_ranking_writes_two_close_scores_of_a_group_apart(tmp_path):
     assert len(set(shown.values())) == 2
     scores = t.ranking.set_index("case_id")["score"]
     assert all(shown[case] == pytest.approx(scores[case], rel=1e-4) for case in shown)
+
+
+def test_summary_csv_says_which_statistic_its_latency_column_is(tmp_path):
+    """Was: summary.csv's latency_ms held the p50 in one report and the p99 in one with --profile chat, and nothing
+    in the file said which (its p95 has no column of its own). Now latency_statistic names it on every row."""
+    run_id = make_run(tmp_path)
+    for profile, statistic in ((None, "p50"), ("chat", "p99")):
+        summary = tables(run_id, tmp_path, profile=profile).summary
+        ok = summary[summary["status"] == "ok"]
+        assert set(ok["latency_statistic"]) == {statistic}
+        assert list(ok["latency_ms"]) == list(ok[f"latency_{statistic}_ms"])
+        columns = list(summary.columns)
+        assert columns.index("latency_statistic") == columns.index("latency_ms") + 1

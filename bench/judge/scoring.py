@@ -324,10 +324,10 @@ def latency_ms(frame: pd.DataFrame, statistic: str) -> pd.Series:
 def score(frame: pd.DataFrame, config: ScoringConfig | None = None, *, absent: str = NOT_RUN) -> pd.DataFrame:
     """The records of one suite with the score columns added.
 
-    Adds ``latency_ms`` (the chosen statistic), ``reference_case``, ``S``, ``T``, ``A``, ``Ttrain``,
-    ``accuracy_drop``, ``accuracy_term`` (whether 1-A entered P), ``score``, ``score_note``, ``reference_missing``
-    and ``rank`` (1 = best within :attr:`ScoringConfig.group_columns`). Rows that are not ``ok`` keep an empty score
-    and say why.
+    Adds ``latency_ms`` (the chosen statistic), ``latency_statistic`` (its name), ``reference_case``, ``S``, ``T``,
+    ``A``, ``Ttrain``, ``accuracy_drop``, ``accuracy_term`` (whether 1-A entered P), ``score``, ``score_note``,
+    ``reference_missing`` and ``rank`` (1 = best within :attr:`ScoringConfig.group_columns`). Rows that are not ``ok``
+    keep an empty score and say why.
     An ok case whose reference case is not ok (failed, skipped) or has no record keeps its measured figures (and
     ``A``, ``accuracy_drop``) but no ``S``, ``T``, score or rank; ``reference_missing`` and ``score_note`` say why
     ("its reference case m[fp32-cpu-1t-bs1] failed: RuntimeError: ..."; for one without a record, "its reference
@@ -336,6 +336,7 @@ def score(frame: pd.DataFrame, config: ScoringConfig | None = None, *, absent: s
     config = config or ScoringConfig()
     out = frame.copy().reset_index(drop=True)
     out["latency_ms"] = latency_ms(out, config.latency)
+    out["latency_statistic"] = config.latency  # which one latency_ms is: summary.csv's reader cannot tell otherwise
     out["memory_mb"] = memory_mb(out)
     out["model_size_mb"] = pd.to_numeric(out["model_size_bytes"], errors="coerce") / 2**20
     _add_terms(out, find_references(out, config, absent), config)
