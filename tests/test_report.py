@@ -700,3 +700,18 @@ def test_summary_csv_says_which_statistic_its_latency_column_is(tmp_path):
         assert list(ok["latency_ms"]) == list(ok[f"latency_{statistic}_ms"])
         columns = list(summary.columns)
         assert columns.index("latency_statistic") == columns.index("latency_ms") + 1
+
+
+def test_the_page_counts_the_cases_measured_on_a_busy_machine(tmp_path):
+    """Was: nothing on the page, though bench run had warned (BusyWarning) that another process held the cores of
+    these cases' timed calls and bench gate refuses such timings. Now a note counts them, as it counts unstable ones."""
+    from bench.report.html import render_html
+
+    writer = RunWriter(tmp_path, "r", {"suites": [{"name": "s", "path": "s.yaml", "sections": {}}]})
+    for compression, wait in (("fp32", 0.01), ("bf16", 0.41), ("int8", None)):
+        record = ok_record("r", f"m[{compression}-cpu-1t-bs1]", compression, "cpu", 1, 2.0, 1000)
+        extra = {} if wait is None else {"cpu_wait_share": wait}
+        writer.append(Record(**{**record.__dict__, "extra": extra}), [2.0] * 5)
+    writer.close("finished")
+    assert "1 case(s) were measured on a <em>busy machine</em>" in render_html(tables("r", tmp_path), [])
+    assert "busy machine" not in render_html(tables(make_run(tmp_path / "quiet"), tmp_path / "quiet"), [])

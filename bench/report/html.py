@@ -10,6 +10,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from bench.hardware import CPU_WAIT_LIMIT
 from bench.judge.decide import CONSTRAINTS
 from bench.judge.scoring import PROFILES, ScoringConfig
 from bench.metrics import METRICS
@@ -228,6 +229,15 @@ def _score_digits(tables: Tables, ranking: pd.DataFrame) -> pd.DataFrame:
     return ranking.assign(score_digits=digits)
 
 
+def busy_cases(cases: pd.DataFrame) -> int:
+    """How many cases were measured on a busy machine (``extra.cpu_wait_share`` above
+    :data:`bench.hardware.CPU_WAIT_LIMIT`: their run warned ``BusyWarning`` and ``bench gate`` does not judge them);
+    the page says so beside its count of unstable cases (was: nothing, so a report recommended on timings the gate
+    would refuse)."""
+    waits = pd.to_numeric(cases.get("extra.cpu_wait_share", pd.Series(dtype=float)), errors="coerce")
+    return int((waits > CPU_WAIT_LIMIT).sum())
+
+
 def latency_header(tables: Tables) -> str:
     """The ranking's latency column header, naming the statistic its cells hold (the suites' ``scoring.latency``;
     ``--profile`` changes it): was "latency (ms)" whatever it was, so two reports of one run, with two profiles,
@@ -290,6 +300,8 @@ def render_html(tables: Tables, charts: list[Chart]) -> str:
         capacity_note=capacity_note,
         counts=cases["status"].value_counts().to_dict() if len(cases) else {},
         unstable=int(pd.Series(cases.get("unstable")).fillna(False).astype(bool).sum()) if len(cases) else 0,
+        busy=busy_cases(cases),
+        busy_limit=f"{CPU_WAIT_LIMIT:.0%}",
         accuracy_measured=bool(cases["accuracy"].notna().any()) if len(cases) else False,
         energy_measured=bool(pd.to_numeric(cases.get("energy_j_per_item"), errors="coerce").notna().any()),
         charts=[{"chart": c, "png": _embed(c) if c.figure is not None else None} for c in charts],
