@@ -172,3 +172,26 @@ def test_the_log_line_of_each_rerun_shows_the_selection_it_runs(tmp_path, monkey
     logged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("bench gate --rerun:")]
     assert len(logged) == 2 and all(line.endswith(" -k 'bs16 and fp32'") for line in logged)
     assert all(command[-3:] == ["-k", "bs16 and fp32", "-q"] for command in commands)
+
+
+def test_a_sigterm_handler_python_did_not_set_is_put_back_as_the_default(monkeypatch):
+    """Was: where the SIGTERM handler was not set from Python (``signal.signal`` returns ``None``: an embedding
+    program's), putting it back raised ``TypeError`` out of every finished bench run; now the default is put back."""
+    import signal
+    import sys
+
+    real, before = signal.signal, signal.getsignal(signal.SIGTERM)
+    set_to = []
+
+    def python_did_not_set_it(signum, handler):
+        set_to.append(handler)
+        previous = real(signum, handler)
+        return None if len(set_to) == 1 else previous
+
+    monkeypatch.setattr(signal, "signal", python_did_not_set_it)
+    try:
+        done = rerun.run_to_its_end([sys.executable, "-c", "print('ran')"])
+    finally:
+        real(signal.SIGTERM, before)
+    assert (done.returncode, done.stdout) == (0, "ran\n")
+    assert set_to[-1] is signal.SIG_DFL  # what the process had before Python set a handler

@@ -54,8 +54,8 @@ def run_to_its_end(command: list[str], **popen: Any) -> subprocess.CompletedProc
                     child.kill()
                 raise
     finally:
-        if here:
-            signal.signal(signal.SIGTERM, previous)
+        if here:  # None: a handler not set from Python (an embedding program's), which Python cannot set back
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     return subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
