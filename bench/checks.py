@@ -123,13 +123,14 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def short_commit(commit: Any) -> str:
-    """A recorded ``git_commit`` as tables and summaries show it: its first 12 characters, and the ``+dirty`` or
-    ``+unchecked`` after them that says the run's code was not that commit's (cut to 12 characters, a run of
-    uncommitted changes read as the clean commit, which ``bench gate --rerun`` then refused to re-run as dirty)."""
+def short_commit(commit: Any, length: int = 12) -> str:
+    """A recorded ``git_commit`` as tables and summaries show it: its first ``length`` characters (7 under a trend
+    chart), and the ``+dirty`` or ``+unchecked`` after them that says the run's code was not that commit's (cut to 12
+    characters, a run of uncommitted changes read as the clean commit, which ``bench gate --rerun`` then refused to
+    re-run as dirty)."""
     text = str(commit or "")
     sha, _, state = text.partition("+")
-    return sha[:12] + (f"+{state}" if state in ("dirty", "unchecked") else "")
+    return sha[:length] + (f"+{state}" if state in ("dirty", "unchecked") else "")
 
 
 def plain_text(value: Any, limit: int | None = None) -> str:

@@ -492,3 +492,26 @@ def test_a_damaged_baseline_meta_is_shown_and_replaced_not_a_traceback(tmp_path,
     assert main(["baseline", "set", "r1", "--results", str(results)]) == 0
     assert main(["baseline", "show", "--results", str(results)]) == 0
     assert " 1 case from run r1 (" in capsys.readouterr().out
+
+
+def test_a_trend_chart_labels_a_run_of_uncommitted_code_as_dirty(tmp_path, monkeypatch):
+    """Was: the run labels under a trend chart cut the commit to 7 characters, its ``+dirty`` with it, so a run of
+    uncommitted changes read as the clean commit there, though bench history's table says ``+dirty``."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    ticks = []
+    monkeypatch.setattr(plt.Axes, "set_xticks", lambda ax, positions, labels, **k: ticks.append(list(labels)))
+    frame = pd.DataFrame(
+        {
+            "run_order": [0, 1],
+            "run_id": ["r0", "r1"],
+            "started_at": "2026-11-01T00:00:00Z",
+            "commit": ["abc123def456", "abc123def456+dirty"],
+            "case_id": "c",
+            "latency_p50_ms": [1.0, 1.1],
+        }
+    )
+    history.plot_trends(frame, "s", tmp_path, ["latency_p50_ms"])
+    (labels,) = ticks
+    assert [label.split("\n")[0] for label in labels] == ["abc123d", "abc123d+dirty"]

@@ -213,7 +213,7 @@ def plot_trends(frame, suite: str, out_dir: str | Path, metrics: Sequence[str] =
     if frame.empty:
         return paths, steps
     runs = frame.drop_duplicates("run_order").sort_values("run_order")
-    labels = [plain_text(f"{r.commit[:7] or '?'}\n{str(r.started_at)[5:16]}") for r in runs.itertuples()]
+    labels = [plain_text(f"{short_commit(r.commit, 7) or '?'}\n{str(r.started_at)[5:16]}") for r in runs.itertuples()]
     for metric in dict.fromkeys(metrics):  # `--metric x --metric x`: one chart, each change point once
         if metric not in frame.columns or frame[metric].dropna().empty:
             continue
