@@ -647,6 +647,16 @@ def test_a_per_item_score_labels_the_latency_axes_per_item_not_per_call(tmp_path
             plt.close(chart.figure)
 
 
+def _two_close_scores(tmp_path):
+    """The tables of a run whose one group scores P 1.0100 (fp32) and P 1.0102 (bf16: smaller, slower)."""
+    writer = RunWriter(tmp_path, "r", {"suites": [{"name": "s", "path": "s.yaml", "sections": {}}]})
+    for compression, latency, size in (("fp32", 10.0, 1000), ("bf16", 13.337, 500)):
+        record = ok_record("r", f"m[{compression}-cpu-1t-bs1]", compression, "cpu", 1, latency, size, accuracy=0.9)
+        writer.append(record, [latency] * 5)
+    writer.close("finished")
+    return tables("r", tmp_path)
+
+
 def test_the_score_chart_labels_two_close_scores_of_a_group_apart(tmp_path):
     """Was " 1.010" on the bars of both the recommendation (P 1.0100) and its runner-up (P 1.0102): 3 decimals hid
     the difference the ranking rests on. A group's labels now carry the decimals that tell its scores apart."""
@@ -654,12 +664,7 @@ def test_the_score_chart_labels_two_close_scores_of_a_group_apart(tmp_path):
 
     from bench.report.charts import score_chart
 
-    writer = RunWriter(tmp_path, "r", {"suites": [{"name": "s", "path": "s.yaml", "sections": {}}]})
-    for compression, latency, size in (("fp32", 10.0, 1000), ("bf16", 13.337, 500)):  # smaller, slower: P 1.0102
-        record = ok_record("r", f"m[{compression}-cpu-1t-bs1]", compression, "cpu", 1, latency, size, accuracy=0.9)
-        writer.append(record, [latency] * 5)
-    writer.close("finished")
-    t = tables("r", tmp_path)
+    t = _two_close_scores(tmp_path)
     chart = score_chart(t)
     labels = [float(text.get_text()) for text in chart.figure.axes[0].texts]
     plt.close(chart.figure)
@@ -673,12 +678,7 @@ def test_the_ranking_writes_two_close_scores_of_a_group_apart(tmp_path):
     difference the ranks rest on. A group's P cells now carry the digits that tell its scores apart."""
     from bench.report.html import render_html
 
-    writer = RunWriter(tmp_path, "r", {"suites": [{"name": "s", "path": "s.yaml", "sections": {}}]})
-    for compression, latency, size in (("fp32", 10.0, 1000), ("bf16", 13.337, 500)):  # smaller, slower: P 1.0102
-        record = ok_record("r", f"m[{compression}-cpu-1t-bs1]", compression, "cpu", 1, latency, size, accuracy=0.9)
-        writer.append(record, [latency] * 5)
-    writer.close("finished")
-    t = tables("r", tmp_path)
+    t = _two_close_scores(tmp_path)
     page = render_html(t, [])
     shown = {}
     for case in t.ranking["case_id"]:
