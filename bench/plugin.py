@@ -963,7 +963,8 @@ def _stop_on_sigterm(config: pytest.Config) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     previous = signal.signal(signal.SIGTERM, stop)
-    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
+    # None: a handler not set from Python (an embedding program's), which Python cannot set back: the default is
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

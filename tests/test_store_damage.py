@@ -1047,3 +1047,33 @@ def test_a_run_without_meta_json_that_holds_something_is_still_damaged(tmp_path,
     with pytest.warns(ResultsWarning, match="meta.json: missing"):
         meta = read_meta(run)
     assert meta["status"] == "damaged" and "empty" not in meta
+
+
+def test_a_sigterm_handler_python_did_not_set_is_put_back_as_the_default_after_a_run(monkeypatch):
+    """Was: where the SIGTERM handler was not set from Python (``signal.signal`` returns ``None``: an embedding
+    program's), the run's cleanup raised ``TypeError`` from ``signal.signal(SIGTERM, None)``; now the default is
+    put back."""
+    import signal
+
+    from bench import plugin
+
+    real, before = signal.signal, signal.getsignal(signal.SIGTERM)
+    set_to, cleanups = [], []
+
+    def python_did_not_set_it(signum, handler):
+        set_to.append(handler)
+        previous = real(signum, handler)
+        return None if len(set_to) == 1 else previous
+
+    import types
+
+    config = types.SimpleNamespace(stash={}, add_cleanup=cleanups.append)
+
+    monkeypatch.setattr(signal, "signal", python_did_not_set_it)
+    try:
+        plugin._stop_on_sigterm(config)
+        (cleanup,) = cleanups
+        cleanup()
+    finally:
+        real(signal.SIGTERM, before)
+    assert set_to[-1] is signal.SIG_DFL
