@@ -6,8 +6,10 @@ import contextlib
 import difflib
 import os
 import re
+import signal
 import sys
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -152,6 +154,30 @@ def raised_in(err: BaseException, where: str) -> None:
     if getattr(err, RAISED_IN, None) is None:
         with contextlib.suppress(AttributeError, TypeError):  # an exception type that takes no attributes
             setattr(err, RAISED_IN, where)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt(on_signal: Callable[[str], object] | None = None) -> Iterator[None]:
+    """In the block, a SIGTERM (a CI timeout, ``kill``) stops this process as Ctrl-C does: ``on_signal("SIGTERM")``,
+    then ``KeyboardInterrupt("SIGTERM")``. After it, the handler before is put back, or the default one where Python
+    had set none (``signal.signal`` gave ``None``: an embedding program's handler, which Python cannot set back).
+    Only the main thread takes signals: elsewhere the block just runs. ``bench run`` holds it for its session,
+    ``bench calibrate`` and ``bench gate --rerun`` while their ``bench run`` measures."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        name = signal.Signals(signum).name
+        if on_signal is not None:
+            on_signal(name)
+        raise KeyboardInterrupt(name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def stops_the_session(err: BaseException) -> bool:

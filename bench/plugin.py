@@ -12,9 +12,7 @@ import gc
 import hashlib
 import os
 import re
-import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -32,6 +30,7 @@ from bench.errors import (
     os_reason,
     outcome_of,
     short_name,
+    sigterm_as_interrupt,
     stops_the_session,
     unexpanded_home,
 )
@@ -955,16 +954,9 @@ def stop_of(session: pytest.Session) -> dict[str, str]:
 def _stop_on_sigterm(config: pytest.Config) -> None:
     """SIGTERM (a CI timeout, ``kill``) stops the run like Ctrl-C: finished cases are kept and meta.json says
     ``interrupted`` (``stopped_by: SIGTERM``) instead of ``running`` forever."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def stop(signum, frame):
-        config.stash.setdefault(STOPPED_KEY, signal.Signals(signum).name)
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    # None: a handler not set from Python (an embedding program's), which Python cannot set back: the default is
-    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous))
+    held = contextlib.ExitStack()  # the handler before is put back when the session's config is cleaned up
+    held.enter_context(sigterm_as_interrupt(lambda name: config.stash.setdefault(STOPPED_KEY, name)))
+    config.add_cleanup(held.close)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

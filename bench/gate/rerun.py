@@ -35,27 +35,22 @@ def run_to_its_end(command: list[str], **popen: Any) -> subprocess.CompletedProc
     exit 143; ``bench gate`` alike). Before, a SIGTERM ended this process at once and left the run measuring on, an
     orphan, and a Ctrl-C killed it a quarter of a second later, its run left ``running``."""
     import signal
-    import threading
 
-    def stop(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+    from bench.errors import sigterm_as_interrupt
 
-    here = threading.current_thread() is threading.main_thread()  # only the main thread takes signals
-    previous = signal.signal(signal.SIGTERM, stop) if here else None
-    try:
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen) as child:
+    with (
+        sigterm_as_interrupt(),
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen) as child,
+    ):
+        try:
+            out, err = child.communicate()
+        except KeyboardInterrupt:
+            child.send_signal(signal.SIGTERM)  # bench run closes its run as for Ctrl-C: interrupted, cases kept
             try:
-                out, err = child.communicate()
-            except KeyboardInterrupt:
-                child.send_signal(signal.SIGTERM)  # bench run closes its run as for Ctrl-C: interrupted, cases kept
-                try:
-                    child.communicate(timeout=CHILD_CLOSE_S)
-                except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                    child.kill()
-                raise
-    finally:
-        if here:  # None: a handler not set from Python (an embedding program's), which Python cannot set back
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+                child.communicate(timeout=CHILD_CLOSE_S)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                child.kill()
+            raise
     return subprocess.CompletedProcess(command, child.returncode, out, err)
 
 
