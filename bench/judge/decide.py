@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -380,15 +380,24 @@ def _rank_group(frame: pd.DataFrame, members: pd.Index, main: list[str], statist
     return ordered
 
 
+def digits_apart(values: Iterable[float], write: Callable[[float, int], str], digits: range) -> int:
+    """The fewest of ``digits`` at which ``write(value, d)`` tells apart every two neighbours of ``values`` (in their
+    order) that differ, or the first of ``digits`` where none does: the texts, charts and tables that show P write
+    close scores this way, so that none reads "P 1.010 > 1.010" (scores equal to the last digit then read as tied)."""
+    pairs = [(a, b) for a, b in itertools.pairwise(values) if a != b]
+    return next((d for d in digits if all(write(a, d) != write(b, d) for a, b in pairs)), digits[0])
+
+
+def decimals(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals: how verdicts, reasons and the score chart write P (:func:`digits_apart`)."""
+    return f"{value:.{digits}f}"
+
+
 def _scores_text(p: float, other: float) -> tuple[str, str]:
-    """Two scores written with 3 decimals, or with as many more (up to 9) as it takes to tell them apart, so that a
-    text comparing them never reads "P 1.010 > 1.010" (was: 3 decimals always, hiding a difference under 0.0005).
-    Scores equal to 9 decimals keep 3: the text then says they tie."""
-    for decimals in range(3, 10):
-        texts = (f"{p:.{decimals}f}", f"{other:.{decimals}f}")
-        if texts[0] != texts[1]:
-            return texts
-    return f"{p:.3f}", f"{other:.3f}"
+    """Two scores written with 3 decimals, or with as many more (up to 9) as it takes to tell them apart
+    (:func:`digits_apart`; was: 3 decimals always, hiding a difference under 0.0005)."""
+    digits = digits_apart((p, other), decimals, range(3, 10))
+    return decimals(p, digits), decimals(other, digits)
 
 
 def _front_text(frame: pd.DataFrame, i: Any) -> str:

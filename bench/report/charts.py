@@ -19,6 +19,7 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from bench.checks import plain_text
 from bench.errors import first_few
+from bench.judge.decide import decimals, digits_apart
 from bench.judge.scoring import ScoringConfig
 from bench.report.tables import Tables
 
@@ -456,16 +457,11 @@ def _score_texts(scores: pd.Series, groups: np.ndarray) -> list[str]:
     """Each bar's P with 3 decimals, or as many more (up to 9) as tell apart two different scores of its group next
     to each other (was: 3 always, so the recommendation and its runner-up could both read 1.010)."""
     values = scores.astype(float).to_numpy()
-    decimals = np.full(len(values), 3)
+    digits = np.full(len(values), 3)
     for group in dict.fromkeys(groups):
         rows = np.flatnonzero(groups == group)
-        pairs = [(a, b) for a, b in zip(values[rows], values[rows][1:], strict=False) if a != b]
-        digits = next(
-            (d for d in range(3, 10) if all(f"{a:.{d}f}" != f"{b:.{d}f}" for a, b in pairs)),
-            3,
-        )
-        decimals[rows] = digits
-    return [f"{value:.{d}f}" for value, d in zip(values, decimals, strict=True)]
+        digits[rows] = digits_apart(values[rows], decimals, range(3, 10))
+    return [decimals(value, d) for value, d in zip(values, digits, strict=True)]
 
 
 def log_axis(ax, values: np.ndarray, axis: str = "x") -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import itertools
 from typing import Any
 
 import jinja2
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.hardware import CPU_WAIT_LIMIT
-from bench.judge.decide import CONSTRAINTS
+from bench.judge.decide import CONSTRAINTS, digits_apart
 from bench.judge.scoring import PROFILES, ScoringConfig
 from bench.metrics import METRICS
 from bench.report.charts import Chart
@@ -223,9 +222,7 @@ def _score_digits(tables: Tables, ranking: pd.DataFrame) -> pd.DataFrame:
         columns = [c for c in config.group_columns if c in rows.columns]
         for _, group in rows.groupby(columns, sort=False, dropna=False):
             scores = sorted(float(v) for v in group["score"] if not missing_value(v))
-            pairs = [(a, b) for a, b in itertools.pairwise(scores) if a != b]
-            found = (d for d in range(4, 11) if all(_num(a, d) != _num(b, d) for a, b in pairs))
-            digits[group.index] = next(found, 4)
+            digits[group.index] = digits_apart(scores, _num, range(4, 11))
     return ranking.assign(score_digits=digits)
 
 
