@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
+from bench.checks import short
 from bench.errors import BenchError, os_reason, short_name, unexpanded_home
 
 
@@ -146,10 +149,25 @@ def folder_default(variable: str, path: str, option: str) -> str:
     return marked
 
 
-def inside(path: str, folder: str) -> bool:
+def _inside(path: str, folder: str) -> bool:
     """Whether ``path`` is ``folder`` or below it."""
     path, folder = os.path.abspath(path), os.path.abspath(folder)
     return os.path.commonpath([path, folder]) == folder
+
+
+@contextlib.contextmanager
+def writing_below(out: str, what: str) -> Iterator[None]:
+    """A block that writes ``what`` (``the report``) below the ``--out`` folder ``out``: an ``OSError`` on a path
+    there (a read-only or virtual file system, a full disk) is one line naming the folder as the user set it
+    (:func:`named_folder`: ``$BENCH_REPORTS_DIR``, ``--out`` or its default) and the path; any other goes on."""
+    try:
+        yield
+    except OSError as err:
+        if not isinstance(err.filename, str) or not _inside(err.filename, out):
+            raise
+        raise BenchError(
+            f"{named_folder(out, '--out')}: cannot write {what}: {os_reason(err)} ({short(err.filename)})"
+        ) from None
 
 
 def named_folder(value: str, option: str) -> str:

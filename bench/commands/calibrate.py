@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.checks import short
 from bench.commands._args import (
     add_out_option,
     at_least,
     bounded_int,
-    inside,
-    named_folder,
     number_type,
     positive_int,
+    writing_below,
 )
-from bench.errors import BenchError, os_reason
 
 MAX_POOL = 20_000
 """The most pooled comparisons per case: about 20 minutes of comparisons, without a word of progress, on 2 cores
@@ -51,7 +48,7 @@ def run_count(text: str) -> int:
 def calibrate_command(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.gate.calibrate import calibrate
 
-    try:
+    with writing_below(args.out, "the calibration"):
         calibrate(
             Path(args.out),
             runs=args.runs,
@@ -63,12 +60,6 @@ def calibrate_command(args: argparse.Namespace, extra: list[str]) -> int:
             pool=args.pool,
             reuse=args.reuse,
         )
-    except OSError as err:  # making --out or writing its suite failed (a read-only or virtual file system): say so
-        if not isinstance(err.filename, str) or not inside(err.filename, args.out):
-            raise
-        raise BenchError(  # as the folder was set: $BENCH_REPORTS_DIR, --out, or neither (its default)
-            f"{named_folder(args.out, '--out')}: cannot write the calibration: {os_reason(err)} ({short(err.filename)})"
-        ) from None
     print(f"written: {Path(args.out) / 'calibration.md'}, {Path(args.out) / 'calibration.json'}")
     return 0
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.checks import short
 from bench.commands import add_results_option
-from bench.commands._args import add_out_option, input_file, inside, named_folder
-from bench.errors import BenchError, did_you_mean, os_reason
+from bench.commands._args import add_out_option, input_file, writing_below
+from bench.errors import did_you_mean
 
 NOTHING_SCORED = 3
 """``bench report``'s exit status when the report is written but no group could be scored (every group's reference
@@ -53,15 +52,9 @@ def partial_line(meta: dict, recorded: int) -> str | None:
 def report(args: argparse.Namespace, extra: list[str]) -> int:
     from bench.report import write_report
 
-    try:
+    with writing_below(args.out, "the report"):
         options = {"prices_file": args.prices, "profile": args.profile, "across_runs": args.across_runs}
         folder, result = write_report(args.run, args.results, args.out, **options)
-    except OSError as err:  # writing below --out failed (a read-only or virtual file system, a full disk): say so
-        if not isinstance(err.filename, str) or not inside(err.filename, args.out):
-            raise
-        raise BenchError(  # as the folder was set: $BENCH_REPORTS_DIR, --out, or neither (its default)
-            f"{named_folder(args.out, '--out')}: cannot write the report: {os_reason(err)} ({short(err.filename)})"
-        ) from None
     from bench.report.tables import group_label
 
     print(f"run {result.run_id}: report in {folder}/")
