@@ -119,13 +119,22 @@ def _recommended(frame: pd.DataFrame) -> pd.Series:
     return frame["recommended"].map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)
 
 
+PER_ITEM_LABEL = "latency per item, p50 / batch size (ms)"
+"""How a latency axis and the ranking's column are headed under ``scoring.latency: per_item``."""
+
+
+def latency_statistics(tables: Tables) -> list[str]:
+    """The latency statistics the run's suites score with (``scoring.latency``, or ``--profile``'s), sorted."""
+    return sorted({config.latency for config in tables.configs.values()} or {"p50"})
+
+
 def latency_label(tables: Tables) -> str:
-    """A latency axis' label, naming the statistic the score uses: ``latency p50 per call (ms)``, or ``latency per
-    item, p50 / batch size (ms)`` under ``scoring.latency: per_item`` (was: ``latency per_item per call (ms)``, a
+    """A latency axis' label, naming the statistic the score uses: ``latency p50 per call (ms)``, or
+    :data:`PER_ITEM_LABEL` under ``scoring.latency: per_item`` (was: ``latency per_item per call (ms)``, a
     per-item figure labelled as a call's)."""
-    stats = sorted({config.latency for config in tables.configs.values()} or {"p50"})
+    stats = latency_statistics(tables)
     if stats == ["per_item"]:
-        return "latency per item, p50 / batch size (ms)"
+        return PER_ITEM_LABEL
     if "per_item" in stats:  # suites of a run that differ: each axis value is its suite's statistic
         return f"latency {'/'.join(s.replace('per_item', 'p50 per item') for s in stats)} (ms)"
     return f"latency {'/'.join(stats)} per call (ms)"

@@ -13,7 +13,7 @@ from bench.hardware import CPU_WAIT_LIMIT
 from bench.judge.decide import CONSTRAINTS, digits_apart
 from bench.judge.scoring import PROFILES, ScoringConfig
 from bench.metrics import METRICS
-from bench.report.charts import Chart
+from bench.report.charts import PER_ITEM_LABEL, Chart, latency_statistics
 from bench.report.tables import Tables, group_label, missing_value
 
 MAX_ROWS = 300
@@ -239,11 +239,10 @@ def latency_header(tables: Tables) -> str:
     """The ranking's latency column header, naming the statistic its cells hold (the suites' ``scoring.latency``;
     ``--profile`` changes it): was "latency (ms)" whatever it was, so two reports of one run, with two profiles,
     showed a case's p50 and its p95 under the same header."""
-    statistics = {config.latency for config in tables.configs.values()} or {"p50"}
+    statistics = latency_statistics(tables)
     if len(statistics) > 1:
         return "latency (ms; each suite's statistic, see Methodology)"
-    statistic = statistics.pop()
-    return "latency per item, p50 / batch size (ms)" if statistic == "per_item" else f"latency {statistic} (ms)"
+    return PER_ITEM_LABEL if statistics == ["per_item"] else f"latency {statistics[0]} (ms)"
 
 
 def render_html(tables: Tables, charts: list[Chart]) -> str:
